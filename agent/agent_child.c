@@ -1,0 +1,346 @@
+/*  agent_child -- see agent_child.h */
+#include "agent_child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sw_selftest.h"
+
+#define EOF_GRACE_MS 2000       /*  after exit, before the group is killed */
+
+static int
+s_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int) syscall(SYS_pidfd_open, pid, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int
+agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
+{
+    memset(c, 0, sizeof *c);
+    c->pid = -1;
+    c->pidfd = c->out_fd = c->err_fd = -1;
+    int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        sw_err_set(err, SW_EFAIL, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    /*  stdin is /dev/null: agent CLIs wait for EOF on an open stdin. */
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    if (o->dir)
+        posix_spawn_file_actions_addchdir_np(&fa, o->dir);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    int sigs[] = { SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2 };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&dfl, sigs[i]);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dfl);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                    | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int rc = strchr(o->argv[0], '/')
+           ? posix_spawn(&pid, o->argv[0], &fa, &attr, o->argv, o->envp)
+           : posix_spawnp(&pid, o->argv[0], &fa, &attr, o->argv, o->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+        sw_err_set(err, SW_EFAIL, "%s: %s", o->argv[0], strerror(rc));
+        goto fail;
+    }
+    close(out[1]);
+    close(errp[1]);
+    c->pid = pid;
+    c->out_fd = out[0];
+    c->err_fd = errp[0];
+    sw_fd_nonblock(c->out_fd);
+    sw_fd_nonblock(c->err_fd);
+    /*  Race-free: the child cannot have been reaped yet. */
+    c->pidfd = s_pidfd_open(pid);
+    if (c->pidfd < 0)
+        log_warn("pidfd_open(%d): relying on the periodic reaper", (int) pid);
+    sw_capture_init(&c->out, o->out_head, o->out_tail);
+    sw_capture_init(&c->err, 0, o->err_tail);
+    c->start_ms = c->last_output_ms = sw_now_ms();
+    c->start_wall_ms = sw_wall_ms();
+    c->timeout_ms = o->timeout_ms;
+    c->idle_ms = o->idle_ms;
+    c->grace_ms = o->grace_ms;
+    c->term_signal = o->term_signal ? o->term_signal : SIGTERM;
+    return 0;
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (out[i] >= 0)
+            close(out[i]);
+        if (errp[i] >= 0)
+            close(errp[i]);
+    }
+    return -1;
+}
+
+int
+agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
+{
+    char buf[65536];
+    sw_capture_t *cap = fd == c->out_fd ? &c->out : &c->err;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0) {
+            sw_capture_feed(cap, buf, (size_t) n);
+            c->last_output_ms = now_ms;
+            continue;
+        }
+        if (n == 0)
+            return 1;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            return 0;
+        return 1;               /*  treat a read error as EOF */
+    }
+}
+
+void
+agent_child_close_fd(agent_child_t *c, int fd)
+{
+    if (fd < 0)
+        return;
+    close(fd);
+    if (fd == c->out_fd)
+        c->out_fd = -1;
+    if (fd == c->err_fd)
+        c->err_fd = -1;
+}
+
+static void
+s_signal_group(agent_child_t *c, int sig)
+{
+    if (c->pid > 0 && kill(-c->pid, sig) < 0 && errno != ESRCH)
+        log_warn("kill(-%d, %d)", (int) c->pid, sig);
+}
+
+void
+agent_child_reaped(agent_child_t *c, int status, int64_t now_ms)
+{
+    c->exited = true;
+    c->status = status;
+    c->exited_ms = now_ms;
+    c->duration_ms = now_ms - c->start_ms;
+}
+
+void
+agent_child_stop(agent_child_t *c, agent_stop_t why, int64_t now_ms)
+{
+    if (c->stop != AGENT_STOP_NONE || c->exited)
+        return;
+    c->stop = why;
+    s_signal_group(c, c->term_signal);
+    c->kill_at_ms = now_ms + c->grace_ms;
+}
+
+bool
+agent_child_tick(agent_child_t *c, int64_t now_ms)
+{
+    if (!c->exited && c->stop == AGENT_STOP_NONE) {
+        if (c->timeout_ms && now_ms - c->start_ms >= c->timeout_ms)
+            agent_child_stop(c, AGENT_STOP_TIMEOUT, now_ms);
+        else if (c->idle_ms && now_ms - c->last_output_ms >= c->idle_ms)
+            agent_child_stop(c, AGENT_STOP_IDLE, now_ms);
+    }
+    if (c->kill_at_ms && !c->killed && now_ms >= c->kill_at_ms) {
+        s_signal_group(c, SIGKILL);
+        c->killed = true;
+    }
+    bool open = c->out_fd >= 0 || c->err_fd >= 0;
+    if (c->exited && open) {
+        int64_t since = now_ms - c->exited_ms;
+        if (since >= EOF_GRACE_MS && !c->killed) {
+            s_signal_group(c, SIGKILL);     /*  a grandchild holds the pipe */
+            c->killed = true;
+        }
+        if (since >= 2 * EOF_GRACE_MS)
+            return true;                    /*  it left the group: stop reading */
+    }
+    return false;
+}
+
+bool
+agent_child_finished(const agent_child_t *c)
+{
+    return c->exited && c->out_fd < 0 && c->err_fd < 0;
+}
+
+int
+agent_child_exit_code(const agent_child_t *c)
+{
+    if (WIFEXITED(c->status))
+        return WEXITSTATUS(c->status);
+    if (WIFSIGNALED(c->status))
+        return 128 + WTERMSIG(c->status);
+    return -1;
+}
+
+int
+agent_child_signal(const agent_child_t *c)
+{
+    return WIFSIGNALED(c->status) ? WTERMSIG(c->status) : 0;
+}
+
+void
+agent_child_release(agent_child_t *c)
+{
+    /*  Whatever is left of the group goes with the task. */
+    if (c->pid > 0)
+        s_signal_group(c, SIGKILL);
+    agent_child_close_fd(c, c->out_fd);
+    agent_child_close_fd(c, c->err_fd);
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    c->pidfd = -1;
+    sw_capture_release(&c->out);
+    sw_capture_release(&c->err);
+    c->pid = -1;
+}
+
+/*  --- self-test: real children, driven by a small poll loop ------------------ */
+
+static void
+s_run(agent_child_t *c, int64_t stop_after_ms)
+{
+    int64_t t0 = sw_now_ms();
+    while (!agent_child_finished(c)) {
+        struct pollfd p[2] = { { c->out_fd, POLLIN, 0 }, { c->err_fd, POLLIN, 0 } };
+        poll(p, 2, 20);
+        int64_t now = sw_now_ms();
+        for (int i = 0; i < 2; i++)
+            if (p[i].fd >= 0 && p[i].revents && agent_child_read(c, p[i].fd, now) == 1)
+                agent_child_close_fd(c, p[i].fd);
+        int st;
+        if (!c->exited && waitpid(c->pid, &st, WNOHANG) == c->pid)
+            agent_child_reaped(c, st, now);
+        if (stop_after_ms && now - t0 >= stop_after_ms)
+            agent_child_stop(c, AGENT_STOP_CANCEL, now);
+        if (agent_child_tick(c, now)) {
+            agent_child_close_fd(c, c->out_fd);
+            agent_child_close_fd(c, c->err_fd);
+        }
+    }
+}
+
+/*  True when no process of the group is left, after reaping what we
+ *  inherited as a subreaper (as the agent does). */
+static bool
+s_group_gone(pid_t pgid)
+{
+    for (int i = 0; i < 100; i++) {
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        if (kill(-pgid, 0) < 0 && errno == ESRCH)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+static agent_child_opts_t
+s_opts(char *const *argv)
+{
+    static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
+    agent_child_opts_t o = { .argv = argv, .envp = envp, .dir = "/", .timeout_ms = 0,
+                             .grace_ms = 500, .term_signal = SIGTERM,
+                             .out_head = 1000, .out_tail = 1000, .err_tail = 100 };
+    return o;
+}
+
+int
+agent_child_test(bool verbose)
+{
+    sw_err_t err = { 0 };
+    agent_child_t c;
+    sw_buf_t out;
+    sw_buf_init(&out);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    /*  output and exit code, stdin is /dev/null (cat ends at once) */
+    char *const a1[] = { "/bin/sh", "-c", "cat; echo hello; echo oops >&2; exit 3", NULL };
+    agent_child_opts_t o = s_opts(a1);
+    CHECK(agent_child_spawn(&c, &o, &err) == 0);
+    s_run(&c, 0);
+    CHECK(agent_child_exit_code(&c) == 3 && agent_child_signal(&c) == 0);
+    sw_capture_render(&c.out, &out);
+    CHECK(strcmp(out.data, "hello\n") == 0);
+    CHECK(c.err.total == 5);
+    agent_child_release(&c);
+
+    /*  a missing binary is an error that says so */
+    char *const a2[] = { "no-such-runner-xyz", NULL };
+    o = s_opts(a2);
+    CHECK(agent_child_spawn(&c, &o, &err) < 0);
+    CHECK(strstr(err.msg, "no-such-runner-xyz: No such file") != NULL);
+
+    /*  a flood is drained and capped: the child is never blocked */
+    char *const a3[] = { "/bin/sh", "-c", "head -c 3000000 /dev/zero", NULL };
+    o = s_opts(a3);
+    CHECK(agent_child_spawn(&c, &o, &err) == 0);
+    s_run(&c, 0);
+    CHECK(agent_child_exit_code(&c) == 0 && c.out.total == 3000000);
+    CHECK(sw_capture_truncated(&c.out));
+    agent_child_release(&c);
+
+    /*  timeout: TERM is ignored, KILL after the grace period ends it, and
+     *  the grandchild in the group goes too */
+    char *const a4[] = { "/bin/sh", "-c", "trap '' TERM; sleep 30 & sleep 30; wait", NULL };
+    o = s_opts(a4);
+    o.timeout_ms = 200;
+    CHECK(agent_child_spawn(&c, &o, &err) == 0);
+    pid_t pgid = c.pid;
+    s_run(&c, 0);
+    CHECK(c.stop == AGENT_STOP_TIMEOUT && c.killed);
+    CHECK(agent_child_signal(&c) == SIGKILL);
+    agent_child_release(&c);
+    CHECK(s_group_gone(pgid));
+
+    /*  a grandchild that keeps the pipe open after the child exits */
+    char *const a5[] = { "/bin/sh", "-c", "sleep 30 & echo started", NULL };
+    o = s_opts(a5);
+    CHECK(agent_child_spawn(&c, &o, &err) == 0);
+    pgid = c.pid;
+    s_run(&c, 0);
+    CHECK(agent_child_exit_code(&c) == 0 && c.killed);
+    agent_child_release(&c);
+    CHECK(s_group_gone(pgid));
+
+    /*  cancel */
+    char *const a6[] = { "/bin/sleep", "30", NULL };
+    o = s_opts(a6);
+    CHECK(agent_child_spawn(&c, &o, &err) == 0);
+    s_run(&c, 100);
+    CHECK(c.stop == AGENT_STOP_CANCEL && agent_child_signal(&c) == SIGTERM);
+    agent_child_release(&c);
+
+    sw_buf_release(&out);
+    (void) verbose;
+    return 0;
+}

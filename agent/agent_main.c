@@ -1,0 +1,707 @@
+/*  swarm-agent -- runs the coordinator's tasks on this machine.
+ *
+ *  One loop: the link to the coordinator, the pipes and pidfds of the
+ *  children, a signalfd and a 100 ms tick (timeouts, escalation, reaping
+ *  of orphans, retrying result writes). The agent is a child subreaper, so
+ *  tool processes that daemonize out of a task are re-parented here and
+ *  reaped, not left to init.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent_child.h"
+#include "agent_link.h"
+#include "agent_runner.h"
+#include "sw_opts.h"
+
+extern char **environ;
+
+typedef struct {
+    char      *coordinator;
+    char      *id;
+    char      *workdir;
+    char      *redis;
+    char      *codex;
+    char      *claude;
+    char      *curve_secret;
+    char      *coordinator_key;
+    long long  slots;
+    long long  grace_ms;
+    long long  max_output;
+    sw_strv_t  labels;
+    bool       allow_exec;
+    bool       foreground;
+    bool       verbose;
+} agent_conf_t;
+
+typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
+
+typedef struct {
+    sw_task_t     task;
+    agent_child_t child;
+    bool          spawned;
+    char         *lastmsg;      /*  codex's -o file */
+    char         *error;        /*  why it could not run */
+    char         *json;         /*  result waiting to be stored */
+    const char   *status;
+    run_state_t   state;
+} run_t;
+
+typedef struct {
+    agent_conf_t       *conf;
+    zloop_t            *loop;
+    agent_link_t       *link;
+    sw_redis_t         *redis;
+    int64_t             redis_retry_ms;
+    zlistx_t           *runs;   /*  run_t * */
+    agent_runner_conf_t rconf;
+    sw_kv_t             labels;
+    char                host[256];
+    int                 sigfd;
+} agent_t;
+
+static void s_check(agent_t *self, run_t *run);
+
+/*  --- runs ----------------------------------------------------------------- */
+
+static void
+s_run_destroy(run_t **run_p)
+{
+    run_t *run = *run_p;
+    if (!run)
+        return;
+    if (run->spawned)
+        agent_child_release(&run->child);
+    if (run->lastmsg)
+        unlink(run->lastmsg);
+    sw_task_release(&run->task);
+    free(run->lastmsg);
+    free(run->error);
+    free(run->json);
+    free(run);
+    *run_p = NULL;
+}
+
+static run_t *
+s_find(agent_t *self, const char *job, const char *id, int64_t attempt)
+{
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (strcmp(r->task.job, job) == 0 && strcmp(r->task.id, id) == 0
+            && (attempt < 0 || r->task.attempt == attempt))
+            return r;
+    return NULL;
+}
+
+static void
+s_send_ref(agent_t *self, int cmd, const sw_task_t *t, const char *status, int exit_code)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    sw_ref_t r = { .job = t->job, .id = t->id, .attempt = t->attempt, .status = (char *) status,
+                   .exit_code = exit_code };
+    sw_ref_pack(&pk, &r, cmd == SW_DONE);
+    agent_link_send(self->link, cmd, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static bool
+s_redis_ready(agent_t *self)
+{
+    if (self->redis)
+        return true;
+    int64_t now = sw_now_ms();
+    if (now < self->redis_retry_ms)
+        return false;
+    sw_err_t err = { 0 };
+    self->redis = sw_redis_new(self->conf->redis, 2000, &err);
+    if (!self->redis) {
+        log_warnx("%s; results wait in memory", err.msg);
+        self->redis_retry_ms = now + 1000;
+    }
+    return self->redis != NULL;
+}
+
+/*  Stores the result, then says DONE. A failed write is retried from the
+ *  tick: DONE goes out only once the result is safe in Redis. */
+static void
+s_store(agent_t *self, run_t *run)
+{
+    if (!s_redis_ready(self))
+        return;
+    sw_err_t err = { 0 };
+    int rc = agent_result_store(self->redis, &run->task, run->json, &err);
+    if (rc < 0) {
+        log_warnx("cannot store the result of %s: %s", run->task.id, err.msg);
+        if (err.code == SW_EUNREACH)
+            sw_redis_destroy(&self->redis);
+        self->redis_retry_ms = sw_now_ms() + 1000;
+        return;
+    }
+    if (rc == 0)
+        log_warnx("result of %s/%s attempt %lld refused: a newer attempt owns the task",
+                  run->task.job, run->task.id, (long long) run->task.attempt);
+    int code = run->spawned && run->child.exited ? agent_child_exit_code(&run->child) : -1;
+    s_send_ref(self, SW_DONE, &run->task, run->status, code > 255 ? 255 : code);
+    run->state = RUN_DONE;
+    log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
+             (long long) run->task.attempt, run->status);
+}
+
+static void
+s_read_file(const char *path, size_t max, sw_buf_t *out, bool *truncated)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) {
+        size_t room = max > out->len ? max - out->len : 0;
+        if ((size_t) n > room) {
+            *truncated = true;
+            n = (ssize_t) room;
+        }
+        sw_buf_add(out, buf, (size_t) n);
+        if (*truncated)
+            break;
+    }
+    close(fd);
+}
+
+/*  The task is over: build its result. */
+static void
+s_complete(agent_t *self, run_t *run)
+{
+    agent_child_t *c = &run->child;
+    sw_buf_t output, errtail;
+    sw_buf_init(&output);
+    sw_buf_init(&errtail);
+    bool truncated = false;
+    agent_result_t r = { .task = &run->task, .agent = self->conf->id, .host = self->host,
+                         .exit_code = -1, .started_wall_ms = sw_wall_ms(),
+                         .error = run->error };
+    if (!run->spawned)
+        run->status = "failed";
+    else {
+        r.exit_code = agent_child_exit_code(c);
+        r.signal = agent_child_signal(c);
+        r.started_wall_ms = c->start_wall_ms;
+        r.duration_ms = c->duration_ms;
+        run->status = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE ? "timed_out"
+                    : c->stop == AGENT_STOP_CANCEL ? "cancelled"
+                    : r.exit_code == 0 ? "succeeded" : "failed";
+        if (c->stop == AGENT_STOP_TIMEOUT)
+            r.error = "timed out";
+        else if (c->stop == AGENT_STOP_IDLE)
+            r.error = "no output for the idle timeout";
+        if (run->lastmsg)
+            s_read_file(run->lastmsg, (size_t) self->conf->max_output, &output, &truncated);
+        if (output.len == 0) {      /*  not codex, or codex wrote no last message */
+            sw_capture_render(&c->out, &output);
+            truncated = sw_capture_truncated(&c->out);
+        }
+        sw_capture_render(&c->err, &errtail);
+    }
+    if (run->error && !run->spawned)
+        sw_buf_addstr(&errtail, run->error);
+    r.status = run->status;
+    r.output = output.data;
+    r.output_len = output.len;
+    r.output_truncated = truncated;
+    r.stderr_tail = errtail.data;
+    r.stderr_len = errtail.len;
+    run->json = agent_result_json(&r);
+    run->state = RUN_STORING;
+    sw_buf_release(&output);
+    sw_buf_release(&errtail);
+    s_store(self, run);
+}
+
+/*  --- child I/O ---------------------------------------------------------------- */
+
+static void
+s_end_poller(agent_t *self, int fd)
+{
+    zmq_pollitem_t item = { NULL, fd, 0, 0 };
+    zloop_poller_end(self->loop, &item);
+}
+
+static int
+s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    run_t *run = arg;
+    /*  libzmq reports a pipe's hang-up as ZMQ_POLLERR: read to find EOF. */
+    int fd = item->fd;
+    if (agent_child_read(&run->child, fd, sw_now_ms()) == 1) {
+        zmq_pollitem_t end = { NULL, fd, 0, 0 };
+        zloop_poller_end(loop, &end);
+        agent_child_close_fd(&run->child, fd);
+    }
+    return 0;
+}
+
+/*  Reaps every exited child. We spawn all children of this process, and as
+ *  a subreaper we also inherit orphaned grandchildren, which only
+ *  waitpid(-1) can collect. */
+static void
+s_reap(agent_t *self)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        run_t *run = zlistx_first(self->runs);
+        for (; run; run = zlistx_next(self->runs))
+            if (run->spawned && run->child.pid == pid && !run->child.exited)
+                break;
+        if (!run) {
+            log_debug("reaped orphan %d", (int) pid);
+            continue;
+        }
+        agent_child_reaped(&run->child, st, sw_now_ms());
+        if (run->child.pidfd >= 0) {
+            s_end_poller(self, run->child.pidfd);
+            close(run->child.pidfd);
+            run->child.pidfd = -1;
+        }
+    }
+}
+
+static int
+s_on_pidfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    agent_t *self = arg;
+    s_reap(self);
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->state == RUN_ACTIVE)
+            s_check(self, r);
+    (void) loop;
+    (void) item;
+    return 0;
+}
+
+static void
+s_check(agent_t *self, run_t *run)
+{
+    if (run->state == RUN_ACTIVE && (!run->spawned || agent_child_finished(&run->child)))
+        s_complete(self, run);
+}
+
+/*  --- tasks ---------------------------------------------------------------------- */
+
+static char *
+s_safe_name(const char *s)
+{
+    char *p = xstrdup(s);
+    for (char *q = p; *q; q++)
+        if (*q == '/' || *q == ':')
+            *q = '_';
+    return p;
+}
+
+static char **
+s_envp(agent_t *self, const sw_task_t *t)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **envp = xcalloc(n + t->env.n + 6, sizeof *envp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "SWARM_", 6) != 0)
+            envp[k++] = xstrdup(environ[i]);
+    envp[k++] = xasprintf("SWARM_JOB=%s", t->job);
+    envp[k++] = xasprintf("SWARM_TASK_ID=%s", t->id);
+    envp[k++] = xasprintf("SWARM_ATTEMPT=%lld", (long long) t->attempt);
+    envp[k++] = xasprintf("SWARM_AGENT=%s", self->conf->id);
+    for (size_t i = 0; i < t->env.n; i++)
+        envp[k++] = xasprintf("%s=%s", t->env.k[i], t->env.v[i]);
+    envp[k] = NULL;
+    return envp;
+}
+
+static void
+s_free_envp(char **envp)
+{
+    for (char **e = envp; *e; e++)
+        free(*e);
+    free(envp);
+}
+
+static void
+s_start(agent_t *self, run_t *run)
+{
+    sw_err_t err = { 0 };
+    const sw_task_t *t = &run->task;
+    char *dir = !t->dir ? xstrdup(self->conf->workdir)
+              : t->dir[0] == '/' ? xstrdup(t->dir)
+              : xasprintf("%s/%s", self->conf->workdir, t->dir);
+    struct stat sb;
+    sw_strv_t argv = { 0 };
+    char **envp = NULL;
+    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        run->error = xasprintf("working directory %s: %s", dir,
+                               errno ? strerror(errno) : "not a directory");
+        goto out;
+    }
+    if (strcmp(t->runner, "codex") == 0) {
+        char *job = s_safe_name(t->job), *id = s_safe_name(t->id);
+        run->lastmsg = xasprintf("%s/.swarm/%s.%s.%lld.last", self->conf->workdir, job, id,
+                                 (long long) t->attempt);
+        free(job);
+        free(id);
+        unlink(run->lastmsg);
+    }
+    if (agent_runner_argv(&self->rconf, t, dir, run->lastmsg, &argv, &err) < 0) {
+        run->error = xstrdup(err.msg);
+        goto out;
+    }
+    envp = s_envp(self, t);
+    agent_child_opts_t o = {
+        .argv = argv.v, .envp = envp, .dir = dir,
+        .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
+        .grace_ms = self->conf->grace_ms,
+        /*  codex cleans up its tool processes on SIGINT */
+        .term_signal = strcmp(t->runner, "codex") == 0 ? SIGINT : SIGTERM,
+        .out_head = (size_t) self->conf->max_output / 2,
+        .out_tail = (size_t) self->conf->max_output / 2, .err_tail = 4096,
+    };
+    if (agent_child_spawn(&run->child, &o, &err) < 0) {
+        bool missing = strstr(err.msg, "No such file") != NULL;
+        run->error = xasprintf("%s%s", err.msg,
+                               missing && strcmp(t->runner, "codex") == 0
+                               ? " (is codex installed? the agent's --codex PATH says where)"
+                               : missing && strcmp(t->runner, "claude") == 0
+                               ? " (is claude installed? the agent's --claude PATH says where)"
+                               : "");
+        goto out;
+    }
+    run->spawned = true;
+    zmq_pollitem_t out_item = { NULL, run->child.out_fd, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t err_item = { NULL, run->child.err_fd, ZMQ_POLLIN, 0 };
+    zloop_poller(self->loop, &out_item, s_on_pipe, run);
+    zloop_poller(self->loop, &err_item, s_on_pipe, run);
+    zloop_poller_set_tolerant(self->loop, &out_item);
+    zloop_poller_set_tolerant(self->loop, &err_item);
+    if (run->child.pidfd >= 0) {
+        zmq_pollitem_t pid_item = { NULL, run->child.pidfd, ZMQ_POLLIN, 0 };
+        zloop_poller(self->loop, &pid_item, s_on_pidfd, self);
+        zloop_poller_set_tolerant(self->loop, &pid_item);
+    }
+    log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
+              (int) run->child.pid);
+out:
+    if (run->error)
+        log_warnx("task %s/%s cannot run: %s", t->job, t->id, run->error);
+    if (envp)
+        s_free_envp(envp);
+    sw_strv_release(&argv);
+    free(dir);
+    s_check(self, run);
+}
+
+static void
+s_on_task(agent_t *self, sw_msg_t *m)
+{
+    sw_err_t err = { 0 };
+    run_t *run = xcalloc(1, sizeof *run);
+    if (sw_task_unpack(m->body, &run->task, &err) < 0
+        || sw_task_validate(&run->task, &err) < 0 || run->task.attempt < 1) {
+        log_warnx("dropped a malformed TASK: %s", err.msg[0] ? err.msg : "no attempt");
+        s_run_destroy(&run);
+        return;
+    }
+    if (s_find(self, run->task.job, run->task.id, run->task.attempt)) {
+        log_debug("duplicate TASK %s ignored", run->task.id);
+        s_run_destroy(&run);
+        return;
+    }
+    if ((long long) zlistx_size(self->runs) >= self->conf->slots)
+        log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
+                  self->conf->slots);
+    zlistx_add_end(self->runs, run);
+    s_send_ref(self, SW_ACCEPT, &run->task, NULL, 0);
+    s_start(self, run);
+}
+
+static void
+s_on_cancel(agent_t *self, sw_msg_t *m)
+{
+    sw_err_t err = { 0 };
+    sw_ref_t r;
+    if (sw_ref_unpack(m->body, &r, false, &err) < 0) {
+        log_warnx("dropped a malformed CANCEL: %s", err.msg);
+        return;
+    }
+    run_t *run = s_find(self, r.job, r.id, r.attempt);
+    if (run && run->spawned) {
+        log_info("cancelling %s/%s", r.job, r.id);
+        agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
+    }
+    sw_ref_release(&r);
+}
+
+/*  --- link callbacks ------------------------------------------------------------------ */
+
+static void
+s_hello(void *ctx, sw_hello_t *h)
+{
+    agent_t *self = ctx;
+    h->agent = xstrdup(self->conf->id);
+    h->host = xstrdup(self->host);
+    h->version = xstrdup(SWARM_VERSION);
+    h->slots = self->conf->slots;
+    sw_kv_copy(&h->labels, &self->labels);
+    sw_strv_push(&h->runners, "codex");
+    sw_strv_push(&h->runners, "claude");
+    if (self->conf->allow_exec)
+        sw_strv_push(&h->runners, "exec");
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->state != RUN_DONE) {
+            char *key = xasprintf("%s\x1f%s\x1f%lld", r->task.job, r->task.id,
+                                  (long long) r->task.attempt);
+            sw_strv_push(&h->running, key);
+            free(key);
+        }
+}
+
+static void
+s_message(void *ctx, sw_msg_t *m)
+{
+    agent_t *self = ctx;
+    switch (m->cmd) {
+    case SW_TASK:   s_on_task(self, m); break;
+    case SW_CANCEL: s_on_cancel(self, m); break;
+    default:
+        log_warnx("ignored %s from the coordinator", sw_cmd_name(m->cmd));
+    }
+}
+
+/*  --- loop ---------------------------------------------------------------------------- */
+
+static int
+s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    agent_t *self = arg;
+    int64_t now = sw_now_ms();
+    s_reap(self);
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        if (r->state == RUN_ACTIVE && r->spawned && agent_child_tick(&r->child, now)) {
+            log_warnx("task %s: a process outside its group holds its output open; "
+                      "closing", r->task.id);
+            for (int i = 0; i < 2; i++) {
+                int fd = i ? r->child.err_fd : r->child.out_fd;
+                if (fd >= 0) {
+                    s_end_poller(self, fd);
+                    agent_child_close_fd(&r->child, fd);
+                }
+            }
+        }
+        if (r->state == RUN_ACTIVE)
+            s_check(self, r);
+        else if (r->state == RUN_STORING)
+            s_store(self, r);
+    }
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->state == RUN_DONE) {
+            zlistx_detach_cur(self->runs);
+            s_run_destroy(&r);
+        }
+    (void) loop;
+    (void) timer_id;
+    return 0;
+}
+
+static int
+s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    struct signalfd_siginfo si;
+    if (read(item->fd, &si, sizeof si) != sizeof si)
+        return 0;
+    log_info("caught signal %d: stopping", (int) si.ssi_signo);
+    (void) loop;
+    (void) arg;
+    return -1;
+}
+
+static const char s_usage[] =
+    "usage: swarm-agent [-c FILE] [--coordinator EP] [--id NAME] [--slots N] [--label K=V]...\n"
+    "                   [--workdir DIR] [--redis URL] [--codex PATH] [--claude PATH]\n"
+    "                   [--allow-exec] [-f] [-v]\n"
+    "\n"
+    "Runs the coordinator's tasks on this machine, at most --slots at once, each in\n"
+    "its own process group with a timeout, and stores every result in Redis.\n";
+
+static const sw_opt_t s_opts[] = {
+    { "coordinator", 'C', SW_OPT_STR, offsetof(agent_conf_t, coordinator), 0, 0, "EP",
+      "coordinator endpoint (default $SWARM_AGENT_COORDINATOR or tcp://127.0.0.1:7700)" },
+    { "id", 0, SW_OPT_STR, offsetof(agent_conf_t, id), 0, 0, "NAME",
+      "agent id (default: the host name)" },
+    { "slots", 's', SW_OPT_INT, offsetof(agent_conf_t, slots), 1, 4096, "N",
+      "tasks run at once (default: number of CPUs)" },
+    { "label", 'L', SW_OPT_LIST, offsetof(agent_conf_t, labels), 0, 0, "K=V",
+      "placement label, repeatable (e.g. os=linux)" },
+    { "workdir", 'w', SW_OPT_STR, offsetof(agent_conf_t, workdir), 0, 0, "DIR",
+      "where tasks run (default: the current directory)" },
+    { "redis", 'r', SW_OPT_STR, offsetof(agent_conf_t, redis), 0, 0, "URL",
+      "Redis URL (default $SWARM_REDIS or " SW_REDIS_DEFAULT ")" },
+    { "codex", 0, SW_OPT_STR, offsetof(agent_conf_t, codex), 0, 0, "PATH",
+      "codex binary (default: codex on PATH)" },
+    { "claude", 0, SW_OPT_STR, offsetof(agent_conf_t, claude), 0, 0, "PATH",
+      "claude binary (default: claude on PATH)" },
+    { "allow-exec", 0, SW_OPT_FLAG, offsetof(agent_conf_t, allow_exec), 0, 0, NULL,
+      "run plain commands (exec runner)" },
+    { "kill-grace-ms", 0, SW_OPT_INT, offsetof(agent_conf_t, grace_ms), 0, 600000, "MS",
+      "between the stop signal and SIGKILL (default 5000)" },
+    { "max-output", 0, SW_OPT_INT, offsetof(agent_conf_t, max_output), 1024, 256 << 20, "BYTES",
+      "output kept per task, head + tail (default 1048576)" },
+    { "curve-secret", 0, SW_OPT_STR, offsetof(agent_conf_t, curve_secret), 0, 0, "FILE",
+      "CURVE client certificate (not built yet: refuses to start)" },
+    { "coordinator-key", 0, SW_OPT_STR, offsetof(agent_conf_t, coordinator_key), 0, 0, "FILE",
+      "the coordinator's public certificate" },
+    { "foreground", 'f', SW_OPT_FLAG, offsetof(agent_conf_t, foreground), 0, 0, NULL,
+      "stay in the foreground and log to stderr" },
+    { "verbose", 'v', SW_OPT_FLAG, offsetof(agent_conf_t, verbose), 0, 0, NULL,
+      "log debug messages" },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL },
+};
+
+static agent_conf_t s_conf;
+
+int
+main(int argc, char **argv)
+{
+    const char *env_redis = getenv("SWARM_REDIS");
+    s_conf.grace_ms = 5000;
+    s_conf.max_output = 1 << 20;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    s_conf.slots = cpus > 0 ? cpus : 1;
+    sw_err_t err = { 0 };
+    int rc = sw_opts_parse(s_opts, &s_conf, argc, argv, s_usage, &err);
+    if (rc != 0) {
+        if (rc < 0)
+            fprintf(stderr, "swarm-agent: %s\n", err.msg);
+        return rc < 0 ? 2 : 0;
+    }
+    if (s_conf.curve_secret || s_conf.coordinator_key) {
+        fprintf(stderr, "swarm-agent: CURVE is not built yet: refusing to connect without it\n");
+        return 2;
+    }
+    agent_t self = { .conf = &s_conf, .sigfd = -1 };
+    gethostname(self.host, sizeof self.host - 1);
+    for (size_t i = 0; i < s_conf.labels.n; i++) {
+        char *eq = strchr(s_conf.labels.v[i], '=');
+        if (!eq || eq == s_conf.labels.v[i]) {
+            fprintf(stderr, "swarm-agent: --label wants K=V, got '%s'\n", s_conf.labels.v[i]);
+            return 2;
+        }
+        *eq = '\0';
+        sw_kv_set(&self.labels, s_conf.labels.v[i], eq + 1);
+        *eq = '=';
+    }
+    if (!s_conf.coordinator)
+        s_conf.coordinator = xstrdup("tcp://127.0.0.1:7700");
+    if (!s_conf.redis)
+        s_conf.redis = xstrdup(env_redis && *env_redis ? env_redis : SW_REDIS_DEFAULT);
+    if (!s_conf.id)
+        s_conf.id = xstrdup(self.host);
+    if (!sw_id_valid(s_conf.id)) {
+        fprintf(stderr, "swarm-agent: invalid --id '%s'\n", s_conf.id);
+        return 2;
+    }
+    if (!s_conf.codex)
+        s_conf.codex = xstrdup("codex");
+    if (!s_conf.claude)
+        s_conf.claude = xstrdup("claude");
+    char resolved[PATH_MAX];
+    if (!realpath(s_conf.workdir ? s_conf.workdir : ".", resolved)) {
+        fprintf(stderr, "swarm-agent: --workdir %s: %s\n", s_conf.workdir, strerror(errno));
+        return 2;
+    }
+    free(s_conf.workdir);
+    s_conf.workdir = xstrdup(resolved);
+    char *dotdir = xasprintf("%s/.swarm", s_conf.workdir);
+    if (mkdir(dotdir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "swarm-agent: cannot create %s: %s\n", dotdir, strerror(errno));
+        return 1;
+    }
+    free(dotdir);
+    sw_redis_url_t url;
+    if (sw_redis_url_parse(s_conf.redis, &url, &err) < 0) {
+        fprintf(stderr, "swarm-agent: %s\n", err.msg);
+        return 2;
+    }
+    sw_redis_url_release(&url);
+
+    log_init("swarm-agent", s_conf.foreground, s_conf.verbose);
+    if (!s_conf.foreground && daemon(1, 0) < 0)
+        fatal("daemon");
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        log_warn("PR_SET_CHILD_SUBREAPER");
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    self.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (self.sigfd < 0)
+        fatal("signalfd");
+    zsys_handler_set(NULL);
+    zsys_init();
+
+    self.rconf = (agent_runner_conf_t) { .codex = s_conf.codex, .claude = s_conf.claude,
+                                         .allow_exec = s_conf.allow_exec };
+    self.runs = zlistx_new();
+    self.loop = zloop_new();
+    zloop_set_nonstop(self.loop, true);
+    s_redis_ready(&self);
+    agent_link_ops_t ops = { s_hello, s_message };
+    self.link = agent_link_new(self.loop, s_conf.coordinator, &ops, &self);
+    zmq_pollitem_t sig = { NULL, self.sigfd, ZMQ_POLLIN, 0 };
+    zloop_poller(self.loop, &sig, s_on_signal, &self);
+    zloop_timer(self.loop, 100, 0, s_on_tick, &self);
+    log_info("agent %s on %s: %lld slots, coordinator %s, workdir %s%s", s_conf.id, self.host,
+             s_conf.slots, s_conf.coordinator, s_conf.workdir,
+             s_conf.allow_exec ? ", exec allowed" : "");
+    zloop_start(self.loop);
+
+    /*  Leaving: the coordinator requeues what we ran; nothing we started
+     *  outlives us. */
+    agent_link_bye(self.link);
+    for (run_t *r = zlistx_first(self.runs); r; r = zlistx_next(self.runs))
+        if (r->spawned && !r->child.exited)
+            kill(-r->child.pid, SIGKILL);
+    run_t *r;
+    while ((r = zlistx_first(self.runs))) {
+        zlistx_detach_cur(self.runs);
+        if (r->spawned && !r->child.exited) {
+            int st;
+            waitpid(r->child.pid, &st, 0);
+            r->child.exited = true;
+        }
+        s_run_destroy(&r);
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    agent_link_destroy(&self.link);
+    zlistx_destroy(&self.runs);
+    zloop_destroy(&self.loop);
+    sw_redis_destroy(&self.redis);
+    sw_kv_release(&self.labels);
+    close(self.sigfd);
+    zsys_shutdown();
+    return 0;
+}

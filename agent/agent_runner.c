@@ -1,0 +1,167 @@
+/*  agent_runner -- see agent_runner.h */
+#include "agent_runner.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "sw_selftest.h"
+
+const char *
+agent_runner_sandbox(const char *type)
+{
+    return strcmp(type, "reviewer") == 0 || strcmp(type, "architect") == 0
+         ? "read-only" : "workspace-write";
+}
+
+int
+agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
+                  const char *lastmsg, sw_strv_t *argv, sw_err_t *err)
+{
+    if (strcmp(t->runner, "codex") == 0) {
+        const char *v[] = { conf->codex, "exec", "--sandbox", agent_runner_sandbox(t->type),
+                            "--skip-git-repo-check", "-C", dir, "-o", lastmsg, t->prompt };
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+            sw_strv_push(argv, v[i]);
+        return 0;
+    }
+    if (strcmp(t->runner, "claude") == 0) {
+        sw_strv_push(argv, conf->claude);
+        sw_strv_push(argv, "-p");
+        sw_strv_push(argv, t->prompt);
+        return 0;
+    }
+    if (strcmp(t->runner, "exec") == 0) {
+        if (!conf->allow_exec)
+            return sw_err_set(err, SW_EINVAL, "this agent does not run exec tasks "
+                              "(start it with --allow-exec)");
+        sw_strv_copy(argv, &t->argv);
+        return 0;
+    }
+    return sw_err_set(err, SW_EINVAL, "unknown runner '%s'", t->runner);
+}
+
+static json_t *
+s_text(const char *s, size_t n)
+{
+    sw_buf_t b;
+    sw_buf_init(&b);
+    sw_utf8_sanitize(s ? s : "", s ? n : 0, &b);
+    json_t *j = json_stringn(b.data ? b.data : "", b.len);
+    sw_buf_release(&b);
+    return j;
+}
+
+char *
+agent_result_json(const agent_result_t *r)
+{
+    const sw_task_t *t = r->task;
+    char started[40];
+    time_t secs = (time_t) (r->started_wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(started + n, sizeof started - n, ".%03dZ", (int) (r->started_wall_ms % 1000));
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(t->id));
+    json_object_set_new(o, "job", json_string(t->job));
+    json_object_set_new(o, "type", json_string(t->type));
+    json_object_set_new(o, "runner", json_string(t->runner));
+    json_object_set_new(o, "status", json_string(r->status));
+    json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+    json_object_set_new(o, "signal", r->signal ? json_string(sigabbrev_np(r->signal)
+                                                             ? sigabbrev_np(r->signal) : "?")
+                                               : json_null());
+    json_object_set_new(o, "attempt", json_integer(t->attempt));
+    json_object_set_new(o, "agent", json_string(r->agent));
+    json_object_set_new(o, "host", json_string(r->host));
+    json_object_set_new(o, "started_at", json_string(started));
+    json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
+    json_object_set_new(o, "output", s_text(r->output, r->output_len));
+    json_object_set_new(o, "output_truncated", json_boolean(r->output_truncated));
+    json_object_set_new(o, "stderr_tail", s_text(r->stderr_tail, r->stderr_len));
+    json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/*  KEYS: task hash, memory entry, namespace index, namespace set.
+ *  ARGV: attempt, result JSON, now (ms), memory key, namespace. */
+static const char s_store_lua[] =
+    "if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'result', ARGV[2])\n"
+    "redis.call('HSETNX', KEYS[2], 'created', ARGV[3])\n"
+    "redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
+    "redis.call('SADD', KEYS[4], ARGV[5])\n"
+    "return 1\n";
+
+int
+agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err)
+{
+    char task_key[512], mem_key[512], idx_key[256], attempt[32], now[32], key[256];
+    snprintf(task_key, sizeof task_key, "swarm:task:%s:%s", t->job, t->id);
+    snprintf(key, sizeof key, "result-%s", t->id);
+    snprintf(mem_key, sizeof mem_key, "swarm:mem:%s:%s", t->ns, key);
+    snprintf(idx_key, sizeof idx_key, "swarm:ns:%s", t->ns);
+    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
+    snprintf(now, sizeof now, "%lld", (long long) sw_wall_ms());
+    const char *argv[] = { "EVAL", s_store_lua, "4", task_key, mem_key, idx_key,
+                           "swarm:namespaces", attempt, json, now, key, t->ns };
+    redisReply *r = sw_redis_cmd(redis, 12, argv, NULL, err);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+int
+agent_runner_test(bool verbose)
+{
+    sw_err_t err = { 0 };
+    agent_runner_conf_t conf = { .codex = "/opt/codex", .claude = "claude", .allow_exec = false };
+    sw_task_t t;
+    sw_task_init(&t);
+    t.id = xstrdup("review");
+    t.job = xstrdup("j");
+    t.type = xstrdup("reviewer");
+    t.runner = xstrdup("codex");
+    t.prompt = xstrdup("look at it");
+    sw_strv_t argv = { 0 };
+    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", &argv, &err) == 0);
+    const char *want[] = { "/opt/codex", "exec", "--sandbox", "read-only",
+                           "--skip-git-repo-check", "-C", "/w", "-o", "/w/last", "look at it" };
+    CHECK(argv.n == 10);
+    for (size_t i = 0; i < argv.n && i < 10; i++)
+        CHECK(strcmp(argv.v[i], want[i]) == 0);
+    sw_strv_release(&argv);
+    CHECK(strcmp(agent_runner_sandbox("coder"), "workspace-write") == 0);
+    CHECK(strcmp(agent_runner_sandbox("architect"), "read-only") == 0);
+
+    free(t.runner);
+    t.runner = xstrdup("exec");
+    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", &argv, &err) < 0);
+    CHECK(strstr(err.msg, "--allow-exec") != NULL);
+
+    agent_result_t r = { .task = &t, .agent = "a1", .host = "h", .status = "failed",
+                         .exit_code = -1, .signal = SIGKILL, .started_wall_ms = 1000,
+                         .output = "bad \xff byte\n", .output_len = 11,
+                         .stderr_tail = "", .error = "boom" };
+    char *json = agent_result_json(&r);
+    json_error_t jerr;
+    json_t *o = json_loads(json, 0, &jerr);
+    CHECK(o != NULL);
+    CHECK(json_is_null(json_object_get(o, "exit_code")));
+    CHECK(strcmp(json_string_value(json_object_get(o, "signal")), "KILL") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(o, "output")), "bad \xEF\xBF\xBD byte\n") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(o, "started_at")),
+                 "1970-01-01T00:00:01.000Z") == 0);
+    json_decref(o);
+    free(json);
+    sw_task_release(&t);
+    (void) verbose;
+    return 0;
+}

@@ -1,0 +1,56 @@
+/*  agent_runner -- what runs for a task, and what is stored after.
+ *
+ *  codex:  codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG PROMPT
+ *          MODE is read-only for reviewer and architect, workspace-write
+ *          otherwise; LASTMSG (codex's last message) becomes the output.
+ *  claude: claude -p PROMPT
+ *  exec:   the task's argv, only when the agent runs with --allow-exec.
+ *
+ *  The result is one JSON document (DESIGN.md section 4) written by a Lua
+ *  script that first checks the task's current attempt in Redis: a result
+ *  from an attempt the coordinator has moved past is refused atomically.
+ */
+#ifndef AGENT_RUNNER_H
+#define AGENT_RUNNER_H
+
+#include "agent_child.h"
+#include "sw_proto.h"
+#include "sw_redis.h"
+
+typedef struct {
+    const char *codex;          /*  path or name of the codex binary */
+    const char *claude;
+    bool        allow_exec;
+} agent_runner_conf_t;
+
+/*  Fills argv for the task; -1 with a user-facing reason. */
+int agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
+                      const char *lastmsg, sw_strv_t *argv, sw_err_t *err);
+const char *agent_runner_sandbox(const char *type);
+
+typedef struct {
+    const sw_task_t *task;
+    const char      *agent;
+    const char      *host;
+    const char      *status;        /*  sw_tstate_t name */
+    int              exit_code;     /*  -1 when it never ran */
+    int              signal;
+    int64_t          started_wall_ms;
+    int64_t          duration_ms;
+    const char      *output;
+    size_t           output_len;
+    bool             output_truncated;
+    const char      *stderr_tail;
+    size_t           stderr_len;
+    const char      *error;         /*  why it failed without running, or NULL */
+} agent_result_t;
+
+/*  The result JSON; caller frees. Bytes that are not UTF-8 become U+FFFD. */
+char *agent_result_json(const agent_result_t *r);
+
+/*  1 stored, 0 refused (a newer attempt owns the task), -1 Redis error. */
+int agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err);
+
+int agent_runner_test(bool verbose);
+
+#endif

@@ -1,0 +1,1 @@
+int swarm_placeholder_cli_results;

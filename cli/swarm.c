@@ -1,0 +1,2 @@
+int swarm_placeholder_swarm;
+int main(void){return 0;}

@@ -1,0 +1,234 @@
+/*  sw_opts -- see sw_opts.h */
+#include "sw_opts.h"
+
+#include <ctype.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sw_selftest.h"
+
+static const sw_opt_t *
+s_find(const sw_opt_t *table, const char *name)
+{
+    for (const sw_opt_t *o = table; o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+static int
+s_apply(const sw_opt_t *o, void *conf, const char *value, const char *where, sw_err_t *err)
+{
+    char *field = (char *) conf + o->offset;
+    long long v;
+    switch (o->kind) {
+    case SW_OPT_FLAG:
+        if (!value || !strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+            *(bool *) field = true;
+        else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+            *(bool *) field = false;
+        else
+            return sw_err_set(err, SW_EINVAL, "%s--%s: expected yes or no, got '%s'", where,
+                              o->name, value);
+        return 0;
+    case SW_OPT_STR:
+        free(*(char **) field);
+        *(char **) field = xstrdup(value);
+        return 0;
+    case SW_OPT_INT:
+        if (sw_parse_int(value, o->min, o->max, &v) < 0)
+            return sw_err_set(err, SW_EINVAL, "%s--%s: expected an integer in %lld..%lld, "
+                              "got '%s'", where, o->name, o->min, o->max, value);
+        *(long long *) field = v;
+        return 0;
+    case SW_OPT_LIST:
+        sw_strv_push((sw_strv_t *) field, value);
+        return 0;
+    }
+    return -1;
+}
+
+static char *
+s_trim(char *s)
+{
+    while (isspace((unsigned char) *s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char) e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int
+s_load_file(const sw_opt_t *table, void *conf, const char *path, sw_err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sw_err_set(err, SW_EINVAL, "cannot read config %s: %m", path);
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = s_trim(line);
+        if (!*s)
+            continue;
+        char *eq = strchr(s, '=');
+        char *name = s, *value = NULL;
+        if (eq) {
+            *eq = '\0';
+            value = s_trim(eq + 1);
+            name = s_trim(name);
+        }
+        char where[512];
+        snprintf(where, sizeof where, "%s:%d: ", path, lineno);
+        const sw_opt_t *o = s_find(table, name);
+        if (!o || strcmp(name, "config") == 0)
+            rc = sw_err_set(err, SW_EINVAL, "%sunknown setting '%s'", where, name);
+        else if (!value && o->kind != SW_OPT_FLAG)
+            rc = sw_err_set(err, SW_EINVAL, "%s'%s' needs '= VALUE'", where, name);
+        else
+            rc = s_apply(o, conf, value, where, err);
+    }
+    fclose(f);
+    return rc;
+}
+
+void
+sw_opts_usage(FILE *f, const char *usage_head, const sw_opt_t *table)
+{
+    fprintf(f, "%s\nOptions:\n", usage_head);
+    fprintf(f, "  -c, --config FILE         read settings (name = value) from FILE\n");
+    for (const sw_opt_t *o = table; o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "%c%c%s--%s%s%s", o->short_opt ? '-' : ' ',
+                 o->short_opt ? o->short_opt : ' ', o->short_opt ? ", " : "  ", o->name,
+                 o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(f, "  %-24s  %s\n", left, o->help);
+    }
+    fprintf(f, "  -h, --help                this text\n"
+               "      --version             print the version\n");
+}
+
+int
+sw_opts_parse(const sw_opt_t *table, void *conf, int argc, char **argv, const char *usage_head,
+              sw_err_t *err)
+{
+    size_t n = 0;
+    for (const sw_opt_t *o = table; o->name; o++)
+        n++;
+    struct option *lo = xcalloc(n + 4, sizeof *lo);
+    char shorts[128] = ":c:h";
+    size_t sl = strlen(shorts);
+    for (size_t i = 0; i < n; i++) {
+        lo[i].name = table[i].name;
+        lo[i].has_arg = table[i].kind == SW_OPT_FLAG ? no_argument : required_argument;
+        lo[i].val = 256 + (int) i;
+        if (table[i].short_opt && sl + 3 < sizeof shorts) {
+            shorts[sl++] = (char) table[i].short_opt;
+            if (table[i].kind != SW_OPT_FLAG)
+                shorts[sl++] = ':';
+            shorts[sl] = '\0';
+        }
+    }
+    lo[n] = (struct option) { "config", required_argument, NULL, 'c' };
+    lo[n + 1] = (struct option) { "help", no_argument, NULL, 'h' };
+    lo[n + 2] = (struct option) { "version", no_argument, NULL, 'V' };
+
+    /*  Pass 1: find the config file, so the command line overrides it. */
+    int rc = 0, c;
+    const char *config = NULL;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1)
+        if (c == 'c')
+            config = optarg;
+    if (config && s_load_file(table, conf, config, err) < 0) {
+        free(lo);
+        return -1;
+    }
+    optind = 1;
+    while (rc == 0 && (c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+        const sw_opt_t *o = NULL;
+        if (c >= 256)
+            o = &table[c - 256];
+        else if (c == 'h') {
+            sw_opts_usage(stdout, usage_head, table);
+            rc = 1;
+        }
+        else if (c == 'V') {
+            printf("%s %s\n", argv[0], SWARM_VERSION);
+            rc = 1;
+        }
+        else if (c == '?')
+            rc = sw_err_set(err, SW_EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
+        else if (c == ':')
+            rc = sw_err_set(err, SW_EINVAL, "option '%s' needs a value", argv[optind - 1]);
+        else if (c != 'c')
+            for (size_t i = 0; i < n && !o; i++)
+                if (table[i].short_opt == c)
+                    o = &table[i];
+        if (o)
+            rc = s_apply(o, conf, o->kind == SW_OPT_FLAG ? NULL : optarg, "", err);
+    }
+    if (rc == 0 && optind < argc)
+        rc = sw_err_set(err, SW_EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+    free(lo);
+    return rc;
+}
+
+typedef struct {
+    char     *name;
+    long long slots;
+    bool      fg;
+    sw_strv_t labels;
+} s_test_conf_t;
+
+int
+sw_opts_test(bool verbose)
+{
+    static const sw_opt_t table[] = {
+        { "name", 0, SW_OPT_STR, offsetof(s_test_conf_t, name), 0, 0, "N", "name" },
+        { "slots", 's', SW_OPT_INT, offsetof(s_test_conf_t, slots), 1, 64, "N", "slots" },
+        { "foreground", 'f', SW_OPT_FLAG, offsetof(s_test_conf_t, fg), 0, 0, NULL, "fg" },
+        { "label", 0, SW_OPT_LIST, offsetof(s_test_conf_t, labels), 0, 0, "K=V", "label" },
+        { NULL, 0, 0, 0, 0, 0, NULL, NULL },
+    };
+    sw_err_t err = { 0 };
+    char path[] = "/tmp/swarm-opts-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("# comment\nname = from-file\nslots = 3\nlabel = a=1\n", f);
+    fclose(f);
+
+    s_test_conf_t conf = { .slots = 1 };
+    char *argv1[] = { "prog", "-c", path, "-s", "5", "--label", "b=2", "-f", NULL };
+    CHECK(sw_opts_parse(table, &conf, 8, argv1, "usage", &err) == 0);
+    CHECK(conf.slots == 5 && conf.fg && strcmp(conf.name, "from-file") == 0);
+    CHECK(conf.labels.n == 2 && strcmp(conf.labels.v[1], "b=2") == 0);
+
+    char *argv2[] = { "prog", "--slots", "99", NULL };
+    CHECK(sw_opts_parse(table, &conf, 3, argv2, "usage", &err) < 0);
+    CHECK(strstr(err.msg, "1..64") != NULL);
+    char *argv3[] = { "prog", "--bogus", NULL };
+    CHECK(sw_opts_parse(table, &conf, 2, argv3, "usage", &err) < 0);
+    CHECK(strstr(err.msg, "unknown option '--bogus'") != NULL);
+
+    f = fopen(path, "w");
+    fputs("name = x\n\nwhat = 1\n", f);
+    fclose(f);
+    char *argv4[] = { "prog", "-c", path, NULL };
+    CHECK(sw_opts_parse(table, &conf, 3, argv4, "usage", &err) < 0);
+    CHECK(strstr(err.msg, ":3: unknown setting 'what'") != NULL);
+    unlink(path);
+    free(conf.name);
+    sw_strv_release(&conf.labels);
+    (void) verbose;
+    return 0;
+}

@@ -1,0 +1,126 @@
+/*  sw_proto -- the swarm wire protocol (docs/protocol.md).
+ *
+ *  Every message is three frames (after the ROUTER routing id, if any):
+ *  "SWARM1", one command byte, one msgpack map with string keys. Decoding
+ *  is strict: a wrong id, unknown command, bad document, missing or
+ *  mistyped field is an error the caller logs, counts and drops. Nothing
+ *  here asserts on wire data.
+ */
+#ifndef SW_PROTO_H
+#define SW_PROTO_H
+
+#include <czmq.h>
+
+#include "sw_mpack.h"
+
+#define SW_PROTO_ID       "SWARM1"
+#define SW_MAX_FRAME      (8 << 20)     /*  ZMQ_MAXMSGSIZE on every socket */
+#define SW_MAX_ID         128           /*  bytes in a task, job or agent id */
+#define SW_MAX_LIST       4096          /*  items in argv, after, labels, env */
+
+typedef enum {
+    /*  agent <-> coordinator */
+    SW_HELLO = 0x01, SW_WELCOME = 0x02, SW_HEARTBEAT = 0x03, SW_TASK = 0x04,
+    SW_ACCEPT = 0x05, SW_DONE = 0x06, SW_CANCEL = 0x07, SW_DRAIN = 0x08,
+    SW_BYE = 0x09,
+    /*  CLI <-> coordinator (control socket) */
+    SW_C_SUBMIT = 0x20, SW_C_STATUS = 0x21, SW_C_AGENTS = 0x22,
+    SW_C_CANCEL = 0x23, SW_C_WAIT = 0x24, SW_C_INIT = 0x25,
+    SW_C_REPLY = 0x2F,
+} sw_cmd_t;
+
+const char *sw_cmd_name(int cmd);           /*  NULL for unknown commands */
+
+/*  Task states; the order is the order of their life. */
+typedef enum {
+    SW_TS_WAITING, SW_TS_QUEUED, SW_TS_RUNNING,
+    SW_TS_SUCCEEDED, SW_TS_FAILED, SW_TS_TIMED_OUT, SW_TS_CANCELLED,
+    SW_TS_LOST, SW_TS_SKIPPED,
+    SW_TS_COUNT
+} sw_tstate_t;
+
+const char *sw_tstate_name(sw_tstate_t s);
+int sw_tstate_parse(const char *name);      /*  -1 when unknown */
+#define SW_TS_FINAL(s) ((s) >= SW_TS_SUCCEEDED)
+
+/*  A task as the user specified it, plus the attempt the coordinator gives
+ *  it. Owned strings; sw_task_release frees them. */
+typedef struct {
+    char     *id;
+    char     *job;
+    char     *type;             /*  coder tester reviewer docs architect cmd */
+    char     *runner;           /*  codex claude exec */
+    char     *prompt;           /*  codex, claude */
+    sw_strv_t argv;             /*  exec */
+    char     *dir;
+    sw_strv_t after;
+    sw_kv_t   labels;           /*  placement constraints */
+    sw_kv_t   env;
+    int64_t   timeout_s;
+    int64_t   idle_timeout_s;   /*  0 = none */
+    int64_t   max_attempts;
+    int64_t   attempt;          /*  set by the coordinator in TASK */
+    char     *ns;               /*  result namespace */
+} sw_task_t;
+
+void sw_task_init(sw_task_t *t);
+void sw_task_release(sw_task_t *t);
+void sw_task_copy(sw_task_t *dst, const sw_task_t *src);
+/*  Fills defaults and checks every field; -1 with a user-facing reason. */
+int  sw_task_validate(sw_task_t *t, sw_err_t *err);
+bool sw_id_valid(const char *id);
+void sw_task_pack(msgpack_packer *pk, const sw_task_t *t);
+int  sw_task_unpack(const msgpack_object *map, sw_task_t *t, sw_err_t *err);
+
+typedef struct {
+    char     *agent;
+    char     *host;
+    char     *version;
+    int64_t   slots;
+    sw_kv_t   labels;
+    sw_strv_t runners;
+    sw_strv_t running;          /*  "job\x1fid\x1fattempt" of tasks still running */
+} sw_hello_t;
+
+void sw_hello_release(sw_hello_t *h);
+void sw_hello_pack(msgpack_packer *pk, const sw_hello_t *h);
+int  sw_hello_unpack(const msgpack_object *map, sw_hello_t *h, sw_err_t *err);
+
+/*  ACCEPT, DONE and CANCEL name one attempt of one task. */
+typedef struct {
+    char    *job;
+    char    *id;
+    int64_t  attempt;
+    char    *status;            /*  DONE only: a final sw_tstate_t name */
+    int64_t  exit_code;         /*  DONE only */
+} sw_ref_t;
+
+void sw_ref_release(sw_ref_t *r);
+void sw_ref_pack(msgpack_packer *pk, const sw_ref_t *r, bool done);
+int  sw_ref_unpack(const msgpack_object *map, sw_ref_t *r, bool done, sw_err_t *err);
+
+/*  A received, validated message. body lives in up's zone, and its
+ *  strings point into frame (msgpack-c does not copy them). */
+typedef struct {
+    zframe_t             *routing;  /*  ROUTER sockets only */
+    zframe_t             *frame;    /*  the body: decoded strings point into it */
+    int                   cmd;
+    msgpack_unpacked      up;
+    const msgpack_object *body;
+} sw_msg_t;
+
+/*  Takes ownership of *msgp. 0 and a filled m, or -1 with err (m is then
+ *  released). */
+int  sw_msg_decode(zmsg_t **msgp, bool router, sw_msg_t *m, sw_err_t *err);
+void sw_msg_release(sw_msg_t *m);
+/*  Sends without blocking; routing may be NULL. 0 or -1 with errno. */
+int  sw_msg_send(zsock_t *sock, zframe_t *routing, int cmd, const void *body, size_t len);
+/*  Same, packing an empty map as the body. */
+int  sw_msg_send_empty(zsock_t *sock, zframe_t *routing, int cmd);
+
+/*  Socket options every swarm socket gets (frame cap, linger). */
+void sw_sock_defaults(zsock_t *sock);
+
+int sw_proto_test(bool verbose);
+
+#endif

@@ -1,0 +1,309 @@
+/*  sw_redis -- see sw_redis.h */
+#include "sw_redis.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sw_selftest.h"
+
+struct sw_redis_t {
+    sw_redis_url_t url;
+    char          *addr;        /*  for messages, without the password */
+    int            timeout_ms;
+    redisContext  *ctx;
+    int            pending;     /*  appended commands whose replies are unread */
+    bool           broken;      /*  an append failed: flush reports it */
+};
+
+void
+sw_redis_url_release(sw_redis_url_t *u)
+{
+    free(u->host);
+    free(u->user);
+    free(u->password);
+    memset(u, 0, sizeof *u);
+}
+
+int
+sw_redis_url_parse(const char *url, sw_redis_url_t *out, sw_err_t *err)
+{
+    memset(out, 0, sizeof *out);
+    out->port = 6379;
+    const char *p = url;
+    if (strncmp(p, "redis://", 8) != 0)
+        return sw_err_set(err, SW_EINVAL, "invalid Redis URL '%s' (want redis://HOST:PORT/DB)",
+                          url);
+    p += 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t) (at - p));
+        if (colon) {
+            if (colon > p)
+                out->user = xstrndup(p, (size_t) (colon - p));
+            out->password = xstrndup(colon + 1, (size_t) (at - colon - 1));
+        }
+        else
+            out->password = xstrndup(p, (size_t) (at - p));
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    const char *end = slash ? slash : p + strlen(p);
+    const char *colon = memchr(p, ':', (size_t) (end - p));
+    const char *hend = colon ? colon : end;
+    if (hend == p)
+        goto bad;
+    out->host = xstrndup(p, (size_t) (hend - p));
+    long long v;
+    if (colon) {
+        char *port = xstrndup(colon + 1, (size_t) (end - colon - 1));
+        int rc = sw_parse_int(port, 1, 65535, &v);
+        free(port);
+        if (rc < 0)
+            goto bad;
+        out->port = (int) v;
+    }
+    if (slash && slash[1]) {
+        if (sw_parse_int(slash + 1, 0, 1000, &v) < 0)
+            goto bad;
+        out->db = (int) v;
+    }
+    const char *envpw = getenv("SWARM_REDIS_PASSWORD");
+    if (envpw && *envpw) {
+        free(out->password);
+        out->password = xstrdup(envpw);
+    }
+    return 0;
+bad:
+    sw_redis_url_release(out);
+    return sw_err_set(err, SW_EINVAL, "invalid Redis URL '%s' (want redis://HOST:PORT/DB)", url);
+}
+
+static struct timeval
+s_tv(int ms)
+{
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    return tv;
+}
+
+static void
+s_drop(sw_redis_t *self)
+{
+    if (self->ctx)
+        redisFree(self->ctx);
+    self->ctx = NULL;
+    self->pending = 0;
+}
+
+static int
+s_connect(sw_redis_t *self, sw_err_t *err)
+{
+    s_drop(self);
+    redisContext *c = redisConnectWithTimeout(self->url.host, self->url.port, s_tv(self->timeout_ms));
+    if (!c || c->err) {
+        sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr,
+                   c ? c->errstr : "cannot allocate context");
+        if (c)
+            redisFree(c);
+        return -1;
+    }
+    redisSetTimeout(c, s_tv(self->timeout_ms));
+    self->ctx = c;
+    redisReply *r;
+    if (self->url.password) {
+        if (self->url.user)
+            r = redisCommand(c, "AUTH %s %s", self->url.user, self->url.password);
+        else
+            r = redisCommand(c, "AUTH %s", self->url.password);
+        bool ok = r && r->type != REDIS_REPLY_ERROR;
+        if (!ok) {
+            sw_err_set(err, r ? SW_EFAIL : SW_EUNREACH, "redis at %s: authentication failed%s%s",
+                       self->addr, r ? ": " : "", r ? r->str : "");
+            if (r)
+                freeReplyObject(r);
+            s_drop(self);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    r = redisCommand(c, "SELECT %d", self->url.db);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        bool noauth = r && strncmp(r->str, "NOAUTH", 6) == 0;
+        sw_err_set(err, r ? SW_EFAIL : SW_EUNREACH, "redis at %s: %s", self->addr,
+                   noauth ? "authentication required (put the password in the URL or "
+                            "SWARM_REDIS_PASSWORD)"
+                          : r ? r->str : c->errstr);
+        if (r)
+            freeReplyObject(r);
+        s_drop(self);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+sw_redis_t *
+sw_redis_new(const char *url, int timeout_ms, sw_err_t *err)
+{
+    sw_redis_t *self = xcalloc(1, sizeof *self);
+    if (sw_redis_url_parse(url, &self->url, err) < 0) {
+        free(self);
+        return NULL;
+    }
+    self->timeout_ms = timeout_ms > 0 ? timeout_ms : 2000;
+    self->addr = xasprintf("%s:%d/%d", self->url.host, self->url.port, self->url.db);
+    if (s_connect(self, err) < 0) {
+        sw_redis_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+sw_redis_destroy(sw_redis_t **self_p)
+{
+    sw_redis_t *self = *self_p;
+    if (!self)
+        return;
+    s_drop(self);
+    sw_redis_url_release(&self->url);
+    free(self->addr);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *
+sw_redis_addr(const sw_redis_t *self)
+{
+    return self->addr;
+}
+
+/*  Makes sure there is a live context; reconnects once. */
+static int
+s_ready(sw_redis_t *self, sw_err_t *err)
+{
+    if (self->ctx && !self->ctx->err)
+        return 0;
+    return s_connect(self, err);
+}
+
+redisReply *
+sw_redis_cmd(sw_redis_t *self, int argc, const char **argv, const size_t *lens, sw_err_t *err)
+{
+    if (self->pending && sw_redis_flush(self, err) < 0)
+        return NULL;
+    if (s_ready(self, err) < 0)
+        return NULL;
+    redisReply *r = redisCommandArgv(self->ctx, argc, argv, lens);
+    if (!r) {
+        sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr,
+                   self->ctx->errstr[0] ? self->ctx->errstr : "no reply");
+        s_drop(self);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        sw_err_set(err, SW_EFAIL, "redis at %s: %s: %s", self->addr, argv[0], r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+redisReply *
+sw_redis_cmdv(sw_redis_t *self, sw_err_t *err, ...)
+{
+    const char *argv[64];
+    int argc = 0;
+    va_list ap;
+    va_start(ap, err);
+    const char *a;
+    while (argc < 64 && (a = va_arg(ap, const char *)) != NULL)
+        argv[argc++] = a;
+    va_end(ap);
+    return sw_redis_cmd(self, argc, argv, NULL, err);
+}
+
+void
+sw_redis_append(sw_redis_t *self, int argc, const char **argv, const size_t *lens)
+{
+    if (s_ready(self, NULL) < 0) {
+        self->broken = true;
+        return;
+    }
+    if (redisAppendCommandArgv(self->ctx, argc, argv, lens) != REDIS_OK) {
+        self->broken = true;
+        return;
+    }
+    self->pending++;
+}
+
+int
+sw_redis_pending(const sw_redis_t *self)
+{
+    return self->pending;
+}
+
+int
+sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *, int, redisReply *), void *arg,
+                    sw_err_t *err)
+{
+    int rc = 0;
+    if (self->broken) {
+        self->broken = false;
+        rc = sw_err_set(err, SW_EUNREACH, "redis at %s: not connected", self->addr);
+    }
+    int n = self->pending;
+    self->pending = 0;
+    for (int i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (!self->ctx || redisGetReply(self->ctx, &reply) != REDIS_OK) {
+            rc = sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr,
+                            self->ctx && self->ctx->errstr[0] ? self->ctx->errstr : "no reply");
+            s_drop(self);
+            break;
+        }
+        redisReply *r = reply;
+        if (r->type == REDIS_REPLY_ERROR)
+            rc = sw_err_set(err, SW_EFAIL, "redis at %s: %s", self->addr, r->str);
+        if (fn)
+            fn(arg, i, r);
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+int
+sw_redis_flush(sw_redis_t *self, sw_err_t *err)
+{
+    return sw_redis_flush_each(self, NULL, NULL, err);
+}
+
+int
+sw_redis_test(bool verbose)
+{
+    sw_err_t err = { 0 };
+    sw_redis_url_t u;
+    CHECK(sw_redis_url_parse("redis://127.0.0.1:6390/3", &u, &err) == 0);
+    CHECK(strcmp(u.host, "127.0.0.1") == 0 && u.port == 6390 && u.db == 3 && !u.password);
+    sw_redis_url_release(&u);
+    CHECK(sw_redis_url_parse("redis://:s3cret@h", &u, &err) == 0);
+    CHECK(strcmp(u.host, "h") == 0 && u.port == 6379 && strcmp(u.password, "s3cret") == 0);
+    CHECK(u.user == NULL);
+    sw_redis_url_release(&u);
+    CHECK(sw_redis_url_parse("redis://bob:pw@h:1/2", &u, &err) == 0);
+    CHECK(strcmp(u.user, "bob") == 0 && strcmp(u.password, "pw") == 0 && u.db == 2);
+    sw_redis_url_release(&u);
+    CHECK(sw_redis_url_parse("http://h", &u, &err) < 0);
+    CHECK(sw_redis_url_parse("redis://h:99999", &u, &err) < 0);
+    CHECK(sw_redis_url_parse("redis://:1", &u, &err) < 0);
+    CHECK(sw_redis_url_parse("redis://h/x", &u, &err) < 0);
+
+    /*  nothing listens on port 1: a clear, fast error naming the address */
+    int64_t t0 = sw_now_ms();
+    sw_redis_t *r = sw_redis_new("redis://127.0.0.1:1/0", 500, &err);
+    CHECK(r == NULL && err.code == SW_EUNREACH);
+    CHECK(strstr(err.msg, "127.0.0.1:1") != NULL);
+    CHECK(sw_now_ms() - t0 < 3000);
+    (void) verbose;
+    return 0;
+}

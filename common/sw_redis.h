@@ -1,0 +1,58 @@
+/*  sw_redis -- a small hiredis 0.14 wrapper.
+ *
+ *  Every command is sent with redisCommandArgv (binary-safe, no printf
+ *  format), with a connect and a command timeout so nobody blocks forever
+ *  on a dead server. Errors name the address ("redis at 127.0.0.1:6379:
+ *  Connection refused") so the CLI can print them as they are. After an I/O
+ *  error the context is dropped and the next command reconnects once.
+ *
+ *  URL: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]  (default port 6379, db 0).
+ *  The password never appears in messages; SWARM_REDIS_PASSWORD overrides
+ *  the URL's so it need not sit in a command line.
+ */
+#ifndef SW_REDIS_H
+#define SW_REDIS_H
+
+#include <hiredis/hiredis.h>
+
+#include "sw_util.h"
+
+#define SW_REDIS_DEFAULT "redis://127.0.0.1:6379/0"
+
+typedef struct sw_redis_t sw_redis_t;
+
+typedef struct {
+    char *host;
+    int   port;
+    int   db;
+    char *user;
+    char *password;
+} sw_redis_url_t;
+
+int  sw_redis_url_parse(const char *url, sw_redis_url_t *out, sw_err_t *err);
+void sw_redis_url_release(sw_redis_url_t *u);
+
+/*  Connects now; NULL with err (code SW_EUNREACH, or SW_EFAIL for auth). */
+sw_redis_t *sw_redis_new(const char *url, int timeout_ms, sw_err_t *err);
+void sw_redis_destroy(sw_redis_t **self_p);
+const char *sw_redis_addr(const sw_redis_t *self);     /*  "host:port/db" */
+
+/*  One command; returns the reply (caller frees with freeReplyObject) or
+ *  NULL with err. A Redis error reply is returned as NULL too. */
+redisReply *sw_redis_cmd(sw_redis_t *self, int argc, const char **argv,
+                         const size_t *lens, sw_err_t *err);
+/*  Convenience: NULL-terminated list of C strings. */
+redisReply *sw_redis_cmdv(sw_redis_t *self, sw_err_t *err, ...);
+
+/*  Pipelining: queue commands, then read every reply at once. flush
+ *  returns 0 when all replies arrived and none was an error. */
+void sw_redis_append(sw_redis_t *self, int argc, const char **argv, const size_t *lens);
+int  sw_redis_pending(const sw_redis_t *self);
+int  sw_redis_flush(sw_redis_t *self, sw_err_t *err);
+/*  Like flush, but hands every reply to fn (which must not free it). */
+int  sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *arg, int i, redisReply *r),
+                         void *arg, sw_err_t *err);
+
+int sw_redis_test(bool verbose);
+
+#endif

@@ -1,0 +1,413 @@
+/*  sw_util -- see sw_util.h */
+#include "sw_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sw_selftest.h"
+
+void *
+xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        fatalx("out of memory (%zu bytes)", size);
+    return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        fatalx("out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+
+void *
+xrealloc(void *p, size_t size)
+{
+    p = realloc(p, size ? size : 1);
+    if (!p)
+        fatalx("out of memory (%zu bytes)", size);
+    return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+    return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    int rc = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        fatalx("out of memory (asprintf)");
+    return p;
+}
+
+int64_t
+sw_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+sw_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+sw_err_set(sw_err_t *err, int code, const char *fmt, ...)
+{
+    if (err) {
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/*  --- sw_buf ------------------------------------------------------------ */
+
+void
+sw_buf_init(sw_buf_t *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void
+sw_buf_release(sw_buf_t *b)
+{
+    free(b->data);
+    sw_buf_init(b);
+}
+
+void
+sw_buf_reset(sw_buf_t *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+static void
+s_buf_reserve(sw_buf_t *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void
+sw_buf_add(sw_buf_t *b, const void *data, size_t n)
+{
+    s_buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void
+sw_buf_addstr(sw_buf_t *b, const char *s)
+{
+    sw_buf_add(b, s, strlen(s));
+}
+
+void
+sw_buf_printf(sw_buf_t *b, const char *fmt, ...)
+{
+    va_list ap, aq;
+    va_start(ap, fmt);
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        s_buf_reserve(b, (size_t) n);
+        vsnprintf(b->data + b->len, (size_t) n + 1, fmt, aq);
+        b->len += (size_t) n;
+    }
+    va_end(aq);
+}
+
+/*  --- sw_capture -------------------------------------------------------- */
+
+void
+sw_capture_init(sw_capture_t *c, size_t head_max, size_t tail_max)
+{
+    memset(c, 0, sizeof *c);
+    sw_buf_init(&c->head);
+    c->head_max = head_max;
+    c->tail_max = tail_max;
+    c->tail = tail_max ? xmalloc(tail_max) : NULL;
+}
+
+void
+sw_capture_release(sw_capture_t *c)
+{
+    sw_buf_release(&c->head);
+    free(c->tail);
+    c->tail = NULL;
+}
+
+void
+sw_capture_feed(sw_capture_t *c, const void *data, size_t n)
+{
+    const char *p = data;
+    c->total += n;
+    if (c->head.len < c->head_max) {
+        size_t take = c->head_max - c->head.len;
+        if (take > n)
+            take = n;
+        sw_buf_add(&c->head, p, take);
+        p += take;
+        n -= take;
+    }
+    if (n == 0 || c->tail_max == 0)
+        return;
+    if (n >= c->tail_max) {     /*  only the last tail_max bytes matter */
+        memcpy(c->tail, p + n - c->tail_max, c->tail_max);
+        c->tail_pos = 0;
+        c->tail_len = c->tail_max;
+        return;
+    }
+    size_t first = c->tail_max - c->tail_pos;
+    if (first > n)
+        first = n;
+    memcpy(c->tail + c->tail_pos, p, first);
+    memcpy(c->tail, p + first, n - first);
+    c->tail_pos = (c->tail_pos + n) % c->tail_max;
+    c->tail_len = c->tail_len + n > c->tail_max ? c->tail_max : c->tail_len + n;
+}
+
+bool
+sw_capture_truncated(const sw_capture_t *c)
+{
+    return c->total > c->head.len + c->tail_len;
+}
+
+void
+sw_capture_render(const sw_capture_t *c, sw_buf_t *out)
+{
+    sw_buf_add(out, c->head.data ? c->head.data : "", c->head.len);
+    if (sw_capture_truncated(c))
+        sw_buf_printf(out, "\n[... swarm: %llu bytes omitted ...]\n",
+                      (unsigned long long) (c->total - c->head.len - c->tail_len));
+    if (c->tail_len < c->tail_max) {        /*  never wrapped: in order */
+        sw_buf_add(out, c->tail, c->tail_len);
+        return;
+    }
+    /*  Full ring: the oldest byte is at tail_pos. */
+    sw_buf_add(out, c->tail + c->tail_pos, c->tail_max - c->tail_pos);
+    sw_buf_add(out, c->tail, c->tail_pos);
+}
+
+/*  --- UTF-8 -------------------------------------------------------------- */
+
+/*  Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid.
+ *  Rejects overlong forms, surrogates and code points above U+10FFFF. */
+static size_t
+s_utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t len;
+    unsigned cp, min;
+    if (c < 0x80)
+        return c ? 1 : 0;
+    if ((c & 0xE0) == 0xC0)      { len = 2; cp = c & 0x1F; min = 0x80; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; min = 0x800; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; min = 0x10000; }
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+void
+sw_utf8_sanitize(const char *src, size_t n, sw_buf_t *out)
+{
+    const unsigned char *p = (const unsigned char *) src;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        size_t len = s_utf8_seq(p + i, n - i);
+        if (len) {
+            i += len;
+            continue;
+        }
+        sw_buf_add(out, src + run, i - run);
+        sw_buf_add(out, "\xEF\xBF\xBD", 3);
+        i++;
+        run = i;
+    }
+    sw_buf_add(out, src + run, n - run);
+}
+
+int
+sw_parse_int(const char *s, long long min, long long max, long long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int
+sw_fd_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+bool
+sw_endpoint_is_local(const char *ep)
+{
+    if (strncmp(ep, "ipc://", 6) == 0 || strncmp(ep, "inproc://", 9) == 0)
+        return true;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return false;
+    const char *host = ep + 6;
+    const char *colon = strrchr(host, ':');
+    if (!colon)
+        return false;
+    char h[256];
+    size_t n = (size_t) (colon - host);
+    if (n == 0 || n >= sizeof h)
+        return false;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    if (strcmp(h, "localhost") == 0 || strcmp(h, "[::1]") == 0 || strcmp(h, "::1") == 0)
+        return true;
+    struct in_addr a;
+    if (inet_pton(AF_INET, h, &a) == 1)
+        return (ntohl(a.s_addr) >> 24) == 127;
+    return false;
+}
+
+/*  --- self-test ---------------------------------------------------------- */
+
+int
+sw_util_test(bool verbose)
+{
+    sw_buf_t out;
+    sw_buf_init(&out);
+
+    /*  capture: small input passes through unchanged */
+    sw_capture_t c;
+    sw_capture_init(&c, 4, 4);
+    sw_capture_feed(&c, "abcdef", 6);
+    CHECK(!sw_capture_truncated(&c));
+    sw_capture_render(&c, &out);
+    CHECK(out.len == 6 && memcmp(out.data, "abcdef", 6) == 0);
+    sw_capture_release(&c);
+
+    /*  capture: head + tail with a marker, across many small feeds */
+    sw_capture_init(&c, 3, 4);
+    for (char ch = 'a'; ch <= 'z'; ch++)
+        sw_capture_feed(&c, &ch, 1);
+    CHECK(sw_capture_truncated(&c));
+    CHECK(c.total == 26);
+    sw_buf_reset(&out);
+    sw_capture_render(&c, &out);
+    CHECK(strncmp(out.data, "abc", 3) == 0);
+    CHECK(strstr(out.data, "19 bytes omitted") != NULL);
+    CHECK(out.len > 4 && memcmp(out.data + out.len - 4, "wxyz", 4) == 0);
+    sw_capture_release(&c);
+
+    /*  capture: one feed larger than the ring */
+    sw_capture_init(&c, 2, 3);
+    sw_capture_feed(&c, "0123456789", 10);
+    sw_buf_reset(&out);
+    sw_capture_render(&c, &out);
+    CHECK(strncmp(out.data, "01", 2) == 0);
+    CHECK(memcmp(out.data + out.len - 3, "789", 3) == 0);
+    sw_capture_release(&c);
+
+    /*  capture: exactly head + tail is not truncated */
+    sw_capture_init(&c, 2, 3);
+    sw_capture_feed(&c, "01234", 5);
+    CHECK(!sw_capture_truncated(&c));
+    sw_buf_reset(&out);
+    sw_capture_render(&c, &out);
+    CHECK(out.len == 5 && memcmp(out.data, "01234", 5) == 0);
+    sw_capture_release(&c);
+
+    /*  UTF-8 sanitizing keeps valid text, replaces the rest */
+    sw_buf_reset(&out);
+    sw_utf8_sanitize("h\xC3\xA9llo", 6, &out);
+    CHECK(out.len == 6 && memcmp(out.data, "h\xC3\xA9llo", 6) == 0);
+    sw_buf_reset(&out);
+    sw_utf8_sanitize("a\xFF" "b\xC0\xAF" "c", 6, &out);
+    CHECK(strcmp(out.data, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD" "c") == 0);
+    sw_buf_reset(&out);
+    sw_utf8_sanitize("\xED\xA0\x80", 3, &out);        /*  a surrogate */
+    CHECK(out.len == 9);
+    sw_buf_reset(&out);
+    sw_utf8_sanitize("x\0y", 3, &out);
+    CHECK(out.len == 5);
+
+    long long v;
+    CHECK(sw_parse_int("42", 0, 100, &v) == 0 && v == 42);
+    CHECK(sw_parse_int("42x", 0, 100, &v) == -1);
+    CHECK(sw_parse_int("101", 0, 100, &v) == -1);
+    CHECK(sw_parse_int("", 0, 100, &v) == -1);
+
+    CHECK(sw_endpoint_is_local("tcp://127.0.0.1:7700"));
+    CHECK(sw_endpoint_is_local("tcp://127.3.2.1:7700"));
+    CHECK(sw_endpoint_is_local("tcp://localhost:7700"));
+    CHECK(sw_endpoint_is_local("ipc:///run/swarm.sock"));
+    CHECK(!sw_endpoint_is_local("tcp://0.0.0.0:7700"));
+    CHECK(!sw_endpoint_is_local("tcp://*:7700"));
+    CHECK(!sw_endpoint_is_local("tcp://10.0.0.1:7700"));
+
+    sw_buf_release(&out);
+    (void) verbose;
+    return 0;
+}

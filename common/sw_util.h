@@ -1,0 +1,94 @@
+/*  sw_util -- allocation, clocks, byte buffers, bounded output capture.
+ *
+ *  Allocation failure aborts (xmalloc and friends): swarm daemons cannot do
+ *  anything useful without memory, and checking every small allocation
+ *  hides the real error paths.
+ */
+#ifndef SW_UTIL_H
+#define SW_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw_log.h"
+
+void  *xmalloc(size_t size);
+void  *xcalloc(size_t n, size_t size);
+void  *xrealloc(void *p, size_t size);
+char  *xstrdup(const char *s);
+char  *xstrndup(const char *s, size_t n);
+char  *xasprintf(const char *fmt, ...) SW_PRINTF(1, 2);
+
+/*  Milliseconds: monotonic for deadlines, wall clock for records. */
+int64_t sw_now_ms(void);
+int64_t sw_wall_ms(void);
+
+/*  Error with a reason, filled by functions that can fail for the user. */
+typedef struct {
+    int  code;                  /*  SW_E* below, 0 when no error */
+    char msg[256];
+} sw_err_t;
+
+enum {
+    SW_EOK = 0,
+    SW_EINVAL = 2,              /*  bad input (exit code 2 in the CLI) */
+    SW_EUNREACH = 3,            /*  coordinator or Redis unreachable */
+    SW_ENOTFOUND = 4,           /*  job, task or key not found */
+    SW_EFAIL = 1,               /*  anything else */
+};
+int sw_err_set(sw_err_t *err, int code, const char *fmt, ...) SW_PRINTF(3, 4);
+
+/*  Growable byte buffer; data is always NUL-terminated for convenience. */
+typedef struct {
+    char  *data;
+    size_t len;
+    size_t cap;
+} sw_buf_t;
+
+void sw_buf_init(sw_buf_t *b);
+void sw_buf_release(sw_buf_t *b);
+void sw_buf_reset(sw_buf_t *b);
+void sw_buf_add(sw_buf_t *b, const void *data, size_t n);
+void sw_buf_addstr(sw_buf_t *b, const char *s);
+void sw_buf_printf(sw_buf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
+
+/*  Bounded capture of a stream: keeps the first head_max bytes and the
+ *  last tail_max bytes, counts everything. A child writing gigabytes costs
+ *  head_max + tail_max bytes of memory, and the reader keeps draining the
+ *  pipe so the child never blocks on it. */
+typedef struct {
+    sw_buf_t head;
+    size_t   head_max;
+    char    *tail;              /*  ring buffer of tail_max bytes */
+    size_t   tail_max;
+    size_t   tail_len;          /*  bytes valid in the ring */
+    size_t   tail_pos;          /*  next write position */
+    uint64_t total;             /*  bytes fed in all */
+} sw_capture_t;
+
+void sw_capture_init(sw_capture_t *c, size_t head_max, size_t tail_max);
+void sw_capture_release(sw_capture_t *c);
+void sw_capture_feed(sw_capture_t *c, const void *data, size_t n);
+bool sw_capture_truncated(const sw_capture_t *c);
+/*  Appends head, a marker line naming the omitted byte count when
+ *  truncated, then tail. */
+void sw_capture_render(const sw_capture_t *c, sw_buf_t *out);
+
+/*  Copies src to out, replacing every invalid UTF-8 sequence with U+FFFD
+ *  and NUL bytes with U+FFFD, so the text can be stored as a JSON string. */
+void sw_utf8_sanitize(const char *src, size_t n, sw_buf_t *out);
+
+/*  Strict decimal parse of a whole string into [min, max]; 0 or -1. */
+int sw_parse_int(const char *s, long long min, long long max, long long *out);
+
+/*  fd helpers; 0 or -1 with errno. */
+int sw_fd_nonblock(int fd);
+
+/*  Endpoint helpers: true when a tcp:// or ipc:// endpoint only listens on
+ *  the loopback interface (127.0.0.0/8, ::1, localhost) or a unix socket. */
+bool sw_endpoint_is_local(const char *endpoint);
+
+int sw_util_test(bool verbose);
+
+#endif

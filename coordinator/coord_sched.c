@@ -1,0 +1,692 @@
+/*  coord_sched -- see coord_sched.h */
+#include "coord_sched.h"
+
+#include <string.h>
+
+#include "sw_selftest.h"
+
+struct coord_sched_t {
+    coord_sched_ops_t ops;
+    void      *ctx;
+    zhashx_t  *jobs;            /*  id -> coord_job_t * (owns) */
+    zhashx_t  *agents;          /*  id -> coord_agent_t * */
+    zlistx_t  *agent_order;     /*  coord_agent_t * in HELLO order (owns) */
+    zlistx_t  *ready;           /*  coord_task_t * ready to run, FIFO */
+    int        free_slots;      /*  sum of credit over agents */
+};
+
+/*  --- objects ------------------------------------------------------------- */
+
+static void
+s_task_destroy(coord_task_t **self_p)
+{
+    coord_task_t *t = *self_p;
+    if (!t)
+        return;
+    sw_task_release(&t->spec);
+    zlistx_destroy(&t->dependents);
+    free(t->agent_id);
+    free(t->host);
+    free(t->reason);
+    free(t);
+    *self_p = NULL;
+}
+
+static void
+s_job_destroy(coord_job_t **self_p)
+{
+    coord_job_t *j = *self_p;
+    if (!j)
+        return;
+    zhashx_destroy(&j->tasks);
+    coord_task_t *t = zlistx_first(j->order);
+    while (t) {
+        s_task_destroy(&t);
+        t = zlistx_next(j->order);
+    }
+    zlistx_destroy(&j->order);
+    free(j->id);
+    free(j->ns);
+    free(j->topology);
+    free(j->strategy);
+    free(j);
+    *self_p = NULL;
+}
+
+static void
+s_agent_destroy(coord_agent_t **self_p)
+{
+    coord_agent_t *a = *self_p;
+    if (!a)
+        return;
+    free(a->id);
+    free(a->host);
+    free(a->version);
+    sw_kv_release(&a->labels);
+    sw_strv_release(&a->runners);
+    zframe_destroy(&a->routing);
+    zlistx_destroy(&a->tasks);
+    free(a);
+    *self_p = NULL;
+}
+
+coord_sched_t *
+coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
+{
+    coord_sched_t *self = xcalloc(1, sizeof *self);
+    self->ops = *ops;
+    self->ctx = ctx;
+    self->jobs = zhashx_new();
+    zhashx_set_destructor(self->jobs, (zhashx_destructor_fn *) s_job_destroy);
+    self->agents = zhashx_new();
+    self->agent_order = zlistx_new();
+    zlistx_set_destructor(self->agent_order, (zlistx_destructor_fn *) s_agent_destroy);
+    self->ready = zlistx_new();
+    return self;
+}
+
+void
+coord_sched_destroy(coord_sched_t **self_p)
+{
+    coord_sched_t *self = *self_p;
+    if (!self)
+        return;
+    zlistx_destroy(&self->ready);
+    zhashx_destroy(&self->agents);
+    zlistx_destroy(&self->agent_order);
+    zhashx_destroy(&self->jobs);
+    free(self);
+    *self_p = NULL;
+}
+
+/*  --- jobs and tasks ---------------------------------------------------------- */
+
+coord_job_t *
+coord_sched_job(coord_sched_t *self, const char *id)
+{
+    return id ? zhashx_lookup(self->jobs, id) : NULL;
+}
+
+coord_job_t *
+coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms)
+{
+    coord_job_t *j = coord_sched_job(self, id);
+    if (j)
+        return j;
+    j = xcalloc(1, sizeof *j);
+    j->id = xstrdup(id);
+    j->ns = xstrdup("results");
+    j->created_ms = wall_ms;
+    j->order = zlistx_new();
+    j->tasks = zhashx_new();
+    zhashx_insert(self->jobs, id, j);
+    return j;
+}
+
+size_t
+coord_sched_njobs(coord_sched_t *self)
+{
+    return zhashx_size(self->jobs);
+}
+
+coord_task_t *
+coord_sched_task(coord_sched_t *self, const char *job, const char *id)
+{
+    coord_job_t *j = coord_sched_job(self, job);
+    return j ? zhashx_lookup(j->tasks, id) : NULL;
+}
+
+static void
+s_set_state(coord_task_t *t, sw_tstate_t st)
+{
+    t->job->counts[t->state]--;
+    t->job->counts[st]++;
+    if (!SW_TS_FINAL(t->state) && SW_TS_FINAL(st))
+        t->job->nfinal++;
+    t->state = st;
+}
+
+static void
+s_enqueue(coord_sched_t *self, coord_task_t *t, bool front)
+{
+    s_set_state(t, SW_TS_QUEUED);
+    t->qhandle = front ? zlistx_add_start(self->ready, t) : zlistx_add_end(self->ready, t);
+}
+
+/*  Moves t to a final state and tells its dependants: success may make
+ *  them ready, anything else skips them (and their dependants). */
+static void
+s_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const char *reason,
+         int64_t wall_ms)
+{
+    if (SW_TS_FINAL(t->state))
+        return;
+    if (t->qhandle) {
+        zlistx_detach(self->ready, t->qhandle);
+        t->qhandle = NULL;
+    }
+    s_set_state(t, st);
+    t->finished_ms = wall_ms;
+    if (reason) {
+        free(t->reason);
+        t->reason = xstrdup(reason);
+    }
+    self->ops.persist(self->ctx, t);
+    self->ops.finished(self->ctx, t);
+    for (coord_task_t *d = zlistx_first(t->dependents); d; d = zlistx_next(t->dependents)) {
+        if (st == SW_TS_SUCCEEDED) {
+            if (--d->deps_left == 0 && d->state == SW_TS_WAITING) {
+                s_enqueue(self, d, false);
+                self->ops.persist(self->ctx, d);
+            }
+        }
+        else {
+            char why[256];
+            snprintf(why, sizeof why, "dependency %s %s", t->spec.id, sw_tstate_name(st));
+            s_finish(self, d, SW_TS_SKIPPED, why, wall_ms);
+        }
+    }
+}
+
+coord_task_t *
+coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms, sw_err_t *err)
+{
+    coord_job_t *j = coord_sched_job_ensure(self, spec->job, wall_ms);
+    if (zhashx_lookup(j->tasks, spec->id)) {
+        sw_err_set(err, SW_EINVAL, "task '%s' already exists in job '%s'", spec->id, j->id);
+        sw_task_release(spec);
+        return NULL;
+    }
+    for (size_t i = 0; i < spec->after.n; i++)
+        if (!zhashx_lookup(j->tasks, spec->after.v[i])) {
+            sw_err_set(err, SW_ENOTFOUND, "task '%s': unknown dependency '%s' in job '%s' "
+                       "(spawn it first)", spec->id, spec->after.v[i], j->id);
+            sw_task_release(spec);
+            return NULL;
+        }
+    coord_task_t *t = xcalloc(1, sizeof *t);
+    t->spec = *spec;
+    sw_task_init(spec);
+    t->job = j;
+    t->state = SW_TS_WAITING;
+    t->submitted_ms = wall_ms;
+    t->exit_code = -1;
+    t->is_new = true;
+    t->dependents = zlistx_new();
+    j->counts[SW_TS_WAITING]++;
+    j->ntasks++;
+    zlistx_add_end(j->order, t);
+    zhashx_insert(j->tasks, t->spec.id, t);
+
+    const char *failed_dep = NULL;
+    sw_tstate_t failed_state = SW_TS_SUCCEEDED;
+    for (size_t i = 0; i < t->spec.after.n; i++) {
+        coord_task_t *dep = zhashx_lookup(j->tasks, t->spec.after.v[i]);
+        if (dep->state == SW_TS_SUCCEEDED)
+            continue;
+        if (SW_TS_FINAL(dep->state)) {
+            failed_dep = dep->spec.id;
+            failed_state = dep->state;
+            continue;
+        }
+        t->deps_left++;
+        zlistx_add_end(dep->dependents, t);
+    }
+    if (failed_dep) {
+        char why[256];
+        snprintf(why, sizeof why, "dependency %s %s", failed_dep, sw_tstate_name(failed_state));
+        s_finish(self, t, SW_TS_SKIPPED, why, wall_ms);
+    }
+    else if (t->deps_left == 0)
+        s_enqueue(self, t, false);
+    if (t->state != SW_TS_SKIPPED)
+        self->ops.persist(self->ctx, t);
+    return t;
+}
+
+size_t
+coord_sched_queued(coord_sched_t *self)
+{
+    return zlistx_size(self->ready);
+}
+
+/*  --- agents ------------------------------------------------------------------ */
+
+coord_agent_t *
+coord_sched_agent(coord_sched_t *self, const char *id)
+{
+    return zhashx_lookup(self->agents, id);
+}
+
+zlistx_t *
+coord_sched_agents(coord_sched_t *self)
+{
+    return self->agent_order;
+}
+
+void
+coord_sched_seen(coord_sched_t *self, coord_agent_t *a, int64_t now_ms, int64_t lease_ms)
+{
+    a->expires_ms = now_ms + lease_ms;
+}
+
+static int
+s_credit(const coord_agent_t *a)
+{
+    return a->running < a->slots ? a->slots - a->running : 0;
+}
+
+/*  Changes an agent's running count, keeping the credit sum right. */
+static void
+s_running_add(coord_sched_t *self, coord_agent_t *a, int delta)
+{
+    self->free_slots -= s_credit(a);
+    a->running += delta;
+    self->free_slots += s_credit(a);
+}
+
+/*  Takes t off its agent and frees the slot. */
+static void
+s_unassign(coord_sched_t *self, coord_task_t *t)
+{
+    coord_agent_t *a = t->agent;
+    if (!a)
+        return;
+    void *h = zlistx_find(a->tasks, t);
+    if (h)
+        zlistx_detach(a->tasks, h);
+    s_running_add(self, a, -1);
+    t->job->running--;
+    t->agent = NULL;
+}
+
+/*  A task whose agent went away: run it again if attempts remain. */
+static void
+s_requeue_or_lose(coord_sched_t *self, coord_task_t *t, const char *why, int64_t wall_ms)
+{
+    s_unassign(self, t);
+    if (t->cancel_requested) {
+        s_finish(self, t, SW_TS_CANCELLED, "cancelled", wall_ms);
+        return;
+    }
+    if (t->spec.attempt < t->spec.max_attempts) {
+        s_enqueue(self, t, true);
+        self->ops.persist(self->ctx, t);
+        return;
+    }
+    char reason[256];
+    snprintf(reason, sizeof reason, "%s (attempt %lld of %lld)", why,
+             (long long) t->spec.attempt, (long long) t->spec.max_attempts);
+    s_finish(self, t, SW_TS_LOST, reason, wall_ms);
+}
+
+static bool
+s_listed(const sw_strv_t *running, const coord_task_t *t)
+{
+    char key[2 * SW_MAX_ID + 32];
+    snprintf(key, sizeof key, "%s\x1f%s\x1f%lld", t->job->id, t->spec.id,
+             (long long) t->spec.attempt);
+    for (size_t i = 0; i < running->n; i++)
+        if (strcmp(running->v[i], key) == 0)
+            return true;
+    return false;
+}
+
+coord_agent_t *
+coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, int64_t now_ms,
+                  int64_t lease_ms)
+{
+    coord_agent_t *a = coord_sched_agent(self, h->agent);
+    if (a) {
+        /*  The same agent on a new connection (it reconnected, or was
+         *  restarted). Keep what it says it still runs; requeue the rest. */
+        coord_task_t *t = zlistx_first(a->tasks);
+        zlistx_t *lost = zlistx_new();
+        for (; t; t = zlistx_next(a->tasks))
+            if (!s_listed(&h->running, t))
+                zlistx_add_end(lost, t);
+        for (t = zlistx_first(lost); t; t = zlistx_next(lost))
+            s_requeue_or_lose(self, t, "agent restarted", sw_wall_ms());
+        zlistx_destroy(&lost);
+        self->free_slots -= s_credit(a);
+        zframe_destroy(&a->routing);
+        sw_kv_release(&a->labels);
+        sw_strv_release(&a->runners);
+        free(a->host);
+        free(a->version);
+    }
+    else {
+        a = xcalloc(1, sizeof *a);
+        a->id = xstrdup(h->agent);
+        a->tasks = zlistx_new();
+        zhashx_insert(self->agents, a->id, a);
+        zlistx_add_end(self->agent_order, a);
+    }
+    a->host = xstrdup(h->host);
+    a->version = xstrdup(h->version);
+    a->slots = (int) h->slots;
+    sw_kv_copy(&a->labels, &h->labels);
+    sw_strv_copy(&a->runners, &h->runners);
+    a->routing = *routing;
+    *routing = NULL;
+    a->since_ms = sw_wall_ms();
+    a->expires_ms = now_ms + lease_ms;
+    a->hb_sent_ms = now_ms;
+    self->free_slots += s_credit(a);    /*  none while it runs more than slots */
+    return a;
+}
+
+void
+coord_sched_agent_lost(coord_sched_t *self, coord_agent_t *a, const char *why, int64_t wall_ms)
+{
+    while (zlistx_size(a->tasks) > 0) {
+        coord_task_t *t = zlistx_first(a->tasks);
+        s_requeue_or_lose(self, t, why, wall_ms);
+    }
+    self->free_slots -= s_credit(a);
+    self->ops.agent_gone(self->ctx, a);
+    zhashx_delete(self->agents, a->id);
+    void *h = zlistx_find(self->agent_order, a);
+    zlistx_delete(self->agent_order, h);
+}
+
+int
+coord_sched_expire(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
+{
+    /*  Collect first: agent_lost deletes from the list being walked. */
+    zlistx_t *dead = zlistx_new();
+    for (coord_agent_t *a = zlistx_first(self->agent_order); a;
+         a = zlistx_next(self->agent_order))
+        if (now_ms > a->expires_ms)
+            zlistx_add_end(dead, a);
+    int n = (int) zlistx_size(dead);
+    for (coord_agent_t *a = zlistx_first(dead); a; a = zlistx_next(dead)) {
+        log_warnx("agent %s (%s) missed its heartbeats: declared dead", a->id, a->host);
+        coord_sched_agent_lost(self, a, "agent stopped answering", wall_ms);
+    }
+    zlistx_destroy(&dead);
+    return n;
+}
+
+/*  --- dispatch ------------------------------------------------------------------ */
+
+static bool
+s_fits(const coord_agent_t *a, const coord_task_t *t)
+{
+    if (a->running >= a->slots)
+        return false;
+    bool runner = false;
+    for (size_t i = 0; i < a->runners.n && !runner; i++)
+        runner = strcmp(a->runners.v[i], t->spec.runner) == 0;
+    if (!runner)
+        return false;
+    for (size_t i = 0; i < t->spec.labels.n; i++) {
+        const char *v = sw_kv_get(&a->labels, t->spec.labels.k[i]);
+        if (!v || strcmp(v, t->spec.labels.v[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+/*  Round robin over the agents, starting after the last one given work,
+ *  so tasks spread across machines instead of filling the first. */
+static coord_agent_t *
+s_pick(coord_sched_t *self, const coord_task_t *t)
+{
+    size_t n = zlistx_size(self->agent_order);
+    for (size_t i = 0; i < n; i++) {
+        coord_agent_t *a = zlistx_first(self->agent_order);
+        if (s_fits(a, t)) {
+            zlistx_move_end(self->agent_order, zlistx_cursor(self->agent_order));
+            return a;
+        }
+        zlistx_move_end(self->agent_order, zlistx_cursor(self->agent_order));
+    }
+    return NULL;
+}
+
+int
+coord_sched_dispatch(coord_sched_t *self, int64_t wall_ms)
+{
+    int n = 0;
+    coord_task_t *t = zlistx_first(self->ready);
+    while (t && self->free_slots > 0) {
+        coord_task_t *next = zlistx_next(self->ready);
+        coord_job_t *j = t->job;
+        coord_agent_t *a = (j->max_agents && j->running >= j->max_agents) ? NULL : s_pick(self, t);
+        if (a) {
+            zlistx_detach(self->ready, t->qhandle);
+            t->qhandle = NULL;
+            t->agent = a;
+            s_running_add(self, a, 1);
+            j->running++;
+            zlistx_add_end(a->tasks, t);
+            t->spec.attempt++;
+            s_set_state(t, SW_TS_RUNNING);
+            t->started_ms = wall_ms;
+            free(t->agent_id);
+            t->agent_id = xstrdup(a->id);
+            free(t->host);
+            t->host = xstrdup(a->host);
+            self->ops.persist(self->ctx, t);
+            self->ops.dispatch(self->ctx, t, a);
+            n++;
+        }
+        t = next;               /*  the cursor is still on next */
+    }
+    return n;
+}
+
+int
+coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64_t wall_ms)
+{
+    coord_task_t *t = coord_sched_task(self, r->job, r->id);
+    if (!t || t->agent != a || t->spec.attempt != r->attempt || t->state != SW_TS_RUNNING)
+        return -1;
+    s_unassign(self, t);
+    a->completed++;
+    t->exit_code = (int) r->exit_code;
+    int st = sw_tstate_parse(r->status);
+    if (t->cancel_requested && st != SW_TS_SUCCEEDED)
+        st = SW_TS_CANCELLED;
+    s_finish(self, t, (sw_tstate_t) st, NULL, wall_ms);
+    return 0;
+}
+
+int
+coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, int64_t wall_ms)
+{
+    /*  Collect first: callbacks may walk the job's list. */
+    zlistx_t *todo = zlistx_new();
+    for (coord_task_t *t = zlistx_first(job->order); t; t = zlistx_next(job->order))
+        if ((!id || strcmp(t->spec.id, id) == 0) && !SW_TS_FINAL(t->state)
+            && !t->cancel_requested)
+            zlistx_add_end(todo, t);
+    int n = 0;
+    for (coord_task_t *t = zlistx_first(todo); t; t = zlistx_next(todo)) {
+        if (SW_TS_FINAL(t->state))          /*  skipped by an earlier cancel */
+            continue;
+        if (t->state == SW_TS_RUNNING) {
+            t->cancel_requested = true;
+            self->ops.cancel(self->ctx, t, t->agent);
+        }
+        else
+            s_finish(self, t, SW_TS_CANCELLED, "cancelled before it started", wall_ms);
+        n++;
+    }
+    zlistx_destroy(&todo);
+    return n;
+}
+
+/*  --- self-test ---------------------------------------------------------------- */
+
+typedef struct {
+    int            persisted, dispatched, cancels, finished, gone;
+    coord_task_t  *last_dispatch;
+    coord_agent_t *last_agent;
+} s_rec_t;
+
+static void s_rec_persist(void *c, coord_task_t *t) { ((s_rec_t *) c)->persisted++; (void) t; }
+static void s_rec_cancel(void *c, coord_task_t *t, coord_agent_t *a)
+{ ((s_rec_t *) c)->cancels++; (void) t; (void) a; }
+static void s_rec_finished(void *c, coord_task_t *t) { ((s_rec_t *) c)->finished++; (void) t; }
+static void s_rec_gone(void *c, coord_agent_t *a) { ((s_rec_t *) c)->gone++; (void) a; }
+static void
+s_rec_dispatch(void *c, coord_task_t *t, coord_agent_t *a)
+{
+    s_rec_t *r = c;
+    r->dispatched++;
+    r->last_dispatch = t;
+    r->last_agent = a;
+}
+
+static coord_agent_t *
+s_test_agent(coord_sched_t *s, const char *id, int slots, const char *label)
+{
+    sw_hello_t h = { .agent = (char *) id, .host = (char *) "host", .version = (char *) "t",
+                     .slots = slots };
+    sw_strv_push(&h.runners, "exec");
+    sw_strv_push(&h.runners, "codex");
+    if (label)
+        sw_kv_set(&h.labels, "os", label);
+    zframe_t *routing = zframe_new(id, strlen(id));
+    coord_agent_t *a = coord_sched_hello(s, &h, &routing, 0, 5000);
+    sw_strv_release(&h.runners);
+    sw_kv_release(&h.labels);
+    return a;
+}
+
+static coord_task_t *
+s_test_submit(coord_sched_t *s, const char *id, const char *after, const char *label)
+{
+    sw_task_t t;
+    sw_task_init(&t);
+    t.id = xstrdup(id);
+    t.job = xstrdup("j");
+    sw_strv_push(&t.argv, "true");
+    if (after)
+        sw_strv_push(&t.after, after);
+    if (label)
+        sw_kv_set(&t.labels, "os", label);
+    sw_err_t err = { 0 };
+    if (sw_task_validate(&t, &err) < 0) {
+        sw_task_release(&t);
+        return NULL;
+    }
+    return coord_sched_submit(s, &t, 0, &err);
+}
+
+static int
+s_test_done(coord_sched_t *s, coord_agent_t *a, coord_task_t *t, long long attempt,
+            const char *status)
+{
+    sw_ref_t r = { .job = "j", .id = t->spec.id, .attempt = attempt, .status = (char *) status };
+    return coord_sched_done(s, a, &r, 0);
+}
+
+int
+coord_sched_test(bool verbose)
+{
+    s_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
+                              s_rec_gone };
+    coord_sched_t *s = coord_sched_new(&ops, &rec);
+
+    /*  no agents: tasks wait in the queue */
+    coord_task_t *t1 = s_test_submit(s, "t1", NULL, NULL);
+    coord_task_t *t2 = s_test_submit(s, "t2", NULL, NULL);
+    coord_task_t *t3 = s_test_submit(s, "t3", NULL, NULL);
+    CHECK(t1 && t2 && t3);
+    CHECK(coord_sched_dispatch(s, 0) == 0 && coord_sched_queued(s) == 3);
+
+    /*  duplicate ids and unknown dependencies are refused */
+    CHECK(s_test_submit(s, "t1", NULL, NULL) == NULL);
+    CHECK(s_test_submit(s, "t9", "nope", NULL) == NULL);
+
+    /*  credit: one agent with 2 slots gets exactly 2, in FIFO order */
+    coord_agent_t *a = s_test_agent(s, "a", 2, "linux");
+    CHECK(coord_sched_dispatch(s, 0) == 2);
+    CHECK(t1->state == SW_TS_RUNNING && t2->state == SW_TS_RUNNING);
+    CHECK(t3->state == SW_TS_QUEUED && a->running == 2);
+    CHECK(t1->spec.attempt == 1 && t1->agent == a);
+    CHECK(coord_sched_dispatch(s, 0) == 0);
+
+    /*  a DONE frees the slot and the next task goes out */
+    CHECK(s_test_done(s, a, t1, 1, "succeeded") == 0);
+    CHECK(t1->state == SW_TS_SUCCEEDED && a->running == 1);
+    CHECK(coord_sched_dispatch(s, 0) == 1 && t3->state == SW_TS_RUNNING);
+
+    /*  fencing: a second DONE, or one for the wrong attempt, is stale */
+    CHECK(s_test_done(s, a, t1, 1, "succeeded") == -1);
+    CHECK(s_test_done(s, a, t2, 7, "succeeded") == -1);
+
+    /*  the agent dies: its tasks go back to the front with attempt + 1 */
+    coord_agent_t *b = s_test_agent(s, "b", 4, "mac");
+    CHECK(coord_sched_expire(s, 1000, 0) == 0);
+    coord_sched_seen(s, b, 10000, 5000);
+    CHECK(coord_sched_expire(s, 6000, 0) == 1);         /*  a's lease ran out */
+    CHECK(rec.gone == 1 && coord_sched_agent(s, "a") == NULL);
+    CHECK(t2->state == SW_TS_QUEUED && t3->state == SW_TS_QUEUED);
+    CHECK(coord_sched_dispatch(s, 0) == 2);
+    CHECK(t2->agent == b && t2->spec.attempt == 2);
+    /*  a late DONE from the dead agent's attempt changes nothing */
+    CHECK(t2->state == SW_TS_RUNNING);
+
+    /*  labels place tasks: os=linux waits for a linux agent */
+    coord_task_t *tl = s_test_submit(s, "tl", NULL, "linux");
+    CHECK(coord_sched_dispatch(s, 0) == 0 && tl->state == SW_TS_QUEUED);
+    coord_agent_t *c = s_test_agent(s, "c", 1, "linux");
+    CHECK(coord_sched_dispatch(s, 0) == 1 && tl->agent == c);
+
+    /*  dependencies: d waits for t2; failure of t2 skips d and e */
+    coord_task_t *d = s_test_submit(s, "d", "t2", NULL);
+    coord_task_t *e = s_test_submit(s, "e", "d", NULL);
+    CHECK(d->state == SW_TS_WAITING && e->state == SW_TS_WAITING);
+    CHECK(s_test_done(s, b, t2, 2, "failed") == 0);
+    CHECK(d->state == SW_TS_SKIPPED && e->state == SW_TS_SKIPPED);
+    CHECK(d->reason && strstr(d->reason, "t2 failed"));
+    /*  a task spawned after its dependency failed is skipped at once */
+    coord_task_t *f = s_test_submit(s, "f", "t2", NULL);
+    CHECK(f->state == SW_TS_SKIPPED);
+    /*  success releases dependants */
+    coord_task_t *g = s_test_submit(s, "g", "t3", NULL);
+    CHECK(g->state == SW_TS_WAITING);
+    CHECK(s_test_done(s, b, t3, 2, "succeeded") == 0);
+    CHECK(g->state == SW_TS_QUEUED);
+
+    /*  cancel: queued ones end at once, running ones are asked to stop */
+    CHECK(coord_sched_dispatch(s, 0) == 1 && g->state == SW_TS_RUNNING);
+    coord_task_t *h = s_test_submit(s, "h", "g", NULL);
+    coord_job_t *job = coord_sched_job(s, "j");
+    int cancels = rec.cancels;
+    CHECK(coord_sched_cancel(s, job, "g", 0) == 1 && rec.cancels == cancels + 1);
+    CHECK(g->state == SW_TS_RUNNING && g->cancel_requested);
+    CHECK(s_test_done(s, g->agent, g, g->spec.attempt, "failed") == 0);
+    CHECK(g->state == SW_TS_CANCELLED && h->state == SW_TS_SKIPPED);
+
+    /*  a task lost on every attempt ends as lost, with the reason */
+    coord_task_t *l = s_test_submit(s, "l", NULL, "linux");
+    l->spec.max_attempts = 2;
+    CHECK(s_test_done(s, c, tl, 1, "succeeded") == 0);
+    for (int i = 0; i < 2; i++) {
+        coord_agent_t *x = s_test_agent(s, "x", 1, "linux");
+        coord_sched_seen(s, b, 1 << 30, 5000);
+        coord_sched_seen(s, c, 1 << 30, 5000);
+        coord_sched_dispatch(s, 0);
+        CHECK(l->agent == x || l->agent == c);
+        coord_sched_agent_lost(s, l->agent, "agent stopped answering", 0);
+    }
+    CHECK(l->state == SW_TS_LOST && strstr(l->reason, "attempt 2 of 2"));
+
+    /*  counts add up */
+    CHECK(job->ntasks == 10);
+    int sum = 0;
+    for (int i = 0; i < SW_TS_COUNT; i++)
+        sum += job->counts[i];
+    CHECK(sum == job->ntasks);
+    CHECK(job->counts[SW_TS_SKIPPED] == 4 && job->counts[SW_TS_CANCELLED] == 1);
+
+    coord_sched_destroy(&s);
+    (void) verbose;
+    return 0;
+}

@@ -1,0 +1,129 @@
+/*  coord_sched -- the coordinator's scheduling state, without I/O.
+ *
+ *  Agents, jobs, tasks, the ready queue, dependencies, credit-based
+ *  dispatch and leases. Time comes in as an argument; what the outside
+ *  world must learn (persist a task, send TASK or CANCEL, a task reached
+ *  its final state) goes out through the ops callbacks, which must not
+ *  call back into the scheduler.
+ *
+ *  Credit: an agent announces its slots; it is given a task only while
+ *  running < slots. Nothing is prefetched, so a stuck task holds one slot
+ *  and nothing else.
+ *
+ *  Leases and fencing: an agent's lease is renewed by every message it
+ *  sends. When it expires (or the agent says BYE) its running tasks go back
+ *  to the front of the queue and get attempt + 1 when dispatched again.
+ *  A DONE is accepted only from the agent holding the task at the attempt
+ *  it was given; anything else is stale and ignored.
+ */
+#ifndef COORD_SCHED_H
+#define COORD_SCHED_H
+
+#include <czmq.h>
+
+#include "sw_proto.h"
+
+typedef struct coord_sched_t coord_sched_t;
+typedef struct coord_job_t coord_job_t;
+typedef struct coord_task_t coord_task_t;
+typedef struct coord_agent_t coord_agent_t;
+
+struct coord_agent_t {
+    char      *id;
+    char      *host;
+    char      *version;
+    int        slots;
+    int        running;         /*  tasks held; credit = slots - running */
+    sw_kv_t    labels;
+    sw_strv_t  runners;
+    zframe_t  *routing;         /*  ROUTER routing id of its connection */
+    int64_t    expires_ms;      /*  lease: renewed by every message */
+    int64_t    hb_sent_ms;      /*  last heartbeat we sent */
+    int64_t    since_ms;        /*  wall clock of its HELLO */
+    uint64_t   completed;       /*  DONEs accepted */
+    zlistx_t  *tasks;           /*  coord_task_t * it is running */
+};
+
+struct coord_job_t {
+    char      *id;
+    char      *ns;              /*  result namespace */
+    char      *topology;
+    char      *strategy;
+    int        max_agents;      /*  0 = no cap on running tasks */
+    int        running;
+    int        counts[SW_TS_COUNT];
+    int        ntasks;
+    int        nfinal;
+    int64_t    created_ms;      /*  wall clock */
+    zlistx_t  *order;           /*  coord_task_t * in submit order (owns) */
+    zhashx_t  *tasks;           /*  id -> coord_task_t * */
+};
+
+struct coord_task_t {
+    sw_task_t      spec;        /*  spec.attempt is the current attempt */
+    coord_job_t   *job;
+    sw_tstate_t    state;
+    coord_agent_t *agent;       /*  while running */
+    char          *agent_id;    /*  last agent it ran on */
+    char          *host;
+    int            deps_left;
+    zlistx_t      *dependents;  /*  coord_task_t * waiting on this one */
+    void          *qhandle;     /*  handle in the ready queue */
+    int64_t        submitted_ms, started_ms, finished_ms;   /*  wall clock */
+    int            exit_code;
+    char          *reason;      /*  why it failed, was skipped or lost */
+    bool           cancel_requested;
+    bool           is_new;      /*  not yet persisted */
+};
+
+typedef struct {
+    void (*persist)(void *ctx, coord_task_t *t);
+    void (*dispatch)(void *ctx, coord_task_t *t, coord_agent_t *a);
+    void (*cancel)(void *ctx, coord_task_t *t, coord_agent_t *a);
+    void (*finished)(void *ctx, coord_task_t *t);
+    void (*agent_gone)(void *ctx, coord_agent_t *a);
+} coord_sched_ops_t;
+
+coord_sched_t *coord_sched_new(const coord_sched_ops_t *ops, void *ctx);
+void coord_sched_destroy(coord_sched_t **self_p);
+
+/*  Jobs. get returns NULL when unknown; ensure creates with defaults. */
+coord_job_t *coord_sched_job(coord_sched_t *self, const char *id);
+coord_job_t *coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms);
+coord_task_t *coord_sched_task(coord_sched_t *self, const char *job, const char *id);
+size_t coord_sched_njobs(coord_sched_t *self);
+
+/*  Adds a validated task (spec is consumed on success and on failure).
+ *  Fails on a duplicate id or an unknown dependency. */
+coord_task_t *coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms,
+                                 sw_err_t *err);
+
+/*  Agents. hello registers, or replaces an agent of the same id: tasks
+ *  the old connection held that the new HELLO lists as still running are
+ *  kept, the others are requeued. */
+coord_agent_t *coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing,
+                                 int64_t now_ms, int64_t lease_ms);
+coord_agent_t *coord_sched_agent(coord_sched_t *self, const char *id);
+zlistx_t *coord_sched_agents(coord_sched_t *self);  /*  coord_agent_t *, do not modify */
+void coord_sched_seen(coord_sched_t *self, coord_agent_t *a, int64_t now_ms, int64_t lease_ms);
+/*  Removes the agent; its tasks are requeued or lost. a is freed. */
+void coord_sched_agent_lost(coord_sched_t *self, coord_agent_t *a, const char *why,
+                            int64_t wall_ms);
+/*  Declares every agent whose lease ran out lost; returns how many. */
+int coord_sched_expire(coord_sched_t *self, int64_t now_ms, int64_t wall_ms);
+
+/*  A DONE from agent a. 0 when accepted, -1 when stale (fenced off). */
+int coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64_t wall_ms);
+
+/*  Hands ready tasks to agents with free slots; returns how many. */
+int coord_sched_dispatch(coord_sched_t *self, int64_t wall_ms);
+
+/*  Cancels one task, or every unfinished task of a job when id is NULL.
+ *  Returns how many were cancelled or asked to stop. */
+int coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, int64_t wall_ms);
+
+size_t coord_sched_queued(coord_sched_t *self);
+
+int coord_sched_test(bool verbose);
+
+#endif

@@ -1,0 +1,391 @@
+/*  coord_server -- see coord_server.h */
+#include "coord_server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define SWEEP_MS 100
+
+/*  --- scheduler callbacks -------------------------------------------------- */
+
+static void
+s_persist(void *ctx, coord_task_t *t)
+{
+    coord_server_t *self = ctx;
+    coord_store_task(self->store, t);
+}
+
+static void
+s_dispatch(void *ctx, coord_task_t *t, coord_agent_t *a)
+{
+    coord_server_t *self = ctx;
+    zlistx_add_end(self->outbox, t);
+    log_debug("dispatch %s/%s attempt %lld -> %s", t->job->id, t->spec.id,
+              (long long) t->spec.attempt, a->id);
+}
+
+static void
+s_cancel(void *ctx, coord_task_t *t, coord_agent_t *a)
+{
+    coord_server_t *self = ctx;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    sw_ref_t r = { .job = t->job->id, .id = t->spec.id, .attempt = t->spec.attempt };
+    sw_ref_pack(&pk, &r, false);
+    if (sw_msg_send(self->agents, a->routing, SW_CANCEL, sb.data, sb.size) < 0)
+        log_warn("cannot send CANCEL %s to agent %s", t->spec.id, a->id);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+s_finished(void *ctx, coord_task_t *t)
+{
+    coord_server_t *self = ctx;
+    log_info("task %s/%s %s%s%s", t->job->id, t->spec.id, sw_tstate_name(t->state),
+             t->reason ? ": " : "", t->reason ? t->reason : "");
+    coord_ctl_task_finished(self, t);
+}
+
+static void
+s_peer_key(const zframe_t *routing, char *out, size_t n)
+{
+    char *hex = zframe_strhex((zframe_t *) routing);
+    snprintf(out, n, "%s", hex);
+    free(hex);
+}
+
+static void
+s_agent_gone(void *ctx, coord_agent_t *a)
+{
+    coord_server_t *self = ctx;
+    char key[128];
+    s_peer_key(a->routing, key, sizeof key);
+    zhashx_delete(self->peers, key);
+}
+
+/*  --- agent protocol -------------------------------------------------------- */
+
+static int64_t
+s_lease_ms(const coord_server_t *self)
+{
+    return self->conf.heartbeat_ms * self->conf.liveness;
+}
+
+static void
+s_on_hello(coord_server_t *self, sw_msg_t *m)
+{
+    sw_err_t err = { 0 };
+    sw_hello_t h;
+    if (sw_hello_unpack(m->body, &h, &err) < 0) {
+        self->dropped++;
+        log_warnx("dropped a malformed HELLO: %s", err.msg);
+        return;
+    }
+    char key[128];
+    s_peer_key(m->routing, key, sizeof key);
+    coord_agent_t *old = coord_sched_agent(self->sched, h.agent);
+    if (old) {
+        char oldkey[128];
+        s_peer_key(old->routing, oldkey, sizeof oldkey);
+        zhashx_delete(self->peers, oldkey);
+    }
+    zframe_t *routing = zframe_dup(m->routing);
+    coord_agent_t *a = coord_sched_hello(self->sched, &h, &routing, sw_now_ms(),
+                                         s_lease_ms(self));
+    zhashx_update(self->peers, key, a);
+    log_info("agent %s on %s %s: %d slots", a->id, a->host, old ? "reconnected" : "joined",
+             a->slots);
+
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    msgpack_pack_map(&pk, 2);
+    sw_mp_kv_int(&pk, "heartbeat_ms", self->conf.heartbeat_ms);
+    sw_mp_kv_int(&pk, "liveness", self->conf.liveness);
+    sw_msg_send(self->agents, a->routing, SW_WELCOME, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    sw_hello_release(&h);
+}
+
+static void
+s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
+{
+    if (m->cmd == SW_HELLO) {
+        s_on_hello(self, m);
+        return;
+    }
+    char key[128];
+    s_peer_key(m->routing, key, sizeof key);
+    coord_agent_t *a = zhashx_lookup(self->peers, key);
+    if (!a) {
+        /*  We do not know this connection (we restarted, or declared it
+         *  dead): BYE tells the agent to say HELLO again. */
+        log_debug("%s from an unknown connection: asking it to say HELLO",
+                  sw_cmd_name(m->cmd));
+        sw_msg_send_empty(self->agents, m->routing, SW_BYE);
+        return;
+    }
+    coord_sched_seen(self->sched, a, sw_now_ms(), s_lease_ms(self));
+    sw_err_t err = { 0 };
+    sw_ref_t r;
+    switch (m->cmd) {
+    case SW_HEARTBEAT:
+        break;
+    case SW_ACCEPT:
+        if (sw_ref_unpack(m->body, &r, false, &err) == 0) {
+            log_debug("agent %s accepted %s/%s attempt %lld", a->id, r.job, r.id,
+                      (long long) r.attempt);
+            sw_ref_release(&r);
+        }
+        else {
+            self->dropped++;
+            log_warnx("dropped a malformed ACCEPT from %s: %s", a->id, err.msg);
+        }
+        break;
+    case SW_DONE:
+        if (sw_ref_unpack(m->body, &r, true, &err) < 0) {
+            self->dropped++;
+            log_warnx("dropped a malformed DONE from %s: %s", a->id, err.msg);
+            break;
+        }
+        if (coord_sched_done(self->sched, a, &r, sw_wall_ms()) < 0)
+            log_info("ignored a stale DONE for %s/%s attempt %lld from %s", r.job, r.id,
+                     (long long) r.attempt, a->id);
+        sw_ref_release(&r);
+        break;
+    case SW_BYE:
+        log_info("agent %s said BYE", a->id);
+        coord_sched_agent_lost(self->sched, a, "agent left", sw_wall_ms());
+        break;
+    default:
+        self->dropped++;
+        log_warnx("dropped %s from agent %s: not an agent command", sw_cmd_name(m->cmd), a->id);
+    }
+}
+
+/*  Sends the TASK messages of this turn, once their state is stored. */
+static void
+s_send_outbox(coord_server_t *self)
+{
+    if (zlistx_size(self->outbox) == 0)
+        return;
+    if (coord_store_flush(self->store) < 0)
+        return;                 /*  retried from the sweep timer */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    coord_task_t *t;
+    while ((t = zlistx_first(self->outbox))) {
+        zlistx_detach_cur(self->outbox);
+        if (t->state != SW_TS_RUNNING || !t->agent)
+            continue;           /*  its agent died before we could send */
+        msgpack_sbuffer_clear(&sb);
+        sw_task_pack(&pk, &t->spec);
+        if (sw_msg_send(self->agents, t->agent->routing, SW_TASK, sb.data, sb.size) < 0)
+            log_warn("cannot send TASK %s to agent %s", t->spec.id, t->agent->id);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/*  What every handler does last. */
+static void
+s_settle(coord_server_t *self)
+{
+    coord_sched_dispatch(self->sched, sw_wall_ms());
+    coord_store_flush(self->store);
+    s_send_outbox(self);
+}
+
+/*  Drains a ROUTER socket without blocking (rcvtimeo is 0). */
+static int
+s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    coord_server_t *self = arg;
+    bool control = sock == self->control;
+    for (int i = 0; i < 1000; i++) {
+        zmsg_t *msg = zmsg_recv(sock);
+        if (!msg)
+            break;
+        sw_msg_t m;
+        sw_err_t err = { 0 };
+        if (sw_msg_decode(&msg, true, &m, &err) < 0) {
+            self->dropped++;
+            if (self->dropped < 10 || log_verbose())
+                log_warnx("dropped a malformed message on the %s socket: %s",
+                          control ? "control" : "agent", err.msg);
+            continue;
+        }
+        bool ctl_cmd = m.cmd >= SW_C_SUBMIT;
+        if (ctl_cmd != control) {
+            self->dropped++;
+            log_warnx("dropped %s on the %s socket", sw_cmd_name(m.cmd),
+                      control ? "control" : "agent");
+        }
+        else if (control)
+            coord_ctl_handle(self, &m);
+        else
+            s_on_agent_msg(self, &m);
+        sw_msg_release(&m);
+    }
+    s_settle(self);
+    (void) loop;
+    return 0;
+}
+
+static int
+s_on_sweep(zloop_t *loop, int timer_id, void *arg)
+{
+    coord_server_t *self = arg;
+    int64_t now = sw_now_ms();
+    coord_sched_expire(self->sched, now, sw_wall_ms());
+    zlistx_t *agents = coord_sched_agents(self->sched);
+    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
+        if (now - a->hb_sent_ms >= self->conf.heartbeat_ms) {
+            sw_msg_send_empty(self->agents, a->routing, SW_HEARTBEAT);
+            a->hb_sent_ms = now;
+        }
+    coord_ctl_sweep(self, now);
+    s_settle(self);
+    (void) loop;
+    (void) timer_id;
+    return 0;
+}
+
+static int
+s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    struct signalfd_siginfo si;
+    if (read(item->fd, &si, sizeof si) != sizeof si)
+        return 0;
+    log_info("caught signal %d: shutting down", (int) si.ssi_signo);
+    (void) loop;
+    (void) arg;
+    return -1;
+}
+
+/*  --- life cycle ---------------------------------------------------------------- */
+
+static zsock_t *
+s_bind(const char *endpoint, sw_err_t *err)
+{
+    zsock_t *s = zsock_new(ZMQ_ROUTER);
+    if (!s) {
+        sw_err_set(err, SW_EFAIL, "cannot create a socket");
+        return NULL;
+    }
+    sw_sock_defaults(s);
+    zsock_set_router_mandatory(s, 1);
+    zsock_set_rcvtimeo(s, 0);
+    if (zsock_bind(s, "%s", endpoint) < 0) {
+        sw_err_set(err, SW_EFAIL, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&s);
+        return NULL;
+    }
+    return s;
+}
+
+coord_server_t *
+coord_server_new(const coord_conf_t *conf, sw_err_t *err)
+{
+    if (conf->curve_secret || conf->allowed_agents) {
+        sw_err_set(err, SW_EINVAL, "CURVE authentication is not built yet: refusing to start "
+                   "rather than run without it");
+        return NULL;
+    }
+    /*  Fail closed: plaintext only on loopback unless the admin says so. */
+    if (!conf->insecure && !sw_endpoint_is_local(conf->listen))
+        sw_err_set(err, SW_EINVAL, "--listen %s is not a loopback address: that needs CURVE "
+                   "(--curve-secret, --allowed-agents) or --insecure", conf->listen);
+    else if (!conf->insecure && !sw_endpoint_is_local(conf->control))
+        sw_err_set(err, SW_EINVAL, "--control %s is not a loopback address: the control "
+                   "socket accepts jobs, so it stays local unless --insecure", conf->control);
+    if (err->code)
+        return NULL;
+    if (conf->insecure && !sw_endpoint_is_local(conf->listen))
+        log_warnx("--insecure: agents connect to %s in plaintext, unauthenticated",
+                  conf->listen);
+
+    coord_server_t *self = xcalloc(1, sizeof *self);
+    self->conf = *conf;
+    self->sigfd = -1;
+    self->started_ms = sw_wall_ms();
+    self->redis = sw_redis_new(conf->redis, 2000, err);
+    if (!self->redis)
+        goto fail;
+    self->store = coord_store_new(self->redis);
+    coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone };
+    self->sched = coord_sched_new(&ops, self);
+    self->peers = zhashx_new();
+    self->outbox = zlistx_new();
+    self->waiters = zlistx_new();
+    zlistx_set_destructor(self->waiters, (zlistx_destructor_fn *) coord_ctl_waiter_destroy);
+    self->current_job = coord_store_load_current(self->store);
+    if (!(self->agents = s_bind(conf->listen, err))
+        || !(self->control = s_bind(conf->control, err)))
+        goto fail;
+    return self;
+fail:
+    coord_server_destroy(&self);
+    return NULL;
+}
+
+void
+coord_server_destroy(coord_server_t **self_p)
+{
+    coord_server_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_destroy(&self->loop);
+    zsock_destroy(&self->agents);
+    zsock_destroy(&self->control);
+    zlistx_destroy(&self->waiters);
+    zlistx_destroy(&self->outbox);
+    zhashx_destroy(&self->peers);
+    coord_sched_destroy(&self->sched);
+    coord_store_destroy(&self->store);
+    sw_redis_destroy(&self->redis);
+    if (self->sigfd >= 0)
+        close(self->sigfd);
+    free(self->current_job);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+coord_server_run(coord_server_t *self)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    self->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (self->sigfd < 0)
+        fatal("signalfd");
+
+    self->loop = zloop_new();
+    zloop_set_nonstop(self->loop, true);
+    zloop_reader(self->loop, self->agents, s_on_socket, self);
+    zloop_reader(self->loop, self->control, s_on_socket, self);
+    zmq_pollitem_t sig = { NULL, self->sigfd, ZMQ_POLLIN, 0 };
+    zloop_poller(self->loop, &sig, s_on_signal, self);
+    zloop_timer(self->loop, SWEEP_MS, 0, s_on_sweep, self);
+    log_info("coordinator %s: agents on %s, control on %s, redis %s", SWARM_VERSION,
+             self->conf.listen, self->conf.control, sw_redis_addr(self->redis));
+    zloop_start(self->loop);
+
+    /*  Tell the agents we are going, so they reconnect without waiting. */
+    zlistx_t *agents = coord_sched_agents(self->sched);
+    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
+        sw_msg_send_empty(self->agents, a->routing, SW_BYE);
+    coord_store_flush(self->store);
+    log_info("coordinator stopped (%llu malformed messages dropped)",
+             (unsigned long long) self->dropped);
+    return 0;
+}

@@ -1,0 +1,68 @@
+/*  coord_server -- the coordinator daemon: sockets, loop, agent protocol.
+ *
+ *  One zloop: the agent ROUTER, the control ROUTER, a signalfd and one
+ *  sweep timer (heartbeats out, leases, wait deadlines). After every
+ *  handler the scheduler dispatches, the store flushes its pipeline, and
+ *  only then do the TASK messages leave (see coord_store.h for why).
+ */
+#ifndef COORD_SERVER_H
+#define COORD_SERVER_H
+
+#include "coord_sched.h"
+#include "coord_store.h"
+#include "sw_redis.h"
+
+typedef struct {
+    char      *listen;          /*  agents */
+    char      *control;         /*  CLI */
+    char      *redis;
+    long long  heartbeat_ms;
+    long long  liveness;        /*  missed heartbeats before an agent is dead */
+    bool       insecure;
+    bool       foreground;
+    bool       verbose;
+    char      *curve_secret;
+    char      *allowed_agents;
+} coord_conf_t;
+
+typedef struct coord_server_t coord_server_t;
+
+/*  Binds, connects to Redis; NULL with err when it cannot start. */
+coord_server_t *coord_server_new(const coord_conf_t *conf, sw_err_t *err);
+void coord_server_destroy(coord_server_t **self_p);
+/*  Runs until SIGINT or SIGTERM; returns the exit status. */
+int  coord_server_run(coord_server_t *self);
+
+/*  --- shared with coord_ctl.c -------------------------------------------- */
+
+typedef struct {
+    zframe_t    *routing;       /*  the CLI's connection */
+    coord_job_t *job;
+    zhashx_t    *ids;           /*  task ids waited for; NULL = whole job */
+    int          remaining;     /*  of ids, not yet final */
+    int64_t      deadline_ms;   /*  reply with progress by then */
+} coord_waiter_t;
+
+struct coord_server_t {
+    coord_conf_t   conf;
+    zloop_t       *loop;
+    zsock_t       *agents;
+    zsock_t       *control;
+    int            sigfd;
+    sw_redis_t    *redis;
+    coord_store_t *store;
+    coord_sched_t *sched;
+    zhashx_t      *peers;       /*  hex routing id -> coord_agent_t * */
+    zlistx_t      *outbox;      /*  coord_task_t * dispatched, TASK not yet sent */
+    zlistx_t      *waiters;     /*  coord_waiter_t * */
+    char          *current_job;
+    uint64_t       dropped;     /*  malformed or unexpected messages */
+    int64_t        started_ms;
+};
+
+int  coord_ctl_handle(coord_server_t *self, sw_msg_t *m);
+void coord_ctl_task_finished(coord_server_t *self, coord_task_t *t);
+void coord_ctl_sweep(coord_server_t *self, int64_t now_ms);
+void coord_ctl_waiter_destroy(coord_waiter_t **self_p);
+
+#endif

@@ -1,0 +1,39 @@
+/*  swarm_selftest -- runs the module self-tests: swarm_selftest [--list] [NAME] */
+#include <stdio.h>
+#include <string.h>
+
+#include "agent_child.h"
+#include "agent_runner.h"
+#include "coord_sched.h"
+#include "sw_mpack.h"
+#include "sw_opts.h"
+#include "sw_proto.h"
+#include "sw_redis.h"
+#include "sw_selftest.h"
+
+static const sw_selftest_t s_tests[] = {
+    { "util", sw_util_test },
+    { "mpack", sw_mpack_test },
+    { "proto", sw_proto_test },
+    { "opts", sw_opts_test },
+    { "redis", sw_redis_test },
+    { "sched", coord_sched_test },
+    { "child", agent_child_test },
+    { "runner", agent_runner_test },
+    { NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--list") == 0) {
+        for (const sw_selftest_t *t = s_tests; t->name; t++)
+            printf("%s\n", t->name);
+        return 0;
+    }
+    log_init("selftest", true, 0);
+    zsys_handler_set(NULL);
+    int failures = sw_selftest_run(s_tests, argc > 1 ? argv[1] : NULL, false);
+    zsys_shutdown();
+    return failures ? 1 : 0;
+}
