@@ -427,7 +427,10 @@ s_on_task(agent_t *self, sw_msg_t *m)
         s_run_destroy(&run);
         return;
     }
-    if ((long long) zlistx_size(self->runs) >= self->conf->slots)
+    long long busy = 0;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        busy += r->state != RUN_DONE;
+    if (busy >= self->conf->slots)
         log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
                   self->conf->slots);
     zlistx_add_end(self->runs, run);

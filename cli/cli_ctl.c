@@ -1,1 +1,746 @@
-int swarm_placeholder_cli_ctl;
+/*  cli_ctl -- the commands that talk to the coordinator. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int
+cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("swarm: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int
+cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_msg_t *reply)
+{
+    if (!cli->sock) {
+        cli->sock = zsock_new(ZMQ_DEALER);
+        sw_sock_defaults(cli->sock);
+        if (zsock_connect(cli->sock, "%s", cli->coordinator) < 0)
+            return cli_fail(EXIT_USAGE, "invalid coordinator endpoint '%s': %s",
+                            cli->coordinator, zmq_strerror(zmq_errno()));
+    }
+    if (sw_msg_send(cli->sock, NULL, cmd, body->data, body->size) < 0)
+        return cli_fail(EXIT_UNREACHABLE, "cannot send to the coordinator at %s: %s",
+                        cli->coordinator, zmq_strerror(zmq_errno()));
+    zmq_pollitem_t item = { zsock_resolve(cli->sock), 0, ZMQ_POLLIN, 0 };
+    int64_t deadline = sw_now_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = deadline - sw_now_ms();
+        if (left <= 0)
+            return cli_fail(EXIT_UNREACHABLE, "the coordinator at %s did not answer in %.1f s "
+                            "(is swarm-coordinator running? --coordinator or "
+                            "SWARM_COORDINATOR say where)", cli->coordinator,
+                            (double) timeout_ms / 1000);
+        int rc = zmq_poll(&item, 1, (long) left);
+        if (rc < 0 && zmq_errno() == EINTR)
+            return cli_fail(EXIT_UNREACHABLE, "interrupted");
+        if (rc <= 0)
+            continue;
+        zmsg_t *msg = zmsg_recv(cli->sock);
+        sw_err_t err = { 0 };
+        if (sw_msg_decode(&msg, false, reply, &err) < 0 || reply->cmd != SW_C_REPLY) {
+            if (!err.code)
+                sw_msg_release(reply);
+            return cli_fail(EXIT_UNREACHABLE, "bad reply from %s: %s", cli->coordinator,
+                            err.code ? err.msg : "not a REPLY");
+        }
+        bool ok = false;
+        sw_mp_bool(reply->body, "ok", true, &ok, &err);
+        if (ok)
+            return 0;
+        char *msgtext = NULL;
+        int64_t code = 1;
+        sw_mp_str(reply->body, "error", false, &msgtext, &err);
+        sw_mp_int(reply->body, "code", false, 1, 255, &code, &err);
+        cli_fail((int) code, "%s", msgtext ? msgtext : "request failed");
+        free(msgtext);
+        sw_msg_release(reply);
+        return (int) code;
+    }
+}
+
+json_t *
+cli_mp_to_json(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:              return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:          return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return json_integer((json_int_t) o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:          return json_real(o->via.f64);
+    case MSGPACK_OBJECT_STR: {
+        sw_buf_t b;
+        sw_buf_init(&b);
+        sw_utf8_sanitize(o->via.str.ptr, o->via.str.size, &b);
+        json_t *s = json_stringn(b.data ? b.data : "", b.len);
+        sw_buf_release(&b);
+        return s;
+    }
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            json_array_append_new(a, cli_mp_to_json(&o->via.array.ptr[i]));
+        return a;
+    }
+    case MSGPACK_OBJECT_MAP: {
+        json_t *m = json_object();
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            char *k = sw_mp_dup(&o->via.map.ptr[i].key);
+            if (k && strcmp(k, "ok") != 0)
+                json_object_set_new(m, k, cli_mp_to_json(&o->via.map.ptr[i].val));
+            free(k);
+        }
+        return m;
+    }
+    default:
+        return json_null();
+    }
+}
+
+void
+cli_print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(s ? s : "null");
+    free(s);
+    json_decref(j);
+}
+
+void
+cli_duration(int64_t ms, char *out, size_t n)
+{
+    if (ms < 0)
+        snprintf(out, n, "-");
+    else if (ms < 60000)
+        snprintf(out, n, "%.1fs", (double) ms / 1000);
+    else if (ms < 3600000)
+        snprintf(out, n, "%dm%02ds", (int) (ms / 60000), (int) (ms / 1000 % 60));
+    else
+        snprintf(out, n, "%dh%02dm", (int) (ms / 3600000), (int) (ms / 60000 % 60));
+}
+
+/*  --- small helpers for building requests ------------------------------------ */
+
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer  pk;
+} s_req_t;
+
+static void
+s_req_init(s_req_t *r)
+{
+    msgpack_sbuffer_init(&r->sb);
+    sw_mp_packer_init(&r->pk, &r->sb);
+}
+
+static const char *
+s_get_str(const msgpack_object *map, const char *key, char *buf, size_t n)
+{
+    const msgpack_object *o = sw_mp_find(map, key);
+    if (!o || o->type != MSGPACK_OBJECT_STR)
+        return "";
+    size_t len = o->via.str.size < n - 1 ? o->via.str.size : n - 1;
+    memcpy(buf, o->via.str.ptr, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+static int64_t
+s_get_int(const msgpack_object *map, const char *key)
+{
+    const msgpack_object *o = sw_mp_find(map, key);
+    if (!o)
+        return 0;
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (int64_t) o->via.u64;
+    if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return o->via.i64;
+    return 0;
+}
+
+static int
+s_usage(const char *text)
+{
+    fputs(text, stderr);
+    return EXIT_USAGE;
+}
+
+static int
+s_bad_option(const char *cmd, char **argv)
+{
+    return cli_fail(EXIT_USAGE, "%s: unknown option or missing value '%s' (see swarm %s --help)",
+                    cmd, argv[optind - 1], cmd);
+}
+
+/*  Splits "a,b,c" into sv. */
+static void
+s_split_commas(const char *s, sw_strv_t *sv)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
+        if (*p)
+            sw_strv_push(sv, p);
+    free(copy);
+}
+
+static int
+s_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return cli_fail(EXIT_USAGE, "%s: %s wants K=V, got '%s'", cmd, opt, arg);
+    char *k = xstrndup(arg, (size_t) (eq - arg));
+    sw_kv_set(kv, k, eq + 1);
+    free(k);
+    return 0;
+}
+
+/*  --- init ------------------------------------------------------------------------ */
+
+static const char s_init_usage[] =
+    "usage: swarm init [--topology hierarchical|mesh|star] [--max-agents N]\n"
+    "                  [--strategy NAME] [--namespace NS] [JOB]\n"
+    "Creates JOB (or a generated name) and makes it the current job, which\n"
+    "spawn, wait, status, results and cancel use when --job is not given.\n"
+    "--max-agents caps how many of the job's tasks run at once.\n";
+
+int
+cli_init(cli_t *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "topology", required_argument, NULL, 't' }, { "max-agents", required_argument, NULL, 'm' },
+        { "strategy", required_argument, NULL, 's' }, { "namespace", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    const char *topology = NULL, *strategy = NULL, *ns = NULL;
+    long long max_agents = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if (strcmp(optarg, "hierarchical") && strcmp(optarg, "mesh") && strcmp(optarg, "star"))
+                return cli_fail(EXIT_USAGE, "init: --topology is hierarchical, mesh or star");
+            topology = optarg;
+            break;
+        case 'm':
+            if (sw_parse_int(optarg, 0, 100000, &max_agents) < 0)
+                return cli_fail(EXIT_USAGE, "init: --max-agents wants a number, got '%s'", optarg);
+            break;
+        case 's': strategy = optarg; break;
+        case 'n': ns = optarg; break;
+        case 'h': fputs(s_init_usage, stdout); return 0;
+        default: return s_bad_option("init", argv);
+        }
+    }
+    if (argc - optind > 1)
+        return s_usage(s_init_usage);
+    const char *job = optind < argc ? argv[optind] : NULL;
+    if (job && !sw_id_valid(job))
+        return cli_fail(EXIT_USAGE, "init: invalid job name '%s'", job);
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, 5);
+    sw_mp_kv_str(&r.pk, "job", job);
+    sw_mp_kv_str(&r.pk, "topology", topology);
+    sw_mp_kv_str(&r.pk, "strategy", strategy);
+    sw_mp_kv_str(&r.pk, "namespace", ns);
+    sw_mp_pack_str(&r.pk, "max_agents");
+    if (max_agents >= 0)
+        msgpack_pack_int64(&r.pk, max_agents);
+    else
+        msgpack_pack_nil(&r.pk);
+    sw_msg_t reply;
+    int rc = cli_request(cli, SW_C_INIT, &r.sb, cli->timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&r.sb);
+    if (rc)
+        return rc;
+    char buf[256];
+    if (cli->json)
+        cli_print_json(cli_mp_to_json(reply.body));
+    else
+        printf("%s\n", s_get_str(reply.body, "job", buf, sizeof buf));
+    sw_msg_release(&reply);
+    return 0;
+}
+
+/*  --- spawn ---------------------------------------------------------------------- */
+
+static const char s_spawn_usage[] =
+    "usage: swarm spawn [--job JOB] --id ID [--type TYPE] [--runner codex|claude|exec]\n"
+    "                   [--timeout S] [--idle-timeout S] [--max-attempts N]\n"
+    "                   [--after ID[,ID...]] [--label K=V]... [--env K=V]... [--dir DIR]\n"
+    "                   [--namespace NS] (PROMPT | - | -- ARGV...)\n"
+    "Queues one task. PROMPT goes to codex (default) or claude; '-' reads it from\n"
+    "stdin. After '--' comes the argv of an exec task (agents need --allow-exec).\n"
+    "TYPE: coder (default), tester, reviewer, docs, architect (reviewer and\n"
+    "architect run codex in a read-only sandbox), cmd (exec tasks).\n";
+
+static char *
+s_read_stdin(void)
+{
+    sw_buf_t b;
+    sw_buf_init(&b);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+        sw_buf_add(&b, buf, n);
+    if (!b.data)
+        sw_buf_add(&b, "", 0);
+    return b.data;
+}
+
+int
+cli_spawn(cli_t *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "job", required_argument, NULL, 'j' }, { "id", required_argument, NULL, 'i' },
+        { "type", required_argument, NULL, 't' }, { "runner", required_argument, NULL, 'r' },
+        { "timeout", required_argument, NULL, 'T' }, { "idle-timeout", required_argument, NULL, 'I' },
+        { "max-attempts", required_argument, NULL, 'M' }, { "after", required_argument, NULL, 'a' },
+        { "label", required_argument, NULL, 'l' }, { "env", required_argument, NULL, 'e' },
+        { "dir", required_argument, NULL, 'd' }, { "namespace", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    /*  Everything after "--" is the argv, untouched by option parsing. */
+    int dashdash = -1;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            dashdash = i;
+            break;
+        }
+    int optc = dashdash >= 0 ? dashdash : argc;
+    sw_task_t t;
+    sw_task_init(&t);
+    char *job = NULL;
+    int c, rc = 0;
+    long long v;
+    while (rc == 0 && (c = getopt_long(optc, argv, ":h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'j': free(job); job = xstrdup(optarg); break;
+        case 'i': free(t.id); t.id = xstrdup(optarg); break;
+        case 't': free(t.type); t.type = xstrdup(optarg); break;
+        case 'r': free(t.runner); t.runner = xstrdup(optarg); break;
+        case 'd': free(t.dir); t.dir = xstrdup(optarg); break;
+        case 'n': free(t.ns); t.ns = xstrdup(optarg); break;
+        case 'a': s_split_commas(optarg, &t.after); break;
+        case 'l': rc = s_kv_arg("spawn", "--label", optarg, &t.labels); break;
+        case 'e': rc = s_kv_arg("spawn", "--env", optarg, &t.env); break;
+        case 'T': case 'I': case 'M':
+            if (sw_parse_int(optarg, c == 'M' ? 1 : c == 'I' ? 0 : 1, 7 * 86400, &v) < 0)
+                rc = cli_fail(EXIT_USAGE, "spawn: %s wants a number of %s, got '%s'",
+                              argv[optind - 1], c == 'M' ? "attempts" : "seconds", optarg);
+            else if (c == 'T')
+                t.timeout_s = v;
+            else if (c == 'I')
+                t.idle_timeout_s = v;
+            else
+                t.max_attempts = v;
+            break;
+        case 'h': fputs(s_spawn_usage, stdout); rc = -1; break;
+        default: rc = s_bad_option("spawn", argv);
+        }
+    }
+    if (rc) {
+        sw_task_release(&t);
+        free(job);
+        return rc < 0 ? 0 : rc;
+    }
+    if (!t.id) {
+        rc = cli_fail(EXIT_USAGE, "spawn: --id ID is required");
+        goto out;
+    }
+    if (dashdash >= 0) {
+        if (optind < optc) {
+            rc = cli_fail(EXIT_USAGE, "spawn: give either a PROMPT or '-- ARGV', not both");
+            goto out;
+        }
+        for (int i = dashdash + 1; i < argc; i++)
+            sw_strv_push(&t.argv, argv[i]);
+        if (t.argv.n == 0) {
+            rc = cli_fail(EXIT_USAGE, "spawn: nothing after '--'");
+            goto out;
+        }
+    }
+    else if (optc - optind == 1)
+        t.prompt = strcmp(argv[optind], "-") == 0 ? s_read_stdin() : xstrdup(argv[optind]);
+    else if (optc - optind > 1) {
+        rc = cli_fail(EXIT_USAGE, "spawn: one PROMPT argument (quote it), or '-- ARGV...' "
+                      "for a command");
+        goto out;
+    }
+    else {
+        rc = cli_fail(EXIT_USAGE, "spawn: give a PROMPT, '-' for stdin, or '-- ARGV...'");
+        goto out;
+    }
+    /*  Validate here too, for a message before any network traffic. */
+    sw_err_t err = { 0 };
+    t.job = xstrdup(job ? job : "default");
+    if (sw_task_validate(&t, &err) < 0) {
+        rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
+        goto out;
+    }
+    free(t.job);
+    t.job = NULL;               /*  the coordinator fills in the current job */
+    bool ns_given = t.ns && strcmp(t.ns, "results") != 0;
+    if (!ns_given) {
+        free(t.ns);
+        t.ns = NULL;            /*  the job's namespace applies */
+    }
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, 2);
+    sw_mp_kv_str(&r.pk, "job", job);
+    sw_mp_pack_str(&r.pk, "tasks");
+    msgpack_pack_array(&r.pk, 1);
+    sw_task_pack(&r.pk, &t);
+    sw_msg_t reply;
+    rc = cli_request(cli, SW_C_SUBMIT, &r.sb, cli->timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&r.sb);
+    if (rc == 0) {
+        char buf[256];
+        if (cli->json) {
+            json_t *j = cli_mp_to_json(reply.body);
+            json_object_set_new(j, "id", json_string(t.id));
+            cli_print_json(j);
+        }
+        else
+            printf("spawned %s in job %s\n", t.id, s_get_str(reply.body, "job", buf, sizeof buf));
+        sw_msg_release(&reply);
+    }
+out:
+    sw_task_release(&t);
+    free(job);
+    return rc;
+}
+
+/*  --- wait ------------------------------------------------------------------------ */
+
+static const char s_wait_usage[] =
+    "usage: swarm wait [--job JOB] [--timeout S] [ID...]\n"
+    "Waits until the named tasks (default: every task of the job) are finished.\n"
+    "Shows a live progress line on a terminal, one line per finished task\n"
+    "otherwise. Exit 0 when all succeeded, 1 when any failed, timed out, was\n"
+    "cancelled, lost or skipped, 124 when --timeout expired first.\n";
+
+static void
+s_task_line(const msgpack_object *t, int64_t now_wall)
+{
+    char id[160], st[32], agent[160], rbuf[200];
+    int64_t started = s_get_int(t, "started"), finished = s_get_int(t, "finished");
+    char dur[32];
+    cli_duration(started ? (finished ? finished : now_wall) - started : -1, dur, sizeof dur);
+    const char *reason = s_get_str(t, "reason", rbuf, sizeof rbuf);
+    printf("%-10s %-28s %-16s %7s  attempt %lld%s%s\n", s_get_str(t, "status", st, sizeof st),
+           s_get_str(t, "id", id, sizeof id), s_get_str(t, "agent", agent, sizeof agent), dur,
+           (long long) s_get_int(t, "attempt"), reason[0] ? "  " : "", reason);
+}
+
+static void
+s_counts_text(const msgpack_object *body, char *out, size_t n)
+{
+    const msgpack_object *counts = sw_mp_find(body, "counts");
+    size_t len = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; counts && counts->type == MSGPACK_OBJECT_MAP && i < counts->via.map.size; i++) {
+        const msgpack_object *v = &counts->via.map.ptr[i].val;
+        if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 == 0)
+            continue;
+        const msgpack_object *k = &counts->via.map.ptr[i].key;
+        len += (size_t) snprintf(out + len, len < n ? n - len : 0, "%s%llu %.*s",
+                                 len ? ", " : "", (unsigned long long) v->via.u64,
+                                 (int) k->via.str.size, k->via.str.ptr);
+    }
+}
+
+int
+cli_wait(cli_t *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "job", required_argument, NULL, 'j' }, { "timeout", required_argument, NULL, 'T' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    const char *job = NULL;
+    long long timeout_s = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'j': job = optarg; break;
+        case 'T':
+            if (sw_parse_int(optarg, 1, 30 * 86400, &timeout_s) < 0)
+                return cli_fail(EXIT_USAGE, "wait: --timeout wants seconds, got '%s'", optarg);
+            break;
+        case 'h': fputs(s_wait_usage, stdout); return 0;
+        default: return s_bad_option("wait", argv);
+        }
+    }
+    bool tty = !cli->json && isatty(STDOUT_FILENO);
+    int64_t t0 = sw_now_ms();
+    int64_t deadline = timeout_s ? t0 + timeout_s * 1000 : INT64_MAX;
+    zhashx_t *shown = zhashx_new();     /*  task ids already printed */
+    int rc = 0;
+    sw_msg_t reply;
+    bool have = false;
+    for (;;) {
+        int64_t left = deadline - sw_now_ms();
+        int64_t max_ms = left < 1000 ? (left > 0 ? left : 0) : 1000;
+        s_req_t r;
+        s_req_init(&r);
+        msgpack_pack_map(&r.pk, 3);
+        sw_mp_kv_str(&r.pk, "job", job);
+        sw_mp_pack_str(&r.pk, "ids");
+        msgpack_pack_array(&r.pk, (size_t) (argc - optind));
+        for (int i = optind; i < argc; i++)
+            sw_mp_pack_str(&r.pk, argv[i]);
+        sw_mp_kv_int(&r.pk, "max_ms", max_ms);
+        if (have)
+            sw_msg_release(&reply);
+        rc = cli_request(cli, SW_C_WAIT, &r.sb, (int) max_ms + cli->timeout_ms, &reply);
+        msgpack_sbuffer_destroy(&r.sb);
+        have = rc == 0;
+        if (rc)
+            break;
+        bool done = false;
+        sw_err_t err = { 0 };
+        sw_mp_bool(reply.body, "done", true, &done, &err);
+        const msgpack_object *tasks = sw_mp_find(reply.body, "tasks");
+        int64_t now_wall = sw_wall_ms();
+        for (uint32_t i = 0; !tty && !cli->json && tasks && tasks->type == MSGPACK_OBJECT_ARRAY
+                             && i < tasks->via.array.size; i++) {
+            const msgpack_object *t = &tasks->via.array.ptr[i];
+            char st[32], id[160];
+            int s = sw_tstate_parse(s_get_str(t, "status", st, sizeof st));
+            if (s >= 0 && SW_TS_FINAL(s) && zhashx_insert(shown, s_get_str(t, "id", id, sizeof id),
+                                                          (void *) 1) == 0)
+                s_task_line(t, now_wall);
+        }
+        if (tty) {
+            char counts[512], el[32];
+            s_counts_text(reply.body, counts, sizeof counts);
+            cli_duration(sw_now_ms() - t0, el, sizeof el);
+            printf("\r\033[K[%s] %lld/%lld finished  %s", el,
+                   (long long) s_get_int(reply.body, "final"),
+                   (long long) s_get_int(reply.body, "total"), counts);
+            fflush(stdout);
+        }
+        if (done)
+            break;
+        if (sw_now_ms() >= deadline) {
+            rc = EXIT_TIMEOUT;
+            break;
+        }
+    }
+    if (tty)
+        putchar('\n');
+    if (have) {
+        const msgpack_object *counts = sw_mp_find(reply.body, "counts");
+        const msgpack_object *tasks = sw_mp_find(reply.body, "tasks");
+        int bad = 0;
+        for (uint32_t i = 0; tasks && tasks->type == MSGPACK_OBJECT_ARRAY
+                             && i < tasks->via.array.size; i++) {
+            char st[32];
+            int s = sw_tstate_parse(s_get_str(&tasks->via.array.ptr[i], "status", st, sizeof st));
+            if (s != SW_TS_SUCCEEDED && SW_TS_FINAL(s))
+                bad++;
+        }
+        (void) counts;
+        if (cli->json) {
+            json_t *j = cli_mp_to_json(reply.body);
+            json_object_set_new(j, "timed_out", json_boolean(rc == EXIT_TIMEOUT));
+            cli_print_json(j);
+        }
+        else {
+            char text[512], jb[256];
+            s_counts_text(reply.body, text, sizeof text);
+            printf("job %s: %lld/%lld finished%s%s\n", s_get_str(reply.body, "job", jb, sizeof jb),
+                   (long long) s_get_int(reply.body, "final"),
+                   (long long) s_get_int(reply.body, "total"), text[0] ? ": " : "", text);
+        }
+        if (rc == EXIT_TIMEOUT)
+            cli_fail(EXIT_TIMEOUT, "wait: --timeout %lld s expired before the tasks finished",
+                     timeout_s);
+        else if (bad) {
+            cli_fail(EXIT_TASKS_FAILED, "%d task%s did not succeed (swarm results for details)",
+                     bad, bad == 1 ? "" : "s");
+            rc = EXIT_TASKS_FAILED;
+        }
+        sw_msg_release(&reply);
+    }
+    zhashx_destroy(&shown);
+    return rc;
+}
+
+/*  --- status / agents -------------------------------------------------------------- */
+
+static const char s_status_usage[] =
+    "usage: swarm status [--job JOB]\n"
+    "The cluster (agents, slots, queue) and the job's tasks (default: current job).\n";
+
+int
+cli_status(cli_t *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "job", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *job = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'j': job = optarg; break;
+        case 'h': fputs(s_status_usage, stdout); return 0;
+        default: return s_bad_option("status", argv);
+        }
+    }
+    if (optind < argc)
+        return s_usage(s_status_usage);
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, job ? 1 : 0);
+    if (job)
+        sw_mp_kv_str(&r.pk, "job", job);
+    sw_msg_t reply;
+    int rc = cli_request(cli, SW_C_STATUS, &r.sb, cli->timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&r.sb);
+    if (rc)
+        return rc;
+    if (cli->json) {
+        cli_print_json(cli_mp_to_json(reply.body));
+        sw_msg_release(&reply);
+        return 0;
+    }
+    const msgpack_object *b = reply.body;
+    char buf[256];
+    bool insecure = false;
+    sw_err_t err = { 0 };
+    sw_mp_bool(b, "insecure", false, &insecure, &err);
+    printf("coordinator %s: %lld agents, %lld slots (%lld busy), %lld queued%s\n",
+           cli->coordinator, (long long) s_get_int(b, "agents"),
+           (long long) s_get_int(b, "slots"), (long long) s_get_int(b, "busy"),
+           (long long) s_get_int(b, "queued"),
+           insecure ? "  [WARNING: --insecure, agents are not authenticated]" : "");
+    if (s_get_int(b, "dropped"))
+        printf("  %lld malformed messages dropped\n", (long long) s_get_int(b, "dropped"));
+    const msgpack_object *tasks = sw_mp_find(b, "tasks");
+    if (!tasks) {
+        printf("no current job (swarm init)\n");
+        sw_msg_release(&reply);
+        return 0;
+    }
+    char counts[512];
+    s_counts_text(b, counts, sizeof counts);
+    printf("job %s: %u tasks%s%s\n", s_get_str(b, "job", buf, sizeof buf),
+           tasks->via.array.size, counts[0] ? ": " : "", counts);
+    int64_t now = sw_wall_ms();
+    for (uint32_t i = 0; tasks->type == MSGPACK_OBJECT_ARRAY && i < tasks->via.array.size; i++)
+        s_task_line(&tasks->via.array.ptr[i], now);
+    sw_msg_release(&reply);
+    return 0;
+}
+
+int
+cli_agents(cli_t *cli, int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        puts("usage: swarm agents\nThe registered agents: slots, running tasks, labels, runners.");
+        return 0;
+    }
+    if (argc > 1)
+        return cli_fail(EXIT_USAGE, "agents: unexpected argument '%s'", argv[1]);
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, 0);
+    sw_msg_t reply;
+    int rc = cli_request(cli, SW_C_AGENTS, &r.sb, cli->timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&r.sb);
+    if (rc)
+        return rc;
+    const msgpack_object *agents = sw_mp_find(reply.body, "agents");
+    if (cli->json) {
+        cli_print_json(agents ? cli_mp_to_json(agents) : json_array());
+        sw_msg_release(&reply);
+        return 0;
+    }
+    printf("%-20s %-20s %5s %7s %9s  %-24s %s\n", "AGENT", "HOST", "SLOTS", "RUNNING", "COMPLETED",
+           "RUNNERS", "LABELS");
+    for (uint32_t i = 0; agents && i < agents->via.array.size; i++) {
+        const msgpack_object *a = &agents->via.array.ptr[i];
+        char id[160], host[160], runners[128] = "", labels[256] = "";
+        const msgpack_object *rv = sw_mp_find(a, "runners");
+        for (uint32_t k = 0; rv && rv->type == MSGPACK_OBJECT_ARRAY && k < rv->via.array.size; k++)
+            snprintf(runners + strlen(runners), sizeof runners - strlen(runners), "%s%.*s",
+                     k ? "," : "", (int) rv->via.array.ptr[k].via.str.size,
+                     rv->via.array.ptr[k].via.str.ptr);
+        const msgpack_object *lv = sw_mp_find(a, "labels");
+        for (uint32_t k = 0; lv && lv->type == MSGPACK_OBJECT_MAP && k < lv->via.map.size; k++)
+            snprintf(labels + strlen(labels), sizeof labels - strlen(labels), "%s%.*s=%.*s",
+                     k ? "," : "", (int) lv->via.map.ptr[k].key.via.str.size,
+                     lv->via.map.ptr[k].key.via.str.ptr,
+                     (int) lv->via.map.ptr[k].val.via.str.size, lv->via.map.ptr[k].val.via.str.ptr);
+        printf("%-20s %-20s %5lld %7lld %9lld  %-24s %s\n", s_get_str(a, "id", id, sizeof id),
+               s_get_str(a, "host", host, sizeof host), (long long) s_get_int(a, "slots"),
+               (long long) s_get_int(a, "running"), (long long) s_get_int(a, "completed"),
+               runners, labels[0] ? labels : "-");
+    }
+    if (!agents || agents->via.array.size == 0)
+        printf("(no agents registered)\n");
+    sw_msg_release(&reply);
+    return 0;
+}
+
+/*  --- cancel ---------------------------------------------------------------------- */
+
+int
+cli_cancel(cli_t *cli, int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: swarm cancel (--job JOB | [--job JOB] ID...)\n"
+        "Cancels every unfinished task of JOB, or the named tasks (of the current job\n"
+        "unless --job). Queued tasks never start; running ones get their stop signal.\n";
+    static const struct option lo[] = {
+        { "job", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *job = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'j': job = optarg; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return s_bad_option("cancel", argv);
+        }
+    }
+    if (!job && optind >= argc)
+        return cli_fail(EXIT_USAGE, "cancel: name a job (--job JOB) or task ids");
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, 2);
+    sw_mp_kv_str(&r.pk, "job", job);
+    sw_mp_pack_str(&r.pk, "ids");
+    msgpack_pack_array(&r.pk, (size_t) (argc - optind));
+    for (int i = optind; i < argc; i++)
+        sw_mp_pack_str(&r.pk, argv[i]);
+    sw_msg_t reply;
+    int rc = cli_request(cli, SW_C_CANCEL, &r.sb, cli->timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&r.sb);
+    if (rc)
+        return rc;
+    char buf[256];
+    if (cli->json)
+        cli_print_json(cli_mp_to_json(reply.body));
+    else
+        printf("cancelled %lld task(s) in job %s\n", (long long) s_get_int(reply.body, "cancelled"),
+               s_get_str(reply.body, "job", buf, sizeof buf));
+    sw_msg_release(&reply);
+    return 0;
+}

@@ -1,1 +1,338 @@
-int swarm_placeholder_cli_results;
+/*  cli_results -- results and logs, read from Redis (docs/redis.md), so
+ *  they work while the coordinator is down. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+sw_redis_t *
+cli_redis(cli_t *cli)
+{
+    if (cli->redis)
+        return cli->redis;
+    sw_err_t err = { 0 };
+    cli->redis = sw_redis_new(cli->redis_url, 2000, &err);
+    if (!cli->redis)
+        cli_fail(err.code == SW_EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE, "%s", err.msg);
+    return cli->redis;
+}
+
+char *
+cli_current_job(cli_t *cli, const char *flag)
+{
+    if (flag)
+        return xstrdup(flag);
+    sw_err_t err = { 0 };
+    redisReply *r = sw_redis_cmdv(cli->redis, &err, "GET", "swarm:current_job", NULL);
+    char *job = r && r->type == REDIS_REPLY_STRING ? xstrdup(r->str) : NULL;
+    if (r)
+        freeReplyObject(r);
+    return job;
+}
+
+/*  One task's row, from its hash in Redis. */
+typedef struct {
+    char   *id;
+    char   *status;
+    long    attempt;
+    char   *agent;
+    char   *host;
+    char   *reason;
+    int64_t started, finished;
+    json_t *result;             /*  the agent's result document, or NULL */
+} s_row_t;
+
+static void
+s_row_release(s_row_t *r)
+{
+    free(r->id);
+    free(r->status);
+    free(r->agent);
+    free(r->host);
+    free(r->reason);
+    json_decref(r->result);
+}
+
+static void
+s_row_fill(void *arg, int i, redisReply *reply)
+{
+    s_row_t *row = &((s_row_t *) arg)[i];
+    if (reply->type != REDIS_REPLY_ARRAY)
+        return;
+    for (size_t k = 0; k + 1 < reply->elements; k += 2) {
+        const char *f = reply->element[k]->str;
+        redisReply *v = reply->element[k + 1];
+        if (strcmp(f, "status") == 0)
+            row->status = xstrdup(v->str);
+        else if (strcmp(f, "attempt") == 0)
+            row->attempt = atol(v->str);
+        else if (strcmp(f, "agent") == 0)
+            row->agent = xstrdup(v->str);
+        else if (strcmp(f, "host") == 0)
+            row->host = xstrdup(v->str);
+        else if (strcmp(f, "reason") == 0)
+            row->reason = xstrdup(v->str);
+        else if (strcmp(f, "started") == 0)
+            row->started = atoll(v->str);
+        else if (strcmp(f, "finished") == 0)
+            row->finished = atoll(v->str);
+        else if (strcmp(f, "result") == 0)
+            row->result = json_loadb(v->str, v->len, 0, NULL);
+    }
+}
+
+/*  Loads every task of job, in submit order. -1 after printing why. */
+static int
+s_load(cli_t *cli, const char *job, s_row_t **rows_p, size_t *n_p)
+{
+    sw_err_t err = { 0 };
+    char key[256];
+    snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+    redisReply *ids = sw_redis_cmdv(cli->redis, &err, "LRANGE", key, "0", "-1", NULL);
+    if (!ids)
+        return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+    snprintf(key, sizeof key, "swarm:job:%s", job);
+    redisReply *exists = sw_redis_cmdv(cli->redis, &err, "EXISTS", key, NULL);
+    bool job_exists = exists && exists->integer == 1;
+    if (exists)
+        freeReplyObject(exists);
+    if (ids->elements == 0 && !job_exists) {
+        freeReplyObject(ids);
+        return cli_fail(EXIT_NOT_FOUND, "no job '%s' in Redis at %s", job,
+                        sw_redis_addr(cli->redis));
+    }
+    s_row_t *rows = xcalloc(ids->elements + 1, sizeof *rows);
+    for (size_t i = 0; i < ids->elements; i++) {
+        rows[i].id = xstrdup(ids->element[i]->str);
+        snprintf(key, sizeof key, "swarm:task:%s:%s", job, rows[i].id);
+        const char *argv[] = { "HGETALL", key };
+        sw_redis_append(cli->redis, 2, argv, NULL);
+    }
+    int rc = sw_redis_flush_each(cli->redis, s_row_fill, rows, &err);
+    *n_p = ids->elements;
+    freeReplyObject(ids);
+    *rows_p = rows;
+    if (rc < 0)
+        return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+    return 0;
+}
+
+static const char *
+s_jstr(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/*  First line of text, at most max bytes, for the table. */
+static void
+s_first_line(const char *s, char *out, size_t max)
+{
+    while (*s == '\n' || *s == ' ')
+        s++;
+    size_t n = strcspn(s, "\n");
+    if (n >= max)
+        n = max - 4;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    if (s[n] && n == max - 4)
+        strcat(out, "...");
+}
+
+static const char s_results_usage[] =
+    "usage: swarm results [--job JOB] [--json]\n"
+    "Every task of the job (default: current job) with status, attempt, agent,\n"
+    "duration and the first line of its output or error. --json prints the\n"
+    "result documents as an array. Exit 1 when any task did not succeed.\n";
+
+int
+cli_results(cli_t *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "job", required_argument, NULL, 'j' }, { "json", no_argument, NULL, 'J' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    const char *jobflag = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'j': jobflag = optarg; break;
+        case 'J': cli->json = true; break;
+        case 'h': fputs(s_results_usage, stdout); return 0;
+        default: return cli_fail(EXIT_USAGE, "results: unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_fail(EXIT_USAGE, "results: unexpected argument '%s'", argv[optind]);
+    if (!cli_redis(cli))
+        return EXIT_UNREACHABLE;
+    char *job = cli_current_job(cli, jobflag);
+    if (!job)
+        return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
+    s_row_t *rows = NULL;
+    size_t n = 0;
+    int rc = s_load(cli, job, &rows, &n);
+    if (rc) {
+        free(job);
+        free(rows);
+        return rc;
+    }
+    int counts[SW_TS_COUNT] = { 0 };
+    int bad = 0, unfinished = 0;
+    json_t *arr = json_array();
+    if (!cli->json)
+        printf("%-28s %-10s %7s  %-16s %8s %4s  %s\n", "TASK", "STATUS", "ATTEMPT", "AGENT",
+               "TIME", "EXIT", "OUTPUT / ERROR");
+    for (size_t i = 0; i < n; i++) {
+        s_row_t *r = &rows[i];
+        int st = sw_tstate_parse(r->status);
+        if (st >= 0)
+            counts[st]++;
+        if (st < 0 || !SW_TS_FINAL(st))
+            unfinished++;
+        else if (st != SW_TS_SUCCEEDED)
+            bad++;
+        if (cli->json) {
+            json_t *doc = r->result ? json_incref(r->result) : json_object();
+            /*  The coordinator's word on status wins (e.g. cancelled). */
+            json_object_set_new(doc, "id", json_string(r->id));
+            json_object_set_new(doc, "job", json_string(job));
+            json_object_set_new(doc, "status", json_string(r->status ? r->status : "unknown"));
+            json_object_set_new(doc, "attempt", json_integer(r->attempt));
+            if (!r->result) {
+                json_object_set_new(doc, "agent", r->agent && *r->agent ? json_string(r->agent)
+                                                                         : json_null());
+                json_object_set_new(doc, "output", json_null());
+            }
+            json_object_set_new(doc, "reason", r->reason && *r->reason ? json_string(r->reason)
+                                                                        : json_null());
+            json_array_append_new(arr, doc);
+            continue;
+        }
+        char summary[120] = "", dur[32], code[8] = "-";
+        int64_t ms = r->result ? json_integer_value(json_object_get(r->result, "duration_ms"))
+                   : r->started ? (r->finished ? r->finished : sw_wall_ms()) - r->started : -1;
+        cli_duration(ms, dur, sizeof dur);
+        json_t *ec = r->result ? json_object_get(r->result, "exit_code") : NULL;
+        if (json_is_integer(ec))
+            snprintf(code, sizeof code, "%lld", (long long) json_integer_value(ec));
+        const char *text = "";
+        if (st != SW_TS_SUCCEEDED && r->result && *s_jstr(r->result, "error"))
+            text = s_jstr(r->result, "error");
+        else if (st != SW_TS_SUCCEEDED && r->reason && *r->reason)
+            text = r->reason;
+        else if (r->result && *s_jstr(r->result, "output"))
+            text = s_jstr(r->result, "output");
+        else if (r->result)
+            text = s_jstr(r->result, "stderr_tail");
+        s_first_line(text, summary, sizeof summary);
+        printf("%-28s %-10s %7ld  %-16s %8s %4s  %s\n", r->id, r->status ? r->status : "?",
+               r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code, summary);
+    }
+    if (cli->json)
+        cli_print_json(arr);
+    else {
+        json_decref(arr);
+        printf("\n%zu task%s:", n, n == 1 ? "" : "s");
+        bool first = true;
+        for (int s = 0; s < SW_TS_COUNT; s++)
+            if (counts[s]) {
+                printf("%s %d %s", first ? "" : ",", counts[s], sw_tstate_name((sw_tstate_t) s));
+                first = false;
+            }
+        printf("\n");
+    }
+    if (bad || unfinished) {
+        /*  A partial failure is loud: named on stderr, and exit 1. */
+        fprintf(stderr, "swarm: job %s:", job);
+        if (bad)
+            fprintf(stderr, " %d task%s did not succeed:", bad, bad == 1 ? "" : "s");
+        for (size_t i = 0, k = 0; i < n && k < 10; i++) {
+            int st = sw_tstate_parse(rows[i].status);
+            if (st >= 0 && SW_TS_FINAL(st) && st != SW_TS_SUCCEEDED) {
+                fprintf(stderr, "%s %s (%s)", k ? "," : "", rows[i].id, rows[i].status);
+                k++;
+            }
+        }
+        if (unfinished)
+            fprintf(stderr, "%s%d not finished yet", bad ? "; " : " ", unfinished);
+        fputc('\n', stderr);
+        rc = EXIT_TASKS_FAILED;
+    }
+    for (size_t i = 0; i < n; i++)
+        s_row_release(&rows[i]);
+    free(rows);
+    free(job);
+    return rc;
+}
+
+/*  --- logs --------------------------------------------------------------------- */
+
+int
+cli_logs(cli_t *cli, int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: swarm logs [-f] [--job JOB] ID\n"
+        "Prints the task's output on stdout and its stderr tail on stderr. With -f,\n"
+        "waits for the task to finish first.\n";
+    static const struct option lo[] = {
+        { "job", required_argument, NULL, 'j' }, { "follow", no_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    const char *jobflag = NULL;
+    bool follow = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":fh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'j': jobflag = optarg; break;
+        case 'f': follow = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return cli_fail(EXIT_USAGE, "logs: unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_fail(EXIT_USAGE, "logs: name one task id (see swarm logs --help)");
+    if (!cli_redis(cli))
+        return EXIT_UNREACHABLE;
+    char *job = cli_current_job(cli, jobflag);
+    if (!job)
+        return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
+    char key[512];
+    snprintf(key, sizeof key, "swarm:task:%s:%s", job, argv[optind]);
+    int rc = 0;
+    for (;;) {
+        sw_err_t err = { 0 };
+        redisReply *r = sw_redis_cmdv(cli->redis, &err, "HGETALL", key, NULL);
+        if (!r) {
+            rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+            break;
+        }
+        s_row_t row = { 0 };
+        s_row_fill(&row, 0, r);
+        freeReplyObject(r);
+        int st = sw_tstate_parse(row.status);
+        if (!row.status)
+            rc = cli_fail(EXIT_NOT_FOUND, "no task '%s' in job '%s'", argv[optind], job);
+        else if (row.result) {
+            fputs(s_jstr(row.result, "output"), stdout);
+            const char *tail = s_jstr(row.result, "stderr_tail");
+            if (*tail)
+                fprintf(stderr, "%s", tail);
+        }
+        else if (follow && !(st >= 0 && SW_TS_FINAL(st))) {
+            s_row_release(&row);
+            usleep(200000);
+            continue;
+        }
+        else
+            fprintf(stderr, "swarm: task %s is %s%s%s; no output stored\n", argv[optind],
+                    row.status, row.reason && *row.reason ? ": " : "",
+                    row.reason ? row.reason : "");
+        s_row_release(&row);
+        break;
+    }
+    free(job);
+    return rc;
+}

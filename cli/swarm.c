@@ -1,2 +1,93 @@
-int swarm_placeholder_swarm;
-int main(void){return 0;}
+/*  swarm -- the command line of the swarm coordinator. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char s_usage[] =
+    "usage: swarm [--coordinator EP] [--redis URL] [--json] [--timeout S] COMMAND ...\n"
+    "\n"
+    "Jobs (talk to swarm-coordinator):\n"
+    "  init [--max-agents N] [JOB]     create a job and make it current\n"
+    "  spawn --id ID [...] PROMPT      queue a codex/claude task (-- ARGV for a command)\n"
+    "  wait [--timeout S] [ID...]      wait for tasks, with live progress\n"
+    "  status [--job JOB]              cluster and job state\n"
+    "  agents                          registered agents\n"
+    "  cancel (--job JOB | ID...)      cancel tasks\n"
+    "Results (read Redis directly):\n"
+    "  results [--job JOB] [--json]    aggregated results; exit 1 if any task failed\n"
+    "  logs [-f] ID                    one task's output\n"
+    "  memory get|list --namespace NS  shared memory\n"
+    "\n"
+    "Endpoints: --coordinator, else $SWARM_COORDINATOR, else tcp://127.0.0.1:7701;\n"
+    "--redis, else $SWARM_REDIS, else " SW_REDIS_DEFAULT ".\n"
+    "Exit codes: 0 ok, 1 a task failed, 2 usage, 3 unreachable, 4 not found,\n"
+    "124 wait timed out. 'swarm COMMAND --help' for a command's options.\n";
+
+static const struct {
+    const char *name;
+    int (*fn)(cli_t *, int, char **);
+} s_commands[] = {
+    { "init", cli_init }, { "spawn", cli_spawn }, { "wait", cli_wait },
+    { "status", cli_status }, { "agents", cli_agents }, { "cancel", cli_cancel },
+    { "results", cli_results }, { "logs", cli_logs }, { "memory", cli_memory },
+};
+
+int
+main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "coordinator", required_argument, NULL, 'C' }, { "redis", required_argument, NULL, 'r' },
+        { "json", no_argument, NULL, 'J' }, { "timeout", required_argument, NULL, 'T' },
+        { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    cli_t cli = { .timeout_ms = 3000 };
+    const char *env = getenv("SWARM_COORDINATOR");
+    cli.coordinator = env && *env ? env : "tcp://127.0.0.1:7701";
+    env = getenv("SWARM_REDIS");
+    cli.redis_url = env && *env ? env : SW_REDIS_DEFAULT;
+    int c;
+    long long v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'C': cli.coordinator = optarg; break;
+        case 'r': cli.redis_url = optarg; break;
+        case 'J': cli.json = true; break;
+        case 'T':
+            if (sw_parse_int(optarg, 1, 3600, &v) < 0)
+                return cli_fail(EXIT_USAGE, "--timeout wants seconds (1-3600), got '%s'", optarg);
+            cli.timeout_ms = (int) v * 1000;
+            break;
+        case 'h': fputs(s_usage, stdout); return 0;
+        case 'V': printf("swarm %s\n", SWARM_VERSION); return 0;
+        default:
+            fputs(s_usage, stderr);
+            return cli_fail(EXIT_USAGE, "unknown option or missing value '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) {
+        fputs(s_usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
+        if (strcmp(name, s_commands[i].name) != 0)
+            continue;
+        zsys_handler_set(NULL);
+        int sub_argc = argc - optind;
+        char **sub_argv = argv + optind;
+        optind = 1;             /*  each command parses its own options */
+        int rc = s_commands[i].fn(&cli, sub_argc, sub_argv);
+        zsock_destroy(&cli.sock);
+        sw_redis_destroy(&cli.redis);
+        zsys_shutdown();
+        fflush(stdout);
+        return rc;
+    }
+    fputs(s_usage, stderr);
+    return cli_fail(EXIT_USAGE, "unknown command '%s'", name);
+}

@@ -1,0 +1,52 @@
+#!/bin/sh
+# A stand-in for `codex exec`: the only stand-in in the test suite (it
+# replaces the paid model, nothing of swarm). It insists on the exact argv
+# swarm must use,
+#   codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG PROMPT
+# and on stdin being closed (real codex waits for EOF on an open stdin).
+# Markers in the prompt choose a behaviour:
+#   FAKE:exit=N         exit N after writing the last message
+#   FAKE:sleep=S        sleep S seconds first (wall-clock timeout tests)
+#   FAKE:ignore-term    ignore SIGTERM and SIGINT (escalation to SIGKILL)
+#   FAKE:grandchild=TOK leave a grandchild running `sleep` with TOK in its
+#                       argv, holding stdout open
+#   FAKE:flood=BYTES    write BYTES bytes to stdout
+# The last message names the sandbox, so tests can check read-only vs
+# workspace-write per task type.
+set -u
+die() { echo "fake-codex: $*" >&2; exit 64; }
+[ "$#" -eq 9 ] || die "want 9 arguments, got $#: $*"
+[ "$1" = exec ] || die "argv[1] must be exec"
+[ "$2" = --sandbox ] || die "argv[2] must be --sandbox"
+mode=$3
+case "$mode" in read-only|workspace-write) ;; *) die "bad sandbox mode $mode" ;; esac
+[ "$4" = --skip-git-repo-check ] || die "argv[4] must be --skip-git-repo-check"
+[ "$5" = -C ] || die "argv[5] must be -C"
+dir=$6
+[ "$7" = -o ] || die "argv[7] must be -o"
+last=$8
+prompt=$9
+[ -d "$dir" ] || die "-C $dir is not a directory"
+[ "$(pwd -P)" = "$(cd "$dir" && pwd -P)" ] || die "not started in $dir"
+
+# stdin must be at EOF already: a read that times out means it is open.
+if ! IFS= read -r _ignored; then :; fi
+# (a closed /dev/null gives EOF at once; an open pipe would block here and
+# the test's timeout would catch it)
+
+marker() { printf '%s\n' "$prompt" | sed -n "s/.*FAKE:$1=\([^ ]*\).*/\1/p" | head -n 1; }
+case "$prompt" in *FAKE:ignore-term*) trap '' TERM INT ;; esac
+
+echo "fake-codex: working in $mode sandbox"
+tok=$(marker grandchild)
+if [ -n "$tok" ]; then
+    sh -c "trap '' TERM INT; sleep 1000; : $tok" &
+fi
+s=$(marker sleep)
+[ -n "$s" ] && sleep "$s"
+n=$(marker flood)
+[ -n "$n" ] && head -c "$n" /dev/zero | tr '\0' 'x'
+printf 'sandbox=%s task=%s agent=%s: done: %s\n' "$mode" "${SWARM_TASK_ID:-?}" \
+    "${SWARM_AGENT:-?}" "$prompt" > "$last"
+code=$(marker exit)
+exit "${code:-0}"

@@ -1,0 +1,118 @@
+# tests/lib.sh -- shared helpers of the end-to-end tests (bash).
+#
+# Every test runs real processes: the redis-server started by the CTest
+# fixture (tests/redis-fixture.sh; its URL is in $SWARM_TEST_REDIS_FILE),
+# a swarm-coordinator and swarm-agents on free tcp://127.0.0.1 ports, and
+# the swarm CLI. The only stand-in is tests/fake-codex.sh for the model.
+# Each test uses its own Redis database and temp dir, and kills what it
+# started on exit, whatever happens.
+set -u
+: "${SWARM_BUILD:?SWARM_BUILD must point at the build directory}"
+: "${SWARM_SRC:?SWARM_SRC must point at the source directory}"
+SWARM="$SWARM_BUILD/swarm"
+FAKE_CODEX="$SWARM_SRC/tests/fake-codex.sh"
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/swarm-$TEST_NAME.XXXXXX")
+PIDS=()
+
+cleanup() {
+    local rc=$?
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+        for f in "$T"/*.log; do
+            [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
+        done
+    fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL ($TEST_NAME): $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+# expect CODE CMD...: runs CMD, stdout/stderr to $T/out and $T/err, checks the exit code
+expect() {
+    local want=$1; shift
+    "$@" >"$T/out" 2>"$T/err"
+    local got=$?
+    [ "$got" -eq "$want" ] || {
+        echo "--- stdout"; cat "$T/out"; echo "--- stderr"; cat "$T/err"
+        fail "exit $got, wanted $want: $*"
+    }
+}
+contains() { grep -q -- "$2" "$1" || { echo "--- $1"; cat "$1"; fail "$1 lacks '$2'"; }; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Uses the fixture's Redis with a database of this test's own.
+use_redis() {
+    local url db
+    url=$(cat "${SWARM_TEST_REDIS_FILE:?run through ctest, which starts the Redis fixture}")
+    db=${1:?db number}
+    export SWARM_REDIS="$url/$db"
+    REDIS_PORT=${url##*:}
+    redis-cli -p "$REDIS_PORT" -n "$db" FLUSHDB >/dev/null || fail "redis fixture not reachable"
+}
+
+# start_coordinator [ARGS...]: on free ports; sets SWARM_COORDINATOR, COORD_LISTEN
+start_coordinator() {
+    COORD_LISTEN="tcp://127.0.0.1:$(free_port)"
+    export SWARM_COORDINATOR="tcp://127.0.0.1:$(free_port)"
+    "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
+        --heartbeat-ms 200 "$@" >>"$T/coordinator.log" 2>&1 &
+    COORD_PID=$!
+    PIDS+=("$COORD_PID")
+    for _ in $(seq 100); do
+        "$SWARM" --timeout 1 status >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    fail "coordinator did not come up"
+}
+
+# start_agent ID [ARGS...]: sets AGENT_PID_<ID>
+start_agent() {
+    local id=$1; shift
+    mkdir -p "$T/work-$id"
+    "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id "$id" \
+        --workdir "$T/work-$id" --codex "$FAKE_CODEX" --kill-grace-ms 500 "$@" \
+        >>"$T/agent-$id.log" 2>&1 &
+    local pid=$!
+    PIDS+=("$pid")
+    eval "AGENT_PID_${id//-/_}=$pid"
+}
+
+# wait_agents N: until N agents are registered
+wait_agents() {
+    for _ in $(seq 200); do
+        [ "$("$SWARM" --json agents 2>/dev/null | grep -c '"id"')" -ge "$1" ] && return 0
+        sleep 0.05
+    done
+    fail "$1 agents did not register"
+}
+
+# task_field ID FIELD: a field of the task as `swarm status --json` reports it
+task_field() {
+    "$SWARM" --json status | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+for t in doc.get("tasks", []):
+    if t["id"] == sys.argv[1]:
+        print(t.get(sys.argv[2]))' "$1" "$2"
+}
+
+# wait_status ID STATUS: until the task has that status (10 s at most)
+wait_status() {
+    for _ in $(seq 200); do
+        [ "$(task_field "$1" status)" = "$2" ] && return 0
+        sleep 0.05
+    done
+    fail "task $1 never reached $2 (is $(task_field "$1" status))"
+}
+
+# json_get FILE EXPR: evaluates a Python expression on the JSON document d
+json_get() {
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
