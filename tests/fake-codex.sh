@@ -12,7 +12,8 @@
 #                       argv, holding stdout open
 #   FAKE:flood=BYTES    write BYTES bytes to stdout
 # The last message names the sandbox, so tests can check read-only vs
-# workspace-write per task type.
+# workspace-write per task type. FAKE_CODEX_DELAY=S makes every call take
+# S seconds (the demo uses it to look like work).
 set -u
 die() { echo "fake-codex: $*" >&2; exit 64; }
 [ "$#" -eq 9 ] || die "want 9 arguments, got $#: $*"
@@ -42,6 +43,7 @@ tok=$(marker grandchild)
 if [ -n "$tok" ]; then
     sh -c "trap '' TERM INT; sleep 1000; : $tok" &
 fi
+[ -n "${FAKE_CODEX_DELAY:-}" ] && sleep "$FAKE_CODEX_DELAY"
 s=$(marker sleep)
 [ -n "$s" ] && sleep "$s"
 n=$(marker flood)

@@ -17,14 +17,28 @@ PIDS=()
 
 cleanup() {
     local rc=$?
+    # SIGTERM first: the daemons shut down cleanly, and under ASan the leak
+    # check runs at their exit. What still runs after 3 s is killed.
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    for _ in $(seq 60); do
+        local alive=0
+        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.05
+    done
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     wait 2>/dev/null
+    if grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$T"/*.log 2>/dev/null; then
+        echo "FAIL ($TEST_NAME): a sanitizer reported an error in a daemon" >&2
+        rc=1
+    fi
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
         for f in "$T"/*.log; do
             [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
         done
     fi
     rm -rf "$T"
+    exit "$rc"
 }
 trap cleanup EXIT
 
