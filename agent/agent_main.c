@@ -46,7 +46,10 @@ typedef struct {
 
 typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
 
+typedef struct agent_s agent_t;
+
 typedef struct {
+    agent_t      *agent;
     sw_task_t     task;
     agent_child_t child;
     bool          spawned;
@@ -57,7 +60,7 @@ typedef struct {
     run_state_t   state;
 } run_t;
 
-typedef struct {
+struct agent_s {
     agent_conf_t       *conf;
     zloop_t            *loop;
     agent_link_t       *link;
@@ -68,7 +71,7 @@ typedef struct {
     sw_kv_t             labels;
     char                host[256];
     int                 sigfd;
-} agent_t;
+};
 
 static void s_check(agent_t *self, run_t *run);
 
@@ -248,6 +251,7 @@ s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         zmq_pollitem_t end = { NULL, fd, 0, 0 };
         zloop_poller_end(loop, &end);
         agent_child_close_fd(&run->child, fd);
+        s_check(run->agent, run);       /*  EOF may come after the exit */
     }
     return 0;
 }
@@ -416,6 +420,7 @@ s_on_task(agent_t *self, sw_msg_t *m)
 {
     sw_err_t err = { 0 };
     run_t *run = xcalloc(1, sizeof *run);
+    run->agent = self;
     if (sw_task_unpack(m->body, &run->task, &err) < 0
         || sw_task_validate(&run->task, &err) < 0 || run->task.attempt < 1) {
         log_warnx("dropped a malformed TASK: %s", err.msg[0] ? err.msg : "no attempt");

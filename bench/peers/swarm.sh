@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# swarm's row in the shared peer benchmark (../shared/bench, contract in
+# peers/swarm.sh.todo there). Starts a private redis-server, one
+# swarm-coordinator and ONE swarm-agent with SLOTS slots on loopback, waits
+# until the agent is registered, then runs the long-lived submitter
+# bench/swarm_bench (connects and warms up before the clock, like the Celery
+# client). Every task is a real posix_spawn of /usr/bin/true (or the output
+# command), its exit code and stdout are stored in Redis, and the submitter
+# knows every result when the clock stops. Verification is after the clock.
+#
+#   EXTRA_PEERS_DIR=$PWD/bench/peers PEERS="xargs spawn-c celery swarm" \
+#     ../shared/bench/run-peers.sh
+# Needs a build: SWARM_BUILD (default: <project>/build).
+PEER=swarm
+here=$(cd "$(dirname "$0")" && pwd)
+project=$(cd "$here/../.." && pwd)
+source "${SHARED_PEERS_DIR:-$project/../shared/bench/peers}/common.sh"
+workload_setup "${1:-}"
+build=${SWARM_BUILD:-$project/build}
+for b in swarm-coordinator swarm-agent swarm bench/swarm_bench; do
+    [ -x "$build/$b" ] || die "missing $build/$b (cmake -S $project -B $build && cmake --build $build)"
+done
+
+start_redis
+listen="tcp://127.0.0.1:$(free_port)"
+control="tcp://127.0.0.1:$(free_port)"
+"$build/swarm-coordinator" -f --listen "$listen" --control "$control" --redis "$REDIS_URL/0" \
+    2>"$BENCH_TMP/coordinator.log" &
+STARTED_PIDS+=($!)
+mkdir -p "$BENCH_TMP/work"
+"$build/swarm-agent" -f --coordinator "$listen" --redis "$REDIS_URL/0" --id bench-agent \
+    --slots "$SLOTS" --allow-exec --workdir "$BENCH_TMP/work" 2>"$BENCH_TMP/agent.log" &
+STARTED_PIDS+=($!)
+for _ in $(seq 200); do
+    [ "$("$build/swarm" --coordinator "$control" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] && break
+    sleep 0.05
+done
+[ "$("$build/swarm" --coordinator "$control" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] \
+    || die "agent did not register; see $BENCH_TMP/*.log"
+
+read -r us bad < <("$build/bench/swarm_bench" "$control" "$REDIS_URL/0" "$WORKLOAD" "$N" "$BENCH_TMP/lat.ms")
+[ -n "${us:-}" ] || die "swarm_bench produced no result"
+ok=$([ "$bad" = 0 ] && echo true || echo false)
+p50=null p99=null
+if [ "$WORKLOAD" = roundtrip ]; then
+    p50=$(percentile 50 "$BENCH_TMP/lat.ms"); p99=$(percentile 99 "$BENCH_TMP/lat.ms")
+fi
+emit_json swarm "$WORKLOAD" "$N" "$SLOTS" "$(us_to_s "$us")" "$p50" "$p99" "$ok"

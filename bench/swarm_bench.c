@@ -1,0 +1,208 @@
+/*  swarm_bench -- the long-lived submitter of swarm's benchmark row.
+ *
+ *  usage: swarm_bench CONTROL_EP REDIS_URL fanout|roundtrip|fanout-output N [LATENCY_FILE]
+ *
+ *  Like the Celery peer's client, it connects before the clock starts,
+ *  runs 8 untimed warm-up tasks, then times the workload of
+ *  ../shared/bench/README.md through the real coordinator and agents:
+ *  fanout submits N tasks in one SUBMIT and long-polls WAIT until the
+ *  coordinator knows all N results; roundtrip submits one task and waits
+ *  for it, N times. After the clock stops it verifies in Redis that there
+ *  are N results, every exit code is 0 and every output has the expected
+ *  length. Prints "WALL_US BAD" on stdout.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sw_proto.h"
+#include "sw_redis.h"
+
+static zsock_t *s_sock;
+
+static int
+s_request(int cmd, msgpack_sbuffer *sb, sw_msg_t *reply)
+{
+    if (sw_msg_send(s_sock, NULL, cmd, sb->data, sb->size) < 0)
+        return -1;
+    zmq_pollitem_t it = { zsock_resolve(s_sock), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll(&it, 1, 120000) <= 0)
+        return -1;
+    zmsg_t *m = zmsg_recv(s_sock);
+    sw_err_t err = { 0 };
+    if (sw_msg_decode(&m, false, reply, &err) < 0)
+        return -1;
+    bool ok = false;
+    sw_mp_bool(reply->body, "ok", true, &ok, &err);
+    if (!ok) {
+        char *e = NULL;
+        sw_mp_str(reply->body, "error", false, &e, &err);
+        fprintf(stderr, "swarm_bench: %s\n", e ? e : "request failed");
+        free(e);
+        sw_msg_release(reply);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_pack_task(msgpack_packer *pk, const char *id, char **argv)
+{
+    sw_task_t t;
+    sw_task_init(&t);
+    t.id = (char *) id;
+    t.runner = "exec";
+    t.type = "cmd";
+    for (char **a = argv; *a; a++)
+        sw_strv_push(&t.argv, *a);
+    sw_task_pack(pk, &t);
+    sw_strv_release(&t.argv);
+}
+
+/*  Submits ids prefix0..prefix(n-1) to job in one request. */
+static int
+s_submit(const char *job, const char *prefix, int from, int n, char **argv)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    msgpack_pack_map(&pk, 2);
+    sw_mp_kv_str(&pk, "job", job);
+    sw_mp_pack_str(&pk, "tasks");
+    msgpack_pack_array(&pk, (size_t) n);
+    char id[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%s%d", prefix, from + i);
+        s_pack_task(&pk, id, argv);
+    }
+    sw_msg_t reply;
+    int rc = s_request(SW_C_SUBMIT, &sb, &reply);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == 0)
+        sw_msg_release(&reply);
+    return rc;
+}
+
+/*  Long-polls until the task (or the whole job when id is NULL) is final. */
+static int
+s_wait(const char *job, const char *id)
+{
+    for (;;) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        sw_mp_packer_init(&pk, &sb);
+        msgpack_pack_map(&pk, 3);
+        sw_mp_kv_str(&pk, "job", job);
+        sw_mp_pack_str(&pk, "ids");
+        msgpack_pack_array(&pk, id ? 1 : 0);
+        if (id)
+            sw_mp_pack_str(&pk, id);
+        sw_mp_kv_int(&pk, "max_ms", 60000);
+        sw_msg_t reply;
+        int rc = s_request(SW_C_WAIT, &sb, &reply);
+        msgpack_sbuffer_destroy(&sb);
+        if (rc < 0)
+            return -1;
+        bool done = false;
+        sw_err_t err = { 0 };
+        sw_mp_bool(reply.body, "done", true, &done, &err);
+        sw_msg_release(&reply);
+        if (done)
+            return 0;
+    }
+}
+
+/*  Counts tasks of job whose stored result is not exit 0 with the
+ *  expected output length; -1 when the job has not n tasks. */
+static int
+s_verify(sw_redis_t *r, const char *job, int n, size_t bytes)
+{
+    sw_err_t err = { 0 };
+    char key[256];
+    snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+    redisReply *ids = sw_redis_cmdv(r, &err, "LRANGE", key, "0", "-1", NULL);
+    if (!ids || (int) ids->elements != n) {
+        fprintf(stderr, "swarm_bench: job %s has %zu tasks, want %d\n", job,
+                ids ? ids->elements : 0, n);
+        return -1;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < ids->elements; i++) {
+        char tk[512];
+        snprintf(tk, sizeof tk, "swarm:task:%s:%s", job, ids->element[i]->str);
+        redisReply *res = sw_redis_cmdv(r, &err, "HGET", tk, "result", NULL);
+        json_t *doc = res && res->type == REDIS_REPLY_STRING ? json_loads(res->str, 0, NULL) : NULL;
+        const char *out = doc ? json_string_value(json_object_get(doc, "output")) : NULL;
+        if (!doc || json_integer_value(json_object_get(doc, "exit_code")) != 0
+            || !json_is_integer(json_object_get(doc, "exit_code")) || !out || strlen(out) != bytes)
+            bad++;
+        json_decref(doc);
+        if (res)
+            freeReplyObject(res);
+    }
+    freeReplyObject(ids);
+    return bad;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: swarm_bench CONTROL_EP REDIS_URL WORKLOAD N [LATENCY_FILE]\n");
+        return 2;
+    }
+    const char *wl = argv[3];
+    int n = atoi(argv[4]);
+    static char *true_argv[] = { "true", NULL };
+    static char *out_argv[] = { "/bin/sh", "-c", "head -c 65536 /dev/urandom | base64", NULL };
+    char **task_argv = strcmp(wl, "fanout-output") == 0 ? out_argv : true_argv;
+    size_t bytes = task_argv == out_argv ? 88534 : 0;
+    zsys_handler_set(NULL);
+    s_sock = zsock_new(ZMQ_DEALER);
+    sw_sock_defaults(s_sock);
+    zsock_connect(s_sock, "%s", argv[1]);
+    sw_err_t err = { 0 };
+    sw_redis_t *redis = sw_redis_new(argv[2], 5000, &err);
+    if (!redis) {
+        fprintf(stderr, "swarm_bench: %s\n", err.msg);
+        return 3;
+    }
+    if (s_submit("warmup", "w", 0, 8, true_argv) < 0 || s_wait("warmup", NULL) < 0)
+        return 1;
+
+    const char *job = "bench";
+    int64_t t0 = zclock_usecs();
+    if (strcmp(wl, "roundtrip") == 0) {
+        FILE *lat = argc > 5 ? fopen(argv[5], "w") : NULL;
+        for (int i = 0; i < n; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "t%d", i);
+            int64_t s = zclock_usecs();
+            if (s_submit(job, "t", i, 1, task_argv) < 0 || s_wait(job, id) < 0)
+                return 1;
+            if (lat)
+                fprintf(lat, "%.3f\n", (double) (zclock_usecs() - s) / 1000);
+        }
+        if (lat)
+            fclose(lat);
+    }
+    else if (s_submit(job, "t", 0, n, task_argv) < 0 || s_wait(job, NULL) < 0)
+        return 1;
+    int64_t wall = zclock_usecs() - t0;
+
+    int bad = s_verify(redis, job, n, bytes);
+    redisReply *keys = sw_redis_cmdv(redis, &err, "ZCARD", "swarm:ns:results", NULL);
+    if (!keys || keys->integer != n + 8) {
+        fprintf(stderr, "swarm_bench: %lld result keys in memory, want %d\n",
+                keys ? keys->integer : -1, n + 8);
+        bad = bad < 0 ? bad : bad + 1;
+    }
+    if (keys)
+        freeReplyObject(keys);
+    printf("%lld %d\n", (long long) wall, bad < 0 ? n : bad);
+    sw_redis_destroy(&redis);
+    zsock_destroy(&s_sock);
+    return 0;
+}
