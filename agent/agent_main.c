@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "agent_child.h"
 #include "agent_link.h"
 #include "agent_runner.h"
+#include "sw_memory.h"
 #include "sw_opts.h"
 
 extern char **environ;
@@ -304,6 +306,47 @@ s_check(agent_t *self, run_t *run)
 
 /*  --- tasks ---------------------------------------------------------------------- */
 
+/*  Looks up {{memory:NS/KEY}} and {{result:ID}} for a prompt. */
+typedef struct {
+    agent_t         *agent;
+    const sw_task_t *task;
+} s_lookup_t;
+
+static int
+s_lookup(void *ctx, const char *kind, const char *ref, sw_buf_t *out, sw_err_t *err)
+{
+    s_lookup_t *l = ctx;
+    if (!s_redis_ready(l->agent))
+        return sw_err_set(err, SW_EUNREACH, "Redis at %s is unreachable", l->agent->conf->redis);
+    if (strcmp(kind, "memory") == 0) {
+        const char *slash = strchr(ref, '/');
+        char *ns = xstrndup(ref, (size_t) (slash - ref));
+        sw_mem_entry_t e;
+        int rc = sw_memory_get(l->agent->redis, ns, slash + 1, &e, err);
+        free(ns);
+        if (rc < 0)
+            return -1;
+        sw_buf_add(out, e.value, e.len);
+        sw_mem_entry_release(&e);
+        return 0;
+    }
+    char key[512];
+    snprintf(key, sizeof key, "swarm:task:%s:%s", l->task->job, ref);
+    redisReply *r = sw_redis_cmdv(l->agent->redis, err, "HGET", key, "result", NULL);
+    if (!r)
+        return -1;
+    json_t *doc = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;
+    freeReplyObject(r);
+    const char *output = json_string_value(json_object_get(doc, "output"));
+    if (output)
+        sw_buf_addstr(out, output);
+    json_decref(doc);
+    if (!output)
+        return sw_err_set(err, SW_ENOTFOUND, "task %s has no result in job %s", ref,
+                          l->task->job);
+    return 0;
+}
+
 static char *
 s_safe_name(const char *s)
 {
@@ -366,6 +409,18 @@ s_start(agent_t *self, run_t *run)
         free(job);
         free(id);
         unlink(run->lastmsg);
+    }
+    if (t->prompt && strstr(t->prompt, "{{")) {
+        sw_buf_t expanded;
+        sw_buf_init(&expanded);
+        s_lookup_t l = { self, t };
+        if (agent_template_expand(t->prompt, s_lookup, &l, &expanded, &err) < 0) {
+            sw_buf_release(&expanded);
+            run->error = xstrdup(err.msg);
+            goto out;
+        }
+        free(run->task.prompt);
+        run->task.prompt = expanded.data;
     }
     if (agent_runner_argv(&self->rconf, t, dir, run->lastmsg, &argv, &err) < 0) {
         run->error = xstrdup(err.msg);

@@ -119,6 +119,60 @@ agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_e
 }
 
 int
+agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_t *out,
+                      sw_err_t *err)
+{
+    const char *p = in;
+    for (;;) {
+        const char *open = strstr(p, "{{");
+        const char *close = open ? strstr(open + 2, "}}") : NULL;
+        if (!close) {
+            sw_buf_addstr(out, p);
+            break;
+        }
+        sw_buf_add(out, p, (size_t) (open - p));
+        char *inner = xstrndup(open + 2, (size_t) (close - open - 2));
+        char *colon = strchr(inner, ':');
+        const char *kind = inner;
+        bool known = colon && (strncmp(inner, "memory:", 7) == 0
+                               || strncmp(inner, "result:", 7) == 0);
+        if (!known)
+            sw_buf_add(out, open, (size_t) (close + 2 - open));
+        else {
+            *colon = '\0';
+            const char *ref = colon + 1;
+            bool ok = *ref && (strcmp(kind, "result") == 0 || strchr(ref, '/'));
+            sw_err_t e2 = { 0 };
+            if (!ok || lookup(ctx, kind, ref, out, &e2) < 0) {
+                *colon = ':';
+                sw_err_set(err, SW_ENOTFOUND, "the prompt references {{%s}}: %s", inner,
+                           !ok ? "want {{memory:NS/KEY}} or {{result:ID}}" : e2.msg);
+                free(inner);
+                return -1;
+            }
+        }
+        free(inner);
+        p = close + 2;
+    }
+    return 0;
+}
+
+static int
+s_test_lookup(void *ctx, const char *kind, const char *ref, sw_buf_t *out, sw_err_t *err)
+{
+    (void) ctx;
+    if (strcmp(kind, "memory") == 0 && strcmp(ref, "ctx/design") == 0) {
+        sw_buf_addstr(out, "use JWT");
+        return 0;
+    }
+    if (strcmp(kind, "result") == 0 && strcmp(ref, "architect") == 0) {
+        sw_buf_addstr(out, "the plan");
+        return 0;
+    }
+    return sw_err_set(err, SW_ENOTFOUND, "not found");
+}
+
+int
 agent_runner_test(bool verbose)
 {
     sw_err_t err = { 0 };
@@ -161,6 +215,23 @@ agent_runner_test(bool verbose)
                  "1970-01-01T00:00:01.000Z") == 0);
     json_decref(o);
     free(json);
+    /*  templates */
+    sw_buf_t b;
+    sw_buf_init(&b);
+    CHECK(agent_template_expand("Design: {{memory:ctx/design}}. Plan: {{result:architect}}!",
+                                s_test_lookup, NULL, &b, &err) == 0);
+    CHECK(strcmp(b.data, "Design: use JWT. Plan: the plan!") == 0);
+    sw_buf_reset(&b);
+    CHECK(agent_template_expand("keep {{worker_name}} and {{ and }} and {{x", s_test_lookup,
+                                NULL, &b, &err) == 0);
+    CHECK(strcmp(b.data, "keep {{worker_name}} and {{ and }} and {{x") == 0);
+    sw_buf_reset(&b);
+    CHECK(agent_template_expand("see {{memory:ctx/nope}}", s_test_lookup, NULL, &b, &err) < 0);
+    CHECK(strstr(err.msg, "{{memory:ctx/nope}}: not found") != NULL);
+    CHECK(agent_template_expand("{{memory:nonamespace}}", s_test_lookup, NULL, &b, &err) < 0);
+    CHECK(agent_template_expand("{{result:}}", s_test_lookup, NULL, &b, &err) < 0);
+    sw_buf_release(&b);
+
     sw_task_release(&t);
     (void) verbose;
     return 0;

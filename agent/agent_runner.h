@@ -51,6 +51,16 @@ char *agent_result_json(const agent_result_t *r);
 /*  1 stored, 0 refused (a newer attempt owns the task), -1 Redis error. */
 int agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err);
 
+/*  Prompt templates. {{memory:NS/KEY}} becomes that memory entry's value,
+ *  {{result:ID}} the output of task ID's result in the same job; any other
+ *  {{...}} is left as it is. lookup fills out and returns 0, or -1 with a
+ *  reason; expansion stops at the first missing reference, so a task never
+ *  runs with a hole in its prompt. */
+typedef int (*agent_lookup_fn)(void *ctx, const char *kind, const char *ref, sw_buf_t *out,
+                               sw_err_t *err);
+int agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_t *out,
+                          sw_err_t *err);
+
 int agent_runner_test(bool verbose);
 
 #endif

@@ -4,8 +4,8 @@
 
 #include <jansson.h>
 
-#include "sw_proto.h"
-#include "sw_redis.h"
+#include "sw_memory.h"
+#include "sw_task.h"
 
 /*  Exit codes: DESIGN.md section 6. */
 enum {
@@ -18,17 +18,13 @@ typedef struct {
     const char *redis_url;
     bool        json;
     int         timeout_ms;     /*  for one request to the coordinator */
-    zsock_t    *sock;           /*  DEALER to the control socket, lazily */
+    void       *sock;           /*  zsock_t DEALER to the control socket (module only) */
     sw_redis_t *redis;          /*  lazily */
 } cli_t;
 
 /*  Prints "swarm: ..." on stderr and returns code. */
 int cli_fail(int code, const char *fmt, ...) SW_PRINTF(2, 3);
 
-/*  One request/reply with the coordinator. 0 with *reply filled (release
- *  it), or an exit code after printing why. */
-int cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms,
-                sw_msg_t *reply);
 /*  Redis, connected on first use; NULL after printing why (exit 3). */
 sw_redis_t *cli_redis(cli_t *cli);
 /*  The job to act on: the flag, else Redis's current job. Caller frees. */
@@ -39,12 +35,13 @@ void    cli_print_json(json_t *j);        /*  one document on stdout; decrefs */
 /*  "1.2s", "3m04s", ... */
 void    cli_duration(int64_t ms, char *out, size_t n);
 
-int cli_init(cli_t *cli, int argc, char **argv);
-int cli_spawn(cli_t *cli, int argc, char **argv);
-int cli_wait(cli_t *cli, int argc, char **argv);
-int cli_status(cli_t *cli, int argc, char **argv);
-int cli_agents(cli_t *cli, int argc, char **argv);
-int cli_cancel(cli_t *cli, int argc, char **argv);
+/*  The coordinator commands (init spawn wait status agents cancel) live in
+ *  the module swarm-ctl.so, which links ZeroMQ; the binary loads it only
+ *  for them. Returns -1 when cmd is not one of them. */
+typedef int (*cli_ctl_run_fn)(cli_t *cli, const char *cmd, int argc, char **argv);
+#define CLI_CTL_SYMBOL "swarm_ctl_run"
+int swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv);
+
 int cli_results(cli_t *cli, int argc, char **argv);
 int cli_logs(cli_t *cli, int argc, char **argv);
 int cli_memory(cli_t *cli, int argc, char **argv);

@@ -6,25 +6,17 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sw_proto.h"
 
-int
-cli_fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("swarm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
-}
-
-int
+/*  One request/reply with the coordinator. 0 with *reply filled (release
+ *  it), or an exit code after printing why. */
+static int
 cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_msg_t *reply)
 {
     if (!cli->sock) {
         cli->sock = zsock_new(ZMQ_DEALER);
         sw_sock_defaults(cli->sock);
+        zsock_set_rcvtimeo(cli->sock, 0);
         if (zsock_connect(cli->sock, "%s", cli->coordinator) < 0)
             return cli_fail(EXIT_USAGE, "invalid coordinator endpoint '%s': %s",
                             cli->coordinator, zmq_strerror(zmq_errno()));
@@ -67,67 +59,6 @@ cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw
         sw_msg_release(reply);
         return (int) code;
     }
-}
-
-json_t *
-cli_mp_to_json(const msgpack_object *o)
-{
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:              return json_null();
-    case MSGPACK_OBJECT_BOOLEAN:          return json_boolean(o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return json_integer((json_int_t) o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:          return json_real(o->via.f64);
-    case MSGPACK_OBJECT_STR: {
-        sw_buf_t b;
-        sw_buf_init(&b);
-        sw_utf8_sanitize(o->via.str.ptr, o->via.str.size, &b);
-        json_t *s = json_stringn(b.data ? b.data : "", b.len);
-        sw_buf_release(&b);
-        return s;
-    }
-    case MSGPACK_OBJECT_ARRAY: {
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < o->via.array.size; i++)
-            json_array_append_new(a, cli_mp_to_json(&o->via.array.ptr[i]));
-        return a;
-    }
-    case MSGPACK_OBJECT_MAP: {
-        json_t *m = json_object();
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            char *k = sw_mp_dup(&o->via.map.ptr[i].key);
-            if (k && strcmp(k, "ok") != 0)
-                json_object_set_new(m, k, cli_mp_to_json(&o->via.map.ptr[i].val));
-            free(k);
-        }
-        return m;
-    }
-    default:
-        return json_null();
-    }
-}
-
-void
-cli_print_json(json_t *j)
-{
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    puts(s ? s : "null");
-    free(s);
-    json_decref(j);
-}
-
-void
-cli_duration(int64_t ms, char *out, size_t n)
-{
-    if (ms < 0)
-        snprintf(out, n, "-");
-    else if (ms < 60000)
-        snprintf(out, n, "%.1fs", (double) ms / 1000);
-    else if (ms < 3600000)
-        snprintf(out, n, "%dm%02ds", (int) (ms / 60000), (int) (ms / 1000 % 60));
-    else
-        snprintf(out, n, "%dh%02dm", (int) (ms / 3600000), (int) (ms / 60000 % 60));
 }
 
 /*  --- small helpers for building requests ------------------------------------ */
@@ -215,7 +146,7 @@ static const char s_init_usage[] =
     "spawn, wait, status, results and cancel use when --job is not given.\n"
     "--max-agents caps how many of the job's tasks run at once.\n";
 
-int
+static int
 cli_init(cli_t *cli, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -280,9 +211,12 @@ static const char s_spawn_usage[] =
     "usage: swarm spawn [--job JOB] --id ID [--type TYPE] [--runner codex|claude|exec]\n"
     "                   [--timeout S] [--idle-timeout S] [--max-attempts N]\n"
     "                   [--after ID[,ID...]] [--label K=V]... [--env K=V]... [--dir DIR]\n"
-    "                   [--namespace NS] (PROMPT | - | -- ARGV...)\n"
+    "                   [--namespace NS] [--context NS/KEY=VALUE]... (PROMPT | - | -- ARGV...)\n"
     "Queues one task. PROMPT goes to codex (default) or claude; '-' reads it from\n"
     "stdin. After '--' comes the argv of an exec task (agents need --allow-exec).\n"
+    "--context stores VALUE in memory before the task is queued. The agent expands\n"
+    "{{memory:NS/KEY}} and {{result:ID}} (the output of task ID of the same job)\n"
+    "in the prompt before it starts the task; a missing one fails the task.\n"
     "TYPE: coder (default), tester, reviewer, docs, architect (reviewer and\n"
     "architect run codex in a read-only sandbox), cmd (exec tasks).\n";
 
@@ -300,7 +234,7 @@ s_read_stdin(void)
     return b.data;
 }
 
-int
+static int
 cli_spawn(cli_t *cli, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -310,8 +244,10 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         { "max-attempts", required_argument, NULL, 'M' }, { "after", required_argument, NULL, 'a' },
         { "label", required_argument, NULL, 'l' }, { "env", required_argument, NULL, 'e' },
         { "dir", required_argument, NULL, 'd' }, { "namespace", required_argument, NULL, 'n' },
+        { "context", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
+    sw_strv_t context = { 0 };
     /*  Everything after "--" is the argv, untouched by option parsing. */
     int dashdash = -1;
     for (int i = 1; i < argc; i++)
@@ -336,6 +272,14 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         case 'a': s_split_commas(optarg, &t.after); break;
         case 'l': rc = s_kv_arg("spawn", "--label", optarg, &t.labels); break;
         case 'e': rc = s_kv_arg("spawn", "--env", optarg, &t.env); break;
+        case 'c': {
+            const char *slash = strchr(optarg, '/'), *eq = strchr(optarg, '=');
+            if (!slash || !eq || eq < slash || slash == optarg || eq == slash + 1)
+                rc = cli_fail(EXIT_USAGE, "spawn: --context wants NS/KEY=VALUE, got '%s'", optarg);
+            else
+                sw_strv_push(&context, optarg);
+            break;
+        }
         case 'T': case 'I': case 'M':
             if (sw_parse_int(optarg, c == 'M' ? 1 : c == 'I' ? 0 : 1, 7 * 86400, &v) < 0)
                 rc = cli_fail(EXIT_USAGE, "spawn: %s wants a number of %s, got '%s'",
@@ -353,6 +297,7 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     }
     if (rc) {
         sw_task_release(&t);
+        sw_strv_release(&context);
         free(job);
         return rc < 0 ? 0 : rc;
     }
@@ -392,6 +337,23 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     }
     free(t.job);
     t.job = NULL;               /*  the coordinator fills in the current job */
+    /*  Context first: the task may start as soon as it is queued. */
+    for (size_t i = 0; i < context.n; i++) {
+        char *item = context.v[i];
+        char *slash = strchr(item, '/'), *eq = strchr(item, '=');
+        *slash = '\0';
+        *eq = '\0';
+        sw_err_t cerr = { 0 };
+        if (!cli_redis(cli)) {
+            rc = EXIT_UNREACHABLE;
+            goto out;
+        }
+        if (sw_memory_store(cli->redis, item, slash + 1, eq + 1, strlen(eq + 1), NULL, &cerr) < 0) {
+            rc = cli_fail(cerr.code == SW_EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE,
+                          "spawn: --context %s/%s: %s", item, slash + 1, cerr.msg);
+            goto out;
+        }
+    }
     bool ns_given = t.ns && strcmp(t.ns, "results") != 0;
     if (!ns_given) {
         free(t.ns);
@@ -420,6 +382,7 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     }
 out:
     sw_task_release(&t);
+    sw_strv_release(&context);
     free(job);
     return rc;
 }
@@ -463,7 +426,7 @@ s_counts_text(const msgpack_object *body, char *out, size_t n)
     }
 }
 
-int
+static int
 cli_wait(cli_t *cli, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -586,7 +549,7 @@ static const char s_status_usage[] =
     "usage: swarm status [--job JOB]\n"
     "The cluster (agents, slots, queue) and the job's tasks (default: current job).\n";
 
-int
+static int
 cli_status(cli_t *cli, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -648,7 +611,7 @@ cli_status(cli_t *cli, int argc, char **argv)
     return 0;
 }
 
-int
+static int
 cli_agents(cli_t *cli, int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -700,7 +663,7 @@ cli_agents(cli_t *cli, int argc, char **argv)
 
 /*  --- cancel ---------------------------------------------------------------------- */
 
-int
+static int
 cli_cancel(cli_t *cli, int argc, char **argv)
 {
     static const char usage[] =
@@ -743,4 +706,30 @@ cli_cancel(cli_t *cli, int argc, char **argv)
                s_get_str(reply.body, "job", buf, sizeof buf));
     sw_msg_release(&reply);
     return 0;
+}
+
+/*  --- the module's entry point ------------------------------------------------ */
+
+__attribute__((visibility("default"))) int
+swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*fn)(cli_t *, int, char **);
+    } commands[] = {
+        { "init", cli_init }, { "spawn", cli_spawn }, { "wait", cli_wait },
+        { "status", cli_status }, { "agents", cli_agents }, { "cancel", cli_cancel },
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(cmd, commands[i].name) != 0)
+            continue;
+        zsys_handler_set(NULL);
+        int rc = commands[i].fn(cli, argc, argv);
+        zsock_t *sock = cli->sock;
+        zsock_destroy(&sock);
+        cli->sock = NULL;
+        zsys_shutdown();
+        return rc;
+    }
+    return -1;
 }

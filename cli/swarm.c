@@ -1,8 +1,11 @@
 /*  swarm -- the command line of the swarm coordinator. */
+#include <dlfcn.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -26,14 +29,52 @@ static const char s_usage[] =
     "Exit codes: 0 ok, 1 a task failed, 2 usage, 3 unreachable, 4 not found,\n"
     "124 wait timed out. 'swarm COMMAND --help' for a command's options.\n";
 
+/*  Commands that only need Redis run in this binary, which does not link
+ *  ZeroMQ: a `swarm memory store` process costs a few milliseconds. */
 static const struct {
     const char *name;
     int (*fn)(cli_t *, int, char **);
 } s_commands[] = {
-    { "init", cli_init }, { "spawn", cli_spawn }, { "wait", cli_wait },
-    { "status", cli_status }, { "agents", cli_agents }, { "cancel", cli_cancel },
     { "results", cli_results }, { "logs", cli_logs }, { "memory", cli_memory },
 };
+
+static const char *const s_ctl_commands[] = {
+    "init", "spawn", "wait", "status", "agents", "cancel", NULL,
+};
+
+/*  Loads swarm-ctl.so, which holds the coordinator commands and links
+ *  ZeroMQ: from $SWARM_CTL_MODULE, else beside this binary (the build
+ *  tree), else the installed module directory. */
+static cli_ctl_run_fn
+s_ctl_module(void)
+{
+    char path[PATH_MAX + 32] = "";
+    const char *env = getenv("SWARM_CTL_MODULE");
+    if (env && *env)
+        snprintf(path, sizeof path, "%s", env);
+    else {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n > 0) {
+            self[n] = '\0';
+            char *slash = strrchr(self, '/');
+            if (slash)
+                *slash = '\0';
+            snprintf(path, sizeof path, "%s/swarm-ctl.so", self);
+        }
+        if (!*path || access(path, R_OK) != 0)
+            snprintf(path, sizeof path, "%s/swarm-ctl.so", SWARM_MODULE_DIR);
+    }
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        cli_fail(EXIT_TASKS_FAILED, "cannot load the coordinator commands: %s", dlerror());
+        return NULL;
+    }
+    cli_ctl_run_fn fn = (cli_ctl_run_fn) (uintptr_t) dlsym(h, CLI_CTL_SYMBOL);
+    if (!fn)
+        cli_fail(EXIT_TASKS_FAILED, "%s has no %s", path, CLI_CTL_SYMBOL);
+    return fn;
+}
 
 int
 main(int argc, char **argv)
@@ -74,17 +115,22 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[optind];
-    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
-        if (strcmp(name, s_commands[i].name) != 0)
-            continue;
-        zsys_handler_set(NULL);
-        int sub_argc = argc - optind;
-        char **sub_argv = argv + optind;
-        optind = 1;             /*  each command parses its own options */
-        int rc = s_commands[i].fn(&cli, sub_argc, sub_argv);
-        zsock_destroy(&cli.sock);
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    int rc = -1;
+    /*  Each command parses its own options; 0 makes GNU getopt start afresh
+     *  (1 would keep its permutation state from the scan above). */
+    optind = 0;
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        if (strcmp(name, s_commands[i].name) == 0)
+            rc = s_commands[i].fn(&cli, sub_argc, sub_argv);
+    for (const char *const *ctl = s_ctl_commands; rc == -1 && *ctl; ctl++)
+        if (strcmp(name, *ctl) == 0) {
+            cli_ctl_run_fn fn = s_ctl_module();
+            rc = fn ? fn(&cli, name, sub_argc, sub_argv) : EXIT_TASKS_FAILED;
+        }
+    if (rc != -1) {
         sw_redis_destroy(&cli.redis);
-        zsys_shutdown();
         fflush(stdout);
         return rc;
     }

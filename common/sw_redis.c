@@ -14,6 +14,11 @@ struct sw_redis_t {
     redisContext  *ctx;
     int            pending;     /*  appended commands whose replies are unread */
     bool           broken;      /*  an append failed: flush reports it */
+    struct {
+        const char *script;
+        char        sha[41];
+        bool        loaded;     /*  known to the server (for pipelines) */
+    }              scripts[16]; /*  SHA-1s of Lua scripts */
 };
 
 void
@@ -126,7 +131,9 @@ s_connect(sw_redis_t *self, sw_err_t *err)
         }
         freeReplyObject(r);
     }
-    r = redisCommand(c, "SELECT %d", self->url.db);
+    /*  Database 0 needs no SELECT; but a server with a password must still
+     *  be asked something, so that NOAUTH is reported here, clearly. */
+    r = self->url.db ? redisCommand(c, "SELECT %d", self->url.db) : redisCommand(c, "PING");
     if (!r || r->type == REDIS_REPLY_ERROR) {
         bool noauth = r && strncmp(r->str, "NOAUTH", 6) == 0;
         sw_err_set(err, r ? SW_EFAIL : SW_EUNREACH, "redis at %s: %s", self->addr,
@@ -276,6 +283,93 @@ int
 sw_redis_flush(sw_redis_t *self, sw_err_t *err)
 {
     return sw_redis_flush_each(self, NULL, NULL, err);
+}
+
+/*  The SHA-1 of script, computed once per script. */
+static const char *
+s_script_sha(sw_redis_t *self, const char *script)
+{
+    size_t i, n = sizeof self->scripts / sizeof self->scripts[0];
+    for (i = 0; i < n && self->scripts[i].script; i++)
+        if (self->scripts[i].script == script)
+            return self->scripts[i].sha;
+    if (i == n)
+        i = n - 1;              /*  more scripts than slots: reuse the last */
+    self->scripts[i].script = script;
+    self->scripts[i].loaded = false;
+    sw_sha1_hex(script, strlen(script), self->scripts[i].sha);
+    return self->scripts[i].sha;
+}
+
+static int
+s_evalsha_argv(const char *sha, int nkeys, int argc, const char **argv, const size_t *lens,
+               const char **out, size_t *outlens, char *nk)
+{
+    snprintf(nk, 16, "%d", nkeys);
+    out[0] = "EVALSHA";
+    out[1] = sha;
+    out[2] = nk;
+    outlens[0] = 7;
+    outlens[1] = 40;
+    outlens[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        out[3 + i] = argv[i];
+        outlens[3 + i] = lens ? lens[i] : strlen(argv[i]);
+    }
+    return argc + 3;
+}
+
+/*  EVALSHA first: Redis keeps scripts by SHA-1, so the text crosses the
+ *  network only when this server has not seen it (NOSCRIPT), once. */
+redisReply *
+sw_redis_eval(sw_redis_t *self, const char *script, int nkeys, int argc, const char **argv,
+              const size_t *lens, sw_err_t *err)
+{
+    const char *av[64];
+    size_t al[64];
+    char nk[16];
+    if (argc > 60)
+        return sw_err_set(err, SW_EINVAL, "too many script arguments"), NULL;
+    int n = s_evalsha_argv(s_script_sha(self, script), nkeys, argc, argv, lens, av, al, nk);
+    sw_err_t e2 = { 0 };
+    redisReply *r = sw_redis_cmd(self, n, av, al, &e2);
+    if (!r && strstr(e2.msg, "NOSCRIPT")) {
+        av[0] = "EVAL";
+        al[0] = 4;
+        av[1] = script;
+        al[1] = strlen(script);
+        r = sw_redis_cmd(self, n, av, al, &e2);
+    }
+    if (!r && err)
+        *err = e2;
+    return r;
+}
+
+int
+sw_redis_eval_append(sw_redis_t *self, const char *script, int nkeys, int argc,
+                     const char **argv, const size_t *lens, sw_err_t *err)
+{
+    const char *av[64];
+    size_t al[64];
+    char nk[16];
+    if (argc > 60)
+        return sw_err_set(err, SW_EINVAL, "too many script arguments");
+    /*  A pipeline cannot retry one command: make sure the server knows
+     *  the script before queueing EVALSHA. */
+    const char *sha = s_script_sha(self, script);
+    size_t slot = 0;
+    while (self->scripts[slot].script != script)
+        slot++;
+    if (!self->scripts[slot].loaded) {
+        redisReply *r = sw_redis_cmdv(self, err, "SCRIPT", "LOAD", script, NULL);
+        if (!r)
+            return -1;
+        freeReplyObject(r);
+        self->scripts[slot].loaded = true;
+    }
+    int n = s_evalsha_argv(sha, nkeys, argc, argv, lens, av, al, nk);
+    sw_redis_append(self, n, av, al);
+    return 0;
 }
 
 int

@@ -53,6 +53,16 @@ int  sw_redis_flush(sw_redis_t *self, sw_err_t *err);
 int  sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *arg, int i, redisReply *r),
                          void *arg, sw_err_t *err);
 
+/*  Runs a Lua script by its SHA1 (loading it on first use or after a
+ *  SCRIPT FLUSH), so the script text crosses the network once. script must
+ *  be a string with static storage: its address is the cache key.
+ *  argv holds the keys, then the arguments. */
+redisReply *sw_redis_eval(sw_redis_t *self, const char *script, int nkeys, int argc,
+                          const char **argv, const size_t *lens, sw_err_t *err);
+/*  The same, queued on the pipeline (the script is loaded first). */
+int sw_redis_eval_append(sw_redis_t *self, const char *script, int nkeys, int argc,
+                         const char **argv, const size_t *lens, sw_err_t *err);
+
 int sw_redis_test(bool verbose);
 
 #endif

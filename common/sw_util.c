@@ -285,6 +285,130 @@ sw_utf8_sanitize(const char *src, size_t n, sw_buf_t *out)
     sw_buf_add(out, src + run, n - run);
 }
 
+bool
+sw_utf8_clean(const char *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *) data;
+    for (size_t i = 0; i < n;) {
+        size_t len = s_utf8_seq(p + i, n - i);
+        if (!len)
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+static uint32_t
+s_rol(uint32_t v, int n)
+{
+    return (v << n) | (v >> (32 - n));
+}
+
+static void
+s_sha1_block(uint32_t h[5], const unsigned char *p)
+{
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t) p[4 * i] << 24 | (uint32_t) p[4 * i + 1] << 16
+             | (uint32_t) p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++)
+        w[i] = s_rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int i = 0; i < 80; i++) {
+        uint32_t f, k;
+        if (i < 20)      { f = (b & c) | (~b & d);          k = 0x5A827999; }
+        else if (i < 40) { f = b ^ c ^ d;                   k = 0x6ED9EBA1; }
+        else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDC; }
+        else             { f = b ^ c ^ d;                   k = 0xCA62C1D6; }
+        uint32_t t = s_rol(a, 5) + f + e + k + w[i];
+        e = d;
+        d = c;
+        c = s_rol(b, 30);
+        b = a;
+        a = t;
+    }
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+}
+
+void
+sw_sha1_hex(const void *data, size_t n, char out[41])
+{
+    uint32_t h[5] = { 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0 };
+    const unsigned char *p = data;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        s_sha1_block(h, p + i);
+    unsigned char tail[128] = { 0 };
+    size_t rest = n - i;
+    memcpy(tail, p + i, rest);
+    tail[rest] = 0x80;
+    size_t blocks = rest + 9 > 64 ? 2 : 1;
+    uint64_t bits = (uint64_t) n * 8;
+    for (int k = 0; k < 8; k++)
+        tail[blocks * 64 - 1 - k] = (unsigned char) (bits >> (8 * k));
+    for (size_t b = 0; b < blocks; b++)
+        s_sha1_block(h, tail + 64 * b);
+    for (int k = 0; k < 5; k++)
+        snprintf(out + 8 * k, 9, "%08x", h[k]);
+}
+
+static const char s_b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void
+sw_base64_encode(const void *data, size_t n, sw_buf_t *out)
+{
+    const unsigned char *p = data;
+    char q[4];
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned) p[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned) p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        q[0] = s_b64[(v >> 18) & 63];
+        q[1] = s_b64[(v >> 12) & 63];
+        q[2] = i + 1 < n ? s_b64[(v >> 6) & 63] : '=';
+        q[3] = i + 2 < n ? s_b64[v & 63] : '=';
+        sw_buf_add(out, q, 4);
+    }
+    if (!out->data)
+        sw_buf_add(out, "", 0);
+}
+
+int
+sw_base64_decode(const char *s, size_t n, sw_buf_t *out)
+{
+    if (n % 4)
+        return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        unsigned v = 0;
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            char c = s[i + k];
+            const char *at = c ? strchr(s_b64, c) : NULL;
+            if (c == '=' && i + 4 == n && k >= 2) {
+                pad++;
+                v <<= 6;
+                continue;
+            }
+            if (!at || pad)
+                return -1;
+            v = (v << 6) | (unsigned) (at - s_b64);
+        }
+        unsigned char b[3] = { (unsigned char) (v >> 16), (unsigned char) (v >> 8),
+                               (unsigned char) v };
+        sw_buf_add(out, b, (size_t) (3 - pad));
+    }
+    if (!out->data)
+        sw_buf_add(out, "", 0);
+    return 0;
+}
+
 int
 sw_parse_int(const char *s, long long min, long long max, long long *out)
 {
@@ -392,6 +516,38 @@ sw_util_test(bool verbose)
     sw_buf_reset(&out);
     sw_utf8_sanitize("x\0y", 3, &out);
     CHECK(out.len == 5);
+
+    /*  base64 round trips, including NULs and every padding length */
+    const char bin[] = { 'a', 0, (char) 0xff, 'z', '\n' };
+    for (size_t n = 0; n <= sizeof bin; n++) {
+        sw_buf_t enc, dec;
+        sw_buf_init(&enc);
+        sw_buf_init(&dec);
+        sw_base64_encode(bin, n, &enc);
+        CHECK(enc.len == (n + 2) / 3 * 4);
+        CHECK(sw_base64_decode(enc.data, enc.len, &dec) == 0);
+        CHECK(dec.len == n && memcmp(dec.data, bin, n) == 0);
+        sw_buf_release(&enc);
+        sw_buf_release(&dec);
+    }
+    sw_buf_reset(&out);
+    sw_base64_encode("hello", 5, &out);
+    CHECK(strcmp(out.data, "aGVsbG8=") == 0);
+    sw_buf_reset(&out);
+    CHECK(sw_base64_decode("aGVsbG8", 7, &out) < 0);
+    CHECK(sw_base64_decode("aG=sbG8=", 8, &out) < 0);
+    CHECK(sw_base64_decode("a!Vs", 4, &out) < 0);
+    CHECK(sw_utf8_clean("h\xC3\xA9", 3) && !sw_utf8_clean("a\0b", 3) && !sw_utf8_clean("\xff", 1));
+
+    /*  SHA-1 test vectors (FIPS 180), across the one- and two-block tails */
+    char sha[41];
+    sw_sha1_hex("", 0, sha);
+    CHECK(strcmp(sha, "da39a3ee5e6b4b0d3255bfef95601890afd80709") == 0);
+    sw_sha1_hex("abc", 3, sha);
+    CHECK(strcmp(sha, "a9993e364706816aba3e25717850c26c9cd0d89d") == 0);
+    const char *v448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sw_sha1_hex(v448, strlen(v448), sha);
+    CHECK(strcmp(sha, "84983e441c3bd26ebaae4aa1f95129e5e54670f1") == 0);
 
     long long v;
     CHECK(sw_parse_int("42", 0, 100, &v) == 0 && v == 42);

@@ -79,6 +79,16 @@ void sw_capture_render(const sw_capture_t *c, sw_buf_t *out);
  *  and NUL bytes with U+FFFD, so the text can be stored as a JSON string. */
 void sw_utf8_sanitize(const char *src, size_t n, sw_buf_t *out);
 
+/*  SHA-1 of data as 40 lower-case hex digits and a NUL (Redis names Lua
+ *  scripts by it; not used for security). */
+void sw_sha1_hex(const void *data, size_t n, char out[41]);
+
+/*  Base64 (RFC 4648, with padding). decode returns -1 on bad input. */
+void sw_base64_encode(const void *data, size_t n, sw_buf_t *out);
+int  sw_base64_decode(const char *s, size_t n, sw_buf_t *out);
+/*  True when data is valid UTF-8 without NUL bytes (safe as a JSON string). */
+bool sw_utf8_clean(const char *data, size_t n);
+
 /*  Strict decimal parse of a whole string into [min, max]; 0 or -1. */
 int sw_parse_int(const char *s, long long min, long long max, long long *out);
 

@@ -5,6 +5,7 @@
 #include "agent_child.h"
 #include "agent_runner.h"
 #include "coord_sched.h"
+#include "sw_memory.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
 #include "sw_proto.h"
@@ -14,9 +15,11 @@
 static const sw_selftest_t s_tests[] = {
     { "util", sw_util_test },
     { "mpack", sw_mpack_test },
+    { "task", sw_task_test },
     { "proto", sw_proto_test },
     { "opts", sw_opts_test },
     { "redis", sw_redis_test },
+    { "memory", sw_memory_test },
     { "sched", coord_sched_test },
     { "child", agent_child_test },
     { "runner", agent_runner_test },

@@ -1,0 +1,93 @@
+/*  sw_memory -- the shared key/value memory in Redis (docs/redis.md).
+ *
+ *  Namespaced entries with a value (binary-safe), tags, creation and
+ *  update times and an optional TTL enforced by Redis. Each namespace has
+ *  an index (a sorted set by update time), so list, search, stats and
+ *  export never SCAN the keyspace. Entries with a TTL are also in a
+ *  schedule (swarm:mem:ttl) so their index entries are removed once Redis
+ *  has expired them: counts stay exact.
+ *
+ *  Writes are single Lua scripts, atomic in Redis: concurrent writers
+ *  cannot lose an entry or leave the index out of step with the data.
+ *  Used by the swarm CLI, the agent (prompt templates) and the MCP server.
+ */
+#ifndef SW_MEMORY_H
+#define SW_MEMORY_H
+
+#include <jansson.h>
+
+#include "sw_proto.h"
+#include "sw_redis.h"
+
+#define SW_MEM_MAX_VALUE (16u << 20)
+#define SW_MEM_MAX_KEY   512
+#define SW_EEXISTS       5          /*  sw_err_t code: --no-upsert and the key exists */
+
+typedef struct {
+    char    *ns;
+    char    *key;
+    char    *value;                 /*  NUL-terminated, may hold NULs: use len */
+    size_t   len;
+    char    *tags;                  /*  comma-separated, "" when none */
+    int64_t  created, updated;      /*  ms since the epoch */
+    int64_t  ttl_ms;                /*  remaining, -1 when none */
+    double   score;                 /*  search only */
+} sw_mem_entry_t;
+
+void sw_mem_entry_release(sw_mem_entry_t *e);
+void sw_mem_entries_free(sw_mem_entry_t *v, size_t n);
+
+typedef struct {
+    const char *tags;               /*  "a,b"; NULL = none */
+    int64_t     ttl_ms;             /*  0 = keep forever */
+    bool        no_upsert;          /*  fail with SW_EEXISTS when the key exists */
+    int64_t     created_ms;         /*  0 = now, or kept from an existing entry */
+    int64_t     updated_ms;         /*  0 = now */
+} sw_mem_store_opts_t;
+
+bool sw_memory_key_valid(const char *key);
+
+int sw_memory_store(sw_redis_t *r, const char *ns, const char *key, const void *value,
+                    size_t len, const sw_mem_store_opts_t *o, sw_err_t *err);
+/*  The same, queued on r's pipeline (flush with sw_redis_flush). */
+int sw_memory_store_append(sw_redis_t *r, const char *ns, const char *key, const void *value,
+                           size_t len, const sw_mem_store_opts_t *o, sw_err_t *err);
+/*  -1 with SW_ENOTFOUND when there is no such entry. */
+int sw_memory_get(sw_redis_t *r, const char *ns, const char *key, sw_mem_entry_t *e,
+                  sw_err_t *err);
+int sw_memory_delete(sw_redis_t *r, const char *ns, const char *key, sw_err_t *err);
+/*  Drops index entries of keys Redis has expired. */
+int sw_memory_purge(sw_redis_t *r, sw_err_t *err);
+int sw_memory_namespaces(sw_redis_t *r, sw_strv_t *out, sw_err_t *err);
+/*  Newest first, from offset; *total is the namespace's entry count. */
+int sw_memory_list(sw_redis_t *r, const char *ns, size_t offset, size_t limit, bool oldest_first,
+                   sw_mem_entry_t **out, size_t *n, size_t *total, sw_err_t *err);
+/*  Case-insensitive keyword search over keys, tags and values of one
+ *  namespace (or all when ns is NULL), best first. */
+int sw_memory_search(sw_redis_t *r, const char *ns, const char *query, size_t limit,
+                     sw_mem_entry_t **out, size_t *n, sw_err_t *err);
+
+typedef struct {
+    char    *ns;
+    size_t   entries;
+    uint64_t bytes;                 /*  of values */
+} sw_mem_stat_t;
+int sw_memory_stats(sw_redis_t *r, sw_mem_stat_t **out, size_t *n, sw_err_t *err);
+void sw_mem_stats_free(sw_mem_stat_t *v, size_t n);
+
+/*  The rank of an entry for query terms (lower-case); 0 = no match. Keys
+ *  weigh most, then tags, then values; every matched term counts more
+ *  than any weight. Pure: tested in the self-test. */
+double sw_memory_score(const sw_strv_t *terms, const char *key, const char *tags,
+                       const char *value, size_t len);
+
+/*  JSON of an entry: value as a string when it is clean UTF-8, else
+ *  value_base64. with_value false gives a preview of at most 200 bytes. */
+json_t *sw_memory_entry_json(const sw_mem_entry_t *e, bool with_value);
+/*  Back from an export line (namespace, key, value or value_base64, tags,
+ *  created, updated, ttl_ms). */
+int sw_memory_entry_from_json(json_t *o, sw_mem_entry_t *e, sw_err_t *err);
+
+int sw_memory_test(bool verbose);
+
+#endif
