@@ -17,6 +17,7 @@ typedef struct {
     const char *coordinator;
     const char *redis_url;
     bool        json;
+    bool        quiet;          /*  wait prints nothing on stdout (run --json --wait) */
     int         timeout_ms;     /*  for one request to the coordinator */
     void       *sock;           /*  zsock_t DEALER to the control socket (module only) */
     sw_redis_t *redis;          /*  lazily */

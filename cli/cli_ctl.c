@@ -1,11 +1,15 @@
 /*  cli_ctl -- the commands that talk to the coordinator. */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "sw_plan.h"
 #include "sw_proto.h"
 
 /*  One request/reply with the coordinator. 0 with *reply filled (release
@@ -447,7 +451,7 @@ cli_wait(cli_t *cli, int argc, char **argv)
         default: return s_bad_option("wait", argv);
         }
     }
-    bool tty = !cli->json && isatty(STDOUT_FILENO);
+    bool tty = !cli->json && !cli->quiet && isatty(STDOUT_FILENO);
     int64_t t0 = sw_now_ms();
     int64_t deadline = timeout_s ? t0 + timeout_s * 1000 : INT64_MAX;
     zhashx_t *shown = zhashx_new();     /*  task ids already printed */
@@ -478,7 +482,8 @@ cli_wait(cli_t *cli, int argc, char **argv)
         sw_mp_bool(reply.body, "done", true, &done, &err);
         const msgpack_object *tasks = sw_mp_find(reply.body, "tasks");
         int64_t now_wall = sw_wall_ms();
-        for (uint32_t i = 0; !tty && !cli->json && tasks && tasks->type == MSGPACK_OBJECT_ARRAY
+        for (uint32_t i = 0; !tty && !cli->json && !cli->quiet && tasks
+                             && tasks->type == MSGPACK_OBJECT_ARRAY
                              && i < tasks->via.array.size; i++) {
             const msgpack_object *t = &tasks->via.array.ptr[i];
             char st[32], id[160];
@@ -517,7 +522,9 @@ cli_wait(cli_t *cli, int argc, char **argv)
                 bad++;
         }
         (void) counts;
-        if (cli->json) {
+        if (cli->quiet)
+            ;
+        else if (cli->json) {
             json_t *j = cli_mp_to_json(reply.body);
             json_object_set_new(j, "timed_out", json_boolean(rc == EXIT_TIMEOUT));
             cli_print_json(j);
@@ -708,6 +715,282 @@ cli_cancel(cli_t *cli, int argc, char **argv)
     return 0;
 }
 
+/*  --- run ------------------------------------------------------------------------ */
+
+static const char s_run_usage[] =
+    "usage: swarm run PLAN.yaml [--wait] [--dry-run] [--job JOB] [--timeout S] [--markdown]\n"
+    "       swarm run --commands FILE|- [--label K=V]... [--halt-on-failure]\n"
+    "                 [--max-agents N] [--task-timeout S] [--wait] [--dry-run] [--job JOB]\n"
+    "Compiles a plan (workers:, stages: or steps:; see README) or a command list\n"
+    "(one command per line, split like a shell but never run by one) into tasks,\n"
+    "checks all of it first (errors say FILE:LINE:COLUMN, exit 2), then submits\n"
+    "it as a new job. --dry-run prints the tasks in dependency order instead.\n"
+    "--wait waits (as swarm wait) and prints the report (as swarm results);\n"
+    "the exit code is then 0 only when every task succeeded (124: --timeout).\n";
+
+static char *
+s_slurp(const char *path, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f)
+        return NULL;
+    sw_buf_t b;
+    sw_buf_init(&b);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        sw_buf_add(&b, buf, n);
+    if (f != stdin)
+        fclose(f);
+    if (!b.data)
+        sw_buf_add(&b, "", 0);
+    *len = b.len;
+    return b.data;
+}
+
+/*  NAME-YYYYmmdd-HHMMSS from a plan name or file name, as a valid job id. */
+static char *
+s_run_job_name(const char *name)
+{
+    char base[64];
+    size_t n = 0;
+    const char *dot = strrchr(name, '.');       /*  plan.yaml -> plan */
+    for (const char *p = name; *p && p != dot && n < 40; p++) {
+        char ch = (char) tolower((unsigned char) *p);
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_';
+        if (ok)
+            base[n++] = ch;
+        else if (n && base[n - 1] != '-')
+            base[n++] = '-';
+    }
+    while (n && (base[n - 1] == '-' || base[n - 1] == '.'))
+        n--;
+    base[n] = '\0';
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    return xasprintf("%s-%s", n && base[0] != '.' ? base : "run", stamp);
+}
+
+static void
+s_print_dag(const sw_plan_t *p, const char *job, bool json)
+{
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < p->n; i++) {
+            const sw_task_t *t = &p->tasks[i].task;
+            json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "id", t->id, "type", t->type,
+                                  "runner", t->runner, "timeout_s", (json_int_t) t->timeout_s,
+                                  "max_attempts", (json_int_t) t->max_attempts);
+            json_t *after = json_array(), *argv = json_array();
+            for (size_t k = 0; k < t->after.n; k++)
+                json_array_append_new(after, json_string(t->after.v[k]));
+            for (size_t k = 0; k < t->argv.n; k++)
+                json_array_append_new(argv, json_string(t->argv.v[k]));
+            json_object_set_new(o, "after", after);
+            if (t->argv.n)
+                json_object_set_new(o, "argv", argv);
+            else
+                json_decref(argv);
+            if (t->prompt)
+                json_object_set_new(o, "prompt", json_string(t->prompt));
+            json_array_append_new(arr, o);
+        }
+        cli_print_json(json_pack("{s:s, s:I, s:s, s:I, s:o}", "job", job,
+                                 "max_agents", (json_int_t) p->max_agents,
+                                 "on_failure", p->halt ? "stop" : "continue",
+                                 "count", (json_int_t) p->n, "tasks", arr));
+        return;
+    }
+    printf("job %s: %zu task%s, max_agents %lld, on_failure %s (dry run: nothing submitted)\n",
+           job, p->n, p->n == 1 ? "" : "s", (long long) p->max_agents,
+           p->halt ? "stop" : "continue");
+    for (size_t i = 0; i < p->n; i++) {
+        const sw_task_t *t = &p->tasks[i].task;
+        char what[40];
+        snprintf(what, sizeof what, "%s/%s", t->type, t->runner);
+        printf("  %-24s %-18s", t->id, what);
+        if (t->after.n) {
+            printf(" after ");
+            for (size_t k = 0; k < t->after.n; k++)
+                printf("%s%s", k ? "," : "", t->after.v[k]);
+        }
+        for (size_t k = 0; k < t->labels.n; k++)
+            printf(" %s=%s", t->labels.k[k], t->labels.v[k]);
+        if (t->argv.n) {
+            printf("  $");
+            for (size_t k = 0; k < t->argv.n; k++)
+                printf(" %s", t->argv.v[k]);
+        }
+        else if (t->prompt) {
+            /*  the task's own words, not the template around them */
+            const char *task = strstr(t->prompt, "Your task: ");
+            task = task ? task + 11 : t->prompt;
+            int n = (int) strcspn(task, "\n");
+            printf("  \"%.*s%s\"", n > 60 ? 60 : n, task, n > 60 ? "..." : "");
+        }
+        putchar('\n');
+    }
+}
+
+static int
+cli_run(cli_t *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "wait", no_argument, NULL, 'w' }, { "dry-run", no_argument, NULL, 'n' },
+        { "job", required_argument, NULL, 'j' }, { "timeout", required_argument, NULL, 'T' },
+        { "markdown", no_argument, NULL, 'm' }, { "commands", required_argument, NULL, 'c' },
+        { "label", required_argument, NULL, 'l' }, { "halt-on-failure", no_argument, NULL, 'H' },
+        { "max-agents", required_argument, NULL, 'M' },
+        { "task-timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool wait = false, dry = false, markdown = false, halt = false;
+    const char *jobflag = NULL, *commands = NULL, *timeout = NULL;
+    long long max_agents = -1, task_timeout = 0, v;
+    sw_kv_t labels = { 0 };
+    int c, rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'w': wait = true; break;
+        case 'n': dry = true; break;
+        case 'j': jobflag = optarg; break;
+        case 'T':
+            if (sw_parse_int(optarg, 1, 30 * 86400, &v) < 0)
+                rc = cli_fail(EXIT_USAGE, "run: --timeout wants seconds, got '%s'", optarg);
+            timeout = optarg;
+            break;
+        case 'm': markdown = true; break;
+        case 'c': commands = optarg; break;
+        case 'l': rc = s_kv_arg("run", "--label", optarg, &labels); break;
+        case 'H': halt = true; break;
+        case 'M':
+            if (sw_parse_int(optarg, 0, 100000, &max_agents) < 0)
+                rc = cli_fail(EXIT_USAGE, "run: --max-agents wants a number, got '%s'", optarg);
+            break;
+        case 't':
+            if (sw_parse_int(optarg, 1, 7 * 86400, &task_timeout) < 0)
+                rc = cli_fail(EXIT_USAGE, "run: --task-timeout wants seconds, got '%s'", optarg);
+            break;
+        case 'h': fputs(s_run_usage, stdout); rc = -1; break;
+        default: rc = s_bad_option("run", argv);
+        }
+    }
+    if (rc) {
+        sw_kv_release(&labels);
+        return rc < 0 ? 0 : rc;
+    }
+    const char *file = commands ? commands : optind < argc ? argv[optind] : NULL;
+    if (!file || argc - optind > (commands ? 0 : 1)) {
+        sw_kv_release(&labels);
+        fputs(s_run_usage, stderr);
+        return EXIT_USAGE;
+    }
+    size_t len;
+    char *text = s_slurp(file, &len);
+    if (!text) {
+        sw_kv_release(&labels);
+        return cli_fail(EXIT_USAGE, "run: cannot read %s: %s", file, strerror(errno));
+    }
+    sw_plan_t plan;
+    sw_strv_t errors = { 0 };
+    const char *shown = strcmp(file, "-") == 0 ? "stdin" : file;
+    int prc = commands ? sw_plan_commands(shown, text, len, &plan, &errors)
+                       : sw_plan_parse(shown, text, len, &plan, &errors);
+    free(text);
+    if (prc < 0) {
+        for (size_t i = 0; i < errors.n; i++)
+            fprintf(stderr, "%s\n", errors.v[i]);
+        fprintf(stderr, "swarm: run: %s is not valid; nothing was submitted\n", shown);
+        sw_strv_release(&errors);
+        sw_kv_release(&labels);
+        return EXIT_USAGE;
+    }
+    sw_strv_release(&errors);
+    if (halt)
+        plan.halt = true;
+    if (max_agents >= 0)
+        plan.max_agents = max_agents;
+    for (size_t i = 0; i < plan.n; i++) {
+        sw_kv_copy(&plan.tasks[i].task.labels, &labels);
+        if (task_timeout)
+            plan.tasks[i].task.timeout_s = task_timeout;
+    }
+    sw_kv_release(&labels);
+    sw_plan_render(&plan);
+    const char *base = plan.name ? plan.name : strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
+    char *job = jobflag ? xstrdup(jobflag) : s_run_job_name(base);
+    if (!sw_id_valid(job)) {
+        rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
+        goto out;
+    }
+    if (dry) {
+        s_print_dag(&plan, job, cli->json);
+        goto out;
+    }
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, 6);
+    sw_mp_kv_str(&r.pk, "job", job);
+    sw_mp_kv_int(&r.pk, "max_agents", plan.max_agents);
+    sw_mp_kv_str(&r.pk, "namespace", plan.ns);
+    sw_mp_kv_str(&r.pk, "on_failure", plan.halt ? "stop" : "continue");
+    sw_mp_kv_str(&r.pk, "topology", plan.topology);
+    sw_mp_kv_str(&r.pk, "strategy", plan.strategy);
+    sw_msg_t reply;
+    rc = cli_request(cli, SW_C_INIT, &r.sb, cli->timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&r.sb);
+    if (rc)
+        goto out;
+    sw_msg_release(&reply);
+    /*  In batches well under the frame cap; each batch only depends on
+     *  earlier ones, since the plan is in dependency order. */
+    for (size_t from = 0; rc == 0 && from < plan.n; from += 2000) {
+        size_t n = plan.n - from < 2000 ? plan.n - from : 2000;
+        s_req_init(&r);
+        msgpack_pack_map(&r.pk, 2);
+        sw_mp_kv_str(&r.pk, "job", job);
+        sw_mp_pack_str(&r.pk, "tasks");
+        msgpack_pack_array(&r.pk, n);
+        for (size_t i = from; i < from + n; i++)
+            sw_task_pack(&r.pk, &plan.tasks[i].task);
+        rc = cli_request(cli, SW_C_SUBMIT, &r.sb, cli->timeout_ms + 5000, &reply);
+        msgpack_sbuffer_destroy(&r.sb);
+        if (rc == 0)
+            sw_msg_release(&reply);
+    }
+    if (rc)
+        goto out;
+    if (!wait) {
+        if (cli->json)
+            cli_print_json(json_pack("{s:s, s:I}", "job", job, "count", (json_int_t) plan.n));
+        else
+            printf("job %s: %zu task%s submitted (swarm wait --job %s; swarm results --job %s)\n",
+                   job, plan.n, plan.n == 1 ? "" : "s", job, job);
+        goto out;
+    }
+    if (!cli->json)
+        printf("job %s: %zu task%s submitted\n", job, plan.n, plan.n == 1 ? "" : "s");
+    char *wargv[] = { "wait", "--job", job, timeout ? "--timeout" : NULL, (char *) timeout, NULL };
+    optind = 0;
+    cli->quiet = cli->json;
+    rc = cli_wait(cli, timeout ? 5 : 3, wargv);
+    cli->quiet = false;
+    if (!cli->json && !markdown)
+        putchar('\n');
+    char *rargv[] = { "results", "--job", job, markdown ? "--markdown" : NULL, NULL };
+    optind = 0;
+    int rrc = cli_results(cli, markdown ? 4 : 3, rargv);
+    if (rc != EXIT_TIMEOUT)
+        rc = rrc;
+out:
+    free(job);
+    sw_plan_release(&plan);
+    return rc;
+}
+
 /*  --- the module's entry point ------------------------------------------------ */
 
 __attribute__((visibility("default"))) int
@@ -719,6 +1002,7 @@ swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv)
     } commands[] = {
         { "init", cli_init }, { "spawn", cli_spawn }, { "wait", cli_wait },
         { "status", cli_status }, { "agents", cli_agents }, { "cancel", cli_cancel },
+        { "run", cli_run },
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cmd, commands[i].name) != 0)

@@ -117,24 +117,40 @@ s_first_line(const char *s, char *out, size_t max)
 }
 
 static const char s_results_usage[] =
-    "usage: swarm results [--job JOB] [--json]\n"
+    "usage: swarm results [--job JOB] [--json | --markdown]\n"
     "Every task of the job (default: current job) with status, attempt, agent,\n"
-    "duration and the first line of its output or error. --json prints the\n"
-    "result documents as an array. Exit 1 when any task did not succeed.\n";
+    "duration and the first line of its output or error, then the totals.\n"
+    "--json prints the result documents as an array; --markdown a table to\n"
+    "paste into a pull request. Exit 1 when any task did not succeed.\n";
+
+/*  A table cell: pipes escaped, so the row stays a row. */
+static void
+s_md_cell(const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputs("\\|", stdout);
+        else
+            putchar(*s);
+    }
+}
 
 int
 cli_results(cli_t *cli, int argc, char **argv)
 {
     static const struct option lo[] = {
         { "job", required_argument, NULL, 'j' }, { "json", no_argument, NULL, 'J' },
+        { "markdown", no_argument, NULL, 'M' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     const char *jobflag = NULL;
+    bool md = false;
     int c;
     while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
         switch (c) {
         case 'j': jobflag = optarg; break;
         case 'J': cli->json = true; break;
+        case 'M': md = true; break;
         case 'h': fputs(s_results_usage, stdout); return 0;
         default: return cli_fail(EXIT_USAGE, "results: unknown option '%s'", argv[optind - 1]);
         }
@@ -157,7 +173,10 @@ cli_results(cli_t *cli, int argc, char **argv)
     int counts[SW_TS_COUNT] = { 0 };
     int bad = 0, unfinished = 0;
     json_t *arr = json_array();
-    if (!cli->json)
+    if (md && !cli->json)
+        printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | exit | "
+               "output / error |\n|---|---|---:|---|---|---:|---:|---|\n", job);
+    else if (!cli->json)
         printf("%-28s %-10s %7s  %-16s %8s %4s  %s\n", "TASK", "STATUS", "ATTEMPT", "AGENT",
                "TIME", "EXIT", "OUTPUT / ERROR");
     for (size_t i = 0; i < n; i++) {
@@ -203,6 +222,16 @@ cli_results(cli_t *cli, int argc, char **argv)
         else if (r->result)
             text = s_jstr(r->result, "stderr_tail");
         s_first_line(text, summary, sizeof summary);
+        if (md) {
+            printf("| `%s` | %s%s%s | %ld | %s | %s | %s | %s | ", r->id,
+                   st == SW_TS_SUCCEEDED ? "" : "**", r->status ? r->status : "?",
+                   st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
+                   r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
+                   dur, code);
+            s_md_cell(summary);
+            printf(" |\n");
+            continue;
+        }
         printf("%-28s %-10s %7ld  %-16s %8s %4s  %s\n", r->id, r->status ? r->status : "?",
                r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code, summary);
     }
@@ -210,14 +239,14 @@ cli_results(cli_t *cli, int argc, char **argv)
         cli_print_json(arr);
     else {
         json_decref(arr);
-        printf("\n%zu task%s:", n, n == 1 ? "" : "s");
+        printf("\n%s%zu task%s:", md ? "**" : "", n, n == 1 ? "" : "s");
         bool first = true;
         for (int s = 0; s < SW_TS_COUNT; s++)
             if (counts[s]) {
                 printf("%s %d %s", first ? "" : ",", counts[s], sw_tstate_name((sw_tstate_t) s));
                 first = false;
             }
-        printf("\n");
+        printf("%s\n", md ? "**" : "");
     }
     if (bad || unfinished) {
         /*  A partial failure is loud: named on stderr, and exit 1. */

@@ -19,10 +19,12 @@ static const char s_usage[] =
     "  status [--job JOB]              cluster and job state\n"
     "  agents                          registered agents\n"
     "  cancel (--job JOB | ID...)      cancel tasks\n"
+    "  run PLAN.yaml [--wait]          run a plan (workers, stages or steps)\n"
+    "  run --commands FILE [--wait]    run a command list (build farms)\n"
     "Results (read Redis directly):\n"
-    "  results [--job JOB] [--json]    aggregated results; exit 1 if any task failed\n"
+    "  results [--job JOB] [--json|--markdown]  the report; exit 1 if any task failed\n"
     "  logs [-f] ID                    one task's output\n"
-    "  memory get|list --namespace NS  shared memory\n"
+    "  memory store|get|delete|list|search|export|import|stats   shared memory\n"
     "\n"
     "Endpoints: --coordinator, else $SWARM_COORDINATOR, else tcp://127.0.0.1:7701;\n"
     "--redis, else $SWARM_REDIS, else " SW_REDIS_DEFAULT ".\n"
@@ -39,7 +41,7 @@ static const struct {
 };
 
 static const char *const s_ctl_commands[] = {
-    "init", "spawn", "wait", "status", "agents", "cancel", NULL,
+    "init", "spawn", "wait", "status", "agents", "cancel", "run", NULL,
 };
 
 /*  Loads swarm-ctl.so, which holds the coordinator commands and links
@@ -117,6 +119,15 @@ main(int argc, char **argv)
     const char *name = argv[optind];
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
+    /*  --json is global, but users also put it after the command: take it
+     *  from anywhere before a "--" (after which comes a task's argv). */
+    for (int i = 1; i < sub_argc && strcmp(sub_argv[i], "--") != 0; i++)
+        if (strcmp(sub_argv[i], "--json") == 0) {
+            cli.json = true;
+            memmove(&sub_argv[i], &sub_argv[i + 1], (size_t) (sub_argc - i) * sizeof *sub_argv);
+            sub_argc--;
+            i--;
+        }
     int rc = -1;
     /*  Each command parses its own options; 0 makes GNU getopt start afresh
      *  (1 would keep its permutation state from the scan above). */

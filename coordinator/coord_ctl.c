@@ -154,12 +154,13 @@ static void
 s_on_init(coord_server_t *self, sw_msg_t *m)
 {
     sw_err_t err = { 0 };
-    char *job = NULL, *topology = NULL, *strategy = NULL, *ns = NULL;
+    char *job = NULL, *topology = NULL, *strategy = NULL, *ns = NULL, *on_failure = NULL;
     int64_t max_agents = -1;
     if (sw_mp_str(m->body, "job", false, &job, &err) < 0
         || sw_mp_str(m->body, "topology", false, &topology, &err) < 0
         || sw_mp_str(m->body, "strategy", false, &strategy, &err) < 0
         || sw_mp_str(m->body, "namespace", false, &ns, &err) < 0
+        || sw_mp_str(m->body, "on_failure", false, &on_failure, &err) < 0
         || sw_mp_int(m->body, "max_agents", false, 0, 100000, &max_agents, &err) < 0) {
         s_reply_error(self, m->routing, 2, "%s", err.msg);
         goto out;
@@ -177,6 +178,10 @@ s_on_init(coord_server_t *self, sw_msg_t *m)
         s_reply_error(self, m->routing, 2, "invalid namespace '%s'", ns);
         goto out;
     }
+    if (on_failure && strcmp(on_failure, "stop") && strcmp(on_failure, "continue")) {
+        s_reply_error(self, m->routing, 2, "on_failure must be stop or continue");
+        goto out;
+    }
     coord_job_t *j = coord_sched_job_ensure(self->sched, job, sw_wall_ms());
     if (topology) {
         free(j->topology);
@@ -192,6 +197,8 @@ s_on_init(coord_server_t *self, sw_msg_t *m)
     }
     if (max_agents >= 0)
         j->max_agents = (int) max_agents;
+    if (on_failure)
+        j->halt = strcmp(on_failure, "stop") == 0;
     coord_store_job(self->store, j);
     s_set_current(self, j->id);
     s_reply_t r;
@@ -203,6 +210,7 @@ out:
     free(topology);
     free(strategy);
     free(ns);
+    free(on_failure);
 }
 
 /*  --- SUBMIT ---------------------------------------------------------------------- */
@@ -373,9 +381,9 @@ s_on_cancel(coord_server_t *self, sw_msg_t *m)
         }
     int n = 0;
     if (ids.n == 0)
-        n = coord_sched_cancel(self->sched, j, NULL, sw_wall_ms());
+        n = coord_sched_cancel(self->sched, j, NULL, NULL, sw_wall_ms());
     for (size_t i = 0; i < ids.n; i++)
-        n += coord_sched_cancel(self->sched, j, ids.v[i], sw_wall_ms());
+        n += coord_sched_cancel(self->sched, j, ids.v[i], NULL, sw_wall_ms());
     sw_strv_release(&ids);
     s_reply_t r;
     s_reply_begin(&r, 2);

@@ -12,6 +12,7 @@ struct coord_sched_t {
     zhashx_t  *agents;          /*  id -> coord_agent_t * */
     zlistx_t  *agent_order;     /*  coord_agent_t * in HELLO order (owns) */
     zlistx_t  *ready;           /*  coord_task_t * ready to run, FIFO */
+    zlistx_t  *halting;         /*  coord_job_t * to stop at the next dispatch */
     int        free_slots;      /*  sum of credit over agents */
 };
 
@@ -49,6 +50,7 @@ s_job_destroy(coord_job_t **self_p)
     free(j->ns);
     free(j->topology);
     free(j->strategy);
+    free(j->halt_reason);
     free(j);
     *self_p = NULL;
 }
@@ -82,6 +84,7 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     self->agent_order = zlistx_new();
     zlistx_set_destructor(self->agent_order, (zlistx_destructor_fn *) s_agent_destroy);
     self->ready = zlistx_new();
+    self->halting = zlistx_new();
     return self;
 }
 
@@ -92,6 +95,7 @@ coord_sched_destroy(coord_sched_t **self_p)
     if (!self)
         return;
     zlistx_destroy(&self->ready);
+    zlistx_destroy(&self->halting);
     zhashx_destroy(&self->agents);
     zlistx_destroy(&self->agent_order);
     zhashx_destroy(&self->jobs);
@@ -170,6 +174,16 @@ s_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const char *reaso
     if (reason) {
         free(t->reason);
         t->reason = xstrdup(reason);
+    }
+    coord_job_t *j = t->job;
+    if (j->halt && !j->halting
+        && (st == SW_TS_FAILED || st == SW_TS_TIMED_OUT || st == SW_TS_LOST)) {
+        /*  on_failure: stop. Cancelled at the next dispatch, not from here:
+         *  we may be inside a walk of this job's lists. */
+        j->halting = true;
+        j->halt_reason = xasprintf("job stopped on failure: %s %s", t->spec.id,
+                                   sw_tstate_name(st));
+        zlistx_add_end(self->halting, j);
     }
     self->ops.persist(self->ctx, t);
     self->ops.finished(self->ctx, t);
@@ -448,6 +462,11 @@ s_pick(coord_sched_t *self, const coord_task_t *t)
 int
 coord_sched_dispatch(coord_sched_t *self, int64_t wall_ms)
 {
+    coord_job_t *halt;
+    while ((halt = zlistx_first(self->halting))) {
+        zlistx_detach_cur(self->halting);
+        coord_sched_cancel(self, halt, NULL, halt->halt_reason, wall_ms);
+    }
     int n = 0;
     coord_task_t *t = zlistx_first(self->ready);
     while (t && self->free_slots > 0) {
@@ -494,7 +513,8 @@ coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64
 }
 
 int
-coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, int64_t wall_ms)
+coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, const char *reason,
+                   int64_t wall_ms)
 {
     /*  Collect first: callbacks may walk the job's list. */
     zlistx_t *todo = zlistx_new();
@@ -511,7 +531,8 @@ coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, int64_
             self->ops.cancel(self->ctx, t, t->agent);
         }
         else
-            s_finish(self, t, SW_TS_CANCELLED, "cancelled before it started", wall_ms);
+            s_finish(self, t, SW_TS_CANCELLED, reason ? reason : "cancelled before it started",
+                     wall_ms);
         n++;
     }
     zlistx_destroy(&todo);
@@ -659,7 +680,7 @@ coord_sched_test(bool verbose)
     coord_task_t *h = s_test_submit(s, "h", "g", NULL);
     coord_job_t *job = coord_sched_job(s, "j");
     int cancels = rec.cancels;
-    CHECK(coord_sched_cancel(s, job, "g", 0) == 1 && rec.cancels == cancels + 1);
+    CHECK(coord_sched_cancel(s, job, "g", NULL, 0) == 1 && rec.cancels == cancels + 1);
     CHECK(g->state == SW_TS_RUNNING && g->cancel_requested);
     CHECK(s_test_done(s, g->agent, g, g->spec.attempt, "failed") == 0);
     CHECK(g->state == SW_TS_CANCELLED && h->state == SW_TS_SKIPPED);
@@ -676,6 +697,31 @@ coord_sched_test(bool verbose)
         coord_sched_agent_lost(s, l->agent, "agent stopped answering", 0);
     }
     CHECK(l->state == SW_TS_LOST && strstr(l->reason, "attempt 2 of 2"));
+
+    /*  on_failure: stop cancels the rest of the job, naming the failure */
+    coord_job_t *hj = coord_sched_job_ensure(s, "halt", 0);
+    hj->halt = true;
+    sw_task_t ht;
+    sw_err_t herr = { 0 };
+    coord_task_t *hs[3];
+    for (int i = 0; i < 3; i++) {
+        sw_task_init(&ht);
+        ht.id = xasprintf("h%d", i);
+        ht.job = xstrdup("halt");
+        sw_kv_set(&ht.labels, "os", "bsd");
+        sw_strv_push(&ht.argv, "true");
+        sw_task_validate(&ht, &herr);
+        hs[i] = coord_sched_submit(s, &ht, 0, &herr);
+    }
+    coord_agent_t *m = s_test_agent(s, "m", 1, "bsd");
+    coord_sched_dispatch(s, 0);
+    CHECK(hs[0]->state == SW_TS_RUNNING && hs[1]->state == SW_TS_QUEUED);
+    sw_ref_t hr = { .job = "halt", .id = "h0", .attempt = 1, .status = "failed" };
+    CHECK(coord_sched_done(s, m, &hr, 0) == 0);
+    CHECK(hs[1]->state == SW_TS_QUEUED);        /*  nothing from inside the callback */
+    coord_sched_dispatch(s, 0);
+    CHECK(hs[1]->state == SW_TS_CANCELLED && hs[2]->state == SW_TS_CANCELLED);
+    CHECK(strcmp(hs[1]->reason, "job stopped on failure: h0 failed") == 0);
 
     /*  counts add up */
     CHECK(job->ntasks == 10);

@@ -50,6 +50,9 @@ struct coord_job_t {
     char      *topology;
     char      *strategy;
     int        max_agents;      /*  0 = no cap on running tasks */
+    bool       halt;            /*  on_failure: stop */
+    bool       halting;         /*  a task failed: cancel the rest */
+    char      *halt_reason;
     int        running;
     int        counts[SW_TS_COUNT];
     int        ntasks;
@@ -118,9 +121,11 @@ int coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, i
 /*  Hands ready tasks to agents with free slots; returns how many. */
 int coord_sched_dispatch(coord_sched_t *self, int64_t wall_ms);
 
-/*  Cancels one task, or every unfinished task of a job when id is NULL.
- *  Returns how many were cancelled or asked to stop. */
-int coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, int64_t wall_ms);
+/*  Cancels one task, or every unfinished task of a job when id is NULL;
+ *  reason is recorded on tasks that never started. Returns how many were
+ *  cancelled or asked to stop. */
+int coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, const char *reason,
+                       int64_t wall_ms);
 
 size_t coord_sched_queued(coord_sched_t *self);
 

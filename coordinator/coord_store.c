@@ -42,8 +42,9 @@ coord_store_job(coord_store_t *self, const coord_job_t *j)
     const char *hset[] = { "HSET", key, "created", created, "namespace", j->ns,
                            "max_agents", max_agents,
                            "topology", j->topology ? j->topology : "",
-                           "strategy", j->strategy ? j->strategy : "" };
-    s_append(self, hset, 12);
+                           "strategy", j->strategy ? j->strategy : "",
+                           "on_failure", j->halt ? "stop" : "continue" };
+    s_append(self, hset, 14);
     const char *zadd[] = { "ZADD", "swarm:jobs", created, j->id };
     s_append(self, zadd, 4);
 }

@@ -8,6 +8,7 @@
 #include "sw_memory.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
+#include "sw_plan.h"
 #include "sw_proto.h"
 #include "sw_redis.h"
 #include "sw_selftest.h"
@@ -18,6 +19,7 @@ static const sw_selftest_t s_tests[] = {
     { "task", sw_task_test },
     { "proto", sw_proto_test },
     { "opts", sw_opts_test },
+    { "plan", sw_plan_test },
     { "redis", sw_redis_test },
     { "memory", sw_memory_test },
     { "sched", coord_sched_test },
