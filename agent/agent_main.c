@@ -56,6 +56,7 @@ typedef struct {
     agent_child_t child;
     bool          spawned;
     char         *lastmsg;      /*  codex's -o file */
+    char         *schema;       /*  codex's --output-schema file */
     char         *error;        /*  why it could not run */
     char         *json;         /*  result waiting to be stored */
     const char   *status;
@@ -89,8 +90,11 @@ s_run_destroy(run_t **run_p)
         agent_child_release(&run->child);
     if (run->lastmsg)
         unlink(run->lastmsg);
+    if (run->schema)
+        unlink(run->schema);
     sw_task_release(&run->task);
     free(run->lastmsg);
+    free(run->schema);
     free(run->error);
     free(run->json);
     free(run);
@@ -406,6 +410,21 @@ s_start(agent_t *self, run_t *run)
         char *job = s_safe_name(t->job), *id = s_safe_name(t->id);
         run->lastmsg = xasprintf("%s/.swarm/%s.%s.%lld.last", self->conf->workdir, job, id,
                                  (long long) t->attempt);
+        if (t->output_schema) {
+            run->schema = xasprintf("%s/.swarm/%s.%s.%lld.schema.json", self->conf->workdir, job,
+                                    id, (long long) t->attempt);
+            FILE *f = fopen(run->schema, "w");
+            bool ok = f && fputs(t->output_schema, f) >= 0;
+            if (f && fclose(f) != 0)
+                ok = false;
+            if (!ok) {
+                run->error = xasprintf("cannot write the output schema to %s: %s", run->schema,
+                                       strerror(errno));
+                free(job);
+                free(id);
+                goto out;
+            }
+        }
         free(job);
         free(id);
         unlink(run->lastmsg);
@@ -422,7 +441,7 @@ s_start(agent_t *self, run_t *run)
         free(run->task.prompt);
         run->task.prompt = expanded.data;
     }
-    if (agent_runner_argv(&self->rconf, t, dir, run->lastmsg, &argv, &err) < 0) {
+    if (agent_runner_argv(&self->rconf, t, dir, run->lastmsg, run->schema, &argv, &err) < 0) {
         run->error = xstrdup(err.msg);
         goto out;
     }

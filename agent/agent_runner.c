@@ -17,13 +17,18 @@ agent_runner_sandbox(const char *type)
 
 int
 agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
-                  const char *lastmsg, sw_strv_t *argv, sw_err_t *err)
+                  const char *lastmsg, const char *schema, sw_strv_t *argv, sw_err_t *err)
 {
     if (strcmp(t->runner, "codex") == 0) {
         const char *v[] = { conf->codex, "exec", "--sandbox", agent_runner_sandbox(t->type),
-                            "--skip-git-repo-check", "-C", dir, "-o", lastmsg, t->prompt };
+                            "--skip-git-repo-check", "-C", dir, "-o", lastmsg };
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
             sw_strv_push(argv, v[i]);
+        if (schema) {
+            sw_strv_push(argv, "--output-schema");
+            sw_strv_push(argv, schema);
+        }
+        sw_strv_push(argv, t->prompt);
         return 0;
     }
     if (strcmp(t->runner, "claude") == 0) {
@@ -185,19 +190,23 @@ agent_runner_test(bool verbose)
     t.runner = xstrdup("codex");
     t.prompt = xstrdup("look at it");
     sw_strv_t argv = { 0 };
-    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", &argv, &err) == 0);
+    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", NULL, &argv, &err) == 0);
     const char *want[] = { "/opt/codex", "exec", "--sandbox", "read-only",
                            "--skip-git-repo-check", "-C", "/w", "-o", "/w/last", "look at it" };
     CHECK(argv.n == 10);
     for (size_t i = 0; i < argv.n && i < 10; i++)
         CHECK(strcmp(argv.v[i], want[i]) == 0);
     sw_strv_release(&argv);
+    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", "/w/s.json", &argv, &err) == 0);
+    CHECK(argv.n == 12 && strcmp(argv.v[9], "--output-schema") == 0);
+    CHECK(strcmp(argv.v[10], "/w/s.json") == 0 && strcmp(argv.v[11], "look at it") == 0);
+    sw_strv_release(&argv);
     CHECK(strcmp(agent_runner_sandbox("coder"), "workspace-write") == 0);
     CHECK(strcmp(agent_runner_sandbox("architect"), "read-only") == 0);
 
     free(t.runner);
     t.runner = xstrdup("exec");
-    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", &argv, &err) < 0);
+    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", NULL, &argv, &err) < 0);
     CHECK(strstr(err.msg, "--allow-exec") != NULL);
 
     agent_result_t r = { .task = &t, .agent = "a1", .host = "h", .status = "failed",

@@ -1,6 +1,7 @@
 /*  agent_runner -- what runs for a task, and what is stored after.
  *
  *  codex:  codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG PROMPT
+ *          (with --output-schema FILE before PROMPT when the task has a schema)
  *          MODE is read-only for reviewer and architect, workspace-write
  *          otherwise; LASTMSG (codex's last message) becomes the output.
  *  claude: claude -p PROMPT
@@ -23,9 +24,10 @@ typedef struct {
     bool        allow_exec;
 } agent_runner_conf_t;
 
-/*  Fills argv for the task; -1 with a user-facing reason. */
+/*  Fills argv for the task; -1 with a user-facing reason. schema is the
+ *  file holding the task's output schema (codex --output-schema), or NULL. */
 int agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
-                      const char *lastmsg, sw_strv_t *argv, sw_err_t *err);
+                      const char *lastmsg, const char *schema, sw_strv_t *argv, sw_err_t *err);
 const char *agent_runner_sandbox(const char *type);
 
 typedef struct {

@@ -719,12 +719,16 @@ cli_cancel(cli_t *cli, int argc, char **argv)
 
 static const char s_run_usage[] =
     "usage: swarm run PLAN.yaml [--wait] [--dry-run] [--job JOB] [--timeout S] [--markdown]\n"
+    "       swarm run --decompose GOAL [--workers N] [--wait] [--dry-run] [--job JOB]\n"
     "       swarm run --commands FILE|- [--label K=V]... [--halt-on-failure]\n"
     "                 [--max-agents N] [--task-timeout S] [--wait] [--dry-run] [--job JOB]\n"
     "Compiles a plan (workers:, stages: or steps:; see README) or a command list\n"
     "(one command per line, split like a shell but never run by one) into tasks,\n"
     "checks all of it first (errors say FILE:LINE:COLUMN, exit 2), then submits\n"
     "it as a new job. --dry-run prints the tasks in dependency order instead.\n"
+    "--decompose asks codex once (read-only, with a JSON schema for a plan) to\n"
+    "split GOAL into at most N typed sub-tasks, checks its plan like a file's,\n"
+    "shows it and runs it in the same job (--dry-run: shows it only).\n"
     "--wait waits (as swarm wait) and prints the report (as swarm results);\n"
     "the exit code is then 0 only when every task succeeded (124: --timeout).\n";
 
@@ -746,6 +750,91 @@ s_slurp(const char *path, size_t *len)
         sw_buf_add(&b, "", 0);
     *len = b.len;
     return b.data;
+}
+
+/*  The plan codex must answer with when it decomposes a goal. Strict, as
+ *  structured outputs want it: every property required, no others. */
+static const char s_plan_schema[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"name\",\"workers\"],"
+    "\"properties\":{\"name\":{\"type\":\"string\"},\"workers\":{\"type\":\"array\","
+    "\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"id\",\"type\",\"task\",\"depends_on\"],\"properties\":{"
+    "\"id\":{\"type\":\"string\"},\"type\":{\"type\":\"string\",\"enum\":[\"architect\","
+    "\"coder\",\"tester\",\"reviewer\",\"docs\"]},\"task\":{\"type\":\"string\"},"
+    "\"depends_on\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}}";
+
+static int cli_wait(cli_t *cli, int argc, char **argv);
+
+/*  Runs the decomposition task in job and parses its answer into plan.
+ *  0, or an exit code after printing why (the model's text is kept). */
+static int
+s_decompose(cli_t *cli, const char *job, const char *goal, long long workers, sw_plan_t *plan)
+{
+    sw_task_t t;
+    sw_task_init(&t);
+    t.id = xstrdup("decompose");
+    t.type = xstrdup("architect");
+    t.runner = xstrdup("codex");
+    t.timeout_s = 600;
+    t.max_attempts = 2;
+    t.output_schema = xstrdup(s_plan_schema);
+    t.prompt = xasprintf(
+        "Split this goal into at most %lld sub-tasks for a team of coding agents that work in "
+        "parallel where they can. Answer with JSON only, matching the schema: a short name, "
+        "and workers, each with an id (lower-case letters, digits and dashes, unique), a type "
+        "(architect, coder, tester, reviewer or docs), the task text that worker will be given, "
+        "and depends_on (the ids that must succeed before it starts; [] when none). No cycles.\n"
+        "\nGoal: %s\n", workers, goal);
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, 2);
+    sw_mp_kv_str(&r.pk, "job", job);
+    sw_mp_pack_str(&r.pk, "tasks");
+    msgpack_pack_array(&r.pk, 1);
+    sw_task_pack(&r.pk, &t);
+    sw_task_release(&t);
+    sw_msg_t reply;
+    int rc = cli_request(cli, SW_C_SUBMIT, &r.sb, cli->timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&r.sb);
+    if (rc)
+        return rc;
+    sw_msg_release(&reply);
+    if (!cli->json)
+        fprintf(stderr, "swarm: asking codex to decompose the goal (job %s) ...\n", job);
+    char *wargv[] = { "wait", "--job", (char *) job, "decompose", NULL };
+    bool quiet = cli->quiet;
+    cli->quiet = true;
+    optind = 0;
+    rc = cli_wait(cli, 4, wargv);
+    cli->quiet = quiet;
+    if (rc == EXIT_TASKS_FAILED)
+        return cli_fail(rc, "run: the decomposition failed (swarm logs --job %s decompose)", job);
+    if (rc)
+        return rc;
+    if (!cli_redis(cli))
+        return EXIT_UNREACHABLE;
+    char key[256];
+    snprintf(key, sizeof key, "swarm:task:%s:decompose", job);
+    sw_err_t err = { 0 };
+    redisReply *res = sw_redis_cmdv(cli->redis, &err, "HGET", key, "result", NULL);
+    if (!res)
+        return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+    json_t *doc = res->type == REDIS_REPLY_STRING ? json_loads(res->str, 0, NULL) : NULL;
+    freeReplyObject(res);
+    const char *text = json_string_value(json_object_get(doc, "output"));
+    sw_strv_t errors = { 0 };
+    if (!text || sw_plan_parse("codex-plan", text, strlen(text), plan, &errors) < 0) {
+        /*  Keep what the model said, for whoever has to look into it. */
+        if (text)
+            sw_memory_store(cli->redis, "decompose", job, text, strlen(text), NULL, &err);
+        for (size_t i = 0; i < errors.n; i++)
+            fprintf(stderr, "%s\n", errors.v[i]);
+        rc = cli_fail(EXIT_TASKS_FAILED, "run: codex answered with a plan that is not valid; "
+                      "nothing was run. Its text: swarm memory get --namespace decompose %s", job);
+    }
+    sw_strv_release(&errors);
+    json_decref(doc);
+    return rc;
 }
 
 /*  NAME-YYYYmmdd-HHMMSS from a plan name or file name, as a valid job id. */
@@ -775,7 +864,7 @@ s_run_job_name(const char *name)
 }
 
 static void
-s_print_dag(const sw_plan_t *p, const char *job, bool json)
+s_print_dag(const sw_plan_t *p, const char *job, bool json, bool dry)
 {
     if (json) {
         json_t *arr = json_array();
@@ -804,9 +893,9 @@ s_print_dag(const sw_plan_t *p, const char *job, bool json)
                                  "count", (json_int_t) p->n, "tasks", arr));
         return;
     }
-    printf("job %s: %zu task%s, max_agents %lld, on_failure %s (dry run: nothing submitted)\n",
-           job, p->n, p->n == 1 ? "" : "s", (long long) p->max_agents,
-           p->halt ? "stop" : "continue");
+    printf("job %s: %zu task%s, max_agents %lld, on_failure %s%s\n", job, p->n,
+           p->n == 1 ? "" : "s", (long long) p->max_agents, p->halt ? "stop" : "continue",
+           dry ? " (dry run: nothing submitted)" : "");
     for (size_t i = 0; i < p->n; i++) {
         const sw_task_t *t = &p->tasks[i].task;
         char what[40];
@@ -845,11 +934,12 @@ cli_run(cli_t *cli, int argc, char **argv)
         { "label", required_argument, NULL, 'l' }, { "halt-on-failure", no_argument, NULL, 'H' },
         { "max-agents", required_argument, NULL, 'M' },
         { "task-timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+        { "decompose", required_argument, NULL, 'D' }, { "workers", required_argument, NULL, 'W' },
         { NULL, 0, NULL, 0 },
     };
     bool wait = false, dry = false, markdown = false, halt = false;
-    const char *jobflag = NULL, *commands = NULL, *timeout = NULL;
-    long long max_agents = -1, task_timeout = 0, v;
+    const char *jobflag = NULL, *commands = NULL, *timeout = NULL, *goal = NULL;
+    long long max_agents = -1, task_timeout = 0, workers = 4, v;
     sw_kv_t labels = { 0 };
     int c, rc = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -874,13 +964,47 @@ cli_run(cli_t *cli, int argc, char **argv)
             if (sw_parse_int(optarg, 1, 7 * 86400, &task_timeout) < 0)
                 rc = cli_fail(EXIT_USAGE, "run: --task-timeout wants seconds, got '%s'", optarg);
             break;
+        case 'D': goal = optarg; break;
+        case 'W':
+            if (sw_parse_int(optarg, 1, 100, &workers) < 0)
+                rc = cli_fail(EXIT_USAGE, "run: --workers wants 1 to 100, got '%s'", optarg);
+            break;
         case 'h': fputs(s_run_usage, stdout); rc = -1; break;
         default: rc = s_bad_option("run", argv);
         }
     }
+    if (rc == 0 && goal && (commands || optind < argc))
+        rc = cli_fail(EXIT_USAGE, "run: give a PLAN, --commands or --decompose, not several");
     if (rc) {
         sw_kv_release(&labels);
         return rc < 0 ? 0 : rc;
+    }
+    sw_plan_t plan;
+    char *job = NULL;
+    if (goal) {
+        if (!*goal) {
+            sw_kv_release(&labels);
+            return cli_fail(EXIT_USAGE, "run: --decompose wants a goal");
+        }
+        job = jobflag ? xstrdup(jobflag) : s_run_job_name(goal);
+        if (!sw_id_valid(job))
+            rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
+        s_req_t r;
+        s_req_init(&r);
+        msgpack_pack_map(&r.pk, 1);
+        sw_mp_kv_str(&r.pk, "job", job);
+        sw_msg_t reply;
+        if (rc == 0 && (rc = cli_request(cli, SW_C_INIT, &r.sb, cli->timeout_ms, &reply)) == 0)
+            sw_msg_release(&reply);
+        msgpack_sbuffer_destroy(&r.sb);
+        if (rc == 0)
+            rc = s_decompose(cli, job, goal, workers, &plan);
+        if (rc) {
+            sw_kv_release(&labels);
+            free(job);
+            return rc;
+        }
+        goto compiled;
     }
     const char *file = commands ? commands : optind < argc ? argv[optind] : NULL;
     if (!file || argc - optind > (commands ? 0 : 1)) {
@@ -894,7 +1018,6 @@ cli_run(cli_t *cli, int argc, char **argv)
         sw_kv_release(&labels);
         return cli_fail(EXIT_USAGE, "run: cannot read %s: %s", file, strerror(errno));
     }
-    sw_plan_t plan;
     sw_strv_t errors = { 0 };
     const char *shown = strcmp(file, "-") == 0 ? "stdin" : file;
     int prc = commands ? sw_plan_commands(shown, text, len, &plan, &errors)
@@ -909,6 +1032,12 @@ cli_run(cli_t *cli, int argc, char **argv)
         return EXIT_USAGE;
     }
     sw_strv_release(&errors);
+    {
+        const char *base = plan.name ? plan.name
+                         : strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
+        job = jobflag ? xstrdup(jobflag) : s_run_job_name(base);
+    }
+compiled:
     if (halt)
         plan.halt = true;
     if (max_agents >= 0)
@@ -920,15 +1049,14 @@ cli_run(cli_t *cli, int argc, char **argv)
     }
     sw_kv_release(&labels);
     sw_plan_render(&plan);
-    const char *base = plan.name ? plan.name : strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
-    char *job = jobflag ? xstrdup(jobflag) : s_run_job_name(base);
     if (!sw_id_valid(job)) {
         rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
         goto out;
     }
-    if (dry) {
-        s_print_dag(&plan, job, cli->json);
-        goto out;
+    if (dry || (goal && !cli->json)) {
+        s_print_dag(&plan, job, cli->json, dry);
+        if (dry)
+            goto out;
     }
     s_req_t r;
     s_req_init(&r);

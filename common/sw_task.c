@@ -43,6 +43,7 @@ sw_task_release(sw_task_t *t)
     free(t->prompt);
     free(t->dir);
     free(t->ns);
+    free(t->output_schema);
     sw_strv_release(&t->argv);
     sw_strv_release(&t->after);
     sw_kv_release(&t->labels);
@@ -67,6 +68,7 @@ sw_task_copy(sw_task_t *dst, const sw_task_t *src)
     dst->prompt = s_dup_opt(src->prompt);
     dst->dir = s_dup_opt(src->dir);
     dst->ns = s_dup_opt(src->ns);
+    dst->output_schema = s_dup_opt(src->output_schema);
     sw_strv_copy(&dst->argv, &src->argv);
     sw_strv_copy(&dst->after, &src->after);
     sw_kv_copy(&dst->labels, &src->labels);
@@ -164,6 +166,9 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
         if (strcmp(t->after.v[i], t->id) == 0)
             return sw_err_set(err, SW_EINVAL, "task %s depends on itself", t->id);
     }
+    if (t->output_schema && strcmp(t->runner, "codex") != 0)
+        return sw_err_set(err, SW_EINVAL, "task %s: an output schema needs the codex runner",
+                          t->id);
     for (size_t i = 0; i < t->env.n; i++)
         if (!*t->env.k[i] || strchr(t->env.k[i], '='))
             return sw_err_set(err, SW_EINVAL, "task %s: invalid environment name '%s'",
@@ -174,7 +179,7 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
 void
 sw_task_pack(msgpack_packer *pk, const sw_task_t *t)
 {
-    msgpack_pack_map(pk, 15);
+    msgpack_pack_map(pk, t->output_schema ? 16 : 15);
     sw_mp_kv_str(pk, "id", t->id);
     sw_mp_kv_str(pk, "job", t->job);
     sw_mp_kv_str(pk, "type", t->type);
@@ -190,6 +195,8 @@ sw_task_pack(msgpack_packer *pk, const sw_task_t *t)
     sw_mp_kv_int(pk, "max_attempts", t->max_attempts);
     sw_mp_kv_int(pk, "attempt", t->attempt);
     sw_mp_kv_str(pk, "ns", t->ns);
+    if (t->output_schema)
+        sw_mp_kv_str(pk, "output_schema", t->output_schema);
 }
 
 int
@@ -210,7 +217,8 @@ sw_task_unpack(const msgpack_object *m, sw_task_t *t, sw_err_t *err)
         || sw_mp_int(m, "idle_timeout_s", false, 0, INT32_MAX, &t->idle_timeout_s, err) < 0
         || sw_mp_int(m, "max_attempts", false, 0, 1000, &t->max_attempts, err) < 0
         || sw_mp_int(m, "attempt", false, 0, INT32_MAX, &t->attempt, err) < 0
-        || sw_mp_str(m, "ns", false, &t->ns, err) < 0) {
+        || sw_mp_str(m, "ns", false, &t->ns, err) < 0
+        || sw_mp_str(m, "output_schema", false, &t->output_schema, err) < 0) {
         sw_task_release(t);
         return -1;
     }

@@ -41,6 +41,7 @@ typedef struct {
     int64_t   max_attempts;
     int64_t   attempt;          /*  set by the coordinator in TASK */
     char     *ns;               /*  result namespace */
+    char     *output_schema;    /*  codex: JSON schema of the final message, or NULL */
 } sw_task_t;
 
 void sw_task_init(sw_task_t *t);

@@ -83,6 +83,28 @@ contains "$T/out" "dependency b skipped"
 contains "$T/out" "3 tasks: 1 failed, 2 skipped"
 ok "a failed stage skips its dependants, and the report shows the chain"
 
+# goal decomposition: codex (read-only, with the plan schema) splits the goal,
+# the plan is checked like a file's, shown, and run in the same job
+expect 0 "$SWARM" run --decompose "Implement user authentication" --workers 2 --wait --job dec
+contains "$T/out" "job dec: 5 tasks"
+contains "$T/out" "coder-2                  coder/codex        after architect"
+contains "$T/out" "6 tasks: 6 succeeded"
+expect 0 "$SWARM" logs --job dec decompose
+contains "$T/out" '"name":"decomposed"'
+expect 0 "$SWARM" --json status --job dec
+[ "$(json_get "$T/out" "[t['id'] for t in d['tasks']]")" = \
+  "['decompose', 'architect', 'coder-1', 'coder-2', 'tester', 'reviewer']" ] || fail "decomposed tasks"
+ok "--decompose: codex's plan validated, shown and run"
+expect 1 "$SWARM" run --decompose "FAKE:plan=bad Implement user authentication" --job decbad
+contains "$T/err" "codex-plan:1:"
+contains "$T/err" "dependency cycle"
+contains "$T/err" "swarm memory get --namespace decompose decbad"
+expect 0 "$SWARM" memory get --namespace decompose decbad
+contains "$T/out" '"depends_on":["reviewer"]'
+expect 0 "$SWARM" --json status --job decbad
+[ "$(json_get "$T/out" "len(d['tasks'])")" = 1 ] || fail "a bad plan ran tasks"
+ok "a malformed plan from the model: an error, nothing run, its text kept in memory"
+
 # validation: every problem with its position, exit 2, nothing submitted
 cat > "$T/bad.yaml" <<'YAML'
 name: bad

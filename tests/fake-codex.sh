@@ -2,7 +2,8 @@
 # A stand-in for `codex exec`: the only stand-in in the test suite (it
 # replaces the paid model, nothing of swarm). It insists on the exact argv
 # swarm must use,
-#   codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG PROMPT
+#   codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG
+#              [--output-schema FILE] PROMPT
 # and on stdin being closed (real codex waits for EOF on an open stdin).
 # Markers in the prompt choose a behaviour:
 #   FAKE:exit=N         exit N after writing the last message
@@ -11,12 +12,24 @@
 #   FAKE:grandchild=TOK leave a grandchild running `sleep` with TOK in its
 #                       argv, holding stdout open
 #   FAKE:flood=BYTES    write BYTES bytes to stdout
+#   FAKE:plan=bad       with --output-schema: answer with a plan that has a cycle
+# With --output-schema (goal decomposition) the last message is a JSON plan
+# of an architect, N coders ("at most N workers" in the prompt), a tester and
+# a reviewer.
 # The last message names the sandbox, so tests can check read-only vs
 # workspace-write per task type. FAKE_CODEX_DELAY=S makes every call take
 # S seconds (the demo uses it to look like work).
 set -u
 die() { echo "fake-codex: $*" >&2; exit 64; }
-[ "$#" -eq 9 ] || die "want 9 arguments, got $#: $*"
+schema=
+if [ "$#" -eq 11 ]; then
+    [ "$9" = --output-schema ] || die "argv[9] must be --output-schema"
+    schema=${10}
+    [ -s "$schema" ] || die "--output-schema $schema is missing or empty"
+    grep -q '"additionalProperties"' "$schema" || die "the schema is not a strict JSON schema"
+    set -- "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${11}"
+fi
+[ "$#" -eq 9 ] || die "want 9 or 11 arguments, got $#: $*"
 [ "$1" = exec ] || die "argv[1] must be exec"
 [ "$2" = --sandbox ] || die "argv[2] must be --sandbox"
 mode=$3
@@ -48,7 +61,22 @@ s=$(marker sleep)
 [ -n "$s" ] && sleep "$s"
 n=$(marker flood)
 [ -n "$n" ] && head -c "$n" /dev/zero | tr '\0' 'x'
-printf 'sandbox=%s task=%s agent=%s: done: %s\n' "$mode" "${SWARM_TASK_ID:-?}" \
-    "${SWARM_AGENT:-?}" "$prompt" > "$last"
+if [ -n "$schema" ]; then
+    n=$(printf '%s\n' "$prompt" | sed -n 's/.*at most \([0-9]*\) workers.*/\1/p' | head -n 1)
+    n=${n:-2}
+    [ "$n" -gt 3 ] && n=3
+    coders= deps=
+    for i in $(seq 1 "$n"); do
+        coders="$coders{\"id\":\"coder-$i\",\"type\":\"coder\",\"task\":\"Implement part $i of the design\",\"depends_on\":[\"architect\"]},"
+        deps="$deps\"coder-$i\","
+    done
+    first='"depends_on":[]'
+    case "$prompt" in *FAKE:plan=bad*) first='"depends_on":["reviewer"]' ;; esac
+    printf '{"name":"decomposed","workers":[{"id":"architect","type":"architect","task":"Design it",%s},%s{"id":"tester","type":"tester","task":"Test it","depends_on":[%s]},{"id":"reviewer","type":"reviewer","task":"Review it","depends_on":["tester"]}]}\n' \
+        "$first" "$coders" "${deps%,}" > "$last"
+else
+    printf 'sandbox=%s task=%s agent=%s: done: %s\n' "$mode" "${SWARM_TASK_ID:-?}" \
+        "${SWARM_AGENT:-?}" "$prompt" > "$last"
+fi
 code=$(marker exit)
 exit "${code:-0}"
