@@ -535,6 +535,7 @@ s_check(s_ctx_t *c, bool commands)
             t->type = xstrdup("cmd");
         char *job = t->job;
         t->job = xstrdup("plan");
+        bool had_ns = t->ns != NULL;
         sw_err_t err = { 0 };
         if (sw_task_validate(t, &err) < 0) {
             const char *msg = err.msg;
@@ -545,6 +546,10 @@ s_check(s_ctx_t *c, bool commands)
         (void) has_text;
         free(t->job);
         t->job = job;
+        if (!had_ns) {          /*  the job's namespace applies, not the default */
+            free(t->ns);
+            t->ns = NULL;
+        }
     }
     if (c->errors->n || commands)
         return;

@@ -245,7 +245,8 @@ s_on_submit(coord_server_t *self, sw_msg_t *m)
             break;
         free(t->job);
         t->job = xstrdup(job);
-        if (j && j->ns && !sw_mp_find(&tasks->via.array.ptr[ok], "ns")) {
+        const msgpack_object *nso = sw_mp_find(&tasks->via.array.ptr[ok], "ns");
+        if (j && j->ns && (!nso || nso->type == MSGPACK_OBJECT_NIL)) {
             free(t->ns);
             t->ns = xstrdup(j->ns);
         }

@@ -69,6 +69,13 @@ contains "$T/out" "4 tasks: 1 failed, 3 cancelled"
 contains "$T/err" "cmd-1 (failed)"
 ok "--halt-on-failure: the first failure cancels what is left"
 
+# a plan's namespace is where its results go
+printf 'name: ns\nnamespace: team-a\nworkers:\n  - {id: w1, task: work}\n' > "$T/ns.yaml"
+expect 0 "$SWARM" run "$T/ns.yaml" --wait --job nsjob
+expect 0 "$SWARM" memory get --namespace team-a result-w1
+contains "$T/out" '"job":"nsjob"'
+ok "the plan's namespace holds its results"
+
 # a failing stage skips the chain after it; results show why
 cat > "$T/chain.yaml" <<'YAML'
 name: chain
