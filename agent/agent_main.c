@@ -60,6 +60,8 @@ typedef struct {
     char         *error;        /*  why it could not run */
     char         *json;         /*  result waiting to be stored */
     const char   *status;
+    bool          retryable;    /*  worth another attempt, maybe elsewhere */
+    bool          deterministic;    /*  failed for a reason no retry changes */
     run_state_t   state;
 } run_t;
 
@@ -112,14 +114,15 @@ s_find(agent_t *self, const char *job, const char *id, int64_t attempt)
 }
 
 static void
-s_send_ref(agent_t *self, int cmd, const sw_task_t *t, const char *status, int exit_code)
+s_send_ref(agent_t *self, int cmd, const sw_task_t *t, const char *status, int exit_code,
+           bool retryable)
 {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     sw_mp_packer_init(&pk, &sb);
     sw_ref_t r = { .job = t->job, .id = t->id, .attempt = t->attempt, .status = (char *) status,
-                   .exit_code = exit_code };
+                   .exit_code = exit_code, .retryable = retryable };
     sw_ref_pack(&pk, &r, cmd == SW_DONE);
     agent_link_send(self->link, cmd, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
@@ -162,7 +165,7 @@ s_store(agent_t *self, run_t *run)
         log_warnx("result of %s/%s attempt %lld refused: a newer attempt owns the task",
                   run->task.job, run->task.id, (long long) run->task.attempt);
     int code = run->spawned && run->child.exited ? agent_child_exit_code(&run->child) : -1;
-    s_send_ref(self, SW_DONE, &run->task, run->status, code > 255 ? 255 : code);
+    s_send_ref(self, SW_DONE, &run->task, run->status, code > 255 ? 255 : code, run->retryable);
     run->state = RUN_DONE;
     log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
              (long long) run->task.attempt, run->status);
@@ -201,8 +204,11 @@ s_complete(agent_t *self, run_t *run)
     agent_result_t r = { .task = &run->task, .agent = self->conf->id, .host = self->host,
                          .exit_code = -1, .started_wall_ms = sw_wall_ms(),
                          .error = run->error };
-    if (!run->spawned)
+    if (!run->spawned) {
         run->status = "failed";
+        /*  a missing binary or directory may exist on another agent */
+        run->retryable = !run->deterministic;
+    }
     else {
         r.exit_code = agent_child_exit_code(c);
         r.signal = agent_child_signal(c);
@@ -211,8 +217,14 @@ s_complete(agent_t *self, run_t *run)
         run->status = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE ? "timed_out"
                     : c->stop == AGENT_STOP_CANCEL ? "cancelled"
                     : r.exit_code == 0 ? "succeeded" : "failed";
+        /*  Crashes (a signal we did not send) and timeouts may pass on
+         *  another attempt; a clean non-zero exit will not. */
+        run->retryable = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE
+                      || (r.signal && c->stop == AGENT_STOP_NONE);
         if (c->stop == AGENT_STOP_TIMEOUT)
             r.error = "timed out";
+        else if (r.signal && c->stop == AGENT_STOP_NONE)
+            r.error = "crashed";
         else if (c->stop == AGENT_STOP_IDLE)
             r.error = "no output for the idle timeout";
         if (run->lastmsg)
@@ -436,6 +448,7 @@ s_start(agent_t *self, run_t *run)
         if (agent_template_expand(t->prompt, s_lookup, &l, &expanded, &err) < 0) {
             sw_buf_release(&expanded);
             run->error = xstrdup(err.msg);
+            run->deterministic = err.code == SW_ENOTFOUND;
             goto out;
         }
         free(run->task.prompt);
@@ -443,6 +456,7 @@ s_start(agent_t *self, run_t *run)
     }
     if (agent_runner_argv(&self->rconf, t, dir, run->lastmsg, run->schema, &argv, &err) < 0) {
         run->error = xstrdup(err.msg);
+        run->deterministic = true;
         goto out;
     }
     envp = s_envp(self, t);
@@ -513,7 +527,7 @@ s_on_task(agent_t *self, sw_msg_t *m)
         log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
                   self->conf->slots);
     zlistx_add_end(self->runs, run);
-    s_send_ref(self, SW_ACCEPT, &run->task, NULL, 0);
+    s_send_ref(self, SW_ACCEPT, &run->task, NULL, 0, false);
     s_start(self, run);
 }
 

@@ -213,10 +213,10 @@ cli_results(cli_t *cli, int argc, char **argv)
         if (json_is_integer(ec))
             snprintf(code, sizeof code, "%lld", (long long) json_integer_value(ec));
         const char *text = "";
-        if (st != SW_TS_SUCCEEDED && r->result && *s_jstr(r->result, "error"))
+        if (st != SW_TS_SUCCEEDED && r->reason && *r->reason)
+            text = r->reason;   /*  the coordinator's word: skipped, quarantined ... */
+        else if (st != SW_TS_SUCCEEDED && r->result && *s_jstr(r->result, "error"))
             text = s_jstr(r->result, "error");
-        else if (st != SW_TS_SUCCEEDED && r->reason && *r->reason)
-            text = r->reason;
         else if (r->result && *s_jstr(r->result, "output"))
             text = s_jstr(r->result, "output");
         else if (r->result)

@@ -90,13 +90,14 @@ sw_ref_release(sw_ref_t *r)
 void
 sw_ref_pack(msgpack_packer *pk, const sw_ref_t *r, bool done)
 {
-    msgpack_pack_map(pk, done ? 5 : 3);
+    msgpack_pack_map(pk, done ? 6 : 3);
     sw_mp_kv_str(pk, "job", r->job);
     sw_mp_kv_str(pk, "id", r->id);
     sw_mp_kv_int(pk, "attempt", r->attempt);
     if (done) {
         sw_mp_kv_str(pk, "status", r->status);
         sw_mp_kv_int(pk, "exit_code", r->exit_code);
+        sw_mp_kv_bool(pk, "retryable", r->retryable);
     }
 }
 
@@ -108,7 +109,8 @@ sw_ref_unpack(const msgpack_object *m, sw_ref_t *r, bool done, sw_err_t *err)
         || sw_mp_str(m, "id", true, &r->id, err) < 0
         || sw_mp_int(m, "attempt", true, 1, INT32_MAX, &r->attempt, err) < 0
         || (done && sw_mp_str(m, "status", true, &r->status, err) < 0)
-        || (done && sw_mp_int(m, "exit_code", true, -1, 255, &r->exit_code, err) < 0)) {
+        || (done && sw_mp_int(m, "exit_code", true, -1, 255, &r->exit_code, err) < 0)
+        || (done && sw_mp_bool(m, "retryable", false, &r->retryable, err) < 0)) {
         sw_ref_release(r);
         return -1;
     }

@@ -50,6 +50,8 @@ typedef struct {
     int64_t  attempt;
     char    *status;            /*  DONE only: a final sw_tstate_t name */
     int64_t  exit_code;         /*  DONE only */
+    bool     retryable;         /*  DONE only: worth another attempt (crash, timeout,
+                                 *  spawn failure), not a clean non-zero exit */
 } sw_ref_t;
 
 void sw_ref_release(sw_ref_t *r);

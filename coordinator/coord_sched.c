@@ -13,6 +13,7 @@ struct coord_sched_t {
     zlistx_t  *agent_order;     /*  coord_agent_t * in HELLO order (owns) */
     zlistx_t  *ready;           /*  coord_task_t * ready to run, FIFO */
     zlistx_t  *halting;         /*  coord_job_t * to stop at the next dispatch */
+    unsigned   seed;            /*  backoff jitter */
     int        free_slots;      /*  sum of credit over agents */
 };
 
@@ -25,6 +26,7 @@ s_task_destroy(coord_task_t **self_p)
     if (!t)
         return;
     sw_task_release(&t->spec);
+    sw_strv_release(&t->tried);
     zlistx_destroy(&t->dependents);
     free(t->agent_id);
     free(t->host);
@@ -85,6 +87,7 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     zlistx_set_destructor(self->agent_order, (zlistx_destructor_fn *) s_agent_destroy);
     self->ready = zlistx_new();
     self->halting = zlistx_new();
+    self->seed = (unsigned) zclock_usecs();
     return self;
 }
 
@@ -442,25 +445,60 @@ s_fits(const coord_agent_t *a, const coord_task_t *t)
     return true;
 }
 
+static bool
+s_tried(const coord_task_t *t, const coord_agent_t *a)
+{
+    for (size_t i = 0; i < t->tried.n; i++)
+        if (strcmp(t->tried.v[i], a->id) == 0)
+            return true;
+    return false;
+}
+
 /*  Round robin over the agents, starting after the last one given work,
- *  so tasks spread across machines instead of filling the first. */
+ *  so tasks spread across machines instead of filling the first. A task
+ *  that failed on some agents prefers the others; it goes back to one of
+ *  those only when no other agent could ever take it. */
 static coord_agent_t *
 s_pick(coord_sched_t *self, const coord_task_t *t)
 {
     size_t n = zlistx_size(self->agent_order);
+    bool other_exists = false;
+    coord_agent_t *fallback = NULL;
     for (size_t i = 0; i < n; i++) {
         coord_agent_t *a = zlistx_first(self->agent_order);
-        if (s_fits(a, t)) {
-            zlistx_move_end(self->agent_order, zlistx_cursor(self->agent_order));
-            return a;
+        void *cursor = zlistx_cursor(self->agent_order);
+        bool tried = t->tried.n && s_tried(t, a);
+        if (t->tried.n && !tried) {
+            /*  would fit once a slot frees up? then wait for it */
+            int running = a->running;
+            a->running = 0;
+            other_exists |= s_fits(a, t);
+            a->running = running;
         }
-        zlistx_move_end(self->agent_order, zlistx_cursor(self->agent_order));
+        if (s_fits(a, t)) {
+            if (!tried) {
+                zlistx_move_end(self->agent_order, cursor);
+                return a;
+            }
+            if (!fallback)
+                fallback = a;
+        }
+        zlistx_move_end(self->agent_order, cursor);
     }
-    return NULL;
+    return other_exists ? NULL : fallback;
+}
+
+int64_t
+coord_sched_backoff_ms(int64_t attempt)
+{
+    int64_t ms = 1000;
+    for (int64_t i = 1; i < attempt && ms < 60000; i++)
+        ms *= 2;
+    return ms > 60000 ? 60000 : ms;
 }
 
 int
-coord_sched_dispatch(coord_sched_t *self, int64_t wall_ms)
+coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
 {
     coord_job_t *halt;
     while ((halt = zlistx_first(self->halting))) {
@@ -472,7 +510,8 @@ coord_sched_dispatch(coord_sched_t *self, int64_t wall_ms)
     while (t && self->free_slots > 0) {
         coord_task_t *next = zlistx_next(self->ready);
         coord_job_t *j = t->job;
-        coord_agent_t *a = (j->max_agents && j->running >= j->max_agents) ? NULL : s_pick(self, t);
+        coord_agent_t *a = (j->max_agents && j->running >= j->max_agents)
+                         || now_ms < t->not_before_ms ? NULL : s_pick(self, t);
         if (a) {
             zlistx_detach(self->ready, t->qhandle);
             t->qhandle = NULL;
@@ -497,7 +536,8 @@ coord_sched_dispatch(coord_sched_t *self, int64_t wall_ms)
 }
 
 int
-coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64_t wall_ms)
+coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64_t now_ms,
+                 int64_t wall_ms)
 {
     coord_task_t *t = coord_sched_task(self, r->job, r->id);
     if (!t || t->agent != a || t->spec.attempt != r->attempt || t->state != SW_TS_RUNNING)
@@ -508,7 +548,33 @@ coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64
     int st = sw_tstate_parse(r->status);
     if (t->cancel_requested && st != SW_TS_SUCCEEDED)
         st = SW_TS_CANCELLED;
-    s_finish(self, t, (sw_tstate_t) st, NULL, wall_ms);
+    bool retry = r->retryable && st != SW_TS_SUCCEEDED && st != SW_TS_CANCELLED;
+    if (retry && !s_tried(t, a))
+        sw_strv_push(&t->tried, a->id);
+    if (retry && t->spec.attempt < t->spec.max_attempts) {
+        int64_t ms = coord_sched_backoff_ms(t->spec.attempt);
+        ms += (int64_t) (rand_r(&self->seed) % (unsigned) (ms / 2 + 1)) - ms / 4;
+        t->not_before_ms = now_ms + ms;
+        log_info("task %s/%s attempt %lld %s on %s: retrying in %.1f s", t->job->id, t->spec.id,
+                 (long long) t->spec.attempt, sw_tstate_name((sw_tstate_t) st), a->id,
+                 (double) ms / 1000);
+        s_enqueue(self, t, false);
+        self->ops.persist(self->ctx, t);
+        return 0;
+    }
+    char reason[512] = "";
+    if (retry && t->tried.n > 1) {
+        size_t n = (size_t) snprintf(reason, sizeof reason, "quarantined: %s on every attempt, "
+                                     "on agents ", sw_tstate_name((sw_tstate_t) st));
+        for (size_t i = 0; i < t->tried.n && n < sizeof reason; i++)
+            n += (size_t) snprintf(reason + n, sizeof reason - n, "%s%s", i ? ", " : "",
+                                   t->tried.v[i]);
+        if (n < sizeof reason)
+            snprintf(reason + n, sizeof reason - n, " (attempt %lld of %lld)",
+                     (long long) t->spec.attempt, (long long) t->spec.max_attempts);
+        log_warnx("task %s/%s %s", t->job->id, t->spec.id, reason);
+    }
+    s_finish(self, t, (sw_tstate_t) st, reason[0] ? reason : NULL, wall_ms);
     return 0;
 }
 
@@ -602,7 +668,7 @@ s_test_done(coord_sched_t *s, coord_agent_t *a, coord_task_t *t, long long attem
             const char *status)
 {
     sw_ref_t r = { .job = "j", .id = t->spec.id, .attempt = attempt, .status = (char *) status };
-    return coord_sched_done(s, a, &r, 0);
+    return coord_sched_done(s, a, &r, 0, 0);
 }
 
 int
@@ -618,7 +684,7 @@ coord_sched_test(bool verbose)
     coord_task_t *t2 = s_test_submit(s, "t2", NULL, NULL);
     coord_task_t *t3 = s_test_submit(s, "t3", NULL, NULL);
     CHECK(t1 && t2 && t3);
-    CHECK(coord_sched_dispatch(s, 0) == 0 && coord_sched_queued(s) == 3);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 0 && coord_sched_queued(s) == 3);
 
     /*  duplicate ids and unknown dependencies are refused */
     CHECK(s_test_submit(s, "t1", NULL, NULL) == NULL);
@@ -626,16 +692,16 @@ coord_sched_test(bool verbose)
 
     /*  credit: one agent with 2 slots gets exactly 2, in FIFO order */
     coord_agent_t *a = s_test_agent(s, "a", 2, "linux");
-    CHECK(coord_sched_dispatch(s, 0) == 2);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 2);
     CHECK(t1->state == SW_TS_RUNNING && t2->state == SW_TS_RUNNING);
     CHECK(t3->state == SW_TS_QUEUED && a->running == 2);
     CHECK(t1->spec.attempt == 1 && t1->agent == a);
-    CHECK(coord_sched_dispatch(s, 0) == 0);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 0);
 
     /*  a DONE frees the slot and the next task goes out */
     CHECK(s_test_done(s, a, t1, 1, "succeeded") == 0);
     CHECK(t1->state == SW_TS_SUCCEEDED && a->running == 1);
-    CHECK(coord_sched_dispatch(s, 0) == 1 && t3->state == SW_TS_RUNNING);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && t3->state == SW_TS_RUNNING);
 
     /*  fencing: a second DONE, or one for the wrong attempt, is stale */
     CHECK(s_test_done(s, a, t1, 1, "succeeded") == -1);
@@ -648,16 +714,16 @@ coord_sched_test(bool verbose)
     CHECK(coord_sched_expire(s, 6000, 0) == 1);         /*  a's lease ran out */
     CHECK(rec.gone == 1 && coord_sched_agent(s, "a") == NULL);
     CHECK(t2->state == SW_TS_QUEUED && t3->state == SW_TS_QUEUED);
-    CHECK(coord_sched_dispatch(s, 0) == 2);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 2);
     CHECK(t2->agent == b && t2->spec.attempt == 2);
     /*  a late DONE from the dead agent's attempt changes nothing */
     CHECK(t2->state == SW_TS_RUNNING);
 
     /*  labels place tasks: os=linux waits for a linux agent */
     coord_task_t *tl = s_test_submit(s, "tl", NULL, "linux");
-    CHECK(coord_sched_dispatch(s, 0) == 0 && tl->state == SW_TS_QUEUED);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 0 && tl->state == SW_TS_QUEUED);
     coord_agent_t *c = s_test_agent(s, "c", 1, "linux");
-    CHECK(coord_sched_dispatch(s, 0) == 1 && tl->agent == c);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && tl->agent == c);
 
     /*  dependencies: d waits for t2; failure of t2 skips d and e */
     coord_task_t *d = s_test_submit(s, "d", "t2", NULL);
@@ -676,7 +742,7 @@ coord_sched_test(bool verbose)
     CHECK(g->state == SW_TS_QUEUED);
 
     /*  cancel: queued ones end at once, running ones are asked to stop */
-    CHECK(coord_sched_dispatch(s, 0) == 1 && g->state == SW_TS_RUNNING);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && g->state == SW_TS_RUNNING);
     coord_task_t *h = s_test_submit(s, "h", "g", NULL);
     coord_job_t *job = coord_sched_job(s, "j");
     int cancels = rec.cancels;
@@ -692,7 +758,7 @@ coord_sched_test(bool verbose)
     for (int i = 0; i < 2; i++) {
         coord_agent_t *x = s_test_agent(s, "x", 1, "linux");
         coord_agent_t *cc = coord_sched_agent(s, "c");     /*  may be gone */
-        coord_sched_dispatch(s, 0);
+        coord_sched_dispatch(s, 0, 0);
         CHECK(l->agent && (l->agent == x || l->agent == cc));
         coord_sched_agent_lost(s, l->agent, "agent stopped answering", 0);
     }
@@ -714,22 +780,59 @@ coord_sched_test(bool verbose)
         hs[i] = coord_sched_submit(s, &ht, 0, &herr);
     }
     coord_agent_t *m = s_test_agent(s, "m", 1, "bsd");
-    coord_sched_dispatch(s, 0);
+    coord_sched_dispatch(s, 0, 0);
     CHECK(hs[0]->state == SW_TS_RUNNING && hs[1]->state == SW_TS_QUEUED);
     sw_ref_t hr = { .job = "halt", .id = "h0", .attempt = 1, .status = "failed" };
-    CHECK(coord_sched_done(s, m, &hr, 0) == 0);
+    CHECK(coord_sched_done(s, m, &hr, 0, 0) == 0);
     CHECK(hs[1]->state == SW_TS_QUEUED);        /*  nothing from inside the callback */
-    coord_sched_dispatch(s, 0);
+    coord_sched_dispatch(s, 0, 0);
     CHECK(hs[1]->state == SW_TS_CANCELLED && hs[2]->state == SW_TS_CANCELLED);
     CHECK(strcmp(hs[1]->reason, "job stopped on failure: h0 failed") == 0);
 
+    /*  retries: backoff doubles up to 60 s */
+    CHECK(coord_sched_backoff_ms(1) == 1000 && coord_sched_backoff_ms(3) == 4000);
+    CHECK(coord_sched_backoff_ms(30) == 60000);
+
+    /*  a crash is retried after the backoff, on another agent, and a task
+     *  that crashes everywhere is quarantined with the agents named */
+    coord_agent_t *r1 = s_test_agent(s, "r1", 1, "arm");
+    coord_agent_t *r2 = s_test_agent(s, "r2", 1, "arm");
+    coord_task_t *cr = s_test_submit(s, "crash", NULL, "arm");
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1);
+    coord_agent_t *first = cr->agent;
+    sw_ref_t rr = { .job = "j", .id = "crash", .attempt = 1, .status = "failed",
+                    .exit_code = 139, .retryable = true };
+    CHECK(coord_sched_done(s, first, &rr, 10000, 0) == 0);
+    CHECK(cr->state == SW_TS_QUEUED && cr->not_before_ms >= 10000 + 750);
+    CHECK(coord_sched_dispatch(s, 10000, 0) == 0);             /*  still backing off */
+    CHECK(coord_sched_dispatch(s, 20000, 0) == 1);
+    CHECK(cr->agent && cr->agent != first && cr->spec.attempt == 2);
+    rr.attempt = 2;
+    CHECK(coord_sched_done(s, cr->agent, &rr, 20000, 0) == 0);
+    CHECK(cr->state == SW_TS_QUEUED);
+    CHECK(coord_sched_dispatch(s, 40000, 0) == 1 && cr->spec.attempt == 3);
+    rr.attempt = 3;
+    CHECK(coord_sched_done(s, cr->agent, &rr, 40000, 0) == 0);
+    CHECK(cr->state == SW_TS_FAILED && cr->reason && strstr(cr->reason, "quarantined"));
+    CHECK(strstr(cr->reason, "r1") && strstr(cr->reason, "r2"));
+    /*  a clean non-zero exit is not retried */
+    coord_task_t *det = s_test_submit(s, "deterministic", NULL, "arm");
+    CHECK(coord_sched_dispatch(s, 50000, 0) == 1);
+    sw_ref_t dr = { .job = "j", .id = "deterministic", .attempt = 1, .status = "failed",
+                    .exit_code = 2 };
+    CHECK(coord_sched_done(s, det->agent, &dr, 50000, 0) == 0);
+    CHECK(det->state == SW_TS_FAILED && det->spec.attempt == 1 && !det->reason);
+    (void) r1;
+    (void) r2;
+
     /*  counts add up */
-    CHECK(job->ntasks == 10);
+    CHECK(job->ntasks == 12);
     int sum = 0;
     for (int i = 0; i < SW_TS_COUNT; i++)
         sum += job->counts[i];
     CHECK(sum == job->ntasks);
     CHECK(job->counts[SW_TS_SKIPPED] == 4 && job->counts[SW_TS_CANCELLED] == 1);
+    CHECK(job->counts[SW_TS_FAILED] == 3);
 
     coord_sched_destroy(&s);
     (void) verbose;

@@ -77,6 +77,8 @@ struct coord_task_t {
     char          *reason;      /*  why it failed, was skipped or lost */
     bool           cancel_requested;
     bool           is_new;      /*  not yet persisted */
+    int64_t        not_before_ms;   /*  retry backoff: not dispatched before (monotonic) */
+    sw_strv_t      tried;       /*  agents whose attempt failed retryably */
 };
 
 typedef struct {
@@ -115,11 +117,22 @@ void coord_sched_agent_lost(coord_sched_t *self, coord_agent_t *a, const char *w
 /*  Declares every agent whose lease ran out lost; returns how many. */
 int coord_sched_expire(coord_sched_t *self, int64_t now_ms, int64_t wall_ms);
 
-/*  A DONE from agent a. 0 when accepted, -1 when stale (fenced off). */
-int coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64_t wall_ms);
+/*  A DONE from agent a. 0 when accepted, -1 when stale (fenced off).
+ *  A retryable failure (crash, timeout, spawn failure) with attempts left
+ *  goes back to the queue after a backoff of 1, 2, 4 ... 60 s (+-25%
+ *  jitter) and prefers an agent it has not failed on; a task that failed
+ *  that way on every attempt, on more than one agent, is quarantined: it
+ *  ends failed with a reason naming the agents. */
+int coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64_t now_ms,
+                     int64_t wall_ms);
 
-/*  Hands ready tasks to agents with free slots; returns how many. */
-int coord_sched_dispatch(coord_sched_t *self, int64_t wall_ms);
+/*  Hands ready tasks to agents with free slots; returns how many. now_ms
+ *  (monotonic) holds back tasks still in their retry backoff. */
+int coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms);
+
+/*  The backoff before attempt n + 1 after n retryable failures, without
+ *  jitter: 1 s, 2 s, 4 s ... at most 60 s. */
+int64_t coord_sched_backoff_ms(int64_t attempt);
 
 /*  Cancels one task, or every unfinished task of a job when id is NULL;
  *  reason is recorded on tasks that never started. Returns how many were

@@ -154,7 +154,7 @@ s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
             log_warnx("dropped a malformed DONE from %s: %s", a->id, err.msg);
             break;
         }
-        if (coord_sched_done(self->sched, a, &r, sw_wall_ms()) < 0)
+        if (coord_sched_done(self->sched, a, &r, sw_now_ms(), sw_wall_ms()) < 0)
             log_info("ignored a stale DONE for %s/%s attempt %lld from %s", r.job, r.id,
                      (long long) r.attempt, a->id);
         sw_ref_release(&r);
@@ -198,7 +198,7 @@ s_send_outbox(coord_server_t *self)
 static void
 s_settle(coord_server_t *self)
 {
-    coord_sched_dispatch(self->sched, sw_wall_ms());
+    coord_sched_dispatch(self->sched, sw_now_ms(), sw_wall_ms());
     coord_store_flush(self->store);
     s_send_outbox(self);
 }
