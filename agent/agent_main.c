@@ -40,6 +40,7 @@ typedef struct {
     long long  slots;
     long long  grace_ms;
     long long  max_output;
+    long long  drain_timeout_s;
     sw_strv_t  labels;
     bool       allow_exec;
     bool       foreground;
@@ -76,9 +77,12 @@ struct agent_s {
     sw_kv_t             labels;
     char                host[256];
     int                 sigfd;
+    bool                draining;       /*  finishing what runs, then leaving */
+    int64_t             drain_deadline; /*  monotonic; 0 = none */
 };
 
 static void s_check(agent_t *self, run_t *run);
+static void s_drain(agent_t *self, const char *why);
 
 /*  --- runs ----------------------------------------------------------------- */
 
@@ -579,6 +583,7 @@ s_message(void *ctx, sw_msg_t *m)
     switch (m->cmd) {
     case SW_TASK:   s_on_task(self, m); break;
     case SW_CANCEL: s_on_cancel(self, m); break;
+    case SW_DRAIN:  s_drain(self, "the coordinator asked"); break;
     default:
         log_warnx("ignored %s from the coordinator", sw_cmd_name(m->cmd));
     }
@@ -614,20 +619,50 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
             zlistx_detach_cur(self->runs);
             s_run_destroy(&r);
         }
+    if (self->draining && zlistx_size(self->runs) == 0) {
+        log_info("drained: every task finished; leaving");
+        return -1;
+    }
+    if (self->draining && self->drain_deadline && now >= self->drain_deadline) {
+        log_warnx("drain timeout: stopping %zu task(s); the coordinator runs them again",
+                  zlistx_size(self->runs));
+        return -1;
+    }
     (void) loop;
     (void) timer_id;
     return 0;
 }
 
+/*  Takes no new tasks, tells the coordinator so, and leaves once the
+ *  running ones are done (the tick checks). */
+static void
+s_drain(agent_t *self, const char *why)
+{
+    if (self->draining)
+        return;
+    self->draining = true;
+    if (self->conf->drain_timeout_s)
+        self->drain_deadline = sw_now_ms() + self->conf->drain_timeout_s * 1000;
+    agent_link_send(self->link, SW_DRAIN, "\x80", 1);
+    log_info("draining (%s): %zu task(s) to finish, no new ones; SIGTERM again to stop them",
+             why, zlistx_size(self->runs));
+}
+
+/*  The first SIGTERM drains (running tasks finish, no new ones); the
+ *  second, or SIGINT, stops now: tasks are killed and requeued. */
 static int
 s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
+    agent_t *self = arg;
     struct signalfd_siginfo si;
     if (read(item->fd, &si, sizeof si) != sizeof si)
         return 0;
+    if (si.ssi_signo == SIGTERM && !self->draining && zlistx_size(self->runs) > 0) {
+        s_drain(self, "SIGTERM");
+        return 0;
+    }
     log_info("caught signal %d: stopping", (int) si.ssi_signo);
     (void) loop;
-    (void) arg;
     return -1;
 }
 
@@ -662,6 +697,8 @@ static const sw_opt_t s_opts[] = {
       "between the stop signal and SIGKILL (default 5000)" },
     { "max-output", 0, SW_OPT_INT, offsetof(agent_conf_t, max_output), 1024, 256 << 20, "BYTES",
       "output kept per task, head + tail (default 1048576)" },
+    { "drain-timeout", 0, SW_OPT_INT, offsetof(agent_conf_t, drain_timeout_s), 0, 7 * 86400, "S",
+      "when draining, stop what still runs after S s (default 0: wait)" },
     { "curve-secret", 0, SW_OPT_STR, offsetof(agent_conf_t, curve_secret), 0, 0, "FILE",
       "CURVE client certificate (not built yet: refuses to start)" },
     { "coordinator-key", 0, SW_OPT_STR, offsetof(agent_conf_t, coordinator_key), 0, 0, "FILE",

@@ -645,7 +645,7 @@ cli_agents(cli_t *cli, int argc, char **argv)
            "RUNNERS", "LABELS");
     for (uint32_t i = 0; agents && i < agents->via.array.size; i++) {
         const msgpack_object *a = &agents->via.array.ptr[i];
-        char id[160], host[160], runners[128] = "", labels[256] = "";
+        char id[200] = "", host[160], runners[128] = "", labels[256] = "";
         const msgpack_object *rv = sw_mp_find(a, "runners");
         for (uint32_t k = 0; rv && rv->type == MSGPACK_OBJECT_ARRAY && k < rv->via.array.size; k++)
             snprintf(runners + strlen(runners), sizeof runners - strlen(runners), "%s%.*s",
@@ -657,13 +657,52 @@ cli_agents(cli_t *cli, int argc, char **argv)
                      k ? "," : "", (int) lv->via.map.ptr[k].key.via.str.size,
                      lv->via.map.ptr[k].key.via.str.ptr,
                      (int) lv->via.map.ptr[k].val.via.str.size, lv->via.map.ptr[k].val.via.str.ptr);
-        printf("%-20s %-20s %5lld %7lld %9lld  %-24s %s\n", s_get_str(a, "id", id, sizeof id),
+        bool draining = false;
+        sw_err_t derr = { 0 };
+        sw_mp_bool(a, "draining", false, &draining, &derr);
+        s_get_str(a, "id", id, sizeof id - 12);
+        if (draining)
+            strcat(id, " (draining)");
+        printf("%-20s %-20s %5lld %7lld %9lld  %-24s %s\n", id,
                s_get_str(a, "host", host, sizeof host), (long long) s_get_int(a, "slots"),
                (long long) s_get_int(a, "running"), (long long) s_get_int(a, "completed"),
                runners, labels[0] ? labels : "-");
     }
     if (!agents || agents->via.array.size == 0)
         printf("(no agents registered)\n");
+    sw_msg_release(&reply);
+    return 0;
+}
+
+/*  --- drain ----------------------------------------------------------------------- */
+
+static int
+cli_drain(cli_t *cli, int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: swarm drain AGENT\n"
+        "The agent takes no new tasks, finishes those it runs, then leaves (its\n"
+        "process exits 0). Its other queued work goes to the other agents.\n";
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc != 2)
+        return cli_fail(EXIT_USAGE, "drain: name one agent (swarm agents lists them)");
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, 1);
+    sw_mp_kv_str(&r.pk, "agent", argv[1]);
+    sw_msg_t reply;
+    int rc = cli_request(cli, SW_C_DRAIN, &r.sb, cli->timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&r.sb);
+    if (rc)
+        return rc;
+    if (cli->json)
+        cli_print_json(cli_mp_to_json(reply.body));
+    else
+        printf("draining %s: %lld task(s) still running; it leaves when they are done\n",
+               argv[1], (long long) s_get_int(reply.body, "running"));
     sw_msg_release(&reply);
     return 0;
 }
@@ -1130,7 +1169,7 @@ swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv)
     } commands[] = {
         { "init", cli_init }, { "spawn", cli_spawn }, { "wait", cli_wait },
         { "status", cli_status }, { "agents", cli_agents }, { "cancel", cli_cancel },
-        { "run", cli_run },
+        { "run", cli_run }, { "drain", cli_drain },
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cmd, commands[i].name) != 0)

@@ -18,6 +18,7 @@ static const char s_usage[] =
     "  wait [--timeout S] [ID...]      wait for tasks, with live progress\n"
     "  status [--job JOB]              cluster and job state\n"
     "  agents                          registered agents\n"
+    "  drain AGENT                     let an agent finish its tasks and leave\n"
     "  cancel (--job JOB | ID...)      cancel tasks\n"
     "  run PLAN.yaml [--wait]          run a plan (workers, stages or steps)\n"
     "  run --commands FILE [--wait]    run a command list (build farms)\n"
@@ -41,7 +42,7 @@ static const struct {
 };
 
 static const char *const s_ctl_commands[] = {
-    "init", "spawn", "wait", "status", "agents", "cancel", "run", NULL,
+    "init", "spawn", "wait", "status", "agents", "cancel", "run", "drain", NULL,
 };
 
 /*  Loads swarm-ctl.so, which holds the coordinator commands and links

@@ -346,8 +346,9 @@ s_on_agents(coord_server_t *self, sw_msg_t *m)
     sw_mp_pack_str(&r.pk, "agents");
     msgpack_pack_array(&r.pk, zlistx_size(agents));
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents)) {
-        msgpack_pack_map(&r.pk, 9);
+        msgpack_pack_map(&r.pk, 10);
         sw_mp_kv_str(&r.pk, "id", a->id);
+        sw_mp_kv_bool(&r.pk, "draining", a->draining);
         sw_mp_kv_str(&r.pk, "host", a->host);
         sw_mp_kv_str(&r.pk, "version", a->version);
         sw_mp_kv_int(&r.pk, "slots", a->slots);
@@ -358,6 +359,34 @@ s_on_agents(coord_server_t *self, sw_msg_t *m)
         sw_mp_kv_strv(&r.pk, "runners", &a->runners);
     }
     s_reply_send(self, m->routing, &r);
+}
+
+/*  --- DRAIN ---------------------------------------------------------------------------- */
+
+static void
+s_on_drain(coord_server_t *self, sw_msg_t *m)
+{
+    sw_err_t err = { 0 };
+    char *id = NULL;
+    if (sw_mp_str(m->body, "agent", true, &id, &err) < 0) {
+        s_reply_error(self, m->routing, 2, "%s", err.msg);
+        return;
+    }
+    coord_agent_t *a = coord_sched_agent(self->sched, id);
+    if (!a) {
+        s_reply_error(self, m->routing, 4, "no agent '%s' is registered", id);
+        free(id);
+        return;
+    }
+    coord_sched_drain(self->sched, a);
+    sw_msg_send_empty(self->agents, a->routing, SW_DRAIN);
+    log_info("draining agent %s (%d running)", a->id, a->running);
+    s_reply_t r;
+    s_reply_begin(&r, 2);
+    sw_mp_kv_str(&r.pk, "agent", a->id);
+    sw_mp_kv_int(&r.pk, "running", a->running);
+    s_reply_send(self, m->routing, &r);
+    free(id);
 }
 
 /*  --- CANCEL ------------------------------------------------------------------------- */
@@ -502,6 +531,7 @@ coord_ctl_handle(coord_server_t *self, sw_msg_t *m)
     case SW_C_AGENTS: s_on_agents(self, m); break;
     case SW_C_CANCEL: s_on_cancel(self, m); break;
     case SW_C_WAIT:   s_on_wait(self, m); break;
+    case SW_C_DRAIN:  s_on_drain(self, m); break;
     default:
         self->dropped++;
         return s_reply_error(self, m->routing, 2, "%s is not a control request",

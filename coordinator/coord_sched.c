@@ -290,7 +290,14 @@ coord_sched_seen(coord_sched_t *self, coord_agent_t *a, int64_t now_ms, int64_t 
 static int
 s_credit(const coord_agent_t *a)
 {
-    return a->running < a->slots ? a->slots - a->running : 0;
+    return !a->draining && a->running < a->slots ? a->slots - a->running : 0;
+}
+
+void
+coord_sched_drain(coord_sched_t *self, coord_agent_t *a)
+{
+    self->free_slots -= s_credit(a);
+    a->draining = true;
 }
 
 /*  Changes an agent's running count, keeping the credit sum right. */
@@ -389,6 +396,7 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
     a->since_ms = sw_wall_ms();
     a->expires_ms = now_ms + lease_ms;
     a->hb_sent_ms = now_ms;
+    a->draining = false;
     self->free_slots += s_credit(a);    /*  none while it runs more than slots */
     return a;
 }
@@ -430,7 +438,7 @@ coord_sched_expire(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
 static bool
 s_fits(const coord_agent_t *a, const coord_task_t *t)
 {
-    if (a->running >= a->slots)
+    if (a->running >= a->slots || a->draining)
         return false;
     bool runner = false;
     for (size_t i = 0; i < a->runners.n && !runner; i++)
@@ -789,6 +797,13 @@ coord_sched_test(bool verbose)
     CHECK(hs[1]->state == SW_TS_CANCELLED && hs[2]->state == SW_TS_CANCELLED);
     CHECK(strcmp(hs[1]->reason, "job stopped on failure: h0 failed") == 0);
 
+    /*  drain: no new tasks for a draining agent */
+    coord_agent_t *dra = s_test_agent(s, "dra", 2, "sparc");
+    coord_sched_drain(s, dra);
+    coord_task_t *dt = s_test_submit(s, "drained", NULL, "sparc");
+    CHECK(coord_sched_dispatch(s, 0, 0) == 0 && dt->state == SW_TS_QUEUED);
+    coord_sched_cancel(s, coord_sched_job(s, "j"), "drained", NULL, 0);
+
     /*  retries: backoff doubles up to 60 s */
     CHECK(coord_sched_backoff_ms(1) == 1000 && coord_sched_backoff_ms(3) == 4000);
     CHECK(coord_sched_backoff_ms(30) == 60000);
@@ -826,12 +841,12 @@ coord_sched_test(bool verbose)
     (void) r2;
 
     /*  counts add up */
-    CHECK(job->ntasks == 12);
+    CHECK(job->ntasks == 13);
     int sum = 0;
     for (int i = 0; i < SW_TS_COUNT; i++)
         sum += job->counts[i];
     CHECK(sum == job->ntasks);
-    CHECK(job->counts[SW_TS_SKIPPED] == 4 && job->counts[SW_TS_CANCELLED] == 1);
+    CHECK(job->counts[SW_TS_SKIPPED] == 4 && job->counts[SW_TS_CANCELLED] == 2);
     CHECK(job->counts[SW_TS_FAILED] == 3);
 
     coord_sched_destroy(&s);

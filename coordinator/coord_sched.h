@@ -41,6 +41,7 @@ struct coord_agent_t {
     int64_t    hb_sent_ms;      /*  last heartbeat we sent */
     int64_t    since_ms;        /*  wall clock of its HELLO */
     uint64_t   completed;       /*  DONEs accepted */
+    bool       draining;        /*  takes no new tasks */
     zlistx_t  *tasks;           /*  coord_task_t * it is running */
 };
 
@@ -114,6 +115,8 @@ void coord_sched_seen(coord_sched_t *self, coord_agent_t *a, int64_t now_ms, int
 /*  Removes the agent; its tasks are requeued or lost. a is freed. */
 void coord_sched_agent_lost(coord_sched_t *self, coord_agent_t *a, const char *why,
                             int64_t wall_ms);
+/*  The agent takes no new tasks from now on; what it runs, it finishes. */
+void coord_sched_drain(coord_sched_t *self, coord_agent_t *a);
 /*  Declares every agent whose lease ran out lost; returns how many. */
 int coord_sched_expire(coord_sched_t *self, int64_t now_ms, int64_t wall_ms);
 

@@ -159,6 +159,10 @@ s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
                      (long long) r.attempt, a->id);
         sw_ref_release(&r);
         break;
+    case SW_DRAIN:
+        log_info("agent %s is draining: no new tasks for it", a->id);
+        coord_sched_drain(self->sched, a);
+        break;
     case SW_BYE:
         log_info("agent %s said BYE", a->id);
         coord_sched_agent_lost(self->sched, a, "agent left", sw_wall_ms());
