@@ -79,6 +79,15 @@ s_req_init(s_req_t *r)
     sw_mp_packer_init(&r->pk, &r->sb);
 }
 
+/*  Sends the request (consuming it) and waits for the reply. */
+static int
+s_call(cli_t *cli, int cmd, s_req_t *r, int timeout_ms, sw_msg_t *reply)
+{
+    int rc = cli_request(cli, cmd, &r->sb, timeout_ms, reply);
+    msgpack_sbuffer_destroy(&r->sb);
+    return rc;
+}
+
 static const char *
 s_get_str(const msgpack_object *map, const char *key, char *buf, size_t n)
 {
@@ -196,8 +205,7 @@ cli_init(cli_t *cli, int argc, char **argv)
     else
         msgpack_pack_nil(&r.pk);
     sw_msg_t reply;
-    int rc = cli_request(cli, SW_C_INIT, &r.sb, cli->timeout_ms, &reply);
-    msgpack_sbuffer_destroy(&r.sb);
+    int rc = s_call(cli, SW_C_INIT, &r, cli->timeout_ms, &reply);
     if (rc)
         return rc;
     char buf[256];
@@ -371,8 +379,7 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     msgpack_pack_array(&r.pk, 1);
     sw_task_pack(&r.pk, &t);
     sw_msg_t reply;
-    rc = cli_request(cli, SW_C_SUBMIT, &r.sb, cli->timeout_ms, &reply);
-    msgpack_sbuffer_destroy(&r.sb);
+    rc = s_call(cli, SW_C_SUBMIT, &r, cli->timeout_ms, &reply);
     if (rc == 0) {
         char buf[256];
         if (cli->json) {
@@ -472,8 +479,7 @@ cli_wait(cli_t *cli, int argc, char **argv)
         sw_mp_kv_int(&r.pk, "max_ms", max_ms);
         if (have)
             sw_msg_release(&reply);
-        rc = cli_request(cli, SW_C_WAIT, &r.sb, (int) max_ms + cli->timeout_ms, &reply);
-        msgpack_sbuffer_destroy(&r.sb);
+        rc = s_call(cli, SW_C_WAIT, &r, (int) max_ms + cli->timeout_ms, &reply);
         have = rc == 0;
         if (rc)
             break;
@@ -580,8 +586,7 @@ cli_status(cli_t *cli, int argc, char **argv)
     if (job)
         sw_mp_kv_str(&r.pk, "job", job);
     sw_msg_t reply;
-    int rc = cli_request(cli, SW_C_STATUS, &r.sb, cli->timeout_ms, &reply);
-    msgpack_sbuffer_destroy(&r.sb);
+    int rc = s_call(cli, SW_C_STATUS, &r, cli->timeout_ms, &reply);
     if (rc)
         return rc;
     if (cli->json) {
@@ -631,8 +636,7 @@ cli_agents(cli_t *cli, int argc, char **argv)
     s_req_init(&r);
     msgpack_pack_map(&r.pk, 0);
     sw_msg_t reply;
-    int rc = cli_request(cli, SW_C_AGENTS, &r.sb, cli->timeout_ms, &reply);
-    msgpack_sbuffer_destroy(&r.sb);
+    int rc = s_call(cli, SW_C_AGENTS, &r, cli->timeout_ms, &reply);
     if (rc)
         return rc;
     const msgpack_object *agents = sw_mp_find(reply.body, "agents");
@@ -694,8 +698,7 @@ cli_drain(cli_t *cli, int argc, char **argv)
     msgpack_pack_map(&r.pk, 1);
     sw_mp_kv_str(&r.pk, "agent", argv[1]);
     sw_msg_t reply;
-    int rc = cli_request(cli, SW_C_DRAIN, &r.sb, cli->timeout_ms, &reply);
-    msgpack_sbuffer_destroy(&r.sb);
+    int rc = s_call(cli, SW_C_DRAIN, &r, cli->timeout_ms, &reply);
     if (rc)
         return rc;
     if (cli->json)
@@ -740,8 +743,7 @@ cli_cancel(cli_t *cli, int argc, char **argv)
     for (int i = optind; i < argc; i++)
         sw_mp_pack_str(&r.pk, argv[i]);
     sw_msg_t reply;
-    int rc = cli_request(cli, SW_C_CANCEL, &r.sb, cli->timeout_ms, &reply);
-    msgpack_sbuffer_destroy(&r.sb);
+    int rc = s_call(cli, SW_C_CANCEL, &r, cli->timeout_ms, &reply);
     if (rc)
         return rc;
     char buf[256];
@@ -833,8 +835,7 @@ s_decompose(cli_t *cli, const char *job, const char *goal, long long workers, sw
     sw_task_pack(&r.pk, &t);
     sw_task_release(&t);
     sw_msg_t reply;
-    int rc = cli_request(cli, SW_C_SUBMIT, &r.sb, cli->timeout_ms, &reply);
-    msgpack_sbuffer_destroy(&r.sb);
+    int rc = s_call(cli, SW_C_SUBMIT, &r, cli->timeout_ms, &reply);
     if (rc)
         return rc;
     sw_msg_release(&reply);
@@ -1107,8 +1108,7 @@ compiled:
     sw_mp_kv_str(&r.pk, "topology", plan.topology);
     sw_mp_kv_str(&r.pk, "strategy", plan.strategy);
     sw_msg_t reply;
-    rc = cli_request(cli, SW_C_INIT, &r.sb, cli->timeout_ms, &reply);
-    msgpack_sbuffer_destroy(&r.sb);
+    rc = s_call(cli, SW_C_INIT, &r, cli->timeout_ms, &reply);
     if (rc)
         goto out;
     sw_msg_release(&reply);
@@ -1123,8 +1123,7 @@ compiled:
         msgpack_pack_array(&r.pk, n);
         for (size_t i = from; i < from + n; i++)
             sw_task_pack(&r.pk, &plan.tasks[i].task);
-        rc = cli_request(cli, SW_C_SUBMIT, &r.sb, cli->timeout_ms + 5000, &reply);
-        msgpack_sbuffer_destroy(&r.sb);
+        rc = s_call(cli, SW_C_SUBMIT, &r, cli->timeout_ms + 5000, &reply);
         if (rc == 0)
             sw_msg_release(&reply);
     }
