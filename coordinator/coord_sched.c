@@ -13,6 +13,7 @@ struct coord_sched_t {
     zlistx_t  *agent_order;     /*  coord_agent_t * in HELLO order (owns) */
     zlistx_t  *ready;           /*  coord_task_t * ready to run, FIFO */
     zlistx_t  *halting;         /*  coord_job_t * to stop at the next dispatch */
+    zlistx_t  *unadopted;       /*  coord_task_t * restored as running, not yet claimed */
     unsigned   seed;            /*  backoff jitter */
     int        free_slots;      /*  sum of credit over agents */
 };
@@ -87,6 +88,7 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     zlistx_set_destructor(self->agent_order, (zlistx_destructor_fn *) s_agent_destroy);
     self->ready = zlistx_new();
     self->halting = zlistx_new();
+    self->unadopted = zlistx_new();
     self->seed = (unsigned) zclock_usecs();
     return self;
 }
@@ -99,6 +101,7 @@ coord_sched_destroy(coord_sched_t **self_p)
         return;
     zlistx_destroy(&self->ready);
     zlistx_destroy(&self->halting);
+    zlistx_destroy(&self->unadopted);
     zhashx_destroy(&self->agents);
     zlistx_destroy(&self->agent_order);
     zhashx_destroy(&self->jobs);
@@ -397,6 +400,31 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
     a->expires_ms = now_ms + lease_ms;
     a->hb_sent_ms = now_ms;
     a->draining = false;
+    /*  Claims: tasks a restarted coordinator found running, that this
+     *  agent says it still runs at the same attempt. */
+    for (size_t i = 0; i < h->running.n && zlistx_size(self->unadopted); i++) {
+        char *copy = xstrdup(h->running.v[i]);
+        char *id = strchr(copy, '\x1f'), *att = id ? strchr(id + 1, '\x1f') : NULL;
+        if (att) {
+            *id++ = '\0';
+            *att++ = '\0';
+            coord_task_t *t = coord_sched_task(self, copy, id);
+            void *h2 = t && t->adopt_by_ms && !t->agent ? zlistx_find(self->unadopted, t) : NULL;
+            if (h2 && t->spec.attempt == atoll(att)) {
+                zlistx_detach(self->unadopted, h2);
+                t->adopt_by_ms = 0;
+                t->agent = a;
+                a->running++;
+                t->job->running++;
+                zlistx_add_end(a->tasks, t);
+                free(t->agent_id);
+                t->agent_id = xstrdup(a->id);
+                log_info("agent %s still runs %s/%s attempt %lld: adopted", a->id, t->job->id,
+                         t->spec.id, (long long) t->spec.attempt);
+            }
+        }
+        free(copy);
+    }
     self->free_slots += s_credit(a);    /*  none while it runs more than slots */
     return a;
 }
@@ -611,6 +639,122 @@ coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, const 
     }
     zlistx_destroy(&todo);
     return n;
+}
+
+/*  --- restart ------------------------------------------------------------------ */
+
+coord_task_t *
+coord_sched_restore(coord_sched_t *self, sw_task_t *spec, sw_tstate_t state, const char *agent_id,
+                    const char *host, int64_t submitted_ms, int64_t started_ms,
+                    int64_t finished_ms, int exit_code, const char *reason, int64_t adopt_by_ms)
+{
+    coord_job_t *j = coord_sched_job_ensure(self, spec->job, submitted_ms);
+    if (zhashx_lookup(j->tasks, spec->id)) {
+        sw_task_release(spec);
+        return NULL;
+    }
+    coord_task_t *t = xcalloc(1, sizeof *t);
+    t->spec = *spec;
+    sw_task_init(spec);
+    t->job = j;
+    /*  queued and waiting are decided again by restore_finish */
+    t->state = SW_TS_FINAL(state) || state == SW_TS_RUNNING ? state : SW_TS_WAITING;
+    t->agent_id = agent_id && *agent_id ? xstrdup(agent_id) : NULL;
+    t->host = host && *host ? xstrdup(host) : NULL;
+    t->submitted_ms = submitted_ms;
+    t->started_ms = started_ms;
+    t->finished_ms = finished_ms;
+    t->exit_code = exit_code;
+    t->reason = reason && *reason ? xstrdup(reason) : NULL;
+    t->dependents = zlistx_new();
+    j->counts[t->state]++;
+    j->ntasks++;
+    if (SW_TS_FINAL(t->state))
+        j->nfinal++;
+    zlistx_add_end(j->order, t);
+    zhashx_insert(j->tasks, t->spec.id, t);
+    if (t->state == SW_TS_RUNNING) {
+        t->adopt_by_ms = adopt_by_ms;
+        zlistx_add_end(self->unadopted, t);
+    }
+    return t;
+}
+
+void
+coord_sched_restore_finish(coord_sched_t *self, int64_t wall_ms)
+{
+    for (coord_job_t *j = zhashx_first(self->jobs); j; j = zhashx_next(self->jobs)) {
+        /*  a snapshot: s_finish below may skip tasks of this job */
+        zlistx_t *order = zlistx_dup(j->order);
+        for (coord_task_t *t = zlistx_first(order); t; t = zlistx_next(order)) {
+            if (SW_TS_FINAL(t->state))
+                continue;
+            const char *bad = NULL;
+            sw_tstate_t bad_state = SW_TS_SUCCEEDED;
+            for (size_t i = 0; i < t->spec.after.n; i++) {
+                coord_task_t *dep = zhashx_lookup(j->tasks, t->spec.after.v[i]);
+                if (!dep || dep->state == SW_TS_SUCCEEDED)
+                    continue;
+                if (SW_TS_FINAL(dep->state)) {
+                    bad = dep->spec.id;
+                    bad_state = dep->state;
+                }
+                else {
+                    t->deps_left++;
+                    zlistx_add_end(dep->dependents, t);
+                }
+            }
+            if (t->state == SW_TS_RUNNING)
+                continue;
+            if (bad) {
+                char why[256];
+                snprintf(why, sizeof why, "dependency %s %s", bad, sw_tstate_name(bad_state));
+                s_finish(self, t, SW_TS_SKIPPED, why, wall_ms);
+            }
+            else if (t->deps_left == 0)
+                s_enqueue(self, t, false);
+        }
+        zlistx_destroy(&order);
+    }
+}
+
+zlistx_t *
+coord_sched_orphans_due(coord_sched_t *self, int64_t now_ms)
+{
+    zlistx_t *due = zlistx_new();
+    for (coord_task_t *t = zlistx_first(self->unadopted); t; t = zlistx_next(self->unadopted))
+        if (now_ms >= t->adopt_by_ms) {
+            zlistx_detach_cur(self->unadopted);
+            t->adopt_by_ms = 0;
+            zlistx_add_end(due, t);
+        }
+    return due;
+}
+
+void
+coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, int exit_code,
+                    int64_t wall_ms)
+{
+    if (t->state != SW_TS_RUNNING || t->agent)
+        return;
+    t->job->counts[SW_TS_RUNNING]--;        /*  it was never on an agent */
+    t->job->counts[SW_TS_WAITING]++;
+    t->state = SW_TS_WAITING;
+    int st = status ? sw_tstate_parse(status) : -1;
+    if (st >= 0 && SW_TS_FINAL(st)) {
+        t->exit_code = exit_code;
+        s_finish(self, t, (sw_tstate_t) st, NULL, wall_ms);
+    }
+    else if (t->spec.attempt < t->spec.max_attempts) {
+        s_enqueue(self, t, true);
+        self->ops.persist(self->ctx, t);
+    }
+    else {
+        char reason[128];
+        snprintf(reason, sizeof reason, "lost in a coordinator restart (attempt %lld of %lld)",
+                 (long long) t->spec.attempt, (long long) t->spec.max_attempts);
+        s_finish(self, t, SW_TS_LOST, reason, wall_ms);
+    }
 }
 
 /*  --- self-test ---------------------------------------------------------------- */

@@ -79,6 +79,7 @@ struct coord_task_t {
     bool           cancel_requested;
     bool           is_new;      /*  not yet persisted */
     int64_t        not_before_ms;   /*  retry backoff: not dispatched before (monotonic) */
+    int64_t        adopt_by_ms;     /*  restored as running: its agent must claim it by then */
     sw_strv_t      tried;       /*  agents whose attempt failed retryably */
 };
 
@@ -144,6 +145,26 @@ int coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, co
                        int64_t wall_ms);
 
 size_t coord_sched_queued(coord_sched_t *self);
+
+/*  --- restart: state rebuilt from Redis ----------------------------------------
+
+ *  restore adds a task in the state Redis recorded (spec consumed); after
+ *  the last one, restore_finish links dependencies and queues what is
+ *  ready, in submit order. A task recorded as running has no agent yet: the
+ *  agent claims it by listing it in its HELLO (coord_sched_hello) before
+ *  adopt_by_ms; orphans_due hands over those nobody claimed in time, and
+ *  resolve finishes one (from its stored result) or queues it again. */
+coord_task_t *coord_sched_restore(coord_sched_t *self, sw_task_t *spec, sw_tstate_t state,
+                                  const char *agent_id, const char *host, int64_t submitted_ms,
+                                  int64_t started_ms, int64_t finished_ms, int exit_code,
+                                  const char *reason, int64_t adopt_by_ms);
+void coord_sched_restore_finish(coord_sched_t *self, int64_t wall_ms);
+/*  Running tasks whose adoption deadline passed; caller destroys the list. */
+zlistx_t *coord_sched_orphans_due(coord_sched_t *self, int64_t now_ms);
+/*  status NULL: run it again (attempt + 1, or lost when none are left);
+ *  else finish it with that final status. */
+void coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, int exit_code,
+                         int64_t wall_ms);
 
 int coord_sched_test(bool verbose);
 

@@ -256,6 +256,18 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
             a->hb_sent_ms = now;
         }
     coord_ctl_sweep(self, now);
+    /*  Running tasks no agent claimed after a restart: finished if their
+     *  result is stored, else run again. */
+    zlistx_t *orphans = coord_sched_orphans_due(self->sched, now);
+    for (coord_task_t *t = zlistx_first(orphans); t; t = zlistx_next(orphans)) {
+        char status[32];
+        int code = -1;
+        bool done = coord_store_result(self->store, t, status, sizeof status, &code) == 0;
+        log_info("task %s/%s was not claimed after the restart: %s", t->job->id, t->spec.id,
+                 done ? "its result is stored" : "running it again");
+        coord_sched_resolve(self->sched, t, done ? status : NULL, code, sw_wall_ms());
+    }
+    zlistx_destroy(&orphans);
     s_settle(self);
     (void) loop;
     (void) timer_id;
@@ -331,6 +343,17 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->waiters = zlistx_new();
     zlistx_set_destructor(self->waiters, (zlistx_destructor_fn *) coord_ctl_waiter_destroy);
     self->current_job = coord_store_load_current(self->store);
+    /*  After a restart: the jobs in Redis go on. Tasks that were running
+     *  wait one lease for their agent to claim them in its HELLO. */
+    /*  Generous: an agent notices the old coordinator is gone only after
+     *  its liveness, then reconnects with backoff. Claiming late is fine;
+     *  running a task twice is not. */
+    int loaded = coord_store_load(self->store, self->sched,
+                                  sw_now_ms() + conf->heartbeat_ms * conf->liveness * 3 + 5000);
+    if (loaded > 0)
+        log_info("resumed %d task(s) of %zu job(s) from Redis", loaded,
+                 coord_sched_njobs(self->sched));
+    coord_store_flush(self->store);
     if (!(self->agents = s_bind(conf->listen, err))
         || !(self->control = s_bind(conf->control, err)))
         goto fail;

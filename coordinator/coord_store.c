@@ -80,6 +80,8 @@ s_spec_json(const sw_task_t *t)
         json_object_set_new(o, "prompt", json_string(t->prompt));
     if (t->dir)
         json_object_set_new(o, "dir", json_string(t->dir));
+    if (t->output_schema)
+        json_object_set_new(o, "output_schema", json_string(t->output_schema));
     json_object_set_new(o, "argv", s_strv_json(&t->argv));
     json_object_set_new(o, "after", s_strv_json(&t->after));
     json_object_set_new(o, "labels", s_kv_json(&t->labels));
@@ -137,6 +139,240 @@ coord_store_load_current(coord_store_t *self)
     if (r)
         freeReplyObject(r);
     return job;
+}
+
+/*  --- loading after a restart ------------------------------------------------- */
+
+static char *
+s_jdup(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? xstrdup(s) : NULL;
+}
+
+static void
+s_jstrv(json_t *o, const char *key, sw_strv_t *out)
+{
+    json_t *a = json_object_get(o, key);
+    for (size_t i = 0; json_is_array(a) && i < json_array_size(a); i++)
+        if (json_is_string(json_array_get(a, i)))
+            sw_strv_push(out, json_string_value(json_array_get(a, i)));
+}
+
+static void
+s_jkv(json_t *o, const char *key, sw_kv_t *out)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(o, key), k, v)
+        if (json_is_string(v))
+            sw_kv_set(out, k, json_string_value(v));
+}
+
+static int
+s_spec_from_json(const char *text, sw_task_t *t)
+{
+    json_t *o = json_loads(text, 0, NULL);
+    if (!o)
+        return -1;
+    sw_task_init(t);
+    t->id = s_jdup(o, "id");
+    t->job = s_jdup(o, "job");
+    t->type = s_jdup(o, "type");
+    t->runner = s_jdup(o, "runner");
+    t->prompt = s_jdup(o, "prompt");
+    t->dir = s_jdup(o, "dir");
+    t->ns = s_jdup(o, "ns");
+    t->output_schema = s_jdup(o, "output_schema");
+    s_jstrv(o, "argv", &t->argv);
+    s_jstrv(o, "after", &t->after);
+    s_jkv(o, "labels", &t->labels);
+    s_jkv(o, "env", &t->env);
+    t->timeout_s = json_integer_value(json_object_get(o, "timeout_s"));
+    t->idle_timeout_s = json_integer_value(json_object_get(o, "idle_timeout_s"));
+    t->max_attempts = json_integer_value(json_object_get(o, "max_attempts"));
+    json_decref(o);
+    sw_err_t err = { 0 };
+    if (sw_task_validate(t, &err) < 0) {
+        log_warnx("stored task %s/%s is not valid: %s", t->job ? t->job : "?",
+                  t->id ? t->id : "?", err.msg);
+        sw_task_release(t);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    redisReply **v;
+} s_replies_t;
+
+static void
+s_keep_reply(void *arg, int i, redisReply *r)
+{
+    /*  flush frees each reply after the callback: keep a deep copy of the
+     *  fields we need as a string array */
+    s_replies_t *rs = arg;
+    redisReply *c = xcalloc(1, sizeof *c);
+    c->type = REDIS_REPLY_ARRAY;
+    if (r->type == REDIS_REPLY_ARRAY) {
+        c->elements = r->elements;
+        c->element = xcalloc(r->elements + 1, sizeof *c->element);
+        for (size_t k = 0; k < r->elements; k++) {
+            c->element[k] = xcalloc(1, sizeof **c->element);
+            c->element[k]->type = REDIS_REPLY_STRING;
+            c->element[k]->str = xstrndup(r->element[k]->str ? r->element[k]->str : "",
+                                          r->element[k]->len);
+            c->element[k]->len = r->element[k]->len;
+        }
+    }
+    rs->v[i] = c;
+}
+
+static void
+s_free_copy(redisReply *c)
+{
+    for (size_t k = 0; c && k < c->elements; k++) {
+        free(c->element[k]->str);
+        free(c->element[k]);
+    }
+    if (c)
+        free(c->element);
+    free(c);
+}
+
+static const char *
+s_field(const redisReply *h, const char *name)
+{
+    for (size_t k = 0; h && k + 1 < h->elements; k += 2)
+        if (strcmp(h->element[k]->str, name) == 0)
+            return h->element[k + 1]->str;
+    return NULL;
+}
+
+static int64_t
+s_field_ms(const redisReply *h, const char *name, int64_t dflt)
+{
+    const char *v = s_field(h, name);
+    return v && *v ? atoll(v) : dflt;
+}
+
+/*  The final status and exit code of a result document for attempt. */
+static bool
+s_result_final(const char *json, long long attempt, char *status, size_t n, int *exit_code)
+{
+    json_t *r = json ? json_loads(json, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(r, "status"));
+    bool ok = st && json_integer_value(json_object_get(r, "attempt")) == attempt
+           && sw_tstate_parse(st) >= 0 && SW_TS_FINAL(sw_tstate_parse(st));
+    if (ok) {
+        snprintf(status, n, "%s", st);
+        json_t *ec = json_object_get(r, "exit_code");
+        *exit_code = json_is_integer(ec) ? (int) json_integer_value(ec) : -1;
+    }
+    json_decref(r);
+    return ok;
+}
+
+int
+coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms)
+{
+    sw_err_t err = { 0 };
+    redisReply *jobs = sw_redis_cmdv(self->redis, &err, "ZRANGE", "swarm:jobs", "0", "-1", NULL);
+    if (!jobs) {
+        log_warnx("cannot load jobs: %s", err.msg);
+        return -1;
+    }
+    int loaded = 0;
+    int64_t wall = sw_wall_ms();
+    for (size_t j = 0; j < jobs->elements; j++) {
+        const char *job = jobs->element[j]->str;
+        char key[256];
+        snprintf(key, sizeof key, "swarm:job:%s", job);
+        redisReply *jh = sw_redis_cmdv(self->redis, &err, "HGETALL", key, NULL);
+        snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+        redisReply *ids = sw_redis_cmdv(self->redis, &err, "LRANGE", key, "0", "-1", NULL);
+        if (!jh || !ids) {
+            if (jh)
+                freeReplyObject(jh);
+            freeReplyObject(jobs);
+            log_warnx("cannot load job %s: %s", job, err.msg);
+            return -1;
+        }
+        const char *created = s_field(jh, "created"), *ns = s_field(jh, "namespace");
+        coord_job_t *cj = coord_sched_job_ensure(sched, job, created ? atoll(created) : wall);
+        if (ns && *ns) {
+            free(cj->ns);
+            cj->ns = xstrdup(ns);
+        }
+        const char *v;
+        if ((v = s_field(jh, "max_agents")))
+            cj->max_agents = atoi(v);
+        if ((v = s_field(jh, "on_failure")))
+            cj->halt = strcmp(v, "stop") == 0;
+        if ((v = s_field(jh, "topology")) && *v)
+            cj->topology = xstrdup(v);
+        if ((v = s_field(jh, "strategy")) && *v)
+            cj->strategy = xstrdup(v);
+        freeReplyObject(jh);
+        s_replies_t rs = { xcalloc(ids->elements + 1, sizeof *rs.v) };
+        for (size_t i = 0; i < ids->elements; i++) {
+            snprintf(key, sizeof key, "swarm:task:%s:%s", job, ids->element[i]->str);
+            const char *argv[] = { "HGETALL", key };
+            sw_redis_append(self->redis, 2, argv, NULL);
+        }
+        if (sw_redis_flush_each(self->redis, s_keep_reply, &rs, &err) < 0)
+            log_warnx("cannot load the tasks of %s: %s", job, err.msg);
+        for (size_t i = 0; i < ids->elements; i++) {
+            redisReply *h = rs.v[i];
+            const char *spec = s_field(h, "spec"), *status = s_field(h, "status");
+            sw_task_t t;
+            if (!spec || !status || s_spec_from_json(spec, &t) < 0) {
+                s_free_copy(h);
+                continue;
+            }
+            t.attempt = s_field_ms(h, "attempt", 0);
+            int st = sw_tstate_parse(status);
+            char rstatus[32];
+            int rcode = -1;
+            bool from_result = st == SW_TS_RUNNING
+                            && s_result_final(s_field(h, "result"), t.attempt, rstatus,
+                                              sizeof rstatus, &rcode);
+            if (from_result)        /*  its DONE died with the old coordinator */
+                st = sw_tstate_parse(rstatus);
+            int64_t submitted = s_field_ms(h, "submitted", wall);
+            int64_t started = s_field_ms(h, "started", 0);
+            int64_t finished = from_result ? wall : s_field_ms(h, "finished", 0);
+            int code = from_result ? rcode : (int) s_field_ms(h, "exit_code", -1);
+            coord_task_t *ct = coord_sched_restore(
+                sched, &t, st < 0 ? SW_TS_WAITING : (sw_tstate_t) st, s_field(h, "agent"),
+                s_field(h, "host"), submitted, started, finished, code, s_field(h, "reason"),
+                adopt_by_ms);
+            if (ct && from_result)
+                coord_store_task(self, ct);
+            loaded += ct != NULL;
+            s_free_copy(h);
+        }
+        free(rs.v);
+        freeReplyObject(ids);
+    }
+    freeReplyObject(jobs);
+    coord_sched_restore_finish(sched, wall);
+    return loaded;
+}
+
+int
+coord_store_result(coord_store_t *self, const coord_task_t *t, char *status, size_t n,
+                   int *exit_code)
+{
+    char key[512];
+    snprintf(key, sizeof key, "swarm:task:%s:%s", t->job->id, t->spec.id);
+    sw_err_t err = { 0 };
+    redisReply *r = sw_redis_cmdv(self->redis, &err, "HGET", key, "result", NULL);
+    bool ok = r && r->type == REDIS_REPLY_STRING
+           && s_result_final(r->str, t->spec.attempt, status, n, exit_code);
+    if (r)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
 }
 
 int

@@ -21,6 +21,15 @@ void coord_store_task(coord_store_t *self, coord_task_t *t);
 void coord_store_current(coord_store_t *self, const char *job);
 /*  Loads the current job name (NULL when none); caller frees. */
 char *coord_store_load_current(coord_store_t *self);
+/*  Rebuilds the scheduler's jobs and tasks from Redis after a restart.
+ *  A task recorded as running whose result for that attempt is stored is
+ *  finished from it; the others wait until adopt_by_ms to be claimed by
+ *  their agent. Returns the number of tasks loaded, or -1. */
+int  coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms);
+/*  The stored result of t's current attempt: its status and exit code.
+ *  0 when there is one, -1 otherwise. */
+int  coord_store_result(coord_store_t *self, const coord_task_t *t, char *status, size_t n,
+                        int *exit_code);
 /*  Sends what was queued; 0 or -1 (logged). */
 int  coord_store_flush(coord_store_t *self);
 
