@@ -22,6 +22,8 @@
 
 #include "agent_child.h"
 #include "agent_link.h"
+#include "agent_orphans.h"
+#include "agent_spool.h"
 #include "agent_runner.h"
 #include "sw_memory.h"
 #include "sw_opts.h"
@@ -37,6 +39,7 @@ typedef struct {
     char      *claude;
     char      *curve_secret;
     char      *coordinator_key;
+    char      *spool;
     long long  slots;
     long long  grace_ms;
     long long  max_output;
@@ -64,6 +67,9 @@ typedef struct {
     bool          retryable;    /*  worth another attempt, maybe elsewhere */
     bool          deterministic;    /*  failed for a reason no retry changes */
     run_state_t   state;
+    char          token[320];   /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT */
+    bool          spooled;      /*  its result is in the spool */
+    int           exit_code;    /*  of a result loaded from the spool */
 } run_t;
 
 struct agent_s {
@@ -72,6 +78,7 @@ struct agent_s {
     agent_link_t       *link;
     sw_redis_t         *redis;
     int64_t             redis_retry_ms;
+    int64_t             redis_backoff_ms;   /*  1 -> 8 s while Redis fails */
     zlistx_t           *runs;   /*  run_t * */
     agent_runner_conf_t rconf;
     sw_kv_t             labels;
@@ -79,6 +86,8 @@ struct agent_s {
     int                 sigfd;
     bool                draining;       /*  finishing what runs, then leaving */
     int64_t             drain_deadline; /*  monotonic; 0 = none */
+    bool                sweep;          /*  look for strays at the next tick */
+    unsigned            ticks;
 };
 
 static void s_check(agent_t *self, run_t *run);
@@ -132,6 +141,17 @@ s_send_ref(agent_t *self, int cmd, const sw_task_t *t, const char *status, int e
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  Redis failed: try again after 1, 2, 4, 8, 8 ... s. A stopped server
+ *  costs the loop a command timeout per try, so tries are spaced out. */
+static void
+s_redis_failed(agent_t *self)
+{
+    self->redis_backoff_ms = self->redis_backoff_ms ? self->redis_backoff_ms * 2 : 1000;
+    if (self->redis_backoff_ms > 8000)
+        self->redis_backoff_ms = 8000;
+    self->redis_retry_ms = sw_now_ms() + self->redis_backoff_ms;
+}
+
 static bool
 s_redis_ready(agent_t *self)
 {
@@ -143,32 +163,71 @@ s_redis_ready(agent_t *self)
     sw_err_t err = { 0 };
     self->redis = sw_redis_new(self->conf->redis, 2000, &err);
     if (!self->redis) {
-        log_warnx("%s; results wait in memory", err.msg);
-        self->redis_retry_ms = now + 1000;
+        if (self->redis_backoff_ms == 0)
+            log_warnx("%s; results wait in the spool", err.msg);
+        s_redis_failed(self);
     }
     return self->redis != NULL;
 }
 
 /*  Stores the result, then says DONE. A failed write is retried from the
  *  tick: DONE goes out only once the result is safe in Redis. */
+static int
+s_exit_code(const run_t *run)
+{
+    if (run->spawned)
+        return run->child.exited ? agent_child_exit_code(&run->child) : -1;
+    return run->exit_code;
+}
+
+/*  Keeps the result on disk until Redis takes it (once per run). */
+static void
+s_spool(agent_t *self, run_t *run)
+{
+    if (run->spooled)
+        return;
+    sw_err_t err = { 0 };
+    agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
+                          (char *) run->status, s_exit_code(run), run->retryable, run->json };
+    if (agent_spool_put(self->conf->spool, &s, &err) < 0) {
+        log_warnx("%s; the result waits in memory only", err.msg);
+        return;
+    }
+    run->spooled = true;
+    log_info("result of %s/%s attempt %lld spooled to disk until Redis is back", run->task.job,
+             run->task.id, (long long) run->task.attempt);
+}
+
+/*  Stores the result, then says DONE. A failed write is retried from the
+ *  tick: DONE goes out only once the result is safe in Redis, and until
+ *  then the result is in the spool. */
 static void
 s_store(agent_t *self, run_t *run)
 {
-    if (!s_redis_ready(self))
+    if (!s_redis_ready(self)) {
+        s_spool(self, run);
         return;
+    }
     sw_err_t err = { 0 };
     int rc = agent_result_store(self->redis, &run->task, run->json, &err);
     if (rc < 0) {
         log_warnx("cannot store the result of %s: %s", run->task.id, err.msg);
         if (err.code == SW_EUNREACH)
             sw_redis_destroy(&self->redis);
-        self->redis_retry_ms = sw_now_ms() + 1000;
+        s_redis_failed(self);
+        s_spool(self, run);
         return;
+    }
+    if (self->redis_backoff_ms) {
+        log_info("Redis at %s is back: storing results again", sw_redis_addr(self->redis));
+        self->redis_backoff_ms = 0;
     }
     if (rc == 0)
         log_warnx("result of %s/%s attempt %lld refused: a newer attempt owns the task",
                   run->task.job, run->task.id, (long long) run->task.attempt);
-    int code = run->spawned && run->child.exited ? agent_child_exit_code(&run->child) : -1;
+    if (run->spooled)
+        agent_spool_remove(self->conf->spool, run->task.job, run->task.id, run->task.attempt);
+    int code = s_exit_code(run);
     s_send_ref(self, SW_DONE, &run->task, run->status, code > 255 ? 255 : code, run->retryable);
     run->state = RUN_DONE;
     log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
@@ -249,6 +308,7 @@ s_complete(agent_t *self, run_t *run)
     r.stderr_len = errtail.len;
     run->json = agent_result_json(&r);
     run->state = RUN_STORING;
+    self->sweep = true;
     sw_buf_release(&output);
     sw_buf_release(&errtail);
     s_store(self, run);
@@ -293,6 +353,7 @@ s_reap(agent_t *self)
                 break;
         if (!run) {
             log_debug("reaped orphan %d", (int) pid);
+            self->sweep = true;     /*  its children are ours now */
             continue;
         }
         agent_child_reaped(&run->child, st, sw_now_ms());
@@ -378,12 +439,13 @@ s_safe_name(const char *s)
 }
 
 static char **
-s_envp(agent_t *self, const sw_task_t *t)
+s_envp(agent_t *self, const run_t *run)
 {
+    const sw_task_t *t = &run->task;
     size_t n = 0;
     while (environ[n])
         n++;
-    char **envp = xcalloc(n + t->env.n + 6, sizeof *envp);
+    char **envp = xcalloc(n + t->env.n + 7, sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "SWARM_", 6) != 0)
@@ -392,6 +454,7 @@ s_envp(agent_t *self, const sw_task_t *t)
     envp[k++] = xasprintf("SWARM_TASK_ID=%s", t->id);
     envp[k++] = xasprintf("SWARM_ATTEMPT=%lld", (long long) t->attempt);
     envp[k++] = xasprintf("SWARM_AGENT=%s", self->conf->id);
+    envp[k++] = xasprintf(AGENT_RUN_ENV "=%s", run->token);
     for (size_t i = 0; i < t->env.n; i++)
         envp[k++] = xasprintf("%s=%s", t->env.k[i], t->env.v[i]);
     envp[k] = NULL;
@@ -463,7 +526,7 @@ s_start(agent_t *self, run_t *run)
         run->deterministic = true;
         goto out;
     }
-    envp = s_envp(self, t);
+    envp = s_envp(self, run);
     agent_child_opts_t o = {
         .argv = argv.v, .envp = envp, .dir = dir,
         .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
@@ -513,12 +576,15 @@ s_on_task(agent_t *self, sw_msg_t *m)
     sw_err_t err = { 0 };
     run_t *run = xcalloc(1, sizeof *run);
     run->agent = self;
+    run->exit_code = -1;
     if (sw_task_unpack(m->body, &run->task, &err) < 0
         || sw_task_validate(&run->task, &err) < 0 || run->task.attempt < 1) {
         log_warnx("dropped a malformed TASK: %s", err.msg[0] ? err.msg : "no attempt");
         s_run_destroy(&run);
         return;
     }
+    snprintf(run->token, sizeof run->token, "%d:%s/%s#%lld", (int) getpid(), run->task.job,
+             run->task.id, (long long) run->task.attempt);
     if (s_find(self, run->task.job, run->task.id, run->task.attempt)) {
         log_debug("duplicate TASK %s ignored", run->task.id);
         s_run_destroy(&run);
@@ -589,7 +655,55 @@ s_message(void *ctx, sw_msg_t *m)
     }
 }
 
+/*  A result an earlier run of this agent could not store: deliver it. */
+static void
+s_unspool(void *arg, agent_spooled_t *s)
+{
+    agent_t *self = arg;
+    run_t *run = xcalloc(1, sizeof *run);
+    run->agent = self;
+    run->task.job = s->job;
+    run->task.id = s->id;
+    run->task.ns = s->ns;
+    run->task.attempt = s->attempt;
+    run->json = s->result;
+    s->job = s->id = s->ns = s->result = NULL;
+    int st = sw_tstate_parse(s->status);
+    run->status = sw_tstate_name(st < 0 ? SW_TS_FAILED : (sw_tstate_t) st);
+    run->exit_code = s->exit_code;
+    run->retryable = s->retryable;
+    run->spooled = true;
+    run->state = RUN_STORING;
+    zlistx_add_end(self->runs, run);
+    log_info("result of %s/%s attempt %lld found in the spool: delivering it", run->task.job,
+             run->task.id, (long long) run->task.attempt);
+}
+
 /*  --- loop ---------------------------------------------------------------------------- */
+
+/*  A child of ours stays if it leads a running task or carries the token
+ *  of one; one without a token stays while any task runs. */
+static bool
+s_keep_child(pid_t pid, const char *token, void *arg)
+{
+    agent_t *self = arg;
+    bool active = false;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        if (r->spawned && r->child.pid == pid && !r->child.exited)
+            return true;
+        if (r->state == RUN_ACTIVE) {
+            active = true;
+            if (token && strcmp(token, r->token) == 0)
+                return true;
+        }
+    }
+    if (!token && active)
+        return true;
+    const char *task = token ? strchr(token, ':') : NULL;
+    log_warnx("killing process %d that %s left behind", (int) pid,
+              task ? task + 1 : "a finished task");
+    return false;
+}
 
 static int
 s_on_tick(zloop_t *loop, int timer_id, void *arg)
@@ -597,6 +711,12 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     agent_t *self = arg;
     int64_t now = sw_now_ms();
     s_reap(self);
+    /*  After a task ends and after an orphan dies, and once a second in
+     *  case a stray's parent died between ticks. */
+    if (self->sweep || ++self->ticks % 10 == 0) {
+        self->sweep = false;
+        agent_orphans_sweep(s_keep_child, self);
+    }
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
         if (r->state == RUN_ACTIVE && r->spawned && agent_child_tick(&r->child, now)) {
             log_warnx("task %s: a process outside its group holds its output open; "
@@ -699,6 +819,8 @@ static const sw_opt_t s_opts[] = {
       "output kept per task, head + tail (default 1048576)" },
     { "drain-timeout", 0, SW_OPT_INT, offsetof(agent_conf_t, drain_timeout_s), 0, 7 * 86400, "S",
       "when draining, stop what still runs after S s (default 0: wait)" },
+    { "spool", 0, SW_OPT_STR, offsetof(agent_conf_t, spool), 0, 0, "DIR",
+      "results wait here while Redis is down (default WORKDIR/.swarm/spool-ID)" },
     { "curve-secret", 0, SW_OPT_STR, offsetof(agent_conf_t, curve_secret), 0, 0, "FILE",
       "CURVE client certificate (not built yet: refuses to start)" },
     { "coordinator-key", 0, SW_OPT_STR, offsetof(agent_conf_t, coordinator_key), 0, 0, "FILE",
@@ -770,6 +892,12 @@ main(int argc, char **argv)
         return 1;
     }
     free(dotdir);
+    if (!s_conf.spool)
+        s_conf.spool = xasprintf("%s/.swarm/spool-%s", s_conf.workdir, s_conf.id);
+    if (agent_spool_open(s_conf.spool, &err) < 0) {
+        fprintf(stderr, "swarm-agent: %s\n", err.msg);
+        return 1;
+    }
     sw_redis_url_t url;
     if (sw_redis_url_parse(s_conf.redis, &url, &err) < 0) {
         fprintf(stderr, "swarm-agent: %s\n", err.msg);
@@ -782,6 +910,11 @@ main(int argc, char **argv)
         fatal("daemon");
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         log_warn("PR_SET_CHILD_SUBREAPER");
+    /*  The coordinator runs again what an agent that died was running:
+     *  what it left behind must not run on beside the new attempt. */
+    int left = agent_orphans_leftovers(s_conf.id);
+    if (left > 0)
+        log_warnx("killed %d process(es) an earlier agent %s left running", left, s_conf.id);
 
     sigset_t set;
     sigemptyset(&set);
@@ -801,6 +934,9 @@ main(int argc, char **argv)
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);
     s_redis_ready(&self);
+    int spooled = agent_spool_load(s_conf.spool, s_unspool, &self);
+    if (spooled > 0)
+        log_info("%d result(s) in the spool %s", spooled, s_conf.spool);
     agent_link_ops_t ops = { s_hello, s_message };
     self.link = agent_link_new(self.loop, s_conf.coordinator, &ops, &self);
     zmq_pollitem_t sig = { NULL, self.sigfd, ZMQ_POLLIN, 0 };
@@ -827,8 +963,14 @@ main(int argc, char **argv)
         }
         s_run_destroy(&r);
     }
-    while (waitpid(-1, NULL, WNOHANG) > 0)
-        ;
+    /*  No task runs now: whatever escaped its group goes, tree by tree. */
+    pid_t child[1];
+    for (int i = 0; i < 100 && agent_orphans_children(child, 1) > 0; i++) {
+        agent_orphans_sweep(s_keep_child, &self);
+        usleep(10000);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+    }
     agent_link_destroy(&self.link);
     zlistx_destroy(&self.runs);
     zloop_destroy(&self.loop);

@@ -372,8 +372,11 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
         for (; t; t = zlistx_next(a->tasks))
             if (!s_listed(&h->running, t))
                 zlistx_add_end(lost, t);
-        for (t = zlistx_first(lost); t; t = zlistx_next(lost))
+        for (t = zlistx_first(lost); t; t = zlistx_next(lost)) {
+            log_warnx("agent %s came back without %s/%s attempt %lld: it runs again",
+                      a->id, t->job->id, t->spec.id, (long long) t->spec.attempt);
             s_requeue_or_lose(self, t, "agent restarted", sw_wall_ms());
+        }
         zlistx_destroy(&lost);
         self->free_slots -= s_credit(a);
         zframe_destroy(&a->routing);

@@ -48,6 +48,13 @@ s_finished(void *ctx, coord_task_t *t)
     coord_server_t *self = ctx;
     log_info("task %s/%s %s%s%s", t->job->id, t->spec.id, sw_tstate_name(t->state),
              t->reason ? ": " : "", t->reason ? t->reason : "");
+    coord_job_t *j = t->job;
+    if (j->nfinal == j->ntasks)     /*  fan-in: once per task, so once here */
+        log_info("job %s complete: %d task%s, %d succeeded, %d failed, %d timed out, "
+                 "%d cancelled, %d skipped", j->id, j->ntasks, j->ntasks == 1 ? "" : "s",
+                 j->counts[SW_TS_SUCCEEDED], j->counts[SW_TS_FAILED],
+                 j->counts[SW_TS_TIMED_OUT], j->counts[SW_TS_CANCELLED],
+                 j->counts[SW_TS_SKIPPED]);
     coord_ctl_task_finished(self, t);
 }
 

@@ -12,7 +12,14 @@
 #   FAKE:grandchild=TOK leave a grandchild running `sleep` with TOK in its
 #                       argv, holding stdout open
 #   FAKE:flood=BYTES    write BYTES bytes to stdout
+#   FAKE:escape=TOK     leave a process running `sleep` with TOK in its argv
+#                       in a session of its own (out of the task's group),
+#                       its output not on the task's pipes
+#   FAKE:crash=SIG@N    on attempt N, die by signal SIG (KILL, SEGV, ...)
+#   FAKE:chatty=N       print a line every 0.3 s, N times
 #   FAKE:plan=bad       with --output-schema: answer with a plan that has a cycle
+# FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID" when a call
+# begins and when it finishes its work, so fault tests can count runs.
 # With --output-schema (goal decomposition) the last message is a JSON plan
 # of an architect, N coders ("at most N workers" in the prompt), a tester and
 # a reviewer.
@@ -52,6 +59,24 @@ marker() { printf '%s\n' "$prompt" | sed -n "s/.*FAKE:$1=\([^ ]*\).*/\1/p" | hea
 case "$prompt" in *FAKE:ignore-term*) trap '' TERM INT ;; esac
 
 echo "fake-codex: working in $mode sandbox"
+ledger() {
+    [ -n "${FAKE_LEDGER:-}" ] && echo "$1 ${SWARM_JOB:-?} ${SWARM_TASK_ID:-?} ${SWARM_ATTEMPT:-?} ${SWARM_AGENT:-?} $$" >>"$FAKE_LEDGER"
+    return 0
+}
+ledger start
+c=$(marker crash)
+if [ -n "$c" ] && [ "${c#*@}" = "${SWARM_ATTEMPT:-}" ]; then
+    kill -s "${c%@*}" $$
+    sleep 5     # the signal is on its way
+fi
+tok=$(marker escape)
+if [ -n "$tok" ]; then
+    setsid sh -c "trap '' TERM INT; sleep 1000; : $tok" </dev/null >/dev/null 2>&1 &
+fi
+n=$(marker chatty)
+if [ -n "$n" ]; then
+    for i in $(seq "$n"); do echo "step $i"; sleep 0.3; done
+fi
 tok=$(marker grandchild)
 if [ -n "$tok" ]; then
     sh -c "trap '' TERM INT; sleep 1000; : $tok" &
@@ -78,5 +103,6 @@ else
     printf 'sandbox=%s task=%s agent=%s: done: %s\n' "$mode" "${SWARM_TASK_ID:-?}" \
         "${SWARM_AGENT:-?}" "$prompt" > "$last"
 fi
+ledger end
 code=$(marker exit)
 exit "${code:-0}"

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "agent_child.h"
+#include "agent_orphans.h"
+#include "agent_spool.h"
 #include "agent_runner.h"
 #include "coord_sched.h"
 #include "sw_memory.h"
@@ -24,6 +26,8 @@ static const sw_selftest_t s_tests[] = {
     { "memory", sw_memory_test },
     { "sched", coord_sched_test },
     { "child", agent_child_test },
+    { "orphans", agent_orphans_test },
+    { "spool", agent_spool_test },
     { "runner", agent_runner_test },
     { NULL, NULL },
 };

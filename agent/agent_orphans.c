@@ -1,0 +1,297 @@
+/*  agent_orphans -- see agent_orphans.h */
+#include "agent_orphans.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sw_selftest.h"
+#include "sw_util.h"
+
+/*  Reads a small /proc file into BUF (NUL-terminated); returns its length
+ *  or -1. */
+static ssize_t
+s_read(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < n && (r = read(fd, buf + len, n - 1 - len)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            close(fd);
+            return -1;
+        }
+        len += (size_t) r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return (ssize_t) len;
+}
+
+static bool
+s_is_pid(const char *name)
+{
+    if (!*name)
+        return false;
+    for (; *name; name++)
+        if (*name < '0' || *name > '9')
+            return false;
+    return true;
+}
+
+/*  Slow path: every /proc/PID/stat whose ppid is ours. */
+static size_t
+s_children_by_scan(pid_t *pids, size_t max)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    pid_t me = getpid();
+    size_t n = 0;
+    char path[300], stat[512];
+    struct dirent *e;
+    while (n < max && (e = readdir(d))) {
+        if (!s_is_pid(e->d_name))
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        if (s_read(path, stat, sizeof stat) < 0)
+            continue;
+        /*  "pid (comm) state ppid ...": comm may hold spaces and parens */
+        const char *p = strrchr(stat, ')');
+        int ppid;
+        if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == me)
+            pids[n++] = (pid_t) atoi(e->d_name);
+    }
+    closedir(d);
+    return n;
+}
+
+size_t
+agent_orphans_children(pid_t *pids, size_t max)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return s_children_by_scan(pids, max);
+    size_t n = 0;
+    bool have_file = false;
+    char path[300], list[8192];
+    struct dirent *e;
+    while (n < max && (e = readdir(d))) {
+        if (!s_is_pid(e->d_name))
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+        if (s_read(path, list, sizeof list) < 0)
+            continue;
+        have_file = true;
+        for (char *p = list, *end; n < max; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            pids[n++] = (pid_t) pid;
+        }
+    }
+    closedir(d);
+    return have_file ? n : s_children_by_scan(pids, max);
+}
+
+/*  Copies the value of KEY in PID's environment into OUT: 1 found, 0 not,
+ *  -1 the process is gone or unreadable. */
+static int
+s_env_get(pid_t pid, const char *key, char *out, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int) pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    /*  Environments are small; read it whole, up to 1 MiB. */
+    sw_buf_t env;
+    sw_buf_init(&env);
+    char chunk[4096];
+    ssize_t r;
+    while (env.len < (1u << 20) && (r = read(fd, chunk, sizeof chunk)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            break;
+        sw_buf_add(&env, chunk, (size_t) r);
+    }
+    close(fd);
+    int found = 0;
+    size_t klen = strlen(key);
+    for (size_t i = 0; i < env.len;) {
+        const char *var = env.data + i;
+        size_t len = strnlen(var, env.len - i);
+        if (len > klen && memcmp(var, key, klen) == 0 && var[klen] == '=') {
+            size_t vlen = len - klen - 1;
+            if (vlen >= n)
+                vlen = n - 1;
+            memcpy(out, var + klen + 1, vlen);
+            out[vlen] = '\0';
+            found = 1;
+            break;
+        }
+        i += len + 1;
+    }
+    sw_buf_release(&env);
+    return found;
+}
+
+int
+agent_orphans_token(pid_t pid, char *token, size_t n)
+{
+    return s_env_get(pid, AGENT_RUN_ENV, token, n);
+}
+
+static void
+s_kill_tree(pid_t pid)
+{
+    if (getpgid(pid) == pid)
+        kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+}
+
+int
+agent_orphans_leftovers(const char *agent_id)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    pid_t me = getpid();
+    int killed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!s_is_pid(e->d_name))
+            continue;
+        pid_t pid = (pid_t) atoi(e->d_name);
+        char token[128], id[128];
+        if (pid == me || s_env_get(pid, AGENT_RUN_ENV, token, sizeof token) != 1
+            || s_env_get(pid, "SWARM_AGENT", id, sizeof id) != 1 || strcmp(id, agent_id) != 0
+            || atoi(token) == (int) me)
+            continue;
+        /*  Its agent must be gone: a live one (another agent of the same id
+         *  on this host, in a test say) looks after its own. */
+        if (kill((pid_t) atoi(token), 0) == 0 || errno != ESRCH)
+            continue;
+        s_kill_tree(pid);
+        killed++;
+    }
+    closedir(d);
+    return killed;
+}
+
+int
+agent_orphans_sweep(agent_orphans_keep_fn *keep, void *arg)
+{
+    pid_t pids[1024];
+    size_t n = agent_orphans_children(pids, sizeof pids / sizeof *pids);
+    int killed = 0;
+    for (size_t i = 0; i < n; i++) {
+        char token[128];
+        int have = agent_orphans_token(pids[i], token, sizeof token);
+        if (have < 0 || keep(pids[i], have ? token : NULL, arg))
+            continue;
+        s_kill_tree(pids[i]);
+        killed++;
+    }
+    return killed;
+}
+
+/*  --- self-test ------------------------------------------------------------------- */
+
+typedef struct {
+    const char *live;           /*  the token of the one running task */
+    pid_t       leader;
+} s_keep_t;
+
+static bool
+s_keep(pid_t pid, const char *token, void *arg)
+{
+    s_keep_t *k = arg;
+    return pid == k->leader || (token && k->live && strcmp(token, k->live) == 0);
+}
+
+/*  Starts sh -c SCRIPT with SWARM_RUN=TOKEN and waits for it. */
+static void
+s_sh(const char *token, const char *script)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        char env[64];
+        snprintf(env, sizeof env, AGENT_RUN_ENV "=%s", token);
+        char *const argv[] = { "/bin/sh", "-c", (char *) script, NULL };
+        char *const envp[] = { "PATH=/usr/bin:/bin", env, NULL };
+        execve("/bin/sh", argv, envp);
+        _exit(127);
+    }
+    waitpid(pid, NULL, 0);
+}
+
+static size_t
+s_count(void)
+{
+    pid_t pids[64];
+    return agent_orphans_children(pids, 64);
+}
+
+int
+agent_orphans_test(bool verbose)
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    CHECK(s_count() == 0);
+    CHECK(s_children_by_scan((pid_t[4]) { 0 }, 4) == 0);
+
+    /*  Two setsid'd grandchildren of a task that ended: one in a group of
+     *  its own with a child, one that cleared its environment. Both are
+     *  reparented to us. */
+    s_sh("run-1", "setsid sh -c 'sleep 60 & sleep 60' </dev/null >/dev/null 2>&1 &"
+                  "env -i setsid sleep 60 </dev/null >/dev/null 2>&1 &");
+    for (int i = 0; i < 200 && s_count() < 2; i++)
+        usleep(10000);
+    pid_t pids[8];
+    CHECK(agent_orphans_children(pids, 8) == 2);
+    CHECK(s_children_by_scan(pids, 8) == 2);
+    /*  until env -i has exec'd, both still carry the token */
+    int found = 2;
+    for (int tries = 0; tries < 200 && found != 1; tries++) {
+        found = 0;
+        for (int i = 0; i < 2; i++) {
+            char token[32] = "";
+            int r = agent_orphans_token(pids[i], token, sizeof token);
+            CHECK(r == 0 || (r == 1 && strcmp(token, "run-1") == 0));
+            found += r;
+        }
+        usleep(found == 1 ? 0 : 10000);
+    }
+    CHECK(found == 1);
+    CHECK(agent_orphans_token(999999999, (char[8]) { 0 }, 8) == -1);
+
+    /*  While run-1 runs, its token is kept; the one without a token is not
+     *  ours to judge here and goes. */
+    s_keep_t k = { "run-1", -1 };
+    CHECK(agent_orphans_sweep(s_keep, &k) == 1);
+    /*  run-1 ended: everything goes, the sh's child with it (same group) */
+    k.live = NULL;
+    for (int i = 0; i < 200 && s_count() > 0; i++) {
+        agent_orphans_sweep(s_keep, &k);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        usleep(10000);
+    }
+    CHECK(s_count() == 0);
+    (void) verbose;
+    return 0;
+}

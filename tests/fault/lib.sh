@@ -1,0 +1,102 @@
+# tests/fault/lib.sh -- helpers of the fault-injection suite (bash).
+#
+# On top of tests/lib.sh: every fake-codex call writes "start" and "end"
+# lines to a ledger ($FAKE_LEDGER), each injected fault is counted with
+# `fault`, and `audit JOB` checks the suite's pass criterion for a job:
+#   lost        a task without a final state, or final without the stored
+#               result of its final attempt (skipped/cancelled need none)
+#   duplicated  a task whose completion fired more than once, or whose
+#               stored result belongs to another attempt; a job whose
+#               completion fired more than once
+#   strays      processes still carrying SWARM_JOB=JOB after the job
+# It prints one line of counts, appends it to the suite's summary file
+# (fault.summary prints the totals) and fails the test unless lost,
+# duplicated and strays are all zero.
+. "$(dirname "$0")/../lib.sh"
+FAULTS=0
+export FAKE_LEDGER="$T/ledger"
+: >"$FAKE_LEDGER"
+FAULT_SUMMARY=${SWARM_FAULT_SUMMARY:-$SWARM_BUILD/fault-summary.txt}
+
+# fault WHAT: counts one injected fault and says what it was
+fault() {
+    FAULTS=$((FAULTS + 1))
+    echo "fault $FAULTS: $*"
+}
+
+# strays JOB: pids of processes whose environment has SWARM_JOB=JOB
+strays() {
+    grep -lzx "SWARM_JOB=$1" /proc/[0-9]*/environ 2>/dev/null \
+        | sed -n 's|/proc/\([0-9]*\)/environ|\1|p' | grep -vx "$$" || true
+}
+
+# no_strays JOB: waits up to 5 s for the job's processes to be gone
+no_strays() {
+    local left
+    for _ in $(seq 100); do
+        left=$(strays "$1")
+        [ -z "$left" ] && return 0
+        sleep 0.05
+    done
+    for p in $left; do ps -o pid,ppid,pgid,sid,args -p "$p" | tail -n +2; done
+    return 1
+}
+
+# runs JOB ID: how many calls of the task finished their work (ledger)
+runs() { grep -c "^end $1 $2 " "$FAKE_LEDGER" || true; }
+
+# audit JOB: see the header
+audit() {
+    local job=$1 redis_url=${SWARM_REDIS#redis://}
+    local port=${redis_url#*:} db
+    db=${port#*/}
+    port=${port%%/*}
+    local nstray=0
+    no_strays "$job" || nstray=$(strays "$job" | wc -l)
+    local line
+    line=$(python3 - "$job" "$port" "$db" "$T/coordinator.log" "$nstray" "$FAULTS" "$TEST_NAME" <<'PY'
+import json, re, subprocess, sys
+job, port, db, log, nstray, faults, name = sys.argv[1:]
+def redis(*args):
+    out = subprocess.run(["redis-cli", "-p", port, "-n", db, "--raw", *args],
+                         capture_output=True, text=True, check=True).stdout
+    return out[:-1] if out.endswith("\n") else out
+ids = [i for i in redis("LRANGE", f"swarm:job:{job}:tasks", "0", "-1").split("\n") if i]
+final = {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
+ran = {"succeeded", "failed", "timed_out"}
+text = open(log, errors="replace").read()
+lost, dup, problems = 0, 0, []
+for i in ids:
+    key = f"swarm:task:{job}:{i}"
+    status = redis("HGET", key, "status")
+    attempt = int(redis("HGET", key, "attempt") or 0)
+    fired = len(re.findall(rf"task {re.escape(job)}/{re.escape(i)} ({'|'.join(final)})(:|\n)", text))
+    if status not in final:
+        lost += 1; problems.append(f"{i}: {status or 'missing'}")
+        continue
+    if status in ran:
+        raw = redis("HGET", key, "result")
+        res = json.loads(raw) if raw else None
+        if res is None:
+            lost += 1; problems.append(f"{i}: {status} without a stored result")
+        elif res.get("attempt") != attempt:
+            dup += 1; problems.append(f"{i}: stored result of attempt {res.get('attempt')}, task at {attempt}")
+    if fired != 1 and not (fired == 0 and status in ("skipped", "cancelled")):
+        dup += fired > 1; problems.append(f"{i}: completion fired {fired} times")
+        lost += fired == 0
+jobs_done = len(re.findall(rf"job {re.escape(job)} complete", text))
+if jobs_done != 1:
+    dup += jobs_done > 1; lost += jobs_done == 0
+    problems.append(f"job completion fired {jobs_done} times")
+for p in problems[:20]:
+    print("  " + p, file=sys.stderr)
+print(f"{name}: tasks={len(ids)} faults={faults} lost={lost} duplicated={dup} strays={nstray}")
+PY
+) || fail "audit of $job failed"
+    echo "fault-suite $line"
+    echo "$line" >>"$FAULT_SUMMARY"
+    case "$line" in
+    *" lost=0 duplicated=0 strays=0") ;;
+    *) fail "audit: $line" ;;
+    esac
+}
