@@ -95,8 +95,9 @@ agent_result_json(const agent_result_t *r)
 /*  KEYS: task hash, memory entry, namespace index, namespace set.
  *  ARGV: attempt, result JSON, now (ms), memory key, namespace. */
 static const char s_store_lua[] =
-    "if redis.call('HGET', KEYS[1], 'attempt') ~= ARGV[1] then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'result', ARGV[2])\n"
+    "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
+    "if a and a ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'result', ARGV[2], 'attempt', ARGV[1])\n"
     "redis.call('HSETNX', KEYS[2], 'created', ARGV[3])\n"
     "redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"

@@ -1,6 +1,7 @@
 /*  sw_redis -- see sw_redis.h */
 #include "sw_redis.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,21 @@ sw_redis_addr(const sw_redis_t *self)
     return self->addr;
 }
 
+/*  Why the last command on ctx failed; hiredis reports a timeout as
+ *  EAGAIN's text. */
+static const char *
+s_why(const sw_redis_t *self, char *buf, size_t n)
+{
+    const redisContext *c = self->ctx;
+    if (!c || !c->errstr[0])
+        return "no reply";
+    if (c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        snprintf(buf, n, "no answer within %d ms", self->timeout_ms);
+        return buf;
+    }
+    return c->errstr;
+}
+
 /*  Makes sure there is a live context; reconnects once. */
 static int
 s_ready(sw_redis_t *self, sw_err_t *err)
@@ -203,8 +219,8 @@ sw_redis_cmd(sw_redis_t *self, int argc, const char **argv, const size_t *lens, 
         return NULL;
     redisReply *r = redisCommandArgv(self->ctx, argc, argv, lens);
     if (!r) {
-        sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr,
-                   self->ctx->errstr[0] ? self->ctx->errstr : "no reply");
+        char why[64];
+        sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr, s_why(self, why, sizeof why));
         s_drop(self);
         return NULL;
     }
@@ -264,8 +280,9 @@ sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *, int, redisReply *), voi
     for (int i = 0; i < n; i++) {
         void *reply = NULL;
         if (!self->ctx || redisGetReply(self->ctx, &reply) != REDIS_OK) {
+            char why[64];
             rc = sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr,
-                            self->ctx && self->ctx->errstr[0] ? self->ctx->errstr : "no reply");
+                            s_why(self, why, sizeof why));
             s_drop(self);
             break;
         }

@@ -139,6 +139,15 @@ coord_sched_njobs(coord_sched_t *self)
     return zhashx_size(self->jobs);
 }
 
+zlistx_t *
+coord_sched_job_list(coord_sched_t *self)
+{
+    zlistx_t *list = zlistx_new();
+    for (coord_job_t *j = zhashx_first(self->jobs); j; j = zhashx_next(self->jobs))
+        zlistx_add_end(list, j);
+    return list;
+}
+
 coord_task_t *
 coord_sched_task(coord_sched_t *self, const char *job, const char *id)
 {

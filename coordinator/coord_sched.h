@@ -99,6 +99,8 @@ coord_job_t *coord_sched_job(coord_sched_t *self, const char *id);
 coord_job_t *coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms);
 coord_task_t *coord_sched_task(coord_sched_t *self, const char *job, const char *id);
 size_t coord_sched_njobs(coord_sched_t *self);
+/*  Every job (coord_job_t *), in no order; caller destroys the list. */
+zlistx_t *coord_sched_job_list(coord_sched_t *self);
 
 /*  Adds a validated task (spec is consumed on success and on failure).
  *  Fails on a duplicate id or an unknown dependency. */

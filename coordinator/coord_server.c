@@ -265,7 +265,8 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     coord_ctl_sweep(self, now);
     /*  Running tasks no agent claimed after a restart: finished if their
      *  result is stored, else run again. */
-    zlistx_t *orphans = coord_sched_orphans_due(self->sched, now);
+    zlistx_t *orphans = coord_store_ok(self->store) ? coord_sched_orphans_due(self->sched, now)
+                                                    : zlistx_new();
     for (coord_task_t *t = zlistx_first(orphans); t; t = zlistx_next(orphans)) {
         char status[32];
         int code = -1;
@@ -342,9 +343,9 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->redis = sw_redis_new(conf->redis, 2000, err);
     if (!self->redis)
         goto fail;
-    self->store = coord_store_new(self->redis);
     coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone };
     self->sched = coord_sched_new(&ops, self);
+    self->store = coord_store_new(self->redis, self->sched);
     self->peers = zhashx_new();
     self->outbox = zlistx_new();
     self->waiters = zlistx_new();
@@ -355,8 +356,14 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     /*  Generous: an agent notices the old coordinator is gone only after
      *  its liveness, then reconnects with backoff. Claiming late is fine;
      *  running a task twice is not. */
+    zlistx_t *finished = zlistx_new();
     int loaded = coord_store_load(self->store, self->sched,
-                                  sw_now_ms() + conf->heartbeat_ms * conf->liveness * 3 + 5000);
+                                  sw_now_ms() + conf->heartbeat_ms * conf->liveness * 3 + 5000,
+                                  finished);
+    /*  Their DONE died with the old coordinator: their completion fires now. */
+    for (coord_task_t *t = zlistx_first(finished); t; t = zlistx_next(finished))
+        s_finished(self, t);
+    zlistx_destroy(&finished);
     if (loaded > 0)
         log_info("resumed %d task(s) of %zu job(s) from Redis", loaded,
                  coord_sched_njobs(self->sched));

@@ -5,15 +5,19 @@
 #include <string.h>
 
 struct coord_store_t {
-    sw_redis_t *redis;
-    bool        failing;        /*  last flush failed: log once per outage */
+    sw_redis_t    *redis;
+    coord_sched_t *sched;       /*  rewritten whole after an outage */
+    bool           failing;     /*  Redis is out: writes are dropped */
+    int64_t        retry_ms;    /*  monotonic: when to try Redis again */
+    int64_t        backoff_ms;  /*  1 -> 4 s */
 };
 
 coord_store_t *
-coord_store_new(sw_redis_t *redis)
+coord_store_new(sw_redis_t *redis, coord_sched_t *sched)
 {
     coord_store_t *self = xcalloc(1, sizeof *self);
     self->redis = redis;
+    self->sched = sched;
     return self;
 }
 
@@ -29,7 +33,11 @@ coord_store_destroy(coord_store_t **self_p)
 static void
 s_append(coord_store_t *self, const char **argv, int argc)
 {
-    sw_redis_append(self->redis, argc, argv, NULL);
+    /*  During an outage every write would first try to reconnect, and a
+     *  stopped server would hold the loop for a timeout each time. The
+     *  whole state is written again when Redis is back. */
+    if (!self->failing)
+        sw_redis_append(self->redis, argc, argv, NULL);
 }
 
 void
@@ -274,7 +282,8 @@ s_result_final(const char *json, long long attempt, char *status, size_t n, int 
 }
 
 int
-coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms)
+coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
+                 zlistx_t *done)
 {
     sw_err_t err = { 0 };
     redisReply *jobs = sw_redis_cmdv(self->redis, &err, "ZRANGE", "swarm:jobs", "0", "-1", NULL);
@@ -347,8 +356,10 @@ coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms)
                 sched, &t, st < 0 ? SW_TS_WAITING : (sw_tstate_t) st, s_field(h, "agent"),
                 s_field(h, "host"), submitted, started, finished, code, s_field(h, "reason"),
                 adopt_by_ms);
-            if (ct && from_result)
+            if (ct && from_result) {
                 coord_store_task(self, ct);
+                zlistx_add_end(done, ct);
+            }
             loaded += ct != NULL;
             s_free_copy(h);
         }
@@ -375,20 +386,61 @@ coord_store_result(coord_store_t *self, const coord_task_t *t, char *status, siz
     return ok ? 0 : -1;
 }
 
+/*  After an outage: every job and every task again, the task lists
+ *  rebuilt in submit order (writes of the outage were dropped). */
+static int
+s_resync(coord_store_t *self)
+{
+    zlistx_t *jobs = coord_sched_job_list(self->sched);
+    int n = 0;
+    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
+        coord_store_job(self, j);
+        char list[256];
+        snprintf(list, sizeof list, "swarm:job:%s:tasks", j->id);
+        const char *del[] = { "DEL", list };
+        s_append(self, del, 2);
+        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order)) {
+            t->is_new = true;
+            coord_store_task(self, t);
+            n++;
+        }
+    }
+    zlistx_destroy(&jobs);
+    return n;
+}
+
 int
 coord_store_flush(coord_store_t *self)
 {
-    if (sw_redis_pending(self->redis) == 0)
-        return 0;
+    bool outage = self->failing;
+    int rewritten = 0;
+    if (outage) {
+        if (sw_now_ms() < self->retry_ms)
+            return -1;
+        self->failing = false;
+        rewritten = s_resync(self);
+    }
     sw_err_t err = { 0 };
     if (sw_redis_flush(self->redis, &err) < 0) {
-        if (!self->failing)
-            log_warnx("cannot write job state: %s", err.msg);
+        if (!outage)
+            log_warnx("cannot write job state: %s; holding new tasks until Redis is back",
+                      err.msg);
         self->failing = true;
+        self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : 1000;
+        if (self->backoff_ms > 4000)
+            self->backoff_ms = 4000;
+        self->retry_ms = sw_now_ms() + self->backoff_ms;
         return -1;
     }
-    if (self->failing)
-        log_info("writing job state to %s again", sw_redis_addr(self->redis));
-    self->failing = false;
+    if (outage)
+        log_info("Redis at %s is back: job state written again (%d tasks)",
+                 sw_redis_addr(self->redis), rewritten);
+    self->backoff_ms = 0;
     return 0;
+}
+
+bool
+coord_store_ok(const coord_store_t *self)
+{
+    return !self->failing;
 }

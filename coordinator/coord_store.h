@@ -13,7 +13,9 @@
 
 typedef struct coord_store_t coord_store_t;
 
-coord_store_t *coord_store_new(sw_redis_t *redis);
+/*  Writes are dropped while Redis is out (a flush failed); the next flush
+ *  after a backoff of 1 -> 4 s writes every job and task of sched again. */
+coord_store_t *coord_store_new(sw_redis_t *redis, coord_sched_t *sched);
 void coord_store_destroy(coord_store_t **self_p);
 
 void coord_store_job(coord_store_t *self, const coord_job_t *j);
@@ -24,13 +26,20 @@ char *coord_store_load_current(coord_store_t *self);
 /*  Rebuilds the scheduler's jobs and tasks from Redis after a restart.
  *  A task recorded as running whose result for that attempt is stored is
  *  finished from it; the others wait until adopt_by_ms to be claimed by
- *  their agent. Returns the number of tasks loaded, or -1. */
-int  coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms);
+ *  their agent. Tasks finished from their result are added to finished
+ *  (their completion has not fired yet). Returns the number of tasks
+ *  loaded, or -1. */
+int  coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
+                      zlistx_t *done);
 /*  The stored result of t's current attempt: its status and exit code.
  *  0 when there is one, -1 otherwise. */
 int  coord_store_result(coord_store_t *self, const coord_task_t *t, char *status, size_t n,
                         int *exit_code);
-/*  Sends what was queued; 0 or -1 (logged). */
+/*  Sends what was queued; 0, or -1 (logged once per outage) while Redis
+ *  is out. Nothing that depends on the state being stored (TASK messages,
+ *  replies) may go out before a flush returned 0. */
 int  coord_store_flush(coord_store_t *self);
+/*  False while Redis is out. */
+bool coord_store_ok(const coord_store_t *self);
 
 #endif

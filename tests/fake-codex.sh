@@ -15,7 +15,8 @@
 #   FAKE:escape=TOK     leave a process running `sleep` with TOK in its argv
 #                       in a session of its own (out of the task's group),
 #                       its output not on the task's pipes
-#   FAKE:crash=SIG@N    on attempt N, die by signal SIG (KILL, SEGV, ...)
+#   FAKE:crash=SIG@N    on attempt N (or every attempt: @all), die by signal
+#                       SIG (KILL, SEGV, ...)
 #   FAKE:chatty=N       print a line every 0.3 s, N times
 #   FAKE:plan=bad       with --output-schema: answer with a plan that has a cycle
 # FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID" when a call
@@ -65,7 +66,7 @@ ledger() {
 }
 ledger start
 c=$(marker crash)
-if [ -n "$c" ] && [ "${c#*@}" = "${SWARM_ATTEMPT:-}" ]; then
+if [ -n "$c" ] && { [ "${c#*@}" = "${SWARM_ATTEMPT:-}" ] || [ "${c#*@}" = all ]; }; then
     kill -s "${c%@*}" $$
     sleep 5     # the signal is on its way
 fi

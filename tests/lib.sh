@@ -37,7 +37,7 @@ cleanup() {
             [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
         done
     fi
-    rm -rf "$T"
+    [ -n "${KEEP_T:-}" ] || rm -rf "$T"
     exit "$rc"
 }
 trap cleanup EXIT

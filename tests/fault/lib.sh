@@ -100,3 +100,26 @@ PY
     *) fail "audit: $line" ;;
     esac
 }
+
+# start_private_redis: a redis-server of this test's own, to kill or stop,
+# with an append-only file (fsync always) so that a restart keeps the data
+# as a production server's would. Sets SWARM_REDIS, REDIS_PORT, REDIS_PID.
+start_private_redis() {
+    REDIS_PORT=$(free_port)
+    mkdir -p "$T/redis"
+    export SWARM_REDIS="redis://127.0.0.1:$REDIS_PORT/0"
+    redis_up
+}
+
+# redis_up: (re)starts the private server on its port and data directory
+redis_up() {
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$T/redis" --save '' \
+        --appendonly yes --appendfsync always >>"$T/redis.log" 2>&1 &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    for _ in $(seq 100); do
+        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    fail "redis-server did not come up on port $REDIS_PORT"
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Pass: Redis SIGSTOPped for 6 s, three times its 2 s command timeout,
+# while tasks run and finish. Nobody hangs: the CLI gives up with exit 3
+# naming the address, the agents spool the results, the coordinator holds
+# new dispatches and keeps its agents (leases are renewed meanwhile);
+# after SIGCONT the job completes. Every task: one result; nothing runs
+# twice; no stray process.
+. "$(dirname "$0")/lib.sh"
+start_private_redis
+start_coordinator --liveness 20
+start_agent a1 --slots 2
+start_agent a2 --slots 2
+wait_agents 2
+expect 0 "$SWARM" init rstop
+for i in 1 2 3 4 5 6; do
+    expect 0 "$SWARM" spawn --id "t$i" "FAKE:sleep=1 task $i"
+done
+wait_status t1 running
+kill -STOP "$REDIS_PID"
+fault "SIGSTOP to redis-server for 6 s with tasks running"
+t0=$(date +%s)
+expect 3 timeout 30 "$SWARM" memory get k
+contains "$T/err" "127.0.0.1:$REDIS_PORT"
+[ $(($(date +%s) - t0)) -lt 15 ] || fail "the CLI took too long to give up"
+expect 0 timeout 30 "$SWARM" status
+ok "the CLI gives up on a stopped Redis; the coordinator still answers"
+sleep 5
+kill -CONT "$REDIS_PID"
+expect 0 "$SWARM" wait --timeout 60
+contains "$T/out" "6/6 finished: 6 succeeded"
+grep -q "spooled to disk until Redis is back" "$T"/agent-*.log || fail "no result was spooled"
+grep -q "missed its heartbeats" "$T/coordinator.log" && fail "an agent was declared dead"
+for i in 1 2 3 4 5 6; do
+    [ "$(runs rstop "t$i")" = 1 ] || fail "t$i ran $(runs rstop "t$i") times"
+done
+ok "after SIGCONT every result was stored; no agent was lost, nothing ran twice"
+audit rstop
