@@ -44,7 +44,11 @@ cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw
             continue;
         zmsg_t *msg = zmsg_recv(cli->sock);
         sw_err_t err = { 0 };
-        if (sw_msg_decode(&msg, false, reply, &err) < 0 || reply->cmd != SW_C_REPLY) {
+        /*  Our coordinator's replies list whole jobs: the frame cap (8 MiB)
+         *  bounds them, not the item count a daemon uses against strangers. */
+        static const sw_mp_limits_t lim = { .max_depth = 8, .max_items = 4u << 20,
+                                            .max_str = 16u << 20 };
+        if (sw_msg_decode_lim(&msg, false, &lim, reply, &err) < 0 || reply->cmd != SW_C_REPLY) {
             if (!err.code)
                 sw_msg_release(reply);
             return cli_fail(EXIT_UNREACHABLE, "bad reply from %s: %s", cli->coordinator,
@@ -400,6 +404,26 @@ out:
 
 /*  --- wait ------------------------------------------------------------------------ */
 
+/*  One WAIT: the job (NULL: current), the ids (none: every task), how long
+ *  the coordinator may hold it, and the cursor (-1: list every task). */
+static int
+s_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms, int64_t since,
+            sw_msg_t *reply)
+{
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, since >= 0 ? 4 : 3);
+    sw_mp_kv_str(&r.pk, "job", job);
+    sw_mp_pack_str(&r.pk, "ids");
+    msgpack_pack_array(&r.pk, (size_t) nids);
+    for (int i = 0; i < nids; i++)
+        sw_mp_pack_str(&r.pk, ids[i]);
+    sw_mp_kv_int(&r.pk, "max_ms", max_ms);
+    if (since >= 0)
+        sw_mp_kv_int(&r.pk, "since", since);
+    return s_call(cli, SW_C_WAIT, &r, (int) max_ms + cli->timeout_ms, reply);
+}
+
 static const char s_wait_usage[] =
     "usage: swarm wait [--job JOB] [--timeout S] [ID...]\n"
     "Waits until the named tasks (default: every task of the job) are finished.\n"
@@ -461,41 +485,36 @@ cli_wait(cli_t *cli, int argc, char **argv)
     bool tty = !cli->json && !cli->quiet && isatty(STDOUT_FILENO);
     int64_t t0 = sw_now_ms();
     int64_t deadline = timeout_s ? t0 + timeout_s * 1000 : INT64_MAX;
-    zhashx_t *shown = zhashx_new();     /*  task ids already printed */
+    int64_t since = 0;                  /*  the job's final_seq we have seen */
+    int bad = 0;                        /*  final, not succeeded */
     int rc = 0;
     sw_msg_t reply;
     bool have = false;
     for (;;) {
         int64_t left = deadline - sw_now_ms();
         int64_t max_ms = left < 1000 ? (left > 0 ? left : 0) : 1000;
-        s_req_t r;
-        s_req_init(&r);
-        msgpack_pack_map(&r.pk, 3);
-        sw_mp_kv_str(&r.pk, "job", job);
-        sw_mp_pack_str(&r.pk, "ids");
-        msgpack_pack_array(&r.pk, (size_t) (argc - optind));
-        for (int i = optind; i < argc; i++)
-            sw_mp_pack_str(&r.pk, argv[i]);
-        sw_mp_kv_int(&r.pk, "max_ms", max_ms);
         if (have)
             sw_msg_release(&reply);
-        rc = s_call(cli, SW_C_WAIT, &r, (int) max_ms + cli->timeout_ms, &reply);
+        rc = s_wait_call(cli, job, argv + optind, argc - optind, max_ms, since, &reply);
         have = rc == 0;
         if (rc)
             break;
         bool done = false;
         sw_err_t err = { 0 };
         sw_mp_bool(reply.body, "done", true, &done, &err);
+        since = s_get_int(reply.body, "seq");
+        /*  Only the tasks that became final since the last reply. */
         const msgpack_object *tasks = sw_mp_find(reply.body, "tasks");
         int64_t now_wall = sw_wall_ms();
-        for (uint32_t i = 0; !tty && !cli->json && !cli->quiet && tasks
-                             && tasks->type == MSGPACK_OBJECT_ARRAY
+        for (uint32_t i = 0; tasks && tasks->type == MSGPACK_OBJECT_ARRAY
                              && i < tasks->via.array.size; i++) {
             const msgpack_object *t = &tasks->via.array.ptr[i];
-            char st[32], id[160];
+            char st[32];
             int s = sw_tstate_parse(s_get_str(t, "status", st, sizeof st));
-            if (s >= 0 && SW_TS_FINAL(s) && zhashx_insert(shown, s_get_str(t, "id", id, sizeof id),
-                                                          (void *) 1) == 0)
+            if (s < 0 || !SW_TS_FINAL(s))
+                continue;
+            bad += s != SW_TS_SUCCEEDED;
+            if (!tty && !cli->json && !cli->quiet)
                 s_task_line(t, now_wall);
         }
         if (tty) {
@@ -517,23 +536,20 @@ cli_wait(cli_t *cli, int argc, char **argv)
     if (tty)
         putchar('\n');
     if (have) {
-        const msgpack_object *counts = sw_mp_find(reply.body, "counts");
-        const msgpack_object *tasks = sw_mp_find(reply.body, "tasks");
-        int bad = 0;
-        for (uint32_t i = 0; tasks && tasks->type == MSGPACK_OBJECT_ARRAY
-                             && i < tasks->via.array.size; i++) {
-            char st[32];
-            int s = sw_tstate_parse(s_get_str(&tasks->via.array.ptr[i], "status", st, sizeof st));
-            if (s != SW_TS_SUCCEEDED && SW_TS_FINAL(s))
-                bad++;
-        }
-        (void) counts;
+        bool timed_out = rc == EXIT_TIMEOUT;
         if (cli->quiet)
             ;
         else if (cli->json) {
-            json_t *j = cli_mp_to_json(reply.body);
-            json_object_set_new(j, "timed_out", json_boolean(rc == EXIT_TIMEOUT));
-            cli_print_json(j);
+            /*  The document lists every task: ask once more, for all. */
+            sw_msg_t full;
+            if (s_wait_call(cli, job, argv + optind, argc - optind, 0, -1, &full) == 0) {
+                json_t *j = cli_mp_to_json(full.body);
+                json_object_set_new(j, "timed_out", json_boolean(timed_out));
+                cli_print_json(j);
+                sw_msg_release(&full);
+            }
+            else
+                rc = EXIT_UNREACHABLE;
         }
         else {
             char text[512], jb[256];
@@ -542,17 +558,16 @@ cli_wait(cli_t *cli, int argc, char **argv)
                    (long long) s_get_int(reply.body, "final"),
                    (long long) s_get_int(reply.body, "total"), text[0] ? ": " : "", text);
         }
-        if (rc == EXIT_TIMEOUT)
+        if (timed_out)
             cli_fail(EXIT_TIMEOUT, "wait: --timeout %lld s expired before the tasks finished",
                      timeout_s);
-        else if (bad) {
+        else if (bad && rc == 0) {
             cli_fail(EXIT_TASKS_FAILED, "%d task%s did not succeed (swarm results for details)",
                      bad, bad == 1 ? "" : "s");
             rc = EXIT_TASKS_FAILED;
         }
         sw_msg_release(&reply);
     }
-    zhashx_destroy(&shown);
     return rc;
 }
 

@@ -131,6 +131,13 @@ sw_ref_unpack(const msgpack_object *m, sw_ref_t *r, bool done, sw_err_t *err)
 int
 sw_msg_decode(zmsg_t **msgp, bool router, sw_msg_t *m, sw_err_t *err)
 {
+    return sw_msg_decode_lim(msgp, router, NULL, m, err);
+}
+
+int
+sw_msg_decode_lim(zmsg_t **msgp, bool router, const sw_mp_limits_t *lim, sw_msg_t *m,
+                  sw_err_t *err)
+{
     zmsg_t *msg = *msgp;
     *msgp = NULL;
     memset(m, 0, sizeof *m);
@@ -162,7 +169,7 @@ sw_msg_decode(zmsg_t **msgp, bool router, sw_msg_t *m, sw_err_t *err)
     zframe_destroy(&id);
     zframe_destroy(&cmd);
     zframe_t *body = m->frame = zmsg_pop(msg);
-    if (sw_mp_check(zframe_data(body), zframe_size(body), NULL, err) < 0)
+    if (sw_mp_check(zframe_data(body), zframe_size(body), lim, err) < 0)
         goto out;
     size_t off = 0;
     if (msgpack_unpack_next(&m->up, (const char *) zframe_data(body), zframe_size(body), &off)

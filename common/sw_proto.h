@@ -71,6 +71,10 @@ typedef struct {
 /*  Takes ownership of *msgp. 0 and a filled m, or -1 with err (m is then
  *  released). */
 int  sw_msg_decode(zmsg_t **msgp, bool router, sw_msg_t *m, sw_err_t *err);
+/*  The same with other limits (NULL: sw_mp_default_limits); the CLI reads
+ *  its coordinator's replies of big jobs with larger ones. */
+int  sw_msg_decode_lim(zmsg_t **msgp, bool router, const sw_mp_limits_t *lim, sw_msg_t *m,
+                       sw_err_t *err);
 void sw_msg_release(sw_msg_t *m);
 /*  Sends without blocking; routing may be NULL. 0 or -1 with errno. */
 int  sw_msg_send(zsock_t *sock, zframe_t *routing, int cmd, const void *body, size_t len);

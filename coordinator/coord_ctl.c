@@ -115,7 +115,7 @@ s_job_of(coord_server_t *self, sw_msg_t *m, bool allow_none)
         return NULL;
     }
     const char *want = name ? name : self->current_job;
-    coord_job_t *j = coord_sched_job(self->sched, want);
+    coord_job_t *j = coord_server_job(self, want);
     if (!j && !allow_none) {
         if (want)
             s_reply_error(self, m->routing, 4, "no job '%s' on this coordinator", want);
@@ -182,7 +182,9 @@ s_on_init(coord_server_t *self, sw_msg_t *m)
         s_reply_error(self, m->routing, 2, "on_failure must be stop or continue");
         goto out;
     }
-    coord_job_t *j = coord_sched_job_ensure(self->sched, job, sw_wall_ms());
+    coord_job_t *j = coord_server_job(self, job);
+    if (!j)
+        j = coord_sched_job_ensure(self->sched, job, sw_wall_ms());
     if (topology) {
         free(j->topology);
         j->topology = xstrdup(topology);
@@ -237,7 +239,7 @@ s_on_submit(coord_server_t *self, sw_msg_t *m)
     size_t n = tasks->via.array.size;
     sw_task_t *specs = xcalloc(n, sizeof *specs);
     zhashx_t *batch = zhashx_new();
-    coord_job_t *j = coord_sched_job(self->sched, job);
+    coord_job_t *j = coord_server_job(self, job);
     size_t ok = 0;
     for (; ok < n; ok++) {
         sw_task_t *t = &specs[ok];
@@ -277,6 +279,8 @@ s_on_submit(coord_server_t *self, sw_msg_t *m)
         j = coord_sched_job_ensure(self->sched, job, sw_wall_ms());
         if (fresh)
             coord_store_job(self->store, j);
+        else if (j->complete_ms)
+            coord_store_job_complete(self->store, j, false);      /*  it goes on */
         if (!self->current_job)
             s_set_current(self, job);
         for (size_t i = 0; i < n; i++)
@@ -430,22 +434,36 @@ s_waiter_done(const coord_waiter_t *w)
     return w->ids ? w->remaining == 0 : w->job->nfinal == w->job->ntasks;
 }
 
+static bool
+s_waiter_lists(const coord_waiter_t *w, const coord_task_t *t)
+{
+    if (w->ids && !zhashx_lookup(w->ids, t->spec.id))
+        return false;
+    return w->since < 0 || (SW_TS_FINAL(t->state) && t->final_seq > (uint64_t) w->since);
+}
+
 static void
 s_waiter_reply(coord_server_t *self, coord_waiter_t *w)
 {
     coord_job_t *j = w->job;
     size_t n = w->ids ? zhashx_size(w->ids) : zlistx_size(j->order);
+    /*  With since: only the tasks that became final after that cursor, so
+     *  polling a big job costs what changed, not the whole job. */
+    size_t listed = 0;
+    for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
+        listed += s_waiter_lists(w, t);
     s_reply_t r;
-    s_reply_begin(&r, 6);
+    s_reply_begin(&r, 7);
     sw_mp_kv_str(&r.pk, "job", j->id);
     sw_mp_kv_bool(&r.pk, "done", s_waiter_done(w));
     sw_mp_kv_int(&r.pk, "total", (int64_t) n);
     sw_mp_kv_int(&r.pk, "final", w->ids ? (int64_t) n - w->remaining : j->nfinal);
+    sw_mp_kv_int(&r.pk, "seq", (int64_t) j->final_seq);
     s_pack_counts(&r.pk, j);
     sw_mp_pack_str(&r.pk, "tasks");
-    msgpack_pack_array(&r.pk, n);
+    msgpack_pack_array(&r.pk, listed);
     for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-        if (!w->ids || zhashx_lookup(w->ids, t->spec.id))
+        if (s_waiter_lists(w, t))
             s_pack_task(&r.pk, t);
     s_reply_send(self, w->routing, &r);
 }
@@ -458,15 +476,17 @@ s_on_wait(coord_server_t *self, sw_msg_t *m)
         return;
     sw_err_t err = { 0 };
     sw_strv_t ids = { 0 };
-    int64_t max_ms = 1000;
+    int64_t max_ms = 1000, since = -1;
     if (sw_mp_strv(m->body, "ids", false, SW_MAX_LIST, &ids, &err) < 0
-        || sw_mp_int(m->body, "max_ms", false, 0, MAX_WAIT_MS, &max_ms, &err) < 0) {
+        || sw_mp_int(m->body, "max_ms", false, 0, MAX_WAIT_MS, &max_ms, &err) < 0
+        || sw_mp_int(m->body, "since", false, 0, INT64_MAX, &since, &err) < 0) {
         s_reply_error(self, m->routing, 2, "%s", err.msg);
         sw_strv_release(&ids);
         return;
     }
     coord_waiter_t *w = xcalloc(1, sizeof *w);
     w->job = j;
+    w->since = since;
     w->routing = zframe_dup(m->routing);
     w->deadline_ms = sw_now_ms() + max_ms;
     if (ids.n) {

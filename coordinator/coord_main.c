@@ -27,6 +27,8 @@ static const sw_opt_t s_opts[] = {
       "heartbeat interval both ways (default 1000)" },
     { "liveness", 0, SW_OPT_INT, offsetof(coord_conf_t, liveness), 2, 100, "N",
       "missed heartbeats before an agent is dead (default 5)" },
+    { "keep-finished", 0, SW_OPT_INT, offsetof(coord_conf_t, keep_finished_s), 0, 30 * 86400,
+      "S", "a finished job stays in memory S s, then lives on in Redis only (default 300)" },
     { "curve-secret", 0, SW_OPT_STR, offsetof(coord_conf_t, curve_secret), 0, 0, "FILE",
       "CURVE server certificate (not built yet: refuses to start)" },
     { "allowed-agents", 0, SW_OPT_STR, offsetof(coord_conf_t, allowed_agents), 0, 0, "DIR",
@@ -49,6 +51,7 @@ main(int argc, char **argv)
     const char *env_redis = getenv("SWARM_REDIS");
     s_conf.heartbeat_ms = 1000;
     s_conf.liveness = 5;
+    s_conf.keep_finished_s = 300;
     sw_err_t err = { 0 };
     int rc = sw_opts_parse(s_opts, &s_conf, argc, argv, s_usage, &err);
     if (rc != 0) {

@@ -139,6 +139,15 @@ coord_sched_njobs(coord_sched_t *self)
     return zhashx_size(self->jobs);
 }
 
+bool
+coord_sched_job_drop(coord_sched_t *self, coord_job_t *j)
+{
+    if (j->nfinal < j->ntasks || j->running > 0 || zlistx_find(self->halting, j))
+        return false;
+    zhashx_delete(self->jobs, j->id);
+    return true;
+}
+
 zlistx_t *
 coord_sched_job_list(coord_sched_t *self)
 {
@@ -160,8 +169,10 @@ s_set_state(coord_task_t *t, sw_tstate_t st)
 {
     t->job->counts[t->state]--;
     t->job->counts[st]++;
-    if (!SW_TS_FINAL(t->state) && SW_TS_FINAL(st))
+    if (!SW_TS_FINAL(t->state) && SW_TS_FINAL(st)) {
         t->job->nfinal++;
+        t->final_seq = ++t->job->final_seq;
+    }
     t->state = st;
 }
 
@@ -221,6 +232,7 @@ coord_task_t *
 coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms, sw_err_t *err)
 {
     coord_job_t *j = coord_sched_job_ensure(self, spec->job, wall_ms);
+    j->complete_ms = 0;
     if (zhashx_lookup(j->tasks, spec->id)) {
         sw_err_set(err, SW_EINVAL, "task '%s' already exists in job '%s'", spec->id, j->id);
         sw_task_release(spec);
@@ -681,8 +693,10 @@ coord_sched_restore(coord_sched_t *self, sw_task_t *spec, sw_tstate_t state, con
     t->dependents = zlistx_new();
     j->counts[t->state]++;
     j->ntasks++;
-    if (SW_TS_FINAL(t->state))
+    if (SW_TS_FINAL(t->state)) {
         j->nfinal++;
+        t->final_seq = ++j->final_seq;
+    }
     zlistx_add_end(j->order, t);
     zhashx_insert(j->tasks, t->spec.id, t);
     if (t->state == SW_TS_RUNNING) {
@@ -693,9 +707,13 @@ coord_sched_restore(coord_sched_t *self, sw_task_t *spec, sw_tstate_t state, con
 }
 
 void
-coord_sched_restore_finish(coord_sched_t *self, int64_t wall_ms)
+coord_sched_restore_finish(coord_sched_t *self, coord_job_t *only, int64_t wall_ms)
 {
-    for (coord_job_t *j = zhashx_first(self->jobs); j; j = zhashx_next(self->jobs)) {
+    zlistx_t *jobs = zlistx_new();
+    for (coord_job_t *j = zhashx_first(self->jobs); j; j = zhashx_next(self->jobs))
+        if (!only || j == only)
+            zlistx_add_end(jobs, j);
+    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
         /*  a snapshot: s_finish below may skip tasks of this job */
         zlistx_t *order = zlistx_dup(j->order);
         for (coord_task_t *t = zlistx_first(order); t; t = zlistx_next(order)) {
@@ -728,6 +746,7 @@ coord_sched_restore_finish(coord_sched_t *self, int64_t wall_ms)
         }
         zlistx_destroy(&order);
     }
+    zlistx_destroy(&jobs);
 }
 
 zlistx_t *

@@ -58,7 +58,9 @@ struct coord_job_t {
     int        counts[SW_TS_COUNT];
     int        ntasks;
     int        nfinal;
+    uint64_t   final_seq;       /*  bumped each time a task becomes final */
     int64_t    created_ms;      /*  wall clock */
+    int64_t    complete_ms;     /*  monotonic: its last task finished; 0 = not */
     zlistx_t  *order;           /*  coord_task_t * in submit order (owns) */
     zhashx_t  *tasks;           /*  id -> coord_task_t * */
 };
@@ -75,6 +77,7 @@ struct coord_task_t {
     void          *qhandle;     /*  handle in the ready queue */
     int64_t        submitted_ms, started_ms, finished_ms;   /*  wall clock */
     int            exit_code;
+    uint64_t       final_seq;   /*  its job's final_seq when it became final */
     char          *reason;      /*  why it failed, was skipped or lost */
     bool           cancel_requested;
     bool           is_new;      /*  not yet persisted */
@@ -99,6 +102,9 @@ coord_job_t *coord_sched_job(coord_sched_t *self, const char *id);
 coord_job_t *coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms);
 coord_task_t *coord_sched_task(coord_sched_t *self, const char *job, const char *id);
 size_t coord_sched_njobs(coord_sched_t *self);
+/*  Forgets a finished job (every task final, none running) and frees it;
+ *  false, and nothing changes, when it is not finished. */
+bool coord_sched_job_drop(coord_sched_t *self, coord_job_t *j);
 /*  Every job (coord_job_t *), in no order; caller destroys the list. */
 zlistx_t *coord_sched_job_list(coord_sched_t *self);
 
@@ -160,7 +166,8 @@ coord_task_t *coord_sched_restore(coord_sched_t *self, sw_task_t *spec, sw_tstat
                                   const char *agent_id, const char *host, int64_t submitted_ms,
                                   int64_t started_ms, int64_t finished_ms, int exit_code,
                                   const char *reason, int64_t adopt_by_ms);
-void coord_sched_restore_finish(coord_sched_t *self, int64_t wall_ms);
+/*  only: that job's tasks (loaded on demand), or NULL for every job. */
+void coord_sched_restore_finish(coord_sched_t *self, coord_job_t *only, int64_t wall_ms);
 /*  Running tasks whose adoption deadline passed; caller destroys the list. */
 zlistx_t *coord_sched_orphans_due(coord_sched_t *self, int64_t now_ms);
 /*  status NULL: run it again (attempt + 1, or lost when none are left);

@@ -1,6 +1,8 @@
 /*  coord_server -- see coord_server.h */
 #include "coord_server.h"
 
+#include <malloc.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -49,12 +51,15 @@ s_finished(void *ctx, coord_task_t *t)
     log_info("task %s/%s %s%s%s", t->job->id, t->spec.id, sw_tstate_name(t->state),
              t->reason ? ": " : "", t->reason ? t->reason : "");
     coord_job_t *j = t->job;
-    if (j->nfinal == j->ntasks)     /*  fan-in: once per task, so once here */
+    if (j->nfinal == j->ntasks) {   /*  fan-in: once per task, so once here */
+        j->complete_ms = sw_now_ms();
+        coord_store_job_complete(self->store, j, true);
         log_info("job %s complete: %d task%s, %d succeeded, %d failed, %d timed out, "
                  "%d cancelled, %d skipped", j->id, j->ntasks, j->ntasks == 1 ? "" : "s",
                  j->counts[SW_TS_SUCCEEDED], j->counts[SW_TS_FAILED],
                  j->counts[SW_TS_TIMED_OUT], j->counts[SW_TS_CANCELLED],
                  j->counts[SW_TS_SKIPPED]);
+    }
     coord_ctl_task_finished(self, t);
 }
 
@@ -250,6 +255,47 @@ s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+coord_job_t *
+coord_server_job(coord_server_t *self, const char *id)
+{
+    if (!id)
+        return NULL;
+    coord_job_t *j = coord_sched_job(self->sched, id);
+    if (!j && (j = coord_store_load_job(self->store, self->sched, id))) {
+        log_debug("job %s loaded from Redis", id);
+        if (j->nfinal == j->ntasks)
+            j->complete_ms = sw_now_ms();
+    }
+    return j;
+}
+
+/*  Complete jobs leave memory keep_finished_s after their last task (Redis
+ *  has them; coord_server_job loads one again when asked), so a coordinator
+ *  that runs for months stays small. Not while a TASK is unsent or a WAIT
+ *  holds the job. */
+static void
+s_forget_jobs(coord_server_t *self, int64_t now)
+{
+    if (zlistx_size(self->outbox) > 0 || !coord_store_ok(self->store))
+        return;
+    int64_t keep = self->conf.keep_finished_s * 1000;
+    zlistx_t *jobs = coord_sched_job_list(self->sched);
+    int dropped = 0;
+    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
+        if (!j->complete_ms || now - j->complete_ms < keep)
+            continue;
+        bool waited = false;
+        for (coord_waiter_t *w = zlistx_first(self->waiters); w && !waited;
+             w = zlistx_next(self->waiters))
+            waited = w->job == j;
+        if (!waited && coord_sched_job_drop(self->sched, j))
+            dropped++;
+    }
+    zlistx_destroy(&jobs);
+    if (dropped > 0)
+        malloc_trim(0);         /*  give the pages of big jobs back */
+}
+
 static int
 s_on_sweep(zloop_t *loop, int timer_id, void *arg)
 {
@@ -276,6 +322,7 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
         coord_sched_resolve(self->sched, t, done ? status : NULL, code, sw_wall_ms());
     }
     zlistx_destroy(&orphans);
+    s_forget_jobs(self, now);
     s_settle(self);
     (void) loop;
     (void) timer_id;

@@ -23,6 +23,7 @@ typedef struct {
     bool       verbose;
     char      *curve_secret;
     char      *allowed_agents;
+    long long  keep_finished_s; /*  a complete job stays in memory this long */
 } coord_conf_t;
 
 typedef struct coord_server_t coord_server_t;
@@ -41,6 +42,7 @@ typedef struct {
     zhashx_t    *ids;           /*  task ids waited for; NULL = whole job */
     int          remaining;     /*  of ids, not yet final */
     int64_t      deadline_ms;   /*  reply with progress by then */
+    int64_t      since;         /*  list tasks final after this seq; -1 = all */
 } coord_waiter_t;
 
 struct coord_server_t {
@@ -59,6 +61,10 @@ struct coord_server_t {
     uint64_t       dropped;     /*  malformed or unexpected messages */
     int64_t        started_ms;
 };
+
+/*  The job in memory, or loaded from Redis if the coordinator forgot it
+ *  (finished jobs are dropped from memory after keep_finished_s). */
+coord_job_t *coord_server_job(coord_server_t *self, const char *id);
 
 int  coord_ctl_handle(coord_server_t *self, sw_msg_t *m);
 void coord_ctl_task_finished(coord_server_t *self, coord_task_t *t);

@@ -281,6 +281,94 @@ s_result_final(const char *json, long long attempt, char *status, size_t n, int 
     return ok;
 }
 
+/*  Loads one job and its tasks; returns how many tasks, or -1. With
+ *  skip_complete, a job marked complete is left in Redis (0). */
+static int
+s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t adopt_by_ms,
+           zlistx_t *done, bool skip_complete)
+{
+    sw_err_t err = { 0 };
+    int64_t wall = sw_wall_ms();
+    char key[256];
+    snprintf(key, sizeof key, "swarm:job:%s", job);
+    redisReply *jh = sw_redis_cmdv(self->redis, &err, "HGETALL", key, NULL);
+    if (!jh) {
+        log_warnx("cannot load job %s: %s", job, err.msg);
+        return -1;
+    }
+    if (jh->elements == 0 || (skip_complete && s_field(jh, "complete"))) {
+        freeReplyObject(jh);
+        return 0;
+    }
+    snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+    redisReply *ids = sw_redis_cmdv(self->redis, &err, "LRANGE", key, "0", "-1", NULL);
+    if (!ids) {
+        freeReplyObject(jh);
+        log_warnx("cannot load job %s: %s", job, err.msg);
+        return -1;
+    }
+    const char *created = s_field(jh, "created"), *ns = s_field(jh, "namespace");
+    coord_job_t *cj = coord_sched_job_ensure(sched, job, created ? atoll(created) : wall);
+    if (ns && *ns) {
+        free(cj->ns);
+        cj->ns = xstrdup(ns);
+    }
+    const char *v;
+    if ((v = s_field(jh, "max_agents")))
+        cj->max_agents = atoi(v);
+    if ((v = s_field(jh, "on_failure")))
+        cj->halt = strcmp(v, "stop") == 0;
+    if ((v = s_field(jh, "topology")) && *v)
+        cj->topology = xstrdup(v);
+    if ((v = s_field(jh, "strategy")) && *v)
+        cj->strategy = xstrdup(v);
+    freeReplyObject(jh);
+    s_replies_t rs = { xcalloc(ids->elements + 1, sizeof *rs.v) };
+    for (size_t i = 0; i < ids->elements; i++) {
+        snprintf(key, sizeof key, "swarm:task:%s:%s", job, ids->element[i]->str);
+        const char *argv[] = { "HGETALL", key };
+        sw_redis_append(self->redis, 2, argv, NULL);
+    }
+    if (sw_redis_flush_each(self->redis, s_keep_reply, &rs, &err) < 0)
+        log_warnx("cannot load the tasks of %s: %s", job, err.msg);
+    int loaded = 0;
+    for (size_t i = 0; i < ids->elements; i++) {
+        redisReply *h = rs.v[i];
+        const char *spec = s_field(h, "spec"), *status = s_field(h, "status");
+        sw_task_t t;
+        if (!spec || !status || s_spec_from_json(spec, &t) < 0) {
+            s_free_copy(h);
+            continue;
+        }
+        t.attempt = s_field_ms(h, "attempt", 0);
+        int st = sw_tstate_parse(status);
+        char rstatus[32];
+        int rcode = -1;
+        bool from_result = st == SW_TS_RUNNING
+                        && s_result_final(s_field(h, "result"), t.attempt, rstatus,
+                                          sizeof rstatus, &rcode);
+        if (from_result)        /*  its DONE died with the old coordinator */
+            st = sw_tstate_parse(rstatus);
+        int64_t submitted = s_field_ms(h, "submitted", wall);
+        int64_t started = s_field_ms(h, "started", 0);
+        int64_t finished = from_result ? wall : s_field_ms(h, "finished", 0);
+        int code = from_result ? rcode : (int) s_field_ms(h, "exit_code", -1);
+        coord_task_t *ct = coord_sched_restore(
+            sched, &t, st < 0 ? SW_TS_WAITING : (sw_tstate_t) st, s_field(h, "agent"),
+            s_field(h, "host"), submitted, started, finished, code, s_field(h, "reason"),
+            adopt_by_ms);
+        if (ct && from_result) {
+            coord_store_task(self, ct);
+            zlistx_add_end(done, ct);
+        }
+        loaded += ct != NULL;
+        s_free_copy(h);
+    }
+    free(rs.v);
+    freeReplyObject(ids);
+    return loaded;
+}
+
 int
 coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
                  zlistx_t *done)
@@ -292,83 +380,42 @@ coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
         return -1;
     }
     int loaded = 0;
-    int64_t wall = sw_wall_ms();
     for (size_t j = 0; j < jobs->elements; j++) {
-        const char *job = jobs->element[j]->str;
-        char key[256];
-        snprintf(key, sizeof key, "swarm:job:%s", job);
-        redisReply *jh = sw_redis_cmdv(self->redis, &err, "HGETALL", key, NULL);
-        snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
-        redisReply *ids = sw_redis_cmdv(self->redis, &err, "LRANGE", key, "0", "-1", NULL);
-        if (!jh || !ids) {
-            if (jh)
-                freeReplyObject(jh);
+        int n = s_load_job(self, sched, jobs->element[j]->str, adopt_by_ms, done, true);
+        if (n < 0) {
             freeReplyObject(jobs);
-            log_warnx("cannot load job %s: %s", job, err.msg);
             return -1;
         }
-        const char *created = s_field(jh, "created"), *ns = s_field(jh, "namespace");
-        coord_job_t *cj = coord_sched_job_ensure(sched, job, created ? atoll(created) : wall);
-        if (ns && *ns) {
-            free(cj->ns);
-            cj->ns = xstrdup(ns);
-        }
-        const char *v;
-        if ((v = s_field(jh, "max_agents")))
-            cj->max_agents = atoi(v);
-        if ((v = s_field(jh, "on_failure")))
-            cj->halt = strcmp(v, "stop") == 0;
-        if ((v = s_field(jh, "topology")) && *v)
-            cj->topology = xstrdup(v);
-        if ((v = s_field(jh, "strategy")) && *v)
-            cj->strategy = xstrdup(v);
-        freeReplyObject(jh);
-        s_replies_t rs = { xcalloc(ids->elements + 1, sizeof *rs.v) };
-        for (size_t i = 0; i < ids->elements; i++) {
-            snprintf(key, sizeof key, "swarm:task:%s:%s", job, ids->element[i]->str);
-            const char *argv[] = { "HGETALL", key };
-            sw_redis_append(self->redis, 2, argv, NULL);
-        }
-        if (sw_redis_flush_each(self->redis, s_keep_reply, &rs, &err) < 0)
-            log_warnx("cannot load the tasks of %s: %s", job, err.msg);
-        for (size_t i = 0; i < ids->elements; i++) {
-            redisReply *h = rs.v[i];
-            const char *spec = s_field(h, "spec"), *status = s_field(h, "status");
-            sw_task_t t;
-            if (!spec || !status || s_spec_from_json(spec, &t) < 0) {
-                s_free_copy(h);
-                continue;
-            }
-            t.attempt = s_field_ms(h, "attempt", 0);
-            int st = sw_tstate_parse(status);
-            char rstatus[32];
-            int rcode = -1;
-            bool from_result = st == SW_TS_RUNNING
-                            && s_result_final(s_field(h, "result"), t.attempt, rstatus,
-                                              sizeof rstatus, &rcode);
-            if (from_result)        /*  its DONE died with the old coordinator */
-                st = sw_tstate_parse(rstatus);
-            int64_t submitted = s_field_ms(h, "submitted", wall);
-            int64_t started = s_field_ms(h, "started", 0);
-            int64_t finished = from_result ? wall : s_field_ms(h, "finished", 0);
-            int code = from_result ? rcode : (int) s_field_ms(h, "exit_code", -1);
-            coord_task_t *ct = coord_sched_restore(
-                sched, &t, st < 0 ? SW_TS_WAITING : (sw_tstate_t) st, s_field(h, "agent"),
-                s_field(h, "host"), submitted, started, finished, code, s_field(h, "reason"),
-                adopt_by_ms);
-            if (ct && from_result) {
-                coord_store_task(self, ct);
-                zlistx_add_end(done, ct);
-            }
-            loaded += ct != NULL;
-            s_free_copy(h);
-        }
-        free(rs.v);
-        freeReplyObject(ids);
+        loaded += n;
     }
     freeReplyObject(jobs);
-    coord_sched_restore_finish(sched, wall);
+    coord_sched_restore_finish(sched, NULL, sw_wall_ms());
     return loaded;
+}
+
+coord_job_t *
+coord_store_load_job(coord_store_t *self, coord_sched_t *sched, const char *job)
+{
+    if (self->failing || !sw_id_valid(job))
+        return NULL;
+    zlistx_t *done = zlistx_new();
+    int n = s_load_job(self, sched, job, 0, done, false);
+    zlistx_destroy(&done);
+    coord_job_t *j = n > 0 ? coord_sched_job(sched, job) : NULL;
+    if (j)
+        coord_sched_restore_finish(sched, j, sw_wall_ms());
+    return j;
+}
+
+void
+coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complete)
+{
+    char key[256], when[32];
+    snprintf(key, sizeof key, "swarm:job:%s", j->id);
+    snprintf(when, sizeof when, "%lld", (long long) sw_wall_ms());
+    const char *set[] = { "HSET", key, "complete", when };
+    const char *del[] = { "HDEL", key, "complete" };
+    s_append(self, complete ? set : del, complete ? 4 : 3);
 }
 
 int

@@ -23,14 +23,21 @@ void coord_store_task(coord_store_t *self, coord_task_t *t);
 void coord_store_current(coord_store_t *self, const char *job);
 /*  Loads the current job name (NULL when none); caller frees. */
 char *coord_store_load_current(coord_store_t *self);
-/*  Rebuilds the scheduler's jobs and tasks from Redis after a restart.
+/*  Rebuilds the scheduler's unfinished jobs and tasks from Redis after a
+ *  restart.
  *  A task recorded as running whose result for that attempt is stored is
  *  finished from it; the others wait until adopt_by_ms to be claimed by
- *  their agent. Tasks finished from their result are added to finished
+ *  their agent. Tasks finished from their result are added to done
  *  (their completion has not fired yet). Returns the number of tasks
  *  loaded, or -1. */
 int  coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
                       zlistx_t *done);
+/*  Loads a job that is not in memory (a finished job the coordinator
+ *  forgot); NULL when Redis does not have it or is out. */
+coord_job_t *coord_store_load_job(coord_store_t *self, coord_sched_t *sched, const char *job);
+/*  Marks a job complete in Redis (or not, once tasks are added again);
+ *  a restart loads only jobs not marked complete. */
+void coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complete);
 /*  The stored result of t's current attempt: its status and exit code.
  *  0 when there is one, -1 otherwise. */
 int  coord_store_result(coord_store_t *self, const coord_task_t *t, char *status, size_t n,

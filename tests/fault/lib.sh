@@ -55,35 +55,45 @@ audit() {
     no_strays "$job" || nstray=$(strays "$job" | wc -l)
     local line
     line=$(python3 - "$job" "$port" "$db" "$T/coordinator.log" "$nstray" "$FAULTS" "$TEST_NAME" <<'PY'
-import json, re, subprocess, sys
+import collections, json, re, subprocess, sys
 job, port, db, log, nstray, faults, name = sys.argv[1:]
-def redis(*args):
-    out = subprocess.run(["redis-cli", "-p", port, "-n", db, "--raw", *args],
+def redis_batch(cmds):
+    """One redis-cli for many commands: one output line per reply."""
+    text = "".join(" ".join('"%s"' % a for a in c) + "\n" for c in cmds)
+    out = subprocess.run(["redis-cli", "-p", port, "-n", db, "--raw"], input=text,
                          capture_output=True, text=True, check=True).stdout
-    return out[:-1] if out.endswith("\n") else out
-ids = [i for i in redis("LRANGE", f"swarm:job:{job}:tasks", "0", "-1").split("\n") if i]
+    return out.split("\n")[:len(cmds)]
+ids = subprocess.run(["redis-cli", "-p", port, "-n", db, "--raw", "LRANGE",
+                      f"swarm:job:{job}:tasks", "0", "-1"],
+                     capture_output=True, text=True, check=True).stdout.split()
 final = {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
 ran = {"succeeded", "failed", "timed_out"}
-text = open(log, errors="replace").read()
-lost, dup, problems = 0, 0, []
+cmds = []
 for i in ids:
     key = f"swarm:task:{job}:{i}"
-    status = redis("HGET", key, "status")
-    attempt = int(redis("HGET", key, "attempt") or 0)
-    fired = len(re.findall(rf"task {re.escape(job)}/{re.escape(i)} ({'|'.join(final)})(:|\n)", text))
+    cmds += [["HGET", key, "status"], ["HGET", key, "attempt"], ["HGET", key, "result"]]
+replies = redis_batch(cmds) if cmds else []
+text = open(log, errors="replace").read()
+fired = collections.Counter(
+    m.group(1) for m in re.finditer(
+        rf"task {re.escape(job)}/(\S+) ({'|'.join(final)})(:|\n)", text))
+lost, dup, problems = 0, 0, []
+for n, i in enumerate(ids):
+    status, attempt, raw = replies[3 * n:3 * n + 3]
+    attempt = int(attempt or 0)
     if status not in final:
         lost += 1; problems.append(f"{i}: {status or 'missing'}")
         continue
     if status in ran:
-        raw = redis("HGET", key, "result")
         res = json.loads(raw) if raw else None
         if res is None:
             lost += 1; problems.append(f"{i}: {status} without a stored result")
         elif res.get("attempt") != attempt:
             dup += 1; problems.append(f"{i}: stored result of attempt {res.get('attempt')}, task at {attempt}")
-    if fired != 1 and not (fired == 0 and status in ("skipped", "cancelled")):
-        dup += fired > 1; problems.append(f"{i}: completion fired {fired} times")
-        lost += fired == 0
+    f = fired[i]
+    if f != 1 and not (f == 0 and status in ("skipped", "cancelled")):
+        dup += f > 1; lost += f == 0
+        problems.append(f"{i}: completion fired {f} times")
 jobs_done = len(re.findall(rf"job {re.escape(job)} complete", text))
 if jobs_done != 1:
     dup += jobs_done > 1; lost += jobs_done == 0
