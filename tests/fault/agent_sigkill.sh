@@ -13,7 +13,7 @@ wait_agents 2
 expect 0 "$SWARM" init crash
 expect 0 "$SWARM" spawn --id long "FAKE:sleep=4 survive a crash"
 expect 0 "$SWARM" spawn --id other "FAKE:sleep=1 unaffected"
-wait_status long running
+wait_started crash long
 victim=$(task_field long agent)
 [ -n "$victim" ] || fail "no agent holds the task"
 eval "vpid=\$AGENT_PID_$victim"

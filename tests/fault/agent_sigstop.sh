@@ -13,7 +13,7 @@ start_agent a2 --slots 1
 wait_agents 2
 expect 0 "$SWARM" init frozen
 expect 0 "$SWARM" spawn --id long "FAKE:sleep=2 outlives its lease"
-wait_status long running
+wait_started frozen long
 victim=$(task_field long agent)
 eval "vpid=\$AGENT_PID_$victim"
 kill -STOP "$vpid"

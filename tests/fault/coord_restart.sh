@@ -18,8 +18,8 @@ expect 0 "$SWARM" spawn --id after-long --after long "runs after the restart"
 expect 0 "$SWARM" spawn --id queued "waits for a slot"
 expect 0 "$SWARM" spawn --id dropped --after long "cancelled before the crash"
 expect 0 "$SWARM" cancel dropped
-wait_status long running
-wait_status short running
+wait_started crashjob long
+wait_started crashjob short
 kill -9 "$COORD_PID"
 fault "SIGKILL to the coordinator with two tasks running and three waiting"
 sleep 2

@@ -13,7 +13,7 @@ expect 0 "$SWARM" init rolling
 for i in $(seq 1 12); do
     expect 0 "$SWARM" spawn --id "t$i" "FAKE:sleep=1 task $i"
 done
-wait_status t1 running
+wait_started rolling t1
 for a in a1 a2 a3; do
     eval "pid=\$AGENT_PID_$a"
     if [ "$a" = a1 ]; then

@@ -7,7 +7,7 @@
 #               result of its final attempt (skipped/cancelled need none)
 #   duplicated  a task whose completion fired more than once, or whose
 #               stored result belongs to another attempt; a job whose
-#               completion fired more than once
+#               completion with all its tasks fired more than once
 #   strays      processes still carrying SWARM_JOB=JOB after the job
 # It prints one line of counts, appends it to the suite's summary file
 # (fault.summary prints the totals) and fails the test unless lost,
@@ -94,7 +94,9 @@ for n, i in enumerate(ids):
     if f != 1 and not (f == 0 and status in ("skipped", "cancelled")):
         dup += f > 1; lost += f == 0
         problems.append(f"{i}: completion fired {f} times")
-jobs_done = len(re.findall(rf"job {re.escape(job)} complete", text))
+# A job completes each time its tasks are all final; spawning into it
+# again starts a new round. The round with every task must fire once.
+jobs_done = len(re.findall(rf"job {re.escape(job)} complete: {len(ids)} tasks?,", text))
 if jobs_done != 1:
     dup += jobs_done > 1; lost += jobs_done == 0
     problems.append(f"job completion fired {jobs_done} times")
@@ -132,4 +134,15 @@ redis_up() {
         sleep 0.05
     done
     fail "redis-server did not come up on port $REDIS_PORT"
+}
+
+# wait_started JOB ID: until the fake codex of that task has started (its
+# ledger line; cheaper and quicker than polling `swarm status`, so short
+# tasks are not missed on a slow, sanitized build). 20 s at most.
+wait_started() {
+    for _ in $(seq 400); do
+        grep -q "^start $1 $2 " "$FAKE_LEDGER" && return 0
+        sleep 0.05
+    done
+    fail "task $1/$2 never started"
 }

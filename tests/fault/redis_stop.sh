@@ -15,7 +15,7 @@ expect 0 "$SWARM" init rstop
 for i in 1 2 3 4 5 6; do
     expect 0 "$SWARM" spawn --id "t$i" "FAKE:sleep=1 task $i"
 done
-wait_status t1 running
+wait_started rstop t1
 kill -STOP "$REDIS_PID"
 fault "SIGSTOP to redis-server for 6 s with tasks running"
 t0=$(date +%s)

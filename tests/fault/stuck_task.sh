@@ -12,7 +12,7 @@ start_agent a2 --slots 2
 wait_agents 2
 expect 0 "$SWARM" init stuckjob
 expect 0 "$SWARM" spawn --id stuck --timeout 600 "FAKE:sleep=600 never returns"
-wait_status stuck running
+wait_started stuckjob stuck
 fault "a task hangs in $(task_field stuck agent)"
 for i in $(seq 1 20); do
     expect 0 "$SWARM" spawn --id "q$i" "FAKE:sleep=0 quick $i"
