@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "sw_curve.h"
+
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 32000
 #define DEFAULT_HB_MS  1000
@@ -11,6 +13,8 @@
 struct agent_link_t {
     zloop_t         *loop;
     char            *endpoint;
+    char            *curve_secret;  /*  NULL: plaintext */
+    char            *server_cert;
     agent_link_ops_t ops;
     void            *ctx;
     zsock_t         *sock;
@@ -49,6 +53,13 @@ s_connect(agent_link_t *self)
     sw_sock_defaults(self->sock);
     zsock_set_rcvtimeo(self->sock, 0);
     zsock_set_reconnect_ivl(self->sock, 200);
+    sw_err_t err = { 0 };
+    if (self->curve_secret
+        && sw_curve_client(self->sock, self->curve_secret, self->server_cert, &err) < 0) {
+        /*  Never fall back to plaintext: stay unconnected and say why. */
+        log_warnx("%s: not connecting", err.msg);
+        zsock_set_curve_serverkey(self->sock, "0000000000000000000000000000000000000000");
+    }
     if (zsock_connect(self->sock, "%s", self->endpoint) < 0)
         log_warnx("cannot connect to %s: %s", self->endpoint, zmq_strerror(zmq_errno()));
     zloop_reader(self->loop, self->sock, s_on_readable, self);
@@ -102,7 +113,10 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
         return 0;
     int64_t now = sw_now_ms();
     if (now - self->last_recv_ms > self->hb_ms * self->liveness) {
-        s_reconnect_later(self, self->welcomed ? "no heartbeat" : "no answer to HELLO");
+        s_reconnect_later(self, self->welcomed ? "no heartbeat"
+                              : self->curve_secret ? "no answer to HELLO (is --coordinator-key "
+                                                     "the coordinator's, and our key allowed?)"
+                              : "no answer to HELLO");
         return 0;
     }
     if (self->welcomed && now - self->last_send_ms >= self->hb_ms)
@@ -152,8 +166,19 @@ s_on_readable(zloop_t *loop, zsock_t *sock, void *arg)
         case SW_HEARTBEAT:
             break;
         case SW_BYE:
-            log_info("the coordinator asked us to register again");
-            s_hello(self);
+            /*  Welcomed: the coordinator lost us (it restarted, or thought
+             *  us dead): register again at once. Not welcomed: it refused
+             *  our HELLO; asking again at once would only spin. */
+            if (self->welcomed) {
+                log_info("the coordinator asked us to register again");
+                self->welcomed = false;
+                s_hello(self);
+            }
+            else {
+                s_reconnect_later(self, "it refused our HELLO (its log says why)");
+                sw_msg_release(&m);
+                return 0;
+            }
             break;
         default:
             self->ops.message(self->ctx, &m);
@@ -165,11 +190,14 @@ s_on_readable(zloop_t *loop, zsock_t *sock, void *arg)
 }
 
 agent_link_t *
-agent_link_new(zloop_t *loop, const char *endpoint, const agent_link_ops_t *ops, void *ctx)
+agent_link_new(zloop_t *loop, const char *endpoint, const char *curve_secret,
+               const char *server_cert, const agent_link_ops_t *ops, void *ctx)
 {
     agent_link_t *self = xcalloc(1, sizeof *self);
     self->loop = loop;
     self->endpoint = xstrdup(endpoint);
+    self->curve_secret = curve_secret ? xstrdup(curve_secret) : NULL;
+    self->server_cert = server_cert ? xstrdup(server_cert) : NULL;
     self->ops = *ops;
     self->ctx = ctx;
     self->hb_ms = DEFAULT_HB_MS;
@@ -193,6 +221,8 @@ agent_link_destroy(agent_link_t **self_p)
         zloop_timer_end(self->loop, self->reconnect);
     s_disconnect(self);
     free(self->endpoint);
+    free(self->curve_secret);
+    free(self->server_cert);
     free(self);
     *self_p = NULL;
 }

@@ -23,8 +23,11 @@ typedef struct {
     void (*message)(void *ctx, sw_msg_t *m);
 } agent_link_ops_t;
 
-agent_link_t *agent_link_new(zloop_t *loop, const char *endpoint, const agent_link_ops_t *ops,
-                             void *ctx);
+/*  With curve_secret (our .cert_secret) and server_cert (the coordinator's
+ *  .cert) the link is CURVE-encrypted and authenticated; never plaintext
+ *  then, even if the files go bad. */
+agent_link_t *agent_link_new(zloop_t *loop, const char *endpoint, const char *curve_secret,
+                             const char *server_cert, const agent_link_ops_t *ops, void *ctx);
 void agent_link_destroy(agent_link_t **self_p);
 /*  0, or -1 when the message could not be queued (it is then lost: the
  *  coordinator's lease covers it). */

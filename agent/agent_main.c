@@ -24,6 +24,7 @@
 #include "agent_link.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
+#include "sw_curve.h"
 #include "agent_runner.h"
 #include "sw_memory.h"
 #include "sw_opts.h"
@@ -822,9 +823,9 @@ static const sw_opt_t s_opts[] = {
     { "spool", 0, SW_OPT_STR, offsetof(agent_conf_t, spool), 0, 0, "DIR",
       "results wait here while Redis is down (default WORKDIR/.swarm/spool-ID)" },
     { "curve-secret", 0, SW_OPT_STR, offsetof(agent_conf_t, curve_secret), 0, 0, "FILE",
-      "CURVE client certificate (not built yet: refuses to start)" },
+      "this agent's CURVE secret certificate (swarm keygen); with --coordinator-key" },
     { "coordinator-key", 0, SW_OPT_STR, offsetof(agent_conf_t, coordinator_key), 0, 0, "FILE",
-      "the coordinator's public certificate" },
+      "the coordinator's public certificate (NAME.cert)" },
     { "foreground", 'f', SW_OPT_FLAG, offsetof(agent_conf_t, foreground), 0, 0, NULL,
       "stay in the foreground and log to stderr" },
     { "verbose", 'v', SW_OPT_FLAG, offsetof(agent_conf_t, verbose), 0, 0, NULL,
@@ -849,9 +850,23 @@ main(int argc, char **argv)
             fprintf(stderr, "swarm-agent: %s\n", err.msg);
         return rc < 0 ? 2 : 0;
     }
-    if (s_conf.curve_secret || s_conf.coordinator_key) {
-        fprintf(stderr, "swarm-agent: CURVE is not built yet: refusing to connect without it\n");
+    if (!s_conf.curve_secret != !s_conf.coordinator_key) {
+        fprintf(stderr, "swarm-agent: CURVE needs both --curve-secret FILE and "
+                        "--coordinator-key FILE\n");
         return 2;
+    }
+    if (s_conf.curve_secret) {
+        char key[41];
+        zcert_t *mine = sw_curve_load_secret(s_conf.curve_secret, &err);
+        if (!mine) {
+            fprintf(stderr, "swarm-agent: --curve-secret %s\n", err.msg);
+            return 2;
+        }
+        zcert_destroy(&mine);
+        if (sw_curve_load_public(s_conf.coordinator_key, key, &err) < 0) {
+            fprintf(stderr, "swarm-agent: --coordinator-key %s\n", err.msg);
+            return 2;
+        }
     }
     agent_t self = { .conf = &s_conf, .sigfd = -1 };
     gethostname(self.host, sizeof self.host - 1);
@@ -938,7 +953,8 @@ main(int argc, char **argv)
     if (spooled > 0)
         log_info("%d result(s) in the spool %s", spooled, s_conf.spool);
     agent_link_ops_t ops = { s_hello, s_message };
-    self.link = agent_link_new(self.loop, s_conf.coordinator, &ops, &self);
+    self.link = agent_link_new(self.loop, s_conf.coordinator, s_conf.curve_secret,
+                               s_conf.coordinator_key, &ops, &self);
     zmq_pollitem_t sig = { NULL, self.sigfd, ZMQ_POLLIN, 0 };
     zloop_poller(self.loop, &sig, s_on_signal, &self);
     zloop_timer(self.loop, 100, 0, s_on_tick, &self);

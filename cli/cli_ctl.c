@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "sw_plan.h"
+#include "sw_curve.h"
 #include "sw_proto.h"
 
 /*  One request/reply with the coordinator. 0 with *reply filled (release
@@ -725,6 +726,54 @@ cli_drain(cli_t *cli, int argc, char **argv)
     return 0;
 }
 
+/*  --- keygen ---------------------------------------------------------------------- */
+
+static int
+cli_keygen(cli_t *cli, int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: swarm keygen [--dir DIR] [--force] NAME\n"
+        "Writes a CurveZMQ certificate pair: DIR/NAME.cert (the public key: copy it\n"
+        "to the coordinator's --allowed-agents directory, or to the agents as\n"
+        "--coordinator-key) and DIR/NAME.cert_secret (mode 0600: it stays on its\n"
+        "machine). DIR defaults to the current directory; an existing pair is kept\n"
+        "unless --force.\n";
+    static const struct option lo[] = {
+        { "dir", required_argument, NULL, 'd' }, { "force", no_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    };
+    const char *dir = ".";
+    bool force = false;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+d:fh", lo, NULL)) != -1) {
+        switch (c) {
+        case 'd': dir = optarg; break;
+        case 'f': force = true; break;
+        case 'h': fputs(usage, stdout); return 0;
+        default: return s_bad_option("keygen", argv);
+        }
+    }
+    if (argc - optind != 1)
+        return cli_fail(EXIT_USAGE, "keygen: give one NAME (swarm keygen --help)");
+    const char *name = argv[optind];
+    char pub[41];
+    sw_err_t err = { 0 };
+    if (sw_curve_keygen(dir, name, force, pub, &err) < 0)
+        return cli_fail(err.code == SW_EINVAL ? EXIT_USAGE : 1, "keygen: %s", err.msg);
+    if (cli->json) {
+        char *p = xasprintf("%s/%s.cert", dir, name), *q = xasprintf("%s/%s.cert_secret", dir, name);
+        cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "name", name, "public_key", pub,
+                                 "cert", p, "cert_secret", q));
+        free(p);
+        free(q);
+    }
+    else
+        printf("wrote %s/%s.cert (public key %s)\n  and %s/%s.cert_secret (keep it secret)\n",
+               dir, name, pub, dir, name);
+    return 0;
+}
+
 /*  --- cancel ---------------------------------------------------------------------- */
 
 static int
@@ -1183,7 +1232,7 @@ swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv)
     } commands[] = {
         { "init", cli_init }, { "spawn", cli_spawn }, { "wait", cli_wait },
         { "status", cli_status }, { "agents", cli_agents }, { "cancel", cli_cancel },
-        { "run", cli_run }, { "drain", cli_drain },
+        { "run", cli_run }, { "drain", cli_drain }, { "keygen", cli_keygen },
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cmd, commands[i].name) != 0)

@@ -22,6 +22,8 @@ static const char s_usage[] =
     "  cancel (--job JOB | ID...)      cancel tasks\n"
     "  run PLAN.yaml [--wait]          run a plan (workers, stages or steps)\n"
     "  run --commands FILE [--wait]    run a command list (build farms)\n"
+    "Keys:\n"
+    "  keygen [--dir DIR] NAME         a CurveZMQ certificate pair for CURVE\n"
     "Results (read Redis directly):\n"
     "  results [--job JOB] [--json|--markdown]  the report; exit 1 if any task failed\n"
     "  logs [-f] ID                    one task's output\n"
@@ -42,7 +44,7 @@ static const struct {
 };
 
 static const char *const s_ctl_commands[] = {
-    "init", "spawn", "wait", "status", "agents", "cancel", "run", "drain", NULL,
+    "init", "spawn", "wait", "status", "agents", "cancel", "run", "drain", "keygen", NULL,
 };
 
 /*  Loads swarm-ctl.so, which holds the coordinator commands and links

@@ -32,6 +32,7 @@ struct coord_agent_t {
     char      *id;
     char      *host;
     char      *version;
+    char      *key;             /*  CURVE public key it registered with; NULL = none */
     int        slots;
     int        running;         /*  tasks held; credit = slots - running */
     sw_kv_t    labels;

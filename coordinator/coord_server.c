@@ -101,6 +101,26 @@ s_on_hello(coord_server_t *self, sw_msg_t *m)
     char key[128];
     s_peer_key(m->routing, key, sizeof key);
     coord_agent_t *old = coord_sched_agent(self->sched, h.agent);
+    const char *user = self->curve ? zframe_meta(m->frame, "User-Id") : NULL;
+    if (self->curve) {
+        /*  zauth let the connection in; the key must still be allowed, and
+         *  an agent id belongs to the key that registered it first. */
+        const char *name = zframe_meta(m->frame, "name");
+        const char *why = !user || !sw_curve_server_allows(self->curve, user)
+                        ? "its key is not (or no longer) allowed"
+                        : name && strcmp(name, h.agent) != 0
+                        ? "its key is for another agent id (the name in its certificate)"
+                        : old && old->key && strcmp(old->key, user) != 0
+                        ? "that agent id is registered with another key" : NULL;
+        if (why) {
+            self->refused++;
+            if (self->refused < 10 || log_verbose())
+                log_warnx("refused HELLO from agent %s: %s", h.agent, why);
+            sw_msg_send_empty(self->agents, m->routing, SW_BYE);
+            sw_hello_release(&h);
+            return;
+        }
+    }
     if (old) {
         char oldkey[128];
         s_peer_key(old->routing, oldkey, sizeof oldkey);
@@ -109,6 +129,8 @@ s_on_hello(coord_server_t *self, sw_msg_t *m)
     zframe_t *routing = zframe_dup(m->routing);
     coord_agent_t *a = coord_sched_hello(self->sched, &h, &routing, sw_now_ms(),
                                          s_lease_ms(self));
+    if (user && !a->key)
+        a->key = xstrdup(user);
     zhashx_update(self->peers, key, a);
     log_info("agent %s on %s %s: %d slots", a->id, a->host, old ? "reconnected" : "joined",
              a->slots);
@@ -142,6 +164,15 @@ s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
                   sw_cmd_name(m->cmd));
         sw_msg_send_empty(self->agents, m->routing, SW_BYE);
         return;
+    }
+    if (a->key) {
+        /*  Every message must come from the key the agent registered with. */
+        const char *user = zframe_meta(m->frame, "User-Id");
+        if (!user || strcmp(user, a->key) != 0) {
+            self->dropped++;
+            log_warnx("dropped %s for agent %s: not from its key", sw_cmd_name(m->cmd), a->id);
+            return;
+        }
     }
     coord_sched_seen(self->sched, a, sw_now_ms(), s_lease_ms(self));
     sw_err_t err = { 0 };
@@ -296,11 +327,35 @@ s_forget_jobs(coord_server_t *self, int64_t now)
         malloc_trim(0);         /*  give the pages of big jobs back */
 }
 
+/*  Once a second: an agent whose key left the allowed directory is cut
+ *  off (BYE, its tasks requeued); zauth refuses its reconnection. */
+static void
+s_check_keys(coord_server_t *self, int64_t now)
+{
+    if (!self->curve || now < self->curve_check_ms)
+        return;
+    self->curve_check_ms = now + 1000;
+    if (!sw_curve_server_refresh(self->curve))
+        return;
+    zlistx_t *revoked = zlistx_new();
+    zlistx_t *agents = coord_sched_agents(self->sched);
+    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
+        if (a->key && !sw_curve_server_allows(self->curve, a->key))
+            zlistx_add_end(revoked, a);
+    for (coord_agent_t *a = zlistx_first(revoked); a; a = zlistx_next(revoked)) {
+        log_warnx("agent %s: its key was revoked: cutting it off", a->id);
+        sw_msg_send_empty(self->agents, a->routing, SW_BYE);
+        coord_sched_agent_lost(self->sched, a, "its key was revoked", sw_wall_ms());
+    }
+    zlistx_destroy(&revoked);
+}
+
 static int
 s_on_sweep(zloop_t *loop, int timer_id, void *arg)
 {
     coord_server_t *self = arg;
     int64_t now = sw_now_ms();
+    s_check_keys(self, now);
     coord_sched_expire(self->sched, now, sw_wall_ms());
     zlistx_t *agents = coord_sched_agents(self->sched);
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
@@ -344,13 +399,15 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 /*  --- life cycle ---------------------------------------------------------------- */
 
 static zsock_t *
-s_bind(const char *endpoint, sw_err_t *err)
+s_bind(const char *endpoint, sw_curve_server_t *curve, sw_err_t *err)
 {
     zsock_t *s = zsock_new(ZMQ_ROUTER);
     if (!s) {
         sw_err_set(err, SW_EFAIL, "cannot create a socket");
         return NULL;
     }
+    if (curve)
+        sw_curve_server_apply(curve, s);
     sw_sock_defaults(s);
     zsock_set_router_mandatory(s, 1);
     zsock_set_rcvtimeo(s, 0);
@@ -365,13 +422,13 @@ s_bind(const char *endpoint, sw_err_t *err)
 coord_server_t *
 coord_server_new(const coord_conf_t *conf, sw_err_t *err)
 {
-    if (conf->curve_secret || conf->allowed_agents) {
-        sw_err_set(err, SW_EINVAL, "CURVE authentication is not built yet: refusing to start "
-                   "rather than run without it");
+    if (!conf->curve_secret != !conf->allowed_agents) {
+        sw_err_set(err, SW_EINVAL, "CURVE needs both --curve-secret FILE and --allowed-agents DIR");
         return NULL;
     }
+    bool curve = conf->curve_secret != NULL;
     /*  Fail closed: plaintext only on loopback unless the admin says so. */
-    if (!conf->insecure && !sw_endpoint_is_local(conf->listen))
+    if (!curve && !conf->insecure && !sw_endpoint_is_local(conf->listen))
         sw_err_set(err, SW_EINVAL, "--listen %s is not a loopback address: that needs CURVE "
                    "(--curve-secret, --allowed-agents) or --insecure", conf->listen);
     else if (!conf->insecure && !sw_endpoint_is_local(conf->control))
@@ -387,6 +444,9 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->conf = *conf;
     self->sigfd = -1;
     self->started_ms = sw_wall_ms();
+    if (curve && !(self->curve = sw_curve_server_new(conf->curve_secret, conf->allowed_agents,
+                                                     err)))
+        goto fail;
     self->redis = sw_redis_new(conf->redis, 2000, err);
     if (!self->redis)
         goto fail;
@@ -415,9 +475,12 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         log_info("resumed %d task(s) of %zu job(s) from Redis", loaded,
                  coord_sched_njobs(self->sched));
     coord_store_flush(self->store);
-    if (!(self->agents = s_bind(conf->listen, err))
-        || !(self->control = s_bind(conf->control, err)))
+    if (!(self->agents = s_bind(conf->listen, self->curve, err))
+        || !(self->control = s_bind(conf->control, NULL, err)))
         goto fail;
+    if (self->curve)
+        log_info("CURVE on %s: server key %s, agents allowed by %s", conf->listen,
+                 sw_curve_server_public(self->curve), conf->allowed_agents);
     return self;
 fail:
     coord_server_destroy(&self);
@@ -433,6 +496,7 @@ coord_server_destroy(coord_server_t **self_p)
     zloop_destroy(&self->loop);
     zsock_destroy(&self->agents);
     zsock_destroy(&self->control);
+    sw_curve_server_destroy(&self->curve);
     zlistx_destroy(&self->waiters);
     zlistx_destroy(&self->outbox);
     zhashx_destroy(&self->peers);

@@ -10,6 +10,7 @@
 
 #include "coord_sched.h"
 #include "coord_store.h"
+#include "sw_curve.h"
 #include "sw_redis.h"
 
 typedef struct {
@@ -54,11 +55,14 @@ struct coord_server_t {
     sw_redis_t    *redis;
     coord_store_t *store;
     coord_sched_t *sched;
+    sw_curve_server_t *curve;   /*  NULL: plaintext (loopback or --insecure) */
+    int64_t        curve_check_ms;  /*  next look at the allowed keys */
     zhashx_t      *peers;       /*  hex routing id -> coord_agent_t * */
     zlistx_t      *outbox;      /*  coord_task_t * dispatched, TASK not yet sent */
     zlistx_t      *waiters;     /*  coord_waiter_t * */
     char          *current_job;
     uint64_t       dropped;     /*  malformed or unexpected messages */
+    uint64_t       refused;     /*  HELLOs from keys not allowed */
     int64_t        started_ms;
 };
 

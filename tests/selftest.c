@@ -8,6 +8,7 @@
 #include "agent_runner.h"
 #include "coord_sched.h"
 #include "sw_memory.h"
+#include "sw_curve.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
 #include "sw_plan.h"
@@ -20,6 +21,7 @@ static const sw_selftest_t s_tests[] = {
     { "mpack", sw_mpack_test },
     { "task", sw_task_test },
     { "proto", sw_proto_test },
+    { "curve", sw_curve_test },
     { "opts", sw_opts_test },
     { "plan", sw_plan_test },
     { "redis", sw_redis_test },

@@ -1,0 +1,54 @@
+/*  sw_curve -- CurveZMQ keys for agents and coordinator, and a server that
+ *  fails closed.
+ *
+ *  Certificates are czmq zcert files: NAME.cert holds the public key (give
+ *  it away), NAME.cert_secret both keys (mode 0600, keep it). A libzmq
+ *  CURVE server without a ZAP handler accepts every client, so the server
+ *  side starts czmq's zauth with the allowed public keys and then proves
+ *  the handler answers: it sends a ZAP request for a random key itself and
+ *  must see it refused. Anything else and it refuses to start.
+ *
+ *  zauth reports a client's public key as the User-Id of every message it
+ *  sends, so the coordinator can bind an agent id to one key and drop an
+ *  agent whose key left the allowed directory.
+ */
+#ifndef SW_CURVE_H
+#define SW_CURVE_H
+
+#include <czmq.h>
+
+#include "sw_util.h"
+
+/*  Writes DIR/NAME.cert and DIR/NAME.cert_secret (0600); refuses to
+ *  overwrite unless force. The public key (Z85) goes to public_txt[41]. */
+int sw_curve_keygen(const char *dir, const char *name, bool force, char public_txt[41],
+                    sw_err_t *err);
+/*  A certificate with its secret key; NULL with err. */
+zcert_t *sw_curve_load_secret(const char *path, sw_err_t *err);
+/*  The public key (Z85) of a certificate file, public or secret. */
+int sw_curve_load_public(const char *path, char public_txt[41], sw_err_t *err);
+
+/*  A client socket (before it connects): our certificate and the server's
+ *  public key. */
+int sw_curve_client(zsock_t *sock, const char *secret_path, const char *server_cert,
+                    sw_err_t *err);
+
+typedef struct sw_curve_server_t sw_curve_server_t;
+
+/*  Loads the server certificate, starts zauth on allowed_dir and checks
+ *  that it refuses an unknown key; NULL with err otherwise. */
+sw_curve_server_t *sw_curve_server_new(const char *secret_path, const char *allowed_dir,
+                                       sw_err_t *err);
+void sw_curve_server_destroy(sw_curve_server_t **self_p);
+/*  Makes sock a CURVE server with our certificate (before it binds). */
+void sw_curve_server_apply(sw_curve_server_t *self, zsock_t *sock);
+/*  Re-reads the allowed keys if the directory changed (its mtime); true
+ *  when it did. Cheap otherwise: one stat. */
+bool sw_curve_server_refresh(sw_curve_server_t *self);
+/*  Whether the key was allowed at the last refresh. */
+bool sw_curve_server_allows(sw_curve_server_t *self, const char *public_txt);
+const char *sw_curve_server_public(const sw_curve_server_t *self);
+
+int sw_curve_test(bool verbose);
+
+#endif

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# CURVE: keys made with `swarm keygen`; the coordinator lets in only agents
+# whose public certificate is in --allowed-agents (zauth, checked to refuse
+# strangers before the coordinator starts). An unknown key, no key and the
+# wrong server key never register; an allowed key cannot take over another
+# agent's id; a job runs over the encrypted link; removing an agent's
+# certificate cuts it off within a second or two and its task runs again
+# elsewhere. Half a CURVE configuration, or a public certificate given as a
+# secret one, is refused at start (exit 2).
+. "$(dirname "$0")/lib.sh"
+use_redis 15
+K="$T/keys"
+mkdir -p "$K" "$T/allowed"
+for n in coord a1 a2 rogue; do
+    expect 0 "$SWARM" keygen --dir "$K" "$n"
+done
+[ "$(stat -c %a "$K/a1.cert_secret")" = 600 ] || fail "secret not 0600"
+cp "$K/a1.cert" "$K/a2.cert" "$T/allowed/"
+
+expect 2 "$SWARM_BUILD/swarm-coordinator" -f --curve-secret "$K/coord.cert_secret"
+contains "$T/err" "CURVE needs both --curve-secret FILE and --allowed-agents DIR"
+expect 2 "$SWARM_BUILD/swarm-coordinator" -f --curve-secret "$K/coord.cert" --allowed-agents "$T/allowed"
+contains "$T/err" "not a secret certificate"
+expect 2 "$SWARM_BUILD/swarm-agent" -f --curve-secret "$K/a1.cert_secret"
+contains "$T/err" "CURVE needs both"
+ok "half a CURVE setup, or a public certificate as the secret, is refused"
+
+start_coordinator --curve-secret "$K/coord.cert_secret" --allowed-agents "$T/allowed" --liveness 4
+grep -q "CURVE on $COORD_LISTEN" "$T/coordinator.log" || fail "CURVE not announced"
+curve() { echo --curve-secret "$K/$1.cert_secret" --coordinator-key "$K/${2:-coord}.cert"; }
+# shellcheck disable=SC2046
+start_agent a1 --slots 1 $(curve a1)
+# shellcheck disable=SC2046
+start_agent a2 --slots 1 $(curve a2)
+wait_agents 2
+# shellcheck disable=SC2046
+start_agent rogue --slots 1 $(curve rogue)
+start_agent plain --slots 1
+# shellcheck disable=SC2046
+start_agent wrongkey --slots 1 $(curve a1 rogue)
+mkdir -p "$T/work-thief"
+# shellcheck disable=SC2046
+"$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id a1 --workdir "$T/work-thief" \
+    --codex "$FAKE_CODEX" $(curve a2) >>"$T/agent-thief.log" 2>&1 &
+PIDS+=("$!")
+sleep 3
+expect 0 "$SWARM" --json agents
+ids=$(json_get "$T/out" "' '.join(sorted(a['id'] for a in d['agents'] if True))" 2>/dev/null \
+      || json_get "$T/out" "' '.join(sorted(a['id'] for a in d))")
+[ "$ids" = "a1 a2" ] || fail "registered agents: $ids"
+grep -q "refused HELLO from agent a1: its key is for another agent id" \
+    "$T/coordinator.log" || fail "a2's key took a1's id"
+grep -q "joined" <(grep -E "agent (rogue|plain|wrongkey) " "$T/coordinator.log") \
+    && fail "a stranger joined"
+ok "unknown key, no key, wrong server key and a stolen id are all kept out"
+
+expect 0 "$SWARM" init sec
+expect 0 "$SWARM" spawn --id one "FAKE:sleep=0 over CURVE"
+expect 0 "$SWARM" spawn --id long "FAKE:sleep=4 outlives its agent's key"
+expect 0 "$SWARM" wait --timeout 60 one
+for _ in $(seq 200); do
+    [ "$(task_field long status)" = running ] && break
+    sleep 0.05
+done
+victim=$(task_field long agent)
+rm "$T/allowed/$victim.cert"
+for _ in $(seq 100); do
+    grep -q "agent $victim: its key was revoked" "$T/coordinator.log" && break
+    sleep 0.05
+done
+grep -q "agent $victim: its key was revoked" "$T/coordinator.log" || fail "$victim was not cut off"
+expect 0 "$SWARM" wait --timeout 60
+[ "$(task_field long attempt)" = 2 ] || fail "long at attempt $(task_field long attempt)"
+[ "$(task_field long agent)" != "$victim" ] || fail "long finished on the revoked agent"
+expect 0 "$SWARM" --json agents
+[ "$(grep -c '"id"' "$T/out")" = 1 ] || fail "the revoked agent is still registered"
+ok "revoking $victim's key cut it off; its task finished elsewhere as attempt 2"
