@@ -36,6 +36,7 @@ typedef struct {
     char      *id;
     char      *workdir;
     char      *redis;
+    char      *redis_password_file;
     char      *codex;
     char      *claude;
     char      *curve_secret;
@@ -806,6 +807,8 @@ static const sw_opt_t s_opts[] = {
       "placement label, repeatable (e.g. os=linux)" },
     { "workdir", 'w', SW_OPT_STR, offsetof(agent_conf_t, workdir), 0, 0, "DIR",
       "where tasks run (default: the current directory)" },
+    { "redis-password-file", 0, SW_OPT_STR, offsetof(agent_conf_t, redis_password_file), 0, 0,
+      "FILE", "Redis password from this file (not the command line)" },
     { "redis", 'r', SW_OPT_STR, offsetof(agent_conf_t, redis), 0, 0, "URL",
       "Redis URL (default $SWARM_REDIS or " SW_REDIS_DEFAULT ")" },
     { "codex", 0, SW_OPT_STR, offsetof(agent_conf_t, codex), 0, 0, "PATH",
@@ -912,6 +915,10 @@ main(int argc, char **argv)
     if (agent_spool_open(s_conf.spool, &err) < 0) {
         fprintf(stderr, "swarm-agent: %s\n", err.msg);
         return 1;
+    }
+    if (s_conf.redis_password_file && sw_redis_password_file(s_conf.redis_password_file, &err) < 0) {
+        fprintf(stderr, "swarm-agent: %s\n", err.msg);
+        return 2;
     }
     sw_redis_url_t url;
     if (sw_redis_url_parse(s_conf.redis, &url, &err) < 0) {

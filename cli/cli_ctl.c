@@ -643,7 +643,8 @@ static int
 cli_agents(cli_t *cli, int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        puts("usage: swarm agents\nThe registered agents: slots, running tasks, labels, runners.");
+        puts("usage: swarm agents\nThe registered agents: host, the address they connect from, "
+             "slots, running\ntasks, labels, runners.");
         return 0;
     }
     if (argc > 1)
@@ -661,11 +662,11 @@ cli_agents(cli_t *cli, int argc, char **argv)
         sw_msg_release(&reply);
         return 0;
     }
-    printf("%-20s %-20s %5s %7s %9s  %-24s %s\n", "AGENT", "HOST", "SLOTS", "RUNNING", "COMPLETED",
-           "RUNNERS", "LABELS");
+    printf("%-20s %-20s %-15s %5s %7s %9s  %-24s %s\n", "AGENT", "HOST", "ADDRESS", "SLOTS",
+           "RUNNING", "COMPLETED", "RUNNERS", "LABELS");
     for (uint32_t i = 0; agents && i < agents->via.array.size; i++) {
         const msgpack_object *a = &agents->via.array.ptr[i];
-        char id[200] = "", host[160], runners[128] = "", labels[256] = "";
+        char id[200] = "", host[160], addr[64], runners[128] = "", labels[256] = "";
         const msgpack_object *rv = sw_mp_find(a, "runners");
         for (uint32_t k = 0; rv && rv->type == MSGPACK_OBJECT_ARRAY && k < rv->via.array.size; k++)
             snprintf(runners + strlen(runners), sizeof runners - strlen(runners), "%s%.*s",
@@ -683,8 +684,9 @@ cli_agents(cli_t *cli, int argc, char **argv)
         s_get_str(a, "id", id, sizeof id - 12);
         if (draining)
             strcat(id, " (draining)");
-        printf("%-20s %-20s %5lld %7lld %9lld  %-24s %s\n", id,
-               s_get_str(a, "host", host, sizeof host), (long long) s_get_int(a, "slots"),
+        printf("%-20s %-20s %-15s %5lld %7lld %9lld  %-24s %s\n", id,
+               s_get_str(a, "host", host, sizeof host), s_get_str(a, "address", addr, sizeof addr),
+               (long long) s_get_int(a, "slots"),
                (long long) s_get_int(a, "running"), (long long) s_get_int(a, "completed"),
                runners, labels[0] ? labels : "-");
     }

@@ -3,9 +3,12 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "sw_log.h"
 #include "sw_selftest.h"
 
 struct sw_redis_t {
@@ -184,6 +187,29 @@ const char *
 sw_redis_addr(const sw_redis_t *self)
 {
     return self->addr;
+}
+
+int
+sw_redis_password_file(const char *path, sw_err_t *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return sw_err_set(err, SW_EINVAL, "--redis-password-file %s: %s", path, strerror(errno));
+    char pw[1024];
+    size_t n = fread(pw, 1, sizeof pw - 1, f);
+    fclose(f);
+    pw[n] = '\0';
+    while (n > 0 && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
+        pw[--n] = '\0';
+    if (n == 0)
+        return sw_err_set(err, SW_EINVAL, "--redis-password-file %s is empty", path);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && (sb.st_mode & 0077))
+        log_warnx("%s is readable by others: chmod 600 it", path);
+    /*  The URL parser takes it from there; children never see SWARM_*. */
+    setenv("SWARM_REDIS_PASSWORD", pw, 1);
+    memset(pw, 0, sizeof pw);
+    return 0;
 }
 
 /*  Why the last command on ctx failed; hiredis reports a timeout as

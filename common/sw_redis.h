@@ -32,6 +32,10 @@ typedef struct {
 int  sw_redis_url_parse(const char *url, sw_redis_url_t *out, sw_err_t *err);
 void sw_redis_url_release(sw_redis_url_t *u);
 
+/*  Reads a password from a file (first line) for every later connection,
+ *  so it never shows in `ps`; warns when others can read the file. */
+int sw_redis_password_file(const char *path, sw_err_t *err);
+
 /*  Connects now; NULL with err (code SW_EUNREACH, or SW_EFAIL for auth). */
 sw_redis_t *sw_redis_new(const char *url, int timeout_ms, sw_err_t *err);
 void sw_redis_destroy(sw_redis_t **self_p);

@@ -350,10 +350,12 @@ s_on_agents(coord_server_t *self, sw_msg_t *m)
     sw_mp_pack_str(&r.pk, "agents");
     msgpack_pack_array(&r.pk, zlistx_size(agents));
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents)) {
-        msgpack_pack_map(&r.pk, 10);
+        msgpack_pack_map(&r.pk, 12);
         sw_mp_kv_str(&r.pk, "id", a->id);
         sw_mp_kv_bool(&r.pk, "draining", a->draining);
         sw_mp_kv_str(&r.pk, "host", a->host);
+        sw_mp_kv_str(&r.pk, "address", a->address ? a->address : "");
+        sw_mp_kv_bool(&r.pk, "curve", a->key != NULL);
         sw_mp_kv_str(&r.pk, "version", a->version);
         sw_mp_kv_int(&r.pk, "slots", a->slots);
         sw_mp_kv_int(&r.pk, "running", a->running);

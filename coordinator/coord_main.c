@@ -21,6 +21,8 @@ static const sw_opt_t s_opts[] = {
       "where agents connect (default tcp://127.0.0.1:7700)" },
     { "control", 0, SW_OPT_STR, offsetof(coord_conf_t, control), 0, 0, "EP",
       "where the CLI connects (default tcp://127.0.0.1:7701)" },
+    { "redis-password-file", 0, SW_OPT_STR, offsetof(coord_conf_t, redis_password_file), 0, 0,
+      "FILE", "Redis password from this file (not the command line)" },
     { "redis", 'r', SW_OPT_STR, offsetof(coord_conf_t, redis), 0, 0, "URL",
       "Redis URL (default $SWARM_REDIS or " SW_REDIS_DEFAULT ")" },
     { "heartbeat-ms", 0, SW_OPT_INT, offsetof(coord_conf_t, heartbeat_ms), 50, 60000, "MS",
@@ -66,6 +68,10 @@ main(int argc, char **argv)
     if (!s_conf.redis)
         s_conf.redis = xstrdup(env_redis && *env_redis ? env_redis : SW_REDIS_DEFAULT);
 
+    if (s_conf.redis_password_file && sw_redis_password_file(s_conf.redis_password_file, &err) < 0) {
+        fprintf(stderr, "swarm-coordinator: %s\n", err.msg);
+        return 2;
+    }
     log_init("swarm-coordinator", s_conf.foreground, s_conf.verbose);
     if (!s_conf.foreground && daemon(0, 0) < 0)
         fatal("daemon");

@@ -68,6 +68,7 @@ s_agent_destroy(coord_agent_t **self_p)
     free(a->host);
     free(a->version);
     free(a->key);
+    free(a->address);
     sw_kv_release(&a->labels);
     sw_strv_release(&a->runners);
     zframe_destroy(&a->routing);

@@ -33,6 +33,7 @@ struct coord_agent_t {
     char      *host;
     char      *version;
     char      *key;             /*  CURVE public key it registered with; NULL = none */
+    char      *address;         /*  peer IP of its connection, as ZeroMQ saw it */
     int        slots;
     int        running;         /*  tasks held; credit = slots - running */
     sw_kv_t    labels;

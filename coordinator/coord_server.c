@@ -131,9 +131,12 @@ s_on_hello(coord_server_t *self, sw_msg_t *m)
                                          s_lease_ms(self));
     if (user && !a->key)
         a->key = xstrdup(user);
+    const char *peer = zframe_meta(m->frame, "Peer-Address");
+    free(a->address);
+    a->address = xstrdup(peer ? peer : "");
     zhashx_update(self->peers, key, a);
-    log_info("agent %s on %s %s: %d slots", a->id, a->host, old ? "reconnected" : "joined",
-             a->slots);
+    log_info("agent %s on %s (%s) %s: %d slots", a->id, a->host, a->address,
+             old ? "reconnected" : "joined", a->slots);
 
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -448,8 +451,10 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                                                      err)))
         goto fail;
     self->redis = sw_redis_new(conf->redis, 2000, err);
-    if (!self->redis)
+    if (!self->redis) {
+        err->code = SW_EUNREACH;    /*  exit 3, as the CLI: Redis is not usable */
         goto fail;
+    }
     coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone };
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);

@@ -17,6 +17,7 @@ typedef struct {
     char      *listen;          /*  agents */
     char      *control;         /*  CLI */
     char      *redis;
+    char      *redis_password_file;
     long long  heartbeat_ms;
     long long  liveness;        /*  missed heartbeats before an agent is dead */
     bool       insecure;

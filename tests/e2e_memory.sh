@@ -166,3 +166,23 @@ contains "$T/err" "authentication required"
 SWARM_REDIS_PASSWORD=s3cret expect 0 "$SWARM" --redis "redis://127.0.0.1:$pw_port/0" memory store k v
 expect 0 "$SWARM" --redis "redis://:s3cret@127.0.0.1:$pw_port/0" memory get k
 ok "unreachable: exit 3 with the address; wrong/missing password: clear auth errors"
+
+# --redis-password-file: the daemons read the password from a file, so it
+# is not in their command line; a wrong one is "authentication failed"
+printf 'wrong\n' >"$T/pw-bad" && printf 's3cret\n' >"$T/pw" && chmod 600 "$T/pw" "$T/pw-bad"
+expect 3 "$SWARM_BUILD/swarm-coordinator" -f --redis "redis://127.0.0.1:$pw_port/0" \
+    --redis-password-file "$T/pw-bad" --listen "tcp://127.0.0.1:$(free_port)" \
+    --control "tcp://127.0.0.1:$(free_port)"
+contains "$T/err" "authentication failed"
+expect 2 "$SWARM_BUILD/swarm-coordinator" -f --redis-password-file "$T/none"
+contains "$T/err" "--redis-password-file $T/none: No such file"
+SWARM_REDIS="redis://127.0.0.1:$pw_port/0" start_coordinator --redis-password-file "$T/pw"
+start_agent pw1 --slots 1 --redis "redis://127.0.0.1:$pw_port/0" --redis-password-file "$T/pw"
+wait_agents 1
+tr '\0' ' ' <"/proc/$COORD_PID/cmdline" | grep -q s3cret && fail "the password is in ps"
+expect 0 "$SWARM" init pwjob
+expect 0 "$SWARM" spawn --id p "FAKE:sleep=0 stored behind a password"
+expect 0 "$SWARM" wait --timeout 30
+SWARM_REDIS_PASSWORD=s3cret expect 0 "$SWARM" --redis "redis://127.0.0.1:$pw_port/0" results --job pwjob
+contains "$T/out" "1 task: 1 succeeded"
+ok "--redis-password-file: both daemons authenticate, the password stays out of ps"

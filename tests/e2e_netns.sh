@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Many machines, on one: three network namespaces joined by veth pairs
+# (10.77.1.0/24 and 10.77.2.0/24, no default route, no NAT; nothing leaves
+# this host). Redis and the coordinator live in "hub", one agent in each of
+# "n1" and "n2", connecting over CURVE to the hub's addresses. A job runs
+# on both; each agent is seen from its own address. Then n1's link goes
+# down while it runs a task: the coordinator declares it dead and the task
+# finishes on n2 as attempt 2. The namespaces are deleted at the end.
+# Skipped (77) where network namespaces cannot be made (not root, no
+# CAP_NET_ADMIN, no iproute2).
+. "$(dirname "$0")/lib.sh"
+NS="sw$$"
+HUB="$NS-hub" N1="$NS-n1" N2="$NS-n2"
+if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! ip netns add "$HUB" 2>/dev/null; then
+    echo "skip: network namespaces are not available here (needs root and iproute2)"
+    exit 77
+fi
+netns_cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+    sleep 0.5
+    for n in "$HUB" "$N1" "$N2"; do
+        ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$n" 2>/dev/null
+    done
+}
+trap 'st=$?; netns_cleanup; (exit $st); cleanup' EXIT
+ip netns add "$N1"
+ip netns add "$N2"
+nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
+for i in 1 2; do
+    eval "n=\$N$i"
+    ip link add "h$NS$i" type veth peer name "a$NS$i"
+    ip link set "h$NS$i" netns "$HUB"
+    ip link set "a$NS$i" netns "$n"
+    nsx "$HUB" ip addr add "10.77.$i.1/24" dev "h$NS$i"
+    nsx "$n" ip addr add "10.77.$i.2/24" dev "a$NS$i"
+    nsx "$HUB" ip link set "h$NS$i" up
+    nsx "$n" ip link set "a$NS$i" up
+    nsx "$n" ip link set lo up
+done
+nsx "$HUB" ip link set lo up
+nsx "$N1" ip route | grep -q default && fail "n1 has a default route"
+ok "namespaces $HUB, $N1, $N2 joined by veth pairs, no default route"
+
+# Redis and the coordinator in the hub
+RPORT=6399 CPORT=7790 KPORT=7791
+nsx "$HUB" redis-server --bind 127.0.0.1 10.77.1.1 10.77.2.1 --port "$RPORT" --save '' \
+    --appendonly no --protected-mode no >"$T/redis.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 100); do nsx "$HUB" redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
+K="$T/keys"
+mkdir -p "$K" "$T/allowed"
+for n in coord n1 n2; do expect 0 "$SWARM" keygen --dir "$K" "$n"; done
+cp "$K/n1.cert" "$K/n2.cert" "$T/allowed/"
+export SWARM_COORDINATOR="tcp://127.0.0.1:$KPORT" SWARM_REDIS="redis://127.0.0.1:$RPORT/0"
+nsx "$HUB" "$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://0.0.0.0:$CPORT" \
+    --control "$SWARM_COORDINATOR" --redis "redis://127.0.0.1:$RPORT/0" \
+    --curve-secret "$K/coord.cert_secret" --allowed-agents "$T/allowed" \
+    --heartbeat-ms 200 --liveness 5 >"$T/coordinator.log" 2>&1 &
+PIDS+=("$!")
+hub() { nsx "$HUB" "$SWARM" "$@"; }
+for _ in $(seq 100); do hub --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
+for i in 1 2; do
+    eval "n=\$N$i"
+    mkdir -p "$T/work-n$i"
+    nsx "$n" "$SWARM_BUILD/swarm-agent" -f --id "n$i" --slots 1 \
+        --coordinator "tcp://10.77.$i.1:$CPORT" --redis "redis://10.77.$i.1:$RPORT/0" \
+        --curve-secret "$K/n$i.cert_secret" --coordinator-key "$K/coord.cert" \
+        --workdir "$T/work-n$i" --codex "$FAKE_CODEX" --kill-grace-ms 500 >"$T/agent-n$i.log" 2>&1 &
+    PIDS+=("$!")
+done
+for _ in $(seq 200); do
+    [ "$(hub --json agents 2>/dev/null | grep -c '"id"')" = 2 ] && break
+    sleep 0.05
+done
+hub --json agents >"$T/agents.json" || fail "agents"
+[ "$(json_get "$T/agents.json" "sorted((a['id'], a['address'], a['curve']) for a in d)")" \
+    = "[('n1', '10.77.1.2', True), ('n2', '10.77.2.2', True)]" ] \
+    || fail "agents: $(cat "$T/agents.json")"
+ok "n1 and n2 registered over CURVE from 10.77.1.2 and 10.77.2.2"
+
+expect 0 hub init farm
+for t in 1 2 3 4; do expect 0 hub spawn --id "t$t" "FAKE:sleep=0.5 task $t"; done
+expect 0 hub wait --timeout 60
+expect 0 hub --json results
+agents=$(json_get "$T/out" "sorted(set(r['agent'] for r in d))")
+[ "$agents" = "['n1', 'n2']" ] || fail "the job ran on $agents"
+ok "a job ran across both namespaces"
+
+expect 0 hub spawn --id cut "FAKE:sleep=3 its agent's link goes down"
+for _ in $(seq 200); do
+    [ "$(hub --json status | python3 -c 'import json,sys; print([t["status"] for t in json.load(sys.stdin)["tasks"] if t["id"]=="cut"][0])')" = running ] && break
+    sleep 0.05
+done
+victim=$(hub --json status | python3 -c 'import json,sys; print([t["agent"] for t in json.load(sys.stdin)["tasks"] if t["id"]=="cut"][0])')
+vi=${victim#n}
+eval "vns=\$N$vi"
+nsx "$vns" ip link set "a$NS$vi" down
+ok "cut the link of $victim while it runs cut"
+expect 0 hub wait --timeout 60
+expect 0 hub --json results
+[ "$(json_get "$T/out" "[(r['attempt'], r['agent'] != '$victim') for r in d if r['id']=='cut'][0]")" = "(2, True)" ] \
+    || fail "cut: $(json_get "$T/out" "[r for r in d if r['id']=='cut']")"
+grep -q "agent $victim .* missed its heartbeats" "$T/coordinator.log" || fail "no death noticed"
+ok "$victim's task finished on the other namespace as attempt 2"
