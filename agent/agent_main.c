@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,8 @@
 #include "sw_opts.h"
 
 extern char **environ;
+
+#define EXEC_LIMITS_ARG "--exec-with-limits"
 
 typedef struct {
     char      *coordinator;
@@ -47,6 +50,9 @@ typedef struct {
     long long  max_output;
     long long  drain_timeout_s;
     sw_strv_t  labels;
+    sw_strv_t  pass_env;
+    long long  rlimit_as;       /*  bytes; 0 = inherit */
+    long long  rlimit_nofile;   /*  0 = inherit */
     bool       allow_exec;
     bool       foreground;
     bool       verbose;
@@ -89,6 +95,7 @@ struct agent_s {
     bool                draining;       /*  finishing what runs, then leaving */
     int64_t             drain_deadline; /*  monotonic; 0 = none */
     bool                sweep;          /*  look for strays at the next tick */
+    char                self_exe[4096]; /*  this binary, for the limits trampoline */
     unsigned            ticks;
 };
 
@@ -450,7 +457,7 @@ s_envp(agent_t *self, const run_t *run)
     char **envp = xcalloc(n + t->env.n + 7, sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "SWARM_", 6) != 0)
+        if (agent_env_passes(environ[i], &self->conf->pass_env))
             envp[k++] = xstrdup(environ[i]);
     envp[k++] = xasprintf("SWARM_JOB=%s", t->job);
     envp[k++] = xasprintf("SWARM_TASK_ID=%s", t->id);
@@ -529,6 +536,23 @@ s_start(agent_t *self, run_t *run)
         goto out;
     }
     envp = s_envp(self, run);
+    if (self->conf->rlimit_as || self->conf->rlimit_nofile) {
+        /*  posix_spawn cannot set limits: the child execs this agent once
+         *  more, which sets them and execs the runner (no window without
+         *  them, unlike prlimit after the spawn). */
+        sw_strv_t wrapped = { 0 };
+        char lim[2][32];
+        snprintf(lim[0], sizeof lim[0], "%lld", self->conf->rlimit_as);
+        snprintf(lim[1], sizeof lim[1], "%lld", self->conf->rlimit_nofile);
+        sw_strv_push(&wrapped, self->self_exe);
+        sw_strv_push(&wrapped, EXEC_LIMITS_ARG);
+        sw_strv_push(&wrapped, lim[0]);
+        sw_strv_push(&wrapped, lim[1]);
+        for (size_t i = 0; i < argv.n; i++)
+            sw_strv_push(&wrapped, argv.v[i]);
+        sw_strv_release(&argv);
+        argv = wrapped;
+    }
     agent_child_opts_t o = {
         .argv = argv.v, .envp = envp, .dir = dir,
         .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
@@ -791,7 +815,9 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static const char s_usage[] =
     "usage: swarm-agent [-c FILE] [--coordinator EP] [--id NAME] [--slots N] [--label K=V]...\n"
     "                   [--workdir DIR] [--redis URL] [--codex PATH] [--claude PATH]\n"
-    "                   [--allow-exec] [-f] [-v]\n"
+    "                   [--allow-exec] [--pass-env NAME]... [--rlimit-as BYTES]\n"
+    "                   [--rlimit-nofile N] [--spool DIR] [--redis-password-file FILE]\n"
+    "                   [--curve-secret FILE --coordinator-key FILE] [-f] [-v]\n"
     "\n"
     "Runs the coordinator's tasks on this machine, at most --slots at once, each in\n"
     "its own process group with a timeout, and stores every result in Redis.\n";
@@ -823,6 +849,12 @@ static const sw_opt_t s_opts[] = {
       "output kept per task, head + tail (default 1048576)" },
     { "drain-timeout", 0, SW_OPT_INT, offsetof(agent_conf_t, drain_timeout_s), 0, 7 * 86400, "S",
       "when draining, stop what still runs after S s (default 0: wait)" },
+    { "pass-env", 0, SW_OPT_LIST, offsetof(agent_conf_t, pass_env), 0, 0, "NAME|PREFIX*",
+      "also pass this variable of ours to tasks (repeatable; '*' passes all)" },
+    { "rlimit-as", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_as), 0, 1LL << 50, "BYTES",
+      "address-space limit of every task (default: inherited)" },
+    { "rlimit-nofile", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_nofile), 0, 1 << 20, "N",
+      "open-file limit of every task (default: inherited)" },
     { "spool", 0, SW_OPT_STR, offsetof(agent_conf_t, spool), 0, 0, "DIR",
       "results wait here while Redis is down (default WORKDIR/.swarm/spool-ID)" },
     { "curve-secret", 0, SW_OPT_STR, offsetof(agent_conf_t, curve_secret), 0, 0, "FILE",
@@ -838,9 +870,35 @@ static const sw_opt_t s_opts[] = {
 
 static agent_conf_t s_conf;
 
+/*  swarm-agent --exec-with-limits AS NOFILE ARGV...: set the limits, then
+ *  become ARGV (looked up in PATH). Only the agent starts it this way. */
+static int
+s_exec_with_limits(int argc, char **argv)
+{
+    if (argc < 5)
+        return 127;
+    long long as = atoll(argv[2]), nofile = atoll(argv[3]);
+    struct rlimit rl;
+    if (as > 0) {
+        rl.rlim_cur = rl.rlim_max = (rlim_t) as;
+        if (setrlimit(RLIMIT_AS, &rl) < 0)
+            fprintf(stderr, "swarm-agent: RLIMIT_AS %lld: %s\n", as, strerror(errno));
+    }
+    if (nofile > 0) {
+        rl.rlim_cur = rl.rlim_max = (rlim_t) nofile;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            fprintf(stderr, "swarm-agent: RLIMIT_NOFILE %lld: %s\n", nofile, strerror(errno));
+    }
+    execvp(argv[4], argv + 4);
+    fprintf(stderr, "swarm-agent: %s: %s\n", argv[4], strerror(errno));
+    return 127;
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], EXEC_LIMITS_ARG) == 0)
+        return s_exec_with_limits(argc, argv);
     const char *env_redis = getenv("SWARM_REDIS");
     s_conf.grace_ms = 5000;
     s_conf.max_output = 1 << 20;
@@ -950,6 +1008,10 @@ main(int argc, char **argv)
     zsys_handler_set(NULL);
     zsys_init();
 
+    ssize_t len = readlink("/proc/self/exe", self.self_exe, sizeof self.self_exe - 1);
+    if (len <= 0 && (s_conf.rlimit_as || s_conf.rlimit_nofile))
+        fatal("cannot find this program for --rlimit-*: /proc/self/exe");
+    self.self_exe[len > 0 ? len : 0] = '\0';
     self.rconf = (agent_runner_conf_t) { .codex = s_conf.codex, .claude = s_conf.claude,
                                          .allow_exec = s_conf.allow_exec };
     self.runs = zlistx_new();

@@ -178,9 +178,55 @@ s_test_lookup(void *ctx, const char *kind, const char *ref, sw_buf_t *out, sw_er
     return sw_err_set(err, SW_ENOTFOUND, "not found");
 }
 
+/*  NAME or PREFIX* against the name part of VAR. */
+static bool
+s_env_match(const char *var, size_t namelen, const char *pat)
+{
+    size_t n = strlen(pat);
+    if (n > 0 && pat[n - 1] == '*')
+        return namelen >= n - 1 && strncmp(var, pat, n - 1) == 0;
+    return namelen == n && strncmp(var, pat, n) == 0;
+}
+
+bool
+agent_env_passes(const char *var, const sw_strv_t *extra)
+{
+    static const char *const allowed[] = {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+        "no_proxy", "all_proxy", "LC_*", "XDG_*", "OPENAI_*", "CODEX_*", "ANTHROPIC_*",
+        "CLAUDE_*", "SSL_CERT_*", NULL,
+    };
+    const char *eq = strchr(var, '=');
+    size_t namelen = eq ? (size_t) (eq - var) : strlen(var);
+    if (s_env_match(var, namelen, "SWARM_*"))
+        return false;
+    for (const char *const *a = allowed; *a; a++)
+        if (s_env_match(var, namelen, *a))
+            return true;
+    for (size_t i = 0; extra && i < extra->n; i++)
+        if (s_env_match(var, namelen, extra->v[i]))
+            return true;
+    return false;
+}
+
 int
 agent_runner_test(bool verbose)
 {
+    /*  the environment allowlist */
+    sw_strv_t extra = { 0 };
+    CHECK(agent_env_passes("PATH=/bin", NULL) && agent_env_passes("LC_ALL=C", NULL));
+    CHECK(agent_env_passes("OPENAI_API_KEY=k", NULL) && agent_env_passes("CODEX_HOME=/x", NULL));
+    CHECK(!agent_env_passes("AWS_SECRET_ACCESS_KEY=s", NULL) && !agent_env_passes("PATHX=1", NULL));
+    CHECK(!agent_env_passes("SWARM_REDIS_PASSWORD=p", NULL));
+    sw_strv_push(&extra, "AWS_*");
+    sw_strv_push(&extra, "CC");
+    CHECK(agent_env_passes("AWS_REGION=x", &extra) && agent_env_passes("CC=gcc", &extra));
+    CHECK(!agent_env_passes("CCACHE_DIR=x", &extra));
+    sw_strv_push(&extra, "*");
+    CHECK(agent_env_passes("ANYTHING=1", &extra) && !agent_env_passes("SWARM_X=1", &extra));
+    sw_strv_release(&extra);
+
     sw_err_t err = { 0 };
     agent_runner_conf_t conf = { .codex = "/opt/codex", .claude = "claude", .allow_exec = false };
     sw_task_t t;

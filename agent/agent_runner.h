@@ -63,6 +63,14 @@ typedef int (*agent_lookup_fn)(void *ctx, const char *kind, const char *ref, sw_
 int agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_t *out,
                           sw_err_t *err);
 
+/*  Whether the agent's environment variable VAR ("NAME=value") reaches
+ *  tasks. By default only what runners need: PATH, HOME, USER, LOGNAME,
+ *  SHELL, LANG, LANGUAGE, TERM, TZ, TMPDIR, the proxies, and the prefixes
+ *  LC_, XDG_, OPENAI_, CODEX_, ANTHROPIC_, CLAUDE_, SSL_CERT_. extra holds
+ *  more: NAME, or PREFIX* (and * for everything). SWARM_* never passes
+ *  (the agent sets its own). */
+bool agent_env_passes(const char *var, const sw_strv_t *extra);
+
 int agent_runner_test(bool verbose);
 
 #endif

@@ -642,9 +642,32 @@ cli_status(cli_t *cli, int argc, char **argv)
 static int
 cli_agents(cli_t *cli, int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "revoke") == 0) {
+        s_req_t r;
+        s_req_init(&r);
+        msgpack_pack_map(&r.pk, 1);
+        sw_mp_kv_str(&r.pk, "agent", argv[2]);
+        sw_msg_t reply;
+        int rc = s_call(cli, SW_C_REVOKE, &r, cli->timeout_ms, &reply);
+        if (rc)
+            return rc;
+        if (cli->json)
+            cli_print_json(cli_mp_to_json(reply.body));
+        else {
+            char key[64];
+            printf("revoked %s (key %s): cut off, %lld task(s) requeued; it cannot register "
+                   "again.\nDelete its certificate from --allowed-agents too, so that its "
+                   "handshakes are refused.\n", argv[2], s_get_str(reply.body, "key", key, sizeof key),
+                   (long long) s_get_int(reply.body, "requeued"));
+        }
+        sw_msg_release(&reply);
+        return 0;
+    }
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        puts("usage: swarm agents\nThe registered agents: host, the address they connect from, "
-             "slots, running\ntasks, labels, runners.");
+        puts("usage: swarm agents [revoke NAME]\nThe registered agents: host, the address they "
+             "connect from, slots, running\ntasks, labels, runners. revoke cuts agent NAME off "
+             "for good (CURVE): its\ntasks run elsewhere and its key cannot register again, "
+             "even after a restart.");
         return 0;
     }
     if (argc > 1)

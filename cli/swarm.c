@@ -17,7 +17,7 @@ static const char s_usage[] =
     "  spawn --id ID [...] PROMPT      queue a codex/claude task (-- ARGV for a command)\n"
     "  wait [--timeout S] [ID...]      wait for tasks, with live progress\n"
     "  status [--job JOB]              cluster and job state\n"
-    "  agents                          registered agents\n"
+    "  agents [revoke NAME]            registered agents; cut one off for good\n"
     "  drain AGENT                     let an agent finish its tasks and leave\n"
     "  cancel (--job JOB | ID...)      cancel tasks\n"
     "  run PLAN.yaml [--wait]          run a plan (workers, stages or steps)\n"

@@ -16,6 +16,7 @@ static const struct {
     { SW_C_SUBMIT, "SUBMIT" }, { SW_C_STATUS, "STATUS" }, { SW_C_AGENTS, "AGENTS" },
     { SW_C_CANCEL, "CTL_CANCEL" }, { SW_C_WAIT, "WAIT" }, { SW_C_INIT, "INIT" },
     { SW_C_DRAIN, "CTL_DRAIN" },
+    { SW_C_REVOKE, "CTL_REVOKE" },
     { SW_C_REPLY, "REPLY" },
 };
 

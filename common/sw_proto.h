@@ -24,6 +24,7 @@ typedef enum {
     /*  CLI <-> coordinator (control socket) */
     SW_C_SUBMIT = 0x20, SW_C_STATUS = 0x21, SW_C_AGENTS = 0x22,
     SW_C_CANCEL = 0x23, SW_C_WAIT = 0x24, SW_C_INIT = 0x25, SW_C_DRAIN = 0x26,
+    SW_C_REVOKE = 0x27,
     SW_C_REPLY = 0x2F,
 } sw_cmd_t;
 

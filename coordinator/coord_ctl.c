@@ -367,23 +367,32 @@ s_on_agents(coord_server_t *self, sw_msg_t *m)
     s_reply_send(self, m->routing, &r);
 }
 
-/*  --- DRAIN ---------------------------------------------------------------------------- */
+/*  --- DRAIN, REVOKE ------------------------------------------------------------------ */
 
-static void
-s_on_drain(coord_server_t *self, sw_msg_t *m)
+/*  The registered agent a request names; NULL when there is none (the
+ *  error reply was sent). */
+static coord_agent_t *
+s_agent_of(coord_server_t *self, sw_msg_t *m)
 {
     sw_err_t err = { 0 };
     char *id = NULL;
     if (sw_mp_str(m->body, "agent", true, &id, &err) < 0) {
         s_reply_error(self, m->routing, 2, "%s", err.msg);
-        return;
+        return NULL;
     }
     coord_agent_t *a = coord_sched_agent(self->sched, id);
-    if (!a) {
+    if (!a)
         s_reply_error(self, m->routing, 4, "no agent '%s' is registered", id);
-        free(id);
+    free(id);
+    return a;
+}
+
+static void
+s_on_drain(coord_server_t *self, sw_msg_t *m)
+{
+    coord_agent_t *a = s_agent_of(self, m);
+    if (!a)
         return;
-    }
     coord_sched_drain(self->sched, a);
     sw_msg_send_empty(self->agents, a->routing, SW_DRAIN);
     log_info("draining agent %s (%d running)", a->id, a->running);
@@ -392,7 +401,32 @@ s_on_drain(coord_server_t *self, sw_msg_t *m)
     sw_mp_kv_str(&r.pk, "agent", a->id);
     sw_mp_kv_int(&r.pk, "running", a->running);
     s_reply_send(self, m->routing, &r);
+}
+
+static void
+s_on_revoke(coord_server_t *self, sw_msg_t *m)
+{
+    if (!self->curve) {
+        s_reply_error(self, m->routing, 2, "revoke needs CURVE: without it agents have no keys "
+                      "(drain or stop the agent instead)");
+        return;
+    }
+    coord_agent_t *a = s_agent_of(self, m);
+    if (!a)
+        return;
+    char *id = xstrdup(a->id), *key = xstrdup(a->key);
+    int running = a->running;
+    zhashx_update(self->revoked, key, (void *) 1);
+    coord_store_revoke(self->store, key);
+    coord_server_cut_off(self, a, "its key was revoked (swarm agents revoke)");     /*  frees a */
+    s_reply_t r;
+    s_reply_begin(&r, 3);
+    sw_mp_kv_str(&r.pk, "agent", id);
+    sw_mp_kv_str(&r.pk, "key", key);
+    sw_mp_kv_int(&r.pk, "requeued", running);
+    s_reply_send(self, m->routing, &r);
     free(id);
+    free(key);
 }
 
 /*  --- CANCEL ------------------------------------------------------------------------- */
@@ -554,6 +588,7 @@ coord_ctl_handle(coord_server_t *self, sw_msg_t *m)
     case SW_C_CANCEL: s_on_cancel(self, m); break;
     case SW_C_WAIT:   s_on_wait(self, m); break;
     case SW_C_DRAIN:  s_on_drain(self, m); break;
+    case SW_C_REVOKE: s_on_revoke(self, m); break;
     default:
         self->dropped++;
         return s_reply_error(self, m->routing, 2, "%s is not a control request",

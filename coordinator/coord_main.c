@@ -11,7 +11,9 @@
 
 static const char s_usage[] =
     "usage: swarm-coordinator [-c FILE] [--listen EP] [--control EP] [--redis URL]\n"
-    "                         [--curve-secret FILE --allowed-agents DIR] [--insecure] [-f] [-v]\n"
+    "                         [--redis-password-file FILE] [--heartbeat-ms MS] [--liveness N]\n"
+    "                         [--keep-finished S] [--curve-secret FILE --allowed-agents DIR]\n"
+    "                         [--insecure] [-f] [-v]\n"
     "\n"
     "Takes jobs from the swarm CLI on the control socket and dispatches their\n"
     "tasks over ZeroMQ to swarm-agents with free slots; job state lives in Redis.\n";

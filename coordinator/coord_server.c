@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SWEEP_MS 100
@@ -108,6 +109,8 @@ s_on_hello(coord_server_t *self, sw_msg_t *m)
         const char *name = zframe_meta(m->frame, "name");
         const char *why = !user || !sw_curve_server_allows(self->curve, user)
                         ? "its key is not (or no longer) allowed"
+                        : zhashx_lookup(self->revoked, user)
+                        ? "its key was revoked (swarm agents revoke)"
                         : name && strcmp(name, h.agent) != 0
                         ? "its key is for another agent id (the name in its certificate)"
                         : old && old->key && strcmp(old->key, user) != 0
@@ -345,12 +348,17 @@ s_check_keys(coord_server_t *self, int64_t now)
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
         if (a->key && !sw_curve_server_allows(self->curve, a->key))
             zlistx_add_end(revoked, a);
-    for (coord_agent_t *a = zlistx_first(revoked); a; a = zlistx_next(revoked)) {
-        log_warnx("agent %s: its key was revoked: cutting it off", a->id);
-        sw_msg_send_empty(self->agents, a->routing, SW_BYE);
-        coord_sched_agent_lost(self->sched, a, "its key was revoked", sw_wall_ms());
-    }
+    for (coord_agent_t *a = zlistx_first(revoked); a; a = zlistx_next(revoked))
+        coord_server_cut_off(self, a, "its key was revoked");
     zlistx_destroy(&revoked);
+}
+
+void
+coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *why)
+{
+    log_warnx("agent %s: %s: cutting it off", a->id, why);
+    sw_msg_send_empty(self->agents, a->routing, SW_BYE);
+    coord_sched_agent_lost(self->sched, a, why, sw_wall_ms());
 }
 
 static int
@@ -463,6 +471,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->waiters = zlistx_new();
     zlistx_set_destructor(self->waiters, (zlistx_destructor_fn *) coord_ctl_waiter_destroy);
     self->current_job = coord_store_load_current(self->store);
+    self->revoked = coord_store_load_revoked(self->store);
     /*  After a restart: the jobs in Redis go on. Tasks that were running
      *  wait one lease for their agent to claim them in its HELLO. */
     /*  Generous: an agent notices the old coordinator is gone only after
@@ -483,6 +492,10 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     if (!(self->agents = s_bind(conf->listen, self->curve, err))
         || !(self->control = s_bind(conf->control, NULL, err)))
         goto fail;
+    /*  A unix-socket control endpoint is guarded by its file mode: the
+     *  owner and its group may submit jobs, nobody else. */
+    if (strncmp(conf->control, "ipc://", 6) == 0 && chmod(conf->control + 6, 0660) < 0)
+        log_warn("chmod 0660 %s", conf->control + 6);
     if (self->curve)
         log_info("CURVE on %s: server key %s, agents allowed by %s", conf->listen,
                  sw_curve_server_public(self->curve), conf->allowed_agents);
@@ -502,6 +515,7 @@ coord_server_destroy(coord_server_t **self_p)
     zsock_destroy(&self->agents);
     zsock_destroy(&self->control);
     sw_curve_server_destroy(&self->curve);
+    zhashx_destroy(&self->revoked);
     zlistx_destroy(&self->waiters);
     zlistx_destroy(&self->outbox);
     zhashx_destroy(&self->peers);

@@ -57,6 +57,7 @@ struct coord_server_t {
     coord_store_t *store;
     coord_sched_t *sched;
     sw_curve_server_t *curve;   /*  NULL: plaintext (loopback or --insecure) */
+    zhashx_t      *revoked;     /*  public keys revoked by `swarm agents revoke` */
     int64_t        curve_check_ms;  /*  next look at the allowed keys */
     zhashx_t      *peers;       /*  hex routing id -> coord_agent_t * */
     zlistx_t      *outbox;      /*  coord_task_t * dispatched, TASK not yet sent */
@@ -70,6 +71,9 @@ struct coord_server_t {
 /*  The job in memory, or loaded from Redis if the coordinator forgot it
  *  (finished jobs are dropped from memory after keep_finished_s). */
 coord_job_t *coord_server_job(coord_server_t *self, const char *id);
+
+/*  Cuts an agent off: BYE, its tasks requeued, it is forgotten. */
+void coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *why);
 
 int  coord_ctl_handle(coord_server_t *self, sw_msg_t *m);
 void coord_ctl_task_finished(coord_server_t *self, coord_task_t *t);

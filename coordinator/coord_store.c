@@ -491,3 +491,24 @@ coord_store_ok(const coord_store_t *self)
 {
     return !self->failing;
 }
+
+zhashx_t *
+coord_store_load_revoked(coord_store_t *self)
+{
+    zhashx_t *keys = zhashx_new();
+    sw_err_t err = { 0 };
+    redisReply *r = sw_redis_cmdv(self->redis, &err, "SMEMBERS", "swarm:revoked_keys", NULL);
+    for (size_t i = 0; r && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            zhashx_update(keys, r->element[i]->str, (void *) 1);
+    if (r)
+        freeReplyObject(r);
+    return keys;
+}
+
+void
+coord_store_revoke(coord_store_t *self, const char *key)
+{
+    const char *argv[] = { "SADD", "swarm:revoked_keys", key };
+    s_append(self, argv, 3);
+}

@@ -42,6 +42,10 @@ void coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool co
  *  0 when there is one, -1 otherwise. */
 int  coord_store_result(coord_store_t *self, const coord_task_t *t, char *status, size_t n,
                         int *exit_code);
+/*  Public keys revoked with `swarm agents revoke` (they stay revoked
+ *  across restarts); caller destroys the set. */
+zhashx_t *coord_store_load_revoked(coord_store_t *self);
+void coord_store_revoke(coord_store_t *self, const char *key);
 /*  Sends what was queued; 0, or -1 (logged once per outage) while Redis
  *  is out. Nothing that depends on the state being stored (TASK messages,
  *  replies) may go out before a flush returned 0. */

@@ -5,8 +5,9 @@
 # wrong server key never register; an allowed key cannot take over another
 # agent's id; a job runs over the encrypted link; removing an agent's
 # certificate cuts it off within a second or two and its task runs again
-# elsewhere. Half a CURVE configuration, or a public certificate given as a
-# secret one, is refused at start (exit 2).
+# elsewhere; `swarm agents revoke` does the same for good. Half a CURVE
+# configuration, or a public certificate given as a secret one, is refused
+# at start (exit 2). The control socket as a unix socket is mode 0660.
 . "$(dirname "$0")/lib.sh"
 use_redis 15
 K="$T/keys"
@@ -41,7 +42,7 @@ start_agent wrongkey --slots 1 $(curve a1 rogue)
 mkdir -p "$T/work-thief"
 # shellcheck disable=SC2046
 "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id a1 --workdir "$T/work-thief" \
-    --codex "$FAKE_CODEX" $(curve a2) >>"$T/agent-thief.log" 2>&1 &
+    --codex "$FAKE_CODEX" --pass-env "FAKE_*" $(curve a2) >>"$T/agent-thief.log" 2>&1 &
 PIDS+=("$!")
 sleep 3
 expect 0 "$SWARM" --json agents
@@ -75,3 +76,38 @@ expect 0 "$SWARM" wait --timeout 60
 expect 0 "$SWARM" --json agents
 [ "$(grep -c '"id"' "$T/out")" = 1 ] || fail "the revoked agent is still registered"
 ok "revoking $victim's key cut it off; its task finished elsewhere as attempt 2"
+
+# swarm agents revoke: the other one, for good (the key is kept in Redis)
+other=$([ "$victim" = a1 ] && echo a2 || echo a1)
+expect 4 "$SWARM" agents revoke nosuch
+expect 0 "$SWARM" --json agents revoke "$other"
+key=$(json_get "$T/out" "d['key']")
+[ "$(redis-cli -p "$REDIS_PORT" -n 15 SISMEMBER swarm:revoked_keys "$key")" = 1 ] || fail "revocation not kept"
+expect 0 "$SWARM" --json agents
+[ "$(cat "$T/out" | tr -d ' \n')" = "[]" ] || fail "$other is still registered: $(cat "$T/out")"
+for _ in $(seq 100); do
+    grep -q "refused HELLO from agent $other: its key was revoked" "$T/coordinator.log" && break
+    sleep 0.05
+done
+grep -q "refused HELLO from agent $other: its key was revoked" "$T/coordinator.log" \
+    || fail "$other was let in again"
+ok "swarm agents revoke $other: cut off, kept out, remembered in Redis"
+
+# The control socket on a unix socket: mode 0660, so the owner and its
+# group may submit jobs and others may not.
+mkdir -p "$T/run" && chmod 755 "$T" "$T/run"
+"$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://127.0.0.1:$(free_port)" \
+    --control "ipc://$T/run/ctl.sock" >>"$T/coordinator-ipc.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 100); do [ -S "$T/run/ctl.sock" ] && break; sleep 0.05; done
+expect 0 "$SWARM" --coordinator "ipc://$T/run/ctl.sock" status
+expect 2 "$SWARM" --coordinator "ipc://$T/run/ctl.sock" agents revoke a1
+contains "$T/err" "revoke needs CURVE"
+[ "$(stat -c %a "$T/run/ctl.sock")" = 660 ] || fail "control socket mode $(stat -c %a "$T/run/ctl.sock")"
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && runuser -u nobody -- test -x "$SWARM"; then
+    expect 3 runuser -u nobody -- "$SWARM" --timeout 1 --coordinator "ipc://$T/run/ctl.sock" status
+    contains "$T/err" "did not answer"
+    ok "ipc:// control socket: 0660, another user is refused"
+else
+    ok "ipc:// control socket: 0660 (no second user here to try it)"
+fi

@@ -91,7 +91,7 @@ start_agent() {
     local id=$1; shift
     mkdir -p "$T/work-$id"
     "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id "$id" \
-        --workdir "$T/work-$id" --codex "$FAKE_CODEX" --kill-grace-ms 500 "$@" \
+        --workdir "$T/work-$id" --codex "$FAKE_CODEX" --kill-grace-ms 500 --pass-env "FAKE_*" "$@" \
         >>"$T/agent-$id.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
