@@ -194,8 +194,8 @@ agent_env_passes(const char *var, const sw_strv_t *extra)
     static const char *const allowed[] = {
         "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
         "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-        "no_proxy", "all_proxy", "LC_*", "XDG_*", "OPENAI_*", "CODEX_*", "ANTHROPIC_*",
-        "CLAUDE_*", "SSL_CERT_*", NULL,
+        "no_proxy", "all_proxy", "NODE_EXTRA_CA_CERTS", "LC_*", "XDG_*", "OPENAI_*", "CODEX_*",
+        "ANTHROPIC_*", "CLAUDE_*", "SSL_CERT_*", NULL,
     };
     const char *eq = strchr(var, '=');
     size_t namelen = eq ? (size_t) (eq - var) : strlen(var);

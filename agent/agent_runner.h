@@ -65,7 +65,8 @@ int agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_
 
 /*  Whether the agent's environment variable VAR ("NAME=value") reaches
  *  tasks. By default only what runners need: PATH, HOME, USER, LOGNAME,
- *  SHELL, LANG, LANGUAGE, TERM, TZ, TMPDIR, the proxies, and the prefixes
+ *  SHELL, LANG, LANGUAGE, TERM, TZ, TMPDIR, the proxies, NODE_EXTRA_CA_CERTS
+ *  (CLIs on Node behind a corporate CA), and the prefixes
  *  LC_, XDG_, OPENAI_, CODEX_, ANTHROPIC_, CLAUDE_, SSL_CERT_. extra holds
  *  more: NAME, or PREFIX* (and * for everything). SWARM_* never passes
  *  (the agent sets its own). */
