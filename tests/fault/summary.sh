@@ -7,7 +7,8 @@ f=${SWARM_FAULT_SUMMARY:?}
 if [ "${1:-}" = reset ]; then : >"$f"; exit 0; fi
 [ -s "$f" ] || { echo "no fault test reported counts" >&2; exit 1; }
 cat "$f"
-awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2] } n++ }
-     END { printf "fault suite: %d tests, tasks=%d faults=%d lost=%d duplicated=%d strays=%d\n",
-                  n, sum["tasks"], sum["faults"], sum["lost"], sum["duplicated"], sum["strays"];
+awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2] }
+       if (!($1 in seen)) { seen[$1] = 1; tests++ } audits++ }
+     END { printf "fault suite: %d tests (%d audited jobs), tasks=%d faults=%d lost=%d duplicated=%d strays=%d\n",
+                  tests, audits, sum["tasks"], sum["faults"], sum["lost"], sum["duplicated"], sum["strays"];
            exit (sum["lost"] + sum["duplicated"] + sum["strays"] > 0) }' "$f"
