@@ -264,25 +264,35 @@ agent_orphans_test(bool verbose)
     pid_t pids[8];
     CHECK(agent_orphans_children(pids, 8) == 2);
     CHECK(s_children_by_scan(pids, 8) == 2);
-    /*  until env -i has exec'd, both still carry the token */
-    int found = 2;
-    for (int tries = 0; tries < 200 && found != 1; tries++) {
-        found = 0;
+    /*  Until env -i has exec'd both carry the token, and /proc/PID/environ
+     *  reads empty while a process is inside exec: wait for the same
+     *  answer (one with run-1, one without) five polls in a row. */
+    pid_t tokpid = -1;
+    for (int tries = 0, stable = 0; tries < 300 && stable < 5; tries++) {
+        int found = 0;
+        pid_t with = -1;
         for (int i = 0; i < 2; i++) {
             char token[32] = "";
             int r = agent_orphans_token(pids[i], token, sizeof token);
             CHECK(r == 0 || (r == 1 && strcmp(token, "run-1") == 0));
             found += r;
+            if (r == 1)
+                with = pids[i];
         }
-        usleep(found == 1 ? 0 : 10000);
+        stable = found == 1 && with == tokpid ? stable + 1 : 0;
+        tokpid = found == 1 ? with : -1;
+        usleep(20000);
     }
-    CHECK(found == 1);
+    CHECK(tokpid > 0);
+    pid_t notokpid = pids[0] == tokpid ? pids[1] : pids[0];
     CHECK(agent_orphans_token(999999999, (char[8]) { 0 }, 8) == -1);
 
     /*  While run-1 runs, its token is kept; the one without a token is not
      *  ours to judge here and goes. */
     s_keep_t k = { "run-1", -1 };
     CHECK(agent_orphans_sweep(s_keep, &k) == 1);
+    CHECK(waitpid(notokpid, NULL, 0) == notokpid);
+    CHECK(kill(tokpid, 0) == 0);
     /*  run-1 ended: everything goes, the sh's child with it (same group) */
     k.live = NULL;
     for (int i = 0; i < 200 && s_count() > 0; i++) {
