@@ -185,6 +185,27 @@ s_enqueue(coord_sched_t *self, coord_task_t *t, bool front)
     t->qhandle = front ? zlistx_add_start(self->ready, t) : zlistx_add_end(self->ready, t);
 }
 
+/*  A new task of job j in state st (spec is consumed). */
+static coord_task_t *
+s_task_add(coord_job_t *j, sw_task_t *spec, sw_tstate_t st, int64_t submitted_ms)
+{
+    coord_task_t *t = xcalloc(1, sizeof *t);
+    t->spec = *spec;
+    sw_task_init(spec);
+    t->job = j;
+    t->state = SW_TS_WAITING;
+    t->submitted_ms = submitted_ms;
+    t->exit_code = -1;
+    t->dependents = zlistx_new();
+    j->counts[SW_TS_WAITING]++;
+    j->ntasks++;
+    zlistx_add_end(j->order, t);
+    zhashx_insert(j->tasks, t->spec.id, t);
+    if (st != SW_TS_WAITING)
+        s_set_state(t, st);
+    return t;
+}
+
 /*  Moves t to a final state and tells its dependants: success may make
  *  them ready, anything else skips them (and their dependants). */
 static void
@@ -230,6 +251,36 @@ s_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const char *reaso
     }
 }
 
+/*  Links a new or restored task to its unfinished dependencies. Unless it
+ *  is running (restored), it is then skipped if a dependency ended without
+ *  success, or queued when it has nothing left to wait for. */
+static void
+s_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms)
+{
+    coord_task_t *failed = NULL;
+    for (size_t i = 0; i < t->spec.after.n; i++) {
+        coord_task_t *dep = zhashx_lookup(t->job->tasks, t->spec.after.v[i]);
+        if (!dep || dep->state == SW_TS_SUCCEEDED)
+            continue;
+        if (SW_TS_FINAL(dep->state))
+            failed = dep;
+        else {
+            t->deps_left++;
+            zlistx_add_end(dep->dependents, t);
+        }
+    }
+    if (t->state == SW_TS_RUNNING)
+        return;
+    if (failed) {
+        char why[256];
+        snprintf(why, sizeof why, "dependency %s %s", failed->spec.id,
+                 sw_tstate_name(failed->state));
+        s_finish(self, t, SW_TS_SKIPPED, why, wall_ms);
+    }
+    else if (t->deps_left == 0)
+        s_enqueue(self, t, false);
+}
+
 coord_task_t *
 coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms, sw_err_t *err)
 {
@@ -247,41 +298,9 @@ coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms, sw_err
             sw_task_release(spec);
             return NULL;
         }
-    coord_task_t *t = xcalloc(1, sizeof *t);
-    t->spec = *spec;
-    sw_task_init(spec);
-    t->job = j;
-    t->state = SW_TS_WAITING;
-    t->submitted_ms = wall_ms;
-    t->exit_code = -1;
+    coord_task_t *t = s_task_add(j, spec, SW_TS_WAITING, wall_ms);
     t->is_new = true;
-    t->dependents = zlistx_new();
-    j->counts[SW_TS_WAITING]++;
-    j->ntasks++;
-    zlistx_add_end(j->order, t);
-    zhashx_insert(j->tasks, t->spec.id, t);
-
-    const char *failed_dep = NULL;
-    sw_tstate_t failed_state = SW_TS_SUCCEEDED;
-    for (size_t i = 0; i < t->spec.after.n; i++) {
-        coord_task_t *dep = zhashx_lookup(j->tasks, t->spec.after.v[i]);
-        if (dep->state == SW_TS_SUCCEEDED)
-            continue;
-        if (SW_TS_FINAL(dep->state)) {
-            failed_dep = dep->spec.id;
-            failed_state = dep->state;
-            continue;
-        }
-        t->deps_left++;
-        zlistx_add_end(dep->dependents, t);
-    }
-    if (failed_dep) {
-        char why[256];
-        snprintf(why, sizeof why, "dependency %s %s", failed_dep, sw_tstate_name(failed_state));
-        s_finish(self, t, SW_TS_SKIPPED, why, wall_ms);
-    }
-    else if (t->deps_left == 0)
-        s_enqueue(self, t, false);
+    s_link(self, t, wall_ms);
     if (t->state != SW_TS_SKIPPED)
         self->ops.persist(self->ctx, t);
     return t;
@@ -679,28 +698,15 @@ coord_sched_restore(coord_sched_t *self, sw_task_t *spec, sw_tstate_t state, con
         sw_task_release(spec);
         return NULL;
     }
-    coord_task_t *t = xcalloc(1, sizeof *t);
-    t->spec = *spec;
-    sw_task_init(spec);
-    t->job = j;
     /*  queued and waiting are decided again by restore_finish */
-    t->state = SW_TS_FINAL(state) || state == SW_TS_RUNNING ? state : SW_TS_WAITING;
+    coord_task_t *t = s_task_add(j, spec, SW_TS_FINAL(state) || state == SW_TS_RUNNING
+                                          ? state : SW_TS_WAITING, submitted_ms);
     t->agent_id = agent_id && *agent_id ? xstrdup(agent_id) : NULL;
     t->host = host && *host ? xstrdup(host) : NULL;
-    t->submitted_ms = submitted_ms;
     t->started_ms = started_ms;
     t->finished_ms = finished_ms;
     t->exit_code = exit_code;
     t->reason = reason && *reason ? xstrdup(reason) : NULL;
-    t->dependents = zlistx_new();
-    j->counts[t->state]++;
-    j->ntasks++;
-    if (SW_TS_FINAL(t->state)) {
-        j->nfinal++;
-        t->final_seq = ++j->final_seq;
-    }
-    zlistx_add_end(j->order, t);
-    zhashx_insert(j->tasks, t->spec.id, t);
     if (t->state == SW_TS_RUNNING) {
         t->adopt_by_ms = adopt_by_ms;
         zlistx_add_end(self->unadopted, t);
@@ -718,34 +724,9 @@ coord_sched_restore_finish(coord_sched_t *self, coord_job_t *only, int64_t wall_
     for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
         /*  a snapshot: s_finish below may skip tasks of this job */
         zlistx_t *order = zlistx_dup(j->order);
-        for (coord_task_t *t = zlistx_first(order); t; t = zlistx_next(order)) {
-            if (SW_TS_FINAL(t->state))
-                continue;
-            const char *bad = NULL;
-            sw_tstate_t bad_state = SW_TS_SUCCEEDED;
-            for (size_t i = 0; i < t->spec.after.n; i++) {
-                coord_task_t *dep = zhashx_lookup(j->tasks, t->spec.after.v[i]);
-                if (!dep || dep->state == SW_TS_SUCCEEDED)
-                    continue;
-                if (SW_TS_FINAL(dep->state)) {
-                    bad = dep->spec.id;
-                    bad_state = dep->state;
-                }
-                else {
-                    t->deps_left++;
-                    zlistx_add_end(dep->dependents, t);
-                }
-            }
-            if (t->state == SW_TS_RUNNING)
-                continue;
-            if (bad) {
-                char why[256];
-                snprintf(why, sizeof why, "dependency %s %s", bad, sw_tstate_name(bad_state));
-                s_finish(self, t, SW_TS_SKIPPED, why, wall_ms);
-            }
-            else if (t->deps_left == 0)
-                s_enqueue(self, t, false);
-        }
+        for (coord_task_t *t = zlistx_first(order); t; t = zlistx_next(order))
+            if (!SW_TS_FINAL(t->state))
+                s_link(self, t, wall_ms);
         zlistx_destroy(&order);
     }
     zlistx_destroy(&jobs);
