@@ -7,7 +7,6 @@
  *  reaped, not left to init.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <signal.h>
@@ -243,27 +242,6 @@ s_store(agent_t *self, run_t *run)
              (long long) run->task.attempt, run->status);
 }
 
-static void
-s_read_file(const char *path, size_t max, sw_buf_t *out, bool *truncated)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) {
-        size_t room = max > out->len ? max - out->len : 0;
-        if ((size_t) n > room) {
-            *truncated = true;
-            n = (ssize_t) room;
-        }
-        sw_buf_add(out, buf, (size_t) n);
-        if (*truncated)
-            break;
-    }
-    close(fd);
-}
-
 /*  The task is over: build its result. */
 static void
 s_complete(agent_t *self, run_t *run)
@@ -300,7 +278,7 @@ s_complete(agent_t *self, run_t *run)
         else if (c->stop == AGENT_STOP_IDLE)
             r.error = "no output for the idle timeout";
         if (run->lastmsg)
-            s_read_file(run->lastmsg, (size_t) self->conf->max_output, &output, &truncated);
+            sw_read_file(run->lastmsg, (size_t) self->conf->max_output, &output, &truncated);
         if (output.len == 0) {      /*  not codex, or codex wrote no last message */
             sw_capture_render(&c->out, &output);
             truncated = sw_capture_truncated(&c->out);
@@ -707,16 +685,14 @@ s_unspool(void *arg, agent_spooled_t *s)
 
 /*  --- loop ---------------------------------------------------------------------------- */
 
-/*  A child of ours stays if it leads a running task or carries the token
- *  of one; one without a token stays while any task runs. */
+/*  A child of ours that leads no task stays if it carries the token of a
+ *  running one; one without a token stays while any task runs. */
 static bool
 s_keep_child(pid_t pid, const char *token, void *arg)
 {
     agent_t *self = arg;
     bool active = false;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
-        if (r->spawned && r->child.pid == pid && !r->child.exited)
-            return true;
         if (r->state == RUN_ACTIVE) {
             active = true;
             if (token && strcmp(token, r->token) == 0)
@@ -731,6 +707,20 @@ s_keep_child(pid_t pid, const char *token, void *arg)
     return false;
 }
 
+/*  Kills what finished tasks left behind; the processes of running tasks
+ *  are passed as leaders, so their environments are not even read. */
+static void
+s_sweep(agent_t *self)
+{
+    pid_t *leaders = xcalloc(zlistx_size(self->runs) + 1, sizeof *leaders);
+    size_t n = 0;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->spawned && !r->child.exited)
+            leaders[n++] = r->child.pid;
+    agent_orphans_sweep(leaders, n, s_keep_child, self);
+    free(leaders);
+}
+
 static int
 s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
@@ -741,7 +731,7 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
      *  case a stray's parent died between ticks. */
     if (self->sweep || ++self->ticks % 10 == 0) {
         self->sweep = false;
-        agent_orphans_sweep(s_keep_child, self);
+        s_sweep(self);
     }
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
         if (r->state == RUN_ACTIVE && r->spawned && agent_child_tick(&r->child, now)) {
@@ -1051,7 +1041,7 @@ main(int argc, char **argv)
     /*  No task runs now: whatever escaped its group goes, tree by tree. */
     pid_t child[1];
     for (int i = 0; i < 100 && agent_orphans_children(child, 1) > 0; i++) {
-        agent_orphans_sweep(s_keep_child, &self);
+        s_sweep(&self);
         usleep(10000);
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;

@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,30 +13,6 @@
 
 #include "sw_selftest.h"
 #include "sw_util.h"
-
-/*  Reads a small /proc file into BUF (NUL-terminated); returns its length
- *  or -1. */
-static ssize_t
-s_read(const char *path, char *buf, size_t n)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    ssize_t r;
-    while (len + 1 < n && (r = read(fd, buf + len, n - 1 - len)) != 0) {
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            close(fd);
-            return -1;
-        }
-        len += (size_t) r;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t) len;
-}
 
 static bool
 s_is_pid(const char *name)
@@ -59,20 +34,24 @@ s_children_by_scan(pid_t *pids, size_t max)
         return 0;
     pid_t me = getpid();
     size_t n = 0;
-    char path[300], stat[512];
+    char path[300];
+    sw_buf_t stat;
+    sw_buf_init(&stat);
     struct dirent *e;
     while (n < max && (e = readdir(d))) {
         if (!s_is_pid(e->d_name))
             continue;
         snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        if (s_read(path, stat, sizeof stat) < 0)
+        sw_buf_reset(&stat);
+        if (sw_read_file(path, 4096, &stat, NULL) < 0)
             continue;
         /*  "pid (comm) state ppid ...": comm may hold spaces and parens */
-        const char *p = strrchr(stat, ')');
+        const char *p = strrchr(stat.data, ')');
         int ppid;
         if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == me)
             pids[n++] = (pid_t) atoi(e->d_name);
     }
+    sw_buf_release(&stat);
     closedir(d);
     return n;
 }
@@ -85,22 +64,26 @@ agent_orphans_children(pid_t *pids, size_t max)
         return s_children_by_scan(pids, max);
     size_t n = 0;
     bool have_file = false;
-    char path[300], list[8192];
+    char path[300];
+    sw_buf_t list;
+    sw_buf_init(&list);
     struct dirent *e;
     while (n < max && (e = readdir(d))) {
         if (!s_is_pid(e->d_name))
             continue;
         snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
-        if (s_read(path, list, sizeof list) < 0)
+        sw_buf_reset(&list);
+        if (sw_read_file(path, 1u << 20, &list, NULL) < 0)
             continue;
         have_file = true;
-        for (char *p = list, *end; n < max; p = end) {
+        for (char *p = list.data, *end; n < max; p = end) {
             long pid = strtol(p, &end, 10);
             if (end == p)
                 break;
             pids[n++] = (pid_t) pid;
         }
     }
+    sw_buf_release(&list);
     closedir(d);
     return have_file ? n : s_children_by_scan(pids, max);
 }
@@ -112,22 +95,13 @@ s_env_get(pid_t pid, const char *key, char *out, size_t n)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/environ", (int) pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
     /*  Environments are small; read it whole, up to 1 MiB. */
     sw_buf_t env;
     sw_buf_init(&env);
-    char chunk[4096];
-    ssize_t r;
-    while (env.len < (1u << 20) && (r = read(fd, chunk, sizeof chunk)) != 0) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            break;
-        sw_buf_add(&env, chunk, (size_t) r);
+    if (sw_read_file(path, 1u << 20, &env, NULL) < 0) {
+        sw_buf_release(&env);
+        return -1;
     }
-    close(fd);
     int found = 0;
     size_t klen = strlen(key);
     for (size_t i = 0; i < env.len;) {
@@ -192,12 +166,18 @@ agent_orphans_leftovers(const char *agent_id)
 }
 
 int
-agent_orphans_sweep(agent_orphans_keep_fn *keep, void *arg)
+agent_orphans_sweep(const pid_t *leaders, size_t nleaders, agent_orphans_keep_fn *keep,
+                    void *arg)
 {
     pid_t pids[1024];
     size_t n = agent_orphans_children(pids, sizeof pids / sizeof *pids);
     int killed = 0;
     for (size_t i = 0; i < n; i++) {
+        bool leader = false;
+        for (size_t k = 0; k < nleaders && !leader; k++)
+            leader = pids[i] == leaders[k];
+        if (leader)
+            continue;               /*  no need to read its environment */
         char token[128];
         int have = agent_orphans_token(pids[i], token, sizeof token);
         if (have < 0 || keep(pids[i], have ? token : NULL, arg))
@@ -210,16 +190,13 @@ agent_orphans_sweep(agent_orphans_keep_fn *keep, void *arg)
 
 /*  --- self-test ------------------------------------------------------------------- */
 
-typedef struct {
-    const char *live;           /*  the token of the one running task */
-    pid_t       leader;
-} s_keep_t;
-
+/*  arg: the token of the one running task, or NULL */
 static bool
 s_keep(pid_t pid, const char *token, void *arg)
 {
-    s_keep_t *k = arg;
-    return pid == k->leader || (token && k->live && strcmp(token, k->live) == 0);
+    const char *live = arg;
+    (void) pid;
+    return token && live && strcmp(token, live) == 0;
 }
 
 /*  Starts sh -c SCRIPT with SWARM_RUN=TOKEN and waits for it. */
@@ -289,14 +266,15 @@ agent_orphans_test(bool verbose)
 
     /*  While run-1 runs, its token is kept; the one without a token is not
      *  ours to judge here and goes. */
-    s_keep_t k = { "run-1", -1 };
-    CHECK(agent_orphans_sweep(s_keep, &k) == 1);
+    CHECK(agent_orphans_sweep(NULL, 0, s_keep, "run-1") == 1);
     CHECK(waitpid(notokpid, NULL, 0) == notokpid);
     CHECK(kill(tokpid, 0) == 0);
+    /*  a task leader stays whatever its token */
+    CHECK(agent_orphans_sweep(&tokpid, 1, s_keep, NULL) == 0);
+    CHECK(kill(tokpid, 0) == 0);
     /*  run-1 ended: everything goes, the sh's child with it (same group) */
-    k.live = NULL;
     for (int i = 0; i < 200 && s_count() > 0; i++) {
-        agent_orphans_sweep(s_keep, &k);
+        agent_orphans_sweep(NULL, 0, s_keep, NULL);
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
         usleep(10000);

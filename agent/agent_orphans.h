@@ -4,8 +4,8 @@
  *  double fork) escapes the group kill at the end of the task. The agent is
  *  a child subreaper, so when such a process's parent dies it becomes the
  *  agent's child. Every task's environment carries SWARM_RUN=TOKEN; a
- *  child of the agent that the caller does not keep (task leaders, tokens
- *  of running tasks) is killed, with its process group if it leads one.
+ *  child of the agent that is not a task leader and that the caller does not
+ *  keep (tokens of running tasks) is killed, with its process group if it leads one.
  *  Its own children then become ours in turn and go at the next sweep, so
  *  repeated sweeps empty a whole escaped tree. Jenkins' ProcessTreeKiller
  *  finds a build's stray processes by an environment variable the same way.
@@ -34,8 +34,10 @@ size_t agent_orphans_children(pid_t *pids, size_t max);
  *  process is gone or unreadable. */
 int agent_orphans_token(pid_t pid, char *token, size_t n);
 
-/*  Kills every child that KEEP does not keep; returns how many. */
-int agent_orphans_sweep(agent_orphans_keep_fn *keep, void *arg);
+/*  Kills every child that is not one of the n leaders (running tasks'
+ *  own processes: left alone without reading their environment) and that
+ *  KEEP does not keep; returns how many. */
+int agent_orphans_sweep(const pid_t *leaders, size_t n, agent_orphans_keep_fn *keep, void *arg);
 
 /*  At start: kills every process an earlier agent of this id, no longer
  *  running, left behind (it was SIGKILLed and could not clean up);

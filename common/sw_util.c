@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sw_selftest.h"
 
@@ -141,6 +142,33 @@ sw_buf_add(sw_buf_t *b, const void *data, size_t n)
         memcpy(b->data + b->len, data, n);
     b->len += n;
     b->data[b->len] = '\0';
+}
+
+int
+sw_read_file(const char *path, size_t max, sw_buf_t *out, bool *truncated)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    sw_buf_add(out, "", 0);         /*  data is a string even when empty */
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        size_t room = max > out->len ? max - out->len : 0;
+        if ((size_t) n > room) {
+            if (truncated)
+                *truncated = true;
+            sw_buf_add(out, buf, room);
+            break;
+        }
+        sw_buf_add(out, buf, (size_t) n);
+    }
+    close(fd);
+    return 0;
 }
 
 void
@@ -462,6 +490,22 @@ sw_util_test(bool verbose)
 {
     sw_buf_t out;
     sw_buf_init(&out);
+
+    /*  read_file: whole, capped, empty, missing */
+    char path[] = "/tmp/swarm-util-test.XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0 && write(fd, "0123456789", 10) == 10 && close(fd) == 0);
+    bool cut = false;
+    CHECK(sw_read_file(path, 100, &out, &cut) == 0 && strcmp(out.data, "0123456789") == 0);
+    CHECK(!cut);
+    sw_buf_reset(&out);
+    CHECK(sw_read_file(path, 4, &out, &cut) == 0 && strcmp(out.data, "0123") == 0 && cut);
+    CHECK(truncate(path, 0) == 0);
+    sw_buf_release(&out);
+    sw_buf_init(&out);
+    CHECK(sw_read_file(path, 4, &out, NULL) == 0 && out.data && out.len == 0);
+    CHECK(unlink(path) == 0 && sw_read_file(path, 4, &out, NULL) < 0);
+    sw_buf_reset(&out);
 
     /*  capture: small input passes through unchanged */
     sw_capture_t c;

@@ -52,6 +52,9 @@ void sw_buf_reset(sw_buf_t *b);
 void sw_buf_add(sw_buf_t *b, const void *data, size_t n);
 void sw_buf_addstr(sw_buf_t *b, const char *s);
 void sw_buf_printf(sw_buf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
+/*  Appends the file at path to out, at most max bytes in out (truncated,
+ *  if given, says when there was more); -1 when it cannot be opened. */
+int sw_read_file(const char *path, size_t max, sw_buf_t *out, bool *truncated);
 
 /*  Bounded capture of a stream: keeps the first head_max bytes and the
  *  last tail_max bytes, counts everything. A child writing gigabytes costs
