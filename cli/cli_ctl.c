@@ -639,16 +639,23 @@ cli_status(cli_t *cli, int argc, char **argv)
     return 0;
 }
 
+/*  A request about one agent ({agent: NAME}): DRAIN, REVOKE. */
+static int
+s_agent_call(cli_t *cli, int cmd, const char *agent, sw_msg_t *reply)
+{
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, 1);
+    sw_mp_kv_str(&r.pk, "agent", agent);
+    return s_call(cli, cmd, &r, cli->timeout_ms, reply);
+}
+
 static int
 cli_agents(cli_t *cli, int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "revoke") == 0) {
-        s_req_t r;
-        s_req_init(&r);
-        msgpack_pack_map(&r.pk, 1);
-        sw_mp_kv_str(&r.pk, "agent", argv[2]);
         sw_msg_t reply;
-        int rc = s_call(cli, SW_C_REVOKE, &r, cli->timeout_ms, &reply);
+        int rc = s_agent_call(cli, SW_C_REVOKE, argv[2], &reply);
         if (rc)
             return rc;
         if (cli->json)
@@ -734,12 +741,8 @@ cli_drain(cli_t *cli, int argc, char **argv)
     }
     if (argc != 2)
         return cli_fail(EXIT_USAGE, "drain: name one agent (swarm agents lists them)");
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, 1);
-    sw_mp_kv_str(&r.pk, "agent", argv[1]);
     sw_msg_t reply;
-    int rc = s_call(cli, SW_C_DRAIN, &r, cli->timeout_ms, &reply);
+    int rc = s_agent_call(cli, SW_C_DRAIN, argv[1], &reply);
     if (rc)
         return rc;
     if (cli->json)
