@@ -50,6 +50,7 @@ typedef struct {
     long long  drain_timeout_s;
     sw_strv_t  labels;
     sw_strv_t  pass_env;
+    sw_strv_t  allow_cmd;       /*  exec: only these programs (implies allow_exec) */
     long long  rlimit_as;       /*  bytes; 0 = inherit */
     long long  rlimit_nofile;   /*  0 = inherit */
     bool       allow_exec;
@@ -805,7 +806,8 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static const char s_usage[] =
     "usage: swarm-agent [-c FILE] [--coordinator EP] [--id NAME] [--slots N] [--label K=V]...\n"
     "                   [--workdir DIR] [--redis URL] [--codex PATH] [--claude PATH]\n"
-    "                   [--allow-exec] [--pass-env NAME]... [--rlimit-as BYTES]\n"
+    "                   [--allow-exec] [--allow-cmd PATTERN]... [--pass-env NAME]...\n"
+    "                   [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--spool DIR] [--redis-password-file FILE]\n"
     "                   [--curve-secret FILE --coordinator-key FILE] [-f] [-v]\n"
     "\n"
@@ -833,6 +835,8 @@ static const sw_opt_t s_opts[] = {
       "claude binary (default: claude on PATH)" },
     { "allow-exec", 0, SW_OPT_FLAG, offsetof(agent_conf_t, allow_exec), 0, 0, NULL,
       "run plain commands (exec runner)" },
+    { "allow-cmd", 0, SW_OPT_LIST, offsetof(agent_conf_t, allow_cmd), 0, 0, "PATTERN",
+      "run only exec tasks whose program matches (glob; repeatable; implies --allow-exec)" },
     { "kill-grace-ms", 0, SW_OPT_INT, offsetof(agent_conf_t, grace_ms), 0, 600000, "MS",
       "between the stop signal and SIGKILL (default 5000)" },
     { "max-output", 0, SW_OPT_INT, offsetof(agent_conf_t, max_output), 1024, 256 << 20, "BYTES",
@@ -1002,8 +1006,10 @@ main(int argc, char **argv)
     if (len <= 0 && (s_conf.rlimit_as || s_conf.rlimit_nofile))
         fatal("cannot find this program for --rlimit-*: /proc/self/exe");
     self.self_exe[len > 0 ? len : 0] = '\0';
+    s_conf.allow_exec = s_conf.allow_exec || s_conf.allow_cmd.n > 0;
     self.rconf = (agent_runner_conf_t) { .codex = s_conf.codex, .claude = s_conf.claude,
-                                         .allow_exec = s_conf.allow_exec };
+                                         .allow_exec = s_conf.allow_exec,
+                                         .allow_cmd = &s_conf.allow_cmd };
     self.runs = zlistx_new();
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);
@@ -1019,7 +1025,8 @@ main(int argc, char **argv)
     zloop_timer(self.loop, 100, 0, s_on_tick, &self);
     log_info("agent %s on %s: %lld slots, coordinator %s, workdir %s%s", s_conf.id, self.host,
              s_conf.slots, s_conf.coordinator, s_conf.workdir,
-             s_conf.allow_exec ? ", exec allowed" : "");
+             s_conf.allow_cmd.n ? ", exec allowed for --allow-cmd programs"
+             : s_conf.allow_exec ? ", exec allowed" : "");
     zloop_start(self.loop);
 
     /*  Leaving: the coordinator requeues what we ran; nothing we started

@@ -1,8 +1,11 @@
 /*  agent_runner -- see agent_runner.h */
 #include "agent_runner.h"
 
+#include <fnmatch.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -42,9 +45,64 @@ agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const cha
             return sw_err_set(err, SW_EINVAL, "this agent does not run exec tasks "
                               "(start it with --allow-exec)");
         sw_strv_copy(argv, &t->argv);
+        if (!conf->allow_cmd || conf->allow_cmd->n == 0)
+            return 0;
+        /*  The agent finds the program itself, in its own PATH, and runs
+         *  that path: a task's PATH or LD_* cannot swap the program. */
+        for (size_t i = 0; i < t->env.n; i++)
+            if (strncmp(t->env.k[i], "LD_", 3) == 0 || strcmp(t->env.k[i], "PATH") == 0)
+                return sw_err_set(err, SW_EINVAL, "task variable %s is not allowed on an agent "
+                                  "with --allow-cmd", t->env.k[i]);
+        const char *path = getenv("PATH");
+        char *program = argv->n ? agent_cmd_resolve(argv->v[0], path ? path : "/usr/bin:/bin")
+                                : NULL;
+        if (!program || !agent_cmd_allowed(argv->v[0], program, conf->allow_cmd)) {
+            sw_err_set(err, SW_EINVAL, "program %s is not allowed on this agent (--allow-cmd)",
+                       program ? program : argv->n ? argv->v[0] : "(none)");
+            free(program);
+            return -1;
+        }
+        free(argv->v[0]);
+        argv->v[0] = program;
         return 0;
     }
     return sw_err_set(err, SW_EINVAL, "unknown runner '%s'", t->runner);
+}
+
+bool
+agent_cmd_allowed(const char *given, const char *program, const sw_strv_t *patterns)
+{
+    bool bare = strchr(given, '/') == NULL;
+    for (size_t i = 0; patterns && i < patterns->n; i++) {
+        const char *p = patterns->v[i];
+        bool path = strchr(p, '/') != NULL;
+        if ((path || bare) && fnmatch(p, path ? program : given, FNM_PATHNAME | FNM_PERIOD) == 0)
+            return true;
+    }
+    return false;
+}
+
+char *
+agent_cmd_resolve(const char *name, const char *path)
+{
+    if (!*name)
+        return NULL;
+    if (strchr(name, '/'))
+        return name[0] == '/' ? xstrdup(name) : NULL;
+    for (const char *p = path; ; ) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t) (end - p) : strlen(p);
+        /*  An empty or relative entry means a directory we do not control. */
+        if (n > 0 && p[0] == '/') {
+            char *full = xasprintf("%.*s/%s", (int) n, p, name);
+            if (access(full, X_OK) == 0)
+                return full;
+            free(full);
+        }
+        if (!end)
+            return NULL;
+        p = end + 1;
+    }
 }
 
 static json_t *
@@ -255,6 +313,44 @@ agent_runner_test(bool verbose)
     t.runner = xstrdup("exec");
     CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", NULL, &argv, &err) < 0);
     CHECK(strstr(err.msg, "--allow-exec") != NULL);
+
+    /*  --allow-cmd */
+    sw_strv_t pats = { 0 };
+    sw_strv_push(&pats, "cc");
+    sw_strv_push(&pats, "/usr/bin/make*");
+    sw_strv_push(&pats, "/opt/tools/*");
+    CHECK(agent_cmd_allowed("cc", "/usr/bin/cc", &pats));
+    CHECK(!agent_cmd_allowed("/usr/bin/cc", "/usr/bin/cc", &pats));
+    CHECK(!agent_cmd_allowed("/tmp/x/cc", "/tmp/x/cc", &pats));
+    CHECK(!agent_cmd_allowed("cc1", "/usr/bin/cc1", &pats));
+    CHECK(agent_cmd_allowed("make", "/usr/bin/make", &pats));
+    CHECK(agent_cmd_allowed("/usr/bin/make-4", "/usr/bin/make-4", &pats));
+    CHECK(agent_cmd_allowed("/opt/tools/lint", "/opt/tools/lint", &pats));
+    CHECK(!agent_cmd_allowed("/opt/tools/../../bin/sh", "/opt/tools/../../bin/sh", &pats));
+    CHECK(!agent_cmd_allowed("/opt/tools/sub/x", "/opt/tools/sub/x", &pats));
+    CHECK(!agent_cmd_allowed("/opt/tools/.hidden", "/opt/tools/.hidden", &pats));
+    CHECK(!agent_cmd_allowed("sh", "/bin/sh", &pats));
+    char *sh = agent_cmd_resolve("sh", "relative:/nonexistent::/bin");
+    CHECK(sh && strcmp(sh, "/bin/sh") == 0);
+    free(sh);
+    CHECK(agent_cmd_resolve("sh", "relative:/nonexistent") == NULL);
+    CHECK(agent_cmd_resolve("./sh", "/bin") == NULL);
+    conf.allow_exec = true;
+    conf.allow_cmd = &pats;
+    sw_strv_push(&t.argv, "sh");
+    sw_strv_push(&t.argv, "-c");
+    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", NULL, &argv, &err) < 0);
+    CHECK(strstr(err.msg, "program /") && strstr(err.msg, "sh is not allowed"));
+    sw_strv_release(&argv);
+    sw_strv_push(&pats, "sh");
+    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", NULL, &argv, &err) == 0);
+    CHECK(argv.n == 2 && argv.v[0][0] == '/' && strcmp(argv.v[1], "-c") == 0);
+    sw_strv_release(&argv);
+    sw_kv_set(&t.env, "LD_PRELOAD", "/tmp/x.so");
+    CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", NULL, &argv, &err) < 0);
+    CHECK(strstr(err.msg, "LD_PRELOAD is not allowed"));
+    sw_strv_release(&argv);
+    sw_strv_release(&pats);
 
     agent_result_t r = { .task = &t, .agent = "a1", .host = "h", .status = "failed",
                          .exit_code = -1, .signal = SIGKILL, .started_wall_ms = 1000,

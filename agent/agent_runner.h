@@ -5,7 +5,8 @@
  *          MODE is read-only for reviewer and architect, workspace-write
  *          otherwise; LASTMSG (codex's last message) becomes the output.
  *  claude: claude -p PROMPT
- *  exec:   the task's argv, only when the agent runs with --allow-exec.
+ *  exec:   the task's argv, only when the agent runs with --allow-exec,
+ *          and with --allow-cmd only a program that matches a pattern.
  *
  *  The result is one JSON document (DESIGN.md section 4) written by a Lua
  *  script that first checks the task's current attempt in Redis: a result
@@ -22,6 +23,7 @@ typedef struct {
     const char *codex;          /*  path or name of the codex binary */
     const char *claude;
     bool        allow_exec;
+    const sw_strv_t *allow_cmd; /*  patterns; NULL or empty: any program */
 } agent_runner_conf_t;
 
 /*  Fills argv for the task; -1 with a user-facing reason. schema is the
@@ -29,6 +31,17 @@ typedef struct {
 int agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
                       const char *lastmsg, const char *schema, sw_strv_t *argv, sw_err_t *err);
 const char *agent_runner_sandbox(const char *type);
+
+/*  --allow-cmd: whether a task's program may run. given is the task's
+ *  argv[0], program where the agent found it (an absolute path). A pattern
+ *  with a '/' is matched against program; one without only against a bare
+ *  name the task gave (so "cc" allows cc from the agent's PATH, not
+ *  /tmp/x/cc). '*' never crosses a '/' nor matches a leading dot. */
+bool agent_cmd_allowed(const char *given, const char *program, const sw_strv_t *patterns);
+/*  The absolute path exec would run for name: name itself if it holds a
+ *  '/', else the first executable NAME in path (a PATH value). NULL if
+ *  none. Caller frees. */
+char *agent_cmd_resolve(const char *name, const char *path);
 
 typedef struct {
     const sw_task_t *task;

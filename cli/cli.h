@@ -16,10 +16,13 @@ enum {
 typedef struct {
     const char *coordinator;
     const char *redis_url;
+    const char *curve_secret;   /*  our certificate, for a CURVE control socket */
+    const char *coordinator_key;    /*  the coordinator's public certificate */
     bool        json;
     bool        quiet;          /*  wait prints nothing on stdout (run --json --wait) */
     int         timeout_ms;     /*  for one request to the coordinator */
     void       *sock;           /*  zsock_t DEALER to the control socket (module only) */
+    void       *monitor;        /*  zsock_t PAIR: sock's failed handshakes */
     sw_redis_t *redis;          /*  lazily */
 } cli_t;
 

@@ -13,23 +13,73 @@
 #include "sw_curve.h"
 #include "sw_proto.h"
 
+/*  The connection, with a monitor that reports failed handshakes: a
+ *  refused key then says so instead of looking like a dead coordinator. */
+static int
+s_connect(cli_t *cli)
+{
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    cli->sock = sock;
+    sw_sock_defaults(sock);
+    zsock_set_rcvtimeo(sock, 0);
+    sw_err_t err = { 0 };
+    if (cli->curve_secret
+        && sw_curve_client(sock, cli->curve_secret, cli->coordinator_key, &err) < 0)
+        return cli_fail(EXIT_USAGE, "%s", err.msg);
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://swarm-cli-monitor-%p", (void *) sock);
+    if (zmq_socket_monitor(zsock_resolve(sock), ep, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+        cli->monitor = zsock_new(ZMQ_PAIR);
+        zsock_set_rcvtimeo(cli->monitor, 0);
+        zsock_connect(cli->monitor, "%s", ep);
+    }
+    if (zsock_connect(sock, "%s", cli->coordinator) < 0)
+        return cli_fail(EXIT_USAGE, "invalid coordinator endpoint '%s': %s",
+                        cli->coordinator, zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+/*  A failed handshake as exit 3 with the likely cause; 0 if none. */
+static int
+s_handshake_failed(cli_t *cli)
+{
+    zmsg_t *ev = zmsg_recv(cli->monitor);
+    if (!ev)
+        return 0;
+    zframe_t *f = zmsg_first(ev);
+    uint16_t event = 0;
+    if (f && zframe_size(f) >= 6)
+        memcpy(&event, zframe_data(f), 2);
+    zmsg_destroy(&ev);
+    /*  A plaintext client may see the server hang up (no detail) before
+     *  the mechanism mismatch is reported: either way it wants CURVE. */
+    const char *why =
+        event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+            ? "refused our key (not in its --admin-keys)"
+        : !cli->curve_secret
+            ? "wants CURVE: give --curve-secret and --coordinator-key"
+        : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+            ? "does not speak CURVE on its control socket (no --admin-keys?)"
+            : "failed the CURVE handshake: is --coordinator-key its certificate?";
+    return cli_fail(EXIT_UNREACHABLE, "the coordinator at %s %s", cli->coordinator, why);
+}
+
 /*  One request/reply with the coordinator. 0 with *reply filled (release
  *  it), or an exit code after printing why. */
 static int
 cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_msg_t *reply)
 {
-    if (!cli->sock) {
-        cli->sock = zsock_new(ZMQ_DEALER);
-        sw_sock_defaults(cli->sock);
-        zsock_set_rcvtimeo(cli->sock, 0);
-        if (zsock_connect(cli->sock, "%s", cli->coordinator) < 0)
-            return cli_fail(EXIT_USAGE, "invalid coordinator endpoint '%s': %s",
-                            cli->coordinator, zmq_strerror(zmq_errno()));
-    }
+    int rc;
+    if (!cli->sock && (rc = s_connect(cli)) != 0)
+        return rc;
     if (sw_msg_send(cli->sock, NULL, cmd, body->data, body->size) < 0)
         return cli_fail(EXIT_UNREACHABLE, "cannot send to the coordinator at %s: %s",
                         cli->coordinator, zmq_strerror(zmq_errno()));
-    zmq_pollitem_t item = { zsock_resolve(cli->sock), 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t items[2] = { { zsock_resolve(cli->sock), 0, ZMQ_POLLIN, 0 },
+                                { cli->monitor ? zsock_resolve(cli->monitor) : NULL, 0,
+                                  ZMQ_POLLIN, 0 } };
     int64_t deadline = sw_now_ms() + timeout_ms;
     for (;;) {
         int64_t left = deadline - sw_now_ms();
@@ -38,10 +88,14 @@ cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw
                             "(is swarm-coordinator running? --coordinator or "
                             "SWARM_COORDINATOR say where)", cli->coordinator,
                             (double) timeout_ms / 1000);
-        int rc = zmq_poll(&item, 1, (long) left);
+        rc = zmq_poll(items, cli->monitor ? 2 : 1, (long) left);
         if (rc < 0 && zmq_errno() == EINTR)
             return cli_fail(EXIT_UNREACHABLE, "interrupted");
         if (rc <= 0)
+            continue;
+        if ((items[1].revents & ZMQ_POLLIN) && (rc = s_handshake_failed(cli)) != 0)
+            return rc;
+        if (!(items[0].revents & ZMQ_POLLIN))
             continue;
         zmsg_t *msg = zmsg_recv(cli->sock);
         sw_err_t err = { 0 };
@@ -1267,9 +1321,12 @@ swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv)
             continue;
         zsys_handler_set(NULL);
         int rc = commands[i].fn(cli, argc, argv);
-        zsock_t *sock = cli->sock;
+        zsock_t *sock = cli->sock, *monitor = cli->monitor;
+        if (sock)
+            zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
+        zsock_destroy(&monitor);
         zsock_destroy(&sock);
-        cli->sock = NULL;
+        cli->sock = cli->monitor = NULL;
         zsys_shutdown();
         return rc;
     }

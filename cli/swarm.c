@@ -10,7 +10,8 @@
 #include "cli.h"
 
 static const char s_usage[] =
-    "usage: swarm [--coordinator EP] [--redis URL] [--json] [--timeout S] COMMAND ...\n"
+    "usage: swarm [--coordinator EP] [--redis URL] [--json] [--timeout S]\n"
+    "             [--curve-secret FILE --coordinator-key FILE] COMMAND ...\n"
     "\n"
     "Jobs (talk to swarm-coordinator):\n"
     "  init [--max-agents N] [JOB]     create a job and make it current\n"
@@ -31,6 +32,9 @@ static const char s_usage[] =
     "\n"
     "Endpoints: --coordinator, else $SWARM_COORDINATOR, else tcp://127.0.0.1:7701;\n"
     "--redis, else $SWARM_REDIS, else " SW_REDIS_DEFAULT ".\n"
+    "A coordinator with --admin-keys wants CURVE: --curve-secret (an admin's\n"
+    ".cert_secret) and --coordinator-key (its .cert), else $SWARM_CURVE_SECRET\n"
+    "and $SWARM_COORDINATOR_KEY.\n"
     "Exit codes: 0 ok, 1 a task failed, 2 usage, 3 unreachable, 4 not found,\n"
     "124 wait timed out. 'swarm COMMAND --help' for a command's options.\n";
 
@@ -87,6 +91,8 @@ main(int argc, char **argv)
     static const struct option lo[] = {
         { "coordinator", required_argument, NULL, 'C' }, { "redis", required_argument, NULL, 'r' },
         { "json", no_argument, NULL, 'J' }, { "timeout", required_argument, NULL, 'T' },
+        { "curve-secret", required_argument, NULL, 'S' },
+        { "coordinator-key", required_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
@@ -95,6 +101,10 @@ main(int argc, char **argv)
     cli.coordinator = env && *env ? env : "tcp://127.0.0.1:7701";
     env = getenv("SWARM_REDIS");
     cli.redis_url = env && *env ? env : SW_REDIS_DEFAULT;
+    env = getenv("SWARM_CURVE_SECRET");
+    cli.curve_secret = env && *env ? env : NULL;
+    env = getenv("SWARM_COORDINATOR_KEY");
+    cli.coordinator_key = env && *env ? env : NULL;
     int c;
     long long v;
     opterr = 0;
@@ -102,6 +112,8 @@ main(int argc, char **argv)
         switch (c) {
         case 'C': cli.coordinator = optarg; break;
         case 'r': cli.redis_url = optarg; break;
+        case 'S': cli.curve_secret = optarg; break;
+        case 'K': cli.coordinator_key = optarg; break;
         case 'J': cli.json = true; break;
         case 'T':
             if (sw_parse_int(optarg, 1, 3600, &v) < 0)
@@ -119,6 +131,10 @@ main(int argc, char **argv)
         fputs(s_usage, stderr);
         return EXIT_USAGE;
     }
+    if (!cli.curve_secret != !cli.coordinator_key)
+        return cli_fail(EXIT_USAGE, "CURVE needs both --curve-secret FILE and "
+                        "--coordinator-key FILE (or $SWARM_CURVE_SECRET and "
+                        "$SWARM_COORDINATOR_KEY)");
     const char *name = argv[optind];
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;

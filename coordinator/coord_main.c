@@ -12,8 +12,8 @@
 static const char s_usage[] =
     "usage: swarm-coordinator [-c FILE] [--listen EP] [--control EP] [--redis URL]\n"
     "                         [--redis-password-file FILE] [--heartbeat-ms MS] [--liveness N]\n"
-    "                         [--keep-finished S] [--curve-secret FILE --allowed-agents DIR]\n"
-    "                         [--insecure] [-f] [-v]\n"
+    "                         [--keep-finished S] [--curve-secret FILE --allowed-agents DIR\n"
+    "                         [--admin-keys DIR]] [--insecure] [-f] [-v]\n"
     "\n"
     "Takes jobs from the swarm CLI on the control socket and dispatches their\n"
     "tasks over ZeroMQ to swarm-agents with free slots; job state lives in Redis.\n";
@@ -37,6 +37,9 @@ static const sw_opt_t s_opts[] = {
       "CURVE secret certificate of this coordinator (swarm keygen); with --allowed-agents" },
     { "allowed-agents", 0, SW_OPT_STR, offsetof(coord_conf_t, allowed_agents), 0, 0, "DIR",
       "directory of the public certificates of the agents allowed in (re-read when it changes)" },
+    { "admin-keys", 0, SW_OPT_STR, offsetof(coord_conf_t, admin_keys), 0, 0, "DIR",
+      "CURVE on the control socket too: only these public certificates may use it "
+      "(then it may listen beyond loopback)" },
     { "insecure", 0, SW_OPT_FLAG, offsetof(coord_conf_t, insecure), 0, 0, NULL,
       "allow plaintext on non-loopback addresses" },
     { "foreground", 'f', SW_OPT_FLAG, offsetof(coord_conf_t, foreground), 0, 0, NULL,

@@ -104,10 +104,10 @@ s_on_hello(coord_server_t *self, sw_msg_t *m)
     coord_agent_t *old = coord_sched_agent(self->sched, h.agent);
     const char *user = self->curve ? zframe_meta(m->frame, "User-Id") : NULL;
     if (self->curve) {
-        /*  zauth let the connection in; the key must still be allowed, and
+        /*  ZAP let the connection in; the key must still be allowed, and
          *  an agent id belongs to the key that registered it first. */
         const char *name = zframe_meta(m->frame, "name");
-        const char *why = !user || !sw_curve_server_allows(self->curve, user)
+        const char *why = !user || !sw_curve_server_allows(self->curve, SW_CURVE_AGENTS, user)
                         ? "its key is not (or no longer) allowed"
                         : zhashx_lookup(self->revoked, user)
                         ? "its key was revoked (swarm agents revoke)"
@@ -256,6 +256,21 @@ s_settle(coord_server_t *self)
     s_send_outbox(self);
 }
 
+/*  With --admin-keys every request must still come from an allowed key:
+ *  ZAP checked it at connect time, this catches a key removed since. */
+static bool
+s_admin_allowed(coord_server_t *self, sw_msg_t *m)
+{
+    if (!self->conf.admin_keys)
+        return true;
+    const char *user = zframe_meta(m->frame, "User-Id");
+    if (sw_curve_server_allows(self->curve, SW_CURVE_ADMINS, user))
+        return true;
+    log_warnx("dropped %s on the control socket: key %s is not (or no longer) an admin key",
+              sw_cmd_name(m->cmd), user ? user : "(none)");
+    return false;
+}
+
 /*  Drains a ROUTER socket without blocking (rcvtimeo is 0). */
 static int
 s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
@@ -281,6 +296,8 @@ s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
             log_warnx("dropped %s on the %s socket", sw_cmd_name(m.cmd),
                       control ? "control" : "agent");
         }
+        else if (control && !s_admin_allowed(self, &m))
+            self->dropped++;
         else if (control)
             coord_ctl_handle(self, &m);
         else
@@ -334,7 +351,8 @@ s_forget_jobs(coord_server_t *self, int64_t now)
 }
 
 /*  Once a second: an agent whose key left the allowed directory is cut
- *  off (BYE, its tasks requeued); zauth refuses its reconnection. */
+ *  off (BYE, its tasks requeued); ZAP refuses its reconnection. An admin
+ *  key that left its directory is refused on its next request. */
 static void
 s_check_keys(coord_server_t *self, int64_t now)
 {
@@ -346,7 +364,7 @@ s_check_keys(coord_server_t *self, int64_t now)
     zlistx_t *revoked = zlistx_new();
     zlistx_t *agents = coord_sched_agents(self->sched);
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
-        if (a->key && !sw_curve_server_allows(self->curve, a->key))
+        if (a->key && !sw_curve_server_allows(self->curve, SW_CURVE_AGENTS, a->key))
             zlistx_add_end(revoked, a);
     for (coord_agent_t *a = zlistx_first(revoked); a; a = zlistx_next(revoked))
         coord_server_cut_off(self, a, "its key was revoked");
@@ -410,7 +428,7 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 /*  --- life cycle ---------------------------------------------------------------- */
 
 static zsock_t *
-s_bind(const char *endpoint, sw_curve_server_t *curve, sw_err_t *err)
+s_bind(const char *endpoint, sw_curve_server_t *curve, sw_curve_domain_t domain, sw_err_t *err)
 {
     zsock_t *s = zsock_new(ZMQ_ROUTER);
     if (!s) {
@@ -418,7 +436,7 @@ s_bind(const char *endpoint, sw_curve_server_t *curve, sw_err_t *err)
         return NULL;
     }
     if (curve)
-        sw_curve_server_apply(curve, s);
+        sw_curve_server_apply(curve, s, domain);
     sw_sock_defaults(s);
     zsock_set_router_mandatory(s, 1);
     zsock_set_rcvtimeo(s, 0);
@@ -439,12 +457,16 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     }
     bool curve = conf->curve_secret != NULL;
     /*  Fail closed: plaintext only on loopback unless the admin says so. */
-    if (!curve && !conf->insecure && !sw_endpoint_is_local(conf->listen))
+    if (conf->admin_keys && !curve)
+        sw_err_set(err, SW_EINVAL, "--admin-keys needs CURVE: --curve-secret FILE and "
+                   "--allowed-agents DIR");
+    else if (!curve && !conf->insecure && !sw_endpoint_is_local(conf->listen))
         sw_err_set(err, SW_EINVAL, "--listen %s is not a loopback address: that needs CURVE "
                    "(--curve-secret, --allowed-agents) or --insecure", conf->listen);
-    else if (!conf->insecure && !sw_endpoint_is_local(conf->control))
+    else if (!conf->admin_keys && !conf->insecure && !sw_endpoint_is_local(conf->control))
         sw_err_set(err, SW_EINVAL, "--control %s is not a loopback address: the control "
-                   "socket accepts jobs, so it stays local unless --insecure", conf->control);
+                   "socket accepts jobs, so it stays local unless CURVE (--admin-keys DIR) "
+                   "or --insecure", conf->control);
     if (err->code)
         return NULL;
     if (conf->insecure && !sw_endpoint_is_local(conf->listen))
@@ -456,7 +478,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->sigfd = -1;
     self->started_ms = sw_wall_ms();
     if (curve && !(self->curve = sw_curve_server_new(conf->curve_secret, conf->allowed_agents,
-                                                     err)))
+                                                     conf->admin_keys, err)))
         goto fail;
     self->redis = sw_redis_new(conf->redis, 2000, err);
     if (!self->redis) {
@@ -489,8 +511,9 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         log_info("resumed %d task(s) of %zu job(s) from Redis", loaded,
                  coord_sched_njobs(self->sched));
     coord_store_flush(self->store);
-    if (!(self->agents = s_bind(conf->listen, self->curve, err))
-        || !(self->control = s_bind(conf->control, NULL, err)))
+    if (!(self->agents = s_bind(conf->listen, self->curve, SW_CURVE_AGENTS, err))
+        || !(self->control = s_bind(conf->control, conf->admin_keys ? self->curve : NULL,
+                                    SW_CURVE_ADMINS, err)))
         goto fail;
     /*  A unix-socket control endpoint is guarded by its file mode: the
      *  owner and its group may submit jobs, nobody else. */
@@ -499,6 +522,8 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     if (self->curve)
         log_info("CURVE on %s: server key %s, agents allowed by %s", conf->listen,
                  sw_curve_server_public(self->curve), conf->allowed_agents);
+    if (conf->admin_keys)
+        log_info("CURVE on %s: admins allowed by %s", conf->control, conf->admin_keys);
     return self;
 fail:
     coord_server_destroy(&self);

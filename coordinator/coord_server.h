@@ -25,6 +25,7 @@ typedef struct {
     bool       verbose;
     char      *curve_secret;
     char      *allowed_agents;
+    char      *admin_keys;      /*  CURVE on the control socket too */
     long long  keep_finished_s; /*  a complete job stays in memory this long */
 } coord_conf_t;
 

@@ -111,3 +111,46 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && runuser -u nobody -- test 
 else
     ok "ipc:// control socket: 0660 (no second user here to try it)"
 fi
+
+# The control socket over CURVE (--admin-keys): only admin keys may submit.
+# --admin-keys alone is refused; each wrong client is told why (exit 3).
+mkdir -p "$T/admins"
+redis-cli -p "$REDIS_PORT" -n 17 FLUSHDB >/dev/null
+expect 0 "$SWARM" keygen --dir "$T/admins" ops
+expect 2 "$SWARM_BUILD/swarm-coordinator" -f --admin-keys "$T/admins"
+contains "$T/err" "--admin-keys needs CURVE"
+expect 2 "$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://127.0.0.1:$(free_port)" \
+    --control "tcp://10.255.255.1:$(free_port)"
+contains "$T/err" "stays local unless CURVE (--admin-keys DIR) or --insecure"
+CTL="tcp://127.0.0.1:$(free_port)"
+"$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://127.0.0.1:$(free_port)" --control "$CTL" \
+    --redis "${SWARM_REDIS%/*}/17" --curve-secret "$K/coord.cert_secret" --allowed-agents "$T/allowed" \
+    --admin-keys "$T/admins" >>"$T/coordinator-admin.log" 2>&1 &
+PIDS+=("$!")
+admin() { "$SWARM" --coordinator "$CTL" --timeout 2 "$@"; }
+for _ in $(seq 100); do
+    admin --curve-secret "$T/admins/ops.cert_secret" --coordinator-key "$K/coord.cert" status \
+        >/dev/null 2>&1 && break
+    sleep 0.05
+done
+grep -q "CURVE on $CTL: admins allowed by" "$T/coordinator-admin.log" || fail "admin CURVE not announced"
+SWARM_CURVE_SECRET="$T/admins/ops.cert_secret" SWARM_COORDINATOR_KEY="$K/coord.cert" \
+    expect 0 admin init remote-job
+contains "$T/out" "remote-job"
+expect 3 admin status
+contains "$T/err" "wants CURVE: give --curve-secret and --coordinator-key"
+expect 3 admin --curve-secret "$K/a1.cert_secret" --coordinator-key "$K/coord.cert" status
+contains "$T/err" "refused our key (not in its --admin-keys)"
+expect 3 admin --curve-secret "$T/admins/ops.cert_secret" --coordinator-key "$K/rogue.cert" status
+contains "$T/err" "failed the CURVE handshake: is --coordinator-key its certificate?"
+expect 3 "$SWARM" --timeout 2 --curve-secret "$T/admins/ops.cert_secret" --coordinator-key "$K/coord.cert" status
+contains "$T/err" "does not speak CURVE on its control socket"
+expect 2 admin --curve-secret "$T/admins/ops.cert_secret" status
+contains "$T/err" "CURVE needs both"
+grep -q "refused a client from 127.0.0.1 on the control socket: unknown key" \
+    "$T/coordinator-admin.log" || fail "the refusal was not logged"
+ok "--admin-keys: an admin key submits; no key, an agent's key, the wrong server key are refused with the reason"
+rm "$T/admins/ops.cert"
+expect 3 admin --curve-secret "$T/admins/ops.cert_secret" --coordinator-key "$K/coord.cert" status
+contains "$T/err" "refused our key"
+ok "an admin key removed from --admin-keys is refused at once"

@@ -52,10 +52,15 @@ K="$T/keys"
 mkdir -p "$K" "$T/allowed"
 for n in coord n1 n2; do expect 0 "$SWARM" keygen --dir "$K" "$n"; done
 cp "$K/n1.cert" "$K/n2.cert" "$T/allowed/"
-export SWARM_COORDINATOR="tcp://127.0.0.1:$KPORT" SWARM_REDIS="redis://127.0.0.1:$RPORT/0"
+# The control socket listens on every address of the hub, over CURVE: the
+# CLI submits with an admin key, here and from the other namespaces.
+mkdir -p "$T/admins"
+expect 0 "$SWARM" keygen --dir "$T/admins" ops
+export SWARM_COORDINATOR="tcp://127.0.0.1:$KPORT" SWARM_REDIS="redis://127.0.0.1:$RPORT/0" \
+    SWARM_CURVE_SECRET="$T/admins/ops.cert_secret" SWARM_COORDINATOR_KEY="$K/coord.cert"
 nsx "$HUB" "$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://0.0.0.0:$CPORT" \
-    --control "$SWARM_COORDINATOR" --redis "redis://127.0.0.1:$RPORT/0" \
-    --curve-secret "$K/coord.cert_secret" --allowed-agents "$T/allowed" \
+    --control "tcp://0.0.0.0:$KPORT" --redis "redis://127.0.0.1:$RPORT/0" \
+    --curve-secret "$K/coord.cert_secret" --allowed-agents "$T/allowed" --admin-keys "$T/admins" \
     --heartbeat-ms 200 --liveness 5 >"$T/coordinator.log" 2>&1 &
 PIDS+=("$!")
 hub() { nsx "$HUB" "$SWARM" "$@"; }
@@ -87,6 +92,18 @@ expect 0 hub --json results
 agents=$(json_get "$T/out" "sorted(set(r['agent'] for r in d))")
 [ "$agents" = "['n1', 'n2']" ] || fail "the job ran on $agents"
 ok "a job ran across both namespaces"
+
+# From n1's namespace, as another machine would: with the admin key a task
+# goes in; without it, or with an agent's key, the coordinator says no.
+remote() { nsx "$N1" "$SWARM" --coordinator "tcp://10.77.1.1:$KPORT" --timeout 3 "$@"; }
+expect 0 remote spawn --id remote "FAKE:sleep=0 submitted from n1"
+expect 0 remote wait --timeout 60 remote
+expect 3 env -u SWARM_CURVE_SECRET -u SWARM_COORDINATOR_KEY \
+    ip netns exec "$N1" "$SWARM" --coordinator "tcp://10.77.1.1:$KPORT" --timeout 3 status
+contains "$T/err" "wants CURVE"
+expect 3 remote --curve-secret "$K/n1.cert_secret" status
+contains "$T/err" "refused our key"
+ok "jobs submitted from n1 over CURVE with an admin key; no key or an agent's key refused"
 
 expect 0 hub spawn --id cut "FAKE:sleep=3 its agent's link goes down"
 for _ in $(seq 200); do

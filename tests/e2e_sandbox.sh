@@ -28,3 +28,31 @@ expect 0 "$SWARM" logs limits
 [ "$(tr '\n' ' ' <"$T/out")" = "64 781250 " ] || fail "limits: $(cat "$T/out")"
 [ "$(task_field codex status)" = succeeded ] || fail "codex under limits: $(task_field codex status)"
 ok "--rlimit-nofile and --rlimit-as hold in the task; codex runs through the limits"
+
+# --allow-cmd: an agent that runs only the programs it names. The agent
+# finds the program in its own PATH (a task's PATH or LD_* cannot swap it),
+# and a refused task fails with the reason instead of running.
+mkdir -p "$T/evil" && printf '#!/bin/sh\necho pwned\n' >"$T/evil/true" && chmod +x "$T/evil/true"
+start_agent a2 --slots 1 --allow-cmd "e*o" --allow-cmd true --label only=cmd
+wait_agents 2
+grep -q "exec allowed for --allow-cmd programs" "$T/agent-a2.log" || fail "a2 did not announce --allow-cmd"
+expect 0 "$SWARM" init allow-cmd
+expect 0 "$SWARM" spawn --id echo --label only=cmd -- echo allowed
+expect 0 "$SWARM" spawn --id sh --label only=cmd -- sh -c 'echo should not run'
+expect 0 "$SWARM" spawn --id path --label only=cmd --env "PATH=$T/evil" -- true
+expect 0 "$SWARM" spawn --id abs --label only=cmd -- "$T/evil/true"
+expect 1 "$SWARM" wait --timeout 30
+[ "$(task_field echo status)" = succeeded ] || fail "echo: $(task_field echo status)"
+expect 0 "$SWARM" logs echo
+contains "$T/out" "allowed"
+for id in sh path abs; do
+    [ "$(task_field "$id" status)" = failed ] || fail "$id: $(task_field "$id" status)"
+done
+expect 1 "$SWARM" --json results
+json_get "$T/out" "[r['error'] for r in d if r['id']=='sh'][0]" | grep -q "program /.*/sh is not allowed on this agent (--allow-cmd)" \
+    || fail "sh: $(json_get "$T/out" "[r for r in d if r['id']=='sh']")"
+json_get "$T/out" "[r['error'] for r in d if r['id']=='path'][0]" | grep -q "task variable PATH is not allowed" \
+    || fail "path: $(json_get "$T/out" "[r for r in d if r['id']=='path']")"
+json_get "$T/out" "[r['error'] for r in d if r['id']=='abs'][0]" | grep -q "program $T/evil/true is not allowed" \
+    || fail "abs: $(json_get "$T/out" "[r for r in d if r['id']=='abs']")"
+ok "--allow-cmd: echo runs; sh, a PATH override and an absolute path outside the patterns are refused with the reason"
