@@ -36,7 +36,7 @@ log_verbose(void)
     return s_verbose;
 }
 
-static void
+static void SW_PRINTF(2, 0)
 s_vlog(int pri, const char *fmt, va_list ap, int errnum)
 {
     char msg[1024];

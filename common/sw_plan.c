@@ -235,10 +235,14 @@ s_task(s_ctx_t *c, const yaml_node_t *n, const char *section, const char *defaul
             s_want_map(c, vn, "labels", &t->labels);
         else if (s_is(k, "env", NULL))
             s_want_map(c, vn, "env", &t->env);
+        else if (s_is(k, "depends_on", "after") && e->deps_given)
+            s_err(c, kn, "depends_on and after are one key: give one of them");
         else if (s_is(k, "depends_on", "after")) {
             e->deps_given = true;
             s_want_list(c, vn, k, &t->after, &e->dep_line, &e->dep_col);
         }
+        else if (s_is(k, "command", "argv") && t->argv.n > 0)
+            s_err(c, kn, "command and argv are one key: give one of them");
         else if (s_is(k, "command", "argv")) {
             if (vn->type == YAML_SCALAR_NODE && s_scalar(vn)) {
                 const char *why = NULL;
@@ -670,6 +674,33 @@ sw_plan_release(sw_plan_t *p)
     sw_plan_init(p);
 }
 
+/*  A key given twice in one mapping is an error (YAML 1.2 says so; libyaml
+ *  keeps both), reported for the whole document before anything is read,
+ *  so no field is ever half-overwritten. false if there was one. */
+static bool
+s_unique_keys(s_ctx_t *c)
+{
+    bool ok = true;
+    for (yaml_node_t *n = c->doc->nodes.start; n < c->doc->nodes.top; n++) {
+        if (n->type != YAML_MAPPING_NODE)
+            continue;
+        for (yaml_node_pair_t *a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top; a++) {
+            const yaml_node_t *ka = s_node(c, a->key);
+            const char *sa = s_scalar(ka);
+            for (yaml_node_pair_t *b = n->data.mapping.pairs.start; sa && b < a; b++) {
+                const yaml_node_t *kb = s_node(c, b->key);
+                const char *sb = s_scalar(kb);
+                if (sb && strcmp(sa, sb) == 0) {
+                    s_err(c, ka, "duplicate key '%s' (first at line %d)", sa, LINE(kb));
+                    ok = false;
+                    break;
+                }
+            }
+        }
+    }
+    return ok;
+}
+
 static const char *const s_top_keys =
     "name, description, max_agents, namespace, on_failure, template, topology, strategy, "
     "workers, stages, steps, aggregate";
@@ -693,6 +724,8 @@ sw_plan_parse(const char *file, const char *text, size_t len, sw_plan_t *p, sw_s
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     yaml_node_t *workers = NULL, *stages = NULL, *steps = NULL, *aggregate = NULL;
     char *on_failure = NULL, *description = NULL;
+    if (!s_unique_keys(&c))
+        goto out;
     if (!root || root->type != YAML_MAPPING_NODE) {
         s_err_at(&c, root ? LINE(root) : 1, root ? COL(root) : 1,
                  "a plan is a mapping with workers:, stages: or steps:");
@@ -1031,6 +1064,13 @@ sw_plan_test(bool verbose)
                  "depends_on)") == 0);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\n  - {id: a, task: y}\n", &p, &errors),
                  "p.yaml:3:5: duplicate id 'a' (first at line 2)") == 0);
+    /*  found by fuzz_plan: a key given twice leaked and misplaced positions */
+    CHECK(strcmp(s_try("workers:\n  - id: a\n    task: x\n    depends_on: [b]\n"
+                       "    depends_on: [c]\n", &p, &errors),
+                 "p.yaml:5:5: duplicate key 'depends_on' (first at line 4)") == 0);
+    CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, depends_on: [b], after: [c]}\n"
+                       "  - {id: b, task: y}\n  - {id: c, task: z}\n", &p, &errors),
+                 "p.yaml:2:39: depends_on and after are one key: give one of them") == 0);
     CHECK(strcmp(s_try("workers:\n  - id: a\n    task: x\n    depends_on: [a2]\n", &p, &errors),
                  "p.yaml:4:18: 'a' depends on 'a2', which is not a task of this plan") == 0);
     CHECK(strcmp(s_try("stages:\n  - {name: a, task: x, depends_on: [c]}\n"

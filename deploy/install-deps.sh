@@ -1,12 +1,14 @@
 #!/bin/sh
 # Install every build, test and demo dependency of swarm on Debian 12.
-# Idempotent and non-interactive; run as root or through sudo.
+# Idempotent and non-interactive; run as root or through sudo. clang is for
+# the libFuzzer targets (fuzz/run.sh).
 set -eu
 
 pkgs="build-essential cmake pkg-config
       libzmq3-dev libczmq-dev libmsgpack-dev libhiredis-dev libjansson-dev libyaml-dev
       redis-server redis-tools
-      iproute2 procps python3"
+      iproute2 procps python3
+      clang libclang-rt-14-dev"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
