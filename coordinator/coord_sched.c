@@ -11,12 +11,41 @@ struct coord_sched_t {
     zhashx_t  *jobs;            /*  id -> coord_job_t * (owns) */
     zhashx_t  *agents;          /*  id -> coord_agent_t * */
     zlistx_t  *agent_order;     /*  coord_agent_t * in HELLO order (owns) */
-    zlistx_t  *ready;           /*  coord_task_t * ready to run, FIFO */
+    zlistx_t  *free;            /*  coord_agent_t * with credit, round robin */
+    zhashx_t  *classes;         /*  key -> s_class_t * with ready tasks (owns) */
+    zlistx_t  *active;          /*  s_class_t * in the order they appeared */
+    size_t     nready;
     zlistx_t  *halting;         /*  coord_job_t * to stop at the next dispatch */
     zlistx_t  *unadopted;       /*  coord_task_t * restored as running, not yet claimed */
     unsigned   seed;            /*  backoff jitter */
     int        free_slots;      /*  sum of credit over agents */
 };
+
+/*  Ready tasks are queued by placement class: tasks of one job, for one
+ *  runner, with one set of labels, first attempts or retries apart. All
+ *  tasks of a class fit the same agents, so dispatch looks at the head of
+ *  each class only: a class nobody free can run costs one look per
+ *  dispatch, not one per queued task, and a job at its max_agents costs
+ *  nothing. Retries (backoff, preferred agents) are few and looked at one
+ *  by one. */
+typedef struct {
+    char     *key;
+    bool      retries;
+    zlistx_t *tasks;            /*  coord_task_t *, FIFO */
+    void     *handle;           /*  in active */
+} s_class_t;
+
+static void
+s_class_destroy(s_class_t **self_p)
+{
+    s_class_t *c = *self_p;
+    if (!c)
+        return;
+    zlistx_destroy(&c->tasks);
+    free(c->key);
+    free(c);
+    *self_p = NULL;
+}
 
 /*  --- objects ------------------------------------------------------------- */
 
@@ -88,7 +117,10 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     self->agents = zhashx_new();
     self->agent_order = zlistx_new();
     zlistx_set_destructor(self->agent_order, (zlistx_destructor_fn *) s_agent_destroy);
-    self->ready = zlistx_new();
+    self->free = zlistx_new();
+    self->classes = zhashx_new();
+    zhashx_set_destructor(self->classes, (zhashx_destructor_fn *) s_class_destroy);
+    self->active = zlistx_new();
     self->halting = zlistx_new();
     self->unadopted = zlistx_new();
     self->seed = (unsigned) zclock_usecs();
@@ -101,7 +133,9 @@ coord_sched_destroy(coord_sched_t **self_p)
     coord_sched_t *self = *self_p;
     if (!self)
         return;
-    zlistx_destroy(&self->ready);
+    zlistx_destroy(&self->active);
+    zhashx_destroy(&self->classes);
+    zlistx_destroy(&self->free);
     zlistx_destroy(&self->halting);
     zlistx_destroy(&self->unadopted);
     zhashx_destroy(&self->agents);
@@ -182,7 +216,41 @@ static void
 s_enqueue(coord_sched_t *self, coord_task_t *t, bool front)
 {
     s_set_state(t, SW_TS_QUEUED);
-    t->qhandle = front ? zlistx_add_start(self->ready, t) : zlistx_add_end(self->ready, t);
+    sw_buf_t key;
+    sw_buf_init(&key);
+    sw_buf_printf(&key, "%s\x1f%s\x1f%c", t->job->id, t->spec.runner, t->tried.n ? 'r' : 'f');
+    for (size_t i = 0; i < t->spec.labels.n; i++)
+        sw_buf_printf(&key, "\x1f%s=%s", t->spec.labels.k[i], t->spec.labels.v[i]);
+    s_class_t *c = zhashx_lookup(self->classes, key.data);
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        c->key = key.data;
+        sw_buf_init(&key);
+        c->retries = t->tried.n > 0;
+        c->tasks = zlistx_new();
+        zhashx_insert(self->classes, c->key, c);
+        c->handle = zlistx_add_end(self->active, c);
+    }
+    sw_buf_release(&key);
+    t->qclass = c;
+    t->qhandle = front ? zlistx_add_start(c->tasks, t) : zlistx_add_end(c->tasks, t);
+    self->nready++;
+}
+
+/*  Takes a ready task out of its class; an empty class goes. */
+static void
+s_dequeue(coord_sched_t *self, coord_task_t *t)
+{
+    s_class_t *c = t->qclass;
+    if (!c)
+        return;
+    zlistx_detach(c->tasks, t->qhandle);
+    t->qclass = t->qhandle = NULL;
+    self->nready--;
+    if (zlistx_size(c->tasks) == 0) {
+        zlistx_detach(self->active, c->handle);
+        zhashx_delete(self->classes, c->key);
+    }
 }
 
 /*  A new task of job j in state st (spec is consumed). */
@@ -214,10 +282,7 @@ s_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const char *reaso
 {
     if (SW_TS_FINAL(t->state))
         return;
-    if (t->qhandle) {
-        zlistx_detach(self->ready, t->qhandle);
-        t->qhandle = NULL;
-    }
+    s_dequeue(self, t);
     s_set_state(t, st);
     t->finished_ms = wall_ms;
     if (reason) {
@@ -309,7 +374,7 @@ coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms, sw_err
 size_t
 coord_sched_queued(coord_sched_t *self)
 {
-    return zlistx_size(self->ready);
+    return self->nready;
 }
 
 /*  --- agents ------------------------------------------------------------------ */
@@ -338,20 +403,36 @@ s_credit(const coord_agent_t *a)
     return !a->draining && a->running < a->slots ? a->slots - a->running : 0;
 }
 
+/*  After anything that changes a's credit (running, slots, draining, gone)
+ *  from before: keeps the credit sum and the ring of agents with credit. */
+static void
+s_credit_changed(coord_sched_t *self, coord_agent_t *a, int before, bool gone)
+{
+    int now = gone ? 0 : s_credit(a);
+    self->free_slots += now - before;
+    if (now > 0 && !a->free_handle)
+        a->free_handle = zlistx_add_end(self->free, a);
+    else if (now == 0 && a->free_handle) {
+        zlistx_detach(self->free, a->free_handle);
+        a->free_handle = NULL;
+    }
+}
+
 void
 coord_sched_drain(coord_sched_t *self, coord_agent_t *a)
 {
-    self->free_slots -= s_credit(a);
+    int before = s_credit(a);
     a->draining = true;
+    s_credit_changed(self, a, before, false);
 }
 
-/*  Changes an agent's running count, keeping the credit sum right. */
+/*  Changes an agent's running count, keeping its credit right. */
 static void
 s_running_add(coord_sched_t *self, coord_agent_t *a, int delta)
 {
-    self->free_slots -= s_credit(a);
+    int before = s_credit(a);
     a->running += delta;
-    self->free_slots += s_credit(a);
+    s_credit_changed(self, a, before, false);
 }
 
 /*  Takes t off its agent and frees the slot. */
@@ -406,6 +487,7 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
                   int64_t lease_ms)
 {
     coord_agent_t *a = coord_sched_agent(self, h->agent);
+    int before = a ? s_credit(a) : 0;
     if (a) {
         /*  The same agent on a new connection (it reconnected, or was
          *  restarted). Keep what it says it still runs; requeue the rest. */
@@ -420,7 +502,7 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
             s_requeue_or_lose(self, t, "agent restarted", sw_wall_ms());
         }
         zlistx_destroy(&lost);
-        self->free_slots -= s_credit(a);
+        before = s_credit(a);
         zframe_destroy(&a->routing);
         sw_kv_release(&a->labels);
         sw_strv_release(&a->runners);
@@ -470,7 +552,7 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
         }
         free(copy);
     }
-    self->free_slots += s_credit(a);    /*  none while it runs more than slots */
+    s_credit_changed(self, a, before, false);   /*  none while it runs more than slots */
     return a;
 }
 
@@ -481,7 +563,7 @@ coord_sched_agent_lost(coord_sched_t *self, coord_agent_t *a, const char *why, i
         coord_task_t *t = zlistx_first(a->tasks);
         s_requeue_or_lose(self, t, why, wall_ms);
     }
-    self->free_slots -= s_credit(a);
+    s_credit_changed(self, a, s_credit(a), true);
     self->ops.agent_gone(self->ctx, a);
     zhashx_delete(self->agents, a->id);
     void *h = zlistx_find(self->agent_order, a);
@@ -535,38 +617,40 @@ s_tried(const coord_task_t *t, const coord_agent_t *a)
     return false;
 }
 
-/*  Round robin over the agents, starting after the last one given work,
- *  so tasks spread across machines instead of filling the first. A task
- *  that failed on some agents prefers the others; it goes back to one of
- *  those only when no other agent could ever take it. */
+/*  Round robin over the agents with credit, starting after the last one
+ *  given work, so tasks spread across machines instead of filling the
+ *  first: the first agent in the ring that fits takes it, O(1) when every
+ *  agent offers what the task needs. A task that failed on some agents
+ *  prefers the others; it goes back to one of those only when no other
+ *  agent could ever take it (a walk over all agents, for retries only). */
 static coord_agent_t *
 s_pick(coord_sched_t *self, const coord_task_t *t)
 {
-    size_t n = zlistx_size(self->agent_order);
-    bool other_exists = false;
     coord_agent_t *fallback = NULL;
+    size_t n = zlistx_size(self->free);
     for (size_t i = 0; i < n; i++) {
-        coord_agent_t *a = zlistx_first(self->agent_order);
-        void *cursor = zlistx_cursor(self->agent_order);
-        bool tried = t->tried.n && s_tried(t, a);
-        if (t->tried.n && !tried) {
-            /*  would fit once a slot frees up? then wait for it */
-            int running = a->running;
-            a->running = 0;
-            other_exists |= s_fits(a, t);
-            a->running = running;
-        }
-        if (s_fits(a, t)) {
-            if (!tried) {
-                zlistx_move_end(self->agent_order, cursor);
-                return a;
-            }
-            if (!fallback)
-                fallback = a;
-        }
-        zlistx_move_end(self->agent_order, cursor);
+        coord_agent_t *a = zlistx_first(self->free);
+        zlistx_move_end(self->free, a->free_handle);
+        if (!s_fits(a, t))
+            continue;
+        if (!t->tried.n || !s_tried(t, a))
+            return a;
+        if (!fallback)
+            fallback = a;
     }
-    return other_exists ? NULL : fallback;
+    if (!fallback)
+        return NULL;
+    /*  Only agents it failed on are free: wait if another could take it. */
+    for (coord_agent_t *a = zlistx_first(self->agent_order); a;
+         a = zlistx_next(self->agent_order)) {
+        int running = a->running;
+        a->running = 0;
+        bool could = !s_tried(t, a) && s_fits(a, t);
+        a->running = running;
+        if (could)
+            return NULL;
+    }
+    return fallback;
 }
 
 int64_t
@@ -578,6 +662,25 @@ coord_sched_backoff_ms(int64_t attempt)
     return ms > 60000 ? 60000 : ms;
 }
 
+/*  t (out of its class) goes to a. */
+static void
+s_assign(coord_sched_t *self, coord_task_t *t, coord_agent_t *a, int64_t wall_ms)
+{
+    t->agent = a;
+    s_running_add(self, a, 1);
+    t->job->running++;
+    zlistx_add_end(a->tasks, t);
+    t->spec.attempt++;
+    s_set_state(t, SW_TS_RUNNING);
+    t->started_ms = wall_ms;
+    free(t->agent_id);
+    t->agent_id = xstrdup(a->id);
+    free(t->host);
+    t->host = xstrdup(a->host);
+    self->ops.persist(self->ctx, t);
+    self->ops.dispatch(self->ctx, t, a);
+}
+
 int
 coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
 {
@@ -587,31 +690,26 @@ coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
         coord_sched_cancel(self, halt, NULL, halt->halt_reason, wall_ms);
     }
     int n = 0;
-    coord_task_t *t = zlistx_first(self->ready);
-    while (t && self->free_slots > 0) {
-        coord_task_t *next = zlistx_next(self->ready);
-        coord_job_t *j = t->job;
-        coord_agent_t *a = (j->max_agents && j->running >= j->max_agents)
-                         || now_ms < t->not_before_ms ? NULL : s_pick(self, t);
-        if (a) {
-            zlistx_detach(self->ready, t->qhandle);
-            t->qhandle = NULL;
-            t->agent = a;
-            s_running_add(self, a, 1);
-            j->running++;
-            zlistx_add_end(a->tasks, t);
-            t->spec.attempt++;
-            s_set_state(t, SW_TS_RUNNING);
-            t->started_ms = wall_ms;
-            free(t->agent_id);
-            t->agent_id = xstrdup(a->id);
-            free(t->host);
-            t->host = xstrdup(a->host);
-            self->ops.persist(self->ctx, t);
-            self->ops.dispatch(self->ctx, t, a);
-            n++;
+    s_class_t *c = zlistx_first(self->active);
+    while (c && self->free_slots > 0) {
+        s_class_t *next_class = zlistx_next(self->active);
+        coord_task_t *t = zlistx_first(c->tasks);
+        while (t && self->free_slots > 0) {
+            coord_task_t *next = zlistx_next(c->tasks);
+            coord_job_t *j = t->job;
+            if (j->max_agents && j->running >= j->max_agents)
+                break;                      /*  the whole class is that job's */
+            coord_agent_t *a = now_ms < t->not_before_ms ? NULL : s_pick(self, t);
+            if (a) {
+                s_dequeue(self, t);         /*  may free c: t was not its last if next */
+                s_assign(self, t, a, wall_ms);
+                n++;
+            }
+            else if (!c->retries)
+                break;                      /*  its peers fit no better */
+            t = next;
         }
-        t = next;               /*  the cursor is still on next */
+        c = next_class;
     }
     return n;
 }

@@ -45,6 +45,7 @@ struct coord_agent_t {
     uint64_t   completed;       /*  DONEs accepted */
     bool       draining;        /*  takes no new tasks */
     zlistx_t  *tasks;           /*  coord_task_t * it is running */
+    void      *free_handle;     /*  in the scheduler's ring of agents with credit */
 };
 
 struct coord_job_t {
@@ -76,7 +77,8 @@ struct coord_task_t {
     char          *host;
     int            deps_left;
     zlistx_t      *dependents;  /*  coord_task_t * waiting on this one */
-    void          *qhandle;     /*  handle in the ready queue */
+    void          *qclass;      /*  its placement class while ready (coord_sched.c) */
+    void          *qhandle;     /*  handle in that class's queue */
     int64_t        submitted_ms, started_ms, finished_ms;   /*  wall clock */
     int            exit_code;
     uint64_t       final_seq;   /*  its job's final_seq when it became final */
