@@ -73,8 +73,8 @@ struct coord_task_t {
     coord_job_t   *job;
     sw_tstate_t    state;
     coord_agent_t *agent;       /*  while running */
-    char          *agent_id;    /*  last agent it ran on */
-    char          *host;
+    const char    *agent_id;    /*  last agent it ran on (interned: not owned) */
+    const char    *host;        /*  interned */
     int            deps_left;
     zlistx_t      *dependents;  /*  coord_task_t * waiting on this one */
     void          *qclass;      /*  its placement class while ready (coord_sched.c) */

@@ -67,6 +67,9 @@ struct coord_server_t {
     uint64_t       dropped;     /*  malformed or unexpected messages */
     uint64_t       refused;     /*  HELLOs from keys not allowed */
     int64_t        started_ms;
+    int64_t        forget_ms;   /*  next look for finished jobs to drop */
+    int64_t        trim_ms;     /*  next malloc_trim under load */
+    uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
 };
 
 /*  The job in memory, or loaded from Redis if the coordinator forgot it
