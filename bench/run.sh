@@ -29,7 +29,7 @@ esac
 for b in swarm swarm-coordinator swarm-agent bench/swarm_bench; do
     [ -x "$build/$b" ] || { echo "bench/run.sh: missing $build/$b (cmake --build build)" >&2; exit 2; }
 done
-out=${OUT:-$project/bench/results/$(date -u +%Y%m%dT%H%M%SZ)$($smoke && echo -smoke)}
+out=${OUT:-$project/bench/results/$(date -u +%Y%m%dT%H%M%SZ)$($smoke && echo -smoke || true)}
 mkdir -p "$out"
 
 if $smoke; then
