@@ -151,11 +151,20 @@ agent_result_json(const agent_result_t *r)
 }
 
 /*  KEYS: task hash, memory entry, namespace index, namespace set.
- *  ARGV: attempt, result JSON, now (ms), memory key, namespace. */
+ *  ARGV: attempt, result JSON, now (ms), memory key, namespace.
+ *  A memory entry written since the attempt started is the worker's own
+ *  result (swarm mcp's memory_store): it stays, and the run's result goes
+ *  beside it, in the entry's field run. */
 static const char s_store_lua[] =
     "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
     "if a and a ~= ARGV[1] then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'result', ARGV[2], 'attempt', ARGV[1])\n"
+    "local started = tonumber(redis.call('HGET', KEYS[1], 'started') or '0') or 0\n"
+    "local updated = tonumber(redis.call('HGET', KEYS[2], 'updated') or '0') or 0\n"
+    "if started > 0 and updated >= started then\n"
+    "  redis.call('HSET', KEYS[2], 'run', ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
     "redis.call('HSETNX', KEYS[2], 'created', ARGV[3])\n"
     "redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"

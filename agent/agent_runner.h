@@ -11,6 +11,8 @@
  *  The result is one JSON document (DESIGN.md section 4) written by a Lua
  *  script that first checks the task's current attempt in Redis: a result
  *  from an attempt the coordinator has moved past is refused atomically.
+ *  In memory (namespace of the task, key result-<id>) a value the worker
+ *  stored itself during the attempt is kept; the JSON goes beside it.
  */
 #ifndef AGENT_RUNNER_H
 #define AGENT_RUNNER_H

@@ -49,5 +49,6 @@ int swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv);
 int cli_results(cli_t *cli, int argc, char **argv);
 int cli_logs(cli_t *cli, int argc, char **argv);
 int cli_memory(cli_t *cli, int argc, char **argv);
+int cli_mcp(cli_t *cli, int argc, char **argv);
 
 #endif

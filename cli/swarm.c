@@ -29,6 +29,7 @@ static const char s_usage[] =
     "  results [--job JOB] [--json|--markdown]  the report; exit 1 if any task failed\n"
     "  logs [-f] ID                    one task's output\n"
     "  memory store|get|delete|list|search|export|import|stats   shared memory\n"
+    "  mcp                             the shared memory as MCP tools (stdio), for workers\n"
     "\n"
     "Endpoints: --coordinator, else $SWARM_COORDINATOR, else tcp://127.0.0.1:7701;\n"
     "--redis, else $SWARM_REDIS, else " SW_REDIS_DEFAULT ".\n"
@@ -45,6 +46,7 @@ static const struct {
     int (*fn)(cli_t *, int, char **);
 } s_commands[] = {
     { "results", cli_results }, { "logs", cli_logs }, { "memory", cli_memory },
+    { "mcp", cli_mcp },
 };
 
 static const char *const s_ctl_commands[] = {
