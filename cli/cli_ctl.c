@@ -53,8 +53,8 @@ s_handshake_failed(cli_t *cli)
     if (f && zframe_size(f) >= 6)
         memcpy(&event, zframe_data(f), 2);
     zmsg_destroy(&ev);
-    /*  A plaintext client may see the server hang up (no detail) before
-     *  the mechanism mismatch is reported: either way it wants CURVE. */
+    /*  A client may see the server hang up (no detail) before a mechanism
+     *  mismatch is reported, so "no detail" names both likely causes. */
     const char *why =
         event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
             ? "refused our key (not in its --admin-keys)"
@@ -62,7 +62,8 @@ s_handshake_failed(cli_t *cli)
             ? "wants CURVE: give --curve-secret and --coordinator-key"
         : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
             ? "does not speak CURVE on its control socket (no --admin-keys?)"
-            : "failed the CURVE handshake: is --coordinator-key its certificate?";
+            : "failed the CURVE handshake: is --coordinator-key its certificate, and does it "
+              "have --admin-keys?";
     return cli_fail(EXIT_UNREACHABLE, "the coordinator at %s %s", cli->coordinator, why);
 }
 
