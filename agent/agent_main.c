@@ -51,6 +51,8 @@ typedef struct {
     sw_strv_t  labels;
     sw_strv_t  pass_env;
     sw_strv_t  allow_cmd;       /*  exec: only these programs (implies allow_exec) */
+    char      *swarm_cli;       /*  for `swarm mcp` in codex runs */
+    bool       no_mcp;
     long long  rlimit_as;       /*  bytes; 0 = inherit */
     long long  rlimit_nofile;   /*  0 = inherit */
     bool       allow_exec;
@@ -807,7 +809,7 @@ static const char s_usage[] =
     "usage: swarm-agent [-c FILE] [--coordinator EP] [--id NAME] [--slots N] [--label K=V]...\n"
     "                   [--workdir DIR] [--redis URL] [--codex PATH] [--claude PATH]\n"
     "                   [--allow-exec] [--allow-cmd PATTERN]... [--pass-env NAME]...\n"
-    "                   [--rlimit-as BYTES]\n"
+    "                   [--swarm-cli PATH | --no-mcp] [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--spool DIR] [--redis-password-file FILE]\n"
     "                   [--curve-secret FILE --coordinator-key FILE] [-f] [-v]\n"
     "\n"
@@ -835,6 +837,10 @@ static const sw_opt_t s_opts[] = {
       "claude binary (default: claude on PATH)" },
     { "allow-exec", 0, SW_OPT_FLAG, offsetof(agent_conf_t, allow_exec), 0, 0, NULL,
       "run plain commands (exec runner)" },
+    { "swarm-cli", 0, SW_OPT_STR, offsetof(agent_conf_t, swarm_cli), 0, 0, "PATH",
+      "the swarm CLI codex workers run as their MCP server (default: beside this program)" },
+    { "no-mcp", 0, SW_OPT_FLAG, offsetof(agent_conf_t, no_mcp), 0, 0, NULL,
+      "do not give codex workers the shared memory as MCP tools" },
     { "allow-cmd", 0, SW_OPT_LIST, offsetof(agent_conf_t, allow_cmd), 0, 0, "PATTERN",
       "run only exec tasks whose program matches (glob; repeatable; implies --allow-exec)" },
     { "kill-grace-ms", 0, SW_OPT_INT, offsetof(agent_conf_t, grace_ms), 0, 600000, "MS",
@@ -1007,9 +1013,28 @@ main(int argc, char **argv)
         fatal("cannot find this program for --rlimit-*: /proc/self/exe");
     self.self_exe[len > 0 ? len : 0] = '\0';
     s_conf.allow_exec = s_conf.allow_exec || s_conf.allow_cmd.n > 0;
+    char *mcp = NULL, *password_file = NULL;
+    if (!s_conf.no_mcp) {
+        char *dir = xstrdup(self.self_exe);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        mcp = s_conf.swarm_cli ? xstrdup(s_conf.swarm_cli) : xasprintf("%s/swarm", dir);
+        free(dir);
+        if (access(mcp, X_OK) < 0) {
+            log_warnx("no swarm CLI at %s: codex workers get no memory tools (--swarm-cli)", mcp);
+            free(mcp);
+            mcp = NULL;
+        }
+    }
+    if (s_conf.redis_password_file)
+        password_file = realpath(s_conf.redis_password_file, NULL);
     self.rconf = (agent_runner_conf_t) { .codex = s_conf.codex, .claude = s_conf.claude,
                                          .allow_exec = s_conf.allow_exec,
-                                         .allow_cmd = &s_conf.allow_cmd };
+                                         .allow_cmd = &s_conf.allow_cmd, .mcp = mcp,
+                                         .redis_url = s_conf.redis,
+                                         .redis_password_file = password_file,
+                                         .agent_id = s_conf.id };
     self.runs = zlistx_new();
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);
@@ -1058,6 +1083,8 @@ main(int argc, char **argv)
     zloop_destroy(&self.loop);
     sw_redis_destroy(&self.redis);
     sw_kv_release(&self.labels);
+    free((char *) self.rconf.mcp);
+    free((char *) self.rconf.redis_password_file);
     close(self.sigfd);
     zsys_shutdown();
     return 0;

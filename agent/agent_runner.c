@@ -18,6 +18,75 @@ agent_runner_sandbox(const char *type)
          ? "read-only" : "workspace-write";
 }
 
+void
+agent_toml_string(sw_buf_t *out, const char *s)
+{
+    sw_buf_addstr(out, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char) *s;
+        if (c == '"' || c == '\\')
+            sw_buf_printf(out, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            sw_buf_printf(out, "\\u%04x", c);
+        else
+            sw_buf_add(out, s, 1);
+    }
+    sw_buf_addstr(out, "\"");
+}
+
+/*  -c mcp_servers.swarm.KEY=VALUE, VALUE in TOML. */
+static void
+s_codex_config(sw_strv_t *argv, const char *key, const sw_buf_t *value)
+{
+    char *kv = xasprintf("mcp_servers.swarm.%s=%s", key, value->data);
+    sw_strv_push(argv, "-c");
+    sw_strv_push(argv, kv);
+    free(kv);
+}
+
+/*  codex starts `swarm mcp` itself, with only the environment we give it:
+ *  the task's ids and where Redis is (a password by file, never in argv). */
+static void
+s_codex_mcp(const agent_runner_conf_t *conf, const sw_task_t *t, sw_strv_t *argv)
+{
+    sw_buf_t v;
+    sw_buf_init(&v);
+    agent_toml_string(&v, conf->mcp);
+    s_codex_config(argv, "command", &v);
+    sw_buf_reset(&v);
+    sw_buf_addstr(&v, "[");
+    agent_toml_string(&v, "--redis");
+    sw_buf_addstr(&v, ",");
+    agent_toml_string(&v, conf->redis_url);
+    if (conf->redis_password_file) {
+        sw_buf_addstr(&v, ",");
+        agent_toml_string(&v, "--redis-password-file");
+        sw_buf_addstr(&v, ",");
+        agent_toml_string(&v, conf->redis_password_file);
+    }
+    sw_buf_addstr(&v, ",");
+    agent_toml_string(&v, "mcp");
+    sw_buf_addstr(&v, "]");
+    s_codex_config(argv, "args", &v);
+    sw_buf_reset(&v);
+    char attempt[32];
+    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
+    const char *env[][2] = { { "SWARM_JOB", t->job }, { "SWARM_TASK_ID", t->id },
+                             { "SWARM_ATTEMPT", attempt },
+                             { "SWARM_AGENT", conf->agent_id ? conf->agent_id : "" } };
+    sw_buf_addstr(&v, "{");
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+        sw_buf_printf(&v, "%s%s=", i ? "," : "", env[i][0]);
+        agent_toml_string(&v, env[i][1]);
+    }
+    sw_buf_addstr(&v, "}");
+    s_codex_config(argv, "env", &v);
+    sw_buf_reset(&v);
+    agent_toml_string(&v, "approve");
+    s_codex_config(argv, "default_tools_approval_mode", &v);
+    sw_buf_release(&v);
+}
+
 int
 agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
                   const char *lastmsg, const char *schema, sw_strv_t *argv, sw_err_t *err)
@@ -27,6 +96,8 @@ agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const cha
                             "--skip-git-repo-check", "-C", dir, "-o", lastmsg };
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
             sw_strv_push(argv, v[i]);
+        if (conf->mcp)
+            s_codex_mcp(conf, t, argv);
         if (schema) {
             sw_strv_push(argv, "--output-schema");
             sw_strv_push(argv, schema);
@@ -315,6 +386,26 @@ agent_runner_test(bool verbose)
     CHECK(argv.n == 12 && strcmp(argv.v[9], "--output-schema") == 0);
     CHECK(strcmp(argv.v[10], "/w/s.json") == 0 && strcmp(argv.v[11], "look at it") == 0);
     sw_strv_release(&argv);
+    /*  with swarm mcp: -c overrides in TOML, the password by file only */
+    agent_runner_conf_t mconf = conf;
+    mconf.mcp = "/usr/bin/swarm";
+    mconf.redis_url = "redis://10.0.0.1:6379/0";
+    mconf.redis_password_file = "/etc/swarm/redis.password";
+    mconf.agent_id = "a\"1";
+    CHECK(agent_runner_argv(&mconf, &t, "/w", "/w/last", NULL, &argv, &err) == 0);
+    CHECK(argv.n == 18 && strcmp(argv.v[9], "-c") == 0 && strcmp(argv.v[17], "look at it") == 0);
+    CHECK(strcmp(argv.v[10], "mcp_servers.swarm.command=\"/usr/bin/swarm\"") == 0);
+    CHECK(strcmp(argv.v[12], "mcp_servers.swarm.args=[\"--redis\",\"redis://10.0.0.1:6379/0\","
+                 "\"--redis-password-file\",\"/etc/swarm/redis.password\",\"mcp\"]") == 0);
+    CHECK(strcmp(argv.v[14], "mcp_servers.swarm.env={SWARM_JOB=\"j\",SWARM_TASK_ID=\"review\","
+                 "SWARM_ATTEMPT=\"0\",SWARM_AGENT=\"a\\\"1\"}") == 0);
+    CHECK(strcmp(argv.v[16], "mcp_servers.swarm.default_tools_approval_mode=\"approve\"") == 0);
+    sw_strv_release(&argv);
+    sw_buf_t toml;
+    sw_buf_init(&toml);
+    agent_toml_string(&toml, "tab\there \\ \x01");
+    CHECK(strcmp(toml.data, "\"tab\\u0009here \\\\ \\u0001\"") == 0);
+    sw_buf_release(&toml);
     CHECK(strcmp(agent_runner_sandbox("coder"), "workspace-write") == 0);
     CHECK(strcmp(agent_runner_sandbox("architect"), "read-only") == 0);
 

@@ -1,7 +1,10 @@
 /*  agent_runner -- what runs for a task, and what is stored after.
  *
- *  codex:  codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG PROMPT
- *          (with --output-schema FILE before PROMPT when the task has a schema)
+ *  codex:  codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG
+ *            [-c mcp_servers.swarm.KEY=VALUE ...] [--output-schema FILE] PROMPT
+ *          The -c options make `swarm mcp` the worker's MCP server (command,
+ *          args, env with the task's ids, tools approved: codex exec has no
+ *          one to ask); codex starts it outside its sandbox.
  *          MODE is read-only for reviewer and architect, workspace-write
  *          otherwise; LASTMSG (codex's last message) becomes the output.
  *  claude: claude -p PROMPT
@@ -26,6 +29,10 @@ typedef struct {
     const char *claude;
     bool        allow_exec;
     const sw_strv_t *allow_cmd; /*  patterns; NULL or empty: any program */
+    const char *mcp;            /*  the swarm CLI for `swarm mcp`; NULL: no MCP */
+    const char *redis_url;      /*  for it */
+    const char *redis_password_file;
+    const char *agent_id;
 } agent_runner_conf_t;
 
 /*  Fills argv for the task; -1 with a user-facing reason. schema is the
@@ -33,6 +40,9 @@ typedef struct {
 int agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
                       const char *lastmsg, const char *schema, sw_strv_t *argv, sw_err_t *err);
 const char *agent_runner_sandbox(const char *type);
+
+/*  A TOML basic string: "..." with ", \ and control characters escaped. */
+void agent_toml_string(sw_buf_t *out, const char *s);
 
 /*  --allow-cmd: whether a task's program may run. given is the task's
  *  argv[0], program where the agent found it (an absolute path). A pattern

@@ -10,7 +10,8 @@
 #include "cli.h"
 
 static const char s_usage[] =
-    "usage: swarm [--coordinator EP] [--redis URL] [--json] [--timeout S]\n"
+    "usage: swarm [--coordinator EP] [--redis URL] [--redis-password-file FILE] [--json]\n"
+    "             [--timeout S]\n"
     "             [--curve-secret FILE --coordinator-key FILE] COMMAND ...\n"
     "\n"
     "Jobs (talk to swarm-coordinator):\n"
@@ -94,6 +95,7 @@ main(int argc, char **argv)
         { "coordinator", required_argument, NULL, 'C' }, { "redis", required_argument, NULL, 'r' },
         { "json", no_argument, NULL, 'J' }, { "timeout", required_argument, NULL, 'T' },
         { "curve-secret", required_argument, NULL, 'S' },
+        { "redis-password-file", required_argument, NULL, 'P' },
         { "coordinator-key", required_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -115,6 +117,12 @@ main(int argc, char **argv)
         case 'C': cli.coordinator = optarg; break;
         case 'r': cli.redis_url = optarg; break;
         case 'S': cli.curve_secret = optarg; break;
+        case 'P': {
+            sw_err_t err = { 0 };
+            if (sw_redis_password_file(optarg, &err) < 0)
+                return cli_fail(EXIT_USAGE, "%s", err.msg);
+            break;
+        }
         case 'K': cli.coordinator_key = optarg; break;
         case 'J': cli.json = true; break;
         case 'T':

@@ -136,3 +136,20 @@ json_get "$T/ctx.json" "d['result']['structuredContent']['dependencies']['resear
 expect 0 "$SWARM" memory get --namespace results result-impl
 contains "$T/out" "15 minute expiry"
 ok "a worker's swarm mcp: task_context has its id, job and research's output; its memory_store is in Redis"
+
+# codex workers: the agent configures `swarm mcp` as their MCP server (-c
+# mcp_servers.swarm.*, tools approved, the task's ids in its env). The
+# stand-in codex starts it as codex does and calls the tools: the first
+# worker stores a finding as its result, the second, after it, finds it.
+expect 0 "$SWARM" spawn --id finder "FAKE:mcp-store=refresh_tokens_rotate_daily look around"
+expect 0 "$SWARM" spawn --id builder --after finder "FAKE:mcp-search=refresh_tokens_rotate_daily build on it"
+expect 0 "$SWARM" wait --timeout 60
+expect 0 "$SWARM" logs builder
+contains "$T/out" "mcp: refresh_tokens_rotate_daily"
+expect 0 "$SWARM" --json memory get --namespace results result-finder
+[ "$(json_get "$T/out" "d['value']")" = refresh_tokens_rotate_daily ] \
+    || fail "the worker's own result was replaced: $(cat "$T/out")"
+[ "$(redis-cli -p "$REDIS_PORT" -n 18 HGET swarm:mem:results:result-finder run \
+     | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = succeeded ] \
+    || fail "no run record beside the worker's result"
+ok "codex workers get swarm mcp: one stores its finding as its result (kept, run record beside it), the next finds it"

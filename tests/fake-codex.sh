@@ -3,7 +3,7 @@
 # replaces the paid model, nothing of swarm). It insists on the exact argv
 # swarm must use,
 #   codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG
-#              [--output-schema FILE] PROMPT
+#              [-c mcp_servers.swarm.KEY=VALUE]... [--output-schema FILE] PROMPT
 # and on stdin being closed (real codex waits for EOF on an open stdin).
 # Markers in the prompt choose a behaviour:
 #   FAKE:exit=N         exit N after writing the last message
@@ -19,6 +19,11 @@
 #                       SIG (KILL, SEGV, ...)
 #   FAKE:chatty=N       print a line every 0.3 s, N times
 #   FAKE:plan=bad       with --output-schema: answer with a plan that has a cycle
+#   FAKE:mcp-store=TEXT store TEXT as result-<task id> in namespace results
+#                       through the MCP server the agent configured (-c
+#                       mcp_servers.swarm.*), started as codex starts it
+#   FAKE:mcp-search=Q   search the memory through it; the hits end the
+#                       last message
 # FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID" when a call
 # begins and when it finishes its work, so fault tests can count runs.
 # With --output-schema (goal decomposition) the last message is a JSON plan
@@ -29,25 +34,37 @@
 # S seconds (the demo uses it to look like work).
 set -u
 die() { echo "fake-codex: $*" >&2; exit 64; }
+[ "${1:-}" = exec ] || die "argv[1] must be exec"
+[ "${2:-}" = --sandbox ] || die "argv[2] must be --sandbox"
+mode=${3:-}
+case "$mode" in read-only|workspace-write) ;; *) die "bad sandbox mode $mode" ;; esac
+[ "${4:-}" = --skip-git-repo-check ] || die "argv[4] must be --skip-git-repo-check"
+[ "${5:-}" = -C ] || die "argv[5] must be -C"
+dir=${6:-}
+[ "${7:-}" = -o ] || die "argv[7] must be -o"
+last=${8:-}
+shift 8
+# The agent's MCP server for this worker, as codex's -c overrides (TOML).
+mcp=
+while [ "${1:-}" = -c ]; do
+    case "${2:-}" in
+        mcp_servers.swarm.command=*|mcp_servers.swarm.args=*|mcp_servers.swarm.env=*|\
+        mcp_servers.swarm.default_tools_approval_mode=*)
+            mcp="$mcp${2#mcp_servers.swarm.}
+" ;;
+        *) die "unexpected -c ${2:-}" ;;
+    esac
+    shift 2
+done
 schema=
-if [ "$#" -eq 11 ]; then
-    [ "$9" = --output-schema ] || die "argv[9] must be --output-schema"
-    schema=${10}
+if [ "${1:-}" = --output-schema ]; then
+    schema=${2:-}
     [ -s "$schema" ] || die "--output-schema $schema is missing or empty"
     grep -q '"additionalProperties"' "$schema" || die "the schema is not a strict JSON schema"
-    set -- "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${11}"
+    shift 2
 fi
-[ "$#" -eq 9 ] || die "want 9 or 11 arguments, got $#: $*"
-[ "$1" = exec ] || die "argv[1] must be exec"
-[ "$2" = --sandbox ] || die "argv[2] must be --sandbox"
-mode=$3
-case "$mode" in read-only|workspace-write) ;; *) die "bad sandbox mode $mode" ;; esac
-[ "$4" = --skip-git-repo-check ] || die "argv[4] must be --skip-git-repo-check"
-[ "$5" = -C ] || die "argv[5] must be -C"
-dir=$6
-[ "$7" = -o ] || die "argv[7] must be -o"
-last=$8
-prompt=$9
+[ "$#" -eq 1 ] || die "want the prompt last, got $# more arguments: $*"
+prompt=$1
 [ -d "$dir" ] || die "-C $dir is not a directory"
 [ "$(pwd -P)" = "$(cd "$dir" && pwd -P)" ] || die "not started in $dir"
 
@@ -65,6 +82,13 @@ ledger() {
     return 0
 }
 ledger start
+# FAKE:mcp-store=TEXT / FAKE:mcp-search=QUERY: call the configured MCP
+# server as codex would (tests/fake-mcp-client.py checks the configuration).
+mcp_out=
+if [ -n "$(marker mcp-store)$(marker mcp-search)" ]; then
+    mcp_out=$(python3 "$(dirname "$0")/fake-mcp-client.py" "$mcp" "$(marker mcp-store)" \
+              "$(marker mcp-search)") || die "MCP: $mcp_out"
+fi
 c=$(marker crash)
 if [ -n "$c" ] && { [ "${c#*@}" = "${SWARM_ATTEMPT:-}" ] || [ "${c#*@}" = all ]; }; then
     kill -s "${c%@*}" $$
@@ -101,8 +125,8 @@ if [ -n "$schema" ]; then
     printf '{"name":"decomposed","workers":[{"id":"architect","type":"architect","task":"Design it",%s},%s{"id":"tester","type":"tester","task":"Test it","depends_on":[%s]},{"id":"reviewer","type":"reviewer","task":"Review it","depends_on":["tester"]}]}\n' \
         "$first" "$coders" "${deps%,}" > "$last"
 else
-    printf 'sandbox=%s task=%s agent=%s: done: %s\n' "$mode" "${SWARM_TASK_ID:-?}" \
-        "${SWARM_AGENT:-?}" "$prompt" > "$last"
+    printf 'sandbox=%s task=%s agent=%s: done: %s%s\n' "$mode" "${SWARM_TASK_ID:-?}" \
+        "${SWARM_AGENT:-?}" "$prompt" "${mcp_out:+ mcp: $mcp_out}" > "$last"
 fi
 ledger end
 code=$(marker exit)

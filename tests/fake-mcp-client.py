@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""The MCP client half of tests/fake-codex.sh: what codex does with the
+server the agent configured through -c mcp_servers.swarm.* (TOML values).
+
+usage: fake-mcp-client.py CONFIG STORE_TEXT SEARCH_QUERY
+CONFIG holds the KEY=VALUE lines. Checks that command, args, env and
+default_tools_approval_mode = "approve" are all there and that env names this
+task (as $SWARM_TASK_ID says); starts the server the way codex does (its
+own environment: PATH and HOME plus the env table, not the worker's), runs
+initialize, tools/list, and memory_store and/or memory_search; prints what
+the search found (values, '; '-separated). Exit 1 with a reason otherwise."""
+import json
+import os
+import subprocess
+import sys
+import tomllib
+
+
+def fail(why):
+    print(why)
+    sys.exit(1)
+
+
+conf = tomllib.loads(sys.argv[1])
+for key in ("command", "args", "env", "default_tools_approval_mode"):
+    if key not in conf:
+        fail(f"mcp_servers.swarm.{key} is not configured")
+if conf["default_tools_approval_mode"] != "approve":
+    fail("tools are not approved: codex exec would refuse every call")
+env = conf["env"]
+if env.get("SWARM_TASK_ID") != os.environ.get("SWARM_TASK_ID"):
+    fail(f"env names task {env.get('SWARM_TASK_ID')}, we are {os.environ.get('SWARM_TASK_ID')}")
+server_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+server_env.update(env)
+msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "fake-codex", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}]
+store, query = sys.argv[2], sys.argv[3]
+if store:
+    msgs.append({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                 "params": {"name": "memory_store",
+                            "arguments": {"key": "result-" + env["SWARM_TASK_ID"], "value": store,
+                                          "namespace": "results"}}})
+if query:
+    msgs.append({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                 "params": {"name": "memory_search", "arguments": {"query": query}}})
+p = subprocess.run([conf["command"], *conf["args"]], env=server_env, capture_output=True,
+                   text=True, timeout=30,
+                   input="".join(json.dumps(m) + "\n" for m in msgs))
+replies = {r.get("id"): r for r in map(json.loads, p.stdout.splitlines())}
+if 2 not in replies or not any(t["name"] == "memory_store" for t in replies[2]["result"]["tools"]):
+    fail(f"no tools from the server: {p.stdout} {p.stderr}")
+for i in (3, 4):
+    if i in replies and replies[i]["result"].get("isError"):
+        fail(replies[i]["result"]["content"][0]["text"])
+if 4 in replies:
+    hits = replies[4]["result"]["structuredContent"]["entries"]
+    print("; ".join(h.get("value", h.get("preview", "")) for h in hits))
