@@ -52,6 +52,8 @@ typedef struct {
     sw_strv_t  pass_env;
     sw_strv_t  allow_cmd;       /*  exec: only these programs (implies allow_exec) */
     char      *swarm_cli;       /*  for `swarm mcp` in codex runs */
+    long long  claude_max_turns;
+    char      *claude_max_budget_usd;
     bool       no_mcp;
     long long  rlimit_as;       /*  bytes; 0 = inherit */
     long long  rlimit_nofile;   /*  0 = inherit */
@@ -254,6 +256,7 @@ s_complete(agent_t *self, run_t *run)
     sw_buf_init(&output);
     sw_buf_init(&errtail);
     bool truncated = false;
+    json_t *usage = NULL;
     agent_result_t r = { .task = &run->task, .agent = self->conf->id, .host = self->host,
                          .exit_code = -1, .started_wall_ms = sw_wall_ms(),
                          .error = run->error };
@@ -286,6 +289,20 @@ s_complete(agent_t *self, run_t *run)
             sw_capture_render(&c->out, &output);
             truncated = sw_capture_truncated(&c->out);
         }
+        bool is_error = false;
+        sw_buf_t text;
+        sw_buf_init(&text);
+        if (strcmp(run->task.runner, "claude") == 0
+            && agent_claude_parse(output.data, output.len, &text, &usage, &is_error) == 0) {
+            sw_buf_release(&output);
+            output = text;
+            if (is_error && strcmp(run->status, "succeeded") == 0) {
+                run->status = "failed";
+                r.error = "claude reported an error (is_error)";
+            }
+        }
+        else
+            sw_buf_release(&text);
         sw_capture_render(&c->err, &errtail);
     }
     if (run->error && !run->spawned)
@@ -296,7 +313,9 @@ s_complete(agent_t *self, run_t *run)
     r.output_truncated = truncated;
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;
+    r.usage = usage;
     run->json = agent_result_json(&r);
+    json_decref(usage);
     run->state = RUN_STORING;
     self->sweep = true;
     sw_buf_release(&output);
@@ -809,7 +828,8 @@ static const char s_usage[] =
     "usage: swarm-agent [-c FILE] [--coordinator EP] [--id NAME] [--slots N] [--label K=V]...\n"
     "                   [--workdir DIR] [--redis URL] [--codex PATH] [--claude PATH]\n"
     "                   [--allow-exec] [--allow-cmd PATTERN]... [--pass-env NAME]...\n"
-    "                   [--swarm-cli PATH | --no-mcp] [--rlimit-as BYTES]\n"
+    "                   [--swarm-cli PATH | --no-mcp] [--claude-max-turns N]\n"
+    "                   [--claude-max-budget-usd USD] [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--spool DIR] [--redis-password-file FILE]\n"
     "                   [--curve-secret FILE --coordinator-key FILE] [-f] [-v]\n"
     "\n"
@@ -839,6 +859,10 @@ static const sw_opt_t s_opts[] = {
       "run plain commands (exec runner)" },
     { "swarm-cli", 0, SW_OPT_STR, offsetof(agent_conf_t, swarm_cli), 0, 0, "PATH",
       "the swarm CLI codex workers run as their MCP server (default: beside this program)" },
+    { "claude-max-turns", 0, SW_OPT_INT, offsetof(agent_conf_t, claude_max_turns), 1, 10000, "N",
+      "claude --max-turns for every claude task (default: claude's)" },
+    { "claude-max-budget-usd", 0, SW_OPT_STR, offsetof(agent_conf_t, claude_max_budget_usd), 0,
+      0, "USD", "claude --max-budget-usd for every claude task" },
     { "no-mcp", 0, SW_OPT_FLAG, offsetof(agent_conf_t, no_mcp), 0, 0, NULL,
       "do not give codex workers the shared memory as MCP tools" },
     { "allow-cmd", 0, SW_OPT_LIST, offsetof(agent_conf_t, allow_cmd), 0, 0, "PATTERN",
@@ -985,6 +1009,15 @@ main(int argc, char **argv)
     }
     sw_redis_url_release(&url);
 
+    if (s_conf.claude_max_budget_usd) {
+        char *end = NULL;
+        double usd = strtod(s_conf.claude_max_budget_usd, &end);
+        if (!end || *end || !(usd > 0) || usd > 1e6) {
+            fprintf(stderr, "swarm-agent: --claude-max-budget-usd wants dollars (e.g. 2.50), "
+                    "got '%s'\n", s_conf.claude_max_budget_usd);
+            return 2;
+        }
+    }
     log_init("swarm-agent", s_conf.foreground, s_conf.verbose);
     if (!s_conf.foreground && daemon(1, 0) < 0)
         fatal("daemon");
@@ -1034,7 +1067,9 @@ main(int argc, char **argv)
                                          .allow_cmd = &s_conf.allow_cmd, .mcp = mcp,
                                          .redis_url = s_conf.redis,
                                          .redis_password_file = password_file,
-                                         .agent_id = s_conf.id };
+                                         .agent_id = s_conf.id,
+                                         .claude_max_turns = s_conf.claude_max_turns,
+                                         .claude_max_budget_usd = s_conf.claude_max_budget_usd };
     self.runs = zlistx_new();
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);

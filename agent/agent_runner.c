@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +88,78 @@ s_codex_mcp(const agent_runner_conf_t *conf, const sw_task_t *t, sw_strv_t *argv
     sw_buf_release(&v);
 }
 
+/*  A random (version 4) UUID for claude's --session-id. */
+static void
+s_uuid(char out[37])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t) sizeof b)
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char) rand();
+    b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+/*  claude's --mcp-config: the same server as codex gets, as JSON. */
+static char *
+s_claude_mcp(const agent_runner_conf_t *conf, const sw_task_t *t)
+{
+    char attempt[32];
+    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
+    json_t *args = json_pack("[s, s]", "--redis", conf->redis_url);
+    if (conf->redis_password_file) {
+        json_array_append_new(args, json_string("--redis-password-file"));
+        json_array_append_new(args, json_string(conf->redis_password_file));
+    }
+    json_array_append_new(args, json_string("mcp"));
+    json_t *doc = json_pack("{s:{s:{s:s, s:o, s:{s:s, s:s, s:s, s:s}}}}", "mcpServers", "swarm",
+                            "command", conf->mcp, "args", args, "env", "SWARM_JOB", t->job,
+                            "SWARM_TASK_ID", t->id, "SWARM_ATTEMPT", attempt, "SWARM_AGENT",
+                            conf->agent_id ? conf->agent_id : "");
+    char *s = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    return s;
+}
+
+int
+agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage, bool *is_error)
+{
+    /*  The document is the last line that parses (claude may warn first). */
+    json_t *doc = NULL;
+    for (size_t end = n; end > 0 && !doc; ) {
+        size_t start = end - 1;
+        while (start > 0 && out[start - 1] != '\n')
+            start--;
+        json_t *d = json_loadb(out + start, end - start, 0, NULL);
+        if (json_is_object(d) && json_object_get(d, "is_error"))
+            doc = d;
+        else
+            json_decref(d);
+        end = start > 0 ? start - 1 : 0;
+    }
+    if (!doc)
+        return -1;
+    const char *result = json_string_value(json_object_get(doc, "result"));
+    if (result)
+        sw_buf_addstr(text, result);
+    else if (json_string_value(json_object_get(doc, "subtype")))
+        sw_buf_printf(text, "(claude: %s)", json_string_value(json_object_get(doc, "subtype")));
+    *is_error = json_is_true(json_object_get(doc, "is_error"));
+    json_t *u = json_object_get(doc, "usage");
+    *usage = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
+                       "input_tokens", json_object_get(u, "input_tokens"),
+                       "output_tokens", json_object_get(u, "output_tokens"),
+                       "cache_read_input_tokens", json_object_get(u, "cache_read_input_tokens"),
+                       "cost_usd", json_object_get(doc, "total_cost_usd"),
+                       "num_turns", json_object_get(doc, "num_turns"),
+                       "session_id", json_object_get(doc, "session_id"));
+    json_decref(doc);
+    return 0;
+}
+
 int
 agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
                   const char *lastmsg, const char *schema, sw_strv_t *argv, sw_err_t *err)
@@ -109,6 +182,40 @@ agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const cha
         sw_strv_push(argv, conf->claude);
         sw_strv_push(argv, "-p");
         sw_strv_push(argv, t->prompt);
+        sw_strv_push(argv, "--output-format");
+        sw_strv_push(argv, "json");
+        char uuid[37];
+        s_uuid(uuid);
+        sw_strv_push(argv, "--session-id");
+        sw_strv_push(argv, uuid);
+        if (conf->mcp) {
+            char *config = s_claude_mcp(conf, t);
+            sw_strv_push(argv, "--mcp-config");
+            sw_strv_push(argv, config);
+            sw_strv_push(argv, "--allowedTools");
+            sw_strv_push(argv, "mcp__swarm");
+            free(config);
+        }
+        if (strcmp(agent_runner_sandbox(t->type), "read-only") == 0) {
+            const char *no[] = { "--disallowedTools", "Bash", "Edit", "Write", "MultiEdit",
+                                 "NotebookEdit" };
+            for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+                sw_strv_push(argv, no[i]);
+        }
+        else {
+            sw_strv_push(argv, "--permission-mode");
+            sw_strv_push(argv, "acceptEdits");
+        }
+        if (conf->claude_max_turns > 0) {
+            char n[32];
+            snprintf(n, sizeof n, "%lld", conf->claude_max_turns);
+            sw_strv_push(argv, "--max-turns");
+            sw_strv_push(argv, n);
+        }
+        if (conf->claude_max_budget_usd) {
+            sw_strv_push(argv, "--max-budget-usd");
+            sw_strv_push(argv, conf->claude_max_budget_usd);
+        }
         return 0;
     }
     if (strcmp(t->runner, "exec") == 0) {
@@ -216,6 +323,8 @@ agent_result_json(const agent_result_t *r)
     json_object_set_new(o, "output_truncated", json_boolean(r->output_truncated));
     json_object_set_new(o, "stderr_tail", s_text(r->stderr_tail, r->stderr_len));
     json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
+    if (r->usage)
+        json_object_set(o, "usage", r->usage);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

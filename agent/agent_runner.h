@@ -7,7 +7,13 @@
  *          one to ask); codex starts it outside its sandbox.
  *          MODE is read-only for reviewer and architect, workspace-write
  *          otherwise; LASTMSG (codex's last message) becomes the output.
- *  claude: claude -p PROMPT
+ *  claude: claude -p PROMPT --output-format json --session-id UUID
+ *            --mcp-config JSON --allowedTools mcp__swarm
+ *            (--disallowedTools Bash Edit Write MultiEdit NotebookEdit |
+ *             --permission-mode acceptEdits) [--max-turns N] [--max-budget-usd X]
+ *          Read-only types get no tools that write or run commands. The
+ *          JSON's result becomes the output; is_error fails the task even
+ *          when claude exits 0; cost and token usage go in the result.
  *  exec:   the task's argv, only when the agent runs with --allow-exec,
  *          and with --allow-cmd only a program that matches a pattern.
  *
@@ -19,6 +25,8 @@
  */
 #ifndef AGENT_RUNNER_H
 #define AGENT_RUNNER_H
+
+#include <jansson.h>
 
 #include "agent_child.h"
 #include "sw_proto.h"
@@ -33,6 +41,8 @@ typedef struct {
     const char *redis_url;      /*  for it */
     const char *redis_password_file;
     const char *agent_id;
+    long long   claude_max_turns;       /*  0: claude's default */
+    const char *claude_max_budget_usd;  /*  NULL: none */
 } agent_runner_conf_t;
 
 /*  Fills argv for the task; -1 with a user-facing reason. schema is the
@@ -70,7 +80,14 @@ typedef struct {
     const char      *stderr_tail;
     size_t           stderr_len;
     const char      *error;         /*  why it failed without running, or NULL */
+    json_t          *usage;         /*  tokens and cost, or NULL (borrowed) */
 } agent_result_t;
+
+/*  claude --output-format json on stdout: its result text goes to text,
+ *  its cost and token usage to *usage (new reference), *is_error from the
+ *  document. -1 when out is not such a document. */
+int agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage,
+                       bool *is_error);
 
 /*  The result JSON; caller frees. Bytes that are not UTF-8 become U+FFFD. */
 char *agent_result_json(const agent_result_t *r);

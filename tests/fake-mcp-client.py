@@ -3,8 +3,9 @@
 server the agent configured through -c mcp_servers.swarm.* (TOML values).
 
 usage: fake-mcp-client.py CONFIG STORE_TEXT SEARCH_QUERY
-CONFIG holds the KEY=VALUE lines. Checks that command, args, env and
-default_tools_approval_mode = "approve" are all there and that env names this
+CONFIG holds codex's KEY=VALUE lines (TOML), or claude's --mcp-config JSON
+({"mcpServers": {"swarm": {...}}}). Checks that command, args, env (and for
+codex default_tools_approval_mode = "approve") are there and that env names this
 task (as $SWARM_TASK_ID says); starts the server the way codex does (its
 own environment: PATH and HOME plus the env table, not the worker's), runs
 initialize, tools/list, and memory_store and/or memory_search; prints what
@@ -21,11 +22,16 @@ def fail(why):
     sys.exit(1)
 
 
-conf = tomllib.loads(sys.argv[1])
-for key in ("command", "args", "env", "default_tools_approval_mode"):
+if sys.argv[1].startswith("{"):
+    conf = json.loads(sys.argv[1])["mcpServers"]["swarm"]
+    needed = ("command", "args", "env")
+else:
+    conf = tomllib.loads(sys.argv[1])
+    needed = ("command", "args", "env", "default_tools_approval_mode")
+for key in needed:
     if key not in conf:
         fail(f"mcp_servers.swarm.{key} is not configured")
-if conf["default_tools_approval_mode"] != "approve":
+if "default_tools_approval_mode" in needed and conf["default_tools_approval_mode"] != "approve":
     fail("tools are not approved: codex exec would refuse every call")
 env = conf["env"]
 if env.get("SWARM_TASK_ID") != os.environ.get("SWARM_TASK_ID"):
