@@ -197,8 +197,7 @@ agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const cha
             free(config);
         }
         if (strcmp(agent_runner_sandbox(t->type), "read-only") == 0) {
-            const char *no[] = { "--disallowedTools", "Bash", "Edit", "Write", "MultiEdit",
-                                 "NotebookEdit" };
+            const char *no[] = { "--disallowedTools", "Bash", "Edit", "Write", "NotebookEdit" };
             for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
                 sw_strv_push(argv, no[i]);
         }

@@ -9,7 +9,7 @@
  *          otherwise; LASTMSG (codex's last message) becomes the output.
  *  claude: claude -p PROMPT --output-format json --session-id UUID
  *            --mcp-config JSON --allowedTools mcp__swarm
- *            (--disallowedTools Bash Edit Write MultiEdit NotebookEdit |
+ *            (--disallowedTools Bash Edit Write NotebookEdit |
  *             --permission-mode acceptEdits) [--max-turns N] [--max-budget-usd X]
  *          Read-only types get no tools that write or run commands. The
  *          JSON's result becomes the output; is_error fails the task even

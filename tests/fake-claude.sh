@@ -3,7 +3,7 @@
 # swarm). It insists on the argv swarm must use,
 #   claude -p PROMPT --output-format json --session-id UUID
 #          [--mcp-config JSON --allowedTools mcp__swarm]
-#          (--disallowedTools Bash Edit Write MultiEdit NotebookEdit
+#          (--disallowedTools Bash Edit Write NotebookEdit
 #           | --permission-mode acceptEdits) [--max-turns N] [--max-budget-usd X]
 # and on stdin being closed, and answers with claude's JSON result document
 # (result, is_error, total_cost_usd, usage). The result names the
@@ -29,9 +29,9 @@ while [ "$#" -gt 0 ]; do
         --mcp-config) mcp=$2; [ "${3:-}" = --allowedTools ] && [ "${4:-}" = mcp__swarm ] \
                           || die "the swarm MCP tools are not allowed"; shift 4 ;;
         --disallowedTools)
-            [ "${2:-} ${3:-} ${4:-} ${5:-} ${6:-}" = "Bash Edit Write MultiEdit NotebookEdit" ] \
-                || die "read-only must disallow Bash Edit Write MultiEdit NotebookEdit"
-            mode=read-only; shift 6 ;;
+            [ "${2:-} ${3:-} ${4:-} ${5:-}" = "Bash Edit Write NotebookEdit" ] \
+                || die "read-only must disallow Bash Edit Write NotebookEdit"
+            mode=read-only; shift 5 ;;
         --permission-mode) mode=$2; shift 2 ;;
         --max-turns|--max-budget-usd) limits="$limits $1 $2"; shift 2 ;;
         *) die "unexpected argument $1" ;;
