@@ -289,6 +289,13 @@ s_complete(agent_t *self, run_t *run)
             sw_capture_render(&c->out, &output);
             truncated = sw_capture_truncated(&c->out);
         }
+        if (strcmp(run->task.runner, "codex") == 0) {
+            sw_buf_t events;
+            sw_buf_init(&events);
+            sw_capture_render(&c->out, &events);
+            agent_codex_usage(events.data, events.len, &usage);
+            sw_buf_release(&events);
+        }
         bool is_error = false;
         sw_buf_t text;
         sw_buf_init(&text);

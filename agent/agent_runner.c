@@ -161,12 +161,41 @@ agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage, bo
 }
 
 int
+agent_codex_usage(const char *out, size_t n, json_t **usage)
+{
+    static const char *const fields[] = { "input_tokens", "cached_input_tokens",
+                                          "output_tokens", "reasoning_output_tokens" };
+    json_int_t sum[4] = { 0 }, turns = 0;
+    for (size_t start = 0; start < n; ) {
+        const char *nl = memchr(out + start, '\n', n - start);
+        size_t end = nl ? (size_t) (nl - out) : n;
+        if (end > start && out[start] == '{') {
+            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
+            const char *type = json_string_value(json_object_get(ev, "type"));
+            json_t *u = json_object_get(ev, "usage");
+            if (type && strcmp(type, "turn.completed") == 0 && json_is_object(u)) {
+                turns++;
+                for (size_t i = 0; i < 4; i++)
+                    sum[i] += json_integer_value(json_object_get(u, fields[i]));
+            }
+            json_decref(ev);
+        }
+        start = end + 1;
+    }
+    if (turns == 0)
+        return -1;
+    *usage = json_pack("{s:I, s:I, s:I, s:I, s:I}", fields[0], sum[0], fields[1], sum[1],
+                       fields[2], sum[2], fields[3], sum[3], "num_turns", turns);
+    return 0;
+}
+
+int
 agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
                   const char *lastmsg, const char *schema, sw_strv_t *argv, sw_err_t *err)
 {
     if (strcmp(t->runner, "codex") == 0) {
         const char *v[] = { conf->codex, "exec", "--sandbox", agent_runner_sandbox(t->type),
-                            "--skip-git-repo-check", "-C", dir, "-o", lastmsg };
+                            "--skip-git-repo-check", "-C", dir, "-o", lastmsg, "--json" };
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
             sw_strv_push(argv, v[i]);
         if (conf->mcp)
@@ -485,14 +514,15 @@ agent_runner_test(bool verbose)
     sw_strv_t argv = { 0 };
     CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", NULL, &argv, &err) == 0);
     const char *want[] = { "/opt/codex", "exec", "--sandbox", "read-only",
-                           "--skip-git-repo-check", "-C", "/w", "-o", "/w/last", "look at it" };
-    CHECK(argv.n == 10);
-    for (size_t i = 0; i < argv.n && i < 10; i++)
+                           "--skip-git-repo-check", "-C", "/w", "-o", "/w/last", "--json",
+                           "look at it" };
+    CHECK(argv.n == 11);
+    for (size_t i = 0; i < argv.n && i < 11; i++)
         CHECK(strcmp(argv.v[i], want[i]) == 0);
     sw_strv_release(&argv);
     CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", "/w/s.json", &argv, &err) == 0);
-    CHECK(argv.n == 12 && strcmp(argv.v[9], "--output-schema") == 0);
-    CHECK(strcmp(argv.v[10], "/w/s.json") == 0 && strcmp(argv.v[11], "look at it") == 0);
+    CHECK(argv.n == 13 && strcmp(argv.v[10], "--output-schema") == 0);
+    CHECK(strcmp(argv.v[11], "/w/s.json") == 0 && strcmp(argv.v[12], "look at it") == 0);
     sw_strv_release(&argv);
     /*  with swarm mcp: -c overrides in TOML, the password by file only */
     agent_runner_conf_t mconf = conf;
@@ -501,13 +531,25 @@ agent_runner_test(bool verbose)
     mconf.redis_password_file = "/etc/swarm/redis.password";
     mconf.agent_id = "a\"1";
     CHECK(agent_runner_argv(&mconf, &t, "/w", "/w/last", NULL, &argv, &err) == 0);
-    CHECK(argv.n == 18 && strcmp(argv.v[9], "-c") == 0 && strcmp(argv.v[17], "look at it") == 0);
-    CHECK(strcmp(argv.v[10], "mcp_servers.swarm.command=\"/usr/bin/swarm\"") == 0);
-    CHECK(strcmp(argv.v[12], "mcp_servers.swarm.args=[\"--redis\",\"redis://10.0.0.1:6379/0\","
+    CHECK(argv.n == 19 && strcmp(argv.v[10], "-c") == 0 && strcmp(argv.v[18], "look at it") == 0);
+    CHECK(strcmp(argv.v[11], "mcp_servers.swarm.command=\"/usr/bin/swarm\"") == 0);
+    CHECK(strcmp(argv.v[13], "mcp_servers.swarm.args=[\"--redis\",\"redis://10.0.0.1:6379/0\","
                  "\"--redis-password-file\",\"/etc/swarm/redis.password\",\"mcp\"]") == 0);
-    CHECK(strcmp(argv.v[14], "mcp_servers.swarm.env={SWARM_JOB=\"j\",SWARM_TASK_ID=\"review\","
+    CHECK(strcmp(argv.v[15], "mcp_servers.swarm.env={SWARM_JOB=\"j\",SWARM_TASK_ID=\"review\","
                  "SWARM_ATTEMPT=\"0\",SWARM_AGENT=\"a\\\"1\"}") == 0);
-    CHECK(strcmp(argv.v[16], "mcp_servers.swarm.default_tools_approval_mode=\"approve\"") == 0);
+    CHECK(strcmp(argv.v[17], "mcp_servers.swarm.default_tools_approval_mode=\"approve\"") == 0);
+    /*  codex --json: usage summed over turn.completed events */
+    const char *events = "{\"type\":\"thread.started\"}\nnot json\n"
+        "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":40,\"cached_input_tokens\":2,"
+        "\"output_tokens\":7}}\n{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":2,"
+        "\"output_tokens\":1,\"reasoning_output_tokens\":3}}";
+    json_t *u = NULL;
+    CHECK(agent_codex_usage(events, strlen(events), &u) == 0);
+    CHECK(json_integer_value(json_object_get(u, "input_tokens")) == 42);
+    CHECK(json_integer_value(json_object_get(u, "output_tokens")) == 8);
+    CHECK(json_integer_value(json_object_get(u, "num_turns")) == 2);
+    json_decref(u);
+    CHECK(agent_codex_usage("no events\n", 10, &u) < 0);
     sw_strv_release(&argv);
     sw_buf_t toml;
     sw_buf_init(&toml);

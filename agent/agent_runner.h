@@ -1,7 +1,9 @@
 /*  agent_runner -- what runs for a task, and what is stored after.
  *
- *  codex:  codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG
+ *  codex:  codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG --json
  *            [-c mcp_servers.swarm.KEY=VALUE ...] [--output-schema FILE] PROMPT
+ *          --json makes stdout an event stream; its turn.completed events
+ *          give the token usage.
  *          The -c options make `swarm mcp` the worker's MCP server (command,
  *          args, env with the task's ids, tools approved: codex exec has no
  *          one to ask); codex starts it outside its sandbox.
@@ -88,6 +90,10 @@ typedef struct {
  *  document. -1 when out is not such a document. */
 int agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage,
                        bool *is_error);
+/*  codex exec --json on stdout: the token usage of its turn.completed
+ *  events, summed (new reference), with the number of turns. -1 when
+ *  there is none. Lines that are not JSON are skipped. */
+int agent_codex_usage(const char *out, size_t n, json_t **usage);
 
 /*  The result JSON; caller frees. Bytes that are not UTF-8 become U+FFFD. */
 char *agent_result_json(const agent_result_t *r);

@@ -45,6 +45,9 @@ ok "the parallel coders ran on both agents"
   "sandbox=workspace-write task=tester agent=$(json_get "$T/results.json" "[r['agent'] for r in d if r['id']=='tester'][0]"): done: Write the tests" ] \
     || fail "tester output is not codex's last message"
 ok "output is codex's last message (-o file)"
+[ "$(json_get "$T/results.json" "[(r['usage']['input_tokens'], r['usage']['output_tokens'], r['usage']['num_turns']) for r in d if r['id']=='tester'][0]")" \
+  = "(1200, 34, 1)" ] || fail "codex usage: $(json_get "$T/results.json" "[r.get('usage') for r in d if r['id']=='tester'][0]")"
+ok "token usage from codex's --json events is in the result"
 
 # the table: one row per task, in submit order, and exit 0
 expect 0 "$SWARM" results

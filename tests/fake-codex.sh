@@ -2,8 +2,10 @@
 # A stand-in for `codex exec`: the only stand-in in the test suite (it
 # replaces the paid model, nothing of swarm). It insists on the exact argv
 # swarm must use,
-#   codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG
+#   codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG --json
 #              [-c mcp_servers.swarm.KEY=VALUE]... [--output-schema FILE] PROMPT
+# and prints two of codex's --json events (thread.started, turn.completed
+# with token usage) around its work.
 # and on stdin being closed (real codex waits for EOF on an open stdin).
 # Markers in the prompt choose a behaviour:
 #   FAKE:exit=N         exit N after writing the last message
@@ -44,6 +46,8 @@ dir=${6:-}
 [ "${7:-}" = -o ] || die "argv[7] must be -o"
 last=${8:-}
 shift 8
+[ "${1:-}" = --json ] || die "argv[9] must be --json (token usage comes from its events)"
+shift
 # The agent's MCP server for this worker, as codex's -c overrides (TOML).
 mcp=
 while [ "${1:-}" = -c ]; do
@@ -76,6 +80,7 @@ if ! IFS= read -r _ignored; then :; fi
 marker() { printf '%s\n' "$prompt" | sed -n "s/.*FAKE:$1=\([^ ]*\).*/\1/p" | head -n 1; }
 case "$prompt" in *FAKE:ignore-term*) trap '' TERM INT ;; esac
 
+echo '{"type":"thread.started","thread_id":"fake"}'
 echo "fake-codex: working in $mode sandbox"
 ledger() {
     [ -n "${FAKE_LEDGER:-}" ] && echo "$1 ${SWARM_JOB:-?} ${SWARM_TASK_ID:-?} ${SWARM_ATTEMPT:-?} ${SWARM_AGENT:-?} $$" >>"$FAKE_LEDGER"
@@ -128,6 +133,7 @@ else
     printf 'sandbox=%s task=%s agent=%s: done: %s%s\n' "$mode" "${SWARM_TASK_ID:-?}" \
         "${SWARM_AGENT:-?}" "$prompt" "${mcp_out:+ mcp: $mcp_out}" > "$last"
 fi
+echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34,"reasoning_output_tokens":5}}'
 ledger end
 code=$(marker exit)
 exit "${code:-0}"

@@ -70,7 +70,10 @@ bodies = [json.loads(l)["body"] for l in open(sys.argv[1])]
 assert any(t.get("name") == "mcp__swarm" and any(s["name"] == "memory_store" for s in t.get("tools", []))
            for b in bodies for t in b.get("tools", [])), "no mcp__swarm namespace"
 PY
-ok "codex workers: one stored its finding through swarm mcp (read-only and workspace-write), the next found it"
+expect 0 "$SWARM" --json results
+[ "$(json_get "$T/out" "[(x['usage']['input_tokens'] > 0, x['usage']['num_turns']) for x in d if x['id']=='builder'][0]")" = "(True, 1)" ] \
+    || fail "no usage from codex --json: $(cat "$T/out")"
+ok "codex workers: one stored its finding through swarm mcp (read-only and workspace-write), the next found it; tokens recorded"
 
 expect 0 "$SWARM" spawn --id shell --type coder "MOCK:shell=ran_in_the_sandbox"
 expect 0 "$SWARM" wait --timeout 120 shell
