@@ -283,33 +283,34 @@ s_complete(agent_t *self, run_t *run)
             r.error = "crashed";
         else if (c->stop == AGENT_STOP_IDLE)
             r.error = "no output for the idle timeout";
+        /*  The output: codex's last message, else claude's result, else the
+         *  child's stdout. codex's stdout holds its --json events, claude's
+         *  its result document: the usage is read from them. */
+        sw_buf_t out;
+        sw_buf_init(&out);
+        sw_capture_render(&c->out, &out);
+        bool from_stdout = false, is_error = false;
         if (run->lastmsg)
             sw_read_file(run->lastmsg, (size_t) self->conf->max_output, &output, &truncated);
-        if (output.len == 0) {      /*  not codex, or codex wrote no last message */
-            sw_capture_render(&c->out, &output);
-            truncated = sw_capture_truncated(&c->out);
-        }
-        if (strcmp(run->task.runner, "codex") == 0) {
-            sw_buf_t events;
-            sw_buf_init(&events);
-            sw_capture_render(&c->out, &events);
-            agent_codex_usage(events.data, events.len, &usage);
-            sw_buf_release(&events);
-        }
-        bool is_error = false;
-        sw_buf_t text;
-        sw_buf_init(&text);
-        if (strcmp(run->task.runner, "claude") == 0
-            && agent_claude_parse(output.data, output.len, &text, &usage, &is_error) == 0) {
-            sw_buf_release(&output);
-            output = text;
+        if (strcmp(run->task.runner, "codex") == 0)
+            agent_codex_usage(out.data, out.len, &usage);
+        else if (strcmp(run->task.runner, "claude") == 0
+                 && agent_claude_parse(out.data, out.len, &output, &usage, &is_error) == 0) {
+            from_stdout = true;
             if (is_error && strcmp(run->status, "succeeded") == 0) {
                 run->status = "failed";
                 r.error = "claude reported an error (is_error)";
             }
         }
-        else
-            sw_buf_release(&text);
+        if (output.len == 0 && !from_stdout) {
+            sw_buf_release(&output);
+            output = out;
+            sw_buf_init(&out);
+            from_stdout = true;
+        }
+        if (from_stdout)
+            truncated = sw_capture_truncated(&c->out);
+        sw_buf_release(&out);
         sw_capture_render(&c->err, &errtail);
     }
     if (run->error && !run->spawned)

@@ -35,57 +35,74 @@ agent_toml_string(sw_buf_t *out, const char *s)
     sw_buf_addstr(out, "\"");
 }
 
-/*  -c mcp_servers.swarm.KEY=VALUE, VALUE in TOML. */
-static void
-s_codex_config(sw_strv_t *argv, const char *key, const sw_buf_t *value)
+/*  The worker's MCP server, `swarm mcp`, as both CLIs describe one:
+ *  command, args (where Redis is; a password by file, never in argv) and
+ *  env (the task's ids: the CLI starts it with no other environment). */
+static json_t *
+s_mcp_server(const agent_runner_conf_t *conf, const sw_task_t *t)
 {
-    char *kv = xasprintf("mcp_servers.swarm.%s=%s", key, value->data);
-    sw_strv_push(argv, "-c");
-    sw_strv_push(argv, kv);
-    free(kv);
+    char attempt[32];
+    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
+    json_t *args = json_pack("[s, s]", "--redis", conf->redis_url);
+    if (conf->redis_password_file) {
+        json_array_append_new(args, json_string("--redis-password-file"));
+        json_array_append_new(args, json_string(conf->redis_password_file));
+    }
+    json_array_append_new(args, json_string("mcp"));
+    return json_pack("{s:s, s:o, s:{s:s, s:s, s:s, s:s}}", "command", conf->mcp, "args", args,
+                     "env", "SWARM_JOB", t->job, "SWARM_TASK_ID", t->id, "SWARM_ATTEMPT", attempt,
+                     "SWARM_AGENT", conf->agent_id ? conf->agent_id : "");
 }
 
-/*  codex starts `swarm mcp` itself, with only the environment we give it:
- *  the task's ids and where Redis is (a password by file, never in argv). */
+/*  A JSON string, array of strings or object of strings as a TOML inline
+ *  value. */
+static void
+s_toml(sw_buf_t *out, const json_t *v)
+{
+    const char *k;
+    json_t *item;
+    size_t i;
+    if (json_is_array(v)) {
+        sw_buf_addstr(out, "[");
+        json_array_foreach(v, i, item) {
+            sw_buf_addstr(out, i ? "," : "");
+            s_toml(out, item);
+        }
+        sw_buf_addstr(out, "]");
+    }
+    else if (json_is_object(v)) {
+        sw_buf_addstr(out, "{");
+        i = 0;
+        json_object_foreach((json_t *) v, k, item) {
+            sw_buf_printf(out, "%s%s=", i++ ? "," : "", k);
+            s_toml(out, item);
+        }
+        sw_buf_addstr(out, "}");
+    }
+    else
+        agent_toml_string(out, json_string_value(v));
+}
+
+/*  codex: -c mcp_servers.swarm.KEY=VALUE for each key of the server, and
+ *  its tools approved (codex exec has no one to ask). */
 static void
 s_codex_mcp(const agent_runner_conf_t *conf, const sw_task_t *t, sw_strv_t *argv)
 {
-    sw_buf_t v;
-    sw_buf_init(&v);
-    agent_toml_string(&v, conf->mcp);
-    s_codex_config(argv, "command", &v);
-    sw_buf_reset(&v);
-    sw_buf_addstr(&v, "[");
-    agent_toml_string(&v, "--redis");
-    sw_buf_addstr(&v, ",");
-    agent_toml_string(&v, conf->redis_url);
-    if (conf->redis_password_file) {
-        sw_buf_addstr(&v, ",");
-        agent_toml_string(&v, "--redis-password-file");
-        sw_buf_addstr(&v, ",");
-        agent_toml_string(&v, conf->redis_password_file);
+    json_t *server = s_mcp_server(conf, t);
+    json_object_set_new(server, "default_tools_approval_mode", json_string("approve"));
+    sw_buf_t kv;
+    sw_buf_init(&kv);
+    const char *key;
+    json_t *value;
+    json_object_foreach(server, key, value) {
+        sw_buf_reset(&kv);
+        sw_buf_printf(&kv, "mcp_servers.swarm.%s=", key);
+        s_toml(&kv, value);
+        sw_strv_push(argv, "-c");
+        sw_strv_push(argv, kv.data);
     }
-    sw_buf_addstr(&v, ",");
-    agent_toml_string(&v, "mcp");
-    sw_buf_addstr(&v, "]");
-    s_codex_config(argv, "args", &v);
-    sw_buf_reset(&v);
-    char attempt[32];
-    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
-    const char *env[][2] = { { "SWARM_JOB", t->job }, { "SWARM_TASK_ID", t->id },
-                             { "SWARM_ATTEMPT", attempt },
-                             { "SWARM_AGENT", conf->agent_id ? conf->agent_id : "" } };
-    sw_buf_addstr(&v, "{");
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
-        sw_buf_printf(&v, "%s%s=", i ? "," : "", env[i][0]);
-        agent_toml_string(&v, env[i][1]);
-    }
-    sw_buf_addstr(&v, "}");
-    s_codex_config(argv, "env", &v);
-    sw_buf_reset(&v);
-    agent_toml_string(&v, "approve");
-    s_codex_config(argv, "default_tools_approval_mode", &v);
-    sw_buf_release(&v);
+    sw_buf_release(&kv);
+    json_decref(server);
 }
 
 /*  A random (version 4) UUID for claude's --session-id. */
@@ -107,18 +124,7 @@ s_uuid(char out[37])
 static char *
 s_claude_mcp(const agent_runner_conf_t *conf, const sw_task_t *t)
 {
-    char attempt[32];
-    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
-    json_t *args = json_pack("[s, s]", "--redis", conf->redis_url);
-    if (conf->redis_password_file) {
-        json_array_append_new(args, json_string("--redis-password-file"));
-        json_array_append_new(args, json_string(conf->redis_password_file));
-    }
-    json_array_append_new(args, json_string("mcp"));
-    json_t *doc = json_pack("{s:{s:{s:s, s:o, s:{s:s, s:s, s:s, s:s}}}}", "mcpServers", "swarm",
-                            "command", conf->mcp, "args", args, "env", "SWARM_JOB", t->job,
-                            "SWARM_TASK_ID", t->id, "SWARM_ATTEMPT", attempt, "SWARM_AGENT",
-                            conf->agent_id ? conf->agent_id : "");
+    json_t *doc = json_pack("{s:{s:o}}", "mcpServers", "swarm", s_mcp_server(conf, t));
     char *s = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     return s;
