@@ -15,74 +15,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sw_proto.h"
+#include "bench_ctl.h"
 #include "sw_redis.h"
 
 static zsock_t *s_sock;
 
-static int
-s_request(int cmd, msgpack_sbuffer *sb, sw_msg_t *reply)
-{
-    if (sw_msg_send(s_sock, NULL, cmd, sb->data, sb->size) < 0)
-        return -1;
-    zmq_pollitem_t it = { zsock_resolve(s_sock), 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll(&it, 1, 120000) <= 0)
-        return -1;
-    zmsg_t *m = zmsg_recv(s_sock);
-    sw_err_t err = { 0 };
-    if (sw_msg_decode(&m, false, reply, &err) < 0)
-        return -1;
-    bool ok = false;
-    sw_mp_bool(reply->body, "ok", true, &ok, &err);
-    if (!ok) {
-        char *e = NULL;
-        sw_mp_str(reply->body, "error", false, &e, &err);
-        fprintf(stderr, "swarm_bench: %s\n", e ? e : "request failed");
-        free(e);
-        sw_msg_release(reply);
-        return -1;
-    }
-    return 0;
-}
-
-static void
-s_pack_task(msgpack_packer *pk, const char *id, char **argv)
-{
-    sw_task_t t;
-    sw_task_init(&t);
-    t.id = (char *) id;
-    t.runner = "exec";
-    t.type = "cmd";
-    for (char **a = argv; *a; a++)
-        sw_strv_push(&t.argv, *a);
-    sw_task_pack(pk, &t);
-    sw_strv_release(&t.argv);
-}
-
-/*  Submits ids prefix0..prefix(n-1) to job in one request. */
-static int
-s_submit(const char *job, const char *prefix, int from, int n, char **argv)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    sw_mp_packer_init(&pk, &sb);
-    msgpack_pack_map(&pk, 2);
-    sw_mp_kv_str(&pk, "job", job);
-    sw_mp_pack_str(&pk, "tasks");
-    msgpack_pack_array(&pk, (size_t) n);
-    char id[64];
-    for (int i = 0; i < n; i++) {
-        snprintf(id, sizeof id, "%s%d", prefix, from + i);
-        s_pack_task(&pk, id, argv);
-    }
-    sw_msg_t reply;
-    int rc = s_request(SW_C_SUBMIT, &sb, &reply);
-    msgpack_sbuffer_destroy(&sb);
-    if (rc == 0)
-        sw_msg_release(&reply);
-    return rc;
-}
+#define REQUEST_MS 120000
 
 /*  Long-polls until the task (or the whole job when id is NULL) is final. */
 static int
@@ -101,7 +39,7 @@ s_wait(const char *job, const char *id)
             sw_mp_pack_str(&pk, id);
         sw_mp_kv_int(&pk, "max_ms", 60000);
         sw_msg_t reply;
-        int rc = s_request(SW_C_WAIT, &sb, &reply);
+        int rc = bench_ctl_request(s_sock, SW_C_WAIT, &sb, REQUEST_MS, &reply);
         msgpack_sbuffer_destroy(&sb);
         if (rc < 0)
             return -1;
@@ -160,16 +98,14 @@ main(int argc, char **argv)
     char **task_argv = strcmp(wl, "fanout-output") == 0 ? out_argv : true_argv;
     size_t bytes = task_argv == out_argv ? 88534 : 0;
     zsys_handler_set(NULL);
-    s_sock = zsock_new(ZMQ_DEALER);
-    sw_sock_defaults(s_sock);
-    zsock_connect(s_sock, "%s", argv[1]);
+    s_sock = bench_ctl_connect(argv[1]);
     sw_err_t err = { 0 };
     sw_redis_t *redis = sw_redis_new(argv[2], 5000, &err);
     if (!redis) {
         fprintf(stderr, "swarm_bench: %s\n", err.msg);
         return 3;
     }
-    if (s_submit("warmup", "w", 0, 8, true_argv) < 0 || s_wait("warmup", NULL) < 0)
+    if (bench_ctl_submit(s_sock, "warmup", "w", 0, 8, true_argv, REQUEST_MS) < 0 || s_wait("warmup", NULL) < 0)
         return 1;
 
     const char *job = "bench";
@@ -180,7 +116,7 @@ main(int argc, char **argv)
             char id[32];
             snprintf(id, sizeof id, "t%d", i);
             int64_t s = zclock_usecs();
-            if (s_submit(job, "t", i, 1, task_argv) < 0 || s_wait(job, id) < 0)
+            if (bench_ctl_submit(s_sock, job, "t", i, 1, task_argv, REQUEST_MS) < 0 || s_wait(job, id) < 0)
                 return 1;
             if (lat)
                 fprintf(lat, "%.3f\n", (double) (zclock_usecs() - s) / 1000);
@@ -188,7 +124,7 @@ main(int argc, char **argv)
         if (lat)
             fclose(lat);
     }
-    else if (s_submit(job, "t", 0, n, task_argv) < 0 || s_wait(job, NULL) < 0)
+    else if (bench_ctl_submit(s_sock, job, "t", 0, n, task_argv, REQUEST_MS) < 0 || s_wait(job, NULL) < 0)
         return 1;
     int64_t wall = zclock_usecs() - t0;
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "sw_proto.h"
+#include "bench_ctl.h"
 
 #define BATCH 2000
 
@@ -32,61 +32,7 @@ typedef struct {
 
 static zsock_t *s_ctl;
 
-static int
-s_request(int cmd, msgpack_sbuffer *sb, const char *what)
-{
-    if (sw_msg_send(s_ctl, NULL, cmd, sb->data, sb->size) < 0)
-        return -1;
-    zmq_pollitem_t it = { zsock_resolve(s_ctl), 0, ZMQ_POLLIN, 0 };
-    if (zmq_poll(&it, 1, 300000) <= 0) {
-        fprintf(stderr, "swarm_dispatch: no reply to %s\n", what);
-        return -1;
-    }
-    zmsg_t *m = zmsg_recv(s_ctl);
-    sw_msg_t reply;
-    sw_err_t err = { 0 };
-    static const sw_mp_limits_t lim = { .max_depth = 8, .max_items = 4u << 20,
-                                        .max_str = 16u << 20 };
-    if (sw_msg_decode_lim(&m, false, &lim, &reply, &err) < 0) {
-        fprintf(stderr, "swarm_dispatch: bad reply to %s: %s\n", what, err.msg);
-        return -1;
-    }
-    bool ok = false, done = false;
-    sw_mp_bool(reply.body, "ok", true, &ok, &err);
-    sw_mp_bool(reply.body, "done", false, &done, &err);
-    sw_msg_release(&reply);
-    if (!ok)
-        fprintf(stderr, "swarm_dispatch: %s refused\n", what);
-    return !ok ? -1 : done ? 1 : 0;
-}
-
-static int
-s_submit(const char *job, int from, int n)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    sw_mp_packer_init(&pk, &sb);
-    msgpack_pack_map(&pk, 2);
-    sw_mp_kv_str(&pk, "job", job);
-    sw_mp_pack_str(&pk, "tasks");
-    msgpack_pack_array(&pk, (size_t) n);
-    sw_task_t t;
-    sw_task_init(&t);
-    t.runner = "exec";
-    t.type = "cmd";
-    sw_strv_push(&t.argv, "true");
-    char id[32];
-    for (int i = 0; i < n; i++) {
-        snprintf(id, sizeof id, "t%d", from + i);
-        t.id = id;
-        sw_task_pack(&pk, &t);
-    }
-    sw_strv_release(&t.argv);
-    int rc = s_request(SW_C_SUBMIT, &sb, "SUBMIT");
-    msgpack_sbuffer_destroy(&sb);
-    return rc;
-}
+#define REQUEST_MS 300000
 
 /*  0 while running, 1 once the job is complete. since = tasks: list none. */
 static int
@@ -102,9 +48,16 @@ s_job_done(const char *job, int tasks)
     msgpack_pack_array(&pk, 0);
     sw_mp_kv_int(&pk, "max_ms", 0);
     sw_mp_kv_int(&pk, "since", tasks);
-    int rc = s_request(SW_C_WAIT, &sb, "WAIT");
+    sw_msg_t reply;
+    int rc = bench_ctl_request(s_ctl, SW_C_WAIT, &sb, REQUEST_MS, &reply);
     msgpack_sbuffer_destroy(&sb);
-    return rc;
+    if (rc < 0)
+        return -1;
+    bool done = false;
+    sw_err_t err = { 0 };
+    sw_mp_bool(reply.body, "done", false, &done, &err);
+    sw_msg_release(&reply);
+    return done ? 1 : 0;
 }
 
 static void
@@ -167,17 +120,17 @@ main(int argc, char **argv)
     zsys_handler_set(NULL);
     zsys_set_max_sockets(nagents + 64);
     zsys_set_io_threads(1);
-    s_ctl = zsock_new(ZMQ_DEALER);
-    sw_sock_defaults(s_ctl);
-    zsock_connect(s_ctl, "%s", argv[1]);
+    s_ctl = bench_ctl_connect(argv[1]);
     char job[64];
     snprintf(job, sizeof job, "dispatch-%d-%d", nagents, tasks);
+    static char *true_argv[] = { "true", NULL };
 
     /*  Phase 1: the queue, with nobody to run it. */
     long rss0 = s_rss_kib(coord_pid);
     int64_t t0 = zclock_usecs();
     for (int from = 0; from < tasks; from += BATCH)
-        if (s_submit(job, from, tasks - from < BATCH ? tasks - from : BATCH) < 0)
+        if (bench_ctl_submit(s_ctl, job, "t", from, tasks - from < BATCH ? tasks - from : BATCH,
+                             true_argv, REQUEST_MS) < 0)
             return 1;
     int64_t submit_us = zclock_usecs() - t0;
     long rss_queued = s_rss_kib(coord_pid);

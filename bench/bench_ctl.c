@@ -1,0 +1,81 @@
+/*  bench_ctl -- see bench_ctl.h */
+#include "bench_ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+zsock_t *
+bench_ctl_connect(const char *endpoint)
+{
+    zsock_t *ctl = zsock_new(ZMQ_DEALER);
+    sw_sock_defaults(ctl);
+    zsock_connect(ctl, "%s", endpoint);
+    return ctl;
+}
+
+int
+bench_ctl_request(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb, int timeout_ms,
+                  sw_msg_t *reply)
+{
+    const char *name = sw_cmd_name(cmd), *prog = program_invocation_short_name;
+    if (sw_msg_send(ctl, NULL, cmd, sb->data, sb->size) < 0) {
+        fprintf(stderr, "%s: cannot send %s\n", prog, name);
+        return -1;
+    }
+    zmq_pollitem_t it = { zsock_resolve(ctl), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) {
+        fprintf(stderr, "%s: no reply to %s\n", prog, name);
+        return -1;
+    }
+    zmsg_t *m = zmsg_recv(ctl);
+    sw_err_t err = { 0 };
+    static const sw_mp_limits_t lim = { .max_depth = 8, .max_items = 4u << 20,
+                                        .max_str = 16u << 20 };
+    if (sw_msg_decode_lim(&m, false, &lim, reply, &err) < 0) {
+        fprintf(stderr, "%s: bad reply to %s: %s\n", prog, name, err.msg);
+        return -1;
+    }
+    bool ok = false;
+    sw_mp_bool(reply->body, "ok", true, &ok, &err);
+    if (ok)
+        return 0;
+    char *e = NULL;
+    sw_mp_str(reply->body, "error", false, &e, &err);
+    fprintf(stderr, "%s: %s refused: %s\n", prog, name, e ? e : "request failed");
+    free(e);
+    sw_msg_release(reply);
+    return -1;
+}
+
+int
+bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, int n,
+                 char **argv, int timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    msgpack_pack_map(&pk, 2);
+    sw_mp_kv_str(&pk, "job", job);
+    sw_mp_pack_str(&pk, "tasks");
+    msgpack_pack_array(&pk, (size_t) n);
+    sw_task_t t;
+    sw_task_init(&t);
+    t.runner = "exec";
+    t.type = "cmd";
+    for (char **a = argv; *a; a++)
+        sw_strv_push(&t.argv, *a);
+    char id[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "%s%d", prefix, from + i);
+        t.id = id;
+        sw_task_pack(&pk, &t);
+    }
+    sw_strv_release(&t.argv);
+    sw_msg_t reply;
+    int rc = bench_ctl_request(ctl, SW_C_SUBMIT, &sb, timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc == 0)
+        sw_msg_release(&reply);
+    return rc;
+}

@@ -1,0 +1,20 @@
+/*  bench_ctl -- what the bench programs share: requests to the
+ *  coordinator's control socket, as the swarm CLI makes them. */
+#ifndef BENCH_CTL_H
+#define BENCH_CTL_H
+
+#include "sw_proto.h"
+
+/*  A DEALER connected to the control endpoint. */
+zsock_t *bench_ctl_connect(const char *endpoint);
+/*  Sends the request and waits up to timeout_ms for an ok reply: 0 with
+ *  reply filled (release it), or -1 after printing why on stderr. Replies
+ *  are decoded with the CLI's limits (whole jobs fit). */
+int bench_ctl_request(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb, int timeout_ms,
+                      sw_msg_t *reply);
+/*  Submits exec tasks PREFIX<from>..PREFIX<from+n-1> running argv to job
+ *  in one SUBMIT; 0 or -1. */
+int bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, int n,
+                     char **argv, int timeout_ms);
+
+#endif
