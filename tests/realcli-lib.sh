@@ -1,0 +1,98 @@
+# tests/realcli-lib.sh -- what realcli_codex.sh and realcli_claude.sh share
+# (bash, sourced after lib.sh). Set RUNNER (codex or claude) first.
+#
+# realcli_install PACKAGE: installs the npm PACKAGE into the cache
+#   ($SWARM_REALCLI_CACHE, default ~/.cache/swarm-realcli) unless there, and
+#   sets CLI to its $RUNNER binary; exit 77 (skip) only when npm is missing or
+#   cannot reach its registry.
+# start_mock_model: tests/mock-model.py on loopback; sets MODEL_PORT.
+# start_realcli_agents ARGS...: agents a1 and a2, 2 slots each, with ARGS.
+# realcli_memory_tools: scout stores a finding with memory_store as its
+#   result, builder (read-only, after it) finds it with memory_search.
+# realcli_faults PATTERN TEXT: a failing model call fails, a hanging one
+#   times out; no process matching PATTERN with TEXT in its argv is left.
+# realcli_pipeline: examples/user-auth-pipeline.yaml with $RUNNER workers.
+
+realcli_install() {
+    local cache=${SWARM_REALCLI_CACHE:-$HOME/.cache/swarm-realcli}
+    CLI="$cache/node_modules/.bin/$RUNNER"
+    if [ ! -x "$CLI" ]; then
+        command -v npm >/dev/null || { echo "SKIP: no npm on this machine"; exit 77; }
+        mkdir -p "$cache"
+        if ! timeout 300 npm install --no-audit --no-fund --prefix "$cache" "$1" >"$T/npm.log" 2>&1; then
+            if grep -qiE "ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|network" "$T/npm.log"; then
+                echo "SKIP: npm cannot reach its registry:"; tail -3 "$T/npm.log"; exit 77
+            fi
+            cat "$T/npm.log"; fail "npm install $1 failed"
+        fi
+    fi
+    "$CLI" --version >"$T/version" 2>&1 || fail "$RUNNER does not run: $(cat "$T/version")"
+    ok "real $RUNNER: $(cat "$T/version")"
+}
+
+start_mock_model() {
+    python3 "$SWARM_SRC/tests/mock-model.py" "$T/model.port" "$T/model.log" 2>"$T/model.err" &
+    PIDS+=("$!")
+    for _ in $(seq 100); do [ -s "$T/model.port" ] && break; sleep 0.05; done
+    MODEL_PORT=$(cat "$T/model.port")
+}
+
+start_realcli_agents() {
+    start_coordinator
+    for a in a1 a2; do
+        mkdir -p "$T/work-$a"
+        "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id "$a" --slots 2 \
+            --workdir "$T/work-$a" --kill-grace-ms 1000 "$@" >>"$T/agent-$a.log" 2>&1 &
+        PIDS+=("$!")
+    done
+    wait_agents 2
+}
+
+realcli_memory_tools() {
+    expect 0 "$SWARM" init "real$RUNNER"
+    expect 0 "$SWARM" spawn --id scout --type coder --runner "$RUNNER" \
+        "TASK:scout MOCK:mcp-store=sessions_live_15_minutes"
+    expect 0 "$SWARM" spawn --id builder --type reviewer --after scout --runner "$RUNNER" \
+        "MOCK:mcp-search=sessions"
+    expect 0 "$SWARM" wait --timeout 120
+    expect 0 "$SWARM" --json memory get --namespace results result-scout
+    [ "$(json_get "$T/out" "d['value']")" = "sessions live 15 minutes" ] \
+        || fail "scout's own result: $(cat "$T/out")"
+    expect 0 "$SWARM" logs builder
+    contains "$T/out" "sessions live 15 minutes"
+}
+
+realcli_faults() {
+    expect 0 "$SWARM" init "real$RUNNER-faults"
+    expect 0 "$SWARM" spawn --id refused --runner "$RUNNER" "MOCK:http-error"
+    expect 0 "$SWARM" spawn --id hung --runner "$RUNNER" --timeout 6 "MOCK:hang"
+    expect 1 "$SWARM" wait --timeout 120
+    [ "$(task_field refused status)" = failed ] || fail "http error: $(task_field refused status)"
+    [ "$(task_field hung status)" = timed_out ] || fail "hang: $(task_field hung status)"
+    sleep 1
+    pgrep -f "$1" -a | grep -F "$2" && fail "a $RUNNER process outlived its task"
+    ok "a failing model call fails the task; a hanging model times out and leaves no process"
+}
+
+# Each stage searches the memory, stores its own result-<stage> through the
+# tools, and a later stage's result names what the earlier ones found.
+realcli_pipeline() {
+    local plan="$SWARM_SRC/examples/user-auth-pipeline.yaml"
+    if [ "$RUNNER" != codex ]; then
+        sed "s/^\(    type: .*\)$/\1\n    runner: $RUNNER/" "$plan" >"$T/pipeline.yaml"
+        plan="$T/pipeline.yaml"
+    fi
+    expect 0 "$SWARM" run "$plan" --wait
+    for stage in architect coder tester reviewer; do
+        expect 0 "$SWARM" --json memory get --namespace results "result-$stage"
+        json_get "$T/out" "d['value']" | grep -q "^finding of $stage" \
+            || fail "result-$stage is not the worker's own: $(cat "$T/out")"
+    done
+    expect 0 "$SWARM" --json memory get --namespace results result-coder
+    json_get "$T/out" "d['value']" | grep -q "finding of architect" \
+        || fail "the coder did not find the architect's result: $(cat "$T/out")"
+    expect 0 "$SWARM" --json memory get --namespace results result-reviewer
+    json_get "$T/out" "d['value']" | grep -q "finding of coder" \
+        || fail "the reviewer did not find the coder's result: $(cat "$T/out")"
+    ok "examples/user-auth-pipeline.yaml: every stage stored its own result through the tools; later stages found the earlier ones"
+}
