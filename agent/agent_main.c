@@ -868,9 +868,9 @@ static const sw_opt_t s_opts[] = {
     { "swarm-cli", 0, SW_OPT_STR, offsetof(agent_conf_t, swarm_cli), 0, 0, "PATH",
       "the swarm CLI codex workers run as their MCP server (default: beside this program)" },
     { "claude-max-turns", 0, SW_OPT_INT, offsetof(agent_conf_t, claude_max_turns), 1, 10000, "N",
-      "claude --max-turns for every claude task (default: claude's)" },
+      "claude --max-turns: default and ceiling per task" },
     { "claude-max-budget-usd", 0, SW_OPT_STR, offsetof(agent_conf_t, claude_max_budget_usd), 0,
-      0, "USD", "claude --max-budget-usd for every claude task" },
+      0, "USD", "claude --max-budget-usd: default and ceiling per task" },
     { "no-mcp", 0, SW_OPT_FLAG, offsetof(agent_conf_t, no_mcp), 0, 0, NULL,
       "do not give codex workers the shared memory as MCP tools" },
     { "allow-cmd", 0, SW_OPT_LIST, offsetof(agent_conf_t, allow_cmd), 0, 0, "PATTERN",
@@ -1017,14 +1017,12 @@ main(int argc, char **argv)
     }
     sw_redis_url_release(&url);
 
-    if (s_conf.claude_max_budget_usd) {
-        char *end = NULL;
-        double usd = strtod(s_conf.claude_max_budget_usd, &end);
-        if (!end || *end || !(usd > 0) || usd > 1e6) {
-            fprintf(stderr, "swarm-agent: --claude-max-budget-usd wants dollars (e.g. 2.50), "
-                    "got '%s'\n", s_conf.claude_max_budget_usd);
-            return 2;
-        }
+    long long budget_cents = 0;
+    if (s_conf.claude_max_budget_usd
+        && sw_parse_usd(s_conf.claude_max_budget_usd, SW_MAX_BUDGET_CENTS, &budget_cents) < 0) {
+        fprintf(stderr, "swarm-agent: --claude-max-budget-usd wants dollars with at most two "
+                "decimals (e.g. 2.50), got '%s'\n", s_conf.claude_max_budget_usd);
+        return 2;
     }
     log_init("swarm-agent", s_conf.foreground, s_conf.verbose);
     if (!s_conf.foreground && daemon(1, 0) < 0)
@@ -1077,7 +1075,7 @@ main(int argc, char **argv)
                                          .redis_password_file = password_file,
                                          .agent_id = s_conf.id,
                                          .claude_max_turns = s_conf.claude_max_turns,
-                                         .claude_max_budget_usd = s_conf.claude_max_budget_usd };
+                                         .claude_max_budget_cents = budget_cents };
     self.runs = zlistx_new();
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);

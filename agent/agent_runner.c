@@ -195,6 +195,13 @@ agent_codex_usage(const char *out, size_t n, json_t **usage)
     return 0;
 }
 
+/*  A task's limit under the agent's ceiling; 0 is "none" on either side. */
+static long long
+s_ceiling(long long task, long long agent)
+{
+    return task && agent ? (task < agent ? task : agent) : task ? task : agent;
+}
+
 int
 agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const char *dir,
                   const char *lastmsg, const char *schema, sw_strv_t *argv, sw_err_t *err)
@@ -240,15 +247,19 @@ agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const cha
             sw_strv_push(argv, "--permission-mode");
             sw_strv_push(argv, "acceptEdits");
         }
-        if (conf->claude_max_turns > 0) {
+        long long turns = s_ceiling(t->max_turns, conf->claude_max_turns),
+                  cents = s_ceiling(t->max_budget_cents, conf->claude_max_budget_cents);
+        if (turns) {
             char n[32];
-            snprintf(n, sizeof n, "%lld", conf->claude_max_turns);
+            snprintf(n, sizeof n, "%lld", turns);
             sw_strv_push(argv, "--max-turns");
             sw_strv_push(argv, n);
         }
-        if (conf->claude_max_budget_usd) {
+        if (cents) {
+            char usd[32];
+            sw_fmt_usd(cents, usd);
             sw_strv_push(argv, "--max-budget-usd");
-            sw_strv_push(argv, conf->claude_max_budget_usd);
+            sw_strv_push(argv, usd);
         }
         return 0;
     }
@@ -491,6 +502,26 @@ agent_env_passes(const char *var, const sw_strv_t *extra)
     return false;
 }
 
+/*  The values of --max-turns and --max-budget-usd in claude's argv. */
+static const char *
+s_test_claude_limits(const agent_runner_conf_t *conf, sw_task_t *t, long long turns,
+                     long long cents)
+{
+    static char out[64];
+    sw_err_t err = { 0 };
+    sw_strv_t argv = { 0 };
+    t->max_turns = turns;
+    t->max_budget_cents = cents;
+    *out = '\0';
+    if (agent_runner_argv(conf, t, "/w", "/w/last", NULL, &argv, &err) < 0)
+        return "error";
+    for (size_t i = 0; i + 1 < argv.n; i++)
+        if (strcmp(argv.v[i], "--max-turns") == 0 || strcmp(argv.v[i], "--max-budget-usd") == 0)
+            snprintf(out + strlen(out), sizeof out - strlen(out), " %s", argv.v[i + 1]);
+    sw_strv_release(&argv);
+    return out;
+}
+
 int
 agent_runner_test(bool verbose)
 {
@@ -564,6 +595,21 @@ agent_runner_test(bool verbose)
     sw_buf_release(&toml);
     CHECK(strcmp(agent_runner_sandbox("coder"), "workspace-write") == 0);
     CHECK(strcmp(agent_runner_sandbox("architect"), "read-only") == 0);
+
+    /*  claude's limits: the task's, under the agent's ceiling */
+    free(t.runner);
+    t.runner = xstrdup("claude");
+    agent_runner_conf_t cconf = conf;
+    CHECK(strcmp(s_test_claude_limits(&cconf, &t, 0, 0), "") == 0);
+    cconf.claude_max_turns = 10;
+    cconf.claude_max_budget_cents = 300;
+    CHECK(strcmp(s_test_claude_limits(&cconf, &t, 0, 0), " 10 3.00") == 0);
+    CHECK(strcmp(s_test_claude_limits(&cconf, &t, 4, 125), " 4 1.25") == 0);
+    CHECK(strcmp(s_test_claude_limits(&cconf, &t, 40, 1000), " 10 3.00") == 0);
+    cconf.claude_max_turns = 0;
+    cconf.claude_max_budget_cents = 0;
+    CHECK(strcmp(s_test_claude_limits(&cconf, &t, 40, 5), " 40 0.05") == 0);
+    t.max_turns = t.max_budget_cents = 0;
 
     free(t.runner);
     t.runner = xstrdup("exec");

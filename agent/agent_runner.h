@@ -13,6 +13,9 @@
  *            --mcp-config JSON --allowedTools mcp__swarm
  *            (--disallowedTools Bash Edit Write NotebookEdit |
  *             --permission-mode acceptEdits) [--max-turns N] [--max-budget-usd X]
+ *          N and X are the task's, lowered to the agent's when it has its
+ *          own (--claude-max-turns, --claude-max-budget-usd: the node
+ *          owner's ceiling), or the agent's when the task gives none.
  *          Read-only types get no tools that write or run commands. The
  *          JSON's result becomes the output; is_error fails the task even
  *          when claude exits 0; cost and token usage go in the result.
@@ -43,8 +46,8 @@ typedef struct {
     const char *redis_url;      /*  for it */
     const char *redis_password_file;
     const char *agent_id;
-    long long   claude_max_turns;       /*  0: claude's default */
-    const char *claude_max_budget_usd;  /*  NULL: none */
+    long long   claude_max_turns;       /*  0: none (claude's default) */
+    long long   claude_max_budget_cents;    /*  0: none */
 } agent_runner_conf_t;
 
 /*  Fills argv for the task; -1 with a user-facing reason. schema is the

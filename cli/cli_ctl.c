@@ -282,6 +282,7 @@ cli_init(cli_t *cli, int argc, char **argv)
 static const char s_spawn_usage[] =
     "usage: swarm spawn [--job JOB] --id ID [--type TYPE] [--runner codex|claude|exec]\n"
     "                   [--timeout S] [--idle-timeout S] [--max-attempts N]\n"
+    "                   [--max-turns N] [--max-budget-usd USD]\n"
     "                   [--after ID[,ID...]] [--label K=V]... [--env K=V]... [--dir DIR]\n"
     "                   [--namespace NS] [--context NS/KEY=VALUE]... (PROMPT | - | -- ARGV...)\n"
     "Queues one task. PROMPT goes to codex (default) or claude; '-' reads it from\n"
@@ -290,7 +291,9 @@ static const char s_spawn_usage[] =
     "{{memory:NS/KEY}} and {{result:ID}} (the output of task ID of the same job)\n"
     "in the prompt before it starts the task; a missing one fails the task.\n"
     "TYPE: coder (default), tester, reviewer, docs, architect (reviewer and\n"
-    "architect run codex in a read-only sandbox), cmd (exec tasks).\n";
+    "architect run codex in a read-only sandbox), cmd (exec tasks).\n"
+    "--max-turns and --max-budget-usd bound a claude task (claude's --max-turns,\n"
+    "--max-budget-usd); an agent started with --claude-max-* lowers them to its own.\n";
 
 static char *
 s_read_stdin(void)
@@ -317,6 +320,8 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         { "label", required_argument, NULL, 'l' }, { "env", required_argument, NULL, 'e' },
         { "dir", required_argument, NULL, 'd' }, { "namespace", required_argument, NULL, 'n' },
         { "context", required_argument, NULL, 'c' },
+        { "max-turns", required_argument, NULL, 'X' },
+        { "max-budget-usd", required_argument, NULL, 'B' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     sw_strv_t context = { 0 };
@@ -362,6 +367,20 @@ cli_spawn(cli_t *cli, int argc, char **argv)
                 t.idle_timeout_s = v;
             else
                 t.max_attempts = v;
+            break;
+        case 'X':
+            if (sw_parse_int(optarg, 1, SW_MAX_TURNS, &v) < 0)
+                rc = cli_fail(EXIT_USAGE, "spawn: --max-turns wants 1..%d, got '%s'",
+                              SW_MAX_TURNS, optarg);
+            else
+                t.max_turns = v;
+            break;
+        case 'B':
+            if (sw_parse_usd(optarg, SW_MAX_BUDGET_CENTS, &v) < 0)
+                rc = cli_fail(EXIT_USAGE, "spawn: --max-budget-usd wants dollars with at most "
+                              "two decimals (e.g. 2.50), got '%s'", optarg);
+            else
+                t.max_budget_cents = v;
             break;
         case 'h': fputs(s_spawn_usage, stdout); rc = -1; break;
         default: rc = s_bad_option("spawn", argv);
@@ -1072,6 +1091,11 @@ s_print_dag(const sw_plan_t *p, const char *job, bool json, bool dry)
                 json_decref(argv);
             if (t->prompt)
                 json_object_set_new(o, "prompt", json_string(t->prompt));
+            if (t->max_turns)
+                json_object_set_new(o, "max_turns", json_integer((json_int_t) t->max_turns));
+            if (t->max_budget_cents)
+                json_object_set_new(o, "max_budget_usd",
+                                    json_real((double) t->max_budget_cents / 100));
             json_array_append_new(arr, o);
         }
         cli_print_json(json_pack("{s:s, s:I, s:s, s:I, s:o}", "job", job,

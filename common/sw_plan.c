@@ -117,6 +117,21 @@ s_want_int(s_ctx_t *c, const yaml_node_t *n, const char *what, long long min, lo
     return true;
 }
 
+static bool
+s_want_usd(s_ctx_t *c, const yaml_node_t *n, const char *what, int64_t *cents)
+{
+    const char *s = s_scalar(n);
+    long long v;
+    if (!s || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE
+        || sw_parse_usd(s, SW_MAX_BUDGET_CENTS, &v) < 0) {
+        s_err(c, n, "%s must be dollars with at most two decimals, like 2.50%s%s%s", what,
+              s ? " (got '" : "", s ? s : "", s ? "')" : "");
+        return false;
+    }
+    *cents = v;
+    return true;
+}
+
 /*  A string or a list of strings. Records each item's position. */
 static bool
 s_want_list(s_ctx_t *c, const yaml_node_t *n, const char *what, sw_strv_t *out, int **lines,
@@ -191,8 +206,8 @@ s_add(s_ctx_t *c, const yaml_node_t *where)
 }
 
 static const char *const s_task_keys =
-    "id, name, type, task, runner, command, timeout, idle_timeout, max_attempts, labels, env, "
-    "dir, depends_on";
+    "id, name, type, task, runner, command, timeout, idle_timeout, max_attempts, max_turns, "
+    "max_budget_usd, labels, env, dir, depends_on";
 
 /*  One task mapping (a worker, a stage, a spawn_workers item). */
 static s_entry_t *
@@ -231,6 +246,10 @@ s_task(s_ctx_t *c, const yaml_node_t *n, const char *section, const char *defaul
             s_want_int(c, vn, "idle_timeout", 0, 7 * 86400, &t->idle_timeout_s);
         else if (s_is(k, "max_attempts", "maxAttempts"))
             s_want_int(c, vn, "max_attempts", 1, 100, &t->max_attempts);
+        else if (s_is(k, "max_turns", "maxTurns"))
+            s_want_int(c, vn, "max_turns", 1, SW_MAX_TURNS, &t->max_turns);
+        else if (s_is(k, "max_budget_usd", "maxBudgetUsd"))
+            s_want_usd(c, vn, "max_budget_usd", &t->max_budget_cents);
         else if (s_is(k, "labels", NULL))
             s_want_map(c, vn, "labels", &t->labels);
         else if (s_is(k, "env", NULL))
@@ -1060,8 +1079,8 @@ sw_plan_test(bool verbose)
     /*  validation errors, with positions */
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, dependson: [b]}\n", &p, &errors),
                  "p.yaml:2:22: unknown key 'dependson' in workers (known: id, name, type, task, "
-                 "runner, command, timeout, idle_timeout, max_attempts, labels, env, dir, "
-                 "depends_on)") == 0);
+                 "runner, command, timeout, idle_timeout, max_attempts, max_turns, "
+                 "max_budget_usd, labels, env, dir, depends_on)") == 0);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\n  - {id: a, task: y}\n", &p, &errors),
                  "p.yaml:3:5: duplicate id 'a' (first at line 2)") == 0);
     /*  found by fuzz_plan: a key given twice leaked and misplaced positions */
@@ -1082,6 +1101,17 @@ sw_plan_test(bool verbose)
           == 0);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, timeout: soon}\n", &p, &errors),
                  "p.yaml:2:31: timeout must be a whole number from 1 to 604800 (got 'soon')") == 0);
+    CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, runner: claude, max_budget_usd: 1.505}\n",
+                       &p, &errors),
+                 "p.yaml:2:54: max_budget_usd must be dollars with at most two decimals, like "
+                 "2.50 (got '1.505')") == 0);
+    CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, max_turns: 3}\n", &p, &errors),
+                 "p.yaml:2:5: a: max_turns and max_budget_usd are limits of the claude runner "
+                 "(codex exec has neither: bound it with a timeout)") == 0);
+    CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, runner: claude, max_turns: 3,\n"
+                       "      max_budget_usd: 0.5}\n", &p, &errors), "") == 0);
+    CHECK(p.n == 1 && p.tasks[0].task.max_turns == 3 && p.tasks[0].task.max_budget_cents == 50);
+    sw_plan_release(&p);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: [x]}\n", &p, &errors),
                  "p.yaml:2:19: task must be a string, not a list") == 0);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\nstagez: []\n", &p, &errors),

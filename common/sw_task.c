@@ -77,6 +77,8 @@ sw_task_copy(sw_task_t *dst, const sw_task_t *src)
     dst->idle_timeout_s = src->idle_timeout_s;
     dst->max_attempts = src->max_attempts;
     dst->attempt = src->attempt;
+    dst->max_turns = src->max_turns;
+    dst->max_budget_cents = src->max_budget_cents;
 }
 
 bool
@@ -169,6 +171,16 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
     if (t->output_schema && strcmp(t->runner, "codex") != 0)
         return sw_err_set(err, SW_EINVAL, "task %s: an output schema needs the codex runner",
                           t->id);
+    if (t->max_turns < 0 || t->max_turns > SW_MAX_TURNS)
+        return sw_err_set(err, SW_EINVAL, "task %s: max_turns must be 1..%d", t->id,
+                          SW_MAX_TURNS);
+    if (t->max_budget_cents < 0 || t->max_budget_cents > SW_MAX_BUDGET_CENTS)
+        return sw_err_set(err, SW_EINVAL, "task %s: max_budget_usd must be 0.01..%d", t->id,
+                          SW_MAX_BUDGET_CENTS / 100);
+    if ((t->max_turns || t->max_budget_cents) && strcmp(t->runner, "claude") != 0)
+        return sw_err_set(err, SW_EINVAL, "task %s: max_turns and max_budget_usd are limits "
+                          "of the claude runner (codex exec has neither: bound it with a "
+                          "timeout)", t->id);
     for (size_t i = 0; i < t->env.n; i++)
         if (!*t->env.k[i] || strchr(t->env.k[i], '='))
             return sw_err_set(err, SW_EINVAL, "task %s: invalid environment name '%s'",
@@ -179,7 +191,8 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
 void
 sw_task_pack(msgpack_packer *pk, const sw_task_t *t)
 {
-    msgpack_pack_map(pk, t->output_schema ? 16 : 15);
+    msgpack_pack_map(pk, 15 + (t->output_schema != NULL) + (t->max_turns != 0)
+                         + (t->max_budget_cents != 0));
     sw_mp_kv_str(pk, "id", t->id);
     sw_mp_kv_str(pk, "job", t->job);
     sw_mp_kv_str(pk, "type", t->type);
@@ -197,6 +210,10 @@ sw_task_pack(msgpack_packer *pk, const sw_task_t *t)
     sw_mp_kv_str(pk, "ns", t->ns);
     if (t->output_schema)
         sw_mp_kv_str(pk, "output_schema", t->output_schema);
+    if (t->max_turns)
+        sw_mp_kv_int(pk, "max_turns", t->max_turns);
+    if (t->max_budget_cents)
+        sw_mp_kv_int(pk, "max_budget_cents", t->max_budget_cents);
 }
 
 int
@@ -218,7 +235,10 @@ sw_task_unpack(const msgpack_object *m, sw_task_t *t, sw_err_t *err)
         || sw_mp_int(m, "max_attempts", false, 0, 1000, &t->max_attempts, err) < 0
         || sw_mp_int(m, "attempt", false, 0, INT32_MAX, &t->attempt, err) < 0
         || sw_mp_str(m, "ns", false, &t->ns, err) < 0
-        || sw_mp_str(m, "output_schema", false, &t->output_schema, err) < 0) {
+        || sw_mp_str(m, "output_schema", false, &t->output_schema, err) < 0
+        || sw_mp_int(m, "max_turns", false, 0, SW_MAX_TURNS, &t->max_turns, err) < 0
+        || sw_mp_int(m, "max_budget_cents", false, 0, SW_MAX_BUDGET_CENTS,
+                     &t->max_budget_cents, err) < 0) {
         sw_task_release(t);
         return -1;
     }
@@ -252,6 +272,35 @@ sw_task_test(bool verbose)
     sw_strv_push(&bad.after, "x");
     CHECK(sw_task_validate(&bad, &err) < 0 && strstr(err.msg, "depends on itself"));
     sw_task_release(&bad);
+
+    /*  claude's limits: claude tasks only, and they survive the wire */
+    sw_task_t t, back;
+    sw_task_init(&t);
+    t.id = xstrdup("rev");
+    t.job = xstrdup("j");
+    t.prompt = xstrdup("review");
+    t.max_turns = 5;
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "limits of the claude runner"));
+    t.runner = xstrdup("claude");
+    t.max_budget_cents = SW_MAX_BUDGET_CENTS + 1;
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "max_budget_usd must be"));
+    t.max_budget_cents = 250;
+    CHECK(sw_task_validate(&t, &err) == 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sw_task_pack(&pk, &t);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    CHECK(msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS);
+    CHECK(sw_task_unpack(&u.data, &back, &err) == 0);
+    CHECK(back.max_turns == 5 && back.max_budget_cents == 250
+          && strcmp(back.runner, "claude") == 0);
+    sw_task_release(&back);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    sw_task_release(&t);
 
     (void) verbose;
     return 0;

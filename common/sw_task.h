@@ -42,7 +42,12 @@ typedef struct {
     int64_t   attempt;          /*  set by the coordinator in TASK */
     char     *ns;               /*  result namespace */
     char     *output_schema;    /*  codex: JSON schema of the final message, or NULL */
+    int64_t   max_turns;        /*  claude: --max-turns, 0 = the agent's */
+    int64_t   max_budget_cents; /*  claude: --max-budget-usd in cents, 0 = the agent's */
 } sw_task_t;
+
+#define SW_MAX_TURNS        10000
+#define SW_MAX_BUDGET_CENTS 10000000    /*  $100,000 */
 
 void sw_task_init(sw_task_t *t);
 void sw_task_release(sw_task_t *t);

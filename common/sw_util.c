@@ -2,6 +2,7 @@
 #include "sw_util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -452,6 +453,39 @@ sw_parse_int(const char *s, long long min, long long max, long long *out)
 }
 
 int
+sw_parse_usd(const char *s, long long max_cents, long long *cents)
+{
+    if (!s || !isdigit((unsigned char) *s))
+        return -1;
+    long long whole = 0, frac = 0;
+    const char *p = s;
+    for (; isdigit((unsigned char) *p); p++)
+        if ((whole = whole * 10 + (*p - '0')) > max_cents)
+            return -1;
+    if (*p == '.') {
+        p++;
+        int digits = 0;
+        for (; isdigit((unsigned char) *p) && digits < 2; p++, digits++)
+            frac = frac * 10 + (*p - '0');
+        if (digits == 0)
+            return -1;
+        if (digits == 1)
+            frac *= 10;
+    }
+    long long v = whole * 100 + frac;
+    if (*p || v <= 0 || v > max_cents)
+        return -1;
+    *cents = v;
+    return 0;
+}
+
+void
+sw_fmt_usd(long long cents, char out[32])
+{
+    snprintf(out, 32, "%lld.%02lld", cents / 100, cents % 100);
+}
+
+int
 sw_fd_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -598,6 +632,19 @@ sw_util_test(bool verbose)
     CHECK(sw_parse_int("42x", 0, 100, &v) == -1);
     CHECK(sw_parse_int("101", 0, 100, &v) == -1);
     CHECK(sw_parse_int("", 0, 100, &v) == -1);
+    char usd[32];
+    CHECK(sw_parse_usd("1.5", 100000, &v) == 0 && v == 150);
+    CHECK(sw_parse_usd("2", 100000, &v) == 0 && v == 200);
+    CHECK(sw_parse_usd("0.05", 100000, &v) == 0 && v == 5);
+    sw_fmt_usd(v, usd);
+    CHECK(strcmp(usd, "0.05") == 0);
+    sw_fmt_usd(12345, usd);
+    CHECK(strcmp(usd, "123.45") == 0);
+    CHECK(sw_parse_usd("0.001", 100000, &v) == -1 && sw_parse_usd("0", 100000, &v) == -1);
+    CHECK(sw_parse_usd("-1", 100000, &v) == -1 && sw_parse_usd("1.", 100000, &v) == -1);
+    CHECK(sw_parse_usd(".5", 100000, &v) == -1 && sw_parse_usd("lots", 100000, &v) == -1);
+    CHECK(sw_parse_usd("1000.01", 100000, &v) == -1 && sw_parse_usd("1e3", 100000, &v) == -1);
+    CHECK(sw_parse_usd("99999999999999999999999", 100000, &v) == -1);
 
     CHECK(sw_endpoint_is_local("tcp://127.0.0.1:7700"));
     CHECK(sw_endpoint_is_local("tcp://127.3.2.1:7700"));

@@ -94,6 +94,10 @@ bool sw_utf8_clean(const char *data, size_t n);
 
 /*  Strict decimal parse of a whole string into [min, max]; 0 or -1. */
 int sw_parse_int(const char *s, long long min, long long max, long long *out);
+/*  Dollars with at most two decimals ("2", "0.5", "1.25") into cents,
+ *  0 < cents <= max_cents; 0 or -1. sw_fmt_usd writes them back ("1.25"). */
+int  sw_parse_usd(const char *s, long long max_cents, long long *cents);
+void sw_fmt_usd(long long cents, char out[32]);
 
 /*  fd helpers; 0 or -1 with errno. */
 int sw_fd_nonblock(int fd);

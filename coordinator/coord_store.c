@@ -90,6 +90,10 @@ s_spec_json(const sw_task_t *t)
         json_object_set_new(o, "dir", json_string(t->dir));
     if (t->output_schema)
         json_object_set_new(o, "output_schema", json_string(t->output_schema));
+    if (t->max_turns)
+        json_object_set_new(o, "max_turns", json_integer((json_int_t) t->max_turns));
+    if (t->max_budget_cents)
+        json_object_set_new(o, "max_budget_cents", json_integer((json_int_t) t->max_budget_cents));
     json_object_set_new(o, "argv", s_strv_json(&t->argv));
     json_object_set_new(o, "after", s_strv_json(&t->after));
     json_object_set_new(o, "labels", s_kv_json(&t->labels));
@@ -199,6 +203,8 @@ s_spec_from_json(const char *text, sw_task_t *t)
     t->timeout_s = json_integer_value(json_object_get(o, "timeout_s"));
     t->idle_timeout_s = json_integer_value(json_object_get(o, "idle_timeout_s"));
     t->max_attempts = json_integer_value(json_object_get(o, "max_attempts"));
+    t->max_turns = json_integer_value(json_object_get(o, "max_turns"));
+    t->max_budget_cents = json_integer_value(json_object_get(o, "max_budget_cents"));
     json_decref(o);
     sw_err_t err = { 0 };
     if (sw_task_validate(t, &err) < 0) {

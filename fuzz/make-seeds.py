@@ -30,8 +30,8 @@ def pack(o):
         assert len(o) < 16
         return bytes([0x90 | len(o)]) + b"".join(pack(x) for x in o)
     if isinstance(o, dict):
-        assert len(o) < 16
-        return bytes([0x80 | len(o)]) + b"".join(pack(k) + pack(v) for k, v in o.items())
+        head = bytes([0x80 | len(o)]) if len(o) < 16 else b"\xde" + struct.pack(">H", len(o))
+        return head + b"".join(pack(k) + pack(v) for k, v in o.items())
     raise TypeError(o)
 
 
@@ -55,6 +55,8 @@ TASK = {"id": "w1", "job": "auth", "type": "coder", "runner": "codex",
         "labels": {"gpu": "1"}, "env": {"K": "v"}, "timeout_s": 600,
         "idle_timeout_s": 120, "max_attempts": 3, "attempt": 1, "ns": "results"}
 EXEC = dict(TASK, id="cc-1", runner="exec", prompt="", argv=["cc", "-c", "a.c"], after=[])
+CLAUDE = dict(TASK, id="rev", runner="claude", type="reviewer", max_turns=8,
+              max_budget_cents=250)
 SEEDS = {
     "hello": message(0x01, {"agent": "a1", "host": "h", "version": "0.1.0", "slots": 4,
                             "labels": {"os": "linux"}, "runners": ["codex", "exec"],
@@ -63,6 +65,7 @@ SEEDS = {
     "heartbeat": message(0x03, {"busy": 1}, routing=b"\x00\x6b\x8b\x45\x67"),
     "task": message(0x04, TASK),
     "task-exec": message(0x04, EXEC),
+    "task-claude": message(0x04, CLAUDE),
     "accept": message(0x05, {"job": "auth", "id": "w1", "attempt": 1}),
     "done": message(0x06, {"job": "auth", "id": "w1", "attempt": 2, "status": "succeeded",
                            "exit_code": 0, "retryable": False}),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The claude runner, with tests/fake-claude.sh for the model: the exact
 # argv (-p, --output-format json, a fresh --session-id, permissions by
-# task type, --max-turns and --max-budget-usd from the agent), the JSON
+# task type, --max-turns and --max-budget-usd from the task under the
+# agent's ceiling, from a plan too), the JSON
 # result's text as output with cost and token usage in the result,
 # is_error failing a task that exited 0, SIGTERM (not SIGINT) on timeout,
 # and the swarm MCP tools through --mcp-config.
@@ -18,6 +19,12 @@ expect 0 "$SWARM" spawn --id coder --runner claude --type coder "write the login
 expect 0 "$SWARM" spawn --id review --runner claude --type reviewer "review the login handler"
 expect 0 "$SWARM" spawn --id broken --runner claude "FAKE:is_error the API said no"
 expect 0 "$SWARM" spawn --id stuck --runner claude --timeout 2 "FAKE:ignore-int FAKE:sleep=60"
+expect 0 "$SWARM" spawn --id frugal --runner claude --max-turns 3 --max-budget-usd 0.25 "count"
+expect 0 "$SWARM" spawn --id greedy --runner claude --max-turns 50 --max-budget-usd 9 "spend"
+expect 2 "$SWARM" spawn --id c --max-turns 3 "codex has no turn limit"
+contains "$T/err" "max_turns and max_budget_usd are limits of the claude runner"
+expect 2 "$SWARM" spawn --id c --runner claude --max-budget-usd 0.125 "x"
+contains "$T/err" "--max-budget-usd wants dollars with at most two decimals"
 expect 1 "$SWARM" wait --timeout 60
 expect 1 "$SWARM" --json results
 r() { json_get "$T/out" "[r for r in d if r['id']=='$1'][0]$2"; }
@@ -29,6 +36,11 @@ r() { json_get "$T/out" "[r for r in d if r['id']=='$1'][0]$2"; }
 [ "$(r review "['output']")" = "claude done (read-only --max-turns 7 --max-budget-usd 1.50): review the login handler" ] \
     || fail "reviewer: $(r review "['output']")"
 ok "claude -p --output-format json: output from the result, cost and tokens recorded, read-only types lose write tools"
+[ "$(r frugal "['output']")" = "claude done (acceptEdits --max-turns 3 --max-budget-usd 0.25): count" ] \
+    || fail "frugal: $(r frugal "")"
+[ "$(r greedy "['output']")" = "claude done (acceptEdits --max-turns 7 --max-budget-usd 1.50): spend" ] \
+    || fail "greedy: $(r greedy "")"
+ok "a task's --max-turns and --max-budget-usd reach claude, lowered to the agent's ceiling"
 [ "$(json_get "$T/out" "[(x['status'], x['exit_code']) for x in d if x['id']=='broken'][0]")" \
   = "('failed', 0)" ] || fail "is_error: $(r broken "")"
 r broken "['error']" | grep -q "is_error" || fail "broken: $(r broken "")"
@@ -46,3 +58,17 @@ contains "$T/out" "mcp: csrf_token_in_header"
 expect 0 "$SWARM" --json memory get --namespace results result-scout
 [ "$(json_get "$T/out" "d['value']")" = csrf_token_in_header ] || fail "scout's result: $(cat "$T/out")"
 ok "claude workers reach swarm mcp through --mcp-config: one stores, the next finds"
+
+cat > "$T/limits.yaml" <<'EOF'
+name: limits
+stages:
+  - {name: plan, runner: claude, type: architect, task: sketch it, max_turns: 2, max_budget_usd: 0.1}
+  - {name: build, runner: claude, task: build it}
+EOF
+expect 0 "$SWARM" run "$T/limits.yaml" --job limits --wait --timeout 60
+expect 0 "$SWARM" --json results --job limits
+[ "$(json_get "$T/out" "[x['output'].split(')')[0] for x in d if x['id']=='plan'][0]")" \
+  = "claude done (read-only --max-turns 2 --max-budget-usd 0.10" ] || fail "plan stage: $(cat "$T/out")"
+[ "$(json_get "$T/out" "[x['output'].split(')')[0] for x in d if x['id']=='build'][0]")" \
+  = "claude done (acceptEdits --max-turns 7 --max-budget-usd 1.50" ] || fail "build stage: $(cat "$T/out")"
+ok "a plan's max_turns and max_budget_usd reach claude per stage; a stage without them gets the agent's"
