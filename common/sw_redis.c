@@ -275,6 +275,12 @@ sw_redis_cmdv(sw_redis_t *self, sw_err_t *err, ...)
 void
 sw_redis_append(sw_redis_t *self, int argc, const char **argv, const size_t *lens)
 {
+    /*  One failed append fails the batch (flush says so): the rest is not
+     *  tried, as each try would reconnect, and a Redis that accepts
+     *  connections but does not answer (stopped, hung) costs a timeout
+     *  per try: thousands of them when the coordinator rewrites its state. */
+    if (self->broken)
+        return;
     if (s_ready(self, NULL) < 0) {
         self->broken = true;
         return;

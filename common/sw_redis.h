@@ -49,7 +49,9 @@ redisReply *sw_redis_cmd(sw_redis_t *self, int argc, const char **argv,
 redisReply *sw_redis_cmdv(sw_redis_t *self, sw_err_t *err, ...);
 
 /*  Pipelining: queue commands, then read every reply at once. flush
- *  returns 0 when all replies arrived and none was an error. */
+ *  returns 0 when all replies arrived and none was an error. After an
+ *  append that cannot reach Redis, the batch's further appends are
+ *  dropped until flush reports the failure. */
 void sw_redis_append(sw_redis_t *self, int argc, const char **argv, const size_t *lens);
 int  sw_redis_pending(const sw_redis_t *self);
 int  sw_redis_flush(sw_redis_t *self, sw_err_t *err);
