@@ -479,7 +479,7 @@ s_waiter_lists(const coord_waiter_t *w, const coord_task_t *t)
 }
 
 static void
-s_waiter_reply(coord_server_t *self, coord_waiter_t *w)
+s_waiter_reply(coord_server_t *self, coord_waiter_t *w, bool durable)
 {
     coord_job_t *j = w->job;
     size_t n = w->ids ? zhashx_size(w->ids) : zlistx_size(j->order);
@@ -491,7 +491,7 @@ s_waiter_reply(coord_server_t *self, coord_waiter_t *w)
     s_reply_t r;
     s_reply_begin(&r, 7);
     sw_mp_kv_str(&r.pk, "job", j->id);
-    sw_mp_kv_bool(&r.pk, "done", s_waiter_done(w));
+    sw_mp_kv_bool(&r.pk, "done", durable && s_waiter_done(w));
     sw_mp_kv_int(&r.pk, "total", (int64_t) n);
     sw_mp_kv_int(&r.pk, "final", w->ids ? (int64_t) n - w->remaining : j->nfinal);
     sw_mp_kv_int(&r.pk, "seq", (int64_t) j->final_seq);
@@ -540,11 +540,8 @@ s_on_wait(coord_server_t *self, sw_msg_t *m)
         }
     }
     sw_strv_release(&ids);
-    if (s_waiter_done(w) || max_ms == 0) {
-        s_waiter_reply(self, w);
-        coord_ctl_waiter_destroy(&w);
-        return;
-    }
+    /*  Answered by coord_ctl_settle at the end of this turn at the latest
+     *  (done, or max_ms 0), once this turn's state is written. */
     zlistx_add_end(self->waiters, w);
 }
 
@@ -552,27 +549,19 @@ void
 coord_ctl_task_finished(coord_server_t *self, coord_task_t *t)
 {
     coord_waiter_t *w = zlistx_first(self->waiters);
-    for (; w; w = zlistx_next(self->waiters)) {
-        if (w->job != t->job)
-            continue;
-        if (w->ids && zhashx_lookup(w->ids, t->spec.id))
+    for (; w; w = zlistx_next(self->waiters))
+        if (w->job == t->job && w->ids && zhashx_lookup(w->ids, t->spec.id))
             w->remaining--;
-        if (s_waiter_done(w)) {
-            s_waiter_reply(self, w);
-            zlistx_detach_cur(self->waiters);       /*  cursor moves back */
-            coord_ctl_waiter_destroy(&w);
-        }
-    }
 }
 
 void
-coord_ctl_sweep(coord_server_t *self, int64_t now_ms)
+coord_ctl_settle(coord_server_t *self, bool durable, int64_t now_ms)
 {
     coord_waiter_t *w = zlistx_first(self->waiters);
     for (; w; w = zlistx_next(self->waiters))
-        if (now_ms >= w->deadline_ms) {
-            s_waiter_reply(self, w);
-            zlistx_detach_cur(self->waiters);
+        if ((durable && s_waiter_done(w)) || now_ms >= w->deadline_ms) {
+            s_waiter_reply(self, w, durable);
+            zlistx_detach_cur(self->waiters);       /*  cursor moves back */
             coord_ctl_waiter_destroy(&w);
         }
 }

@@ -252,9 +252,12 @@ s_send_outbox(coord_server_t *self)
 static void
 s_settle(coord_server_t *self)
 {
-    coord_sched_dispatch(self->sched, sw_now_ms(), sw_wall_ms());
-    coord_store_flush(self->store);
+    int64_t now = sw_now_ms();
+    coord_sched_dispatch(self->sched, now, sw_wall_ms());
+    bool durable = coord_store_flush(self->store) == 0;
     s_send_outbox(self);
+    if (zlistx_size(self->waiters) > 0)
+        coord_ctl_settle(self, durable, now);
 }
 
 /*  With --admin-keys every request must still come from an allowed key:
@@ -402,7 +405,6 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
             sw_msg_send_empty(self->agents, a->routing, SW_HEARTBEAT);
             a->hb_sent_ms = now;
         }
-    coord_ctl_sweep(self, now);
     /*  Running tasks no agent claimed after a restart: finished if their
      *  result is stored, else run again. */
     zlistx_t *orphans = coord_store_ok(self->store) ? coord_sched_orphans_due(self->sched, now)

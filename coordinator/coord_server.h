@@ -81,7 +81,11 @@ void coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *wh
 
 int  coord_ctl_handle(coord_server_t *self, sw_msg_t *m);
 void coord_ctl_task_finished(coord_server_t *self, coord_task_t *t);
-void coord_ctl_sweep(coord_server_t *self, int64_t now_ms);
+/*  Answers the WAITs that are done or due. Called once the turn's state is
+ *  written (durable) or could not be (Redis down): a WAIT says "done" only
+ *  when what it reports is in Redis, so `swarm results` right after a
+ *  `swarm wait` reads the same final states. */
+void coord_ctl_settle(coord_server_t *self, bool durable, int64_t now_ms);
 void coord_ctl_waiter_destroy(coord_waiter_t **self_p);
 
 #endif
