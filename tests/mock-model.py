@@ -20,6 +20,9 @@ Without a marker, a prompt made from swarm's worker template ("store your
 result under the key result-ID in namespace results") is answered as a
 worker would: memory_search for earlier findings, memory_store of
 result-ID (naming what the search saw), then a short summary.
+When codex defers the MCP tools behind its tool_search tool (it does for
+model slugs it knows), the mock first calls tool_search for the tool it
+wants, as a real model would.
 Every request body is appended to LOG_FILE (one JSON per line)."""
 import json
 import re
@@ -69,11 +72,27 @@ def tool_outputs(body):
     return outs
 
 
+def searched_tools(body):
+    """The tools codex loaded with tool_search: for model slugs it knows,
+    codex defers MCP tools behind its tool_search tool, and the model gets
+    them from the tool_search_output items of the conversation."""
+    found = []
+    for item in body.get("input", []):
+        if isinstance(item, dict) and item.get("type") == "tool_search_output":
+            found.extend(t for t in item.get("tools") or [] if isinstance(t, dict))
+    return found
+
+
+def searches(body):
+    return sum(1 for item in body.get("input", [])
+               if isinstance(item, dict) and item.get("type") == "tool_search_call")
+
+
 def find_tool(body, suffix):
     """(name, namespace) under which the CLI offered a tool ending in
     suffix: codex puts MCP tools in a namespace tool mcp__<server>, claude
     names them mcp__<server>__<tool>."""
-    for t in body.get("tools", []):
+    for t in body.get("tools", []) + searched_tools(body):
         name = t.get("name") or t.get("function", {}).get("name") or ""
         if name == suffix or name.endswith("__" + suffix):
             return name, None
@@ -158,12 +177,9 @@ class Handler(BaseHTTPRequestHandler):
         for tool, arg in (("memory_store", "mcp-store"), ("memory_search", "mcp-search")):
             v = marker(body, arg)
             if v is not None:
-                name, ns = find_tool(body, tool)
-                if not name:
-                    return "answer", f"no {tool} tool offered"
                 args = ({"key": f"result-{task}", "value": v, "namespace": "results"}
                         if tool == "memory_store" else {"query": v})
-                return "call", name, args, ns
+                return self.call(body, tool, args)
         return "answer", marker(body, "answer") or "mock answer"
 
     def worker(self, body, worker, outs):
@@ -175,16 +191,28 @@ class Handler(BaseHTTPRequestHandler):
                if len(outs) == 1 else None
         if not tool:
             return "answer", f"{worker}: searched the memory and stored result-{worker}"
-        name, ns = find_tool(body, tool[0])
-        if not name:
-            return "answer", f"{worker}: no {tool[0]} tool offered"
-        return "call", name, tool[1], ns
+        return self.call(body, tool[0], tool[1], f"{worker}: ")
+
+    def call(self, body, tool, args, who=""):
+        """Call tool; when the CLI deferred it behind tool_search (codex,
+        known model slugs), search for it first, as a real model does."""
+        name, ns = find_tool(body, tool)
+        if name:
+            return "call", name, args, ns
+        if any(t.get("type") == "tool_search" for t in body.get("tools", [])) \
+                and searches(body) < 4:
+            return "search", tool
+        return "answer", f"{who}no {tool} tool offered"
 
     def openai(self, body):
         what = self.plan(body)
         usage = {"input_tokens": 42, "input_tokens_details": None, "output_tokens": 7,
                  "output_tokens_details": None, "total_tokens": 49}
-        if what[0] == "call":
+        if what[0] == "search":
+            n = searches(body) + 1
+            item = {"type": "tool_search_call", "call_id": f"search_{n}", "execution": "client",
+                    "arguments": {"query": what[1], "limit": 8}}
+        elif what[0] == "call":
             n = len(tool_outputs(body)) + 1     # ids unique within a conversation
             item = {"type": "function_call", "id": f"fc_{n}", "call_id": f"call_{n}", "name": what[1],
                     "arguments": json.dumps(what[2])}

@@ -5,6 +5,8 @@
 # MCP server from the agent's -c options; the mock model calls its tools.
 #   - a worker stores a finding with memory_store as its result; a second
 #     worker, after it, finds it with memory_search; tokens are recorded;
+#   - with a model slug codex knows, the tools are deferred behind
+#     tool_search, and a worker finds and uses them there;
 #   - the model's shell call runs in codex's sandbox;
 #   - a failing model call (HTTP 400) gives a failed result;
 #   - a hanging model gives timed_out, and no process is left behind;
@@ -43,6 +45,32 @@ expect 0 "$SWARM" --json results
 [ "$(json_get "$T/out" "[(x['usage']['input_tokens'] > 0, x['usage']['num_turns']) for x in d if x['id']=='builder'][0]")" = "(True, 1)" ] \
     || fail "no usage from codex --json: $(cat "$T/out")"
 ok "codex workers: one stored its finding through swarm mcp (read-only and workspace-write), the next found it; tokens recorded"
+
+# For model slugs it knows, codex defers MCP tools behind its tool_search
+# tool: the model sees only tool_search and must find memory_store first
+# (BM25 over the tools' names and swarm mcp's descriptions). A task's
+# CODEX_HOME picks a known slug for one worker.
+mkdir -p "$T/codex-home-known"
+sed 's/^model = .*/model = "gpt-5.5"/' "$CODEX_HOME/config.toml" >"$T/codex-home-known/config.toml"
+expect 0 "$SWARM" spawn --id deferred --env "CODEX_HOME=$T/codex-home-known" \
+    "TASK:deferred MOCK:mcp-store=found_through_tool_search"
+expect 0 "$SWARM" wait --timeout 120 deferred
+expect 0 "$SWARM" --json memory get --namespace results result-deferred
+[ "$(json_get "$T/out" "d['value']")" = "found through tool search" ] \
+    || fail "the deferred tool did not store: $(cat "$T/out")"
+python3 - "$T/model.log" <<'PY' || fail "codex did not defer the MCP tools for a known slug"
+import json, sys
+bodies = [json.loads(l)["body"] for l in open(sys.argv[1])]
+known = [b for b in bodies if b.get("model") == "gpt-5.5"]
+assert known, "no request with the known slug"
+first = known[0]
+assert any(t.get("type") == "tool_search" for t in first.get("tools", [])), "no tool_search offered"
+assert not any(t.get("name") == "mcp__swarm" for t in first.get("tools", [])), "tools not deferred"
+found = [t for b in known for i in b.get("input", []) if i.get("type") == "tool_search_output"
+         for t in i.get("tools", [])]
+assert any(t.get("name") == "mcp__swarm" for t in found), "tool_search did not find mcp__swarm"
+PY
+ok "a known model slug: codex defers the swarm tools behind tool_search; the worker finds memory_store there and stores"
 
 expect 0 "$SWARM" spawn --id shell --type coder "MOCK:shell=ran_in_the_sandbox"
 expect 0 "$SWARM" wait --timeout 120 shell
