@@ -455,6 +455,20 @@ s_safe_name(const char *s)
     return p;
 }
 
+/*  Whether the task's own env sets the variable of entry NAME=VALUE. */
+static bool
+s_task_sets(const sw_task_t *t, const char *entry)
+{
+    size_t len = strcspn(entry, "=");
+    for (size_t i = 0; i < t->env.n; i++)
+        if (strlen(t->env.k[i]) == len && strncmp(t->env.k[i], entry, len) == 0)
+            return true;
+    return false;
+}
+
+/*  The agent's variables that pass, then ours, then the task's. Each name
+ *  once: the task's value replaces the agent's (getenv takes the first);
+ *  the SWARM_* names below are refused in a task (sw_task_validate). */
 static char **
 s_envp(agent_t *self, const run_t *run)
 {
@@ -465,7 +479,7 @@ s_envp(agent_t *self, const run_t *run)
     char **envp = xcalloc(n + t->env.n + 7, sizeof *envp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (agent_env_passes(environ[i], &self->conf->pass_env))
+        if (agent_env_passes(environ[i], &self->conf->pass_env) && !s_task_sets(t, environ[i]))
             envp[k++] = xstrdup(environ[i]);
     envp[k++] = xasprintf("SWARM_JOB=%s", t->job);
     envp[k++] = xasprintf("SWARM_TASK_ID=%s", t->id);

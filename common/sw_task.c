@@ -181,10 +181,16 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
         return sw_err_set(err, SW_EINVAL, "task %s: max_turns and max_budget_usd are limits "
                           "of the claude runner (codex exec has neither: bound it with a "
                           "timeout)", t->id);
-    for (size_t i = 0; i < t->env.n; i++)
+    static const char *const reserved[] = { "SWARM_JOB", "SWARM_TASK_ID", "SWARM_ATTEMPT",
+                                            "SWARM_AGENT", "SWARM_RUN", NULL };
+    for (size_t i = 0; i < t->env.n; i++) {
         if (!*t->env.k[i] || strchr(t->env.k[i], '='))
             return sw_err_set(err, SW_EINVAL, "task %s: invalid environment name '%s'",
                               t->id, t->env.k[i]);
+        if (s_in(t->env.k[i], reserved))
+            return sw_err_set(err, SW_EINVAL, "task %s: %s is set by the agent, not the task",
+                              t->id, t->env.k[i]);
+    }
     return 0;
 }
 
@@ -271,6 +277,9 @@ sw_task_test(bool verbose)
     CHECK(sw_task_validate(&bad, &err) == 0 && strcmp(bad.runner, "exec") == 0);
     sw_strv_push(&bad.after, "x");
     CHECK(sw_task_validate(&bad, &err) < 0 && strstr(err.msg, "depends on itself"));
+    sw_strv_release(&bad.after);
+    sw_kv_set(&bad.env, "SWARM_RUN", "forged");
+    CHECK(sw_task_validate(&bad, &err) < 0 && strstr(err.msg, "SWARM_RUN is set by the agent"));
     sw_task_release(&bad);
 
     /*  claude's limits: claude tasks only, and they survive the wire */
