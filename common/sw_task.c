@@ -290,6 +290,7 @@ sw_task_test(bool verbose)
     t.prompt = xstrdup("review");
     t.max_turns = 5;
     CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "limits of the claude runner"));
+    free(t.runner);             /*  validate filled in the default, codex */
     t.runner = xstrdup("claude");
     t.max_budget_cents = SW_MAX_BUDGET_CENTS + 1;
     CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "max_budget_usd must be"));
