@@ -105,6 +105,8 @@ s_reconnect_later(agent_link_t *self, const char *why)
                                                              : self->backoff_ms * 2;
 }
 
+static int s_on_readable(zloop_t *loop, zsock_t *sock, void *arg);
+
 static int
 s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
@@ -112,6 +114,13 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     if (!self->sock)
         return 0;
     int64_t now = sw_now_ms();
+    /*  zloop runs due timers before it reads sockets: after the loop was
+     *  held (a slow Redis write), read what came before judging silence. */
+    if (now - self->last_recv_ms > self->hb_ms * self->liveness) {
+        s_on_readable(loop, self->sock, self);
+        if (!self->sock)
+            return 0;
+    }
     if (now - self->last_recv_ms > self->hb_ms * self->liveness) {
         s_reconnect_later(self, self->welcomed ? "no heartbeat"
                               : self->curve_secret ? "no answer to HELLO (is --coordinator-key "

@@ -275,11 +275,10 @@ s_admin_allowed(coord_server_t *self, sw_msg_t *m)
     return false;
 }
 
-/*  Drains a ROUTER socket without blocking (rcvtimeo is 0). */
-static int
-s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
+/*  Handles what a ROUTER socket holds, without blocking (rcvtimeo is 0). */
+static void
+s_drain(coord_server_t *self, zsock_t *sock)
 {
-    coord_server_t *self = arg;
     bool control = sock == self->control;
     for (int i = 0; i < 1000; i++) {
         zmsg_t *msg = zmsg_recv(sock);
@@ -308,6 +307,13 @@ s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
             s_on_agent_msg(self, &m);
         sw_msg_release(&m);
     }
+}
+
+static int
+s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    coord_server_t *self = arg;
+    s_drain(self, sock);
     s_settle(self);
     (void) loop;
     return 0;
@@ -396,6 +402,11 @@ static int
 s_on_sweep(zloop_t *loop, int timer_id, void *arg)
 {
     coord_server_t *self = arg;
+    /*  zloop runs due timers before it reads sockets. After the loop was
+     *  held (a slow Redis write blocks it up to the command timeout), the
+     *  heartbeats that came meanwhile are waiting: read them before an
+     *  agent is judged by its silence. */
+    s_drain(self, self->agents);
     int64_t now = sw_now_ms();
     s_check_keys(self, now);
     coord_sched_expire(self->sched, now, sw_wall_ms());
