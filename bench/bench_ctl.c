@@ -79,3 +79,32 @@ bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, in
         sw_msg_release(&reply);
     return rc;
 }
+
+int
+bench_ctl_wait(zsock_t *ctl, const char *job, const char *id, int64_t max_ms, int64_t since,
+               int timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    msgpack_pack_map(&pk, since >= 0 ? 4 : 3);
+    sw_mp_kv_str(&pk, "job", job);
+    sw_mp_pack_str(&pk, "ids");
+    msgpack_pack_array(&pk, id ? 1 : 0);
+    if (id)
+        sw_mp_pack_str(&pk, id);
+    sw_mp_kv_int(&pk, "max_ms", max_ms);
+    if (since >= 0)
+        sw_mp_kv_int(&pk, "since", since);
+    sw_msg_t reply;
+    int rc = bench_ctl_request(ctl, SW_C_WAIT, &sb, timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc < 0)
+        return -1;
+    bool done = false;
+    sw_err_t err = { 0 };
+    sw_mp_bool(reply.body, "done", false, &done, &err);
+    sw_msg_release(&reply);
+    return done ? 1 : 0;
+}

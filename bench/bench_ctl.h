@@ -16,5 +16,10 @@ int bench_ctl_request(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb, int time
  *  in one SUBMIT; 0 or -1. */
 int bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, int n,
                      char **argv, int timeout_ms);
+/*  One WAIT for the task id of job (NULL: the whole job), held up to
+ *  max_ms by the coordinator; since >= 0 lists only tasks final after that
+ *  cursor. 1 when done, 0 when not yet, -1 on error. */
+int bench_ctl_wait(zsock_t *ctl, const char *job, const char *id, int64_t max_ms,
+                   int64_t since, int timeout_ms);
 
 #endif

@@ -26,30 +26,10 @@ static zsock_t *s_sock;
 static int
 s_wait(const char *job, const char *id)
 {
-    for (;;) {
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer pk;
-        sw_mp_packer_init(&pk, &sb);
-        msgpack_pack_map(&pk, 3);
-        sw_mp_kv_str(&pk, "job", job);
-        sw_mp_pack_str(&pk, "ids");
-        msgpack_pack_array(&pk, id ? 1 : 0);
-        if (id)
-            sw_mp_pack_str(&pk, id);
-        sw_mp_kv_int(&pk, "max_ms", 60000);
-        sw_msg_t reply;
-        int rc = bench_ctl_request(s_sock, SW_C_WAIT, &sb, REQUEST_MS, &reply);
-        msgpack_sbuffer_destroy(&sb);
-        if (rc < 0)
-            return -1;
-        bool done = false;
-        sw_err_t err = { 0 };
-        sw_mp_bool(reply.body, "done", true, &done, &err);
-        sw_msg_release(&reply);
-        if (done)
-            return 0;
-    }
+    int rc;
+    while ((rc = bench_ctl_wait(s_sock, job, id, 60000, -1, REQUEST_MS)) == 0)
+        ;
+    return rc < 0 ? -1 : 0;
 }
 
 /*  Counts tasks of job whose stored result is not exit 0 with the

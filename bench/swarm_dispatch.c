@@ -34,31 +34,6 @@ static zsock_t *s_ctl;
 
 #define REQUEST_MS 300000
 
-/*  0 while running, 1 once the job is complete. since = tasks: list none. */
-static int
-s_job_done(const char *job, int tasks)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    sw_mp_packer_init(&pk, &sb);
-    msgpack_pack_map(&pk, 4);
-    sw_mp_kv_str(&pk, "job", job);
-    sw_mp_pack_str(&pk, "ids");
-    msgpack_pack_array(&pk, 0);
-    sw_mp_kv_int(&pk, "max_ms", 0);
-    sw_mp_kv_int(&pk, "since", tasks);
-    sw_msg_t reply;
-    int rc = bench_ctl_request(s_ctl, SW_C_WAIT, &sb, REQUEST_MS, &reply);
-    msgpack_sbuffer_destroy(&sb);
-    if (rc < 0)
-        return -1;
-    bool done = false;
-    sw_err_t err = { 0 };
-    sw_mp_bool(reply.body, "done", false, &done, &err);
-    sw_msg_release(&reply);
-    return done ? 1 : 0;
-}
 
 static void
 s_hello(s_agent_t *a, int i, int slots)
@@ -201,7 +176,8 @@ main(int argc, char **argv)
             }
         }
         if (dispatched >= tasks && now_ms >= next_check_ms) {
-            int rc = s_job_done(job, tasks);
+            /*  since = tasks: a cursor past every task, so the reply lists none */
+            int rc = bench_ctl_wait(s_ctl, job, NULL, 0, tasks, REQUEST_MS);
             if (rc < 0)
                 return 1;
             if (rc == 1)
