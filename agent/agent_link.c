@@ -107,6 +107,13 @@ s_reconnect_later(agent_link_t *self, const char *why)
 
 static int s_on_readable(zloop_t *loop, zsock_t *sock, void *arg);
 
+/*  The coordinator has said nothing for a whole lease. */
+static bool
+s_silent(const agent_link_t *self, int64_t now)
+{
+    return now - self->last_recv_ms > self->hb_ms * self->liveness;
+}
+
 static int
 s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
@@ -116,12 +123,12 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     int64_t now = sw_now_ms();
     /*  zloop runs due timers before it reads sockets: after the loop was
      *  held (a slow Redis write), read what came before judging silence. */
-    if (now - self->last_recv_ms > self->hb_ms * self->liveness) {
+    if (s_silent(self, now)) {
         s_on_readable(loop, self->sock, self);
         if (!self->sock)
             return 0;
     }
-    if (now - self->last_recv_ms > self->hb_ms * self->liveness) {
+    if (s_silent(self, now)) {
         s_reconnect_later(self, self->welcomed ? "no heartbeat"
                               : self->curve_secret ? "no answer to HELLO (is --coordinator-key "
                                                      "the coordinator's, and our key allowed?)"
