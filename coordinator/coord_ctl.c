@@ -334,9 +334,9 @@ s_on_status(coord_server_t *self, sw_msg_t *m)
         sw_mp_kv_int(&r.pk, "max_agents", j->max_agents);
         s_pack_counts(&r.pk, j);
         sw_mp_pack_str(&r.pk, "tasks");
-        msgpack_pack_array(&r.pk, zlistx_size(j->order));
-        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-            s_pack_task(&r.pk, t);
+        msgpack_pack_array(&r.pk, (size_t) j->ntasks);
+        for (int i = 0; i < j->ntasks; i++)
+            s_pack_task(&r.pk, j->order[i]);
     }
     s_reply_send(self, m->routing, &r);
 }
@@ -451,9 +451,9 @@ s_on_cancel(coord_server_t *self, sw_msg_t *m)
         }
     int n = 0;
     if (ids.n == 0)
-        n = coord_sched_cancel(self->sched, j, NULL, NULL, sw_wall_ms());
+        n = coord_sched_cancel(self->sched, j, NULL, COORD_CANCEL_REASON, sw_wall_ms());
     for (size_t i = 0; i < ids.n; i++)
-        n += coord_sched_cancel(self->sched, j, ids.v[i], NULL, sw_wall_ms());
+        n += coord_sched_cancel(self->sched, j, ids.v[i], COORD_CANCEL_REASON, sw_wall_ms());
     sw_strv_release(&ids);
     s_reply_t r;
     s_reply_begin(&r, 2);
@@ -482,12 +482,12 @@ static void
 s_waiter_reply(coord_server_t *self, coord_waiter_t *w, bool durable)
 {
     coord_job_t *j = w->job;
-    size_t n = w->ids ? zhashx_size(w->ids) : zlistx_size(j->order);
+    size_t n = w->ids ? zhashx_size(w->ids) : (size_t) j->ntasks;
     /*  With since: only the tasks that became final after that cursor, so
      *  polling a big job costs what changed, not the whole job. */
     size_t listed = 0;
-    for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-        listed += s_waiter_lists(w, t);
+    for (int i = 0; i < j->ntasks; i++)
+        listed += s_waiter_lists(w, j->order[i]);
     s_reply_t r;
     s_reply_begin(&r, 7);
     sw_mp_kv_str(&r.pk, "job", j->id);
@@ -498,9 +498,9 @@ s_waiter_reply(coord_server_t *self, coord_waiter_t *w, bool durable)
     s_pack_counts(&r.pk, j);
     sw_mp_pack_str(&r.pk, "tasks");
     msgpack_pack_array(&r.pk, listed);
-    for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-        if (s_waiter_lists(w, t))
-            s_pack_task(&r.pk, t);
+    for (int i = 0; i < j->ntasks; i++)
+        if (s_waiter_lists(w, j->order[i]))
+            s_pack_task(&r.pk, j->order[i]);
     s_reply_send(self, w->routing, &r);
 }
 

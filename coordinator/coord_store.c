@@ -132,8 +132,10 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                            "agent", t->agent_id ? t->agent_id : "",
                            "host", t->host ? t->host : "", "started", start,
                            "finished", fin, "exit_code", exit_code,
-                           "reason", t->reason ? t->reason : "" };
-    s_append(self, hset, 18);
+                           "reason", t->reason ? t->reason : "",
+                           "cancel", t->cancel_requested && t->cancel_reason
+                                     ? t->cancel_reason : "" };
+    s_append(self, hset, 20);
     free(key);
 }
 
@@ -365,10 +367,17 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
         int64_t started = s_field_ms(h, "started", 0);
         int64_t finished = from_result ? wall : s_field_ms(h, "finished", 0);
         int code = from_result ? rcode : (int) s_field_ms(h, "exit_code", -1);
-        coord_task_t *ct = coord_sched_restore(
-            sched, &t, st < 0 ? SW_TS_WAITING : (sw_tstate_t) st, s_field(h, "agent"),
-            s_field(h, "host"), submitted, started, finished, code, s_field(h, "reason"),
-            adopt_by_ms);
+        const char *cancel = s_field(h, "cancel"), *reason = s_field(h, "reason");
+        if (from_result && cancel && *cancel && st != SW_TS_SUCCEEDED) {
+            st = SW_TS_CANCELLED;       /*  a cancel asked before the crash wins */
+            reason = cancel;
+        }
+        coord_restore_t rs_ = { .state = st < 0 ? SW_TS_WAITING : (sw_tstate_t) st,
+                                .agent_id = s_field(h, "agent"), .host = s_field(h, "host"),
+                                .submitted_ms = submitted, .started_ms = started,
+                                .finished_ms = finished, .exit_code = code, .reason = reason,
+                                .cancel = cancel, .adopt_by_ms = adopt_by_ms };
+        coord_task_t *ct = coord_sched_restore(sched, &t, &rs_);
         if (ct && from_result) {
             coord_store_task(self, ct);
             zlistx_add_end(done, ct);
@@ -459,7 +468,8 @@ s_resync(coord_store_t *self)
         const char *del[] = { "DEL", list };
         s_append(self, del, 2);
         free(list);
-        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order)) {
+        for (int i = 0; i < j->ntasks; i++) {
+            coord_task_t *t = j->order[i];
             t->is_new = true;
             coord_store_task(self, t);
             n++;

@@ -3,7 +3,10 @@
  *  swarm_selftest key KIND ARG...: prints a Redis key as common/sw_keys.c
  *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., index NS, ttl NS,
  *  mem NS KEY, or layout, jobs, current, revoked, namespaces), so shell
- *  tests never spell a key by hand. */
+ *  tests never spell a key by hand.
+ *
+ *  swarm_selftest sched_model SEED [STEPS]: replays one seed of the
+ *  scheduler's model-based test (coordinator/coord_model.c), verbosely. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,7 @@ static const sw_selftest_t s_tests[] = {
     { "keys", sw_keys_test },
     { "memory", sw_memory_test },
     { "sched", coord_sched_test },
+    { "sched_model", coord_model_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
@@ -89,6 +93,14 @@ main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "key") == 0)
         return s_key(argc, argv);
+    if (argc > 2 && strcmp(argv[1], "sched_model") == 0) {
+        log_init("selftest", true, 0);
+        unsigned long seed = strtoul(argv[2], NULL, 10);
+        int steps = argc > 3 ? atoi(argv[3]) : 400;
+        int failed = coord_model_run(&seed, 1, steps > 0 ? steps : 400, true);
+        zsys_shutdown();
+        return failed ? 1 : 0;
+    }
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (const sw_selftest_t *t = s_tests; t->name; t++)
             printf("%s\n", t->name);
