@@ -10,9 +10,42 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coord_ctl.h"
+#include "coord_sched.h"
+#include "coord_store.h"
+#include "sw_curve.h"
 #include "sw_keys.h"
+#include "sw_redis.h"
 
 #define SWEEP_MS 100
+
+struct coord_server_t {
+    coord_conf_t   conf;
+    zloop_t       *loop;
+    zsock_t       *agents;
+    zsock_t       *control;
+    int            sigfd;
+    sw_redis_t    *redis;
+    coord_store_t *store;
+    coord_sched_t *sched;
+    coord_ctl_t   *ctl;
+    sw_curve_server_t *curve;   /*  NULL: plaintext (loopback or --insecure) */
+    zhashx_t      *revoked;     /*  public keys revoked by `swarm agents revoke` */
+    int64_t        curve_check_ms;  /*  next look at the allowed keys */
+    zhashx_t      *peers;       /*  hex routing id -> coord_agent_t * */
+    zlistx_t      *outbox;      /*  coord_task_t * dispatched, TASK not yet sent */
+    uint64_t       dropped;     /*  malformed or unexpected messages */
+    uint64_t       refused;     /*  HELLOs from keys not allowed */
+    int64_t        started_ms;
+    int64_t        forget_ms;   /*  next look for finished jobs to drop */
+    int64_t        trim_ms;     /*  next malloc_trim under load */
+    uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
+    int64_t        orphan_backoff_ms;   /*  results unreadable: ask again after */
+    bool           orphan_unknown;      /*  the last batch had such a result */
+};
+
+static coord_job_t *s_job(void *ctx, const char *id);
+static void s_cut_off(coord_server_t *self, coord_agent_t *a, const char *why);
 
 /*  --- scheduler callbacks -------------------------------------------------- */
 
@@ -63,7 +96,8 @@ s_finished(void *ctx, coord_task_t *t)
                  j->counts[SW_TS_TIMED_OUT], j->counts[SW_TS_CANCELLED],
                  j->counts[SW_TS_SKIPPED]);
     }
-    coord_ctl_task_finished(self, t);
+    if (self->ctl)
+        coord_ctl_task_finished(self->ctl, t);
 }
 
 static void
@@ -215,24 +249,31 @@ s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
         log_info("agent %s is draining: no new tasks for it", a->id);
         coord_sched_drain(self->sched, a);
         break;
-    case SW_BYE:
+    case SW_BYE: {
+        /*  A draining agent that leaves with tasks stopped them: its
+         *  --drain-timeout, or a second SIGTERM. Say so where they are. */
+        char why[SW_MAX_ID + 96];
+        if (a->draining && a->running)
+            snprintf(why, sizeof why, "stopped by agent %s at the end of its drain "
+                     "(--drain-timeout or a second SIGTERM)", a->id);
+        else
+            snprintf(why, sizeof why, "agent %s left", a->id);
         log_info("agent %s said BYE", a->id);
-        coord_sched_agent_lost(self->sched, a, "agent left", sw_wall_ms());
+        coord_sched_agent_lost(self->sched, a, why, sw_wall_ms());
         break;
+    }
     default:
         self->dropped++;
         log_warnx("dropped %s from agent %s: not an agent command", sw_cmd_name(m->cmd), a->id);
     }
 }
 
-/*  Sends the TASK messages of this turn, once their state is stored. */
+/*  Sends the TASK messages of this turn; their state is stored. */
 static void
 s_send_outbox(coord_server_t *self)
 {
     if (zlistx_size(self->outbox) == 0)
         return;
-    if (coord_store_flush(self->store) < 0)
-        return;                 /*  retried from the sweep timer */
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -241,7 +282,12 @@ s_send_outbox(coord_server_t *self)
     while ((t = zlistx_first(self->outbox))) {
         zlistx_detach_cur(self->outbox);
         if (t->state != SW_TS_RUNNING || !t->agent)
-            continue;           /*  its agent died before we could send */
+            continue;           /*  its agent died, or Redis refused it, before we could send */
+        if (t->cancel_requested) {
+            /*  cancelled while its TASK waited for Redis: it never leaves */
+            coord_sched_cancel_unsent(self->sched, t, sw_wall_ms());
+            continue;
+        }
         msgpack_sbuffer_clear(&sb);
         sw_task_pack(&pk, &t->spec);
         if (sw_msg_send(self->agents, t->agent->routing, SW_TASK, sb.data, sb.size) < 0)
@@ -250,16 +296,54 @@ s_send_outbox(coord_server_t *self)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  Flushes the turn's writes; a write Redis refused ends its task (failed,
+ *  with the reason) or request (an error reply), and those endings are
+ *  written in turn. True when Redis has everything it did not refuse. */
+static bool
+s_flush(coord_server_t *self)
+{
+    for (int round = 0; ; round++) {
+        if (coord_store_flush(self->store) < 0)
+            return false;
+        zlistx_t *refusals = coord_store_refusals(self->store);
+        if (!refusals)
+            return true;
+        for (coord_refusal_t *r = zlistx_first(refusals); r; r = zlistx_next(refusals)) {
+            char why[1024];
+            if (r->task)
+                snprintf(why, sizeof why, "Redis refused to store task %s of job %s: %s "
+                         "(key %s)", r->task->spec.id, r->job->id, r->error, r->key);
+            else if (r->job)
+                snprintf(why, sizeof why, "Redis refused to store job %s: %s (key %s)",
+                         r->job->id, r->error, r->key);
+            else
+                snprintf(why, sizeof why, "Redis refused a write: %s (key %s)", r->error,
+                         r->key);
+            if (r->task && coord_sched_fail(self->sched, r->task, why, sw_wall_ms()))
+                log_warnx("task %s/%s failed: %s", r->job->id, r->task->spec.id, why);
+            if (r->req)
+                coord_ctl_refused(self->ctl, r->req, why);
+        }
+        zlistx_destroy(&refusals);
+        /*  The failures are written in turn; one refused again is not
+         *  ended twice (coord_sched_fail), so this ends. */
+        if (round > 3)
+            return coord_store_flush(self->store) == 0;
+    }
+}
+
 /*  What every handler does last. */
 static void
 s_settle(coord_server_t *self)
 {
     int64_t now = sw_now_ms();
     coord_sched_dispatch(self->sched, now, sw_wall_ms());
-    bool durable = coord_store_flush(self->store) == 0;
-    s_send_outbox(self);
-    if (zlistx_size(self->waiters) > 0)
-        coord_ctl_settle(self, durable, now);
+    bool durable = s_flush(self);
+    if (durable) {
+        s_send_outbox(self);
+        durable = s_flush(self);        /*  what the outbox ended */
+    }
+    coord_ctl_settle(self->ctl, durable, now);
 }
 
 /*  With --admin-keys every request must still come from an allowed key:
@@ -304,7 +388,7 @@ s_drain(coord_server_t *self, zsock_t *sock)
         else if (control && !s_admin_allowed(self, &m))
             self->dropped++;
         else if (control)
-            coord_ctl_handle(self, &m);
+            coord_ctl_handle(self->ctl, &m);
         else
             s_on_agent_msg(self, &m);
         sw_msg_release(&m);
@@ -321,9 +405,12 @@ s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
-coord_job_t *
-coord_server_job(coord_server_t *self, const char *id)
+/*  The job in memory, or loaded from Redis if the coordinator forgot it
+ *  (finished jobs are dropped from memory after keep_finished_s). */
+static coord_job_t *
+s_job(void *ctx, const char *id)
 {
+    coord_server_t *self = ctx;
     if (!id)
         return NULL;
     coord_job_t *j = coord_sched_job(self->sched, id);
@@ -342,7 +429,8 @@ coord_server_job(coord_server_t *self, const char *id)
 static void
 s_forget_jobs(coord_server_t *self, int64_t now)
 {
-    if (now < self->forget_ms || zlistx_size(self->outbox) > 0 || !coord_store_ok(self->store))
+    if (now < self->forget_ms || zlistx_size(self->outbox) > 0 || !coord_store_ok(self->store)
+        || coord_store_pending(self->store) > 0)
         return;
     self->forget_ms = now + 1000;
     int64_t keep = self->conf.keep_finished_s * 1000;
@@ -351,11 +439,7 @@ s_forget_jobs(coord_server_t *self, int64_t now)
     for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
         if (!j->complete_ms || now - j->complete_ms < keep)
             continue;
-        bool waited = false;
-        for (coord_waiter_t *w = zlistx_first(self->waiters); w && !waited;
-             w = zlistx_next(self->waiters))
-            waited = w->job == j;
-        if (!waited && coord_sched_job_drop(self->sched, j))
+        if (!coord_ctl_holds(self->ctl, j) && coord_sched_job_drop(self->sched, j))
             dropped++;
     }
     zlistx_destroy(&jobs);
@@ -388,16 +472,36 @@ s_check_keys(coord_server_t *self, int64_t now)
         if (a->key && !sw_curve_server_allows(self->curve, SW_CURVE_AGENTS, a->key))
             zlistx_add_end(revoked, a);
     for (coord_agent_t *a = zlistx_first(revoked); a; a = zlistx_next(revoked))
-        coord_server_cut_off(self, a, "its key was revoked");
+        s_cut_off(self, a, "its key was revoked");
     zlistx_destroy(&revoked);
 }
 
-void
-coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *why)
+/*  Cuts an agent off: BYE, its tasks requeued, it is forgotten. */
+static void
+s_cut_off(coord_server_t *self, coord_agent_t *a, const char *why)
 {
     log_warnx("agent %s: %s: cutting it off", a->id, why);
     sw_msg_send_empty(self->agents, a->routing, SW_BYE);
     coord_sched_agent_lost(self->sched, a, why, sw_wall_ms());
+}
+
+static void
+s_orphan(void *arg, coord_task_t *t, coord_result_t what, const char *status, int exit_code)
+{
+    coord_server_t *self = arg;
+    if (what == COORD_RESULT_UNKNOWN) {
+        int64_t ms = self->orphan_backoff_ms ? self->orphan_backoff_ms : 1000;
+        log_info("task %s/%s was not claimed after the restart, and Redis cannot say now "
+                 "whether its result is stored: asking again in %lld s", t->job->id,
+                 t->spec.id, (long long) ms / 1000);
+        coord_sched_orphan_later(self->sched, t, sw_now_ms() + ms);
+        self->orphan_unknown = true;
+        return;
+    }
+    bool done = what == COORD_RESULT_FINAL;
+    log_info("task %s/%s was not claimed after the restart: %s", t->job->id, t->spec.id,
+             done ? "its result is stored" : "running it again");
+    coord_sched_resolve(self->sched, t, done ? status : NULL, exit_code, sw_wall_ms());
 }
 
 static int
@@ -419,20 +523,23 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
             a->hb_sent_ms = now;
         }
     /*  Running tasks no agent claimed after a restart: finished if their
-     *  result is stored, else run again. */
-    zlistx_t *orphans = coord_store_ok(self->store) ? coord_sched_orphans_due(self->sched, now)
-                                                    : zlistx_new();
-    for (coord_task_t *t = zlistx_first(orphans); t; t = zlistx_next(orphans)) {
-        char status[32];
-        int code = -1;
-        bool done = coord_store_result(self->store, t, status, sizeof status, &code) == 0;
-        log_info("task %s/%s was not claimed after the restart: %s", t->job->id, t->spec.id,
-                 done ? "its result is stored" : "running it again");
-        coord_sched_resolve(self->sched, t, done ? status : NULL, code, sw_wall_ms());
+     *  result is stored, run again if there is none, asked about again
+     *  later if Redis cannot say (never run again on a guess). */
+    if (coord_store_ok(self->store)) {
+        zlistx_t *orphans = coord_sched_orphans_due(self->sched, now);
+        if (zlistx_size(orphans)) {
+            self->orphan_unknown = false;
+            coord_store_results(self->store, orphans, s_orphan, self);
+            /*  1, 2, 4 ... 30 s between tries while Redis cannot say */
+            int64_t b = self->orphan_backoff_ms;
+            self->orphan_backoff_ms = !self->orphan_unknown ? 0 : b ? (b * 2 > 30000 ? 30000
+                                                                                   : b * 2)
+                                                                    : 2000;
+        }
+        zlistx_destroy(&orphans);
     }
-    zlistx_destroy(&orphans);
-    s_forget_jobs(self, now);
     s_settle(self);
+    s_forget_jobs(self, now);       /*  after the flush: no write of theirs pending */
     (void) loop;
     (void) timer_id;
     return 0;
@@ -448,6 +555,36 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void) loop;
     (void) arg;
     return -1;
+}
+
+/*  --- what the control handlers may do (coord_ctl_ops_t) -------------------------- */
+
+static void
+s_drain_agent(void *ctx, coord_agent_t *a)
+{
+    coord_server_t *self = ctx;
+    coord_sched_drain(self->sched, a);
+    sw_msg_send_empty(self->agents, a->routing, SW_DRAIN);
+}
+
+static int
+s_revoke(void *ctx, coord_agent_t *a, char **key, sw_err_t *err)
+{
+    coord_server_t *self = ctx;
+    if (!self->curve || !a->key)
+        return sw_err_set(err, SW_EINVAL, "revoke needs CURVE: without it agents have no keys "
+                          "(drain or stop the agent instead)");
+    *key = xstrdup(a->key);
+    zhashx_update(self->revoked, a->key, (void *) 1);
+    coord_store_revoke(self->store, a->key);
+    s_cut_off(self, a, "its key was revoked (swarm agents revoke)");     /*  frees a */
+    return 0;
+}
+
+static uint64_t
+s_dropped(void *ctx)
+{
+    return ((coord_server_t *) ctx)->dropped;
 }
 
 /*  --- life cycle ---------------------------------------------------------------- */
@@ -522,9 +659,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->store = coord_store_new(self->redis, self->sched);
     self->peers = zhashx_new();
     self->outbox = zlistx_new();
-    self->waiters = zlistx_new();
-    zlistx_set_destructor(self->waiters, (zlistx_destructor_fn *) coord_ctl_waiter_destroy);
-    self->current_job = coord_store_load_current(self->store);
+    char *current = coord_store_load_current(self->store);
     self->revoked = coord_store_load_revoked(self->store);
     /*  After a restart: the jobs in Redis go on. Tasks that were running
      *  wait one lease for their agent to claim them in its HELLO. */
@@ -542,11 +677,22 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     if (loaded > 0)
         log_info("resumed %d task(s) of %zu job(s) from Redis", loaded,
                  coord_sched_njobs(self->sched));
-    coord_store_flush(self->store);
+    else if (loaded < 0)
+        log_warnx("Redis went out while the jobs were loaded; those not loaded are loaded "
+                  "when a command names them");
+    s_flush(self);
     if (!(self->agents = s_bind(conf->listen, self->curve, SW_CURVE_AGENTS, err))
         || !(self->control = s_bind(conf->control, conf->admin_keys ? self->curve : NULL,
-                                    SW_CURVE_ADMINS, err)))
+                                    SW_CURVE_ADMINS, err))) {
+        free(current);
         goto fail;
+    }
+    coord_ctl_ops_t cops = { .job = s_job, .drain = s_drain_agent, .revoke = s_revoke,
+                             .dropped = s_dropped, .insecure = conf->insecure,
+                             .curve = self->curve != NULL };
+    self->ctl = coord_ctl_new(self->control, self->sched, self->store, &cops, self);
+    coord_ctl_set_current(self->ctl, current);
+    free(current);
     /*  A unix-socket control endpoint is guarded by its file mode: the
      *  owner and its group may submit jobs, nobody else. */
     if (strncmp(conf->control, "ipc://", 6) == 0 && chmod(conf->control + 6, 0660) < 0)
@@ -572,8 +718,8 @@ coord_server_destroy(coord_server_t **self_p)
     zsock_destroy(&self->agents);
     zsock_destroy(&self->control);
     sw_curve_server_destroy(&self->curve);
+    coord_ctl_destroy(&self->ctl);
     zhashx_destroy(&self->revoked);
-    zlistx_destroy(&self->waiters);
     zlistx_destroy(&self->outbox);
     zhashx_destroy(&self->peers);
     coord_sched_destroy(&self->sched);
@@ -581,7 +727,6 @@ coord_server_destroy(coord_server_t **self_p)
     sw_redis_destroy(&self->redis);
     if (self->sigfd >= 0)
         close(self->sigfd);
-    free(self->current_job);
     free(self);
     *self_p = NULL;
 }

@@ -5,6 +5,9 @@
  *  mem NS KEY, or layout, jobs, current, revoked, namespaces), so shell
  *  tests never spell a key by hand.
  *
+ *  swarm_selftest redis-live URL: sw_redis against a real server (the
+ *  end-to-end tests run it on the fixture).
+ *
  *  swarm_selftest sched_model SEED [STEPS]: replays one seed of the
  *  scheduler's model-based test (coordinator/coord_model.c), verbosely. */
 #include <stdio.h>
@@ -93,6 +96,12 @@ main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "key") == 0)
         return s_key(argc, argv);
+    if (argc == 3 && strcmp(argv[1], "redis-live") == 0) {
+        log_init("selftest", true, 0);
+        sw_redis_live_test(argv[2]);
+        printf("redis-live: %s\n", sw_selftest_failures ? "FAILED" : "OK");
+        return sw_selftest_failures ? 1 : 0;
+    }
     if (argc > 2 && strcmp(argv[1], "sched_model") == 0) {
         log_init("selftest", true, 0);
         unsigned long seed = strtoul(argv[2], NULL, 10);
