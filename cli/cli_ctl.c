@@ -8,10 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli_ctl.h"
 #include "sw_plan.h"
 #include "sw_curve.h"
-#include "sw_proto.h"
 
 /*  The connection, with a monitor that reports failed handshakes: a
  *  refused key then says so instead of looking like a dead coordinator. */
@@ -67,12 +66,16 @@ s_handshake_failed(cli_t *cli)
     return cli_fail(EXIT_UNREACHABLE, "the coordinator at %s %s", cli->coordinator, why);
 }
 
-/*  One request/reply with the coordinator. 0 with *reply filled (release
- *  it), or an exit code after printing why. */
-static int
+int
 cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_msg_t *reply)
 {
     int rc;
+    /*  The coordinator's socket drops a bigger frame with the connection:
+     *  we would only see silence. */
+    if (body->size > SW_MAX_FRAME - 4096)
+        return cli_fail(EXIT_USAGE, "the request (%zu bytes) is over the coordinator's %d MiB "
+                        "frame cap: make it smaller (a prompt that big belongs in a file or "
+                        "in memory: {{memory:NS/KEY}})", body->size, SW_MAX_FRAME >> 20);
     if (!cli->sock && (rc = s_connect(cli)) != 0)
         return rc;
     if (sw_msg_send(cli->sock, NULL, cmd, body->data, body->size) < 0)
@@ -499,6 +502,28 @@ s_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms, i
     return s_call(cli, SW_C_WAIT, &r, (int) max_ms + cli->timeout_ms, reply);
 }
 
+/*  A page of the whole list of tasks waited for (WAIT without a cursor). */
+typedef struct {
+    const char *job;
+    char      **ids;
+    int         nids;
+} s_wait_list_t;
+
+static void
+s_wait_build(msgpack_packer *pk, void *arg, int64_t offset)
+{
+    const s_wait_list_t *q = arg;
+    msgpack_pack_map(pk, 5);
+    sw_mp_kv_str(pk, "job", q->job);
+    sw_mp_pack_str(pk, "ids");
+    msgpack_pack_array(pk, (size_t) q->nids);
+    for (int i = 0; i < q->nids; i++)
+        sw_mp_pack_str(pk, q->ids[i]);
+    sw_mp_kv_int(pk, "max_ms", 0);
+    sw_mp_kv_int(pk, "offset", offset);
+    sw_mp_kv_int(pk, "limit", 10000);
+}
+
 static const char s_wait_usage[] =
     "usage: swarm wait [--job JOB] [--timeout S] [ID...]\n"
     "Waits until the named tasks (default: every task of the job) are finished.\n"
@@ -615,16 +640,13 @@ cli_wait(cli_t *cli, int argc, char **argv)
         if (cli->quiet)
             ;
         else if (cli->json) {
-            /*  The document lists every task: ask once more, for all. */
-            sw_msg_t full;
-            if (s_wait_call(cli, job, argv + optind, argc - optind, 0, -1, &full) == 0) {
-                json_t *j = cli_mp_to_json(full.body);
-                json_object_set_new(j, "timed_out", json_boolean(timed_out));
-                cli_print_json(j);
-                sw_msg_release(&full);
-            }
-            else
-                rc = EXIT_UNREACHABLE;
+            /*  The document lists every task: ask once more, for all,
+             *  page by page (a job of 1,000,000 tasks too). */
+            s_wait_list_t q = { job, argv + optind, argc - optind };
+            int lrc = cli_print_listing(cli, SW_C_WAIT, s_wait_build, &q, 0,
+                                        json_pack("{s:b}", "timed_out", timed_out));
+            if (lrc)
+                rc = lrc;
         }
         else {
             char text[512], jb[256];
@@ -649,67 +671,116 @@ cli_wait(cli_t *cli, int argc, char **argv)
 /*  --- status / agents -------------------------------------------------------------- */
 
 static const char s_status_usage[] =
-    "usage: swarm status [--job JOB]\n"
-    "The cluster (agents, slots, queue) and the job's tasks (default: current job).\n";
+    "usage: swarm status [--job JOB] [--all | --limit N]\n"
+    "The cluster (agents, slots, queue) and the job (default: current job): its\n"
+    "counts, then its most relevant tasks: running, failed, cancelled or skipped,\n"
+    "queued, then succeeded (20 of them; --limit N shows N). --all lists every\n"
+    "task in submit order. --json lists every task (in submit order) unless\n"
+    "--limit N is given.\n";
+
+typedef struct {
+    const char *job;
+    const char *order;          /*  submit, relevant */
+    int64_t     limit;          /*  rows per page */
+} s_status_req_t;
+
+static void
+s_status_build(msgpack_packer *pk, void *arg, int64_t offset)
+{
+    const s_status_req_t *q = arg;
+    msgpack_pack_map(pk, q->job ? 4 : 3);
+    if (q->job)
+        sw_mp_kv_str(pk, "job", q->job);
+    sw_mp_kv_int(pk, "offset", offset);
+    sw_mp_kv_int(pk, "limit", q->limit);
+    sw_mp_kv_str(pk, "order", q->order);
+}
 
 static int
 cli_status(cli_t *cli, int argc, char **argv)
 {
     static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+        { "job", required_argument, NULL, 'j' }, { "all", no_argument, NULL, 'a' },
+        { "limit", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *job = NULL;
+    bool all = false;
+    long long limit = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
         switch (c) {
         case 'j': job = optarg; break;
+        case 'a': all = true; break;
+        case 'l':
+            if (sw_parse_int(optarg, 1, 1000000000, &limit) < 0)
+                return cli_fail(EXIT_USAGE, "status: --limit wants a number of tasks, got '%s'",
+                                optarg);
+            break;
         case 'h': fputs(s_status_usage, stdout); return 0;
         default: return s_bad_option("status", argv);
         }
     }
     if (optind < argc)
         return s_usage(s_status_usage);
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, job ? 1 : 0);
-    if (job)
-        sw_mp_kv_str(&r.pk, "job", job);
-    sw_msg_t reply;
-    int rc = s_call(cli, SW_C_STATUS, &r, cli->timeout_ms, &reply);
-    if (rc)
-        return rc;
-    if (cli->json) {
-        cli_print_json(cli_mp_to_json(reply.body));
-        sw_msg_release(&reply);
-        return 0;
-    }
-    const msgpack_object *b = reply.body;
-    char buf[256];
-    bool insecure = false;
-    sw_err_t err = { 0 };
-    sw_mp_bool(b, "insecure", false, &insecure, &err);
-    printf("coordinator %s: %lld agents, %lld slots (%lld busy), %lld queued%s\n",
-           cli->coordinator, (long long) s_get_int(b, "agents"),
-           (long long) s_get_int(b, "slots"), (long long) s_get_int(b, "busy"),
-           (long long) s_get_int(b, "queued"),
-           insecure ? "  [WARNING: --insecure, agents are not authenticated]" : "");
-    if (s_get_int(b, "dropped"))
-        printf("  %lld malformed messages dropped\n", (long long) s_get_int(b, "dropped"));
-    const msgpack_object *tasks = sw_mp_find(b, "tasks");
-    if (!tasks) {
-        printf("no current job (swarm init)\n");
-        sw_msg_release(&reply);
-        return 0;
-    }
-    char counts[512];
-    s_counts_text(b, counts, sizeof counts);
-    printf("job %s: %u tasks%s%s\n", s_get_str(b, "job", buf, sizeof buf),
-           tasks->via.array.size, counts[0] ? ": " : "", counts);
+    if (all && limit)
+        return cli_fail(EXIT_USAGE, "status: --all or --limit N, not both");
+    if (!all && !limit && !cli->json)
+        limit = 20;
+    /*  Pages of at most 10,000 rows (the coordinator's), however many. */
+    s_status_req_t q = { job, limit ? "relevant" : "submit",
+                         limit && limit < 10000 ? limit : 10000 };
+    if (cli->json)
+        return cli_print_listing(cli, SW_C_STATUS, s_status_build, &q, limit, NULL);
+    int64_t offset = 0, shown = 0, total = 0;
     int64_t now = sw_wall_ms();
-    for (uint32_t i = 0; tasks->type == MSGPACK_OBJECT_ARRAY && i < tasks->via.array.size; i++)
-        s_task_line(&tasks->via.array.ptr[i], now);
-    sw_msg_release(&reply);
+    for (;;) {
+        s_req_t r;
+        s_req_init(&r);
+        s_status_build(&r.pk, &q, offset);
+        sw_msg_t reply;
+        int rc = s_call(cli, SW_C_STATUS, &r, cli->timeout_ms, &reply);
+        if (rc)
+            return rc;
+        const msgpack_object *b = reply.body;
+        const msgpack_object *tasks = sw_mp_find(b, "tasks");
+        uint32_t n = tasks && tasks->type == MSGPACK_OBJECT_ARRAY ? tasks->via.array.size : 0;
+        if (offset == 0) {
+            char buf[256];
+            bool insecure = false;
+            sw_err_t err = { 0 };
+            sw_mp_bool(b, "insecure", false, &insecure, &err);
+            printf("coordinator %s: %lld agents, %lld slots (%lld busy), %lld queued%s\n",
+                   cli->coordinator, (long long) s_get_int(b, "agents"),
+                   (long long) s_get_int(b, "slots"), (long long) s_get_int(b, "busy"),
+                   (long long) s_get_int(b, "queued"),
+                   insecure ? "  [WARNING: --insecure, agents are not authenticated]" : "");
+            if (s_get_int(b, "dropped"))
+                printf("  %lld malformed messages dropped\n", (long long) s_get_int(b, "dropped"));
+            if (!tasks) {
+                printf("no current job (swarm init)\n");
+                sw_msg_release(&reply);
+                return 0;
+            }
+            char counts[512];
+            s_counts_text(b, counts, sizeof counts);
+            total = sw_mp_find(b, "total") ? s_get_int(b, "total") : (int64_t) n;
+            printf("job %s: %lld task%s%s%s\n", s_get_str(b, "job", buf, sizeof buf),
+                   (long long) total, total == 1 ? "" : "s", counts[0] ? ": " : "", counts);
+        }
+        for (uint32_t i = 0; i < n && (!limit || shown < limit); i++, shown++)
+            s_task_line(&tasks->via.array.ptr[i], now);
+        const msgpack_object *next = sw_mp_find(b, "next");
+        int64_t at = next && next->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                   ? (int64_t) next->via.u64 : -1;
+        sw_msg_release(&reply);
+        if (at <= offset || (limit && shown >= limit))
+            break;
+        offset = at;
+    }
+    if (shown < total)
+        printf("... and %lld more task%s (swarm status --all lists every one)\n",
+               (long long) (total - shown), total - shown == 1 ? "" : "s");
     return 0;
 }
 
@@ -900,25 +971,42 @@ cli_cancel(cli_t *cli, int argc, char **argv)
     }
     if (!job && optind >= argc)
         return cli_fail(EXIT_USAGE, "cancel: name a job (--job JOB) or task ids");
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, 2);
-    sw_mp_kv_str(&r.pk, "job", job);
-    sw_mp_pack_str(&r.pk, "ids");
-    msgpack_pack_array(&r.pk, (size_t) (argc - optind));
-    for (int i = optind; i < argc; i++)
-        sw_mp_pack_str(&r.pk, argv[i]);
-    sw_msg_t reply;
-    int rc = s_call(cli, SW_C_CANCEL, &r, cli->timeout_ms, &reply);
+    /*  At most SW_MAX_LIST ids a request (the coordinator's cap), each
+     *  request checked whole before it cancels anything. */
+    int nids = argc - optind, rc = 0;
+    long long cancelled = 0;
+    char jobname[256] = "";
+    for (int from = 0; rc == 0 && (from < nids || (from == 0 && nids == 0));
+         from += SW_MAX_LIST) {
+        int n = nids - from < SW_MAX_LIST ? nids - from : SW_MAX_LIST;
+        s_req_t r;
+        s_req_init(&r);
+        msgpack_pack_map(&r.pk, 2);
+        sw_mp_kv_str(&r.pk, "job", job);
+        sw_mp_pack_str(&r.pk, "ids");
+        msgpack_pack_array(&r.pk, (size_t) n);
+        for (int i = optind + from; i < optind + from + n; i++)
+            sw_mp_pack_str(&r.pk, argv[i]);
+        sw_msg_t reply;
+        rc = s_call(cli, SW_C_CANCEL, &r, cli->timeout_ms, &reply);
+        if (rc)
+            break;
+        cancelled += s_get_int(reply.body, "cancelled");
+        s_get_str(reply.body, "job", jobname, sizeof jobname);
+        sw_msg_release(&reply);
+        if (nids == 0)
+            break;
+    }
+    if (rc && cancelled)
+        fprintf(stderr, "swarm: cancel: %lld task(s) of the ids before that were cancelled\n",
+                cancelled);
     if (rc)
         return rc;
-    char buf[256];
     if (cli->json)
-        cli_print_json(cli_mp_to_json(reply.body));
+        cli_print_json(json_pack("{s:s, s:I}", "job", jobname, "cancelled",
+                                 (json_int_t) cancelled));
     else
-        printf("cancelled %lld task(s) in job %s\n", (long long) s_get_int(reply.body, "cancelled"),
-               s_get_str(reply.body, "job", buf, sizeof buf));
-    sw_msg_release(&reply);
+        printf("cancelled %lld task(s) in job %s\n", cancelled, jobname);
     return 0;
 }
 
@@ -1135,6 +1223,77 @@ s_print_dag(const sw_plan_t *p, const char *job, bool json, bool dry)
     }
 }
 
+/*  Packs the tasks [from, to) of a SUBMIT. */
+static void
+s_pack_batch(s_req_t *r, const char *job, const char *txn, bool more, const sw_plan_t *p,
+             size_t from, size_t to)
+{
+    s_req_init(r);
+    msgpack_pack_map(&r->pk, txn ? 4 : 2);
+    sw_mp_kv_str(&r->pk, "job", job);
+    if (txn) {
+        sw_mp_kv_str(&r->pk, "txn", txn);
+        sw_mp_kv_bool(&r->pk, "more", more);
+    }
+    sw_mp_pack_str(&r->pk, "tasks");
+    msgpack_pack_array(&r->pk, to - from);
+    for (size_t i = from; i < to; i++)
+        sw_task_pack(&r->pk, &p->tasks[i].task);
+}
+
+/*  Submits a plan in batches of at most 2,000 tasks and 4 MiB, each well
+ *  under the frame cap, as one transaction when there is more than one:
+ *  the coordinator holds the batches and makes the tasks runnable only
+ *  when the last has landed; a batch it refuses discards the lot, so a
+ *  failed run leaves nothing running. */
+static int
+s_submit_plan(cli_t *cli, const char *job, const sw_plan_t *p)
+{
+    /*  Where each batch ends: by count, and by size (prompts can be big). */
+    size_t *ends = xcalloc(p->n + 2, sizeof *ends), nb = 0, bytes = 0, count = 0;
+    msgpack_sbuffer one;
+    msgpack_sbuffer_init(&one);
+    msgpack_packer opk;
+    sw_mp_packer_init(&opk, &one);
+    for (size_t i = 0; i < p->n; i++) {
+        msgpack_sbuffer_clear(&one);
+        sw_task_pack(&opk, &p->tasks[i].task);
+        if (count && (count == 2000 || bytes + one.size > (4u << 20))) {
+            ends[nb++] = i;
+            bytes = count = 0;
+        }
+        bytes += one.size;
+        count++;
+    }
+    ends[nb++] = p->n;
+    msgpack_sbuffer_destroy(&one);
+    char txn[40] = "";
+    if (nb > 1)
+        snprintf(txn, sizeof txn, "run-%llx-%x", (unsigned long long) zclock_usecs(),
+                 (unsigned) getpid());
+    int rc = 0;
+    size_t from = 0;
+    for (size_t b = 0; rc == 0 && b < nb; from = ends[b++]) {
+        s_req_t r;
+        bool last = b + 1 == nb;
+        s_pack_batch(&r, job, nb > 1 ? txn : NULL, !last, p, from, ends[b]);
+        /*  The last batch submits them all: give a big plan its time. */
+        int timeout = cli->timeout_ms + 5000 + (last ? (int) (p->n / 50) : 0);
+        sw_msg_t reply;
+        rc = s_call(cli, SW_C_SUBMIT, &r, timeout, &reply);
+        if (rc == 0)
+            sw_msg_release(&reply);
+    }
+    if (rc == EXIT_UNREACHABLE && nb > 1)
+        fprintf(stderr, "swarm: run: the coordinator did not confirm the submit of job %s: "
+                "either all %zu tasks landed or none (swarm status --job %s says which)\n",
+                job, p->n, job);
+    else if (rc && nb > 1)
+        fprintf(stderr, "swarm: run: none of job %s's %zu tasks was submitted\n", job, p->n);
+    free(ends);
+    return rc;
+}
+
 static int
 cli_run(cli_t *cli, int argc, char **argv)
 {
@@ -1283,21 +1442,7 @@ compiled:
     if (rc)
         goto out;
     sw_msg_release(&reply);
-    /*  In batches well under the frame cap; each batch only depends on
-     *  earlier ones, since the plan is in dependency order. */
-    for (size_t from = 0; rc == 0 && from < plan.n; from += 2000) {
-        size_t n = plan.n - from < 2000 ? plan.n - from : 2000;
-        s_req_init(&r);
-        msgpack_pack_map(&r.pk, 2);
-        sw_mp_kv_str(&r.pk, "job", job);
-        sw_mp_pack_str(&r.pk, "tasks");
-        msgpack_pack_array(&r.pk, n);
-        for (size_t i = from; i < from + n; i++)
-            sw_task_pack(&r.pk, &plan.tasks[i].task);
-        rc = s_call(cli, SW_C_SUBMIT, &r, cli->timeout_ms + 5000, &reply);
-        if (rc == 0)
-            sw_msg_release(&reply);
-    }
+    rc = s_submit_plan(cli, job, &plan);
     if (rc)
         goto out;
     if (!wait) {

@@ -58,26 +58,38 @@ s_row_fill(void *arg, int i, redisReply *reply)
     }
 }
 
-/*  Loads every task of job, in submit order. -1 after printing why. */
+/*  Rows are read from Redis this many at a time: a job of 1,000,000
+ *  tasks is printed as it is read, never held whole. */
+#define S_PAGE 1000
+
+/*  Loads the tasks [start, start + S_PAGE) of job, in submit order: *n_p
+ *  of them (0 past the end). 0, or an exit code after printing why. */
 static int
-s_load(cli_t *cli, const char *job, s_row_t **rows_p, size_t *n_p)
+s_load_page(cli_t *cli, const char *job, long start, s_row_t **rows_p, size_t *n_p)
 {
     sw_err_t err = { 0 };
     char *key = sw_key_job_tasks(job);
-    redisReply *ids = sw_redis_cmdv(cli->redis, &err, "LRANGE", key, "0", "-1", NULL);
+    char from[32], to[32];
+    snprintf(from, sizeof from, "%ld", start);
+    snprintf(to, sizeof to, "%ld", start + S_PAGE - 1);
+    redisReply *ids = sw_redis_cmdv(cli->redis, &err, "LRANGE", key, from, to, NULL);
     free(key);
+    *rows_p = NULL;
+    *n_p = 0;
     if (!ids)
         return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-    key = sw_key_job(job);
-    redisReply *exists = sw_redis_cmdv(cli->redis, &err, "EXISTS", key, NULL);
-    free(key);
-    bool job_exists = exists && exists->integer == 1;
-    if (exists)
-        freeReplyObject(exists);
-    if (ids->elements == 0 && !job_exists) {
-        freeReplyObject(ids);
-        return cli_fail(EXIT_NOT_FOUND, "no job '%s' in Redis at %s", job,
-                        sw_redis_addr(cli->redis));
+    if (ids->elements == 0 && start == 0) {
+        key = sw_key_job(job);
+        redisReply *exists = sw_redis_cmdv(cli->redis, &err, "EXISTS", key, NULL);
+        free(key);
+        bool job_exists = exists && exists->integer == 1;
+        if (exists)
+            freeReplyObject(exists);
+        if (!job_exists) {
+            freeReplyObject(ids);
+            return cli_fail(EXIT_NOT_FOUND, "no job '%s' in Redis at %s", job,
+                            sw_redis_addr(cli->redis));
+        }
     }
     s_row_t *rows = xcalloc(ids->elements + 1, sizeof *rows);
     for (size_t i = 0; i < ids->elements; i++) {
@@ -137,6 +149,80 @@ s_md_cell(const char *s)
     }
 }
 
+/*  Prints one row (table, markdown or a JSON array element) and counts it. */
+static void
+s_print_row(cli_t *cli, const char *job, bool md, s_row_t *r, int counts[SW_TS_COUNT],
+            long long *bad, long long *unfinished, sw_strv_t *named, long long index)
+{
+    int st = sw_tstate_parse(r->status);
+    if (st >= 0)
+        counts[st]++;
+    if (st < 0 || !SW_TS_FINAL(st))
+        (*unfinished)++;
+    else if (st != SW_TS_SUCCEEDED) {
+        (*bad)++;
+        if (named->n < 10) {
+            char *what = xasprintf("%s (%s)", r->id, r->status);
+            sw_strv_push(named, what);
+            free(what);
+        }
+    }
+    if (cli->json) {
+        json_t *doc = r->result ? json_incref(r->result) : json_object();
+        /*  The coordinator's word on status wins (e.g. cancelled). */
+        json_object_set_new(doc, "id", json_string(r->id));
+        json_object_set_new(doc, "job", json_string(job));
+        json_object_set_new(doc, "status", json_string(r->status ? r->status : "unknown"));
+        json_object_set_new(doc, "attempt", json_integer(r->attempt));
+        if (!r->result) {
+            json_object_set_new(doc, "agent", r->agent && *r->agent ? json_string(r->agent)
+                                                                     : json_null());
+            json_object_set_new(doc, "output", json_null());
+        }
+        json_object_set_new(doc, "reason", r->reason && *r->reason ? json_string(r->reason)
+                                                                    : json_null());
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n  ", index ? "," : "");
+        for (const char *p = text ? text : "null"; *p; p++) {
+            putchar(*p);
+            if (*p == '\n')
+                fputs("  ", stdout);
+        }
+        free(text);
+        json_decref(doc);
+        return;
+    }
+    char summary[120] = "", dur[32], code[8] = "-";
+    int64_t ms = r->result ? json_integer_value(json_object_get(r->result, "duration_ms"))
+               : r->started ? (r->finished ? r->finished : sw_wall_ms()) - r->started : -1;
+    cli_duration(ms, dur, sizeof dur);
+    json_t *ec = r->result ? json_object_get(r->result, "exit_code") : NULL;
+    if (json_is_integer(ec))
+        snprintf(code, sizeof code, "%lld", (long long) json_integer_value(ec));
+    const char *text = "";
+    if (st != SW_TS_SUCCEEDED && r->reason && *r->reason)
+        text = r->reason;   /*  the coordinator's word: skipped, quarantined, cancelled ... */
+    else if (st != SW_TS_SUCCEEDED && r->result && *s_jstr(r->result, "error"))
+        text = s_jstr(r->result, "error");
+    else if (r->result && *s_jstr(r->result, "output"))
+        text = s_jstr(r->result, "output");
+    else if (r->result)
+        text = s_jstr(r->result, "stderr_tail");
+    s_first_line(text, summary, sizeof summary);
+    if (md) {
+        printf("| `%s` | %s%s%s | %ld | %s | %s | %s | %s | ", r->id,
+               st == SW_TS_SUCCEEDED ? "" : "**", r->status ? r->status : "?",
+               st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
+               r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
+               dur, code);
+        s_md_cell(summary);
+        printf(" |\n");
+        return;
+    }
+    printf("%-28s %-10s %7ld  %-16s %8s %4s  %s\n", r->id, r->status ? r->status : "?",
+           r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code, summary);
+}
+
 int
 cli_results(cli_t *cli, int argc, char **argv)
 {
@@ -164,84 +250,42 @@ cli_results(cli_t *cli, int argc, char **argv)
     char *job = cli_current_job(cli, jobflag);
     if (!job)
         return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
-    s_row_t *rows = NULL;
-    size_t n = 0;
-    int rc = s_load(cli, job, &rows, &n);
-    if (rc) {
-        free(job);
-        free(rows);
-        return rc;
-    }
     int counts[SW_TS_COUNT] = { 0 };
-    int bad = 0, unfinished = 0;
-    json_t *arr = json_array();
+    long long bad = 0, unfinished = 0, total = 0;
+    sw_strv_t named = { 0 };            /*  the first ten that did not succeed */
     if (md && !cli->json)
         printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | exit | "
                "output / error |\n|---|---|---:|---|---|---:|---:|---|\n", job);
     else if (!cli->json)
         printf("%-28s %-10s %7s  %-16s %8s %4s  %s\n", "TASK", "STATUS", "ATTEMPT", "AGENT",
                "TIME", "EXIT", "OUTPUT / ERROR");
-    for (size_t i = 0; i < n; i++) {
-        s_row_t *r = &rows[i];
-        int st = sw_tstate_parse(r->status);
-        if (st >= 0)
-            counts[st]++;
-        if (st < 0 || !SW_TS_FINAL(st))
-            unfinished++;
-        else if (st != SW_TS_SUCCEEDED)
-            bad++;
-        if (cli->json) {
-            json_t *doc = r->result ? json_incref(r->result) : json_object();
-            /*  The coordinator's word on status wins (e.g. cancelled). */
-            json_object_set_new(doc, "id", json_string(r->id));
-            json_object_set_new(doc, "job", json_string(job));
-            json_object_set_new(doc, "status", json_string(r->status ? r->status : "unknown"));
-            json_object_set_new(doc, "attempt", json_integer(r->attempt));
-            if (!r->result) {
-                json_object_set_new(doc, "agent", r->agent && *r->agent ? json_string(r->agent)
-                                                                         : json_null());
-                json_object_set_new(doc, "output", json_null());
-            }
-            json_object_set_new(doc, "reason", r->reason && *r->reason ? json_string(r->reason)
-                                                                        : json_null());
-            json_array_append_new(arr, doc);
-            continue;
-        }
-        char summary[120] = "", dur[32], code[8] = "-";
-        int64_t ms = r->result ? json_integer_value(json_object_get(r->result, "duration_ms"))
-                   : r->started ? (r->finished ? r->finished : sw_wall_ms()) - r->started : -1;
-        cli_duration(ms, dur, sizeof dur);
-        json_t *ec = r->result ? json_object_get(r->result, "exit_code") : NULL;
-        if (json_is_integer(ec))
-            snprintf(code, sizeof code, "%lld", (long long) json_integer_value(ec));
-        const char *text = "";
-        if (st != SW_TS_SUCCEEDED && r->reason && *r->reason)
-            text = r->reason;   /*  the coordinator's word: skipped, quarantined ... */
-        else if (st != SW_TS_SUCCEEDED && r->result && *s_jstr(r->result, "error"))
-            text = s_jstr(r->result, "error");
-        else if (r->result && *s_jstr(r->result, "output"))
-            text = s_jstr(r->result, "output");
-        else if (r->result)
-            text = s_jstr(r->result, "stderr_tail");
-        s_first_line(text, summary, sizeof summary);
-        if (md) {
-            printf("| `%s` | %s%s%s | %ld | %s | %s | %s | %s | ", r->id,
-                   st == SW_TS_SUCCEEDED ? "" : "**", r->status ? r->status : "?",
-                   st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
-                   r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
-                   dur, code);
-            s_md_cell(summary);
-            printf(" |\n");
-            continue;
-        }
-        printf("%-28s %-10s %7ld  %-16s %8s %4s  %s\n", r->id, r->status ? r->status : "?",
-               r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code, summary);
+    int rc = 0;
+    for (long start = 0;; start += S_PAGE) {
+        s_row_t *rows = NULL;
+        size_t n = 0;
+        rc = s_load_page(cli, job, start, &rows, &n);
+        if (rc == 0 && start == 0 && cli->json)
+            fputs("[", stdout);
+        for (size_t i = 0; rc == 0 && i < n; i++, total++)
+            s_print_row(cli, job, md, &rows[i], counts, &bad, &unfinished, &named, total);
+        for (size_t i = 0; i < n; i++)
+            s_row_release(&rows[i]);
+        free(rows);
+        if (rc || n < S_PAGE)
+            break;
+        fflush(stdout);
+    }
+    if (rc) {
+        if (total && cli->json)
+            putchar('\n');     /*  cut short: the error is on stderr */
+        sw_strv_release(&named);
+        free(job);
+        return rc;
     }
     if (cli->json)
-        cli_print_json(arr);
+        printf("%s]\n", total ? "\n" : "");
     else {
-        json_decref(arr);
-        printf("\n%s%zu task%s:", md ? "**" : "", n, n == 1 ? "" : "s");
+        printf("\n%s%lld task%s:", md ? "**" : "", total, total == 1 ? "" : "s");
         bool first = true;
         for (int s = 0; s < SW_TS_COUNT; s++)
             if (counts[s]) {
@@ -254,22 +298,17 @@ cli_results(cli_t *cli, int argc, char **argv)
         /*  A partial failure is loud: named on stderr, and exit 1. */
         fprintf(stderr, "swarm: job %s:", job);
         if (bad)
-            fprintf(stderr, " %d task%s did not succeed:", bad, bad == 1 ? "" : "s");
-        for (size_t i = 0, k = 0; i < n && k < 10; i++) {
-            int st = sw_tstate_parse(rows[i].status);
-            if (st >= 0 && SW_TS_FINAL(st) && st != SW_TS_SUCCEEDED) {
-                fprintf(stderr, "%s %s (%s)", k ? "," : "", rows[i].id, rows[i].status);
-                k++;
-            }
-        }
+            fprintf(stderr, " %lld task%s did not succeed:", bad, bad == 1 ? "" : "s");
+        for (size_t k = 0; k < named.n; k++)
+            fprintf(stderr, "%s %s", k ? "," : "", named.v[k]);
+        if (bad > (long long) named.n)
+            fprintf(stderr, " and %lld more", bad - (long long) named.n);
         if (unfinished)
-            fprintf(stderr, "%s%d not finished yet", bad ? "; " : " ", unfinished);
+            fprintf(stderr, "%s%lld not finished yet", bad ? "; " : " ", unfinished);
         fputc('\n', stderr);
         rc = EXIT_TASKS_FAILED;
     }
-    for (size_t i = 0; i < n; i++)
-        s_row_release(&rows[i]);
-    free(rows);
+    sw_strv_release(&named);
     free(job);
     return rc;
 }
