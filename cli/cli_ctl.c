@@ -1278,7 +1278,7 @@ s_submit_plan(cli_t *cli, const char *job, const sw_plan_t *p)
         bool last = b + 1 == nb;
         s_pack_batch(&r, job, nb > 1 ? txn : NULL, !last, p, from, ends[b]);
         /*  The last batch submits them all: give a big plan its time. */
-        int timeout = cli->timeout_ms + 5000 + (last ? (int) (p->n / 50) : 0);
+        int timeout = cli->timeout_ms + 5000 + (last ? (int) (p->n / 20) : 0);
         sw_msg_t reply;
         rc = s_call(cli, SW_C_SUBMIT, &r, timeout, &reply);
         if (rc == 0)

@@ -33,6 +33,8 @@ s_txn_destroy(ctl_txn_t **self_p)
         sw_task_release(&x->specs[i]);
     free(x->specs);
     zhashx_destroy(&x->ids);
+    zframe_destroy(&x->routing);
+    free(x->refused);
     free(x->key);
     free(x->job);
     free(x);
@@ -212,6 +214,9 @@ coord_ctl_refused(coord_ctl_t *self, uint64_t req, const char *why)
                 h->error = xstrdup(why);
             return;
         }
+    for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
+        if (x->committing && x->req == req && !x->refused)
+            x->refused = xstrdup(why);
 }
 
 bool
@@ -222,6 +227,9 @@ coord_ctl_holds(const coord_ctl_t *self, const coord_job_t *j)
             return true;
     for (ctl_held_t *h = zlistx_first(self->held); h; h = zlistx_next(self->held))
         if (h->job == j)
+            return true;
+    for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
+        if (x->j == j)
             return true;
     return false;
 }
@@ -314,13 +322,23 @@ s_known(const coord_job_t *j, const ctl_txn_t *x, zhashx_t *batch, const char *i
         || zhashx_lookup(batch, id);
 }
 
+/*  Another submit in batches of this job, going in, has this id. */
+static bool
+s_taken(zhashx_t *txns, const char *job, const ctl_txn_t *mine, const char *id)
+{
+    for (ctl_txn_t *x = zhashx_first(txns); x; x = zhashx_next(txns))
+        if (x != mine && x->committing && strcmp(x->job, job) == 0 && zhashx_lookup(x->ids, id))
+            return true;
+    return false;
+}
+
 /*  Unpacks and checks one batch: every task, duplicates and dependencies
  *  (on the job's tasks, the transaction's, or earlier ones in this batch).
  *  Fills specs[0..n); returns how many were unpacked (all of them to
  *  release), with err set on the first problem. */
 static size_t
 s_check_batch(const msgpack_object *tasks, const char *job, const coord_job_t *j,
-              const ctl_txn_t *x, sw_task_t *specs, sw_err_t *err)
+              const ctl_txn_t *x, zhashx_t *txns, sw_task_t *specs, sw_err_t *err)
 {
     size_t n = tasks->via.array.size, ok = 0;
     zhashx_t *batch = zhashx_new();
@@ -341,6 +359,11 @@ s_check_batch(const msgpack_object *tasks, const char *job, const coord_job_t *j
             sw_err_set(err, SW_EINVAL, "task '%s' already exists in job '%s'", t->id, job);
             continue;
         }
+        if (s_taken(txns, job, x, t->id)) {
+            sw_err_set(err, SW_EINVAL, "task '%s' is being submitted to job '%s' by a run "
+                       "(try again when it is in)", t->id, job);
+            continue;
+        }
         for (size_t k = 0; k < t->after.n && !err->code; k++)
             if (!s_known(j, x, batch, t->after.v[k]))
                 sw_err_set(err, SW_ENOTFOUND, "task '%s': unknown dependency '%s' in job "
@@ -352,9 +375,9 @@ s_check_batch(const msgpack_object *tasks, const char *job, const coord_job_t *j
     return ok;
 }
 
-/*  The tasks, checked, go to the scheduler (consumed). */
-static void
-s_submit_all(coord_ctl_t *self, const char *job, sw_task_t *specs, size_t n)
+/*  The job tasks go into: made, stored, no longer complete. */
+static coord_job_t *
+s_job_for_submit(coord_ctl_t *self, const char *job)
 {
     coord_job_t *j = self->ops.job(self->ctx, job);
     bool fresh = !j;
@@ -366,6 +389,14 @@ s_submit_all(coord_ctl_t *self, const char *job, sw_task_t *specs, size_t n)
         coord_store_job_complete(self->store, j, false);      /*  it goes on */
     if (!self->current_job)
         s_set_current(self, job);
+    return j;
+}
+
+/*  The tasks, checked, go to the scheduler (consumed). */
+static void
+s_submit_all(coord_ctl_t *self, const char *job, sw_task_t *specs, size_t n)
+{
+    s_job_for_submit(self, job);
     sw_err_t err = { 0 };
     for (size_t i = 0; i < n; i++)
         if (!coord_sched_submit(self->sched, &specs[i], sw_wall_ms(), &err))
@@ -403,7 +434,7 @@ s_on_submit(coord_ctl_t *self, sw_msg_t *m)
     coord_job_t *j = self->ops.job(self->ctx, job);
     size_t n = tasks->via.array.size;
     sw_task_t *specs = xcalloc(n + 1, sizeof *specs);
-    size_t unpacked = s_check_batch(tasks, job, j, x, specs, &err);
+    size_t unpacked = s_check_batch(tasks, job, j, x, self->txns, specs, &err);
     if (err.code) {
         /*  All or nothing: a failed batch ends its transaction. */
         ctl_reply_error(self, m->routing, err.code, "%s%s", err.msg,
@@ -424,6 +455,14 @@ s_on_submit(coord_ctl_t *self, sw_msg_t *m)
             x->ids = zhashx_new();
             zhashx_insert(self->txns, key, x);
         }
+        if (x->committing) {
+            ctl_reply_error(self, m->routing, 2, "SUBMIT: transaction '%s' already ended", txn);
+            for (size_t i = 0; i < n; i++)
+                sw_task_release(&specs[i]);
+            free(specs);
+            free(key);
+            goto out;
+        }
         x->touched_ms = sw_now_ms();
         if (x->n + n > x->cap) {
             x->cap = (x->n + n) * 2;
@@ -439,29 +478,33 @@ s_on_submit(coord_ctl_t *self, sw_msg_t *m)
         size_t total = x->n;
         if (!more) {
             /*  The last batch: a task spawned meanwhile may have taken an
-             *  id of ours (then nothing goes in), else all of it goes. */
+             *  id of ours (then nothing goes in), else all of it goes, a
+             *  slice per turn (coord_ctl_work), the job held meanwhile.
+             *  The reply comes when it is all in. */
             for (size_t i = 0; i < x->n && !err.code; i++)
                 if (j && zhashx_lookup(j->tasks, x->specs[i].id))
                     sw_err_set(&err, SW_EINVAL, "task '%s' already exists in job '%s' "
                                "(nothing of this run was submitted)", x->specs[i].id, job);
-            if (err.code)
-                ctl_reply_error(self, m->routing, err.code, "%s", err.msg);
-            else {
-                s_submit_all(self, job, x->specs, x->n);
-                x->n = 0;
-            }
-            zhashx_delete(self->txns, key);
             if (err.code) {
-                free(key);
-                goto out;
+                ctl_reply_error(self, m->routing, err.code, "%s", err.msg);
+                zhashx_delete(self->txns, key);
             }
+            else {
+                x->j = s_job_for_submit(self, job);
+                x->j->held++;
+                coord_store_job_txn(self->store, x->j, x->j->ntasks);
+                x->committing = true;
+                x->routing = zframe_dup(m->routing);
+                x->req = self->req;
+            }
+            free(key);
+            goto out;
         }
         ctl_reply_t r;
-        ctl_reply_begin(&r, more ? 3 : 2);
+        ctl_reply_begin(&r, 3);
         sw_mp_kv_str(&r.pk, "job", job);
-        sw_mp_kv_int(&r.pk, "count", more ? (int64_t) n : (int64_t) total);
-        if (more)
-            sw_mp_kv_int(&r.pk, "staged", (int64_t) total);
+        sw_mp_kv_int(&r.pk, "count", (int64_t) n);
+        sw_mp_kv_int(&r.pk, "staged", (int64_t) total);
         ctl_reply_send(self, m->routing, &r);
         free(key);
         goto out;
@@ -636,6 +679,59 @@ coord_ctl_handle(coord_ctl_t *self, sw_msg_t *m)
     }
 }
 
+/*  A reply that waits for the turn's flush, outside of a request. */
+static void
+s_hold(coord_ctl_t *self, zframe_t *routing, msgpack_sbuffer *sb, uint64_t req,
+       coord_job_t *j)
+{
+    ctl_held_t *h = xcalloc(1, sizeof *h);
+    h->routing = zframe_dup(routing);
+    h->sb = *sb;
+    h->req = req;
+    h->job = j;
+    zlistx_add_end(self->held, h);
+}
+
+void
+coord_ctl_work(coord_ctl_t *self, int64_t deadline_ms)
+{
+    zlistx_t *ended = zlistx_new();
+    for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns)) {
+        if (!x->committing)
+            continue;
+        coord_store_begin(self->store, x->req);
+        sw_err_t err = { 0 };
+        while (x->done < x->n) {
+            if (!coord_sched_submit(self->sched, &x->specs[x->done++], sw_wall_ms(), &err))
+                log_warnx("submit: %s", err.msg);     /*  cannot happen: checked before */
+            if ((x->done & 255) == 0 && sw_now_ms() >= deadline_ms)
+                break;
+        }
+        if (x->done == x->n) {
+            x->j->held--;
+            coord_store_job_txn(self->store, x->j, -1);
+            log_info("job %s: %zu task%s submitted (in batches)", x->job, x->n,
+                     x->n == 1 ? "" : "s");
+            ctl_reply_t r;
+            if (x->refused) {
+                msgpack_sbuffer_init(&r.sb);
+                s_error_body(&r.sb, 1, x->refused);
+            }
+            else {
+                ctl_reply_begin(&r, 2);
+                sw_mp_kv_str(&r.pk, "job", x->job);
+                sw_mp_kv_int(&r.pk, "count", (int64_t) x->n);
+            }
+            s_hold(self, x->routing, &r.sb, x->req, x->j);
+            zlistx_add_end(ended, x->key);
+        }
+        coord_store_end(self->store);
+    }
+    for (const char *key = zlistx_first(ended); key; key = zlistx_next(ended))
+        zhashx_delete(self->txns, key);
+    zlistx_destroy(&ended);
+}
+
 void
 coord_ctl_task_finished(coord_ctl_t *self, coord_task_t *t)
 {
@@ -660,7 +756,7 @@ coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms)
     /*  A transaction whose client went away: its batches go. */
     zlistx_t *idle = zlistx_new();
     for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
-        if (now_ms - x->touched_ms > COORD_TXN_IDLE_MS)
+        if (!x->committing && now_ms - x->touched_ms > COORD_TXN_IDLE_MS)
             zlistx_add_end(idle, x->key);
     for (const char *key = zlistx_first(idle); key; key = zlistx_next(idle)) {
         ctl_txn_t *x = zhashx_lookup(self->txns, key);

@@ -16,9 +16,12 @@
  *
  *  SUBMIT of a job in several batches (swarm run of a big plan) is atomic:
  *  batches with the same `txn` are validated and held until the last one
- *  (more: false) lands; only then are the tasks submitted, all at once. A
- *  batch that fails discards the whole transaction, and so does silence
- *  of more than COORD_TXN_IDLE_MS.
+ *  (more: false) lands; only then do the tasks go in, the job held from
+ *  dispatch until all of them are in (a slice per loop turn), and the
+ *  reply to the last batch comes then. A batch that fails discards the
+ *  whole transaction, and so does silence of more than COORD_TXN_IDLE_MS;
+ *  a coordinator stopped in the middle drops what went in when it starts
+ *  again (coord_store_job_txn).
  *
  *  The dependency runs one way: the server owns this module and gives it
  *  the scheduler, the store, its socket and a few operations (ops); this
@@ -72,8 +75,12 @@ void coord_ctl_refused(coord_ctl_t *self, uint64_t req, const char *why);
  *  what it reports is in Redis, so `swarm results` right after `swarm
  *  wait` reads the same final states. Also drops abandoned transactions. */
 void coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms);
-/*  Whether a WAIT or a held reply refers to job j (then it stays in
- *  memory). */
+/*  Whether a WAIT, a held reply or a submit in progress refers to job j
+ *  (then it stays in memory). */
 bool coord_ctl_holds(const coord_ctl_t *self, const coord_job_t *j);
+/*  Goes on with the submits in batches whose last batch came, a slice at
+ *  a time until deadline_ms (monotonic): a 1,000,000-task run never holds
+ *  the loop for long. Called before each dispatch. */
+void coord_ctl_work(coord_ctl_t *self, int64_t deadline_ms);
 
 #endif

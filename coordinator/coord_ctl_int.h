@@ -32,14 +32,22 @@ typedef struct {
     coord_job_t    *job;        /*  the job it is about, kept in memory till then */
 } ctl_held_t;
 
-/*  A SUBMIT in several batches, held until its last batch. */
+/*  A SUBMIT in several batches, held until its last batch; then it goes
+ *  into the scheduler a slice per loop turn (coord_ctl_work), its job held
+ *  from dispatch until the whole of it is in. */
 typedef struct {
-    char      *key;             /*  job \x1f txn */
-    char      *job;
-    sw_task_t *specs;
-    size_t     n, cap;
-    zhashx_t  *ids;             /*  id -> (void *) 1 */
-    int64_t    touched_ms;      /*  monotonic: its last batch */
+    char        *key;           /*  job \x1f txn */
+    char        *job;
+    sw_task_t   *specs;
+    size_t       n, cap;
+    zhashx_t    *ids;           /*  id -> (void *) 1 */
+    int64_t      touched_ms;    /*  monotonic: its last batch */
+    bool         committing;    /*  its last batch came */
+    size_t       done;          /*  specs submitted so far */
+    coord_job_t *j;             /*  while committing: held */
+    zframe_t    *routing;       /*  who gets the reply at the end */
+    uint64_t     req;           /*  its writes are tagged with it */
+    char        *refused;       /*  Redis refused one of them */
 } ctl_txn_t;
 
 struct coord_ctl_t {

@@ -268,6 +268,50 @@ s_restore_task(coord_store_t *self, coord_sched_t *sched, const char *job, const
     return ct;
 }
 
+/*  A submit in batches that a crash cut short: its tasks (from `from` on
+ *  in the job's list) go, so that none of it runs. 0, or -1 when Redis
+ *  went out. */
+static int
+s_drop_partial(coord_store_t *self, const char *job, long from)
+{
+    sw_err_t err = { 0 };
+    char at[32];
+    snprintf(at, sizeof at, "%ld", from);
+    char *list = sw_key_job_tasks(job);
+    redisReply *ids = s_read(self, &err, "LRANGE", list, at, "-1");
+    if (!ids) {
+        free(list);
+        return err.code == SW_EUNREACH ? -1 : 0;
+    }
+    for (size_t i = 0; i < ids->elements; i++) {
+        char *key = sw_key_task(job, ids->element[i]->str);
+        const char *argv[] = { "DEL", key };
+        sw_redis_append(self->redis, 2, argv, NULL);
+        free(key);
+    }
+    char last[32];
+    snprintf(last, sizeof last, "%ld", from - 1);
+    const char *trim[] = { "LTRIM", list, "0", last };
+    const char *del[] = { "DEL", list };
+    if (from > 0)
+        sw_redis_append(self->redis, 4, trim, NULL);
+    else
+        sw_redis_append(self->redis, 2, del, NULL);     /*  LTRIM 0 -1 would keep it all */
+    char *jkey = sw_key_job(job);
+    const char *hdel[] = { "HDEL", jkey, "txn_from" };
+    sw_redis_append(self->redis, 3, hdel, NULL);
+    int rc = sw_redis_flush(self->redis, &err);
+    if (rc < 0 && err.code == SW_EUNREACH)
+        coord_store_outage(self, err.msg);
+    else
+        log_warnx("job %s: a submit of %zu task(s) in batches was cut short by a stop of the "
+                  "coordinator; none of it runs (removed)", job, ids->elements);
+    free(jkey);
+    free(list);
+    freeReplyObject(ids);
+    return rc < 0 && err.code == SW_EUNREACH ? -1 : 0;
+}
+
 /*  Loads one job and its tasks; returns how many tasks, or -1 when Redis
  *  went out. A job Redis refuses to read is logged and passed over (0).
  *  With skip_complete, a job marked complete is left in Redis (0). */
@@ -287,6 +331,11 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
     if (jh->elements == 0 || (skip_complete && s_rfield(jh, "complete"))) {
         freeReplyObject(jh);
         return 0;
+    }
+    const char *txn = s_rfield(jh, "txn_from");
+    if (txn && s_drop_partial(self, job, atol(txn)) < 0) {
+        freeReplyObject(jh);
+        return -1;
     }
     key = sw_key_job_tasks(job);
     redisReply *ids = s_read(self, &err, "LRANGE", key, "0", "-1");

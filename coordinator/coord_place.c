@@ -201,7 +201,7 @@ coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
         while (t && self->free_slots > 0) {
             coord_task_t *next = zlistx_next(c->tasks);
             coord_job_t *j = t->job;
-            if (j->max_agents && j->running >= j->max_agents)
+            if (j->held || (j->max_agents && j->running >= j->max_agents))
                 break;                      /*  the whole class is that job's */
             coord_agent_t *a = now_ms < t->not_before_ms ? NULL : s_pick(self, t);
             if (a) {

@@ -55,6 +55,8 @@ struct coord_job_t {
     char      *strategy;
     int        max_agents;      /*  0 = no cap on running tasks */
     bool       halt;            /*  on_failure: stop */
+    int        held;            /*  > 0: its tasks are not dispatched (a submit in
+                                 *  batches is still going in) */
     bool       halting;         /*  a task failed: cancel the rest */
     char      *halt_reason;
     int        running;

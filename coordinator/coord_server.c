@@ -337,6 +337,7 @@ static void
 s_settle(coord_server_t *self)
 {
     int64_t now = sw_now_ms();
+    coord_ctl_work(self->ctl, now + 50);
     coord_sched_dispatch(self->sched, now, sw_wall_ms());
     bool durable = s_flush(self);
     if (durable) {

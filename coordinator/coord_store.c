@@ -211,6 +211,18 @@ coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complet
 }
 
 void
+coord_store_job_txn(coord_store_t *self, const coord_job_t *j, long from)
+{
+    char at[32];
+    char *key = sw_key_job(j->id);
+    snprintf(at, sizeof at, "%ld", from);
+    const char *set[] = { "HSET", key, "txn_from", at };
+    const char *del[] = { "HDEL", key, "txn_from" };
+    s_append(self, from >= 0 ? set : del, from >= 0 ? 4 : 3, S_W_JOB, j, NULL, NULL);
+    free(key);
+}
+
+void
 coord_store_revoke(coord_store_t *self, const char *key)
 {
     const char *argv[] = { "SADD", SW_KEY_REVOKED, key };

@@ -40,6 +40,11 @@ void coord_store_current(coord_store_t *self, const char *job);
  *  a restart loads only jobs not marked complete. */
 void coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complete);
 void coord_store_revoke(coord_store_t *self, const char *key);
+/*  A submit in batches goes into job j from its task from on (the tasks
+ *  before it were there already); from -1: it is all in. A restart that
+ *  finds the mark drops the tasks from `from` on, so a submit cut short
+ *  by a crash leaves nothing of itself to run (coord_store_load). */
+void coord_store_job_txn(coord_store_t *self, const coord_job_t *j, long from);
 
 /*  The writes appended between begin and end are control request req's
  *  (req > 0): a refusal of one of them names it. end returns how many
