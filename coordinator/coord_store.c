@@ -261,10 +261,13 @@ s_on_reply(void *arg, int i, redisReply *r)
     ref->req = o->req;
     ref->key = s_owner_key(o);
     ref->error = xstrdup(r->str ? r->str : "error");
-    log_warnx("Redis at %s refused the write of %s%s%s%s%s: %s", sw_redis_addr(self->redis),
-              ref->key, o->task ? " (task " : o->job ? " (job " : "",
-              o->task ? o->job->id : o->job ? o->job->id : "", o->task ? "/" : "",
-              o->task ? o->task->spec.id : o->job ? ")" : "", ref->error);
+    char what[2 * SW_MAX_ID + 16] = "";
+    if (o->task)
+        snprintf(what, sizeof what, " (task %s/%s)", o->job->id, o->task->spec.id);
+    else if (o->job)
+        snprintf(what, sizeof what, " (job %s)", o->job->id);
+    log_warnx("Redis at %s refused the write of %s%s: %s", sw_redis_addr(self->redis),
+              ref->key, what, ref->error);
     if (!self->refusals) {
         self->refusals = zlistx_new();
         zlistx_set_destructor(self->refusals, (zlistx_destructor_fn *) s_refusal_destroy);
