@@ -134,6 +134,11 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
             sched_requeue_or_lose(self, t, "agent restarted", sw_wall_ms());
         }
         zlistx_destroy(&lost);
+        /*  A CANCEL sent to its old connection may be lost with it: what it
+         *  still runs and was asked to stop is asked again. */
+        for (t = zlistx_first(a->tasks); t; t = zlistx_next(a->tasks))
+            if (t->cancel_requested && !zlistx_find(self->cancels, t))
+                zlistx_add_end(self->cancels, t);
         before = sched_credit(a);
         zframe_destroy(&a->routing);
         sw_kv_release(&a->labels);
