@@ -26,87 +26,17 @@
  *  A failing seed prints itself and the way to replay it:
  *    swarm_selftest sched_model SEED [STEPS]
  */
-#include "coord_sched_int.h"
+#include "coord_model_int.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sw_selftest.h"
 
-#define M_JOBS      3
-#define M_AGENTS    4
-#define M_MAXTASKS  80
-#define M_LEASE     5000
-#define M_WINDOW    15000
-
-/*  What the world knows of a task: how it was submitted, what "Redis"
- *  holds of it, the result an agent stored, and its completions. */
-typedef struct {
-    char        key[64];        /*  job \x1f id */
-    int         job;
-    char        id[16];
-    sw_strv_t   after;
-    int         max_attempts;
-    bool        gpu;
-    /*  "Redis" */
-    int         state;          /*  -1: never written */
-    long long   attempt;
-    char       *reason, *cancel;
-    int         res_status;     /*  -1: no result */
-    long long   res_attempt;
-    int         fired;          /*  completions, over every coordinator lifetime */
-} m_task_t;
-
-typedef struct {
-    char      job[64], id[64];
-    long long attempt;
-    bool      cancelled;        /*  a CANCEL reached it */
-    bool      finished;         /*  result stored, DONE not yet sent */
-    int       status;
-} m_run_t;
-
-typedef struct {
-    char           id[16];
-    int            slots;
-    bool           gpu;
-    bool           alive;       /*  its process runs */
-    bool           silent;      /*  cut off: no heartbeats, no messages */
-    bool           draining;
-    coord_agent_t *a;           /*  while the scheduler knows it */
-    zlistx_t      *runs;        /*  m_run_t * (owns) */
-} m_agent_t;
-
-typedef struct {
-    char      key[160];
-    char      agent[16];
-    long long attempt;
-} m_send_t;
-
-typedef struct {
-    unsigned long  seed;
-    uint64_t       rng;
-    int            step;
-    const char    *op;
-    bool           verbose;
-    bool           failed;
-    char           why[512];
-    coord_sched_t *s;
-    int64_t        now;
-    bool           redis_up;
-    zhashx_t      *tasks;       /*  key -> m_task_t * (owns) */
-    m_task_t      *order[M_MAXTASKS];
-    int            ntasks;
-    m_agent_t      agents[M_AGENTS + 1];   /*  + the healer of the end */
-    int            nagents;
-    zlistx_t      *outbox;      /*  m_send_t * (owns): TASKs not yet sent */
-    sw_ref_t       last_done;   /*  for duplicates */
-    char           last_job[64], last_id[64];
-} m_t;
-
-static void m_fail(m_t *m, const char *fmt, ...) SW_PRINTF(2, 3);
-
-static void
+void
 m_fail(m_t *m, const char *fmt, ...)
 {
     if (m->failed)
@@ -248,93 +178,6 @@ m_on_gone(void *ctx, coord_agent_t *a)
     m_agent_t *ma = m_agent(m, a->id);
     if (ma && ma->a == a)
         ma->a = NULL;
-}
-
-/*  --- invariants ------------------------------------------------------------------ */
-
-static void
-m_check(m_t *m)
-{
-    coord_sched_t *s = m->s;
-    int free_sum = 0;
-    size_t held = 0;
-    for (coord_agent_t *a = zlistx_first(s->agent_order); a; a = zlistx_next(s->agent_order)) {
-        int credit = sched_credit(a);
-        free_sum += credit;
-        if (credit < 0 || a->running < 0)
-            m_fail(m, "agent %s has credit %d, running %d", a->id, credit, a->running);
-        if ((credit > 0) != (a->free_handle != NULL))
-            m_fail(m, "agent %s: credit %d but %s the ring", a->id, credit,
-                   a->free_handle ? "in" : "not in");
-        if ((size_t) a->running != zlistx_size(a->tasks))
-            m_fail(m, "agent %s runs %d but holds %zu", a->id, a->running, zlistx_size(a->tasks));
-        for (coord_task_t *t = zlistx_first(a->tasks); t; t = zlistx_next(a->tasks))
-            if (t->agent != a || t->state != SW_TS_RUNNING)
-                m_fail(m, "agent %s holds %s/%s (%s) of agent %s", a->id, t->job->id, t->spec.id,
-                       sw_tstate_name(t->state), t->agent ? t->agent->id : "none");
-        held += zlistx_size(a->tasks);
-    }
-    if (free_sum != s->free_slots || s->free_slots < 0)
-        m_fail(m, "free slots %d, credit sum %d", s->free_slots, free_sum);
-    size_t queued = 0, on_agents = 0;
-    zlistx_t *jobs = coord_sched_job_list(s);
-    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
-        int sum = 0, running = 0, nfinal = 0;
-        for (int k = 0; k < SW_TS_COUNT; k++)
-            sum += j->counts[k];
-        if (sum != j->ntasks)
-            m_fail(m, "job %s counts %d of %d tasks", j->id, sum, j->ntasks);
-        for (int k = 0; k < j->nfinal; k++)
-            if (j->finals[k]->final_seq != (uint64_t) k + 1 || !SW_TS_FINAL(j->finals[k]->state))
-                m_fail(m, "job %s: finals[%d] is out of order", j->id, k);
-        for (int i = 0; i < j->ntasks; i++) {
-            coord_task_t *t = j->order[i];
-            const char *jid = j->id, *tid = t->spec.id;
-            running += t->agent != NULL;
-            nfinal += SW_TS_FINAL(t->state);
-            queued += t->state == SW_TS_QUEUED;
-            on_agents += t->agent != NULL;
-            if ((t->state == SW_TS_QUEUED) != (t->qclass != NULL))
-                m_fail(m, "%s/%s is %s, %s a queue", jid, tid, sw_tstate_name(t->state),
-                       t->qclass ? "in" : "not in");
-            if (t->agent && t->state != SW_TS_RUNNING)
-                m_fail(m, "%s/%s is %s on agent %s", jid, tid, sw_tstate_name(t->state),
-                       t->agent->id);
-            if (t->state == SW_TS_RUNNING && !t->agent && !t->adopt_by_ms)
-                m_fail(m, "%s/%s runs nowhere and waits for nobody", jid, tid);
-            if (t->spec.attempt > t->spec.max_attempts)
-                m_fail(m, "%s/%s at attempt %lld of %lld", jid, tid, (long long) t->spec.attempt,
-                       (long long) t->spec.max_attempts);
-            if (t->state == SW_TS_CANCELLED && (!t->reason || !*t->reason))
-                m_fail(m, "%s/%s cancelled without a reason", jid, tid);
-            if (t->state == SW_TS_WAITING && t->deps_left <= 0)
-                m_fail(m, "%s/%s waits for nothing", jid, tid);
-            bool started = t->state == SW_TS_QUEUED || t->state == SW_TS_RUNNING;
-            bool named = false;
-            for (size_t k = 0; k < t->spec.after.n; k++) {
-                coord_task_t *d = zhashx_lookup(j->tasks, t->spec.after.v[k]);
-                if (started && (!d || d->state != SW_TS_SUCCEEDED))
-                    m_fail(m, "%s/%s is %s before its dependency %s succeeded", jid, tid,
-                           sw_tstate_name(t->state), t->spec.after.v[k]);
-                char prefix[64];
-                snprintf(prefix, sizeof prefix, "dependency %s ", t->spec.after.v[k]);
-                if (t->reason && strncmp(t->reason, prefix, strlen(prefix)) == 0 && d
-                    && SW_TS_FINAL(d->state) && d->state != SW_TS_SUCCEEDED)
-                    named = true;
-            }
-            if (t->state == SW_TS_SKIPPED && !named)
-                m_fail(m, "%s/%s skipped without naming its chain: %s", jid, tid,
-                       t->reason ? t->reason : "(no reason)");
-        }
-        if (running != j->running || nfinal != j->nfinal || (uint64_t) nfinal != j->final_seq)
-            m_fail(m, "job %s: running %d/%d, final %d/%d", j->id, running, j->running, nfinal,
-                   j->nfinal);
-    }
-    zlistx_destroy(&jobs);
-    if (queued != s->nready)
-        m_fail(m, "%zu queued, the queue holds %zu", queued, s->nready);
-    if (held != on_agents)
-        m_fail(m, "agents hold %zu tasks, %zu tasks are on agents", held, on_agents);
 }
 
 /*  --- the world's moves ---------------------------------------------------------- */
@@ -858,10 +701,24 @@ m_run(unsigned long seed, int steps, bool verbose)
         ma->runs = zlistx_new();
         zlistx_set_destructor(ma->runs, (zlistx_destructor_fn *) zstr_free);
     }
+    /*  The scheduler logs what it does (thousands of lines a seed): kept
+     *  for a replay (verbose), else out of the way. */
+    int saved = -1, null = verbose ? -1 : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+        fflush(stderr);
+        saved = dup(STDERR_FILENO);
+        dup2(null, STDERR_FILENO);
+        close(null);
+    }
     for (m.step = 0; m.step < steps && !m.failed; m.step++)
         m_step(&m, &ops);
     if (!m.failed)
         m_drain_all(&m);
+    if (saved >= 0) {
+        fflush(stderr);
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+    }
     if (m.failed)
         fprintf(stderr, "sched model: seed %lu failed at step %d (%s): %s\n"
                 "  replay: swarm_selftest sched_model %lu %d\n", seed, m.step, m.op, m.why,
