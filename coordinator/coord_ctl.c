@@ -432,6 +432,16 @@ s_on_submit(coord_ctl_t *self, sw_msg_t *m)
     char *key = txn ? xasprintf("%s\x1f%s", job, txn) : NULL;
     ctl_txn_t *x = key ? zhashx_lookup(self->txns, key) : NULL;
     coord_job_t *j = self->ops.job(self->ctx, job);
+    if (j && j->held && (!txn || !more)) {
+        /*  A run's tasks are going in: a task added now would sit among
+         *  them, and go with them if the coordinator stopped meanwhile. */
+        ctl_reply_error(self, m->routing, 1, "job '%s' is taking in the tasks of a run (swarm "
+                        "run); try again when it is in", job);
+        if (x && !x->committing)
+            zhashx_delete(self->txns, key);
+        free(key);
+        goto out;
+    }
     size_t n = tasks->via.array.size;
     sw_task_t *specs = xcalloc(n + 1, sizeof *specs);
     size_t unpacked = s_check_batch(tasks, job, j, x, self->txns, specs, &err);
@@ -633,8 +643,16 @@ s_on_cancel(coord_ctl_t *self, sw_msg_t *m)
             return;
         }
     int n = 0;
-    if (ids.n == 0)
+    if (ids.n == 0) {
         n = coord_sched_cancel(self->sched, j, NULL, COORD_CANCEL_REASON, sw_wall_ms());
+        /*  A run still going in: what is not in yet is cancelled as it
+         *  comes (coord_ctl_work). */
+        for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
+            if (x->committing && x->j == j && !x->cancelled) {
+                x->cancelled = true;
+                n += (int) (x->n - x->done);
+            }
+    }
     for (size_t i = 0; i < ids.n; i++)
         n += coord_sched_cancel(self->sched, j, ids.v[i], COORD_CANCEL_REASON, sw_wall_ms());
     sw_strv_release(&ids);
@@ -702,8 +720,13 @@ coord_ctl_work(coord_ctl_t *self, int64_t deadline_ms)
         coord_store_begin(self->store, x->req);
         sw_err_t err = { 0 };
         while (x->done < x->n) {
-            if (!coord_sched_submit(self->sched, &x->specs[x->done++], sw_wall_ms(), &err))
+            coord_task_t *t = coord_sched_submit(self->sched, &x->specs[x->done++],
+                                                 sw_wall_ms(), &err);
+            if (!t)
                 log_warnx("submit: %s", err.msg);     /*  cannot happen: checked before */
+            else if (x->cancelled)
+                coord_sched_cancel(self->sched, x->j, t->spec.id, COORD_CANCEL_REASON,
+                                   sw_wall_ms());
             if ((x->done & 255) == 0 && sw_now_ms() >= deadline_ms)
                 break;
         }

@@ -48,6 +48,7 @@ typedef struct {
     zframe_t    *routing;       /*  who gets the reply at the end */
     uint64_t     req;           /*  its writes are tagged with it */
     char        *refused;       /*  Redis refused one of them */
+    bool         cancelled;     /*  swarm cancel --job came meanwhile */
 } ctl_txn_t;
 
 struct coord_ctl_t {
