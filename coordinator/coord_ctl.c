@@ -41,6 +41,18 @@ s_txn_destroy(ctl_txn_t **self_p)
     *self_p = NULL;
 }
 
+static void
+s_cancel_destroy(ctl_cancel_t **self_p)
+{
+    ctl_cancel_t *c = *self_p;
+    if (!c)
+        return;
+    zframe_destroy(&c->routing);
+    free(c->refused);
+    free(c);
+    *self_p = NULL;
+}
+
 coord_ctl_t *
 coord_ctl_new(zsock_t *control, coord_sched_t *sched, coord_store_t *store,
               const coord_ctl_ops_t *ops, void *ctx)
@@ -57,6 +69,8 @@ coord_ctl_new(zsock_t *control, coord_sched_t *sched, coord_store_t *store,
     zlistx_set_destructor(self->waiters, (zlistx_destructor_fn *) ctl_waiter_destroy);
     self->txns = zhashx_new();
     zhashx_set_destructor(self->txns, (zhashx_destructor_fn *) s_txn_destroy);
+    self->cancels = zlistx_new();
+    zlistx_set_destructor(self->cancels, (zlistx_destructor_fn *) s_cancel_destroy);
     return self;
 }
 
@@ -69,6 +83,7 @@ coord_ctl_destroy(coord_ctl_t **self_p)
     zlistx_destroy(&self->held);
     zlistx_destroy(&self->waiters);
     zhashx_destroy(&self->txns);
+    zlistx_destroy(&self->cancels);
     s_held_destroy(&self->stash);
     free(self->current_job);
     free(self);
@@ -217,6 +232,9 @@ coord_ctl_refused(coord_ctl_t *self, uint64_t req, const char *why)
     for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
         if (x->committing && x->req == req && !x->refused)
             x->refused = xstrdup(why);
+    for (ctl_cancel_t *c = zlistx_first(self->cancels); c; c = zlistx_next(self->cancels))
+        if (c->req == req && !c->refused)
+            c->refused = xstrdup(why);
 }
 
 bool
@@ -230,6 +248,9 @@ coord_ctl_holds(const coord_ctl_t *self, const coord_job_t *j)
             return true;
     for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
         if (x->j == j)
+            return true;
+    for (ctl_cancel_t *c = zlistx_first(self->cancels); c; c = zlistx_next(self->cancels))
+        if (c->j == j)
             return true;
     return false;
 }
@@ -644,14 +665,23 @@ s_on_cancel(coord_ctl_t *self, sw_msg_t *m)
         }
     int n = 0;
     if (ids.n == 0) {
-        n = coord_sched_cancel(self->sched, j, NULL, COORD_CANCEL_REASON, sw_wall_ms());
-        /*  A run still going in: what is not in yet is cancelled as it
-         *  comes (coord_ctl_work). */
+        /*  The whole job: a slice per loop turn (a million tasks take
+         *  seconds), the job held from dispatch meanwhile; the reply comes
+         *  at the end. A run still going in: what is not in yet is
+         *  cancelled as it comes. */
+        ctl_cancel_t *c = xcalloc(1, sizeof *c);
+        c->j = j;
+        c->routing = zframe_dup(m->routing);
+        c->req = self->req;
         for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
             if (x->committing && x->j == j && !x->cancelled) {
                 x->cancelled = true;
-                n += (int) (x->n - x->done);
+                c->count += (int64_t) (x->n - x->done);
             }
+        j->held++;
+        zlistx_add_end(self->cancels, c);
+        sw_strv_release(&ids);
+        return;
     }
     for (size_t i = 0; i < ids.n; i++)
         n += coord_sched_cancel(self->sched, j, ids.v[i], COORD_CANCEL_REASON, sw_wall_ms());
@@ -710,7 +740,7 @@ s_hold(coord_ctl_t *self, zframe_t *routing, msgpack_sbuffer *sb, uint64_t req,
     zlistx_add_end(self->held, h);
 }
 
-void
+bool
 coord_ctl_work(coord_ctl_t *self, int64_t deadline_ms)
 {
     zlistx_t *ended = zlistx_new();
@@ -753,6 +783,45 @@ coord_ctl_work(coord_ctl_t *self, int64_t deadline_ms)
     for (const char *key = zlistx_first(ended); key; key = zlistx_next(ended))
         zhashx_delete(self->txns, key);
     zlistx_destroy(&ended);
+    ctl_cancel_t *c = zlistx_first(self->cancels);
+    while (c) {
+        coord_store_begin(self->store, c->req);
+        coord_job_t *j = c->j;
+        for (; c->next < j->ntasks; c->next++) {
+            coord_task_t *t = j->order[c->next];
+            if (!SW_TS_FINAL(t->state) && !t->cancel_requested)
+                c->count += coord_sched_cancel(self->sched, j, t->spec.id, COORD_CANCEL_REASON,
+                                               sw_wall_ms());
+            if ((c->next & 255) == 255 && sw_now_ms() >= deadline_ms) {
+                c->next++;
+                break;
+            }
+        }
+        coord_store_end(self->store);
+        if (c->next < j->ntasks) {
+            c = zlistx_next(self->cancels);
+            continue;
+        }
+        j->held--;
+        ctl_reply_t r;
+        if (c->refused) {
+            msgpack_sbuffer_init(&r.sb);
+            s_error_body(&r.sb, 1, c->refused);
+        }
+        else {
+            ctl_reply_begin(&r, 2);
+            sw_mp_kv_str(&r.pk, "job", j->id);
+            sw_mp_kv_int(&r.pk, "cancelled", c->count);
+        }
+        s_hold(self, c->routing, &r.sb, c->req, j);
+        zlistx_detach_cur(self->cancels);       /*  the cursor moves back */
+        s_cancel_destroy(&c);
+        c = zlistx_next(self->cancels);
+    }
+    bool more = zlistx_size(self->cancels) > 0;
+    for (ctl_txn_t *x = zhashx_first(self->txns); x && !more; x = zhashx_next(self->txns))
+        more = x->committing;
+    return more;
 }
 
 void

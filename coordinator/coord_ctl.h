@@ -78,9 +78,10 @@ void coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms);
 /*  Whether a WAIT, a held reply or a submit in progress refers to job j
  *  (then it stays in memory). */
 bool coord_ctl_holds(const coord_ctl_t *self, const coord_job_t *j);
-/*  Goes on with the submits in batches whose last batch came, a slice at
- *  a time until deadline_ms (monotonic): a 1,000,000-task run never holds
- *  the loop for long. Called before each dispatch. */
-void coord_ctl_work(coord_ctl_t *self, int64_t deadline_ms);
+/*  Goes on with the submits in batches whose last batch came, and the
+ *  cancels of whole jobs, a slice at a time until deadline_ms (monotonic):
+ *  a 1,000,000-task run never holds the loop for long. Called before each
+ *  dispatch; true while work is left (call again soon). */
+bool coord_ctl_work(coord_ctl_t *self, int64_t deadline_ms);
 
 #endif

@@ -51,6 +51,17 @@ typedef struct {
     bool         cancelled;     /*  swarm cancel --job came meanwhile */
 } ctl_txn_t;
 
+/*  swarm cancel --job of a big job, a slice per loop turn (coord_ctl_work),
+ *  the job held from dispatch meanwhile. */
+typedef struct {
+    coord_job_t *j;
+    int          next;          /*  index in j->order to go on from */
+    int64_t      count;         /*  cancelled or asked to stop so far */
+    zframe_t    *routing;
+    uint64_t     req;
+    char        *refused;
+} ctl_cancel_t;
+
 struct coord_ctl_t {
     zsock_t         *control;
     coord_sched_t   *sched;
@@ -66,6 +77,7 @@ struct coord_ctl_t {
     zlistx_t        *held;          /*  ctl_held_t * */
     zlistx_t        *waiters;       /*  ctl_waiter_t * */
     zhashx_t        *txns;          /*  key -> ctl_txn_t * */
+    zlistx_t        *cancels;       /*  ctl_cancel_t * in progress */
 };
 
 typedef struct {

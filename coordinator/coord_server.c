@@ -41,6 +41,7 @@ struct coord_server_t {
     int64_t        trim_ms;     /*  next malloc_trim under load */
     uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
     int64_t        orphan_backoff_ms;   /*  results unreadable: ask again after */
+    bool           working;     /*  a timer runs s_settle for coord_ctl_work */
     bool           orphan_unknown;      /*  the last batch had such a result */
 };
 
@@ -332,12 +333,30 @@ s_flush(coord_server_t *self)
     }
 }
 
+static void s_settle(coord_server_t *self);
+
+static int
+s_on_work(zloop_t *loop, int timer_id, void *arg)
+{
+    coord_server_t *self = arg;
+    self->working = false;
+    s_settle(self);
+    (void) loop;
+    (void) timer_id;
+    return 0;
+}
+
 /*  What every handler does last. */
 static void
 s_settle(coord_server_t *self)
 {
     int64_t now = sw_now_ms();
-    coord_ctl_work(self->ctl, now + 50);
+    /*  A big run or cancel goes on in slices of 50 ms; between two, the
+     *  loop reads its sockets (heartbeats, requests). */
+    if (coord_ctl_work(self->ctl, now + 50) && self->loop && !self->working) {
+        self->working = true;
+        zloop_timer(self->loop, 1, 1, s_on_work, self);
+    }
     coord_sched_dispatch(self->sched, now, sw_wall_ms());
     bool durable = s_flush(self);
     if (durable) {
