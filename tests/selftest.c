@@ -8,6 +8,7 @@
 #include "agent_runner.h"
 #include "coord_sched.h"
 #include "sw_memory.h"
+#include "sw_metrics.h"
 #include "sw_curve.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
@@ -26,6 +27,7 @@ static const sw_selftest_t s_tests[] = {
     { "plan", sw_plan_test },
     { "redis", sw_redis_test },
     { "memory", sw_memory_test },
+    { "metrics", sw_metrics_test },
     { "sched", coord_sched_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
