@@ -443,6 +443,45 @@ sw_mp_kv_kv(msgpack_packer *pk, const char *key, const sw_kv_t *kv)
         sw_mp_kv_str(pk, kv->k[i], kv->v[i]);
 }
 
+json_t *
+sw_mp_to_json(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:              return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:          return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return json_integer((json_int_t) o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:          return json_real(o->via.f64);
+    case MSGPACK_OBJECT_STR: {
+        sw_buf_t b;
+        sw_buf_init(&b);
+        sw_utf8_sanitize(o->via.str.ptr, o->via.str.size, &b);
+        json_t *s = json_stringn(b.data ? b.data : "", b.len);
+        sw_buf_release(&b);
+        return s;
+    }
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            json_array_append_new(a, sw_mp_to_json(&o->via.array.ptr[i]));
+        return a;
+    }
+    case MSGPACK_OBJECT_MAP: {
+        json_t *m = json_object();
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            char *k = sw_mp_dup(&o->via.map.ptr[i].key);
+            if (k && strcmp(k, "ok") != 0)
+                json_object_set_new(m, k, sw_mp_to_json(&o->via.map.ptr[i].val));
+            free(k);
+        }
+        return m;
+    }
+    default:
+        return json_null();
+    }
+}
+
 /*  --- self-test --------------------------------------------------------------- */
 
 static int
@@ -541,6 +580,31 @@ sw_mpack_test(bool verbose)
             msgpack_unpacked_destroy(&u);
         }
     }
+
+    /*  JSON: "ok" is the reply's, bad UTF-8 is replaced, nesting kept */
+    msgpack_sbuffer_init(&sb);
+    sw_mp_packer_init(&pk, &sb);
+    msgpack_pack_map(&pk, 3);
+    sw_mp_kv_bool(&pk, "ok", true);
+    sw_mp_pack_str(&pk, "id");
+    sw_mp_pack_strn(&pk, "a\xff" "b", 3);
+    sw_mp_pack_str(&pk, "tasks");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 2);
+    sw_mp_kv_int(&pk, "n", -5);
+    sw_mp_kv_str(&pk, "s", NULL);
+    msgpack_unpacked ju;
+    msgpack_unpacked_init(&ju);
+    size_t jo = 0;
+    CHECK(msgpack_unpack_next(&ju, sb.data, sb.size, &jo) == MSGPACK_UNPACK_SUCCESS);
+    json_t *j = sw_mp_to_json(&ju.data);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    CHECK(text && strcmp(text, "{\"id\":\"a\xef\xbf\xbd" "b\",\"tasks\":[{\"n\":-5,\"s\":null}]}")
+          == 0);
+    free(text);
+    json_decref(j);
+    msgpack_unpacked_destroy(&ju);
+    msgpack_sbuffer_destroy(&sb);
     (void) verbose;
     return 0;
 }
