@@ -80,6 +80,11 @@ coord_job_t *coord_server_job(coord_server_t *self, const char *id);
 void coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *why);
 
 int  coord_ctl_handle(coord_server_t *self, sw_msg_t *m);
+/*  The documents of `swarm status --json` (j NULL: the cluster only) and
+ *  of `swarm agents --json`, as the control replies carry them: a map
+ *  with "ok" first. The dashboard serves the same (sw_mp_to_json). */
+void coord_ctl_pack_status(coord_server_t *self, coord_job_t *j, msgpack_packer *pk);
+void coord_ctl_pack_agents(coord_server_t *self, msgpack_packer *pk);
 void coord_ctl_task_finished(coord_server_t *self, coord_task_t *t);
 /*  Answers the WAITs that are done or due. Called once the turn's state is
  *  written (durable) or could not be (Redis down): a WAIT says "done" only
