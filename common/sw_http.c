@@ -32,6 +32,8 @@ struct sw_http_t {
     char                url[128];
     char                cookie[48];     /*  swarm_token_PORT: a cookie is per host, not port */
     zlistx_t           *streams;        /*  sw_http_stream_t * */
+    sw_http_render_fn  *render;         /*  a metrics server */
+    void               *render_arg;
 };
 
 struct sw_http_stream_t {
@@ -492,6 +494,37 @@ sw_http_destroy(sw_http_t **self_p)
     free(self->name);
     free(self);
     *self_p = NULL;
+}
+
+static void
+s_metrics_handler(void *arg, sw_http_req_t *req)
+{
+    sw_http_t *self = arg;
+    sw_buf_t body;
+    sw_buf_init(&body);
+    if (strcmp(req->path, "/metrics") == 0) {
+        self->render(self->render_arg, &body);
+        sw_http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", &body);
+    }
+    else if (strcmp(req->path, "/") == 0) {
+        sw_buf_printf(&body, "swarm %s: Prometheus metrics at %s/metrics\n", self->name,
+                      self->url);
+        sw_http_reply(req, 200, "text/plain; charset=utf-8", &body);
+    }
+}
+
+sw_http_t *
+sw_http_metrics_new(zloop_t *loop, const char *addr, sw_http_render_fn *render, void *arg,
+                    sw_err_t *err)
+{
+    sw_http_conf_t conf = { .name = "metrics", .addr = addr };
+    sw_http_t *self = sw_http_new(loop, &conf, s_metrics_handler, NULL, err);
+    if (self) {
+        self->arg = self;
+        self->render = render;
+        self->render_arg = arg;
+    }
+    return self;
 }
 
 const char *

@@ -59,6 +59,13 @@ typedef struct {
  *  cannot bind). */
 sw_http_t *sw_http_new(zloop_t *loop, const sw_http_conf_t *conf, sw_http_handler_fn *fn,
                        void *arg, sw_err_t *err);
+/*  A server for Prometheus: GET /metrics answers with what render appends
+ *  (the text exposition format), "/" says where to look. No token; on a
+ *  loopback address the Host check applies. */
+typedef void (sw_http_render_fn)(void *arg, sw_buf_t *out);
+sw_http_t *sw_http_metrics_new(zloop_t *loop, const char *addr, sw_http_render_fn *render,
+                               void *arg, sw_err_t *err);
+
 /*  Ends every stream (their closed callbacks run) and stops. */
 void sw_http_destroy(sw_http_t **self_p);
 /*  "http://127.0.0.1:PORT", with the port actually bound (addr may say 0). */

@@ -291,6 +291,7 @@ s_on_submit(coord_server_t *self, sw_msg_t *m)
         for (size_t i = 0; i < n; i++)
             if (!coord_sched_submit(self->sched, &specs[i], sw_wall_ms(), &err))
                 log_warnx("submit: %s", err.msg);     /*  cannot happen: checked above */
+        coord_metrics_submitted(self->metrics, n);
         s_reply_t r;
         s_reply_begin(&r, 2);
         sw_mp_kv_str(&r.pk, "job", job);

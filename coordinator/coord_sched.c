@@ -206,6 +206,7 @@ coord_sched_task(coord_sched_t *self, const char *job, const char *id)
 static void
 s_set_state(coord_task_t *t, sw_tstate_t st)
 {
+    t->job->rev++;
     t->job->counts[t->state]--;
     t->job->counts[st]++;
     if (!SW_TS_FINAL(t->state) && SW_TS_FINAL(st)) {
@@ -273,6 +274,7 @@ s_task_add(coord_job_t *j, sw_task_t *spec, sw_tstate_t st, int64_t submitted_ms
     t->dependents = zlistx_new();
     j->counts[SW_TS_WAITING]++;
     j->ntasks++;
+    j->rev++;
     zlistx_add_end(j->order, t);
     zhashx_insert(j->tasks, t->spec.id, t);
     if (st != SW_TS_WAITING)
@@ -590,6 +592,7 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
                 t->job->running++;
                 zlistx_add_end(a->tasks, t);
                 t->agent_id = s_intern(self, a->id);
+                t->job->rev++;
                 log_info("agent %s still runs %s/%s attempt %lld: adopted", a->id, t->job->id,
                          t->spec.id, (long long) t->spec.attempt);
             }

@@ -62,6 +62,7 @@ struct coord_job_t {
     int        ntasks;
     int        nfinal;
     uint64_t   final_seq;       /*  bumped each time a task becomes final */
+    uint64_t   rev;             /*  bumped by every change of a task's state */
     int64_t    created_ms;      /*  wall clock */
     int64_t    complete_ms;     /*  monotonic: its last task finished; 0 = not */
     zlistx_t  *order;           /*  coord_task_t * in submit order (owns) */

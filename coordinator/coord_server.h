@@ -8,9 +8,12 @@
 #ifndef COORD_SERVER_H
 #define COORD_SERVER_H
 
+#include "coord_metrics.h"
 #include "coord_sched.h"
 #include "coord_store.h"
+#include "coord_web.h"
 #include "sw_curve.h"
+#include "sw_http.h"
 #include "sw_redis.h"
 
 typedef struct {
@@ -27,6 +30,9 @@ typedef struct {
     char      *allowed_agents;
     char      *admin_keys;      /*  CURVE on the control socket too */
     long long  keep_finished_s; /*  a complete job stays in memory this long */
+    char      *metrics;         /*  ADDR of /metrics; NULL = off */
+    char      *http;            /*  ADDR of the dashboard; NULL = off */
+    char      *http_token_file;
 } coord_conf_t;
 
 typedef struct coord_server_t coord_server_t;
@@ -70,6 +76,9 @@ struct coord_server_t {
     int64_t        forget_ms;   /*  next look for finished jobs to drop */
     int64_t        trim_ms;     /*  next malloc_trim under load */
     uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
+    coord_metrics_t *metrics;   /*  always counted; served with --metrics */
+    sw_http_t     *metrics_http;
+    coord_web_t   *web;         /*  --http */
 };
 
 /*  The job in memory, or loaded from Redis if the coordinator forgot it
