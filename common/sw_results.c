@@ -1,6 +1,8 @@
 /*  sw_results -- see sw_results.h */
 #include "sw_results.h"
 
+#include "sw_keys.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,13 +49,14 @@ sw_result_row_release(sw_result_row_t *row)
 int
 sw_results_ids(sw_redis_t *r, const char *job, sw_strv_t *ids, sw_err_t *err)
 {
-    char key[256];
-    snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+    char *key = sw_key_job_tasks(job);
     redisReply *list = sw_redis_cmdv(r, err, "LRANGE", key, "0", "-1", NULL);
+    free(key);
     if (!list)
         return -1;
-    snprintf(key, sizeof key, "swarm:job:%s", job);
+    key = sw_key_job(job);
     redisReply *exists = sw_redis_cmdv(r, err, "EXISTS", key, NULL);
+    free(key);
     bool job_exists = exists && exists->integer == 1;
     if (exists)
         freeReplyObject(exists);
@@ -81,10 +84,10 @@ sw_results_rows(sw_redis_t *r, const char *job, char *const *ids, size_t n,
 {
     for (size_t i = 0; i < n; i++) {
         rows[i].id = xstrdup(ids[i]);
-        char key[512];
-        snprintf(key, sizeof key, "swarm:task:%s:%s", job, ids[i]);
+        char *key = sw_key_task(job, ids[i]);
         const char *argv[] = { "HGETALL", key };
         sw_redis_append(r, 2, argv, NULL);
+        free(key);
     }
     return sw_redis_flush_each(r, s_row_fill, rows, err);
 }

@@ -7,9 +7,10 @@
 #   deploy/install-deps.sh --demo   only what building and the demo need, so
 #                                   deploy/demo.sh stays fast on a fresh machine
 #
-# The tests alone need chromium (the dashboard's browser test) and
-# prometheus (promtool checks /metrics and the example alert rules);
-# clang is for the libFuzzer targets (fuzz/run.sh).
+# The tests alone need chromium (the dashboard's browser test),
+# prometheus (promtool checks /metrics and the example alert rules) and
+# faketime (agents on skewed clocks, e2e.clock); clang is for the
+# libFuzzer targets (fuzz/run.sh).
 set -eu
 
 build="build-essential cmake pkg-config
@@ -17,7 +18,7 @@ build="build-essential cmake pkg-config
        libmicrohttpd-dev
        redis-server redis-tools
        iproute2 procps python3"
-tests="clang libclang-rt-14-dev chromium prometheus"
+tests="clang libclang-rt-14-dev faketime chromium prometheus"
 
 case "${1:-}" in
     --demo) pkgs=$build ;;
