@@ -168,26 +168,43 @@ contains "$T/body" "/metrics"
 http 404 "$M/other"
 ok "foreign Host (DNS rebinding), POST and unknown paths refused"
 
-# --- Redis errors: a coordinator whose Redis goes away counts them
+# --- Redis goes away mid-task: the coordinator counts errors, the agent
+# counts them too and spools the result
 RDIR="$T/redis2"
 mkdir -p "$RDIR"
 RPORT=$(free_port)
+R2="redis://127.0.0.1:$RPORT/0"
 redis-server --bind 127.0.0.1 --port "$RPORT" --dir "$RDIR" --save '' --appendonly no \
     --daemonize yes --pidfile "$RDIR/redis.pid" --logfile "$RDIR/redis.log" >/dev/null
 for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break; sleep 0.05; done
 MP2=$(free_port)
+L2="tcp://127.0.0.1:$(free_port)"
 C2="tcp://127.0.0.1:$(free_port)"
-"$COORD" -f --listen "tcp://127.0.0.1:$(free_port)" --control "$C2" --redis "redis://127.0.0.1:$RPORT/0" \
+"$COORD" -f --listen "$L2" --control "$C2" --redis "$R2" --heartbeat-ms 200 \
     --metrics "127.0.0.1:$MP2" >>"$T/coordinator2.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do "$SWARM" --coordinator "$C2" status >/dev/null 2>&1 && break; sleep 0.05; done
+A9P=$(free_port)
+mkdir -p "$T/work-a9"
+"$SWARM_BUILD/swarm-agent" -f --coordinator "$L2" --id a9 --workdir "$T/work-a9" --redis "$R2" \
+    --allow-exec --metrics "127.0.0.1:$A9P" >>"$T/agent-a9.log" 2>&1 &
+PIDS+=($!)
+S2=("$SWARM" --coordinator "$C2" --redis "$R2")
+for _ in $(seq 100); do [ "$("${S2[@]}" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] && break; sleep 0.05; done
 scrape r0 "http://127.0.0.1:$MP2"
 [ "$(metric "$T/r0.txt" 'swarm_coordinator_redis_errors_total{kind="unreachable"}')" = 0 ] || fail "errors before"
+expect 0 "${S2[@]}" init r1
+expect 0 "${S2[@]}" spawn --id late -- /bin/sh -c 'sleep 1.5; echo late'
+for _ in $(seq 100); do
+    "${S2[@]}" --json status 2>/dev/null | grep -q '"status": "running"' && break
+    sleep 0.05
+done
 kill "$(cat "$RDIR/redis.pid")"
-for _ in $(seq 100); do redis-cli -p "$RPORT" ping >/dev/null 2>&1 || break; sleep 0.05; done
-"$SWARM" --coordinator "$C2" --redis "redis://127.0.0.1:$RPORT/0" init r1 >/dev/null 2>&1
+until_metric ag9 "http://127.0.0.1:$A9P" 'swarm_agent_results_spooled' '== 1'
+[ "$(metric "$T/ag9.txt" 'swarm_agent_results_spooled_total')" = 1 ] || fail "spooled total"
+[ "$(metric "$T/ag9.txt" 'swarm_agent_redis_errors_total{kind="unreachable"}')" -ge 1 ] || fail "agent redis errors"
+"${S2[@]}" init r2 >/dev/null 2>&1      # the coordinator writes the job: Redis is gone
 until_metric r1 "http://127.0.0.1:$MP2" 'swarm_coordinator_redis_errors_total{kind="unreachable"}' '>= 1'
-ok "Redis errors counted ($(metric "$T/r1.txt" 'swarm_coordinator_redis_errors_total{kind="unreachable"}'))"
+ok "Redis gone: errors counted on both daemons, the result spooled ($(metric "$T/r1.txt" 'swarm_coordinator_redis_errors_total{kind="unreachable"}') coordinator errors)"
 
 # --- the example configuration and alert rules
 promtool check rules "$SWARM_SRC/docs/prometheus/alerts.yml" >"$T/out" 2>&1 || { cat "$T/out"; fail "alert rules"; }
