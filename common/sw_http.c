@@ -401,20 +401,38 @@ s_access(void *cls, struct MHD_Connection *conn, const char *url, const char *me
 
 /*  --- life cycle ------------------------------------------------------------------------ */
 
+static char *s_token_read(const char *path, bool warn, sw_err_t *err);
+
+int
+sw_http_conf_check(const sw_http_conf_t *conf, sw_err_t *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (sw_http_parse_addr(conf->addr, &ss, &sslen, err) < 0)
+        return -1;
+    if (!sw_http_is_loopback((struct sockaddr *) &ss) && conf->token_off_loopback
+        && !conf->token_file)
+        return sw_err_set(err, SW_EINVAL, "--http %s is not a loopback address: the %s needs "
+                          "--http-token-file FILE there (or use 127.0.0.1)", conf->addr,
+                          conf->name);
+    if (conf->token_file) {
+        char *token = s_token_read(conf->token_file, false, err);
+        if (!token)
+            return -1;
+        free(token);
+    }
+    return 0;
+}
+
 sw_http_t *
 sw_http_new(zloop_t *loop, const sw_http_conf_t *conf, sw_http_handler_fn *fn, void *arg,
             sw_err_t *err)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    if (sw_http_parse_addr(conf->addr, &ss, &sslen, err) < 0)
+    if (sw_http_conf_check(conf, err) < 0 || sw_http_parse_addr(conf->addr, &ss, &sslen, err) < 0)
         return NULL;
     bool loopback = sw_http_is_loopback((struct sockaddr *) &ss);
-    if (!loopback && conf->token_off_loopback && !conf->token_file) {
-        sw_err_set(err, SW_EINVAL, "--http %s is not a loopback address: the %s needs "
-                   "--http-token-file FILE there (or use 127.0.0.1)", conf->addr, conf->name);
-        return NULL;
-    }
     sw_http_t *self = xcalloc(1, sizeof *self);
     self->name = xstrdup(conf->name);
     self->loop = loop;
@@ -422,7 +440,8 @@ sw_http_new(zloop_t *loop, const sw_http_conf_t *conf, sw_http_handler_fn *fn, v
     self->arg = arg;
     self->loopback = loopback;
     self->streams = zlistx_new();
-    if (conf->token_file && !(self->token = sw_http_token_load(conf->token_file, err))) {
+    if (conf->token_file && !(self->token = sw_http_token_load(conf->token_file, NULL))) {
+        sw_err_set(err, SW_EINVAL, "--http-token-file %s changed while starting", conf->token_file);
         sw_http_destroy(&self);
         return NULL;
     }
@@ -640,8 +659,8 @@ sw_http_token_equal(const char *given, size_t given_len, const char *token, size
     return diff == 0;
 }
 
-char *
-sw_http_token_load(const char *path, sw_err_t *err)
+static char *
+s_token_read(const char *path, bool warn, sw_err_t *err)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -669,7 +688,13 @@ sw_http_token_load(const char *path, sw_err_t *err)
                    "digits and . _ ~ + / = -", path);
         return NULL;
     }
-    if (shared)
+    if (shared && warn)
         log_warnx("--http-token-file %s can be read by other users (chmod 600 it)", path);
     return xstrdup(line);
+}
+
+char *
+sw_http_token_load(const char *path, sw_err_t *err)
+{
+    return s_token_read(path, true, err);
 }

@@ -54,6 +54,11 @@ typedef struct {
     bool        token_off_loopback;
 } sw_http_conf_t;
 
+/*  What sw_http_new checks before it binds (address, token file, a token
+ *  off loopback), without binding: a daemon checks its whole
+ *  configuration before it touches anything. 0, or -1 with err. */
+int sw_http_conf_check(const sw_http_conf_t *conf, sw_err_t *err);
+
 /*  Binds and registers with loop. NULL with err (SW_EINVAL: bad address or
  *  token file, or a non-loopback address that needs a token; SW_EFAIL:
  *  cannot bind). */

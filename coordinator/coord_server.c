@@ -507,6 +507,17 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                    "or --insecure", conf->control);
     if (err->code)
         return NULL;
+    /*  The HTTP servers' settings too, before anything is touched. */
+    sw_http_conf_t web = { .name = "dashboard", .addr = conf->http,
+                           .token_file = conf->http_token_file, .token_off_loopback = true };
+    sw_http_conf_t mon = { .name = "metrics", .addr = conf->metrics };
+    if (conf->http_token_file && !conf->http)
+        sw_err_set(err, SW_EINVAL, "--http-token-file needs --http ADDR");
+    else if ((conf->http && sw_http_conf_check(&web, err) < 0)
+             || (conf->metrics && sw_http_conf_check(&mon, err) < 0))
+        return NULL;
+    if (err->code)
+        return NULL;
     if (conf->insecure && !sw_endpoint_is_local(conf->listen))
         log_warnx("--insecure: agents connect to %s in plaintext, unauthenticated",
                   conf->listen);
