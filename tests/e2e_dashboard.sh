@@ -126,10 +126,10 @@ ok "output pages: 5,000 lines in 3, none, invalid UTF-8 and stderr, the strange 
 
 # --- live: the event stream shows a task the moment it is submitted
 python3 "$SWARM_SRC/tests/sse_read.py" "$H/api/events?job=d1" "$T/events.jsonl" status \
-    "any(t['id'] == 'later' and t['status'] == 'running' for t in d['tasks'])" 20 &
+    "any(t['id'] == 'later' and t['status'] == 'running' for t in d['tasks'])" 30 &
 reader=$!
-for _ in $(seq 100); do [ -s "$T/events.jsonl" ] && break; sleep 0.05; done
-expect 0 "$SWARM" spawn --job d1 --id later -- /bin/sleep 3
+for _ in $(seq 300); do [ -s "$T/events.jsonl" ] && break; sleep 0.1; done
+expect 0 "$SWARM" spawn --job d1 --id later -- /bin/sleep 20
 wait "$reader" || { cat "$T/events.jsonl" | cut -c1-300; fail "the running task never reached the event stream"; }
 for ev in agents jobs status tick; do grep -q "\"event\": \"$ev\"" "$T/events.jsonl" || fail "no $ev event"; done
 python3 "$SWARM_SRC/tests/sse_read.py" "$H/api/events?job=nope" "$T/missing.jsonl" missing True 10 \
@@ -158,7 +158,7 @@ TH="http://127.0.0.1:$TP"
 "$COORD" -f $(ports) --http "127.0.0.1:$TP" --http-token-file "$T/good.token" \
     >>"$T/coordinator-token.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do python3 "$SWARM_SRC/tests/http_get.py" "$TH/" "$T/b" "$T/h" >/dev/null 2>&1 && break; sleep 0.05; done
+wait_http "$TH/"
 http 401 "$TH/api/agents"
 contains "$T/headers" 'WWW-Authenticate: Bearer'
 contains "$T/body" "needs its token"
@@ -185,7 +185,7 @@ AP=$(free_port)
 "$COORD" -f $(ports) --http "0.0.0.0:$AP" --http-token-file "$T/good.token" \
     >>"$T/coordinator-any.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do python3 "$SWARM_SRC/tests/http_get.py" "http://127.0.0.1:$AP/" "$T/b" "$T/h" >/dev/null 2>&1 && break; sleep 0.05; done
+wait_http "http://127.0.0.1:$AP/"
 http 401 "http://127.0.0.1:$AP/api/agents"
 http 200 "http://127.0.0.1:$AP/api/agents" -H "Authorization: Bearer $TOKEN"
 contains "$T/coordinator-any.log" "can be read by other users"

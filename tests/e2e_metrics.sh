@@ -189,14 +189,14 @@ mkdir -p "$T/work-a9"
     --allow-exec --metrics "127.0.0.1:$A9P" >>"$T/agent-a9.log" 2>&1 &
 PIDS+=($!)
 S2=("$SWARM" --coordinator "$C2" --redis "$R2")
-for _ in $(seq 100); do [ "$("${S2[@]}" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] && break; sleep 0.05; done
+for _ in $(seq 300); do [ "$("${S2[@]}" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] && break; sleep 0.1; done
 scrape r0 "http://127.0.0.1:$MP2"
 [ "$(metric "$T/r0.txt" 'swarm_coordinator_redis_errors_total{kind="unreachable"}')" = 0 ] || fail "errors before"
 expect 0 "${S2[@]}" init r1
 expect 0 "${S2[@]}" spawn --id late -- /bin/sh -c 'sleep 1.5; echo late'
-for _ in $(seq 100); do
+for _ in $(seq 300); do
     "${S2[@]}" --json status 2>/dev/null | grep -q '"status": "running"' && break
-    sleep 0.05
+    sleep 0.1
 done
 kill "$(cat "$RDIR/redis.pid")"
 until_metric ag9 "http://127.0.0.1:$A9P" 'swarm_agent_results_spooled' '== 1'

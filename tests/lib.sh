@@ -144,3 +144,13 @@ http() {
         || fail "cannot reach $url"
     [ "$got" = "$want" ] || { echo "--- body"; cat "$T/body"; echo; fail "$url answered $got, wanted $want"; }
 }
+
+# wait_http URL: until an HTTP server answers there (any status; 30 s at most)
+wait_http() {
+    for _ in $(seq 300); do
+        python3 "$SWARM_SRC/tests/http_get.py" "$1" "$T/wait.body" "$T/wait.headers" >/dev/null 2>&1 \
+            && return 0
+        sleep 0.1
+    done
+    fail "nothing answers at $1"
+}
