@@ -190,3 +190,20 @@ http 401 "http://127.0.0.1:$AP/api/agents"
 http 200 "http://127.0.0.1:$AP/api/agents" -H "Authorization: Bearer $TOKEN"
 contains "$T/coordinator-any.log" "can be read by other users"
 ok "a non-loopback dashboard with a token file starts, asks for the token, warns about the file's mode"
+
+# --- the coordinator stops cleanly with an event stream open (under ASan:
+# no leak, no use after free; libmicrohttpd must see no suspended stream)
+python3 "$SWARM_SRC/tests/sse_read.py" "$H/api/events?job=d1" "$T/open.jsonl" never False 120 &
+reader=$!
+for _ in $(seq 300); do [ -s "$T/open.jsonl" ] && break; sleep 0.1; done
+[ -s "$T/open.jsonl" ] || fail "the stream did not open"
+kill -TERM "$COORD_PID"
+for _ in $(seq 300); do kill -0 "$COORD_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$COORD_PID" 2>/dev/null && fail "the coordinator did not stop with a stream open"
+wait "$COORD_PID"
+rc=$?
+kill "$reader" 2>/dev/null
+wait "$reader" 2>/dev/null
+[ "$rc" = 0 ] || fail "the coordinator exited $rc with a stream open"
+contains "$T/coordinator.log" "coordinator stopped"
+ok "the coordinator stops cleanly while a page watches"
