@@ -7,6 +7,7 @@
 #include "agent_spool.h"
 #include "agent_runner.h"
 #include "coord_sched.h"
+#include "sw_args.h"
 #include "sw_memory.h"
 #include "sw_curve.h"
 #include "sw_mpack.h"
@@ -23,6 +24,7 @@ static const sw_selftest_t s_tests[] = {
     { "proto", sw_proto_test },
     { "curve", sw_curve_test },
     { "opts", sw_opts_test },
+    { "args", sw_args_test },
     { "plan", sw_plan_test },
     { "redis", sw_redis_test },
     { "memory", sw_memory_test },
