@@ -1,6 +1,5 @@
 /*  swarm -- the command line of the swarm coordinator. */
 #include <dlfcn.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,14 +90,12 @@ s_ctl_module(void)
 int
 main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "coordinator", required_argument, NULL, 'C' }, { "redis", required_argument, NULL, 'r' },
-        { "json", no_argument, NULL, 'J' }, { "timeout", required_argument, NULL, 'T' },
-        { "curve-secret", required_argument, NULL, 'S' },
-        { "redis-password-file", required_argument, NULL, 'P' },
-        { "coordinator-key", required_argument, NULL, 'K' },
-        { "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },
-        { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "coordinator", 0, true, 'C' }, { "redis", 0, true, 'r' },
+        { "json", 0, false, 'J' }, { "timeout", 0, true, 'T' },
+        { "curve-secret", 0, true, 'S' }, { "redis-password-file", 0, true, 'P' },
+        { "coordinator-key", 0, true, 'K' }, { "help", 'h', false, 'h' },
+        { "version", 0, false, 'V' }, { NULL, 0, false, 0 },
     };
     cli_t cli = { .timeout_ms = 3000 };
     const char *env = getenv("SWARM_COORDINATOR");
@@ -111,33 +108,42 @@ main(int argc, char **argv)
     cli.coordinator_key = env && *env ? env : NULL;
     int c;
     long long v;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
+    sw_args_t g;
+    sw_args_init(&g, lo, argc, argv, SW_ARGS_IN_ORDER);
+    while ((c = sw_args_next(&g)) != -1) {
         switch (c) {
-        case 'C': cli.coordinator = optarg; break;
-        case 'r': cli.redis_url = optarg; break;
-        case 'S': cli.curve_secret = optarg; break;
+        case 'C': cli.coordinator = g.arg; break;
+        case 'r': cli.redis_url = g.arg; break;
+        case 'S': cli.curve_secret = g.arg; break;
         case 'P': {
             sw_err_t err = { 0 };
-            if (sw_redis_password_file(optarg, &err) < 0)
+            if (sw_redis_password_file(g.arg, &err) < 0) {
+                sw_args_release(&g);
                 return cli_fail(EXIT_USAGE, "%s", err.msg);
+            }
             break;
         }
-        case 'K': cli.coordinator_key = optarg; break;
+        case 'K': cli.coordinator_key = g.arg; break;
         case 'J': cli.json = true; break;
         case 'T':
-            if (sw_parse_int(optarg, 1, 3600, &v) < 0)
-                return cli_fail(EXIT_USAGE, "--timeout wants seconds (1-3600), got '%s'", optarg);
+            if (sw_parse_int(g.arg, 1, 3600, &v) < 0) {
+                sw_args_release(&g);
+                return cli_fail(EXIT_USAGE, "--timeout wants seconds (1-3600), got '%s'", g.arg);
+            }
             cli.timeout_ms = (int) v * 1000;
             break;
-        case 'h': fputs(s_usage, stdout); return 0;
-        case 'V': printf("swarm %s\n", SWARM_VERSION); return 0;
+        case 'h': sw_args_release(&g); fputs(s_usage, stdout); return 0;
+        case 'V': sw_args_release(&g); printf("swarm %s\n", SWARM_VERSION); return 0;
         default:
             fputs(s_usage, stderr);
-            return cli_fail(EXIT_USAGE, "unknown option or missing value '%s'", argv[optind - 1]);
+            cli_fail(EXIT_USAGE, "%s", g.err);
+            sw_args_release(&g);
+            return EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
+    int first = g.rest;
+    sw_args_release(&g);
+    if (first >= argc) {
         fputs(s_usage, stderr);
         return EXIT_USAGE;
     }
@@ -145,22 +151,12 @@ main(int argc, char **argv)
         return cli_fail(EXIT_USAGE, "CURVE needs both --curve-secret FILE and "
                         "--coordinator-key FILE (or $SWARM_CURVE_SECRET and "
                         "$SWARM_COORDINATOR_KEY)");
-    const char *name = argv[optind];
-    int sub_argc = argc - optind;
-    char **sub_argv = argv + optind;
-    /*  --json is global, but users also put it after the command: take it
-     *  from anywhere before a "--" (after which comes a task's argv). */
-    for (int i = 1; i < sub_argc && strcmp(sub_argv[i], "--") != 0; i++)
-        if (strcmp(sub_argv[i], "--json") == 0) {
-            cli.json = true;
-            memmove(&sub_argv[i], &sub_argv[i + 1], (size_t) (sub_argc - i) * sizeof *sub_argv);
-            sub_argc--;
-            i--;
-        }
+    /*  Each command parses its own options, --json among them (users put
+     *  it after the command too), with common/sw_args. */
+    const char *name = argv[first];
+    int sub_argc = argc - first;
+    char **sub_argv = argv + first;
     int rc = -1;
-    /*  Each command parses its own options; 0 makes GNU getopt start afresh
-     *  (1 would keep its permutation state from the scan above). */
-    optind = 0;
     for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
         if (strcmp(name, s_commands[i].name) == 0)
             rc = s_commands[i].fn(&cli, sub_argc, sub_argv);
