@@ -22,6 +22,8 @@
 
 #define MCP_MAX_LINE    (20u << 20)     /*  a 16 MiB value, JSON-escaped, fits */
 #define MCP_LATEST      "2025-06-18"
+#define MCP_STR_(x)     #x
+#define MCP_STR(x)      MCP_STR_(x)     /*  a limit's digits, for the schemas */
 
 static const char *const s_versions[] = { "2024-11-05", "2025-03-26", MCP_LATEST, NULL };
 
@@ -34,7 +36,8 @@ static const char s_tools_json[] =
     "result-<your task id> in namespace results.\",\"inputSchema\":{\"type\":\"object\","
     "\"properties\":{\"key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":512},"
     "\"value\":{\"type\":\"string\"},\"namespace\":{\"type\":\"string\",\"minLength\":1,"
-    "\"maxLength\":128},\"ttl\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":31536000,"
+    "\"maxLength\":128},\"ttl\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":"
+    MCP_STR(SW_MEM_MAX_TTL_S) ","
     "\"description\":\"seconds\"},\"upsert\":{\"type\":\"boolean\",\"description\":"
     "\"replace an existing entry (default true)\"},\"tags\":{\"type\":\"array\",\"items\":"
     "{\"type\":\"string\"}}},\"required\":[\"key\",\"value\"],\"additionalProperties\":false}},"
@@ -139,6 +142,26 @@ s_check(const json_t *schema, const json_t *v, const char *name)
             }
     }
     return NULL;
+}
+
+/*  Checks that must say what the CLI says for the same mistake, made
+ *  before the generic schema check: memory_store's ttl has one limit and
+ *  one message in both (sw_memory_ttl_parse). NULL when fine. */
+static const char *
+s_precheck(const char *tool, const json_t *args)
+{
+    static char why[sizeof ((sw_err_t *) 0)->msg];
+    const json_t *ttl = json_object_get(args, "ttl");
+    if (strcmp(tool, "memory_store") != 0 || !json_is_integer(ttl))
+        return NULL;
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long) json_integer_value(ttl));
+    sw_err_t err = { 0 };
+    int64_t ttl_s;
+    if (sw_memory_ttl_parse(text, &ttl_s, &err) == 0)
+        return NULL;
+    snprintf(why, sizeof why, "%s", err.msg);
+    return why;
 }
 
 /*  --- tools: what they do ----------------------------------------------------- */
@@ -371,8 +394,10 @@ s_handle(s_mcp_t *m, json_t *msg)
             return s_rpc_error(id, -32602, why);
         }
         json_t *empty = json_object();
-        const char *bad = s_check(json_object_get(tool, "inputSchema"), args ? args : empty,
-                                  "arguments");
+        const char *bad = s_precheck(name, args);
+        if (!bad)
+            bad = s_check(json_object_get(tool, "inputSchema"), args ? args : empty,
+                          "arguments");
         result = bad ? s_error("invalid arguments for %s: %s", name, bad)
                      : s_call(m, name, args ? args : empty);
         json_decref(empty);
@@ -396,16 +421,27 @@ s_send(json_t *reply)
 int
 cli_mcp(cli_t *cli, int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs("usage: swarm mcp\n\n"
-              "An MCP server (JSON-RPC 2.0 over stdin/stdout, one message per line) with\n"
-              "the tools memory_store, memory_retrieve, memory_search, memory_list,\n"
-              "memory_delete and task_context, backed by swarm's shared memory in Redis\n"
-              "($SWARM_REDIS or --redis). Workers' CLIs start it; see README, MCP.\n", stdout);
-        return EXIT_OK;
+    cli_args_t a;
+    int c, rc = 0;
+    cli_args_init(&a, cli, "mcp", NULL, argc, argv, 0);
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
+        if (c == 'h') {
+            fputs("usage: swarm mcp\n\n"
+                  "An MCP server (JSON-RPC 2.0 over stdin/stdout, one message per line) with\n"
+                  "the tools memory_store, memory_retrieve, memory_search, memory_list,\n"
+                  "memory_delete and task_context, backed by swarm's shared memory in Redis\n"
+                  "($SWARM_REDIS or --redis). Workers' CLIs start it; see README, MCP.\n",
+                  stdout);
+            rc = -1;
+        }
+        else
+            rc = EXIT_USAGE;
     }
-    if (argc > 1)
-        return cli_fail(EXIT_USAGE, "mcp takes no arguments, got '%s'", argv[1]);
+    if (rc == 0 && a.g.npos)
+        rc = cli_fail(EXIT_USAGE, "mcp: unexpected argument '%s'", a.g.pos[0]);
+    cli_args_release(&a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     json_error_t jerr;
     s_mcp_t m = { .cli = cli, .tools = json_loads(s_tools_json, 0, &jerr) };
     if (!m.tools)

@@ -443,16 +443,12 @@ cli_memory(cli_t *cli, int argc, char **argv)
         { "list", s_list }, { "search", s_search }, { "export", s_export },
         { "import", s_import }, { "stats", s_stats },
     };
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(s_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    const char *verb = argv[1];
     s_opts_t o = { .ns = "default", .limit = 20 };
     int c, rc = 0;
     cli_args_t a;
-    /*  from the verb on: its own name is the scan's argv[0] */
-    cli_args_init(&a, cli, "memory", lo, argc - 1, argv + 1, 0);
+    /*  The verb is the first positional: options may come before it too
+     *  (swarm memory --json search ...). */
+    cli_args_init(&a, cli, "memory", lo, argc, argv, 0);
     a.g.hint = " (a KEY, VALUE or QUERY that starts with '-' goes after '--')";
     while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         sw_err_t err = { 0 };
@@ -473,12 +469,17 @@ cli_memory(cli_t *cli, int argc, char **argv)
         default: rc = EXIT_USAGE;
         }
     }
+    if (rc == 0 && a.g.npos == 0) {
+        fputs(s_usage, stderr);
+        rc = EXIT_USAGE;
+    }
     if (rc == 0 && !sw_id_valid(o.ns))
         rc = cli_fail(EXIT_USAGE, "memory: invalid namespace '%s'", o.ns);
+    const char *verb = rc == 0 ? a.g.pos[0] : "";
     bool known = false;
     for (size_t i = 0; rc == 0 && i < sizeof verbs / sizeof verbs[0]; i++)
         if (strcmp(verb, verbs[i].name) == 0) {
-            rc = verbs[i].fn(cli, &o, a.g.npos, a.g.pos);
+            rc = verbs[i].fn(cli, &o, a.g.npos - 1, a.g.pos + 1);
             known = true;
         }
     if (rc == 0 && !known)
