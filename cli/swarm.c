@@ -15,7 +15,8 @@ static const char s_usage[] =
     "\n"
     "Jobs (talk to swarm-coordinator):\n"
     "  init [--max-agents N] [JOB]     create a job and make it current\n"
-    "  spawn --id ID [...] PROMPT      queue a codex/claude task (-- ARGV for a command)\n"
+    "  spawn --id ID [...] PROMPT      queue a codex/claude task (--prompt TEXT,\n"
+    "                                  --prompt-file FILE; -- ARGV for a command)\n"
     "  wait [--timeout S] [ID...]      wait for tasks, with live progress\n"
     "  status [--job JOB]              cluster and job state\n"
     "  agents [revoke NAME]            registered agents; cut one off for good\n"
@@ -27,7 +28,7 @@ static const char s_usage[] =
     "  keygen [--dir DIR] NAME         a CurveZMQ certificate pair for CURVE\n"
     "Results (read Redis directly):\n"
     "  results [--job JOB] [--json|--markdown]  the report; exit 1 if any task failed\n"
-    "  logs [-f] ID                    one task's output\n"
+    "  logs [-f] ID                    one task's output (--json: one document)\n"
     "  memory store|get|delete|list|search|export|import|stats   shared memory\n"
     "  mcp                             the shared memory as MCP tools (stdio), for workers\n"
     "\n"
@@ -36,6 +37,9 @@ static const char s_usage[] =
     "A coordinator with --admin-keys wants CURVE: --curve-secret (an admin's\n"
     ".cert_secret) and --coordinator-key (its .cert), else $SWARM_CURVE_SECRET\n"
     "and $SWARM_COORDINATOR_KEY.\n"
+    "Options and arguments may come in any order; '--' ends the options: what\n"
+    "follows is positional even when it starts with '-' (a memory KEY, VALUE or\n"
+    "QUERY, task ids), except in spawn, where '--' starts a command's argv.\n"
     "Exit codes: 0 ok, 1 a task failed, 2 usage, 3 unreachable, 4 not found,\n"
     "124 wait timed out. 'swarm COMMAND --help' for a command's options.\n";
 
