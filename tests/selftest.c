@@ -8,6 +8,7 @@
 #include "agent_runner.h"
 #include "coord_sched.h"
 #include "sw_args.h"
+#include "sw_hook.h"
 #include "sw_memory.h"
 #include "sw_curve.h"
 #include "sw_mpack.h"
@@ -26,6 +27,7 @@ static const sw_selftest_t s_tests[] = {
     { "opts", sw_opts_test },
     { "args", sw_args_test },
     { "plan", sw_plan_test },
+    { "hook", sw_hook_test },
     { "redis", sw_redis_test },
     { "memory", sw_memory_test },
     { "sched", coord_sched_test },
