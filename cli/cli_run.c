@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "cli_ctl.h"
+#include "sw_hook.h"
 #include "sw_plan.h"
 #include "sw_proto.h"
 
@@ -15,6 +16,7 @@
 
 static const char s_run_usage[] =
     "usage: swarm run PLAN.yaml [--wait] [--dry-run] [--job JOB] [--timeout S] [--markdown]\n"
+    "                 [--pre CMD]... [--post CMD]... [--hook-timeout S]\n"
     "       swarm run --decompose GOAL [--workers N] [--wait] [--dry-run] [--job JOB]\n"
     "       swarm run --commands FILE|- [--label K=V]... [--halt-on-failure]\n"
     "                 [--max-agents N] [--task-timeout S] [--wait] [--dry-run] [--job JOB]\n"
@@ -26,7 +28,18 @@ static const char s_run_usage[] =
     "split GOAL into at most N typed sub-tasks, checks its plan like a file's,\n"
     "shows it and runs it in the same job (--dry-run: shows it only).\n"
     "--wait waits (as swarm wait) and prints the report (as swarm results);\n"
-    "the exit code is then 0 only when every task succeeded (124: --timeout).\n";
+    "the exit code is then 0 only when every task succeeded (124: --timeout).\n"
+    "Job hooks (the plan's hooks: {pre, post, timeout}, then --pre and --post,\n"
+    "each CMD split like a shell splits words, never run by one): pre commands\n"
+    "run in order before anything is submitted, and one that fails stops the\n"
+    "run with its exit status; post commands run after the job has finished\n"
+    "(--wait), whether it succeeded or not, with SWARM_STATUS (succeeded or\n"
+    "failed) and the counts (SWARM_TOTAL, SWARM_SUCCEEDED, SWARM_FAILED, ...)\n"
+    "in their environment; a failing one makes the exit non-zero. Every hook\n"
+    "gets SWARM_JOB, SWARM_NAMESPACE, SWARM_HOOK, SWARM_COORDINATOR and\n"
+    "SWARM_REDIS, runs in a process group of its own and is killed with all it\n"
+    "started after --hook-timeout S (default: hooks.timeout, else 300 s). Its\n"
+    "output is shown line by line as [pre 1] ..., on stderr with --json.\n";
 
 static char *
 s_slurp(const char *path, size_t *len)
@@ -156,9 +169,44 @@ s_run_job_name(const char *name)
     return xasprintf("%s-%s", n && base[0] != '.' ? base : "run", stamp);
 }
 
+static json_t *
+s_hooks_json(const sw_strv_t *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *argv = json_array();
+        for (size_t k = 0; k < v[i].n; k++)
+            json_array_append_new(argv, json_string(v[i].v[k]));
+        json_array_append_new(a, argv);
+    }
+    return a;
+}
+
+static void
+s_print_hooks(const sw_strv_t *v, size_t n, const char *phase)
+{
+    for (size_t i = 0; i < n; i++) {
+        sw_buf_t b;
+        sw_buf_init(&b);
+        sw_hook_format(&v[i], &b);
+        char what[32];
+        snprintf(what, sizeof what, "hook %s %zu", phase, i + 1);
+        printf("  %-24s %-18s  $ %s\n", what, phase[1] == 'r' ? "before the job" : "after it",
+               b.data);
+        sw_buf_release(&b);
+    }
+}
+
+static int64_t
+s_hook_timeout_s(const sw_hooks_t *h)
+{
+    return h->timeout_s > 0 ? h->timeout_s : SW_HOOK_TIMEOUT_S;
+}
+
 static void
 s_print_dag(const sw_plan_t *p, const char *job, bool json, bool dry)
 {
+    const sw_hooks_t *h = &p->hooks;
     if (json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < p->n; i++) {
@@ -185,10 +233,15 @@ s_print_dag(const sw_plan_t *p, const char *job, bool json, bool dry)
                                     json_real((double) t->max_budget_cents / 100));
             json_array_append_new(arr, o);
         }
-        cli_print_json(json_pack("{s:s, s:I, s:s, s:I, s:o}", "job", job,
-                                 "max_agents", (json_int_t) p->max_agents,
-                                 "on_failure", p->halt ? "stop" : "continue",
-                                 "count", (json_int_t) p->n, "tasks", arr));
+        json_t *doc = json_pack("{s:s, s:I, s:s, s:I, s:o}", "job", job,
+                                "max_agents", (json_int_t) p->max_agents,
+                                "on_failure", p->halt ? "stop" : "continue",
+                                "count", (json_int_t) p->n, "tasks", arr);
+        json_object_set_new(doc, "hooks", json_pack("{s:o, s:o, s:I}",
+                            "pre", s_hooks_json(h->pre, h->npre),
+                            "post", s_hooks_json(h->post, h->npost),
+                            "timeout_s", (json_int_t) s_hook_timeout_s(h)));
+        cli_print_json(doc);
         return;
     }
     printf("job %s: %zu task%s, max_agents %lld, on_failure %s%s\n", job, p->n,
@@ -220,6 +273,114 @@ s_print_dag(const sw_plan_t *p, const char *job, bool json, bool dry)
         }
         putchar('\n');
     }
+    s_print_hooks(h->pre, h->npre, "pre");
+    s_print_hooks(h->post, h->npost, "post");
+    if (h->npre + h->npost)
+        printf("  (each hook is stopped after %lld s)\n", (long long) s_hook_timeout_s(h));
+}
+
+/*  --- job hooks -------------------------------------------------------------------- */
+
+/*  What every hook of the job finds in its environment. */
+static void
+s_hook_env(cli_t *cli, const char *job, const char *ns, const char *plan, sw_kv_t *env)
+{
+    sw_kv_set(env, "SWARM_JOB", job);
+    sw_kv_set(env, "SWARM_NAMESPACE", ns ? ns : "results");
+    sw_kv_set(env, "SWARM_COORDINATOR", cli->coordinator);
+    sw_kv_set(env, "SWARM_REDIS", cli->redis_url);
+    if (plan)
+        sw_kv_set(env, "SWARM_PLAN", plan);
+    if (cli->curve_secret) {
+        sw_kv_set(env, "SWARM_CURVE_SECRET", cli->curve_secret);
+        sw_kv_set(env, "SWARM_COORDINATOR_KEY", cli->coordinator_key);
+    }
+}
+
+/*  Runs a phase's commands in order. pre stops at the first failure;
+ *  post runs them all (each is a `finally`). Returns 0, or the first
+ *  failure's status after saying which hook failed and how. */
+static int
+s_run_hooks(cli_t *cli, const sw_hooks_t *h, bool post, sw_kv_t *env)
+{
+    const sw_strv_t *v = post ? h->post : h->pre;
+    size_t n = post ? h->npost : h->npre;
+    const char *phase = post ? "post" : "pre";
+    FILE *out = cli->json ? stderr : stdout;
+    int64_t timeout_ms = s_hook_timeout_s(h) * 1000;
+    int first = 0;
+    sw_kv_set(env, "SWARM_HOOK", phase);
+    for (size_t i = 0; i < n; i++) {
+        sw_buf_t cmd;
+        sw_buf_init(&cmd);
+        sw_hook_format(&v[i], &cmd);
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "[%s %zu] ", phase, i + 1);
+        fprintf(out, "%s$ %s\n", prefix, cmd.data);
+        fflush(out);
+        sw_hook_spec_t spec = { &v[i], env, timeout_ms, 0, prefix, out, stderr };
+        sw_hook_result_t res;
+        sw_err_t err = { 0 };
+        int status;
+        if (sw_hook_run(&spec, &res, &err) < 0)
+            status = cli_fail(EXIT_TASKS_FAILED, "run: %s hook %zu (%s): %s", phase, i + 1,
+                              cmd.data, err.msg);
+        else if (res.status == 0 && !res.interrupted) {
+            status = 0;
+            if (res.leftovers)
+                fprintf(stderr, "swarm: run: %s hook %zu left %d process%s running; killed\n",
+                        phase, i + 1, res.leftovers, res.leftovers == 1 ? "" : "es");
+        }
+        else {
+            char why[160];
+            sw_hook_describe(&res, timeout_ms, why, sizeof why);
+            status = cli_fail(res.status ? res.status : EXIT_TASKS_FAILED, "run: %s hook %zu "
+                              "(%s) %s%s", phase, i + 1, cmd.data, why,
+                              post ? "" : "; nothing was submitted");
+        }
+        sw_buf_release(&cmd);
+        if (status && !first)
+            first = status;
+        if (status && (!post || res.interrupted))
+            break;
+    }
+    return first;
+}
+
+/*  The post hooks' view of the job: SWARM_STATUS and the counts, read
+ *  from Redis (as swarm results does, so they work without the
+ *  coordinator). */
+static void
+s_post_env(cli_t *cli, const char *job, bool succeeded, sw_kv_t *env)
+{
+    static const char *const names[] = { "SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED",
+                                         "LOST", "SKIPPED" };
+    long counts[SW_TS_COUNT] = { 0 }, total = 0, unfinished = 0;
+    int code;
+    json_t *docs = cli_results_docs(cli, job, &code);
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d) {
+        int st = sw_tstate_parse(json_string_value(json_object_get(d, "status")));
+        total++;
+        if (st >= 0)
+            counts[st]++;
+        if (st < 0 || !SW_TS_FINAL(st))
+            unfinished++;
+    }
+    json_decref(docs);
+    char num[32];
+    sw_kv_set(env, "SWARM_STATUS", succeeded && docs && !unfinished ? "succeeded" : "failed");
+    snprintf(num, sizeof num, "%ld", total);
+    sw_kv_set(env, "SWARM_TOTAL", num);
+    for (int s = SW_TS_SUCCEEDED; s < SW_TS_COUNT; s++) {
+        char name[32];
+        snprintf(name, sizeof name, "SWARM_%s", names[s - SW_TS_SUCCEEDED]);
+        snprintf(num, sizeof num, "%ld", counts[s]);
+        sw_kv_set(env, name, num);
+    }
+    snprintf(num, sizeof num, "%ld", unfinished);
+    sw_kv_set(env, "SWARM_UNFINISHED", num);
 }
 
 int
@@ -231,8 +392,12 @@ cli_run(cli_t *cli, int argc, char **argv)
         { "commands", 0, true, 'c' }, { "label", 0, true, 'l' },
         { "halt-on-failure", 0, false, 'H' }, { "max-agents", 0, true, 'M' },
         { "task-timeout", 0, true, 't' }, { "decompose", 0, true, 'D' },
-        { "workers", 0, true, 'W' }, { NULL, 0, false, 0 },
+        { "workers", 0, true, 'W' }, { "pre", 0, true, 'p' }, { "post", 0, true, 'P' },
+        { "hook-timeout", 0, true, 'O' }, { NULL, 0, false, 0 },
     };
+    sw_hooks_t cli_hooks = { 0 };
+    sw_kv_t hook_env = { 0 };
+    bool pre_done = false;
     bool wait = false, dry = false, markdown = false, halt = false;
     const char *jobflag = NULL, *commands = NULL, *timeout = NULL, *goal = NULL;
     const char *planfile = NULL;     /*  an element of argv */
@@ -272,6 +437,26 @@ cli_run(cli_t *cli, int argc, char **argv)
             if (sw_parse_int(arg, 1, 100, &workers) < 0)
                 rc = cli_fail(EXIT_USAGE, "run: --workers wants 1 to 100, got '%s'", arg);
             break;
+        case 'p': case 'P': {
+            sw_strv_t hv = { 0 };
+            const char *why = NULL;
+            if (sw_shlex(arg, &hv, &why) < 0)
+                rc = cli_fail(EXIT_USAGE, "run: --%s '%s': %s", c == 'p' ? "pre" : "post", arg,
+                              why);
+            else if (hv.n == 0 || !*hv.v[0])
+                rc = cli_fail(EXIT_USAGE, "run: --%s wants a command, got '%s'",
+                              c == 'p' ? "pre" : "post", arg);
+            else
+                sw_hooks_add(&cli_hooks, c == 'P', &hv);
+            sw_strv_release(&hv);
+            break;
+        }
+        case 'O':
+            if (sw_parse_int(arg, 1, SW_HOOK_MAX_TIMEOUT_S, &v) < 0)
+                rc = cli_fail(EXIT_USAGE, "run: --hook-timeout wants seconds from 1 to %d, got "
+                              "'%s'", SW_HOOK_MAX_TIMEOUT_S, arg);
+            cli_hooks.timeout_s = v;
+            break;
         case 'h': fputs(s_run_usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;
         }
@@ -283,8 +468,11 @@ cli_run(cli_t *cli, int argc, char **argv)
     if (rc == 0 && npos == 1)
         planfile = a.g.pos[0];
     cli_args_release(&a);
+    if (rc == 0 && cli_hooks.npost && !wait && !dry)
+        rc = cli_fail(EXIT_USAGE, "run: post hooks run once the job has finished: add --wait");
     if (rc) {
         sw_kv_release(&labels);
+        sw_hooks_release(&cli_hooks);
         return rc < 0 ? 0 : rc;
     }
     sw_plan_t plan;
@@ -297,6 +485,12 @@ cli_run(cli_t *cli, int argc, char **argv)
         job = jobflag ? xstrdup(jobflag) : s_run_job_name(goal);
         if (!sw_id_valid(job))
             rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
+        /*  The decomposition is a task of the job: pre runs before it. */
+        if (rc == 0 && !dry && cli_hooks.npre) {
+            s_hook_env(cli, job, NULL, NULL, &hook_env);
+            rc = s_run_hooks(cli, &cli_hooks, false, &hook_env);
+            pre_done = true;
+        }
         cli_req_t r;
         cli_req_init(&r);
         msgpack_pack_map(&r.pk, 1);
@@ -309,6 +503,8 @@ cli_run(cli_t *cli, int argc, char **argv)
             rc = s_decompose(cli, job, goal, workers, &plan);
         if (rc) {
             sw_kv_release(&labels);
+            sw_kv_release(&hook_env);
+            sw_hooks_release(&cli_hooks);
             free(job);
             return rc;
         }
@@ -317,6 +513,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     const char *file = commands ? commands : planfile;
     if (!file) {
         sw_kv_release(&labels);
+        sw_hooks_release(&cli_hooks);
         fputs(s_run_usage, stderr);
         return EXIT_USAGE;
     }
@@ -324,6 +521,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     char *text = s_slurp(file, &len);
     if (!text) {
         sw_kv_release(&labels);
+        sw_hooks_release(&cli_hooks);
         return cli_fail(EXIT_USAGE, "run: cannot read %s: %s", file, strerror(errno));
     }
     sw_strv_t errors = { 0 };
@@ -337,6 +535,7 @@ cli_run(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "swarm: run: %s is not valid; nothing was submitted\n", shown);
         sw_strv_release(&errors);
         sw_kv_release(&labels);
+        sw_hooks_release(&cli_hooks);
         return EXIT_USAGE;
     }
     sw_strv_release(&errors);
@@ -346,6 +545,14 @@ cli_run(cli_t *cli, int argc, char **argv)
         job = jobflag ? xstrdup(jobflag) : s_run_job_name(base);
     }
 compiled:
+    /*  The plan's hooks, then the command line's. */
+    for (size_t i = 0; i < cli_hooks.npre; i++)
+        sw_hooks_add(&plan.hooks, false, &cli_hooks.pre[i]);
+    for (size_t i = 0; i < cli_hooks.npost; i++)
+        sw_hooks_add(&plan.hooks, true, &cli_hooks.post[i]);
+    if (cli_hooks.timeout_s)
+        plan.hooks.timeout_s = cli_hooks.timeout_s;
+    sw_hooks_release(&cli_hooks);
     if (halt)
         plan.halt = true;
     if (max_agents >= 0)
@@ -361,9 +568,19 @@ compiled:
         rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
         goto out;
     }
+    if (plan.hooks.npost && !wait && !dry) {
+        rc = cli_fail(EXIT_USAGE, "run: the plan has post hooks, which run once the job has "
+                      "finished: add --wait");
+        goto out;
+    }
     if (dry || (goal && !cli->json)) {
         s_print_dag(&plan, job, cli->json, dry);
         if (dry)
+            goto out;
+    }
+    if (!pre_done) {
+        s_hook_env(cli, job, plan.ns, goal ? NULL : commands ? commands : planfile, &hook_env);
+        if (plan.hooks.npre && (rc = s_run_hooks(cli, &plan.hooks, false, &hook_env)) != 0)
             goto out;
     }
     cli_req_t r;
@@ -417,8 +634,16 @@ compiled:
     int rrc = cli_results(cli, markdown ? 4 : 3, rargv);
     if (rc != EXIT_TIMEOUT)
         rc = rrc;
+    /*  post: once every task has finished, whatever became of them */
+    if (plan.hooks.npost) {
+        s_post_env(cli, job, rc == 0, &hook_env);
+        int hrc = s_run_hooks(cli, &plan.hooks, true, &hook_env);
+        if (hrc && rc == 0)
+            rc = hrc;
+    }
 out:
     free(job);
+    sw_kv_release(&hook_env);
     sw_plan_release(&plan);
     return rc;
 }

@@ -300,8 +300,13 @@ sw_hook_run(const sw_hook_spec_t *spec, sw_hook_result_t *res, sw_err_t *err)
     sa.sa_handler = s_on_signal;
     sigemptyset(&sa.sa_mask);
     s_sig_fd = sig[1];
-    for (int i = 0; i < 3; i++)
-        sigaction(sigs[i], &sa, &old[i]);
+    for (int i = 0; i < 3; i++) {
+        sigaction(sigs[i], NULL, &old[i]);
+        /*  One we were started ignoring (nohup, a shell's background job)
+         *  stays ignored. */
+        if (old[i].sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    }
 
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);

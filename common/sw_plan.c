@@ -755,7 +755,9 @@ s_hook_list(s_ctx_t *c, const yaml_node_t *n, const char *phase, bool post)
             s_want_list(c, item, "a hook command", &argv, NULL, NULL);
         else
             s_err(c, item, "each hooks.%s entry is a command (a string or a list of strings), "
-                  "not %s", phase, s_null(item) ? "empty" : s_kind(item));
+                  "not %s%s", phase, s_null(item) ? "empty" : s_kind(item),
+                  item->type == YAML_MAPPING_NODE ? " (YAML reads an unquoted 'a: b' as a "
+                  "mapping: quote the command, or give it as a list)" : "");
         if (argv.n == 0 || !*argv.v[0]) {
             if (item->type != YAML_MAPPING_NODE && !s_null(item))
                 s_err(c, item, "hooks.%s: an empty command", phase);
@@ -1218,7 +1220,8 @@ sw_plan_test(bool verbose)
                  "p.yaml:1:16: hooks.post: an empty command") == 0);
     CHECK(strcmp(s_try("hooks: {post: [{a: b}]}\nworkers: [{id: a, task: x}]\n", &p, &errors),
                  "p.yaml:1:16: each hooks.post entry is a command (a string or a list of "
-                 "strings), not a mapping") == 0);
+                 "strings), not a mapping (YAML reads an unquoted 'a: b' as a mapping: quote "
+                 "the command, or give it as a list)") == 0);
     CHECK(strcmp(s_try("hooks: {timeout: 0}\nworkers: [{id: a, task: x}]\n", &p, &errors),
                  "p.yaml:1:18: hooks.timeout must be a whole number from 1 to 86400 (got '0')")
           == 0);
