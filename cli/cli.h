@@ -68,6 +68,23 @@ void    cli_duration(int64_t ms, char *out, size_t n);
 typedef int (*cli_ctl_run_fn)(cli_t *cli, const char *cmd, int argc, char **argv);
 #define CLI_CTL_SYMBOL "swarm_ctl_run"
 int swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv);
+/*  A symbol of swarm-ctl.so, loaded on first use (the binary only); NULL
+ *  after printing why. */
+void *cli_ctl_symbol(const char *name);
+
+/*  The control tools of `swarm mcp --control` (swarm_init, swarm_spawn,
+ *  ...), in swarm-ctl.so because they talk to the coordinator; the memory
+ *  tools stay in the binary. open returns the tools' definitions (a JSON
+ *  array: name, description, inputSchema), which the server publishes and
+ *  checks arguments against before call. call returns the result (a JSON
+ *  object), or NULL with why in err: the message the CLI prints for the
+ *  same failure. close drops the connection. */
+typedef struct {
+    json_t *(*open)(cli_t *cli);
+    json_t *(*call)(cli_t *cli, const char *tool, json_t *args, char *err, size_t errlen);
+    void    (*close)(cli_t *cli);
+} cli_mcp_ctl_t;
+#define CLI_MCP_CTL_SYMBOL "swarm_mcp_ctl"
 
 int cli_results(cli_t *cli, int argc, char **argv);
 /*  Every task of job as `results --json` prints them (an array), or NULL

@@ -33,6 +33,10 @@ void cli_disconnect(cli_t *cli);
 int  cli_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms,
                    int64_t since, sw_msg_t *reply);
 
+/*  INIT: creates or updates job (NULL: a generated name) and makes it the
+ *  current job; NULL fields and max_agents < 0 leave settings alone. */
+int  cli_init_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
+                   const char *ns, long long max_agents, sw_msg_t *reply);
 /*  CANCEL of ids of job (none: the whole job; job NULL: the current one). */
 int  cli_cancel_call(cli_t *cli, const char *job, char **ids, int nids, sw_msg_t *reply);
 
@@ -61,7 +65,18 @@ void cli_split_commas(const char *s, sw_strv_t *sv);
 /*  K=V into kv; exit 2 after printing why ("CMD: OPT wants K=V"). */
 int  cli_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv);
 
+/*  One line of a task summary (status id agent time attempt reason), and
+ *  a reply's counts as "2 succeeded, 1 failed". */
+void cli_task_line(const msgpack_object *t, int64_t now_wall);
+void cli_counts_text(const msgpack_object *body, char *out, size_t n);
+
+/*  The verbs (swarm VERB ...), each in the file of its kind. */
 int cli_wait(cli_t *cli, int argc, char **argv);
 int cli_run(cli_t *cli, int argc, char **argv);
+int cli_status(cli_t *cli, int argc, char **argv);
+int cli_agents(cli_t *cli, int argc, char **argv);
+int cli_drain(cli_t *cli, int argc, char **argv);
+int cli_keygen(cli_t *cli, int argc, char **argv);
+int cli_cancel(cli_t *cli, int argc, char **argv);
 
 #endif

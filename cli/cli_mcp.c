@@ -65,28 +65,51 @@ static const char s_tools_json[] =
     "\"properties\":{},\"additionalProperties\":false}}"
     "]";
 
-/*  The subset of JSON Schema the schemas above use: object, string,
- *  integer, boolean, array of strings; required; additionalProperties
- *  false; minLength, maxLength, minimum, maximum. NULL when v fits, else
- *  a message naming the field (static storage). */
+/*  The subset of JSON Schema the published schemas use: object
+ *  (properties, required, additionalProperties false or a schema), array
+ *  (items, minItems, maxItems), string (minLength, maxLength, enum),
+ *  integer (minimum, maximum), boolean. NULL when v fits, else a message
+ *  naming the field by its path ("tasks[1].id"; static storage). */
 static const char *
 s_check(const json_t *schema, const json_t *v, const char *name)
 {
-    static char why[256];
+    static char why[512];
     const char *type = json_string_value(json_object_get(schema, "type"));
-    if (strcmp(type, "object") == 0) {
-        if (!json_is_object(v))
-            return "arguments must be an object";
+    if (!type)
+        return NULL;
+    bool ok = strcmp(type, "object") == 0 ? json_is_object(v)
+            : strcmp(type, "string") == 0 ? json_is_string(v)
+            : strcmp(type, "integer") == 0 ? json_is_integer(v)
+            : strcmp(type, "boolean") == 0 ? json_is_boolean(v)
+            : strcmp(type, "array") == 0 ? json_is_array(v) : false;
+    if (!ok) {
+        if (strcmp(name, "arguments") == 0)
+            snprintf(why, sizeof why, "arguments must be an object");
+        else
+            snprintf(why, sizeof why, "'%s' must be %s %s", name,
+                     strchr("aeiou", type[0]) ? "an" : "a", type);
+        return why;
+    }
+    json_t *lim;
+    if (json_is_object(v)) {
         const json_t *props = json_object_get(schema, "properties");
+        const json_t *extra = json_object_get(schema, "additionalProperties");
         const char *k;
         json_t *item;
         json_object_foreach((json_t *) v, k, item) {
             const json_t *sub = json_object_get(props, k);
+            char path[300];
+            if (strcmp(name, "arguments") == 0)
+                snprintf(path, sizeof path, "%.250s", k);
+            else
+                snprintf(path, sizeof path, "%.150s.%.140s", name, k);
+            if (!sub && json_is_object(extra))
+                sub = extra;
             if (!sub) {
-                snprintf(why, sizeof why, "unknown argument '%s'", k);
+                snprintf(why, sizeof why, "unknown argument '%s'", path);
                 return why;
             }
-            const char *bad = s_check(sub, item, k);
+            const char *bad = s_check(sub, item, path);
             if (bad)
                 return bad;
         }
@@ -94,29 +117,39 @@ s_check(const json_t *schema, const json_t *v, const char *name)
         json_t *req;
         json_array_foreach(json_object_get(schema, "required"), i, req)
             if (!json_object_get(v, json_string_value(req))) {
-                snprintf(why, sizeof why, "missing argument '%s'", json_string_value(req));
+                if (strcmp(name, "arguments") == 0)
+                    snprintf(why, sizeof why, "missing argument '%s'", json_string_value(req));
+                else
+                    snprintf(why, sizeof why, "missing argument '%.200s.%.100s'", name,
+                             json_string_value(req));
                 return why;
             }
         return NULL;
     }
-    bool ok = strcmp(type, "string") == 0 ? json_is_string(v)
-            : strcmp(type, "integer") == 0 ? json_is_integer(v)
-            : strcmp(type, "boolean") == 0 ? json_is_boolean(v)
-            : strcmp(type, "array") == 0 ? json_is_array(v) : false;
-    if (!ok) {
-        snprintf(why, sizeof why, "'%s' must be %s %s", name,
-                 strcmp(type, "integer") == 0 || strcmp(type, "array") == 0 ? "an" : "a", type);
-        return why;
-    }
-    json_t *lim;
     if (json_is_string(v)) {
         size_t n = json_string_length(v);
+        const json_t *choices = json_object_get(schema, "enum");
         if ((lim = json_object_get(schema, "minLength")) && n < (size_t) json_integer_value(lim))
             snprintf(why, sizeof why, "'%s' must not be empty", name);
         else if ((lim = json_object_get(schema, "maxLength"))
                  && n > (size_t) json_integer_value(lim))
             snprintf(why, sizeof why, "'%s' is longer than %lld characters", name,
                      (long long) json_integer_value(lim));
+        else if (choices) {
+            size_t i;
+            json_t *c;
+            sw_buf_t list;
+            sw_buf_init(&list);
+            json_array_foreach(choices, i, c) {
+                if (json_equal(c, v)) {
+                    sw_buf_release(&list);
+                    return NULL;
+                }
+                sw_buf_printf(&list, "%s%s", i ? ", " : "", json_string_value(c));
+            }
+            snprintf(why, sizeof why, "'%s' must be one of %s", name, list.data);
+            sw_buf_release(&list);
+        }
         else
             return NULL;
         return why;
@@ -133,13 +166,31 @@ s_check(const json_t *schema, const json_t *v, const char *name)
     }
     if (json_is_array(v)) {
         const json_t *items = json_object_get(schema, "items");
+        size_t n = json_array_size(v);
+        if ((lim = json_object_get(schema, "minItems")) && n < (size_t) json_integer_value(lim)) {
+            snprintf(why, sizeof why, "'%s' needs at least %lld item%s", name,
+                     (long long) json_integer_value(lim), json_integer_value(lim) == 1 ? "" : "s");
+            return why;
+        }
+        if ((lim = json_object_get(schema, "maxItems")) && n > (size_t) json_integer_value(lim)) {
+            snprintf(why, sizeof why, "'%s' has more than %lld items", name,
+                     (long long) json_integer_value(lim));
+            return why;
+        }
+        const char *item_type = json_string_value(json_object_get(items, "type"));
         size_t i;
         json_t *e;
-        json_array_foreach((json_t *) v, i, e)
-            if (items && s_check(items, e, name)) {
+        json_array_foreach((json_t *) v, i, e) {
+            char path[300];
+            snprintf(path, sizeof path, "%.250s[%zu]", name, i);
+            const char *bad = items ? s_check(items, e, path) : NULL;
+            if (bad && item_type && strcmp(item_type, "string") == 0 && !json_is_string(e)) {
                 snprintf(why, sizeof why, "'%s' must hold only strings", name);
                 return why;
             }
+            if (bad)
+                return bad;
+        }
     }
     return NULL;
 }
@@ -167,8 +218,9 @@ s_precheck(const char *tool, const json_t *args)
 /*  --- tools: what they do ----------------------------------------------------- */
 
 typedef struct {
-    cli_t  *cli;
-    json_t *tools;              /*  the published list */
+    cli_t               *cli;
+    json_t              *tools;     /*  the published list */
+    const cli_mcp_ctl_t *ctl;       /*  the control tools (--control), or NULL */
 } s_mcp_t;
 
 /*  A tool result: text for the model, and the same as structured content
@@ -370,10 +422,16 @@ s_handle(s_mcp_t *m, json_t *msg)
                 agreed = s_versions[i];
         result = json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}", "protocolVersion", agreed,
                            "capabilities", "tools", "listChanged", 0, "serverInfo", "name",
-                           "swarm", "version", SWARM_VERSION, "instructions",
-                           "swarm's shared memory: search it for what other workers found, "
-                           "store your findings and your result (key result-<task id>, "
-                           "namespace results).");
+                           "swarm", "version", SWARM_VERSION, "instructions", m->ctl
+                           ? "swarm runs coding-agent workers on a farm of machines. "
+                             "swarm_init creates a job; swarm_spawn queues workers (after: "
+                             "to run one after another); swarm_wait waits (bounded: call it "
+                             "again until done); swarm_results reads what they did. Workers "
+                             "store their results in the shared memory (namespace results), "
+                             "which the memory tools read."
+                           : "swarm's shared memory: search it for what other workers found, "
+                             "store your findings and your result (key result-<task id>, "
+                             "namespace results).");
     }
     else if (strcmp(method, "ping") == 0)
         result = json_object();
@@ -398,8 +456,15 @@ s_handle(s_mcp_t *m, json_t *msg)
         if (!bad)
             bad = s_check(json_object_get(tool, "inputSchema"), args ? args : empty,
                           "arguments");
-        result = bad ? s_error("invalid arguments for %s: %s", name, bad)
-                     : s_call(m, name, args ? args : empty);
+        if (bad)
+            result = s_error("invalid arguments for %s: %s", name, bad);
+        else if (m->ctl && strncmp(name, "swarm_", 6) == 0) {
+            char why[1024];
+            json_t *data = m->ctl->call(m->cli, name, args ? args : empty, why, sizeof why);
+            result = data ? s_result(data, false, NULL) : s_error("%s", why);
+        }
+        else
+            result = s_call(m, name, args ? args : empty);
         json_decref(empty);
     }
     else
@@ -421,17 +486,25 @@ s_send(json_t *reply)
 int
 cli_mcp(cli_t *cli, int argc, char **argv)
 {
+    static const sw_arg_t lo[] = { { "control", 0, false, 'C' }, { NULL, 0, false, 0 } };
     cli_args_t a;
     int c, rc = 0;
-    cli_args_init(&a, cli, "mcp", NULL, argc, argv, 0);
+    bool control = false;
+    cli_args_init(&a, cli, "mcp", lo, argc, argv, 0);
     while (rc == 0 && (c = cli_args_next(&a)) != -1) {
-        if (c == 'h') {
-            fputs("usage: swarm mcp\n\n"
+        if (c == 'C')
+            control = true;
+        else if (c == 'h') {
+            fputs("usage: swarm mcp [--control]\n\n"
                   "An MCP server (JSON-RPC 2.0 over stdin/stdout, one message per line) with\n"
                   "the tools memory_store, memory_retrieve, memory_search, memory_list,\n"
                   "memory_delete and task_context, backed by swarm's shared memory in Redis\n"
-                  "($SWARM_REDIS or --redis). Workers' CLIs start it; see README, MCP.\n",
-                  stdout);
+                  "($SWARM_REDIS or --redis). Workers' CLIs start it; see README, MCP.\n"
+                  "--control adds the tools a coordinating agent drives the farm with:\n"
+                  "swarm_init, swarm_spawn, swarm_spawn_batch, swarm_wait (bounded),\n"
+                  "swarm_status, swarm_results, swarm_cancel and swarm_logs, against the\n"
+                  "coordinator the CLI uses (--coordinator, $SWARM_COORDINATOR, CURVE keys).\n"
+                  "Agents start their workers' server without it.\n", stdout);
             rc = -1;
         }
         else
@@ -446,6 +519,17 @@ cli_mcp(cli_t *cli, int argc, char **argv)
     s_mcp_t m = { .cli = cli, .tools = json_loads(s_tools_json, 0, &jerr) };
     if (!m.tools)
         return cli_fail(EXIT_TASKS_FAILED, "bad tool schemas: %s", jerr.text);
+    if (control) {
+        /*  Only now is ZeroMQ loaded: a worker's server never has it. */
+        m.ctl = cli_ctl_symbol(CLI_MCP_CTL_SYMBOL);
+        json_t *more = m.ctl ? m.ctl->open(cli) : NULL;
+        if (!more) {
+            json_decref(m.tools);
+            return EXIT_TASKS_FAILED;
+        }
+        json_array_extend(m.tools, more);
+        json_decref(more);
+    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -476,5 +560,7 @@ cli_mcp(cli_t *cli, int argc, char **argv)
     }
     free(line);
     json_decref(m.tools);
+    if (m.ctl)
+        m.ctl->close(cli);
     return EXIT_OK;
 }

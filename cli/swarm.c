@@ -60,35 +60,38 @@ static const char *const s_ctl_commands[] = {
 /*  Loads swarm-ctl.so, which holds the coordinator commands and links
  *  ZeroMQ: from $SWARM_CTL_MODULE, else beside this binary (the build
  *  tree), else the installed module directory. */
-static cli_ctl_run_fn
-s_ctl_module(void)
+void *
+cli_ctl_symbol(const char *name)
 {
+    static void *h;
     char path[PATH_MAX + 32] = "";
-    const char *env = getenv("SWARM_CTL_MODULE");
-    if (env && *env)
-        snprintf(path, sizeof path, "%s", env);
-    else {
-        char self[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n > 0) {
-            self[n] = '\0';
-            char *slash = strrchr(self, '/');
-            if (slash)
-                *slash = '\0';
-            snprintf(path, sizeof path, "%s/swarm-ctl.so", self);
-        }
-        if (!*path || access(path, R_OK) != 0)
-            snprintf(path, sizeof path, "%s/swarm-ctl.so", SWARM_MODULE_DIR);
-    }
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        cli_fail(EXIT_TASKS_FAILED, "cannot load the coordinator commands: %s", dlerror());
-        return NULL;
+        const char *env = getenv("SWARM_CTL_MODULE");
+        if (env && *env)
+            snprintf(path, sizeof path, "%s", env);
+        else {
+            char self[PATH_MAX];
+            ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+            if (n > 0) {
+                self[n] = '\0';
+                char *slash = strrchr(self, '/');
+                if (slash)
+                    *slash = '\0';
+                snprintf(path, sizeof path, "%s/swarm-ctl.so", self);
+            }
+            if (!*path || access(path, R_OK) != 0)
+                snprintf(path, sizeof path, "%s/swarm-ctl.so", SWARM_MODULE_DIR);
+        }
+        h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            cli_fail(EXIT_TASKS_FAILED, "cannot load the coordinator commands: %s", dlerror());
+            return NULL;
+        }
     }
-    cli_ctl_run_fn fn = (cli_ctl_run_fn) (uintptr_t) dlsym(h, CLI_CTL_SYMBOL);
-    if (!fn)
-        cli_fail(EXIT_TASKS_FAILED, "%s has no %s", path, CLI_CTL_SYMBOL);
-    return fn;
+    void *sym = dlsym(h, name);
+    if (!sym)
+        cli_fail(EXIT_TASKS_FAILED, "swarm-ctl.so has no %s", name);
+    return sym;
 }
 
 int
@@ -166,7 +169,7 @@ main(int argc, char **argv)
             rc = s_commands[i].fn(&cli, sub_argc, sub_argv);
     for (const char *const *ctl = s_ctl_commands; rc == -1 && *ctl; ctl++)
         if (strcmp(name, *ctl) == 0) {
-            cli_ctl_run_fn fn = s_ctl_module();
+            cli_ctl_run_fn fn = (cli_ctl_run_fn) (uintptr_t) cli_ctl_symbol(CLI_CTL_SYMBOL);
             rc = fn ? fn(&cli, name, sub_argc, sub_argv) : EXIT_TASKS_FAILED;
         }
     if (rc != -1) {
