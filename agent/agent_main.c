@@ -26,6 +26,7 @@
 #include "agent_spool.h"
 #include "sw_curve.h"
 #include "agent_runner.h"
+#include "sw_keys.h"
 #include "sw_memory.h"
 #include "sw_opts.h"
 
@@ -174,7 +175,7 @@ s_redis_ready(agent_t *self)
     if (now < self->redis_retry_ms)
         return false;
     sw_err_t err = { 0 };
-    self->redis = sw_redis_new(self->conf->redis, 2000, &err);
+    self->redis = sw_keys_connect(self->conf->redis, 2000, &err);
     if (!self->redis) {
         if (self->redis_backoff_ms == 0)
             log_warnx("%s; results wait in the spool", err.msg);
@@ -428,9 +429,9 @@ s_lookup(void *ctx, const char *kind, const char *ref, sw_buf_t *out, sw_err_t *
         sw_mem_entry_release(&e);
         return 0;
     }
-    char key[512];
-    snprintf(key, sizeof key, "swarm:task:%s:%s", l->task->job, ref);
+    char *key = sw_key_task(l->task->job, ref);
     redisReply *r = sw_redis_cmdv(l->agent->redis, err, "HGET", key, "result", NULL);
+    free(key);
     if (!r)
         return -1;
     json_t *doc = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;

@@ -62,13 +62,14 @@ static int
 s_load(cli_t *cli, const char *job, s_row_t **rows_p, size_t *n_p)
 {
     sw_err_t err = { 0 };
-    char key[256];
-    snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+    char *key = sw_key_job_tasks(job);
     redisReply *ids = sw_redis_cmdv(cli->redis, &err, "LRANGE", key, "0", "-1", NULL);
+    free(key);
     if (!ids)
         return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-    snprintf(key, sizeof key, "swarm:job:%s", job);
+    key = sw_key_job(job);
     redisReply *exists = sw_redis_cmdv(cli->redis, &err, "EXISTS", key, NULL);
+    free(key);
     bool job_exists = exists && exists->integer == 1;
     if (exists)
         freeReplyObject(exists);
@@ -80,9 +81,10 @@ s_load(cli_t *cli, const char *job, s_row_t **rows_p, size_t *n_p)
     s_row_t *rows = xcalloc(ids->elements + 1, sizeof *rows);
     for (size_t i = 0; i < ids->elements; i++) {
         rows[i].id = xstrdup(ids->element[i]->str);
-        snprintf(key, sizeof key, "swarm:task:%s:%s", job, rows[i].id);
+        key = sw_key_task(job, rows[i].id);
         const char *argv[] = { "HGETALL", key };
         sw_redis_append(cli->redis, 2, argv, NULL);
+        free(key);
     }
     int rc = sw_redis_flush_each(cli->redis, s_row_fill, rows, &err);
     *n_p = ids->elements;
@@ -309,12 +311,12 @@ cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code
         *code = EXIT_UNREACHABLE;
         return NULL;
     }
-    char key[512];
-    snprintf(key, sizeof key, "swarm:task:%s:%s", job, id);
+    char *key = sw_key_task(job, id);
     for (;;) {
         sw_err_t err = { 0 };
         redisReply *r = sw_redis_cmdv(cli->redis, &err, "HGETALL", key, NULL);
         if (!r) {
+            free(key);
             *code = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
             return NULL;
         }
@@ -323,6 +325,7 @@ cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code
         freeReplyObject(r);
         int st = sw_tstate_parse(row.status);
         if (!row.status) {
+            free(key);
             *code = cli_fail(EXIT_NOT_FOUND, "no task '%s' in job '%s'", id, job);
             return NULL;
         }
@@ -331,6 +334,7 @@ cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code
             usleep(200000);
             continue;
         }
+        free(key);
         row.id = xstrdup(id);
         json_t *doc = s_row_json(&row, job);
         if (!json_object_get(doc, "stderr_tail"))

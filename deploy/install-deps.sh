@@ -8,7 +8,7 @@ pkgs="build-essential cmake pkg-config
       libzmq3-dev libczmq-dev libmsgpack-dev libhiredis-dev libjansson-dev libyaml-dev
       libunistring-dev
       redis-server redis-tools
-      iproute2 procps python3
+      iproute2 procps python3 faketime
       clang libclang-rt-14-dev"
 
 SUDO=
