@@ -1,6 +1,5 @@
 /*  cli_results -- results and logs, read from Redis (docs/redis.md), so
  *  they work while the coordinator is down. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,28 +69,46 @@ s_md_cell(const char *s)
     }
 }
 
+json_t *
+cli_results_docs(cli_t *cli, const char *job, int *code)
+{
+    s_row_t *rows = NULL;
+    size_t n = 0;
+    *code = cli_redis(cli) ? s_load(cli, job, &rows, &n) : EXIT_UNREACHABLE;
+    json_t *arr = *code ? NULL : json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (arr)
+            json_array_append_new(arr, sw_result_doc(&rows[i], job));
+        sw_result_row_release(&rows[i]);
+    }
+    free(rows);
+    return arr;
+}
+
 int
 cli_results(cli_t *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "json", no_argument, NULL, 'J' },
-        { "markdown", no_argument, NULL, 'M' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "job", 'j', true, 'j' }, { "markdown", 0, false, 'M' }, { NULL, 0, false, 0 },
     };
     const char *jobflag = NULL;
     bool md = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    cli_args_t a;
+    cli_args_init(&a, cli, "results", lo, argc, argv, 0);
+    while ((c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
-        case 'J': cli->json = true; break;
+        case 'j': jobflag = a.g.arg; break;
         case 'M': md = true; break;
-        case 'h': fputs(s_results_usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "results: unknown option '%s'", argv[optind - 1]);
+        case 'h': cli_args_release(&a); fputs(s_results_usage, stdout); return 0;
+        default: cli_args_release(&a); return EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return cli_fail(EXIT_USAGE, "results: unexpected argument '%s'", argv[optind]);
+    int npos = a.g.npos;
+    char *extra = npos ? a.g.pos[0] : NULL;
+    cli_args_release(&a);
+    if (npos)
+        return cli_fail(EXIT_USAGE, "results: unexpected argument '%s'", extra);
     if (!cli_redis(cli))
         return EXIT_UNREACHABLE;
     char *job = cli_current_job(cli, jobflag);
@@ -196,64 +213,96 @@ cli_results(cli_t *cli, int argc, char **argv)
 
 /*  --- logs --------------------------------------------------------------------- */
 
+json_t *
+cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code)
+{
+    if (!sw_id_valid(id)) {
+        *code = cli_fail(EXIT_USAGE, "logs: invalid task id '%s'", id);
+        return NULL;
+    }
+    if (!cli_redis(cli)) {
+        *code = EXIT_UNREACHABLE;
+        return NULL;
+    }
+    for (;;) {
+        sw_err_t err = { 0 };
+        s_row_t row = { 0 };
+        if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
+            sw_result_row_release(&row);
+            *code = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
+                             err.msg);
+            return NULL;
+        }
+        int st = sw_tstate_parse(row.status);
+        if (!row.result && follow && !(st >= 0 && SW_TS_FINAL(st))) {
+            sw_result_row_release(&row);
+            usleep(200000);
+            continue;
+        }
+        json_t *doc = sw_result_doc(&row, job);
+        if (!json_object_get(doc, "stderr_tail"))
+            json_object_set_new(doc, "stderr_tail", json_null());
+        sw_result_row_release(&row);
+        *code = 0;
+        return doc;
+    }
+}
+
 int
 cli_logs(cli_t *cli, int argc, char **argv)
 {
     static const char usage[] =
-        "usage: swarm logs [-f] [--job JOB] ID\n"
+        "usage: swarm logs [-f] [--job JOB] [--] ID\n"
         "Prints the task's output on stdout and its stderr tail on stderr. With -f,\n"
-        "waits for the task to finish first.\n";
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "follow", no_argument, NULL, 'f' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        "waits for the task to finish first. --json prints one document: the task's\n"
+        "result (output, stderr_tail, exit_code, ...) with its status, attempt and\n"
+        "reason; output is null while the task has none.\n";
+    static const sw_arg_t lo[] = {
+        { "job", 'j', true, 'j' }, { "follow", 'f', false, 'f' }, { NULL, 0, false, 0 },
     };
     const char *jobflag = NULL;
     bool follow = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":fh", lo, NULL)) != -1) {
+    cli_args_t a;
+    cli_args_init(&a, cli, "logs", lo, argc, argv, 0);
+    while ((c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
+        case 'j': jobflag = a.g.arg; break;
         case 'f': follow = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "logs: unknown option '%s'", argv[optind - 1]);
+        case 'h': cli_args_release(&a); fputs(usage, stdout); return 0;
+        default: cli_args_release(&a); return EXIT_USAGE;
         }
     }
-    if (argc - optind != 1)
+    const char *id = a.g.npos == 1 ? a.g.pos[0] : NULL;
+    cli_args_release(&a);
+    if (!id)
         return cli_fail(EXIT_USAGE, "logs: name one task id (see swarm logs --help)");
     if (!cli_redis(cli))
         return EXIT_UNREACHABLE;
     char *job = cli_current_job(cli, jobflag);
     if (!job)
         return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
-    int rc = 0;
-    for (;;) {
-        sw_err_t err = { 0 };
-        s_row_t row = { 0 };
-        if (sw_results_row(cli->redis, job, argv[optind], &row, &err) < 0) {
-            rc = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
-                          err.msg);
-            sw_result_row_release(&row);
-            break;
-        }
-        int st = sw_tstate_parse(row.status);
-        if (row.result) {
-            fputs(s_jstr(row.result, "output"), stdout);
-            const char *tail = s_jstr(row.result, "stderr_tail");
-            if (*tail)
-                fprintf(stderr, "%s", tail);
-        }
-        else if (follow && !(st >= 0 && SW_TS_FINAL(st))) {
-            sw_result_row_release(&row);
-            usleep(200000);
-            continue;
-        }
-        else
-            fprintf(stderr, "swarm: task %s is %s%s%s; no output stored\n", argv[optind],
-                    row.status, row.reason && *row.reason ? ": " : "",
-                    row.reason ? row.reason : "");
-        sw_result_row_release(&row);
-        break;
-    }
+    int rc;
+    json_t *doc = cli_logs_doc(cli, job, id, follow, &rc);
     free(job);
-    return rc;
+    if (!doc)
+        return rc;
+    if (cli->json) {
+        cli_print_json(doc);
+        return 0;
+    }
+    const char *output = json_string_value(json_object_get(doc, "output"));
+    const char *tail = json_string_value(json_object_get(doc, "stderr_tail"));
+    const char *reason = json_string_value(json_object_get(doc, "reason"));
+    if (output) {
+        fputs(output, stdout);
+        if (tail && *tail)
+            fprintf(stderr, "%s", tail);
+    }
+    else
+        fprintf(stderr, "swarm: task %s is %s%s%s; no output stored\n", id,
+                json_string_value(json_object_get(doc, "status")), reason ? ": " : "",
+                reason ? reason : "");
+    json_decref(doc);
+    return 0;
 }
