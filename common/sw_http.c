@@ -344,15 +344,27 @@ static enum MHD_Result
 s_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
          const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
-    static int handled;
+    static int waiting, done;
     sw_http_t *self = cls;
-    if (*con_cls == &handled) {
+    bool read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (*con_cls == &done) {
+        *upload_size = 0;       /*  a body after the answer: read and ignored */
+        return MHD_YES;
+    }
+    /*  A GET is answered once the request is complete, so the connection
+     *  can be kept alive (an answer before that makes MHD close it);
+     *  anything else is refused at once. */
+    if (read_only && *con_cls == NULL) {
+        *con_cls = &waiting;
+        return MHD_YES;
+    }
+    if (read_only && *upload_size) {
         *upload_size = 0;       /*  a body on a GET: read and ignored */
         return MHD_YES;
     }
-    *con_cls = &handled;
+    *con_cls = &done;
     sw_http_req_t req = { .http = self, .conn = conn, .path = url };
-    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    if (!read_only) {
         sw_http_header(&req, "Allow", "GET, HEAD");
         sw_http_error(&req, 405, "%s: this server is read-only (GET and HEAD)", method);
     }
