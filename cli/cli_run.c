@@ -632,7 +632,9 @@ compiled:
         putchar('\n');
     char *rargv[] = { "results", "--job", job, markdown ? "--markdown" : NULL, NULL };
     int rrc = cli_results(cli, markdown ? 4 : 3, rargv);
-    if (rc != EXIT_TIMEOUT)
+    /*  A wait that timed out or lost the coordinator says more than a
+     *  report of unfinished tasks. */
+    if (rc != EXIT_TIMEOUT && rc != EXIT_UNREACHABLE)
         rc = rrc;
     /*  post: once every task has finished, whatever became of them */
     if (plan.hooks.npost) {
