@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,7 +144,10 @@ s_decompose(cli_t *cli, const char *job, const char *goal, long long workers, sw
     return rc;
 }
 
-/*  NAME-YYYYmmdd-HHMMSS from a plan name or file name, as a valid job id. */
+/*  NAME-YYYYmmdd-HHMMSS-XXXX from a plan name or file name, as a valid
+ *  job id. The random XXXX keeps two runs of one plan in the same second
+ *  apart: the second would otherwise change the first's settings and then
+ *  fail on its task ids, after its pre hooks ran. */
 static char *
 s_run_job_name(const char *name)
 {
@@ -166,7 +170,10 @@ s_run_job_name(const char *name)
     localtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    return xasprintf("%s-%s", n && base[0] != '.' ? base : "run", stamp);
+    uint16_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+        rnd = (uint16_t) (sw_now_ms() ^ getpid());
+    return xasprintf("%s-%s-%04x", n && base[0] != '.' ? base : "run", stamp, (unsigned) rnd);
 }
 
 static json_t *

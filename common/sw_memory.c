@@ -141,6 +141,12 @@ s_store_args(s_store_args_t *a, const char *ns, const char *key, const void *val
         o = &none;
     if (s_check_names(ns, key, err) < 0)
         return -1;
+    /*  Names are text: every listing shows them as JSON strings. (Values
+     *  may be bytes: JSON shows those as value_base64.) */
+    if (!sw_utf8_clean(key, strlen(key)))
+        return sw_err_set(err, SW_EINVAL, "invalid key: not UTF-8 text");
+    if (o->tags && !sw_utf8_clean(o->tags, strlen(o->tags)))
+        return sw_err_set(err, SW_EINVAL, "invalid tags: not UTF-8 text");
     if (len > SW_MEM_MAX_VALUE)
         return sw_err_set(err, SW_EINVAL, "value is %zu bytes; the limit is %u bytes (16 MiB)",
                           len, SW_MEM_MAX_VALUE);
@@ -673,8 +679,12 @@ sw_memory_entry_json(const sw_mem_entry_t *e, bool with_value)
     json_object_set_new(o, "namespace", json_string(e->ns));
     json_object_set_new(o, "key", json_string(e->key));
     size_t len = with_value || e->len <= 200 ? e->len : 200;
-    if (sw_utf8_clean(e->value, e->len))
+    if (sw_utf8_clean(e->value, e->len)) {
+        /*  Shortened at a character: JSON cannot hold half of one. */
+        while (len < e->len && len > 0 && ((unsigned char) e->value[len] & 0xC0) == 0x80)
+            len--;
         json_object_set_new(o, "value", json_stringn(e->value, len));
+    }
     else {
         sw_buf_t b;
         sw_buf_init(&b);
@@ -824,6 +834,20 @@ sw_memory_test(bool verbose)
     CHECK(strcmp(back.tags, "x,y") == 0 && back.created == 1 && back.updated == 2);
     sw_mem_entry_release(&back);
     json_decref(o);
+    /*  a preview is cut at a character, never inside one */
+    char pv[302] = "a";
+    for (int i = 0; i < 150; i++)
+        memcpy(pv + 1 + 2 * i, "\xc3\xa9", 2);
+    sw_mem_entry_t pe = { .ns = "n", .key = "k", .value = pv, .len = 301, .tags = "",
+                          .ttl_ms = -1 };
+    o = sw_memory_entry_json(&pe, false);
+    CHECK(json_string_length(json_object_get(o, "value")) == 199);
+    CHECK(json_is_true(json_object_get(o, "truncated")));
+    json_decref(o);
+    /*  names are text; a store of one that is not is refused before Redis */
+    CHECK(sw_memory_store(NULL, "n", "k\xff", "v", 1, NULL, &err) < 0 && err.code == SW_EINVAL);
+    sw_mem_store_opts_t bad_tags = { .tags = "a,\xc3" };
+    CHECK(sw_memory_store(NULL, "n", "k", "v", 1, &bad_tags, &err) < 0 && err.code == SW_EINVAL);
     json_t *bad = json_pack("{s:s}", "key", "k");
     CHECK(sw_memory_entry_from_json(bad, &back, &err) < 0);
     json_decref(bad);
