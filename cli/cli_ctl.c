@@ -406,6 +406,19 @@ cli_store_context(cli_t *cli, const char *item, sw_err_t *err)
     return rc;
 }
 
+size_t
+cli_task_packed_size(const sw_task_t *t)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    sw_mp_packer_init(&pk, &sb);
+    sw_task_pack(&pk, t);
+    size_t n = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
 int
 cli_submit(cli_t *cli, const char *job, sw_task_t *tasks, size_t n, int timeout_ms,
            sw_msg_t *reply)
@@ -423,6 +436,13 @@ cli_submit(cli_t *cli, const char *job, sw_task_t *tasks, size_t n, int timeout_
             tasks[i].ns = NULL;
         }
         sw_task_pack(&r.pk, &tasks[i]);
+    }
+    if (r.sb.size > CLI_MAX_REQUEST) {
+        size_t size = r.sb.size;
+        msgpack_sbuffer_destroy(&r.sb);
+        return cli_fail(EXIT_USAGE, "%zu task%s of %zu bytes: more than one request to the "
+                        "coordinator carries (%zu bytes); nothing was submitted", n,
+                        n == 1 ? "" : "s", size, CLI_MAX_REQUEST);
     }
     return cli_call(cli, SW_C_SUBMIT, &r, timeout_ms, reply);
 }

@@ -9,6 +9,9 @@
 #   - two `swarm run` of one plan at the same moment are two jobs: each
 #     runs its own hooks on its own tasks, neither touches the other's;
 #   - a hook's output reaches the terminal byte for byte (NUL, not UTF-8);
+#   - a plan whose tasks together outgrow one request is sent in several;
+#     one task or an MCP batch over a request is refused up front, naming
+#     it (it was dropped by the coordinator's socket: "did not answer");
 #   - `swarm agents revoke` without NAME says so.
 . "$(dirname "$0")/lib.sh"
 use_redis 85
@@ -88,6 +91,35 @@ while read -r job; do
     contains "$T/out" "2 tasks: 2 succeeded"
 done <"$T/pre.jobs"
 ok "two swarm run of one plan at the same moment: two jobs, each with its own hooks and 2 of 2 tasks"
+
+# --- plans and batches bigger than one request ---------------------------------------------
+python3 - "$T" <<'PY'
+import json, sys
+big = "x" * (5 << 20)
+open(sys.argv[1] + "/big.yaml", "w").write(
+    "workers:\n  - {id: a, task: \"%s\"}\n  - {id: b, task: \"%s\"}\n" % (big, big))
+open(sys.argv[1] + "/huge.yaml", "w").write(
+    "workers:\n  - {id: a, task: \"%s\"}\n  - {id: b, task: x}\n" % ("y" * (8 << 20)))
+call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "swarm_spawn_batch",
+        "arguments": {"job": "mcp-big", "tasks": [{"id": "a", "task": big}, {"id": "b", "task": big}]}}}
+open(sys.argv[1] + "/batch.json", "w").write(json.dumps(call) + "\n")
+PY
+expect 0 "$SWARM" run "$T/big.yaml" --job big
+expect 0 "$SWARM" --json status --job big
+[ "$(json_get "$T/out" "len(d['tasks'])")" = 2 ] || fail "big plan: $(cat "$T/out")"
+expect 0 "$SWARM" cancel --job big
+expect 2 "$SWARM" run "$T/huge.yaml" --job huge
+contains "$T/err" "task a is"
+contains "$T/err" "nothing was submitted"
+expect 4 "$SWARM" results --job huge
+expect 0 "$SWARM" init mcp-big
+"$SWARM" mcp --control <"$T/batch.json" >"$T/mcp" 2>"$T/mcp.err" || fail "swarm mcp exited $?"
+python3 - "$T/mcp" <<'PY' || fail "oversized batch: $(cut -c1-300 "$T/mcp")"
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())["result"]
+assert r["isError"] and "more than one request to the coordinator carries" in r["content"][0]["text"], r
+PY
+ok "a plan of two 5 MiB prompts goes in two requests; a task over one request, or an MCP batch over it, is exit 2 / a tool error naming why, nothing submitted"
 
 # --- a hook's output, byte for byte ------------------------------------------------------
 printf 'printf "a\\000b\\377c\\n"\n' >"$T/bin.sh"
