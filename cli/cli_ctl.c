@@ -463,6 +463,7 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     sw_task_t t;
     sw_task_init(&t);
     const char *job = NULL, *prompt = NULL, *prompt_file = NULL;
+    const char *read_from = NULL;       /*  the file (or stdin) the prompt came from */
     int c, rc = 0;
     long long v;
     cli_args_t a;
@@ -551,6 +552,7 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         sw_err_t err = { 0 };
         if (cli_read_prompt(prompt_file ? prompt_file : "-", &t.prompt, &err) < 0)
             rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
+        read_from = prompt_file && strcmp(prompt_file, "-") != 0 ? prompt_file : "stdin";
     }
     if (rc)
         goto out;
@@ -558,7 +560,10 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     sw_err_t err = { 0 };
     t.job = xstrdup(job ? job : "default");
     if (sw_task_validate(&t, &err) < 0) {
-        rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
+        /*  an empty prompt read from a file: name the file */
+        const char *file = t.prompt && !*t.prompt ? read_from : NULL;
+        rc = cli_fail(EXIT_USAGE, "spawn: %s%s%s%s", err.msg, file ? " (" : "", file ? file : "",
+                      file ? " is empty)" : "");
         goto out;
     }
     free(t.job);
