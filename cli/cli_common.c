@@ -2,59 +2,78 @@
  *  swarm-ctl module alike. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+static char s_last_error[1024];
 
 int
 cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("swarm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(s_last_error, sizeof s_last_error, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "swarm: %s\n", s_last_error);
     return code;
+}
+
+const char *
+cli_last_error(void)
+{
+    return s_last_error;
+}
+
+void
+cli_clear_error(void)
+{
+    s_last_error[0] = '\0';
+}
+
+enum { CLI_OPT_JSON = 0x7fff0001 };
+
+void
+cli_args_init(cli_args_t *a, cli_t *cli, const char *verb, const sw_arg_t *table, int argc,
+              char **argv, int flags)
+{
+    size_t n = 0;
+    while (table && table[n].name)
+        n++;
+    a->table = xcalloc(n + 3, sizeof *a->table);
+    if (n)
+        memcpy(a->table, table, n * sizeof *table);
+    a->table[n] = (sw_arg_t) { "json", 0, false, CLI_OPT_JSON };
+    a->table[n + 1] = (sw_arg_t) { "help", 'h', false, 'h' };
+    a->cli = cli;
+    a->verb = verb;
+    sw_args_init(&a->g, a->table, argc, argv, flags);
+}
+
+int
+cli_args_next(cli_args_t *a)
+{
+    int c;
+    while ((c = sw_args_next(&a->g)) == CLI_OPT_JSON)
+        a->cli->json = true;
+    if (c == '?')
+        cli_fail(EXIT_USAGE, "%s: %s (see swarm %s --help)", a->verb, a->g.err, a->verb);
+    return c;
+}
+
+void
+cli_args_release(cli_args_t *a)
+{
+    sw_args_release(&a->g);
+    free(a->table);
+    a->table = NULL;
 }
 
 json_t *
 cli_mp_to_json(const msgpack_object *o)
 {
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:              return json_null();
-    case MSGPACK_OBJECT_BOOLEAN:          return json_boolean(o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return json_integer((json_int_t) o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:          return json_real(o->via.f64);
-    case MSGPACK_OBJECT_STR: {
-        sw_buf_t b;
-        sw_buf_init(&b);
-        sw_utf8_sanitize(o->via.str.ptr, o->via.str.size, &b);
-        json_t *s = json_stringn(b.data ? b.data : "", b.len);
-        sw_buf_release(&b);
-        return s;
-    }
-    case MSGPACK_OBJECT_ARRAY: {
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < o->via.array.size; i++)
-            json_array_append_new(a, cli_mp_to_json(&o->via.array.ptr[i]));
-        return a;
-    }
-    case MSGPACK_OBJECT_MAP: {
-        json_t *m = json_object();
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            char *k = sw_mp_dup(&o->via.map.ptr[i].key);
-            if (k && strcmp(k, "ok") != 0)
-                json_object_set_new(m, k, cli_mp_to_json(&o->via.map.ptr[i].val));
-            free(k);
-        }
-        return m;
-    }
-    default:
-        return json_null();
-    }
+    return sw_mp_to_json(o);
 }
 
 void

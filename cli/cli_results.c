@@ -1,108 +1,28 @@
 /*  cli_results -- results and logs, read from Redis (docs/redis.md), so
  *  they work while the coordinator is down. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "sw_results.h"
 
-/*  One task's row, from its hash in Redis. */
-typedef struct {
-    char   *id;
-    char   *status;
-    long    attempt;
-    char   *agent;
-    char   *host;
-    char   *reason;
-    int64_t started, finished;
-    json_t *result;             /*  the agent's result document, or NULL */
-} s_row_t;
+typedef sw_result_row_t s_row_t;
 
-static void
-s_row_release(s_row_t *r)
-{
-    free(r->id);
-    free(r->status);
-    free(r->agent);
-    free(r->host);
-    free(r->reason);
-    json_decref(r->result);
-}
-
-static void
-s_row_fill(void *arg, int i, redisReply *reply)
-{
-    s_row_t *row = &((s_row_t *) arg)[i];
-    if (reply->type != REDIS_REPLY_ARRAY)
-        return;
-    for (size_t k = 0; k + 1 < reply->elements; k += 2) {
-        const char *f = reply->element[k]->str;
-        redisReply *v = reply->element[k + 1];
-        if (strcmp(f, "status") == 0)
-            row->status = xstrdup(v->str);
-        else if (strcmp(f, "attempt") == 0)
-            row->attempt = atol(v->str);
-        else if (strcmp(f, "agent") == 0)
-            row->agent = xstrdup(v->str);
-        else if (strcmp(f, "host") == 0)
-            row->host = xstrdup(v->str);
-        else if (strcmp(f, "reason") == 0)
-            row->reason = xstrdup(v->str);
-        else if (strcmp(f, "started") == 0)
-            row->started = atoll(v->str);
-        else if (strcmp(f, "finished") == 0)
-            row->finished = atoll(v->str);
-        else if (strcmp(f, "result") == 0)
-            row->result = json_loadb(v->str, v->len, 0, NULL);
-    }
-}
-
-/*  Rows are read from Redis this many at a time: a job of 1,000,000
- *  tasks is printed as it is read, never held whole. */
-#define S_PAGE 1000
-
-/*  Loads the tasks [start, start + S_PAGE) of job, in submit order: *n_p
- *  of them (0 past the end). 0, or an exit code after printing why. */
+/*  Loads every task of job, in submit order. -1 after printing why. */
 static int
-s_load_page(cli_t *cli, const char *job, long start, s_row_t **rows_p, size_t *n_p)
+s_load(cli_t *cli, const char *job, s_row_t **rows_p, size_t *n_p)
 {
     sw_err_t err = { 0 };
-    char *key = sw_key_job_tasks(job);
-    char from[32], to[32];
-    snprintf(from, sizeof from, "%ld", start);
-    snprintf(to, sizeof to, "%ld", start + S_PAGE - 1);
-    redisReply *ids = sw_redis_cmdv(cli->redis, &err, "LRANGE", key, from, to, NULL);
-    free(key);
-    *rows_p = NULL;
-    *n_p = 0;
-    if (!ids)
-        return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-    if (ids->elements == 0 && start == 0) {
-        key = sw_key_job(job);
-        redisReply *exists = sw_redis_cmdv(cli->redis, &err, "EXISTS", key, NULL);
-        free(key);
-        bool job_exists = exists && exists->integer == 1;
-        if (exists)
-            freeReplyObject(exists);
-        if (!job_exists) {
-            freeReplyObject(ids);
-            return cli_fail(EXIT_NOT_FOUND, "no job '%s' in Redis at %s", job,
-                            sw_redis_addr(cli->redis));
-        }
-    }
-    s_row_t *rows = xcalloc(ids->elements + 1, sizeof *rows);
-    for (size_t i = 0; i < ids->elements; i++) {
-        rows[i].id = xstrdup(ids->element[i]->str);
-        key = sw_key_task(job, rows[i].id);
-        const char *argv[] = { "HGETALL", key };
-        sw_redis_append(cli->redis, 2, argv, NULL);
-        free(key);
-    }
-    int rc = sw_redis_flush_each(cli->redis, s_row_fill, rows, &err);
-    *n_p = ids->elements;
-    freeReplyObject(ids);
+    sw_strv_t ids = { 0 };
+    if (sw_results_ids(cli->redis, job, &ids, &err) < 0)
+        return cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
+                        err.msg);
+    s_row_t *rows = xcalloc(ids.n + 1, sizeof *rows);
+    int rc = sw_results_rows(cli->redis, job, ids.v, ids.n, rows, &err);
+    *n_p = ids.n;
     *rows_p = rows;
+    sw_strv_release(&ids);
     if (rc < 0)
         return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
     return 0;
@@ -149,6 +69,25 @@ s_md_cell(const char *s)
     }
 }
 
+json_t *
+cli_results_docs(cli_t *cli, const char *job, int *code)
+{
+    s_row_t *rows = NULL;
+    size_t n = 0;
+    *code = cli_redis(cli) ? s_load(cli, job, &rows, &n) : EXIT_UNREACHABLE;
+    json_t *arr = *code ? NULL : json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (arr)
+            json_array_append_new(arr, sw_result_doc(&rows[i], job));
+        sw_result_row_release(&rows[i]);
+    }
+    free(rows);
+    return arr;
+}
+
+/*  Rows are read from Redis this many at a time. */
+#define S_PAGE 1000
+
 /*  Prints one row (table, markdown or a JSON array element) and counts it. */
 static void
 s_print_row(cli_t *cli, const char *job, bool md, s_row_t *r, int counts[SW_TS_COUNT],
@@ -168,19 +107,7 @@ s_print_row(cli_t *cli, const char *job, bool md, s_row_t *r, int counts[SW_TS_C
         }
     }
     if (cli->json) {
-        json_t *doc = r->result ? json_incref(r->result) : json_object();
-        /*  The coordinator's word on status wins (e.g. cancelled). */
-        json_object_set_new(doc, "id", json_string(r->id));
-        json_object_set_new(doc, "job", json_string(job));
-        json_object_set_new(doc, "status", json_string(r->status ? r->status : "unknown"));
-        json_object_set_new(doc, "attempt", json_integer(r->attempt));
-        if (!r->result) {
-            json_object_set_new(doc, "agent", r->agent && *r->agent ? json_string(r->agent)
-                                                                     : json_null());
-            json_object_set_new(doc, "output", json_null());
-        }
-        json_object_set_new(doc, "reason", r->reason && *r->reason ? json_string(r->reason)
-                                                                    : json_null());
+        json_t *doc = sw_result_doc(r, job);
         char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n  ", index ? "," : "");
         for (const char *p = text ? text : "null"; *p; p++) {
@@ -226,32 +153,43 @@ s_print_row(cli_t *cli, const char *job, bool md, s_row_t *r, int counts[SW_TS_C
 int
 cli_results(cli_t *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "json", no_argument, NULL, 'J' },
-        { "markdown", no_argument, NULL, 'M' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "job", 'j', true, 'j' }, { "markdown", 0, false, 'M' }, { NULL, 0, false, 0 },
     };
     const char *jobflag = NULL;
     bool md = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    cli_args_t a;
+    cli_args_init(&a, cli, "results", lo, argc, argv, 0);
+    while ((c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
-        case 'J': cli->json = true; break;
+        case 'j': jobflag = a.g.arg; break;
         case 'M': md = true; break;
-        case 'h': fputs(s_results_usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "results: unknown option '%s'", argv[optind - 1]);
+        case 'h': cli_args_release(&a); fputs(s_results_usage, stdout); return 0;
+        default: cli_args_release(&a); return EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return cli_fail(EXIT_USAGE, "results: unexpected argument '%s'", argv[optind]);
+    int npos = a.g.npos;
+    char *extra = npos ? a.g.pos[0] : NULL;
+    cli_args_release(&a);
+    if (npos)
+        return cli_fail(EXIT_USAGE, "results: unexpected argument '%s'", extra);
     if (!cli_redis(cli))
         return EXIT_UNREACHABLE;
     char *job = cli_current_job(cli, jobflag);
     if (!job)
         return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
+    /*  The ids at once (a million are ~40 MB), the rows a page at a time,
+     *  printed as they come: a job of any size, never held whole. */
+    sw_err_t err = { 0 };
+    sw_strv_t ids = { 0 };
+    if (sw_results_ids(cli->redis, job, &ids, &err) < 0) {
+        free(job);
+        return cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
+                        err.msg);
+    }
     int counts[SW_TS_COUNT] = { 0 };
-    long long bad = 0, unfinished = 0, total = 0;
+    long long bad = 0, unfinished = 0;
     sw_strv_t named = { 0 };            /*  the first ten that did not succeed */
     if (md && !cli->json)
         printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | exit | "
@@ -259,24 +197,28 @@ cli_results(cli_t *cli, int argc, char **argv)
     else if (!cli->json)
         printf("%-28s %-10s %7s  %-16s %8s %4s  %s\n", "TASK", "STATUS", "ATTEMPT", "AGENT",
                "TIME", "EXIT", "OUTPUT / ERROR");
+    else
+        fputs("[", stdout);
     int rc = 0;
-    for (long start = 0;; start += S_PAGE) {
-        s_row_t *rows = NULL;
-        size_t n = 0;
-        rc = s_load_page(cli, job, start, &rows, &n);
-        if (rc == 0 && start == 0 && cli->json)
-            fputs("[", stdout);
-        for (size_t i = 0; rc == 0 && i < n; i++, total++)
-            s_print_row(cli, job, md, &rows[i], counts, &bad, &unfinished, &named, total);
-        for (size_t i = 0; i < n; i++)
-            s_row_release(&rows[i]);
-        free(rows);
-        if (rc || n < S_PAGE)
-            break;
+    s_row_t *rows = xcalloc(S_PAGE + 1, sizeof *rows);
+    for (size_t from = 0; rc == 0 && from < ids.n; from += S_PAGE) {
+        size_t n = ids.n - from < S_PAGE ? ids.n - from : S_PAGE;
+        memset(rows, 0, n * sizeof *rows);
+        if (sw_results_rows(cli->redis, job, ids.v + from, n, rows, &err) < 0)
+            rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0)
+                s_print_row(cli, job, md, &rows[i], counts, &bad, &unfinished, &named,
+                            (long long) (from + i));
+            sw_result_row_release(&rows[i]);
+        }
         fflush(stdout);
     }
+    free(rows);
+    size_t total = ids.n;
+    sw_strv_release(&ids);
     if (rc) {
-        if (total && cli->json)
+        if (cli->json)
             putchar('\n');     /*  cut short: the error is on stderr */
         sw_strv_release(&named);
         free(job);
@@ -285,7 +227,7 @@ cli_results(cli_t *cli, int argc, char **argv)
     if (cli->json)
         printf("%s]\n", total ? "\n" : "");
     else {
-        printf("\n%s%lld task%s:", md ? "**" : "", total, total == 1 ? "" : "s");
+        printf("\n%s%zu task%s:", md ? "**" : "", total, total == 1 ? "" : "s");
         bool first = true;
         for (int s = 0; s < SW_TS_COUNT; s++)
             if (counts[s]) {
@@ -315,69 +257,96 @@ cli_results(cli_t *cli, int argc, char **argv)
 
 /*  --- logs --------------------------------------------------------------------- */
 
+json_t *
+cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code)
+{
+    if (!sw_id_valid(id)) {
+        *code = cli_fail(EXIT_USAGE, "logs: invalid task id '%s'", id);
+        return NULL;
+    }
+    if (!cli_redis(cli)) {
+        *code = EXIT_UNREACHABLE;
+        return NULL;
+    }
+    for (;;) {
+        sw_err_t err = { 0 };
+        s_row_t row = { 0 };
+        if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
+            sw_result_row_release(&row);
+            *code = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
+                             err.msg);
+            return NULL;
+        }
+        int st = sw_tstate_parse(row.status);
+        if (!row.result && follow && !(st >= 0 && SW_TS_FINAL(st))) {
+            sw_result_row_release(&row);
+            usleep(200000);
+            continue;
+        }
+        json_t *doc = sw_result_doc(&row, job);
+        if (!json_object_get(doc, "stderr_tail"))
+            json_object_set_new(doc, "stderr_tail", json_null());
+        sw_result_row_release(&row);
+        *code = 0;
+        return doc;
+    }
+}
+
 int
 cli_logs(cli_t *cli, int argc, char **argv)
 {
     static const char usage[] =
-        "usage: swarm logs [-f] [--job JOB] ID\n"
+        "usage: swarm logs [-f] [--job JOB] [--] ID\n"
         "Prints the task's output on stdout and its stderr tail on stderr. With -f,\n"
-        "waits for the task to finish first.\n";
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "follow", no_argument, NULL, 'f' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        "waits for the task to finish first. --json prints one document: the task's\n"
+        "result (output, stderr_tail, exit_code, ...) with its status, attempt and\n"
+        "reason; output is null while the task has none.\n";
+    static const sw_arg_t lo[] = {
+        { "job", 'j', true, 'j' }, { "follow", 'f', false, 'f' }, { NULL, 0, false, 0 },
     };
     const char *jobflag = NULL;
     bool follow = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":fh", lo, NULL)) != -1) {
+    cli_args_t a;
+    cli_args_init(&a, cli, "logs", lo, argc, argv, 0);
+    while ((c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
+        case 'j': jobflag = a.g.arg; break;
         case 'f': follow = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "logs: unknown option '%s'", argv[optind - 1]);
+        case 'h': cli_args_release(&a); fputs(usage, stdout); return 0;
+        default: cli_args_release(&a); return EXIT_USAGE;
         }
     }
-    if (argc - optind != 1)
+    const char *id = a.g.npos == 1 ? a.g.pos[0] : NULL;
+    cli_args_release(&a);
+    if (!id)
         return cli_fail(EXIT_USAGE, "logs: name one task id (see swarm logs --help)");
     if (!cli_redis(cli))
         return EXIT_UNREACHABLE;
     char *job = cli_current_job(cli, jobflag);
     if (!job)
         return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
-    char *key = sw_key_task(job, argv[optind]);
-    int rc = 0;
-    for (;;) {
-        sw_err_t err = { 0 };
-        redisReply *r = sw_redis_cmdv(cli->redis, &err, "HGETALL", key, NULL);
-        if (!r) {
-            rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-            break;
-        }
-        s_row_t row = { 0 };
-        s_row_fill(&row, 0, r);
-        freeReplyObject(r);
-        int st = sw_tstate_parse(row.status);
-        if (!row.status)
-            rc = cli_fail(EXIT_NOT_FOUND, "no task '%s' in job '%s'", argv[optind], job);
-        else if (row.result) {
-            fputs(s_jstr(row.result, "output"), stdout);
-            const char *tail = s_jstr(row.result, "stderr_tail");
-            if (*tail)
-                fprintf(stderr, "%s", tail);
-        }
-        else if (follow && !(st >= 0 && SW_TS_FINAL(st))) {
-            s_row_release(&row);
-            usleep(200000);
-            continue;
-        }
-        else
-            fprintf(stderr, "swarm: task %s is %s%s%s; no output stored\n", argv[optind],
-                    row.status, row.reason && *row.reason ? ": " : "",
-                    row.reason ? row.reason : "");
-        s_row_release(&row);
-        break;
-    }
-    free(key);
+    int rc;
+    json_t *doc = cli_logs_doc(cli, job, id, follow, &rc);
     free(job);
-    return rc;
+    if (!doc)
+        return rc;
+    if (cli->json) {
+        cli_print_json(doc);
+        return 0;
+    }
+    const char *output = json_string_value(json_object_get(doc, "output"));
+    const char *tail = json_string_value(json_object_get(doc, "stderr_tail"));
+    const char *reason = json_string_value(json_object_get(doc, "reason"));
+    if (output) {
+        fputs(output, stdout);
+        if (tail && *tail)
+            fprintf(stderr, "%s", tail);
+    }
+    else
+        fprintf(stderr, "swarm: task %s is %s%s%s; no output stored\n", id,
+                json_string_value(json_object_get(doc, "status")), reason ? ": " : "",
+                reason ? reason : "");
+    json_decref(doc);
+    return 0;
 }

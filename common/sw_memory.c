@@ -2,8 +2,11 @@
 #include "sw_memory.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
+#include <uninorm.h>
 
 #include "sw_keys.h"
 #include "sw_mpack.h"
@@ -88,6 +91,17 @@ sw_memory_key_valid(const char *key)
     return true;
 }
 
+int
+sw_memory_ttl_parse(const char *text, int64_t *ttl_s, sw_err_t *err)
+{
+    long long v;
+    if (!text || sw_parse_int(text, 1, SW_MEM_MAX_TTL_S, &v) < 0)
+        return sw_err_set(err, SW_EINVAL, "ttl must be whole seconds from 1 to %d (365 days), "
+                          "got '%.40s'", SW_MEM_MAX_TTL_S, text ? text : "");
+    *ttl_s = v;
+    return 0;
+}
+
 static int
 s_check_names(const char *ns, const char *key, sw_err_t *err)
 {
@@ -127,11 +141,18 @@ s_store_args(s_store_args_t *a, const char *ns, const char *key, const void *val
         o = &none;
     if (s_check_names(ns, key, err) < 0)
         return -1;
+    /*  Names are text: every listing shows them as JSON strings. (Values
+     *  may be bytes: JSON shows those as value_base64.) */
+    if (!sw_utf8_clean(key, strlen(key)))
+        return sw_err_set(err, SW_EINVAL, "invalid key: not UTF-8 text");
+    if (o->tags && !sw_utf8_clean(o->tags, strlen(o->tags)))
+        return sw_err_set(err, SW_EINVAL, "invalid tags: not UTF-8 text");
     if (len > SW_MEM_MAX_VALUE)
         return sw_err_set(err, SW_EINVAL, "value is %zu bytes; the limit is %u bytes (16 MiB)",
                           len, SW_MEM_MAX_VALUE);
-    if (o->ttl_ms < 0)
-        return sw_err_set(err, SW_EINVAL, "TTL must not be negative");
+    if (o->ttl_ms < 0 || o->ttl_ms > (int64_t) SW_MEM_MAX_TTL_S * 1000)
+        return sw_err_set(err, SW_EINVAL, "ttl must be whole seconds from 1 to %d (365 days), "
+                          "got %lld ms", SW_MEM_MAX_TTL_S, (long long) o->ttl_ms);
     int64_t now = sw_wall_ms();
     a->entry = sw_key_mem(ns, key);
     a->index = sw_key_ns_index(ns);
@@ -409,14 +430,72 @@ sw_memory_list(sw_redis_t *r, const char *ns, size_t offset, size_t limit, bool 
 
 /*  --- search ---------------------------------------------------------------- */
 
-static char *
-s_lower(const char *s, size_t n)
+/*  Appends the full case folding, then NFC, of n bytes to b. */
+static void
+s_fold_unicode(const char *s, size_t n, sw_buf_t *b)
 {
-    char *p = xmalloc(n + 1);
-    for (size_t i = 0; i < n; i++)
-        p[i] = (char) tolower((unsigned char) s[i]);
-    p[n] = '\0';
-    return p;
+    /*  Full folding (ß -> ss), no language tailoring, then NFC, so that a
+     *  precomposed and a decomposed é fold alike. libunistring replaces
+     *  ill-formed bytes with U+FFFD instead of failing. */
+    size_t len = 0;
+    uint8_t *f = u8_casefold((const uint8_t *) s, n, NULL, UNINORM_NFC, NULL, &len);
+    if (!f) {
+        if (errno == ENOMEM)
+            abort();
+        /*  Not expected from libunistring 1.0; fold the ASCII letters
+         *  rather than lose the entry from every search. */
+        size_t at = b->len;
+        sw_buf_add(b, s, n);
+        for (size_t k = at; k < b->len; k++)
+            b->data[k] = (char) tolower((unsigned char) b->data[k]);
+        return;
+    }
+    sw_buf_add(b, f, len);
+    free(f);
+}
+
+char *
+sw_memory_fold(const char *s, size_t n, size_t *out_len)
+{
+    /*  libunistring folds some 10 MB/s, tolower hundreds: a value that is
+     *  mostly ASCII (a codex answer with a few dashes and quotes) is
+     *  folded piecewise, ASCII with tolower (which is its full folding)
+     *  and each stretch of other characters with libunistring, together
+     *  with the one character before it (a decomposed é is an ASCII e
+     *  and a combining mark). That is the folding of the whole: no
+     *  character composes with an ASCII character after it (no canonical
+     *  decomposition has an ASCII character after its first), and folding
+     *  is per character. Stretches closer than GAP bytes go as one. */
+    enum { GAP = 32 };
+    sw_buf_t b;
+    sw_buf_init(&b);
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && (unsigned char) s[j] < 0x80)
+            j++;
+        size_t stretch = j < n && j > i ? j - 1 : j;      /*  the character before it */
+        size_t at = b.len;
+        sw_buf_add(&b, s + i, stretch - i);
+        for (size_t k = at; k < b.len; k++)
+            b.data[k] = (char) tolower((unsigned char) b.data[k]);
+        if (j == n)
+            break;
+        /*  the stretch ends where GAP ASCII bytes in a row begin */
+        size_t e = j, ascii = 0;
+        while (e < n && ascii < GAP) {
+            ascii = (unsigned char) s[e] < 0x80 ? ascii + 1 : 0;
+            e++;
+        }
+        if (ascii >= GAP)
+            e -= ascii;
+        s_fold_unicode(s + stretch, e - stretch, &b);
+        i = e;
+    }
+    if (!b.data)
+        sw_buf_add(&b, "", 0);
+    *out_len = b.len;
+    return b.data;
 }
 
 /*  Occurrences of needle in hay (hay may hold NULs), at most cap. */
@@ -439,18 +518,20 @@ double
 sw_memory_score(const sw_strv_t *terms, const char *key, const char *tags, const char *value,
                 size_t len)
 {
-    char *lk = s_lower(key, strlen(key)), *lt = s_lower(tags, strlen(tags));
-    char *lv = s_lower(value, len);
+    size_t lk_n, lt_n, lv_n;
+    char *lk = sw_memory_fold(key, strlen(key), &lk_n);
+    char *lt = sw_memory_fold(tags, strlen(tags), &lt_n);
+    char *lv = sw_memory_fold(value, len, &lv_n);
     double score = 0;
     int matched = 0;
     for (size_t i = 0; i < terms->n; i++) {
         const char *t = terms->v[i];
         double s = 0;
-        if (strstr(lk, t))
+        if (s_count(lk, lk_n, t, 1))
             s += strcmp(lk, t) == 0 ? 5 : 3;
-        if (s_count(lt, strlen(lt), t, 1))
+        if (s_count(lt, lt_n, t, 1))
             s += 2;
-        int in_value = s_count(lv, len, t, 10);
+        int in_value = s_count(lv, lv_n, t, 10);
         if (in_value)
             s += 1 + 0.1 * in_value;
         if (s > 0) {
@@ -462,6 +543,17 @@ sw_memory_score(const sw_strv_t *terms, const char *key, const char *tags, const
     free(lt);
     free(lv);
     return matched ? matched * 100.0 + score : 0;
+}
+
+int
+sw_memory_terms(const char *query, sw_strv_t *terms)
+{
+    size_t n;
+    char *q = sw_memory_fold(query, strlen(query), &n), *save = NULL;
+    for (char *t = strtok_r(q, " \t\n\r", &save); t; t = strtok_r(NULL, " \t\n\r", &save))
+        sw_strv_push(terms, t);
+    free(q);
+    return terms->n ? 0 : -1;
 }
 
 static int
@@ -480,12 +572,10 @@ sw_memory_search(sw_redis_t *r, const char *ns, const char *query, size_t limit,
     *out = NULL;
     *n = 0;
     sw_strv_t terms = { 0 }, spaces = { 0 };
-    char *q = s_lower(query, strlen(query)), *save = NULL;
-    for (char *t = strtok_r(q, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
-        sw_strv_push(&terms, t);
-    free(q);
-    if (terms.n == 0)
+    if (sw_memory_terms(query ? query : "", &terms) < 0) {
+        sw_strv_release(&terms);
         return sw_err_set(err, SW_EINVAL, "empty search query");
+    }
     int rc = 0;
     if (ns)
         rc = s_check_names(ns, NULL, err) < 0 ? -1 : (sw_strv_push(&spaces, ns), 0);
@@ -617,8 +707,12 @@ sw_memory_entry_json(const sw_mem_entry_t *e, bool with_value)
     json_object_set_new(o, "namespace", json_string(e->ns));
     json_object_set_new(o, "key", json_string(e->key));
     size_t len = with_value || e->len <= 200 ? e->len : 200;
-    if (sw_utf8_clean(e->value, e->len))
+    if (sw_utf8_clean(e->value, e->len)) {
+        /*  Shortened at a character: JSON cannot hold half of one. */
+        while (len < e->len && len > 0 && ((unsigned char) e->value[len] & 0xC0) == 0x80)
+            len--;
         json_object_set_new(o, "value", json_stringn(e->value, len));
+    }
     else {
         sw_buf_t b;
         sw_buf_init(&b);
@@ -687,8 +781,10 @@ sw_memory_entry_from_json(json_t *o, sw_mem_entry_t *e, sw_err_t *err)
 int
 sw_memory_test(bool verbose)
 {
+    sw_err_t err = { 0 };
     sw_strv_t terms = { 0 };
     sw_strv_push(&terms, "auth");
+    /*  the terms the callers pass are folded already */
     double key_hit = sw_memory_score(&terms, "auth-design", "", "nothing", 7);
     double tag_hit = sw_memory_score(&terms, "x", "auth,api", "nothing", 7);
     double val_hit = sw_memory_score(&terms, "x", "", "uses AUTH tokens", 16);
@@ -702,6 +798,82 @@ sw_memory_test(bool verbose)
     CHECK(sw_memory_score(&terms, "x", "", "\0\0jwt", 5) > 0);
     sw_strv_release(&terms);
 
+    /*  Full Unicode case folding (issue 14): Cyrillic, accents, ß -> ss,
+     *  precomposed and decomposed alike, in keys, tags and values. */
+    static const struct { const char *query, *key, *tags, *value; } fold[] = {
+        { "дизайн", "x", "", "ДИЗАЙН системы" },
+        { "ДИЗАЙН", "дизайн-api", "", "" },
+        { "école", "x", "ÉCOLE,paris", "" },
+        { "ÉCOLE", "x", "", "une e\xcc\x81" "cole" },           /*  decomposed é */
+        { "straße", "x", "", "STRASSE 5" },
+        { "STRASSE", "x", "", "straße 5" },
+        { "ǆ", "x", "", "Ǆ ǅ" },                            /*  title case */
+        { "ﬁle", "FILE-1", "", "" },                        /*  ligature */
+    };
+    for (size_t i = 0; i < sizeof fold / sizeof fold[0]; i++) {
+        CHECK(sw_memory_terms(fold[i].query, &terms) == 0);
+        CHECK(sw_memory_score(&terms, fold[i].key, fold[i].tags, fold[i].value,
+                              strlen(fold[i].value)) > 0);
+        sw_strv_release(&terms);
+    }
+    /*  no false friends: e is not é, and matching is on folded text */
+    CHECK(sw_memory_terms("ecole", &terms) == 0);
+    CHECK(sw_memory_score(&terms, "x", "", "ÉCOLE", strlen("ÉCOLE")) == 0);
+    sw_strv_release(&terms);
+    /*  binary values (NUL, ill-formed UTF-8) are searched, not refused */
+    CHECK(sw_memory_terms("jwt", &terms) == 0);
+    CHECK(sw_memory_score(&terms, "x", "", "\xff\xfe\0JWT\x80", 7) > 0);
+    sw_strv_release(&terms);
+    /*  the empty and the blank query have no terms */
+    CHECK(sw_memory_terms("", &terms) < 0 && sw_memory_terms(" \t\n", &terms) < 0);
+    CHECK(sw_memory_terms("  Auth\tJWT  ", &terms) == 0 && terms.n == 2);
+    CHECK(strcmp(terms.v[0], "auth") == 0 && strcmp(terms.v[1], "jwt") == 0);
+    sw_strv_release(&terms);
+    size_t flen;
+    char *f = sw_memory_fold("A\0\xc3\x9f", 4, &flen);
+    CHECK(flen == 4 && memcmp(f, "a\0ss", 4) == 0);
+    free(f);
+    f = sw_memory_fold("", 0, &flen);
+    CHECK(flen == 0 && f[0] == '\0');
+    free(f);
+    /*  folded piecewise (ASCII apart) is folded whole: random texts of
+     *  pieces that compose, change length, are ill-formed or far apart */
+    static const char *const pieces[] = {
+        "a", "E", "e\xcc\x81", "\xcc\x81", "\xcc\xa3", "\xc3\xa9", "\xc3\x89", "\xc3\x9f",
+        "\xe1\xba\x9e", "\xc4\xb0", "\xef\xac\x81", "\xce\xa3", "\xcf\x82", "\xed\x95\x9c",
+        "\xe1\x84\x92", "\xe1\x85\xa1", "\xe1\x86\xab", "\xff", "\xe2\x80", " ", "\0",
+        "\xe2\x84\xaa", "\xc7\x85", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "Q.",
+    };
+    uint32_t seed = 14;
+    for (int round = 0; round < 3000; round++) {
+        sw_buf_t text;
+        sw_buf_init(&text);
+        int count = 1 + (int) (seed % 12);
+        for (int k = 0; k < count; k++) {
+            seed = seed * 1103515245u + 12345u;
+            const char *piece = pieces[(seed >> 16) % (sizeof pieces / sizeof *pieces)];
+            sw_buf_add(&text, piece, *piece ? strlen(piece) : 1);
+        }
+        size_t whole_len = 0;
+        uint8_t *whole = u8_casefold((const uint8_t *) text.data, text.len, NULL, UNINORM_NFC,
+                                     NULL, &whole_len);
+        f = sw_memory_fold(text.data, text.len, &flen);
+        CHECK(whole && flen == whole_len && memcmp(f, whole, flen) == 0);
+        free(whole);
+        free(f);
+        sw_buf_release(&text);
+    }
+
+    /*  one TTL limit, one message (issue 14: the CLI took 31536001) */
+    int64_t ttl;
+    CHECK(sw_memory_ttl_parse("31536000", &ttl, &err) == 0 && ttl == 31536000);
+    CHECK(sw_memory_ttl_parse("1", &ttl, &err) == 0 && ttl == 1);
+    CHECK(sw_memory_ttl_parse("31536001", &ttl, &err) < 0 && err.code == SW_EINVAL);
+    CHECK(strcmp(err.msg, "ttl must be whole seconds from 1 to 31536000 (365 days), "
+                 "got '31536001'") == 0);
+    CHECK(sw_memory_ttl_parse("0", &ttl, &err) < 0 && sw_memory_ttl_parse("", &ttl, &err) < 0);
+    CHECK(sw_memory_ttl_parse("-5", &ttl, &err) < 0 && sw_memory_ttl_parse("1e3", &ttl, &err) < 0);
+
     CHECK(sw_memory_key_valid("result-coder-1") && sw_memory_key_valid("a b:c/d"));
     CHECK(!sw_memory_key_valid("") && !sw_memory_key_valid("a\nb"));
 
@@ -712,12 +884,25 @@ sw_memory_test(bool verbose)
     CHECK(json_object_get(o, "value") == NULL);
     CHECK(strcmp(json_string_value(json_object_get(o, "value_base64")), "YQD/") == 0);
     sw_mem_entry_t back;
-    sw_err_t err = { 0 };
     CHECK(sw_memory_entry_from_json(o, &back, &err) == 0);
     CHECK(back.len == 3 && memcmp(back.value, "a\0\xff", 3) == 0);
     CHECK(strcmp(back.tags, "x,y") == 0 && back.created == 1 && back.updated == 2);
     sw_mem_entry_release(&back);
     json_decref(o);
+    /*  a preview is cut at a character, never inside one */
+    char pv[302] = "a";
+    for (int i = 0; i < 150; i++)
+        memcpy(pv + 1 + 2 * i, "\xc3\xa9", 2);
+    sw_mem_entry_t pe = { .ns = "n", .key = "k", .value = pv, .len = 301, .tags = "",
+                          .ttl_ms = -1 };
+    o = sw_memory_entry_json(&pe, false);
+    CHECK(json_string_length(json_object_get(o, "value")) == 199);
+    CHECK(json_is_true(json_object_get(o, "truncated")));
+    json_decref(o);
+    /*  names are text; a store of one that is not is refused before Redis */
+    CHECK(sw_memory_store(NULL, "n", "k\xff", "v", 1, NULL, &err) < 0 && err.code == SW_EINVAL);
+    sw_mem_store_opts_t bad_tags = { .tags = "a,\xc3" };
+    CHECK(sw_memory_store(NULL, "n", "k", "v", 1, &bad_tags, &err) < 0 && err.code == SW_EINVAL);
     json_t *bad = json_pack("{s:s}", "key", "k");
     CHECK(sw_memory_entry_from_json(bad, &back, &err) < 0);
     json_decref(bad);

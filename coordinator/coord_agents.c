@@ -92,7 +92,8 @@ sched_requeue_or_lose(coord_sched_t *self, coord_task_t *t, const char *why, int
         /*  Said while it waits (swarm status), forgotten when it runs. */
         free(t->reason);
         t->reason = xasprintf("queued again: %s", why);
-        sched_enqueue(self, t, true);
+        sched_enqueue(self, t, true, wall_ms);
+        self->stats.retries_lost++;
         self->ops.persist(self->ctx, t);
         return;
     }
@@ -196,6 +197,7 @@ coord_sched_expire(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
         if (now_ms > a->expires_ms)
             zlistx_add_end(dead, a);
     int n = (int) zlistx_size(dead);
+    self->stats.agents_expired += (uint64_t) n;
     for (coord_agent_t *a = zlistx_first(dead); a; a = zlistx_next(dead)) {
         log_warnx("agent %s (%s) missed its heartbeats: declared dead", a->id, a->host);
         coord_sched_agent_lost(self, a, "agent stopped answering", wall_ms);

@@ -422,6 +422,8 @@ s_submit_all(coord_ctl_t *self, const char *job, sw_task_t *specs, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!coord_sched_submit(self->sched, &specs[i], sw_wall_ms(), &err))
             log_warnx("submit: %s", err.msg);     /*  cannot happen: checked before */
+    if (self->ops.submitted)
+        self->ops.submitted(self->ctx, n);
     log_info("job %s: %zu task%s submitted", job, n, n == 1 ? "" : "s");
 }
 
@@ -555,29 +557,42 @@ out:
 
 /*  --- AGENTS, DRAIN, REVOKE ------------------------------------------------------------ */
 
+void
+coord_ctl_pack_agents(coord_ctl_t *self, msgpack_packer *pk)
+{
+    zlistx_t *agents = coord_sched_agents(self->sched);
+    int64_t now = sw_now_ms(), wall = sw_wall_ms(), lease = self->ops.lease_ms;
+    msgpack_pack_map(pk, 2);
+    sw_mp_kv_bool(pk, "ok", true);
+    sw_mp_pack_str(pk, "agents");
+    msgpack_pack_array(pk, zlistx_size(agents));
+    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents)) {
+        msgpack_pack_map(pk, 13);
+        sw_mp_kv_str(pk, "id", a->id);
+        sw_mp_kv_bool(pk, "draining", a->draining);
+        sw_mp_kv_str(pk, "host", a->host);
+        sw_mp_kv_str(pk, "address", a->address ? a->address : "");
+        sw_mp_kv_bool(pk, "curve", a->key != NULL);
+        sw_mp_kv_str(pk, "version", a->version);
+        sw_mp_kv_int(pk, "slots", a->slots);
+        sw_mp_kv_int(pk, "running", a->running);
+        sw_mp_kv_int(pk, "completed", (int64_t) a->completed);
+        sw_mp_kv_int(pk, "since", a->since_ms);
+        /*  its last message (heartbeat or other), on this clock: the lease
+         *  was renewed then for heartbeat x liveness */
+        sw_mp_kv_int(pk, "last_seen", wall - (now - (a->expires_ms - lease)));
+        sw_mp_kv_kv(pk, "labels", &a->labels);
+        sw_mp_kv_strv(pk, "runners", &a->runners);
+    }
+}
+
 static void
 s_on_agents(coord_ctl_t *self, sw_msg_t *m)
 {
-    zlistx_t *agents = coord_sched_agents(self->sched);
     ctl_reply_t r;
-    ctl_reply_begin(&r, 1);
-    sw_mp_pack_str(&r.pk, "agents");
-    msgpack_pack_array(&r.pk, zlistx_size(agents));
-    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents)) {
-        msgpack_pack_map(&r.pk, 12);
-        sw_mp_kv_str(&r.pk, "id", a->id);
-        sw_mp_kv_bool(&r.pk, "draining", a->draining);
-        sw_mp_kv_str(&r.pk, "host", a->host);
-        sw_mp_kv_str(&r.pk, "address", a->address ? a->address : "");
-        sw_mp_kv_bool(&r.pk, "curve", a->key != NULL);
-        sw_mp_kv_str(&r.pk, "version", a->version);
-        sw_mp_kv_int(&r.pk, "slots", a->slots);
-        sw_mp_kv_int(&r.pk, "running", a->running);
-        sw_mp_kv_int(&r.pk, "completed", (int64_t) a->completed);
-        sw_mp_kv_int(&r.pk, "since", a->since_ms);
-        sw_mp_kv_kv(&r.pk, "labels", &a->labels);
-        sw_mp_kv_strv(&r.pk, "runners", &a->runners);
-    }
+    msgpack_sbuffer_init(&r.sb);
+    sw_mp_packer_init(&r.pk, &r.sb);
+    coord_ctl_pack_agents(self, &r.pk);
     ctl_reply_send(self, m->routing, &r);
 }
 
@@ -765,6 +780,8 @@ coord_ctl_work(coord_ctl_t *self, int64_t deadline_ms)
             coord_store_job_txn(self->store, x->j, -1);
             log_info("job %s: %zu task%s submitted (in batches)", x->job, x->n,
                      x->n == 1 ? "" : "s");
+            if (self->ops.submitted)
+                self->ops.submitted(self->ctx, x->n);
             ctl_reply_t r;
             if (x->refused) {
                 msgpack_sbuffer_init(&r.sb);

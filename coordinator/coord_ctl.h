@@ -49,8 +49,12 @@ typedef struct {
     int (*revoke)(void *ctx, coord_agent_t *a, char **key, sw_err_t *err);
     /*  Malformed messages the daemon dropped. */
     uint64_t (*dropped)(void *ctx);
+    /*  n tasks were submitted (the metrics count them). */
+    void (*submitted)(void *ctx, size_t n);
     bool insecure;              /*  --insecure */
     bool curve;                 /*  agents are authenticated (CURVE) */
+    int64_t lease_ms;           /*  heartbeat x liveness: an agent's last message
+                                 *  is when its lease was renewed */
 } coord_ctl_ops_t;
 
 /*  control is the ROUTER socket replies go out on (borrowed). */
@@ -61,6 +65,13 @@ void coord_ctl_destroy(coord_ctl_t **self_p);
 /*  The current job (swarm init), loaded from Redis at start. */
 const char *coord_ctl_current(const coord_ctl_t *self);
 void coord_ctl_set_current(coord_ctl_t *self, const char *job);
+
+/*  The documents of `swarm status --json` (j NULL: the cluster only), with
+ *  every task, and of `swarm agents --json`, as the control replies carry
+ *  them: a map with "ok" first. The dashboard serves the same. A status
+ *  reply on the control socket is a page of the first (coord_ctl_list.c). */
+void coord_ctl_pack_status(coord_ctl_t *self, coord_job_t *j, msgpack_packer *pk);
+void coord_ctl_pack_agents(coord_ctl_t *self, msgpack_packer *pk);
 
 /*  One request (m is borrowed). */
 void coord_ctl_handle(coord_ctl_t *self, sw_msg_t *m);

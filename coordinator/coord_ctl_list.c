@@ -25,29 +25,27 @@ typedef struct {
     msgpack_packer  pk;
     size_t          n, limit;
     bool            full;       /*  a row did not fit */
+    bool            after;      /*  rows list the tasks' dependencies (status) */
 } s_rows_t;
 
 static void
-s_rows_init(s_rows_t *rows, int64_t limit)
+s_rows_init(s_rows_t *rows, int64_t limit, bool after)
 {
     msgpack_sbuffer_init(&rows->sb);
     sw_mp_packer_init(&rows->pk, &rows->sb);
     rows->n = 0;
     rows->limit = limit > 0 && limit < CTL_PAGE_ROWS ? (size_t) limit : CTL_PAGE_ROWS;
     rows->full = false;
+    rows->after = after;
 }
 
-/*  Adds t's summary; false (and nothing added) when the page is full. */
-static bool
-s_rows_add(s_rows_t *rows, const coord_task_t *t)
+/*  A task as status and wait list it; status adds its dependencies (the
+ *  dashboard draws the graph from them), wait does not (it lists tasks as
+ *  they finish, the CLI needs no graph there). */
+static void
+s_pack_task(msgpack_packer *pk, const coord_task_t *t, bool with_after)
 {
-    if (rows->full || rows->n >= rows->limit) {
-        rows->full = true;
-        return false;
-    }
-    size_t before = rows->sb.size;
-    msgpack_packer *pk = &rows->pk;
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, with_after ? 13 : 12);
     sw_mp_kv_str(pk, "id", t->spec.id);
     sw_mp_kv_str(pk, "type", t->spec.type);
     sw_mp_kv_str(pk, "runner", t->spec.runner);
@@ -60,6 +58,20 @@ s_rows_add(s_rows_t *rows, const coord_task_t *t)
     sw_mp_kv_int(pk, "submitted", t->submitted_ms);
     sw_mp_kv_int(pk, "started", t->started_ms);
     sw_mp_kv_int(pk, "finished", t->finished_ms);
+    if (with_after)
+        sw_mp_kv_strv(pk, "after", &t->spec.after);
+}
+
+/*  Adds t's summary; false (and nothing added) when the page is full. */
+static bool
+s_rows_add(s_rows_t *rows, const coord_task_t *t)
+{
+    if (rows->full || rows->n >= rows->limit) {
+        rows->full = true;
+        return false;
+    }
+    size_t before = rows->sb.size;
+    s_pack_task(&rows->pk, t, rows->after);
     if (rows->sb.size > CTL_PAGE_BYTES && rows->n > 0) {
         rows->sb.size = before;         /*  it goes on the next page */
         rows->full = true;
@@ -146,6 +158,24 @@ s_pack_cluster(coord_ctl_t *self, msgpack_packer *pk)
 }
 
 void
+coord_ctl_pack_status(coord_ctl_t *self, coord_job_t *j, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, j ? 12 : 8);
+    sw_mp_kv_bool(pk, "ok", true);
+    sw_mp_kv_str(pk, "job", j ? j->id : NULL);
+    s_pack_cluster(self, pk);
+    if (j) {
+        sw_mp_kv_int(pk, "max_agents", j->max_agents);
+        ctl_pack_counts(pk, j);
+        sw_mp_kv_int(pk, "total", j->ntasks);
+        sw_mp_pack_str(pk, "tasks");
+        msgpack_pack_array(pk, (size_t) j->ntasks);
+        for (int i = 0; i < j->ntasks; i++)
+            s_pack_task(pk, j->order[i], true);
+    }
+}
+
+void
 ctl_on_status(coord_ctl_t *self, sw_msg_t *m)
 {
     sw_err_t err = { 0 };
@@ -167,7 +197,7 @@ ctl_on_status(coord_ctl_t *self, sw_msg_t *m)
         return;
     }
     s_rows_t rows;
-    s_rows_init(&rows, limit);
+    s_rows_init(&rows, limit, true);
     int64_t next = -1;
     if (j) {
         /*  A job that fits the page is listed in submit order anyway. */
@@ -251,7 +281,7 @@ s_waiter_reply(coord_ctl_t *self, ctl_waiter_t *w, bool durable)
     coord_job_t *j = w->job;
     size_t n = w->ids ? w->nid : (size_t) j->ntasks;
     s_rows_t rows;
-    s_rows_init(&rows, w->limit);
+    s_rows_init(&rows, w->limit, false);
     int64_t seq = (int64_t) j->final_seq, next = -1;
     bool more = false;
     if (w->since >= 0 && !w->ids) {

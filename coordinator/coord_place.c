@@ -23,9 +23,10 @@ sched_class_destroy(coord_class_t **self_p)
 }
 
 void
-sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front)
+sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms)
 {
     sched_set_state(t, SW_TS_QUEUED);
+    t->ready_ms = ready_ms;
     sw_buf_t key;
     sw_buf_init(&key);
     sw_buf_printf(&key, "%s\x1f%s\x1f%c", t->job->id, t->spec.runner, t->tried.n ? 'r' : 'f');

@@ -80,6 +80,7 @@ sched_adopt(coord_sched_t *self, coord_agent_t *a, const sw_strv_t *running)
                 t->job->running++;
                 zlistx_add_end(a->tasks, t);
                 t->agent_id = sched_intern(self, a->id);
+                t->job->rev++;
                 log_info("agent %s still runs %s/%s attempt %lld: adopted", a->id, t->job->id,
                          t->spec.id, (long long) t->spec.attempt);
                 /*  Cancelled while nobody ran it: the CANCEL goes out at
@@ -140,7 +141,8 @@ coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, in
     else if (t->spec.attempt < t->spec.max_attempts) {
         free(t->reason);
         t->reason = xstrdup("queued again: no agent claimed it after a coordinator restart");
-        sched_enqueue(self, t, true);
+        sched_enqueue(self, t, true, wall_ms);
+        self->stats.retries_lost++;
         self->ops.persist(self->ctx, t);
     }
     else {

@@ -150,6 +150,28 @@ coord_sched_queued(coord_sched_t *self)
     return self->nready;
 }
 
+int
+coord_sched_free_slots(const coord_sched_t *self)
+{
+    return self->free_slots;
+}
+
+const coord_sched_stats_t *
+coord_sched_stats(const coord_sched_t *self)
+{
+    return &self->stats;
+}
+
+void
+coord_sched_each_class(coord_sched_t *self, coord_sched_class_fn *fn, void *arg)
+{
+    for (coord_class_t *c = zlistx_first(self->active); c; c = zlistx_next(self->active)) {
+        coord_task_t *head = zlistx_first(c->tasks);
+        if (head)
+            fn(arg, head->spec.runner, c->retries, zlistx_size(c->tasks));
+    }
+}
+
 /*  Grows *v (of *cap pointers) to hold n + 1. */
 static void
 s_reserve(coord_task_t ***v, size_t *cap, size_t n)
@@ -164,6 +186,7 @@ void
 sched_set_state(coord_task_t *t, sw_tstate_t st)
 {
     coord_job_t *j = t->job;
+    j->rev++;
     j->counts[t->state]--;
     j->counts[st]++;
     if (!SW_TS_FINAL(t->state) && SW_TS_FINAL(st)) {
@@ -189,6 +212,7 @@ sched_task_add(coord_job_t *j, sw_task_t *spec, sw_tstate_t st, int64_t submitte
     j->counts[SW_TS_WAITING]++;
     s_reserve(&j->order, &j->order_cap, (size_t) j->ntasks);
     j->order[j->ntasks++] = t;
+    j->rev++;
     zhashx_insert(j->tasks, t->spec.id, t);
     if (st != SW_TS_WAITING)
         sched_set_state(t, st);
@@ -261,7 +285,7 @@ sched_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const char *r
         for (coord_task_t *d = zlistx_first(p->dependents); d; d = zlistx_next(p->dependents)) {
             if (ok) {
                 if (--d->deps_left == 0 && d->state == SW_TS_WAITING) {
-                    sched_enqueue(self, d, false);
+                    sched_enqueue(self, d, false, wall_ms);
                     self->ops.persist(self->ctx, d);
                 }
                 continue;
@@ -315,7 +339,7 @@ sched_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms)
         sched_finish(self, t, SW_TS_SKIPPED, why, wall_ms);
     }
     else if (t->deps_left == 0)
-        sched_enqueue(self, t, false);
+        sched_enqueue(self, t, false, wall_ms);
 }
 
 coord_task_t *
@@ -389,7 +413,8 @@ coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64
         log_info("task %s/%s attempt %lld %s on %s: retrying in %.1f s", t->job->id, t->spec.id,
                  (long long) t->spec.attempt, sw_tstate_name((sw_tstate_t) st), a->id,
                  (double) ms / 1000);
-        sched_enqueue(self, t, false);
+        sched_enqueue(self, t, false, wall_ms + ms);
+        self->stats.retries_failed++;
         self->ops.persist(self->ctx, t);
         return 0;
     }

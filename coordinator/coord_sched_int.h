@@ -43,6 +43,7 @@ struct coord_sched_t {
                                  *  dispatch (claimed by an agent inside its HELLO) */
     unsigned   seed;            /*  backoff jitter */
     int        free_slots;      /*  sum of credit over agents */
+    coord_sched_stats_t stats;  /*  for the coordinator's /metrics */
 };
 
 /*  coord_sched.c */
@@ -60,7 +61,9 @@ coord_task_t *sched_task_add(coord_job_t *j, sw_task_t *spec, sw_tstate_t st,
 const char *sched_cancel_reason(const coord_task_t *t);
 
 /*  coord_place.c */
-void sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front);
+/*  ready_ms (wall clock): from when it may run; its dispatch latency is
+ *  measured from then. */
+void sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms);
 void sched_dequeue(coord_sched_t *self, coord_task_t *t);
 int  sched_credit(const coord_agent_t *a);
 void sched_credit_changed(coord_sched_t *self, coord_agent_t *a, int before, bool gone);

@@ -14,6 +14,12 @@ typedef struct {
 } s_rec_t;
 
 static void s_rec_persist(void *c, coord_task_t *t) { ((s_rec_t *) c)->persisted++; (void) t; }
+static void
+s_test_count_class(void *arg, const char *runner, bool retries, size_t n)
+{
+    ((size_t *) arg)[retries] += n;
+    (void) runner;
+}
 static void s_rec_cancel(void *c, coord_task_t *t, coord_agent_t *a)
 { ((s_rec_t *) c)->cancels++; ((s_rec_t *) c)->null_cancels += !a; (void) t; }
 static void s_rec_finished(void *c, coord_task_t *t) { ((s_rec_t *) c)->finished++; (void) t; }
@@ -410,6 +416,11 @@ coord_sched_test(bool verbose)
     CHECK(coord_sched_expire(s, 6000, 0) == 1);         /*  a's lease ran out */
     CHECK(rec.gone == 1 && coord_sched_agent(s, "a") == NULL);
     CHECK(t2->state == SW_TS_QUEUED && t3->state == SW_TS_QUEUED);
+    /*  what /metrics reads: the expiry, two requeues, the queue by class */
+    CHECK(coord_sched_stats(s)->agents_expired == 1 && coord_sched_stats(s)->retries_lost == 2);
+    size_t by_class[2] = { 0, 0 };
+    coord_sched_each_class(s, s_test_count_class, by_class);
+    CHECK(by_class[0] == 2 && by_class[1] == 0 && coord_sched_queued(s) == 2);
     CHECK(coord_sched_dispatch(s, 0, 0) == 2);
     CHECK(t2->agent == b && t2->spec.attempt == 2);
     /*  a late DONE from the dead agent's attempt changes nothing */
@@ -507,6 +518,8 @@ coord_sched_test(bool verbose)
                     .exit_code = 139, .retryable = true };
     CHECK(coord_sched_done(s, first, &rr, 10000, 0) == 0);
     CHECK(cr->state == SW_TS_QUEUED && cr->not_before_ms >= 10000 + 750);
+    /*  its dispatch latency counts from the end of the backoff */
+    CHECK(cr->ready_ms >= 750 && coord_sched_stats(s)->retries_failed == 1);
     CHECK(coord_sched_dispatch(s, 10000, 0) == 0);             /*  still backing off */
     CHECK(coord_sched_dispatch(s, 20000, 0) == 1);
     CHECK(cr->agent && cr->agent != first && cr->spec.attempt == 2);

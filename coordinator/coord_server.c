@@ -10,42 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "coord_ctl.h"
-#include "coord_sched.h"
-#include "coord_store.h"
-#include "sw_curve.h"
 #include "sw_keys.h"
-#include "sw_redis.h"
 
 #define SWEEP_MS 100
 
-struct coord_server_t {
-    coord_conf_t   conf;
-    zloop_t       *loop;
-    zsock_t       *agents;
-    zsock_t       *control;
-    int            sigfd;
-    sw_redis_t    *redis;
-    coord_store_t *store;
-    coord_sched_t *sched;
-    coord_ctl_t   *ctl;
-    sw_curve_server_t *curve;   /*  NULL: plaintext (loopback or --insecure) */
-    zhashx_t      *revoked;     /*  public keys revoked by `swarm agents revoke` */
-    int64_t        curve_check_ms;  /*  next look at the allowed keys */
-    zhashx_t      *peers;       /*  hex routing id -> coord_agent_t * */
-    zlistx_t      *outbox;      /*  coord_task_t * dispatched, TASK not yet sent */
-    uint64_t       dropped;     /*  malformed or unexpected messages */
-    uint64_t       refused;     /*  HELLOs from keys not allowed */
-    int64_t        started_ms;
-    int64_t        forget_ms;   /*  next look for finished jobs to drop */
-    int64_t        trim_ms;     /*  next malloc_trim under load */
-    uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
-    int64_t        orphan_backoff_ms;   /*  results unreadable: ask again after */
-    bool           working;     /*  a timer runs s_settle for coord_ctl_work */
-    bool           orphan_unknown;      /*  the last batch had such a result */
-};
-
-static coord_job_t *s_job(void *ctx, const char *id);
 static void s_cut_off(coord_server_t *self, coord_agent_t *a, const char *why);
 
 /*  --- scheduler callbacks -------------------------------------------------- */
@@ -62,6 +30,7 @@ s_dispatch(void *ctx, coord_task_t *t, coord_agent_t *a)
 {
     coord_server_t *self = ctx;
     zlistx_add_end(self->outbox, t);
+    coord_metrics_dispatched(self->metrics, t);
     log_debug("dispatch %s/%s attempt %lld -> %s", t->job->id, t->spec.id,
               (long long) t->spec.attempt, a->id);
 }
@@ -85,6 +54,7 @@ static void
 s_finished(void *ctx, coord_task_t *t)
 {
     coord_server_t *self = ctx;
+    coord_metrics_finished(self->metrics, t);
     log_info("task %s/%s %s%s%s", t->job->id, t->spec.id, sw_tstate_name(t->state),
              t->reason ? ": " : "", t->reason ? t->reason : "");
     coord_job_t *j = t->job;
@@ -407,8 +377,10 @@ s_drain(coord_server_t *self, zsock_t *sock)
         }
         else if (control && !s_admin_allowed(self, &m))
             self->dropped++;
-        else if (control)
+        else if (control) {
+            coord_metrics_request(self->metrics, m.cmd);
             coord_ctl_handle(self->ctl, &m);
+        }
         else
             s_on_agent_msg(self, &m);
         sw_msg_release(&m);
@@ -425,12 +397,9 @@ s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
-/*  The job in memory, or loaded from Redis if the coordinator forgot it
- *  (finished jobs are dropped from memory after keep_finished_s). */
-static coord_job_t *
-s_job(void *ctx, const char *id)
+coord_job_t *
+coord_server_job(coord_server_t *self, const char *id)
 {
-    coord_server_t *self = ctx;
     if (!id)
         return NULL;
     coord_job_t *j = coord_sched_job(self->sched, id);
@@ -560,6 +529,8 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     }
     s_settle(self);
     s_forget_jobs(self, now);       /*  after the flush: no write of theirs pending */
+    if (self->web)
+        coord_web_tick(self->web, now);
     (void) loop;
     (void) timer_id;
     return 0;
@@ -577,7 +548,20 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return -1;
 }
 
+static void
+s_render_metrics(void *arg, sw_buf_t *out)
+{
+    coord_server_t *self = arg;
+    coord_metrics_render(self->metrics, self, out);
+}
+
 /*  --- what the control handlers may do (coord_ctl_ops_t) -------------------------- */
+
+static coord_job_t *
+s_job(void *ctx, const char *id)
+{
+    return coord_server_job(ctx, id);
+}
 
 static void
 s_drain_agent(void *ctx, coord_agent_t *a)
@@ -605,6 +589,12 @@ static uint64_t
 s_dropped(void *ctx)
 {
     return ((coord_server_t *) ctx)->dropped;
+}
+
+static void
+s_submitted(void *ctx, size_t n)
+{
+    coord_metrics_submitted(((coord_server_t *) ctx)->metrics, n);
 }
 
 /*  --- life cycle ---------------------------------------------------------------- */
@@ -651,6 +641,17 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                    "or --insecure", conf->control);
     if (err->code)
         return NULL;
+    /*  The HTTP servers' settings too, before anything is touched. */
+    sw_http_conf_t web = { .name = "dashboard", .addr = conf->http,
+                           .token_file = conf->http_token_file, .token_off_loopback = true };
+    sw_http_conf_t mon = { .name = "metrics", .addr = conf->metrics };
+    if (conf->http_token_file && !conf->http)
+        sw_err_set(err, SW_EINVAL, "--http-token-file needs --http ADDR");
+    else if ((conf->http && sw_http_conf_check(&web, err) < 0)
+             || (conf->metrics && sw_http_conf_check(&mon, err) < 0))
+        return NULL;
+    if (err->code)
+        return NULL;
     if (conf->insecure && !sw_endpoint_is_local(conf->listen))
         log_warnx("--insecure: agents connect to %s in plaintext, unauthenticated",
                   conf->listen);
@@ -659,6 +660,9 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->conf = *conf;
     self->sigfd = -1;
     self->started_ms = sw_wall_ms();
+    self->metrics = coord_metrics_new();
+    self->loop = zloop_new();
+    zloop_set_nonstop(self->loop, true);
     if (curve && !(self->curve = sw_curve_server_new(conf->curve_secret, conf->allowed_agents,
                                                      conf->admin_keys, err)))
         goto fail;
@@ -708,8 +712,9 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         goto fail;
     }
     coord_ctl_ops_t cops = { .job = s_job, .drain = s_drain_agent, .revoke = s_revoke,
-                             .dropped = s_dropped, .insecure = conf->insecure,
-                             .curve = self->curve != NULL };
+                             .dropped = s_dropped, .submitted = s_submitted,
+                             .insecure = conf->insecure, .curve = self->curve != NULL,
+                             .lease_ms = conf->heartbeat_ms * conf->liveness };
     self->ctl = coord_ctl_new(self->control, self->sched, self->store, &cops, self);
     coord_ctl_set_current(self->ctl, current);
     free(current);
@@ -722,6 +727,19 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                  sw_curve_server_public(self->curve), conf->allowed_agents);
     if (conf->admin_keys)
         log_info("CURVE on %s: admins allowed by %s", conf->control, conf->admin_keys);
+    if (conf->metrics) {
+        if (!(self->metrics_http = sw_http_metrics_new(self->loop, conf->metrics,
+                                                       s_render_metrics, self, err)))
+            goto fail;
+        log_info("metrics on %s/metrics", sw_http_url(self->metrics_http));
+    }
+    if (conf->http) {
+        if (!(self->web = coord_web_new(self, conf->http, conf->http_token_file, err)))
+            goto fail;
+        log_info("dashboard on %s/%s", coord_web_url(self->web),
+                 conf->http_token_file ? " (token: open /?token=TOKEN once, or send "
+                 "Authorization: Bearer TOKEN)" : "");
+    }
     return self;
 fail:
     coord_server_destroy(&self);
@@ -734,11 +752,14 @@ coord_server_destroy(coord_server_t **self_p)
     coord_server_t *self = *self_p;
     if (!self)
         return;
+    coord_web_destroy(&self->web);
+    sw_http_destroy(&self->metrics_http);
+    coord_ctl_destroy(&self->ctl);
+    coord_metrics_destroy(&self->metrics);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->agents);
     zsock_destroy(&self->control);
     sw_curve_server_destroy(&self->curve);
-    coord_ctl_destroy(&self->ctl);
     zhashx_destroy(&self->revoked);
     zlistx_destroy(&self->outbox);
     zhashx_destroy(&self->peers);
@@ -762,8 +783,6 @@ coord_server_run(coord_server_t *self)
     if (self->sigfd < 0)
         fatal("signalfd");
 
-    self->loop = zloop_new();
-    zloop_set_nonstop(self->loop, true);
     zloop_reader(self->loop, self->agents, s_on_socket, self);
     zloop_reader(self->loop, self->control, s_on_socket, self);
     zmq_pollitem_t sig = { NULL, self->sigfd, ZMQ_POLLIN, 0 };

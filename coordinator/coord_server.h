@@ -7,13 +7,22 @@
  *  TASK messages and the replies leave (see coord_store.h for why).
  *
  *  The server owns the scheduler (coord_sched), the store (coord_store)
- *  and the control handlers (coord_ctl), which reach back only through
- *  the operations it gives them.
+ *  and the control handlers (coord_ctl). coord_ctl reaches back only
+ *  through the operations the server gives it (coord_ctl_ops_t): it does
+ *  not include this header. The dashboard and the metrics (coord_web,
+ *  coord_metrics) read the server's state below.
  */
 #ifndef COORD_SERVER_H
 #define COORD_SERVER_H
 
-#include "sw_util.h"
+#include "coord_ctl.h"
+#include "coord_metrics.h"
+#include "coord_sched.h"
+#include "coord_store.h"
+#include "coord_web.h"
+#include "sw_curve.h"
+#include "sw_http.h"
+#include "sw_redis.h"
 
 typedef struct {
     char      *listen;          /*  agents */
@@ -29,6 +38,9 @@ typedef struct {
     char      *allowed_agents;
     char      *admin_keys;      /*  CURVE on the control socket too */
     long long  keep_finished_s; /*  a complete job stays in memory this long */
+    char      *metrics;         /*  ADDR of /metrics; NULL = off */
+    char      *http;            /*  ADDR of the dashboard; NULL = off */
+    char      *http_token_file;
 } coord_conf_t;
 
 typedef struct coord_server_t coord_server_t;
@@ -38,5 +50,40 @@ coord_server_t *coord_server_new(const coord_conf_t *conf, sw_err_t *err);
 void coord_server_destroy(coord_server_t **self_p);
 /*  Runs until SIGINT or SIGTERM; returns the exit status. */
 int  coord_server_run(coord_server_t *self);
+
+/*  --- read by the dashboard and the metrics ------------------------------- */
+
+struct coord_server_t {
+    coord_conf_t   conf;
+    zloop_t       *loop;
+    zsock_t       *agents;
+    zsock_t       *control;
+    int            sigfd;
+    sw_redis_t    *redis;
+    coord_store_t *store;
+    coord_sched_t *sched;
+    coord_ctl_t   *ctl;         /*  the control requests; holds the current job */
+    sw_curve_server_t *curve;   /*  NULL: plaintext (loopback or --insecure) */
+    zhashx_t      *revoked;     /*  public keys revoked by `swarm agents revoke` */
+    int64_t        curve_check_ms;  /*  next look at the allowed keys */
+    zhashx_t      *peers;       /*  hex routing id -> coord_agent_t * */
+    zlistx_t      *outbox;      /*  coord_task_t * dispatched, TASK not yet sent */
+    uint64_t       dropped;     /*  malformed or unexpected messages */
+    uint64_t       refused;     /*  HELLOs from keys not allowed */
+    int64_t        started_ms;
+    int64_t        forget_ms;   /*  next look for finished jobs to drop */
+    int64_t        trim_ms;     /*  next malloc_trim under load */
+    uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
+    int64_t        orphan_backoff_ms;   /*  results unreadable: ask again after */
+    bool           orphan_unknown;      /*  the last batch had such a result */
+    bool           working;     /*  a timer runs s_settle for coord_ctl_work */
+    coord_metrics_t *metrics;   /*  always counted; served with --metrics */
+    sw_http_t     *metrics_http;
+    coord_web_t   *web;         /*  --http */
+};
+
+/*  The job in memory, or loaded from Redis if the coordinator forgot it
+ *  (finished jobs are dropped from memory after keep_finished_s). */
+coord_job_t *coord_server_job(coord_server_t *self, const char *id);
 
 #endif

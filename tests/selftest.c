@@ -19,9 +19,13 @@
 #include "agent_spool.h"
 #include "agent_runner.h"
 #include "coord_sched.h"
+#include "sw_args.h"
+#include "sw_hook.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
+#include "sw_metrics.h"
 #include "sw_curve.h"
+#include "sw_http.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
 #include "sw_plan.h"
@@ -36,10 +40,14 @@ static const sw_selftest_t s_tests[] = {
     { "proto", sw_proto_test },
     { "curve", sw_curve_test },
     { "opts", sw_opts_test },
+    { "args", sw_args_test },
     { "plan", sw_plan_test },
+    { "hook", sw_hook_test },
     { "redis", sw_redis_test },
     { "keys", sw_keys_test },
     { "memory", sw_memory_test },
+    { "metrics", sw_metrics_test },
+    { "http", sw_http_test },
     { "sched", coord_sched_test },
     { "sched_model", coord_model_test },
     { "child", agent_child_test },
