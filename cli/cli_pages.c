@@ -64,9 +64,16 @@ cli_print_listing(cli_t *cli, int cmd, cli_page_req_fn *build, void *arg, int64_
         const msgpack_object *tasks = sw_mp_find(reply.body, "tasks");
         uint32_t n = tasks && tasks->type == MSGPACK_OBJECT_ARRAY ? tasks->via.array.size : 0;
         for (uint32_t i = 0; i < n && (max_rows <= 0 || rows < max_rows); i++, rows++) {
+            /*  As cli_print_json would print it inside the document
+             *  (JSON_INDENT(2)): scripts that grep it see the same lines. */
             json_t *t = cli_mp_to_json(&tasks->via.array.ptr[i]);
-            char *ts = json_dumps(t, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            printf("%s\n    %s", rows ? "," : "", ts ? ts : "null");
+            char *ts = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            printf("%s\n    ", rows ? "," : "");
+            for (const char *p = ts ? ts : "null"; *p; p++) {
+                putchar(*p);
+                if (*p == '\n')
+                    fputs("    ", stdout);
+            }
             free(ts);
             json_decref(t);
         }

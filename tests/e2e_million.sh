@@ -36,7 +36,7 @@ tock "swarm status --all"
 tick
 "$SWARM" --timeout 60 --json status --job million > "$T/status.json" || fail "status --json"
 tock "swarm status --json"
-[ "$(grep -c '^    {"id":"cmd-' "$T/status.json")" = "$N" ] || fail "status --json rows"
+[ "$(grep -c '^      "id": "cmd-' "$T/status.json")" = "$N" ] || fail "status --json rows"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["tasks"]) == int(sys.argv[2])' \
     "$T/status.json" "$N" || fail "status --json is not one document"
 ok "status of $N tasks"
@@ -58,7 +58,7 @@ tick
 rc=$?
 tock "swarm wait --json"
 [ "$rc" = 1 ] || fail "wait --json exit $rc"
-[ "$(grep -c '^    {"id":' "$T/wait.json")" = $((N + 1)) ] || fail "wait --json rows"
+[ "$(grep -c '^      "id": ' "$T/wait.json")" = $((N + 1)) ] || fail "wait --json rows"
 tick
 "$SWARM" results --job million > "$T/results" 2>"$T/results.err"
 rc=$?
