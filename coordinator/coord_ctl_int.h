@@ -1,6 +1,7 @@
 /*  coord_ctl_int -- what the files of the control module share:
- *  coord_ctl.c (requests that change things, held replies, transactions)
- *  and coord_ctl_list.c (STATUS and WAIT: listings in pages). */
+ *  coord_ctl.c (life cycle, held replies, INIT, AGENTS, DRAIN, REVOKE),
+ *  coord_ctl_submit.c (SUBMIT and its transactions, CANCEL, the slices of
+ *  both) and coord_ctl_list.c (STATUS and WAIT: listings in pages). */
 #ifndef COORD_CTL_INT_H
 #define COORD_CTL_INT_H
 
@@ -98,6 +99,20 @@ int  ctl_reply_error(coord_ctl_t *self, zframe_t *routing, int code, const char 
  *  (an error reply was sent unless allow_none). */
 coord_job_t *ctl_job_of(coord_ctl_t *self, sw_msg_t *m, bool allow_none);
 void ctl_pack_counts(msgpack_packer *pk, const coord_job_t *j);
+
+void ctl_error_body(msgpack_sbuffer *sb, int code, const char *msg);
+/*  swarm init JOB makes JOB current, here and in Redis. */
+void ctl_set_current(coord_ctl_t *self, const char *job);
+/*  A reply that waits for the turn's flush, outside of a request (the end
+ *  of a transaction or of a job's cancel); sb is taken. */
+void ctl_hold(coord_ctl_t *self, zframe_t *routing, msgpack_sbuffer *sb, uint64_t req,
+              coord_job_t *j);
+
+/*  coord_ctl_submit.c */
+void ctl_on_submit(coord_ctl_t *self, sw_msg_t *m);
+void ctl_on_cancel(coord_ctl_t *self, sw_msg_t *m);
+void ctl_txn_destroy(ctl_txn_t **self_p);
+void ctl_cancel_destroy(ctl_cancel_t **self_p);
 
 /*  coord_ctl_list.c */
 void ctl_on_status(coord_ctl_t *self, sw_msg_t *m);
