@@ -618,7 +618,6 @@ m_drain_all(m_t *m)
     snprintf(healer->id, sizeof healer->id, "healer");
     healer->slots = 100;
     healer->gpu = true;
-    healer->runs = zlistx_new();
     for (int round = 0; round < 400 && !m->failed; round++) {
         for (int i = 0; i < m->nagents; i++) {
             m_agent_t *ma = &m->agents[i];
