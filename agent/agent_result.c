@@ -1,0 +1,205 @@
+/*  agent_result -- see agent_result.h */
+#include "agent_result.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "sw_selftest.h"
+
+int
+agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage, bool *is_error)
+{
+    /*  The document is the last line that parses (claude may warn first). */
+    json_t *doc = NULL;
+    for (size_t end = n; end > 0 && !doc; ) {
+        size_t start = end - 1;
+        while (start > 0 && out[start - 1] != '\n')
+            start--;
+        json_t *d = json_loadb(out + start, end - start, 0, NULL);
+        if (json_is_object(d) && json_object_get(d, "is_error"))
+            doc = d;
+        else
+            json_decref(d);
+        end = start > 0 ? start - 1 : 0;
+    }
+    if (!doc)
+        return -1;
+    const char *result = json_string_value(json_object_get(doc, "result"));
+    if (result)
+        sw_buf_addstr(text, result);
+    else if (json_string_value(json_object_get(doc, "subtype")))
+        sw_buf_printf(text, "(claude: %s)", json_string_value(json_object_get(doc, "subtype")));
+    *is_error = json_is_true(json_object_get(doc, "is_error"));
+    json_t *u = json_object_get(doc, "usage");
+    *usage = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
+                       "input_tokens", json_object_get(u, "input_tokens"),
+                       "output_tokens", json_object_get(u, "output_tokens"),
+                       "cache_read_input_tokens", json_object_get(u, "cache_read_input_tokens"),
+                       "cost_usd", json_object_get(doc, "total_cost_usd"),
+                       "num_turns", json_object_get(doc, "num_turns"),
+                       "session_id", json_object_get(doc, "session_id"));
+    json_decref(doc);
+    return 0;
+}
+
+int
+agent_codex_usage(const char *out, size_t n, json_t **usage)
+{
+    static const char *const fields[] = { "input_tokens", "cached_input_tokens",
+                                          "output_tokens", "reasoning_output_tokens" };
+    json_int_t sum[4] = { 0 }, turns = 0;
+    for (size_t start = 0; start < n; ) {
+        const char *nl = memchr(out + start, '\n', n - start);
+        size_t end = nl ? (size_t) (nl - out) : n;
+        if (end > start && out[start] == '{') {
+            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
+            const char *type = json_string_value(json_object_get(ev, "type"));
+            json_t *u = json_object_get(ev, "usage");
+            if (type && strcmp(type, "turn.completed") == 0 && json_is_object(u)) {
+                turns++;
+                for (size_t i = 0; i < 4; i++)
+                    sum[i] += json_integer_value(json_object_get(u, fields[i]));
+            }
+            json_decref(ev);
+        }
+        start = end + 1;
+    }
+    if (turns == 0)
+        return -1;
+    *usage = json_pack("{s:I, s:I, s:I, s:I, s:I}", fields[0], sum[0], fields[1], sum[1],
+                       fields[2], sum[2], fields[3], sum[3], "num_turns", turns);
+    return 0;
+}
+
+static json_t *
+s_text(const char *s, size_t n)
+{
+    sw_buf_t b;
+    sw_buf_init(&b);
+    sw_utf8_sanitize(s ? s : "", s ? n : 0, &b);
+    json_t *j = json_stringn(b.data ? b.data : "", b.len);
+    sw_buf_release(&b);
+    return j;
+}
+
+char *
+agent_result_json(const agent_result_t *r)
+{
+    const sw_task_t *t = r->task;
+    char started[40];
+    time_t secs = (time_t) (r->started_wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(started + n, sizeof started - n, ".%03dZ", (int) (r->started_wall_ms % 1000));
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(t->id));
+    json_object_set_new(o, "job", json_string(t->job));
+    json_object_set_new(o, "type", json_string(t->type));
+    json_object_set_new(o, "runner", json_string(t->runner));
+    json_object_set_new(o, "status", json_string(r->status));
+    json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+    json_object_set_new(o, "signal", r->signal ? json_string(sigabbrev_np(r->signal)
+                                                             ? sigabbrev_np(r->signal) : "?")
+                                               : json_null());
+    json_object_set_new(o, "attempt", json_integer(t->attempt));
+    json_object_set_new(o, "agent", json_string(r->agent));
+    json_object_set_new(o, "host", json_string(r->host));
+    json_object_set_new(o, "started_at", json_string(started));
+    json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
+    json_object_set_new(o, "output", s_text(r->output, r->output_len));
+    json_object_set_new(o, "output_truncated", json_boolean(r->output_truncated));
+    json_object_set_new(o, "stderr_tail", s_text(r->stderr_tail, r->stderr_len));
+    json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
+    if (r->usage)
+        json_object_set(o, "usage", r->usage);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/*  KEYS: task hash, memory entry, namespace index, namespace set.
+ *  ARGV: attempt, result JSON, now (ms), memory key, namespace.
+ *  A memory entry written since the attempt started is the worker's own
+ *  result (swarm mcp's memory_store): it stays, and the run's result goes
+ *  beside it, in the entry's field run. */
+static const char s_store_lua[] =
+    "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
+    "if a and a ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'result', ARGV[2], 'attempt', ARGV[1])\n"
+    "local started = tonumber(redis.call('HGET', KEYS[1], 'started') or '0') or 0\n"
+    "local updated = tonumber(redis.call('HGET', KEYS[2], 'updated') or '0') or 0\n"
+    "if started > 0 and updated >= started then\n"
+    "  redis.call('HSET', KEYS[2], 'run', ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "redis.call('HSETNX', KEYS[2], 'created', ARGV[3])\n"
+    "redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
+    "redis.call('SADD', KEYS[4], ARGV[5])\n"
+    "return 1\n";
+
+int
+agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err)
+{
+    char task_key[512], mem_key[512], idx_key[256], attempt[32], now[32], key[256];
+    snprintf(task_key, sizeof task_key, "swarm:task:%s:%s", t->job, t->id);
+    snprintf(key, sizeof key, "result-%s", t->id);
+    snprintf(mem_key, sizeof mem_key, "swarm:mem:%s:%s", t->ns, key);
+    snprintf(idx_key, sizeof idx_key, "swarm:ns:%s", t->ns);
+    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
+    snprintf(now, sizeof now, "%lld", (long long) sw_wall_ms());
+    const char *argv[] = { "EVAL", s_store_lua, "4", task_key, mem_key, idx_key,
+                           "swarm:namespaces", attempt, json, now, key, t->ns };
+    redisReply *r = sw_redis_cmd(redis, 12, argv, NULL, err);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+/*  --- self-test ------------------------------------------------------------------ */
+
+int
+agent_result_test(bool verbose)
+{
+    sw_task_t t;
+    sw_task_init(&t);
+    t.id = xstrdup("review");
+    t.job = xstrdup("j");
+    t.type = xstrdup("reviewer");
+    t.runner = xstrdup("codex");
+    /*  codex --json: usage summed over turn.completed events */
+    const char *events = "{\"type\":\"thread.started\"}\nnot json\n"
+        "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":40,\"cached_input_tokens\":2,"
+        "\"output_tokens\":7}}\n{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":2,"
+        "\"output_tokens\":1,\"reasoning_output_tokens\":3}}";
+    json_t *u = NULL;
+    CHECK(agent_codex_usage(events, strlen(events), &u) == 0);
+    CHECK(json_integer_value(json_object_get(u, "input_tokens")) == 42);
+    CHECK(json_integer_value(json_object_get(u, "output_tokens")) == 8);
+    CHECK(json_integer_value(json_object_get(u, "num_turns")) == 2);
+    json_decref(u);
+    CHECK(agent_codex_usage("no events\n", 10, &u) < 0);
+    agent_result_t r = { .task = &t, .agent = "a1", .host = "h", .status = "failed",
+                         .exit_code = -1, .signal = SIGKILL, .started_wall_ms = 1000,
+                         .output = "bad \xff byte\n", .output_len = 11,
+                         .stderr_tail = "", .error = "boom" };
+    char *json = agent_result_json(&r);
+    json_error_t jerr;
+    json_t *o = json_loads(json, 0, &jerr);
+    CHECK(o != NULL);
+    CHECK(json_is_null(json_object_get(o, "exit_code")));
+    CHECK(strcmp(json_string_value(json_object_get(o, "signal")), "KILL") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(o, "output")), "bad \xEF\xBF\xBD byte\n") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(o, "started_at")),
+                 "1970-01-01T00:00:01.000Z") == 0);
+    json_decref(o);
+    free(json);
+    sw_task_release(&t);
+    (void) verbose;
+    return 0;
+}

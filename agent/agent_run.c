@@ -1,0 +1,604 @@
+/*  agent_run -- see agent_run.h */
+#include "agent_run.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent_child.h"
+#include "agent_env.h"
+#include "agent_orphans.h"
+#include "agent_result.h"
+#include "agent_spool.h"
+
+extern char **environ;
+
+typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
+
+typedef struct {
+    agent_runs_t *runs;
+    sw_task_t     task;
+    run_state_t   state;
+    char          token[320];   /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT */
+    /*  prepare and spawn */
+    char         *lastmsg;      /*  codex's -o file */
+    char         *schema;       /*  codex's --output-schema file */
+    char         *error;        /*  why it could not run */
+    bool          deterministic;    /*  ... for a reason no retry changes */
+    agent_child_t child;
+    bool          spawned;
+    /*  result and store */
+    const char   *status;
+    bool          retryable;    /*  worth another attempt, maybe elsewhere */
+    char         *json;         /*  result waiting to be stored */
+    bool          spooled;      /*  its result is in the spool */
+    int           exit_code;    /*  of a result loaded from the spool */
+} run_t;
+
+struct agent_runs_t {
+    zloop_t                *loop;
+    const agent_run_conf_t *conf;
+    agent_store_t          *store;
+    agent_run_report_fn    *report;
+    void                   *ctx;
+    zlistx_t               *runs;   /*  run_t * */
+    bool                    sweep;  /*  look for strays at the next tick */
+    unsigned                ticks;
+};
+
+static void s_check(agent_runs_t *self, run_t *run);
+static void s_sweep(agent_runs_t *self);
+
+static void
+s_run_destroy(run_t **run_p)
+{
+    run_t *run = *run_p;
+    if (!run)
+        return;
+    if (run->spawned)
+        agent_child_release(&run->child);
+    if (run->lastmsg)
+        unlink(run->lastmsg);
+    if (run->schema)
+        unlink(run->schema);
+    sw_task_release(&run->task);
+    free(run->lastmsg);
+    free(run->schema);
+    free(run->error);
+    free(run->json);
+    free(run);
+    *run_p = NULL;
+}
+
+static run_t *
+s_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
+{
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (strcmp(r->task.job, job) == 0 && strcmp(r->task.id, id) == 0
+            && (attempt < 0 || r->task.attempt == attempt))
+            return r;
+    return NULL;
+}
+
+/*  --- stage: store ----------------------------------------------------------------- */
+
+static int
+s_exit_code(const run_t *run)
+{
+    if (run->spawned)
+        return run->child.exited ? agent_child_exit_code(&run->child) : -1;
+    return run->exit_code;
+}
+
+/*  Stores the result, then says DONE. A failed write is retried from the
+ *  tick: DONE goes out only once the result is safe in Redis, and until
+ *  then the result is in the spool. */
+static void
+s_store(agent_runs_t *self, run_t *run)
+{
+    agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
+                          (char *) run->status, s_exit_code(run), run->retryable, run->json };
+    if (agent_store_result(self->store, &s, &run->spooled) < 0)
+        return;
+    int code = s_exit_code(run);
+    self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
+                 run->retryable);
+    run->state = RUN_DONE;
+    log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
+             (long long) run->task.attempt, run->status);
+}
+
+/*  --- stages: collect and result ----------------------------------------------------- */
+
+/*  The task is over: build its result. */
+static void
+s_complete(agent_runs_t *self, run_t *run)
+{
+    agent_child_t *c = &run->child;
+    sw_buf_t output, errtail;
+    sw_buf_init(&output);
+    sw_buf_init(&errtail);
+    bool truncated = false;
+    json_t *usage = NULL;
+    agent_result_t r = { .task = &run->task, .agent = self->conf->agent_id,
+                         .host = self->conf->host, .exit_code = -1,
+                         .started_wall_ms = sw_wall_ms(), .error = run->error };
+    if (!run->spawned) {
+        run->status = "failed";
+        /*  a missing binary or directory may exist on another agent */
+        run->retryable = !run->deterministic;
+    }
+    else {
+        r.exit_code = agent_child_exit_code(c);
+        r.signal = agent_child_signal(c);
+        r.started_wall_ms = c->start_wall_ms;
+        r.duration_ms = c->duration_ms;
+        run->status = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE ? "timed_out"
+                    : c->stop == AGENT_STOP_CANCEL ? "cancelled"
+                    : r.exit_code == 0 ? "succeeded" : "failed";
+        /*  Crashes (a signal we did not send) and timeouts may pass on
+         *  another attempt; a clean non-zero exit will not. */
+        run->retryable = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE
+                      || (r.signal && c->stop == AGENT_STOP_NONE);
+        if (c->stop == AGENT_STOP_TIMEOUT)
+            r.error = "timed out";
+        else if (r.signal && c->stop == AGENT_STOP_NONE)
+            r.error = "crashed";
+        else if (c->stop == AGENT_STOP_IDLE)
+            r.error = "no output for the idle timeout";
+        /*  The output: codex's last message, else claude's result, else the
+         *  child's stdout. codex's stdout holds its --json events, claude's
+         *  its result document: the usage is read from them. */
+        sw_buf_t out;
+        sw_buf_init(&out);
+        sw_capture_render(&c->out, &out);
+        bool from_stdout = false, is_error = false;
+        if (run->lastmsg)
+            sw_read_file(run->lastmsg, (size_t) self->conf->max_output, &output, &truncated);
+        if (strcmp(run->task.runner, "codex") == 0)
+            agent_codex_usage(out.data, out.len, &usage);
+        else if (strcmp(run->task.runner, "claude") == 0
+                 && agent_claude_parse(out.data, out.len, &output, &usage, &is_error) == 0) {
+            from_stdout = true;
+            if (is_error && strcmp(run->status, "succeeded") == 0) {
+                run->status = "failed";
+                r.error = "claude reported an error (is_error)";
+            }
+        }
+        if (output.len == 0 && !from_stdout) {
+            sw_buf_release(&output);
+            output = out;
+            sw_buf_init(&out);
+            from_stdout = true;
+        }
+        if (from_stdout)
+            truncated = sw_capture_truncated(&c->out);
+        sw_buf_release(&out);
+        sw_capture_render(&c->err, &errtail);
+    }
+    if (run->error && !run->spawned)
+        sw_buf_addstr(&errtail, run->error);
+    r.status = run->status;
+    r.output = output.data;
+    r.output_len = output.len;
+    r.output_truncated = truncated;
+    r.stderr_tail = errtail.data;
+    r.stderr_len = errtail.len;
+    r.usage = usage;
+    run->json = agent_result_json(&r);
+    json_decref(usage);
+    run->state = RUN_STORING;
+    self->sweep = true;
+    sw_buf_release(&output);
+    sw_buf_release(&errtail);
+    s_store(self, run);
+}
+
+/*  --- stage: supervise ----------------------------------------------------------------- */
+
+static void
+s_end_poller(agent_runs_t *self, int fd)
+{
+    zmq_pollitem_t item = { NULL, fd, 0, 0 };
+    zloop_poller_end(self->loop, &item);
+}
+
+static int
+s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    run_t *run = arg;
+    /*  libzmq reports a pipe's hang-up as ZMQ_POLLERR: read to find EOF. */
+    int fd = item->fd;
+    if (agent_child_read(&run->child, fd, sw_now_ms()) == 1) {
+        zmq_pollitem_t end = { NULL, fd, 0, 0 };
+        zloop_poller_end(loop, &end);
+        agent_child_close_fd(&run->child, fd);
+        s_check(run->runs, run);        /*  EOF may come after the exit */
+    }
+    return 0;
+}
+
+/*  Reaps every exited child. We spawn all children of this process, and as
+ *  a subreaper we also inherit orphaned grandchildren, which only
+ *  waitpid(-1) can collect. */
+static void
+s_reap(agent_runs_t *self)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        run_t *run = zlistx_first(self->runs);
+        for (; run; run = zlistx_next(self->runs))
+            if (run->spawned && run->child.pid == pid && !run->child.exited)
+                break;
+        if (!run) {
+            log_debug("reaped orphan %d", (int) pid);
+            self->sweep = true;     /*  its children are ours now */
+            continue;
+        }
+        agent_child_reaped(&run->child, st, sw_now_ms());
+        if (run->child.pidfd >= 0) {
+            s_end_poller(self, run->child.pidfd);
+            close(run->child.pidfd);
+            run->child.pidfd = -1;
+        }
+    }
+}
+
+static int
+s_on_pidfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    agent_runs_t *self = arg;
+    s_reap(self);
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->state == RUN_ACTIVE)
+            s_check(self, r);
+    (void) loop;
+    (void) item;
+    return 0;
+}
+
+static void
+s_check(agent_runs_t *self, run_t *run)
+{
+    if (run->state == RUN_ACTIVE && (!run->spawned || agent_child_finished(&run->child)))
+        s_complete(self, run);
+}
+
+/*  --- stages: prepare and spawn ---------------------------------------------------------- */
+
+static char *
+s_safe_name(const char *s)
+{
+    char *p = xstrdup(s);
+    for (char *q = p; *q; q++)
+        if (*q == '/' || *q == ':')
+            *q = '_';
+    return p;
+}
+
+static void
+s_start(agent_runs_t *self, run_t *run)
+{
+    const agent_run_conf_t *conf = self->conf;
+    sw_err_t err = { 0 };
+    const sw_task_t *t = &run->task;
+    char *dir = !t->dir ? xstrdup(conf->workdir)
+              : t->dir[0] == '/' ? xstrdup(t->dir)
+              : xasprintf("%s/%s", conf->workdir, t->dir);
+    struct stat sb;
+    sw_strv_t argv = { 0 };
+    char **envp = NULL;
+    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+        run->error = xasprintf("working directory %s: %s", dir,
+                               errno ? strerror(errno) : "not a directory");
+        goto out;
+    }
+    if (strcmp(t->runner, "codex") == 0) {
+        char *job = s_safe_name(t->job), *id = s_safe_name(t->id);
+        run->lastmsg = xasprintf("%s/.swarm/%s.%s.%lld.last", conf->workdir, job, id,
+                                 (long long) t->attempt);
+        if (t->output_schema) {
+            run->schema = xasprintf("%s/.swarm/%s.%s.%lld.schema.json", conf->workdir, job,
+                                    id, (long long) t->attempt);
+            FILE *f = fopen(run->schema, "w");
+            bool ok = f && fputs(t->output_schema, f) >= 0;
+            if (f && fclose(f) != 0)
+                ok = false;
+            if (!ok) {
+                run->error = xasprintf("cannot write the output schema to %s: %s", run->schema,
+                                       strerror(errno));
+                free(job);
+                free(id);
+                goto out;
+            }
+        }
+        free(job);
+        free(id);
+        unlink(run->lastmsg);
+    }
+    if (t->prompt && strstr(t->prompt, "{{")) {
+        sw_buf_t expanded;
+        sw_buf_init(&expanded);
+        if (agent_store_expand(self->store, t, &expanded, &err) < 0) {
+            sw_buf_release(&expanded);
+            run->error = xstrdup(err.msg);
+            run->deterministic = err.code == SW_ENOTFOUND;
+            goto out;
+        }
+        free(run->task.prompt);
+        run->task.prompt = expanded.data;
+    }
+    if (agent_runner_argv(conf->runner, t, dir, run->lastmsg, run->schema, &argv, &err) < 0) {
+        run->error = xstrdup(err.msg);
+        run->deterministic = true;
+        goto out;
+    }
+    envp = agent_env_build(environ, conf->pass_env, t, conf->agent_id, run->token);
+    if (conf->rlimit_as || conf->rlimit_nofile) {
+        /*  posix_spawn cannot set limits: the child execs this agent once
+         *  more, which sets them and execs the runner (no window without
+         *  them, unlike prlimit after the spawn). */
+        sw_strv_t wrapped = { 0 };
+        char lim[2][32];
+        snprintf(lim[0], sizeof lim[0], "%lld", conf->rlimit_as);
+        snprintf(lim[1], sizeof lim[1], "%lld", conf->rlimit_nofile);
+        sw_strv_push(&wrapped, conf->self_exe);
+        sw_strv_push(&wrapped, conf->exec_limits_arg);
+        sw_strv_push(&wrapped, lim[0]);
+        sw_strv_push(&wrapped, lim[1]);
+        for (size_t i = 0; i < argv.n; i++)
+            sw_strv_push(&wrapped, argv.v[i]);
+        sw_strv_release(&argv);
+        argv = wrapped;
+    }
+    agent_child_opts_t o = {
+        .argv = argv.v, .envp = envp, .dir = dir,
+        .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
+        .grace_ms = conf->grace_ms,
+        /*  codex cleans up its tool processes on SIGINT */
+        .term_signal = strcmp(t->runner, "codex") == 0 ? SIGINT : SIGTERM,
+        .out_head = (size_t) conf->max_output / 2,
+        .out_tail = (size_t) conf->max_output / 2, .err_tail = 4096,
+    };
+    if (agent_child_spawn(&run->child, &o, &err) < 0) {
+        bool missing = strstr(err.msg, "No such file") != NULL;
+        run->error = xasprintf("%s%s", err.msg,
+                               missing && strcmp(t->runner, "codex") == 0
+                               ? " (is codex installed? the agent's --codex PATH says where)"
+                               : missing && strcmp(t->runner, "claude") == 0
+                               ? " (is claude installed? the agent's --claude PATH says where)"
+                               : "");
+        goto out;
+    }
+    run->spawned = true;
+    zmq_pollitem_t out_item = { NULL, run->child.out_fd, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t err_item = { NULL, run->child.err_fd, ZMQ_POLLIN, 0 };
+    zloop_poller(self->loop, &out_item, s_on_pipe, run);
+    zloop_poller(self->loop, &err_item, s_on_pipe, run);
+    zloop_poller_set_tolerant(self->loop, &out_item);
+    zloop_poller_set_tolerant(self->loop, &err_item);
+    if (run->child.pidfd >= 0) {
+        zmq_pollitem_t pid_item = { NULL, run->child.pidfd, ZMQ_POLLIN, 0 };
+        zloop_poller(self->loop, &pid_item, s_on_pidfd, self);
+        zloop_poller_set_tolerant(self->loop, &pid_item);
+    }
+    log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
+              (int) run->child.pid);
+out:
+    if (run->error)
+        log_warnx("task %s/%s cannot run: %s", t->job, t->id, run->error);
+    agent_env_free(envp);
+    sw_strv_release(&argv);
+    free(dir);
+    s_check(self, run);
+}
+
+/*  --- the run set ---------------------------------------------------------------------- */
+
+agent_runs_t *
+agent_runs_new(zloop_t *loop, const agent_run_conf_t *conf, agent_store_t *store,
+               agent_run_report_fn *report, void *ctx)
+{
+    agent_runs_t *self = xcalloc(1, sizeof *self);
+    self->loop = loop;
+    self->conf = conf;
+    self->store = store;
+    self->report = report;
+    self->ctx = ctx;
+    self->runs = zlistx_new();
+    return self;
+}
+
+void
+agent_runs_destroy(agent_runs_t **self_p)
+{
+    agent_runs_t *self = *self_p;
+    if (!self)
+        return;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->spawned && !r->child.exited)
+            kill(-r->child.pid, SIGKILL);
+    run_t *r;
+    while ((r = zlistx_first(self->runs))) {
+        zlistx_detach_cur(self->runs);
+        if (r->spawned && !r->child.exited) {
+            int st;
+            waitpid(r->child.pid, &st, 0);
+            r->child.exited = true;
+        }
+        s_run_destroy(&r);
+    }
+    /*  No task runs now: whatever escaped its group goes, tree by tree. */
+    pid_t child[1];
+    for (int i = 0; i < 100 && agent_orphans_children(child, 1) > 0; i++) {
+        s_sweep(self);
+        usleep(10000);
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+    }
+    zlistx_destroy(&self->runs);
+    free(self);
+    *self_p = NULL;
+}
+
+void
+agent_runs_start(agent_runs_t *self, sw_task_t *t)
+{
+    if (s_find(self, t->job, t->id, t->attempt)) {
+        log_debug("duplicate TASK %s ignored", t->id);
+        sw_task_release(t);
+        return;
+    }
+    run_t *run = xcalloc(1, sizeof *run);
+    run->runs = self;
+    run->exit_code = -1;
+    run->task = *t;
+    sw_task_init(t);
+    snprintf(run->token, sizeof run->token, "%d:%s/%s#%lld", (int) getpid(), run->task.job,
+             run->task.id, (long long) run->task.attempt);
+    long long busy = 0;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        busy += r->state != RUN_DONE;
+    if (busy >= self->conf->slots)
+        log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
+                  self->conf->slots);
+    zlistx_add_end(self->runs, run);
+    self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false);
+    s_start(self, run);
+}
+
+void
+agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
+{
+    run_t *run = s_find(self, job, id, attempt);
+    if (run && run->spawned) {
+        log_info("cancelling %s/%s", job, id);
+        agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
+    }
+}
+
+size_t
+agent_runs_count(const agent_runs_t *self)
+{
+    return zlistx_size(self->runs);
+}
+
+void
+agent_runs_list(const agent_runs_t *self, sw_strv_t *out)
+{
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->state != RUN_DONE) {
+            char *key = xasprintf("%s\x1f%s\x1f%lld", r->task.job, r->task.id,
+                                  (long long) r->task.attempt);
+            sw_strv_push(out, key);
+            free(key);
+        }
+}
+
+/*  A result an earlier run of this agent could not store: deliver it. */
+static void
+s_unspool(void *arg, agent_spooled_t *s)
+{
+    agent_runs_t *self = arg;
+    run_t *run = xcalloc(1, sizeof *run);
+    run->runs = self;
+    sw_task_init(&run->task);
+    run->task.job = s->job;
+    run->task.id = s->id;
+    run->task.ns = s->ns;
+    run->task.attempt = s->attempt;
+    run->json = s->result;
+    s->job = s->id = s->ns = s->result = NULL;
+    int st = sw_tstate_parse(s->status);
+    run->status = sw_tstate_name(st < 0 ? SW_TS_FAILED : (sw_tstate_t) st);
+    run->exit_code = s->exit_code;
+    run->retryable = s->retryable;
+    run->spooled = true;
+    run->state = RUN_STORING;
+    zlistx_add_end(self->runs, run);
+    log_info("result of %s/%s attempt %lld found in the spool: delivering it", run->task.job,
+             run->task.id, (long long) run->task.attempt);
+}
+
+int
+agent_runs_unspool(agent_runs_t *self)
+{
+    return agent_store_unspool(self->store, s_unspool, self);
+}
+
+/*  --- strays ------------------------------------------------------------------------------ */
+
+/*  A child of ours that leads no task stays if it carries the token of a
+ *  running one; one without a token stays while any task runs. */
+static bool
+s_keep_child(pid_t pid, const char *token, void *arg)
+{
+    agent_runs_t *self = arg;
+    bool active = false;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        if (r->state == RUN_ACTIVE) {
+            active = true;
+            if (token && strcmp(token, r->token) == 0)
+                return true;
+        }
+    }
+    if (!token && active)
+        return true;
+    const char *task = token ? strchr(token, ':') : NULL;
+    log_warnx("killing process %d that %s left behind", (int) pid,
+              task ? task + 1 : "a finished task");
+    return false;
+}
+
+/*  Kills what finished tasks left behind; the processes of running tasks
+ *  are passed as leaders, so their environments are not even read. */
+static void
+s_sweep(agent_runs_t *self)
+{
+    pid_t *leaders = xcalloc(zlistx_size(self->runs) + 1, sizeof *leaders);
+    size_t n = 0;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->spawned && !r->child.exited)
+            leaders[n++] = r->child.pid;
+    agent_orphans_sweep(leaders, n, s_keep_child, self);
+    free(leaders);
+}
+
+void
+agent_runs_tick(agent_runs_t *self, int64_t now)
+{
+    s_reap(self);
+    /*  After a task ends and after an orphan dies, and once a second in
+     *  case a stray's parent died between ticks. */
+    if (self->sweep || ++self->ticks % 10 == 0) {
+        self->sweep = false;
+        s_sweep(self);
+    }
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        if (r->state == RUN_ACTIVE && r->spawned && agent_child_tick(&r->child, now)) {
+            log_warnx("task %s: a process outside its group holds its output open; "
+                      "closing", r->task.id);
+            for (int i = 0; i < 2; i++) {
+                int fd = i ? r->child.err_fd : r->child.out_fd;
+                if (fd >= 0) {
+                    s_end_poller(self, fd);
+                    agent_child_close_fd(&r->child, fd);
+                }
+            }
+        }
+        if (r->state == RUN_ACTIVE)
+            s_check(self, r);
+        else if (r->state == RUN_STORING)
+            s_store(self, r);
+    }
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->state == RUN_DONE) {
+            zlistx_detach_cur(self->runs);
+            s_run_destroy(&r);
+        }
+}
