@@ -23,6 +23,7 @@
 #include "agent_orphans.h"
 #include "agent_run.h"
 #include "agent_spool.h"
+#include "agent_state.h"
 #include "sw_curve.h"
 #include "sw_opts.h"
 
@@ -40,6 +41,7 @@ typedef struct {
     char      *curve_secret;
     char      *coordinator_key;
     char      *spool;
+    char      *state_dir;
     long long  slots;
     long long  grace_ms;
     long long  max_output;
@@ -62,6 +64,8 @@ typedef struct {
     agent_conf_t       *conf;
     zloop_t            *loop;
     agent_link_t       *link;
+    agent_state_t      *state;
+    agent_spool_t      *spool;
     agent_store_t      *store;
     agent_runs_t       *runs;
     agent_run_conf_t    run_conf;
@@ -216,7 +220,8 @@ static const char s_usage[] =
     "                   [--allow-exec] [--allow-cmd PATTERN]... [--pass-env NAME]...\n"
     "                   [--swarm-cli PATH | --no-mcp] [--claude-max-turns N]\n"
     "                   [--claude-max-budget-usd USD] [--rlimit-as BYTES]\n"
-    "                   [--rlimit-nofile N] [--spool DIR] [--redis-password-file FILE]\n"
+    "                   [--rlimit-nofile N] [--state-dir DIR] [--spool DIR]\n"
+    "                   [--redis-password-file FILE]\n"
     "                   [--curve-secret FILE --coordinator-key FILE] [-f] [-v]\n"
     "\n"
     "Runs the coordinator's tasks on this machine, at most --slots at once, each in\n"
@@ -265,8 +270,11 @@ static const sw_opt_t s_opts[] = {
       "address-space limit of every task (default: inherited)" },
     { "rlimit-nofile", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_nofile), 0, 1 << 20, "N",
       "open-file limit of every task (default: inherited)" },
+    { "state-dir", 0, SW_OPT_STR, offsetof(agent_conf_t, state_dir), 0, 0, "DIR",
+      "the agent's private files, never under --workdir (default $STATE_DIRECTORY, else "
+      "/var/lib/swarm-agent/ID as root, else ${XDG_STATE_HOME:-~/.local/state}/swarm-agent/ID)" },
     { "spool", 0, SW_OPT_STR, offsetof(agent_conf_t, spool), 0, 0, "DIR",
-      "results wait here while Redis is down (default WORKDIR/.swarm/spool-ID)" },
+      "results wait here while Redis is down (default STATE_DIR/spool)" },
     { "curve-secret", 0, SW_OPT_STR, offsetof(agent_conf_t, curve_secret), 0, 0, "FILE",
       "this agent's CURVE secret certificate (swarm keygen); with --coordinator-key" },
     { "coordinator-key", 0, SW_OPT_STR, offsetof(agent_conf_t, coordinator_key), 0, 0, "FILE",
@@ -365,25 +373,17 @@ main(int argc, char **argv)
         s_conf.codex = xstrdup("codex");
     if (!s_conf.claude)
         s_conf.claude = xstrdup("claude");
-    char resolved[PATH_MAX];
+    char resolved[PATH_MAX], cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) {
+        fprintf(stderr, "swarm-agent: the current directory: %s\n", strerror(errno));
+        return 1;
+    }
     if (!realpath(s_conf.workdir ? s_conf.workdir : ".", resolved)) {
         fprintf(stderr, "swarm-agent: --workdir %s: %s\n", s_conf.workdir, strerror(errno));
         return 2;
     }
     free(s_conf.workdir);
     s_conf.workdir = xstrdup(resolved);
-    char *dotdir = xasprintf("%s/.swarm", s_conf.workdir);
-    if (mkdir(dotdir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "swarm-agent: cannot create %s: %s\n", dotdir, strerror(errno));
-        return 1;
-    }
-    free(dotdir);
-    if (!s_conf.spool)
-        s_conf.spool = xasprintf("%s/.swarm/spool-%s", s_conf.workdir, s_conf.id);
-    if (agent_spool_open(s_conf.spool, &err) < 0) {
-        fprintf(stderr, "swarm-agent: %s\n", err.msg);
-        return 1;
-    }
     if (s_conf.redis_password_file && sw_redis_password_file(s_conf.redis_password_file, &err) < 0) {
         fprintf(stderr, "swarm-agent: %s\n", err.msg);
         return 2;
@@ -402,6 +402,49 @@ main(int argc, char **argv)
                 "decimals (e.g. 2.50), got '%s'\n", s_conf.claude_max_budget_usd);
         return 2;
     }
+    /*  The agent's own files: out of every task's reach. */
+    if (!s_conf.state_dir) {
+        s_conf.state_dir = agent_state_default(s_conf.id, geteuid(), getenv("STATE_DIRECTORY"),
+                                               getenv("XDG_STATE_HOME"), getenv("HOME"), &err);
+        if (!s_conf.state_dir) {
+            fprintf(stderr, "swarm-agent: %s\n", err.msg);
+            return 2;
+        }
+    }
+    if (s_conf.state_dir[0] != '/') {
+        char *abs = xasprintf("%s/%s", cwd, s_conf.state_dir);
+        free(s_conf.state_dir);
+        s_conf.state_dir = abs;
+    }
+    agent_state_t *state = agent_state_open(s_conf.state_dir, s_conf.workdir, &err);
+    if (!state) {
+        fprintf(stderr, "swarm-agent: %s\n", err.msg);
+        return err.code == SW_EINVAL ? 2 : 1;
+    }
+    char *spool_dir = s_conf.spool ? realpath(s_conf.spool, NULL) : NULL;
+    if (s_conf.spool && !spool_dir && mkdir(s_conf.spool, 0700) == 0)
+        spool_dir = realpath(s_conf.spool, NULL);
+    if (!s_conf.spool)
+        spool_dir = xasprintf("%s/spool", agent_state_dir(state));
+    if (!spool_dir) {
+        fprintf(stderr, "swarm-agent: --spool %s: %s\n", s_conf.spool, strerror(errno));
+        return 1;
+    }
+    if (agent_path_inside(spool_dir, s_conf.workdir)
+        || agent_path_inside(s_conf.workdir, spool_dir)) {
+        fprintf(stderr, "swarm-agent: --spool %s and --workdir %s overlap: tasks write under "
+                "the workdir, and the spool must be out of their reach\n", spool_dir,
+                s_conf.workdir);
+        return 2;
+    }
+    agent_spool_t *spool = agent_spool_new(spool_dir, state, &err);
+    if (!spool) {
+        fprintf(stderr, "swarm-agent: --spool %s\n", err.msg);
+        return err.code == SW_EINVAL ? 2 : 1;
+    }
+    free(s_conf.spool);
+    s_conf.spool = spool_dir;
+
     log_init("swarm-agent", s_conf.foreground, s_conf.verbose);
     if (!s_conf.foreground && daemon(1, 0) < 0)
         fatal("daemon");
@@ -457,6 +500,7 @@ main(int argc, char **argv)
     self.run_conf = (agent_run_conf_t) { .agent_id = s_conf.id, .host = self.host,
                                          .workdir = s_conf.workdir, .self_exe = self.self_exe,
                                          .exec_limits_arg = EXEC_LIMITS_ARG,
+                                         .state = state, .spool_dir = spool_dir,
                                          .runner = &self.rconf, .pass_env = &s_conf.pass_env,
                                          .slots = s_conf.slots, .grace_ms = s_conf.grace_ms,
                                          .max_output = s_conf.max_output,
@@ -464,7 +508,9 @@ main(int argc, char **argv)
                                          .rlimit_nofile = s_conf.rlimit_nofile };
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);
-    self.store = agent_store_new(s_conf.redis, s_conf.spool);
+    self.state = state;
+    self.spool = spool;
+    self.store = agent_store_new(s_conf.redis, spool);
     self.runs = agent_runs_new(self.loop, &self.run_conf, self.store, s_report, &self);
     agent_store_redis(self.store);
     int spooled = agent_runs_unspool(self.runs);
@@ -476,8 +522,9 @@ main(int argc, char **argv)
     zmq_pollitem_t sig = { NULL, self.sigfd, ZMQ_POLLIN, 0 };
     zloop_poller(self.loop, &sig, s_on_signal, &self);
     zloop_timer(self.loop, 100, 0, s_on_tick, &self);
-    log_info("agent %s on %s: %lld slots, coordinator %s, workdir %s%s", s_conf.id, self.host,
-             s_conf.slots, s_conf.coordinator, s_conf.workdir,
+    log_info("agent %s on %s: %lld slots, coordinator %s, workdir %s, state %s%s", s_conf.id,
+             self.host, s_conf.slots, s_conf.coordinator, s_conf.workdir,
+             agent_state_dir(state),
              s_conf.allow_cmd.n ? ", exec allowed for --allow-cmd programs"
              : s_conf.allow_exec ? ", exec allowed" : "");
     zloop_start(self.loop);
@@ -489,6 +536,8 @@ main(int argc, char **argv)
     agent_link_destroy(&self.link);
     zloop_destroy(&self.loop);
     agent_store_destroy(&self.store);
+    agent_spool_destroy(&self.spool);
+    agent_state_destroy(&self.state);
     sw_kv_release(&self.labels);
     free((char *) self.rconf.mcp);
     free((char *) self.rconf.redis_password_file);

@@ -158,7 +158,7 @@ s_complete(agent_runs_t *self, run_t *run)
         sw_capture_render(&c->out, &out);
         bool from_stdout = false, is_error = false;
         if (run->lastmsg)
-            sw_read_file(run->lastmsg, (size_t) self->conf->max_output, &output, &truncated);
+            agent_state_read(run->lastmsg, (size_t) self->conf->max_output, &output, &truncated);
         if (strcmp(run->task.runner, "codex") == 0)
             agent_codex_usage(out.data, out.len, &usage);
         else if (strcmp(run->task.runner, "claude") == 0
@@ -271,14 +271,38 @@ s_check(agent_runs_t *self, run_t *run)
 
 /*  --- stages: prepare and spawn ---------------------------------------------------------- */
 
-static char *
-s_safe_name(const char *s)
+/*  codex's last-message file (-o; created empty here, so nothing else can
+ *  take its name) and its output schema, in the state directory. */
+static int
+s_codex_files(agent_runs_t *self, run_t *run)
 {
-    char *p = xstrdup(s);
-    for (char *q = p; *q; q++)
-        if (*q == '/' || *q == ':')
-            *q = '_';
-    return p;
+    const sw_task_t *t = &run->task;
+    sw_err_t err = { 0 };
+    int fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "last",
+                                &run->lastmsg, &err);
+    if (fd < 0) {
+        run->error = xstrdup(err.msg);
+        return -1;
+    }
+    close(fd);
+    if (!t->output_schema)
+        return 0;
+    fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "schema.json",
+                            &run->schema, &err);
+    if (fd < 0) {
+        run->error = xstrdup(err.msg);
+        return -1;
+    }
+    size_t len = strlen(t->output_schema);
+    bool ok = write(fd, t->output_schema, len) == (ssize_t) len;
+    if (close(fd) < 0)
+        ok = false;
+    if (!ok) {
+        run->error = xasprintf("cannot write the output schema to %s: %s", run->schema,
+                               strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static void
@@ -293,34 +317,27 @@ s_start(agent_runs_t *self, run_t *run)
     struct stat sb;
     sw_strv_t argv = { 0 };
     char **envp = NULL;
-    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+    char *real = NULL;
+    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || !(real = realpath(dir, NULL))) {
         run->error = xasprintf("working directory %s: %s", dir,
                                errno ? strerror(errno) : "not a directory");
         goto out;
     }
-    if (strcmp(t->runner, "codex") == 0) {
-        char *job = s_safe_name(t->job), *id = s_safe_name(t->id);
-        run->lastmsg = xasprintf("%s/.swarm/%s.%s.%lld.last", conf->workdir, job, id,
-                                 (long long) t->attempt);
-        if (t->output_schema) {
-            run->schema = xasprintf("%s/.swarm/%s.%s.%lld.schema.json", conf->workdir, job,
-                                    id, (long long) t->attempt);
-            FILE *f = fopen(run->schema, "w");
-            bool ok = f && fputs(t->output_schema, f) >= 0;
-            if (f && fclose(f) != 0)
-                ok = false;
-            if (!ok) {
-                run->error = xasprintf("cannot write the output schema to %s: %s", run->schema,
-                                       strerror(errno));
-                free(job);
-                free(id);
-                goto out;
-            }
-        }
-        free(job);
-        free(id);
-        unlink(run->lastmsg);
+    /*  The agent's own files are out of every task's reach: no task runs
+     *  where they are, whatever its --dir says. */
+    const char *state_dir = agent_state_dir(conf->state);
+    bool in_state = agent_path_inside(real, state_dir) || agent_path_inside(state_dir, real)
+                 || (conf->spool_dir && (agent_path_inside(real, conf->spool_dir)
+                                         || agent_path_inside(conf->spool_dir, real)));
+    free(real);
+    if (in_state) {
+        run->error = xasprintf("working directory %s holds the agent's state: no task may "
+                               "run there", dir);
+        run->deterministic = true;
+        goto out;
     }
+    if (strcmp(t->runner, "codex") == 0 && s_codex_files(self, run) < 0)
+        goto out;
     if (t->prompt && strstr(t->prompt, "{{")) {
         sw_buf_t expanded;
         sw_buf_init(&expanded);

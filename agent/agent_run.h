@@ -26,6 +26,7 @@
 #include <czmq.h>
 
 #include "agent_runner.h"
+#include "agent_state.h"
 #include "agent_store.h"
 #include "sw_task.h"
 
@@ -35,6 +36,8 @@ typedef struct {
     const char                *workdir;     /*  absolute; where a task's dir is relative to */
     const char                *self_exe;    /*  this binary, for the limits trampoline */
     const char                *exec_limits_arg;    /*  its option that sets them */
+    agent_state_t             *state;       /*  where a run's own files go */
+    const char                *spool_dir;   /*  no task may run in it, nor in the state */
     const agent_runner_conf_t *runner;
     const sw_strv_t           *pass_env;
     long long                  slots;

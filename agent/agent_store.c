@@ -10,14 +10,14 @@
 
 struct agent_store_t {
     const char *redis_url;
-    const char *spool;
+    agent_spool_t *spool;
     sw_redis_t *redis;
     int64_t     retry_ms;       /*  monotonic: no try before */
     int64_t     backoff_ms;     /*  1 -> 8 s while Redis fails; 0 when it answers */
 };
 
 agent_store_t *
-agent_store_new(const char *redis_url, const char *spool)
+agent_store_new(const char *redis_url, agent_spool_t *spool)
 {
     agent_store_t *self = xcalloc(1, sizeof *self);
     self->redis_url = redis_url;

@@ -18,7 +18,7 @@
 typedef struct agent_store_t agent_store_t;
 
 /*  redis_url and spool are borrowed and must outlive the store. */
-agent_store_t *agent_store_new(const char *redis_url, const char *spool);
+agent_store_t *agent_store_new(const char *redis_url, agent_spool_t *spool);
 void agent_store_destroy(agent_store_t **self_p);
 
 /*  The connection, or NULL while Redis is unreachable (the reason is

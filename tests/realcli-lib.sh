@@ -42,7 +42,7 @@ start_realcli_agents() {
     for a in a1 a2; do
         mkdir -p "$T/work-$a"
         "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id "$a" --slots 2 \
-            --workdir "$T/work-$a" --kill-grace-ms 1000 "$@" >>"$T/agent-$a.log" 2>&1 &
+            --workdir "$T/work-$a" --state-dir "$T/state-$a" --kill-grace-ms 1000 "$@" >>"$T/agent-$a.log" 2>&1 &
         PIDS+=("$!")
     done
     wait_agents 2

@@ -6,6 +6,7 @@
 #include "agent_env.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
+#include "agent_state.h"
 #include "agent_result.h"
 #include "agent_runner.h"
 #include "coord_sched.h"
@@ -35,6 +36,7 @@ static const sw_selftest_t s_tests[] = {
     { "runner", agent_runner_test },
     { "env", agent_env_test },
     { "result", agent_result_test },
+    { "state", agent_state_test },
     { NULL, NULL },
 };
 
