@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -35,6 +36,7 @@ agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
     c->pidfd = c->out_fd = c->err_fd = -1;
     int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        c->spawn_errno = errno;
         sw_err_set(err, SW_EFAIL, "pipe: %s", strerror(errno));
         goto fail;
     }
@@ -42,8 +44,12 @@ agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    /*  stdin is /dev/null: agent CLIs wait for EOF on an open stdin. */
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    /*  stdin is a file or /dev/null: agent CLIs wait for EOF on an open
+     *  stdin (dup2 clears O_CLOEXEC on the copy). */
+    if (o->stdin_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, o->stdin_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
     if (o->dir)
@@ -67,6 +73,7 @@ agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
+        c->spawn_errno = rc;
         sw_err_set(err, SW_EFAIL, "%s: %s", o->argv[0], strerror(rc));
         goto fail;
     }
@@ -98,6 +105,44 @@ fail:
             close(errp[i]);
     }
     return -1;
+}
+
+size_t
+agent_child_arg_limit(void)
+{
+    long max = sysconf(_SC_ARG_MAX);
+    size_t limit = max > 0 ? (size_t) max : AGENT_ARG_STRLEN_MAX;
+    if (limit > (6u << 20))
+        limit = 6u << 20;       /*  _STK_LIM / 4 * 3 */
+    return limit < AGENT_ARG_STRLEN_MAX ? AGENT_ARG_STRLEN_MAX : limit;
+}
+
+int
+agent_child_check_args(const char *path, char *const *argv, char *const *envp, size_t limit,
+                       sw_err_t *err)
+{
+    size_t total = strlen(path) + 1, argc = 0, envc = 0;
+    for (size_t i = 0; argv && argv[i]; i++, argc++) {
+        size_t len = strlen(argv[i]) + 1;
+        if (len > AGENT_ARG_STRLEN_MAX)
+            return sw_err_set(err, SW_EINVAL, "argument list too long: argument %zu is %zu "
+                              "bytes, the limit here is %d per argument", i, len,
+                              AGENT_ARG_STRLEN_MAX);
+        total += len;
+    }
+    for (size_t i = 0; envp && envp[i]; i++, envc++) {
+        size_t len = strlen(envp[i]) + 1;
+        if (len > AGENT_ARG_STRLEN_MAX)
+            return sw_err_set(err, SW_EINVAL, "argument list too long: variable %.*s is %zu "
+                              "bytes, the limit here is %d per variable",
+                              (int) strcspn(envp[i], "="), envp[i], len, AGENT_ARG_STRLEN_MAX);
+        total += len;
+    }
+    total += ((argc ? argc : 1) + envc) * sizeof(void *);  /*  bprm_stack_limits */
+    if (total > limit)
+        return sw_err_set(err, SW_EINVAL, "argument list too long: %zu bytes, the limit here "
+                          "is %zu", total, limit);
+    return 0;
 }
 
 int
@@ -268,7 +313,8 @@ static agent_child_opts_t
 s_opts(char *const *argv)
 {
     static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
-    agent_child_opts_t o = { .argv = argv, .envp = envp, .dir = "/", .timeout_ms = 0,
+    agent_child_opts_t o = { .argv = argv, .envp = envp, .dir = "/", .stdin_fd = -1,
+                             .timeout_ms = 0,
                              .grace_ms = 500, .term_signal = SIGTERM,
                              .out_head = 1000, .out_tail = 1000, .err_tail = 100 };
     return o;
@@ -294,11 +340,54 @@ agent_child_test(bool verbose)
     CHECK(c.err.total == 5);
     agent_child_release(&c);
 
+    /*  stdin from a file: the child reads it to EOF, byte for byte */
+    char tmpl[] = "/tmp/swarm-child-test.XXXXXX";
+    int fd = mkstemp(tmpl);
+    CHECK(fd >= 0 && write(fd, "--version\n- [ ] x", 17) == 17 && lseek(fd, 0, SEEK_SET) == 0);
+    unlink(tmpl);
+    char *const a1b[] = { "/bin/sh", "-c", "cat", NULL };
+    o = s_opts(a1b);
+    o.stdin_fd = fd;
+    CHECK(agent_child_spawn(&c, &o, &err) == 0);
+    close(fd);
+    s_run(&c, 0);
+    sw_buf_reset(&out);
+    sw_capture_render(&c.out, &out);
+    CHECK(agent_child_exit_code(&c) == 0 && strcmp(out.data, "--version\n- [ ] x") == 0);
+    agent_child_release(&c);
+
     /*  a missing binary is an error that says so */
     char *const a2[] = { "no-such-runner-xyz", NULL };
     o = s_opts(a2);
     CHECK(agent_child_spawn(&c, &o, &err) < 0);
     CHECK(strstr(err.msg, "no-such-runner-xyz: No such file") != NULL);
+    CHECK(c.spawn_errno == ENOENT);
+
+    /*  the kernel's argv limits, checked before the spawn */
+    size_t limit = agent_child_arg_limit();
+    CHECK(limit >= AGENT_ARG_STRLEN_MAX && limit <= (6u << 20));
+    char *big = xmalloc(AGENT_ARG_STRLEN_MAX + 1);
+    memset(big, 'x', AGENT_ARG_STRLEN_MAX);
+    big[AGENT_ARG_STRLEN_MAX - 1] = '\0';        /*  131071 + NUL: fits */
+    char *const fits[] = { "/bin/echo", big, NULL };
+    CHECK(agent_child_check_args("/bin/echo", fits, NULL, limit, &err) == 0);
+    big[AGENT_ARG_STRLEN_MAX - 1] = 'x';
+    big[AGENT_ARG_STRLEN_MAX] = '\0';            /*  one more: does not */
+    CHECK(agent_child_check_args("/bin/echo", fits, NULL, limit, &err) < 0);
+    CHECK(strstr(err.msg, "argument list too long: argument 1 is 131073 bytes"));
+    char *envbig = xasprintf("BIG=%s", big);
+    char *const small[] = { "/bin/echo", NULL }, *const envs[] = { envbig, NULL };
+    CHECK(agent_child_check_args("/bin/echo", small, envs, limit, &err) < 0);
+    CHECK(strstr(err.msg, "variable BIG is 131077 bytes"));
+    char *const many[] = { "/bin/echo", "a", "bb", NULL };
+    CHECK(agent_child_check_args("/bin/echo", many, NULL, 40, &err) < 0);
+    CHECK(strcmp(err.msg, "argument list too long: 49 bytes, the limit here is 40") == 0);
+    CHECK(agent_child_check_args("/bin/echo", many, NULL, 49, &err) == 0);
+    /*  and the kernel agrees: one byte more than the check allows is E2BIG */
+    o = s_opts(fits);
+    CHECK(agent_child_spawn(&c, &o, &err) < 0 && c.spawn_errno == E2BIG);
+    free(envbig);
+    free(big);
 
     /*  a flood is drained and capped: the child is never blocked */
     char *const a3[] = { "/bin/sh", "-c", "head -c 3000000 /dev/zero", NULL };

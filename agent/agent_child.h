@@ -1,7 +1,9 @@
 /*  agent_child -- one supervised child process.
  *
  *  Spawned with posix_spawn (vfork semantics: cheap, and exec errors come
- *  back as an errno) in a process group of its own, stdin from /dev/null,
+ *  back as an errno) in a process group of its own, stdin from a file the
+ *  caller opened (a regular file: EOF right after its content) or
+ *  /dev/null (agent CLIs wait for EOF on an open stdin),
  *  stdout and stderr on non-blocking pipes that are always drained into
  *  bounded head+tail captures, so the child never blocks on a full pipe.
  *
@@ -33,6 +35,8 @@ typedef struct {
     char *const *argv;          /*  argv[0] is a path, or a name looked up in PATH */
     char *const *envp;
     const char  *dir;           /*  working directory */
+    int          stdin_fd;      /*  the child's stdin (dup'd; the caller closes its fd),
+                                    or -1 for /dev/null */
     int64_t      timeout_ms;    /*  0 = none */
     int64_t      idle_ms;       /*  0 = none */
     int64_t      grace_ms;      /*  between term_signal and SIGKILL */
@@ -57,11 +61,27 @@ typedef struct {
     int          status;        /*  from waitpid */
     int64_t      exited_ms;
     int64_t      duration_ms;
+    int          spawn_errno;   /*  why agent_child_spawn failed (posix_spawn's errno) */
 } agent_child_t;
 
-/*  0 when running; -1 with err (errno in err->code is not kept: the
- *  message says what failed, e.g. "codex: No such file or directory"). */
+/*  0 when running; -1 with err (the message says what failed, e.g.
+ *  "codex: No such file or directory"; c->spawn_errno the errno). */
 int  agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err);
+
+/*  MAX_ARG_STRLEN of Linux (include/uapi/linux/binfmts.h): the most bytes,
+ *  with its NUL, of one argument or one environment string. */
+#define AGENT_ARG_STRLEN_MAX 131072
+/*  The most bytes argv and environment may take together here, as execve
+ *  counts them (fs/exec.c): a quarter of the stack limit
+ *  (sysconf(_SC_ARG_MAX)), at most 6 MiB, at least 128 KiB. */
+size_t agent_child_arg_limit(void);
+/*  Whether execve(PATH, ARGV, ENVP) fits: every string within
+ *  AGENT_ARG_STRLEN_MAX, and the strings, PATH and the pointer arrays
+ *  within LIMIT. -1 with err: "argument list too long: N bytes, the limit
+ *  here is M" (or the argument or variable that alone is too long). A
+ *  failure no other attempt changes: the caller fails the task at once. */
+int agent_child_check_args(const char *path, char *const *argv, char *const *envp,
+                           size_t limit, sw_err_t *err);
 /*  Drains fd; returns 1 at EOF (the caller stops polling it and calls
  *  agent_child_close_fd), 0 otherwise. */
 int  agent_child_read(agent_child_t *c, int fd, int64_t now_ms);

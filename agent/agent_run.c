@@ -29,6 +29,8 @@ typedef struct {
     char         *schema;       /*  codex's --output-schema file */
     char         *error;        /*  why it could not run */
     bool          deterministic;    /*  ... for a reason no retry changes */
+    int           prompt_fd;    /*  the child's stdin (codex, claude), until the spawn */
+    char         *prompt_path;
     agent_child_t child;
     bool          spawned;
     /*  result and store */
@@ -53,6 +55,20 @@ struct agent_runs_t {
 static void s_check(agent_runs_t *self, run_t *run);
 static void s_sweep(agent_runs_t *self);
 
+/*  Once the child has its stdin (or will never run), the prompt file goes:
+ *  no prompt stays on disk. */
+static void
+s_prompt_close(run_t *run)
+{
+    if (run->prompt_fd >= 0)
+        close(run->prompt_fd);
+    run->prompt_fd = -1;
+    if (run->prompt_path)
+        unlink(run->prompt_path);
+    free(run->prompt_path);
+    run->prompt_path = NULL;
+}
+
 static void
 s_run_destroy(run_t **run_p)
 {
@@ -61,6 +77,7 @@ s_run_destroy(run_t **run_p)
         return;
     if (run->spawned)
         agent_child_release(&run->child);
+    s_prompt_close(run);
     if (run->lastmsg)
         unlink(run->lastmsg);
     if (run->schema)
@@ -271,6 +288,38 @@ s_check(agent_runs_t *self, run_t *run)
 
 /*  --- stages: prepare and spawn ---------------------------------------------------------- */
 
+/*  The expanded prompt, in a private file that becomes the runner's stdin:
+ *  never in argv, where an option parser would read it and the kernel
+ *  caps it at 128 KiB. */
+static int
+s_prompt_file(agent_runs_t *self, run_t *run)
+{
+    const sw_task_t *t = &run->task;
+    sw_err_t err = { 0 };
+    run->prompt_fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "prompt",
+                                        &run->prompt_path, &err);
+    if (run->prompt_fd < 0) {
+        run->error = xstrdup(err.msg);
+        return -1;
+    }
+    const char *p = t->prompt;
+    size_t len = strlen(p), off = 0;
+    while (off < len) {
+        ssize_t w = write(run->prompt_fd, p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            break;
+        off += (size_t) w;
+    }
+    if (off < len || lseek(run->prompt_fd, 0, SEEK_SET) != 0) {
+        run->error = xasprintf("cannot write the prompt to %s: %s", run->prompt_path,
+                               strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /*  codex's last-message file (-o; created empty here, so nothing else can
  *  take its name) and its output schema, in the state directory. */
 static int
@@ -350,6 +399,8 @@ s_start(agent_runs_t *self, run_t *run)
         free(run->task.prompt);
         run->task.prompt = expanded.data;
     }
+    if (t->prompt && s_prompt_file(self, run) < 0)
+        goto out;
     if (agent_runner_argv(conf->runner, t, dir, run->lastmsg, run->schema, &argv, &err) < 0) {
         run->error = xstrdup(err.msg);
         run->deterministic = true;
@@ -373,8 +424,15 @@ s_start(agent_runs_t *self, run_t *run)
         sw_strv_release(&argv);
         argv = wrapped;
     }
+    /*  An exec task's argv is the task's own: one that the kernel would
+     *  refuse fails now, once, with the numbers (no retry changes them). */
+    if (agent_child_check_args(argv.v[0], argv.v, envp, agent_child_arg_limit(), &err) < 0) {
+        run->error = xstrdup(err.msg);
+        run->deterministic = true;
+        goto out;
+    }
     agent_child_opts_t o = {
-        .argv = argv.v, .envp = envp, .dir = dir,
+        .argv = argv.v, .envp = envp, .dir = dir, .stdin_fd = run->prompt_fd,
         .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
         .grace_ms = conf->grace_ms,
         /*  codex cleans up its tool processes on SIGINT */
@@ -382,14 +440,20 @@ s_start(agent_runs_t *self, run_t *run)
         .out_head = (size_t) conf->max_output / 2,
         .out_tail = (size_t) conf->max_output / 2, .err_tail = 4096,
     };
-    if (agent_child_spawn(&run->child, &o, &err) < 0) {
-        bool missing = strstr(err.msg, "No such file") != NULL;
+    int rc = agent_child_spawn(&run->child, &o, &err);
+    s_prompt_close(run);
+    if (rc < 0) {
+        int e = run->child.spawn_errno;
+        bool missing = e == ENOENT;
         run->error = xasprintf("%s%s", err.msg,
                                missing && strcmp(t->runner, "codex") == 0
                                ? " (is codex installed? the agent's --codex PATH says where)"
                                : missing && strcmp(t->runner, "claude") == 0
                                ? " (is claude installed? the agent's --claude PATH says where)"
                                : "");
+        /*  What the task itself brings fails everywhere; a runner or
+         *  program missing here may be on another agent. */
+        run->deterministic = e == E2BIG || e == ENOEXEC || e == ENAMETOOLONG;
         goto out;
     }
     run->spawned = true;
@@ -407,6 +471,7 @@ s_start(agent_runs_t *self, run_t *run)
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);
 out:
+    s_prompt_close(run);
     if (run->error)
         log_warnx("task %s/%s cannot run: %s", t->job, t->id, run->error);
     agent_env_free(envp);
@@ -474,6 +539,7 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
     run->exit_code = -1;
+    run->prompt_fd = -1;
     run->task = *t;
     sw_task_init(t);
     snprintf(run->token, sizeof run->token, "%d:%s/%s#%lld", (int) getpid(), run->task.job,
@@ -524,6 +590,7 @@ s_unspool(void *arg, agent_spooled_t *s)
     agent_runs_t *self = arg;
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
+    run->prompt_fd = -1;
     sw_task_init(&run->task);
     run->task.job = s->job;
     run->task.id = s->id;

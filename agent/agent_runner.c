@@ -152,13 +152,14 @@ agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const cha
             sw_strv_push(argv, "--output-schema");
             sw_strv_push(argv, schema);
         }
-        sw_strv_push(argv, t->prompt);
+        /*  "-": the prompt is on stdin (a regular file: EOF right after it) */
+        sw_strv_push(argv, "-");
         return 0;
     }
     if (strcmp(t->runner, "claude") == 0) {
         sw_strv_push(argv, conf->claude);
+        /*  -p without a prompt argument: claude reads it from stdin */
         sw_strv_push(argv, "-p");
-        sw_strv_push(argv, t->prompt);
         sw_strv_push(argv, "--output-format");
         sw_strv_push(argv, "json");
         char uuid[37];
@@ -290,7 +291,9 @@ agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_
             sw_err_t e2 = { 0 };
             if (!ok || lookup(ctx, kind, ref, out, &e2) < 0) {
                 *colon = ':';
-                sw_err_set(err, SW_ENOTFOUND, "the prompt references {{%s}}: %s", inner,
+                /*  not found is for good; Redis unreachable is not */
+                sw_err_set(err, ok && e2.code ? e2.code : SW_ENOTFOUND,
+                           "the prompt references {{%s}}: %s", inner,
                            !ok ? "want {{memory:NS/KEY}} or {{result:ID}}" : e2.msg);
                 free(inner);
                 return -1;
@@ -350,19 +353,19 @@ agent_runner_test(bool verbose)
     t.job = xstrdup("j");
     t.type = xstrdup("reviewer");
     t.runner = xstrdup("codex");
-    t.prompt = xstrdup("look at it");
+    t.prompt = xstrdup("--version review - [ ] look at it");
     sw_strv_t argv = { 0 };
     CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", NULL, &argv, &err) == 0);
     const char *want[] = { "/opt/codex", "exec", "--sandbox", "read-only",
                            "--skip-git-repo-check", "-C", "/w", "-o", "/w/last", "--json",
-                           "look at it" };
+                           "-" };
     CHECK(argv.n == 11);
     for (size_t i = 0; i < argv.n && i < 11; i++)
         CHECK(strcmp(argv.v[i], want[i]) == 0);
     sw_strv_release(&argv);
     CHECK(agent_runner_argv(&conf, &t, "/w", "/w/last", "/w/s.json", &argv, &err) == 0);
     CHECK(argv.n == 13 && strcmp(argv.v[10], "--output-schema") == 0);
-    CHECK(strcmp(argv.v[11], "/w/s.json") == 0 && strcmp(argv.v[12], "look at it") == 0);
+    CHECK(strcmp(argv.v[11], "/w/s.json") == 0 && strcmp(argv.v[12], "-") == 0);
     sw_strv_release(&argv);
     /*  with swarm mcp: -c overrides in TOML, the password by file only */
     agent_runner_conf_t mconf = conf;
@@ -371,7 +374,7 @@ agent_runner_test(bool verbose)
     mconf.redis_password_file = "/etc/swarm/redis.password";
     mconf.agent_id = "a\"1";
     CHECK(agent_runner_argv(&mconf, &t, "/w", "/w/last", NULL, &argv, &err) == 0);
-    CHECK(argv.n == 19 && strcmp(argv.v[10], "-c") == 0 && strcmp(argv.v[18], "look at it") == 0);
+    CHECK(argv.n == 19 && strcmp(argv.v[10], "-c") == 0 && strcmp(argv.v[18], "-") == 0);
     CHECK(strcmp(argv.v[11], "mcp_servers.swarm.command=\"/usr/bin/swarm\"") == 0);
     CHECK(strcmp(argv.v[13], "mcp_servers.swarm.args=[\"--redis\",\"redis://10.0.0.1:6379/0\","
                  "\"--redis-password-file\",\"/etc/swarm/redis.password\",\"mcp\"]") == 0);

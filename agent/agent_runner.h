@@ -1,7 +1,15 @@
-/*  agent_runner -- what runs for a task, and what is stored after.
+/*  agent_runner -- what runs for a task.
+ *
+ *  No user text is ever in the argv of codex or claude: the (expanded)
+ *  prompt is their stdin, a private regular file (agent_state), so EOF
+ *  comes right after it and neither waits for more, and no option parser
+ *  sees it. A prompt "--version", "- [ ] item", "review" or "update" is a
+ *  prompt, not an option or a subcommand, and one of 1 MiB is not capped by
+ *  the kernel's 128 KiB per argument (MAX_ARG_STRLEN).
  *
  *  codex:  codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG --json
- *            [-c mcp_servers.swarm.KEY=VALUE ...] [--output-schema FILE] PROMPT
+ *            [-c mcp_servers.swarm.KEY=VALUE ...] [--output-schema FILE] -
+ *          "-" reads the prompt from stdin.
  *          --json makes stdout an event stream; its turn.completed events
  *          give the token usage.
  *          The -c options make `swarm mcp` the worker's MCP server (command,
@@ -9,10 +17,11 @@
  *          one to ask); codex starts it outside its sandbox.
  *          MODE is read-only for reviewer and architect, workspace-write
  *          otherwise; LASTMSG (codex's last message) becomes the output.
- *  claude: claude -p PROMPT --output-format json --session-id UUID
+ *  claude: claude -p --output-format json --session-id UUID
  *            --mcp-config JSON --allowedTools mcp__swarm
  *            (--disallowedTools Bash Edit Write NotebookEdit |
  *             --permission-mode acceptEdits) [--max-turns N] [--max-budget-usd X]
+ *          -p without a prompt argument reads it from stdin.
  *          N and X are the task's, lowered to the agent's when it has its
  *          own (--claude-max-turns, --claude-max-budget-usd: the node
  *          owner's ceiling), or the agent's when the task gives none.
