@@ -73,6 +73,78 @@ agent_codex_usage(const char *out, size_t n, json_t **usage)
     return 0;
 }
 
+int
+agent_codex_message(const char *out, size_t n, sw_buf_t *text)
+{
+    const char *found = NULL;
+    size_t found_len = 0;
+    json_t *last = NULL;
+    for (size_t start = 0; start < n; ) {
+        const char *nl = memchr(out + start, '\n', n - start);
+        size_t end = nl ? (size_t) (nl - out) : n;
+        if (end > start && out[start] == '{') {
+            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
+            const char *type = json_string_value(json_object_get(ev, "type"));
+            json_t *item = json_object_get(ev, "item");
+            const char *itype = json_string_value(json_object_get(item, "type"));
+            json_t *t = json_object_get(item, "text");
+            if (type && strcmp(type, "item.completed") == 0 && itype
+                && strcmp(itype, "agent_message") == 0 && json_is_string(t)) {
+                json_decref(last);
+                last = ev;
+                found = json_string_value(t);
+                found_len = json_string_length(t);
+            }
+            else
+                json_decref(ev);
+        }
+        start = end + 1;
+    }
+    if (!found)
+        return -1;
+    sw_buf_add(text, found, found_len);
+    json_decref(last);
+    return 0;
+}
+
+void
+agent_answer_collect(const char *runner, const char *out, size_t out_len, bool out_truncated,
+                     const char *lastmsg, size_t lastmsg_len, bool lastmsg_truncated,
+                     agent_answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    sw_buf_init(&a->output);
+    if (strcmp(runner, "codex") == 0) {
+        agent_codex_usage(out, out_len, &a->usage);
+        if (lastmsg && lastmsg_len > 0) {
+            sw_buf_add(&a->output, lastmsg, lastmsg_len);
+            a->truncated = lastmsg_truncated;
+        }
+        else if (agent_codex_message(out, out_len, &a->output) < 0)
+            a->error = "codex exited 0 but gave no final message";
+    }
+    else if (strcmp(runner, "claude") == 0) {
+        bool is_error = false;
+        if (agent_claude_parse(out, out_len, &a->output, &a->usage, &is_error) < 0)
+            a->error = "claude exited 0 but gave no result document";
+        else if (is_error)
+            a->error = "claude reported an error (is_error)";
+    }
+    else {
+        sw_buf_add(&a->output, out, out_len);
+        a->truncated = out_truncated;
+    }
+    sw_buf_add(&a->output, "", 0);      /*  data is a string, even empty */
+}
+
+void
+agent_answer_release(agent_answer_t *a)
+{
+    sw_buf_release(&a->output);
+    json_decref(a->usage);
+    a->usage = NULL;
+}
+
 static json_t *
 s_text(const char *s, size_t n)
 {
@@ -184,6 +256,36 @@ agent_result_test(bool verbose)
     CHECK(json_integer_value(json_object_get(u, "num_turns")) == 2);
     json_decref(u);
     CHECK(agent_codex_usage("no events\n", 10, &u) < 0);
+
+    /*  the answer: codex's -o file, else its last agent_message, else an
+     *  honest failure; never the event stream */
+    const char *stream = "{\"type\":\"thread.started\"}\n"
+        "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"first\"}}\n"
+        "{\"type\":\"item.completed\",\"item\":{\"type\":\"reasoning\",\"text\":\"hmm\"}}\n"
+        "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"final\\nanswer\"}}\n"
+        "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}\n";
+    agent_answer_t a;
+    agent_answer_collect("codex", stream, strlen(stream), false, "from -o", 7, true, &a);
+    CHECK(strcmp(a.output.data, "from -o") == 0 && a.truncated && !a.error && a.usage);
+    agent_answer_release(&a);
+    agent_answer_collect("codex", stream, strlen(stream), true, "", 0, false, &a);
+    CHECK(strcmp(a.output.data, "final\nanswer") == 0 && !a.truncated && !a.error);
+    CHECK(json_integer_value(json_object_get(a.usage, "input_tokens")) == 3);
+    agent_answer_release(&a);
+    const char *mute = "{\"type\":\"thread.started\"}\n{\"type\":\"turn.completed\"}\n";
+    agent_answer_collect("codex", mute, strlen(mute), false, NULL, 0, false, &a);
+    CHECK(a.output.len == 0 && a.output.data && strstr(a.error, "no final message"));
+    agent_answer_release(&a);
+    agent_answer_collect("claude", mute, strlen(mute), false, NULL, 0, false, &a);
+    CHECK(a.output.len == 0 && strstr(a.error, "no result document"));
+    agent_answer_release(&a);
+    const char *cl = "warming up\n{\"type\":\"result\",\"is_error\":true,\"result\":\"nope\"}\n";
+    agent_answer_collect("claude", cl, strlen(cl), false, NULL, 0, false, &a);
+    CHECK(strcmp(a.output.data, "nope") == 0 && strstr(a.error, "is_error"));
+    agent_answer_release(&a);
+    agent_answer_collect("exec", mute, strlen(mute), true, NULL, 0, false, &a);
+    CHECK(strcmp(a.output.data, mute) == 0 && a.truncated && !a.error && !a.usage);
+    agent_answer_release(&a);
     agent_result_t r = { .task = &t, .agent = "a1", .host = "h", .status = "failed",
                          .exit_code = -1, .signal = SIGKILL, .started_wall_ms = 1000,
                          .output = "bad \xff byte\n", .output_len = 11,

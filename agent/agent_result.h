@@ -46,6 +46,31 @@ int agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage
  *  there is none. Lines that are not JSON are skipped. */
 int agent_codex_usage(const char *out, size_t n, json_t **usage);
 
+/*  codex exec --json on stdout: the text of the last agent_message item
+ *  (codex's final answer) into text; -1 when there is none. */
+int agent_codex_message(const char *out, size_t n, sw_buf_t *text);
+
+/*  What a runner answered, from what the run left:
+ *    codex   the -o file (LASTMSG, when not empty), else the last
+ *            agent_message of its --json stream; the usage from the stream;
+ *    claude  its result document's result, usage and is_error;
+ *    exec    its stdout (OUT).
+ *  Never codex's event stream or claude's raw stdout as the answer: when
+ *  codex or claude gave none, error says so ("codex exited 0 but gave no
+ *  final message"), and a run that exited 0 is failed for it. error is
+ *  also set for claude's is_error. */
+typedef struct {
+    sw_buf_t    output;
+    bool        truncated;
+    json_t     *usage;          /*  owned, or NULL */
+    const char *error;          /*  static text, or NULL */
+} agent_answer_t;
+
+void agent_answer_collect(const char *runner, const char *out, size_t out_len,
+                          bool out_truncated, const char *lastmsg, size_t lastmsg_len,
+                          bool lastmsg_truncated, agent_answer_t *a);
+void agent_answer_release(agent_answer_t *a);
+
 /*  The result JSON; caller frees. Bytes that are not UTF-8 become U+FFFD. */
 char *agent_result_json(const agent_result_t *r);
 
