@@ -35,6 +35,43 @@ bool agent_env_match_any(const char *name, size_t namelen, const sw_strv_t *patt
  *  own). */
 bool agent_env_passes(const char *var, const sw_strv_t *extra);
 
+/*  The policy for a task's own variables (its --env). A task must not be
+ *  able to make a runner, or the tools it starts, execute code the task
+ *  brings: codex and claude run outside any sandbox themselves, start MCP
+ *  servers, git and shells, and read hooks and configuration from their
+ *  environment. So a task's variable is refused, and the task fails before
+ *  anything starts, naming the variable and the option that would allow
+ *  it, when:
+ *    - its name is set by the agent (SWARM_JOB, SWARM_TASK_ID,
+ *      SWARM_ATTEMPT, SWARM_AGENT, SWARM_RUN);
+ *    - the agent has --allow-cmd, the task is an exec task, and the name
+ *      is PATH or LD_* (they could swap the program the pattern allowed);
+ *    - the agent has --task-env patterns and none matches the name (the
+ *      patterns are then the allowlist);
+ *    - the name is on the denylist (agent_env_denied) and no --task-env
+ *      pattern names it at least as narrowly as the denylist does
+ *      (--task-env NODE_OPTIONS or NODE_* admit NODE_OPTIONS; * does not).
+ *  Exec tasks on an agent with --allow-exec and without --allow-cmd skip
+ *  the denylist: they run any program they name, so a variable gives them
+ *  nothing more. */
+typedef struct {
+    const sw_strv_t *task_env;  /*  --task-env patterns; NULL or empty: every name */
+    bool             allow_exec;
+    bool             allow_cmd; /*  --allow-cmd patterns given */
+} agent_env_policy_t;
+
+/*  0 when every variable of T passes P, else -1 with the reason. */
+int agent_env_check(const agent_env_policy_t *p, const sw_task_t *t, sw_err_t *err);
+/*  The denylist entry NAME falls under (its pattern and why it is
+ *  refused), or NULL. */
+const char *agent_env_denied(const char *name, size_t namelen, const char **why);
+/*  The denylist: pattern i and why (NULL after the last); for --help and
+ *  the documentation. */
+const char *agent_env_denylist(size_t i, const char **why);
+/*  Whether PATTERN (of --task-env) admits names of the denylist; *which is
+ *  then the entry. For a warning at start. */
+bool agent_env_pattern_admits_denied(const char *pattern, const char **which);
+
 /*  The environment of task T's process, built from BASE (the agent's
  *  environ) as the header says. agent_id and run_token are the values of
  *  SWARM_AGENT and SWARM_RUN. A NULL-terminated array the caller frees with

@@ -48,6 +48,7 @@ typedef struct {
     long long  drain_timeout_s;
     sw_strv_t  labels;
     sw_strv_t  pass_env;
+    sw_strv_t  task_env;        /*  the task variables allowed; empty: all but the denylist */
     sw_strv_t  allow_cmd;       /*  exec: only these programs (implies allow_exec) */
     char      *swarm_cli;       /*  for `swarm mcp` in codex runs */
     long long  claude_max_turns;
@@ -218,6 +219,7 @@ static const char s_usage[] =
     "usage: swarm-agent [-c FILE] [--coordinator EP] [--id NAME] [--slots N] [--label K=V]...\n"
     "                   [--workdir DIR] [--redis URL] [--codex PATH] [--claude PATH]\n"
     "                   [--allow-exec] [--allow-cmd PATTERN]... [--pass-env NAME]...\n"
+    "                   [--task-env PATTERN]...\n"
     "                   [--swarm-cli PATH | --no-mcp] [--claude-max-turns N]\n"
     "                   [--claude-max-budget-usd USD] [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--state-dir DIR] [--spool DIR]\n"
@@ -266,6 +268,8 @@ static const sw_opt_t s_opts[] = {
       "when draining, stop what still runs after S s (default 0: wait)" },
     { "pass-env", 0, SW_OPT_LIST, offsetof(agent_conf_t, pass_env), 0, 0, "NAME|PREFIX*",
       "also pass this variable of ours to tasks (repeatable; '*' passes all)" },
+    { "task-env", 0, SW_OPT_LIST, offsetof(agent_conf_t, task_env), 0, 0, "NAME|PREFIX*",
+      "the task variables allowed (repeatable; default: all but the list above)" },
     { "rlimit-as", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_as), 0, 1LL << 50, "BYTES",
       "address-space limit of every task (default: inherited)" },
     { "rlimit-nofile", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_nofile), 0, 1 << 20, "N",
@@ -323,7 +327,30 @@ main(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     s_conf.slots = cpus > 0 ? cpus : 1;
     sw_err_t err = { 0 };
-    int rc = sw_opts_parse(s_opts, &s_conf, argc, argv, s_usage, &err);
+    /*  --help lists the task variables refused by default. */
+    sw_buf_t usage;
+    sw_buf_init(&usage);
+    sw_buf_addstr(&usage, s_usage);
+    sw_buf_addstr(&usage, "\nA task's own variables (its --env) pass, except those that could make a "
+                  "runner\nor a tool it starts run code the task chose, or send the runners' "
+                  "keys\nelsewhere; these pass only when --task-env names them (e.g. --task-env\n"
+                  "NODE_OPTIONS; '*' is not enough):\n ");
+    size_t col = 1;
+    const char *reason;
+    for (size_t i = 0; agent_env_denylist(i, &reason); i++) {
+        const char *pat = agent_env_denylist(i, &reason);
+        if (col + strlen(pat) + 1 > 79) {
+            sw_buf_addstr(&usage, "\n ");
+            col = 1;
+        }
+        sw_buf_printf(&usage, " %s", pat);
+        col += strlen(pat) + 1;
+    }
+    sw_buf_addstr(&usage, "\n(GIT_AUTHOR_* and GIT_COMMITTER_* pass.) With --task-env, only the names "
+                  "its\npatterns match pass. Exec tasks on an agent with --allow-exec and "
+                  "without\n--allow-cmd may set any: they run any program anyway.\n");
+    int rc = sw_opts_parse(s_opts, &s_conf, argc, argv, usage.data, &err);
+    sw_buf_release(&usage);
     if (rc != 0) {
         if (rc < 0)
             fprintf(stderr, "swarm-agent: %s\n", err.msg);
@@ -473,6 +500,14 @@ main(int argc, char **argv)
         fatal("cannot find this program for --rlimit-*: /proc/self/exe");
     self.self_exe[len > 0 ? len : 0] = '\0';
     s_conf.allow_exec = s_conf.allow_exec || s_conf.allow_cmd.n > 0;
+    for (size_t i = 0; i < s_conf.task_env.n; i++) {
+        const char *which = NULL, *why = NULL;
+        if (agent_env_pattern_admits_denied(s_conf.task_env.v[i], &which)) {
+            agent_env_denied(which, strlen(which) - (which[strlen(which) - 1] == '*'), &why);
+            log_warnx("--task-env %s lets tasks set %s, refused by default: %s",
+                      s_conf.task_env.v[i], which, why ? why : "");
+        }
+    }
     char *mcp = NULL, *password_file = NULL;
     if (!s_conf.no_mcp) {
         char *dir = xstrdup(self.self_exe);
@@ -502,6 +537,8 @@ main(int argc, char **argv)
                                          .exec_limits_arg = EXEC_LIMITS_ARG,
                                          .state = state, .spool_dir = spool_dir,
                                          .runner = &self.rconf, .pass_env = &s_conf.pass_env,
+                                         .env_policy = { &s_conf.task_env, s_conf.allow_exec,
+                                                         s_conf.allow_cmd.n > 0 },
                                          .slots = s_conf.slots, .grace_ms = s_conf.grace_ms,
                                          .max_output = s_conf.max_output,
                                          .rlimit_as = s_conf.rlimit_as,

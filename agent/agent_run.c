@@ -167,34 +167,28 @@ s_complete(agent_runs_t *self, run_t *run)
             r.error = "crashed";
         else if (c->stop == AGENT_STOP_IDLE)
             r.error = "no output for the idle timeout";
-        /*  The output: codex's last message, else claude's result, else the
-         *  child's stdout. codex's stdout holds its --json events, claude's
-         *  its result document: the usage is read from them. */
-        sw_buf_t out;
+        /*  The runner's answer (agent_answer_collect): codex's -o file or
+         *  last agent_message, claude's result, a command's stdout. */
+        sw_buf_t out, last;
         sw_buf_init(&out);
+        sw_buf_init(&last);
+        bool last_cut = false;
         sw_capture_render(&c->out, &out);
-        bool from_stdout = false, is_error = false;
         if (run->lastmsg)
-            agent_state_read(run->lastmsg, (size_t) self->conf->max_output, &output, &truncated);
-        if (strcmp(run->task.runner, "codex") == 0)
-            agent_codex_usage(out.data, out.len, &usage);
-        else if (strcmp(run->task.runner, "claude") == 0
-                 && agent_claude_parse(out.data, out.len, &output, &usage, &is_error) == 0) {
-            from_stdout = true;
-            if (is_error && strcmp(run->status, "succeeded") == 0) {
-                run->status = "failed";
-                r.error = "claude reported an error (is_error)";
-            }
-        }
-        if (output.len == 0 && !from_stdout) {
-            sw_buf_release(&output);
-            output = out;
-            sw_buf_init(&out);
-            from_stdout = true;
-        }
-        if (from_stdout)
-            truncated = sw_capture_truncated(&c->out);
+            agent_state_read(run->lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
+        agent_answer_t a;
+        agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
+                             last.data, last.len, last_cut, &a);
         sw_buf_release(&out);
+        sw_buf_release(&last);
+        sw_buf_release(&output);
+        output = a.output;
+        truncated = a.truncated;
+        usage = a.usage;
+        if (a.error && strcmp(run->status, "succeeded") == 0) {
+            run->status = "failed";
+            r.error = a.error;
+        }
         sw_capture_render(&c->err, &errtail);
     }
     if (run->error && !run->spawned)
@@ -367,6 +361,13 @@ s_start(agent_runs_t *self, run_t *run)
     sw_strv_t argv = { 0 };
     char **envp = NULL;
     char *real = NULL;
+    /*  A variable that could make the runner run foreign code: refused
+     *  before anything else happens (agent_env.h). */
+    if (agent_env_check(&conf->env_policy, t, &err) < 0) {
+        run->error = xstrdup(err.msg);
+        run->deterministic = true;
+        goto out;
+    }
     if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || !(real = realpath(dir, NULL))) {
         run->error = xasprintf("working directory %s: %s", dir,
                                errno ? strerror(errno) : "not a directory");

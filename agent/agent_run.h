@@ -25,6 +25,7 @@
 
 #include <czmq.h>
 
+#include "agent_env.h"
 #include "agent_runner.h"
 #include "agent_state.h"
 #include "agent_store.h"
@@ -40,6 +41,7 @@ typedef struct {
     const char                *spool_dir;   /*  no task may run in it, nor in the state */
     const agent_runner_conf_t *runner;
     const sw_strv_t           *pass_env;
+    agent_env_policy_t         env_policy;  /*  what a task's own variables may be */
     long long                  slots;
     long long                  grace_ms;
     long long                  max_output;  /*  bytes kept per task, head + tail */

@@ -32,7 +32,7 @@ wire_api = "responses"
 request_max_retries = 0
 stream_max_retries = 0
 TOML
-start_realcli_agents --codex "$CLI"
+start_realcli_agents --codex "$CLI" --task-env CODEX_HOME
 
 realcli_memory_tools
 python3 - "$T/model.log" <<'PY' || fail "the model never saw the MCP tools"
