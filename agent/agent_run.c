@@ -23,7 +23,7 @@ typedef struct {
     agent_runs_t *runs;
     sw_task_t     task;
     run_state_t   state;
-    char          token[320];   /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT */
+    char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
     /*  prepare and spawn */
     char         *lastmsg;      /*  codex's -o file */
     char         *schema;       /*  codex's --output-schema file */
@@ -83,6 +83,7 @@ s_run_destroy(run_t **run_p)
     if (run->schema)
         unlink(run->schema);
     sw_task_release(&run->task);
+    free(run->token);
     free(run->lastmsg);
     free(run->schema);
     free(run->error);
@@ -543,8 +544,8 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     run->prompt_fd = -1;
     run->task = *t;
     sw_task_init(t);
-    snprintf(run->token, sizeof run->token, "%d:%s/%s#%lld", (int) getpid(), run->task.job,
-             run->task.id, (long long) run->task.attempt);
+    run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
+                           (long long) run->task.attempt);
     long long busy = 0;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         busy += r->state != RUN_DONE;
@@ -628,7 +629,7 @@ s_keep_child(pid_t pid, const char *token, void *arg)
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
         if (r->state == RUN_ACTIVE) {
             active = true;
-            if (token && strcmp(token, r->token) == 0)
+            if (token && r->token && strcmp(token, r->token) == 0)
                 return true;
         }
     }
