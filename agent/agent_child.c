@@ -179,20 +179,54 @@ agent_child_close_fd(agent_child_t *c, int fd)
         c->err_fd = -1;
 }
 
+/*  The leader through its pidfd (it cannot name another process), and the
+ *  group while the unreaped leader pins its id. */
 static void
 s_signal_group(agent_child_t *c, int sig)
 {
-    if (c->pid > 0 && kill(-c->pid, sig) < 0 && errno != ESRCH)
+    if (c->pid <= 0 || c->reaped)
+        return;
+#ifdef SYS_pidfd_send_signal
+    if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0
+        && errno != ESRCH)
+        log_warn("pidfd_send_signal(%d, %d)", (int) c->pid, sig);
+#endif
+    if (kill(-c->pid, sig) < 0 && errno != ESRCH)
         log_warn("kill(-%d, %d)", (int) c->pid, sig);
 }
 
-void
-agent_child_reaped(agent_child_t *c, int status, int64_t now_ms)
+bool
+agent_child_poll(agent_child_t *c, int64_t now_ms)
 {
+    if (c->exited || c->pid <= 0)
+        return c->exited;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t) c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0
+        && si.si_pid == c->pid) {
+        c->exited = true;
+        c->exited_ms = now_ms;
+        c->duration_ms = now_ms - c->start_ms;
+    }
+    return c->exited;
+}
+
+void
+agent_child_finish(agent_child_t *c)
+{
+    if (c->pid <= 0 || c->reaped)
+        return;
+    /*  Whatever is left of the group goes with the task. */
+    s_signal_group(c, SIGKILL);
+    int st;
+    while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    c->status = st;
+    c->reaped = true;
     c->exited = true;
-    c->status = status;
-    c->exited_ms = now_ms;
-    c->duration_ms = now_ms - c->start_ms;
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    c->pidfd = -1;
 }
 
 void
@@ -256,9 +290,7 @@ agent_child_signal(const agent_child_t *c)
 void
 agent_child_release(agent_child_t *c)
 {
-    /*  Whatever is left of the group goes with the task. */
-    if (c->pid > 0)
-        s_signal_group(c, SIGKILL);
+    agent_child_finish(c);
     agent_child_close_fd(c, c->out_fd);
     agent_child_close_fd(c, c->err_fd);
     if (c->pidfd >= 0)
@@ -282,9 +314,7 @@ s_run(agent_child_t *c, int64_t stop_after_ms)
         for (int i = 0; i < 2; i++)
             if (p[i].fd >= 0 && p[i].revents && agent_child_read(c, p[i].fd, now) == 1)
                 agent_child_close_fd(c, p[i].fd);
-        int st;
-        if (!c->exited && waitpid(c->pid, &st, WNOHANG) == c->pid)
-            agent_child_reaped(c, st, now);
+        agent_child_poll(c, now);
         if (stop_after_ms && now - t0 >= stop_after_ms)
             agent_child_stop(c, AGENT_STOP_CANCEL, now);
         if (agent_child_tick(c, now)) {
@@ -292,6 +322,7 @@ s_run(agent_child_t *c, int64_t stop_after_ms)
             agent_child_close_fd(c, c->err_fd);
         }
     }
+    agent_child_finish(c);
 }
 
 /*  True when no process of the group is left, after reaping what we
@@ -427,7 +458,27 @@ agent_child_test(bool verbose)
     CHECK(agent_child_spawn(&c, &o, &err) == 0);
     s_run(&c, 100);
     CHECK(c.stop == AGENT_STOP_CANCEL && agent_child_signal(&c) == SIGTERM);
+    CHECK(c.reaped && c.pidfd < 0);
+
+    /*  Once reaped, the child's pid may belong to someone else: nothing
+     *  signals it or its group again, however late the release. Here the
+     *  pid is handed to a live group leader, as the kernel could. */
+    pid_t victim = fork();
+    if (victim == 0) {
+        setsid();
+        execl("/bin/sleep", "sleep", "30", (char *) NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && getpgid(victim) != victim; i++)
+        usleep(10000);
+    c.pid = victim;
+    agent_child_stop(&c, AGENT_STOP_SHUTDOWN, sw_now_ms());
+    agent_child_tick(&c, sw_now_ms() + 10000000);
     agent_child_release(&c);
+    usleep(50000);
+    CHECK(waitpid(victim, NULL, WNOHANG) == 0);     /*  alive */
+    kill(victim, SIGKILL);
+    waitpid(victim, NULL, 0);
 
     sw_buf_release(&out);
     (void) verbose;

@@ -15,9 +15,19 @@
  *  When it is finished the group is killed once more, so nothing that
  *  stayed in it survives the task.
  *
- *  The caller owns the event loop: it polls out_fd, err_fd and pidfd, calls
- *  agent_child_read when a pipe is readable, agent_child_reaped when
- *  waitpid returned this pid, and agent_child_tick periodically.
+ *  A group is signalled only while its leader is not reaped. The leader's
+ *  exit is seen with waitid(WNOWAIT), which leaves it a zombie: its pid,
+ *  and with it the group id, cannot be given to another process, so
+ *  kill(-pgid) reaches this task's group and no other. The zombie is reaped
+ *  (agent_child_finish) only after the last group kill; nothing signals the
+ *  group after that, however long the run waits to store its result. The
+ *  leader alone is signalled through its pidfd.
+ *
+ *  The caller owns the event loop: it polls out_fd, err_fd and pidfd
+ *  (readable once the child exited: stop polling it then), calls
+ *  agent_child_read when a pipe is readable, agent_child_poll when the
+ *  pidfd is readable (and periodically), agent_child_tick periodically, and
+ *  agent_child_finish once agent_child_finished.
  */
 #ifndef AGENT_CHILD_H
 #define AGENT_CHILD_H
@@ -57,8 +67,9 @@ typedef struct {
     agent_stop_t stop;
     int64_t      kill_at_ms;    /*  0 = no SIGKILL scheduled */
     bool         killed;
-    bool         exited;
-    int          status;        /*  from waitpid */
+    bool         exited;        /*  it exited (seen with WNOWAIT: still a zombie) */
+    bool         reaped;        /*  waited for: its pid and group are gone */
+    int          status;        /*  from waitpid, once reaped */
     int64_t      exited_ms;
     int64_t      duration_ms;
     int          spawn_errno;   /*  why agent_child_spawn failed (posix_spawn's errno) */
@@ -86,16 +97,23 @@ int agent_child_check_args(const char *path, char *const *argv, char *const *env
  *  agent_child_close_fd), 0 otherwise. */
 int  agent_child_read(agent_child_t *c, int fd, int64_t now_ms);
 void agent_child_close_fd(agent_child_t *c, int fd);
-void agent_child_reaped(agent_child_t *c, int status, int64_t now_ms);
+/*  Whether the child exited (without reaping it); true from then on. */
+bool agent_child_poll(agent_child_t *c, int64_t now_ms);
+/*  The end of a finished child: the last SIGKILL to its group (still
+ *  pinned by the zombie), then the zombie reaped; its exit status is then
+ *  known. */
+void agent_child_finish(agent_child_t *c);
 void agent_child_stop(agent_child_t *c, agent_stop_t why, int64_t now_ms);
 /*  Timeouts and escalation. Returns true when the caller must close the
  *  pipes that are still open (a grandchild outside the group holds them). */
 bool agent_child_tick(agent_child_t *c, int64_t now_ms);
 bool agent_child_finished(const agent_child_t *c);
 /*  Exit code as a shell reports it (128 + signal for a signal), and the
- *  signal, or 0. */
+ *  signal, or 0 (once reaped). */
 int  agent_child_exit_code(const agent_child_t *c);
 int  agent_child_signal(const agent_child_t *c);
+/*  Frees what the child holds. One not reaped yet (the agent is leaving)
+ *  is SIGKILLed with its group and waited for. */
 void agent_child_release(agent_child_t *c);
 
 int agent_child_test(bool verbose);

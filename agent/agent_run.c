@@ -108,7 +108,7 @@ static int
 s_exit_code(const run_t *run)
 {
     if (run->spawned)
-        return run->child.exited ? agent_child_exit_code(&run->child) : -1;
+        return run->child.reaped ? agent_child_exit_code(&run->child) : -1;
     return run->exit_code;
 }
 
@@ -234,29 +234,36 @@ s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
-/*  Reaps every exited child. We spawn all children of this process, and as
- *  a subreaper we also inherit orphaned grandchildren, which only
- *  waitpid(-1) can collect. */
+/*  Whether PID leads a run whose child is not reaped yet. */
+static bool
+s_is_leader(agent_runs_t *self, pid_t pid)
+{
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->spawned && !r->child.reaped && r->child.pid == pid)
+            return true;
+    return false;
+}
+
+/*  Notes which task leaders exited, without reaping them (a zombie leader
+ *  keeps its group id from being reused until the run is finished:
+ *  agent_child.h), and reaps the orphans we inherited as a subreaper. */
 static void
 s_reap(agent_runs_t *self)
 {
-    int st;
-    pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        run_t *run = zlistx_first(self->runs);
-        for (; run; run = zlistx_next(self->runs))
-            if (run->spawned && run->child.pid == pid && !run->child.exited)
-                break;
-        if (!run) {
-            log_debug("reaped orphan %d", (int) pid);
-            self->sweep = true;     /*  its children are ours now */
+    int64_t now = sw_now_ms();
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->spawned && !r->child.exited && agent_child_poll(&r->child, now)
+            && r->child.pidfd >= 0)
+            s_end_poller(self, r->child.pidfd);     /*  it stays readable */
+    pid_t pids[1024];
+    size_t n = agent_orphans_children(pids, sizeof pids / sizeof *pids);
+    for (size_t i = 0; i < n; i++) {
+        if (s_is_leader(self, pids[i]))
             continue;
-        }
-        agent_child_reaped(&run->child, st, sw_now_ms());
-        if (run->child.pidfd >= 0) {
-            s_end_poller(self, run->child.pidfd);
-            close(run->child.pidfd);
-            run->child.pidfd = -1;
+        int st;
+        if (waitpid(pids[i], &st, WNOHANG) == pids[i]) {
+            log_debug("reaped orphan %d", (int) pids[i]);
+            self->sweep = true;     /*  its children are ours now */
         }
     }
 }
@@ -265,20 +272,25 @@ static int
 s_on_pidfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     agent_runs_t *self = arg;
-    s_reap(self);
+    int64_t now = sw_now_ms();
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
-        if (r->state == RUN_ACTIVE)
+        if (r->spawned && r->child.pidfd == item->fd && agent_child_poll(&r->child, now)) {
+            s_end_poller(self, item->fd);
             s_check(self, r);
+            break;
+        }
     (void) loop;
-    (void) item;
     return 0;
 }
 
 static void
 s_check(agent_runs_t *self, run_t *run)
 {
-    if (run->state == RUN_ACTIVE && (!run->spawned || agent_child_finished(&run->child)))
-        s_complete(self, run);
+    if (run->state != RUN_ACTIVE || (run->spawned && !agent_child_finished(&run->child)))
+        return;
+    if (run->spawned)
+        agent_child_finish(&run->child);    /*  the last group kill, then the reap */
+    s_complete(self, run);
 }
 
 /*  --- stages: prepare and spawn ---------------------------------------------------------- */
@@ -504,17 +516,11 @@ agent_runs_destroy(agent_runs_t **self_p)
     agent_runs_t *self = *self_p;
     if (!self)
         return;
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
-        if (r->spawned && !r->child.exited)
-            kill(-r->child.pid, SIGKILL);
+    /*  agent_child_release SIGKILLs the group of a child not reaped yet
+     *  and waits for it. */
     run_t *r;
     while ((r = zlistx_first(self->runs))) {
         zlistx_detach_cur(self->runs);
-        if (r->spawned && !r->child.exited) {
-            int st;
-            waitpid(r->child.pid, &st, 0);
-            r->child.exited = true;
-        }
         s_run_destroy(&r);
     }
     /*  No task runs now: whatever escaped its group goes, tree by tree. */
@@ -649,7 +655,7 @@ s_sweep(agent_runs_t *self)
     pid_t *leaders = xcalloc(zlistx_size(self->runs) + 1, sizeof *leaders);
     size_t n = 0;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
-        if (r->spawned && !r->child.exited)
+        if (r->spawned && !r->child.reaped)
             leaders[n++] = r->child.pid;
     agent_orphans_sweep(leaders, n, s_keep_child, self);
     free(leaders);
