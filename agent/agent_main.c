@@ -448,11 +448,9 @@ main(int argc, char **argv)
         fprintf(stderr, "swarm-agent: %s\n", err.msg);
         return err.code == SW_EINVAL ? 2 : 1;
     }
-    char *spool_dir = s_conf.spool ? realpath(s_conf.spool, NULL) : NULL;
-    if (s_conf.spool && !spool_dir && mkdir(s_conf.spool, 0700) == 0)
-        spool_dir = realpath(s_conf.spool, NULL);
-    if (!s_conf.spool)
-        spool_dir = xasprintf("%s/spool", agent_state_dir(state));
+    /*  Where the spool will be, checked before anything is made there. */
+    char *spool_dir = s_conf.spool ? agent_path_resolve(s_conf.spool)
+                                   : xasprintf("%s/spool", agent_state_dir(state));
     if (!spool_dir) {
         fprintf(stderr, "swarm-agent: --spool %s: %s\n", s_conf.spool, strerror(errno));
         return 1;

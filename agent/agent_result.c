@@ -126,7 +126,9 @@ agent_answer_collect(const char *runner, const char *out, size_t out_len, bool o
     else if (strcmp(runner, "claude") == 0) {
         bool is_error = false;
         if (agent_claude_parse(out, out_len, &a->output, &a->usage, &is_error) < 0)
-            a->error = "claude exited 0 but gave no result document";
+            a->error = out_truncated ? "claude's result document is larger than the agent "
+                                       "keeps (--max-output)"
+                                     : "claude exited 0 but gave no result document";
         else if (is_error)
             a->error = "claude reported an error (is_error)";
     }

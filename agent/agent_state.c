@@ -52,6 +52,67 @@ agent_state_default(const char *id, uid_t euid, const char *state_directory,
     return dir;
 }
 
+char *
+agent_path_resolve(const char *path)
+{
+    char *abs;
+    if (path[0] == '/')
+        abs = xstrdup(path);
+    else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd))
+            return NULL;
+        abs = xasprintf("%s/%s", cwd, path);
+    }
+    /*  the longest prefix that exists, resolved */
+    size_t cut = strlen(abs);
+    char *real = NULL;
+    for (;;) {
+        char c = abs[cut];
+        abs[cut] = '\0';
+        real = realpath(cut ? abs : "/", NULL);
+        abs[cut] = c;
+        if (real || errno != ENOENT || cut == 0)
+            break;
+        while (cut > 0 && abs[cut - 1] != '/')
+            cut--;
+        while (cut > 0 && abs[cut - 1] == '/')
+            cut--;
+    }
+    if (!real) {
+        free(abs);
+        return NULL;
+    }
+    /*  the rest, component by component */
+    sw_buf_t b;
+    sw_buf_init(&b);
+    sw_buf_addstr(&b, strcmp(real, "/") == 0 ? "" : real);
+    free(real);
+    for (char *p = abs + cut; *p; ) {
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.'))
+            ;
+        else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            char *slash = b.data ? strrchr(b.data, '/') : NULL;
+            if (slash) {
+                b.len = (size_t) (slash - b.data);
+                b.data[b.len] = '\0';
+            }
+        }
+        else {
+            sw_buf_addstr(&b, "/");
+            sw_buf_add(&b, p, n);
+        }
+        p += n;
+    }
+    free(abs);
+    if (b.len == 0)
+        sw_buf_addstr(&b, "/");
+    return b.data;
+}
+
 bool
 agent_path_inside(const char *path, const char *dir)
 {
@@ -204,7 +265,19 @@ agent_state_open(const char *dir, const char *workdir, sw_err_t *err)
         sw_err_set(err, SW_EFAIL, "libsodium cannot start");
         return NULL;
     }
-    if (s_mkdirs(dir, err) < 0)
+    /*  Where it will be, checked before anything is made there. */
+    char *target = agent_path_resolve(dir);
+    if (!target) {
+        sw_err_set(err, SW_EFAIL, "--state-dir %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    bool overlap = agent_path_inside(target, workdir) || agent_path_inside(workdir, target);
+    if (overlap)
+        sw_err_set(err, SW_EINVAL, "--state-dir %s and --workdir %s overlap: tasks write "
+                   "under the workdir, and the agent's state must be out of their reach",
+                   target, workdir);
+    free(target);
+    if (overlap || s_mkdirs(dir, err) < 0)
         return NULL;
     char resolved[PATH_MAX];
     if (!realpath(dir, resolved)) {
@@ -387,6 +460,16 @@ agent_state_test(bool verbose)
     CHECK(agent_path_inside("/var/lib/swarm", "/var/lib/swarm/"));
     CHECK(!agent_path_inside("/var/lib/swarm-agent", "/var/lib/swarm"));
     CHECK(agent_path_inside("/anything", "/") && !agent_path_inside("/var", "/var/lib"));
+    char *r = agent_path_resolve("/tmp/./no-such-dir-xyz/../no-such-2//x/");
+    char *tmp_real = realpath("/tmp", NULL);
+    char *want = xasprintf("%s/no-such-2/x", tmp_real);
+    CHECK(r && strcmp(r, want) == 0);
+    free(r);
+    free(want);
+    free(tmp_real);
+    r = agent_path_resolve("/");
+    CHECK(r && strcmp(r, "/") == 0);
+    free(r);
 
     /*  a real one */
     char tmp[] = "/tmp/swarm-state-test.XXXXXX";
@@ -395,6 +478,7 @@ agent_state_test(bool verbose)
     CHECK(mkdir(work, 0755) == 0);
     char *inside = xasprintf("%s/.swarm", work);
     CHECK(agent_state_open(inside, work, &err) == NULL && strstr(err.msg, "overlap"));
+    CHECK(access(inside, F_OK) < 0);           /*  refused before it was made */
     CHECK(agent_state_open("relative", work, &err) == NULL && strstr(err.msg, "absolute"));
     agent_state_t *s = agent_state_open(dir, work, &err);
     CHECK(s != NULL);

@@ -48,6 +48,13 @@ typedef struct agent_state_t agent_state_t;
 char *agent_state_default(const char *id, uid_t euid, const char *state_directory,
                           const char *xdg_state_home, const char *home, sw_err_t *err);
 
+/*  PATH made absolute (against the current directory) and resolved like
+ *  realpath(3) as far as it exists, the rest normalised without following
+ *  anything ("." dropped, ".." going up): what a directory will be once
+ *  created, known before it is. Caller frees; NULL with errno when the
+ *  existing part cannot be resolved. */
+char *agent_path_resolve(const char *path);
+
 /*  Whether absolute, normalised PATH is DIR or lies below it (component
  *  by component: /var/lib/swarm-agent is not inside /var/lib/swarm). */
 bool agent_path_inside(const char *path, const char *dir);
@@ -58,7 +65,7 @@ int agent_state_check_dir(const char *dir, sw_err_t *err);
 
 /*  Opens DIR as the state directory (creating it and missing parents with
  *  mode 0700), refusing it as the header says when WORKDIR (absolute,
- *  resolved) and it overlap. Takes the lock, loads or creates the key and
+ *  resolved) and it overlap (checked before anything is created). Takes the lock, loads or creates the key and
  *  empties run/. NULL with err. */
 agent_state_t *agent_state_open(const char *dir, const char *workdir, sw_err_t *err);
 void agent_state_destroy(agent_state_t **self_p);

@@ -40,6 +40,8 @@
 #                       --json stream (an agent_message item), as when codex
 #                       cannot write the file
 #   FAKE:silent         no -o file and no agent_message: exit 0 with no answer
+#   FAKE:env=NAME       end the last message with " env NAME=VALUE" (or
+#                       "NAME unset"), to see what reached the runner
 #   FAKE:wipe           remove everything in the working directory first
 #                       (what `git clean -xfd` or `rm -rf .swarm` does)
 # FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID" when a call
@@ -49,7 +51,7 @@
 # a reviewer.
 # Otherwise the last message names the sandbox (tests check read-only vs
 # workspace-write per task type), the prompt's size and SHA-256 (tests check
-# it arrived byte for byte) and the prompt. FAKE_CODEX_DELAY=S makes every
+# it arrived byte for byte) and the prompt (its first 4096 bytes). FAKE_CODEX_DELAY=S makes every
 # call take S seconds (the demo uses it to look like work).
 set -u
 die() { echo "fake-codex: $*" >&2; exit 64; }
@@ -183,9 +185,18 @@ elif case "$prompt" in *FAKE:silent*) true ;; *) false ;; esac; then
     rm -f "$last"
     echo "fake-codex: the model said nothing" >&2
 else
-    printf 'sandbox=%s task=%s agent=%s prompt_bytes=%s prompt_sha256=%s: done: %s%s\n' "$mode" \
-        "${SWARM_TASK_ID:-?}" "${SWARM_AGENT:-?}" "$prompt_bytes" "$prompt_sha" "$prompt" \
-        "${mcp_out:+ mcp: $mcp_out}" > "$last"
+    envs=
+    for name in $(printf '%s\n' "$prompt" | grep -o 'FAKE:env=[A-Za-z_][A-Za-z0-9_]*' | cut -d= -f2); do
+        if eval "[ -n \"\${$name+x}\" ]"; then
+            envs="$envs env $name=$(eval "printf '%s' \"\$$name\"")"
+        else
+            envs="$envs env $name unset"
+        fi
+    done
+    printf 'sandbox=%s task=%s agent=%s prompt_bytes=%s prompt_sha256=%s: done: %s%s%s\n' "$mode" \
+        "${SWARM_TASK_ID:-?}" "${SWARM_AGENT:-?}" "$prompt_bytes" "$prompt_sha" \
+        "$(printf '%s' "$prompt" | head -c 4096)" \
+        "${mcp_out:+ mcp: $mcp_out}" "$envs" > "$last"
 fi
 echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34,"reasoning_output_tokens":5}}'
 ledger end
