@@ -132,81 +132,81 @@ s_store(agent_runs_t *self, run_t *run)
 
 /*  --- stages: collect and result ----------------------------------------------------- */
 
-/*  The task is over: build its result. */
+/*  What the finished child left: its status, and the runner's answer
+ *  (agent_answer_collect: codex's -o file or last agent_message, claude's
+ *  result, a command's stdout) into a. */
+static void
+s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
+          sw_buf_t *errtail)
+{
+    agent_child_t *c = &run->child;
+    r->exit_code = agent_child_exit_code(c);
+    r->signal = agent_child_signal(c);
+    r->started_wall_ms = c->start_wall_ms;
+    r->duration_ms = c->duration_ms;
+    run->status = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE ? "timed_out"
+                : c->stop == AGENT_STOP_CANCEL ? "cancelled"
+                : r->exit_code == 0 ? "succeeded" : "failed";
+    /*  Crashes (a signal we did not send) and timeouts may pass on another
+     *  attempt; a clean non-zero exit will not. */
+    run->retryable = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE
+                  || (r->signal && c->stop == AGENT_STOP_NONE);
+    if (c->stop == AGENT_STOP_TIMEOUT)
+        r->error = "timed out";
+    else if (r->signal && c->stop == AGENT_STOP_NONE)
+        r->error = "crashed";
+    else if (c->stop == AGENT_STOP_IDLE)
+        r->error = "no output for the idle timeout";
+    sw_buf_t out, last;
+    sw_buf_init(&out);
+    sw_buf_init(&last);
+    bool last_cut = false;
+    sw_capture_render(&c->out, &out);
+    if (run->lastmsg)
+        agent_state_read(run->lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
+    agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
+                         last.data, last.len, last_cut, a);
+    sw_buf_release(&out);
+    sw_buf_release(&last);
+    if (a->error && strcmp(run->status, "succeeded") == 0) {
+        run->status = "failed";     /*  exit 0, but no answer (or claude's is_error) */
+        r->error = a->error;
+    }
+    sw_capture_render(&c->err, errtail);
+}
+
+/*  The task is over: its result document, then on to the store. */
 static void
 s_complete(agent_runs_t *self, run_t *run)
 {
-    agent_child_t *c = &run->child;
-    sw_buf_t output, errtail;
-    sw_buf_init(&output);
+    sw_buf_t errtail;
     sw_buf_init(&errtail);
-    bool truncated = false;
-    json_t *usage = NULL;
+    agent_answer_t a = { 0 };
+    sw_buf_init(&a.output);
     agent_result_t r = { .task = &run->task, .agent = self->conf->agent_id,
                          .host = self->conf->host, .exit_code = -1,
                          .started_wall_ms = sw_wall_ms(), .error = run->error };
-    if (!run->spawned) {
+    if (run->spawned)
+        s_collect(self, run, &r, &a, &errtail);
+    else {
         run->status = "failed";
         /*  a missing binary or directory may exist on another agent */
         run->retryable = !run->deterministic;
+        if (run->error)
+            sw_buf_addstr(&errtail, run->error);
     }
-    else {
-        r.exit_code = agent_child_exit_code(c);
-        r.signal = agent_child_signal(c);
-        r.started_wall_ms = c->start_wall_ms;
-        r.duration_ms = c->duration_ms;
-        run->status = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE ? "timed_out"
-                    : c->stop == AGENT_STOP_CANCEL ? "cancelled"
-                    : r.exit_code == 0 ? "succeeded" : "failed";
-        /*  Crashes (a signal we did not send) and timeouts may pass on
-         *  another attempt; a clean non-zero exit will not. */
-        run->retryable = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE
-                      || (r.signal && c->stop == AGENT_STOP_NONE);
-        if (c->stop == AGENT_STOP_TIMEOUT)
-            r.error = "timed out";
-        else if (r.signal && c->stop == AGENT_STOP_NONE)
-            r.error = "crashed";
-        else if (c->stop == AGENT_STOP_IDLE)
-            r.error = "no output for the idle timeout";
-        /*  The runner's answer (agent_answer_collect): codex's -o file or
-         *  last agent_message, claude's result, a command's stdout. */
-        sw_buf_t out, last;
-        sw_buf_init(&out);
-        sw_buf_init(&last);
-        bool last_cut = false;
-        sw_capture_render(&c->out, &out);
-        if (run->lastmsg)
-            agent_state_read(run->lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
-        agent_answer_t a;
-        agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
-                             last.data, last.len, last_cut, &a);
-        sw_buf_release(&out);
-        sw_buf_release(&last);
-        sw_buf_release(&output);
-        output = a.output;
-        truncated = a.truncated;
-        usage = a.usage;
-        if (a.error && strcmp(run->status, "succeeded") == 0) {
-            run->status = "failed";
-            r.error = a.error;
-        }
-        sw_capture_render(&c->err, &errtail);
-    }
-    if (run->error && !run->spawned)
-        sw_buf_addstr(&errtail, run->error);
     r.status = run->status;
-    r.output = output.data;
-    r.output_len = output.len;
-    r.output_truncated = truncated;
+    r.output = a.output.data;
+    r.output_len = a.output.len;
+    r.output_truncated = a.truncated;
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;
-    r.usage = usage;
+    r.usage = a.usage;
     run->json = agent_result_json(&r);
-    json_decref(usage);
+    agent_answer_release(&a);
+    sw_buf_release(&errtail);
     run->state = RUN_STORING;
     self->sweep = true;
-    sw_buf_release(&output);
-    sw_buf_release(&errtail);
     s_store(self, run);
 }
 
