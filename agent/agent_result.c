@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sw_keys.h"
 #include "sw_selftest.h"
 
 int
@@ -195,21 +196,23 @@ agent_result_json(const agent_result_t *r)
 }
 
 /*  KEYS: task hash, memory entry, namespace index, namespace set.
- *  ARGV: attempt, result JSON, now (ms), memory key, namespace.
- *  A memory entry written since the attempt started is the worker's own
- *  result (swarm mcp's memory_store): it stays, and the run's result goes
- *  beside it, in the entry's field run. */
+ *  ARGV: attempt, result JSON, now (ms), memory key, namespace, writer.
+ *  Fenced on the attempt the coordinator issued: a result of an attempt
+ *  the task hash has moved past is refused. A memory entry that this very
+ *  attempt's worker stored (swarm mcp's memory_store marks it with its
+ *  job, task and attempt: writer) is the worker's own result: it stays,
+ *  and the run's result goes beside it, in the entry's field run. No
+ *  clock is compared: hosts' clocks may differ by hours. */
 static const char s_store_lua[] =
     "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
     "if a and a ~= ARGV[1] then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'result', ARGV[2], 'attempt', ARGV[1])\n"
-    "local started = tonumber(redis.call('HGET', KEYS[1], 'started') or '0') or 0\n"
-    "local updated = tonumber(redis.call('HGET', KEYS[2], 'updated') or '0') or 0\n"
-    "if started > 0 and updated >= started then\n"
+    "if redis.call('HGET', KEYS[2], 'writer') == ARGV[6] then\n"
     "  redis.call('HSET', KEYS[2], 'run', ARGV[2])\n"
     "  return 1\n"
     "end\n"
     "redis.call('HSETNX', KEYS[2], 'created', ARGV[3])\n"
+    "redis.call('HDEL', KEYS[2], 'writer', 'run')\n"
     "redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
     "redis.call('SADD', KEYS[4], ARGV[5])\n"
@@ -218,16 +221,21 @@ static const char s_store_lua[] =
 int
 agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err)
 {
-    char task_key[512], mem_key[512], idx_key[256], attempt[32], now[32], key[256];
-    snprintf(task_key, sizeof task_key, "swarm:task:%s:%s", t->job, t->id);
-    snprintf(key, sizeof key, "result-%s", t->id);
-    snprintf(mem_key, sizeof mem_key, "swarm:mem:%s:%s", t->ns, key);
-    snprintf(idx_key, sizeof idx_key, "swarm:ns:%s", t->ns);
+    char attempt[32], now[32];
+    char *key = xasprintf("result-%s", t->id);
+    char *task_key = sw_key_task(t->job, t->id), *mem_key = sw_key_mem(t->ns, key),
+         *idx_key = sw_key_ns_index(t->ns);
     snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
     snprintf(now, sizeof now, "%lld", (long long) sw_wall_ms());
-    const char *argv[] = { "EVAL", s_store_lua, "4", task_key, mem_key, idx_key,
-                           "swarm:namespaces", attempt, json, now, key, t->ns };
-    redisReply *r = sw_redis_cmd(redis, 12, argv, NULL, err);
+    char *writer = xasprintf("%s\n%s\n%s", t->job, t->id, attempt);
+    const char *argv[] = { task_key, mem_key, idx_key, SW_KEY_NAMESPACES, attempt, json, now,
+                           key, t->ns, writer };
+    redisReply *r = sw_redis_eval(redis, s_store_lua, 4, 10, argv, NULL, err);
+    free(key);
+    free(task_key);
+    free(mem_key);
+    free(idx_key);
+    free(writer);
     if (!r)
         return -1;
     int rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;

@@ -6,6 +6,7 @@
 
 #include "agent_result.h"
 #include "agent_runner.h"
+#include "sw_keys.h"
 #include "sw_memory.h"
 
 struct agent_store_t {
@@ -54,7 +55,7 @@ agent_store_redis(agent_store_t *self)
     if (sw_now_ms() < self->retry_ms)
         return NULL;
     sw_err_t err = { 0 };
-    self->redis = sw_redis_new(self->redis_url, 2000, &err);
+    self->redis = sw_keys_connect(self->redis_url, 2000, &err);
     if (!self->redis) {
         if (self->backoff_ms == 0)
             log_warnx("%s; results wait in the spool", err.msg);
@@ -88,9 +89,9 @@ s_lookup(void *ctx, const char *kind, const char *ref, sw_buf_t *out, sw_err_t *
         sw_mem_entry_release(&e);
         return 0;
     }
-    char key[512];
-    snprintf(key, sizeof key, "swarm:task:%s:%s", l->task->job, ref);
+    char *key = sw_key_task(l->task->job, ref);
     redisReply *r = sw_redis_cmdv(redis, err, "HGET", key, "result", NULL);
+    free(key);
     if (!r)
         return -1;
     json_t *doc = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;

@@ -13,9 +13,11 @@
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench_ctl.h"
+#include "sw_keys.h"
 #include "sw_redis.h"
 
 static zsock_t *s_sock;
@@ -38,9 +40,9 @@ static int
 s_verify(sw_redis_t *r, const char *job, int n, size_t bytes)
 {
     sw_err_t err = { 0 };
-    char key[256];
-    snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+    char *key = sw_key_job_tasks(job);
     redisReply *ids = sw_redis_cmdv(r, &err, "LRANGE", key, "0", "-1", NULL);
+    free(key);
     if (!ids || (int) ids->elements != n) {
         fprintf(stderr, "swarm_bench: job %s has %zu tasks, want %d\n", job,
                 ids ? ids->elements : 0, n);
@@ -48,9 +50,9 @@ s_verify(sw_redis_t *r, const char *job, int n, size_t bytes)
     }
     int bad = 0;
     for (size_t i = 0; i < ids->elements; i++) {
-        char tk[512];
-        snprintf(tk, sizeof tk, "swarm:task:%s:%s", job, ids->element[i]->str);
+        char *tk = sw_key_task(job, ids->element[i]->str);
         redisReply *res = sw_redis_cmdv(r, &err, "HGET", tk, "result", NULL);
+        free(tk);
         json_t *doc = res && res->type == REDIS_REPLY_STRING ? json_loads(res->str, 0, NULL) : NULL;
         const char *out = doc ? json_string_value(json_object_get(doc, "output")) : NULL;
         if (!doc || json_integer_value(json_object_get(doc, "exit_code")) != 0
@@ -109,7 +111,9 @@ main(int argc, char **argv)
     int64_t wall = zclock_usecs() - t0;
 
     int bad = s_verify(redis, job, n, bytes);
-    redisReply *keys = sw_redis_cmdv(redis, &err, "ZCARD", "swarm:ns:results", NULL);
+    char *index = sw_key_ns_index("results");
+    redisReply *keys = sw_redis_cmdv(redis, &err, "ZCARD", index, NULL);
+    free(index);
     if (!keys || keys->integer != n + 8) {
         fprintf(stderr, "swarm_bench: %lld result keys in memory, want %d\n",
                 keys ? keys->integer : -1, n + 8);

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "sw_keys.h"
 #include "sw_memory.h"
 #include "sw_task.h"
 

@@ -85,7 +85,7 @@ cli_redis(cli_t *cli)
     if (cli->redis)
         return cli->redis;
     sw_err_t err = { 0 };
-    cli->redis = sw_redis_new(cli->redis_url, 2000, &err);
+    cli->redis = sw_keys_connect(cli->redis_url, 2000, &err);
     if (!cli->redis)
         cli_fail(err.code == SW_EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE, "%s", err.msg);
     return cli->redis;
@@ -97,7 +97,7 @@ cli_current_job(cli_t *cli, const char *flag)
     if (flag)
         return xstrdup(flag);
     sw_err_t err = { 0 };
-    redisReply *r = sw_redis_cmdv(cli->redis, &err, "GET", "swarm:current_job", NULL);
+    redisReply *r = sw_redis_cmdv(cli->redis, &err, "GET", SW_KEY_CURRENT_JOB, NULL);
     char *job = r && r->type == REDIS_REPLY_STRING ? xstrdup(r->str) : NULL;
     if (r)
         freeReplyObject(r);

@@ -1019,10 +1019,10 @@ s_decompose(cli_t *cli, const char *job, const char *goal, long long workers, sw
         return rc;
     if (!cli_redis(cli))
         return EXIT_UNREACHABLE;
-    char key[256];
-    snprintf(key, sizeof key, "swarm:task:%s:decompose", job);
+    char *key = sw_key_task(job, "decompose");
     sw_err_t err = { 0 };
     redisReply *res = sw_redis_cmdv(cli->redis, &err, "HGET", key, "result", NULL);
+    free(key);
     if (!res)
         return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
     json_t *doc = res->type == REDIS_REPLY_STRING ? json_loads(res->str, 0, NULL) : NULL;

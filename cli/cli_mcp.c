@@ -183,7 +183,7 @@ static sw_redis_t *
 s_redis(s_mcp_t *m, sw_err_t *err)
 {
     if (!m->cli->redis)
-        m->cli->redis = sw_redis_new(m->cli->redis_url, 2000, err);
+        m->cli->redis = sw_keys_connect(m->cli->redis_url, 2000, err);
     return m->cli->redis;
 }
 
@@ -229,9 +229,14 @@ s_call(s_mcp_t *m, const char *tool, json_t *args)
         json_array_foreach(json_object_get(args, "tags"), i, t)
             sw_buf_printf(&tags, "%s%s", i ? "," : "", json_string_value(t));
         json_t *up = json_object_get(args, "upsert");
+        /*  A worker's store names its task attempt: the agent keeps the
+         *  worker's own result of that attempt (sw_mem_store_opts_t). */
+        const char *job = getenv("SWARM_JOB"), *id = getenv("SWARM_TASK_ID"),
+                   *attempt = getenv("SWARM_ATTEMPT");
+        char *writer = job && id && attempt ? xasprintf("%s\n%s\n%s", job, id, attempt) : NULL;
         sw_mem_store_opts_t o = { .tags = tags.data,
                                   .ttl_ms = json_integer_value(json_object_get(args, "ttl")) * 1000,
-                                  .no_upsert = up && json_is_false(up) };
+                                  .no_upsert = up && json_is_false(up), .writer = writer };
         json_t *value = json_object_get(args, "value");
         const char *ns = s_ns(args, "default");
         if (sw_memory_store(r, ns, key, json_string_value(value), json_string_length(value), &o,
@@ -240,6 +245,7 @@ s_call(s_mcp_t *m, const char *tool, json_t *args)
                                      key, "bytes", (json_int_t) json_string_length(value)),
                            false, NULL);
         sw_buf_release(&tags);
+        free(writer);
     }
     else if (strcmp(tool, "memory_retrieve") == 0) {
         sw_mem_entry_t e = { 0 };
@@ -278,9 +284,9 @@ s_call(s_mcp_t *m, const char *tool, json_t *args)
         const char *job = getenv("SWARM_JOB"), *id = getenv("SWARM_TASK_ID");
         if (!job || !id)
             return s_error("not running as a swarm task (SWARM_JOB and SWARM_TASK_ID unset)");
-        char hkey[600];
-        snprintf(hkey, sizeof hkey, "swarm:task:%s:%s", job, id);
+        char *hkey = sw_key_task(job, id);
         redisReply *spec = sw_redis_cmdv(r, &err, "HGET", hkey, "spec", NULL);
+        free(hkey);
         json_t *doc = spec && spec->type == REDIS_REPLY_STRING ? json_loads(spec->str, 0, NULL)
                                                                 : NULL;
         if (spec)
@@ -292,8 +298,11 @@ s_call(s_mcp_t *m, const char *tool, json_t *args)
             size_t i;
             json_t *d;
             json_array_foreach(json_object_get(doc, "after"), i, d) {
-                snprintf(hkey, sizeof hkey, "swarm:task:%s:%s", job, json_string_value(d));
+                if (!json_is_string(d))
+                    continue;
+                hkey = sw_key_task(job, json_string_value(d));
                 redisReply *res = sw_redis_cmdv(r, &err, "HGET", hkey, "result", NULL);
+                free(hkey);
                 json_t *rj = res && res->type == REDIS_REPLY_STRING
                            ? json_loads(res->str, 0, NULL) : NULL;
                 json_object_set_new(deps, json_string_value(d), rj ? rj : json_null());

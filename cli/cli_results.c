@@ -63,13 +63,14 @@ static int
 s_load(cli_t *cli, const char *job, s_row_t **rows_p, size_t *n_p)
 {
     sw_err_t err = { 0 };
-    char key[256];
-    snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+    char *key = sw_key_job_tasks(job);
     redisReply *ids = sw_redis_cmdv(cli->redis, &err, "LRANGE", key, "0", "-1", NULL);
+    free(key);
     if (!ids)
         return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-    snprintf(key, sizeof key, "swarm:job:%s", job);
+    key = sw_key_job(job);
     redisReply *exists = sw_redis_cmdv(cli->redis, &err, "EXISTS", key, NULL);
+    free(key);
     bool job_exists = exists && exists->integer == 1;
     if (exists)
         freeReplyObject(exists);
@@ -81,9 +82,10 @@ s_load(cli_t *cli, const char *job, s_row_t **rows_p, size_t *n_p)
     s_row_t *rows = xcalloc(ids->elements + 1, sizeof *rows);
     for (size_t i = 0; i < ids->elements; i++) {
         rows[i].id = xstrdup(ids->element[i]->str);
-        snprintf(key, sizeof key, "swarm:task:%s:%s", job, rows[i].id);
+        key = sw_key_task(job, rows[i].id);
         const char *argv[] = { "HGETALL", key };
         sw_redis_append(cli->redis, 2, argv, NULL);
+        free(key);
     }
     int rc = sw_redis_flush_each(cli->redis, s_row_fill, rows, &err);
     *n_p = ids->elements;
@@ -303,8 +305,7 @@ cli_logs(cli_t *cli, int argc, char **argv)
     char *job = cli_current_job(cli, jobflag);
     if (!job)
         return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
-    char key[512];
-    snprintf(key, sizeof key, "swarm:task:%s:%s", job, argv[optind]);
+    char *key = sw_key_task(job, argv[optind]);
     int rc = 0;
     for (;;) {
         sw_err_t err = { 0 };
@@ -337,6 +338,7 @@ cli_logs(cli_t *cli, int argc, char **argv)
         s_row_release(&row);
         break;
     }
+    free(key);
     free(job);
     return rc;
 }

@@ -5,14 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sw_keys.h"
 #include "sw_mpack.h"
 #include "sw_selftest.h"
 
-#define TTL_KEY    "swarm:mem:ttl"
-#define NS_SET     "swarm:namespaces"
-
-/*  KEYS: entry, namespace index, namespace set, TTL schedule.
- *  ARGV: value, tags, updated, ttl_ms, no_upsert, key, ns, created, now. */
+/*  KEYS: entry, namespace index, namespace set, the namespace's TTL
+ *  schedule. ARGV: value, tags, updated, ttl_ms, no_upsert, key, ns,
+ *  created, now, writer. */
 static const char s_store_lua[] =
     "local exists = redis.call('EXISTS', KEYS[1]) == 1\n"
     "if ARGV[5] == '1' and exists then return 0 end\n"
@@ -23,37 +22,40 @@ static const char s_store_lua[] =
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('HSET', KEYS[1], 'value', ARGV[1], 'tags', ARGV[2], 'created', created,\n"
     "           'updated', ARGV[3])\n"
-    "local member = ARGV[7] .. '\\n' .. ARGV[6]\n"
+    "if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'writer', ARGV[10]) end\n"
     "if ARGV[4] ~= '0' then\n"
     "  redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
-    "  redis.call('ZADD', KEYS[4], tonumber(ARGV[9]) + tonumber(ARGV[4]), member)\n"
+    "  redis.call('ZADD', KEYS[4], tonumber(ARGV[9]) + tonumber(ARGV[4]), ARGV[6])\n"
     "else\n"
-    "  redis.call('ZREM', KEYS[4], member)\n"
+    "  redis.call('ZREM', KEYS[4], ARGV[6])\n"
     "end\n"
     "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[6])\n"
     "redis.call('SADD', KEYS[3], ARGV[7])\n"
     "return 1\n";
 
-/*  KEYS: TTL schedule. ARGV: now. Index entries of expired keys go. */
+/*  KEYS: the namespace's TTL schedule, its index, then the entries of
+ *  the due keys. ARGV: now, then those keys. An index member goes only
+ *  when Redis has really expired its entry and it is still due (a store
+ *  since then moved or removed its expiry). Every key it touches is in
+ *  KEYS, all in the namespace's hash slot (Cluster-safe). */
 static const char s_purge_lua[] =
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 10000)\n"
     "local n = 0\n"
-    "for _, m in ipairs(due) do\n"
-    "  local sep = string.find(m, '\\n', 1, true)\n"
-    "  local ns, key = string.sub(m, 1, sep - 1), string.sub(m, sep + 1)\n"
-    "  if redis.call('EXISTS', 'swarm:mem:' .. ns .. ':' .. key) == 0 then\n"
-    "    redis.call('ZREM', 'swarm:ns:' .. ns, key)\n"
-    "    redis.call('ZREM', KEYS[1], m)\n"
+    "for i = 3, #KEYS do\n"
+    "  local key = ARGV[i - 1]\n"
+    "  local due = tonumber(redis.call('ZSCORE', KEYS[1], key) or 'inf')\n"
+    "  if due <= tonumber(ARGV[1]) and redis.call('EXISTS', KEYS[i]) == 0 then\n"
+    "    redis.call('ZREM', KEYS[2], key)\n"
+    "    redis.call('ZREM', KEYS[1], key)\n"
     "    n = n + 1\n"
     "  end\n"
     "end\n"
     "return n\n";
 
-/*  KEYS: entry, namespace index, TTL schedule. ARGV: key, schedule member. */
+/*  KEYS: entry, namespace index, its TTL schedule. ARGV: key. */
 static const char s_delete_lua[] =
     "local n = redis.call('DEL', KEYS[1])\n"
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
-    "redis.call('ZREM', KEYS[3], ARGV[2])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[1])\n"
     "return n\n";
 
 void
@@ -98,19 +100,29 @@ s_check_names(const char *ns, const char *key, sw_err_t *err)
     return 0;
 }
 
-/*  Builds the store script's arguments in caller storage. */
+/*  Builds the store script's arguments; s_store_args_release frees the
+ *  keys. */
 typedef struct {
-    char        entry[SW_MEM_MAX_KEY + 160], index[160];
-    char        updated[24], ttl[24], created[24], now[24];
-    const char *argv[13];
-    size_t      lens[13];
+    char       *entry, *index, *ttl;
+    char        updated[24], ttlms[24], created[24], now[24];
+    const char *argv[14];
+    size_t      lens[14];
 } s_store_args_t;
+
+static void
+s_store_args_release(s_store_args_t *a)
+{
+    free(a->entry);
+    free(a->index);
+    free(a->ttl);
+}
 
 static int
 s_store_args(s_store_args_t *a, const char *ns, const char *key, const void *value, size_t len,
              const sw_mem_store_opts_t *o, sw_err_t *err)
 {
     static const sw_mem_store_opts_t none = { 0 };
+    memset(a, 0, sizeof *a);
     if (!o)
         o = &none;
     if (s_check_names(ns, key, err) < 0)
@@ -121,16 +133,17 @@ s_store_args(s_store_args_t *a, const char *ns, const char *key, const void *val
     if (o->ttl_ms < 0)
         return sw_err_set(err, SW_EINVAL, "TTL must not be negative");
     int64_t now = sw_wall_ms();
-    snprintf(a->entry, sizeof a->entry, "swarm:mem:%s:%s", ns, key);
-    snprintf(a->index, sizeof a->index, "swarm:ns:%s", ns);
+    a->entry = sw_key_mem(ns, key);
+    a->index = sw_key_ns_index(ns);
+    a->ttl = sw_key_ns_ttl(ns);
     snprintf(a->updated, sizeof a->updated, "%lld", (long long) (o->updated_ms ? o->updated_ms : now));
-    snprintf(a->ttl, sizeof a->ttl, "%lld", (long long) o->ttl_ms);
+    snprintf(a->ttlms, sizeof a->ttlms, "%lld", (long long) o->ttl_ms);
     snprintf(a->created, sizeof a->created, "%lld", (long long) o->created_ms);
     snprintf(a->now, sizeof a->now, "%lld", (long long) now);
-    const char *v[] = { a->entry, a->index, NS_SET, TTL_KEY, value ? value : "",
-                        o->tags ? o->tags : "", a->updated, a->ttl, o->no_upsert ? "1" : "0",
-                        key, ns, a->created, a->now };
-    for (int i = 0; i < 13; i++) {
+    const char *v[] = { a->entry, a->index, SW_KEY_NAMESPACES, a->ttl, value ? value : "",
+                        o->tags ? o->tags : "", a->updated, a->ttlms, o->no_upsert ? "1" : "0",
+                        key, ns, a->created, a->now, o->writer ? o->writer : "" };
+    for (int i = 0; i < 14; i++) {
         a->argv[i] = v[i];
         a->lens[i] = i == 4 ? len : strlen(v[i]);
     }
@@ -144,7 +157,8 @@ sw_memory_store(sw_redis_t *r, const char *ns, const char *key, const void *valu
     s_store_args_t a;
     if (s_store_args(&a, ns, key, value, len, o, err) < 0)
         return -1;
-    redisReply *rep = sw_redis_eval(r, s_store_lua, 4, 13, a.argv, a.lens, err);
+    redisReply *rep = sw_redis_eval(r, s_store_lua, 4, 14, a.argv, a.lens, err);
+    s_store_args_release(&a);
     if (!rep)
         return -1;
     bool stored = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
@@ -162,7 +176,9 @@ sw_memory_store_append(sw_redis_t *r, const char *ns, const char *key, const voi
     s_store_args_t a;
     if (s_store_args(&a, ns, key, value, len, o, err) < 0)
         return -1;
-    return sw_redis_eval_append(r, s_store_lua, 4, 13, a.argv, a.lens, err);
+    int rc = sw_redis_eval_append(r, s_store_lua, 4, 14, a.argv, a.lens, err);
+    s_store_args_release(&a);
+    return rc;
 }
 
 /*  Fills e from an HGETALL reply; false when the entry is gone. */
@@ -200,12 +216,12 @@ sw_memory_get(sw_redis_t *r, const char *ns, const char *key, sw_mem_entry_t *e,
     memset(e, 0, sizeof *e);
     if (s_check_names(ns, key, err) < 0)
         return -1;
-    char k[SW_MEM_MAX_KEY + 160];
-    snprintf(k, sizeof k, "swarm:mem:%s:%s", ns, key);
+    char *k = sw_key_mem(ns, key);
     redisReply *h = sw_redis_cmdv(r, err, "HGETALL", k, NULL);
+    redisReply *t = h ? sw_redis_cmdv(r, err, "PTTL", k, NULL) : NULL;
+    free(k);
     if (!h)
         return -1;
-    redisReply *t = sw_redis_cmdv(r, err, "PTTL", k, NULL);
     bool found = s_fill(e, h);
     freeReplyObject(h);
     e->ttl_ms = t && t->type == REDIS_REPLY_INTEGER && t->integer >= 0 ? t->integer : -1;
@@ -225,12 +241,12 @@ sw_memory_delete(sw_redis_t *r, const char *ns, const char *key, sw_err_t *err)
 {
     if (s_check_names(ns, key, err) < 0)
         return -1;
-    char k[SW_MEM_MAX_KEY + 160], idx[160], member[SW_MEM_MAX_KEY + 160];
-    snprintf(k, sizeof k, "swarm:mem:%s:%s", ns, key);
-    snprintf(idx, sizeof idx, "swarm:ns:%s", ns);
-    snprintf(member, sizeof member, "%s\n%s", ns, key);
-    const char *argv[] = { k, idx, TTL_KEY, key, member };
-    redisReply *rep = sw_redis_eval(r, s_delete_lua, 3, 5, argv, NULL, err);
+    char *k = sw_key_mem(ns, key), *idx = sw_key_ns_index(ns), *ttl = sw_key_ns_ttl(ns);
+    const char *argv[] = { k, idx, ttl, key };
+    redisReply *rep = sw_redis_eval(r, s_delete_lua, 3, 4, argv, NULL, err);
+    free(k);
+    free(idx);
+    free(ttl);
     if (!rep)
         return -1;
     bool gone = rep->type == REDIS_REPLY_INTEGER && rep->integer == 1;
@@ -241,22 +257,63 @@ sw_memory_delete(sw_redis_t *r, const char *ns, const char *key, sw_err_t *err)
 }
 
 int
-sw_memory_purge(sw_redis_t *r, sw_err_t *err)
+sw_memory_purge(sw_redis_t *r, const char *ns, sw_err_t *err)
 {
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long) sw_wall_ms());
-    const char *argv[] = { TTL_KEY, now };
-    redisReply *rep = sw_redis_eval(r, s_purge_lua, 1, 2, argv, NULL, err);
-    if (!rep)
-        return -1;
-    freeReplyObject(rep);
-    return 0;
+    char *ttl = sw_key_ns_ttl(ns);
+    int rc = 0;
+    /*  The due keys first (usually none: one round trip), then a script
+     *  that names every key it touches, a page of them at a time. */
+    for (int round = 0; rc == 0 && round < 100; round++) {
+        redisReply *due = sw_redis_cmdv(r, err, "ZRANGEBYSCORE", ttl, "-inf", now, "LIMIT", "0",
+                                        "25", NULL);
+        if (!due) {
+            rc = -1;
+            break;
+        }
+        size_t n = due->elements;
+        if (n == 0) {
+            freeReplyObject(due);
+            break;
+        }
+        const char **argv = xcalloc(2 * n + 3, sizeof *argv);
+        char **entries = xcalloc(n, sizeof *entries);
+        char *idx = sw_key_ns_index(ns);
+        argv[0] = ttl;
+        argv[1] = idx;
+        argv[n + 2] = now;
+        for (size_t i = 0; i < n; i++) {
+            entries[i] = sw_key_mem(ns, due->element[i]->str);
+            argv[2 + i] = entries[i];
+            argv[n + 3 + i] = due->element[i]->str;
+        }
+        redisReply *rep = sw_redis_eval(r, s_purge_lua, (int) n + 2, (int) (2 * n + 3), argv,
+                                        NULL, err);
+        /*  Members still there were stored again without expiring: the
+         *  next due ones come after them, so stop once a page purged none. */
+        bool progress = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer > 0;
+        if (!rep)
+            rc = -1;
+        else
+            freeReplyObject(rep);
+        for (size_t i = 0; i < n; i++)
+            free(entries[i]);
+        free(entries);
+        free(argv);
+        free(idx);
+        freeReplyObject(due);
+        if (!progress || n < 25)
+            break;
+    }
+    free(ttl);
+    return rc;
 }
 
 int
 sw_memory_namespaces(sw_redis_t *r, sw_strv_t *out, sw_err_t *err)
 {
-    redisReply *rep = sw_redis_cmdv(r, err, "SMEMBERS", NS_SET, NULL);
+    redisReply *rep = sw_redis_cmdv(r, err, "SMEMBERS", SW_KEY_NAMESPACES, NULL);
     if (!rep)
         return -1;
     /*  sorted, for stable output */
@@ -295,31 +352,32 @@ sw_memory_list(sw_redis_t *r, const char *ns, size_t offset, size_t limit, bool 
 {
     *out = NULL;
     *n = 0;
-    if (s_check_names(ns, NULL, err) < 0 || sw_memory_purge(r, err) < 0)
+    if (s_check_names(ns, NULL, err) < 0 || sw_memory_purge(r, ns, err) < 0)
         return -1;
-    char idx[160], start[24], stop[24];
-    snprintf(idx, sizeof idx, "swarm:ns:%s", ns);
+    char start[24], stop[24];
+    char *idx = sw_key_ns_index(ns);
     snprintf(start, sizeof start, "%zu", offset);
     snprintf(stop, sizeof stop, "%zu", offset + (limit ? limit : 1) - 1);
     redisReply *card = sw_redis_cmdv(r, err, "ZCARD", idx, NULL);
+    redisReply *keys = card && limit ? sw_redis_cmdv(r, err, oldest_first ? "ZRANGE" : "ZREVRANGE",
+                                                     idx, start, stop, NULL) : NULL;
+    free(idx);
     if (!card)
         return -1;
     *total = (size_t) card->integer;
     freeReplyObject(card);
     if (limit == 0)
         return 0;
-    redisReply *keys = sw_redis_cmdv(r, err, oldest_first ? "ZRANGE" : "ZREVRANGE", idx, start,
-                                     stop, NULL);
     if (!keys)
         return -1;
     sw_mem_entry_t *v = xcalloc(keys->elements + 1, sizeof *v);
     bool *found = xcalloc(keys->elements + 1, sizeof *found);
     for (size_t i = 0; i < keys->elements; i++) {
-        char k[SW_MEM_MAX_KEY + 160];
-        snprintf(k, sizeof k, "swarm:mem:%s:%s", ns, keys->element[i]->str);
+        char *k = sw_key_mem(ns, keys->element[i]->str);
         const char *a1[] = { "HGETALL", k }, *a2[] = { "PTTL", k };
         sw_redis_append(r, 2, a1, NULL);
         sw_redis_append(r, 2, a2, NULL);
+        free(k);
     }
     s_page_t page = { v, found };
     int rc = sw_redis_flush_each(r, s_page_reply, &page, err);
@@ -495,14 +553,17 @@ sw_memory_stats(sw_redis_t *r, sw_mem_stat_t **out, size_t *n, sw_err_t *err)
     *out = NULL;
     *n = 0;
     sw_strv_t spaces = { 0 };
-    if (sw_memory_purge(r, err) < 0 || sw_memory_namespaces(r, &spaces, err) < 0)
+    if (sw_memory_namespaces(r, &spaces, err) < 0)
         return -1;
     sw_mem_stat_t *v = xcalloc(spaces.n + 1, sizeof *v);
     int rc = 0;
     for (size_t s = 0; rc == 0 && s < spaces.n; s++) {
         v[s].ns = xstrdup(spaces.v[s]);
-        char idx[160];
-        snprintf(idx, sizeof idx, "swarm:ns:%s", spaces.v[s]);
+        if (sw_memory_purge(r, spaces.v[s], err) < 0) {
+            rc = -1;
+            break;
+        }
+        char *idx = sw_key_ns_index(spaces.v[s]);
         for (size_t off = 0; rc == 0; off += 1000) {
             char a[24], b[24];
             snprintf(a, sizeof a, "%zu", off);
@@ -514,10 +575,10 @@ sw_memory_stats(sw_redis_t *r, sw_mem_stat_t **out, size_t *n, sw_err_t *err)
             }
             v[s].entries += keys->elements;
             for (size_t i = 0; i < keys->elements; i++) {
-                char k[SW_MEM_MAX_KEY + 160];
-                snprintf(k, sizeof k, "swarm:mem:%s:%s", spaces.v[s], keys->element[i]->str);
+                char *k = sw_key_mem(spaces.v[s], keys->element[i]->str);
                 const char *av[] = { "HSTRLEN", k, "value" };
                 sw_redis_append(r, 3, av, NULL);
+                free(k);
             }
             size_t got = keys->elements;
             freeReplyObject(keys);
@@ -526,6 +587,7 @@ sw_memory_stats(sw_redis_t *r, sw_mem_stat_t **out, size_t *n, sw_err_t *err)
             if (got < 1000)
                 break;
         }
+        free(idx);
     }
     *n = spaces.n;
     sw_strv_release(&spaces);

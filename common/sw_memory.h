@@ -3,9 +3,9 @@
  *  Namespaced entries with a value (binary-safe), tags, creation and
  *  update times and an optional TTL enforced by Redis. Each namespace has
  *  an index (a sorted set by update time), so list, search, stats and
- *  export never SCAN the keyspace. Entries with a TTL are also in a
- *  schedule (swarm:mem:ttl) so their index entries are removed once Redis
- *  has expired them: counts stay exact.
+ *  export never SCAN the keyspace. Entries with a TTL are also in their
+ *  namespace's schedule so their index entries are removed once Redis
+ *  has expired them: counts stay exact. Keys: common/sw_keys.h.
  *
  *  Writes are single Lua scripts, atomic in Redis: concurrent writers
  *  cannot lose an entry or leave the index out of step with the data.
@@ -43,6 +43,11 @@ typedef struct {
     bool        no_upsert;          /*  fail with SW_EEXISTS when the key exists */
     int64_t     created_ms;         /*  0 = now, or kept from an existing entry */
     int64_t     updated_ms;         /*  0 = now */
+    const char *writer;             /*  "JOB\nTASK\nATTEMPT" of the task attempt that
+                                        stores it (swarm mcp in a worker), or NULL:
+                                        the agent keeps a worker's own result of
+                                        that attempt (fenced on the attempt the
+                                        coordinator issued, not on clocks) */
 } sw_mem_store_opts_t;
 
 bool sw_memory_key_valid(const char *key);
@@ -56,8 +61,8 @@ int sw_memory_store_append(sw_redis_t *r, const char *ns, const char *key, const
 int sw_memory_get(sw_redis_t *r, const char *ns, const char *key, sw_mem_entry_t *e,
                   sw_err_t *err);
 int sw_memory_delete(sw_redis_t *r, const char *ns, const char *key, sw_err_t *err);
-/*  Drops index entries of keys Redis has expired. */
-int sw_memory_purge(sw_redis_t *r, sw_err_t *err);
+/*  Drops index entries of namespace ns whose keys Redis has expired. */
+int sw_memory_purge(sw_redis_t *r, const char *ns, sw_err_t *err);
 int sw_memory_namespaces(sw_redis_t *r, sw_strv_t *out, sw_err_t *err);
 /*  Newest first, from offset; *total is the namespace's entry count. */
 int sw_memory_list(sw_redis_t *r, const char *ns, size_t offset, size_t limit, bool oldest_first,

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sw_keys.h"
+
 #define SWEEP_MS 100
 
 /*  --- scheduler callbacks -------------------------------------------------- */
@@ -508,6 +510,13 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         err->code = SW_EUNREACH;    /*  exit 3, as the CLI: Redis is not usable */
         goto fail;
     }
+    /*  Never mix key layouts: data of layout 1 is moved to this one
+     *  first, data of a newer one refused (sw_keys.h). */
+    long moved = 0;
+    if (sw_keys_migrate(self->redis, &moved, err) < 0)
+        goto fail;
+    if (moved)
+        log_info("moved %ld key(s) to key layout %d", moved, SW_KEYS_LAYOUT);
     coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone };
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);

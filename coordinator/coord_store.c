@@ -4,6 +4,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "sw_keys.h"
+
 struct coord_store_t {
     sw_redis_t    *redis;
     coord_sched_t *sched;       /*  rewritten whole after an outage */
@@ -43,8 +45,8 @@ s_append(coord_store_t *self, const char **argv, int argc)
 void
 coord_store_job(coord_store_t *self, const coord_job_t *j)
 {
-    char key[256], created[32], max_agents[32];
-    snprintf(key, sizeof key, "swarm:job:%s", j->id);
+    char created[32], max_agents[32];
+    char *key = sw_key_job(j->id);
     snprintf(created, sizeof created, "%lld", (long long) j->created_ms);
     snprintf(max_agents, sizeof max_agents, "%d", j->max_agents);
     const char *hset[] = { "HSET", key, "created", created, "namespace", j->ns,
@@ -53,7 +55,8 @@ coord_store_job(coord_store_t *self, const coord_job_t *j)
                            "strategy", j->strategy ? j->strategy : "",
                            "on_failure", j->halt ? "stop" : "continue" };
     s_append(self, hset, 14);
-    const char *zadd[] = { "ZADD", "swarm:jobs", created, j->id };
+    free(key);
+    const char *zadd[] = { "ZADD", SW_KEY_JOBS, created, j->id };
     s_append(self, zadd, 4);
 }
 
@@ -106,8 +109,8 @@ s_spec_json(const sw_task_t *t)
 void
 coord_store_task(coord_store_t *self, coord_task_t *t)
 {
-    char key[512], attempt[32], exit_code[32], sub[32], start[32], fin[32];
-    snprintf(key, sizeof key, "swarm:task:%s:%s", t->job->id, t->spec.id);
+    char attempt[32], exit_code[32], sub[32], start[32], fin[32];
+    char *key = sw_key_task(t->job->id, t->spec.id);
     snprintf(attempt, sizeof attempt, "%lld", (long long) t->spec.attempt);
     snprintf(exit_code, sizeof exit_code, "%d", t->exit_code);
     snprintf(sub, sizeof sub, "%lld", (long long) t->submitted_ms);
@@ -119,10 +122,10 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                                "runner", t->spec.runner, "submitted", sub };
         s_append(self, hset, 10);
         free(spec);
-        char list[256];
-        snprintf(list, sizeof list, "swarm:job:%s:tasks", t->job->id);
+        char *list = sw_key_job_tasks(t->job->id);
         const char *rpush[] = { "RPUSH", list, t->spec.id };
         s_append(self, rpush, 3);
+        free(list);
         t->is_new = false;
     }
     const char *hset[] = { "HSET", key, "status", sw_tstate_name(t->state), "attempt", attempt,
@@ -131,12 +134,13 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                            "finished", fin, "exit_code", exit_code,
                            "reason", t->reason ? t->reason : "" };
     s_append(self, hset, 18);
+    free(key);
 }
 
 void
 coord_store_current(coord_store_t *self, const char *job)
 {
-    const char *set[] = { "SET", "swarm:current_job", job };
+    const char *set[] = { "SET", SW_KEY_CURRENT_JOB, job };
     s_append(self, set, 3);
 }
 
@@ -144,7 +148,7 @@ char *
 coord_store_load_current(coord_store_t *self)
 {
     sw_err_t err = { 0 };
-    redisReply *r = sw_redis_cmdv(self->redis, &err, "GET", "swarm:current_job", NULL);
+    redisReply *r = sw_redis_cmdv(self->redis, &err, "GET", SW_KEY_CURRENT_JOB, NULL);
     char *job = NULL;
     if (r && r->type == REDIS_REPLY_STRING)
         job = xstrdup(r->str);
@@ -295,9 +299,9 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
 {
     sw_err_t err = { 0 };
     int64_t wall = sw_wall_ms();
-    char key[256];
-    snprintf(key, sizeof key, "swarm:job:%s", job);
+    char *key = sw_key_job(job);
     redisReply *jh = sw_redis_cmdv(self->redis, &err, "HGETALL", key, NULL);
+    free(key);
     if (!jh) {
         log_warnx("cannot load job %s: %s", job, err.msg);
         return -1;
@@ -306,8 +310,9 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
         freeReplyObject(jh);
         return 0;
     }
-    snprintf(key, sizeof key, "swarm:job:%s:tasks", job);
+    key = sw_key_job_tasks(job);
     redisReply *ids = sw_redis_cmdv(self->redis, &err, "LRANGE", key, "0", "-1", NULL);
+    free(key);
     if (!ids) {
         freeReplyObject(jh);
         log_warnx("cannot load job %s: %s", job, err.msg);
@@ -331,9 +336,10 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
     freeReplyObject(jh);
     s_replies_t rs = { xcalloc(ids->elements + 1, sizeof *rs.v) };
     for (size_t i = 0; i < ids->elements; i++) {
-        snprintf(key, sizeof key, "swarm:task:%s:%s", job, ids->element[i]->str);
+        key = sw_key_task(job, ids->element[i]->str);
         const char *argv[] = { "HGETALL", key };
         sw_redis_append(self->redis, 2, argv, NULL);
+        free(key);
     }
     if (sw_redis_flush_each(self->redis, s_keep_reply, &rs, &err) < 0)
         log_warnx("cannot load the tasks of %s: %s", job, err.msg);
@@ -380,7 +386,7 @@ coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
                  zlistx_t *done)
 {
     sw_err_t err = { 0 };
-    redisReply *jobs = sw_redis_cmdv(self->redis, &err, "ZRANGE", "swarm:jobs", "0", "-1", NULL);
+    redisReply *jobs = sw_redis_cmdv(self->redis, &err, "ZRANGE", SW_KEY_JOBS, "0", "-1", NULL);
     if (!jobs) {
         log_warnx("cannot load jobs: %s", err.msg);
         return -1;
@@ -416,22 +422,23 @@ coord_store_load_job(coord_store_t *self, coord_sched_t *sched, const char *job)
 void
 coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complete)
 {
-    char key[256], when[32];
-    snprintf(key, sizeof key, "swarm:job:%s", j->id);
+    char when[32];
+    char *key = sw_key_job(j->id);
     snprintf(when, sizeof when, "%lld", (long long) sw_wall_ms());
     const char *set[] = { "HSET", key, "complete", when };
     const char *del[] = { "HDEL", key, "complete" };
     s_append(self, complete ? set : del, complete ? 4 : 3);
+    free(key);
 }
 
 int
 coord_store_result(coord_store_t *self, const coord_task_t *t, char *status, size_t n,
                    int *exit_code)
 {
-    char key[512];
-    snprintf(key, sizeof key, "swarm:task:%s:%s", t->job->id, t->spec.id);
+    char *key = sw_key_task(t->job->id, t->spec.id);
     sw_err_t err = { 0 };
     redisReply *r = sw_redis_cmdv(self->redis, &err, "HGET", key, "result", NULL);
+    free(key);
     bool ok = r && r->type == REDIS_REPLY_STRING
            && s_result_final(r->str, t->spec.attempt, status, n, exit_code);
     if (r)
@@ -448,10 +455,10 @@ s_resync(coord_store_t *self)
     int n = 0;
     for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
         coord_store_job(self, j);
-        char list[256];
-        snprintf(list, sizeof list, "swarm:job:%s:tasks", j->id);
+        char *list = sw_key_job_tasks(j->id);
         const char *del[] = { "DEL", list };
         s_append(self, del, 2);
+        free(list);
         for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order)) {
             t->is_new = true;
             coord_store_task(self, t);
@@ -503,7 +510,7 @@ coord_store_load_revoked(coord_store_t *self)
 {
     zhashx_t *keys = zhashx_new();
     sw_err_t err = { 0 };
-    redisReply *r = sw_redis_cmdv(self->redis, &err, "SMEMBERS", "swarm:revoked_keys", NULL);
+    redisReply *r = sw_redis_cmdv(self->redis, &err, "SMEMBERS", SW_KEY_REVOKED, NULL);
     for (size_t i = 0; r && i < r->elements; i++)
         if (r->element[i]->type == REDIS_REPLY_STRING)
             zhashx_update(keys, r->element[i]->str, (void *) 1);
@@ -515,6 +522,6 @@ coord_store_load_revoked(coord_store_t *self)
 void
 coord_store_revoke(coord_store_t *self, const char *key)
 {
-    const char *argv[] = { "SADD", "swarm:revoked_keys", key };
+    const char *argv[] = { "SADD", SW_KEY_REVOKED, key };
     s_append(self, argv, 3);
 }

@@ -82,7 +82,7 @@ other=$([ "$victim" = a1 ] && echo a2 || echo a1)
 expect 4 "$SWARM" agents revoke nosuch
 expect 0 "$SWARM" --json agents revoke "$other"
 key=$(json_get "$T/out" "d['key']")
-[ "$(redis-cli -p "$REDIS_PORT" -n 15 SISMEMBER swarm:revoked_keys "$key")" = 1 ] || fail "revocation not kept"
+[ "$(redis-cli -p "$REDIS_PORT" -n 15 SISMEMBER "$(rkey revoked)" "$key")" = 1 ] || fail "revocation not kept"
 expect 0 "$SWARM" --json agents
 [ "$(cat "$T/out" | tr -d ' \n')" = "[]" ] || fail "$other is still registered: $(cat "$T/out")"
 for _ in $(seq 100); do

@@ -149,7 +149,7 @@ contains "$T/out" "mcp: refresh_tokens_rotate_daily"
 expect 0 "$SWARM" --json memory get --namespace results result-finder
 [ "$(json_get "$T/out" "d['value']")" = refresh_tokens_rotate_daily ] \
     || fail "the worker's own result was replaced: $(cat "$T/out")"
-[ "$(redis-cli -p "$REDIS_PORT" -n 18 HGET swarm:mem:results:result-finder run \
+[ "$(redis-cli -p "$REDIS_PORT" -n 18 HGET "$(rkey mem results result-finder)" run \
      | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" = succeeded ] \
     || fail "no run record beside the worker's result"
 ok "codex workers get swarm mcp: one stores its finding as its result (kept, run record beside it), the next finds it"

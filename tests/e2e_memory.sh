@@ -147,7 +147,7 @@ for k, v in seen.items():
     expected = ('s' if k.startswith('s') else '') + 'v' + k[1:]
     assert v == expected, (k, v, expected)
 PY
-[ "$(redis-cli -p "$REDIS_PORT" -n 9 ZCARD swarm:ns:conc)" = 8200 ] || fail "index count"
+[ "$(redis-cli -p "$REDIS_PORT" -n 9 ZCARD "$(rkey index conc)")" = 8200 ] || fail "index count"
 ok "8 concurrent importers x 1000 + 200 concurrent store processes: all 8200 entries, index exact"
 
 # Redis unreachable: exit 3 naming the address; wrong or missing password

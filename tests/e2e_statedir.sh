@@ -130,7 +130,7 @@ wait_agents 1
 for _ in $(seq 100); do [ -e "$spool/junk.json.bad" ] && break; sleep 0.05; done
 grep -q "spool file $spool/.*refused: its MAC is wrong" "$T/agent-a1.log" || fail "the forged record was not refused"
 grep -q "spool file $spool/junk.json refused: not a spooled result" "$T/agent-a1.log" || fail "junk not refused"
-[ -z "$(redis-cli -p "$REDIS_PORT" -n 34 HGET swarm:task:wipe:forged result)" ] \
+[ -z "$(redis-cli -p "$REDIS_PORT" -n 34 HGET "$(rkey task wipe forged)" result)" ] \
     || fail "a forged result reached Redis"
 ls "$spool" | grep -q '\.json\.bad$' || fail "the refused records were not kept aside"
 ok "forged spool records are set aside with a log line, never delivered"

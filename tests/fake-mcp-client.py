@@ -38,6 +38,11 @@ if env.get("SWARM_TASK_ID") != os.environ.get("SWARM_TASK_ID"):
     fail(f"env names task {env.get('SWARM_TASK_ID')}, we are {os.environ.get('SWARM_TASK_ID')}")
 server_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
 server_env.update(env)
+# A host whose clock is off (tests/e2e_clock.sh runs agents under libfaketime):
+# the server runs on that host, so it keeps the preload and the offset.
+for name in ("LD_PRELOAD", "FAKETIME", "ASAN_OPTIONS"):
+    if name in os.environ:
+        server_env[name] = os.environ[name]
 msgs = [{"jsonrpc": "2.0", "id": 1, "method": "initialize",
          "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                     "clientInfo": {"name": "fake-codex", "version": "0"}}},

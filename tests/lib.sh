@@ -57,6 +57,10 @@ expect() {
 }
 contains() { grep -qF -- "$2" "$1" || { echo "--- $1"; cat "$1"; fail "$1 lacks '$2'"; }; }
 
+# rkey KIND ARG...: a Redis key as common/sw_keys.c builds it (tests never
+# spell one by hand; see tests/selftest.c)
+rkey() { "$SWARM_BUILD/tests/swarm_selftest" key "$@"; }
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

@@ -1,5 +1,11 @@
-/*  swarm_selftest -- runs the module self-tests: swarm_selftest [--list] [NAME] */
+/*  swarm_selftest -- runs the module self-tests: swarm_selftest [--list] [NAME]
+ *
+ *  swarm_selftest key KIND ARG...: prints a Redis key as common/sw_keys.c
+ *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., index NS, ttl NS,
+ *  mem NS KEY, or layout, jobs, current, revoked, namespaces), so shell
+ *  tests never spell a key by hand. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent_child.h"
@@ -10,6 +16,7 @@
 #include "agent_result.h"
 #include "agent_runner.h"
 #include "coord_sched.h"
+#include "sw_keys.h"
 #include "sw_memory.h"
 #include "sw_curve.h"
 #include "sw_mpack.h"
@@ -28,6 +35,7 @@ static const sw_selftest_t s_tests[] = {
     { "opts", sw_opts_test },
     { "plan", sw_plan_test },
     { "redis", sw_redis_test },
+    { "keys", sw_keys_test },
     { "memory", sw_memory_test },
     { "sched", coord_sched_test },
     { "child", agent_child_test },
@@ -40,9 +48,53 @@ static const sw_selftest_t s_tests[] = {
     { NULL, NULL },
 };
 
+static int
+s_key(int argc, char **argv)
+{
+    char *key = NULL;
+    const char *kind = argc > 2 ? argv[2] : "";
+    static const struct { const char *kind, *key; } fixed[] = {
+        { "layout", SW_KEY_LAYOUT }, { "jobs", SW_KEY_JOBS }, { "current", SW_KEY_CURRENT_JOB },
+        { "revoked", SW_KEY_REVOKED }, { "namespaces", SW_KEY_NAMESPACES },
+    };
+    for (size_t i = 0; argc == 3 && i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(kind, fixed[i].kind) == 0)
+            key = xstrdup(fixed[i].key);
+    if (argc == 4 && strcmp(kind, "job") == 0)
+        key = sw_key_job(argv[3]);
+    else if (argc == 4 && strcmp(kind, "tasks") == 0)
+        key = sw_key_job_tasks(argv[3]);
+    else if (argc >= 5 && strcmp(kind, "task") == 0) {
+        /*  many ids at once: one key a line (the fault audit has 10,000) */
+        for (int i = 4; i < argc - 1; i++) {
+            key = sw_key_task(argv[3], argv[i]);
+            puts(key);
+            free(key);
+        }
+        key = sw_key_task(argv[3], argv[argc - 1]);
+    }
+    else if (argc == 4 && strcmp(kind, "index") == 0)
+        key = sw_key_ns_index(argv[3]);
+    else if (argc == 4 && strcmp(kind, "ttl") == 0)
+        key = sw_key_ns_ttl(argv[3]);
+    else if (argc == 5 && strcmp(kind, "mem") == 0)
+        key = sw_key_mem(argv[3], argv[4]);
+    if (!key) {
+        fprintf(stderr, "usage: swarm_selftest key (job JOB | tasks JOB | task JOB ID | "
+                        "index NS | ttl NS | mem NS KEY | layout | jobs | current | revoked | "
+                        "namespaces)\n");
+        return 2;
+    }
+    puts(key);
+    free(key);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "key") == 0)
+        return s_key(argc, argv);
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (const sw_selftest_t *t = s_tests; t->name; t++)
             printf("%s\n", t->name);

@@ -55,7 +55,7 @@ audit() {
     no_strays "$job" || nstray=$(strays "$job" | wc -l)
     local line
     line=$(python3 - "$job" "$port" "$db" "$T/coordinator.log" "$nstray" "$FAULTS" "$TEST_NAME" <<'PY'
-import collections, json, re, subprocess, sys
+import collections, json, os, re, subprocess, sys
 job, port, db, log, nstray, faults, name = sys.argv[1:]
 def redis_batch(cmds):
     """One redis-cli for many commands: one output line per reply."""
@@ -63,14 +63,18 @@ def redis_batch(cmds):
     out = subprocess.run(["redis-cli", "-p", port, "-n", db, "--raw"], input=text,
                          capture_output=True, text=True, check=True).stdout
     return out.split("\n")[:len(cmds)]
+def rkey(*args):
+    """A Redis key as common/sw_keys.c builds it (tests/selftest.c)."""
+    return subprocess.run([os.environ["SWARM_BUILD"] + "/tests/swarm_selftest", "key", *args],
+                          capture_output=True, text=True, check=True).stdout.strip()
 ids = subprocess.run(["redis-cli", "-p", port, "-n", db, "--raw", "LRANGE",
-                      f"swarm:job:{job}:tasks", "0", "-1"],
+                      rkey("tasks", job), "0", "-1"],
                      capture_output=True, text=True, check=True).stdout.split()
+task_keys = rkey("task", job, *ids).split("\n") if ids else []
 final = {"succeeded", "failed", "timed_out", "cancelled", "lost", "skipped"}
 ran = {"succeeded", "failed", "timed_out"}
 cmds = []
-for i in ids:
-    key = f"swarm:task:{job}:{i}"
+for key in task_keys:
     cmds += [["HGET", key, "status"], ["HGET", key, "attempt"], ["HGET", key, "result"]]
 replies = redis_batch(cmds) if cmds else []
 text = open(log, errors="replace").read()
