@@ -449,20 +449,23 @@ main(int argc, char **argv)
     /*  Where the spool will be, checked before anything is made there. */
     char *spool_dir = s_conf.spool ? agent_path_resolve(s_conf.spool)
                                    : xasprintf("%s/spool", agent_state_dir(state));
-    if (!spool_dir) {
-        fprintf(stderr, "swarm-agent: --spool %s: %s\n", s_conf.spool, strerror(errno));
-        return 1;
+    agent_spool_t *spool = NULL;
+    if (!spool_dir)
+        sw_err_set(&err, SW_EFAIL, "--spool %s: %s", s_conf.spool, strerror(errno));
+    else if (agent_path_inside(spool_dir, s_conf.workdir)
+             || agent_path_inside(s_conf.workdir, spool_dir))
+        sw_err_set(&err, SW_EINVAL, "--spool %s and --workdir %s overlap: tasks write under "
+                   "the workdir, and the spool must be out of their reach", spool_dir,
+                   s_conf.workdir);
+    else if (!(spool = agent_spool_new(spool_dir, state, &err))) {
+        char why[sizeof err.msg];
+        memcpy(why, err.msg, sizeof why);
+        sw_err_set(&err, err.code, "--spool %s", why);
     }
-    if (agent_path_inside(spool_dir, s_conf.workdir)
-        || agent_path_inside(s_conf.workdir, spool_dir)) {
-        fprintf(stderr, "swarm-agent: --spool %s and --workdir %s overlap: tasks write under "
-                "the workdir, and the spool must be out of their reach\n", spool_dir,
-                s_conf.workdir);
-        return 2;
-    }
-    agent_spool_t *spool = agent_spool_new(spool_dir, state, &err);
     if (!spool) {
-        fprintf(stderr, "swarm-agent: --spool %s\n", err.msg);
+        fprintf(stderr, "swarm-agent: %s\n", err.msg);
+        free(spool_dir);
+        agent_state_destroy(&state);
         return err.code == SW_EINVAL ? 2 : 1;
     }
     free(s_conf.spool);
