@@ -20,7 +20,7 @@
 # answers with claude's JSON result document (result, is_error,
 # total_cost_usd, usage). The result names the permission mode and the
 # limits it was given, the prompt's size and SHA-256, and the prompt (its
-# first 4096 characters). Markers in the
+# first 256 Ki characters). Markers in the
 # prompt:
 #   FAKE:is_error       is_error true, and still exit 0 (as claude does)
 #   FAKE:sleep=S        sleep S seconds first
@@ -112,7 +112,7 @@ case "$prompt" in *FAKE:no-result*) echo "fake-claude: no result" >&2; exit 0 ;;
 script='
 import json, sys
 mode, limits, session, err, found, nbytes, sha = sys.argv[1:]
-prompt = sys.stdin.read()[:4096]
+prompt = sys.stdin.read()[:262144]
 text = f"claude done ({mode}{limits}) prompt_bytes={nbytes} prompt_sha256={sha}: {prompt}" + (f" mcp: {found}" if found else "")
 print(json.dumps({"type": "result", "subtype": "error_during_execution" if err == "true" else "success",
                   "is_error": err == "true", "duration_ms": 12, "num_turns": 3, "result": text,

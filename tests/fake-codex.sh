@@ -51,7 +51,7 @@
 # a reviewer.
 # Otherwise the last message names the sandbox (tests check read-only vs
 # workspace-write per task type), the prompt's size and SHA-256 (tests check
-# it arrived byte for byte) and the prompt (its first 4096 bytes). FAKE_CODEX_DELAY=S makes every
+# it arrived byte for byte) and the prompt (its first 256 KiB). FAKE_CODEX_DELAY=S makes every
 # call take S seconds (the demo uses it to look like work).
 set -u
 die() { echo "fake-codex: $*" >&2; exit 64; }
@@ -193,9 +193,10 @@ else
             envs="$envs env $name unset"
         fi
     done
+    shown=$(printf '%s' "$prompt" | head -c 262144; printf x)
+    shown=${shown%x}
     printf 'sandbox=%s task=%s agent=%s prompt_bytes=%s prompt_sha256=%s: done: %s%s%s\n' "$mode" \
-        "${SWARM_TASK_ID:-?}" "${SWARM_AGENT:-?}" "$prompt_bytes" "$prompt_sha" \
-        "$(printf '%s' "$prompt" | head -c 4096)" \
+        "${SWARM_TASK_ID:-?}" "${SWARM_AGENT:-?}" "$prompt_bytes" "$prompt_sha" "$shown" \
         "${mcp_out:+ mcp: $mcp_out}" "$envs" > "$last"
 fi
 echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34,"reasoning_output_tokens":5}}'

@@ -15,6 +15,8 @@
 # realcli_prompts WORD...: prompts an option parser would take ('- [ ] item',
 #   --version, the WORDs: subcommands of $RUNNER), bytes that look binary, and
 #   1 MiB starting with '-' reach the model byte for byte (the mock's log).
+# realcli_check_coordination JOB: a coordinating session (swarm mcp --control)
+#   left job JOB as it should.
 
 realcli_install() {
     local cache=${SWARM_REALCLI_CACHE:-$HOME/.cache/swarm-realcli}
@@ -131,4 +133,47 @@ for path in sys.argv[2:]:
     assert want in seen, "%s (%d bytes) never reached the model as it was" % (path, len(want))
 PY
     ok "real $RUNNER: '- [ ] item', --version, $*, control bytes and 1 MiB starting with '-' reach the model byte for byte"
+}
+
+# realcli_check_coordination JOB: what a coordinating session (the real CLI
+# with `swarm mcp --control`, driven by the mock model's MOCK:coordinate)
+# must have done: the job exists with w1 and w2 succeeded, w2 started after
+# w1 had finished, and the model called the tools in the order a
+# coordinator does (init, spawn, spawn, wait..., results).
+realcli_check_coordination() {
+    local job=$1
+    expect 0 "$SWARM" results --job "$job"
+    contains "$T/out" "2 tasks: 2 succeeded"
+    expect 0 "$SWARM" --json status --job "$job"
+    python3 - "$T/out" <<'PY' || fail "w2 did not run after w1: $(cat "$T/out")"
+import json, sys
+t = {x["id"]: x for x in json.load(open(sys.argv[1]))["tasks"]}
+assert t["w2"]["started"] >= t["w1"]["finished"] > 0, t
+PY
+    expect 0 "$SWARM" logs --job "$job" w1
+    contains "$T/out" "w1 designed the api"
+    expect 0 "$SWARM" logs --job "$job" w2
+    contains "$T/out" "w2 built the api"
+    python3 - "$T/model.log" "$job" <<'PY' || fail "the coordinator's tool calls: $(tail -c 3000 "$T/model.log")"
+import json, re, sys
+job = sys.argv[2]
+calls = []
+for line in open(sys.argv[1]):
+    body = json.loads(line)["body"]
+    if f"MOCK:coordinate={job}" not in json.dumps(body):
+        continue
+    names = []
+    for item in body.get("input", []) if isinstance(body.get("input"), list) else []:
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            names.append(item["name"])
+    for msg in body.get("messages", []):
+        for block in msg.get("content", []) if isinstance(msg.get("content"), list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                names.append(block["name"])
+    if len(names) > len(calls):
+        calls = names
+calls = [re.sub(r"^mcp__swarm__", "", c) for c in calls]
+assert calls[:3] == ["swarm_init", "swarm_spawn", "swarm_spawn"], calls
+assert calls[-1] == "swarm_results" and set(calls[3:-1]) == {"swarm_wait"}, calls
+PY
 }
