@@ -78,7 +78,9 @@ expect 0 "$SWARM" init wipe
 expect 0 "$SWARM" spawn --id first "first task"
 expect 0 "$SWARM" wait --timeout 30 first
 [ -z "$(ls -A "$T/work-a1")" ] || fail "the agent keeps files in the workdir: $(ls -A "$T/work-a1")"
-expect 0 "$SWARM" spawn --id wiper --after first -- sh -c 'rm -rf .swarm; git clean -xfd 2>/dev/null; find . -mindepth 1 -delete; echo wiped'
+# (the wipe runs only where it must: a wrong cwd would empty another place)
+expect 0 "$SWARM" spawn --id wiper --after first -- sh -c \
+    "[ \"\$(pwd -P)\" = '$(cd "$T/work-a1" && pwd -P)' ] || exit 3; rm -rf .swarm; git clean -xfd 2>/dev/null; find . -mindepth 1 -delete; echo wiped"
 expect 0 "$SWARM" spawn --id wiper2 --after wiper "FAKE:wipe wipe it from codex too"
 expect 0 "$SWARM" spawn --id after --after wiper2 "the task after"
 expect 0 "$SWARM" wait --timeout 30

@@ -51,7 +51,8 @@
 # a reviewer.
 # Otherwise the last message names the sandbox (tests check read-only vs
 # workspace-write per task type), the prompt's size and SHA-256 (tests check
-# it arrived byte for byte) and the prompt (its first 256 KiB). FAKE_CODEX_DELAY=S makes every
+# it arrived byte for byte) and the prompt (its first 256 KiB).
+# FAKE_CODEX_DELAY=S makes every
 # call take S seconds (the demo uses it to look like work).
 set -u
 die() { echo "fake-codex: $*" >&2; exit 64; }
@@ -129,7 +130,14 @@ case "$prompt" in *FAKE:ignore-term*) trap '' TERM INT ;; esac
 
 echo '{"type":"thread.started","thread_id":"fake"}'
 echo "fake-codex: working in $mode sandbox"
-case "$prompt" in *FAKE:wipe*) find . -mindepth 1 -delete ;; esac
+case "$prompt" in
+    *FAKE:wipe*)
+        # only a test's workdir: a wrong cwd must not empty another place
+        case "$(pwd -P)" in
+            /tmp/swarm-*/work-*) find . -mindepth 1 -delete ;;
+            *) die "FAKE:wipe outside a test's workdir: $(pwd -P)" ;;
+        esac ;;
+esac
 ledger() {
     [ -n "${FAKE_LEDGER:-}" ] && echo "$1 ${SWARM_JOB:-?} ${SWARM_TASK_ID:-?} ${SWARM_ATTEMPT:-?} ${SWARM_AGENT:-?} $$" >>"$FAKE_LEDGER"
     return 0
