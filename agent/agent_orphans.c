@@ -293,11 +293,22 @@ agent_orphans_test(bool verbose)
     for (int i = 0; i < 200 && s_count() < 1; i++)
         usleep(10000);
     CHECK(agent_orphans_children(pids, 8) == 1);
-    char *got = NULL;
-    for (int i = 0; i < 200 && agent_orphans_token(pids[0], &got) != 1; i++) {
-        usleep(10000);
+    /*  /proc/PID/environ reads empty while setsid execs sleep: wait for
+     *  sleep itself */
+    char *got = NULL, comm[64] = "", path[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int) pids[0]);
+    for (int i = 0; i < 300; i++) {
+        FILE *f = fopen(path, "r");
+        if (f && fgets(comm, sizeof comm, f) && strcmp(comm, "sleep\n") == 0
+            && agent_orphans_token(pids[0], &got) == 1) {
+            fclose(f);
+            break;
+        }
+        if (f)
+            fclose(f);
         free(got);
         got = NULL;
+        usleep(10000);
     }
     CHECK(got && strcmp(got, longest) == 0 && strlen(got) > 256);
     free(got);

@@ -361,30 +361,49 @@ s_codex_files(agent_runs_t *self, run_t *run)
     return 0;
 }
 
+/*  What a prepared run hands the spawn. */
+typedef struct {
+    char     *dir;
+    sw_strv_t argv;
+    char    **envp;
+} s_launch_t;
+
 static void
-s_start(agent_runs_t *self, run_t *run)
+s_launch_release(s_launch_t *l)
+{
+    free(l->dir);
+    sw_strv_release(&l->argv);
+    agent_env_free(l->envp);
+    memset(l, 0, sizeof *l);
+}
+
+/*  Stage prepare: everything the spawn needs, checked in the order that
+ *  costs least first. -1 with run->error (and run->deterministic when no
+ *  other attempt could pass). */
+static int
+s_prepare(agent_runs_t *self, run_t *run, s_launch_t *l)
 {
     const agent_run_conf_t *conf = self->conf;
     sw_err_t err = { 0 };
     const sw_task_t *t = &run->task;
-    char *dir = !t->dir ? xstrdup(conf->workdir)
-              : t->dir[0] == '/' ? xstrdup(t->dir)
-              : xasprintf("%s/%s", conf->workdir, t->dir);
-    struct stat sb;
-    sw_strv_t argv = { 0 };
-    char **envp = NULL;
-    char *real = NULL;
     /*  A variable that could make the runner run foreign code: refused
      *  before anything else happens (agent_env.h). */
     if (agent_env_check(&conf->env_policy, t, &err) < 0) {
         run->error = xstrdup(err.msg);
         run->deterministic = true;
-        goto out;
+        return -1;
     }
-    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode) || !(real = realpath(dir, NULL))) {
-        run->error = xasprintf("working directory %s: %s", dir,
-                               errno ? strerror(errno) : "not a directory");
-        goto out;
+    l->dir = !t->dir ? xstrdup(conf->workdir)
+           : t->dir[0] == '/' ? xstrdup(t->dir)
+           : xasprintf("%s/%s", conf->workdir, t->dir);
+    struct stat sb;
+    char *real = NULL;
+    int e = stat(l->dir, &sb) < 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR
+          : !(real = realpath(l->dir, NULL)) ? errno : 0;
+    if (e) {
+        /*  it may exist on another agent: retryable */
+        run->error = xasprintf("working directory %s: %s", l->dir, strerror(e));
+        return -1;
     }
     /*  The agent's own files are out of every task's reach: no task runs
      *  where they are, whatever its --dir says. */
@@ -395,12 +414,12 @@ s_start(agent_runs_t *self, run_t *run)
     free(real);
     if (in_state) {
         run->error = xasprintf("working directory %s holds the agent's state: no task may "
-                               "run there", dir);
+                               "run there", l->dir);
         run->deterministic = true;
-        goto out;
+        return -1;
     }
     if (strcmp(t->runner, "codex") == 0 && s_codex_files(self, run) < 0)
-        goto out;
+        return -1;
     if (t->prompt && strstr(t->prompt, "{{")) {
         sw_buf_t expanded;
         sw_buf_init(&expanded);
@@ -408,19 +427,20 @@ s_start(agent_runs_t *self, run_t *run)
             sw_buf_release(&expanded);
             run->error = xstrdup(err.msg);
             run->deterministic = err.code == SW_ENOTFOUND;
-            goto out;
+            return -1;
         }
         free(run->task.prompt);
         run->task.prompt = expanded.data;
     }
     if (t->prompt && s_prompt_file(self, run) < 0)
-        goto out;
-    if (agent_runner_argv(conf->runner, t, dir, run->lastmsg, run->schema, &argv, &err) < 0) {
+        return -1;
+    if (agent_runner_argv(conf->runner, t, l->dir, run->lastmsg, run->schema, &l->argv,
+                          &err) < 0) {
         run->error = xstrdup(err.msg);
         run->deterministic = true;
-        goto out;
+        return -1;
     }
-    envp = agent_env_build(environ, conf->pass_env, t, conf->agent_id, run->token);
+    l->envp = agent_env_build(environ, conf->pass_env, t, conf->agent_id, run->token);
     if (conf->rlimit_as || conf->rlimit_nofile) {
         /*  posix_spawn cannot set limits: the child execs this agent once
          *  more, which sets them and execs the runner (no window without
@@ -433,20 +453,31 @@ s_start(agent_runs_t *self, run_t *run)
         sw_strv_push(&wrapped, conf->exec_limits_arg);
         sw_strv_push(&wrapped, lim[0]);
         sw_strv_push(&wrapped, lim[1]);
-        for (size_t i = 0; i < argv.n; i++)
-            sw_strv_push(&wrapped, argv.v[i]);
-        sw_strv_release(&argv);
-        argv = wrapped;
+        for (size_t i = 0; i < l->argv.n; i++)
+            sw_strv_push(&wrapped, l->argv.v[i]);
+        sw_strv_release(&l->argv);
+        l->argv = wrapped;
     }
     /*  An exec task's argv is the task's own: one that the kernel would
      *  refuse fails now, once, with the numbers (no retry changes them). */
-    if (agent_child_check_args(argv.v[0], argv.v, envp, agent_child_arg_limit(), &err) < 0) {
+    if (agent_child_check_args(l->argv.v[0], l->argv.v, l->envp, agent_child_arg_limit(),
+                               &err) < 0) {
         run->error = xstrdup(err.msg);
         run->deterministic = true;
-        goto out;
+        return -1;
     }
+    return 0;
+}
+
+/*  Stage spawn: the child, its pipes and pidfd on the loop. */
+static int
+s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
+{
+    const agent_run_conf_t *conf = self->conf;
+    const sw_task_t *t = &run->task;
+    sw_err_t err = { 0 };
     agent_child_opts_t o = {
-        .argv = argv.v, .envp = envp, .dir = dir, .stdin_fd = run->prompt_fd,
+        .argv = l->argv.v, .envp = l->envp, .dir = l->dir, .stdin_fd = run->prompt_fd,
         .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
         .grace_ms = conf->grace_ms,
         /*  codex cleans up its tool processes on SIGINT */
@@ -455,7 +486,7 @@ s_start(agent_runs_t *self, run_t *run)
         .out_tail = (size_t) conf->max_output / 2, .err_tail = 4096,
     };
     int rc = agent_child_spawn(&run->child, &o, &err);
-    s_prompt_close(run);
+    s_prompt_close(run);        /*  the child has it, or will never */
     if (rc < 0) {
         int e = run->child.spawn_errno;
         bool missing = e == ENOENT;
@@ -468,7 +499,7 @@ s_start(agent_runs_t *self, run_t *run)
         /*  What the task itself brings fails everywhere; a runner or
          *  program missing here may be on another agent. */
         run->deterministic = e == E2BIG || e == ENOEXEC || e == ENAMETOOLONG;
-        goto out;
+        return -1;
     }
     run->spawned = true;
     zmq_pollitem_t out_item = { NULL, run->child.out_fd, ZMQ_POLLIN, 0 };
@@ -484,13 +515,19 @@ s_start(agent_runs_t *self, run_t *run)
     }
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);
-out:
+    return 0;
+}
+
+/*  A TASK's run, from prepare to spawn; a run that cannot start completes
+ *  at once (its result says why). */
+static void
+s_start(agent_runs_t *self, run_t *run)
+{
+    s_launch_t l = { 0 };
+    if (s_prepare(self, run, &l) < 0 || s_spawn(self, run, &l) < 0)
+        log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
     s_prompt_close(run);
-    if (run->error)
-        log_warnx("task %s/%s cannot run: %s", t->job, t->id, run->error);
-    agent_env_free(envp);
-    sw_strv_release(&argv);
-    free(dir);
+    s_launch_release(&l);
     s_check(self, run);
 }
 
