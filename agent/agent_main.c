@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include "agent_link.h"
+#include "agent_metrics.h"
 #include "agent_orphans.h"
 #include "agent_run.h"
 #include "agent_spool.h"
 #include "agent_state.h"
 #include "sw_curve.h"
+#include "sw_http.h"
 #include "sw_opts.h"
 
 
@@ -57,6 +59,7 @@ typedef struct {
     bool       allow_exec;
     bool       foreground;
     bool       verbose;
+    char      *metrics;         /*  ADDR of /metrics; NULL = off */
 } agent_conf_t;
 
 typedef struct {
@@ -75,6 +78,8 @@ typedef struct {
     bool                draining;       /*  finishing what runs, then leaving */
     int64_t             drain_deadline; /*  monotonic; 0 = none */
     char                self_exe[4096]; /*  this binary, for the limits trampoline */
+    agent_metrics_t    *metrics;
+    sw_http_t          *metrics_http;   /*  --metrics */
 } agent_t;
 
 static void s_drain(agent_t *self, const char *why);
@@ -222,7 +227,8 @@ static const char s_usage[] =
     "                   [--claude-max-budget-usd USD] [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--state-dir DIR] [--spool DIR]\n"
     "                   [--redis-password-file FILE]\n"
-    "                   [--curve-secret FILE --coordinator-key FILE] [-f] [-v]\n"
+    "                   [--curve-secret FILE --coordinator-key FILE] [--metrics ADDR]\n"
+    "                   [-f] [-v]\n"
     "\n"
     "Runs the coordinator's tasks on this machine, at most --slots at once, each in\n"
     "its own process group with a timeout, and stores every result in Redis.\n";
@@ -281,6 +287,8 @@ static const sw_opt_t s_opts[] = {
       "this agent's CURVE secret certificate (swarm keygen); with --coordinator-key" },
     { "coordinator-key", 0, SW_OPT_STR, offsetof(agent_conf_t, coordinator_key), 0, 0, "FILE",
       "the coordinator's public certificate (NAME.cert)" },
+    { "metrics", 0, SW_OPT_STR, offsetof(agent_conf_t, metrics), 0, 0, "ADDR",
+      "serve Prometheus /metrics on ADDR (PORT = 127.0.0.1:PORT, HOST:PORT, [V6]:PORT)" },
     { "foreground", 'f', SW_OPT_FLAG, offsetof(agent_conf_t, foreground), 0, 0, NULL,
       "stay in the foreground and log to stderr" },
     { "verbose", 'v', SW_OPT_FLAG, offsetof(agent_conf_t, verbose), 0, 0, NULL,
@@ -289,6 +297,17 @@ static const sw_opt_t s_opts[] = {
 };
 
 static agent_conf_t s_conf;
+
+/*  /metrics: what is true now, from the runs. */
+static void
+s_render_metrics(void *arg, sw_buf_t *out)
+{
+    agent_t *self = arg;
+    agent_metrics_now_t now = { .slots = (int) self->conf->slots,
+                                .connected = agent_link_welcomed(self->link) };
+    agent_runs_gauges(self->runs, &now);
+    agent_metrics_render(self->metrics, &now, out);
+}
 
 /*  swarm-agent --exec-with-limits AS NOFILE ARGV...: set the limits, then
  *  become ARGV (looked up in PATH). Only the agent starts it this way. */
@@ -419,6 +438,12 @@ main(int argc, char **argv)
         return 2;
     }
     sw_redis_url_release(&url);
+    struct sockaddr_storage maddr;
+    socklen_t mlen;
+    if (s_conf.metrics && sw_http_parse_addr(s_conf.metrics, &maddr, &mlen, &err) < 0) {
+        fprintf(stderr, "swarm-agent: --metrics: %s\n", err.msg);
+        return 2;
+    }
 
     long long budget_cents = 0;
     if (s_conf.claude_max_budget_usd
@@ -544,6 +569,12 @@ main(int argc, char **argv)
                                          .rlimit_nofile = s_conf.rlimit_nofile };
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);
+    self.metrics = agent_metrics_new();
+    self.run_conf.metrics = self.metrics;
+    if (s_conf.metrics
+        && !(self.metrics_http = sw_http_metrics_new(self.loop, s_conf.metrics, s_render_metrics,
+                                                     &self, &err)))
+        fatalx("--metrics: %s", err.msg);
     self.state = state;
     self.spool = spool;
     self.store = agent_store_new(s_conf.redis, spool);
@@ -569,6 +600,8 @@ main(int argc, char **argv)
      *  outlives us. */
     agent_link_bye(self.link);
     agent_runs_destroy(&self.runs);
+    sw_http_destroy(&self.metrics_http);
+    agent_metrics_destroy(&self.metrics);
     agent_link_destroy(&self.link);
     zloop_destroy(&self.loop);
     agent_store_destroy(&self.store);

@@ -120,7 +120,11 @@ s_store(agent_runs_t *self, run_t *run)
 {
     agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
                           (char *) run->status, s_exit_code(run), run->retryable, run->json };
-    if (agent_store_result(self->store, &s, &run->spooled) < 0)
+    bool was_spooled = run->spooled;
+    int rc = agent_store_result(self->store, &s, &run->spooled);
+    if (run->spooled && !was_spooled)
+        agent_metrics_spooled(self->conf->metrics);
+    if (rc < 0)
         return;
     int code = s_exit_code(run);
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
@@ -195,6 +199,11 @@ s_complete(agent_runs_t *self, run_t *run)
         if (run->error)
             sw_buf_addstr(&errtail, run->error);
     }
+    if (!run->spawned)
+        agent_metrics_spawn_failed(self->conf->metrics, run->task.runner);
+    agent_metrics_finished(self->conf->metrics, run->status, run->task.runner,
+                           run->spawned ? run->child.out.total : 0,
+                           run->spawned ? run->child.err.total : 0);
     r.status = run->status;
     r.output = a.output.data;
     r.output_len = a.output.len;
@@ -652,6 +661,20 @@ s_unspool(void *arg, agent_spooled_t *s)
     zlistx_add_end(self->runs, run);
     log_info("result of %s/%s attempt %lld found in the spool: delivering it", run->task.job,
              run->task.id, (long long) run->task.attempt);
+}
+
+void
+agent_runs_gauges(const agent_runs_t *self, agent_metrics_now_t *now)
+{
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        if (r->spawned && !r->child.reaped)
+            now->children++;
+        if (r->spawned && r->state == RUN_ACTIVE) {
+            now->out_bytes += r->child.out.total;
+            now->err_bytes += r->child.err.total;
+        }
+        now->spooled += r->spooled;
+    }
 }
 
 int

@@ -26,6 +26,7 @@
 #include <czmq.h>
 
 #include "agent_env.h"
+#include "agent_metrics.h"
 #include "agent_runner.h"
 #include "agent_state.h"
 #include "agent_store.h"
@@ -39,6 +40,7 @@ typedef struct {
     const char                *exec_limits_arg;    /*  its option that sets them */
     agent_state_t             *state;       /*  where a run's own files go */
     const char                *spool_dir;   /*  no task may run in it, nor in the state */
+    agent_metrics_t           *metrics;     /*  events go there (agent_metrics.h) */
     const agent_runner_conf_t *runner;
     const sw_strv_t           *pass_env;
     agent_env_policy_t         env_policy;  /*  what a task's own variables may be */
@@ -81,6 +83,9 @@ size_t agent_runs_count(const agent_runs_t *self);
 /*  Appends "JOB\x1fID\x1fATTEMPT" of every run not yet done (HELLO's
  *  running list: the coordinator keeps those attempts). */
 void agent_runs_list(const agent_runs_t *self, sw_strv_t *out);
+/*  Adds what is true now to NOW: children supervised, bytes read from the
+ *  running ones, results in the spool (for /metrics). */
+void agent_runs_gauges(const agent_runs_t *self, agent_metrics_now_t *now);
 /*  Takes in the results an earlier run of this agent left in the spool,
  *  to be stored like the others; returns how many. */
 int agent_runs_unspool(agent_runs_t *self);
