@@ -15,8 +15,11 @@
 #include <string.h>
 
 #include "agent_child.h"
+#include "agent_env.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
+#include "agent_state.h"
+#include "agent_result.h"
 #include "agent_runner.h"
 #include "coord_sched.h"
 #include "sw_args.h"
@@ -54,6 +57,9 @@ static const sw_selftest_t s_tests[] = {
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
     { "runner", agent_runner_test },
+    { "env", agent_env_test },
+    { "result", agent_result_test },
+    { "state", agent_state_test },
     { NULL, NULL },
 };
 
