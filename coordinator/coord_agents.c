@@ -166,6 +166,23 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
     a->hb_sent_ms = now_ms;
     a->draining = false;
     sched_adopt(self, a, &h->running);
+    /*  What it runs that is not its (any more): the task ended, was
+     *  cancelled or requeued while it was away, or is unknown here. A run
+     *  left going would only be fenced off at its end; stop it now. */
+    for (size_t i = 0; i < h->running.n; i++) {
+        char *copy = xstrdup(h->running.v[i]);
+        char *id = strchr(copy, '\x1f'), *att = id ? strchr(id + 1, '\x1f') : NULL;
+        if (att) {
+            *id++ = '\0';
+            *att++ = '\0';
+            coord_task_t *t = coord_sched_task(self, copy, id);
+            bool mine = t && t->agent == a && t->state == SW_TS_RUNNING
+                     && t->spec.attempt == atoll(att);
+            if (!mine)
+                zlistx_add_end(self->stale, xasprintf("%s\x1f%s", a->id, h->running.v[i]));
+        }
+        free(copy);
+    }
     sched_credit_changed(self, a, before, false);   /*  none while it runs more than slots */
     return a;
 }

@@ -158,6 +158,24 @@ m_on_cancel(void *ctx, coord_task_t *t, coord_agent_t *a)
             r->cancelled = true;
 }
 
+/*  The agent is told to stop a run it listed that is not its any more. */
+static void
+m_on_stale(void *ctx, coord_agent_t *a, const sw_ref_t *r)
+{
+    m_t *m = ctx;
+    coord_task_t *t = coord_sched_task(m->s, r->job, r->id);
+    if (t && t->agent == a && t->spec.attempt == r->attempt && t->state == SW_TS_RUNNING)
+        m_fail(m, "agent %s told to stop %s/%s attempt %lld, which is its", a->id, r->job,
+               r->id, (long long) r->attempt);
+    m_agent_t *ma = m_agent(m, a->id);
+    if (!ma || !ma->alive || ma->silent)
+        return;
+    for (m_run_t *x = zlistx_first(ma->runs); x; x = zlistx_next(ma->runs))
+        if (strcmp(x->job, r->job) == 0 && strcmp(x->id, r->id) == 0 && x->attempt == r->attempt
+            && !x->finished)
+            x->cancelled = true;
+}
+
 static void
 m_on_finished(void *ctx, coord_task_t *t)
 {
@@ -685,7 +703,7 @@ m_run(unsigned long seed, int steps, bool verbose)
     m_t m = { .seed = seed, .rng = seed * 2654435761UL + 88172645463325252ULL,
               .verbose = verbose, .redis_up = true, .now = 1000 };
     coord_sched_ops_t ops = { m_on_persist, m_on_dispatch, m_on_cancel, m_on_finished,
-                              m_on_gone };
+                              m_on_gone, m_on_stale };
     m.s = coord_sched_new(&ops, &m);
     m.tasks = zhashx_new();
     zhashx_set_destructor(m.tasks, (zhashx_destructor_fn *) m_task_free);

@@ -183,6 +183,20 @@ s_assign(coord_sched_t *self, coord_task_t *t, coord_agent_t *a, int64_t wall_ms
 int
 coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
 {
+    char *st;
+    while ((st = zlistx_first(self->stale))) {
+        zlistx_detach_cur(self->stale);
+        char *job = strchr(st, '\x1f'), *id = job ? strchr(job + 1, '\x1f') : NULL,
+             *att = id ? strchr(id + 1, '\x1f') : NULL;
+        if (att) {
+            *job++ = *id++ = *att++ = '\0';
+            coord_agent_t *a = coord_sched_agent(self, st);
+            sw_ref_t r = { .job = job, .id = id, .attempt = atoll(att) };
+            if (a && self->ops.stale)
+                self->ops.stale(self->ctx, a, &r);
+        }
+        free(st);
+    }
     coord_task_t *ct;
     while ((ct = zlistx_first(self->cancels))) {
         zlistx_detach_cur(self->cancels);

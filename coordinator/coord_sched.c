@@ -62,6 +62,8 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     self->halting = zlistx_new();
     self->unadopted = zlistx_new();
     self->cancels = zlistx_new();
+    self->stale = zlistx_new();
+    zlistx_set_destructor(self->stale, (zlistx_destructor_fn *) zstr_free);
     self->seed = (unsigned) zclock_usecs();
     return self;
 }
@@ -79,6 +81,7 @@ coord_sched_destroy(coord_sched_t **self_p)
     zlistx_destroy(&self->halting);
     zlistx_destroy(&self->unadopted);
     zlistx_destroy(&self->cancels);
+    zlistx_destroy(&self->stale);
     zhashx_destroy(&self->agents);
     zlistx_destroy(&self->agent_order);
     zhashx_destroy(&self->jobs);

@@ -111,6 +111,11 @@ typedef struct {
     void (*cancel)(void *ctx, coord_task_t *t, coord_agent_t *a);
     void (*finished)(void *ctx, coord_task_t *t);
     void (*agent_gone)(void *ctx, coord_agent_t *a);
+    /*  a says in its HELLO it runs r (job, id, attempt), which is no longer
+     *  its to run (the task ended, was cancelled, or runs elsewhere as a
+     *  newer attempt): tell it to stop (a CANCEL of that attempt). May be
+     *  NULL. Called from dispatch, once a has its WELCOME. */
+    void (*stale)(void *ctx, coord_agent_t *a, const sw_ref_t *r);
 } coord_sched_ops_t;
 
 coord_sched_t *coord_sched_new(const coord_sched_ops_t *ops, void *ctx);

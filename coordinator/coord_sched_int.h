@@ -41,6 +41,8 @@ struct coord_sched_t {
     zlistx_t  *unadopted;       /*  coord_task_t * restored as running, not yet claimed */
     zlistx_t  *cancels;         /*  coord_task_t * whose CANCEL goes out at the next
                                  *  dispatch (claimed by an agent inside its HELLO) */
+    zlistx_t  *stale;           /*  char * "agent\x1fjob\x1fid\x1fattempt": runs an agent
+                                 *  listed that are not its, stopped at the next dispatch */
     unsigned   seed;            /*  backoff jitter */
     int        free_slots;      /*  sum of credit over agents */
     coord_sched_stats_t stats;  /*  for the coordinator's /metrics */

@@ -9,6 +9,7 @@
 typedef struct {
     int            persisted, dispatched, cancels, finished, gone;
     int            null_cancels;    /*  a CANCEL without an agent: a crash in the server */
+    int            stale;           /*  runs an agent listed that were not its */
     coord_task_t  *last_dispatch;
     coord_agent_t *last_agent;
 } s_rec_t;
@@ -24,6 +25,8 @@ static void s_rec_cancel(void *c, coord_task_t *t, coord_agent_t *a)
 { ((s_rec_t *) c)->cancels++; ((s_rec_t *) c)->null_cancels += !a; (void) t; }
 static void s_rec_finished(void *c, coord_task_t *t) { ((s_rec_t *) c)->finished++; (void) t; }
 static void s_rec_gone(void *c, coord_agent_t *a) { ((s_rec_t *) c)->gone++; (void) a; }
+static void s_rec_stale(void *c, coord_agent_t *a, const sw_ref_t *r)
+{ ((s_rec_t *) c)->stale++; (void) a; (void) r; }
 static void
 s_rec_dispatch(void *c, coord_task_t *t, coord_agent_t *a)
 {
@@ -98,7 +101,7 @@ s_test_classes(void)
 {
     s_rec_t rec = { 0 };
     coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone };
+                              s_rec_gone, s_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
     /*  queued first: 500 tasks nobody can run (os=bsd), 500 of a job capped
      *  at 1 running task, then 4 plain ones of another job */
@@ -171,7 +174,7 @@ s_test_chain(void)
 {
     s_rec_t rec = { 0 };
     coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone };
+                              s_rec_gone, s_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
     enum { N = 100000 };
     char id[32], prev[32] = "";
@@ -210,7 +213,7 @@ s_test_reasons(void)
 {
     s_rec_t rec = { 0 };
     coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone };
+                              s_rec_gone, s_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
     coord_task_t *u = s_test_task(s, "r", "user", NULL, 0);
     coord_task_t *v = s_test_task(s, "r", "vanished", NULL, 0);
@@ -310,7 +313,7 @@ s_test_restored(void)
 {
     s_rec_t rec = { 0 };
     coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone };
+                              s_rec_gone, s_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
     coord_task_t *back = s_test_restore(s, "j", "back", SW_TS_RUNNING, "a", 1, 5000, NULL);
     coord_task_t *gone = s_test_restore(s, "j", "gone", SW_TS_RUNNING, "z", 1, 5000, NULL);
@@ -345,6 +348,20 @@ s_test_restored(void)
     zlistx_destroy(&due);
     CHECK(gone->state == SW_TS_CANCELLED && kept->state == SW_TS_CANCELLED);
     CHECK(strcmp(kept->reason, "cancelled by swarm cancel") == 0);
+    /*  z comes back still running them: told to stop both (they are not
+     *  its any more), and an unknown one too */
+    sw_hello_t hz = { .agent = "z", .host = "host", .version = "t", .slots = 2 };
+    sw_strv_push(&hz.runners, "exec");
+    sw_strv_push(&hz.running, "j\x1f" "gone\x1f" "1");
+    sw_strv_push(&hz.running, "j\x1f" "kept\x1f" "2");
+    sw_strv_push(&hz.running, "nosuch\x1f" "x\x1f" "1");
+    zframe_t *rz = zframe_new("z", 1);
+    coord_sched_hello(s, &hz, &rz, 0, 5000);
+    sw_strv_release(&hz.runners);
+    sw_strv_release(&hz.running);
+    CHECK(rec.stale == 0);
+    coord_sched_dispatch(s, 0, 0);
+    CHECK(rec.stale == 3);
     CHECK(j->nfinal == j->ntasks && rec.null_cancels == 0);
 
     /*  on_failure: stop halts a job with an unclaimed running task */
@@ -378,7 +395,7 @@ coord_sched_test(bool verbose)
 {
     s_rec_t rec = { 0 };
     coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone };
+                              s_rec_gone, s_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
 
     /*  no agents: tasks wait in the queue */

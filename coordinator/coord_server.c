@@ -52,6 +52,22 @@ s_cancel(void *ctx, coord_task_t *t, coord_agent_t *a)
 }
 
 static void
+s_stale(void *ctx, coord_agent_t *a, const sw_ref_t *r)
+{
+    coord_server_t *self = ctx;
+    log_info("agent %s still runs %s/%s attempt %lld, which is not its any more: stopping it",
+             a->id, r->job, r->id, (long long) r->attempt);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    sw_ref_pack(&pk, r, false);
+    if (sw_msg_send(self->agents, a->routing, SW_CANCEL, sb.data, sb.size) < 0)
+        log_warn("cannot send CANCEL %s to agent %s", r->id, a->id);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void
 s_finished(void *ctx, coord_task_t *t)
 {
     coord_server_t *self = ctx;
@@ -520,7 +536,8 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         goto fail;
     if (moved)
         log_info("moved %ld key(s) to key layout %d", moved, SW_KEYS_LAYOUT);
-    coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone };
+    coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone,
+                              s_stale };
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);
     self->peers = zhashx_new();
