@@ -108,6 +108,8 @@ static const struct {
     { "HOME", "runners and git read their configuration there (~/.codex, ~/.claude, "
               "~/.gitconfig)" },
     { "XDG_*", "programs read their configuration there (git: XDG_CONFIG_HOME/git/config)" },
+    { "TMPDIR", "codex's workspace-write sandbox lets the model write where it points (the "
+                "agent's state dir, ~/.ssh)" },
 };
 
 /*  git's identity and dates run nothing: they pass. */
@@ -310,7 +312,7 @@ agent_env_test(bool verbose)
     const char *bad[] = { "LD_PRELOAD", "NODE_OPTIONS", "CODEX_HOME", "PYTHONSTARTUP",
                           "GIT_SSH_COMMAND", "GIT_CONFIG_COUNT", "BASH_ENV", "HOME", "PATH",
                           "CLAUDE_CONFIG_DIR", "HTTPS_PROXY", "OPENAI_BASE_URL",
-                          "BASH_FUNC_ls%%", "XDG_CONFIG_HOME", NULL };
+                          "BASH_FUNC_ls%%", "XDG_CONFIG_HOME", "TMPDIR", NULL };
     for (const char **b = bad; *b; b++) {
         sw_task_t u;
         sw_task_copy(&u, &t);
@@ -319,8 +321,8 @@ agent_env_test(bool verbose)
         CHECK(strstr(err.msg, *b) && strstr(err.msg, "--task-env"));
         sw_task_release(&u);
     }
-    CHECK(strstr(err.msg, "task variable XDG_CONFIG_HOME is refused: ")
-          && strstr(err.msg, "(start the agent with --task-env XDG_CONFIG_HOME to allow it)"));
+    CHECK(strstr(err.msg, "task variable TMPDIR is refused: codex's workspace-write sandbox ")
+          && strstr(err.msg, "(start the agent with --task-env TMPDIR to allow it)"));
     sw_kv_set(&t.env, "GIT_AUTHOR_NAME", "me");
     sw_kv_set(&t.env, "NODE_ENVX", "1");       /*  NODE_*: refused */
     CHECK(agent_env_check(&pol, &t, &err) < 0 && strstr(err.msg, "NODE_ENVX"));

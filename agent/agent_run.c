@@ -435,7 +435,9 @@ s_prepare(agent_runs_t *self, run_t *run, s_launch_t *l)
         if (agent_store_expand(self->store, t, &expanded, &err) < 0) {
             sw_buf_release(&expanded);
             run->error = xstrdup(err.msg);
-            run->deterministic = err.code == SW_ENOTFOUND;
+            /*  a reference that is missing or invalid, or a prompt over the
+             *  limits, is for good; Redis not answering is not */
+            run->deterministic = err.code == SW_ENOTFOUND || err.code == SW_EINVAL;
             return -1;
         }
         free(run->task.prompt);
