@@ -22,6 +22,13 @@ agent_env_match(const char *name, size_t namelen, const char *pattern)
 }
 
 bool
+agent_env_pattern_valid(const char *pattern)
+{
+    size_t n = strlen(pattern), star = strcspn(pattern, "*");
+    return n > 0 && !strchr(pattern, '=') && (star == n || star == n - 1);
+}
+
+bool
 agent_env_match_any(const char *name, size_t namelen, const sw_strv_t *patterns)
 {
     for (size_t i = 0; patterns && i < patterns->n; i++)
@@ -271,6 +278,10 @@ agent_env_test(bool verbose)
     CHECK(!agent_env_match("LC", 2, "LC_*") && agent_env_match("ANY", 3, "*"));
     CHECK(agent_env_match("PATH=/x", 4, "PATH") && agent_env_namelen("PATH=/x") == 4);
     CHECK(agent_env_namelen("BARE") == 4);
+    CHECK(agent_env_pattern_valid("CC") && agent_env_pattern_valid("LC_*"));
+    CHECK(agent_env_pattern_valid("*") && agent_env_pattern_valid("\xc3\xa9T\xc3\xa9"));
+    CHECK(!agent_env_pattern_valid("") && !agent_env_pattern_valid("A=B"));
+    CHECK(!agent_env_pattern_valid("*X") && !agent_env_pattern_valid("A*B*"));
 
     /*  the agent's own variables: an allowlist */
     sw_strv_t extra = { 0 };

@@ -403,8 +403,34 @@ main(int argc, char **argv)
         sw_kv_set(&self.labels, s_conf.labels.v[i], eq + 1);
         *eq = '=';
     }
+    const char *env_coordinator = getenv("SWARM_AGENT_COORDINATOR");
     if (!s_conf.coordinator)
-        s_conf.coordinator = xstrdup("tcp://127.0.0.1:7700");
+        s_conf.coordinator = xstrdup(env_coordinator && *env_coordinator ? env_coordinator
+                                                                         : "tcp://127.0.0.1:7700");
+    /*  An empty value (a config line "state-dir =") would be the current
+     *  directory; a pattern that can match nothing would refuse or drop
+     *  every variable without a word. */
+    const char *dir_opts[] = { "--state-dir", s_conf.state_dir, "--spool", s_conf.spool };
+    for (size_t i = 0; i < 4; i += 2)
+        if (dir_opts[i + 1] && !*dir_opts[i + 1]) {
+            fprintf(stderr, "swarm-agent: %s needs a directory\n", dir_opts[i]);
+            return 2;
+        }
+    const struct { const char *opt; const sw_strv_t *v; } pattern_opts[] = {
+        { "--task-env", &s_conf.task_env }, { "--pass-env", &s_conf.pass_env },
+    };
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < pattern_opts[i].v->n; k++)
+            if (!agent_env_pattern_valid(pattern_opts[i].v->v[k])) {
+                fprintf(stderr, "swarm-agent: %s '%s': a pattern is NAME, PREFIX* or * (no "
+                        "'=')\n", pattern_opts[i].opt, pattern_opts[i].v->v[k]);
+                return 2;
+            }
+    for (size_t k = 0; k < s_conf.allow_cmd.n; k++)
+        if (!*s_conf.allow_cmd.v[k]) {
+            fprintf(stderr, "swarm-agent: --allow-cmd '': an empty pattern allows no program\n");
+            return 2;
+        }
     if (!s_conf.redis)
         s_conf.redis = xstrdup(env_redis && *env_redis ? env_redis : SW_REDIS_DEFAULT);
     if (!s_conf.id)

@@ -147,6 +147,8 @@ s_mkdirs(const char *dir, sw_err_t *err)
     return rc;
 }
 
+static int s_check_above(const char *dir, sw_err_t *err);
+
 int
 agent_state_check_dir(const char *dir, sw_err_t *err)
 {
@@ -167,7 +169,15 @@ agent_state_check_dir(const char *dir, sw_err_t *err)
         log_info("%s was readable by others (mode %04o): now 0700", dir,
                  (unsigned) (st.st_mode & 07777));
     }
-    /*  Whoever can write a directory above can put another in its place. */
+    return s_check_above(dir, err);
+}
+
+/*  Whoever can write a directory above DIR can put another in its place.
+ *  Those not made yet are skipped: the agent makes them, mode 0700. */
+static int
+s_check_above(const char *dir, sw_err_t *err)
+{
+    struct stat st;
     char *p = xstrdup(dir);
     int rc = 0;
     for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
@@ -176,6 +186,8 @@ agent_state_check_dir(const char *dir, sw_err_t *err)
         else
             *slash = '\0';
         if (stat(p, &st) < 0) {
+            if (errno == ENOENT && strcmp(p, "/") != 0)
+                continue;
             rc = sw_err_set(err, SW_EFAIL, "%s: %s", p, strerror(errno));
             break;
         }
@@ -276,8 +288,10 @@ agent_state_open(const char *dir, const char *workdir, sw_err_t *err)
         sw_err_set(err, SW_EINVAL, "--state-dir %s and --workdir %s overlap: tasks write "
                    "under the workdir, and the agent's state must be out of their reach",
                    target, workdir);
+    /*  ... and what is above it, so a refused one is not left made */
+    bool unsafe = !overlap && s_check_above(target, err) < 0;
     free(target);
-    if (overlap || s_mkdirs(dir, err) < 0)
+    if (overlap || unsafe || s_mkdirs(dir, err) < 0)
         return NULL;
     char resolved[PATH_MAX];
     if (!realpath(dir, resolved)) {
@@ -538,6 +552,10 @@ agent_state_test(bool verbose)
     char *parent = xasprintf("%s/state", tmp);
     CHECK(chmod(parent, 0777) == 0);
     CHECK(agent_state_open(dir, work, &err) == NULL && strstr(err.msg, "which others can change"));
+    char *below = xasprintf("%s/state/a2/deeper", tmp);
+    CHECK(agent_state_open(below, work, &err) == NULL && strstr(err.msg, "which others can change"));
+    CHECK(access(below, F_OK) < 0);             /*  refused before it was made */
+    free(below);
     CHECK(chmod(parent, 01777) == 0);
     s = agent_state_open(dir, work, &err);
     CHECK(s != NULL);
