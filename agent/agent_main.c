@@ -255,13 +255,13 @@ static const sw_opt_t s_opts[] = {
     { "allow-exec", 0, SW_OPT_FLAG, offsetof(agent_conf_t, allow_exec), 0, 0, NULL,
       "run plain commands (exec runner)" },
     { "swarm-cli", 0, SW_OPT_STR, offsetof(agent_conf_t, swarm_cli), 0, 0, "PATH",
-      "the swarm CLI codex workers run as their MCP server (default: beside this program)" },
+      "the swarm CLI codex and claude workers run as their MCP server (default: beside this program)" },
     { "claude-max-turns", 0, SW_OPT_INT, offsetof(agent_conf_t, claude_max_turns), 1, 10000, "N",
       "claude --max-turns: default and ceiling per task" },
     { "claude-max-budget-usd", 0, SW_OPT_STR, offsetof(agent_conf_t, claude_max_budget_usd), 0,
       0, "USD", "claude --max-budget-usd: default and ceiling per task" },
     { "no-mcp", 0, SW_OPT_FLAG, offsetof(agent_conf_t, no_mcp), 0, 0, NULL,
-      "do not give codex workers the shared memory as MCP tools" },
+      "do not give codex and claude workers the shared memory as MCP tools" },
     { "allow-cmd", 0, SW_OPT_LIST, offsetof(agent_conf_t, allow_cmd), 0, 0, "PATTERN",
       "run only exec tasks whose program matches (glob; repeatable; implies --allow-exec)" },
     { "kill-grace-ms", 0, SW_OPT_INT, offsetof(agent_conf_t, grace_ms), 0, 600000, "MS",
@@ -620,6 +620,22 @@ main(int argc, char **argv)
              agent_state_dir(state),
              s_conf.allow_cmd.n ? ", exec allowed for --allow-cmd programs"
              : s_conf.allow_exec ? ", exec allowed" : "");
+    /*  codex's workspace-write sandbox lets the model write /tmp and the
+     *  TMPDIR it inherits (ours): state there is in a task's reach. */
+    const char *tmp_dirs[] = { "/tmp", getenv("TMPDIR") };
+    for (size_t i = 0; i < 2; i++) {
+        char *tmp = tmp_dirs[i] && tmp_dirs[i][0] == '/' ? realpath(tmp_dirs[i], NULL) : NULL;
+        const char *mine = !tmp ? NULL
+                         : agent_path_inside(agent_state_dir(state), tmp) ? agent_state_dir(state)
+                         : agent_path_inside(spool_dir, tmp) ? spool_dir : NULL;
+        if (mine)
+            log_warnx("%s is under %s, which codex's workspace-write sandbox lets tasks "
+                      "write: give the agent's state a place of its own (--state-dir, --spool)",
+                      mine, tmp);
+        free(tmp);
+        if (mine)
+            break;
+    }
     zloop_start(self.loop);
 
     /*  Leaving: the coordinator requeues what we ran; nothing we started

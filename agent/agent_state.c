@@ -39,6 +39,14 @@ agent_state_default(const char *id, uid_t euid, const char *state_directory,
         else
             sw_buf_add(&name, p, 1);
     char *dir = NULL;
+    if (name.len > NAME_MAX) {
+        /*  '/' takes three bytes: an id of 128 may not fit one component */
+        sw_err_set(err, SW_EINVAL, "the agent id %s makes a directory name of %zu bytes ('/' "
+                   "is written %%2F), over the %d a name may have: give --state-dir DIR", id,
+                   name.len, NAME_MAX);
+        sw_buf_release(&name);
+        return NULL;
+    }
     if (euid == 0)
         dir = xasprintf("/var/lib/swarm-agent/%s", name.data);
     else if (xdg_state_home && xdg_state_home[0] == '/')
@@ -316,8 +324,9 @@ agent_state_open(const char *dir, const char *workdir, sw_err_t *err)
     if (self->lock_fd < 0)
         rc = sw_err_set(err, SW_EFAIL, "%s: %s", lock, strerror(errno));
     else if (flock(self->lock_fd, LOCK_EX | LOCK_NB) < 0)
-        rc = sw_err_set(err, SW_EINVAL, "another agent uses the state directory %s (give "
-                        "each agent its own --state-dir)", resolved);
+        rc = sw_err_set(err, SW_EINVAL, "another agent uses the state directory %s (one "
+                        "with the same --id? give each agent its own --id or --state-dir)",
+                        resolved);
     free(lock);
     if (rc < 0 || s_make_dirs(self, err) < 0 || s_key(self, false, err) < 0) {
         agent_state_destroy(&self);
@@ -469,6 +478,17 @@ agent_state_test(bool verbose)
     free(d);
     CHECK(agent_state_default("b1", 1000, NULL, NULL, NULL, &err) == NULL);
     CHECK(strstr(err.msg, "--state-dir") != NULL);
+    /*  the longest id of slashes does not fit a name: said so, not ENAMETOOLONG */
+    char slashes[129];
+    memset(slashes, '/', 128);
+    slashes[0] = 'a';
+    slashes[128] = '\0';
+    CHECK(agent_state_default(slashes, 0, NULL, NULL, "/root", &err) == NULL);
+    CHECK(strstr(err.msg, "makes a directory name of 382 bytes") && strstr(err.msg, "--state-dir"));
+    slashes[85] = '\0';             /*  1 + 84 * 3 = 253 */
+    d = agent_state_default(slashes, 0, NULL, NULL, "/root", &err);
+    CHECK(d && strlen(d) == strlen("/var/lib/swarm-agent/") + 253);
+    free(d);
     /*  inside, component by component */
     CHECK(agent_path_inside("/var/lib/swarm/x", "/var/lib/swarm"));
     CHECK(agent_path_inside("/var/lib/swarm", "/var/lib/swarm/"));

@@ -49,6 +49,9 @@ PIDS+=("$!")
 wait_agents 1
 contains "$T/agent-envco.log" "coordinator $COORD_LISTEN"
 ok "\$SWARM_AGENT_COORDINATOR says where the coordinator is"
+# (its state dir is under /tmp, as every test agent's)
+contains "$T/agent-envco.log" "$T/st-envco is under /tmp, which codex's workspace-write sandbox lets tasks write"
+ok "a state dir under /tmp is named at start: codex's workspace-write sandbox can write there"
 
 # A predecessor that stays a zombie: its parent (python) never waits for it.
 expect 0 "$SWARM" init leftovers
