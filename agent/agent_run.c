@@ -407,7 +407,10 @@ s_prepare(agent_runs_t *self, run_t *run, s_launch_t *l)
            : xasprintf("%s/%s", conf->workdir, t->dir);
     struct stat sb;
     char *real = NULL;
+    /*  (one the agent cannot enter would fail the spawn's chdir, which
+     *  reads as the runner's own error) */
     int e = stat(l->dir, &sb) < 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR
+          : access(l->dir, X_OK) < 0 ? errno
           : !(real = realpath(l->dir, NULL)) ? errno : 0;
     if (e) {
         /*  it may exist on another agent: retryable */

@@ -23,7 +23,8 @@
 use_redis 105
 export FAKE_LEDGER="$T/ledger"
 : >"$FAKE_LEDGER"
-start_coordinator
+# a lease of 3 s (15 heartbeats of 200 ms): room for a loaded machine
+start_coordinator --liveness 15
 start_agent h1 --slots 4 --allow-exec --claude "$SWARM_SRC/tests/fake-claude.sh"
 wait_agents 1
 expect 0 "$SWARM" init hostile
@@ -117,3 +118,21 @@ case "$(field cl "r['output'][:400]")" in
     *) fail "cl: $(field cl "(r['output'][:400], r['error'])")" ;;
 esac
 ok "claude gets a prompt that is not UTF-8 byte for byte"
+
+# A working directory the agent cannot enter is named as such (it was
+# "PROGRAM: Permission denied", blaming the runner).
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    mkdir -p "$T/nb/work" "$T/private" && chown -R nobody "$T/nb" && chmod 0700 "$T/private"
+    chmod 0711 "$T"
+    setpriv --reuid nobody --regid nogroup --clear-groups env HOME="$T/nb" \
+        "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id nb --workdir "$T/nb/work" \
+        --state-dir "$T/nb/state" --allow-exec --label pool=nb >>"$T/agent-nb.log" 2>&1 &
+    PIDS+=("$!")
+    wait_agents 2
+    expect 0 "$SWARM" spawn --id noentry --label pool=nb --max-attempts 1 --dir "$T/private" -- true
+    expect 1 "$SWARM" wait --timeout 60 noentry
+    [ "$(field noentry "r['error']")" = "working directory $T/private: Permission denied" ] \
+        || fail "noentry: $(field noentry "r['error']")"
+    chmod 0700 "$T"
+    ok "a working directory the agent cannot enter is named, not the program"
+fi
