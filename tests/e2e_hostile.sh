@@ -136,3 +136,20 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     chmod 0700 "$T"
     ok "a working directory the agent cannot enter is named, not the program"
 fi
+
+# A spool that cannot be written (a full disk; here a file in its place)
+# while Redis is away: said once, not every 100 ms, and used again as soon
+# as it can be.
+deadredis="redis://127.0.0.1:$(free_port)/0"
+start_agent sp --allow-exec --label pool=sp --redis "$deadredis" --spool "$T/spool-sp"
+for _ in $(seq 200); do grep -q "registered with the coordinator" "$T/agent-sp.log" && break; sleep 0.05; done
+rm -rf "$T/spool-sp" && echo full >"$T/spool-sp"
+expect 0 "$SWARM" spawn --id nodisk --label pool=sp -- true
+for _ in $(seq 200); do grep -q "waits in memory only" "$T/agent-sp.log" && break; sleep 0.05; done
+sleep 2
+n=$(grep -c "waits in memory only" "$T/agent-sp.log")
+[ "$n" = 1 ] || fail "the failing spool was reported $n times in 2 s"
+rm -f "$T/spool-sp"
+for _ in $(seq 200); do grep -q "result of hostile/nodisk attempt 1 spooled to disk" "$T/agent-sp.log" && break; sleep 0.05; done
+contains "$T/agent-sp.log" "result of hostile/nodisk attempt 1 spooled to disk"
+ok "a spool that cannot be written is reported once, and used again once it can be"
