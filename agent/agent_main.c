@@ -309,6 +309,26 @@ s_render_metrics(void *arg, sw_buf_t *out)
     agent_metrics_render(self->metrics, &now, out);
 }
 
+/*  Whether libzmq can connect to EP at all (a usage error otherwise, not
+ *  a reconnect loop). A context of its own, ended before the agent forks
+ *  or starts czmq: it leaves no thread behind. */
+static int
+s_check_endpoint(const char *ep)
+{
+    void *ctx = zmq_ctx_new();
+    void *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    int rc = sock ? zmq_connect(sock, ep) : -1;
+    int e = zmq_errno(), linger = 0;
+    if (sock) {
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(sock);
+    }
+    if (ctx)
+        zmq_ctx_term(ctx);
+    errno = e;
+    return rc;
+}
+
 /*  swarm-agent --exec-with-limits AS NOFILE ARGV...: set the limits, then
  *  become ARGV (looked up in PATH). Only the agent starts it this way. */
 static int
@@ -436,7 +456,13 @@ main(int argc, char **argv)
     if (!s_conf.id)
         s_conf.id = xstrdup(self.host);
     if (!sw_id_valid(s_conf.id)) {
-        fprintf(stderr, "swarm-agent: invalid --id '%s'\n", s_conf.id);
+        fprintf(stderr, "swarm-agent: invalid --id '%s' (1-%d characters of A-Z a-z 0-9 . _ - "
+                "/ : @ +, not starting with - or .)\n", s_conf.id, SW_MAX_ID);
+        return 2;
+    }
+    if (s_check_endpoint(s_conf.coordinator) < 0) {
+        fprintf(stderr, "swarm-agent: invalid --coordinator '%s' (tcp://HOST:PORT, ipc://PATH): "
+                "%s\n", s_conf.coordinator, zmq_strerror(errno));
         return 2;
     }
     if (!s_conf.codex)

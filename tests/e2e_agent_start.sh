@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # swarm-agent's start, as a node owner meets it (issue 14, reviewed):
+#   - an endpoint libzmq cannot parse is exit 2 at start (the agent used to
+#     run on, "cannot connect"), and a bad --id says what an id is;
 #   - an empty --state-dir or --spool (a config line `state-dir =`) is
 #     refused; it used to mean the current directory, which then got the
 #     lock, the key and the spool, and a chmod 0700;
@@ -38,6 +40,10 @@ for p in '' 'NODE_*_X' 'A=B' '*X'; do
     start_refused "--pass-env '$p': a pattern is NAME, PREFIX* or * (no '=')" --state-dir "$T/st" --pass-env "$p"
 done
 start_refused "--allow-cmd '': an empty pattern allows no program" --state-dir "$T/st" --allow-cmd ''
+start_refused "invalid --coordinator 'bogus' (tcp://HOST:PORT, ipc://PATH): Invalid argument" \
+    --state-dir "$T/st" --coordinator bogus
+start_refused "invalid --id 'a b' (1-128 characters of A-Z a-z 0-9 . _ - / : @ +, not starting with - or .)" \
+    --state-dir "$T/st" --id 'a b'
 mkdir -p "$T/open" && chmod 0777 "$T/open"
 start_refused "is under $T/open, which others can change" --state-dir "$T/open/a1/state"
 [ ! -e "$T/open/a1" ] || fail "a refused state dir was created"
