@@ -255,7 +255,8 @@ static const sw_opt_t s_opts[] = {
     { "allow-exec", 0, SW_OPT_FLAG, offsetof(agent_conf_t, allow_exec), 0, 0, NULL,
       "run plain commands (exec runner)" },
     { "swarm-cli", 0, SW_OPT_STR, offsetof(agent_conf_t, swarm_cli), 0, 0, "PATH",
-      "the swarm CLI codex and claude workers run as their MCP server (default: beside this program)" },
+      "the swarm CLI codex and claude workers run as their MCP server (default: beside this "
+      "program)" },
     { "claude-max-turns", 0, SW_OPT_INT, offsetof(agent_conf_t, claude_max_turns), 1, 10000, "N",
       "claude --max-turns: default and ceiling per task" },
     { "claude-max-budget-usd", 0, SW_OPT_STR, offsetof(agent_conf_t, claude_max_budget_usd), 0,

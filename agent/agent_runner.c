@@ -294,7 +294,7 @@ agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_
             else if (ok && lookup(ctx, kind, ref, out, &e2) == 0) {
                 /*  The value is the prompt's text: a NUL would end it there, and
                  *  the whole stays within what the agent builds for one run. */
-                if (memchr(out->data + before, '\0', out->len - before))
+                if (out->len > before && memchr(out->data + before, '\0', out->len - before))
                     sw_err_set(&e2, SW_EINVAL, "its value holds a NUL byte, and a prompt is "
                                "text");
                 else if (out->len > AGENT_PROMPT_MAX)
@@ -334,11 +334,12 @@ s_test_lookup(void *ctx, const char *kind, const char *ref, sw_buf_t *out, sw_er
     }
     if (strcmp(kind, "memory") == 0 && strcmp(ref, "ctx/mib") == 0) {
         size_t at = out->len;
-        sw_buf_add(out, "", 0);
         for (size_t i = 0; i < (1u << 20) / 64; i++)
             sw_buf_addstr(out, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n");
         return out->len - at == (1u << 20) ? 0 : -1;
     }
+    if (strcmp(kind, "memory") == 0 && strcmp(ref, "ctx/empty") == 0)
+        return 0;
     if (strcmp(kind, "memory") == 0 && strcmp(ref, "ctx/nul") == 0) {
         sw_buf_add(out, "x\0y", 3);
         return 0;
@@ -517,6 +518,8 @@ agent_runner_test(bool verbose)
                                           "more than 4096 references (the most a prompt may "
                                           "hold)") == 0);
     sw_buf_reset(&b);
+    CHECK(agent_template_expand("{{memory:ctx/empty}}", s_test_lookup, NULL, &b, &err) == 0);
+    CHECK(b.len == 0);
     CHECK(agent_template_expand("a {{memory:ctx/nul}} b", s_test_lookup, NULL, &b, &err) < 0);
     CHECK(err.code == SW_EINVAL && strcmp(err.msg, "the prompt references {{memory:ctx/nul}}: "
                                           "its value holds a NUL byte, and a prompt is text") == 0);
