@@ -117,6 +117,8 @@ static const struct {
     { "XDG_*", "programs read their configuration there (git: XDG_CONFIG_HOME/git/config)" },
     { "TMPDIR", "codex's workspace-write sandbox lets the model write where it points (the "
                 "agent's state dir, ~/.ssh)" },
+    { "SWARM_CTL_MODULE", "the swarm CLI loads code from it, and the runners start swarm mcp "
+                          "outside their sandbox" },
 };
 
 /*  git's identity and dates run nothing: they pass. */
@@ -323,7 +325,8 @@ agent_env_test(bool verbose)
     const char *bad[] = { "LD_PRELOAD", "NODE_OPTIONS", "CODEX_HOME", "PYTHONSTARTUP",
                           "GIT_SSH_COMMAND", "GIT_CONFIG_COUNT", "BASH_ENV", "HOME", "PATH",
                           "CLAUDE_CONFIG_DIR", "HTTPS_PROXY", "OPENAI_BASE_URL",
-                          "BASH_FUNC_ls%%", "XDG_CONFIG_HOME", "TMPDIR", NULL };
+                          "BASH_FUNC_ls%%", "XDG_CONFIG_HOME", "SWARM_CTL_MODULE", "TMPDIR",
+                          NULL };
     for (const char **b = bad; *b; b++) {
         sw_task_t u;
         sw_task_copy(&u, &t);

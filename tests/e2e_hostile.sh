@@ -15,7 +15,8 @@
 #     document (it used to vanish from it).
 #   - TMPDIR is refused for codex and claude tasks: codex's workspace-write
 #     sandbox lets the model write where TMPDIR points (the agent's state
-#     dir, ~/.ssh ...).
+#     dir, ~/.ssh ...); so is SWARM_CTL_MODULE, a library the swarm CLI
+#     loads (the runners start `swarm mcp` outside their sandbox).
 #   - an argv of more than 4096 items is refused by the CLI, naming the
 #     limit (the coordinator used to drop the request without an answer).
 #   - claude gets a prompt with bytes that are not UTF-8 byte for byte.
@@ -92,14 +93,17 @@ ok "a NUL in a value fails the task, naming the reference; {{ in a value stays t
 # TMPDIR widens codex's workspace-write sandbox.
 expect 0 "$SWARM" spawn --id tmpdir --env "TMPDIR=$T/state-h1" "FAKE:env=TMPDIR"
 expect 0 "$SWARM" spawn --id tmpexec --env "TMPDIR=$T" -- sh -c 'echo "$TMPDIR"'
-expect 1 "$SWARM" wait --timeout 60 tmpdir tmpexec
+expect 0 "$SWARM" spawn --id ctlmod --runner claude --env "SWARM_CTL_MODULE=$T/evil.so" "hi"
+expect 1 "$SWARM" wait --timeout 60 tmpdir tmpexec ctlmod
 case "$(field tmpdir "(r['status'], r['attempt'], r['error'])")" in
     "('failed', 1, \"task variable TMPDIR is refused: codex's workspace-write sandbox lets the model write where it points"*"(start the agent with --task-env TMPDIR to allow it)\")") ;;
     *) fail "tmpdir: $(field tmpdir "(r['status'], r['attempt'], r['error'])")" ;;
 esac
 started tmpdir && fail "tmpdir started"
+[ "$(field ctlmod "(r['status'], r['attempt'], r['error'])")" = "('failed', 1, 'task variable SWARM_CTL_MODULE is refused: the swarm CLI loads code from it, and the runners start swarm mcp outside their sandbox (start the agent with --task-env SWARM_CTL_MODULE to allow it)')" ] \
+    || fail "ctlmod: $(field ctlmod "(r['status'], r['attempt'], r['error'])")"
 [ "$(field tmpexec "r['output']")" = "$T" ] || fail "tmpexec: $(field tmpexec "r['output']")"
-ok "a task's TMPDIR is refused for codex (it would open the state dir to the sandbox); exec tasks on an --allow-exec agent keep it"
+ok "a task's TMPDIR (it would open the state dir to codex's sandbox) and SWARM_CTL_MODULE are refused; exec tasks on an --allow-exec agent keep TMPDIR"
 
 # An argv longer than the protocol carries.
 expect 2 "$SWARM" spawn --id longargv -- echo $(seq 1 4100)
