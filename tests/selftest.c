@@ -10,6 +10,7 @@
 
 #include "agent_child.h"
 #include "agent_env.h"
+#include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
 #include "agent_state.h"
@@ -53,6 +54,7 @@ static const sw_selftest_t s_tests[] = {
     { "env", agent_env_test },
     { "result", agent_result_test },
     { "state", agent_state_test },
+    { "agent_hook", agent_hook_test },
     { NULL, NULL },
 };
 
