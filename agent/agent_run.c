@@ -13,6 +13,7 @@
 #include "agent_env.h"
 #include "agent_hook.h"
 #include "agent_orphans.h"
+#include "agent_prepare.h"
 #include "agent_result.h"
 #include "agent_spool.h"
 
@@ -24,13 +25,6 @@ typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
  *  the pre-task hook, the runner, the post-task hook. */
 typedef enum { CHILD_PRE_TASK, CHILD_TASK, CHILD_POST_TASK } child_role_t;
 
-/*  What prepare hands the spawn (kept while a pre-task hook runs). */
-typedef struct {
-    char     *dir;
-    sw_strv_t argv;
-    char    **envp;
-} s_launch_t;
-
 typedef struct {
     agent_runs_t *runs;
     sw_task_t     task;
@@ -39,16 +33,12 @@ typedef struct {
     char         *live;         /*  the SWARM_RUN of the child now running: the runner's
                                     token, or the hook's ("TOKEN pre-task"); NULL */
     /*  prepare and spawn */
-    char         *lastmsg;      /*  codex's -o file */
-    char         *schema;       /*  codex's --output-schema file */
+    agent_launch_t launch;      /*  what prepare made (agent_prepare.h) */
+    char         *dir;          /*  the working directory, once prepare passed: hooks
+                                    run there */
     char         *error;        /*  why it could not run */
     bool          deterministic;    /*  ... for a reason no retry changes */
     bool          start_failed; /*  prepare or the runner's spawn failed (metrics) */
-    int           prompt_fd;    /*  the child's stdin (codex, claude), until the spawn */
-    char         *prompt_path;
-    s_launch_t    launch;       /*  from prepare to the runner's spawn */
-    char         *dir;          /*  the working directory, once prepare found it: hooks
-                                    run there */
     /*  the child in flight */
     agent_child_t child;
     child_role_t  role;
@@ -79,29 +69,6 @@ struct agent_runs_t {
 static void s_check(agent_runs_t *self, run_t *run);
 static void s_sweep(agent_runs_t *self);
 
-/*  Once the child has its stdin (or will never run), the prompt file goes:
- *  no prompt stays on disk. */
-static void
-s_prompt_close(run_t *run)
-{
-    if (run->prompt_fd >= 0)
-        close(run->prompt_fd);
-    run->prompt_fd = -1;
-    if (run->prompt_path)
-        unlink(run->prompt_path);
-    free(run->prompt_path);
-    run->prompt_path = NULL;
-}
-
-static void
-s_launch_release(s_launch_t *l)
-{
-    free(l->dir);
-    sw_strv_release(&l->argv);
-    agent_env_free(l->envp);
-    memset(l, 0, sizeof *l);
-}
-
 static void
 s_run_destroy(run_t **run_p)
 {
@@ -110,17 +77,10 @@ s_run_destroy(run_t **run_p)
         return;
     if (run->spawned)
         agent_child_release(&run->child);
-    s_prompt_close(run);
-    s_launch_release(&run->launch);
-    if (run->lastmsg)
-        unlink(run->lastmsg);
-    if (run->schema)
-        unlink(run->schema);
+    agent_launch_release(&run->launch);
     sw_task_release(&run->task);
     free(run->token);
     free(run->live);
-    free(run->lastmsg);
-    free(run->schema);
     free(run->error);
     free(run->dir);
     sw_buf_release(&run->errtail);
@@ -211,8 +171,8 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
     sw_buf_init(&last);
     bool last_cut = false;
     sw_capture_render(&c->out, &out);
-    if (run->lastmsg)
-        agent_state_read(run->lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
+    if (run->launch.lastmsg)
+        agent_state_read(run->launch.lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
     agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
                          last.data, last.len, last_cut, a);
     sw_buf_release(&out);
@@ -419,7 +379,7 @@ s_hook_done(agent_runs_t *self, run_t *run, agent_hook_t h, const char *spawn_er
             run->deterministic = !agent_hook_retryable(&e);
             sw_buf_add(&run->errtail, err.data, err.len);
         }
-        s_prompt_close(run);
+        agent_launch_spawned(&run->launch);
         s_result(self, run);
     }
     free(why);
@@ -443,165 +403,6 @@ s_check(agent_runs_t *self, run_t *run)
 }
 
 /*  --- stages: prepare and spawn ---------------------------------------------------------- */
-
-/*  The expanded prompt, in a private file that becomes the runner's stdin:
- *  never in argv, where an option parser would read it and the kernel
- *  caps it at 128 KiB. */
-static int
-s_prompt_file(agent_runs_t *self, run_t *run)
-{
-    const sw_task_t *t = &run->task;
-    sw_err_t err = { 0 };
-    run->prompt_fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "prompt",
-                                        &run->prompt_path, &err);
-    if (run->prompt_fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    const char *p = t->prompt;
-    size_t len = strlen(p), off = 0;
-    while (off < len) {
-        ssize_t w = write(run->prompt_fd, p + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            break;
-        off += (size_t) w;
-    }
-    if (off < len || lseek(run->prompt_fd, 0, SEEK_SET) != 0) {
-        run->error = xasprintf("cannot write the prompt to %s: %s", run->prompt_path,
-                               strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/*  codex's last-message file (-o; created empty here, so nothing else can
- *  take its name) and its output schema, in the state directory. */
-static int
-s_codex_files(agent_runs_t *self, run_t *run)
-{
-    const sw_task_t *t = &run->task;
-    sw_err_t err = { 0 };
-    int fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "last",
-                                &run->lastmsg, &err);
-    if (fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    close(fd);
-    if (!t->output_schema)
-        return 0;
-    fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "schema.json",
-                            &run->schema, &err);
-    if (fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    size_t len = strlen(t->output_schema);
-    bool ok = write(fd, t->output_schema, len) == (ssize_t) len;
-    if (close(fd) < 0)
-        ok = false;
-    if (!ok) {
-        run->error = xasprintf("cannot write the output schema to %s: %s", run->schema,
-                               strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-
-/*  Stage prepare: everything the spawn needs, checked in the order that
- *  costs least first. -1 with run->error (and run->deterministic when no
- *  other attempt could pass). */
-static int
-s_prepare(agent_runs_t *self, run_t *run, s_launch_t *l)
-{
-    const agent_run_conf_t *conf = self->conf;
-    sw_err_t err = { 0 };
-    const sw_task_t *t = &run->task;
-    /*  A variable that could make the runner run foreign code: refused
-     *  before anything else happens (agent_env.h). */
-    if (agent_env_check(&conf->env_policy, t, &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
-    }
-    l->dir = !t->dir ? xstrdup(conf->workdir)
-           : t->dir[0] == '/' ? xstrdup(t->dir)
-           : xasprintf("%s/%s", conf->workdir, t->dir);
-    struct stat sb;
-    char *real = NULL;
-    int e = stat(l->dir, &sb) < 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR
-          : !(real = realpath(l->dir, NULL)) ? errno : 0;
-    if (e) {
-        /*  it may exist on another agent: retryable */
-        run->error = xasprintf("working directory %s: %s", l->dir, strerror(e));
-        return -1;
-    }
-    /*  The agent's own files are out of every task's reach: no task runs
-     *  where they are, whatever its --dir says. */
-    const char *state_dir = agent_state_dir(conf->state);
-    bool in_state = agent_path_inside(real, state_dir) || agent_path_inside(state_dir, real)
-                 || (conf->spool_dir && (agent_path_inside(real, conf->spool_dir)
-                                         || agent_path_inside(conf->spool_dir, real)));
-    free(real);
-    if (in_state) {
-        run->error = xasprintf("working directory %s holds the agent's state: no task may "
-                               "run there", l->dir);
-        run->deterministic = true;
-        return -1;
-    }
-    if (strcmp(t->runner, "codex") == 0 && s_codex_files(self, run) < 0)
-        return -1;
-    if (t->prompt && strstr(t->prompt, "{{")) {
-        sw_buf_t expanded;
-        sw_buf_init(&expanded);
-        if (agent_store_expand(self->store, t, &expanded, &err) < 0) {
-            sw_buf_release(&expanded);
-            run->error = xstrdup(err.msg);
-            run->deterministic = err.code == SW_ENOTFOUND;
-            return -1;
-        }
-        free(run->task.prompt);
-        run->task.prompt = expanded.data;
-    }
-    if (t->prompt && s_prompt_file(self, run) < 0)
-        return -1;
-    if (agent_runner_argv(conf->runner, t, l->dir, run->lastmsg, run->schema, &l->argv,
-                          &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
-    }
-    l->envp = agent_env_build(environ, conf->pass_env, t, conf->agent_id, run->token);
-    if (conf->rlimit_as || conf->rlimit_nofile) {
-        /*  posix_spawn cannot set limits: the child execs this agent once
-         *  more, which sets them and execs the runner (no window without
-         *  them, unlike prlimit after the spawn). */
-        sw_strv_t wrapped = { 0 };
-        char lim[2][32];
-        snprintf(lim[0], sizeof lim[0], "%lld", conf->rlimit_as);
-        snprintf(lim[1], sizeof lim[1], "%lld", conf->rlimit_nofile);
-        sw_strv_push(&wrapped, conf->self_exe);
-        sw_strv_push(&wrapped, conf->exec_limits_arg);
-        sw_strv_push(&wrapped, lim[0]);
-        sw_strv_push(&wrapped, lim[1]);
-        for (size_t i = 0; i < l->argv.n; i++)
-            sw_strv_push(&wrapped, l->argv.v[i]);
-        sw_strv_release(&l->argv);
-        l->argv = wrapped;
-    }
-    /*  An exec task's argv is the task's own: one that the kernel would
-     *  refuse fails now, once, with the numbers (no retry changes them). */
-    if (agent_child_check_args(l->argv.v[0], l->argv.v, l->envp, agent_child_arg_limit(),
-                               &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
-    }
-    return 0;
-}
 
 /*  The run's child on the loop: its pipes and pidfd. */
 static void
@@ -631,10 +432,10 @@ s_spawn(agent_runs_t *self, run_t *run)
 {
     const agent_run_conf_t *conf = self->conf;
     const sw_task_t *t = &run->task;
-    const s_launch_t *l = &run->launch;
+    const agent_launch_t *l = &run->launch;
     sw_err_t err = { 0 };
     agent_child_opts_t o = {
-        .argv = l->argv.v, .envp = l->envp, .dir = l->dir, .stdin_fd = run->prompt_fd,
+        .argv = l->argv.v, .envp = l->envp, .dir = l->dir, .stdin_fd = l->prompt_fd,
         .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
         .grace_ms = conf->grace_ms,
         /*  codex cleans up its tool processes on SIGINT */
@@ -643,8 +444,7 @@ s_spawn(agent_runs_t *self, run_t *run)
         .out_tail = (size_t) conf->max_output / 2, .err_tail = 4096,
     };
     int rc = agent_child_spawn(&run->child, &o, &err);
-    s_prompt_close(run);        /*  the child has it, or will never */
-    s_launch_release(&run->launch);
+    agent_launch_spawned(&run->launch);     /*  the child has its prompt, or never will */
     if (rc < 0) {
         int e = run->child.spawn_errno;
         bool missing = e == ENOENT;
@@ -707,11 +507,13 @@ s_hook_start(agent_runs_t *self, run_t *run, agent_hook_t h)
 static void
 s_start(agent_runs_t *self, run_t *run)
 {
-    if (s_prepare(self, run, &run->launch) < 0) {
+    if (agent_prepare(self->conf, self->store, &run->task, run->token, &run->launch) < 0) {
+        run->error = run->launch.error;
+        run->launch.error = NULL;
+        run->deterministic = run->launch.deterministic;
         log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
         run->start_failed = true;
-        s_prompt_close(run);
-        s_launch_release(&run->launch);
+        agent_launch_spawned(&run->launch);
         s_result(self, run);
         return;
     }
@@ -776,7 +578,7 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
     run->exit_code = -1;
-    run->prompt_fd = -1;
+    agent_launch_init(&run->launch);
     run->task = *t;
     sw_task_init(t);
     run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
@@ -833,7 +635,7 @@ s_unspool(void *arg, agent_spooled_t *s)
     agent_runs_t *self = arg;
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
-    run->prompt_fd = -1;
+    agent_launch_init(&run->launch);
     sw_task_init(&run->task);
     run->task.job = s->job;
     run->task.id = s->id;
