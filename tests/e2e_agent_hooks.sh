@@ -19,6 +19,7 @@ hang*|cancel*)
     # a process in the hook's group, and one that leaves it
     setsid sh -c "sleep 1000; : hookstray-$SWARM_TASK_ID" </dev/null >/dev/null 2>&1 &
     exec sh -c "sleep 1000; : hookhang-$SWARM_TASK_ID" ;;
+flood*) head -c 1000000 /dev/zero | tr '\0' x; echo; echo "end of the flood" ;;
 esac
 {
     echo "toolchain for $SWARM_TASK_ID by $SWARM_HOOK in $(pwd)"
@@ -88,6 +89,15 @@ grep -q "^codex1 succeeded 0 " "$POST_LOG" || fail "post-task of codex1: $(cat "
 ls "$T"/work-a*/toolchain.env 2>/dev/null && fail "post-task did not clean up"
 ok "pre-task sets up a file the task reads (codex and exec), with the task's environment but not a denylisted variable; post-task sees succeeded"
 
+# A hook's output is capped: the last 4 KiB of it, the pipe drained.
+expect 0 "$SWARM" spawn --id flood1 -- cat toolchain.env
+expect 0 "$SWARM" wait --timeout 60 flood1
+expect 0 "$SWARM" --json logs flood1
+[ "$(json_get "$T/out" "(d['status'], len(d['hooks']['pre-task']['output_tail']) <= 4096 + 100, d['hooks']['pre-task']['output_tail'].endswith('end of the flood\\n'))")" = "('succeeded', True, True)" ] \
+    || fail "flood1: $(json_get "$T/out" "(d['status'], len(d['hooks']['pre-task']['output_tail']), d['hooks']['pre-task']['output_tail'][-200:])")"
+contains "$T/out" "toolchain for flood1"
+ok "a hook's output is capped to its tail"
+
 # A failing pre-task hook fails its task with its reason and stderr tail;
 # the runner never starts, and the task is not tried again (a clean exit
 # is the hook's answer). post-task still runs, with SWARM_STATUS=failed.
@@ -156,6 +166,22 @@ for _ in $(seq 60); do pgrep -f "hook(hang|stray)-cancel" >/dev/null || break; s
 pgrep -af "hook(hang|stray)-cancel" && fail "the cancelled hook's processes survived"
 ls "$T"/work-a*/ran-cancel* 2>/dev/null && fail "the runner ran after its pre-task hook was cancelled"
 ok "a cancel during the pre-task hook stops it with its processes; the task ends cancelled, post-task runs"
+
+# The example pair (examples/hooks): a toolchain file the task reads,
+# removed after it.
+mkdir -p "$T/ex"
+cp "$SWARM_SRC/examples/hooks/pre-task" "$SWARM_SRC/examples/hooks/post-task" "$T/ex/"
+chmod 755 "$T/ex/pre-task" "$T/ex/post-task"
+start_agent a3 --slots 1 --allow-exec --label hooks=example \
+    --hook "pre-task=$T/ex/pre-task" --hook "post-task=$T/ex/post-task"
+wait_agents 3
+expect 0 "$SWARM" spawn --id example --label hooks=example -- cat .swarm-toolchain
+expect 0 "$SWARM" wait --timeout 60 example
+expect 0 "$SWARM" logs example
+contains "$T/out" "NODE=$(hostname) task hk/example attempt 1"
+grep -q "^CC=/" "$T/out" || fail "no CC in the example's toolchain file: $(cat "$T/out")"
+[ -e "$T/work-a3/.swarm-toolchain" ] && fail "the example post-task hook did not clean up"
+ok "the example hooks (examples/hooks) set up a file the task reads and remove it"
 
 # The agents run on; nothing they started is left.
 expect 0 "$SWARM" spawn --id after -- true
