@@ -16,6 +16,7 @@
 #include "agent_state.h"
 #include "agent_result.h"
 #include "agent_runner.h"
+#include "coord_record.h"
 #include "coord_sched.h"
 #include "sw_args.h"
 #include "sw_hook.h"
@@ -47,6 +48,7 @@ static const sw_selftest_t s_tests[] = {
     { "metrics", sw_metrics_test },
     { "http", sw_http_test },
     { "sched", coord_sched_test },
+    { "record", coord_record_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
