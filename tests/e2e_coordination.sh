@@ -89,6 +89,29 @@ record ok-job && [ "$(field "json.loads(d['value'])['status']")" = succeeded ] \
     || fail "ok-job: $(cat "$T/rec.json")"
 ok "a job that gets more tasks runs again (no TTL); one of successes ends succeeded"
 
+# A coordinator restart: the record of a job it loads is written again from
+# what Redis holds (here over a stale value), and goes on to the end.
+expect 0 "$SWARM" init restarted
+expect 0 "$SWARM" spawn --id long -- sleep 3
+wait_status long running
+kill -9 "$COORD_PID"
+wait "$COORD_PID" 2>/dev/null
+expect 0 "$SWARM" memory store --namespace coordination restarted stale
+"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
+    --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
+COORD_PID=$!
+PIDS+=("$COORD_PID")
+for _ in $(seq 200); do
+    record restarted && [ "$(field "d['value'][:1]")" = "{" ] && break
+    sleep 0.05
+done
+[ "$(field "(json.loads(d['value'])['status'], json.loads(d['value'])['workers'])")" = "('running', ['long'])" ] \
+    || fail "after the restart: $(cat "$T/rec.json")"
+expect 0 "$SWARM" wait --timeout 60 --job restarted
+record restarted && [ "$(field "(json.loads(d['value'])['status'], d['ttl_ms'] is not None)")" = "('succeeded', True)" ] \
+    || fail "after the restart, at the end: $(cat "$T/rec.json")"
+ok "after a coordinator restart the record is written again, and ends with the job"
+
 # Coalesced: 200 quick tasks change the job ~800 times; Redis sees at most
 # one write per 250 ms (the final one at once), counted with MONITOR.
 key=$(rkey mem coordination burst)
