@@ -18,6 +18,7 @@ bad*) echo "checking the toolchain"; echo "no toolchain for $SWARM_TASK_ID" >&2;
 hang*|cancel*)
     # a process in the hook's group, and one that leaves it
     setsid sh -c "sleep 1000; : hookstray-$SWARM_TASK_ID" </dev/null >/dev/null 2>&1 &
+    touch "$(dirname "$POST_LOG")/started-$SWARM_TASK_ID"
     exec sh -c "sleep 1000; : hookhang-$SWARM_TASK_ID" ;;
 flood*) head -c 1000000 /dev/zero | tr '\0' x; echo; echo "end of the flood" ;;
 esac
@@ -133,9 +134,8 @@ ok "a failing post-task hook is recorded in the result and logged; the task's st
 # A hanging hook is stopped by its timeout (a2: hook-timeout = 2 in its
 # config file): its group and what left the group are gone.
 expect 0 "$SWARM" spawn --id hang1 --label hooks=short --max-attempts 1 -- sh -c 'touch ran-hang1'
-for _ in $(seq 100); do pgrep -f "hookstray-hang1" >/dev/null && break; sleep 0.05; done
-pgrep -f "hookhang-hang1" >/dev/null || fail "the hanging hook did not start"
 expect 1 "$SWARM" wait --timeout 60 hang1
+[ -e "$T/started-hang1" ] || fail "the hanging hook did not start its processes"
 expect 1 "$SWARM" --json results
 [ "$(json_get "$T/out" "[r['status'] + '|' + r['error'] + '|' + r['hooks']['pre-task']['status'] for r in d if r['id']=='hang1'][0]")" = "failed|pre-task hook timed out after 2 s|timed_out" ] \
     || fail "hang1: $(json_get "$T/out" "[r for r in d if r['id']=='hang1']")"
@@ -149,11 +149,12 @@ ok "a hanging hook is killed by its timeout, nothing of it left, the task fails"
 # the runner never started, and post-task runs with SWARM_STATUS=cancelled.
 expect 0 "$SWARM" spawn --id cancel1 --label hooks=long -- sh -c 'touch ran-cancel1'
 expect 0 "$SWARM" spawn --id cancel2 --label hooks=long -- sh -c 'touch ran-cancel2'
-for _ in $(seq 100); do
-    pgrep -f "hookstray-cancel2" >/dev/null && pgrep -f "hookstray-cancel1" >/dev/null && break
+for _ in $(seq 600); do
+    [ -e "$T/started-cancel1" ] && [ -e "$T/started-cancel2" ] && break
     sleep 0.05
 done
-pgrep -f "hookhang-cancel2" >/dev/null || fail "the hanging hook did not start"
+[ -e "$T/started-cancel1" ] && [ -e "$T/started-cancel2" ] || fail "the hanging hooks did not start"
+pgrep -f "hookstray-cancel2" >/dev/null || fail "the hook's process that left its group is not there"
 expect 0 "$SWARM" cancel cancel1 cancel2
 expect 1 "$SWARM" wait --timeout 60 cancel1 cancel2
 expect 1 "$SWARM" --json results
