@@ -159,8 +159,8 @@ s_text(const char *s, size_t n)
     return j;
 }
 
-char *
-agent_result_json(const agent_result_t *r)
+json_t *
+agent_result_doc(const agent_result_t *r)
 {
     const sw_task_t *t = r->task;
     char started[40];
@@ -191,6 +191,13 @@ agent_result_json(const agent_result_t *r)
     json_object_set_new(o, "error", r->error ? s_text(r->error, strlen(r->error)) : json_null());
     if (r->usage)
         json_object_set(o, "usage", r->usage);
+    return o;
+}
+
+char *
+agent_result_json(const agent_result_t *r)
+{
+    json_t *o = agent_result_doc(r);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

@@ -155,8 +155,6 @@ s_mkdirs(const char *dir, sw_err_t *err)
     return rc;
 }
 
-static int s_check_above(const char *dir, sw_err_t *err);
-
 int
 agent_state_check_dir(const char *dir, sw_err_t *err)
 {
@@ -177,16 +175,16 @@ agent_state_check_dir(const char *dir, sw_err_t *err)
         log_info("%s was readable by others (mode %04o): now 0700", dir,
                  (unsigned) (st.st_mode & 07777));
     }
-    return s_check_above(dir, err);
+    return agent_path_check_above(dir, "the agent's state must be private", err);
 }
 
-/*  Whoever can write a directory above DIR can put another in its place.
- *  Those not made yet are skipped: the agent makes them, mode 0700. */
-static int
-s_check_above(const char *dir, sw_err_t *err)
+int
+agent_path_check_above(const char *path, const char *why, sw_err_t *err)
 {
+    /*  Whoever can write a directory above can put another in its place.
+     *  Those not made yet are skipped: the agent makes them, mode 0700. */
     struct stat st;
-    char *p = xstrdup(dir);
+    char *p = xstrdup(path);
     int rc = 0;
     for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
         if (slash == p)
@@ -204,8 +202,8 @@ s_check_above(const char *dir, sw_err_t *err)
             || (!sticky && (st.st_mode & S_IWOTH))
             || (!sticky && (st.st_mode & S_IWGRP) && st.st_gid != getegid())) {
             rc = sw_err_set(err, SW_EINVAL, "%s is under %s, which others can change (owner "
-                            "uid %d, mode %04o): the agent's state must be private", dir, p,
-                            (int) st.st_uid, (unsigned) (st.st_mode & 07777));
+                            "uid %d, mode %04o): %s", path, p, (int) st.st_uid,
+                            (unsigned) (st.st_mode & 07777), why);
             break;
         }
         if (strcmp(p, "/") == 0)
@@ -297,7 +295,8 @@ agent_state_open(const char *dir, const char *workdir, sw_err_t *err)
                    "under the workdir, and the agent's state must be out of their reach",
                    target, workdir);
     /*  ... and what is above it, so a refused one is not left made */
-    bool unsafe = !overlap && s_check_above(target, err) < 0;
+    bool unsafe = !overlap
+                  && agent_path_check_above(target, "the agent's state must be private", err) < 0;
     free(target);
     if (overlap || unsafe || s_mkdirs(dir, err) < 0)
         return NULL;
