@@ -410,6 +410,8 @@ coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
             loaded = -1;
             break;
         }
+        if (n > 0)      /*  its record may be older than its tasks */
+            coord_records_touch(self->records, jobs->element[j]->str);
         loaded += n;
     }
     freeReplyObject(jobs);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sw_keys.h"
+#include "sw_memory.h"
 
 /*  A pipeline is sent once it holds this many commands, even within a
  *  turn: submitting 100,000 tasks must not hold them all in one buffer. */
@@ -28,7 +29,15 @@ coord_store_new(sw_redis_t *redis, coord_sched_t *sched)
     coord_store_t *self = xcalloc(1, sizeof *self);
     self->redis = redis;
     self->sched = sched;
+    self->records = coord_records_new();
+    self->record_ttl_s = COORD_RECORD_TTL_S;
     return self;
+}
+
+void
+coord_store_set_record_ttl(coord_store_t *self, int64_t ttl_s)
+{
+    self->record_ttl_s = ttl_s;
 }
 
 static void
@@ -48,8 +57,25 @@ coord_store_destroy(coord_store_t **self_p)
     s_owners_clear(self);
     free(self->owners);
     zlistx_destroy(&self->refusals);
+    coord_records_destroy(&self->records);
     free(self);
     *self_p = NULL;
+}
+
+/*  The owner of the command just queued. */
+static void
+s_own(coord_store_t *self, s_what_t what, const coord_job_t *j, coord_task_t *t,
+      const char *arg)
+{
+    if (self->nowners == self->owners_cap) {
+        self->owners_cap = self->owners_cap ? self->owners_cap * 2 : 256;
+        self->owners = xrealloc(self->owners, self->owners_cap * sizeof *self->owners);
+    }
+    self->owners[self->nowners++] = (s_owner_t) { .what = what, .job = (coord_job_t *) j,
+                                                  .task = t, .req = self->req,
+                                                  .arg = arg ? xstrdup(arg) : NULL };
+    if (self->req)
+        self->req_writes++;
 }
 
 static void
@@ -62,18 +88,12 @@ s_append(coord_store_t *self, const char **argv, int argc, s_what_t what, const 
     if (self->failing)
         return;
     int before = sw_redis_pending(self->redis);
+    if ((size_t) before != self->nowners)
+        s_owners_clear(self);   /*  a read flushed them (sw_redis_cmd does): unknown now */
     sw_redis_append(self->redis, argc, argv, NULL);
     if (sw_redis_pending(self->redis) == before)
         return;             /*  not queued: the flush reports the outage */
-    if (self->nowners == self->owners_cap) {
-        self->owners_cap = self->owners_cap ? self->owners_cap * 2 : 256;
-        self->owners = xrealloc(self->owners, self->owners_cap * sizeof *self->owners);
-    }
-    self->owners[self->nowners++] = (s_owner_t) { .what = what, .job = (coord_job_t *) j,
-                                                  .task = t, .req = self->req,
-                                                  .arg = arg ? xstrdup(arg) : NULL };
-    if (self->req)
-        self->req_writes++;
+    s_own(self, what, j, t, arg);
     if (self->nowners >= S_CHUNK)
         coord_store_sync(self);
 }
@@ -110,6 +130,7 @@ coord_store_job(coord_store_t *self, const coord_job_t *j)
     free(key);
     const char *zadd[] = { "ZADD", SW_KEY_JOBS, created, j->id };
     s_append(self, zadd, 4, S_W_JOBS, j, NULL, NULL);
+    coord_records_touch(self->records, j->id);
 }
 
 static json_t *
@@ -189,6 +210,7 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                                      ? t->cancel_reason : "" };
     s_append(self, hset, 20, S_W_TASK, t->job, t, NULL);
     free(key);
+    coord_records_touch(self->records, t->job->id);
 }
 
 void
@@ -208,6 +230,7 @@ coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complet
     const char *del[] = { "HDEL", key, "complete" };
     s_append(self, complete ? set : del, complete ? 4 : 3, S_W_JOB, j, NULL, NULL);
     free(key);
+    coord_records_touch(self->records, j->id);
 }
 
 void
@@ -241,6 +264,7 @@ s_owner_key(const s_owner_t *o)
     case S_W_JOBS:    return xstrdup(SW_KEY_JOBS);
     case S_W_CURRENT: return xstrdup(SW_KEY_CURRENT_JOB);
     case S_W_REVOKED: return xstrdup(SW_KEY_REVOKED);
+    case S_W_RECORD:  return sw_key_mem(COORD_RECORD_NS, o->job->id);
     }
     return xstrdup("?");
 }
@@ -327,6 +351,34 @@ s_resync(coord_store_t *self)
     return n;
 }
 
+/*  One job's coordination record (coord_record.h), on the pipeline, with
+ *  the memory's store script. */
+static void
+s_write_record(void *arg, coord_job_t *j, bool final)
+{
+    coord_store_t *self = arg;
+    char *json = coord_record_json(j, sw_wall_ms());
+    sw_mem_store_opts_t o = { .tags = COORD_RECORD_NS,
+                              .ttl_ms = final ? self->record_ttl_s * 1000 : 0 };
+    sw_err_t err = { 0 };
+    int before = sw_redis_pending(self->redis);
+    if ((size_t) before != self->nowners)
+        s_owners_clear(self);
+    if (sw_memory_store_append(self->redis, COORD_RECORD_NS, j->id, json, strlen(json), &o,
+                               &err) < 0 && !self->record_warned) {
+        log_warnx("cannot write the coordination record of job %s: %s", j->id, err.msg);
+        self->record_warned = true;
+    }
+    /*  Loading the script first (a command of its own) flushes what was
+     *  queued: then only this one is, and it is ours. */
+    int after = sw_redis_pending(self->redis);
+    if (after < before)
+        s_owners_clear(self);
+    if (after > (int) self->nowners)
+        s_own(self, S_W_RECORD, j, NULL, NULL);
+    free(json);
+}
+
 int
 coord_store_flush(coord_store_t *self)
 {
@@ -339,6 +391,14 @@ coord_store_flush(coord_store_t *self)
         rewritten = s_resync(self);
     }
     if (coord_store_sync(self) < 0)
+        return -1;
+    /*  The coordination records that are due, after the state they show
+     *  (and on an empty pipeline: the first one loads the memory's script
+     *  with a command of its own). Before any reply of this turn: a `swarm
+     *  wait` that returned reads the final counts. */
+    if (coord_records_pending(self->records)
+        && coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self) > 0
+        && coord_store_sync(self) < 0)
         return -1;
     if (outage)
         log_info("Redis at %s is back: job state written again (%d tasks)",

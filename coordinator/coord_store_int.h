@@ -3,12 +3,13 @@
 #ifndef COORD_STORE_INT_H
 #define COORD_STORE_INT_H
 
+#include "coord_record.h"
 #include "coord_store.h"
 
 /*  What a queued write is for, so that a refusal names its key and the
  *  task, job or request to end. */
 typedef enum {
-    S_W_TASK, S_W_TASKS, S_W_JOB, S_W_JOBS, S_W_CURRENT, S_W_REVOKED,
+    S_W_TASK, S_W_TASKS, S_W_JOB, S_W_JOBS, S_W_CURRENT, S_W_REVOKED, S_W_RECORD,
 } s_what_t;
 
 typedef struct {
@@ -31,6 +32,9 @@ struct coord_store_t {
     uint64_t       req;         /*  the control request writing now, or 0 */
     int            req_writes;
     zlistx_t      *refusals;    /*  coord_refusal_t *, not yet handed over */
+    coord_records_t *records;   /*  jobs whose coordination record is due */
+    int64_t        record_ttl_s;
+    bool           record_warned;
 };
 
 /*  Sends the queued commands and sorts their replies: refusals are kept,

@@ -16,11 +16,13 @@
 
 #include "agent_child.h"
 #include "agent_env.h"
+#include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
 #include "agent_state.h"
 #include "agent_result.h"
 #include "agent_runner.h"
+#include "coord_record.h"
 #include "coord_sched.h"
 #include "sw_args.h"
 #include "sw_hook.h"
@@ -53,6 +55,7 @@ static const sw_selftest_t s_tests[] = {
     { "http", sw_http_test },
     { "sched", coord_sched_test },
     { "sched_model", coord_model_test },
+    { "record", coord_record_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
@@ -60,6 +63,7 @@ static const sw_selftest_t s_tests[] = {
     { "env", agent_env_test },
     { "result", agent_result_test },
     { "state", agent_state_test },
+    { "agent_hook", agent_hook_test },
     { NULL, NULL },
 };
 
