@@ -15,7 +15,9 @@
 #include "coord_sched.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
+#include "sw_cas.h"
 #include "sw_curve.h"
+#include "sw_git.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
 #include "sw_plan.h"
@@ -39,6 +41,8 @@ static const sw_selftest_t s_tests[] = {
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
     { "runner", agent_runner_test },
+    { "git", sw_git_test },
+    { "cas", sw_cas_test },
     { NULL, NULL },
 };
 
