@@ -18,6 +18,7 @@
 #include "sw_cas.h"
 #include "sw_curve.h"
 #include "sw_git.h"
+#include "sw_ws.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
 #include "sw_plan.h"
@@ -43,6 +44,7 @@ static const sw_selftest_t s_tests[] = {
     { "runner", agent_runner_test },
     { "git", sw_git_test },
     { "cas", sw_cas_test },
+    { "ws", sw_ws_test },
     { NULL, NULL },
 };
 

@@ -1,0 +1,138 @@
+/*  sw_ws -- workspaces: git commits moved between hosts through the
+ *  content-addressed store, merged, compared, and the pure rules around
+ *  them (output globs, sizes). docs/workspaces.md has the whole design.
+ *
+ *  A commit travels as a manifest stored by digest:
+ *
+ *    {"kind": "swarm-pack", "v": 1, "commit": OID,
+ *     "prereqs": [{"commit": OID, "manifest": DIGEST | "url": URL}, ...],
+ *     "pack": BLOB | null}
+ *
+ *  BLOB (sw_cas) is a git pack of the objects reachable from commit but
+ *  not from the prerequisites, thin against them: a git bundle split in
+ *  two, its header in the manifest. A receiver fetches the prerequisites
+ *  first (their own manifests, or git fetch from their URL), then feeds
+ *  the pack to `git index-pack --stdin --fix-thin`, a chunk at a time,
+ *  each chunk checked against its digest before git sees a byte of it.
+ *  The walk over prerequisites is iterative with a visited set.
+ *
+ *  Everything here runs git (sw_git) and blocks: the CLI and the agent's
+ *  helper processes only.
+ */
+#ifndef SW_WS_H
+#define SW_WS_H
+
+#include "sw_cas.h"
+#include "sw_git.h"
+#include "sw_task.h"
+
+#define SW_WS_MAX_MANIFESTS 100000      /*  per fetch: a chain this long is abuse */
+
+/*  A repository to run git in: a bare mirror (work_tree NULL), or a work
+ *  tree with its git dir and index. */
+typedef struct {
+    const char *git_dir;
+    const char *work_tree;
+    const char *index_file;
+    const char *cwd;            /*  NULL: work_tree, else git_dir */
+    bool        user_config;    /*  the user's own repository */
+    int64_t     timeout_ms;     /*  per git command; 0: sw_git's default */
+} sw_ws_repo_t;
+
+/*  sw_git_opts for r. */
+sw_git_opts_t sw_ws_opts(const sw_ws_repo_t *r);
+
+/*  `git rev-parse --verify -q REV^{commit}` into out; 0, or -1 with err
+ *  (code SW_ENOTFOUND when there is no such commit). */
+int sw_ws_rev(const sw_ws_repo_t *r, const char *rev, char out[65], sw_err_t *err);
+/*  The tree of commit into out; 0 or -1. */
+int sw_ws_tree(const sw_ws_repo_t *r, const char *commit, char out[65], sw_err_t *err);
+/*  Which of oids are not commits here: appended to missing. 0 or -1. */
+int sw_ws_missing(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing,
+                  sw_err_t *err);
+
+/*  git commit-tree TREE [-p P]... -m MESSAGE. With name NULL the commit is
+ *  made deterministic (swarm <swarm@localhost>, at the epoch): the same
+ *  tree and parents give the same commit on every host. */
+int sw_ws_commit_tree(const sw_ws_repo_t *r, const char *tree, const char *const *parents,
+                      size_t np, const char *message, const char *name, const char *email,
+                      char out[65], sw_err_t *err);
+
+/*  Merges commits (n >= 2) without a work tree, folding them two at a time
+ *  with `git merge-tree --write-tree` and a deterministic merge commit per
+ *  step. 0 with the merge commit in out; 1 on a conflict, with the
+ *  conflicting paths in conflicts; -1 with err. */
+int sw_ws_merge(const sw_ws_repo_t *r, const char *const *commits, size_t n, char out[65],
+                sw_strv_t *conflicts, sw_err_t *err);
+
+/*  The change from a to b: files changed (renames detected), lines added
+ *  and removed (binary files count as files only). gitlinks (may be NULL)
+ *  gets every path that b has as a submodule entry. 0 or -1. */
+typedef struct {
+    long files, insertions, deletions;
+} sw_ws_stat_t;
+int sw_ws_diffstat(const sw_ws_repo_t *r, const char *a, const char *b, sw_ws_stat_t *st,
+                   sw_strv_t *gitlinks, sw_err_t *err);
+/*  Parses `git diff-tree -r -z --numstat -M` output; pure. */
+void sw_ws_numstat_parse(const char *out, size_t n, sw_ws_stat_t *st);
+
+/*  Stores the binary-safe patch from a to b (`git diff-tree -p --binary
+ *  --full-index -M`) in the store; the digest of its blob description in
+ *  out. max (named cap_name) caps it. 0 or -1. */
+int sw_ws_patch_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *a, const char *b,
+                    uint64_t max, const char *cap_name, char out[65], sw_err_t *err);
+
+/*  Stores commit as a manifest with the pack of what prereqs lack (prereqs
+ *  sources: each a commit with its manifest or URL; n may be 0: the whole
+ *  history of commit). max caps the pack (named cap_name in the error).
+ *  *pack_bytes (may be NULL) gets the pack's size. 0 or -1. */
+int sw_ws_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *commit,
+              const sw_task_ws_t *prereqs, size_t n, uint64_t max, const char *cap_name,
+              char manifest[65], uint64_t *pack_bytes, sw_err_t *err);
+
+/*  A parsed manifest. */
+typedef struct {
+    char         *commit;
+    json_t       *pack;         /*  blob description, or NULL */
+    sw_task_ws_t *prereqs;      /*  commit with manifest or url (repo unused) */
+    size_t        n;
+} sw_ws_manifest_t;
+
+int  sw_ws_manifest_parse(const char *text, size_t len, sw_ws_manifest_t *m, sw_err_t *err);
+void sw_ws_manifest_release(sw_ws_manifest_t *m);
+
+/*  Makes every commit of want (n sources) present in r: from the store by
+ *  manifest (prerequisites first), or by git fetch from the URL (with the
+ *  node's own git configuration: credentials; only the file, git, http,
+ *  https and ssh protocols). At most max_bytes (named cap_name) are read
+ *  from the store. stats (may be NULL) counts what came. 0 or -1 with err;
+ *  SW_EUNREACH when Redis failed (worth another try). */
+typedef struct {
+    long     manifests;         /*  packs indexed */
+    long     fetched;           /*  commits fetched from URLs */
+    uint64_t bytes;             /*  read from the store */
+    bool     hit;               /*  everything was here already */
+} sw_ws_fetch_stats_t;
+int sw_ws_fetch(const sw_ws_repo_t *r, sw_cas_t *cas, const sw_task_ws_t *want, size_t n,
+                uint64_t max_bytes, const char *cap_name, sw_ws_fetch_stats_t *stats,
+                sw_err_t *err);
+
+/*  Output globs, gitignore-like: a pattern without a slash matches the
+ *  last component of the path at any depth (STAR.o); one with a slash
+ *  matches the path from the top (build/STAR.o); a component STARSTAR
+ *  matches any number of components; within a component, fnmatch's
+ *  STAR ? [...]; a trailing slash means everything below. (STAR is '*':
+ *  it cannot be spelt next to a slash in a C comment.) No recursion: a
+ *  table over (pattern, path) components. */
+bool sw_glob_match(const char *pattern, const char *path);
+bool sw_globs_match(const sw_strv_t *patterns, const char *path);
+
+/*  "100M", "2G", "512K", "1048576" (B, K, M, G, T, powers of 1024) into
+ *  bytes; 0 or -1. */
+int sw_parse_size(const char *s, uint64_t *out);
+/*  Bytes for people: "1.5 MiB". */
+void sw_fmt_size(uint64_t n, char out[32]);
+
+int sw_ws_test(bool verbose);
+
+#endif
