@@ -214,10 +214,38 @@ s_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv)
 
 static const char s_init_usage[] =
     "usage: swarm init [--topology hierarchical|mesh|star] [--max-agents N]\n"
-    "                  [--strategy NAME] [--namespace NS] [JOB]\n"
+    "                  [--strategy NAME] [--namespace NS] [--workspace DIR\n"
+    "                  [--repo-url URL] [--max-snapshot SIZE] [--max-file SIZE]] [JOB]\n"
     "Creates JOB (or a generated name) and makes it the current job, which\n"
     "spawn, wait, status, results and cancel use when --job is not given.\n"
-    "--max-agents caps how many of the job's tasks run at once.\n";
+    "--max-agents caps how many of the job's tasks run at once.\n"
+    "With --workspace, every task of the job without a workspace of its own runs\n"
+    "on this snapshot (swarm diff, apply and outputs bring the work back).\n"
+    CLI_WS_USAGE;
+
+/*  One INIT; the job's name in *name (caller frees) when it is not NULL. */
+static int
+s_init_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
+            const char *ns, long long max_agents, const sw_task_ws_t *ws, sw_msg_t *reply)
+{
+    s_req_t r;
+    s_req_init(&r);
+    msgpack_pack_map(&r.pk, ws ? 6 : 5);
+    sw_mp_kv_str(&r.pk, "job", job);
+    sw_mp_kv_str(&r.pk, "topology", topology);
+    sw_mp_kv_str(&r.pk, "strategy", strategy);
+    sw_mp_kv_str(&r.pk, "namespace", ns);
+    sw_mp_pack_str(&r.pk, "max_agents");
+    if (max_agents >= 0)
+        msgpack_pack_int64(&r.pk, max_agents);
+    else
+        msgpack_pack_nil(&r.pk);
+    if (ws) {
+        sw_mp_pack_str(&r.pk, "workspace");
+        sw_task_ws_pack(&r.pk, ws);
+    }
+    return s_call(cli, SW_C_INIT, &r, cli->timeout_ms, reply);
+}
 
 static int
 cli_init(cli_t *cli, int argc, char **argv)
@@ -225,13 +253,18 @@ cli_init(cli_t *cli, int argc, char **argv)
     static const struct option lo[] = {
         { "topology", required_argument, NULL, 't' }, { "max-agents", required_argument, NULL, 'm' },
         { "strategy", required_argument, NULL, 's' }, { "namespace", required_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        CLI_WS_LONGOPTS, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     const char *topology = NULL, *strategy = NULL, *ns = NULL;
     long long max_agents = -1;
-    int c;
+    cli_ws_opts_t wso = { 0 };
+    int c, rc;
     while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
         switch (c) {
+        case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE:
+            if ((rc = cli_ws_option("init", c, optarg, &wso)) != 0)
+                return rc;
+            break;
         case 't':
             if (strcmp(optarg, "hierarchical") && strcmp(optarg, "mesh") && strcmp(optarg, "star"))
                 return cli_fail(EXIT_USAGE, "init: --topology is hierarchical, mesh or star");
@@ -252,23 +285,30 @@ cli_init(cli_t *cli, int argc, char **argv)
     const char *job = optind < argc ? argv[optind] : NULL;
     if (job && !sw_id_valid(job))
         return cli_fail(EXIT_USAGE, "init: invalid job name '%s'", job);
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, 5);
-    sw_mp_kv_str(&r.pk, "job", job);
-    sw_mp_kv_str(&r.pk, "topology", topology);
-    sw_mp_kv_str(&r.pk, "strategy", strategy);
-    sw_mp_kv_str(&r.pk, "namespace", ns);
-    sw_mp_pack_str(&r.pk, "max_agents");
-    if (max_agents >= 0)
-        msgpack_pack_int64(&r.pk, max_agents);
-    else
-        msgpack_pack_nil(&r.pk);
+    if ((wso.repo_url || wso.max_snapshot || wso.max_file) && !wso.dir)
+        return cli_fail(EXIT_USAGE, "init: --repo-url and --max-* go with --workspace DIR");
     sw_msg_t reply;
-    int rc = s_call(cli, SW_C_INIT, &r, cli->timeout_ms, &reply);
+    char buf[256];
+    if (wso.dir) {
+        /*  The snapshot is stored for the job (swarm purge): name it first. */
+        char *name = job ? xstrdup(job) : NULL;
+        if (!name) {
+            if ((rc = s_init_call(cli, NULL, topology, strategy, ns, max_agents, NULL, &reply)))
+                return rc;
+            name = xstrdup(s_get_str(reply.body, "job", buf, sizeof buf));
+            sw_msg_release(&reply);
+        }
+        sw_task_ws_t ws = { 0 };
+        rc = cli_ws_snapshot(cli, name, wso.dir, &wso, &ws, NULL);
+        if (rc == 0)
+            rc = s_init_call(cli, name, topology, strategy, ns, max_agents, &ws, &reply);
+        sw_task_ws_release(&ws);
+        free(name);
+    }
+    else
+        rc = s_init_call(cli, job, topology, strategy, ns, max_agents, NULL, &reply);
     if (rc)
         return rc;
-    char buf[256];
     if (cli->json)
         cli_print_json(cli_mp_to_json(reply.body));
     else
@@ -293,7 +333,14 @@ static const char s_spawn_usage[] =
     "TYPE: coder (default), tester, reviewer, docs, architect (reviewer and\n"
     "architect run codex in a read-only sandbox), cmd (exec tasks).\n"
     "--max-turns and --max-budget-usd bound a claude task (claude's --max-turns,\n"
-    "--max-budget-usd); an agent started with --claude-max-* lowers them to its own.\n";
+    "--max-budget-usd); an agent started with --claude-max-* lowers them to its own.\n"
+    "Workspaces: [--workspace DIR [--repo-url URL] [--max-snapshot SIZE]\n"
+    "[--max-file SIZE]] [--output GLOB]... Without --workspace the task runs on the\n"
+    "job's workspace (swarm init --workspace), or its first dependency's; it then\n"
+    "starts from its dependencies' resulting trees (their merge when several).\n"
+    "--dir is then a path inside the workspace. --output GLOB (repeatable, e.g.\n"
+    "'*.o', 'build/**/lib*.a') stores the matching files after a success (swarm\n"
+    "outputs).\n" CLI_WS_USAGE;
 
 static char *
 s_read_stdin(void)
@@ -322,9 +369,11 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         { "context", required_argument, NULL, 'c' },
         { "max-turns", required_argument, NULL, 'X' },
         { "max-budget-usd", required_argument, NULL, 'B' },
+        { "output", required_argument, NULL, 'O' }, CLI_WS_LONGOPTS,
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
     };
     sw_strv_t context = { 0 };
+    cli_ws_opts_t wso = { 0 };
     /*  Everything after "--" is the argv, untouched by option parsing. */
     int dashdash = -1;
     for (int i = 1; i < argc; i++)
@@ -382,6 +431,10 @@ cli_spawn(cli_t *cli, int argc, char **argv)
             else
                 t.max_budget_cents = v;
             break;
+        case 'O': sw_strv_push(&t.outputs, optarg); break;
+        case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE:
+            rc = cli_ws_option("spawn", c, optarg, &wso);
+            break;
         case 'h': fputs(s_spawn_usage, stdout); rc = -1; break;
         default: rc = s_bad_option("spawn", argv);
         }
@@ -423,6 +476,29 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     sw_err_t err = { 0 };
     t.job = xstrdup(job ? job : "default");
     if (sw_task_validate(&t, &err) < 0) {
+        rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
+        goto out;
+    }
+    if ((wso.repo_url || wso.max_snapshot || wso.max_file) && !wso.dir) {
+        rc = cli_fail(EXIT_USAGE, "spawn: --repo-url and --max-* go with --workspace DIR");
+        goto out;
+    }
+    if (wso.dir) {
+        /*  The snapshot is stored for the job the task goes to. */
+        if (!cli_redis(cli)) {
+            rc = EXIT_UNREACHABLE;
+            goto out;
+        }
+        char *target = cli_current_job(cli, job), *prefix = NULL;
+        rc = cli_ws_snapshot(cli, target ? target : "default", wso.dir, &wso, &t.ws, &prefix);
+        if (rc == 0 && prefix && !t.dir)
+            t.dir = xstrdup(prefix);    /*  where --workspace pointed, below the top */
+        free(target);
+        free(prefix);
+        if (rc)
+            goto out;
+    }
+    if (wso.dir && sw_task_validate(&t, &err) < 0) {
         rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
         goto out;
     }
@@ -937,7 +1013,12 @@ static const char s_run_usage[] =
     "split GOAL into at most N typed sub-tasks, checks its plan like a file's,\n"
     "shows it and runs it in the same job (--dry-run: shows it only).\n"
     "--wait waits (as swarm wait) and prints the report (as swarm results);\n"
-    "the exit code is then 0 only when every task succeeded (124: --timeout).\n";
+    "the exit code is then 0 only when every task succeeded (124: --timeout).\n"
+    "Workspaces: [--workspace DIR [--repo-url URL] [--max-snapshot SIZE]\n"
+    "[--max-file SIZE]] [--outputs GLOB]... --workspace (or the plan's\n"
+    "workspace: key, a directory relative to the plan file; tasks may have their\n"
+    "own) is the job's workspace; --outputs adds output globs to every task.\n"
+    CLI_WS_USAGE;
 
 static char *
 s_slurp(const char *path, size_t *len)
@@ -1146,8 +1227,11 @@ cli_run(cli_t *cli, int argc, char **argv)
         { "max-agents", required_argument, NULL, 'M' },
         { "task-timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
         { "decompose", required_argument, NULL, 'D' }, { "workers", required_argument, NULL, 'W' },
-        { NULL, 0, NULL, 0 },
+        { "outputs", required_argument, NULL, 'O' }, CLI_WS_LONGOPTS, { NULL, 0, NULL, 0 },
     };
+    cli_ws_opts_t wso = { 0 };
+    sw_strv_t outputs = { 0 };
+    sw_task_ws_t job_ws = { 0 };
     bool wait = false, dry = false, markdown = false, halt = false;
     const char *jobflag = NULL, *commands = NULL, *timeout = NULL, *goal = NULL;
     long long max_agents = -1, task_timeout = 0, workers = 4, v;
@@ -1176,6 +1260,10 @@ cli_run(cli_t *cli, int argc, char **argv)
                 rc = cli_fail(EXIT_USAGE, "run: --task-timeout wants seconds, got '%s'", optarg);
             break;
         case 'D': goal = optarg; break;
+        case 'O': sw_strv_push(&outputs, optarg); break;
+        case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE:
+            rc = cli_ws_option("run", c, optarg, &wso);
+            break;
         case 'W':
             if (sw_parse_int(optarg, 1, 100, &workers) < 0)
                 rc = cli_fail(EXIT_USAGE, "run: --workers wants 1 to 100, got '%s'", optarg);
@@ -1188,6 +1276,7 @@ cli_run(cli_t *cli, int argc, char **argv)
         rc = cli_fail(EXIT_USAGE, "run: give a PLAN, --commands or --decompose, not several");
     if (rc) {
         sw_kv_release(&labels);
+        sw_strv_release(&outputs);
         return rc < 0 ? 0 : rc;
     }
     sw_plan_t plan;
@@ -1195,6 +1284,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     if (goal) {
         if (!*goal) {
             sw_kv_release(&labels);
+            sw_strv_release(&outputs);
             return cli_fail(EXIT_USAGE, "run: --decompose wants a goal");
         }
         job = jobflag ? xstrdup(jobflag) : s_run_job_name(goal);
@@ -1212,6 +1302,7 @@ cli_run(cli_t *cli, int argc, char **argv)
             rc = s_decompose(cli, job, goal, workers, &plan);
         if (rc) {
             sw_kv_release(&labels);
+            sw_strv_release(&outputs);
             free(job);
             return rc;
         }
@@ -1220,6 +1311,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     const char *file = commands ? commands : optind < argc ? argv[optind] : NULL;
     if (!file || argc - optind > (commands ? 0 : 1)) {
         sw_kv_release(&labels);
+        sw_strv_release(&outputs);
         fputs(s_run_usage, stderr);
         return EXIT_USAGE;
     }
@@ -1227,6 +1319,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     char *text = s_slurp(file, &len);
     if (!text) {
         sw_kv_release(&labels);
+        sw_strv_release(&outputs);
         return cli_fail(EXIT_USAGE, "run: cannot read %s: %s", file, strerror(errno));
     }
     sw_strv_t errors = { 0 };
@@ -1240,6 +1333,7 @@ cli_run(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "swarm: run: %s is not valid; nothing was submitted\n", shown);
         sw_strv_release(&errors);
         sw_kv_release(&labels);
+        sw_strv_release(&outputs);
         return EXIT_USAGE;
     }
     sw_strv_release(&errors);
@@ -1259,11 +1353,18 @@ compiled:
             plan.tasks[i].task.timeout_s = task_timeout;
     }
     sw_kv_release(&labels);
+    for (size_t i = 0; i < plan.n; i++)
+        for (size_t k = 0; k < outputs.n; k++)
+            sw_strv_push(&plan.tasks[i].task.outputs, outputs.v[k]);
+    sw_strv_release(&outputs);
     sw_plan_render(&plan);
     if (!sw_id_valid(job)) {
         rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
         goto out;
     }
+    if (!dry && (rc = cli_ws_plan(cli, &plan, job, commands || goal ? NULL
+                                  : argv[optind], &wso, &job_ws)) != 0)
+        goto out;
     if (dry || (goal && !cli->json)) {
         s_print_dag(&plan, job, cli->json, dry);
         if (dry)
@@ -1271,8 +1372,12 @@ compiled:
     }
     s_req_t r;
     s_req_init(&r);
-    msgpack_pack_map(&r.pk, 6);
+    msgpack_pack_map(&r.pk, job_ws.commit ? 7 : 6);
     sw_mp_kv_str(&r.pk, "job", job);
+    if (job_ws.commit) {
+        sw_mp_pack_str(&r.pk, "workspace");
+        sw_task_ws_pack(&r.pk, &job_ws);
+    }
     sw_mp_kv_int(&r.pk, "max_agents", plan.max_agents);
     sw_mp_kv_str(&r.pk, "namespace", plan.ns);
     sw_mp_kv_str(&r.pk, "on_failure", plan.halt ? "stop" : "continue");
@@ -1325,6 +1430,7 @@ compiled:
 out:
     free(job);
     sw_plan_release(&plan);
+    sw_task_ws_release(&job_ws);
     return rc;
 }
 

@@ -175,12 +175,17 @@ cli_results(cli_t *cli, int argc, char **argv)
     int counts[SW_TS_COUNT] = { 0 };
     int bad = 0, unfinished = 0;
     json_t *arr = json_array();
+    /*  A job with workspaces gets a column with each task's diffstat. */
+    bool ws = false;
+    for (size_t i = 0; i < n && !ws; i++)
+        ws = json_is_object(json_object_get(rows[i].result, "workspace"));
     if (md && !cli->json)
         printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | exit | "
-               "output / error |\n|---|---|---:|---|---|---:|---:|---|\n", job);
+               "%soutput / error |\n|---|---|---:|---|---|---:|---:|%s---|\n", job,
+               ws ? "change | " : "", ws ? "---|" : "");
     else if (!cli->json)
-        printf("%-28s %-10s %7s  %-16s %8s %4s  %s\n", "TASK", "STATUS", "ATTEMPT", "AGENT",
-               "TIME", "EXIT", "OUTPUT / ERROR");
+        printf("%-28s %-10s %7s  %-16s %8s %4s  %s%s\n", "TASK", "STATUS", "ATTEMPT", "AGENT",
+               "TIME", "EXIT", ws ? "CHANGE                 " : "", "OUTPUT / ERROR");
     for (size_t i = 0; i < n; i++) {
         s_row_t *r = &rows[i];
         int st = sw_tstate_parse(r->status);
@@ -224,18 +229,29 @@ cli_results(cli_t *cli, int argc, char **argv)
         else if (r->result)
             text = s_jstr(r->result, "stderr_tail");
         s_first_line(text, summary, sizeof summary);
+        char change[64] = "";
+        if (ws) {
+            cli_ws_stat_text(r->result, change, sizeof change);
+            if (!*change)
+                snprintf(change, sizeof change, "-");
+        }
         if (md) {
             printf("| `%s` | %s%s%s | %ld | %s | %s | %s | %s | ", r->id,
                    st == SW_TS_SUCCEEDED ? "" : "**", r->status ? r->status : "?",
                    st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
                    r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
                    dur, code);
+            if (ws)
+                printf("%s | ", change);
             s_md_cell(summary);
             printf(" |\n");
             continue;
         }
-        printf("%-28s %-10s %7ld  %-16s %8s %4s  %s\n", r->id, r->status ? r->status : "?",
-               r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code, summary);
+        printf("%-28s %-10s %7ld  %-16s %8s %4s  ", r->id, r->status ? r->status : "?",
+               r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code);
+        if (ws)
+            printf("%-22s ", change);
+        printf("%s\n", summary);
     }
     if (cli->json)
         cli_print_json(arr);

@@ -117,6 +117,80 @@ int sw_ws_fetch(const sw_ws_repo_t *r, sw_cas_t *cas, const sw_task_ws_t *want, 
                 uint64_t max_bytes, const char *cap_name, sw_ws_fetch_stats_t *stats,
                 sw_err_t *err);
 
+/*  --- the user's side (sw_ws_user.c) ------------------------------------------------ */
+
+#define SW_WS_MAX_SNAPSHOT  (1ull << 30)    /*  default --max-snapshot */
+#define SW_WS_MAX_FILE      (100ull << 20)  /*  default --max-file */
+
+typedef struct {
+    const char *dir;            /*  a directory of the user's git work tree */
+    const char *repo_url;       /*  agents fetch HEAD from there; NULL: all through Redis */
+    uint64_t    max_snapshot;   /*  0: SW_WS_MAX_SNAPSHOT (the whole tree, or the pack) */
+    uint64_t    max_file;       /*  0: SW_WS_MAX_FILE */
+} sw_ws_snap_opts_t;
+
+typedef struct {
+    char    *toplevel;          /*  the work tree's top */
+    char    *prefix;            /*  dir relative to it ("" at the top) */
+    long     files;
+    uint64_t bytes;             /*  of the tree's blobs */
+    uint64_t pack;              /*  bytes of the pack stored (0 when reused or none) */
+    bool     reused;            /*  the same snapshot was stored already */
+} sw_ws_snap_stats_t;
+
+void sw_ws_snap_stats_release(sw_ws_snap_stats_t *st);
+
+/*  Snapshots the work tree of o->dir: HEAD plus every uncommitted change,
+ *  tracked or untracked but not ignored, as one commit, without touching
+ *  the user's index, refs or files (a temporary index: add -A,
+ *  write-tree, commit-tree; objects go to their object store, nothing
+ *  points at them). Refuses submodules, Git LFS files and files over
+ *  max_file, naming them. The commit is deterministic (same tree, same
+ *  commit), so a snapshot stored before is reused. Without repo_url the
+ *  commit has no parent and travels whole through cas; with it, its
+ *  parent is HEAD, which agents fetch from the URL, and only the
+ *  difference travels (nothing at all when the tree is clean). 0 with
+ *  out filled (caller releases), or -1 with err (SW_EINVAL for what the
+ *  user must change, SW_EUNREACH for Redis). */
+int sw_ws_snapshot(const sw_ws_snap_opts_t *o, sw_cas_t *cas, sw_task_ws_t *out,
+                   sw_ws_snap_stats_t *st, sw_err_t *err);
+
+/*  One task's change for apply: the commit it made on its base, and its
+ *  manifest (which brings both). */
+typedef struct {
+    const char *id;
+    const char *base;
+    const char *commit;
+    const char *manifest;
+} sw_ws_change_t;
+
+typedef struct {
+    const char *dir;            /*  the user's work tree */
+    const char *branch;         /*  NULL: apply to the work tree; else create this branch */
+    const char *job;            /*  named in the branch commits' messages */
+} sw_ws_apply_opts_t;
+
+typedef struct {
+    sw_strv_t applied;          /*  ids whose change went in */
+    sw_strv_t files;            /*  paths changed */
+    sw_strv_t conflicts;        /*  paths in conflict */
+    char     *conflict_id;      /*  the task whose change conflicted */
+    char     *commit;           /*  branch mode: the branch's commit */
+} sw_ws_apply_report_t;
+
+void sw_ws_apply_report_release(sw_ws_apply_report_t *r);
+
+/*  Applies changes (in dependency order) to the user's repository with a
+ *  3-way merge per change (merge-tree, the change's base as merge base),
+ *  computed entirely before anything is written: all or nothing. With a
+ *  branch, one commit per change on top of HEAD, the work tree and index
+ *  untouched; otherwise the work tree gets the result (through a
+ *  temporary index: the user's index and HEAD stay). 0 applied; 1 on a
+ *  conflict (report names the task and the paths; nothing changed); -1
+ *  with err. */
+int sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *changes,
+                size_t n, sw_ws_apply_report_t *rep, sw_err_t *err);
+
 /*  Output globs, gitignore-like: a pattern without a slash matches the
  *  last component of the path at any depth (STAR.o); one with a slash
  *  matches the path from the top (build/STAR.o); a component STARSTAR

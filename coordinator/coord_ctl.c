@@ -156,7 +156,9 @@ s_on_init(coord_server_t *self, sw_msg_t *m)
     sw_err_t err = { 0 };
     char *job = NULL, *topology = NULL, *strategy = NULL, *ns = NULL, *on_failure = NULL;
     int64_t max_agents = -1;
+    sw_task_ws_t ws = { 0 };
     if (sw_mp_str(m->body, "job", false, &job, &err) < 0
+        || sw_task_ws_unpack(m->body, "workspace", &ws, &err) < 0
         || sw_mp_str(m->body, "topology", false, &topology, &err) < 0
         || sw_mp_str(m->body, "strategy", false, &strategy, &err) < 0
         || sw_mp_str(m->body, "namespace", false, &ns, &err) < 0
@@ -201,6 +203,11 @@ s_on_init(coord_server_t *self, sw_msg_t *m)
         j->max_agents = (int) max_agents;
     if (on_failure)
         j->halt = strcmp(on_failure, "stop") == 0;
+    if (ws.commit) {
+        sw_task_ws_release(&j->ws);
+        j->ws = ws;
+        memset(&ws, 0, sizeof ws);
+    }
     coord_store_job(self->store, j);
     s_set_current(self, j->id);
     s_reply_t r;
@@ -213,9 +220,31 @@ out:
     free(strategy);
     free(ns);
     free(on_failure);
+    sw_task_ws_release(&ws);
 }
 
 /*  --- SUBMIT ---------------------------------------------------------------------- */
+
+/*  A task without a workspace gets the job's, else the one of its first
+ *  dependency that has one: a tester after a coder works on the coder's
+ *  tree without saying so (docs/workspaces.md). */
+static void
+s_workspace_default(const coord_job_t *j, zhashx_t *batch, sw_task_t *t)
+{
+    if (t->ws.commit)
+        return;
+    const sw_task_ws_t *from = j && j->ws.commit ? &j->ws : NULL;
+    for (size_t k = 0; !from && k < t->after.n; k++) {
+        const sw_task_t *dep = zhashx_lookup(batch, t->after.v[k]);
+        const coord_task_t *ct = !dep && j ? zhashx_lookup(j->tasks, t->after.v[k]) : NULL;
+        if (ct)
+            dep = &ct->spec;
+        if (dep && dep->ws.commit)
+            from = &dep->ws;
+    }
+    if (from)
+        sw_task_ws_copy(&t->ws, from);
+}
 
 static void
 s_on_submit(coord_server_t *self, sw_msg_t *m)
@@ -252,7 +281,14 @@ s_on_submit(coord_server_t *self, sw_msg_t *m)
             free(t->ns);
             t->ns = xstrdup(j->ns);
         }
+        s_workspace_default(j, batch, t);
         if (sw_task_validate(t, &err) < 0) {
+            ok++;
+            break;
+        }
+        if (t->outputs.n && !t->ws.commit) {
+            sw_err_set(&err, SW_EINVAL, "task '%s': output globs need a workspace "
+                       "(--workspace, or the job's: swarm init --workspace)", t->id);
             ok++;
             break;
         }

@@ -47,15 +47,20 @@ coord_store_job(coord_store_t *self, const coord_job_t *j)
 {
     char created[32], max_agents[32];
     char *key = sw_key_job(j->id);
+    json_t *wsj = j->ws.commit ? sw_task_ws_json(&j->ws) : NULL;
+    char *ws = wsj ? json_dumps(wsj, JSON_COMPACT) : xstrdup("");
+    json_decref(wsj);
     snprintf(created, sizeof created, "%lld", (long long) j->created_ms);
     snprintf(max_agents, sizeof max_agents, "%d", j->max_agents);
     const char *hset[] = { "HSET", key, "created", created, "namespace", j->ns,
                            "max_agents", max_agents,
                            "topology", j->topology ? j->topology : "",
                            "strategy", j->strategy ? j->strategy : "",
-                           "on_failure", j->halt ? "stop" : "continue" };
-    s_append(self, hset, 14);
+                           "on_failure", j->halt ? "stop" : "continue",
+                           "workspace", ws };
+    s_append(self, hset, 16);
     free(key);
+    free(ws);
     const char *zadd[] = { "ZADD", SW_KEY_JOBS, created, j->id };
     s_append(self, zadd, 4);
 }
@@ -101,6 +106,10 @@ s_spec_json(const sw_task_t *t)
     json_object_set_new(o, "after", s_strv_json(&t->after));
     json_object_set_new(o, "labels", s_kv_json(&t->labels));
     json_object_set_new(o, "env", s_kv_json(&t->env));
+    if (t->ws.commit)
+        json_object_set_new(o, "workspace", sw_task_ws_json(&t->ws));
+    if (t->outputs.n)
+        json_object_set_new(o, "outputs", s_strv_json(&t->outputs));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -209,8 +218,12 @@ s_spec_from_json(const char *text, sw_task_t *t)
     t->max_attempts = json_integer_value(json_object_get(o, "max_attempts"));
     t->max_turns = json_integer_value(json_object_get(o, "max_turns"));
     t->max_budget_cents = json_integer_value(json_object_get(o, "max_budget_cents"));
-    json_decref(o);
+    s_jstrv(o, "outputs", &t->outputs);
     sw_err_t err = { 0 };
+    json_t *ws = json_object_get(o, "workspace");
+    if (ws && sw_task_ws_from_json(ws, &t->ws, &err) < 0)
+        log_warnx("stored task %s: workspace ignored: %s", t->id ? t->id : "?", err.msg);
+    json_decref(o);
     if (sw_task_validate(t, &err) < 0) {
         log_warnx("stored task %s/%s is not valid: %s", t->job ? t->job : "?",
                   t->id ? t->id : "?", err.msg);
@@ -333,6 +346,13 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
         cj->topology = xstrdup(v);
     if ((v = s_field(jh, "strategy")) && *v)
         cj->strategy = xstrdup(v);
+    if ((v = s_field(jh, "workspace")) && *v) {
+        json_t *o = json_loads(v, 0, NULL);
+        sw_task_ws_release(&cj->ws);
+        if (sw_task_ws_from_json(o, &cj->ws, &err) < 0)
+            log_warnx("job %s: stored workspace ignored: %s", job, err.msg);
+        json_decref(o);
+    }
     freeReplyObject(jh);
     s_replies_t rs = { xcalloc(ids->elements + 1, sizeof *rs.v) };
     for (size_t i = 0; i < ids->elements; i++) {
