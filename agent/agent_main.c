@@ -24,6 +24,7 @@
 #include "agent_link.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
+#include "agent_wshelper.h"
 #include "sw_curve.h"
 #include "agent_runner.h"
 #include "sw_keys.h"
@@ -946,6 +947,8 @@ main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], EXEC_LIMITS_ARG) == 0)
         return s_exec_with_limits(argc, argv);
+    if (argc > 1 && strcmp(argv[1], AGENT_WS_HELPER_ARG) == 0)
+        return agent_wshelper_main(argc, argv);
     const char *env_redis = getenv("SWARM_REDIS");
     s_conf.grace_ms = 5000;
     s_conf.max_output = 1 << 20;

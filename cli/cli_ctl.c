@@ -259,7 +259,8 @@ cli_init(cli_t *cli, int argc, char **argv)
     long long max_agents = -1;
     cli_ws_opts_t wso = { 0 };
     int c, rc;
-    while ((c = getopt_long(argc, argv, "+:h", lo, NULL)) != -1) {
+    /*  options may follow JOB too: swarm init user-auth --workspace . */
+    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
         switch (c) {
         case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE:
             if ((rc = cli_ws_option("init", c, optarg, &wso)) != 0)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -189,7 +190,8 @@ sw_git_start(const sw_git_opts_t *o, const char *const *args, bool want_in, bool
         close(out[1]);
         p->out_fd = out[0];
     }
-    p->deadline_ms = sw_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : SW_GIT_TIMEOUT_MS);
+    p->start_ms = sw_now_ms();
+    p->deadline_ms = p->start_ms + (o->timeout_ms > 0 ? o->timeout_ms : SW_GIT_TIMEOUT_MS);
     return 0;
 fail:
     for (int i = 0; i < 2; i++) {
@@ -306,18 +308,30 @@ sw_git_finish(sw_git_proc_t *p, bool kill_now, sw_git_res_t *res, sw_err_t *err)
     if (p->pid > 0) {
         if (kill_now)
             kill(p->pid, SIGKILL);
+        /*  A pidfd wakes us the moment git exits (no polling interval). */
+        int pidfd = (int) syscall(SYS_pidfd_open, p->pid, 0);
         for (;;) {
             pid_t r = waitpid(p->pid, &st, WNOHANG);
             if (r == p->pid || (r < 0 && errno != EINTR))
                 break;
-            if (!kill_now && sw_now_ms() >= p->deadline_ms) {
+            int64_t left = p->deadline_ms - sw_now_ms();
+            if (!kill_now && left <= 0) {
                 timed_out = true;
                 kill(p->pid, SIGKILL);
                 kill_now = true;
             }
-            usleep(2000);
+            if (pidfd >= 0) {
+                struct pollfd pf = { pidfd, POLLIN, 0 };
+                poll(&pf, 1, kill_now ? 100 : left > 1000 ? 1000 : (int) left);
+            }
+            else
+                usleep(1000);
         }
+        if (pidfd >= 0)
+            close(pidfd);
     }
+    if (getenv("SWARM_GIT_TRACE"))
+        fprintf(stderr, "swarm: %s: %lld ms\n", p->what, (long long) (sw_now_ms() - p->start_ms));
     sw_buf_t e;
     sw_buf_init(&e);
     s_read_err(p, &e);

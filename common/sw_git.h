@@ -20,6 +20,9 @@
  *  their configuration applies, SSH_AUTH_SOCK passes, and so does
  *  GIT_SSH_COMMAND.
  *
+ *  SWARM_GIT_TRACE=1 in the environment prints each git command's time
+ *  on stderr (for finding where a workspace's milliseconds go).
+ *
  *  git's children stay in the caller's process group: the agent stops a
  *  helper by its group, and git with it.
  */
@@ -76,7 +79,8 @@ typedef struct {
     int     in_fd;              /*  our end of its stdin, or -1 */
     int     out_fd;             /*  our end of its stdout, or -1 */
     int     err_file;           /*  its stderr */
-    int64_t deadline_ms;        /*  monotonic */
+    int64_t start_ms;           /*  monotonic */
+    int64_t deadline_ms;
     char   *what;               /*  "git index-pack", for messages */
 } sw_git_proc_t;
 
