@@ -12,6 +12,7 @@
 #include "agent_orphans.h"
 #include "agent_spool.h"
 #include "agent_runner.h"
+#include "agent_ws.h"
 #include "agent_wshelper.h"
 #include "coord_sched.h"
 #include "sw_keys.h"
@@ -47,6 +48,7 @@ static const sw_selftest_t s_tests[] = {
     { "cas", sw_cas_test },
     { "ws", sw_ws_test },
     { "wshelper", agent_wshelper_test },
+    { "agentws", agent_ws_test },
     { NULL, NULL },
 };
 
