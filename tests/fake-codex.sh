@@ -26,6 +26,9 @@
 #                       mcp_servers.swarm.*), started as codex starts it
 #   FAKE:mcp-search=Q   search the memory through it; the hits end the
 #                       last message
+#   FAKE:script=NAME    run sh $FAKE_SCRIPTS/NAME in the working directory, as
+#                       the model's edits would (workspaces); its output ends
+#                       the last message, a failure is codex's exit code
 # FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID" when a call
 # begins and when it finishes its work, so fault tests can count runs.
 # With --output-schema (goal decomposition) the last message is a JSON plan
@@ -116,6 +119,12 @@ s=$(marker sleep)
 [ -n "$s" ] && sleep "$s"
 n=$(marker flood)
 [ -n "$n" ] && head -c "$n" /dev/zero | tr '\0' 'x'
+script_out= script_rc=0
+s=$(marker script)
+if [ -n "$s" ]; then
+    script_out=$(sh "${FAKE_SCRIPTS:?FAKE_SCRIPTS names the scripts directory}/$s" 2>&1)
+    script_rc=$?
+fi
 if [ -n "$schema" ]; then
     n=$(printf '%s\n' "$prompt" | sed -n 's/.*at most \([0-9]*\) workers.*/\1/p' | head -n 1)
     n=${n:-2}
@@ -130,10 +139,12 @@ if [ -n "$schema" ]; then
     printf '{"name":"decomposed","workers":[{"id":"architect","type":"architect","task":"Design it",%s},%s{"id":"tester","type":"tester","task":"Test it","depends_on":[%s]},{"id":"reviewer","type":"reviewer","task":"Review it","depends_on":["tester"]}]}\n' \
         "$first" "$coders" "${deps%,}" > "$last"
 else
-    printf 'sandbox=%s task=%s agent=%s: done: %s%s\n' "$mode" "${SWARM_TASK_ID:-?}" \
-        "${SWARM_AGENT:-?}" "$prompt" "${mcp_out:+ mcp: $mcp_out}" > "$last"
+    printf 'sandbox=%s task=%s agent=%s: done: %s%s%s\n' "$mode" "${SWARM_TASK_ID:-?}" \
+        "${SWARM_AGENT:-?}" "$prompt" "${mcp_out:+ mcp: $mcp_out}" \
+        "${script_out:+ script: $script_out}" > "$last"
 fi
 echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34,"reasoning_output_tokens":5}}'
 ledger end
 code=$(marker exit)
+[ -z "$code" ] && [ "$script_rc" -ne 0 ] && code=$script_rc
 exit "${code:-0}"

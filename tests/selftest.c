@@ -2,7 +2,8 @@
  *
  *  swarm_selftest key KIND ARG...: prints a Redis key as common/sw_keys.c
  *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., index NS, ttl NS,
- *  mem NS KEY, or layout, jobs, current, revoked, namespaces), so shell
+ *  mem NS KEY, cas DIGEST, casjobs DIGEST, jobcas JOB, commit OID, or
+ *  layout, jobs, current, revoked, namespaces), so shell
  *  tests never spell a key by hand. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,10 +84,18 @@ s_key(int argc, char **argv)
         key = sw_key_ns_ttl(argv[3]);
     else if (argc == 5 && strcmp(kind, "mem") == 0)
         key = sw_key_mem(argv[3], argv[4]);
+    else if (argc == 4 && strcmp(kind, "cas") == 0)
+        key = sw_key_cas(argv[3]);
+    else if (argc == 4 && strcmp(kind, "casjobs") == 0)
+        key = sw_key_cas_jobs(argv[3]);
+    else if (argc == 4 && strcmp(kind, "jobcas") == 0)
+        key = sw_key_job_cas(argv[3]);
+    else if (argc == 4 && strcmp(kind, "commit") == 0)
+        key = sw_key_commit(argv[3]);
     if (!key) {
         fprintf(stderr, "usage: swarm_selftest key (job JOB | tasks JOB | task JOB ID | "
-                        "index NS | ttl NS | mem NS KEY | layout | jobs | current | revoked | "
-                        "namespaces)\n");
+                        "index NS | ttl NS | mem NS KEY | cas DIGEST | casjobs DIGEST | jobcas JOB | "
+                        "commit OID | layout | jobs | current | revoked | namespaces)\n");
         return 2;
     }
     puts(key);
