@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "sw_args.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
 #include "sw_task.h"
@@ -30,6 +31,28 @@ typedef struct {
 /*  Prints "swarm: ..." on stderr and returns code. */
 int cli_fail(int code, const char *fmt, ...) SW_PRINTF(2, 3);
 
+/*  The last message cli_fail printed (without "swarm: "), for callers that
+ *  hand it on: the MCP control tools return it as their tool error. */
+const char *cli_last_error(void);
+void        cli_clear_error(void);
+
+/*  A verb's options (common/sw_args: every error names the offending
+ *  element). Every verb also takes --json (sets cli->json, also after the
+ *  verb) and -h/--help, which cli_args_next returns as 'h'. On a bad
+ *  option it prints "swarm: VERB: why (see swarm VERB --help)" and
+ *  returns '?'; the caller exits EXIT_USAGE. */
+typedef struct {
+    sw_args_t   g;
+    cli_t      *cli;
+    const char *verb;
+    sw_arg_t   *table;          /*  the verb's, plus json and help */
+} cli_args_t;
+
+void cli_args_init(cli_args_t *a, cli_t *cli, const char *verb, const sw_arg_t *table,
+                   int argc, char **argv, int flags);
+int  cli_args_next(cli_args_t *a);
+void cli_args_release(cli_args_t *a);
+
 /*  Redis, connected on first use; NULL after printing why (exit 3). */
 sw_redis_t *cli_redis(cli_t *cli);
 /*  The job to act on: the flag, else Redis's current job. Caller frees. */
@@ -46,6 +69,23 @@ void    cli_duration(int64_t ms, char *out, size_t n);
 typedef int (*cli_ctl_run_fn)(cli_t *cli, const char *cmd, int argc, char **argv);
 #define CLI_CTL_SYMBOL "swarm_ctl_run"
 int swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv);
+/*  A symbol of swarm-ctl.so, loaded on first use (the binary only); NULL
+ *  after printing why. */
+void *cli_ctl_symbol(const char *name);
+
+/*  The control tools of `swarm mcp --control` (swarm_init, swarm_spawn,
+ *  ...), in swarm-ctl.so because they talk to the coordinator; the memory
+ *  tools stay in the binary. open returns the tools' definitions (a JSON
+ *  array: name, description, inputSchema), which the server publishes and
+ *  checks arguments against before call. call returns the result (a JSON
+ *  object), or NULL with why in err: the message the CLI prints for the
+ *  same failure. close drops the connection. */
+typedef struct {
+    json_t *(*open)(cli_t *cli);
+    json_t *(*call)(cli_t *cli, const char *tool, json_t *args, char *err, size_t errlen);
+    void    (*close)(cli_t *cli);
+} cli_mcp_ctl_t;
+#define CLI_MCP_CTL_SYMBOL "swarm_mcp_ctl"
 
 /*  Workspaces (cli_ws.c). --workspace's snapshot of dir for job: out
  *  filled (caller releases), *prefix (may be NULL) the directory's path
@@ -58,13 +98,13 @@ typedef struct {
     uint64_t    max_file;       /*  --max-file; 0: the default */
 } cli_ws_opts_t;
 
-/*  The options init, spawn and run share, for their getopt tables. */
+/*  The options init, spawn and run share, for their sw_args tables. */
 enum { CLI_WS_WORKSPACE = 1000, CLI_WS_REPO_URL, CLI_WS_MAX_SNAPSHOT, CLI_WS_MAX_FILE };
-#define CLI_WS_LONGOPTS \
-    { "workspace", required_argument, NULL, CLI_WS_WORKSPACE }, \
-    { "repo-url", required_argument, NULL, CLI_WS_REPO_URL }, \
-    { "max-snapshot", required_argument, NULL, CLI_WS_MAX_SNAPSHOT }, \
-    { "max-file", required_argument, NULL, CLI_WS_MAX_FILE }
+#define CLI_WS_ARGS \
+    { "workspace", 0, true, CLI_WS_WORKSPACE }, { "repo-url", 0, true, CLI_WS_REPO_URL }, \
+    { "max-snapshot", 0, true, CLI_WS_MAX_SNAPSHOT }, { "max-file", 0, true, CLI_WS_MAX_FILE }
+#define CLI_WS_CASES \
+    case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE
 #define CLI_WS_USAGE \
     "--workspace DIR runs the tasks on a snapshot of the git work tree DIR (HEAD\n" \
     "plus uncommitted changes, untracked files too, ignored ones not), sent to the\n" \
@@ -89,6 +129,13 @@ int  cli_outputs(cli_t *cli, int argc, char **argv);
 int  cli_purge(cli_t *cli, int argc, char **argv);
 
 int cli_results(cli_t *cli, int argc, char **argv);
+/*  Every task of job as `results --json` prints them (an array), or NULL
+ *  with *code an exit code after printing why. */
+json_t *cli_results_docs(cli_t *cli, const char *job, int *code);
+/*  One task's document as `logs --json` prints it: its result with the
+ *  coordinator's status, attempt and reason, output null when there is
+ *  none yet. follow waits until the task is final. NULL with *code. */
+json_t *cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code);
 int cli_logs(cli_t *cli, int argc, char **argv);
 int cli_memory(cli_t *cli, int argc, char **argv);
 int cli_mcp(cli_t *cli, int argc, char **argv);

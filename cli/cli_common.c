@@ -2,20 +2,72 @@
  *  swarm-ctl module alike. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+static char s_last_error[1024];
 
 int
 cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("swarm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(s_last_error, sizeof s_last_error, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "swarm: %s\n", s_last_error);
     return code;
+}
+
+const char *
+cli_last_error(void)
+{
+    return s_last_error;
+}
+
+void
+cli_clear_error(void)
+{
+    s_last_error[0] = '\0';
+}
+
+enum { CLI_OPT_JSON = 0x7fff0001 };
+
+void
+cli_args_init(cli_args_t *a, cli_t *cli, const char *verb, const sw_arg_t *table, int argc,
+              char **argv, int flags)
+{
+    size_t n = 0;
+    while (table && table[n].name)
+        n++;
+    a->table = xcalloc(n + 3, sizeof *a->table);
+    if (n)
+        memcpy(a->table, table, n * sizeof *table);
+    a->table[n] = (sw_arg_t) { "json", 0, false, CLI_OPT_JSON };
+    a->table[n + 1] = (sw_arg_t) { "help", 'h', false, 'h' };
+    a->cli = cli;
+    a->verb = verb;
+    sw_args_init(&a->g, a->table, argc, argv, flags);
+}
+
+int
+cli_args_next(cli_args_t *a)
+{
+    int c;
+    while ((c = sw_args_next(&a->g)) == CLI_OPT_JSON)
+        a->cli->json = true;
+    if (c == '?')
+        cli_fail(EXIT_USAGE, "%s: %s (see swarm %s --help)", a->verb, a->g.err, a->verb);
+    return c;
+}
+
+void
+cli_args_release(cli_args_t *a)
+{
+    sw_args_release(&a->g);
+    free(a->table);
+    a->table = NULL;
 }
 
 json_t *

@@ -1,7 +1,6 @@
 /*  cli_ctl -- the commands that talk to the coordinator. */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <time.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_ctl.h"
 #include "sw_plan.h"
 #include "sw_curve.h"
 #include "sw_proto.h"
@@ -69,7 +69,7 @@ s_handshake_failed(cli_t *cli)
 
 /*  One request/reply with the coordinator. 0 with *reply filled (release
  *  it), or an exit code after printing why. */
-static int
+int
 cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_msg_t *reply)
 {
     int rc;
@@ -127,29 +127,24 @@ cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw
 
 /*  --- small helpers for building requests ------------------------------------ */
 
-typedef struct {
-    msgpack_sbuffer sb;
-    msgpack_packer  pk;
-} s_req_t;
-
-static void
-s_req_init(s_req_t *r)
+void
+cli_req_init(cli_req_t *r)
 {
     msgpack_sbuffer_init(&r->sb);
     sw_mp_packer_init(&r->pk, &r->sb);
 }
 
 /*  Sends the request (consuming it) and waits for the reply. */
-static int
-s_call(cli_t *cli, int cmd, s_req_t *r, int timeout_ms, sw_msg_t *reply)
+int
+cli_call(cli_t *cli, int cmd, cli_req_t *r, int timeout_ms, sw_msg_t *reply)
 {
     int rc = cli_request(cli, cmd, &r->sb, timeout_ms, reply);
     msgpack_sbuffer_destroy(&r->sb);
     return rc;
 }
 
-static const char *
-s_get_str(const msgpack_object *map, const char *key, char *buf, size_t n)
+const char *
+cli_mp_str(const msgpack_object *map, const char *key, char *buf, size_t n)
 {
     const msgpack_object *o = sw_mp_find(map, key);
     if (!o || o->type != MSGPACK_OBJECT_STR)
@@ -160,8 +155,8 @@ s_get_str(const msgpack_object *map, const char *key, char *buf, size_t n)
     return buf;
 }
 
-static int64_t
-s_get_int(const msgpack_object *map, const char *key)
+int64_t
+cli_mp_int(const msgpack_object *map, const char *key)
 {
     const msgpack_object *o = sw_mp_find(map, key);
     if (!o)
@@ -173,23 +168,20 @@ s_get_int(const msgpack_object *map, const char *key)
     return 0;
 }
 
-static int
-s_usage(const char *text)
+void
+cli_disconnect(cli_t *cli)
 {
-    fputs(text, stderr);
-    return EXIT_USAGE;
-}
-
-static int
-s_bad_option(const char *cmd, char **argv)
-{
-    return cli_fail(EXIT_USAGE, "%s: unknown option or missing value '%s' (see swarm %s --help)",
-                    cmd, argv[optind - 1], cmd);
+    zsock_t *sock = cli->sock, *monitor = cli->monitor;
+    if (sock)
+        zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
+    zsock_destroy(&monitor);
+    zsock_destroy(&sock);
+    cli->sock = cli->monitor = NULL;
 }
 
 /*  Splits "a,b,c" into sv. */
-static void
-s_split_commas(const char *s, sw_strv_t *sv)
+void
+cli_split_commas(const char *s, sw_strv_t *sv)
 {
     char *copy = xstrdup(s), *save = NULL;
     for (char *p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save))
@@ -198,8 +190,8 @@ s_split_commas(const char *s, sw_strv_t *sv)
     free(copy);
 }
 
-static int
-s_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv)
+int
+cli_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
@@ -215,21 +207,28 @@ s_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv)
 static const char s_init_usage[] =
     "usage: swarm init [--topology hierarchical|mesh|star] [--max-agents N]\n"
     "                  [--strategy NAME] [--namespace NS] [--workspace DIR\n"
-    "                  [--repo-url URL] [--max-snapshot SIZE] [--max-file SIZE]] [JOB]\n"
+    "                  [--repo-url URL] [--max-snapshot SIZE] [--max-file SIZE]] [--] [JOB]\n"
     "Creates JOB (or a generated name) and makes it the current job, which\n"
     "spawn, wait, status, results and cancel use when --job is not given.\n"
     "--max-agents caps how many of the job's tasks run at once.\n"
     "With --workspace, every task of the job without a workspace of its own runs\n"
-    "on this snapshot (swarm diff, apply and outputs bring the work back).\n"
+    "on this snapshot, at the top of the work tree unless its --dir says where\n"
+    "(swarm diff, apply and outputs bring the work back).\n"
     CLI_WS_USAGE;
 
-/*  One INIT; the job's name in *name (caller frees) when it is not NULL. */
-static int
-s_init_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
-            const char *ns, long long max_agents, const sw_task_ws_t *ws, sw_msg_t *reply)
+int
+cli_init_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
+              const char *ns, long long max_agents, sw_msg_t *reply)
 {
-    s_req_t r;
-    s_req_init(&r);
+    return cli_init_ws_call(cli, job, topology, strategy, ns, max_agents, NULL, reply);
+}
+
+int
+cli_init_ws_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
+                 const char *ns, long long max_agents, const sw_task_ws_t *ws, sw_msg_t *reply)
+{
+    cli_req_t r;
+    cli_req_init(&r);
     msgpack_pack_map(&r.pk, ws ? 6 : 5);
     sw_mp_kv_str(&r.pk, "job", job);
     sw_mp_kv_str(&r.pk, "topology", topology);
@@ -244,46 +243,52 @@ s_init_call(cli_t *cli, const char *job, const char *topology, const char *strat
         sw_mp_pack_str(&r.pk, "workspace");
         sw_task_ws_pack(&r.pk, ws);
     }
-    return s_call(cli, SW_C_INIT, &r, cli->timeout_ms, reply);
+    return cli_call(cli, SW_C_INIT, &r, cli->timeout_ms, reply);
 }
 
 static int
 cli_init(cli_t *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "topology", required_argument, NULL, 't' }, { "max-agents", required_argument, NULL, 'm' },
-        { "strategy", required_argument, NULL, 's' }, { "namespace", required_argument, NULL, 'n' },
-        CLI_WS_LONGOPTS, { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "topology", 0, true, 't' }, { "max-agents", 0, true, 'm' },
+        { "strategy", 0, true, 's' }, { "namespace", 0, true, 'n' }, CLI_WS_ARGS,
+        { NULL, 0, false, 0 },
     };
-    const char *topology = NULL, *strategy = NULL, *ns = NULL;
+    const char *topology = NULL, *strategy = NULL, *ns = NULL, *job = NULL;
     long long max_agents = -1;
     cli_ws_opts_t wso = { 0 };
-    int c, rc;
-    /*  options may follow JOB too: swarm init user-auth --workspace . */
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    int c, rc = 0;
+    cli_args_t a;
+    cli_args_init(&a, cli, "init", lo, argc, argv, 0);
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE:
-            if ((rc = cli_ws_option("init", c, optarg, &wso)) != 0)
-                return rc;
-            break;
         case 't':
-            if (strcmp(optarg, "hierarchical") && strcmp(optarg, "mesh") && strcmp(optarg, "star"))
-                return cli_fail(EXIT_USAGE, "init: --topology is hierarchical, mesh or star");
-            topology = optarg;
+            if (strcmp(a.g.arg, "hierarchical") && strcmp(a.g.arg, "mesh")
+                && strcmp(a.g.arg, "star"))
+                rc = cli_fail(EXIT_USAGE, "init: --topology is hierarchical, mesh or star, "
+                              "got '%s'", a.g.arg);
+            topology = a.g.arg;
             break;
         case 'm':
-            if (sw_parse_int(optarg, 0, 100000, &max_agents) < 0)
-                return cli_fail(EXIT_USAGE, "init: --max-agents wants a number, got '%s'", optarg);
+            if (sw_parse_int(a.g.arg, 0, 100000, &max_agents) < 0)
+                rc = cli_fail(EXIT_USAGE, "init: --max-agents wants a number from 0 to 100000, "
+                              "got '%s'", a.g.arg);
             break;
-        case 's': strategy = optarg; break;
-        case 'n': ns = optarg; break;
-        case 'h': fputs(s_init_usage, stdout); return 0;
-        default: return s_bad_option("init", argv);
+        case 's': strategy = a.g.arg; break;
+        case 'n': ns = a.g.arg; break;
+        CLI_WS_CASES: rc = cli_ws_option("init", c, a.g.arg, &wso); break;
+        case 'h': fputs(s_init_usage, stdout); rc = -1; break;
+        default: rc = EXIT_USAGE;
         }
     }
-    if (argc - optind > 1)
-        return s_usage(s_init_usage);
-    const char *job = optind < argc ? argv[optind] : NULL;
+    if (rc == 0 && a.g.npos > 1)
+        rc = cli_fail(EXIT_USAGE, "init: one JOB at most, got '%s' too (see swarm init --help)",
+                      a.g.pos[1]);
+    if (rc == 0 && a.g.npos == 1)
+        job = a.g.pos[0];
+    cli_args_release(&a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (job && !sw_id_valid(job))
         return cli_fail(EXIT_USAGE, "init: invalid job name '%s'", job);
     if ((wso.repo_url || wso.max_snapshot || wso.max_file) && !wso.dir)
@@ -294,26 +299,26 @@ cli_init(cli_t *cli, int argc, char **argv)
         /*  The snapshot is stored for the job (swarm purge): name it first. */
         char *name = job ? xstrdup(job) : NULL;
         if (!name) {
-            if ((rc = s_init_call(cli, NULL, topology, strategy, ns, max_agents, NULL, &reply)))
+            if ((rc = cli_init_call(cli, NULL, topology, strategy, ns, max_agents, &reply)))
                 return rc;
-            name = xstrdup(s_get_str(reply.body, "job", buf, sizeof buf));
+            name = xstrdup(cli_mp_str(reply.body, "job", buf, sizeof buf));
             sw_msg_release(&reply);
         }
         sw_task_ws_t ws = { 0 };
         rc = cli_ws_snapshot(cli, name, wso.dir, &wso, &ws, NULL);
         if (rc == 0)
-            rc = s_init_call(cli, name, topology, strategy, ns, max_agents, &ws, &reply);
+            rc = cli_init_ws_call(cli, name, topology, strategy, ns, max_agents, &ws, &reply);
         sw_task_ws_release(&ws);
         free(name);
     }
     else
-        rc = s_init_call(cli, job, topology, strategy, ns, max_agents, NULL, &reply);
+        rc = cli_init_call(cli, job, topology, strategy, ns, max_agents, &reply);
     if (rc)
         return rc;
     if (cli->json)
         cli_print_json(cli_mp_to_json(reply.body));
     else
-        printf("%s\n", s_get_str(reply.body, "job", buf, sizeof buf));
+        printf("%s\n", cli_mp_str(reply.body, "job", buf, sizeof buf));
     sw_msg_release(&reply);
     return 0;
 }
@@ -325,9 +330,13 @@ static const char s_spawn_usage[] =
     "                   [--timeout S] [--idle-timeout S] [--max-attempts N]\n"
     "                   [--max-turns N] [--max-budget-usd USD]\n"
     "                   [--after ID[,ID...]] [--label K=V]... [--env K=V]... [--dir DIR]\n"
-    "                   [--namespace NS] [--context NS/KEY=VALUE]... (PROMPT | - | -- ARGV...)\n"
-    "Queues one task. PROMPT goes to codex (default) or claude; '-' reads it from\n"
-    "stdin. After '--' comes the argv of an exec task (agents need --allow-exec).\n"
+    "                   [--namespace NS] [--context NS/KEY=VALUE]...\n"
+    "                   (PROMPT | - | --prompt TEXT | --prompt-file FILE | -- ARGV...)\n"
+    "Queues one task. The prompt goes to codex (default) or claude: PROMPT, or\n"
+    "'-' to read it from stdin, or --prompt TEXT, or --prompt-file FILE ('-' is\n"
+    "stdin). A prompt that starts with '-' needs --prompt or --prompt-file, since\n"
+    "a PROMPT argument that starts with '-' is read as an option. After '--'\n"
+    "comes the argv of an exec task (agents need --allow-exec).\n"
     "--context stores VALUE in memory before the task is queued. The agent expands\n"
     "{{memory:NS/KEY}} and {{result:ID}} (the output of task ID of the same job)\n"
     "in the prompt before it starts the task; a missing one fails the task.\n"
@@ -339,78 +348,148 @@ static const char s_spawn_usage[] =
     "[--max-file SIZE]] [--output GLOB]... Without --workspace the task runs on the\n"
     "job's workspace (swarm init --workspace), or its first dependency's; it then\n"
     "starts from its dependencies' resulting trees (their merge when several).\n"
-    "--dir is then a path inside the workspace. --output GLOB (repeatable, e.g.\n"
-    "'*.o', 'build/**/lib*.a') stores the matching files after a success (swarm\n"
-    "outputs).\n" CLI_WS_USAGE;
+    "--dir is then a path inside the workspace (default: where --workspace\n"
+    "pointed). --output GLOB (repeatable, e.g. '*.o', 'build/**/lib*.a') stores\n"
+    "the matching files after a success (swarm outputs).\n" CLI_WS_USAGE;
 
-static char *
-s_read_stdin(void)
+int
+cli_read_prompt(const char *path, char **out, sw_err_t *err)
 {
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "r");
+    if (!f)
+        return sw_err_set(err, SW_EINVAL, "cannot read the prompt file '%s': %s", path,
+                          strerror(errno));
     sw_buf_t b;
     sw_buf_init(&b);
     char buf[65536];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
-        sw_buf_add(&b, buf, n);
+    bool too_big = false;
+    while (!too_big && (n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (b.len + n > CLI_MAX_PROMPT)
+            too_big = true;
+        else
+            sw_buf_add(&b, buf, n);
+    }
+    bool failed = ferror(f);
+    int saved = errno;
+    if (!is_stdin)
+        fclose(f);
+    const char *name = is_stdin ? "stdin" : path;
+    if (failed || too_big || memchr(b.data ? b.data : "", '\0', b.len)) {
+        sw_buf_release(&b);
+        if (too_big)
+            return sw_err_set(err, SW_EINVAL, "the prompt in %s is over %u bytes, the most one "
+                              "request to the coordinator carries", name, CLI_MAX_PROMPT);
+        if (failed)
+            return sw_err_set(err, SW_EINVAL, "cannot read the prompt from %s: %s", name,
+                              strerror(saved));
+        return sw_err_set(err, SW_EINVAL, "the prompt in %s holds a NUL byte; a prompt is "
+                          "text", name);
+    }
     if (!b.data)
         sw_buf_add(&b, "", 0);
-    return b.data;
+    *out = b.data;
+    return 0;
+}
+
+int
+cli_store_context(cli_t *cli, const char *item, sw_err_t *err)
+{
+    const char *slash = strchr(item, '/'), *eq = strchr(item, '=');
+    if (!slash || !eq || eq < slash || slash == item || eq == slash + 1)
+        return sw_err_set(err, SW_EINVAL, "--context wants NS/KEY=VALUE, got '%s'", item);
+    char *ns = xstrndup(item, (size_t) (slash - item));
+    char *key = xstrndup(slash + 1, (size_t) (eq - slash - 1));
+    int rc = -1;
+    if (!cli_redis(cli))
+        sw_err_set(err, SW_EUNREACH, "%s", cli_last_error());
+    else if (sw_memory_store(cli->redis, ns, key, eq + 1, strlen(eq + 1), NULL, err) == 0)
+        rc = 0;
+    else if (err->code == SW_EINVAL) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        sw_err_set(err, SW_EINVAL, "--context %s/%s: %s", ns, key, why);
+    }
+    free(ns);
+    free(key);
+    return rc;
+}
+
+int
+cli_submit(cli_t *cli, const char *job, sw_task_t *tasks, size_t n, int timeout_ms,
+           sw_msg_t *reply)
+{
+    cli_req_t r;
+    cli_req_init(&r);
+    msgpack_pack_map(&r.pk, 2);
+    sw_mp_kv_str(&r.pk, "job", job);
+    sw_mp_pack_str(&r.pk, "tasks");
+    msgpack_pack_array(&r.pk, n);
+    for (size_t i = 0; i < n; i++) {
+        /*  a result namespace equal to the default means the job's */
+        if (tasks[i].ns && strcmp(tasks[i].ns, "results") == 0) {
+            free(tasks[i].ns);
+            tasks[i].ns = NULL;
+        }
+        sw_task_pack(&r.pk, &tasks[i]);
+    }
+    return cli_call(cli, SW_C_SUBMIT, &r, timeout_ms, reply);
 }
 
 static int
 cli_spawn(cli_t *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "id", required_argument, NULL, 'i' },
-        { "type", required_argument, NULL, 't' }, { "runner", required_argument, NULL, 'r' },
-        { "timeout", required_argument, NULL, 'T' }, { "idle-timeout", required_argument, NULL, 'I' },
-        { "max-attempts", required_argument, NULL, 'M' }, { "after", required_argument, NULL, 'a' },
-        { "label", required_argument, NULL, 'l' }, { "env", required_argument, NULL, 'e' },
-        { "dir", required_argument, NULL, 'd' }, { "namespace", required_argument, NULL, 'n' },
-        { "context", required_argument, NULL, 'c' },
-        { "max-turns", required_argument, NULL, 'X' },
-        { "max-budget-usd", required_argument, NULL, 'B' },
-        { "output", required_argument, NULL, 'O' }, CLI_WS_LONGOPTS,
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "job", 0, true, 'j' }, { "id", 0, true, 'i' }, { "type", 0, true, 't' },
+        { "runner", 0, true, 'r' }, { "timeout", 0, true, 'T' },
+        { "idle-timeout", 0, true, 'I' }, { "max-attempts", 0, true, 'M' },
+        { "after", 0, true, 'a' }, { "label", 0, true, 'l' }, { "env", 0, true, 'e' },
+        { "dir", 0, true, 'd' }, { "namespace", 0, true, 'n' }, { "context", 0, true, 'c' },
+        { "max-turns", 0, true, 'X' }, { "max-budget-usd", 0, true, 'B' },
+        { "prompt", 0, true, 'p' }, { "prompt-file", 0, true, 'P' },
+        { "output", 0, true, 'O' }, CLI_WS_ARGS, { NULL, 0, false, 0 },
     };
     sw_strv_t context = { 0 };
     cli_ws_opts_t wso = { 0 };
-    /*  Everything after "--" is the argv, untouched by option parsing. */
-    int dashdash = -1;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--") == 0) {
-            dashdash = i;
-            break;
-        }
-    int optc = dashdash >= 0 ? dashdash : argc;
     sw_task_t t;
     sw_task_init(&t);
-    char *job = NULL;
+    const char *job = NULL, *prompt = NULL, *prompt_file = NULL;
     int c, rc = 0;
     long long v;
-    while (rc == 0 && (c = getopt_long(optc, argv, ":h", lo, NULL)) != -1) {
+    cli_args_t a;
+    /*  After "--" comes the argv, untouched by option parsing. */
+    cli_args_init(&a, cli, "spawn", lo, argc, argv, SW_ARGS_REST);
+    a.g.hint = " (a prompt that starts with '-' goes in --prompt TEXT or --prompt-file FILE)";
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
+        const char *arg = a.g.arg;
         switch (c) {
-        case 'j': free(job); job = xstrdup(optarg); break;
-        case 'i': free(t.id); t.id = xstrdup(optarg); break;
-        case 't': free(t.type); t.type = xstrdup(optarg); break;
-        case 'r': free(t.runner); t.runner = xstrdup(optarg); break;
-        case 'd': free(t.dir); t.dir = xstrdup(optarg); break;
-        case 'n': free(t.ns); t.ns = xstrdup(optarg); break;
-        case 'a': s_split_commas(optarg, &t.after); break;
-        case 'l': rc = s_kv_arg("spawn", "--label", optarg, &t.labels); break;
-        case 'e': rc = s_kv_arg("spawn", "--env", optarg, &t.env); break;
+        case 'j': job = arg; break;
+        case 'i': free(t.id); t.id = xstrdup(arg); break;
+        case 't': free(t.type); t.type = xstrdup(arg); break;
+        case 'r': free(t.runner); t.runner = xstrdup(arg); break;
+        case 'd': free(t.dir); t.dir = xstrdup(arg); break;
+        case 'n': free(t.ns); t.ns = xstrdup(arg); break;
+        case 'p': prompt = arg; break;
+        case 'P': prompt_file = arg; break;
+        case 'a': cli_split_commas(arg, &t.after); break;
+        case 'l': rc = cli_kv_arg("spawn", "--label", arg, &t.labels); break;
+        case 'e': rc = cli_kv_arg("spawn", "--env", arg, &t.env); break;
         case 'c': {
-            const char *slash = strchr(optarg, '/'), *eq = strchr(optarg, '=');
-            if (!slash || !eq || eq < slash || slash == optarg || eq == slash + 1)
-                rc = cli_fail(EXIT_USAGE, "spawn: --context wants NS/KEY=VALUE, got '%s'", optarg);
+            const char *slash = strchr(arg, '/'), *eq = strchr(arg, '=');
+            if (!slash || !eq || eq < slash || slash == arg || eq == slash + 1)
+                rc = cli_fail(EXIT_USAGE, "spawn: --context wants NS/KEY=VALUE, got '%s'", arg);
             else
-                sw_strv_push(&context, optarg);
+                sw_strv_push(&context, arg);
             break;
         }
         case 'T': case 'I': case 'M':
-            if (sw_parse_int(optarg, c == 'M' ? 1 : c == 'I' ? 0 : 1, 7 * 86400, &v) < 0)
-                rc = cli_fail(EXIT_USAGE, "spawn: %s wants a number of %s, got '%s'",
-                              argv[optind - 1], c == 'M' ? "attempts" : "seconds", optarg);
+            if (sw_parse_int(arg, c == 'M' ? 1 : c == 'I' ? 0 : 1, c == 'M' ? 100 : 7 * 86400,
+                             &v) < 0)
+                rc = cli_fail(EXIT_USAGE, "spawn: --%s wants %s, got '%s'",
+                              c == 'T' ? "timeout" : c == 'I' ? "idle-timeout" : "max-attempts",
+                              c == 'M' ? "a number of attempts from 1 to 100"
+                                       : "seconds, at most 604800", arg);
             else if (c == 'T')
                 t.timeout_s = v;
             else if (c == 'I')
@@ -419,60 +498,56 @@ cli_spawn(cli_t *cli, int argc, char **argv)
                 t.max_attempts = v;
             break;
         case 'X':
-            if (sw_parse_int(optarg, 1, SW_MAX_TURNS, &v) < 0)
+            if (sw_parse_int(arg, 1, SW_MAX_TURNS, &v) < 0)
                 rc = cli_fail(EXIT_USAGE, "spawn: --max-turns wants 1..%d, got '%s'",
-                              SW_MAX_TURNS, optarg);
+                              SW_MAX_TURNS, arg);
             else
                 t.max_turns = v;
             break;
         case 'B':
-            if (sw_parse_usd(optarg, SW_MAX_BUDGET_CENTS, &v) < 0)
+            if (sw_parse_usd(arg, SW_MAX_BUDGET_CENTS, &v) < 0)
                 rc = cli_fail(EXIT_USAGE, "spawn: --max-budget-usd wants dollars with at most "
-                              "two decimals (e.g. 2.50), got '%s'", optarg);
+                              "two decimals (e.g. 2.50), got '%s'", arg);
             else
                 t.max_budget_cents = v;
             break;
-        case 'O': sw_strv_push(&t.outputs, optarg); break;
-        case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE:
-            rc = cli_ws_option("spawn", c, optarg, &wso);
-            break;
+        case 'O': sw_strv_push(&t.outputs, arg); break;
+        CLI_WS_CASES: rc = cli_ws_option("spawn", c, arg, &wso); break;
         case 'h': fputs(s_spawn_usage, stdout); rc = -1; break;
-        default: rc = s_bad_option("spawn", argv);
+        default: rc = EXIT_USAGE;
         }
     }
-    if (rc) {
-        sw_task_release(&t);
-        sw_strv_release(&context);
-        free(job);
-        return rc < 0 ? 0 : rc;
-    }
-    if (!t.id) {
+    if (rc)
+        goto out;
+    int sources = a.g.npos + !!prompt + !!prompt_file + a.g.dashdash;
+    if (!t.id)
         rc = cli_fail(EXIT_USAGE, "spawn: --id ID is required");
-        goto out;
-    }
-    if (dashdash >= 0) {
-        if (optind < optc) {
-            rc = cli_fail(EXIT_USAGE, "spawn: give either a PROMPT or '-- ARGV', not both");
-            goto out;
-        }
-        for (int i = dashdash + 1; i < argc; i++)
+    else if (a.g.npos > 1)
+        rc = cli_fail(EXIT_USAGE, "spawn: one PROMPT argument (quote it), or '-- ARGV...' for a "
+                      "command; '%s' is one too many", a.g.pos[1]);
+    else if (sources > 1)
+        rc = cli_fail(EXIT_USAGE, "spawn: give one of PROMPT, '-', --prompt, --prompt-file and "
+                      "'-- ARGV'");
+    else if (sources == 0)
+        rc = cli_fail(EXIT_USAGE, "spawn: give a PROMPT, '-' for stdin, --prompt TEXT, "
+                      "--prompt-file FILE, or '-- ARGV...'");
+    else if (a.g.dashdash) {
+        for (int i = a.g.rest; i < argc; i++)
             sw_strv_push(&t.argv, argv[i]);
-        if (t.argv.n == 0) {
+        if (t.argv.n == 0)
             rc = cli_fail(EXIT_USAGE, "spawn: nothing after '--'");
-            goto out;
-        }
     }
-    else if (optc - optind == 1)
-        t.prompt = strcmp(argv[optind], "-") == 0 ? s_read_stdin() : xstrdup(argv[optind]);
-    else if (optc - optind > 1) {
-        rc = cli_fail(EXIT_USAGE, "spawn: one PROMPT argument (quote it), or '-- ARGV...' "
-                      "for a command");
-        goto out;
-    }
+    else if (prompt)
+        t.prompt = xstrdup(prompt);     /*  an argument: under the kernel's 128 KiB */
+    else if (!prompt_file && strcmp(a.g.pos[0], "-") != 0)
+        t.prompt = xstrdup(a.g.pos[0]);
     else {
-        rc = cli_fail(EXIT_USAGE, "spawn: give a PROMPT, '-' for stdin, or '-- ARGV...'");
-        goto out;
+        sw_err_t err = { 0 };
+        if (cli_read_prompt(prompt_file ? prompt_file : "-", &t.prompt, &err) < 0)
+            rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
     }
+    if (rc)
+        goto out;
     /*  Validate here too, for a message before any network traffic. */
     sw_err_t err = { 0 };
     t.job = xstrdup(job ? job : "default");
@@ -498,44 +573,25 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         free(prefix);
         if (rc)
             goto out;
-    }
-    if (wso.dir && sw_task_validate(&t, &err) < 0) {
-        rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
-        goto out;
+        if (sw_task_validate(&t, &err) < 0) {
+            rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
+            goto out;
+        }
     }
     free(t.job);
     t.job = NULL;               /*  the coordinator fills in the current job */
     /*  Context first: the task may start as soon as it is queued. */
     for (size_t i = 0; i < context.n; i++) {
-        char *item = context.v[i];
-        char *slash = strchr(item, '/'), *eq = strchr(item, '=');
-        *slash = '\0';
-        *eq = '\0';
         sw_err_t cerr = { 0 };
-        if (!cli_redis(cli)) {
-            rc = EXIT_UNREACHABLE;
-            goto out;
-        }
-        if (sw_memory_store(cli->redis, item, slash + 1, eq + 1, strlen(eq + 1), NULL, &cerr) < 0) {
-            rc = cli_fail(cerr.code == SW_EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE,
-                          "spawn: --context %s/%s: %s", item, slash + 1, cerr.msg);
+        if (cli_store_context(cli, context.v[i], &cerr) < 0) {
+            rc = cerr.code == SW_EUNREACH ? EXIT_UNREACHABLE
+               : cli_fail(cerr.code == SW_EINVAL ? EXIT_USAGE : EXIT_UNREACHABLE, "spawn: %s",
+                          cerr.msg);
             goto out;
         }
     }
-    bool ns_given = t.ns && strcmp(t.ns, "results") != 0;
-    if (!ns_given) {
-        free(t.ns);
-        t.ns = NULL;            /*  the job's namespace applies */
-    }
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, 2);
-    sw_mp_kv_str(&r.pk, "job", job);
-    sw_mp_pack_str(&r.pk, "tasks");
-    msgpack_pack_array(&r.pk, 1);
-    sw_task_pack(&r.pk, &t);
     sw_msg_t reply;
-    rc = s_call(cli, SW_C_SUBMIT, &r, cli->timeout_ms, &reply);
+    rc = cli_submit(cli, job, &t, 1, cli->timeout_ms, &reply);
     if (rc == 0) {
         char buf[256];
         if (cli->json) {
@@ -544,26 +600,26 @@ cli_spawn(cli_t *cli, int argc, char **argv)
             cli_print_json(j);
         }
         else
-            printf("spawned %s in job %s\n", t.id, s_get_str(reply.body, "job", buf, sizeof buf));
+            printf("spawned %s in job %s\n", t.id, cli_mp_str(reply.body, "job", buf, sizeof buf));
         sw_msg_release(&reply);
     }
 out:
+    cli_args_release(&a);
     sw_task_release(&t);
     sw_strv_release(&context);
-    free(job);
-    return rc;
+    return rc < 0 ? 0 : rc;
 }
 
 /*  --- wait ------------------------------------------------------------------------ */
 
 /*  One WAIT: the job (NULL: current), the ids (none: every task), how long
  *  the coordinator may hold it, and the cursor (-1: list every task). */
-static int
-s_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms, int64_t since,
+int
+cli_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms, int64_t since,
             sw_msg_t *reply)
 {
-    s_req_t r;
-    s_req_init(&r);
+    cli_req_t r;
+    cli_req_init(&r);
     msgpack_pack_map(&r.pk, since >= 0 ? 4 : 3);
     sw_mp_kv_str(&r.pk, "job", job);
     sw_mp_pack_str(&r.pk, "ids");
@@ -573,7 +629,7 @@ s_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms, i
     sw_mp_kv_int(&r.pk, "max_ms", max_ms);
     if (since >= 0)
         sw_mp_kv_int(&r.pk, "since", since);
-    return s_call(cli, SW_C_WAIT, &r, (int) max_ms + cli->timeout_ms, reply);
+    return cli_call(cli, SW_C_WAIT, &r, (int) max_ms + cli->timeout_ms, reply);
 }
 
 static const char s_wait_usage[] =
@@ -583,21 +639,21 @@ static const char s_wait_usage[] =
     "otherwise. Exit 0 when all succeeded, 1 when any failed, timed out, was\n"
     "cancelled, lost or skipped, 124 when --timeout expired first.\n";
 
-static void
-s_task_line(const msgpack_object *t, int64_t now_wall)
+void
+cli_task_line(const msgpack_object *t, int64_t now_wall)
 {
     char id[160], st[32], agent[160], rbuf[200];
-    int64_t started = s_get_int(t, "started"), finished = s_get_int(t, "finished");
+    int64_t started = cli_mp_int(t, "started"), finished = cli_mp_int(t, "finished");
     char dur[32];
     cli_duration(started ? (finished ? finished : now_wall) - started : -1, dur, sizeof dur);
-    const char *reason = s_get_str(t, "reason", rbuf, sizeof rbuf);
-    printf("%-10s %-28s %-16s %7s  attempt %lld%s%s\n", s_get_str(t, "status", st, sizeof st),
-           s_get_str(t, "id", id, sizeof id), s_get_str(t, "agent", agent, sizeof agent), dur,
-           (long long) s_get_int(t, "attempt"), reason[0] ? "  " : "", reason);
+    const char *reason = cli_mp_str(t, "reason", rbuf, sizeof rbuf);
+    printf("%-10s %-28s %-16s %7s  attempt %lld%s%s\n", cli_mp_str(t, "status", st, sizeof st),
+           cli_mp_str(t, "id", id, sizeof id), cli_mp_str(t, "agent", agent, sizeof agent), dur,
+           (long long) cli_mp_int(t, "attempt"), reason[0] ? "  " : "", reason);
 }
 
-static void
-s_counts_text(const msgpack_object *body, char *out, size_t n)
+void
+cli_counts_text(const msgpack_object *body, char *out, size_t n)
 {
     const msgpack_object *counts = sw_mp_find(body, "counts");
     size_t len = 0;
@@ -613,33 +669,43 @@ s_counts_text(const msgpack_object *body, char *out, size_t n)
     }
 }
 
-static int
+int
 cli_wait(cli_t *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "timeout", required_argument, NULL, 'T' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "job", 'j', true, 'j' }, { "timeout", 0, true, 'T' }, { NULL, 0, false, 0 },
     };
     const char *job = NULL;
     long long timeout_s = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    int c, rc = 0;
+    cli_args_t a;
+    cli_args_init(&a, cli, "wait", lo, argc, argv, 0);
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': job = optarg; break;
+        case 'j': job = a.g.arg; break;
         case 'T':
-            if (sw_parse_int(optarg, 1, 30 * 86400, &timeout_s) < 0)
-                return cli_fail(EXIT_USAGE, "wait: --timeout wants seconds, got '%s'", optarg);
+            if (sw_parse_int(a.g.arg, 1, 30 * 86400, &timeout_s) < 0)
+                rc = cli_fail(EXIT_USAGE, "wait: --timeout wants seconds from 1 to 2592000, "
+                              "got '%s'", a.g.arg);
             break;
-        case 'h': fputs(s_wait_usage, stdout); return 0;
-        default: return s_bad_option("wait", argv);
+        case 'h': fputs(s_wait_usage, stdout); rc = -1; break;
+        default: rc = EXIT_USAGE;
         }
     }
+    for (int i = 0; rc == 0 && i < a.g.npos; i++)
+        if (!sw_id_valid(a.g.pos[i]))
+            rc = cli_fail(EXIT_USAGE, "wait: invalid task id '%s'", a.g.pos[i]);
+    if (rc) {
+        cli_args_release(&a);
+        return rc < 0 ? 0 : rc;
+    }
+    char **ids = a.g.pos;
+    int nids = a.g.npos;
     bool tty = !cli->json && !cli->quiet && isatty(STDOUT_FILENO);
     int64_t t0 = sw_now_ms();
     int64_t deadline = timeout_s ? t0 + timeout_s * 1000 : INT64_MAX;
     int64_t since = 0;                  /*  the job's final_seq we have seen */
     int bad = 0;                        /*  final, not succeeded */
-    int rc = 0;
     sw_msg_t reply;
     bool have = false;
     for (;;) {
@@ -647,14 +713,14 @@ cli_wait(cli_t *cli, int argc, char **argv)
         int64_t max_ms = left < 1000 ? (left > 0 ? left : 0) : 1000;
         if (have)
             sw_msg_release(&reply);
-        rc = s_wait_call(cli, job, argv + optind, argc - optind, max_ms, since, &reply);
+        rc = cli_wait_call(cli, job, ids, nids, max_ms, since, &reply);
         have = rc == 0;
         if (rc)
             break;
         bool done = false;
         sw_err_t err = { 0 };
         sw_mp_bool(reply.body, "done", true, &done, &err);
-        since = s_get_int(reply.body, "seq");
+        since = cli_mp_int(reply.body, "seq");
         /*  Only the tasks that became final since the last reply. */
         const msgpack_object *tasks = sw_mp_find(reply.body, "tasks");
         int64_t now_wall = sw_wall_ms();
@@ -662,20 +728,20 @@ cli_wait(cli_t *cli, int argc, char **argv)
                              && i < tasks->via.array.size; i++) {
             const msgpack_object *t = &tasks->via.array.ptr[i];
             char st[32];
-            int s = sw_tstate_parse(s_get_str(t, "status", st, sizeof st));
+            int s = sw_tstate_parse(cli_mp_str(t, "status", st, sizeof st));
             if (s < 0 || !SW_TS_FINAL(s))
                 continue;
             bad += s != SW_TS_SUCCEEDED;
             if (!tty && !cli->json && !cli->quiet)
-                s_task_line(t, now_wall);
+                cli_task_line(t, now_wall);
         }
         if (tty) {
             char counts[512], el[32];
-            s_counts_text(reply.body, counts, sizeof counts);
+            cli_counts_text(reply.body, counts, sizeof counts);
             cli_duration(sw_now_ms() - t0, el, sizeof el);
             printf("\r\033[K[%s] %lld/%lld finished  %s", el,
-                   (long long) s_get_int(reply.body, "final"),
-                   (long long) s_get_int(reply.body, "total"), counts);
+                   (long long) cli_mp_int(reply.body, "final"),
+                   (long long) cli_mp_int(reply.body, "total"), counts);
             fflush(stdout);
         }
         if (done)
@@ -694,7 +760,7 @@ cli_wait(cli_t *cli, int argc, char **argv)
         else if (cli->json) {
             /*  The document lists every task: ask once more, for all. */
             sw_msg_t full;
-            if (s_wait_call(cli, job, argv + optind, argc - optind, 0, -1, &full) == 0) {
+            if (cli_wait_call(cli, job, ids, nids, 0, -1, &full) == 0) {
                 json_t *j = cli_mp_to_json(full.body);
                 json_object_set_new(j, "timed_out", json_boolean(timed_out));
                 cli_print_json(j);
@@ -705,10 +771,10 @@ cli_wait(cli_t *cli, int argc, char **argv)
         }
         else {
             char text[512], jb[256];
-            s_counts_text(reply.body, text, sizeof text);
-            printf("job %s: %lld/%lld finished%s%s\n", s_get_str(reply.body, "job", jb, sizeof jb),
-                   (long long) s_get_int(reply.body, "final"),
-                   (long long) s_get_int(reply.body, "total"), text[0] ? ": " : "", text);
+            cli_counts_text(reply.body, text, sizeof text);
+            printf("job %s: %lld/%lld finished%s%s\n", cli_mp_str(reply.body, "job", jb, sizeof jb),
+                   (long long) cli_mp_int(reply.body, "final"),
+                   (long long) cli_mp_int(reply.body, "total"), text[0] ? ": " : "", text);
         }
         if (timed_out)
             cli_fail(EXIT_TIMEOUT, "wait: --timeout %lld s expired before the tasks finished",
@@ -720,718 +786,7 @@ cli_wait(cli_t *cli, int argc, char **argv)
         }
         sw_msg_release(&reply);
     }
-    return rc;
-}
-
-/*  --- status / agents -------------------------------------------------------------- */
-
-static const char s_status_usage[] =
-    "usage: swarm status [--job JOB]\n"
-    "The cluster (agents, slots, queue) and the job's tasks (default: current job).\n";
-
-static int
-cli_status(cli_t *cli, int argc, char **argv)
-{
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *job = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'j': job = optarg; break;
-        case 'h': fputs(s_status_usage, stdout); return 0;
-        default: return s_bad_option("status", argv);
-        }
-    }
-    if (optind < argc)
-        return s_usage(s_status_usage);
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, job ? 1 : 0);
-    if (job)
-        sw_mp_kv_str(&r.pk, "job", job);
-    sw_msg_t reply;
-    int rc = s_call(cli, SW_C_STATUS, &r, cli->timeout_ms, &reply);
-    if (rc)
-        return rc;
-    if (cli->json) {
-        cli_print_json(cli_mp_to_json(reply.body));
-        sw_msg_release(&reply);
-        return 0;
-    }
-    const msgpack_object *b = reply.body;
-    char buf[256];
-    bool insecure = false;
-    sw_err_t err = { 0 };
-    sw_mp_bool(b, "insecure", false, &insecure, &err);
-    printf("coordinator %s: %lld agents, %lld slots (%lld busy), %lld queued%s\n",
-           cli->coordinator, (long long) s_get_int(b, "agents"),
-           (long long) s_get_int(b, "slots"), (long long) s_get_int(b, "busy"),
-           (long long) s_get_int(b, "queued"),
-           insecure ? "  [WARNING: --insecure, agents are not authenticated]" : "");
-    if (s_get_int(b, "dropped"))
-        printf("  %lld malformed messages dropped\n", (long long) s_get_int(b, "dropped"));
-    const msgpack_object *tasks = sw_mp_find(b, "tasks");
-    if (!tasks) {
-        printf("no current job (swarm init)\n");
-        sw_msg_release(&reply);
-        return 0;
-    }
-    char counts[512];
-    s_counts_text(b, counts, sizeof counts);
-    printf("job %s: %u tasks%s%s\n", s_get_str(b, "job", buf, sizeof buf),
-           tasks->via.array.size, counts[0] ? ": " : "", counts);
-    int64_t now = sw_wall_ms();
-    for (uint32_t i = 0; tasks->type == MSGPACK_OBJECT_ARRAY && i < tasks->via.array.size; i++)
-        s_task_line(&tasks->via.array.ptr[i], now);
-    sw_msg_release(&reply);
-    return 0;
-}
-
-/*  A request about one agent ({agent: NAME}): DRAIN, REVOKE. */
-static int
-s_agent_call(cli_t *cli, int cmd, const char *agent, sw_msg_t *reply)
-{
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, 1);
-    sw_mp_kv_str(&r.pk, "agent", agent);
-    return s_call(cli, cmd, &r, cli->timeout_ms, reply);
-}
-
-static int
-cli_agents(cli_t *cli, int argc, char **argv)
-{
-    if (argc == 3 && strcmp(argv[1], "revoke") == 0) {
-        sw_msg_t reply;
-        int rc = s_agent_call(cli, SW_C_REVOKE, argv[2], &reply);
-        if (rc)
-            return rc;
-        if (cli->json)
-            cli_print_json(cli_mp_to_json(reply.body));
-        else {
-            char key[64];
-            printf("revoked %s (key %s): cut off, %lld task(s) requeued; it cannot register "
-                   "again.\nDelete its certificate from --allowed-agents too, so that its "
-                   "handshakes are refused.\n", argv[2], s_get_str(reply.body, "key", key, sizeof key),
-                   (long long) s_get_int(reply.body, "requeued"));
-        }
-        sw_msg_release(&reply);
-        return 0;
-    }
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        puts("usage: swarm agents [revoke NAME]\nThe registered agents: host, the address they "
-             "connect from, slots, running\ntasks, labels, runners. revoke cuts agent NAME off "
-             "for good (CURVE): its\ntasks run elsewhere and its key cannot register again, "
-             "even after a restart.");
-        return 0;
-    }
-    if (argc > 1)
-        return cli_fail(EXIT_USAGE, "agents: unexpected argument '%s'", argv[1]);
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, 0);
-    sw_msg_t reply;
-    int rc = s_call(cli, SW_C_AGENTS, &r, cli->timeout_ms, &reply);
-    if (rc)
-        return rc;
-    const msgpack_object *agents = sw_mp_find(reply.body, "agents");
-    if (cli->json) {
-        cli_print_json(agents ? cli_mp_to_json(agents) : json_array());
-        sw_msg_release(&reply);
-        return 0;
-    }
-    printf("%-20s %-20s %-15s %5s %7s %9s  %-24s %s\n", "AGENT", "HOST", "ADDRESS", "SLOTS",
-           "RUNNING", "COMPLETED", "RUNNERS", "LABELS");
-    for (uint32_t i = 0; agents && i < agents->via.array.size; i++) {
-        const msgpack_object *a = &agents->via.array.ptr[i];
-        char id[200] = "", host[160], addr[64], runners[128] = "", labels[256] = "";
-        const msgpack_object *rv = sw_mp_find(a, "runners");
-        for (uint32_t k = 0; rv && rv->type == MSGPACK_OBJECT_ARRAY && k < rv->via.array.size; k++)
-            snprintf(runners + strlen(runners), sizeof runners - strlen(runners), "%s%.*s",
-                     k ? "," : "", (int) rv->via.array.ptr[k].via.str.size,
-                     rv->via.array.ptr[k].via.str.ptr);
-        const msgpack_object *lv = sw_mp_find(a, "labels");
-        for (uint32_t k = 0; lv && lv->type == MSGPACK_OBJECT_MAP && k < lv->via.map.size; k++)
-            snprintf(labels + strlen(labels), sizeof labels - strlen(labels), "%s%.*s=%.*s",
-                     k ? "," : "", (int) lv->via.map.ptr[k].key.via.str.size,
-                     lv->via.map.ptr[k].key.via.str.ptr,
-                     (int) lv->via.map.ptr[k].val.via.str.size, lv->via.map.ptr[k].val.via.str.ptr);
-        bool draining = false;
-        sw_err_t derr = { 0 };
-        sw_mp_bool(a, "draining", false, &draining, &derr);
-        s_get_str(a, "id", id, sizeof id - 12);
-        if (draining)
-            strcat(id, " (draining)");
-        printf("%-20s %-20s %-15s %5lld %7lld %9lld  %-24s %s\n", id,
-               s_get_str(a, "host", host, sizeof host), s_get_str(a, "address", addr, sizeof addr),
-               (long long) s_get_int(a, "slots"),
-               (long long) s_get_int(a, "running"), (long long) s_get_int(a, "completed"),
-               runners, labels[0] ? labels : "-");
-    }
-    if (!agents || agents->via.array.size == 0)
-        printf("(no agents registered)\n");
-    sw_msg_release(&reply);
-    return 0;
-}
-
-/*  --- drain ----------------------------------------------------------------------- */
-
-static int
-cli_drain(cli_t *cli, int argc, char **argv)
-{
-    static const char usage[] =
-        "usage: swarm drain AGENT\n"
-        "The agent takes no new tasks, finishes those it runs, then leaves (its\n"
-        "process exits 0). Its other queued work goes to the other agents.\n";
-    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (argc != 2)
-        return cli_fail(EXIT_USAGE, "drain: name one agent (swarm agents lists them)");
-    sw_msg_t reply;
-    int rc = s_agent_call(cli, SW_C_DRAIN, argv[1], &reply);
-    if (rc)
-        return rc;
-    if (cli->json)
-        cli_print_json(cli_mp_to_json(reply.body));
-    else
-        printf("draining %s: %lld task(s) still running; it leaves when they are done\n",
-               argv[1], (long long) s_get_int(reply.body, "running"));
-    sw_msg_release(&reply);
-    return 0;
-}
-
-/*  --- keygen ---------------------------------------------------------------------- */
-
-static int
-cli_keygen(cli_t *cli, int argc, char **argv)
-{
-    static const char usage[] =
-        "usage: swarm keygen [--dir DIR] [--force] NAME\n"
-        "Writes a CurveZMQ certificate pair: DIR/NAME.cert (the public key: copy it\n"
-        "to the coordinator's --allowed-agents directory, or to the agents as\n"
-        "--coordinator-key) and DIR/NAME.cert_secret (mode 0600: it stays on its\n"
-        "machine). DIR defaults to the current directory; an existing pair is kept\n"
-        "unless --force.\n";
-    static const struct option lo[] = {
-        { "dir", required_argument, NULL, 'd' }, { "force", no_argument, NULL, 'f' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
-    };
-    const char *dir = ".";
-    bool force = false;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "+d:fh", lo, NULL)) != -1) {
-        switch (c) {
-        case 'd': dir = optarg; break;
-        case 'f': force = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return s_bad_option("keygen", argv);
-        }
-    }
-    if (argc - optind != 1)
-        return cli_fail(EXIT_USAGE, "keygen: give one NAME (swarm keygen --help)");
-    const char *name = argv[optind];
-    char pub[41];
-    sw_err_t err = { 0 };
-    if (sw_curve_keygen(dir, name, force, pub, &err) < 0)
-        return cli_fail(err.code == SW_EINVAL ? EXIT_USAGE : 1, "keygen: %s", err.msg);
-    if (cli->json) {
-        char *p = xasprintf("%s/%s.cert", dir, name), *q = xasprintf("%s/%s.cert_secret", dir, name);
-        cli_print_json(json_pack("{s:s, s:s, s:s, s:s}", "name", name, "public_key", pub,
-                                 "cert", p, "cert_secret", q));
-        free(p);
-        free(q);
-    }
-    else
-        printf("wrote %s/%s.cert (public key %s)\n  and %s/%s.cert_secret (keep it secret)\n",
-               dir, name, pub, dir, name);
-    return 0;
-}
-
-/*  --- cancel ---------------------------------------------------------------------- */
-
-static int
-cli_cancel(cli_t *cli, int argc, char **argv)
-{
-    static const char usage[] =
-        "usage: swarm cancel (--job JOB | [--job JOB] ID...)\n"
-        "Cancels every unfinished task of JOB, or the named tasks (of the current job\n"
-        "unless --job). Queued tasks never start; running ones get their stop signal.\n";
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *job = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'j': job = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return s_bad_option("cancel", argv);
-        }
-    }
-    if (!job && optind >= argc)
-        return cli_fail(EXIT_USAGE, "cancel: name a job (--job JOB) or task ids");
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, 2);
-    sw_mp_kv_str(&r.pk, "job", job);
-    sw_mp_pack_str(&r.pk, "ids");
-    msgpack_pack_array(&r.pk, (size_t) (argc - optind));
-    for (int i = optind; i < argc; i++)
-        sw_mp_pack_str(&r.pk, argv[i]);
-    sw_msg_t reply;
-    int rc = s_call(cli, SW_C_CANCEL, &r, cli->timeout_ms, &reply);
-    if (rc)
-        return rc;
-    char buf[256];
-    if (cli->json)
-        cli_print_json(cli_mp_to_json(reply.body));
-    else
-        printf("cancelled %lld task(s) in job %s\n", (long long) s_get_int(reply.body, "cancelled"),
-               s_get_str(reply.body, "job", buf, sizeof buf));
-    sw_msg_release(&reply);
-    return 0;
-}
-
-/*  --- run ------------------------------------------------------------------------ */
-
-static const char s_run_usage[] =
-    "usage: swarm run PLAN.yaml [--wait] [--dry-run] [--job JOB] [--timeout S] [--markdown]\n"
-    "       swarm run --decompose GOAL [--workers N] [--wait] [--dry-run] [--job JOB]\n"
-    "       swarm run --commands FILE|- [--label K=V]... [--halt-on-failure]\n"
-    "                 [--max-agents N] [--task-timeout S] [--wait] [--dry-run] [--job JOB]\n"
-    "Compiles a plan (workers:, stages: or steps:; see README) or a command list\n"
-    "(one command per line, split like a shell but never run by one) into tasks,\n"
-    "checks all of it first (errors say FILE:LINE:COLUMN, exit 2), then submits\n"
-    "it as a new job. --dry-run prints the tasks in dependency order instead.\n"
-    "--decompose asks codex once (read-only, with a JSON schema for a plan) to\n"
-    "split GOAL into at most N typed sub-tasks, checks its plan like a file's,\n"
-    "shows it and runs it in the same job (--dry-run: shows it only).\n"
-    "--wait waits (as swarm wait) and prints the report (as swarm results);\n"
-    "the exit code is then 0 only when every task succeeded (124: --timeout).\n"
-    "Workspaces: [--workspace DIR [--repo-url URL] [--max-snapshot SIZE]\n"
-    "[--max-file SIZE]] [--outputs GLOB]... --workspace (or the plan's\n"
-    "workspace: key, a directory relative to the plan file; tasks may have their\n"
-    "own) is the job's workspace; --outputs adds output globs to every task.\n"
-    CLI_WS_USAGE;
-
-static char *
-s_slurp(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f)
-        return NULL;
-    sw_buf_t b;
-    sw_buf_init(&b);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        sw_buf_add(&b, buf, n);
-    if (f != stdin)
-        fclose(f);
-    if (!b.data)
-        sw_buf_add(&b, "", 0);
-    *len = b.len;
-    return b.data;
-}
-
-/*  The plan codex must answer with when it decomposes a goal. Strict, as
- *  structured outputs want it: every property required, no others. */
-static const char s_plan_schema[] =
-    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"name\",\"workers\"],"
-    "\"properties\":{\"name\":{\"type\":\"string\"},\"workers\":{\"type\":\"array\","
-    "\"items\":{\"type\":\"object\",\"additionalProperties\":false,"
-    "\"required\":[\"id\",\"type\",\"task\",\"depends_on\"],\"properties\":{"
-    "\"id\":{\"type\":\"string\"},\"type\":{\"type\":\"string\",\"enum\":[\"architect\","
-    "\"coder\",\"tester\",\"reviewer\",\"docs\"]},\"task\":{\"type\":\"string\"},"
-    "\"depends_on\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}}}}";
-
-static int cli_wait(cli_t *cli, int argc, char **argv);
-
-/*  Runs the decomposition task in job and parses its answer into plan.
- *  0, or an exit code after printing why (the model's text is kept). */
-static int
-s_decompose(cli_t *cli, const char *job, const char *goal, long long workers, sw_plan_t *plan)
-{
-    sw_task_t t;
-    sw_task_init(&t);
-    t.id = xstrdup("decompose");
-    t.type = xstrdup("architect");
-    t.runner = xstrdup("codex");
-    t.timeout_s = 600;
-    t.max_attempts = 2;
-    t.output_schema = xstrdup(s_plan_schema);
-    t.prompt = xasprintf(
-        "Split this goal into at most %lld sub-tasks for a team of coding agents that work in "
-        "parallel where they can. Answer with JSON only, matching the schema: a short name, "
-        "and workers, each with an id (lower-case letters, digits and dashes, unique), a type "
-        "(architect, coder, tester, reviewer or docs), the task text that worker will be given, "
-        "and depends_on (the ids that must succeed before it starts; [] when none). No cycles.\n"
-        "\nGoal: %s\n", workers, goal);
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, 2);
-    sw_mp_kv_str(&r.pk, "job", job);
-    sw_mp_pack_str(&r.pk, "tasks");
-    msgpack_pack_array(&r.pk, 1);
-    sw_task_pack(&r.pk, &t);
-    sw_task_release(&t);
-    sw_msg_t reply;
-    int rc = s_call(cli, SW_C_SUBMIT, &r, cli->timeout_ms, &reply);
-    if (rc)
-        return rc;
-    sw_msg_release(&reply);
-    if (!cli->json)
-        fprintf(stderr, "swarm: asking codex to decompose the goal (job %s) ...\n", job);
-    char *wargv[] = { "wait", "--job", (char *) job, "decompose", NULL };
-    bool quiet = cli->quiet;
-    cli->quiet = true;
-    optind = 0;
-    rc = cli_wait(cli, 4, wargv);
-    cli->quiet = quiet;
-    if (rc == EXIT_TASKS_FAILED)
-        return cli_fail(rc, "run: the decomposition failed (swarm logs --job %s decompose)", job);
-    if (rc)
-        return rc;
-    if (!cli_redis(cli))
-        return EXIT_UNREACHABLE;
-    char *key = sw_key_task(job, "decompose");
-    sw_err_t err = { 0 };
-    redisReply *res = sw_redis_cmdv(cli->redis, &err, "HGET", key, "result", NULL);
-    free(key);
-    if (!res)
-        return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-    json_t *doc = res->type == REDIS_REPLY_STRING ? json_loads(res->str, 0, NULL) : NULL;
-    freeReplyObject(res);
-    const char *text = json_string_value(json_object_get(doc, "output"));
-    sw_strv_t errors = { 0 };
-    if (!text || sw_plan_parse("codex-plan", text, strlen(text), plan, &errors) < 0) {
-        /*  Keep what the model said, for whoever has to look into it. */
-        if (text)
-            sw_memory_store(cli->redis, "decompose", job, text, strlen(text), NULL, &err);
-        for (size_t i = 0; i < errors.n; i++)
-            fprintf(stderr, "%s\n", errors.v[i]);
-        rc = cli_fail(EXIT_TASKS_FAILED, "run: codex answered with a plan that is not valid; "
-                      "nothing was run. Its text: swarm memory get --namespace decompose %s", job);
-    }
-    sw_strv_release(&errors);
-    json_decref(doc);
-    return rc;
-}
-
-/*  NAME-YYYYmmdd-HHMMSS from a plan name or file name, as a valid job id. */
-static char *
-s_run_job_name(const char *name)
-{
-    char base[64];
-    size_t n = 0;
-    const char *dot = strrchr(name, '.');       /*  plan.yaml -> plan */
-    for (const char *p = name; *p && p != dot && n < 40; p++) {
-        char ch = (char) tolower((unsigned char) *p);
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_';
-        if (ok)
-            base[n++] = ch;
-        else if (n && base[n - 1] != '-')
-            base[n++] = '-';
-    }
-    while (n && (base[n - 1] == '-' || base[n - 1] == '.'))
-        n--;
-    base[n] = '\0';
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    return xasprintf("%s-%s", n && base[0] != '.' ? base : "run", stamp);
-}
-
-static void
-s_print_dag(const sw_plan_t *p, const char *job, bool json, bool dry)
-{
-    if (json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < p->n; i++) {
-            const sw_task_t *t = &p->tasks[i].task;
-            json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "id", t->id, "type", t->type,
-                                  "runner", t->runner, "timeout_s", (json_int_t) t->timeout_s,
-                                  "max_attempts", (json_int_t) t->max_attempts);
-            json_t *after = json_array(), *argv = json_array();
-            for (size_t k = 0; k < t->after.n; k++)
-                json_array_append_new(after, json_string(t->after.v[k]));
-            for (size_t k = 0; k < t->argv.n; k++)
-                json_array_append_new(argv, json_string(t->argv.v[k]));
-            json_object_set_new(o, "after", after);
-            if (t->argv.n)
-                json_object_set_new(o, "argv", argv);
-            else
-                json_decref(argv);
-            if (t->prompt)
-                json_object_set_new(o, "prompt", json_string(t->prompt));
-            if (t->max_turns)
-                json_object_set_new(o, "max_turns", json_integer((json_int_t) t->max_turns));
-            if (t->max_budget_cents)
-                json_object_set_new(o, "max_budget_usd",
-                                    json_real((double) t->max_budget_cents / 100));
-            json_array_append_new(arr, o);
-        }
-        cli_print_json(json_pack("{s:s, s:I, s:s, s:I, s:o}", "job", job,
-                                 "max_agents", (json_int_t) p->max_agents,
-                                 "on_failure", p->halt ? "stop" : "continue",
-                                 "count", (json_int_t) p->n, "tasks", arr));
-        return;
-    }
-    printf("job %s: %zu task%s, max_agents %lld, on_failure %s%s\n", job, p->n,
-           p->n == 1 ? "" : "s", (long long) p->max_agents, p->halt ? "stop" : "continue",
-           dry ? " (dry run: nothing submitted)" : "");
-    for (size_t i = 0; i < p->n; i++) {
-        const sw_task_t *t = &p->tasks[i].task;
-        char what[40];
-        snprintf(what, sizeof what, "%s/%s", t->type, t->runner);
-        printf("  %-24s %-18s", t->id, what);
-        if (t->after.n) {
-            printf(" after ");
-            for (size_t k = 0; k < t->after.n; k++)
-                printf("%s%s", k ? "," : "", t->after.v[k]);
-        }
-        for (size_t k = 0; k < t->labels.n; k++)
-            printf(" %s=%s", t->labels.k[k], t->labels.v[k]);
-        if (t->argv.n) {
-            printf("  $");
-            for (size_t k = 0; k < t->argv.n; k++)
-                printf(" %s", t->argv.v[k]);
-        }
-        else if (t->prompt) {
-            /*  the task's own words, not the template around them */
-            const char *task = strstr(t->prompt, "Your task: ");
-            task = task ? task + 11 : t->prompt;
-            int n = (int) strcspn(task, "\n");
-            printf("  \"%.*s%s\"", n > 60 ? 60 : n, task, n > 60 ? "..." : "");
-        }
-        putchar('\n');
-    }
-}
-
-static int
-cli_run(cli_t *cli, int argc, char **argv)
-{
-    static const struct option lo[] = {
-        { "wait", no_argument, NULL, 'w' }, { "dry-run", no_argument, NULL, 'n' },
-        { "job", required_argument, NULL, 'j' }, { "timeout", required_argument, NULL, 'T' },
-        { "markdown", no_argument, NULL, 'm' }, { "commands", required_argument, NULL, 'c' },
-        { "label", required_argument, NULL, 'l' }, { "halt-on-failure", no_argument, NULL, 'H' },
-        { "max-agents", required_argument, NULL, 'M' },
-        { "task-timeout", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
-        { "decompose", required_argument, NULL, 'D' }, { "workers", required_argument, NULL, 'W' },
-        { "outputs", required_argument, NULL, 'O' }, CLI_WS_LONGOPTS, { NULL, 0, NULL, 0 },
-    };
-    cli_ws_opts_t wso = { 0 };
-    sw_strv_t outputs = { 0 };
-    sw_task_ws_t job_ws = { 0 };
-    bool wait = false, dry = false, markdown = false, halt = false;
-    const char *jobflag = NULL, *commands = NULL, *timeout = NULL, *goal = NULL;
-    long long max_agents = -1, task_timeout = 0, workers = 4, v;
-    sw_kv_t labels = { 0 };
-    int c, rc = 0;
-    while (rc == 0 && (c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-        switch (c) {
-        case 'w': wait = true; break;
-        case 'n': dry = true; break;
-        case 'j': jobflag = optarg; break;
-        case 'T':
-            if (sw_parse_int(optarg, 1, 30 * 86400, &v) < 0)
-                rc = cli_fail(EXIT_USAGE, "run: --timeout wants seconds, got '%s'", optarg);
-            timeout = optarg;
-            break;
-        case 'm': markdown = true; break;
-        case 'c': commands = optarg; break;
-        case 'l': rc = s_kv_arg("run", "--label", optarg, &labels); break;
-        case 'H': halt = true; break;
-        case 'M':
-            if (sw_parse_int(optarg, 0, 100000, &max_agents) < 0)
-                rc = cli_fail(EXIT_USAGE, "run: --max-agents wants a number, got '%s'", optarg);
-            break;
-        case 't':
-            if (sw_parse_int(optarg, 1, 7 * 86400, &task_timeout) < 0)
-                rc = cli_fail(EXIT_USAGE, "run: --task-timeout wants seconds, got '%s'", optarg);
-            break;
-        case 'D': goal = optarg; break;
-        case 'O': sw_strv_push(&outputs, optarg); break;
-        case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE:
-            rc = cli_ws_option("run", c, optarg, &wso);
-            break;
-        case 'W':
-            if (sw_parse_int(optarg, 1, 100, &workers) < 0)
-                rc = cli_fail(EXIT_USAGE, "run: --workers wants 1 to 100, got '%s'", optarg);
-            break;
-        case 'h': fputs(s_run_usage, stdout); rc = -1; break;
-        default: rc = s_bad_option("run", argv);
-        }
-    }
-    if (rc == 0 && goal && (commands || optind < argc))
-        rc = cli_fail(EXIT_USAGE, "run: give a PLAN, --commands or --decompose, not several");
-    if (rc) {
-        sw_kv_release(&labels);
-        sw_strv_release(&outputs);
-        return rc < 0 ? 0 : rc;
-    }
-    sw_plan_t plan;
-    char *job = NULL;
-    if (goal) {
-        if (!*goal) {
-            sw_kv_release(&labels);
-            sw_strv_release(&outputs);
-            return cli_fail(EXIT_USAGE, "run: --decompose wants a goal");
-        }
-        job = jobflag ? xstrdup(jobflag) : s_run_job_name(goal);
-        if (!sw_id_valid(job))
-            rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
-        s_req_t r;
-        s_req_init(&r);
-        msgpack_pack_map(&r.pk, 1);
-        sw_mp_kv_str(&r.pk, "job", job);
-        sw_msg_t reply;
-        if (rc == 0 && (rc = cli_request(cli, SW_C_INIT, &r.sb, cli->timeout_ms, &reply)) == 0)
-            sw_msg_release(&reply);
-        msgpack_sbuffer_destroy(&r.sb);
-        if (rc == 0)
-            rc = s_decompose(cli, job, goal, workers, &plan);
-        if (rc) {
-            sw_kv_release(&labels);
-            sw_strv_release(&outputs);
-            free(job);
-            return rc;
-        }
-        goto compiled;
-    }
-    const char *file = commands ? commands : optind < argc ? argv[optind] : NULL;
-    if (!file || argc - optind > (commands ? 0 : 1)) {
-        sw_kv_release(&labels);
-        sw_strv_release(&outputs);
-        fputs(s_run_usage, stderr);
-        return EXIT_USAGE;
-    }
-    size_t len;
-    char *text = s_slurp(file, &len);
-    if (!text) {
-        sw_kv_release(&labels);
-        sw_strv_release(&outputs);
-        return cli_fail(EXIT_USAGE, "run: cannot read %s: %s", file, strerror(errno));
-    }
-    sw_strv_t errors = { 0 };
-    const char *shown = strcmp(file, "-") == 0 ? "stdin" : file;
-    int prc = commands ? sw_plan_commands(shown, text, len, &plan, &errors)
-                       : sw_plan_parse(shown, text, len, &plan, &errors);
-    free(text);
-    if (prc < 0) {
-        for (size_t i = 0; i < errors.n; i++)
-            fprintf(stderr, "%s\n", errors.v[i]);
-        fprintf(stderr, "swarm: run: %s is not valid; nothing was submitted\n", shown);
-        sw_strv_release(&errors);
-        sw_kv_release(&labels);
-        sw_strv_release(&outputs);
-        return EXIT_USAGE;
-    }
-    sw_strv_release(&errors);
-    {
-        const char *base = plan.name ? plan.name
-                         : strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
-        job = jobflag ? xstrdup(jobflag) : s_run_job_name(base);
-    }
-compiled:
-    if (halt)
-        plan.halt = true;
-    if (max_agents >= 0)
-        plan.max_agents = max_agents;
-    for (size_t i = 0; i < plan.n; i++) {
-        sw_kv_copy(&plan.tasks[i].task.labels, &labels);
-        if (task_timeout)
-            plan.tasks[i].task.timeout_s = task_timeout;
-    }
-    sw_kv_release(&labels);
-    for (size_t i = 0; i < plan.n; i++)
-        for (size_t k = 0; k < outputs.n; k++)
-            sw_strv_push(&plan.tasks[i].task.outputs, outputs.v[k]);
-    sw_strv_release(&outputs);
-    sw_plan_render(&plan);
-    if (!sw_id_valid(job)) {
-        rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
-        goto out;
-    }
-    if (!dry && (rc = cli_ws_plan(cli, &plan, job, commands || goal ? NULL
-                                  : argv[optind], &wso, &job_ws)) != 0)
-        goto out;
-    if (dry || (goal && !cli->json)) {
-        s_print_dag(&plan, job, cli->json, dry);
-        if (dry)
-            goto out;
-    }
-    s_req_t r;
-    s_req_init(&r);
-    msgpack_pack_map(&r.pk, job_ws.commit ? 7 : 6);
-    sw_mp_kv_str(&r.pk, "job", job);
-    if (job_ws.commit) {
-        sw_mp_pack_str(&r.pk, "workspace");
-        sw_task_ws_pack(&r.pk, &job_ws);
-    }
-    sw_mp_kv_int(&r.pk, "max_agents", plan.max_agents);
-    sw_mp_kv_str(&r.pk, "namespace", plan.ns);
-    sw_mp_kv_str(&r.pk, "on_failure", plan.halt ? "stop" : "continue");
-    sw_mp_kv_str(&r.pk, "topology", plan.topology);
-    sw_mp_kv_str(&r.pk, "strategy", plan.strategy);
-    sw_msg_t reply;
-    rc = s_call(cli, SW_C_INIT, &r, cli->timeout_ms, &reply);
-    if (rc)
-        goto out;
-    sw_msg_release(&reply);
-    /*  In batches well under the frame cap; each batch only depends on
-     *  earlier ones, since the plan is in dependency order. */
-    for (size_t from = 0; rc == 0 && from < plan.n; from += 2000) {
-        size_t n = plan.n - from < 2000 ? plan.n - from : 2000;
-        s_req_init(&r);
-        msgpack_pack_map(&r.pk, 2);
-        sw_mp_kv_str(&r.pk, "job", job);
-        sw_mp_pack_str(&r.pk, "tasks");
-        msgpack_pack_array(&r.pk, n);
-        for (size_t i = from; i < from + n; i++)
-            sw_task_pack(&r.pk, &plan.tasks[i].task);
-        rc = s_call(cli, SW_C_SUBMIT, &r, cli->timeout_ms + 5000, &reply);
-        if (rc == 0)
-            sw_msg_release(&reply);
-    }
-    if (rc)
-        goto out;
-    if (!wait) {
-        if (cli->json)
-            cli_print_json(json_pack("{s:s, s:I}", "job", job, "count", (json_int_t) plan.n));
-        else
-            printf("job %s: %zu task%s submitted (swarm wait --job %s; swarm results --job %s)\n",
-                   job, plan.n, plan.n == 1 ? "" : "s", job, job);
-        goto out;
-    }
-    if (!cli->json)
-        printf("job %s: %zu task%s submitted\n", job, plan.n, plan.n == 1 ? "" : "s");
-    char *wargv[] = { "wait", "--job", job, timeout ? "--timeout" : NULL, (char *) timeout, NULL };
-    optind = 0;
-    cli->quiet = cli->json;
-    rc = cli_wait(cli, timeout ? 5 : 3, wargv);
-    cli->quiet = false;
-    if (!cli->json && !markdown)
-        putchar('\n');
-    char *rargv[] = { "results", "--job", job, markdown ? "--markdown" : NULL, NULL };
-    optind = 0;
-    int rrc = cli_results(cli, markdown ? 4 : 3, rargv);
-    if (rc != EXIT_TIMEOUT)
-        rc = rrc;
-out:
-    free(job);
-    sw_plan_release(&plan);
-    sw_task_ws_release(&job_ws);
+    cli_args_release(&a);
     return rc;
 }
 
@@ -1453,12 +808,7 @@ swarm_ctl_run(cli_t *cli, const char *cmd, int argc, char **argv)
             continue;
         zsys_handler_set(NULL);
         int rc = commands[i].fn(cli, argc, argv);
-        zsock_t *sock = cli->sock, *monitor = cli->monitor;
-        if (sock)
-            zmq_socket_monitor(zsock_resolve(sock), NULL, 0);
-        zsock_destroy(&monitor);
-        zsock_destroy(&sock);
-        cli->sock = cli->monitor = NULL;
+        cli_disconnect(cli);
         zsys_shutdown();
         return rc;
     }

@@ -22,6 +22,8 @@
 
 #define MCP_MAX_LINE    (20u << 20)     /*  a 16 MiB value, JSON-escaped, fits */
 #define MCP_LATEST      "2025-06-18"
+#define MCP_STR_(x)     #x
+#define MCP_STR(x)      MCP_STR_(x)     /*  a limit's digits, for the schemas */
 
 static const char *const s_versions[] = { "2024-11-05", "2025-03-26", MCP_LATEST, NULL };
 
@@ -34,7 +36,8 @@ static const char s_tools_json[] =
     "result-<your task id> in namespace results.\",\"inputSchema\":{\"type\":\"object\","
     "\"properties\":{\"key\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":512},"
     "\"value\":{\"type\":\"string\"},\"namespace\":{\"type\":\"string\",\"minLength\":1,"
-    "\"maxLength\":128},\"ttl\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":31536000,"
+    "\"maxLength\":128},\"ttl\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":"
+    MCP_STR(SW_MEM_MAX_TTL_S) ","
     "\"description\":\"seconds\"},\"upsert\":{\"type\":\"boolean\",\"description\":"
     "\"replace an existing entry (default true)\"},\"tags\":{\"type\":\"array\",\"items\":"
     "{\"type\":\"string\"}}},\"required\":[\"key\",\"value\"],\"additionalProperties\":false}},"
@@ -62,28 +65,51 @@ static const char s_tools_json[] =
     "\"properties\":{},\"additionalProperties\":false}}"
     "]";
 
-/*  The subset of JSON Schema the schemas above use: object, string,
- *  integer, boolean, array of strings; required; additionalProperties
- *  false; minLength, maxLength, minimum, maximum. NULL when v fits, else
- *  a message naming the field (static storage). */
+/*  The subset of JSON Schema the published schemas use: object
+ *  (properties, required, additionalProperties false or a schema), array
+ *  (items, minItems, maxItems), string (minLength, maxLength, enum),
+ *  integer (minimum, maximum), boolean. NULL when v fits, else a message
+ *  naming the field by its path ("tasks[1].id"; static storage). */
 static const char *
 s_check(const json_t *schema, const json_t *v, const char *name)
 {
-    static char why[256];
+    static char why[512];
     const char *type = json_string_value(json_object_get(schema, "type"));
-    if (strcmp(type, "object") == 0) {
-        if (!json_is_object(v))
-            return "arguments must be an object";
+    if (!type)
+        return NULL;
+    bool ok = strcmp(type, "object") == 0 ? json_is_object(v)
+            : strcmp(type, "string") == 0 ? json_is_string(v)
+            : strcmp(type, "integer") == 0 ? json_is_integer(v)
+            : strcmp(type, "boolean") == 0 ? json_is_boolean(v)
+            : strcmp(type, "array") == 0 ? json_is_array(v) : false;
+    if (!ok) {
+        if (strcmp(name, "arguments") == 0)
+            snprintf(why, sizeof why, "arguments must be an object");
+        else
+            snprintf(why, sizeof why, "'%s' must be %s %s", name,
+                     strchr("aeiou", type[0]) ? "an" : "a", type);
+        return why;
+    }
+    json_t *lim;
+    if (json_is_object(v)) {
         const json_t *props = json_object_get(schema, "properties");
+        const json_t *extra = json_object_get(schema, "additionalProperties");
         const char *k;
         json_t *item;
         json_object_foreach((json_t *) v, k, item) {
             const json_t *sub = json_object_get(props, k);
+            char path[300];
+            if (strcmp(name, "arguments") == 0)
+                snprintf(path, sizeof path, "%.250s", k);
+            else
+                snprintf(path, sizeof path, "%.150s.%.140s", name, k);
+            if (!sub && json_is_object(extra))
+                sub = extra;
             if (!sub) {
-                snprintf(why, sizeof why, "unknown argument '%s'", k);
+                snprintf(why, sizeof why, "unknown argument '%s'", path);
                 return why;
             }
-            const char *bad = s_check(sub, item, k);
+            const char *bad = s_check(sub, item, path);
             if (bad)
                 return bad;
         }
@@ -91,29 +117,39 @@ s_check(const json_t *schema, const json_t *v, const char *name)
         json_t *req;
         json_array_foreach(json_object_get(schema, "required"), i, req)
             if (!json_object_get(v, json_string_value(req))) {
-                snprintf(why, sizeof why, "missing argument '%s'", json_string_value(req));
+                if (strcmp(name, "arguments") == 0)
+                    snprintf(why, sizeof why, "missing argument '%s'", json_string_value(req));
+                else
+                    snprintf(why, sizeof why, "missing argument '%.200s.%.100s'", name,
+                             json_string_value(req));
                 return why;
             }
         return NULL;
     }
-    bool ok = strcmp(type, "string") == 0 ? json_is_string(v)
-            : strcmp(type, "integer") == 0 ? json_is_integer(v)
-            : strcmp(type, "boolean") == 0 ? json_is_boolean(v)
-            : strcmp(type, "array") == 0 ? json_is_array(v) : false;
-    if (!ok) {
-        snprintf(why, sizeof why, "'%s' must be %s %s", name,
-                 strcmp(type, "integer") == 0 || strcmp(type, "array") == 0 ? "an" : "a", type);
-        return why;
-    }
-    json_t *lim;
     if (json_is_string(v)) {
         size_t n = json_string_length(v);
+        const json_t *choices = json_object_get(schema, "enum");
         if ((lim = json_object_get(schema, "minLength")) && n < (size_t) json_integer_value(lim))
             snprintf(why, sizeof why, "'%s' must not be empty", name);
         else if ((lim = json_object_get(schema, "maxLength"))
                  && n > (size_t) json_integer_value(lim))
             snprintf(why, sizeof why, "'%s' is longer than %lld characters", name,
                      (long long) json_integer_value(lim));
+        else if (choices) {
+            size_t i;
+            json_t *c;
+            sw_buf_t list;
+            sw_buf_init(&list);
+            json_array_foreach(choices, i, c) {
+                if (json_equal(c, v)) {
+                    sw_buf_release(&list);
+                    return NULL;
+                }
+                sw_buf_printf(&list, "%s%s", i ? ", " : "", json_string_value(c));
+            }
+            snprintf(why, sizeof why, "'%s' must be one of %s", name, list.data);
+            sw_buf_release(&list);
+        }
         else
             return NULL;
         return why;
@@ -130,22 +166,61 @@ s_check(const json_t *schema, const json_t *v, const char *name)
     }
     if (json_is_array(v)) {
         const json_t *items = json_object_get(schema, "items");
+        size_t n = json_array_size(v);
+        if ((lim = json_object_get(schema, "minItems")) && n < (size_t) json_integer_value(lim)) {
+            snprintf(why, sizeof why, "'%s' needs at least %lld item%s", name,
+                     (long long) json_integer_value(lim), json_integer_value(lim) == 1 ? "" : "s");
+            return why;
+        }
+        if ((lim = json_object_get(schema, "maxItems")) && n > (size_t) json_integer_value(lim)) {
+            snprintf(why, sizeof why, "'%s' has more than %lld items", name,
+                     (long long) json_integer_value(lim));
+            return why;
+        }
+        const char *item_type = json_string_value(json_object_get(items, "type"));
         size_t i;
         json_t *e;
-        json_array_foreach((json_t *) v, i, e)
-            if (items && s_check(items, e, name)) {
+        json_array_foreach((json_t *) v, i, e) {
+            char path[300];
+            snprintf(path, sizeof path, "%.250s[%zu]", name, i);
+            const char *bad = items ? s_check(items, e, path) : NULL;
+            if (bad && item_type && strcmp(item_type, "string") == 0 && !json_is_string(e)) {
                 snprintf(why, sizeof why, "'%s' must hold only strings", name);
                 return why;
             }
+            if (bad)
+                return bad;
+        }
     }
     return NULL;
+}
+
+/*  Checks that must say what the CLI says for the same mistake, made
+ *  before the generic schema check: memory_store's ttl has one limit and
+ *  one message in both (sw_memory_ttl_parse). NULL when fine. */
+static const char *
+s_precheck(const char *tool, const json_t *args)
+{
+    static char why[sizeof ((sw_err_t *) 0)->msg];
+    const json_t *ttl = json_object_get(args, "ttl");
+    if (strcmp(tool, "memory_store") != 0 || !json_is_integer(ttl))
+        return NULL;
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long) json_integer_value(ttl));
+    sw_err_t err = { 0 };
+    int64_t ttl_s;
+    if (sw_memory_ttl_parse(text, &ttl_s, &err) == 0)
+        return NULL;
+    snprintf(why, sizeof why, "%s", err.msg);
+    return why;
 }
 
 /*  --- tools: what they do ----------------------------------------------------- */
 
 typedef struct {
-    cli_t  *cli;
-    json_t *tools;              /*  the published list */
+    cli_t               *cli;
+    json_t              *tools;     /*  the published list */
+    const cli_mcp_ctl_t *ctl;       /*  the control tools (--control), or NULL */
 } s_mcp_t;
 
 /*  A tool result: text for the model, and the same as structured content
@@ -356,10 +431,16 @@ s_handle(s_mcp_t *m, json_t *msg)
                 agreed = s_versions[i];
         result = json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}, s:s}", "protocolVersion", agreed,
                            "capabilities", "tools", "listChanged", 0, "serverInfo", "name",
-                           "swarm", "version", SWARM_VERSION, "instructions",
-                           "swarm's shared memory: search it for what other workers found, "
-                           "store your findings and your result (key result-<task id>, "
-                           "namespace results).");
+                           "swarm", "version", SWARM_VERSION, "instructions", m->ctl
+                           ? "swarm runs coding-agent workers on a farm of machines. "
+                             "swarm_init creates a job; swarm_spawn queues workers (after: "
+                             "to run one after another); swarm_wait waits (bounded: call it "
+                             "again until done); swarm_results reads what they did. Workers "
+                             "store their results in the shared memory (namespace results), "
+                             "which the memory tools read."
+                           : "swarm's shared memory: search it for what other workers found, "
+                             "store your findings and your result (key result-<task id>, "
+                             "namespace results).");
     }
     else if (strcmp(method, "ping") == 0)
         result = json_object();
@@ -380,10 +461,19 @@ s_handle(s_mcp_t *m, json_t *msg)
             return s_rpc_error(id, -32602, why);
         }
         json_t *empty = json_object();
-        const char *bad = s_check(json_object_get(tool, "inputSchema"), args ? args : empty,
-                                  "arguments");
-        result = bad ? s_error("invalid arguments for %s: %s", name, bad)
-                     : s_call(m, name, args ? args : empty);
+        const char *bad = s_precheck(name, args);
+        if (!bad)
+            bad = s_check(json_object_get(tool, "inputSchema"), args ? args : empty,
+                          "arguments");
+        if (bad)
+            result = s_error("invalid arguments for %s: %s", name, bad);
+        else if (m->ctl && strncmp(name, "swarm_", 6) == 0) {
+            char why[1024];
+            json_t *data = m->ctl->call(m->cli, name, args ? args : empty, why, sizeof why);
+            result = data ? s_result(data, false, NULL) : s_error("%s", why);
+        }
+        else
+            result = s_call(m, name, args ? args : empty);
         json_decref(empty);
     }
     else
@@ -405,20 +495,50 @@ s_send(json_t *reply)
 int
 cli_mcp(cli_t *cli, int argc, char **argv)
 {
-    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        fputs("usage: swarm mcp\n\n"
-              "An MCP server (JSON-RPC 2.0 over stdin/stdout, one message per line) with\n"
-              "the tools memory_store, memory_retrieve, memory_search, memory_list,\n"
-              "memory_delete and task_context, backed by swarm's shared memory in Redis\n"
-              "($SWARM_REDIS or --redis). Workers' CLIs start it; see README, MCP.\n", stdout);
-        return EXIT_OK;
+    static const sw_arg_t lo[] = { { "control", 0, false, 'C' }, { NULL, 0, false, 0 } };
+    cli_args_t a;
+    int c, rc = 0;
+    bool control = false;
+    cli_args_init(&a, cli, "mcp", lo, argc, argv, 0);
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
+        if (c == 'C')
+            control = true;
+        else if (c == 'h') {
+            fputs("usage: swarm mcp [--control]\n\n"
+                  "An MCP server (JSON-RPC 2.0 over stdin/stdout, one message per line) with\n"
+                  "the tools memory_store, memory_retrieve, memory_search, memory_list,\n"
+                  "memory_delete and task_context, backed by swarm's shared memory in Redis\n"
+                  "($SWARM_REDIS or --redis). Workers' CLIs start it; see README, MCP.\n"
+                  "--control adds the tools a coordinating agent drives the farm with:\n"
+                  "swarm_init, swarm_spawn, swarm_spawn_batch, swarm_wait (bounded),\n"
+                  "swarm_status, swarm_results, swarm_cancel and swarm_logs, against the\n"
+                  "coordinator the CLI uses (--coordinator, $SWARM_COORDINATOR, CURVE keys).\n"
+                  "Agents start their workers' server without it.\n", stdout);
+            rc = -1;
+        }
+        else
+            rc = EXIT_USAGE;
     }
-    if (argc > 1)
-        return cli_fail(EXIT_USAGE, "mcp takes no arguments, got '%s'", argv[1]);
+    if (rc == 0 && a.g.npos)
+        rc = cli_fail(EXIT_USAGE, "mcp: unexpected argument '%s'", a.g.pos[0]);
+    cli_args_release(&a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     json_error_t jerr;
     s_mcp_t m = { .cli = cli, .tools = json_loads(s_tools_json, 0, &jerr) };
     if (!m.tools)
         return cli_fail(EXIT_TASKS_FAILED, "bad tool schemas: %s", jerr.text);
+    if (control) {
+        /*  Only now is ZeroMQ loaded: a worker's server never has it. */
+        m.ctl = cli_ctl_symbol(CLI_MCP_CTL_SYMBOL);
+        json_t *more = m.ctl ? m.ctl->open(cli) : NULL;
+        if (!more) {
+            json_decref(m.tools);
+            return EXIT_TASKS_FAILED;
+        }
+        json_array_extend(m.tools, more);
+        json_decref(more);
+    }
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -449,5 +569,7 @@ cli_mcp(cli_t *cli, int argc, char **argv)
     }
     free(line);
     json_decref(m.tools);
+    if (m.ctl)
+        m.ctl->close(cli);
     return EXIT_OK;
 }

@@ -3,7 +3,6 @@
  *  A thin front on common/sw_memory: parse, call, print. With --json every
  *  verb prints exactly one JSON document on stdout; messages go to stderr.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,28 +12,32 @@
 #include "sw_memory.h"
 
 static const char s_usage[] =
-    "usage: swarm memory store  [--namespace NS] [--ttl S] [--no-upsert] [--tags A,B] KEY [VALUE|-]\n"
-    "       swarm memory get     [--namespace NS] KEY          (alias: retrieve)\n"
-    "       swarm memory delete  [--namespace NS] KEY\n"
+    "usage: swarm memory store  [--namespace NS] [--ttl S] [--no-upsert] [--tags A,B] [--] KEY\n"
+    "                           [VALUE|-]\n"
+    "       swarm memory get     [--namespace NS] [--] KEY     (alias: retrieve)\n"
+    "       swarm memory delete  [--namespace NS] [--] KEY\n"
     "       swarm memory list    [--namespace NS] [--limit N]\n"
-    "       swarm memory search  [--namespace NS] [--limit N] QUERY...\n"
+    "       swarm memory search  [--namespace NS] [--limit N] [--] QUERY...\n"
     "       swarm memory export  [--namespace NS] > FILE.jsonl\n"
     "       swarm memory import  [--namespace NS] [FILE.jsonl] < FILE.jsonl\n"
     "       swarm memory stats\n"
     "The shared memory in Redis, seen by every agent on every machine.\n"
     "NS defaults to 'default'; task results are in 'results' as result-<id>.\n"
     "store reads VALUE from stdin when it is '-' or absent (binary-safe, 16 MiB\n"
-    "at most); --ttl makes Redis delete the entry after S seconds; --no-upsert\n"
-    "fails (exit 1) when KEY exists. list shows values newest first and says how\n"
-    "many more there are; search matches keys, tags and values, case-insensitive,\n"
-    "best first. export/import use JSON lines (binary values as value_base64)\n"
-    "and round-trip exactly. --json on any verb prints one JSON document.\n";
+    "at most); --ttl makes Redis delete the entry after S seconds (1 to 31536000,\n"
+    "365 days); --no-upsert fails (exit 1) when KEY exists. list shows values\n"
+    "newest first and says how many more there are; search matches keys, tags\n"
+    "and values, ignoring case in every script (Unicode case folding: straße\n"
+    "finds STRASSE), best first. export/import use JSON lines (binary values as\n"
+    "value_base64) and round-trip exactly. After '--' nothing is an option: a KEY,\n"
+    "VALUE or QUERY that starts with '-' goes there. --json on any verb prints\n"
+    "one JSON document.\n";
 
 typedef struct {
     const char *ns;
     bool        ns_given;
     long long   limit;
-    long long   ttl_s;
+    int64_t     ttl_s;
     bool        no_upsert;
     const char *tags;
 } s_opts_t;
@@ -143,7 +146,8 @@ s_store(cli_t *cli, const s_opts_t *o, int argc, char **argv)
     else if (cli->json) {
         json_t *j = json_pack("{s:s, s:s, s:I, s:b}", "namespace", o->ns, "key", key,
                               "bytes", (json_int_t) len, "stored", 1);
-        json_object_set_new(j, "ttl_s", o->ttl_s ? json_integer(o->ttl_s) : json_null());
+        json_object_set_new(j, "ttl_s", o->ttl_s ? json_integer((json_int_t) o->ttl_s)
+                                                  : json_null());
         cli_print_json(j);
     }
     else
@@ -427,11 +431,9 @@ s_stats(cli_t *cli, const s_opts_t *o, int argc, char **argv)
 int
 cli_memory(cli_t *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "namespace", required_argument, NULL, 'n' }, { "limit", required_argument, NULL, 'l' },
-        { "ttl", required_argument, NULL, 't' }, { "no-upsert", no_argument, NULL, 'U' },
-        { "tags", required_argument, NULL, 'g' }, { "json", no_argument, NULL, 'J' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "namespace", 'n', true, 'n' }, { "limit", 0, true, 'l' }, { "ttl", 0, true, 't' },
+        { "no-upsert", 0, false, 'U' }, { "tags", 0, true, 'g' }, { NULL, 0, false, 0 },
     };
     static const struct {
         const char *name;
@@ -441,42 +443,48 @@ cli_memory(cli_t *cli, int argc, char **argv)
         { "list", s_list }, { "search", s_search }, { "export", s_export },
         { "import", s_import }, { "stats", s_stats },
     };
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(s_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    const char *verb = argv[1];
     s_opts_t o = { .ns = "default", .limit = 20 };
-    int c;
-    argc--;                     /*  parse from the verb on, afresh */
-    argv++;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, ":n:h", lo, NULL)) != -1) {
+    int c, rc = 0;
+    cli_args_t a;
+    /*  The verb is the first positional: options may come before it too
+     *  (swarm memory --json search ...). */
+    cli_args_init(&a, cli, "memory", lo, argc, argv, 0);
+    a.g.hint = " (a KEY, VALUE or QUERY that starts with '-' goes after '--')";
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
+        sw_err_t err = { 0 };
         switch (c) {
-        case 'n': o.ns = optarg; o.ns_given = true; break;
+        case 'n': o.ns = a.g.arg; o.ns_given = true; break;
         case 'l':
-            if (sw_parse_int(optarg, 1, 10000000, &o.limit) < 0)
-                return cli_fail(EXIT_USAGE, "memory: --limit wants a number, got '%s'", optarg);
+            if (sw_parse_int(a.g.arg, 1, 10000000, &o.limit) < 0)
+                rc = cli_fail(EXIT_USAGE, "memory: --limit wants a number from 1 to 10000000, "
+                              "got '%s'", a.g.arg);
             break;
         case 't':
-            if (sw_parse_int(optarg, 1, 10LL * 365 * 86400, &o.ttl_s) < 0)
-                return cli_fail(EXIT_USAGE, "memory: --ttl wants seconds (1 or more), got '%s'",
-                                optarg);
+            if (sw_memory_ttl_parse(a.g.arg, &o.ttl_s, &err) < 0)
+                rc = cli_fail(EXIT_USAGE, "memory: --%s", err.msg);
             break;
         case 'U': o.no_upsert = true; break;
-        case 'g': o.tags = optarg; break;
-        case 'J': cli->json = true; break;
-        case 'h': fputs(s_usage, stdout); return 0;
-        default:
-            return cli_fail(EXIT_USAGE, "memory: unknown option or missing value '%s'",
-                            argv[optind - 1]);
+        case 'g': o.tags = a.g.arg; break;
+        case 'h': fputs(s_usage, stdout); rc = -1; break;
+        default: rc = EXIT_USAGE;
         }
     }
-    if (!sw_id_valid(o.ns))
-        return cli_fail(EXIT_USAGE, "memory: invalid namespace '%s'", o.ns);
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        if (strcmp(verb, verbs[i].name) == 0)
-            return verbs[i].fn(cli, &o, argc - optind, argv + optind);
-    return cli_fail(EXIT_USAGE, "memory: unknown command '%s' (store, get, delete, list, "
-                    "search, export, import, stats)", verb);
+    if (rc == 0 && a.g.npos == 0) {
+        fputs(s_usage, stderr);
+        rc = EXIT_USAGE;
+    }
+    if (rc == 0 && !sw_id_valid(o.ns))
+        rc = cli_fail(EXIT_USAGE, "memory: invalid namespace '%s'", o.ns);
+    const char *verb = rc == 0 ? a.g.pos[0] : "";
+    bool known = false;
+    for (size_t i = 0; rc == 0 && i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcmp(verb, verbs[i].name) == 0) {
+            rc = verbs[i].fn(cli, &o, a.g.npos - 1, a.g.pos + 1);
+            known = true;
+        }
+    if (rc == 0 && !known)
+        rc = cli_fail(EXIT_USAGE, "memory: unknown command '%s' (store, get, delete, list, "
+                      "search, export, import, stats)", verb);
+    cli_args_release(&a);
+    return rc < 0 ? 0 : rc;
 }

@@ -1,6 +1,5 @@
 /*  cli_results -- results and logs, read from Redis (docs/redis.md), so
  *  they work while the coordinator is down. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -137,28 +136,66 @@ s_md_cell(const char *s)
     }
 }
 
+/*  The document of one task, as `results --json` prints it. */
+static json_t *
+s_row_json(const s_row_t *r, const char *job)
+{
+    json_t *doc = r->result ? json_deep_copy(r->result) : json_object();
+    /*  The coordinator's word on status wins (e.g. cancelled). */
+    json_object_set_new(doc, "id", json_string(r->id));
+    json_object_set_new(doc, "job", json_string(job));
+    json_object_set_new(doc, "status", json_string(r->status ? r->status : "unknown"));
+    json_object_set_new(doc, "attempt", json_integer(r->attempt));
+    if (!r->result) {
+        json_object_set_new(doc, "agent", r->agent && *r->agent ? json_string(r->agent)
+                                                                 : json_null());
+        json_object_set_new(doc, "output", json_null());
+    }
+    json_object_set_new(doc, "reason", r->reason && *r->reason ? json_string(r->reason)
+                                                                : json_null());
+    return doc;
+}
+
+json_t *
+cli_results_docs(cli_t *cli, const char *job, int *code)
+{
+    s_row_t *rows = NULL;
+    size_t n = 0;
+    *code = cli_redis(cli) ? s_load(cli, job, &rows, &n) : EXIT_UNREACHABLE;
+    json_t *arr = *code ? NULL : json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (arr)
+            json_array_append_new(arr, s_row_json(&rows[i], job));
+        s_row_release(&rows[i]);
+    }
+    free(rows);
+    return arr;
+}
+
 int
 cli_results(cli_t *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "json", no_argument, NULL, 'J' },
-        { "markdown", no_argument, NULL, 'M' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "job", 'j', true, 'j' }, { "markdown", 0, false, 'M' }, { NULL, 0, false, 0 },
     };
     const char *jobflag = NULL;
     bool md = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    cli_args_t a;
+    cli_args_init(&a, cli, "results", lo, argc, argv, 0);
+    while ((c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
-        case 'J': cli->json = true; break;
+        case 'j': jobflag = a.g.arg; break;
         case 'M': md = true; break;
-        case 'h': fputs(s_results_usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "results: unknown option '%s'", argv[optind - 1]);
+        case 'h': cli_args_release(&a); fputs(s_results_usage, stdout); return 0;
+        default: cli_args_release(&a); return EXIT_USAGE;
         }
     }
-    if (optind < argc)
-        return cli_fail(EXIT_USAGE, "results: unexpected argument '%s'", argv[optind]);
+    int npos = a.g.npos;
+    char *extra = npos ? a.g.pos[0] : NULL;
+    cli_args_release(&a);
+    if (npos)
+        return cli_fail(EXIT_USAGE, "results: unexpected argument '%s'", extra);
     if (!cli_redis(cli))
         return EXIT_UNREACHABLE;
     char *job = cli_current_job(cli, jobflag);
@@ -196,20 +233,7 @@ cli_results(cli_t *cli, int argc, char **argv)
         else if (st != SW_TS_SUCCEEDED)
             bad++;
         if (cli->json) {
-            json_t *doc = r->result ? json_incref(r->result) : json_object();
-            /*  The coordinator's word on status wins (e.g. cancelled). */
-            json_object_set_new(doc, "id", json_string(r->id));
-            json_object_set_new(doc, "job", json_string(job));
-            json_object_set_new(doc, "status", json_string(r->status ? r->status : "unknown"));
-            json_object_set_new(doc, "attempt", json_integer(r->attempt));
-            if (!r->result) {
-                json_object_set_new(doc, "agent", r->agent && *r->agent ? json_string(r->agent)
-                                                                         : json_null());
-                json_object_set_new(doc, "output", json_null());
-            }
-            json_object_set_new(doc, "reason", r->reason && *r->reason ? json_string(r->reason)
-                                                                        : json_null());
-            json_array_append_new(arr, doc);
+            json_array_append_new(arr, s_row_json(r, job));
             continue;
         }
         char summary[120] = "", dur[32], code[8] = "-";
@@ -292,69 +316,106 @@ cli_results(cli_t *cli, int argc, char **argv)
 
 /*  --- logs --------------------------------------------------------------------- */
 
+json_t *
+cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code)
+{
+    if (!sw_id_valid(id)) {
+        *code = cli_fail(EXIT_USAGE, "logs: invalid task id '%s'", id);
+        return NULL;
+    }
+    if (!cli_redis(cli)) {
+        *code = EXIT_UNREACHABLE;
+        return NULL;
+    }
+    char *key = sw_key_task(job, id);
+    for (;;) {
+        sw_err_t err = { 0 };
+        redisReply *r = sw_redis_cmdv(cli->redis, &err, "HGETALL", key, NULL);
+        if (!r) {
+            free(key);
+            *code = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+            return NULL;
+        }
+        s_row_t row = { 0 };
+        s_row_fill(&row, 0, r);
+        freeReplyObject(r);
+        int st = sw_tstate_parse(row.status);
+        if (!row.status) {
+            free(key);
+            *code = cli_fail(EXIT_NOT_FOUND, "no task '%s' in job '%s'", id, job);
+            return NULL;
+        }
+        if (!row.result && follow && !(st >= 0 && SW_TS_FINAL(st))) {
+            s_row_release(&row);
+            usleep(200000);
+            continue;
+        }
+        free(key);
+        row.id = xstrdup(id);
+        json_t *doc = s_row_json(&row, job);
+        if (!json_object_get(doc, "stderr_tail"))
+            json_object_set_new(doc, "stderr_tail", json_null());
+        s_row_release(&row);
+        *code = 0;
+        return doc;
+    }
+}
+
 int
 cli_logs(cli_t *cli, int argc, char **argv)
 {
     static const char usage[] =
-        "usage: swarm logs [-f] [--job JOB] ID\n"
+        "usage: swarm logs [-f] [--job JOB] [--] ID\n"
         "Prints the task's output on stdout and its stderr tail on stderr. With -f,\n"
-        "waits for the task to finish first.\n";
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "follow", no_argument, NULL, 'f' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        "waits for the task to finish first. --json prints one document: the task's\n"
+        "result (output, stderr_tail, exit_code, ...) with its status, attempt and\n"
+        "reason; output is null while the task has none.\n";
+    static const sw_arg_t lo[] = {
+        { "job", 'j', true, 'j' }, { "follow", 'f', false, 'f' }, { NULL, 0, false, 0 },
     };
     const char *jobflag = NULL;
     bool follow = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":fh", lo, NULL)) != -1) {
+    cli_args_t a;
+    cli_args_init(&a, cli, "logs", lo, argc, argv, 0);
+    while ((c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
+        case 'j': jobflag = a.g.arg; break;
         case 'f': follow = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "logs: unknown option '%s'", argv[optind - 1]);
+        case 'h': cli_args_release(&a); fputs(usage, stdout); return 0;
+        default: cli_args_release(&a); return EXIT_USAGE;
         }
     }
-    if (argc - optind != 1)
+    const char *id = a.g.npos == 1 ? a.g.pos[0] : NULL;
+    cli_args_release(&a);
+    if (!id)
         return cli_fail(EXIT_USAGE, "logs: name one task id (see swarm logs --help)");
     if (!cli_redis(cli))
         return EXIT_UNREACHABLE;
     char *job = cli_current_job(cli, jobflag);
     if (!job)
         return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
-    char *key = sw_key_task(job, argv[optind]);
-    int rc = 0;
-    for (;;) {
-        sw_err_t err = { 0 };
-        redisReply *r = sw_redis_cmdv(cli->redis, &err, "HGETALL", key, NULL);
-        if (!r) {
-            rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-            break;
-        }
-        s_row_t row = { 0 };
-        s_row_fill(&row, 0, r);
-        freeReplyObject(r);
-        int st = sw_tstate_parse(row.status);
-        if (!row.status)
-            rc = cli_fail(EXIT_NOT_FOUND, "no task '%s' in job '%s'", argv[optind], job);
-        else if (row.result) {
-            fputs(s_jstr(row.result, "output"), stdout);
-            const char *tail = s_jstr(row.result, "stderr_tail");
-            if (*tail)
-                fprintf(stderr, "%s", tail);
-        }
-        else if (follow && !(st >= 0 && SW_TS_FINAL(st))) {
-            s_row_release(&row);
-            usleep(200000);
-            continue;
-        }
-        else
-            fprintf(stderr, "swarm: task %s is %s%s%s; no output stored\n", argv[optind],
-                    row.status, row.reason && *row.reason ? ": " : "",
-                    row.reason ? row.reason : "");
-        s_row_release(&row);
-        break;
-    }
-    free(key);
+    int rc;
+    json_t *doc = cli_logs_doc(cli, job, id, follow, &rc);
     free(job);
-    return rc;
+    if (!doc)
+        return rc;
+    if (cli->json) {
+        cli_print_json(doc);
+        return 0;
+    }
+    const char *output = json_string_value(json_object_get(doc, "output"));
+    const char *tail = json_string_value(json_object_get(doc, "stderr_tail"));
+    const char *reason = json_string_value(json_object_get(doc, "reason"));
+    if (output) {
+        fputs(output, stdout);
+        if (tail && *tail)
+            fprintf(stderr, "%s", tail);
+    }
+    else
+        fprintf(stderr, "swarm: task %s is %s%s%s; no output stored\n", id,
+                json_string_value(json_object_get(doc, "status")), reason ? ": " : "",
+                reason ? reason : "");
+    json_decref(doc);
+    return 0;
 }

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -311,34 +310,39 @@ cli_diff(cli_t *cli, int argc, char **argv)
         "Prints the change task ID made to its workspace as a git patch (binary-safe:\n"
         "git apply takes it), or with --stat its diffstat. Nothing when the task\n"
         "changed nothing.\n";
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "stat", no_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "job", 0, true, 'j' }, { "stat", 0, false, 's' }, { NULL, 0, false, 0 },
     };
-    const char *jobflag = NULL;
+    const char *jobflag = NULL, *id = NULL;
     bool stat = false;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    int c, rc = 0;
+    cli_args_t a;
+    cli_args_init(&a, cli, "diff", lo, argc, argv, 0);
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
+        case 'j': jobflag = a.g.arg; break;
         case 's': stat = true; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "diff: unknown option or missing value '%s'",
-                                 argv[optind - 1]);
+        case 'h': fputs(usage, stdout); rc = -1; break;
+        default: rc = EXIT_USAGE;
         }
     }
-    if (argc - optind != 1)
-        return cli_fail(EXIT_USAGE, "diff: name one task (see swarm diff --help)");
+    if (rc == 0 && a.g.npos != 1)
+        rc = cli_fail(EXIT_USAGE, "diff: name one task (see swarm diff --help)");
+    if (rc == 0)
+        id = a.g.pos[0];
     char *job = NULL;
     s_task_t *tasks = NULL;
     size_t n = 0;
-    int rc = s_open(cli, jobflag, &job, &tasks, &n);
-    if (rc)
-        return rc;
-    s_task_t *t = s_find(tasks, n, argv[optind]);
+    if (rc == 0)
+        rc = s_open(cli, jobflag, &job, &tasks, &n);
+    if (rc) {
+        cli_args_release(&a);
+        return rc < 0 ? 0 : rc;
+    }
+    s_task_t *t = s_find(tasks, n, id);
     json_t *blob = NULL;
     if (!t)
-        rc = cli_fail(EXIT_NOT_FOUND, "diff: no task '%s' in job %s", argv[optind], job);
+        rc = cli_fail(EXIT_NOT_FOUND, "diff: no task '%s' in job %s", id, job);
     else if (!t->result)
         rc = cli_fail(EXIT_NOT_FOUND, "diff: task %s has no result yet (%s)", t->id,
                       t->status ? t->status : "unknown");
@@ -414,6 +418,7 @@ cli_diff(cli_t *cli, int argc, char **argv)
         rc = cli_fail(err.code == SW_EUNREACH ? EXIT_UNREACHABLE : EXIT_TASKS_FAILED,
                       "diff: task %s: %s", t->id, err.msg);
 out:
+    cli_args_release(&a);
     json_decref(blob);
     s_tasks_free(tasks, n);
     free(job);
@@ -434,38 +439,43 @@ cli_apply(cli_t *cli, int argc, char **argv)
         "--branch the result goes to the work tree (your index and HEAD stay as\n"
         "they are); with --branch NAME a new branch gets one commit per task on\n"
         "top of HEAD, and the work tree is not touched.\n";
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "branch", required_argument, NULL, 'b' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "job", 0, true, 'j' }, { "branch", 0, true, 'b' }, { NULL, 0, false, 0 },
     };
     const char *jobflag = NULL, *branch = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    int c, rc = 0;
+    cli_args_t a;
+    cli_args_init(&a, cli, "apply", lo, argc, argv, 0);
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
-        case 'b': branch = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "apply: unknown option or missing value '%s'",
-                                 argv[optind - 1]);
+        case 'j': jobflag = a.g.arg; break;
+        case 'b': branch = a.g.arg; break;
+        case 'h': fputs(usage, stdout); rc = -1; break;
+        default: rc = EXIT_USAGE;
         }
     }
     char *job = NULL;
     s_task_t *tasks = NULL;
     size_t n = 0;
-    int rc = s_open(cli, jobflag, &job, &tasks, &n);
-    if (rc)
-        return rc;
+    if (rc == 0)
+        rc = s_open(cli, jobflag, &job, &tasks, &n);
+    if (rc) {
+        cli_args_release(&a);
+        return rc < 0 ? 0 : rc;
+    }
+    int nids = a.g.npos;
+    char **ids = a.g.pos;
     sw_ws_change_t *changes = xcalloc(n + 1, sizeof *changes);
     size_t nc = 0;
     /*  In submit order, which is a dependency order (a task's
      *  dependencies are submitted before it). */
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        bool named = optind == argc;
-        for (int k = optind; k < argc && !named; k++)
-            named = strcmp(argv[k], tasks[i].id) == 0;
+        bool named = nids == 0;
+        for (int k = 0; k < nids && !named; k++)
+            named = strcmp(ids[k], tasks[i].id) == 0;
         if (!named)
             continue;
-        if (optind == argc && (!tasks[i].status || strcmp(tasks[i].status, "succeeded") != 0))
+        if (nids == 0 && (!tasks[i].status || strcmp(tasks[i].status, "succeeded") != 0))
             continue;
         if (!s_changed(&tasks[i]))
             continue;
@@ -475,9 +485,9 @@ cli_apply(cli_t *cli, int argc, char **argv)
             .commit = json_string_value(json_object_get(w, "commit")),
             .manifest = json_string_value(json_object_get(w, "manifest")) };
     }
-    for (int k = optind; rc == 0 && k < argc; k++)
-        if (!s_find(tasks, n, argv[k]))
-            rc = cli_fail(EXIT_NOT_FOUND, "apply: no task '%s' in job %s", argv[k], job);
+    for (int k = 0; rc == 0 && k < nids; k++)
+        if (!s_find(tasks, n, ids[k]))
+            rc = cli_fail(EXIT_NOT_FOUND, "apply: no task '%s' in job %s", ids[k], job);
     sw_ws_apply_report_t rep = { 0 };
     if (rc == 0 && nc == 0) {
         if (cli->json)
@@ -514,12 +524,12 @@ cli_apply(cli_t *cli, int argc, char **argv)
         sw_buf_release(&files);
     }
     else if (cli->json) {
-        json_t *ids = json_array(), *files = json_array();
+        json_t *applied = json_array(), *files = json_array();
         for (size_t i = 0; i < rep.applied.n; i++)
-            json_array_append_new(ids, json_string(rep.applied.v[i]));
+            json_array_append_new(applied, json_string(rep.applied.v[i]));
         for (size_t i = 0; i < rep.files.n; i++)
             json_array_append_new(files, json_string(rep.files.v[i]));
-        json_t *doc = json_pack("{s:s, s:o, s:o}", "job", job, "applied", ids, "files", files);
+        json_t *doc = json_pack("{s:s, s:o, s:o}", "job", job, "applied", applied, "files", files);
         if (branch)
             json_object_set_new(doc, "branch", json_pack("{s:s, s:s?}", "name", branch,
                                                          "commit", rep.commit));
@@ -538,6 +548,7 @@ cli_apply(cli_t *cli, int argc, char **argv)
                rep.files.n == 1 ? "" : "s");
     }
 out:
+    cli_args_release(&a);
     sw_ws_apply_report_release(&rep);
     free(changes);
     s_tasks_free(tasks, n);
@@ -649,37 +660,42 @@ cli_outputs(cli_t *cli, int argc, char **argv)
         "succeeded task of the job, or of the named ones, below DIR (default: here),\n"
         "with their paths and modes. Each file is checked against its SHA-256; a\n"
         "path that would leave DIR, also through a symlink in DIR, is refused.\n";
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "dest", required_argument, NULL, 'd' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+    static const sw_arg_t lo[] = {
+        { "job", 0, true, 'j' }, { "dest", 0, true, 'd' }, { NULL, 0, false, 0 },
     };
     const char *jobflag = NULL, *destdir = ".";
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    int c, rc = 0;
+    cli_args_t a;
+    cli_args_init(&a, cli, "outputs", lo, argc, argv, 0);
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': jobflag = optarg; break;
-        case 'd': destdir = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "outputs: unknown option or missing value '%s'",
-                                 argv[optind - 1]);
+        case 'j': jobflag = a.g.arg; break;
+        case 'd': destdir = a.g.arg; break;
+        case 'h': fputs(usage, stdout); rc = -1; break;
+        default: rc = EXIT_USAGE;
         }
     }
-    if (mkdir(destdir, 0755) < 0 && errno != EEXIST)
-        return cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
-    int dest = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dest < 0)
-        return cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
+    int nids = a.g.npos;
+    char **ids = a.g.pos;
+    int dest = -1;
+    if (rc == 0 && mkdir(destdir, 0755) < 0 && errno != EEXIST)
+        rc = cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
+    if (rc == 0 && (dest = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        rc = cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
     char *job = NULL;
     s_task_t *tasks = NULL;
     size_t n = 0;
-    int rc = s_open(cli, jobflag, &job, &tasks, &n);
+    if (rc == 0)
+        rc = s_open(cli, jobflag, &job, &tasks, &n);
     if (rc) {
-        close(dest);
-        return rc;
+        if (dest >= 0)
+            close(dest);
+        cli_args_release(&a);
+        return rc < 0 ? 0 : rc;
     }
-    for (int k = optind; rc == 0 && k < argc; k++)
-        if (!s_find(tasks, n, argv[k]))
-            rc = cli_fail(EXIT_NOT_FOUND, "outputs: no task '%s' in job %s", argv[k], job);
+    for (int k = 0; rc == 0 && k < nids; k++)
+        if (!s_find(tasks, n, ids[k]))
+            rc = cli_fail(EXIT_NOT_FOUND, "outputs: no task '%s' in job %s", ids[k], job);
     sw_cas_t cas;
     sw_cas_init(&cas, cli->redis, NULL, 0);
     /*  Every manifest first: a path two tasks produced differently is an
@@ -687,14 +703,14 @@ cli_outputs(cli_t *cli, int argc, char **argv)
     json_t *plan = json_object();       /*  path -> {task, file} */
     json_t *manifests = json_array();
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        bool named = optind == argc;
-        for (int k = optind; k < argc && !named; k++)
-            named = strcmp(argv[k], tasks[i].id) == 0;
+        bool named = nids == 0;
+        for (int k = 0; k < nids && !named; k++)
+            named = strcmp(ids[k], tasks[i].id) == 0;
         const char *digest = json_string_value(json_object_get(tasks[i].result,
                                                                "outputs_manifest"));
         if (!named || !digest)
             continue;
-        if (optind == argc && (!tasks[i].status || strcmp(tasks[i].status, "succeeded") != 0))
+        if (nids == 0 && (!tasks[i].status || strcmp(tasks[i].status, "succeeded") != 0))
             continue;
         sw_buf_t text;
         sw_buf_init(&text);
@@ -769,6 +785,7 @@ cli_outputs(cli_t *cli, int argc, char **argv)
     json_decref(plan);
     json_decref(manifests);
     close(dest);
+    cli_args_release(&a);
     s_tasks_free(tasks, n);
     free(job);
     return rc;
@@ -785,21 +802,23 @@ cli_purge(cli_t *cli, int argc, char **argv)
         "patches and build outputs. Content another job still uses stays for it.\n"
         "The job's results and state stay; swarm diff, apply and outputs then say\n"
         "the content is gone.\n";
-    static const struct option lo[] = {
-        { "job", required_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
+    static const sw_arg_t lo[] = { { "job", 0, true, 'j' }, { NULL, 0, false, 0 } };
     const char *job = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+    int c, rc = 0;
+    cli_args_t a;
+    cli_args_init(&a, cli, "purge", lo, argc, argv, 0);
+    while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         switch (c) {
-        case 'j': job = optarg; break;
-        case 'h': fputs(usage, stdout); return 0;
-        default: return cli_fail(EXIT_USAGE, "purge: unknown option or missing value '%s'",
-                                 argv[optind - 1]);
+        case 'j': job = a.g.arg; break;
+        case 'h': fputs(usage, stdout); rc = -1; break;
+        default: rc = EXIT_USAGE;
         }
     }
-    if (!job || optind < argc)
+    int npos = a.g.npos;
+    cli_args_release(&a);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!job || npos)
         return cli_fail(EXIT_USAGE, "purge: name the job with --job JOB (it is never the "
                         "current job by default)");
     if (!cli_redis(cli))

@@ -2,8 +2,11 @@
 #include "sw_memory.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unicase.h>
+#include <uninorm.h>
 
 #include "sw_keys.h"
 #include "sw_mpack.h"
@@ -88,6 +91,17 @@ sw_memory_key_valid(const char *key)
     return true;
 }
 
+int
+sw_memory_ttl_parse(const char *text, int64_t *ttl_s, sw_err_t *err)
+{
+    long long v;
+    if (!text || sw_parse_int(text, 1, SW_MEM_MAX_TTL_S, &v) < 0)
+        return sw_err_set(err, SW_EINVAL, "ttl must be whole seconds from 1 to %d (365 days), "
+                          "got '%.40s'", SW_MEM_MAX_TTL_S, text ? text : "");
+    *ttl_s = v;
+    return 0;
+}
+
 static int
 s_check_names(const char *ns, const char *key, sw_err_t *err)
 {
@@ -130,8 +144,9 @@ s_store_args(s_store_args_t *a, const char *ns, const char *key, const void *val
     if (len > SW_MEM_MAX_VALUE)
         return sw_err_set(err, SW_EINVAL, "value is %zu bytes; the limit is %u bytes (16 MiB)",
                           len, SW_MEM_MAX_VALUE);
-    if (o->ttl_ms < 0)
-        return sw_err_set(err, SW_EINVAL, "TTL must not be negative");
+    if (o->ttl_ms < 0 || o->ttl_ms > (int64_t) SW_MEM_MAX_TTL_S * 1000)
+        return sw_err_set(err, SW_EINVAL, "ttl must be whole seconds from 1 to %d (365 days), "
+                          "got %lld ms", SW_MEM_MAX_TTL_S, (long long) o->ttl_ms);
     int64_t now = sw_wall_ms();
     a->entry = sw_key_mem(ns, key);
     a->index = sw_key_ns_index(ns);
@@ -409,13 +424,43 @@ sw_memory_list(sw_redis_t *r, const char *ns, size_t offset, size_t limit, bool 
 
 /*  --- search ---------------------------------------------------------------- */
 
-static char *
-s_lower(const char *s, size_t n)
+char *
+sw_memory_fold(const char *s, size_t n, size_t *out_len)
 {
-    char *p = xmalloc(n + 1);
-    for (size_t i = 0; i < n; i++)
-        p[i] = (char) tolower((unsigned char) s[i]);
-    p[n] = '\0';
+    size_t i = 0;
+    while (i < n && (unsigned char) s[i] < 0x80)
+        i++;
+    if (i == n) {
+        /*  ASCII: full case folding maps it exactly as tolower does. */
+        char *p = xmalloc(n + 1);
+        for (size_t k = 0; k < n; k++)
+            p[k] = (char) tolower((unsigned char) s[k]);
+        p[n] = '\0';
+        *out_len = n;
+        return p;
+    }
+    /*  Full folding (ß -> ss), no language tailoring, then NFC, so that a
+     *  precomposed and a decomposed é fold alike. libunistring replaces
+     *  ill-formed bytes with U+FFFD instead of failing. */
+    size_t len = 0;
+    uint8_t *f = u8_casefold((const uint8_t *) s, n, NULL, UNINORM_NFC, NULL, &len);
+    if (!f) {
+        if (errno == ENOMEM)
+            abort();
+        /*  Not expected from libunistring 1.0; fall back to ASCII folding
+         *  rather than lose the entry from every search. */
+        char *p = xmalloc(n + 1);
+        for (size_t k = 0; k < n; k++)
+            p[k] = (char) tolower((unsigned char) s[k]);
+        p[n] = '\0';
+        *out_len = n;
+        return p;
+    }
+    char *p = xmalloc(len + 1);
+    memcpy(p, f, len);
+    p[len] = '\0';
+    free(f);
+    *out_len = len;
     return p;
 }
 
@@ -439,18 +484,20 @@ double
 sw_memory_score(const sw_strv_t *terms, const char *key, const char *tags, const char *value,
                 size_t len)
 {
-    char *lk = s_lower(key, strlen(key)), *lt = s_lower(tags, strlen(tags));
-    char *lv = s_lower(value, len);
+    size_t lk_n, lt_n, lv_n;
+    char *lk = sw_memory_fold(key, strlen(key), &lk_n);
+    char *lt = sw_memory_fold(tags, strlen(tags), &lt_n);
+    char *lv = sw_memory_fold(value, len, &lv_n);
     double score = 0;
     int matched = 0;
     for (size_t i = 0; i < terms->n; i++) {
         const char *t = terms->v[i];
         double s = 0;
-        if (strstr(lk, t))
+        if (s_count(lk, lk_n, t, 1))
             s += strcmp(lk, t) == 0 ? 5 : 3;
-        if (s_count(lt, strlen(lt), t, 1))
+        if (s_count(lt, lt_n, t, 1))
             s += 2;
-        int in_value = s_count(lv, len, t, 10);
+        int in_value = s_count(lv, lv_n, t, 10);
         if (in_value)
             s += 1 + 0.1 * in_value;
         if (s > 0) {
@@ -462,6 +509,17 @@ sw_memory_score(const sw_strv_t *terms, const char *key, const char *tags, const
     free(lt);
     free(lv);
     return matched ? matched * 100.0 + score : 0;
+}
+
+int
+sw_memory_terms(const char *query, sw_strv_t *terms)
+{
+    size_t n;
+    char *q = sw_memory_fold(query, strlen(query), &n), *save = NULL;
+    for (char *t = strtok_r(q, " \t\n\r", &save); t; t = strtok_r(NULL, " \t\n\r", &save))
+        sw_strv_push(terms, t);
+    free(q);
+    return terms->n ? 0 : -1;
 }
 
 static int
@@ -480,12 +538,10 @@ sw_memory_search(sw_redis_t *r, const char *ns, const char *query, size_t limit,
     *out = NULL;
     *n = 0;
     sw_strv_t terms = { 0 }, spaces = { 0 };
-    char *q = s_lower(query, strlen(query)), *save = NULL;
-    for (char *t = strtok_r(q, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
-        sw_strv_push(&terms, t);
-    free(q);
-    if (terms.n == 0)
+    if (sw_memory_terms(query ? query : "", &terms) < 0) {
+        sw_strv_release(&terms);
         return sw_err_set(err, SW_EINVAL, "empty search query");
+    }
     int rc = 0;
     if (ns)
         rc = s_check_names(ns, NULL, err) < 0 ? -1 : (sw_strv_push(&spaces, ns), 0);
@@ -687,8 +743,10 @@ sw_memory_entry_from_json(json_t *o, sw_mem_entry_t *e, sw_err_t *err)
 int
 sw_memory_test(bool verbose)
 {
+    sw_err_t err = { 0 };
     sw_strv_t terms = { 0 };
     sw_strv_push(&terms, "auth");
+    /*  the terms the callers pass are folded already */
     double key_hit = sw_memory_score(&terms, "auth-design", "", "nothing", 7);
     double tag_hit = sw_memory_score(&terms, "x", "auth,api", "nothing", 7);
     double val_hit = sw_memory_score(&terms, "x", "", "uses AUTH tokens", 16);
@@ -702,6 +760,55 @@ sw_memory_test(bool verbose)
     CHECK(sw_memory_score(&terms, "x", "", "\0\0jwt", 5) > 0);
     sw_strv_release(&terms);
 
+    /*  Full Unicode case folding (issue 14): Cyrillic, accents, ß -> ss,
+     *  precomposed and decomposed alike, in keys, tags and values. */
+    static const struct { const char *query, *key, *tags, *value; } fold[] = {
+        { "дизайн", "x", "", "ДИЗАЙН системы" },
+        { "ДИЗАЙН", "дизайн-api", "", "" },
+        { "école", "x", "ÉCOLE,paris", "" },
+        { "ÉCOLE", "x", "", "une e\xcc\x81" "cole" },           /*  decomposed é */
+        { "straße", "x", "", "STRASSE 5" },
+        { "STRASSE", "x", "", "straße 5" },
+        { "ǆ", "x", "", "Ǆ ǅ" },                            /*  title case */
+        { "ﬁle", "FILE-1", "", "" },                        /*  ligature */
+    };
+    for (size_t i = 0; i < sizeof fold / sizeof fold[0]; i++) {
+        CHECK(sw_memory_terms(fold[i].query, &terms) == 0);
+        CHECK(sw_memory_score(&terms, fold[i].key, fold[i].tags, fold[i].value,
+                              strlen(fold[i].value)) > 0);
+        sw_strv_release(&terms);
+    }
+    /*  no false friends: e is not é, and matching is on folded text */
+    CHECK(sw_memory_terms("ecole", &terms) == 0);
+    CHECK(sw_memory_score(&terms, "x", "", "ÉCOLE", strlen("ÉCOLE")) == 0);
+    sw_strv_release(&terms);
+    /*  binary values (NUL, ill-formed UTF-8) are searched, not refused */
+    CHECK(sw_memory_terms("jwt", &terms) == 0);
+    CHECK(sw_memory_score(&terms, "x", "", "\xff\xfe\0JWT\x80", 7) > 0);
+    sw_strv_release(&terms);
+    /*  the empty and the blank query have no terms */
+    CHECK(sw_memory_terms("", &terms) < 0 && sw_memory_terms(" \t\n", &terms) < 0);
+    CHECK(sw_memory_terms("  Auth\tJWT  ", &terms) == 0 && terms.n == 2);
+    CHECK(strcmp(terms.v[0], "auth") == 0 && strcmp(terms.v[1], "jwt") == 0);
+    sw_strv_release(&terms);
+    size_t flen;
+    char *f = sw_memory_fold("A\0\xc3\x9f", 4, &flen);
+    CHECK(flen == 4 && memcmp(f, "a\0ss", 4) == 0);
+    free(f);
+    f = sw_memory_fold("", 0, &flen);
+    CHECK(flen == 0 && f[0] == '\0');
+    free(f);
+
+    /*  one TTL limit, one message (issue 14: the CLI took 31536001) */
+    int64_t ttl;
+    CHECK(sw_memory_ttl_parse("31536000", &ttl, &err) == 0 && ttl == 31536000);
+    CHECK(sw_memory_ttl_parse("1", &ttl, &err) == 0 && ttl == 1);
+    CHECK(sw_memory_ttl_parse("31536001", &ttl, &err) < 0 && err.code == SW_EINVAL);
+    CHECK(strcmp(err.msg, "ttl must be whole seconds from 1 to 31536000 (365 days), "
+                 "got '31536001'") == 0);
+    CHECK(sw_memory_ttl_parse("0", &ttl, &err) < 0 && sw_memory_ttl_parse("", &ttl, &err) < 0);
+    CHECK(sw_memory_ttl_parse("-5", &ttl, &err) < 0 && sw_memory_ttl_parse("1e3", &ttl, &err) < 0);
+
     CHECK(sw_memory_key_valid("result-coder-1") && sw_memory_key_valid("a b:c/d"));
     CHECK(!sw_memory_key_valid("") && !sw_memory_key_valid("a\nb"));
 
@@ -712,7 +819,6 @@ sw_memory_test(bool verbose)
     CHECK(json_object_get(o, "value") == NULL);
     CHECK(strcmp(json_string_value(json_object_get(o, "value_base64")), "YQD/") == 0);
     sw_mem_entry_t back;
-    sw_err_t err = { 0 };
     CHECK(sw_memory_entry_from_json(o, &back, &err) == 0);
     CHECK(back.len == 3 && memcmp(back.value, "a\0\xff", 3) == 0);
     CHECK(strcmp(back.tags, "x,y") == 0 && back.created == 1 && back.updated == 2);

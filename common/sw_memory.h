@@ -22,6 +22,7 @@
 #define SW_MEM_MAX_VALUE (16u << 20)
 #define SW_MEM_MAX_KEY   512
 #define SW_EEXISTS       5          /*  sw_err_t code: --no-upsert and the key exists */
+#define SW_MEM_MAX_TTL_S 31536000   /*  365 days: `memory store --ttl`, MCP's ttl, import */
 
 typedef struct {
     char    *ns;
@@ -51,6 +52,10 @@ typedef struct {
 } sw_mem_store_opts_t;
 
 bool sw_memory_key_valid(const char *key);
+/*  A TTL in seconds as the user gave it (text: "--ttl 60", or a JSON
+ *  number's digits): 1..SW_MEM_MAX_TTL_S. -1 with SW_EINVAL and the one
+ *  message the CLI and the MCP server both print. */
+int sw_memory_ttl_parse(const char *text, int64_t *ttl_s, sw_err_t *err);
 
 int sw_memory_store(sw_redis_t *r, const char *ns, const char *key, const void *value,
                     size_t len, const sw_mem_store_opts_t *o, sw_err_t *err);
@@ -67,8 +72,12 @@ int sw_memory_namespaces(sw_redis_t *r, sw_strv_t *out, sw_err_t *err);
 /*  Newest first, from offset; *total is the namespace's entry count. */
 int sw_memory_list(sw_redis_t *r, const char *ns, size_t offset, size_t limit, bool oldest_first,
                    sw_mem_entry_t **out, size_t *n, size_t *total, sw_err_t *err);
-/*  Case-insensitive keyword search over keys, tags and values of one
- *  namespace (or all when ns is NULL), best first. */
+/*  Keyword search over keys, tags and values of one namespace (or all
+ *  when ns is NULL), best first: an entry matches when a term occurs in
+ *  it, and more matched terms rank higher. Compared after full Unicode
+ *  case folding (sw_memory_fold): `дизайн` finds
+ *  `ДИЗАЙН`, `école` finds `ÉCOLE`, `straße` finds `STRASSE`. SW_EINVAL
+ *  for a query without terms. */
 int sw_memory_search(sw_redis_t *r, const char *ns, const char *query, size_t limit,
                      sw_mem_entry_t **out, size_t *n, sw_err_t *err);
 
@@ -80,11 +89,20 @@ typedef struct {
 int sw_memory_stats(sw_redis_t *r, sw_mem_stat_t **out, size_t *n, sw_err_t *err);
 void sw_mem_stats_free(sw_mem_stat_t *v, size_t n);
 
-/*  The rank of an entry for query terms (lower-case); 0 = no match. Keys
- *  weigh most, then tags, then values; every matched term counts more
- *  than any weight. Pure: tested in the self-test. */
+/*  The rank of an entry for query terms (folded by sw_memory_terms); 0 =
+ *  no match. Keys weigh most, then tags, then values; every matched term
+ *  counts more than any weight. value may hold NULs and bytes that are not
+ *  UTF-8. Pure: tested in the self-test. */
 double sw_memory_score(const sw_strv_t *terms, const char *key, const char *tags,
                        const char *value, size_t len);
+/*  The query's terms (split at ASCII white space), case-folded, appended
+ *  to terms; -1 when there is none. */
+int sw_memory_terms(const char *query, sw_strv_t *terms);
+/*  Full Unicode case folding (Unicode CaseFolding.txt, C + F, no language
+ *  tailoring; libunistring's u8_casefold) followed by NFC, of n bytes that
+ *  may hold NULs; ill-formed UTF-8 becomes U+FFFD. Returns a new
+ *  NUL-terminated string (caller frees) and its length in *out_len. */
+char *sw_memory_fold(const char *s, size_t n, size_t *out_len);
 
 /*  JSON of an entry: value as a string when it is clean UTF-8, else
  *  value_base64. with_value false gives a preview of at most 200 bytes. */

@@ -2,12 +2,12 @@
 #include "sw_opts.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "sw_args.h"
 #include "sw_selftest.h"
 
 static const sw_opt_t *
@@ -122,41 +122,31 @@ sw_opts_parse(const sw_opt_t *table, void *conf, int argc, char **argv, const ch
     size_t n = 0;
     for (const sw_opt_t *o = table; o->name; o++)
         n++;
-    struct option *lo = xcalloc(n + 4, sizeof *lo);
-    char shorts[128] = ":c:h";
-    size_t sl = strlen(shorts);
-    for (size_t i = 0; i < n; i++) {
-        lo[i].name = table[i].name;
-        lo[i].has_arg = table[i].kind == SW_OPT_FLAG ? no_argument : required_argument;
-        lo[i].val = 256 + (int) i;
-        if (table[i].short_opt && sl + 3 < sizeof shorts) {
-            shorts[sl++] = (char) table[i].short_opt;
-            if (table[i].kind != SW_OPT_FLAG)
-                shorts[sl++] = ':';
-            shorts[sl] = '\0';
-        }
-    }
-    lo[n] = (struct option) { "config", required_argument, NULL, 'c' };
-    lo[n + 1] = (struct option) { "help", no_argument, NULL, 'h' };
-    lo[n + 2] = (struct option) { "version", no_argument, NULL, 'V' };
+    sw_arg_t *lo = xcalloc(n + 4, sizeof *lo);
+    for (size_t i = 0; i < n; i++)
+        lo[i] = (sw_arg_t) { table[i].name, table[i].short_opt, table[i].kind != SW_OPT_FLAG,
+                             256 + (int) i };
+    lo[n] = (sw_arg_t) { "config", 'c', true, 'c' };
+    lo[n + 1] = (sw_arg_t) { "help", 'h', false, 'h' };
+    lo[n + 2] = (sw_arg_t) { "version", 0, false, 'V' };
 
     /*  Pass 1: find the config file, so the command line overrides it. */
     int rc = 0, c;
     const char *config = NULL;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1)
+    sw_args_t g;
+    sw_args_init(&g, lo, argc, argv, 0);
+    while ((c = sw_args_next(&g)) != -1)
         if (c == 'c')
-            config = optarg;
+            config = g.arg;
+    sw_args_release(&g);
     if (config && s_load_file(table, conf, config, err) < 0) {
         free(lo);
         return -1;
     }
-    optind = 1;
-    while (rc == 0 && (c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
-        const sw_opt_t *o = NULL;
+    sw_args_init(&g, lo, argc, argv, 0);
+    while (rc == 0 && (c = sw_args_next(&g)) != -1) {
         if (c >= 256)
-            o = &table[c - 256];
+            rc = s_apply(&table[c - 256], conf, g.arg, "", err);
         else if (c == 'h') {
             sw_opts_usage(stdout, usage_head, table);
             rc = 1;
@@ -166,18 +156,11 @@ sw_opts_parse(const sw_opt_t *table, void *conf, int argc, char **argv, const ch
             rc = 1;
         }
         else if (c == '?')
-            rc = sw_err_set(err, SW_EINVAL, "unknown option '%s' (see --help)", argv[optind - 1]);
-        else if (c == ':')
-            rc = sw_err_set(err, SW_EINVAL, "option '%s' needs a value", argv[optind - 1]);
-        else if (c != 'c')
-            for (size_t i = 0; i < n && !o; i++)
-                if (table[i].short_opt == c)
-                    o = &table[i];
-        if (o)
-            rc = s_apply(o, conf, o->kind == SW_OPT_FLAG ? NULL : optarg, "", err);
+            rc = sw_err_set(err, SW_EINVAL, "%s (see --help)", g.err);
     }
-    if (rc == 0 && optind < argc)
-        rc = sw_err_set(err, SW_EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
+    if (rc == 0 && g.npos > 0)
+        rc = sw_err_set(err, SW_EINVAL, "unexpected argument '%s' (see --help)", g.pos[0]);
+    sw_args_release(&g);
     free(lo);
     return rc;
 }
@@ -219,6 +202,16 @@ sw_opts_test(bool verbose)
     char *argv3[] = { "prog", "--bogus", NULL };
     CHECK(sw_opts_parse(table, &conf, 2, argv3, "usage", &err) < 0);
     CHECK(strstr(err.msg, "unknown option '--bogus'") != NULL);
+    /*  the offending element, also inside a cluster (issue 14) */
+    char *argv5[] = { "prog", "-fz", NULL };
+    CHECK(sw_opts_parse(table, &conf, 2, argv5, "usage", &err) < 0);
+    CHECK(strstr(err.msg, "unknown option '-z' in '-fz'") != NULL);
+    char *argv6[] = { "prog", "-f", "stray", NULL };
+    CHECK(sw_opts_parse(table, &conf, 3, argv6, "usage", &err) < 0);
+    CHECK(strstr(err.msg, "unexpected argument 'stray'") != NULL);
+    char *argv7[] = { "prog", "--slots", NULL };
+    CHECK(sw_opts_parse(table, &conf, 2, argv7, "usage", &err) < 0);
+    CHECK(strstr(err.msg, "option '--slots' needs a value") != NULL);
 
     f = fopen(path, "w");
     fputs("name = x\n\nwhat = 1\n", f);

@@ -697,6 +697,7 @@ sw_plan_release(sw_plan_t *p)
     free(p->topology);
     free(p->strategy);
     free(p->workspace);
+    sw_hooks_release(&p->hooks);
     sw_plan_init(p);
 }
 
@@ -729,7 +730,71 @@ s_unique_keys(s_ctx_t *c)
 
 static const char *const s_top_keys =
     "name, description, max_agents, namespace, on_failure, template, topology, strategy, "
-    "workspace, workers, stages, steps, aggregate";
+    "hooks, workspace, workers, stages, steps, aggregate";
+
+/*  One phase of hooks: a list of commands, each an argv list or a string
+ *  split like a shell splits words (as command: is); a lone string is a
+ *  list of one. */
+static void
+s_hook_list(s_ctx_t *c, const yaml_node_t *n, const char *phase, bool post)
+{
+    size_t count = n->type == YAML_SEQUENCE_NODE
+                 ? (size_t) (n->data.sequence.items.top - n->data.sequence.items.start)
+                 : s_null(n) ? 0 : 1;
+    if (n->type == YAML_MAPPING_NODE) {
+        s_err(c, n, "hooks.%s must be a list of commands, not a mapping", phase);
+        return;
+    }
+    if (count > SW_HOOK_MAX) {
+        s_err(c, n, "hooks.%s has %zu commands; at most %d", phase, count, SW_HOOK_MAX);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const yaml_node_t *item = n->type == YAML_SEQUENCE_NODE
+                                ? s_node(c, n->data.sequence.items.start[i]) : n;
+        sw_strv_t argv = { 0 };
+        if (item->type == YAML_SCALAR_NODE && !s_null(item)) {
+            const char *why = NULL;
+            if (sw_shlex(s_scalar(item), &argv, &why) < 0)
+                s_err(c, item, "hooks.%s: %s", phase, why);
+        }
+        else if (item->type == YAML_SEQUENCE_NODE)
+            s_want_list(c, item, "a hook command", &argv, NULL, NULL);
+        else
+            s_err(c, item, "each hooks.%s entry is a command (a string or a list of strings), "
+                  "not %s%s", phase, s_null(item) ? "empty" : s_kind(item),
+                  item->type == YAML_MAPPING_NODE ? " (YAML reads an unquoted 'a: b' as a "
+                  "mapping: quote the command, or give it as a list)" : "");
+        if (argv.n == 0 || !*argv.v[0]) {
+            if (item->type != YAML_MAPPING_NODE && !s_null(item))
+                s_err(c, item, "hooks.%s: an empty command", phase);
+        }
+        else
+            sw_hooks_add(&c->plan->hooks, post, &argv);
+        sw_strv_release(&argv);
+    }
+}
+
+static void
+s_hooks(s_ctx_t *c, const yaml_node_t *n)
+{
+    if (n->type != YAML_MAPPING_NODE) {
+        s_err(c, n, "hooks must be a mapping (pre, post, timeout), not %s", s_kind(n));
+        return;
+    }
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = s_node(c, p->key), *vn = s_node(c, p->value);
+        const char *k = s_scalar(kn);
+        if (!k)
+            s_err(c, kn, "keys must be strings");
+        else if (strcmp(k, "pre") == 0 || strcmp(k, "post") == 0)
+            s_hook_list(c, vn, k, k[1] == 'o');
+        else if (strcmp(k, "timeout") == 0 || strcmp(k, "timeout_s") == 0)
+            s_want_int(c, vn, "hooks.timeout", 1, SW_HOOK_MAX_TIMEOUT_S, &c->plan->hooks.timeout_s);
+        else
+            s_err(c, kn, "unknown key '%s' in hooks (known: pre, post, timeout)", k);
+    }
+}
 
 int
 sw_plan_parse(const char *file, const char *text, size_t len, sw_plan_t *p, sw_strv_t *errors)
@@ -788,6 +853,8 @@ sw_plan_parse(const char *file, const char *text, size_t len, sw_plan_t *p, sw_s
             s_want_str(&c, vn, "strategy", &p->strategy);
         else if (strcmp(k, "workspace") == 0)
             s_want_str(&c, vn, "workspace", &p->workspace);
+        else if (strcmp(k, "hooks") == 0)
+            s_hooks(&c, vn);
         else if (strcmp(k, "workers") == 0)
             workers = vn;
         else if (strcmp(k, "stages") == 0)
@@ -1133,8 +1200,8 @@ sw_plan_test(bool verbose)
                  "p.yaml:2:19: task must be a string, not a list") == 0);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\nstagez: []\n", &p, &errors),
                  "p.yaml:3:1: unknown key 'stagez' (known: name, description, max_agents, "
-                 "namespace, on_failure, template, topology, strategy, workspace, workers, "
-                 "stages, steps, aggregate)") == 0);
+                 "namespace, on_failure, template, topology, strategy, hooks, workspace, "
+                 "workers, stages, steps, aggregate)") == 0);
     CHECK(strncmp(s_try("workers:\n  - {id: a, task: x\n", &p, &errors), "p.yaml:3:1: YAML: ",
                   18) == 0);
     CHECK(strcmp(s_try("name: x\n", &p, &errors), "p.yaml:1:1: a plan needs workers:, stages: "
@@ -1150,6 +1217,33 @@ sw_plan_test(bool verbose)
     s_try("workers:\n  - {id: a, bogus: 1, task: x}\n  - {id: b, other: 2, task: y}\n",
           &p, &errors);
     CHECK(errors.n == 2);
+
+    /*  hooks: argv lists or shell-split strings, a timeout; errors placed */
+    CHECK(strcmp(s_try("hooks:\n  pre:\n    - echo 'starting the job'\n    - [swarm, init]\n"
+                       "  post: swarm memory list --namespace results\n  timeout: 60\n"
+                       "workers: [{id: a, task: x}]\n", &p, &errors), "") == 0);
+    CHECK(p.hooks.npre == 2 && p.hooks.npost == 1 && p.hooks.timeout_s == 60);
+    CHECK(p.hooks.pre[0].n == 2 && strcmp(p.hooks.pre[0].v[1], "starting the job") == 0);
+    CHECK(p.hooks.pre[1].n == 2 && strcmp(p.hooks.pre[1].v[0], "swarm") == 0);
+    CHECK(p.hooks.post[0].n == 5 && strcmp(p.hooks.post[0].v[4], "results") == 0);
+    sw_plan_release(&p);
+    CHECK(p.hooks.npre == 0 && p.hooks.pre == NULL);
+    CHECK(strcmp(s_try("hooks: {pre: [echo], before: [x]}\nworkers: [{id: a, task: x}]\n",
+                       &p, &errors),
+                 "p.yaml:1:22: unknown key 'before' in hooks (known: pre, post, timeout)") == 0);
+    CHECK(strcmp(s_try("hooks: {pre: [\"echo 'open\"]}\nworkers: [{id: a, task: x}]\n",
+                       &p, &errors), "p.yaml:1:15: hooks.pre: unterminated single quote") == 0);
+    CHECK(strcmp(s_try("hooks: {post: [\"\"]}\nworkers: [{id: a, task: x}]\n", &p, &errors),
+                 "p.yaml:1:16: hooks.post: an empty command") == 0);
+    CHECK(strcmp(s_try("hooks: {post: [{a: b}]}\nworkers: [{id: a, task: x}]\n", &p, &errors),
+                 "p.yaml:1:16: each hooks.post entry is a command (a string or a list of "
+                 "strings), not a mapping (YAML reads an unquoted 'a: b' as a mapping: quote "
+                 "the command, or give it as a list)") == 0);
+    CHECK(strcmp(s_try("hooks: {timeout: 0}\nworkers: [{id: a, task: x}]\n", &p, &errors),
+                 "p.yaml:1:18: hooks.timeout must be a whole number from 1 to 86400 (got '0')")
+          == 0);
+    CHECK(strcmp(s_try("hooks: [echo]\nworkers: [{id: a, task: x}]\n", &p, &errors),
+                 "p.yaml:1:8: hooks must be a mapping (pre, post, timeout), not a list") == 0);
 
     /*  shell-like splitting, no shell */
     sw_strv_t argv = { 0 };

@@ -11,12 +11,17 @@
  *  - a command list for build farms: one command per line, split like a
  *    shell would (quotes, backslashes) but never run through one.
  *
+ *  A YAML plan may also carry job hooks (`hooks: {pre: [...], post: [...],
+ *  timeout: S}`), commands `swarm run` runs before it submits the job and
+ *  after the job has finished (sw_hook).
+ *
  *  Parsing and validation are pure (text in, tasks or errors out) and every
  *  error carries FILE:LINE:COLUMN. Nothing here talks to the network.
  */
 #ifndef SW_PLAN_H
 #define SW_PLAN_H
 
+#include "sw_hook.h"
 #include "sw_task.h"
 
 typedef struct {
@@ -35,6 +40,7 @@ typedef struct {
     char           *strategy;
     int64_t         max_agents;
     char           *workspace;  /*  workspace: of every task without its own, or NULL */
+    sw_hooks_t      hooks;      /*  hooks: {pre, post, timeout}, run by swarm run */
     sw_plan_task_t *tasks;      /*  in dependency order */
     size_t          n;
 } sw_plan_t;

@@ -6,7 +6,7 @@ set -eu
 
 pkgs="build-essential cmake pkg-config
       libzmq3-dev libczmq-dev libmsgpack-dev libhiredis-dev libjansson-dev libyaml-dev
-      libsodium-dev git
+      libsodium-dev git libunistring-dev
       redis-server redis-tools
       iproute2 procps python3 faketime
       clang libclang-rt-14-dev"

@@ -3,13 +3,25 @@
 server the agent configured through -c mcp_servers.swarm.* (TOML values).
 
 usage: fake-mcp-client.py CONFIG STORE_TEXT SEARCH_QUERY
+       fake-mcp-client.py --session CONFIG_FILE CALLS_FILE
 CONFIG holds codex's KEY=VALUE lines (TOML), or claude's --mcp-config JSON
 ({"mcpServers": {"swarm": {...}}}). Checks that command, args, env (and for
 codex default_tools_approval_mode = "approve") are there and that env names this
 task (as $SWARM_TASK_ID says); starts the server the way codex does (its
 own environment: PATH and HOME plus the env table, not the worker's), runs
 initialize, tools/list, and memory_store and/or memory_search; prints what
-the search found (values, '; '-separated). Exit 1 with a reason otherwise."""
+the search found (values, '; '-separated). Exit 1 with a reason otherwise.
+A worker's server must not offer the control tools (swarm_*).
+
+--session: a coordinating agent's session. CONFIG_FILE is what a user puts
+in ~/.codex/config.toml (a [mcp_servers.swarm] table, README); the server
+is started from it as codex starts it (PATH and HOME plus its env table).
+CALLS_FILE holds one JSON array [TOOL, ARGUMENTS] per line, or a bare JSON
+object sent as it is (a raw JSON-RPC message), or {"__run": ARGV}: a
+command the test runs between two calls. The calls go one at a time,
+each after the previous reply, over one connection; every reply is printed
+as one line, and every line the server printed on stdout must be a JSON-RPC
+2.0 message with an id we sent."""
 import json
 import os
 import subprocess
@@ -21,6 +33,63 @@ def fail(why):
     print(why)
     sys.exit(1)
 
+
+def session(config_file, calls_file):
+    with open(config_file, "rb") as f:
+        conf = tomllib.load(f)["mcp_servers"]["swarm"]
+    if conf.get("default_tools_approval_mode") != "approve":
+        fail("default_tools_approval_mode is not approve: codex exec would refuse every call")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
+    env.update(conf.get("env", {}))
+    p = subprocess.Popen([conf["command"], *conf.get("args", [])], env=env, text=True,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    sent = set()
+
+    def rpc(msg):
+        p.stdin.write(json.dumps(msg) + "\n")
+        p.stdin.flush()
+        if "id" not in msg:
+            return None
+        sent.add(msg["id"])
+        line = p.stdout.readline()
+        if not line:
+            fail(f"the server closed stdout after {msg}")
+        reply = json.loads(line)
+        if reply.get("jsonrpc") != "2.0" or reply.get("id") not in sent:
+            fail(f"not a JSON-RPC reply to us on stdout: {line!r}")
+        return reply
+
+    print(json.dumps(rpc({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                          "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                     "clientInfo": {"name": "fake-coordinator", "version": "0"}}})))
+    rpc({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    n = 0
+    for line in open(calls_file):
+        if not line.strip():
+            continue
+        call = json.loads(line)
+        n += 1
+        if isinstance(call, dict) and "__run" in call:
+            subprocess.run(call["__run"], check=True)   # the test acts between two calls
+            continue
+        if isinstance(call, dict):
+            call.setdefault("id", 1000 + n)
+            print(json.dumps(rpc(call)))
+            continue
+        print(json.dumps(rpc({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                              "params": {"name": call[0], "arguments": call[1]}})))
+        sys.stdout.flush()
+    p.stdin.close()
+    rest = p.stdout.read()
+    if rest.strip():
+        fail(f"the server printed more than replies on stdout: {rest!r}")
+    if p.wait(timeout=30) != 0:
+        fail(f"the server exited {p.returncode}")
+
+
+if sys.argv[1] == "--session":
+    session(sys.argv[2], sys.argv[3])
+    sys.exit(0)
 
 if sys.argv[1].startswith("{"):
     conf = json.loads(sys.argv[1])["mcpServers"]["swarm"]
@@ -63,6 +132,9 @@ p = subprocess.run([conf["command"], *conf["args"]], env=server_env, capture_out
 replies = {r.get("id"): r for r in map(json.loads, p.stdout.splitlines())}
 if 2 not in replies or not any(t["name"] == "memory_store" for t in replies[2]["result"]["tools"]):
     fail(f"no tools from the server: {p.stdout} {p.stderr}")
+control = [t["name"] for t in replies[2]["result"]["tools"] if t["name"].startswith("swarm_")]
+if control:
+    fail(f"a worker's MCP server offers control tools: {control}")
 for i in (3, 4):
     if i in replies and replies[i]["result"].get("isError"):
         fail(replies[i]["result"]["content"][0]["text"])

@@ -16,6 +16,12 @@ chosen by markers in the newest user text of each request:
   MOCK:mcp-search=Q      first call memory_search, then answer with the hits
   MOCK:http-error        answer HTTP 400 (not retried: the call fails)
   MOCK:hang              accept the request and never answer
+  MOCK:coordinate=JOB    act as a coordinating agent with the control tools of
+                         `swarm mcp --control`: swarm_init {job: JOB}, then
+                         swarm_spawn w1, then swarm_spawn w2 after w1 (with
+                         MOCK:runner=R, on runner R), swarm_wait until the
+                         result says done, swarm_results, then answer with
+                         what the results said
 Without a marker, a prompt made from swarm's worker template ("store your
 result under the key result-ID in namespace results") is answered as a
 worker would: memory_search for earlier findings, memory_store of
@@ -154,6 +160,9 @@ class Handler(BaseHTTPRequestHandler):
     def plan(self, body):
         """('answer', text) or ('call', tool name, arguments[, namespace])."""
         outs = tool_outputs(body)
+        job = marker(body, "coordinate")
+        if job:
+            return self.coordinate(body, job, outs)
         worker = None
         for t in texts(body):
             m = re.search(r"under the key result-(\S+) in namespace results", t)
@@ -181,6 +190,32 @@ class Handler(BaseHTTPRequestHandler):
                         if tool == "memory_store" else {"query": v})
                 return self.call(body, tool, args)
         return "answer", marker(body, "answer") or "mock answer"
+
+    def coordinate(self, body, job, outs):
+        """A coordinator session: init, two workers one after the other,
+        a bounded wait until done, the results, a summary. The step is the
+        number of tool results in the conversation so far."""
+        runner = marker(body, "runner") or None
+        def worker(wid, text, after=None):
+            args = {"id": wid, "task": f"TASK:{wid} MOCK:answer={text}"}
+            if runner:
+                args["runner"] = runner
+            if after:
+                args["after"] = after
+            return args
+        steps = [("swarm_init", {"job": job, "topology": "hierarchical", "maxAgents": 2}),
+                 ("swarm_spawn", worker("w1", "w1_designed_the_api")),
+                 ("swarm_spawn", worker("w2", "w2_built_the_api", ["w1"]))]
+        n = len(outs)
+        if n < len(steps):
+            return self.call(body, *steps[n])
+        key = lambda name, out: re.search(name + r'\\*"\s*:\s*', out) is not None
+        rest = outs[len(steps):]                # the waits, then the results
+        if any(key("results", o) for o in rest):
+            return "answer", f"coordinated {job}: {rest[-1][:800]}"
+        if rest and (re.search(r'done\\*"\s*:\s*true', rest[-1]) or len(rest) >= 12):
+            return self.call(body, "swarm_results", {})
+        return self.call(body, "swarm_wait", {"timeout": 10})
 
     def worker(self, body, worker, outs):
         """What swarm's worker template asks for: search the memory, store

@@ -12,6 +12,8 @@
 # realcli_faults PATTERN TEXT: a failing model call fails, a hanging one
 #   times out; no process matching PATTERN with TEXT in its argv is left.
 # realcli_pipeline: examples/user-auth-pipeline.yaml with $RUNNER workers.
+# realcli_check_coordination JOB: a coordinating session (swarm mcp --control)
+#   left job JOB as it should.
 
 realcli_install() {
     local cache=${SWARM_REALCLI_CACHE:-$HOME/.cache/swarm-realcli}
@@ -95,4 +97,47 @@ realcli_pipeline() {
     json_get "$T/out" "d['value']" | grep -q "finding of coder" \
         || fail "the reviewer did not find the coder's result: $(cat "$T/out")"
     ok "examples/user-auth-pipeline.yaml: every stage stored its own result through the tools; later stages found the earlier ones"
+}
+
+# realcli_check_coordination JOB: what a coordinating session (the real CLI
+# with `swarm mcp --control`, driven by the mock model's MOCK:coordinate)
+# must have done: the job exists with w1 and w2 succeeded, w2 started after
+# w1 had finished, and the model called the tools in the order a
+# coordinator does (init, spawn, spawn, wait..., results).
+realcli_check_coordination() {
+    local job=$1
+    expect 0 "$SWARM" results --job "$job"
+    contains "$T/out" "2 tasks: 2 succeeded"
+    expect 0 "$SWARM" --json status --job "$job"
+    python3 - "$T/out" <<'PY' || fail "w2 did not run after w1: $(cat "$T/out")"
+import json, sys
+t = {x["id"]: x for x in json.load(open(sys.argv[1]))["tasks"]}
+assert t["w2"]["started"] >= t["w1"]["finished"] > 0, t
+PY
+    expect 0 "$SWARM" logs --job "$job" w1
+    contains "$T/out" "w1 designed the api"
+    expect 0 "$SWARM" logs --job "$job" w2
+    contains "$T/out" "w2 built the api"
+    python3 - "$T/model.log" "$job" <<'PY' || fail "the coordinator's tool calls: $(tail -c 3000 "$T/model.log")"
+import json, re, sys
+job = sys.argv[2]
+calls = []
+for line in open(sys.argv[1]):
+    body = json.loads(line)["body"]
+    if f"MOCK:coordinate={job}" not in json.dumps(body):
+        continue
+    names = []
+    for item in body.get("input", []) if isinstance(body.get("input"), list) else []:
+        if isinstance(item, dict) and item.get("type") == "function_call":
+            names.append(item["name"])
+    for msg in body.get("messages", []):
+        for block in msg.get("content", []) if isinstance(msg.get("content"), list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                names.append(block["name"])
+    if len(names) > len(calls):
+        calls = names
+calls = [re.sub(r"^mcp__swarm__", "", c) for c in calls]
+assert calls[:3] == ["swarm_init", "swarm_spawn", "swarm_spawn"], calls
+assert calls[-1] == "swarm_results" and set(calls[3:-1]) == {"swarm_wait"}, calls
+PY
 }

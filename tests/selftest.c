@@ -16,6 +16,8 @@
 #include "agent_ws.h"
 #include "agent_wshelper.h"
 #include "coord_sched.h"
+#include "sw_args.h"
+#include "sw_hook.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
 #include "sw_cas.h"
@@ -36,7 +38,9 @@ static const sw_selftest_t s_tests[] = {
     { "proto", sw_proto_test },
     { "curve", sw_curve_test },
     { "opts", sw_opts_test },
+    { "args", sw_args_test },
     { "plan", sw_plan_test },
+    { "hook", sw_hook_test },
     { "redis", sw_redis_test },
     { "keys", sw_keys_test },
     { "memory", sw_memory_test },
