@@ -27,6 +27,7 @@ typedef struct {
 
 struct agent_ws_t {
     const agent_ws_conf_t *conf;
+    char   *helper;             /*  the helper program */
     char   *dir;                /*  STATE/ws */
     char   *mirrors;
     slot_t *slots;
@@ -68,6 +69,18 @@ agent_ws_new(const agent_ws_conf_t *conf, sw_err_t *err)
 {
     agent_ws_t *self = xcalloc(1, sizeof *self);
     self->conf = conf;
+    /*  swarm-agent-workspace beside us links no ZeroMQ and starts in a few
+     *  ms; else our own binary in its helper mode (tens of ms). */
+    char *dir = xstrdup(conf->self_exe);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    self->helper = xasprintf("%s/swarm-agent-workspace", slash ? dir : ".");
+    free(dir);
+    if (access(self->helper, X_OK) < 0) {
+        free(self->helper);
+        self->helper = xstrdup(conf->self_exe);
+    }
     self->dir = xasprintf("%s/ws", conf->state_dir);
     self->mirrors = conf->mirrors ? xstrdup(conf->mirrors) : xasprintf("%s/mirrors", self->dir);
     char *index = xasprintf("%s/index", self->dir), *run = xasprintf("%s/run", self->dir);
@@ -104,6 +117,7 @@ agent_ws_destroy(agent_ws_t **self_p)
     for (size_t i = 0; i < self->nslots; i++)
         free(self->slots[i].repo);
     free(self->slots);
+    free(self->helper);
     free(self->dir);
     free(self->mirrors);
     free(self);
@@ -215,7 +229,7 @@ s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *st
     /*  The helper: our own binary, an environment of its own (the Redis
      *  URL there, never in argv), in the state directory. */
     memset(s, 0, sizeof *s);
-    sw_strv_push(&s->argv, c->self_exe);
+    sw_strv_push(&s->argv, self->helper);
     sw_strv_push(&s->argv, AGENT_WS_HELPER_ARG);
     sw_strv_push(&s->argv, r->req);
     static const char *const pass[] = { "PATH=", "HOME=", "USER=", "LOGNAME=", "LANG=", "LC_",
@@ -329,8 +343,16 @@ agent_ws_prepared(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const 
     const char *base = json_string_value(json_object_get(a, "base"));
     free(r->base);
     r->base = base ? xstrdup(base) : NULL;
+    const char *tree = json_string_value(json_object_get(a, "tree"));
+    free(r->base_tree);
+    r->base_tree = tree && *tree ? xstrdup(tree) : NULL;
     json_decref(r->prereqs);
     r->prereqs = json_incref(json_object_get(a, "prereqs"));
+    r->hit = json_is_true(json_object_get(a, "hit"));
+    r->fresh = json_is_true(json_object_get(a, "fresh"));
+    r->bytes = (long long) json_integer_value(json_object_get(a, "bytes"));
+    r->fetch_ms = (long long) json_integer_value(json_object_get(a, "fetch_ms"));
+    r->checkout_ms = (long long) json_integer_value(json_object_get(a, "checkout_ms"));
     json_decref(a);
     if (!r->base || !json_is_array(r->prereqs)) {
         r->error = xstrdup("the workspace helper answered without a start commit");
@@ -358,7 +380,8 @@ agent_ws_capture(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, bool su
     json_t *outputs = json_array();
     for (size_t i = 0; succeeded && i < t->outputs.n; i++)
         json_array_append_new(outputs, json_string(t->outputs.v[i]));
-    json_t *req = json_pack("{s:s, s:O, s:o, s:I, s:I, s:b}", "base", r->base, "prereqs",
+    json_t *req = json_pack("{s:s, s:s?, s:O, s:o, s:I, s:I, s:b}", "base", r->base,
+                            "base_tree", r->base_tree, "prereqs",
                             r->prereqs, "outputs", outputs,
                             "max_change", (json_int_t) (c->max_change ? c->max_change
                                                         : AGENT_WS_MAX_CHANGE),
@@ -410,6 +433,7 @@ agent_ws_done(agent_ws_t *self, agent_wsrun_t *r)
     free(r->req);
     free(r->answer);
     free(r->base);
+    free(r->base_tree);
     free(r->cwd);
     free(r->error);
     json_decref(r->prereqs);

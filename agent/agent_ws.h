@@ -37,7 +37,8 @@
 
 typedef struct {
     const char *agent_id;
-    const char *self_exe;       /*  this binary, started as the helper */
+    const char *self_exe;       /*  this binary: the helper is swarm-agent-workspace beside
+                                 *  it, else this binary in its helper mode */
     const char *state_dir;      /*  the agent's; its files go in STATE/ws */
     const char *mirrors;        /*  NULL: STATE/ws/mirrors */
     const char *root;           /*  where worktrees go (below the workdir) */
@@ -70,8 +71,13 @@ typedef struct {
     char   *req, *answer;       /*  the helper's files of the stage in flight */
     int     use_fd;             /*  the mirror's use lock while the run lives, or -1 */
     char   *base;               /*  the start commit */
+    char   *base_tree;          /*  its tree */
     json_t *prereqs;            /*  where it came from */
     char   *cwd;                /*  the task's directory in the worktree */
+    bool    hit;                /*  prepare: every commit was in the mirror already */
+    bool    fresh;              /*  prepare: checked out afresh, not reset */
+    long long bytes;            /*  prepare: fetched from the store */
+    long long fetch_ms, checkout_ms;
     json_t *captured;           /*  the capture's answer: workspace, outputs ... */
     bool    remove;             /*  the capture removes the worktree */
     bool    capturing;

@@ -117,6 +117,14 @@ s_touch(const char *mirrors, const char *repo, const char *suffix)
     free(path);
 }
 
+/*  SWARM_GIT_TRACE=1: the helper's own stages too, beside sw_git's. */
+static void
+s_trace(const char *what, int64_t since)
+{
+    if (getenv("SWARM_GIT_TRACE"))
+        fprintf(stderr, "swarm: helper %s: %lld ms\n", what, (long long) (sw_now_ms() - since));
+}
+
 /*  --- the request ------------------------------------------------------------------ */
 
 typedef struct {
@@ -306,8 +314,10 @@ s_evict(const char *mirrors, const char *keep, uint64_t cap)
  *  stored results (written, fenced, before their DONE was accepted). */
 typedef struct {
     s_helper_t   *h;
+    json_t       *ids;          /*  the dependencies asked about */
     sw_task_ws_t *out;
     size_t        n;
+    sw_buf_t      names;        /*  "left, right": the ones with a change here */
 } s_deps_t;
 
 static void
@@ -322,6 +332,8 @@ s_dep_reply(void *arg, int i, redisReply *r)
         for (size_t k = 0; k < d->n && !dup; k++)
             dup = strcmp(d->out[k].commit, commit) == 0;
         if (!dup) {
+            sw_buf_printf(&d->names, "%s%s", d->n ? ", " : "",
+                          json_string_value(json_array_get(d->ids, (size_t) i)));
             sw_task_ws_t *t = &d->out[d->n++];
             t->commit = xstrdup(commit);
             if (sw_sha256_valid(s_str(w, "manifest")))
@@ -335,13 +347,14 @@ s_dep_reply(void *arg, int i, redisReply *r)
         }
     }
     json_decref(res);
-    (void) i;
 }
 
 static int
 s_deps(s_helper_t *h, json_t *deps, s_deps_t *d, sw_err_t *err)
 {
     d->h = h;
+    d->ids = deps;
+    sw_buf_init(&d->names);
     d->out = xcalloc(json_array_size(deps) + 1, sizeof *d->out);
     d->n = 0;
     if (json_array_size(deps) == 0)
@@ -500,8 +513,9 @@ s_prepare(s_helper_t *h, sw_err_t *err)
     sw_strv_t oids = { 0 }, missing = { 0 };
     for (size_t i = 0; rc == 0 && i < nsrc; i++)
         sw_strv_push(&oids, src[i].commit);
+    char tree[65] = "";
     if (rc == 0)
-        rc = sw_ws_missing(&h->r, &oids, &missing, err);
+        rc = sw_ws_probe(&h->r, &oids, &missing, tree, err);
     sw_ws_fetch_stats_t st = { .hit = true };
     if (rc == 0 && missing.n) {
         int lock = agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX);
@@ -535,19 +549,28 @@ s_prepare(s_helper_t *h, sw_err_t *err)
                 json_array_append_new(conflicts, json_string(cf.v[i]));
                 sw_buf_printf(&files, "%s%s", i ? ", " : "", cf.v[i]);
             }
-            sw_err_set(err, SW_EINVAL, "the dependencies' changes conflict in %s: the task "
-                       "cannot start from their merge", files.data ? files.data : "?");
+            sw_err_set(err, SW_EINVAL, "the changes of its dependencies %s conflict in %s: "
+                       "the task cannot start from their merge", deps.names.data ? deps.names.data
+                       : "", files.data ? files.data : "?");
             sw_buf_release(&files);
             rc = -1;
         }
         sw_strv_release(&cf);
     }
+    /*  The start's tree, for the capture's "did anything change": known
+     *  from the probe unless the start was fetched or merged. */
+    if (rc == 0 && (nsrc > 1 || missing.n || !*tree))
+        rc = sw_ws_tree(&h->r, start, tree, err);
     bool fresh = true;
+    int64_t t2 = sw_now_ms();
     if (rc == 0)
         rc = s_checkout(h, wt, index, start, json_is_true(json_object_get(req, "recycle")),
                         &fresh, err);
+    s_trace("checkout", t2);
+    t2 = sw_now_ms();
     if (rc == 0)
         rc = s_task_git(wt, h->mirror, start, index, err);
+    s_trace("task .git", t2);
     if (rc == 0)
         rc = s_task_dir(wt, s_str(req, "dir"), err);
     if (rc == 0) {
@@ -556,6 +579,7 @@ s_prepare(s_helper_t *h, sw_err_t *err)
         for (size_t i = 0; i < nsrc; i++)
             json_array_append_new(pre, s_src_json(&src[i]));
         json_object_set_new(h->answer, "base", json_string(start));
+        json_object_set_new(h->answer, "tree", json_string(tree));
         json_object_set_new(h->answer, "prereqs", pre);
         json_object_set_new(h->answer, "hit", json_boolean(st.hit));
         json_object_set_new(h->answer, "fresh", json_boolean(fresh));
@@ -571,6 +595,7 @@ s_prepare(s_helper_t *h, sw_err_t *err)
     for (size_t i = 0; i < deps.n; i++)
         sw_task_ws_release(&deps.out[i]);
     free(deps.out);
+    sw_buf_release(&deps.names);
     sw_task_ws_release(&base);
     return rc;
 }
@@ -747,7 +772,10 @@ s_capture(s_helper_t *h, sw_err_t *err)
             snprintf(tree, sizeof tree, "%.*s", (int) strcspn(res.out.data, "\n"), res.out.data);
         sw_git_res_release(&res);
     }
-    if (rc == 0)
+    const char *known = s_str(req, "base_tree");
+    if (rc == 0 && sw_git_oid_valid(known))
+        snprintf(base_tree, sizeof base_tree, "%s", known);
+    else if (rc == 0)
         rc = sw_ws_tree(&h->r, base, base_tree, err);
     json_t *w = NULL;
     sw_ws_stat_t st = { 0 };
@@ -762,13 +790,18 @@ s_capture(s_helper_t *h, sw_err_t *err)
         const char *agent = s_str(req, "agent") ? s_str(req, "agent") : "agent";
         char *email = xasprintf("%s@swarm", agent), *name = xasprintf("swarm agent %s", agent);
         const char *parents[] = { base };
-        rc = sw_ws_commit_tree(&h->r, tree, parents, 1, msg, name, email, commit, err);
+        /*  No change on a merged start: the result is the merge itself,
+         *  stored (it exists nowhere else). */
+        if (same)
+            snprintf(commit, sizeof commit, "%s", base);
+        else
+            rc = sw_ws_commit_tree(&h->r, tree, parents, 1, msg, name, email, commit, err);
         free(msg);
         free(email);
         free(name);
         sw_strv_t links = { 0 };
-        if (rc == 0)
-            rc = sw_ws_diffstat(&h->r, base, commit, &st, &links, err);
+        if (rc == 0 && !same)
+            rc = sw_ws_gitlinks(&h->r, base, commit, &links, err);
         if (rc == 0 && links.n)
             rc = sw_err_set(err, SW_EINVAL, "the task left a git repository at %s: a "
                             "submodule cannot be captured (remove it or ignore it)", links.v[0]);
@@ -779,7 +812,8 @@ s_capture(s_helper_t *h, sw_err_t *err)
             rc = sw_ws_put(&h->r, &h->cas, commit, pre, npre, max, "--max-change", manifest,
                            NULL, err);
         if (rc == 0 && !same)
-            rc = sw_ws_patch_put(&h->r, &h->cas, base, commit, max, "--max-change", patch, err);
+            rc = sw_ws_patch_put(&h->r, &h->cas, base, commit, max, "--max-change", &st, patch,
+                                 err);
         if (rc < 0 && strstr(err->msg, "--max-change"))
             err->code = SW_EINVAL;
         if (rc == 0) {

@@ -91,6 +91,7 @@ cli_ws_plan(cli_t *cli, void *planp, const char *job, const char *plan_file,
     sw_plan_t *plan = planp;
     /*  realpath -> its snapshot (JSON), so one directory is sent once */
     json_t *done = json_object();
+    char *job_prefix = NULL;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i <= plan->n; i++) {
         /*  i == plan->n: the job's own */
@@ -111,24 +112,43 @@ cli_ws_plan(cli_t *cli, void *planp, const char *job, const char *plan_file,
         }
         sw_task_ws_t ws = { 0 };
         sw_err_t err = { 0 };
+        char *prefix = NULL;
         json_t *have = json_object_get(done, real);
-        if (have)
+        if (have) {
             sw_task_ws_from_json(have, &ws, &err);
-        else if ((rc = cli_ws_snapshot(cli, job, dir, o, &ws, NULL)) == 0)
-            json_object_set_new(done, real, sw_task_ws_json(&ws));
+            const char *p = json_string_value(json_object_get(have, "prefix"));
+            prefix = p ? xstrdup(p) : NULL;
+        }
+        else if ((rc = cli_ws_snapshot(cli, job, dir, o, &ws, &prefix)) == 0) {
+            json_t *w = sw_task_ws_json(&ws);
+            if (prefix)
+                json_object_set_new(w, "prefix", json_string(prefix));
+            json_object_set_new(done, real, w);
+        }
+        /*  A task starts where its workspace was given, unless its dir
+         *  says otherwise (dir is relative to the work tree's top). */
         if (rc == 0 && i < plan->n) {
             sw_task_ws_release(&plan->tasks[i].task.ws);
             plan->tasks[i].task.ws = ws;
+            if (prefix && !plan->tasks[i].task.dir)
+                plan->tasks[i].task.dir = xstrdup(prefix);
         }
         else if (rc == 0) {
             sw_task_ws_release(job_ws);
             *job_ws = ws;
+            job_prefix = prefix;
+            prefix = NULL;
         }
         else
             sw_task_ws_release(&ws);
+        free(prefix);
         free(real);
         free(dir);
     }
+    for (size_t i = 0; rc == 0 && job_prefix && i < plan->n; i++)
+        if (!plan->tasks[i].workspace && !plan->tasks[i].task.dir)
+            plan->tasks[i].task.dir = xstrdup(job_prefix);
+    free(job_prefix);
     json_decref(done);
     return rc;
 }

@@ -240,6 +240,14 @@ s_fetch(sw_cas_t *c, const char *digest, sw_err_t *err)
         sw_err_set(err, SW_EFAIL, "chunk %s is corrupt (its content hashes to %.12s): refused",
                    digest, got);
         s_value_free(g.value);
+        /*  Useless to everyone: gone, so the next writer of this content
+         *  stores it again instead of finding it there. */
+        key = sw_key_cas(digest);
+        sw_err_t ignored = { 0 };
+        redisReply *del = sw_redis_cmdv(c->redis, &ignored, "DEL", key, NULL);
+        if (del)
+            freeReplyObject(del);
+        free(key);
         return NULL;
     }
     c->fetched += g.value->len;

@@ -9,7 +9,9 @@
  *  content is stored once however many tasks and jobs use it. Every chunk
  *  read is hashed again and refused, naming its digest, when its content
  *  does not match its name; the whole blob is checked too. A stream is
- *  never held whole in memory: one chunk at a time.
+ *  never held whole in memory: one chunk at a time. A corrupt chunk is
+ *  deleted by the reader that finds it, so the next writer of the same
+ *  content stores it afresh instead of finding it there.
  *
  *  Lifetime: every entry has a TTL (SW_CAS_TTL_S by default), refreshed
  *  whenever it is written or read again. Each entry also records which

@@ -82,12 +82,23 @@ sw_ws_tree(const sw_ws_repo_t *r, const char *commit, char out[65], sw_err_t *er
 int
 sw_ws_missing(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing, sw_err_t *err)
 {
+    return sw_ws_probe(r, oids, missing, NULL, err);
+}
+
+int
+sw_ws_probe(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing, char tree0[65],
+            sw_err_t *err)
+{
+    if (tree0)
+        tree0[0] = '\0';
     if (oids->n == 0)
         return 0;
     sw_buf_t in;
     sw_buf_init(&in);
     for (size_t i = 0; i < oids->n; i++)
         sw_buf_printf(&in, "%s\n", oids->v[i]);
+    if (tree0)
+        sw_buf_printf(&in, "%s^{tree}\n", oids->v[0]);
     sw_git_opts_t o = sw_ws_opts(r);
     o.in = in.data;
     o.in_len = in.len;
@@ -106,6 +117,10 @@ sw_ws_missing(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing, 
             sw_strv_push(missing, oids->v[i]);
         p = nl ? nl + 1 : p + len;
     }
+    /*  then "TREE tree", or "NAME^{tree} missing" */
+    size_t tlen = strcspn(p, " \n");
+    if (rc == 0 && tree0 && (tlen == 40 || tlen == 64) && strncmp(p + tlen, " tree", 5) == 0)
+        snprintf(tree0, 65, "%.*s", (int) tlen, p);
     sw_git_res_release(&res);
     sw_buf_release(&in);
     return rc == 0 ? 0 : -1;
@@ -219,6 +234,32 @@ sw_ws_numstat_parse(const char *out, size_t n, sw_ws_stat_t *st)
 }
 
 int
+sw_ws_gitlinks(const sw_ws_repo_t *r, const char *a, const char *b, sw_strv_t *gitlinks,
+               sw_err_t *err)
+{
+    sw_git_opts_t o = sw_ws_opts(r);
+    o.out_max = 64 << 20;
+    const char *raw[] = { "diff-tree", "-r", "-z", "--raw", "--no-renames", a, b, NULL };
+    sw_git_res_t res;
+    sw_git_res_init(&res);
+    int rc = sw_git_run(&o, raw, &res, err);
+    /*  ":OLDMODE NEWMODE OLD NEW STATUS" NUL PATH NUL */
+    const char *p = res.out.data, *end = p + res.out.len;
+    while (rc == 0 && p && p < end) {
+        const char *meta = p;
+        p += strnlen(p, (size_t) (end - p)) + 1;
+        const char *path = p;
+        if (p < end)
+            p += strnlen(p, (size_t) (end - p)) + 1;
+        if (meta[0] == ':' && strlen(meta) > 14 && strncmp(meta + 8, "160000", 6) == 0
+            && path < end)
+            sw_strv_push(gitlinks, path);
+    }
+    sw_git_res_release(&res);
+    return rc == 0 ? 0 : -1;
+}
+
+int
 sw_ws_diffstat(const sw_ws_repo_t *r, const char *a, const char *b, sw_ws_stat_t *st,
                sw_strv_t *gitlinks, sw_err_t *err)
 {
@@ -230,29 +271,67 @@ sw_ws_diffstat(const sw_ws_repo_t *r, const char *a, const char *b, sw_ws_stat_t
     int rc = sw_git_run(&o, args, &res, err);
     if (rc == 0)
         sw_ws_numstat_parse(res.out.data ? res.out.data : "", res.out.len, st);
-    if (rc == 0 && gitlinks) {
-        const char *raw[] = { "diff-tree", "-r", "-z", "--raw", "--no-renames", a, b, NULL };
-        rc = sw_git_run(&o, raw, &res, err);
-        /*  ":OLDMODE NEWMODE OLD NEW STATUS" NUL PATH NUL */
-        const char *p = res.out.data, *end = p + res.out.len;
-        while (rc == 0 && p && p < end) {
-            const char *meta = p;
-            p += strnlen(p, (size_t) (end - p)) + 1;
-            const char *path = p;
-            if (p < end)
-                p += strnlen(p, (size_t) (end - p)) + 1;
-            if (meta[0] == ':' && strncmp(meta + 8, "160000", 6) == 0 && path < end)
-                sw_strv_push(gitlinks, path);
-        }
-    }
     sw_git_res_release(&res);
+    if (rc == 0 && gitlinks)
+        return sw_ws_gitlinks(r, a, b, gitlinks, err);
     return rc == 0 ? 0 : -1;
 }
 
-/*  Streams a git command's stdout into a CAS writer; the blob in *blob. */
+void
+sw_ws_patch_stat_init(sw_ws_patch_stat_t *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->bol = true;
+}
+
+/*  Classifies the line whose first bytes are in ps->head. */
+static void
+s_patch_line(sw_ws_patch_stat_t *ps)
+{
+    const char *h = ps->head;
+    if (ps->hlen >= 11 && memcmp(h, "diff --git ", 11) == 0) {
+        ps->st.files++;
+        ps->in_header = true;       /*  until its first hunk; binary patches have none */
+    }
+    else if (ps->hlen >= 2 && memcmp(h, "@@", 2) == 0)
+        ps->in_header = false;
+    else if (!ps->in_header && ps->hlen >= 1 && h[0] == '+')
+        ps->st.insertions++;
+    else if (!ps->in_header && ps->hlen >= 1 && h[0] == '-')
+        ps->st.deletions++;
+}
+
+void
+sw_ws_patch_stat_feed(sw_ws_patch_stat_t *ps, const char *data, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ps->bol) {
+            ps->hlen = 0;
+            ps->bol = false;
+            ps->done = false;
+        }
+        if (data[i] == '\n') {
+            if (!ps->done)
+                s_patch_line(ps);
+            ps->bol = true;
+            continue;
+        }
+        if (!ps->done && ps->hlen < sizeof ps->head) {
+            ps->head[ps->hlen++] = data[i];
+            if (ps->hlen == sizeof ps->head) {
+                s_patch_line(ps);
+                ps->done = true;
+            }
+        }
+    }
+}
+
+/*  Streams a git command's stdout into a CAS writer; the blob in *blob.
+ *  ps (may be NULL) sees the stream too. */
 static int
 s_stream_put(const sw_git_opts_t *o, const char *const *args, const char *in, sw_cas_t *cas,
-             uint64_t max, const char *cap_name, json_t **blob, sw_err_t *err)
+             uint64_t max, const char *cap_name, sw_ws_patch_stat_t *ps, json_t **blob,
+             sw_err_t *err)
 {
     sw_git_proc_t p;
     if (sw_git_start(o, args, in != NULL, true, &p, err) < 0)
@@ -271,11 +350,14 @@ s_stream_put(const sw_git_opts_t *o, const char *const *args, const char *in, sw
     char *buf = xmalloc(1 << 16);
     ssize_t got;
     int rc = 0;
-    while ((got = sw_git_read(&p, buf, 1 << 16, err)) > 0)
+    while ((got = sw_git_read(&p, buf, 1 << 16, err)) > 0) {
+        if (ps)
+            sw_ws_patch_stat_feed(ps, buf, (size_t) got);
         if (sw_cas_writer_add(&w, buf, (size_t) got, err) < 0) {
             rc = -1;
             break;
         }
+    }
     free(buf);
     if (got < 0)
         rc = -1;
@@ -305,13 +387,18 @@ s_put_doc(sw_cas_t *cas, json_t *doc, char out[65], sw_err_t *err)
 
 int
 sw_ws_patch_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *a, const char *b,
-                uint64_t max, const char *cap_name, char out[65], sw_err_t *err)
+                uint64_t max, const char *cap_name, sw_ws_stat_t *st, char out[65],
+                sw_err_t *err)
 {
     sw_git_opts_t o = sw_ws_opts(r);
     const char *args[] = { "diff-tree", "-p", "--binary", "--full-index", "-M", a, b, NULL };
     json_t *blob = NULL;
-    if (s_stream_put(&o, args, NULL, cas, max, cap_name, &blob, err) < 0)
+    sw_ws_patch_stat_t ps;
+    sw_ws_patch_stat_init(&ps);
+    if (s_stream_put(&o, args, NULL, cas, max, cap_name, &ps, &blob, err) < 0)
         return -1;
+    if (st)
+        *st = ps.st;
     json_object_set_new(blob, "kind", json_string("swarm-patch"));
     int rc = s_put_doc(cas, blob, out, err);
     json_decref(blob);
@@ -340,7 +427,7 @@ sw_ws_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *commit, const sw_tas
     const char *args[] = { "pack-objects", "--stdout", "--thin", "--delta-base-offset",
                            "--revs", "-q", NULL };
     json_t *blob = NULL;
-    int rc = s_stream_put(&o, args, revs.data, cas, max, cap_name, &blob, err);
+    int rc = s_stream_put(&o, args, revs.data, cas, max, cap_name, NULL, &blob, err);
     sw_buf_release(&revs);
     if (rc < 0) {
         json_decref(pre);
@@ -848,6 +935,22 @@ sw_ws_test(bool verbose)
     sw_fmt_size(1536, sz);
     CHECK(strcmp(sz, "1.5 KiB") == 0);
 
+    /*  the diffstat of a patch, fed in pieces as it streams */
+    const char patch[] =
+        "diff --git a/a.txt b/a.txt\nindex 1..2 100644\n--- a/a.txt\n+++ b/a.txt\n"
+        "@@ -1,2 +1,3 @@\n one\n-two\n+TWO\n+three\n\\ No newline at end of file\n"
+        "diff --git a/bin b/bin\nindex 3..4 100644\nGIT binary patch\nliteral 5\n"
+        "McmZ?wbaHb300\n\nliteral 0\nHcmV?d00001\n\n"
+        "diff --git a/x.sh b/x.sh\nold mode 100644\nnew mode 100755\n"
+        "diff --git a/old.c b/new.c\nsimilarity index 100%\nrename from old.c\nrename to new.c\n";
+    for (size_t step = 1; step <= 7; step += 3) {
+        sw_ws_patch_stat_t ps;
+        sw_ws_patch_stat_init(&ps);
+        for (size_t off = 0; off < sizeof patch - 1; off += step)
+            sw_ws_patch_stat_feed(&ps, patch + off,
+                                  off + step < sizeof patch - 1 ? step : sizeof patch - 1 - off);
+        CHECK(ps.st.files == 4 && ps.st.insertions == 2 && ps.st.deletions == 1);
+    }
     const char ns[] = "3\t1\ta.txt\0-\t-\tbin.dat\0" "0\t0\t\0old.c\0new.c\0";
     sw_ws_stat_t st;
     sw_ws_numstat_parse(ns, sizeof ns - 1, &st);

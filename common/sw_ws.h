@@ -50,6 +50,10 @@ int sw_ws_tree(const sw_ws_repo_t *r, const char *commit, char out[65], sw_err_t
 /*  Which of oids are not commits here: appended to missing. 0 or -1. */
 int sw_ws_missing(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing,
                   sw_err_t *err);
+/*  The same, and in the same git process the tree of oids->v[0] into tree0
+ *  ("" when it is missing): one process less on a task's hot path. */
+int sw_ws_probe(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing,
+                char tree0[65], sw_err_t *err);
 
 /*  git commit-tree TREE [-p P]... -m MESSAGE. With name NULL the commit is
  *  made deterministic (swarm <swarm@localhost>, at the epoch): the same
@@ -73,14 +77,31 @@ typedef struct {
 } sw_ws_stat_t;
 int sw_ws_diffstat(const sw_ws_repo_t *r, const char *a, const char *b, sw_ws_stat_t *st,
                    sw_strv_t *gitlinks, sw_err_t *err);
+/*  Only the submodule entries b has where it differs from a (a raw
+ *  diff-tree: no content is compared). 0 or -1. */
+int sw_ws_gitlinks(const sw_ws_repo_t *r, const char *a, const char *b, sw_strv_t *gitlinks,
+                   sw_err_t *err);
 /*  Parses `git diff-tree -r -z --numstat -M` output; pure. */
 void sw_ws_numstat_parse(const char *out, size_t n, sw_ws_stat_t *st);
 
 /*  Stores the binary-safe patch from a to b (`git diff-tree -p --binary
  *  --full-index -M`) in the store; the digest of its blob description in
- *  out. max (named cap_name) caps it. 0 or -1. */
+ *  out. max (named cap_name) caps it. st (may be NULL) gets its diffstat,
+ *  read from the patch as it streams (no second diff). 0 or -1. */
 int sw_ws_patch_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *a, const char *b,
-                    uint64_t max, const char *cap_name, char out[65], sw_err_t *err);
+                    uint64_t max, const char *cap_name, sw_ws_stat_t *st, char out[65],
+                    sw_err_t *err);
+
+/*  The diffstat of a patch fed in pieces: files ("diff --git" headers),
+ *  lines added and removed in hunks (binary patches count as files). */
+typedef struct {
+    sw_ws_stat_t st;
+    char         head[16];      /*  the first bytes of the current line */
+    size_t       hlen;
+    bool         bol, done, in_header;
+} sw_ws_patch_stat_t;
+void sw_ws_patch_stat_init(sw_ws_patch_stat_t *ps);
+void sw_ws_patch_stat_feed(sw_ws_patch_stat_t *ps, const char *data, size_t n);
 
 /*  Stores commit as a manifest with the pack of what prereqs lack (prereqs
  *  sources: each a commit with its manifest or URL; n may be 0: the whole
