@@ -538,7 +538,15 @@ s_fetch_url(const sw_ws_repo_t *r, const char *url, const char *commit, sw_err_t
     if (sw_git_run(&o, all, NULL, err) != 0)
         return sw_err_set(err, SW_EFAIL, "cannot fetch commit %.12s from %s: %s", commit, url,
                           e1.msg);
-    return 0;
+    sw_strv_t one = { 0 }, missing = { 0 };
+    sw_strv_push(&one, commit);
+    int rc = sw_ws_missing(r, &one, &missing, err);
+    if (rc == 0 && missing.n)
+        rc = sw_err_set(err, SW_EINVAL, "cannot fetch commit %.12s from %s: the remote does "
+                        "not have it (push it first, or leave out --repo-url)", commit, url);
+    sw_strv_release(&one);
+    sw_strv_release(&missing);
+    return rc;
 }
 
 int
