@@ -302,6 +302,16 @@ s_answer(agent_wsrun_t *r, const agent_child_t *c, const char *stage)
     unlink(r->req);
     free(r->error);
     r->error = NULL;
+    /*  An answer and yet a failure (a sanitizer's report at exit, say):
+     *  its stderr goes to the log. */
+    if (json_is_object(a) && c->exited && agent_child_exit_code(c) != 0) {
+        sw_buf_t tail;
+        sw_buf_init(&tail);
+        sw_capture_render(&c->err, &tail);
+        log_warnx("the workspace %s helper answered but exited %d: %s", stage,
+                  agent_child_exit_code(c), tail.data ? tail.data : "");
+        sw_buf_release(&tail);
+    }
     if (!json_is_object(a)) {
         json_decref(a);
         sw_buf_t err;
