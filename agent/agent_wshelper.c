@@ -372,15 +372,122 @@ s_deps(s_helper_t *h, json_t *deps, s_deps_t *d, sw_err_t *err)
     return sw_redis_flush_each(h->redis, s_dep_reply, d, err);
 }
 
+/*  Whether the directory holds exactly the names given (NULL-terminated;
+ *  a name ending in '?' may be missing). */
+static bool
+s_only(const char *dir, const char *const *names)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    size_t seen = 0, need = 0;
+    for (const char *const *n = names; *n; n++)
+        need += (*n)[strlen(*n) - 1] != '?';
+    bool ok = true;
+    struct dirent *e;
+    while (ok && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        bool known = false;
+        for (const char *const *n = names; *n && !known; n++) {
+            size_t len = strlen(*n) - ((*n)[strlen(*n) - 1] == '?');
+            known = strlen(e->d_name) == len && strncmp(e->d_name, *n, len) == 0;
+            if (known && (*n)[strlen(*n) - 1] != '?')
+                seen++;
+        }
+        ok = known;
+    }
+    closedir(d);
+    return ok && seen == need;
+}
+
+/*  Whether the worktree's .git is as s_task_git made it, give or take its
+ *  HEAD and index: nothing a task left there (objects, refs, logs) that
+ *  the next task would see. */
+static bool
+s_git_pristine(const char *git, const char *mirror)
+{
+    struct stat sb;
+    if (lstat(git, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        return false;
+    static const char *const top[] = { "HEAD", "config", "index?", "objects", "refs", NULL };
+    static const char *const objects[] = { "info", "pack", NULL };
+    static const char *const info[] = { "alternates", NULL };
+    static const char *const none[] = { NULL };
+    static const char *const refs[] = { "heads", "tags", NULL };
+    const struct { const char *sub; const char *const *names; } want[] = {
+        { "", top }, { "/objects", objects }, { "/objects/info", info },
+        { "/objects/pack", none }, { "/refs", refs }, { "/refs/heads", none },
+        { "/refs/tags", none },
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *p = xasprintf("%s%s", git, want[i].sub);
+        bool ok = lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode) && s_only(p, want[i].names);
+        free(p);
+        if (!ok)
+            return false;
+    }
+    char *alt = xasprintf("%s/objects/info/alternates", git), *expect = xasprintf("%s/objects\n",
+                                                                                  mirror);
+    sw_buf_t b;
+    sw_buf_init(&b);
+    bool ok = lstat(alt, &sb) == 0 && S_ISREG(sb.st_mode) && sw_read_file(alt, 8192, &b, NULL) == 0
+           && b.data && strcmp(b.data, expect) == 0;
+    sw_buf_release(&b);
+    free(alt);
+    free(expect);
+    return ok;
+}
+
+/*  Copies file from to to (a temporary name renamed over it). */
+static int
+s_copy(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    char *tmp = xasprintf("%s.swarm-tmp", to);
+    unlink(tmp);
+    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int rc = out < 0 ? -1 : 0;
+    char buf[65536];
+    ssize_t r;
+    while (rc == 0 && (r = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t) r) != r)
+            rc = -1;
+    close(in);
+    if (out >= 0 && close(out) < 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, to) < 0)
+        rc = -1;
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
 /*  The worktree's own .git: HEAD at the start, the agent's index, and the
  *  mirror's objects through alternates. A task may do anything with it
  *  (commit, gc, prune): nothing reaches the mirror, and swarm's capture
- *  never reads it. */
+ *  never reads it. One a task left as it was made gets a new HEAD and
+ *  index; any other is made afresh. */
 static int
 s_task_git(const char *wt, const char *mirror, const char *start, const char *index,
            sw_err_t *err)
 {
     char *git = xasprintf("%s/.git", wt);
+    if (s_git_pristine(git, mirror)) {
+        char *head = xasprintf("%s/HEAD", git), *text = xasprintf("%s\n", start),
+             *idx = xasprintf("%s/index", git);
+        bool ok = s_write_file(head, text, strlen(text), O_TRUNC) == 0 && s_copy(index, idx) == 0;
+        free(head);
+        free(text);
+        free(idx);
+        if (ok) {
+            free(git);
+            return 0;
+        }
+    }
     agent_ws_rmrf(git);
     const char *dirs[] = { "", "/objects", "/objects/info", "/objects/pack", "/refs",
                            "/refs/heads", "/refs/tags", NULL };
@@ -404,14 +511,10 @@ s_task_git(const char *wt, const char *mirror, const char *start, const char *in
         free(files[i].text);
     }
     /*  A copy of our index: git status in the worktree starts clean. */
-    sw_buf_t b;
-    sw_buf_init(&b);
-    if (rc == 0 && sw_read_file(index, 1u << 30, &b, NULL) == 0) {
-        char *p = xasprintf("%s/index", git);
-        s_write_file(p, b.data ? b.data : "", b.len, O_EXCL);
-        free(p);
-    }
-    sw_buf_release(&b);
+    char *idx = xasprintf("%s/index", git);
+    if (rc == 0)
+        s_copy(index, idx);
+    free(idx);
     free(git);
     return rc;
 }

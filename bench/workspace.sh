@@ -130,7 +130,7 @@ further=$(( $(p50 <"$T/ws.ms") - plain ))
 echo "further tasks with a workspace: $(p50 <"$T/ws.ms") ms p50 of $N (+${further} ms)"
 
 # capture + upload of a 100-file change
-files=$(git ls-files | head -100 | tr '\n' ' ')
+files=$(git ls-files | sed -n 1,100p | tr '\n' ' ')
 task c1 -- sh -c "for f in $files; do echo changed >>\"\$f\"; done" >/dev/null
 capture=$(grep -o 'ws/c1: change captured in [0-9]* ms' "$T/agent.log" | awk '{print $(NF-1)}')
 echo "capture + upload of a 100-file change: ${capture} ms"

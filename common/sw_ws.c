@@ -80,6 +80,39 @@ sw_ws_tree(const sw_ws_repo_t *r, const char *commit, char out[65], sw_err_t *er
 }
 
 int
+sw_ws_trees(const sw_ws_repo_t *r, const char *const *commits, size_t n, char (*out)[65],
+            sw_err_t *err)
+{
+    if (n == 0)
+        return 0;
+    sw_buf_t in;
+    sw_buf_init(&in);
+    for (size_t i = 0; i < n; i++)
+        sw_buf_printf(&in, "%s^{tree}\n", commits[i]);
+    sw_git_opts_t o = sw_ws_opts(r);
+    o.in = in.data;
+    o.in_len = in.len;
+    o.out_max = 128 * n + 4096;
+    const char *args[] = { "cat-file", "--batch-check=%(objectname) %(objecttype)", NULL };
+    sw_git_res_t res;
+    sw_git_res_init(&res);
+    int rc = sw_git_run(&o, args, &res, err) == 0 ? 0 : -1;
+    const char *p = res.out.data ? res.out.data : "";
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t len = strcspn(p, " \n");
+        if ((len != 40 && len != 64) || strncmp(p + len, " tree", 5) != 0)
+            rc = sw_err_set(err, SW_EFAIL, "commit %.12s has no tree here", commits[i]);
+        else
+            snprintf(out[i], 65, "%.*s", (int) len, p);
+        const char *nl = strchr(p, '\n');
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    sw_git_res_release(&res);
+    sw_buf_release(&in);
+    return rc;
+}
+
+int
 sw_ws_missing(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing, sw_err_t *err)
 {
     return sw_ws_probe(r, oids, missing, NULL, err);

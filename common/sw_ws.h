@@ -47,6 +47,10 @@ sw_git_opts_t sw_ws_opts(const sw_ws_repo_t *r);
 int sw_ws_rev(const sw_ws_repo_t *r, const char *rev, char out[65], sw_err_t *err);
 /*  The tree of commit into out; 0 or -1. */
 int sw_ws_tree(const sw_ws_repo_t *r, const char *commit, char out[65], sw_err_t *err);
+/*  The trees of n commits in one git process; 0, or -1 with err naming a
+ *  commit that has none. */
+int sw_ws_trees(const sw_ws_repo_t *r, const char *const *commits, size_t n, char (*out)[65],
+                sw_err_t *err);
 /*  Which of oids are not commits here: appended to missing. 0 or -1. */
 int sw_ws_missing(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing,
                   sw_err_t *err);

@@ -451,14 +451,15 @@ done:
  *  is the change's base (a commit with R's tree whose parent is base,
  *  merged with commit). 0 with the new tree in out, 1 on a conflict. */
 static int
-s_apply_one(const sw_ws_repo_t *r, const char *tree, const sw_ws_change_t *c, char out[65],
-            sw_strv_t *conflicts, sw_err_t *err)
+s_apply_one(const sw_ws_repo_t *r, const char *tree, const sw_ws_change_t *c,
+            const char *base_tree, const char *commit_tree, char out[65], sw_strv_t *conflicts,
+            sw_err_t *err)
 {
-    char base_tree[65], ours[65], merged[65];
-    if (sw_ws_tree(r, c->base, base_tree, err) < 0)
-        return -1;
-    if (strcmp(base_tree, tree) == 0)       /*  nothing moved: the change as it is */
-        return sw_ws_tree(r, c->commit, out, err);
+    char ours[65], merged[65];
+    if (strcmp(base_tree, tree) == 0) {     /*  nothing moved: the change as it is */
+        snprintf(out, 65, "%s", commit_tree);
+        return 0;
+    }
     const char *parents[] = { c->base };
     if (sw_ws_commit_tree(r, tree, parents, 1, "swarm apply", NULL, NULL, ours, err) < 0)
         return -1;
@@ -529,9 +530,20 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
     char parent[65];
     snprintf(parent, sizeof parent, "%s", head);
     bool have_parent = has_head;
+    /*  Every base's and commit's tree at once: a chain of changes then
+     *  applies with no git process per step (each base is the tree so far). */
+    const char **revs = xcalloc(2 * n + 1, sizeof *revs);
+    char (*trees)[65] = xcalloc(2 * n + 1, sizeof *trees);
+    for (size_t i = 0; i < n; i++) {
+        revs[2 * i] = changes[i].base;
+        revs[2 * i + 1] = changes[i].commit;
+    }
+    if (rc == 0)
+        rc = sw_ws_trees(&r, revs, 2 * n, trees, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char next[65];
-        rc = s_apply_one(&r, tree, &changes[i], next, &rep->conflicts, err);
+        rc = s_apply_one(&r, tree, &changes[i], trees[2 * i], trees[2 * i + 1], next,
+                         &rep->conflicts, err);
         if (rc == 1) {
             rep->conflict_id = xstrdup(changes[i].id);
             break;
@@ -556,6 +568,8 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
             }
         }
     }
+    free(revs);
+    free(trees);
     if (rc == 0)
         rc = s_changed(&r, start, tree, &rep->files, err);
     if (rc == 0 && o->branch && rep->applied.n) {
