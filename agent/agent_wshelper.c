@@ -211,24 +211,69 @@ s_mirror(s_helper_t *h, sw_err_t *err)
 /*  Pins commits (refs/swarm/pin/OID) so git gc keeps them; then gc if git
  *  thinks it is due, and the mirror's size for the cache cap. Under the
  *  write lock. */
-static int
-s_pin(s_helper_t *h, const sw_strv_t *commits, sw_err_t *err)
+/*  Whether git gc --auto would act on the mirror: its estimate of the
+ *  loose objects (those in objects/17, times 256) over gc.auto (6700),
+ *  or more than gc.autoPackLimit (50) packs. Asked here rather than
+ *  starting a git for it after every capture. */
+static bool
+s_gc_due(const char *mirror)
 {
-    sw_buf_t in;
-    sw_buf_init(&in);
-    for (size_t i = 0; i < commits->n; i++)
-        sw_buf_printf(&in, "update refs/swarm/pin/%s %s\n", commits->v[i], commits->v[i]);
-    sw_git_opts_t o = sw_ws_opts(&h->r);
-    o.in = in.data;
-    o.in_len = in.len;
-    const char *upd[] = { "update-ref", "--stdin", NULL };
-    int rc = commits->n == 0 || sw_git_run(&o, upd, NULL, err) == 0 ? 0 : -1;
-    sw_buf_release(&in);
-    if (rc == 0) {
+    long loose = 0, packs = 0;
+    char *dir = xasprintf("%s/objects/17", mirror);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        loose += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    free(dir);
+    dir = xasprintf("%s/objects/pack", mirror);
+    d = opendir(dir);
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        packs += n > 5 && strcmp(e->d_name + n - 5, ".pack") == 0;
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    return loose * 256 > 6700 || packs > 50;
+}
+
+static int
+s_pin(s_helper_t *h, const sw_strv_t *commits, bool measure, sw_err_t *err)
+{
+    /*  refs/swarm/pin/OID, written as git writes a loose ref (a temporary
+     *  file renamed over it): no git process per capture. */
+    int rc = 0;
+    char *dir = xasprintf("%s/refs/swarm/pin", h->mirror);
+    char *swarm = xasprintf("%s/refs/swarm", h->mirror);
+    mkdir(swarm, 0755);
+    mkdir(dir, 0755);
+    for (size_t i = 0; rc == 0 && i < commits->n; i++) {
+        char *ref = xasprintf("%s/%s", dir, commits->v[i]), *tmp = xasprintf("%s.lock", ref);
+        char *text = xasprintf("%s\n", commits->v[i]);
+        unlink(tmp);
+        if (s_write_file(tmp, text, strlen(text), O_EXCL) < 0 || rename(tmp, ref) < 0) {
+            rc = sw_err_set(err, SW_EFAIL, "cannot pin %.12s in %s: %s", commits->v[i],
+                            h->mirror, strerror(errno));
+            unlink(tmp);
+        }
+        free(ref);
+        free(tmp);
+        free(text);
+    }
+    free(dir);
+    free(swarm);
+    bool gc = rc == 0 && s_gc_due(h->mirror);
+    if (gc) {
         sw_git_opts_t go = sw_ws_opts(&h->r);
-        const char *gc[] = { "gc", "--auto", "--quiet", NULL };
+        const char *args[] = { "gc", "--auto", "--quiet", NULL };
         sw_err_t ignored = { 0 };
-        sw_git_run(&go, gc, NULL, &ignored);
+        sw_git_run(&go, args, NULL, &ignored);
+    }
+    /*  The size for the cache cap: after a fetch or a gc (a capture's few
+     *  loose objects wait for the next one). */
+    if (rc == 0 && (measure || gc)) {
         char size[32];
         snprintf(size, sizeof size, "%llu\n", (unsigned long long) s_du(h->mirror));
         char *path = xasprintf("%s/%s.size", h->mirrors, h->repo);
@@ -631,7 +676,7 @@ s_prepare(s_helper_t *h, sw_err_t *err)
             rc = sw_ws_fetch(&h->r, &h->cas, src, nsrc, s_u64(req, "max_snapshot"),
                              "--max-snapshot", &st, err);
         if (rc == 0)
-            rc = s_pin(h, &oids, err);
+            rc = s_pin(h, &oids, true, err);
         if (lock >= 0)
             close(lock);
         if (rc == 0)
@@ -902,28 +947,25 @@ s_capture(s_helper_t *h, sw_err_t *err)
         free(msg);
         free(email);
         free(name);
+        /*  The pack and the patch at once; a submodule the task left shows
+         *  in the patch (mode 160000) and fails the capture. */
         sw_strv_t links = { 0 };
-        if (rc == 0 && !same)
-            rc = sw_ws_gitlinks(&h->r, base, commit, &links, err);
+        if (rc == 0)
+            rc = s_redis(h, err);
+        if (rc == 0)
+            rc = sw_ws_put_change(&h->r, &h->cas, base, commit, same, pre, npre, max,
+                                  "--max-change", manifest, patch, &st, &links, err);
         if (rc == 0 && links.n)
             rc = sw_err_set(err, SW_EINVAL, "the task left a git repository at %s: a "
                             "submodule cannot be captured (remove it or ignore it)", links.v[0]);
         sw_strv_release(&links);
-        if (rc == 0)
-            rc = s_redis(h, err);
-        if (rc == 0)
-            rc = sw_ws_put(&h->r, &h->cas, commit, pre, npre, max, "--max-change", manifest,
-                           NULL, err);
-        if (rc == 0 && !same)
-            rc = sw_ws_patch_put(&h->r, &h->cas, base, commit, max, "--max-change", &st, patch,
-                                 err);
         if (rc < 0 && strstr(err->msg, "--max-change"))
             err->code = SW_EINVAL;
         if (rc == 0) {
             int lock = agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX);
             sw_strv_t pins = { 0 };
             sw_strv_push(&pins, commit);
-            rc = s_pin(h, &pins, err);
+            rc = s_pin(h, &pins, false, err);
             sw_strv_release(&pins);
             if (lock >= 0)
                 close(lock);

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,28 @@ sw_ws_patch_stat_init(sw_ws_patch_stat_t *ps)
     ps->bol = true;
 }
 
+void
+sw_ws_patch_stat_release(sw_ws_patch_stat_t *ps)
+{
+    free(ps->path);
+    sw_strv_release(&ps->gitlinks);
+    memset(ps, 0, sizeof *ps);
+}
+
+/*  The b/ path of "diff --git a/P b/P" (a path that is not renamed: its
+ *  two halves are equal, spaces and all), or NULL. */
+static char *
+s_header_path(const char *h, size_t n)
+{
+    const size_t pre = 13, mid = 3;     /*  "diff --git a/", " b/" */
+    if (n < pre + mid + 2 || (n - pre - mid) % 2 != 0)
+        return NULL;
+    size_t len = (n - pre - mid) / 2;
+    if (memcmp(h + pre + len, " b/", 3) != 0 || memcmp(h + pre, h + pre + len + mid, len) != 0)
+        return NULL;
+    return xstrndup(h + pre, len);
+}
+
 /*  Classifies the line whose first bytes are in ps->head. */
 static void
 s_patch_line(sw_ws_patch_stat_t *ps)
@@ -325,6 +348,19 @@ s_patch_line(sw_ws_patch_stat_t *ps)
     if (ps->hlen >= 11 && memcmp(h, "diff --git ", 11) == 0) {
         ps->st.files++;
         ps->in_header = true;       /*  until its first hunk; binary patches have none */
+        free(ps->path);
+        ps->path = s_header_path(h, ps->hlen);
+    }
+    else if (ps->in_header && ((ps->hlen >= 20 && memcmp(h, "new file mode 160000", 20) == 0)
+                               || (ps->hlen >= 15 && memcmp(h, "new mode 160000", 15) == 0)
+                               || (ps->hlen > 6 && memcmp(h, "index ", 6) == 0
+                                   && memmem(h, ps->hlen, " 160000", 7)))) {
+        bool seen = false;
+        const char *p = ps->path ? ps->path : "(a path of the change)";
+        for (size_t i = 0; i < ps->gitlinks.n && !seen; i++)
+            seen = strcmp(ps->gitlinks.v[i], p) == 0;
+        if (!seen)
+            sw_strv_push(&ps->gitlinks, p);
     }
     else if (ps->hlen >= 2 && memcmp(h, "@@", 2) == 0)
         ps->in_header = false;
@@ -351,7 +387,12 @@ sw_ws_patch_stat_feed(sw_ws_patch_stat_t *ps, const char *data, size_t n)
         }
         if (!ps->done && ps->hlen < sizeof ps->head) {
             ps->head[ps->hlen++] = data[i];
-            if (ps->hlen == sizeof ps->head) {
+            /*  A header line is kept whole (its path), any other only to
+             *  its first bytes. */
+            bool header = ps->hlen >= 11 && (memcmp(ps->head, "diff --git ", 11) == 0
+                                             || (ps->in_header && ps->head[0] != '-'
+                                                 && ps->head[0] != '+'));
+            if (ps->hlen == sizeof ps->head || (ps->hlen == 32 && !header)) {
                 s_patch_line(ps);
                 ps->done = true;
             }
@@ -428,10 +469,13 @@ sw_ws_patch_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *a, const char 
     json_t *blob = NULL;
     sw_ws_patch_stat_t ps;
     sw_ws_patch_stat_init(&ps);
-    if (s_stream_put(&o, args, NULL, cas, max, cap_name, &ps, &blob, err) < 0)
+    if (s_stream_put(&o, args, NULL, cas, max, cap_name, &ps, &blob, err) < 0) {
+        sw_ws_patch_stat_release(&ps);
         return -1;
+    }
     if (st)
         *st = ps.st;
+    sw_ws_patch_stat_release(&ps);
     json_object_set_new(blob, "kind", json_string("swarm-patch"));
     int rc = s_put_doc(cas, blob, out, err);
     json_decref(blob);
@@ -472,6 +516,137 @@ sw_ws_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *commit, const sw_tas
                             "commit", commit, "prereqs", pre, "pack", blob);
     rc = s_put_doc(cas, doc, manifest, err);
     json_decref(doc);
+    return rc;
+}
+
+/*  One of the two streams of sw_ws_put_change. */
+typedef struct {
+    sw_git_proc_t       p;
+    bool                open;
+    sw_cas_writer_t     w;
+    sw_ws_patch_stat_t *ps;
+} s_pump_t;
+
+int
+sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const char *commit,
+                 bool same_tree, const sw_task_ws_t *prereqs, size_t n, uint64_t max,
+                 const char *cap_name, char manifest[65], char patch[65], sw_ws_stat_t *st,
+                 sw_strv_t *gitlinks, sw_err_t *err)
+{
+    patch[0] = '\0';
+    memset(st, 0, sizeof *st);
+    sw_buf_t revs;
+    sw_buf_init(&revs);
+    sw_buf_printf(&revs, "%s\n", commit);
+    for (size_t i = 0; i < n; i++)
+        sw_buf_printf(&revs, "^%s\n", prereqs[i].commit);
+    sw_git_opts_t o = sw_ws_opts(r);
+    const char *pack_args[] = { "pack-objects", "--stdout", "--thin", "--delta-base-offset",
+                                "--revs", "-q", NULL };
+    const char *patch_args[] = { "diff-tree", "-p", "--binary", "--full-index", "-M", base,
+                                 commit, NULL };
+    sw_ws_patch_stat_t ps;
+    sw_ws_patch_stat_init(&ps);
+    s_pump_t pump[2];
+    memset(pump, 0, sizeof pump);
+    int rc = 0;
+    /*  Both at once: on two cores the pack's delta search and the diffs
+     *  overlap. */
+    if (sw_git_start(&o, pack_args, true, true, &pump[0].p, err) < 0)
+        rc = -1;
+    else {
+        pump[0].open = true;
+        sw_cas_writer_init(&pump[0].w, cas, max, cap_name);
+        rc = sw_git_write(&pump[0].p, revs.data, revs.len, err);
+        close(pump[0].p.in_fd);
+        pump[0].p.in_fd = -1;
+    }
+    if (rc == 0 && !same_tree) {
+        if (sw_git_start(&o, patch_args, false, true, &pump[1].p, err) < 0)
+            rc = -1;
+        else {
+            pump[1].open = true;
+            pump[1].ps = &ps;
+            sw_cas_writer_init(&pump[1].w, cas, max, cap_name);
+        }
+    }
+    sw_buf_release(&revs);
+    char *buf = xmalloc(1 << 16);
+    while (rc == 0 && (pump[0].p.out_fd >= 0 || pump[1].p.out_fd >= 0)) {
+        struct pollfd pf[2];
+        int idx[2], k = 0;
+        for (int i = 0; i < 2; i++)
+            if (pump[i].open && pump[i].p.out_fd >= 0) {
+                pf[k] = (struct pollfd) { pump[i].p.out_fd, POLLIN, 0 };
+                idx[k++] = i;
+            }
+        int64_t left = pump[0].p.deadline_ms - sw_now_ms();
+        if (left <= 0) {
+            rc = sw_err_set(err, SW_EFAIL, "git pack-objects and diff-tree timed out");
+            break;
+        }
+        int pr = poll(pf, (nfds_t) k, left > 1000 ? 1000 : (int) left);
+        if (pr < 0 && errno != EINTR)
+            rc = sw_err_set(err, SW_EFAIL, "poll: %s", strerror(errno));
+        for (int j = 0; rc == 0 && pr > 0 && j < k; j++) {
+            if (!pf[j].revents)
+                continue;
+            s_pump_t *pm = &pump[idx[j]];
+            ssize_t got = read(pm->p.out_fd, buf, 1 << 16);
+            if (got > 0) {
+                if (pm->ps)
+                    sw_ws_patch_stat_feed(pm->ps, buf, (size_t) got);
+                rc = sw_cas_writer_add(&pm->w, buf, (size_t) got, err);
+            }
+            else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+                close(pm->p.out_fd);
+                pm->p.out_fd = -1;
+            }
+        }
+    }
+    free(buf);
+    json_t *blobs[2] = { NULL, NULL };
+    for (int i = 0; i < 2; i++) {
+        if (!pump[i].open)
+            continue;
+        sw_err_t ferr = { 0 };
+        int frc = sw_git_finish(&pump[i].p, rc < 0, NULL, &ferr);
+        if (rc == 0 && frc != 0) {
+            *err = ferr;
+            rc = -1;
+        }
+        if (rc == 0)
+            blobs[i] = sw_cas_writer_finish(&pump[i].w, err);
+        else
+            sw_cas_writer_release(&pump[i].w);
+        if (rc == 0 && !blobs[i])
+            rc = -1;
+    }
+    if (rc == 0) {
+        json_t *pre = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *p = json_pack("{s:s}", "commit", prereqs[i].commit);
+            if (prereqs[i].manifest)
+                json_object_set_new(p, "manifest", json_string(prereqs[i].manifest));
+            if (prereqs[i].url)
+                json_object_set_new(p, "url", json_string(prereqs[i].url));
+            json_array_append_new(pre, p);
+        }
+        json_t *doc = json_pack("{s:s, s:i, s:s, s:o, s:O}", "kind", "swarm-pack", "v", 1,
+                                "commit", commit, "prereqs", pre, "pack", blobs[0]);
+        rc = s_put_doc(cas, doc, manifest, err);
+        json_decref(doc);
+    }
+    if (rc == 0 && blobs[1]) {
+        json_object_set_new(blobs[1], "kind", json_string("swarm-patch"));
+        rc = s_put_doc(cas, blobs[1], patch, err);
+        *st = ps.st;
+        for (size_t i = 0; gitlinks && i < ps.gitlinks.n; i++)
+            sw_strv_push(gitlinks, ps.gitlinks.v[i]);
+    }
+    json_decref(blobs[0]);
+    json_decref(blobs[1]);
+    sw_ws_patch_stat_release(&ps);
     return rc;
 }
 
@@ -991,7 +1166,18 @@ sw_ws_test(bool verbose)
             sw_ws_patch_stat_feed(&ps, patch + off,
                                   off + step < sizeof patch - 1 ? step : sizeof patch - 1 - off);
         CHECK(ps.st.files == 4 && ps.st.insertions == 2 && ps.st.deletions == 1);
+        CHECK(ps.gitlinks.n == 0);
+        sw_ws_patch_stat_release(&ps);
     }
+    /*  a submodule the change adds: named by the header's path */
+    const char sub[] = "diff --git a/lib dir/x b/lib dir/x\nnew file mode 160000\n"
+                       "index 0000000..1234567\n--- /dev/null\n+++ b/lib dir/x\n@@ -0,0 +1 @@\n"
+                       "+Subproject commit 1234567\n";
+    sw_ws_patch_stat_t sp;
+    sw_ws_patch_stat_init(&sp);
+    sw_ws_patch_stat_feed(&sp, sub, sizeof sub - 1);
+    CHECK(sp.gitlinks.n == 1 && strcmp(sp.gitlinks.v[0], "lib dir/x") == 0);
+    sw_ws_patch_stat_release(&sp);
     const char ns[] = "3\t1\ta.txt\0-\t-\tbin.dat\0" "0\t0\t\0old.c\0new.c\0";
     sw_ws_stat_t st;
     sw_ws_numstat_parse(ns, sizeof ns - 1, &st);

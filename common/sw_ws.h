@@ -100,12 +100,26 @@ int sw_ws_patch_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *a, const c
  *  lines added and removed in hunks (binary patches count as files). */
 typedef struct {
     sw_ws_stat_t st;
-    char         head[16];      /*  the first bytes of the current line */
+    char         head[4096];    /*  the first bytes of the current line */
     size_t       hlen;
     bool         bol, done, in_header;
+    char        *path;          /*  the file of the current header (its b/ side) */
+    sw_strv_t    gitlinks;      /*  paths the patch makes submodules (mode 160000) */
 } sw_ws_patch_stat_t;
 void sw_ws_patch_stat_init(sw_ws_patch_stat_t *ps);
 void sw_ws_patch_stat_feed(sw_ws_patch_stat_t *ps, const char *data, size_t n);
+void sw_ws_patch_stat_release(sw_ws_patch_stat_t *ps);
+
+/*  The change base -> commit stored both ways at once, git making the
+ *  pack and the patch in parallel: commit's manifest (the pack of what
+ *  prereqs lack, as sw_ws_put) in manifest, the patch (as
+ *  sw_ws_patch_put; nothing when the trees are equal: patch "") in
+ *  patch, its diffstat in st, and in gitlinks (may be NULL) the paths it
+ *  makes submodules. max (named cap_name) caps each. 0 or -1. */
+int sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const char *commit,
+                     bool same_tree, const sw_task_ws_t *prereqs, size_t n, uint64_t max,
+                     const char *cap_name, char manifest[65], char patch[65], sw_ws_stat_t *st,
+                     sw_strv_t *gitlinks, sw_err_t *err);
 
 /*  Stores commit as a manifest with the pack of what prereqs lack (prereqs
  *  sources: each a commit with its manifest or URL; n may be 0: the whole
