@@ -189,19 +189,31 @@ s_mirror(s_helper_t *h, sw_err_t *err)
     int rc = 0;
     head = xasprintf("%s/HEAD", h->mirror);
     if (stat(head, &sb) < 0) {
+        /*  Made whole under a temporary name, then renamed: a helper that
+         *  finds the mirror (it checks without the lock) finds all of it. */
+        char *tmp = xasprintf("%s/.%s.git.new", h->mirrors, h->repo);
+        agent_ws_rmrf(tmp);
         agent_ws_rmrf(h->mirror);
         sw_git_opts_t o = sw_git_opts();
         o.cwd = h->mirrors;
-        const char *init[] = { "init", "-q", "--bare", h->mirror, NULL };
+        const char *init[] = { "init", "-q", "--bare", tmp, NULL };
         rc = sw_git_run(&o, init, NULL, err) == 0 ? 0 : -1;
         /*  git gc runs in the helper, never detached from it */
         const char *cfg[][3] = { { "gc.autoDetach", "false" }, { "core.logAllRefUpdates", "false" },
                                  { "gc.reflogExpire", "now" } };
-        o = sw_ws_opts(&h->r);
+        sw_ws_repo_t t = h->r;
+        t.git_dir = tmp;
+        o = sw_ws_opts(&t);
         for (size_t i = 0; rc == 0 && i < 3; i++) {
             const char *args[] = { "config", cfg[i][0], cfg[i][1], NULL };
             rc = sw_git_run(&o, args, NULL, err) == 0 ? 0 : -1;
         }
+        if (rc == 0 && rename(tmp, h->mirror) < 0)
+            rc = sw_err_set(err, SW_EFAIL, "cannot make the mirror %s: %s", h->mirror,
+                            strerror(errno));
+        if (rc < 0)
+            agent_ws_rmrf(tmp);
+        free(tmp);
     }
     free(head);
     close(lock);
