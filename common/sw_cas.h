@@ -16,7 +16,7 @@
  *  Lifetime: every entry has a TTL (SW_CAS_TTL_S by default), refreshed
  *  whenever it is written or read again. Each entry also records which
  *  jobs reference it (swarm:cas:{DIGEST}:jobs, same slot, same TTL), and
- *  each job the digests it references (swarm:job:{JOB}:cas), so
+ *  each job the digests it references (sw_key_job_cas), so
  *  `swarm purge --job J` deletes what only J referenced and keeps what
  *  other jobs still use.
  *
