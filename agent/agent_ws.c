@@ -97,8 +97,12 @@ agent_ws_new(const agent_ws_conf_t *conf, sw_err_t *err)
         rc = s_mkdir(index, 0700, err);
     if (rc == 0)
         rc = s_mkdir(run, 0700, err);
-    if (rc == 0)
-        rc = s_mkdirs(conf->root, err);
+    /*  The worktree root is below the workdir, which may not be ours to
+     *  write (several agents, another user): tasks without a workspace
+     *  still run; the helper makes it, or says why not, when one needs it. */
+    sw_err_t werr = { 0 };
+    if (rc == 0 && s_mkdirs(conf->root, &werr) < 0)
+        log_warnx("workspaces: %s; tasks with a workspace fail until it can be made", werr.msg);
     free(index);
     free(run);
     if (rc < 0) {

@@ -631,6 +631,16 @@ s_checkout(s_helper_t *h, const char *wt, const char *index, const char *start, 
         fprintf(stderr, "swarm-agent: worktree %s cannot be reset (%s): making it afresh\n", wt,
                 e.msg);
     }
+    /*  the root below the workdir first (the agent could not make it at
+     *  start, or someone removed it) */
+    char *parent = xstrdup(wt);
+    for (char *s = parent + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(parent, 0755);
+            *s = '/';
+        }
+    free(parent);
     if (agent_ws_rmrf(wt) < 0 || mkdir(wt, 0755) < 0)
         return sw_err_set(err, SW_EFAIL, "cannot make the worktree %s: %s", wt, strerror(errno));
     unlink(index);
