@@ -20,7 +20,8 @@
  *  tasks may write); the agent's own index of each in STATE/ws/index/N,
  *  requests and answers in STATE/ws/run/, mirrors in MIRRORS (default
  *  STATE/ws/mirrors): none of it where a task writes. At start ROOT is
- *  emptied (no task is live yet) and the mirror cache is capped.
+ *  removed (no task is live yet; the first task with a workspace makes it
+ *  again).
  */
 #ifndef AGENT_WS_H
 #define AGENT_WS_H

@@ -298,10 +298,8 @@ s_pin(s_helper_t *h, const sw_strv_t *commits, bool measure, sw_err_t *err)
     return rc;
 }
 
-/*  Evicts mirrors least recently used first, but never one in use (its
- *  use lock is held) nor keep, until the cache is under cap. */
-static void
-s_evict(const char *mirrors, const char *keep, uint64_t cap)
+void
+agent_ws_evict(const char *mirrors, const char *keep, uint64_t cap)
 {
     DIR *d = opendir(mirrors);
     if (!d || cap == 0) {
@@ -702,7 +700,7 @@ s_prepare(s_helper_t *h, sw_err_t *err)
         if (lock >= 0)
             close(lock);
         if (rc == 0)
-            s_evict(h->mirrors, h->repo, s_u64(req, "mirror_cache"));
+            agent_ws_evict(h->mirrors, h->repo, s_u64(req, "mirror_cache"));
     }
     int64_t t1 = sw_now_ms();
     char start[65] = "";
@@ -1061,7 +1059,7 @@ s_sweep(s_helper_t *h, sw_err_t *err)
     if (d)
         closedir(d);
     if (h->mirrors)
-        s_evict(h->mirrors, "", s_u64(h->req, "mirror_cache"));
+        agent_ws_evict(h->mirrors, "", s_u64(h->req, "mirror_cache"));
     json_object_set_new(h->answer, "removed", json_integer(removed));
     (void) err;
     return 0;
@@ -1167,6 +1165,34 @@ agent_wshelper_test(bool verbose)
     int x = agent_ws_lock(dir, "r", "use", LOCK_EX | LOCK_NB);
     CHECK(x >= 0);
     close(x);
+    /*  eviction: least recently used first, never one in use, never keep */
+    const char *repos[] = { "old", "busy", "mid", "new" };
+    for (int i = 0; i < 4; i++) {
+        char *git = xasprintf("%s/%s.git", dir, repos[i]), *size = xasprintf("%s/%s.size", dir,
+                                                                              repos[i]);
+        char *used = xasprintf("%s/%s.used", dir, repos[i]);
+        CHECK(mkdir(git, 0755) == 0);
+        CHECK(s_write_file(size, "1000\n", 5, 0) == 0);
+        CHECK(s_write_file(used, "", 0, 0) == 0);
+        struct timespec ts[2] = { { 1000 + i * 100, 0 }, { 1000 + i * 100, 0 } };
+        CHECK(utimensat(AT_FDCWD, used, ts, 0) == 0);
+        free(git);
+        free(size);
+        free(used);
+    }
+    int busy = agent_ws_lock(dir, "busy", "use", LOCK_SH);
+    agent_ws_evict(dir, "new", 2000);       /*  4000 bytes: two must go */
+    const bool gone[] = { true, false, true, false };
+    for (int i = 0; i < 4; i++) {
+        char *git = xasprintf("%s/%s.git", dir, repos[i]);
+        CHECK((stat(git, &sb) < 0) == gone[i]);
+        free(git);
+    }
+    close(busy);
+    agent_ws_evict(dir, "", 0);             /*  0: no cap */
+    char *busy_git = xasprintf("%s/busy.git", dir);
+    CHECK(stat(busy_git, &sb) == 0);
+    free(busy_git);
     free(cmd);
     cmd = xasprintf("rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

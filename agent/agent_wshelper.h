@@ -53,6 +53,11 @@ int agent_ws_rmrf(const char *path);
  *  (created when missing; never deleted), or -1. */
 int agent_ws_lock(const char *mirrors, const char *repo, const char *suffix, int op);
 
+/*  Evicts mirrors of MIRRORS least recently used first (REPO.used), but
+ *  never one in use (its use lock is held by a helper or a running task)
+ *  nor keep, until their REPO.size add up to at most cap. */
+void agent_ws_evict(const char *mirrors, const char *keep, uint64_t cap);
+
 int agent_wshelper_test(bool verbose);
 
 #endif
