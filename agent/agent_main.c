@@ -22,10 +22,12 @@
 
 #include "agent_child.h"
 #include "agent_link.h"
+#include "agent_metrics.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
 #include "agent_wshelper.h"
 #include "sw_curve.h"
+#include "sw_http.h"
 #include "agent_runner.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
@@ -62,6 +64,7 @@ typedef struct {
     bool       allow_exec;
     bool       foreground;
     bool       verbose;
+    char      *metrics;         /*  ADDR of /metrics; NULL = off */
 } agent_conf_t;
 
 typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
@@ -103,6 +106,8 @@ struct agent_s {
     bool                sweep;          /*  look for strays at the next tick */
     char                self_exe[4096]; /*  this binary, for the limits trampoline */
     unsigned            ticks;
+    agent_metrics_t    *metrics;
+    sw_http_t          *metrics_http;   /*  --metrics */
 };
 
 static void s_check(agent_t *self, run_t *run);
@@ -209,6 +214,7 @@ s_spool(agent_t *self, run_t *run)
         return;
     }
     run->spooled = true;
+    agent_metrics_spooled(self->metrics);
     log_info("result of %s/%s attempt %lld spooled to disk until Redis is back", run->task.job,
              run->task.id, (long long) run->task.attempt);
 }
@@ -317,6 +323,10 @@ s_complete(agent_t *self, run_t *run)
     }
     if (run->error && !run->spawned)
         sw_buf_addstr(&errtail, run->error);
+    if (!run->spawned)
+        agent_metrics_spawn_failed(self->metrics, run->task.runner);
+    agent_metrics_finished(self->metrics, run->status, run->task.runner,
+                           run->spawned ? c->out.total : 0, run->spawned ? c->err.total : 0);
     r.status = run->status;
     r.output = output.data;
     r.output_len = output.len;
@@ -855,7 +865,8 @@ static const char s_usage[] =
     "                   [--swarm-cli PATH | --no-mcp] [--claude-max-turns N]\n"
     "                   [--claude-max-budget-usd USD] [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--spool DIR] [--redis-password-file FILE]\n"
-    "                   [--curve-secret FILE --coordinator-key FILE] [-f] [-v]\n"
+    "                   [--curve-secret FILE --coordinator-key FILE] [--metrics ADDR]\n"
+    "                   [-f] [-v]\n"
     "\n"
     "Runs the coordinator's tasks on this machine, at most --slots at once, each in\n"
     "its own process group with a timeout, and stores every result in Redis.\n";
@@ -909,6 +920,8 @@ static const sw_opt_t s_opts[] = {
       "this agent's CURVE secret certificate (swarm keygen); with --coordinator-key" },
     { "coordinator-key", 0, SW_OPT_STR, offsetof(agent_conf_t, coordinator_key), 0, 0, "FILE",
       "the coordinator's public certificate (NAME.cert)" },
+    { "metrics", 0, SW_OPT_STR, offsetof(agent_conf_t, metrics), 0, 0, "ADDR",
+      "serve Prometheus /metrics on ADDR (PORT = 127.0.0.1:PORT, HOST:PORT, [V6]:PORT)" },
     { "foreground", 'f', SW_OPT_FLAG, offsetof(agent_conf_t, foreground), 0, 0, NULL,
       "stay in the foreground and log to stderr" },
     { "verbose", 'v', SW_OPT_FLAG, offsetof(agent_conf_t, verbose), 0, 0, NULL,
@@ -917,6 +930,25 @@ static const sw_opt_t s_opts[] = {
 };
 
 static agent_conf_t s_conf;
+
+/*  /metrics: what is true now, from the runs. */
+static void
+s_render_metrics(void *arg, sw_buf_t *out)
+{
+    agent_t *self = arg;
+    agent_metrics_now_t now = { .slots = (int) self->conf->slots,
+                                .connected = agent_link_welcomed(self->link) };
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        if (r->spawned && !r->child.exited)
+            now.children++;
+        if (r->spawned && r->state == RUN_ACTIVE) {
+            now.out_bytes += r->child.out.total;
+            now.err_bytes += r->child.err.total;
+        }
+        now.spooled += r->spooled;
+    }
+    agent_metrics_render(self->metrics, &now, out);
+}
 
 /*  swarm-agent --exec-with-limits AS NOFILE ARGV...: set the limits, then
  *  become ARGV (looked up in PATH). Only the agent starts it this way. */
@@ -1034,6 +1066,12 @@ main(int argc, char **argv)
         return 2;
     }
     sw_redis_url_release(&url);
+    struct sockaddr_storage maddr;
+    socklen_t mlen;
+    if (s_conf.metrics && sw_http_parse_addr(s_conf.metrics, &maddr, &mlen, &err) < 0) {
+        fprintf(stderr, "swarm-agent: --metrics: %s\n", err.msg);
+        return 2;
+    }
 
     long long budget_cents = 0;
     if (s_conf.claude_max_budget_usd
@@ -1097,6 +1135,11 @@ main(int argc, char **argv)
     self.runs = zlistx_new();
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);
+    self.metrics = agent_metrics_new();
+    if (s_conf.metrics
+        && !(self.metrics_http = sw_http_metrics_new(self.loop, s_conf.metrics, s_render_metrics,
+                                                     &self, &err)))
+        fatalx("--metrics: %s", err.msg);
     s_redis_ready(&self);
     int spooled = agent_spool_load(s_conf.spool, s_unspool, &self);
     if (spooled > 0)
@@ -1137,6 +1180,8 @@ main(int argc, char **argv)
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
     }
+    sw_http_destroy(&self.metrics_http);
+    agent_metrics_destroy(&self.metrics);
     agent_link_destroy(&self.link);
     zlistx_destroy(&self.runs);
     zloop_destroy(&self.loop);

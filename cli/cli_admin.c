@@ -108,10 +108,11 @@ cli_agents(cli_t *cli, int argc, char **argv)
     char *agent = NULL;
     if (rc == 0 && args.g.npos == 2 && strcmp(args.g.pos[0], "revoke") == 0)
         agent = xstrdup(args.g.pos[1]);
+    else if (rc == 0 && args.g.npos == 1 && strcmp(args.g.pos[0], "revoke") == 0)
+        rc = cli_fail(EXIT_USAGE, "agents: revoke needs NAME (swarm agents [revoke NAME])");
     else if (rc == 0 && args.g.npos > 0)
         rc = cli_fail(EXIT_USAGE, "agents: unexpected argument '%s' (swarm agents [revoke NAME])",
-                      args.g.npos == 1 && strcmp(args.g.pos[0], "revoke") == 0 ? "revoke without NAME"
-                      : args.g.pos[strcmp(args.g.pos[0], "revoke") == 0 ? 2 : 0]);
+                      args.g.pos[strcmp(args.g.pos[0], "revoke") == 0 ? 2 : 0]);
     cli_args_release(&args);
     if (rc)
         return rc < 0 ? 0 : rc;

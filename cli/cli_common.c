@@ -73,40 +73,7 @@ cli_args_release(cli_args_t *a)
 json_t *
 cli_mp_to_json(const msgpack_object *o)
 {
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:              return json_null();
-    case MSGPACK_OBJECT_BOOLEAN:          return json_boolean(o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return json_integer((json_int_t) o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:          return json_real(o->via.f64);
-    case MSGPACK_OBJECT_STR: {
-        sw_buf_t b;
-        sw_buf_init(&b);
-        sw_utf8_sanitize(o->via.str.ptr, o->via.str.size, &b);
-        json_t *s = json_stringn(b.data ? b.data : "", b.len);
-        sw_buf_release(&b);
-        return s;
-    }
-    case MSGPACK_OBJECT_ARRAY: {
-        json_t *a = json_array();
-        for (uint32_t i = 0; i < o->via.array.size; i++)
-            json_array_append_new(a, cli_mp_to_json(&o->via.array.ptr[i]));
-        return a;
-    }
-    case MSGPACK_OBJECT_MAP: {
-        json_t *m = json_object();
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            char *k = sw_mp_dup(&o->via.map.ptr[i].key);
-            if (k && strcmp(k, "ok") != 0)
-                json_object_set_new(m, k, cli_mp_to_json(&o->via.map.ptr[i].val));
-            free(k);
-        }
-        return m;
-    }
-    default:
-        return json_null();
-    }
+    return sw_mp_to_json(o);
 }
 
 void

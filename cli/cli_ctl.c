@@ -30,7 +30,7 @@ s_connect(cli_t *cli)
     snprintf(ep, sizeof ep, "inproc://swarm-cli-monitor-%p", (void *) sock);
     if (zmq_socket_monitor(zsock_resolve(sock), ep, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_DISCONNECTED) == 0) {
         cli->monitor = zsock_new(ZMQ_PAIR);
         zsock_set_rcvtimeo(cli->monitor, 0);
         zsock_connect(cli->monitor, "%s", ep);
@@ -41,9 +41,17 @@ s_connect(cli_t *cli)
     return 0;
 }
 
-/*  A failed handshake as exit 3 with the likely cause; 0 if none. */
+/*  Set when the connection a request went out on closed before its reply
+ *  came (the coordinator was restarted): the request is gone with it. */
+static bool s_lost;
+
+/*  One event of the monitor: a failed handshake as exit 3 with the likely
+ *  cause; a closed connection sets *closed; else 0. With lost_fails, a
+ *  handshake the peer cut short without a word closes too: a dying
+ *  coordinator's listening socket still takes connections for a moment,
+ *  then drops them (a mechanism mismatch shows once the retries are over). */
 static int
-s_handshake_failed(cli_t *cli)
+s_monitor_event(cli_t *cli, bool *closed, bool lost_fails)
 {
     zmsg_t *ev = zmsg_recv(cli->monitor);
     if (!ev)
@@ -53,6 +61,11 @@ s_handshake_failed(cli_t *cli)
     if (f && zframe_size(f) >= 6)
         memcpy(&event, zframe_data(f), 2);
     zmsg_destroy(&ev);
+    if (event == ZMQ_EVENT_DISCONNECTED
+        || (lost_fails && event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)) {
+        *closed = true;
+        return 0;
+    }
     /*  A client may see the server hang up (no detail) before a mechanism
      *  mismatch is reported, so "no detail" names both likely causes. */
     const char *why =
@@ -68,13 +81,23 @@ s_handshake_failed(cli_t *cli)
 }
 
 /*  One request/reply with the coordinator. 0 with *reply filled (release
- *  it), or an exit code after printing why. */
-int
-cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_msg_t *reply)
+ *  it), or an exit code after printing why. With lost_fails, a connection
+ *  that closes before the reply came ends the request at once: exit 3
+ *  with s_lost set and nothing printed (the caller asks again). */
+static int
+s_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_msg_t *reply,
+          bool lost_fails)
 {
     int rc;
+    bool closed = false;
     if (!cli->sock && (rc = s_connect(cli)) != 0)
         return rc;
+    /*  Connections that closed before this request (ZeroMQ has connected
+     *  again since) say nothing about it. */
+    while (cli->monitor && (zsock_events(cli->monitor) & ZMQ_POLLIN))
+        if ((rc = s_monitor_event(cli, &closed, lost_fails)) != 0)
+            return rc;
+    closed = false;
     if (sw_msg_send(cli->sock, NULL, cmd, body->data, body->size) < 0)
         return cli_fail(EXIT_UNREACHABLE, "cannot send to the coordinator at %s: %s",
                         cli->coordinator, zmq_strerror(zmq_errno()));
@@ -94,10 +117,16 @@ cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw
             return cli_fail(EXIT_UNREACHABLE, "interrupted");
         if (rc <= 0)
             continue;
-        if ((items[1].revents & ZMQ_POLLIN) && (rc = s_handshake_failed(cli)) != 0)
+        if ((items[1].revents & ZMQ_POLLIN)
+            && (rc = s_monitor_event(cli, &closed, lost_fails)) != 0)
             return rc;
-        if (!(items[0].revents & ZMQ_POLLIN))
+        if (!(items[0].revents & ZMQ_POLLIN)) {
+            if (closed && lost_fails) {
+                s_lost = true;
+                return EXIT_UNREACHABLE;
+            }
             continue;
+        }
         zmsg_t *msg = zmsg_recv(cli->sock);
         sw_err_t err = { 0 };
         /*  Our coordinator's replies list whole jobs: the frame cap (8 MiB)
@@ -123,6 +152,12 @@ cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw
         sw_msg_release(reply);
         return (int) code;
     }
+}
+
+int
+cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_msg_t *reply)
+{
+    return s_request(cli, cmd, body, timeout_ms, reply, false);
 }
 
 /*  --- small helpers for building requests ------------------------------------ */
@@ -416,6 +451,19 @@ cli_store_context(cli_t *cli, const char *item, sw_err_t *err)
     return rc;
 }
 
+size_t
+cli_task_packed_size(const sw_task_t *t)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    sw_mp_packer_init(&pk, &sb);
+    sw_task_pack(&pk, t);
+    size_t n = sb.size;
+    msgpack_sbuffer_destroy(&sb);
+    return n;
+}
+
 int
 cli_submit(cli_t *cli, const char *job, sw_task_t *tasks, size_t n, int timeout_ms,
            sw_msg_t *reply)
@@ -433,6 +481,13 @@ cli_submit(cli_t *cli, const char *job, sw_task_t *tasks, size_t n, int timeout_
             tasks[i].ns = NULL;
         }
         sw_task_pack(&r.pk, &tasks[i]);
+    }
+    if (r.sb.size > CLI_MAX_REQUEST) {
+        size_t size = r.sb.size;
+        msgpack_sbuffer_destroy(&r.sb);
+        return cli_fail(EXIT_USAGE, "%zu task%s of %zu bytes: more than one request to the "
+                        "coordinator carries (%zu bytes); nothing was submitted", n,
+                        n == 1 ? "" : "s", size, CLI_MAX_REQUEST);
     }
     return cli_call(cli, SW_C_SUBMIT, &r, timeout_ms, reply);
 }
@@ -455,6 +510,7 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     sw_task_t t;
     sw_task_init(&t);
     const char *job = NULL, *prompt = NULL, *prompt_file = NULL;
+    const char *read_from = NULL;       /*  the file (or stdin) the prompt came from */
     int c, rc = 0;
     long long v;
     cli_args_t a;
@@ -545,6 +601,7 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         sw_err_t err = { 0 };
         if (cli_read_prompt(prompt_file ? prompt_file : "-", &t.prompt, &err) < 0)
             rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
+        read_from = prompt_file && strcmp(prompt_file, "-") != 0 ? prompt_file : "stdin";
     }
     if (rc)
         goto out;
@@ -552,7 +609,10 @@ cli_spawn(cli_t *cli, int argc, char **argv)
     sw_err_t err = { 0 };
     t.job = xstrdup(job ? job : "default");
     if (sw_task_validate(&t, &err) < 0) {
-        rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
+        /*  an empty prompt read from a file: name the file */
+        const char *file = t.prompt && !*t.prompt ? read_from : NULL;
+        rc = cli_fail(EXIT_USAGE, "spawn: %s%s%s%s", err.msg, file ? " (" : "", file ? file : "",
+                      file ? " is empty)" : "");
         goto out;
     }
     if ((wso.repo_url || wso.max_snapshot || wso.max_file) && !wso.dir) {
@@ -618,18 +678,34 @@ int
 cli_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms, int64_t since,
             sw_msg_t *reply)
 {
-    cli_req_t r;
-    cli_req_init(&r);
-    msgpack_pack_map(&r.pk, since >= 0 ? 4 : 3);
-    sw_mp_kv_str(&r.pk, "job", job);
-    sw_mp_pack_str(&r.pk, "ids");
-    msgpack_pack_array(&r.pk, (size_t) nids);
-    for (int i = 0; i < nids; i++)
-        sw_mp_pack_str(&r.pk, ids[i]);
-    sw_mp_kv_int(&r.pk, "max_ms", max_ms);
-    if (since >= 0)
-        sw_mp_kv_int(&r.pk, "since", since);
-    return cli_call(cli, SW_C_WAIT, &r, (int) max_ms + cli->timeout_ms, reply);
+    /*  A WAIT only reads, so when the connection it went out on closes (a
+     *  coordinator restarted and took it along) it is asked again, on a
+     *  fresh connection, a few times. The restarted coordinator numbers
+     *  finished tasks afresh, so the cursor goes: the reply lists every
+     *  task. One that does not answer in time is unreachable (exit 3). */
+    for (int attempt = 1;; attempt++) {
+        cli_req_t r;
+        cli_req_init(&r);
+        msgpack_pack_map(&r.pk, since >= 0 ? 4 : 3);
+        sw_mp_kv_str(&r.pk, "job", job);
+        sw_mp_pack_str(&r.pk, "ids");
+        msgpack_pack_array(&r.pk, (size_t) nids);
+        for (int i = 0; i < nids; i++)
+            sw_mp_pack_str(&r.pk, ids[i]);
+        sw_mp_kv_int(&r.pk, "max_ms", max_ms);
+        if (since >= 0)
+            sw_mp_kv_int(&r.pk, "since", since);
+        s_lost = false;
+        int rc = s_request(cli, SW_C_WAIT, &r.sb, (int) max_ms + cli->timeout_ms, reply,
+                           attempt < 4);
+        msgpack_sbuffer_destroy(&r.sb);
+        if (rc != EXIT_UNREACHABLE || !s_lost)
+            return rc;
+        fprintf(stderr, "swarm: the coordinator at %s closed the connection (restarted?); "
+                "asking again\n", cli->coordinator);
+        cli_disconnect(cli);
+        since = -1;
+    }
 }
 
 static const char s_wait_usage[] =
@@ -706,6 +782,9 @@ cli_wait(cli_t *cli, int argc, char **argv)
     int64_t deadline = timeout_s ? t0 + timeout_s * 1000 : INT64_MAX;
     int64_t since = 0;                  /*  the job's final_seq we have seen */
     int bad = 0;                        /*  final, not succeeded */
+    /*  The ids reported final: a WAIT asked again after a coordinator
+     *  restart lists them again. */
+    zhashx_t *seen = zhashx_new();
     sw_msg_t reply;
     bool have = false;
     for (;;) {
@@ -728,12 +807,16 @@ cli_wait(cli_t *cli, int argc, char **argv)
                              && i < tasks->via.array.size; i++) {
             const msgpack_object *t = &tasks->via.array.ptr[i];
             char st[32];
+            char id[SW_MAX_ID + 1];
             int s = sw_tstate_parse(cli_mp_str(t, "status", st, sizeof st));
-            if (s < 0 || !SW_TS_FINAL(s))
+            if (s < 0 || !SW_TS_FINAL(s) || zhashx_lookup(seen, cli_mp_str(t, "id", id, sizeof id)))
                 continue;
+            zhashx_insert(seen, id, (void *) 1);
             bad += s != SW_TS_SUCCEEDED;
-            if (!tty && !cli->json && !cli->quiet)
+            if (!tty && !cli->json && !cli->quiet) {
                 cli_task_line(t, now_wall);
+                fflush(stdout);         /*  a line as each one finishes, also into a pipe */
+            }
         }
         if (tty) {
             char counts[512], el[32];
@@ -786,6 +869,7 @@ cli_wait(cli_t *cli, int argc, char **argv)
         }
         sw_msg_release(&reply);
     }
+    zhashx_destroy(&seen);
     cli_args_release(&a);
     return rc;
 }

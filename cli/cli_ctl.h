@@ -51,6 +51,12 @@ int64_t     cli_mp_int(const msgpack_object *map, const char *key);
 /*  The most prompt bytes one SUBMIT carries: the coordinator's frame cap
  *  (SW_MAX_FRAME, 8 MiB) less room for the rest of the task. */
 #define CLI_MAX_PROMPT ((unsigned) SW_MAX_FRAME - (1u << 20))
+/*  The most bytes of a request body: a bigger message makes the
+ *  coordinator's socket drop the connection (ZMQ_MAXMSGSIZE), which looks
+ *  like a coordinator that does not answer. */
+#define CLI_MAX_REQUEST ((size_t) SW_MAX_FRAME - (64u << 10))
+/*  The bytes task takes in a SUBMIT (sw_task_pack). */
+size_t cli_task_packed_size(const sw_task_t *t);
 
 /*  Reads a prompt from path ("-": stdin) into *out (caller frees): text
  *  without NUL bytes, at most CLI_MAX_PROMPT bytes. -1 with err naming
@@ -60,7 +66,8 @@ int cli_read_prompt(const char *path, char **out, sw_err_t *err);
  *  SW_EINVAL for a bad item, SW_EUNREACH when Redis is away (printed). */
 int cli_store_context(cli_t *cli, const char *item, sw_err_t *err);
 /*  SUBMIT of n tasks to job (NULL: the current job); all or nothing. A
- *  task's ns "results" is dropped so the job's namespace applies. */
+ *  task's ns "results" is dropped so the job's namespace applies. Tasks
+ *  over CLI_MAX_REQUEST together are exit 2, sent nowhere. */
 int cli_submit(cli_t *cli, const char *job, sw_task_t *tasks, size_t n, int timeout_ms,
                sw_msg_t *reply);
 

@@ -552,6 +552,18 @@ cli_mcp(cli_t *cli, int argc, char **argv)
             continue;
         }
         json_t *msg = json_loadb(line, (size_t) n, 0, &jerr);
+        json_t *nul = msg ? NULL : json_loadb(line, (size_t) n, JSON_ALLOW_NUL, NULL);
+        if (nul) {
+            /*  Legal JSON with \u0000 in a string, which no name, key or
+             *  text here takes: the request gets its answer (a
+             *  notification none), not a parse error without an id. */
+            json_t *id = json_object_get(nul, "id");
+            if (id)
+                s_send(s_rpc_error(id, -32602, "invalid params: a string holds \\u0000 "
+                                   "(NUL), which swarm does not take"));
+            json_decref(nul);
+            continue;
+        }
         if (!msg) {
             char why[300];
             snprintf(why, sizeof why, "parse error: %s", jerr.text);

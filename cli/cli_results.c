@@ -5,91 +5,24 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sw_results.h"
 
-/*  One task's row, from its hash in Redis. */
-typedef struct {
-    char   *id;
-    char   *status;
-    long    attempt;
-    char   *agent;
-    char   *host;
-    char   *reason;
-    int64_t started, finished;
-    json_t *result;             /*  the agent's result document, or NULL */
-} s_row_t;
-
-static void
-s_row_release(s_row_t *r)
-{
-    free(r->id);
-    free(r->status);
-    free(r->agent);
-    free(r->host);
-    free(r->reason);
-    json_decref(r->result);
-}
-
-static void
-s_row_fill(void *arg, int i, redisReply *reply)
-{
-    s_row_t *row = &((s_row_t *) arg)[i];
-    if (reply->type != REDIS_REPLY_ARRAY)
-        return;
-    for (size_t k = 0; k + 1 < reply->elements; k += 2) {
-        const char *f = reply->element[k]->str;
-        redisReply *v = reply->element[k + 1];
-        if (strcmp(f, "status") == 0)
-            row->status = xstrdup(v->str);
-        else if (strcmp(f, "attempt") == 0)
-            row->attempt = atol(v->str);
-        else if (strcmp(f, "agent") == 0)
-            row->agent = xstrdup(v->str);
-        else if (strcmp(f, "host") == 0)
-            row->host = xstrdup(v->str);
-        else if (strcmp(f, "reason") == 0)
-            row->reason = xstrdup(v->str);
-        else if (strcmp(f, "started") == 0)
-            row->started = atoll(v->str);
-        else if (strcmp(f, "finished") == 0)
-            row->finished = atoll(v->str);
-        else if (strcmp(f, "result") == 0)
-            row->result = json_loadb(v->str, v->len, 0, NULL);
-    }
-}
+typedef sw_result_row_t s_row_t;
 
 /*  Loads every task of job, in submit order. -1 after printing why. */
 static int
 s_load(cli_t *cli, const char *job, s_row_t **rows_p, size_t *n_p)
 {
     sw_err_t err = { 0 };
-    char *key = sw_key_job_tasks(job);
-    redisReply *ids = sw_redis_cmdv(cli->redis, &err, "LRANGE", key, "0", "-1", NULL);
-    free(key);
-    if (!ids)
-        return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-    key = sw_key_job(job);
-    redisReply *exists = sw_redis_cmdv(cli->redis, &err, "EXISTS", key, NULL);
-    free(key);
-    bool job_exists = exists && exists->integer == 1;
-    if (exists)
-        freeReplyObject(exists);
-    if (ids->elements == 0 && !job_exists) {
-        freeReplyObject(ids);
-        return cli_fail(EXIT_NOT_FOUND, "no job '%s' in Redis at %s", job,
-                        sw_redis_addr(cli->redis));
-    }
-    s_row_t *rows = xcalloc(ids->elements + 1, sizeof *rows);
-    for (size_t i = 0; i < ids->elements; i++) {
-        rows[i].id = xstrdup(ids->element[i]->str);
-        key = sw_key_task(job, rows[i].id);
-        const char *argv[] = { "HGETALL", key };
-        sw_redis_append(cli->redis, 2, argv, NULL);
-        free(key);
-    }
-    int rc = sw_redis_flush_each(cli->redis, s_row_fill, rows, &err);
-    *n_p = ids->elements;
-    freeReplyObject(ids);
+    sw_strv_t ids = { 0 };
+    if (sw_results_ids(cli->redis, job, &ids, &err) < 0)
+        return cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
+                        err.msg);
+    s_row_t *rows = xcalloc(ids.n + 1, sizeof *rows);
+    int rc = sw_results_rows(cli->redis, job, ids.v, ids.n, rows, &err);
+    *n_p = ids.n;
     *rows_p = rows;
+    sw_strv_release(&ids);
     if (rc < 0)
         return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
     return 0;
@@ -136,26 +69,6 @@ s_md_cell(const char *s)
     }
 }
 
-/*  The document of one task, as `results --json` prints it. */
-static json_t *
-s_row_json(const s_row_t *r, const char *job)
-{
-    json_t *doc = r->result ? json_deep_copy(r->result) : json_object();
-    /*  The coordinator's word on status wins (e.g. cancelled). */
-    json_object_set_new(doc, "id", json_string(r->id));
-    json_object_set_new(doc, "job", json_string(job));
-    json_object_set_new(doc, "status", json_string(r->status ? r->status : "unknown"));
-    json_object_set_new(doc, "attempt", json_integer(r->attempt));
-    if (!r->result) {
-        json_object_set_new(doc, "agent", r->agent && *r->agent ? json_string(r->agent)
-                                                                 : json_null());
-        json_object_set_new(doc, "output", json_null());
-    }
-    json_object_set_new(doc, "reason", r->reason && *r->reason ? json_string(r->reason)
-                                                                : json_null());
-    return doc;
-}
-
 json_t *
 cli_results_docs(cli_t *cli, const char *job, int *code)
 {
@@ -165,8 +78,8 @@ cli_results_docs(cli_t *cli, const char *job, int *code)
     json_t *arr = *code ? NULL : json_array();
     for (size_t i = 0; i < n; i++) {
         if (arr)
-            json_array_append_new(arr, s_row_json(&rows[i], job));
-        s_row_release(&rows[i]);
+            json_array_append_new(arr, sw_result_doc(&rows[i], job));
+        sw_result_row_release(&rows[i]);
     }
     free(rows);
     return arr;
@@ -233,7 +146,7 @@ cli_results(cli_t *cli, int argc, char **argv)
         else if (st != SW_TS_SUCCEEDED)
             bad++;
         if (cli->json) {
-            json_array_append_new(arr, s_row_json(r, job));
+            json_array_append_new(arr, sw_result_doc(r, job));
             continue;
         }
         char summary[120] = "", dur[32], code[8] = "-";
@@ -308,7 +221,7 @@ cli_results(cli_t *cli, int argc, char **argv)
         rc = EXIT_TASKS_FAILED;
     }
     for (size_t i = 0; i < n; i++)
-        s_row_release(&rows[i]);
+        sw_result_row_release(&rows[i]);
     free(rows);
     free(job);
     return rc;
@@ -327,35 +240,25 @@ cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code
         *code = EXIT_UNREACHABLE;
         return NULL;
     }
-    char *key = sw_key_task(job, id);
     for (;;) {
         sw_err_t err = { 0 };
-        redisReply *r = sw_redis_cmdv(cli->redis, &err, "HGETALL", key, NULL);
-        if (!r) {
-            free(key);
-            *code = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-            return NULL;
-        }
         s_row_t row = { 0 };
-        s_row_fill(&row, 0, r);
-        freeReplyObject(r);
-        int st = sw_tstate_parse(row.status);
-        if (!row.status) {
-            free(key);
-            *code = cli_fail(EXIT_NOT_FOUND, "no task '%s' in job '%s'", id, job);
+        if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
+            sw_result_row_release(&row);
+            *code = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
+                             err.msg);
             return NULL;
         }
+        int st = sw_tstate_parse(row.status);
         if (!row.result && follow && !(st >= 0 && SW_TS_FINAL(st))) {
-            s_row_release(&row);
+            sw_result_row_release(&row);
             usleep(200000);
             continue;
         }
-        free(key);
-        row.id = xstrdup(id);
-        json_t *doc = s_row_json(&row, job);
+        json_t *doc = sw_result_doc(&row, job);
         if (!json_object_get(doc, "stderr_tail"))
             json_object_set_new(doc, "stderr_tail", json_null());
-        s_row_release(&row);
+        sw_result_row_release(&row);
         *code = 0;
         return doc;
     }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -148,7 +149,10 @@ s_decompose(cli_t *cli, const char *job, const char *goal, long long workers, sw
     return rc;
 }
 
-/*  NAME-YYYYmmdd-HHMMSS from a plan name or file name, as a valid job id. */
+/*  NAME-YYYYmmdd-HHMMSS-XXXX from a plan name or file name, as a valid
+ *  job id. The random XXXX keeps two runs of one plan in the same second
+ *  apart: the second would otherwise change the first's settings and then
+ *  fail on its task ids, after its pre hooks ran. */
 static char *
 s_run_job_name(const char *name)
 {
@@ -171,7 +175,10 @@ s_run_job_name(const char *name)
     localtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    return xasprintf("%s-%s", n && base[0] != '.' ? base : "run", stamp);
+    uint16_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+        rnd = (uint16_t) (sw_now_ms() ^ getpid());
+    return xasprintf("%s-%s-%04x", n && base[0] != '.' ? base : "run", stamp, (unsigned) rnd);
 }
 
 static json_t *
@@ -491,6 +498,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     }
     sw_plan_t plan;
     char *job = NULL;
+    size_t *sizes = NULL;       /*  each task's bytes in a SUBMIT */
     if (goal) {
         if (!*goal) {
             sw_kv_release(&labels);
@@ -590,6 +598,17 @@ compiled:
         rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
         goto out;
     }
+    /*  Each task must fit one request; batches are cut to fit below. */
+    sizes = xcalloc(plan.n ? plan.n : 1, sizeof *sizes);
+    for (size_t i = 0; i < plan.n; i++) {
+        sizes[i] = cli_task_packed_size(&plan.tasks[i].task);
+        if (sizes[i] > CLI_MAX_REQUEST - 1024) {
+            rc = cli_fail(EXIT_USAGE, "run: task %s is %zu bytes with its prompt, more than one "
+                          "request to the coordinator carries (%zu); nothing was submitted",
+                          plan.tasks[i].task.id, sizes[i], CLI_MAX_REQUEST - 1024);
+            goto out;
+        }
+    }
     if (plan.hooks.npost && !wait && !dry) {
         rc = cli_fail(EXIT_USAGE, "run: the plan has post hooks, which run once the job has "
                       "finished: add --wait");
@@ -627,10 +646,14 @@ compiled:
     if (rc)
         goto out;
     sw_msg_release(&reply);
-    /*  In batches well under the frame cap; each batch only depends on
-     *  earlier ones, since the plan is in dependency order. */
-    for (size_t from = 0; rc == 0 && from < plan.n; from += 2000) {
-        size_t n = plan.n - from < 2000 ? plan.n - from : 2000;
+    /*  In batches under the frame cap (2,000 tasks at most); each batch
+     *  only depends on earlier ones, since the plan is in dependency
+     *  order. */
+    for (size_t from = 0, n; rc == 0 && from < plan.n; from += n) {
+        size_t bytes = 1024;
+        for (n = 0; from + n < plan.n && n < 2000 && bytes + sizes[from + n] <= CLI_MAX_REQUEST;
+             n++)
+            bytes += sizes[from + n];
         cli_req_init(&r);
         msgpack_pack_map(&r.pk, 2);
         sw_mp_kv_str(&r.pk, "job", job);
@@ -662,7 +685,9 @@ compiled:
         putchar('\n');
     char *rargv[] = { "results", "--job", job, markdown ? "--markdown" : NULL, NULL };
     int rrc = cli_results(cli, markdown ? 4 : 3, rargv);
-    if (rc != EXIT_TIMEOUT)
+    /*  A wait that timed out or lost the coordinator says more than a
+     *  report of unfinished tasks. */
+    if (rc != EXIT_TIMEOUT && rc != EXIT_UNREACHABLE)
         rc = rrc;
     /*  post: once every task has finished, whatever became of them */
     if (plan.hooks.npost) {
@@ -672,6 +697,7 @@ compiled:
             rc = hrc;
     }
 out:
+    free(sizes);
     free(job);
     sw_kv_release(&hook_env);
     sw_plan_release(&plan);

@@ -115,7 +115,11 @@ typedef struct {
 static void
 s_emit(s_stream_t *s, const char *prefix)
 {
-    fprintf(s->to, "%s%.*s\n", prefix, (int) s->line.len, s->line.data ? s->line.data : "");
+    /*  fwrite: the line is bytes (a NUL would end a %s) */
+    fputs(prefix, s->to);
+    if (s->line.len)
+        fwrite(s->line.data, 1, s->line.len, s->to);
+    fputc('\n', s->to);
     fflush(s->to);
     sw_buf_reset(&s->line);
 }
@@ -491,6 +495,14 @@ sw_hook_test(bool verbose)
     char desc[128];
     sw_hook_describe(&res, 5000, desc, sizeof desc);
     CHECK(strcmp(desc, "exited 3") == 0);
+    /*  bytes, not C strings: a NUL and a byte that is not UTF-8 get through */
+    rewind(out);
+    CHECK(ftruncate(fileno(out), 0) == 0);
+    CHECK(s_run("[p] ", 5000, &res, out, "printf", "a\\000b\\377c\\n", NULL) == 0
+          && res.status == 0);
+    rewind(out);
+    n = fread(text, 1, sizeof text - 1, out);
+    CHECK(n == 10 && memcmp(text, "[p] a\0b\377c\n", 10) == 0);
 
     /*  not found, no shell involved */
     CHECK(s_run("", 5000, &res, out, "no-such-command-swarm-test", "a b", NULL) == 0);

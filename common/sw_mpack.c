@@ -443,6 +443,140 @@ sw_mp_kv_kv(msgpack_packer *pk, const char *key, const sw_kv_t *kv)
         sw_mp_kv_str(pk, kv->k[i], kv->v[i]);
 }
 
+json_t *
+sw_mp_to_json(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:              return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:          return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return json_integer((json_int_t) o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:          return json_real(o->via.f64);
+    case MSGPACK_OBJECT_STR: {
+        sw_buf_t b;
+        sw_buf_init(&b);
+        sw_utf8_sanitize(o->via.str.ptr, o->via.str.size, &b);
+        json_t *s = json_stringn(b.data ? b.data : "", b.len);
+        sw_buf_release(&b);
+        return s;
+    }
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            json_array_append_new(a, sw_mp_to_json(&o->via.array.ptr[i]));
+        return a;
+    }
+    case MSGPACK_OBJECT_MAP: {
+        json_t *m = json_object();
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            char *k = sw_mp_dup(&o->via.map.ptr[i].key);
+            if (k && strcmp(k, "ok") != 0)
+                json_object_set_new(m, k, sw_mp_to_json(&o->via.map.ptr[i].val));
+            free(k);
+        }
+        return m;
+    }
+    default:
+        return json_null();
+    }
+}
+
+static void
+s_json_string(const char *p, size_t n, sw_buf_t *out)
+{
+    /*  Valid text (nearly always) is escaped in place; only bad bytes
+     *  cost a copy. */
+    sw_buf_t clean = { (char *) p, n, 0 };
+    bool copied = !sw_utf8_clean(p, n);
+    if (copied) {
+        sw_buf_init(&clean);
+        sw_utf8_sanitize(p, n, &clean);
+    }
+    sw_buf_add(out, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < clean.len; i++) {
+        unsigned char c = (unsigned char) clean.data[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sw_buf_add(out, clean.data + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':  sw_buf_add(out, "\\\"", 2); break;
+        case '\\': sw_buf_add(out, "\\\\", 2); break;
+        case '\n': sw_buf_add(out, "\\n", 2); break;
+        case '\t': sw_buf_add(out, "\\t", 2); break;
+        case '\r': sw_buf_add(out, "\\r", 2); break;
+        default:   sw_buf_printf(out, "\\u%04x", c);
+        }
+    }
+    sw_buf_add(out, clean.data + run, clean.len - run);
+    sw_buf_add(out, "\"", 1);
+    if (copied)
+        sw_buf_release(&clean);
+}
+
+void
+sw_mp_write_json(const msgpack_object *o, sw_buf_t *out)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_BOOLEAN:
+        sw_buf_addstr(out, o->via.boolean ? "true" : "false");
+        return;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: {
+        char num[24];
+        int len = o->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                ? snprintf(num, sizeof num, "%llu", (unsigned long long) o->via.u64)
+                : snprintf(num, sizeof num, "%lld", (long long) o->via.i64);
+        sw_buf_add(out, num, (size_t) len);
+        return;
+    }
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: {
+        char num[40];
+        snprintf(num, sizeof num, "%.17g", o->via.f64);
+        sw_buf_addstr(out, num);
+        if (!strpbrk(num, ".eEin"))
+            sw_buf_addstr(out, ".0");
+        return;
+    }
+    case MSGPACK_OBJECT_STR:
+        s_json_string(o->via.str.ptr, o->via.str.size, out);
+        return;
+    case MSGPACK_OBJECT_ARRAY:
+        sw_buf_add(out, "[", 1);
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (i)
+                sw_buf_add(out, ",", 1);
+            sw_mp_write_json(&o->via.array.ptr[i], out);
+        }
+        sw_buf_add(out, "]", 1);
+        return;
+    case MSGPACK_OBJECT_MAP: {
+        sw_buf_add(out, "{", 1);
+        bool first = true;
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            /*  as sw_mp_to_json: string keys without NUL, and not "ok" */
+            if (k->type != MSGPACK_OBJECT_STR || memchr(k->via.str.ptr, 0, k->via.str.size)
+                || (k->via.str.size == 2 && memcmp(k->via.str.ptr, "ok", 2) == 0))
+                continue;
+            if (!first)
+                sw_buf_add(out, ",", 1);
+            first = false;
+            s_json_string(k->via.str.ptr, k->via.str.size, out);
+            sw_buf_add(out, ":", 1);
+            sw_mp_write_json(&o->via.map.ptr[i].val, out);
+        }
+        sw_buf_add(out, "}", 1);
+        return;
+    }
+    default:
+        sw_buf_addstr(out, "null");
+    }
+}
+
 /*  --- self-test --------------------------------------------------------------- */
 
 static int
@@ -541,6 +675,38 @@ sw_mpack_test(bool verbose)
             msgpack_unpacked_destroy(&u);
         }
     }
+
+    /*  JSON: "ok" is the reply's, bad UTF-8 is replaced, nesting kept */
+    msgpack_sbuffer_init(&sb);
+    sw_mp_packer_init(&pk, &sb);
+    msgpack_pack_map(&pk, 3);
+    sw_mp_kv_bool(&pk, "ok", true);
+    sw_mp_pack_str(&pk, "id");
+    sw_mp_pack_strn(&pk, "a\xff" "b", 3);
+    sw_mp_pack_str(&pk, "tasks");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 3);
+    sw_mp_kv_int(&pk, "n", -5);
+    sw_mp_kv_str(&pk, "s", NULL);
+    sw_mp_kv_str(&pk, "e", "q\"b\\n\n\t\x01<>");
+    msgpack_unpacked ju;
+    msgpack_unpacked_init(&ju);
+    size_t jo = 0;
+    CHECK(msgpack_unpack_next(&ju, sb.data, sb.size, &jo) == MSGPACK_UNPACK_SUCCESS);
+    json_t *j = sw_mp_to_json(&ju.data);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    CHECK(text && strcmp(text, "{\"id\":\"a\xef\xbf\xbd" "b\",\"tasks\":[{\"n\":-5,\"s\":null,"
+                               "\"e\":\"q\\\"b\\\\n\\n\\t\\u0001<>\"}]}") == 0);
+    /*  the direct writer gives the same text here */
+    sw_buf_t direct;
+    sw_buf_init(&direct);
+    sw_mp_write_json(&ju.data, &direct);
+    CHECK(text && direct.data && strcmp(text, direct.data) == 0);
+    sw_buf_release(&direct);
+    free(text);
+    json_decref(j);
+    msgpack_unpacked_destroy(&ju);
+    msgpack_sbuffer_destroy(&sb);
     (void) verbose;
     return 0;
 }

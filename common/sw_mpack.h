@@ -13,6 +13,7 @@
 #ifndef SW_MPACK_H
 #define SW_MPACK_H
 
+#include <jansson.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -68,6 +69,17 @@ void sw_mp_kv_int(msgpack_packer *pk, const char *key, int64_t val);
 void sw_mp_kv_bool(msgpack_packer *pk, const char *key, bool val);
 void sw_mp_kv_strv(msgpack_packer *pk, const char *key, const sw_strv_t *sv);
 void sw_mp_kv_kv(msgpack_packer *pk, const char *key, const sw_kv_t *kv);
+
+/*  A decoded document as JSON (new reference): strings are made valid
+ *  UTF-8 (U+FFFD for bad bytes), binary and extension values become null,
+ *  and every map's "ok" is left out (it is the control reply's success
+ *  flag, not part of the document). What `swarm --json` prints of a
+ *  coordinator reply, and what the dashboard serves of the same reply. */
+json_t *sw_mp_to_json(const msgpack_object *o);
+/*  The same value as compact JSON text, appended to out, without building
+ *  a tree: a 10,000-task status takes about half the time this way (the
+ *  dashboard serves it from the coordinator's loop). */
+void sw_mp_write_json(const msgpack_object *o, sw_buf_t *out);
 
 int sw_mpack_test(bool verbose);
 

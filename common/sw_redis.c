@@ -95,6 +95,26 @@ s_tv(int ms)
     return tv;
 }
 
+/*  Failed operations of this process, for its /metrics: one per command,
+ *  flush or connect that failed. One loop thread uses Redis per daemon. */
+static uint64_t s_failed_io, s_failed_reply;
+
+void
+sw_redis_errors(uint64_t *unreachable, uint64_t *replies)
+{
+    *unreachable = s_failed_io;
+    *replies = s_failed_reply;
+}
+
+static void
+s_count(int code)
+{
+    if (code == SW_EUNREACH)
+        s_failed_io++;
+    else
+        s_failed_reply++;
+}
+
 static void
 s_drop(sw_redis_t *self)
 {
@@ -104,8 +124,22 @@ s_drop(sw_redis_t *self)
     self->pending = 0;
 }
 
+static int s_connect_once(sw_redis_t *self, sw_err_t *err);
+
 static int
 s_connect(sw_redis_t *self, sw_err_t *err)
+{
+    sw_err_t e = { 0 };
+    if (s_connect_once(self, &e) == 0)
+        return 0;
+    s_count(e.code);
+    if (err)
+        *err = e;
+    return -1;
+}
+
+static int
+s_connect_once(sw_redis_t *self, sw_err_t *err)
 {
     s_drop(self);
     redisContext *c = redisConnectWithTimeout(self->url.host, self->url.port, s_tv(self->timeout_ms));
@@ -247,10 +281,15 @@ sw_redis_cmd(sw_redis_t *self, int argc, const char **argv, const size_t *lens, 
     if (!r) {
         char why[64];
         sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr, s_why(self, why, sizeof why));
+        s_count(SW_EUNREACH);
         s_drop(self);
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
+        /*  NOSCRIPT is how a server asks for a script it has not seen
+         *  (sw_redis_eval sends it): no error of anybody's. */
+        if (strncmp(r->str, "NOSCRIPT", 8) != 0)
+            s_count(SW_EFAIL);
         sw_err_set(err, SW_EFAIL, "redis at %s: %s: %s", self->addr, argv[0], r->str);
         freeReplyObject(r);
         return NULL;
@@ -325,6 +364,8 @@ sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *, int, redisReply *), voi
             fn(arg, i, r);
         freeReplyObject(r);
     }
+    if (rc < 0)
+        s_count(err ? err->code : SW_EUNREACH);
     return rc;
 }
 
@@ -443,8 +484,12 @@ sw_redis_test(bool verbose)
 
     /*  nothing listens on port 1: a clear, fast error naming the address */
     int64_t t0 = sw_now_ms();
+    uint64_t io0, rep0, io1, rep1;
+    sw_redis_errors(&io0, &rep0);
     sw_redis_t *r = sw_redis_new("redis://127.0.0.1:1/0", 500, &err);
     CHECK(r == NULL && err.code == SW_EUNREACH);
+    sw_redis_errors(&io1, &rep1);
+    CHECK(io1 == io0 + 1 && rep1 == rep0);      /*  counted for /metrics */
     CHECK(strstr(err.msg, "127.0.0.1:1") != NULL);
     CHECK(sw_now_ms() - t0 < 3000);
     (void) verbose;

@@ -69,6 +69,10 @@ redisReply *sw_redis_eval(sw_redis_t *self, const char *script, int nkeys, int a
 int sw_redis_eval_append(sw_redis_t *self, const char *script, int nkeys, int argc,
                          const char **argv, const size_t *lens, sw_err_t *err);
 
+/*  How many Redis operations (connect, command, pipeline flush) failed in
+ *  this process so far: unreachable (I/O, timeout) and error replies. */
+void sw_redis_errors(uint64_t *unreachable, uint64_t *replies);
+
 int sw_redis_test(bool verbose);
 
 #endif

@@ -74,10 +74,13 @@ s_reply_error(coord_server_t *self, zframe_t *routing, int code, const char *fmt
     return -1;
 }
 
+/*  A task as status and wait list it; status adds its dependencies (the
+ *  dashboard draws the graph from them), wait does not (it lists tasks
+ *  as they finish, the CLI needs no graph there). */
 static void
-s_pack_task(msgpack_packer *pk, const coord_task_t *t)
+s_pack_task(msgpack_packer *pk, const coord_task_t *t, bool with_after)
 {
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, with_after ? 13 : 12);
     sw_mp_kv_str(pk, "id", t->spec.id);
     sw_mp_kv_str(pk, "type", t->spec.type);
     sw_mp_kv_str(pk, "runner", t->spec.runner);
@@ -90,6 +93,8 @@ s_pack_task(msgpack_packer *pk, const coord_task_t *t)
     sw_mp_kv_int(pk, "submitted", t->submitted_ms);
     sw_mp_kv_int(pk, "started", t->started_ms);
     sw_mp_kv_int(pk, "finished", t->finished_ms);
+    if (with_after)
+        sw_mp_kv_strv(pk, "after", &t->spec.after);
 }
 
 static void
@@ -322,6 +327,7 @@ s_on_submit(coord_server_t *self, sw_msg_t *m)
         for (size_t i = 0; i < n; i++)
             if (!coord_sched_submit(self->sched, &specs[i], sw_wall_ms(), &err))
                 log_warnx("submit: %s", err.msg);     /*  cannot happen: checked above */
+        coord_metrics_submitted(self->metrics, n);
         s_reply_t r;
         s_reply_begin(&r, 2);
         sw_mp_kv_str(&r.pk, "job", job);
@@ -355,6 +361,23 @@ s_pack_cluster(coord_server_t *self, msgpack_packer *pk)
     sw_mp_kv_bool(pk, "insecure", self->conf.insecure);
 }
 
+void
+coord_ctl_pack_status(coord_server_t *self, coord_job_t *j, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, j ? 11 : 8);
+    sw_mp_kv_bool(pk, "ok", true);
+    sw_mp_kv_str(pk, "job", j ? j->id : NULL);
+    s_pack_cluster(self, pk);
+    if (j) {
+        sw_mp_kv_int(pk, "max_agents", j->max_agents);
+        s_pack_counts(pk, j);
+        sw_mp_pack_str(pk, "tasks");
+        msgpack_pack_array(pk, zlistx_size(j->order));
+        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
+            s_pack_task(pk, t, true);
+    }
+}
+
 static void
 s_on_status(coord_server_t *self, sw_msg_t *m)
 {
@@ -363,43 +386,49 @@ s_on_status(coord_server_t *self, sw_msg_t *m)
     if (!j && named)
         return;
     s_reply_t r;
-    s_reply_begin(&r, j ? 10 : 7);
-    sw_mp_kv_str(&r.pk, "job", j ? j->id : NULL);
-    s_pack_cluster(self, &r.pk);
-    if (j) {
-        sw_mp_kv_int(&r.pk, "max_agents", j->max_agents);
-        s_pack_counts(&r.pk, j);
-        sw_mp_pack_str(&r.pk, "tasks");
-        msgpack_pack_array(&r.pk, zlistx_size(j->order));
-        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-            s_pack_task(&r.pk, t);
-    }
+    msgpack_sbuffer_init(&r.sb);
+    sw_mp_packer_init(&r.pk, &r.sb);
+    coord_ctl_pack_status(self, j, &r.pk);
     s_reply_send(self, m->routing, &r);
+}
+
+void
+coord_ctl_pack_agents(coord_server_t *self, msgpack_packer *pk)
+{
+    zlistx_t *agents = coord_sched_agents(self->sched);
+    int64_t now = sw_now_ms(), wall = sw_wall_ms(), lease = self->conf.heartbeat_ms
+                                                                * self->conf.liveness;
+    msgpack_pack_map(pk, 2);
+    sw_mp_kv_bool(pk, "ok", true);
+    sw_mp_pack_str(pk, "agents");
+    msgpack_pack_array(pk, zlistx_size(agents));
+    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents)) {
+        msgpack_pack_map(pk, 13);
+        sw_mp_kv_str(pk, "id", a->id);
+        sw_mp_kv_bool(pk, "draining", a->draining);
+        sw_mp_kv_str(pk, "host", a->host);
+        sw_mp_kv_str(pk, "address", a->address ? a->address : "");
+        sw_mp_kv_bool(pk, "curve", a->key != NULL);
+        sw_mp_kv_str(pk, "version", a->version);
+        sw_mp_kv_int(pk, "slots", a->slots);
+        sw_mp_kv_int(pk, "running", a->running);
+        sw_mp_kv_int(pk, "completed", (int64_t) a->completed);
+        sw_mp_kv_int(pk, "since", a->since_ms);
+        /*  its last message (heartbeat or other), on this clock: the lease
+         *  was renewed then for heartbeat x liveness */
+        sw_mp_kv_int(pk, "last_seen", wall - (now - (a->expires_ms - lease)));
+        sw_mp_kv_kv(pk, "labels", &a->labels);
+        sw_mp_kv_strv(pk, "runners", &a->runners);
+    }
 }
 
 static void
 s_on_agents(coord_server_t *self, sw_msg_t *m)
 {
-    zlistx_t *agents = coord_sched_agents(self->sched);
     s_reply_t r;
-    s_reply_begin(&r, 1);
-    sw_mp_pack_str(&r.pk, "agents");
-    msgpack_pack_array(&r.pk, zlistx_size(agents));
-    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents)) {
-        msgpack_pack_map(&r.pk, 12);
-        sw_mp_kv_str(&r.pk, "id", a->id);
-        sw_mp_kv_bool(&r.pk, "draining", a->draining);
-        sw_mp_kv_str(&r.pk, "host", a->host);
-        sw_mp_kv_str(&r.pk, "address", a->address ? a->address : "");
-        sw_mp_kv_bool(&r.pk, "curve", a->key != NULL);
-        sw_mp_kv_str(&r.pk, "version", a->version);
-        sw_mp_kv_int(&r.pk, "slots", a->slots);
-        sw_mp_kv_int(&r.pk, "running", a->running);
-        sw_mp_kv_int(&r.pk, "completed", (int64_t) a->completed);
-        sw_mp_kv_int(&r.pk, "since", a->since_ms);
-        sw_mp_kv_kv(&r.pk, "labels", &a->labels);
-        sw_mp_kv_strv(&r.pk, "runners", &a->runners);
-    }
+    msgpack_sbuffer_init(&r.sb);
+    sw_mp_packer_init(&r.pk, &r.sb);
+    coord_ctl_pack_agents(self, &r.pk);
     s_reply_send(self, m->routing, &r);
 }
 
@@ -536,7 +565,7 @@ s_waiter_reply(coord_server_t *self, coord_waiter_t *w, bool durable)
     msgpack_pack_array(&r.pk, listed);
     for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
         if (s_waiter_lists(w, t))
-            s_pack_task(&r.pk, t);
+            s_pack_task(&r.pk, t, false);
     s_reply_send(self, w->routing, &r);
 }
 

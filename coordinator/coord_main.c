@@ -13,7 +13,8 @@ static const char s_usage[] =
     "usage: swarm-coordinator [-c FILE] [--listen EP] [--control EP] [--redis URL]\n"
     "                         [--redis-password-file FILE] [--heartbeat-ms MS] [--liveness N]\n"
     "                         [--keep-finished S] [--curve-secret FILE --allowed-agents DIR\n"
-    "                         [--admin-keys DIR]] [--insecure] [-f] [-v]\n"
+    "                         [--admin-keys DIR]] [--insecure] [--metrics ADDR]\n"
+    "                         [--http ADDR [--http-token-file FILE]] [-f] [-v]\n"
     "\n"
     "Takes jobs from the swarm CLI on the control socket and dispatches their\n"
     "tasks over ZeroMQ to swarm-agents with free slots; job state lives in Redis.\n";
@@ -40,6 +41,12 @@ static const sw_opt_t s_opts[] = {
     { "admin-keys", 0, SW_OPT_STR, offsetof(coord_conf_t, admin_keys), 0, 0, "DIR",
       "CURVE on the control socket too: only these public certificates may use it "
       "(then it may listen beyond loopback)" },
+    { "metrics", 0, SW_OPT_STR, offsetof(coord_conf_t, metrics), 0, 0, "ADDR",
+      "serve Prometheus /metrics on ADDR (PORT = 127.0.0.1:PORT, HOST:PORT, [V6]:PORT)" },
+    { "http", 0, SW_OPT_STR, offsetof(coord_conf_t, http), 0, 0, "ADDR",
+      "serve the read-only web dashboard on ADDR (loopback unless --http-token-file)" },
+    { "http-token-file", 0, SW_OPT_STR, offsetof(coord_conf_t, http_token_file), 0, 0, "FILE",
+      "the dashboard asks for this token (first line of FILE, 16+ characters)" },
     { "insecure", 0, SW_OPT_FLAG, offsetof(coord_conf_t, insecure), 0, 0, NULL,
       "allow plaintext on non-loopback addresses" },
     { "foreground", 'f', SW_OPT_FLAG, offsetof(coord_conf_t, foreground), 0, 0, NULL,

@@ -20,6 +20,7 @@ struct coord_sched_t {
     zlistx_t  *unadopted;       /*  coord_task_t * restored as running, not yet claimed */
     unsigned   seed;            /*  backoff jitter */
     int        free_slots;      /*  sum of credit over agents */
+    coord_sched_stats_t stats;
 };
 
 /*  Ready tasks are queued by placement class: tasks of one job, for one
@@ -206,6 +207,7 @@ coord_sched_task(coord_sched_t *self, const char *job, const char *id)
 static void
 s_set_state(coord_task_t *t, sw_tstate_t st)
 {
+    t->job->rev++;
     t->job->counts[t->state]--;
     t->job->counts[st]++;
     if (!SW_TS_FINAL(t->state) && SW_TS_FINAL(st)) {
@@ -215,10 +217,13 @@ s_set_state(coord_task_t *t, sw_tstate_t st)
     t->state = st;
 }
 
+/*  ready_ms (wall clock): from when it may run; its dispatch latency is
+ *  measured from then. */
 static void
-s_enqueue(coord_sched_t *self, coord_task_t *t, bool front)
+s_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms)
 {
     s_set_state(t, SW_TS_QUEUED);
+    t->ready_ms = ready_ms;
     sw_buf_t key;
     sw_buf_init(&key);
     sw_buf_printf(&key, "%s\x1f%s\x1f%c", t->job->id, t->spec.runner, t->tried.n ? 'r' : 'f');
@@ -270,6 +275,7 @@ s_task_add(coord_job_t *j, sw_task_t *spec, sw_tstate_t st, int64_t submitted_ms
     t->dependents = zlistx_new();
     j->counts[SW_TS_WAITING]++;
     j->ntasks++;
+    j->rev++;
     zlistx_add_end(j->order, t);
     zhashx_insert(j->tasks, t->spec.id, t);
     if (st != SW_TS_WAITING)
@@ -307,7 +313,7 @@ s_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const char *reaso
     for (coord_task_t *d = zlistx_first(t->dependents); d; d = zlistx_next(t->dependents)) {
         if (st == SW_TS_SUCCEEDED) {
             if (--d->deps_left == 0 && d->state == SW_TS_WAITING) {
-                s_enqueue(self, d, false);
+                s_enqueue(self, d, false, wall_ms);
                 self->ops.persist(self->ctx, d);
             }
         }
@@ -346,7 +352,7 @@ s_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms)
         s_finish(self, t, SW_TS_SKIPPED, why, wall_ms);
     }
     else if (t->deps_left == 0)
-        s_enqueue(self, t, false);
+        s_enqueue(self, t, false, wall_ms);
 }
 
 coord_task_t *
@@ -378,6 +384,28 @@ size_t
 coord_sched_queued(coord_sched_t *self)
 {
     return self->nready;
+}
+
+int
+coord_sched_free_slots(const coord_sched_t *self)
+{
+    return self->free_slots;
+}
+
+const coord_sched_stats_t *
+coord_sched_stats(const coord_sched_t *self)
+{
+    return &self->stats;
+}
+
+void
+coord_sched_each_class(coord_sched_t *self, coord_sched_class_fn *fn, void *arg)
+{
+    for (s_class_t *c = zlistx_first(self->active); c; c = zlistx_next(self->active)) {
+        coord_task_t *head = zlistx_first(c->tasks);
+        if (head)
+            fn(arg, head->spec.runner, c->retries, zlistx_size(c->tasks));
+    }
 }
 
 /*  --- agents ------------------------------------------------------------------ */
@@ -479,7 +507,8 @@ s_requeue_or_lose(coord_sched_t *self, coord_task_t *t, const char *why, int64_t
         return;
     }
     if (t->spec.attempt < t->spec.max_attempts) {
-        s_enqueue(self, t, true);
+        s_enqueue(self, t, true, wall_ms);
+        self->stats.retries_lost++;
         self->ops.persist(self->ctx, t);
         return;
     }
@@ -564,6 +593,7 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
                 t->job->running++;
                 zlistx_add_end(a->tasks, t);
                 t->agent_id = s_intern(self, a->id);
+                t->job->rev++;
                 log_info("agent %s still runs %s/%s attempt %lld: adopted", a->id, t->job->id,
                          t->spec.id, (long long) t->spec.attempt);
             }
@@ -598,6 +628,7 @@ coord_sched_expire(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
         if (now_ms > a->expires_ms)
             zlistx_add_end(dead, a);
     int n = (int) zlistx_size(dead);
+    self->stats.agents_expired += (uint64_t) n;
     for (coord_agent_t *a = zlistx_first(dead); a; a = zlistx_next(dead)) {
         log_warnx("agent %s (%s) missed its heartbeats: declared dead", a->id, a->host);
         coord_sched_agent_lost(self, a, "agent stopped answering", wall_ms);
@@ -753,7 +784,8 @@ coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64
         log_info("task %s/%s attempt %lld %s on %s: retrying in %.1f s", t->job->id, t->spec.id,
                  (long long) t->spec.attempt, sw_tstate_name((sw_tstate_t) st), a->id,
                  (double) ms / 1000);
-        s_enqueue(self, t, false);
+        s_enqueue(self, t, false, wall_ms + ms);
+        self->stats.retries_failed++;
         self->ops.persist(self->ctx, t);
         return 0;
     }
@@ -874,7 +906,8 @@ coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, in
         s_finish(self, t, (sw_tstate_t) st, NULL, wall_ms);
     }
     else if (t->spec.attempt < t->spec.max_attempts) {
-        s_enqueue(self, t, true);
+        s_enqueue(self, t, true, wall_ms);
+        self->stats.retries_lost++;
         self->ops.persist(self->ctx, t);
     }
     else {
@@ -894,6 +927,12 @@ typedef struct {
 } s_rec_t;
 
 static void s_rec_persist(void *c, coord_task_t *t) { ((s_rec_t *) c)->persisted++; (void) t; }
+static void
+s_test_count_class(void *arg, const char *runner, bool retries, size_t n)
+{
+    ((size_t *) arg)[retries] += n;
+    (void) runner;
+}
 static void s_rec_cancel(void *c, coord_task_t *t, coord_agent_t *a)
 { ((s_rec_t *) c)->cancels++; (void) t; (void) a; }
 static void s_rec_finished(void *c, coord_task_t *t) { ((s_rec_t *) c)->finished++; (void) t; }
@@ -1062,6 +1101,11 @@ coord_sched_test(bool verbose)
     CHECK(coord_sched_expire(s, 6000, 0) == 1);         /*  a's lease ran out */
     CHECK(rec.gone == 1 && coord_sched_agent(s, "a") == NULL);
     CHECK(t2->state == SW_TS_QUEUED && t3->state == SW_TS_QUEUED);
+    /*  what /metrics reads: the expiry, two requeues, the queue by class */
+    CHECK(coord_sched_stats(s)->agents_expired == 1 && coord_sched_stats(s)->retries_lost == 2);
+    size_t by_class[2] = { 0, 0 };
+    coord_sched_each_class(s, s_test_count_class, by_class);
+    CHECK(by_class[0] == 2 && by_class[1] == 0 && coord_sched_queued(s) == 2);
     CHECK(coord_sched_dispatch(s, 0, 0) == 2);
     CHECK(t2->agent == b && t2->spec.attempt == 2);
     /*  a late DONE from the dead agent's attempt changes nothing */
@@ -1159,6 +1203,8 @@ coord_sched_test(bool verbose)
                     .exit_code = 139, .retryable = true };
     CHECK(coord_sched_done(s, first, &rr, 10000, 0) == 0);
     CHECK(cr->state == SW_TS_QUEUED && cr->not_before_ms >= 10000 + 750);
+    /*  its dispatch latency counts from the end of the backoff */
+    CHECK(cr->ready_ms >= 750 && coord_sched_stats(s)->retries_failed == 1);
     CHECK(coord_sched_dispatch(s, 10000, 0) == 0);             /*  still backing off */
     CHECK(coord_sched_dispatch(s, 20000, 0) == 1);
     CHECK(cr->agent && cr->agent != first && cr->spec.attempt == 2);

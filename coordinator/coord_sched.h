@@ -63,6 +63,7 @@ struct coord_job_t {
     int        ntasks;
     int        nfinal;
     uint64_t   final_seq;       /*  bumped each time a task becomes final */
+    uint64_t   rev;             /*  bumped by every change of a task's state */
     int64_t    created_ms;      /*  wall clock */
     int64_t    complete_ms;     /*  monotonic: its last task finished; 0 = not */
     zlistx_t  *order;           /*  coord_task_t * in submit order (owns) */
@@ -81,6 +82,7 @@ struct coord_task_t {
     void          *qclass;      /*  its placement class while ready (coord_sched.c) */
     void          *qhandle;     /*  handle in that class's queue */
     int64_t        submitted_ms, started_ms, finished_ms;   /*  wall clock */
+    int64_t        ready_ms;    /*  wall clock: queued and past its backoff from then */
     int            exit_code;
     uint64_t       final_seq;   /*  its job's final_seq when it became final */
     char          *reason;      /*  why it failed, was skipped or lost */
@@ -158,6 +160,21 @@ int coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, co
                        int64_t wall_ms);
 
 size_t coord_sched_queued(coord_sched_t *self);
+/*  Slots that could take a task now (agents not draining), summed. */
+int coord_sched_free_slots(const coord_sched_t *self);
+
+/*  What the scheduler counted, for the coordinator's /metrics. */
+typedef struct {
+    uint64_t retries_failed;    /*  requeued after a retryable failure */
+    uint64_t retries_lost;      /*  requeued because its agent went away */
+    uint64_t agents_expired;    /*  agents declared dead: their lease ran out */
+} coord_sched_stats_t;
+const coord_sched_stats_t *coord_sched_stats(const coord_sched_t *self);
+
+/*  Calls fn for each placement class with ready tasks: its runner, whether
+ *  it holds retries, how many tasks. O(classes), for /metrics. */
+typedef void (coord_sched_class_fn)(void *arg, const char *runner, bool retries, size_t n);
+void coord_sched_each_class(coord_sched_t *self, coord_sched_class_fn *fn, void *arg);
 
 /*  --- restart: state rebuilt from Redis ----------------------------------------
 

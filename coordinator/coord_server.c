@@ -28,6 +28,7 @@ s_dispatch(void *ctx, coord_task_t *t, coord_agent_t *a)
 {
     coord_server_t *self = ctx;
     zlistx_add_end(self->outbox, t);
+    coord_metrics_dispatched(self->metrics, t);
     log_debug("dispatch %s/%s attempt %lld -> %s", t->job->id, t->spec.id,
               (long long) t->spec.attempt, a->id);
 }
@@ -51,6 +52,7 @@ static void
 s_finished(void *ctx, coord_task_t *t)
 {
     coord_server_t *self = ctx;
+    coord_metrics_finished(self->metrics, t);
     log_info("task %s/%s %s%s%s", t->job->id, t->spec.id, sw_tstate_name(t->state),
              t->reason ? ": " : "", t->reason ? t->reason : "");
     coord_job_t *j = t->job;
@@ -303,8 +305,10 @@ s_drain(coord_server_t *self, zsock_t *sock)
         }
         else if (control && !s_admin_allowed(self, &m))
             self->dropped++;
-        else if (control)
+        else if (control) {
+            coord_metrics_request(self->metrics, m.cmd);
             coord_ctl_handle(self, &m);
+        }
         else
             s_on_agent_msg(self, &m);
         sw_msg_release(&m);
@@ -433,6 +437,8 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     zlistx_destroy(&orphans);
     s_forget_jobs(self, now);
     s_settle(self);
+    if (self->web)
+        coord_web_tick(self->web, now);
     (void) loop;
     (void) timer_id;
     return 0;
@@ -448,6 +454,13 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     (void) loop;
     (void) arg;
     return -1;
+}
+
+static void
+s_render_metrics(void *arg, sw_buf_t *out)
+{
+    coord_server_t *self = arg;
+    coord_metrics_render(self->metrics, self, out);
 }
 
 /*  --- life cycle ---------------------------------------------------------------- */
@@ -494,6 +507,17 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                    "or --insecure", conf->control);
     if (err->code)
         return NULL;
+    /*  The HTTP servers' settings too, before anything is touched. */
+    sw_http_conf_t web = { .name = "dashboard", .addr = conf->http,
+                           .token_file = conf->http_token_file, .token_off_loopback = true };
+    sw_http_conf_t mon = { .name = "metrics", .addr = conf->metrics };
+    if (conf->http_token_file && !conf->http)
+        sw_err_set(err, SW_EINVAL, "--http-token-file needs --http ADDR");
+    else if ((conf->http && sw_http_conf_check(&web, err) < 0)
+             || (conf->metrics && sw_http_conf_check(&mon, err) < 0))
+        return NULL;
+    if (err->code)
+        return NULL;
     if (conf->insecure && !sw_endpoint_is_local(conf->listen))
         log_warnx("--insecure: agents connect to %s in plaintext, unauthenticated",
                   conf->listen);
@@ -502,6 +526,9 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->conf = *conf;
     self->sigfd = -1;
     self->started_ms = sw_wall_ms();
+    self->metrics = coord_metrics_new();
+    self->loop = zloop_new();
+    zloop_set_nonstop(self->loop, true);
     if (curve && !(self->curve = sw_curve_server_new(conf->curve_secret, conf->allowed_agents,
                                                      conf->admin_keys, err)))
         goto fail;
@@ -556,6 +583,19 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                  sw_curve_server_public(self->curve), conf->allowed_agents);
     if (conf->admin_keys)
         log_info("CURVE on %s: admins allowed by %s", conf->control, conf->admin_keys);
+    if (conf->metrics) {
+        if (!(self->metrics_http = sw_http_metrics_new(self->loop, conf->metrics,
+                                                       s_render_metrics, self, err)))
+            goto fail;
+        log_info("metrics on %s/metrics", sw_http_url(self->metrics_http));
+    }
+    if (conf->http) {
+        if (!(self->web = coord_web_new(self, conf->http, conf->http_token_file, err)))
+            goto fail;
+        log_info("dashboard on %s/%s", coord_web_url(self->web),
+                 conf->http_token_file ? " (token: open /?token=TOKEN once, or send "
+                 "Authorization: Bearer TOKEN)" : "");
+    }
     return self;
 fail:
     coord_server_destroy(&self);
@@ -568,6 +608,9 @@ coord_server_destroy(coord_server_t **self_p)
     coord_server_t *self = *self_p;
     if (!self)
         return;
+    coord_web_destroy(&self->web);
+    sw_http_destroy(&self->metrics_http);
+    coord_metrics_destroy(&self->metrics);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->agents);
     zsock_destroy(&self->control);
@@ -597,8 +640,6 @@ coord_server_run(coord_server_t *self)
     if (self->sigfd < 0)
         fatal("signalfd");
 
-    self->loop = zloop_new();
-    zloop_set_nonstop(self->loop, true);
     zloop_reader(self->loop, self->agents, s_on_socket, self);
     zloop_reader(self->loop, self->control, s_on_socket, self);
     zmq_pollitem_t sig = { NULL, self->sigfd, ZMQ_POLLIN, 0 };

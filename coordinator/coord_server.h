@@ -8,9 +8,12 @@
 #ifndef COORD_SERVER_H
 #define COORD_SERVER_H
 
+#include "coord_metrics.h"
 #include "coord_sched.h"
 #include "coord_store.h"
+#include "coord_web.h"
 #include "sw_curve.h"
+#include "sw_http.h"
 #include "sw_redis.h"
 
 typedef struct {
@@ -27,6 +30,9 @@ typedef struct {
     char      *allowed_agents;
     char      *admin_keys;      /*  CURVE on the control socket too */
     long long  keep_finished_s; /*  a complete job stays in memory this long */
+    char      *metrics;         /*  ADDR of /metrics; NULL = off */
+    char      *http;            /*  ADDR of the dashboard; NULL = off */
+    char      *http_token_file;
 } coord_conf_t;
 
 typedef struct coord_server_t coord_server_t;
@@ -70,6 +76,9 @@ struct coord_server_t {
     int64_t        forget_ms;   /*  next look for finished jobs to drop */
     int64_t        trim_ms;     /*  next malloc_trim under load */
     uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
+    coord_metrics_t *metrics;   /*  always counted; served with --metrics */
+    sw_http_t     *metrics_http;
+    coord_web_t   *web;         /*  --http */
 };
 
 /*  The job in memory, or loaded from Redis if the coordinator forgot it
@@ -80,6 +89,11 @@ coord_job_t *coord_server_job(coord_server_t *self, const char *id);
 void coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *why);
 
 int  coord_ctl_handle(coord_server_t *self, sw_msg_t *m);
+/*  The documents of `swarm status --json` (j NULL: the cluster only) and
+ *  of `swarm agents --json`, as the control replies carry them: a map
+ *  with "ok" first. The dashboard serves the same (sw_mp_to_json). */
+void coord_ctl_pack_status(coord_server_t *self, coord_job_t *j, msgpack_packer *pk);
+void coord_ctl_pack_agents(coord_server_t *self, msgpack_packer *pk);
 void coord_ctl_task_finished(coord_server_t *self, coord_task_t *t);
 /*  Answers the WAITs that are done or due. Called once the turn's state is
  *  written (durable) or could not be (Redis down): a WAIT says "done" only

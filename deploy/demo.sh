@@ -9,7 +9,7 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${SWARM_BUILD:-$src/build}
 
-"$src/deploy/install-deps.sh"
+"$src/deploy/install-deps.sh" --demo
 cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 echo "built swarm in $build"

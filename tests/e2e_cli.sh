@@ -119,7 +119,7 @@ ok "spawn: --prompt '-1 + 2 = ?', a 100 KB dash-first --prompt-file, --prompt-fi
 
 : >"$T/empty"
 expect 2 "$SWARM" spawn --id e1 --prompt-file "$T/empty"
-contains "$T/err" "needs a prompt"
+contains "$T/err" "needs a prompt ($T/empty is empty)"
 expect 2 "$SWARM" spawn --id e2 --prompt ""
 contains "$T/err" "needs a prompt"
 expect 2 "$SWARM" spawn --id e3 --prompt-file "$T/nonexistent"

@@ -134,3 +134,23 @@ wait_status() {
 json_get() {
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
+
+# http CODE URL [-X METHOD] [-H 'Name: value']...: a request that must answer
+# CODE; the body is in $T/body, the response headers in $T/headers
+http() {
+    local want=$1 url=$2; shift 2
+    local got
+    got=$(python3 "$SWARM_SRC/tests/http_get.py" "$@" "$url" "$T/body" "$T/headers") \
+        || fail "cannot reach $url"
+    [ "$got" = "$want" ] || { echo "--- body"; cat "$T/body"; echo; fail "$url answered $got, wanted $want"; }
+}
+
+# wait_http URL: until an HTTP server answers there (any status; 30 s at most)
+wait_http() {
+    for _ in $(seq 300); do
+        python3 "$SWARM_SRC/tests/http_get.py" "$1" "$T/wait.body" "$T/wait.headers" >/dev/null 2>&1 \
+            && return 0
+        sleep 0.1
+    done
+    fail "nothing answers at $1"
+}

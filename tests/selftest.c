@@ -23,6 +23,8 @@
 #include "sw_cas.h"
 #include "sw_curve.h"
 #include "sw_git.h"
+#include "sw_http.h"
+#include "sw_metrics.h"
 #include "sw_ws.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
@@ -44,6 +46,8 @@ static const sw_selftest_t s_tests[] = {
     { "redis", sw_redis_test },
     { "keys", sw_keys_test },
     { "memory", sw_memory_test },
+    { "metrics", sw_metrics_test },
+    { "http", sw_http_test },
     { "sched", coord_sched_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },

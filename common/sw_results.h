@@ -1,0 +1,48 @@
+/*  sw_results -- a job's tasks and their results as Redis holds them
+ *  (docs/redis.md), and the result document of `swarm results --json`.
+ *
+ *  The CLI (`swarm results`, `swarm logs`) and the coordinator's dashboard
+ *  (/api/results, a task's output) read through these functions, so both
+ *  show the same documents from the same keys.
+ */
+#ifndef SW_RESULTS_H
+#define SW_RESULTS_H
+
+#include <jansson.h>
+
+#include "sw_mpack.h"
+#include "sw_redis.h"
+
+/*  One task's hash. Owned strings (NULL when the field is absent). */
+typedef struct {
+    char   *id;
+    char   *status;
+    long    attempt;
+    char   *agent;
+    char   *host;
+    char   *reason;
+    int64_t started, finished;  /*  wall clock ms, 0 when not yet */
+    json_t *result;             /*  the agent's result document, or NULL */
+} sw_result_row_t;
+
+/*  Fills row from the reply of HGETALL on a task's hash (id untouched). */
+void sw_result_row_fill(sw_result_row_t *row, const redisReply *hgetall);
+void sw_result_row_release(sw_result_row_t *row);
+
+/*  The ids of job's tasks in submit order. SW_ENOTFOUND when Redis has no
+ *  such job, SW_EUNREACH when Redis fails; the message says which. */
+int sw_results_ids(sw_redis_t *r, const char *job, sw_strv_t *ids, sw_err_t *err);
+/*  rows[i] for ids[i], i < n, in one pipeline; rows zeroed by the caller,
+ *  their ids are set here. */
+int sw_results_rows(sw_redis_t *r, const char *job, char *const *ids, size_t n,
+                    sw_result_row_t *rows, sw_err_t *err);
+/*  One task (SW_ENOTFOUND when the job has no such task). */
+int sw_results_row(sw_redis_t *r, const char *job, const char *id, sw_result_row_t *row,
+                   sw_err_t *err);
+
+/*  An element of `swarm results --json`: the agent's result document, with
+ *  the coordinator's word on id, job, status, attempt and reason (a task
+ *  without a result gets agent and output null). New reference. */
+json_t *sw_result_doc(const sw_result_row_t *row, const char *job);
+
+#endif
