@@ -237,7 +237,8 @@ s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *st
     sw_strv_push(&s->argv, AGENT_WS_HELPER_ARG);
     sw_strv_push(&s->argv, r->req);
     static const char *const pass[] = { "PATH=", "HOME=", "USER=", "LOGNAME=", "LANG=", "LC_",
-                                        "TMPDIR=", "SWARM_REDIS_PASSWORD=", NULL };
+                                        "TMPDIR=", "SWARM_REDIS_PASSWORD=", "SWARM_GIT_TRACE=",
+                                        NULL };
     for (char **e = environ; *e; e++)
         for (const char *const *p = pass; *p; p++)
             if (strncmp(*e, *p, strlen(*p)) == 0) {
@@ -306,6 +307,14 @@ s_answer(agent_wsrun_t *r, const agent_child_t *c, const char *stage)
     unlink(r->req);
     free(r->error);
     r->error = NULL;
+    if (getenv("SWARM_GIT_TRACE")) {
+        /*  the helper's timings (sw_git.h), for profiling */
+        sw_buf_t tail;
+        sw_buf_init(&tail);
+        sw_capture_render(&c->err, &tail);
+        log_info("the workspace %s helper's trace:\n%s", stage, tail.data ? tail.data : "");
+        sw_buf_release(&tail);
+    }
     /*  An answer and yet a failure (a sanitizer's report at exit, say):
      *  its stderr goes to the log. */
     if (json_is_object(a) && c->exited && agent_child_exit_code(c) != 0) {
