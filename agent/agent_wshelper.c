@@ -770,35 +770,65 @@ s_prepare(s_helper_t *h, sw_err_t *err)
 
 /*  --- capture ------------------------------------------------------------------------ */
 
-/*  Refuses a change over the cap before git hashes a byte of it: the
- *  files git would add (modified, and untracked but not ignored). */
-static int
-s_change_size(const sw_ws_repo_t *t, const char *wt, uint64_t max, sw_err_t *err)
+/*  What the task changed, from one scan of the worktree (`ls-files -t -m
+ *  -o`: modified or deleted, and untracked but not ignored, what `git add
+ *  -A` would take): the paths to update in upd, the tracked files a
+ *  directory replaced in gone, NUL-separated. A change over max is refused
+ *  before git hashes a byte of it. *nested is set when a path is a git
+ *  repository of its own (listed as "DIR/"), which only `git add -A`
+ *  records (a gitlink, which the capture then refuses by name). */
+typedef struct {
+    sw_buf_t upd, gone;
+    bool     nested;
+} s_change_t;
+
+static void
+s_change_release(s_change_t *c)
 {
-    if (max == 0)
-        return 0;
+    sw_buf_release(&c->upd);
+    sw_buf_release(&c->gone);
+}
+
+static int
+s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c, sw_err_t *err)
+{
+    sw_buf_init(&c->upd);
+    sw_buf_init(&c->gone);
+    c->nested = false;
     sw_git_opts_t o = sw_ws_opts(t);
     o.out_max = 256 << 20;
-    const char *args[] = { "ls-files", "-z", "-m", "-o", "--exclude-standard", NULL };
+    const char *args[] = { "ls-files", "-z", "-t", "-m", "-o", "--exclude-standard", NULL };
     sw_git_res_t res;
     sw_git_res_init(&res);
     int rc = sw_git_run(&o, args, &res, err) == 0 ? 0 : -1;
     uint64_t total = 0, biggest = 0;
     const char *big = NULL;
-    for (const char *p = res.out.data, *end = p + res.out.len; rc == 0 && p && p < end;
-         p += strlen(p) + 1) {
+    for (const char *e = res.out.data, *end = e + res.out.len; rc == 0 && e && e < end;
+         e += strlen(e) + 1) {
+        size_t len = strlen(e);
+        if (len < 3 || e[1] != ' ')
+            continue;
+        const char *p = e + 2;
+        if (p[len - 3] == '/')
+            c->nested = true;
         char *path = xasprintf("%s/%s", wt, p);
         struct stat sb;
-        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        bool there = lstat(path, &sb) == 0;
+        free(path);
+        if (e[0] == 'C' && there && S_ISDIR(sb.st_mode)) {
+            sw_buf_add(&c->gone, p, len - 1);   /*  with its NUL */
+            continue;
+        }
+        sw_buf_add(&c->upd, p, len - 1);
+        if (there && S_ISREG(sb.st_mode)) {
             total += (uint64_t) sb.st_size;
             if ((uint64_t) sb.st_size > biggest) {
                 biggest = (uint64_t) sb.st_size;
                 big = p;
             }
         }
-        free(path);
     }
-    if (rc == 0 && total > max) {
+    if (rc == 0 && max && total > max) {
         char have[32], lim[32], b[32];
         sw_fmt_size(total, have);
         sw_fmt_size(max, lim);
@@ -808,6 +838,36 @@ s_change_size(const sw_ws_repo_t *t, const char *wt, uint64_t max, sw_err_t *err
     }
     sw_git_res_release(&res);
     return rc;
+}
+
+/*  The change into the index: only the paths the scan found (the index
+ *  has the rest already, from the checkout), so the tree is not scanned a
+ *  second time; no git at all when nothing changed. --replace: a file in
+ *  a directory's place, or the reverse. */
+static int
+s_stage(const sw_ws_repo_t *t, const s_change_t *c, sw_err_t *err)
+{
+    sw_git_opts_t o = sw_ws_opts(t);
+    if (c->nested) {
+        const char *add[] = { "add", "-A", NULL };
+        return sw_git_run(&o, add, NULL, err) == 0 ? 0 : -1;
+    }
+    if (c->gone.len) {
+        o.in = c->gone.data;
+        o.in_len = c->gone.len;
+        const char *rm[] = { "update-index", "--force-remove", "-z", "--stdin", NULL };
+        if (sw_git_run(&o, rm, NULL, err) != 0)
+            return -1;
+    }
+    if (c->upd.len) {
+        o.in = c->upd.data;
+        o.in_len = c->upd.len;
+        const char *upd[] = { "update-index", "--add", "--remove", "--replace", "-z", "--stdin",
+                              NULL };
+        if (sw_git_run(&o, upd, NULL, err) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /*  Stores the files below wt matching globs; their manifest's digest in
@@ -923,13 +983,14 @@ s_capture(s_helper_t *h, sw_err_t *err)
         json_decref(p);
     }
     uint64_t max = s_u64(req, "max_change");
+    s_change_t change = { 0 };
     if (rc == 0)
-        rc = s_change_size(&t, wt, max, err);
+        rc = s_change_list(&t, wt, max, &change, err);
+    if (rc == 0)
+        rc = s_stage(&t, &change, err);
+    s_change_release(&change);
     sw_git_opts_t o = sw_ws_opts(&t);
-    const char *add[] = { "add", "-A", NULL };
     char tree[65], base_tree[65], commit[65], manifest[65] = "", patch[65] = "";
-    if (rc == 0 && sw_git_run(&o, add, NULL, err) != 0)
-        rc = -1;
     if (rc == 0) {
         const char *wtree[] = { "write-tree", NULL };
         sw_git_res_t res;
@@ -1193,6 +1254,51 @@ agent_wshelper_test(bool verbose)
     char *busy_git = xasprintf("%s/busy.git", dir);
     CHECK(stat(busy_git, &sb) == 0);
     free(busy_git);
+    /*  the capture's staging from one scan takes what `git add -A` takes:
+     *  a file made a directory and the reverse, a symlink made a file, an
+     *  executable bit dropped, a tracked file that is ignored now, new
+     *  files deep down, an empty directory and ignored files left out */
+    free(cmd);
+    cmd = xasprintf("cd '%s' && git init -q u && cd u && mkdir d && echo a >a && echo b >d/b && "
+                    "echo c >c && ln -s a lnk && echo x >exe && chmod +x exe && "
+                    "echo 'ign*' >.gitignore && echo t >ign_tracked && git add -A && "
+                    "git add -f ign_tracked && cp .git/index ../i0 && rm a && mkdir a && "
+                    "echo in >a/x && rm -r d && echo f >d && echo c2 >>c && rm lnk && "
+                    "echo nl >lnk && chmod -x exe && echo n >new && echo i >ign_new && "
+                    "echo t2 >>ign_tracked && mkdir -p deep/er empty && echo z >deep/er/z && "
+                    "cp ../i0 ../iA && cp ../i0 ../iB && GIT_INDEX_FILE=../iA git add -A", dir);
+    CHECK(system(cmd) == 0);
+    char *u = xasprintf("%s/u", dir), *ugit = xasprintf("%s/u/.git", dir);
+    char *ia = xasprintf("%s/iA", dir), *ib = xasprintf("%s/iB", dir);
+    sw_ws_repo_t ra = { .git_dir = ugit, .work_tree = u, .index_file = ia },
+                 rb = { .git_dir = ugit, .work_tree = u, .index_file = ib };
+    s_change_t ch = { 0 };
+    sw_err_t err = { 0 };
+    CHECK(s_change_list(&rb, u, 1 << 20, &ch, &err) == 0);
+    CHECK(!ch.nested && ch.gone.len == 2);          /*  "a\0" */
+    CHECK(s_stage(&rb, &ch, &err) == 0);
+    s_change_release(&ch);
+    char trees[2][65];
+    for (int i = 0; i < 2; i++) {
+        sw_git_opts_t o = sw_ws_opts(i ? &rb : &ra);
+        const char *wt[] = { "write-tree", NULL };
+        sw_git_res_t res;
+        sw_git_res_init(&res);
+        CHECK(sw_git_run(&o, wt, &res, &err) == 0 && res.out.len >= 40);
+        snprintf(trees[i], sizeof trees[i], "%.40s", res.out.data);
+        sw_git_res_release(&res);
+    }
+    CHECK(strcmp(trees[0], trees[1]) == 0);
+    /*  over the cap: refused naming the biggest file, before git hashes it */
+    char *i0 = xasprintf("%s/i0", dir);
+    sw_ws_repo_t r0 = { .git_dir = ugit, .work_tree = u, .index_file = i0 };
+    CHECK(s_change_list(&r0, u, 3, &ch, &err) < 0 && strstr(err.msg, "--max-change"));
+    free(i0);
+    s_change_release(&ch);
+    free(u);
+    free(ugit);
+    free(ia);
+    free(ib);
     free(cmd);
     cmd = xasprintf("rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
