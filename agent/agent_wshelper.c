@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sw_keys.h"
@@ -983,6 +984,19 @@ s_capture(s_helper_t *h, sw_err_t *err)
         json_decref(p);
     }
     uint64_t max = s_u64(req, "max_change");
+    /*  Files written in the second the index was (a checkout just before
+     *  a short task) are "racily clean": git compares their content on
+     *  every read until the index is written in a later second. A refresh
+     *  once that second is over compares them once and writes the index,
+     *  so this scan, and the reset of the next task here, look at stat
+     *  data alone. Before that second is over it would change nothing. */
+    struct stat ist;
+    if (rc == 0 && stat(index, &ist) == 0 && time(NULL) > ist.st_mtime) {
+        sw_git_opts_t ro = sw_ws_opts(&t);
+        const char *refresh[] = { "update-index", "-q", "--refresh", NULL };
+        if (sw_git_run(&ro, refresh, NULL, err) != 0)
+            rc = -1;
+    }
     s_change_t change = { 0 };
     if (rc == 0)
         rc = s_change_list(&t, wt, max, &change, err);
