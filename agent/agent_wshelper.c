@@ -619,11 +619,22 @@ s_checkout(s_helper_t *h, const char *wt, const char *index, const char *start, 
     sw_git_opts_t o = sw_ws_opts(&t);
     struct stat sb;
     *fresh = true;
+    /*  The capture left the index in step with the worktree (ignored
+     *  files aside, which clean removes): a one-tree merge then writes
+     *  only what differs and stats nothing else twice. Without that
+     *  word, or when the merge refuses, a reset (which also repairs
+     *  what differs from the index). */
+    char *synced = xasprintf("%s.synced", index);
+    bool in_step = unlink(synced) == 0;
+    free(synced);
     if (recycle && stat(wt, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(index, &sb) == 0) {
         const char *clean[] = { "clean", "-ffdxq", NULL };
+        const char *merge[] = { "read-tree", "-m", "-u", start, NULL };
         const char *reset[] = { "read-tree", "-u", "--reset", start, NULL };
-        sw_err_t e = { 0 };
-        if (sw_git_run(&o, clean, NULL, &e) == 0 && sw_git_run(&o, reset, NULL, &e) == 0) {
+        sw_err_t e = { 0 }, me = { 0 };
+        if (sw_git_run(&o, clean, NULL, &e) == 0
+            && ((in_step && sw_git_run(&o, merge, NULL, &me) == 0)
+                || sw_git_run(&o, reset, NULL, &e) == 0)) {
             *fresh = false;
             return 0;
         }
@@ -1014,6 +1025,13 @@ s_capture(s_helper_t *h, sw_err_t *err)
         else
             snprintf(tree, sizeof tree, "%.*s", (int) strcspn(res.out.data, "\n"), res.out.data);
         sw_git_res_release(&res);
+    }
+    if (rc == 0) {
+        /*  the index is the worktree now: the next task here may merge
+         *  into it (s_checkout) */
+        char *synced = xasprintf("%s.synced", index);
+        s_write_file(synced, "", 0, 0);
+        free(synced);
     }
     const char *known = s_str(req, "base_tree");
     if (rc == 0 && sw_git_oid_valid(known))
