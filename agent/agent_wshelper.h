@@ -1,6 +1,7 @@
 /*  agent_wshelper -- the agent's workspace helper process:
  *
- *    swarm-agent --workspace-helper REQUEST.json
+ *    swarm-agent-workspace --workspace-helper REQUEST.json
+ *    swarm-agent --workspace-helper REQUEST.json   (when the former is missing)
  *
  *  The agent never runs git in its event loop: for each stage of a task's
  *  workspace it starts its own binary in this mode, as a child in a
@@ -20,9 +21,10 @@
  *      that borrows the mirror's objects (alternates), so nothing a task
  *      does with git reaches the mirror.
  *  "op": "capture"  after the task: the worktree becomes a commit on the
- *      start (git add -A through the agent's own index: .gitignore holds),
- *      stored as a manifest with its pack and a binary-safe patch; on
- *      success the files matching the output globs are stored by digest.
+ *      start (what `git add -A` would take, found by one scan and staged
+ *      in the agent's own index: .gitignore holds), stored as a manifest
+ *      with its pack and a binary-safe patch; on success the files
+ *      matching the output globs are stored by digest.
  *  "op": "sweep"    removes every worktree below the agent's root but the
  *      ones named, and caps the mirror cache (least recently used first).
  *
@@ -31,6 +33,9 @@
  *  at a time), REPO.use (flock: shared by whoever uses the mirror, taken
  *  exclusively only to evict it), REPO.used (its mtime: last use),
  *  REPO.size (bytes on disk, updated by writers).
+ *
+ *  This file has the request, the mirrors and main; agent_wsprepare.c and
+ *  agent_wscapture.c the stages (agent_wsh.h is what they share).
  */
 #ifndef AGENT_WSHELPER_H
 #define AGENT_WSHELPER_H
