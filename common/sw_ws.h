@@ -16,8 +16,10 @@
  *  each chunk checked against its digest before git sees a byte of it.
  *  The walk over prerequisites is iterative with a visited set.
  *
- *  Everything here runs git (sw_git) and blocks: the CLI and the agent's
- *  helper processes only.
+ *  Everything here that runs git (sw_git) blocks: the CLI and the agent's
+ *  helper processes only. sw_ws.c has the git operations and the store,
+ *  sw_ws_fetch.c the fetch, sw_ws_parse.c what needs no I/O (diffstats,
+ *  manifests, globs, sizes), sw_ws_user.c the user's side (sw_ws_user_*).
  */
 #ifndef SW_WS_H
 #define SW_WS_H
@@ -247,5 +249,6 @@ int sw_parse_size(const char *s, uint64_t *out);
 void sw_fmt_size(uint64_t n, char out[32]);
 
 int sw_ws_test(bool verbose);
+int sw_ws_parse_test(bool verbose);   /*  the parts without I/O (sw_ws_parse.c) */
 
 #endif
