@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -35,6 +36,7 @@ agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
     c->pidfd = c->out_fd = c->err_fd = -1;
     int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        c->spawn_errno = errno;
         sw_err_set(err, SW_EFAIL, "pipe: %s", strerror(errno));
         goto fail;
     }
@@ -42,8 +44,12 @@ agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    /*  stdin is /dev/null: agent CLIs wait for EOF on an open stdin. */
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    /*  stdin is a file or /dev/null: agent CLIs wait for EOF on an open
+     *  stdin (dup2 clears O_CLOEXEC on the copy). */
+    if (o->stdin_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, o->stdin_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
     if (o->dir)
@@ -67,6 +73,7 @@ agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     if (rc != 0) {
+        c->spawn_errno = rc;
         sw_err_set(err, SW_EFAIL, "%s: %s", o->argv[0], strerror(rc));
         goto fail;
     }
@@ -98,6 +105,44 @@ fail:
             close(errp[i]);
     }
     return -1;
+}
+
+size_t
+agent_child_arg_limit(void)
+{
+    long max = sysconf(_SC_ARG_MAX);
+    size_t limit = max > 0 ? (size_t) max : AGENT_ARG_STRLEN_MAX;
+    if (limit > (6u << 20))
+        limit = 6u << 20;       /*  _STK_LIM / 4 * 3 */
+    return limit < AGENT_ARG_STRLEN_MAX ? AGENT_ARG_STRLEN_MAX : limit;
+}
+
+int
+agent_child_check_args(const char *path, char *const *argv, char *const *envp, size_t limit,
+                       sw_err_t *err)
+{
+    size_t total = strlen(path) + 1, argc = 0, envc = 0;
+    for (size_t i = 0; argv && argv[i]; i++, argc++) {
+        size_t len = strlen(argv[i]) + 1;
+        if (len > AGENT_ARG_STRLEN_MAX)
+            return sw_err_set(err, SW_EINVAL, "argument list too long: argument %zu is %zu "
+                              "bytes, the limit here is %d per argument", i, len,
+                              AGENT_ARG_STRLEN_MAX);
+        total += len;
+    }
+    for (size_t i = 0; envp && envp[i]; i++, envc++) {
+        size_t len = strlen(envp[i]) + 1;
+        if (len > AGENT_ARG_STRLEN_MAX)
+            return sw_err_set(err, SW_EINVAL, "argument list too long: variable %.*s is %zu "
+                              "bytes, the limit here is %d per variable",
+                              (int) strcspn(envp[i], "="), envp[i], len, AGENT_ARG_STRLEN_MAX);
+        total += len;
+    }
+    total += ((argc ? argc : 1) + envc) * sizeof(void *);  /*  bprm_stack_limits */
+    if (total > limit)
+        return sw_err_set(err, SW_EINVAL, "argument list too long: %zu bytes, the limit here "
+                          "is %zu", total, limit);
+    return 0;
 }
 
 int
@@ -134,20 +179,54 @@ agent_child_close_fd(agent_child_t *c, int fd)
         c->err_fd = -1;
 }
 
+/*  The leader through its pidfd (it cannot name another process), and the
+ *  group while the unreaped leader pins its id. */
 static void
 s_signal_group(agent_child_t *c, int sig)
 {
-    if (c->pid > 0 && kill(-c->pid, sig) < 0 && errno != ESRCH)
+    if (c->pid <= 0 || c->reaped)
+        return;
+#ifdef SYS_pidfd_send_signal
+    if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0
+        && errno != ESRCH)
+        log_warn("pidfd_send_signal(%d, %d)", (int) c->pid, sig);
+#endif
+    if (kill(-c->pid, sig) < 0 && errno != ESRCH)
         log_warn("kill(-%d, %d)", (int) c->pid, sig);
 }
 
-void
-agent_child_reaped(agent_child_t *c, int status, int64_t now_ms)
+bool
+agent_child_poll(agent_child_t *c, int64_t now_ms)
 {
+    if (c->exited || c->pid <= 0)
+        return c->exited;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t) c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0
+        && si.si_pid == c->pid) {
+        c->exited = true;
+        c->exited_ms = now_ms;
+        c->duration_ms = now_ms - c->start_ms;
+    }
+    return c->exited;
+}
+
+void
+agent_child_finish(agent_child_t *c)
+{
+    if (c->pid <= 0 || c->reaped)
+        return;
+    /*  Whatever is left of the group goes with the task. */
+    s_signal_group(c, SIGKILL);
+    int st;
+    while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    c->status = st;
+    c->reaped = true;
     c->exited = true;
-    c->status = status;
-    c->exited_ms = now_ms;
-    c->duration_ms = now_ms - c->start_ms;
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    c->pidfd = -1;
 }
 
 void
@@ -211,9 +290,7 @@ agent_child_signal(const agent_child_t *c)
 void
 agent_child_release(agent_child_t *c)
 {
-    /*  Whatever is left of the group goes with the task. */
-    if (c->pid > 0)
-        s_signal_group(c, SIGKILL);
+    agent_child_finish(c);
     agent_child_close_fd(c, c->out_fd);
     agent_child_close_fd(c, c->err_fd);
     if (c->pidfd >= 0)
@@ -237,9 +314,7 @@ s_run(agent_child_t *c, int64_t stop_after_ms)
         for (int i = 0; i < 2; i++)
             if (p[i].fd >= 0 && p[i].revents && agent_child_read(c, p[i].fd, now) == 1)
                 agent_child_close_fd(c, p[i].fd);
-        int st;
-        if (!c->exited && waitpid(c->pid, &st, WNOHANG) == c->pid)
-            agent_child_reaped(c, st, now);
+        agent_child_poll(c, now);
         if (stop_after_ms && now - t0 >= stop_after_ms)
             agent_child_stop(c, AGENT_STOP_CANCEL, now);
         if (agent_child_tick(c, now)) {
@@ -247,6 +322,7 @@ s_run(agent_child_t *c, int64_t stop_after_ms)
             agent_child_close_fd(c, c->err_fd);
         }
     }
+    agent_child_finish(c);
 }
 
 /*  True when no process of the group is left, after reaping what we
@@ -268,7 +344,8 @@ static agent_child_opts_t
 s_opts(char *const *argv)
 {
     static char *const envp[] = { "PATH=/usr/bin:/bin", NULL };
-    agent_child_opts_t o = { .argv = argv, .envp = envp, .dir = "/", .timeout_ms = 0,
+    agent_child_opts_t o = { .argv = argv, .envp = envp, .dir = "/", .stdin_fd = -1,
+                             .timeout_ms = 0,
                              .grace_ms = 500, .term_signal = SIGTERM,
                              .out_head = 1000, .out_tail = 1000, .err_tail = 100 };
     return o;
@@ -294,11 +371,54 @@ agent_child_test(bool verbose)
     CHECK(c.err.total == 5);
     agent_child_release(&c);
 
+    /*  stdin from a file: the child reads it to EOF, byte for byte */
+    char tmpl[] = "/tmp/swarm-child-test.XXXXXX";
+    int fd = mkstemp(tmpl);
+    CHECK(fd >= 0 && write(fd, "--version\n- [ ] x", 17) == 17 && lseek(fd, 0, SEEK_SET) == 0);
+    unlink(tmpl);
+    char *const a1b[] = { "/bin/sh", "-c", "cat", NULL };
+    o = s_opts(a1b);
+    o.stdin_fd = fd;
+    CHECK(agent_child_spawn(&c, &o, &err) == 0);
+    close(fd);
+    s_run(&c, 0);
+    sw_buf_reset(&out);
+    sw_capture_render(&c.out, &out);
+    CHECK(agent_child_exit_code(&c) == 0 && strcmp(out.data, "--version\n- [ ] x") == 0);
+    agent_child_release(&c);
+
     /*  a missing binary is an error that says so */
     char *const a2[] = { "no-such-runner-xyz", NULL };
     o = s_opts(a2);
     CHECK(agent_child_spawn(&c, &o, &err) < 0);
     CHECK(strstr(err.msg, "no-such-runner-xyz: No such file") != NULL);
+    CHECK(c.spawn_errno == ENOENT);
+
+    /*  the kernel's argv limits, checked before the spawn */
+    size_t limit = agent_child_arg_limit();
+    CHECK(limit >= AGENT_ARG_STRLEN_MAX && limit <= (6u << 20));
+    char *big = xmalloc(AGENT_ARG_STRLEN_MAX + 1);
+    memset(big, 'x', AGENT_ARG_STRLEN_MAX);
+    big[AGENT_ARG_STRLEN_MAX - 1] = '\0';        /*  131071 + NUL: fits */
+    char *const fits[] = { "/bin/echo", big, NULL };
+    CHECK(agent_child_check_args("/bin/echo", fits, NULL, limit, &err) == 0);
+    big[AGENT_ARG_STRLEN_MAX - 1] = 'x';
+    big[AGENT_ARG_STRLEN_MAX] = '\0';            /*  one more: does not */
+    CHECK(agent_child_check_args("/bin/echo", fits, NULL, limit, &err) < 0);
+    CHECK(strstr(err.msg, "argument list too long: argument 1 is 131073 bytes"));
+    char *envbig = xasprintf("BIG=%s", big);
+    char *const small[] = { "/bin/echo", NULL }, *const envs[] = { envbig, NULL };
+    CHECK(agent_child_check_args("/bin/echo", small, envs, limit, &err) < 0);
+    CHECK(strstr(err.msg, "variable BIG is 131077 bytes"));
+    char *const many[] = { "/bin/echo", "a", "bb", NULL };
+    CHECK(agent_child_check_args("/bin/echo", many, NULL, 40, &err) < 0);
+    CHECK(strcmp(err.msg, "argument list too long: 49 bytes, the limit here is 40") == 0);
+    CHECK(agent_child_check_args("/bin/echo", many, NULL, 49, &err) == 0);
+    /*  and the kernel agrees: one byte more than the check allows is E2BIG */
+    o = s_opts(fits);
+    CHECK(agent_child_spawn(&c, &o, &err) < 0 && c.spawn_errno == E2BIG);
+    free(envbig);
+    free(big);
 
     /*  a flood is drained and capped: the child is never blocked */
     char *const a3[] = { "/bin/sh", "-c", "head -c 3000000 /dev/zero", NULL };
@@ -338,7 +458,27 @@ agent_child_test(bool verbose)
     CHECK(agent_child_spawn(&c, &o, &err) == 0);
     s_run(&c, 100);
     CHECK(c.stop == AGENT_STOP_CANCEL && agent_child_signal(&c) == SIGTERM);
+    CHECK(c.reaped && c.pidfd < 0);
+
+    /*  Once reaped, the child's pid may belong to someone else: nothing
+     *  signals it or its group again, however late the release. Here the
+     *  pid is handed to a live group leader, as the kernel could. */
+    pid_t victim = fork();
+    if (victim == 0) {
+        setsid();
+        execl("/bin/sleep", "sleep", "30", (char *) NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && getpgid(victim) != victim; i++)
+        usleep(10000);
+    c.pid = victim;
+    agent_child_stop(&c, AGENT_STOP_SHUTDOWN, sw_now_ms());
+    agent_child_tick(&c, sw_now_ms() + 10000000);
     agent_child_release(&c);
+    usleep(50000);
+    CHECK(waitpid(victim, NULL, WNOHANG) == 0);     /*  alive */
+    kill(victim, SIGKILL);
+    waitpid(victim, NULL, 0);
 
     sw_buf_release(&out);
     (void) verbose;

@@ -88,11 +88,12 @@ agent_orphans_children(pid_t *pids, size_t max)
     return have_file ? n : s_children_by_scan(pids, max);
 }
 
-/*  Copies the value of KEY in PID's environment into OUT: 1 found, 0 not,
- *  -1 the process is gone or unreadable. */
+/*  The value of KEY in PID's environment, whole, into *out (caller
+ *  frees): 1 found, 0 not, -1 the process is gone or unreadable. */
 static int
-s_env_get(pid_t pid, const char *key, char *out, size_t n)
+s_env_get(pid_t pid, const char *key, char **out)
 {
+    *out = NULL;
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/environ", (int) pid);
     /*  Environments are small; read it whole, up to 1 MiB. */
@@ -108,11 +109,7 @@ s_env_get(pid_t pid, const char *key, char *out, size_t n)
         const char *var = env.data + i;
         size_t len = strnlen(var, env.len - i);
         if (len > klen && memcmp(var, key, klen) == 0 && var[klen] == '=') {
-            size_t vlen = len - klen - 1;
-            if (vlen >= n)
-                vlen = n - 1;
-            memcpy(out, var + klen + 1, vlen);
-            out[vlen] = '\0';
+            *out = xstrndup(var + klen + 1, len - klen - 1);
             found = 1;
             break;
         }
@@ -123,9 +120,9 @@ s_env_get(pid_t pid, const char *key, char *out, size_t n)
 }
 
 int
-agent_orphans_token(pid_t pid, char *token, size_t n)
+agent_orphans_token(pid_t pid, char **token)
 {
-    return s_env_get(pid, AGENT_RUN_ENV, token, n);
+    return s_env_get(pid, AGENT_RUN_ENV, token);
 }
 
 static void
@@ -149,17 +146,18 @@ agent_orphans_leftovers(const char *agent_id)
         if (!s_is_pid(e->d_name))
             continue;
         pid_t pid = (pid_t) atoi(e->d_name);
-        char token[128], id[128];
-        if (pid == me || s_env_get(pid, AGENT_RUN_ENV, token, sizeof token) != 1
-            || s_env_get(pid, "SWARM_AGENT", id, sizeof id) != 1 || strcmp(id, agent_id) != 0
-            || atoi(token) == (int) me)
-            continue;
+        char *token = NULL, *id = NULL;
+        bool ours = pid != me && s_env_get(pid, AGENT_RUN_ENV, &token) == 1
+                 && s_env_get(pid, "SWARM_AGENT", &id) == 1 && strcmp(id, agent_id) == 0
+                 && atoi(token) != (int) me;
         /*  Its agent must be gone: a live one (another agent of the same id
          *  on this host, in a test say) looks after its own. */
-        if (kill((pid_t) atoi(token), 0) == 0 || errno != ESRCH)
-            continue;
-        s_kill_tree(pid);
-        killed++;
+        if (ours && (kill((pid_t) atoi(token), 0) < 0 && errno == ESRCH)) {
+            s_kill_tree(pid);
+            killed++;
+        }
+        free(token);
+        free(id);
     }
     closedir(d);
     return killed;
@@ -178,12 +176,13 @@ agent_orphans_sweep(const pid_t *leaders, size_t nleaders, agent_orphans_keep_fn
             leader = pids[i] == leaders[k];
         if (leader)
             continue;               /*  no need to read its environment */
-        char token[128];
-        int have = agent_orphans_token(pids[i], token, sizeof token);
-        if (have < 0 || keep(pids[i], have ? token : NULL, arg))
-            continue;
-        s_kill_tree(pids[i]);
-        killed++;
+        char *token = NULL;
+        int have = agent_orphans_token(pids[i], &token);
+        if (have >= 0 && !keep(pids[i], token, arg)) {
+            s_kill_tree(pids[i]);
+            killed++;
+        }
+        free(token);
     }
     return killed;
 }
@@ -203,15 +202,15 @@ s_keep(pid_t pid, const char *token, void *arg)
 static void
 s_sh(const char *token, const char *script)
 {
+    char *env = xasprintf(AGENT_RUN_ENV "=%s", token);
     pid_t pid = fork();
     if (pid == 0) {
-        char env[64];
-        snprintf(env, sizeof env, AGENT_RUN_ENV "=%s", token);
         char *const argv[] = { "/bin/sh", "-c", (char *) script, NULL };
         char *const envp[] = { "PATH=/usr/bin:/bin", env, NULL };
         execve("/bin/sh", argv, envp);
         _exit(127);
     }
+    free(env);
     waitpid(pid, NULL, 0);
 }
 
@@ -249,9 +248,10 @@ agent_orphans_test(bool verbose)
         int found = 0;
         pid_t with = -1;
         for (int i = 0; i < 2; i++) {
-            char token[32] = "";
-            int r = agent_orphans_token(pids[i], token, sizeof token);
+            char *token = NULL;
+            int r = agent_orphans_token(pids[i], &token);
             CHECK(r == 0 || (r == 1 && strcmp(token, "run-1") == 0));
+            free(token);
             found += r;
             if (r == 1)
                 with = pids[i];
@@ -262,7 +262,8 @@ agent_orphans_test(bool verbose)
     }
     CHECK(tokpid > 0);
     pid_t notokpid = pids[0] == tokpid ? pids[1] : pids[0];
-    CHECK(agent_orphans_token(999999999, (char[8]) { 0 }, 8) == -1);
+    char *none = NULL;
+    CHECK(agent_orphans_token(999999999, &none) == -1 && none == NULL);
 
     /*  While run-1 runs, its token is kept; the one without a token is not
      *  ours to judge here and goes. */
@@ -280,6 +281,42 @@ agent_orphans_test(bool verbose)
         usleep(10000);
     }
     CHECK(s_count() == 0);
+
+    /*  The longest token (ids of SW_MAX_ID bytes, sw_id_valid's limit) is
+     *  read whole: a running task's stray with it is kept, not taken for
+     *  another's. */
+    char id[129];
+    memset(id, 'x', 128);
+    id[128] = '\0';
+    char *longest = xasprintf("4194304:%s/%s#100", id, id);
+    s_sh(longest, "setsid sleep 60 </dev/null >/dev/null 2>&1 &");
+    for (int i = 0; i < 200 && s_count() < 1; i++)
+        usleep(10000);
+    CHECK(agent_orphans_children(pids, 8) == 1);
+    /*  /proc/PID/environ reads empty while setsid execs sleep: wait for
+     *  sleep itself */
+    char *got = NULL, comm[64] = "", path[64];
+    snprintf(path, sizeof path, "/proc/%d/comm", (int) pids[0]);
+    for (int i = 0; i < 300; i++) {
+        FILE *f = fopen(path, "r");
+        if (f && fgets(comm, sizeof comm, f) && strcmp(comm, "sleep\n") == 0
+            && agent_orphans_token(pids[0], &got) == 1) {
+            fclose(f);
+            break;
+        }
+        if (f)
+            fclose(f);
+        free(got);
+        got = NULL;
+        usleep(10000);
+    }
+    CHECK(got && strcmp(got, longest) == 0 && strlen(got) > 256);
+    free(got);
+    CHECK(agent_orphans_sweep(NULL, 0, s_keep, longest) == 0 && kill(pids[0], 0) == 0);
+    longest[strlen(longest) - 1] = '1';     /*  attempt 101: another run */
+    CHECK(agent_orphans_sweep(NULL, 0, s_keep, longest) == 1);
+    CHECK(waitpid(pids[0], NULL, 0) == pids[0]);
+    free(longest);
     (void) verbose;
     return 0;
 }

@@ -60,7 +60,7 @@ cpid=$!
 PIDS+=("$cpid")
 mkdir -p "$T/work"
 "$build/swarm-agent" -f --coordinator "$listen" --slots 4 --allow-exec --workdir "$T/work" \
-    2>"$T/agent.log" &
+    --state-dir "$T/state" 2>"$T/agent.log" &
 apid=$!
 PIDS+=("$apid")
 for _ in $(seq 100); do

@@ -39,7 +39,7 @@ pids+=($!)
 for a in agent-1 agent-2; do
     mkdir -p "$tmp/$a"
     swarm-agent -f --id "$a" --slots 2 --coordinator "$listen" --workdir "$tmp/$a" \
-        --codex "$src/tests/fake-codex.sh" --pass-env FAKE_CODEX_DELAY 2>"$tmp/$a.log" &
+        --state-dir "$tmp/state-$a" --codex "$src/tests/fake-codex.sh" --pass-env FAKE_CODEX_DELAY 2>"$tmp/$a.log" &
     pids+=($!)
 done
 for _ in $(seq 100); do

@@ -101,7 +101,7 @@ C2="tcp://127.0.0.1:$(free_port)"
 PIDS+=($!)
 mkdir -p "$T/work-t1"
 "$SWARM_BUILD/swarm-agent" -f --coordinator "$L2" --id token-agent --workdir "$T/work-t1" \
-    >>"$T/agent-t1.log" 2>&1 &
+    --state-dir "$T/state-t1" >>"$T/agent-t1.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 300); do [ "$("$SWARM" --coordinator "$C2" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] && break; sleep 0.1; done
 wait_http "http://127.0.0.1:$TP/"

@@ -28,17 +28,19 @@ contains "$T/err" "--max-budget-usd wants dollars with at most two decimals"
 expect 1 "$SWARM" wait --timeout 60
 expect 1 "$SWARM" --json results
 r() { json_get "$T/out" "[r for r in d if r['id']=='$1'][0]$2"; }
+# the fake's answer: its mode and limits, then the prompt it read on stdin
+said() { echo "claude done ($1) prompt_bytes=$(printf '%s' "$2" | wc -c) prompt_sha256=$(printf '%s' "$2" | sha256sum | cut -d' ' -f1): $2"; }
 [ "$(r coder "['status']")" = succeeded ] || fail "coder: $(r coder "")"
-[ "$(r coder "['output']")" = "claude done (acceptEdits --max-turns 7 --max-budget-usd 1.50): write the login handler" ] \
+[ "$(r coder "['output']")" = "$(said "acceptEdits --max-turns 7 --max-budget-usd 1.50" "write the login handler")" ] \
     || fail "coder output: $(r coder "['output']")"
 [ "$(json_get "$T/out" "[(x['usage']['cost_usd'], x['usage']['input_tokens'], x['usage']['output_tokens']) for x in d if x['id']=='coder'][0]")" \
   = "(0.0123, 110, 22)" ] || fail "usage: $(r coder "")"
-[ "$(r review "['output']")" = "claude done (read-only --max-turns 7 --max-budget-usd 1.50): review the login handler" ] \
+[ "$(r review "['output']")" = "$(said "read-only --max-turns 7 --max-budget-usd 1.50" "review the login handler")" ] \
     || fail "reviewer: $(r review "['output']")"
 ok "claude -p --output-format json: output from the result, cost and tokens recorded, read-only types lose write tools"
-[ "$(r frugal "['output']")" = "claude done (acceptEdits --max-turns 3 --max-budget-usd 0.25): count" ] \
+[ "$(r frugal "['output']")" = "$(said "acceptEdits --max-turns 3 --max-budget-usd 0.25" count)" ] \
     || fail "frugal: $(r frugal "")"
-[ "$(r greedy "['output']")" = "claude done (acceptEdits --max-turns 7 --max-budget-usd 1.50): spend" ] \
+[ "$(r greedy "['output']")" = "$(said "acceptEdits --max-turns 7 --max-budget-usd 1.50" spend)" ] \
     || fail "greedy: $(r greedy "")"
 ok "a task's --max-turns and --max-budget-usd reach claude, lowered to the agent's ceiling"
 [ "$(json_get "$T/out" "[(x['status'], x['exit_code']) for x in d if x['id']=='broken'][0]")" \

@@ -21,7 +21,7 @@ skewed_agent() {
     mkdir -p "$T/work-$id" "$T/state-$id"
     LD_PRELOAD=$lib FAKETIME=$offset ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
         "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id "$id" \
-        --workdir "$T/work-$id" --codex "$FAKE_CODEX" --kill-grace-ms 500 --pass-env "FAKE_*" \
+        --workdir "$T/work-$id" --state-dir "$T/state-$id" --codex "$FAKE_CODEX" --kill-grace-ms 500 --pass-env "FAKE_*" \
         --pass-env LD_PRELOAD --pass-env FAKETIME --pass-env ASAN_OPTIONS "$@" \
         >>"$T/agent-$id.log" 2>&1 &
     PIDS+=("$!")

@@ -42,7 +42,7 @@ start_agent wrongkey --slots 1 $(curve a1 rogue)
 mkdir -p "$T/work-thief"
 # shellcheck disable=SC2046
 "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id a1 --workdir "$T/work-thief" \
-    --codex "$FAKE_CODEX" --pass-env "FAKE_*" $(curve a2) >>"$T/agent-thief.log" 2>&1 &
+    --state-dir "$T/state-thief" --codex "$FAKE_CODEX" --pass-env "FAKE_*" $(curve a2) >>"$T/agent-thief.log" 2>&1 &
 PIDS+=("$!")
 sleep 3
 expect 0 "$SWARM" --json agents

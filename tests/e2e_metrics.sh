@@ -186,7 +186,7 @@ PIDS+=($!)
 A9P=$(free_port)
 mkdir -p "$T/work-a9"
 "$SWARM_BUILD/swarm-agent" -f --coordinator "$L2" --id a9 --workdir "$T/work-a9" --redis "$R2" \
-    --allow-exec --metrics "127.0.0.1:$A9P" >>"$T/agent-a9.log" 2>&1 &
+    --state-dir "$T/state-a9" --allow-exec --metrics "127.0.0.1:$A9P" >>"$T/agent-a9.log" 2>&1 &
 PIDS+=($!)
 S2=("$SWARM" --coordinator "$C2" --redis "$R2")
 for _ in $(seq 300); do [ "$("${S2[@]}" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] && break; sleep 0.1; done

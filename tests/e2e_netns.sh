@@ -71,7 +71,7 @@ for i in 1 2; do
     nsx "$n" "$SWARM_BUILD/swarm-agent" -f --id "n$i" --slots 1 \
         --coordinator "tcp://10.77.$i.1:$CPORT" --redis "redis://10.77.$i.1:$RPORT/0" \
         --curve-secret "$K/n$i.cert_secret" --coordinator-key "$K/coord.cert" \
-        --workdir "$T/work-n$i" --codex "$FAKE_CODEX" --kill-grace-ms 500 --pass-env "FAKE_*" \
+        --workdir "$T/work-n$i" --state-dir "$T/state-n$i" --codex "$FAKE_CODEX" --kill-grace-ms 500 --pass-env "FAKE_*" \
         >"$T/agent-n$i.log" 2>&1 &
     PIDS+=("$!")
 done

@@ -42,7 +42,7 @@ ok "the parallel coders ran on both agents"
 [ "$(json_get "$T/results.json" "all(r['status']=='succeeded' and r['attempt']==1 and r['exit_code']==0 for r in d)")" = True ] \
     || fail "not all succeeded at attempt 1"
 [ "$(json_get "$T/results.json" "[r['output'] for r in d if r['id']=='tester'][0].strip()")" = \
-  "sandbox=workspace-write task=tester agent=$(json_get "$T/results.json" "[r['agent'] for r in d if r['id']=='tester'][0]"): done: Write the tests" ] \
+  "sandbox=workspace-write task=tester agent=$(json_get "$T/results.json" "[r['agent'] for r in d if r['id']=='tester'][0]") prompt_bytes=15 prompt_sha256=$(printf 'Write the tests' | sha256sum | cut -d' ' -f1): done: Write the tests" ] \
     || fail "tester output is not codex's last message"
 ok "output is codex's last message (-o file)"
 [ "$(json_get "$T/results.json" "[(r['usage']['input_tokens'], r['usage']['output_tokens'], r['usage']['num_turns']) for r in d if r['id']=='tester'][0]")" \

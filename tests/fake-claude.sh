@@ -1,44 +1,101 @@
 #!/bin/sh
 # A stand-in for `claude -p` (it replaces the paid model, nothing of
-# swarm). It insists on the argv swarm must use,
-#   claude -p PROMPT --output-format json --session-id UUID
+# swarm). It reads its command line as Claude Code 2.1's commander.js does:
+#   claude [options] [command] [prompt]
+#   - an argument starting with '-' is an option: an unknown one is an error
+#     (exit 1, "error: unknown option '...'");
+#   - options taking <values...> (--allowedTools, --disallowedTools,
+#     --mcp-config, --add-dir, --betas, --tools) take every following
+#     argument up to the next one that starts with '-';
+#   - -v/--version prints a version and exits 0, -h/--help prints help;
+#   - a first bare word that names a command (update, doctor, mcp, ...) runs
+#     that command instead of a prompt;
+#   - with -p and no prompt argument, the prompt is read from stdin.
+# On top of claude, it insists on swarm's contract:
+#   claude -p --output-format json --session-id UUID
 #          [--mcp-config JSON --allowedTools mcp__swarm]
 #          (--disallowedTools Bash Edit Write NotebookEdit
 #           | --permission-mode acceptEdits) [--max-turns N] [--max-budget-usd X]
-# and on stdin being closed, and answers with claude's JSON result document
-# (result, is_error, total_cost_usd, usage). The result names the
-# permission mode and the limits it was given. Markers in the prompt:
+# with the prompt on stdin, a regular file, and no prompt text in argv, and
+# answers with claude's JSON result document (result, is_error,
+# total_cost_usd, usage). The result names the permission mode and the
+# limits it was given, the prompt's size and SHA-256, and the prompt (its
+# first 256 Ki characters). Markers in the
+# prompt:
 #   FAKE:is_error       is_error true, and still exit 0 (as claude does)
 #   FAKE:sleep=S        sleep S seconds first
 #   FAKE:ignore-int     ignore SIGINT (swarm must stop claude with SIGTERM)
 #   FAKE:mcp-store=TEXT, FAKE:mcp-search=Q   as in fake-codex.sh, through
 #                       the --mcp-config server
+#   FAKE:no-result      print no result document (exit 0)
 set -u
 die() { echo "fake-claude: $*" >&2; exit 64; }
-[ "${1:-}" = -p ] || die "argv[1] must be -p"
-prompt=${2:-}
-[ "${3:-}" = --output-format ] && [ "${4:-}" = json ] || die "want --output-format json"
-[ "${5:-}" = --session-id ] || die "want --session-id"
-session=${6:-}
-printf '%s\n' "$session" | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' \
-    || die "--session-id $session is not a version 4 UUID"
-shift 6
-mcp= mode= limits=
+unknown() { echo "error: unknown option '$1'" >&2; exit 1; }
+print= format= session= mcp= allowed= mode= limits= prompt_arg= have_prompt=
 while [ "$#" -gt 0 ]; do
     case "$1" in
-        --mcp-config) mcp=$2; [ "${3:-}" = --allowedTools ] && [ "${4:-}" = mcp__swarm ] \
-                          || die "the swarm MCP tools are not allowed"; shift 4 ;;
-        --disallowedTools)
-            [ "${2:-} ${3:-} ${4:-} ${5:-}" = "Bash Edit Write NotebookEdit" ] \
-                || die "read-only must disallow Bash Edit Write NotebookEdit"
-            mode=read-only; shift 5 ;;
-        --permission-mode) mode=$2; shift 2 ;;
-        --max-turns|--max-budget-usd) limits="$limits $1 $2"; shift 2 ;;
-        *) die "unexpected argument $1" ;;
+        -v|--version) echo "2.1.197 (Claude Code, fake)"; exit 0 ;;
+        -h|--help) echo "Usage: claude [options] [command] [prompt] (fake)"; exit 0 ;;
+        -p|--print) print=1 ;;
+        --output-format) [ "$#" -ge 2 ] || die "--output-format wants a value"; format=$2; shift ;;
+        --session-id) [ "$#" -ge 2 ] || die "--session-id wants a value"; session=$2; shift ;;
+        --permission-mode) [ "$#" -ge 2 ] || die "--permission-mode wants a value"; mode=$2; shift ;;
+        --max-turns|--max-budget-usd)
+            [ "$#" -ge 2 ] || die "$1 wants a value"; limits="$limits $1 $2"; shift ;;
+        --model|--input-format|--settings|--system-prompt|--append-system-prompt|--json-schema|\
+        --fallback-model|--setting-sources|--agent|--agents|--effort|-n|--name|--debug-file)
+            [ "$#" -ge 2 ] || die "$1 wants a value"; shift ;;
+        --verbose|--strict-mcp-config|--no-session-persistence|--bare|-c|--continue|\
+        --dangerously-skip-permissions|--include-partial-messages) ;;
+        --mcp-config|--allowedTools|--allowed-tools|--disallowedTools|--disallowed-tools|\
+        --add-dir|--betas|--tools)
+            opt=$1 vals=
+            while [ "$#" -ge 2 ]; do
+                case "$2" in -*) break ;; esac
+                vals="$vals${vals:+ }$2"
+                shift
+            done
+            [ -n "$vals" ] || die "$opt wants values"
+            case "$opt" in
+                --mcp-config) mcp=$vals ;;
+                --allowedTools|--allowed-tools) allowed=$vals ;;
+                --disallowedTools|--disallowed-tools)
+                    [ "$vals" = "Bash Edit Write NotebookEdit" ] \
+                        || die "read-only must disallow Bash Edit Write NotebookEdit, got '$vals'"
+                    mode=read-only ;;
+            esac ;;
+        --) shift; [ "$#" -ge 1 ] && { prompt_arg=$1; have_prompt=1; }; break ;;
+        -*) unknown "$1" ;;
+        *)
+            if [ -z "$have_prompt" ]; then
+                case "$1" in
+                    agents|auth|auto-mode|doctor|gateway|install|mcp|plugin|plugins|project|\
+                    setup-token|ultrareview|update|upgrade)
+                        echo "fake-claude: ran the '$1' command" >&2; exit 0 ;;
+                esac
+                prompt_arg=$1; have_prompt=1
+            else
+                echo "error: too many arguments. Expected 1 argument but got 2." >&2; exit 1
+            fi ;;
     esac
+    shift
 done
+# swarm's contract
+[ -n "$print" ] || die "no -p"
+[ "$format" = json ] || die "want --output-format json, got '$format'"
+printf '%s\n' "$session" | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' \
+    || die "--session-id $session is not a version 4 UUID"
+if [ -n "$mcp" ]; then
+    [ "$allowed" = mcp__swarm ] || die "the swarm MCP tools are not allowed"
+fi
 [ -n "$mode" ] || die "no permission mode"
-if ! IFS= read -r _ignored; then :; fi     # stdin must be at EOF
+[ -z "$have_prompt" ] || die "the prompt must come on stdin, not in argv: got '$prompt_arg'"
+[ -f /dev/stdin ] || die "stdin is not a regular file"
+prompt=$(cat; printf x)
+prompt=${prompt%x}
+[ -n "$prompt" ] || die "empty prompt on stdin"
+prompt_bytes=$(printf '%s' "$prompt" | wc -c)
+prompt_sha=$(printf '%s' "$prompt" | sha256sum | cut -d' ' -f1)
 marker() { printf '%s\n' "$prompt" | sed -n "s/.*FAKE:$1=\([^ ]*\).*/\1/p" | head -n 1; }
 case "$prompt" in *FAKE:ignore-int*) trap '' INT ;; esac
 s=$(marker sleep)
@@ -51,12 +108,16 @@ if [ -n "$(marker mcp-store)$(marker mcp-search)" ]; then
 fi
 err=false
 case "$prompt" in *FAKE:is_error*) err=true ;; esac
-python3 - "$prompt" "$mode" "$limits" "$session" "$err" "$found" <<'PY'
+case "$prompt" in *FAKE:no-result*) echo "fake-claude: no result" >&2; exit 0 ;; esac
+script='
 import json, sys
-prompt, mode, limits, session, err, found = sys.argv[1:]
-text = f"claude done ({mode}{limits}): {prompt}" + (f" mcp: {found}" if found else "")
+mode, limits, session, err, found, nbytes, sha = sys.argv[1:]
+prompt = sys.stdin.read()[:262144]
+text = f"claude done ({mode}{limits}) prompt_bytes={nbytes} prompt_sha256={sha}: {prompt}" + (f" mcp: {found}" if found else "")
 print(json.dumps({"type": "result", "subtype": "error_during_execution" if err == "true" else "success",
                   "is_error": err == "true", "duration_ms": 12, "num_turns": 3, "result": text,
                   "session_id": session, "total_cost_usd": 0.0123,
                   "usage": {"input_tokens": 110, "output_tokens": 22, "cache_read_input_tokens": 5}}))
-PY
+'
+printf '%s' "$prompt" | python3 -c "$script" "$mode" "$limits" "$session" "$err" "$found" \
+    "$prompt_bytes" "$prompt_sha"

@@ -1,12 +1,22 @@
 #!/bin/sh
 # A stand-in for `codex exec`: the only stand-in in the test suite (it
-# replaces the paid model, nothing of swarm). It insists on the exact argv
-# swarm must use,
+# replaces the paid model, nothing of swarm). It reads its command line as
+# codex 0.171's `codex exec` does (clap):
+#   codex exec [OPTIONS] [PROMPT]  |  codex exec [OPTIONS] <COMMAND> [ARGS]
+#   - an argument starting with '-' is an option: an unknown one is an
+#     error (exit 2, "error: unexpected argument '...' found");
+#   - -V/--version prints a version and exits 0, -h/--help prints help and
+#     exits 0, with no last message;
+#   - a first bare word resume, fork, review or help is a subcommand;
+#   - PROMPT "-" (or none) reads the prompt from stdin.
+# So a prompt that reached argv would not reach the model, as with the real
+# codex. On top of codex, it insists on swarm's contract:
 #   codex exec --sandbox MODE --skip-git-repo-check -C DIR -o LASTMSG --json
-#              [-c mcp_servers.swarm.KEY=VALUE]... [--output-schema FILE] PROMPT
-# and prints two of codex's --json events (thread.started, turn.completed
-# with token usage) around its work.
-# and on stdin being closed (real codex waits for EOF on an open stdin).
+#              [-c mcp_servers.swarm.KEY=VALUE]... [--output-schema FILE] -
+# with stdin a regular file (EOF right after the prompt: real codex waits
+# for EOF on an open stdin) and no prompt text in argv. It prints codex's
+# --json events (thread.started, turn.completed with token usage) around
+# its work.
 # Markers in the prompt choose a behaviour:
 #   FAKE:exit=N         exit N after writing the last message
 #   FAKE:sleep=S        sleep S seconds first (wall-clock timeout tests)
@@ -29,62 +39,108 @@
 #   FAKE:script=NAME    run sh $FAKE_SCRIPTS/NAME in the working directory, as
 #                       the model's edits would (workspaces); its output ends
 #                       the last message, a failure is codex's exit code
+#   FAKE:no-last=TEXT   write no -o file; the answer TEXT is only in the
+#                       --json stream (an agent_message item), as when codex
+#                       cannot write the file
+#   FAKE:silent         no -o file and no agent_message: exit 0 with no answer
+#   FAKE:env=NAME       end the last message with " env NAME=VALUE" (or
+#                       "NAME unset"), to see what reached the runner
+#   FAKE:wipe           remove everything in the working directory first
+#                       (what `git clean -xfd` or `rm -rf .swarm` does)
 # FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID" when a call
 # begins and when it finishes its work, so fault tests can count runs.
 # With --output-schema (goal decomposition) the last message is a JSON plan
 # of an architect, N coders ("at most N workers" in the prompt), a tester and
 # a reviewer.
-# The last message names the sandbox, so tests can check read-only vs
-# workspace-write per task type. FAKE_CODEX_DELAY=S makes every call take
-# S seconds (the demo uses it to look like work).
+# Otherwise the last message names the sandbox (tests check read-only vs
+# workspace-write per task type), the prompt's size and SHA-256 (tests check
+# it arrived byte for byte) and the prompt (its first 256 KiB).
+# FAKE_CODEX_DELAY=S makes every
+# call take S seconds (the demo uses it to look like work).
 set -u
 die() { echo "fake-codex: $*" >&2; exit 64; }
+clap() { echo "error: $*" >&2; echo "Usage: codex exec [OPTIONS] [PROMPT]" >&2; exit 2; }
 [ "${1:-}" = exec ] || die "argv[1] must be exec"
-[ "${2:-}" = --sandbox ] || die "argv[2] must be --sandbox"
-mode=${3:-}
-case "$mode" in read-only|workspace-write) ;; *) die "bad sandbox mode $mode" ;; esac
-[ "${4:-}" = --skip-git-repo-check ] || die "argv[4] must be --skip-git-repo-check"
-[ "${5:-}" = -C ] || die "argv[5] must be -C"
-dir=${6:-}
-[ "${7:-}" = -o ] || die "argv[7] must be -o"
-last=${8:-}
-shift 8
-[ "${1:-}" = --json ] || die "argv[9] must be --json (token usage comes from its events)"
 shift
-# The agent's MCP server for this worker, as codex's -c overrides (TOML).
-mcp=
-while [ "${1:-}" = -c ]; do
-    case "${2:-}" in
-        mcp_servers.swarm.command=*|mcp_servers.swarm.args=*|mcp_servers.swarm.env=*|\
-        mcp_servers.swarm.default_tools_approval_mode=*)
-            mcp="$mcp${2#mcp_servers.swarm.}
+mode= skip= dir= last= json= schema= mcp= prompt_arg= have_prompt=
+while [ "$#" -gt 0 ]; do
+    case "$1" in
+        -V|--version) echo "codex-cli 0.171.0 (fake)"; exit 0 ;;
+        -h|--help) echo "Run Codex non-interactively (fake)"; exit 0 ;;
+        -s|--sandbox) [ "$#" -ge 2 ] || clap "a value is required for '--sandbox'"; mode=$2; shift ;;
+        --skip-git-repo-check) skip=1 ;;
+        -C|--cd) [ "$#" -ge 2 ] || clap "a value is required for '--cd'"; dir=$2; shift ;;
+        -o|--output-last-message) [ "$#" -ge 2 ] || clap "a value is required for '-o'"; last=$2; shift ;;
+        --json) json=1 ;;
+        --output-schema) [ "$#" -ge 2 ] || clap "a value is required"; schema=$2; shift ;;
+        -c|--config)
+            [ "$#" -ge 2 ] || clap "a value is required for '--config'"
+            case "$2" in
+                mcp_servers.swarm.command=*|mcp_servers.swarm.args=*|mcp_servers.swarm.env=*|\
+                mcp_servers.swarm.default_tools_approval_mode=*)
+                    mcp="$mcp${2#mcp_servers.swarm.}
 " ;;
-        *) die "unexpected -c ${2:-}" ;;
+                *) die "unexpected -c $2" ;;
+            esac
+            shift ;;
+        -m|--model|-p|--profile|-i|--image|--enable|--disable|--add-dir|--color|\
+        --local-provider|--remote|--remote-auth-token-env|--thread-source|--cyber-access-program)
+            [ "$#" -ge 2 ] || clap "a value is required for '$1'"; shift ;;
+        --oss|--strict-config|--approve-for-me|--dangerously-bypass-approvals-and-sandbox|\
+        --dangerously-bypass-hook-trust|--worktree|--trust|--ephemeral|--ignore-user-config|\
+        --ignore-rules) ;;
+        --) shift; [ "$#" -ge 1 ] && { prompt_arg=$1; have_prompt=1; }; break ;;
+        -) prompt_arg=-; have_prompt=1 ;;
+        -*) clap "unexpected argument '$1' found" ;;
+        *)
+            if [ -z "$have_prompt" ]; then
+                case "$1" in
+                    resume|fork|review|help)
+                        # a subcommand, as clap reads it: no turn, no last message
+                        echo "fake-codex: ran the '$1' subcommand" >&2; exit 0 ;;
+                esac
+                prompt_arg=$1; have_prompt=1
+            else
+                clap "unexpected argument '$1' found"
+            fi ;;
     esac
-    shift 2
+    shift
 done
-schema=
-if [ "${1:-}" = --output-schema ]; then
-    schema=${2:-}
+# swarm's contract
+case "$mode" in read-only|workspace-write) ;; *) die "bad sandbox mode '$mode'" ;; esac
+[ -n "$skip" ] || die "no --skip-git-repo-check"
+[ -n "$dir" ] || die "no -C DIR"
+[ -n "$last" ] || die "no -o LASTMSG"
+[ -n "$json" ] || die "no --json (token usage comes from its events)"
+if [ -n "$schema" ]; then
     [ -s "$schema" ] || die "--output-schema $schema is missing or empty"
     grep -q '"additionalProperties"' "$schema" || die "the schema is not a strict JSON schema"
-    shift 2
 fi
-[ "$#" -eq 1 ] || die "want the prompt last, got $# more arguments: $*"
-prompt=$1
+[ "$prompt_arg" = - ] || die "the prompt must come on stdin ('-'), not in argv: got '$prompt_arg'"
 [ -d "$dir" ] || die "-C $dir is not a directory"
 [ "$(pwd -P)" = "$(cd "$dir" && pwd -P)" ] || die "not started in $dir"
-
-# stdin must be at EOF already: a read that times out means it is open.
-if ! IFS= read -r _ignored; then :; fi
-# (a closed /dev/null gives EOF at once; an open pipe would block here and
-# the test's timeout would catch it)
+# stdin must be a regular file: EOF right after the prompt (an open pipe
+# would make real codex wait forever; /dev/null would be no prompt)
+[ -f /dev/stdin ] || die "stdin is not a regular file"
+prompt=$(cat; printf x)
+prompt=${prompt%x}
+[ -n "$prompt" ] || die "empty prompt on stdin"
+prompt_bytes=$(printf '%s' "$prompt" | wc -c)
+prompt_sha=$(printf '%s' "$prompt" | sha256sum | cut -d' ' -f1)
 
 marker() { printf '%s\n' "$prompt" | sed -n "s/.*FAKE:$1=\([^ ]*\).*/\1/p" | head -n 1; }
 case "$prompt" in *FAKE:ignore-term*) trap '' TERM INT ;; esac
 
 echo '{"type":"thread.started","thread_id":"fake"}'
 echo "fake-codex: working in $mode sandbox"
+case "$prompt" in
+    *FAKE:wipe*)
+        # only a test's workdir: a wrong cwd must not empty another place
+        case "$(pwd -P)" in
+            /tmp/swarm-*/work-*) find . -mindepth 1 -delete ;;
+            *) die "FAKE:wipe outside a test's workdir: $(pwd -P)" ;;
+        esac ;;
+esac
 ledger() {
     [ -n "${FAKE_LEDGER:-}" ] && echo "$1 ${SWARM_JOB:-?} ${SWARM_TASK_ID:-?} ${SWARM_ATTEMPT:-?} ${SWARM_AGENT:-?} $$" >>"$FAKE_LEDGER"
     return 0
@@ -138,10 +194,27 @@ if [ -n "$schema" ]; then
     case "$prompt" in *FAKE:plan=bad*) first='"depends_on":["reviewer"]' ;; esac
     printf '{"name":"decomposed","workers":[{"id":"architect","type":"architect","task":"Design it",%s},%s{"id":"tester","type":"tester","task":"Test it","depends_on":[%s]},{"id":"reviewer","type":"reviewer","task":"Review it","depends_on":["tester"]}]}\n' \
         "$first" "$coders" "${deps%,}" > "$last"
+elif [ -n "$(marker no-last)" ]; then
+    rm -f "$last"
+    printf '{"type":"item.completed","item":{"id":"item_1","type":"agent_message","text":"%s"}}\n' \
+        "$(marker no-last)"
+elif case "$prompt" in *FAKE:silent*) true ;; *) false ;; esac; then
+    rm -f "$last"
+    echo "fake-codex: the model said nothing" >&2
 else
-    printf 'sandbox=%s task=%s agent=%s: done: %s%s%s\n' "$mode" "${SWARM_TASK_ID:-?}" \
-        "${SWARM_AGENT:-?}" "$prompt" "${mcp_out:+ mcp: $mcp_out}" \
-        "${script_out:+ script: $script_out}" > "$last"
+    envs=
+    for name in $(printf '%s\n' "$prompt" | grep -o 'FAKE:env=[A-Za-z_][A-Za-z0-9_]*' | cut -d= -f2); do
+        if eval "[ -n \"\${$name+x}\" ]"; then
+            envs="$envs env $name=$(eval "printf '%s' \"\$$name\"")"
+        else
+            envs="$envs env $name unset"
+        fi
+    done
+    shown=$(printf '%s' "$prompt" | head -c 262144; printf x)
+    shown=${shown%x}
+    printf 'sandbox=%s task=%s agent=%s prompt_bytes=%s prompt_sha256=%s: done: %s%s%s\n' "$mode" \
+        "${SWARM_TASK_ID:-?}" "${SWARM_AGENT:-?}" "$prompt_bytes" "$prompt_sha" "$shown" \
+        "${mcp_out:+ mcp: $mcp_out}" "$envs${script_out:+ script: $script_out}" > "$last"
 fi
 echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34,"reasoning_output_tokens":5}}'
 ledger end

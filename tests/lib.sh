@@ -90,12 +90,15 @@ start_coordinator() {
     fail "coordinator did not come up"
 }
 
-# start_agent ID [ARGS...]: sets AGENT_PID_<ID>
+# start_agent ID [ARGS...]: sets AGENT_PID_<ID>. Its workdir is $T/work-ID,
+# its state dir $T/state-ID (tests run as root: the default would be
+# /var/lib/swarm-agent/ID).
 start_agent() {
     local id=$1; shift
     mkdir -p "$T/work-$id"
     "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id "$id" \
-        --workdir "$T/work-$id" --codex "$FAKE_CODEX" --kill-grace-ms 500 --pass-env "FAKE_*" "$@" \
+        --workdir "$T/work-$id" --state-dir "$T/state-$id" --codex "$FAKE_CODEX" \
+        --kill-grace-ms 500 --pass-env "FAKE_*" "$@" \
         >>"$T/agent-$id.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")

@@ -12,6 +12,9 @@
 # realcli_faults PATTERN TEXT: a failing model call fails, a hanging one
 #   times out; no process matching PATTERN with TEXT in its argv is left.
 # realcli_pipeline: examples/user-auth-pipeline.yaml with $RUNNER workers.
+# realcli_prompts WORD...: prompts an option parser would take ('- [ ] item',
+#   --version, the WORDs: subcommands of $RUNNER), bytes that look binary, and
+#   1 MiB starting with '-' reach the model byte for byte (the mock's log).
 # realcli_check_coordination JOB: a coordinating session (swarm mcp --control)
 #   left job JOB as it should.
 
@@ -44,7 +47,7 @@ start_realcli_agents() {
     for a in a1 a2; do
         mkdir -p "$T/work-$a"
         "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id "$a" --slots 2 \
-            --workdir "$T/work-$a" --kill-grace-ms 1000 "$@" >>"$T/agent-$a.log" 2>&1 &
+            --workdir "$T/work-$a" --state-dir "$T/state-$a" --kill-grace-ms 1000 "$@" >>"$T/agent-$a.log" 2>&1 &
         PIDS+=("$!")
     done
     wait_agents 2
@@ -97,6 +100,39 @@ realcli_pipeline() {
     json_get "$T/out" "d['value']" | grep -q "finding of coder" \
         || fail "the reviewer did not find the coder's result: $(cat "$T/out")"
     ok "examples/user-auth-pipeline.yaml: every stage stored its own result through the tools; later stages found the earlier ones"
+}
+
+realcli_prompts() {
+    expect 0 "$SWARM" init "real$RUNNER-prompts"
+    local i=0 p
+    for p in "- [ ] fix the login bug" "--version" "$@" \
+             $'\x01\x02\x1b[31mred\x1b[0m\r\n\ttab \x7f \xc3\xa9 \\ "q"\n\n'; do
+        i=$((i + 1))
+        printf '%s' "$p" >"$T/prompt-$i"
+    done
+    python3 -c 'import sys; sys.stdout.write(("-" + "".join("line %07d of the design\n" % i for i in range(45000)))[:1 << 20])' \
+        >"$T/prompt-big"
+    for f in "$T"/prompt-*; do
+        expect 0 "$SWARM" spawn --id "p-${f##*-}" --runner "$RUNNER" --timeout 300 - <"$f"
+    done
+    expect 0 "$SWARM" wait --timeout 300
+    python3 - "$T/model.log" "$T"/prompt-* <<'PY' || fail "a prompt did not reach the model byte for byte"
+import json, sys
+seen = set()
+for line in open(sys.argv[1]):
+    body = json.loads(line)["body"]
+    for item in body.get("input", []) + body.get("messages", []):
+        if not isinstance(item, dict) or item.get("role") != "user":
+            continue
+        content = item.get("content")
+        for c in content if isinstance(content, list) else [{"text": content}]:
+            if isinstance(c, dict) and isinstance(c.get("text"), str):
+                seen.add(c["text"])
+for path in sys.argv[2:]:
+    want = open(path, "rb").read().decode()
+    assert want in seen, "%s (%d bytes) never reached the model as it was" % (path, len(want))
+PY
+    ok "real $RUNNER: '- [ ] item', --version, $*, control bytes and 1 MiB starting with '-' reach the model byte for byte"
 }
 
 # realcli_check_coordination JOB: what a coordinating session (the real CLI

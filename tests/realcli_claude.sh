@@ -10,6 +10,8 @@
 #   - a failing model call (HTTP 400) gives a failed result (claude exits 0
 #     with is_error);
 #   - a hanging model gives timed_out, and no process is left behind;
+#   - prompts an option parser would take ('- [ ] item', --version, update doctor mcp -p)
+#     and one of 1 MiB reach the model byte for byte (stdin, not argv);
 #   - the user-auth pipeline example runs with claude workers.
 # Shared steps: tests/realcli-lib.sh.
 . "$(dirname "$0")/lib.sh"
@@ -40,3 +42,4 @@ ok "claude workers: one stored its finding through swarm mcp, the next (read-onl
 
 realcli_faults "claude -p" "MOCK:hang"
 realcli_pipeline
+realcli_prompts update doctor mcp -p

@@ -10,6 +10,8 @@
 #   - the model's shell call runs in codex's sandbox;
 #   - a failing model call (HTTP 400) gives a failed result;
 #   - a hanging model gives timed_out, and no process is left behind;
+#   - prompts an option parser would take ('- [ ] item', --version, review resume fork help -h)
+#     and one of 1 MiB reach the model byte for byte (stdin, not argv);
 #   - the user-auth pipeline example runs with codex workers.
 # Shared steps: tests/realcli-lib.sh.
 . "$(dirname "$0")/lib.sh"
@@ -32,7 +34,7 @@ wire_api = "responses"
 request_max_retries = 0
 stream_max_retries = 0
 TOML
-start_realcli_agents --codex "$CLI"
+start_realcli_agents --codex "$CLI" --task-env CODEX_HOME
 
 realcli_memory_tools
 python3 - "$T/model.log" <<'PY' || fail "the model never saw the MCP tools"
@@ -80,3 +82,4 @@ ok "the model's shell call ran through codex's sandbox and its output came back"
 
 realcli_faults "codex.*exec" "$T/work-"
 realcli_pipeline
+realcli_prompts review resume fork help -h

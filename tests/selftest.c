@@ -10,8 +10,11 @@
 #include <string.h>
 
 #include "agent_child.h"
+#include "agent_env.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
+#include "agent_state.h"
+#include "agent_result.h"
 #include "agent_runner.h"
 #include "agent_ws.h"
 #include "agent_wshelper.h"
@@ -59,6 +62,9 @@ static const sw_selftest_t s_tests[] = {
     { "wsparse", sw_ws_parse_test },
     { "wshelper", agent_wshelper_test },
     { "agentws", agent_ws_test },
+    { "env", agent_env_test },
+    { "result", agent_result_test },
+    { "state", agent_state_test },
     { NULL, NULL },
 };
 

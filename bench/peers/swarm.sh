@@ -29,7 +29,8 @@ control="tcp://127.0.0.1:$(free_port)"
 STARTED_PIDS+=($!)
 mkdir -p "$BENCH_TMP/work"
 "$build/swarm-agent" -f --coordinator "$listen" --redis "$REDIS_URL/0" --id bench-agent \
-    --slots "$SLOTS" --allow-exec --workdir "$BENCH_TMP/work" 2>"$BENCH_TMP/agent.log" &
+    --slots "$SLOTS" --allow-exec --workdir "$BENCH_TMP/work" \
+    --state-dir "$BENCH_TMP/state" 2>"$BENCH_TMP/agent.log" &
 STARTED_PIDS+=($!)
 for _ in $(seq 200); do
     [ "$("$build/swarm" --coordinator "$control" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] && break

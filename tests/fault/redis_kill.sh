@@ -43,6 +43,6 @@ grep -q "is back: job state written again" "$T/coordinator.log" || fail "the coo
 for id in t1 t2 t3 t4 t5 t6 t7 t8; do
     [ "$(runs rkill "$id")" = 1 ] || fail "$id ran $(runs rkill "$id") times"
 done
-ls "$T"/work-*/.swarm/spool-*/ | grep -q json && fail "the spool was not emptied"
+ls "$T"/state-*/spool/ | grep -q json && fail "the spool was not emptied"
 ok "every result stored once Redis was back; spools empty"
 audit rkill

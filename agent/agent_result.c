@@ -1,0 +1,317 @@
+/*  agent_result -- see agent_result.h */
+#include "agent_result.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include "sw_keys.h"
+#include "sw_selftest.h"
+
+int
+agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage, bool *is_error)
+{
+    /*  The document is the last line that parses (claude may warn first). */
+    json_t *doc = NULL;
+    for (size_t end = n; end > 0 && !doc; ) {
+        size_t start = end - 1;
+        while (start > 0 && out[start - 1] != '\n')
+            start--;
+        json_t *d = json_loadb(out + start, end - start, 0, NULL);
+        if (json_is_object(d) && json_object_get(d, "is_error"))
+            doc = d;
+        else
+            json_decref(d);
+        end = start > 0 ? start - 1 : 0;
+    }
+    if (!doc)
+        return -1;
+    const char *result = json_string_value(json_object_get(doc, "result"));
+    if (result)
+        sw_buf_addstr(text, result);
+    else if (json_string_value(json_object_get(doc, "subtype")))
+        sw_buf_printf(text, "(claude: %s)", json_string_value(json_object_get(doc, "subtype")));
+    *is_error = json_is_true(json_object_get(doc, "is_error"));
+    json_t *u = json_object_get(doc, "usage");
+    *usage = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
+                       "input_tokens", json_object_get(u, "input_tokens"),
+                       "output_tokens", json_object_get(u, "output_tokens"),
+                       "cache_read_input_tokens", json_object_get(u, "cache_read_input_tokens"),
+                       "cost_usd", json_object_get(doc, "total_cost_usd"),
+                       "num_turns", json_object_get(doc, "num_turns"),
+                       "session_id", json_object_get(doc, "session_id"));
+    json_decref(doc);
+    return 0;
+}
+
+int
+agent_codex_usage(const char *out, size_t n, json_t **usage)
+{
+    static const char *const fields[] = { "input_tokens", "cached_input_tokens",
+                                          "output_tokens", "reasoning_output_tokens" };
+    json_int_t sum[4] = { 0 }, turns = 0;
+    for (size_t start = 0; start < n; ) {
+        const char *nl = memchr(out + start, '\n', n - start);
+        size_t end = nl ? (size_t) (nl - out) : n;
+        if (end > start && out[start] == '{') {
+            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
+            const char *type = json_string_value(json_object_get(ev, "type"));
+            json_t *u = json_object_get(ev, "usage");
+            if (type && strcmp(type, "turn.completed") == 0 && json_is_object(u)) {
+                turns++;
+                for (size_t i = 0; i < 4; i++)
+                    sum[i] += json_integer_value(json_object_get(u, fields[i]));
+            }
+            json_decref(ev);
+        }
+        start = end + 1;
+    }
+    if (turns == 0)
+        return -1;
+    *usage = json_pack("{s:I, s:I, s:I, s:I, s:I}", fields[0], sum[0], fields[1], sum[1],
+                       fields[2], sum[2], fields[3], sum[3], "num_turns", turns);
+    return 0;
+}
+
+int
+agent_codex_message(const char *out, size_t n, sw_buf_t *text)
+{
+    const char *found = NULL;
+    size_t found_len = 0;
+    json_t *last = NULL;
+    for (size_t start = 0; start < n; ) {
+        const char *nl = memchr(out + start, '\n', n - start);
+        size_t end = nl ? (size_t) (nl - out) : n;
+        if (end > start && out[start] == '{') {
+            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
+            const char *type = json_string_value(json_object_get(ev, "type"));
+            json_t *item = json_object_get(ev, "item");
+            const char *itype = json_string_value(json_object_get(item, "type"));
+            json_t *t = json_object_get(item, "text");
+            if (type && strcmp(type, "item.completed") == 0 && itype
+                && strcmp(itype, "agent_message") == 0 && json_is_string(t)) {
+                json_decref(last);
+                last = ev;
+                found = json_string_value(t);
+                found_len = json_string_length(t);
+            }
+            else
+                json_decref(ev);
+        }
+        start = end + 1;
+    }
+    if (!found)
+        return -1;
+    sw_buf_add(text, found, found_len);
+    json_decref(last);
+    return 0;
+}
+
+void
+agent_answer_collect(const char *runner, const char *out, size_t out_len, bool out_truncated,
+                     const char *lastmsg, size_t lastmsg_len, bool lastmsg_truncated,
+                     agent_answer_t *a)
+{
+    memset(a, 0, sizeof *a);
+    sw_buf_init(&a->output);
+    if (strcmp(runner, "codex") == 0) {
+        agent_codex_usage(out, out_len, &a->usage);
+        if (lastmsg && lastmsg_len > 0) {
+            sw_buf_add(&a->output, lastmsg, lastmsg_len);
+            a->truncated = lastmsg_truncated;
+        }
+        else if (agent_codex_message(out, out_len, &a->output) < 0)
+            a->error = "codex exited 0 but gave no final message";
+    }
+    else if (strcmp(runner, "claude") == 0) {
+        bool is_error = false;
+        if (agent_claude_parse(out, out_len, &a->output, &a->usage, &is_error) < 0)
+            a->error = out_truncated ? "claude's result document is larger than the agent "
+                                       "keeps (--max-output)"
+                                     : "claude exited 0 but gave no result document";
+        else if (is_error)
+            a->error = "claude reported an error (is_error)";
+    }
+    else {
+        sw_buf_add(&a->output, out, out_len);
+        a->truncated = out_truncated;
+    }
+    sw_buf_add(&a->output, "", 0);      /*  data is a string, even empty */
+}
+
+void
+agent_answer_release(agent_answer_t *a)
+{
+    sw_buf_release(&a->output);
+    json_decref(a->usage);
+    a->usage = NULL;
+}
+
+static json_t *
+s_text(const char *s, size_t n)
+{
+    sw_buf_t b;
+    sw_buf_init(&b);
+    sw_utf8_sanitize(s ? s : "", s ? n : 0, &b);
+    json_t *j = json_stringn(b.data ? b.data : "", b.len);
+    sw_buf_release(&b);
+    return j;
+}
+
+char *
+agent_result_json(const agent_result_t *r)
+{
+    const sw_task_t *t = r->task;
+    char started[40];
+    time_t secs = (time_t) (r->started_wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(started + n, sizeof started - n, ".%03dZ", (int) (r->started_wall_ms % 1000));
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(t->id));
+    json_object_set_new(o, "job", json_string(t->job));
+    json_object_set_new(o, "type", json_string(t->type));
+    json_object_set_new(o, "runner", json_string(t->runner));
+    json_object_set_new(o, "status", json_string(r->status));
+    json_object_set_new(o, "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+    json_object_set_new(o, "signal", r->signal ? json_string(sigabbrev_np(r->signal)
+                                                             ? sigabbrev_np(r->signal) : "?")
+                                               : json_null());
+    json_object_set_new(o, "attempt", json_integer(t->attempt));
+    json_object_set_new(o, "agent", json_string(r->agent));
+    json_object_set_new(o, "host", json_string(r->host));
+    json_object_set_new(o, "started_at", json_string(started));
+    json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
+    json_object_set_new(o, "output", s_text(r->output, r->output_len));
+    json_object_set_new(o, "output_truncated", json_boolean(r->output_truncated));
+    json_object_set_new(o, "stderr_tail", s_text(r->stderr_tail, r->stderr_len));
+    json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
+    if (r->usage)
+        json_object_set(o, "usage", r->usage);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/*  KEYS: task hash, memory entry, namespace index, namespace set.
+ *  ARGV: attempt, result JSON, now (ms), memory key, namespace, writer.
+ *  Fenced on the attempt the coordinator issued: a result of an attempt
+ *  the task hash has moved past is refused. A memory entry that this very
+ *  attempt's worker stored (swarm mcp's memory_store marks it with its
+ *  job, task and attempt: writer) is the worker's own result: it stays,
+ *  and the run's result goes beside it, in the entry's field run. No
+ *  clock is compared: hosts' clocks may differ by hours. */
+static const char s_store_lua[] =
+    "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
+    "if a and a ~= ARGV[1] then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'result', ARGV[2], 'attempt', ARGV[1])\n"
+    "if redis.call('HGET', KEYS[2], 'writer') == ARGV[6] then\n"
+    "  redis.call('HSET', KEYS[2], 'run', ARGV[2])\n"
+    "  return 1\n"
+    "end\n"
+    "redis.call('HSETNX', KEYS[2], 'created', ARGV[3])\n"
+    "redis.call('HDEL', KEYS[2], 'writer', 'run')\n"
+    "redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
+    "redis.call('SADD', KEYS[4], ARGV[5])\n"
+    "return 1\n";
+
+int
+agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err)
+{
+    char attempt[32], now[32];
+    char *key = xasprintf("result-%s", t->id);
+    char *task_key = sw_key_task(t->job, t->id), *mem_key = sw_key_mem(t->ns, key),
+         *idx_key = sw_key_ns_index(t->ns);
+    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
+    snprintf(now, sizeof now, "%lld", (long long) sw_wall_ms());
+    char *writer = xasprintf("%s\n%s\n%s", t->job, t->id, attempt);
+    const char *argv[] = { task_key, mem_key, idx_key, SW_KEY_NAMESPACES, attempt, json, now,
+                           key, t->ns, writer };
+    redisReply *r = sw_redis_eval(redis, s_store_lua, 4, 10, argv, NULL, err);
+    free(key);
+    free(task_key);
+    free(mem_key);
+    free(idx_key);
+    free(writer);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+/*  --- self-test ------------------------------------------------------------------ */
+
+int
+agent_result_test(bool verbose)
+{
+    sw_task_t t;
+    sw_task_init(&t);
+    t.id = xstrdup("review");
+    t.job = xstrdup("j");
+    t.type = xstrdup("reviewer");
+    t.runner = xstrdup("codex");
+    /*  codex --json: usage summed over turn.completed events */
+    const char *events = "{\"type\":\"thread.started\"}\nnot json\n"
+        "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":40,\"cached_input_tokens\":2,"
+        "\"output_tokens\":7}}\n{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":2,"
+        "\"output_tokens\":1,\"reasoning_output_tokens\":3}}";
+    json_t *u = NULL;
+    CHECK(agent_codex_usage(events, strlen(events), &u) == 0);
+    CHECK(json_integer_value(json_object_get(u, "input_tokens")) == 42);
+    CHECK(json_integer_value(json_object_get(u, "output_tokens")) == 8);
+    CHECK(json_integer_value(json_object_get(u, "num_turns")) == 2);
+    json_decref(u);
+    CHECK(agent_codex_usage("no events\n", 10, &u) < 0);
+
+    /*  the answer: codex's -o file, else its last agent_message, else an
+     *  honest failure; never the event stream */
+    const char *stream = "{\"type\":\"thread.started\"}\n"
+        "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"first\"}}\n"
+        "{\"type\":\"item.completed\",\"item\":{\"type\":\"reasoning\",\"text\":\"hmm\"}}\n"
+        "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":\"final\\nanswer\"}}\n"
+        "{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}\n";
+    agent_answer_t a;
+    agent_answer_collect("codex", stream, strlen(stream), false, "from -o", 7, true, &a);
+    CHECK(strcmp(a.output.data, "from -o") == 0 && a.truncated && !a.error && a.usage);
+    agent_answer_release(&a);
+    agent_answer_collect("codex", stream, strlen(stream), true, "", 0, false, &a);
+    CHECK(strcmp(a.output.data, "final\nanswer") == 0 && !a.truncated && !a.error);
+    CHECK(json_integer_value(json_object_get(a.usage, "input_tokens")) == 3);
+    agent_answer_release(&a);
+    const char *mute = "{\"type\":\"thread.started\"}\n{\"type\":\"turn.completed\"}\n";
+    agent_answer_collect("codex", mute, strlen(mute), false, NULL, 0, false, &a);
+    CHECK(a.output.len == 0 && a.output.data && strstr(a.error, "no final message"));
+    agent_answer_release(&a);
+    agent_answer_collect("claude", mute, strlen(mute), false, NULL, 0, false, &a);
+    CHECK(a.output.len == 0 && strstr(a.error, "no result document"));
+    agent_answer_release(&a);
+    const char *cl = "warming up\n{\"type\":\"result\",\"is_error\":true,\"result\":\"nope\"}\n";
+    agent_answer_collect("claude", cl, strlen(cl), false, NULL, 0, false, &a);
+    CHECK(strcmp(a.output.data, "nope") == 0 && strstr(a.error, "is_error"));
+    agent_answer_release(&a);
+    agent_answer_collect("exec", mute, strlen(mute), true, NULL, 0, false, &a);
+    CHECK(strcmp(a.output.data, mute) == 0 && a.truncated && !a.error && !a.usage);
+    agent_answer_release(&a);
+    agent_result_t r = { .task = &t, .agent = "a1", .host = "h", .status = "failed",
+                         .exit_code = -1, .signal = SIGKILL, .started_wall_ms = 1000,
+                         .output = "bad \xff byte\n", .output_len = 11,
+                         .stderr_tail = "", .error = "boom" };
+    char *json = agent_result_json(&r);
+    json_error_t jerr;
+    json_t *o = json_loads(json, 0, &jerr);
+    CHECK(o != NULL);
+    CHECK(json_is_null(json_object_get(o, "exit_code")));
+    CHECK(strcmp(json_string_value(json_object_get(o, "signal")), "KILL") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(o, "output")), "bad \xEF\xBF\xBD byte\n") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(o, "started_at")),
+                 "1970-01-01T00:00:01.000Z") == 0);
+    json_decref(o);
+    free(json);
+    sw_task_release(&t);
+    (void) verbose;
+    return 0;
+}

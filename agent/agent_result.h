@@ -1,0 +1,82 @@
+/*  agent_result -- what a finished run reports, and where it is kept.
+ *
+ *  The runners' own reports are parsed here: claude's --output-format json
+ *  document (result, is_error, cost, tokens) and codex's --json event
+ *  stream (the token usage of its turn.completed events).
+ *
+ *  The result is one JSON document (DESIGN.md section 4) written by a Lua
+ *  script that first checks the task's current attempt in Redis: a result
+ *  from an attempt the coordinator has moved past is refused atomically.
+ *  In memory (namespace of the task, key result-<id>) a value the worker
+ *  stored itself during the attempt is kept; the JSON goes beside it.
+ */
+#ifndef AGENT_RESULT_H
+#define AGENT_RESULT_H
+
+#include <jansson.h>
+
+#include "sw_redis.h"
+#include "sw_task.h"
+
+typedef struct {
+    const sw_task_t *task;
+    const char      *agent;
+    const char      *host;
+    const char      *status;        /*  sw_tstate_t name */
+    int              exit_code;     /*  -1 when it never ran */
+    int              signal;
+    int64_t          started_wall_ms;
+    int64_t          duration_ms;
+    const char      *output;
+    size_t           output_len;
+    bool             output_truncated;
+    const char      *stderr_tail;
+    size_t           stderr_len;
+    const char      *error;         /*  why it failed without running, or NULL */
+    json_t          *usage;         /*  tokens and cost, or NULL (borrowed) */
+} agent_result_t;
+
+/*  claude --output-format json on stdout: its result text goes to text,
+ *  its cost and token usage to *usage (new reference), *is_error from the
+ *  document. -1 when out is not such a document. */
+int agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage,
+                       bool *is_error);
+/*  codex exec --json on stdout: the token usage of its turn.completed
+ *  events, summed (new reference), with the number of turns. -1 when
+ *  there is none. Lines that are not JSON are skipped. */
+int agent_codex_usage(const char *out, size_t n, json_t **usage);
+
+/*  codex exec --json on stdout: the text of the last agent_message item
+ *  (codex's final answer) into text; -1 when there is none. */
+int agent_codex_message(const char *out, size_t n, sw_buf_t *text);
+
+/*  What a runner answered, from what the run left:
+ *    codex   the -o file (LASTMSG, when not empty), else the last
+ *            agent_message of its --json stream; the usage from the stream;
+ *    claude  its result document's result, usage and is_error;
+ *    exec    its stdout (OUT).
+ *  Never codex's event stream or claude's raw stdout as the answer: when
+ *  codex or claude gave none, error says so ("codex exited 0 but gave no
+ *  final message"), and a run that exited 0 is failed for it. error is
+ *  also set for claude's is_error. */
+typedef struct {
+    sw_buf_t    output;
+    bool        truncated;
+    json_t     *usage;          /*  owned, or NULL */
+    const char *error;          /*  static text, or NULL */
+} agent_answer_t;
+
+void agent_answer_collect(const char *runner, const char *out, size_t out_len,
+                          bool out_truncated, const char *lastmsg, size_t lastmsg_len,
+                          bool lastmsg_truncated, agent_answer_t *a);
+void agent_answer_release(agent_answer_t *a);
+
+/*  The result JSON; caller frees. Bytes that are not UTF-8 become U+FFFD. */
+char *agent_result_json(const agent_result_t *r);
+
+/*  1 stored, 0 refused (a newer attempt owns the task), -1 Redis error. */
+int agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err);
+
+int agent_result_test(bool verbose);
+
+#endif

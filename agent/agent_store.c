@@ -1,0 +1,172 @@
+/*  agent_store -- see agent_store.h */
+#include "agent_store.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "agent_result.h"
+#include "agent_runner.h"
+#include "sw_keys.h"
+#include "sw_memory.h"
+
+struct agent_store_t {
+    const char *redis_url;
+    agent_spool_t *spool;
+    sw_redis_t *redis;
+    int64_t     retry_ms;       /*  monotonic: no try before */
+    int64_t     backoff_ms;     /*  1 -> 8 s while Redis fails; 0 when it answers */
+};
+
+agent_store_t *
+agent_store_new(const char *redis_url, agent_spool_t *spool)
+{
+    agent_store_t *self = xcalloc(1, sizeof *self);
+    self->redis_url = redis_url;
+    self->spool = spool;
+    return self;
+}
+
+void
+agent_store_destroy(agent_store_t **self_p)
+{
+    agent_store_t *self = *self_p;
+    if (!self)
+        return;
+    sw_redis_destroy(&self->redis);
+    free(self);
+    *self_p = NULL;
+}
+
+/*  Redis failed: try again after 1, 2, 4, 8, 8 ... s. */
+static void
+s_failed(agent_store_t *self)
+{
+    self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : 1000;
+    if (self->backoff_ms > 8000)
+        self->backoff_ms = 8000;
+    self->retry_ms = sw_now_ms() + self->backoff_ms;
+}
+
+sw_redis_t *
+agent_store_redis(agent_store_t *self)
+{
+    if (self->redis)
+        return self->redis;
+    if (sw_now_ms() < self->retry_ms)
+        return NULL;
+    sw_err_t err = { 0 };
+    self->redis = sw_keys_connect(self->redis_url, 2000, &err);
+    if (!self->redis) {
+        if (self->backoff_ms == 0)
+            log_warnx("%s; results wait in the spool", err.msg);
+        s_failed(self);
+    }
+    return self->redis;
+}
+
+/*  Looks up {{memory:NS/KEY}} and {{result:ID}} for a prompt. */
+typedef struct {
+    agent_store_t   *store;
+    const sw_task_t *task;
+} s_lookup_t;
+
+static int
+s_lookup(void *ctx, const char *kind, const char *ref, sw_buf_t *out, sw_err_t *err)
+{
+    s_lookup_t *l = ctx;
+    sw_redis_t *redis = agent_store_redis(l->store);
+    if (!redis)
+        return sw_err_set(err, SW_EUNREACH, "Redis at %s is unreachable", l->store->redis_url);
+    if (strcmp(kind, "memory") == 0) {
+        const char *slash = strchr(ref, '/');
+        char *ns = xstrndup(ref, (size_t) (slash - ref));
+        sw_mem_entry_t e;
+        int rc = sw_memory_get(redis, ns, slash + 1, &e, err);
+        free(ns);
+        if (rc < 0)
+            return -1;
+        sw_buf_add(out, e.value, e.len);
+        sw_mem_entry_release(&e);
+        return 0;
+    }
+    char *key = sw_key_task(l->task->job, ref);
+    redisReply *r = sw_redis_cmdv(redis, err, "HGET", key, "result", NULL);
+    free(key);
+    if (!r)
+        return -1;
+    json_t *doc = r->type == REDIS_REPLY_STRING ? json_loads(r->str, 0, NULL) : NULL;
+    freeReplyObject(r);
+    const char *output = json_string_value(json_object_get(doc, "output"));
+    if (output)
+        sw_buf_addstr(out, output);
+    json_decref(doc);
+    if (!output)
+        return sw_err_set(err, SW_ENOTFOUND, "task %s has no result in job %s", ref,
+                          l->task->job);
+    return 0;
+}
+
+int
+agent_store_expand(agent_store_t *self, const sw_task_t *t, sw_buf_t *out, sw_err_t *err)
+{
+    s_lookup_t l = { self, t };
+    return agent_template_expand(t->prompt, s_lookup, &l, out, err);
+}
+
+/*  Keeps the result on disk until Redis takes it (once per run). */
+static void
+s_spool(agent_store_t *self, const agent_spooled_t *s, bool *spooled)
+{
+    if (*spooled)
+        return;
+    sw_err_t err = { 0 };
+    if (agent_spool_put(self->spool, s, &err) < 0) {
+        log_warnx("%s; the result waits in memory only", err.msg);
+        return;
+    }
+    *spooled = true;
+    log_info("result of %s/%s attempt %lld spooled to disk until Redis is back", s->job, s->id,
+             (long long) s->attempt);
+}
+
+int
+agent_store_result(agent_store_t *self, const agent_spooled_t *s, bool *spooled)
+{
+    sw_redis_t *redis = agent_store_redis(self);
+    if (!redis) {
+        s_spool(self, s, spooled);
+        return -1;
+    }
+    sw_err_t err = { 0 };
+    sw_task_t t;
+    sw_task_init(&t);
+    t.job = s->job;
+    t.id = s->id;
+    t.ns = s->ns;
+    t.attempt = s->attempt;
+    int rc = agent_result_store(redis, &t, s->result, &err);
+    if (rc < 0) {
+        log_warnx("cannot store the result of %s: %s", s->id, err.msg);
+        if (err.code == SW_EUNREACH)
+            sw_redis_destroy(&self->redis);
+        s_failed(self);
+        s_spool(self, s, spooled);
+        return -1;
+    }
+    if (self->backoff_ms) {
+        log_info("Redis at %s is back: storing results again", sw_redis_addr(redis));
+        self->backoff_ms = 0;
+    }
+    if (rc == 0)
+        log_warnx("result of %s/%s attempt %lld refused: a newer attempt owns the task", s->job,
+                  s->id, (long long) s->attempt);
+    if (*spooled)
+        agent_spool_remove(self->spool, s->job, s->id, s->attempt);
+    return rc;
+}
+
+int
+agent_store_unspool(agent_store_t *self, void (*fn)(void *arg, agent_spooled_t *s), void *arg)
+{
+    return agent_spool_load(self->spool, fn, arg);
+}
