@@ -190,6 +190,8 @@ agent_result_json(const agent_result_t *r)
     json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
     if (r->usage)
         json_object_set(o, "usage", r->usage);
+    if (r->extra)
+        json_object_update(o, r->extra);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

@@ -34,6 +34,7 @@ typedef struct {
     size_t           stderr_len;
     const char      *error;         /*  why it failed without running, or NULL */
     json_t          *usage;         /*  tokens and cost, or NULL (borrowed) */
+    json_t          *extra;         /*  more fields (workspace, outputs), or NULL (borrowed) */
 } agent_result_t;
 
 /*  claude --output-format json on stdout: its result text goes to text,

@@ -17,7 +17,18 @@
 
 extern char **environ;
 
-typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
+/*  RUN_ACTIVE first: a new run (zeroed) is active until it has a workspace to prepare. */
+typedef enum { RUN_ACTIVE, RUN_PREPARING, RUN_CAPTURING, RUN_STORING, RUN_DONE } run_state_t;
+
+/*  The collected result of a task whose workspace is being captured: the
+ *  document is built once the capture is done. */
+typedef struct {
+    bool           held;
+    agent_result_t r;
+    agent_answer_t a;
+    sw_buf_t       errtail;
+    uint64_t       out_bytes, err_bytes;    /*  what the runner wrote (metrics) */
+} pending_t;
 
 typedef struct {
     agent_runs_t *runs;
@@ -38,7 +49,14 @@ typedef struct {
     bool          retryable;    /*  worth another attempt, maybe elsewhere */
     char         *json;         /*  result waiting to be stored */
     bool          spooled;      /*  its result is in the spool */
-    int           exit_code;    /*  of a result loaded from the spool */
+    int           exit_code;    /*  of a result loaded from the spool, or of a runner
+                                 *  whose child was let go for the capture */
+    /*  workspace */
+    agent_wsrun_t ws;
+    pending_t     pending;
+    int64_t       capture_at;   /*  monotonic: try the capture again then; 0 = not waiting */
+    int64_t       capture_backoff_ms;
+    bool          cancelled;    /*  stopped during a workspace stage */
 } run_t;
 
 struct agent_runs_t {
@@ -54,6 +72,10 @@ struct agent_runs_t {
 
 static void s_check(agent_runs_t *self, run_t *run);
 static void s_sweep(agent_runs_t *self);
+static void s_start(agent_runs_t *self, run_t *run);
+static void s_result(agent_runs_t *self, run_t *run);
+static void s_ws_prepared(agent_runs_t *self, run_t *run);
+static void s_ws_captured(agent_runs_t *self, run_t *run);
 
 /*  Once the child has its stdin (or will never run), the prompt file goes:
  *  no prompt stays on disk. */
@@ -82,6 +104,12 @@ s_run_destroy(run_t **run_p)
         unlink(run->lastmsg);
     if (run->schema)
         unlink(run->schema);
+    if (run->task.ws.commit)
+        agent_ws_done(run->runs->conf->ws, &run->ws);
+    if (run->pending.held) {
+        agent_answer_release(&run->pending.a);
+        sw_buf_release(&run->pending.errtail);
+    }
     sw_task_release(&run->task);
     free(run->token);
     free(run->lastmsg);
@@ -130,6 +158,9 @@ s_store(agent_runs_t *self, run_t *run)
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
                  run->retryable);
     run->state = RUN_DONE;
+    /*  Its result is stored: the worktree goes back to the pool. */
+    if (run->task.ws.commit)
+        agent_ws_done(self->conf->ws, &run->ws);
     log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
              (long long) run->task.attempt, run->status);
 }
@@ -179,41 +210,87 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
     sw_capture_render(&c->err, errtail);
 }
 
-/*  The task is over: its result document, then on to the store. */
+/*  Lets the finished child go (the runner before the capture, a helper
+ *  before the next stage): its exit code stays in the run. */
+static void
+s_release_child(run_t *run)
+{
+    if (!run->spawned)
+        return;
+    run->exit_code = run->child.reaped ? agent_child_exit_code(&run->child) : -1;
+    agent_child_release(&run->child);
+    run->spawned = false;
+}
+
+static void s_ws_capture(agent_runs_t *self, run_t *run);
+
+/*  The task is over: what it left is collected; with a workspace the
+ *  capture comes next, then the result document and the store. */
 static void
 s_complete(agent_runs_t *self, run_t *run)
 {
-    sw_buf_t errtail;
-    sw_buf_init(&errtail);
-    agent_answer_t a = { 0 };
-    sw_buf_init(&a.output);
-    agent_result_t r = { .task = &run->task, .agent = self->conf->agent_id,
-                         .host = self->conf->host, .exit_code = -1,
-                         .started_wall_ms = sw_wall_ms(), .error = run->error };
+    pending_t *p = &run->pending;
+    memset(p, 0, sizeof *p);
+    p->held = true;
+    sw_buf_init(&p->errtail);
+    sw_buf_init(&p->a.output);
+    p->r = (agent_result_t) { .task = &run->task, .agent = self->conf->agent_id,
+                              .host = self->conf->host, .exit_code = -1,
+                              .started_wall_ms = sw_wall_ms(), .error = run->error };
     if (run->spawned)
-        s_collect(self, run, &r, &a, &errtail);
+        s_collect(self, run, &p->r, &p->a, &p->errtail);
     else {
-        run->status = "failed";
+        run->status = run->cancelled ? "cancelled" : "failed";
         /*  a missing binary or directory may exist on another agent */
-        run->retryable = !run->deterministic;
+        run->retryable = !run->deterministic && !run->cancelled;
         if (run->error)
-            sw_buf_addstr(&errtail, run->error);
+            sw_buf_addstr(&p->errtail, run->error);
     }
     if (!run->spawned)
         agent_metrics_spawn_failed(self->conf->metrics, run->task.runner);
-    agent_metrics_finished(self->conf->metrics, run->status, run->task.runner,
-                           run->spawned ? run->child.out.total : 0,
-                           run->spawned ? run->child.err.total : 0);
-    r.status = run->status;
-    r.output = a.output.data;
-    r.output_len = a.output.len;
-    r.output_truncated = a.truncated;
-    r.stderr_tail = errtail.data;
-    r.stderr_len = errtail.len;
-    r.usage = a.usage;
-    run->json = agent_result_json(&r);
-    agent_answer_release(&a);
-    sw_buf_release(&errtail);
+    else {
+        p->out_bytes = run->child.out.total;
+        p->err_bytes = run->child.err.total;
+    }
+    if (run->task.ws.commit && run->spawned) {
+        /*  The worktree as the task left it goes to the store, once
+         *  nothing of the task (a stray outside its group) can change it. */
+        s_release_child(run);
+        run->state = RUN_CAPTURING;
+        s_sweep(self);
+        self->sweep = true;         /*  a stray's own children, next tick */
+        s_ws_capture(self, run);
+        return;
+    }
+    s_result(self, run);
+}
+
+/*  The result document, then on to the store. */
+static void
+s_result(agent_runs_t *self, run_t *run)
+{
+    pending_t *p = &run->pending;
+    json_t *extra = NULL;
+    if (run->task.ws.commit) {
+        extra = json_object();
+        agent_ws_result(&run->ws, extra);
+    }
+    /*  counted with its final status (a capture may fail a task) */
+    agent_metrics_finished(self->conf->metrics, run->status, run->task.runner, p->out_bytes,
+                           p->err_bytes);
+    p->r.status = run->status;
+    p->r.output = p->a.output.data;
+    p->r.output_len = p->a.output.len;
+    p->r.output_truncated = p->a.truncated;
+    p->r.stderr_tail = p->errtail.data;
+    p->r.stderr_len = p->errtail.len;
+    p->r.usage = p->a.usage;
+    p->r.extra = extra;
+    run->json = agent_result_json(&p->r);
+    json_decref(extra);
+    agent_answer_release(&p->a);
+    sw_buf_release(&p->errtail);
+    p->held = false;
     run->state = RUN_STORING;
     self->sweep = true;
     s_store(self, run);
@@ -295,11 +372,178 @@ s_on_pidfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static void
 s_check(agent_runs_t *self, run_t *run)
 {
-    if (run->state != RUN_ACTIVE || (run->spawned && !agent_child_finished(&run->child)))
+    if (run->state != RUN_ACTIVE && run->state != RUN_PREPARING && run->state != RUN_CAPTURING)
         return;
+    if (run->spawned ? !agent_child_finished(&run->child) : run->state != RUN_ACTIVE)
+        return;             /*  still running, or a capture waiting for its next try */
     if (run->spawned)
         agent_child_finish(&run->child);    /*  the last group kill, then the reap */
-    s_complete(self, run);
+    if (run->state == RUN_PREPARING)
+        s_ws_prepared(self, run);
+    else if (run->state == RUN_CAPTURING)
+        s_ws_captured(self, run);
+    else
+        s_complete(self, run);
+}
+
+/*  --- stages: workspace ------------------------------------------------------------------ */
+
+/*  Spawns a child for the run (runner or helper) and puts its pipes and
+ *  pidfd on the loop. */
+static int
+s_child_start(agent_runs_t *self, run_t *run, const agent_child_opts_t *o, sw_err_t *err)
+{
+    if (agent_child_spawn(&run->child, o, err) < 0)
+        return -1;
+    run->spawned = true;
+    zmq_pollitem_t out_item = { NULL, run->child.out_fd, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t err_item = { NULL, run->child.err_fd, ZMQ_POLLIN, 0 };
+    zloop_poller(self->loop, &out_item, s_on_pipe, run);
+    zloop_poller(self->loop, &err_item, s_on_pipe, run);
+    zloop_poller_set_tolerant(self->loop, &out_item);
+    zloop_poller_set_tolerant(self->loop, &err_item);
+    if (run->child.pidfd >= 0) {
+        zmq_pollitem_t pid_item = { NULL, run->child.pidfd, ZMQ_POLLIN, 0 };
+        zloop_poller(self->loop, &pid_item, s_on_pidfd, self);
+        zloop_poller_set_tolerant(self->loop, &pid_item);
+    }
+    return 0;
+}
+
+/*  Starts a workspace helper for the run: its stage's request written,
+ *  the child tied to the run by its token like the task's processes. */
+static int
+s_helper(agent_runs_t *self, run_t *run, agent_ws_spawn_t *s, sw_err_t *err)
+{
+    char *token = xasprintf(AGENT_RUN_ENV "=%s", run->token);
+    sw_strv_push(&s->envp, token);
+    free(token);
+    s->opts.argv = s->argv.v;
+    s->opts.envp = s->envp.v;
+    s->opts.stdin_fd = -1;
+    int rc = s_child_start(self, run, &s->opts, err);
+    agent_ws_spawn_release(s);
+    return rc;
+}
+
+/*  The first stage of a task with a workspace: its worktree. */
+static void
+s_ws_prepare(agent_runs_t *self, run_t *run)
+{
+    agent_ws_spawn_t s = { 0 };
+    sw_err_t err = { 0 };
+    run->state = RUN_PREPARING;
+    if (agent_ws_prepare(self->conf->ws, &run->task, &run->ws, &s, &err) < 0
+        || s_helper(self, run, &s, &err) < 0) {
+        agent_ws_spawn_release(&s);
+        run->error = xasprintf("workspace: %s", err.msg);
+        log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
+        run->state = RUN_ACTIVE;
+        s_check(self, run);
+    }
+}
+
+static void
+s_ws_prepared(agent_runs_t *self, run_t *run)
+{
+    const sw_task_t *t = &run->task;
+    bool cancelled = run->child.stop == AGENT_STOP_CANCEL;
+    long long ms = (long long) (sw_now_ms() - run->child.start_ms);
+    int rc = agent_ws_prepared(self->conf->ws, t, &run->ws, &run->child);
+    s_release_child(run);
+    run->exit_code = -1;
+    run->state = RUN_ACTIVE;
+    if (cancelled) {
+        run->cancelled = true;
+        run->error = xstrdup("cancelled while its workspace was prepared");
+    }
+    else if (rc < 0) {
+        run->error = xasprintf("workspace: %s", run->ws.error);
+        /*  a conflict or a corrupt chunk fails the same way everywhere */
+        run->deterministic = !run->ws.retry;
+        log_warnx("task %s/%s cannot run: %s", t->job, t->id, run->error);
+    }
+    else {
+        if (run->ws.hit)
+            log_info("task %s/%s: worktree at %.12s in %lld ms (mirror hit, checkout %s "
+                     "%lld ms)", t->job, t->id, run->ws.base, ms,
+                     run->ws.fresh ? "fresh" : "reset", run->ws.checkout_ms);
+        else
+            log_info("task %s/%s: worktree at %.12s in %lld ms (fetched %lld bytes in %lld ms, "
+                     "checkout %s %lld ms)", t->job, t->id, run->ws.base, ms, run->ws.bytes,
+                     run->ws.fetch_ms, run->ws.fresh ? "fresh" : "reset", run->ws.checkout_ms);
+        s_start(self, run);
+        return;
+    }
+    s_check(self, run);
+}
+
+/*  After the task: the change and the outputs into the store. */
+static void
+s_ws_capture(agent_runs_t *self, run_t *run)
+{
+    agent_ws_spawn_t s = { 0 };
+    sw_err_t err = { 0 };
+    run->capture_at = 0;
+    bool ok = strcmp(run->status, "succeeded") == 0;
+    if (agent_ws_capture(self->conf->ws, &run->task, &run->ws, ok, &s, &err) < 0
+        || s_helper(self, run, &s, &err) < 0) {
+        agent_ws_spawn_release(&s);
+        free(run->ws.error);
+        run->ws.error = xstrdup(err.msg);
+        run->ws.retry = false;
+        s_ws_captured(self, run);
+    }
+}
+
+static void
+s_ws_captured(agent_runs_t *self, run_t *run)
+{
+    const sw_task_t *t = &run->task;
+    int rc = -1;
+    bool cancelled = false;
+    long long ms = 0;
+    if (run->spawned) {
+        cancelled = run->child.stop == AGENT_STOP_CANCEL;
+        ms = (long long) (sw_now_ms() - run->child.start_ms);
+        rc = agent_ws_captured(self->conf->ws, &run->ws, &run->child);
+        agent_child_release(&run->child);
+        run->spawned = false;
+    }
+    if (rc == 0) {
+        json_t *w = json_object_get(run->ws.captured, "workspace");
+        log_info("task %s/%s: change captured in %lld ms (%lld files, %lld bytes sent, %lld "
+                 "already stored)", t->job, t->id, ms,
+                 (long long) json_integer_value(json_object_get(w, "files")),
+                 (long long) json_integer_value(json_object_get(run->ws.captured, "sent")),
+                 (long long) json_integer_value(json_object_get(run->ws.captured, "reused")));
+        s_result(self, run);
+        return;
+    }
+    if (run->ws.retry && !cancelled) {
+        /*  Redis is out: the worktree stays, the capture is tried again
+         *  after 1, 2, 4, 8, 8 ... s (the result would wait anyway). */
+        run->capture_backoff_ms = run->capture_backoff_ms ? run->capture_backoff_ms * 2 : 1000;
+        if (run->capture_backoff_ms > 8000)
+            run->capture_backoff_ms = 8000;
+        run->capture_at = sw_now_ms() + run->capture_backoff_ms;
+        log_warnx("task %s/%s: the capture of its workspace failed (%s): trying again in "
+                  "%lld s", t->job, t->id, run->ws.error, (long long) run->capture_backoff_ms / 1000);
+        return;
+    }
+    if (cancelled) {
+        run->status = "cancelled";
+        run->pending.r.error = "cancelled while its workspace was captured";
+    }
+    else if (strcmp(run->status, "succeeded") == 0) {
+        /*  The task's work cannot come home: it did not succeed. */
+        run->status = "failed";
+        run->retryable = false;
+        run->pending.r.error = run->ws.error;
+    }
+    log_warnx("task %s/%s: its workspace was not stored: %s", t->job, t->id,
+              cancelled ? "cancelled" : run->ws.error);
+    s_result(self, run);
 }
 
 /*  --- stages: prepare and spawn ---------------------------------------------------------- */
@@ -402,7 +646,8 @@ s_prepare(agent_runs_t *self, run_t *run, s_launch_t *l)
         run->deterministic = true;
         return -1;
     }
-    l->dir = !t->dir ? xstrdup(conf->workdir)
+    l->dir = t->ws.commit ? xstrdup(run->ws.cwd)
+           : !t->dir ? xstrdup(conf->workdir)
            : t->dir[0] == '/' ? xstrdup(t->dir)
            : xasprintf("%s/%s", conf->workdir, t->dir);
     struct stat sb;
@@ -494,7 +739,7 @@ s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
         .out_head = (size_t) conf->max_output / 2,
         .out_tail = (size_t) conf->max_output / 2, .err_tail = 4096,
     };
-    int rc = agent_child_spawn(&run->child, &o, &err);
+    int rc = s_child_start(self, run, &o, &err);
     s_prompt_close(run);        /*  the child has it, or will never */
     if (rc < 0) {
         int e = run->child.spawn_errno;
@@ -509,18 +754,6 @@ s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
          *  program missing here may be on another agent. */
         run->deterministic = e == E2BIG || e == ENOEXEC || e == ENAMETOOLONG;
         return -1;
-    }
-    run->spawned = true;
-    zmq_pollitem_t out_item = { NULL, run->child.out_fd, ZMQ_POLLIN, 0 };
-    zmq_pollitem_t err_item = { NULL, run->child.err_fd, ZMQ_POLLIN, 0 };
-    zloop_poller(self->loop, &out_item, s_on_pipe, run);
-    zloop_poller(self->loop, &err_item, s_on_pipe, run);
-    zloop_poller_set_tolerant(self->loop, &out_item);
-    zloop_poller_set_tolerant(self->loop, &err_item);
-    if (run->child.pidfd >= 0) {
-        zmq_pollitem_t pid_item = { NULL, run->child.pidfd, ZMQ_POLLIN, 0 };
-        zloop_poller(self->loop, &pid_item, s_on_pidfd, self);
-        zloop_poller_set_tolerant(self->loop, &pid_item);
     }
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);
@@ -604,9 +837,13 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     if (busy >= self->conf->slots)
         log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
                   self->conf->slots);
+    agent_wsrun_init(&run->ws);
     zlistx_add_end(self->runs, run);
     self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false);
-    s_start(self, run);
+    if (run->task.ws.commit)
+        s_ws_prepare(self, run);
+    else
+        s_start(self, run);
 }
 
 void
@@ -616,6 +853,14 @@ agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t a
     if (run && run->spawned) {
         log_info("cancelling %s/%s", job, id);
         agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
+    }
+    else if (run && run->state == RUN_CAPTURING) {
+        /*  between two tries of its capture */
+        log_info("cancelling %s/%s", job, id);
+        run->capture_at = 0;
+        run->status = "cancelled";
+        run->pending.r.error = "cancelled while its workspace was captured";
+        s_result(self, run);
     }
 }
 
@@ -645,6 +890,7 @@ s_unspool(void *arg, agent_spooled_t *s)
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
     run->prompt_fd = -1;
+    agent_wsrun_init(&run->ws);
     sw_task_init(&run->task);
     run->task.job = s->job;
     run->task.id = s->id;
@@ -693,9 +939,13 @@ s_keep_child(pid_t pid, const char *token, void *arg)
     agent_runs_t *self = arg;
     bool active = false;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
-        if (r->state == RUN_ACTIVE) {
+        if (r->state == RUN_ACTIVE || r->state == RUN_PREPARING || r->state == RUN_CAPTURING) {
             active = true;
-            if (token && r->token && strcmp(token, r->token) == 0)
+            /*  A capturing run's task is over: what carries its token
+             *  outside the helper's group is the task's, and goes before
+             *  the capture looks at the worktree. */
+            if (token && r->token && strcmp(token, r->token) == 0
+                && r->state != RUN_CAPTURING)
                 return true;
         }
     }
@@ -732,7 +982,9 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
         s_sweep(self);
     }
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
-        if (r->state == RUN_ACTIVE && r->spawned && agent_child_tick(&r->child, now)) {
+        bool live = r->state == RUN_ACTIVE || r->state == RUN_PREPARING
+                 || r->state == RUN_CAPTURING;
+        if (live && r->spawned && agent_child_tick(&r->child, now)) {
             log_warnx("task %s: a process outside its group holds its output open; "
                       "closing", r->task.id);
             for (int i = 0; i < 2; i++) {
@@ -743,7 +995,9 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
                 }
             }
         }
-        if (r->state == RUN_ACTIVE)
+        if (r->state == RUN_CAPTURING && !r->spawned && r->capture_at && now >= r->capture_at)
+            s_ws_capture(self, r);
+        else if (live)
             s_check(self, r);
         else if (r->state == RUN_STORING)
             s_store(self, r);

@@ -5,6 +5,8 @@
  *  fields (tmux's job.c: one struct job from job_run to job_free). Its
  *  life is a line of stages:
  *
+ *    workspace a task with a workspace first gets its worktree from a helper
+ *              child (agent_ws: supervised like the task itself)
  *    prepare   the working directory, the expanded prompt, the environment
  *              and the runner's argv; a task that cannot run ends here
  *              with the reason (and whether another attempt could pass)
@@ -13,6 +15,8 @@
  *    supervise output, timeouts, cancel (the loop calls in)
  *    collect   once the child exited AND both pipes reached EOF: exit
  *              status, output (the runner's answer), usage
+ *    capture   with a workspace, a helper child stores the change and the
+ *              outputs (again later while Redis is out)
  *    result    the result document
  *    store     into Redis, or the spool until Redis answers; then DONE
  *
@@ -30,6 +34,7 @@
 #include "agent_runner.h"
 #include "agent_state.h"
 #include "agent_store.h"
+#include "agent_ws.h"
 #include "sw_task.h"
 
 typedef struct {
@@ -49,6 +54,7 @@ typedef struct {
     long long                  max_output;  /*  bytes kept per task, head + tail */
     long long                  rlimit_as;   /*  0 = inherit */
     long long                  rlimit_nofile;
+    agent_ws_t                *ws;          /*  workspaces: worktrees and their helpers */
 } agent_run_conf_t;
 
 /*  What the runs tell the coordinator: SW_ACCEPT when a run takes its task,
