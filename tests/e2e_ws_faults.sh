@@ -89,6 +89,7 @@ expect 0 "$SWARM" spawn --id k --label node=f1 --max-attempts 3 -- sh -c \
 for _ in $(seq 400); do [ -e "$T/k-started" ] && break; sleep 0.05; done
 [ -e "$T/k-started" ] || fail "attempt 1 never started"
 kill -9 "$AGENT_PID_f1"
+wait "$AGENT_PID_f1" 2>/dev/null         # gone, its state-dir lock released, before the restart
 start_agent f1 --slots 2 --allow-exec --label node=f1
 expect 0 "$SWARM" wait --timeout 90 k
 expect 0 "$SWARM" --json results
@@ -100,16 +101,19 @@ ok "agent SIGKILLed mid-task and restarted: attempt 2 started from a clean workt
 
 # --- an agent stopped past its lease: its late capture is fenced --------------------------
 expect 0 "$SWARM" init late --workspace .
+# attempt 1 runs until the test has stopped its agent (bounded: 60 s), so
+# it cannot finish first on a loaded machine
 expect 0 "$SWARM" spawn --id l --max-attempts 3 -- sh -c \
-    "echo \"attempt \$SWARM_ATTEMPT\" >who.txt; if [ \"\$SWARM_ATTEMPT\" = 1 ]; then touch '$T/l-started'; sleep 3; fi"
+    "echo \"attempt \$SWARM_ATTEMPT\" >who.txt; if [ \"\$SWARM_ATTEMPT\" = 1 ]; then touch '$T/l-started'; for i in \$(seq 600); do [ -e '$T/l-go' ] && break; sleep 0.1; done; fi"
 for _ in $(seq 400); do [ -e "$T/l-started" ] && break; sleep 0.05; done
+[ -e "$T/l-started" ] || fail "attempt 1 did not start"
 victim=$(task_field l agent)
 eval "vpid=\$AGENT_PID_$victim"
 kill -STOP "$vpid"
+touch "$T/l-go"                          # attempt 1's child ends while its agent is stopped
 expect 0 "$SWARM" wait --timeout 60 l
-sleep 4                                  # attempt 1's child ends meanwhile
 kill -CONT "$vpid"
-for _ in $(seq 200); do
+for _ in $(seq 600); do
     grep -q "result of late/l attempt 1 refused" "$T/agent-$victim.log" && break
     sleep 0.05
 done
