@@ -207,6 +207,19 @@ agent_env_check(const agent_env_policy_t *p, const sw_task_t *t, sw_err_t *err)
     return 0;
 }
 
+bool
+agent_env_hook_admits(const agent_env_policy_t *p, const char *name)
+{
+    size_t len = strlen(name);
+    const char *why = NULL, *denied = agent_env_denied(name, len, &why);
+    if (!denied)
+        return true;
+    for (size_t k = 0; p->task_env && k < p->task_env->n; k++)
+        if (agent_env_match(name, len, p->task_env->v[k]) && s_narrow(p->task_env->v[k], denied))
+            return true;
+    return false;
+}
+
 /*  Whether the task's own env sets the variable of entry NAME=VALUE. */
 static bool
 s_task_sets(const sw_task_t *t, const char *entry)
@@ -356,6 +369,13 @@ agent_env_test(bool verbose)
     CHECK(agent_env_check(&pol, &t, &err) == 0);
     sw_kv_set(&t.env, "LD_PRELOAD", "/x.so");
     CHECK(agent_env_check(&pol, &t, &err) == 0);
+    /*  ... but not for the node owner's hooks, unless --task-env names it */
+    CHECK(!agent_env_hook_admits(&pol, "LD_PRELOAD") && !agent_env_hook_admits(&pol, "NODE_ENVX"));
+    CHECK(agent_env_hook_admits(&pol, "MINE") && agent_env_hook_admits(&pol, "GIT_AUTHOR_NAME"));
+    sw_strv_push(&pats, "LD_PRELOAD");
+    pol.task_env = &pats;
+    CHECK(agent_env_hook_admits(&pol, "LD_PRELOAD") && !agent_env_hook_admits(&pol, "LD_AUDIT"));
+    pol.task_env = NULL;
     pol.allow_cmd = true;
     CHECK(agent_env_check(&pol, &t, &err) < 0 && strstr(err.msg, "NODE_ENVX is refused"));
     sw_task_release(&t);

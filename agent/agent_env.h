@@ -62,6 +62,13 @@ typedef struct {
 
 /*  0 when every variable of T passes P, else -1 with the reason. */
 int agent_env_check(const agent_env_policy_t *p, const sw_task_t *t, sw_err_t *err);
+/*  Whether the task variable NAME, which passed agent_env_check, also
+ *  reaches the node owner's hooks (agent_hook): the denylist applies to
+ *  them whatever the task's runner, since the hook is not the task's
+ *  program. An exec task on an agent with --allow-exec and without
+ *  --allow-cmd may set LD_PRELOAD for its own program, not for the
+ *  owner's pre-task hook; a name --task-env names narrowly passes. */
+bool agent_env_hook_admits(const agent_env_policy_t *p, const char *name);
 /*  The denylist entry NAME falls under (its pattern and why it is
  *  refused), or NULL. */
 const char *agent_env_denied(const char *name, size_t namelen, const char **why);

@@ -73,6 +73,8 @@ typedef struct {
     long long  workspace_ttl_s;
     long long  idle_worktrees;  /*  -1: --slots */
     bool       keep_worktrees;
+    sw_strv_t  hook;            /*  NAME=PATH: the node owner's hooks around every task */
+    long long  hook_timeout_s;
 } agent_conf_t;
 
 typedef struct {
@@ -93,6 +95,7 @@ typedef struct {
     bool                draining;       /*  finishing what runs, then leaving */
     int64_t             drain_deadline; /*  monotonic; 0 = none */
     char                self_exe[4096]; /*  this binary, for the limits trampoline */
+    char               *hooks[AGENT_HOOK_COUNT];
     agent_metrics_t    *metrics;
     sw_http_t          *metrics_http;   /*  --metrics */
 } agent_t;
@@ -237,7 +240,8 @@ static const char s_usage[] =
     "usage: swarm-agent [-c FILE] [--coordinator EP] [--id NAME] [--slots N] [--label K=V]...\n"
     "                   [--workdir DIR] [--redis URL] [--codex PATH] [--claude PATH]\n"
     "                   [--allow-exec] [--allow-cmd PATTERN]... [--pass-env NAME]...\n"
-    "                   [--task-env PATTERN]...\n"
+    "                   [--task-env PATTERN]... [--hook pre-task|post-task=PATH]...\n"
+    "                   [--hook-timeout S]\n"
     "                   [--swarm-cli PATH | --no-mcp] [--claude-max-turns N]\n"
     "                   [--claude-max-budget-usd USD] [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--state-dir DIR] [--spool DIR]\n"
@@ -292,6 +296,10 @@ static const sw_opt_t s_opts[] = {
       "also pass this variable of ours to tasks (repeatable; '*' passes all)" },
     { "task-env", 0, SW_OPT_LIST, offsetof(agent_conf_t, task_env), 0, 0, "NAME|PREFIX*",
       "the task variables allowed (repeatable; default: all but the list above)" },
+    { "hook", 0, SW_OPT_LIST, offsetof(agent_conf_t, hook), 0, 0, "NAME=PATH",
+      "the node owner's program around every task: pre-task=PATH or post-task=PATH" },
+    { "hook-timeout", 0, SW_OPT_INT, offsetof(agent_conf_t, hook_timeout_s), 1, 86400, "S",
+      "stop a hook after S s (default 300)" },
     { "rlimit-as", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_as), 0, 1LL << 50, "BYTES",
       "address-space limit of every task (default: inherited)" },
     { "rlimit-nofile", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_nofile), 0, 1 << 20, "N",
@@ -381,6 +389,7 @@ main(int argc, char **argv)
         return agent_wshelper_main(argc, argv);
     const char *env_redis = getenv("SWARM_REDIS");
     s_conf.grace_ms = 5000;
+    s_conf.hook_timeout_s = AGENT_HOOK_TIMEOUT_S;
     s_conf.max_output = 1 << 20;
     s_conf.idle_worktrees = -1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -470,6 +479,11 @@ main(int argc, char **argv)
     }
     free(s_conf.workdir);
     s_conf.workdir = xstrdup(resolved);
+    /*  The node owner's hooks: checked before anything starts. */
+    if (agent_hooks_parse(&s_conf.hook, s_conf.workdir, self.hooks, &err) < 0) {
+        fprintf(stderr, "swarm-agent: %s\n", err.msg);
+        return 2;
+    }
     if (s_conf.redis_password_file && sw_redis_password_file(s_conf.redis_password_file, &err) < 0) {
         fprintf(stderr, "swarm-agent: %s\n", err.msg);
         return 2;
@@ -620,7 +634,10 @@ main(int argc, char **argv)
                                          .slots = s_conf.slots, .grace_ms = s_conf.grace_ms,
                                          .max_output = s_conf.max_output,
                                          .rlimit_as = s_conf.rlimit_as,
-                                         .rlimit_nofile = s_conf.rlimit_nofile };
+                                         .rlimit_nofile = s_conf.rlimit_nofile,
+                                         .hooks = { self.hooks[AGENT_HOOK_PRE_TASK],
+                                                    self.hooks[AGENT_HOOK_POST_TASK] },
+                                         .hook_timeout_ms = s_conf.hook_timeout_s * 1000 };
     /*  Worktrees below the workdir (where tasks write), one directory per
      *  agent id; mirrors, indexes and requests in the state dir. */
     char *ws_root = xasprintf("%s/swarm-worktrees/%s", s_conf.workdir, s_conf.id);
@@ -663,6 +680,10 @@ main(int argc, char **argv)
              agent_state_dir(state),
              s_conf.allow_cmd.n ? ", exec allowed for --allow-cmd programs"
              : s_conf.allow_exec ? ", exec allowed" : "");
+    for (int h = 0; h < AGENT_HOOK_COUNT; h++)
+        if (self.hooks[h])
+            log_info("%s hook: %s (timeout %lld s)", agent_hook_name(h), self.hooks[h],
+                     s_conf.hook_timeout_s);
     zloop_start(self.loop);
 
     /*  Leaving: the coordinator requeues what we ran; nothing we started
@@ -681,6 +702,8 @@ main(int argc, char **argv)
     sw_kv_release(&self.labels);
     free((char *) self.rconf.mcp);
     free((char *) self.rconf.redis_password_file);
+    for (int h = 0; h < AGENT_HOOK_COUNT; h++)
+        free(self.hooks[h]);
     close(self.sigfd);
     zsys_shutdown();
     return 0;

@@ -159,8 +159,8 @@ s_text(const char *s, size_t n)
     return j;
 }
 
-char *
-agent_result_json(const agent_result_t *r)
+json_t *
+agent_result_doc(const agent_result_t *r)
 {
     const sw_task_t *t = r->task;
     char started[40];
@@ -190,8 +190,13 @@ agent_result_json(const agent_result_t *r)
     json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
     if (r->usage)
         json_object_set(o, "usage", r->usage);
-    if (r->extra)
-        json_object_update(o, r->extra);
+    return o;
+}
+
+char *
+agent_result_json(const agent_result_t *r)
+{
+    json_t *o = agent_result_doc(r);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

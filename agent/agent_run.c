@@ -11,52 +11,56 @@
 
 #include "agent_child.h"
 #include "agent_env.h"
+#include "agent_hook.h"
 #include "agent_orphans.h"
+#include "agent_prepare.h"
 #include "agent_result.h"
 #include "agent_spool.h"
 
 extern char **environ;
 
-/*  RUN_ACTIVE first: a new run (zeroed) is active until it has a workspace to prepare. */
-typedef enum { RUN_ACTIVE, RUN_PREPARING, RUN_CAPTURING, RUN_STORING, RUN_DONE } run_state_t;
+typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
 
-/*  The collected result of a task whose workspace is being captured: the
- *  document is built once the capture is done. */
-typedef struct {
-    bool           held;
-    agent_result_t r;
-    agent_answer_t a;
-    sw_buf_t       errtail;
-    uint64_t       out_bytes, err_bytes;    /*  what the runner wrote (metrics) */
-} pending_t;
+/*  What the run's child is. A run has one child at a time, in this order:
+ *  the workspace's preparation, the pre-task hook, the runner, the
+ *  post-task hook, the workspace's capture. */
+typedef enum {
+    CHILD_WS_PREPARE, CHILD_PRE_TASK, CHILD_TASK, CHILD_POST_TASK, CHILD_WS_CAPTURE
+} child_role_t;
 
 typedef struct {
     agent_runs_t *runs;
     sw_task_t     task;
     run_state_t   state;
     char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
+    char         *live;         /*  the SWARM_RUN of the child now running: the runner's
+                                    token, or the hook's ("TOKEN pre-task"); NULL */
     /*  prepare and spawn */
-    char         *lastmsg;      /*  codex's -o file */
-    char         *schema;       /*  codex's --output-schema file */
+    agent_launch_t launch;      /*  what prepare made (agent_prepare.h) */
+    char         *dir;          /*  the working directory, once prepare passed: hooks
+                                    run there */
     char         *error;        /*  why it could not run */
     bool          deterministic;    /*  ... for a reason no retry changes */
-    int           prompt_fd;    /*  the child's stdin (codex, claude), until the spawn */
-    char         *prompt_path;
+    bool          start_failed; /*  prepare or the runner's spawn failed (metrics) */
+    /*  the child in flight */
     agent_child_t child;
-    bool          spawned;
+    child_role_t  role;
+    bool          spawned;      /*  child holds a process (until released) */
+    bool          cancelled;    /*  a CANCEL came: the runner no longer starts */
     /*  result and store */
     const char   *status;
     bool          retryable;    /*  worth another attempt, maybe elsewhere */
+    int           exit_code;    /*  the runner's; -1 when it never ran */
+    sw_buf_t      errtail;      /*  the stderr tail of a run whose runner never started */
+    json_t       *doc;          /*  the result document, until it is text */
+    json_t       *hooks;        /*  its hooks field; NULL while no hook ran */
     char         *json;         /*  result waiting to be stored */
     bool          spooled;      /*  its result is in the spool */
-    int           exit_code;    /*  of a result loaded from the spool, or of a runner
-                                 *  whose child was let go for the capture */
-    /*  workspace */
+    /*  workspace (task.ws.commit set) */
     agent_wsrun_t ws;
-    pending_t     pending;
-    int64_t       capture_at;   /*  monotonic: try the capture again then; 0 = not waiting */
+    bool          ran;          /*  the runner ran: its worktree is captured */
+    int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
     int64_t       capture_backoff_ms;
-    bool          cancelled;    /*  stopped during a workspace stage */
 } run_t;
 
 struct agent_runs_t {
@@ -72,24 +76,9 @@ struct agent_runs_t {
 
 static void s_check(agent_runs_t *self, run_t *run);
 static void s_sweep(agent_runs_t *self);
-static void s_start(agent_runs_t *self, run_t *run);
-static void s_result(agent_runs_t *self, run_t *run);
+static void s_ws_capture(agent_runs_t *self, run_t *run);
 static void s_ws_prepared(agent_runs_t *self, run_t *run);
 static void s_ws_captured(agent_runs_t *self, run_t *run);
-
-/*  Once the child has its stdin (or will never run), the prompt file goes:
- *  no prompt stays on disk. */
-static void
-s_prompt_close(run_t *run)
-{
-    if (run->prompt_fd >= 0)
-        close(run->prompt_fd);
-    run->prompt_fd = -1;
-    if (run->prompt_path)
-        unlink(run->prompt_path);
-    free(run->prompt_path);
-    run->prompt_path = NULL;
-}
 
 static void
 s_run_destroy(run_t **run_p)
@@ -99,22 +88,17 @@ s_run_destroy(run_t **run_p)
         return;
     if (run->spawned)
         agent_child_release(&run->child);
-    s_prompt_close(run);
-    if (run->lastmsg)
-        unlink(run->lastmsg);
-    if (run->schema)
-        unlink(run->schema);
     if (run->task.ws.commit)
         agent_ws_done(run->runs->conf->ws, &run->ws);
-    if (run->pending.held) {
-        agent_answer_release(&run->pending.a);
-        sw_buf_release(&run->pending.errtail);
-    }
+    agent_launch_release(&run->launch);
     sw_task_release(&run->task);
     free(run->token);
-    free(run->lastmsg);
-    free(run->schema);
+    free(run->live);
     free(run->error);
+    free(run->dir);
+    sw_buf_release(&run->errtail);
+    json_decref(run->doc);
+    json_decref(run->hooks);
     free(run->json);
     free(run);
     *run_p = NULL;
@@ -132,14 +116,6 @@ s_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
 
 /*  --- stage: store ----------------------------------------------------------------- */
 
-static int
-s_exit_code(const run_t *run)
-{
-    if (run->spawned)
-        return run->child.reaped ? agent_child_exit_code(&run->child) : -1;
-    return run->exit_code;
-}
-
 /*  Stores the result, then says DONE. A failed write is retried from the
  *  tick: DONE goes out only once the result is safe in Redis, and until
  *  then the result is in the spool. */
@@ -147,27 +123,40 @@ static void
 s_store(agent_runs_t *self, run_t *run)
 {
     agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
-                          (char *) run->status, s_exit_code(run), run->retryable, run->json };
+                          (char *) run->status, run->exit_code, run->retryable, run->json };
     bool was_spooled = run->spooled;
     int rc = agent_store_result(self->store, &s, &run->spooled);
     if (run->spooled && !was_spooled)
         agent_metrics_spooled(self->conf->metrics);
     if (rc < 0)
         return;
-    int code = s_exit_code(run);
+    int code = run->exit_code;
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
                  run->retryable);
     run->state = RUN_DONE;
-    /*  Its result is stored: the worktree goes back to the pool. */
-    if (run->task.ws.commit)
-        agent_ws_done(self->conf->ws, &run->ws);
     log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
              (long long) run->task.attempt, run->status);
 }
 
+/*  The end of the result stage: the document, with its hooks field,
+ *  becomes the text that is stored. */
+static void
+s_store_result(agent_runs_t *self, run_t *run)
+{
+    if (run->hooks)
+        json_object_set(run->doc, "hooks", run->hooks);
+    if (run->task.ws.commit)
+        agent_ws_result(&run->ws, run->doc);
+    run->json = json_dumps(run->doc, JSON_COMPACT);
+    json_decref(run->doc);
+    run->doc = NULL;
+    run->state = RUN_STORING;
+    s_store(self, run);
+}
+
 /*  --- stages: collect and result ----------------------------------------------------- */
 
-/*  What the finished child left: its status, and the runner's answer
+/*  What the finished runner left: its status, and its answer
  *  (agent_answer_collect: codex's -o file or last agent_message, claude's
  *  result, a command's stdout) into a. */
 static void
@@ -175,7 +164,7 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
           sw_buf_t *errtail)
 {
     agent_child_t *c = &run->child;
-    r->exit_code = agent_child_exit_code(c);
+    r->exit_code = run->exit_code = agent_child_exit_code(c);
     r->signal = agent_child_signal(c);
     r->started_wall_ms = c->start_wall_ms;
     r->duration_ms = c->duration_ms;
@@ -197,8 +186,8 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
     sw_buf_init(&last);
     bool last_cut = false;
     sw_capture_render(&c->out, &out);
-    if (run->lastmsg)
-        agent_state_read(run->lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
+    if (run->launch.lastmsg)
+        agent_state_read(run->launch.lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
     agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
                          last.data, last.len, last_cut, a);
     sw_buf_release(&out);
@@ -210,90 +199,85 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
     sw_capture_render(&c->err, errtail);
 }
 
-/*  Lets the finished child go (the runner before the capture, a helper
- *  before the next stage): its exit code stays in the run. */
+/*  Releases the finished (reaped) child: the run may start the next. */
 static void
-s_release_child(run_t *run)
+s_child_release(run_t *run)
 {
-    if (!run->spawned)
-        return;
-    run->exit_code = run->child.reaped ? agent_child_exit_code(&run->child) : -1;
-    agent_child_release(&run->child);
+    if (run->spawned)
+        agent_child_release(&run->child);
     run->spawned = false;
+    free(run->live);
+    run->live = NULL;
 }
 
-static void s_ws_capture(agent_runs_t *self, run_t *run);
+static void s_hook_start(agent_runs_t *self, run_t *run, agent_hook_t h);
 
-/*  The task is over: what it left is collected; with a workspace the
- *  capture comes next, then the result document and the store. */
+/*  The result document is made and the post-task hook (if any) is over:
+ *  a workspace's capture, then the store. */
 static void
-s_complete(agent_runs_t *self, run_t *run)
+s_finish(agent_runs_t *self, run_t *run)
 {
-    pending_t *p = &run->pending;
-    memset(p, 0, sizeof *p);
-    p->held = true;
-    sw_buf_init(&p->errtail);
-    sw_buf_init(&p->a.output);
-    p->r = (agent_result_t) { .task = &run->task, .agent = self->conf->agent_id,
-                              .host = self->conf->host, .exit_code = -1,
-                              .started_wall_ms = sw_wall_ms(), .error = run->error };
-    if (run->spawned)
-        s_collect(self, run, &p->r, &p->a, &p->errtail);
-    else {
-        run->status = run->cancelled ? "cancelled" : "failed";
-        /*  a missing binary or directory may exist on another agent */
-        run->retryable = !run->deterministic && !run->cancelled;
-        if (run->error)
-            sw_buf_addstr(&p->errtail, run->error);
-    }
-    if (!run->spawned)
-        agent_metrics_spawn_failed(self->conf->metrics, run->task.runner);
-    else {
-        p->out_bytes = run->child.out.total;
-        p->err_bytes = run->child.err.total;
-    }
-    if (run->task.ws.commit && run->spawned) {
-        /*  The worktree as the task left it goes to the store, once
-         *  nothing of the task (a stray outside its group) can change it. */
-        s_release_child(run);
-        run->state = RUN_CAPTURING;
+    if (run->task.ws.commit && run->ran) {
+        /*  Nothing of the task may change the worktree while or after it
+         *  is captured: what the runner and the hooks left outside their
+         *  groups goes first (no live child carries their tokens now). */
         s_sweep(self);
-        self->sweep = true;         /*  a stray's own children, next tick */
+        self->sweep = true;     /*  a stray's own children, next tick */
         s_ws_capture(self, run);
         return;
     }
-    s_result(self, run);
+    s_store_result(self, run);
 }
 
-/*  The result document, then on to the store. */
+/*  The task is over, the runner's child finished or never started: the
+ *  result document, then the post-task hook (when there is one and the
+ *  run reached its working directory), then the store. */
 static void
 s_result(agent_runs_t *self, run_t *run)
 {
-    pending_t *p = &run->pending;
-    json_t *extra = NULL;
-    if (run->task.ws.commit) {
-        extra = json_object();
-        agent_ws_result(&run->ws, extra);
+    bool ran = run->spawned && run->role == CHILD_TASK;
+    sw_buf_t errtail;
+    sw_buf_init(&errtail);
+    agent_answer_t a = { 0 };
+    sw_buf_init(&a.output);
+    agent_result_t r = { .task = &run->task, .agent = self->conf->agent_id,
+                         .host = self->conf->host, .exit_code = -1,
+                         .started_wall_ms = sw_wall_ms(), .error = run->error };
+    if (ran)
+        s_collect(self, run, &r, &a, &errtail);
+    else {
+        /*  a CANCEL during the pre-task hook; else a failure before the
+         *  runner: a missing binary or directory may exist on another
+         *  agent, a hook's crash or timeout may pass there */
+        run->status = run->cancelled ? "cancelled" : "failed";
+        run->retryable = !run->cancelled && !run->deterministic;
+        if (run->errtail.len)
+            sw_buf_add(&errtail, run->errtail.data, run->errtail.len);
+        else if (run->error)
+            sw_buf_addstr(&errtail, run->error);
     }
-    /*  counted with its final status (a capture may fail a task) */
-    agent_metrics_finished(self->conf->metrics, run->status, run->task.runner, p->out_bytes,
-                           p->err_bytes);
-    p->r.status = run->status;
-    p->r.output = p->a.output.data;
-    p->r.output_len = p->a.output.len;
-    p->r.output_truncated = p->a.truncated;
-    p->r.stderr_tail = p->errtail.data;
-    p->r.stderr_len = p->errtail.len;
-    p->r.usage = p->a.usage;
-    p->r.extra = extra;
-    run->json = agent_result_json(&p->r);
-    json_decref(extra);
-    agent_answer_release(&p->a);
-    sw_buf_release(&p->errtail);
-    p->held = false;
-    run->state = RUN_STORING;
-    self->sweep = true;
-    s_store(self, run);
+    if (run->start_failed)
+        agent_metrics_spawn_failed(self->conf->metrics, run->task.runner);
+    agent_metrics_finished(self->conf->metrics, run->status, run->task.runner,
+                           ran ? run->child.out.total : 0, ran ? run->child.err.total : 0);
+    r.status = run->status;
+    r.output = a.output.data;
+    r.output_len = a.output.len;
+    r.output_truncated = a.truncated;
+    r.stderr_tail = errtail.data;
+    r.stderr_len = errtail.len;
+    r.usage = a.usage;
+    run->doc = agent_result_doc(&r);
+    agent_answer_release(&a);
+    sw_buf_release(&errtail);
+    if (ran)
+        s_child_release(run);
+    run->ran = ran;
+    self->sweep = true;         /*  what the runner left goes, even while post-task runs */
+    if (self->conf->hooks[AGENT_HOOK_POST_TASK] && run->dir)
+        s_hook_start(self, run, AGENT_HOOK_POST_TASK);
+    else
+        s_finish(self, run);
 }
 
 /*  --- stage: supervise ----------------------------------------------------------------- */
@@ -311,6 +295,10 @@ s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     run_t *run = arg;
     /*  libzmq reports a pipe's hang-up as ZMQ_POLLERR: read to find EOF. */
     int fd = item->fd;
+    /*  An item of a child already released (its number may be another
+     *  child's now) is not read. */
+    if (!run->spawned || fd < 0 || (fd != run->child.out_fd && fd != run->child.err_fd))
+        return 0;
     if (agent_child_read(&run->child, fd, sw_now_ms()) == 1) {
         zmq_pollitem_t end = { NULL, fd, 0, 0 };
         zloop_poller_end(loop, &end);
@@ -369,33 +357,98 @@ s_on_pidfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+static void s_spawn(agent_runs_t *self, run_t *run);
+
+/*  A hook's child finished: its entry in the result's hooks field, and
+ *  what follows it. A pre-task hook that did not succeed fails the task
+ *  (its reason and stderr tail), and the runner never starts; a post-task
+ *  hook's failure is logged and recorded, the task's status stays. */
+static void
+s_hook_done(agent_runs_t *self, run_t *run, agent_hook_t h, const char *spawn_error)
+{
+    agent_child_t *c = &run->child;
+    sw_buf_t out, err;
+    sw_buf_init(&out);
+    sw_buf_init(&err);
+    agent_hook_end_t e = { .h = h, .spawned = !spawn_error, .spawn_error = spawn_error,
+                           .timeout_ms = self->conf->hook_timeout_ms };
+    if (!spawn_error) {
+        e.stop = c->stop;
+        e.exit_code = agent_child_exit_code(c);
+        e.signal = agent_child_signal(c);
+        e.duration_ms = c->duration_ms;
+        sw_capture_render(&c->out, &out);
+        sw_capture_render(&c->err, &err);
+        e.out = out.data;
+        e.out_len = out.len;
+        e.err = err.data;
+        e.err_len = err.len;
+    }
+    if (!run->hooks)
+        run->hooks = json_object();
+    json_object_set_new(run->hooks, agent_hook_name(h), agent_hook_doc(&e));
+    char *why = agent_hook_error(&e);
+    if (why) {
+        /*  the last line of its stderr says most */
+        size_t n = err.len;
+        while (n > 0 && err.data[n - 1] == '\n')
+            n--;
+        size_t b = n;
+        while (b > 0 && err.data[b - 1] != '\n')
+            b--;
+        log_warnx("task %s/%s attempt %lld: %s%s%.*s", run->task.job, run->task.id,
+                  (long long) run->task.attempt, why, n > b ? ": " : "",
+                  (int) (n - b > 300 ? 300 : n - b), err.data ? err.data + b : "");
+    }
+    s_child_release(run);
+    if (h == AGENT_HOOK_POST_TASK)
+        s_finish(self, run);
+    else if (!why && !run->cancelled)
+        s_spawn(self, run);
+    else {
+        if (!run->cancelled) {
+            run->error = why;
+            why = NULL;
+            run->deterministic = !agent_hook_retryable(&e);
+            sw_buf_add(&run->errtail, err.data, err.len);
+        }
+        agent_launch_spawned(&run->launch);
+        s_result(self, run);
+    }
+    free(why);
+    sw_buf_release(&out);
+    sw_buf_release(&err);
+}
+
+/*  Once the run's child has exited and both its pipes reached EOF: the
+ *  stage after it. */
 static void
 s_check(agent_runs_t *self, run_t *run)
 {
-    if (run->state != RUN_ACTIVE && run->state != RUN_PREPARING && run->state != RUN_CAPTURING)
+    if (run->state != RUN_ACTIVE || !run->spawned || !agent_child_finished(&run->child))
         return;
-    if (run->spawned ? !agent_child_finished(&run->child) : run->state != RUN_ACTIVE)
-        return;             /*  still running, or a capture waiting for its next try */
-    if (run->spawned)
-        agent_child_finish(&run->child);    /*  the last group kill, then the reap */
-    if (run->state == RUN_PREPARING)
+    agent_child_finish(&run->child);    /*  the last group kill, then the reap */
+    if (run->role == CHILD_TASK)
+        s_result(self, run);
+    else if (run->role == CHILD_WS_PREPARE)
         s_ws_prepared(self, run);
-    else if (run->state == RUN_CAPTURING)
+    else if (run->role == CHILD_WS_CAPTURE)
         s_ws_captured(self, run);
     else
-        s_complete(self, run);
+        s_hook_done(self, run, run->role == CHILD_PRE_TASK ? AGENT_HOOK_PRE_TASK
+                                                           : AGENT_HOOK_POST_TASK, NULL);
 }
 
-/*  --- stages: workspace ------------------------------------------------------------------ */
+/*  --- stages: prepare and spawn ---------------------------------------------------------- */
 
-/*  Spawns a child for the run (runner or helper) and puts its pipes and
- *  pidfd on the loop. */
-static int
-s_child_start(agent_runs_t *self, run_t *run, const agent_child_opts_t *o, sw_err_t *err)
+/*  The run's child on the loop: its pipes and pidfd. */
+static void
+s_watch(agent_runs_t *self, run_t *run, child_role_t role, char *live)
 {
-    if (agent_child_spawn(&run->child, o, err) < 0)
-        return -1;
     run->spawned = true;
+    run->role = role;
+    free(run->live);
+    run->live = live;
     zmq_pollitem_t out_item = { NULL, run->child.out_fd, ZMQ_POLLIN, 0 };
     zmq_pollitem_t err_item = { NULL, run->child.err_fd, ZMQ_POLLIN, 0 };
     zloop_poller(self->loop, &out_item, s_on_pipe, run);
@@ -407,331 +460,19 @@ s_child_start(agent_runs_t *self, run_t *run, const agent_child_opts_t *o, sw_er
         zloop_poller(self->loop, &pid_item, s_on_pidfd, self);
         zloop_poller_set_tolerant(self->loop, &pid_item);
     }
-    return 0;
 }
 
-/*  Starts a workspace helper for the run: its stage's request written,
- *  the child tied to the run by its token like the task's processes. */
-static int
-s_helper(agent_runs_t *self, run_t *run, agent_ws_spawn_t *s, sw_err_t *err)
-{
-    char *token = xasprintf(AGENT_RUN_ENV "=%s", run->token);
-    sw_strv_push(&s->envp, token);
-    free(token);
-    s->opts.argv = s->argv.v;
-    s->opts.envp = s->envp.v;
-    s->opts.stdin_fd = -1;
-    int rc = s_child_start(self, run, &s->opts, err);
-    agent_ws_spawn_release(s);
-    return rc;
-}
-
-/*  The first stage of a task with a workspace: its worktree. */
+/*  Stage spawn: the runner's child, supervised from here on. A runner
+ *  that cannot start completes the run at once (its result says why). */
 static void
-s_ws_prepare(agent_runs_t *self, run_t *run)
-{
-    agent_ws_spawn_t s = { 0 };
-    sw_err_t err = { 0 };
-    run->state = RUN_PREPARING;
-    if (agent_ws_prepare(self->conf->ws, &run->task, &run->ws, &s, &err) < 0
-        || s_helper(self, run, &s, &err) < 0) {
-        agent_ws_spawn_release(&s);
-        run->error = xasprintf("workspace: %s", err.msg);
-        log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
-        run->state = RUN_ACTIVE;
-        s_check(self, run);
-    }
-}
-
-static void
-s_ws_prepared(agent_runs_t *self, run_t *run)
-{
-    const sw_task_t *t = &run->task;
-    bool cancelled = run->child.stop == AGENT_STOP_CANCEL;
-    long long ms = (long long) (sw_now_ms() - run->child.start_ms);
-    int rc = agent_ws_prepared(self->conf->ws, t, &run->ws, &run->child);
-    s_release_child(run);
-    run->exit_code = -1;
-    run->state = RUN_ACTIVE;
-    if (cancelled) {
-        run->cancelled = true;
-        run->error = xstrdup("cancelled while its workspace was prepared");
-    }
-    else if (rc < 0) {
-        run->error = xasprintf("workspace: %s", run->ws.error);
-        /*  a conflict or a corrupt chunk fails the same way everywhere */
-        run->deterministic = !run->ws.retry;
-        log_warnx("task %s/%s cannot run: %s", t->job, t->id, run->error);
-    }
-    else {
-        if (run->ws.hit)
-            log_info("task %s/%s: worktree at %.12s in %lld ms (mirror hit, checkout %s "
-                     "%lld ms)", t->job, t->id, run->ws.base, ms,
-                     run->ws.fresh ? "fresh" : "reset", run->ws.checkout_ms);
-        else
-            log_info("task %s/%s: worktree at %.12s in %lld ms (fetched %lld bytes in %lld ms, "
-                     "checkout %s %lld ms)", t->job, t->id, run->ws.base, ms, run->ws.bytes,
-                     run->ws.fetch_ms, run->ws.fresh ? "fresh" : "reset", run->ws.checkout_ms);
-        s_start(self, run);
-        return;
-    }
-    s_check(self, run);
-}
-
-/*  After the task: the change and the outputs into the store. */
-static void
-s_ws_capture(agent_runs_t *self, run_t *run)
-{
-    agent_ws_spawn_t s = { 0 };
-    sw_err_t err = { 0 };
-    run->capture_at = 0;
-    bool ok = strcmp(run->status, "succeeded") == 0;
-    if (agent_ws_capture(self->conf->ws, &run->task, &run->ws, ok, &s, &err) < 0
-        || s_helper(self, run, &s, &err) < 0) {
-        agent_ws_spawn_release(&s);
-        free(run->ws.error);
-        run->ws.error = xstrdup(err.msg);
-        run->ws.retry = false;
-        s_ws_captured(self, run);
-    }
-}
-
-static void
-s_ws_captured(agent_runs_t *self, run_t *run)
-{
-    const sw_task_t *t = &run->task;
-    int rc = -1;
-    bool cancelled = false;
-    long long ms = 0;
-    if (run->spawned) {
-        cancelled = run->child.stop == AGENT_STOP_CANCEL;
-        ms = (long long) (sw_now_ms() - run->child.start_ms);
-        rc = agent_ws_captured(self->conf->ws, &run->ws, &run->child);
-        agent_child_release(&run->child);
-        run->spawned = false;
-    }
-    if (rc == 0) {
-        json_t *w = json_object_get(run->ws.captured, "workspace");
-        log_info("task %s/%s: change captured in %lld ms (%lld files, %lld bytes sent, %lld "
-                 "already stored)", t->job, t->id, ms,
-                 (long long) json_integer_value(json_object_get(w, "files")),
-                 (long long) json_integer_value(json_object_get(run->ws.captured, "sent")),
-                 (long long) json_integer_value(json_object_get(run->ws.captured, "reused")));
-        s_result(self, run);
-        return;
-    }
-    if (run->ws.retry && !cancelled) {
-        /*  Redis is out: the worktree stays, the capture is tried again
-         *  after 1, 2, 4, 8, 8 ... s (the result would wait anyway). */
-        run->capture_backoff_ms = run->capture_backoff_ms ? run->capture_backoff_ms * 2 : 1000;
-        if (run->capture_backoff_ms > 8000)
-            run->capture_backoff_ms = 8000;
-        run->capture_at = sw_now_ms() + run->capture_backoff_ms;
-        log_warnx("task %s/%s: the capture of its workspace failed (%s): trying again in "
-                  "%lld s", t->job, t->id, run->ws.error, (long long) run->capture_backoff_ms / 1000);
-        return;
-    }
-    if (cancelled) {
-        run->status = "cancelled";
-        run->pending.r.error = "cancelled while its workspace was captured";
-    }
-    else if (strcmp(run->status, "succeeded") == 0) {
-        /*  The task's work cannot come home: it did not succeed. */
-        run->status = "failed";
-        run->retryable = false;
-        run->pending.r.error = run->ws.error;
-    }
-    log_warnx("task %s/%s: its workspace was not stored: %s", t->job, t->id,
-              cancelled ? "cancelled" : run->ws.error);
-    s_result(self, run);
-}
-
-/*  --- stages: prepare and spawn ---------------------------------------------------------- */
-
-/*  The expanded prompt, in a private file that becomes the runner's stdin:
- *  never in argv, where an option parser would read it and the kernel
- *  caps it at 128 KiB. */
-static int
-s_prompt_file(agent_runs_t *self, run_t *run)
-{
-    const sw_task_t *t = &run->task;
-    sw_err_t err = { 0 };
-    run->prompt_fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "prompt",
-                                        &run->prompt_path, &err);
-    if (run->prompt_fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    const char *p = t->prompt;
-    size_t len = strlen(p), off = 0;
-    while (off < len) {
-        ssize_t w = write(run->prompt_fd, p + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            break;
-        off += (size_t) w;
-    }
-    if (off < len || lseek(run->prompt_fd, 0, SEEK_SET) != 0) {
-        run->error = xasprintf("cannot write the prompt to %s: %s", run->prompt_path,
-                               strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/*  codex's last-message file (-o; created empty here, so nothing else can
- *  take its name) and its output schema, in the state directory. */
-static int
-s_codex_files(agent_runs_t *self, run_t *run)
-{
-    const sw_task_t *t = &run->task;
-    sw_err_t err = { 0 };
-    int fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "last",
-                                &run->lastmsg, &err);
-    if (fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    close(fd);
-    if (!t->output_schema)
-        return 0;
-    fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "schema.json",
-                            &run->schema, &err);
-    if (fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    size_t len = strlen(t->output_schema);
-    bool ok = write(fd, t->output_schema, len) == (ssize_t) len;
-    if (close(fd) < 0)
-        ok = false;
-    if (!ok) {
-        run->error = xasprintf("cannot write the output schema to %s: %s", run->schema,
-                               strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/*  What a prepared run hands the spawn. */
-typedef struct {
-    char     *dir;
-    sw_strv_t argv;
-    char    **envp;
-} s_launch_t;
-
-static void
-s_launch_release(s_launch_t *l)
-{
-    free(l->dir);
-    sw_strv_release(&l->argv);
-    agent_env_free(l->envp);
-    memset(l, 0, sizeof *l);
-}
-
-/*  Stage prepare: everything the spawn needs, checked in the order that
- *  costs least first. -1 with run->error (and run->deterministic when no
- *  other attempt could pass). */
-static int
-s_prepare(agent_runs_t *self, run_t *run, s_launch_t *l)
-{
-    const agent_run_conf_t *conf = self->conf;
-    sw_err_t err = { 0 };
-    const sw_task_t *t = &run->task;
-    /*  A variable that could make the runner run foreign code: refused
-     *  before anything else happens (agent_env.h). */
-    if (agent_env_check(&conf->env_policy, t, &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
-    }
-    l->dir = t->ws.commit ? xstrdup(run->ws.cwd)
-           : !t->dir ? xstrdup(conf->workdir)
-           : t->dir[0] == '/' ? xstrdup(t->dir)
-           : xasprintf("%s/%s", conf->workdir, t->dir);
-    struct stat sb;
-    char *real = NULL;
-    int e = stat(l->dir, &sb) < 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR
-          : !(real = realpath(l->dir, NULL)) ? errno : 0;
-    if (e) {
-        /*  it may exist on another agent: retryable */
-        run->error = xasprintf("working directory %s: %s", l->dir, strerror(e));
-        return -1;
-    }
-    /*  The agent's own files are out of every task's reach: no task runs
-     *  where they are, whatever its --dir says. */
-    const char *state_dir = agent_state_dir(conf->state);
-    bool in_state = agent_path_inside(real, state_dir) || agent_path_inside(state_dir, real)
-                 || (conf->spool_dir && (agent_path_inside(real, conf->spool_dir)
-                                         || agent_path_inside(conf->spool_dir, real)));
-    free(real);
-    if (in_state) {
-        run->error = xasprintf("working directory %s holds the agent's state: no task may "
-                               "run there", l->dir);
-        run->deterministic = true;
-        return -1;
-    }
-    if (strcmp(t->runner, "codex") == 0 && s_codex_files(self, run) < 0)
-        return -1;
-    if (t->prompt && strstr(t->prompt, "{{")) {
-        sw_buf_t expanded;
-        sw_buf_init(&expanded);
-        if (agent_store_expand(self->store, t, &expanded, &err) < 0) {
-            sw_buf_release(&expanded);
-            run->error = xstrdup(err.msg);
-            run->deterministic = err.code == SW_ENOTFOUND;
-            return -1;
-        }
-        free(run->task.prompt);
-        run->task.prompt = expanded.data;
-    }
-    if (t->prompt && s_prompt_file(self, run) < 0)
-        return -1;
-    if (agent_runner_argv(conf->runner, t, l->dir, run->lastmsg, run->schema, &l->argv,
-                          &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
-    }
-    l->envp = agent_env_build(environ, conf->pass_env, t, conf->agent_id, run->token);
-    if (conf->rlimit_as || conf->rlimit_nofile) {
-        /*  posix_spawn cannot set limits: the child execs this agent once
-         *  more, which sets them and execs the runner (no window without
-         *  them, unlike prlimit after the spawn). */
-        sw_strv_t wrapped = { 0 };
-        char lim[2][32];
-        snprintf(lim[0], sizeof lim[0], "%lld", conf->rlimit_as);
-        snprintf(lim[1], sizeof lim[1], "%lld", conf->rlimit_nofile);
-        sw_strv_push(&wrapped, conf->self_exe);
-        sw_strv_push(&wrapped, conf->exec_limits_arg);
-        sw_strv_push(&wrapped, lim[0]);
-        sw_strv_push(&wrapped, lim[1]);
-        for (size_t i = 0; i < l->argv.n; i++)
-            sw_strv_push(&wrapped, l->argv.v[i]);
-        sw_strv_release(&l->argv);
-        l->argv = wrapped;
-    }
-    /*  An exec task's argv is the task's own: one that the kernel would
-     *  refuse fails now, once, with the numbers (no retry changes them). */
-    if (agent_child_check_args(l->argv.v[0], l->argv.v, l->envp, agent_child_arg_limit(),
-                               &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
-    }
-    return 0;
-}
-
-/*  Stage spawn: the child, its pipes and pidfd on the loop. */
-static int
-s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
+s_spawn(agent_runs_t *self, run_t *run)
 {
     const agent_run_conf_t *conf = self->conf;
     const sw_task_t *t = &run->task;
+    const agent_launch_t *l = &run->launch;
     sw_err_t err = { 0 };
     agent_child_opts_t o = {
-        .argv = l->argv.v, .envp = l->envp, .dir = l->dir, .stdin_fd = run->prompt_fd,
+        .argv = l->argv.v, .envp = l->envp, .dir = l->dir, .stdin_fd = l->prompt_fd,
         .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
         .grace_ms = conf->grace_ms,
         /*  codex cleans up its tool processes on SIGINT */
@@ -739,8 +480,8 @@ s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
         .out_head = (size_t) conf->max_output / 2,
         .out_tail = (size_t) conf->max_output / 2, .err_tail = 4096,
     };
-    int rc = s_child_start(self, run, &o, &err);
-    s_prompt_close(run);        /*  the child has it, or will never */
+    int rc = agent_child_spawn(&run->child, &o, &err);
+    agent_launch_spawned(&run->launch);     /*  the child has its prompt, or never will */
     if (rc < 0) {
         int e = run->child.spawn_errno;
         bool missing = e == ENOENT;
@@ -753,24 +494,172 @@ s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
         /*  What the task itself brings fails everywhere; a runner or
          *  program missing here may be on another agent. */
         run->deterministic = e == E2BIG || e == ENOEXEC || e == ENAMETOOLONG;
-        return -1;
+        run->start_failed = true;
+        log_warnx("task %s/%s cannot run: %s", t->job, t->id, run->error);
+        s_result(self, run);
+        return;
     }
+    s_watch(self, run, CHILD_TASK, xstrdup(run->token));
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);
-    return 0;
 }
 
-/*  A TASK's run, from prepare to spawn; a run that cannot start completes
- *  at once (its result says why). */
+/*  Stage hook: the node owner's hook H as the run's child, in the task's
+ *  working directory, with its own SWARM_RUN token (what it leaves behind
+ *  is swept once it ends, while the run goes on). One that cannot start
+ *  ends at once like a failed one. */
+static void
+s_hook_start(agent_runs_t *self, run_t *run, agent_hook_t h)
+{
+    const agent_run_conf_t *conf = self->conf;
+    char *token = xasprintf("%s %s", run->token, agent_hook_name(h));
+    agent_hook_env_t he = { .base = environ, .pass_env = conf->pass_env,
+                            .policy = &conf->env_policy, .agent_id = conf->agent_id,
+                            .token = token, .status = run->status,
+                            .exit_code = run->exit_code };
+    char **envp = agent_hook_env(h, &run->task, &he);
+    char *argv[] = { (char *) conf->hooks[h], NULL };
+    agent_child_opts_t o = {
+        .argv = argv, .envp = envp, .dir = run->dir, .stdin_fd = -1,
+        .timeout_ms = conf->hook_timeout_ms, .grace_ms = conf->grace_ms,
+        .term_signal = SIGTERM,
+        .out_head = 0, .out_tail = AGENT_HOOK_TAIL, .err_tail = AGENT_HOOK_TAIL,
+    };
+    sw_err_t err = { 0 };
+    int rc = agent_child_spawn(&run->child, &o, &err);
+    agent_env_free(envp);
+    if (rc < 0) {
+        free(token);
+        s_hook_done(self, run, h, err.msg);
+        return;
+    }
+    s_watch(self, run, h == AGENT_HOOK_PRE_TASK ? CHILD_PRE_TASK : CHILD_POST_TASK, token);
+    log_debug("%s hook of %s/%s attempt %lld: pid %d", agent_hook_name(h), run->task.job,
+              run->task.id, (long long) run->task.attempt, (int) run->child.pid);
+}
+
+/*  A TASK's run: prepare, then (once its working directory exists) the
+ *  pre-task hook, then the runner. A run that cannot start completes at
+ *  once (its result says why). */
 static void
 s_start(agent_runs_t *self, run_t *run)
 {
-    s_launch_t l = { 0 };
-    if (s_prepare(self, run, &l) < 0 || s_spawn(self, run, &l) < 0)
+    if (agent_prepare(self->conf, self->store, &run->task, run->token,
+                      run->task.ws.commit ? run->ws.cwd : NULL, &run->launch) < 0) {
+        run->error = run->launch.error;
+        run->launch.error = NULL;
+        run->deterministic = run->launch.deterministic;
         log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
-    s_prompt_close(run);
-    s_launch_release(&l);
-    s_check(self, run);
+        run->start_failed = true;
+        agent_launch_spawned(&run->launch);
+        s_result(self, run);
+        return;
+    }
+    /*  The working directory exists: the hooks run there. */
+    run->dir = xstrdup(run->launch.dir);
+    if (self->conf->hooks[AGENT_HOOK_PRE_TASK])
+        s_hook_start(self, run, AGENT_HOOK_PRE_TASK);
+    else
+        s_spawn(self, run);
+}
+
+/*  --- stages: workspace ------------------------------------------------------------------ */
+
+/*  Starts the workspace helper of a stage as the run's child (agent_ws
+ *  gave it the token "TOKEN workspace": what it leaves goes once it ends,
+ *  the runner's strays while it works). */
+static int
+s_ws_helper(agent_runs_t *self, run_t *run, agent_ws_spawn_t *s, child_role_t role,
+            sw_err_t *err)
+{
+    int rc = agent_child_spawn(&run->child, &s->opts, err);
+    agent_ws_spawn_release(s);
+    if (rc == 0)
+        s_watch(self, run, role, xstrdup(run->ws.token));
+    return rc;
+}
+
+/*  The first stage of a task with a workspace: its worktree. */
+static void
+s_ws_prepare(agent_runs_t *self, run_t *run)
+{
+    agent_ws_spawn_t s = { 0 };
+    sw_err_t err = { 0 };
+    run->ws.token = xasprintf("%s workspace", run->token);
+    if (agent_ws_prepare(self->conf->ws, &run->task, &run->ws, &s, &err) < 0
+        || s_ws_helper(self, run, &s, CHILD_WS_PREPARE, &err) < 0) {
+        agent_ws_spawn_release(&s);
+        run->error = xasprintf("workspace: %s", err.msg);
+        log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
+        s_result(self, run);
+    }
+}
+
+static void
+s_ws_prepared(agent_runs_t *self, run_t *run)
+{
+    bool cancelled = run->child.stop == AGENT_STOP_CANCEL || run->cancelled;
+    int rc = agent_ws_prepared(self->conf->ws, &run->task, &run->ws, &run->child);
+    s_child_release(run);
+    if (!cancelled && rc == 0) {
+        s_start(self, run);
+        return;
+    }
+    run->cancelled = cancelled;
+    run->error = cancelled ? xstrdup("cancelled while its workspace was prepared")
+               : xasprintf("workspace: %s", run->ws.error);
+    /*  a conflict or a corrupt chunk fails the same way everywhere */
+    run->deterministic = !cancelled && !run->ws.retry;
+    log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
+    s_result(self, run);
+}
+
+/*  After the task: the change and the outputs into the store. */
+static void
+s_ws_capture(agent_runs_t *self, run_t *run)
+{
+    agent_ws_spawn_t s = { 0 };
+    sw_err_t err = { 0 };
+    run->capture_at = 0;
+    bool ok = strcmp(run->status, "succeeded") == 0;
+    if (run->cancelled || agent_ws_capture(self->conf->ws, &run->task, &run->ws, ok, &s, &err) < 0
+        || s_ws_helper(self, run, &s, CHILD_WS_CAPTURE, &err) < 0) {
+        agent_ws_spawn_release(&s);
+        free(run->ws.error);
+        run->ws.error = xstrdup(run->cancelled ? "cancelled" : err.msg);
+        run->ws.retry = false;
+        s_ws_captured(self, run);
+    }
+}
+
+static void
+s_ws_captured(agent_runs_t *self, run_t *run)
+{
+    int rc = -1;
+    bool cancelled = run->cancelled;
+    if (run->spawned) {
+        cancelled = cancelled || run->child.stop == AGENT_STOP_CANCEL;
+        rc = agent_ws_captured(self->conf->ws, &run->task, &run->ws, &run->child);
+        s_child_release(run);
+    }
+    if (rc < 0 && run->ws.retry && !cancelled) {
+        run->capture_at = sw_now_ms() + run->ws.retry_ms;   /*  Redis is out */
+        return;
+    }
+    if (rc < 0) {
+        /*  The task's work cannot come home: it did not succeed. */
+        const char *why = cancelled ? "cancelled while its workspace was captured"
+                        : run->ws.error ? run->ws.error : "?";
+        log_warnx("task %s/%s: its workspace was not stored: %s", run->task.job, run->task.id,
+                  why);
+        if (cancelled || strcmp(run->status, "succeeded") == 0) {
+            run->status = cancelled ? "cancelled" : "failed";
+            run->retryable = false;
+            json_object_set_new(run->doc, "status", json_string(run->status));
+            json_object_set_new(run->doc, "error", json_string(why));
+        }
+    }
+    s_store_result(self, run);
 }
 
 /*  --- the run set ---------------------------------------------------------------------- */
@@ -826,18 +715,18 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
     run->exit_code = -1;
-    run->prompt_fd = -1;
+    agent_launch_init(&run->launch);
     run->task = *t;
     sw_task_init(t);
     run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
                            (long long) run->task.attempt);
+    agent_wsrun_init(&run->ws);
     long long busy = 0;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         busy += r->state != RUN_DONE;
     if (busy >= self->conf->slots)
         log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
                   self->conf->slots);
-    agent_wsrun_init(&run->ws);
     zlistx_add_end(self->runs, run);
     self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false);
     if (run->task.ws.commit)
@@ -850,17 +739,19 @@ void
 agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
 {
     run_t *run = s_find(self, job, id, attempt);
-    if (run && run->spawned) {
+    if (!run || run->state != RUN_ACTIVE)
+        return;
+    /*  Whatever runs now stops: the pre-task hook (the runner then never
+     *  starts), the runner, or the post-task hook. A post-task hook still
+     *  runs after a cancelled runner, like `finally`. */
+    run->cancelled = true;
+    if (!run->spawned && run->capture_at) {
+        log_info("cancelling %s/%s", job, id);
+        s_ws_capture(self, run);        /*  waiting for Redis: ends now, cancelled */
+    }
+    else if (run->spawned) {
         log_info("cancelling %s/%s", job, id);
         agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
-    }
-    else if (run && run->state == RUN_CAPTURING) {
-        /*  between two tries of its capture */
-        log_info("cancelling %s/%s", job, id);
-        run->capture_at = 0;
-        run->status = "cancelled";
-        run->pending.r.error = "cancelled while its workspace was captured";
-        s_result(self, run);
     }
 }
 
@@ -889,7 +780,7 @@ s_unspool(void *arg, agent_spooled_t *s)
     agent_runs_t *self = arg;
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
-    run->prompt_fd = -1;
+    agent_launch_init(&run->launch);
     agent_wsrun_init(&run->ws);
     sw_task_init(&run->task);
     run->task.job = s->job;
@@ -932,20 +823,18 @@ agent_runs_unspool(agent_runs_t *self)
 /*  --- strays ------------------------------------------------------------------------------ */
 
 /*  A child of ours that leads no task stays if it carries the token of a
- *  running one; one without a token stays while any task runs. */
+ *  running child (a runner, or a hook: each has its own, so what the
+ *  runner left goes while the post-task hook runs); one without a token
+ *  stays while any task runs. */
 static bool
 s_keep_child(pid_t pid, const char *token, void *arg)
 {
     agent_runs_t *self = arg;
     bool active = false;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
-        if (r->state == RUN_ACTIVE || r->state == RUN_PREPARING || r->state == RUN_CAPTURING) {
+        if (r->state == RUN_ACTIVE) {
             active = true;
-            /*  A capturing run's task is over: what carries its token
-             *  outside the helper's group is the task's, and goes before
-             *  the capture looks at the worktree. */
-            if (token && r->token && strcmp(token, r->token) == 0
-                && r->state != RUN_CAPTURING)
+            if (token && r->live && strcmp(token, r->live) == 0)
                 return true;
         }
     }
@@ -982,9 +871,7 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
         s_sweep(self);
     }
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
-        bool live = r->state == RUN_ACTIVE || r->state == RUN_PREPARING
-                 || r->state == RUN_CAPTURING;
-        if (live && r->spawned && agent_child_tick(&r->child, now)) {
+        if (r->state == RUN_ACTIVE && r->spawned && agent_child_tick(&r->child, now)) {
             log_warnx("task %s: a process outside its group holds its output open; "
                       "closing", r->task.id);
             for (int i = 0; i < 2; i++) {
@@ -995,9 +882,9 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
                 }
             }
         }
-        if (r->state == RUN_CAPTURING && !r->spawned && r->capture_at && now >= r->capture_at)
+        if (r->state == RUN_ACTIVE && !r->spawned && r->capture_at && now >= r->capture_at)
             s_ws_capture(self, r);
-        else if (live)
+        else if (r->state == RUN_ACTIVE)
             s_check(self, r);
         else if (r->state == RUN_STORING)
             s_store(self, r);

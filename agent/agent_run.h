@@ -5,20 +5,36 @@
  *  fields (tmux's job.c: one struct job from job_run to job_free). Its
  *  life is a line of stages:
  *
- *    workspace a task with a workspace first gets its worktree from a helper
- *              child (agent_ws: supervised like the task itself)
+ *    workspace a task with a workspace first gets its worktree, from a
+ *              helper child (agent_ws; the task's working directory is
+ *              in it); a conflict or a corrupt chunk ends the run here
  *    prepare   the working directory, the expanded prompt, the environment
  *              and the runner's argv; a task that cannot run ends here
  *              with the reason (and whether another attempt could pass)
- *    spawn     the child in its own process group (agent_child), its
+ *    pre-task  the node owner's hook (agent_hook), when there is one, in
+ *              the working directory; if it fails, the task fails and
+ *              the runner never starts
+ *    spawn     the runner in its own process group (agent_child), its
  *              pipes and pidfd on the loop
  *    supervise output, timeouts, cancel (the loop calls in)
  *    collect   once the child exited AND both pipes reached EOF: exit
  *              status, output (the runner's answer), usage
- *    capture   with a workspace, a helper child stores the change and the
- *              outputs (again later while Redis is out)
- *    result    the result document
+ *    result    the result document; then the post-task hook, when there
+ *              is one and the run reached its working directory, whose
+ *              outcome goes into the document's hooks field
+ *    capture   with a workspace and a runner that ran: once nothing of the
+ *              task runs (its strays killed), a helper child stores the
+ *              change and the outputs; their fields go into the document
+ *              (tried again while Redis is out; any other failure fails a
+ *              task that had succeeded: its work cannot come home)
  *    store     into Redis, or the spool until Redis answers; then DONE
+ *
+ *  A run has one child at a time, a hook, a workspace helper or the
+ *  runner, supervised the same way: its own process group, a timeout,
+ *  stopped on cancel, its output capped, and its own SWARM_RUN token, so
+ *  that what it leaves behind is killed when it ends. The capture comes
+ *  after the post-task hook so that what the node owner's hooks set up
+ *  and removed in the worktree is not part of the task's change.
  *
  *  The run set (agent_runs_t) also owns what concerns all runs: reaping
  *  (the agent is a child subreaper) and the sweep of processes that
@@ -30,6 +46,7 @@
 #include <czmq.h>
 
 #include "agent_env.h"
+#include "agent_hook.h"
 #include "agent_metrics.h"
 #include "agent_runner.h"
 #include "agent_state.h"
@@ -54,6 +71,8 @@ typedef struct {
     long long                  max_output;  /*  bytes kept per task, head + tail */
     long long                  rlimit_as;   /*  0 = inherit */
     long long                  rlimit_nofile;
+    const char                *hooks[AGENT_HOOK_COUNT];  /*  the node owner's, or NULL */
+    long long                  hook_timeout_ms;
     agent_ws_t                *ws;          /*  workspaces: worktrees and their helpers */
 } agent_run_conf_t;
 
@@ -77,8 +96,10 @@ void agent_runs_destroy(agent_runs_t **self_p);
  *  contents (T is left empty). A TASK for an attempt already here is
  *  ignored. */
 void agent_runs_start(agent_runs_t *self, sw_task_t *t);
-/*  Stops the run of that attempt (its group: the stop signal, then
- *  SIGKILL after the grace period); it ends as cancelled. */
+/*  Stops the run of that attempt: the child now running (its group: the
+ *  stop signal, then SIGKILL after the grace period). A runner stopped so,
+ *  or never started because its pre-task hook was, ends as cancelled; the
+ *  post-task hook still runs after it. */
 void agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t attempt);
 /*  The periodic work (every 100 ms): reaping, timeouts and escalation, the
  *  sweep of strays, retrying results Redis did not take, freeing runs

@@ -167,8 +167,15 @@ agent_state_check_dir(const char *dir, sw_err_t *err)
         log_info("%s was readable by others (mode %04o): now 0700", dir,
                  (unsigned) (st.st_mode & 07777));
     }
+    return agent_path_check_above(dir, "the agent's state must be private", err);
+}
+
+int
+agent_path_check_above(const char *path, const char *why, sw_err_t *err)
+{
     /*  Whoever can write a directory above can put another in its place. */
-    char *p = xstrdup(dir);
+    struct stat st;
+    char *p = xstrdup(path);
     int rc = 0;
     for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
         if (slash == p)
@@ -184,8 +191,8 @@ agent_state_check_dir(const char *dir, sw_err_t *err)
             || (!sticky && (st.st_mode & S_IWOTH))
             || (!sticky && (st.st_mode & S_IWGRP) && st.st_gid != getegid())) {
             rc = sw_err_set(err, SW_EINVAL, "%s is under %s, which others can change (owner "
-                            "uid %d, mode %04o): the agent's state must be private", dir, p,
-                            (int) st.st_uid, (unsigned) (st.st_mode & 07777));
+                            "uid %d, mode %04o): %s", path, p, (int) st.st_uid,
+                            (unsigned) (st.st_mode & 07777), why);
             break;
         }
         if (strcmp(p, "/") == 0)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_orphans.h"
 #include "agent_wshelper.h"
 #include "sw_cas.h"
 #include "sw_selftest.h"
@@ -248,8 +249,14 @@ s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *st
     char *url = xasprintf("SWARM_REDIS=%s", c->redis_url);
     sw_strv_push(&s->envp, url);
     free(url);
+    if (r->token) {
+        /*  what a killed helper leaves behind is swept like a task's */
+        char *tok = xasprintf(AGENT_RUN_ENV "=%s", r->token);
+        sw_strv_push(&s->envp, tok);
+        free(tok);
+    }
     s->opts = (agent_child_opts_t) {
-        .argv = s->argv.v, .envp = s->envp.v, .dir = self->dir,
+        .argv = s->argv.v, .envp = s->envp.v, .dir = self->dir, .stdin_fd = -1,
         .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : AGENT_WS_TIMEOUT_MS,
         .grace_ms = 2000, .term_signal = SIGTERM,
         .out_head = 4096, .out_tail = 4096, .err_tail = 8192,
@@ -389,6 +396,14 @@ agent_ws_prepared(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const 
      *  objects): nobody evicts it meanwhile. */
     if (r->use_fd < 0)
         r->use_fd = agent_ws_lock(self->mirrors, t->ws.repo, "use", LOCK_SH | LOCK_NB);
+    long long ms = (long long) (sw_now_ms() - c->start_ms);
+    if (r->hit)
+        log_info("task %s/%s: worktree at %.12s in %lld ms (mirror hit, checkout %s %lld ms)",
+                 t->job, t->id, r->base, ms, r->fresh ? "fresh" : "reset", r->checkout_ms);
+    else
+        log_info("task %s/%s: worktree at %.12s in %lld ms (fetched %lld bytes in %lld ms, "
+                 "checkout %s %lld ms)", t->job, t->id, r->base, ms, r->bytes, r->fetch_ms,
+                 r->fresh ? "fresh" : "reset", r->checkout_ms);
     return 0;
 }
 
@@ -419,14 +434,32 @@ agent_ws_capture(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, bool su
 }
 
 int
-agent_ws_captured(agent_ws_t *self, agent_wsrun_t *r, const agent_child_t *c)
+agent_ws_captured(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
+                  const agent_child_t *c)
 {
     json_t *a = s_answer(r, c, "capture");
-    if (!a)
+    if (!a) {
+        if (r->retry) {
+            /*  Redis is out: the worktree stays, the capture is tried
+             *  again after 1, 2, 4, 8, 8 ... s (the result would wait
+             *  anyway). */
+            r->retry_ms = r->retry_ms ? r->retry_ms * 2 : 1000;
+            if (r->retry_ms > 8000)
+                r->retry_ms = 8000;
+            log_warnx("task %s/%s: the capture of its workspace failed (%s): trying again in "
+                      "%lld s", t->job, t->id, r->error, (long long) r->retry_ms / 1000);
+        }
         return -1;
+    }
     json_decref(r->captured);
     r->captured = a;
     r->capturing = false;
+    json_t *w = json_object_get(a, "workspace");
+    log_info("task %s/%s: change captured in %lld ms (%lld files, %lld bytes sent, %lld already "
+             "stored)", t->job, t->id, (long long) (sw_now_ms() - c->start_ms),
+             (long long) json_integer_value(json_object_get(w, "files")),
+             (long long) json_integer_value(json_object_get(a, "sent")),
+             (long long) json_integer_value(json_object_get(a, "reused")));
     (void) self;
     return 0;
 }
@@ -459,6 +492,7 @@ agent_ws_done(agent_ws_t *self, agent_wsrun_t *r)
     free(r->base_tree);
     free(r->cwd);
     free(r->error);
+    free(r->token);
     json_decref(r->prereqs);
     json_decref(r->captured);
     agent_wsrun_init(r);

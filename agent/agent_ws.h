@@ -85,6 +85,8 @@ typedef struct {
     int     captures;           /*  capture attempts so far */
     char   *error;              /*  why the stage failed */
     bool    retry;              /*  ... and whether another try may pass */
+    int64_t retry_ms;           /*  capture: try again after this long (1, 2, 4, 8, 8 ... s) */
+    char   *token;              /*  the helpers' SWARM_RUN (set by the run; freed here) */
 } agent_wsrun_t;
 
 void agent_wsrun_init(agent_wsrun_t *r);
@@ -104,7 +106,8 @@ void agent_ws_spawn_release(agent_ws_spawn_t *s);
  *  writes the request. 0, or -1 with err (the task fails). */
 int agent_ws_prepare(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
                      agent_ws_spawn_t *s, sw_err_t *err);
-/*  After the prepare child c finished: 0 with r->cwd set; -1 with
+/*  After the prepare child c finished: 0 with r->cwd set (and a line in
+ *  the log: where the start came from, how long it took); -1 with
  *  r->error (and r->retry when another attempt could pass). */
 int agent_ws_prepared(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
                       const agent_child_t *c);
@@ -112,9 +115,11 @@ int agent_ws_prepared(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
  *  task succeeded. */
 int agent_ws_capture(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, bool succeeded,
                      agent_ws_spawn_t *s, sw_err_t *err);
-/*  After the capture child: 0 with r->captured; -1 with r->error and
- *  r->retry (Redis was out: capture again later). */
-int agent_ws_captured(agent_ws_t *self, agent_wsrun_t *r, const agent_child_t *c);
+/*  After the capture child: 0 with r->captured (logged); -1 with
+ *  r->error and r->retry (Redis was out: capture again after
+ *  r->retry_ms, logged). */
+int agent_ws_captured(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
+                      const agent_child_t *c);
 /*  The run is over (its result stored, or the agent leaves): the
  *  worktree goes back to the pool, the lock is let go. */
 void agent_ws_done(agent_ws_t *self, agent_wsrun_t *r);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coord_record.h"
 #include "sw_keys.h"
 
 #define SWEEP_MS 100
@@ -547,6 +548,8 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone };
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);
+    coord_store_set_record_ttl(self->store, conf->record_ttl_s ? conf->record_ttl_s
+                                                                : COORD_RECORD_TTL_S);
     self->peers = zhashx_new();
     self->outbox = zlistx_new();
     self->waiters = zlistx_new();

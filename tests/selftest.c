@@ -11,6 +11,7 @@
 
 #include "agent_child.h"
 #include "agent_env.h"
+#include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_spool.h"
 #include "agent_state.h"
@@ -18,6 +19,7 @@
 #include "agent_runner.h"
 #include "agent_ws.h"
 #include "agent_wshelper.h"
+#include "coord_record.h"
 #include "coord_sched.h"
 #include "sw_args.h"
 #include "sw_hook.h"
@@ -52,6 +54,7 @@ static const sw_selftest_t s_tests[] = {
     { "metrics", sw_metrics_test },
     { "http", sw_http_test },
     { "sched", coord_sched_test },
+    { "record", coord_record_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
@@ -65,6 +68,7 @@ static const sw_selftest_t s_tests[] = {
     { "env", agent_env_test },
     { "result", agent_result_test },
     { "state", agent_state_test },
+    { "agent_hook", agent_hook_test },
     { NULL, NULL },
 };
 
