@@ -22,6 +22,13 @@ agent_env_match(const char *name, size_t namelen, const char *pattern)
 }
 
 bool
+agent_env_pattern_valid(const char *pattern)
+{
+    size_t n = strlen(pattern), star = strcspn(pattern, "*");
+    return n > 0 && !strchr(pattern, '=') && (star == n || star == n - 1);
+}
+
+bool
 agent_env_match_any(const char *name, size_t namelen, const sw_strv_t *patterns)
 {
     for (size_t i = 0; patterns && i < patterns->n; i++)
@@ -108,6 +115,10 @@ static const struct {
     { "HOME", "runners and git read their configuration there (~/.codex, ~/.claude, "
               "~/.gitconfig)" },
     { "XDG_*", "programs read their configuration there (git: XDG_CONFIG_HOME/git/config)" },
+    { "TMPDIR", "codex's workspace-write sandbox lets the model write where it points (the "
+                "agent's state dir, ~/.ssh)" },
+    { "SWARM_CTL_MODULE", "the swarm CLI loads code from it, and the runners start swarm mcp "
+                          "outside their sandbox" },
 };
 
 /*  git's identity and dates run nothing: they pass. */
@@ -282,6 +293,10 @@ agent_env_test(bool verbose)
     CHECK(!agent_env_match("LC", 2, "LC_*") && agent_env_match("ANY", 3, "*"));
     CHECK(agent_env_match("PATH=/x", 4, "PATH") && agent_env_namelen("PATH=/x") == 4);
     CHECK(agent_env_namelen("BARE") == 4);
+    CHECK(agent_env_pattern_valid("CC") && agent_env_pattern_valid("LC_*"));
+    CHECK(agent_env_pattern_valid("*") && agent_env_pattern_valid("\xc3\xa9T\xc3\xa9"));
+    CHECK(!agent_env_pattern_valid("") && !agent_env_pattern_valid("A=B"));
+    CHECK(!agent_env_pattern_valid("*X") && !agent_env_pattern_valid("A*B*"));
 
     /*  the agent's own variables: an allowlist */
     sw_strv_t extra = { 0 };
@@ -323,7 +338,8 @@ agent_env_test(bool verbose)
     const char *bad[] = { "LD_PRELOAD", "NODE_OPTIONS", "CODEX_HOME", "PYTHONSTARTUP",
                           "GIT_SSH_COMMAND", "GIT_CONFIG_COUNT", "BASH_ENV", "HOME", "PATH",
                           "CLAUDE_CONFIG_DIR", "HTTPS_PROXY", "OPENAI_BASE_URL",
-                          "BASH_FUNC_ls%%", "XDG_CONFIG_HOME", NULL };
+                          "BASH_FUNC_ls%%", "XDG_CONFIG_HOME", "SWARM_CTL_MODULE", "TMPDIR",
+                          NULL };
     for (const char **b = bad; *b; b++) {
         sw_task_t u;
         sw_task_copy(&u, &t);
@@ -332,8 +348,8 @@ agent_env_test(bool verbose)
         CHECK(strstr(err.msg, *b) && strstr(err.msg, "--task-env"));
         sw_task_release(&u);
     }
-    CHECK(strstr(err.msg, "task variable XDG_CONFIG_HOME is refused: ")
-          && strstr(err.msg, "(start the agent with --task-env XDG_CONFIG_HOME to allow it)"));
+    CHECK(strstr(err.msg, "task variable TMPDIR is refused: codex's workspace-write sandbox ")
+          && strstr(err.msg, "(start the agent with --task-env TMPDIR to allow it)"));
     sw_kv_set(&t.env, "GIT_AUTHOR_NAME", "me");
     sw_kv_set(&t.env, "NODE_ENVX", "1");       /*  NODE_*: refused */
     CHECK(agent_env_check(&pol, &t, &err) < 0 && strstr(err.msg, "NODE_ENVX"));

@@ -23,6 +23,11 @@ size_t agent_env_namelen(const char *var);
 /*  Whether the name (NAMELEN bytes at NAME, not NUL-terminated) matches
  *  PATTERN: NAME, PREFIX* or *. */
 bool agent_env_match(const char *name, size_t namelen, const char *pattern);
+/*  Whether PATTERN can match a name: not empty, no '=', '*' only at its
+ *  end. For the options that take patterns (--pass-env, --task-env): a
+ *  pattern that matches nothing would refuse or drop every variable
+ *  without a word. */
+bool agent_env_pattern_valid(const char *pattern);
 /*  Whether NAME matches any of PATTERNS (NULL: none). */
 bool agent_env_match_any(const char *name, size_t namelen, const sw_strv_t *patterns);
 

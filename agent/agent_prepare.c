@@ -129,7 +129,10 @@ agent_prepare(const agent_run_conf_t *conf, agent_store_t *store, sw_task_t *t,
               : xasprintf("%s/%s", conf->workdir, t->dir);
     struct stat sb;
     char *real = NULL;
+    /*  (one the agent cannot enter would fail the spawn's chdir, which
+     *  reads as the runner's own error) */
     int e = stat(dir, &sb) < 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR
+          : access(dir, X_OK) < 0 ? errno
           : !(real = realpath(dir, NULL)) ? errno : 0;
     if (e) {
         /*  it may exist on another agent: retryable */
@@ -160,7 +163,9 @@ agent_prepare(const agent_run_conf_t *conf, agent_store_t *store, sw_task_t *t,
         if (agent_store_expand(store, t, &expanded, &err) < 0) {
             sw_buf_release(&expanded);
             l->error = xstrdup(err.msg);
-            l->deterministic = err.code == SW_ENOTFOUND;
+            /*  a reference that is missing or invalid, or a prompt over the
+             *  limits, is for good; Redis not answering is not */
+            l->deterministic = err.code == SW_ENOTFOUND || err.code == SW_EINVAL;
             return -1;
         }
         free(t->prompt);

@@ -65,8 +65,9 @@ int agent_state_check_dir(const char *dir, sw_err_t *err);
 /*  Checks that no directory above absolute PATH lets others put something
  *  else in its place: each is owned by root or us, and not writable by
  *  others (nor by a group not ours) unless sticky (OpenSSH's StrictModes
- *  rule). 0, or -1 with err: "PATH is under DIR, which others can change
- *  (owner uid U, mode M): WHY". */
+ *  rule); those that do not exist yet are skipped (so a path can be
+ *  checked before it is made). 0, or -1 with err: "PATH is under DIR, which
+ *  others can change (owner uid U, mode M): WHY". */
 int agent_path_check_above(const char *path, const char *why, sw_err_t *err);
 
 /*  Opens DIR as the state directory (creating it and missing parents with
