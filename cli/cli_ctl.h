@@ -37,6 +37,10 @@ int  cli_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t ma
  *  current job; NULL fields and max_agents < 0 leave settings alone. */
 int  cli_init_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
                    const char *ns, long long max_agents, sw_msg_t *reply);
+/*  The same with the job's workspace (NULL: left alone). */
+int  cli_init_ws_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
+                      const char *ns, long long max_agents, const sw_task_ws_t *ws,
+                      sw_msg_t *reply);
 /*  CANCEL of ids of job (none: the whole job; job NULL: the current one). */
 int  cli_cancel_call(cli_t *cli, const char *job, char **ids, int nids, sw_msg_t *reply);
 

@@ -90,7 +90,7 @@ cli_results_docs(cli_t *cli, const char *job, int *code)
 
 /*  Prints one row (table, markdown or a JSON array element) and counts it. */
 static void
-s_print_row(cli_t *cli, const char *job, bool md, s_row_t *r, int counts[SW_TS_COUNT],
+s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int counts[SW_TS_COUNT],
             long long *bad, long long *unfinished, sw_strv_t *named, long long index)
 {
     int st = sw_tstate_parse(r->status);
@@ -136,18 +136,29 @@ s_print_row(cli_t *cli, const char *job, bool md, s_row_t *r, int counts[SW_TS_C
     else if (r->result)
         text = s_jstr(r->result, "stderr_tail");
     s_first_line(text, summary, sizeof summary);
+    char change[64] = "";
+    if (ws) {
+        cli_ws_stat_text(r->result, change, sizeof change);
+        if (!*change)
+            snprintf(change, sizeof change, "-");
+    }
     if (md) {
         printf("| `%s` | %s%s%s | %ld | %s | %s | %s | %s | ", r->id,
                st == SW_TS_SUCCEEDED ? "" : "**", r->status ? r->status : "?",
                st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
                r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
                dur, code);
+        if (ws)
+            printf("%s | ", change);
         s_md_cell(summary);
         printf(" |\n");
         return;
     }
-    printf("%-28s %-10s %7ld  %-16s %8s %4s  %s\n", r->id, r->status ? r->status : "?",
-           r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code, summary);
+    printf("%-28s %-10s %7ld  %-16s %8s %4s  ", r->id, r->status ? r->status : "?",
+           r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code);
+    if (ws)
+        printf("%-22s ", change);
+    printf("%s\n", summary);
 }
 
 int
@@ -191,24 +202,34 @@ cli_results(cli_t *cli, int argc, char **argv)
     int counts[SW_TS_COUNT] = { 0 };
     long long bad = 0, unfinished = 0;
     sw_strv_t named = { 0 };            /*  the first ten that did not succeed */
-    if (md && !cli->json)
-        printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | exit | "
-               "output / error |\n|---|---|---:|---|---|---:|---:|---|\n", job);
-    else if (!cli->json)
-        printf("%-28s %-10s %7s  %-16s %8s %4s  %s\n", "TASK", "STATUS", "ATTEMPT", "AGENT",
-               "TIME", "EXIT", "OUTPUT / ERROR");
-    else
-        fputs("[", stdout);
     int rc = 0;
+    bool ws = false, headed = false;
     s_row_t *rows = xcalloc(S_PAGE + 1, sizeof *rows);
-    for (size_t from = 0; rc == 0 && from < ids.n; from += S_PAGE) {
-        size_t n = ids.n - from < S_PAGE ? ids.n - from : S_PAGE;
-        memset(rows, 0, n * sizeof *rows);
-        if (sw_results_rows(cli->redis, job, ids.v + from, n, rows, &err) < 0)
+    for (size_t from = 0; rc == 0 && (from < ids.n || !headed); from += S_PAGE) {
+        size_t n = from < ids.n ? (ids.n - from < S_PAGE ? ids.n - from : S_PAGE) : 0;
+        memset(rows, 0, (n + 1) * sizeof *rows);
+        if (n && sw_results_rows(cli->redis, job, ids.v + from, n, rows, &err) < 0)
             rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+        if (!headed && rc == 0) {
+            /*  A job with workspaces (seen in its first page) gets a column
+             *  with each task's diffstat. */
+            for (size_t i = 0; i < n && !ws; i++)
+                ws = json_is_object(json_object_get(rows[i].result, "workspace"));
+            if (md && !cli->json)
+                printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | "
+                       "exit | %soutput / error |\n|---|---|---:|---|---|---:|---:|%s---|\n", job,
+                       ws ? "change | " : "", ws ? "---|" : "");
+            else if (!cli->json)
+                printf("%-28s %-10s %7s  %-16s %8s %4s  %s%s\n", "TASK", "STATUS", "ATTEMPT",
+                       "AGENT", "TIME", "EXIT", ws ? "CHANGE                 " : "",
+                       "OUTPUT / ERROR");
+            else
+                fputs("[", stdout);
+            headed = true;
+        }
         for (size_t i = 0; i < n; i++) {
             if (rc == 0)
-                s_print_row(cli, job, md, &rows[i], counts, &bad, &unfinished, &named,
+                s_print_row(cli, job, md, ws, &rows[i], counts, &bad, &unfinished, &named,
                             (long long) (from + i));
             sw_result_row_release(&rows[i]);
         }

@@ -77,6 +77,30 @@ sw_key_mem(const char *ns, const char *key)
     return s_key("ns", ns, "entry", key);
 }
 
+char *
+sw_key_cas(const char *digest)
+{
+    return s_key("cas", digest, NULL, NULL);
+}
+
+char *
+sw_key_cas_jobs(const char *digest)
+{
+    return s_key("cas", digest, "jobs", NULL);
+}
+
+char *
+sw_key_job_cas(const char *job)
+{
+    return s_key("job", job, "cas", NULL);
+}
+
+char *
+sw_key_commit(const char *oid)
+{
+    return s_key("commit", oid, NULL, NULL);
+}
+
 /*  --- layout ------------------------------------------------------------------ */
 
 /*  KEYS: layout mark, then keys only layout 1 data has (or shares).
@@ -395,6 +419,10 @@ sw_keys_test(bool verbose)
     CHECK(s_is(sw_key_mem("n", "50% {x}"), "swarm:ns:{n}:entry:50%25 %7Bx%7D"));
     CHECK(s_is(sw_key_ns_ttl("a:b"), "swarm:ns:{a%3Ab}:ttl"));
     CHECK(s_is(sw_key_mem("n", "дизайн\x01"), "swarm:ns:{n}:entry:дизайн%01"));
+    CHECK(s_is(sw_key_cas("ab12"), "swarm:cas:{ab12}"));
+    CHECK(s_is(sw_key_cas_jobs("ab12"), "swarm:cas:{ab12}:jobs"));
+    CHECK(s_is(sw_key_job_cas("j:1"), "swarm:job:{j%3A1}:cas"));
+    CHECK(s_is(sw_key_commit("0f"), "swarm:commit:{0f}"));
 
     /*  The pairs that collided in layout 1 (and neighbours) are distinct,
      *  and no key of one kind equals a key of another. */
@@ -406,6 +434,8 @@ sw_keys_test(bool verbose)
         sw_key_mem("a}", "b"), sw_key_mem("a", "}b"), sw_key_mem("{a", "b"),
         sw_key_task("x", "tasks"), sw_key_job_tasks("x:task:tasks"), sw_key_mem("x", "*"),
         sw_key_task("j", "entry:k"), sw_key_mem("j", "k"), sw_key_job("j:task:a"),
+        sw_key_job_cas("j"), sw_key_task("j", "cas"), sw_key_job("j:cas"), sw_key_cas("j"),
+        sw_key_cas_jobs("j"), sw_key_cas("j:jobs"), sw_key_commit("j"),
     };
     size_t n = sizeof keys / sizeof keys[0];
     for (size_t i = 0; i < n; i++)

@@ -217,7 +217,7 @@ s_add(s_ctx_t *c, const yaml_node_t *where)
 
 static const char *const s_task_keys =
     "id, name, type, task, runner, command, timeout, idle_timeout, max_attempts, max_turns, "
-    "max_budget_usd, labels, env, dir, depends_on";
+    "max_budget_usd, labels, env, dir, depends_on, workspace, outputs";
 
 /*  One task mapping (a worker, a stage, a spawn_workers item). */
 static s_entry_t *
@@ -264,6 +264,10 @@ s_task(s_ctx_t *c, const yaml_node_t *n, const char *section, const char *defaul
             s_want_map(c, vn, "labels", &t->labels);
         else if (s_is(k, "env", NULL))
             s_want_map(c, vn, "env", &t->env);
+        else if (s_is(k, "workspace", NULL))
+            s_want_str(c, vn, "workspace", &e->t.workspace);
+        else if (s_is(k, "outputs", NULL))
+            s_want_list(c, vn, "outputs", &t->outputs, NULL, NULL);
         else if (s_is(k, "depends_on", "after") && e->deps_given)
             s_err(c, kn, "depends_on and after are one key: give one of them");
         else if (s_is(k, "depends_on", "after")) {
@@ -747,6 +751,7 @@ s_ctx_drop(s_ctx_t *c)
     for (size_t i = 0; i < c->n; i++) {
         sw_task_release(&c->v[i].t.task);
         free(c->v[i].t.name);
+        free(c->v[i].t.workspace);
         free(c->v[i].dep_line);
         free(c->v[i].dep_col);
     }
@@ -769,6 +774,7 @@ sw_plan_release(sw_plan_t *p)
     for (size_t i = 0; i < p->n; i++) {
         sw_task_release(&p->tasks[i].task);
         free(p->tasks[i].name);
+        free(p->tasks[i].workspace);
     }
     free(p->tasks);
     free(p->name);
@@ -776,6 +782,7 @@ sw_plan_release(sw_plan_t *p)
     free(p->template);
     free(p->topology);
     free(p->strategy);
+    free(p->workspace);
     sw_hooks_release(&p->hooks);
     sw_plan_init(p);
 }
@@ -809,7 +816,7 @@ s_unique_keys(s_ctx_t *c)
 
 static const char *const s_top_keys =
     "name, description, max_agents, namespace, on_failure, template, topology, strategy, "
-    "hooks, workers, stages, steps, aggregate";
+    "hooks, workspace, workers, stages, steps, aggregate";
 
 /*  One phase of hooks: a list of commands, each an argv list or a string
  *  split like a shell splits words (as command: is); a lone string is a
@@ -930,6 +937,8 @@ sw_plan_parse(const char *file, const char *text, size_t len, sw_plan_t *p, sw_s
             s_want_str(&c, vn, "topology", &p->topology);
         else if (strcmp(k, "strategy") == 0)
             s_want_str(&c, vn, "strategy", &p->strategy);
+        else if (strcmp(k, "workspace") == 0)
+            s_want_str(&c, vn, "workspace", &p->workspace);
         else if (strcmp(k, "hooks") == 0)
             s_hooks(&c, vn);
         else if (strcmp(k, "workers") == 0)
@@ -1233,7 +1242,7 @@ sw_plan_test(bool verbose)
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, dependson: [b]}\n", &p, &errors),
                  "p.yaml:2:22: unknown key 'dependson' in workers (known: id, name, type, task, "
                  "runner, command, timeout, idle_timeout, max_attempts, max_turns, "
-                 "max_budget_usd, labels, env, dir, depends_on)") == 0);
+                 "max_budget_usd, labels, env, dir, depends_on, workspace, outputs)") == 0);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\n  - {id: a, task: y}\n", &p, &errors),
                  "p.yaml:3:5: duplicate id 'a' (first at line 2)") == 0);
     /*  found by fuzz_plan: a key given twice leaked and misplaced positions */
@@ -1265,12 +1274,20 @@ sw_plan_test(bool verbose)
                        "      max_budget_usd: 0.5}\n", &p, &errors), "") == 0);
     CHECK(p.n == 1 && p.tasks[0].task.max_turns == 3 && p.tasks[0].task.max_budget_cents == 50);
     sw_plan_release(&p);
+    /*  workspaces: a job's, a task's own, and output globs */
+    CHECK(strcmp(s_try("workspace: ..\nworkers:\n  - {id: a, task: x, outputs: ['*.o', "
+                       "'lib/*.a']}\n  - {id: b, task: y, workspace: /srv/other}\n", &p,
+                       &errors), "") == 0);
+    CHECK(p.workspace && strcmp(p.workspace, "..") == 0 && p.n == 2);
+    CHECK(p.tasks[0].task.outputs.n == 2 && strcmp(p.tasks[0].task.outputs.v[1], "lib/*.a") == 0);
+    CHECK(!p.tasks[0].workspace && strcmp(p.tasks[1].workspace, "/srv/other") == 0);
+    sw_plan_release(&p);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: [x]}\n", &p, &errors),
                  "p.yaml:2:19: task must be a string, not a list") == 0);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\nstagez: []\n", &p, &errors),
                  "p.yaml:3:1: unknown key 'stagez' (known: name, description, max_agents, "
-                 "namespace, on_failure, template, topology, strategy, hooks, workers, stages, "
-                 "steps, aggregate)") == 0);
+                 "namespace, on_failure, template, topology, strategy, hooks, workspace, "
+                 "workers, stages, steps, aggregate)") == 0);
     CHECK(strncmp(s_try("workers:\n  - {id: a, task: x\n", &p, &errors), "p.yaml:3:1: YAML: ",
                   18) == 0);
     CHECK(strcmp(s_try("name: x\n", &p, &errors), "p.yaml:1:1: a plan needs workers:, stages: "

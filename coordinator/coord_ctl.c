@@ -244,7 +244,9 @@ s_on_init(coord_ctl_t *self, sw_msg_t *m)
     sw_err_t err = { 0 };
     char *job = NULL, *topology = NULL, *strategy = NULL, *ns = NULL, *on_failure = NULL;
     int64_t max_agents = -1;
+    sw_task_ws_t ws = { 0 };
     if (sw_mp_str(m->body, "job", false, &job, &err) < 0
+        || sw_task_ws_unpack(m->body, "workspace", &ws, &err) < 0
         || sw_mp_str(m->body, "topology", false, &topology, &err) < 0
         || sw_mp_str(m->body, "strategy", false, &strategy, &err) < 0
         || sw_mp_str(m->body, "namespace", false, &ns, &err) < 0
@@ -290,6 +292,11 @@ s_on_init(coord_ctl_t *self, sw_msg_t *m)
         j->max_agents = (int) max_agents;
     if (on_failure)
         j->halt = strcmp(on_failure, "stop") == 0;
+    if (ws.commit) {
+        sw_task_ws_release(&j->ws);
+        j->ws = ws;
+        memset(&ws, 0, sizeof ws);
+    }
     coord_store_job(self->store, j);
     ctl_set_current(self, j->id);
     ctl_reply_t r;
@@ -302,6 +309,7 @@ out:
     free(strategy);
     free(ns);
     free(on_failure);
+    sw_task_ws_release(&ws);
 }
 
 /*  --- AGENTS, DRAIN, REVOKE ------------------------------------------------------------ */

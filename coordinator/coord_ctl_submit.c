@@ -38,6 +38,31 @@ ctl_cancel_destroy(ctl_cancel_t **self_p)
 
 /*  --- SUBMIT ---------------------------------------------------------------------- */
 
+/*  A task without a workspace gets the job's, else the one of its first
+ *  dependency that has one (in this batch, earlier batches of its
+ *  transaction, or the job): a tester after a coder works on the coder's
+ *  tree without saying so (docs/workspaces.md). */
+static void
+s_workspace_default(const coord_job_t *j, const ctl_txn_t *x, zhashx_t *batch, sw_task_t *t)
+{
+    if (t->ws.commit)
+        return;
+    const sw_task_ws_t *from = j && j->ws.commit ? &j->ws : NULL;
+    for (size_t k = 0; !from && k < t->after.n; k++) {
+        const sw_task_t *dep = zhashx_lookup(batch, t->after.v[k]);
+        uintptr_t at = !dep && x ? (uintptr_t) zhashx_lookup(x->ids, t->after.v[k]) : 0;
+        if (at)
+            dep = &x->specs[at - 1];
+        const coord_task_t *ct = !dep && j ? zhashx_lookup(j->tasks, t->after.v[k]) : NULL;
+        if (ct)
+            dep = &ct->spec;
+        if (dep && dep->ws.commit)
+            from = &dep->ws;
+    }
+    if (from)
+        sw_task_ws_copy(&t->ws, from);
+}
+
 static bool
 s_known(const coord_job_t *j, const ctl_txn_t *x, zhashx_t *batch, const char *id)
 {
@@ -76,8 +101,14 @@ s_check_batch(const msgpack_object *tasks, const char *job, const coord_job_t *j
             free(t->ns);
             t->ns = xstrdup(j->ns);
         }
+        s_workspace_default(j, x, batch, t);
         if (sw_task_validate(t, err) < 0)
             continue;
+        if (t->outputs.n && !t->ws.commit) {
+            sw_err_set(err, SW_EINVAL, "task '%s': output globs need a workspace "
+                       "(--workspace, or the job's: swarm init --workspace)", t->id);
+            continue;
+        }
         if (s_known(j, x, batch, t->id)) {
             sw_err_set(err, SW_EINVAL, "task '%s' already exists in job '%s'", t->id, job);
             continue;
@@ -205,7 +236,8 @@ ctl_on_submit(coord_ctl_t *self, sw_msg_t *m)
         }
         for (size_t i = 0; i < n; i++) {
             x->specs[x->n] = specs[i];
-            zhashx_insert(x->ids, x->specs[x->n].id, (void *) 1);
+            /*  its index + 1: workspace defaults look specs up by id */
+            zhashx_insert(x->ids, x->specs[x->n].id, (void *) (uintptr_t) (x->n + 1));
             x->n++;
         }
         free(specs);

@@ -108,8 +108,12 @@ s_spec_from_json(const char *text, sw_task_t *t)
     t->max_attempts = json_integer_value(json_object_get(o, "max_attempts"));
     t->max_turns = json_integer_value(json_object_get(o, "max_turns"));
     t->max_budget_cents = json_integer_value(json_object_get(o, "max_budget_cents"));
-    json_decref(o);
+    s_jstrv(o, "outputs", &t->outputs);
     sw_err_t err = { 0 };
+    json_t *ws = json_object_get(o, "workspace");
+    if (ws && sw_task_ws_from_json(ws, &t->ws, &err) < 0)
+        log_warnx("stored task %s: workspace ignored: %s", t->id ? t->id : "?", err.msg);
+    json_decref(o);
     if (sw_task_validate(t, &err) < 0) {
         log_warnx("stored task %s/%s is not valid: %s", t->job ? t->job : "?",
                   t->id ? t->id : "?", err.msg);
@@ -360,6 +364,14 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
         cj->topology = xstrdup(v);
     if ((v = s_rfield(jh, "strategy")) && *v)
         cj->strategy = xstrdup(v);
+    if ((v = s_rfield(jh, "workspace")) && *v) {
+        json_t *o = json_loads(v, 0, NULL);
+        sw_err_t werr = { 0 };
+        sw_task_ws_release(&cj->ws);
+        if (sw_task_ws_from_json(o, &cj->ws, &werr) < 0)
+            log_warnx("job %s: stored workspace ignored: %s", job, werr.msg);
+        json_decref(o);
+    }
     freeReplyObject(jh);
     int loaded = 0, rc = 0;
     s_hash_t *page = xcalloc(S_PAGE, sizeof *page);

@@ -38,6 +38,7 @@ s_job_destroy(coord_job_t **self_p)
     free(j->topology);
     free(j->strategy);
     free(j->halt_reason);
+    sw_task_ws_release(&j->ws);
     free(j);
     *self_p = NULL;
 }

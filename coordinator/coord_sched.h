@@ -59,6 +59,7 @@ struct coord_job_t {
                                  *  batches is still going in) */
     bool       halting;         /*  a task failed: cancel the rest */
     char      *halt_reason;
+    sw_task_ws_t ws;            /*  the job's workspace: tasks without one get it */
     int        running;
     int        counts[SW_TS_COUNT];
     int        ntasks;

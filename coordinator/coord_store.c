@@ -119,15 +119,20 @@ coord_store_job(coord_store_t *self, const coord_job_t *j)
 {
     char created[32], max_agents[32];
     char *key = sw_key_job(j->id);
+    json_t *wsj = j->ws.commit ? sw_task_ws_json(&j->ws) : NULL;
+    char *ws = wsj ? json_dumps(wsj, JSON_COMPACT) : xstrdup("");
+    json_decref(wsj);
     snprintf(created, sizeof created, "%lld", (long long) j->created_ms);
     snprintf(max_agents, sizeof max_agents, "%d", j->max_agents);
     const char *hset[] = { "HSET", key, "created", created, "namespace", j->ns,
                            "max_agents", max_agents,
                            "topology", j->topology ? j->topology : "",
                            "strategy", j->strategy ? j->strategy : "",
-                           "on_failure", j->halt ? "stop" : "continue" };
-    s_append(self, hset, 14, S_W_JOB, j, NULL, NULL);
+                           "on_failure", j->halt ? "stop" : "continue",
+                           "workspace", ws };
+    s_append(self, hset, 16, S_W_JOB, j, NULL, NULL);
     free(key);
+    free(ws);
     const char *zadd[] = { "ZADD", SW_KEY_JOBS, created, j->id };
     s_append(self, zadd, 4, S_W_JOBS, j, NULL, NULL);
     coord_records_touch(self->records, j->id);
@@ -174,6 +179,10 @@ s_spec_json(const sw_task_t *t)
     json_object_set_new(o, "after", s_strv_json(&t->after));
     json_object_set_new(o, "labels", s_kv_json(&t->labels));
     json_object_set_new(o, "env", s_kv_json(&t->env));
+    if (t->ws.commit)
+        json_object_set_new(o, "workspace", sw_task_ws_json(&t->ws));
+    if (t->outputs.n)
+        json_object_set_new(o, "outputs", s_strv_json(&t->outputs));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

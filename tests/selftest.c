@@ -2,7 +2,8 @@
  *
  *  swarm_selftest key KIND ARG...: prints a Redis key as common/sw_keys.c
  *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., index NS, ttl NS,
- *  mem NS KEY, or layout, jobs, current, revoked, namespaces), so shell
+ *  mem NS KEY, cas DIGEST, casjobs DIGEST, jobcas JOB, commit OID, or
+ *  layout, jobs, current, revoked, namespaces), so shell
  *  tests never spell a key by hand.
  *
  *  swarm_selftest redis-live URL: sw_redis against a real server (the
@@ -22,15 +23,20 @@
 #include "agent_state.h"
 #include "agent_result.h"
 #include "agent_runner.h"
+#include "agent_ws.h"
+#include "agent_wshelper.h"
 #include "coord_record.h"
 #include "coord_sched.h"
 #include "sw_args.h"
 #include "sw_hook.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
-#include "sw_metrics.h"
+#include "sw_cas.h"
 #include "sw_curve.h"
+#include "sw_git.h"
 #include "sw_http.h"
+#include "sw_metrics.h"
+#include "sw_ws.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
 #include "sw_plan.h"
@@ -60,6 +66,12 @@ static const sw_selftest_t s_tests[] = {
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
     { "runner", agent_runner_test },
+    { "git", sw_git_test },
+    { "cas", sw_cas_test },
+    { "ws", sw_ws_test },
+    { "wsparse", sw_ws_parse_test },
+    { "wshelper", agent_wshelper_test },
+    { "agentws", agent_ws_test },
     { "env", agent_env_test },
     { "result", agent_result_test },
     { "state", agent_state_test },
@@ -98,10 +110,18 @@ s_key(int argc, char **argv)
         key = sw_key_ns_ttl(argv[3]);
     else if (argc == 5 && strcmp(kind, "mem") == 0)
         key = sw_key_mem(argv[3], argv[4]);
+    else if (argc == 4 && strcmp(kind, "cas") == 0)
+        key = sw_key_cas(argv[3]);
+    else if (argc == 4 && strcmp(kind, "casjobs") == 0)
+        key = sw_key_cas_jobs(argv[3]);
+    else if (argc == 4 && strcmp(kind, "jobcas") == 0)
+        key = sw_key_job_cas(argv[3]);
+    else if (argc == 4 && strcmp(kind, "commit") == 0)
+        key = sw_key_commit(argv[3]);
     if (!key) {
         fprintf(stderr, "usage: swarm_selftest key (job JOB | tasks JOB | task JOB ID | "
-                        "index NS | ttl NS | mem NS KEY | layout | jobs | current | revoked | "
-                        "namespaces)\n");
+                        "index NS | ttl NS | mem NS KEY | cas DIGEST | casjobs DIGEST | jobcas JOB | "
+                        "commit OID | layout | jobs | current | revoked | namespaces)\n");
         return 2;
     }
     puts(key);
