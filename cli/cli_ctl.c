@@ -391,7 +391,11 @@ static const char s_spawn_usage[] =
     "starts from its dependencies' resulting trees (their merge when several).\n"
     "--dir is then a path inside the workspace (default: where --workspace\n"
     "pointed). --output GLOB (repeatable, e.g. '*.o', 'build/**/lib*.a') stores\n"
-    "the matching files after a success (swarm outputs).\n" CLI_WS_USAGE;
+    "the matching files after a success (swarm outputs).\n"
+    "--resource NAME (repeatable) makes the task take one unit of a farm-wide\n"
+    "resource while it runs; swarm-coordinator --limit NAME=N caps how many run at\n"
+    "once. codex and claude tasks take 'codex' and 'claude' without asking.\n"
+    CLI_WS_USAGE;
 
 int
 cli_read_prompt(const char *path, char **out, sw_err_t *err)
@@ -509,7 +513,8 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         { "dir", 0, true, 'd' }, { "namespace", 0, true, 'n' }, { "context", 0, true, 'c' },
         { "max-turns", 0, true, 'X' }, { "max-budget-usd", 0, true, 'B' },
         { "prompt", 0, true, 'p' }, { "prompt-file", 0, true, 'P' },
-        { "output", 0, true, 'O' }, CLI_WS_ARGS, { NULL, 0, false, 0 },
+        { "output", 0, true, 'O' }, { "resource", 0, true, 'R' }, CLI_WS_ARGS,
+        { NULL, 0, false, 0 },
     };
     sw_strv_t context = { 0 };
     cli_ws_opts_t wso = { 0 };
@@ -574,6 +579,14 @@ cli_spawn(cli_t *cli, int argc, char **argv)
                 t.max_budget_cents = v;
             break;
         case 'O': sw_strv_push(&t.outputs, arg); break;
+        case 'R':
+            if (!sw_resource_valid(arg))
+                rc = cli_fail(EXIT_USAGE, "spawn: --resource wants a name of 1..%d of A-Z a-z "
+                              "0-9 . _ - (starting with a letter or digit), got '%.80s'",
+                              SW_MAX_RESOURCE_NAME, arg);
+            else
+                sw_strv_push(&t.resources, arg);
+            break;
         CLI_WS_CASES: rc = cli_ws_option("spawn", c, arg, &wso); break;
         case 'h': fputs(s_spawn_usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;

@@ -217,7 +217,7 @@ s_add(s_ctx_t *c, const yaml_node_t *where)
 
 static const char *const s_task_keys =
     "id, name, type, task, runner, command, timeout, idle_timeout, max_attempts, max_turns, "
-    "max_budget_usd, labels, env, dir, depends_on, workspace, outputs";
+    "max_budget_usd, labels, env, dir, depends_on, workspace, outputs, resources";
 
 /*  One task mapping (a worker, a stage, a spawn_workers item). */
 static s_entry_t *
@@ -268,6 +268,8 @@ s_task(s_ctx_t *c, const yaml_node_t *n, const char *section, const char *defaul
             s_want_str(c, vn, "workspace", &e->t.workspace);
         else if (s_is(k, "outputs", NULL))
             s_want_list(c, vn, "outputs", &t->outputs, NULL, NULL);
+        else if (s_is(k, "resources", NULL))
+            s_want_list(c, vn, "resources", &t->resources, NULL, NULL);
         else if (s_is(k, "depends_on", "after") && e->deps_given)
             s_err(c, kn, "depends_on and after are one key: give one of them");
         else if (s_is(k, "depends_on", "after")) {
@@ -1242,7 +1244,8 @@ sw_plan_test(bool verbose)
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, dependson: [b]}\n", &p, &errors),
                  "p.yaml:2:22: unknown key 'dependson' in workers (known: id, name, type, task, "
                  "runner, command, timeout, idle_timeout, max_attempts, max_turns, "
-                 "max_budget_usd, labels, env, dir, depends_on, workspace, outputs)") == 0);
+                 "max_budget_usd, labels, env, dir, depends_on, workspace, outputs, "
+                 "resources)") == 0);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\n  - {id: a, task: y}\n", &p, &errors),
                  "p.yaml:3:5: duplicate id 'a' (first at line 2)") == 0);
     /*  found by fuzz_plan: a key given twice leaked and misplaced positions */
@@ -1281,6 +1284,15 @@ sw_plan_test(bool verbose)
     CHECK(p.workspace && strcmp(p.workspace, "..") == 0 && p.n == 2);
     CHECK(p.tasks[0].task.outputs.n == 2 && strcmp(p.tasks[0].task.outputs.v[1], "lib/*.a") == 0);
     CHECK(!p.tasks[0].workspace && strcmp(p.tasks[1].workspace, "/srv/other") == 0);
+    sw_plan_release(&p);
+    /*  resources (issue 18 §3): a list of names, checked with the task */
+    CHECK(strcmp(s_try("workers:\n  - {id: a, task: x, resources: [gpu, licence.x]}\n", &p,
+                       &errors), "") == 0);
+    CHECK(p.n == 1 && p.tasks[0].task.resources.n == 2
+          && strcmp(p.tasks[0].task.resources.v[1], "licence.x") == 0);
+    sw_plan_release(&p);
+    CHECK(strstr(s_try("workers:\n  - {id: a, task: x, resources: ['a b']}\n", &p, &errors),
+                 "invalid resource name 'a b'"));
     sw_plan_release(&p);
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: [x]}\n", &p, &errors),
                  "p.yaml:2:19: task must be a string, not a list") == 0);

@@ -1,6 +1,7 @@
 /*  sw_task -- see sw_task.h */
 #include "sw_task.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include "sw_git.h"
@@ -206,6 +207,7 @@ sw_task_release(sw_task_t *t)
     sw_kv_release(&t->env);
     sw_task_ws_release(&t->ws);
     sw_strv_release(&t->outputs);
+    sw_strv_release(&t->resources);
     sw_task_init(t);
 }
 
@@ -239,6 +241,39 @@ sw_task_copy(sw_task_t *dst, const sw_task_t *src)
     dst->max_budget_cents = src->max_budget_cents;
     sw_task_ws_copy(&dst->ws, &src->ws);
     sw_strv_copy(&dst->outputs, &src->outputs);
+    sw_strv_copy(&dst->resources, &src->resources);
+}
+
+bool
+sw_resource_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > SW_MAX_RESOURCE_NAME || !isalnum((unsigned char) name[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char) name[i]) && !strchr("._-", name[i]))
+            return false;
+    return true;
+}
+
+/*  Resources: valid names, each once, at most SW_MAX_RESOURCES. */
+static int
+s_resources_validate(const sw_task_t *t, sw_err_t *err)
+{
+    if (t->resources.n > SW_MAX_RESOURCES)
+        return sw_err_set(err, SW_EINVAL, "task %s: at most %d resources, got %zu", t->id,
+                          SW_MAX_RESOURCES, t->resources.n);
+    for (size_t i = 0; i < t->resources.n; i++) {
+        if (!sw_resource_valid(t->resources.v[i]))
+            return sw_err_set(err, SW_EINVAL, "task %s: invalid resource name '%.80s' (1..%d "
+                              "of A-Z a-z 0-9 . _ -, starting with a letter or digit)", t->id,
+                              t->resources.v[i], SW_MAX_RESOURCE_NAME);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(t->resources.v[k], t->resources.v[i]) == 0)
+                return sw_err_set(err, SW_EINVAL, "task %s: resource '%s' given twice", t->id,
+                                  t->resources.v[i]);
+    }
+    return 0;
 }
 
 bool
@@ -374,6 +409,8 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
             return sw_err_set(err, SW_EINVAL, "task %s: invalid output glob '%s' (a pattern "
                               "relative to the workspace, without '..')", t->id, g);
     }
+    if (s_resources_validate(t, err) < 0)
+        return -1;
     static const char *const reserved[] = { "SWARM_JOB", "SWARM_TASK_ID", "SWARM_ATTEMPT",
                                             "SWARM_AGENT", "SWARM_RUN", NULL };
     for (size_t i = 0; i < t->env.n; i++) {
@@ -392,7 +429,7 @@ sw_task_pack(msgpack_packer *pk, const sw_task_t *t)
 {
     msgpack_pack_map(pk, 15 + (t->output_schema != NULL) + (t->max_turns != 0)
                          + (t->max_budget_cents != 0) + (t->ws.commit != NULL)
-                         + (t->outputs.n != 0));
+                         + (t->outputs.n != 0) + (t->resources.n != 0));
     sw_mp_kv_str(pk, "id", t->id);
     sw_mp_kv_str(pk, "job", t->job);
     sw_mp_kv_str(pk, "type", t->type);
@@ -420,6 +457,8 @@ sw_task_pack(msgpack_packer *pk, const sw_task_t *t)
     }
     if (t->outputs.n)
         sw_mp_kv_strv(pk, "outputs", &t->outputs);
+    if (t->resources.n)
+        sw_mp_kv_strv(pk, "resources", &t->resources);
 }
 
 int
@@ -446,7 +485,8 @@ sw_task_unpack(const msgpack_object *m, sw_task_t *t, sw_err_t *err)
         || sw_mp_int(m, "max_budget_cents", false, 0, SW_MAX_BUDGET_CENTS,
                      &t->max_budget_cents, err) < 0
         || sw_task_ws_unpack(m, "workspace", &t->ws, err) < 0
-        || sw_mp_strv(m, "outputs", false, SW_MAX_OUTPUTS, &t->outputs, err) < 0) {
+        || sw_mp_strv(m, "outputs", false, SW_MAX_OUTPUTS, &t->outputs, err) < 0
+        || sw_mp_strv(m, "resources", false, SW_MAX_RESOURCES, &t->resources, err) < 0) {
         sw_task_release(t);
         return -1;
     }
@@ -506,6 +546,34 @@ sw_task_test(bool verbose)
     CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "max_budget_usd must be"));
     t.max_budget_cents = 250;
     CHECK(sw_task_validate(&t, &err) == 0);
+    /*  resources (issue 18 §3): names checked, each once, a bounded list */
+    CHECK(sw_resource_valid("codex") && sw_resource_valid("gpu.a100_x-2")
+          && !sw_resource_valid("") && !sw_resource_valid("-x") && !sw_resource_valid(".x")
+          && !sw_resource_valid("a b") && !sw_resource_valid("a=b")
+          && !sw_resource_valid("caf\xc3\xa9") && !sw_resource_valid("a\x1f" "b")
+          && !sw_resource_valid(NULL));
+    char longname[SW_MAX_RESOURCE_NAME + 2];
+    memset(longname, 'r', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    CHECK(!sw_resource_valid(longname));
+    longname[SW_MAX_RESOURCE_NAME] = '\0';
+    CHECK(sw_resource_valid(longname));
+    sw_strv_push(&t.resources, "a b");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "invalid resource name 'a b'"));
+    sw_strv_release(&t.resources);
+    sw_strv_push(&t.resources, "gpu");
+    sw_strv_push(&t.resources, "gpu");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "resource 'gpu' given twice"));
+    sw_strv_release(&t.resources);
+    for (int i = 0; i <= SW_MAX_RESOURCES; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "r%d", i);
+        sw_strv_push(&t.resources, nm);
+    }
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "at most 16 resources"));
+    sw_strv_release(&t.resources);
+    sw_strv_push(&t.resources, "gpu");
+    CHECK(sw_task_validate(&t, &err) == 0);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -517,6 +585,7 @@ sw_task_test(bool verbose)
     CHECK(sw_task_unpack(&u.data, &back, &err) == 0);
     CHECK(back.max_turns == 5 && back.max_budget_cents == 250
           && strcmp(back.runner, "claude") == 0);
+    CHECK(back.resources.n == 1 && strcmp(back.resources.v[0], "gpu") == 0);
     sw_task_release(&back);
     msgpack_unpacked_destroy(&u);
 

@@ -81,7 +81,18 @@ typedef struct {
     sw_task_ws_t ws;            /*  its workspace; ws.commit NULL: none (dir is then the
                                  *  agent's, else a path inside the workspace) */
     sw_strv_t outputs;          /*  globs of build outputs to store after success */
+    sw_strv_t resources;        /*  named farm-wide resources it takes while it runs
+                                 *  (issue 18 §3; the runner's own, codex or claude, is
+                                 *  implied and not listed here) */
 } sw_task_t;
+
+/*  Resources (issue 18 §3): a name is 1..SW_MAX_RESOURCE_NAME bytes of
+ *  A-Z a-z 0-9 . _ -, starting with a letter or digit; a task takes at most
+ *  SW_MAX_RESOURCES. sw_resource_valid is the one check for all of them
+ *  (spawn, plans, --limit). */
+#define SW_MAX_RESOURCES        16
+#define SW_MAX_RESOURCE_NAME    64
+bool sw_resource_valid(const char *name);
 
 #define SW_MAX_TURNS        10000
 #define SW_MAX_BUDGET_CENTS 10000000    /*  $100,000 */
