@@ -92,7 +92,7 @@ sw_ref_release(sw_ref_t *r)
 void
 sw_ref_pack(msgpack_packer *pk, const sw_ref_t *r, bool done)
 {
-    msgpack_pack_map(pk, done ? 6 : 3);
+    msgpack_pack_map(pk, done ? 6 + r->throttled : 3);
     sw_mp_kv_str(pk, "job", r->job);
     sw_mp_kv_str(pk, "id", r->id);
     sw_mp_kv_int(pk, "attempt", r->attempt);
@@ -100,6 +100,9 @@ sw_ref_pack(msgpack_packer *pk, const sw_ref_t *r, bool done)
         sw_mp_kv_str(pk, "status", r->status);
         sw_mp_kv_int(pk, "exit_code", r->exit_code);
         sw_mp_kv_bool(pk, "retryable", r->retryable);
+        if (r->throttled)       /*  only when set: a coordinator before v6 sees a
+                                 *  retryable failure (docs/protocol.md) */
+            sw_mp_kv_bool(pk, "throttled", true);
     }
 }
 
@@ -112,7 +115,8 @@ sw_ref_unpack(const msgpack_object *m, sw_ref_t *r, bool done, sw_err_t *err)
         || sw_mp_int(m, "attempt", true, 1, INT32_MAX, &r->attempt, err) < 0
         || (done && sw_mp_str(m, "status", true, &r->status, err) < 0)
         || (done && sw_mp_int(m, "exit_code", true, -1, 255, &r->exit_code, err) < 0)
-        || (done && sw_mp_bool(m, "retryable", false, &r->retryable, err) < 0)) {
+        || (done && sw_mp_bool(m, "retryable", false, &r->retryable, err) < 0)
+        || (done && sw_mp_bool(m, "throttled", false, &r->throttled, err) < 0)) {
         sw_ref_release(r);
         return -1;
     }

@@ -53,6 +53,9 @@ typedef struct {
     int64_t  exit_code;         /*  DONE only */
     bool     retryable;         /*  DONE only: worth another attempt (crash, timeout,
                                  *  spawn failure), not a clean non-zero exit */
+    bool     throttled;         /*  DONE only: the provider rate-limited the run (HTTP
+                                 *  429); queued again without using an attempt
+                                 *  (issue 18 §4) */
 } sw_ref_t;
 
 void sw_ref_release(sw_ref_t *r);

@@ -88,7 +88,7 @@ sched_requeue_or_lose(coord_sched_t *self, coord_task_t *t, const char *why, int
         sched_finish(self, t, SW_TS_CANCELLED, sched_cancel_reason(t), wall_ms);
         return;
     }
-    if (t->spec.attempt < t->spec.max_attempts) {
+    if (sched_attempts_used(t) < t->spec.max_attempts) {
         /*  Said while it waits (swarm status), forgotten when it runs. */
         free(t->reason);
         t->reason = xasprintf("queued again: %s", why);

@@ -21,10 +21,15 @@ static const char s_usage[] =
     "                         [--keep-finished S] [--coordination-ttl S]\n"
     "                         [--curve-secret FILE --allowed-agents DIR\n"
     "                         [--admin-keys DIR]] [--insecure] [--metrics ADDR]\n"
-    "                         [--http ADDR [--http-token-file FILE]] [-f] [-v]\n"
+    "                         [--http ADDR [--http-token-file FILE]]\n"
+    "                         [--limit NAME=N]... [-f] [-v]\n"
     "\n"
     "Takes jobs from the swarm CLI on the control socket and dispatches their\n"
-    "tasks over ZeroMQ to swarm-agents with free slots; job state lives in Redis.\n";
+    "tasks over ZeroMQ to swarm-agents with free slots; job state lives in Redis.\n"
+    "--limit codex=8 runs at most 8 codex tasks at once across all agents (every\n"
+    "codex task takes resource codex, every claude task claude, and a task takes\n"
+    "what spawn --resource names); a provider's rate-limit halves the effective\n"
+    "limit, successes raise it again (swarm status shows both).\n";
 
 static const sw_opt_t s_opts[] = {
     { "listen", 'l', SW_OPT_STR, offsetof(coord_conf_t, listen), 0, 0, "EP",
@@ -59,6 +64,8 @@ static const sw_opt_t s_opts[] = {
       "the dashboard asks for this token (first line of FILE, 16+ characters)" },
     { "insecure", 0, SW_OPT_FLAG, offsetof(coord_conf_t, insecure), 0, 0, NULL,
       "allow plaintext on non-loopback addresses" },
+    { "limit", 0, SW_OPT_LIST, offsetof(coord_conf_t, limits), 0, 0, "NAME=N",
+      "at most N tasks taking resource NAME run at once, farm-wide (repeatable; N 1..1000000)" },
     { "foreground", 'f', SW_OPT_FLAG, offsetof(coord_conf_t, foreground), 0, 0, NULL,
       "stay in the foreground and log to stderr" },
     { "verbose", 'v', SW_OPT_FLAG, offsetof(coord_conf_t, verbose), 0, 0, NULL,
@@ -83,6 +90,15 @@ main(int argc, char **argv)
         if (rc < 0)
             fprintf(stderr, "swarm-coordinator: %s\n", err.msg);
         return rc < 0 ? 2 : 0;
+    }
+    for (size_t i = 0; i < s_conf.limits.n; i++) {
+        char *name;
+        long long n;
+        if (coord_limit_parse(s_conf.limits.v[i], &name, &n, &err) < 0) {
+            fprintf(stderr, "swarm-coordinator: %s\n", err.msg);
+            return 2;
+        }
+        free(name);
     }
     if (!s_conf.listen)
         s_conf.listen = xstrdup("tcp://127.0.0.1:7700");

@@ -29,9 +29,17 @@ sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms
     t->ready_ms = ready_ms;
     sw_buf_t key;
     sw_buf_init(&key);
-    sw_buf_printf(&key, "%s\x1f%s\x1f%c", t->job->id, t->spec.runner, t->tried.n ? 'r' : 'f');
+    /*  Retries (looked at one by one), rate-limited runs waiting out their
+     *  backoff, and first runs are apart: neither holds back the others. */
+    sw_buf_printf(&key, "%s\x1f%s\x1f%c", t->job->id, t->spec.runner,
+                  t->tried.n ? 'r' : t->throttled ? 't' : 'f');
     for (size_t i = 0; i < t->spec.labels.n; i++)
         sw_buf_printf(&key, "\x1f%s=%s", t->spec.labels.k[i], t->spec.labels.v[i]);
+    /*  The limits it takes are part of its class: a class waits as a whole
+     *  while one of them is used up (sched_res_blocked), so its peers must
+     *  take the same ones. Names have no \x1e or \x1f (sw_resource_valid). */
+    for (int i = 0; i < t->nres; i++)
+        sw_buf_printf(&key, "\x1e%s", t->res[i]->name);
     coord_class_t *c = zhashx_lookup(self->classes, key.data);
     if (!c) {
         c = xcalloc(1, sizeof *c);
@@ -170,7 +178,8 @@ s_assign(coord_sched_t *self, coord_task_t *t, coord_agent_t *a, int64_t wall_ms
     t->job->running++;
     zlistx_add_end(a->tasks, t);
     t->spec.attempt++;
-    sched_set_state(t, SW_TS_RUNNING);
+    t->dispatch_seq = ++self->dispatch_seq;
+    sched_set_state(t, SW_TS_RUNNING);      /*  takes its limits */
     t->started_ms = wall_ms;
     t->agent_id = sched_intern(self, a->id);
     t->host = sched_intern(self, a->host);
@@ -218,6 +227,8 @@ coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
             coord_job_t *j = t->job;
             if (j->held || (j->max_agents && j->running >= j->max_agents))
                 break;                      /*  the whole class is that job's */
+            if (t->nres && sched_res_blocked(t))
+                break;                      /*  its peers take the same limits */
             coord_agent_t *a = now_ms < t->not_before_ms ? NULL : s_pick(self, t);
             if (a) {
                 sched_dequeue(self, t);     /*  may free c: t was not its last if next */

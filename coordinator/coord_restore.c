@@ -15,7 +15,7 @@ coord_sched_restore(coord_sched_t *self, sw_task_t *spec, const coord_restore_t 
     }
     /*  queued and waiting are decided again by restore_finish */
     sw_tstate_t st = r->state;
-    coord_task_t *t = sched_task_add(j, spec, SW_TS_FINAL(st) || st == SW_TS_RUNNING
+    coord_task_t *t = sched_task_add(self, j, spec, SW_TS_FINAL(st) || st == SW_TS_RUNNING
                                               ? st : SW_TS_WAITING, r->submitted_ms);
     t->agent_id = sched_intern(self, r->agent_id);
     t->host = sched_intern(self, r->host);
@@ -23,7 +23,9 @@ coord_sched_restore(coord_sched_t *self, sw_task_t *spec, const coord_restore_t 
     t->finished_ms = r->finished_ms;
     t->exit_code = r->exit_code;
     t->reason = r->reason && *r->reason ? xstrdup(r->reason) : NULL;
+    t->throttled = r->throttled > 0 && r->throttled <= t->spec.attempt ? r->throttled : 0;
     if (t->state == SW_TS_RUNNING) {
+        t->dispatch_seq = ++self->dispatch_seq;
         if (r->cancel && *r->cancel) {
             t->cancel_requested = true;
             t->cancel_reason = xstrdup(r->cancel);
@@ -123,6 +125,7 @@ coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, in
         return;
     if (t->adopt_by_ms)
         sched_unadopted_remove(self, t);
+    sched_res_take(t, -1);                  /*  it runs no more */
     t->job->counts[SW_TS_RUNNING]--;        /*  it was never on an agent */
     t->job->counts[SW_TS_WAITING]++;
     t->state = SW_TS_WAITING;
@@ -138,7 +141,7 @@ coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, in
         t->exit_code = exit_code;
         sched_finish(self, t, (sw_tstate_t) st, NULL, wall_ms);
     }
-    else if (t->spec.attempt < t->spec.max_attempts) {
+    else if (sched_attempts_used(t) < t->spec.max_attempts) {
         free(t->reason);
         t->reason = xstrdup("queued again: no agent claimed it after a coordinator restart");
         sched_enqueue(self, t, true, wall_ms);

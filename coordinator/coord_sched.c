@@ -15,6 +15,7 @@ s_task_destroy(coord_task_t **self_p)
         return;
     sw_task_release(&t->spec);
     sw_strv_release(&t->tried);
+    free(t->res);
     zlistx_destroy(&t->dependents);
     free(t->reason);
     free(t->cancel_reason);
@@ -66,6 +67,7 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     self->stale = zlistx_new();
     zlistx_set_destructor(self->stale, (zlistx_destructor_fn *) zstr_free);
     self->seed = (unsigned) zclock_usecs();
+    sched_limits_init(self);
     return self;
 }
 
@@ -86,6 +88,7 @@ coord_sched_destroy(coord_sched_t **self_p)
     zhashx_destroy(&self->agents);
     zlistx_destroy(&self->agent_order);
     zhashx_destroy(&self->jobs);
+    sched_limits_release(self);         /*  after the tasks that point at them */
     free(self);
     *self_p = NULL;
 }
@@ -190,6 +193,10 @@ void
 sched_set_state(coord_task_t *t, sw_tstate_t st)
 {
     coord_job_t *j = t->job;
+    if (t->state != SW_TS_RUNNING && st == SW_TS_RUNNING)
+        sched_res_take(t, 1);
+    else if (t->state == SW_TS_RUNNING && st != SW_TS_RUNNING)
+        sched_res_take(t, -1);
     j->rev++;
     j->counts[t->state]--;
     j->counts[st]++;
@@ -203,7 +210,8 @@ sched_set_state(coord_task_t *t, sw_tstate_t st)
 
 /*  A new task of job j in state st (spec is consumed). */
 coord_task_t *
-sched_task_add(coord_job_t *j, sw_task_t *spec, sw_tstate_t st, int64_t submitted_ms)
+sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t st,
+               int64_t submitted_ms)
 {
     coord_task_t *t = xcalloc(1, sizeof *t);
     t->spec = *spec;
@@ -218,6 +226,7 @@ sched_task_add(coord_job_t *j, sw_task_t *spec, sw_tstate_t st, int64_t submitte
     j->order[j->ntasks++] = t;
     j->rev++;
     zhashx_insert(j->tasks, t->spec.id, t);
+    sched_res_resolve(self, t);
     if (st != SW_TS_WAITING)
         sched_set_state(t, st);
     return t;
@@ -363,7 +372,7 @@ coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms, sw_err
             sw_task_release(spec);
             return NULL;
         }
-    coord_task_t *t = sched_task_add(j, spec, SW_TS_WAITING, wall_ms);
+    coord_task_t *t = sched_task_add(self, j, spec, SW_TS_WAITING, wall_ms);
     t->is_new = true;
     sched_link(self, t, wall_ms);
     if (t->state != SW_TS_SKIPPED)
@@ -380,6 +389,33 @@ coord_sched_backoff_ms(int64_t attempt)
     for (int64_t i = 1; i < attempt && ms < 60000; i++)
         ms *= 2;
     return ms > 60000 ? 60000 : ms;
+}
+
+/*  The provider rate-limited t's run (issue 18 §4): unless it has been
+ *  throttled COORD_MAX_THROTTLES times, it is queued again after a backoff
+ *  of 1, 2, 4 ... 60 s (+-25% jitter) without using one of its attempts
+ *  (its attempt number still grows: a late DONE of this run is stale), and
+ *  its limits are halved. Returns whether it was queued. */
+static bool
+s_throttled(coord_sched_t *self, coord_task_t *t, coord_agent_t *a, int64_t now_ms,
+            int64_t wall_ms)
+{
+    sched_res_throttled(self, t);
+    if (t->throttled >= COORD_MAX_THROTTLES)
+        return false;
+    t->throttled++;
+    self->stats.throttled++;
+    int64_t ms = coord_sched_backoff_ms(t->throttled);
+    ms += (int64_t) (rand_r(&self->seed) % (unsigned) (ms / 2 + 1)) - ms / 4;
+    t->not_before_ms = now_ms + ms;
+    log_info("task %s/%s attempt %lld rate-limited on %s (%d times): queued again in %.1f s",
+             t->job->id, t->spec.id, (long long) t->spec.attempt, a->id, t->throttled,
+             (double) ms / 1000);
+    free(t->reason);
+    t->reason = xasprintf("queued again: rate-limited by the provider (%d times)", t->throttled);
+    sched_enqueue(self, t, false, wall_ms + ms);
+    self->ops.persist(self->ctx, t);
+    return true;
 }
 
 int
@@ -407,11 +443,16 @@ coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64
         snprintf(by_agent, sizeof by_agent, "cancelled by agent %s", a->id);
         cancelled = by_agent;
     }
+    if (st == SW_TS_SUCCEEDED)
+        sched_res_succeeded(t);
+    if (r->throttled && st != SW_TS_SUCCEEDED && !cancelled
+        && s_throttled(self, t, a, now_ms, wall_ms))
+        return 0;
     bool retry = r->retryable && st != SW_TS_SUCCEEDED && st != SW_TS_CANCELLED;
     if (retry && !sched_tried(t, a))
         sw_strv_push(&t->tried, a->id);
-    if (retry && t->spec.attempt < t->spec.max_attempts) {
-        int64_t ms = coord_sched_backoff_ms(t->spec.attempt);
+    if (retry && sched_attempts_used(t) < t->spec.max_attempts) {
+        int64_t ms = coord_sched_backoff_ms(sched_attempts_used(t));
         ms += (int64_t) (rand_r(&self->seed) % (unsigned) (ms / 2 + 1)) - ms / 4;
         t->not_before_ms = now_ms + ms;
         log_info("task %s/%s attempt %lld %s on %s: retrying in %.1f s", t->job->id, t->spec.id,
@@ -431,9 +472,12 @@ coord_sched_done(coord_sched_t *self, coord_agent_t *a, const sw_ref_t *r, int64
                                    t->tried.v[i]);
         if (n < sizeof reason)
             snprintf(reason + n, sizeof reason - n, " (attempt %lld of %lld)",
-                     (long long) t->spec.attempt, (long long) t->spec.max_attempts);
+                     (long long) sched_attempts_used(t), (long long) t->spec.max_attempts);
         log_warnx("task %s/%s %s", t->job->id, t->spec.id, reason);
     }
+    else if (r->throttled && !cancelled)
+        snprintf(reason, sizeof reason, "rate-limited by the provider %d times; gave up",
+                 t->throttled);
     sched_finish(self, t, (sw_tstate_t) st, cancelled ? cancelled : reason[0] ? reason : NULL,
                  wall_ms);
     return 0;

@@ -27,6 +27,27 @@ typedef struct coord_sched_t coord_sched_t;
 typedef struct coord_job_t coord_job_t;
 typedef struct coord_task_t coord_task_t;
 typedef struct coord_agent_t coord_agent_t;
+typedef struct coord_limit_t coord_limit_t;
+
+/*  A farm-wide limit on a shared resource (issue 18 §3, §4; coord_limits.c):
+ *  at most `effective` tasks that take it run at once, across all agents.
+ *  effective adapts to the provider (AIMD): halved on a rate-limit, never
+ *  below 1; one up after COORD_LIMIT_RAISE_AFTER successes in a row; never
+ *  above limit, the configured value. */
+struct coord_limit_t {
+    char     *name;
+    int       limit;            /*  --limit NAME=N */
+    int       effective;        /*  1..limit */
+    int       used;             /*  tasks taking it now (running, restored ones too) */
+    int       successes;        /*  in a row since the last change of effective */
+    uint64_t  throttled;        /*  rate-limited runs seen */
+    uint64_t  cut_seq;          /*  dispatch sequence at the last halving: a rate-limit
+                                 *  of a run dispatched before it is the same burst */
+};
+
+#define COORD_LIMIT_MAX          1000000    /*  largest N of --limit NAME=N */
+#define COORD_LIMIT_RAISE_AFTER  5          /*  successes in a row that raise effective by 1 */
+#define COORD_MAX_THROTTLES      30         /*  rate-limits of one task before it fails */
 
 struct coord_agent_t {
     char      *id;
@@ -104,6 +125,13 @@ struct coord_task_t {
     int64_t        not_before_ms;   /*  retry backoff: not dispatched before (monotonic) */
     int64_t        adopt_by_ms;     /*  restored as running: its agent must claim it by then */
     sw_strv_t      tried;       /*  agents whose attempt failed retryably */
+    /*  issue 18 §3, §4: the limits it takes (NULL when none: a task costs
+     *  nothing more without limits), and its rate-limited runs, which did
+     *  not use one of its attempts (attempts used = attempt - throttled). */
+    coord_limit_t **res;
+    int            nres;
+    int            throttled;
+    uint64_t       dispatch_seq;    /*  when it was last dispatched (coord_limits.c) */
 };
 
 typedef struct {
@@ -208,6 +236,7 @@ typedef struct {
     uint64_t retries_failed;    /*  requeued after a retryable failure */
     uint64_t retries_lost;      /*  requeued because its agent went away */
     uint64_t agents_expired;    /*  agents declared dead: their lease ran out */
+    uint64_t throttled;         /*  requeued after the provider rate-limited it */
 } coord_sched_stats_t;
 const coord_sched_stats_t *coord_sched_stats(const coord_sched_t *self);
 
@@ -232,6 +261,7 @@ typedef struct {
     const char *reason;
     const char *cancel;         /*  the reason of a cancel requested while it ran */
     int64_t     adopt_by_ms;
+    int         throttled;      /*  rate-limited runs so far */
 } coord_restore_t;
 
 coord_task_t *coord_sched_restore(coord_sched_t *self, sw_task_t *spec, const coord_restore_t *r);
@@ -248,6 +278,19 @@ void coord_sched_orphan_later(coord_sched_t *self, coord_task_t *t, int64_t retr
  *  wins over anything but a success. */
 void coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, int exit_code,
                          int64_t wall_ms);
+
+/*  --- limits on shared resources (issue 18 §3, §4; coord_limits.c) ------------
+
+ *  Sets NAME's limit to n (1..COORD_LIMIT_MAX), before any task is added
+ *  (the coordinator's startup); -1 with err naming the offence. A task
+ *  takes every limited resource it lists, and codex or claude tasks the
+ *  one named after their runner; a resource no limit names is unlimited. */
+int coord_sched_limit_set(coord_sched_t *self, const char *name, long long n, sw_err_t *err);
+/*  Parses "NAME=N" (--limit, the config file's limit = NAME=N) into name
+ *  (caller frees) and n; -1 with err. */
+int coord_limit_parse(const char *arg, char **name, long long *n, sw_err_t *err);
+/*  The limits in the order they were set; do not modify. */
+zlistx_t *coord_sched_limits(coord_sched_t *self);
 
 int coord_sched_test(bool verbose);
 /*  The seeded model-based test (coord_model.c): random sequences of

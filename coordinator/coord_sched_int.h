@@ -46,6 +46,9 @@ struct coord_sched_t {
     unsigned   seed;            /*  backoff jitter */
     int        free_slots;      /*  sum of credit over agents */
     coord_sched_stats_t stats;  /*  for the coordinator's /metrics */
+    zhashx_t  *limits;          /*  name -> coord_limit_t * (coord_limits.c) */
+    zlistx_t  *limit_order;     /*  coord_limit_t * as set (owns) */
+    uint64_t   dispatch_seq;    /*  dispatches so far */
 };
 
 /*  coord_sched.c */
@@ -57,8 +60,8 @@ void sched_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const ch
 /*  Links a new or restored task to its unfinished dependencies; unless it
  *  is running, skips it (a dependency ended badly) or queues it. */
 void sched_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms);
-coord_task_t *sched_task_add(coord_job_t *j, sw_task_t *spec, sw_tstate_t st,
-                             int64_t submitted_ms);
+coord_task_t *sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec,
+                             sw_tstate_t st, int64_t submitted_ms);
 /*  The reason t was asked to stop with; never NULL. */
 const char *sched_cancel_reason(const coord_task_t *t);
 
@@ -82,6 +85,24 @@ void sched_unassign(coord_sched_t *self, coord_task_t *t);
 void sched_requeue_or_lose(coord_sched_t *self, coord_task_t *t, const char *why,
                            int64_t wall_ms);
 void sched_agent_destroy(coord_agent_t **self_p);
+
+/*  coord_limits.c */
+void sched_limits_init(coord_sched_t *self);
+void sched_limits_release(coord_sched_t *self);
+/*  Points t at the limits it takes (its resources, its runner's). */
+void sched_res_resolve(coord_sched_t *self, coord_task_t *t);
+/*  t's use of its limits follows its state: taken when it starts running,
+ *  given back when it stops (sched_set_state calls it). */
+void sched_res_take(coord_task_t *t, int delta);
+/*  Whether one of t's limits is at its effective value: t's whole class
+ *  waits (its peers take the same ones). */
+bool sched_res_blocked(const coord_task_t *t);
+/*  A run of t ended: rate-limited (halve each of its limits, once per
+ *  burst) or succeeded (count towards raising them). */
+void sched_res_throttled(coord_sched_t *self, coord_task_t *t);
+void sched_res_succeeded(coord_task_t *t);
+/*  Attempts t used (rate-limited runs do not count). */
+int64_t sched_attempts_used(const coord_task_t *t);
 
 /*  coord_restore.c */
 /*  t, restored as running, leaves the list of tasks waiting for their agent. */

@@ -540,6 +540,15 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone,
                               s_stale };
     self->sched = coord_sched_new(&ops, self);
+    for (size_t i = 0; i < conf->limits.n; i++) {
+        char *name;
+        long long n;
+        if (coord_limit_parse(conf->limits.v[i], &name, &n, err) < 0)
+            goto fail;
+        coord_sched_limit_set(self->sched, name, n, err);
+        log_info("limit %s: at most %lld at once", name, n);
+        free(name);
+    }
     self->store = coord_store_new(self->redis, self->sched);
     coord_store_set_record_ttl(self->store, conf->record_ttl_s ? conf->record_ttl_s
                                                                 : COORD_RECORD_TTL_S);

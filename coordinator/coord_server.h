@@ -42,6 +42,8 @@ typedef struct {
     char      *metrics;         /*  ADDR of /metrics; NULL = off */
     char      *http;            /*  ADDR of the dashboard; NULL = off */
     char      *http_token_file;
+    sw_strv_t  limits;          /*  "NAME=N" of --limit, checked by coord_limit_parse
+                                 *  (issue 18 §3); the last one of a name wins */
 } coord_conf_t;
 
 typedef struct coord_server_t coord_server_t;
