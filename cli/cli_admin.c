@@ -35,6 +35,28 @@ s_status_build(msgpack_packer *pk, void *arg, int64_t offset)
     sw_mp_kv_str(pk, "order", q->order);
 }
 
+/*  issue 18 §3, §4: "limit codex: 2 of 4 in use (effective 4), 3 rate-limits". */
+static void
+s_print_limits(const msgpack_object *b)
+{
+    const msgpack_object *ls = sw_mp_find(b, "limits");
+    if (!ls || ls->type != MSGPACK_OBJECT_ARRAY)
+        return;
+    for (uint32_t i = 0; i < ls->via.array.size; i++) {
+        const msgpack_object *l = &ls->via.array.ptr[i];
+        char name[80];
+        long long lim = cli_mp_int(l, "limit"), eff = cli_mp_int(l, "effective"),
+                  thr = cli_mp_int(l, "throttled");
+        printf("  limit %s: %lld of %lld in use", cli_mp_str(l, "name", name, sizeof name),
+               (long long) cli_mp_int(l, "used"), eff);
+        if (eff != lim)
+            printf(" (lowered from %lld after rate-limits)", lim);
+        if (thr)
+            printf(", %lld rate-limited run%s", thr, thr == 1 ? "" : "s");
+        printf("\n");
+    }
+}
+
 int
 cli_status(cli_t *cli, int argc, char **argv)
 {
@@ -106,6 +128,7 @@ cli_status(cli_t *cli, int argc, char **argv)
             if (cli_mp_int(b, "dropped"))
                 printf("  %lld malformed messages dropped\n",
                        (long long) cli_mp_int(b, "dropped"));
+            s_print_limits(b);
             if (!tasks) {
                 printf("no current job (swarm init)\n");
                 sw_msg_release(&reply);

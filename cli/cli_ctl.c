@@ -767,9 +767,13 @@ cli_task_line(const msgpack_object *t, int64_t now_wall)
     char dur[32];
     cli_duration(started ? (finished ? finished : now_wall) - started : -1, dur, sizeof dur);
     const char *reason = cli_mp_str(t, "reason", rbuf, sizeof rbuf);
-    printf("%-10s %-28s %-16s %7s  attempt %lld%s%s\n", cli_mp_str(t, "status", st, sizeof st),
+    char thr[48] = "";          /*  issue 18 §4: rate-limited runs used no attempt */
+    if (cli_mp_int(t, "throttled") > 0)
+        snprintf(thr, sizeof thr, " (+%lld rate-limited)", (long long) cli_mp_int(t, "throttled"));
+    printf("%-10s %-28s %-16s %7s  attempt %lld%s%s%s\n", cli_mp_str(t, "status", st, sizeof st),
            cli_mp_str(t, "id", id, sizeof id), cli_mp_str(t, "agent", agent, sizeof agent), dur,
-           (long long) cli_mp_int(t, "attempt"), reason[0] ? "  " : "", reason);
+           (long long) (cli_mp_int(t, "attempt") - cli_mp_int(t, "throttled")), thr,
+           reason[0] ? "  " : "", reason);
 }
 
 void

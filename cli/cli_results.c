@@ -135,7 +135,12 @@ s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int count
         text = s_jstr(r->result, "output");
     else if (r->result)
         text = s_jstr(r->result, "stderr_tail");
-    s_first_line(text, summary, sizeof summary);
+    if (r->throttled > 0) {       /*  issue 18 §4: said first, the rest follows */
+        int n = snprintf(summary, sizeof summary, "[rate-limited %ldx] ", r->throttled);
+        s_first_line(text, summary + n, sizeof summary - (size_t) n);
+    }
+    else
+        s_first_line(text, summary, sizeof summary);
     char change[64] = "";
     if (ws) {
         cli_ws_stat_text(r->result, change, sizeof change);

@@ -19,6 +19,8 @@ sw_result_row_fill(sw_result_row_t *row, const redisReply *reply)
             row->status = xstrdup(v->str);
         else if (strcmp(f, "attempt") == 0)
             row->attempt = atol(v->str);
+        else if (strcmp(f, "throttled") == 0)
+            row->throttled = atol(v->str);
         else if (strcmp(f, "agent") == 0)
             row->agent = xstrdup(v->str);
         else if (strcmp(f, "host") == 0)
@@ -114,6 +116,9 @@ sw_result_doc(const sw_result_row_t *r, const char *job)
     json_object_set_new(doc, "job", json_string(job));
     json_object_set_new(doc, "status", json_string(r->status ? r->status : "unknown"));
     json_object_set_new(doc, "attempt", json_integer(r->attempt));
+    /*  issue 18 §4: runs the provider rate-limited did not use an attempt */
+    json_object_set_new(doc, "throttled", json_integer(r->throttled));
+    json_object_set_new(doc, "attempts_used", json_integer(r->attempt - r->throttled));
     if (!r->result) {
         json_object_set_new(doc, "agent", r->agent && *r->agent ? json_string(r->agent)
                                                                  : json_null());

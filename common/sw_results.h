@@ -18,6 +18,7 @@ typedef struct {
     char   *id;
     char   *status;
     long    attempt;
+    long    throttled;          /*  rate-limited runs, which used no attempt (issue 18 §4) */
     char   *agent;
     char   *host;
     char   *reason;

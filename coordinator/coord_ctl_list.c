@@ -45,7 +45,7 @@ s_rows_init(s_rows_t *rows, int64_t limit, bool after)
 static void
 s_pack_task(msgpack_packer *pk, const coord_task_t *t, bool with_after)
 {
-    msgpack_pack_map(pk, with_after ? 13 : 12);
+    msgpack_pack_map(pk, (with_after ? 13 : 12) + (t->throttled > 0));
     sw_mp_kv_str(pk, "id", t->spec.id);
     sw_mp_kv_str(pk, "type", t->spec.type);
     sw_mp_kv_str(pk, "runner", t->spec.runner);
@@ -58,6 +58,8 @@ s_pack_task(msgpack_packer *pk, const coord_task_t *t, bool with_after)
     sw_mp_kv_int(pk, "submitted", t->submitted_ms);
     sw_mp_kv_int(pk, "started", t->started_ms);
     sw_mp_kv_int(pk, "finished", t->finished_ms);
+    if (t->throttled > 0)       /*  issue 18 §4: rate-limited runs (used no attempt) */
+        sw_mp_kv_int(pk, "throttled", t->throttled);
     if (with_after)
         sw_mp_kv_strv(pk, "after", &t->spec.after);
 }
@@ -140,9 +142,31 @@ s_rank(const coord_job_t *j, int r, int64_t *skip, s_rows_t *rows)
     }
 }
 
+/*  issue 18 §3, §4: each limit with its use, its effective value (AIMD)
+ *  and the rate-limits seen; one field of the cluster part. At most
+ *  COORD_MAX_LIMITS, so it always fits a reply. */
+static void
+s_pack_limits(coord_ctl_t *self, msgpack_packer *pk)
+{
+    zlistx_t *limits = coord_sched_limits(self->sched);
+    sw_mp_pack_str(pk, "limits");
+    msgpack_pack_array(pk, zlistx_size(limits));
+    for (coord_limit_t *l = zlistx_first(limits); l; l = zlistx_next(limits)) {
+        msgpack_pack_map(pk, 5);
+        sw_mp_kv_str(pk, "name", l->name);
+        sw_mp_kv_int(pk, "limit", l->limit);
+        sw_mp_kv_int(pk, "effective", l->effective);
+        sw_mp_kv_int(pk, "used", l->used);
+        sw_mp_kv_int(pk, "throttled", (int64_t) l->throttled);
+    }
+}
+
+/*  The cluster part of a STATUS reply: S_CLUSTER_FIELDS fields. */
+#define S_CLUSTER_FIELDS 7
 static void
 s_pack_cluster(coord_ctl_t *self, msgpack_packer *pk)
 {
+    s_pack_limits(self, pk);
     int slots = 0, running = 0;
     zlistx_t *agents = coord_sched_agents(self->sched);
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents)) {
@@ -160,7 +184,7 @@ s_pack_cluster(coord_ctl_t *self, msgpack_packer *pk)
 void
 coord_ctl_pack_status(coord_ctl_t *self, coord_job_t *j, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, j ? 12 : 8);
+    msgpack_pack_map(pk, (j ? 6 : 2) + S_CLUSTER_FIELDS);
     sw_mp_kv_bool(pk, "ok", true);
     sw_mp_kv_str(pk, "job", j ? j->id : NULL);
     s_pack_cluster(self, pk);
@@ -216,7 +240,7 @@ ctl_on_status(coord_ctl_t *self, sw_msg_t *m)
     }
     free(order);
     ctl_reply_t r;
-    ctl_reply_begin(&r, j ? 12 + (next >= 0) : 7);
+    ctl_reply_begin(&r, (j ? 6 + (next >= 0) : 1) + S_CLUSTER_FIELDS);
     sw_mp_kv_str(&r.pk, "job", j ? j->id : NULL);
     s_pack_cluster(self, &r.pk);
     if (j) {

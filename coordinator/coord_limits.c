@@ -82,6 +82,9 @@ coord_sched_limit_set(coord_sched_t *self, const char *name, long long n, sw_err
     if (n < 1 || n > COORD_LIMIT_MAX)
         return sw_err_set(err, SW_EINVAL, "limit %s: N must be 1..%d", name, COORD_LIMIT_MAX);
     coord_limit_t *l = zhashx_lookup(self->limits, name);
+    if (!l && zhashx_size(self->limits) >= COORD_MAX_LIMITS)
+        return sw_err_set(err, SW_EINVAL, "at most %d limits (--limit %s=%lld is one too many)",
+                          COORD_MAX_LIMITS, name, n);
     if (!l) {
         l = xcalloc(1, sizeof *l);
         l->name = xstrdup(name);

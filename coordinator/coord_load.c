@@ -109,6 +109,7 @@ s_spec_from_json(const char *text, sw_task_t *t)
     t->max_turns = json_integer_value(json_object_get(o, "max_turns"));
     t->max_budget_cents = json_integer_value(json_object_get(o, "max_budget_cents"));
     s_jstrv(o, "outputs", &t->outputs);
+    s_jstrv(o, "resources", &t->resources);
     sw_err_t err = { 0 };
     json_t *ws = json_object_get(o, "workspace");
     if (ws && sw_task_ws_from_json(ws, &t->ws, &err) < 0)
@@ -263,7 +264,8 @@ s_restore_task(coord_store_t *self, coord_sched_t *sched, const char *job, const
                           .started_ms = s_field_ms(h, "started", 0),
                           .finished_ms = from_result ? wall : s_field_ms(h, "finished", 0),
                           .exit_code = from_result ? rcode : (int) s_field_ms(h, "exit_code", -1),
-                          .reason = reason, .cancel = cancel, .adopt_by_ms = adopt_by_ms };
+                          .reason = reason, .cancel = cancel, .adopt_by_ms = adopt_by_ms,
+                          .throttled = (int) s_field_ms(h, "throttled", 0) };
     coord_task_t *ct = coord_sched_restore(sched, &t, &r);
     if (ct && from_result) {
         coord_store_task(self, ct);

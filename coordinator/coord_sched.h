@@ -46,6 +46,7 @@ struct coord_limit_t {
 };
 
 #define COORD_LIMIT_MAX          1000000    /*  largest N of --limit NAME=N */
+#define COORD_MAX_LIMITS         256        /*  limits a coordinator takes */
 #define COORD_LIMIT_RAISE_AFTER  5          /*  successes in a row that raise effective by 1 */
 #define COORD_MAX_THROTTLES      30         /*  rate-limits of one task before it fails */
 

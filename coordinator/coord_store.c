@@ -183,6 +183,8 @@ s_spec_json(const sw_task_t *t)
         json_object_set_new(o, "workspace", sw_task_ws_json(&t->ws));
     if (t->outputs.n)
         json_object_set_new(o, "outputs", s_strv_json(&t->outputs));
+    if (t->resources.n)
+        json_object_set_new(o, "resources", s_strv_json(&t->resources));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -191,13 +193,14 @@ s_spec_json(const sw_task_t *t)
 void
 coord_store_task(coord_store_t *self, coord_task_t *t)
 {
-    char attempt[32], exit_code[32], sub[32], start[32], fin[32];
+    char attempt[32], exit_code[32], sub[32], start[32], fin[32], throttled[16];
     char *key = sw_key_task(t->job->id, t->spec.id);
     snprintf(attempt, sizeof attempt, "%lld", (long long) t->spec.attempt);
     snprintf(exit_code, sizeof exit_code, "%d", t->exit_code);
     snprintf(sub, sizeof sub, "%lld", (long long) t->submitted_ms);
     snprintf(start, sizeof start, "%lld", (long long) t->started_ms);
     snprintf(fin, sizeof fin, "%lld", (long long) t->finished_ms);
+    snprintf(throttled, sizeof throttled, "%d", t->throttled);
     if (t->is_new) {
         char *spec = s_spec_json(&t->spec);
         const char *hset[] = { "HSET", key, "spec", spec, "type", t->spec.type,
@@ -216,8 +219,9 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                            "finished", fin, "exit_code", exit_code,
                            "reason", t->reason ? t->reason : "",
                            "cancel", t->cancel_requested && t->cancel_reason
-                                     ? t->cancel_reason : "" };
-    s_append(self, hset, 20, S_W_TASK, t->job, t, NULL);
+                                     ? t->cancel_reason : "",
+                           "throttled", throttled };
+    s_append(self, hset, 22, S_W_TASK, t->job, t, NULL);
     free(key);
     coord_records_touch(self->records, t->job->id);
 }
