@@ -105,7 +105,7 @@ static void s_drain(agent_t *self, const char *why);
 /*  The runs' reports to the coordinator: ACCEPT and DONE. */
 static void
 s_report(void *ctx, int cmd, const sw_task_t *t, const char *status, int exit_code,
-         bool retryable)
+         bool retryable, bool throttled)
 {
     agent_t *self = ctx;
     msgpack_sbuffer sb;
@@ -113,7 +113,7 @@ s_report(void *ctx, int cmd, const sw_task_t *t, const char *status, int exit_co
     msgpack_packer pk;
     sw_mp_packer_init(&pk, &sb);
     sw_ref_t r = { .job = t->job, .id = t->id, .attempt = t->attempt, .status = (char *) status,
-                   .exit_code = exit_code, .retryable = retryable };
+                   .exit_code = exit_code, .retryable = retryable, .throttled = throttled };
     sw_ref_pack(&pk, &r, cmd == SW_DONE);
     agent_link_send(self->link, cmd, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);

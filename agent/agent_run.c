@@ -14,6 +14,7 @@
 #include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_prepare.h"
+#include "agent_ratelimit.h"
 #include "agent_result.h"
 #include "agent_spool.h"
 
@@ -50,6 +51,7 @@ typedef struct {
     /*  result and store */
     const char   *status;
     bool          retryable;    /*  worth another attempt, maybe elsewhere */
+    bool          throttled;    /*  the provider rate-limited it (agent_ratelimit.h) */
     int           exit_code;    /*  the runner's; -1 when it never ran */
     sw_buf_t      errtail;      /*  the stderr tail of a run whose runner never started */
     json_t       *doc;          /*  the result document, until it is text */
@@ -132,7 +134,7 @@ s_store(agent_runs_t *self, run_t *run)
         return;
     int code = run->exit_code;
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
-                 run->retryable);
+                 run->retryable, run->throttled);
     run->state = RUN_DONE;
     log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
              (long long) run->task.attempt, run->status);
@@ -190,13 +192,20 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
         agent_state_read(run->launch.lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
     agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
                          last.data, last.len, last_cut, a);
-    sw_buf_release(&out);
     sw_buf_release(&last);
     if (a->error && strcmp(run->status, "succeeded") == 0) {
         run->status = "failed";     /*  exit 0, but no answer (or claude's is_error) */
         r->error = a->error;
     }
     sw_capture_render(&c->err, errtail);
+    /*  issue 18 §4: a run the provider rate-limited goes back to the queue
+     *  without using an attempt (the coordinator decides: DONE throttled) */
+    if (strcmp(run->status, "failed") == 0 && c->stop == AGENT_STOP_NONE && !r->signal
+        && agent_rate_limited(run->task.runner, out.data, out.len, errtail->data, errtail->len)) {
+        run->throttled = run->retryable = true;
+        r->error = "rate-limited by the provider (HTTP 429)";
+    }
+    sw_buf_release(&out);
 }
 
 /*  Releases the finished (reaped) child: the run may start the next. */
@@ -268,6 +277,8 @@ s_result(agent_runs_t *self, run_t *run)
     r.stderr_len = errtail.len;
     r.usage = a.usage;
     run->doc = agent_result_doc(&r);
+    if (run->throttled)
+        json_object_set_new(run->doc, "rate_limited", json_true());
     agent_answer_release(&a);
     sw_buf_release(&errtail);
     if (ran)
@@ -728,7 +739,7 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
         log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
                   self->conf->slots);
     zlistx_add_end(self->runs, run);
-    self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false);
+    self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false, false);
     if (run->task.ws.commit)
         s_ws_prepare(self, run);
     else
@@ -793,6 +804,10 @@ s_unspool(void *arg, agent_spooled_t *s)
     run->status = sw_tstate_name(st < 0 ? SW_TS_FAILED : (sw_tstate_t) st);
     run->exit_code = s->exit_code;
     run->retryable = s->retryable;
+    /*  the result document says whether the provider rate-limited it */
+    json_t *doc = run->json ? json_loads(run->json, 0, NULL) : NULL;
+    run->throttled = json_is_true(json_object_get(doc, "rate_limited"));
+    json_decref(doc);
     run->spooled = true;
     run->state = RUN_STORING;
     zlistx_add_end(self->runs, run);

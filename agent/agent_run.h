@@ -78,9 +78,10 @@ typedef struct {
 
 /*  What the runs tell the coordinator: SW_ACCEPT when a run takes its task,
  *  SW_DONE once its result is stored (status, exit code capped at 255,
- *  and whether another attempt could end differently). */
+ *  whether another attempt could end differently, and whether the
+ *  provider rate-limited the run: issue 18 §4). */
 typedef void (agent_run_report_fn)(void *ctx, int cmd, const sw_task_t *t, const char *status,
-                                   int exit_code, bool retryable);
+                                   int exit_code, bool retryable, bool throttled);
 
 typedef struct agent_runs_t agent_runs_t;
 

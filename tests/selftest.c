@@ -19,6 +19,7 @@
 #include "agent_env.h"
 #include "agent_hook.h"
 #include "agent_orphans.h"
+#include "agent_ratelimit.h"
 #include "agent_spool.h"
 #include "agent_state.h"
 #include "agent_result.h"
@@ -76,6 +77,7 @@ static const sw_selftest_t s_tests[] = {
     { "result", agent_result_test },
     { "state", agent_state_test },
     { "agent_hook", agent_hook_test },
+    { "ratelimit", agent_ratelimit_test },
     { NULL, NULL },
 };
 
