@@ -93,6 +93,7 @@ m_store(m_t *m, const coord_task_t *t)
     }
     mt->state = t->state;
     mt->attempt = t->spec.attempt;
+    mt->throttled = t->throttled;
     free(mt->reason);
     mt->reason = t->reason ? xstrdup(t->reason) : NULL;
     free(mt->cancel);
@@ -130,9 +131,9 @@ m_on_dispatch(void *ctx, coord_task_t *t, coord_agent_t *a)
             m_fail(m, "%s/%s started before its dependency %s succeeded (%s)", t->job->id,
                    t->spec.id, t->spec.after.v[i], d ? sw_tstate_name(d->state) : "missing");
     }
-    if (t->spec.attempt > t->spec.max_attempts)
+    if (sched_attempts_used(t) > t->spec.max_attempts)
         m_fail(m, "%s/%s dispatched as attempt %lld of %lld", t->job->id, t->spec.id,
-               (long long) t->spec.attempt, (long long) t->spec.max_attempts);
+               (long long) sched_attempts_used(t), (long long) t->spec.max_attempts);
     m_send_t *o = xcalloc(1, sizeof *o);
     snprintf(o->key, sizeof o->key, "%s\x1f%s", t->job->id, t->spec.id);
     snprintf(o->agent, sizeof o->agent, "%s", a->id);
@@ -200,6 +201,15 @@ m_on_gone(void *ctx, coord_agent_t *a)
 
 /*  --- the world's moves ---------------------------------------------------------- */
 
+/*  The coordinator's --limit lic=2, at every start. */
+static void
+m_limits(m_t *m)
+{
+    sw_err_t err = { 0 };
+    if (coord_sched_limit_set(m->s, "lic", M_LIC_LIMIT, &err) < 0)
+        m_fail(m, "limit lic: %s", err.msg);
+}
+
 static sw_task_t
 m_spec(const m_task_t *mt)
 {
@@ -212,6 +222,8 @@ m_spec(const m_task_t *mt)
     t.max_attempts = mt->max_attempts;
     if (mt->gpu)
         sw_kv_set(&t.labels, "gpu", "1");
+    if (mt->lic)
+        sw_strv_push(&t.resources, "lic");
     sw_err_t err = { 0 };
     sw_task_validate(&t, &err);
     return t;
@@ -247,6 +259,7 @@ m_submit(m_t *m)
     snprintf(mt->key, sizeof mt->key, "j%d\x1f%s", mt->job, mt->id);
     mt->max_attempts = 1 + m_pick(m, 3);
     mt->gpu = m_pick(m, 5) == 0;
+    mt->lic = m_pick(m, 2) == 0;
     mt->state = -1;
     mt->res_status = -1;
     for (int k = m_pick(m, 3); k > 0; k--) {
@@ -315,7 +328,9 @@ m_send_done(m_t *m, m_agent_t *ma, m_run_t *r)
     sw_ref_t ref = { .job = r->job, .id = r->id, .attempt = r->attempt,
                      .status = (char *) sw_tstate_name((sw_tstate_t) r->status),
                      .exit_code = r->status == SW_TS_SUCCEEDED ? 0 : 1,
-                     .retryable = r->status == SW_TS_TIMED_OUT || m_pick(m, 3) == 0 };
+                     .retryable = r->status == SW_TS_TIMED_OUT || m_pick(m, 3) == 0,
+                     /*  the provider rate-limited it (issue 18 §4) */
+                     .throttled = r->status == SW_TS_FAILED && m_pick(m, 3) == 0 };
     int rc = coord_sched_done(m->s, ma->a, &ref, m->now, 0);
     if ((rc == 0) != expect)
         m_fail(m, "DONE %s/%s attempt %lld from %s %s, wanted %s", r->job, r->id, r->attempt,
@@ -463,6 +478,7 @@ m_restart(m_t *m, const coord_sched_ops_t *ops)
         return;
     coord_sched_destroy(&m->s);
     m->s = coord_sched_new(ops, m);
+    m_limits(m);
     for (int i = 0; i < m->nagents; i++)
         m->agents[i].a = NULL;
     zlistx_t *from_result = zlistx_new();
@@ -487,7 +503,7 @@ m_restart(m_t *m, const coord_sched_ops_t *ops)
         spec.attempt = mt->attempt;
         coord_restore_t r = { .state = (sw_tstate_t) st, .agent_id = NULL, .exit_code = -1,
                               .reason = reason, .cancel = mt->cancel,
-                              .adopt_by_ms = m->now + M_WINDOW };
+                              .adopt_by_ms = m->now + M_WINDOW, .throttled = mt->throttled };
         coord_task_t *t = coord_sched_restore(m->s, &spec, &r);
         if (t && done)
             zlistx_add_end(from_result, t);
@@ -504,7 +520,13 @@ m_restart(m_t *m, const coord_sched_ops_t *ops)
 static void
 m_settle(m_t *m)
 {
+    /*  issue 18 §3: a dispatch never takes a limit past its effective value
+     *  (a halving may leave more running than that: they were running) */
+    coord_limit_t *lic = zlistx_first(coord_sched_limits(m->s));
+    int before = lic ? lic->used : 0;
     coord_sched_dispatch(m->s, m->now, 0);
+    if (lic && lic->used > before && lic->used > lic->effective)
+        m_fail(m, "dispatch took limit lic to %d of effective %d", lic->used, lic->effective);
     if (!m->redis_up)
         return;
     m_send_t *o;
@@ -705,6 +727,7 @@ m_run(unsigned long seed, int steps, bool verbose)
     coord_sched_ops_t ops = { m_on_persist, m_on_dispatch, m_on_cancel, m_on_finished,
                               m_on_gone, m_on_stale };
     m.s = coord_sched_new(&ops, &m);
+    m_limits(&m);
     m.tasks = zhashx_new();
     zhashx_set_destructor(m.tasks, (zhashx_destructor_fn *) m_task_free);
     m.outbox = zlistx_new();

@@ -31,6 +31,7 @@ m_check(m_t *m)
     if (free_sum != s->free_slots || s->free_slots < 0)
         m_fail(m, "free slots %d, credit sum %d", s->free_slots, free_sum);
     size_t queued = 0, on_agents = 0;
+    int lic_running = 0;
     zlistx_t *jobs = coord_sched_job_list(s);
     for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
         int sum = 0, running = 0, nfinal = 0;
@@ -56,9 +57,12 @@ m_check(m_t *m)
                        t->agent->id);
             if (t->state == SW_TS_RUNNING && !t->agent && !t->adopt_by_ms)
                 m_fail(m, "%s/%s runs nowhere and waits for nobody", jid, tid);
-            if (t->spec.attempt > t->spec.max_attempts)
-                m_fail(m, "%s/%s at attempt %lld of %lld", jid, tid, (long long) t->spec.attempt,
-                       (long long) t->spec.max_attempts);
+            if (sched_attempts_used(t) > t->spec.max_attempts || t->throttled < 0
+                || t->throttled > COORD_MAX_THROTTLES)
+                m_fail(m, "%s/%s at attempt %lld of %lld (%d throttled)", jid, tid,
+                       (long long) t->spec.attempt, (long long) t->spec.max_attempts,
+                       t->throttled);
+            lic_running += t->state == SW_TS_RUNNING && t->spec.resources.n > 0;
             if (t->state == SW_TS_CANCELLED && (!t->reason || !*t->reason))
                 m_fail(m, "%s/%s cancelled without a reason", jid, tid);
             if (t->state == SW_TS_WAITING && t->deps_left <= 0)
@@ -89,5 +93,12 @@ m_check(m_t *m)
         m_fail(m, "%zu queued, the queue holds %zu", queued, s->nready);
     if (held != on_agents)
         m_fail(m, "agents hold %zu tasks, %zu tasks are on agents", held, on_agents);
+    /*  issue 18 §3, §4: a limit's use is its running tasks (restored ones
+     *  too), its effective value within 1..limit */
+    coord_limit_t *lic = zlistx_first(coord_sched_limits(s));
+    if (!lic || lic->used != lic_running || lic->effective < 1 || lic->effective > lic->limit)
+        m_fail(m, "limit lic: used %d, %d running take it, effective %d of %d",
+               lic ? lic->used : -1, lic_running, lic ? lic->effective : -1,
+               lic ? lic->limit : -1);
 }
 

@@ -10,6 +10,7 @@
 #define M_MAXTASKS  80
 #define M_LEASE     5000
 #define M_WINDOW    15000
+#define M_LIC_LIMIT 2           /*  --limit lic=2 (issue 18 §3) */
 
 /*  What the world knows of a task: how it was submitted, what "Redis"
  *  holds of it, the result an agent stored, and its completions. */
@@ -20,9 +21,11 @@ typedef struct {
     sw_strv_t   after;
     int         max_attempts;
     bool        gpu;
+    bool        lic;            /*  takes resource lic (limited to M_LIC_LIMIT) */
     /*  "Redis" */
     int         state;          /*  -1: never written */
     long long   attempt;
+    int         throttled;
     char       *reason, *cancel;
     int         res_status;     /*  -1: no result */
     long long   res_attempt;

@@ -390,6 +390,206 @@ s_test_restored(void)
     return 0;
 }
 
+/*  issue 18 §3, §4: limits with slots, no head-of-line blocking, use
+ *  released on every way out, throttled runs requeued without an attempt,
+ *  AIMD on the effective limit. */
+static coord_task_t *
+s_test_res(coord_sched_t *s, const char *id, const char *runner, const char *res)
+{
+    sw_task_t t;
+    sw_task_init(&t);
+    t.id = xstrdup(id);
+    t.job = xstrdup("j");
+    t.runner = xstrdup(runner);
+    if (strcmp(runner, "exec") == 0)
+        sw_strv_push(&t.argv, "true");
+    else
+        t.prompt = xstrdup("p");
+    if (res)
+        sw_strv_push(&t.resources, res);
+    sw_err_t err = { 0 };
+    if (sw_task_validate(&t, &err) < 0) {
+        sw_task_release(&t);
+        return NULL;
+    }
+    return coord_sched_submit(s, &t, 0, &err);
+}
+
+static coord_limit_t *
+s_test_limit(coord_sched_t *s, const char *name)
+{
+    zlistx_t *ls = coord_sched_limits(s);
+    for (coord_limit_t *l = zlistx_first(ls); l; l = zlistx_next(ls))
+        if (strcmp(l->name, name) == 0)
+            return l;
+    return NULL;
+}
+
+static int
+s_test_limits(void)
+{
+    s_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
+                              s_rec_gone, s_rec_stale };
+    coord_sched_t *s = coord_sched_new(&ops, &rec);
+    sw_err_t err = { 0 };
+    /*  parsing --limit */
+    char *name;
+    long long n;
+    CHECK(coord_limit_parse("codex=8", &name, &n, &err) == 0 && strcmp(name, "codex") == 0
+          && n == 8);
+    free(name);
+    CHECK(coord_limit_parse("x=0", &name, &n, &err) < 0 && strstr(err.msg, "from 1 to"));
+    CHECK(coord_limit_parse("=3", &name, &n, &err) < 0 && strstr(err.msg, "invalid resource"));
+    CHECK(coord_limit_parse("codex=abc", &name, &n, &err) < 0 && strstr(err.msg, "'abc'"));
+    CHECK(coord_limit_parse("codex", &name, &n, &err) < 0 && strstr(err.msg, "NAME=N"));
+    CHECK(coord_limit_parse("codex=99999999999999999999", &name, &n, &err) < 0);
+    CHECK(coord_limit_parse("codex=1000001", &name, &n, &err) < 0);
+    CHECK(coord_limit_parse("a\x01=3", &name, &n, &err) < 0);
+    CHECK(coord_limit_parse("codex=1000000", &name, &n, &err) == 0 && n == 1000000);
+    free(name);
+    CHECK(coord_sched_limit_set(s, "codex", 2, &err) == 0);
+    CHECK(coord_sched_limit_set(s, "gpu", 1, &err) == 0);
+    coord_limit_t *lc = s_test_limit(s, "codex"), *lg = s_test_limit(s, "gpu");
+    CHECK(lc && lg && lc->effective == 2 && lg->limit == 1);
+    /*  queued first: 5 codex tasks, 2 exec tasks on gpu, 3 plain exec, 1
+     *  exec task on a resource no limit names (unlimited) */
+    coord_task_t *c[5], *g[2], *e[3], *u;
+    char id[16];
+    for (int i = 0; i < 5; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        CHECK((c[i] = s_test_res(s, id, "codex", NULL)) && c[i]->nres == 1);
+    }
+    for (int i = 0; i < 2; i++) {
+        snprintf(id, sizeof id, "g%d", i);
+        CHECK((g[i] = s_test_res(s, id, "exec", "gpu")) != NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof id, "e%d", i);
+        CHECK((e[i] = s_test_res(s, id, "exec", NULL)) != NULL);
+    }
+    CHECK((u = s_test_res(s, "u", "exec", "licence")) && u->nres == 0);
+    /*  3 agents x 2 slots: 2 codex, 1 gpu, and exec tasks past them */
+    coord_agent_t *ag[3] = { s_test_agent(s, "a", 2, NULL), s_test_agent(s, "b", 2, NULL),
+                             s_test_agent(s, "c", 2, NULL) };
+    CHECK(coord_sched_dispatch(s, 0, 0) == 6);
+    CHECK(c[0]->state == SW_TS_RUNNING && c[1]->state == SW_TS_RUNNING
+          && c[2]->state == SW_TS_QUEUED && lc->used == 2);
+    CHECK(g[0]->state == SW_TS_RUNNING && g[1]->state == SW_TS_QUEUED && lg->used == 1);
+    CHECK(e[0]->state == SW_TS_RUNNING && e[1]->state == SW_TS_RUNNING
+          && e[2]->state == SW_TS_RUNNING && u->state == SW_TS_QUEUED);
+    /*  an exec task ends: the freed slot goes past the blocked classes */
+    CHECK(s_test_done(s, e[0]->agent, e[0], 1, "succeeded") == 0);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && u->state == SW_TS_RUNNING && lc->used == 2);
+    /*  a codex task ends: the next codex task takes its place */
+    CHECK(s_test_done(s, c[0]->agent, c[0], 1, "succeeded") == 0 && lc->used == 1);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && c[2]->state == SW_TS_RUNNING && lc->used == 2);
+    /*  rate-limited: requeued without using an attempt, effective halved */
+    coord_agent_t *was = c[1]->agent;
+    sw_ref_t r = { .job = "j", .id = "c1", .attempt = 1, .status = "failed", .exit_code = 1,
+                   .retryable = true, .throttled = true };
+    CHECK(coord_sched_done(s, was, &r, 1000, 0) == 0);
+    CHECK(c[1]->state == SW_TS_QUEUED && c[1]->throttled == 1 && lc->used == 1
+          && lc->effective == 1 && lc->throttled == 1);
+    CHECK(c[1]->tried.n == 0 && c[1]->reason && strstr(c[1]->reason, "rate-limited"));
+    /*  a late DONE of the throttled attempt is stale */
+    CHECK(coord_sched_done(s, was, &r, 1000, 0) == -1);
+    /*  effective 1 with 1 in use: no codex dispatch; the backoff holds c1 */
+    CHECK(coord_sched_dispatch(s, 1000, 0) == 0);
+    CHECK(s_test_done(s, c[2]->agent, c[2], 1, "succeeded") == 0 && lc->used == 0);
+    CHECK(coord_sched_dispatch(s, 1001, 0) == 1 && c[3]->state == SW_TS_RUNNING);
+    CHECK(c[1]->state == SW_TS_QUEUED);         /*  in its backoff, the others went */
+    CHECK(s_test_done(s, c[3]->agent, c[3], 1, "succeeded") == 0);
+    CHECK(coord_sched_dispatch(s, 1000 + 60000, 0) == 1);
+    coord_task_t *next = c[1]->state == SW_TS_RUNNING ? c[1] : c[4];
+    CHECK(next->state == SW_TS_RUNNING && lc->used == 1);
+    if (next == c[1])
+        CHECK(c[1]->spec.attempt == 2 && sched_attempts_used(c[1]) == 1);
+    /*  successes raise it again, one step after COORD_LIMIT_RAISE_AFTER in a
+     *  row (c2 and c3 were two) */
+    CHECK(lc->successes == 2);
+    for (int i = 0; i < COORD_LIMIT_RAISE_AFTER - 3; i++)
+        sched_res_succeeded(next);
+    CHECK(lc->effective == 1);
+    sched_res_succeeded(next);
+    CHECK(lc->effective == 2 && lc->successes == 0);
+    for (int i = 0; i < 10 * COORD_LIMIT_RAISE_AFTER; i++)
+        sched_res_succeeded(next);
+    CHECK(lc->effective == 2);                  /*  never above the limit */
+    /*  halved once per burst: a run dispatched before the cut does not cut again */
+    uint64_t seq = next->dispatch_seq;
+    next->dispatch_seq = lc->cut_seq;
+    sched_res_throttled(s, next);
+    CHECK(lc->effective == 2);
+    next->dispatch_seq = seq;
+    /*  never below 1 */
+    lc->effective = 1;
+    lc->cut_seq = 0;
+    sched_res_throttled(s, next);
+    CHECK(lc->effective == 1);
+    lc->effective = 2;
+    /*  the agent lost: its tasks' use is given back */
+    coord_agent_t *holder = next->agent;
+    int gpu_before = lg->used, codex_before = lc->used;
+    int lost_codex = 0, lost_gpu = 0;
+    for (coord_task_t *t = zlistx_first(holder->tasks); t; t = zlistx_next(holder->tasks)) {
+        lost_codex += t->nres && t->res[0] == lc;
+        lost_gpu += t->nres && t->res[0] == lg;
+    }
+    coord_sched_agent_lost(s, holder, "gone", 0);
+    CHECK(lc->used == codex_before - lost_codex && lg->used == gpu_before - lost_gpu);
+    /*  cancel of the job: every use given back once the runs end */
+    coord_sched_cancel(s, coord_sched_job(s, "j"), NULL, NULL, 0);
+    (void) ag;
+    zlistx_t *agents = coord_sched_agents(s);
+    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_first(agents)) {
+        coord_sched_agent_lost(s, a, "gone", 0);
+        agents = coord_sched_agents(s);
+    }
+    CHECK(lc->used == 0 && lg->used == 0);
+    coord_sched_destroy(&s);
+    return 0;
+}
+
+/*  A restart: running tasks restored take their limits again, and give
+ *  them back when they are resolved. */
+static int
+s_test_limits_restored(void)
+{
+    s_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
+                              s_rec_gone, s_rec_stale };
+    coord_sched_t *s = coord_sched_new(&ops, &rec);
+    sw_err_t err = { 0 };
+    CHECK(coord_sched_limit_set(s, "claude", 3, &err) == 0);
+    coord_limit_t *l = s_test_limit(s, "claude");
+    coord_task_t *t[4];
+    for (int i = 0; i < 4; i++) {
+        sw_task_t spec;
+        sw_task_init(&spec);
+        char id[8];
+        snprintf(id, sizeof id, "r%d", i);
+        spec.id = xstrdup(id);
+        spec.job = xstrdup("j");
+        spec.runner = xstrdup("claude");
+        spec.prompt = xstrdup("p");
+        spec.attempt = 3;
+        CHECK(sw_task_validate(&spec, &err) == 0);
+        coord_restore_t r = { .state = i < 2 ? SW_TS_RUNNING : SW_TS_SUCCEEDED,
+                              .agent_id = "a", .host = "h", .adopt_by_ms = 100,
+                              .throttled = i == 0 ? 2 : 0 };
+        CHECK((t[i] = coord_sched_restore(s, &spec, &r)) != NULL);
+    }
+    coord_sched_restore_finish(s, NULL, 0);
+    CHECK(l->used == 2 && t[0]->throttled == 2 && sched_attempts_used(t[0]) == 1);
+    coord_sched_resolve(s, t[0], NULL, -1, 0);      /*  nobody claimed it: queued again */
+    CHECK(l->used == 1 && t[0]->state == SW_TS_QUEUED);
+    coord_sched_resolve(s, t[1], "succeeded", 0, 0);
+    CHECK(l->used == 0);
+    coord_sched_destroy(&s);
+    return 0;
+}
+
 int
 coord_sched_test(bool verbose)
 {
@@ -570,5 +770,6 @@ coord_sched_test(bool verbose)
 
     coord_sched_destroy(&s);
     (void) verbose;
-    return s_test_classes() || s_test_chain() || s_test_reasons() || s_test_restored();
+    return s_test_classes() || s_test_chain() || s_test_reasons() || s_test_restored()
+        || s_test_limits() || s_test_limits_restored();
 }
