@@ -17,7 +17,7 @@
  *  the configured limit. */
 #include "coord_sched_int.h"
 
-#include <errno.h>
+#include <ctype.h>
 #include <string.h>
 
 static void
@@ -63,7 +63,7 @@ coord_limit_parse(const char *arg, char **name, long long *n, sw_err_t *err)
         return -1;
     }
     long long v;
-    if (sw_parse_int(eq + 1, 1, COORD_LIMIT_MAX, &v) < 0) {
+    if (!isdigit((unsigned char) eq[1]) || sw_parse_int(eq + 1, 1, COORD_LIMIT_MAX, &v) < 0) {
         sw_err_set(err, SW_EINVAL, "--limit %.80s: N must be a whole number from 1 to %d "
                    "(got '%.40s')", arg, COORD_LIMIT_MAX, eq + 1);
         free(nm);

@@ -446,6 +446,8 @@ s_test_limits(void)
     CHECK(coord_limit_parse("codex=99999999999999999999", &name, &n, &err) < 0);
     CHECK(coord_limit_parse("codex=1000001", &name, &n, &err) < 0);
     CHECK(coord_limit_parse("a\x01=3", &name, &n, &err) < 0);
+    CHECK(coord_limit_parse("codex= 2", &name, &n, &err) < 0);
+    CHECK(coord_limit_parse("codex=+2", &name, &n, &err) < 0);
     CHECK(coord_limit_parse("codex=1000000", &name, &n, &err) == 0 && n == 1000000);
     free(name);
     CHECK(coord_sched_limit_set(s, "codex", 2, &err) == 0);

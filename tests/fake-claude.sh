@@ -28,6 +28,11 @@
 #   FAKE:mcp-store=TEXT, FAKE:mcp-search=Q   as in fake-codex.sh, through
 #                       the --mcp-config server
 #   FAKE:no-result      print no result document (exit 0)
+#   FAKE:ratelimit=K    on attempts 1..K, end as claude does when the API keeps
+#                       answering HTTP 429: is_error, api_error_status 429,
+#                       "API Error: 429 ..." (exit 1)
+# FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID NS" as
+# fake-codex.sh does.
 set -u
 die() { echo "fake-claude: $*" >&2; exit 64; }
 unknown() { echo "error: unknown option '$1'" >&2; exit 1; }
@@ -109,6 +114,17 @@ fi
 err=false
 case "$prompt" in *FAKE:is_error*) err=true ;; esac
 case "$prompt" in *FAKE:no-result*) echo "fake-claude: no result" >&2; exit 0 ;; esac
+ledger() {
+    [ -n "${FAKE_LEDGER:-}" ] && echo "$1 ${SWARM_JOB:-?} ${SWARM_TASK_ID:-?} ${SWARM_ATTEMPT:-?} ${SWARM_AGENT:-?} $$ $(date +%s%N)" >>"$FAKE_LEDGER"
+    return 0
+}
+k=$(printf '%s\n' "$prompt" | sed -n 's/.*FAKE:ratelimit=\([0-9]*\).*/\1/p' | head -n 1)
+if [ -n "$k" ] && [ "${SWARM_ATTEMPT:-1}" -le "$k" ]; then
+    ledger start
+    printf '%s\n' '{"type":"result","subtype":"success","is_error":true,"api_error_status":429,"duration_ms":2210,"num_turns":1,"result":"API Error: 429 {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"Number of request tokens has exceeded your per-minute rate limit\"}}","session_id":"'"$session"'","total_cost_usd":0,"usage":{"input_tokens":0,"output_tokens":0}}'
+    ledger end
+    exit 1
+fi
 script='
 import json, sys
 mode, limits, session, err, found, nbytes, sha = sys.argv[1:]

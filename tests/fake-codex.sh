@@ -49,8 +49,12 @@
 #                       "NAME unset"), to see what reached the runner
 #   FAKE:wipe           remove everything in the working directory first
 #                       (what `git clean -xfd` or `rm -rf .swarm` does)
-# FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID" when a call
-# begins and when it finishes its work, so fault tests can count runs.
+#   FAKE:ratelimit=K    on attempts 1..K, fail as codex does when the provider
+#                       keeps answering HTTP 429 (its error and turn.failed
+#                       events, exit 1), after the work's sleep
+# FAKE_LEDGER=FILE appends "start|end JOB ID ATTEMPT AGENT PID NS" when a call
+# begins and when it finishes its work (NS: wall clock in nanoseconds), so
+# fault tests can count runs and limit tests can see which ran at once.
 # With --output-schema (goal decomposition) the last message is a JSON plan
 # of an architect, N coders ("at most N workers" in the prompt), a tester and
 # a reviewer.
@@ -144,7 +148,7 @@ case "$prompt" in
         esac ;;
 esac
 ledger() {
-    [ -n "${FAKE_LEDGER:-}" ] && echo "$1 ${SWARM_JOB:-?} ${SWARM_TASK_ID:-?} ${SWARM_ATTEMPT:-?} ${SWARM_AGENT:-?} $$" >>"$FAKE_LEDGER"
+    [ -n "${FAKE_LEDGER:-}" ] && echo "$1 ${SWARM_JOB:-?} ${SWARM_TASK_ID:-?} ${SWARM_ATTEMPT:-?} ${SWARM_AGENT:-?} $$ $(date +%s%N)" >>"$FAKE_LEDGER"
     return 0
 }
 ledger start
@@ -183,6 +187,16 @@ s=$(marker script)
 if [ -n "$s" ]; then
     script_out=$(sh "${FAKE_SCRIPTS:?FAKE_SCRIPTS names the scripts directory}/$s" 2>&1)
     script_rc=$?
+fi
+k=$(marker ratelimit)
+if [ -n "$k" ] && [ "${SWARM_ATTEMPT:-1}" -le "$k" ]; then
+    # what codex 0.171 prints when its own retries of a 429 ran out
+    msg='exceeded retry limit, last status: 429 Too Many Requests, request id: fake-429'
+    printf '{"type":"error","message":"%s"}\n{"type":"turn.failed","error":{"message":"%s"}}\n' \
+        "$msg" "$msg"
+    echo "ERROR: $msg" >&2
+    ledger end
+    exit 1
 fi
 if [ -n "$schema" ]; then
     n=$(printf '%s\n' "$prompt" | sed -n 's/.*at most \([0-9]*\) workers.*/\1/p' | head -n 1)
