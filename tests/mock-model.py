@@ -18,6 +18,9 @@ chosen by markers in the newest user text of each request:
                          results), then answer with the tool's reply
   MOCK:mcp-search=Q      first call memory_search, then answer with the hits
   MOCK:http-error        answer HTTP 400 (not retried: the call fails)
+  MOCK:ratelimit=K:TAG   answer the first K requests that carry this marker
+                         (counted per TAG) with HTTP 429 and the provider's
+                         rate-limit error, then as usual (issue 18 §4)
   MOCK:hang              accept the request and never answer
   MOCK:coordinate=JOB    act as a coordinating agent with the control tools of
                          `swarm mcp --control`: swarm_init {job: JOB}, then
@@ -43,6 +46,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PORT_FILE = sys.argv[1]
 LOG = sys.argv[2] if len(sys.argv) > 2 else None
 lock = threading.Lock()
+throttled = {}          # MOCK:ratelimit TAG -> 429s answered so far
 
 
 def texts(obj):
@@ -142,6 +146,8 @@ class Handler(BaseHTTPRequestHandler):
         if marker(body, "hang") is not None:
             time.sleep(3600)
             return
+        if self.rate_limited(body):
+            return
         if marker(body, "http-error") is not None:
             # 400: an error no client retries (a 500 is retried with backoff)
             data = b'{"type":"error","error":{"type":"invalid_request_error","message":"mock: refused"}}'
@@ -159,6 +165,35 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(404)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+    def rate_limited(self, body):
+        """MOCK:ratelimit=K:TAG: the first K requests answer 429, as the
+        OpenAI and Anthropic APIs do when a rate limit is hit."""
+        spec = marker(body, "ratelimit")
+        if not spec:
+            return False
+        k, _, tag = spec.partition(":")
+        with lock:
+            n = throttled.get(tag, 0)
+            if n >= int(k):
+                return False
+            throttled[tag] = n + 1
+        if self.path.startswith("/v1/messages"):
+            err = {"type": "error", "error": {"type": "rate_limit_error", "message":
+                   "This request would exceed the rate limit for your organization of "
+                   "50 requests per minute. (mock)"}}
+        else:
+            err = {"error": {"message": "Rate limit reached for mock-model in organization "
+                             "org-mock on requests per min (RPM): Limit 3, Used 3.",
+                             "type": "requests", "param": None, "code": "rate_limit_exceeded"}}
+        data = json.dumps(err).encode()
+        self.send_response(429)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Retry-After", "0")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        return True
 
     def plan(self, body):
         """('answer', text) or ('call', tool name, arguments[, namespace])."""
