@@ -65,6 +65,11 @@ bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, in
     t.type = "cmd";
     for (char **a = argv; *a; a++)
         sw_strv_push(&t.argv, *a);
+    /*  issue 18 §3: every task takes this resource (a --limit in COORD_ARGS
+     *  of bench/dispatch caps it) */
+    const char *res = getenv("SWARM_BENCH_RESOURCE");
+    if (res && *res)
+        sw_strv_push(&t.resources, res);
     char id[64];
     for (int i = 0; i < n; i++) {
         snprintf(id, sizeof id, "%s%d", prefix, from + i);
@@ -72,6 +77,7 @@ bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, in
         sw_task_pack(&pk, &t);
     }
     sw_strv_release(&t.argv);
+    sw_strv_release(&t.resources);
     sw_msg_t reply;
     int rc = bench_ctl_request(ctl, SW_C_SUBMIT, &sb, timeout_ms, &reply);
     msgpack_sbuffer_destroy(&sb);
