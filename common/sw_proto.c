@@ -331,6 +331,22 @@ sw_proto_test(bool verbose)
     CHECK(sw_ref_unpack(m.body, &ref, true, &err) < 0);
     sw_msg_release(&m);
 
+    /*  DONE throttled (issue 18 §4): only sent when true, read back; absent
+     *  is false (an agent before it) */
+    for (int thr = 0; thr < 2; thr++) {
+        msgpack_sbuffer_clear(&sb);
+        sw_ref_t dt = { .job = "j", .id = "t", .attempt = 2, .status = "failed", .exit_code = 1,
+                        .retryable = true, .throttled = thr };
+        sw_ref_pack(&pk, &dt, true);
+        CHECK(s_decode(s_frames(false, SW_PROTO_ID, SW_DONE, sb.data, sb.size), false, &m,
+                       &err) == 0);
+        CHECK((sw_mp_find(m.body, "throttled") != NULL) == (thr == 1));
+        CHECK(sw_ref_unpack(m.body, &ref, true, &err) == 0 && ref.throttled == thr
+              && ref.retryable);
+        sw_ref_release(&ref);
+        sw_msg_release(&m);
+    }
+
     /*  HELLO round trip and a bad agent id */
     msgpack_sbuffer_clear(&sb);
     sw_hello_t h = { .agent = "a1", .host = "h", .version = "0", .slots = 4 };

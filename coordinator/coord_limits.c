@@ -102,17 +102,16 @@ coord_sched_limits(coord_sched_t *self)
     return self->limit_order;
 }
 
+/*  Adds l to v[*n] unless it is NULL or there already. */
 static void
-s_add(coord_task_t *t, coord_limit_t *l)
+s_add(coord_limit_t **v, int *n, coord_limit_t *l)
 {
     if (!l)
         return;
-    for (int i = 0; i < t->nres; i++)
-        if (t->res[i] == l)
+    for (int i = 0; i < *n; i++)
+        if (v[i] == l)
             return;
-    if (!t->res)
-        t->res = xmalloc((SW_MAX_RESOURCES + 1) * sizeof *t->res);
-    t->res[t->nres++] = l;
+    v[(*n)++] = l;
 }
 
 void
@@ -120,11 +119,19 @@ sched_res_resolve(coord_sched_t *self, coord_task_t *t)
 {
     if (zhashx_size(self->limits) == 0)
         return;
+    coord_limit_t *v[SW_MAX_RESOURCES + 1];
+    int n = 0;
     const char *runner = t->spec.runner;
     if (runner && (strcmp(runner, "codex") == 0 || strcmp(runner, "claude") == 0))
-        s_add(t, zhashx_lookup(self->limits, runner));
-    for (size_t i = 0; i < t->spec.resources.n && t->nres <= SW_MAX_RESOURCES; i++)
-        s_add(t, zhashx_lookup(self->limits, t->spec.resources.v[i]));
+        s_add(v, &n, zhashx_lookup(self->limits, runner));
+    for (size_t i = 0; i < t->spec.resources.n && n <= SW_MAX_RESOURCES; i++)
+        s_add(v, &n, zhashx_lookup(self->limits, t->spec.resources.v[i]));
+    if (n == 0)
+        return;
+    /*  exactly what it takes: a million queued tasks pay 8 bytes a limit */
+    t->res = xmalloc((size_t) n * sizeof *t->res);
+    memcpy(t->res, v, (size_t) n * sizeof *v);
+    t->nres = n;
 }
 
 void

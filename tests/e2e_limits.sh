@@ -100,6 +100,26 @@ json_get "$T/out" "max(t['finished'] for t in d['tasks'] if t['id'].startswith('
     || fail "codex still in use after the job"
 ok "--limit codex=2 over 3 agents x 2 slots: at most 2 codex at once (ledger), exec tasks flowed past"
 
+# --- a plan's resources: three exec tasks on gpu (limit 1) run one at a time
+cat >"$T/gpu-plan.yaml" <<'YAML'
+name: gpu
+workers:
+  - {id: g1, command: sleep 0.7, resources: [gpu]}
+  - {id: g2, command: sleep 0.7, resources: [gpu]}
+  - {id: g3, command: sleep 0.7, resources: [gpu]}
+  - {id: free, command: "true"}
+YAML
+expect 0 "$SWARM" run --job gpu --wait --timeout 60 "$T/gpu-plan.yaml"
+expect 0 "$SWARM" --json status --job gpu
+python3 - "$T/out" <<'PY' || fail "gpu tasks overlapped"
+import json, sys
+d = json.load(open(sys.argv[1]))
+iv = sorted((t["started"], t["finished"]) for t in d["tasks"] if t["id"].startswith("g"))
+assert len(iv) == 3 and all(s and f for s, f in iv), iv
+assert all(iv[i][1] <= iv[i + 1][0] for i in range(2)), iv
+PY
+ok "a plan's resources: [gpu] with --limit gpu=1 runs its tasks one at a time"
+
 # --- restart: the use is rebuilt from the running tasks
 expect 0 "$SWARM" init lim2
 expect 0 "$SWARM" spawn --id r1 "FAKE:sleep=6 long one"
