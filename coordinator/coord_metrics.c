@@ -14,6 +14,7 @@ struct coord_metrics_t {
     sw_metric_t  *jobs, *tasks, *queued;
     sw_metric_t  *submitted, *finished, *duration, *latency, *retries;
     sw_metric_t  *redis, *dropped, *refused, *requests;
+    sw_metric_t  *limit, *limit_effective, *limit_used, *limit_throttled;  /*  issue 18 */
 };
 
 /*  Task durations run from a compile (well under a second) to a coding
@@ -80,8 +81,20 @@ coord_metrics_new(void)
                                          "runner", s_latency_buckets, N(s_latency_buckets));
     self->retries = sw_metrics_counter(r, "swarm_coordinator_task_retries_total",
                                        "Tasks queued again: after a failure worth another try "
-                                       "(crash, timeout), or because their agent went away",
+                                       "(crash, timeout), because their agent went away, or "
+                                       "because the provider rate-limited them (no attempt used)",
                                        "reason");
+    self->limit = sw_metrics_gauge(r, "swarm_coordinator_limit",
+                                   "Farm-wide limit on a resource, as configured (--limit)",
+                                   "resource");
+    self->limit_effective = sw_metrics_gauge(r, "swarm_coordinator_limit_effective",
+                                             "The limit in force now: halved on a rate-limit, "
+                                             "raised by one after successes", "resource");
+    self->limit_used = sw_metrics_gauge(r, "swarm_coordinator_limit_used",
+                                        "Running tasks that take the resource", "resource");
+    self->limit_throttled = sw_metrics_counter(r, "swarm_coordinator_limit_rate_limited_total",
+                                               "Runs taking the resource that the provider "
+                                               "rate-limited", "resource");
     self->redis = sw_metrics_counter(r, "swarm_coordinator_redis_errors_total",
                                      "Redis operations that failed: unreachable (connection, "
                                      "timeout) or an error reply", "kind");
@@ -224,6 +237,15 @@ coord_metrics_render(coord_metrics_t *self, coord_server_t *server, sw_buf_t *ou
     sw_metric_set(self->lost, NULL, (double) st->agents_expired);
     sw_metric_set(self->retries, (const char *[]) { "failure" }, (double) st->retries_failed);
     sw_metric_set(self->retries, (const char *[]) { "agent_lost" }, (double) st->retries_lost);
+    sw_metric_set(self->retries, (const char *[]) { "rate_limited" }, (double) st->throttled);
+    zlistx_t *limits = coord_sched_limits(sched);
+    for (coord_limit_t *l = zlistx_first(limits); l; l = zlistx_next(limits)) {
+        const char *const lv[] = { l->name };
+        sw_metric_set(self->limit, lv, l->limit);
+        sw_metric_set(self->limit_effective, lv, l->effective);
+        sw_metric_set(self->limit_used, lv, l->used);
+        sw_metric_set(self->limit_throttled, lv, (double) l->throttled);
+    }
     uint64_t io, replies;
     sw_redis_errors(&io, &replies);
     sw_metric_set(self->redis, (const char *[]) { "unreachable" }, (double) io);

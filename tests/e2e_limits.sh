@@ -122,20 +122,23 @@ ok "a plan's resources: [gpu] with --limit gpu=1 runs its tasks one at a time"
 
 # --- restart: the use is rebuilt from the running tasks
 expect 0 "$SWARM" init lim2
-expect 0 "$SWARM" spawn --id r1 "FAKE:sleep=6 long one"
-expect 0 "$SWARM" spawn --id r2 "FAKE:sleep=6 long two"
+expect 0 "$SWARM" spawn --id r1 "FAKE:sleep=8 long one"
+expect 0 "$SWARM" spawn --id r2 "FAKE:sleep=8 long two"
 wait_status r1 running
 wait_status r2 running
 kill -9 "$COORD_PID"
 wait "$COORD_PID" 2>/dev/null
+MPORT=$(free_port)
 "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 -c "$T/coord.conf" --limit gpu=1 >>"$T/coordinator.log" 2>&1 &
+    --heartbeat-ms 200 -c "$T/coord.conf" --limit gpu=1 --metrics "$MPORT" \
+    >>"$T/coordinator.log" 2>&1 &
 COORD_PID=$!
 PIDS+=("$COORD_PID")
 for _ in $(seq 100); do "$SWARM" --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
 expect 0 "$SWARM" --json status
-[ "$(json_get "$T/out" "[l['used'] for l in d['limits'] if l['name']=='codex'][0]")" = 2 ] \
-    || fail "after a restart codex use is not 2: $(cat "$T/out" | head -c 600)"
+[ "$(json_get "$T/out" "([l['used'] for l in d['limits'] if l['name']=='codex'][0], sorted(t['status'] for t in d['tasks']))")" \
+    = "(2, ['running', 'running'])" ] \
+    || fail "after a restart: $(json_get "$T/out" "(d['limits'], [(t['id'], t['status']) for t in d['tasks']])")"
 expect 0 "$SWARM" spawn --id r3 "FAKE:sleep=0 third"
 sleep 1
 [ "$(task_field r3 status)" = queued ] || fail "r3 ran past the limit after a restart: $(task_field r3 status)"
@@ -165,6 +168,13 @@ expect 0 "$SWARM" spawn --id k1 --runner claude "FAKE:ratelimit=1 claude busy"
 expect 0 "$SWARM" wait --timeout 60 k1
 [ "$(task_field k1 throttled)" = 1 ] && [ "$(task_field k1 status)" = succeeded ] \
     || fail "claude k1: $(task_field k1 status), throttled $(task_field k1 throttled)"
+http 200 "http://127.0.0.1:$MPORT/metrics"
+for m in 'swarm_coordinator_limit{resource="codex"} 2' 'swarm_coordinator_limit_effective{resource="codex"} 1' \
+         'swarm_coordinator_limit_rate_limited_total{resource="codex"} 3' \
+         'swarm_coordinator_task_retries_total{reason="rate_limited"} 4' \
+         'swarm_coordinator_limit_used{resource="gpu"} 0'; do
+    grep -qxF "$m" "$T/body" || { grep swarm_coordinator_limit "$T/body"; fail "/metrics lacks $m"; }
+done
 ok "429 three times then success: succeeded on its first attempt's count, throttled 3 shown, limit lowered to 1"
 # recovery: 5 successes raise it by one
 for i in 1 2 3 4 5; do
