@@ -150,7 +150,7 @@ s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int count
     if (md) {
         printf("| `%s` | %s%s%s | %ld | %s | %s | %s | %s | ", r->id,
                st == SW_TS_SUCCEEDED ? "" : "**", r->status ? r->status : "?",
-               st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
+               st == SW_TS_SUCCEEDED ? "" : "**", r->attempt - r->throttled,
                r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
                dur, code);
         if (ws)
@@ -160,7 +160,7 @@ s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int count
         return;
     }
     printf("%-28s %-10s %7ld  %-16s %8s %4s  ", r->id, r->status ? r->status : "?",
-           r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code);
+           r->attempt - r->throttled, r->agent && *r->agent ? r->agent : "-", dur, code);
     if (ws)
         printf("%-22s ", change);
     printf("%s\n", summary);

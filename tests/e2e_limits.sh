@@ -157,7 +157,9 @@ expect 0 "$SWARM" --json results
 [ "$(json_get "$T/out" "[(x['attempts_used'], x['throttled']) for x in d if x['id']=='t1'][0]")" = "(1, 3)" ] \
     || fail "results: $(cat "$T/out")"
 expect 0 "$SWARM" results
-grep -q "rate-limited 3x" "$T/out" || { cat "$T/out"; fail "results text lacks the throttles"; }
+grep -qE "^t1 +succeeded +1 .*\[rate-limited 3x\]" "$T/out" || { cat "$T/out"; fail "results text: attempt 1 and the throttles"; }
+expect 0 "$SWARM" results --markdown
+grep -qF '| `t1` | succeeded | 1 |' "$T/out" || { cat "$T/out"; fail "results markdown: attempt 1"; }
 expect 0 "$SWARM" status
 grep -q "attempt 1 (+3 rate-limited)" "$T/out" || { cat "$T/out"; fail "status text lacks the throttles"; }
 grep -q "limit codex: 0 of 1 in use (lowered from 2 after rate-limits), 3 rate-limited runs" "$T/out" \
