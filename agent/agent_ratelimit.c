@@ -131,6 +131,10 @@ agent_ratelimit_test(bool verbose)
     CHECK(!s_rl("codex", "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\","
                 "\"text\":\"Added handling for HTTP 429 Too Many Requests\"}}\n"
                 "{\"type\":\"turn.completed\",\"usage\":{}}\n", ""));
+    /*  nor what a command the model ran printed (curl against a busy API) */
+    CHECK(!s_rl("codex", "{\"type\":\"item.completed\",\"item\":{\"type\":"
+                "\"command_execution\",\"command\":\"curl -i api\",\"aggregated_output\":"
+                "\"HTTP/1.1 429 Too Many Requests\",\"exit_code\":0}}\n", ""));
     /*  codex's stderr (without --json events) */
     CHECK(s_rl("codex", "", "ERROR: exceeded retry limit, last status: 429 Too Many Requests\n"));
     /*  claude -p --output-format json: api_error_status, or the text */
