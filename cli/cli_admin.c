@@ -15,7 +15,9 @@ static const char s_status_usage[] =
     "counts, then its most relevant tasks: running, failed, cancelled or skipped,\n"
     "queued, then succeeded (20 of them; --limit N shows N). --all lists every\n"
     "task in submit order. --json lists every task (in submit order) unless\n"
-    "--limit N is given.\n";
+    "--limit N is given. Each farm-wide limit (swarm-coordinator --limit) shows\n"
+    "its use and effective value; a task's runs the provider rate-limited show\n"
+    "as '(+N rate-limited)' after its attempt.\n";
 
 typedef struct {
     const char *job;

@@ -372,6 +372,7 @@ static const char s_spawn_usage[] =
     "                   [--max-turns N] [--max-budget-usd USD]\n"
     "                   [--after ID[,ID...]] [--label K=V]... [--env K=V]... [--dir DIR]\n"
     "                   [--namespace NS] [--context NS/KEY=VALUE]...\n"
+    "                   [--resource NAME]...\n"
     "                   (PROMPT | - | --prompt TEXT | --prompt-file FILE | -- ARGV...)\n"
     "Queues one task. The prompt goes to codex (default) or claude: PROMPT, or\n"
     "'-' to read it from stdin, or --prompt TEXT, or --prompt-file FILE ('-' is\n"
