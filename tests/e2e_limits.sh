@@ -197,3 +197,18 @@ expect 0 "$SWARM" --json status
 [ "$(json_get "$T/out" "[(l['effective'], l['limit']) for l in d['limits'] if l['name']=='codex'][0]")" = "(2, 2)" ] \
     || fail "codex did not recover: $(json_get "$T/out" "d['limits']")"
 ok "the effective limit climbed back to 2 after 5 successes"
+
+# --- the throttle count is stored with the task: a restart keeps it
+kill -9 "$COORD_PID"
+wait "$COORD_PID" 2>/dev/null
+"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
+    --heartbeat-ms 200 -c "$T/coord.conf" >>"$T/coordinator.log" 2>&1 &
+COORD_PID=$!
+PIDS+=("$COORD_PID")
+for _ in $(seq 100); do "$SWARM" --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
+[ "$(task_field t1 throttled)" = 3 ] && [ "$(task_field t1 attempt)" = 4 ] \
+    || fail "after a restart t1: throttled $(task_field t1 throttled), attempt $(task_field t1 attempt)"
+expect 0 "$SWARM" --json results --job thr
+[ "$(json_get "$T/out" "[(x['attempts_used'], x['throttled']) for x in d if x['id']=='t1'][0]")" = "(1, 3)" ] \
+    || fail "results after a restart: $(cat "$T/out")"
+ok "a coordinator restart keeps a task's rate-limited runs"
