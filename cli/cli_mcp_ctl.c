@@ -39,7 +39,8 @@
     "task id, unique in the job: letters, digits and . _ - / : @ +\"}," \
     "\"task\":{\"type\":\"string\",\"minLength\":1,\"description\":\"the prompt for a codex " \
     "or claude worker\"}," \
-    "\"command\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"instead " \
+    "\"command\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"string\"}," \
+    "\"description\":\"instead " \
     "of a task: the argv of a plain command, run without a shell (agents need --allow-exec)\"}," \
     "\"type\":{\"type\":\"string\",\"enum\":[\"coder\",\"tester\",\"reviewer\",\"docs\"," \
     "\"architect\",\"cmd\"],\"description\":\"reviewer and architect run codex read-only\"}," \

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# What the review of issue 19 (hooks, swarm mcp --control) broke, driven as
+# a user or a hostile client would, each fixed:
+#   - `swarm run PLAN | head -1` while a pre hook runs: the hook and its
+#     group are stopped (not left running after swarm run died of SIGPIPE),
+#     nothing is submitted;
+#   - an MCP client that sends a line of 100 MB without a newline: the
+#     server's memory stays bounded, the line is refused, the next request
+#     answered;
+#   - a valid request whose number jansson cannot hold (10^30) gets an
+#     answer with its id, not a parse error without one (the client would
+#     wait for it forever);
+#   - a spawn of an empty program name (MCP command [] or [""], the CLI's
+#     -- '') is refused with the reason, nothing queued.
+. "$(dirname "$0")/lib.sh"
+use_redis 118
+start_coordinator
+start_agent a1 --slots 2 --allow-exec
+wait_agents 1
+
+# --- swarm run | head while a pre hook runs -------------------------------------
+mark="hooks-attack-$$"
+cat >"$T/pipe.yaml" <<EOF
+name: pp
+hooks:
+  pre:
+    - [sh, -c, 'echo first; sleep 0.5; yes line | head -c 1000000; sleep 60; : $mark']
+workers:
+  - {id: w1, command: [echo, hi]}
+EOF
+"$SWARM" run "$T/pipe.yaml" --wait 2>"$T/err" | head -1 >"$T/out"
+st=("${PIPESTATUS[@]}")
+[ "${st[0]}" -eq 141 ] || fail "swarm run | head: exit ${st[0]}, wanted 141 ($(cat "$T/err"))"
+contains "$T/err" "pre hook 1"
+contains "$T/err" "nothing was submitted"
+for _ in $(seq 50); do pgrep -f "[h]ooks-attack-$$" >/dev/null || break; sleep 0.1; done
+pgrep -af "[h]ooks-attack-$$" && fail "the pre hook outlived swarm run"
+"$SWARM" --json status --all | grep -q '"pp-' && fail "a job was submitted after a stopped pre hook"
+ok "swarm run | head: the pre hook is stopped with its group, nothing submitted"
+
+# --- MCP: hostile input ----------------------------------------------------------
+python3 - "$SWARM" <<'PY' || fail "MCP hostile input"
+import json, subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "mcp", "--control"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def rss():
+    for l in open("/proc/%d/status" % p.pid):
+        if l.startswith("VmRSS:"):
+            return int(l.split()[1])
+def send(raw):
+    p.stdin.write(raw.encode() + b"\n"); p.stdin.flush()
+    return json.loads(p.stdout.readline())
+def call(i, name, args):
+    return send(json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                            "params": {"name": name, "arguments": args}}))
+# 100 MB without a newline: the server must not hold it
+chunk = b"x" * (1 << 20)
+for _ in range(100):
+    p.stdin.write(chunk)
+p.stdin.flush()
+time.sleep(0.3)
+kb = rss()
+assert kb < 64 * 1024, "RSS %d kB after a 100 MB line" % kb
+p.stdin.write(b"\n"); p.stdin.flush()
+r = json.loads(p.stdout.readline())
+assert r["error"]["code"] == -32700 and "too large" in r["error"]["message"], r
+r = send('{"jsonrpc":"2.0","id":2,"method":"ping"}')
+assert r == {"jsonrpc": "2.0", "id": 2, "result": {}}, r
+# a number jansson cannot hold: an answer with the request's id
+r = send('{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"swarm_init",'
+         '"arguments":{"job":"mj","maxAgents":1000000000000000000000000000000}}}')
+assert r["id"] == 3 and r["error"]["code"] == -32602 and "number" in r["error"]["message"], r
+r = send('{"jsonrpc":"2.0","id":1e400,"method":"ping"}')
+assert r["id"] is None and r["error"]["code"] == -32700, r
+# empty program names
+assert not call(4, "swarm_init", {"job": "mj"})["result"]["isError"]
+r = call(5, "swarm_spawn", {"id": "e1", "command": []})["result"]
+assert r["isError"] and "command" in r["content"][0]["text"], r
+r = call(6, "swarm_spawn", {"id": "e2", "command": [""]})["result"]
+assert r["isError"] and "program name (argv[0]) is empty" in r["content"][0]["text"], r
+p.stdin.close()
+assert p.wait() == 0
+PY
+expect 2 "$SWARM" spawn --job mj --id e3 -- ''
+contains "$T/err" "task e3: the program name (argv[0]) is empty"
+expect 0 "$SWARM" --json status --job mj
+grep -q '"e[123]"' "$T/out" && fail "a task with an empty program was queued"
+ok "MCP: a 100 MB line, a number too large, empty program names"
