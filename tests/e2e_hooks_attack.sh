@@ -86,3 +86,41 @@ contains "$T/err" "task e3: the program name (argv[0]) is empty"
 expect 0 "$SWARM" --json status --job mj
 grep -q '"e[123]"' "$T/out" && fail "a task with an empty program was queued"
 ok "MCP: a 100 MB line, a number too large, empty program names"
+
+# --- MCP: two coordinating sessions at once ---------------------------------------
+# Each swarm_init makes its job the session's own: a spawn, wait, status or
+# cancel without a job acts on it, not on whichever job another session (or
+# a person's swarm init) made current last.
+python3 - "$SWARM" <<'PY' || fail "MCP: two sessions"
+import json, subprocess, sys
+def server():
+    return subprocess.Popen([sys.argv[1], "mcp", "--control"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def call(p, i, name, args):
+    p.stdin.write((json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                               "params": {"name": name, "arguments": args}}) + "\n").encode())
+    p.stdin.flush()
+    r = json.loads(p.stdout.readline())["result"]
+    assert not r["isError"], (name, args, r)
+    return r["structuredContent"]
+a, b = server(), server()
+assert call(a, 1, "swarm_init", {"job": "sess-a"})["job"] == "sess-a"
+assert call(b, 1, "swarm_init", {"job": "sess-b"})["job"] == "sess-b"
+assert call(a, 2, "swarm_spawn", {"id": "t1", "command": ["sleep", "30"]})["job"] == "sess-a"
+assert call(b, 2, "swarm_spawn", {"id": "t1", "command": ["echo", "b"]})["job"] == "sess-b"
+w = call(b, 3, "swarm_wait", {"timeout": 20})
+assert w["job"] == "sess-b" and w["done"], w
+st = call(a, 3, "swarm_status", {})
+assert [t["id"] for t in st["tasks"]] == ["t1"] and st["tasks"][0]["status"] != "succeeded", st
+c = call(a, 4, "swarm_cancel", {"ids": ["t1"]})
+w = call(a, 5, "swarm_wait", {"timeout": 20})
+assert w["job"] == "sess-a" and w["done"] and w["counts"]["cancelled"] == 1, w
+r = call(b, 4, "swarm_results", {})
+assert r["job"] == "sess-b", r
+for p in (a, b):
+    p.stdin.close()
+    assert p.wait() == 0
+PY
+expect 0 "$SWARM" --json results --job sess-b
+[ "$(json_get "$T/out" "[t['status'] for t in d]")" = "['succeeded']" ] || fail "sess-b: $(cat "$T/out")"
+ok "MCP: two sessions at once, each on the job its swarm_init made"
