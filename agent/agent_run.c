@@ -32,7 +32,7 @@ typedef struct {
     agent_runs_t *runs;
     sw_task_t     task;
     run_state_t   state;
-    char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
+    char         *token;        /*  SWARM_RUN: AGENTPID:JOB ID#ATTEMPT (whole: never cut) */
     char         *live;         /*  the SWARM_RUN of the child now running: the runner's
                                     token, or the hook's ("TOKEN pre-task"); NULL */
     /*  prepare and spawn */
@@ -718,7 +718,8 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     agent_launch_init(&run->launch);
     run->task = *t;
     sw_task_init(t);
-    run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
+    /*  a space, which no id holds, between job and id (coll x/y is not coll/x y) */
+    run->token = xasprintf("%d:%s %s#%lld", (int) getpid(), run->task.job, run->task.id,
                            (long long) run->task.attempt);
     agent_wsrun_init(&run->ws);
     long long busy = 0;

@@ -124,3 +124,21 @@ PY
 expect 0 "$SWARM" --json results --job sess-b
 [ "$(json_get "$T/out" "[t['status'] for t in d]")" = "['succeeded']" ] || fail "sess-b: $(cat "$T/out")"
 ok "MCP: two sessions at once, each on the job its swarm_init made"
+
+# --- strays of tasks whose JOB/ID read alike ------------------------------------
+# Job coll and task x/y, job coll/x and task y: the SWARM_RUN token was
+# AGENTPID:JOB/ID#N for both (now JOB ID), so what the second left behind was
+# taken for the first's while it ran, and lived on.
+smark="strays-attack-$$"
+expect 0 "$SWARM" init coll
+expect 0 "$SWARM" spawn --job coll --id x/y -- sleep 15
+expect 0 "$SWARM" init coll/x
+expect 0 "$SWARM" spawn --job coll/x --id y -- sh -c \
+    "setsid sh -c 'sleep 100; : $smark' </dev/null >/dev/null 2>&1 & echo started"
+expect 0 "$SWARM" wait --job coll/x --timeout 30
+for _ in $(seq 60); do pgrep -f "[s]trays-attack-$$" >/dev/null || break; sleep 0.1; done
+[ "$("$SWARM" --json status --job coll | python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0]["status"])')" = running ] \
+    || fail "coll x/y should still run"
+pgrep -af "[s]trays-attack-$$" && fail "a stray of coll/x y lived on while coll x/y ran"
+expect 0 "$SWARM" cancel --job coll
+ok "strays of coll/x y are killed while coll x/y runs"
