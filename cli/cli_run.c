@@ -598,6 +598,13 @@ compiled:
         rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
         goto out;
     }
+    /*  The coordinator's rule (INIT), checked before any hook runs */
+    if (plan.strategy && (strlen(plan.strategy) > SW_MAX_ID
+                          || !sw_utf8_clean(plan.strategy, strlen(plan.strategy)))) {
+        rc = cli_fail(EXIT_USAGE, "run: strategy must be UTF-8 text of at most %d bytes; "
+                      "nothing was submitted", SW_MAX_ID);
+        goto out;
+    }
     /*  Each task must fit one request; batches are cut to fit below. */
     sizes = xcalloc(plan.n ? plan.n : 1, sizeof *sizes);
     for (size_t i = 0; i < plan.n; i++) {

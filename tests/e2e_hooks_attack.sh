@@ -142,3 +142,20 @@ for _ in $(seq 60); do pgrep -f "[s]trays-attack-$$" >/dev/null || break; sleep 
 pgrep -af "[s]trays-attack-$$" && fail "a stray of coll/x y lived on while coll x/y ran"
 expect 0 "$SWARM" cancel --job coll
 ok "strays of coll/x y are killed while coll x/y runs"
+
+# --- the coordination record's free text: topology and strategy -----------------
+# A 6 MB strategy was taken and written into the job's record four times a
+# second; one that is not UTF-8 silently vanished from it.
+expect 2 "$SWARM" init --strategy "$(printf 'a\377b')" jx
+contains "$T/err" "strategy must be UTF-8 text of at most 128 bytes"
+expect 2 "$SWARM" init --strategy "$(head -c 129 /dev/zero | tr '\0' s)" jx
+contains "$T/err" "strategy must be UTF-8 text of at most 128 bytes"
+expect 0 "$SWARM" init --strategy "$(head -c 128 /dev/zero | tr '\0' s)" --topology mesh jx
+python3 -c '
+import sys
+print("name: big\nstrategy: " + "y" * 6000000 + "\nhooks:\n  pre: [[touch, " + sys.argv[1] + "]]\n"
+      "workers:\n  - {id: w1, command: [echo, hi]}")' "$T/pre-ran" >"$T/big.yaml"
+expect 2 "$SWARM" run "$T/big.yaml"
+contains "$T/err" "strategy must be UTF-8 text of at most 128 bytes"
+[ -e "$T/pre-ran" ] && fail "the pre hook ran for a plan the coordinator refuses"
+ok "topology and strategy: UTF-8, at most 128 bytes, checked before any hook"
