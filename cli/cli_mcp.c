@@ -515,7 +515,7 @@ s_read_line(FILE *in, sw_buf_t *line, bool *too_long)
             }
             if (line->len + k > MCP_MAX_LINE) {
                 *too_long = true;
-                sw_buf_reset(line);
+                sw_buf_release(line);
                 k = 0;
             }
         }
