@@ -757,6 +757,20 @@ agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t a
 }
 
 size_t
+agent_runs_finish_results(agent_runs_t *self, int64_t now_ms)
+{
+    size_t n = 0;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        bool post = r->state == RUN_ACTIVE && r->spawned && r->role == CHILD_POST_TASK;
+        if (post && r->child.stop == AGENT_STOP_NONE)
+            agent_child_stop(&r->child, AGENT_STOP_SHUTDOWN, now_ms);
+        n += post || r->state == RUN_STORING
+             || (r->state == RUN_ACTIVE && r->role == CHILD_WS_CAPTURE && r->ran);
+    }
+    return n;
+}
+
+size_t
 agent_runs_count(const agent_runs_t *self)
 {
     return zlistx_size(self->runs);
@@ -841,9 +855,13 @@ s_keep_child(pid_t pid, const char *token, void *arg)
     }
     if (!token && active)
         return true;
-    const char *task = token ? strchr(token, ':') : NULL;
+    /*  "JOB ID#N[ HOOK]" as the logs name tasks: JOB/ID#N */
+    char *task = token && strchr(token, ':') ? xstrdup(strchr(token, ':') + 1) : NULL;
+    if (task && strchr(task, ' '))
+        *strchr(task, ' ') = '/';
     log_warnx("killing process %d that %s left behind", (int) pid,
-              task ? task + 1 : "a finished task");
+              task ? task : "a finished task");
+    free(task);
     return false;
 }
 

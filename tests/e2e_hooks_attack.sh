@@ -163,3 +163,39 @@ expect 2 "$SWARM" run "$T/big.yaml"
 contains "$T/err" "strategy must be UTF-8 text of at most 128 bytes"
 [ -e "$T/pre-ran" ] && fail "the pre hook ran for a plan the coordinator refuses"
 ok "topology and strategy: UTF-8, at most 128 bytes, checked before any hook"
+
+# --- the agent stops while a post-task hook runs -----------------------------------
+# The runner has finished: its result is final. It used to be thrown away
+# with the hook and the task ran again (the runner twice); now the hook is
+# stopped (recorded as cancelled) and the result stored before the agent
+# leaves: at the drain timeout, and at SIGINT.
+H=$(owner_dir) || fail "no owner dir"
+OWNER_DIRS+=("$H")
+cat >"$H/post" <<'SH'
+#!/bin/sh
+touch "$POST_MARK.$SWARM_TASK_ID"
+sleep 60
+SH
+chmod 755 "$H/post"
+export POST_MARK="$T/post-started"
+for how in drain int; do
+    start_agent "p$how" --slots 1 --allow-exec --label stop="$how" --pass-env POST_MARK \
+        --drain-timeout 1 --hook "post-task=$H/post"
+    wait_agents 2
+    expect 0 "$SWARM" init "stop-$how"
+    expect 0 "$SWARM" spawn --job "stop-$how" --id t --label stop="$how" -- \
+        sh -c "echo run >>'$T/runs-$how'; echo ran"
+    for _ in $(seq 100); do [ -e "$POST_MARK.t" ] && break; sleep 0.1; done
+    [ -e "$POST_MARK.t" ] || fail "$how: the post-task hook never started"
+    rm -f "$POST_MARK.t"
+    pid_var="AGENT_PID_p$how"
+    if [ "$how" = drain ]; then kill -TERM "${!pid_var}"; else kill -INT "${!pid_var}"; fi
+    for _ in $(seq 100); do kill -0 "${!pid_var}" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "${!pid_var}" 2>/dev/null && fail "$how: the agent did not leave"
+    expect 0 "$SWARM" --json results --job "stop-$how"
+    [ "$(json_get "$T/out" "(d[0]['status'], d[0]['attempt'], d[0]['output'], d[0]['hooks']['post-task']['status'])")" \
+        = "('succeeded', 1, 'ran\\n', 'cancelled')" ] || fail "$how: $(cat "$T/out")"
+    [ "$(wc -l <"$T/runs-$how")" -eq 1 ] || fail "$how: the runner ran $(wc -l <"$T/runs-$how") times"
+    pgrep -f "[s]leep 60" >/dev/null && pgrep -af "[s]leep 60"
+done
+ok "an agent stopped (drain timeout, SIGINT) during post-task stores the finished task's result"
