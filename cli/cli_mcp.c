@@ -513,7 +513,7 @@ s_read_line(FILE *in, sw_buf_t *line, bool *too_long)
                 sw_buf_add(line, buf, k);
                 k = 0;
             }
-            if (line->len + k > MCP_MAX_LINE) {
+            if (line->len + k > MCP_MAX_LINE + 2) {     /*  with its CR LF */
                 *too_long = true;
                 sw_buf_release(line);
                 k = 0;
