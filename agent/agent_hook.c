@@ -165,7 +165,9 @@ agent_hook_error(const agent_hook_end_t *e)
     if (!e->spawned)
         return xasprintf("%s hook could not start: %s", name,
                          e->spawn_error ? e->spawn_error : "?");
-    if (e->stop == AGENT_STOP_CANCEL || e->stop == AGENT_STOP_SHUTDOWN)
+    if (e->stop == AGENT_STOP_SHUTDOWN)
+        return xasprintf("%s hook stopped: the agent was stopping", name);
+    if (e->stop == AGENT_STOP_CANCEL)
         return xasprintf("%s hook cancelled", name);
     if (e->stop == AGENT_STOP_TIMEOUT || e->stop == AGENT_STOP_IDLE)
         return xasprintf("%s hook timed out after %lld s", name,

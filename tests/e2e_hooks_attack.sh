@@ -193,8 +193,9 @@ for how in drain int; do
     for _ in $(seq 100); do kill -0 "${!pid_var}" 2>/dev/null || break; sleep 0.1; done
     kill -0 "${!pid_var}" 2>/dev/null && fail "$how: the agent did not leave"
     expect 0 "$SWARM" --json results --job "stop-$how"
-    [ "$(json_get "$T/out" "(d[0]['status'], d[0]['attempt'], d[0]['output'], d[0]['hooks']['post-task']['status'])")" \
-        = "('succeeded', 1, 'ran\\n', 'cancelled')" ] || fail "$how: $(cat "$T/out")"
+    [ "$(json_get "$T/out" "(d[0]['status'], d[0]['attempt'], d[0]['output'], d[0]['hooks']['post-task']['status'], d[0]['hooks']['post-task']['error'])")" \
+        = "('succeeded', 1, 'ran\\n', 'cancelled', 'post-task hook stopped: the agent was stopping')" ] \
+        || fail "$how: $(cat "$T/out")"
     [ "$(wc -l <"$T/runs-$how")" -eq 1 ] || fail "$how: the runner ran $(wc -l <"$T/runs-$how") times"
     pgrep -f "[s]leep 60" >/dev/null && pgrep -af "[s]leep 60"
 done
