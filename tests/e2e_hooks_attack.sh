@@ -38,6 +38,23 @@ pgrep -af "[h]ooks-attack-$$" && fail "the pre hook outlived swarm run"
 "$SWARM" --json status --all | grep -q '"pp-' && fail "a job was submitted after a stopped pre hook"
 ok "swarm run | head: the pre hook is stopped with its group, nothing submitted"
 
+# Once the job is submitted, post hooks are its `finally`: a reader that
+# quits early (| true) made swarm run die of SIGPIPE in the wait, and post
+# never ran.
+cat >"$T/post.yaml" <<EOF
+name: pt
+hooks:
+  post:
+    - [sh, -c, 'echo "\$SWARM_STATUS \$SWARM_TOTAL" >"$T/post-ran"']
+workers:
+  - {id: w1, command: [sh, -c, 'sleep 0.5; echo hi']}
+EOF
+"$SWARM" run "$T/post.yaml" --wait 2>"$T/err" | true
+st=("${PIPESTATUS[@]}")
+[ "${st[0]}" -eq 0 ] || fail "swarm run --wait | true: exit ${st[0]}, wanted 0 ($(cat "$T/err"))"
+[ "$(cat "$T/post-ran" 2>/dev/null)" = "succeeded 1" ] || fail "the post hook did not run after | true"
+ok "swarm run --wait | true: the job's post hooks still run"
+
 # --- MCP: hostile input ----------------------------------------------------------
 python3 - "$SWARM" <<'PY' || fail "MCP hostile input"
 import json, subprocess, sys, time
