@@ -11,7 +11,14 @@
 #     answer with its id, not a parse error without one (the client would
 #     wait for it forever);
 #   - a spawn of an empty program name (MCP command [] or [""], the CLI's
-#     -- '') is refused with the reason, nothing queued.
+#     -- '') is refused with the reason, nothing queued;
+#   - `swarm run PLAN --wait | true`: the post hooks still run;
+#   - two coordinating MCP sessions at once each act on their own job;
+#   - job coll's task x/y and job coll/x's task y: one's strays are killed
+#     while the other runs;
+#   - a 6 MB or non-UTF-8 strategy is refused, before any hook;
+#   - an agent stopped (drain timeout, SIGINT) in a post-task hook stores
+#     the finished task's result instead of running it again.
 . "$(dirname "$0")/lib.sh"
 use_redis 118
 start_coordinator
