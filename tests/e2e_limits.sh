@@ -149,8 +149,9 @@ expect 0 "$SWARM" wait --timeout 30 r3
 [ "$(task_field r2 status)" = running ] || fail "r2 is $(task_field r2 status)"
 expect 0 "$SWARM" cancel r2
 expect 1 "$SWARM" wait --timeout 30
-[ "$(task_field r1 attempt)" = 1 ] && [ "$(task_field r1 status)" = cancelled ] \
-    || fail "r1: $(task_field r1 status) at attempt $(task_field r1 attempt)"
+# (not its attempt: an agent whose re-HELLO races the restart may lose its
+# lease and see its task run again, which is the reconnect's business)
+[ "$(task_field r1 status)" = cancelled ] || fail "r1: $(task_field r1 status)"
 expect 0 "$SWARM" --json status
 [ "$(json_get "$T/out" "[l['used'] for l in d['limits'] if l['name']=='codex'][0]")" = 0 ] \
     || fail "codex still in use after the cancels"
