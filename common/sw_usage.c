@@ -39,13 +39,22 @@ s_count(const json_t *o, const char *name, int64_t *out)
     return true;
 }
 
+bool
+sw_usage_set_model(sw_usage_t *u, const char *m)
+{
+    if (m && *m && strlen(m) < sizeof u->model && strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+            "abcdefghijklmnopqrstuvwxyz0123456789._-:/@+[]") == strlen(m))
+    {
+        snprintf(u->model, sizeof u->model, "%s", m);
+        return true;
+    }
+    return false;
+}
+
 static void
 s_model(sw_usage_t *u, const json_t *v)
 {
-    const char *m = json_string_value(v);
-    if (m && *m && strlen(m) < sizeof u->model && strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-            "abcdefghijklmnopqrstuvwxyz0123456789._-:/@+[]") == strlen(m))
-        snprintf(u->model, sizeof u->model, "%s", m);
+    sw_usage_set_model(u, json_string_value(v));
 }
 
 /*  claude's usage object: input_tokens excludes the cache, so what it read

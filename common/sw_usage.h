@@ -51,6 +51,9 @@ typedef struct {
 
 /*  input + output: what a token budget counts. */
 int64_t sw_usage_tokens(const sw_usage_t *u);
+/*  Sets u->model to m when m is 1..127 bytes of A-Z a-z 0-9 . _ - : / @ +
+ *  [ ]; false (u unchanged) otherwise. */
+bool sw_usage_set_model(sw_usage_t *u, const char *m);
 /*  Whether a's numbers are all within the limits above (cost may be < 0:
  *  unknown). */
 bool sw_usage_sane(const sw_usage_t *u);
