@@ -121,7 +121,7 @@ s_report(void *ctx, int cmd, const sw_task_t *t, const char *status, int exit_co
 
 /*  USAGE: what a run used so far (agent_run.h says when). */
 static void
-s_usage(void *ctx, const sw_usage_msg_t *m)
+s_report_usage(void *ctx, const sw_usage_msg_t *m)
 {
     agent_t *self = ctx;
     msgpack_sbuffer sb;
@@ -732,7 +732,7 @@ main(int argc, char **argv)
     self.spool = spool;
     self.store = agent_store_new(s_conf.redis, spool);
     self.runs = agent_runs_new(self.loop, &self.run_conf, self.store, s_report, &self);
-    agent_runs_set_usage(self.runs, s_usage);
+    agent_runs_set_usage(self.runs, s_report_usage);
     agent_store_redis(self.store);
     int spooled = agent_runs_unspool(self.runs);
     if (spooled > 0)
