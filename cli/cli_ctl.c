@@ -243,15 +243,79 @@ cli_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv)
     return 0;
 }
 
+/*  --- budget (issue 18) ------------------------------------------------------------ */
+
+int
+cli_budget_option(const char *cmd, int c, const char *arg, cli_budget_t *b)
+{
+    long long v;
+    switch (c) {
+    case 'C':
+        if (sw_usage_parse_usd(arg, &b->micro) < 0)
+            return cli_fail(EXIT_USAGE, "%s: --max-cost-usd wants dollars above 0 and at most "
+                            "1000000, at most 6 decimals (0.07, 12.5), got '%s'", cmd, arg);
+        return 0;
+    case 'K':
+        if (sw_parse_int(arg, 1, 1000000000000000LL, &v) < 0)
+            return cli_fail(EXIT_USAGE, "%s: --max-tokens wants a whole number from 1 to "
+                            "10^15, got '%s'", cmd, arg);
+        b->tokens = v;
+        return 0;
+    case 'B':
+        if (strcmp(arg, "stop") && strcmp(arg, "finish"))
+            return cli_fail(EXIT_USAGE, "%s: --on-budget is stop or finish, got '%s'", cmd, arg);
+        b->on_budget = arg;
+        return 0;
+    }
+    return EXIT_USAGE;
+}
+
+void
+cli_budget_pack(msgpack_packer *pk, const cli_budget_t *b)
+{
+    sw_mp_pack_str(pk, "max_cost_micro_usd");
+    if (b->micro >= 0)
+        msgpack_pack_int64(pk, b->micro);
+    else
+        msgpack_pack_nil(pk);
+    sw_mp_pack_str(pk, "max_tokens");
+    if (b->tokens >= 0)
+        msgpack_pack_int64(pk, b->tokens);
+    else
+        msgpack_pack_nil(pk);
+    sw_mp_kv_str(pk, "on_budget", b->on_budget);
+}
+
+int
+cli_budget_call(cli_t *cli, const char *job, const cli_budget_t *b, sw_msg_t *reply)
+{
+    cli_req_t r;
+    cli_req_init(&r);
+    msgpack_pack_map(&r.pk, 4);
+    sw_mp_kv_str(&r.pk, "job", job);
+    cli_budget_pack(&r.pk, b);
+    return cli_call(cli, SW_C_INIT, &r, cli->timeout_ms, reply);
+}
+
 /*  --- init ------------------------------------------------------------------------ */
 
 static const char s_init_usage[] =
     "usage: swarm init [--topology hierarchical|mesh|star] [--max-agents N]\n"
     "                  [--strategy NAME] [--namespace NS] [--workspace DIR\n"
-    "                  [--repo-url URL] [--max-snapshot SIZE] [--max-file SIZE]] [--] [JOB]\n"
+    "                  [--repo-url URL] [--max-snapshot SIZE] [--max-file SIZE]]\n"
+    "                  [--max-cost-usd X] [--max-tokens N] [--on-budget stop|finish]\n"
+    "                  [--] [JOB]\n"
     "Creates JOB (or a generated name) and makes it the current job, which\n"
     "spawn, wait, status, results and cancel use when --job is not given.\n"
     "--max-agents caps how many of the job's tasks run at once.\n"
+    "--max-cost-usd X and --max-tokens N cap what the job's codex and claude\n"
+    "tasks spend together (tokens: input + output). A task is dispatched only\n"
+    "while the spend so far (finished tasks plus what running ones reported) is\n"
+    "below every cap; once it reaches one, the queued tasks end skipped with\n"
+    "\"budget exhausted: $X of $Y\", and running ones are stopped (--on-budget\n"
+    "stop, the default) or finish (--on-budget finish). Codex tokens are priced\n"
+    "with the coordinator's price.MODEL table; without a price they count\n"
+    "towards --max-tokens only.\n"
     "With --workspace, every task of the job without a workspace of its own runs\n"
     "on this snapshot, at the top of the work tree unless its --dir says where\n"
     "(swarm diff, apply and outputs bring the work back).\n"
@@ -293,9 +357,12 @@ cli_init(cli_t *cli, int argc, char **argv)
     static const sw_arg_t lo[] = {
         { "topology", 0, true, 't' }, { "max-agents", 0, true, 'm' },
         { "strategy", 0, true, 's' }, { "namespace", 0, true, 'n' }, CLI_WS_ARGS,
+        { "max-cost-usd", 0, true, 'C' }, { "max-tokens", 0, true, 'K' },
+        { "on-budget", 0, true, 'B' },
         { NULL, 0, false, 0 },
     };
     const char *topology = NULL, *strategy = NULL, *ns = NULL, *job = NULL;
+    cli_budget_t budget = { -1, -1, NULL };
     long long max_agents = -1;
     cli_ws_opts_t wso = { 0 };
     int c, rc = 0;
@@ -317,6 +384,7 @@ cli_init(cli_t *cli, int argc, char **argv)
             break;
         case 's': strategy = a.g.arg; break;
         case 'n': ns = a.g.arg; break;
+        case 'C': case 'K': case 'B': rc = cli_budget_option("init", c, a.g.arg, &budget); break;
         CLI_WS_CASES: rc = cli_ws_option("init", c, a.g.arg, &wso); break;
         case 'h': fputs(s_init_usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;
@@ -356,6 +424,17 @@ cli_init(cli_t *cli, int argc, char **argv)
         rc = cli_init_call(cli, job, topology, strategy, ns, max_agents, &reply);
     if (rc)
         return rc;
+    if (budget.micro >= 0 || budget.tokens >= 0 || budget.on_budget) {
+        /*  the budget, to the job just made (INIT changes what it names) */
+        char name[SW_MAX_ID + 1];
+        cli_mp_str(reply.body, "job", name, sizeof name);
+        sw_msg_t r2;
+        if ((rc = cli_budget_call(cli, name, &budget, &r2))) {
+            sw_msg_release(&reply);
+            return rc;
+        }
+        sw_msg_release(&r2);
+    }
     if (cli->json)
         cli_print_json(cli_mp_to_json(reply.body));
     else

@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "sw_selftest.h"
+#include "sw_usage.h"
 
 #define MAX_ERRORS 25
 
@@ -816,7 +817,31 @@ s_unique_keys(s_ctx_t *c)
 
 static const char *const s_top_keys =
     "name, description, max_agents, namespace, on_failure, template, topology, strategy, "
-    "hooks, workspace, workers, stages, steps, aggregate";
+    "hooks, workspace, workers, stages, steps, aggregate, max_cost_usd, max_tokens, on_budget";
+
+/*  The job's budget keys (issue 18); false when k is none of them. */
+static bool
+s_budget_key(s_ctx_t *c, const char *k, const yaml_node_t *vn, sw_plan_t *p)
+{
+    const char *s = s_scalar(vn);
+    if (strcmp(k, "max_cost_usd") == 0) {
+        if (!s || vn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE
+            || sw_usage_parse_usd(s, &p->max_micro_usd) < 0)
+            s_err(c, vn, "max_cost_usd must be dollars above 0 and at most 1000000, "
+                  "at most 6 decimals (got '%s')", s ? s : "");
+    }
+    else if (strcmp(k, "max_tokens") == 0)
+        s_want_int(c, vn, k, 1, 1000000000000000LL, &p->max_tokens);
+    else if (strcmp(k, "on_budget") == 0) {
+        if (!s || (strcmp(s, "stop") && strcmp(s, "finish")))
+            s_err(c, vn, "on_budget must be stop or finish (got '%s')", s ? s : "");
+        else
+            p->budget_finish = strcmp(s, "finish") == 0;
+    }
+    else
+        return false;
+    return true;
+}
 
 /*  One phase of hooks: a list of commands, each an argv list or a string
  *  split like a shell splits words (as command: is); a lone string is a
@@ -919,6 +944,8 @@ sw_plan_parse(const char *file, const char *text, size_t len, sw_plan_t *p, sw_s
             s_want_str(&c, vn, "description", &description);
         else if (s_is(k, "max_agents", "maxAgents"))
             s_want_int(&c, vn, k, 0, 100000, &p->max_agents);
+        else if (s_budget_key(&c, k, vn, p))
+            ;
         else if (strcmp(k, "namespace") == 0) {
             if (s_want_str(&c, vn, "namespace", &p->ns) && !sw_id_valid(p->ns))
                 s_err(&c, vn, "invalid namespace '%s'", p->ns);
@@ -1287,7 +1314,19 @@ sw_plan_test(bool verbose)
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\nstagez: []\n", &p, &errors),
                  "p.yaml:3:1: unknown key 'stagez' (known: name, description, max_agents, "
                  "namespace, on_failure, template, topology, strategy, hooks, workspace, "
-                 "workers, stages, steps, aggregate)") == 0);
+                 "workers, stages, steps, aggregate, max_cost_usd, max_tokens, on_budget)") == 0);
+    /*  the job's budget (issue 18) */
+    CHECK(strcmp(s_try("max_cost_usd: 0.07\nmax_tokens: 5000\non_budget: finish\n"
+                       "workers:\n  - {id: a, task: x}\n", &p, &errors), "") == 0);
+    CHECK(p.max_micro_usd == 70000 && p.max_tokens == 5000 && p.budget_finish);
+    sw_plan_release(&p);
+    CHECK(strcmp(s_try("max_cost_usd: -1\nworkers:\n  - {id: a, task: x}\n", &p, &errors),
+                 "p.yaml:1:15: max_cost_usd must be dollars above 0 and at most 1000000, "
+                 "at most 6 decimals (got '-1')") == 0);
+    CHECK(strstr(s_try("max_cost_usd: .nan\nworkers:\n  - {id: a, task: x}\n", &p, &errors),
+                 "max_cost_usd must be") != NULL);
+    CHECK(strstr(s_try("on_budget: later\nworkers:\n  - {id: a, task: x}\n", &p, &errors),
+                 "on_budget must be stop or finish") != NULL);
     CHECK(strncmp(s_try("workers:\n  - {id: a, task: x\n", &p, &errors), "p.yaml:3:1: YAML: ",
                   18) == 0);
     CHECK(strcmp(s_try("name: x\n", &p, &errors), "p.yaml:1:1: a plan needs workers:, stages: "

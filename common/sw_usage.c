@@ -402,6 +402,38 @@ sw_usage_from_json(const json_t *o, sw_usage_t *u, sw_err_t *err)
     return 0;
 }
 
+int
+sw_usage_parse_usd(const char *s, int64_t *micro)
+{
+    if (!s)
+        return -1;
+    if (*s == '$')
+        s++;
+    int64_t whole = 0, frac = 0;
+    int digits = 0, decimals = 0;
+    for (; *s >= '0' && *s <= '9'; s++, digits++) {
+        whole = whole * 10 + (*s - '0');
+        if (whole > (int64_t) SW_USAGE_MAX_USD)
+            return -1;
+    }
+    if (*s == '.') {
+        for (s++; *s >= '0' && *s <= '9'; s++, decimals++) {
+            if (decimals == 6)
+                return -1;
+            frac = frac * 10 + (*s - '0');
+        }
+    }
+    if (*s || digits + decimals == 0)
+        return -1;
+    for (int i = decimals; i < 6; i++)
+        frac *= 10;
+    int64_t v = whole * 1000000 + frac;
+    if (v <= 0 || v > (int64_t) (SW_USAGE_MAX_USD * 1e6))
+        return -1;
+    *micro = v;
+    return 0;
+}
+
 void
 sw_usage_fmt_usd(char *out, size_t n, double usd)
 {
@@ -550,6 +582,15 @@ sw_usage_test(bool verbose)
     json_object_set_new(j, "model", json_string("bad model\n"));
     CHECK(sw_usage_from_json(j, &back, &err) < 0);
     json_decref(j);
+    int64_t micro;
+    CHECK(sw_usage_parse_usd("0.07", &micro) == 0 && micro == 70000);
+    CHECK(sw_usage_parse_usd("$12", &micro) == 0 && micro == 12000000);
+    CHECK(sw_usage_parse_usd("0.000001", &micro) == 0 && micro == 1);
+    CHECK(sw_usage_parse_usd("1000000", &micro) == 0 && micro == 1000000000000LL);
+    const char *badusd[] = { "", "$", ".", "0", "0.0", "-1", "nan", "inf", "1e3", "1000000.01",
+                             "99999999999999999999", "0.0000001", "1,5", "1 ", " 1", "0x10" };
+    for (size_t i = 0; i < sizeof badusd / sizeof badusd[0]; i++)
+        CHECK(sw_usage_parse_usd(badusd[i], &micro) < 0);
     char buf[32];
     sw_usage_fmt_usd(buf, sizeof buf, 0.07);
     CHECK(strcmp(buf, "$0.07") == 0);

@@ -111,6 +111,12 @@ json_t *sw_usage_to_json(const sw_usage_t *u);
 /*  The same back; -1 with err when a field is missing, mistyped or absurd. */
 int sw_usage_from_json(const json_t *o, sw_usage_t *u, sw_err_t *err);
 
+/*  A job's dollar cap as a user writes it ("0.07", "12", "$5", "0.005"):
+ *  a plain decimal, at most 6 decimals, above 0 and at most
+ *  SW_USAGE_MAX_USD; into micro-dollars. -1 for anything else (negative,
+ *  NaN, inf, exponents, 1e9, empty, trailing text). */
+int sw_usage_parse_usd(const char *s, int64_t *micro);
+
 /*  "$X.XX"; below a dollar, four decimals when cents alone would round
  *  ("$0.0123"). */
 void sw_usage_fmt_usd(char *out, size_t n, double usd);
