@@ -892,6 +892,7 @@ cli_wait(cli_t *cli, int argc, char **argv)
     int64_t deadline = timeout_s ? t0 + timeout_s * 1000 : INT64_MAX;
     int64_t since = 0;                  /*  the job's final_seq we have seen */
     int bad = 0;                        /*  final, not succeeded */
+    char budget[256] = "";              /*  "budget exhausted: ..." of a task, if any */
     /*  The ids reported final: a WAIT asked again after a coordinator
      *  restart lists them again. */
     zhashx_t *seen = zhashx_new();
@@ -923,6 +924,10 @@ cli_wait(cli_t *cli, int argc, char **argv)
                 continue;
             zhashx_insert(seen, id, (void *) 1);
             bad += s != SW_TS_SUCCEEDED;
+            char why[256];
+            if (!budget[0] && strncmp(cli_mp_str(t, "reason", why, sizeof why),
+                                      "budget exhausted", 16) == 0)
+                snprintf(budget, sizeof budget, "%s", why);   /*  the cause, named at the end */
             if (!tty && !cli->json && !cli->quiet) {
                 cli_task_line(t, now_wall);
                 fflush(stdout);         /*  a line as each one finishes, also into a pipe */
@@ -970,8 +975,8 @@ cli_wait(cli_t *cli, int argc, char **argv)
             cli_fail(EXIT_TIMEOUT, "wait: --timeout %lld s expired before the tasks finished",
                      timeout_s);
         else if (bad && rc == 0) {
-            cli_fail(EXIT_TASKS_FAILED, "%d task%s did not succeed (swarm results for details)",
-                     bad, bad == 1 ? "" : "s");
+            cli_fail(EXIT_TASKS_FAILED, "%d task%s did not succeed%s%s (swarm results for details)",
+                     bad, bad == 1 ? "" : "s", budget[0] ? ": " : "", budget);
             rc = EXIT_TASKS_FAILED;
         }
         sw_msg_release(&reply);
