@@ -135,6 +135,26 @@ s_usage_send(agent_runs_t *self, run_t *run, bool final)
     self->usage(self->ctx, &m);
 }
 
+/*  codex names no model in its events: the one its config.toml sets
+ *  ($CODEX_HOME, else ~/.codex; a task cannot set CODEX_HOME), which the
+ *  coordinator prices. A small local file, read once per run. */
+static void
+s_codex_model(run_t *run)
+{
+    const char *home = getenv("CODEX_HOME"), *uhome = getenv("HOME");
+    char *path = home && *home ? xasprintf("%s/config.toml", home)
+               : uhome && *uhome ? xasprintf("%s/.codex/config.toml", uhome) : NULL;
+    if (!path)
+        return;
+    sw_buf_t b;
+    sw_buf_init(&b);
+    bool cut = false;
+    if (sw_read_file(path, 65536, &b, &cut) == 0)
+        sw_usage_codex_config_model(b.data, b.len, &run->usage.total);
+    sw_buf_release(&b);
+    free(path);
+}
+
 /*  The runner's stdout as it comes: its usage so far. */
 static void
 s_on_out(void *arg, const char *p, size_t n)
@@ -538,6 +558,8 @@ s_spawn(agent_runs_t *self, run_t *run)
     }
     run->child.out_sink = s_on_out;
     run->child.out_sink_arg = run;
+    if (strcmp(t->runner, "codex") == 0)
+        s_codex_model(run);
     s_watch(self, run, CHILD_TASK, xstrdup(run->token));
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);

@@ -266,6 +266,43 @@ sw_usage_reader_end(sw_usage_reader_t *r)
     return changed;
 }
 
+bool
+sw_usage_codex_config_model(const char *text, size_t n, sw_usage_t *u)
+{
+    for (size_t start = 0; start < n; ) {
+        const char *nl = memchr(text + start, '\n', n - start);
+        size_t end = nl ? (size_t) (nl - text) : n;
+        const char *p = text + start, *e = text + end;
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < e && *p == '[')
+            return false;               /*  a table: top-level keys are over */
+        if (e - p > 5 && strncmp(p, "model", 5) == 0 && (p[5] == ' ' || p[5] == '=')) {
+            p += 5;
+            while (p < e && (*p == ' ' || *p == '\t'))
+                p++;
+            if (p < e && *p == '=') {
+                p++;
+                while (p < e && (*p == ' ' || *p == '\t'))
+                    p++;
+                char q = p < e ? *p : 0;
+                const char *close = q == '"' || q == '\'' ? memchr(p + 1, q, (size_t) (e - p - 1))
+                                                          : NULL;
+                if (close && (size_t) (close - p - 1) < SW_USAGE_MODEL_MAX) {
+                    char m[SW_USAGE_MODEL_MAX];
+                    memcpy(m, p + 1, (size_t) (close - p - 1));
+                    m[close - p - 1] = '\0';
+                    if (u->model[0])
+                        return true;
+                    return sw_usage_set_model(u, m);
+                }
+            }
+        }
+        start = end + 1;
+    }
+    return false;
+}
+
 /*  --- prices --------------------------------------------------------------- */
 
 static bool
@@ -544,6 +581,17 @@ sw_usage_test(bool verbose)
     sw_usage_reader_init(&r, "exec");
     CHECK(!sw_usage_reader_feed(&r, cj, strlen(cj)));
     sw_usage_reader_release(&r);
+
+    /*  codex's config.toml names the model */
+    sw_usage_t cm = { .cost_usd = -1 };
+    const char *toml = "# comment\nmodel_provider = \"mock\"\nmodel = \"gpt-5-codex\"  # x\n"
+                       "[model_providers.mock]\nmodel = \"other\"\n";
+    CHECK(sw_usage_codex_config_model(toml, strlen(toml), &cm) && strcmp(cm.model, "gpt-5-codex") == 0);
+    sw_usage_t cm2 = { .cost_usd = -1 };
+    const char *toml2 = "[profiles.x]\nmodel = \"o3\"\n";
+    CHECK(!sw_usage_codex_config_model(toml2, strlen(toml2), &cm2) && !cm2.model[0]);
+    const char *toml3 = "model = 'bad name'\n";
+    CHECK(!sw_usage_codex_config_model(toml3, strlen(toml3), &cm2) && !cm2.model[0]);
 
     /*  prices */
     sw_prices_t p = { 0 };

@@ -80,6 +80,12 @@ bool sw_usage_reader_feed(sw_usage_reader_t *r, const char *p, size_t n);
 /*  The end of the stream: a last line without its newline is read. */
 bool sw_usage_reader_end(sw_usage_reader_t *r);
 
+/*  codex's configured model: the top-level `model = "NAME"` of its
+ *  config.toml TEXT (before the first [table]; codex --json names no model
+ *  in its events). Into u->model when u names none yet; false when there
+ *  is no such line. */
+bool sw_usage_codex_config_model(const char *text, size_t n, sw_usage_t *u);
+
 /*  --- prices --------------------------------------------------------------- */
 
 typedef struct {
