@@ -323,6 +323,8 @@ s_result(agent_runs_t *self, run_t *run)
     r.output_truncated = a.truncated;
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;
+    if (a.usage && run->usage.total.model[0])     /*  the coordinator prices by it */
+        json_object_set_new(a.usage, "model", json_string(run->usage.total.model));
     r.usage = a.usage;
     run->doc = agent_result_doc(&r);
     agent_answer_release(&a);
@@ -953,7 +955,7 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
         /*  Usage as it grows, at most once a second per run: a runner
          *  printing a line per token costs one message a second. */
         if (r->usage_dirty && r->state == RUN_ACTIVE && now - r->usage_sent_ms >= 1000)
-            s_usage_send(self, r, false);
+            s_usage_send(self, r, r->usage.have_result);   /*  claude's result: it is done */
         if (r->state == RUN_ACTIVE && !r->spawned && r->capture_at && now >= r->capture_at)
             s_ws_capture(self, r);
         else if (r->state == RUN_ACTIVE)

@@ -67,7 +67,8 @@ int  sw_ref_unpack(const msgpack_object *map, sw_ref_t *r, bool done, sw_err_t *
 typedef struct {
     sw_ref_t   ref;             /*  job, id, attempt */
     sw_usage_t u;
-    bool       final;           /*  the run ended: nothing more will come */
+    bool       final;           /*  the runner is done spending (its final report, or
+                                 *  it exited): a budget stop leaves the run alone */
 } sw_usage_msg_t;
 
 void sw_usage_msg_release(sw_usage_msg_t *m);

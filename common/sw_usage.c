@@ -303,6 +303,35 @@ sw_usage_codex_config_model(const char *text, size_t n, sw_usage_t *u)
     return false;
 }
 
+int
+sw_usage_from_result(const json_t *doc, sw_usage_t *u)
+{
+    memset(u, 0, sizeof *u);
+    u->cost_usd = -1;
+    const json_t *us = json_object_get(doc, "usage");
+    const char *runner = json_string_value(json_object_get(doc, "runner"));
+    if (!json_is_object(us) || !runner)
+        return -1;
+    if (strcmp(runner, "claude") == 0) {
+        if (!s_claude_usage(us, u))
+            return -1;
+        const json_t *c = json_object_get(us, "cost_usd");
+        if (json_is_number(c) && isfinite(json_number_value(c)) && json_number_value(c) >= 0
+            && json_number_value(c) <= SW_USAGE_MAX_USD)
+            u->cost_usd = json_number_value(c);
+    }
+    else if (strcmp(runner, "codex") == 0) {
+        if (!s_count(us, "input_tokens", &u->input)
+            || !s_count(us, "cached_input_tokens", &u->cached)
+            || !s_count(us, "output_tokens", &u->output))
+            return -1;
+    }
+    else
+        return -1;
+    s_model(u, json_object_get(us, "model"));
+    return sw_usage_sane(u) ? 0 : -1;
+}
+
 /*  --- prices --------------------------------------------------------------- */
 
 static bool
@@ -592,6 +621,21 @@ sw_usage_test(bool verbose)
     CHECK(!sw_usage_codex_config_model(toml2, strlen(toml2), &cm2) && !cm2.model[0]);
     const char *toml3 = "model = 'bad name'\n";
     CHECK(!sw_usage_codex_config_model(toml3, strlen(toml3), &cm2) && !cm2.model[0]);
+
+    /*  a stored result's usage */
+    json_t *rd = json_pack("{s:s, s:{s:i, s:i, s:i, s:f}}", "runner", "claude", "usage",
+                           "input_tokens", 110, "output_tokens", 22, "cache_read_input_tokens", 5,
+                           "cost_usd", 0.02);
+    sw_usage_t ru;
+    CHECK(sw_usage_from_result(rd, &ru) == 0 && ru.input == 115 && ru.cached == 5
+          && ru.output == 22 && ru.cost_usd == 0.02);
+    json_object_set_new(rd, "runner", json_string("codex"));
+    json_object_set_new(json_object_get(rd, "usage"), "model", json_string("o3"));
+    CHECK(sw_usage_from_result(rd, &ru) == 0 && ru.input == 110 && ru.cost_usd < 0
+          && strcmp(ru.model, "o3") == 0);
+    json_object_set_new(json_object_get(rd, "usage"), "output_tokens", json_integer(-3));
+    CHECK(sw_usage_from_result(rd, &ru) < 0);
+    json_decref(rd);
 
     /*  prices */
     sw_prices_t p = { 0 };

@@ -86,6 +86,15 @@ bool sw_usage_reader_end(sw_usage_reader_t *r);
  *  is no such line. */
 bool sw_usage_codex_config_model(const char *text, size_t n, sw_usage_t *u);
 
+/*  The usage a stored result document (agent_result.h) recorded: its
+ *  `usage` as agent_answer_collect made it (claude: input_tokens,
+ *  cache_read_input_tokens, output_tokens, cost_usd; codex: input_tokens,
+ *  cached_input_tokens, output_tokens) and model. For the coordinator
+ *  that finishes a task from its stored result (its DONE, and the USAGE
+ *  before it, died with an old coordinator). -1 when it has none, or
+ *  absurd numbers. */
+int sw_usage_from_result(const json_t *doc, sw_usage_t *u);
+
 /*  --- prices --------------------------------------------------------------- */
 
 typedef struct {

@@ -101,7 +101,7 @@ s_on_usage(coord_server_t *self, coord_agent_t *a, sw_msg_t *m)
     const char *source;
     int64_t micro = coord_budget_price(&self->prices, &um.u, &source);
     if (coord_sched_usage(self->sched, a, um.ref.job, um.ref.id, um.ref.attempt, &um.u,
-                          micro) < 0) {
+                          micro, um.final) < 0) {
         self->usage_stale++;
         log_info("ignored a stale USAGE for %s/%s attempt %lld from %s", um.ref.job, um.ref.id,
                  (long long) um.ref.attempt, a->id);

@@ -78,7 +78,10 @@ sched_budget_run(coord_sched_t *self, int64_t wall_ms)
             if (SW_TS_FINAL(t->state))
                 continue;
             if (t->state == SW_TS_RUNNING) {
-                if (!j->budget.finish && !t->cancel_requested)
+                /*  one whose runner is done spending finishes: stopping
+                 *  it now saves nothing and loses its work */
+                if (!j->budget.finish && !t->cancel_requested
+                    && !(t->spend.attempt == t->spec.attempt && t->spend.final))
                     coord_sched_cancel(self, j, t->spec.id, j->budget.reason, wall_ms);
             }
             else
@@ -97,15 +100,13 @@ s_spend_add(coord_task_t *t, int64_t micro, int64_t tokens, int sign)
     b->tokens += sign * tokens;
 }
 
-int
-coord_sched_usage(coord_sched_t *self, coord_agent_t *a, const char *job, const char *id,
-                  int64_t attempt, const sw_usage_t *u, int64_t micro)
+/*  Attempt's report u (cumulative) replaces its previous one. */
+static void
+s_count(coord_sched_t *self, coord_task_t *t, int64_t attempt, const sw_usage_t *u,
+        int64_t micro, bool final)
 {
-    coord_task_t *t = coord_sched_task(self, job, id);
-    if (!t || t->agent != a || t->spec.attempt != attempt || t->state != SW_TS_RUNNING
-        || !sw_usage_sane(u) || attempt < t->spend.attempt)
-        return -1;
     coord_spend_t *sp = &t->spend;
+    sp->final = final;
     if (sp->attempt == attempt)         /*  replaces the attempt's last report */
         s_spend_add(t, sp->cur_micro, sw_usage_tokens(&sp->cur), -1);
     else if (sp->attempt && sp->cur_micro < 0 && sw_usage_tokens(&sp->cur) > 0)
@@ -120,7 +121,26 @@ coord_sched_usage(coord_sched_t *self, coord_agent_t *a, const char *job, const 
         t->job->budget.unpriced = true;
     self->ops.persist(self->ctx, t);
     coord_sched_budget_check(self, t->job);
+}
+
+int
+coord_sched_usage(coord_sched_t *self, coord_agent_t *a, const char *job, const char *id,
+                  int64_t attempt, const sw_usage_t *u, int64_t micro, bool final)
+{
+    coord_task_t *t = coord_sched_task(self, job, id);
+    if (!t || t->agent != a || t->spec.attempt != attempt || t->state != SW_TS_RUNNING
+        || !sw_usage_sane(u) || attempt < t->spend.attempt)
+        return -1;
+    s_count(self, t, attempt, u, micro, final);
     return 0;
+}
+
+void
+coord_sched_usage_result(coord_sched_t *self, coord_task_t *t, int64_t attempt,
+                         const sw_usage_t *u, int64_t micro)
+{
+    if (attempt >= 1 && attempt >= t->spend.attempt && sw_usage_sane(u))
+        s_count(self, t, attempt, u, micro, true);
 }
 
 void

@@ -246,6 +246,22 @@ s_restore_spend(coord_task_t *t, const s_hash_t *h)
     }
 }
 
+/*  A task finished from its stored result: what the attempt used, as the
+ *  result recorded it (its USAGE may have died with the old coordinator). */
+static void
+s_result_spend(coord_store_t *self, coord_task_t *t, const char *json)
+{
+    json_t *doc = json ? json_loads(json, 0, NULL) : NULL;
+    sw_usage_t u;
+    if (doc && sw_usage_from_result(doc, &u) == 0) {
+        static const sw_prices_t none = { 0 };
+        const char *source;
+        int64_t micro = coord_budget_price(self->prices ? self->prices : &none, &u, &source);
+        coord_sched_usage_result(self->sched, t, t->spec.attempt, &u, micro);
+    }
+    json_decref(doc);
+}
+
 /*  One task from its hash (or its read error). */
 static coord_task_t *
 s_restore_task(coord_store_t *self, coord_sched_t *sched, const char *job, const char *id,
@@ -296,6 +312,8 @@ s_restore_task(coord_store_t *self, coord_sched_t *sched, const char *job, const
     coord_task_t *ct = coord_sched_restore(sched, &t, &r);
     if (ct)
         s_restore_spend(ct, h);
+    if (ct && from_result)
+        s_result_spend(self, ct, s_field(h, "result"));
     if (ct && from_result) {
         coord_store_task(self, ct);
         zlistx_add_end(done, ct);
@@ -541,8 +559,10 @@ coord_store_results(coord_store_t *self, zlistx_t *tasks, coord_result_fn *fn, v
                       rs.error[i]);
             fn(arg, t, COORD_RESULT_NONE, NULL, -1);
         }
-        else if (s_result_final(rs.json[i], t->spec.attempt, status, sizeof status, &code))
+        else if (s_result_final(rs.json[i], t->spec.attempt, status, sizeof status, &code)) {
+            s_result_spend(self, t, rs.json[i]);
             fn(arg, t, COORD_RESULT_FINAL, status, code);
+        }
         else
             fn(arg, t, COORD_RESULT_NONE, NULL, -1);
         free(rs.json[i]);

@@ -38,7 +38,8 @@ typedef struct coord_sched_t coord_sched_t;
  *  every cap. Once spend >= a cap the job is out of budget: its queued and
  *  waiting tasks end skipped with the reason ("budget exhausted: $0.08 of
  *  $0.07", or "... tokens"), and its running tasks are stopped with it
- *  (on_budget stop, the default) or finish (on_budget finish). What a task
+ *  (on_budget stop, the default; but not one whose runner is done spending:
+ *  its last report was final) or finish (on_budget finish). What a task
  *  will spend is unknown until it reports, so a job overshoots its cap by
  *  what the tasks running when it is reached spend (under stop: until they
  *  stop). */
@@ -64,6 +65,8 @@ typedef struct {
     sw_usage_t cur;             /*  its latest report (cost_usd: priced or the runner's) */
     int64_t    cur_micro;       /*  cur's cost in micro-dollars; -1 = unknown */
     bool       runner_cost;     /*  cur's cost is the runner's own (else priced here) */
+    bool       final;           /*  cur is the attempt's last word: its runner is done
+                                 *  spending (a budget stop leaves it alone) */
     bool       unpriced;        /*  some attempt had tokens and no cost */
 } coord_spend_t;
 typedef struct coord_job_t coord_job_t;
@@ -306,7 +309,13 @@ int64_t coord_budget_price(const sw_prices_t *prices, const sw_usage_t *u, const
  *  attempt's previous report; the task is persisted (its usage field),
  *  and the budget checked. */
 int coord_sched_usage(coord_sched_t *self, coord_agent_t *a, const char *job, const char *id,
-                      int64_t attempt, const sw_usage_t *u, int64_t micro);
+                      int64_t attempt, const sw_usage_t *u, int64_t micro, bool final);
+/*  The usage of attempt `attempt` as its stored result recorded it, for a
+ *  task finished from that result (its DONE died with an old
+ *  coordinator): counted like a final USAGE, replacing what that attempt
+ *  reported live. Called before the task is resolved. */
+void coord_sched_usage_result(coord_sched_t *self, coord_task_t *t, int64_t attempt,
+                              const sw_usage_t *u, int64_t micro);
 /*  Restart: attempt's stored usage added to t and its job (every attempt
  *  of a task once). coord_sched_budget_check after the job's last. */
 void coord_sched_spend_restore(coord_task_t *t, int64_t attempt, const sw_usage_t *u,

@@ -548,6 +548,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                               s_stale };
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);
+    coord_store_set_prices(self->store, &self->prices);
     coord_store_set_record_ttl(self->store, conf->record_ttl_s ? conf->record_ttl_s
                                                                 : COORD_RECORD_TTL_S);
     self->peers = zhashx_new();

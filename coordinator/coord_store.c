@@ -35,6 +35,12 @@ coord_store_new(sw_redis_t *redis, coord_sched_t *sched)
 }
 
 void
+coord_store_set_prices(coord_store_t *self, const sw_prices_t *prices)
+{
+    self->prices = prices;
+}
+
+void
 coord_store_set_record_ttl(coord_store_t *self, int64_t ttl_s)
 {
     self->record_ttl_s = ttl_s;
