@@ -230,14 +230,15 @@ usage_line() {
         "$in" "$cached" "$out"
 }
 case "$prompt" in *FAKE:absurd-usage*)
-    echo '{"type":"turn.completed","usage":{"input_tokens":-40,"output_tokens":99999999999999999999}}'
+    echo '{"type":"turn.completed","usage":{"input_tokens":-40,"output_tokens":7}}'
     echo '{"type":"turn.completed","usage":{"input_tokens":5000000000000,"output_tokens":1}}' ;;
 esac
 turns=$(marker turns)
 i=1
 while [ "$i" -lt "${turns:-1}" ]; do
     usage_line
-    sleep "$(marker turn-sleep)"
+    ts=$(marker turn-sleep)
+    sleep "${ts:-0}"
     i=$((i + 1))
 done
 usage_line
