@@ -192,7 +192,7 @@ s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int count
     }
     if (cli->json) {
         json_t *doc = sw_result_doc(r, job);
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         printf("%s\n  ", index ? "," : "");
         for (const char *p = text ? text : "null"; *p; p++) {
             putchar(*p);

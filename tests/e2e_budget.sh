@@ -71,5 +71,9 @@ contains "$T/out" "| tokens | cost |"
 contains "$T/out" "| 137 | \$0.02 |"
 expect 0 "$SWARM" status --job cj
 contains "$T/out" "spend: \$0.08 of \$0.07, 548 tokens (finished and running tasks)  [budget exhausted: \$0.08 of \$0.07: on_budget stop]"
+expect 0 "$SWARM" --json status --job cj
+contains "$T/out" '"cost_usd": 0.08,'
+contains "$T/out" '"max_cost_usd": 0.07,'
+contains "$T/out" '"exhausted": "budget exhausted: $0.08 of $0.07"'
 ok "10 claude tasks at \$0.02 under --max-cost-usd 0.07: 4 run, 6 skipped with the reason, \$0.08 in all across a coordinator restart; results, status and wait name it"
 
