@@ -19,8 +19,11 @@ coord_budget_price(const sw_prices_t *prices, const sw_usage_t *u, const char **
     }
     const sw_price_t *p = u->model[0] ? sw_prices_find(prices, u->model) : NULL;
     if (p) {
+        /*  at most $1,000,000 an attempt, as a runner's own figure: the
+         *  job's sum of a million attempts stays far inside int64 */
         *source = "price";
-        return llround(sw_price_cost(p, u) * 1e6);
+        double micro = sw_price_cost(p, u) * 1e6;
+        return micro < SW_USAGE_MAX_USD * 1e6 ? llround(micro) : (int64_t) (SW_USAGE_MAX_USD * 1e6);
     }
     *source = NULL;
     return -1;

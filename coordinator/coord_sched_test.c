@@ -474,6 +474,23 @@ s_test_budget(void)
         coord_sched_destroy(&s);
     }
 
+    /*  pricing: the runner's dollars, else the table's, else none; capped */
+    sw_prices_t prices = { 0 };
+    sw_err_t perr = { 0 };
+    CHECK(sw_prices_add(&prices, "m=1000000,1000000,1000000", &perr) == 0);
+    const char *src;
+    sw_usage_t pu = { .input = 2000000, .cached = 1000000, .output = 0, .cost_usd = -1,
+                      .model = "m" };
+    CHECK(coord_budget_price(&prices, &pu, &src) == 2000000000000LL / 2 && strcmp(src, "price") == 0);
+    pu.input = pu.cached = 1;
+    CHECK(coord_budget_price(&prices, &pu, &src) == 1000000 && strcmp(src, "price") == 0);
+    pu.cost_usd = 0.5;
+    CHECK(coord_budget_price(&prices, &pu, &src) == 500000 && strcmp(src, "runner") == 0);
+    pu.cost_usd = -1;
+    snprintf(pu.model, sizeof pu.model, "other");
+    CHECK(coord_budget_price(&prices, &pu, &src) == -1 && !src);
+    sw_prices_release(&prices);
+
     /*  restart: each attempt's stored usage counted once, the cap seen again */
     memset(&rec, 0, sizeof rec);
     s = coord_sched_new(&ops, &rec);
