@@ -28,6 +28,7 @@
 #   FAKE:mcp-store=TEXT, FAKE:mcp-search=Q   as in fake-codex.sh, through
 #                       the --mcp-config server
 #   FAKE:no-result      print no result document (exit 0)
+#   FAKE:cost=USD       total_cost_usd of the result (default 0.0123)
 #   FAKE:ratelimit=K    on attempts 1..K, end as claude does when the API keeps
 #                       answering HTTP 429: is_error, api_error_status 429,
 #                       "API Error: 429 ..." (exit 1)
@@ -127,13 +128,15 @@ if [ -n "$k" ] && [ "${SWARM_ATTEMPT:-1}" -le "$k" ]; then
 fi
 script='
 import json, sys
-mode, limits, session, err, found, nbytes, sha = sys.argv[1:]
+mode, limits, session, err, found, nbytes, sha, cost = sys.argv[1:]
+cost = float(cost)        # FAKE:cost=USD (default 0.0123); FAKE:cost=1e300 is absurd
 prompt = sys.stdin.buffer.read().decode("utf-8", "replace")[:262144]   # as Node reads stdin
 text = f"claude done ({mode}{limits}) prompt_bytes={nbytes} prompt_sha256={sha}: {prompt}" + (f" mcp: {found}" if found else "")
 print(json.dumps({"type": "result", "subtype": "error_during_execution" if err == "true" else "success",
                   "is_error": err == "true", "duration_ms": 12, "num_turns": 3, "result": text,
-                  "session_id": session, "total_cost_usd": 0.0123,
+                  "session_id": session, "total_cost_usd": cost,
                   "usage": {"input_tokens": 110, "output_tokens": 22, "cache_read_input_tokens": 5}}))
 '
+cost=$(marker cost)
 printf '%s' "$prompt" | python3 -c "$script" "$mode" "$limits" "$session" "$err" "$found" \
-    "$prompt_bytes" "$prompt_sha"
+    "$prompt_bytes" "$prompt_sha" "${cost:-0.0123}"

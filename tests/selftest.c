@@ -44,6 +44,7 @@
 #include "sw_proto.h"
 #include "sw_redis.h"
 #include "sw_selftest.h"
+#include "sw_usage.h"
 
 static const sw_selftest_t s_tests[] = {
     { "util", sw_util_test },
@@ -78,6 +79,7 @@ static const sw_selftest_t s_tests[] = {
     { "state", agent_state_test },
     { "agent_hook", agent_hook_test },
     { "ratelimit", agent_ratelimit_test },
+    { "usage", sw_usage_test },
     { NULL, NULL },
 };
 
