@@ -102,7 +102,10 @@ m_store(m_t *m, const coord_task_t *t)
     mt->reason = t->reason ? xstrdup(t->reason) : NULL;
     free(mt->cancel);
     mt->cancel = t->cancel_requested && t->cancel_reason ? xstrdup(t->cancel_reason) : NULL;
-    if (t->spend.attempt > 0 && t->spend.attempt < 8)   /*  its usage:N field */
+    if (t->spend.attempt >= M_ATTEMPTS)
+        m_fail(m, "%s/%s spent in attempt %lld: past the model's usage:N fields", t->job->id,
+               t->spec.id, (long long) t->spend.attempt);
+    else if (t->spend.attempt > 0)                      /*  its usage:N field */
         mt->used[t->spend.attempt] = sw_usage_tokens(&t->spend.cur);
 }
 
@@ -546,7 +549,7 @@ m_restart(m_t *m, const coord_sched_ops_t *ops)
                               .reason = reason, .cancel = mt->cancel,
                               .adopt_by_ms = m->now + M_WINDOW, .throttled = mt->throttled };
         coord_task_t *t = coord_sched_restore(m->s, &spec, &r);
-        for (int a = 1; t && a < 8; a++)
+        for (int a = 1; t && a < M_ATTEMPTS; a++)
             if (mt->used[a]) {
                 sw_usage_t u = { .input = mt->used[a], .cost_usd = -1 };
                 coord_sched_spend_restore(t, a, &u, -1, false);
@@ -555,9 +558,21 @@ m_restart(m_t *m, const coord_sched_ops_t *ops)
             zlistx_add_end(from_result, t);
     }
     coord_sched_restore_finish(m->s, NULL, 0);
+    /*  every attempt's stored usage counted once: a rate-limited attempt
+     *  (issue 18 §4) keeps what it spent, and its requeue does not count it
+     *  again under the next attempt's number */
+    int64_t stored[4] = { 0 };
+    for (int i = 0; i < m->ntasks; i++)
+        for (int a = 1; m->order[i]->state >= 0 && a < M_ATTEMPTS; a++)
+            stored[m->order[i]->job & 3] += m->order[i]->used[a];
     zlistx_t *jobs = coord_sched_job_list(m->s);
-    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs))
+    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
+        int n = j->id[0] == 'j' ? atoi(j->id + 1) & 3 : 0;
+        if (j->budget.tokens != stored[n])
+            m_fail(m, "restart: job %s restored %lld tokens, Redis holds %lld", j->id,
+                   (long long) j->budget.tokens, (long long) stored[n]);
         coord_sched_budget_check(m->s, j);
+    }
     zlistx_destroy(&jobs);
     for (coord_task_t *t = zlistx_first(from_result); t; t = zlistx_next(from_result)) {
         m_store(m, t);

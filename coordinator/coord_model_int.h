@@ -12,6 +12,10 @@
 #define M_WINDOW    15000
 #define M_LIC_LIMIT 2           /*  --limit lic=2 (issue 18 §3) */
 #define M_BUDGET    120         /*  job j1's token cap */
+/*  Attempt numbers the model's "Redis" keeps usage of: max_attempts (3)
+ *  plus rate-limited runs (COORD_MAX_THROTTLES) plus lost agents' requeues
+ *  stay far below it; one beyond fails the model rather than drop spend. */
+#define M_ATTEMPTS  128
 
 /*  What the world knows of a task: how it was submitted, what "Redis"
  *  holds of it, the result an agent stored, and its completions. */
@@ -31,7 +35,7 @@ typedef struct {
     int         res_status;     /*  -1: no result */
     long long   res_attempt;
     int         fired;          /*  completions, over every coordinator lifetime */
-    int64_t     used[8];        /*  "Redis": tokens each attempt reported (usage:N) */
+    int64_t     used[M_ATTEMPTS];   /*  "Redis": tokens each attempt reported (usage:N) */
 } m_task_t;
 
 typedef struct {

@@ -710,6 +710,59 @@ s_test_budget(void)
     return 0;
 }
 
+/*  Limits and budgets together (issue 18): a rate-limited attempt keeps
+ *  what it spent and its requeue is counted under the next attempt only;
+ *  a budget stop gives the resource's units back, and queued tasks ended
+ *  by the budget never take one. */
+static int
+s_test_limits_budget(void)
+{
+    s_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
+                              s_rec_gone, s_rec_stale };
+    coord_sched_t *s = coord_sched_new(&ops, &rec);
+    sw_err_t err = { 0 };
+    CHECK(coord_sched_limit_set(s, "codex", 1, &err) == 0);
+    coord_limit_t *lc = s_test_limit(s, "codex");
+    coord_job_t *j = coord_sched_job_ensure(s, "j", 0);
+    j->budget.max_tokens = 100;
+    coord_task_t *c[3];
+    CHECK((c[0] = s_test_res(s, "c0", "codex", NULL)) && (c[1] = s_test_res(s, "c1", "codex", NULL)));
+    coord_agent_t *a = s_test_agent(s, "a", 4, NULL);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && c[0]->state == SW_TS_RUNNING && lc->used == 1);
+    /*  attempt 1 spends 30 tokens, then the provider rate-limits it */
+    sw_usage_t u30 = s_test_usage(20, 10);
+    CHECK(coord_sched_usage(s, a, "j", "c0", 1, &u30, -1, true) == 0);
+    sw_ref_t r = { .job = "j", .id = "c0", .attempt = 1, .status = "failed", .exit_code = 1,
+                   .retryable = true, .throttled = true };
+    CHECK(coord_sched_done(s, a, &r, 0, 0) == 0);
+    CHECK(c[0]->state == SW_TS_QUEUED && c[0]->throttled == 1 && lc->used == 0);
+    CHECK(j->budget.tokens == 30 && c[0]->spend.tokens == 30 && !j->budget.out);
+    /*  its report is stale now: nothing counted twice */
+    CHECK(coord_sched_usage(s, a, "j", "c0", 1, &u30, -1, true) < 0 && j->budget.tokens == 30);
+    /*  the effective limit is 1 (halved from 1: never below): c1 runs */
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && c[1]->state == SW_TS_RUNNING && lc->used == 1);
+    /*  c0's backoff over and c1 done: c0 runs as attempt 2, using attempt 1 */
+    CHECK(s_test_done(s, a, c[1], 1, "succeeded") == 0 && lc->used == 0);
+    CHECK(coord_sched_dispatch(s, 120000, 0) == 1 && c[0]->state == SW_TS_RUNNING);
+    CHECK(c[0]->spec.attempt == 2 && sched_attempts_used(c[0]) == 1 && lc->used == 1);
+    /*  c2 waits for the unit c0 holds */
+    CHECK((c[2] = s_test_res(s, "c2", "codex", NULL)) != NULL);
+    CHECK(coord_sched_dispatch(s, 120000, 0) == 0 && c[2]->state == SW_TS_QUEUED);
+    /*  attempt 2 spends 80: 110 of 100, the budget stops it */
+    sw_usage_t u80 = s_test_usage(60, 20);
+    CHECK(coord_sched_usage(s, a, "j", "c0", 2, &u80, -1, false) == 0);
+    CHECK(c[0]->spend.tokens == 110 && j->budget.tokens == 110 && j->budget.out);
+    coord_sched_dispatch(s, 120000, 0);
+    CHECK(c[2]->state == SW_TS_SKIPPED && c[0]->cancel_requested && lc->used == 1);
+    sw_ref_t stop = { .job = "j", .id = "c0", .attempt = 2, .status = "cancelled",
+                      .exit_code = -1 };
+    CHECK(coord_sched_done(s, a, &stop, 120000, 0) == 0);
+    CHECK(c[0]->state == SW_TS_CANCELLED && lc->used == 0 && j->budget.tokens == 110);
+    coord_sched_destroy(&s);
+    return 0;
+}
+
 int
 coord_sched_test(bool verbose)
 {
@@ -891,5 +944,6 @@ coord_sched_test(bool verbose)
     coord_sched_destroy(&s);
     (void) verbose;
     return s_test_classes() || s_test_chain() || s_test_reasons() || s_test_restored()
-        || s_test_limits() || s_test_limits_restored() || s_test_budget();
+        || s_test_limits() || s_test_limits_restored() || s_test_budget()
+        || s_test_limits_budget();
 }
