@@ -1,5 +1,5 @@
 /*  agent_run -- see agent_run.h */
-#include "agent_run.h"
+#include "agent_run_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -14,72 +14,9 @@
 #include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_prepare.h"
-#include "agent_ratelimit.h"
-#include "agent_result.h"
 #include "agent_spool.h"
 
 extern char **environ;
-
-typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
-
-/*  What the run's child is. A run has one child at a time, in this order:
- *  the workspace's preparation, the pre-task hook, the runner, the
- *  post-task hook, the workspace's capture. */
-typedef enum {
-    CHILD_WS_PREPARE, CHILD_PRE_TASK, CHILD_TASK, CHILD_POST_TASK, CHILD_WS_CAPTURE
-} child_role_t;
-
-typedef struct {
-    agent_runs_t *runs;
-    sw_task_t     task;
-    run_state_t   state;
-    char         *token;        /*  SWARM_RUN: AGENTPID:JOB ID#ATTEMPT (whole: never cut) */
-    char         *live;         /*  the SWARM_RUN of the child now running: the runner's
-                                    token, or the hook's ("TOKEN pre-task"); NULL */
-    /*  prepare and spawn */
-    agent_launch_t launch;      /*  what prepare made (agent_prepare.h) */
-    char         *dir;          /*  the working directory, once prepare passed: hooks
-                                    run there */
-    char         *error;        /*  why it could not run */
-    bool          deterministic;    /*  ... for a reason no retry changes */
-    bool          start_failed; /*  prepare or the runner's spawn failed (metrics) */
-    /*  the child in flight */
-    agent_child_t child;
-    child_role_t  role;
-    bool          spawned;      /*  child holds a process (until released) */
-    bool          cancelled;    /*  a CANCEL came: the runner no longer starts */
-    /*  result and store */
-    const char   *status;
-    bool          retryable;    /*  worth another attempt, maybe elsewhere */
-    bool          throttled;    /*  the provider rate-limited it (agent_ratelimit.h) */
-    int           exit_code;    /*  the runner's; -1 when it never ran */
-    sw_buf_t      errtail;      /*  the stderr tail of a run whose runner never started */
-    json_t       *doc;          /*  the result document, until it is text */
-    json_t       *hooks;        /*  its hooks field; NULL while no hook ran */
-    char         *json;         /*  result waiting to be stored */
-    bool          spooled;      /*  its result is in the spool */
-    /*  workspace (task.ws.commit set) */
-    agent_wsrun_t ws;
-    bool          ran;          /*  the runner ran: its worktree is captured */
-    int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
-    int64_t       capture_backoff_ms;
-    /*  usage (issue 18): read from the runner's stdout as it comes */
-    sw_usage_reader_t usage;
-    bool          usage_dirty;  /*  grew since the last USAGE */
-    int64_t       usage_sent_ms;    /*  monotonic: the last USAGE sent */
-} run_t;
-
-struct agent_runs_t {
-    zloop_t                *loop;
-    const agent_run_conf_t *conf;
-    agent_store_t          *store;
-    agent_run_report_fn    *report;
-    agent_run_usage_fn     *usage;  /*  or NULL */
-    void                   *ctx;
-    zlistx_t               *runs;   /*  run_t * */
-    bool                    sweep;  /*  look for strays at the next tick */
-    unsigned                ticks;
-};
 
 static void s_check(agent_runs_t *self, run_t *run);
 static void s_sweep(agent_runs_t *self);
@@ -122,148 +59,6 @@ s_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
     return NULL;
 }
 
-/*  --- usage ---------------------------------------------------------------------- */
-
-static void
-s_usage_send(agent_runs_t *self, run_t *run, bool final)
-{
-    run->usage_dirty = false;
-    run->usage_sent_ms = sw_now_ms();
-    if (!self->usage)
-        return;
-    sw_usage_msg_t m = { .ref = { .job = run->task.job, .id = run->task.id,
-                                  .attempt = run->task.attempt },
-                         .u = run->usage.total, .final = final };
-    self->usage(self->ctx, &m);
-}
-
-/*  codex names no model in its events: the one its config.toml sets
- *  ($CODEX_HOME, else ~/.codex; a task cannot set CODEX_HOME), which the
- *  coordinator prices. A small local file, read once per run. */
-static void
-s_codex_model(run_t *run)
-{
-    const char *home = getenv("CODEX_HOME"), *uhome = getenv("HOME");
-    char *path = home && *home ? xasprintf("%s/config.toml", home)
-               : uhome && *uhome ? xasprintf("%s/.codex/config.toml", uhome) : NULL;
-    if (!path)
-        return;
-    sw_buf_t b;
-    sw_buf_init(&b);
-    bool cut = false;
-    if (sw_read_file(path, 65536, &b, &cut) == 0)
-        sw_usage_codex_config_model(b.data, b.len, &run->usage.total);
-    sw_buf_release(&b);
-    free(path);
-}
-
-/*  The runner's stdout as it comes: its usage so far. */
-static void
-s_on_out(void *arg, const char *p, size_t n)
-{
-    run_t *run = arg;
-    if (sw_usage_reader_feed(&run->usage, p, n))
-        run->usage_dirty = true;
-}
-
-/*  --- stage: store ----------------------------------------------------------------- */
-
-/*  Stores the result, then says DONE. A failed write is retried from the
- *  tick: DONE goes out only once the result is safe in Redis, and until
- *  then the result is in the spool. */
-static void
-s_store(agent_runs_t *self, run_t *run)
-{
-    agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
-                          (char *) run->status, run->exit_code, run->retryable, run->json };
-    bool was_spooled = run->spooled;
-    int rc = agent_store_result(self->store, &s, &run->spooled);
-    if (run->spooled && !was_spooled)
-        agent_metrics_spooled(self->conf->metrics);
-    if (rc < 0)
-        return;
-    int code = run->exit_code;
-    if (run->usage.seen)
-        s_usage_send(self, run, true);  /*  before DONE: counted before the slot frees */
-    self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
-                 run->retryable, run->throttled);
-    run->state = RUN_DONE;
-    log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
-             (long long) run->task.attempt, run->status);
-}
-
-/*  The end of the result stage: the document, with its hooks field,
- *  becomes the text that is stored. */
-static void
-s_store_result(agent_runs_t *self, run_t *run)
-{
-    if (run->hooks)
-        json_object_set(run->doc, "hooks", run->hooks);
-    if (run->task.ws.commit)
-        agent_ws_result(&run->ws, run->doc);
-    run->json = json_dumps(run->doc, JSON_COMPACT);
-    json_decref(run->doc);
-    run->doc = NULL;
-    run->state = RUN_STORING;
-    s_store(self, run);
-}
-
-/*  --- stages: collect and result ----------------------------------------------------- */
-
-/*  What the finished runner left: its status, and its answer
- *  (agent_answer_collect: codex's -o file or last agent_message, claude's
- *  result, a command's stdout) into a. */
-static void
-s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
-          sw_buf_t *errtail)
-{
-    agent_child_t *c = &run->child;
-    r->exit_code = run->exit_code = agent_child_exit_code(c);
-    r->signal = agent_child_signal(c);
-    r->started_wall_ms = c->start_wall_ms;
-    r->duration_ms = c->duration_ms;
-    run->status = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE ? "timed_out"
-                : c->stop == AGENT_STOP_CANCEL ? "cancelled"
-                : r->exit_code == 0 ? "succeeded" : "failed";
-    /*  Crashes (a signal we did not send) and timeouts may pass on another
-     *  attempt; a clean non-zero exit will not. */
-    run->retryable = c->stop == AGENT_STOP_TIMEOUT || c->stop == AGENT_STOP_IDLE
-                  || (r->signal && c->stop == AGENT_STOP_NONE);
-    if (c->stop == AGENT_STOP_TIMEOUT)
-        r->error = "timed out";
-    else if (r->signal && c->stop == AGENT_STOP_NONE)
-        r->error = "crashed";
-    else if (c->stop == AGENT_STOP_IDLE)
-        r->error = "no output for the idle timeout";
-    sw_buf_t out, last;
-    sw_buf_init(&out);
-    sw_buf_init(&last);
-    bool last_cut = false;
-    sw_capture_render(&c->out, &out);
-    if (run->launch.lastmsg)
-        agent_state_read(run->launch.lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
-    agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
-                         last.data, last.len, last_cut, a);
-    sw_buf_release(&last);
-    if (a->error && strcmp(run->status, "succeeded") == 0) {
-        run->status = "failed";     /*  exit 0, but no answer (or claude's is_error) */
-        r->error = a->error;
-    }
-    sw_capture_render(&c->err, errtail);
-    /*  issue 18 §4: a run the provider rate-limited goes back to the queue
-     *  without using an attempt (the coordinator decides: DONE throttled) */
-    if (strcmp(run->status, "failed") == 0 && c->stop == AGENT_STOP_NONE && !r->signal
-        && agent_rate_limited(run->task.runner, out.data, out.len, errtail->data, errtail->len)) {
-        run->throttled = run->retryable = true;
-        r->error = "rate-limited by the provider (HTTP 429)";
-    }
-    sw_buf_release(&out);
-    if (sw_usage_reader_end(&run->usage))
-        run->usage_dirty = true;
-    if (run->usage.rejected)
-        log_warnx("task %s/%s: %llu usage reports of its runner ignored (absurd numbers)",
-                  run->task.job, run->task.id, (unsigned long long) run->usage.rejected);
-}
 
 /*  Releases the finished (reaped) child: the run may start the next. */
 static void
@@ -292,7 +87,7 @@ s_finish(agent_runs_t *self, run_t *run)
         s_ws_capture(self, run);
         return;
     }
-    s_store_result(self, run);
+    run_store_result(self, run);
 }
 
 /*  The task is over, the runner's child finished or never started: the
@@ -302,44 +97,7 @@ static void
 s_result(agent_runs_t *self, run_t *run)
 {
     bool ran = run->spawned && run->role == CHILD_TASK;
-    sw_buf_t errtail;
-    sw_buf_init(&errtail);
-    agent_answer_t a = { 0 };
-    sw_buf_init(&a.output);
-    agent_result_t r = { .task = &run->task, .agent = self->conf->agent_id,
-                         .host = self->conf->host, .exit_code = -1,
-                         .started_wall_ms = sw_wall_ms(), .error = run->error };
-    if (ran)
-        s_collect(self, run, &r, &a, &errtail);
-    else {
-        /*  a CANCEL during the pre-task hook; else a failure before the
-         *  runner: a missing binary or directory may exist on another
-         *  agent, a hook's crash or timeout may pass there */
-        run->status = run->cancelled ? "cancelled" : "failed";
-        run->retryable = !run->cancelled && !run->deterministic;
-        if (run->errtail.len)
-            sw_buf_add(&errtail, run->errtail.data, run->errtail.len);
-        else if (run->error)
-            sw_buf_addstr(&errtail, run->error);
-    }
-    if (run->start_failed)
-        agent_metrics_spawn_failed(self->conf->metrics, run->task.runner);
-    agent_metrics_finished(self->conf->metrics, run->status, run->task.runner,
-                           ran ? run->child.out.total : 0, ran ? run->child.err.total : 0);
-    r.status = run->status;
-    r.output = a.output.data;
-    r.output_len = a.output.len;
-    r.output_truncated = a.truncated;
-    r.stderr_tail = errtail.data;
-    r.stderr_len = errtail.len;
-    if (a.usage && run->usage.total.model[0])     /*  the coordinator prices by it */
-        json_object_set_new(a.usage, "model", json_string(run->usage.total.model));
-    r.usage = a.usage;
-    run->doc = agent_result_doc(&r);
-    if (run->throttled)
-        json_object_set_new(run->doc, "rate_limited", json_true());
-    agent_answer_release(&a);
-    sw_buf_release(&errtail);
+    run_result_doc(self, run, ran);
     if (ran)
         s_child_release(run);
     run->ran = ran;
@@ -569,10 +327,10 @@ s_spawn(agent_runs_t *self, run_t *run)
         s_result(self, run);
         return;
     }
-    run->child.out_sink = s_on_out;
+    run->child.out_sink = run_on_out;
     run->child.out_sink_arg = run;
     if (strcmp(t->runner, "codex") == 0)
-        s_codex_model(run);
+        run_codex_model(run);
     s_watch(self, run, CHILD_TASK, xstrdup(run->token));
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);
@@ -733,7 +491,7 @@ s_ws_captured(agent_runs_t *self, run_t *run)
             json_object_set_new(run->doc, "error", json_string(why));
         }
     }
-    s_store_result(self, run);
+    run_store_result(self, run);
 }
 
 /*  --- the run set ---------------------------------------------------------------------- */
@@ -989,13 +747,13 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
         /*  Usage as it grows, at most once a second per run: a runner
          *  printing a line per token costs one message a second. */
         if (r->usage_dirty && r->state == RUN_ACTIVE && now - r->usage_sent_ms >= 1000)
-            s_usage_send(self, r, r->usage.have_result);   /*  claude's result: it is done */
+            run_usage_send(self, r, r->usage.have_result);   /*  claude's result: it is done */
         if (r->state == RUN_ACTIVE && !r->spawned && r->capture_at && now >= r->capture_at)
             s_ws_capture(self, r);
         else if (r->state == RUN_ACTIVE)
             s_check(self, r);
         else if (r->state == RUN_STORING)
-            s_store(self, r);
+            run_store(self, r);
     }
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         if (r->state == RUN_DONE) {
