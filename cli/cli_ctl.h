@@ -22,6 +22,11 @@ void cli_req_init(cli_req_t *r);
  *  coordinator's error reply carries (2 usage, 4 not found). */
 int  cli_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms,
                  sw_msg_t *reply);
+/*  cli_request with lost_fails (swarm wait): a connection that closes
+ *  before the reply came ends the request at once, exit 3 with *lost true
+ *  and nothing printed, so the caller asks again; else as cli_request. */
+int  cli_request_closing(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms,
+                         sw_msg_t *reply, bool lost_fails, bool *lost);
 /*  The same, consuming r. */
 int  cli_call(cli_t *cli, int cmd, cli_req_t *r, int timeout_ms, sw_msg_t *reply);
 /*  Closes the connection (and its handshake monitor). A long-lived caller
