@@ -90,4 +90,20 @@ void m_fail(m_t *m, const char *fmt, ...) SW_PRINTF(2, 3);
 /*  Checks every invariant on the scheduler's state after a step. */
 void m_check(m_t *m);
 
+/*  coord_model_server.c: the server's part. */
+/*  The model's record of t (NULL: unknown), and agent id's. */
+m_task_t  *m_task(m_t *m, const coord_task_t *t);
+m_agent_t *m_agent(m_t *m, const char *id);
+/*  "Redis": t's state written (its usage:N field too); m_resync writes
+ *  every task again once Redis is back. */
+void m_store(m_t *m, const coord_task_t *t);
+void m_resync(m_t *m);
+/*  The scheduler's callbacks (coord_sched_ops_t); ctx is the m_t. */
+void m_on_persist(void *ctx, coord_task_t *t);
+void m_on_dispatch(void *ctx, coord_task_t *t, coord_agent_t *a);
+void m_on_cancel(void *ctx, coord_task_t *t, coord_agent_t *a);
+void m_on_stale(void *ctx, coord_agent_t *a, const sw_ref_t *r);
+void m_on_finished(void *ctx, coord_task_t *t);
+void m_on_gone(void *ctx, coord_agent_t *a);
+
 #endif
