@@ -1,43 +1,36 @@
 /*  coord_sched_test -- the scheduler's unit test (coord_sched.h); the
  *  model-based test with random sequences is coord_model.c. */
-#include "coord_sched_int.h"
+#include "coord_sched_test_int.h"
 
 #include <string.h>
 
 #include "sw_selftest.h"
 
-typedef struct {
-    int            persisted, dispatched, cancels, finished, gone;
-    int            null_cancels;    /*  a CANCEL without an agent: a crash in the server */
-    int            stale;           /*  runs an agent listed that were not its */
-    coord_task_t  *last_dispatch;
-    coord_agent_t *last_agent;
-} s_rec_t;
 
-static void s_rec_persist(void *c, coord_task_t *t) { ((s_rec_t *) c)->persisted++; (void) t; }
+void st_rec_persist(void *c, coord_task_t *t) { ((st_rec_t *) c)->persisted++; (void) t; }
 static void
 s_test_count_class(void *arg, const char *runner, bool retries, size_t n)
 {
     ((size_t *) arg)[retries] += n;
     (void) runner;
 }
-static void s_rec_cancel(void *c, coord_task_t *t, coord_agent_t *a)
-{ ((s_rec_t *) c)->cancels++; ((s_rec_t *) c)->null_cancels += !a; (void) t; }
-static void s_rec_finished(void *c, coord_task_t *t) { ((s_rec_t *) c)->finished++; (void) t; }
-static void s_rec_gone(void *c, coord_agent_t *a) { ((s_rec_t *) c)->gone++; (void) a; }
-static void s_rec_stale(void *c, coord_agent_t *a, const sw_ref_t *r)
-{ ((s_rec_t *) c)->stale++; (void) a; (void) r; }
-static void
-s_rec_dispatch(void *c, coord_task_t *t, coord_agent_t *a)
+void st_rec_cancel(void *c, coord_task_t *t, coord_agent_t *a)
+{ ((st_rec_t *) c)->cancels++; ((st_rec_t *) c)->null_cancels += !a; (void) t; }
+void st_rec_finished(void *c, coord_task_t *t) { ((st_rec_t *) c)->finished++; (void) t; }
+void st_rec_gone(void *c, coord_agent_t *a) { ((st_rec_t *) c)->gone++; (void) a; }
+void st_rec_stale(void *c, coord_agent_t *a, const sw_ref_t *r)
+{ ((st_rec_t *) c)->stale++; (void) a; (void) r; }
+void
+st_rec_dispatch(void *c, coord_task_t *t, coord_agent_t *a)
 {
-    s_rec_t *r = c;
+    st_rec_t *r = c;
     r->dispatched++;
     r->last_dispatch = t;
     r->last_agent = a;
 }
 
-static coord_agent_t *
-s_test_agent(coord_sched_t *s, const char *id, int slots, const char *label)
+coord_agent_t *
+st_agent(coord_sched_t *s, const char *id, int slots, const char *label)
 {
     sw_hello_t h = { .agent = (char *) id, .host = (char *) "host", .version = (char *) "t",
                      .slots = slots };
@@ -52,8 +45,8 @@ s_test_agent(coord_sched_t *s, const char *id, int slots, const char *label)
     return a;
 }
 
-static coord_task_t *
-s_test_submit(coord_sched_t *s, const char *id, const char *after, const char *label)
+coord_task_t *
+st_submit(coord_sched_t *s, const char *id, const char *after, const char *label)
 {
     sw_task_t t;
     sw_task_init(&t);
@@ -72,16 +65,16 @@ s_test_submit(coord_sched_t *s, const char *id, const char *after, const char *l
     return coord_sched_submit(s, &t, 0, &err);
 }
 
-static int
-s_test_done(coord_sched_t *s, coord_agent_t *a, coord_task_t *t, long long attempt,
+int
+st_done(coord_sched_t *s, coord_agent_t *a, coord_task_t *t, long long attempt,
             const char *status)
 {
     sw_ref_t r = { .job = "j", .id = t->spec.id, .attempt = attempt, .status = (char *) status };
     return coord_sched_done(s, a, &r, 0, 0);
 }
 
-static coord_task_t *
-s_test_submit_to(coord_sched_t *s, const char *job, const char *id, const char *label)
+coord_task_t *
+st_submit_to(coord_sched_t *s, const char *job, const char *id, const char *label)
 {
     sw_task_t t;
     sw_task_init(&t);
@@ -99,30 +92,30 @@ s_test_submit_to(coord_sched_t *s, const char *job, const char *id, const char *
 static int
 s_test_classes(void)
 {
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
+    st_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { st_rec_persist, st_rec_dispatch, st_rec_cancel, st_rec_finished,
+                              st_rec_gone, st_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
     /*  queued first: 500 tasks nobody can run (os=bsd), 500 of a job capped
      *  at 1 running task, then 4 plain ones of another job */
     char id[16];
     for (int i = 0; i < 500; i++) {
         snprintf(id, sizeof id, "b%d", i);
-        CHECK(s_test_submit_to(s, "bsd", id, "bsd") != NULL);
+        CHECK(st_submit_to(s, "bsd", id, "bsd") != NULL);
         snprintf(id, sizeof id, "c%d", i);
-        CHECK(s_test_submit_to(s, "capped", id, NULL) != NULL);
+        CHECK(st_submit_to(s, "capped", id, NULL) != NULL);
     }
     coord_sched_job(s, "capped")->max_agents = 1;
     coord_task_t *p[4];
     for (int i = 0; i < 4; i++) {
         snprintf(id, sizeof id, "p%d", i);
-        CHECK((p[i] = s_test_submit_to(s, "plain", id, NULL)) != NULL);
+        CHECK((p[i] = st_submit_to(s, "plain", id, NULL)) != NULL);
     }
     CHECK(coord_sched_queued(s) == 1004);
     /*  two agents, 3 slots each: the capped job gets 1, plain gets 4, and
      *  tasks alternate between the agents */
-    coord_agent_t *a = s_test_agent(s, "a", 3, "linux");
-    coord_agent_t *b = s_test_agent(s, "b", 3, "linux");
+    coord_agent_t *a = st_agent(s, "a", 3, "linux");
+    coord_agent_t *b = st_agent(s, "b", 3, "linux");
     CHECK(coord_sched_dispatch(s, 0, 0) == 5);
     CHECK(coord_sched_job(s, "capped")->running == 1);
     for (int i = 0; i < 4; i++)
@@ -132,7 +125,7 @@ s_test_classes(void)
     /*  the one free slot: nothing fits, nothing moves */
     CHECK(coord_sched_dispatch(s, 0, 0) == 0);
     /*  a bsd agent drains the bsd class; its class goes when empty */
-    coord_agent_t *c = s_test_agent(s, "c", 500, "bsd");
+    coord_agent_t *c = st_agent(s, "c", 500, "bsd");
     CHECK(coord_sched_dispatch(s, 0, 0) == 500 && c->running == 500);
     CHECK(coord_sched_queued(s) == 499);
     /*  a finished plain task frees a slot, but the capped job stays capped */
@@ -172,9 +165,9 @@ s_test_task(coord_sched_t *s, const char *job, const char *id, const char *after
 static int
 s_test_chain(void)
 {
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
+    st_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { st_rec_persist, st_rec_dispatch, st_rec_cancel, st_rec_finished,
+                              st_rec_gone, st_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
     enum { N = 100000 };
     char id[32], prev[32] = "";
@@ -187,7 +180,7 @@ s_test_chain(void)
             head = last;
         snprintf(prev, sizeof prev, "%s", id);
     }
-    coord_agent_t *a = s_test_agent(s, "a", 1, NULL);
+    coord_agent_t *a = st_agent(s, "a", 1, NULL);
     CHECK(coord_sched_dispatch(s, 0, 0) == 1 && head->agent == a);
     sw_ref_t r = { .job = "chain", .id = "c0", .attempt = 1, .status = "failed", .exit_code = 1 };
     int finished = rec.finished;
@@ -211,15 +204,15 @@ s_test_chain(void)
 static int
 s_test_reasons(void)
 {
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
+    st_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { st_rec_persist, st_rec_dispatch, st_rec_cancel, st_rec_finished,
+                              st_rec_gone, st_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
     coord_task_t *u = s_test_task(s, "r", "user", NULL, 0);
     coord_task_t *v = s_test_task(s, "r", "vanished", NULL, 0);
     coord_task_t *w = s_test_task(s, "r", "self", NULL, 0);
     coord_task_t *q = s_test_task(s, "r", "queued", NULL, 0);
-    coord_agent_t *a = s_test_agent(s, "a", 3, NULL);
+    coord_agent_t *a = st_agent(s, "a", 3, NULL);
     CHECK(coord_sched_dispatch(s, 0, 0) == 3);
     coord_job_t *j = coord_sched_job(s, "r");
     CHECK(coord_sched_cancel(s, j, "user", NULL, 0) == 1 && u->cancel_requested);
@@ -244,7 +237,7 @@ s_test_reasons(void)
     coord_task_t *f = s_test_task(s, "h", "cmd-1", NULL, 0);
     coord_task_t *g = s_test_task(s, "h", "cmd-2", NULL, 0);
     coord_task_t *k = s_test_task(s, "h", "cmd-3", NULL, 0);
-    coord_agent_t *b = s_test_agent(s, "b", 2, NULL);
+    coord_agent_t *b = st_agent(s, "b", 2, NULL);
     CHECK(coord_sched_dispatch(s, 0, 0) == 2 && f->agent == b && g->agent == b);
     sw_ref_t hr = { .job = "h", .id = "cmd-1", .attempt = 1, .status = "failed" };
     CHECK(coord_sched_done(s, b, &hr, 0, 0) == 0);
@@ -260,12 +253,12 @@ s_test_reasons(void)
      *  until it runs; lost with the reason when no attempt is left */
     coord_sched_drain(s, b);
     coord_task_t *d = s_test_task(s, "d", "d1", NULL, 2);
-    coord_agent_t *c = s_test_agent(s, "c", 1, NULL);
+    coord_agent_t *c = st_agent(s, "c", 1, NULL);
     CHECK(coord_sched_dispatch(s, 0, 0) == 1 && d->agent == c);
     coord_sched_drain(s, c);
     coord_sched_agent_lost(s, c, "stopped by agent c at the end of its drain", 0);
     CHECK(d->state == SW_TS_QUEUED && strstr(d->reason, "queued again: stopped by agent c"));
-    c = s_test_agent(s, "c", 1, NULL);
+    c = st_agent(s, "c", 1, NULL);
     CHECK(coord_sched_dispatch(s, 0, 0) == 1 && !d->reason && d->spec.attempt == 2);
     coord_sched_agent_lost(s, c, "stopped by agent c at the end of its drain", 0);
     CHECK(d->state == SW_TS_LOST);
@@ -275,7 +268,7 @@ s_test_reasons(void)
      *  running one leaves its agent (which is told to stop it) */
     coord_task_t *x = s_test_task(s, "x", "x1", NULL, 0);
     coord_task_t *y = s_test_task(s, "x", "x2", "x1", 0);
-    coord_agent_t *e = s_test_agent(s, "e", 1, NULL);
+    coord_agent_t *e = st_agent(s, "e", 1, NULL);
     CHECK(coord_sched_dispatch(s, 0, 0) == 1 && x->agent == e);
     int cancels = rec.cancels;
     CHECK(coord_sched_fail(s, x, "Redis refused its state: OOM", 0));
@@ -311,9 +304,9 @@ s_test_restore(coord_sched_t *s, const char *job, const char *id, sw_tstate_t st
 static int
 s_test_restored(void)
 {
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
+    st_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { st_rec_persist, st_rec_dispatch, st_rec_cancel, st_rec_finished,
+                              st_rec_gone, st_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
     coord_task_t *back = s_test_restore(s, "j", "back", SW_TS_RUNNING, "a", 1, 5000, NULL);
     coord_task_t *gone = s_test_restore(s, "j", "gone", SW_TS_RUNNING, "z", 1, 5000, NULL);
@@ -390,400 +383,28 @@ s_test_restored(void)
     return 0;
 }
 
-/*  issue 18 §3, §4: limits with slots, no head-of-line blocking, use
- *  released on every way out, throttled runs requeued without an attempt,
- *  AIMD on the effective limit. */
-static coord_task_t *
-s_test_res(coord_sched_t *s, const char *id, const char *runner, const char *res)
-{
-    sw_task_t t;
-    sw_task_init(&t);
-    t.id = xstrdup(id);
-    t.job = xstrdup("j");
-    t.runner = xstrdup(runner);
-    if (strcmp(runner, "exec") == 0)
-        sw_strv_push(&t.argv, "true");
-    else
-        t.prompt = xstrdup("p");
-    if (res)
-        sw_strv_push(&t.resources, res);
-    sw_err_t err = { 0 };
-    if (sw_task_validate(&t, &err) < 0) {
-        sw_task_release(&t);
-        return NULL;
-    }
-    return coord_sched_submit(s, &t, 0, &err);
-}
-
-static coord_limit_t *
-s_test_limit(coord_sched_t *s, const char *name)
-{
-    zlistx_t *ls = coord_sched_limits(s);
-    for (coord_limit_t *l = zlistx_first(ls); l; l = zlistx_next(ls))
-        if (strcmp(l->name, name) == 0)
-            return l;
-    return NULL;
-}
-
-static int
-s_test_limits(void)
-{
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
-    coord_sched_t *s = coord_sched_new(&ops, &rec);
-    sw_err_t err = { 0 };
-    /*  parsing --limit */
-    char *name;
-    long long n;
-    CHECK(coord_limit_parse("codex=8", &name, &n, &err) == 0 && strcmp(name, "codex") == 0
-          && n == 8);
-    free(name);
-    CHECK(coord_limit_parse("x=0", &name, &n, &err) < 0 && strstr(err.msg, "from 1 to"));
-    CHECK(coord_limit_parse("=3", &name, &n, &err) < 0 && strstr(err.msg, "invalid resource"));
-    CHECK(coord_limit_parse("codex=abc", &name, &n, &err) < 0 && strstr(err.msg, "'abc'"));
-    CHECK(coord_limit_parse("codex", &name, &n, &err) < 0 && strstr(err.msg, "NAME=N"));
-    CHECK(coord_limit_parse("codex=99999999999999999999", &name, &n, &err) < 0);
-    CHECK(coord_limit_parse("codex=1000001", &name, &n, &err) < 0);
-    CHECK(coord_limit_parse("a\x01=3", &name, &n, &err) < 0);
-    CHECK(coord_limit_parse("codex= 2", &name, &n, &err) < 0);
-    CHECK(coord_limit_parse("codex=+2", &name, &n, &err) < 0);
-    CHECK(coord_limit_parse("codex=1000000", &name, &n, &err) == 0 && n == 1000000);
-    free(name);
-    CHECK(coord_sched_limit_set(s, "codex", 2, &err) == 0);
-    CHECK(coord_sched_limit_set(s, "gpu", 1, &err) == 0);
-    coord_limit_t *lc = s_test_limit(s, "codex"), *lg = s_test_limit(s, "gpu");
-    CHECK(lc && lg && lc->effective == 2 && lg->limit == 1);
-    /*  queued first: 5 codex tasks, 2 exec tasks on gpu, 3 plain exec, 1
-     *  exec task on a resource no limit names (unlimited) */
-    coord_task_t *c[5], *g[2], *e[3], *u;
-    char id[16];
-    for (int i = 0; i < 5; i++) {
-        snprintf(id, sizeof id, "c%d", i);
-        CHECK((c[i] = s_test_res(s, id, "codex", NULL)) && c[i]->nres == 1);
-    }
-    for (int i = 0; i < 2; i++) {
-        snprintf(id, sizeof id, "g%d", i);
-        CHECK((g[i] = s_test_res(s, id, "exec", "gpu")) != NULL);
-    }
-    for (int i = 0; i < 3; i++) {
-        snprintf(id, sizeof id, "e%d", i);
-        CHECK((e[i] = s_test_res(s, id, "exec", NULL)) != NULL);
-    }
-    CHECK((u = s_test_res(s, "u", "exec", "licence")) && u->nres == 0);
-    /*  3 agents x 2 slots: 2 codex, 1 gpu, and exec tasks past them */
-    coord_agent_t *ag[3] = { s_test_agent(s, "a", 2, NULL), s_test_agent(s, "b", 2, NULL),
-                             s_test_agent(s, "c", 2, NULL) };
-    CHECK(coord_sched_dispatch(s, 0, 0) == 6);
-    CHECK(c[0]->state == SW_TS_RUNNING && c[1]->state == SW_TS_RUNNING
-          && c[2]->state == SW_TS_QUEUED && lc->used == 2);
-    CHECK(g[0]->state == SW_TS_RUNNING && g[1]->state == SW_TS_QUEUED && lg->used == 1);
-    CHECK(e[0]->state == SW_TS_RUNNING && e[1]->state == SW_TS_RUNNING
-          && e[2]->state == SW_TS_RUNNING && u->state == SW_TS_QUEUED);
-    /*  an exec task ends: the freed slot goes past the blocked classes */
-    CHECK(s_test_done(s, e[0]->agent, e[0], 1, "succeeded") == 0);
-    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && u->state == SW_TS_RUNNING && lc->used == 2);
-    /*  a codex task ends: the next codex task takes its place */
-    CHECK(s_test_done(s, c[0]->agent, c[0], 1, "succeeded") == 0 && lc->used == 1);
-    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && c[2]->state == SW_TS_RUNNING && lc->used == 2);
-    /*  rate-limited: requeued without using an attempt, effective halved */
-    coord_agent_t *was = c[1]->agent;
-    sw_ref_t r = { .job = "j", .id = "c1", .attempt = 1, .status = "failed", .exit_code = 1,
-                   .retryable = true, .throttled = true };
-    CHECK(coord_sched_done(s, was, &r, 1000, 0) == 0);
-    CHECK(c[1]->state == SW_TS_QUEUED && c[1]->throttled == 1 && lc->used == 1
-          && lc->effective == 1 && lc->throttled == 1);
-    CHECK(c[1]->tried.n == 0 && c[1]->reason && strstr(c[1]->reason, "rate-limited"));
-    /*  a late DONE of the throttled attempt is stale */
-    CHECK(coord_sched_done(s, was, &r, 1000, 0) == -1);
-    /*  effective 1 with 1 in use: no codex dispatch; the backoff holds c1 */
-    CHECK(coord_sched_dispatch(s, 1000, 0) == 0);
-    CHECK(s_test_done(s, c[2]->agent, c[2], 1, "succeeded") == 0 && lc->used == 0);
-    CHECK(coord_sched_dispatch(s, 1001, 0) == 1 && c[3]->state == SW_TS_RUNNING);
-    CHECK(c[1]->state == SW_TS_QUEUED);         /*  in its backoff, the others went */
-    CHECK(s_test_done(s, c[3]->agent, c[3], 1, "succeeded") == 0);
-    CHECK(coord_sched_dispatch(s, 1000 + 60000, 0) == 1);
-    coord_task_t *next = c[1]->state == SW_TS_RUNNING ? c[1] : c[4];
-    CHECK(next->state == SW_TS_RUNNING && lc->used == 1);
-    if (next == c[1])
-        CHECK(c[1]->spec.attempt == 2 && sched_attempts_used(c[1]) == 1);
-    /*  successes raise it again, one step after COORD_LIMIT_RAISE_AFTER in a
-     *  row (c2 and c3 were two) */
-    CHECK(lc->successes == 2);
-    for (int i = 0; i < COORD_LIMIT_RAISE_AFTER - 3; i++)
-        sched_res_succeeded(next);
-    CHECK(lc->effective == 1);
-    sched_res_succeeded(next);
-    CHECK(lc->effective == 2 && lc->successes == 0);
-    for (int i = 0; i < 10 * COORD_LIMIT_RAISE_AFTER; i++)
-        sched_res_succeeded(next);
-    CHECK(lc->effective == 2);                  /*  never above the limit */
-    /*  halved once per burst: a run dispatched before the cut does not cut again */
-    uint64_t seq = next->dispatch_seq;
-    next->dispatch_seq = lc->cut_seq;
-    sched_res_throttled(s, next);
-    CHECK(lc->effective == 2);
-    next->dispatch_seq = seq;
-    /*  never below 1 */
-    lc->effective = 1;
-    lc->cut_seq = 0;
-    sched_res_throttled(s, next);
-    CHECK(lc->effective == 1);
-    lc->effective = 2;
-    /*  the agent lost: its tasks' use is given back */
-    coord_agent_t *holder = next->agent;
-    int gpu_before = lg->used, codex_before = lc->used;
-    int lost_codex = 0, lost_gpu = 0;
-    for (coord_task_t *t = zlistx_first(holder->tasks); t; t = zlistx_next(holder->tasks)) {
-        lost_codex += t->nres && t->res[0] == lc;
-        lost_gpu += t->nres && t->res[0] == lg;
-    }
-    coord_sched_agent_lost(s, holder, "gone", 0);
-    CHECK(lc->used == codex_before - lost_codex && lg->used == gpu_before - lost_gpu);
-    /*  cancel of the job: every use given back once the runs end */
-    coord_sched_cancel(s, coord_sched_job(s, "j"), NULL, NULL, 0);
-    (void) ag;
-    zlistx_t *agents = coord_sched_agents(s);
-    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_first(agents)) {
-        coord_sched_agent_lost(s, a, "gone", 0);
-        agents = coord_sched_agents(s);
-    }
-    CHECK(lc->used == 0 && lg->used == 0);
-    coord_sched_destroy(&s);
-    return 0;
-}
-
-/*  A restart: running tasks restored take their limits again, and give
- *  them back when they are resolved. */
-static int
-s_test_limits_restored(void)
-{
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
-    coord_sched_t *s = coord_sched_new(&ops, &rec);
-    sw_err_t err = { 0 };
-    CHECK(coord_sched_limit_set(s, "claude", 3, &err) == 0);
-    coord_limit_t *l = s_test_limit(s, "claude");
-    coord_task_t *t[4];
-    for (int i = 0; i < 4; i++) {
-        sw_task_t spec;
-        sw_task_init(&spec);
-        char id[8];
-        snprintf(id, sizeof id, "r%d", i);
-        spec.id = xstrdup(id);
-        spec.job = xstrdup("j");
-        spec.runner = xstrdup("claude");
-        spec.prompt = xstrdup("p");
-        spec.attempt = 3;
-        CHECK(sw_task_validate(&spec, &err) == 0);
-        coord_restore_t r = { .state = i < 2 ? SW_TS_RUNNING : SW_TS_SUCCEEDED,
-                              .agent_id = "a", .host = "h", .adopt_by_ms = 100,
-                              .throttled = i == 0 ? 2 : 0 };
-        CHECK((t[i] = coord_sched_restore(s, &spec, &r)) != NULL);
-    }
-    coord_sched_restore_finish(s, NULL, 0);
-    CHECK(l->used == 2 && t[0]->throttled == 2 && sched_attempts_used(t[0]) == 1);
-    coord_sched_resolve(s, t[0], NULL, -1, 0);      /*  nobody claimed it: queued again */
-    CHECK(l->used == 1 && t[0]->state == SW_TS_QUEUED);
-    coord_sched_resolve(s, t[1], "succeeded", 0, 0);
-    CHECK(l->used == 0);
-    coord_sched_destroy(&s);
-    return 0;
-}
-
-/*  Budgets (coord_budget.c): the dispatch rule, reports replacing each
- *  other, stale reports refused, what a stop stops. */
-static sw_usage_t
-s_test_usage(int64_t input, int64_t output)
-{
-    sw_usage_t u = { .input = input, .output = output, .cost_usd = -1 };
-    return u;
-}
-
-static int
-s_test_budget(void)
-{
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
-    coord_sched_t *s = coord_sched_new(&ops, &rec);
-    coord_agent_t *a = s_test_agent(s, "a", 1, NULL);
-    coord_agent_t other_agent = { 0 }, *other = &other_agent;     /*  not the holder */
-    coord_job_t *j = coord_sched_job_ensure(s, "b", 0);
-    j->budget.max_micro_usd = 70000;            /*  $0.07 */
-    coord_task_t *t[10];
-    char id[8];
-    for (int i = 0; i < 10; i++) {
-        snprintf(id, sizeof id, "b%d", i);
-        t[i] = s_test_submit_to(s, "b", id, NULL);
-    }
-    /*  $0.02 a task, one at a time: dispatched while spend < cap, so the
-     *  4th runs ($0.06 < $0.07) and the job stops at $0.08 */
-    sw_usage_t u = s_test_usage(100, 10);
-    int ran = 0;
-    while (coord_sched_dispatch(s, 0, 0) == 1) {
-        coord_task_t *r = rec.last_dispatch;
-        CHECK(rec.last_agent == a);
-        /*  a live report, then the final one: the second replaces the first */
-        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 1, &u, 5000, false) == 0);
-        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 1, &u, 20000, true) == 0);
-        /*  refused: another attempt, another agent, an absurd report */
-        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 2, &u, 1, false) < 0);
-        CHECK(coord_sched_usage(s, other, "b", r->spec.id, 1, &u, 1, false) < 0);
-        sw_usage_t bad = s_test_usage(-1, 0);
-        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 1, &bad, 1, false) < 0);
-        sw_ref_t done = { .job = "b", .id = r->spec.id, .attempt = 1, .status = "succeeded" };
-        CHECK(coord_sched_done(s, a, &done, 0, 0) == 0);
-        /*  after its DONE, a late report of it is refused */
-        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 1, &u, 999999, true) < 0);
-        ran++;
-    }
-    CHECK(ran == 4 && j->budget.out && j->budget.micro_usd == 80000 && j->budget.tokens == 440);
-    CHECK(j->budget.reason && strcmp(j->budget.reason, "budget exhausted: $0.08 of $0.07") == 0);
-    for (int i = 4; i < 10; i++)
-        CHECK(t[i]->state == SW_TS_SKIPPED && t[i]->reason && j->budget.reason
-              && strcmp(t[i]->reason, j->budget.reason) == 0);
-    CHECK(t[0]->spend.micro_usd == 20000 && t[0]->spend.tokens == 110);
-    /*  a task submitted after the job ran out ends skipped too */
-    coord_task_t *late = s_test_submit_to(s, "b", "late", NULL);
-    CHECK(coord_sched_dispatch(s, 0, 0) == 0 && late->state == SW_TS_QUEUED);
-    coord_sched_dispatch(s, 0, 0);
-    CHECK(late->state == SW_TS_SKIPPED);
-    coord_sched_destroy(&s);
-
-    /*  a token cap reached while two run: the one still spending is
-     *  stopped, the one whose runner is done is not; under finish neither */
-    for (int finish = 0; finish < 2; finish++) {
-        memset(&rec, 0, sizeof rec);
-        s = coord_sched_new(&ops, &rec);
-        a = s_test_agent(s, "a", 2, NULL);
-        j = coord_sched_job_ensure(s, "j", 0);
-        j->budget.max_tokens = 100;
-        j->budget.finish = finish;
-        coord_task_t *x = s_test_submit(s, "x", NULL, NULL), *y = s_test_submit(s, "y", NULL, NULL),
-                     *z = s_test_submit(s, "z", NULL, NULL);
-        CHECK(coord_sched_dispatch(s, 0, 0) == 2);
-        sw_usage_t sixty = s_test_usage(50, 10);
-        CHECK(coord_sched_usage(s, a, "j", "x", 1, &sixty, -1, false) == 0 && !j->budget.out);
-        CHECK(coord_sched_usage(s, a, "j", "y", 1, &sixty, -1, true) == 0 && j->budget.out);
-        CHECK(j->budget.unpriced && j->budget.micro_usd == 0);
-        CHECK(j->budget.reason && strcmp(j->budget.reason, "budget exhausted: 120 of 100 tokens") == 0);
-        coord_sched_dispatch(s, 0, 0);
-        CHECK(z->state == SW_TS_SKIPPED);
-        CHECK(x->cancel_requested == !finish && !y->cancel_requested);
-        CHECK(rec.cancels == !finish);
-        coord_sched_destroy(&s);
-    }
-
-    /*  pricing: the runner's dollars, else the table's, else none; capped */
-    sw_prices_t prices = { 0 };
-    sw_err_t perr = { 0 };
-    CHECK(sw_prices_add(&prices, "m=1000000,1000000,1000000", &perr) == 0);
-    const char *src;
-    sw_usage_t pu = { .input = 2000000, .cached = 1000000, .output = 0, .cost_usd = -1,
-                      .model = "m" };
-    CHECK(coord_budget_price(&prices, &pu, &src) == 2000000000000LL / 2 && strcmp(src, "price") == 0);
-    pu.input = pu.cached = 1;
-    CHECK(coord_budget_price(&prices, &pu, &src) == 1000000 && strcmp(src, "price") == 0);
-    pu.cost_usd = 0.5;
-    CHECK(coord_budget_price(&prices, &pu, &src) == 500000 && strcmp(src, "runner") == 0);
-    pu.cost_usd = -1;
-    snprintf(pu.model, sizeof pu.model, "other");
-    CHECK(coord_budget_price(&prices, &pu, &src) == -1 && !src);
-    sw_prices_release(&prices);
-
-    /*  restart: each attempt's stored usage counted once, the cap seen again */
-    memset(&rec, 0, sizeof rec);
-    s = coord_sched_new(&ops, &rec);
-    j = coord_sched_job_ensure(s, "j", 0);
-    j->budget.max_micro_usd = 50000;
-    coord_task_t *r1 = s_test_submit(s, "r1", NULL, NULL);
-    sw_usage_t ru = s_test_usage(10, 1);
-    coord_sched_spend_restore(r1, 1, &ru, 30000, true);
-    coord_sched_spend_restore(r1, 2, &ru, 30000, true);
-    CHECK(r1->spend.attempt == 2 && r1->spend.micro_usd == 60000 && j->budget.micro_usd == 60000);
-    CHECK(coord_sched_budget_check(s, j) && j->budget.out);
-    coord_sched_dispatch(s, 0, 0);
-    CHECK(r1->state == SW_TS_SKIPPED);
-    coord_sched_destroy(&s);
-    return 0;
-}
-
-/*  Limits and budgets together (issue 18): a rate-limited attempt keeps
- *  what it spent and its requeue is counted under the next attempt only;
- *  a budget stop gives the resource's units back, and queued tasks ended
- *  by the budget never take one. */
-static int
-s_test_limits_budget(void)
-{
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
-    coord_sched_t *s = coord_sched_new(&ops, &rec);
-    sw_err_t err = { 0 };
-    CHECK(coord_sched_limit_set(s, "codex", 1, &err) == 0);
-    coord_limit_t *lc = s_test_limit(s, "codex");
-    coord_job_t *j = coord_sched_job_ensure(s, "j", 0);
-    j->budget.max_tokens = 100;
-    coord_task_t *c[3];
-    CHECK((c[0] = s_test_res(s, "c0", "codex", NULL)) && (c[1] = s_test_res(s, "c1", "codex", NULL)));
-    coord_agent_t *a = s_test_agent(s, "a", 4, NULL);
-    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && c[0]->state == SW_TS_RUNNING && lc->used == 1);
-    /*  attempt 1 spends 30 tokens, then the provider rate-limits it */
-    sw_usage_t u30 = s_test_usage(20, 10);
-    CHECK(coord_sched_usage(s, a, "j", "c0", 1, &u30, -1, true) == 0);
-    sw_ref_t r = { .job = "j", .id = "c0", .attempt = 1, .status = "failed", .exit_code = 1,
-                   .retryable = true, .throttled = true };
-    CHECK(coord_sched_done(s, a, &r, 0, 0) == 0);
-    CHECK(c[0]->state == SW_TS_QUEUED && c[0]->throttled == 1 && lc->used == 0);
-    CHECK(j->budget.tokens == 30 && c[0]->spend.tokens == 30 && !j->budget.out);
-    /*  its report is stale now: nothing counted twice */
-    CHECK(coord_sched_usage(s, a, "j", "c0", 1, &u30, -1, true) < 0 && j->budget.tokens == 30);
-    /*  the effective limit is 1 (halved from 1: never below): c1 runs */
-    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && c[1]->state == SW_TS_RUNNING && lc->used == 1);
-    /*  c0's backoff over and c1 done: c0 runs as attempt 2, using attempt 1 */
-    CHECK(s_test_done(s, a, c[1], 1, "succeeded") == 0 && lc->used == 0);
-    CHECK(coord_sched_dispatch(s, 120000, 0) == 1 && c[0]->state == SW_TS_RUNNING);
-    CHECK(c[0]->spec.attempt == 2 && sched_attempts_used(c[0]) == 1 && lc->used == 1);
-    /*  c2 waits for the unit c0 holds */
-    CHECK((c[2] = s_test_res(s, "c2", "codex", NULL)) != NULL);
-    CHECK(coord_sched_dispatch(s, 120000, 0) == 0 && c[2]->state == SW_TS_QUEUED);
-    /*  attempt 2 spends 80: 110 of 100, the budget stops it */
-    sw_usage_t u80 = s_test_usage(60, 20);
-    CHECK(coord_sched_usage(s, a, "j", "c0", 2, &u80, -1, false) == 0);
-    CHECK(c[0]->spend.tokens == 110 && j->budget.tokens == 110 && j->budget.out);
-    coord_sched_dispatch(s, 120000, 0);
-    CHECK(c[2]->state == SW_TS_SKIPPED && c[0]->cancel_requested && lc->used == 1);
-    sw_ref_t stop = { .job = "j", .id = "c0", .attempt = 2, .status = "cancelled",
-                      .exit_code = -1 };
-    CHECK(coord_sched_done(s, a, &stop, 120000, 0) == 0);
-    CHECK(c[0]->state == SW_TS_CANCELLED && lc->used == 0 && j->budget.tokens == 110);
-    coord_sched_destroy(&s);
-    return 0;
-}
 
 int
 coord_sched_test(bool verbose)
 {
-    s_rec_t rec = { 0 };
-    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
-                              s_rec_gone, s_rec_stale };
+    st_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { st_rec_persist, st_rec_dispatch, st_rec_cancel, st_rec_finished,
+                              st_rec_gone, st_rec_stale };
     coord_sched_t *s = coord_sched_new(&ops, &rec);
 
     /*  no agents: tasks wait in the queue */
-    coord_task_t *t1 = s_test_submit(s, "t1", NULL, NULL);
-    coord_task_t *t2 = s_test_submit(s, "t2", NULL, NULL);
-    coord_task_t *t3 = s_test_submit(s, "t3", NULL, NULL);
+    coord_task_t *t1 = st_submit(s, "t1", NULL, NULL);
+    coord_task_t *t2 = st_submit(s, "t2", NULL, NULL);
+    coord_task_t *t3 = st_submit(s, "t3", NULL, NULL);
     CHECK(t1 && t2 && t3);
     CHECK(coord_sched_dispatch(s, 0, 0) == 0 && coord_sched_queued(s) == 3);
 
     /*  duplicate ids and unknown dependencies are refused */
-    CHECK(s_test_submit(s, "t1", NULL, NULL) == NULL);
-    CHECK(s_test_submit(s, "t9", "nope", NULL) == NULL);
+    CHECK(st_submit(s, "t1", NULL, NULL) == NULL);
+    CHECK(st_submit(s, "t9", "nope", NULL) == NULL);
 
     /*  credit: one agent with 2 slots gets exactly 2, in FIFO order */
-    coord_agent_t *a = s_test_agent(s, "a", 2, "linux");
+    coord_agent_t *a = st_agent(s, "a", 2, "linux");
     CHECK(coord_sched_dispatch(s, 0, 0) == 2);
     CHECK(t1->state == SW_TS_RUNNING && t2->state == SW_TS_RUNNING);
     CHECK(t3->state == SW_TS_QUEUED && a->running == 2);
@@ -791,16 +412,16 @@ coord_sched_test(bool verbose)
     CHECK(coord_sched_dispatch(s, 0, 0) == 0);
 
     /*  a DONE frees the slot and the next task goes out */
-    CHECK(s_test_done(s, a, t1, 1, "succeeded") == 0);
+    CHECK(st_done(s, a, t1, 1, "succeeded") == 0);
     CHECK(t1->state == SW_TS_SUCCEEDED && a->running == 1);
     CHECK(coord_sched_dispatch(s, 0, 0) == 1 && t3->state == SW_TS_RUNNING);
 
     /*  fencing: a second DONE, or one for the wrong attempt, is stale */
-    CHECK(s_test_done(s, a, t1, 1, "succeeded") == -1);
-    CHECK(s_test_done(s, a, t2, 7, "succeeded") == -1);
+    CHECK(st_done(s, a, t1, 1, "succeeded") == -1);
+    CHECK(st_done(s, a, t2, 7, "succeeded") == -1);
 
     /*  the agent dies: its tasks go back to the front with attempt + 1 */
-    coord_agent_t *b = s_test_agent(s, "b", 4, "mac");
+    coord_agent_t *b = st_agent(s, "b", 4, "mac");
     CHECK(coord_sched_expire(s, 1000, 0) == 0);
     coord_sched_seen(s, b, 10000, 5000);
     CHECK(coord_sched_expire(s, 6000, 0) == 1);         /*  a's lease ran out */
@@ -817,43 +438,43 @@ coord_sched_test(bool verbose)
     CHECK(t2->state == SW_TS_RUNNING);
 
     /*  labels place tasks: os=linux waits for a linux agent */
-    coord_task_t *tl = s_test_submit(s, "tl", NULL, "linux");
+    coord_task_t *tl = st_submit(s, "tl", NULL, "linux");
     CHECK(coord_sched_dispatch(s, 0, 0) == 0 && tl->state == SW_TS_QUEUED);
-    coord_agent_t *c = s_test_agent(s, "c", 1, "linux");
+    coord_agent_t *c = st_agent(s, "c", 1, "linux");
     CHECK(coord_sched_dispatch(s, 0, 0) == 1 && tl->agent == c);
 
     /*  dependencies: d waits for t2; failure of t2 skips d and e */
-    coord_task_t *d = s_test_submit(s, "d", "t2", NULL);
-    coord_task_t *e = s_test_submit(s, "e", "d", NULL);
+    coord_task_t *d = st_submit(s, "d", "t2", NULL);
+    coord_task_t *e = st_submit(s, "e", "d", NULL);
     CHECK(d->state == SW_TS_WAITING && e->state == SW_TS_WAITING);
-    CHECK(s_test_done(s, b, t2, 2, "failed") == 0);
+    CHECK(st_done(s, b, t2, 2, "failed") == 0);
     CHECK(d->state == SW_TS_SKIPPED && e->state == SW_TS_SKIPPED);
     CHECK(d->reason && strstr(d->reason, "t2 failed"));
     /*  a task spawned after its dependency failed is skipped at once */
-    coord_task_t *f = s_test_submit(s, "f", "t2", NULL);
+    coord_task_t *f = st_submit(s, "f", "t2", NULL);
     CHECK(f->state == SW_TS_SKIPPED);
     /*  success releases dependants */
-    coord_task_t *g = s_test_submit(s, "g", "t3", NULL);
+    coord_task_t *g = st_submit(s, "g", "t3", NULL);
     CHECK(g->state == SW_TS_WAITING);
-    CHECK(s_test_done(s, b, t3, 2, "succeeded") == 0);
+    CHECK(st_done(s, b, t3, 2, "succeeded") == 0);
     CHECK(g->state == SW_TS_QUEUED);
 
     /*  cancel: queued ones end at once, running ones are asked to stop */
     CHECK(coord_sched_dispatch(s, 0, 0) == 1 && g->state == SW_TS_RUNNING);
-    coord_task_t *h = s_test_submit(s, "h", "g", NULL);
+    coord_task_t *h = st_submit(s, "h", "g", NULL);
     coord_job_t *job = coord_sched_job(s, "j");
     int cancels = rec.cancels;
     CHECK(coord_sched_cancel(s, job, "g", NULL, 0) == 1 && rec.cancels == cancels + 1);
     CHECK(g->state == SW_TS_RUNNING && g->cancel_requested);
-    CHECK(s_test_done(s, g->agent, g, g->spec.attempt, "failed") == 0);
+    CHECK(st_done(s, g->agent, g, g->spec.attempt, "failed") == 0);
     CHECK(g->state == SW_TS_CANCELLED && h->state == SW_TS_SKIPPED);
 
     /*  a task lost on every attempt ends as lost, with the reason */
-    coord_task_t *l = s_test_submit(s, "l", NULL, "linux");
+    coord_task_t *l = st_submit(s, "l", NULL, "linux");
     l->spec.max_attempts = 2;
-    CHECK(s_test_done(s, c, tl, 1, "succeeded") == 0);
+    CHECK(st_done(s, c, tl, 1, "succeeded") == 0);
     for (int i = 0; i < 2; i++) {
-        coord_agent_t *x = s_test_agent(s, "x", 1, "linux");
+        coord_agent_t *x = st_agent(s, "x", 1, "linux");
         coord_agent_t *cc = coord_sched_agent(s, "c");     /*  may be gone */
         coord_sched_dispatch(s, 0, 0);
         CHECK(l->agent && (l->agent == x || l->agent == cc));
@@ -876,7 +497,7 @@ coord_sched_test(bool verbose)
         sw_task_validate(&ht, &herr);
         hs[i] = coord_sched_submit(s, &ht, 0, &herr);
     }
-    coord_agent_t *m = s_test_agent(s, "m", 1, "bsd");
+    coord_agent_t *m = st_agent(s, "m", 1, "bsd");
     coord_sched_dispatch(s, 0, 0);
     CHECK(hs[0]->state == SW_TS_RUNNING && hs[1]->state == SW_TS_QUEUED);
     sw_ref_t hr = { .job = "halt", .id = "h0", .attempt = 1, .status = "failed" };
@@ -887,9 +508,9 @@ coord_sched_test(bool verbose)
     CHECK(strcmp(hs[1]->reason, "cancelled: job halted after h0 failed") == 0);
 
     /*  drain: no new tasks for a draining agent */
-    coord_agent_t *dra = s_test_agent(s, "dra", 2, "sparc");
+    coord_agent_t *dra = st_agent(s, "dra", 2, "sparc");
     coord_sched_drain(s, dra);
-    coord_task_t *dt = s_test_submit(s, "drained", NULL, "sparc");
+    coord_task_t *dt = st_submit(s, "drained", NULL, "sparc");
     CHECK(coord_sched_dispatch(s, 0, 0) == 0 && dt->state == SW_TS_QUEUED);
     coord_sched_cancel(s, coord_sched_job(s, "j"), "drained", NULL, 0);
 
@@ -899,9 +520,9 @@ coord_sched_test(bool verbose)
 
     /*  a crash is retried after the backoff, on another agent, and a task
      *  that crashes everywhere is quarantined with the agents named */
-    coord_agent_t *r1 = s_test_agent(s, "r1", 1, "arm");
-    coord_agent_t *r2 = s_test_agent(s, "r2", 1, "arm");
-    coord_task_t *cr = s_test_submit(s, "crash", NULL, "arm");
+    coord_agent_t *r1 = st_agent(s, "r1", 1, "arm");
+    coord_agent_t *r2 = st_agent(s, "r2", 1, "arm");
+    coord_task_t *cr = st_submit(s, "crash", NULL, "arm");
     CHECK(coord_sched_dispatch(s, 0, 0) == 1);
     coord_agent_t *first = cr->agent;
     sw_ref_t rr = { .job = "j", .id = "crash", .attempt = 1, .status = "failed",
@@ -922,7 +543,7 @@ coord_sched_test(bool verbose)
     CHECK(cr->state == SW_TS_FAILED && cr->reason && strstr(cr->reason, "quarantined"));
     CHECK(strstr(cr->reason, "r1") && strstr(cr->reason, "r2"));
     /*  a clean non-zero exit is not retried */
-    coord_task_t *det = s_test_submit(s, "deterministic", NULL, "arm");
+    coord_task_t *det = st_submit(s, "deterministic", NULL, "arm");
     CHECK(coord_sched_dispatch(s, 50000, 0) == 1);
     sw_ref_t dr = { .job = "j", .id = "deterministic", .attempt = 1, .status = "failed",
                     .exit_code = 2 };
@@ -944,6 +565,5 @@ coord_sched_test(bool verbose)
     coord_sched_destroy(&s);
     (void) verbose;
     return s_test_classes() || s_test_chain() || s_test_reasons() || s_test_restored()
-        || s_test_limits() || s_test_limits_restored() || s_test_budget()
-        || s_test_limits_budget();
+        || coord_sched_test_caps();
 }
