@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent_link.h"
+#include "agent_live.h"
 #include "agent_metrics.h"
 #include "agent_orphans.h"
 #include "agent_run.h"
@@ -45,6 +46,7 @@ typedef struct {
     long long  slots;
     long long  grace_ms;
     long long  max_output;
+    long long  log_ttl_s;       /*  live output streams expire after; 0: none kept */
     long long  drain_timeout_s;
     sw_strv_t  labels;
     sw_strv_t  pass_env;
@@ -268,6 +270,9 @@ static const sw_opt_t s_opts[] = {
       "between the stop signal and SIGKILL (default 5000)" },
     { "max-output", 0, SW_OPT_INT, offsetof(agent_conf_t, max_output), 1024, 256 << 20, "BYTES",
       "output kept per task, head + tail (default 1048576)" },
+    { "log-ttl", 0, SW_OPT_INT, offsetof(agent_conf_t, log_ttl_s), 0, 365LL * 86400, "S",
+      "tasks' live output streams in Redis expire S s after their last line (default "
+      "604800, a week; 0: no live output)" },
     { "drain-timeout", 0, SW_OPT_INT, offsetof(agent_conf_t, drain_timeout_s), 0, 7 * 86400, "S",
       "when draining, stop what still runs after S s (default 0: wait)" },
     { "pass-env", 0, SW_OPT_LIST, offsetof(agent_conf_t, pass_env), 0, 0, "NAME|PREFIX*",
@@ -341,6 +346,7 @@ main(int argc, char **argv)
     const char *env_redis = getenv("SWARM_REDIS");
     s_conf.grace_ms = 5000;
     s_conf.max_output = 1 << 20;
+    s_conf.log_ttl_s = AGENT_LIVE_TTL_S;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     s_conf.slots = cpus > 0 ? cpus : 1;
     sw_err_t err = { 0 };
@@ -566,7 +572,9 @@ main(int argc, char **argv)
                                          .slots = s_conf.slots, .grace_ms = s_conf.grace_ms,
                                          .max_output = s_conf.max_output,
                                          .rlimit_as = s_conf.rlimit_as,
-                                         .rlimit_nofile = s_conf.rlimit_nofile };
+                                         .rlimit_nofile = s_conf.rlimit_nofile,
+                                         .redis_url = s_conf.redis,
+                                         .log_ttl_s = s_conf.log_ttl_s };
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);
     self.metrics = agent_metrics_new();

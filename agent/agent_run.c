@@ -11,6 +11,7 @@
 
 #include "agent_child.h"
 #include "agent_env.h"
+#include "agent_live.h"
 #include "agent_orphans.h"
 #include "agent_result.h"
 #include "agent_spool.h"
@@ -33,6 +34,7 @@ typedef struct {
     char         *prompt_path;
     agent_child_t child;
     bool          spawned;
+    agent_log_t  *log;          /*  its live output stream */
     /*  result and store */
     const char   *status;
     bool          retryable;    /*  worth another attempt, maybe elsewhere */
@@ -48,6 +50,7 @@ struct agent_runs_t {
     agent_run_report_fn    *report;
     void                   *ctx;
     zlistx_t               *runs;   /*  run_t * */
+    agent_live_t           *live;   /*  the runs' live output; NULL: off */
     bool                    sweep;  /*  look for strays at the next tick */
     unsigned                ticks;
 };
@@ -77,6 +80,7 @@ s_run_destroy(run_t **run_p)
         return;
     if (run->spawned)
         agent_child_release(&run->child);
+    agent_log_destroy(&run->log);
     s_prompt_close(run);
     if (run->lastmsg)
         unlink(run->lastmsg);
@@ -211,6 +215,7 @@ s_complete(agent_runs_t *self, run_t *run)
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;
     r.usage = a.usage;
+    agent_log_end(&run->log, run->status, run->spawned ? r.exit_code : -1, r.error);
     run->json = agent_result_json(&r);
     agent_answer_release(&a);
     sw_buf_release(&errtail);
@@ -234,7 +239,9 @@ s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     run_t *run = arg;
     /*  libzmq reports a pipe's hang-up as ZMQ_POLLERR: read to find EOF. */
     int fd = item->fd;
-    if (agent_child_read(&run->child, fd, sw_now_ms()) == 1) {
+    int eof = agent_child_read(&run->child, fd, sw_now_ms());
+    agent_log_flush(run->log);
+    if (eof == 1) {
         zmq_pollitem_t end = { NULL, fd, 0, 0 };
         zloop_poller_end(loop, &end);
         agent_child_close_fd(&run->child, fd);
@@ -478,6 +485,14 @@ s_prepare(agent_runs_t *self, run_t *run, s_launch_t *l)
     return 0;
 }
 
+/*  What the child writes also goes to its live output. */
+static void
+s_tee(void *ctx, int stream, const char *data, size_t n)
+{
+    run_t *run = ctx;
+    agent_log_feed(run->log, stream == 1 ? AGENT_ERR : AGENT_OUT, data, n);
+}
+
 /*  Stage spawn: the child, its pipes and pidfd on the loop. */
 static int
 s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
@@ -493,6 +508,7 @@ s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
         .term_signal = strcmp(t->runner, "codex") == 0 ? SIGINT : SIGTERM,
         .out_head = (size_t) conf->max_output / 2,
         .out_tail = (size_t) conf->max_output / 2, .err_tail = 4096,
+        .tee = s_tee, .tee_ctx = run,
     };
     int rc = agent_child_spawn(&run->child, &o, &err);
     s_prompt_close(run);        /*  the child has it, or will never */
@@ -553,6 +569,10 @@ agent_runs_new(zloop_t *loop, const agent_run_conf_t *conf, agent_store_t *store
     self->report = report;
     self->ctx = ctx;
     self->runs = zlistx_new();
+    sw_err_t err = { 0 };
+    if (conf->log_ttl_s > 0 && conf->redis_url
+        && !(self->live = agent_live_new(loop, conf->redis_url, conf->log_ttl_s, &err)))
+        log_warnx("no live output: %s", err.msg);
     return self;
 }
 
@@ -578,6 +598,7 @@ agent_runs_destroy(agent_runs_t **self_p)
             ;
     }
     zlistx_destroy(&self->runs);
+    agent_live_destroy(&self->live);
     free(self);
     *self_p = NULL;
 }
@@ -606,6 +627,9 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
                   self->conf->slots);
     zlistx_add_end(self->runs, run);
     self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false);
+    /*  From the start: a run that cannot start says why in it too. */
+    run->log = agent_log_new(self->live, run->task.job, run->task.id, run->task.attempt,
+                             strcmp(run->task.runner, "exec") != 0);
     s_start(self, run);
 }
 
@@ -675,6 +699,7 @@ agent_runs_gauges(const agent_runs_t *self, agent_metrics_now_t *now)
         }
         now->spooled += r->spooled;
     }
+    agent_live_counts(self->live, &now->live_lines, &now->live_dropped);
 }
 
 int
@@ -724,6 +749,7 @@ s_sweep(agent_runs_t *self)
 void
 agent_runs_tick(agent_runs_t *self, int64_t now)
 {
+    agent_live_tick(self->live, now);
     s_reap(self);
     /*  After a task ends and after an orphan dies, and once a second in
      *  case a stray's parent died between ticks. */
@@ -743,8 +769,10 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
                 }
             }
         }
-        if (r->state == RUN_ACTIVE)
+        if (r->state == RUN_ACTIVE) {
+            agent_log_flush(r->log);
             s_check(self, r);
+        }
         else if (r->state == RUN_STORING)
             s_store(self, r);
     }

@@ -25,6 +25,8 @@
  *    swarm:job:{JOB}                hash    the job
  *    swarm:job:{JOB}:tasks          list    task ids in submit order
  *    swarm:job:{JOB}:task:ID        hash    a task and its result
+ *    swarm:job:{JOB}:log:ID:N       stream  live output of attempt N of task ID
+ *    swarm:job:{JOB}:events         stream  the job's history (events)
  *    swarm:ns:{NS}                  zset    memory index: key -> updated
  *    swarm:ns:{NS}:ttl              zset    key -> expiry (ms), entries with a TTL
  *    swarm:ns:{NS}:entry:KEY        hash    a memory entry
@@ -53,6 +55,12 @@ void sw_keys_escape(sw_buf_t *out, const char *part);
 char *sw_key_job(const char *job);
 char *sw_key_job_tasks(const char *job);
 char *sw_key_task(const char *job, const char *id);
+/*  The live output of attempt N of a task (a capped stream the agent
+ *  writes): swarm:job:{JOB}:log:ID:N. The escaped id holds no ':', so the
+ *  attempt after the last ':' is unambiguous. */
+char *sw_key_task_log(const char *job, const char *id, long long attempt);
+/*  The job's event log (a capped stream the coordinator writes). */
+char *sw_key_job_events(const char *job);
 char *sw_key_ns_index(const char *ns);
 char *sw_key_ns_ttl(const char *ns);
 char *sw_key_mem(const char *ns, const char *key);

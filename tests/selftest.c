@@ -1,8 +1,9 @@
 /*  swarm_selftest -- runs the module self-tests: swarm_selftest [--list] [NAME]
  *
  *  swarm_selftest key KIND ARG...: prints a Redis key as common/sw_keys.c
- *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., index NS, ttl NS,
- *  mem NS KEY, or layout, jobs, current, revoked, namespaces), so shell
+ *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., log JOB ID ATTEMPT,
+ *  events JOB, index NS, ttl NS, mem NS KEY, or layout, jobs, current,
+ *  revoked, namespaces), so shell
  *  tests never spell a key by hand. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "agent_child.h"
 #include "agent_env.h"
 #include "agent_orphans.h"
+#include "agent_output.h"
 #include "agent_spool.h"
 #include "agent_state.h"
 #include "agent_result.h"
@@ -53,6 +55,7 @@ static const sw_selftest_t s_tests[] = {
     { "env", agent_env_test },
     { "result", agent_result_test },
     { "state", agent_state_test },
+    { "output", agent_output_test },
     { NULL, NULL },
 };
 
@@ -87,10 +90,14 @@ s_key(int argc, char **argv)
         key = sw_key_ns_ttl(argv[3]);
     else if (argc == 5 && strcmp(kind, "mem") == 0)
         key = sw_key_mem(argv[3], argv[4]);
+    else if (argc == 6 && strcmp(kind, "log") == 0)
+        key = sw_key_task_log(argv[3], argv[4], atoll(argv[5]));
+    else if (argc == 4 && strcmp(kind, "events") == 0)
+        key = sw_key_job_events(argv[3]);
     if (!key) {
         fprintf(stderr, "usage: swarm_selftest key (job JOB | tasks JOB | task JOB ID | "
-                        "index NS | ttl NS | mem NS KEY | layout | jobs | current | revoked | "
-                        "namespaces)\n");
+                        "log JOB ID ATTEMPT | events JOB | index NS | ttl NS | mem NS KEY | "
+                        "layout | jobs | current | revoked | namespaces)\n");
         return 2;
     }
     puts(key);
