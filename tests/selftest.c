@@ -30,6 +30,8 @@
 #include "sw_plan.h"
 #include "sw_proto.h"
 #include "sw_redis.h"
+#include "sw_render.h"
+#include "sw_live.h"
 #include "sw_selftest.h"
 
 static const sw_selftest_t s_tests[] = {
@@ -56,6 +58,8 @@ static const sw_selftest_t s_tests[] = {
     { "result", agent_result_test },
     { "state", agent_state_test },
     { "output", agent_output_test },
+    { "render", sw_render_test },
+    { "live", sw_live_test },
     { NULL, NULL },
 };
 
