@@ -510,6 +510,12 @@ s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
         .out_tail = (size_t) conf->max_output / 2, .err_tail = 4096,
         .tee = s_tee, .tee_ctx = run,
     };
+    if (strcmp(t->runner, "claude") == 0) {
+        /*  claude's answer is its last line (the result document): the
+         *  capture keeps the end, where it is, not the start. */
+        o.out_head = 4096;
+        o.out_tail = (size_t) conf->max_output > 8192 ? (size_t) conf->max_output - 4096 : 4096;
+    }
     int rc = agent_child_spawn(&run->child, &o, &err);
     s_prompt_close(run);        /*  the child has it, or will never */
     if (rc < 0) {

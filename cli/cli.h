@@ -93,9 +93,18 @@ int cli_results(cli_t *cli, int argc, char **argv);
 json_t *cli_results_docs(cli_t *cli, const char *job, int *code);
 /*  One task's document as `logs --json` prints it: its result with the
  *  coordinator's status, attempt and reason, output null when there is
- *  none yet. follow waits until the task is final. NULL with *code. */
-json_t *cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code);
+ *  none yet; then "live", the last live_tail lines the running attempt
+ *  printed (all with -1, none with 0), rendered unless raw. NULL with
+ *  *code after printing why. */
+json_t *cli_logs_doc(cli_t *cli, const char *job, const char *id, long long live_tail,
+                     bool raw, int *code);
 int cli_logs(cli_t *cli, int argc, char **argv);
+/*  The latest activity of running tasks: for ids[i] (attempt attempts[i],
+ *  runner runners[i]) of job, lines[i] gets the newest line its live
+ *  output shows (rendered; caller frees) or NULL. One round trip. -1 when
+ *  Redis is away (lines all NULL). */
+int cli_live_activity(cli_t *cli, const char *job, char *const *ids, const long long *attempts,
+                      const char *const *runners, size_t n, char **lines);
 int cli_memory(cli_t *cli, int argc, char **argv);
 int cli_mcp(cli_t *cli, int argc, char **argv);
 
