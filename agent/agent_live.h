@@ -1,8 +1,8 @@
 /*  agent_live -- the runs' live output, shipped to Redis as it comes.
  *
- *  Every task attempt has a stream, swarm:job:{JOB}:log:ID:ATTEMPT
- *  (sw_key_task_log), that `swarm logs -f` and the dashboard read from any
- *  host. Its entries are small batches of lines (agent_output cuts them):
+ *  Every task attempt has a stream (sw_key_task_log: under the job's hash
+ *  tag, `log`, the task id and the attempt) that `swarm logs -f` and the
+ *  dashboard read from any host. Its entries are small batches of lines (agent_output cuts them):
  *
  *    t     wall-clock ms of the batch's first line (this host's clock)
  *    s     out | err | end

@@ -23,6 +23,7 @@ typedef struct {
     bool        json;
     bool        quiet;          /*  wait prints nothing on stdout (run --json --wait) */
     int         timeout_ms;     /*  for one request to the coordinator */
+    int         wait_running;   /*  WAIT lists up to this many running tasks too */
     void       *sock;           /*  zsock_t DEALER to the control socket (module only) */
     void       *monitor;        /*  zsock_t PAIR: sock's failed handshakes */
     sw_redis_t *redis;          /*  lazily */

@@ -1,8 +1,8 @@
 /*  sw_live -- reading a task attempt's live output stream.
  *
- *  The agent writes swarm:job:{JOB}:log:ID:ATTEMPT (agent/agent_live.h has
- *  the fields); `swarm logs`, `swarm wait` and the dashboard read it here,
- *  on an ordinary (blocking) connection: XRANGE from a cursor (an entry
+ *  The agent writes each attempt's stream (sw_key_task_log; agent_live.h
+ *  has the fields); `swarm logs`, `swarm wait` and the dashboard read it
+ *  here, on an ordinary (blocking) connection: XRANGE from a cursor (an entry
  *  id, exclusive), XREVRANGE for the last lines, XREAD BLOCK to follow.
  */
 #ifndef SW_LIVE_H

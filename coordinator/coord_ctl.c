@@ -518,7 +518,7 @@ s_waiter_reply(coord_server_t *self, coord_waiter_t *w, bool durable)
     for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
         listed += s_waiter_lists(w, t);
     s_reply_t r;
-    s_reply_begin(&r, 7);
+    s_reply_begin(&r, w->running ? 8 : 7);
     sw_mp_kv_str(&r.pk, "job", j->id);
     sw_mp_kv_bool(&r.pk, "done", durable && s_waiter_done(w));
     sw_mp_kv_int(&r.pk, "total", (int64_t) n);
@@ -530,6 +530,21 @@ s_waiter_reply(coord_server_t *self, coord_waiter_t *w, bool durable)
     for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
         if (s_waiter_lists(w, t))
             s_pack_task(&r.pk, t, false);
+    if (w->running) {
+        /*  The first running ones, in submit order (a terminal shows
+         *  what each of them is doing). */
+        size_t k = 0;
+        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
+            k += t->state == SW_TS_RUNNING && (!w->ids || zhashx_lookup(w->ids, t->spec.id))
+                 && k < (size_t) w->running;
+        sw_mp_pack_str(&r.pk, "running");
+        msgpack_pack_array(&r.pk, k);
+        for (coord_task_t *t = zlistx_first(j->order); t && k; t = zlistx_next(j->order))
+            if (t->state == SW_TS_RUNNING && (!w->ids || zhashx_lookup(w->ids, t->spec.id))) {
+                s_pack_task(&r.pk, t, false);
+                k--;
+            }
+    }
     s_reply_send(self, w->routing, &r);
 }
 
@@ -541,10 +556,11 @@ s_on_wait(coord_server_t *self, sw_msg_t *m)
         return;
     sw_err_t err = { 0 };
     sw_strv_t ids = { 0 };
-    int64_t max_ms = 1000, since = -1;
+    int64_t max_ms = 1000, since = -1, running = 0;
     if (sw_mp_strv(m->body, "ids", false, SW_MAX_LIST, &ids, &err) < 0
         || sw_mp_int(m->body, "max_ms", false, 0, MAX_WAIT_MS, &max_ms, &err) < 0
-        || sw_mp_int(m->body, "since", false, 0, INT64_MAX, &since, &err) < 0) {
+        || sw_mp_int(m->body, "since", false, 0, INT64_MAX, &since, &err) < 0
+        || sw_mp_int(m->body, "running", false, 0, 100, &running, &err) < 0) {
         s_reply_error(self, m->routing, 2, "%s", err.msg);
         sw_strv_release(&ids);
         return;
@@ -552,6 +568,7 @@ s_on_wait(coord_server_t *self, sw_msg_t *m)
     coord_waiter_t *w = xcalloc(1, sizeof *w);
     w->job = j;
     w->since = since;
+    w->running = running;
     w->routing = zframe_dup(m->routing);
     w->deadline_ms = sw_now_ms() + max_ms;
     if (ids.n) {

@@ -52,6 +52,7 @@ typedef struct {
     int          remaining;     /*  of ids, not yet final */
     int64_t      deadline_ms;   /*  reply with progress by then */
     int64_t      since;         /*  list tasks final after this seq; -1 = all */
+    int64_t      running;       /*  also list up to this many running tasks */
 } coord_waiter_t;
 
 struct coord_server_t {
