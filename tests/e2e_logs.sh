@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# swarm logs, live, through the daemons, as a user runs it:
+#   - `logs -f` of a task placed on the other agent prints each line while
+#     the task runs (the task prints its second line only once the first
+#     reached the follower), ends with a status line and the task's exit
+#     status (1 for a failure); from the start, with --tail N, and without
+#     -f (what is there now, and the finished task's result as before);
+#   - --json: JSON lines {t, stream, line}, then {status, ...}; without -f
+#     one document, with "live" while the task runs;
+#   - a retry: the follower goes on to the new attempt with a line naming it;
+#   - a flood of 50 MB: the lines that pass plus the "[... N lines dropped
+#     ...]" counts add up to every line the task wrote, the agent's memory
+#     stays bounded, the stored result is the head + tail as before;
+#   - codex's and claude's events rendered as progress lines, and as they
+#     came with --raw;
+#   - swarm wait on a terminal shows each running task's latest line;
+#   - odd input: no output, NUL bytes and invalid UTF-8 (JSON stays JSON),
+#     a line of 300 KB, the strangest id, a task that could not run; usage
+#     errors and unknown tasks.
+. "$(dirname "$0")/lib.sh"
+use_redis 89
+FAKE_CLAUDE="$SWARM_SRC/tests/fake-claude.sh"
+start_coordinator
+start_agent a1 --slots 4 --allow-exec --claude "$FAKE_CLAUDE"
+start_agent a2 --slots 4 --allow-exec --claude "$FAKE_CLAUDE" --label place=far
+wait_agents 2
+expect 0 "$SWARM" init live
+
+# wait_for FILE TEXT [SECONDS]: until FILE holds TEXT (bounded)
+wait_for() {
+    local n=$(( ${3:-20} * 20 ))
+    for _ in $(seq "$n"); do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "--- $1"; cat "$1" 2>/dev/null
+    fail "$1 never showed '$2'"
+}
+
+# --- live, on the other agent: line 2 comes only after line 1 was followed
+expect 0 "$SWARM" spawn --id far --label place=far -- /bin/sh -c \
+    'echo "first line"; echo "to stderr" >&2; while [ ! -e "$0" ]; do sleep 0.05; done
+     for i in 2 3 4 5 6; do echo "line $i"; done; exit 3' "$T/go-far"
+"$SWARM" logs -f far >"$T/f.out" 2>"$T/f.err" &
+follower=$!
+PIDS+=("$follower")
+wait_for "$T/f.out" "first line"
+wait_for "$T/f.err" "to stderr"
+[ "$(task_field far status)" = running ] || fail "far is not running"
+[ "$(task_field far agent)" = a2 ] || fail "far ran on $(task_field far agent)"
+grep -q "line 2" "$T/f.out" && fail "line 2 before the go"
+expect 0 "$SWARM" logs far
+contains "$T/out" "first line"
+contains "$T/err" "task far is running (attempt 1 on a2)"
+expect 0 "$SWARM" logs --tail 1 far
+[ ! -s "$T/out" ] && [ "$(cat "$T/err" | head -n 1)" = "to stderr" ] \
+    || fail "logs --tail 1 of a running task: $(cat "$T/out" "$T/err")"
+expect 0 "$SWARM" logs --tail 2 far
+[ "$(cat "$T/out")" = "first line" ] || fail "logs --tail 2 of a running task: $(cat "$T/out")"
+expect 0 "$SWARM" --json logs far
+[ "$(json_get "$T/out" "(d['output'], d['status'], [(l['stream'], l['line']) for l in d['live']])")" \
+  = "(None, 'running', [('stdout', 'first line'), ('stderr', 'to stderr')])" ] \
+    || fail "logs --json of a running task: $(cat "$T/out")"
+"$SWARM" --json logs -f far >"$T/fj.out" 2>"$T/fj.err" &
+jfollower=$!
+PIDS+=("$follower")
+wait_for "$T/fj.out" '"first line"'
+touch "$T/go-far"
+wait "$follower"
+rc=$?
+[ "$rc" = 1 ] || fail "logs -f of a failed task exited $rc"
+[ "$(cat "$T/f.out")" = "$(printf 'first line\nline 2\nline 3\nline 4\nline 5\nline 6')" ] \
+    || fail "logs -f: $(cat "$T/f.out")"
+contains "$T/f.err" "swarm: task far failed (exit 3, attempt 1 on a2"
+wait "$jfollower"
+[ $? = 1 ] || fail "logs -f --json of a failed task"
+python3 - "$T/fj.out" <<'EOF' || fail "logs -f --json: $(cat "$T/fj.out")"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+lines = [(d["stream"], d["line"]) for d in docs[:-1]]
+assert lines == [("stdout", "first line"), ("stderr", "to stderr")] + \
+       [("stdout", "line %d" % i) for i in range(2, 7)], lines
+assert all(isinstance(d["t"], int) and d["t"] > 1.7e12 for d in docs[:-1])
+end = docs[-1]
+assert (end["status"], end["exit_code"], end["attempt"], end["agent"], end["id"]) == \
+       ("failed", 3, 1, "a2", "far"), end
+EOF
+ok "logs -f of a task on the other agent: each line while it runs, stderr apart, a status line, exit 1; --json lines"
+
+# after the end: from the start, the last N, and the result as before
+expect 1 "$SWARM" logs -f far
+[ "$(head -n 1 "$T/out")" = "first line" ] && [ "$(wc -l <"$T/out")" = 6 ] || fail "again: $(cat "$T/out")"
+expect 1 "$SWARM" logs -f --tail 2 far
+[ "$(cat "$T/out")" = "$(printf 'line 5\nline 6')" ] || fail "--tail 2: $(cat "$T/out")"
+expect 1 "$SWARM" logs -f --tail 0 far
+[ ! -s "$T/out" ] || fail "--tail 0 printed $(cat "$T/out")"
+contains "$T/err" "task far failed"
+expect 0 "$SWARM" logs far
+[ "$(cat "$T/out")" = "$(printf 'first line\nline 2\nline 3\nline 4\nline 5\nline 6')" ] \
+    || fail "logs of a finished task: $(cat "$T/out")"
+contains "$T/err" "to stderr"
+expect 0 "$SWARM" logs --tail 2 far
+[ "$(cat "$T/out")" = "$(printf 'line 5\nline 6')" ] || fail "logs --tail 2: $(cat "$T/out")"
+expect 0 "$SWARM" --json logs far
+[ "$(json_get "$T/out" "(d['status'], d['exit_code'], 'live' in d)")" = "('failed', 3, False)" ] \
+    || fail "logs --json of a finished task: $(cat "$T/out")"
+ok "after the end: logs -f from the start, --tail 2, --tail 0; logs prints the result as before"
+
+# --- a retry: the follower goes on to attempt 2
+expect 0 "$SWARM" spawn --id flaky -- /bin/sh -c \
+    'echo "attempt $SWARM_ATTEMPT starts"; [ "$SWARM_ATTEMPT" = 1 ] && kill -SEGV $$; echo "attempt $SWARM_ATTEMPT done"'
+expect 0 "$SWARM" logs -f flaky
+contains "$T/out" "attempt 1 starts"
+contains "$T/out" "attempt 2 starts"
+contains "$T/out" "attempt 2 done"
+grep -q "attempt 1 done" "$T/out" && fail "attempt 1 went on after its crash"
+contains "$T/err" "swarm: attempt 2 on a"
+contains "$T/err" "task flaky succeeded (exit 0, attempt 2"
+ok "logs -f follows a retry to attempt 2 with a line naming it, exit 0"
+
+# --- a flood: 500,000 lines, 50 MB
+# the peak RSS (KiB) of the agents, summed: the flood runs on either
+rss() { cat "/proc/$AGENT_PID_a1/status" "/proc/$AGENT_PID_a2/status" | awk '/^VmHWM/ { n += $2 } END { print n }'; }
+before=$(rss)
+expect 0 "$SWARM" spawn --id flood -- /bin/sh -c \
+    'head -c 50000000 /dev/zero | tr "\0" x | fold -w 99; echo done'
+expect 0 "$SWARM" --json logs -f flood
+after=$(rss)
+python3 - "$T/out" <<'EOF' || fail "flood: lines and drops do not add up"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+end = docs[-1]
+assert end["status"] == "succeeded", end
+shown = sum(1 for d in docs[:-1] if "dropped" not in d)
+dropped = sum(d["dropped"] for d in docs[:-1] if "dropped" in d)
+markers = [d["line"] for d in docs if "dropped" in d]
+print("flood: %d lines shown, %d dropped in %d markers, e.g. %s" % (shown, dropped, len(markers), markers[:1]))
+assert dropped > 0 and markers[0].startswith("[... ") and markers[0].endswith(" lines dropped ...]")
+# 505,050 lines of 99 x, then 50 x and "done" in the last one
+assert shown + dropped == 505051, (shown, dropped)
+EOF
+[ $((after - before)) -lt 20000 ] || fail "the agent grew by $((after - before)) KiB during the flood"
+expect 1 "$SWARM" --json results
+[ "$(json_get "$T/out" "[(r['output_truncated'], r['output'][-5:]) for r in d if r['id']=='flood'][0]")" \
+  = "(True, 'done\n')" ] || fail "the flood's stored result: $(cut -c 1-300 "$T/out")"
+ok "a 50 MB flood: shown lines plus '[... N lines dropped ...]' counts add up to every line; agent peak RSS +$((after - before)) KiB; the result is head + tail as before"
+
+# --- codex and claude, rendered and raw
+expect 0 "$SWARM" spawn --id cx "FAKE:events=2 build it"
+expect 0 "$SWARM" spawn --id cl --runner claude "FAKE:chatty=2 build it"
+expect 0 "$SWARM" logs -f cx
+for want in "codex session started" "thinking: **Looking at step 1**" '$ make step1' \
+            "  exit 2: make: *** [step1] Error 2" "edit src/step2.c (update)" "said: fixed step 2" \
+            "tokens: 1200 in (200 cached), 34 out (5 reasoning)"; do
+    grep -qxF -- "$want" "$T/out" || { cat "$T/out"; fail "codex rendering lacks '$want'"; }
+done
+grep -q '"type"' "$T/out" && fail "raw events in the rendered output"
+expect 0 "$SWARM" logs -f --raw cx
+contains "$T/out" '{"type":"item.started","item":{"id":"item_c1","type":"command_execution","command":"/bin/bash -lc '"'"'make step1'"'"'"'
+expect 0 "$SWARM" logs -f cl
+for want in "claude session started (fake-claude)" '$ make step1' "  -> built step1" \
+            "said: step 2 built" "done: success, 3 turns, 110 in / 22 out tokens, \$0.0123"; do
+    grep -qxF -- "$want" "$T/out" || { cat "$T/out"; fail "claude rendering lacks '$want'"; }
+done
+expect 0 "$SWARM" --json logs -f --raw cl
+python3 - "$T/out" <<'EOF' || fail "claude --raw --json"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+events = [json.loads(d["line"]) for d in docs[:-1] if d["stream"] == "stdout"]
+assert events[0]["type"] == "system" and events[-1]["type"] == "result", events
+EOF
+expect 0 "$SWARM" logs cl
+grep -q "^claude done (acceptEdits" "$T/out" || fail "claude's answer: $(cat "$T/out")"
+ok "codex and claude events rendered as progress lines, raw with --raw; claude's answer is still its result"
+
+# --- swarm wait on a terminal: each running task's latest line
+expect 0 "$SWARM" init live-wait
+expect 0 "$SWARM" spawn --id compile-1 -- /bin/sh -c \
+    'echo "compiling unit 1"; while [ ! -e "$0" ]; do sleep 0.05; done' "$T/go-wait"
+expect 0 "$SWARM" spawn --id review --runner claude "FAKE:chatty=40 review"
+wait_status compile-1 running
+(script -qfec "$SWARM wait --timeout 60" "$T/wait.tty" >/dev/null 2>&1; echo "$?" >"$T/wait.rc") &
+PIDS+=("$!")
+wait_for "$T/wait.tty" "compiling unit 1" 30
+wait_for "$T/wait.tty" "review" 30
+touch "$T/go-wait"
+for _ in $(seq 600); do [ -s "$T/wait.rc" ] && break; sleep 0.05; done
+[ "$(cat "$T/wait.rc")" = 0 ] || fail "wait on a terminal exited $(cat "$T/wait.rc")"
+grep -aE 'compile-1 +[0-9.]+s +compiling unit 1' "$T/wait.tty" >/dev/null \
+    || { cat -v "$T/wait.tty"; fail "no activity line for compile-1"; }
+grep -aE 'review +[0-9.]+s +(\$ make step|  -> built step|said: step)' "$T/wait.tty" >/dev/null \
+    || { cat -v "$T/wait.tty"; fail "no rendered activity line for review"; }
+contains "$T/wait.tty" "2/2 finished"
+expect 0 "$SWARM" wait
+grep -q "compiling unit" "$T/out" && fail "activity lines without a terminal"
+ok "swarm wait on a terminal: each running task with its elapsed time and latest (rendered) line"
+
+# --- odd input
+expect 0 "$SWARM" init live-odd
+STRANGE='lint/src:main.c@v1+o'
+expect 0 "$SWARM" spawn --id "$STRANGE" -- /bin/sh -c 'echo "strange ok"'
+expect 0 "$SWARM" spawn --id quiet -- /bin/true
+expect 0 "$SWARM" spawn --id bytes -- /bin/sh -c 'printf "a\000b \377\376 <script>\n"; printf "no newline at the end"'
+expect 0 "$SWARM" spawn --id long -- /bin/sh -c 'head -c 300000 /dev/zero | tr "\0" y; echo; echo after'
+expect 0 "$SWARM" spawn --id nodir --dir "$T/no/such/dir" --max-attempts 1 -- /bin/true
+expect 0 "$SWARM" logs -f "$STRANGE"
+[ "$(cat "$T/out")" = "strange ok" ] || fail "the strange id: $(cat "$T/out")"
+expect 0 "$SWARM" logs -f quiet
+[ ! -s "$T/out" ] || fail "quiet printed $(cat "$T/out")"
+contains "$T/err" "task quiet succeeded"
+expect 0 "$SWARM" --json logs -f bytes
+python3 - "$T/out" <<'EOF' || fail "bytes: $(cat "$T/out")"
+import json, sys
+docs = [json.loads(l) for l in open(sys.argv[1])]
+# as the results' JSON does: NUL and bytes that are not UTF-8 become U+FFFD
+assert [d["line"] for d in docs[:-1]] == ["a\ufffdb \ufffd\ufffd <script>", "no newline at the end"], docs
+EOF
+expect 0 "$SWARM" logs -f bytes
+cmp -s "$T/out" <(printf 'a\000b \377\376 <script>\nno newline at the end\n') || fail "bytes, as text: $(od -c "$T/out" | head)"
+expect 0 "$SWARM" logs -f long
+[ "$(sed -n 1p "$T/out" | head -c 20)" = yyyyyyyyyyyyyyyyyyyy ] || fail "long line"
+sed -n 1p "$T/out" | grep -qE ' \[\.\.\. [0-9]+ bytes cut \.\.\.\]$' || fail "long line not marked: $(sed -n 1p "$T/out" | tail -c 80)"
+[ "$(sed -n 2p "$T/out")" = after ] || fail "after the long line: $(sed -n 2p "$T/out")"
+[ "$(sed -n 1p "$T/out" | wc -c)" -le 8193 ] || fail "a stored line over 8 KiB"
+expect 1 "$SWARM" logs -f nodir
+contains "$T/err" "swarm: attempt 1 ended: working directory $T/no/such/dir"
+contains "$T/err" "task nodir failed"
+ok "no output, NUL and invalid UTF-8 (as they are in text, U+FFFD in JSON), an unfinished last line, 300 KB in one line, the strangest id, a task that could not run"
+
+expect 4 "$SWARM" logs -f nope
+contains "$T/err" "no task 'nope'"
+expect 4 "$SWARM" logs --job nojob -f x
+expect 2 "$SWARM" logs -f
+expect 2 "$SWARM" logs a b
+contains "$T/err" "name one task id, not several"
+expect 2 "$SWARM" logs --tail -1 quiet
+expect 2 "$SWARM" logs --tail lots quiet
+contains "$T/err" "--tail wants a number of lines"
+expect 2 "$SWARM" logs -f 'bad id'
+expect 0 "$SWARM" logs --help
+contains "$T/out" "--follow"
+ok "usage errors (exit 2) and unknown tasks or jobs (exit 4) say what is wrong"
