@@ -95,7 +95,7 @@ s_failed(sw_aredis_t *self, const char *why)
     self->outage_logged = true;
     self->state = S_DOWN;
     self->pending = self->pending_bytes = 0;
-    self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : 1000;
+    self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : 250;
     if (self->backoff_ms > BACKOFF_MAX_MS)
         self->backoff_ms = BACKOFF_MAX_MS;
     self->retry_ms = sw_now_ms() + self->backoff_ms;

@@ -13,9 +13,10 @@
  *  limit; then AUTH, SELECT and a check that the data is in this key
  *  layout (sw_keys) go first, and the connection is ready when they
  *  answered. A server that stops answering (SIGSTOP, a full disk) for
- *  stall_ms while replies are due is dropped. Whatever went wrong, the
- *  next try comes after 1, 2, 4, 8 s (jitter-free: one connection per
- *  process), and the outage is logged once, with its end.
+ *  5 s while replies are due is dropped. Whatever went wrong, the next
+ *  try comes after 0.25, 0.5, 1, 2, 4, 8 s (a try costs the loop nothing:
+ *  what is lost meanwhile is live output), and the outage is logged once,
+ *  with its end.
  */
 #ifndef SW_AREDIS_H
 #define SW_AREDIS_H
