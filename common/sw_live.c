@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sw_keys.h"
 #include "sw_selftest.h"
 
 void
@@ -190,6 +191,85 @@ sw_live_read(sw_redis_t *r, int nkeys, const char *const *keys, const char *cons
     }
     freeReplyObject(rep);
     return 0;
+}
+
+/*  --- purge ----------------------------------------------------------------------------- */
+
+typedef struct {
+    long long *attempts;
+} s_attempts_t;
+
+static void
+s_attempt_reply(void *arg, int i, redisReply *r)
+{
+    s_attempts_t *a = arg;
+    a->attempts[i] = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+}
+
+static void
+s_count_deleted(void *arg, int i, redisReply *r)
+{
+    long *deleted = arg;
+    if (r->type == REDIS_REPLY_INTEGER)
+        *deleted += (long) r->integer;
+    (void) i;
+}
+
+int
+sw_live_purge_job(sw_redis_t *r, const char *job, long *deleted, sw_err_t *err)
+{
+    *deleted = 0;
+    char *tasks = sw_key_job_tasks(job);
+    int rc = 0;
+    for (long off = 0; rc == 0; off += 500) {
+        char a[24], z[24];
+        snprintf(a, sizeof a, "%ld", off);
+        snprintf(z, sizeof z, "%ld", off + 499);
+        redisReply *ids = sw_redis_cmdv(r, err, "LRANGE", tasks, a, z, NULL);
+        if (!ids) {
+            rc = -1;
+            break;
+        }
+        size_t n = ids->type == REDIS_REPLY_ARRAY ? ids->elements : 0;
+        long long *attempts = xcalloc(n + 1, sizeof *attempts);
+        for (size_t i = 0; i < n; i++) {
+            char *key = sw_key_task(job, ids->element[i]->str);
+            const char *argv[] = { "HGET", key, "attempt" };
+            sw_redis_append(r, 3, argv, NULL);
+            free(key);
+        }
+        s_attempts_t at = { attempts };
+        if (n && sw_redis_flush_each(r, s_attempt_reply, &at, err) < 0)
+            rc = -1;
+        /*  every attempt up to the task's (an attempt the coordinator
+         *  numbered once may have written a stream) */
+        int dels = 0;
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            for (long long k = 1; k <= attempts[i] && k <= 1000; k++) {
+                char *key = sw_key_task_log(job, ids->element[i]->str, k);
+                const char *argv[] = { "DEL", key };
+                sw_redis_append(r, 2, argv, NULL);
+                free(key);
+                dels++;
+            }
+        if (dels && sw_redis_flush_each(r, s_count_deleted, deleted, err) < 0)
+            rc = -1;
+        free(attempts);
+        freeReplyObject(ids);
+        if (n < 500)
+            break;
+    }
+    free(tasks);
+    if (rc == 0) {
+        char *events = sw_key_job_events(job);
+        redisReply *d = sw_redis_cmdv(r, err, "DEL", events, NULL);
+        free(events);
+        if (!d)
+            return -1;
+        *deleted += d->type == REDIS_REPLY_INTEGER ? (long) d->integer : 0;
+        freeReplyObject(d);
+    }
+    return rc;
 }
 
 /*  --- self-test: replies as Redis sends them, through hiredis' parser ---------------- */

@@ -57,6 +57,13 @@ int sw_live_tail(sw_redis_t *r, const char *key, uint64_t lines, sw_live_batch_t
 int sw_live_read(sw_redis_t *r, int nkeys, const char *const *keys, const char *const *after,
                  size_t count, int block_ms, sw_live_batch_t *out, sw_err_t *err);
 
+/*  Deletes the live output streams of every attempt of every task of job,
+ *  and the job's event log: what `swarm purge --job J` removes besides
+ *  the job's stored changes (they also expire by themselves: the agent's
+ *  --log-ttl, the coordinator's for the event log). Pages of 500 tasks,
+ *  two round trips each; *deleted counts the keys removed. */
+int sw_live_purge_job(sw_redis_t *r, const char *job, long *deleted, sw_err_t *err);
+
 int sw_live_test(bool verbose);
 
 #endif

@@ -240,3 +240,15 @@ expect 2 "$SWARM" logs -f 'bad id'
 expect 0 "$SWARM" logs --help
 contains "$T/out" "--follow"
 ok "usage errors (exit 2) and unknown tasks or jobs (exit 4) say what is wrong"
+
+# --- purge: every attempt's stream of the job goes (swarm purge calls this)
+n_before=$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live flaky 1)" "$(rkey log live flaky 2)" "$(rkey log live far 1)")
+[ "$n_before" = 3 ] || fail "streams before the purge: $n_before"
+[ "$(redis-cli -p "$REDIS_PORT" -n 89 TTL "$(rkey log live far 1)")" -gt 600000 ] || fail "no TTL on a stream"
+[ "$("$SWARM_BUILD/tests/swarm_selftest" live-purge "$SWARM_REDIS" live)" -ge 6 ] || fail "purge"
+[ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live flaky 1)" "$(rkey log live flaky 2)" "$(rkey log live far 1)")" = 0 ] \
+    || fail "streams left after the purge"
+[ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live-odd quiet 1)")" = 1 ] || fail "the purge took another job's stream"
+expect 0 "$SWARM" logs --job live far
+contains "$T/out" "line 6"
+ok "the streams expire (a week by default) and sw_live_purge_job removes every attempt's of a job, no other job's; the result stays"
