@@ -28,7 +28,7 @@ static const char s_usage[] =
     "  keygen [--dir DIR] NAME         a CurveZMQ certificate pair for CURVE\n"
     "Results (read Redis directly):\n"
     "  results [--job JOB] [--json|--markdown]  the report; exit 1 if any task failed\n"
-    "  logs [-f] ID                    one task's output (--json: one document)\n"
+    "  logs [-f] [--tail N] ID         one task's output, live with -f (--raw, --json)\n"
     "  memory store|get|delete|list|search|export|import|stats   shared memory\n"
     "  mcp                             the shared memory as MCP tools (stdio), for workers\n"
     "  mcp --control                   ... plus swarm_init, swarm_spawn, swarm_wait, ...\n"
