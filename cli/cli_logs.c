@@ -586,8 +586,13 @@ s_act_line(void *arg, const char *line, size_t n)
         while (start > 0 && r.data[start - 1] != '\n')
             start--;
         if (end > start) {
+            /*  one line of a terminal display: no control characters */
             sw_buf_reset(&l->last);
-            sw_buf_add(&l->last, r.data + start, end - start);
+            for (size_t i = start; i < end; i++) {
+                unsigned char c = (unsigned char) r.data[i];
+                char ch = c == '\t' ? ' ' : c < 0x20 || c == 0x7f ? '?' : (char) c;
+                sw_buf_add(&l->last, &ch, 1);
+            }
             sw_buf_add(&l->last, "", 0);
             break;
         }
