@@ -139,7 +139,12 @@ assert dropped > 0 and markers[0].startswith("[... ") and markers[0].endswith(" 
 # 505,050 lines of 99 x, then 50 x and "done" in the last one
 assert shown + dropped == 505051, (shown, dropped)
 EOF
-[ $((after - before)) -lt 20000 ] || fail "the agent grew by $((after - before)) KiB during the flood"
+# (under ASan freed memory sits in its quarantine: the bound means nothing)
+if ldd "$SWARM_BUILD/swarm-agent" | grep -q libasan; then
+    echo "the agents' peak RSS grew by $((after - before)) KiB (ASan build: not checked)"
+else
+    [ $((after - before)) -lt 20000 ] || fail "the agent grew by $((after - before)) KiB during the flood"
+fi
 expect 1 "$SWARM" --json results
 [ "$(json_get "$T/out" "[(r['output_truncated'], r['output'][-5:]) for r in d if r['id']=='flood'][0]")" \
   = "(True, 'done\n')" ] || fail "the flood's stored result: $(cut -c 1-300 "$T/out")"

@@ -115,7 +115,7 @@ contains "$T/out" "said: fixed step 3"
 contains "$T/err" "task watched succeeded (exit 0, attempt 1 on n2"
 ok "from n1, logs -f followed a codex task running on n2, rendered, to its status"
 
-expect 0 hub spawn --id cut "FAKE:sleep=3 its agent's link goes down"
+expect 0 hub spawn --id cut "FAKE:sleep=8 its agent's link goes down"
 for _ in $(seq 200); do
     [ "$(hub --json status | python3 -c 'import json,sys; print([t["status"] for t in json.load(sys.stdin)["tasks"] if t["id"]=="cut"][0])')" = running ] && break
     sleep 0.05
