@@ -106,6 +106,7 @@ int cli_logs(cli_t *cli, int argc, char **argv);
  *  Redis is away (lines all NULL). */
 int cli_live_activity(cli_t *cli, const char *job, char *const *ids, const long long *attempts,
                       const char *const *runners, size_t n, char **lines);
+int cli_events(cli_t *cli, int argc, char **argv);
 int cli_memory(cli_t *cli, int argc, char **argv);
 int cli_mcp(cli_t *cli, int argc, char **argv);
 

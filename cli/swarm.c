@@ -29,6 +29,7 @@ static const char s_usage[] =
     "Results (read Redis directly):\n"
     "  results [--job JOB] [--json|--markdown]  the report; exit 1 if any task failed\n"
     "  logs [-f] [--tail N] ID         one task's output, live with -f (--raw, --json)\n"
+    "  events [-f] [--job JOB]         the job's history: dispatched, finished, retried ...\n"
     "  memory store|get|delete|list|search|export|import|stats   shared memory\n"
     "  mcp                             the shared memory as MCP tools (stdio), for workers\n"
     "  mcp --control                   ... plus swarm_init, swarm_spawn, swarm_wait, ...\n"
@@ -51,7 +52,8 @@ static const struct {
     const char *name;
     int (*fn)(cli_t *, int, char **);
 } s_commands[] = {
-    { "results", cli_results }, { "logs", cli_logs }, { "memory", cli_memory },
+    { "results", cli_results }, { "logs", cli_logs }, { "events", cli_events },
+    { "memory", cli_memory },
     { "mcp", cli_mcp },
 };
 

@@ -87,6 +87,10 @@ struct coord_task_t {
     char          *reason;      /*  why it failed, was skipped or lost */
     bool           cancel_requested;
     bool           is_new;      /*  not yet persisted */
+    /*  coord_events: what its last event showed (state + 1; 0: none yet) */
+    uint8_t        ev_state;
+    bool           ev_cancelling;
+    int64_t        ev_attempt;
     int64_t        not_before_ms;   /*  retry backoff: not dispatched before (monotonic) */
     int64_t        adopt_by_ms;     /*  restored as running: its agent must claim it by then */
     sw_strv_t      tried;       /*  agents whose attempt failed retryably */

@@ -17,6 +17,7 @@
 #include "agent_state.h"
 #include "agent_result.h"
 #include "agent_runner.h"
+#include "coord_events.h"
 #include "coord_sched.h"
 #include "sw_args.h"
 #include "sw_hook.h"
@@ -32,6 +33,7 @@
 #include "sw_redis.h"
 #include "sw_render.h"
 #include "sw_live.h"
+#include "sw_events.h"
 #include "sw_selftest.h"
 
 static const sw_selftest_t s_tests[] = {
@@ -60,6 +62,8 @@ static const sw_selftest_t s_tests[] = {
     { "output", agent_output_test },
     { "render", sw_render_test },
     { "live", sw_live_test },
+    { "events", sw_events_test },
+    { "coord_events", coord_events_test },
     { NULL, NULL },
 };
 
