@@ -107,6 +107,9 @@ int cli_logs(cli_t *cli, int argc, char **argv);
 int cli_live_activity(cli_t *cli, const char *job, char *const *ids, const long long *attempts,
                       const char *const *runners, size_t n, char **lines);
 int cli_events(cli_t *cli, int argc, char **argv);
+/*  `swarm status [--job JOB] ID`: the task as Redis has it and its last
+ *  events (jobflag NULL: the current job). An exit code. */
+int cli_task_status(cli_t *cli, const char *jobflag, const char *id);
 int cli_memory(cli_t *cli, int argc, char **argv);
 int cli_mcp(cli_t *cli, int argc, char **argv);
 

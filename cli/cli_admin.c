@@ -10,8 +10,10 @@
 /*  --- status / agents -------------------------------------------------------------- */
 
 static const char s_status_usage[] =
-    "usage: swarm status [--job JOB]\n"
-    "The cluster (agents, slots, queue) and the job's tasks (default: current job).\n";
+    "usage: swarm status [--job JOB] [ID]\n"
+    "The cluster (agents, slots, queue) and the job's tasks (default: current job).\n"
+    "With a task ID: that task as Redis has it (status, attempt, agent, exit code,\n"
+    "reason) and its last 10 events (swarm events --task ID shows them all).\n";
 
 int
 cli_status(cli_t *cli, int argc, char **argv)
@@ -28,12 +30,19 @@ cli_status(cli_t *cli, int argc, char **argv)
         default: rc = EXIT_USAGE;
         }
     }
-    if (rc == 0 && a.g.npos)
-        rc = cli_fail(EXIT_USAGE, "status: unexpected argument '%s' (see swarm status --help)",
-                      a.g.pos[0]);
+    if (rc == 0 && a.g.npos > 1)
+        rc = cli_fail(EXIT_USAGE, "status: one task id at most, got '%s' too (see swarm status "
+                      "--help)", a.g.pos[1]);
+    char *id = rc == 0 && a.g.npos == 1 ? xstrdup(a.g.pos[0]) : NULL;
     cli_args_release(&a);
     if (rc)
         return rc < 0 ? 0 : rc;
+    if (id) {
+        /*  one task: from Redis, with its last events */
+        rc = cli_task_status(cli, job, id);
+        free(id);
+        return rc;
+    }
     cli_req_t r;
     cli_req_init(&r);
     msgpack_pack_map(&r.pk, job ? 1 : 0);

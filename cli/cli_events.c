@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "sw_events.h"
+#include "sw_results.h"
 
 #define PAGE       1000         /*  events per read */
 #define BLOCK_MS   1000
@@ -206,5 +207,79 @@ cli_events(cli_t *cli, int argc, char **argv)
     }
     free(job);
     free(taskid);
+    return rc;
+}
+
+/*  --- swarm status [--job JOB] ID ---------------------------------------------------- */
+
+#define STATUS_EVENTS 10
+
+int
+cli_task_status(cli_t *cli, const char *jobflag, const char *id)
+{
+    if (!sw_id_valid(id))
+        return cli_fail(EXIT_USAGE, "status: invalid task id '%s'", id);
+    if (!cli_redis(cli))
+        return EXIT_UNREACHABLE;
+    char *job = cli_current_job(cli, jobflag);
+    if (!job)
+        return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
+    sw_err_t err = { 0 };
+    sw_result_row_t row = { 0 };
+    int rc = 0;
+    if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
+        rc = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
+                      err.msg);
+        goto out;
+    }
+    sw_events_t ev = { 0 };
+    if (sw_events_tail(cli->redis, job, id, STATUS_EVENTS, 100000, &ev, &err) < 0) {
+        rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+        goto out;
+    }
+    json_t *ec = row.result ? json_object_get(row.result, "exit_code") : NULL;
+    if (cli->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:I, s:I}", "id", id,
+                                "job", job, "status", row.status ? row.status : "unknown",
+                                "attempt", (json_int_t) row.attempt,
+                                "runner", row.runner ? json_string(row.runner) : json_null(),
+                                "agent", row.agent && *row.agent ? json_string(row.agent)
+                                                                 : json_null(),
+                                "exit_code", json_is_integer(ec) ? json_copy(ec) : json_null(),
+                                "reason", row.reason && *row.reason ? json_string(row.reason)
+                                                                    : json_null(),
+                                "started", (json_int_t) row.started,
+                                "finished", (json_int_t) row.finished);
+        json_t *events = json_array();
+        for (size_t i = 0; i < ev.n; i++)
+            json_array_append_new(events, sw_event_json(&ev.v[i]));
+        json_object_set_new(doc, "events", events);
+        cli_print_json(doc);
+    }
+    else {
+        char dur[32];
+        cli_duration(row.started ? (row.finished ? row.finished : sw_wall_ms()) - row.started
+                                 : -1, dur, sizeof dur);
+        printf("task %s of job %s: %s, attempt %ld%s%s, %s", id, job, row.status, row.attempt,
+               row.agent && *row.agent ? " on " : "", row.agent ? row.agent : "", dur);
+        if (json_is_integer(ec))
+            printf(", exit %lld", (long long) json_integer_value(ec));
+        printf("%s%s\n", row.reason && *row.reason ? ": " : "", row.reason ? row.reason : "");
+        printf("last events:%s\n", ev.n ? "" : " none (swarm events shows the job's)");
+        for (size_t i = 0; i < ev.n; i++) {
+            sw_buf_t b;
+            sw_buf_init(&b);
+            char clock[20];
+            sw_event_clock(ev.v[i].t, clock);
+            sw_buf_printf(&b, "  %s  ", clock);
+            sw_event_text(&ev.v[i], &b);
+            puts(b.data);
+            sw_buf_release(&b);
+        }
+    }
+    sw_events_release(&ev);
+out:
+    sw_result_row_release(&row);
+    free(job);
     return rc;
 }

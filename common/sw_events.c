@@ -185,6 +185,9 @@ sw_event_text(const sw_event_t *e, sw_buf_t *out)
     else if (strcmp(ev, "complete") == 0)
         sw_buf_printf(out, "complete: %ld task%s%s%s", e->n, e->n == 1 ? "" : "s",
                       e->counts ? ", " : "", s_or(e->counts, ""));
+    else if (strcmp(ev, "resumed") == 0)
+        sw_buf_printf(out, "resumed by a restarted coordinator: %ld task%s%s%s", e->n,
+                      e->n == 1 ? "" : "s", e->counts ? ", " : "", s_or(e->counts, ""));
     else if (strcmp(ev, "events_lost") == 0)
         sw_buf_printf(out, "%ld event%s lost while Redis was away", e->n, e->n == 1 ? "" : "s");
     else
@@ -357,6 +360,9 @@ sw_events_test(bool verbose)
                  "no new ones)") == 0);
     e = (sw_event_t) { .e = "complete", .n = 4, .counts = "3 succeeded, 1 failed", .retry_ms = -1 };
     CHECK(strcmp(s_text(&e, &b), "complete: 4 tasks, 3 succeeded, 1 failed") == 0);
+    e = (sw_event_t) { .e = "resumed", .n = 3, .counts = "1 running, 2 final", .retry_ms = -1 };
+    CHECK(strcmp(s_text(&e, &b), "resumed by a restarted coordinator: 3 tasks, 1 running, 2 "
+                 "final") == 0);
     e = (sw_event_t) { .e = "future", .task = "x", .n = -1, .retry_ms = -1 };
     CHECK(strcmp(s_text(&e, &b), "future x") == 0);
     e = (sw_event_t) { .t = 1700000000123, .e = "submitted", .n = 2, .ids = "a,b", .retry_ms = -1 };

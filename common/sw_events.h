@@ -7,7 +7,7 @@
  *    e        the event: submitted, queued, dispatched, started, finished,
  *             retried, skipped, cancelling, cancelled, lost, agent_lost,
  *             agent_left, agent_revoked, agent_drained, complete,
- *             events_lost
+ *             resumed (a restarted coordinator took the job up), events_lost
  *    task     the task id
  *    attempt  the attempt it is about
  *    agent    the agent
@@ -15,10 +15,10 @@
  *    code     exit code (finished)
  *    reason   why (retried, skipped, cancelled, lost, agent_*)
  *    n        how many (submitted: tasks; agent_*: the job's tasks on
- *             that agent; complete: tasks; events_lost: events)
+ *             that agent; complete, resumed: tasks; events_lost: events)
  *    ids      submitted: the first ids, comma-separated
  *    retry_ms retried: the backoff before the next attempt
- *    counts   complete: "3 succeeded, 1 failed"
+ *    counts   complete: "3 succeeded, 1 failed"; resumed: "2 running, 1 final"
  */
 #ifndef SW_EVENTS_H
 #define SW_EVENTS_H

@@ -422,6 +422,8 @@ s_on_drain(coord_server_t *self, sw_msg_t *m)
     coord_agent_t *a = s_agent_of(self, m);
     if (!a)
         return;
+    if (!a->draining)
+        coord_events_agent(self->events, a, "agent_drained", "swarm drain", sw_wall_ms());
     coord_sched_drain(self->sched, a);
     sw_msg_send_empty(self->agents, a->routing, SW_DRAIN);
     log_info("draining agent %s (%d running)", a->id, a->running);

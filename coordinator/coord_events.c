@@ -56,6 +56,13 @@ struct coord_events_t {
     void                 *ctx;
     zlistx_t             *submits;  /*  s_submit_t *, this turn's, in order */
     zhashx_t             *lost;     /*  job id -> events dropped (long, as a pointer) */
+    zhashx_t             *gone;     /*  agent id -> why it is leaving (this turn) */
+    struct {                        /*  the DONE being handled */
+        char    *job, *id;
+        int64_t  attempt;
+        char     status[32];
+        int      code;
+    } done;
 };
 
 coord_events_t *
@@ -66,6 +73,8 @@ coord_events_new(coord_events_emit_fn *emit, void *ctx)
     self->ctx = ctx;
     self->submits = zlistx_new();
     self->lost = zhashx_new();
+    self->gone = zhashx_new();
+    zhashx_set_destructor(self->gone, (zhashx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -90,8 +99,32 @@ coord_events_destroy(coord_events_t **self_p)
     }
     zlistx_destroy(&self->submits);
     zhashx_destroy(&self->lost);
+    zhashx_destroy(&self->gone);
+    free(self->done.job);
+    free(self->done.id);
     free(self);
     *self_p = NULL;
+}
+
+static void s_emit(coord_events_t *self, const char *job, s_ev_t *e);
+
+/*  The "submitted" event gathered for job, if any: it comes before any
+ *  other event of the job's tasks. */
+static void
+s_flush_submit(coord_events_t *self, const char *job, const char *wall)
+{
+    for (s_submit_t *s = zlistx_first(self->submits); s; s = zlistx_next(self->submits)) {
+        if (strcmp(s->job, job) != 0)
+            continue;
+        zlistx_detach_cur(self->submits);
+        s_ev_t e;
+        s_begin(&e, "submitted", atoll(wall));
+        s_addn(&e, "n", s->n);
+        s_add(&e, "ids", s->ids.data ? s->ids.data : "");
+        s_emit(self, s->job, &e);
+        s_submit_free(s);
+        return;
+    }
 }
 
 /*  Emits e for job; what Redis could not take is counted, and said before
@@ -99,6 +132,8 @@ coord_events_destroy(coord_events_t **self_p)
 static void
 s_emit(coord_events_t *self, const char *job, s_ev_t *e)
 {
+    if (strcmp(e->fv[3], "submitted") != 0)
+        s_flush_submit(self, job, e->fv[1]);
     long lost = (long) (intptr_t) zhashx_lookup(self->lost, job);
     if (lost) {
         s_ev_t l;
@@ -148,6 +183,44 @@ s_submitted(coord_events_t *self, const coord_task_t *t)
 }
 
 void
+coord_events_done(coord_events_t *self, const char *job, const char *id, int64_t attempt,
+                  const char *status, int exit_code)
+{
+    free(self->done.job);
+    free(self->done.id);
+    self->done.job = xstrdup(job);
+    self->done.id = xstrdup(id);
+    self->done.attempt = attempt;
+    snprintf(self->done.status, sizeof self->done.status, "%s", status ? status : "failed");
+    self->done.code = exit_code;
+}
+
+/*  Why t went back to the queue: the scheduler's word, else the DONE
+ *  that failed it, else the agent that went away. */
+static const char *
+s_retry_reason(coord_events_t *self, const coord_task_t *t, int64_t attempt, char *buf,
+               size_t n)
+{
+    if (t->reason && *t->reason)
+        return t->reason;
+    if (self->done.job && strcmp(self->done.job, t->job->id) == 0
+        && strcmp(self->done.id, t->spec.id) == 0 && self->done.attempt == attempt) {
+        if (self->done.code > 128)
+            snprintf(buf, n, "%s: killed by signal %d (exit %d)", self->done.status,
+                     self->done.code - 128, self->done.code);
+        else
+            snprintf(buf, n, "%s (exit %d)", self->done.status, self->done.code);
+        return buf;
+    }
+    const char *why = t->agent_id ? zhashx_lookup(self->gone, t->agent_id) : NULL;
+    if (why) {
+        snprintf(buf, n, "agent %s %s", t->agent_id, why);
+        return buf;
+    }
+    return "its attempt ended";
+}
+
+void
 coord_events_restored(coord_events_t *self, coord_task_t *t)
 {
     t->ev_state = (uint8_t) (t->state + 1);
@@ -169,6 +242,7 @@ coord_events_task(coord_events_t *self, coord_task_t *t, int64_t now_ms, int64_t
     if (old < 0 && !t->is_new)
         return;                 /*  restored: what it went through is told already */
     s_ev_t e;
+    char why[300];
     if (old < 0)
         s_submitted(self, t);
     if (cancelling) {
@@ -189,7 +263,7 @@ coord_events_task(coord_events_t *self, coord_task_t *t, int64_t now_ms, int64_t
             /*  back in the queue: a retryable failure, or its agent went */
             s_begin(&e, "retried", wall_ms);
             s_task(&e, t, old_attempt);
-            s_add(&e, "reason", t->reason);
+            s_add(&e, "reason", s_retry_reason(self, t, old_attempt, why, sizeof why));
             if (t->not_before_ms > now_ms)
                 s_addn(&e, "retry_ms", t->not_before_ms - now_ms);
         }
@@ -206,7 +280,7 @@ coord_events_task(coord_events_t *self, coord_task_t *t, int64_t now_ms, int64_t
             s_begin(&r, "retried", wall_ms);
             s_add(&r, "task", t->spec.id);
             s_addn(&r, "attempt", old_attempt);
-            s_add(&r, "reason", t->reason);
+            s_add(&r, "reason", s_retry_reason(self, t, old_attempt, why, sizeof why));
             s_emit(self, t->job->id, &r);
         }
         s_begin(&e, "dispatched", wall_ms);
@@ -259,6 +333,17 @@ coord_events_agent(coord_events_t *self, const coord_agent_t *a, const char *eve
             zlistx_add_end(order, t->job->id);
         zhashx_update(seen, t->job->id, (void *) (intptr_t) (n + 1));
     }
+    if (strcmp(event, "agent_drained") != 0) {
+        static const char *const words[][2] = {
+            { "agent_lost", "lost" }, { "agent_left", "left" }, { "agent_revoked", "was revoked" },
+        };
+        const char *word = "went away";
+        for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+            if (strcmp(event, words[i][0]) == 0)
+                word = words[i][1];
+        zhashx_update(self->gone, a->id, xasprintf("%s%s%s", word, why ? ": " : "",
+                                                   why ? why : ""));
+    }
     for (const char *job = zlistx_first(order); job; job = zlistx_next(order)) {
         s_ev_t e;
         s_begin(&e, event, wall_ms);
@@ -269,6 +354,18 @@ coord_events_agent(coord_events_t *self, const coord_agent_t *a, const char *eve
     }
     zlistx_destroy(&order);
     zhashx_destroy(&seen);
+}
+
+void
+coord_events_resumed(coord_events_t *self, const coord_job_t *j, int64_t wall_ms)
+{
+    s_ev_t e;
+    s_begin(&e, "resumed", wall_ms);
+    s_addn(&e, "n", j->ntasks);
+    char counts[64];
+    snprintf(counts, sizeof counts, "%d running, %d final", j->counts[SW_TS_RUNNING], j->nfinal);
+    s_add(&e, "counts", counts);
+    s_emit(self, j->id, &e);
 }
 
 void
@@ -293,16 +390,12 @@ coord_events_complete(coord_events_t *self, const coord_job_t *j, int64_t wall_m
 void
 coord_events_flush(coord_events_t *self, int64_t wall_ms)
 {
+    char wall[24];
+    snprintf(wall, sizeof wall, "%lld", (long long) wall_ms);
     s_submit_t *s;
-    while ((s = zlistx_first(self->submits))) {
-        zlistx_detach_cur(self->submits);
-        s_ev_t e;
-        s_begin(&e, "submitted", wall_ms);
-        s_addn(&e, "n", s->n);
-        s_add(&e, "ids", s->ids.data ? s->ids.data : "");
-        s_emit(self, s->job, &e);
-        s_submit_free(s);
-    }
+    while ((s = zlistx_first(self->submits)))
+        s_flush_submit(self, s->job, wall);
+    zhashx_purge(self->gone);
 }
 
 /*  --- self-test: tasks driven by hand, events caught as text ------------------------ */
@@ -362,11 +455,11 @@ coord_events_test(bool verbose)
     CHECK(strcmp(s_take(&k), "j: e=dispatched task=a attempt=1 agent=a1;"
                              "j: e=started task=a attempt=1 agent=a1;") == 0);
     a.state = SW_TS_QUEUED;
-    a.reason = "crashed";
     a.not_before_ms = 2500;
+    coord_events_done(ev, "j", "a", 1, "failed", 139);
     coord_events_task(ev, &a, 1000, 4);
-    CHECK(strcmp(s_take(&k), "j: e=retried task=a attempt=1 agent=a1 reason=crashed "
-                             "retry_ms=1500;") == 0);
+    CHECK(strcmp(s_take(&k), "j: e=retried task=a attempt=1 agent=a1 reason=failed: killed "
+                             "by signal 11 (exit 139) retry_ms=1500;") == 0);
     coord_events_task(ev, &a, 1000, 4);         /*  persisted again, nothing new */
     CHECK(strcmp(s_take(&k), "") == 0);
     a.state = SW_TS_RUNNING;
@@ -418,8 +511,8 @@ coord_events_test(bool verbose)
     d.spec.id = "d";
     coord_events_task(ev, &d, 0, 13);
     coord_events_flush(ev, 13);
-    CHECK(strcmp(s_take(&k), "j: e=skipped task=d reason=dependency c was lost;"
-                             "j: e=submitted n=1 ids=d;") == 0);
+    CHECK(strcmp(s_take(&k), "j: e=submitted n=1 ids=d;"
+                             "j: e=skipped task=d reason=dependency c was lost;") == 0);
     /*  Redis out: events dropped, counted, said before the next one */
     k.down = true;
     coord_events_started(ev, &a, 14);
@@ -433,7 +526,19 @@ coord_events_test(bool verbose)
     coord_events_complete(ev, &j, 15);
     CHECK(strcmp(s_take(&k), "j: e=events_lost n=2;j: e=complete n=4 counts=1 succeeded, "
                              "1 cancelled, 1 lost, 1 skipped;") == 0);
-    /*  an agent: one event per job it runs tasks of */
+    /*  a task submitted and dispatched in one turn: submitted first */
+    coord_task_t e1 = { .job = &j, .state = SW_TS_QUEUED, .is_new = true, .exit_code = -1 };
+    e1.spec.id = "e1";
+    coord_events_task(ev, &e1, 0, 20);
+    e1.is_new = false;
+    e1.state = SW_TS_RUNNING;
+    e1.spec.attempt = 1;
+    e1.agent_id = "a9";
+    coord_events_task(ev, &e1, 0, 20);
+    coord_events_flush(ev, 21);
+    CHECK(strcmp(s_take(&k), "j: e=submitted n=1 ids=e1;j: e=dispatched task=e1 attempt=1 "
+                             "agent=a9;") == 0);
+    /*  an agent: one event per job it runs tasks of; its tasks' retries say why */
     coord_job_t j2 = { .id = "j2" };
     coord_task_t x = { .job = &j2 }, y = { .job = &j }, z = { .job = &j2 };
     coord_agent_t ag = { .id = "a9", .tasks = zlistx_new() };
@@ -444,6 +549,18 @@ coord_events_test(bool verbose)
     CHECK(strcmp(s_take(&k), "j2: e=agent_lost agent=a9 reason=agent stopped answering n=2;"
                              "j: e=agent_lost agent=a9 reason=agent stopped answering n=1;")
           == 0);
+    e1.state = SW_TS_QUEUED;
+    coord_events_task(ev, &e1, 0, 22);
+    CHECK(strcmp(s_take(&k), "j: e=retried task=e1 attempt=1 agent=a9 reason=agent a9 lost: "
+                             "agent stopped answering;") == 0);
+    coord_events_flush(ev, 23);         /*  the turn is over: a later retry is not that */
+    e1.state = SW_TS_RUNNING;
+    e1.spec.attempt = 2;
+    coord_events_task(ev, &e1, 0, 24);
+    e1.state = SW_TS_QUEUED;
+    coord_events_task(ev, &e1, 0, 25);
+    CHECK(strcmp(s_take(&k), "j: e=dispatched task=e1 attempt=2 agent=a9;j: e=retried task=e1 "
+                             "attempt=2 agent=a9 reason=its attempt ended;") == 0);
     zlistx_destroy(&ag.tasks);
     coord_events_destroy(&ev);
     sw_buf_release(&k.log);

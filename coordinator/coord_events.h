@@ -36,14 +36,21 @@ void coord_events_destroy(coord_events_t **self_p);
 void coord_events_task(coord_events_t *self, coord_task_t *t, int64_t now_ms, int64_t wall_ms);
 /*  t was restored from Redis: no event for how it got there. */
 void coord_events_restored(coord_events_t *self, coord_task_t *t);
+/*  A DONE is about to be handed to the scheduler: a retry it causes says
+ *  how the attempt ended (status, exit code). */
+void coord_events_done(coord_events_t *self, const char *job, const char *id,
+                       int64_t attempt, const char *status, int exit_code);
 /*  Its agent accepted t (ACCEPT). */
 void coord_events_started(coord_events_t *self, coord_task_t *t, int64_t wall_ms);
 /*  Agent a is leaving or draining (event agent_lost, agent_left,
  *  agent_revoked, agent_drained, why may be NULL): one event in each job
  *  it runs tasks of, with how many. Call it before the scheduler takes
- *  the tasks off the agent. */
+ *  the tasks off the agent: their retries (until the next flush) name
+ *  the agent and why. */
 void coord_events_agent(coord_events_t *self, const coord_agent_t *a, const char *event,
                         const char *why, int64_t wall_ms);
+/*  A restarted coordinator took j up again (its tasks are restored). */
+void coord_events_resumed(coord_events_t *self, const coord_job_t *j, int64_t wall_ms);
 /*  Every task of j is final. */
 void coord_events_complete(coord_events_t *self, const coord_job_t *j, int64_t wall_ms);
 /*  The end of a loop turn: the "submitted" events gathered in it. */

@@ -20,7 +20,17 @@ static void
 s_persist(void *ctx, coord_task_t *t)
 {
     coord_server_t *self = ctx;
+    /*  first: is_new still says whether it was just submitted */
+    coord_events_task(self->events, t, sw_now_ms(), sw_wall_ms());
     coord_store_task(self->store, t);
+}
+
+/*  An event for a job's log goes on the store's pipeline. */
+static bool
+s_event(void *ctx, const char *job, int nf, const char *const *fv)
+{
+    coord_server_t *self = ctx;
+    return coord_store_event(self->store, job, nf, fv);
 }
 
 static void
@@ -59,6 +69,7 @@ s_finished(void *ctx, coord_task_t *t)
     if (j->nfinal == j->ntasks) {   /*  fan-in: once per task, so once here */
         j->complete_ms = sw_now_ms();
         coord_store_job_complete(self->store, j, true);
+        coord_events_complete(self->events, j, sw_wall_ms());
         log_info("job %s complete: %d task%s, %d succeeded, %d failed, %d timed out, "
                  "%d cancelled, %d skipped", j->id, j->ntasks, j->ntasks == 1 ? "" : "s",
                  j->counts[SW_TS_SUCCEEDED], j->counts[SW_TS_FAILED],
@@ -194,6 +205,9 @@ s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
         if (sw_ref_unpack(m->body, &r, false, &err) == 0) {
             log_debug("agent %s accepted %s/%s attempt %lld", a->id, r.job, r.id,
                       (long long) r.attempt);
+            coord_task_t *t = coord_sched_task(self->sched, r.job, r.id);
+            if (t && t->agent == a && t->spec.attempt == r.attempt)
+                coord_events_started(self->events, t, sw_wall_ms());
             sw_ref_release(&r);
         }
         else {
@@ -208,6 +222,7 @@ s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
             break;
         }
         self->done_count++;
+        coord_events_done(self->events, r.job, r.id, r.attempt, r.status, (int) r.exit_code);
         if (coord_sched_done(self->sched, a, &r, sw_now_ms(), sw_wall_ms()) < 0)
             log_info("ignored a stale DONE for %s/%s attempt %lld from %s", r.job, r.id,
                      (long long) r.attempt, a->id);
@@ -215,10 +230,13 @@ s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
         break;
     case SW_DRAIN:
         log_info("agent %s is draining: no new tasks for it", a->id);
+        if (!a->draining)
+            coord_events_agent(self->events, a, "agent_drained", NULL, sw_wall_ms());
         coord_sched_drain(self->sched, a);
         break;
     case SW_BYE:
         log_info("agent %s said BYE", a->id);
+        coord_events_agent(self->events, a, "agent_left", "agent left", sw_wall_ms());
         coord_sched_agent_lost(self->sched, a, "agent left", sw_wall_ms());
         break;
     default:
@@ -258,6 +276,7 @@ s_settle(coord_server_t *self)
 {
     int64_t now = sw_now_ms();
     coord_sched_dispatch(self->sched, now, sw_wall_ms());
+    coord_events_flush(self->events, sw_wall_ms());
     bool durable = coord_store_flush(self->store) == 0;
     s_send_outbox(self);
     if (zlistx_size(self->waiters) > 0)
@@ -325,6 +344,19 @@ s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+void
+coord_server_restored(coord_server_t *self)
+{
+    zlistx_t *jobs = coord_sched_job_list(self->sched);
+    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
+        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
+            if (!t->ev_state)
+                coord_events_restored(self->events, t);
+        coord_events_resumed(self->events, j, sw_wall_ms());
+    }
+    zlistx_destroy(&jobs);
+}
+
 coord_job_t *
 coord_server_job(coord_server_t *self, const char *id)
 {
@@ -333,6 +365,8 @@ coord_server_job(coord_server_t *self, const char *id)
     coord_job_t *j = coord_sched_job(self->sched, id);
     if (!j && (j = coord_store_load_job(self->store, self->sched, id))) {
         log_debug("job %s loaded from Redis", id);
+        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
+            coord_events_restored(self->events, t);
         if (j->nfinal == j->ntasks)
             j->complete_ms = sw_now_ms();
     }
@@ -400,6 +434,7 @@ void
 coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *why)
 {
     log_warnx("agent %s: %s: cutting it off", a->id, why);
+    coord_events_agent(self->events, a, "agent_revoked", why, sw_wall_ms());
     sw_msg_send_empty(self->agents, a->routing, SW_BYE);
     coord_sched_agent_lost(self->sched, a, why, sw_wall_ms());
 }
@@ -415,6 +450,12 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     s_drain(self, self->agents);
     int64_t now = sw_now_ms();
     s_check_keys(self, now);
+    /*  the agents coord_sched_expire is about to declare lost */
+    zlistx_t *all = coord_sched_agents(self->sched);
+    for (coord_agent_t *a = zlistx_first(all); a; a = zlistx_next(all))
+        if (now > a->expires_ms)
+            coord_events_agent(self->events, a, "agent_lost", "missed its heartbeats",
+                               sw_wall_ms());
     coord_sched_expire(self->sched, now, sw_wall_ms());
     zlistx_t *agents = coord_sched_agents(self->sched);
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
@@ -547,6 +588,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone };
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);
+    self->events = coord_events_new(s_event, self);
     self->peers = zhashx_new();
     self->outbox = zlistx_new();
     self->waiters = zlistx_new();
@@ -562,10 +604,18 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     int loaded = coord_store_load(self->store, self->sched,
                                   sw_now_ms() + conf->heartbeat_ms * conf->liveness * 3 + 5000,
                                   finished);
+    /*  What the restored tasks went through is in their job's log already;
+     *  those that finished while no coordinator ran say so now. */
+    coord_server_restored(self);
+    for (coord_task_t *t = zlistx_first(finished); t; t = zlistx_next(finished)) {
+        t->ev_state = SW_TS_RUNNING + 1;
+        coord_events_task(self->events, t, sw_now_ms(), sw_wall_ms());
+    }
     /*  Their DONE died with the old coordinator: their completion fires now. */
     for (coord_task_t *t = zlistx_first(finished); t; t = zlistx_next(finished))
         s_finished(self, t);
     zlistx_destroy(&finished);
+    coord_events_flush(self->events, sw_wall_ms());
     if (loaded > 0)
         log_info("resumed %d task(s) of %zu job(s) from Redis", loaded,
                  coord_sched_njobs(self->sched));
@@ -620,6 +670,7 @@ coord_server_destroy(coord_server_t **self_p)
     zlistx_destroy(&self->outbox);
     zhashx_destroy(&self->peers);
     coord_sched_destroy(&self->sched);
+    coord_events_destroy(&self->events);
     coord_store_destroy(&self->store);
     sw_redis_destroy(&self->redis);
     if (self->sigfd >= 0)

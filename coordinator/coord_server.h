@@ -9,6 +9,7 @@
 #define COORD_SERVER_H
 
 #include "coord_metrics.h"
+#include "coord_events.h"
 #include "coord_sched.h"
 #include "coord_store.h"
 #include "coord_web.h"
@@ -80,10 +81,14 @@ struct coord_server_t {
     coord_metrics_t *metrics;   /*  always counted; served with --metrics */
     sw_http_t     *metrics_http;
     coord_web_t   *web;         /*  --http */
+    coord_events_t *events;     /*  the jobs' event logs */
 };
 
 /*  The job in memory, or loaded from Redis if the coordinator forgot it
  *  (finished jobs are dropped from memory after keep_finished_s). */
+/*  Tasks loaded from Redis start their event log from the state they
+ *  were loaded in (coord_events_restored). */
+void coord_server_restored(coord_server_t *self);
 coord_job_t *coord_server_job(coord_server_t *self, const char *id);
 
 /*  Cuts an agent off: BYE, its tasks requeued, it is forgotten. */

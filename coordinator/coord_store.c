@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "sw_events.h"
 #include "sw_keys.h"
 
 struct coord_store_t {
@@ -135,6 +136,25 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                            "reason", t->reason ? t->reason : "" };
     s_append(self, hset, 18);
     free(key);
+}
+
+bool
+coord_store_event(coord_store_t *self, const char *job, int nf, const char *const *fv)
+{
+    if (self->failing)
+        return false;
+    char maxlen[24];
+    snprintf(maxlen, sizeof maxlen, "%d", SW_EVENTS_MAXLEN);
+    char *key = sw_key_job_events(job);
+    const char *argv[6 + 2 * 16] = { "XADD", key, "MAXLEN", "~", maxlen, "*" };
+    int argc = 6;
+    for (int i = 0; i < nf && i < 16; i++) {
+        argv[argc++] = fv[2 * i];
+        argv[argc++] = fv[2 * i + 1];
+    }
+    s_append(self, argv, argc);
+    free(key);
+    return true;
 }
 
 void

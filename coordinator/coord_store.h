@@ -21,6 +21,10 @@ void coord_store_destroy(coord_store_t **self_p);
 void coord_store_job(coord_store_t *self, const coord_job_t *j);
 void coord_store_task(coord_store_t *self, coord_task_t *t);
 void coord_store_current(coord_store_t *self, const char *job);
+/*  Appends one event to job's event log (coord_events.h: nf field/value
+ *  pairs in fv), on the same pipeline: XADD MAXLEN ~ SW_EVENTS_MAXLEN.
+ *  False when it was dropped (Redis is out). */
+bool coord_store_event(coord_store_t *self, const char *job, int nf, const char *const *fv);
 /*  Loads the current job name (NULL when none); caller frees. */
 char *coord_store_load_current(coord_store_t *self);
 /*  Rebuilds the scheduler's unfinished jobs and tasks from Redis after a
