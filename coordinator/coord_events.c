@@ -225,7 +225,6 @@ coord_events_restored(coord_events_t *self, coord_task_t *t)
 {
     t->ev_state = (uint8_t) (t->state + 1);
     t->ev_attempt = t->spec.attempt;
-    t->ev_cancelling = t->cancel_requested;
     (void) self;
 }
 
@@ -235,22 +234,14 @@ coord_events_task(coord_events_t *self, coord_task_t *t, int64_t now_ms, int64_t
     int old = (int) t->ev_state - 1;        /*  -1: no event yet */
     int64_t old_attempt = t->ev_attempt;
     sw_tstate_t now = t->state;
-    bool cancelling = t->cancel_requested && !t->ev_cancelling && now == SW_TS_RUNNING;
     t->ev_state = (uint8_t) (now + 1);
     t->ev_attempt = t->spec.attempt;
-    t->ev_cancelling = t->cancel_requested;
     if (old < 0 && !t->is_new)
         return;                 /*  restored: what it went through is told already */
     s_ev_t e;
     char why[300];
     if (old < 0)
         s_submitted(self, t);
-    if (cancelling) {
-        s_begin(&e, "cancelling", wall_ms);
-        s_task(&e, t, t->spec.attempt);
-        s_add(&e, "reason", t->reason);
-        s_emit(self, t->job->id, &e);
-    }
     if (old == (int) now && old_attempt == t->spec.attempt)
         return;
     switch (now) {
@@ -308,6 +299,16 @@ coord_events_task(coord_events_t *self, coord_task_t *t, int64_t now_ms, int64_t
     default:
         return;
     }
+    s_emit(self, t->job->id, &e);
+}
+
+void
+coord_events_cancelling(coord_events_t *self, coord_task_t *t, int64_t wall_ms)
+{
+    s_ev_t e;
+    s_begin(&e, "cancelling", wall_ms);
+    s_task(&e, t, t->spec.attempt);
+    s_add(&e, "reason", t->reason);
     s_emit(self, t->job->id, &e);
 }
 
@@ -482,7 +483,8 @@ coord_events_test(bool verbose)
     coord_events_task(ev, &b, 0, 8);
     b.cancel_requested = true;
     b.reason = "cancelled by swarm cancel";
-    coord_events_task(ev, &b, 0, 9);
+    coord_events_task(ev, &b, 0, 9);            /*  nothing: its state is the same */
+    coord_events_cancelling(ev, &b, 9);
     b.state = SW_TS_CANCELLED;
     b.reason = "cancelled by swarm cancel";
     b.exit_code = 143;

@@ -40,6 +40,8 @@ void coord_events_restored(coord_events_t *self, coord_task_t *t);
  *  how the attempt ended (status, exit code). */
 void coord_events_done(coord_events_t *self, const char *job, const char *id,
                        int64_t attempt, const char *status, int exit_code);
+/*  The coordinator asks t's agent to stop it (CANCEL). */
+void coord_events_cancelling(coord_events_t *self, coord_task_t *t, int64_t wall_ms);
 /*  Its agent accepted t (ACCEPT). */
 void coord_events_started(coord_events_t *self, coord_task_t *t, int64_t wall_ms);
 /*  Agent a is leaving or draining (event agent_lost, agent_left,

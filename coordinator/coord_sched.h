@@ -89,7 +89,6 @@ struct coord_task_t {
     bool           is_new;      /*  not yet persisted */
     /*  coord_events: what its last event showed (state + 1; 0: none yet) */
     uint8_t        ev_state;
-    bool           ev_cancelling;
     int64_t        ev_attempt;
     int64_t        not_before_ms;   /*  retry backoff: not dispatched before (monotonic) */
     int64_t        adopt_by_ms;     /*  restored as running: its agent must claim it by then */

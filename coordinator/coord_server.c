@@ -47,6 +47,7 @@ static void
 s_cancel(void *ctx, coord_task_t *t, coord_agent_t *a)
 {
     coord_server_t *self = ctx;
+    coord_events_cancelling(self->events, t, sw_wall_ms());
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
