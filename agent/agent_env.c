@@ -22,6 +22,13 @@ agent_env_match(const char *name, size_t namelen, const char *pattern)
 }
 
 bool
+agent_env_pattern_valid(const char *pattern)
+{
+    size_t n = strlen(pattern), star = strcspn(pattern, "*");
+    return n > 0 && !strchr(pattern, '=') && (star == n || star == n - 1);
+}
+
+bool
 agent_env_match_any(const char *name, size_t namelen, const sw_strv_t *patterns)
 {
     for (size_t i = 0; patterns && i < patterns->n; i++)
@@ -108,6 +115,10 @@ static const struct {
     { "HOME", "runners and git read their configuration there (~/.codex, ~/.claude, "
               "~/.gitconfig)" },
     { "XDG_*", "programs read their configuration there (git: XDG_CONFIG_HOME/git/config)" },
+    { "TMPDIR", "codex's workspace-write sandbox lets the model write where it points (the "
+                "agent's state dir, ~/.ssh)" },
+    { "SWARM_CTL_MODULE", "the swarm CLI loads code from it, and the runners start swarm mcp "
+                          "outside their sandbox" },
 };
 
 /*  git's identity and dates run nothing: they pass. */
@@ -207,6 +218,19 @@ agent_env_check(const agent_env_policy_t *p, const sw_task_t *t, sw_err_t *err)
     return 0;
 }
 
+bool
+agent_env_hook_admits(const agent_env_policy_t *p, const char *name)
+{
+    size_t len = strlen(name);
+    const char *why = NULL, *denied = agent_env_denied(name, len, &why);
+    if (!denied)
+        return true;
+    for (size_t k = 0; p->task_env && k < p->task_env->n; k++)
+        if (agent_env_match(name, len, p->task_env->v[k]) && s_narrow(p->task_env->v[k], denied))
+            return true;
+    return false;
+}
+
 /*  Whether the task's own env sets the variable of entry NAME=VALUE. */
 static bool
 s_task_sets(const sw_task_t *t, const char *entry)
@@ -269,6 +293,10 @@ agent_env_test(bool verbose)
     CHECK(!agent_env_match("LC", 2, "LC_*") && agent_env_match("ANY", 3, "*"));
     CHECK(agent_env_match("PATH=/x", 4, "PATH") && agent_env_namelen("PATH=/x") == 4);
     CHECK(agent_env_namelen("BARE") == 4);
+    CHECK(agent_env_pattern_valid("CC") && agent_env_pattern_valid("LC_*"));
+    CHECK(agent_env_pattern_valid("*") && agent_env_pattern_valid("\xc3\xa9T\xc3\xa9"));
+    CHECK(!agent_env_pattern_valid("") && !agent_env_pattern_valid("A=B"));
+    CHECK(!agent_env_pattern_valid("*X") && !agent_env_pattern_valid("A*B*"));
 
     /*  the agent's own variables: an allowlist */
     sw_strv_t extra = { 0 };
@@ -310,7 +338,8 @@ agent_env_test(bool verbose)
     const char *bad[] = { "LD_PRELOAD", "NODE_OPTIONS", "CODEX_HOME", "PYTHONSTARTUP",
                           "GIT_SSH_COMMAND", "GIT_CONFIG_COUNT", "BASH_ENV", "HOME", "PATH",
                           "CLAUDE_CONFIG_DIR", "HTTPS_PROXY", "OPENAI_BASE_URL",
-                          "BASH_FUNC_ls%%", "XDG_CONFIG_HOME", NULL };
+                          "BASH_FUNC_ls%%", "XDG_CONFIG_HOME", "SWARM_CTL_MODULE", "TMPDIR",
+                          NULL };
     for (const char **b = bad; *b; b++) {
         sw_task_t u;
         sw_task_copy(&u, &t);
@@ -319,8 +348,8 @@ agent_env_test(bool verbose)
         CHECK(strstr(err.msg, *b) && strstr(err.msg, "--task-env"));
         sw_task_release(&u);
     }
-    CHECK(strstr(err.msg, "task variable XDG_CONFIG_HOME is refused: ")
-          && strstr(err.msg, "(start the agent with --task-env XDG_CONFIG_HOME to allow it)"));
+    CHECK(strstr(err.msg, "task variable TMPDIR is refused: codex's workspace-write sandbox ")
+          && strstr(err.msg, "(start the agent with --task-env TMPDIR to allow it)"));
     sw_kv_set(&t.env, "GIT_AUTHOR_NAME", "me");
     sw_kv_set(&t.env, "NODE_ENVX", "1");       /*  NODE_*: refused */
     CHECK(agent_env_check(&pol, &t, &err) < 0 && strstr(err.msg, "NODE_ENVX"));
@@ -356,6 +385,13 @@ agent_env_test(bool verbose)
     CHECK(agent_env_check(&pol, &t, &err) == 0);
     sw_kv_set(&t.env, "LD_PRELOAD", "/x.so");
     CHECK(agent_env_check(&pol, &t, &err) == 0);
+    /*  ... but not for the node owner's hooks, unless --task-env names it */
+    CHECK(!agent_env_hook_admits(&pol, "LD_PRELOAD") && !agent_env_hook_admits(&pol, "NODE_ENVX"));
+    CHECK(agent_env_hook_admits(&pol, "MINE") && agent_env_hook_admits(&pol, "GIT_AUTHOR_NAME"));
+    sw_strv_push(&pats, "LD_PRELOAD");
+    pol.task_env = &pats;
+    CHECK(agent_env_hook_admits(&pol, "LD_PRELOAD") && !agent_env_hook_admits(&pol, "LD_AUDIT"));
+    pol.task_env = NULL;
     pol.allow_cmd = true;
     CHECK(agent_env_check(&pol, &t, &err) < 0 && strstr(err.msg, "NODE_ENVX is refused"));
     sw_task_release(&t);

@@ -23,6 +23,11 @@ size_t agent_env_namelen(const char *var);
 /*  Whether the name (NAMELEN bytes at NAME, not NUL-terminated) matches
  *  PATTERN: NAME, PREFIX* or *. */
 bool agent_env_match(const char *name, size_t namelen, const char *pattern);
+/*  Whether PATTERN can match a name: not empty, no '=', '*' only at its
+ *  end. For the options that take patterns (--pass-env, --task-env): a
+ *  pattern that matches nothing would refuse or drop every variable
+ *  without a word. */
+bool agent_env_pattern_valid(const char *pattern);
 /*  Whether NAME matches any of PATTERNS (NULL: none). */
 bool agent_env_match_any(const char *name, size_t namelen, const sw_strv_t *patterns);
 
@@ -62,6 +67,13 @@ typedef struct {
 
 /*  0 when every variable of T passes P, else -1 with the reason. */
 int agent_env_check(const agent_env_policy_t *p, const sw_task_t *t, sw_err_t *err);
+/*  Whether the task variable NAME, which passed agent_env_check, also
+ *  reaches the node owner's hooks (agent_hook): the denylist applies to
+ *  them whatever the task's runner, since the hook is not the task's
+ *  program. An exec task on an agent with --allow-exec and without
+ *  --allow-cmd may set LD_PRELOAD for its own program, not for the
+ *  owner's pre-task hook; a name --task-env names narrowly passes. */
+bool agent_env_hook_admits(const agent_env_policy_t *p, const char *name);
 /*  The denylist entry NAME falls under (its pattern and why it is
  *  refused), or NULL. */
 const char *agent_env_denied(const char *name, size_t namelen, const char **why);

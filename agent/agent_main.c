@@ -62,6 +62,8 @@ typedef struct {
     bool       foreground;
     bool       verbose;
     char      *metrics;         /*  ADDR of /metrics; NULL = off */
+    sw_strv_t  hook;            /*  NAME=PATH: the node owner's hooks around every task */
+    long long  hook_timeout_s;
 } agent_conf_t;
 
 typedef struct {
@@ -80,6 +82,7 @@ typedef struct {
     bool                draining;       /*  finishing what runs, then leaving */
     int64_t             drain_deadline; /*  monotonic; 0 = none */
     char                self_exe[4096]; /*  this binary, for the limits trampoline */
+    char               *hooks[AGENT_HOOK_COUNT];
     agent_metrics_t    *metrics;
     sw_http_t          *metrics_http;   /*  --metrics */
 } agent_t;
@@ -224,7 +227,8 @@ static const char s_usage[] =
     "usage: swarm-agent [-c FILE] [--coordinator EP] [--id NAME] [--slots N] [--label K=V]...\n"
     "                   [--workdir DIR] [--redis URL] [--codex PATH] [--claude PATH]\n"
     "                   [--allow-exec] [--allow-cmd PATTERN]... [--pass-env NAME]...\n"
-    "                   [--task-env PATTERN]...\n"
+    "                   [--task-env PATTERN]... [--hook pre-task|post-task=PATH]...\n"
+    "                   [--hook-timeout S]\n"
     "                   [--swarm-cli PATH | --no-mcp] [--claude-max-turns N]\n"
     "                   [--claude-max-budget-usd USD] [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--state-dir DIR] [--spool DIR]\n"
@@ -257,13 +261,14 @@ static const sw_opt_t s_opts[] = {
     { "allow-exec", 0, SW_OPT_FLAG, offsetof(agent_conf_t, allow_exec), 0, 0, NULL,
       "run plain commands (exec runner)" },
     { "swarm-cli", 0, SW_OPT_STR, offsetof(agent_conf_t, swarm_cli), 0, 0, "PATH",
-      "the swarm CLI codex workers run as their MCP server (default: beside this program)" },
+      "the swarm CLI codex and claude workers run as their MCP server (default: beside this "
+      "program)" },
     { "claude-max-turns", 0, SW_OPT_INT, offsetof(agent_conf_t, claude_max_turns), 1, 10000, "N",
       "claude --max-turns: default and ceiling per task" },
     { "claude-max-budget-usd", 0, SW_OPT_STR, offsetof(agent_conf_t, claude_max_budget_usd), 0,
       0, "USD", "claude --max-budget-usd: default and ceiling per task" },
     { "no-mcp", 0, SW_OPT_FLAG, offsetof(agent_conf_t, no_mcp), 0, 0, NULL,
-      "do not give codex workers the shared memory as MCP tools" },
+      "do not give codex and claude workers the shared memory as MCP tools" },
     { "allow-cmd", 0, SW_OPT_LIST, offsetof(agent_conf_t, allow_cmd), 0, 0, "PATTERN",
       "run only exec tasks whose program matches (glob; repeatable; implies --allow-exec)" },
     { "kill-grace-ms", 0, SW_OPT_INT, offsetof(agent_conf_t, grace_ms), 0, 600000, "MS",
@@ -279,6 +284,10 @@ static const sw_opt_t s_opts[] = {
       "also pass this variable of ours to tasks (repeatable; '*' passes all)" },
     { "task-env", 0, SW_OPT_LIST, offsetof(agent_conf_t, task_env), 0, 0, "NAME|PREFIX*",
       "the task variables allowed (repeatable; default: all but the list above)" },
+    { "hook", 0, SW_OPT_LIST, offsetof(agent_conf_t, hook), 0, 0, "NAME=PATH",
+      "the node owner's program around every task: pre-task=PATH or post-task=PATH" },
+    { "hook-timeout", 0, SW_OPT_INT, offsetof(agent_conf_t, hook_timeout_s), 1, 86400, "S",
+      "stop a hook after S s (default 300)" },
     { "rlimit-as", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_as), 0, 1LL << 50, "BYTES",
       "address-space limit of every task (default: inherited)" },
     { "rlimit-nofile", 0, SW_OPT_INT, offsetof(agent_conf_t, rlimit_nofile), 0, 1 << 20, "N",
@@ -314,6 +323,26 @@ s_render_metrics(void *arg, sw_buf_t *out)
     agent_metrics_render(self->metrics, &now, out);
 }
 
+/*  Whether libzmq can connect to EP at all (a usage error otherwise, not
+ *  a reconnect loop). A context of its own, ended before the agent forks
+ *  or starts czmq: it leaves no thread behind. */
+static int
+s_check_endpoint(const char *ep)
+{
+    void *ctx = zmq_ctx_new();
+    void *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    int rc = sock ? zmq_connect(sock, ep) : -1;
+    int e = zmq_errno(), linger = 0;
+    if (sock) {
+        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close(sock);
+    }
+    if (ctx)
+        zmq_ctx_term(ctx);
+    errno = e;
+    return rc;
+}
+
 /*  swarm-agent --exec-with-limits AS NOFILE ARGV...: set the limits, then
  *  become ARGV (looked up in PATH). Only the agent starts it this way. */
 static int
@@ -345,6 +374,7 @@ main(int argc, char **argv)
         return s_exec_with_limits(argc, argv);
     const char *env_redis = getenv("SWARM_REDIS");
     s_conf.grace_ms = 5000;
+    s_conf.hook_timeout_s = AGENT_HOOK_TIMEOUT_S;
     s_conf.max_output = 1 << 20;
     s_conf.log_ttl_s = AGENT_LIVE_TTL_S;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -409,14 +439,46 @@ main(int argc, char **argv)
         sw_kv_set(&self.labels, s_conf.labels.v[i], eq + 1);
         *eq = '=';
     }
+    const char *env_coordinator = getenv("SWARM_AGENT_COORDINATOR");
     if (!s_conf.coordinator)
-        s_conf.coordinator = xstrdup("tcp://127.0.0.1:7700");
+        s_conf.coordinator = xstrdup(env_coordinator && *env_coordinator ? env_coordinator
+                                                                         : "tcp://127.0.0.1:7700");
+    /*  An empty value (a config line "state-dir =") would be the current
+     *  directory; a pattern that can match nothing would refuse or drop
+     *  every variable without a word. */
+    const char *dir_opts[] = { "--state-dir", s_conf.state_dir, "--spool", s_conf.spool };
+    for (size_t i = 0; i < 4; i += 2)
+        if (dir_opts[i + 1] && !*dir_opts[i + 1]) {
+            fprintf(stderr, "swarm-agent: %s needs a directory\n", dir_opts[i]);
+            return 2;
+        }
+    const struct { const char *opt; const sw_strv_t *v; } pattern_opts[] = {
+        { "--task-env", &s_conf.task_env }, { "--pass-env", &s_conf.pass_env },
+    };
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < pattern_opts[i].v->n; k++)
+            if (!agent_env_pattern_valid(pattern_opts[i].v->v[k])) {
+                fprintf(stderr, "swarm-agent: %s '%s': a pattern is NAME, PREFIX* or * (no "
+                        "'=')\n", pattern_opts[i].opt, pattern_opts[i].v->v[k]);
+                return 2;
+            }
+    for (size_t k = 0; k < s_conf.allow_cmd.n; k++)
+        if (!*s_conf.allow_cmd.v[k]) {
+            fprintf(stderr, "swarm-agent: --allow-cmd '': an empty pattern allows no program\n");
+            return 2;
+        }
     if (!s_conf.redis)
         s_conf.redis = xstrdup(env_redis && *env_redis ? env_redis : SW_REDIS_DEFAULT);
     if (!s_conf.id)
         s_conf.id = xstrdup(self.host);
     if (!sw_id_valid(s_conf.id)) {
-        fprintf(stderr, "swarm-agent: invalid --id '%s'\n", s_conf.id);
+        fprintf(stderr, "swarm-agent: invalid --id '%s' (1-%d characters of A-Z a-z 0-9 . _ - "
+                "/ : @ +, not starting with - or .)\n", s_conf.id, SW_MAX_ID);
+        return 2;
+    }
+    if (s_check_endpoint(s_conf.coordinator) < 0) {
+        fprintf(stderr, "swarm-agent: invalid --coordinator '%s' (tcp://HOST:PORT, ipc://PATH): "
+                "%s\n", s_conf.coordinator, zmq_strerror(errno));
         return 2;
     }
     if (!s_conf.codex)
@@ -434,6 +496,11 @@ main(int argc, char **argv)
     }
     free(s_conf.workdir);
     s_conf.workdir = xstrdup(resolved);
+    /*  The node owner's hooks: checked before anything starts. */
+    if (agent_hooks_parse(&s_conf.hook, s_conf.workdir, self.hooks, &err) < 0) {
+        fprintf(stderr, "swarm-agent: %s\n", err.msg);
+        return 2;
+    }
     if (s_conf.redis_password_file && sw_redis_password_file(s_conf.redis_password_file, &err) < 0) {
         fprintf(stderr, "swarm-agent: %s\n", err.msg);
         return 2;
@@ -573,6 +640,9 @@ main(int argc, char **argv)
                                          .max_output = s_conf.max_output,
                                          .rlimit_as = s_conf.rlimit_as,
                                          .rlimit_nofile = s_conf.rlimit_nofile,
+                                         .hooks = { self.hooks[AGENT_HOOK_PRE_TASK],
+                                                    self.hooks[AGENT_HOOK_POST_TASK] },
+                                         .hook_timeout_ms = s_conf.hook_timeout_s * 1000,
                                          .redis_url = s_conf.redis,
                                          .log_ttl_s = s_conf.log_ttl_s };
     self.loop = zloop_new();
@@ -602,6 +672,26 @@ main(int argc, char **argv)
              agent_state_dir(state),
              s_conf.allow_cmd.n ? ", exec allowed for --allow-cmd programs"
              : s_conf.allow_exec ? ", exec allowed" : "");
+    for (int h = 0; h < AGENT_HOOK_COUNT; h++)
+        if (self.hooks[h])
+            log_info("%s hook: %s (timeout %lld s)", agent_hook_name(h), self.hooks[h],
+                     s_conf.hook_timeout_s);
+    /*  codex's workspace-write sandbox lets the model write /tmp and the
+     *  TMPDIR it inherits (ours): state there is in a task's reach. */
+    const char *tmp_dirs[] = { "/tmp", getenv("TMPDIR") };
+    for (size_t i = 0; i < 2; i++) {
+        char *tmp = tmp_dirs[i] && tmp_dirs[i][0] == '/' ? realpath(tmp_dirs[i], NULL) : NULL;
+        const char *mine = !tmp ? NULL
+                         : agent_path_inside(agent_state_dir(state), tmp) ? agent_state_dir(state)
+                         : agent_path_inside(spool_dir, tmp) ? spool_dir : NULL;
+        if (mine)
+            log_warnx("%s is under %s, which codex's workspace-write sandbox lets tasks "
+                      "write: give the agent's state a place of its own (--state-dir, --spool)",
+                      mine, tmp);
+        free(tmp);
+        if (mine)
+            break;
+    }
     zloop_start(self.loop);
 
     /*  Leaving: the coordinator requeues what we ran; nothing we started
@@ -618,6 +708,8 @@ main(int argc, char **argv)
     sw_kv_release(&self.labels);
     free((char *) self.rconf.mcp);
     free((char *) self.rconf.redis_password_file);
+    for (int h = 0; h < AGENT_HOOK_COUNT; h++)
+        free(self.hooks[h]);
     close(self.sigfd);
     zsys_shutdown();
     return 0;

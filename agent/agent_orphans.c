@@ -125,6 +125,27 @@ agent_orphans_token(pid_t pid, char **token)
     return s_env_get(pid, AGENT_RUN_ENV, token);
 }
 
+/*  Whether PID is a live process: a zombie is not (its parent has not
+ *  reaped it yet, maybe never), though kill(pid, 0) says it exists. */
+static bool
+s_alive(pid_t pid)
+{
+    if (kill(pid, 0) < 0 && errno == ESRCH)
+        return false;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    sw_buf_t stat;
+    sw_buf_init(&stat);
+    char state = '?';
+    if (sw_read_file(path, 4096, &stat, NULL) == 0) {
+        const char *p = strrchr(stat.data, ')');
+        if (p)
+            sscanf(p + 1, " %c", &state);
+    }
+    sw_buf_release(&stat);
+    return state != 'Z' && state != 'X';
+}
+
 static void
 s_kill_tree(pid_t pid)
 {
@@ -152,7 +173,7 @@ agent_orphans_leftovers(const char *agent_id)
                  && atoi(token) != (int) me;
         /*  Its agent must be gone: a live one (another agent of the same id
          *  on this host, in a test say) looks after its own. */
-        if (ours && (kill((pid_t) atoi(token), 0) < 0 && errno == ESRCH)) {
+        if (ours && !s_alive((pid_t) atoi(token))) {
             s_kill_tree(pid);
             killed++;
         }

@@ -163,8 +163,8 @@ s_text(const char *s, size_t n)
     return j;
 }
 
-char *
-agent_result_json(const agent_result_t *r)
+json_t *
+agent_result_doc(const agent_result_t *r)
 {
     const sw_task_t *t = r->task;
     char started[40];
@@ -191,9 +191,17 @@ agent_result_json(const agent_result_t *r)
     json_object_set_new(o, "output", s_text(r->output, r->output_len));
     json_object_set_new(o, "output_truncated", json_boolean(r->output_truncated));
     json_object_set_new(o, "stderr_tail", s_text(r->stderr_tail, r->stderr_len));
-    json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
+    /*  an error may quote what a task brought (its --dir, a reference): text */
+    json_object_set_new(o, "error", r->error ? s_text(r->error, strlen(r->error)) : json_null());
     if (r->usage)
         json_object_set(o, "usage", r->usage);
+    return o;
+}
+
+char *
+agent_result_json(const agent_result_t *r)
+{
+    json_t *o = agent_result_doc(r);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -322,7 +330,7 @@ agent_result_test(bool verbose)
     agent_result_t r = { .task = &t, .agent = "a1", .host = "h", .status = "failed",
                          .exit_code = -1, .signal = SIGKILL, .started_wall_ms = 1000,
                          .output = "bad \xff byte\n", .output_len = 11,
-                         .stderr_tail = "", .error = "boom" };
+                         .stderr_tail = "", .error = "working directory d\xff: gone" };
     char *json = agent_result_json(&r);
     json_error_t jerr;
     json_t *o = json_loads(json, 0, &jerr);
@@ -330,6 +338,9 @@ agent_result_test(bool verbose)
     CHECK(json_is_null(json_object_get(o, "exit_code")));
     CHECK(strcmp(json_string_value(json_object_get(o, "signal")), "KILL") == 0);
     CHECK(strcmp(json_string_value(json_object_get(o, "output")), "bad \xEF\xBF\xBD byte\n") == 0);
+    /*  an error quoting user bytes (a --dir, a reference) is kept, as text */
+    CHECK(strcmp(json_string_value(json_object_get(o, "error")),
+                 "working directory d\xEF\xBF\xBD: gone") == 0);
     CHECK(strcmp(json_string_value(json_object_get(o, "started_at")),
                  "1970-01-01T00:00:01.000Z") == 0);
     json_decref(o);

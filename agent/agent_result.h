@@ -71,7 +71,13 @@ void agent_answer_collect(const char *runner, const char *out, size_t out_len,
                           bool lastmsg_truncated, agent_answer_t *a);
 void agent_answer_release(agent_answer_t *a);
 
-/*  The result JSON; caller frees. Bytes that are not UTF-8 become U+FFFD. */
+/*  The result document (new reference): id, job, type, runner, status,
+ *  exit_code, signal, attempt, agent, host, started_at, duration_ms,
+ *  output, output_truncated, stderr_tail, error, usage. The run adds
+ *  hooks (agent_hook_doc per hook that ran) before it is stored. Bytes
+ *  that are not UTF-8 become U+FFFD. */
+json_t *agent_result_doc(const agent_result_t *r);
+/*  The same, as compact JSON text; caller frees. */
 char *agent_result_json(const agent_result_t *r);
 
 /*  1 stored, 0 refused (a newer attempt owns the task), -1 Redis error. */

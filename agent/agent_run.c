@@ -11,8 +11,10 @@
 
 #include "agent_child.h"
 #include "agent_env.h"
+#include "agent_hook.h"
 #include "agent_live.h"
 #include "agent_orphans.h"
+#include "agent_prepare.h"
 #include "agent_result.h"
 #include "agent_spool.h"
 
@@ -20,27 +22,39 @@ extern char **environ;
 
 typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
 
+/*  What the run's child is. A run has one child at a time, in this order:
+ *  the pre-task hook, the runner, the post-task hook. */
+typedef enum { CHILD_PRE_TASK, CHILD_TASK, CHILD_POST_TASK } child_role_t;
+
 typedef struct {
     agent_runs_t *runs;
     sw_task_t     task;
     run_state_t   state;
     char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
+    char         *live;         /*  the SWARM_RUN of the child now running: the runner's
+                                    token, or the hook's ("TOKEN pre-task"); NULL */
     /*  prepare and spawn */
-    char         *lastmsg;      /*  codex's -o file */
-    char         *schema;       /*  codex's --output-schema file */
+    agent_launch_t launch;      /*  what prepare made (agent_prepare.h) */
+    char         *dir;          /*  the working directory, once prepare passed: hooks
+                                    run there */
     char         *error;        /*  why it could not run */
     bool          deterministic;    /*  ... for a reason no retry changes */
-    int           prompt_fd;    /*  the child's stdin (codex, claude), until the spawn */
-    char         *prompt_path;
+    bool          start_failed; /*  prepare or the runner's spawn failed (metrics) */
+    /*  the child in flight */
     agent_child_t child;
-    bool          spawned;
-    agent_log_t  *log;          /*  its live output stream */
+    child_role_t  role;
+    bool          spawned;      /*  child holds a process (until released) */
+    bool          cancelled;    /*  a CANCEL came: the runner no longer starts */
+    agent_log_t  *log;          /*  the runner's live output stream */
     /*  result and store */
     const char   *status;
     bool          retryable;    /*  worth another attempt, maybe elsewhere */
+    int           exit_code;    /*  the runner's; -1 when it never ran */
+    sw_buf_t      errtail;      /*  the stderr tail of a run whose runner never started */
+    json_t       *doc;          /*  the result document, until it is text */
+    json_t       *hooks;        /*  its hooks field; NULL while no hook ran */
     char         *json;         /*  result waiting to be stored */
     bool          spooled;      /*  its result is in the spool */
-    int           exit_code;    /*  of a result loaded from the spool */
 } run_t;
 
 struct agent_runs_t {
@@ -58,20 +72,6 @@ struct agent_runs_t {
 static void s_check(agent_runs_t *self, run_t *run);
 static void s_sweep(agent_runs_t *self);
 
-/*  Once the child has its stdin (or will never run), the prompt file goes:
- *  no prompt stays on disk. */
-static void
-s_prompt_close(run_t *run)
-{
-    if (run->prompt_fd >= 0)
-        close(run->prompt_fd);
-    run->prompt_fd = -1;
-    if (run->prompt_path)
-        unlink(run->prompt_path);
-    free(run->prompt_path);
-    run->prompt_path = NULL;
-}
-
 static void
 s_run_destroy(run_t **run_p)
 {
@@ -81,16 +81,15 @@ s_run_destroy(run_t **run_p)
     if (run->spawned)
         agent_child_release(&run->child);
     agent_log_destroy(&run->log);
-    s_prompt_close(run);
-    if (run->lastmsg)
-        unlink(run->lastmsg);
-    if (run->schema)
-        unlink(run->schema);
+    agent_launch_release(&run->launch);
     sw_task_release(&run->task);
     free(run->token);
-    free(run->lastmsg);
-    free(run->schema);
+    free(run->live);
     free(run->error);
+    free(run->dir);
+    sw_buf_release(&run->errtail);
+    json_decref(run->doc);
+    json_decref(run->hooks);
     free(run->json);
     free(run);
     *run_p = NULL;
@@ -108,14 +107,6 @@ s_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
 
 /*  --- stage: store ----------------------------------------------------------------- */
 
-static int
-s_exit_code(const run_t *run)
-{
-    if (run->spawned)
-        return run->child.reaped ? agent_child_exit_code(&run->child) : -1;
-    return run->exit_code;
-}
-
 /*  Stores the result, then says DONE. A failed write is retried from the
  *  tick: DONE goes out only once the result is safe in Redis, and until
  *  then the result is in the spool. */
@@ -123,14 +114,14 @@ static void
 s_store(agent_runs_t *self, run_t *run)
 {
     agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
-                          (char *) run->status, s_exit_code(run), run->retryable, run->json };
+                          (char *) run->status, run->exit_code, run->retryable, run->json };
     bool was_spooled = run->spooled;
     int rc = agent_store_result(self->store, &s, &run->spooled);
     if (run->spooled && !was_spooled)
         agent_metrics_spooled(self->conf->metrics);
     if (rc < 0)
         return;
-    int code = s_exit_code(run);
+    int code = run->exit_code;
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
                  run->retryable);
     run->state = RUN_DONE;
@@ -138,9 +129,23 @@ s_store(agent_runs_t *self, run_t *run)
              (long long) run->task.attempt, run->status);
 }
 
+/*  The end of the result stage: the document, with its hooks field,
+ *  becomes the text that is stored. */
+static void
+s_store_result(agent_runs_t *self, run_t *run)
+{
+    if (run->hooks)
+        json_object_set(run->doc, "hooks", run->hooks);
+    run->json = json_dumps(run->doc, JSON_COMPACT);
+    json_decref(run->doc);
+    run->doc = NULL;
+    run->state = RUN_STORING;
+    s_store(self, run);
+}
+
 /*  --- stages: collect and result ----------------------------------------------------- */
 
-/*  What the finished child left: its status, and the runner's answer
+/*  What the finished runner left: its status, and its answer
  *  (agent_answer_collect: codex's -o file or last agent_message, claude's
  *  result, a command's stdout) into a. */
 static void
@@ -148,7 +153,7 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
           sw_buf_t *errtail)
 {
     agent_child_t *c = &run->child;
-    r->exit_code = agent_child_exit_code(c);
+    r->exit_code = run->exit_code = agent_child_exit_code(c);
     r->signal = agent_child_signal(c);
     r->started_wall_ms = c->start_wall_ms;
     r->duration_ms = c->duration_ms;
@@ -170,8 +175,8 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
     sw_buf_init(&last);
     bool last_cut = false;
     sw_capture_render(&c->out, &out);
-    if (run->lastmsg)
-        agent_state_read(run->lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
+    if (run->launch.lastmsg)
+        agent_state_read(run->launch.lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
     agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
                          last.data, last.len, last_cut, a);
     sw_buf_release(&out);
@@ -183,10 +188,26 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
     sw_capture_render(&c->err, errtail);
 }
 
-/*  The task is over: its result document, then on to the store. */
+/*  Releases the finished (reaped) child: the run may start the next. */
 static void
-s_complete(agent_runs_t *self, run_t *run)
+s_child_release(run_t *run)
 {
+    if (run->spawned)
+        agent_child_release(&run->child);
+    run->spawned = false;
+    free(run->live);
+    run->live = NULL;
+}
+
+static void s_hook_start(agent_runs_t *self, run_t *run, agent_hook_t h);
+
+/*  The task is over, the runner's child finished or never started: the
+ *  result document, then the post-task hook (when there is one and the
+ *  run reached its working directory), then the store. */
+static void
+s_result(agent_runs_t *self, run_t *run)
+{
+    bool ran = run->spawned && run->role == CHILD_TASK;
     sw_buf_t errtail;
     sw_buf_init(&errtail);
     agent_answer_t a = { 0 };
@@ -194,20 +215,23 @@ s_complete(agent_runs_t *self, run_t *run)
     agent_result_t r = { .task = &run->task, .agent = self->conf->agent_id,
                          .host = self->conf->host, .exit_code = -1,
                          .started_wall_ms = sw_wall_ms(), .error = run->error };
-    if (run->spawned)
+    if (ran)
         s_collect(self, run, &r, &a, &errtail);
     else {
-        run->status = "failed";
-        /*  a missing binary or directory may exist on another agent */
-        run->retryable = !run->deterministic;
-        if (run->error)
+        /*  a CANCEL during the pre-task hook; else a failure before the
+         *  runner: a missing binary or directory may exist on another
+         *  agent, a hook's crash or timeout may pass there */
+        run->status = run->cancelled ? "cancelled" : "failed";
+        run->retryable = !run->cancelled && !run->deterministic;
+        if (run->errtail.len)
+            sw_buf_add(&errtail, run->errtail.data, run->errtail.len);
+        else if (run->error)
             sw_buf_addstr(&errtail, run->error);
     }
-    if (!run->spawned)
+    if (run->start_failed)
         agent_metrics_spawn_failed(self->conf->metrics, run->task.runner);
     agent_metrics_finished(self->conf->metrics, run->status, run->task.runner,
-                           run->spawned ? run->child.out.total : 0,
-                           run->spawned ? run->child.err.total : 0);
+                           ran ? run->child.out.total : 0, ran ? run->child.err.total : 0);
     r.status = run->status;
     r.output = a.output.data;
     r.output_len = a.output.len;
@@ -215,13 +239,17 @@ s_complete(agent_runs_t *self, run_t *run)
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;
     r.usage = a.usage;
-    agent_log_end(&run->log, run->status, run->spawned ? r.exit_code : -1, r.error);
-    run->json = agent_result_json(&r);
+    agent_log_end(&run->log, run->status, ran ? r.exit_code : -1, r.error);
+    run->doc = agent_result_doc(&r);
     agent_answer_release(&a);
     sw_buf_release(&errtail);
-    run->state = RUN_STORING;
-    self->sweep = true;
-    s_store(self, run);
+    if (ran)
+        s_child_release(run);
+    self->sweep = true;         /*  what the runner left goes, even while post-task runs */
+    if (self->conf->hooks[AGENT_HOOK_POST_TASK] && run->dir)
+        s_hook_start(self, run, AGENT_HOOK_POST_TASK);
+    else
+        s_store_result(self, run);
 }
 
 /*  --- stage: supervise ----------------------------------------------------------------- */
@@ -239,8 +267,13 @@ s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     run_t *run = arg;
     /*  libzmq reports a pipe's hang-up as ZMQ_POLLERR: read to find EOF. */
     int fd = item->fd;
+    /*  An item of a child already released (its number may be another
+     *  child's now) is not read. */
+    if (!run->spawned || fd < 0 || (fd != run->child.out_fd && fd != run->child.err_fd))
+        return 0;
     int eof = agent_child_read(&run->child, fd, sw_now_ms());
-    agent_log_flush(run->log);
+    if (run->role == CHILD_TASK)
+        agent_log_flush(run->log);
     if (eof == 1) {
         zmq_pollitem_t end = { NULL, fd, 0, 0 };
         zloop_poller_end(loop, &end);
@@ -299,190 +332,105 @@ s_on_pidfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+static void s_spawn(agent_runs_t *self, run_t *run);
+
+/*  A hook's child finished: its entry in the result's hooks field, and
+ *  what follows it. A pre-task hook that did not succeed fails the task
+ *  (its reason and stderr tail), and the runner never starts; a post-task
+ *  hook's failure is logged and recorded, the task's status stays. */
+static void
+s_hook_done(agent_runs_t *self, run_t *run, agent_hook_t h, const char *spawn_error)
+{
+    agent_child_t *c = &run->child;
+    sw_buf_t out, err;
+    sw_buf_init(&out);
+    sw_buf_init(&err);
+    agent_hook_end_t e = { .h = h, .spawned = !spawn_error, .spawn_error = spawn_error,
+                           .timeout_ms = self->conf->hook_timeout_ms };
+    if (!spawn_error) {
+        e.stop = c->stop;
+        e.exit_code = agent_child_exit_code(c);
+        e.signal = agent_child_signal(c);
+        e.duration_ms = c->duration_ms;
+        sw_capture_render(&c->out, &out);
+        sw_capture_render(&c->err, &err);
+        e.out = out.data;
+        e.out_len = out.len;
+        e.err = err.data;
+        e.err_len = err.len;
+    }
+    if (!run->hooks)
+        run->hooks = json_object();
+    json_object_set_new(run->hooks, agent_hook_name(h), agent_hook_doc(&e));
+    char *why = agent_hook_error(&e);
+    if (why) {
+        /*  the last line of its stderr says most */
+        size_t n = err.len;
+        while (n > 0 && err.data[n - 1] == '\n')
+            n--;
+        size_t b = n;
+        while (b > 0 && err.data[b - 1] != '\n')
+            b--;
+        log_warnx("task %s/%s attempt %lld: %s%s%.*s", run->task.job, run->task.id,
+                  (long long) run->task.attempt, why, n > b ? ": " : "",
+                  (int) (n - b > 300 ? 300 : n - b), err.data ? err.data + b : "");
+    }
+    s_child_release(run);
+    if (h == AGENT_HOOK_POST_TASK)
+        s_store_result(self, run);
+    else if (!why && !run->cancelled)
+        s_spawn(self, run);
+    else {
+        if (!run->cancelled) {
+            run->error = why;
+            why = NULL;
+            run->deterministic = !agent_hook_retryable(&e);
+            sw_buf_add(&run->errtail, err.data, err.len);
+        }
+        agent_launch_spawned(&run->launch);
+        s_result(self, run);
+    }
+    free(why);
+    sw_buf_release(&out);
+    sw_buf_release(&err);
+}
+
+/*  Once the run's child has exited and both its pipes reached EOF: the
+ *  stage after it. */
 static void
 s_check(agent_runs_t *self, run_t *run)
 {
-    if (run->state != RUN_ACTIVE || (run->spawned && !agent_child_finished(&run->child)))
+    if (run->state != RUN_ACTIVE || !run->spawned || !agent_child_finished(&run->child))
         return;
-    if (run->spawned)
-        agent_child_finish(&run->child);    /*  the last group kill, then the reap */
-    s_complete(self, run);
+    agent_child_finish(&run->child);    /*  the last group kill, then the reap */
+    if (run->role == CHILD_TASK)
+        s_result(self, run);
+    else
+        s_hook_done(self, run, run->role == CHILD_PRE_TASK ? AGENT_HOOK_PRE_TASK
+                                                           : AGENT_HOOK_POST_TASK, NULL);
 }
 
 /*  --- stages: prepare and spawn ---------------------------------------------------------- */
 
-/*  The expanded prompt, in a private file that becomes the runner's stdin:
- *  never in argv, where an option parser would read it and the kernel
- *  caps it at 128 KiB. */
-static int
-s_prompt_file(agent_runs_t *self, run_t *run)
-{
-    const sw_task_t *t = &run->task;
-    sw_err_t err = { 0 };
-    run->prompt_fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "prompt",
-                                        &run->prompt_path, &err);
-    if (run->prompt_fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    const char *p = t->prompt;
-    size_t len = strlen(p), off = 0;
-    while (off < len) {
-        ssize_t w = write(run->prompt_fd, p + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            break;
-        off += (size_t) w;
-    }
-    if (off < len || lseek(run->prompt_fd, 0, SEEK_SET) != 0) {
-        run->error = xasprintf("cannot write the prompt to %s: %s", run->prompt_path,
-                               strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/*  codex's last-message file (-o; created empty here, so nothing else can
- *  take its name) and its output schema, in the state directory. */
-static int
-s_codex_files(agent_runs_t *self, run_t *run)
-{
-    const sw_task_t *t = &run->task;
-    sw_err_t err = { 0 };
-    int fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "last",
-                                &run->lastmsg, &err);
-    if (fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    close(fd);
-    if (!t->output_schema)
-        return 0;
-    fd = agent_state_create(self->conf->state, t->job, t->id, t->attempt, "schema.json",
-                            &run->schema, &err);
-    if (fd < 0) {
-        run->error = xstrdup(err.msg);
-        return -1;
-    }
-    size_t len = strlen(t->output_schema);
-    bool ok = write(fd, t->output_schema, len) == (ssize_t) len;
-    if (close(fd) < 0)
-        ok = false;
-    if (!ok) {
-        run->error = xasprintf("cannot write the output schema to %s: %s", run->schema,
-                               strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/*  What a prepared run hands the spawn. */
-typedef struct {
-    char     *dir;
-    sw_strv_t argv;
-    char    **envp;
-} s_launch_t;
-
+/*  The run's child on the loop: its pipes and pidfd. */
 static void
-s_launch_release(s_launch_t *l)
+s_watch(agent_runs_t *self, run_t *run, child_role_t role, char *live)
 {
-    free(l->dir);
-    sw_strv_release(&l->argv);
-    agent_env_free(l->envp);
-    memset(l, 0, sizeof *l);
-}
-
-/*  Stage prepare: everything the spawn needs, checked in the order that
- *  costs least first. -1 with run->error (and run->deterministic when no
- *  other attempt could pass). */
-static int
-s_prepare(agent_runs_t *self, run_t *run, s_launch_t *l)
-{
-    const agent_run_conf_t *conf = self->conf;
-    sw_err_t err = { 0 };
-    const sw_task_t *t = &run->task;
-    /*  A variable that could make the runner run foreign code: refused
-     *  before anything else happens (agent_env.h). */
-    if (agent_env_check(&conf->env_policy, t, &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
+    run->spawned = true;
+    run->role = role;
+    free(run->live);
+    run->live = live;
+    zmq_pollitem_t out_item = { NULL, run->child.out_fd, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t err_item = { NULL, run->child.err_fd, ZMQ_POLLIN, 0 };
+    zloop_poller(self->loop, &out_item, s_on_pipe, run);
+    zloop_poller(self->loop, &err_item, s_on_pipe, run);
+    zloop_poller_set_tolerant(self->loop, &out_item);
+    zloop_poller_set_tolerant(self->loop, &err_item);
+    if (run->child.pidfd >= 0) {
+        zmq_pollitem_t pid_item = { NULL, run->child.pidfd, ZMQ_POLLIN, 0 };
+        zloop_poller(self->loop, &pid_item, s_on_pidfd, self);
+        zloop_poller_set_tolerant(self->loop, &pid_item);
     }
-    l->dir = !t->dir ? xstrdup(conf->workdir)
-           : t->dir[0] == '/' ? xstrdup(t->dir)
-           : xasprintf("%s/%s", conf->workdir, t->dir);
-    struct stat sb;
-    char *real = NULL;
-    int e = stat(l->dir, &sb) < 0 ? errno : !S_ISDIR(sb.st_mode) ? ENOTDIR
-          : !(real = realpath(l->dir, NULL)) ? errno : 0;
-    if (e) {
-        /*  it may exist on another agent: retryable */
-        run->error = xasprintf("working directory %s: %s", l->dir, strerror(e));
-        return -1;
-    }
-    /*  The agent's own files are out of every task's reach: no task runs
-     *  where they are, whatever its --dir says. */
-    const char *state_dir = agent_state_dir(conf->state);
-    bool in_state = agent_path_inside(real, state_dir) || agent_path_inside(state_dir, real)
-                 || (conf->spool_dir && (agent_path_inside(real, conf->spool_dir)
-                                         || agent_path_inside(conf->spool_dir, real)));
-    free(real);
-    if (in_state) {
-        run->error = xasprintf("working directory %s holds the agent's state: no task may "
-                               "run there", l->dir);
-        run->deterministic = true;
-        return -1;
-    }
-    if (strcmp(t->runner, "codex") == 0 && s_codex_files(self, run) < 0)
-        return -1;
-    if (t->prompt && strstr(t->prompt, "{{")) {
-        sw_buf_t expanded;
-        sw_buf_init(&expanded);
-        if (agent_store_expand(self->store, t, &expanded, &err) < 0) {
-            sw_buf_release(&expanded);
-            run->error = xstrdup(err.msg);
-            run->deterministic = err.code == SW_ENOTFOUND;
-            return -1;
-        }
-        free(run->task.prompt);
-        run->task.prompt = expanded.data;
-    }
-    if (t->prompt && s_prompt_file(self, run) < 0)
-        return -1;
-    if (agent_runner_argv(conf->runner, t, l->dir, run->lastmsg, run->schema, &l->argv,
-                          &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
-    }
-    l->envp = agent_env_build(environ, conf->pass_env, t, conf->agent_id, run->token);
-    if (conf->rlimit_as || conf->rlimit_nofile) {
-        /*  posix_spawn cannot set limits: the child execs this agent once
-         *  more, which sets them and execs the runner (no window without
-         *  them, unlike prlimit after the spawn). */
-        sw_strv_t wrapped = { 0 };
-        char lim[2][32];
-        snprintf(lim[0], sizeof lim[0], "%lld", conf->rlimit_as);
-        snprintf(lim[1], sizeof lim[1], "%lld", conf->rlimit_nofile);
-        sw_strv_push(&wrapped, conf->self_exe);
-        sw_strv_push(&wrapped, conf->exec_limits_arg);
-        sw_strv_push(&wrapped, lim[0]);
-        sw_strv_push(&wrapped, lim[1]);
-        for (size_t i = 0; i < l->argv.n; i++)
-            sw_strv_push(&wrapped, l->argv.v[i]);
-        sw_strv_release(&l->argv);
-        l->argv = wrapped;
-    }
-    /*  An exec task's argv is the task's own: one that the kernel would
-     *  refuse fails now, once, with the numbers (no retry changes them). */
-    if (agent_child_check_args(l->argv.v[0], l->argv.v, l->envp, agent_child_arg_limit(),
-                               &err) < 0) {
-        run->error = xstrdup(err.msg);
-        run->deterministic = true;
-        return -1;
-    }
-    return 0;
 }
 
 /*  What the child writes also goes to its live output. */
@@ -493,15 +441,17 @@ s_tee(void *ctx, int stream, const char *data, size_t n)
     agent_log_feed(run->log, stream == 1 ? AGENT_ERR : AGENT_OUT, data, n);
 }
 
-/*  Stage spawn: the child, its pipes and pidfd on the loop. */
-static int
-s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
+/*  Stage spawn: the runner's child, supervised from here on. A runner
+ *  that cannot start completes the run at once (its result says why). */
+static void
+s_spawn(agent_runs_t *self, run_t *run)
 {
     const agent_run_conf_t *conf = self->conf;
     const sw_task_t *t = &run->task;
+    const agent_launch_t *l = &run->launch;
     sw_err_t err = { 0 };
     agent_child_opts_t o = {
-        .argv = l->argv.v, .envp = l->envp, .dir = l->dir, .stdin_fd = run->prompt_fd,
+        .argv = l->argv.v, .envp = l->envp, .dir = l->dir, .stdin_fd = l->prompt_fd,
         .timeout_ms = t->timeout_s * 1000, .idle_ms = t->idle_timeout_s * 1000,
         .grace_ms = conf->grace_ms,
         /*  codex cleans up its tool processes on SIGINT */
@@ -517,7 +467,7 @@ s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
         o.out_tail = (size_t) conf->max_output > 8192 ? (size_t) conf->max_output - 4096 : 4096;
     }
     int rc = agent_child_spawn(&run->child, &o, &err);
-    s_prompt_close(run);        /*  the child has it, or will never */
+    agent_launch_spawned(&run->launch);     /*  the child has its prompt, or never will */
     if (rc < 0) {
         int e = run->child.spawn_errno;
         bool missing = e == ENOENT;
@@ -530,36 +480,72 @@ s_spawn(agent_runs_t *self, run_t *run, const s_launch_t *l)
         /*  What the task itself brings fails everywhere; a runner or
          *  program missing here may be on another agent. */
         run->deterministic = e == E2BIG || e == ENOEXEC || e == ENAMETOOLONG;
-        return -1;
+        run->start_failed = true;
+        log_warnx("task %s/%s cannot run: %s", t->job, t->id, run->error);
+        s_result(self, run);
+        return;
     }
-    run->spawned = true;
-    zmq_pollitem_t out_item = { NULL, run->child.out_fd, ZMQ_POLLIN, 0 };
-    zmq_pollitem_t err_item = { NULL, run->child.err_fd, ZMQ_POLLIN, 0 };
-    zloop_poller(self->loop, &out_item, s_on_pipe, run);
-    zloop_poller(self->loop, &err_item, s_on_pipe, run);
-    zloop_poller_set_tolerant(self->loop, &out_item);
-    zloop_poller_set_tolerant(self->loop, &err_item);
-    if (run->child.pidfd >= 0) {
-        zmq_pollitem_t pid_item = { NULL, run->child.pidfd, ZMQ_POLLIN, 0 };
-        zloop_poller(self->loop, &pid_item, s_on_pidfd, self);
-        zloop_poller_set_tolerant(self->loop, &pid_item);
-    }
+    s_watch(self, run, CHILD_TASK, xstrdup(run->token));
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);
-    return 0;
 }
 
-/*  A TASK's run, from prepare to spawn; a run that cannot start completes
- *  at once (its result says why). */
+/*  Stage hook: the node owner's hook H as the run's child, in the task's
+ *  working directory, with its own SWARM_RUN token (what it leaves behind
+ *  is swept once it ends, while the run goes on). One that cannot start
+ *  ends at once like a failed one. */
+static void
+s_hook_start(agent_runs_t *self, run_t *run, agent_hook_t h)
+{
+    const agent_run_conf_t *conf = self->conf;
+    char *token = xasprintf("%s %s", run->token, agent_hook_name(h));
+    agent_hook_env_t he = { .base = environ, .pass_env = conf->pass_env,
+                            .policy = &conf->env_policy, .agent_id = conf->agent_id,
+                            .token = token, .status = run->status,
+                            .exit_code = run->exit_code };
+    char **envp = agent_hook_env(h, &run->task, &he);
+    char *argv[] = { (char *) conf->hooks[h], NULL };
+    agent_child_opts_t o = {
+        .argv = argv, .envp = envp, .dir = run->dir, .stdin_fd = -1,
+        .timeout_ms = conf->hook_timeout_ms, .grace_ms = conf->grace_ms,
+        .term_signal = SIGTERM,
+        .out_head = 0, .out_tail = AGENT_HOOK_TAIL, .err_tail = AGENT_HOOK_TAIL,
+    };
+    sw_err_t err = { 0 };
+    int rc = agent_child_spawn(&run->child, &o, &err);
+    agent_env_free(envp);
+    if (rc < 0) {
+        free(token);
+        s_hook_done(self, run, h, err.msg);
+        return;
+    }
+    s_watch(self, run, h == AGENT_HOOK_PRE_TASK ? CHILD_PRE_TASK : CHILD_POST_TASK, token);
+    log_debug("%s hook of %s/%s attempt %lld: pid %d", agent_hook_name(h), run->task.job,
+              run->task.id, (long long) run->task.attempt, (int) run->child.pid);
+}
+
+/*  A TASK's run: prepare, then (once its working directory exists) the
+ *  pre-task hook, then the runner. A run that cannot start completes at
+ *  once (its result says why). */
 static void
 s_start(agent_runs_t *self, run_t *run)
 {
-    s_launch_t l = { 0 };
-    if (s_prepare(self, run, &l) < 0 || s_spawn(self, run, &l) < 0)
+    if (agent_prepare(self->conf, self->store, &run->task, run->token, &run->launch) < 0) {
+        run->error = run->launch.error;
+        run->launch.error = NULL;
+        run->deterministic = run->launch.deterministic;
         log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
-    s_prompt_close(run);
-    s_launch_release(&l);
-    s_check(self, run);
+        run->start_failed = true;
+        agent_launch_spawned(&run->launch);
+        s_result(self, run);
+        return;
+    }
+    /*  The working directory exists: the hooks run there. */
+    run->dir = xstrdup(run->launch.dir);
+    if (self->conf->hooks[AGENT_HOOK_PRE_TASK])
+        s_hook_start(self, run, AGENT_HOOK_PRE_TASK);
+    else
+        s_spawn(self, run);
 }
 
 /*  --- the run set ---------------------------------------------------------------------- */
@@ -620,7 +606,7 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
     run->exit_code = -1;
-    run->prompt_fd = -1;
+    agent_launch_init(&run->launch);
     run->task = *t;
     sw_task_init(t);
     run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
@@ -643,7 +629,13 @@ void
 agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
 {
     run_t *run = s_find(self, job, id, attempt);
-    if (run && run->spawned) {
+    if (!run || run->state != RUN_ACTIVE)
+        return;
+    /*  Whatever runs now stops: the pre-task hook (the runner then never
+     *  starts), the runner, or the post-task hook. A post-task hook still
+     *  runs after a cancelled runner, like `finally`. */
+    run->cancelled = true;
+    if (run->spawned) {
         log_info("cancelling %s/%s", job, id);
         agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
     }
@@ -674,7 +666,7 @@ s_unspool(void *arg, agent_spooled_t *s)
     agent_runs_t *self = arg;
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
-    run->prompt_fd = -1;
+    agent_launch_init(&run->launch);
     sw_task_init(&run->task);
     run->task.job = s->job;
     run->task.id = s->id;
@@ -717,7 +709,9 @@ agent_runs_unspool(agent_runs_t *self)
 /*  --- strays ------------------------------------------------------------------------------ */
 
 /*  A child of ours that leads no task stays if it carries the token of a
- *  running one; one without a token stays while any task runs. */
+ *  running child (a runner, or a hook: each has its own, so what the
+ *  runner left goes while the post-task hook runs); one without a token
+ *  stays while any task runs. */
 static bool
 s_keep_child(pid_t pid, const char *token, void *arg)
 {
@@ -726,7 +720,7 @@ s_keep_child(pid_t pid, const char *token, void *arg)
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
         if (r->state == RUN_ACTIVE) {
             active = true;
-            if (token && r->token && strcmp(token, r->token) == 0)
+            if (token && r->live && strcmp(token, r->live) == 0)
                 return true;
         }
     }

@@ -8,14 +8,24 @@
  *    prepare   the working directory, the expanded prompt, the environment
  *              and the runner's argv; a task that cannot run ends here
  *              with the reason (and whether another attempt could pass)
- *    spawn     the child in its own process group (agent_child), its
+ *    pre-task  the node owner's hook (agent_hook), when there is one, in
+ *              the working directory; if it fails, the task fails and
+ *              the runner never starts
+ *    spawn     the runner in its own process group (agent_child), its
  *              pipes and pidfd on the loop
  *    supervise output (captured, and shipped live: agent_live), timeouts,
  *              cancel (the loop calls in)
  *    collect   once the child exited AND both pipes reached EOF: exit
  *              status, output (the runner's answer), usage
- *    result    the result document
+ *    result    the result document; then the post-task hook, when there
+ *              is one and the run reached its working directory, whose
+ *              outcome goes into the document's hooks field
  *    store     into Redis, or the spool until Redis answers; then DONE
+ *
+ *  A run has one child at a time, a hook or the runner, supervised the
+ *  same way: its own process group, a timeout, stopped on cancel, its
+ *  output capped, and its own SWARM_RUN token, so that what it leaves
+ *  behind is killed when it ends.
  *
  *  The run set (agent_runs_t) also owns what concerns all runs: reaping
  *  (the agent is a child subreaper) and the sweep of processes that
@@ -27,6 +37,7 @@
 #include <czmq.h>
 
 #include "agent_env.h"
+#include "agent_hook.h"
 #include "agent_metrics.h"
 #include "agent_runner.h"
 #include "agent_state.h"
@@ -50,6 +61,8 @@ typedef struct {
     long long                  max_output;  /*  bytes kept per task, head + tail */
     long long                  rlimit_as;   /*  0 = inherit */
     long long                  rlimit_nofile;
+    const char                *hooks[AGENT_HOOK_COUNT];  /*  the node owner's, or NULL */
+    long long                  hook_timeout_ms;
     const char                *redis_url;   /*  for the live output (agent_live) */
     long long                  log_ttl_s;   /*  its streams expire after; 0: no live output */
 } agent_run_conf_t;
@@ -74,8 +87,10 @@ void agent_runs_destroy(agent_runs_t **self_p);
  *  contents (T is left empty). A TASK for an attempt already here is
  *  ignored. */
 void agent_runs_start(agent_runs_t *self, sw_task_t *t);
-/*  Stops the run of that attempt (its group: the stop signal, then
- *  SIGKILL after the grace period); it ends as cancelled. */
+/*  Stops the run of that attempt: the child now running (its group: the
+ *  stop signal, then SIGKILL after the grace period). A runner stopped so,
+ *  or never started because its pre-task hook was, ends as cancelled; the
+ *  post-task hook still runs after it. */
 void agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t attempt);
 /*  The periodic work (every 100 ms): reaping, timeouts and escalation, the
  *  sweep of strays, retrying results Redis did not take, freeing runs

@@ -270,6 +270,7 @@ agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_
                       sw_err_t *err)
 {
     const char *p = in;
+    int refs = 0;
     for (;;) {
         const char *open = strstr(p, "{{");
         const char *close = open ? strstr(open + 2, "}}") : NULL;
@@ -290,7 +291,21 @@ agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_
             const char *ref = colon + 1;
             bool ok = *ref && (strcmp(kind, "result") == 0 || strchr(ref, '/'));
             sw_err_t e2 = { 0 };
-            if (!ok || lookup(ctx, kind, ref, out, &e2) < 0) {
+            size_t before = out->len;
+            if (ok && ++refs > AGENT_PROMPT_REFS_MAX)
+                sw_err_set(&e2, SW_EINVAL, "more than %d references (the most a prompt may "
+                           "hold)", AGENT_PROMPT_REFS_MAX);
+            else if (ok && lookup(ctx, kind, ref, out, &e2) == 0) {
+                /*  The value is the prompt's text: a NUL would end it there, and
+                 *  the whole stays within what the agent builds for one run. */
+                if (out->len > before && memchr(out->data + before, '\0', out->len - before))
+                    sw_err_set(&e2, SW_EINVAL, "its value holds a NUL byte, and a prompt is "
+                               "text");
+                else if (out->len > AGENT_PROMPT_MAX)
+                    sw_err_set(&e2, SW_EINVAL, "the expanded prompt would be over %u bytes",
+                               AGENT_PROMPT_MAX);
+            }
+            if (!ok || e2.code) {
                 *colon = ':';
                 /*  not found is for good; Redis unreachable is not */
                 sw_err_set(err, ok && e2.code ? e2.code : SW_ENOTFOUND,
@@ -303,6 +318,9 @@ agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_
         free(inner);
         p = close + 2;
     }
+    if (out->len > AGENT_PROMPT_MAX)
+        return sw_err_set(err, SW_EINVAL, "the expanded prompt would be over %u bytes",
+                          AGENT_PROMPT_MAX);
     return 0;
 }
 
@@ -316,6 +334,18 @@ s_test_lookup(void *ctx, const char *kind, const char *ref, sw_buf_t *out, sw_er
     }
     if (strcmp(kind, "result") == 0 && strcmp(ref, "architect") == 0) {
         sw_buf_addstr(out, "the plan");
+        return 0;
+    }
+    if (strcmp(kind, "memory") == 0 && strcmp(ref, "ctx/mib") == 0) {
+        size_t at = out->len;
+        for (size_t i = 0; i < (1u << 20) / 64; i++)
+            sw_buf_addstr(out, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n");
+        return out->len - at == (1u << 20) ? 0 : -1;
+    }
+    if (strcmp(kind, "memory") == 0 && strcmp(ref, "ctx/empty") == 0)
+        return 0;
+    if (strcmp(kind, "memory") == 0 && strcmp(ref, "ctx/nul") == 0) {
+        sw_buf_add(out, "x\0y", 3);
         return 0;
     }
     return sw_err_set(err, SW_ENOTFOUND, "not found");
@@ -466,6 +496,44 @@ agent_runner_test(bool verbose)
     CHECK(strstr(err.msg, "{{memory:ctx/nope}}: not found") != NULL);
     CHECK(agent_template_expand("{{memory:nonamespace}}", s_test_lookup, NULL, &b, &err) < 0);
     CHECK(agent_template_expand("{{result:}}", s_test_lookup, NULL, &b, &err) < 0);
+    /*  bounded: 16 MiB and 4096 references; no NUL in a value */
+    sw_buf_t in;
+    sw_buf_init(&in);
+    for (int i = 0; i < 16; i++)
+        sw_buf_addstr(&in, "{{memory:ctx/mib}}");
+    sw_buf_reset(&b);
+    CHECK(agent_template_expand(in.data, s_test_lookup, NULL, &b, &err) == 0);
+    CHECK(b.len == AGENT_PROMPT_MAX);
+    sw_buf_addstr(&in, "!");
+    sw_buf_reset(&b);
+    CHECK(agent_template_expand(in.data, s_test_lookup, NULL, &b, &err) < 0);
+    CHECK(err.code == SW_EINVAL
+          && strcmp(err.msg, "the expanded prompt would be over 16777216 bytes") == 0);
+    sw_buf_reset(&in);
+    for (int i = 0; i < 17; i++)
+        sw_buf_addstr(&in, "{{memory:ctx/mib}}");
+    sw_buf_reset(&b);
+    CHECK(agent_template_expand(in.data, s_test_lookup, NULL, &b, &err) < 0);
+    CHECK(err.code == SW_EINVAL && strcmp(err.msg, "the prompt references {{memory:ctx/mib}}: "
+                                          "the expanded prompt would be over 16777216 bytes") == 0);
+    sw_buf_reset(&in);
+    for (int i = 0; i < AGENT_PROMPT_REFS_MAX; i++)
+        sw_buf_addstr(&in, "{{result:architect}}");
+    sw_buf_reset(&b);
+    CHECK(agent_template_expand(in.data, s_test_lookup, NULL, &b, &err) == 0);
+    sw_buf_addstr(&in, "{{memory:ctx/design}}");
+    sw_buf_reset(&b);
+    CHECK(agent_template_expand(in.data, s_test_lookup, NULL, &b, &err) < 0);
+    CHECK(err.code == SW_EINVAL && strcmp(err.msg, "the prompt references {{memory:ctx/design}}: "
+                                          "more than 4096 references (the most a prompt may "
+                                          "hold)") == 0);
+    sw_buf_reset(&b);
+    CHECK(agent_template_expand("{{memory:ctx/empty}}", s_test_lookup, NULL, &b, &err) == 0);
+    CHECK(b.len == 0);
+    CHECK(agent_template_expand("a {{memory:ctx/nul}} b", s_test_lookup, NULL, &b, &err) < 0);
+    CHECK(err.code == SW_EINVAL && strcmp(err.msg, "the prompt references {{memory:ctx/nul}}: "
+                                          "its value holds a NUL byte, and a prompt is text") == 0);
+    sw_buf_release(&in);
     sw_buf_release(&b);
 
     sw_task_release(&t);

@@ -73,9 +73,16 @@ char *agent_cmd_resolve(const char *name, const char *path);
 
 /*  Prompt templates. {{memory:NS/KEY}} becomes that memory entry's value,
  *  {{result:ID}} the output of task ID's result in the same job; any other
- *  {{...}} is left as it is. lookup fills out and returns 0, or -1 with a
- *  reason; expansion stops at the first missing reference, so a task never
- *  runs with a hole in its prompt. */
+ *  {{...}} is left as it is, and a value is never expanded again. lookup
+ *  appends to out and returns 0, or -1 with a reason; expansion stops at
+ *  the first missing reference, so a task never runs with a hole in its
+ *  prompt. It also stops, with SW_EINVAL (no attempt changes it), at a
+ *  value holding a NUL (the prompt would end there), past AGENT_PROMPT_MAX
+ *  bytes or past AGENT_PROMPT_REFS_MAX references: the agent expands in its
+ *  event loop, and ten references to a 16 MiB entry must not stall it past
+ *  its lease nor take 160 MiB. */
+#define AGENT_PROMPT_MAX      (16u << 20)   /*  bytes: the largest memory value */
+#define AGENT_PROMPT_REFS_MAX 4096          /*  SW_MAX_LIST: as many as a task's dependencies */
 typedef int (*agent_lookup_fn)(void *ctx, const char *kind, const char *ref, sw_buf_t *out,
                                sw_err_t *err);
 int agent_template_expand(const char *in, agent_lookup_fn lookup, void *ctx, sw_buf_t *out,

@@ -39,6 +39,14 @@ agent_state_default(const char *id, uid_t euid, const char *state_directory,
         else
             sw_buf_add(&name, p, 1);
     char *dir = NULL;
+    if (name.len > NAME_MAX) {
+        /*  '/' takes three bytes: an id of 128 may not fit one component */
+        sw_err_set(err, SW_EINVAL, "the agent id %s makes a directory name of %zu bytes ('/' "
+                   "is written %%2F), over the %d a name may have: give --state-dir DIR", id,
+                   name.len, NAME_MAX);
+        sw_buf_release(&name);
+        return NULL;
+    }
     if (euid == 0)
         dir = xasprintf("/var/lib/swarm-agent/%s", name.data);
     else if (xdg_state_home && xdg_state_home[0] == '/')
@@ -167,8 +175,16 @@ agent_state_check_dir(const char *dir, sw_err_t *err)
         log_info("%s was readable by others (mode %04o): now 0700", dir,
                  (unsigned) (st.st_mode & 07777));
     }
-    /*  Whoever can write a directory above can put another in its place. */
-    char *p = xstrdup(dir);
+    return agent_path_check_above(dir, "the agent's state must be private", err);
+}
+
+int
+agent_path_check_above(const char *path, const char *why, sw_err_t *err)
+{
+    /*  Whoever can write a directory above can put another in its place.
+     *  Those not made yet are skipped: the agent makes them, mode 0700. */
+    struct stat st;
+    char *p = xstrdup(path);
     int rc = 0;
     for (char *slash = strrchr(p, '/'); slash; slash = strrchr(p, '/')) {
         if (slash == p)
@@ -176,6 +192,8 @@ agent_state_check_dir(const char *dir, sw_err_t *err)
         else
             *slash = '\0';
         if (stat(p, &st) < 0) {
+            if (errno == ENOENT && strcmp(p, "/") != 0)
+                continue;
             rc = sw_err_set(err, SW_EFAIL, "%s: %s", p, strerror(errno));
             break;
         }
@@ -184,8 +202,8 @@ agent_state_check_dir(const char *dir, sw_err_t *err)
             || (!sticky && (st.st_mode & S_IWOTH))
             || (!sticky && (st.st_mode & S_IWGRP) && st.st_gid != getegid())) {
             rc = sw_err_set(err, SW_EINVAL, "%s is under %s, which others can change (owner "
-                            "uid %d, mode %04o): the agent's state must be private", dir, p,
-                            (int) st.st_uid, (unsigned) (st.st_mode & 07777));
+                            "uid %d, mode %04o): %s", path, p, (int) st.st_uid,
+                            (unsigned) (st.st_mode & 07777), why);
             break;
         }
         if (strcmp(p, "/") == 0)
@@ -276,8 +294,11 @@ agent_state_open(const char *dir, const char *workdir, sw_err_t *err)
         sw_err_set(err, SW_EINVAL, "--state-dir %s and --workdir %s overlap: tasks write "
                    "under the workdir, and the agent's state must be out of their reach",
                    target, workdir);
+    /*  ... and what is above it, so a refused one is not left made */
+    bool unsafe = !overlap
+                  && agent_path_check_above(target, "the agent's state must be private", err) < 0;
     free(target);
-    if (overlap || s_mkdirs(dir, err) < 0)
+    if (overlap || unsafe || s_mkdirs(dir, err) < 0)
         return NULL;
     char resolved[PATH_MAX];
     if (!realpath(dir, resolved)) {
@@ -302,8 +323,9 @@ agent_state_open(const char *dir, const char *workdir, sw_err_t *err)
     if (self->lock_fd < 0)
         rc = sw_err_set(err, SW_EFAIL, "%s: %s", lock, strerror(errno));
     else if (flock(self->lock_fd, LOCK_EX | LOCK_NB) < 0)
-        rc = sw_err_set(err, SW_EINVAL, "another agent uses the state directory %s (give "
-                        "each agent its own --state-dir)", resolved);
+        rc = sw_err_set(err, SW_EINVAL, "another agent uses the state directory %s (one "
+                        "with the same --id? give each agent its own --id or --state-dir)",
+                        resolved);
     free(lock);
     if (rc < 0 || s_make_dirs(self, err) < 0 || s_key(self, false, err) < 0) {
         agent_state_destroy(&self);
@@ -455,6 +477,17 @@ agent_state_test(bool verbose)
     free(d);
     CHECK(agent_state_default("b1", 1000, NULL, NULL, NULL, &err) == NULL);
     CHECK(strstr(err.msg, "--state-dir") != NULL);
+    /*  the longest id of slashes does not fit a name: said so, not ENAMETOOLONG */
+    char slashes[129];
+    memset(slashes, '/', 128);
+    slashes[0] = 'a';
+    slashes[128] = '\0';
+    CHECK(agent_state_default(slashes, 0, NULL, NULL, "/root", &err) == NULL);
+    CHECK(strstr(err.msg, "makes a directory name of 382 bytes") && strstr(err.msg, "--state-dir"));
+    slashes[85] = '\0';             /*  1 + 84 * 3 = 253 */
+    d = agent_state_default(slashes, 0, NULL, NULL, "/root", &err);
+    CHECK(d && strlen(d) == strlen("/var/lib/swarm-agent/") + 253);
+    free(d);
     /*  inside, component by component */
     CHECK(agent_path_inside("/var/lib/swarm/x", "/var/lib/swarm"));
     CHECK(agent_path_inside("/var/lib/swarm", "/var/lib/swarm/"));
@@ -538,6 +571,10 @@ agent_state_test(bool verbose)
     char *parent = xasprintf("%s/state", tmp);
     CHECK(chmod(parent, 0777) == 0);
     CHECK(agent_state_open(dir, work, &err) == NULL && strstr(err.msg, "which others can change"));
+    char *below = xasprintf("%s/state/a2/deeper", tmp);
+    CHECK(agent_state_open(below, work, &err) == NULL && strstr(err.msg, "which others can change"));
+    CHECK(access(below, F_OK) < 0);             /*  refused before it was made */
+    free(below);
     CHECK(chmod(parent, 01777) == 0);
     s = agent_state_open(dir, work, &err);
     CHECK(s != NULL);

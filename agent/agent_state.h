@@ -62,6 +62,13 @@ bool agent_path_inside(const char *path, const char *dir);
 /*  Checks that DIR (absolute) is fit to hold agent state: ours, not
  *  writable by others, no unsafe directory above it; 0 or -1 with err. */
 int agent_state_check_dir(const char *dir, sw_err_t *err);
+/*  Checks that no directory above absolute PATH lets others put something
+ *  else in its place: each is owned by root or us, and not writable by
+ *  others (nor by a group not ours) unless sticky (OpenSSH's StrictModes
+ *  rule); those that do not exist yet are skipped (so a path can be
+ *  checked before it is made). 0, or -1 with err: "PATH is under DIR, which
+ *  others can change (owner uid U, mode M): WHY". */
+int agent_path_check_above(const char *path, const char *why, sw_err_t *err);
 
 /*  Opens DIR as the state directory (creating it and missing parents with
  *  mode 0700), refusing it as the header says when WORKDIR (absolute,

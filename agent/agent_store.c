@@ -15,6 +15,7 @@ struct agent_store_t {
     sw_redis_t *redis;
     int64_t     retry_ms;       /*  monotonic: no try before */
     int64_t     backoff_ms;     /*  1 -> 8 s while Redis fails; 0 when it answers */
+    int64_t     spool_quiet_ms; /*  monotonic: no warning of a failing spool before */
 };
 
 agent_store_t *
@@ -121,9 +122,15 @@ s_spool(agent_store_t *self, const agent_spooled_t *s, bool *spooled)
         return;
     sw_err_t err = { 0 };
     if (agent_spool_put(self->spool, s, &err) < 0) {
-        log_warnx("%s; the result waits in memory only", err.msg);
+        /*  tried again at every store (the disk may free up), said every
+         *  10 s: a full disk must not fill the log as well */
+        if (sw_now_ms() >= self->spool_quiet_ms) {
+            log_warnx("%s; the result waits in memory only", err.msg);
+            self->spool_quiet_ms = sw_now_ms() + 10000;
+        }
         return;
     }
+    self->spool_quiet_ms = 0;
     *spooled = true;
     log_info("result of %s/%s attempt %lld spooled to disk until Redis is back", s->job, s->id,
              (long long) s->attempt);

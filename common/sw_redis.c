@@ -142,6 +142,10 @@ static int
 s_connect_once(sw_redis_t *self, sw_err_t *err)
 {
     s_drop(self);
+    /*  A new connection may be a new server (restarted, failed over)
+     *  without our scripts: load them again before a pipeline uses one. */
+    for (size_t i = 0; i < sizeof self->scripts / sizeof self->scripts[0]; i++)
+        self->scripts[i].loaded = false;
     redisContext *c = redisConnectWithTimeout(self->url.host, self->url.port, s_tv(self->timeout_ms));
     if (!c || c->err) {
         sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr,

@@ -134,6 +134,16 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
     if (!s_in(t->type, types))
         return sw_err_set(err, SW_EINVAL, "task %s: unknown type '%s' (coder, tester, "
                           "reviewer, docs, architect, cmd)", t->id, t->type);
+    /*  What the protocol carries (sw_task_unpack): more would be dropped on
+     *  the way, not refused with a reason. */
+    const struct { const char *name; size_t n; } lists[] = {
+        { "argv", t->argv.n }, { "after", t->after.n }, { "labels", t->labels.n },
+        { "env", t->env.n },
+    };
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        if (lists[i].n > SW_MAX_LIST)
+            return sw_err_set(err, SW_EINVAL, "task %s: %s has %zu items, at most %d", t->id,
+                              lists[i].name, lists[i].n, SW_MAX_LIST);
     if (strcmp(t->runner, "exec") == 0) {
         if (t->argv.n == 0)
             return sw_err_set(err, SW_EINVAL, "task %s: the exec runner needs an argv", t->id);
@@ -280,6 +290,14 @@ sw_task_test(bool verbose)
     sw_strv_release(&bad.after);
     sw_kv_set(&bad.env, "SWARM_RUN", "forged");
     CHECK(sw_task_validate(&bad, &err) < 0 && strstr(err.msg, "SWARM_RUN is set by the agent"));
+    sw_kv_release(&bad.env);
+    /*  lists within what the protocol carries */
+    while (bad.argv.n < SW_MAX_LIST)
+        sw_strv_push(&bad.argv, "a");
+    CHECK(sw_task_validate(&bad, &err) == 0);
+    sw_strv_push(&bad.argv, "a");
+    CHECK(sw_task_validate(&bad, &err) < 0
+          && strcmp(err.msg, "task x: argv has 4097 items, at most 4096") == 0);
     sw_task_release(&bad);
 
     /*  claude's limits: claude tasks only, and they survive the wire */

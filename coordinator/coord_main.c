@@ -6,13 +6,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coord_record.h"
 #include "coord_server.h"
+#include "sw_memory.h"
 #include "sw_opts.h"
 
 static const char s_usage[] =
     "usage: swarm-coordinator [-c FILE] [--listen EP] [--control EP] [--redis URL]\n"
     "                         [--redis-password-file FILE] [--heartbeat-ms MS] [--liveness N]\n"
-    "                         [--keep-finished S] [--curve-secret FILE --allowed-agents DIR\n"
+    "                         [--keep-finished S] [--coordination-ttl S]\n"
+    "                         [--curve-secret FILE --allowed-agents DIR\n"
     "                         [--admin-keys DIR]] [--insecure] [--metrics ADDR]\n"
     "                         [--http ADDR [--http-token-file FILE]] [-f] [-v]\n"
     "\n"
@@ -34,6 +37,9 @@ static const sw_opt_t s_opts[] = {
       "missed heartbeats before an agent is dead (default 5)" },
     { "keep-finished", 0, SW_OPT_INT, offsetof(coord_conf_t, keep_finished_s), 0, 30 * 86400,
       "S", "a finished job stays in memory S s, then lives on in Redis only (default 300)" },
+    { "coordination-ttl", 0, SW_OPT_INT, offsetof(coord_conf_t, record_ttl_s), 1,
+      SW_MEM_MAX_TTL_S, "S", "a job's coordination record (memory namespace coordination) "
+      "expires S s after the job ended (default 2592000: 30 days)" },
     { "curve-secret", 0, SW_OPT_STR, offsetof(coord_conf_t, curve_secret), 0, 0, "FILE",
       "CURVE secret certificate of this coordinator (swarm keygen); with --allowed-agents" },
     { "allowed-agents", 0, SW_OPT_STR, offsetof(coord_conf_t, allowed_agents), 0, 0, "DIR",
@@ -66,6 +72,7 @@ main(int argc, char **argv)
     s_conf.heartbeat_ms = 1000;
     s_conf.liveness = 5;
     s_conf.keep_finished_s = 300;
+    s_conf.record_ttl_s = COORD_RECORD_TTL_S;
     sw_err_t err = { 0 };
     int rc = sw_opts_parse(s_opts, &s_conf, argc, argv, s_usage, &err);
     if (rc != 0) {

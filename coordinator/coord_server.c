@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coord_record.h"
 #include "sw_keys.h"
 
 #define SWEEP_MS 100
@@ -590,6 +591,8 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);
     self->events = coord_events_new(s_event, self);
+    coord_store_set_record_ttl(self->store, conf->record_ttl_s ? conf->record_ttl_s
+                                                                : COORD_RECORD_TTL_S);
     self->peers = zhashx_new();
     self->outbox = zlistx_new();
     self->waiters = zlistx_new();

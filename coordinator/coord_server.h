@@ -31,6 +31,7 @@ typedef struct {
     char      *allowed_agents;
     char      *admin_keys;      /*  CURVE on the control socket too */
     long long  keep_finished_s; /*  a complete job stays in memory this long */
+    long long  record_ttl_s;    /*  a job's coordination record lives this long after it */
     char      *metrics;         /*  ADDR of /metrics; NULL = off */
     char      *http;            /*  ADDR of the dashboard; NULL = off */
     char      *http_token_file;

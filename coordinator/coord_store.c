@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "sw_events.h"
+#include "coord_record.h"
 #include "sw_keys.h"
+#include "sw_memory.h"
 
 struct coord_store_t {
     sw_redis_t    *redis;
@@ -13,6 +15,9 @@ struct coord_store_t {
     bool           failing;     /*  Redis is out: writes are dropped */
     int64_t        retry_ms;    /*  monotonic: when to try Redis again */
     int64_t        backoff_ms;  /*  1 -> 4 s */
+    coord_records_t *records;   /*  jobs whose coordination record is due */
+    int64_t        record_ttl_s;
+    bool           record_warned;
 };
 
 coord_store_t *
@@ -21,6 +26,8 @@ coord_store_new(sw_redis_t *redis, coord_sched_t *sched)
     coord_store_t *self = xcalloc(1, sizeof *self);
     self->redis = redis;
     self->sched = sched;
+    self->records = coord_records_new();
+    self->record_ttl_s = COORD_RECORD_TTL_S;
     return self;
 }
 
@@ -28,9 +35,16 @@ void
 coord_store_destroy(coord_store_t **self_p)
 {
     if (*self_p) {
+        coord_records_destroy(&(*self_p)->records);
         free(*self_p);
         *self_p = NULL;
     }
+}
+
+void
+coord_store_set_record_ttl(coord_store_t *self, int64_t ttl_s)
+{
+    self->record_ttl_s = ttl_s;
 }
 
 static void
@@ -59,6 +73,7 @@ coord_store_job(coord_store_t *self, const coord_job_t *j)
     free(key);
     const char *zadd[] = { "ZADD", SW_KEY_JOBS, created, j->id };
     s_append(self, zadd, 4);
+    coord_records_touch(self->records, j->id);
 }
 
 static json_t *
@@ -136,6 +151,7 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                            "reason", t->reason ? t->reason : "" };
     s_append(self, hset, 18);
     free(key);
+    coord_records_touch(self->records, t->job->id);
 }
 
 bool
@@ -418,6 +434,8 @@ coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
             freeReplyObject(jobs);
             return -1;
         }
+        if (n > 0)      /*  its record may be older than its tasks */
+            coord_records_touch(self->records, jobs->element[j]->str);
         loaded += n;
     }
     freeReplyObject(jobs);
@@ -449,6 +467,7 @@ coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complet
     const char *del[] = { "HDEL", key, "complete" };
     s_append(self, complete ? set : del, complete ? 4 : 3);
     free(key);
+    coord_records_touch(self->records, j->id);
 }
 
 int
@@ -489,17 +508,10 @@ s_resync(coord_store_t *self)
     return n;
 }
 
-int
-coord_store_flush(coord_store_t *self)
+/*  Sends the pipeline; an error starts (or continues) an outage. */
+static int
+s_flush(coord_store_t *self, bool outage)
 {
-    bool outage = self->failing;
-    int rewritten = 0;
-    if (outage) {
-        if (sw_now_ms() < self->retry_ms)
-            return -1;
-        self->failing = false;
-        rewritten = s_resync(self);
-    }
     sw_err_t err = { 0 };
     if (sw_redis_flush(self->redis, &err) < 0) {
         if (!outage)
@@ -512,6 +524,47 @@ coord_store_flush(coord_store_t *self)
         self->retry_ms = sw_now_ms() + self->backoff_ms;
         return -1;
     }
+    return 0;
+}
+
+/*  One job's coordination record (coord_record.h), on the pipeline. */
+static void
+s_write_record(void *arg, coord_job_t *j, bool final)
+{
+    coord_store_t *self = arg;
+    char *json = coord_record_json(j, sw_wall_ms());
+    sw_mem_store_opts_t o = { .tags = COORD_RECORD_NS,
+                              .ttl_ms = final ? self->record_ttl_s * 1000 : 0 };
+    sw_err_t err = { 0 };
+    if (sw_memory_store_append(self->redis, COORD_RECORD_NS, j->id, json, strlen(json), &o,
+                               &err) < 0 && !self->record_warned) {
+        log_warnx("cannot write the coordination record of job %s: %s", j->id, err.msg);
+        self->record_warned = true;
+    }
+    free(json);
+}
+
+int
+coord_store_flush(coord_store_t *self)
+{
+    bool outage = self->failing;
+    int rewritten = 0;
+    if (outage) {
+        if (sw_now_ms() < self->retry_ms)
+            return -1;
+        self->failing = false;
+        rewritten = s_resync(self);
+    }
+    if (s_flush(self, outage) < 0)
+        return -1;
+    /*  The coordination records that are due, after the state they show
+     *  (and on an empty pipeline: the first one loads the memory's script
+     *  with a command of its own). Before any reply of this turn: a `swarm
+     *  wait` that returned reads the final counts. */
+    if (coord_records_pending(self->records)
+        && coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self) > 0
+        && s_flush(self, outage) < 0)
+        return -1;
     if (outage)
         log_info("Redis at %s is back: job state written again (%d tasks)",
                  sw_redis_addr(self->redis), rewritten);

@@ -17,6 +17,11 @@ typedef struct coord_store_t coord_store_t;
  *  after a backoff of 1 -> 4 s writes every job and task of sched again. */
 coord_store_t *coord_store_new(sw_redis_t *redis, coord_sched_t *sched);
 void coord_store_destroy(coord_store_t **self_p);
+/*  The TTL (s) a job's coordination record gets once the job has ended
+ *  (coord_record.h; default COORD_RECORD_TTL_S). The record is written on
+ *  the flush after its job changed, at most every
+ *  COORD_RECORD_INTERVAL_MS, at once when the job ends. */
+void coord_store_set_record_ttl(coord_store_t *self, int64_t ttl_s);
 
 void coord_store_job(coord_store_t *self, const coord_job_t *j);
 void coord_store_task(coord_store_t *self, coord_task_t *t);

@@ -147,8 +147,12 @@ expect 0 "$SWARM" run "$SWARM_SRC/examples/user-auth-hooks.yaml" --wait --job ho
 contains "$T/out" "[pre 1] user-auth: an architect, then two coders, then the results"
 contains "$T/out" "[pre 2] stored design in ctx"
 contains "$T/out" "[post 1] job hooked-example succeeded, 3 of 3 tasks succeeded"
-contains "$T/out" "[post 2] result-architect"
-contains "$T/out" "[post 2] result-coder-store"
+# the coordinator's record of the job, with its final counts
+contains "$T/out" '[post 2] {"job":"hooked-example","topology":"hierarchical","max_agents":3,'
+grep -F "[post 2]" "$T/out" | grep -F '"status":"succeeded"' | grep -qF '"succeeded":3,' \
+    || fail "the coordination record in post: $(grep -F "[post 2]" "$T/out")"
+contains "$T/out" "[post 3] result-architect"
+contains "$T/out" "[post 3] result-coder-store"
 expect 0 "$SWARM" logs --job hooked-example architect
 contains "$T/out" "JWT access tokens; refresh tokens in Redis"
-ok "examples/user-auth-hooks.yaml: pre announces and stores the context the architect reads, post lists the results namespace"
+ok "examples/user-auth-hooks.yaml: pre announces and stores the context the architect reads, post shows the coordination record and lists the results namespace"

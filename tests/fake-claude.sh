@@ -130,7 +130,7 @@ case "$prompt" in *FAKE:no-result*) echo "fake-claude: no result" >&2; exit 0 ;;
 script='
 import json, sys
 mode, limits, session, err, found, nbytes, sha = sys.argv[1:]
-prompt = sys.stdin.read()[:262144]
+prompt = sys.stdin.buffer.read().decode("utf-8", "replace")[:262144]   # as Node reads stdin
 text = f"claude done ({mode}{limits}) prompt_bytes={nbytes} prompt_sha256={sha}: {prompt}" + (f" mcp: {found}" if found else "")
 print(json.dumps({"type": "assistant", "message": {"id": "msg_final", "type": "message", "role": "assistant",
                   "model": "fake-claude", "content": [{"type": "text", "text": text}]},

@@ -39,6 +39,8 @@
 #                       mcp_servers.swarm.*), started as codex starts it
 #   FAKE:mcp-search=Q   search the memory through it; the hits end the
 #                       last message
+#   FAKE:mcp-get=NS/KEY read one entry through it (memory_retrieve); its value
+#                       ends the last message
 #   FAKE:no-last=TEXT   write no -o file; the answer TEXT is only in the
 #                       --json stream (an agent_message item), as when codex
 #                       cannot write the file
@@ -146,12 +148,13 @@ ledger() {
     return 0
 }
 ledger start
-# FAKE:mcp-store=TEXT / FAKE:mcp-search=QUERY: call the configured MCP
-# server as codex would (tests/fake-mcp-client.py checks the configuration).
+# FAKE:mcp-store=TEXT / FAKE:mcp-search=QUERY / FAKE:mcp-get=NS/KEY: call
+# the configured MCP server as codex would (tests/fake-mcp-client.py checks
+# the configuration).
 mcp_out=
-if [ -n "$(marker mcp-store)$(marker mcp-search)" ]; then
+if [ -n "$(marker mcp-store)$(marker mcp-search)$(marker mcp-get)" ]; then
     mcp_out=$(python3 "$(dirname "$0")/fake-mcp-client.py" "$mcp" "$(marker mcp-store)" \
-              "$(marker mcp-search)") || die "MCP: $mcp_out"
+              "$(marker mcp-search)" "$(marker mcp-get)") || die "MCP: $mcp_out"
 fi
 c=$(marker crash)
 if [ -n "$c" ] && { [ "${c#*@}" = "${SWARM_ATTEMPT:-}" ] || [ "${c#*@}" = all ]; }; then

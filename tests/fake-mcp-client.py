@@ -2,15 +2,16 @@
 """The MCP client half of tests/fake-codex.sh: what codex does with the
 server the agent configured through -c mcp_servers.swarm.* (TOML values).
 
-usage: fake-mcp-client.py CONFIG STORE_TEXT SEARCH_QUERY
+usage: fake-mcp-client.py CONFIG STORE_TEXT SEARCH_QUERY [NS/KEY]
        fake-mcp-client.py --session CONFIG_FILE CALLS_FILE
 CONFIG holds codex's KEY=VALUE lines (TOML), or claude's --mcp-config JSON
 ({"mcpServers": {"swarm": {...}}}). Checks that command, args, env (and for
 codex default_tools_approval_mode = "approve") are there and that env names this
 task (as $SWARM_TASK_ID says); starts the server the way codex does (its
 own environment: PATH and HOME plus the env table, not the worker's), runs
-initialize, tools/list, and memory_store and/or memory_search; prints what
-the search found (values, '; '-separated). Exit 1 with a reason otherwise.
+initialize, tools/list, and memory_store and/or memory_search and/or
+memory_retrieve of NS/KEY; prints what the search found (values,
+'; '-separated), then the value retrieved. Exit 1 with a reason otherwise.
 A worker's server must not offer the control tools (swarm_*).
 
 --session: a coordinating agent's session. CONFIG_FILE is what a user puts
@@ -126,6 +127,12 @@ if store:
 if query:
     msgs.append({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
                  "params": {"name": "memory_search", "arguments": {"query": query}}})
+get = sys.argv[4] if len(sys.argv) > 4 else ""
+if get:
+    ns, _, key = get.partition("/")
+    msgs.append({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                 "params": {"name": "memory_retrieve",
+                            "arguments": {"namespace": ns, "key": key}}})
 p = subprocess.run([conf["command"], *conf["args"]], env=server_env, capture_output=True,
                    text=True, timeout=30,
                    input="".join(json.dumps(m) + "\n" for m in msgs))
@@ -135,9 +142,11 @@ if 2 not in replies or not any(t["name"] == "memory_store" for t in replies[2]["
 control = [t["name"] for t in replies[2]["result"]["tools"] if t["name"].startswith("swarm_")]
 if control:
     fail(f"a worker's MCP server offers control tools: {control}")
-for i in (3, 4):
+for i in (3, 4, 5):
     if i in replies and replies[i]["result"].get("isError"):
         fail(replies[i]["result"]["content"][0]["text"])
 if 4 in replies:
     hits = replies[4]["result"]["structuredContent"]["entries"]
     print("; ".join(h.get("value", h.get("preview", "")) for h in hits))
+if 5 in replies:
+    print(replies[5]["result"]["structuredContent"]["value"])

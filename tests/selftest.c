@@ -11,6 +11,7 @@
 
 #include "agent_child.h"
 #include "agent_env.h"
+#include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_output.h"
 #include "agent_spool.h"
@@ -18,6 +19,7 @@
 #include "agent_result.h"
 #include "agent_runner.h"
 #include "coord_events.h"
+#include "coord_record.h"
 #include "coord_sched.h"
 #include "sw_args.h"
 #include "sw_hook.h"
@@ -52,6 +54,7 @@ static const sw_selftest_t s_tests[] = {
     { "metrics", sw_metrics_test },
     { "http", sw_http_test },
     { "sched", coord_sched_test },
+    { "record", coord_record_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
@@ -64,6 +67,7 @@ static const sw_selftest_t s_tests[] = {
     { "live", sw_live_test },
     { "events", sw_events_test },
     { "coord_events", coord_events_test },
+    { "agent_hook", agent_hook_test },
     { NULL, NULL },
 };
 

@@ -45,4 +45,11 @@ for id in t1 t2 t3 t4 t5 t6 t7 t8; do
 done
 ls "$T"/state-*/spool/ | grep -q json && fail "the spool was not emptied"
 ok "every result stored once Redis was back; spools empty"
+# The job's coordination record was written again after the outage (the
+# restarted server had none of the coordinator's scripts), with the final
+# counts.
+expect 0 "$SWARM" --json memory get --namespace coordination rkill
+json_get "$T/out" "json.loads(d['value'])['status'] + ' ' + str(json.loads(d['value'])['counts']['succeeded'])" \
+    | grep -qx "succeeded 8" || fail "the coordination record after the outage: $(cat "$T/out")"
+ok "the coordination record is written again after the outage, with the final counts"
 audit rkill

@@ -1,0 +1,328 @@
+/*  coord_record -- see coord_record.h */
+#include "coord_record.h"
+
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+
+#include "sw_selftest.h"
+
+bool
+coord_record_final(const coord_job_t *j)
+{
+    return j->ntasks > 0 && j->nfinal == j->ntasks;
+}
+
+const char *
+coord_record_status(const coord_job_t *j)
+{
+    if (j->ntasks == 0)
+        return "initialized";
+    if (!coord_record_final(j))
+        return "running";
+    return j->counts[SW_TS_SUCCEEDED] == j->ntasks ? "succeeded" : "failed";
+}
+
+/*  2026-11-30T10:48:19.123Z */
+static json_t *
+s_time(int64_t wall_ms)
+{
+    char buf[40];
+    time_t secs = (time_t) (wall_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, sizeof buf - n, ".%03dZ", (int) (wall_ms % 1000));
+    return json_string(buf);
+}
+
+static json_t *
+s_str_or_null(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+char *
+coord_record_json(const coord_job_t *j, int64_t wall_ms)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "job", json_string(j->id));
+    json_object_set_new(o, "topology", s_str_or_null(j->topology));
+    json_object_set_new(o, "max_agents", json_integer(j->max_agents));
+    json_object_set_new(o, "strategy", s_str_or_null(j->strategy));
+    json_object_set_new(o, "namespace", s_str_or_null(j->ns));
+    json_t *workers = json_array();
+    size_t n = 0;
+    for (coord_task_t *t = zlistx_first(j->order); t && n < COORD_RECORD_MAX_WORKERS;
+         t = zlistx_next(j->order), n++)
+        json_array_append_new(workers, json_string(t->spec.id));
+    json_object_set_new(o, "workers", workers);
+    if ((size_t) j->ntasks > n)
+        json_object_set_new(o, "workers_truncated", json_true());
+    json_object_set_new(o, "started", s_time(j->created_ms));
+    json_object_set_new(o, "status", json_string(coord_record_status(j)));
+    json_t *counts = json_object();
+    for (int i = 0; i < SW_TS_COUNT; i++)
+        json_object_set_new(counts, sw_tstate_name((sw_tstate_t) i), json_integer(j->counts[i]));
+    json_object_set_new(counts, "total", json_integer(j->ntasks));
+    json_object_set_new(o, "counts", counts);
+    json_object_set_new(o, "updated", s_time(wall_ms));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/*  --- coalescing ------------------------------------------------------------------ */
+
+typedef struct {
+    int64_t written_ms;         /*  monotonic; 0 = never */
+    bool    dirty;
+} s_rec_t;
+
+struct coord_records_t {
+    zhashx_t *recs;             /*  job id -> s_rec_t * (owned) */
+    size_t    dirty;
+};
+
+static void
+s_rec_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+coord_records_t *
+coord_records_new(void)
+{
+    coord_records_t *self = xcalloc(1, sizeof *self);
+    self->recs = zhashx_new();
+    zhashx_set_destructor(self->recs, s_rec_free);
+    return self;
+}
+
+void
+coord_records_destroy(coord_records_t **self_p)
+{
+    coord_records_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy(&self->recs);
+    free(self);
+    *self_p = NULL;
+}
+
+void
+coord_records_touch(coord_records_t *self, const char *job)
+{
+    s_rec_t *r = zhashx_lookup(self->recs, job);
+    if (!r) {
+        r = xcalloc(1, sizeof *r);
+        zhashx_insert(self->recs, job, r);
+    }
+    if (!r->dirty)
+        self->dirty++;
+    r->dirty = true;
+}
+
+size_t
+coord_records_pending(const coord_records_t *self)
+{
+    return self->dirty;
+}
+
+int
+coord_records_due(coord_records_t *self, coord_sched_t *sched, int64_t now_ms,
+                  coord_record_write_fn *write, void *arg)
+{
+    if (self->dirty == 0)
+        return 0;
+    /*  The keys first: entries go while we walk. */
+    zlistx_t *keys = zhashx_keys(self->recs);
+    int written = 0;
+    for (const char *id = zlistx_first(keys); id; id = zlistx_next(keys)) {
+        s_rec_t *r = zhashx_lookup(self->recs, id);
+        if (!r->dirty)
+            continue;
+        coord_job_t *j = coord_sched_job(sched, id);
+        bool final = j && coord_record_final(j);
+        if (j && !final && r->written_ms && now_ms - r->written_ms < COORD_RECORD_INTERVAL_MS)
+            continue;
+        self->dirty--;
+        r->dirty = false;
+        r->written_ms = now_ms;
+        if (j) {
+            write(arg, j, final);
+            written++;
+        }
+        /*  A job that ended (or left) needs no coalescing state: a change
+         *  after it is a new run of writes. */
+        if (!j || final)
+            zhashx_delete(self->recs, id);
+    }
+    zlistx_destroy(&keys);
+    return written;
+}
+
+/*  --- self-test --------------------------------------------------------------------- */
+
+static void s_nop_task(void *c, coord_task_t *t) { (void) c; (void) t; }
+static void s_nop_agent(void *c, coord_agent_t *a) { (void) c; (void) a; }
+static void s_nop_pair(void *c, coord_task_t *t, coord_agent_t *a)
+{ (void) c; (void) t; (void) a; }
+
+typedef struct {
+    int  writes;
+    int  finals;
+    char last[4096];
+} s_writes_t;
+
+static void
+s_write(void *arg, coord_job_t *j, bool final)
+{
+    s_writes_t *w = arg;
+    w->writes++;
+    w->finals += final;
+    char *json = coord_record_json(j, 1764499699123LL);
+    snprintf(w->last, sizeof w->last, "%s", json);
+    free(json);
+}
+
+static coord_task_t *
+s_submit(coord_sched_t *s, const char *job, const char *id)
+{
+    sw_task_t t;
+    sw_task_init(&t);
+    t.id = xstrdup(id);
+    t.job = xstrdup(job);
+    sw_strv_push(&t.argv, "true");
+    sw_err_t err = { 0 };
+    if (sw_task_validate(&t, &err) < 0) {
+        sw_task_release(&t);
+        return NULL;
+    }
+    return coord_sched_submit(s, &t, 0, &err);
+}
+
+static void
+s_done(coord_sched_t *s, coord_agent_t *a, coord_task_t *t, const char *status)
+{
+    sw_ref_t r = { .job = t->job->id, .id = t->spec.id, .attempt = t->spec.attempt,
+                   .status = (char *) status };
+    coord_sched_done(s, a, &r, 0, 0);
+}
+
+int
+coord_record_test(bool verbose)
+{
+    coord_sched_ops_t ops = { s_nop_task, s_nop_pair, s_nop_pair, s_nop_task, s_nop_agent };
+    coord_sched_t *s = coord_sched_new(&ops, NULL);
+    coord_job_t *j = coord_sched_job_ensure(s, "auth/v1", 1764499690000LL);
+    j->topology = xstrdup("hierarchical");
+    j->max_agents = 3;
+    CHECK(strcmp(coord_record_status(j), "initialized") == 0 && !coord_record_final(j));
+
+    /*  the record: counts, workers in submit order, times */
+    coord_task_t *a = s_submit(s, "auth/v1", "architect");
+    coord_task_t *b = s_submit(s, "auth/v1", "coder-1");
+    CHECK(a && b && strcmp(coord_record_status(j), "running") == 0);
+    sw_hello_t h = { .agent = (char *) "a1", .host = (char *) "h", .version = (char *) "t",
+                     .slots = 1 };
+    sw_strv_push(&h.runners, "exec");
+    zframe_t *routing = zframe_new("a1", 2);
+    coord_agent_t *ag = coord_sched_hello(s, &h, &routing, 0, 5000);
+    sw_strv_release(&h.runners);
+    coord_sched_dispatch(s, 0, 0);
+    CHECK(a->state == SW_TS_RUNNING);
+    char *json = coord_record_json(j, 1764499699123LL);
+    json_t *doc = json_loads(json, 0, NULL);
+    CHECK(doc);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "job")), "auth/v1") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "topology")), "hierarchical") == 0);
+    CHECK(json_is_null(json_object_get(doc, "strategy")));
+    CHECK(json_integer_value(json_object_get(doc, "max_agents")) == 3);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "status")), "running") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "started")),
+                 "2025-11-30T10:48:10.000Z") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(doc, "updated")),
+                 "2025-11-30T10:48:19.123Z") == 0);
+    json_t *w = json_object_get(doc, "workers");
+    CHECK(json_array_size(w) == 2
+          && strcmp(json_string_value(json_array_get(w, 0)), "architect") == 0
+          && strcmp(json_string_value(json_array_get(w, 1)), "coder-1") == 0);
+    CHECK(!json_object_get(doc, "workers_truncated"));
+    json_t *c = json_object_get(doc, "counts");
+    CHECK(json_integer_value(json_object_get(c, "running")) == 1
+          && json_integer_value(json_object_get(c, "queued")) == 1
+          && json_integer_value(json_object_get(c, "total")) == 2
+          && json_integer_value(json_object_get(c, "succeeded")) == 0);
+    json_decref(doc);
+    free(json);
+
+    /*  coalesced: a burst of changes is one write per interval */
+    coord_records_t *recs = coord_records_new();
+    s_writes_t wr = { 0 };
+    coord_records_touch(recs, "auth/v1");
+    CHECK(coord_records_due(recs, s, 1000, s_write, &wr) == 1 && wr.writes == 1);
+    for (int64_t t = 1000; t < 2000; t += 10) {
+        coord_records_touch(recs, "auth/v1");
+        coord_records_touch(recs, "auth/v1");
+        coord_records_due(recs, s, t, s_write, &wr);
+    }
+    CHECK(wr.writes >= 4 && wr.writes <= 5 && wr.finals == 0);
+    CHECK(coord_records_pending(recs) == 1);
+    int before = wr.writes;
+    CHECK(coord_records_due(recs, s, 2000 + COORD_RECORD_INTERVAL_MS, s_write, &wr) == 1);
+    CHECK(wr.writes == before + 1 && coord_records_pending(recs) == 0);
+    CHECK(coord_records_due(recs, s, 9000, s_write, &wr) == 0);     /*  nothing changed */
+
+    /*  the final write goes at once, whatever the interval */
+    s_done(s, ag, a, "succeeded");
+    coord_sched_dispatch(s, 0, 0);
+    CHECK(b->state == SW_TS_RUNNING);
+    s_done(s, ag, b, "failed");
+    CHECK(coord_record_final(j) && strcmp(coord_record_status(j), "failed") == 0);
+    coord_records_touch(recs, "auth/v1");
+    CHECK(coord_records_due(recs, s, 9001, s_write, &wr) == 1 && wr.finals == 1);
+    coord_records_touch(recs, "auth/v1");       /*  right after: still final, at once */
+    CHECK(coord_records_due(recs, s, 9002, s_write, &wr) == 1 && wr.finals == 2);
+    doc = json_loads(wr.last, 0, NULL);
+    c = json_object_get(doc, "counts");
+    CHECK(strcmp(json_string_value(json_object_get(doc, "status")), "failed") == 0);
+    CHECK(json_integer_value(json_object_get(c, "succeeded")) == 1
+          && json_integer_value(json_object_get(c, "failed")) == 1
+          && json_integer_value(json_object_get(c, "running")) == 0);
+    json_decref(doc);
+
+    /*  every task succeeded: succeeded */
+    coord_job_t *k = coord_sched_job_ensure(s, "k", 0);
+    coord_task_t *only = s_submit(s, "k", "only");
+    coord_sched_dispatch(s, 0, 0);
+    s_done(s, ag, only, "succeeded");
+    CHECK(strcmp(coord_record_status(k), "succeeded") == 0);
+
+    /*  a job the scheduler forgot is forgotten here too */
+    coord_records_touch(recs, "gone");
+    CHECK(coord_records_pending(recs) == 1);
+    CHECK(coord_records_due(recs, s, 10000, s_write, &wr) == 0 && coord_records_pending(recs) == 0);
+
+    /*  a big job: the first COORD_RECORD_MAX_WORKERS ids, and a mark */
+    coord_job_t *big = coord_sched_job_ensure(s, "big", 0);
+    for (int i = 0; i < COORD_RECORD_MAX_WORKERS + 5; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "t%d", i);
+        CHECK(s_submit(s, "big", id));
+    }
+    json = coord_record_json(big, 0);
+    doc = json_loads(json, 0, NULL);
+    CHECK(json_array_size(json_object_get(doc, "workers")) == COORD_RECORD_MAX_WORKERS);
+    CHECK(json_is_true(json_object_get(doc, "workers_truncated")));
+    CHECK(json_integer_value(json_object_get(json_object_get(doc, "counts"), "total"))
+          == COORD_RECORD_MAX_WORKERS + 5);
+    json_decref(doc);
+    free(json);
+
+    coord_records_destroy(&recs);
+    coord_sched_destroy(&s);
+    (void) verbose;
+    return 0;
+}
