@@ -24,6 +24,9 @@
 #include "agent_run.h"
 #include "agent_spool.h"
 #include "agent_state.h"
+#include "agent_ws.h"
+#include "agent_wshelper.h"
+#include "sw_ws.h"
 #include "sw_curve.h"
 #include "sw_http.h"
 #include "sw_opts.h"
@@ -62,6 +65,16 @@ typedef struct {
     bool       foreground;
     bool       verbose;
     char      *metrics;         /*  ADDR of /metrics; NULL = off */
+    /*  workspaces */
+    char      *mirror_dir;
+    char      *mirror_cache;    /*  sizes as given (100M, 2G) */
+    char      *max_snapshot;
+    char      *max_change;
+    char      *max_outputs;
+    long long  workspace_timeout_s;
+    long long  workspace_ttl_s;
+    long long  idle_worktrees;  /*  -1: --slots */
+    bool       keep_worktrees;
     sw_strv_t  hook;            /*  NAME=PATH: the node owner's hooks around every task */
     long long  hook_timeout_s;
 } agent_conf_t;
@@ -76,6 +89,8 @@ typedef struct {
     agent_runs_t       *runs;
     agent_run_conf_t    run_conf;
     agent_runner_conf_t rconf;
+    agent_ws_conf_t     ws_conf;
+    agent_ws_t         *ws;
     sw_kv_t             labels;
     char                host[256];
     int                 sigfd;
@@ -232,7 +247,10 @@ static const char s_usage[] =
     "                   [--swarm-cli PATH | --no-mcp] [--claude-max-turns N]\n"
     "                   [--claude-max-budget-usd USD] [--rlimit-as BYTES]\n"
     "                   [--rlimit-nofile N] [--state-dir DIR] [--spool DIR]\n"
-    "                   [--redis-password-file FILE]\n"
+    "                   [--redis-password-file FILE] [--keep-worktrees]\n"
+    "                   [--mirror-dir DIR] [--mirror-cache SIZE] [--max-snapshot SIZE]\n"
+    "                   [--max-change SIZE] [--max-outputs SIZE] [--idle-worktrees N]\n"
+    "                   [--workspace-timeout S] [--workspace-ttl S]\n"
     "                   [--curve-secret FILE --coordinator-key FILE] [--metrics ADDR]\n"
     "                   [-f] [-v]\n"
     "\n"
@@ -303,6 +321,27 @@ static const sw_opt_t s_opts[] = {
       "the coordinator's public certificate (NAME.cert)" },
     { "metrics", 0, SW_OPT_STR, offsetof(agent_conf_t, metrics), 0, 0, "ADDR",
       "serve Prometheus /metrics on ADDR (PORT = 127.0.0.1:PORT, HOST:PORT, [V6]:PORT)" },
+    { "keep-worktrees", 0, SW_OPT_FLAG, offsetof(agent_conf_t, keep_worktrees), 0, 0, NULL,
+      "workspaces: leave every worktree as its task left it (debugging)" },
+    { "idle-worktrees", 0, SW_OPT_INT, offsetof(agent_conf_t, idle_worktrees), 0, 4096, "N",
+      "workspaces: finished worktrees kept for the next task (default: --slots; 0 removes "
+      "each when its result is stored)" },
+    { "mirror-dir", 0, SW_OPT_STR, offsetof(agent_conf_t, mirror_dir), 0, 0, "DIR",
+      "workspaces: the repository mirrors (default STATE_DIR/ws/mirrors; agents on one host "
+      "may share one)" },
+    { "mirror-cache", 0, SW_OPT_STR, offsetof(agent_conf_t, mirror_cache), 0, 0, "SIZE",
+      "workspaces: mirrors on disk, least recently used evicted first (default 10G)" },
+    { "max-snapshot", 0, SW_OPT_STR, offsetof(agent_conf_t, max_snapshot), 0, 0, "SIZE",
+      "workspaces: what one task may fetch from Redis (default 1G)" },
+    { "max-change", 0, SW_OPT_STR, offsetof(agent_conf_t, max_change), 0, 0, "SIZE",
+      "workspaces: one task's change (default 256M)" },
+    { "max-outputs", 0, SW_OPT_STR, offsetof(agent_conf_t, max_outputs), 0, 0, "SIZE",
+      "workspaces: one task's build outputs (default 1G)" },
+    { "workspace-timeout", 0, SW_OPT_INT, offsetof(agent_conf_t, workspace_timeout_s), 1,
+      7 * 86400, "S", "workspaces: one preparation or capture (default 600)" },
+    { "workspace-ttl", 0, SW_OPT_INT, offsetof(agent_conf_t, workspace_ttl_s), 60,
+      10 * 365 * 86400LL, "S", "workspaces: how long stored changes and outputs live after "
+      "their last use (default 2592000: 30 days)" },
     { "foreground", 'f', SW_OPT_FLAG, offsetof(agent_conf_t, foreground), 0, 0, NULL,
       "stay in the foreground and log to stderr" },
     { "verbose", 'v', SW_OPT_FLAG, offsetof(agent_conf_t, verbose), 0, 0, NULL,
@@ -372,11 +411,14 @@ main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], EXEC_LIMITS_ARG) == 0)
         return s_exec_with_limits(argc, argv);
+    if (argc > 1 && strcmp(argv[1], AGENT_WS_HELPER_ARG) == 0)
+        return agent_wshelper_main(argc, argv);
     const char *env_redis = getenv("SWARM_REDIS");
     s_conf.grace_ms = 5000;
     s_conf.hook_timeout_s = AGENT_HOOK_TIMEOUT_S;
     s_conf.max_output = 1 << 20;
     s_conf.log_ttl_s = AGENT_LIVE_TTL_S;
+    s_conf.idle_worktrees = -1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     s_conf.slots = cpus > 0 ? cpus : 1;
     sw_err_t err = { 0 };
@@ -525,6 +567,18 @@ main(int argc, char **argv)
                 "decimals (e.g. 2.50), got '%s'\n", s_conf.claude_max_budget_usd);
         return 2;
     }
+    /*  Workspace sizes: checked now, not at the first task. */
+    uint64_t sizes[4] = { 0 };
+    const char *size_names[] = { "--mirror-cache", "--max-snapshot", "--max-change",
+                                 "--max-outputs" };
+    char *size_args[] = { s_conf.mirror_cache, s_conf.max_snapshot, s_conf.max_change,
+                          s_conf.max_outputs };
+    for (int i = 0; i < 4; i++)
+        if (size_args[i] && sw_parse_size(size_args[i], &sizes[i]) < 0) {
+            fprintf(stderr, "swarm-agent: %s wants a size (bytes, or 512K, 100M, 2G), got '%s'\n",
+                    size_names[i], size_args[i]);
+            return 2;
+        }
     /*  The agent's own files: out of every task's reach. */
     if (!s_conf.state_dir) {
         s_conf.state_dir = agent_state_default(s_conf.id, geteuid(), getenv("STATE_DIRECTORY"),
@@ -645,6 +699,21 @@ main(int argc, char **argv)
                                          .hook_timeout_ms = s_conf.hook_timeout_s * 1000,
                                          .redis_url = s_conf.redis,
                                          .log_ttl_s = s_conf.log_ttl_s };
+    /*  Worktrees below the workdir (where tasks write), one directory per
+     *  agent id; mirrors, indexes and requests in the state dir. */
+    char *ws_root = xasprintf("%s/swarm-worktrees/%s", s_conf.workdir, s_conf.id);
+    self.ws_conf = (agent_ws_conf_t) {
+        .agent_id = s_conf.id, .self_exe = self.self_exe, .state_dir = agent_state_dir(state),
+        .mirrors = s_conf.mirror_dir, .root = ws_root, .redis_url = s_conf.redis,
+        .password_file = password_file, .mirror_cache = sizes[0], .max_snapshot = sizes[1],
+        .max_change = sizes[2], .max_outputs = sizes[3],
+        .ttl_s = s_conf.workspace_ttl_s, .timeout_ms = s_conf.workspace_timeout_s * 1000,
+        .idle = s_conf.idle_worktrees >= 0 ? (long) s_conf.idle_worktrees : (long) s_conf.slots,
+        .keep = s_conf.keep_worktrees };
+    self.ws = agent_ws_new(&self.ws_conf, &err);
+    if (!self.ws)
+        fatalx("workspaces: %s", err.msg);
+    self.run_conf.ws = self.ws;
     self.loop = zloop_new();
     zloop_set_nonstop(self.loop, true);
     self.metrics = agent_metrics_new();
@@ -700,6 +769,8 @@ main(int argc, char **argv)
     agent_runs_destroy(&self.runs);
     sw_http_destroy(&self.metrics_http);
     agent_metrics_destroy(&self.metrics);
+    agent_ws_destroy(&self.ws);
+    free(ws_root);
     agent_link_destroy(&self.link);
     zloop_destroy(&self.loop);
     agent_store_destroy(&self.store);

@@ -113,7 +113,7 @@ s_codex_files(const agent_run_conf_t *conf, const sw_task_t *t, agent_launch_t *
 
 int
 agent_prepare(const agent_run_conf_t *conf, agent_store_t *store, sw_task_t *t,
-              const char *token, agent_launch_t *l)
+              const char *token, const char *wsdir, agent_launch_t *l)
 {
     sw_err_t err = { 0 };
     /*  A variable that could make the runner run foreign code: refused
@@ -123,7 +123,8 @@ agent_prepare(const agent_run_conf_t *conf, agent_store_t *store, sw_task_t *t,
         l->deterministic = true;
         return -1;
     }
-    char *dir = !t->dir ? xstrdup(conf->workdir)
+    char *dir = wsdir ? xstrdup(wsdir)
+              : !t->dir ? xstrdup(conf->workdir)
               : t->dir[0] == '/' ? xstrdup(t->dir)
               : xasprintf("%s/%s", conf->workdir, t->dir);
     struct stat sb;

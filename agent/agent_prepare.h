@@ -32,10 +32,12 @@ typedef struct {
 
 void agent_launch_init(agent_launch_t *l);
 /*  Prepares task T (its prompt is replaced by its expansion) whose runner
- *  carries the SWARM_RUN token TOKEN. 0, or -1 with l->error and
- *  l->deterministic (l->dir is set only when the directory passed). */
+ *  carries the SWARM_RUN token TOKEN, in WSDIR when it has a workspace (its
+ *  directory in the worktree), else in its dir below the workdir. 0, or -1
+ *  with l->error and l->deterministic (l->dir is set only when the
+ *  directory passed). */
 int agent_prepare(const agent_run_conf_t *conf, agent_store_t *store, sw_task_t *t,
-                  const char *token, agent_launch_t *l);
+                  const char *token, const char *wsdir, agent_launch_t *l);
 /*  The runner started, or never will: the prompt file is closed and
  *  removed (no prompt stays on disk), argv and environment freed. */
 void agent_launch_spawned(agent_launch_t *l);

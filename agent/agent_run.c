@@ -23,8 +23,11 @@ extern char **environ;
 typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
 
 /*  What the run's child is. A run has one child at a time, in this order:
- *  the pre-task hook, the runner, the post-task hook. */
-typedef enum { CHILD_PRE_TASK, CHILD_TASK, CHILD_POST_TASK } child_role_t;
+ *  the workspace's preparation, the pre-task hook, the runner, the
+ *  post-task hook, the workspace's capture. */
+typedef enum {
+    CHILD_WS_PREPARE, CHILD_PRE_TASK, CHILD_TASK, CHILD_POST_TASK, CHILD_WS_CAPTURE
+} child_role_t;
 
 typedef struct {
     agent_runs_t *runs;
@@ -55,6 +58,11 @@ typedef struct {
     json_t       *hooks;        /*  its hooks field; NULL while no hook ran */
     char         *json;         /*  result waiting to be stored */
     bool          spooled;      /*  its result is in the spool */
+    /*  workspace (task.ws.commit set) */
+    agent_wsrun_t ws;
+    bool          ran;          /*  the runner ran: its worktree is captured */
+    int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
+    int64_t       capture_backoff_ms;
 } run_t;
 
 struct agent_runs_t {
@@ -71,6 +79,9 @@ struct agent_runs_t {
 
 static void s_check(agent_runs_t *self, run_t *run);
 static void s_sweep(agent_runs_t *self);
+static void s_ws_capture(agent_runs_t *self, run_t *run);
+static void s_ws_prepared(agent_runs_t *self, run_t *run);
+static void s_ws_captured(agent_runs_t *self, run_t *run);
 
 static void
 s_run_destroy(run_t **run_p)
@@ -81,6 +92,8 @@ s_run_destroy(run_t **run_p)
     if (run->spawned)
         agent_child_release(&run->child);
     agent_log_destroy(&run->log);
+    if (run->task.ws.commit)
+        agent_ws_done(run->runs->conf->ws, &run->ws);
     agent_launch_release(&run->launch);
     sw_task_release(&run->task);
     free(run->token);
@@ -136,6 +149,12 @@ s_store_result(agent_runs_t *self, run_t *run)
 {
     if (run->hooks)
         json_object_set(run->doc, "hooks", run->hooks);
+    if (run->task.ws.commit)
+        agent_ws_result(&run->ws, run->doc);
+    /*  The live output ends with the status stored (a workspace that
+     *  could not be captured failed the task after its runner ended). */
+    agent_log_end(&run->log, run->status, run->exit_code,
+                  json_string_value(json_object_get(run->doc, "error")));
     run->json = json_dumps(run->doc, JSON_COMPACT);
     json_decref(run->doc);
     run->doc = NULL;
@@ -201,6 +220,23 @@ s_child_release(run_t *run)
 
 static void s_hook_start(agent_runs_t *self, run_t *run, agent_hook_t h);
 
+/*  The result document is made and the post-task hook (if any) is over:
+ *  a workspace's capture, then the store. */
+static void
+s_finish(agent_runs_t *self, run_t *run)
+{
+    if (run->task.ws.commit && run->ran) {
+        /*  Nothing of the task may change the worktree while or after it
+         *  is captured: what the runner and the hooks left outside their
+         *  groups goes first (no live child carries their tokens now). */
+        s_sweep(self);
+        self->sweep = true;     /*  a stray's own children, next tick */
+        s_ws_capture(self, run);
+        return;
+    }
+    s_store_result(self, run);
+}
+
 /*  The task is over, the runner's child finished or never started: the
  *  result document, then the post-task hook (when there is one and the
  *  run reached its working directory), then the store. */
@@ -239,17 +275,17 @@ s_result(agent_runs_t *self, run_t *run)
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;
     r.usage = a.usage;
-    agent_log_end(&run->log, run->status, ran ? r.exit_code : -1, r.error);
     run->doc = agent_result_doc(&r);
     agent_answer_release(&a);
     sw_buf_release(&errtail);
     if (ran)
         s_child_release(run);
+    run->ran = ran;
     self->sweep = true;         /*  what the runner left goes, even while post-task runs */
     if (self->conf->hooks[AGENT_HOOK_POST_TASK] && run->dir)
         s_hook_start(self, run, AGENT_HOOK_POST_TASK);
     else
-        s_store_result(self, run);
+        s_finish(self, run);
 }
 
 /*  --- stage: supervise ----------------------------------------------------------------- */
@@ -377,7 +413,7 @@ s_hook_done(agent_runs_t *self, run_t *run, agent_hook_t h, const char *spawn_er
     }
     s_child_release(run);
     if (h == AGENT_HOOK_POST_TASK)
-        s_store_result(self, run);
+        s_finish(self, run);
     else if (!why && !run->cancelled)
         s_spawn(self, run);
     else {
@@ -405,6 +441,10 @@ s_check(agent_runs_t *self, run_t *run)
     agent_child_finish(&run->child);    /*  the last group kill, then the reap */
     if (run->role == CHILD_TASK)
         s_result(self, run);
+    else if (run->role == CHILD_WS_PREPARE)
+        s_ws_prepared(self, run);
+    else if (run->role == CHILD_WS_CAPTURE)
+        s_ws_captured(self, run);
     else
         s_hook_done(self, run, run->role == CHILD_PRE_TASK ? AGENT_HOOK_PRE_TASK
                                                            : AGENT_HOOK_POST_TASK, NULL);
@@ -530,7 +570,8 @@ s_hook_start(agent_runs_t *self, run_t *run, agent_hook_t h)
 static void
 s_start(agent_runs_t *self, run_t *run)
 {
-    if (agent_prepare(self->conf, self->store, &run->task, run->token, &run->launch) < 0) {
+    if (agent_prepare(self->conf, self->store, &run->task, run->token,
+                      run->task.ws.commit ? run->ws.cwd : NULL, &run->launch) < 0) {
         run->error = run->launch.error;
         run->launch.error = NULL;
         run->deterministic = run->launch.deterministic;
@@ -546,6 +587,105 @@ s_start(agent_runs_t *self, run_t *run)
         s_hook_start(self, run, AGENT_HOOK_PRE_TASK);
     else
         s_spawn(self, run);
+}
+
+/*  --- stages: workspace ------------------------------------------------------------------ */
+
+/*  Starts the workspace helper of a stage as the run's child (agent_ws
+ *  gave it the token "TOKEN workspace": what it leaves goes once it ends,
+ *  the runner's strays while it works). */
+static int
+s_ws_helper(agent_runs_t *self, run_t *run, agent_ws_spawn_t *s, child_role_t role,
+            sw_err_t *err)
+{
+    int rc = agent_child_spawn(&run->child, &s->opts, err);
+    agent_ws_spawn_release(s);
+    if (rc == 0)
+        s_watch(self, run, role, xstrdup(run->ws.token));
+    return rc;
+}
+
+/*  The first stage of a task with a workspace: its worktree. */
+static void
+s_ws_prepare(agent_runs_t *self, run_t *run)
+{
+    agent_ws_spawn_t s = { 0 };
+    sw_err_t err = { 0 };
+    run->ws.token = xasprintf("%s workspace", run->token);
+    if (agent_ws_prepare(self->conf->ws, &run->task, &run->ws, &s, &err) < 0
+        || s_ws_helper(self, run, &s, CHILD_WS_PREPARE, &err) < 0) {
+        agent_ws_spawn_release(&s);
+        run->error = xasprintf("workspace: %s", err.msg);
+        log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
+        s_result(self, run);
+    }
+}
+
+static void
+s_ws_prepared(agent_runs_t *self, run_t *run)
+{
+    bool cancelled = run->child.stop == AGENT_STOP_CANCEL || run->cancelled;
+    int rc = agent_ws_prepared(self->conf->ws, &run->task, &run->ws, &run->child);
+    s_child_release(run);
+    if (!cancelled && rc == 0) {
+        s_start(self, run);
+        return;
+    }
+    run->cancelled = cancelled;
+    run->error = cancelled ? xstrdup("cancelled while its workspace was prepared")
+               : xasprintf("workspace: %s", run->ws.error);
+    /*  a conflict or a corrupt chunk fails the same way everywhere */
+    run->deterministic = !cancelled && !run->ws.retry;
+    log_warnx("task %s/%s cannot run: %s", run->task.job, run->task.id, run->error);
+    s_result(self, run);
+}
+
+/*  After the task: the change and the outputs into the store. */
+static void
+s_ws_capture(agent_runs_t *self, run_t *run)
+{
+    agent_ws_spawn_t s = { 0 };
+    sw_err_t err = { 0 };
+    run->capture_at = 0;
+    bool ok = strcmp(run->status, "succeeded") == 0;
+    if (run->cancelled || agent_ws_capture(self->conf->ws, &run->task, &run->ws, ok, &s, &err) < 0
+        || s_ws_helper(self, run, &s, CHILD_WS_CAPTURE, &err) < 0) {
+        agent_ws_spawn_release(&s);
+        free(run->ws.error);
+        run->ws.error = xstrdup(run->cancelled ? "cancelled" : err.msg);
+        run->ws.retry = false;
+        s_ws_captured(self, run);
+    }
+}
+
+static void
+s_ws_captured(agent_runs_t *self, run_t *run)
+{
+    int rc = -1;
+    bool cancelled = run->cancelled;
+    if (run->spawned) {
+        cancelled = cancelled || run->child.stop == AGENT_STOP_CANCEL;
+        rc = agent_ws_captured(self->conf->ws, &run->task, &run->ws, &run->child);
+        s_child_release(run);
+    }
+    if (rc < 0 && run->ws.retry && !cancelled) {
+        run->capture_at = sw_now_ms() + run->ws.retry_ms;   /*  Redis is out */
+        return;
+    }
+    if (rc < 0) {
+        /*  The task's work cannot come home: it did not succeed. */
+        const char *why = cancelled ? "cancelled while its workspace was captured"
+                        : run->ws.error ? run->ws.error : "?";
+        log_warnx("task %s/%s: its workspace was not stored: %s", run->task.job, run->task.id,
+                  why);
+        if (cancelled || strcmp(run->status, "succeeded") == 0) {
+            run->status = cancelled ? "cancelled" : "failed";
+            run->retryable = false;
+            json_object_set_new(run->doc, "status", json_string(run->status));
+            json_object_set_new(run->doc, "error", json_string(why));
+        }
+    }
+    s_store_result(self, run);
 }
 
 /*  --- the run set ---------------------------------------------------------------------- */
@@ -611,6 +751,7 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     sw_task_init(t);
     run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
                            (long long) run->task.attempt);
+    agent_wsrun_init(&run->ws);
     long long busy = 0;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         busy += r->state != RUN_DONE;
@@ -619,10 +760,14 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
                   self->conf->slots);
     zlistx_add_end(self->runs, run);
     self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false);
-    /*  From the start: a run that cannot start says why in it too. */
+    /*  From the start: a run that cannot start (its workspace, its
+     *  preparation) says why in its live output too. */
     run->log = agent_log_new(self->live, run->task.job, run->task.id, run->task.attempt,
                              strcmp(run->task.runner, "exec") != 0);
-    s_start(self, run);
+    if (run->task.ws.commit)
+        s_ws_prepare(self, run);
+    else
+        s_start(self, run);
 }
 
 void
@@ -635,7 +780,11 @@ agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t a
      *  starts), the runner, or the post-task hook. A post-task hook still
      *  runs after a cancelled runner, like `finally`. */
     run->cancelled = true;
-    if (run->spawned) {
+    if (!run->spawned && run->capture_at) {
+        log_info("cancelling %s/%s", job, id);
+        s_ws_capture(self, run);        /*  waiting for Redis: ends now, cancelled */
+    }
+    else if (run->spawned) {
         log_info("cancelling %s/%s", job, id);
         agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
     }
@@ -667,6 +816,7 @@ s_unspool(void *arg, agent_spooled_t *s)
     run_t *run = xcalloc(1, sizeof *run);
     run->runs = self;
     agent_launch_init(&run->launch);
+    agent_wsrun_init(&run->ws);
     sw_task_init(&run->task);
     run->task.job = s->job;
     run->task.id = s->id;
@@ -769,7 +919,9 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
                 }
             }
         }
-        if (r->state == RUN_ACTIVE) {
+        if (r->state == RUN_ACTIVE && !r->spawned && r->capture_at && now >= r->capture_at)
+            s_ws_capture(self, r);
+        else if (r->state == RUN_ACTIVE) {
             agent_log_flush(r->log);
             s_check(self, r);
         }

@@ -5,6 +5,9 @@
  *  fields (tmux's job.c: one struct job from job_run to job_free). Its
  *  life is a line of stages:
  *
+ *    workspace a task with a workspace first gets its worktree, from a
+ *              helper child (agent_ws; the task's working directory is
+ *              in it); a conflict or a corrupt chunk ends the run here
  *    prepare   the working directory, the expanded prompt, the environment
  *              and the runner's argv; a task that cannot run ends here
  *              with the reason (and whether another attempt could pass)
@@ -20,12 +23,19 @@
  *    result    the result document; then the post-task hook, when there
  *              is one and the run reached its working directory, whose
  *              outcome goes into the document's hooks field
+ *    capture   with a workspace and a runner that ran: once nothing of the
+ *              task runs (its strays killed), a helper child stores the
+ *              change and the outputs; their fields go into the document
+ *              (tried again while Redis is out; any other failure fails a
+ *              task that had succeeded: its work cannot come home)
  *    store     into Redis, or the spool until Redis answers; then DONE
  *
- *  A run has one child at a time, a hook or the runner, supervised the
- *  same way: its own process group, a timeout, stopped on cancel, its
- *  output capped, and its own SWARM_RUN token, so that what it leaves
- *  behind is killed when it ends.
+ *  A run has one child at a time, a hook, a workspace helper or the
+ *  runner, supervised the same way: its own process group, a timeout,
+ *  stopped on cancel, its output capped, and its own SWARM_RUN token, so
+ *  that what it leaves behind is killed when it ends. The capture comes
+ *  after the post-task hook so that what the node owner's hooks set up
+ *  and removed in the worktree is not part of the task's change.
  *
  *  The run set (agent_runs_t) also owns what concerns all runs: reaping
  *  (the agent is a child subreaper) and the sweep of processes that
@@ -42,6 +52,7 @@
 #include "agent_runner.h"
 #include "agent_state.h"
 #include "agent_store.h"
+#include "agent_ws.h"
 #include "sw_task.h"
 
 typedef struct {
@@ -65,6 +76,7 @@ typedef struct {
     long long                  hook_timeout_ms;
     const char                *redis_url;   /*  for the live output (agent_live) */
     long long                  log_ttl_s;   /*  its streams expire after; 0: no live output */
+    agent_ws_t                *ws;          /*  workspaces: worktrees and their helpers */
 } agent_run_conf_t;
 
 /*  What the runs tell the coordinator: SW_ACCEPT when a run takes its task,

@@ -88,6 +88,47 @@ typedef struct {
 } cli_mcp_ctl_t;
 #define CLI_MCP_CTL_SYMBOL "swarm_mcp_ctl"
 
+/*  Workspaces (cli_ws.c). --workspace's snapshot of dir for job: out
+ *  filled (caller releases), *prefix (may be NULL) the directory's path
+ *  below the work tree's top, or NULL at the top. 0, or an exit code after
+ *  printing why. */
+typedef struct {
+    const char *dir;            /*  --workspace */
+    const char *repo_url;       /*  --repo-url */
+    uint64_t    max_snapshot;   /*  --max-snapshot; 0: the default */
+    uint64_t    max_file;       /*  --max-file; 0: the default */
+} cli_ws_opts_t;
+
+/*  The options init, spawn and run share, for their sw_args tables. */
+enum { CLI_WS_WORKSPACE = 1000, CLI_WS_REPO_URL, CLI_WS_MAX_SNAPSHOT, CLI_WS_MAX_FILE };
+#define CLI_WS_ARGS \
+    { "workspace", 0, true, CLI_WS_WORKSPACE }, { "repo-url", 0, true, CLI_WS_REPO_URL }, \
+    { "max-snapshot", 0, true, CLI_WS_MAX_SNAPSHOT }, { "max-file", 0, true, CLI_WS_MAX_FILE }
+#define CLI_WS_CASES \
+    case CLI_WS_WORKSPACE: case CLI_WS_REPO_URL: case CLI_WS_MAX_SNAPSHOT: case CLI_WS_MAX_FILE
+#define CLI_WS_USAGE \
+    "--workspace DIR runs the tasks on a snapshot of the git work tree DIR (HEAD\n" \
+    "plus uncommitted changes, untracked files too, ignored ones not), sent to the\n" \
+    "agents through Redis; --repo-url URL makes the agents fetch HEAD from URL\n" \
+    "instead and sends only the uncommitted part. --max-snapshot SIZE (default\n" \
+    "1G) and --max-file SIZE (default 100M) bound what is sent.\n"
+/*  Takes one of them: 0, or an exit code after printing why. */
+int  cli_ws_option(const char *cmd, int c, const char *arg, cli_ws_opts_t *o);
+int  cli_ws_snapshot(cli_t *cli, const char *job, const char *dir, const cli_ws_opts_t *o,
+                     sw_task_ws_t *out, char **prefix);
+/*  The workspaces of a compiled plan for job: the job's (o->dir, else the
+ *  plan's workspace: key) into job_ws, each task's own into its spec.
+ *  Directories in the plan are relative to plan_file's directory (NULL or
+ *  "-": here); each distinct one is snapshot once. 0, or an exit code. */
+int  cli_ws_plan(cli_t *cli, void *plan, const char *job, const char *plan_file,
+                 const cli_ws_opts_t *o, sw_task_ws_t *job_ws);
+/*  "+12 -3 (4 files)", "no change", or "" without a workspace. */
+void cli_ws_stat_text(const json_t *result, char *out, size_t n);
+int  cli_diff(cli_t *cli, int argc, char **argv);
+int  cli_apply(cli_t *cli, int argc, char **argv);
+int  cli_outputs(cli_t *cli, int argc, char **argv);
+int  cli_purge(cli_t *cli, int argc, char **argv);
+
 int cli_results(cli_t *cli, int argc, char **argv);
 /*  Every task of job as `results --json` prints them (an array), or NULL
  *  with *code an exit code after printing why. */

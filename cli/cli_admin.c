@@ -10,22 +10,55 @@
 /*  --- status / agents -------------------------------------------------------------- */
 
 static const char s_status_usage[] =
-    "usage: swarm status [--job JOB] [ID]\n"
-    "The cluster (agents, slots, queue) and the job's tasks (default: current job).\n"
+    "usage: swarm status [--job JOB] [--all | --limit N] [ID]\n"
+    "The cluster (agents, slots, queue) and the job (default: current job): its\n"
+    "counts, then its most relevant tasks: running, failed, cancelled or skipped,\n"
+    "queued, then succeeded (20 of them; --limit N shows N). --all lists every\n"
+    "task in submit order. --json lists every task (in submit order) unless\n"
+    "--limit N is given.\n"
     "With a task ID: that task as Redis has it (status, attempt, agent, exit code,\n"
     "reason) and its last 10 events (swarm events --task ID shows them all).\n";
+
+typedef struct {
+    const char *job;
+    const char *order;          /*  submit, relevant */
+    int64_t     limit;          /*  rows per page */
+} s_status_req_t;
+
+static void
+s_status_build(msgpack_packer *pk, void *arg, int64_t offset)
+{
+    const s_status_req_t *q = arg;
+    msgpack_pack_map(pk, q->job ? 4 : 3);
+    if (q->job)
+        sw_mp_kv_str(pk, "job", q->job);
+    sw_mp_kv_int(pk, "offset", offset);
+    sw_mp_kv_int(pk, "limit", q->limit);
+    sw_mp_kv_str(pk, "order", q->order);
+}
 
 int
 cli_status(cli_t *cli, int argc, char **argv)
 {
-    static const sw_arg_t lo[] = { { "job", 'j', true, 'j' }, { NULL, 0, false, 0 } };
+    static const sw_arg_t lo[] = {
+        { "job", 'j', true, 'j' }, { "all", 0, false, 'a' }, { "limit", 0, true, 'l' },
+        { NULL, 0, false, 0 },
+    };
     const char *job = NULL;
+    bool all = false;
+    long long limit = 0;
     int c, rc = 0;
     cli_args_t a;
     cli_args_init(&a, cli, "status", lo, argc, argv, 0);
     while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         switch (c) {
         case 'j': job = a.g.arg; break;
+        case 'a': all = true; break;
+        case 'l':
+            if (sw_parse_int(a.g.arg, 1, 1000000000, &limit) < 0)
+                rc = cli_fail(EXIT_USAGE, "status: --limit wants a number of tasks, got '%s'",
+                              a.g.arg);
+            break;
         case 'h': fputs(s_status_usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;
         }
@@ -33,57 +66,83 @@ cli_status(cli_t *cli, int argc, char **argv)
     if (rc == 0 && a.g.npos > 1)
         rc = cli_fail(EXIT_USAGE, "status: one task id at most, got '%s' too (see swarm status "
                       "--help)", a.g.pos[1]);
-    char *id = rc == 0 && a.g.npos == 1 ? xstrdup(a.g.pos[0]) : NULL;
-    cli_args_release(&a);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    if (id) {
+    if (rc == 0 && all && limit)
+        rc = cli_fail(EXIT_USAGE, "status: --all or --limit N, not both");
+    if (rc == 0 && a.g.npos == 1 && (all || limit))
+        rc = cli_fail(EXIT_USAGE, "status: --all and --limit list a job's tasks, not task '%s'",
+                      a.g.pos[0]);
+    if (rc == 0 && a.g.npos == 1) {
         /*  one task: from Redis, with its last events */
-        rc = cli_task_status(cli, job, id);
-        free(id);
+        rc = cli_task_status(cli, job, a.g.pos[0]);
+        cli_args_release(&a);
         return rc;
     }
-    cli_req_t r;
-    cli_req_init(&r);
-    msgpack_pack_map(&r.pk, job ? 1 : 0);
-    if (job)
-        sw_mp_kv_str(&r.pk, "job", job);
-    sw_msg_t reply;
-    rc = cli_call(cli, SW_C_STATUS, &r, cli->timeout_ms, &reply);
-    if (rc)
-        return rc;
+    if (rc) {
+        cli_args_release(&a);
+        return rc < 0 ? 0 : rc;
+    }
+    if (!all && !limit && !cli->json)
+        limit = 20;
+    /*  Pages of at most 10,000 rows (the coordinator's), however many. */
+    s_status_req_t q = { job, limit ? "relevant" : "submit",
+                         limit && limit < 10000 ? limit : 10000 };
     if (cli->json) {
-        cli_print_json(cli_mp_to_json(reply.body));
-        sw_msg_release(&reply);
-        return 0;
+        rc = cli_print_listing(cli, SW_C_STATUS, s_status_build, &q, limit, NULL);
+        cli_args_release(&a);
+        return rc;
     }
-    const msgpack_object *b = reply.body;
-    char buf[256];
-    bool insecure = false;
-    sw_err_t err = { 0 };
-    sw_mp_bool(b, "insecure", false, &insecure, &err);
-    printf("coordinator %s: %lld agents, %lld slots (%lld busy), %lld queued%s\n",
-           cli->coordinator, (long long) cli_mp_int(b, "agents"),
-           (long long) cli_mp_int(b, "slots"), (long long) cli_mp_int(b, "busy"),
-           (long long) cli_mp_int(b, "queued"),
-           insecure ? "  [WARNING: --insecure, agents are not authenticated]" : "");
-    if (cli_mp_int(b, "dropped"))
-        printf("  %lld malformed messages dropped\n", (long long) cli_mp_int(b, "dropped"));
-    const msgpack_object *tasks = sw_mp_find(b, "tasks");
-    if (!tasks) {
-        printf("no current job (swarm init)\n");
-        sw_msg_release(&reply);
-        return 0;
-    }
-    char counts[512];
-    cli_counts_text(b, counts, sizeof counts);
-    printf("job %s: %u tasks%s%s\n", cli_mp_str(b, "job", buf, sizeof buf),
-           tasks->via.array.size, counts[0] ? ": " : "", counts);
+    int64_t offset = 0, shown = 0, total = 0;
     int64_t now = sw_wall_ms();
-    for (uint32_t i = 0; tasks->type == MSGPACK_OBJECT_ARRAY && i < tasks->via.array.size; i++)
-        cli_task_line(&tasks->via.array.ptr[i], now);
-    sw_msg_release(&reply);
-    return 0;
+    for (;;) {
+        cli_req_t r;
+        cli_req_init(&r);
+        s_status_build(&r.pk, &q, offset);
+        sw_msg_t reply;
+        rc = cli_call(cli, SW_C_STATUS, &r, cli->timeout_ms, &reply);
+        if (rc)
+            break;
+        const msgpack_object *b = reply.body;
+        const msgpack_object *tasks = sw_mp_find(b, "tasks");
+        uint32_t n = tasks && tasks->type == MSGPACK_OBJECT_ARRAY ? tasks->via.array.size : 0;
+        if (offset == 0) {
+            char buf[256];
+            bool insecure = false;
+            sw_err_t err = { 0 };
+            sw_mp_bool(b, "insecure", false, &insecure, &err);
+            printf("coordinator %s: %lld agents, %lld slots (%lld busy), %lld queued%s\n",
+                   cli->coordinator, (long long) cli_mp_int(b, "agents"),
+                   (long long) cli_mp_int(b, "slots"), (long long) cli_mp_int(b, "busy"),
+                   (long long) cli_mp_int(b, "queued"),
+                   insecure ? "  [WARNING: --insecure, agents are not authenticated]" : "");
+            if (cli_mp_int(b, "dropped"))
+                printf("  %lld malformed messages dropped\n",
+                       (long long) cli_mp_int(b, "dropped"));
+            if (!tasks) {
+                printf("no current job (swarm init)\n");
+                sw_msg_release(&reply);
+                break;
+            }
+            char counts[512];
+            cli_counts_text(b, counts, sizeof counts);
+            total = sw_mp_find(b, "total") ? cli_mp_int(b, "total") : (int64_t) n;
+            printf("job %s: %lld task%s%s%s\n", cli_mp_str(b, "job", buf, sizeof buf),
+                   (long long) total, total == 1 ? "" : "s", counts[0] ? ": " : "", counts);
+        }
+        for (uint32_t i = 0; i < n && (!limit || shown < limit); i++, shown++)
+            cli_task_line(&tasks->via.array.ptr[i], now);
+        const msgpack_object *next = sw_mp_find(b, "next");
+        int64_t at = next && next->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+                   ? (int64_t) next->via.u64 : -1;
+        sw_msg_release(&reply);
+        if (at <= offset || (limit && shown >= limit))
+            break;
+        offset = at;
+    }
+    if (rc == 0 && shown < total)
+        printf("... and %lld more task%s (swarm status --all lists every one)\n",
+               (long long) (total - shown), total - shown == 1 ? "" : "s");
+    cli_args_release(&a);
+    return rc;
 }
 
 /*  A request about one agent ({agent: NAME}): DRAIN, REVOKE. */
@@ -296,7 +355,10 @@ cli_cancel_call(cli_t *cli, const char *job, char **ids, int nids, sw_msg_t *rep
     msgpack_pack_array(&r.pk, (size_t) nids);
     for (int i = 0; i < nids; i++)
         sw_mp_pack_str(&r.pk, ids[i]);
-    return cli_call(cli, SW_C_CANCEL, &r, cli->timeout_ms, reply);
+    /*  A whole job is cancelled a slice per loop turn on the coordinator:
+     *  a million tasks take seconds. */
+    return cli_call(cli, SW_C_CANCEL, &r, nids ? cli->timeout_ms : cli->timeout_ms + 60000,
+                    reply);
 }
 
 int
@@ -320,19 +382,36 @@ cli_cancel(cli_t *cli, int argc, char **argv)
     }
     if (rc == 0 && !job && a.g.npos == 0)
         rc = cli_fail(EXIT_USAGE, "cancel: name a job (--job JOB) or task ids");
-    sw_msg_t reply;
-    if (rc == 0)
-        rc = cli_cancel_call(cli, job, a.g.pos, a.g.npos, &reply);
+    /*  At most SW_MAX_LIST ids a request (the coordinator's cap), each
+     *  request checked whole before it cancels anything. */
+    long long cancelled = 0;
+    char jobname[256] = "";
+    int nids = a.g.npos;
+    for (int from = 0; rc == 0 && (from < nids || (from == 0 && nids == 0));
+         from += SW_MAX_LIST) {
+        int n = nids - from < SW_MAX_LIST ? nids - from : SW_MAX_LIST;
+        sw_msg_t reply;
+        /*  A whole job goes in slices on the coordinator: give it time. */
+        rc = cli_cancel_call(cli, job, a.g.pos + from, n, &reply);
+        if (rc)
+            break;
+        cancelled += cli_mp_int(reply.body, "cancelled");
+        cli_mp_str(reply.body, "job", jobname, sizeof jobname);
+        sw_msg_release(&reply);
+        if (nids == 0)
+            break;
+    }
     cli_args_release(&a);
+    if (rc > 0 && cancelled)
+        fprintf(stderr, "swarm: cancel: %lld task(s) of the ids before that were cancelled\n",
+                cancelled);
     if (rc)
         return rc < 0 ? 0 : rc;
-    char buf[256];
     if (cli->json)
-        cli_print_json(cli_mp_to_json(reply.body));
+        cli_print_json(json_pack("{s:s, s:I}", "job", jobname, "cancelled",
+                                 (json_int_t) cancelled));
     else
-        printf("cancelled %lld task(s) in job %s\n", (long long) cli_mp_int(reply.body, "cancelled"),
-               cli_mp_str(reply.body, "job", buf, sizeof buf));
-    sw_msg_release(&reply);
+        printf("cancelled %lld task(s) in job %s\n", cancelled, jobname);
     return 0;
 }
 

@@ -90,6 +90,12 @@ s_request(cli_t *cli, int cmd, const msgpack_sbuffer *body, int timeout_ms, sw_m
 {
     int rc;
     bool closed = false;
+    /*  The coordinator's socket drops a bigger frame with the connection:
+     *  we would only see silence. */
+    if (body->size > CLI_MAX_REQUEST)
+        return cli_fail(EXIT_USAGE, "the request (%zu bytes) is over the %zu bytes one request "
+                        "to the coordinator carries (its frame cap): nothing was sent",
+                        body->size, CLI_MAX_REQUEST);
     if (!cli->sock && (rc = s_connect(cli)) != 0)
         return rc;
     /*  Connections that closed before this request (ZeroMQ has connected
@@ -241,18 +247,30 @@ cli_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv)
 
 static const char s_init_usage[] =
     "usage: swarm init [--topology hierarchical|mesh|star] [--max-agents N]\n"
-    "                  [--strategy NAME] [--namespace NS] [--] [JOB]\n"
+    "                  [--strategy NAME] [--namespace NS] [--workspace DIR\n"
+    "                  [--repo-url URL] [--max-snapshot SIZE] [--max-file SIZE]] [--] [JOB]\n"
     "Creates JOB (or a generated name) and makes it the current job, which\n"
     "spawn, wait, status, results and cancel use when --job is not given.\n"
-    "--max-agents caps how many of the job's tasks run at once.\n";
+    "--max-agents caps how many of the job's tasks run at once.\n"
+    "With --workspace, every task of the job without a workspace of its own runs\n"
+    "on this snapshot, at the top of the work tree unless its --dir says where\n"
+    "(swarm diff, apply and outputs bring the work back).\n"
+    CLI_WS_USAGE;
 
 int
 cli_init_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
               const char *ns, long long max_agents, sw_msg_t *reply)
 {
+    return cli_init_ws_call(cli, job, topology, strategy, ns, max_agents, NULL, reply);
+}
+
+int
+cli_init_ws_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
+                 const char *ns, long long max_agents, const sw_task_ws_t *ws, sw_msg_t *reply)
+{
     cli_req_t r;
     cli_req_init(&r);
-    msgpack_pack_map(&r.pk, 5);
+    msgpack_pack_map(&r.pk, ws ? 6 : 5);
     sw_mp_kv_str(&r.pk, "job", job);
     sw_mp_kv_str(&r.pk, "topology", topology);
     sw_mp_kv_str(&r.pk, "strategy", strategy);
@@ -262,6 +280,10 @@ cli_init_call(cli_t *cli, const char *job, const char *topology, const char *str
         msgpack_pack_int64(&r.pk, max_agents);
     else
         msgpack_pack_nil(&r.pk);
+    if (ws) {
+        sw_mp_pack_str(&r.pk, "workspace");
+        sw_task_ws_pack(&r.pk, ws);
+    }
     return cli_call(cli, SW_C_INIT, &r, cli->timeout_ms, reply);
 }
 
@@ -270,10 +292,12 @@ cli_init(cli_t *cli, int argc, char **argv)
 {
     static const sw_arg_t lo[] = {
         { "topology", 0, true, 't' }, { "max-agents", 0, true, 'm' },
-        { "strategy", 0, true, 's' }, { "namespace", 0, true, 'n' }, { NULL, 0, false, 0 },
+        { "strategy", 0, true, 's' }, { "namespace", 0, true, 'n' }, CLI_WS_ARGS,
+        { NULL, 0, false, 0 },
     };
     const char *topology = NULL, *strategy = NULL, *ns = NULL, *job = NULL;
     long long max_agents = -1;
+    cli_ws_opts_t wso = { 0 };
     int c, rc = 0;
     cli_args_t a;
     cli_args_init(&a, cli, "init", lo, argc, argv, 0);
@@ -293,6 +317,7 @@ cli_init(cli_t *cli, int argc, char **argv)
             break;
         case 's': strategy = a.g.arg; break;
         case 'n': ns = a.g.arg; break;
+        CLI_WS_CASES: rc = cli_ws_option("init", c, a.g.arg, &wso); break;
         case 'h': fputs(s_init_usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;
         }
@@ -307,11 +332,30 @@ cli_init(cli_t *cli, int argc, char **argv)
         return rc < 0 ? 0 : rc;
     if (job && !sw_id_valid(job))
         return cli_fail(EXIT_USAGE, "init: invalid job name '%s'", job);
+    if ((wso.repo_url || wso.max_snapshot || wso.max_file) && !wso.dir)
+        return cli_fail(EXIT_USAGE, "init: --repo-url and --max-* go with --workspace DIR");
     sw_msg_t reply;
-    rc = cli_init_call(cli, job, topology, strategy, ns, max_agents, &reply);
+    char buf[256];
+    if (wso.dir) {
+        /*  The snapshot is stored for the job (swarm purge): name it first. */
+        char *name = job ? xstrdup(job) : NULL;
+        if (!name) {
+            if ((rc = cli_init_call(cli, NULL, topology, strategy, ns, max_agents, &reply)))
+                return rc;
+            name = xstrdup(cli_mp_str(reply.body, "job", buf, sizeof buf));
+            sw_msg_release(&reply);
+        }
+        sw_task_ws_t ws = { 0 };
+        rc = cli_ws_snapshot(cli, name, wso.dir, &wso, &ws, NULL);
+        if (rc == 0)
+            rc = cli_init_ws_call(cli, name, topology, strategy, ns, max_agents, &ws, &reply);
+        sw_task_ws_release(&ws);
+        free(name);
+    }
+    else
+        rc = cli_init_call(cli, job, topology, strategy, ns, max_agents, &reply);
     if (rc)
         return rc;
-    char buf[256];
     if (cli->json)
         cli_print_json(cli_mp_to_json(reply.body));
     else
@@ -340,7 +384,14 @@ static const char s_spawn_usage[] =
     "TYPE: coder (default), tester, reviewer, docs, architect (reviewer and\n"
     "architect run codex in a read-only sandbox), cmd (exec tasks).\n"
     "--max-turns and --max-budget-usd bound a claude task (claude's --max-turns,\n"
-    "--max-budget-usd); an agent started with --claude-max-* lowers them to its own.\n";
+    "--max-budget-usd); an agent started with --claude-max-* lowers them to its own.\n"
+    "Workspaces: [--workspace DIR [--repo-url URL] [--max-snapshot SIZE]\n"
+    "[--max-file SIZE]] [--output GLOB]... Without --workspace the task runs on the\n"
+    "job's workspace (swarm init --workspace), or its first dependency's; it then\n"
+    "starts from its dependencies' resulting trees (their merge when several).\n"
+    "--dir is then a path inside the workspace (default: where --workspace\n"
+    "pointed). --output GLOB (repeatable, e.g. '*.o', 'build/**/lib*.a') stores\n"
+    "the matching files after a success (swarm outputs).\n" CLI_WS_USAGE;
 
 int
 cli_read_prompt(const char *path, char **out, sw_err_t *err)
@@ -457,9 +508,11 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         { "after", 0, true, 'a' }, { "label", 0, true, 'l' }, { "env", 0, true, 'e' },
         { "dir", 0, true, 'd' }, { "namespace", 0, true, 'n' }, { "context", 0, true, 'c' },
         { "max-turns", 0, true, 'X' }, { "max-budget-usd", 0, true, 'B' },
-        { "prompt", 0, true, 'p' }, { "prompt-file", 0, true, 'P' }, { NULL, 0, false, 0 },
+        { "prompt", 0, true, 'p' }, { "prompt-file", 0, true, 'P' },
+        { "output", 0, true, 'O' }, CLI_WS_ARGS, { NULL, 0, false, 0 },
     };
     sw_strv_t context = { 0 };
+    cli_ws_opts_t wso = { 0 };
     sw_task_t t;
     sw_task_init(&t);
     const char *job = NULL, *prompt = NULL, *prompt_file = NULL;
@@ -520,6 +573,8 @@ cli_spawn(cli_t *cli, int argc, char **argv)
             else
                 t.max_budget_cents = v;
             break;
+        case 'O': sw_strv_push(&t.outputs, arg); break;
+        CLI_WS_CASES: rc = cli_ws_option("spawn", c, arg, &wso); break;
         case 'h': fputs(s_spawn_usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;
         }
@@ -565,6 +620,29 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         rc = cli_fail(EXIT_USAGE, "spawn: %s%s%s%s", err.msg, file ? " (" : "", file ? file : "",
                       file ? " is empty)" : "");
         goto out;
+    }
+    if ((wso.repo_url || wso.max_snapshot || wso.max_file) && !wso.dir) {
+        rc = cli_fail(EXIT_USAGE, "spawn: --repo-url and --max-* go with --workspace DIR");
+        goto out;
+    }
+    if (wso.dir) {
+        /*  The snapshot is stored for the job the task goes to. */
+        if (!cli_redis(cli)) {
+            rc = EXIT_UNREACHABLE;
+            goto out;
+        }
+        char *target = cli_current_job(cli, job), *prefix = NULL;
+        rc = cli_ws_snapshot(cli, target ? target : "default", wso.dir, &wso, &t.ws, &prefix);
+        if (rc == 0 && prefix && !t.dir)
+            t.dir = xstrdup(prefix);    /*  where --workspace pointed, below the top */
+        free(target);
+        free(prefix);
+        if (rc)
+            goto out;
+        if (sw_task_validate(&t, &err) < 0) {
+            rc = cli_fail(EXIT_USAGE, "spawn: %s", err.msg);
+            goto out;
+        }
     }
     free(t.job);
     t.job = NULL;               /*  the coordinator fills in the current job */
@@ -634,8 +712,33 @@ cli_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms,
         fprintf(stderr, "swarm: the coordinator at %s closed the connection (restarted?); "
                 "asking again\n", cli->coordinator);
         cli_disconnect(cli);
-        since = -1;
+        /*  Every task final so far, from the start (a page at a time:
+         *  the reply says more), or every task for a full listing. */
+        if (since > 0)
+            since = 0;
     }
+}
+
+/*  A page of the whole list of tasks waited for (WAIT without a cursor). */
+typedef struct {
+    const char *job;
+    char      **ids;
+    int         nids;
+} s_wait_list_t;
+
+static void
+s_wait_build(msgpack_packer *pk, void *arg, int64_t offset)
+{
+    const s_wait_list_t *q = arg;
+    msgpack_pack_map(pk, 5);
+    sw_mp_kv_str(pk, "job", q->job);
+    sw_mp_pack_str(pk, "ids");
+    msgpack_pack_array(pk, (size_t) q->nids);
+    for (int i = 0; i < q->nids; i++)
+        sw_mp_pack_str(pk, q->ids[i]);
+    sw_mp_kv_int(pk, "max_ms", 0);
+    sw_mp_kv_int(pk, "offset", offset);
+    sw_mp_kv_int(pk, "limit", 10000);
 }
 
 static const char s_wait_usage[] =
@@ -767,16 +870,13 @@ cli_wait(cli_t *cli, int argc, char **argv)
         if (cli->quiet)
             ;
         else if (cli->json) {
-            /*  The document lists every task: ask once more, for all. */
-            sw_msg_t full;
-            if (cli_wait_call(cli, job, ids, nids, 0, -1, &full) == 0) {
-                json_t *j = cli_mp_to_json(full.body);
-                json_object_set_new(j, "timed_out", json_boolean(timed_out));
-                cli_print_json(j);
-                sw_msg_release(&full);
-            }
-            else
-                rc = EXIT_UNREACHABLE;
+            /*  The document lists every task: ask once more, for all,
+             *  page by page (a job of 1,000,000 tasks too). */
+            s_wait_list_t q = { job, ids, nids };
+            int lrc = cli_print_listing(cli, SW_C_WAIT, s_wait_build, &q, 0,
+                                        json_pack("{s:b}", "timed_out", timed_out));
+            if (lrc)
+                rc = lrc;
         }
         else {
             char text[512], jb[256];

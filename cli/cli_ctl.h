@@ -37,12 +37,29 @@ int  cli_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t ma
  *  current job; NULL fields and max_agents < 0 leave settings alone. */
 int  cli_init_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
                    const char *ns, long long max_agents, sw_msg_t *reply);
+/*  The same with the job's workspace (NULL: left alone). */
+int  cli_init_ws_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
+                      const char *ns, long long max_agents, const sw_task_ws_t *ws,
+                      sw_msg_t *reply);
 /*  CANCEL of ids of job (none: the whole job; job NULL: the current one). */
 int  cli_cancel_call(cli_t *cli, const char *job, char **ids, int nids, sw_msg_t *reply);
 
 /*  Fields of a reply map: "" and 0 when absent or of another type. */
 const char *cli_mp_str(const msgpack_object *map, const char *key, char *buf, size_t n);
 int64_t     cli_mp_int(const msgpack_object *map, const char *key);
+
+/*  Builds the request for the page of a listing that starts at offset
+ *  (STATUS, or WAIT without a cursor). */
+typedef void (cli_page_req_fn)(msgpack_packer *pk, void *arg, int64_t offset);
+
+/*  Asks for every page of a listing and prints it as one JSON document on
+ *  stdout, streamed: the first reply's fields (but offset and next), then
+ *  "tasks" with the rows of every page, then the members of tail (may be
+ *  NULL; consumed). A 1,000,000-task listing is never held whole. max_rows
+ *  (> 0) stops after that many rows. 0, or an exit code after printing
+ *  why (the document is then cut short). */
+int cli_print_listing(cli_t *cli, int cmd, cli_page_req_fn *build, void *arg, int64_t max_rows,
+                      json_t *tail);
 
 /*  The most prompt bytes one SUBMIT carries: the coordinator's frame cap
  *  (SW_MAX_FRAME, 8 MiB) less room for the rest of the task. */

@@ -64,7 +64,11 @@ static const char s_tools_json[] =
     "\"at most this many of the job's tasks run at once (0: no limit)\"},"
     "\"strategy\":{\"type\":\"string\",\"maxLength\":128},"
     "\"namespace\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":128,\"description\":"
-    "\"where the job's results are stored (default results)\"}},"
+    "\"where the job's results are stored (default results)\"},"
+    "\"workspace\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":4096,\"description\":"
+    "\"a directory in a git work tree: the job's tasks run on a snapshot of that tree (HEAD "
+    "plus uncommitted changes) on any agent, and their changes come back (swarm diff, swarm "
+    "apply)\"}},"
     "\"additionalProperties\":false}},"
     "{\"name\":\"swarm_spawn\",\"description\":\"Queue one task (a worker) of a swarm job and "
     "return at once. Give task (a prompt for a codex or claude worker) or command (an argv). "
@@ -416,8 +420,31 @@ s_call(cli_t *cli, const char *tool, json_t *args, char *err, size_t errlen)
             return s_err(err, errlen, "invalid job name (letters, digits and . _ - / : @ +)");
         if (ns && !sw_id_valid(ns))
             return s_err(err, errlen, "invalid namespace (letters, digits and . _ - / : @ +)");
-        code = cli_init_call(cli, job, s_str(args, "topology"), s_str(args, "strategy"), ns,
-                             max ? json_integer_value(max) : -1, &reply);
+        const char *dir = s_str(args, "workspace");
+        long long maxv = max ? json_integer_value(max) : -1;
+        if (!dir)
+            code = cli_init_call(cli, job, s_str(args, "topology"), s_str(args, "strategy"), ns,
+                                 maxv, &reply);
+        else {
+            /*  As swarm init --workspace: the job named first, then its snapshot. */
+            char buf[256];
+            char *name = job ? xstrdup(job) : NULL;
+            code = 0;
+            if (!name && (code = cli_init_call(cli, NULL, s_str(args, "topology"),
+                                               s_str(args, "strategy"), ns, maxv, &reply)) == 0) {
+                name = xstrdup(cli_mp_str(reply.body, "job", buf, sizeof buf));
+                sw_msg_release(&reply);
+            }
+            sw_task_ws_t ws = { 0 };
+            cli_ws_opts_t wso = { .dir = dir };
+            if (code == 0)
+                code = cli_ws_snapshot(cli, name, dir, &wso, &ws, NULL);
+            if (code == 0)
+                code = cli_init_ws_call(cli, name, s_str(args, "topology"),
+                                        s_str(args, "strategy"), ns, maxv, &ws, &reply);
+            sw_task_ws_release(&ws);
+            free(name);
+        }
     }
     else if (strcmp(tool, "swarm_spawn") == 0 || strcmp(tool, "swarm_spawn_batch") == 0)
         return s_spawn(cli, args, strcmp(tool, "swarm_spawn_batch") == 0, err, errlen);

@@ -85,6 +85,82 @@ cli_results_docs(cli_t *cli, const char *job, int *code)
     return arr;
 }
 
+/*  Rows are read from Redis this many at a time. */
+#define S_PAGE 1000
+
+/*  Prints one row (table, markdown or a JSON array element) and counts it. */
+static void
+s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int counts[SW_TS_COUNT],
+            long long *bad, long long *unfinished, sw_strv_t *named, long long index)
+{
+    int st = sw_tstate_parse(r->status);
+    if (st >= 0)
+        counts[st]++;
+    if (st < 0 || !SW_TS_FINAL(st))
+        (*unfinished)++;
+    else if (st != SW_TS_SUCCEEDED) {
+        (*bad)++;
+        if (named->n < 10) {
+            char *what = xasprintf("%s (%s)", r->id, r->status);
+            sw_strv_push(named, what);
+            free(what);
+        }
+    }
+    if (cli->json) {
+        json_t *doc = sw_result_doc(r, job);
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n  ", index ? "," : "");
+        for (const char *p = text ? text : "null"; *p; p++) {
+            putchar(*p);
+            if (*p == '\n')
+                fputs("  ", stdout);
+        }
+        free(text);
+        json_decref(doc);
+        return;
+    }
+    char summary[120] = "", dur[32], code[8] = "-";
+    int64_t ms = r->result ? json_integer_value(json_object_get(r->result, "duration_ms"))
+               : r->started ? (r->finished ? r->finished : sw_wall_ms()) - r->started : -1;
+    cli_duration(ms, dur, sizeof dur);
+    json_t *ec = r->result ? json_object_get(r->result, "exit_code") : NULL;
+    if (json_is_integer(ec))
+        snprintf(code, sizeof code, "%lld", (long long) json_integer_value(ec));
+    const char *text = "";
+    if (st != SW_TS_SUCCEEDED && r->reason && *r->reason)
+        text = r->reason;   /*  the coordinator's word: skipped, quarantined, cancelled ... */
+    else if (st != SW_TS_SUCCEEDED && r->result && *s_jstr(r->result, "error"))
+        text = s_jstr(r->result, "error");
+    else if (r->result && *s_jstr(r->result, "output"))
+        text = s_jstr(r->result, "output");
+    else if (r->result)
+        text = s_jstr(r->result, "stderr_tail");
+    s_first_line(text, summary, sizeof summary);
+    char change[64] = "";
+    if (ws) {
+        cli_ws_stat_text(r->result, change, sizeof change);
+        if (!*change)
+            snprintf(change, sizeof change, "-");
+    }
+    if (md) {
+        printf("| `%s` | %s%s%s | %ld | %s | %s | %s | %s | ", r->id,
+               st == SW_TS_SUCCEEDED ? "" : "**", r->status ? r->status : "?",
+               st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
+               r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
+               dur, code);
+        if (ws)
+            printf("%s | ", change);
+        s_md_cell(summary);
+        printf(" |\n");
+        return;
+    }
+    printf("%-28s %-10s %7ld  %-16s %8s %4s  ", r->id, r->status ? r->status : "?",
+           r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code);
+    if (ws)
+        printf("%-22s ", change);
+    printf("%s\n", summary);
+}
+
 int
 cli_results(cli_t *cli, int argc, char **argv)
 {
@@ -114,71 +190,65 @@ cli_results(cli_t *cli, int argc, char **argv)
     char *job = cli_current_job(cli, jobflag);
     if (!job)
         return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
-    s_row_t *rows = NULL;
-    size_t n = 0;
-    int rc = s_load(cli, job, &rows, &n);
-    if (rc) {
+    /*  The ids at once (a million are ~40 MB), the rows a page at a time,
+     *  printed as they come: a job of any size, never held whole. */
+    sw_err_t err = { 0 };
+    sw_strv_t ids = { 0 };
+    if (sw_results_ids(cli->redis, job, &ids, &err) < 0) {
         free(job);
-        free(rows);
-        return rc;
+        return cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
+                        err.msg);
     }
     int counts[SW_TS_COUNT] = { 0 };
-    int bad = 0, unfinished = 0;
-    json_t *arr = json_array();
-    if (md && !cli->json)
-        printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | exit | "
-               "output / error |\n|---|---|---:|---|---|---:|---:|---|\n", job);
-    else if (!cli->json)
-        printf("%-28s %-10s %7s  %-16s %8s %4s  %s\n", "TASK", "STATUS", "ATTEMPT", "AGENT",
-               "TIME", "EXIT", "OUTPUT / ERROR");
-    for (size_t i = 0; i < n; i++) {
-        s_row_t *r = &rows[i];
-        int st = sw_tstate_parse(r->status);
-        if (st >= 0)
-            counts[st]++;
-        if (st < 0 || !SW_TS_FINAL(st))
-            unfinished++;
-        else if (st != SW_TS_SUCCEEDED)
-            bad++;
-        if (cli->json) {
-            json_array_append_new(arr, sw_result_doc(r, job));
-            continue;
+    long long bad = 0, unfinished = 0;
+    sw_strv_t named = { 0 };            /*  the first ten that did not succeed */
+    int rc = 0;
+    bool ws = false, headed = false;
+    s_row_t *rows = xcalloc(S_PAGE + 1, sizeof *rows);
+    for (size_t from = 0; rc == 0 && (from < ids.n || !headed); from += S_PAGE) {
+        size_t n = from < ids.n ? (ids.n - from < S_PAGE ? ids.n - from : S_PAGE) : 0;
+        memset(rows, 0, (n + 1) * sizeof *rows);
+        if (n && sw_results_rows(cli->redis, job, ids.v + from, n, rows, &err) < 0)
+            rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+        if (!headed && rc == 0) {
+            /*  A job with workspaces (seen in its first page) gets a column
+             *  with each task's diffstat. */
+            for (size_t i = 0; i < n && !ws; i++)
+                ws = json_is_object(json_object_get(rows[i].result, "workspace"));
+            if (md && !cli->json)
+                printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | "
+                       "exit | %soutput / error |\n|---|---|---:|---|---|---:|---:|%s---|\n", job,
+                       ws ? "change | " : "", ws ? "---|" : "");
+            else if (!cli->json)
+                printf("%-28s %-10s %7s  %-16s %8s %4s  %s%s\n", "TASK", "STATUS", "ATTEMPT",
+                       "AGENT", "TIME", "EXIT", ws ? "CHANGE                 " : "",
+                       "OUTPUT / ERROR");
+            else
+                fputs("[", stdout);
+            headed = true;
         }
-        char summary[120] = "", dur[32], code[8] = "-";
-        int64_t ms = r->result ? json_integer_value(json_object_get(r->result, "duration_ms"))
-                   : r->started ? (r->finished ? r->finished : sw_wall_ms()) - r->started : -1;
-        cli_duration(ms, dur, sizeof dur);
-        json_t *ec = r->result ? json_object_get(r->result, "exit_code") : NULL;
-        if (json_is_integer(ec))
-            snprintf(code, sizeof code, "%lld", (long long) json_integer_value(ec));
-        const char *text = "";
-        if (st != SW_TS_SUCCEEDED && r->reason && *r->reason)
-            text = r->reason;   /*  the coordinator's word: skipped, quarantined ... */
-        else if (st != SW_TS_SUCCEEDED && r->result && *s_jstr(r->result, "error"))
-            text = s_jstr(r->result, "error");
-        else if (r->result && *s_jstr(r->result, "output"))
-            text = s_jstr(r->result, "output");
-        else if (r->result)
-            text = s_jstr(r->result, "stderr_tail");
-        s_first_line(text, summary, sizeof summary);
-        if (md) {
-            printf("| `%s` | %s%s%s | %ld | %s | %s | %s | %s | ", r->id,
-                   st == SW_TS_SUCCEEDED ? "" : "**", r->status ? r->status : "?",
-                   st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
-                   r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
-                   dur, code);
-            s_md_cell(summary);
-            printf(" |\n");
-            continue;
+        for (size_t i = 0; i < n; i++) {
+            if (rc == 0)
+                s_print_row(cli, job, md, ws, &rows[i], counts, &bad, &unfinished, &named,
+                            (long long) (from + i));
+            sw_result_row_release(&rows[i]);
         }
-        printf("%-28s %-10s %7ld  %-16s %8s %4s  %s\n", r->id, r->status ? r->status : "?",
-               r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code, summary);
+        fflush(stdout);
+    }
+    free(rows);
+    size_t total = ids.n;
+    sw_strv_release(&ids);
+    if (rc) {
+        if (cli->json)
+            putchar('\n');     /*  cut short: the error is on stderr */
+        sw_strv_release(&named);
+        free(job);
+        return rc;
     }
     if (cli->json)
-        cli_print_json(arr);
+        printf("%s]\n", total ? "\n" : "");
     else {
-        json_decref(arr);
-        printf("\n%s%zu task%s:", md ? "**" : "", n, n == 1 ? "" : "s");
+        printf("\n%s%zu task%s:", md ? "**" : "", total, total == 1 ? "" : "s");
         bool first = true;
         for (int s = 0; s < SW_TS_COUNT; s++)
             if (counts[s]) {
@@ -191,22 +261,17 @@ cli_results(cli_t *cli, int argc, char **argv)
         /*  A partial failure is loud: named on stderr, and exit 1. */
         fprintf(stderr, "swarm: job %s:", job);
         if (bad)
-            fprintf(stderr, " %d task%s did not succeed:", bad, bad == 1 ? "" : "s");
-        for (size_t i = 0, k = 0; i < n && k < 10; i++) {
-            int st = sw_tstate_parse(rows[i].status);
-            if (st >= 0 && SW_TS_FINAL(st) && st != SW_TS_SUCCEEDED) {
-                fprintf(stderr, "%s %s (%s)", k ? "," : "", rows[i].id, rows[i].status);
-                k++;
-            }
-        }
+            fprintf(stderr, " %lld task%s did not succeed:", bad, bad == 1 ? "" : "s");
+        for (size_t k = 0; k < named.n; k++)
+            fprintf(stderr, "%s %s", k ? "," : "", named.v[k]);
+        if (bad > (long long) named.n)
+            fprintf(stderr, " and %lld more", bad - (long long) named.n);
         if (unfinished)
-            fprintf(stderr, "%s%d not finished yet", bad ? "; " : " ", unfinished);
+            fprintf(stderr, "%s%lld not finished yet", bad ? "; " : " ", unfinished);
         fputc('\n', stderr);
         rc = EXIT_TASKS_FAILED;
     }
-    for (size_t i = 0; i < n; i++)
-        sw_result_row_release(&rows[i]);
-    free(rows);
+    sw_strv_release(&named);
     free(job);
     return rc;
 }

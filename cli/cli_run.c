@@ -40,7 +40,12 @@ static const char s_run_usage[] =
     "gets SWARM_JOB, SWARM_NAMESPACE, SWARM_HOOK, SWARM_COORDINATOR and\n"
     "SWARM_REDIS, runs in a process group of its own and is killed with all it\n"
     "started after --hook-timeout S (default: hooks.timeout, else 300 s). Its\n"
-    "output is shown line by line as [pre 1] ..., on stderr with --json.\n";
+    "output is shown line by line as [pre 1] ..., on stderr with --json.\n"
+    "Workspaces: [--workspace DIR [--repo-url URL] [--max-snapshot SIZE]\n"
+    "[--max-file SIZE]] [--outputs GLOB]... --workspace (or the plan's\n"
+    "workspace: key, a directory relative to the plan file; tasks may have their\n"
+    "own) is the job's workspace: tasks start where it points; --outputs adds\n"
+    "output globs to every task (swarm outputs fetches the files).\n" CLI_WS_USAGE;
 
 static char *
 s_slurp(const char *path, size_t *len)
@@ -400,8 +405,12 @@ cli_run(cli_t *cli, int argc, char **argv)
         { "halt-on-failure", 0, false, 'H' }, { "max-agents", 0, true, 'M' },
         { "task-timeout", 0, true, 't' }, { "decompose", 0, true, 'D' },
         { "workers", 0, true, 'W' }, { "pre", 0, true, 'p' }, { "post", 0, true, 'P' },
-        { "hook-timeout", 0, true, 'O' }, { NULL, 0, false, 0 },
+        { "hook-timeout", 0, true, 'O' }, { "outputs", 0, true, 'U' }, CLI_WS_ARGS,
+        { NULL, 0, false, 0 },
     };
+    cli_ws_opts_t wso = { 0 };
+    sw_strv_t outputs = { 0 };     /*  --outputs, for every task */
+    sw_task_ws_t job_ws = { 0 };
     sw_hooks_t cli_hooks = { 0 };
     sw_kv_t hook_env = { 0 };
     bool pre_done = false;
@@ -464,6 +473,8 @@ cli_run(cli_t *cli, int argc, char **argv)
                               "'%s'", SW_HOOK_MAX_TIMEOUT_S, arg);
             cli_hooks.timeout_s = v;
             break;
+        case 'U': sw_strv_push(&outputs, arg); break;
+        CLI_WS_CASES: rc = cli_ws_option("run", c, arg, &wso); break;
         case 'h': fputs(s_run_usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;
         }
@@ -477,8 +488,11 @@ cli_run(cli_t *cli, int argc, char **argv)
     cli_args_release(&a);
     if (rc == 0 && cli_hooks.npost && !wait && !dry)
         rc = cli_fail(EXIT_USAGE, "run: post hooks run once the job has finished: add --wait");
+    if (rc == 0 && (wso.repo_url || wso.max_snapshot || wso.max_file) && !wso.dir)
+        rc = cli_fail(EXIT_USAGE, "run: --repo-url and --max-* go with --workspace DIR");
     if (rc) {
         sw_kv_release(&labels);
+        sw_strv_release(&outputs);
         sw_hooks_release(&cli_hooks);
         return rc < 0 ? 0 : rc;
     }
@@ -488,6 +502,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     if (goal) {
         if (!*goal) {
             sw_kv_release(&labels);
+            sw_strv_release(&outputs);
             return cli_fail(EXIT_USAGE, "run: --decompose wants a goal");
         }
         job = jobflag ? xstrdup(jobflag) : s_run_job_name(goal);
@@ -511,6 +526,7 @@ cli_run(cli_t *cli, int argc, char **argv)
             rc = s_decompose(cli, job, goal, workers, &plan);
         if (rc) {
             sw_kv_release(&labels);
+            sw_strv_release(&outputs);
             sw_kv_release(&hook_env);
             sw_hooks_release(&cli_hooks);
             free(job);
@@ -521,6 +537,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     const char *file = commands ? commands : planfile;
     if (!file) {
         sw_kv_release(&labels);
+        sw_strv_release(&outputs);
         sw_hooks_release(&cli_hooks);
         fputs(s_run_usage, stderr);
         return EXIT_USAGE;
@@ -529,6 +546,7 @@ cli_run(cli_t *cli, int argc, char **argv)
     char *text = s_slurp(file, &len);
     if (!text) {
         sw_kv_release(&labels);
+        sw_strv_release(&outputs);
         sw_hooks_release(&cli_hooks);
         return cli_fail(EXIT_USAGE, "run: cannot read %s: %s", file, strerror(errno));
     }
@@ -543,6 +561,7 @@ cli_run(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "swarm: run: %s is not valid; nothing was submitted\n", shown);
         sw_strv_release(&errors);
         sw_kv_release(&labels);
+        sw_strv_release(&outputs);
         sw_hooks_release(&cli_hooks);
         return EXIT_USAGE;
     }
@@ -569,8 +588,11 @@ compiled:
         sw_kv_copy(&plan.tasks[i].task.labels, &labels);
         if (task_timeout)
             plan.tasks[i].task.timeout_s = task_timeout;
+        for (size_t k = 0; k < outputs.n; k++)
+            sw_strv_push(&plan.tasks[i].task.outputs, outputs.v[k]);
     }
     sw_kv_release(&labels);
+    sw_strv_release(&outputs);
     sw_plan_render(&plan);
     if (!sw_id_valid(job)) {
         rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
@@ -602,10 +624,18 @@ compiled:
         if (plan.hooks.npre && (rc = s_run_hooks(cli, &plan.hooks, false, &hook_env)) != 0)
             goto out;
     }
+    /*  The workspaces, after the pre hooks (which may prepare the tree). */
+    if ((rc = cli_ws_plan(cli, &plan, job, commands || goal ? NULL : planfile, &wso,
+                          &job_ws)) != 0)
+        goto out;
     cli_req_t r;
     cli_req_init(&r);
-    msgpack_pack_map(&r.pk, 6);
+    msgpack_pack_map(&r.pk, job_ws.commit ? 7 : 6);
     sw_mp_kv_str(&r.pk, "job", job);
+    if (job_ws.commit) {
+        sw_mp_pack_str(&r.pk, "workspace");
+        sw_task_ws_pack(&r.pk, &job_ws);
+    }
     sw_mp_kv_int(&r.pk, "max_agents", plan.max_agents);
     sw_mp_kv_str(&r.pk, "namespace", plan.ns);
     sw_mp_kv_str(&r.pk, "on_failure", plan.halt ? "stop" : "continue");
@@ -618,23 +648,50 @@ compiled:
     sw_msg_release(&reply);
     /*  In batches under the frame cap (2,000 tasks at most); each batch
      *  only depends on earlier ones, since the plan is in dependency
-     *  order. */
-    for (size_t from = 0, n; rc == 0 && from < plan.n; from += n) {
+     *  order. More than one batch is one transaction: the coordinator
+     *  holds the batches and makes the tasks runnable only when the last
+     *  has landed; a batch it refuses discards the lot, so a failed run
+     *  leaves nothing running. */
+    size_t nbatches = 0;
+    for (size_t from = 0, n; from < plan.n; from += n, nbatches++) {
         size_t bytes = 1024;
         for (n = 0; from + n < plan.n && n < 2000 && bytes + sizes[from + n] <= CLI_MAX_REQUEST;
              n++)
             bytes += sizes[from + n];
+    }
+    char txn[40] = "";
+    if (nbatches > 1)
+        snprintf(txn, sizeof txn, "run-%llx-%x", (unsigned long long) zclock_usecs(),
+                 (unsigned) getpid());
+    for (size_t from = 0, n, b = 0; rc == 0 && from < plan.n; from += n, b++) {
+        size_t bytes = 1024;
+        for (n = 0; from + n < plan.n && n < 2000 && bytes + sizes[from + n] <= CLI_MAX_REQUEST;
+             n++)
+            bytes += sizes[from + n];
+        bool last = from + n == plan.n;
         cli_req_init(&r);
-        msgpack_pack_map(&r.pk, 2);
+        msgpack_pack_map(&r.pk, *txn ? 4 : 2);
         sw_mp_kv_str(&r.pk, "job", job);
+        if (*txn) {
+            sw_mp_kv_str(&r.pk, "txn", txn);
+            sw_mp_kv_bool(&r.pk, "more", !last);
+        }
         sw_mp_pack_str(&r.pk, "tasks");
         msgpack_pack_array(&r.pk, n);
         for (size_t i = from; i < from + n; i++)
             sw_task_pack(&r.pk, &plan.tasks[i].task);
-        rc = cli_call(cli, SW_C_SUBMIT, &r, cli->timeout_ms + 5000, &reply);
+        /*  The last batch puts them all in: give a big plan its time. */
+        int tmo = cli->timeout_ms + 5000 + (last && *txn ? (int) (plan.n / 20) : 0);
+        rc = cli_call(cli, SW_C_SUBMIT, &r, tmo, &reply);
         if (rc == 0)
             sw_msg_release(&reply);
     }
+    if (rc == EXIT_UNREACHABLE && *txn)
+        fprintf(stderr, "swarm: run: the coordinator did not confirm the submit of job %s: "
+                "either all %zu tasks landed or none (swarm status --job %s says which)\n",
+                job, plan.n, job);
+    else if (rc && *txn)
+        fprintf(stderr, "swarm: run: none of job %s's %zu tasks was submitted\n", job, plan.n);
     if (rc)
         goto out;
     if (!wait) {
@@ -671,6 +728,7 @@ out:
     free(job);
     sw_kv_release(&hook_env);
     sw_plan_release(&plan);
+    sw_task_ws_release(&job_ws);
     return rc;
 }
 

@@ -30,6 +30,11 @@ static const char s_usage[] =
     "  results [--job JOB] [--json|--markdown]  the report; exit 1 if any task failed\n"
     "  logs [-f] [--tail N] ID         one task's output, live with -f (--raw, --json)\n"
     "  events [-f] [--job JOB]         the job's history: dispatched, finished, retried ...\n"
+    "Workspaces (read Redis, run git):\n"
+    "  diff [--stat] ID                a task's change as a git patch\n"
+    "  apply [--branch NAME] [ID...]   the job's changes into this repository (3-way)\n"
+    "  outputs [--dest DIR] [ID...]    the tasks' build outputs, paths and modes kept\n"
+    "  purge --job JOB                 remove a job's stored changes and outputs\n"
     "  memory store|get|delete|list|search|export|import|stats   shared memory\n"
     "  mcp                             the shared memory as MCP tools (stdio), for workers\n"
     "  mcp --control                   ... plus swarm_init, swarm_spawn, swarm_wait, ...\n"
@@ -53,8 +58,8 @@ static const struct {
     int (*fn)(cli_t *, int, char **);
 } s_commands[] = {
     { "results", cli_results }, { "logs", cli_logs }, { "events", cli_events },
-    { "memory", cli_memory },
-    { "mcp", cli_mcp },
+    { "memory", cli_memory }, { "mcp", cli_mcp }, { "diff", cli_diff }, { "apply", cli_apply },
+    { "outputs", cli_outputs }, { "purge", cli_purge },
 };
 
 static const char *const s_ctl_commands[] = {

@@ -15,12 +15,15 @@
 #define SW_ZAP_PROBE_ID "swarm-probe"
 
 /*  The public keys of one directory of certificates, re-read when the
- *  directory's mtime changes. Key: Z85 public key; value: the name in the
- *  certificate's metadata ("" if none). */
+ *  directory changes: an entry added or removed (its mtime), or a file
+ *  replaced or rewritten in place, which leaves the directory's mtime as
+ *  it was (the fingerprint of its entries). Key: Z85 public key; value:
+ *  the name in the certificate's metadata ("" if none). */
 typedef struct {
     char           *dir;        /*  NULL: an empty set */
     zhashx_t       *keys;
     struct timespec mtime;
+    uint64_t        print;      /*  s_dir_print at the last read */
 } s_keyset_t;
 
 struct sw_curve_server_t {
@@ -122,6 +125,51 @@ sw_curve_client(zsock_t *sock, const char *secret_path, const char *server_cert,
 
 /*  --- key sets -------------------------------------------------------------------- */
 
+static uint64_t
+s_mix(uint64_t h, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        h ^= (v >> (8 * i)) & 0xff;
+        h *= 0x100000001b3ULL;          /*  FNV-1a */
+    }
+    return h;
+}
+
+/*  One number for what the directory holds: each entry's name, inode,
+ *  size, mtime and ctime. Replacing a certificate in place (cp, mv over
+ *  it, an editor) changes it though the directory's own mtime may not.
+ *  Entries are combined by a sum, so their order does not matter. A stat
+ *  per file, once a second: cheap for the hundreds of agents of a farm. */
+static uint64_t
+s_dir_print(const char *dir)
+{
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (!d)
+        return 0;
+    uint64_t sum = 0, n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat sb;
+        if (fstatat(dirfd(d), e->d_name, &sb, 0) < 0)
+            continue;
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (const char *p = e->d_name; *p; p++) {
+            h ^= (unsigned char) *p;
+            h *= 0x100000001b3ULL;
+        }
+        h = s_mix(h, (uint64_t) sb.st_ino);
+        h = s_mix(h, (uint64_t) sb.st_size);
+        h = s_mix(h, (uint64_t) sb.st_mtim.tv_sec);
+        h = s_mix(h, (uint64_t) sb.st_mtim.tv_nsec);
+        h = s_mix(h, (uint64_t) sb.st_ctim.tv_sec);
+        h = s_mix(h, (uint64_t) sb.st_ctim.tv_nsec);
+        sum += h;
+        n++;
+    }
+    closedir(d);
+    return sum ^ (n * 0x9e3779b97f4a7c15ULL);
+}
+
 /*  Re-reads the set if its directory changed; true when it did. Every
  *  certificate in the directory counts but secret ones, as for zauth. */
 static bool
@@ -130,10 +178,12 @@ s_keyset_refresh(s_keyset_t *ks)
     struct stat sb;
     if (!ks->dir || stat(ks->dir, &sb) < 0)
         memset(&sb, 0, sizeof sb);
+    uint64_t print = s_dir_print(ks->dir);
     if (ks->keys && sb.st_mtim.tv_sec == ks->mtime.tv_sec
-        && sb.st_mtim.tv_nsec == ks->mtime.tv_nsec)
+        && sb.st_mtim.tv_nsec == ks->mtime.tv_nsec && print == ks->print)
         return false;
     ks->mtime = sb.st_mtim;
+    ks->print = print;
     zhashx_destroy(&ks->keys);
     ks->keys = zhashx_new();
     zhashx_set_destructor(ks->keys, (zhashx_destructor_fn *) zstr_free);
@@ -559,8 +609,37 @@ sw_curve_test(bool verbose)
     char *got = zstr_recv(server);
     CHECK(got == NULL);
     free(got);
-    /*  revoked: the key leaves the directory */
+    /*  a certificate replaced in place (same name: the directory's mtime
+     *  stays) takes effect too: rogue's key in a1's file */
     CHECK(!sw_curve_server_refresh(srv));       /*  nothing changed */
+    char rkey[41];
+    CHECK(sw_curve_load_public(rpub, rkey, &err) == 0);
+    struct stat before, after;
+    CHECK(stat(allowed, &before) == 0);
+    {
+        size_t n = 0;
+        char *text = NULL;
+        FILE *src = fopen(rpub, "r"), *dst = fopen(a1allowed, "w");
+        CHECK(src && dst);
+        if (src && dst) {
+            text = xmalloc(65536);
+            n = fread(text, 1, 65536, src);
+            fwrite(text, 1, n, dst);
+        }
+        if (src)
+            fclose(src);
+        if (dst)
+            fclose(dst);
+        free(text);
+    }
+    CHECK(stat(allowed, &after) == 0);
+    CHECK(before.st_mtim.tv_sec == after.st_mtim.tv_sec
+          && before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+    CHECK(sw_curve_server_refresh(srv));
+    CHECK(!sw_curve_server_allows(srv, SW_CURVE_AGENTS, a1key));
+    CHECK(sw_curve_server_allows(srv, SW_CURVE_AGENTS, rkey));
+    CHECK(!sw_curve_server_refresh(srv));
+    /*  revoked: the key leaves the directory */
     CHECK(unlink(a1allowed) == 0);
     CHECK(sw_curve_server_refresh(srv));
     CHECK(!sw_curve_server_allows(srv, SW_CURVE_AGENTS, a1key));

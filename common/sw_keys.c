@@ -92,6 +92,30 @@ sw_key_mem(const char *ns, const char *key)
     return s_key("ns", ns, "entry", key);
 }
 
+char *
+sw_key_cas(const char *digest)
+{
+    return s_key("cas", digest, NULL, NULL);
+}
+
+char *
+sw_key_cas_jobs(const char *digest)
+{
+    return s_key("cas", digest, "jobs", NULL);
+}
+
+char *
+sw_key_job_cas(const char *job)
+{
+    return s_key("job", job, "cas", NULL);
+}
+
+char *
+sw_key_commit(const char *oid)
+{
+    return s_key("commit", oid, NULL, NULL);
+}
+
 /*  --- layout ------------------------------------------------------------------ */
 
 /*  KEYS: layout mark, then keys only layout 1 data has (or shares).
@@ -412,6 +436,10 @@ sw_keys_test(bool verbose)
     CHECK(s_is(sw_key_mem("n", "дизайн\x01"), "swarm:ns:{n}:entry:дизайн%01"));
     CHECK(s_is(sw_key_task_log("j", "a:b", 2), "swarm:job:{j}:log:a%3Ab:2"));
     CHECK(s_is(sw_key_job_events("j:x"), "swarm:job:{j%3Ax}:events"));
+    CHECK(s_is(sw_key_cas("ab12"), "swarm:cas:{ab12}"));
+    CHECK(s_is(sw_key_cas_jobs("ab12"), "swarm:cas:{ab12}:jobs"));
+    CHECK(s_is(sw_key_job_cas("j:1"), "swarm:job:{j%3A1}:cas"));
+    CHECK(s_is(sw_key_commit("0f"), "swarm:commit:{0f}"));
 
     /*  The pairs that collided in layout 1 (and neighbours) are distinct,
      *  and no key of one kind equals a key of another. */
@@ -427,6 +455,8 @@ sw_keys_test(bool verbose)
         sw_key_task_log("j", "a", 11), sw_key_task_log("j:log:a", "1", 1),
         sw_key_task("j", "log"), sw_key_job_events("j"), sw_key_job_events("j:events"),
         sw_key_task("j", "events"), sw_key_job_tasks("j:events"),
+        sw_key_job_cas("j"), sw_key_task("j", "cas"), sw_key_job("j:cas"), sw_key_cas("j"),
+        sw_key_cas_jobs("j"), sw_key_cas("j:jobs"), sw_key_commit("j"),
     };
     size_t n = sizeof keys / sizeof keys[0];
     for (size_t i = 0; i < n; i++)

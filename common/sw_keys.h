@@ -30,6 +30,10 @@
  *    swarm:ns:{NS}                  zset    memory index: key -> updated
  *    swarm:ns:{NS}:ttl              zset    key -> expiry (ms), entries with a TTL
  *    swarm:ns:{NS}:entry:KEY        hash    a memory entry
+ *    swarm:cas:{DIGEST}             string  content-addressed chunk or manifest (TTL)
+ *    swarm:cas:{DIGEST}:jobs        set     jobs referencing it (same TTL)
+ *    swarm:job:{JOB}:cas            set     digests the job references (swarm purge)
+ *    swarm:commit:{OID}             string  manifest digest of a snapshot commit (TTL)
  *  Members of sets and lists (ids, keys) are stored raw, not escaped.
  *
  *  Every builder returns a new string (caller frees) and never fails:
@@ -64,6 +68,12 @@ char *sw_key_job_events(const char *job);
 char *sw_key_ns_index(const char *ns);
 char *sw_key_ns_ttl(const char *ns);
 char *sw_key_mem(const char *ns, const char *key);
+/*  Workspaces (sw_cas, sw_ws): each CAS entry in a slot of its own, its
+ *  job references beside it; a job's digests in the job's slot. */
+char *sw_key_cas(const char *digest);
+char *sw_key_cas_jobs(const char *digest);
+char *sw_key_job_cas(const char *job);
+char *sw_key_commit(const char *oid);
 
 /*  Checks the layout of the data in r: 0 when it is this layout (a
  *  database with no swarm data is marked so, atomically). -1 with err

@@ -27,6 +27,7 @@
 typedef struct {
     sw_task_t task;             /*  prompt holds the raw task text until rendered */
     char     *name;             /*  worker name, for the template */
+    char     *workspace;        /*  workspace: a directory (the CLI snapshots it), or NULL */
     int       line, column;     /*  where it is defined (1-based) */
 } sw_plan_task_t;
 
@@ -38,6 +39,7 @@ typedef struct {
     char           *topology;
     char           *strategy;
     int64_t         max_agents;
+    char           *workspace;  /*  workspace: of every task without its own, or NULL */
     sw_hooks_t      hooks;      /*  hooks: {pre, post, timeout}, run by swarm run */
     sw_plan_task_t *tasks;      /*  in dependency order */
     size_t          n;

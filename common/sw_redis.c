@@ -11,6 +11,16 @@
 #include "sw_log.h"
 #include "sw_selftest.h"
 
+/*  A script call queued on the pipeline, kept until the flush so that a
+ *  NOSCRIPT reply can be answered by running it again with its text. */
+typedef struct {
+    int          pos;           /*  its place in the pipeline */
+    const char  *script;
+    int          argc;          /*  EVAL, script, nkeys, keys and arguments */
+    char       **argv;
+    size_t      *lens;
+} s_queued_eval_t;
+
 struct sw_redis_t {
     sw_redis_url_t url;
     char          *addr;        /*  for messages, without the password */
@@ -23,7 +33,39 @@ struct sw_redis_t {
         char        sha[41];
         bool        loaded;     /*  known to the server (for pipelines) */
     }              scripts[16]; /*  SHA-1s of Lua scripts */
+    s_queued_eval_t *evals;     /*  script calls in the pipeline */
+    size_t         nevals, evals_cap;
 };
+
+static void
+s_evals_clear(sw_redis_t *self)
+{
+    for (size_t i = 0; i < self->nevals; i++) {
+        for (int k = 0; k < self->evals[i].argc; k++)
+            free(self->evals[i].argv[k]);
+        free(self->evals[i].argv);
+        free(self->evals[i].lens);
+    }
+    self->nevals = 0;
+}
+
+sw_reply_class_t
+sw_redis_reply_class(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR)
+        return SW_REPLY_OK;
+    static const char *const transient[] = { "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN",
+                                             "CLUSTERDOWN", NULL };
+    const char *e = r->str ? r->str : "";
+    for (const char *const *t = transient; *t; t++) {
+        size_t n = strlen(*t);
+        if (strncmp(e, *t, n) == 0 && (e[n] == ' ' || e[n] == '\0'))
+            return SW_REPLY_TRANSIENT;
+    }
+    if (strncmp(e, "NOSCRIPT", 8) == 0)
+        return SW_REPLY_NOSCRIPT;
+    return SW_REPLY_REFUSED;
+}
 
 void
 sw_redis_url_release(sw_redis_url_t *u)
@@ -215,6 +257,8 @@ sw_redis_destroy(sw_redis_t **self_p)
     if (!self)
         return;
     s_drop(self);
+    s_evals_clear(self);
+    free(self->evals);
     sw_redis_url_release(&self->url);
     free(self->addr);
     free(self);
@@ -290,11 +334,16 @@ sw_redis_cmd(sw_redis_t *self, int argc, const char **argv, const size_t *lens, 
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        /*  NOSCRIPT is how a server asks for a script it has not seen
+        /*  Loading its data after a restart, busy with a script: Redis is
+         *  there but cannot serve yet, which callers treat as an outage.
+         *  NOSCRIPT is how a server asks for a script it has not seen
          *  (sw_redis_eval sends it): no error of anybody's. */
-        if (strncmp(r->str, "NOSCRIPT", 8) != 0)
-            s_count(SW_EFAIL);
-        sw_err_set(err, SW_EFAIL, "redis at %s: %s: %s", self->addr, argv[0], r->str);
+        sw_reply_class_t cls = sw_redis_reply_class(r);
+        bool transient = cls == SW_REPLY_TRANSIENT;
+        if (cls != SW_REPLY_NOSCRIPT)
+            s_count(transient ? SW_EUNREACH : SW_EFAIL);
+        sw_err_set(err, transient ? SW_EUNREACH : SW_EFAIL, "redis at %s: %s: %s", self->addr,
+                   argv[0], r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -341,33 +390,85 @@ sw_redis_pending(const sw_redis_t *self)
     return self->pending;
 }
 
+/*  The script call queued at pipeline position pos, if one was. */
+static s_queued_eval_t *
+s_queued_eval(sw_redis_t *self, int pos)
+{
+    for (size_t i = 0; i < self->nevals; i++)
+        if (self->evals[i].pos == pos)
+            return &self->evals[i];
+    return NULL;
+}
+
+static void s_script_forget(sw_redis_t *self, const char *script);
+
 int
 sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *, int, redisReply *), void *arg,
                     sw_err_t *err)
 {
     int rc = 0;
+    bool lost = false;
     if (self->broken) {
         self->broken = false;
+        lost = true;
         rc = sw_err_set(err, SW_EUNREACH, "redis at %s: not connected", self->addr);
     }
     int n = self->pending;
     self->pending = 0;
+    redisReply **noscript = NULL;       /*  by position, kept for a second try */
     for (int i = 0; i < n; i++) {
         void *reply = NULL;
         if (!self->ctx || redisGetReply(self->ctx, &reply) != REDIS_OK) {
             char why[64];
             rc = sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr,
                             s_why(self, why, sizeof why));
+            lost = true;
             s_drop(self);
             break;
         }
         redisReply *r = reply;
-        if (r->type == REDIS_REPLY_ERROR)
-            rc = sw_err_set(err, SW_EFAIL, "redis at %s: %s", self->addr, r->str);
+        if (sw_redis_reply_class(r) == SW_REPLY_NOSCRIPT && s_queued_eval(self, i)) {
+            if (!noscript)
+                noscript = xcalloc((size_t) n, sizeof *noscript);
+            noscript[i] = r;
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ERROR && !lost) {
+            /*  "not now" (LOADING ...) is an outage for the whole batch,
+             *  and stays the verdict whatever else fails after it */
+            bool transient = sw_redis_reply_class(r) == SW_REPLY_TRANSIENT;
+            if (transient || !err || err->code != SW_EUNREACH)
+                rc = sw_err_set(err, transient ? SW_EUNREACH : SW_EFAIL, "redis at %s: %s",
+                                self->addr, r->str);
+            rc = -1;
+        }
         if (fn)
             fn(arg, i, r);
         freeReplyObject(r);
     }
+    /*  The server forgot a script between its load and this flush (a
+     *  restart, SCRIPT FLUSH): those calls run again with the text. */
+    for (int i = 0; noscript && i < n; i++) {
+        if (!noscript[i])
+            continue;
+        s_queued_eval_t *q = s_queued_eval(self, i);
+        s_script_forget(self, q->script);
+        sw_err_t e2 = { 0 };
+        redisReply *r2 = lost ? NULL : sw_redis_cmd(self, q->argc, (const char **) q->argv,
+                                                    q->lens, &e2);
+        if (!r2 && !lost && e2.code == SW_EUNREACH)
+            lost = true;
+        if (!r2 && rc == 0)
+            rc = sw_err_set(err, e2.code ? e2.code : SW_EUNREACH, "%s",
+                            e2.code ? e2.msg : "redis: not connected");
+        if (fn)
+            fn(arg, i, r2 ? r2 : noscript[i]);
+        if (r2)
+            freeReplyObject(r2);
+        freeReplyObject(noscript[i]);
+    }
+    free(noscript);
+    s_evals_clear(self);
     if (rc < 0)
         s_count(err ? err->code : SW_EUNREACH);
     return rc;
@@ -393,6 +494,14 @@ s_script_sha(sw_redis_t *self, const char *script)
     self->scripts[i].loaded = false;
     sw_sha1_hex(script, strlen(script), self->scripts[i].sha);
     return self->scripts[i].sha;
+}
+
+static void
+s_script_forget(sw_redis_t *self, const char *script)
+{
+    for (size_t i = 0; i < sizeof self->scripts / sizeof self->scripts[0]; i++)
+        if (self->scripts[i].script == script)
+            self->scripts[i].loaded = false;
 }
 
 static int
@@ -428,6 +537,7 @@ sw_redis_eval(sw_redis_t *self, const char *script, int nkeys, int argc, const c
     sw_err_t e2 = { 0 };
     redisReply *r = sw_redis_cmd(self, n, av, al, &e2);
     if (!r && strstr(e2.msg, "NOSCRIPT")) {
+        s_script_forget(self, script);      /*  for the pipelines: load it again */
         av[0] = "EVAL";
         al[0] = 4;
         av[1] = script;
@@ -462,13 +572,62 @@ sw_redis_eval_append(sw_redis_t *self, const char *script, int nkeys, int argc,
         self->scripts[slot].loaded = true;
     }
     int n = s_evalsha_argv(sha, nkeys, argc, argv, lens, av, al, nk);
+    int pos = self->pending;
     sw_redis_append(self, n, av, al);
+    if (self->pending == pos)
+        return 0;               /*  not queued: flush reports the failure */
+    if (self->nevals == self->evals_cap) {
+        self->evals_cap = self->evals_cap ? self->evals_cap * 2 : 8;
+        self->evals = xrealloc(self->evals, self->evals_cap * sizeof *self->evals);
+    }
+    s_queued_eval_t *q = &self->evals[self->nevals++];
+    q->pos = pos;
+    q->script = script;
+    q->argc = n;
+    q->argv = xcalloc((size_t) n, sizeof *q->argv);
+    q->lens = xcalloc((size_t) n, sizeof *q->lens);
+    av[0] = "EVAL";
+    al[0] = 4;
+    av[1] = script;
+    al[1] = strlen(script);
+    for (int i = 0; i < n; i++) {
+        q->argv[i] = xmalloc(al[i] + 1);
+        memcpy(q->argv[i], av[i], al[i]);
+        q->argv[i][al[i]] = '\0';
+        q->lens[i] = al[i];
+    }
     return 0;
 }
 
 int
 sw_redis_test(bool verbose)
 {
+    /*  error replies: a few mean "later", NOSCRIPT wants the text, the
+     *  rest refuse the command */
+    static const struct { const char *text; sw_reply_class_t want; } cases[] = {
+        { "LOADING Redis is loading the dataset in memory", SW_REPLY_TRANSIENT },
+        { "BUSY Redis is busy running a script", SW_REPLY_TRANSIENT },
+        { "MASTERDOWN Link with MASTER is down", SW_REPLY_TRANSIENT },
+        { "TRYAGAIN Multiple keys request during rehashing", SW_REPLY_TRANSIENT },
+        { "CLUSTERDOWN The cluster is down", SW_REPLY_TRANSIENT },
+        { "NOSCRIPT No matching script. Please use EVAL.", SW_REPLY_NOSCRIPT },
+        { "WRONGTYPE Operation against a key holding the wrong kind of value",
+          SW_REPLY_REFUSED },
+        { "OOM command not allowed when used memory > 'maxmemory'.", SW_REPLY_REFUSED },
+        { "READONLY You can't write against a read only replica.", SW_REPLY_REFUSED },
+        { "ERR Error running script (call to f_0): @user_script:1: oops", SW_REPLY_REFUSED },
+        { "BUSYKEY Target key name already exists.", SW_REPLY_REFUSED },
+        { "LOADINGX not a real one", SW_REPLY_REFUSED },
+        { "", SW_REPLY_REFUSED },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        redisReply r = { .type = REDIS_REPLY_ERROR, .str = (char *) cases[i].text,
+                         .len = strlen(cases[i].text) };
+        CHECK(sw_redis_reply_class(&r) == cases[i].want);
+    }
+    redisReply ok = { .type = REDIS_REPLY_STATUS, .str = "OK", .len = 2 };
+    CHECK(sw_redis_reply_class(&ok) == SW_REPLY_OK && sw_redis_reply_class(NULL) == SW_REPLY_OK);
+
     sw_err_t err = { 0 };
     sw_redis_url_t u;
     CHECK(sw_redis_url_parse("redis://127.0.0.1:6390/3", &u, &err) == 0);
@@ -497,5 +656,105 @@ sw_redis_test(bool verbose)
     CHECK(strstr(err.msg, "127.0.0.1:1") != NULL);
     CHECK(sw_now_ms() - t0 < 3000);
     (void) verbose;
+    return 0;
+}
+
+/*  --- against a real server -------------------------------------------------- */
+
+static const char s_live_script[] = "return 'ran:' .. ARGV[1]";
+
+static void
+s_live_reply(void *arg, int i, redisReply *r)
+{
+    char (*out)[64] = arg;
+    snprintf(out[i], 64, "%s", r->type == REDIS_REPLY_ERROR ? r->str
+                               : r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS
+                               ? r->str : "?");
+}
+
+int
+sw_redis_live_test(const char *url)
+{
+    sw_err_t err = { 0 };
+    sw_redis_t *r = sw_redis_new(url, 2000, &err);
+    CHECK(r != NULL);
+    if (!r)
+        return 0;
+    redisReply *x = sw_redis_cmdv(r, &err, "SET", "live-test:string", "v", NULL);
+    CHECK(x != NULL);
+    if (x)
+        freeReplyObject(x);
+    /*  a refused command is SW_EFAIL and names the refusal */
+    x = sw_redis_cmdv(r, &err, "HSET", "live-test:string", "f", "v", NULL);
+    CHECK(!x && err.code == SW_EFAIL && strstr(err.msg, "WRONGTYPE"));
+    /*  in a pipeline: the other commands go through, flush says SW_EFAIL */
+    const char *a1[] = { "HSET", "live-test:string", "f", "v" };
+    const char *a2[] = { "SET", "live-test:other", "w" };
+    sw_redis_append(r, 4, a1, NULL);
+    sw_redis_append(r, 3, a2, NULL);
+    char out[4][64];
+    memset(out, 0, sizeof out);
+    memset(&err, 0, sizeof err);
+    CHECK(sw_redis_flush_each(r, s_live_reply, out, &err) < 0 && err.code == SW_EFAIL);
+    CHECK(strncmp(out[0], "WRONGTYPE", 9) == 0 && strcmp(out[1], "OK") == 0);
+    /*  a pipelined script after SCRIPT FLUSH (its loaded mark was stale):
+     *  run again with its text, its own reply passed on */
+    const char *arg[] = { "one" };
+    CHECK(sw_redis_eval_append(r, s_live_script, 0, 1, arg, NULL, &err) == 0);
+    memset(out, 0, sizeof out);
+    CHECK(sw_redis_flush_each(r, s_live_reply, out, &err) == 0);
+    CHECK(strcmp(out[0], "ran:one") == 0);
+    x = sw_redis_cmdv(r, &err, "SCRIPT", "FLUSH", NULL);
+    CHECK(x != NULL);
+    if (x)
+        freeReplyObject(x);
+    const char *arg2[] = { "two" };
+    sw_redis_append(r, 3, a2, NULL);
+    CHECK(sw_redis_eval_append(r, s_live_script, 0, 1, arg2, NULL, &err) == 0);
+    sw_redis_append(r, 3, a2, NULL);
+    memset(out, 0, sizeof out);
+    memset(&err, 0, sizeof err);
+    CHECK(sw_redis_flush_each(r, s_live_reply, out, &err) == 0);
+    CHECK(strcmp(out[0], "OK") == 0 && strcmp(out[1], "ran:two") == 0 && strcmp(out[2], "OK") == 0);
+    /*  a lost connection to a server that forgot its scripts (as after a
+     *  restart): the next pipelined call loads it again */
+    sw_redis_t *killer = sw_redis_new(url, 2000, &err);
+    x = sw_redis_cmdv(r, &err, "CLIENT", "ID", NULL);
+    CHECK(x && x->type == REDIS_REPLY_INTEGER);
+    char id[32];
+    snprintf(id, sizeof id, "%lld", x ? x->integer : 0);
+    if (x)
+        freeReplyObject(x);
+    x = killer ? sw_redis_cmdv(killer, &err, "SCRIPT", "FLUSH", NULL) : NULL;
+    if (x)
+        freeReplyObject(x);
+    x = killer ? sw_redis_cmdv(killer, &err, "CLIENT", "KILL", "ID", id, NULL) : NULL;
+    if (x)
+        freeReplyObject(x);
+    /*  the first command after the kill finds the connection gone: an
+     *  outage, not a refusal; the one after reconnects */
+    x = sw_redis_cmdv(r, &err, "PING", NULL);
+    if (x)
+        freeReplyObject(x);
+    else
+        CHECK(err.code == SW_EUNREACH);
+    const char *arg3[] = { "three" };
+    CHECK(sw_redis_eval_append(r, s_live_script, 0, 1, arg3, NULL, &err) == 0);
+    memset(out, 0, sizeof out);
+    CHECK(sw_redis_flush_each(r, s_live_reply, out, &err) == 0);
+    CHECK(strcmp(out[0], "ran:three") == 0);
+    /*  and the plain call after SCRIPT FLUSH */
+    x = killer ? sw_redis_cmdv(killer, &err, "SCRIPT", "FLUSH", NULL) : NULL;
+    if (x)
+        freeReplyObject(x);
+    x = sw_redis_eval(r, s_live_script, 0, 1, (const char *[]) { "four" }, NULL, &err);
+    CHECK(x && x->type == REDIS_REPLY_STRING && strcmp(x->str, "ran:four") == 0);
+    if (x)
+        freeReplyObject(x);
+    x = sw_redis_cmdv(r, &err, "DEL", "live-test:string", "live-test:other", NULL);
+    if (x)
+        freeReplyObject(x);
+    sw_redis_destroy(&killer);
+    sw_redis_destroy(&r);
     return 0;
 }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "sw_git.h"
+#include "sw_cas.h"
 #include "sw_selftest.h"
 
 static const char *s_tstate_names[SW_TS_COUNT] = {
@@ -23,6 +25,160 @@ sw_tstate_parse(const char *name)
         if (name && strcmp(name, s_tstate_names[i]) == 0)
             return i;
     return -1;
+}
+
+/*  --- workspace ------------------------------------------------------------ */
+
+void
+sw_task_ws_release(sw_task_ws_t *w)
+{
+    free(w->repo);
+    free(w->commit);
+    free(w->manifest);
+    free(w->url);
+    memset(w, 0, sizeof *w);
+}
+
+static char *s_dup_opt(const char *s);
+
+void
+sw_task_ws_copy(sw_task_ws_t *dst, const sw_task_ws_t *src)
+{
+    dst->repo = s_dup_opt(src->repo);
+    dst->commit = s_dup_opt(src->commit);
+    dst->manifest = s_dup_opt(src->manifest);
+    dst->url = s_dup_opt(src->url);
+}
+
+bool
+sw_repo_id_valid(const char *repo)
+{
+    size_t n = repo ? strlen(repo) : 0;
+    if (n == 0 || n > 64 || repo[0] == '.' || repo[0] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = repo[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+int
+sw_task_ws_validate(const sw_task_ws_t *w, sw_err_t *err)
+{
+    if (!sw_repo_id_valid(w->repo))
+        return sw_err_set(err, SW_EINVAL, "workspace: invalid repository id '%s' (1-64 of "
+                          "A-Z a-z 0-9 . _ -)", w->repo ? w->repo : "");
+    if (!sw_git_oid_valid(w->commit))
+        return sw_err_set(err, SW_EINVAL, "workspace: '%s' is not a full commit name",
+                          w->commit ? w->commit : "");
+    if (w->manifest && !sw_sha256_valid(w->manifest))
+        return sw_err_set(err, SW_EINVAL, "workspace: manifest '%s' is not a SHA-256 digest",
+                          w->manifest);
+    if (!w->manifest && !w->url)
+        return sw_err_set(err, SW_EINVAL, "workspace: needs a manifest or a repository URL");
+    if (w->url) {
+        size_t n = strlen(w->url);
+        bool ctl = false;
+        for (const char *p = w->url; *p; p++)
+            ctl = ctl || (unsigned char) *p < 0x20 || *p == 0x7f;
+        /*  A URL is an argument of git fetch: never an option. */
+        if (n == 0 || n > 4096 || ctl || w->url[0] == '-')
+            return sw_err_set(err, SW_EINVAL, "workspace: invalid repository URL");
+    }
+    return 0;
+}
+
+bool
+sw_ws_path_valid(const char *path)
+{
+    if (!path || !*path || path[0] == '/' || strlen(path) > 4096)
+        return false;
+    for (const char *p = path; *p; ) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f)
+                return false;
+        p += n;
+        if (*p == '/')
+            p++;
+        if (*p == '\0' && p[-1] == '/')
+            return false;
+    }
+    return true;
+}
+
+json_t *
+sw_task_ws_json(const sw_task_ws_t *w)
+{
+    json_t *o = json_pack("{s:s, s:s}", "repo", w->repo, "commit", w->commit);
+    if (w->manifest)
+        json_object_set_new(o, "manifest", json_string(w->manifest));
+    if (w->url)
+        json_object_set_new(o, "url", json_string(w->url));
+    return o;
+}
+
+int
+sw_task_ws_from_json(const json_t *o, sw_task_ws_t *w, sw_err_t *err)
+{
+    memset(w, 0, sizeof *w);
+    if (!json_is_object(o))
+        return sw_err_set(err, SW_EINVAL, "workspace: not an object");
+    const char *names[] = { "repo", "commit", "manifest", "url" };
+    char **fields[] = { &w->repo, &w->commit, &w->manifest, &w->url };
+    for (size_t i = 0; i < 4; i++) {
+        json_t *v = json_object_get(o, names[i]);
+        if (v && !json_is_null(v) && !json_is_string(v)) {
+            sw_task_ws_release(w);
+            return sw_err_set(err, SW_EINVAL, "workspace: %s is not a string", names[i]);
+        }
+        if (json_is_string(v))
+            *fields[i] = xstrdup(json_string_value(v));
+    }
+    if (sw_task_ws_validate(w, err) < 0) {
+        sw_task_ws_release(w);
+        return -1;
+    }
+    return 0;
+}
+
+void
+sw_task_ws_pack(msgpack_packer *pk, const sw_task_ws_t *w)
+{
+    msgpack_pack_map(pk, 2 + (w->manifest != NULL) + (w->url != NULL));
+    sw_mp_kv_str(pk, "repo", w->repo);
+    sw_mp_kv_str(pk, "commit", w->commit);
+    if (w->manifest)
+        sw_mp_kv_str(pk, "manifest", w->manifest);
+    if (w->url)
+        sw_mp_kv_str(pk, "url", w->url);
+}
+
+int
+sw_task_ws_unpack(const msgpack_object *map, const char *key, sw_task_ws_t *w, sw_err_t *err)
+{
+    const msgpack_object *o = sw_mp_find(map, key);
+    if (!o || o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return sw_err_set(err, SW_EINVAL, "field '%s' is not a map", key);
+    sw_task_ws_t t = { 0 };
+    if (sw_mp_str(o, "repo", true, &t.repo, err) < 0
+        || sw_mp_str(o, "commit", true, &t.commit, err) < 0
+        || sw_mp_str(o, "manifest", false, &t.manifest, err) < 0
+        || sw_mp_str(o, "url", false, &t.url, err) < 0
+        || sw_task_ws_validate(&t, err) < 0) {
+        sw_task_ws_release(&t);
+        return -1;
+    }
+    sw_task_ws_release(w);
+    *w = t;
+    return 0;
 }
 
 /*  --- task spec ------------------------------------------------------------ */
@@ -48,6 +204,8 @@ sw_task_release(sw_task_t *t)
     sw_strv_release(&t->after);
     sw_kv_release(&t->labels);
     sw_kv_release(&t->env);
+    sw_task_ws_release(&t->ws);
+    sw_strv_release(&t->outputs);
     sw_task_init(t);
 }
 
@@ -79,6 +237,8 @@ sw_task_copy(sw_task_t *dst, const sw_task_t *src)
     dst->attempt = src->attempt;
     dst->max_turns = src->max_turns;
     dst->max_budget_cents = src->max_budget_cents;
+    sw_task_ws_copy(&dst->ws, &src->ws);
+    sw_strv_copy(&dst->outputs, &src->outputs);
 }
 
 bool
@@ -191,6 +351,29 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
         return sw_err_set(err, SW_EINVAL, "task %s: max_turns and max_budget_usd are limits "
                           "of the claude runner (codex exec has neither: bound it with a "
                           "timeout)", t->id);
+    if ((t->ws.repo || t->ws.commit || t->ws.manifest || t->ws.url)
+        && sw_task_ws_validate(&t->ws, err) < 0) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return sw_err_set(err, SW_EINVAL, "task %s: %s", t->id, why);
+    }
+    if (t->ws.commit && t->dir && strcmp(t->dir, ".") != 0 && !sw_ws_path_valid(t->dir))
+        return sw_err_set(err, SW_EINVAL, "task %s: with a workspace, dir '%s' must be a path "
+                          "inside it (relative, without '..')", t->id, t->dir);
+    if (t->outputs.n > SW_MAX_OUTPUTS)
+        return sw_err_set(err, SW_EINVAL, "task %s: at most %d output globs", t->id,
+                          SW_MAX_OUTPUTS);
+    for (size_t i = 0; i < t->outputs.n; i++) {
+        const char *g = t->outputs.v[i];
+        bool ctl = false;
+        for (const char *p = g; *p; p++)
+            ctl = ctl || (unsigned char) *p < 0x20 || *p == 0x7f;
+        if (!*g || strlen(g) > SW_MAX_GLOB || ctl || g[0] == '/' || strcmp(g, "..") == 0
+            || strncmp(g, "../", 3) == 0 || strstr(g, "/../") || (strlen(g) >= 3
+            && strcmp(g + strlen(g) - 3, "/..") == 0))
+            return sw_err_set(err, SW_EINVAL, "task %s: invalid output glob '%s' (a pattern "
+                              "relative to the workspace, without '..')", t->id, g);
+    }
     static const char *const reserved[] = { "SWARM_JOB", "SWARM_TASK_ID", "SWARM_ATTEMPT",
                                             "SWARM_AGENT", "SWARM_RUN", NULL };
     for (size_t i = 0; i < t->env.n; i++) {
@@ -208,7 +391,8 @@ void
 sw_task_pack(msgpack_packer *pk, const sw_task_t *t)
 {
     msgpack_pack_map(pk, 15 + (t->output_schema != NULL) + (t->max_turns != 0)
-                         + (t->max_budget_cents != 0));
+                         + (t->max_budget_cents != 0) + (t->ws.commit != NULL)
+                         + (t->outputs.n != 0));
     sw_mp_kv_str(pk, "id", t->id);
     sw_mp_kv_str(pk, "job", t->job);
     sw_mp_kv_str(pk, "type", t->type);
@@ -230,6 +414,12 @@ sw_task_pack(msgpack_packer *pk, const sw_task_t *t)
         sw_mp_kv_int(pk, "max_turns", t->max_turns);
     if (t->max_budget_cents)
         sw_mp_kv_int(pk, "max_budget_cents", t->max_budget_cents);
+    if (t->ws.commit) {
+        sw_mp_pack_str(pk, "workspace");
+        sw_task_ws_pack(pk, &t->ws);
+    }
+    if (t->outputs.n)
+        sw_mp_kv_strv(pk, "outputs", &t->outputs);
 }
 
 int
@@ -254,7 +444,9 @@ sw_task_unpack(const msgpack_object *m, sw_task_t *t, sw_err_t *err)
         || sw_mp_str(m, "output_schema", false, &t->output_schema, err) < 0
         || sw_mp_int(m, "max_turns", false, 0, SW_MAX_TURNS, &t->max_turns, err) < 0
         || sw_mp_int(m, "max_budget_cents", false, 0, SW_MAX_BUDGET_CENTS,
-                     &t->max_budget_cents, err) < 0) {
+                     &t->max_budget_cents, err) < 0
+        || sw_task_ws_unpack(m, "workspace", &t->ws, err) < 0
+        || sw_mp_strv(m, "outputs", false, SW_MAX_OUTPUTS, &t->outputs, err) < 0) {
         sw_task_release(t);
         return -1;
     }
@@ -327,7 +519,46 @@ sw_task_test(bool verbose)
           && strcmp(back.runner, "claude") == 0);
     sw_task_release(&back);
     msgpack_unpacked_destroy(&u);
+
+    /*  a workspace and output globs survive the wire; bad ones are refused */
+    t.ws.repo = xstrdup("shop-1a2b");
+    t.ws.commit = xstrdup("0123456789abcdef0123456789abcdef01234567");
+    t.ws.manifest = xstrdup("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sw_strv_push(&t.outputs, "*.o");
+    sw_strv_push(&t.outputs, "build/**/lib*.a");
+    CHECK(sw_task_validate(&t, &err) == 0);
+    msgpack_sbuffer_clear(&sb);
+    sw_task_pack(&pk, &t);
+    msgpack_unpacked_init(&u);
+    CHECK(msgpack_unpack_next(&u, sb.data, sb.size, NULL) == MSGPACK_UNPACK_SUCCESS);
+    CHECK(sw_task_unpack(&u.data, &back, &err) == 0);
+    CHECK(back.ws.manifest && strcmp(back.ws.manifest, t.ws.manifest) == 0 && !back.ws.url);
+    CHECK(back.outputs.n == 2 && strcmp(back.outputs.v[1], "build/**/lib*.a") == 0);
+    sw_task_release(&back);
+    msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
+    json_t *wj = sw_task_ws_json(&t.ws);
+    sw_task_ws_t w2;
+    CHECK(sw_task_ws_from_json(wj, &w2, &err) == 0 && strcmp(w2.repo, "shop-1a2b") == 0);
+    sw_task_ws_release(&w2);
+    json_object_set_new(wj, "url", json_string("--upload-pack=touch /tmp/x"));
+    CHECK(sw_task_ws_from_json(wj, &w2, &err) < 0 && strstr(err.msg, "URL"));
+    json_decref(wj);
+    t.dir = xstrdup("../up");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "inside it"));
+    free(t.dir);
+    t.dir = xstrdup("src/lib");
+    CHECK(sw_task_validate(&t, &err) == 0);
+    sw_strv_push(&t.outputs, "a/../../b");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "invalid output glob"));
+    free(t.ws.commit);
+    t.ws.commit = xstrdup("HEAD");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "full commit name"));
+    CHECK(sw_ws_path_valid("a/b.c") && sw_ws_path_valid("a"));
+    CHECK(!sw_ws_path_valid("a//b") && !sw_ws_path_valid("a/") && !sw_ws_path_valid("./a"));
+    CHECK(!sw_ws_path_valid("/a") && !sw_ws_path_valid("a/..") && !sw_ws_path_valid(""));
+    CHECK(!sw_ws_path_valid("a\nb") && sw_ws_path_valid("дизайн/файл"));
+    CHECK(sw_repo_id_valid("shop_2.x-1") && !sw_repo_id_valid("-x") && !sw_repo_id_valid("a/b"));
     sw_task_release(&t);
 
     (void) verbose;

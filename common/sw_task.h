@@ -6,6 +6,8 @@
 #ifndef SW_TASK_H
 #define SW_TASK_H
 
+#include <jansson.h>
+
 #include "sw_mpack.h"
 
 #define SW_MAX_ID         128           /*  bytes in a task, job or agent id */
@@ -22,6 +24,38 @@ typedef enum {
 const char *sw_tstate_name(sw_tstate_t s);
 int sw_tstate_parse(const char *name);      /*  -1 when unknown */
 #define SW_TS_FINAL(s) ((s) >= SW_TS_SUCCEEDED)
+
+/*  A workspace (docs/workspaces.md): the commit a task starts from and
+ *  where an agent gets it. repo names the agent's mirror; manifest is the
+ *  digest of the content-addressed pack that brings the commit (and its
+ *  prerequisites) through Redis; url a git remote the agent fetches it
+ *  from instead (--repo-url). At least one of the two. */
+typedef struct {
+    char *repo;                 /*  1..64 of A-Z a-z 0-9 . _ -; NULL: no workspace */
+    char *commit;               /*  full object name */
+    char *manifest;             /*  SHA-256 hex, or NULL */
+    char *url;                  /*  or NULL */
+} sw_task_ws_t;
+
+#define SW_MAX_OUTPUTS      256         /*  output globs per task */
+#define SW_MAX_GLOB         1024        /*  bytes in one */
+
+void sw_task_ws_release(sw_task_ws_t *w);
+void sw_task_ws_copy(sw_task_ws_t *dst, const sw_task_ws_t *src);
+/*  0, or -1 with a reason naming what is wrong. */
+int  sw_task_ws_validate(const sw_task_ws_t *w, sw_err_t *err);
+bool sw_repo_id_valid(const char *repo);
+/*  {repo, commit, manifest?, url?} (new reference), and back (0 or -1:
+ *  not such an object, or not valid). */
+json_t *sw_task_ws_json(const sw_task_ws_t *w);
+int  sw_task_ws_from_json(const json_t *o, sw_task_ws_t *w, sw_err_t *err);
+/*  The same on the wire: a msgpack map; absent -> 0 and w untouched. */
+void sw_task_ws_pack(msgpack_packer *pk, const sw_task_ws_t *w);
+int  sw_task_ws_unpack(const msgpack_object *map, const char *key, sw_task_ws_t *w,
+                       sw_err_t *err);
+/*  A path inside a workspace: relative, no "." or ".." component, no
+ *  empty one, no NUL or control byte. */
+bool sw_ws_path_valid(const char *path);
 
 /*  A task as the user specified it, plus the attempt the coordinator gives
  *  it. Owned strings; sw_task_release frees them. */
@@ -44,6 +78,9 @@ typedef struct {
     char     *output_schema;    /*  codex: JSON schema of the final message, or NULL */
     int64_t   max_turns;        /*  claude: --max-turns, 0 = the agent's */
     int64_t   max_budget_cents; /*  claude: --max-budget-usd in cents, 0 = the agent's */
+    sw_task_ws_t ws;            /*  its workspace; ws.commit NULL: none (dir is then the
+                                 *  agent's, else a path inside the workspace) */
+    sw_strv_t outputs;          /*  globs of build outputs to store after success */
 } sw_task_t;
 
 #define SW_MAX_TURNS        10000

@@ -1,41 +1,94 @@
-/*  coord_ctl -- requests on the control socket (the swarm CLI).
+/*  coord_ctl -- see coord_ctl.h; the files of the module: coord_ctl_int.h.
  *
- *  Every request gets exactly one REPLY {ok, ...} or {ok: false, error,
- *  code}, where code is the exit code the CLI should use. WAIT is a long
- *  poll: the reply comes when the tasks waited for are all final, or at
- *  the request's max_ms with progress, whichever is first; the CLI asks
- *  again until done. That gives immediate completion without polling and
- *  progress without a stream.
- */
+ *  This file: the life cycle, replies (held for the turn's flush when a
+ *  request wrote), INIT, AGENTS, DRAIN, REVOKE, and the dispatch of
+ *  requests. */
+#include "coord_ctl_int.h"
+
 #include <string.h>
 #include <time.h>
 
-#include "coord_server.h"
+/*  --- life cycle ------------------------------------------------------------------ */
 
-#define MAX_WAIT_MS 60000
-
-void
-coord_ctl_waiter_destroy(coord_waiter_t **self_p)
+static void
+s_held_destroy(ctl_held_t **self_p)
 {
-    coord_waiter_t *w = *self_p;
-    if (!w)
+    ctl_held_t *h = *self_p;
+    if (!h)
         return;
-    zframe_destroy(&w->routing);
-    zhashx_destroy(&w->ids);
-    free(w);
+    zframe_destroy(&h->routing);
+    msgpack_sbuffer_destroy(&h->sb);
+    free(h->error);
+    free(h);
     *self_p = NULL;
 }
 
-/*  --- replies ---------------------------------------------------------------- */
+coord_ctl_t *
+coord_ctl_new(zsock_t *control, coord_sched_t *sched, coord_store_t *store,
+              const coord_ctl_ops_t *ops, void *ctx)
+{
+    coord_ctl_t *self = xcalloc(1, sizeof *self);
+    self->control = control;
+    self->sched = sched;
+    self->store = store;
+    self->ops = *ops;
+    self->ctx = ctx;
+    self->held = zlistx_new();
+    zlistx_set_destructor(self->held, (zlistx_destructor_fn *) s_held_destroy);
+    self->waiters = zlistx_new();
+    zlistx_set_destructor(self->waiters, (zlistx_destructor_fn *) ctl_waiter_destroy);
+    self->txns = zhashx_new();
+    zhashx_set_destructor(self->txns, (zhashx_destructor_fn *) ctl_txn_destroy);
+    self->cancels = zlistx_new();
+    zlistx_set_destructor(self->cancels, (zlistx_destructor_fn *) ctl_cancel_destroy);
+    return self;
+}
 
-typedef struct {
-    msgpack_sbuffer sb;
-    msgpack_packer  pk;
-} s_reply_t;
+void
+coord_ctl_destroy(coord_ctl_t **self_p)
+{
+    coord_ctl_t *self = *self_p;
+    if (!self)
+        return;
+    zlistx_destroy(&self->held);
+    zlistx_destroy(&self->waiters);
+    zhashx_destroy(&self->txns);
+    zlistx_destroy(&self->cancels);
+    s_held_destroy(&self->stash);
+    free(self->current_job);
+    free(self);
+    *self_p = NULL;
+}
 
-/*  Starts a successful reply with nfields fields after "ok". */
-static void
-s_reply_begin(s_reply_t *r, size_t nfields)
+const char *
+coord_ctl_current(const coord_ctl_t *self)
+{
+    return self->current_job;
+}
+
+void
+coord_ctl_set_current(coord_ctl_t *self, const char *job)
+{
+    if (!job || (self->current_job && strcmp(self->current_job, job) == 0))
+        return;
+    free(self->current_job);
+    self->current_job = xstrdup(job);
+}
+
+/*  swarm init JOB makes JOB current, here and in Redis. */
+void
+ctl_set_current(coord_ctl_t *self, const char *job)
+{
+    if (self->current_job && strcmp(self->current_job, job) == 0)
+        return;
+    coord_ctl_set_current(self, job);
+    coord_store_current(self->store, job);
+}
+
+/*  --- replies ------------------------------------------------------------------ */
+
+void
+ctl_reply_begin(ctl_reply_t *r, size_t nfields)
 {
     msgpack_sbuffer_init(&r->sb);
     sw_mp_packer_init(&r->pk, &r->sb);
@@ -43,62 +96,70 @@ s_reply_begin(s_reply_t *r, size_t nfields)
     sw_mp_kv_bool(&r->pk, "ok", true);
 }
 
-static void
-s_reply_send(coord_server_t *self, zframe_t *routing, s_reply_t *r)
+void
+ctl_error_body(msgpack_sbuffer *sb, int code, const char *msg)
 {
-    if (sw_msg_send(self->control, routing, SW_C_REPLY, r->sb.data, r->sb.size) < 0)
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, sb);
+    msgpack_pack_map(&pk, 3);
+    sw_mp_kv_bool(&pk, "ok", false);
+    sw_mp_kv_str(&pk, "error", msg);
+    sw_mp_kv_int(&pk, "code", code);
+}
+
+static void
+s_send(coord_ctl_t *self, zframe_t *routing, msgpack_sbuffer *sb)
+{
+    /*  Bigger than the frame cap, ZeroMQ would drop the client's
+     *  connection and the CLI would wait for nothing: say so instead.
+     *  Listings come in pages well under it; this is the backstop. */
+    if (sb->size > SW_MAX_FRAME - 4096) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "the reply (%zu bytes) is over the %d MiB frame cap of the "
+                 "control socket: not sent (please report this)", sb->size, SW_MAX_FRAME >> 20);
+        log_warnx("%s", msg);
+        msgpack_sbuffer_clear(sb);
+        ctl_error_body(sb, 1, msg);
+    }
+    if (sw_msg_send(self->control, routing, SW_C_REPLY, sb->data, sb->size) < 0)
         log_debug("reply not sent (client gone): %s", zmq_strerror(zmq_errno()));
+}
+
+void
+ctl_reply_send(coord_ctl_t *self, zframe_t *routing, ctl_reply_t *r)
+{
+    if (self->req && !self->stash) {
+        /*  Held until the handler returns: if it wrote to Redis, the
+         *  reply waits for the flush. */
+        ctl_held_t *h = xcalloc(1, sizeof *h);
+        h->routing = zframe_dup(routing);
+        h->sb = r->sb;
+        h->req = self->req;
+        h->job = self->stash_job;
+        self->stash = h;
+        return;
+    }
+    s_send(self, routing, &r->sb);
     msgpack_sbuffer_destroy(&r->sb);
 }
 
-static int
-s_reply_error(coord_server_t *self, zframe_t *routing, int code, const char *fmt, ...)
-    SW_PRINTF(4, 5);
-
-static int
-s_reply_error(coord_server_t *self, zframe_t *routing, int code, const char *fmt, ...)
+int
+ctl_reply_error(coord_ctl_t *self, zframe_t *routing, int code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    s_reply_t r;
+    ctl_reply_t r;
     msgpack_sbuffer_init(&r.sb);
-    sw_mp_packer_init(&r.pk, &r.sb);
-    msgpack_pack_map(&r.pk, 3);
-    sw_mp_kv_bool(&r.pk, "ok", false);
-    sw_mp_kv_str(&r.pk, "error", msg);
-    sw_mp_kv_int(&r.pk, "code", code);
-    s_reply_send(self, routing, &r);
+    ctl_error_body(&r.sb, code, msg);
+    ctl_reply_send(self, routing, &r);
     return -1;
 }
 
-/*  A task as status and wait list it; status adds its dependencies (the
- *  dashboard draws the graph from them), wait does not (it lists tasks
- *  as they finish, the CLI needs no graph there). */
-static void
-s_pack_task(msgpack_packer *pk, const coord_task_t *t, bool with_after)
-{
-    msgpack_pack_map(pk, with_after ? 13 : 12);
-    sw_mp_kv_str(pk, "id", t->spec.id);
-    sw_mp_kv_str(pk, "type", t->spec.type);
-    sw_mp_kv_str(pk, "runner", t->spec.runner);
-    sw_mp_kv_str(pk, "status", sw_tstate_name(t->state));
-    sw_mp_kv_int(pk, "attempt", t->spec.attempt);
-    sw_mp_kv_str(pk, "agent", t->agent_id);
-    sw_mp_kv_str(pk, "host", t->host);
-    sw_mp_kv_int(pk, "exit_code", t->exit_code);
-    sw_mp_kv_str(pk, "reason", t->reason);
-    sw_mp_kv_int(pk, "submitted", t->submitted_ms);
-    sw_mp_kv_int(pk, "started", t->started_ms);
-    sw_mp_kv_int(pk, "finished", t->finished_ms);
-    if (with_after)
-        sw_mp_kv_strv(pk, "after", &t->spec.after);
-}
-
-static void
-s_pack_counts(msgpack_packer *pk, const coord_job_t *j)
+void
+ctl_pack_counts(msgpack_packer *pk, const coord_job_t *j)
 {
     sw_mp_pack_str(pk, "counts");
     msgpack_pack_map(pk, SW_TS_COUNT);
@@ -106,40 +167,62 @@ s_pack_counts(msgpack_packer *pk, const coord_job_t *j)
         sw_mp_kv_int(pk, sw_tstate_name((sw_tstate_t) i), j->counts[i]);
 }
 
-/*  --- job resolution ---------------------------------------------------------- */
-
-/*  The job a request names, else the current one. NULL when there is none
- *  (a reply was sent unless allow_none). */
-static coord_job_t *
-s_job_of(coord_server_t *self, sw_msg_t *m, bool allow_none)
+coord_job_t *
+ctl_job_of(coord_ctl_t *self, sw_msg_t *m, bool allow_none)
 {
     char *name = NULL;
     sw_err_t err = { 0 };
     if (sw_mp_str(m->body, "job", false, &name, &err) < 0) {
-        s_reply_error(self, m->routing, 2, "%s", err.msg);
+        ctl_reply_error(self, m->routing, 2, "%s", err.msg);
         return NULL;
     }
     const char *want = name ? name : self->current_job;
-    coord_job_t *j = coord_server_job(self, want);
+    coord_job_t *j = want ? self->ops.job(self->ctx, want) : NULL;
     if (!j && !allow_none) {
         if (want)
-            s_reply_error(self, m->routing, 4, "no job '%s' on this coordinator", want);
+            ctl_reply_error(self, m->routing, 4, "no job '%s' on this coordinator", want);
         else
-            s_reply_error(self, m->routing, 4, "no job given and no current job "
-                          "(swarm init JOB, or --job JOB)");
+            ctl_reply_error(self, m->routing, 4, "no job given and no current job "
+                            "(swarm init JOB, or --job JOB)");
     }
     free(name);
+    self->stash_job = j;
     return j;
 }
 
-static void
-s_set_current(coord_server_t *self, const char *job)
+void
+coord_ctl_refused(coord_ctl_t *self, uint64_t req, const char *why)
 {
-    if (self->current_job && strcmp(self->current_job, job) == 0)
-        return;
-    free(self->current_job);
-    self->current_job = xstrdup(job);
-    coord_store_current(self->store, job);
+    for (ctl_held_t *h = zlistx_first(self->held); h; h = zlistx_next(self->held))
+        if (h->req == req) {
+            if (!h->error)
+                h->error = xstrdup(why);
+            return;
+        }
+    for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
+        if (x->committing && x->req == req && !x->refused)
+            x->refused = xstrdup(why);
+    for (ctl_cancel_t *c = zlistx_first(self->cancels); c; c = zlistx_next(self->cancels))
+        if (c->req == req && !c->refused)
+            c->refused = xstrdup(why);
+}
+
+bool
+coord_ctl_holds(const coord_ctl_t *self, const coord_job_t *j)
+{
+    for (ctl_waiter_t *w = zlistx_first(self->waiters); w; w = zlistx_next(self->waiters))
+        if (w->job == j)
+            return true;
+    for (ctl_held_t *h = zlistx_first(self->held); h; h = zlistx_next(self->held))
+        if (h->job == j)
+            return true;
+    for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
+        if (x->j == j)
+            return true;
+    for (ctl_cancel_t *c = zlistx_first(self->cancels); c; c = zlistx_next(self->cancels))
+        if (c->j == j)
+            return true;
+    return false;
 }
 
 /*  --- INIT ---------------------------------------------------------------------- */
@@ -156,18 +239,20 @@ s_new_job_name(char *out, size_t n)
 }
 
 static void
-s_on_init(coord_server_t *self, sw_msg_t *m)
+s_on_init(coord_ctl_t *self, sw_msg_t *m)
 {
     sw_err_t err = { 0 };
     char *job = NULL, *topology = NULL, *strategy = NULL, *ns = NULL, *on_failure = NULL;
     int64_t max_agents = -1;
+    sw_task_ws_t ws = { 0 };
     if (sw_mp_str(m->body, "job", false, &job, &err) < 0
+        || sw_task_ws_unpack(m->body, "workspace", &ws, &err) < 0
         || sw_mp_str(m->body, "topology", false, &topology, &err) < 0
         || sw_mp_str(m->body, "strategy", false, &strategy, &err) < 0
         || sw_mp_str(m->body, "namespace", false, &ns, &err) < 0
         || sw_mp_str(m->body, "on_failure", false, &on_failure, &err) < 0
         || sw_mp_int(m->body, "max_agents", false, 0, 100000, &max_agents, &err) < 0) {
-        s_reply_error(self, m->routing, 2, "%s", err.msg);
+        ctl_reply_error(self, m->routing, 2, "%s", err.msg);
         goto out;
     }
     char name[64];
@@ -176,20 +261,21 @@ s_on_init(coord_server_t *self, sw_msg_t *m)
         job = xstrdup(name);
     }
     if (!sw_id_valid(job)) {
-        s_reply_error(self, m->routing, 2, "invalid job name '%s'", job);
+        ctl_reply_error(self, m->routing, 2, "invalid job name '%s'", job);
         goto out;
     }
     if (ns && !sw_id_valid(ns)) {
-        s_reply_error(self, m->routing, 2, "invalid namespace '%s'", ns);
+        ctl_reply_error(self, m->routing, 2, "invalid namespace '%s'", ns);
         goto out;
     }
     if (on_failure && strcmp(on_failure, "stop") && strcmp(on_failure, "continue")) {
-        s_reply_error(self, m->routing, 2, "on_failure must be stop or continue");
+        ctl_reply_error(self, m->routing, 2, "on_failure must be stop or continue");
         goto out;
     }
-    coord_job_t *j = coord_server_job(self, job);
+    coord_job_t *j = self->ops.job(self->ctx, job);
     if (!j)
         j = coord_sched_job_ensure(self->sched, job, sw_wall_ms());
+    self->stash_job = j;
     if (topology) {
         free(j->topology);
         j->topology = xstrdup(topology);
@@ -206,162 +292,33 @@ s_on_init(coord_server_t *self, sw_msg_t *m)
         j->max_agents = (int) max_agents;
     if (on_failure)
         j->halt = strcmp(on_failure, "stop") == 0;
+    if (ws.commit) {
+        sw_task_ws_release(&j->ws);
+        j->ws = ws;
+        memset(&ws, 0, sizeof ws);
+    }
     coord_store_job(self->store, j);
-    s_set_current(self, j->id);
-    s_reply_t r;
-    s_reply_begin(&r, 1);
+    ctl_set_current(self, j->id);
+    ctl_reply_t r;
+    ctl_reply_begin(&r, 1);
     sw_mp_kv_str(&r.pk, "job", j->id);
-    s_reply_send(self, m->routing, &r);
+    ctl_reply_send(self, m->routing, &r);
 out:
     free(job);
     free(topology);
     free(strategy);
     free(ns);
     free(on_failure);
+    sw_task_ws_release(&ws);
 }
 
-/*  --- SUBMIT ---------------------------------------------------------------------- */
-
-static void
-s_on_submit(coord_server_t *self, sw_msg_t *m)
-{
-    sw_err_t err = { 0 };
-    char *job = NULL;
-    if (sw_mp_str(m->body, "job", false, &job, &err) < 0) {
-        s_reply_error(self, m->routing, 2, "%s", err.msg);
-        return;
-    }
-    if (!job)
-        job = xstrdup(self->current_job ? self->current_job : "default");
-    const msgpack_object *tasks = sw_mp_find(m->body, "tasks");
-    if (!tasks || tasks->type != MSGPACK_OBJECT_ARRAY || tasks->via.array.size == 0) {
-        s_reply_error(self, m->routing, 2, "SUBMIT needs a non-empty 'tasks' array");
-        free(job);
-        return;
-    }
-    /*  All or nothing: check every task, duplicates and dependencies
-     *  (on the job's tasks or earlier ones in this batch) first. */
-    size_t n = tasks->via.array.size;
-    sw_task_t *specs = xcalloc(n, sizeof *specs);
-    zhashx_t *batch = zhashx_new();
-    coord_job_t *j = coord_server_job(self, job);
-    size_t ok = 0;
-    for (; ok < n; ok++) {
-        sw_task_t *t = &specs[ok];
-        if (sw_task_unpack(&tasks->via.array.ptr[ok], t, &err) < 0)
-            break;
-        free(t->job);
-        t->job = xstrdup(job);
-        const msgpack_object *nso = sw_mp_find(&tasks->via.array.ptr[ok], "ns");
-        if (j && j->ns && (!nso || nso->type == MSGPACK_OBJECT_NIL)) {
-            free(t->ns);
-            t->ns = xstrdup(j->ns);
-        }
-        if (sw_task_validate(t, &err) < 0) {
-            ok++;
-            break;
-        }
-        if ((j && zhashx_lookup(j->tasks, t->id)) || zhashx_lookup(batch, t->id)) {
-            sw_err_set(&err, SW_EINVAL, "task '%s' already exists in job '%s'", t->id, job);
-            ok++;
-            break;
-        }
-        for (size_t k = 0; k < t->after.n && !err.code; k++)
-            if (!(j && zhashx_lookup(j->tasks, t->after.v[k]))
-                && !zhashx_lookup(batch, t->after.v[k]))
-                sw_err_set(&err, SW_ENOTFOUND, "task '%s': unknown dependency '%s' in job "
-                           "'%s' (spawn it first)", t->id, t->after.v[k], job);
-        if (err.code) {
-            ok++;
-            break;
-        }
-        zhashx_insert(batch, t->id, t);
-    }
-    if (err.code)
-        s_reply_error(self, m->routing, err.code, "%s", err.msg);
-    else {
-        bool fresh = !j;
-        j = coord_sched_job_ensure(self->sched, job, sw_wall_ms());
-        if (fresh)
-            coord_store_job(self->store, j);
-        else if (j->complete_ms)
-            coord_store_job_complete(self->store, j, false);      /*  it goes on */
-        if (!self->current_job)
-            s_set_current(self, job);
-        for (size_t i = 0; i < n; i++)
-            if (!coord_sched_submit(self->sched, &specs[i], sw_wall_ms(), &err))
-                log_warnx("submit: %s", err.msg);     /*  cannot happen: checked above */
-        coord_metrics_submitted(self->metrics, n);
-        s_reply_t r;
-        s_reply_begin(&r, 2);
-        sw_mp_kv_str(&r.pk, "job", job);
-        sw_mp_kv_int(&r.pk, "count", (int64_t) n);
-        s_reply_send(self, m->routing, &r);
-        log_info("job %s: %zu task%s submitted", job, n, n == 1 ? "" : "s");
-    }
-    for (size_t i = 0; i < ok; i++)
-        sw_task_release(&specs[i]);
-    free(specs);
-    zhashx_destroy(&batch);
-    free(job);
-}
-
-/*  --- STATUS / AGENTS ------------------------------------------------------------------ */
-
-static void
-s_pack_cluster(coord_server_t *self, msgpack_packer *pk)
-{
-    int slots = 0, running = 0;
-    zlistx_t *agents = coord_sched_agents(self->sched);
-    for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents)) {
-        slots += a->slots;
-        running += a->running;
-    }
-    sw_mp_kv_int(pk, "agents", (int64_t) zlistx_size(agents));
-    sw_mp_kv_int(pk, "slots", slots);
-    sw_mp_kv_int(pk, "busy", running);
-    sw_mp_kv_int(pk, "queued", (int64_t) coord_sched_queued(self->sched));
-    sw_mp_kv_int(pk, "dropped", (int64_t) self->dropped);
-    sw_mp_kv_bool(pk, "insecure", self->conf.insecure);
-}
+/*  --- AGENTS, DRAIN, REVOKE ------------------------------------------------------------ */
 
 void
-coord_ctl_pack_status(coord_server_t *self, coord_job_t *j, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, j ? 11 : 8);
-    sw_mp_kv_bool(pk, "ok", true);
-    sw_mp_kv_str(pk, "job", j ? j->id : NULL);
-    s_pack_cluster(self, pk);
-    if (j) {
-        sw_mp_kv_int(pk, "max_agents", j->max_agents);
-        s_pack_counts(pk, j);
-        sw_mp_pack_str(pk, "tasks");
-        msgpack_pack_array(pk, zlistx_size(j->order));
-        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-            s_pack_task(pk, t, true);
-    }
-}
-
-static void
-s_on_status(coord_server_t *self, sw_msg_t *m)
-{
-    bool named = sw_mp_find(m->body, "job") != NULL;
-    coord_job_t *j = s_job_of(self, m, !named);
-    if (!j && named)
-        return;
-    s_reply_t r;
-    msgpack_sbuffer_init(&r.sb);
-    sw_mp_packer_init(&r.pk, &r.sb);
-    coord_ctl_pack_status(self, j, &r.pk);
-    s_reply_send(self, m->routing, &r);
-}
-
-void
-coord_ctl_pack_agents(coord_server_t *self, msgpack_packer *pk)
+coord_ctl_pack_agents(coord_ctl_t *self, msgpack_packer *pk)
 {
     zlistx_t *agents = coord_sched_agents(self->sched);
-    int64_t now = sw_now_ms(), wall = sw_wall_ms(), lease = self->conf.heartbeat_ms
-                                                                * self->conf.liveness;
+    int64_t now = sw_now_ms(), wall = sw_wall_ms(), lease = self->ops.lease_ms;
     msgpack_pack_map(pk, 2);
     sw_mp_kv_bool(pk, "ok", true);
     sw_mp_pack_str(pk, "agents");
@@ -387,249 +344,154 @@ coord_ctl_pack_agents(coord_server_t *self, msgpack_packer *pk)
 }
 
 static void
-s_on_agents(coord_server_t *self, sw_msg_t *m)
+s_on_agents(coord_ctl_t *self, sw_msg_t *m)
 {
-    s_reply_t r;
+    ctl_reply_t r;
     msgpack_sbuffer_init(&r.sb);
     sw_mp_packer_init(&r.pk, &r.sb);
     coord_ctl_pack_agents(self, &r.pk);
-    s_reply_send(self, m->routing, &r);
+    ctl_reply_send(self, m->routing, &r);
 }
-
-/*  --- DRAIN, REVOKE ------------------------------------------------------------------ */
 
 /*  The registered agent a request names; NULL when there is none (the
  *  error reply was sent). */
 static coord_agent_t *
-s_agent_of(coord_server_t *self, sw_msg_t *m)
+s_agent_of(coord_ctl_t *self, sw_msg_t *m)
 {
     sw_err_t err = { 0 };
     char *id = NULL;
     if (sw_mp_str(m->body, "agent", true, &id, &err) < 0) {
-        s_reply_error(self, m->routing, 2, "%s", err.msg);
+        ctl_reply_error(self, m->routing, 2, "%s", err.msg);
         return NULL;
     }
     coord_agent_t *a = coord_sched_agent(self->sched, id);
     if (!a)
-        s_reply_error(self, m->routing, 4, "no agent '%s' is registered", id);
+        ctl_reply_error(self, m->routing, 4, "no agent '%s' is registered", id);
     free(id);
     return a;
 }
 
 static void
-s_on_drain(coord_server_t *self, sw_msg_t *m)
+s_on_drain(coord_ctl_t *self, sw_msg_t *m)
 {
     coord_agent_t *a = s_agent_of(self, m);
     if (!a)
         return;
-    if (!a->draining)
-        coord_events_agent(self->events, a, "agent_drained", "swarm drain", sw_wall_ms());
-    coord_sched_drain(self->sched, a);
-    sw_msg_send_empty(self->agents, a->routing, SW_DRAIN);
+    self->ops.drain(self->ctx, a);
     log_info("draining agent %s (%d running)", a->id, a->running);
-    s_reply_t r;
-    s_reply_begin(&r, 2);
+    ctl_reply_t r;
+    ctl_reply_begin(&r, 2);
     sw_mp_kv_str(&r.pk, "agent", a->id);
     sw_mp_kv_int(&r.pk, "running", a->running);
-    s_reply_send(self, m->routing, &r);
+    ctl_reply_send(self, m->routing, &r);
 }
 
 static void
-s_on_revoke(coord_server_t *self, sw_msg_t *m)
+s_on_revoke(coord_ctl_t *self, sw_msg_t *m)
 {
-    if (!self->curve) {
-        s_reply_error(self, m->routing, 2, "revoke needs CURVE: without it agents have no keys "
-                      "(drain or stop the agent instead)");
+    if (!self->ops.curve) {
+        ctl_reply_error(self, m->routing, 2, "revoke needs CURVE: without it agents have no "
+                        "keys (drain or stop the agent instead)");
         return;
     }
     coord_agent_t *a = s_agent_of(self, m);
     if (!a)
         return;
-    char *id = xstrdup(a->id), *key = xstrdup(a->key);
+    char *id = xstrdup(a->id), *key = NULL;
     int running = a->running;
-    zhashx_update(self->revoked, key, (void *) 1);
-    coord_store_revoke(self->store, key);
-    coord_server_cut_off(self, a, "its key was revoked (swarm agents revoke)");     /*  frees a */
-    s_reply_t r;
-    s_reply_begin(&r, 3);
-    sw_mp_kv_str(&r.pk, "agent", id);
-    sw_mp_kv_str(&r.pk, "key", key);
-    sw_mp_kv_int(&r.pk, "requeued", running);
-    s_reply_send(self, m->routing, &r);
+    sw_err_t err = { 0 };
+    if (self->ops.revoke(self->ctx, a, &key, &err) < 0)      /*  frees a */
+        ctl_reply_error(self, m->routing, 2, "%s", err.msg);
+    else {
+        ctl_reply_t r;
+        ctl_reply_begin(&r, 3);
+        sw_mp_kv_str(&r.pk, "agent", id);
+        sw_mp_kv_str(&r.pk, "key", key);
+        sw_mp_kv_int(&r.pk, "requeued", running);
+        ctl_reply_send(self, m->routing, &r);
+    }
     free(id);
     free(key);
 }
 
-/*  --- CANCEL ------------------------------------------------------------------------- */
-
-static void
-s_on_cancel(coord_server_t *self, sw_msg_t *m)
-{
-    coord_job_t *j = s_job_of(self, m, false);
-    if (!j)
-        return;
-    sw_err_t err = { 0 };
-    sw_strv_t ids = { 0 };
-    if (sw_mp_strv(m->body, "ids", false, SW_MAX_LIST, &ids, &err) < 0) {
-        s_reply_error(self, m->routing, 2, "%s", err.msg);
-        return;
-    }
-    for (size_t i = 0; i < ids.n; i++)
-        if (!zhashx_lookup(j->tasks, ids.v[i])) {
-            s_reply_error(self, m->routing, 4, "no task '%s' in job '%s'", ids.v[i], j->id);
-            sw_strv_release(&ids);
-            return;
-        }
-    int n = 0;
-    if (ids.n == 0)
-        n = coord_sched_cancel(self->sched, j, NULL, NULL, sw_wall_ms());
-    for (size_t i = 0; i < ids.n; i++)
-        n += coord_sched_cancel(self->sched, j, ids.v[i], NULL, sw_wall_ms());
-    sw_strv_release(&ids);
-    s_reply_t r;
-    s_reply_begin(&r, 2);
-    sw_mp_kv_str(&r.pk, "job", j->id);
-    sw_mp_kv_int(&r.pk, "cancelled", n);
-    s_reply_send(self, m->routing, &r);
-}
-
-/*  --- WAIT --------------------------------------------------------------------------- */
-
-static bool
-s_waiter_done(const coord_waiter_t *w)
-{
-    return w->ids ? w->remaining == 0 : w->job->nfinal == w->job->ntasks;
-}
-
-static bool
-s_waiter_lists(const coord_waiter_t *w, const coord_task_t *t)
-{
-    if (w->ids && !zhashx_lookup(w->ids, t->spec.id))
-        return false;
-    return w->since < 0 || (SW_TS_FINAL(t->state) && t->final_seq > (uint64_t) w->since);
-}
-
-static void
-s_waiter_reply(coord_server_t *self, coord_waiter_t *w, bool durable)
-{
-    coord_job_t *j = w->job;
-    size_t n = w->ids ? zhashx_size(w->ids) : zlistx_size(j->order);
-    /*  With since: only the tasks that became final after that cursor, so
-     *  polling a big job costs what changed, not the whole job. */
-    size_t listed = 0;
-    for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-        listed += s_waiter_lists(w, t);
-    s_reply_t r;
-    s_reply_begin(&r, w->running ? 8 : 7);
-    sw_mp_kv_str(&r.pk, "job", j->id);
-    sw_mp_kv_bool(&r.pk, "done", durable && s_waiter_done(w));
-    sw_mp_kv_int(&r.pk, "total", (int64_t) n);
-    sw_mp_kv_int(&r.pk, "final", w->ids ? (int64_t) n - w->remaining : j->nfinal);
-    sw_mp_kv_int(&r.pk, "seq", (int64_t) j->final_seq);
-    s_pack_counts(&r.pk, j);
-    sw_mp_pack_str(&r.pk, "tasks");
-    msgpack_pack_array(&r.pk, listed);
-    for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-        if (s_waiter_lists(w, t))
-            s_pack_task(&r.pk, t, false);
-    if (w->running) {
-        /*  The first running ones, in submit order (a terminal shows
-         *  what each of them is doing). */
-        size_t k = 0;
-        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-            k += t->state == SW_TS_RUNNING && (!w->ids || zhashx_lookup(w->ids, t->spec.id))
-                 && k < (size_t) w->running;
-        sw_mp_pack_str(&r.pk, "running");
-        msgpack_pack_array(&r.pk, k);
-        for (coord_task_t *t = zlistx_first(j->order); t && k; t = zlistx_next(j->order))
-            if (t->state == SW_TS_RUNNING && (!w->ids || zhashx_lookup(w->ids, t->spec.id))) {
-                s_pack_task(&r.pk, t, false);
-                k--;
-            }
-    }
-    s_reply_send(self, w->routing, &r);
-}
-
-static void
-s_on_wait(coord_server_t *self, sw_msg_t *m)
-{
-    coord_job_t *j = s_job_of(self, m, false);
-    if (!j)
-        return;
-    sw_err_t err = { 0 };
-    sw_strv_t ids = { 0 };
-    int64_t max_ms = 1000, since = -1, running = 0;
-    if (sw_mp_strv(m->body, "ids", false, SW_MAX_LIST, &ids, &err) < 0
-        || sw_mp_int(m->body, "max_ms", false, 0, MAX_WAIT_MS, &max_ms, &err) < 0
-        || sw_mp_int(m->body, "since", false, 0, INT64_MAX, &since, &err) < 0
-        || sw_mp_int(m->body, "running", false, 0, 100, &running, &err) < 0) {
-        s_reply_error(self, m->routing, 2, "%s", err.msg);
-        sw_strv_release(&ids);
-        return;
-    }
-    coord_waiter_t *w = xcalloc(1, sizeof *w);
-    w->job = j;
-    w->since = since;
-    w->running = running;
-    w->routing = zframe_dup(m->routing);
-    w->deadline_ms = sw_now_ms() + max_ms;
-    if (ids.n) {
-        w->ids = zhashx_new();
-        for (size_t i = 0; i < ids.n; i++) {
-            coord_task_t *t = zhashx_lookup(j->tasks, ids.v[i]);
-            if (!t) {
-                s_reply_error(self, m->routing, 4, "no task '%s' in job '%s'", ids.v[i], j->id);
-                coord_ctl_waiter_destroy(&w);
-                sw_strv_release(&ids);
-                return;
-            }
-            if (zhashx_insert(w->ids, ids.v[i], t) == 0 && !SW_TS_FINAL(t->state))
-                w->remaining++;
-        }
-    }
-    sw_strv_release(&ids);
-    /*  Answered by coord_ctl_settle at the end of this turn at the latest
-     *  (done, or max_ms 0), once this turn's state is written. */
-    zlistx_add_end(self->waiters, w);
-}
+/*  --- the entry points ------------------------------------------------------------- */
 
 void
-coord_ctl_task_finished(coord_server_t *self, coord_task_t *t)
+coord_ctl_handle(coord_ctl_t *self, sw_msg_t *m)
 {
-    coord_waiter_t *w = zlistx_first(self->waiters);
-    for (; w; w = zlistx_next(self->waiters))
-        if (w->job == t->job && w->ids && zhashx_lookup(w->ids, t->spec.id))
-            w->remaining--;
-}
-
-void
-coord_ctl_settle(coord_server_t *self, bool durable, int64_t now_ms)
-{
-    coord_waiter_t *w = zlistx_first(self->waiters);
-    for (; w; w = zlistx_next(self->waiters))
-        if ((durable && s_waiter_done(w)) || now_ms >= w->deadline_ms) {
-            s_waiter_reply(self, w, durable);
-            zlistx_detach_cur(self->waiters);       /*  cursor moves back */
-            coord_ctl_waiter_destroy(&w);
-        }
-}
-
-int
-coord_ctl_handle(coord_server_t *self, sw_msg_t *m)
-{
+    self->req = ++self->next_req;
+    self->stash_job = NULL;
+    coord_store_begin(self->store, self->req);
     switch (m->cmd) {
     case SW_C_INIT:   s_on_init(self, m); break;
-    case SW_C_SUBMIT: s_on_submit(self, m); break;
-    case SW_C_STATUS: s_on_status(self, m); break;
+    case SW_C_SUBMIT: ctl_on_submit(self, m); break;
+    case SW_C_STATUS: ctl_on_status(self, m); break;
     case SW_C_AGENTS: s_on_agents(self, m); break;
-    case SW_C_CANCEL: s_on_cancel(self, m); break;
-    case SW_C_WAIT:   s_on_wait(self, m); break;
+    case SW_C_CANCEL: ctl_on_cancel(self, m); break;
+    case SW_C_WAIT:   ctl_on_wait(self, m); break;
     case SW_C_DRAIN:  s_on_drain(self, m); break;
     case SW_C_REVOKE: s_on_revoke(self, m); break;
     default:
         self->dropped++;
-        return s_reply_error(self, m->routing, 2, "%s is not a control request",
-                             sw_cmd_name(m->cmd));
+        ctl_reply_error(self, m->routing, 2, "%s is not a control request",
+                        sw_cmd_name(m->cmd));
     }
-    return 0;
+    int writes = coord_store_end(self->store);
+    ctl_held_t *h = self->stash;
+    self->stash = NULL;
+    self->req = 0;
+    if (h && writes > 0)
+        zlistx_add_end(self->held, h);      /*  answered once the writes are flushed */
+    else if (h) {
+        s_send(self, h->routing, &h->sb);
+        s_held_destroy(&h);
+    }
+}
+
+/*  A reply that waits for the turn's flush, outside of a request. */
+void
+ctl_hold(coord_ctl_t *self, zframe_t *routing, msgpack_sbuffer *sb, uint64_t req,
+       coord_job_t *j)
+{
+    ctl_held_t *h = xcalloc(1, sizeof *h);
+    h->routing = zframe_dup(routing);
+    h->sb = *sb;
+    h->req = req;
+    h->job = j;
+    zlistx_add_end(self->held, h);
+}
+
+void
+coord_ctl_task_finished(coord_ctl_t *self, coord_task_t *t)
+{
+    ctl_wait_finished(self, t);
+}
+
+void
+coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms)
+{
+    ctl_held_t *h;
+    while ((h = zlistx_first(self->held))) {
+        zlistx_detach_cur(self->held);
+        if (h->error) {
+            msgpack_sbuffer_clear(&h->sb);
+            ctl_error_body(&h->sb, 1, h->error);
+        }
+        s_send(self, h->routing, &h->sb);
+        s_held_destroy(&h);
+    }
+    if (zlistx_size(self->waiters) > 0)
+        ctl_wait_settle(self, durable, now_ms);
+    /*  A transaction whose client went away: its batches go. */
+    zlistx_t *idle = zlistx_new();
+    for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
+        if (!x->committing && now_ms - x->touched_ms > COORD_TXN_IDLE_MS)
+            zlistx_add_end(idle, x->key);
+    for (const char *key = zlistx_first(idle); key; key = zlistx_next(idle)) {
+        ctl_txn_t *x = zhashx_lookup(self->txns, key);
+        log_warnx("job %s: a submit of %zu task(s) in batches was abandoned before its last "
+                  "batch; nothing of it was submitted", x->job, x->n);
+        zhashx_delete(self->txns, key);
+    }
+    zlistx_destroy(&idle);
 }

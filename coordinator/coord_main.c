@@ -6,10 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
 #include "coord_record.h"
 #include "coord_server.h"
+#include "sw_log.h"
 #include "sw_memory.h"
 #include "sw_opts.h"
+#include "sw_redis.h"
 
 static const char s_usage[] =
     "usage: swarm-coordinator [-c FILE] [--listen EP] [--control EP] [--redis URL]\n"

@@ -53,9 +53,8 @@ coord_record_json(const coord_job_t *j, int64_t wall_ms)
     json_object_set_new(o, "namespace", s_str_or_null(j->ns));
     json_t *workers = json_array();
     size_t n = 0;
-    for (coord_task_t *t = zlistx_first(j->order); t && n < COORD_RECORD_MAX_WORKERS;
-         t = zlistx_next(j->order), n++)
-        json_array_append_new(workers, json_string(t->spec.id));
+    for (; n < (size_t) j->ntasks && n < COORD_RECORD_MAX_WORKERS; n++)
+        json_array_append_new(workers, json_string(j->order[n]->spec.id));
     json_object_set_new(o, "workers", workers);
     if ((size_t) j->ntasks > n)
         json_object_set_new(o, "workers_truncated", json_true());
@@ -214,7 +213,8 @@ s_done(coord_sched_t *s, coord_agent_t *a, coord_task_t *t, const char *status)
 int
 coord_record_test(bool verbose)
 {
-    coord_sched_ops_t ops = { s_nop_task, s_nop_pair, s_nop_pair, s_nop_task, s_nop_agent };
+    coord_sched_ops_t ops = { s_nop_task, s_nop_pair, s_nop_pair, s_nop_task, s_nop_agent,
+                              NULL };
     coord_sched_t *s = coord_sched_new(&ops, NULL);
     coord_job_t *j = coord_sched_job_ensure(s, "auth/v1", 1764499690000LL);
     j->topology = xstrdup("hierarchical");

@@ -55,8 +55,11 @@ struct coord_job_t {
     char      *strategy;
     int        max_agents;      /*  0 = no cap on running tasks */
     bool       halt;            /*  on_failure: stop */
+    int        held;            /*  > 0: its tasks are not dispatched (a submit in
+                                 *  batches is still going in) */
     bool       halting;         /*  a task failed: cancel the rest */
     char      *halt_reason;
+    sw_task_ws_t ws;            /*  the job's workspace: tasks without one get it */
     int        running;
     int        counts[SW_TS_COUNT];
     int        ntasks;
@@ -65,7 +68,13 @@ struct coord_job_t {
     uint64_t   rev;             /*  bumped by every change of a task's state */
     int64_t    created_ms;      /*  wall clock */
     int64_t    complete_ms;     /*  monotonic: its last task finished; 0 = not */
-    zlistx_t  *order;           /*  coord_task_t * in submit order (owns) */
+    /*  Arrays, not lists: a page of a 1,000,000-task job is found by its
+     *  index, and WAIT lists what became final since a cursor without a
+     *  walk over the job. Tasks never leave a job, nor a final state. */
+    coord_task_t **order;       /*  [ntasks] in submit order (owns) */
+    coord_task_t **finals;      /*  [nfinal] in the order they became final:
+                                 *  finals[k]->final_seq == k + 1 */
+    size_t     order_cap, finals_cap;
     zhashx_t  *tasks;           /*  id -> coord_task_t * */
 };
 
@@ -84,8 +93,13 @@ struct coord_task_t {
     int64_t        ready_ms;    /*  wall clock: queued and past its backoff from then */
     int            exit_code;
     uint64_t       final_seq;   /*  its job's final_seq when it became final */
-    char          *reason;      /*  why it failed, was skipped or lost */
+    char          *reason;      /*  why it failed, was skipped, cancelled or lost;
+                                 *  while queued again: why it was requeued */
+    char          *cancel_reason;   /*  set with cancel_requested: the reason it
+                                     *  ends with (persisted: a restart keeps it) */
+    coord_task_t  *skip_root;   /*  skipped: the task whose end started the chain */
     bool           cancel_requested;
+    bool           refused;     /*  Redis refused a write of its state */
     bool           is_new;      /*  not yet persisted */
     /*  coord_events: what its last event showed (state + 1; 0: none yet) */
     uint8_t        ev_state;
@@ -101,6 +115,11 @@ typedef struct {
     void (*cancel)(void *ctx, coord_task_t *t, coord_agent_t *a);
     void (*finished)(void *ctx, coord_task_t *t);
     void (*agent_gone)(void *ctx, coord_agent_t *a);
+    /*  a says in its HELLO it runs r (job, id, attempt), which is no longer
+     *  its to run (the task ended, was cancelled, or runs elsewhere as a
+     *  newer attempt): tell it to stop (a CANCEL of that attempt). May be
+     *  NULL. Called from dispatch, once a has its WELCOME. */
+    void (*stale)(void *ctx, coord_agent_t *a, const sw_ref_t *r);
 } coord_sched_ops_t;
 
 coord_sched_t *coord_sched_new(const coord_sched_ops_t *ops, void *ctx);
@@ -155,11 +174,33 @@ int coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms);
  *  jitter: 1 s, 2 s, 4 s ... at most 60 s. */
 int64_t coord_sched_backoff_ms(int64_t attempt);
 
-/*  Cancels one task, or every unfinished task of a job when id is NULL;
- *  reason is recorded on tasks that never started. Returns how many were
- *  cancelled or asked to stop. */
+/*  The reason a task cancelled with `swarm cancel` ends with. */
+#define COORD_CANCEL_REASON "cancelled by swarm cancel"
+
+/*  Cancels one task, or every unfinished task of a job when id is NULL,
+ *  in time proportional to what it cancels (one task: a hash lookup). A
+ *  queued or waiting task ends cancelled at once with reason (default
+ *  COORD_CANCEL_REASON); a running one is asked to stop (CANCEL to its
+ *  agent) and ends cancelled with that reason when its DONE comes (a
+ *  success that raced the cancel stays a success). A running task whose
+ *  agent has not claimed it since a restart gets its CANCEL when its agent
+ *  claims it, or ends cancelled when the adoption window closes. Returns
+ *  how many were cancelled or asked to stop. */
 int coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, const char *reason,
                        int64_t wall_ms);
+
+/*  A task whose state Redis refused to store (an error reply, not an
+ *  outage): it ends failed with reason, unless it is final already; a
+ *  running one is taken off its agent (CANCEL). Its later writes are not
+ *  retried either (t->refused), so no refused write is replayed forever.
+ *  Returns true when it ended here. */
+bool coord_sched_fail(coord_sched_t *self, coord_task_t *t, const char *reason,
+                      int64_t wall_ms);
+
+/*  A dispatched task whose TASK message was never sent (held while Redis
+ *  was out) and that was cancelled meanwhile: it ends cancelled without
+ *  ever reaching its agent. */
+void coord_sched_cancel_unsent(coord_sched_t *self, coord_task_t *t, int64_t wall_ms);
 
 size_t coord_sched_queued(coord_sched_t *self);
 /*  Slots that could take a task now (agents not draining), summed. */
@@ -186,19 +227,36 @@ void coord_sched_each_class(coord_sched_t *self, coord_sched_class_fn *fn, void 
  *  agent claims it by listing it in its HELLO (coord_sched_hello) before
  *  adopt_by_ms; orphans_due hands over those nobody claimed in time, and
  *  resolve finishes one (from its stored result) or queues it again. */
-coord_task_t *coord_sched_restore(coord_sched_t *self, sw_task_t *spec, sw_tstate_t state,
-                                  const char *agent_id, const char *host, int64_t submitted_ms,
-                                  int64_t started_ms, int64_t finished_ms, int exit_code,
-                                  const char *reason, int64_t adopt_by_ms);
+typedef struct {
+    sw_tstate_t state;
+    const char *agent_id, *host;
+    int64_t     submitted_ms, started_ms, finished_ms;
+    int         exit_code;
+    const char *reason;
+    const char *cancel;         /*  the reason of a cancel requested while it ran */
+    int64_t     adopt_by_ms;
+} coord_restore_t;
+
+coord_task_t *coord_sched_restore(coord_sched_t *self, sw_task_t *spec, const coord_restore_t *r);
 /*  only: that job's tasks (loaded on demand), or NULL for every job. */
 void coord_sched_restore_finish(coord_sched_t *self, coord_job_t *only, int64_t wall_ms);
 /*  Running tasks whose adoption deadline passed; caller destroys the list. */
 zlistx_t *coord_sched_orphans_due(coord_sched_t *self, int64_t now_ms);
+/*  A task orphans_due handed over whose stored result could not be read
+ *  (Redis out or erring): it waits for its agent again until retry_ms, and
+ *  is handed over again then. Never queued as if it had no result. */
+void coord_sched_orphan_later(coord_sched_t *self, coord_task_t *t, int64_t retry_ms);
 /*  status NULL: run it again (attempt + 1, or lost when none are left);
- *  else finish it with that final status. */
+ *  else finish it with that final status. A cancel requested meanwhile
+ *  wins over anything but a success. */
 void coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, int exit_code,
                          int64_t wall_ms);
 
 int coord_sched_test(bool verbose);
+/*  The seeded model-based test (coord_model.c): random sequences of
+ *  requests, agent and Redis events against the invariants. seeds NULL:
+ *  the fixed set CI runs. A failing seed prints itself. */
+int coord_model_run(const unsigned long *seeds, size_t nseeds, int steps, bool verbose);
+int coord_model_test(bool verbose);
 
 #endif

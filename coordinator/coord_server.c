@@ -11,9 +11,12 @@
 #include <unistd.h>
 
 #include "coord_record.h"
+#include "coord_server_int.h"
 #include "sw_keys.h"
 
 #define SWEEP_MS 100
+
+static void s_cut_off(coord_server_t *self, coord_agent_t *a, const char *why);
 
 /*  --- scheduler callbacks -------------------------------------------------- */
 
@@ -61,6 +64,22 @@ s_cancel(void *ctx, coord_task_t *t, coord_agent_t *a)
 }
 
 static void
+s_stale(void *ctx, coord_agent_t *a, const sw_ref_t *r)
+{
+    coord_server_t *self = ctx;
+    log_info("agent %s still runs %s/%s attempt %lld, which is not its any more: stopping it",
+             a->id, r->job, r->id, (long long) r->attempt);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    sw_ref_pack(&pk, r, false);
+    if (sw_msg_send(self->agents, a->routing, SW_CANCEL, sb.data, sb.size) < 0)
+        log_warn("cannot send CANCEL %s to agent %s", r->id, a->id);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void
 s_finished(void *ctx, coord_task_t *t)
 {
     coord_server_t *self = ctx;
@@ -78,15 +97,8 @@ s_finished(void *ctx, coord_task_t *t)
                  j->counts[SW_TS_TIMED_OUT], j->counts[SW_TS_CANCELLED],
                  j->counts[SW_TS_SKIPPED]);
     }
-    coord_ctl_task_finished(self, t);
-}
-
-static void
-s_peer_key(const zframe_t *routing, char *out, size_t n)
-{
-    char *hex = zframe_strhex((zframe_t *) routing);
-    snprintf(out, n, "%s", hex);
-    free(hex);
+    if (self->ctl)
+        coord_ctl_task_finished(self->ctl, t);
 }
 
 static void
@@ -94,167 +106,16 @@ s_agent_gone(void *ctx, coord_agent_t *a)
 {
     coord_server_t *self = ctx;
     char key[128];
-    s_peer_key(a->routing, key, sizeof key);
+    coord_server_peer_key(a->routing, key, sizeof key);
     zhashx_delete(self->peers, key);
 }
 
-/*  --- agent protocol -------------------------------------------------------- */
-
-static int64_t
-s_lease_ms(const coord_server_t *self)
-{
-    return self->conf.heartbeat_ms * self->conf.liveness;
-}
-
-static void
-s_on_hello(coord_server_t *self, sw_msg_t *m)
-{
-    sw_err_t err = { 0 };
-    sw_hello_t h;
-    if (sw_hello_unpack(m->body, &h, &err) < 0) {
-        self->dropped++;
-        log_warnx("dropped a malformed HELLO: %s", err.msg);
-        return;
-    }
-    char key[128];
-    s_peer_key(m->routing, key, sizeof key);
-    coord_agent_t *old = coord_sched_agent(self->sched, h.agent);
-    const char *user = self->curve ? zframe_meta(m->frame, "User-Id") : NULL;
-    if (self->curve) {
-        /*  ZAP let the connection in; the key must still be allowed, and
-         *  an agent id belongs to the key that registered it first. */
-        const char *name = zframe_meta(m->frame, "name");
-        const char *why = !user || !sw_curve_server_allows(self->curve, SW_CURVE_AGENTS, user)
-                        ? "its key is not (or no longer) allowed"
-                        : zhashx_lookup(self->revoked, user)
-                        ? "its key was revoked (swarm agents revoke)"
-                        : name && strcmp(name, h.agent) != 0
-                        ? "its key is for another agent id (the name in its certificate)"
-                        : old && old->key && strcmp(old->key, user) != 0
-                        ? "that agent id is registered with another key" : NULL;
-        if (why) {
-            self->refused++;
-            if (self->refused < 10 || log_verbose())
-                log_warnx("refused HELLO from agent %s: %s", h.agent, why);
-            sw_msg_send_empty(self->agents, m->routing, SW_BYE);
-            sw_hello_release(&h);
-            return;
-        }
-    }
-    if (old) {
-        char oldkey[128];
-        s_peer_key(old->routing, oldkey, sizeof oldkey);
-        zhashx_delete(self->peers, oldkey);
-    }
-    zframe_t *routing = zframe_dup(m->routing);
-    coord_agent_t *a = coord_sched_hello(self->sched, &h, &routing, sw_now_ms(),
-                                         s_lease_ms(self));
-    if (user && !a->key)
-        a->key = xstrdup(user);
-    const char *peer = zframe_meta(m->frame, "Peer-Address");
-    free(a->address);
-    a->address = xstrdup(peer ? peer : "");
-    zhashx_update(self->peers, key, a);
-    log_info("agent %s on %s (%s) %s: %d slots", a->id, a->host, a->address,
-             old ? "reconnected" : "joined", a->slots);
-
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    sw_mp_packer_init(&pk, &sb);
-    msgpack_pack_map(&pk, 2);
-    sw_mp_kv_int(&pk, "heartbeat_ms", self->conf.heartbeat_ms);
-    sw_mp_kv_int(&pk, "liveness", self->conf.liveness);
-    sw_msg_send(self->agents, a->routing, SW_WELCOME, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    sw_hello_release(&h);
-}
-
-static void
-s_on_agent_msg(coord_server_t *self, sw_msg_t *m)
-{
-    if (m->cmd == SW_HELLO) {
-        s_on_hello(self, m);
-        return;
-    }
-    char key[128];
-    s_peer_key(m->routing, key, sizeof key);
-    coord_agent_t *a = zhashx_lookup(self->peers, key);
-    if (!a) {
-        /*  We do not know this connection (we restarted, or declared it
-         *  dead): BYE tells the agent to say HELLO again. */
-        log_debug("%s from an unknown connection: asking it to say HELLO",
-                  sw_cmd_name(m->cmd));
-        sw_msg_send_empty(self->agents, m->routing, SW_BYE);
-        return;
-    }
-    if (a->key) {
-        /*  Every message must come from the key the agent registered with. */
-        const char *user = zframe_meta(m->frame, "User-Id");
-        if (!user || strcmp(user, a->key) != 0) {
-            self->dropped++;
-            log_warnx("dropped %s for agent %s: not from its key", sw_cmd_name(m->cmd), a->id);
-            return;
-        }
-    }
-    coord_sched_seen(self->sched, a, sw_now_ms(), s_lease_ms(self));
-    sw_err_t err = { 0 };
-    sw_ref_t r;
-    switch (m->cmd) {
-    case SW_HEARTBEAT:
-        break;
-    case SW_ACCEPT:
-        if (sw_ref_unpack(m->body, &r, false, &err) == 0) {
-            log_debug("agent %s accepted %s/%s attempt %lld", a->id, r.job, r.id,
-                      (long long) r.attempt);
-            coord_task_t *t = coord_sched_task(self->sched, r.job, r.id);
-            if (t && t->agent == a && t->spec.attempt == r.attempt)
-                coord_events_started(self->events, t, sw_wall_ms());
-            sw_ref_release(&r);
-        }
-        else {
-            self->dropped++;
-            log_warnx("dropped a malformed ACCEPT from %s: %s", a->id, err.msg);
-        }
-        break;
-    case SW_DONE:
-        if (sw_ref_unpack(m->body, &r, true, &err) < 0) {
-            self->dropped++;
-            log_warnx("dropped a malformed DONE from %s: %s", a->id, err.msg);
-            break;
-        }
-        self->done_count++;
-        coord_events_done(self->events, r.job, r.id, r.attempt, r.status, (int) r.exit_code);
-        if (coord_sched_done(self->sched, a, &r, sw_now_ms(), sw_wall_ms()) < 0)
-            log_info("ignored a stale DONE for %s/%s attempt %lld from %s", r.job, r.id,
-                     (long long) r.attempt, a->id);
-        sw_ref_release(&r);
-        break;
-    case SW_DRAIN:
-        log_info("agent %s is draining: no new tasks for it", a->id);
-        if (!a->draining)
-            coord_events_agent(self->events, a, "agent_drained", NULL, sw_wall_ms());
-        coord_sched_drain(self->sched, a);
-        break;
-    case SW_BYE:
-        log_info("agent %s said BYE", a->id);
-        coord_events_agent(self->events, a, "agent_left", "agent left", sw_wall_ms());
-        coord_sched_agent_lost(self->sched, a, "agent left", sw_wall_ms());
-        break;
-    default:
-        self->dropped++;
-        log_warnx("dropped %s from agent %s: not an agent command", sw_cmd_name(m->cmd), a->id);
-    }
-}
-
-/*  Sends the TASK messages of this turn, once their state is stored. */
+/*  Sends the TASK messages of this turn; their state is stored. */
 static void
 s_send_outbox(coord_server_t *self)
 {
     if (zlistx_size(self->outbox) == 0)
         return;
-    if (coord_store_flush(self->store) < 0)
-        return;                 /*  retried from the sweep timer */
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -263,7 +124,12 @@ s_send_outbox(coord_server_t *self)
     while ((t = zlistx_first(self->outbox))) {
         zlistx_detach_cur(self->outbox);
         if (t->state != SW_TS_RUNNING || !t->agent)
-            continue;           /*  its agent died before we could send */
+            continue;           /*  its agent died, or Redis refused it, before we could send */
+        if (t->cancel_requested) {
+            /*  cancelled while its TASK waited for Redis: it never leaves */
+            coord_sched_cancel_unsent(self->sched, t, sw_wall_ms());
+            continue;
+        }
         msgpack_sbuffer_clear(&sb);
         sw_task_pack(&pk, &t->spec);
         if (sw_msg_send(self->agents, t->agent->routing, SW_TASK, sb.data, sb.size) < 0)
@@ -272,17 +138,74 @@ s_send_outbox(coord_server_t *self)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  Flushes the turn's writes; a write Redis refused ends its task (failed,
+ *  with the reason) or request (an error reply), and those endings are
+ *  written in turn. True when Redis has everything it did not refuse. */
+static bool
+s_flush(coord_server_t *self)
+{
+    for (int round = 0; ; round++) {
+        if (coord_store_flush(self->store) < 0)
+            return false;
+        zlistx_t *refusals = coord_store_refusals(self->store);
+        if (!refusals)
+            return true;
+        for (coord_refusal_t *r = zlistx_first(refusals); r; r = zlistx_next(refusals)) {
+            char why[1024];
+            if (r->task)
+                snprintf(why, sizeof why, "Redis refused to store task %s of job %s: %s "
+                         "(key %s)", r->task->spec.id, r->job->id, r->error, r->key);
+            else if (r->job)
+                snprintf(why, sizeof why, "Redis refused to store job %s: %s (key %s)",
+                         r->job->id, r->error, r->key);
+            else
+                snprintf(why, sizeof why, "Redis refused a write: %s (key %s)", r->error,
+                         r->key);
+            if (r->task && coord_sched_fail(self->sched, r->task, why, sw_wall_ms()))
+                log_warnx("task %s/%s failed: %s", r->job->id, r->task->spec.id, why);
+            if (r->req)
+                coord_ctl_refused(self->ctl, r->req, why);
+        }
+        zlistx_destroy(&refusals);
+        /*  The failures are written in turn; one refused again is not
+         *  ended twice (coord_sched_fail), so this ends. */
+        if (round > 3)
+            return coord_store_flush(self->store) == 0;
+    }
+}
+
+static void s_settle(coord_server_t *self);
+
+static int
+s_on_work(zloop_t *loop, int timer_id, void *arg)
+{
+    coord_server_t *self = arg;
+    self->working = false;
+    s_settle(self);
+    (void) loop;
+    (void) timer_id;
+    return 0;
+}
+
 /*  What every handler does last. */
 static void
 s_settle(coord_server_t *self)
 {
     int64_t now = sw_now_ms();
+    /*  A big run or cancel goes on in slices of 50 ms; between two, the
+     *  loop reads its sockets (heartbeats, requests). */
+    if (coord_ctl_work(self->ctl, now + 50) && self->loop && !self->working) {
+        self->working = true;
+        zloop_timer(self->loop, 1, 1, s_on_work, self);
+    }
     coord_sched_dispatch(self->sched, now, sw_wall_ms());
     coord_events_flush(self->events, sw_wall_ms());
-    bool durable = coord_store_flush(self->store) == 0;
-    s_send_outbox(self);
-    if (zlistx_size(self->waiters) > 0)
-        coord_ctl_settle(self, durable, now);
+    bool durable = s_flush(self);
+    if (durable) {
+        s_send_outbox(self);
+        durable = s_flush(self);        /*  what the outbox ended */
+    }
+    coord_ctl_settle(self->ctl, durable, now);
 }
 
 /*  With --admin-keys every request must still come from an allowed key:
@@ -328,10 +251,10 @@ s_drain(coord_server_t *self, zsock_t *sock)
             self->dropped++;
         else if (control) {
             coord_metrics_request(self->metrics, m.cmd);
-            coord_ctl_handle(self, &m);
+            coord_ctl_handle(self->ctl, &m);
         }
         else
-            s_on_agent_msg(self, &m);
+            coord_server_agent_msg(self, &m);
         sw_msg_release(&m);
     }
 }
@@ -351,9 +274,9 @@ coord_server_restored(coord_server_t *self)
 {
     zlistx_t *jobs = coord_sched_job_list(self->sched);
     for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
-        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-            if (!t->ev_state)
-                coord_events_restored(self->events, t);
+        for (int i = 0; i < j->ntasks; i++)
+            if (!j->order[i]->ev_state)
+                coord_events_restored(self->events, j->order[i]);
         coord_events_resumed(self->events, j, sw_wall_ms());
     }
     zlistx_destroy(&jobs);
@@ -367,8 +290,8 @@ coord_server_job(coord_server_t *self, const char *id)
     coord_job_t *j = coord_sched_job(self->sched, id);
     if (!j && (j = coord_store_load_job(self->store, self->sched, id))) {
         log_debug("job %s loaded from Redis", id);
-        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order))
-            coord_events_restored(self->events, t);
+        for (int i = 0; i < j->ntasks; i++)
+            coord_events_restored(self->events, j->order[i]);
         if (j->nfinal == j->ntasks)
             j->complete_ms = sw_now_ms();
     }
@@ -382,7 +305,8 @@ coord_server_job(coord_server_t *self, const char *id)
 static void
 s_forget_jobs(coord_server_t *self, int64_t now)
 {
-    if (now < self->forget_ms || zlistx_size(self->outbox) > 0 || !coord_store_ok(self->store))
+    if (now < self->forget_ms || zlistx_size(self->outbox) > 0 || !coord_store_ok(self->store)
+        || coord_store_pending(self->store) > 0)
         return;
     self->forget_ms = now + 1000;
     int64_t keep = self->conf.keep_finished_s * 1000;
@@ -391,11 +315,7 @@ s_forget_jobs(coord_server_t *self, int64_t now)
     for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
         if (!j->complete_ms || now - j->complete_ms < keep)
             continue;
-        bool waited = false;
-        for (coord_waiter_t *w = zlistx_first(self->waiters); w && !waited;
-             w = zlistx_next(self->waiters))
-            waited = w->job == j;
-        if (!waited && coord_sched_job_drop(self->sched, j))
+        if (!coord_ctl_holds(self->ctl, j) && coord_sched_job_drop(self->sched, j))
             dropped++;
     }
     zlistx_destroy(&jobs);
@@ -428,17 +348,37 @@ s_check_keys(coord_server_t *self, int64_t now)
         if (a->key && !sw_curve_server_allows(self->curve, SW_CURVE_AGENTS, a->key))
             zlistx_add_end(revoked, a);
     for (coord_agent_t *a = zlistx_first(revoked); a; a = zlistx_next(revoked))
-        coord_server_cut_off(self, a, "its key was revoked");
+        s_cut_off(self, a, "its key was revoked");
     zlistx_destroy(&revoked);
 }
 
-void
-coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *why)
+/*  Cuts an agent off: BYE, its tasks requeued, it is forgotten. */
+static void
+s_cut_off(coord_server_t *self, coord_agent_t *a, const char *why)
 {
     log_warnx("agent %s: %s: cutting it off", a->id, why);
     coord_events_agent(self->events, a, "agent_revoked", why, sw_wall_ms());
     sw_msg_send_empty(self->agents, a->routing, SW_BYE);
     coord_sched_agent_lost(self->sched, a, why, sw_wall_ms());
+}
+
+static void
+s_orphan(void *arg, coord_task_t *t, coord_result_t what, const char *status, int exit_code)
+{
+    coord_server_t *self = arg;
+    if (what == COORD_RESULT_UNKNOWN) {
+        int64_t ms = self->orphan_backoff_ms ? self->orphan_backoff_ms : 1000;
+        log_info("task %s/%s was not claimed after the restart, and Redis cannot say now "
+                 "whether its result is stored: asking again in %lld s", t->job->id,
+                 t->spec.id, (long long) ms / 1000);
+        coord_sched_orphan_later(self->sched, t, sw_now_ms() + ms);
+        self->orphan_unknown = true;
+        return;
+    }
+    bool done = what == COORD_RESULT_FINAL;
+    log_info("task %s/%s was not claimed after the restart: %s", t->job->id, t->spec.id,
+             done ? "its result is stored" : "running it again");
+    coord_sched_resolve(self->sched, t, done ? status : NULL, exit_code, sw_wall_ms());
 }
 
 static int
@@ -466,20 +406,23 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
             a->hb_sent_ms = now;
         }
     /*  Running tasks no agent claimed after a restart: finished if their
-     *  result is stored, else run again. */
-    zlistx_t *orphans = coord_store_ok(self->store) ? coord_sched_orphans_due(self->sched, now)
-                                                    : zlistx_new();
-    for (coord_task_t *t = zlistx_first(orphans); t; t = zlistx_next(orphans)) {
-        char status[32];
-        int code = -1;
-        bool done = coord_store_result(self->store, t, status, sizeof status, &code) == 0;
-        log_info("task %s/%s was not claimed after the restart: %s", t->job->id, t->spec.id,
-                 done ? "its result is stored" : "running it again");
-        coord_sched_resolve(self->sched, t, done ? status : NULL, code, sw_wall_ms());
+     *  result is stored, run again if there is none, asked about again
+     *  later if Redis cannot say (never run again on a guess). */
+    if (coord_store_ok(self->store)) {
+        zlistx_t *orphans = coord_sched_orphans_due(self->sched, now);
+        if (zlistx_size(orphans)) {
+            self->orphan_unknown = false;
+            coord_store_results(self->store, orphans, s_orphan, self);
+            /*  1, 2, 4 ... 30 s between tries while Redis cannot say */
+            int64_t b = self->orphan_backoff_ms;
+            self->orphan_backoff_ms = !self->orphan_unknown ? 0 : b ? (b * 2 > 30000 ? 30000
+                                                                                   : b * 2)
+                                                                    : 2000;
+        }
+        zlistx_destroy(&orphans);
     }
-    zlistx_destroy(&orphans);
-    s_forget_jobs(self, now);
     s_settle(self);
+    s_forget_jobs(self, now);       /*  after the flush: no write of theirs pending */
     if (self->web)
         coord_web_tick(self->web, now);
     (void) loop;
@@ -504,6 +447,50 @@ s_render_metrics(void *arg, sw_buf_t *out)
 {
     coord_server_t *self = arg;
     coord_metrics_render(self->metrics, self, out);
+}
+
+/*  --- what the control handlers may do (coord_ctl_ops_t) -------------------------- */
+
+static coord_job_t *
+s_job(void *ctx, const char *id)
+{
+    return coord_server_job(ctx, id);
+}
+
+static void
+s_drain_agent(void *ctx, coord_agent_t *a)
+{
+    coord_server_t *self = ctx;
+    if (!a->draining)
+        coord_events_agent(self->events, a, "agent_drained", "swarm drain", sw_wall_ms());
+    coord_sched_drain(self->sched, a);
+    sw_msg_send_empty(self->agents, a->routing, SW_DRAIN);
+}
+
+static int
+s_revoke(void *ctx, coord_agent_t *a, char **key, sw_err_t *err)
+{
+    coord_server_t *self = ctx;
+    if (!self->curve || !a->key)
+        return sw_err_set(err, SW_EINVAL, "revoke needs CURVE: without it agents have no keys "
+                          "(drain or stop the agent instead)");
+    *key = xstrdup(a->key);
+    zhashx_update(self->revoked, a->key, (void *) 1);
+    coord_store_revoke(self->store, a->key);
+    s_cut_off(self, a, "its key was revoked (swarm agents revoke)");     /*  frees a */
+    return 0;
+}
+
+static uint64_t
+s_dropped(void *ctx)
+{
+    return ((coord_server_t *) ctx)->dropped;
+}
+
+static void
+s_submitted(void *ctx, size_t n)
+{
+    coord_metrics_submitted(((coord_server_t *) ctx)->metrics, n);
 }
 
 /*  --- life cycle ---------------------------------------------------------------- */
@@ -587,7 +574,8 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         goto fail;
     if (moved)
         log_info("moved %ld key(s) to key layout %d", moved, SW_KEYS_LAYOUT);
-    coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone };
+    coord_sched_ops_t ops = { s_persist, s_dispatch, s_cancel, s_finished, s_agent_gone,
+                              s_stale };
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);
     self->events = coord_events_new(s_event, self);
@@ -595,9 +583,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                                                                 : COORD_RECORD_TTL_S);
     self->peers = zhashx_new();
     self->outbox = zlistx_new();
-    self->waiters = zlistx_new();
-    zlistx_set_destructor(self->waiters, (zlistx_destructor_fn *) coord_ctl_waiter_destroy);
-    self->current_job = coord_store_load_current(self->store);
+    char *current = coord_store_load_current(self->store);
     self->revoked = coord_store_load_revoked(self->store);
     /*  After a restart: the jobs in Redis go on. Tasks that were running
      *  wait one lease for their agent to claim them in its HELLO. */
@@ -623,11 +609,23 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
     if (loaded > 0)
         log_info("resumed %d task(s) of %zu job(s) from Redis", loaded,
                  coord_sched_njobs(self->sched));
-    coord_store_flush(self->store);
+    else if (loaded < 0)
+        log_warnx("Redis went out while the jobs were loaded; those not loaded are loaded "
+                  "when a command names them");
+    s_flush(self);
     if (!(self->agents = s_bind(conf->listen, self->curve, SW_CURVE_AGENTS, err))
         || !(self->control = s_bind(conf->control, conf->admin_keys ? self->curve : NULL,
-                                    SW_CURVE_ADMINS, err)))
+                                    SW_CURVE_ADMINS, err))) {
+        free(current);
         goto fail;
+    }
+    coord_ctl_ops_t cops = { .job = s_job, .drain = s_drain_agent, .revoke = s_revoke,
+                             .dropped = s_dropped, .submitted = s_submitted,
+                             .insecure = conf->insecure, .curve = self->curve != NULL,
+                             .lease_ms = conf->heartbeat_ms * conf->liveness };
+    self->ctl = coord_ctl_new(self->control, self->sched, self->store, &cops, self);
+    coord_ctl_set_current(self->ctl, current);
+    free(current);
     /*  A unix-socket control endpoint is guarded by its file mode: the
      *  owner and its group may submit jobs, nobody else. */
     if (strncmp(conf->control, "ipc://", 6) == 0 && chmod(conf->control + 6, 0660) < 0)
@@ -664,13 +662,13 @@ coord_server_destroy(coord_server_t **self_p)
         return;
     coord_web_destroy(&self->web);
     sw_http_destroy(&self->metrics_http);
+    coord_ctl_destroy(&self->ctl);
     coord_metrics_destroy(&self->metrics);
     zloop_destroy(&self->loop);
     zsock_destroy(&self->agents);
     zsock_destroy(&self->control);
     sw_curve_server_destroy(&self->curve);
     zhashx_destroy(&self->revoked);
-    zlistx_destroy(&self->waiters);
     zlistx_destroy(&self->outbox);
     zhashx_destroy(&self->peers);
     coord_sched_destroy(&self->sched);
@@ -679,7 +677,6 @@ coord_server_destroy(coord_server_t **self_p)
     sw_redis_destroy(&self->redis);
     if (self->sigfd >= 0)
         close(self->sigfd);
-    free(self->current_job);
     free(self);
     *self_p = NULL;
 }

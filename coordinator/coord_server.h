@@ -2,12 +2,20 @@
  *
  *  One zloop: the agent ROUTER, the control ROUTER, a signalfd and one
  *  sweep timer (heartbeats out, leases, wait deadlines). After every
- *  handler the scheduler dispatches, the store flushes its pipeline, and
- *  only then do the TASK messages leave (see coord_store.h for why).
+ *  handler the scheduler dispatches, the store flushes its pipeline (a
+ *  write Redis refused ends its task or request), and only then do the
+ *  TASK messages and the replies leave (see coord_store.h for why).
+ *
+ *  The server owns the scheduler (coord_sched), the store (coord_store)
+ *  and the control handlers (coord_ctl). coord_ctl reaches back only
+ *  through the operations the server gives it (coord_ctl_ops_t): it does
+ *  not include this header. The dashboard and the metrics (coord_web,
+ *  coord_metrics) read the server's state below.
  */
 #ifndef COORD_SERVER_H
 #define COORD_SERVER_H
 
+#include "coord_ctl.h"
 #include "coord_metrics.h"
 #include "coord_events.h"
 #include "coord_sched.h"
@@ -45,17 +53,7 @@ void coord_server_destroy(coord_server_t **self_p);
 /*  Runs until SIGINT or SIGTERM; returns the exit status. */
 int  coord_server_run(coord_server_t *self);
 
-/*  --- shared with coord_ctl.c -------------------------------------------- */
-
-typedef struct {
-    zframe_t    *routing;       /*  the CLI's connection */
-    coord_job_t *job;
-    zhashx_t    *ids;           /*  task ids waited for; NULL = whole job */
-    int          remaining;     /*  of ids, not yet final */
-    int64_t      deadline_ms;   /*  reply with progress by then */
-    int64_t      since;         /*  list tasks final after this seq; -1 = all */
-    int64_t      running;       /*  also list up to this many running tasks */
-} coord_waiter_t;
+/*  --- read by the dashboard and the metrics ------------------------------- */
 
 struct coord_server_t {
     coord_conf_t   conf;
@@ -66,47 +64,32 @@ struct coord_server_t {
     sw_redis_t    *redis;
     coord_store_t *store;
     coord_sched_t *sched;
+    coord_ctl_t   *ctl;         /*  the control requests; holds the current job */
     sw_curve_server_t *curve;   /*  NULL: plaintext (loopback or --insecure) */
     zhashx_t      *revoked;     /*  public keys revoked by `swarm agents revoke` */
     int64_t        curve_check_ms;  /*  next look at the allowed keys */
     zhashx_t      *peers;       /*  hex routing id -> coord_agent_t * */
     zlistx_t      *outbox;      /*  coord_task_t * dispatched, TASK not yet sent */
-    zlistx_t      *waiters;     /*  coord_waiter_t * */
-    char          *current_job;
     uint64_t       dropped;     /*  malformed or unexpected messages */
     uint64_t       refused;     /*  HELLOs from keys not allowed */
     int64_t        started_ms;
     int64_t        forget_ms;   /*  next look for finished jobs to drop */
     int64_t        trim_ms;     /*  next malloc_trim under load */
     uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
+    int64_t        orphan_backoff_ms;   /*  results unreadable: ask again after */
+    bool           orphan_unknown;      /*  the last batch had such a result */
+    bool           working;     /*  a timer runs s_settle for coord_ctl_work */
     coord_metrics_t *metrics;   /*  always counted; served with --metrics */
     sw_http_t     *metrics_http;
     coord_web_t   *web;         /*  --http */
     coord_events_t *events;     /*  the jobs' event logs */
 };
 
-/*  The job in memory, or loaded from Redis if the coordinator forgot it
- *  (finished jobs are dropped from memory after keep_finished_s). */
 /*  Tasks loaded from Redis start their event log from the state they
  *  were loaded in (coord_events_restored). */
 void coord_server_restored(coord_server_t *self);
+/*  The job in memory, or loaded from Redis if the coordinator forgot it
+ *  (finished jobs are dropped from memory after keep_finished_s). */
 coord_job_t *coord_server_job(coord_server_t *self, const char *id);
-
-/*  Cuts an agent off: BYE, its tasks requeued, it is forgotten. */
-void coord_server_cut_off(coord_server_t *self, coord_agent_t *a, const char *why);
-
-int  coord_ctl_handle(coord_server_t *self, sw_msg_t *m);
-/*  The documents of `swarm status --json` (j NULL: the cluster only) and
- *  of `swarm agents --json`, as the control replies carry them: a map
- *  with "ok" first. The dashboard serves the same (sw_mp_to_json). */
-void coord_ctl_pack_status(coord_server_t *self, coord_job_t *j, msgpack_packer *pk);
-void coord_ctl_pack_agents(coord_server_t *self, msgpack_packer *pk);
-void coord_ctl_task_finished(coord_server_t *self, coord_task_t *t);
-/*  Answers the WAITs that are done or due. Called once the turn's state is
- *  written (durable) or could not be (Redis down): a WAIT says "done" only
- *  when what it reports is in Redis, so `swarm results` right after a
- *  `swarm wait` reads the same final states. */
-void coord_ctl_settle(coord_server_t *self, bool durable, int64_t now_ms);
-void coord_ctl_waiter_destroy(coord_waiter_t **self_p);
 
 #endif

@@ -1,24 +1,28 @@
-/*  coord_store -- see coord_store.h */
-#include "coord_store.h"
+/*  coord_store -- see coord_store.h; this file: the writes. */
+#include "coord_store_int.h"
 
 #include <jansson.h>
 #include <string.h>
 
 #include "sw_events.h"
-#include "coord_record.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
 
-struct coord_store_t {
-    sw_redis_t    *redis;
-    coord_sched_t *sched;       /*  rewritten whole after an outage */
-    bool           failing;     /*  Redis is out: writes are dropped */
-    int64_t        retry_ms;    /*  monotonic: when to try Redis again */
-    int64_t        backoff_ms;  /*  1 -> 4 s */
-    coord_records_t *records;   /*  jobs whose coordination record is due */
-    int64_t        record_ttl_s;
-    bool           record_warned;
-};
+/*  A pipeline is sent once it holds this many commands, even within a
+ *  turn: submitting 100,000 tasks must not hold them all in one buffer. */
+#define S_CHUNK 4096
+
+static void
+s_refusal_destroy(coord_refusal_t **self_p)
+{
+    coord_refusal_t *r = *self_p;
+    if (!r)
+        return;
+    free(r->key);
+    free(r->error);
+    free(r);
+    *self_p = NULL;
+}
 
 coord_store_t *
 coord_store_new(sw_redis_t *redis, coord_sched_t *sched)
@@ -32,29 +36,85 @@ coord_store_new(sw_redis_t *redis, coord_sched_t *sched)
 }
 
 void
-coord_store_destroy(coord_store_t **self_p)
-{
-    if (*self_p) {
-        coord_records_destroy(&(*self_p)->records);
-        free(*self_p);
-        *self_p = NULL;
-    }
-}
-
-void
 coord_store_set_record_ttl(coord_store_t *self, int64_t ttl_s)
 {
     self->record_ttl_s = ttl_s;
 }
 
 static void
-s_append(coord_store_t *self, const char **argv, int argc)
+s_owners_clear(coord_store_t *self)
+{
+    for (size_t i = 0; i < self->nowners; i++)
+        free(self->owners[i].arg);
+    self->nowners = 0;
+}
+
+void
+coord_store_destroy(coord_store_t **self_p)
+{
+    coord_store_t *self = *self_p;
+    if (!self)
+        return;
+    s_owners_clear(self);
+    free(self->owners);
+    zlistx_destroy(&self->refusals);
+    coord_records_destroy(&self->records);
+    free(self);
+    *self_p = NULL;
+}
+
+/*  The owner of the command just queued. */
+static void
+s_own(coord_store_t *self, s_what_t what, const coord_job_t *j, coord_task_t *t,
+      const char *arg)
+{
+    if (self->nowners == self->owners_cap) {
+        self->owners_cap = self->owners_cap ? self->owners_cap * 2 : 256;
+        self->owners = xrealloc(self->owners, self->owners_cap * sizeof *self->owners);
+    }
+    /*  An event is the log's, not the request's that caused it. */
+    uint64_t req = what == S_W_EVENTS ? 0 : self->req;
+    self->owners[self->nowners++] = (s_owner_t) { .what = what, .job = (coord_job_t *) j,
+                                                  .task = t, .req = req,
+                                                  .arg = arg ? xstrdup(arg) : NULL };
+    if (req)
+        self->req_writes++;
+}
+
+static void
+s_append(coord_store_t *self, const char **argv, int argc, s_what_t what, const coord_job_t *j,
+         coord_task_t *t, const char *arg)
 {
     /*  During an outage every write would first try to reconnect, and a
      *  stopped server would hold the loop for a timeout each time. The
      *  whole state is written again when Redis is back. */
-    if (!self->failing)
-        sw_redis_append(self->redis, argc, argv, NULL);
+    if (self->failing)
+        return;
+    int before = sw_redis_pending(self->redis);
+    if ((size_t) before != self->nowners)
+        s_owners_clear(self);   /*  a read flushed them (sw_redis_cmd does): unknown now */
+    sw_redis_append(self->redis, argc, argv, NULL);
+    if (sw_redis_pending(self->redis) == before)
+        return;             /*  not queued: the flush reports the outage */
+    s_own(self, what, j, t, arg);
+    if (self->nowners >= S_CHUNK)
+        coord_store_sync(self);
+}
+
+void
+coord_store_begin(coord_store_t *self, uint64_t req)
+{
+    self->req = req;
+    self->req_writes = 0;
+}
+
+int
+coord_store_end(coord_store_t *self)
+{
+    int n = self->req_writes;
+    self->req = 0;
+    self->req_writes = 0;
+    return n;
 }
 
 void
@@ -62,17 +122,22 @@ coord_store_job(coord_store_t *self, const coord_job_t *j)
 {
     char created[32], max_agents[32];
     char *key = sw_key_job(j->id);
+    json_t *wsj = j->ws.commit ? sw_task_ws_json(&j->ws) : NULL;
+    char *ws = wsj ? json_dumps(wsj, JSON_COMPACT) : xstrdup("");
+    json_decref(wsj);
     snprintf(created, sizeof created, "%lld", (long long) j->created_ms);
     snprintf(max_agents, sizeof max_agents, "%d", j->max_agents);
     const char *hset[] = { "HSET", key, "created", created, "namespace", j->ns,
                            "max_agents", max_agents,
                            "topology", j->topology ? j->topology : "",
                            "strategy", j->strategy ? j->strategy : "",
-                           "on_failure", j->halt ? "stop" : "continue" };
-    s_append(self, hset, 14);
+                           "on_failure", j->halt ? "stop" : "continue",
+                           "workspace", ws };
+    s_append(self, hset, 16, S_W_JOB, j, NULL, NULL);
     free(key);
+    free(ws);
     const char *zadd[] = { "ZADD", SW_KEY_JOBS, created, j->id };
-    s_append(self, zadd, 4);
+    s_append(self, zadd, 4, S_W_JOBS, j, NULL, NULL);
     coord_records_touch(self->records, j->id);
 }
 
@@ -117,6 +182,10 @@ s_spec_json(const sw_task_t *t)
     json_object_set_new(o, "after", s_strv_json(&t->after));
     json_object_set_new(o, "labels", s_kv_json(&t->labels));
     json_object_set_new(o, "env", s_kv_json(&t->env));
+    if (t->ws.commit)
+        json_object_set_new(o, "workspace", sw_task_ws_json(&t->ws));
+    if (t->outputs.n)
+        json_object_set_new(o, "outputs", s_strv_json(&t->outputs));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -136,11 +205,11 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
         char *spec = s_spec_json(&t->spec);
         const char *hset[] = { "HSET", key, "spec", spec, "type", t->spec.type,
                                "runner", t->spec.runner, "submitted", sub };
-        s_append(self, hset, 10);
+        s_append(self, hset, 10, S_W_TASK, t->job, t, NULL);
         free(spec);
         char *list = sw_key_job_tasks(t->job->id);
         const char *rpush[] = { "RPUSH", list, t->spec.id };
-        s_append(self, rpush, 3);
+        s_append(self, rpush, 3, S_W_TASKS, t->job, t, NULL);
         free(list);
         t->is_new = false;
     }
@@ -148,8 +217,10 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                            "agent", t->agent_id ? t->agent_id : "",
                            "host", t->host ? t->host : "", "started", start,
                            "finished", fin, "exit_code", exit_code,
-                           "reason", t->reason ? t->reason : "" };
-    s_append(self, hset, 18);
+                           "reason", t->reason ? t->reason : "",
+                           "cancel", t->cancel_requested && t->cancel_reason
+                                     ? t->cancel_reason : "" };
+    s_append(self, hset, 20, S_W_TASK, t->job, t, NULL);
     free(key);
     coord_records_touch(self->records, t->job->id);
 }
@@ -168,293 +239,19 @@ coord_store_event(coord_store_t *self, const char *job, int nf, const char *cons
         argv[argc++] = fv[2 * i];
         argv[argc++] = fv[2 * i + 1];
     }
-    s_append(self, argv, argc);
+    /*  Owned by no task nor request: a refused event (its key is not a
+     *  stream, Redis is out of memory) is logged and passed over; it never
+     *  fails the task or the request it tells of, nor is it an outage. */
+    s_append(self, argv, argc, S_W_EVENTS, NULL, NULL, job);
     free(key);
-    return true;
+    return !self->failing;
 }
 
 void
 coord_store_current(coord_store_t *self, const char *job)
 {
     const char *set[] = { "SET", SW_KEY_CURRENT_JOB, job };
-    s_append(self, set, 3);
-}
-
-char *
-coord_store_load_current(coord_store_t *self)
-{
-    sw_err_t err = { 0 };
-    redisReply *r = sw_redis_cmdv(self->redis, &err, "GET", SW_KEY_CURRENT_JOB, NULL);
-    char *job = NULL;
-    if (r && r->type == REDIS_REPLY_STRING)
-        job = xstrdup(r->str);
-    if (r)
-        freeReplyObject(r);
-    return job;
-}
-
-/*  --- loading after a restart ------------------------------------------------- */
-
-static char *
-s_jdup(json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? xstrdup(s) : NULL;
-}
-
-static void
-s_jstrv(json_t *o, const char *key, sw_strv_t *out)
-{
-    json_t *a = json_object_get(o, key);
-    for (size_t i = 0; json_is_array(a) && i < json_array_size(a); i++)
-        if (json_is_string(json_array_get(a, i)))
-            sw_strv_push(out, json_string_value(json_array_get(a, i)));
-}
-
-static void
-s_jkv(json_t *o, const char *key, sw_kv_t *out)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(o, key), k, v)
-        if (json_is_string(v))
-            sw_kv_set(out, k, json_string_value(v));
-}
-
-static int
-s_spec_from_json(const char *text, sw_task_t *t)
-{
-    json_t *o = json_loads(text, 0, NULL);
-    if (!o)
-        return -1;
-    sw_task_init(t);
-    t->id = s_jdup(o, "id");
-    t->job = s_jdup(o, "job");
-    t->type = s_jdup(o, "type");
-    t->runner = s_jdup(o, "runner");
-    t->prompt = s_jdup(o, "prompt");
-    t->dir = s_jdup(o, "dir");
-    t->ns = s_jdup(o, "ns");
-    t->output_schema = s_jdup(o, "output_schema");
-    s_jstrv(o, "argv", &t->argv);
-    s_jstrv(o, "after", &t->after);
-    s_jkv(o, "labels", &t->labels);
-    s_jkv(o, "env", &t->env);
-    t->timeout_s = json_integer_value(json_object_get(o, "timeout_s"));
-    t->idle_timeout_s = json_integer_value(json_object_get(o, "idle_timeout_s"));
-    t->max_attempts = json_integer_value(json_object_get(o, "max_attempts"));
-    t->max_turns = json_integer_value(json_object_get(o, "max_turns"));
-    t->max_budget_cents = json_integer_value(json_object_get(o, "max_budget_cents"));
-    json_decref(o);
-    sw_err_t err = { 0 };
-    if (sw_task_validate(t, &err) < 0) {
-        log_warnx("stored task %s/%s is not valid: %s", t->job ? t->job : "?",
-                  t->id ? t->id : "?", err.msg);
-        sw_task_release(t);
-        return -1;
-    }
-    return 0;
-}
-
-typedef struct {
-    redisReply **v;
-} s_replies_t;
-
-static void
-s_keep_reply(void *arg, int i, redisReply *r)
-{
-    /*  flush frees each reply after the callback: keep a deep copy of the
-     *  fields we need as a string array */
-    s_replies_t *rs = arg;
-    redisReply *c = xcalloc(1, sizeof *c);
-    c->type = REDIS_REPLY_ARRAY;
-    if (r->type == REDIS_REPLY_ARRAY) {
-        c->elements = r->elements;
-        c->element = xcalloc(r->elements + 1, sizeof *c->element);
-        for (size_t k = 0; k < r->elements; k++) {
-            c->element[k] = xcalloc(1, sizeof **c->element);
-            c->element[k]->type = REDIS_REPLY_STRING;
-            c->element[k]->str = xstrndup(r->element[k]->str ? r->element[k]->str : "",
-                                          r->element[k]->len);
-            c->element[k]->len = r->element[k]->len;
-        }
-    }
-    rs->v[i] = c;
-}
-
-static void
-s_free_copy(redisReply *c)
-{
-    for (size_t k = 0; c && k < c->elements; k++) {
-        free(c->element[k]->str);
-        free(c->element[k]);
-    }
-    if (c)
-        free(c->element);
-    free(c);
-}
-
-static const char *
-s_field(const redisReply *h, const char *name)
-{
-    for (size_t k = 0; h && k + 1 < h->elements; k += 2)
-        if (strcmp(h->element[k]->str, name) == 0)
-            return h->element[k + 1]->str;
-    return NULL;
-}
-
-static int64_t
-s_field_ms(const redisReply *h, const char *name, int64_t dflt)
-{
-    const char *v = s_field(h, name);
-    return v && *v ? atoll(v) : dflt;
-}
-
-/*  The final status and exit code of a result document for attempt. */
-static bool
-s_result_final(const char *json, long long attempt, char *status, size_t n, int *exit_code)
-{
-    json_t *r = json ? json_loads(json, 0, NULL) : NULL;
-    const char *st = json_string_value(json_object_get(r, "status"));
-    bool ok = st && json_integer_value(json_object_get(r, "attempt")) == attempt
-           && sw_tstate_parse(st) >= 0 && SW_TS_FINAL(sw_tstate_parse(st));
-    if (ok) {
-        snprintf(status, n, "%s", st);
-        json_t *ec = json_object_get(r, "exit_code");
-        *exit_code = json_is_integer(ec) ? (int) json_integer_value(ec) : -1;
-    }
-    json_decref(r);
-    return ok;
-}
-
-/*  Loads one job and its tasks; returns how many tasks, or -1. With
- *  skip_complete, a job marked complete is left in Redis (0). */
-static int
-s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t adopt_by_ms,
-           zlistx_t *done, bool skip_complete)
-{
-    sw_err_t err = { 0 };
-    int64_t wall = sw_wall_ms();
-    char *key = sw_key_job(job);
-    redisReply *jh = sw_redis_cmdv(self->redis, &err, "HGETALL", key, NULL);
-    free(key);
-    if (!jh) {
-        log_warnx("cannot load job %s: %s", job, err.msg);
-        return -1;
-    }
-    if (jh->elements == 0 || (skip_complete && s_field(jh, "complete"))) {
-        freeReplyObject(jh);
-        return 0;
-    }
-    key = sw_key_job_tasks(job);
-    redisReply *ids = sw_redis_cmdv(self->redis, &err, "LRANGE", key, "0", "-1", NULL);
-    free(key);
-    if (!ids) {
-        freeReplyObject(jh);
-        log_warnx("cannot load job %s: %s", job, err.msg);
-        return -1;
-    }
-    const char *created = s_field(jh, "created"), *ns = s_field(jh, "namespace");
-    coord_job_t *cj = coord_sched_job_ensure(sched, job, created ? atoll(created) : wall);
-    if (ns && *ns) {
-        free(cj->ns);
-        cj->ns = xstrdup(ns);
-    }
-    const char *v;
-    if ((v = s_field(jh, "max_agents")))
-        cj->max_agents = atoi(v);
-    if ((v = s_field(jh, "on_failure")))
-        cj->halt = strcmp(v, "stop") == 0;
-    if ((v = s_field(jh, "topology")) && *v)
-        cj->topology = xstrdup(v);
-    if ((v = s_field(jh, "strategy")) && *v)
-        cj->strategy = xstrdup(v);
-    freeReplyObject(jh);
-    s_replies_t rs = { xcalloc(ids->elements + 1, sizeof *rs.v) };
-    for (size_t i = 0; i < ids->elements; i++) {
-        key = sw_key_task(job, ids->element[i]->str);
-        const char *argv[] = { "HGETALL", key };
-        sw_redis_append(self->redis, 2, argv, NULL);
-        free(key);
-    }
-    if (sw_redis_flush_each(self->redis, s_keep_reply, &rs, &err) < 0)
-        log_warnx("cannot load the tasks of %s: %s", job, err.msg);
-    int loaded = 0;
-    for (size_t i = 0; i < ids->elements; i++) {
-        redisReply *h = rs.v[i];
-        const char *spec = s_field(h, "spec"), *status = s_field(h, "status");
-        sw_task_t t;
-        if (!spec || !status || s_spec_from_json(spec, &t) < 0) {
-            s_free_copy(h);
-            continue;
-        }
-        t.attempt = s_field_ms(h, "attempt", 0);
-        int st = sw_tstate_parse(status);
-        char rstatus[32];
-        int rcode = -1;
-        bool from_result = st == SW_TS_RUNNING
-                        && s_result_final(s_field(h, "result"), t.attempt, rstatus,
-                                          sizeof rstatus, &rcode);
-        if (from_result)        /*  its DONE died with the old coordinator */
-            st = sw_tstate_parse(rstatus);
-        int64_t submitted = s_field_ms(h, "submitted", wall);
-        int64_t started = s_field_ms(h, "started", 0);
-        int64_t finished = from_result ? wall : s_field_ms(h, "finished", 0);
-        int code = from_result ? rcode : (int) s_field_ms(h, "exit_code", -1);
-        coord_task_t *ct = coord_sched_restore(
-            sched, &t, st < 0 ? SW_TS_WAITING : (sw_tstate_t) st, s_field(h, "agent"),
-            s_field(h, "host"), submitted, started, finished, code, s_field(h, "reason"),
-            adopt_by_ms);
-        if (ct && from_result) {
-            coord_store_task(self, ct);
-            zlistx_add_end(done, ct);
-        }
-        loaded += ct != NULL;
-        s_free_copy(h);
-    }
-    free(rs.v);
-    freeReplyObject(ids);
-    return loaded;
-}
-
-int
-coord_store_load(coord_store_t *self, coord_sched_t *sched, int64_t adopt_by_ms,
-                 zlistx_t *done)
-{
-    sw_err_t err = { 0 };
-    redisReply *jobs = sw_redis_cmdv(self->redis, &err, "ZRANGE", SW_KEY_JOBS, "0", "-1", NULL);
-    if (!jobs) {
-        log_warnx("cannot load jobs: %s", err.msg);
-        return -1;
-    }
-    int loaded = 0;
-    for (size_t j = 0; j < jobs->elements; j++) {
-        int n = s_load_job(self, sched, jobs->element[j]->str, adopt_by_ms, done, true);
-        if (n < 0) {
-            freeReplyObject(jobs);
-            return -1;
-        }
-        if (n > 0)      /*  its record may be older than its tasks */
-            coord_records_touch(self->records, jobs->element[j]->str);
-        loaded += n;
-    }
-    freeReplyObject(jobs);
-    coord_sched_restore_finish(sched, NULL, sw_wall_ms());
-    return loaded;
-}
-
-coord_job_t *
-coord_store_load_job(coord_store_t *self, coord_sched_t *sched, const char *job)
-{
-    if (self->failing || !sw_id_valid(job))
-        return NULL;
-    zlistx_t *done = zlistx_new();
-    int n = s_load_job(self, sched, job, 0, done, false);
-    zlistx_destroy(&done);
-    coord_job_t *j = n > 0 ? coord_sched_job(sched, job) : NULL;
-    if (j)
-        coord_sched_restore_finish(sched, j, sw_wall_ms());
-    return j;
+    s_append(self, set, 3, S_W_CURRENT, NULL, NULL, job);
 }
 
 void
@@ -465,24 +262,106 @@ coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complet
     snprintf(when, sizeof when, "%lld", (long long) sw_wall_ms());
     const char *set[] = { "HSET", key, "complete", when };
     const char *del[] = { "HDEL", key, "complete" };
-    s_append(self, complete ? set : del, complete ? 4 : 3);
+    s_append(self, complete ? set : del, complete ? 4 : 3, S_W_JOB, j, NULL, NULL);
     free(key);
     coord_records_touch(self->records, j->id);
 }
 
-int
-coord_store_result(coord_store_t *self, const coord_task_t *t, char *status, size_t n,
-                   int *exit_code)
+void
+coord_store_job_txn(coord_store_t *self, const coord_job_t *j, long from)
 {
-    char *key = sw_key_task(t->job->id, t->spec.id);
-    sw_err_t err = { 0 };
-    redisReply *r = sw_redis_cmdv(self->redis, &err, "HGET", key, "result", NULL);
+    char at[32];
+    char *key = sw_key_job(j->id);
+    snprintf(at, sizeof at, "%ld", from);
+    const char *set[] = { "HSET", key, "txn_from", at };
+    const char *del[] = { "HDEL", key, "txn_from" };
+    s_append(self, from >= 0 ? set : del, from >= 0 ? 4 : 3, S_W_JOB, j, NULL, NULL);
     free(key);
-    bool ok = r && r->type == REDIS_REPLY_STRING
-           && s_result_final(r->str, t->spec.attempt, status, n, exit_code);
-    if (r)
-        freeReplyObject(r);
-    return ok ? 0 : -1;
+}
+
+void
+coord_store_revoke(coord_store_t *self, const char *key)
+{
+    const char *argv[] = { "SADD", SW_KEY_REVOKED, key };
+    s_append(self, argv, 3, S_W_REVOKED, NULL, NULL, key);
+}
+
+/*  --- flushing and refusals ------------------------------------------------------ */
+
+static char *
+s_owner_key(const s_owner_t *o)
+{
+    switch (o->what) {
+    case S_W_TASK:    return sw_key_task(o->job->id, o->task->spec.id);
+    case S_W_TASKS:   return sw_key_job_tasks(o->job->id);
+    case S_W_JOB:     return sw_key_job(o->job->id);
+    case S_W_JOBS:    return xstrdup(SW_KEY_JOBS);
+    case S_W_CURRENT: return xstrdup(SW_KEY_CURRENT_JOB);
+    case S_W_REVOKED: return xstrdup(SW_KEY_REVOKED);
+    case S_W_RECORD:  return sw_key_mem(COORD_RECORD_NS, o->job->id);
+    case S_W_EVENTS:  return sw_key_job_events(o->arg);
+    }
+    return xstrdup("?");
+}
+
+/*  One reply of a flushed pipeline. */
+static void
+s_on_reply(void *arg, int i, redisReply *r)
+{
+    coord_store_t *self = arg;
+    if ((size_t) i >= self->nowners || sw_redis_reply_class(r) == SW_REPLY_OK)
+        return;
+    if (sw_redis_reply_class(r) == SW_REPLY_TRANSIENT)
+        return;             /*  flush fails with SW_EUNREACH: an outage */
+    const s_owner_t *o = &self->owners[i];
+    coord_refusal_t *ref = xcalloc(1, sizeof *ref);
+    ref->job = o->job;
+    ref->task = o->task;
+    ref->req = o->req;
+    ref->key = s_owner_key(o);
+    ref->error = xstrdup(r->str ? r->str : "error");
+    char what[2 * SW_MAX_ID + 16] = "";
+    if (o->task)
+        snprintf(what, sizeof what, " (task %s/%s)", o->job->id, o->task->spec.id);
+    else if (o->job)
+        snprintf(what, sizeof what, " (job %s)", o->job->id);
+    else if (o->what == S_W_EVENTS)
+        snprintf(what, sizeof what, " (an event of job %s, passed over)", o->arg);
+    log_warnx("Redis at %s refused the write of %s%s: %s", sw_redis_addr(self->redis),
+              ref->key, what, ref->error);
+    if (!self->refusals) {
+        self->refusals = zlistx_new();
+        zlistx_set_destructor(self->refusals, (zlistx_destructor_fn *) s_refusal_destroy);
+    }
+    zlistx_add_end(self->refusals, ref);
+}
+
+void
+coord_store_outage(coord_store_t *self, const char *why)
+{
+    if (!self->logged)
+        log_warnx("cannot write job state: %s; holding new tasks until Redis is back", why);
+    self->logged = true;
+    self->failing = true;
+    self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : 1000;
+    if (self->backoff_ms > 4000)
+        self->backoff_ms = 4000;
+    self->retry_ms = sw_now_ms() + self->backoff_ms;
+}
+
+int
+coord_store_sync(coord_store_t *self)
+{
+    if (self->failing)
+        return -1;
+    sw_err_t err = { 0 };
+    int rc = sw_redis_flush_each(self->redis, s_on_reply, self, &err);
+    s_owners_clear(self);
+    if (rc < 0 && err.code == SW_EUNREACH) {
+        coord_store_outage(self, err.msg);
+        return -1;
+    }
+    return 0;               /*  refusals are in the list, not an outage */
 }
 
 /*  After an outage: every job and every task again, the task lists
@@ -492,13 +371,14 @@ s_resync(coord_store_t *self)
 {
     zlistx_t *jobs = coord_sched_job_list(self->sched);
     int n = 0;
-    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
+    for (coord_job_t *j = zlistx_first(jobs); j && !self->failing; j = zlistx_next(jobs)) {
         coord_store_job(self, j);
         char *list = sw_key_job_tasks(j->id);
         const char *del[] = { "DEL", list };
-        s_append(self, del, 2);
+        s_append(self, del, 2, S_W_TASKS, j, NULL, NULL);
         free(list);
-        for (coord_task_t *t = zlistx_first(j->order); t; t = zlistx_next(j->order)) {
+        for (int i = 0; i < j->ntasks && !self->failing; i++) {
+            coord_task_t *t = j->order[i];
             t->is_new = true;
             coord_store_task(self, t);
             n++;
@@ -508,26 +388,8 @@ s_resync(coord_store_t *self)
     return n;
 }
 
-/*  Sends the pipeline; an error starts (or continues) an outage. */
-static int
-s_flush(coord_store_t *self, bool outage)
-{
-    sw_err_t err = { 0 };
-    if (sw_redis_flush(self->redis, &err) < 0) {
-        if (!outage)
-            log_warnx("cannot write job state: %s; holding new tasks until Redis is back",
-                      err.msg);
-        self->failing = true;
-        self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : 1000;
-        if (self->backoff_ms > 4000)
-            self->backoff_ms = 4000;
-        self->retry_ms = sw_now_ms() + self->backoff_ms;
-        return -1;
-    }
-    return 0;
-}
-
-/*  One job's coordination record (coord_record.h), on the pipeline. */
+/*  One job's coordination record (coord_record.h), on the pipeline, with
+ *  the memory's store script. */
 static void
 s_write_record(void *arg, coord_job_t *j, bool final)
 {
@@ -536,11 +398,21 @@ s_write_record(void *arg, coord_job_t *j, bool final)
     sw_mem_store_opts_t o = { .tags = COORD_RECORD_NS,
                               .ttl_ms = final ? self->record_ttl_s * 1000 : 0 };
     sw_err_t err = { 0 };
+    int before = sw_redis_pending(self->redis);
+    if ((size_t) before != self->nowners)
+        s_owners_clear(self);
     if (sw_memory_store_append(self->redis, COORD_RECORD_NS, j->id, json, strlen(json), &o,
                                &err) < 0 && !self->record_warned) {
         log_warnx("cannot write the coordination record of job %s: %s", j->id, err.msg);
         self->record_warned = true;
     }
+    /*  Loading the script first (a command of its own) flushes what was
+     *  queued: then only this one is, and it is ours. */
+    int after = sw_redis_pending(self->redis);
+    if (after < before)
+        s_owners_clear(self);
+    if (after > (int) self->nowners)
+        s_own(self, S_W_RECORD, j, NULL, NULL);
     free(json);
 }
 
@@ -555,7 +427,7 @@ coord_store_flush(coord_store_t *self)
         self->failing = false;
         rewritten = s_resync(self);
     }
-    if (s_flush(self, outage) < 0)
+    if (coord_store_sync(self) < 0)
         return -1;
     /*  The coordination records that are due, after the state they show
      *  (and on an empty pipeline: the first one loads the memory's script
@@ -563,12 +435,13 @@ coord_store_flush(coord_store_t *self)
      *  wait` that returned reads the final counts. */
     if (coord_records_pending(self->records)
         && coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self) > 0
-        && s_flush(self, outage) < 0)
+        && coord_store_sync(self) < 0)
         return -1;
     if (outage)
         log_info("Redis at %s is back: job state written again (%d tasks)",
                  sw_redis_addr(self->redis), rewritten);
     self->backoff_ms = 0;
+    self->logged = false;
     return 0;
 }
 
@@ -578,23 +451,16 @@ coord_store_ok(const coord_store_t *self)
     return !self->failing;
 }
 
-zhashx_t *
-coord_store_load_revoked(coord_store_t *self)
+int
+coord_store_pending(const coord_store_t *self)
 {
-    zhashx_t *keys = zhashx_new();
-    sw_err_t err = { 0 };
-    redisReply *r = sw_redis_cmdv(self->redis, &err, "SMEMBERS", SW_KEY_REVOKED, NULL);
-    for (size_t i = 0; r && i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            zhashx_update(keys, r->element[i]->str, (void *) 1);
-    if (r)
-        freeReplyObject(r);
-    return keys;
+    return (int) self->nowners;
 }
 
-void
-coord_store_revoke(coord_store_t *self, const char *key)
+zlistx_t *
+coord_store_refusals(coord_store_t *self)
 {
-    const char *argv[] = { "SADD", SW_KEY_REVOKED, key };
-    s_append(self, argv, 3);
+    zlistx_t *list = self->refusals;
+    self->refusals = NULL;
+    return list;
 }

@@ -89,7 +89,7 @@ s_status_json(coord_web_t *self, coord_job_t *j)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     sw_mp_packer_init(&pk, &sb);
-    coord_ctl_pack_status(self->server, j, &pk);
+    coord_ctl_pack_status(self->server->ctl, j, &pk);
     char *text = s_packed_json(&sb);
     msgpack_sbuffer_destroy(&sb);
     return text;
@@ -103,7 +103,7 @@ s_agents_json(coord_web_t *self)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     sw_mp_packer_init(&pk, &sb);
-    coord_ctl_pack_agents(self->server, &pk);
+    coord_ctl_pack_agents(self->server->ctl, &pk);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
@@ -154,7 +154,8 @@ s_jobs_json(coord_web_t *self)
             "created", (json_int_t) j->created_ms, "tasks", j->ntasks, "final", j->nfinal,
             "running", j->running, "max_agents", j->max_agents,
             "complete", j->ntasks > 0 && j->nfinal == j->ntasks,
-            "current", srv->current_job && strcmp(srv->current_job, j->id) == 0,
+            "current", coord_ctl_current(srv->ctl)
+                       && strcmp(coord_ctl_current(srv->ctl), j->id) == 0,
             "counts", counts));
     }
     free(jobs);
@@ -169,7 +170,7 @@ static const s_doc_t *
 s_status_doc(coord_web_t *self, const char *id, bool *found, int64_t now)
 {
     coord_server_t *srv = self->server;
-    const char *want = id ? id : srv->current_job;
+    const char *want = id ? id : coord_ctl_current(srv->ctl);
     coord_job_t *j = want ? coord_sched_job(srv->sched, want) : NULL;
     *found = !id || j;
     int slots = 0, busy = 0;
@@ -659,7 +660,7 @@ s_handler(void *arg, sw_http_req_t *req)
         coord_job_t *j = s_job_arg(self, req, true, &answered);
         if (!answered) {
             if (!j && !sw_http_query(req, "job"))
-                j = coord_server_job(self->server, self->server->current_job);
+                j = coord_server_job(self->server, coord_ctl_current(self->server->ctl));
             s_reply_json(req, s_status_json(self, j));
         }
     }

@@ -6,7 +6,11 @@
 # on both; each agent is seen from its own address. From n1, `swarm logs
 # -f` follows a codex task running on n2, live. Then n1's link goes
 # down while it runs a task: the coordinator declares it dead and the task
-# finishes on n2 as attempt 2. The namespaces are deleted at the end.
+# finishes on n2 as attempt 2. Before that, a coder -> tester pipeline
+# with a workspace: the client's repository is snapshot in the hub, the
+# coder edits on n1, the tester on n2 sees it, and the change is applied
+# on the client; nothing shared between the namespaces but the network.
+# The namespaces are deleted at the end.
 # Skipped (77) where network namespaces cannot be made (not root, no
 # CAP_NET_ADMIN, no iproute2).
 . "$(dirname "$0")/lib.sh"
@@ -66,10 +70,12 @@ nsx "$HUB" "$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://0.0.0.0:$CPORT" \
 PIDS+=("$!")
 hub() { nsx "$HUB" "$SWARM" "$@"; }
 for _ in $(seq 100); do hub --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
+export FAKE_SCRIPTS="$T/scripts"     # the fake codex's edits (workspaces, below)
+mkdir -p "$FAKE_SCRIPTS"
 for i in 1 2; do
     eval "n=\$N$i"
     mkdir -p "$T/work-n$i"
-    nsx "$n" "$SWARM_BUILD/swarm-agent" -f --id "n$i" --slots 1 \
+    nsx "$n" "$SWARM_BUILD/swarm-agent" -f --id "n$i" --slots 1 --label "ns=n$i" \
         --coordinator "tcp://10.77.$i.1:$CPORT" --redis "redis://10.77.$i.1:$RPORT/0" \
         --curve-secret "$K/n$i.cert_secret" --coordinator-key "$K/coord.cert" \
         --workdir "$T/work-n$i" --state-dir "$T/state-n$i" --codex "$FAKE_CODEX" --kill-grace-ms 500 --pass-env "FAKE_*" \
@@ -114,6 +120,33 @@ contains "$T/out" '$ make step3'
 contains "$T/out" "said: fixed step 3"
 contains "$T/err" "task watched succeeded (exit 0, attempt 1 on n2"
 ok "from n1, logs -f followed a codex task running on n2, rendered, to its status"
+
+# Workspaces across the namespaces: the client snapshots its repository,
+# the coder edits on n1, the tester on n2 must see the coder's change, and
+# the change is applied on the client.
+U="$T/user"
+git init -q -b main "$U"
+( cd "$U" && printf 'one\ntwo\n' >a.txt && git add -A && git -c user.name=u -c user.email=u@e commit -qm base )
+cat >"$FAKE_SCRIPTS/coder" <<'EOF'
+set -e
+printf 'one\ntwo by the coder\n' >a.txt
+mkdir -p lib && echo 'int f(void);' >lib/f.h
+echo coded
+EOF
+cat >"$FAKE_SCRIPTS/tester" <<'EOF'
+set -e
+grep -qx 'two by the coder' a.txt && grep -q 'int f' lib/f.h
+echo ok >tested.txt
+EOF
+cd "$U" || fail "cd"
+expect 0 hub init wsjob --workspace .
+expect 0 hub spawn --id coder --label ns=n1 "FAKE:script=coder implement f"
+expect 0 hub spawn --id tester --type tester --after coder --label ns=n2 "FAKE:script=tester test f"
+expect 0 hub wait --timeout 60
+expect 0 hub apply
+grep -qx 'two by the coder' a.txt && [ -f lib/f.h ] && [ -f tested.txt ] || fail "the change did not come home"
+cd "$T" || fail "cd"
+ok "workspace pipeline across namespaces: coder on n1, tester on n2 saw its change, applied on the client"
 
 expect 0 hub spawn --id cut "FAKE:sleep=8 its agent's link goes down"
 for _ in $(seq 200); do

@@ -64,7 +64,7 @@ ok "command list compiled on the labelled agent; markdown report"
 # on_failure stop from stdin: the failure cancels the rest, named in the report
 printf 'sh -c "exit 7"\nsleep 30\nsleep 30\nsleep 30\n' > "$T/cmds"
 expect 1 "$SWARM" run --commands - --label os=linux --halt-on-failure --max-agents 1 --wait --job halt < "$T/cmds"
-contains "$T/out" "job stopped on failure: cmd-1 failed"
+contains "$T/out" "cancelled: job halted after cmd-1 failed"
 contains "$T/out" "4 tasks: 1 failed, 3 cancelled"
 contains "$T/err" "cmd-1 (failed)"
 ok "--halt-on-failure: the first failure cancels what is left"

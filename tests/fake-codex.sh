@@ -41,6 +41,9 @@
 #                       last message
 #   FAKE:mcp-get=NS/KEY read one entry through it (memory_retrieve); its value
 #                       ends the last message
+#   FAKE:script=NAME    run sh $FAKE_SCRIPTS/NAME in the working directory, as
+#                       the model's edits would (workspaces); its output ends
+#                       the last message, a failure is codex's exit code
 #   FAKE:no-last=TEXT   write no -o file; the answer TEXT is only in the
 #                       --json stream (an agent_message item), as when codex
 #                       cannot write the file
@@ -191,6 +194,12 @@ s=$(marker sleep)
 [ -n "$s" ] && sleep "$s"
 n=$(marker flood)
 [ -n "$n" ] && head -c "$n" /dev/zero | tr '\0' 'x'
+script_out= script_rc=0
+s=$(marker script)
+if [ -n "$s" ]; then
+    script_out=$(sh "${FAKE_SCRIPTS:?FAKE_SCRIPTS names the scripts directory}/$s" 2>&1)
+    script_rc=$?
+fi
 if [ -n "$schema" ]; then
     n=$(printf '%s\n' "$prompt" | sed -n 's/.*at most \([0-9]*\) workers.*/\1/p' | head -n 1)
     n=${n:-2}
@@ -224,9 +233,10 @@ else
     shown=${shown%x}
     printf 'sandbox=%s task=%s agent=%s prompt_bytes=%s prompt_sha256=%s: done: %s%s%s\n' "$mode" \
         "${SWARM_TASK_ID:-?}" "${SWARM_AGENT:-?}" "$prompt_bytes" "$prompt_sha" "$shown" \
-        "${mcp_out:+ mcp: $mcp_out}" "$envs" > "$last"
+        "${mcp_out:+ mcp: $mcp_out}" "$envs${script_out:+ script: $script_out}" > "$last"
 fi
 echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34,"reasoning_output_tokens":5}}'
 ledger end
 code=$(marker exit)
+[ -z "$code" ] && [ "$script_rc" -ne 0 ] && code=$script_rc
 exit "${code:-0}"

@@ -10,6 +10,9 @@ chosen by markers in the newest user text of each request:
   MOCK:answer=TEXT       answer TEXT (underscores become spaces)
   MOCK:shell=WORD        first call the shell tool (codex exec_command, claude
                          Bash) to echo WORD, then answer with what it printed
+  MOCK:write=FILE        first call the shell tool to write "written by the
+                         model" into FILE in the worker's directory (a file
+                         edit, as a coding model makes one), then answer
   MOCK:mcp-store=TEXT    first call the MCP tool memory_store (key
                          result-<task id from the prompt's TASK:id>, namespace
                          results), then answer with the tool's reply
@@ -172,6 +175,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.worker(body, worker, outs)
         if outs:
             return "answer", f"tool said: {outs[-1]}"
+        name = marker(body, "write")
+        if name is not None:
+            cmd = f"printf 'written by the model\\n' > {name} && echo wrote {name}"
+            if find_tool(body, "Bash")[0]:
+                return "call", "Bash", {"command": cmd}
+            return "call", "exec_command", {"cmd": cmd}
         word = marker(body, "shell")
         if word is not None:
             # codex offers exec_command {cmd}; claude offers Bash {command}

@@ -80,6 +80,23 @@ expect 0 "$SWARM" logs shell
 contains "$T/out" "ran in the sandbox"
 ok "the model's shell call ran through codex's sandbox and its output came back"
 
+# A workspace: codex edits a file in its worktree (the model's shell call,
+# run by codex in its workspace-write sandbox), and the change comes home.
+U="$T/user"
+git init -q -b main "$U"
+( cd "$U" && echo base >README && git add -A && git -c user.name=u -c user.email=u@e commit -qm base )
+cd "$U" || fail "cd"
+expect 0 "$SWARM" init realws --workspace .
+expect 0 "$SWARM" spawn --id writer --type coder "MOCK:write=hello.txt"
+expect 0 "$SWARM" wait --timeout 120 writer
+expect 0 "$SWARM" diff writer
+contains "$T/out" "+++ b/hello.txt"
+contains "$T/out" "+written by the model"
+expect 0 "$SWARM" apply
+[ "$(cat "$U/hello.txt")" = "written by the model" ] || fail "the change did not come home"
+cd "$T" || fail "cd"
+ok "real codex edited a file in its worktree (workspace-write sandbox); swarm diff and apply brought it home"
+
 realcli_faults "codex.*exec" "$T/work-"
 realcli_pipeline
 realcli_prompts review resume fork help -h

@@ -19,7 +19,14 @@ start)
     echo "redis://127.0.0.1:$port" > "$dir/redis.url"
     ;;
 stop)
-    [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+    # wait for it to be gone (5 s at most): it writes its log while it
+    # shuts down, and rm -rf raced it ("Directory not empty")
+    pid=$(cat "$dir/redis.pid" 2>/dev/null || true)
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
     rm -rf "$dir"
     ;;
 esac

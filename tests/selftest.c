@@ -2,9 +2,15 @@
  *
  *  swarm_selftest key KIND ARG...: prints a Redis key as common/sw_keys.c
  *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., log JOB ID ATTEMPT,
- *  events JOB, index NS, ttl NS, mem NS KEY, or layout, jobs, current,
- *  revoked, namespaces), so shell
- *  tests never spell a key by hand. */
+ *  events JOB, index NS, ttl NS, mem NS KEY, cas DIGEST, casjobs DIGEST,
+ *  jobcas JOB, commit OID, or layout, jobs, current, revoked, namespaces),
+ *  so shell tests never spell a key by hand.
+ *
+ *  swarm_selftest redis-live URL: sw_redis against a real server (the
+ *  end-to-end tests run it on the fixture).
+ *
+ *  swarm_selftest sched_model SEED [STEPS]: replays one seed of the
+ *  scheduler's model-based test (coordinator/coord_model.c), verbosely. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +25,20 @@
 #include "agent_result.h"
 #include "agent_runner.h"
 #include "coord_events.h"
+#include "agent_ws.h"
+#include "agent_wshelper.h"
 #include "coord_record.h"
 #include "coord_sched.h"
 #include "sw_args.h"
 #include "sw_hook.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
-#include "sw_metrics.h"
+#include "sw_cas.h"
 #include "sw_curve.h"
+#include "sw_git.h"
 #include "sw_http.h"
+#include "sw_metrics.h"
+#include "sw_ws.h"
 #include "sw_mpack.h"
 #include "sw_opts.h"
 #include "sw_plan.h"
@@ -54,11 +65,18 @@ static const sw_selftest_t s_tests[] = {
     { "metrics", sw_metrics_test },
     { "http", sw_http_test },
     { "sched", coord_sched_test },
+    { "sched_model", coord_model_test },
     { "record", coord_record_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
     { "runner", agent_runner_test },
+    { "git", sw_git_test },
+    { "cas", sw_cas_test },
+    { "ws", sw_ws_test },
+    { "wsparse", sw_ws_parse_test },
+    { "wshelper", agent_wshelper_test },
+    { "agentws", agent_ws_test },
     { "env", agent_env_test },
     { "result", agent_result_test },
     { "state", agent_state_test },
@@ -106,10 +124,19 @@ s_key(int argc, char **argv)
         key = sw_key_task_log(argv[3], argv[4], atoll(argv[5]));
     else if (argc == 4 && strcmp(kind, "events") == 0)
         key = sw_key_job_events(argv[3]);
+    else if (argc == 4 && strcmp(kind, "cas") == 0)
+        key = sw_key_cas(argv[3]);
+    else if (argc == 4 && strcmp(kind, "casjobs") == 0)
+        key = sw_key_cas_jobs(argv[3]);
+    else if (argc == 4 && strcmp(kind, "jobcas") == 0)
+        key = sw_key_job_cas(argv[3]);
+    else if (argc == 4 && strcmp(kind, "commit") == 0)
+        key = sw_key_commit(argv[3]);
     if (!key) {
         fprintf(stderr, "usage: swarm_selftest key (job JOB | tasks JOB | task JOB ID | "
                         "log JOB ID ATTEMPT | events JOB | index NS | ttl NS | mem NS KEY | "
-                        "layout | jobs | current | revoked | namespaces)\n");
+                        "cas DIGEST | casjobs DIGEST | jobcas JOB | commit OID | layout | jobs | "
+                        "current | revoked | namespaces)\n");
         return 2;
     }
     puts(key);
@@ -146,6 +173,20 @@ main(int argc, char **argv)
         return s_key(argc, argv);
     if (argc > 1 && strcmp(argv[1], "live-purge") == 0)
         return s_live_purge(argc, argv);
+    if (argc == 3 && strcmp(argv[1], "redis-live") == 0) {
+        log_init("selftest", true, 0);
+        sw_redis_live_test(argv[2]);
+        printf("redis-live: %s\n", sw_selftest_failures ? "FAILED" : "OK");
+        return sw_selftest_failures ? 1 : 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "sched_model") == 0) {
+        log_init("selftest", true, 0);
+        unsigned long seed = strtoul(argv[2], NULL, 10);
+        int steps = argc > 3 ? atoi(argv[3]) : 400;
+        int failed = coord_model_run(&seed, 1, steps > 0 ? steps : 400, true);
+        zsys_shutdown();
+        return failed ? 1 : 0;
+    }
     if (argc > 1 && strcmp(argv[1], "--list") == 0) {
         for (const sw_selftest_t *t = s_tests; t->name; t++)
             printf("%s\n", t->name);

@@ -1,0 +1,419 @@
+/*  agent_wscapture -- the capture stage of swarm-agent-workspace: after
+ *  the task, its worktree becomes a commit on its start, stored as a
+ *  manifest with its pack and a binary-safe patch, and the files matching
+ *  its output globs are stored by digest. See agent_wshelper.h. */
+#include "agent_wsh.h"
+#include "agent_wshelper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fts.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sw_selftest.h"
+
+#define MAX_OUTPUT_FILES 10000      /*  per task */
+#define RESULT_OUTPUTS   1000       /*  listed in the result; all are in the manifest */
+
+/*  --- capture ------------------------------------------------------------------------ */
+
+/*  What the task changed, from one scan of the worktree (`ls-files -t -m
+ *  -o`: modified or deleted, and untracked but not ignored, what `git add
+ *  -A` would take): the paths to update in upd, the tracked files a
+ *  directory replaced in gone, NUL-separated. A change over max is refused
+ *  before git hashes a byte of it. *nested is set when a path is a git
+ *  repository of its own (listed as "DIR/"), which only `git add -A`
+ *  records (a gitlink, which the capture then refuses by name). */
+typedef struct {
+    sw_buf_t upd, gone;
+    bool     nested;
+} s_change_t;
+
+static void
+s_change_release(s_change_t *c)
+{
+    sw_buf_release(&c->upd);
+    sw_buf_release(&c->gone);
+}
+
+static int
+s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c, sw_err_t *err)
+{
+    sw_buf_init(&c->upd);
+    sw_buf_init(&c->gone);
+    c->nested = false;
+    sw_git_opts_t o = sw_ws_opts(t);
+    o.out_max = 256 << 20;
+    const char *args[] = { "ls-files", "-z", "-t", "-m", "-o", "--exclude-standard", NULL };
+    sw_git_res_t res;
+    sw_git_res_init(&res);
+    int rc = sw_git_run(&o, args, &res, err) == 0 ? 0 : -1;
+    uint64_t total = 0, biggest = 0;
+    const char *big = NULL;
+    for (const char *e = res.out.data, *end = e + res.out.len; rc == 0 && e && e < end;
+         e += strlen(e) + 1) {
+        size_t len = strlen(e);
+        if (len < 3 || e[1] != ' ')
+            continue;
+        const char *p = e + 2;
+        if (p[len - 3] == '/')
+            c->nested = true;
+        char *path = xasprintf("%s/%s", wt, p);
+        struct stat sb;
+        bool there = lstat(path, &sb) == 0;
+        free(path);
+        if (e[0] == 'C' && there && S_ISDIR(sb.st_mode)) {
+            sw_buf_add(&c->gone, p, len - 1);   /*  with its NUL */
+            continue;
+        }
+        sw_buf_add(&c->upd, p, len - 1);
+        if (there && S_ISREG(sb.st_mode)) {
+            total += (uint64_t) sb.st_size;
+            if ((uint64_t) sb.st_size > biggest) {
+                biggest = (uint64_t) sb.st_size;
+                big = p;
+            }
+        }
+    }
+    if (rc == 0 && max && total > max) {
+        char have[32], lim[32], b[32];
+        sw_fmt_size(total, have);
+        sw_fmt_size(max, lim);
+        sw_fmt_size(biggest, b);
+        rc = sw_err_set(err, SW_EINVAL, "the task's change is %s, over the agent's --max-change "
+                        "%s (the biggest file: %s, %s)", have, lim, big ? big : "?", b);
+    }
+    sw_git_res_release(&res);
+    return rc;
+}
+
+/*  The change into the index: only the paths the scan found (the index
+ *  has the rest already, from the checkout), so the tree is not scanned a
+ *  second time; no git at all when nothing changed. --replace: a file in
+ *  a directory's place, or the reverse. */
+static int
+s_stage(const sw_ws_repo_t *t, const s_change_t *c, sw_err_t *err)
+{
+    sw_git_opts_t o = sw_ws_opts(t);
+    if (c->nested) {
+        const char *add[] = { "add", "-A", NULL };
+        return sw_git_run(&o, add, NULL, err) == 0 ? 0 : -1;
+    }
+    if (c->gone.len) {
+        o.in = c->gone.data;
+        o.in_len = c->gone.len;
+        const char *rm[] = { "update-index", "--force-remove", "-z", "--stdin", NULL };
+        if (sw_git_run(&o, rm, NULL, err) != 0)
+            return -1;
+    }
+    if (c->upd.len) {
+        o.in = c->upd.data;
+        o.in_len = c->upd.len;
+        const char *upd[] = { "update-index", "--add", "--remove", "--replace", "-z", "--stdin",
+                              NULL };
+        if (sw_git_run(&o, upd, NULL, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*  Stores the files below wt matching globs; their manifest's digest in
+ *  out, the list (the first RESULT_OUTPUTS) in list. */
+static int
+s_outputs(agent_wsh_t *h, const char *wt, json_t *globs, uint64_t max, json_t *list,
+          char out[65], sw_err_t *err)
+{
+    sw_strv_t pats = { 0 };
+    size_t i;
+    json_t *g;
+    json_array_foreach(globs, i, g)
+        if (json_string_value(g))
+            sw_strv_push(&pats, json_string_value(g));
+    char *const roots[] = { (char *) wt, NULL };
+    FTS *fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+    if (!fts) {
+        sw_strv_release(&pats);
+        return sw_err_set(err, SW_EFAIL, "%s: %s", wt, strerror(errno));
+    }
+    json_t *files = json_array();
+    uint64_t total = 0;
+    size_t skip = strlen(wt) + 1;
+    int rc = 0;
+    FTSENT *e;
+    while (rc == 0 && (e = fts_read(fts))) {
+        if (e->fts_info == FTS_D && e->fts_level > 0 && strcmp(e->fts_name, ".git") == 0) {
+            fts_set(fts, e, FTS_SKIP);
+            continue;
+        }
+        if (e->fts_info != FTS_F || e->fts_pathlen <= skip)
+            continue;
+        const char *rel = e->fts_path + skip;
+        if (!sw_globs_match(&pats, rel))
+            continue;
+        if (json_array_size(files) >= MAX_OUTPUT_FILES) {
+            rc = sw_err_set(err, SW_EINVAL, "more than %d files match the task's output globs",
+                            MAX_OUTPUT_FILES);
+            break;
+        }
+        int fd = open(e->fts_accpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            rc = sw_err_set(err, SW_EFAIL, "output %s: %s", rel, strerror(errno));
+            break;
+        }
+        sw_cas_writer_t w;
+        sw_cas_writer_init(&w, &h->cas, max ? max - (max > total ? total : max) + 1 : 0,
+                           "--max-outputs");
+        char *buf = xmalloc(1 << 16);
+        ssize_t r;
+        while (rc == 0 && (r = read(fd, buf, 1 << 16)) > 0)
+            rc = sw_cas_writer_add(&w, buf, (size_t) r, err);
+        free(buf);
+        close(fd);
+        json_t *blob = rc == 0 ? sw_cas_writer_finish(&w, err) : NULL;
+        if (rc < 0)
+            sw_cas_writer_release(&w);
+        if (!blob) {
+            if (strstr(err->msg, "--max-outputs"))
+                sw_err_set(err, SW_EINVAL, "the task's outputs are over the agent's "
+                           "--max-outputs %llu bytes (at %s)", (unsigned long long) max, rel);
+            rc = -1;
+            break;
+        }
+        total += (uint64_t) json_integer_value(json_object_get(blob, "size"));
+        if (max && total > max) {
+            json_decref(blob);
+            rc = sw_err_set(err, SW_EINVAL, "the task's outputs are over the agent's "
+                            "--max-outputs %llu bytes (at %s)", (unsigned long long) max, rel);
+            break;
+        }
+        int mode = e->fts_statp->st_mode & 0111 ? 0755 : 0644;
+        json_object_set_new(blob, "path", json_string(rel));
+        json_object_set_new(blob, "mode", json_integer(mode));
+        if (json_array_size(list) < RESULT_OUTPUTS)
+            json_array_append_new(list, json_pack("{s:s, s:O, s:O, s:i}", "path", rel, "size",
+                                                  json_object_get(blob, "size"), "sha256",
+                                                  json_object_get(blob, "sha256"), "mode", mode));
+        json_array_append_new(files, blob);
+    }
+    fts_close(fts);
+    sw_strv_release(&pats);
+    if (rc == 0) {
+        json_t *doc = json_pack("{s:s, s:i, s:O}", "kind", "swarm-outputs", "v", 1, "files",
+                                files);
+        char *text = json_dumps(doc, JSON_COMPACT);
+        rc = sw_cas_put(&h->cas, text, strlen(text), out, err);
+        free(text);
+        json_decref(doc);
+    }
+    json_decref(files);
+    return rc;
+}
+
+int
+agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
+{
+    json_t *req = h->req;
+    const char *wt = agent_wsh_str(req, "worktree"), *index = agent_wsh_str(req, "index"),
+               *base = agent_wsh_str(req, "base");
+    if (!wt || !index || !sw_git_oid_valid(base))
+        return sw_err_set(err, SW_EINVAL, "capture: the request lacks a worktree or base");
+    sw_ws_repo_t t = { .git_dir = h->mirror, .work_tree = wt, .index_file = index,
+                       .timeout_ms = h->git_timeout_ms };
+    /*  where the start came from: what a receiver needs first */
+    size_t npre = json_array_size(json_object_get(req, "prereqs"));
+    sw_task_ws_t *pre = xcalloc(npre + 1, sizeof *pre);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < npre; i++) {
+        json_t *p = json_deep_copy(json_array_get(json_object_get(req, "prereqs"), i));
+        json_object_set_new(p, "repo", json_string(h->repo));
+        rc = sw_task_ws_from_json(p, &pre[i], err);
+        json_decref(p);
+    }
+    uint64_t max = agent_wsh_u64(req, "max_change");
+    /*  Files written in the second the index was (a checkout just before
+     *  a short task) are "racily clean": git compares their content on
+     *  every read until the index is written in a later second. A refresh
+     *  once that second is over compares them once and writes the index,
+     *  so this scan, and the reset of the next task here, look at stat
+     *  data alone. Before that second is over it would change nothing. */
+    struct stat ist;
+    if (rc == 0 && stat(index, &ist) == 0 && time(NULL) > ist.st_mtime) {
+        sw_git_opts_t ro = sw_ws_opts(&t);
+        const char *refresh[] = { "update-index", "-q", "--refresh", NULL };
+        if (sw_git_run(&ro, refresh, NULL, err) != 0)
+            rc = -1;
+    }
+    s_change_t change = { 0 };
+    if (rc == 0)
+        rc = s_change_list(&t, wt, max, &change, err);
+    if (rc == 0)
+        rc = s_stage(&t, &change, err);
+    s_change_release(&change);
+    sw_git_opts_t o = sw_ws_opts(&t);
+    char tree[65], base_tree[65], commit[65], manifest[65] = "", patch[65] = "";
+    if (rc == 0) {
+        const char *wtree[] = { "write-tree", NULL };
+        sw_git_res_t res;
+        sw_git_res_init(&res);
+        if (sw_git_run(&o, wtree, &res, err) != 0 || res.out.len < 40)
+            rc = -1;
+        else
+            snprintf(tree, sizeof tree, "%.*s", (int) strcspn(res.out.data, "\n"), res.out.data);
+        sw_git_res_release(&res);
+    }
+    if (rc == 0) {
+        /*  the index is the worktree now: the next task here may merge
+         *  into it (s_checkout) */
+        char *synced = xasprintf("%s.synced", index);
+        agent_wsh_write_file(synced, "", 0, 0);
+        free(synced);
+    }
+    const char *known = agent_wsh_str(req, "base_tree");
+    if (rc == 0 && sw_git_oid_valid(known))
+        snprintf(base_tree, sizeof base_tree, "%s", known);
+    else if (rc == 0)
+        rc = sw_ws_tree(&h->r, base, base_tree, err);
+    json_t *w = NULL;
+    sw_ws_stat_t st = { 0 };
+    bool same = rc == 0 && strcmp(tree, base_tree) == 0;
+    if (rc == 0 && same && npre == 1 && strcmp(pre[0].commit, base) == 0) {
+        /*  Nothing changed: the result is the start, found where it was. */
+        w = agent_wsh_src_json(&pre[0]);
+    }
+    else if (rc == 0) {
+        char *msg = xasprintf("swarm: %s/%s attempt %lld", h->job, h->id,
+                              (long long) json_integer_value(json_object_get(req, "attempt")));
+        const char *agent = agent_wsh_str(req, "agent") ? agent_wsh_str(req, "agent") : "agent";
+        char *email = xasprintf("%s@swarm", agent), *name = xasprintf("swarm agent %s", agent);
+        const char *parents[] = { base };
+        /*  No change on a merged start: the result is the merge itself,
+         *  stored (it exists nowhere else). */
+        if (same)
+            snprintf(commit, sizeof commit, "%s", base);
+        else
+            rc = sw_ws_commit_tree(&h->r, tree, parents, 1, msg, name, email, commit, err);
+        free(msg);
+        free(email);
+        free(name);
+        /*  The pack and the patch at once; a submodule the task left shows
+         *  in the patch (mode 160000) and fails the capture. */
+        sw_strv_t links = { 0 };
+        if (rc == 0)
+            rc = agent_wsh_redis(h, err);
+        if (rc == 0)
+            rc = sw_ws_put_change(&h->r, &h->cas, base, commit, same, pre, npre, max,
+                                  "--max-change", manifest, patch, &st, &links, err);
+        if (rc == 0 && links.n)
+            rc = sw_err_set(err, SW_EINVAL, "the task left a git repository at %s: a "
+                            "submodule cannot be captured (remove it or ignore it)", links.v[0]);
+        sw_strv_release(&links);
+        if (rc < 0 && strstr(err->msg, "--max-change"))
+            err->code = SW_EINVAL;
+        if (rc == 0) {
+            int lock = agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX);
+            sw_strv_t pins = { 0 };
+            sw_strv_push(&pins, commit);
+            rc = agent_wsh_pin(h, &pins, false, err);
+            sw_strv_release(&pins);
+            if (lock >= 0)
+                close(lock);
+        }
+        if (rc == 0) {
+            w = json_pack("{s:s, s:s}", "commit", commit, "manifest", manifest);
+            if (*patch)
+                json_object_set_new(w, "patch", json_string(patch));
+        }
+    }
+    if (rc == 0) {
+        json_object_set_new(w, "repo", json_string(h->repo));
+        json_object_set_new(w, "base", json_string(base));
+        json_object_set_new(w, "files", json_integer(st.files));
+        json_object_set_new(w, "insertions", json_integer(st.insertions));
+        json_object_set_new(w, "deletions", json_integer(st.deletions));
+        json_object_set_new(h->answer, "workspace", w);
+        w = NULL;
+    }
+    json_t *globs = json_object_get(req, "outputs");
+    if (rc == 0 && json_array_size(globs)) {
+        json_t *list = json_array();
+        char digest[65];
+        rc = agent_wsh_redis(h, err);
+        if (rc == 0)
+            rc = s_outputs(h, wt, globs, agent_wsh_u64(req, "max_outputs"), list, digest, err);
+        if (rc == 0) {
+            json_object_set(h->answer, "outputs", list);
+            json_object_set_new(h->answer, "outputs_manifest", json_string(digest));
+        }
+        json_decref(list);
+    }
+    json_decref(w);
+    if (rc == 0) {
+        json_object_set_new(h->answer, "sent", json_integer((json_int_t) h->cas.sent));
+        json_object_set_new(h->answer, "reused", json_integer((json_int_t) h->cas.reused));
+    }
+    if (rc == 0 && json_is_true(json_object_get(req, "remove"))) {
+        agent_ws_rmrf(wt);
+        unlink(index);
+    }
+    for (size_t i = 0; i < npre; i++)
+        sw_task_ws_release(&pre[i]);
+    free(pre);
+    return rc;
+}
+
+int
+agent_wsh_capture_test(const char *dir)
+{
+    /*  the capture's staging from one scan takes what `git add -A` takes:
+     *  a file made a directory and the reverse, a symlink made a file, an
+     *  executable bit dropped, a tracked file that is ignored now, new
+     *  files deep down, an empty directory and ignored files left out */
+    char *cmd = xasprintf("cd '%s' && git init -q u && cd u && mkdir d && echo a >a && echo b >d/b && "
+                    "echo c >c && ln -s a lnk && echo x >exe && chmod +x exe && "
+                    "echo 'ign*' >.gitignore && echo t >ign_tracked && git add -A && "
+                    "git add -f ign_tracked && cp .git/index ../i0 && rm a && mkdir a && "
+                    "echo in >a/x && rm -r d && echo f >d && echo c2 >>c && rm lnk && "
+                    "echo nl >lnk && chmod -x exe && echo n >new && echo i >ign_new && "
+                    "echo t2 >>ign_tracked && mkdir -p deep/er empty && echo z >deep/er/z && "
+                    "cp ../i0 ../iA && cp ../i0 ../iB && GIT_INDEX_FILE=../iA git add -A", dir);
+    CHECK(system(cmd) == 0);
+    char *u = xasprintf("%s/u", dir), *ugit = xasprintf("%s/u/.git", dir);
+    char *ia = xasprintf("%s/iA", dir), *ib = xasprintf("%s/iB", dir);
+    sw_ws_repo_t ra = { .git_dir = ugit, .work_tree = u, .index_file = ia },
+                 rb = { .git_dir = ugit, .work_tree = u, .index_file = ib };
+    s_change_t ch = { 0 };
+    sw_err_t err = { 0 };
+    CHECK(s_change_list(&rb, u, 1 << 20, &ch, &err) == 0);
+    CHECK(!ch.nested && ch.gone.len == 2);          /*  "a\0" */
+    CHECK(s_stage(&rb, &ch, &err) == 0);
+    s_change_release(&ch);
+    char trees[2][65];
+    for (int i = 0; i < 2; i++) {
+        sw_git_opts_t o = sw_ws_opts(i ? &rb : &ra);
+        const char *wt[] = { "write-tree", NULL };
+        sw_git_res_t res;
+        sw_git_res_init(&res);
+        CHECK(sw_git_run(&o, wt, &res, &err) == 0 && res.out.len >= 40);
+        snprintf(trees[i], sizeof trees[i], "%.40s", res.out.data);
+        sw_git_res_release(&res);
+    }
+    CHECK(strcmp(trees[0], trees[1]) == 0);
+    /*  over the cap: refused naming the biggest file, before git hashes it */
+    char *i0 = xasprintf("%s/i0", dir);
+    sw_ws_repo_t r0 = { .git_dir = ugit, .work_tree = u, .index_file = i0 };
+    CHECK(s_change_list(&r0, u, 3, &ch, &err) < 0 && strstr(err.msg, "--max-change"));
+    free(i0);
+    s_change_release(&ch);
+    free(u);
+    free(ugit);
+    free(ia);
+    free(ib);
+    free(cmd);
+    return 0;
+}

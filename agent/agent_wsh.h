@@ -1,0 +1,71 @@
+/*  agent_wsh -- what the stages of swarm-agent-workspace share (internal
+ *  to the helper: agent_wshelper.c has the request, the mirrors and main,
+ *  agent_wsprepare.c the prepare stage, agent_wscapture.c the capture).
+ *  See agent_wshelper.h for what the helper does.
+ */
+#ifndef AGENT_WSH_H
+#define AGENT_WSH_H
+
+#include <jansson.h>
+
+#include "sw_cas.h"
+#include "sw_redis.h"
+#include "sw_task.h"
+#include "sw_util.h"
+#include "sw_ws.h"
+
+/*  One helper run: its request and what it holds. Strings point into req. */
+typedef struct {
+    json_t     *req;
+    const char *op;
+    const char *mirrors;
+    const char *repo;
+    const char *job, *id;
+    char       *mirror;         /*  MIRRORS/REPO.git */
+    sw_ws_repo_t r;             /*  the mirror, bare */
+    sw_redis_t *redis;          /*  on first use */
+    sw_cas_t    cas;
+    int64_t     git_timeout_ms;
+    json_t     *answer;         /*  stages add their fields */
+} agent_wsh_t;
+
+/*  The request's string at key (NULL when absent or not a string), and
+ *  its positive integer (0 otherwise). */
+const char *agent_wsh_str(json_t *o, const char *key);
+uint64_t agent_wsh_u64(json_t *o, const char *key);
+
+/*  Writes n bytes to path, created 0600 and never through a symlink, with
+ *  open flags (O_EXCL, O_TRUNC) added. 0 or -1 with errno. */
+int agent_wsh_write_file(const char *path, const char *data, size_t n, int flags);
+
+/*  Sets the mtime of MIRRORS/REPO.SUFFIX to now (created when missing). */
+void agent_wsh_touch(const char *mirrors, const char *repo, const char *suffix);
+
+/*  With SWARM_GIT_TRACE in the environment, prints the time since `since`
+ *  (monotonic ms) of a helper stage to stderr, beside sw_git's lines. */
+void agent_wsh_trace(const char *what, int64_t since);
+
+/*  Redis, connected on first use (a prepare that finds everything in the
+ *  mirror never connects), and h->cas on it. SW_EUNREACH when it fails. */
+int agent_wsh_redis(agent_wsh_t *h, sw_err_t *err);
+
+/*  The mirror exists (a bare repository), made under the write lock. */
+int agent_wsh_mirror(agent_wsh_t *h, sw_err_t *err);
+
+/*  Pins commits (refs/swarm/pin/OID) so git gc keeps them; then gc when
+ *  git would think it due, and the mirror's size for the cache cap (after
+ *  a fetch: measure). Call under the write lock. */
+int agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, sw_err_t *err);
+
+/*  {"commit", "manifest"?, "url"?} of a workspace source. New reference. */
+json_t *agent_wsh_src_json(const sw_task_ws_t *w);
+
+/*  The stages: 0 with their fields in h->answer, or -1 with err
+ *  (SW_EUNREACH: Redis, worth another try). */
+int agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err);
+int agent_wsh_capture(agent_wsh_t *h, sw_err_t *err);
+
+/*  Unit test of the capture's staging (agent_wshelper_test runs it). */
+int agent_wsh_capture_test(const char *dir);
+
+#endif

@@ -1,0 +1,234 @@
+/*  coord_place -- the scheduler's ready queue and dispatch (coord_sched_int.h).
+ *
+ *  Ready tasks are queued by placement class (one job, one runner, one
+ *  set of labels, first attempts or retries apart): dispatch looks at the
+ *  head of each class only, so a class nobody free can run costs one look
+ *  per dispatch, not one per queued task, and a job at its max_agents
+ *  costs nothing. Retries (backoff, preferred agents) are few and looked
+ *  at one by one. Agents with credit sit in a ring, served round robin. */
+#include "coord_sched_int.h"
+
+#include <string.h>
+
+void
+sched_class_destroy(coord_class_t **self_p)
+{
+    coord_class_t *c = *self_p;
+    if (!c)
+        return;
+    zlistx_destroy(&c->tasks);
+    free(c->key);
+    free(c);
+    *self_p = NULL;
+}
+
+void
+sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms)
+{
+    sched_set_state(t, SW_TS_QUEUED);
+    t->ready_ms = ready_ms;
+    sw_buf_t key;
+    sw_buf_init(&key);
+    sw_buf_printf(&key, "%s\x1f%s\x1f%c", t->job->id, t->spec.runner, t->tried.n ? 'r' : 'f');
+    for (size_t i = 0; i < t->spec.labels.n; i++)
+        sw_buf_printf(&key, "\x1f%s=%s", t->spec.labels.k[i], t->spec.labels.v[i]);
+    coord_class_t *c = zhashx_lookup(self->classes, key.data);
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        c->key = key.data;
+        sw_buf_init(&key);
+        c->retries = t->tried.n > 0;
+        c->tasks = zlistx_new();
+        zhashx_insert(self->classes, c->key, c);
+        c->handle = zlistx_add_end(self->active, c);
+    }
+    sw_buf_release(&key);
+    t->qclass = c;
+    t->qhandle = front ? zlistx_add_start(c->tasks, t) : zlistx_add_end(c->tasks, t);
+    self->nready++;
+}
+
+/*  Takes a ready task out of its class; an empty class goes. */
+void
+sched_dequeue(coord_sched_t *self, coord_task_t *t)
+{
+    coord_class_t *c = t->qclass;
+    if (!c)
+        return;
+    zlistx_detach(c->tasks, t->qhandle);
+    t->qclass = t->qhandle = NULL;
+    self->nready--;
+    if (zlistx_size(c->tasks) == 0) {
+        zlistx_detach(self->active, c->handle);
+        zhashx_delete(self->classes, c->key);
+    }
+}
+
+/*  --- credit ------------------------------------------------------------------ */
+
+int
+sched_credit(const coord_agent_t *a)
+{
+    return !a->draining && a->running < a->slots ? a->slots - a->running : 0;
+}
+
+/*  After anything that changes a's credit (running, slots, draining, gone)
+ *  from before: keeps the credit sum and the ring of agents with credit. */
+void
+sched_credit_changed(coord_sched_t *self, coord_agent_t *a, int before, bool gone)
+{
+    int now = gone ? 0 : sched_credit(a);
+    self->free_slots += now - before;
+    if (now > 0 && !a->free_handle)
+        a->free_handle = zlistx_add_end(self->free, a);
+    else if (now == 0 && a->free_handle) {
+        zlistx_detach(self->free, a->free_handle);
+        a->free_handle = NULL;
+    }
+}
+
+/*  Changes an agent's running count, keeping its credit right. */
+void
+sched_running_add(coord_sched_t *self, coord_agent_t *a, int delta)
+{
+    int before = sched_credit(a);
+    a->running += delta;
+    sched_credit_changed(self, a, before, false);
+}
+
+/*  --- dispatch ------------------------------------------------------------------ */
+
+static bool
+s_fits(const coord_agent_t *a, const coord_task_t *t)
+{
+    if (a->running >= a->slots || a->draining)
+        return false;
+    bool runner = false;
+    for (size_t i = 0; i < a->runners.n && !runner; i++)
+        runner = strcmp(a->runners.v[i], t->spec.runner) == 0;
+    if (!runner)
+        return false;
+    for (size_t i = 0; i < t->spec.labels.n; i++) {
+        const char *v = sw_kv_get(&a->labels, t->spec.labels.k[i]);
+        if (!v || strcmp(v, t->spec.labels.v[i]) != 0)
+            return false;
+    }
+    return true;
+}
+
+bool
+sched_tried(const coord_task_t *t, const coord_agent_t *a)
+{
+    for (size_t i = 0; i < t->tried.n; i++)
+        if (strcmp(t->tried.v[i], a->id) == 0)
+            return true;
+    return false;
+}
+
+/*  Round robin over the agents with credit, starting after the last one
+ *  given work, so tasks spread across machines instead of filling the
+ *  first: the first agent in the ring that fits takes it, O(1) when every
+ *  agent offers what the task needs. A task that failed on some agents
+ *  prefers the others; it goes back to one of those only when no other
+ *  agent could ever take it (a walk over all agents, for retries only). */
+static coord_agent_t *
+s_pick(coord_sched_t *self, const coord_task_t *t)
+{
+    coord_agent_t *fallback = NULL;
+    size_t n = zlistx_size(self->free);
+    for (size_t i = 0; i < n; i++) {
+        coord_agent_t *a = zlistx_first(self->free);
+        zlistx_move_end(self->free, a->free_handle);
+        if (!s_fits(a, t))
+            continue;
+        if (!t->tried.n || !sched_tried(t, a))
+            return a;
+        if (!fallback)
+            fallback = a;
+    }
+    if (!fallback)
+        return NULL;
+    /*  Only agents it failed on are free: wait if another could take it. */
+    for (coord_agent_t *a = zlistx_first(self->agent_order); a;
+         a = zlistx_next(self->agent_order)) {
+        int running = a->running;
+        a->running = 0;
+        bool could = !sched_tried(t, a) && s_fits(a, t);
+        a->running = running;
+        if (could)
+            return NULL;
+    }
+    return fallback;
+}
+
+/*  t (out of its class) goes to a. */
+static void
+s_assign(coord_sched_t *self, coord_task_t *t, coord_agent_t *a, int64_t wall_ms)
+{
+    t->agent = a;
+    sched_running_add(self, a, 1);
+    t->job->running++;
+    zlistx_add_end(a->tasks, t);
+    t->spec.attempt++;
+    sched_set_state(t, SW_TS_RUNNING);
+    t->started_ms = wall_ms;
+    t->agent_id = sched_intern(self, a->id);
+    t->host = sched_intern(self, a->host);
+    free(t->reason);            /*  why it was queued again, if it was */
+    t->reason = NULL;
+    self->ops.persist(self->ctx, t);
+    self->ops.dispatch(self->ctx, t, a);
+}
+
+int
+coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
+{
+    char *st;
+    while ((st = zlistx_first(self->stale))) {
+        zlistx_detach_cur(self->stale);
+        char *job = strchr(st, '\x1f'), *id = job ? strchr(job + 1, '\x1f') : NULL,
+             *att = id ? strchr(id + 1, '\x1f') : NULL;
+        if (att) {
+            *job++ = *id++ = *att++ = '\0';
+            coord_agent_t *a = coord_sched_agent(self, st);
+            sw_ref_t r = { .job = job, .id = id, .attempt = atoll(att) };
+            if (a && self->ops.stale)
+                self->ops.stale(self->ctx, a, &r);
+        }
+        free(st);
+    }
+    coord_task_t *ct;
+    while ((ct = zlistx_first(self->cancels))) {
+        zlistx_detach_cur(self->cancels);
+        if (ct->state == SW_TS_RUNNING && ct->agent && ct->cancel_requested)
+            self->ops.cancel(self->ctx, ct, ct->agent);
+    }
+    coord_job_t *halt;
+    while ((halt = zlistx_first(self->halting))) {
+        zlistx_detach_cur(self->halting);
+        coord_sched_cancel(self, halt, NULL, halt->halt_reason, wall_ms);
+    }
+    int n = 0;
+    coord_class_t *c = zlistx_first(self->active);
+    while (c && self->free_slots > 0) {
+        coord_class_t *next_class = zlistx_next(self->active);
+        coord_task_t *t = zlistx_first(c->tasks);
+        while (t && self->free_slots > 0) {
+            coord_task_t *next = zlistx_next(c->tasks);
+            coord_job_t *j = t->job;
+            if (j->held || (j->max_agents && j->running >= j->max_agents))
+                break;                      /*  the whole class is that job's */
+            coord_agent_t *a = now_ms < t->not_before_ms ? NULL : s_pick(self, t);
+            if (a) {
+                sched_dequeue(self, t);     /*  may free c: t was not its last if next */
+                s_assign(self, t, a, wall_ms);
+                n++;
+            }
+            else if (!c->retries)
+                break;                      /*  its peers fit no better */
+            t = next;
+        }
+        c = next_class;
+    }
+    return n;
+}
