@@ -195,14 +195,14 @@ coord_events_done(coord_events_t *self, const char *job, const char *id, int64_t
     self->done.code = exit_code;
 }
 
-/*  Why t went back to the queue: the scheduler's word, else the DONE
- *  that failed it, else the agent that went away. */
+/*  Why t went back to the queue: the DONE that failed it, else the agent
+ *  that went away (as its event said), else the scheduler's word (its
+ *  "queued again: WHY", without the prefix). */
 static const char *
 s_retry_reason(coord_events_t *self, const coord_task_t *t, int64_t attempt, char *buf,
                size_t n)
 {
-    if (t->reason && *t->reason)
-        return t->reason;
+    static const char again[] = "queued again: ";
     if (self->done.job && strcmp(self->done.job, t->job->id) == 0
         && strcmp(self->done.id, t->spec.id) == 0 && self->done.attempt == attempt) {
         if (self->done.code > 128)
@@ -217,6 +217,10 @@ s_retry_reason(coord_events_t *self, const coord_task_t *t, int64_t attempt, cha
         snprintf(buf, n, "agent %s %s", t->agent_id, why);
         return buf;
     }
+    if (t->reason && strncmp(t->reason, again, sizeof again - 1) == 0 && t->reason[sizeof again - 1])
+        return t->reason + sizeof again - 1;
+    if (t->reason && *t->reason)
+        return t->reason;
     return "its attempt ended";
 }
 
