@@ -31,6 +31,11 @@ typedef struct {
 
 /*  Prints "swarm: ..." on stderr and returns code. */
 int cli_fail(int code, const char *fmt, ...) SW_PRINTF(2, 3);
+/*  The exit code of a failed Redis read (err from sw_redis): 3 when Redis
+ *  is unreachable (an outage), 4 when what was asked for is not there, 1
+ *  when Redis refused the command (WRONGTYPE, OOM ...: an error reply is
+ *  not an outage). */
+int cli_redis_exit(const sw_err_t *err);
 
 /*  The last message cli_fail printed (without "swarm: "), for callers that
  *  hand it on: the MCP control tools return it as their tool error. */

@@ -10,6 +10,13 @@
 static char s_last_error[1024];
 
 int
+cli_redis_exit(const sw_err_t *err)
+{
+    return err->code == SW_EUNREACH ? EXIT_UNREACHABLE
+         : err->code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_TASKS_FAILED;
+}
+
+int
 cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;

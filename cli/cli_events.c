@@ -124,7 +124,7 @@ cli_events(cli_t *cli, int argc, char **argv)
     if (!ex || ex->integer != 1) {
         rc = ex ? cli_fail(EXIT_NOT_FOUND, "no job '%s' in Redis at %s", job,
                            sw_redis_addr(cli->redis))
-                : cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+                : cli_fail(cli_redis_exit(&err), "%s", err.msg);
         if (ex)
             freeReplyObject(ex);
         free(job);
@@ -137,7 +137,7 @@ cli_events(cli_t *cli, int argc, char **argv)
     if (tail >= 0) {
         sw_events_t b = { 0 };
         if (sw_events_tail(cli->redis, job, taskid, (size_t) tail, 100000, &b, &err) < 0)
-            rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+            rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
         for (size_t i = 0; i < b.n; i++)
             s_print(cli, &b.v[i]);
         /*  follow on from the newest entry, whoever it was about */
@@ -151,7 +151,7 @@ cli_events(cli_t *cli, int argc, char **argv)
         for (;;) {
             sw_events_t b = { 0 };
             if (sw_events_range(cli->redis, job, cursor, PAGE, &b, &err) < 0) {
-                rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+                rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
                 break;
             }
             for (size_t i = 0; i < b.n; i++) {
@@ -228,14 +228,20 @@ cli_task_status(cli_t *cli, const char *jobflag, const char *id)
     sw_result_row_t row = { 0 };
     int rc = 0;
     if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
-        rc = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
-                      err.msg);
+        rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
         goto out;
     }
     sw_events_t ev = { 0 };
+    char *ev_error = NULL;
     if (sw_events_tail(cli->redis, job, id, STATUS_EVENTS, 100000, &ev, &err) < 0) {
-        rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
-        goto out;
+        if (err.code == SW_EUNREACH) {
+            rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+            goto out;
+        }
+        /*  Redis refused the read of the log (its key is not a stream):
+         *  the task is still shown, with why its events are not. */
+        ev_error = xstrdup(err.msg);
+        sw_events_release(&ev);
     }
     json_t *ec = row.result ? json_object_get(row.result, "exit_code") : NULL;
     if (cli->json) {
@@ -254,6 +260,8 @@ cli_task_status(cli_t *cli, const char *jobflag, const char *id)
         for (size_t i = 0; i < ev.n; i++)
             json_array_append_new(events, sw_event_json(&ev.v[i]));
         json_object_set_new(doc, "events", events);
+        if (ev_error)
+            json_object_set_new(doc, "events_error", json_string(ev_error));
         cli_print_json(doc);
     }
     else {
@@ -265,7 +273,10 @@ cli_task_status(cli_t *cli, const char *jobflag, const char *id)
         if (json_is_integer(ec))
             printf(", exit %lld", (long long) json_integer_value(ec));
         printf("%s%s\n", row.reason && *row.reason ? ": " : "", row.reason ? row.reason : "");
-        printf("last events:%s\n", ev.n ? "" : " none (swarm events shows the job's)");
+        if (ev_error)
+            printf("last events: cannot be read: %s\n", ev_error);
+        else
+            printf("last events:%s\n", ev.n ? "" : " none (swarm events shows the job's)");
         for (size_t i = 0; i < ev.n; i++) {
             sw_buf_t b;
             sw_buf_init(&b);
@@ -278,6 +289,7 @@ cli_task_status(cli_t *cli, const char *jobflag, const char *id)
         }
     }
     sw_events_release(&ev);
+    free(ev_error);
 out:
     sw_result_row_release(&row);
     free(job);

@@ -204,8 +204,7 @@ cli_logs_doc(cli_t *cli, const char *job, const char *id, long long live_tail, b
     sw_result_row_t row = { 0 };
     if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
         sw_result_row_release(&row);
-        *code = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
-                         err.msg);
+        *code = cli_fail(cli_redis_exit(&err), "%s", err.msg);
         return NULL;
     }
     json_t *doc = sw_result_doc(&row, job);
@@ -266,7 +265,7 @@ s_final_line(cli_t *cli, s_out_t *o, const char *job, const char *id)
     sw_result_row_t row = { 0 };
     if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
         sw_result_row_release(&row);
-        return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+        return cli_fail(cli_redis_exit(&err), "%s", err.msg);
     }
     json_t *ec = row.result ? json_object_get(row.result, "exit_code") : NULL;
     json_t *dur = row.result ? json_object_get(row.result, "duration_ms") : NULL;
@@ -470,8 +469,7 @@ cli_logs(cli_t *cli, int argc, char **argv)
     sw_err_t err = { 0 };
     sw_result_row_t row = { 0 };
     if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
-        rc = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
-                      err.msg);
+        rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
         goto out;
     }
     s_out_t o = { .json = cli->json, .raw = raw, .runner = row.runner };
@@ -505,7 +503,7 @@ cli_logs(cli_t *cli, int argc, char **argv)
             o.kept = json_array();
             uint64_t want = tail < 0 ? UINT64_MAX / 4 : (uint64_t) tail * 2;
             if (sw_live_tail(cli->redis, key, want, &b, &err) < 0)
-                rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+                rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
             for (size_t i = 0; i < b.n; i++)
                 s_entry(&o, &b.v[i]);
             s_flush_kept(&o, tail);
@@ -536,7 +534,7 @@ cli_logs(cli_t *cli, int argc, char **argv)
         o.kept = json_array();
         bool rendering = !raw && sw_render_events(row.runner);
         if (sw_live_tail(cli->redis, key, (uint64_t) tail * (rendering ? 2 : 1), &b, &err) < 0)
-            rc = cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+            rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
         for (size_t i = 0; i < b.n; i++) {
             s_entry(&o, &b.v[i]);
             snprintf(cursor, sizeof cursor, "%s", b.v[i].id);

@@ -123,6 +123,9 @@ ok "an agent SIGKILLed: agent lost, the task retried naming it, attempt 2 on ano
 expect 0 "$SWARM" init hist3
 expect 0 "$SWARM" spawn --id long -- /bin/sh -c 'sleep 2; echo done'
 wait_status long running
+"$SWARM" events -f --job hist3 >"$T/r.out" 2>"$T/r.err" &
+rfollower=$!
+PIDS+=("$rfollower")
 kill -9 "$COORD_PID"
 sleep 0.5
 "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
@@ -142,6 +145,34 @@ assert kinds.index(("resumed", None)) < kinds.index(("finished", "long")), kinds
 assert kinds[-1] == ("complete", None), kinds
 EOF
 ok "a restarted coordinator: 'resumed', then the task's end; nothing of before told again"
+for _ in $(seq 200); do kill -0 "$rfollower" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$rfollower" 2>/dev/null && fail "events -f did not end with the job across the restart"
+wait "$rfollower" || fail "events -f across the restart exited $?: $(cat "$T/r.err")"
+contains "$T/r.out" "resumed"
+contains "$T/r.out" "finished long succeeded"
+contains "$T/r.out" "complete: 1 task, 1 succeeded"
+ok "events -f followed the job across the coordinator's restart to its end"
+
+# --- Redis refuses the event log's write (the key is not a stream): the
+# task and the request it tells of go on; the refusal is logged, once per
+# write, naming the key; swarm events says what is wrong.
+expect 0 "$SWARM" init hist4
+evkey=$(rkey events hist4)
+redis-cli -p "$REDIS_PORT" -n 91 SET "$evkey" not-a-stream >/dev/null
+expect 0 "$SWARM" spawn --id fine -- /bin/sh -c 'echo fine'
+expect 0 "$SWARM" wait --timeout 60 --job hist4
+expect 0 "$SWARM" status --job hist4 fine
+contains "$T/out" "succeeded"
+contains "$T/out" "last events: cannot be read: "
+contains "$T/out" "WRONGTYPE"
+expect 0 "$SWARM" --json status --job hist4 fine
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]=="succeeded" and d["events"]==[] and "WRONGTYPE" in d["events_error"], d' "$T/out" || fail "status --json: $(cat "$T/out")"
+contains "$T/coordinator.log" "refused the write of $evkey (an event of job hist4, passed over)"
+grep -q "Redis refused to store task fine" "$T/coordinator.log" && fail "a refused event failed its task"
+[ "$(redis-cli -p "$REDIS_PORT" -n 91 GET "$evkey")" = not-a-stream ] || fail "the key was overwritten"
+expect 1 "$SWARM" events --job hist4
+contains "$T/err" "WRONGTYPE"
+ok "a refused event write is logged and passed over: the task succeeded, no outage"
 
 expect 4 "$SWARM" events --job nope
 contains "$T/err" "no job 'nope'"
