@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sw_live.h"
 #include "sw_plan.h"
 #include "sw_ws.h"
 
@@ -820,8 +821,9 @@ cli_purge(cli_t *cli, int argc, char **argv)
         "usage: swarm purge --job JOB\n"
         "Removes what the job stored in Redis of its workspaces: snapshots, changes,\n"
         "patches and build outputs. Content another job still uses stays for it.\n"
-        "The job's results and state stay; swarm diff, apply and outputs then say\n"
-        "the content is gone.\n";
+        "Also its tasks' live output streams (swarm logs -f) and its event log\n"
+        "(swarm events). The job's results and state stay; swarm diff, apply and\n"
+        "outputs then say the content is gone.\n";
     static const sw_arg_t lo[] = { { "job", 0, true, 'j' }, { NULL, 0, false, 0 } };
     const char *job = NULL;
     int c, rc = 0;
@@ -854,14 +856,17 @@ cli_purge(cli_t *cli, int argc, char **argv)
     if (!exists)
         return cli_fail(EXIT_NOT_FOUND, "purge: no job '%s' in Redis at %s", job,
                         sw_redis_addr(cli->redis));
-    long deleted = 0, kept = 0;
-    if (sw_cas_purge_job(cli->redis, job, &deleted, &kept, &err) < 0)
-        return cli_fail(EXIT_UNREACHABLE, "purge: %s", err.msg);
+    long deleted = 0, kept = 0, logs = 0;
+    if (sw_cas_purge_job(cli->redis, job, &deleted, &kept, &err) < 0
+        || sw_live_purge_job(cli->redis, job, &logs, &err) < 0)
+        return cli_fail(cli_redis_exit(&err), "purge: %s", err.msg);
     if (cli->json)
-        cli_print_json(json_pack("{s:s, s:I, s:I}", "job", job, "deleted", (json_int_t) deleted,
-                                 "kept", (json_int_t) kept));
+        cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "job", job, "deleted",
+                                 (json_int_t) deleted, "kept", (json_int_t) kept,
+                                 "logs", (json_int_t) logs));
     else
-        printf("job %s: %ld stored entr%s removed, %ld kept for other jobs\n", job, deleted,
-               deleted == 1 ? "y" : "ies", kept);
+        printf("job %s: %ld stored entr%s removed, %ld kept for other jobs; %ld key%s of live "
+               "output and events removed\n", job, deleted, deleted == 1 ? "y" : "ies", kept,
+               logs, logs == 1 ? "" : "s");
     return 0;
 }

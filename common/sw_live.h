@@ -59,9 +59,10 @@ int sw_live_read(sw_redis_t *r, int nkeys, const char *const *keys, const char *
 
 /*  Deletes the live output streams of every attempt of every task of job,
  *  and the job's event log: what `swarm purge --job J` removes besides
- *  the job's stored changes (they also expire by themselves: the agent's
- *  --log-ttl, the coordinator's for the event log). Pages of 500 tasks,
- *  two round trips each; *deleted counts the keys removed. */
+ *  the job's stored changes (the streams also expire by themselves, the
+ *  agent's --log-ttl; the event log stays as long as the job's hashes).
+ *  Pages of 500 tasks, two round trips each; *deleted counts the keys
+ *  removed. */
 int sw_live_purge_job(sw_redis_t *r, const char *job, long *deleted, sw_err_t *err);
 
 int sw_live_test(bool verbose);

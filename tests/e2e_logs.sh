@@ -246,14 +246,18 @@ expect 0 "$SWARM" logs --help
 contains "$T/out" "--follow"
 ok "usage errors (exit 2) and unknown tasks or jobs (exit 4) say what is wrong"
 
-# --- purge: every attempt's stream of the job goes (swarm purge calls this)
+# --- swarm purge --job: every attempt's stream of the job goes, and its event log
 n_before=$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live flaky 1)" "$(rkey log live flaky 2)" "$(rkey log live far 1)")
 [ "$n_before" = 3 ] || fail "streams before the purge: $n_before"
 [ "$(redis-cli -p "$REDIS_PORT" -n 89 TTL "$(rkey log live far 1)")" -gt 600000 ] || fail "no TTL on a stream"
-[ "$("$SWARM_BUILD/tests/swarm_selftest" live-purge "$SWARM_REDIS" live)" -ge 6 ] || fail "purge"
+[ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey events live)")" = 1 ] || fail "no event log before the purge"
+expect 0 "$SWARM" --json purge --job live
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["job"]=="live" and d["logs"]>=6, d' "$T/out" \
+    || fail "purge --json: $(cat "$T/out")"
+[ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey events live)")" = 0 ] || fail "the event log stayed"
 [ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live flaky 1)" "$(rkey log live flaky 2)" "$(rkey log live far 1)")" = 0 ] \
     || fail "streams left after the purge"
 [ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live-odd quiet 1)")" = 1 ] || fail "the purge took another job's stream"
 expect 0 "$SWARM" logs --job live far
 contains "$T/out" "line 6"
-ok "the streams expire (a week by default) and sw_live_purge_job removes every attempt's of a job, no other job's; the result stays"
+ok "the streams expire (a week by default) and swarm purge --job removes every attempt's of a job and its event log, no other job's; the result stays"

@@ -144,35 +144,11 @@ s_key(int argc, char **argv)
     return 0;
 }
 
-/*  swarm_selftest live-purge URL JOB: sw_live_purge_job, for the shell
- *  tests until `swarm purge` calls it; prints how many keys went. */
-static int
-s_live_purge(int argc, char **argv)
-{
-    if (argc != 4) {
-        fprintf(stderr, "usage: swarm_selftest live-purge REDIS_URL JOB\n");
-        return 2;
-    }
-    sw_err_t err = { 0 };
-    sw_redis_t *r = sw_keys_connect(argv[2], 2000, &err);
-    long deleted = 0;
-    if (!r || sw_live_purge_job(r, argv[3], &deleted, &err) < 0) {
-        fprintf(stderr, "%s\n", err.msg);
-        sw_redis_destroy(&r);
-        return 1;
-    }
-    printf("%ld\n", deleted);
-    sw_redis_destroy(&r);
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "key") == 0)
         return s_key(argc, argv);
-    if (argc > 1 && strcmp(argv[1], "live-purge") == 0)
-        return s_live_purge(argc, argv);
     if (argc == 3 && strcmp(argv[1], "redis-live") == 0) {
         log_init("selftest", true, 0);
         sw_redis_live_test(argv[2]);
