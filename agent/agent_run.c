@@ -1,130 +1,32 @@
-/*  agent_run -- see agent_run.h */
-#include "agent_run.h"
+/*  agent_run -- see agent_run.h; this file: a run's stages (the run set is
+ *  agent_runs.c). */
+#include "agent_run_int.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent_child.h"
 #include "agent_env.h"
 #include "agent_hook.h"
-#include "agent_live.h"
 #include "agent_orphans.h"
-#include "agent_prepare.h"
 #include "agent_result.h"
 #include "agent_spool.h"
 
 extern char **environ;
 
-typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
-
-/*  What the run's child is. A run has one child at a time, in this order:
- *  the workspace's preparation, the pre-task hook, the runner, the
- *  post-task hook, the workspace's capture. */
-typedef enum {
-    CHILD_WS_PREPARE, CHILD_PRE_TASK, CHILD_TASK, CHILD_POST_TASK, CHILD_WS_CAPTURE
-} child_role_t;
-
-typedef struct {
-    agent_runs_t *runs;
-    sw_task_t     task;
-    run_state_t   state;
-    char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
-    char         *live;         /*  the SWARM_RUN of the child now running: the runner's
-                                    token, or the hook's ("TOKEN pre-task"); NULL */
-    /*  prepare and spawn */
-    agent_launch_t launch;      /*  what prepare made (agent_prepare.h) */
-    char         *dir;          /*  the working directory, once prepare passed: hooks
-                                    run there */
-    char         *error;        /*  why it could not run */
-    bool          deterministic;    /*  ... for a reason no retry changes */
-    bool          start_failed; /*  prepare or the runner's spawn failed (metrics) */
-    /*  the child in flight */
-    agent_child_t child;
-    child_role_t  role;
-    bool          spawned;      /*  child holds a process (until released) */
-    bool          cancelled;    /*  a CANCEL came: the runner no longer starts */
-    agent_log_t  *log;          /*  the runner's live output stream */
-    /*  result and store */
-    const char   *status;
-    bool          retryable;    /*  worth another attempt, maybe elsewhere */
-    int           exit_code;    /*  the runner's; -1 when it never ran */
-    sw_buf_t      errtail;      /*  the stderr tail of a run whose runner never started */
-    json_t       *doc;          /*  the result document, until it is text */
-    json_t       *hooks;        /*  its hooks field; NULL while no hook ran */
-    char         *json;         /*  result waiting to be stored */
-    bool          spooled;      /*  its result is in the spool */
-    /*  workspace (task.ws.commit set) */
-    agent_wsrun_t ws;
-    bool          ran;          /*  the runner ran: its worktree is captured */
-    int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
-    int64_t       capture_backoff_ms;
-} run_t;
-
-struct agent_runs_t {
-    zloop_t                *loop;
-    const agent_run_conf_t *conf;
-    agent_store_t          *store;
-    agent_run_report_fn    *report;
-    void                   *ctx;
-    zlistx_t               *runs;   /*  run_t * */
-    agent_live_t           *live;   /*  the runs' live output; NULL: off */
-    bool                    sweep;  /*  look for strays at the next tick */
-    unsigned                ticks;
-};
-
-static void s_check(agent_runs_t *self, run_t *run);
-static void s_sweep(agent_runs_t *self);
-static void s_ws_capture(agent_runs_t *self, run_t *run);
 static void s_ws_prepared(agent_runs_t *self, run_t *run);
 static void s_ws_captured(agent_runs_t *self, run_t *run);
-
-static void
-s_run_destroy(run_t **run_p)
-{
-    run_t *run = *run_p;
-    if (!run)
-        return;
-    if (run->spawned)
-        agent_child_release(&run->child);
-    agent_log_destroy(&run->log);
-    if (run->task.ws.commit)
-        agent_ws_done(run->runs->conf->ws, &run->ws);
-    agent_launch_release(&run->launch);
-    sw_task_release(&run->task);
-    free(run->token);
-    free(run->live);
-    free(run->error);
-    free(run->dir);
-    sw_buf_release(&run->errtail);
-    json_decref(run->doc);
-    json_decref(run->hooks);
-    free(run->json);
-    free(run);
-    *run_p = NULL;
-}
-
-static run_t *
-s_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
-{
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
-        if (strcmp(r->task.job, job) == 0 && strcmp(r->task.id, id) == 0
-            && (attempt < 0 || r->task.attempt == attempt))
-            return r;
-    return NULL;
-}
 
 /*  --- stage: store ----------------------------------------------------------------- */
 
 /*  Stores the result, then says DONE. A failed write is retried from the
  *  tick: DONE goes out only once the result is safe in Redis, and until
  *  then the result is in the spool. */
-static void
-s_store(agent_runs_t *self, run_t *run)
+void
+run_store(agent_runs_t *self, run_t *run)
 {
     agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
                           (char *) run->status, run->exit_code, run->retryable, run->json };
@@ -159,7 +61,7 @@ s_store_result(agent_runs_t *self, run_t *run)
     json_decref(run->doc);
     run->doc = NULL;
     run->state = RUN_STORING;
-    s_store(self, run);
+    run_store(self, run);
 }
 
 /*  --- stages: collect and result ----------------------------------------------------- */
@@ -229,9 +131,9 @@ s_finish(agent_runs_t *self, run_t *run)
         /*  Nothing of the task may change the worktree while or after it
          *  is captured: what the runner and the hooks left outside their
          *  groups goes first (no live child carries their tokens now). */
-        s_sweep(self);
+        runs_sweep(self);
         self->sweep = true;     /*  a stray's own children, next tick */
-        s_ws_capture(self, run);
+        run_ws_capture(self, run);
         return;
     }
     s_store_result(self, run);
@@ -290,8 +192,8 @@ s_result(agent_runs_t *self, run_t *run)
 
 /*  --- stage: supervise ----------------------------------------------------------------- */
 
-static void
-s_end_poller(agent_runs_t *self, int fd)
+void
+run_end_poller(agent_runs_t *self, int fd)
 {
     zmq_pollitem_t item = { NULL, fd, 0, 0 };
     zloop_poller_end(self->loop, &item);
@@ -314,7 +216,7 @@ s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         zmq_pollitem_t end = { NULL, fd, 0, 0 };
         zloop_poller_end(loop, &end);
         agent_child_close_fd(&run->child, fd);
-        s_check(run->runs, run);        /*  EOF may come after the exit */
+        run_check(run->runs, run);        /*  EOF may come after the exit */
     }
     return 0;
 }
@@ -332,14 +234,14 @@ s_is_leader(agent_runs_t *self, pid_t pid)
 /*  Notes which task leaders exited, without reaping them (a zombie leader
  *  keeps its group id from being reused until the run is finished:
  *  agent_child.h), and reaps the orphans we inherited as a subreaper. */
-static void
-s_reap(agent_runs_t *self)
+void
+runs_reap(agent_runs_t *self)
 {
     int64_t now = sw_now_ms();
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         if (r->spawned && !r->child.exited && agent_child_poll(&r->child, now)
             && r->child.pidfd >= 0)
-            s_end_poller(self, r->child.pidfd);     /*  it stays readable */
+            run_end_poller(self, r->child.pidfd);     /*  it stays readable */
     pid_t pids[1024];
     size_t n = agent_orphans_children(pids, sizeof pids / sizeof *pids);
     for (size_t i = 0; i < n; i++) {
@@ -360,8 +262,8 @@ s_on_pidfd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     int64_t now = sw_now_ms();
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         if (r->spawned && r->child.pidfd == item->fd && agent_child_poll(&r->child, now)) {
-            s_end_poller(self, item->fd);
-            s_check(self, r);
+            run_end_poller(self, item->fd);
+            run_check(self, r);
             break;
         }
     (void) loop;
@@ -433,8 +335,8 @@ s_hook_done(agent_runs_t *self, run_t *run, agent_hook_t h, const char *spawn_er
 
 /*  Once the run's child has exited and both its pipes reached EOF: the
  *  stage after it. */
-static void
-s_check(agent_runs_t *self, run_t *run)
+void
+run_check(agent_runs_t *self, run_t *run)
 {
     if (run->state != RUN_ACTIVE || !run->spawned || !agent_child_finished(&run->child))
         return;
@@ -567,8 +469,8 @@ s_hook_start(agent_runs_t *self, run_t *run, agent_hook_t h)
 /*  A TASK's run: prepare, then (once its working directory exists) the
  *  pre-task hook, then the runner. A run that cannot start completes at
  *  once (its result says why). */
-static void
-s_start(agent_runs_t *self, run_t *run)
+void
+run_start(agent_runs_t *self, run_t *run)
 {
     if (agent_prepare(self->conf, self->store, &run->task, run->token,
                       run->task.ws.commit ? run->ws.cwd : NULL, &run->launch) < 0) {
@@ -606,8 +508,8 @@ s_ws_helper(agent_runs_t *self, run_t *run, agent_ws_spawn_t *s, child_role_t ro
 }
 
 /*  The first stage of a task with a workspace: its worktree. */
-static void
-s_ws_prepare(agent_runs_t *self, run_t *run)
+void
+run_ws_prepare(agent_runs_t *self, run_t *run)
 {
     agent_ws_spawn_t s = { 0 };
     sw_err_t err = { 0 };
@@ -628,7 +530,7 @@ s_ws_prepared(agent_runs_t *self, run_t *run)
     int rc = agent_ws_prepared(self->conf->ws, &run->task, &run->ws, &run->child);
     s_child_release(run);
     if (!cancelled && rc == 0) {
-        s_start(self, run);
+        run_start(self, run);
         return;
     }
     run->cancelled = cancelled;
@@ -641,8 +543,8 @@ s_ws_prepared(agent_runs_t *self, run_t *run)
 }
 
 /*  After the task: the change and the outputs into the store. */
-static void
-s_ws_capture(agent_runs_t *self, run_t *run)
+void
+run_ws_capture(agent_runs_t *self, run_t *run)
 {
     agent_ws_spawn_t s = { 0 };
     sw_err_t err = { 0 };
@@ -688,249 +590,3 @@ s_ws_captured(agent_runs_t *self, run_t *run)
     s_store_result(self, run);
 }
 
-/*  --- the run set ---------------------------------------------------------------------- */
-
-agent_runs_t *
-agent_runs_new(zloop_t *loop, const agent_run_conf_t *conf, agent_store_t *store,
-               agent_run_report_fn *report, void *ctx)
-{
-    agent_runs_t *self = xcalloc(1, sizeof *self);
-    self->loop = loop;
-    self->conf = conf;
-    self->store = store;
-    self->report = report;
-    self->ctx = ctx;
-    self->runs = zlistx_new();
-    sw_err_t err = { 0 };
-    if (conf->log_ttl_s > 0 && conf->redis_url
-        && !(self->live = agent_live_new(loop, conf->redis_url, conf->log_ttl_s, &err)))
-        log_warnx("no live output: %s", err.msg);
-    return self;
-}
-
-void
-agent_runs_destroy(agent_runs_t **self_p)
-{
-    agent_runs_t *self = *self_p;
-    if (!self)
-        return;
-    /*  agent_child_release SIGKILLs the group of a child not reaped yet
-     *  and waits for it. */
-    run_t *r;
-    while ((r = zlistx_first(self->runs))) {
-        zlistx_detach_cur(self->runs);
-        s_run_destroy(&r);
-    }
-    /*  No task runs now: whatever escaped its group goes, tree by tree. */
-    pid_t child[1];
-    for (int i = 0; i < 100 && agent_orphans_children(child, 1) > 0; i++) {
-        s_sweep(self);
-        usleep(10000);
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ;
-    }
-    zlistx_destroy(&self->runs);
-    agent_live_destroy(&self->live);
-    free(self);
-    *self_p = NULL;
-}
-
-void
-agent_runs_start(agent_runs_t *self, sw_task_t *t)
-{
-    if (s_find(self, t->job, t->id, t->attempt)) {
-        log_debug("duplicate TASK %s ignored", t->id);
-        sw_task_release(t);
-        return;
-    }
-    run_t *run = xcalloc(1, sizeof *run);
-    run->runs = self;
-    run->exit_code = -1;
-    agent_launch_init(&run->launch);
-    run->task = *t;
-    sw_task_init(t);
-    run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
-                           (long long) run->task.attempt);
-    agent_wsrun_init(&run->ws);
-    long long busy = 0;
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
-        busy += r->state != RUN_DONE;
-    if (busy >= self->conf->slots)
-        log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
-                  self->conf->slots);
-    zlistx_add_end(self->runs, run);
-    self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false);
-    /*  From the start: a run that cannot start (its workspace, its
-     *  preparation) says why in its live output too. */
-    run->log = agent_log_new(self->live, run->task.job, run->task.id, run->task.attempt,
-                             strcmp(run->task.runner, "exec") != 0);
-    if (run->task.ws.commit)
-        s_ws_prepare(self, run);
-    else
-        s_start(self, run);
-}
-
-void
-agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
-{
-    run_t *run = s_find(self, job, id, attempt);
-    if (!run || run->state != RUN_ACTIVE)
-        return;
-    /*  Whatever runs now stops: the pre-task hook (the runner then never
-     *  starts), the runner, or the post-task hook. A post-task hook still
-     *  runs after a cancelled runner, like `finally`. */
-    run->cancelled = true;
-    if (!run->spawned && run->capture_at) {
-        log_info("cancelling %s/%s", job, id);
-        s_ws_capture(self, run);        /*  waiting for Redis: ends now, cancelled */
-    }
-    else if (run->spawned) {
-        log_info("cancelling %s/%s", job, id);
-        agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
-    }
-}
-
-size_t
-agent_runs_count(const agent_runs_t *self)
-{
-    return zlistx_size(self->runs);
-}
-
-void
-agent_runs_list(const agent_runs_t *self, sw_strv_t *out)
-{
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
-        if (r->state != RUN_DONE) {
-            char *key = xasprintf("%s\x1f%s\x1f%lld", r->task.job, r->task.id,
-                                  (long long) r->task.attempt);
-            sw_strv_push(out, key);
-            free(key);
-        }
-}
-
-/*  A result an earlier run of this agent could not store: deliver it. */
-static void
-s_unspool(void *arg, agent_spooled_t *s)
-{
-    agent_runs_t *self = arg;
-    run_t *run = xcalloc(1, sizeof *run);
-    run->runs = self;
-    agent_launch_init(&run->launch);
-    agent_wsrun_init(&run->ws);
-    sw_task_init(&run->task);
-    run->task.job = s->job;
-    run->task.id = s->id;
-    run->task.ns = s->ns;
-    run->task.attempt = s->attempt;
-    run->json = s->result;
-    s->job = s->id = s->ns = s->result = NULL;
-    int st = sw_tstate_parse(s->status);
-    run->status = sw_tstate_name(st < 0 ? SW_TS_FAILED : (sw_tstate_t) st);
-    run->exit_code = s->exit_code;
-    run->retryable = s->retryable;
-    run->spooled = true;
-    run->state = RUN_STORING;
-    zlistx_add_end(self->runs, run);
-    log_info("result of %s/%s attempt %lld found in the spool: delivering it", run->task.job,
-             run->task.id, (long long) run->task.attempt);
-}
-
-void
-agent_runs_gauges(const agent_runs_t *self, agent_metrics_now_t *now)
-{
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
-        if (r->spawned && !r->child.reaped)
-            now->children++;
-        if (r->spawned && r->state == RUN_ACTIVE) {
-            now->out_bytes += r->child.out.total;
-            now->err_bytes += r->child.err.total;
-        }
-        now->spooled += r->spooled;
-    }
-    agent_live_counts(self->live, &now->live_lines, &now->live_dropped);
-}
-
-int
-agent_runs_unspool(agent_runs_t *self)
-{
-    return agent_store_unspool(self->store, s_unspool, self);
-}
-
-/*  --- strays ------------------------------------------------------------------------------ */
-
-/*  A child of ours that leads no task stays if it carries the token of a
- *  running child (a runner, or a hook: each has its own, so what the
- *  runner left goes while the post-task hook runs); one without a token
- *  stays while any task runs. */
-static bool
-s_keep_child(pid_t pid, const char *token, void *arg)
-{
-    agent_runs_t *self = arg;
-    bool active = false;
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
-        if (r->state == RUN_ACTIVE) {
-            active = true;
-            if (token && r->live && strcmp(token, r->live) == 0)
-                return true;
-        }
-    }
-    if (!token && active)
-        return true;
-    const char *task = token ? strchr(token, ':') : NULL;
-    log_warnx("killing process %d that %s left behind", (int) pid,
-              task ? task + 1 : "a finished task");
-    return false;
-}
-
-/*  Kills what finished tasks left behind; the processes of running tasks
- *  are passed as leaders, so their environments are not even read. */
-static void
-s_sweep(agent_runs_t *self)
-{
-    pid_t *leaders = xcalloc(zlistx_size(self->runs) + 1, sizeof *leaders);
-    size_t n = 0;
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
-        if (r->spawned && !r->child.reaped)
-            leaders[n++] = r->child.pid;
-    agent_orphans_sweep(leaders, n, s_keep_child, self);
-    free(leaders);
-}
-
-void
-agent_runs_tick(agent_runs_t *self, int64_t now)
-{
-    agent_live_tick(self->live, now);
-    s_reap(self);
-    /*  After a task ends and after an orphan dies, and once a second in
-     *  case a stray's parent died between ticks. */
-    if (self->sweep || ++self->ticks % 10 == 0) {
-        self->sweep = false;
-        s_sweep(self);
-    }
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
-        if (r->state == RUN_ACTIVE && r->spawned && agent_child_tick(&r->child, now)) {
-            log_warnx("task %s: a process outside its group holds its output open; "
-                      "closing", r->task.id);
-            for (int i = 0; i < 2; i++) {
-                int fd = i ? r->child.err_fd : r->child.out_fd;
-                if (fd >= 0) {
-                    s_end_poller(self, fd);
-                    agent_child_close_fd(&r->child, fd);
-                }
-            }
-        }
-        if (r->state == RUN_ACTIVE && !r->spawned && r->capture_at && now >= r->capture_at)
-            s_ws_capture(self, r);
-        else if (r->state == RUN_ACTIVE) {
-            agent_log_flush(r->log);
-            s_check(self, r);
-        }
-        else if (r->state == RUN_STORING)
-            s_store(self, r);
-    }
-    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
-        if (r->state == RUN_DONE) {
-            zlistx_detach_cur(self->runs);
-            s_run_destroy(&r);
-        }
-}

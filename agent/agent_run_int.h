@@ -1,0 +1,94 @@
+/*  agent_run_int -- what the two files of agent_run share: agent_run.c
+ *  (a run's stages: workspace, prepare, hooks, spawn, supervise, result,
+ *  store) and agent_runs.c (the run set: start, cancel, tick, strays,
+ *  the spool). Nothing else includes it. */
+#ifndef AGENT_RUN_INT_H
+#define AGENT_RUN_INT_H
+
+#include <jansson.h>
+
+#include "agent_child.h"
+#include "agent_live.h"
+#include "agent_prepare.h"
+#include "agent_run.h"
+
+typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
+
+/*  What the run's child is. A run has one child at a time, in this order:
+ *  the workspace's preparation, the pre-task hook, the runner, the
+ *  post-task hook, the workspace's capture. */
+typedef enum {
+    CHILD_WS_PREPARE, CHILD_PRE_TASK, CHILD_TASK, CHILD_POST_TASK, CHILD_WS_CAPTURE
+} child_role_t;
+
+typedef struct {
+    agent_runs_t *runs;
+    sw_task_t     task;
+    run_state_t   state;
+    char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
+    char         *live;         /*  the SWARM_RUN of the child now running: the runner's
+                                    token, or the hook's ("TOKEN pre-task"); NULL */
+    /*  prepare and spawn */
+    agent_launch_t launch;      /*  what prepare made (agent_prepare.h) */
+    char         *dir;          /*  the working directory, once prepare passed: hooks
+                                    run there */
+    char         *error;        /*  why it could not run */
+    bool          deterministic;    /*  ... for a reason no retry changes */
+    bool          start_failed; /*  prepare or the runner's spawn failed (metrics) */
+    /*  the child in flight */
+    agent_child_t child;
+    child_role_t  role;
+    bool          spawned;      /*  child holds a process (until released) */
+    bool          cancelled;    /*  a CANCEL came: the runner no longer starts */
+    agent_log_t  *log;          /*  the runner's live output stream */
+    /*  result and store */
+    const char   *status;
+    bool          retryable;    /*  worth another attempt, maybe elsewhere */
+    int           exit_code;    /*  the runner's; -1 when it never ran */
+    sw_buf_t      errtail;      /*  the stderr tail of a run whose runner never started */
+    json_t       *doc;          /*  the result document, until it is text */
+    json_t       *hooks;        /*  its hooks field; NULL while no hook ran */
+    char         *json;         /*  result waiting to be stored */
+    bool          spooled;      /*  its result is in the spool */
+    /*  workspace (task.ws.commit set) */
+    agent_wsrun_t ws;
+    bool          ran;          /*  the runner ran: its worktree is captured */
+    int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
+    int64_t       capture_backoff_ms;
+} run_t;
+
+struct agent_runs_t {
+    zloop_t                *loop;
+    const agent_run_conf_t *conf;
+    agent_store_t          *store;
+    agent_run_report_fn    *report;
+    void                   *ctx;
+    zlistx_t               *runs;   /*  run_t * */
+    agent_live_t           *live;   /*  the runs' live output; NULL: off */
+    bool                    sweep;  /*  look for strays at the next tick */
+    unsigned                ticks;
+};
+
+/*  agent_runs.c */
+void   run_destroy(run_t **run_p);
+run_t *run_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt);
+/*  Kills what a finished run left outside its group (SWARM_RUN tokens). */
+void   runs_sweep(agent_runs_t *self);
+
+/*  agent_run.c: the stages the run set drives */
+/*  The first stage of a task without a workspace: prepare, hooks, runner. */
+void run_start(agent_runs_t *self, run_t *run);
+/*  The first stage of a task with a workspace: its worktree. */
+void run_ws_prepare(agent_runs_t *self, run_t *run);
+/*  After the task: the change and the outputs into the store (and again
+ *  at capture_at while Redis is out). */
+void run_ws_capture(agent_runs_t *self, run_t *run);
+/*  The stage after the run's child, once it exited and its pipes closed. */
+void run_check(agent_runs_t *self, run_t *run);
+/*  Stores the result, then DONE; retried from the tick until stored. */
+void run_store(agent_runs_t *self, run_t *run);
+void run_end_poller(agent_runs_t *self, int fd);
+/*  Notes which task leaders exited, and reaps inherited orphans. */
+void runs_reap(agent_runs_t *self);
+
+#endif
