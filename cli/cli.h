@@ -36,6 +36,11 @@ int cli_fail(int code, const char *fmt, ...) SW_PRINTF(2, 3);
  *  when Redis refused the command (WRONGTYPE, OOM ...: an error reply is
  *  not an outage). */
 int cli_redis_exit(const sw_err_t *err);
+/*  Writes s[0..n) to f: as it is, or with tty (f is a terminal and the
+ *  user did not ask for the raw bytes) line by line through
+ *  sw_term_sanitize, so what a task or a peer wrote is shown, never
+ *  obeyed by the terminal (escapes, control bytes). Newlines pass. */
+void cli_term_write(FILE *f, bool tty, const char *s, size_t n);
 
 /*  The last message cli_fail printed (without "swarm: "), for callers that
  *  hand it on: the MCP control tools return it as their tool error. */

@@ -29,7 +29,9 @@ s_print(cli_t *cli, const sw_event_t *e)
     sw_event_clock(e->t, clock);
     sw_buf_printf(&b, "%s  ", clock);
     sw_event_text(e, &b);
-    puts(b.data);
+    sw_buf_add(&b, "\n", 1);
+    /*  reasons carry what tasks, hooks and submitters wrote */
+    cli_term_write(stdout, isatty(STDOUT_FILENO), b.data, b.len);
     sw_buf_release(&b);
 }
 
@@ -268,25 +270,29 @@ cli_task_status(cli_t *cli, const char *jobflag, const char *id)
         char dur[32];
         cli_duration(row.started ? (row.finished ? row.finished : sw_wall_ms()) - row.started
                                  : -1, dur, sizeof dur);
-        printf("task %s of job %s: %s, attempt %ld%s%s, %s", id, job, row.status, row.attempt,
-               row.agent && *row.agent ? " on " : "", row.agent ? row.agent : "", dur);
+        sw_buf_t b;
+        sw_buf_init(&b);
+        sw_buf_printf(&b, "task %s of job %s: %s, attempt %ld%s%s, %s", id, job, row.status,
+                      row.attempt, row.agent && *row.agent ? " on " : "",
+                      row.agent ? row.agent : "", dur);
         if (json_is_integer(ec))
-            printf(", exit %lld", (long long) json_integer_value(ec));
-        printf("%s%s\n", row.reason && *row.reason ? ": " : "", row.reason ? row.reason : "");
+            sw_buf_printf(&b, ", exit %lld", (long long) json_integer_value(ec));
+        sw_buf_printf(&b, "%s%s\n", row.reason && *row.reason ? ": " : "",
+                      row.reason ? row.reason : "");
         if (ev_error)
-            printf("last events: cannot be read: %s\n", ev_error);
+            sw_buf_printf(&b, "last events: cannot be read: %s\n", ev_error);
         else
-            printf("last events:%s\n", ev.n ? "" : " none (swarm events shows the job's)");
+            sw_buf_printf(&b, "last events:%s\n", ev.n ? "" : " none (swarm events shows the job's)");
         for (size_t i = 0; i < ev.n; i++) {
-            sw_buf_t b;
-            sw_buf_init(&b);
             char clock[20];
             sw_event_clock(ev.v[i].t, clock);
             sw_buf_printf(&b, "  %s  ", clock);
             sw_event_text(&ev.v[i], &b);
-            puts(b.data);
-            sw_buf_release(&b);
+            sw_buf_add(&b, "\n", 1);
         }
+        /*  reasons carry what tasks, hooks and submitters wrote */
+        cli_term_write(stdout, isatty(STDOUT_FILENO), b.data, b.len);
+        sw_buf_release(&b);
     }
     sw_events_release(&ev);
     free(ev_error);

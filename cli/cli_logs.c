@@ -20,16 +20,30 @@
 #define BLOCK_MS     1000       /*  one blocking read waits at most this long */
 #define ENDED_MS     100        /*  after an attempt's end entry, the status is asked this often */
 
-/*  How lines are printed: text or JSON lines, rendered or raw. */
+/*  A line --tail holds back, as it came (NUL and bytes that are not
+ *  UTF-8 included). */
+typedef struct {
+    int      stream;
+    int64_t  t;
+    char    *line;
+    size_t   n;
+    uint64_t dropped;
+} s_kept_t;
+
+/*  How lines are printed: text or JSON lines, rendered or raw; on a
+ *  terminal (tty_out, tty_err, never with --raw) shown, not obeyed
+ *  (sw_term_sanitize). */
 typedef struct {
     bool        json, raw;
+    bool        tty_out, tty_err;
     const char *runner;
     int64_t     t;              /*  of the entry being printed */
     int         stream;         /*  SW_LIVE_OUT or SW_LIVE_ERR */
     sw_buf_t    rendered;
     /*  --tail: lines are kept here, and the last ones printed */
     bool        keep;
-    json_t     *kept;           /*  [[stream, t, line, dropped], ...] */
+    s_kept_t   *kept;
+    size_t      nkept, kept_cap;
     json_t     *live;           /*  non-follow --json: the "live" array */
 } s_out_t;
 
@@ -57,7 +71,7 @@ s_emit_now(s_out_t *o, int stream, int64_t t, const char *line, size_t n, uint64
         return;
     }
     FILE *f = stream == SW_LIVE_ERR ? stderr : stdout;
-    fwrite(line, 1, n, f);
+    cli_term_write(f, stream == SW_LIVE_ERR ? o->tty_err : o->tty_out, line, n);
     fputc('\n', f);
 }
 
@@ -68,8 +82,24 @@ s_emit(s_out_t *o, int stream, int64_t t, const char *line, size_t n, uint64_t d
         s_emit_now(o, stream, t, line, n, dropped);
         return;
     }
-    json_array_append_new(o->kept, json_pack("[i, I, s%, I]", stream, (json_int_t) t, line, n,
-                                              (json_int_t) dropped));
+    if (o->nkept == o->kept_cap) {
+        o->kept_cap = o->kept_cap ? o->kept_cap * 2 : 64;
+        o->kept = xrealloc(o->kept, o->kept_cap * sizeof *o->kept);
+    }
+    char *copy = xmalloc(n + 1);
+    memcpy(copy, line, n);
+    copy[n] = '\0';
+    o->kept[o->nkept++] = (s_kept_t) { stream, t, copy, n, dropped };
+}
+
+static void
+s_kept_release(s_out_t *o)
+{
+    for (size_t i = 0; i < o->nkept; i++)
+        free(o->kept[i].line);
+    free(o->kept);
+    o->kept = NULL;
+    o->nkept = o->kept_cap = 0;
 }
 
 /*  One line of the task: rendered (codex, claude events on stdout) or as
@@ -113,17 +143,14 @@ s_entry(s_out_t *o, const sw_live_entry_t *e)
 static void
 s_flush_kept(s_out_t *o, long long n)
 {
-    size_t total = json_array_size(o->kept);
+    size_t total = o->nkept;
     size_t from = n >= 0 && (size_t) n < total ? total - (size_t) n : 0;
     o->keep = false;
     for (size_t i = from; i < total; i++) {
-        json_t *k = json_array_get(o->kept, i);
-        json_t *line = json_array_get(k, 2);
-        s_emit_now(o, (int) json_integer_value(json_array_get(k, 0)),
-                   json_integer_value(json_array_get(k, 1)), json_string_value(line),
-                   json_string_length(line), (uint64_t) json_integer_value(json_array_get(k, 3)));
+        const s_kept_t *k = &o->kept[i];
+        s_emit_now(o, k->stream, k->t, k->line, k->n, k->dropped);
     }
-    json_array_clear(o->kept);
+    s_kept_release(o);
 }
 
 /*  swarm's own lines (an attempt starts, why one could not run): stderr,
@@ -141,8 +168,11 @@ s_note(s_out_t *o, long long attempt, const char *agent, const char *text)
         puts(s ? s : "null");
         free(s);
     }
-    else
-        fprintf(stderr, "swarm: %s\n", text);
+    else {
+        fputs("swarm: ", stderr);
+        cli_term_write(stderr, o->tty_err, text, strlen(text));
+        fputc('\n', stderr);
+    }
 }
 
 /*  --- the task hash ---------------------------------------------------------------- */
@@ -212,8 +242,7 @@ cli_logs_doc(cli_t *cli, const char *job, const char *id, long long live_tail, b
         json_object_set_new(doc, "stderr_tail", json_null());
     /*  No result yet: what the attempt printed so far. */
     if (!row.result && live_tail != 0 && row.attempt > 0) {
-        s_out_t o = { .raw = raw, .runner = row.runner, .keep = true, .kept = json_array(),
-                      .live = json_array() };
+        s_out_t o = { .raw = raw, .runner = row.runner, .keep = true, .live = json_array() };
         sw_buf_init(&o.rendered);
         char *key = sw_key_task_log(job, id, row.attempt);
         sw_live_batch_t b = { 0 };
@@ -227,7 +256,7 @@ cli_logs_doc(cli_t *cli, const char *job, const char *id, long long live_tail, b
         sw_live_batch_release(&b);
         free(key);
         json_decref(o.live);
-        json_decref(o.kept);
+        s_kept_release(&o);
         sw_buf_release(&o.rendered);
     }
     sw_result_row_release(&row);
@@ -291,11 +320,13 @@ s_final_line(cli_t *cli, s_out_t *o, const char *job, const char *id)
             cli_duration(json_integer_value(dur), d, sizeof d);
         if (json_is_integer(ec))
             snprintf(c, sizeof c, "exit %lld, ", (long long) json_integer_value(ec));
-        fprintf(stderr, "swarm: task %s %s (%sattempt %ld%s%s%s%s)%s%s\n", id,
-                row.status ? row.status : "unknown", c, row.attempt,
-                row.agent && *row.agent ? " on " : "", row.agent ? row.agent : "",
-                *d ? ", " : "", d, row.reason && *row.reason ? ": " : "",
-                row.reason ? row.reason : "");
+        char *line = xasprintf("swarm: task %s %s (%sattempt %ld%s%s%s%s)%s%s\n", id,
+                               row.status ? row.status : "unknown", c, row.attempt,
+                               row.agent && *row.agent ? " on " : "", row.agent ? row.agent : "",
+                               *d ? ", " : "", d, row.reason && *row.reason ? ": " : "",
+                               row.reason ? row.reason : "");
+        cli_term_write(stderr, o->tty_err, line, strlen(line));
+        free(line);
     }
     fflush(stdout);
     sw_result_row_release(&row);
@@ -472,7 +503,8 @@ cli_logs(cli_t *cli, int argc, char **argv)
         rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
         goto out;
     }
-    s_out_t o = { .json = cli->json, .raw = raw, .runner = row.runner };
+    s_out_t o = { .json = cli->json, .raw = raw, .runner = row.runner,
+                  .tty_out = !raw && isatty(STDOUT_FILENO), .tty_err = !raw && isatty(STDERR_FILENO) };
     sw_buf_init(&o.rendered);
     if (!follow) {
         if (cli->json) {
@@ -492,22 +524,20 @@ cli_logs(cli_t *cli, int argc, char **argv)
                     from--;
                 output += tail == 0 ? len : from;
             }
-            fputs(output ? output : "", stdout);
+            cli_term_write(stdout, o.tty_out, output ? output : "", output ? strlen(output) : 0);
             if (etail && *etail)
-                fputs(etail, stderr);
+                cli_term_write(stderr, o.tty_err, etail, strlen(etail));
         }
         else if (row.attempt > 0) {
             char *key = sw_key_task_log(job, id, row.attempt);
             sw_live_batch_t b = { 0 };
             o.keep = true;
-            o.kept = json_array();
             uint64_t want = tail < 0 ? UINT64_MAX / 4 : (uint64_t) tail * 2;
             if (sw_live_tail(cli->redis, key, want, &b, &err) < 0)
                 rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
             for (size_t i = 0; i < b.n; i++)
                 s_entry(&o, &b.v[i]);
             s_flush_kept(&o, tail);
-            json_decref(o.kept);
             sw_live_batch_release(&b);
             free(key);
             fflush(stdout);
@@ -531,7 +561,6 @@ cli_logs(cli_t *cli, int argc, char **argv)
         char *key = sw_key_task_log(job, id, row.attempt);
         sw_live_batch_t b = { 0 };
         o.keep = true;
-        o.kept = json_array();
         bool rendering = !raw && sw_render_events(row.runner);
         if (sw_live_tail(cli->redis, key, (uint64_t) tail * (rendering ? 2 : 1), &b, &err) < 0)
             rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
@@ -540,8 +569,6 @@ cli_logs(cli_t *cli, int argc, char **argv)
             snprintf(cursor, sizeof cursor, "%s", b.v[i].id);
         }
         s_flush_kept(&o, tail);
-        json_decref(o.kept);
-        o.kept = NULL;
         sw_live_batch_release(&b);
         free(key);
     }

@@ -222,6 +222,37 @@ assert [d["line"] for d in docs[:-1]] == ["a\ufffdb \ufffd\ufffd <script>", "no 
 EOF
 expect 0 "$SWARM" logs -f bytes
 cmp -s "$T/out" <(printf 'a\000b \377\376 <script>\nno newline at the end\n') || fail "bytes, as text: $(od -c "$T/out" | head)"
+# --tail keeps what it shows (NUL, bytes that are not UTF-8) as it came
+expect 0 "$SWARM" logs -f --tail 5 bytes
+cmp -s "$T/out" <(printf 'a\000b \377\376 <script>\nno newline at the end\n') || fail "bytes, --tail: $(od -c "$T/out" | head)"
+expect 0 "$SWARM" logs --tail 1 bytes
+[ "$(cat "$T/out")" = "no newline at the end" ] || fail "bytes, the result's --tail 1: $(od -c "$T/out" | head)"
+# a terminal gets escapes shown, not obeyed (a title, a clipboard write,
+# colours, a C1 CSI); --raw gives it the bytes; a pipe gets the bytes
+expect 0 "$SWARM" spawn --id ansi -- /bin/sh -c \
+    'printf "\033]0;pwned\007\033]52;c;aGk=\007\033[31mred\033[0m \302\233""2J\n"; printf "err \033[2J\n" >&2'
+expect 0 "$SWARM" logs -f ansi
+cmp -s "$T/out" <(printf '\033]0;pwned\007\033]52;c;aGk=\007\033[31mred\033[0m \302\233''2J\n') || fail "ansi, piped: $(od -c "$T/out" | head)"
+# a reason that carries escapes (the directory the submitter named)
+expect 0 "$SWARM" spawn --id escdir --dir "$T/no/$(printf '\033]0;x\007')" --max-attempts 1 -- /bin/true
+expect 1 "$SWARM" wait --timeout 60 escdir
+for how in "logs -f ansi" "logs ansi" "logs -f --tail 3 ansi" "logs -f escdir" "events --task escdir" \
+           "status escdir"; do
+    want=0
+    [ "$how" = "logs -f escdir" ] && want=1
+    script -qfec "$SWARM $how" "$T/ansi.tty" >/dev/null 2>&1
+    rc=$?
+    [ "$rc" = "$want" ] || fail "$how on a terminal: exit $rc, wanted $want: $(cat -v "$T/ansi.tty")"
+    grep -q "$(printf '\033')" "$T/ansi.tty" && fail "$how: an escape reached the terminal: $(od -c "$T/ansi.tty" | head)"
+    grep -q "$(printf '\007')" "$T/ansi.tty" && fail "$how: a BEL reached the terminal"
+    [ "$how" = "logs -f ansi" ] && { grep -qF 'err ^[[2J' "$T/ansi.tty" || fail "stderr on a terminal: $(cat -v "$T/ansi.tty")"; }
+    case $how in events*|status*) continue ;; *escdir) grep -qF "no/^[]0;x^G" "$T/ansi.tty" || fail "$how: $(cat -v "$T/ansi.tty")"; continue ;; esac
+    grep -qF '^[]0;pwned^G^[]52;c;aGk=^G^[[31mred^[[0m \u009b2J' "$T/ansi.tty" || fail "$how: $(cat -v "$T/ansi.tty")"
+done
+script -qfec "$SWARM logs -f --raw ansi" "$T/ansi.tty" >/dev/null 2>&1
+grep -q "$(printf '\033')]0;pwned" "$T/ansi.tty" || fail "--raw on a terminal: $(cat -v "$T/ansi.tty")"
+ok "a terminal is shown escapes and control bytes as text (^[, \\u009b), not obeyed; --raw and pipes get the bytes; --tail keeps NUL and bad UTF-8"
+
 expect 0 "$SWARM" logs -f long
 [ "$(sed -n 1p "$T/out" | head -c 20)" = yyyyyyyyyyyyyyyyyyyy ] || fail "long line"
 sed -n 1p "$T/out" | grep -qE ' \[\.\.\. [0-9]+ bytes cut \.\.\.\]$' || fail "long line not marked: $(sed -n 1p "$T/out" | tail -c 80)"
