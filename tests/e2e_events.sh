@@ -121,7 +121,9 @@ ok "an agent SIGKILLed: agent lost, the task retried naming it, attempt 2 on ano
 
 # --- the coordinator SIGKILLed and restarted mid-job
 expect 0 "$SWARM" init hist3
-expect 0 "$SWARM" spawn --id long -- /bin/sh -c 'sleep 2; echo done'
+# long runs until the coordinator is back (a loaded machine may take
+# seconds between two lines here)
+expect 0 "$SWARM" spawn --id long -- /bin/sh -c 'while [ ! -e "$0" ]; do sleep 0.05; done; echo done' "$T/go3"
 wait_status long running
 "$SWARM" events -f --job hist3 >"$T/r.out" 2>"$T/r.err" &
 rfollower=$!
@@ -132,6 +134,8 @@ sleep 0.5
     --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
 COORD_PID=$!
 PIDS+=("$COORD_PID")
+for _ in $(seq 200); do grep -qE "resumed [0-9]+ task" "$T/coordinator.log" && break; sleep 0.05; done
+touch "$T/go3"
 expect 0 "$SWARM" wait --timeout 60 --job hist3
 expect 0 "$SWARM" --json events --job hist3
 python3 - "$T/out" <<'EOF' || fail "events across a restart: $(cat "$T/out")"
