@@ -221,6 +221,8 @@ cli_task_status(cli_t *cli, const char *jobflag, const char *id)
 {
     if (!sw_id_valid(id))
         return cli_fail(EXIT_USAGE, "status: invalid task id '%s'", id);
+    if (jobflag && !sw_id_valid(jobflag))
+        return cli_fail(EXIT_USAGE, "status: invalid job name '%s'", jobflag);
     if (!cli_redis(cli))
         return EXIT_UNREACHABLE;
     char *job = cli_current_job(cli, jobflag);

@@ -482,8 +482,9 @@ cli_logs(cli_t *cli, int argc, char **argv)
     if (!id)
         return cli_fail(EXIT_USAGE, "logs: name one task id%s (see swarm logs --help)",
                         npos > 1 ? ", not several" : "");
-    if (!sw_id_valid(id)) {
-        int rc = cli_fail(EXIT_USAGE, "logs: invalid task id '%s'", id);
+    if (!sw_id_valid(id) || (jobflag && !sw_id_valid(jobflag))) {
+        int rc = !sw_id_valid(id) ? cli_fail(EXIT_USAGE, "logs: invalid task id '%s'", id)
+                                  : cli_fail(EXIT_USAGE, "logs: invalid job name '%s'", jobflag);
         free(id);
         return rc;
     }

@@ -63,7 +63,7 @@ expect 0 "$SWARM" --json logs far
     || fail "logs --json of a running task: $(cat "$T/out")"
 "$SWARM" --json logs -f far >"$T/fj.out" 2>"$T/fj.err" &
 jfollower=$!
-PIDS+=("$follower")
+PIDS+=("$jfollower")
 wait_for "$T/fj.out" '"first line"'
 touch "$T/go-far"
 wait "$follower"
@@ -253,6 +253,15 @@ script -qfec "$SWARM logs -f --raw ansi" "$T/ansi.tty" >/dev/null 2>&1
 grep -q "$(printf '\033')]0;pwned" "$T/ansi.tty" || fail "--raw on a terminal: $(cat -v "$T/ansi.tty")"
 ok "a terminal is shown escapes and control bytes as text (^[, \\u009b), not obeyed; --raw and pipes get the bytes; --tail keeps NUL and bad UTF-8"
 
+# a 10 MB line with no newline, then more: shown cut (its start, how much
+# was cut), the next line after it; the child is not held up
+expect 0 "$SWARM" spawn --id huge -- /bin/sh -c 'head -c 10000000 /dev/zero | tr "\0" x; sleep 0.3; printf "\nafter huge\n"'
+expect 0 "$SWARM" logs -f huge
+[ "$(sed -n 1p "$T/out" | head -c 10)" = xxxxxxxxxx ] || fail "huge: $(head -c 200 "$T/out")"
+[ "$(wc -c <"$T/out")" -le 40000 ] || fail "huge: $(wc -c <"$T/out") bytes shown"
+grep -qE '\[\.\.\. [0-9]+ bytes cut \.\.\.\]' "$T/out" || fail "huge not marked: $(tail -c 300 "$T/out")"
+contains "$T/out" "after huge"
+contains "$T/err" "task huge succeeded"
 expect 0 "$SWARM" logs -f long
 [ "$(sed -n 1p "$T/out" | head -c 20)" = yyyyyyyyyyyyyyyyyyyy ] || fail "long line"
 sed -n 1p "$T/out" | grep -qE ' \[\.\.\. [0-9]+ bytes cut \.\.\.\]$' || fail "long line not marked: $(sed -n 1p "$T/out" | tail -c 80)"
@@ -273,9 +282,35 @@ expect 2 "$SWARM" logs --tail -1 quiet
 expect 2 "$SWARM" logs --tail lots quiet
 contains "$T/err" "--tail wants a number of lines"
 expect 2 "$SWARM" logs -f 'bad id'
+expect 2 "$SWARM" logs -f 'a{b}'
+contains "$T/err" "invalid task id 'a{b}'"
+expect 2 "$SWARM" logs -f "t$(printf '\303\242')che"
+contains "$T/err" "invalid task id"
+expect 2 "$SWARM" logs -f --job 'j{1}' x
+contains "$T/err" "invalid job name 'j{1}'"
 expect 0 "$SWARM" logs --help
 contains "$T/out" "--follow"
 ok "usage errors (exit 2) and unknown tasks or jobs (exit 4) say what is wrong"
+
+# --- an agent SIGKILLed while its task prints: the follower sees the
+# lines so far, then the task lost (no end entry ever comes), exit 1
+start_agent a3 --slots 1 --allow-exec --label place=victim
+wait_agents 3
+expect 0 "$SWARM" init live-kill
+expect 0 "$SWARM" spawn --id victim --label place=victim --max-attempts 1 -- /bin/sh -c \
+    'echo "before the kill"; while :; do sleep 0.05; done'
+"$SWARM" logs -f victim >"$T/k.out" 2>"$T/k.err" &
+kfollower=$!
+PIDS+=("$kfollower")
+wait_for "$T/k.out" "before the kill"
+kill -9 "$AGENT_PID_a3"
+for _ in $(seq 400); do kill -0 "$kfollower" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$kfollower" 2>/dev/null && fail "logs -f did not end after its agent died: $(cat "$T/k.err")"
+wait "$kfollower"
+rc=$?
+[ "$rc" = 1 ] || fail "logs -f of a task whose agent died exited $rc: $(cat "$T/k.err")"
+contains "$T/k.err" "task victim lost"
+ok "an agent SIGKILLed mid-stream: the follower ends with the task lost, exit 1"
 
 # --- swarm purge --job: every attempt's stream of the job goes, and its event log
 n_before=$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live flaky 1)" "$(rkey log live flaky 2)" "$(rkey log live far 1)")
