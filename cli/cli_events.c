@@ -179,6 +179,11 @@ cli_events(cli_t *cli, int argc, char **argv)
     while (rc == 0 && follow && !done) {
         sw_events_t b = { 0 };
         if (sw_events_read(cli->redis, job, cursor, PAGE, BLOCK_MS, &b, &err) < 0) {
+            if (err.code != SW_EUNREACH) {
+                /*  refused (not a stream): asking again would not help */
+                rc = cli_fail(cli_redis_exit(&err), "%s", err.msg);
+                break;
+            }
             if (!trouble)
                 fprintf(stderr, "swarm: %s; trying again\n", err.msg);
             trouble = true;

@@ -380,6 +380,12 @@ s_follow(cli_t *cli, s_out_t *o, const char *job, const char *id, s_state_t *st,
         }
         else
             now_st = *st;
+        if (rc < 0 && err.code != SW_EUNREACH) {
+            /*  Redis refused (a key that is not a stream): no retry helps */
+            free(keys[0]);
+            free(keys[1]);
+            return cli_fail(cli_redis_exit(&err), "%s", err.msg);
+        }
         if (rc < 0) {
             /*  Redis is away: say so once, wait, and go on where we were
              *  (sw_redis connects again on the next command). */

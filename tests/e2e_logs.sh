@@ -292,6 +292,23 @@ expect 0 "$SWARM" logs --help
 contains "$T/out" "--follow"
 ok "usage errors (exit 2) and unknown tasks or jobs (exit 4) say what is wrong"
 
+# --- Redis refuses the stream (its key is not a stream): the follower says
+# so and ends (exit 1) instead of asking again forever; the agent's
+# refused XADDs do not touch the task
+expect 0 "$SWARM" init live-wt
+expect 0 "$SWARM" spawn --id wt -- /bin/sh -c 'echo one; while [ ! -e "$0" ]; do sleep 0.05; done; echo two' "$T/go-wt"
+wait_for_status() { for _ in $(seq 200); do [ "$(task_field "$1" status)" = "$2" ] && return 0; sleep 0.05; done; fail "$1 never $2"; }
+wait_for_status wt running
+redis-cli -p "$REDIS_PORT" -n 89 DEL "$(rkey log live-wt wt 1)" >/dev/null
+redis-cli -p "$REDIS_PORT" -n 89 SET "$(rkey log live-wt wt 1)" not-a-stream >/dev/null
+expect 1 timeout 20 "$SWARM" logs -f wt
+contains "$T/err" "WRONGTYPE"
+touch "$T/go-wt"
+expect 0 "$SWARM" wait --timeout 60 wt
+expect 0 "$SWARM" logs wt
+contains "$T/out" "two"
+ok "a stream key Redis refuses: logs -f ends with Redis's words (exit 1); the task went on"
+
 # --- an agent SIGKILLed while its task prints: the follower sees the
 # lines so far, then the task lost (no end entry ever comes), exit 1
 start_agent a3 --slots 1 --allow-exec --label place=victim
