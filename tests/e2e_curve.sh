@@ -75,7 +75,10 @@ expect 0 "$SWARM" wait --timeout 60
 [ "$(task_field long agent)" != "$victim" ] || fail "long finished on the revoked agent"
 expect 0 "$SWARM" --json agents
 [ "$(grep -c '"id"' "$T/out")" = 1 ] || fail "the revoked agent is still registered"
-ok "revoking $victim's key cut it off; its task finished elsewhere as attempt 2"
+expect 0 "$SWARM" events --job sec
+contains "$T/out" "agent $victim revoked: its key was revoked (1 task of this job ran there)"
+contains "$T/out" "retried long: agent $victim was revoked: its key was revoked (attempt 1 on $victim)"
+ok "revoking $victim's key cut it off; its task finished elsewhere as attempt 2; the job's events say so"
 
 # swarm agents revoke: the other one, for good (the key is kept in Redis)
 other=$([ "$victim" = a1 ] && echo a2 || echo a1)
