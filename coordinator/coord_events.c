@@ -312,7 +312,8 @@ coord_events_cancelling(coord_events_t *self, coord_task_t *t, int64_t wall_ms)
     s_ev_t e;
     s_begin(&e, "cancelling", wall_ms);
     s_task(&e, t, t->spec.attempt);
-    s_add(&e, "reason", t->reason);
+    /*  the reason it will end with (issue 15 keeps it apart from reason) */
+    s_add(&e, "reason", t->cancel_reason && *t->cancel_reason ? t->cancel_reason : t->reason);
     s_emit(self, t->job->id, &e);
 }
 
@@ -486,7 +487,7 @@ coord_events_test(bool verbose)
     b.agent_id = "a1";
     coord_events_task(ev, &b, 0, 8);
     b.cancel_requested = true;
-    b.reason = "cancelled by swarm cancel";
+    b.cancel_reason = "cancelled by swarm cancel";
     coord_events_task(ev, &b, 0, 9);            /*  nothing: its state is the same */
     coord_events_cancelling(ev, &b, 9);
     b.state = SW_TS_CANCELLED;

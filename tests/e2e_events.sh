@@ -48,6 +48,8 @@ for want in "submitted 1 task: design" "dispatched design to a" "started design 
             "complete: 5 tasks, 2 succeeded, 1 failed, 1 cancelled, 1 skipped"; do
     grep -qF -- "$want" "$T/f.out" || { cat "$T/f.out"; fail "events -f lacks '$want'"; }
 done
+grep -qE 'cancelling slow \(attempt 1 on a[12]\): cancelled by swarm cancel$' "$T/f.out" \
+    || { cat "$T/f.out"; fail "the cancelling event lacks its reason"; }
 grep -qE '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}  submitted' "$T/f.out" || fail "no time on the lines"
 [ "$(tail -n 1 "$T/f.out" | cut -c 15-)" = "complete: 5 tasks, 2 succeeded, 1 failed, 1 cancelled, 1 skipped" ] \
     || fail "the last event: $(tail -n 1 "$T/f.out")"
