@@ -158,6 +158,8 @@ agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
             sw_capture_feed(cap, buf, (size_t) n);
             if (c->tee)
                 c->tee(c->tee_ctx, cap == &c->err, buf, (size_t) n);
+            if (cap == &c->out && c->out_sink)
+                c->out_sink(c->out_sink_arg, buf, (size_t) n);
             c->last_output_ms = now_ms;
             continue;
         }

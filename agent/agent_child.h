@@ -77,8 +77,14 @@ typedef struct {
     int64_t      exited_ms;
     int64_t      duration_ms;
     int          spawn_errno;   /*  why agent_child_spawn failed (posix_spawn's errno) */
+    /*  From the options, or NULL: every byte read from stdout (stream 0)
+     *  and stderr (1), as it comes (the run's live output, agent_live). */
     void       (*tee)(void *ctx, int stream, const char *data, size_t n);
     void        *tee_ctx;
+    /*  Set by the caller after the spawn, or NULL: every byte read from
+     *  stdout, as it comes (the run reads the runner's usage from it). */
+    void       (*out_sink)(void *arg, const char *p, size_t n);
+    void        *out_sink_arg;
 } agent_child_t;
 
 /*  0 when running; -1 with err (the message says what failed, e.g.

@@ -20,6 +20,50 @@ extern char **environ;
 static void s_ws_prepared(agent_runs_t *self, run_t *run);
 static void s_ws_captured(agent_runs_t *self, run_t *run);
 
+/*  --- usage ---------------------------------------------------------------------- */
+
+void
+run_usage_send(agent_runs_t *self, run_t *run, bool final)
+{
+    run->usage_dirty = false;
+    run->usage_sent_ms = sw_now_ms();
+    if (!self->usage)
+        return;
+    sw_usage_msg_t m = { .ref = { .job = run->task.job, .id = run->task.id,
+                                  .attempt = run->task.attempt },
+                         .u = run->usage.total, .final = final };
+    self->usage(self->ctx, &m);
+}
+
+/*  codex names no model in its events: the one its config.toml sets
+ *  ($CODEX_HOME, else ~/.codex; a task cannot set CODEX_HOME), which the
+ *  coordinator prices. A small local file, read once per run. */
+static void
+s_codex_model(run_t *run)
+{
+    const char *home = getenv("CODEX_HOME"), *uhome = getenv("HOME");
+    char *path = home && *home ? xasprintf("%s/config.toml", home)
+               : uhome && *uhome ? xasprintf("%s/.codex/config.toml", uhome) : NULL;
+    if (!path)
+        return;
+    sw_buf_t b;
+    sw_buf_init(&b);
+    bool cut = false;
+    if (sw_read_file(path, 65536, &b, &cut) == 0)
+        sw_usage_codex_config_model(b.data, b.len, &run->usage.total);
+    sw_buf_release(&b);
+    free(path);
+}
+
+/*  The runner's stdout as it comes: its usage so far. */
+static void
+s_on_out(void *arg, const char *p, size_t n)
+{
+    run_t *run = arg;
+    if (sw_usage_reader_feed(&run->usage, p, n))
+        run->usage_dirty = true;
+}
+
 /*  --- stage: store ----------------------------------------------------------------- */
 
 /*  Stores the result, then says DONE. A failed write is retried from the
@@ -37,6 +81,8 @@ run_store(agent_runs_t *self, run_t *run)
     if (rc < 0)
         return;
     int code = run->exit_code;
+    if (run->usage.seen)
+        run_usage_send(self, run, true);  /*  before DONE: counted before the slot frees */
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
                  run->retryable);
     run->state = RUN_DONE;
@@ -107,6 +153,11 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
         r->error = a->error;
     }
     sw_capture_render(&c->err, errtail);
+    if (sw_usage_reader_end(&run->usage))
+        run->usage_dirty = true;
+    if (run->usage.rejected)
+        log_warnx("task %s/%s: %llu usage reports of its runner ignored (absurd numbers)",
+                  run->task.job, run->task.id, (unsigned long long) run->usage.rejected);
 }
 
 /*  Releases the finished (reaped) child: the run may start the next. */
@@ -176,6 +227,8 @@ s_result(agent_runs_t *self, run_t *run)
     r.output_truncated = a.truncated;
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;
+    if (a.usage && run->usage.total.model[0])     /*  the coordinator prices by it */
+        json_object_set_new(a.usage, "model", json_string(run->usage.total.model));
     r.usage = a.usage;
     run->doc = agent_result_doc(&r);
     agent_answer_release(&a);
@@ -375,7 +428,7 @@ s_watch(agent_runs_t *self, run_t *run, child_role_t role, char *live)
     }
 }
 
-/*  What the child writes also goes to its live output. */
+/*  What the runner writes also goes to its live output. */
 static void
 s_tee(void *ctx, int stream, const char *data, size_t n)
 {
@@ -427,6 +480,10 @@ s_spawn(agent_runs_t *self, run_t *run)
         s_result(self, run);
         return;
     }
+    run->child.out_sink = s_on_out;
+    run->child.out_sink_arg = run;
+    if (strcmp(t->runner, "codex") == 0)
+        s_codex_model(run);
     s_watch(self, run, CHILD_TASK, xstrdup(run->token));
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);

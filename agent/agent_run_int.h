@@ -1,7 +1,7 @@
 /*  agent_run_int -- what the two files of agent_run share: agent_run.c
  *  (a run's stages: workspace, prepare, hooks, spawn, supervise, result,
- *  store) and agent_runs.c (the run set: start, cancel, tick, strays,
- *  the spool). Nothing else includes it. */
+ *  store, usage) and agent_runs.c (the run set: start, cancel, tick,
+ *  strays, the spool). Nothing else includes it. */
 #ifndef AGENT_RUN_INT_H
 #define AGENT_RUN_INT_H
 
@@ -25,7 +25,7 @@ typedef struct {
     agent_runs_t *runs;
     sw_task_t     task;
     run_state_t   state;
-    char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
+    char         *token;        /*  SWARM_RUN: AGENTPID:JOB ID#ATTEMPT (whole: never cut) */
     char         *live;         /*  the SWARM_RUN of the child now running: the runner's
                                     token, or the hook's ("TOKEN pre-task"); NULL */
     /*  prepare and spawn */
@@ -55,6 +55,10 @@ typedef struct {
     bool          ran;          /*  the runner ran: its worktree is captured */
     int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
     int64_t       capture_backoff_ms;
+    /*  usage (issue 18): read from the runner's stdout as it comes */
+    sw_usage_reader_t usage;
+    bool          usage_dirty;  /*  grew since the last USAGE */
+    int64_t       usage_sent_ms;    /*  monotonic: the last USAGE sent */
 } run_t;
 
 struct agent_runs_t {
@@ -62,6 +66,7 @@ struct agent_runs_t {
     const agent_run_conf_t *conf;
     agent_store_t          *store;
     agent_run_report_fn    *report;
+    agent_run_usage_fn     *usage;  /*  or NULL */
     void                   *ctx;
     zlistx_t               *runs;   /*  run_t * */
     agent_live_t           *live;   /*  the runs' live output; NULL: off */
@@ -90,5 +95,7 @@ void run_store(agent_runs_t *self, run_t *run);
 void run_end_poller(agent_runs_t *self, int fd);
 /*  Notes which task leaders exited, and reaps inherited orphans. */
 void runs_reap(agent_runs_t *self);
+/*  USAGE of the run so far (final: its last). */
+void run_usage_send(agent_runs_t *self, run_t *run, bool final);
 
 #endif

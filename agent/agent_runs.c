@@ -30,6 +30,7 @@ run_destroy(run_t **run_p)
     json_decref(run->doc);
     json_decref(run->hooks);
     free(run->json);
+    sw_usage_reader_release(&run->usage);
     free(run);
     *run_p = NULL;
 }
@@ -105,9 +106,11 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     agent_launch_init(&run->launch);
     run->task = *t;
     sw_task_init(t);
-    run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
+    /*  a space, which no id holds, between job and id (coll x/y is not coll/x y) */
+    run->token = xasprintf("%d:%s %s#%lld", (int) getpid(), run->task.job, run->task.id,
                            (long long) run->task.attempt);
     agent_wsrun_init(&run->ws);
+    sw_usage_reader_init(&run->usage, run->task.runner);
     long long busy = 0;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         busy += r->state != RUN_DONE;
@@ -124,6 +127,12 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
         run_ws_prepare(self, run);
     else
         run_start(self, run);
+}
+
+void
+agent_runs_set_usage(agent_runs_t *self, agent_run_usage_fn *fn)
+{
+    self->usage = fn;
 }
 
 void
@@ -144,6 +153,20 @@ agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t a
         log_info("cancelling %s/%s", job, id);
         agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
     }
+}
+
+size_t
+agent_runs_finish_results(agent_runs_t *self, int64_t now_ms)
+{
+    size_t n = 0;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        bool post = r->state == RUN_ACTIVE && r->spawned && r->role == CHILD_POST_TASK;
+        if (post && r->child.stop == AGENT_STOP_NONE)
+            agent_child_stop(&r->child, AGENT_STOP_SHUTDOWN, now_ms);
+        n += post || r->state == RUN_STORING
+             || (r->state == RUN_ACTIVE && r->role == CHILD_WS_CAPTURE && r->ran);
+    }
+    return n;
 }
 
 size_t
@@ -232,9 +255,13 @@ s_keep_child(pid_t pid, const char *token, void *arg)
     }
     if (!token && active)
         return true;
-    const char *task = token ? strchr(token, ':') : NULL;
+    /*  "JOB ID#N[ HOOK]" as the logs name tasks: JOB/ID#N */
+    char *task = token && strchr(token, ':') ? xstrdup(strchr(token, ':') + 1) : NULL;
+    if (task && strchr(task, ' '))
+        *strchr(task, ' ') = '/';
     log_warnx("killing process %d that %s left behind", (int) pid,
-              task ? task + 1 : "a finished task");
+              task ? task : "a finished task");
+    free(task);
     return false;
 }
 
@@ -275,6 +302,10 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
                 }
             }
         }
+        /*  Usage as it grows, at most once a second per run: a runner
+         *  printing a line per token costs one message a second. */
+        if (r->usage_dirty && r->state == RUN_ACTIVE && now - r->usage_sent_ms >= 1000)
+            run_usage_send(self, r, r->usage.have_result);   /*  claude's result: it is done */
         if (r->state == RUN_ACTIVE && !r->spawned && r->capture_at && now >= r->capture_at)
             run_ws_capture(self, r);
         else if (r->state == RUN_ACTIVE) {

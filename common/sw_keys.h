@@ -65,6 +65,12 @@ char *sw_key_task(const char *job, const char *id);
 char *sw_key_task_log(const char *job, const char *id, long long attempt);
 /*  The job's event log (a capped stream the coordinator writes). */
 char *sw_key_job_events(const char *job);
+/*  The field of swarm:job:{JOB}:task:ID that holds what attempt N used
+ *  (issue 18): "usage:N", its value the usage JSON (sw_usage.h) with
+ *  cost_source. Under the job's hash tag with the task, so a restart
+ *  reads it with the task and counts each attempt once. */
+#define SW_FIELD_USAGE_PREFIX "usage:"
+char *sw_field_usage(int64_t attempt);
 char *sw_key_ns_index(const char *ns);
 char *sw_key_ns_ttl(const char *ns);
 char *sw_key_mem(const char *ns, const char *key);

@@ -43,6 +43,7 @@ typedef struct {
     char      *metrics;         /*  ADDR of /metrics; NULL = off */
     char      *http;            /*  ADDR of the dashboard; NULL = off */
     char      *http_token_file;
+    sw_strv_t  price;           /*  "MODEL=IN,CACHED,OUT" (issue 18): USD per million tokens */
 } coord_conf_t;
 
 typedef struct coord_server_t coord_server_t;
@@ -83,6 +84,8 @@ struct coord_server_t {
     sw_http_t     *metrics_http;
     coord_web_t   *web;         /*  --http */
     coord_events_t *events;     /*  the jobs' event logs */
+    sw_prices_t    prices;      /*  --price / price.MODEL: what codex tokens cost */
+    uint64_t       usage_stale; /*  USAGE reports refused: not the running attempt */
 };
 
 /*  Tasks loaded from Redis start their event log from the state they

@@ -48,6 +48,7 @@
 #include "sw_live.h"
 #include "sw_events.h"
 #include "sw_selftest.h"
+#include "sw_usage.h"
 
 static const sw_selftest_t s_tests[] = {
     { "util", sw_util_test },
@@ -86,6 +87,7 @@ static const sw_selftest_t s_tests[] = {
     { "events", sw_events_test },
     { "coord_events", coord_events_test },
     { "agent_hook", agent_hook_test },
+    { "usage", sw_usage_test },
     { NULL, NULL },
 };
 
