@@ -352,10 +352,39 @@ s_orphan(void *arg, coord_task_t *t, coord_result_t what, const char *status, in
     coord_sched_resolve(self->sched, t, done ? status : NULL, exit_code, sw_wall_ms());
 }
 
+/*  How long agents may take to come back to a coordinator that was away
+ *  (restarted or stalled): a lease to notice, then their reconnect
+ *  backoff (up to 8 s). */
+static int64_t
+s_window_ms(const coord_server_t *self)
+{
+    return self->conf.heartbeat_ms * self->conf.liveness * 3 + 5000;
+}
+
 static int
 s_on_sweep(zloop_t *loop, int timer_id, void *arg)
 {
     coord_server_t *self = arg;
+    /*  A gap between sweeps much longer than their period is time this
+     *  coordinator did not run (SIGSTOP, a suspended VM, a starved host).
+     *  Agents went unheard then through no fault of theirs, and the ones
+     *  that reconnected meanwhile have nothing waiting in the socket: move
+     *  every lease on by the stall rather than declare the whole swarm
+     *  dead and run all its tasks again. A loop held by a slow Redis write
+     *  counts the same (its heartbeats are also read just below). */
+    int64_t resumed = sw_now_ms();
+    if (self->last_sweep_ms && resumed - self->last_sweep_ms > 2 * SWEEP_MS) {
+        int64_t stall = resumed - self->last_sweep_ms - SWEEP_MS;
+        int64_t lease = self->conf.heartbeat_ms * self->conf.liveness;
+        /*  Long enough for the agents to have given up on us: they get
+         *  the window a restart gives them to come back (below). */
+        bool long_stall = stall >= lease / 2;
+        coord_sched_stalled(self->sched, stall, long_stall ? resumed + s_window_ms(self) : 0);
+        if (long_stall)
+            log_warnx("the coordinator did not run for %lld ms (stopped, suspended or "
+                      "starved): agents' leases moved on, not expired", (long long) stall);
+    }
+    self->last_sweep_ms = resumed;
     /*  zloop runs due timers before it reads sockets. After the loop was
      *  held (a slow Redis write blocks it up to the command timeout), the
      *  heartbeats that came meanwhile are waiting: read them before an
@@ -554,7 +583,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
      *  running a task twice is not. */
     zlistx_t *finished = zlistx_new();
     int loaded = coord_store_load(self->store, self->sched,
-                                  sw_now_ms() + conf->heartbeat_ms * conf->liveness * 3 + 5000,
+                                  sw_now_ms() + s_window_ms(self),
                                   finished);
     /*  Their DONE died with the old coordinator: their completion fires now. */
     for (coord_task_t *t = zlistx_first(finished); t; t = zlistx_next(finished))

@@ -76,6 +76,7 @@ struct coord_server_t {
     int64_t        trim_ms;     /*  next malloc_trim under load */
     uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
     int64_t        orphan_backoff_ms;   /*  results unreadable: ask again after */
+    int64_t        last_sweep_ms;       /*  monotonic: a longer gap is a stall of ours */
     bool           orphan_unknown;      /*  the last batch had such a result */
     bool           working;     /*  a timer runs s_settle for coord_ctl_work */
     coord_metrics_t *metrics;   /*  always counted; served with --metrics */
