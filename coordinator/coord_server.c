@@ -132,6 +132,17 @@ s_send_outbox(coord_server_t *self)
 static bool
 s_flush(coord_server_t *self)
 {
+    /*  The fence against a second coordinator (coord_lease.h): checked
+     *  before the turn's writes, so one resumed after another took the
+     *  database over stops before it writes. _exit: nothing more may
+     *  reach Redis, not even what a clean shutdown would write. */
+    sw_err_t lost = { 0 };
+    if (self->lease && coord_store_ok(self->store)
+        && coord_lease_keep(self->lease, sw_now_ms(), &lost) < 0) {
+        log_warnx("%s", lost.msg);
+        fprintf(stderr, "swarm-coordinator: %s\n", lost.msg);
+        _exit(1);
+    }
     for (int round = 0; ; round++) {
         if (coord_store_flush(self->store) < 0)
             return false;
@@ -559,6 +570,13 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         err->code = SW_EUNREACH;    /*  exit 3, as the CLI: Redis is not usable */
         goto fail;
     }
+    /*  One coordinator per database: a second would write over this one's
+     *  state and run its tasks again (coord_lease.h). */
+    self->lease = coord_lease_acquire(conf->redis, conf->control,
+                                      conf->ownership_ms ? conf->ownership_ms
+                                                         : COORD_LEASE_TTL_MS, err);
+    if (!self->lease)
+        goto fail;
     /*  Never mix key layouts: data of layout 1 is moved to this one
      *  first, data of a newer one refused (sw_keys.h). */
     long moved = 0;
@@ -657,6 +675,7 @@ coord_server_destroy(coord_server_t **self_p)
     coord_sched_destroy(&self->sched);
     coord_store_destroy(&self->store);
     sw_redis_destroy(&self->redis);
+    coord_lease_release(&self->lease);
     if (self->sigfd >= 0)
         close(self->sigfd);
     free(self);
