@@ -709,11 +709,24 @@ s_check(s_ctx_t *c, bool commands)
             from++;
         sw_buf_t b;
         sw_buf_init(&b);
-        for (size_t i = from; i < len; i++)
+        /*  A long cycle is said by its ends and its length: the whole of
+         *  it would be cut off mid-way (an error line is 512 bytes). */
+        size_t count = len - from;
+        for (size_t i = from; i < len; i++) {
+            if (count > 8 && i == from + 4) {
+                sw_buf_addstr(&b, "... -> ");
+                i = len - 3;
+                continue;
+            }
             sw_buf_printf(&b, "%s -> ", c->v[path[i]].t.task.id);
+        }
         sw_buf_addstr(&b, c->v[at].t.task.id);
-        s_err_at(c, c->v[at].t.line, c->v[at].t.column,
-                 "dependency cycle: %s (each depends on the next)", b.data);
+        if (count > 8)
+            s_err_at(c, c->v[at].t.line, c->v[at].t.column, "dependency cycle of %zu tasks: %s "
+                     "(each depends on the next)", count, b.data);
+        else
+            s_err_at(c, c->v[at].t.line, c->v[at].t.column,
+                     "dependency cycle: %s (each depends on the next)", b.data);
         sw_buf_release(&b);
         free(path);
         free(seen);
@@ -1258,6 +1271,20 @@ sw_plan_test(bool verbose)
                        "  - {name: b, task: y, depends_on: [a]}\n"
                        "  - {name: c, task: z, depends_on: [b]}\n", &p, &errors),
                  "p.yaml:2:5: dependency cycle: a -> c -> b -> a (each depends on the next)") == 0);
+    {
+        /*  A cycle of 100,000: found without recursion, and said in a line
+         *  (its ends and its length), not cut off mid-way at 512 bytes. */
+        sw_buf_t y;
+        sw_buf_init(&y);
+        sw_buf_addstr(&y, "workers:\n");
+        for (int i = 0; i < 100000; i++)
+            sw_buf_printf(&y, "  - {id: w%d, type: coder, task: t, depends_on: [w%d]}\n", i,
+                          (i + 1) % 100000);
+        const char *e = s_try(y.data, &p, &errors);
+        CHECK(strcmp(e, "p.yaml:2:5: dependency cycle of 100000 tasks: w0 -> w1 -> w2 -> w3 -> "
+                        "... -> w99998 -> w99999 -> w0 (each depends on the next)") == 0);
+        sw_buf_release(&y);
+    }
     CHECK(strcmp(s_try("workers:\n  - {id: a, type: dev, task: x}\n", &p, &errors),
                  "p.yaml:2:5: a: unknown type 'dev' (coder, tester, reviewer, docs, architect, cmd)")
           == 0);
