@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ struct coord_lease_t {
     int64_t     renewed_ms;     /*  monotonic: last renewal Redis confirmed */
     int64_t     tried_ms;       /*  monotonic: last try */
     int64_t     backoff_ms;     /*  Redis unreachable: 1, 2, 4, 8 s between tries */
+    int64_t     renew_ms;       /*  every second, or a third of a shorter hold */
 };
 
 /*  1: renewed; 2: the key was gone and is ours again; 0: another's. */
@@ -49,7 +51,19 @@ s_gone_here(const char *holder, const char *host)
     long pid = strtol(holder + n + 1, &end, 10);
     if (pid <= 1 || !end || *end != ' ' || pid == (long) getpid())
         return false;
-    return kill((pid_t) pid, 0) < 0 && errno == ESRCH;
+    if (kill((pid_t) pid, 0) < 0)
+        return errno == ESRCH;
+    /*  A zombie (killed, not reaped yet by its parent) is gone too. */
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t got = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[got] = '\0';
+    const char *paren = strrchr(stat, ')');
+    return paren && paren[1] == ' ' && paren[2] == 'Z';
 }
 
 /*  SET NX; 1 taken, 0 held by another (*holder set, caller frees), -1 err. */
@@ -90,6 +104,7 @@ coord_lease_acquire(const char *url, const char *control, int64_t ttl_ms, sw_err
     self->token = xasprintf("%s %ld %lld %s", host, (long) getpid(), (long long) sw_wall_ms(),
                             control);
     snprintf(self->ttl, sizeof self->ttl, "%lld", (long long) ttl_ms);
+    self->renew_ms = ttl_ms / 3 < RENEW_MS ? ttl_ms / 3 : RENEW_MS;
     int64_t give_up = sw_now_ms() + ttl_ms + 1000;
     bool said = false;
     for (;;) {
@@ -143,7 +158,7 @@ coord_lease_acquire(const char *url, const char *control, int64_t ttl_ms, sw_err
 int
 coord_lease_keep(coord_lease_t *self, int64_t now_ms, sw_err_t *err)
 {
-    if (now_ms - self->tried_ms < (self->backoff_ms ? self->backoff_ms : RENEW_MS))
+    if (now_ms - self->tried_ms < (self->backoff_ms ? self->backoff_ms : self->renew_ms))
         return 0;
     self->tried_ms = now_ms;
     const char *argv[] = { SW_KEY_COORDINATOR, self->token, self->ttl };

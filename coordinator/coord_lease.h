@@ -6,7 +6,8 @@
  *  and each one's writes undo the other's. So a coordinator holds the
  *  database: the string swarm:coordinator (SW_KEY_COORDINATOR) holds
  *  "HOST PID STARTED_MS CONTROL" and expires ttl_ms after its last
- *  renewal (PX); it is renewed every second, through a connection of its
+ *  renewal (PX); it is renewed every second (a third of a shorter ttl),
+ *  through a connection of its
  *  own (the store's pipeline is never interleaved with it).
  *
  *  - acquire: SET NX. Held by a process of this host that is gone (a
@@ -40,7 +41,8 @@ typedef struct coord_lease_t coord_lease_t;
  *  cannot be reached (SW_EUNREACH). Blocks up to ttl_ms + 1 s. */
 coord_lease_t *coord_lease_acquire(const char *url, const char *control, int64_t ttl_ms,
                                    sw_err_t *err);
-/*  Renews when the last renewal is older than a second (now_ms
+/*  Renews when the last renewal is older than a second (or a third of
+ *  a shorter hold; now_ms
  *  monotonic). 0 while held (or when Redis cannot say), -1 with err when
  *  another coordinator holds the database now. */
 int coord_lease_keep(coord_lease_t *self, int64_t now_ms, sw_err_t *err);

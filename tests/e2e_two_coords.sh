@@ -11,7 +11,7 @@
 #   resumed, before it writes: no cross-writes.
 . "$(dirname "$0")/lib.sh"
 use_redis 100
-start_coordinator --ownership-ms 1500
+start_coordinator --ownership-ms 5000
 start_agent a1 --allow-exec --slots 2
 wait_agents 1
 first=$COORD_PID
@@ -22,7 +22,7 @@ wait_status long running
 # --- a second coordinator on the same database refuses --------------------------
 second_control="tcp://127.0.0.1:$(free_port)"
 "$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://127.0.0.1:$(free_port)" \
-    --control "$second_control" --heartbeat-ms 200 --ownership-ms 1500 >"$T/second.log" 2>&1 &
+    --control "$second_control" --heartbeat-ms 200 --ownership-ms 5000 >"$T/second.log" 2>&1 &
 pid2=$!
 PIDS+=("$pid2")
 for _ in $(seq 200); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.05; done
@@ -39,8 +39,11 @@ ok "a second coordinator on the same database refuses to start, naming the holde
 
 # --- the holder SIGKILLed: the next one takes over at once ----------------------
 kill -KILL "$first"
-start_coordinator --ownership-ms 1500     # same host, the holder's pid gone
+started=$(date +%s%N)
+start_coordinator --ownership-ms 5000     # same host, the holder's pid gone
+took=$((($(date +%s%N) - started) / 1000000))
 contains "$T/coordinator.log" "took over"
+[ "$took" -lt 4000 ] || fail "the takeover took $took ms: it waited for the hold to lapse"
 expect 0 "$SWARM" status --job shared
 contains "$T/out" "succeeded  long"
 ok "after a SIGKILL the next coordinator takes the database over at once"
@@ -49,13 +52,12 @@ ok "after a SIGKILL the next coordinator takes the database over at once"
 holder=$COORD_PID
 holder_control=$SWARM_COORDINATOR
 kill -STOP "$holder"
-sleep 2                                   # past the 1.5 s hold
 third_control="tcp://127.0.0.1:$(free_port)"
 "$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://127.0.0.1:$(free_port)" \
-    --control "$third_control" --heartbeat-ms 200 --ownership-ms 1500 >>"$T/third.log" 2>&1 &
+    --control "$third_control" --heartbeat-ms 200 --ownership-ms 5000 >>"$T/third.log" 2>&1 &
 pid3=$!
 PIDS+=("$pid3")
-for _ in $(seq 200); do
+for _ in $(seq 400); do                   # it waits for the 5 s hold to lapse
     SWARM_COORDINATOR=$third_control "$SWARM" --timeout 1 status >/dev/null 2>&1 && break
     sleep 0.05
 done
