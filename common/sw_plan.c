@@ -808,6 +808,13 @@ s_unique_keys(s_ctx_t *c)
 {
     bool ok = true;
     for (yaml_node_t *n = c->doc->nodes.start; n < c->doc->nodes.top; n++) {
+        /*  A NUL byte (YAML "\0", JSON "\u0000") would cut the C string
+         *  every field becomes short: refused, never truncated. */
+        if (n->type == YAML_SCALAR_NODE
+            && memchr(n->data.scalar.value, '\0', n->data.scalar.length)) {
+            s_err(c, n, "a string with a NUL byte (\\0 or \\u0000): not allowed");
+            ok = false;
+        }
         if (n->type != YAML_MAPPING_NODE)
             continue;
         for (yaml_node_pair_t *a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top; a++) {
@@ -1271,6 +1278,13 @@ sw_plan_test(bool verbose)
                        "  - {name: b, task: y, depends_on: [a]}\n"
                        "  - {name: c, task: z, depends_on: [b]}\n", &p, &errors),
                  "p.yaml:2:5: dependency cycle: a -> c -> b -> a (each depends on the next)") == 0);
+    /*  A NUL byte (YAML "\0", JSON "\u0000") would cut a C string short:
+     *  id "a\0b" ran as task "a", a prompt lost its tail. Refused. */
+    CHECK(strcmp(s_try("workers:\n  - {id: \"a\\0b\", type: coder, task: t}\n", &p, &errors),
+                 "p.yaml:2:10: a string with a NUL byte (\\0 or \\u0000): not allowed") == 0);
+    CHECK(strcmp(s_try("{\"workers\": [{\"id\": \"ok\", \"type\": \"coder\", "
+                       "\"task\": \"t\\u0000x\"}]}", &p, &errors),
+                 "p.yaml:1:52: a string with a NUL byte (\\0 or \\u0000): not allowed") == 0);
     {
         /*  A cycle of 100,000: found without recursion, and said in a line
          *  (its ends and its length), not cut off mid-way at 512 bytes. */
