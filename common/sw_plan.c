@@ -1081,11 +1081,13 @@ sw_plan_commands(const char *file, const char *text, size_t len, sw_plan_t *p, s
         const char *nl = memchr(at, '\n', (size_t) (end - at));
         size_t n = nl ? (size_t) (nl - at) : (size_t) (end - at);
         char *line = xstrndup(at, n);
+        const char *nul = memchr(at, '\0', n);      /*  the line would be cut there */
         lineno++;
-        at += n + (nl ? 1 : 0);
         sw_strv_t argv = { 0 };
         const char *why = NULL;
-        if (sw_shlex(line, &argv, &why) < 0)
+        if (nul)
+            s_err_at(&c, lineno, (int) (nul - at) + 1, "a NUL byte: a command line is text");
+        else if (sw_shlex(line, &argv, &why) < 0)
             s_err_at(&c, lineno, 1, "%s", why);
         else if (argv.n) {
             if (c.n == c.cap)
@@ -1102,6 +1104,7 @@ sw_plan_commands(const char *file, const char *text, size_t len, sw_plan_t *p, s
         }
         sw_strv_release(&argv);
         free(line);
+        at += n + (nl ? 1 : 0);
     }
     if (errors->n == 0 && c.n == 0)
         s_err_at(&c, 1, 1, "no commands (one per line; # starts a comment)");
@@ -1393,6 +1396,12 @@ sw_plan_test(bool verbose)
     CHECK(p.n == 2 && strcmp(p.tasks[0].task.id, "cmd-2") == 0 && strcmp(p.tasks[1].task.id, "cmd-4") == 0);
     CHECK(strcmp(p.tasks[1].task.argv.v[2], "b c.c") == 0 && strcmp(p.tasks[1].task.runner, "exec") == 0);
     sw_plan_release(&p);
+    /*  "true\0 x": ran as "true", the rest of the line dropped. */
+    sw_strv_release(&errors);
+    CHECK(sw_plan_commands("cmds", "true\0 x\n", 8, &p, &errors) < 0);
+    CHECK(errors.n == 1 && strcmp(errors.v[0], "cmds:1:5: a NUL byte: a command line is text")
+          == 0);
+    sw_strv_release(&errors);
 
     sw_buf_t kw;
     sw_buf_init(&kw);
