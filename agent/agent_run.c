@@ -32,7 +32,7 @@ typedef struct {
     agent_runs_t *runs;
     sw_task_t     task;
     run_state_t   state;
-    char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
+    char         *token;        /*  SWARM_RUN: AGENTPID:JOB ID#ATTEMPT (whole: never cut) */
     char         *live;         /*  the SWARM_RUN of the child now running: the runner's
                                     token, or the hook's ("TOKEN pre-task"); NULL */
     /*  prepare and spawn */
@@ -718,7 +718,8 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     agent_launch_init(&run->launch);
     run->task = *t;
     sw_task_init(t);
-    run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
+    /*  a space, which no id holds, between job and id (coll x/y is not coll/x y) */
+    run->token = xasprintf("%d:%s %s#%lld", (int) getpid(), run->task.job, run->task.id,
                            (long long) run->task.attempt);
     agent_wsrun_init(&run->ws);
     long long busy = 0;
@@ -753,6 +754,20 @@ agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t a
         log_info("cancelling %s/%s", job, id);
         agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
     }
+}
+
+size_t
+agent_runs_finish_results(agent_runs_t *self, int64_t now_ms)
+{
+    size_t n = 0;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        bool post = r->state == RUN_ACTIVE && r->spawned && r->role == CHILD_POST_TASK;
+        if (post && r->child.stop == AGENT_STOP_NONE)
+            agent_child_stop(&r->child, AGENT_STOP_SHUTDOWN, now_ms);
+        n += post || r->state == RUN_STORING
+             || (r->state == RUN_ACTIVE && r->role == CHILD_WS_CAPTURE && r->ran);
+    }
+    return n;
 }
 
 size_t
@@ -840,9 +855,13 @@ s_keep_child(pid_t pid, const char *token, void *arg)
     }
     if (!token && active)
         return true;
-    const char *task = token ? strchr(token, ':') : NULL;
+    /*  "JOB ID#N[ HOOK]" as the logs name tasks: JOB/ID#N */
+    char *task = token && strchr(token, ':') ? xstrdup(strchr(token, ':') + 1) : NULL;
+    if (task && strchr(task, ' '))
+        *strchr(task, ' ') = '/';
     log_warnx("killing process %d that %s left behind", (int) pid,
-              task ? task + 1 : "a finished task");
+              task ? task : "a finished task");
+    free(task);
     return false;
 }
 

@@ -105,6 +105,14 @@ void agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int6
  *  sweep of strays, retrying results Redis did not take, freeing runs
  *  whose DONE went out. */
 void agent_runs_tick(agent_runs_t *self, int64_t now_ms);
+/*  The agent is stopping (a drain timeout, SIGINT, a second SIGTERM): a
+ *  run whose runner has ended holds a final result, which must not be
+ *  thrown away for the task to run again. Stops those runs' post-task
+ *  hooks (recorded as cancelled; once) and returns how many runs still
+ *  hold such a result (post-task, capture, store): the caller goes on
+ *  looping, bounded, until it is 0. Runners still running are left to
+ *  agent_runs_destroy (killed, run again by the coordinator). */
+size_t agent_runs_finish_results(agent_runs_t *self, int64_t now_ms);
 /*  Runs not yet done (running, or their result not yet stored). */
 size_t agent_runs_count(const agent_runs_t *self);
 /*  Appends "JOB\x1fID\x1fATTEMPT" of every run not yet done (HELLO's

@@ -268,6 +268,16 @@ s_on_init(coord_ctl_t *self, sw_msg_t *m)
         ctl_reply_error(self, m->routing, 2, "invalid namespace '%s'", ns);
         goto out;
     }
+    /*  Free text, but shown in every job's coordination record (written
+     *  up to four times a second) and status: a name, not a document. */
+    const char *text[][2] = { { "topology", topology }, { "strategy", strategy } };
+    for (size_t i = 0; i < 2; i++)
+        if (text[i][1] && (strlen(text[i][1]) > SW_MAX_ID
+                           || !sw_utf8_clean(text[i][1], strlen(text[i][1])))) {
+            ctl_reply_error(self, m->routing, 2, "%s must be UTF-8 text of at most %d bytes",
+                            text[i][0], SW_MAX_ID);
+            goto out;
+        }
     if (on_failure && strcmp(on_failure, "stop") && strcmp(on_failure, "continue")) {
         ctl_reply_error(self, m->routing, 2, "on_failure must be stop or continue");
         goto out;
