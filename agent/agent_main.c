@@ -121,6 +121,20 @@ s_report(void *ctx, int cmd, const sw_task_t *t, const char *status, int exit_co
     msgpack_sbuffer_destroy(&sb);
 }
 
+/*  USAGE: what a run used so far (agent_run.h says when). */
+static void
+s_report_usage(void *ctx, const sw_usage_msg_t *m)
+{
+    agent_t *self = ctx;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    sw_usage_msg_pack(&pk, m);
+    agent_link_send(self->link, SW_USAGE, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /*  --- protocol ---------------------------------------------------------------------- */
 
 static void
@@ -747,6 +761,7 @@ main(int argc, char **argv)
     self.spool = spool;
     self.store = agent_store_new(s_conf.redis, spool);
     self.runs = agent_runs_new(self.loop, &self.run_conf, self.store, s_report, &self);
+    agent_runs_set_usage(self.runs, s_report_usage);
     agent_store_redis(self.store);
     int spooled = agent_runs_unspool(self.runs);
     if (spooled > 0)

@@ -52,6 +52,7 @@
 #include "agent_state.h"
 #include "agent_store.h"
 #include "agent_ws.h"
+#include "sw_proto.h"
 #include "sw_task.h"
 
 typedef struct {
@@ -82,11 +83,18 @@ typedef struct {
 typedef void (agent_run_report_fn)(void *ctx, int cmd, const sw_task_t *t, const char *status,
                                    int exit_code, bool retryable);
 
+/*  USAGE (issue 18): what a run's runner (codex, claude) used so far,
+ *  read from its stdout as it comes; sent when it grew, at most once a
+ *  second per run, and once more (final) right before its DONE. */
+typedef void (agent_run_usage_fn)(void *ctx, const sw_usage_msg_t *m);
+
 typedef struct agent_runs_t agent_runs_t;
 
 /*  conf and store are borrowed and must outlive the runs. */
 agent_runs_t *agent_runs_new(zloop_t *loop, const agent_run_conf_t *conf, agent_store_t *store,
                              agent_run_report_fn *report, void *ctx);
+/*  Where USAGE reports go (the ctx of agent_runs_new); NULL: nowhere. */
+void agent_runs_set_usage(agent_runs_t *self, agent_run_usage_fn *fn);
 /*  Kills what still runs (its process group), waits for it, then kills
  *  whatever escaped the groups: nothing started by a task outlives the
  *  agent. */

@@ -638,7 +638,7 @@ compiled:
         goto out;
     cli_req_t r;
     cli_req_init(&r);
-    msgpack_pack_map(&r.pk, job_ws.commit ? 7 : 6);
+    msgpack_pack_map(&r.pk, job_ws.commit ? 10 : 9);
     sw_mp_kv_str(&r.pk, "job", job);
     if (job_ws.commit) {
         sw_mp_pack_str(&r.pk, "workspace");
@@ -649,6 +649,10 @@ compiled:
     sw_mp_kv_str(&r.pk, "on_failure", plan.halt ? "stop" : "continue");
     sw_mp_kv_str(&r.pk, "topology", plan.topology);
     sw_mp_kv_str(&r.pk, "strategy", plan.strategy);
+    cli_budget_t budget = { plan.max_micro_usd ? plan.max_micro_usd : -1,
+                            plan.max_tokens ? plan.max_tokens : -1,
+                            plan.budget_finish ? "finish" : NULL };
+    cli_budget_pack(&r.pk, &budget);    /*  three fields: max_cost_usd, max_tokens, on_budget */
     sw_msg_t reply;
     rc = cli_call(cli, SW_C_INIT, &r, cli->timeout_ms, &reply);
     if (rc)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "sw_usage.h"
+
 void
 sw_plan_err_at(sw_plan_ctx_t *c, int line, int col, const char *fmt, ...)
 {
@@ -548,7 +550,31 @@ s_unique_keys(sw_plan_ctx_t *c)
 
 static const char *const s_top_keys =
     "name, description, max_agents, namespace, on_failure, template, topology, strategy, "
-    "hooks, workspace, workers, stages, steps, aggregate";
+    "hooks, workspace, workers, stages, steps, aggregate, max_cost_usd, max_tokens, on_budget";
+
+/*  The job's budget keys (issue 18); false when k is none of them. */
+static bool
+s_budget_key(sw_plan_ctx_t *c, const char *k, const yaml_node_t *vn, sw_plan_t *p)
+{
+    const char *s = s_scalar(vn);
+    if (strcmp(k, "max_cost_usd") == 0) {
+        if (!s || vn->data.scalar.style != YAML_PLAIN_SCALAR_STYLE
+            || sw_usage_parse_usd(s, &p->max_micro_usd) < 0)
+            s_err(c, vn, "max_cost_usd must be dollars above 0 and at most 1000000, "
+                  "at most 6 decimals (got '%s')", s ? s : "");
+    }
+    else if (strcmp(k, "max_tokens") == 0)
+        s_want_int(c, vn, k, 1, 1000000000000000LL, &p->max_tokens);
+    else if (strcmp(k, "on_budget") == 0) {
+        if (!s || (strcmp(s, "stop") && strcmp(s, "finish")))
+            s_err(c, vn, "on_budget must be stop or finish (got '%s')", s ? s : "");
+        else
+            p->budget_finish = strcmp(s, "finish") == 0;
+    }
+    else
+        return false;
+    return true;
+}
 
 /*  One phase of hooks: a list of commands, each an argv list or a string
  *  split like a shell splits words (as command: is); a lone string is a
@@ -651,6 +677,8 @@ sw_plan_parse(const char *file, const char *text, size_t len, sw_plan_t *p, sw_s
             s_want_str(&c, vn, "description", &description);
         else if (s_is(k, "max_agents", "maxAgents"))
             s_want_int(&c, vn, k, 0, 100000, &p->max_agents);
+        else if (s_budget_key(&c, k, vn, p))
+            ;
         else if (strcmp(k, "namespace") == 0) {
             if (s_want_str(&c, vn, "namespace", &p->ns) && !sw_id_valid(p->ns))
                 s_err(&c, vn, "invalid namespace '%s'", p->ns);

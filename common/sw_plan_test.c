@@ -136,7 +136,19 @@ sw_plan_test(bool verbose)
     CHECK(strcmp(s_try("workers:\n  - {id: a, task: x}\nstagez: []\n", &p, &errors),
                  "p.yaml:3:1: unknown key 'stagez' (known: name, description, max_agents, "
                  "namespace, on_failure, template, topology, strategy, hooks, workspace, "
-                 "workers, stages, steps, aggregate)") == 0);
+                 "workers, stages, steps, aggregate, max_cost_usd, max_tokens, on_budget)") == 0);
+    /*  the job's budget (issue 18) */
+    CHECK(strcmp(s_try("max_cost_usd: 0.07\nmax_tokens: 5000\non_budget: finish\n"
+                       "workers:\n  - {id: a, task: x}\n", &p, &errors), "") == 0);
+    CHECK(p.max_micro_usd == 70000 && p.max_tokens == 5000 && p.budget_finish);
+    sw_plan_release(&p);
+    CHECK(strcmp(s_try("max_cost_usd: -1\nworkers:\n  - {id: a, task: x}\n", &p, &errors),
+                 "p.yaml:1:15: max_cost_usd must be dollars above 0 and at most 1000000, "
+                 "at most 6 decimals (got '-1')") == 0);
+    CHECK(strstr(s_try("max_cost_usd: .nan\nworkers:\n  - {id: a, task: x}\n", &p, &errors),
+                 "max_cost_usd must be") != NULL);
+    CHECK(strstr(s_try("on_budget: later\nworkers:\n  - {id: a, task: x}\n", &p, &errors),
+                 "on_budget must be stop or finish") != NULL);
     CHECK(strncmp(s_try("workers:\n  - {id: a, task: x\n", &p, &errors), "p.yaml:3:1: YAML: ",
                   18) == 0);
     CHECK(strcmp(s_try("name: x\n", &p, &errors), "p.yaml:1:1: a plan needs workers:, stages: "
