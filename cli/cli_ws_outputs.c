@@ -76,8 +76,8 @@ static int
 s_write_output(sw_cas_t *cas, int dest, const char *shown, const json_t *f, sw_err_t *err)
 {
     const char *path = json_string_value(json_object_get(f, "path"));
-    if (!sw_ws_path_valid(path))
-        return sw_err_set(err, SW_EFAIL, "refusing output path '%s': it would escape %s",
+    if (sw_ws_output_problem(path))     /*  checked before; never written */
+        return sw_err_set(err, SW_EFAIL, "refusing output path '%s' below %s",
                           path ? path : "", shown);
     const char *leaf;
     int dir = s_open_parent(dest, shown, path, &leaf, err);
@@ -190,9 +190,16 @@ cli_outputs(cli_t *cli, int argc, char **argv)
         json_t *f;
         json_array_foreach(files, k, f) {
             const char *path = json_string_value(json_object_get(f, "path"));
-            json_t *prev = path ? json_object_get(plan, path) : NULL;
-            if (!path)
-                continue;
+            /*  Every path of every task checked before a byte is written. */
+            const char *why = sw_ws_output_problem(path);
+            if (why) {
+                char *q = sw_ws_path_quote(path ? path : "");
+                rc = cli_fail(EXIT_TASKS_FAILED, "outputs: task %s: refusing output path '%s': "
+                              "it %s; nothing was written", tasks[i].id, q, why);
+                free(q);
+                break;
+            }
+            json_t *prev = json_object_get(plan, path);
             if (prev && strcmp(json_string_value(json_object_get(json_object_get(prev, "file"),
                                                                  "sha256")),
                                json_string_value(json_object_get(f, "sha256"))) != 0) {

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Workspaces against hostile tasks and odd names (issue 16, the attack
+# pass): what a task leaves in its worktree never breaks the agent, never
+# gets lost silently, and never writes outside swarm outputs' --dest.
+#   - outputs whose names JSON or a path cannot carry (not UTF-8, a
+#     newline) fail the capture naming the file, instead of vanishing from
+#     the list or failing swarm outputs later as "escaping";
+#   - swarm outputs checks every path of every task before writing one;
+#     a path into a .git directory or out of DEST is refused, nothing
+#     written;
+#   - a worktree its task made impossible to remove (chattr +i, as root)
+#     is moved aside: the next task on that slot runs, and the error names
+#     the file when even that fails.
+. "$(dirname "$0")/lib.sh"
+use_redis 122
+export FAKE_SCRIPTS="$T/scripts"
+mkdir -p "$FAKE_SCRIPTS"
+start_coordinator
+start_agent a1 --slots 1
+wait_agents 1
+
+U="$T/user"
+git init -q -b main "$U"
+cd "$U" || fail "cd"
+git config user.name "Test User"
+git config user.email test@example.com
+printf 'a\n' >a
+mkdir d && printf 'b\n' >d/b
+git add -A && git commit -qm start
+expect 0 "$SWARM" init att --workspace .
+
+# --- outputs with names a manifest cannot carry ----------------------------------
+cat >"$FAKE_SCRIPTS/badutf" <<'X'
+printf 'x\n' >ok.o; printf 'y\n' >"$(printf 'bad\377name.o')"; echo made
+X
+cat >"$FAKE_SCRIPTS/newline" <<'X'
+printf 'x\n' >ok.o; printf 'y\n' >"$(printf 'two\nlines.o')"; echo made
+X
+cat >"$FAKE_SCRIPTS/odd" <<'X'
+printf '1\n' >./-rf.o; printf '3\n' >'back\slash.o'
+mkdir -p 'dé jà' && printf '4\n' >'dé jà/ü.o'; mkfifo fifo.o; ln -s /etc/passwd link.o; echo made
+X
+expect 0 "$SWARM" spawn --id badutf --output '*.o' "FAKE:script=badutf go"
+expect 0 "$SWARM" spawn --id newline --output '*.o' "FAKE:script=newline go"
+expect 0 "$SWARM" spawn --id odd --output '*.o' --output '*/*.o' "FAKE:script=odd go"
+expect 1 "$SWARM" wait --timeout 60 badutf newline odd
+expect 1 "$SWARM" --json results
+cp "$T/out" "$T/results.json"
+st() { json_get "$T/results.json" "[r['$2'] for r in d if r['id']=='$1'][0]"; }
+[ "$(st badutf status)" = failed ] || fail "an output named in bytes JSON cannot carry was dropped silently: $(st badutf outputs)"
+case "$(st badutf error)" in
+    *'bad\377name.o'*'UTF-8'*) ;; *) fail "badutf error: $(st badutf error)" ;;
+esac
+[ "$(st newline status)" = failed ] || fail "an output named with a newline was stored: $(st newline outputs)"
+case "$(st newline error)" in
+    *'two\nlines.o'*control*) ;; *) fail "newline error: $(st newline error)" ;;
+esac
+[ "$(st odd status)" = succeeded ] || fail "odd: $(st odd error)"
+[ "$(json_get "$T/results.json" "sorted(o['path'] for r in d if r['id']=='odd' for o in r['outputs'])")" \
+    = "['-rf.o', 'back\\\\slash.o', 'dé jà/ü.o']" ] \
+    || fail "odd outputs: $(st odd outputs)"
+expect 0 "$SWARM" outputs --dest "$T/out-odd" odd
+[ "$(cat "$T/out-odd/-rf.o")" = 1 ] && [ "$(cat "$T/out-odd/dé jà/ü.o")" = 4 ] \
+    && [ ! -e "$T/out-odd/link.o" ] && [ ! -e "$T/out-odd/fifo.o" ] || fail "odd outputs written: $(ls -R "$T/out-odd")"
+ok "outputs: a name not UTF-8 or with a newline fails the capture naming it; -rf, backslash, non-ASCII kept; fifo and symlink never taken"
+
+# --- swarm outputs with a manifest that tries to leave DEST -------------------------
+# A result as a peer with Redis access could forge it: the CLI checks every
+# path of every task before it writes a byte.
+good=$(json_get "$T/results.json" "[r['outputs_manifest'] for r in d if r['id']=='odd'][0]")
+tkey=$(rkey task att odd)
+rcli() { redis-cli -p "$REDIS_PORT" -n 122 "$@"; }
+mkdir -p "$T/dest"
+for evil in '../escape.o' '/abs.o' 'sub/.git/hooks/post-checkout' '.git/config' 'a/../../b.o'; do
+    doc=$(python3 -c 'import json,sys; print(json.dumps({"kind":"swarm-outputs","v":1,"files":[
+        {"path":"aaa-first.o","size":2,"sha256":"53c234e5e8472b6ac51c1ae1cab3fe06fad053beb8ebfd8977b010655bfdd3c3","mode":420,"chunks":[]},
+        {"path":sys.argv[1],"size":2,"sha256":"53c234e5e8472b6ac51c1ae1cab3fe06fad053beb8ebfd8977b010655bfdd3c3","mode":420,"chunks":[]}]}))' "$evil")
+    digest=$(printf '%s' "$doc" | sha256sum | cut -d' ' -f1)
+    rcli SET "$(rkey cas "$digest")" "$doc" >/dev/null
+    result=$(rcli HGET "$tkey" result | python3 -c 'import json,sys; r=json.load(sys.stdin); r["outputs_manifest"]=sys.argv[1]; print(json.dumps(r))' "$digest")
+    rcli HSET "$tkey" result "$result" >/dev/null
+    expect 1 "$SWARM" outputs --dest "$T/dest" odd
+    contains "$T/err" "$evil"
+    [ -z "$(ls -A "$T/dest")" ] || fail "outputs wrote before refusing $evil: $(ls -A "$T/dest")"
+    [ ! -e "$T/escape.o" ] && [ ! -e /abs.o ] && [ ! -e "$T/b.o" ] || fail "$evil escaped"
+done
+ok "outputs: '..', absolute and .git paths refused before anything is written"
