@@ -322,6 +322,22 @@ s_answer(agent_wsrun_t *r, const agent_child_t *c, const char *stage)
         log_info("the workspace %s helper's trace:\n%s", stage, tail.data ? tail.data : "");
         sw_buf_release(&tail);
     }
+    /*  The helper's notes on success (a mirror evicted, a worktree reset
+     *  afresh or moved aside: its lines that start "swarm-agent: ") go to
+     *  the log; nothing else of its stderr is meant for it. */
+    else if (json_is_object(a) && c->exited && agent_child_exit_code(c) == 0) {
+        sw_buf_t notes;
+        sw_buf_init(&notes);
+        sw_capture_render(&c->err, &notes);
+        for (char *line = notes.data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+            nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            if (strncmp(line, "swarm-agent: ", 13) == 0)
+                log_warnx("the workspace %s: %s", stage, line + 13);
+        }
+        sw_buf_release(&notes);
+    }
     /*  An answer and yet a failure (a sanitizer's report at exit, say):
      *  its stderr goes to the log. */
     if (json_is_object(a) && c->exited && agent_child_exit_code(c) != 0) {

@@ -85,3 +85,30 @@ for evil in '../escape.o' '/abs.o' 'sub/.git/hooks/post-checkout' '.git/config' 
     [ ! -e "$T/escape.o" ] && [ ! -e /abs.o ] && [ ! -e "$T/b.o" ] || fail "$evil escaped"
 done
 ok "outputs: '..', absolute and .git paths refused before anything is written"
+
+# --- a worktree its task made impossible to remove ------------------------------
+cat >"$FAKE_SCRIPTS/immutable" <<'X'
+printf 'mine\n' >a; chattr +i a && echo locked
+X
+cat >"$FAKE_SCRIPTS/next" <<'X'
+set -e; [ "$(cat a)" = a ]; [ -z "$(git status --porcelain)" ]; echo clean
+X
+unlock() { find "$T/work-a1" -xdev -exec chattr -i {} + 2>/dev/null; true; }
+if touch "$T/work-a1/probe" && chattr +i "$T/work-a1/probe" 2>/dev/null; then
+    chattr -i "$T/work-a1/probe"; rm -f "$T/work-a1/probe"
+    trap 'unlock; cleanup' EXIT
+    expect 0 "$SWARM" spawn --id immutable "FAKE:script=immutable go"
+    expect 0 "$SWARM" wait --timeout 60 immutable
+    "$SWARM" logs immutable | grep -q locked || fail "the task could not lock its file: $("$SWARM" logs immutable)"
+    # whichever worktree the pool hands out next, none may be stuck
+    for n in 1 2 3; do
+        expect 0 "$SWARM" spawn --id next$n "FAKE:script=next go"
+        "$SWARM" wait --timeout 60 next$n >"$T/out" 2>&1 \
+            || fail "a worktree the task locked broke the slot: $("$SWARM" results 2>&1 | grep next$n)"
+    done
+    grep -q "moved aside" "$T/agent-a1.log" || fail "the agent did not say it moved the worktree aside"
+    unlock
+    ok "a worktree its task made immutable is moved aside; the next task on the slot starts clean"
+else
+    echo "# chattr +i not possible here (not root, or the file system lacks it): skipped"
+fi
