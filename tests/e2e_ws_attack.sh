@@ -112,3 +112,44 @@ if touch "$T/work-a1/probe" && chattr +i "$T/work-a1/probe" 2>/dev/null; then
 else
     echo "# chattr +i not possible here (not root, or the file system lacks it): skipped"
 fi
+
+# --- an agent killed mid-capture ---------------------------------------------------
+# The agent and its capture helper SIGKILLed while the change is being
+# stored; the agent restarted on the same workdir and state dir: the retry
+# captures the whole change (no half-written state in the way), and the
+# mirror is sound.
+cat >"$FAKE_SCRIPTS/bigchange" <<X
+head -c 30000000 /dev/urandom >big.bin; printf 'edit\n' >a
+sha256sum big.bin >"$T/big.sum"      # the last attempt's content is the change
+touch "$T/bigchange.ran"; echo made
+X
+rm -f "$T/bigchange.ran"
+expect 0 "$SWARM" spawn --id bigchange "FAKE:script=bigchange go"
+helper=
+for _ in $(seq 600); do
+    if [ -e "$T/bigchange.ran" ]; then
+        helper=$(ps -o pid= --ppid "$AGENT_PID_a1" -o comm= | awk '/swarm-agent-wo/ {print $1}' | head -1)
+        [ -n "$helper" ] && break
+    fi
+    sleep 0.02
+done
+[ -n "$helper" ] || fail "never caught the capture helper at work"
+kill -9 "$AGENT_PID_a1" "$helper"
+wait "$AGENT_PID_a1" 2>/dev/null
+start_agent a1 --slots 1
+"$SWARM" wait --timeout 120 bigchange >"$T/out" 2>&1 \
+    || fail "the retry after a kill mid-capture failed: $("$SWARM" --json results | python3 -c '
+import json, sys
+print([(r["attempt"], r.get("error")) for r in json.load(sys.stdin) if r["id"] == "bigchange"])')"
+[ "$(task_field bigchange attempt)" -ge 2 ] || fail "bigchange was not retried"
+ls "$T/state-a1/ws/run" | grep -q . && fail "stale requests left: $(ls "$T/state-a1/ws/run")"
+for m in "$T"/state-a1/ws/mirrors/*.git; do
+    git --git-dir="$m" fsck --no-progress --connectivity-only >/dev/null 2>"$T/fsck" || fail "mirror $m: $(cat "$T/fsck")"
+done
+cd "$U" || fail "cd"
+git stash -q -u 2>/dev/null; git checkout -q .; git clean -qfd
+expect 0 "$SWARM" apply bigchange
+[ "$(cat a)" = edit ] || fail "the change is not whole: a is $(cat a)"
+[ "$(sha256sum big.bin | cut -d' ' -f1)" = "$(cut -d' ' -f1 "$T/big.sum")" ] \
+    || fail "big.bin did not come home whole"
+ok "agent and helper SIGKILLed mid-capture: the retry stores the whole change, no stale request, the mirror fsck-clean"
