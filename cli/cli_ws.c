@@ -277,19 +277,23 @@ int
 cli_purge(cli_t *cli, int argc, char **argv)
 {
     static const char usage[] =
-        "usage: swarm purge --job JOB\n"
+        "usage: swarm purge --job JOB [--force]\n"
         "Removes what the job stored in Redis of its workspaces: snapshots, changes,\n"
         "patches and build outputs. Content another job still uses stays for it.\n"
         "The job's results and state stay; swarm diff, apply and outputs then say\n"
-        "the content is gone.\n";
-    static const sw_arg_t lo[] = { { "job", 0, true, 'j' }, { NULL, 0, false, 0 } };
+        "the content is gone. A job with unfinished tasks is refused (their\n"
+        "snapshot would go from under them) unless --force.\n";
+    static const sw_arg_t lo[] = { { "job", 0, true, 'j' }, { "force", 0, false, 'f' },
+                                   { NULL, 0, false, 0 } };
     const char *job = NULL;
+    bool force = false;
     int c, rc = 0;
     cli_args_t a;
     cli_args_init(&a, cli, "purge", lo, argc, argv, 0);
     while (rc == 0 && (c = cli_args_next(&a)) != -1) {
         switch (c) {
         case 'j': job = a.g.arg; break;
+        case 'f': force = true; break;
         case 'h': fputs(usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;
         }
@@ -314,6 +318,30 @@ cli_purge(cli_t *cli, int argc, char **argv)
     if (!exists)
         return cli_fail(EXIT_NOT_FOUND, "purge: no job '%s' in Redis at %s", job,
                         sw_redis_addr(cli->redis));
+    /*  A job is complete while its every task is final (the coordinator's
+     *  `complete` field); one with tasks still to run would lose the
+     *  snapshot they start from on any agent that lacks it. */
+    key = sw_key_job(job);
+    char *tkey = sw_key_job_tasks(job);
+    redisReply *done = force ? NULL : sw_redis_cmdv(cli->redis, &err, "HEXISTS", key,
+                                                     "complete", NULL);
+    redisReply *ntasks = done ? sw_redis_cmdv(cli->redis, &err, "LLEN", tkey, NULL) : NULL;
+    free(key);
+    free(tkey);
+    if (!force && !ntasks) {
+        freeReplyObject(done);
+        return cli_fail(EXIT_UNREACHABLE, "%s", err.msg);
+    }
+    bool live = !force && done->type == REDIS_REPLY_INTEGER && done->integer == 0
+        && ntasks->type == REDIS_REPLY_INTEGER && ntasks->integer > 0;
+    if (!force) {
+        freeReplyObject(done);
+        freeReplyObject(ntasks);
+    }
+    if (live)
+        return cli_fail(EXIT_USAGE, "purge: job %s has tasks that are not finished: their "
+                        "snapshot would go from under them (swarm wait or swarm cancel first, "
+                        "or purge --force)", job);
     long deleted = 0, kept = 0;
     if (sw_cas_purge_job(cli->redis, job, &deleted, &kept, &err) < 0)
         return cli_fail(EXIT_UNREACHABLE, "purge: %s", err.msg);

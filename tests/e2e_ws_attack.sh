@@ -153,3 +153,23 @@ expect 0 "$SWARM" apply bigchange
 [ "$(sha256sum big.bin | cut -d' ' -f1)" = "$(cut -d' ' -f1 "$T/big.sum")" ] \
     || fail "big.bin did not come home whole"
 ok "agent and helper SIGKILLed mid-capture: the retry stores the whole change, no stale request, the mirror fsck-clean"
+
+# --- swarm purge while the job runs -----------------------------------------------
+cat >"$FAKE_SCRIPTS/hold" <<X
+for _ in \$(seq 600); do [ -e "$T/release" ] && break; sleep 0.05; done; echo held
+X
+expect 0 "$SWARM" spawn --id hold "FAKE:script=hold go"
+wait_status hold running
+expect 2 "$SWARM" purge --job att
+contains "$T/err" "not finished"
+expect 0 "$SWARM" diff bigchange          # nothing was purged
+touch "$T/release"
+expect 0 "$SWARM" wait --timeout 60 hold
+expect 0 "$SWARM" purge --job att
+contains "$T/out" "removed"
+expect 4 "$SWARM" diff bigchange
+expect 0 "$SWARM" init att2 --workspace .
+printf 'echo nothing\n' >"$FAKE_SCRIPTS/nothing"
+expect 0 "$SWARM" spawn --id hold2 "FAKE:script=nothing go"
+expect 0 "$SWARM" --json purge --job att2 --force
+ok "purge refuses a job with unfinished tasks (exit 2, nothing removed); after wait, or with --force, it purges"
