@@ -154,6 +154,16 @@ expect 0 "$SWARM" apply bigchange
     || fail "big.bin did not come home whole"
 ok "agent and helper SIGKILLed mid-capture: the retry stores the whole change, no stale request, the mirror fsck-clean"
 
+# --- apply --branch with names git itself refuses for a branch -------------------
+refs_before=$(git for-each-ref --format='%(refname)')
+for name in HEAD -x refs/heads/x 'a..b' '@'; do
+    expect 2 "$SWARM" apply --branch "$name" bigchange
+    contains "$T/err" "not a valid branch name"
+done
+[ "$(git for-each-ref --format='%(refname)')" = "$refs_before" ] || fail "apply --branch made refs: $(git for-each-ref)"
+git rev-parse -q --verify HEAD >/dev/null 2>"$T/err" && [ ! -s "$T/err" ] || fail "HEAD is ambiguous now: $(cat "$T/err")"
+ok "apply --branch refuses HEAD, a name starting with '-', a full ref, '..' and '@' (refs untouched)"
+
 # --- swarm purge while the job runs -----------------------------------------------
 cat >"$FAKE_SCRIPTS/hold" <<X
 for _ in \$(seq 600); do [ -e "$T/release" ] && break; sleep 0.05; done; echo held
