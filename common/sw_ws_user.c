@@ -273,7 +273,8 @@ s_check_tree(const sw_ws_repo_t *r, const char *top, const char *tree, uint64_t 
     int rc = 0;
     if (subs.n)
         rc = sw_err_set(err, SW_EINVAL, "workspace %s has a submodule at %s%s: workspaces do not "
-                        "carry submodules (vendor it, or leave it out of the tree)", top,
+                        "carry submodules or nested git repositories (vendor it, or "
+                        "leave it out of the tree: .gitignore)", top,
                         subs.v[0], subs.n > 1 ? " (and more)" : "");
     else if (big.n) {
         sw_buf_t b;

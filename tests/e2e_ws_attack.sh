@@ -27,7 +27,25 @@ git config user.email test@example.com
 printf 'a\n' >a
 mkdir d && printf 'b\n' >d/b
 git add -A && git commit -qm start
+
+# --- snapshots a new user tries -------------------------------------------------
+N="$T/nested"
+git init -q -b main "$N" && git init -q -b main "$N/vendor/lib" && printf 'x\n' >"$N/vendor/lib/x"
+git -C "$N/vendor/lib" -c user.name=n -c user.email=n@n commit -qm x --allow-empty
+expect 2 "$SWARM" init nest --workspace "$N"
+contains "$T/err" "nested git repositories"
+printf 'vendor/\n' >"$N/.gitignore"
+expect 0 "$SWARM" init nest --workspace "$N"
+E="$T/empty repo é"
+git init -q -b main "$E"
+expect 0 "$SWARM" init empty --workspace "$E"
+contains "$T/err" "0 files"
+mkdir -p "$T/plain"
+expect 2 "$SWARM" init plain --workspace "$T/plain"
+contains "$T/err" "not inside a git work tree"
+cd "$U" || fail "cd"
 expect 0 "$SWARM" init att --workspace .
+ok "snapshot: a nested repository refused by name (ignored: fine), an empty repository with a space and non-ASCII in its path, a plain directory refused"
 
 # --- outputs with names a manifest cannot carry ----------------------------------
 cat >"$FAKE_SCRIPTS/badutf" <<'X'
