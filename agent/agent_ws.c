@@ -250,10 +250,18 @@ s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *st
     sw_strv_push(&s->envp, url);
     free(url);
     if (r->token) {
-        /*  what a killed helper leaves behind is swept like a task's */
+        /*  what a killed helper leaves behind is swept like a task's: by
+         *  this agent (SWARM_RUN), and by the next agent of this id when
+         *  this one was killed too (agent_orphans_leftovers wants both;
+         *  the helper's gits carry them on, sw_git.c) */
         char *tok = xasprintf(AGENT_RUN_ENV "=%s", r->token);
         sw_strv_push(&s->envp, tok);
         free(tok);
+        if (c->agent_id) {
+            char *id = xasprintf("SWARM_AGENT=%s", c->agent_id);
+            sw_strv_push(&s->envp, id);
+            free(id);
+        }
     }
     s->opts = (agent_child_opts_t) {
         .argv = s->argv.v, .envp = s->envp.v, .dir = self->dir, .stdin_fd = -1,

@@ -47,6 +47,25 @@ cd "$U" || fail "cd"
 expect 0 "$SWARM" init att --workspace .
 ok "snapshot: a nested repository refused by name (ignored: fine), an empty repository with a space and non-ASCII in its path, a plain directory refused"
 
+# --- a task that writes into its worktree's .git ----------------------------------
+cat >"$FAKE_SCRIPTS/dotgit" <<X
+mkdir -p .git/hooks
+printf '#!/bin/sh\ntouch "$T/PWNED-hook"\n' >.git/hooks/post-checkout
+printf '#!/bin/sh\ntouch "$T/PWNED-hook"\n' >.git/hooks/pre-commit
+chmod +x .git/hooks/*
+printf '[core]\n\tfsmonitor = touch "$T/PWNED-fsmonitor"\n[filter "x"]\n\tclean = touch "$T/PWNED-filter"\n' >>.git/config
+printf '* filter=x\n' >.gitattributes
+printf 'gitdir: /etc\n' >d/.git
+printf 'changed\n' >a; echo done
+X
+expect 0 "$SWARM" spawn --id dotgit "FAKE:script=dotgit go"
+expect 0 "$SWARM" wait --timeout 60 dotgit
+expect 0 "$SWARM" diff --stat dotgit
+contains "$T/out" "2 files changed"
+contains "$T/out" ".gitattributes"
+ls "$T"/PWNED-* 2>/dev/null && fail "the task's .git ran code in swarm's capture"
+ok "a task's hooks, core.fsmonitor and filter in its worktree's .git run nothing; its .git files are not in the change"
+
 # --- outputs with names a manifest cannot carry ----------------------------------
 cat >"$FAKE_SCRIPTS/badutf" <<'X'
 printf 'x\n' >ok.o; printf 'y\n' >"$(printf 'bad\377name.o')"; echo made
@@ -132,8 +151,10 @@ else
 fi
 
 # --- an agent killed mid-capture ---------------------------------------------------
-# The agent and its capture helper SIGKILLed while the change is being
-# stored; the agent restarted on the same workdir and state dir: the retry
+# The agent SIGKILLed while its capture helper stores the change; the
+# helper and its gits are killed by the next agent (not left writing into
+# the state dir beside it);
+# the agent restarted on the same workdir and state dir: the retry
 # captures the whole change (no half-written state in the way), and the
 # mirror is sound.
 cat >"$FAKE_SCRIPTS/bigchange" <<X
@@ -152,9 +173,16 @@ for _ in $(seq 600); do
     sleep 0.02
 done
 [ -n "$helper" ] || fail "never caught the capture helper at work"
-kill -9 "$AGENT_PID_a1" "$helper"
+kill -9 "$AGENT_PID_a1"
 wait "$AGENT_PID_a1" 2>/dev/null
+# the helper and its gits outlive the agent: the next agent must find them
+left="$helper $(grep -l "GIT_INDEX_FILE=$T/state-a1" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3)"
 start_agent a1 --slots 1
+wait_agents 1
+for p in $left; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$p" 2>/dev/null && fail "$p (helper or its git) the killed agent left still runs: $(tr '\0' ' ' </proc/$p/cmdline)"
+done
 "$SWARM" wait --timeout 120 bigchange >"$T/out" 2>&1 \
     || fail "the retry after a kill mid-capture failed: $("$SWARM" --json results | python3 -c '
 import json, sys
@@ -170,7 +198,7 @@ expect 0 "$SWARM" apply bigchange
 [ "$(cat a)" = edit ] || fail "the change is not whole: a is $(cat a)"
 [ "$(sha256sum big.bin | cut -d' ' -f1)" = "$(cut -d' ' -f1 "$T/big.sum")" ] \
     || fail "big.bin did not come home whole"
-ok "agent and helper SIGKILLed mid-capture: the retry stores the whole change, no stale request, the mirror fsck-clean"
+ok "agent SIGKILLed mid-capture: the next agent kills the helper and its gits it left; the retry stores the whole change, no stale request, the mirror fsck-clean"
 
 # --- apply --branch with names git itself refuses for a branch -------------------
 refs_before=$(git for-each-ref --format='%(refname)')
