@@ -154,6 +154,8 @@ agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
         ssize_t n = read(fd, buf, sizeof buf);
         if (n > 0) {
             sw_capture_feed(cap, buf, (size_t) n);
+            if (cap == &c->out && c->out_sink)
+                c->out_sink(c->out_sink_arg, buf, (size_t) n);
             c->last_output_ms = now_ms;
             continue;
         }

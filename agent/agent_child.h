@@ -73,6 +73,10 @@ typedef struct {
     int64_t      exited_ms;
     int64_t      duration_ms;
     int          spawn_errno;   /*  why agent_child_spawn failed (posix_spawn's errno) */
+    /*  Set by the caller after the spawn, or NULL: every byte read from
+     *  stdout, as it comes (the run reads the runner's usage from it). */
+    void       (*out_sink)(void *arg, const char *p, size_t n);
+    void        *out_sink_arg;
 } agent_child_t;
 
 /*  0 when running; -1 with err (the message says what failed, e.g.

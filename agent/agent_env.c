@@ -218,11 +218,31 @@ agent_env_check(const agent_env_policy_t *p, const sw_task_t *t, sw_err_t *err)
     return 0;
 }
 
+/*  Names that never reach a hook (unless --task-env names them narrowly)
+ *  though a task's own program may get them: they steer tools a node
+ *  owner's hook commonly runs, outside every sandbox, into running a
+ *  program or reading options or configuration the task chose
+ *  (TAR_OPTIONS=--checkpoint-action=exec=CMD, MAKEFLAGS, cargo's
+ *  RUSTC_WRAPPER or a CARGO_HOME config's, npm's script-shell, a cd that
+ *  CDPATH sends elsewhere). Best effort: no list covers every tool, which
+ *  is why docs/security.md tells owners to list what a task may set
+ *  (--task-env). */
+static const char *const s_hook_denied[] = {
+    "TAR_OPTIONS", "MAKEFLAGS", "MFLAGS", "GNUMAKEFLAGS", "MAKEFILES", "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER", "CARGO_*", "RUSTUP_*", "npm_config_*", "NPM_CONFIG_*", "PIP_*",
+    "CDPATH", "SSH_ASKPASS", "SSH_ASKPASS_REQUIRE", "SUDO_ASKPASS", "RSYNC_RSH",
+    "RSYNC_CONNECT_PROG", "CVS_RSH", "CURL_HOME", "WGETRC", "DOCKER_*", "KUBECONFIG",
+    "BROWSER", "MANPAGER", NULL,
+};
+
 bool
 agent_env_hook_admits(const agent_env_policy_t *p, const char *name)
 {
     size_t len = strlen(name);
     const char *why = NULL, *denied = agent_env_denied(name, len, &why);
+    for (const char *const *h = s_hook_denied; *h && !denied; h++)
+        if (agent_env_match(name, len, *h))
+            denied = *h;
     if (!denied)
         return true;
     for (size_t k = 0; p->task_env && k < p->task_env->n; k++)
@@ -388,6 +408,23 @@ agent_env_test(bool verbose)
     /*  ... but not for the node owner's hooks, unless --task-env names it */
     CHECK(!agent_env_hook_admits(&pol, "LD_PRELOAD") && !agent_env_hook_admits(&pol, "NODE_ENVX"));
     CHECK(agent_env_hook_admits(&pol, "MINE") && agent_env_hook_admits(&pol, "GIT_AUTHOR_NAME"));
+    /*  nor what steers the tools an owner's hook runs: a codex task's
+     *  TAR_OPTIONS=--checkpoint-action=exec=CMD ran CMD in a hook's tar,
+     *  outside every sandbox; CC still passes (a toolchain hook reads it) */
+    static const char *const steer[] = { "TAR_OPTIONS", "MAKEFLAGS", "MFLAGS", "GNUMAKEFLAGS",
+                                         "MAKEFILES", "RUSTC_WRAPPER", "CARGO_HOME",
+                                         "npm_config_script_shell", "NPM_CONFIG_USERCONFIG",
+                                         "PIP_INDEX_URL", "CDPATH", "SSH_ASKPASS",
+                                         "SUDO_ASKPASS", "RSYNC_RSH", "CURL_HOME", "WGETRC",
+                                         NULL };
+    for (const char *const *v = steer; *v; v++)
+        CHECK(!agent_env_hook_admits(&pol, *v));
+    CHECK(agent_env_hook_admits(&pol, "CC") && agent_env_hook_admits(&pol, "TAR"));
+    sw_strv_push(&pats, "TAR_OPTIONS");
+    pol.task_env = &pats;
+    CHECK(agent_env_hook_admits(&pol, "TAR_OPTIONS"));
+    pol.task_env = NULL;
+    sw_strv_release(&pats);
     sw_strv_push(&pats, "LD_PRELOAD");
     pol.task_env = &pats;
     CHECK(agent_env_hook_admits(&pol, "LD_PRELOAD") && !agent_env_hook_admits(&pol, "LD_AUDIT"));

@@ -72,7 +72,11 @@ int agent_env_check(const agent_env_policy_t *p, const sw_task_t *t, sw_err_t *e
  *  them whatever the task's runner, since the hook is not the task's
  *  program. An exec task on an agent with --allow-exec and without
  *  --allow-cmd may set LD_PRELOAD for its own program, not for the
- *  owner's pre-task hook; a name --task-env names narrowly passes. */
+ *  owner's pre-task hook; a name --task-env names narrowly passes. Names
+ *  that steer the tools a hook commonly runs (TAR_OPTIONS, MAKEFLAGS,
+ *  CARGO_*, npm_config_*, CDPATH, ...) are kept from hooks the same way,
+ *  though a task may set them for its own program (best effort: see
+ *  agent_env.c). */
 bool agent_env_hook_admits(const agent_env_policy_t *p, const char *name);
 /*  The denylist entry NAME falls under (its pattern and why it is
  *  refused), or NULL. */

@@ -43,6 +43,20 @@ agent_hook_check(const char *path, const char *workdir, sw_err_t *err)
     if (agent_path_inside(path, workdir))
         return sw_err_set(err, SW_EINVAL, "%s is under the workdir %s, where tasks write: a "
                           "task could change the hook", path, workdir);
+    /*  So does codex's workspace-write sandbox under /tmp and the TMPDIR
+     *  it inherits (ours). A state dir there is only warned about; a hook
+     *  there is the task's code run outside its sandbox with the next. */
+    const char *tmp_dirs[] = { "/tmp", getenv("TMPDIR") };
+    for (size_t i = 0; i < 2; i++) {
+        char *tmp = tmp_dirs[i] && tmp_dirs[i][0] == '/' ? realpath(tmp_dirs[i], NULL) : NULL;
+        if (tmp && agent_path_inside(path, tmp)) {
+            sw_err_set(err, SW_EINVAL, "%s is under %s, which codex's workspace-write sandbox "
+                       "lets tasks write: a task could change the hook", path, tmp);
+            free(tmp);
+            return -1;
+        }
+        free(tmp);
+    }
     return agent_path_check_above(path, "whoever can change a hook runs code with every task",
                                   err);
 }
@@ -151,7 +165,9 @@ agent_hook_error(const agent_hook_end_t *e)
     if (!e->spawned)
         return xasprintf("%s hook could not start: %s", name,
                          e->spawn_error ? e->spawn_error : "?");
-    if (e->stop == AGENT_STOP_CANCEL || e->stop == AGENT_STOP_SHUTDOWN)
+    if (e->stop == AGENT_STOP_SHUTDOWN)
+        return xasprintf("%s hook stopped: the agent was stopping", name);
+    if (e->stop == AGENT_STOP_CANCEL)
         return xasprintf("%s hook cancelled", name);
     if (e->stop == AGENT_STOP_TIMEOUT || e->stop == AGENT_STOP_IDLE)
         return xasprintf("%s hook timed out after %lld s", name,
@@ -225,7 +241,8 @@ int
 agent_hook_test(bool verbose)
 {
     sw_err_t err = { 0 };
-    char dir[] = "/tmp/swarm-hook-test.XXXXXX";
+    /*  Not under /tmp: a hook there is refused (below). */
+    char dir[] = "/var/tmp/swarm-hook-test.XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     char *work = xasprintf("%s/work", dir), *hook = xasprintf("%s/pre", dir),
          *inside = xasprintf("%s/work/pre", dir), *plain = xasprintf("%s/plain", dir);
@@ -276,6 +293,30 @@ agent_hook_test(bool verbose)
     CHECK(agent_hook_check(hook, work, &err) < 0 && strstr(err.msg, "which others can change"));
     CHECK(chmod(dir, 0700) == 0);
     CHECK(agent_hook_check(hook, work, &err) == 0);
+    /*  under /tmp or the agent's TMPDIR, which codex's workspace-write
+     *  sandbox lets a task write: the next task would run its hook */
+    char tdir[] = "/tmp/swarm-hook-test.XXXXXX";
+    CHECK(mkdtemp(tdir) != NULL);
+    char *thook = xasprintf("%s/pre", tdir);
+    CHECK((f = fopen(thook, "w")) != NULL);
+    fclose(f);
+    CHECK(chmod(thook, 0755) == 0);
+    CHECK(agent_hook_check(thook, work, &err) < 0
+          && strstr(err.msg, "is under /tmp, which codex's workspace-write sandbox lets tasks "
+                             "write: a task could change the hook"));
+    const char *old_tmpdir = getenv("TMPDIR");
+    char *saved_tmpdir = old_tmpdir ? xstrdup(old_tmpdir) : NULL;
+    setenv("TMPDIR", dir, 1);
+    CHECK(agent_hook_check(hook, work, &err) < 0 && strstr(err.msg, "is under")
+          && strstr(err.msg, dir));
+    if (saved_tmpdir)
+        setenv("TMPDIR", saved_tmpdir, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved_tmpdir);
+    unlink(thook);
+    rmdir(tdir);
+    free(thook);
 
     /*  the environment: the task's, the hook's SWARM_*, the denylist for
      *  every runner, the agent's own value of a name the task gave up */

@@ -94,6 +94,8 @@ typedef struct {
     int                 sigfd;
     bool                draining;       /*  finishing what runs, then leaving */
     int64_t             drain_deadline; /*  monotonic; 0 = none */
+    int64_t             stop_deadline;  /*  stopping: results of ended runners are stored
+                                            until then (monotonic; 0 = not stopping) */
     char                self_exe[4096]; /*  this binary, for the limits trampoline */
     char               *hooks[AGENT_HOOK_COUNT];
     agent_metrics_t    *metrics;
@@ -116,6 +118,20 @@ s_report(void *ctx, int cmd, const sw_task_t *t, const char *status, int exit_co
                    .exit_code = exit_code, .retryable = retryable };
     sw_ref_pack(&pk, &r, cmd == SW_DONE);
     agent_link_send(self->link, cmd, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/*  USAGE: what a run used so far (agent_run.h says when). */
+static void
+s_report_usage(void *ctx, const sw_usage_msg_t *m)
+{
+    agent_t *self = ctx;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    sw_mp_packer_init(&pk, &sb);
+    sw_usage_msg_pack(&pk, m);
+    agent_link_send(self->link, SW_USAGE, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -183,12 +199,38 @@ s_message(void *ctx, sw_msg_t *m)
 
 /*  --- loop ---------------------------------------------------------------------------- */
 
+/*  Leaving now, but not with a finished task's result: a run whose runner
+ *  has ended (its post-task hook is stopped) is stored first, for at most
+ *  the kill grace and 5 s; the tasks still running are killed on the way
+ *  out and run again. 0 to go on looping, -1 to leave. */
+static int
+s_stop(agent_t *self)
+{
+    int64_t now = sw_now_ms();
+    size_t n = agent_runs_finish_results(self->runs, now);
+    if (n && !self->stop_deadline) {
+        self->stop_deadline = now + self->conf->grace_ms + 5000;
+        if (!self->draining) {
+            self->draining = true;      /*  no new tasks meanwhile */
+            agent_link_send(self->link, SW_DRAIN, "\x80", 1);
+        }
+        log_info("stopping: storing the result of %zu finished task(s) first", n);
+    }
+    if (n && now < self->stop_deadline)
+        return 0;
+    if (n)
+        log_warnx("leaving with %zu finished task result(s) not stored", n);
+    return -1;
+}
+
 static int
 s_on_tick(zloop_t *loop, int timer_id, void *arg)
 {
     agent_t *self = arg;
     int64_t now = sw_now_ms();
     agent_runs_tick(self->runs, now);
+    if (self->stop_deadline)
+        return s_stop(self);
     if (self->draining && agent_runs_count(self->runs) == 0) {
         log_info("drained: every task finished; leaving");
         return -1;
@@ -196,7 +238,7 @@ s_on_tick(zloop_t *loop, int timer_id, void *arg)
     if (self->draining && self->drain_deadline && now >= self->drain_deadline) {
         log_warnx("drain timeout: stopping %zu task(s); the coordinator runs them again",
                   agent_runs_count(self->runs));
-        return -1;
+        return s_stop(self);
     }
     (void) loop;
     (void) timer_id;
@@ -233,7 +275,8 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     }
     log_info("caught signal %d: stopping", (int) si.ssi_signo);
     (void) loop;
-    return -1;
+    /*  a signal while stopping already: leave at once */
+    return self->stop_deadline ? -1 : s_stop(self);
 }
 
 static const char s_usage[] =
@@ -718,6 +761,7 @@ main(int argc, char **argv)
     self.spool = spool;
     self.store = agent_store_new(s_conf.redis, spool);
     self.runs = agent_runs_new(self.loop, &self.run_conf, self.store, s_report, &self);
+    agent_runs_set_usage(self.runs, s_report_usage);
     agent_store_redis(self.store);
     int spooled = agent_runs_unspool(self.runs);
     if (spooled > 0)

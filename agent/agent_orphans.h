@@ -30,7 +30,7 @@ typedef bool (agent_orphans_keep_fn)(pid_t pid, const char *token, void *arg);
 /*  Lists up to MAX children of this process into PIDS; returns how many. */
 size_t agent_orphans_children(pid_t *pids, size_t max);
 
-/*  PID's SWARM_RUN value, whole (a token is AGENTPID:JOB/ID#ATTEMPT, up to
+/*  PID's SWARM_RUN value, whole (a token is AGENTPID:JOB ID#ATTEMPT, up to
  *  ~290 bytes with the longest ids; nothing truncates it) into *token
  *  (caller frees): 1 found, 0 none (*token NULL), -1 the process is gone
  *  or unreadable. */

@@ -32,7 +32,7 @@ typedef struct {
     agent_runs_t *runs;
     sw_task_t     task;
     run_state_t   state;
-    char         *token;        /*  SWARM_RUN: AGENTPID:JOB/ID#ATTEMPT (whole: never cut) */
+    char         *token;        /*  SWARM_RUN: AGENTPID:JOB ID#ATTEMPT (whole: never cut) */
     char         *live;         /*  the SWARM_RUN of the child now running: the runner's
                                     token, or the hook's ("TOKEN pre-task"); NULL */
     /*  prepare and spawn */
@@ -61,6 +61,10 @@ typedef struct {
     bool          ran;          /*  the runner ran: its worktree is captured */
     int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
     int64_t       capture_backoff_ms;
+    /*  usage (issue 18): read from the runner's stdout as it comes */
+    sw_usage_reader_t usage;
+    bool          usage_dirty;  /*  grew since the last USAGE */
+    int64_t       usage_sent_ms;    /*  monotonic: the last USAGE sent */
 } run_t;
 
 struct agent_runs_t {
@@ -68,6 +72,7 @@ struct agent_runs_t {
     const agent_run_conf_t *conf;
     agent_store_t          *store;
     agent_run_report_fn    *report;
+    agent_run_usage_fn     *usage;  /*  or NULL */
     void                   *ctx;
     zlistx_t               *runs;   /*  run_t * */
     bool                    sweep;  /*  look for strays at the next tick */
@@ -100,6 +105,7 @@ s_run_destroy(run_t **run_p)
     json_decref(run->doc);
     json_decref(run->hooks);
     free(run->json);
+    sw_usage_reader_release(&run->usage);
     free(run);
     *run_p = NULL;
 }
@@ -112,6 +118,50 @@ s_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt)
             && (attempt < 0 || r->task.attempt == attempt))
             return r;
     return NULL;
+}
+
+/*  --- usage ---------------------------------------------------------------------- */
+
+static void
+s_usage_send(agent_runs_t *self, run_t *run, bool final)
+{
+    run->usage_dirty = false;
+    run->usage_sent_ms = sw_now_ms();
+    if (!self->usage)
+        return;
+    sw_usage_msg_t m = { .ref = { .job = run->task.job, .id = run->task.id,
+                                  .attempt = run->task.attempt },
+                         .u = run->usage.total, .final = final };
+    self->usage(self->ctx, &m);
+}
+
+/*  codex names no model in its events: the one its config.toml sets
+ *  ($CODEX_HOME, else ~/.codex; a task cannot set CODEX_HOME), which the
+ *  coordinator prices. A small local file, read once per run. */
+static void
+s_codex_model(run_t *run)
+{
+    const char *home = getenv("CODEX_HOME"), *uhome = getenv("HOME");
+    char *path = home && *home ? xasprintf("%s/config.toml", home)
+               : uhome && *uhome ? xasprintf("%s/.codex/config.toml", uhome) : NULL;
+    if (!path)
+        return;
+    sw_buf_t b;
+    sw_buf_init(&b);
+    bool cut = false;
+    if (sw_read_file(path, 65536, &b, &cut) == 0)
+        sw_usage_codex_config_model(b.data, b.len, &run->usage.total);
+    sw_buf_release(&b);
+    free(path);
+}
+
+/*  The runner's stdout as it comes: its usage so far. */
+static void
+s_on_out(void *arg, const char *p, size_t n)
+{
+    run_t *run = arg;
+    if (sw_usage_reader_feed(&run->usage, p, n))
+        run->usage_dirty = true;
 }
 
 /*  --- stage: store ----------------------------------------------------------------- */
@@ -131,6 +181,8 @@ s_store(agent_runs_t *self, run_t *run)
     if (rc < 0)
         return;
     int code = run->exit_code;
+    if (run->usage.seen)
+        s_usage_send(self, run, true);  /*  before DONE: counted before the slot frees */
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
                  run->retryable);
     run->state = RUN_DONE;
@@ -197,6 +249,11 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
         r->error = a->error;
     }
     sw_capture_render(&c->err, errtail);
+    if (sw_usage_reader_end(&run->usage))
+        run->usage_dirty = true;
+    if (run->usage.rejected)
+        log_warnx("task %s/%s: %llu usage reports of its runner ignored (absurd numbers)",
+                  run->task.job, run->task.id, (unsigned long long) run->usage.rejected);
 }
 
 /*  Releases the finished (reaped) child: the run may start the next. */
@@ -266,6 +323,8 @@ s_result(agent_runs_t *self, run_t *run)
     r.output_truncated = a.truncated;
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;
+    if (a.usage && run->usage.total.model[0])     /*  the coordinator prices by it */
+        json_object_set_new(a.usage, "model", json_string(run->usage.total.model));
     r.usage = a.usage;
     run->doc = agent_result_doc(&r);
     agent_answer_release(&a);
@@ -499,6 +558,10 @@ s_spawn(agent_runs_t *self, run_t *run)
         s_result(self, run);
         return;
     }
+    run->child.out_sink = s_on_out;
+    run->child.out_sink_arg = run;
+    if (strcmp(t->runner, "codex") == 0)
+        s_codex_model(run);
     s_watch(self, run, CHILD_TASK, xstrdup(run->token));
     log_debug("started %s/%s attempt %lld: pid %d", t->job, t->id, (long long) t->attempt,
               (int) run->child.pid);
@@ -718,9 +781,11 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
     agent_launch_init(&run->launch);
     run->task = *t;
     sw_task_init(t);
-    run->token = xasprintf("%d:%s/%s#%lld", (int) getpid(), run->task.job, run->task.id,
+    /*  a space, which no id holds, between job and id (coll x/y is not coll/x y) */
+    run->token = xasprintf("%d:%s %s#%lld", (int) getpid(), run->task.job, run->task.id,
                            (long long) run->task.attempt);
     agent_wsrun_init(&run->ws);
+    sw_usage_reader_init(&run->usage, run->task.runner);
     long long busy = 0;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         busy += r->state != RUN_DONE;
@@ -733,6 +798,12 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
         s_ws_prepare(self, run);
     else
         s_start(self, run);
+}
+
+void
+agent_runs_set_usage(agent_runs_t *self, agent_run_usage_fn *fn)
+{
+    self->usage = fn;
 }
 
 void
@@ -753,6 +824,20 @@ agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int64_t a
         log_info("cancelling %s/%s", job, id);
         agent_child_stop(&run->child, AGENT_STOP_CANCEL, sw_now_ms());
     }
+}
+
+size_t
+agent_runs_finish_results(agent_runs_t *self, int64_t now_ms)
+{
+    size_t n = 0;
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        bool post = r->state == RUN_ACTIVE && r->spawned && r->role == CHILD_POST_TASK;
+        if (post && r->child.stop == AGENT_STOP_NONE)
+            agent_child_stop(&r->child, AGENT_STOP_SHUTDOWN, now_ms);
+        n += post || r->state == RUN_STORING
+             || (r->state == RUN_ACTIVE && r->role == CHILD_WS_CAPTURE && r->ran);
+    }
+    return n;
 }
 
 size_t
@@ -840,9 +925,13 @@ s_keep_child(pid_t pid, const char *token, void *arg)
     }
     if (!token && active)
         return true;
-    const char *task = token ? strchr(token, ':') : NULL;
+    /*  "JOB ID#N[ HOOK]" as the logs name tasks: JOB/ID#N */
+    char *task = token && strchr(token, ':') ? xstrdup(strchr(token, ':') + 1) : NULL;
+    if (task && strchr(task, ' '))
+        *strchr(task, ' ') = '/';
     log_warnx("killing process %d that %s left behind", (int) pid,
-              task ? task + 1 : "a finished task");
+              task ? task : "a finished task");
+    free(task);
     return false;
 }
 
@@ -882,6 +971,10 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
                 }
             }
         }
+        /*  Usage as it grows, at most once a second per run: a runner
+         *  printing a line per token costs one message a second. */
+        if (r->usage_dirty && r->state == RUN_ACTIVE && now - r->usage_sent_ms >= 1000)
+            s_usage_send(self, r, r->usage.have_result);   /*  claude's result: it is done */
         if (r->state == RUN_ACTIVE && !r->spawned && r->capture_at && now >= r->capture_at)
             s_ws_capture(self, r);
         else if (r->state == RUN_ACTIVE)

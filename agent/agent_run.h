@@ -52,6 +52,7 @@
 #include "agent_state.h"
 #include "agent_store.h"
 #include "agent_ws.h"
+#include "sw_proto.h"
 #include "sw_task.h"
 
 typedef struct {
@@ -82,11 +83,18 @@ typedef struct {
 typedef void (agent_run_report_fn)(void *ctx, int cmd, const sw_task_t *t, const char *status,
                                    int exit_code, bool retryable);
 
+/*  USAGE (issue 18): what a run's runner (codex, claude) used so far,
+ *  read from its stdout as it comes; sent when it grew, at most once a
+ *  second per run, and once more (final) right before its DONE. */
+typedef void (agent_run_usage_fn)(void *ctx, const sw_usage_msg_t *m);
+
 typedef struct agent_runs_t agent_runs_t;
 
 /*  conf and store are borrowed and must outlive the runs. */
 agent_runs_t *agent_runs_new(zloop_t *loop, const agent_run_conf_t *conf, agent_store_t *store,
                              agent_run_report_fn *report, void *ctx);
+/*  Where USAGE reports go (the ctx of agent_runs_new); NULL: nowhere. */
+void agent_runs_set_usage(agent_runs_t *self, agent_run_usage_fn *fn);
 /*  Kills what still runs (its process group), waits for it, then kills
  *  whatever escaped the groups: nothing started by a task outlives the
  *  agent. */
@@ -105,6 +113,14 @@ void agent_runs_cancel(agent_runs_t *self, const char *job, const char *id, int6
  *  sweep of strays, retrying results Redis did not take, freeing runs
  *  whose DONE went out. */
 void agent_runs_tick(agent_runs_t *self, int64_t now_ms);
+/*  The agent is stopping (a drain timeout, SIGINT, a second SIGTERM): a
+ *  run whose runner has ended holds a final result, which must not be
+ *  thrown away for the task to run again. Stops those runs' post-task
+ *  hooks (recorded as cancelled; once) and returns how many runs still
+ *  hold such a result (post-task, capture, store): the caller goes on
+ *  looping, bounded, until it is 0. Runners still running are left to
+ *  agent_runs_destroy (killed, run again by the coordinator). */
+size_t agent_runs_finish_results(agent_runs_t *self, int64_t now_ms);
 /*  Runs not yet done (running, or their result not yet stored). */
 size_t agent_runs_count(const agent_runs_t *self);
 /*  Appends "JOB\x1fID\x1fATTEMPT" of every run not yet done (HELLO's

@@ -35,6 +35,38 @@ s_status_build(msgpack_packer *pk, void *arg, int64_t offset)
     sw_mp_kv_str(pk, "order", q->order);
 }
 
+/*  "spend: $0.06 of $0.07, 1234 tokens (finished and running tasks)", with
+ *  the budget's state (issue 18); nothing for a job that spent nothing
+ *  and has no cap. */
+static void
+s_spend_line(const msgpack_object *sp)
+{
+    if (!sp || sp->type != MSGPACK_OBJECT_MAP)
+        return;
+    int64_t micro = cli_mp_int(sp, "cost_micro_usd"), tokens = cli_mp_int(sp, "tokens"),
+            max_tokens = cli_mp_int(sp, "max_tokens");
+    const msgpack_object *mc = sw_mp_find(sp, "max_cost_usd");
+    double max_usd = mc && (mc->type == MSGPACK_OBJECT_FLOAT64 || mc->type == MSGPACK_OBJECT_FLOAT32)
+                   ? mc->via.f64 : 0;
+    if (!micro && !tokens && !max_tokens && max_usd <= 0)
+        return;
+    char cost[32], cap[32], buf[256];
+    sw_usage_fmt_usd(cost, sizeof cost, (double) micro / 1e6);
+    sw_usage_fmt_usd(cap, sizeof cap, max_usd);
+    bool unpriced = false;
+    sw_err_t err = { 0 };
+    sw_mp_bool(sp, "unpriced", false, &unpriced, &err);
+    printf("  spend: %s%s%s, %lld tokens", cost, max_usd > 0 ? " of " : "",
+           max_usd > 0 ? cap : "", (long long) tokens);
+    if (max_tokens)
+        printf(" of %lld", (long long) max_tokens);
+    printf(" (finished and running tasks%s)", unpriced ? "; some tokens have no price" : "");
+    const char *out = cli_mp_str(sp, "exhausted", buf, sizeof buf);
+    if (*out)
+        printf("  [%s: on_budget %s]", out, cli_mp_str(sp, "on_budget", cap, sizeof cap));
+    putchar('\n');
+}
+
 int
 cli_status(cli_t *cli, int argc, char **argv)
 {
@@ -116,6 +148,7 @@ cli_status(cli_t *cli, int argc, char **argv)
             total = sw_mp_find(b, "total") ? cli_mp_int(b, "total") : (int64_t) n;
             printf("job %s: %lld task%s%s%s\n", cli_mp_str(b, "job", buf, sizeof buf),
                    (long long) total, total == 1 ? "" : "s", counts[0] ? ": " : "", counts);
+            s_spend_line(sw_mp_find(b, "spend"));
         }
         for (uint32_t i = 0; i < n && (!limit || shown < limit); i++, shown++)
             cli_task_line(&tasks->via.array.ptr[i], now);

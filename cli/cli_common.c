@@ -79,7 +79,7 @@ cli_mp_to_json(const msgpack_object *o)
 void
 cli_print_json(json_t *j)
 {
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     puts(s ? s : "null");
     free(s);
     json_decref(j);

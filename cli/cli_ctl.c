@@ -248,10 +248,20 @@ cli_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv)
 static const char s_init_usage[] =
     "usage: swarm init [--topology hierarchical|mesh|star] [--max-agents N]\n"
     "                  [--strategy NAME] [--namespace NS] [--workspace DIR\n"
-    "                  [--repo-url URL] [--max-snapshot SIZE] [--max-file SIZE]] [--] [JOB]\n"
+    "                  [--repo-url URL] [--max-snapshot SIZE] [--max-file SIZE]]\n"
+    "                  [--max-cost-usd X] [--max-tokens N] [--on-budget stop|finish]\n"
+    "                  [--] [JOB]\n"
     "Creates JOB (or a generated name) and makes it the current job, which\n"
     "spawn, wait, status, results and cancel use when --job is not given.\n"
     "--max-agents caps how many of the job's tasks run at once.\n"
+    "--max-cost-usd X and --max-tokens N cap what the job's codex and claude\n"
+    "tasks spend together (tokens: input + output). A task is dispatched only\n"
+    "while the spend so far (finished tasks plus what running ones reported) is\n"
+    "below every cap; once it reaches one, the queued tasks end skipped with\n"
+    "\"budget exhausted: $X of $Y\", and running ones are stopped (--on-budget\n"
+    "stop, the default) or finish (--on-budget finish). Codex tokens are priced\n"
+    "with the coordinator's price.MODEL table; without a price they count\n"
+    "towards --max-tokens only.\n"
     "With --workspace, every task of the job without a workspace of its own runs\n"
     "on this snapshot, at the top of the work tree unless its --dir says where\n"
     "(swarm diff, apply and outputs bring the work back).\n"
@@ -293,9 +303,12 @@ cli_init(cli_t *cli, int argc, char **argv)
     static const sw_arg_t lo[] = {
         { "topology", 0, true, 't' }, { "max-agents", 0, true, 'm' },
         { "strategy", 0, true, 's' }, { "namespace", 0, true, 'n' }, CLI_WS_ARGS,
+        { "max-cost-usd", 0, true, 'C' }, { "max-tokens", 0, true, 'K' },
+        { "on-budget", 0, true, 'B' },
         { NULL, 0, false, 0 },
     };
     const char *topology = NULL, *strategy = NULL, *ns = NULL, *job = NULL;
+    cli_budget_t budget = { -1, -1, NULL };
     long long max_agents = -1;
     cli_ws_opts_t wso = { 0 };
     int c, rc = 0;
@@ -317,6 +330,7 @@ cli_init(cli_t *cli, int argc, char **argv)
             break;
         case 's': strategy = a.g.arg; break;
         case 'n': ns = a.g.arg; break;
+        case 'C': case 'K': case 'B': rc = cli_budget_option("init", c, a.g.arg, &budget); break;
         CLI_WS_CASES: rc = cli_ws_option("init", c, a.g.arg, &wso); break;
         case 'h': fputs(s_init_usage, stdout); rc = -1; break;
         default: rc = EXIT_USAGE;
@@ -356,6 +370,17 @@ cli_init(cli_t *cli, int argc, char **argv)
         rc = cli_init_call(cli, job, topology, strategy, ns, max_agents, &reply);
     if (rc)
         return rc;
+    if (budget.micro >= 0 || budget.tokens >= 0 || budget.on_budget) {
+        /*  the budget, to the job just made (INIT changes what it names) */
+        char name[SW_MAX_ID + 1];
+        cli_mp_str(reply.body, "job", name, sizeof name);
+        sw_msg_t r2;
+        if ((rc = cli_budget_call(cli, name, &budget, &r2))) {
+            sw_msg_release(&reply);
+            return rc;
+        }
+        sw_msg_release(&r2);
+    }
     if (cli->json)
         cli_print_json(cli_mp_to_json(reply.body));
     else
@@ -813,6 +838,7 @@ cli_wait(cli_t *cli, int argc, char **argv)
     int64_t deadline = timeout_s ? t0 + timeout_s * 1000 : INT64_MAX;
     int64_t since = 0;                  /*  the job's final_seq we have seen */
     int bad = 0;                        /*  final, not succeeded */
+    char budget[256] = "";              /*  "budget exhausted: ..." of a task, if any */
     /*  The ids reported final: a WAIT asked again after a coordinator
      *  restart lists them again. */
     zhashx_t *seen = zhashx_new();
@@ -844,6 +870,10 @@ cli_wait(cli_t *cli, int argc, char **argv)
                 continue;
             zhashx_insert(seen, id, (void *) 1);
             bad += s != SW_TS_SUCCEEDED;
+            char why[256];
+            if (!budget[0] && strncmp(cli_mp_str(t, "reason", why, sizeof why),
+                                      "budget exhausted", 16) == 0)
+                snprintf(budget, sizeof budget, "%s", why);   /*  the cause, named at the end */
             if (!tty && !cli->json && !cli->quiet) {
                 cli_task_line(t, now_wall);
                 fflush(stdout);         /*  a line as each one finishes, also into a pipe */
@@ -891,8 +921,8 @@ cli_wait(cli_t *cli, int argc, char **argv)
             cli_fail(EXIT_TIMEOUT, "wait: --timeout %lld s expired before the tasks finished",
                      timeout_s);
         else if (bad && rc == 0) {
-            cli_fail(EXIT_TASKS_FAILED, "%d task%s did not succeed (swarm results for details)",
-                     bad, bad == 1 ? "" : "s");
+            cli_fail(EXIT_TASKS_FAILED, "%d task%s did not succeed%s%s (swarm results for details)",
+                     bad, bad == 1 ? "" : "s", budget[0] ? ": " : "", budget);
             rc = EXIT_TASKS_FAILED;
         }
         sw_msg_release(&reply);

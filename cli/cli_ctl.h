@@ -41,6 +41,17 @@ int  cli_init_call(cli_t *cli, const char *job, const char *topology, const char
 int  cli_init_ws_call(cli_t *cli, const char *job, const char *topology, const char *strategy,
                       const char *ns, long long max_agents, const sw_task_ws_t *ws,
                       sw_msg_t *reply);
+/*  The job's budget (issue 18): micro-dollars and tokens (-1: not given),
+ *  on_budget stop|finish (NULL: not given). option takes swarm init's
+ *  --max-cost-usd ('C'), --max-tokens ('K'), --on-budget ('B'); pack adds
+ *  its three INIT fields; call sends an INIT of JOB with them alone. */
+typedef struct {
+    int64_t     micro, tokens;
+    const char *on_budget;
+} cli_budget_t;
+int  cli_budget_option(const char *cmd, int c, const char *arg, cli_budget_t *b);
+void cli_budget_pack(msgpack_packer *pk, const cli_budget_t *b);
+int  cli_budget_call(cli_t *cli, const char *job, const cli_budget_t *b, sw_msg_t *reply);
 /*  CANCEL of ids of job (none: the whole job; job NULL: the current one). */
 int  cli_cancel_call(cli_t *cli, const char *job, char **ids, int nids, sw_msg_t *reply);
 

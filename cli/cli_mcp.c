@@ -492,6 +492,74 @@ s_send(json_t *reply)
     json_decref(reply);
 }
 
+/*  Reads one line (with its newline) into line, bytes as they are. A line
+ *  over MCP_MAX_LINE is read to its end but not kept (too_long): getline
+ *  would hold a client's endless line in memory. False at EOF with nothing
+ *  read. */
+static bool
+s_read_line(FILE *in, sw_buf_t *line, bool *too_long)
+{
+    sw_buf_reset(line);
+    *too_long = false;
+    int c;
+    bool any = false;
+    char buf[4096];
+    size_t k = 0;
+    while ((c = getc_unlocked(in)) != EOF) {
+        any = true;
+        if (!*too_long) {
+            buf[k++] = (char) c;
+            if (k == sizeof buf) {
+                sw_buf_add(line, buf, k);
+                k = 0;
+            }
+            if (line->len + k > MCP_MAX_LINE + 2) {     /*  with its CR LF */
+                *too_long = true;
+                sw_buf_release(line);
+                k = 0;
+            }
+        }
+        if (c == '\n')
+            break;
+    }
+    if (k)
+        sw_buf_add(line, buf, k);
+    return any;
+}
+
+/*  Legal JSON that jansson refuses by default: a string holding \u0000,
+ *  which no name, key or text here takes, or an integer beyond 64 bits.
+ *  The request gets its answer (a notification none), not a parse error
+ *  without an id that leaves the client waiting. True when answered so;
+ *  false when the text is not JSON at all. */
+static bool
+s_answer_odd(const char *text, size_t n)
+{
+    json_t *msg = json_loadb(text, n, JSON_ALLOW_NUL, NULL);
+    const char *why = "invalid params: a string holds \\u0000 (NUL), which swarm does not "
+                      "take";
+    if (!msg) {
+        msg = json_loadb(text, n, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
+        why = "invalid params: a number is too large (integers here fit in 64 bits)";
+    }
+    if (!msg)
+        return false;
+    json_t *id = json_object_get(msg, "id");
+    if (json_is_real(id)) {
+        /*  an integer id read as a real: only a huge one stays a real */
+        double d = json_real_value(id);
+        id = d >= -9e15 && d <= 9e15 && d == (double) (json_int_t) d
+             ? json_integer((json_int_t) d) : json_null();
+    }
+    else
+        json_incref(id);
+    if (id)
+        s_send(s_rpc_error(id, -32602, why));
+    json_decref(id);
+    json_decref(msg);
+    return true;
+}
+
 int
 cli_mcp(cli_t *cli, int argc, char **argv)
 {
@@ -539,32 +607,23 @@ cli_mcp(cli_t *cli, int argc, char **argv)
         json_array_extend(m.tools, more);
         json_decref(more);
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, stdin)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        if (n == 0)
-            continue;
-        if ((size_t) n > MCP_MAX_LINE) {
+    sw_buf_t line;
+    sw_buf_init(&line);
+    bool too_long;
+    while (s_read_line(stdin, &line, &too_long)) {
+        size_t n = line.len;
+        while (n > 0 && (line.data[n - 1] == '\n' || line.data[n - 1] == '\r'))
+            n--;
+        if (too_long) {
             s_send(s_rpc_error(NULL, -32700, "message too large"));
             continue;
         }
-        json_t *msg = json_loadb(line, (size_t) n, 0, &jerr);
-        json_t *nul = msg ? NULL : json_loadb(line, (size_t) n, JSON_ALLOW_NUL, NULL);
-        if (nul) {
-            /*  Legal JSON with \u0000 in a string, which no name, key or
-             *  text here takes: the request gets its answer (a
-             *  notification none), not a parse error without an id. */
-            json_t *id = json_object_get(nul, "id");
-            if (id)
-                s_send(s_rpc_error(id, -32602, "invalid params: a string holds \\u0000 "
-                                   "(NUL), which swarm does not take"));
-            json_decref(nul);
+        if (n == 0)
             continue;
-        }
+        json_t *msg = json_loadb(line.data, n, 0, &jerr);
         if (!msg) {
+            if (s_answer_odd(line.data, n))
+                continue;
             char why[300];
             snprintf(why, sizeof why, "parse error: %s", jerr.text);
             s_send(s_rpc_error(NULL, -32700, why));
@@ -579,7 +638,7 @@ cli_mcp(cli_t *cli, int argc, char **argv)
         }
         json_decref(msg);
     }
-    free(line);
+    sw_buf_release(&line);
     json_decref(m.tools);
     if (m.ctl)
         m.ctl->close(cli);

@@ -27,7 +27,7 @@
 
 #define S_JOB \
     "\"job\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":128,\"description\":" \
-    "\"the job (default: the current job, which swarm_init sets)\"}"
+    "\"the job (default: the one this session's swarm_init made, else the current job)\"}"
 #define S_IDS \
     "\"ids\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"minLength\":1," \
     "\"maxLength\":128},\"description\":\"task ids (default: every task of the job)\"}"
@@ -39,7 +39,8 @@
     "task id, unique in the job: letters, digits and . _ - / : @ +\"}," \
     "\"task\":{\"type\":\"string\",\"minLength\":1,\"description\":\"the prompt for a codex " \
     "or claude worker\"}," \
-    "\"command\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"instead " \
+    "\"command\":{\"type\":\"array\",\"minItems\":1,\"items\":{\"type\":\"string\"}," \
+    "\"description\":\"instead " \
     "of a task: the argv of a plain command, run without a shell (agents need --allow-exec)\"}," \
     "\"type\":{\"type\":\"string\",\"enum\":[\"coder\",\"tester\",\"reviewer\",\"docs\"," \
     "\"architect\",\"cmd\"],\"description\":\"reviewer and architect run codex read-only\"}," \
@@ -148,7 +149,8 @@ s_err(char *err, size_t errlen, const char *msg)
     return NULL;
 }
 
-/*  The job to act on: the argument, else the current job in Redis. */
+/*  The job to act on: the argument (the session's job when the call named
+ *  none, s_call), else the current job in Redis. */
 static char *
 s_job(cli_t *cli, json_t *args, int *code)
 {
@@ -407,7 +409,7 @@ s_logs(cli_t *cli, json_t *args, char *err, size_t errlen)
 }
 
 static json_t *
-s_call(cli_t *cli, const char *tool, json_t *args, char *err, size_t errlen)
+s_call_job(cli_t *cli, const char *tool, json_t *args, char *err, size_t errlen)
 {
     cli_clear_error();
     err[0] = '\0';
@@ -481,6 +483,33 @@ s_call(cli_t *cli, const char *tool, json_t *args, char *err, size_t errlen)
     return out;
 }
 
+/*  The job this session's last swarm_init made: its other tools' default.
+ *  Redis's current job is shared by every client, so two coordinating
+ *  sessions at once (or a person's `swarm init` meanwhile) sent one's
+ *  spawns into the other's job, and its wait and cancel with them. */
+static char *s_session_job;
+
+static json_t *
+s_call(cli_t *cli, const char *tool, json_t *args, char *err, size_t errlen)
+{
+    bool init = strcmp(tool, "swarm_init") == 0;
+    /*  swarm_cancel {} stays an error: the whole job only when named */
+    bool fill = !init && s_session_job && !json_object_get(args, "job")
+                && (strcmp(tool, "swarm_cancel") != 0 || json_array_size(json_object_get(args,
+                                                                                     "ids")));
+    json_t *a = fill ? json_copy(args) : json_incref(args);
+    if (fill)
+        json_object_set_new(a, "job", json_string(s_session_job));
+    json_t *out = s_call_job(cli, tool, a, err, errlen);
+    json_decref(a);
+    const char *job = init ? json_string_value(json_object_get(out, "job")) : NULL;
+    if (job) {
+        free(s_session_job);
+        s_session_job = xstrdup(job);
+    }
+    return out;
+}
+
 static json_t *
 s_open(cli_t *cli)
 {
@@ -498,6 +527,8 @@ s_open(cli_t *cli)
 static void
 s_close(cli_t *cli)
 {
+    free(s_session_job);
+    s_session_job = NULL;
     cli_disconnect(cli);
     zsys_shutdown();
 }

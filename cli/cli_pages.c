@@ -17,7 +17,7 @@ s_members(json_t *o, bool *first)
         json_t *kj = json_string(key);
         char *ks = json_dumps(kj, JSON_ENCODE_ANY);
         json_decref(kj);
-        char *vs = json_dumps(v, JSON_ENCODE_ANY | JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *vs = json_dumps(v, JSON_ENCODE_ANY | JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         /*  nested lines one level deeper */
         printf("%s\n  %s: ", *first ? "" : ",", ks ? ks : "\"?\"");
         for (const char *p = vs ? vs : "null"; *p; p++) {
@@ -67,7 +67,7 @@ cli_print_listing(cli_t *cli, int cmd, cli_page_req_fn *build, void *arg, int64_
             /*  As cli_print_json would print it inside the document
              *  (JSON_INDENT(2)): scripts that grep it see the same lines. */
             json_t *t = cli_mp_to_json(&tasks->via.array.ptr[i]);
-            char *ts = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            char *ts = json_dumps(t, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
             printf("%s\n    ", rows ? "," : "");
             for (const char *p = ts ? ts : "null"; *p; p++) {
                 putchar(*p);

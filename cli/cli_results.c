@@ -53,9 +53,12 @@ s_first_line(const char *s, char *out, size_t max)
 static const char s_results_usage[] =
     "usage: swarm results [--job JOB] [--json | --markdown]\n"
     "Every task of the job (default: current job) with status, attempt, agent,\n"
-    "duration and the first line of its output or error, then the totals.\n"
+    "duration, tokens and cost (when its runner reported usage) and the first\n"
+    "line of its output or error, then the totals and the job's spend.\n"
     "--json prints the result documents as an array; --markdown a table to\n"
-    "paste into a pull request. Exit 1 when any task did not succeed.\n";
+    "paste into a pull request; each document has `spend` (tokens and cost\n"
+    "over its attempts, cost_usd null without a price). Exit 1 when any task\n"
+    "did not succeed (a budget that ran out is named).\n";
 
 /*  A table cell: pipes escaped, so the row stays a row. */
 static void
@@ -88,11 +91,92 @@ cli_results_docs(cli_t *cli, const char *job, int *code)
 /*  Rows are read from Redis this many at a time. */
 #define S_PAGE 1000
 
+/*  The job's spend, summed over the rows (issue 18). */
+typedef struct {
+    bool       shown;           /*  the table has TOKENS and COST columns */
+    sw_usage_t u;
+    int64_t    micro;
+    bool       unpriced;
+    char       unpriced_model[SW_USAGE_MODEL_MAX];
+    char      *budget_reason;   /*  the first "budget exhausted: ..." seen */
+    long long  budget_skipped;
+} s_spend_t;
+
+/*  "1234", "12.3k", "4.5M": a token count in a column. */
+static void
+s_tokens_text(int64_t n, char *out, size_t len)
+{
+    if (n < 10000)
+        snprintf(out, len, "%lld", (long long) n);
+    else if (n < 1000000)
+        snprintf(out, len, "%.1fk", (double) n / 1e3);
+    else
+        snprintf(out, len, "%.1fM", (double) n / 1e6);
+}
+
+static void
+s_spend_cells(const s_row_t *r, char *tok, size_t tn, char *cost, size_t cn)
+{
+    snprintf(tok, tn, "-");
+    snprintf(cost, cn, "-");
+    if (!r->spend_attempts)
+        return;
+    s_tokens_text(sw_usage_tokens(&r->spend), tok, tn);
+    if (r->spend_unpriced && r->spend_micro == 0)
+        snprintf(cost, cn, "no price");
+    else {
+        sw_usage_fmt_usd(cost, cn, (double) r->spend_micro / 1e6);
+        if (r->spend_unpriced)
+            strncat(cost, "+", cn - strlen(cost) - 1);
+    }
+}
+
+static void
+s_spend_count(s_spend_t *sp, const s_row_t *r)
+{
+    sp->u.input += r->spend.input;
+    sp->u.cached += r->spend.cached;
+    sp->u.output += r->spend.output;
+    sp->micro += r->spend_micro;
+    if (r->spend_unpriced && !sp->unpriced) {
+        sp->unpriced = true;
+        snprintf(sp->unpriced_model, sizeof sp->unpriced_model, "%s",
+                 r->spend.model[0] ? r->spend.model : "(not named by the runner)");
+    }
+    if (r->reason && strncmp(r->reason, "budget exhausted", 16) == 0) {
+        if (!sp->budget_reason)
+            sp->budget_reason = xstrdup(r->reason);
+        if (r->status && strcmp(r->status, "skipped") == 0)
+            sp->budget_skipped++;
+    }
+}
+
+/*  The totals line of the table: tokens and cost, and what has no price. */
+static void
+s_spend_totals(const s_spend_t *sp, bool md)
+{
+    if (!sp->shown)
+        return;
+    char cost[32];
+    sw_usage_fmt_usd(cost, sizeof cost, (double) sp->micro / 1e6);
+    printf("%sspend: %lld tokens (%lld input, %lld of them cached, %lld output), %s%s%s\n",
+           md ? "\n" : "", (long long) sw_usage_tokens(&sp->u), (long long) sp->u.input,
+           (long long) sp->u.cached, (long long) sp->u.output, cost,
+           sp->unpriced ? " + tokens without a price" : "", md ? "  " : "");
+    if (sp->unpriced)
+        printf("no price for model %s: its tokens are counted, not costed (price.MODEL = "
+               "INPUT, CACHED, OUTPUT in the coordinator's config)\n", sp->unpriced_model);
+}
+
 /*  Prints one row (table, markdown or a JSON array element) and counts it. */
 static void
 s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int counts[SW_TS_COUNT],
-            long long *bad, long long *unfinished, sw_strv_t *named, long long index)
+            long long *bad, long long *unfinished, sw_strv_t *named, long long index,
+            s_spend_t *sp)
 {
+    s_spend_count(sp, r);
+    char tok[32], cost[32];
+    s_spend_cells(r, tok, sizeof tok, cost, sizeof cost);
     int st = sw_tstate_parse(r->status);
     if (st >= 0)
         counts[st]++;
@@ -108,7 +192,7 @@ s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int count
     }
     if (cli->json) {
         json_t *doc = sw_result_doc(r, job);
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         printf("%s\n  ", index ? "," : "");
         for (const char *p = text ? text : "null"; *p; p++) {
             putchar(*p);
@@ -148,6 +232,8 @@ s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int count
                st == SW_TS_SUCCEEDED ? "" : "**", r->attempt,
                r->agent && *r->agent ? r->agent : "-", r->host && *r->host ? r->host : "-",
                dur, code);
+        if (sp->shown)
+            printf("%s | %s | ", tok, cost);
         if (ws)
             printf("%s | ", change);
         s_md_cell(summary);
@@ -156,6 +242,8 @@ s_print_row(cli_t *cli, const char *job, bool md, bool ws, s_row_t *r, int count
     }
     printf("%-28s %-10s %7ld  %-16s %8s %4s  ", r->id, r->status ? r->status : "?",
            r->attempt, r->agent && *r->agent ? r->agent : "-", dur, code);
+    if (sp->shown)
+        printf("%8s %9s  ", tok, cost);
     if (ws)
         printf("%-22s ", change);
     printf("%s\n", summary);
@@ -204,6 +292,7 @@ cli_results(cli_t *cli, int argc, char **argv)
     sw_strv_t named = { 0 };            /*  the first ten that did not succeed */
     int rc = 0;
     bool ws = false, headed = false;
+    s_spend_t sp = { 0 };
     s_row_t *rows = xcalloc(S_PAGE + 1, sizeof *rows);
     for (size_t from = 0; rc == 0 && (from < ids.n || !headed); from += S_PAGE) {
         size_t n = from < ids.n ? (ids.n - from < S_PAGE ? ids.n - from : S_PAGE) : 0;
@@ -215,14 +304,18 @@ cli_results(cli_t *cli, int argc, char **argv)
              *  with each task's diffstat. */
             for (size_t i = 0; i < n && !ws; i++)
                 ws = json_is_object(json_object_get(rows[i].result, "workspace"));
+            /*  ... and one whose tasks reported usage, TOKENS and COST */
+            for (size_t i = 0; i < n && !sp.shown; i++)
+                sp.shown = rows[i].spend_attempts > 0;
             if (md && !cli->json)
                 printf("### swarm job `%s`\n\n| task | status | attempt | agent | host | time | "
-                       "exit | %soutput / error |\n|---|---|---:|---|---|---:|---:|%s---|\n", job,
-                       ws ? "change | " : "", ws ? "---|" : "");
+                       "exit | %s%soutput / error |\n|---|---|---:|---|---|---:|---:|%s%s---|\n",
+                       job, sp.shown ? "tokens | cost | " : "", ws ? "change | " : "",
+                       sp.shown ? "---:|---:|" : "", ws ? "---|" : "");
             else if (!cli->json)
-                printf("%-28s %-10s %7s  %-16s %8s %4s  %s%s\n", "TASK", "STATUS", "ATTEMPT",
-                       "AGENT", "TIME", "EXIT", ws ? "CHANGE                 " : "",
-                       "OUTPUT / ERROR");
+                printf("%-28s %-10s %7s  %-16s %8s %4s  %s%s%s\n", "TASK", "STATUS", "ATTEMPT",
+                       "AGENT", "TIME", "EXIT", sp.shown ? "  TOKENS      COST  " : "",
+                       ws ? "CHANGE                 " : "", "OUTPUT / ERROR");
             else
                 fputs("[", stdout);
             headed = true;
@@ -230,7 +323,7 @@ cli_results(cli_t *cli, int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             if (rc == 0)
                 s_print_row(cli, job, md, ws, &rows[i], counts, &bad, &unfinished, &named,
-                            (long long) (from + i));
+                            (long long) (from + i), &sp);
             sw_result_row_release(&rows[i]);
         }
         fflush(stdout);
@@ -242,6 +335,7 @@ cli_results(cli_t *cli, int argc, char **argv)
         if (cli->json)
             putchar('\n');     /*  cut short: the error is on stderr */
         sw_strv_release(&named);
+        free(sp.budget_reason);
         free(job);
         return rc;
     }
@@ -256,6 +350,7 @@ cli_results(cli_t *cli, int argc, char **argv)
                 first = false;
             }
         printf("%s\n", md ? "**" : "");
+        s_spend_totals(&sp, md);
     }
     if (bad || unfinished) {
         /*  A partial failure is loud: named on stderr, and exit 1. */
@@ -269,9 +364,13 @@ cli_results(cli_t *cli, int argc, char **argv)
         if (unfinished)
             fprintf(stderr, "%s%lld not finished yet", bad ? "; " : " ", unfinished);
         fputc('\n', stderr);
+        if (sp.budget_reason)
+            fprintf(stderr, "swarm: job %s: %s (%lld task%s skipped)\n", job, sp.budget_reason,
+                    sp.budget_skipped, sp.budget_skipped == 1 ? "" : "s");
         rc = EXIT_TASKS_FAILED;
     }
     sw_strv_release(&named);
+    free(sp.budget_reason);
     free(job);
     return rc;
 }

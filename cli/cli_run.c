@@ -1,6 +1,7 @@
 /*  cli_run -- swarm run: plans, command lists, decomposition, job hooks. */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -598,6 +599,13 @@ compiled:
         rc = cli_fail(EXIT_USAGE, "run: invalid job name '%s'", job);
         goto out;
     }
+    /*  The coordinator's rule (INIT), checked before any hook runs */
+    if (plan.strategy && (strlen(plan.strategy) > SW_MAX_ID
+                          || !sw_utf8_clean(plan.strategy, strlen(plan.strategy)))) {
+        rc = cli_fail(EXIT_USAGE, "run: strategy must be UTF-8 text of at most %d bytes; "
+                      "nothing was submitted", SW_MAX_ID);
+        goto out;
+    }
     /*  Each task must fit one request; batches are cut to fit below. */
     sizes = xcalloc(plan.n ? plan.n : 1, sizeof *sizes);
     for (size_t i = 0; i < plan.n; i++) {
@@ -630,7 +638,7 @@ compiled:
         goto out;
     cli_req_t r;
     cli_req_init(&r);
-    msgpack_pack_map(&r.pk, job_ws.commit ? 7 : 6);
+    msgpack_pack_map(&r.pk, job_ws.commit ? 10 : 9);
     sw_mp_kv_str(&r.pk, "job", job);
     if (job_ws.commit) {
         sw_mp_pack_str(&r.pk, "workspace");
@@ -641,6 +649,10 @@ compiled:
     sw_mp_kv_str(&r.pk, "on_failure", plan.halt ? "stop" : "continue");
     sw_mp_kv_str(&r.pk, "topology", plan.topology);
     sw_mp_kv_str(&r.pk, "strategy", plan.strategy);
+    cli_budget_t budget = { plan.max_micro_usd ? plan.max_micro_usd : -1,
+                            plan.max_tokens ? plan.max_tokens : -1,
+                            plan.budget_finish ? "finish" : NULL };
+    cli_budget_pack(&r.pk, &budget);    /*  three fields: max_cost_usd, max_tokens, on_budget */
     sw_msg_t reply;
     rc = cli_call(cli, SW_C_INIT, &r, cli->timeout_ms, &reply);
     if (rc)
@@ -702,6 +714,13 @@ compiled:
                    job, plan.n, plan.n == 1 ? "" : "s", job, job);
         goto out;
     }
+    /*  Submitted: post hooks are the job's `finally` now. A reader of our
+     *  output that quits early (`| head`) must not kill us in the wait or
+     *  the report, before they run; what we print is then lost. */
+    struct sigaction pipe_old, pipe_ign = { .sa_handler = SIG_IGN };
+    sigemptyset(&pipe_ign.sa_mask);
+    if (plan.hooks.npost)
+        sigaction(SIGPIPE, &pipe_ign, &pipe_old);
     if (!cli->json)
         printf("job %s: %zu task%s submitted\n", job, plan.n, plan.n == 1 ? "" : "s");
     char *wargv[] = { "wait", "--job", job, timeout ? "--timeout" : NULL, (char *) timeout, NULL };
@@ -722,6 +741,8 @@ compiled:
         int hrc = s_run_hooks(cli, &plan.hooks, true, &hook_env);
         if (hrc && rc == 0)
             rc = hrc;
+        fflush(stdout);
+        sigaction(SIGPIPE, &pipe_old, NULL);
     }
 out:
     free(sizes);

@@ -297,14 +297,17 @@ sw_hook_run(const sw_hook_spec_t *spec, sw_hook_result_t *res, sw_err_t *err)
     char **envp = s_envp(spec->env, token, &envstore);
 
     /*  SIGINT, SIGTERM, SIGHUP stop the hook before we go: a handler (in
-     *  whichever thread gets it) writes to the self-pipe. */
-    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-    struct sigaction old[3], sa;
+     *  whichever thread gets it) writes to the self-pipe. So does SIGPIPE:
+     *  our output's reader went away (`swarm run | head`), and dying of it
+     *  would leave the hook running, orphaned. */
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+    enum { NSIGS = sizeof sigs / sizeof *sigs };
+    struct sigaction old[NSIGS], sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
     sigemptyset(&sa.sa_mask);
     s_sig_fd = sig[1];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < NSIGS; i++) {
         sigaction(sigs[i], NULL, &old[i]);
         /*  One we were started ignoring (nohup, a shell's background job)
          *  stays ignored. */
@@ -435,7 +438,7 @@ done:
     }
     close(out[0]);
     close(errp[0]);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NSIGS; i++)
         sigaction(sigs[i], &old[i], NULL);
     s_sig_fd = -1;
     close(sig[0]);
@@ -533,6 +536,24 @@ sw_hook_test(bool verbose)
     CHECK(s_run("", 5000, &res, out, "sh", "-c", script, NULL) == 0);
     CHECK(res.status == 0 && !res.timed_out);
     CHECK(!s_alive(tok));
+
+    /*  Our output's reader went away (`swarm run | head -1`): the write
+     *  raises SIGPIPE, which used to kill the caller and leave the hook
+     *  running, orphaned. It stops the hook like a SIGTERM, and we live. */
+    int gone[2];
+    CHECK(pipe(gone) == 0);
+    close(gone[0]);
+    FILE *closed = fdopen(gone[1], "w");
+    CHECK(closed);
+    snprintf(script, sizeof script, "echo one; sleep 100; : %s-e", tok);
+    t0 = sw_now_ms();
+    CHECK(s_run("[pre 1] ", 5000, &res, closed, "sh", "-c", script, NULL) == 0);
+    CHECK(res.interrupted == SIGPIPE && res.status == 128 + SIGPIPE && !res.timed_out);
+    CHECK(sw_now_ms() - t0 < 4000);
+    CHECK(!s_alive(tok));
+    fclose(closed);
+    struct sigaction now;
+    CHECK(sigaction(SIGPIPE, NULL, &now) == 0 && now.sa_handler == SIG_DFL);
 
     /*  killed by a signal */
     CHECK(s_run("", 5000, &res, out, "sh", "-c", "kill -9 $$", NULL) == 0);

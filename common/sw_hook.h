@@ -11,7 +11,8 @@
  *  (setsid, a daemon's double fork), which a child subreaper inherits and
  *  recognises by a token in their environment (SWARM_HOOK_RUN), as the
  *  agent does for tasks (docs/design.md, decision 14). A SIGINT, SIGTERM
- *  or SIGHUP to the caller stops the hook the same way first.
+ *  or SIGHUP to the caller stops the hook the same way first, and so does a
+ *  SIGPIPE (the reader of its output went away: `swarm run | head`).
  *
  *  Blocking: for the swarm CLI, which does nothing else meanwhile. The
  *  caller must not have children of its own that carry the token.

@@ -410,6 +410,12 @@ s_is(char *key, const char *want)
     return same;
 }
 
+char *
+sw_field_usage(int64_t attempt)
+{
+    return xasprintf(SW_FIELD_USAGE_PREFIX "%lld", (long long) attempt);
+}
+
 int
 sw_keys_test(bool verbose)
 {

@@ -57,6 +57,12 @@ void sw_keys_escape(sw_buf_t *out, const char *part);
 char *sw_key_job(const char *job);
 char *sw_key_job_tasks(const char *job);
 char *sw_key_task(const char *job, const char *id);
+/*  The field of swarm:job:{JOB}:task:ID that holds what attempt N used
+ *  (issue 18): "usage:N", its value the usage JSON (sw_usage.h) with
+ *  cost_source. Under the job's hash tag with the task, so a restart
+ *  reads it with the task and counts each attempt once. */
+#define SW_FIELD_USAGE_PREFIX "usage:"
+char *sw_field_usage(int64_t attempt);
 char *sw_key_ns_index(const char *ns);
 char *sw_key_ns_ttl(const char *ns);
 char *sw_key_mem(const char *ns, const char *key);

@@ -19,6 +19,31 @@ s_find(const sw_opt_t *table, const char *name)
     return NULL;
 }
 
+static struct {
+    const char      *name;
+    sw_opt_check_fn *fn;
+} s_checks[8];
+
+void
+sw_opts_set_check(const char *name, sw_opt_check_fn *fn)
+{
+    for (size_t i = 0; i < sizeof s_checks / sizeof s_checks[0]; i++)
+        if (!s_checks[i].name || strcmp(s_checks[i].name, name) == 0) {
+            s_checks[i].name = name;
+            s_checks[i].fn = fn;
+            return;
+        }
+}
+
+static sw_opt_check_fn *
+s_check_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof s_checks / sizeof s_checks[0] && s_checks[i].name; i++)
+        if (strcmp(s_checks[i].name, name) == 0)
+            return s_checks[i].fn;
+    return NULL;
+}
+
 static int
 s_apply(const sw_opt_t *o, void *conf, const char *value, const char *where, sw_err_t *err)
 {
@@ -45,6 +70,11 @@ s_apply(const sw_opt_t *o, void *conf, const char *value, const char *where, sw_
         *(long long *) field = v;
         return 0;
     case SW_OPT_LIST:
+        if (s_check_of(o->name)) {
+            sw_err_t why = { 0 };
+            if (s_check_of(o->name)(value, &why) < 0)
+                return sw_err_set(err, SW_EINVAL, "%s--%s: %s", where, o->name, why.msg);
+        }
         sw_strv_push((sw_strv_t *) field, value);
         return 0;
     }
@@ -88,12 +118,26 @@ s_load_file(const sw_opt_t *table, void *conf, const char *path, sw_err_t *err)
         char where[512];
         snprintf(where, sizeof where, "%s:%d: ", path, lineno);
         const sw_opt_t *o = s_find(table, name);
+        char *dot = o ? NULL : strchr(name, '.');
+        char *joined = NULL;
+        if (dot && value) {
+            /*  LIST.NAME = VALUE: NAME=VALUE added to the list option */
+            *dot = '\0';
+            o = s_find(table, name);
+            if (o && o->kind == SW_OPT_LIST && dot[1])
+                value = joined = xasprintf("%s=%s", dot + 1, value);
+            else {
+                *dot = '.';
+                o = NULL;
+            }
+        }
         if (!o || strcmp(name, "config") == 0)
             rc = sw_err_set(err, SW_EINVAL, "%sunknown setting '%s'", where, name);
         else if (!value && o->kind != SW_OPT_FLAG)
             rc = sw_err_set(err, SW_EINVAL, "%s'%s' needs '= VALUE'", where, name);
         else
             rc = s_apply(o, conf, value, where, err);
+        free(joined);
     }
     fclose(f);
     return rc;
@@ -172,6 +216,12 @@ typedef struct {
     sw_strv_t labels;
 } s_test_conf_t;
 
+static int
+s_test_check(const char *value, sw_err_t *err)
+{
+    return strstr(value, "bad") ? sw_err_set(err, SW_EINVAL, "no 'bad' here") : 0;
+}
+
 int
 sw_opts_test(bool verbose)
 {
@@ -219,6 +269,22 @@ sw_opts_test(bool verbose)
     char *argv4[] = { "prog", "-c", path, NULL };
     CHECK(sw_opts_parse(table, &conf, 3, argv4, "usage", &err) < 0);
     CHECK(strstr(err.msg, ":3: unknown setting 'what'") != NULL);
+    /*  LIST.NAME = VALUE, and a list's check naming the line */
+    sw_strv_release(&conf.labels);
+    f = fopen(path, "w");
+    fputs("label.zone = eu 1\nname.x = 2\n", f);
+    fclose(f);
+    CHECK(sw_opts_parse(table, &conf, 3, argv4, "usage", &err) < 0);
+    CHECK(strstr(err.msg, ":2: unknown setting 'name.x'") != NULL);
+    CHECK(conf.labels.n == 1 && strcmp(conf.labels.v[0], "zone=eu 1") == 0);
+    sw_strv_release(&conf.labels);
+    f = fopen(path, "w");
+    fputs("label.a = 1\n# x\nlabel.b = bad\n", f);
+    fclose(f);
+    sw_opts_set_check("label", s_test_check);
+    CHECK(sw_opts_parse(table, &conf, 3, argv4, "usage", &err) < 0);
+    CHECK(strstr(err.msg, ":3: --label: no 'bad' here") != NULL);
+    sw_opts_set_check("label", NULL);
     unlink(path);
     free(conf.name);
     sw_strv_release(&conf.labels);

@@ -2,7 +2,9 @@
  *
  *  One table drives the command line (getopt_long), the config file given
  *  with -c FILE ("name = value" lines, the same names as the long options,
- *  '#' comments) and --help. Precedence: the defaults the caller put in
+ *  '#' comments) and --help. In a file, "LIST.NAME = VALUE" for a list
+ *  option adds "NAME=VALUE" to it (`price.o3 = 2, 0.5, 8` is `--price
+ *  o3=2, 0.5, 8`). Precedence: the defaults the caller put in
  *  the struct < the file < the command line.
  */
 #ifndef SW_OPTS_H
@@ -29,6 +31,13 @@ typedef struct {
     const char   *arg;          /*  metavariable for --help */
     const char   *help;
 } sw_opt_t;
+
+/*  A check of each value of the list option NAME (0, or -1 with err), run
+ *  as it is parsed, so a refusal names the option or the config file's
+ *  line it came from. At most 8 such checks per process; set before
+ *  sw_opts_parse. */
+typedef int (sw_opt_check_fn)(const char *value, sw_err_t *err);
+void sw_opts_set_check(const char *name, sw_opt_check_fn *fn);
 
 /*  Returns 0; 1 after printing --help or --version; -1 with err on bad
  *  input (unknown option, bad value, unreadable file with line number). */

@@ -41,6 +41,10 @@ typedef struct {
     int64_t         max_agents;
     char           *workspace;  /*  workspace: of every task without its own, or NULL */
     sw_hooks_t      hooks;      /*  hooks: {pre, post, timeout}, run by swarm run */
+    /*  the job's budget (issue 18): 0 = no cap; budget_finish: on_budget finish */
+    int64_t         max_micro_usd;
+    int64_t         max_tokens;
+    bool            budget_finish;
     sw_plan_task_t *tasks;      /*  in dependency order */
     size_t          n;
 } sw_plan_t;

@@ -2,6 +2,7 @@
 #include "sw_proto.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "sw_selftest.h"
@@ -12,7 +13,7 @@ static const struct {
 } s_cmds[] = {
     { SW_HELLO, "HELLO" }, { SW_WELCOME, "WELCOME" }, { SW_HEARTBEAT, "HEARTBEAT" },
     { SW_TASK, "TASK" }, { SW_ACCEPT, "ACCEPT" }, { SW_DONE, "DONE" },
-    { SW_CANCEL, "CANCEL" }, { SW_DRAIN, "DRAIN" }, { SW_BYE, "BYE" },
+    { SW_CANCEL, "CANCEL" }, { SW_DRAIN, "DRAIN" }, { SW_BYE, "BYE" }, { SW_USAGE, "USAGE" },
     { SW_C_SUBMIT, "SUBMIT" }, { SW_C_STATUS, "STATUS" }, { SW_C_AGENTS, "AGENTS" },
     { SW_C_CANCEL, "CTL_CANCEL" }, { SW_C_WAIT, "WAIT" }, { SW_C_INIT, "INIT" },
     { SW_C_DRAIN, "CTL_DRAIN" },
@@ -125,6 +126,70 @@ sw_ref_unpack(const msgpack_object *m, sw_ref_t *r, bool done, sw_err_t *err)
         }
     }
     return 0;
+}
+
+/*  --- USAGE ------------------------------------------------------------------ */
+
+void
+sw_usage_msg_release(sw_usage_msg_t *m)
+{
+    sw_ref_release(&m->ref);
+    memset(m, 0, sizeof *m);
+}
+
+void
+sw_usage_msg_pack(msgpack_packer *pk, const sw_usage_msg_t *m)
+{
+    msgpack_pack_map(pk, 9);
+    sw_mp_kv_str(pk, "job", m->ref.job);
+    sw_mp_kv_str(pk, "id", m->ref.id);
+    sw_mp_kv_int(pk, "attempt", m->ref.attempt);
+    sw_mp_kv_int(pk, "input_tokens", m->u.input);
+    sw_mp_kv_int(pk, "cached_input_tokens", m->u.cached);
+    sw_mp_kv_int(pk, "output_tokens", m->u.output);
+    sw_mp_kv_int(pk, "cost_micro_usd", m->u.cost_usd < 0 ? -1
+                 : (int64_t) llround(m->u.cost_usd * 1e6));
+    sw_mp_kv_str(pk, "model", m->u.model[0] ? m->u.model : NULL);
+    sw_mp_kv_bool(pk, "final", m->final);
+}
+
+int
+sw_usage_msg_unpack(const msgpack_object *map, sw_usage_msg_t *m, sw_err_t *err)
+{
+    memset(m, 0, sizeof *m);
+    int64_t micro = -1;
+    char *model = NULL;
+    if (sw_ref_unpack(map, &m->ref, false, err) < 0)
+        return -1;
+    if (sw_mp_int(map, "input_tokens", true, 0, SW_USAGE_MAX_TOKENS, &m->u.input, err) < 0
+        || sw_mp_int(map, "cached_input_tokens", false, 0, SW_USAGE_MAX_TOKENS, &m->u.cached,
+                     err) < 0
+        || sw_mp_int(map, "output_tokens", true, 0, SW_USAGE_MAX_TOKENS, &m->u.output, err) < 0
+        || sw_mp_int(map, "cost_micro_usd", false, -1, (int64_t) (SW_USAGE_MAX_USD * 1e6), &micro,
+                     err) < 0
+        || sw_mp_bool(map, "final", false, &m->final, err) < 0)
+        goto fail;
+    const msgpack_object *mo = sw_mp_find(map, "model");
+    if (mo && mo->type != MSGPACK_OBJECT_NIL) {
+        if (sw_mp_str(map, "model", false, &model, err) < 0)
+            goto fail;
+        if (!sw_usage_set_model(&m->u, model)) {
+            sw_err_set(err, SW_EINVAL, "model must be 1..%d bytes of A-Z a-z 0-9 . _ - : / @ + [ ]",
+                       SW_USAGE_MODEL_MAX - 1);
+            goto fail;
+        }
+    }
+    if (m->u.cached > m->u.input) {
+        sw_err_set(err, SW_EINVAL, "cached_input_tokens over input_tokens");
+        goto fail;
+    }
+    m->u.cost_usd = micro < 0 ? -1 : (double) micro / 1e6;
+    free(model);
+    return 0;
+fail:
+    free(model);
+    sw_usage_msg_release(m);
+    return -1;
 }
 
 /*  --- framing ---------------------------------------------------------------- */
@@ -317,6 +382,35 @@ sw_proto_test(bool verbose)
     sw_ref_t ref;
     CHECK(sw_ref_unpack(m.body, &ref, false, &err) < 0);
     CHECK(strstr(err.msg, "'id'") != NULL);
+    sw_msg_release(&m);
+
+    /*  USAGE: a round trip, and absurd numbers refused */
+    msgpack_sbuffer_clear(&sb);
+    sw_usage_msg_t um = { .ref = { .job = "j", .id = "t", .attempt = 2 },
+                          .u = { .input = 1200, .cached = 200, .output = 34, .cost_usd = 0.02,
+                                 .model = "gpt-5-codex" }, .final = true };
+    sw_usage_msg_pack(&pk, &um);
+    sw_usage_msg_t ub;
+    CHECK(s_decode(s_frames(false, SW_PROTO_ID, SW_USAGE, sb.data, sb.size), false, &m, &err) == 0);
+    CHECK(sw_usage_msg_unpack(m.body, &ub, &err) == 0);
+    CHECK(ub.ref.attempt == 2 && ub.u.input == 1200 && ub.u.cached == 200 && ub.u.output == 34
+          && ub.u.cost_usd == 0.02 && strcmp(ub.u.model, "gpt-5-codex") == 0 && ub.final);
+    sw_usage_msg_release(&ub);
+    sw_msg_release(&m);
+    um.u.cached = 5000;         /*  more cached than read */
+    um.u.cost_usd = -1;
+    um.u.model[0] = '\0';
+    msgpack_sbuffer_clear(&sb);
+    sw_usage_msg_pack(&pk, &um);
+    CHECK(s_decode(s_frames(false, SW_PROTO_ID, SW_USAGE, sb.data, sb.size), false, &m, &err) == 0);
+    CHECK(sw_usage_msg_unpack(m.body, &ub, &err) < 0);
+    sw_msg_release(&m);
+    um.u.cached = 0;
+    um.u.output = SW_USAGE_MAX_TOKENS + 1;
+    msgpack_sbuffer_clear(&sb);
+    sw_usage_msg_pack(&pk, &um);
+    CHECK(s_decode(s_frames(false, SW_PROTO_ID, SW_USAGE, sb.data, sb.size), false, &m, &err) == 0);
+    CHECK(sw_usage_msg_unpack(m.body, &ub, &err) < 0);
     sw_msg_release(&m);
 
     /*  DONE must carry a final status */

@@ -12,6 +12,7 @@
 #include <czmq.h>
 
 #include "sw_task.h"
+#include "sw_usage.h"
 
 #define SW_PROTO_ID       "SWARM1"
 #define SW_MAX_FRAME      (8 << 20)     /*  ZMQ_MAXMSGSIZE on every socket */
@@ -20,7 +21,7 @@ typedef enum {
     /*  agent <-> coordinator */
     SW_HELLO = 0x01, SW_WELCOME = 0x02, SW_HEARTBEAT = 0x03, SW_TASK = 0x04,
     SW_ACCEPT = 0x05, SW_DONE = 0x06, SW_CANCEL = 0x07, SW_DRAIN = 0x08,
-    SW_BYE = 0x09,
+    SW_BYE = 0x09, SW_USAGE = 0x0A,
     /*  CLI <-> coordinator (control socket) */
     SW_C_SUBMIT = 0x20, SW_C_STATUS = 0x21, SW_C_AGENTS = 0x22,
     SW_C_CANCEL = 0x23, SW_C_WAIT = 0x24, SW_C_INIT = 0x25, SW_C_DRAIN = 0x26,
@@ -58,6 +59,23 @@ typedef struct {
 void sw_ref_release(sw_ref_t *r);
 void sw_ref_pack(msgpack_packer *pk, const sw_ref_t *r, bool done);
 int  sw_ref_unpack(const msgpack_object *map, sw_ref_t *r, bool done, sw_err_t *err);
+
+/*  USAGE (agent -> coordinator, protocol 1 since issue 18): what one
+ *  attempt used so far, cumulative (a later report replaces an earlier
+ *  one, so a report sent twice is counted once). Costs travel as integer
+ *  micro-dollars (u.cost_usd < 0: the runner reported none). */
+typedef struct {
+    sw_ref_t   ref;             /*  job, id, attempt */
+    sw_usage_t u;
+    bool       final;           /*  the runner is done spending (its final report, or
+                                 *  it exited): a budget stop leaves the run alone */
+} sw_usage_msg_t;
+
+void sw_usage_msg_release(sw_usage_msg_t *m);
+void sw_usage_msg_pack(msgpack_packer *pk, const sw_usage_msg_t *m);
+/*  -1 with err on a missing or mistyped field or absurd numbers (over
+ *  SW_USAGE_MAX_TOKENS, cached over input, a cost over SW_USAGE_MAX_USD). */
+int  sw_usage_msg_unpack(const msgpack_object *map, sw_usage_msg_t *m, sw_err_t *err);
 
 /*  A received, validated message. body lives in up's zone, and its
  *  strings point into frame (msgpack-c does not copy them). */

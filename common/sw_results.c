@@ -3,9 +3,51 @@
 
 #include "sw_keys.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*  One attempt's usage:N field into the row's sums; one that does not
+ *  parse is left out. */
+static void
+s_spend_add(sw_result_row_t *row, const redisReply *v)
+{
+    json_t *o = v->str ? json_loadb(v->str, v->len, 0, NULL) : NULL;
+    sw_usage_t u;
+    sw_err_t err = { 0 };
+    if (sw_usage_from_json(o, &u, &err) == 0) {
+        row->spend.input += u.input;
+        row->spend.cached += u.cached;
+        row->spend.output += u.output;
+        if (u.cost_usd >= 0)
+            row->spend_micro += llround(u.cost_usd * 1e6);
+        else if (sw_usage_tokens(&u) > 0)
+            row->spend_unpriced = true;
+        if (u.model[0])
+            memcpy(row->spend.model, u.model, sizeof u.model);
+        row->spend_attempts++;
+    }
+    json_decref(o);
+}
+
+json_t *
+sw_result_spend_json(const sw_result_row_t *r)
+{
+    if (!r->spend_attempts)
+        return NULL;
+    bool priced = r->spend_micro > 0 || !r->spend_unpriced;
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:i, s:b}",
+                          "tokens", (json_int_t) sw_usage_tokens(&r->spend),
+                          "input_tokens", (json_int_t) r->spend.input,
+                          "cached_input_tokens", (json_int_t) r->spend.cached,
+                          "output_tokens", (json_int_t) r->spend.output,
+                          "cost_usd", priced ? json_real((double) r->spend_micro / 1e6)
+                                             : json_null(),
+                          "model", r->spend.model[0] ? json_string(r->spend.model) : json_null(),
+                          "attempts", r->spend_attempts, "unpriced", r->spend_unpriced);
+    return o;
+}
 
 void
 sw_result_row_fill(sw_result_row_t *row, const redisReply *reply)
@@ -31,6 +73,8 @@ sw_result_row_fill(sw_result_row_t *row, const redisReply *reply)
             row->finished = atoll(v->str);
         else if (strcmp(f, "result") == 0)
             row->result = json_loadb(v->str, v->len, 0, NULL);
+        else if (strncmp(f, SW_FIELD_USAGE_PREFIX, strlen(SW_FIELD_USAGE_PREFIX)) == 0)
+            s_spend_add(row, v);
     }
 }
 
@@ -121,5 +165,7 @@ sw_result_doc(const sw_result_row_t *r, const char *job)
     }
     json_object_set_new(doc, "reason", r->reason && *r->reason ? json_string(r->reason)
                                                                 : json_null());
+    json_t *spend = sw_result_spend_json(r);
+    json_object_set_new(doc, "spend", spend ? spend : json_null());
     return doc;
 }

@@ -12,6 +12,7 @@
 
 #include "sw_mpack.h"
 #include "sw_redis.h"
+#include "sw_usage.h"
 
 /*  One task's hash. Owned strings (NULL when the field is absent). */
 typedef struct {
@@ -23,7 +24,18 @@ typedef struct {
     char   *reason;
     int64_t started, finished;  /*  wall clock ms, 0 when not yet */
     json_t *result;             /*  the agent's result document, or NULL */
+    /*  what its attempts used (the usage:N fields, issue 18), summed */
+    sw_usage_t spend;           /*  cost_usd: of the priced attempts; model: the last named */
+    int64_t spend_micro;        /*  cost in micro-dollars of the priced attempts */
+    int     spend_attempts;     /*  attempts that reported usage */
+    bool    spend_unpriced;     /*  an attempt had tokens and no cost */
 } sw_result_row_t;
+
+/*  The `spend` object of a row (NULL when no attempt reported usage):
+ *  {tokens, input_tokens, cached_input_tokens, output_tokens, cost_usd (null
+ *  when no attempt was priced), model, attempts, unpriced (true: some
+ *  tokens have no price: the cost leaves them out)}. New reference. */
+json_t *sw_result_spend_json(const sw_result_row_t *row);
 
 /*  Fills row from the reply of HGETALL on a task's hash (id untouched). */
 void sw_result_row_fill(sw_result_row_t *row, const redisReply *hgetall);

@@ -359,6 +359,9 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
     if (strcmp(t->runner, "exec") == 0) {
         if (t->argv.n == 0)
             return sw_err_set(err, SW_EINVAL, "task %s: the exec runner needs an argv", t->id);
+        if (!*t->argv.v[0])
+            return sw_err_set(err, SW_EINVAL, "task %s: the program name (argv[0]) is empty",
+                              t->id);
         if (t->prompt)
             return sw_err_set(err, SW_EINVAL, "task %s: the exec runner takes an argv, "
                               "not a prompt", t->id);
@@ -529,6 +532,14 @@ sw_task_test(bool verbose)
     free(bad.type);
     bad.type = NULL;
     CHECK(sw_task_validate(&bad, &err) == 0 && strcmp(bad.runner, "exec") == 0);
+    /*  an empty program name (`spawn -- ''`, MCP command [""]) used to be
+     *  queued, fail with ": No such file or directory" and be retried */
+    free(bad.argv.v[0]);
+    bad.argv.v[0] = xstrdup("");
+    CHECK(sw_task_validate(&bad, &err) < 0
+          && strcmp(err.msg, "task x: the program name (argv[0]) is empty") == 0);
+    free(bad.argv.v[0]);
+    bad.argv.v[0] = xstrdup("true");
     sw_strv_push(&bad.after, "x");
     CHECK(sw_task_validate(&bad, &err) < 0 && strstr(err.msg, "depends on itself"));
     sw_strv_release(&bad.after);

@@ -85,6 +85,34 @@ s_on_hello(coord_server_t *self, sw_msg_t *m)
     sw_hello_release(&h);
 }
 
+/*  USAGE: what an attempt used so far, priced here when the runner gave
+ *  no dollars (coord_budget.c counts it). A report of an attempt that is
+ *  not the one running on this agent is refused. */
+static void
+s_on_usage(coord_server_t *self, coord_agent_t *a, sw_msg_t *m)
+{
+    sw_err_t err = { 0 };
+    sw_usage_msg_t um;
+    if (sw_usage_msg_unpack(m->body, &um, &err) < 0) {
+        self->dropped++;
+        log_warnx("dropped a malformed USAGE from %s: %s", a->id, err.msg);
+        return;
+    }
+    const char *source;
+    int64_t micro = coord_budget_price(&self->prices, &um.u, &source);
+    if (coord_sched_usage(self->sched, a, um.ref.job, um.ref.id, um.ref.attempt, &um.u,
+                          micro, um.final) < 0) {
+        self->usage_stale++;
+        log_info("ignored a stale USAGE for %s/%s attempt %lld from %s", um.ref.job, um.ref.id,
+                 (long long) um.ref.attempt, a->id);
+    }
+    else
+        log_debug("usage of %s/%s attempt %lld: %lld+%lld tokens, %s", um.ref.job, um.ref.id,
+                  (long long) um.ref.attempt, (long long) um.u.input, (long long) um.u.output,
+                  source ? source : "no price");
+    sw_usage_msg_release(&um);
+}
+
 void
 coord_server_agent_msg(coord_server_t *self, sw_msg_t *m)
 {
@@ -140,6 +168,9 @@ coord_server_agent_msg(coord_server_t *self, sw_msg_t *m)
             log_info("ignored a stale DONE for %s/%s attempt %lld from %s", r.job, r.id,
                      (long long) r.attempt, a->id);
         sw_ref_release(&r);
+        break;
+    case SW_USAGE:
+        s_on_usage(self, a, m);
         break;
     case SW_DRAIN:
         log_info("agent %s is draining: no new tasks for it", a->id);

@@ -238,9 +238,44 @@ s_new_job_name(char *out, size_t n)
     snprintf(out, n, "job-%s-%04x", stamp, (unsigned) (zclock_usecs() & 0xffff));
 }
 
+/*  INIT's budget (issue 18): max_cost_micro_usd, max_tokens (0: no cap),
+ *  on_budget stop|finish; -1 / NULL where absent. */
+typedef struct {
+    int64_t micro, tokens;
+    char   *on_budget;
+} s_budget_req_t;
+
+static int
+s_budget_unpack(const msgpack_object *body, s_budget_req_t *b, sw_err_t *err)
+{
+    b->micro = b->tokens = -1;
+    b->on_budget = NULL;
+    if (sw_mp_int(body, "max_cost_micro_usd", false, 0,
+                  (int64_t) (COORD_BUDGET_MAX_USD * 1e6), &b->micro, err) < 0
+        || sw_mp_int(body, "max_tokens", false, 0, COORD_BUDGET_MAX_TOKENS, &b->tokens, err) < 0
+        || sw_mp_str(body, "on_budget", false, &b->on_budget, err) < 0)
+        return -1;
+    if (b->on_budget && strcmp(b->on_budget, "stop") && strcmp(b->on_budget, "finish"))
+        return sw_err_set(err, SW_EINVAL, "on_budget must be stop or finish");
+    return 0;
+}
+
+static void
+s_budget_apply(coord_ctl_t *self, coord_job_t *j, const s_budget_req_t *b)
+{
+    if (b->micro >= 0)
+        j->budget.max_micro_usd = b->micro;
+    if (b->tokens >= 0)
+        j->budget.max_tokens = b->tokens;
+    if (b->on_budget)
+        j->budget.finish = strcmp(b->on_budget, "finish") == 0;
+    coord_sched_budget_check(self->sched, j);  /*  a cap under what it spent already */
+}
+
 static void
 s_on_init(coord_ctl_t *self, sw_msg_t *m)
 {
+    s_budget_req_t budget = { -1, -1, NULL };
     sw_err_t err = { 0 };
     char *job = NULL, *topology = NULL, *strategy = NULL, *ns = NULL, *on_failure = NULL;
     int64_t max_agents = -1;
@@ -251,7 +286,8 @@ s_on_init(coord_ctl_t *self, sw_msg_t *m)
         || sw_mp_str(m->body, "strategy", false, &strategy, &err) < 0
         || sw_mp_str(m->body, "namespace", false, &ns, &err) < 0
         || sw_mp_str(m->body, "on_failure", false, &on_failure, &err) < 0
-        || sw_mp_int(m->body, "max_agents", false, 0, 100000, &max_agents, &err) < 0) {
+        || sw_mp_int(m->body, "max_agents", false, 0, 100000, &max_agents, &err) < 0
+        || s_budget_unpack(m->body, &budget, &err) < 0) {
         ctl_reply_error(self, m->routing, 2, "%s", err.msg);
         goto out;
     }
@@ -268,6 +304,16 @@ s_on_init(coord_ctl_t *self, sw_msg_t *m)
         ctl_reply_error(self, m->routing, 2, "invalid namespace '%s'", ns);
         goto out;
     }
+    /*  Free text, but shown in every job's coordination record (written
+     *  up to four times a second) and status: a name, not a document. */
+    const char *text[][2] = { { "topology", topology }, { "strategy", strategy } };
+    for (size_t i = 0; i < 2; i++)
+        if (text[i][1] && (strlen(text[i][1]) > SW_MAX_ID
+                           || !sw_utf8_clean(text[i][1], strlen(text[i][1])))) {
+            ctl_reply_error(self, m->routing, 2, "%s must be UTF-8 text of at most %d bytes",
+                            text[i][0], SW_MAX_ID);
+            goto out;
+        }
     if (on_failure && strcmp(on_failure, "stop") && strcmp(on_failure, "continue")) {
         ctl_reply_error(self, m->routing, 2, "on_failure must be stop or continue");
         goto out;
@@ -292,6 +338,7 @@ s_on_init(coord_ctl_t *self, sw_msg_t *m)
         j->max_agents = (int) max_agents;
     if (on_failure)
         j->halt = strcmp(on_failure, "stop") == 0;
+    s_budget_apply(self, j, &budget);
     if (ws.commit) {
         sw_task_ws_release(&j->ws);
         j->ws = ws;
@@ -304,6 +351,7 @@ s_on_init(coord_ctl_t *self, sw_msg_t *m)
     sw_mp_kv_str(&r.pk, "job", j->id);
     ctl_reply_send(self, m->routing, &r);
 out:
+    free(budget.on_budget);
     free(job);
     free(topology);
     free(strategy);

@@ -157,15 +157,38 @@ s_pack_cluster(coord_ctl_t *self, msgpack_packer *pk)
     sw_mp_kv_bool(pk, "insecure", self->ops.insecure);
 }
 
+/*  The job's spend and budget (issue 18): "spend": {cost_usd,
+ *  cost_micro_usd, tokens, unpriced, max_cost_usd, max_tokens (0: no cap),
+ *  on_budget, exhausted (the reason, or nil)}. Finished and running
+ *  attempts alike, as reported so far. */
+static void
+s_pack_spend(msgpack_packer *pk, const coord_job_t *j)
+{
+    const coord_budget_t *b = &j->budget;
+    sw_mp_pack_str(pk, "spend");
+    msgpack_pack_map(pk, 8);
+    sw_mp_pack_str(pk, "cost_usd");
+    msgpack_pack_double(pk, (double) b->micro_usd / 1e6);
+    sw_mp_kv_int(pk, "cost_micro_usd", b->micro_usd);
+    sw_mp_kv_int(pk, "tokens", b->tokens);
+    sw_mp_kv_bool(pk, "unpriced", b->unpriced);
+    sw_mp_pack_str(pk, "max_cost_usd");
+    msgpack_pack_double(pk, (double) b->max_micro_usd / 1e6);
+    sw_mp_kv_int(pk, "max_tokens", b->max_tokens);
+    sw_mp_kv_str(pk, "on_budget", b->finish ? "finish" : "stop");
+    sw_mp_kv_str(pk, "exhausted", b->reason);
+}
+
 void
 coord_ctl_pack_status(coord_ctl_t *self, coord_job_t *j, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, j ? 12 : 8);
+    msgpack_pack_map(pk, j ? 13 : 8);
     sw_mp_kv_bool(pk, "ok", true);
     sw_mp_kv_str(pk, "job", j ? j->id : NULL);
     s_pack_cluster(self, pk);
     if (j) {
         sw_mp_kv_int(pk, "max_agents", j->max_agents);
+        s_pack_spend(pk, j);
         ctl_pack_counts(pk, j);
         sw_mp_kv_int(pk, "total", j->ntasks);
         sw_mp_pack_str(pk, "tasks");
@@ -216,11 +239,12 @@ ctl_on_status(coord_ctl_t *self, sw_msg_t *m)
     }
     free(order);
     ctl_reply_t r;
-    ctl_reply_begin(&r, j ? 12 + (next >= 0) : 7);
+    ctl_reply_begin(&r, j ? 13 + (next >= 0) : 7);
     sw_mp_kv_str(&r.pk, "job", j ? j->id : NULL);
     s_pack_cluster(self, &r.pk);
     if (j) {
         sw_mp_kv_int(&r.pk, "max_agents", j->max_agents);
+        s_pack_spend(&r.pk, j);
         ctl_pack_counts(&r.pk, j);
         sw_mp_kv_int(&r.pk, "total", j->ntasks);
         sw_mp_kv_int(&r.pk, "offset", offset);

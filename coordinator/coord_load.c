@@ -1,6 +1,8 @@
 /*  coord_load -- the coordinator's reads of Redis (coord_store.h): the
  *  state after a restart, finished jobs loaded back on demand, and the
  *  results of running tasks nobody claimed. */
+#include <math.h>
+
 #include "coord_store_int.h"
 
 #include <jansson.h>
@@ -217,6 +219,49 @@ s_result_final(const char *json, long long attempt, char *status, size_t n, int 
     return ok;
 }
 
+/*  What each attempt of t used (its usage:N fields; coord_budget.c). A
+ *  field that does not parse is logged and left out. */
+static void
+s_restore_spend(coord_task_t *t, const s_hash_t *h)
+{
+    size_t plen = strlen(SW_FIELD_USAGE_PREFIX);
+    for (size_t k = 0; k + 1 < h->n; k += 2) {
+        if (strncmp(h->kv[k], SW_FIELD_USAGE_PREFIX, plen) != 0)
+            continue;
+        long long attempt = 0;
+        sw_err_t err = { 0 };
+        json_t *o = json_loads(h->kv[k + 1], 0, NULL);
+        sw_usage_t u;
+        if (sw_parse_int(h->kv[k] + plen, 1, INT32_MAX, &attempt) < 0
+            || sw_usage_from_json(o, &u, &err) < 0)
+            log_warnx("task %s/%s: stored usage %s ignored: %s", t->job->id, t->spec.id,
+                      h->kv[k], err.msg[0] ? err.msg : "bad attempt");
+        else {
+            const char *src = json_string_value(json_object_get(o, "cost_source"));
+            coord_sched_spend_restore(t, attempt, &u,
+                                      u.cost_usd < 0 ? -1 : llround(u.cost_usd * 1e6),
+                                      src && strcmp(src, "runner") == 0);
+        }
+        json_decref(o);
+    }
+}
+
+/*  A task finished from its stored result: what the attempt used, as the
+ *  result recorded it (its USAGE may have died with the old coordinator). */
+static void
+s_result_spend(coord_store_t *self, coord_task_t *t, const char *json)
+{
+    json_t *doc = json ? json_loads(json, 0, NULL) : NULL;
+    sw_usage_t u;
+    if (doc && sw_usage_from_result(doc, &u) == 0) {
+        static const sw_prices_t none = { 0 };
+        const char *source;
+        int64_t micro = coord_budget_price(self->prices ? self->prices : &none, &u, &source);
+        coord_sched_usage_result(self->sched, t, t->spec.attempt, &u, micro);
+    }
+    json_decref(doc);
+}
+
 /*  One task from its hash (or its read error). */
 static coord_task_t *
 s_restore_task(coord_store_t *self, coord_sched_t *sched, const char *job, const char *id,
@@ -265,6 +310,10 @@ s_restore_task(coord_store_t *self, coord_sched_t *sched, const char *job, const
                           .exit_code = from_result ? rcode : (int) s_field_ms(h, "exit_code", -1),
                           .reason = reason, .cancel = cancel, .adopt_by_ms = adopt_by_ms };
     coord_task_t *ct = coord_sched_restore(sched, &t, &r);
+    if (ct)
+        s_restore_spend(ct, h);
+    if (ct && from_result)
+        s_result_spend(self, ct, s_field(h, "result"));
     if (ct && from_result) {
         coord_store_task(self, ct);
         zlistx_add_end(done, ct);
@@ -360,6 +409,15 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
         cj->max_agents = atoi(v);
     if ((v = s_rfield(jh, "on_failure")))
         cj->halt = strcmp(v, "stop") == 0;
+    if ((v = s_rfield(jh, "max_cost_usd")) && *v) {
+        double d = strtod(v, NULL);
+        if (isfinite(d) && d > 0 && d <= COORD_BUDGET_MAX_USD)
+            cj->budget.max_micro_usd = llround(d * 1e6);
+    }
+    if ((v = s_rfield(jh, "max_tokens")) && *v)
+        cj->budget.max_tokens = atoll(v) > 0 ? atoll(v) : 0;
+    if ((v = s_rfield(jh, "on_budget")))
+        cj->budget.finish = strcmp(v, "finish") == 0;
     if ((v = s_rfield(jh, "topology")) && *v)
         cj->topology = xstrdup(v);
     if ((v = s_rfield(jh, "strategy")) && *v)
@@ -402,6 +460,8 @@ s_load_job(coord_store_t *self, coord_sched_t *sched, const char *job, int64_t a
     }
     free(page);
     freeReplyObject(ids);
+    if (rc == 0)
+        coord_sched_budget_check(sched, cj);   /*  its spend, as the tasks stored it */
     return rc < 0 ? -1 : loaded;
 }
 
@@ -499,8 +559,10 @@ coord_store_results(coord_store_t *self, zlistx_t *tasks, coord_result_fn *fn, v
                       rs.error[i]);
             fn(arg, t, COORD_RESULT_NONE, NULL, -1);
         }
-        else if (s_result_final(rs.json[i], t->spec.attempt, status, sizeof status, &code))
+        else if (s_result_final(rs.json[i], t->spec.attempt, status, sizeof status, &code)) {
+            s_result_spend(self, t, rs.json[i]);
             fn(arg, t, COORD_RESULT_FINAL, status, code);
+        }
         else
             fn(arg, t, COORD_RESULT_NONE, NULL, -1);
         free(rs.json[i]);

@@ -21,7 +21,8 @@ static const char s_usage[] =
     "                         [--keep-finished S] [--coordination-ttl S]\n"
     "                         [--curve-secret FILE --allowed-agents DIR\n"
     "                         [--admin-keys DIR]] [--insecure] [--metrics ADDR]\n"
-    "                         [--http ADDR [--http-token-file FILE]] [-f] [-v]\n"
+    "                         [--http ADDR [--http-token-file FILE]]\n"
+    "                         [--price MODEL=IN,CACHED,OUT]... [-f] [-v]\n"
     "\n"
     "Takes jobs from the swarm CLI on the control socket and dispatches their\n"
     "tasks over ZeroMQ to swarm-agents with free slots; job state lives in Redis.\n";
@@ -57,6 +58,10 @@ static const sw_opt_t s_opts[] = {
       "serve the read-only web dashboard on ADDR (loopback unless --http-token-file)" },
     { "http-token-file", 0, SW_OPT_STR, offsetof(coord_conf_t, http_token_file), 0, 0, "FILE",
       "the dashboard asks for this token (first line of FILE, 16+ characters)" },
+    { "price", 0, SW_OPT_LIST, offsetof(coord_conf_t, price), 0, 0, "MODEL=IN,CACHED,OUT",
+      "what MODEL's tokens cost, USD per million: input, cached input, output (repeatable; "
+      "in the config file: price.MODEL = IN, CACHED, OUT); codex tasks of a model without "
+      "a price report tokens only" },
     { "insecure", 0, SW_OPT_FLAG, offsetof(coord_conf_t, insecure), 0, 0, NULL,
       "allow plaintext on non-loopback addresses" },
     { "foreground", 'f', SW_OPT_FLAG, offsetof(coord_conf_t, foreground), 0, 0, NULL,
@@ -65,6 +70,16 @@ static const sw_opt_t s_opts[] = {
       "log debug messages" },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL },
 };
+
+/*  A price entry, checked as it is read (the error names its line). */
+static int
+s_price_check(const char *value, sw_err_t *err)
+{
+    sw_prices_t p = { 0 };
+    int rc = sw_prices_add(&p, value, err);
+    sw_prices_release(&p);
+    return rc;
+}
 
 /*  Static so LeakSanitizer sees the option strings as reachable. */
 static coord_conf_t s_conf;
@@ -78,6 +93,7 @@ main(int argc, char **argv)
     s_conf.keep_finished_s = 300;
     s_conf.record_ttl_s = COORD_RECORD_TTL_S;
     sw_err_t err = { 0 };
+    sw_opts_set_check("price", s_price_check);
     int rc = sw_opts_parse(s_opts, &s_conf, argc, argv, s_usage, &err);
     if (rc != 0) {
         if (rc < 0)

@@ -9,6 +9,7 @@
  *  DONEs, time passing (leases, backoff, adoption windows), Redis outages
  *  (writes dropped, TASK messages held, the whole state written again)
  *  and coordinator restarts (the state rebuilt from what "Redis" holds,
+ *  the spend of every attempt of a job with a token budget too),
  *  running tasks claimed by their agents or resolved from stored
  *  results). A small world stands in for the server, the agents and
  *  Redis, with the same rules (a result is fenced by its attempt; a TASK
@@ -19,7 +20,10 @@
  *  lists); credit never negative; a task never held by two agents; a
  *  dependant never dispatched before its dependencies succeeded; a
  *  completion never fired twice; every skip names a dependency that ended
- *  badly; every cancelled task has a reason; attempts within max_attempts.
+ *  badly; every cancelled task has a reason; attempts within max_attempts;
+ *  a job's spend is the sum of its tasks' and nothing of it is dispatched
+ *  once the spend reached its cap; a USAGE is counted only from the run
+ *  that holds the task.
  *  At the end the world heals and drains: every task must end, exactly
  *  once.
  *
@@ -97,6 +101,8 @@ m_store(m_t *m, const coord_task_t *t)
     mt->reason = t->reason ? xstrdup(t->reason) : NULL;
     free(mt->cancel);
     mt->cancel = t->cancel_requested && t->cancel_reason ? xstrdup(t->cancel_reason) : NULL;
+    if (t->spend.attempt > 0 && t->spend.attempt < 8)   /*  its usage:N field */
+        mt->used[t->spend.attempt] = sw_usage_tokens(&t->spend.cur);
 }
 
 /*  Redis is back: the coordinator writes everything again. */
@@ -133,6 +139,11 @@ m_on_dispatch(void *ctx, coord_task_t *t, coord_agent_t *a)
     if (t->spec.attempt > t->spec.max_attempts)
         m_fail(m, "%s/%s dispatched as attempt %lld of %lld", t->job->id, t->spec.id,
                (long long) t->spec.attempt, (long long) t->spec.max_attempts);
+    if (t->job->budget.out || (t->job->budget.max_tokens
+                               && t->job->budget.tokens >= t->job->budget.max_tokens))
+        m_fail(m, "%s/%s dispatched with its job's budget spent (%lld of %lld tokens)",
+               t->job->id, t->spec.id, (long long) t->job->budget.tokens,
+               (long long) t->job->budget.max_tokens);
     m_send_t *o = xcalloc(1, sizeof *o);
     snprintf(o->key, sizeof o->key, "%s\x1f%s", t->job->id, t->spec.id);
     snprintf(o->agent, sizeof o->agent, "%s", a->id);
@@ -225,6 +236,36 @@ m_job_settings(m_t *m, int job)
     coord_job_t *j = coord_sched_job_ensure(m->s, name, 0);
     j->halt = job == 0;             /*  on_failure: stop */
     j->max_agents = job == 2 ? 1 : 0;
+    j->budget.max_tokens = job == 1 ? M_BUDGET : 0;
+}
+
+/*  A USAGE from ma for its first unfinished run: 10 tokens more than its
+ *  last. Counted exactly when the scheduler has that attempt running on
+ *  ma. No randomness: the seeds' sequences stay as they were until one. */
+static void
+m_usage(m_t *m, m_agent_t *ma)
+{
+    m_run_t *r = NULL;
+    for (m_run_t *x = zlistx_first(ma->runs); x && !r; x = zlistx_next(ma->runs))
+        if (!x->finished && !x->cancelled)
+            r = x;
+    if (!r || !ma->alive || ma->silent || !ma->a)
+        return;
+    coord_task_t *t = coord_sched_task(m->s, r->job, r->id);
+    bool holds = t && t->agent == ma->a && t->state == SW_TS_RUNNING
+              && t->spec.attempt == r->attempt;
+    int64_t before = t ? t->job->budget.tokens : 0, mine = t ? t->spend.tokens : 0;
+    sw_usage_t u = { .input = 10 * (r->reports + 1), .cost_usd = -1 };
+    int rc = coord_sched_usage(m->s, ma->a, r->job, r->id, r->attempt, &u, -1, false);
+    if ((rc == 0) != holds)
+        m_fail(m, "a USAGE of %s/%s attempt %lld from %s was %s", r->job, r->id,
+               (long long) r->attempt, ma->id, rc == 0 ? "counted, not its run" : "refused");
+    if (rc == 0) {
+        r->reports++;
+        if (t->job->budget.tokens - before != 10 || t->spend.tokens - mine != 10)
+            m_fail(m, "a USAGE of %s/%s grew the spend by %lld, not 10", r->job, r->id,
+                   (long long) (t->job->budget.tokens - before));
+    }
 }
 
 static bool
@@ -489,10 +530,19 @@ m_restart(m_t *m, const coord_sched_ops_t *ops)
                               .reason = reason, .cancel = mt->cancel,
                               .adopt_by_ms = m->now + M_WINDOW };
         coord_task_t *t = coord_sched_restore(m->s, &spec, &r);
+        for (int a = 1; t && a < 8; a++)
+            if (mt->used[a]) {
+                sw_usage_t u = { .input = mt->used[a], .cost_usd = -1 };
+                coord_sched_spend_restore(t, a, &u, -1, false);
+            }
         if (t && done)
             zlistx_add_end(from_result, t);
     }
     coord_sched_restore_finish(m->s, NULL, 0);
+    zlistx_t *jobs = coord_sched_job_list(m->s);
+    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs))
+        coord_sched_budget_check(m->s, j);
+    zlistx_destroy(&jobs);
     for (coord_task_t *t = zlistx_first(from_result); t; t = zlistx_next(from_result)) {
         m_store(m, t);
         m_on_finished(m, t);
@@ -617,7 +667,8 @@ m_step(m_t *m, const coord_sched_ops_t *ops)
         m_restart(m, ops);
     }
     else {
-        m->op = "nothing";
+        m->op = "usage";
+        m_usage(m, ma);
     }
     m_settle(m);
     m_check(m);

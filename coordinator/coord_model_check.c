@@ -38,6 +38,15 @@ m_check(m_t *m)
             sum += j->counts[k];
         if (sum != j->ntasks)
             m_fail(m, "job %s counts %d of %d tasks", j->id, sum, j->ntasks);
+        int64_t spent = 0;
+        for (int k = 0; k < j->ntasks; k++)
+            spent += j->order[k]->spend.tokens;
+        if (spent != j->budget.tokens || spent < 0)
+            m_fail(m, "job %s spent %lld tokens, its tasks %lld", j->id,
+                   (long long) j->budget.tokens, (long long) spent);
+        if (j->budget.max_tokens && j->budget.tokens >= j->budget.max_tokens && !j->budget.out)
+            m_fail(m, "job %s spent %lld of %lld tokens but is not out of budget", j->id,
+                   (long long) j->budget.tokens, (long long) j->budget.max_tokens);
         for (int k = 0; k < j->nfinal; k++)
             if (j->finals[k]->final_seq != (uint64_t) k + 1 || !SW_TS_FINAL(j->finals[k]->state))
                 m_fail(m, "job %s: finals[%d] is out of order", j->id, k);
@@ -76,6 +85,9 @@ m_check(m_t *m)
                     && SW_TS_FINAL(d->state) && d->state != SW_TS_SUCCEEDED)
                     named = true;
             }
+            if (j->budget.out && t->reason && j->budget.reason
+                && strcmp(t->reason, j->budget.reason) == 0)
+                named = true;           /*  skipped at the job's budget */
             if (t->state == SW_TS_SKIPPED && !named)
                 m_fail(m, "%s/%s skipped without naming its chain: %s", jid, tid,
                        t->reason ? t->reason : "(no reason)");

@@ -10,6 +10,7 @@
 #define M_MAXTASKS  80
 #define M_LEASE     5000
 #define M_WINDOW    15000
+#define M_BUDGET    120         /*  job j1's token cap */
 
 /*  What the world knows of a task: how it was submitted, what "Redis"
  *  holds of it, the result an agent stored, and its completions. */
@@ -27,6 +28,7 @@ typedef struct {
     int         res_status;     /*  -1: no result */
     long long   res_attempt;
     int         fired;          /*  completions, over every coordinator lifetime */
+    int64_t     used[8];        /*  "Redis": tokens each attempt reported (usage:N) */
 } m_task_t;
 
 typedef struct {
@@ -35,6 +37,7 @@ typedef struct {
     bool      cancelled;        /*  a CANCEL reached it */
     bool      finished;         /*  result stored, DONE not yet sent */
     int       status;
+    int       reports;          /*  USAGE sent: each says 10 more tokens */
 } m_run_t;
 
 typedef struct {

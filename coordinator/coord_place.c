@@ -208,6 +208,7 @@ coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
         zlistx_detach_cur(self->halting);
         coord_sched_cancel(self, halt, NULL, halt->halt_reason, wall_ms);
     }
+    sched_budget_run(self, wall_ms);
     int n = 0;
     coord_class_t *c = zlistx_first(self->active);
     while (c && self->free_slots > 0) {
@@ -218,6 +219,14 @@ coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
             coord_job_t *j = t->job;
             if (j->held || (j->max_agents && j->running >= j->max_agents))
                 break;                      /*  the whole class is that job's */
+            if (j->budget.out) {
+                /*  submitted after it ran out: ends at the next dispatch */
+                if (!j->budget.pending) {
+                    j->budget.pending = true;
+                    zlistx_add_end(self->budgets, j);
+                }
+                break;
+            }
             coord_agent_t *a = now_ms < t->not_before_ms ? NULL : s_pick(self, t);
             if (a) {
                 sched_dequeue(self, t);     /*  may free c: t was not its last if next */

@@ -38,6 +38,7 @@ s_job_destroy(coord_job_t **self_p)
     free(j->topology);
     free(j->strategy);
     free(j->halt_reason);
+    free(j->budget.reason);
     sw_task_ws_release(&j->ws);
     free(j);
     *self_p = NULL;
@@ -61,6 +62,7 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     self->names = zhashx_new();
     zhashx_set_destructor(self->names, (zhashx_destructor_fn *) zstr_free);
     self->halting = zlistx_new();
+    self->budgets = zlistx_new();
     self->unadopted = zlistx_new();
     self->cancels = zlistx_new();
     self->stale = zlistx_new();
@@ -80,6 +82,7 @@ coord_sched_destroy(coord_sched_t **self_p)
     zhashx_destroy(&self->classes);
     zlistx_destroy(&self->free);
     zlistx_destroy(&self->halting);
+    zlistx_destroy(&self->budgets);
     zlistx_destroy(&self->unadopted);
     zlistx_destroy(&self->cancels);
     zlistx_destroy(&self->stale);
@@ -122,7 +125,8 @@ coord_sched_njobs(coord_sched_t *self)
 bool
 coord_sched_job_drop(coord_sched_t *self, coord_job_t *j)
 {
-    if (j->nfinal < j->ntasks || j->running > 0 || zlistx_find(self->halting, j))
+    if (j->nfinal < j->ntasks || j->running > 0 || zlistx_find(self->halting, j)
+        || j->budget.pending)
         return false;
     /*  A CANCEL still due for one of its tasks goes nowhere now. */
     for (coord_task_t *t = zlistx_first(self->cancels); t; t = zlistx_next(self->cancels))

@@ -24,6 +24,51 @@
 #include "sw_proto.h"
 
 typedef struct coord_sched_t coord_sched_t;
+
+/*  --- budgets (issue 18; coord_budget.c) -----------------------------------
+ *
+ *  A job may cap its spend in dollars, in tokens, or both. Spend is what
+ *  the agents reported for every attempt of its tasks, finished or still
+ *  running (USAGE is cumulative per attempt: a later report of an attempt
+ *  replaces the earlier one, so nothing is counted twice), priced by the
+ *  coordinator when the runner gave no dollars. Costs are kept in integer
+ *  micro-dollars: $0.02 four times is $0.08 exactly.
+ *
+ *  The rule: a task is dispatched only while the job's spend is below
+ *  every cap. Once spend >= a cap the job is out of budget: its queued and
+ *  waiting tasks end skipped with the reason ("budget exhausted: $0.08 of
+ *  $0.07", or "... tokens"), and its running tasks are stopped with it
+ *  (on_budget stop, the default; but not one whose runner is done spending:
+ *  its last report was final) or finish (on_budget finish). What a task
+ *  will spend is unknown until it reports, so a job overshoots its cap by
+ *  what the tasks running when it is reached spend (under stop: until they
+ *  stop). */
+typedef struct {
+    int64_t  max_micro_usd;     /*  0 = no dollar cap */
+    int64_t  max_tokens;        /*  0 = no token cap */
+    bool     finish;            /*  on_budget: finish (else stop) */
+    bool     out;               /*  a cap was reached */
+    bool     pending;           /*  out, its tasks not yet ended (next dispatch) */
+    char    *reason;            /*  "budget exhausted: ..." once out */
+    int64_t  micro_usd;         /*  spent: every attempt of every task */
+    int64_t  tokens;
+    bool     unpriced;          /*  some attempt had tokens but no cost */
+} coord_budget_t;
+
+#define COORD_BUDGET_MAX_USD    1000000.0       /*  --max-cost-usd at most */
+#define COORD_BUDGET_MAX_TOKENS 1000000000000000LL  /*  --max-tokens at most (10^15) */
+
+/*  One task's spend. */
+typedef struct {
+    int64_t    micro_usd, tokens;   /*  over all its attempts */
+    int64_t    attempt;         /*  the attempt cur is of; 0 = none reported */
+    sw_usage_t cur;             /*  its latest report (cost_usd: priced or the runner's) */
+    int64_t    cur_micro;       /*  cur's cost in micro-dollars; -1 = unknown */
+    bool       runner_cost;     /*  cur's cost is the runner's own (else priced here) */
+    bool       final;           /*  cur is the attempt's last word: its runner is done
+                                 *  spending (a budget stop leaves it alone) */
+    bool       unpriced;        /*  some attempt had tokens and no cost */
+} coord_spend_t;
 typedef struct coord_job_t coord_job_t;
 typedef struct coord_task_t coord_task_t;
 typedef struct coord_agent_t coord_agent_t;
@@ -60,6 +105,7 @@ struct coord_job_t {
     bool       halting;         /*  a task failed: cancel the rest */
     char      *halt_reason;
     sw_task_ws_t ws;            /*  the job's workspace: tasks without one get it */
+    coord_budget_t budget;      /*  its caps and spend (coord_budget.c) */
     int        running;
     int        counts[SW_TS_COUNT];
     int        ntasks;
@@ -104,6 +150,7 @@ struct coord_task_t {
     int64_t        not_before_ms;   /*  retry backoff: not dispatched before (monotonic) */
     int64_t        adopt_by_ms;     /*  restored as running: its agent must claim it by then */
     sw_strv_t      tried;       /*  agents whose attempt failed retryably */
+    coord_spend_t  spend;       /*  what its attempts used (coord_budget.c) */
 };
 
 typedef struct {
@@ -249,7 +296,39 @@ void coord_sched_orphan_later(coord_sched_t *self, coord_task_t *t, int64_t retr
 void coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, int exit_code,
                          int64_t wall_ms);
 
+/*  --- budgets (coord_budget.c) -------------------------------------------- */
+
+/*  What u costs in micro-dollars: the runner's own figure (claude), else
+ *  the price of u->model in prices (codex), else -1 (tokens only).
+ *  *source: "runner", "price", or NULL when unknown. */
+int64_t coord_budget_price(const sw_prices_t *prices, const sw_usage_t *u, const char **source);
+/*  A USAGE from agent a: attempt `attempt` of job/id used u so far, costing
+ *  micro (-1: unknown). 0 when counted; -1 when stale (the task is not
+ *  running that attempt on a: a report of an old attempt is refused) and
+ *  nothing changes. The job's spend grows by the difference with the
+ *  attempt's previous report; the task is persisted (its usage field),
+ *  and the budget checked. */
+int coord_sched_usage(coord_sched_t *self, coord_agent_t *a, const char *job, const char *id,
+                      int64_t attempt, const sw_usage_t *u, int64_t micro, bool final);
+/*  The usage of attempt `attempt` as its stored result recorded it, for a
+ *  task finished from that result (its DONE died with an old
+ *  coordinator): counted like a final USAGE, replacing what that attempt
+ *  reported live. Called before the task is resolved. */
+void coord_sched_usage_result(coord_sched_t *self, coord_task_t *t, int64_t attempt,
+                              const sw_usage_t *u, int64_t micro);
+/*  Restart: attempt's stored usage added to t and its job (every attempt
+ *  of a task once). coord_sched_budget_check after the job's last. */
+void coord_sched_spend_restore(coord_task_t *t, int64_t attempt, const sw_usage_t *u,
+                               int64_t micro, bool runner_cost);
+/*  Whether j's spend reached a cap: then it is out of budget (once), and
+ *  its tasks end at the next dispatch. Returns j->budget.out. */
+bool coord_sched_budget_check(coord_sched_t *self, coord_job_t *j);
+/*  "budget exhausted: $0.08 of $0.07" / "budget exhausted: 1200 of 1000
+ *  tokens" for j as it stands. */
+void coord_budget_reason(const coord_job_t *j, char *out, size_t n);
+
 int coord_sched_test(bool verbose);
+int coord_budget_test(bool verbose);
 /*  The seeded model-based test (coord_model.c): random sequences of
  *  requests, agent and Redis events against the invariants. seeds NULL:
  *  the fixed set CI runs. A failing seed prints itself. */

@@ -38,6 +38,8 @@ struct coord_sched_t {
     size_t     nready;
     zhashx_t  *names;           /*  agent ids and hosts, interned (owns) */
     zlistx_t  *halting;         /*  coord_job_t * to stop at the next dispatch */
+    zlistx_t  *budgets;         /*  coord_job_t * out of budget: their tasks end at the
+                                 *  next dispatch (coord_budget.c) */
     zlistx_t  *unadopted;       /*  coord_task_t * restored as running, not yet claimed */
     zlistx_t  *cancels;         /*  coord_task_t * whose CANCEL goes out at the next
                                  *  dispatch (claimed by an agent inside its HELLO) */
@@ -82,6 +84,11 @@ void sched_unassign(coord_sched_t *self, coord_task_t *t);
 void sched_requeue_or_lose(coord_sched_t *self, coord_task_t *t, const char *why,
                            int64_t wall_ms);
 void sched_agent_destroy(coord_agent_t **self_p);
+
+/*  coord_budget.c */
+/*  Ends the tasks of the jobs that ran out of budget (at the start of a
+ *  dispatch, not from inside a walk of their tasks). */
+void sched_budget_run(coord_sched_t *self, int64_t wall_ms);
 
 /*  coord_restore.c */
 /*  t, restored as running, leaves the list of tasks waiting for their agent. */

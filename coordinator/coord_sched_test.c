@@ -390,6 +390,124 @@ s_test_restored(void)
     return 0;
 }
 
+/*  Budgets (coord_budget.c): the dispatch rule, reports replacing each
+ *  other, stale reports refused, what a stop stops. */
+static sw_usage_t
+s_test_usage(int64_t input, int64_t output)
+{
+    sw_usage_t u = { .input = input, .output = output, .cost_usd = -1 };
+    return u;
+}
+
+static int
+s_test_budget(void)
+{
+    s_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { s_rec_persist, s_rec_dispatch, s_rec_cancel, s_rec_finished,
+                              s_rec_gone, s_rec_stale };
+    coord_sched_t *s = coord_sched_new(&ops, &rec);
+    coord_agent_t *a = s_test_agent(s, "a", 1, NULL);
+    coord_agent_t other_agent = { 0 }, *other = &other_agent;     /*  not the holder */
+    coord_job_t *j = coord_sched_job_ensure(s, "b", 0);
+    j->budget.max_micro_usd = 70000;            /*  $0.07 */
+    coord_task_t *t[10];
+    char id[8];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "b%d", i);
+        t[i] = s_test_submit_to(s, "b", id, NULL);
+    }
+    /*  $0.02 a task, one at a time: dispatched while spend < cap, so the
+     *  4th runs ($0.06 < $0.07) and the job stops at $0.08 */
+    sw_usage_t u = s_test_usage(100, 10);
+    int ran = 0;
+    while (coord_sched_dispatch(s, 0, 0) == 1) {
+        coord_task_t *r = rec.last_dispatch;
+        CHECK(rec.last_agent == a);
+        /*  a live report, then the final one: the second replaces the first */
+        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 1, &u, 5000, false) == 0);
+        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 1, &u, 20000, true) == 0);
+        /*  refused: another attempt, another agent, an absurd report */
+        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 2, &u, 1, false) < 0);
+        CHECK(coord_sched_usage(s, other, "b", r->spec.id, 1, &u, 1, false) < 0);
+        sw_usage_t bad = s_test_usage(-1, 0);
+        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 1, &bad, 1, false) < 0);
+        sw_ref_t done = { .job = "b", .id = r->spec.id, .attempt = 1, .status = "succeeded" };
+        CHECK(coord_sched_done(s, a, &done, 0, 0) == 0);
+        /*  after its DONE, a late report of it is refused */
+        CHECK(coord_sched_usage(s, a, "b", r->spec.id, 1, &u, 999999, true) < 0);
+        ran++;
+    }
+    CHECK(ran == 4 && j->budget.out && j->budget.micro_usd == 80000 && j->budget.tokens == 440);
+    CHECK(j->budget.reason && strcmp(j->budget.reason, "budget exhausted: $0.08 of $0.07") == 0);
+    for (int i = 4; i < 10; i++)
+        CHECK(t[i]->state == SW_TS_SKIPPED && t[i]->reason && j->budget.reason
+              && strcmp(t[i]->reason, j->budget.reason) == 0);
+    CHECK(t[0]->spend.micro_usd == 20000 && t[0]->spend.tokens == 110);
+    /*  a task submitted after the job ran out ends skipped too */
+    coord_task_t *late = s_test_submit_to(s, "b", "late", NULL);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 0 && late->state == SW_TS_QUEUED);
+    coord_sched_dispatch(s, 0, 0);
+    CHECK(late->state == SW_TS_SKIPPED);
+    coord_sched_destroy(&s);
+
+    /*  a token cap reached while two run: the one still spending is
+     *  stopped, the one whose runner is done is not; under finish neither */
+    for (int finish = 0; finish < 2; finish++) {
+        memset(&rec, 0, sizeof rec);
+        s = coord_sched_new(&ops, &rec);
+        a = s_test_agent(s, "a", 2, NULL);
+        j = coord_sched_job_ensure(s, "j", 0);
+        j->budget.max_tokens = 100;
+        j->budget.finish = finish;
+        coord_task_t *x = s_test_submit(s, "x", NULL, NULL), *y = s_test_submit(s, "y", NULL, NULL),
+                     *z = s_test_submit(s, "z", NULL, NULL);
+        CHECK(coord_sched_dispatch(s, 0, 0) == 2);
+        sw_usage_t sixty = s_test_usage(50, 10);
+        CHECK(coord_sched_usage(s, a, "j", "x", 1, &sixty, -1, false) == 0 && !j->budget.out);
+        CHECK(coord_sched_usage(s, a, "j", "y", 1, &sixty, -1, true) == 0 && j->budget.out);
+        CHECK(j->budget.unpriced && j->budget.micro_usd == 0);
+        CHECK(j->budget.reason && strcmp(j->budget.reason, "budget exhausted: 120 of 100 tokens") == 0);
+        coord_sched_dispatch(s, 0, 0);
+        CHECK(z->state == SW_TS_SKIPPED);
+        CHECK(x->cancel_requested == !finish && !y->cancel_requested);
+        CHECK(rec.cancels == !finish);
+        coord_sched_destroy(&s);
+    }
+
+    /*  pricing: the runner's dollars, else the table's, else none; capped */
+    sw_prices_t prices = { 0 };
+    sw_err_t perr = { 0 };
+    CHECK(sw_prices_add(&prices, "m=1000000,1000000,1000000", &perr) == 0);
+    const char *src;
+    sw_usage_t pu = { .input = 2000000, .cached = 1000000, .output = 0, .cost_usd = -1,
+                      .model = "m" };
+    CHECK(coord_budget_price(&prices, &pu, &src) == 2000000000000LL / 2 && strcmp(src, "price") == 0);
+    pu.input = pu.cached = 1;
+    CHECK(coord_budget_price(&prices, &pu, &src) == 1000000 && strcmp(src, "price") == 0);
+    pu.cost_usd = 0.5;
+    CHECK(coord_budget_price(&prices, &pu, &src) == 500000 && strcmp(src, "runner") == 0);
+    pu.cost_usd = -1;
+    snprintf(pu.model, sizeof pu.model, "other");
+    CHECK(coord_budget_price(&prices, &pu, &src) == -1 && !src);
+    sw_prices_release(&prices);
+
+    /*  restart: each attempt's stored usage counted once, the cap seen again */
+    memset(&rec, 0, sizeof rec);
+    s = coord_sched_new(&ops, &rec);
+    j = coord_sched_job_ensure(s, "j", 0);
+    j->budget.max_micro_usd = 50000;
+    coord_task_t *r1 = s_test_submit(s, "r1", NULL, NULL);
+    sw_usage_t ru = s_test_usage(10, 1);
+    coord_sched_spend_restore(r1, 1, &ru, 30000, true);
+    coord_sched_spend_restore(r1, 2, &ru, 30000, true);
+    CHECK(r1->spend.attempt == 2 && r1->spend.micro_usd == 60000 && j->budget.micro_usd == 60000);
+    CHECK(coord_sched_budget_check(s, j) && j->budget.out);
+    coord_sched_dispatch(s, 0, 0);
+    CHECK(r1->state == SW_TS_SKIPPED);
+    coord_sched_destroy(&s);
+    return 0;
+}
+
 int
 coord_sched_test(bool verbose)
 {
@@ -570,5 +688,6 @@ coord_sched_test(bool verbose)
 
     coord_sched_destroy(&s);
     (void) verbose;
-    return s_test_classes() || s_test_chain() || s_test_reasons() || s_test_restored();
+    return s_test_classes() || s_test_chain() || s_test_reasons() || s_test_restored()
+        || s_test_budget();
 }

@@ -515,8 +515,15 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         log_warnx("--insecure: agents connect to %s in plaintext, unauthenticated",
                   conf->listen);
 
+    sw_prices_t prices = { 0 };
+    for (size_t i = 0; i < conf->price.n; i++)
+        if (sw_prices_add(&prices, conf->price.v[i], err) < 0) {
+            sw_prices_release(&prices);
+            return NULL;
+        }
     coord_server_t *self = xcalloc(1, sizeof *self);
     self->conf = *conf;
+    self->prices = prices;
     self->sigfd = -1;
     self->started_ms = sw_wall_ms();
     self->metrics = coord_metrics_new();
@@ -541,6 +548,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
                               s_stale };
     self->sched = coord_sched_new(&ops, self);
     self->store = coord_store_new(self->redis, self->sched);
+    coord_store_set_prices(self->store, &self->prices);
     coord_store_set_record_ttl(self->store, conf->record_ttl_s ? conf->record_ttl_s
                                                                 : COORD_RECORD_TTL_S);
     self->peers = zhashx_new();
@@ -628,6 +636,7 @@ coord_server_destroy(coord_server_t **self_p)
     coord_sched_destroy(&self->sched);
     coord_store_destroy(&self->store);
     sw_redis_destroy(&self->redis);
+    sw_prices_release(&self->prices);
     if (self->sigfd >= 0)
         close(self->sigfd);
     free(self);

@@ -42,6 +42,7 @@ typedef struct {
     char      *metrics;         /*  ADDR of /metrics; NULL = off */
     char      *http;            /*  ADDR of the dashboard; NULL = off */
     char      *http_token_file;
+    sw_strv_t  price;           /*  "MODEL=IN,CACHED,OUT" (issue 18): USD per million tokens */
 } coord_conf_t;
 
 typedef struct coord_server_t coord_server_t;
@@ -81,6 +82,8 @@ struct coord_server_t {
     coord_metrics_t *metrics;   /*  always counted; served with --metrics */
     sw_http_t     *metrics_http;
     coord_web_t   *web;         /*  --http */
+    sw_prices_t    prices;      /*  --price / price.MODEL: what codex tokens cost */
+    uint64_t       usage_stale; /*  USAGE reports refused: not the running attempt */
 };
 
 /*  The job in memory, or loaded from Redis if the coordinator forgot it

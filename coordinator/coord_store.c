@@ -35,6 +35,12 @@ coord_store_new(sw_redis_t *redis, coord_sched_t *sched)
 }
 
 void
+coord_store_set_prices(coord_store_t *self, const sw_prices_t *prices)
+{
+    self->prices = prices;
+}
+
+void
 coord_store_set_record_ttl(coord_store_t *self, int64_t ttl_s)
 {
     self->record_ttl_s = ttl_s;
@@ -117,20 +123,24 @@ coord_store_end(coord_store_t *self)
 void
 coord_store_job(coord_store_t *self, const coord_job_t *j)
 {
-    char created[32], max_agents[32];
+    char created[32], max_agents[32], max_cost[48], max_tokens[32];
     char *key = sw_key_job(j->id);
     json_t *wsj = j->ws.commit ? sw_task_ws_json(&j->ws) : NULL;
     char *ws = wsj ? json_dumps(wsj, JSON_COMPACT) : xstrdup("");
     json_decref(wsj);
     snprintf(created, sizeof created, "%lld", (long long) j->created_ms);
     snprintf(max_agents, sizeof max_agents, "%d", j->max_agents);
+    snprintf(max_cost, sizeof max_cost, "%.6f", (double) j->budget.max_micro_usd / 1e6);
+    snprintf(max_tokens, sizeof max_tokens, "%lld", (long long) j->budget.max_tokens);
     const char *hset[] = { "HSET", key, "created", created, "namespace", j->ns,
                            "max_agents", max_agents,
                            "topology", j->topology ? j->topology : "",
                            "strategy", j->strategy ? j->strategy : "",
                            "on_failure", j->halt ? "stop" : "continue",
-                           "workspace", ws };
-    s_append(self, hset, 16, S_W_JOB, j, NULL, NULL);
+                           "workspace", ws,
+                           "max_cost_usd", max_cost, "max_tokens", max_tokens,
+                           "on_budget", j->budget.finish ? "finish" : "stop" };
+    s_append(self, hset, 22, S_W_JOB, j, NULL, NULL);
     free(key);
     free(ws);
     const char *zadd[] = { "ZADD", SW_KEY_JOBS, created, j->id };
@@ -218,6 +228,20 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                            "cancel", t->cancel_requested && t->cancel_reason
                                      ? t->cancel_reason : "" };
     s_append(self, hset, 20, S_W_TASK, t->job, t, NULL);
+    if (t->spend.attempt > 0) {
+        /*  what the attempt used so far (coord_budget.c): the latest report
+         *  replaces the last, so a restart counts it once */
+        json_t *u = sw_usage_to_json(&t->spend.cur);
+        if (t->spend.cur_micro >= 0)
+            json_object_set_new(u, "cost_source",
+                                json_string(t->spend.runner_cost ? "runner" : "price"));
+        char *field = sw_field_usage(t->spend.attempt), *v = json_dumps(u, JSON_COMPACT);
+        const char *uset[] = { "HSET", key, field, v };
+        s_append(self, uset, 4, S_W_TASK, t->job, t, NULL);
+        free(field);
+        free(v);
+        json_decref(u);
+    }
     free(key);
     coord_records_touch(self->records, t->job->id);
 }

@@ -37,6 +37,8 @@ void coord_store_destroy(coord_store_t **self_p);
  *  the flush after its job changed, at most every
  *  COORD_RECORD_INTERVAL_MS, at once when the job ends. */
 void coord_store_set_record_ttl(coord_store_t *self, int64_t ttl_s);
+/*  The price table a stored result's usage is priced with (borrowed). */
+void coord_store_set_prices(coord_store_t *self, const sw_prices_t *prices);
 
 void coord_store_job(coord_store_t *self, const coord_job_t *j);
 void coord_store_task(coord_store_t *self, coord_task_t *t);

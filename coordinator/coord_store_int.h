@@ -35,6 +35,7 @@ struct coord_store_t {
     coord_records_t *records;   /*  jobs whose coordination record is due */
     int64_t        record_ttl_s;
     bool           record_warned;
+    const sw_prices_t *prices;  /*  the server's: a result's codex usage is priced */
 };
 
 /*  Sends the queued commands and sorts their replies: refusals are kept,

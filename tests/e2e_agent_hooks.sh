@@ -8,8 +8,9 @@
 # left; a cancel during a hook stops it, and the task ends cancelled.
 . "$(dirname "$0")/lib.sh"
 use_redis 97
-H="$T/hooks"            # outside every workdir: tasks cannot change it
-mkdir -p "$H"
+# outside every workdir and /tmp: tasks cannot change it
+H=$(owner_dir) || fail "no owner dir"
+OWNER_DIRS+=("$H")
 cat >"$H/pre" <<'SH'
 #!/bin/sh
 # the node owner's setup: a toolchain file the task reads
@@ -55,7 +56,13 @@ expect 2 "$SWARM_BUILD/swarm-agent" -f --workdir "$T/work-x" --state-dir "$T/sta
     --hook "post-task=$H/post"
 contains "$T/err" "is writable by others (mode 0777)"
 chmod 755 "$H/post"
-ok "a hook under the workdir, of an unknown name or writable by others is refused at start"
+# under /tmp, which codex's workspace-write sandbox lets a task write
+mkdir -p "$T/owner"
+cp "$H/pre" "$T/owner/pre"
+expect 2 "$SWARM_BUILD/swarm-agent" -f --workdir "$T/work-x" --state-dir "$T/state-x" \
+    --hook "pre-task=$T/owner/pre"
+contains "$T/err" "--hook pre-task=$T/owner/pre: $T/owner/pre is under /tmp, which codex's workspace-write sandbox lets tasks write: a task could change the hook"
+ok "a hook under the workdir or /tmp, of an unknown name or writable by others is refused at start"
 
 start_coordinator
 start_agent a1 --slots 2 --allow-exec --pass-env POST_LOG --label hooks=long \
@@ -170,11 +177,11 @@ ok "a cancel during the pre-task hook stops it with its processes; the task ends
 
 # The example pair (examples/hooks): a toolchain file the task reads,
 # removed after it.
-mkdir -p "$T/ex"
-cp "$SWARM_SRC/examples/hooks/pre-task" "$SWARM_SRC/examples/hooks/post-task" "$T/ex/"
-chmod 755 "$T/ex/pre-task" "$T/ex/post-task"
+mkdir -p "$H/ex"
+cp "$SWARM_SRC/examples/hooks/pre-task" "$SWARM_SRC/examples/hooks/post-task" "$H/ex/"
+chmod 755 "$H/ex/pre-task" "$H/ex/post-task"
 start_agent a3 --slots 1 --allow-exec --label hooks=example \
-    --hook "pre-task=$T/ex/pre-task" --hook "post-task=$T/ex/post-task"
+    --hook "pre-task=$H/ex/pre-task" --hook "post-task=$H/ex/post-task"
 wait_agents 3
 expect 0 "$SWARM" spawn --id example --label hooks=example -- cat .swarm-toolchain
 expect 0 "$SWARM" wait --timeout 60 example

@@ -10,7 +10,8 @@ start_agent a1 --slots 1
 start_agent a2 --slots 1
 wait_agents 2
 expect 0 "$SWARM" init drain
-expect 0 "$SWARM" spawn --id long "FAKE:sleep=2 long"
+# long enough that a loaded machine still finds it running when drain is asked
+expect 0 "$SWARM" spawn --id long "FAKE:sleep=6 long"
 wait_status long running
 x=$(task_field long agent)
 y=$([ "$x" = a1 ] && echo a2 || echo a1)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The orphan sweep reads a task's token whole (issue 14, section 5). With
 # a job and a task id of 128 characters (the longest sw_id_valid accepts)
-# the token SWARM_RUN=AGENTPID:JOB/ID#ATTEMPT is about 270 bytes; read into
+# the token SWARM_RUN=AGENTPID:JOB ID#ATTEMPT is about 270 bytes; read into
 # a 128-byte buffer it named no running task, and a live double-forked
 # process of the running task was killed within a second. Now it lives as
 # long as its task, and goes when the task ends.

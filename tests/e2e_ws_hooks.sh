@@ -7,8 +7,9 @@
 # worktree is not captured.
 . "$(dirname "$0")/lib.sh"
 use_redis 78
-H="$T/hooks"            # outside every workdir
-mkdir -p "$H"
+# outside every workdir and /tmp: tasks cannot change it
+H=$(owner_dir) || fail "no owner dir"
+OWNER_DIRS+=("$H")
 cat >"$H/pre" <<'SH'
 #!/bin/sh
 case "$SWARM_TASK_ID" in bad*) echo "no toolchain here" >&2; exit 3 ;; esac

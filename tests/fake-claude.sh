@@ -28,6 +28,7 @@
 #   FAKE:mcp-store=TEXT, FAKE:mcp-search=Q   as in fake-codex.sh, through
 #                       the --mcp-config server
 #   FAKE:no-result      print no result document (exit 0)
+#   FAKE:cost=USD       total_cost_usd of the result (default 0.0123)
 set -u
 die() { echo "fake-claude: $*" >&2; exit 64; }
 unknown() { echo "error: unknown option '$1'" >&2; exit 1; }
@@ -111,13 +112,15 @@ case "$prompt" in *FAKE:is_error*) err=true ;; esac
 case "$prompt" in *FAKE:no-result*) echo "fake-claude: no result" >&2; exit 0 ;; esac
 script='
 import json, sys
-mode, limits, session, err, found, nbytes, sha = sys.argv[1:]
+mode, limits, session, err, found, nbytes, sha, cost = sys.argv[1:]
+cost = float(cost)        # FAKE:cost=USD (default 0.0123); FAKE:cost=1e300 is absurd
 prompt = sys.stdin.buffer.read().decode("utf-8", "replace")[:262144]   # as Node reads stdin
 text = f"claude done ({mode}{limits}) prompt_bytes={nbytes} prompt_sha256={sha}: {prompt}" + (f" mcp: {found}" if found else "")
 print(json.dumps({"type": "result", "subtype": "error_during_execution" if err == "true" else "success",
                   "is_error": err == "true", "duration_ms": 12, "num_turns": 3, "result": text,
-                  "session_id": session, "total_cost_usd": 0.0123,
+                  "session_id": session, "total_cost_usd": cost,
                   "usage": {"input_tokens": 110, "output_tokens": 22, "cache_read_input_tokens": 5}}))
 '
+cost=$(marker cost)
 printf '%s' "$prompt" | python3 -c "$script" "$mode" "$limits" "$session" "$err" "$found" \
-    "$prompt_bytes" "$prompt_sha"
+    "$prompt_bytes" "$prompt_sha" "${cost:-0.0123}"

@@ -219,7 +219,29 @@ else
         "${SWARM_TASK_ID:-?}" "${SWARM_AGENT:-?}" "$prompt_bytes" "$prompt_sha" "$shown" \
         "${mcp_out:+ mcp: $mcp_out}" "$envs${script_out:+ script: $script_out}" > "$last"
 fi
-echo '{"type":"turn.completed","usage":{"input_tokens":1200,"cached_input_tokens":200,"output_tokens":34,"reasoning_output_tokens":5}}'
+# Usage (issue 18): FAKE:usage=IN,CACHED,OUT per turn, FAKE:turns=N turns
+# FAKE:turn-sleep=S apart (usage the agent reports while it runs),
+# FAKE:absurd-usage first prints usage no provider could report.
+usage_line() {
+    u=$(marker usage)
+    in=${u%%,*}; rest=${u#*,}; cached=${rest%%,*}; out=${rest#*,}
+    [ -n "$u" ] || { in=1200; cached=200; out=34; }
+    printf '{"type":"turn.completed","usage":{"input_tokens":%s,"cached_input_tokens":%s,"output_tokens":%s,"reasoning_output_tokens":5}}\n' \
+        "$in" "$cached" "$out"
+}
+case "$prompt" in *FAKE:absurd-usage*)
+    echo '{"type":"turn.completed","usage":{"input_tokens":-40,"output_tokens":7}}'
+    echo '{"type":"turn.completed","usage":{"input_tokens":5000000000000,"output_tokens":1}}' ;;
+esac
+turns=$(marker turns)
+i=1
+while [ "$i" -lt "${turns:-1}" ]; do
+    usage_line
+    ts=$(marker turn-sleep)
+    sleep "${ts:-0}"
+    i=$((i + 1))
+done
+usage_line
 ledger end
 code=$(marker exit)
 [ -z "$code" ] && [ "$script_rc" -ne 0 ] && code=$script_rc

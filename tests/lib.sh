@@ -14,6 +14,15 @@ FAKE_CODEX="$SWARM_SRC/tests/fake-codex.sh"
 TEST_NAME=$(basename "$0" .sh)
 T=$(mktemp -d "/tmp/swarm-$TEST_NAME.XXXXXX")
 PIDS=()
+OWNER_DIRS=()
+
+# owner_dir: prints a new directory outside /tmp for a node owner's files
+# (agent hooks: the agent refuses one under /tmp, which codex's sandbox
+# lets tasks write), removed on exit. Call it as DIR=$(owner_dir), then
+# OWNER_DIRS+=("$DIR") in the test itself (a subshell cannot add it).
+owner_dir() {
+    mktemp -d "/var/tmp/swarm-$TEST_NAME.XXXXXX"
+}
 
 cleanup() {
     local rc=$?
@@ -37,7 +46,7 @@ cleanup() {
             [ -f "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
         done
     fi
-    [ -n "${KEEP_T:-}" ] || rm -rf "$T"
+    [ -n "${KEEP_T:-}" ] || rm -rf "$T" "${OWNER_DIRS[@]}"
     exit "$rc"
 }
 trap cleanup EXIT

@@ -18,6 +18,8 @@ chosen by markers in the newest user text of each request:
                          results), then answer with the tool's reply
   MOCK:mcp-search=Q      first call memory_search, then answer with the hits
   MOCK:http-error        answer HTTP 400 (not retried: the call fails)
+  MOCK:usage=IN,OUT      report IN input and OUT output tokens for each
+                         request (default: $MOCK_USAGE, else 42,7)
   MOCK:hang              accept the request and never answer
   MOCK:coordinate=JOB    act as a coordinating agent with the control tools of
                          `swarm mcp --control`: swarm_init {job: JOB}, then
@@ -34,6 +36,7 @@ model slugs it knows), the mock first calls tool_search for the tool it
 wants, as a real model would.
 Every request body is appended to LOG_FILE (one JSON per line)."""
 import json
+import os
 import re
 import sys
 import threading
@@ -250,8 +253,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def openai(self, body):
         what = self.plan(body)
-        usage = {"input_tokens": 42, "input_tokens_details": None, "output_tokens": 7,
-                 "output_tokens_details": None, "total_tokens": 49}
+        tin, tout = usage_of(body)
+        usage = {"input_tokens": tin, "input_tokens_details": None, "output_tokens": tout,
+                 "output_tokens_details": None, "total_tokens": tin + tout}
         if what[0] == "search":
             n = searches(body) + 1
             item = {"type": "tool_search_call", "call_id": f"search_{n}", "execution": "client",
@@ -274,7 +278,7 @@ class Handler(BaseHTTPRequestHandler):
         start = {"type": "message_start", "message": {
             "id": "msg_1", "type": "message", "role": "assistant", "model": body.get("model", "mock"),
             "content": [], "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": 42, "output_tokens": 1}}}
+            "usage": {"input_tokens": usage_of(body)[0], "output_tokens": 1}}}
         if what[0] == "call":
             n = len(tool_outputs(body)) + 1     # ids unique within a conversation
             block = {"type": "tool_use", "id": f"toolu_{n}", "name": what[1], "input": {}}
@@ -289,8 +293,17 @@ class Handler(BaseHTTPRequestHandler):
                   {"type": "content_block_delta", "index": 0, "delta": delta},
                   {"type": "content_block_stop", "index": 0},
                   {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
-                   "usage": {"output_tokens": 7}},
+                   "usage": {"output_tokens": usage_of(body)[1]}},
                   {"type": "message_stop"}])
+
+
+def usage_of(body):
+    """Tokens (input, output) this request reports (issue 18): MOCK:usage=IN,OUT
+    in the conversation, else $MOCK_USAGE, else 42,7."""
+    m = re.search(r"MOCK:usage=(\d+),(\d+)", json.dumps(body))
+    spec = f"{m.group(1)},{m.group(2)}" if m else os.environ.get("MOCK_USAGE", "42,7")
+    tin, tout = spec.split(",")
+    return int(tin), int(tout)
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -43,6 +43,7 @@
 #include "sw_proto.h"
 #include "sw_redis.h"
 #include "sw_selftest.h"
+#include "sw_usage.h"
 
 static const sw_selftest_t s_tests[] = {
     { "util", sw_util_test },
@@ -76,6 +77,7 @@ static const sw_selftest_t s_tests[] = {
     { "result", agent_result_test },
     { "state", agent_state_test },
     { "agent_hook", agent_hook_test },
+    { "usage", sw_usage_test },
     { NULL, NULL },
 };
 
