@@ -51,6 +51,8 @@ ids=$(json_get "$T/out" "' '.join(sorted(a['id'] for a in d['agents'] if True))"
 [ "$ids" = "a1 a2" ] || fail "registered agents: $ids"
 grep -q "refused HELLO from agent a1: its key is for another agent id" \
     "$T/coordinator.log" || fail "a2's key took a1's id"
+grep -q "it refused our HELLO: its key is for another agent id" "$T/agent-thief.log" \
+    || fail "the refused agent does not say why: $(grep -m1 HELLO "$T/agent-thief.log")"
 grep -q "joined" <(grep -E "agent (rogue|plain|wrongkey) " "$T/coordinator.log") \
     && fail "a stranger joined"
 ok "unknown key, no key, wrong server key and a stolen id are all kept out"
