@@ -22,6 +22,7 @@
  *    swarm:current_job              string
  *    swarm:revoked_keys             set
  *    swarm:namespaces               set     namespace names
+ *    swarm:coordinator              string  the coordinator holding the database (PX)
  *    swarm:job:{JOB}                hash    the job
  *    swarm:job:{JOB}:tasks          list    task ids in submit order
  *    swarm:job:{JOB}:task:ID        hash    a task and its result
@@ -51,6 +52,7 @@
 #define SW_KEY_CURRENT_JOB    "swarm:current_job"
 #define SW_KEY_REVOKED        "swarm:revoked_keys"
 #define SW_KEY_NAMESPACES     "swarm:namespaces"
+#define SW_KEY_COORDINATOR    "swarm:coordinator"     /*  coordinator/coord_lease.h */
 
 /*  Appends part escaped: '%', ':', '{', '}', bytes below 0x20 and 0x7f
  *  become %XX (upper-case hex); every other byte, UTF-8 included, stays. */

@@ -51,7 +51,17 @@ s_on_hello(coord_server_t *self, sw_msg_t *m)
             self->refused++;
             if (self->refused < 10 || log_verbose())
                 log_warnx("refused HELLO from agent %s: %s", h.agent, why);
-            sw_msg_send_empty(self->agents, m->routing, SW_BYE);
+            /*  The reason goes with the BYE: the agent tells this
+             *  refusal from the BYE that asks an unknown connection to
+             *  say HELLO (docs/protocol.md). */
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer pk;
+            sw_mp_packer_init(&pk, &sb);
+            msgpack_pack_map(&pk, 1);
+            sw_mp_kv_str(&pk, "refused", why);
+            sw_msg_send(self->agents, m->routing, SW_BYE, sb.data, sb.size);
+            msgpack_sbuffer_destroy(&sb);
             sw_hello_release(&h);
             return;
         }

@@ -332,6 +332,21 @@ s_pack_running(msgpack_packer *pk, const ctl_waiter_t *w)
     msgpack_sbuffer_destroy(&rows.sb);
 }
 
+/*  The counts of the named tasks only, as ctl_pack_counts packs a job's:
+ *  `wait a` must not say "1/1 finished: 1 succeeded, 2 failed" for the
+ *  job's other tasks. O(n) per reply, n at most SW_MAX_LIST. */
+static void
+s_pack_counts_of(msgpack_packer *pk, coord_task_t *const *v, size_t n)
+{
+    int64_t c[SW_TS_COUNT] = { 0 };
+    for (size_t i = 0; i < n; i++)
+        c[v[i]->state]++;
+    sw_mp_pack_str(pk, "counts");
+    msgpack_pack_map(pk, SW_TS_COUNT);
+    for (int i = 0; i < SW_TS_COUNT; i++)
+        sw_mp_kv_int(pk, sw_tstate_name((sw_tstate_t) i), c[i]);
+}
+
 static void
 s_waiter_reply(coord_ctl_t *self, ctl_waiter_t *w, bool durable)
 {
@@ -383,7 +398,10 @@ s_waiter_reply(coord_ctl_t *self, ctl_waiter_t *w, bool durable)
         sw_mp_kv_int(&r.pk, "next", next);
     if (more)
         sw_mp_kv_bool(&r.pk, "more", true);
-    ctl_pack_counts(&r.pk, j);
+    if (w->ids)
+        s_pack_counts_of(&r.pk, w->idv, w->nid);
+    else
+        ctl_pack_counts(&r.pk, j);
     s_rows_pack(&r.pk, &rows);
     if (w->running > 0)
         s_pack_running(&r.pk, w);

@@ -144,6 +144,17 @@ s_send_outbox(coord_server_t *self)
 static bool
 s_flush(coord_server_t *self)
 {
+    /*  The fence against a second coordinator (coord_lease.h): checked
+     *  before the turn's writes, so one resumed after another took the
+     *  database over stops before it writes. _exit: nothing more may
+     *  reach Redis, not even what a clean shutdown would write. */
+    sw_err_t lost = { 0 };
+    if (self->lease && coord_store_ok(self->store)
+        && coord_lease_keep(self->lease, sw_now_ms(), &lost) < 0) {
+        log_warnx("%s", lost.msg);
+        fprintf(stderr, "swarm-coordinator: %s\n", lost.msg);
+        _exit(1);
+    }
     for (int round = 0; ; round++) {
         if (coord_store_flush(self->store) < 0)
             return false;
@@ -381,10 +392,39 @@ s_orphan(void *arg, coord_task_t *t, coord_result_t what, const char *status, in
     coord_sched_resolve(self->sched, t, done ? status : NULL, exit_code, sw_wall_ms());
 }
 
+/*  How long agents may take to come back to a coordinator that was away
+ *  (restarted or stalled): a lease to notice, then their reconnect
+ *  backoff (up to 8 s). */
+static int64_t
+s_window_ms(const coord_server_t *self)
+{
+    return self->conf.heartbeat_ms * self->conf.liveness * 3 + 5000;
+}
+
 static int
 s_on_sweep(zloop_t *loop, int timer_id, void *arg)
 {
     coord_server_t *self = arg;
+    /*  A gap between sweeps much longer than their period is time this
+     *  coordinator did not run (SIGSTOP, a suspended VM, a starved host).
+     *  Agents went unheard then through no fault of theirs, and the ones
+     *  that reconnected meanwhile have nothing waiting in the socket: move
+     *  every lease on by the stall rather than declare the whole swarm
+     *  dead and run all its tasks again. A loop held by a slow Redis write
+     *  counts the same (its heartbeats are also read just below). */
+    int64_t resumed = sw_now_ms();
+    if (self->last_sweep_ms && resumed - self->last_sweep_ms > 2 * SWEEP_MS) {
+        int64_t stall = resumed - self->last_sweep_ms - SWEEP_MS;
+        int64_t lease = self->conf.heartbeat_ms * self->conf.liveness;
+        /*  Long enough for the agents to have given up on us: they get
+         *  the window a restart gives them to come back (below). */
+        bool long_stall = stall >= lease / 2;
+        coord_sched_stalled(self->sched, stall, long_stall ? resumed + s_window_ms(self) : 0);
+        if (long_stall)
+            log_warnx("the coordinator did not run for %lld ms (stopped, suspended or "
+                      "starved): agents' leases moved on, not expired", (long long) stall);
+    }
+    self->last_sweep_ms = resumed;
     /*  zloop runs due timers before it reads sockets. After the loop was
      *  held (a slow Redis write blocks it up to the command timeout), the
      *  heartbeats that came meanwhile are waiting: read them before an
@@ -574,6 +614,13 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         err->code = SW_EUNREACH;    /*  exit 3, as the CLI: Redis is not usable */
         goto fail;
     }
+    /*  One coordinator per database: a second would write over this one's
+     *  state and run its tasks again (coord_lease.h). */
+    self->lease = coord_lease_acquire(conf->redis, conf->control,
+                                      conf->ownership_ms ? conf->ownership_ms
+                                                         : COORD_LEASE_TTL_MS, err);
+    if (!self->lease)
+        goto fail;
     /*  Never mix key layouts: data of layout 1 is moved to this one
      *  first, data of a newer one refused (sw_keys.h). */
     long moved = 0;
@@ -600,7 +647,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
      *  running a task twice is not. */
     zlistx_t *finished = zlistx_new();
     int loaded = coord_store_load(self->store, self->sched,
-                                  sw_now_ms() + conf->heartbeat_ms * conf->liveness * 3 + 5000,
+                                  sw_now_ms() + s_window_ms(self),
                                   finished);
     /*  What the restored tasks went through is in their job's log already;
      *  those that finished while no coordinator ran say so now. */
@@ -683,6 +730,7 @@ coord_server_destroy(coord_server_t **self_p)
     coord_events_destroy(&self->events);
     coord_store_destroy(&self->store);
     sw_redis_destroy(&self->redis);
+    coord_lease_release(&self->lease);
     sw_prices_release(&self->prices);
     if (self->sigfd >= 0)
         close(self->sigfd);

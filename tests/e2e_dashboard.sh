@@ -169,8 +169,11 @@ TOKEN=$(cat "$T/good.token")
 chmod 600 "$T/good.token"
 TP=$(free_port)
 TH="http://127.0.0.1:$TP"
+# (each coordinator holds a database of its own: a second one on 54 would refuse)
+redis-cli -p "$REDIS_PORT" -n 101 FLUSHDB >/dev/null
+redis-cli -p "$REDIS_PORT" -n 102 FLUSHDB >/dev/null
 "$COORD" -f $(ports) --http "127.0.0.1:$TP" --http-token-file "$T/good.token" \
-    >>"$T/coordinator-token.log" 2>&1 &
+    --redis "${SWARM_REDIS%/*}/101" >>"$T/coordinator-token.log" 2>&1 &
 PIDS+=($!)
 wait_http "$TH/"
 http 401 "$TH/api/agents"
@@ -197,7 +200,7 @@ ok "token: none, wrong, truncated, Basic, in an API query refused; bearer and th
 chmod 644 "$T/good.token"
 AP=$(free_port)
 "$COORD" -f $(ports) --http "0.0.0.0:$AP" --http-token-file "$T/good.token" \
-    >>"$T/coordinator-any.log" 2>&1 &
+    --redis "${SWARM_REDIS%/*}/102" >>"$T/coordinator-any.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$AP/"
 http 401 "http://127.0.0.1:$AP/api/agents"
