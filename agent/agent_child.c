@@ -96,6 +96,8 @@ agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
     c->idle_ms = o->idle_ms;
     c->grace_ms = o->grace_ms;
     c->term_signal = o->term_signal ? o->term_signal : SIGTERM;
+    c->tee = o->tee;
+    c->tee_ctx = o->tee_ctx;
     return 0;
 fail:
     for (int i = 0; i < 2; i++) {
@@ -154,6 +156,8 @@ agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
         ssize_t n = read(fd, buf, sizeof buf);
         if (n > 0) {
             sw_capture_feed(cap, buf, (size_t) n);
+            if (c->tee)
+                c->tee(c->tee_ctx, cap == &c->err, buf, (size_t) n);
             if (cap == &c->out && c->out_sink)
                 c->out_sink(c->out_sink_arg, buf, (size_t) n);
             c->last_output_ms = now_ms;

@@ -52,6 +52,10 @@ typedef struct {
     int64_t      grace_ms;      /*  between term_signal and SIGKILL */
     int          term_signal;
     size_t       out_head, out_tail, err_tail;
+    /*  Sees every byte read from the pipes too (stream 0 stdout, 1
+     *  stderr), after the capture: the live output. May be NULL. */
+    void       (*tee)(void *ctx, int stream, const char *data, size_t n);
+    void        *tee_ctx;
 } agent_child_opts_t;
 
 typedef struct {
@@ -73,6 +77,10 @@ typedef struct {
     int64_t      exited_ms;
     int64_t      duration_ms;
     int          spawn_errno;   /*  why agent_child_spawn failed (posix_spawn's errno) */
+    /*  From the options, or NULL: every byte read from stdout (stream 0)
+     *  and stderr (1), as it comes (the run's live output, agent_live). */
+    void       (*tee)(void *ctx, int stream, const char *data, size_t n);
+    void        *tee_ctx;
     /*  Set by the caller after the spawn, or NULL: every byte read from
      *  stdout, as it comes (the run reads the runner's usage from it). */
     void       (*out_sink)(void *arg, const char *p, size_t n);

@@ -181,21 +181,38 @@ s_on_readable(zloop_t *loop, zsock_t *sock, void *arg)
             break;
         case SW_HEARTBEAT:
             break;
-        case SW_BYE:
-            /*  Welcomed: the coordinator lost us (it restarted, or thought
-             *  us dead): register again at once. Not welcomed: it refused
-             *  our HELLO; asking again at once would only spin. */
+        case SW_BYE: {
+            /*  A BYE with "refused" answers our HELLO: asking again at
+             *  once would only spin. Any other BYE says the coordinator
+             *  does not know this connection (it restarted, or thought us
+             *  dead): say HELLO again, once. Not welcomed, such a BYE
+             *  answers a message sent before our HELLO (heartbeats queued
+             *  while the coordinator was away, delivered in order before
+             *  it), not the HELLO: taking it for a refusal dropped a
+             *  healthy connection for a backoff longer than a lease. A
+             *  coordinator older than this sends a bare BYE to refuse; the
+             *  missing WELCOME then ends in "no answer to HELLO". */
+            char *why = NULL;
+            sw_err_t berr = { 0 };
+            if (sw_mp_str(m.body, "refused", false, &why, &berr) < 0)
+                why = xstrdup(berr.msg);
+            if (why) {
+                char reason[320];
+                snprintf(reason, sizeof reason, "it refused our HELLO: %.256s", why);
+                free(why);
+                s_reconnect_later(self, reason);
+                sw_msg_release(&m);
+                return 0;
+            }
             if (self->welcomed) {
                 log_info("the coordinator asked us to register again");
                 self->welcomed = false;
                 s_hello(self);
             }
-            else {
-                s_reconnect_later(self, "it refused our HELLO (its log says why)");
-                sw_msg_release(&m);
-                return 0;
-            }
+            else
+                log_debug("a BYE for a message sent before our HELLO: ignored");
             break;
+        }
         default:
             self->ops.message(self->ctx, &m);
         }

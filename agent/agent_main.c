@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent_link.h"
+#include "agent_live.h"
 #include "agent_metrics.h"
 #include "agent_orphans.h"
 #include "agent_run.h"
@@ -48,6 +49,7 @@ typedef struct {
     long long  slots;
     long long  grace_ms;
     long long  max_output;
+    long long  log_ttl_s;       /*  live output streams expire after; 0: none kept */
     long long  drain_timeout_s;
     sw_strv_t  labels;
     sw_strv_t  pass_env;
@@ -334,6 +336,9 @@ static const sw_opt_t s_opts[] = {
       "between the stop signal and SIGKILL (default 5000)" },
     { "max-output", 0, SW_OPT_INT, offsetof(agent_conf_t, max_output), 1024, 256 << 20, "BYTES",
       "output kept per task, head + tail (default 1048576)" },
+    { "log-ttl", 0, SW_OPT_INT, offsetof(agent_conf_t, log_ttl_s), 0, 365LL * 86400, "S",
+      "tasks' live output streams in Redis expire S s after their last line (default "
+      "604800, a week; 0: no live output)" },
     { "drain-timeout", 0, SW_OPT_INT, offsetof(agent_conf_t, drain_timeout_s), 0, 7 * 86400, "S",
       "when draining, stop what still runs after S s (default 0: wait)" },
     { "pass-env", 0, SW_OPT_LIST, offsetof(agent_conf_t, pass_env), 0, 0, "NAME|PREFIX*",
@@ -455,6 +460,7 @@ main(int argc, char **argv)
     s_conf.grace_ms = 5000;
     s_conf.hook_timeout_s = AGENT_HOOK_TIMEOUT_S;
     s_conf.max_output = 1 << 20;
+    s_conf.log_ttl_s = AGENT_LIVE_TTL_S;
     s_conf.idle_worktrees = -1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     s_conf.slots = cpus > 0 ? cpus : 1;
@@ -733,7 +739,9 @@ main(int argc, char **argv)
                                          .rlimit_nofile = s_conf.rlimit_nofile,
                                          .hooks = { self.hooks[AGENT_HOOK_PRE_TASK],
                                                     self.hooks[AGENT_HOOK_POST_TASK] },
-                                         .hook_timeout_ms = s_conf.hook_timeout_s * 1000 };
+                                         .hook_timeout_ms = s_conf.hook_timeout_s * 1000,
+                                         .redis_url = s_conf.redis,
+                                         .log_ttl_s = s_conf.log_ttl_s };
     /*  Worktrees below the workdir (where tasks write), one directory per
      *  agent id; mirrors, indexes and requests in the state dir. */
     char *ws_root = xasprintf("%s/swarm-worktrees/%s", s_conf.workdir, s_conf.id);

@@ -11,6 +11,7 @@ struct agent_metrics_t {
     sw_metrics_t *reg;
     sw_metric_t  *build, *start, *slots, *children, *connected;
     sw_metric_t  *finished, *spawn_failed, *output, *spooled, *spooled_total, *redis;
+    sw_metric_t  *live;
     uint64_t      out_done, err_done;   /*  bytes of the children that ended */
 };
 
@@ -51,6 +52,9 @@ agent_metrics_new(void)
     self->redis = sw_metrics_counter(r, "swarm_agent_redis_errors_total",
                                      "Redis operations that failed: unreachable (connection, "
                                      "timeout) or an error reply", "kind");
+    self->live = sw_metrics_counter(r, "swarm_agent_live_output_lines_total",
+                                    "Lines of the tasks' live output: shipped to their streams, "
+                                    "or dropped (flood budget, Redis away)", "outcome");
     sw_metric_set(self->build, (const char *[]) { SWARM_VERSION, "agent" }, 1);
     sw_metric_set(self->start, NULL, (double) sw_wall_ms() / 1000);
     for (size_t i = 0; i < N(s_runners); i++) {
@@ -126,6 +130,8 @@ agent_metrics_render(agent_metrics_t *self, const agent_metrics_now_t *now, sw_b
                   (double) (self->out_done + now->out_bytes));
     sw_metric_set(self->output, (const char *[]) { "stderr" },
                   (double) (self->err_done + now->err_bytes));
+    sw_metric_set(self->live, (const char *[]) { "shipped" }, (double) now->live_lines);
+    sw_metric_set(self->live, (const char *[]) { "dropped" }, (double) now->live_dropped);
     uint64_t io, replies;
     sw_redis_errors(&io, &replies);
     sw_metric_set(self->redis, (const char *[]) { "unreachable" }, (double) io);

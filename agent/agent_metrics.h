@@ -20,6 +20,7 @@ typedef struct {
     int      children;          /*  child processes it supervises */
     int      spooled;           /*  results in the spool, waiting for Redis */
     uint64_t out_bytes, err_bytes;  /*  read so far from the running children */
+    uint64_t live_lines, live_dropped;  /*  live output lines shipped, dropped */
     bool     connected;         /*  welcomed by the coordinator */
 } agent_metrics_now_t;
 

@@ -12,14 +12,18 @@
 int
 agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage, bool *is_error)
 {
-    /*  The document is the last line that parses (claude may warn first). */
+    /*  The document is the last line that parses as a result: the one line
+     *  of --output-format json (claude may warn first), the last of
+     *  stream-json (its events come first). */
     json_t *doc = NULL;
     for (size_t end = n; end > 0 && !doc; ) {
         size_t start = end - 1;
         while (start > 0 && out[start - 1] != '\n')
             start--;
         json_t *d = json_loadb(out + start, end - start, 0, NULL);
-        if (json_is_object(d) && json_object_get(d, "is_error"))
+        const char *type = json_string_value(json_object_get(d, "type"));
+        if (json_is_object(d) && json_object_get(d, "is_error") && type
+            && strcmp(type, "result") == 0)
             doc = d;
         else
             json_decref(d);
@@ -300,6 +304,25 @@ agent_result_test(bool verbose)
     const char *cl = "warming up\n{\"type\":\"result\",\"is_error\":true,\"result\":\"nope\"}\n";
     agent_answer_collect("claude", cl, strlen(cl), false, NULL, 0, false, &a);
     CHECK(strcmp(a.output.data, "nope") == 0 && strstr(a.error, "is_error"));
+    agent_answer_release(&a);
+    /*  stream-json: events, then the result (a tool_result's own is_error
+     *  is not it) */
+    const char *sj =
+        "{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"s1\"}\n"
+        "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"tool_use\","
+        "\"name\":\"Bash\",\"input\":{\"command\":\"ls\"}}]}}\n"
+        "{\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"tool_result\","
+        "\"content\":\"x\",\"is_error\":true}]},\"is_error\":true}\n"
+        "{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":2,"
+        "\"result\":\"all good\",\"session_id\":\"s1\",\"total_cost_usd\":0.5,"
+        "\"usage\":{\"input_tokens\":84,\"output_tokens\":14}}\n";
+    agent_answer_collect("claude", sj, strlen(sj), false, NULL, 0, false, &a);
+    CHECK(strcmp(a.output.data, "all good") == 0 && !a.error);
+    CHECK(json_integer_value(json_object_get(a.usage, "num_turns")) == 2
+          && json_real_value(json_object_get(a.usage, "cost_usd")) == 0.5);
+    agent_answer_release(&a);
+    agent_answer_collect("claude", sj, strlen(sj) - 200, true, NULL, 0, false, &a);
+    CHECK(a.error && strstr(a.error, "larger than the agent keeps"));    /*  cut: no result */
     agent_answer_release(&a);
     agent_answer_collect("exec", mute, strlen(mute), true, NULL, 0, false, &a);
     CHECK(strcmp(a.output.data, mute) == 0 && a.truncated && !a.error && !a.usage);

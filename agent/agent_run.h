@@ -16,7 +16,8 @@
  *              the runner never starts
  *    spawn     the runner in its own process group (agent_child), its
  *              pipes and pidfd on the loop
- *    supervise output, timeouts, cancel (the loop calls in)
+ *    supervise output (captured, and shipped live: agent_live), timeouts,
+ *              cancel (the loop calls in)
  *    collect   once the child exited AND both pipes reached EOF: exit
  *              status, output (the runner's answer), usage
  *    result    the result document; then the post-task hook, when there
@@ -74,6 +75,8 @@ typedef struct {
     long long                  rlimit_nofile;
     const char                *hooks[AGENT_HOOK_COUNT];  /*  the node owner's, or NULL */
     long long                  hook_timeout_ms;
+    const char                *redis_url;   /*  for the live output (agent_live) */
+    long long                  log_ttl_s;   /*  its streams expire after; 0: no live output */
     agent_ws_t                *ws;          /*  workspaces: worktrees and their helpers */
 } agent_run_conf_t;
 
@@ -128,7 +131,8 @@ size_t agent_runs_count(const agent_runs_t *self);
  *  running list: the coordinator keeps those attempts). */
 void agent_runs_list(const agent_runs_t *self, sw_strv_t *out);
 /*  Adds what is true now to NOW: children supervised, bytes read from the
- *  running ones, results in the spool (for /metrics). */
+ *  running ones, results in the spool, live output lines shipped and
+ *  dropped (for /metrics). */
 void agent_runs_gauges(const agent_runs_t *self, agent_metrics_now_t *now);
 /*  Takes in the results an earlier run of this agent left in the spool,
  *  to be stored like the others; returns how many. */

@@ -1,16 +1,16 @@
-/*  agent_run_int -- what agent_run.c (the stages of a run: hooks, spawn,
- *  supervision, workspace) and agent_run_out.c (what a run leaves: its
- *  usage as it comes, its result document, its store) share. Not a public
- *  interface: the runs' table and a run's state. */
+/*  agent_run_int -- what the two files of agent_run share: agent_run.c
+ *  (a run's stages: workspace, prepare, hooks, spawn, supervise, result,
+ *  store, usage) and agent_runs.c (the run set: start, cancel, tick,
+ *  strays, the spool). Nothing else includes it. */
 #ifndef AGENT_RUN_INT_H
 #define AGENT_RUN_INT_H
-
-#include "agent_run.h"
 
 #include <jansson.h>
 
 #include "agent_child.h"
+#include "agent_live.h"
 #include "agent_prepare.h"
+#include "agent_run.h"
 
 typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
 
@@ -40,6 +40,7 @@ typedef struct {
     child_role_t  role;
     bool          spawned;      /*  child holds a process (until released) */
     bool          cancelled;    /*  a CANCEL came: the runner no longer starts */
+    agent_log_t  *log;          /*  the runner's live output stream */
     /*  result and store */
     const char   *status;
     bool          retryable;    /*  worth another attempt, maybe elsewhere */
@@ -69,32 +70,33 @@ struct agent_runs_t {
     agent_run_usage_fn     *usage;  /*  or NULL */
     void                   *ctx;
     zlistx_t               *runs;   /*  run_t * */
+    agent_live_t           *live;   /*  the runs' live output; NULL: off */
     bool                    sweep;  /*  look for strays at the next tick */
     unsigned                ticks;
 };
 
-/*  --- agent_run_out.c ----------------------------------------------------------- */
+/*  agent_runs.c */
+void   run_destroy(run_t **run_p);
+run_t *run_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt);
+/*  Kills what a finished run left outside its group (SWARM_RUN tokens). */
+void   runs_sweep(agent_runs_t *self);
 
-/*  Sends run's usage so far (USAGE, issue 18) and marks it sent; final: the
- *  runner is done spending. Nothing when no usage callback is set. */
-void run_usage_send(agent_runs_t *self, run_t *run, bool final);
-/*  The model codex's config.toml names into run's usage (codex names none
- *  in its events). */
-void run_codex_model(run_t *run);
-/*  The runner's stdout as it comes (agent_child_t out_sink; arg is the
- *  run): its usage so far. */
-void run_on_out(void *arg, const char *p, size_t n);
-/*  Stores run's result, then says DONE (after the final USAGE). A failed
- *  write leaves the run RUN_STORING, retried from the tick; until then the
- *  result is in the spool. */
+/*  agent_run.c: the stages the run set drives */
+/*  The first stage of a task without a workspace: prepare, hooks, runner. */
+void run_start(agent_runs_t *self, run_t *run);
+/*  The first stage of a task with a workspace: its worktree. */
+void run_ws_prepare(agent_runs_t *self, run_t *run);
+/*  After the task: the change and the outputs into the store (and again
+ *  at capture_at while Redis is out). */
+void run_ws_capture(agent_runs_t *self, run_t *run);
+/*  The stage after the run's child, once it exited and its pipes closed. */
+void run_check(agent_runs_t *self, run_t *run);
+/*  Stores the result, then DONE; retried from the tick until stored. */
 void run_store(agent_runs_t *self, run_t *run);
-/*  The end of the result stage: run->doc, with its hooks field, becomes
- *  the text that is stored; then run_store. */
-void run_store_result(agent_runs_t *self, run_t *run);
-/*  The result document of the task into run->doc (owned by run): from
- *  the finished runner's child when ran (status, answer, usage, a
- *  provider's rate-limit), else from why it never ran. Sets run->status and
- *  run->retryable; the child stays for the caller to release. */
-void run_result_doc(agent_runs_t *self, run_t *run, bool ran);
+void run_end_poller(agent_runs_t *self, int fd);
+/*  Notes which task leaders exited, and reaps inherited orphans. */
+void runs_reap(agent_runs_t *self);
+/*  USAGE of the run so far (final: its last). */
+void run_usage_send(agent_runs_t *self, run_t *run, bool final);
 
 #endif

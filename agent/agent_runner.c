@@ -158,10 +158,14 @@ agent_runner_argv(const agent_runner_conf_t *conf, const sw_task_t *t, const cha
     }
     if (strcmp(t->runner, "claude") == 0) {
         sw_strv_push(argv, conf->claude);
-        /*  -p without a prompt argument: claude reads it from stdin */
+        /*  -p without a prompt argument: claude reads it from stdin. Its
+         *  events as they happen (stream-json, which needs --verbose) for
+         *  the live output; the last line is the result document that
+         *  --output-format json would have printed alone. */
         sw_strv_push(argv, "-p");
         sw_strv_push(argv, "--output-format");
-        sw_strv_push(argv, "json");
+        sw_strv_push(argv, "stream-json");
+        sw_strv_push(argv, "--verbose");
         char uuid[37];
         s_uuid(uuid);
         sw_strv_push(argv, "--session-id");
@@ -421,6 +425,12 @@ agent_runner_test(bool verbose)
     free(t.runner);
     t.runner = xstrdup("claude");
     agent_runner_conf_t cconf = conf;
+    /*  its events as they come (stream-json needs --verbose), the prompt on stdin */
+    CHECK(agent_runner_argv(&cconf, &t, "/w", NULL, NULL, &argv, &err) == 0);
+    CHECK(argv.n >= 6 && strcmp(argv.v[1], "-p") == 0 && strcmp(argv.v[2], "--output-format") == 0
+          && strcmp(argv.v[3], "stream-json") == 0 && strcmp(argv.v[4], "--verbose") == 0
+          && strcmp(argv.v[5], "--session-id") == 0);
+    sw_strv_release(&argv);
     CHECK(strcmp(s_test_claude_limits(&cconf, &t, 0, 0), "") == 0);
     cconf.claude_max_turns = 10;
     cconf.claude_max_budget_cents = 300;

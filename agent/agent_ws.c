@@ -250,10 +250,18 @@ s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *st
     sw_strv_push(&s->envp, url);
     free(url);
     if (r->token) {
-        /*  what a killed helper leaves behind is swept like a task's */
+        /*  what a killed helper leaves behind is swept like a task's: by
+         *  this agent (SWARM_RUN), and by the next agent of this id when
+         *  this one was killed too (agent_orphans_leftovers wants both;
+         *  the helper's gits carry them on, sw_git.c) */
         char *tok = xasprintf(AGENT_RUN_ENV "=%s", r->token);
         sw_strv_push(&s->envp, tok);
         free(tok);
+        if (c->agent_id) {
+            char *id = xasprintf("SWARM_AGENT=%s", c->agent_id);
+            sw_strv_push(&s->envp, id);
+            free(id);
+        }
     }
     s->opts = (agent_child_opts_t) {
         .argv = s->argv.v, .envp = s->envp.v, .dir = self->dir, .stdin_fd = -1,
@@ -321,6 +329,22 @@ s_answer(agent_wsrun_t *r, const agent_child_t *c, const char *stage)
         sw_capture_render(&c->err, &tail);
         log_info("the workspace %s helper's trace:\n%s", stage, tail.data ? tail.data : "");
         sw_buf_release(&tail);
+    }
+    /*  The helper's notes on success (a mirror evicted, a worktree reset
+     *  afresh or moved aside: its lines that start "swarm-agent: ") go to
+     *  the log; nothing else of its stderr is meant for it. */
+    else if (json_is_object(a) && c->exited && agent_child_exit_code(c) == 0) {
+        sw_buf_t notes;
+        sw_buf_init(&notes);
+        sw_capture_render(&c->err, &notes);
+        for (char *line = notes.data, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+            nl = strchr(line, '\n');
+            if (nl)
+                *nl = '\0';
+            if (strncmp(line, "swarm-agent: ", 13) == 0)
+                log_warnx("the workspace %s: %s", stage, line + 13);
+        }
+        sw_buf_release(&notes);
     }
     /*  An answer and yet a failure (a sanitizer's report at exit, say):
      *  its stderr goes to the log. */

@@ -156,6 +156,17 @@ s_outputs(agent_wsh_t *h, const char *wt, json_t *globs, uint64_t max, json_t *l
         const char *rel = e->fts_path + skip;
         if (!sw_globs_match(&pats, rel))
             continue;
+        /*  Refused here by the rule swarm outputs checks, not dropped
+         *  (JSON cannot carry a name that is not UTF-8) nor stored to be
+         *  refused at the user's end. */
+        const char *why = sw_ws_output_problem(rel);
+        if (why) {
+            char *q = sw_ws_path_quote(rel);
+            rc = sw_err_set(err, SW_EINVAL, "output '%s' %s: rename it or narrow the task's "
+                            "output globs", q, why);
+            free(q);
+            break;
+        }
         if (json_array_size(files) >= MAX_OUTPUT_FILES) {
             rc = sw_err_set(err, SW_EINVAL, "more than %d files match the task's output globs",
                             MAX_OUTPUT_FILES);

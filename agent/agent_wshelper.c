@@ -30,30 +30,34 @@ agent_ws_rmrf(const char *path)
     FTS *fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_XDEV, NULL);
     if (!fts)
         return -1;
-    int rc = 0;
+    int rc = 0, first = 0;      /*  the first failure's errno, for the caller's message */
     FTSENT *e;
     while ((e = fts_read(fts))) {
+        int r = 0;
         switch (e->fts_info) {
         case FTS_D:
             /*  a task may have made it unreadable: fts reads it next */
             chmod(e->fts_accpath, 0700);
             break;
         case FTS_DP:
-            if (rmdir(e->fts_accpath) < 0 && errno != ENOENT)
-                rc = -1;
+            r = rmdir(e->fts_accpath);
             break;
         case FTS_DNR:
         case FTS_ERR:
             chmod(e->fts_accpath, 0700);
-            if (rmdir(e->fts_accpath) < 0 && errno != ENOENT)
-                rc = -1;
+            r = rmdir(e->fts_accpath);
             break;
         default:
-            if (unlink(e->fts_accpath) < 0 && errno != ENOENT)
-                rc = -1;
+            r = unlink(e->fts_accpath);
+        }
+        if (r < 0 && errno != ENOENT && rc == 0) {
+            rc = -1;
+            first = errno;
         }
     }
     fts_close(fts);
+    if (rc < 0)
+        errno = first;
     return rc;
 }
 

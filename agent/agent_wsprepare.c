@@ -304,7 +304,22 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
             *s = '/';
         }
     free(parent);
-    if (agent_ws_rmrf(wt) < 0 || mkdir(wt, 0755) < 0)
+    if (agent_ws_rmrf(wt) < 0) {
+        /*  Its task made something in it impossible to remove (chattr +i
+         *  as root, a mount): moved aside, so the slot still works; the
+         *  agent's sweep at start takes the root, this with it. */
+        int e = errno;
+        char *aside = xasprintf("%s.stale-%lld", wt, (long long) sw_now_ms());
+        if (rename(wt, aside) < 0) {
+            free(aside);
+            return sw_err_set(err, SW_EFAIL, "cannot remove the worktree %s (%s) nor move it "
+                              "aside (%s)", wt, strerror(e), strerror(errno));
+        }
+        fprintf(stderr, "swarm-agent: worktree %s cannot be removed (%s): moved aside to %s\n",
+                wt, strerror(e), aside);
+        free(aside);
+    }
+    if (mkdir(wt, 0755) < 0)
         return sw_err_set(err, SW_EFAIL, "cannot make the worktree %s: %s", wt, strerror(errno));
     unlink(index);
     const char *checkout[] = { "read-tree", "-u", "--reset", start, NULL };

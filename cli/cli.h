@@ -23,6 +23,7 @@ typedef struct {
     bool        json;
     bool        quiet;          /*  wait prints nothing on stdout (run --json --wait) */
     int         timeout_ms;     /*  for one request to the coordinator */
+    int         wait_running;   /*  WAIT lists up to this many running tasks too */
     void       *sock;           /*  zsock_t DEALER to the control socket (module only) */
     void       *monitor;        /*  zsock_t PAIR: sock's failed handshakes */
     sw_redis_t *redis;          /*  lazily */
@@ -30,6 +31,16 @@ typedef struct {
 
 /*  Prints "swarm: ..." on stderr and returns code. */
 int cli_fail(int code, const char *fmt, ...) SW_PRINTF(2, 3);
+/*  The exit code of a failed Redis read (err from sw_redis): 3 when Redis
+ *  is unreachable (an outage), 4 when what was asked for is not there, 1
+ *  when Redis refused the command (WRONGTYPE, OOM ...: an error reply is
+ *  not an outage). */
+int cli_redis_exit(const sw_err_t *err);
+/*  Writes s[0..n) to f: as it is, or with tty (f is a terminal and the
+ *  user did not ask for the raw bytes) line by line through
+ *  sw_term_sanitize, so what a task or a peer wrote is shown, never
+ *  obeyed by the terminal (escapes, control bytes). Newlines pass. */
+void cli_term_write(FILE *f, bool tty, const char *s, size_t n);
 
 /*  The last message cli_fail printed (without "swarm: "), for callers that
  *  hand it on: the MCP control tools return it as their tool error. */
@@ -134,9 +145,22 @@ int cli_results(cli_t *cli, int argc, char **argv);
 json_t *cli_results_docs(cli_t *cli, const char *job, int *code);
 /*  One task's document as `logs --json` prints it: its result with the
  *  coordinator's status, attempt and reason, output null when there is
- *  none yet. follow waits until the task is final. NULL with *code. */
-json_t *cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code);
+ *  none yet; then "live", the last live_tail lines the running attempt
+ *  printed (all with -1, none with 0), rendered unless raw. NULL with
+ *  *code after printing why. */
+json_t *cli_logs_doc(cli_t *cli, const char *job, const char *id, long long live_tail,
+                     bool raw, int *code);
 int cli_logs(cli_t *cli, int argc, char **argv);
+/*  The latest activity of running tasks: for ids[i] (attempt attempts[i],
+ *  runner runners[i]) of job, lines[i] gets the newest line its live
+ *  output shows (rendered; caller frees) or NULL. One round trip. -1 when
+ *  Redis is away (lines all NULL). */
+int cli_live_activity(cli_t *cli, const char *job, char *const *ids, const long long *attempts,
+                      const char *const *runners, size_t n, char **lines);
+int cli_events(cli_t *cli, int argc, char **argv);
+/*  `swarm status [--job JOB] ID`: the task as Redis has it and its last
+ *  events (jobflag NULL: the current job). An exit code. */
+int cli_task_status(cli_t *cli, const char *jobflag, const char *id);
 int cli_memory(cli_t *cli, int argc, char **argv);
 int cli_mcp(cli_t *cli, int argc, char **argv);
 

@@ -10,14 +10,16 @@
 /*  --- status / agents -------------------------------------------------------------- */
 
 static const char s_status_usage[] =
-    "usage: swarm status [--job JOB] [--all | --limit N]\n"
+    "usage: swarm status [--job JOB] [--all | --limit N] [ID]\n"
     "The cluster (agents, slots, queue) and the job (default: current job): its\n"
     "counts, then its most relevant tasks: running, failed, cancelled or skipped,\n"
     "queued, then succeeded (20 of them; --limit N shows N). --all lists every\n"
     "task in submit order. --json lists every task (in submit order) unless\n"
     "--limit N is given. Each farm-wide limit (swarm-coordinator --limit) shows\n"
     "its use and effective value; a task's runs the provider rate-limited show\n"
-    "as '(+N rate-limited)' after its attempt.\n";
+    "as '(+N rate-limited)' after its attempt.\n"
+    "With a task ID: that task as Redis has it (status, attempt, agent, exit code,\n"
+    "reason) and its last 10 events (swarm events --task ID shows them all).\n";
 
 typedef struct {
     const char *job;
@@ -117,11 +119,20 @@ cli_status(cli_t *cli, int argc, char **argv)
         default: rc = EXIT_USAGE;
         }
     }
-    if (rc == 0 && a.g.npos)
-        rc = cli_fail(EXIT_USAGE, "status: unexpected argument '%s' (see swarm status --help)",
-                      a.g.pos[0]);
+    if (rc == 0 && a.g.npos > 1)
+        rc = cli_fail(EXIT_USAGE, "status: one task id at most, got '%s' too (see swarm status "
+                      "--help)", a.g.pos[1]);
     if (rc == 0 && all && limit)
         rc = cli_fail(EXIT_USAGE, "status: --all or --limit N, not both");
+    if (rc == 0 && a.g.npos == 1 && (all || limit))
+        rc = cli_fail(EXIT_USAGE, "status: --all and --limit list a job's tasks, not task '%s'",
+                      a.g.pos[0]);
+    if (rc == 0 && a.g.npos == 1) {
+        /*  one task: from Redis, with its last events */
+        rc = cli_task_status(cli, job, a.g.pos[0]);
+        cli_args_release(&a);
+        return rc;
+    }
     if (rc) {
         cli_args_release(&a);
         return rc < 0 ? 0 : rc;

@@ -9,6 +9,34 @@
 
 static char s_last_error[1024];
 
+void
+cli_term_write(FILE *f, bool tty, const char *s, size_t n)
+{
+    if (!tty) {
+        fwrite(s, 1, n, f);
+        return;
+    }
+    sw_buf_t b;
+    sw_buf_init(&b);
+    for (size_t i = 0; i < n; ) {
+        const char *nl = memchr(s + i, '\n', n - i);
+        size_t len = nl ? (size_t) (nl - (s + i)) : n - i;
+        sw_term_sanitize(s + i, len, &b);
+        if (nl)
+            sw_buf_add(&b, "\n", 1);
+        i += len + (nl != NULL);
+    }
+    fwrite(b.data ? b.data : "", 1, b.len, f);
+    sw_buf_release(&b);
+}
+
+int
+cli_redis_exit(const sw_err_t *err)
+{
+    return err->code == SW_EUNREACH ? EXIT_UNREACHABLE
+         : err->code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_TASKS_FAILED;
+}
+
 int
 cli_fail(int code, const char *fmt, ...)
 {

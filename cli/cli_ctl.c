@@ -522,8 +522,10 @@ cli_wait_call(cli_t *cli, const char *job, char **ids, int nids, int64_t max_ms,
     for (int attempt = 1;; attempt++) {
         cli_req_t r;
         cli_req_init(&r);
-        msgpack_pack_map(&r.pk, since >= 0 ? 4 : 3);
+        msgpack_pack_map(&r.pk, (since >= 0 ? 4 : 3) + (cli->wait_running > 0));
         sw_mp_kv_str(&r.pk, "job", job);
+        if (cli->wait_running > 0)
+            sw_mp_kv_int(&r.pk, "running", cli->wait_running);
         sw_mp_pack_str(&r.pk, "ids");
         msgpack_pack_array(&r.pk, (size_t) nids);
         for (int i = 0; i < nids; i++)
@@ -643,6 +645,9 @@ cli_wait(cli_t *cli, int argc, char **argv)
     char **ids = a.g.pos;
     int nids = a.g.npos;
     bool tty = !cli->json && !cli->quiet && isatty(STDOUT_FILENO);
+    int drawn = 0;
+    if (tty)
+        cli->wait_running = 20;
     int64_t t0 = sw_now_ms();
     int64_t deadline = timeout_s ? t0 + timeout_s * 1000 : INT64_MAX;
     int64_t since = 0;                  /*  the job's final_seq we have seen */
@@ -688,15 +693,8 @@ cli_wait(cli_t *cli, int argc, char **argv)
                 fflush(stdout);         /*  a line as each one finishes, also into a pipe */
             }
         }
-        if (tty) {
-            char counts[512], el[32];
-            cli_counts_text(reply.body, counts, sizeof counts);
-            cli_duration(sw_now_ms() - t0, el, sizeof el);
-            printf("\r\033[K[%s] %lld/%lld finished  %s", el,
-                   (long long) cli_mp_int(reply.body, "final"),
-                   (long long) cli_mp_int(reply.body, "total"), counts);
-            fflush(stdout);
-        }
+        if (tty)
+            cli_wait_draw(cli, reply.body, sw_now_ms() - t0, &drawn);
         if (done)
             break;
         if (sw_now_ms() >= deadline) {

@@ -110,6 +110,12 @@ int  cli_kv_arg(const char *cmd, const char *opt, const char *arg, sw_kv_t *kv);
 void cli_task_line(const msgpack_object *t, int64_t now_wall);
 void cli_counts_text(const msgpack_object *body, char *out, size_t n);
 
+/*  swarm wait on a terminal: draws the WAIT reply body (its counts and,
+ *  under them, its running tasks with their latest live output line) over
+ *  the *drawn lines drawn before; the cursor stays at the end of the last
+ *  line (cli_wait_tty.c). */
+void cli_wait_draw(cli_t *cli, const msgpack_object *body, int64_t elapsed_ms, int *drawn);
+
 /*  The verbs (swarm VERB ...), each in the file of its kind. */
 int cli_wait(cli_t *cli, int argc, char **argv);
 int cli_run(cli_t *cli, int argc, char **argv);

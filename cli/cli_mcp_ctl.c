@@ -384,7 +384,7 @@ s_logs(cli_t *cli, json_t *args, char *err, size_t errlen)
 {
     int code = 0;
     char *job = s_job(cli, args, &code);
-    json_t *doc = job ? cli_logs_doc(cli, job, s_str(args, "id"), false, &code) : NULL;
+    json_t *doc = job ? cli_logs_doc(cli, job, s_str(args, "id"), 100, false, &code) : NULL;
     free(job);
     if (!doc)
         return s_failed(cli, code, err, errlen);

@@ -1,5 +1,5 @@
-/*  cli_results -- results and logs, read from Redis (docs/redis.md), so
- *  they work while the coordinator is down. */
+/*  cli_results -- results, read from Redis (docs/redis.md), so they work
+ *  while the coordinator is down (logs: cli_logs.c). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -378,100 +378,4 @@ cli_results(cli_t *cli, int argc, char **argv)
     free(sp.budget_reason);
     free(job);
     return rc;
-}
-
-/*  --- logs --------------------------------------------------------------------- */
-
-json_t *
-cli_logs_doc(cli_t *cli, const char *job, const char *id, bool follow, int *code)
-{
-    if (!sw_id_valid(id)) {
-        *code = cli_fail(EXIT_USAGE, "logs: invalid task id '%s'", id);
-        return NULL;
-    }
-    if (!cli_redis(cli)) {
-        *code = EXIT_UNREACHABLE;
-        return NULL;
-    }
-    for (;;) {
-        sw_err_t err = { 0 };
-        s_row_t row = { 0 };
-        if (sw_results_row(cli->redis, job, id, &row, &err) < 0) {
-            sw_result_row_release(&row);
-            *code = cli_fail(err.code == SW_ENOTFOUND ? EXIT_NOT_FOUND : EXIT_UNREACHABLE, "%s",
-                             err.msg);
-            return NULL;
-        }
-        int st = sw_tstate_parse(row.status);
-        if (!row.result && follow && !(st >= 0 && SW_TS_FINAL(st))) {
-            sw_result_row_release(&row);
-            usleep(200000);
-            continue;
-        }
-        json_t *doc = sw_result_doc(&row, job);
-        if (!json_object_get(doc, "stderr_tail"))
-            json_object_set_new(doc, "stderr_tail", json_null());
-        sw_result_row_release(&row);
-        *code = 0;
-        return doc;
-    }
-}
-
-int
-cli_logs(cli_t *cli, int argc, char **argv)
-{
-    static const char usage[] =
-        "usage: swarm logs [-f] [--job JOB] [--] ID\n"
-        "Prints the task's output on stdout and its stderr tail on stderr. With -f,\n"
-        "waits for the task to finish first. --json prints one document: the task's\n"
-        "result (output, stderr_tail, exit_code, ...) with its status, attempt and\n"
-        "reason; output is null while the task has none.\n";
-    static const sw_arg_t lo[] = {
-        { "job", 'j', true, 'j' }, { "follow", 'f', false, 'f' }, { NULL, 0, false, 0 },
-    };
-    const char *jobflag = NULL;
-    bool follow = false;
-    int c;
-    cli_args_t a;
-    cli_args_init(&a, cli, "logs", lo, argc, argv, 0);
-    while ((c = cli_args_next(&a)) != -1) {
-        switch (c) {
-        case 'j': jobflag = a.g.arg; break;
-        case 'f': follow = true; break;
-        case 'h': cli_args_release(&a); fputs(usage, stdout); return 0;
-        default: cli_args_release(&a); return EXIT_USAGE;
-        }
-    }
-    const char *id = a.g.npos == 1 ? a.g.pos[0] : NULL;
-    cli_args_release(&a);
-    if (!id)
-        return cli_fail(EXIT_USAGE, "logs: name one task id (see swarm logs --help)");
-    if (!cli_redis(cli))
-        return EXIT_UNREACHABLE;
-    char *job = cli_current_job(cli, jobflag);
-    if (!job)
-        return cli_fail(EXIT_NOT_FOUND, "no job given and no current job (swarm init)");
-    int rc;
-    json_t *doc = cli_logs_doc(cli, job, id, follow, &rc);
-    free(job);
-    if (!doc)
-        return rc;
-    if (cli->json) {
-        cli_print_json(doc);
-        return 0;
-    }
-    const char *output = json_string_value(json_object_get(doc, "output"));
-    const char *tail = json_string_value(json_object_get(doc, "stderr_tail"));
-    const char *reason = json_string_value(json_object_get(doc, "reason"));
-    if (output) {
-        fputs(output, stdout);
-        if (tail && *tail)
-            fprintf(stderr, "%s", tail);
-    }
-    else
-        fprintf(stderr, "swarm: task %s is %s%s%s; no output stored\n", id,
-                json_string_value(json_object_get(doc, "status")), reason ? ": " : "",
-                reason ? reason : "");
-    json_decref(doc);
-    return 0;
 }

@@ -28,7 +28,8 @@ static const char s_usage[] =
     "  keygen [--dir DIR] NAME         a CurveZMQ certificate pair for CURVE\n"
     "Results (read Redis directly):\n"
     "  results [--job JOB] [--json|--markdown]  the report; exit 1 if any task failed\n"
-    "  logs [-f] ID                    one task's output (--json: one document)\n"
+    "  logs [-f] [--tail N] ID         one task's output, live with -f (--raw, --json)\n"
+    "  events [-f] [--job JOB]         the job's history: dispatched, finished, retried ...\n"
     "Workspaces (read Redis, run git):\n"
     "  diff [--stat] ID                a task's change as a git patch\n"
     "  apply [--branch NAME] [ID...]   the job's changes into this repository (3-way)\n"
@@ -56,8 +57,8 @@ static const struct {
     const char *name;
     int (*fn)(cli_t *, int, char **);
 } s_commands[] = {
-    { "results", cli_results }, { "logs", cli_logs }, { "memory", cli_memory },
-    { "mcp", cli_mcp }, { "diff", cli_diff }, { "apply", cli_apply },
+    { "results", cli_results }, { "logs", cli_logs }, { "events", cli_events },
+    { "memory", cli_memory }, { "mcp", cli_mcp }, { "diff", cli_diff }, { "apply", cli_apply },
     { "outputs", cli_outputs }, { "purge", cli_purge },
 };
 

@@ -60,8 +60,12 @@ sw_git_oid_valid(const char *s)
 static bool
 s_passes(const char *var, bool user_config)
 {
+    /*  SWARM_RUN and SWARM_AGENT name the agent's processes, not git's
+     *  configuration: with them a git a killed agent's helper left
+     *  running is found and killed by the next agent (agent_orphans.h),
+     *  instead of writing into the state dir beside it. */
     static const char *const always[] = { "PATH=", "HOME=", "USER=", "LOGNAME=", "TMPDIR=",
-                                          "LANG=", "LC_", NULL };
+                                          "LANG=", "LC_", "SWARM_RUN=", "SWARM_AGENT=", NULL };
     static const char *const user[] = { "SSH_AUTH_SOCK=", "GIT_SSH_COMMAND=", "GIT_SSH=",
                                         "XDG_CONFIG_HOME=", NULL };
     if (strncmp(var, "LC_ALL=", 7) == 0)

@@ -60,6 +60,21 @@ sw_key_task(const char *job, const char *id)
 }
 
 char *
+sw_key_task_log(const char *job, const char *id, long long attempt)
+{
+    char *base = s_key("job", job, "log", id);
+    char *key = xasprintf("%s:%lld", base, attempt);
+    free(base);
+    return key;
+}
+
+char *
+sw_key_job_events(const char *job)
+{
+    return s_key("job", job, "events", NULL);
+}
+
+char *
 sw_key_ns_index(const char *ns)
 {
     return s_key("ns", ns, NULL, NULL);
@@ -425,6 +440,8 @@ sw_keys_test(bool verbose)
     CHECK(s_is(sw_key_mem("n", "50% {x}"), "swarm:ns:{n}:entry:50%25 %7Bx%7D"));
     CHECK(s_is(sw_key_ns_ttl("a:b"), "swarm:ns:{a%3Ab}:ttl"));
     CHECK(s_is(sw_key_mem("n", "дизайн\x01"), "swarm:ns:{n}:entry:дизайн%01"));
+    CHECK(s_is(sw_key_task_log("j", "a:b", 2), "swarm:job:{j}:log:a%3Ab:2"));
+    CHECK(s_is(sw_key_job_events("j:x"), "swarm:job:{j%3Ax}:events"));
     CHECK(s_is(sw_key_cas("ab12"), "swarm:cas:{ab12}"));
     CHECK(s_is(sw_key_cas_jobs("ab12"), "swarm:cas:{ab12}:jobs"));
     CHECK(s_is(sw_key_job_cas("j:1"), "swarm:job:{j%3A1}:cas"));
@@ -440,6 +457,10 @@ sw_keys_test(bool verbose)
         sw_key_mem("a}", "b"), sw_key_mem("a", "}b"), sw_key_mem("{a", "b"),
         sw_key_task("x", "tasks"), sw_key_job_tasks("x:task:tasks"), sw_key_mem("x", "*"),
         sw_key_task("j", "entry:k"), sw_key_mem("j", "k"), sw_key_job("j:task:a"),
+        sw_key_task_log("j", "a", 1), sw_key_task_log("j", "a:1", 1),
+        sw_key_task_log("j", "a", 11), sw_key_task_log("j:log:a", "1", 1),
+        sw_key_task("j", "log"), sw_key_job_events("j"), sw_key_job_events("j:events"),
+        sw_key_task("j", "events"), sw_key_job_tasks("j:events"),
         sw_key_job_cas("j"), sw_key_task("j", "cas"), sw_key_job("j:cas"), sw_key_cas("j"),
         sw_key_cas_jobs("j"), sw_key_cas("j:jobs"), sw_key_commit("j"),
     };

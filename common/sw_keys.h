@@ -22,9 +22,12 @@
  *    swarm:current_job              string
  *    swarm:revoked_keys             set
  *    swarm:namespaces               set     namespace names
+ *    swarm:coordinator              string  the coordinator holding the database (PX)
  *    swarm:job:{JOB}                hash    the job
  *    swarm:job:{JOB}:tasks          list    task ids in submit order
  *    swarm:job:{JOB}:task:ID        hash    a task and its result
+ *    swarm:job:{JOB}:log:ID:N       stream  live output of attempt N of task ID
+ *    swarm:job:{JOB}:events         stream  the job's history (events)
  *    swarm:ns:{NS}                  zset    memory index: key -> updated
  *    swarm:ns:{NS}:ttl              zset    key -> expiry (ms), entries with a TTL
  *    swarm:ns:{NS}:entry:KEY        hash    a memory entry
@@ -49,6 +52,7 @@
 #define SW_KEY_CURRENT_JOB    "swarm:current_job"
 #define SW_KEY_REVOKED        "swarm:revoked_keys"
 #define SW_KEY_NAMESPACES     "swarm:namespaces"
+#define SW_KEY_COORDINATOR    "swarm:coordinator"     /*  coordinator/coord_lease.h */
 
 /*  Appends part escaped: '%', ':', '{', '}', bytes below 0x20 and 0x7f
  *  become %XX (upper-case hex); every other byte, UTF-8 included, stays. */
@@ -57,6 +61,12 @@ void sw_keys_escape(sw_buf_t *out, const char *part);
 char *sw_key_job(const char *job);
 char *sw_key_job_tasks(const char *job);
 char *sw_key_task(const char *job, const char *id);
+/*  The live output of attempt N of a task (a capped stream the agent
+ *  writes): swarm:job:{JOB}:log:ID:N. The escaped id holds no ':', so the
+ *  attempt after the last ':' is unambiguous. */
+char *sw_key_task_log(const char *job, const char *id, long long attempt);
+/*  The job's event log (a capped stream the coordinator writes). */
+char *sw_key_job_events(const char *job);
 /*  The field of swarm:job:{JOB}:task:ID that holds what attempt N used
  *  (issue 18): "usage:N", its value the usage JSON (sw_usage.h) with
  *  cost_source. Under the job's hash tag with the task, so a restart

@@ -524,6 +524,13 @@ s_unique_keys(sw_plan_ctx_t *c)
 {
     bool ok = true;
     for (yaml_node_t *n = c->doc->nodes.start; n < c->doc->nodes.top; n++) {
+        /*  A NUL byte (YAML "\0", JSON "\u0000") would cut the C string
+         *  every field becomes short: refused, never truncated. */
+        if (n->type == YAML_SCALAR_NODE
+            && memchr(n->data.scalar.value, '\0', n->data.scalar.length)) {
+            s_err(c, n, "a string with a NUL byte (\\0 or \\u0000): not allowed");
+            ok = false;
+        }
         if (n->type != YAML_MAPPING_NODE)
             continue;
         for (yaml_node_pair_t *a = n->data.mapping.pairs.start; a < n->data.mapping.pairs.top; a++) {

@@ -185,11 +185,24 @@ sw_plan_check(sw_plan_ctx_t *c, bool commands)
             from++;
         sw_buf_t b;
         sw_buf_init(&b);
-        for (size_t i = from; i < len; i++)
+        /*  A long cycle is said by its ends and its length: the whole of
+         *  it would be cut off mid-way (an error line is 512 bytes). */
+        size_t count = len - from;
+        for (size_t i = from; i < len; i++) {
+            if (count > 8 && i == from + 4) {
+                sw_buf_addstr(&b, "... -> ");
+                i = len - 3;
+                continue;
+            }
             sw_buf_printf(&b, "%s -> ", c->v[path[i]].t.task.id);
+        }
         sw_buf_addstr(&b, c->v[at].t.task.id);
-        sw_plan_err_at(c, c->v[at].t.line, c->v[at].t.column,
-                 "dependency cycle: %s (each depends on the next)", b.data);
+        if (count > 8)
+            sw_plan_err_at(c, c->v[at].t.line, c->v[at].t.column, "dependency cycle of %zu "
+                           "tasks: %s (each depends on the next)", count, b.data);
+        else
+            sw_plan_err_at(c, c->v[at].t.line, c->v[at].t.column,
+                           "dependency cycle: %s (each depends on the next)", b.data);
         sw_buf_release(&b);
         free(path);
         free(seen);

@@ -87,6 +87,27 @@ sw_plan_test(bool verbose)
                        "  - {name: b, task: y, depends_on: [a]}\n"
                        "  - {name: c, task: z, depends_on: [b]}\n", &p, &errors),
                  "p.yaml:2:5: dependency cycle: a -> c -> b -> a (each depends on the next)") == 0);
+    /*  A NUL byte (YAML "\0", JSON "\u0000") would cut a C string short:
+     *  id "a\0b" ran as task "a", a prompt lost its tail. Refused. */
+    CHECK(strcmp(s_try("workers:\n  - {id: \"a\\0b\", type: coder, task: t}\n", &p, &errors),
+                 "p.yaml:2:10: a string with a NUL byte (\\0 or \\u0000): not allowed") == 0);
+    CHECK(strcmp(s_try("{\"workers\": [{\"id\": \"ok\", \"type\": \"coder\", "
+                       "\"task\": \"t\\u0000x\"}]}", &p, &errors),
+                 "p.yaml:1:52: a string with a NUL byte (\\0 or \\u0000): not allowed") == 0);
+    {
+        /*  A cycle of 100,000: found without recursion, and said in a line
+         *  (its ends and its length), not cut off mid-way at 512 bytes. */
+        sw_buf_t y;
+        sw_buf_init(&y);
+        sw_buf_addstr(&y, "workers:\n");
+        for (int i = 0; i < 100000; i++)
+            sw_buf_printf(&y, "  - {id: w%d, type: coder, task: t, depends_on: [w%d]}\n", i,
+                          (i + 1) % 100000);
+        const char *e = s_try(y.data, &p, &errors);
+        CHECK(strcmp(e, "p.yaml:2:5: dependency cycle of 100000 tasks: w0 -> w1 -> w2 -> w3 -> "
+                        "... -> w99998 -> w99999 -> w0 (each depends on the next)") == 0);
+        sw_buf_release(&y);
+    }
     CHECK(strcmp(s_try("workers:\n  - {id: a, type: dev, task: x}\n", &p, &errors),
                  "p.yaml:2:5: a: unknown type 'dev' (coder, tester, reviewer, docs, architect, cmd)")
           == 0);
@@ -202,6 +223,12 @@ sw_plan_test(bool verbose)
     CHECK(p.n == 2 && strcmp(p.tasks[0].task.id, "cmd-2") == 0 && strcmp(p.tasks[1].task.id, "cmd-4") == 0);
     CHECK(strcmp(p.tasks[1].task.argv.v[2], "b c.c") == 0 && strcmp(p.tasks[1].task.runner, "exec") == 0);
     sw_plan_release(&p);
+    /*  "true\0 x": ran as "true", the rest of the line dropped. */
+    sw_strv_release(&errors);
+    CHECK(sw_plan_commands("cmds", "true\0 x\n", 8, &p, &errors) < 0);
+    CHECK(errors.n == 1 && strcmp(errors.v[0], "cmds:1:5: a NUL byte: a command line is text")
+          == 0);
+    sw_strv_release(&errors);
 
     sw_buf_t kw;
     sw_buf_init(&kw);

@@ -88,11 +88,13 @@ sw_plan_commands(const char *file, const char *text, size_t len, sw_plan_t *p, s
         const char *nl = memchr(at, '\n', (size_t) (end - at));
         size_t n = nl ? (size_t) (nl - at) : (size_t) (end - at);
         char *line = xstrndup(at, n);
+        const char *nul = memchr(at, '\0', n);      /*  the line would be cut there */
         lineno++;
-        at += n + (nl ? 1 : 0);
         sw_strv_t argv = { 0 };
         const char *why = NULL;
-        if (sw_shlex(line, &argv, &why) < 0)
+        if (nul)
+            sw_plan_err_at(&c, lineno, (int) (nul - at) + 1, "a NUL byte: a command line is text");
+        else if (sw_shlex(line, &argv, &why) < 0)
             sw_plan_err_at(&c, lineno, 1, "%s", why);
         else if (argv.n) {
             if (c.n == c.cap)
@@ -109,6 +111,7 @@ sw_plan_commands(const char *file, const char *text, size_t len, sw_plan_t *p, s
         }
         sw_strv_release(&argv);
         free(line);
+        at += n + (nl ? 1 : 0);
     }
     if (errors->n == 0 && c.n == 0)
         sw_plan_err_at(&c, 1, 1, "no commands (one per line; # starts a comment)");

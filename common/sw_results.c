@@ -69,6 +69,8 @@ sw_result_row_fill(sw_result_row_t *row, const redisReply *reply)
             row->host = xstrdup(v->str);
         else if (strcmp(f, "reason") == 0)
             row->reason = xstrdup(v->str);
+        else if (strcmp(f, "runner") == 0)
+            row->runner = xstrdup(v->str);
         else if (strcmp(f, "started") == 0)
             row->started = atoll(v->str);
         else if (strcmp(f, "finished") == 0)
@@ -88,6 +90,7 @@ sw_result_row_release(sw_result_row_t *row)
     free(row->agent);
     free(row->host);
     free(row->reason);
+    free(row->runner);
     json_decref(row->result);
     memset(row, 0, sizeof *row);
 }

@@ -23,6 +23,7 @@ typedef struct {
     char   *agent;
     char   *host;
     char   *reason;
+    char   *runner;
     int64_t started, finished;  /*  wall clock ms, 0 when not yet */
     json_t *result;             /*  the agent's result document, or NULL */
     /*  what its attempts used (the usage:N fields, issue 18), summed */

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sw_git.h"
 #include "sw_cas.h"
@@ -111,6 +112,57 @@ sw_ws_path_valid(const char *path)
             return false;
     }
     return true;
+}
+
+const char *
+sw_ws_output_problem(const char *path)
+{
+    if (!path || !*path)
+        return "is empty";
+    if (strlen(path) > 4096)
+        return "is longer than 4096 bytes";
+    if (!sw_utf8_clean(path, strlen(path)))
+        return "is not UTF-8 (a result cannot carry it)";
+    for (const char *p = path; *p; p++)
+        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+            return "has a control character (a newline, a tab...): a result cannot carry it";
+    if (!sw_ws_path_valid(path))
+        return "would escape the destination (absolute, or with an empty, '.' or '..' part)";
+    /*  git's own rule: nothing is ever written into a repository's
+     *  metadata (DEST may be a work tree: .git/hooks runs code). */
+    for (const char *p = path; *p; ) {
+        size_t n = strcspn(p, "/");
+        if (n == 4 && strncasecmp(p, ".git", 4) == 0)
+            return "goes into a .git directory";
+        p += n + (p[n] == '/');
+    }
+    return NULL;
+}
+
+char *
+sw_ws_path_quote(const char *path)
+{
+    sw_buf_t b;
+    sw_buf_init(&b);
+    for (const unsigned char *p = (const unsigned char *) path; *p; ) {
+        size_t len = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : *p >= 0xc0 ? 2 : 0;
+        if (*p == '\\')
+            sw_buf_add(&b, "\\\\", 2);
+        else if (*p == '\n')
+            sw_buf_add(&b, "\\n", 2);
+        else if (*p == '\t')
+            sw_buf_add(&b, "\\t", 2);
+        else if (*p < 0x20 || *p == 0x7f || len == 0 || strnlen((const char *) p, len) < len
+                 || (len > 1 && !sw_utf8_clean((const char *) p, len)))
+            len = 0, sw_buf_printf(&b, "\\%03o", *p);
+        else {
+            sw_buf_add(&b, p, len);
+            p += len;
+            continue;
+        }
+        p++;
+    }
+    return b.data ? (char *) b.data : xstrdup("");
 }
 
 json_t *
@@ -638,6 +690,25 @@ sw_task_test(bool verbose)
     CHECK(!sw_ws_path_valid("a//b") && !sw_ws_path_valid("a/") && !sw_ws_path_valid("./a"));
     CHECK(!sw_ws_path_valid("/a") && !sw_ws_path_valid("a/..") && !sw_ws_path_valid(""));
     CHECK(!sw_ws_path_valid("a\nb") && sw_ws_path_valid("дизайн/файл"));
+    /*  an output's path: what swarm outputs may write below DEST */
+    CHECK(sw_ws_output_problem("a/b.o") == NULL && sw_ws_output_problem("-rf") == NULL);
+    CHECK(sw_ws_output_problem("dé jà/ü x.o") == NULL);
+    CHECK(strstr(sw_ws_output_problem("tab\there"), "control"));
+    CHECK(strstr(sw_ws_output_problem("../x"), "escape"));
+    CHECK(strstr(sw_ws_output_problem("a/../../x"), "escape"));
+    CHECK(strstr(sw_ws_output_problem("/etc/passwd"), "escape"));
+    CHECK(strstr(sw_ws_output_problem("a/.git/hooks/x"), ".git"));
+    CHECK(strstr(sw_ws_output_problem(".git"), ".git"));
+    CHECK(sw_ws_output_problem(".gitignore") == NULL && sw_ws_output_problem("a.git/x") == NULL);
+    CHECK(strstr(sw_ws_output_problem("two\nlines"), "control"));
+    CHECK(strstr(sw_ws_output_problem("bad\377"), "UTF-8"));
+    CHECK(strstr(sw_ws_output_problem(""), "empty") && sw_ws_output_problem(NULL));
+    char *q = sw_ws_path_quote("a\n\t\\\377b\001дз");
+    CHECK(strcmp(q, "a\\n\\t\\\\\\377b\\001дз") == 0);
+    free(q);
+    q = sw_ws_path_quote("plain/ü");
+    CHECK(strcmp(q, "plain/ü") == 0);
+    free(q);
     CHECK(sw_repo_id_valid("shop_2.x-1") && !sw_repo_id_valid("-x") && !sw_repo_id_valid("a/b"));
     sw_task_release(&t);
 

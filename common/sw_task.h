@@ -56,6 +56,17 @@ int  sw_task_ws_unpack(const msgpack_object *map, const char *key, sw_task_ws_t 
 /*  A path inside a workspace: relative, no "." or ".." component, no
  *  empty one, no NUL or control byte. */
 bool sw_ws_path_valid(const char *path);
+/*  Why path cannot be a task's output (a static English phrase: "is not
+ *  UTF-8 ...", "would escape the destination ...", "goes into a .git
+ *  directory"), or NULL when it can. The one rule for the agent that
+ *  stores outputs and swarm outputs that writes them below DEST: UTF-8
+ *  (results are JSON), no control byte, sw_ws_path_valid, no component
+ *  ".git" in any case (git refuses those in trees for the same reason). */
+const char *sw_ws_output_problem(const char *path);
+/*  path for a message, as git quotes names: \n, \t, \\, and \ooo for
+ *  control bytes and bytes that are not UTF-8; valid UTF-8 stays. The
+ *  caller frees. */
+char *sw_ws_path_quote(const char *path);
 
 /*  A task as the user specified it, plus the attempt the coordinator gives
  *  it. Owned strings; sw_task_release frees them. */

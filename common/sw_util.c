@@ -314,6 +314,36 @@ sw_utf8_sanitize(const char *src, size_t n, sw_buf_t *out)
     sw_buf_add(out, src + run, n - run);
 }
 
+void
+sw_term_sanitize(const char *src, size_t n, sw_buf_t *out)
+{
+    const unsigned char *p = (const unsigned char *) src;
+    size_t i = 0, run = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        size_t len = c ? s_utf8_seq(p + i, n - i) : 0;
+        bool c1 = len == 2 && c == 0xC2 && p[i + 1] < 0xA0;     /*  U+0080..U+009F */
+        if (len > 1 && !c1) {
+            i += len;
+            continue;
+        }
+        if (len == 1 && ((c >= 0x20 && c != 0x7F) || c == '\t')) {
+            i++;
+            continue;
+        }
+        sw_buf_add(out, src + run, i - run);
+        if (c1)
+            sw_buf_printf(out, "\\u%04x", (unsigned) p[i + 1]);
+        else if (c < 0x20 || c == 0x7F)
+            sw_buf_printf(out, "^%c", c == 0x7F ? '?' : (char) (c + 0x40));
+        else
+            sw_buf_printf(out, "\\x%02x", c);
+        i += c1 ? 2 : 1;
+        run = i;
+    }
+    sw_buf_add(out, src + run, n - run);
+}
+
 bool
 sw_utf8_clean(const char *data, size_t n)
 {
@@ -594,6 +624,17 @@ sw_util_test(bool verbose)
     sw_buf_reset(&out);
     sw_utf8_sanitize("x\0y", 3, &out);
     CHECK(out.len == 5);
+    /*  for a terminal: escapes, controls, C1 and bad bytes are shown, not
+     *  obeyed; tabs and printable UTF-8 pass */
+    sw_buf_reset(&out);
+    sw_term_sanitize("\x1b]52;c;aGk=\x07\x1b[2Jred\tok\r\x7f", 24, &out);
+    CHECK(strcmp(out.data, "^[]52;c;aGk=^G^[[2Jred\tok^M^?") == 0);
+    sw_buf_reset(&out);
+    sw_term_sanitize("h\xC3\xA9 \xC2\x9b" "1m \x9b \xFF\0z", 14, &out);
+    CHECK(strcmp(out.data, "h\xC3\xA9 \\u009b1m \\x9b \\xff^@z") == 0);
+    sw_buf_reset(&out);
+    sw_term_sanitize("", 0, &out);
+    CHECK(out.len == 0);
 
     /*  base64 round trips, including NULs and every padding length */
     const char bin[] = { 'a', 0, (char) 0xff, 'z', '\n' };

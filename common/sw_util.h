@@ -81,6 +81,14 @@ void sw_capture_render(const sw_capture_t *c, sw_buf_t *out);
 /*  Copies src to out, replacing every invalid UTF-8 sequence with U+FFFD
  *  and NUL bytes with U+FFFD, so the text can be stored as a JSON string. */
 void sw_utf8_sanitize(const char *src, size_t n, sw_buf_t *out);
+/*  Appends src to out as a terminal may show it without obeying it: C0
+ *  controls but tab, and DEL, in caret notation (ESC is "^[", NUL "^@"),
+ *  C1 controls (U+0080..U+009F) as "\u009b", bytes that are not UTF-8 as
+ *  "\xff"; printable UTF-8 and tabs unchanged. What `swarm logs` and
+ *  `swarm events` print on a terminal: a task's output can neither move
+ *  the cursor, retitle the window nor write the clipboard (OSC 52) of
+ *  whoever reads it (--raw prints the bytes). */
+void sw_term_sanitize(const char *src, size_t n, sw_buf_t *out);
 
 /*  SHA-1 of data as 40 lower-case hex digits and a NUL (Redis names Lua
  *  scripts by it; not used for security). */

@@ -273,7 +273,8 @@ s_check_tree(const sw_ws_repo_t *r, const char *top, const char *tree, uint64_t 
     int rc = 0;
     if (subs.n)
         rc = sw_err_set(err, SW_EINVAL, "workspace %s has a submodule at %s%s: workspaces do not "
-                        "carry submodules (vendor it, or leave it out of the tree)", top,
+                        "carry submodules or nested git repositories (vendor it, or "
+                        "leave it out of the tree: .gitignore)", top,
                         subs.v[0], subs.n > 1 ? " (and more)" : "");
     else if (big.n) {
         sw_buf_t b;
@@ -504,11 +505,17 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
         char *ref = xasprintf("refs/heads/%s", o->branch), found[65];
         sw_git_opts_t go = sw_ws_opts(&r);
         const char *fmt[] = { "check-ref-format", ref, NULL };
-        if (sw_git_run(&go, fmt, NULL, &e) != 0)
-            rc = sw_err_set(err, SW_EINVAL, "apply: '%s' is not a valid branch name",
+        /*  check-ref-format takes what git branch refuses: HEAD (every
+         *  rev-parse after would warn it is ambiguous), "@" (HEAD to
+         *  git), a leading '-' (an option to every git command that
+         *  names it); and refs/... would make refs/heads/refs/..., never
+         *  what was meant. */
+        if (strcmp(o->branch, "HEAD") == 0 || strcmp(o->branch, "@") == 0 || o->branch[0] == '-'
+            || strncmp(o->branch, "refs/", 5) == 0 || sw_git_run(&go, fmt, NULL, &e) != 0)
+            rc = sw_err_set(err, SW_EINVAL, "'%s' is not a valid branch name",
                             o->branch);
         else if (sw_ws_rev(&r, ref, found, &e) == 0)
-            rc = sw_err_set(err, SW_EINVAL, "apply: branch %s exists already (name a new one)",
+            rc = sw_err_set(err, SW_EINVAL, "branch %s exists already (name a new one)",
                             o->branch);
         free(ref);
         if (rc == 0 && has_head)

@@ -51,7 +51,17 @@ s_on_hello(coord_server_t *self, sw_msg_t *m)
             self->refused++;
             if (self->refused < 10 || log_verbose())
                 log_warnx("refused HELLO from agent %s: %s", h.agent, why);
-            sw_msg_send_empty(self->agents, m->routing, SW_BYE);
+            /*  The reason goes with the BYE: the agent tells this
+             *  refusal from the BYE that asks an unknown connection to
+             *  say HELLO (docs/protocol.md). */
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer pk;
+            sw_mp_packer_init(&pk, &sb);
+            msgpack_pack_map(&pk, 1);
+            sw_mp_kv_str(&pk, "refused", why);
+            sw_msg_send(self->agents, m->routing, SW_BYE, sb.data, sb.size);
+            msgpack_sbuffer_destroy(&sb);
             sw_hello_release(&h);
             return;
         }
@@ -150,6 +160,9 @@ coord_server_agent_msg(coord_server_t *self, sw_msg_t *m)
         if (sw_ref_unpack(m->body, &r, false, &err) == 0) {
             log_debug("agent %s accepted %s/%s attempt %lld", a->id, r.job, r.id,
                       (long long) r.attempt);
+            coord_task_t *t = coord_sched_task(self->sched, r.job, r.id);
+            if (t && t->agent == a && t->spec.attempt == r.attempt)
+                coord_events_started(self->events, t, sw_wall_ms());
             sw_ref_release(&r);
         }
         else {
@@ -164,6 +177,7 @@ coord_server_agent_msg(coord_server_t *self, sw_msg_t *m)
             break;
         }
         self->done_count++;
+        coord_events_done(self->events, r.job, r.id, r.attempt, r.status, (int) r.exit_code);
         if (coord_sched_done(self->sched, a, &r, sw_now_ms(), sw_wall_ms()) < 0)
             log_info("ignored a stale DONE for %s/%s attempt %lld from %s", r.job, r.id,
                      (long long) r.attempt, a->id);
@@ -174,6 +188,8 @@ coord_server_agent_msg(coord_server_t *self, sw_msg_t *m)
         break;
     case SW_DRAIN:
         log_info("agent %s is draining: no new tasks for it", a->id);
+        if (!a->draining)
+            coord_events_agent(self->events, a, "agent_drained", NULL, sw_wall_ms());
         coord_sched_drain(self->sched, a);
         break;
     case SW_BYE: {
@@ -186,6 +202,7 @@ coord_server_agent_msg(coord_server_t *self, sw_msg_t *m)
         else
             snprintf(why, sizeof why, "agent %s left", a->id);
         log_info("agent %s said BYE", a->id);
+        coord_events_agent(self->events, a, "agent_left", why, sw_wall_ms());
         coord_sched_agent_lost(self->sched, a, why, sw_wall_ms());
         break;
     }

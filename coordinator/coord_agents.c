@@ -39,7 +39,10 @@ void
 coord_sched_seen(coord_sched_t *self, coord_agent_t *a, int64_t now_ms, int64_t lease_ms)
 {
     (void) self;
-    a->expires_ms = now_ms + lease_ms;
+    /*  A message renews the lease; it never shortens one a stall of the
+     *  coordinator's extended (coord_sched_stalled). */
+    if (a->expires_ms < now_ms + lease_ms)
+        a->expires_ms = now_ms + lease_ms;
 }
 
 /*  One copy of each agent id and host name for every task that ran there:
@@ -130,9 +133,19 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
             if (!s_listed(&h->running, t))
                 zlistx_add_end(lost, t);
         for (t = zlistx_first(lost); t; t = zlistx_next(lost)) {
-            log_warnx("agent %s came back without %s/%s attempt %lld: it runs again",
-                      a->id, t->job->id, t->spec.id, (long long) t->spec.attempt);
-            sched_requeue_or_lose(self, t, "agent restarted", sw_wall_ms());
+            /*  It ended while the link was down (its DONE went with the
+             *  old connection; the result, fenced, is in Redis), or the
+             *  agent restarted and lost it. Redis says which: it goes the
+             *  way of a task nobody claimed after a restart, due now
+             *  (finished from its stored result, else run again). Run
+             *  again on a guess, it ran twice. */
+            log_warnx("agent %s came back without %s/%s attempt %lld: finished if its result "
+                      "is stored, else run again", a->id, t->job->id, t->spec.id,
+                      (long long) t->spec.attempt);
+            sched_unassign(self, t);
+            t->came_back_without = true;
+            t->adopt_by_ms = now_ms > 0 ? now_ms : 1;
+            zlistx_add_end(self->unadopted, t);
         }
         zlistx_destroy(&lost);
         /*  A CANCEL sent to its old connection may be lost with it: what it
@@ -202,6 +215,17 @@ coord_sched_agent_lost(coord_sched_t *self, coord_agent_t *a, const char *why, i
     zhashx_delete(self->agents, a->id);
     void *h = zlistx_find(self->agent_order, a);
     zlistx_delete(self->agent_order, h);
+}
+
+void
+coord_sched_stalled(coord_sched_t *self, int64_t stall_ms, int64_t until_ms)
+{
+    for (coord_agent_t *a = zlistx_first(self->agent_order); a;
+         a = zlistx_next(self->agent_order)) {
+        a->expires_ms += stall_ms;
+        if (a->expires_ms < until_ms)
+            a->expires_ms = until_ms;
+    }
 }
 
 int

@@ -22,6 +22,7 @@ typedef struct {
     int64_t        deadline_ms; /*  reply with progress by then */
     int64_t        since;       /*  list tasks final after this seq; -1 = all */
     int64_t        offset, limit;   /*  a page of the whole list (since -1) */
+    int64_t        running;     /*  also list up to this many running tasks */
 } ctl_waiter_t;
 
 /*  A reply held until the turn's writes are flushed. */

@@ -8,10 +8,12 @@
  *  and waiting, then succeeded (the latest first). `next` says where the
  *  next page starts; it is absent on the last page.
  *
- *  WAIT {job?, ids?, max_ms?, since?, offset?, limit?}: a long poll. With
+ *  WAIT {job?, ids?, max_ms?, since?, offset?, limit?, running?}: a long poll. With
  *  since: the tasks that became final after that cursor (at most a page;
  *  seq is the cursor to send next, and done stays false while more are to
- *  come). Without: a page of every task waited for (offset, next). */
+ *  come). Without: a page of every task waited for (offset, next). With
+ *  running N (0..100): also up to N running tasks (swarm wait's terminal
+ *  display). */
 #include "coord_ctl_int.h"
 
 #include <string.h>
@@ -323,6 +325,52 @@ s_cmp_final(const void *a, const void *b)
     return x->final_seq < y->final_seq ? -1 : x->final_seq > y->final_seq;
 }
 
+/*  "running": up to w->running running tasks (of its ids, if any), the
+ *  longest running first: what a terminal shows each one doing (issue
+ *  17). At most 100 rows: well under the frame cap. */
+static void
+s_pack_running(msgpack_packer *pk, const ctl_waiter_t *w)
+{
+    const coord_job_t *j = w->job;
+    size_t n = w->ids ? w->nid : (size_t) j->counts[SW_TS_RUNNING], k = 0;
+    coord_task_t **v = xcalloc(n + 1, sizeof *v);
+    if (w->ids) {
+        for (size_t i = 0; i < w->nid; i++)
+            if (w->idv[i]->state == SW_TS_RUNNING)
+                v[k++] = w->idv[i];
+    }
+    else
+        for (int i = 0; i < j->ntasks && k < n; i++)
+            if (j->order[i]->state == SW_TS_RUNNING)
+                v[k++] = j->order[i];
+    qsort(v, k, sizeof *v, s_cmp_started);
+    s_rows_t rows;
+    s_rows_init(&rows, w->running, false);
+    for (size_t i = 0; i < k && s_rows_add(&rows, v[i]); i++)
+        ;
+    free(v);
+    sw_mp_pack_str(pk, "running");
+    msgpack_pack_array(pk, rows.n);
+    if (rows.sb.size)
+        msgpack_sbuffer_write(pk->data, rows.sb.data, rows.sb.size);
+    msgpack_sbuffer_destroy(&rows.sb);
+}
+
+/*  The counts of the named tasks only, as ctl_pack_counts packs a job's:
+ *  `wait a` must not say "1/1 finished: 1 succeeded, 2 failed" for the
+ *  job's other tasks. O(n) per reply, n at most SW_MAX_LIST. */
+static void
+s_pack_counts_of(msgpack_packer *pk, coord_task_t *const *v, size_t n)
+{
+    int64_t c[SW_TS_COUNT] = { 0 };
+    for (size_t i = 0; i < n; i++)
+        c[v[i]->state]++;
+    sw_mp_pack_str(pk, "counts");
+    msgpack_pack_map(pk, SW_TS_COUNT);
+    for (int i = 0; i < SW_TS_COUNT; i++)
+        sw_mp_kv_int(pk, sw_tstate_name((sw_tstate_t) i), c[i]);
+}
+
 static void
 s_waiter_reply(coord_ctl_t *self, ctl_waiter_t *w, bool durable)
 {
@@ -364,7 +412,7 @@ s_waiter_reply(coord_ctl_t *self, ctl_waiter_t *w, bool durable)
             next = i;
     }
     ctl_reply_t r;
-    ctl_reply_begin(&r, 7 + (next >= 0) + more);
+    ctl_reply_begin(&r, 7 + (next >= 0) + more + (w->running > 0));
     sw_mp_kv_str(&r.pk, "job", j->id);
     sw_mp_kv_bool(&r.pk, "done", durable && s_waiter_done(w) && !more);
     sw_mp_kv_int(&r.pk, "total", (int64_t) n);
@@ -374,8 +422,13 @@ s_waiter_reply(coord_ctl_t *self, ctl_waiter_t *w, bool durable)
         sw_mp_kv_int(&r.pk, "next", next);
     if (more)
         sw_mp_kv_bool(&r.pk, "more", true);
-    ctl_pack_counts(&r.pk, j);
+    if (w->ids)
+        s_pack_counts_of(&r.pk, w->idv, w->nid);
+    else
+        ctl_pack_counts(&r.pk, j);
     s_rows_pack(&r.pk, &rows);
+    if (w->running > 0)
+        s_pack_running(&r.pk, w);
     ctl_reply_send(self, w->routing, &r);
 }
 
@@ -387,12 +440,13 @@ ctl_on_wait(coord_ctl_t *self, sw_msg_t *m)
         return;
     sw_err_t err = { 0 };
     sw_strv_t ids = { 0 };
-    int64_t max_ms = 1000, since = -1, offset = 0, limit = 0;
+    int64_t max_ms = 1000, since = -1, offset = 0, limit = 0, running = 0;
     if (sw_mp_strv(m->body, "ids", false, SW_MAX_LIST, &ids, &err) < 0
         || sw_mp_int(m->body, "max_ms", false, 0, MAX_WAIT_MS, &max_ms, &err) < 0
         || sw_mp_int(m->body, "since", false, 0, INT64_MAX, &since, &err) < 0
         || sw_mp_int(m->body, "offset", false, 0, INT32_MAX, &offset, &err) < 0
-        || sw_mp_int(m->body, "limit", false, 1, INT32_MAX, &limit, &err) < 0) {
+        || sw_mp_int(m->body, "limit", false, 1, INT32_MAX, &limit, &err) < 0
+        || sw_mp_int(m->body, "running", false, 0, 100, &running, &err) < 0) {
         ctl_reply_error(self, m->routing, 2, "%s", err.msg);
         sw_strv_release(&ids);
         return;
@@ -402,6 +456,7 @@ ctl_on_wait(coord_ctl_t *self, sw_msg_t *m)
     w->since = since;
     w->offset = offset;
     w->limit = limit;
+    w->running = running;
     w->routing = zframe_dup(m->routing);
     w->deadline_ms = sw_now_ms() + max_ms;
     if (ids.n) {

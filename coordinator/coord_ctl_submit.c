@@ -325,6 +325,13 @@ ctl_on_cancel(coord_ctl_t *self, sw_msg_t *m)
                 x->cancelled = true;
                 c->count += (int64_t) (x->n - x->done);
             }
+            else if (!x->committing && strcmp(x->job, j->id) == 0 && !x->cancelled) {
+                /*  Its batches are still coming: they land cancelled
+                 *  (coord_ctl_work), what came so far counted here. A
+                 *  cancel of the job that let them run would be lost. */
+                x->cancelled = true;
+                c->count += (int64_t) x->n;
+            }
         j->held++;
         zlistx_add_end(self->cancels, c);
         sw_strv_release(&ids);

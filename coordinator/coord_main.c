@@ -18,7 +18,7 @@
 static const char s_usage[] =
     "usage: swarm-coordinator [-c FILE] [--listen EP] [--control EP] [--redis URL]\n"
     "                         [--redis-password-file FILE] [--heartbeat-ms MS] [--liveness N]\n"
-    "                         [--keep-finished S] [--coordination-ttl S]\n"
+    "                         [--keep-finished S] [--coordination-ttl S] [--ownership-ms MS]\n"
     "                         [--curve-secret FILE --allowed-agents DIR\n"
     "                         [--admin-keys DIR]] [--insecure] [--metrics ADDR]\n"
     "                         [--http ADDR [--http-token-file FILE]]\n"
@@ -50,6 +50,10 @@ static const sw_opt_t s_opts[] = {
     { "coordination-ttl", 0, SW_OPT_INT, offsetof(coord_conf_t, record_ttl_s), 1,
       SW_MEM_MAX_TTL_S, "S", "a job's coordination record (memory namespace coordination) "
       "expires S s after the job ended (default 2592000: 30 days)" },
+    { "ownership-ms", 0, SW_OPT_INT, offsetof(coord_conf_t, ownership_ms), 500, 600000, "MS",
+      "this coordinator holds its Redis database (swarm:coordinator) while it renews the "
+      "hold; a second coordinator on the database refuses to start, and one whose hold "
+      "lapsed (stopped this long) and was taken over stops (default 10000)" },
     { "curve-secret", 0, SW_OPT_STR, offsetof(coord_conf_t, curve_secret), 0, 0, "FILE",
       "CURVE secret certificate of this coordinator (swarm keygen); with --allowed-agents" },
     { "allowed-agents", 0, SW_OPT_STR, offsetof(coord_conf_t, allowed_agents), 0, 0, "DIR",

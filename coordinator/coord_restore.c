@@ -126,6 +126,8 @@ coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, in
     if (t->adopt_by_ms)
         sched_unadopted_remove(self, t);
     sched_res_take(t, -1);                  /*  it runs no more */
+    bool came_back = t->came_back_without;
+    t->came_back_without = false;
     t->job->counts[SW_TS_RUNNING]--;        /*  it was never on an agent */
     t->job->counts[SW_TS_WAITING]++;
     t->state = SW_TS_WAITING;
@@ -143,14 +145,19 @@ coord_sched_resolve(coord_sched_t *self, coord_task_t *t, const char *status, in
     }
     else if (sched_attempts_used(t) < t->spec.max_attempts) {
         free(t->reason);
-        t->reason = xstrdup("queued again: no agent claimed it after a coordinator restart");
+        t->reason = xstrdup(came_back
+                            ? "queued again: its agent came back without it (restarted), "
+                              "and no result of it is stored"
+                            : "queued again: no agent claimed it after a coordinator restart");
         sched_enqueue(self, t, true, wall_ms);
         self->stats.retries_lost++;
         self->ops.persist(self->ctx, t);
     }
     else {
         char reason[128];
-        snprintf(reason, sizeof reason, "lost in a coordinator restart (attempt %lld of %lld)",
+        snprintf(reason, sizeof reason, came_back ? "agent restarted (attempt %lld of %lld)"
+                                                  : "lost in a coordinator restart (attempt %lld "
+                                                    "of %lld)",
                  (long long) t->spec.attempt, (long long) t->spec.max_attempts);
         sched_finish(self, t, SW_TS_LOST, reason, wall_ms);
     }

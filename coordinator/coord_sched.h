@@ -169,6 +169,10 @@ struct coord_task_t {
     bool           cancel_requested;
     bool           refused;     /*  Redis refused a write of its state */
     bool           is_new;      /*  not yet persisted */
+    /*  coord_events: what its last event showed (state + 1; 0: none yet) */
+    uint8_t        ev_state;
+    int64_t        ev_attempt;
+    bool           came_back_without;   /*  unadopted: its agent's HELLO left it out */
     int64_t        not_before_ms;   /*  retry backoff: not dispatched before (monotonic) */
     int64_t        adopt_by_ms;     /*  restored as running: its agent must claim it by then */
     sw_strv_t      tried;       /*  agents whose attempt failed retryably */
@@ -227,6 +231,14 @@ void coord_sched_agent_lost(coord_sched_t *self, coord_agent_t *a, const char *w
                             int64_t wall_ms);
 /*  The agent takes no new tasks from now on; what it runs, it finishes. */
 void coord_sched_drain(coord_sched_t *self, coord_agent_t *a);
+/*  The coordinator itself did not run for stall_ms (SIGSTOP, a starved
+ *  or suspended host): that time does not count against any agent's
+ *  lease, since nobody was there to hear it. Each lease is moved on by
+ *  stall_ms, and runs at least until until_ms (monotonic ms): agents that
+ *  gave up on the silent coordinator come back with their reconnect
+ *  backoff, which can be longer than a lease. (Leases are judged on what
+ *  the coordinator heard, never on a silence it caused.) */
+void coord_sched_stalled(coord_sched_t *self, int64_t stall_ms, int64_t until_ms);
 /*  Declares every agent whose lease ran out lost; returns how many. */
 int coord_sched_expire(coord_sched_t *self, int64_t now_ms, int64_t wall_ms);
 

@@ -379,6 +379,32 @@ s_test_restored(void)
     coord_sched_resolve(s, orphan, "succeeded", 0, 0);
     zlistx_destroy(&due);
     CHECK(orphan->state == SW_TS_SUCCEEDED && hj->nfinal == hj->ntasks);
+
+    /*  a comes back without a task it ran (its DONE lost with the old
+     *  connection): not requeued on a guess, handed over at once to be
+     *  finished from its stored result (or run again when there is none) */
+    coord_job_t *cj = coord_sched_job_ensure(s, "c", 0);
+    coord_task_t *ended = st_submit_to(s, "c", "ended", NULL);
+    coord_task_t *lost = st_submit_to(s, "c", "lost", NULL);
+    coord_sched_dispatch(s, 0, 0);
+    CHECK(ended->agent && lost->agent);
+    const char *ids[2] = { ended->agent->id, lost->agent->id };
+    for (int k = 0; k < 2; k++) {
+        sw_hello_t hc = { .agent = (char *) ids[k], .host = "host", .version = "t", .slots = 2 };
+        sw_strv_push(&hc.runners, "exec");
+        zframe_t *rc = zframe_new(ids[k], strlen(ids[k]));
+        coord_sched_hello(s, &hc, &rc, 100, 5000);
+        sw_strv_release(&hc.runners);
+    }
+    CHECK(ended->state == SW_TS_RUNNING && !ended->agent && ended->spec.attempt == 1);
+    CHECK(!lost->agent && cj->running == 0);
+    due = coord_sched_orphans_due(s, 100);
+    CHECK(zlistx_size(due) == 2);
+    coord_sched_resolve(s, ended, "succeeded", 0, 0);
+    coord_sched_resolve(s, lost, NULL, -1, 0);
+    zlistx_destroy(&due);
+    CHECK(ended->state == SW_TS_SUCCEEDED && ended->spec.attempt == 1);
+    CHECK(lost->state == SW_TS_QUEUED && strstr(lost->reason, "came back without it"));
     coord_sched_destroy(&s);
     return 0;
 }
@@ -420,6 +446,15 @@ coord_sched_test(bool verbose)
     CHECK(st_done(s, a, t1, 1, "succeeded") == -1);
     CHECK(st_done(s, a, t2, 7, "succeeded") == -1);
 
+    /*  the coordinator's own stall moves leases on (a's ends at 5000:
+     *  stalled 3000 and held until at least 9000); a message afterwards
+     *  renews, never shortens */
+    coord_sched_stalled(s, 3000, 9000);
+    CHECK(a->expires_ms == 9000);
+    coord_sched_seen(s, a, 100, 5000);
+    CHECK(a->expires_ms == 9000);
+    CHECK(coord_sched_expire(s, 8999, 0) == 0);
+    a->expires_ms = 5000;
     /*  the agent dies: its tasks go back to the front with attempt + 1 */
     coord_agent_t *b = st_agent(s, "b", 4, "mac");
     CHECK(coord_sched_expire(s, 1000, 0) == 0);

@@ -24,7 +24,17 @@ static void
 s_persist(void *ctx, coord_task_t *t)
 {
     coord_server_t *self = ctx;
+    /*  first: is_new still says whether it was just submitted */
+    coord_events_task(self->events, t, sw_now_ms(), sw_wall_ms());
     coord_store_task(self->store, t);
+}
+
+/*  An event for a job's log goes on the store's pipeline. */
+static bool
+s_event(void *ctx, const char *job, int nf, const char *const *fv)
+{
+    coord_server_t *self = ctx;
+    return coord_store_event(self->store, job, nf, fv);
 }
 
 static void
@@ -41,6 +51,7 @@ static void
 s_cancel(void *ctx, coord_task_t *t, coord_agent_t *a)
 {
     coord_server_t *self = ctx;
+    coord_events_cancelling(self->events, t, sw_wall_ms());
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -79,6 +90,7 @@ s_finished(void *ctx, coord_task_t *t)
     if (j->nfinal == j->ntasks) {   /*  fan-in: once per task, so once here */
         j->complete_ms = sw_now_ms();
         coord_store_job_complete(self->store, j, true);
+        coord_events_complete(self->events, j, sw_wall_ms());
         log_info("job %s complete: %d task%s, %d succeeded, %d failed, %d timed out, "
                  "%d cancelled, %d skipped", j->id, j->ntasks, j->ntasks == 1 ? "" : "s",
                  j->counts[SW_TS_SUCCEEDED], j->counts[SW_TS_FAILED],
@@ -132,6 +144,17 @@ s_send_outbox(coord_server_t *self)
 static bool
 s_flush(coord_server_t *self)
 {
+    /*  The fence against a second coordinator (coord_lease.h): checked
+     *  before the turn's writes, so one resumed after another took the
+     *  database over stops before it writes. _exit: nothing more may
+     *  reach Redis, not even what a clean shutdown would write. */
+    sw_err_t lost = { 0 };
+    if (self->lease && coord_store_ok(self->store)
+        && coord_lease_keep(self->lease, sw_now_ms(), &lost) < 0) {
+        log_warnx("%s", lost.msg);
+        fprintf(stderr, "swarm-coordinator: %s\n", lost.msg);
+        _exit(1);
+    }
     for (int round = 0; ; round++) {
         if (coord_store_flush(self->store) < 0)
             return false;
@@ -187,6 +210,7 @@ s_settle(coord_server_t *self)
         zloop_timer(self->loop, 1, 1, s_on_work, self);
     }
     coord_sched_dispatch(self->sched, now, sw_wall_ms());
+    coord_events_flush(self->events, sw_wall_ms());
     bool durable = s_flush(self);
     if (durable) {
         s_send_outbox(self);
@@ -256,6 +280,19 @@ s_on_socket(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+void
+coord_server_restored(coord_server_t *self)
+{
+    zlistx_t *jobs = coord_sched_job_list(self->sched);
+    for (coord_job_t *j = zlistx_first(jobs); j; j = zlistx_next(jobs)) {
+        for (int i = 0; i < j->ntasks; i++)
+            if (!j->order[i]->ev_state)
+                coord_events_restored(self->events, j->order[i]);
+        coord_events_resumed(self->events, j, sw_wall_ms());
+    }
+    zlistx_destroy(&jobs);
+}
+
 coord_job_t *
 coord_server_job(coord_server_t *self, const char *id)
 {
@@ -264,6 +301,8 @@ coord_server_job(coord_server_t *self, const char *id)
     coord_job_t *j = coord_sched_job(self->sched, id);
     if (!j && (j = coord_store_load_job(self->store, self->sched, id))) {
         log_debug("job %s loaded from Redis", id);
+        for (int i = 0; i < j->ntasks; i++)
+            coord_events_restored(self->events, j->order[i]);
         if (j->nfinal == j->ntasks)
             j->complete_ms = sw_now_ms();
     }
@@ -329,6 +368,7 @@ static void
 s_cut_off(coord_server_t *self, coord_agent_t *a, const char *why)
 {
     log_warnx("agent %s: %s: cutting it off", a->id, why);
+    coord_events_agent(self->events, a, "agent_revoked", why, sw_wall_ms());
     sw_msg_send_empty(self->agents, a->routing, SW_BYE);
     coord_sched_agent_lost(self->sched, a, why, sw_wall_ms());
 }
@@ -352,10 +392,39 @@ s_orphan(void *arg, coord_task_t *t, coord_result_t what, const char *status, in
     coord_sched_resolve(self->sched, t, done ? status : NULL, exit_code, sw_wall_ms());
 }
 
+/*  How long agents may take to come back to a coordinator that was away
+ *  (restarted or stalled): a lease to notice, then their reconnect
+ *  backoff (up to 8 s). */
+static int64_t
+s_window_ms(const coord_server_t *self)
+{
+    return self->conf.heartbeat_ms * self->conf.liveness * 3 + 5000;
+}
+
 static int
 s_on_sweep(zloop_t *loop, int timer_id, void *arg)
 {
     coord_server_t *self = arg;
+    /*  A gap between sweeps much longer than their period is time this
+     *  coordinator did not run (SIGSTOP, a suspended VM, a starved host).
+     *  Agents went unheard then through no fault of theirs, and the ones
+     *  that reconnected meanwhile have nothing waiting in the socket: move
+     *  every lease on by the stall rather than declare the whole swarm
+     *  dead and run all its tasks again. A loop held by a slow Redis write
+     *  counts the same (its heartbeats are also read just below). */
+    int64_t resumed = sw_now_ms();
+    if (self->last_sweep_ms && resumed - self->last_sweep_ms > 2 * SWEEP_MS) {
+        int64_t stall = resumed - self->last_sweep_ms - SWEEP_MS;
+        int64_t lease = self->conf.heartbeat_ms * self->conf.liveness;
+        /*  Long enough for the agents to have given up on us: they get
+         *  the window a restart gives them to come back (below). */
+        bool long_stall = stall >= lease / 2;
+        coord_sched_stalled(self->sched, stall, long_stall ? resumed + s_window_ms(self) : 0);
+        if (long_stall)
+            log_warnx("the coordinator did not run for %lld ms (stopped, suspended or "
+                      "starved): agents' leases moved on, not expired", (long long) stall);
+    }
+    self->last_sweep_ms = resumed;
     /*  zloop runs due timers before it reads sockets. After the loop was
      *  held (a slow Redis write blocks it up to the command timeout), the
      *  heartbeats that came meanwhile are waiting: read them before an
@@ -363,6 +432,12 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
     s_drain(self, self->agents);
     int64_t now = sw_now_ms();
     s_check_keys(self, now);
+    /*  the agents coord_sched_expire is about to declare lost */
+    zlistx_t *all = coord_sched_agents(self->sched);
+    for (coord_agent_t *a = zlistx_first(all); a; a = zlistx_next(all))
+        if (now > a->expires_ms)
+            coord_events_agent(self->events, a, "agent_lost", "missed its heartbeats",
+                               sw_wall_ms());
     coord_sched_expire(self->sched, now, sw_wall_ms());
     zlistx_t *agents = coord_sched_agents(self->sched);
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
@@ -426,6 +501,8 @@ static void
 s_drain_agent(void *ctx, coord_agent_t *a)
 {
     coord_server_t *self = ctx;
+    if (!a->draining)
+        coord_events_agent(self->events, a, "agent_drained", "swarm drain", sw_wall_ms());
     coord_sched_drain(self->sched, a);
     sw_msg_send_empty(self->agents, a->routing, SW_DRAIN);
 }
@@ -537,6 +614,13 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         err->code = SW_EUNREACH;    /*  exit 3, as the CLI: Redis is not usable */
         goto fail;
     }
+    /*  One coordinator per database: a second would write over this one's
+     *  state and run its tasks again (coord_lease.h). */
+    self->lease = coord_lease_acquire(conf->redis, conf->control,
+                                      conf->ownership_ms ? conf->ownership_ms
+                                                         : COORD_LEASE_TTL_MS, err);
+    if (!self->lease)
+        goto fail;
     /*  Never mix key layouts: data of layout 1 is moved to this one
      *  first, data of a newer one refused (sw_keys.h). */
     long moved = 0;
@@ -557,6 +641,7 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
         free(name);
     }
     self->store = coord_store_new(self->redis, self->sched);
+    self->events = coord_events_new(s_event, self);
     coord_store_set_prices(self->store, &self->prices);
     coord_store_set_record_ttl(self->store, conf->record_ttl_s ? conf->record_ttl_s
                                                                 : COORD_RECORD_TTL_S);
@@ -571,12 +656,20 @@ coord_server_new(const coord_conf_t *conf, sw_err_t *err)
      *  running a task twice is not. */
     zlistx_t *finished = zlistx_new();
     int loaded = coord_store_load(self->store, self->sched,
-                                  sw_now_ms() + conf->heartbeat_ms * conf->liveness * 3 + 5000,
+                                  sw_now_ms() + s_window_ms(self),
                                   finished);
+    /*  What the restored tasks went through is in their job's log already;
+     *  those that finished while no coordinator ran say so now. */
+    coord_server_restored(self);
+    for (coord_task_t *t = zlistx_first(finished); t; t = zlistx_next(finished)) {
+        t->ev_state = SW_TS_RUNNING + 1;
+        coord_events_task(self->events, t, sw_now_ms(), sw_wall_ms());
+    }
     /*  Their DONE died with the old coordinator: their completion fires now. */
     for (coord_task_t *t = zlistx_first(finished); t; t = zlistx_next(finished))
         s_finished(self, t);
     zlistx_destroy(&finished);
+    coord_events_flush(self->events, sw_wall_ms());
     if (loaded > 0)
         log_info("resumed %d task(s) of %zu job(s) from Redis", loaded,
                  coord_sched_njobs(self->sched));
@@ -643,8 +736,10 @@ coord_server_destroy(coord_server_t **self_p)
     zlistx_destroy(&self->outbox);
     zhashx_destroy(&self->peers);
     coord_sched_destroy(&self->sched);
+    coord_events_destroy(&self->events);
     coord_store_destroy(&self->store);
     sw_redis_destroy(&self->redis);
+    coord_lease_release(&self->lease);
     sw_prices_release(&self->prices);
     if (self->sigfd >= 0)
         close(self->sigfd);

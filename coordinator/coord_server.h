@@ -17,12 +17,14 @@
 
 #include "coord_ctl.h"
 #include "coord_metrics.h"
+#include "coord_events.h"
 #include "coord_sched.h"
 #include "coord_store.h"
 #include "coord_web.h"
 #include "sw_curve.h"
 #include "sw_http.h"
 #include "sw_redis.h"
+#include "coord_lease.h"
 
 typedef struct {
     char      *listen;          /*  agents */
@@ -39,6 +41,7 @@ typedef struct {
     char      *admin_keys;      /*  CURVE on the control socket too */
     long long  keep_finished_s; /*  a complete job stays in memory this long */
     long long  record_ttl_s;    /*  a job's coordination record lives this long after it */
+    long long  ownership_ms;    /*  the hold on the Redis database (coord_lease.h); 0 = default */
     char      *metrics;         /*  ADDR of /metrics; NULL = off */
     char      *http;            /*  ADDR of the dashboard; NULL = off */
     char      *http_token_file;
@@ -64,6 +67,7 @@ struct coord_server_t {
     zsock_t       *control;
     int            sigfd;
     sw_redis_t    *redis;
+    coord_lease_t *lease;       /*  this coordinator holds the Redis database */
     coord_store_t *store;
     coord_sched_t *sched;
     coord_ctl_t   *ctl;         /*  the control requests; holds the current job */
@@ -79,15 +83,20 @@ struct coord_server_t {
     int64_t        trim_ms;     /*  next malloc_trim under load */
     uint64_t       done_count, trimmed_at;  /*  DONEs received; at the last trim */
     int64_t        orphan_backoff_ms;   /*  results unreadable: ask again after */
+    int64_t        last_sweep_ms;       /*  monotonic: a longer gap is a stall of ours */
     bool           orphan_unknown;      /*  the last batch had such a result */
     bool           working;     /*  a timer runs s_settle for coord_ctl_work */
     coord_metrics_t *metrics;   /*  always counted; served with --metrics */
     sw_http_t     *metrics_http;
     coord_web_t   *web;         /*  --http */
+    coord_events_t *events;     /*  the jobs' event logs */
     sw_prices_t    prices;      /*  --price / price.MODEL: what codex tokens cost */
     uint64_t       usage_stale; /*  USAGE reports refused: not the running attempt */
 };
 
+/*  Tasks loaded from Redis start their event log from the state they
+ *  were loaded in (coord_events_restored). */
+void coord_server_restored(coord_server_t *self);
 /*  The job in memory, or loaded from Redis if the coordinator forgot it
  *  (finished jobs are dropped from memory after keep_finished_s). */
 coord_job_t *coord_server_job(coord_server_t *self, const char *id);

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "sw_events.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
 
@@ -77,10 +78,12 @@ s_own(coord_store_t *self, s_what_t what, const coord_job_t *j, coord_task_t *t,
         self->owners_cap = self->owners_cap ? self->owners_cap * 2 : 256;
         self->owners = xrealloc(self->owners, self->owners_cap * sizeof *self->owners);
     }
+    /*  An event is the log's, not the request's that caused it. */
+    uint64_t req = what == S_W_EVENTS ? 0 : self->req;
     self->owners[self->nowners++] = (s_owner_t) { .what = what, .job = (coord_job_t *) j,
-                                                  .task = t, .req = self->req,
+                                                  .task = t, .req = req,
                                                   .arg = arg ? xstrdup(arg) : NULL };
-    if (self->req)
+    if (req)
         self->req_writes++;
 }
 
@@ -250,6 +253,28 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
     coord_records_touch(self->records, t->job->id);
 }
 
+bool
+coord_store_event(coord_store_t *self, const char *job, int nf, const char *const *fv)
+{
+    if (self->failing)
+        return false;
+    char maxlen[24];
+    snprintf(maxlen, sizeof maxlen, "%d", SW_EVENTS_MAXLEN);
+    char *key = sw_key_job_events(job);
+    const char *argv[6 + 2 * 16] = { "XADD", key, "MAXLEN", "~", maxlen, "*" };
+    int argc = 6;
+    for (int i = 0; i < nf && i < 16; i++) {
+        argv[argc++] = fv[2 * i];
+        argv[argc++] = fv[2 * i + 1];
+    }
+    /*  Owned by no task nor request: a refused event (its key is not a
+     *  stream, Redis is out of memory) is logged and passed over; it never
+     *  fails the task or the request it tells of, nor is it an outage. */
+    s_append(self, argv, argc, S_W_EVENTS, NULL, NULL, job);
+    free(key);
+    return !self->failing;
+}
+
 void
 coord_store_current(coord_store_t *self, const char *job)
 {
@@ -302,6 +327,7 @@ s_owner_key(const s_owner_t *o)
     case S_W_CURRENT: return xstrdup(SW_KEY_CURRENT_JOB);
     case S_W_REVOKED: return xstrdup(SW_KEY_REVOKED);
     case S_W_RECORD:  return sw_key_mem(COORD_RECORD_NS, o->job->id);
+    case S_W_EVENTS:  return sw_key_job_events(o->arg);
     }
     return xstrdup("?");
 }
@@ -327,6 +353,8 @@ s_on_reply(void *arg, int i, redisReply *r)
         snprintf(what, sizeof what, " (task %s/%s)", o->job->id, o->task->spec.id);
     else if (o->job)
         snprintf(what, sizeof what, " (job %s)", o->job->id);
+    else if (o->what == S_W_EVENTS)
+        snprintf(what, sizeof what, " (an event of job %s, passed over)", o->arg);
     log_warnx("Redis at %s refused the write of %s%s: %s", sw_redis_addr(self->redis),
               ref->key, what, ref->error);
     if (!self->refusals) {

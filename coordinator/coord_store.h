@@ -43,6 +43,12 @@ void coord_store_set_prices(coord_store_t *self, const sw_prices_t *prices);
 void coord_store_job(coord_store_t *self, const coord_job_t *j);
 void coord_store_task(coord_store_t *self, coord_task_t *t);
 void coord_store_current(coord_store_t *self, const char *job);
+/*  Appends one event to job's event log (coord_events.h: nf field/value
+ *  pairs in fv, at most 16), on the same pipeline: XADD MAXLEN ~
+ *  SW_EVENTS_MAXLEN. False when it was dropped (Redis is out). A refusal
+ *  of it is logged and reported in coord_store_refusals with no task, job
+ *  nor request: nothing is ended for it (issue 17). */
+bool coord_store_event(coord_store_t *self, const char *job, int nf, const char *const *fv);
 /*  Marks a job complete in Redis (or not, once tasks are added again);
  *  a restart loads only jobs not marked complete. */
 void coord_store_job_complete(coord_store_t *self, const coord_job_t *j, bool complete);

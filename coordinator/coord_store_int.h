@@ -10,6 +10,7 @@
  *  task, job or request to end. */
 typedef enum {
     S_W_TASK, S_W_TASKS, S_W_JOB, S_W_JOBS, S_W_CURRENT, S_W_REVOKED, S_W_RECORD,
+    S_W_EVENTS,
 } s_what_t;
 
 typedef struct {
@@ -17,7 +18,7 @@ typedef struct {
     coord_job_t  *job;
     coord_task_t *task;
     uint64_t      req;
-    char         *arg;          /*  S_W_CURRENT: the job, S_W_REVOKED: the key */
+    char         *arg;          /*  S_W_CURRENT, S_W_EVENTS: the job, S_W_REVOKED: the key */
 } s_owner_t;
 
 struct coord_store_t {

@@ -7,11 +7,15 @@
 
 #include "coord_server.h"
 #include "sw_http.h"
+#include "sw_keys.h"
+#include "sw_live.h"
+#include "sw_render.h"
 #include "sw_results.h"
 
 #define PUSH_MS             500         /*  at most this often to the event streams */
 #define OUTPUT_PAGE_LINES   2000        /*  lines in one output page */
 #define OUTPUT_PAGE_BYTES   (1u << 20)
+#define OUTPUT_PAGE_ENTRIES 200         /*  live stream entries in one output page */
 #define RESULTS_BATCH       200         /*  results read from Redis per part */
 #define REDIS_BACKOFF_MS    5000        /*  after a failure, 503 at once this long */
 #define DOC_IDLE_MS         10000       /*  a cached status nobody asked for goes */
@@ -250,20 +254,117 @@ s_http_status(const sw_err_t *err)
 
 /*  --- a task's output -------------------------------------------------------------- */
 
+/*  The stored result's lines (stdout, then the stderr tail) from line
+ *  number from on: a finished task whose live stream is gone (expired,
+ *  or never written while Redis was away). Cursor "r:N". */
+static int
+s_output_result(coord_web_t *self, coord_job_t *j, coord_task_t *t, long long from,
+                json_t *lines, long long *next, bool *done, sw_err_t *err)
+{
+    sw_result_row_t row = { 0 };
+    sw_redis_t *r = s_redis(self, err);
+    if (!r || sw_results_row(r, j->id, t->spec.id, &row, err) < 0) {
+        if (r)
+            s_redis_failed(self, err);
+        sw_result_row_release(&row);
+        return -1;
+    }
+    const char *texts[2] = {
+        json_string_value(json_object_get(row.result, "output")),
+        json_string_value(json_object_get(row.result, "stderr_tail")),
+    };
+    static const char *const streams[2] = { "stdout", "stderr" };
+    long long n = 0;
+    size_t bytes = 0;
+    *next = from;
+    for (int s = 0; s < 2; s++) {
+        const char *p = texts[s];
+        while (p && *p) {
+            size_t len = strcspn(p, "\n");
+            if (n++ >= from && json_array_size(lines) < OUTPUT_PAGE_LINES
+                && bytes < OUTPUT_PAGE_BYTES) {
+                json_array_append_new(lines, json_pack("{s:n, s:s, s:s%}", "t", "stream",
+                                                       streams[s], "line", p, len));
+                bytes += len;
+                *next = n;
+            }
+            p += len + (p[len] == '\n');
+        }
+    }
+    *done = *next >= n;
+    sw_result_row_release(&row);
+    return 0;
+}
+
+typedef struct {
+    json_t     *lines;
+    const char *runner;
+    const char *stream;
+    int64_t     t;
+    sw_buf_t    r;
+} s_outlines_t;
+
+static void
+s_out_line(s_outlines_t *o, const char *line, size_t n)
+{
+    sw_buf_t clean;
+    sw_buf_init(&clean);
+    sw_utf8_sanitize(line, n, &clean);
+    json_array_append_new(o->lines, json_pack("{s:I, s:s, s:s%}", "t", (json_int_t) o->t,
+                                              "stream", o->stream, "line",
+                                              clean.data ? clean.data : "", clean.len));
+    sw_buf_release(&clean);
+}
+
+/*  A line of the task: codex's and claude's events rendered as `swarm
+ *  logs -f` shows them (common/sw_render). */
+static void
+s_out_task_line(void *arg, const char *line, size_t n)
+{
+    s_outlines_t *o = arg;
+    if (strcmp(o->stream, "stdout") != 0 || !sw_render_events(o->runner)) {
+        s_out_line(o, line, n);
+        return;
+    }
+    sw_buf_reset(&o->r);
+    sw_render_line(o->runner, line, n, &o->r);
+    for (const char *p = o->r.data, *end = p + o->r.len; p && p < end; ) {
+        const char *nl = memchr(p, '\n', (size_t) (end - p));
+        size_t len = nl ? (size_t) (nl - p) : (size_t) (end - p);
+        s_out_line(o, p, len);
+        p += len + 1;
+    }
+}
+
 /*  One page of a task's output, from cursor since on: {job, task, status,
- *  attempt, cursor, done, lines: [{t, stream, line}]}. Today the lines are
- *  the stored result's (stdout, then the stderr tail), there once the task
- *  is final; cursor counts lines. This is the one place the dashboard reads
- *  output: the live output streams (issue 17, section 1) replace its body,
- *  with the attempt's stream id as the cursor and the lines of a running
- *  task as they come. */
+ *  attempt, cursor, done, lines: [{t, stream, line}]}. The lines are the
+ *  current attempt's live stream (agent/agent_live.h), the same `swarm
+ *  logs -f` follows, rendered the same way; the cursor is the last entry
+ *  id read, and done is true once the task is final and the stream read
+ *  to its end. A finished task without a stream (expired, or Redis was
+ *  away while it ran) shows its stored result instead ("r:N" cursors). */
 static json_t *
 s_output(coord_web_t *self, const char *job, const char *id, const char *since, sw_err_t *err)
 {
     long long from = 0;
-    if (since && *since && sw_parse_int(since, 0, 1LL << 40, &from) < 0) {
+    bool result_mode = since && strncmp(since, "r:", 2) == 0;
+    if (result_mode && sw_parse_int(since + 2, 0, 1LL << 40, &from) < 0) {
         sw_err_set(err, SW_EINVAL, "since: want a cursor from an earlier page, got '%s'", since);
         return NULL;
+    }
+    if (since && !result_mode && *since && strcmp(since, "0") != 0) {
+        /*  an entry id: MS-SEQ */
+        const char *p = since;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        bool ok = p > since && *p == '-' && p[1];
+        for (p = p + 1; ok && *p; p++)
+            ok = *p >= '0' && *p <= '9';
+        if (!ok || strlen(since) > 40) {
+            sw_err_set(err, SW_EINVAL, "since: want a cursor from an earlier page, got '%s'",
+                       since);
+            return NULL;
+        }
     }
     coord_job_t *j = coord_server_job(self->server, job);
     coord_task_t *t = j ? zhashx_lookup(j->tasks, id) : NULL;
@@ -275,45 +376,57 @@ s_output(coord_web_t *self, const char *job, const char *id, const char *since, 
     json_t *doc = json_pack("{s:s, s:s, s:s, s:I}", "job", j->id, "task", t->spec.id,
                             "status", sw_tstate_name(t->state), "attempt",
                             (json_int_t) t->spec.attempt);
-    bool done = SW_TS_FINAL(t->state);
-    long long next = from;
-    if (done) {
-        sw_result_row_t row = { 0 };
+    bool final = SW_TS_FINAL(t->state), done = false;
+    char cursor[64];
+    snprintf(cursor, sizeof cursor, "%s", since && *since ? since : "0");
+    if (!result_mode && t->spec.attempt > 0) {
         sw_redis_t *r = s_redis(self, err);
-        if (!r || sw_results_row(r, j->id, t->spec.id, &row, err) < 0) {
+        char *key = sw_key_task_log(j->id, t->spec.id, t->spec.attempt);
+        sw_live_batch_t b = { 0 };
+        int rc = r ? sw_live_range(r, key, cursor, OUTPUT_PAGE_ENTRIES, &b, err) : -1;
+        free(key);
+        if (rc < 0) {
             if (r)
                 s_redis_failed(self, err);
-            sw_result_row_release(&row);
             json_decref(lines);
             json_decref(doc);
             return NULL;
         }
-        const char *texts[2] = {
-            json_string_value(json_object_get(row.result, "output")),
-            json_string_value(json_object_get(row.result, "stderr_tail")),
-        };
-        static const char *const streams[2] = { "stdout", "stderr" };
-        long long n = 0;
-        size_t bytes = 0;
-        for (int s = 0; s < 2; s++) {
-            const char *p = texts[s];
-            while (p && *p) {
-                size_t len = strcspn(p, "\n");
-                if (n++ >= from && json_array_size(lines) < OUTPUT_PAGE_LINES
-                    && bytes < OUTPUT_PAGE_BYTES) {
-                    json_array_append_new(lines, json_pack("{s:n, s:s, s:s%}", "t", "stream",
-                                                           streams[s], "line", p, len));
-                    bytes += len;
-                    next = n;
-                }
-                p += len + (p[len] == '\n');
+        s_outlines_t o = { .lines = lines, .runner = t->spec.runner };
+        sw_buf_init(&o.r);
+        for (size_t i = 0; i < b.n; i++) {
+            const sw_live_entry_t *e = &b.v[i];
+            snprintf(cursor, sizeof cursor, "%s", e->id);
+            if (e->kind != SW_LIVE_OUT && e->kind != SW_LIVE_ERR)
+                continue;
+            o.t = e->t;
+            o.stream = e->kind == SW_LIVE_ERR ? "stderr" : "stdout";
+            if (e->dropped) {
+                char note[80];
+                int n = snprintf(note, sizeof note, "[... %llu line%s dropped ...]",
+                                 (unsigned long long) e->dropped, e->dropped == 1 ? "" : "s");
+                s_out_line(&o, note, (size_t) n);
             }
+            sw_live_lines(e, s_out_task_line, &o);
         }
-        done = next >= n;
-        sw_result_row_release(&row);
+        sw_buf_release(&o.r);
+        bool empty = b.n == 0 && strcmp(cursor, "0") == 0;
+        done = final && b.n < OUTPUT_PAGE_ENTRIES;
+        sw_live_batch_release(&b);
+        if (final && empty)
+            result_mode = true;     /*  no stream: the stored result */
     }
-    char cursor[32];
-    snprintf(cursor, sizeof cursor, "%lld", next);
+    else if (!result_mode)
+        done = final;           /*  never ran: nothing to show */
+    if (result_mode && final) {
+        long long next = 0;
+        if (s_output_result(self, j, t, from, lines, &next, &done, err) < 0) {
+            json_decref(lines);
+            json_decref(doc);
+            return NULL;
+        }
+        snprintf(cursor, sizeof cursor, "r:%lld", next);
+    }
     json_object_set_new(doc, "cursor", json_string(cursor));
     json_object_set_new(doc, "done", json_boolean(done));
     json_object_set_new(doc, "lines", lines);

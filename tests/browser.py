@@ -5,11 +5,14 @@ The protocol runs over the pipe Chromium opens with --remote-debugging-pipe
 (it reads commands from fd 3 and writes to fd 4, one JSON message per NUL),
 so only the standard library is needed and nothing listens on a port.
 
-    browser.py URL CHECKS.js SCREENSHOT.png [--timeout S]
+    browser.py URL CHECKS.js SCREENSHOT.png [--timeout S] [--signal KEY=FILE]...
 
 Loads URL, then evaluates CHECKS.js in the page every 200 ms until it
 returns an object whose "ok" is true (or the timeout passes), saves a
-screenshot of the whole page, and prints the last result as JSON. The exit
+screenshot of the whole page, and prints the last result as JSON. With
+--signal, the first result whose KEY is true creates FILE: the test's
+processes can wait for what the page has seen (a running task goes on
+once its first line has shown). The exit
 code is 0 when the checks passed, 1 when they did not, 77 when there is no
 chromium. The browser gets a fresh profile and is told not to reach the
 network: every page it opens must be on loopback.
@@ -121,7 +124,18 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     url, checks_file, shot = sys.argv[1:4]
-    timeout = float(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--timeout" else 30
+    timeout, signals = 30, {}
+    rest = sys.argv[4:]
+    while len(rest) >= 2:
+        if rest[0] == "--timeout":
+            timeout = float(rest[1])
+        elif rest[0] == "--signal" and "=" in rest[1]:
+            key, path = rest[1].split("=", 1)
+            signals[key] = path
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+        rest = rest[2:]
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if not binary:
         print("browser.py: no chromium (deploy/install-deps.sh installs it)", file=sys.stderr)
@@ -136,6 +150,10 @@ def main():
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             result = b.evaluate(checks) or {"ok": False}
+            for key, path in list(signals.items()):
+                if result.get(key):
+                    open(path, "w").close()
+                    del signals[key]
             if result.get("ok"):
                 break
             time.sleep(0.2)

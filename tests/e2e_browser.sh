@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The dashboard in a real browser (Debian's headless Chromium, driven over
 # the DevTools protocol by tests/browser.py) while a job runs: the agents,
-# the job's tasks in the table and the graph, a running task, and a task's
-# output appear; a <script> in an agent label and <script> and <img
+# the job's tasks in the table and the graph, a running task with the lines
+# of its live output as it prints them (the second only after the page showed
+# the first), and a task's output appear; a <script> in an agent label and <script> and <img
 # onerror> in an output show as text and run nothing (the title stays, no
 # element is injected). Task ids cannot hold '<' (their alphabet is
 # A-Z a-z 0-9 . _ - / : @ +); the strangest legal one is used instead.
@@ -24,7 +25,8 @@ wait_agents 2
 STRANGE='lint/src:main.c@v1+o'
 expect 0 "$SWARM" init user-auth
 expect 0 "$SWARM" spawn --id architect -- /bin/sh -c 'echo "design: sessions in Redis, bcrypt for passwords"'
-expect 0 "$SWARM" spawn --id coder-api --after architect -- /bin/sh -c 'echo "api: writing handlers"; sleep 60'
+expect 0 "$SWARM" spawn --id coder-api --after architect -- /bin/sh -c \
+    'echo "api: writing handlers"; while [ ! -e "$0" ]; do sleep 0.1; done; echo "api: handlers written"; sleep 60' "$T/go-on"
 expect 0 "$SWARM" spawn --id coder-store --after architect -- /bin/sh -c "
     echo 'store: hashing with bcrypt'
     echo '$PWN'
@@ -38,7 +40,9 @@ wait_status coder-store succeeded
 wait_status coder-api running
 
 # Phase 1: everything shows with coder-store's output; phase 2: the running
-# coder-api says so; phase 3: back to coder-store for the screenshot.
+# coder-api's live output line appears while it runs (its live stream), and
+# a line it prints later appears too; phase 3: back to coder-store for the
+# screenshot.
 cat >"$T/checks.js" <<'EOF'
 (() => {
   const W = window.__swarmTest || (window.__swarmTest = { phase: 1 });
@@ -70,22 +74,30 @@ cat >"$T/checks.js" <<'EOF'
     return r;
   }
   if (W.phase === 2) {
+    // the running task's live line, then (once the test lets it go on) the next
     if (common && document.getElementById("task-id").textContent === "coder-api"
-        && r.note.includes("running")) {
-      W.phase = 3; location.hash = "#job=user-auth&task=coder-store";
+        && r.running === "running" && r.output.includes("api: writing handlers\n")
+        && r.note.includes("so far")) {
+      W.live1 = true;
+      r.wantNext = true;
+      if (r.output.includes("api: handlers written\n")) {
+        W.live2 = true; W.phase = 3; location.hash = "#job=user-auth&task=coder-store";
+      }
     }
     return r;
   }
-  r.ok = common && r.output.includes("store: done") && r.output.includes("<img src=x");
+  r.ok = common && r.output.includes("store: done") && r.output.includes("<img src=x")
+      && W.live1 && W.live2;
   r.first = W.r1;
   return r;
 })()
 EOF
 python3 "$SWARM_SRC/tests/browser.py" "$H/#job=user-auth&task=coder-store" "$T/checks.js" \
-    "$SWARM_BUILD/dashboard.png" --timeout 60 >"$T/result.json" 2>"$T/browser.err" \
+    "$SWARM_BUILD/dashboard.png" --timeout 60 --signal "wantNext=$T/go-on" \
+    >"$T/result.json" 2>"$T/browser.err" \
     || { cat "$T/result.json" "$T/browser.err"; fail "the dashboard did not show what it should"; }
 [ -s "$SWARM_BUILD/dashboard.png" ] || fail "no screenshot"
-ok "chromium: agents, tasks, graph, a running task and an output appear; <script> and <img onerror> stay text"
+ok "chromium: agents, tasks, graph, a running task with its live output lines, and an output appear; <script> and <img onerror> stay text"
 kill -0 "$COORD_PID" || fail "the coordinator died"
 
 # --- a dashboard with a token, as a browser logs in

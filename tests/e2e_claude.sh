@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The claude runner, with tests/fake-claude.sh for the model: the exact
-# argv (-p, --output-format json, a fresh --session-id, permissions by
+# argv (-p, --output-format stream-json --verbose, a fresh --session-id, permissions by
 # task type, --max-turns and --max-budget-usd from the task under the
 # agent's ceiling, from a plan too), the JSON
 # result's text as output with cost and token usage in the result,
@@ -37,7 +37,7 @@ said() { echo "claude done ($1) prompt_bytes=$(printf '%s' "$2" | wc -c) prompt_
   = "(0.0123, 110, 22)" ] || fail "usage: $(r coder "")"
 [ "$(r review "['output']")" = "$(said "read-only --max-turns 7 --max-budget-usd 1.50" "review the login handler")" ] \
     || fail "reviewer: $(r review "['output']")"
-ok "claude -p --output-format json: output from the result, cost and tokens recorded, read-only types lose write tools"
+ok "claude -p --output-format stream-json: output from the result, cost and tokens recorded, read-only types lose write tools"
 [ "$(r frugal "['output']")" = "$(said "acceptEdits --max-turns 3 --max-budget-usd 0.25" count)" ] \
     || fail "frugal: $(r frugal "")"
 [ "$(r greedy "['output']")" = "$(said "acceptEdits --max-turns 7 --max-budget-usd 1.50" spend)" ] \

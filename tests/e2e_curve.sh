@@ -51,6 +51,8 @@ ids=$(json_get "$T/out" "' '.join(sorted(a['id'] for a in d['agents'] if True))"
 [ "$ids" = "a1 a2" ] || fail "registered agents: $ids"
 grep -q "refused HELLO from agent a1: its key is for another agent id" \
     "$T/coordinator.log" || fail "a2's key took a1's id"
+grep -q "it refused our HELLO: its key is for another agent id" "$T/agent-thief.log" \
+    || fail "the refused agent does not say why: $(grep -m1 HELLO "$T/agent-thief.log")"
 grep -q "joined" <(grep -E "agent (rogue|plain|wrongkey) " "$T/coordinator.log") \
     && fail "a stranger joined"
 ok "unknown key, no key, wrong server key and a stolen id are all kept out"
@@ -75,7 +77,10 @@ expect 0 "$SWARM" wait --timeout 60
 [ "$(task_field long agent)" != "$victim" ] || fail "long finished on the revoked agent"
 expect 0 "$SWARM" --json agents
 [ "$(grep -c '"id"' "$T/out")" = 1 ] || fail "the revoked agent is still registered"
-ok "revoking $victim's key cut it off; its task finished elsewhere as attempt 2"
+expect 0 "$SWARM" events --job sec
+contains "$T/out" "agent $victim revoked: its key was revoked (1 task of this job ran there)"
+contains "$T/out" "retried long: agent $victim was revoked: its key was revoked (attempt 1 on $victim)"
+ok "revoking $victim's key cut it off; its task finished elsewhere as attempt 2; the job's events say so"
 
 # swarm agents revoke: the other one, for good (the key is kept in Redis)
 other=$([ "$victim" = a1 ] && echo a2 || echo a1)
@@ -96,8 +101,10 @@ ok "swarm agents revoke $other: cut off, kept out, remembered in Redis"
 # The control socket on a unix socket: mode 0660, so the owner and its
 # group may submit jobs and others may not.
 mkdir -p "$T/run" && chmod 755 "$T" "$T/run"
+# (a database of its own: the first coordinator holds 15)
+redis-cli -p "$REDIS_PORT" -n 103 FLUSHDB >/dev/null
 "$SWARM_BUILD/swarm-coordinator" -f --listen "tcp://127.0.0.1:$(free_port)" \
-    --control "ipc://$T/run/ctl.sock" >>"$T/coordinator-ipc.log" 2>&1 &
+    --control "ipc://$T/run/ctl.sock" --redis "${SWARM_REDIS%/*}/103" >>"$T/coordinator-ipc.log" 2>&1 &
 PIDS+=("$!")
 for _ in $(seq 100); do [ -S "$T/run/ctl.sock" ] && break; sleep 0.05; done
 expect 0 "$SWARM" --coordinator "ipc://$T/run/ctl.sock" status

@@ -90,10 +90,14 @@ http 200 "$H/api/results?job=empty-job"
 [ "$(json_get "$T/body" "d")" = "[]" ] || fail "results of an empty job"
 ok "status, agents and results are the CLI's documents; jobs list progress"
 
-# --- a task's output, in pages
+# --- a task's output, in pages: the live stream (the cursor is an entry
+# id), or the stored result once the stream is gone ("r:N")
 http 200 "$H/api/output?job=d1&task=first"
-[ "$(json_get "$T/body" "[l['line'] for l in d['lines']], d['done'], d['cursor']")" \
-  = "(['line one', 'line two'], True, '2')" ] || fail "output of first: $(cat "$T/body")"
+[ "$(json_get "$T/body" "[l['line'] for l in d['lines']], d['done']")" \
+  = "(['line one', 'line two'], True)" ] || fail "output of first: $(cat "$T/body")"
+json_get "$T/body" "d['cursor']" | grep -Eq '^[0-9]+-[0-9]+$' || fail "cursor: $(cat "$T/body")"
+[ "$(json_get "$T/body" "all(isinstance(l['t'], int) and l['t'] > 0 for l in d['lines'])")" = True ] \
+    || fail "line times: $(cat "$T/body")"
 http 200 "$H/api/output?job=d1&task=$STRANGE_Q"
 [ "$(json_get "$T/body" "d['task']")" = "$STRANGE" ] || fail "the strange id"
 [ "$(json_get "$T/body" "d['lines'][0]['line'].startswith('\ufffd\ufffd bad utf8 <script>')")" = True ] \
@@ -102,18 +106,28 @@ http 200 "$H/api/output?job=d1&task=$STRANGE_Q"
     || fail "stderr line"
 http 200 "$H/api/output?job=d1&task=empty"
 [ "$(json_get "$T/body" "(d['lines'], d['done'])")" = "([], True)" ] || fail "empty output"
-cursor=0 pages=0 total=0
-while :; do
-    http 200 "$H/api/output?job=d1&task=big&since=$cursor"
-    n=$(json_get "$T/body" "len(d['lines'])")
-    [ "$pages" = 0 ] && { [ "$(json_get "$T/body" "d['lines'][0]['line']")" = 1 ] || fail "first line"; }
-    total=$((total + n)); pages=$((pages + 1))
-    cursor=$(json_get "$T/body" "d['cursor']")
-    [ "$(json_get "$T/body" "d['done']")" = True ] && break
-    [ "$pages" -lt 10 ] || fail "output pages never end"
-done
-[ "$total" = 5000 ] && [ "$pages" = 3 ] && [ "$cursor" = 5000 ] || fail "big: $total lines in $pages pages"
-[ "$(json_get "$T/body" "d['lines'][-1]['line']")" = 5000 ] || fail "last line"
+# pages: the stream, then (stream deleted) the stored result
+read_pages() {
+    cursor=0 pages=0 total=0
+    while :; do
+        http 200 "$H/api/output?job=d1&task=big&since=$cursor"
+        n=$(json_get "$T/body" "len(d['lines'])")
+        [ "$pages" = 0 ] && { [ "$(json_get "$T/body" "d['lines'][0]['line']")" = 1 ] || fail "first line"; }
+        total=$((total + n)); pages=$((pages + 1))
+        cursor=$(json_get "$T/body" "d['cursor']")
+        [ "$(json_get "$T/body" "d['done']")" = True ] && break
+        [ "$pages" -lt 10 ] || fail "output pages never end"
+    done
+    [ "$(json_get "$T/body" "d['lines'][-1]['line']")" = 5000 ] || fail "last line"
+}
+read_pages
+[ "$total" = 5000 ] || fail "big, live: $total lines in $pages pages"
+redis-cli -p "$REDIS_PORT" -n 54 DEL "$(rkey log d1 big 1)" >/dev/null
+read_pages
+[ "$total" = 5000 ] && [ "$pages" = 3 ] && [ "$cursor" = r:5000 ] \
+    || fail "big, stored: $total lines in $pages pages, cursor $cursor"
+http 400 "$H/api/output?job=d1&task=big&since=1-x"
+http 400 "$H/api/output?job=d1&task=big&since=r:x"
 http 400 "$H/api/output?job=d1&task=big&since=-1"
 http 404 "$H/api/output?job=d1&task=nope"
 http 404 "$H/api/output?job=nope&task=first"
@@ -122,7 +136,7 @@ http 400 "$H/api/output?job=bad%20job&task=x"
 http 404 "$H/api/status?job=nope"
 contains "$T/body" "no job 'nope'"
 http 404 "$H/api/results?job=nope"
-ok "output pages: 5,000 lines in 3, none, invalid UTF-8 and stderr, the strange id; bad requests refused"
+ok "output pages: the live stream, or (stream gone) 5,000 stored lines in 3; none, invalid UTF-8 and stderr, the strange id; bad requests refused"
 
 # --- live: the event stream shows a task the moment it is submitted
 python3 "$SWARM_SRC/tests/sse_read.py" "$H/api/events?job=d1" "$T/events.jsonl" status \
@@ -155,8 +169,11 @@ TOKEN=$(cat "$T/good.token")
 chmod 600 "$T/good.token"
 TP=$(free_port)
 TH="http://127.0.0.1:$TP"
+# (each coordinator holds a database of its own: a second one on 54 would refuse)
+redis-cli -p "$REDIS_PORT" -n 101 FLUSHDB >/dev/null
+redis-cli -p "$REDIS_PORT" -n 102 FLUSHDB >/dev/null
 "$COORD" -f $(ports) --http "127.0.0.1:$TP" --http-token-file "$T/good.token" \
-    >>"$T/coordinator-token.log" 2>&1 &
+    --redis "${SWARM_REDIS%/*}/101" >>"$T/coordinator-token.log" 2>&1 &
 PIDS+=($!)
 wait_http "$TH/"
 http 401 "$TH/api/agents"
@@ -183,7 +200,7 @@ ok "token: none, wrong, truncated, Basic, in an API query refused; bearer and th
 chmod 644 "$T/good.token"
 AP=$(free_port)
 "$COORD" -f $(ports) --http "0.0.0.0:$AP" --http-token-file "$T/good.token" \
-    >>"$T/coordinator-any.log" 2>&1 &
+    --redis "${SWARM_REDIS%/*}/102" >>"$T/coordinator-any.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$AP/"
 http 401 "http://127.0.0.1:$AP/api/agents"

@@ -27,6 +27,14 @@ cp "$T/out" "$T/r.json"
 [ "$(json_get "$T/r.json" "[r['status'] for r in d if r['id']=='after-bad'][0]")" = skipped ] || fail "dependant not skipped"
 [ "$(json_get "$T/r.json" "[r['reason'] for r in d if r['id']=='after-bad'][0]")" = "dependency bad-1 failed" ] || fail "skip reason"
 ok "a failing task makes wait and results exit 1 and names it"
+# wait for named tasks counts those tasks, not the whole job
+expect 0 "$SWARM" wait --timeout 30 ok-1
+contains "$T/out" "job fail-job: 1/1 finished: 1 succeeded"
+! grep -q "failed\|skipped" "$T/out" || fail "wait ok-1 counted the job's other tasks: $(cat "$T/out")"
+expect 1 "$SWARM" wait --timeout 30 ok-1 bad-1
+contains "$T/out" "2/2 finished: 1 succeeded, 1 failed"
+! grep -q "skipped" "$T/out" || fail "wait ok-1 bad-1 counted after-bad: $(cat "$T/out")"
+ok "wait ID... counts the named tasks only"
 
 expect 0 "$SWARM" init runner-job
 expect 0 "$SWARM" spawn --id missing --label kind=broken "needs codex"

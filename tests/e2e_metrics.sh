@@ -48,8 +48,10 @@ ok "bad --metrics addresses refused (exit 2)"
 MP=$(free_port)
 M="http://127.0.0.1:$MP"
 start_coordinator --metrics "127.0.0.1:$MP"
+# (a database of its own: the running coordinator holds this one)
+redis-cli -p "$REDIS_PORT" -n 104 FLUSHDB >/dev/null
 expect 1 "$COORD" -f --listen "tcp://127.0.0.1:$(free_port)" --control "tcp://127.0.0.1:$(free_port)" \
-    --metrics "127.0.0.1:$MP"
+    --metrics "127.0.0.1:$MP" --redis "${SWARM_REDIS%/*}/104"
 contains "$T/err" "cannot listen on 127.0.0.1:$MP"
 ok "a taken metrics port is refused (exit 1)"
 

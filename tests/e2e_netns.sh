@@ -3,7 +3,8 @@
 # (10.77.1.0/24 and 10.77.2.0/24, no default route, no NAT; nothing leaves
 # this host). Redis and the coordinator live in "hub", one agent in each of
 # "n1" and "n2", connecting over CURVE to the hub's addresses. A job runs
-# on both; each agent is seen from its own address. Then n1's link goes
+# on both; each agent is seen from its own address. From n1, `swarm logs
+# -f` follows a codex task running on n2, live. Then n1's link goes
 # down while it runs a task: the coordinator declares it dead and the task
 # finishes on n2 as attempt 2. Before that, a coder -> tester pipeline
 # with a workspace: the client's repository is snapshot in the hub, the
@@ -78,6 +79,7 @@ for i in 1 2; do
         --coordinator "tcp://10.77.$i.1:$CPORT" --redis "redis://10.77.$i.1:$RPORT/0" \
         --curve-secret "$K/n$i.cert_secret" --coordinator-key "$K/coord.cert" \
         --workdir "$T/work-n$i" --state-dir "$T/state-n$i" --codex "$FAKE_CODEX" --kill-grace-ms 500 --pass-env "FAKE_*" \
+        --label "where=n$i" \
         >"$T/agent-n$i.log" 2>&1 &
     PIDS+=("$!")
 done
@@ -111,6 +113,14 @@ expect 3 remote --curve-secret "$K/n1.cert_secret" status
 contains "$T/err" "refused our key"
 ok "jobs submitted from n1 over CURVE with an admin key; no key or an agent's key refused"
 
+# From n1, live: a codex task on n2, followed through the hub's Redis.
+expect 0 remote spawn --id watched --label where=n2 "FAKE:events=3 watched from n1"
+expect 0 nsx "$N1" "$SWARM" --redis "redis://10.77.1.1:$RPORT/0" logs -f watched
+contains "$T/out" '$ make step3'
+contains "$T/out" "said: fixed step 3"
+contains "$T/err" "task watched succeeded (exit 0, attempt 1 on n2"
+ok "from n1, logs -f followed a codex task running on n2, rendered, to its status"
+
 # Workspaces across the namespaces: the client snapshots its repository,
 # the coder edits on n1, the tester on n2 must see the coder's change, and
 # the change is applied on the client.
@@ -138,7 +148,7 @@ grep -qx 'two by the coder' a.txt && [ -f lib/f.h ] && [ -f tested.txt ] || fail
 cd "$T" || fail "cd"
 ok "workspace pipeline across namespaces: coder on n1, tester on n2 saw its change, applied on the client"
 
-expect 0 hub spawn --id cut "FAKE:sleep=3 its agent's link goes down"
+expect 0 hub spawn --id cut "FAKE:sleep=8 its agent's link goes down"
 for _ in $(seq 200); do
     [ "$(hub --json status | python3 -c 'import json,sys; print([t["status"] for t in json.load(sys.stdin)["tasks"] if t["id"]=="cut"][0])')" = running ] && break
     sleep 0.05

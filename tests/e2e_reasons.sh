@@ -52,7 +52,10 @@ start_agent d1 --allow-exec --slots 2 --label pool=d --drain-timeout 1
 wait_agents 2
 expect 0 "$SWARM" init drain
 expect 0 "$SWARM" spawn --id once --label pool=d --max-attempts 1 "FAKE:sleep=30 one attempt"
-expect 0 "$SWARM" spawn --id twice --label pool=d --max-attempts 2 "FAKE:sleep=3 two attempts"
+# twice's first attempt outlasts the drain however loaded the machine is
+# (a 3 s sleep ended before the 1 s drain timeout did); its second is quick
+expect 0 "$SWARM" spawn --id twice --label pool=d --max-attempts 2 -- /bin/sh -c \
+    '[ "$SWARM_ATTEMPT" = 1 ] && sleep 30; echo two attempts'
 wait_status once running
 wait_status twice running
 expect 0 "$SWARM" drain d1
@@ -71,3 +74,26 @@ expect 1 "$SWARM" results --job drain --json
   "stopped by agent d1 at the end of its drain (--drain-timeout or a second SIGTERM) (attempt 1 of 1)" ] \
     || fail "results --json of once"
 ok "a drain timeout: the task lost says so, the one queued again says why until it runs"
+
+# A whole-job cancel that comes between the batches of a run (before its
+# last batch) cancels the run's tasks too, as they land. It used to answer
+# "cancelled 0 task(s)" and let the run land and run every task.
+"$SWARM_BUILD/tests/sw_ctltxn" "$SWARM_COORDINATOR" midrun "$T/gate" >"$T/txn.out" 2>&1 &
+txn=$!
+for _ in $(seq 200); do grep -q "^first: " "$T/txn.out" && break; sleep 0.05; done
+contains "$T/txn.out" "first: submitted"
+expect 0 "$SWARM" init midrun
+expect 0 "$SWARM" cancel --job midrun
+contains "$T/out" "cancelled 3 task(s) in job midrun"
+touch "$T/gate"
+wait "$txn" || fail "the run's last batch was not answered: $(cat "$T/txn.out")"
+expect 1 "$SWARM" wait --job midrun --timeout 30      # cancelled: not succeeded
+expect 0 "$SWARM" --json status --job midrun
+python3 - "$T/out" <<'PY' || fail "the run cancelled mid-way: $(cat "$T/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sorted(t["id"] for t in d["tasks"]) == ["a1", "a2", "a3", "b1", "b2", "b3"], d["tasks"]
+for t in d["tasks"]:
+    assert t["status"] == "cancelled" and t["reason"] == "cancelled by swarm cancel", t
+PY
+ok "a cancel of the job between a run's batches cancels all of the run's tasks"

@@ -12,13 +12,15 @@
 #     that command instead of a prompt;
 #   - with -p and no prompt argument, the prompt is read from stdin.
 # On top of claude, it insists on swarm's contract:
-#   claude -p --output-format json --session-id UUID
+#   claude -p --output-format stream-json --verbose --session-id UUID
 #          [--mcp-config JSON --allowedTools mcp__swarm]
 #          (--disallowedTools Bash Edit Write NotebookEdit
 #           | --permission-mode acceptEdits) [--max-turns N] [--max-budget-usd X]
 # with the prompt on stdin, a regular file, and no prompt text in argv, and
-# answers with claude's JSON result document (result, is_error,
-# total_cost_usd, usage). The result names the permission mode and the
+# answers with claude's stream of events (system init, assistant messages,
+# tool uses and their results) and, last, its JSON result document (result,
+# is_error, total_cost_usd, usage), one JSON per line as claude 2.1 prints
+# them. The result names the permission mode and the
 # limits it was given, the prompt's size and SHA-256, and the prompt (its
 # first 256 Ki characters). Markers in the
 # prompt:
@@ -28,6 +30,8 @@
 #   FAKE:mcp-store=TEXT, FAKE:mcp-search=Q   as in fake-codex.sh, through
 #                       the --mcp-config server
 #   FAKE:no-result      print no result document (exit 0)
+#   FAKE:chatty=N       N rounds of a Bash tool use, its result and a message,
+#                       0.3 s apart
 #   FAKE:cost=USD       total_cost_usd of the result (default 0.0123)
 #   FAKE:ratelimit=K    on attempts 1..K, end as claude does when the API keeps
 #                       answering HTTP 429: is_error, api_error_status 429,
@@ -37,7 +41,7 @@
 set -u
 die() { echo "fake-claude: $*" >&2; exit 64; }
 unknown() { echo "error: unknown option '$1'" >&2; exit 1; }
-print= format= session= mcp= allowed= mode= limits= prompt_arg= have_prompt=
+print= format= verbose= session= mcp= allowed= mode= limits= prompt_arg= have_prompt=
 while [ "$#" -gt 0 ]; do
     case "$1" in
         -v|--version) echo "2.1.197 (Claude Code, fake)"; exit 0 ;;
@@ -51,7 +55,8 @@ while [ "$#" -gt 0 ]; do
         --model|--input-format|--settings|--system-prompt|--append-system-prompt|--json-schema|\
         --fallback-model|--setting-sources|--agent|--agents|--effort|-n|--name|--debug-file)
             [ "$#" -ge 2 ] || die "$1 wants a value"; shift ;;
-        --verbose|--strict-mcp-config|--no-session-persistence|--bare|-c|--continue|\
+        --verbose) verbose=1 ;;
+        --strict-mcp-config|--no-session-persistence|--bare|-c|--continue|\
         --dangerously-skip-permissions|--include-partial-messages) ;;
         --mcp-config|--allowedTools|--allowed-tools|--disallowedTools|--disallowed-tools|\
         --add-dir|--betas|--tools)
@@ -88,7 +93,9 @@ while [ "$#" -gt 0 ]; do
 done
 # swarm's contract
 [ -n "$print" ] || die "no -p"
-[ "$format" = json ] || die "want --output-format json, got '$format'"
+[ "$format" = stream-json ] || die "want --output-format stream-json, got '$format'"
+# as claude 2.1 says it
+[ -n "$verbose" ] || { echo "Error: When using --print, --output-format=stream-json requires --verbose" >&2; exit 1; }
 printf '%s\n' "$session" | grep -Eq '^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$' \
     || die "--session-id $session is not a version 4 UUID"
 if [ -n "$mcp" ]; then
@@ -104,6 +111,17 @@ prompt_bytes=$(printf '%s' "$prompt" | wc -c)
 prompt_sha=$(printf '%s' "$prompt" | sha256sum | cut -d' ' -f1)
 marker() { printf '%s\n' "$prompt" | sed -n "s/.*FAKE:$1=\([^ ]*\).*/\1/p" | head -n 1; }
 case "$prompt" in *FAKE:ignore-int*) trap '' INT ;; esac
+printf '{"type":"system","subtype":"init","cwd":"%s","session_id":"%s","tools":["Task","Bash","Edit","Read","Write"],"mcp_servers":[],"model":"fake-claude","permissionMode":"%s","apiKeySource":"none"}\n' \
+    "$(pwd)" "$session" "$mode"
+n=$(marker chatty)
+if [ -n "$n" ]; then
+    for i in $(seq "$n"); do
+        printf '{"type":"assistant","message":{"id":"msg_%d","type":"message","role":"assistant","model":"fake-claude","content":[{"type":"tool_use","id":"toolu_%d","name":"Bash","input":{"command":"make step%d"}}],"stop_reason":null,"usage":{"input_tokens":42,"output_tokens":1}},"parent_tool_use_id":null,"session_id":"%s"}\n' "$i" "$i" "$i" "$session"
+        printf '{"type":"user","message":{"role":"user","content":[{"tool_use_id":"toolu_%d","type":"tool_result","content":"built step%d","is_error":false}]},"parent_tool_use_id":null,"session_id":"%s"}\n' "$i" "$i" "$session"
+        printf '{"type":"assistant","message":{"id":"msg_t%d","type":"message","role":"assistant","model":"fake-claude","content":[{"type":"text","text":"step %d built"}],"stop_reason":null},"parent_tool_use_id":null,"session_id":"%s"}\n' "$i" "$i" "$session"
+        sleep 0.3
+    done
+fi
 s=$(marker sleep)
 [ -n "$s" ] && sleep "$s"
 found=
@@ -132,10 +150,14 @@ mode, limits, session, err, found, nbytes, sha, cost = sys.argv[1:]
 cost = float(cost)        # FAKE:cost=USD (default 0.0123); FAKE:cost=1e300 is absurd
 prompt = sys.stdin.buffer.read().decode("utf-8", "replace")[:262144]   # as Node reads stdin
 text = f"claude done ({mode}{limits}) prompt_bytes={nbytes} prompt_sha256={sha}: {prompt}" + (f" mcp: {found}" if found else "")
+print(json.dumps({"type": "assistant", "message": {"id": "msg_final", "type": "message", "role": "assistant",
+                  "model": "fake-claude", "content": [{"type": "text", "text": text}]},
+                  "parent_tool_use_id": None, "session_id": session}, separators=(",", ":")))
 print(json.dumps({"type": "result", "subtype": "error_during_execution" if err == "true" else "success",
                   "is_error": err == "true", "duration_ms": 12, "num_turns": 3, "result": text,
                   "session_id": session, "total_cost_usd": cost,
-                  "usage": {"input_tokens": 110, "output_tokens": 22, "cache_read_input_tokens": 5}}))
+                  "usage": {"input_tokens": 110, "output_tokens": 22, "cache_read_input_tokens": 5}},
+                 separators=(",", ":")))
 '
 cost=$(marker cost)
 printf '%s' "$prompt" | python3 -c "$script" "$mode" "$limits" "$session" "$err" "$found" \

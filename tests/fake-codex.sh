@@ -30,6 +30,9 @@
 #   FAKE:crash=SIG@N    on attempt N (or every attempt: @all), die by signal
 #                       SIG (KILL, SEGV, ...)
 #   FAKE:chatty=N       print a line every 0.3 s, N times
+#   FAKE:events=N       print N rounds of codex's --json events (reasoning, a
+#                       command started and completed, a file change, a
+#                       message), 0.2 s apart, as codex 0.171 prints them
 #   FAKE:plan=bad       with --output-schema: answer with a plan that has a cycle
 #   FAKE:mcp-store=TEXT store TEXT as result-<task id> in namespace results
 #                       through the MCP server the agent configured (-c
@@ -172,6 +175,19 @@ fi
 n=$(marker chatty)
 if [ -n "$n" ]; then
     for i in $(seq "$n"); do echo "step $i"; sleep 0.3; done
+fi
+n=$(marker events)
+if [ -n "$n" ]; then
+    echo '{"type":"turn.started"}'
+    for i in $(seq "$n"); do
+        printf '{"type":"item.completed","item":{"id":"item_%d","type":"reasoning","text":"**Looking at step %d**\\n\\nDetails."}}\n' "$i" "$i"
+        printf '{"type":"item.started","item":{"id":"item_c%d","type":"command_execution","command":"/bin/bash -lc '"'"'make step%d'"'"'","aggregated_output":"","exit_code":null,"status":"in_progress"}}\n' "$i" "$i"
+        sleep 0.2
+        printf '{"type":"item.completed","item":{"id":"item_c%d","type":"command_execution","command":"/bin/bash -lc '"'"'make step%d'"'"'","aggregated_output":"cc -c step%d.c\\nmake: *** [step%d] Error 2\\n","exit_code":2,"status":"failed"}}\n' "$i" "$i" "$i" "$i"
+        printf '{"type":"item.completed","item":{"id":"item_f%d","type":"file_change","changes":[{"path":"src/step%d.c","kind":"update"}],"status":"completed"}}\n' "$i" "$i"
+        printf '{"type":"item.completed","item":{"id":"item_m%d","type":"agent_message","text":"fixed step %d"}}\n' "$i" "$i"
+        sleep 0.2
+    done
 fi
 tok=$(marker grandchild)
 if [ -n "$tok" ]; then

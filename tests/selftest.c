@@ -1,10 +1,10 @@
 /*  swarm_selftest -- runs the module self-tests: swarm_selftest [--list] [NAME]
  *
  *  swarm_selftest key KIND ARG...: prints a Redis key as common/sw_keys.c
- *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., index NS, ttl NS,
- *  mem NS KEY, cas DIGEST, casjobs DIGEST, jobcas JOB, commit OID, or
- *  layout, jobs, current, revoked, namespaces), so shell
- *  tests never spell a key by hand.
+ *  builds it (KIND: job JOB, tasks JOB, task JOB ID..., log JOB ID ATTEMPT,
+ *  events JOB, index NS, ttl NS, mem NS KEY, cas DIGEST, casjobs DIGEST,
+ *  jobcas JOB, commit OID, or layout, jobs, current, revoked, namespaces),
+ *  so shell tests never spell a key by hand.
  *
  *  swarm_selftest redis-live URL: sw_redis against a real server (the
  *  end-to-end tests run it on the fixture).
@@ -20,10 +20,12 @@
 #include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_ratelimit.h"
+#include "agent_output.h"
 #include "agent_spool.h"
 #include "agent_state.h"
 #include "agent_result.h"
 #include "agent_runner.h"
+#include "coord_events.h"
 #include "agent_ws.h"
 #include "agent_wshelper.h"
 #include "coord_record.h"
@@ -43,6 +45,9 @@
 #include "sw_plan.h"
 #include "sw_proto.h"
 #include "sw_redis.h"
+#include "sw_render.h"
+#include "sw_live.h"
+#include "sw_events.h"
 #include "sw_selftest.h"
 #include "sw_usage.h"
 
@@ -77,6 +82,11 @@ static const sw_selftest_t s_tests[] = {
     { "env", agent_env_test },
     { "result", agent_result_test },
     { "state", agent_state_test },
+    { "output", agent_output_test },
+    { "render", sw_render_test },
+    { "live", sw_live_test },
+    { "events", sw_events_test },
+    { "coord_events", coord_events_test },
     { "agent_hook", agent_hook_test },
     { "ratelimit", agent_ratelimit_test },
     { "usage", sw_usage_test },
@@ -114,6 +124,10 @@ s_key(int argc, char **argv)
         key = sw_key_ns_ttl(argv[3]);
     else if (argc == 5 && strcmp(kind, "mem") == 0)
         key = sw_key_mem(argv[3], argv[4]);
+    else if (argc == 6 && strcmp(kind, "log") == 0)
+        key = sw_key_task_log(argv[3], argv[4], atoll(argv[5]));
+    else if (argc == 4 && strcmp(kind, "events") == 0)
+        key = sw_key_job_events(argv[3]);
     else if (argc == 4 && strcmp(kind, "cas") == 0)
         key = sw_key_cas(argv[3]);
     else if (argc == 4 && strcmp(kind, "casjobs") == 0)
@@ -124,8 +138,9 @@ s_key(int argc, char **argv)
         key = sw_key_commit(argv[3]);
     if (!key) {
         fprintf(stderr, "usage: swarm_selftest key (job JOB | tasks JOB | task JOB ID | "
-                        "index NS | ttl NS | mem NS KEY | cas DIGEST | casjobs DIGEST | jobcas JOB | "
-                        "commit OID | layout | jobs | current | revoked | namespaces)\n");
+                        "log JOB ID ATTEMPT | events JOB | index NS | ttl NS | mem NS KEY | "
+                        "cas DIGEST | casjobs DIGEST | jobcas JOB | commit OID | layout | jobs | "
+                        "current | revoked | namespaces)\n");
         return 2;
     }
     puts(key);

@@ -1,0 +1,65 @@
+/*  agent_live -- the runs' live output, shipped to Redis as it comes.
+ *
+ *  Every task attempt has a stream (sw_key_task_log: under the job's hash
+ *  tag, `log`, the task id and the attempt) that `swarm logs -f` and the
+ *  dashboard read from any host. Its entries are small batches of lines (agent_output cuts them):
+ *
+ *    t     wall-clock ms of the batch's first line (this host's clock)
+ *    s     out | err | end
+ *    n     lines in d
+ *    d     the lines, joined by '\n'
+ *    drop  lines lost before these (flood budget, Redis away); dropb bytes
+ *  and one last entry `s end` with `status` (as the agent saw it:
+ *  succeeded, failed, timed_out, cancelled), `code` (exit code, -1 when
+ *  it never ran) and `d` (why it could not run, or empty).
+ *
+ *  Each entry is one XADD with MAXLEN ~ AGENT_LIVE_MAXLEN and an EXPIRE of
+ *  ttl_s, pipelined on a connection that never blocks the loop
+ *  (sw_aredis): a batch is shipped when it is due, never waited for. When
+ *  Redis is away or AGENT_LIVE_PENDING bytes already wait for replies,
+ *  the batch is lost and counted, and the next entry says so. The child
+ *  is never slowed and the agent's memory never grows with the output:
+ *  the run's result (head + tail capture) does not depend on any of this.
+ */
+#ifndef AGENT_LIVE_H
+#define AGENT_LIVE_H
+
+#include <czmq.h>
+
+#include "agent_output.h"
+
+#define AGENT_LIVE_MAXLEN   2048            /*  entries kept per attempt (~) */
+#define AGENT_LIVE_PENDING  (8u << 20)      /*  bytes in flight to Redis, all runs */
+#define AGENT_LIVE_TTL_S    (7 * 86400)     /*  default: a stream expires a week
+                                               after its last entry */
+
+typedef struct agent_live_t agent_live_t;
+
+/*  The shipper of every run (one connection). NULL with err for a bad URL. */
+agent_live_t *agent_live_new(zloop_t *loop, const char *redis_url, long long ttl_s,
+                             sw_err_t *err);
+void agent_live_destroy(agent_live_t **self_p);
+/*  Every 100 ms: the connection's periodic work (self may be NULL). */
+void agent_live_tick(agent_live_t *self, int64_t now_ms);
+/*  Lines shipped, lines lost (budget, outage) so far, by every run. */
+void agent_live_counts(const agent_live_t *self, uint64_t *lines, uint64_t *dropped);
+
+/*  One attempt's stream. json_events: its stdout is codex's or claude's
+ *  event stream (long events are shortened, not cut). NULL when live is
+ *  NULL (live output off); every function below takes a NULL log. */
+typedef struct agent_log_t agent_log_t;
+
+agent_log_t *agent_log_new(agent_live_t *live, const char *job, const char *id,
+                           int64_t attempt, bool json_events);
+/*  What the child wrote on stream (AGENT_OUT, AGENT_ERR). */
+void agent_log_feed(agent_log_t *self, int stream, const char *data, size_t n);
+/*  Ships what is due now. */
+void agent_log_flush(agent_log_t *self);
+/*  The run is over: ships everything left and the end entry, then frees
+ *  the log. status, code and error as the agent saw them (error may be
+ *  NULL). */
+void agent_log_end(agent_log_t **self_p, const char *status, int code, const char *error);
+/*  Frees the log without an end entry (the agent is leaving). */
+void agent_log_destroy(agent_log_t **self_p);
+
+#endif
