@@ -177,7 +177,10 @@ coord_server_agent_msg(coord_server_t *self, sw_msg_t *m)
             break;
         }
         self->done_count++;
-        coord_events_done(self->events, r.job, r.id, r.attempt, r.status, (int) r.exit_code);
+        /*  a rate-limited run is retried as such (issue 18 §4): its event says so */
+        coord_events_done(self->events, r.job, r.id, r.attempt,
+                          r.throttled ? "rate-limited by the provider" : r.status,
+                          (int) r.exit_code);
         if (coord_sched_done(self->sched, a, &r, sw_now_ms(), sw_wall_ms()) < 0)
             log_info("ignored a stale DONE for %s/%s attempt %lld from %s", r.job, r.id,
                      (long long) r.attempt, a->id);

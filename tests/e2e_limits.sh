@@ -176,6 +176,10 @@ grep -q "attempt 1 (+3 rate-limited)" "$T/out" || { cat "$T/out"; fail "status t
 grep -q "limit codex: 0 of 1 in use (lowered from 2 after rate-limits), 3 rate-limited runs" "$T/out" \
     || { cat "$T/out"; fail "status does not show the lowered limit"; }
 [ "$(grep -c "^start thr t1 " "$FAKE_LEDGER")" = 4 ] || fail "t1 ran $(grep -c "^start thr t1 " "$FAKE_LEDGER") times"
+# the job's history names each retry a rate-limit
+expect 0 "$SWARM" events --job thr --task t1
+[ "$(grep -c "retried.*rate-limited by the provider" "$T/out")" = 3 ] \
+    || { cat "$T/out"; fail "events: t1's 3 retries are not named rate-limits"; }
 # a claude task throttled once: its own limit is unlimited, it succeeds too
 expect 0 "$SWARM" spawn --id k1 --runner claude "FAKE:ratelimit=1 claude busy"
 expect 0 "$SWARM" wait --timeout 60 k1
