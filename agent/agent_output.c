@@ -129,6 +129,29 @@ s_tail_cut(const char *s, size_t len, size_t n)
     return p;
 }
 
+/*  One member of an object or array: a long string is cut in place (b is
+ *  scratch); an object or array goes on the stack while it has room.
+ *  Returns the stack's new depth. */
+static size_t
+s_cut_item(json_t *item, size_t head, size_t tail, sw_buf_t *b, json_t **stack, size_t n)
+{
+    if (json_is_string(item)) {
+        const char *s = json_string_value(item);
+        size_t len = json_string_length(item);
+        if (len > head + tail + CUT_NOTE_MAX) {
+            size_t h = s_head_cut(s, len, head), t = s_tail_cut(s, len, tail);
+            sw_buf_reset(b);
+            sw_buf_add(b, s, h);
+            sw_buf_printf(b, "[... %zu bytes cut ...]", t - h);
+            sw_buf_add(b, s + t, len - t);
+            json_string_setn(item, b->data, b->len);
+        }
+    }
+    else if ((json_is_object(item) || json_is_array(item)) && n < 64)
+        stack[n++] = item;
+    return n;
+}
+
 /*  Cuts every string of doc over head + tail + the note to its start and
  *  end. A stack, not recursion: jansson bounds the depth (2048) and so do
  *  we, but a document's shape is the child's choice. */
@@ -146,40 +169,12 @@ s_cut_strings(json_t *doc, size_t head, size_t tail)
         const char *key;
         json_t *item;
         if (json_is_object(v)) {
-            json_object_foreach(v, key, item) {
-                if (json_is_string(item)) {
-                    const char *s = json_string_value(item);
-                    size_t len = json_string_length(item);
-                    if (len > head + tail + CUT_NOTE_MAX) {
-                        size_t h = s_head_cut(s, len, head), t = s_tail_cut(s, len, tail);
-                        sw_buf_reset(&b);
-                        sw_buf_add(&b, s, h);
-                        sw_buf_printf(&b, "[... %zu bytes cut ...]", t - h);
-                        sw_buf_add(&b, s + t, len - t);
-                        json_string_setn(item, b.data, b.len);
-                    }
-                }
-                else if ((json_is_object(item) || json_is_array(item)) && n < 64)
-                    stack[n++] = item;
-            }
+            json_object_foreach(v, key, item)
+                n = s_cut_item(item, head, tail, &b, stack, n);
         }
         else if (json_is_array(v)) {
-            json_array_foreach(v, idx, item) {
-                if (json_is_string(item)) {
-                    const char *s = json_string_value(item);
-                    size_t len = json_string_length(item);
-                    if (len > head + tail + CUT_NOTE_MAX) {
-                        size_t h = s_head_cut(s, len, head), t = s_tail_cut(s, len, tail);
-                        sw_buf_reset(&b);
-                        sw_buf_add(&b, s, h);
-                        sw_buf_printf(&b, "[... %zu bytes cut ...]", t - h);
-                        sw_buf_add(&b, s + t, len - t);
-                        json_string_setn(item, b.data, b.len);
-                    }
-                }
-                else if ((json_is_object(item) || json_is_array(item)) && n < 64)
-                    stack[n++] = item;
-            }
+            json_array_foreach(v, idx, item)
+                n = s_cut_item(item, head, tail, &b, stack, n);
         }
     }
     sw_buf_release(&b);
@@ -635,6 +630,22 @@ agent_output_test(bool verbose)
     CHECK(agent_output_shorten_json("[1,2]", 5, 100, &out) < 0);
     CHECK(agent_output_shorten_json("{\"a\":1}", 7, 100, &out) == 0
           && strcmp(out.data, "{\"a\":1}") == 0);
+    /*  strings inside arrays are cut as those inside objects */
+    sw_buf_t arr;
+    sw_buf_init(&arr);
+    sw_buf_addstr(&arr, "{\"lines\":[\"short\",\"");
+    for (int i = 0; i < 2000; i++)
+        sw_buf_addstr(&arr, "xy");
+    sw_buf_addstr(&arr, "\"]}");
+    sw_buf_reset(&out);
+    CHECK(agent_output_shorten_json(arr.data, arr.len, 400, &out) == 0 && out.len <= 400);
+    json_t *ad = json_loadb(out.data, out.len, 0, NULL);
+    CHECK(ad && strcmp(json_string_value(json_array_get(json_object_get(ad, "lines"), 0)),
+                       "short") == 0
+          && strstr(json_string_value(json_array_get(json_object_get(ad, "lines"), 1)),
+                    "bytes cut ...]"));
+    json_decref(ad);
+    sw_buf_release(&arr);
     sw_buf_release(&out);
     sw_buf_release(&log);
     (void) verbose;

@@ -384,7 +384,6 @@ bool coord_sched_budget_check(coord_sched_t *self, coord_job_t *j);
 void coord_budget_reason(const coord_job_t *j, char *out, size_t n);
 
 int coord_sched_test(bool verbose);
-int coord_budget_test(bool verbose);
 /*  The seeded model-based test (coord_model.c): random sequences of
  *  requests, agent and Redis events against the invariants. seeds NULL:
  *  the fixed set CI runs. A failing seed prints itself. */
