@@ -149,9 +149,11 @@ expect 0 "$SWARM" wait --timeout 30 r3
 [ "$(task_field r2 status)" = running ] || fail "r2 is $(task_field r2 status)"
 expect 0 "$SWARM" cancel r2
 expect 1 "$SWARM" wait --timeout 30
-# (not its attempt: an agent whose re-HELLO races the restart may lose its
-# lease and see its task run again, which is the reconnect's business)
+# the restart cost no attempt: the agents' re-HELLO got through at once
+# (a BYE before WELCOME is not a refusal: fault.coord_quick_restart)
 [ "$(task_field r1 status)" = cancelled ] || fail "r1: $(task_field r1 status)"
+[ "$(task_field r1 attempt)" = 1 ] && [ "$(task_field r2 attempt)" = 1 ] \
+    || fail "the restart cost an attempt: r1 at $(task_field r1 attempt), r2 at $(task_field r2 attempt)"
 expect 0 "$SWARM" --json status
 [ "$(json_get "$T/out" "[l['used'] for l in d['limits'] if l['name']=='codex'][0]")" = 0 ] \
     || fail "codex still in use after the cancels"
