@@ -39,11 +39,15 @@ s_count(const json_t *o, const char *name, int64_t *out)
     return true;
 }
 
+/*  The bytes of a model name: what usage may carry, and so what a price
+ *  may name (a price for any other name would never apply). */
+static const char s_model_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "abcdefghijklmnopqrstuvwxyz0123456789._-:/@+[]";
+
 bool
 sw_usage_set_model(sw_usage_t *u, const char *m)
 {
-    if (m && *m && strlen(m) < sizeof u->model && strspn(m, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-            "abcdefghijklmnopqrstuvwxyz0123456789._-:/@+[]") == strlen(m))
+    if (m && *m && strlen(m) < sizeof u->model && strspn(m, s_model_chars) == strlen(m))
     {
         snprintf(u->model, sizeof u->model, "%s", m);
         return true;
@@ -339,7 +343,8 @@ s_price(const char *s, double *out)
 {
     while (*s == ' ' || *s == '\t')
         s++;
-    if (!*s || !(*s >= '0' && *s <= '9') )
+    /*  decimal only: strtod would take "0x10" as 16 */
+    if (!*s || !(*s >= '0' && *s <= '9') || strspn(s, "0123456789.eE+- \t") != strlen(s))
         return false;
     char *end;
     double v = strtod(s, &end);
@@ -365,9 +370,10 @@ sw_prices_add(sw_prices_t *p, const char *entry, sw_err_t *err)
         return sw_err_set(err, SW_EINVAL, "price '%s': the model name must be 1 to %d bytes",
                           entry, SW_USAGE_MODEL_MAX - 1);
     for (size_t i = 0; i < ml; i++)
-        if (entry[i] <= ' ' || entry[i] > '~')
-            return sw_err_set(err, SW_EINVAL, "price '%s': the model name may not hold spaces "
-                              "or control characters", entry);
+        if (!memchr(s_model_chars, entry[i], sizeof s_model_chars - 1))
+            return sw_err_set(err, SW_EINVAL, "price '%s': the model name may hold only "
+                              "A-Z a-z 0-9 . _ - : / @ + [ ] (no quotes: "
+                              "price.gpt-5-codex = 1.25, 0.125, 10)", entry);
     char *parts = xstrdup(eq + 1);
     double v[3];
     int k = 0;
@@ -645,7 +651,10 @@ sw_usage_test(bool verbose)
     CHECK(sw_prices_add(&p, "gpt-5-codex=1,1,1", &err) == 0 && p.n == 2);
     CHECK(sw_prices_add(&p, "gpt-5-codex=1.25,0.125,10", &err) == 0);
     const char *bads[] = { "x", "=1,2,3", "m=1,2", "m=1,2,3,4", "m=1,,3", "m=a,b,c", "m=-1,0,0",
-                           "m=nan,0,0", "m=1e7,0,0", "m=inf,1,1", "m x=1,2,3", "m=1,2,3x" };
+                           "m=nan,0,0", "m=1e7,0,0", "m=inf,1,1", "m x=1,2,3", "m=1,2,3x",
+                           /*  names no usage can carry: the price would never apply */
+                           "\"gpt-5\"=1,2,3", "'o3'=1,2,3", "gpt-5*=1,2,3", "o3#x=1,2,3",
+                           "m=0x10,0,0" };
     for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
         CHECK(sw_prices_add(&p, bads[i], &err) < 0);
         CHECK(strstr(err.msg, "price '") != NULL);

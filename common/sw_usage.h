@@ -108,8 +108,10 @@ typedef struct {
 } sw_prices_t;
 
 /*  One entry, "MODEL=IN,CACHED,OUT" (what `price.MODEL = IN, CACHED, OUT`
- *  in a config file becomes): MODEL 1..127 bytes of printable ASCII
- *  without '=' or spaces, each price a finite decimal 0..1000000.
+ *  in a config file becomes): MODEL 1..127 bytes of the set a usage's
+ *  model may hold (A-Z a-z 0-9 . _ - : / @ + [ ]: a price for a name no
+ *  usage can carry would silently never apply), each price a finite
+ *  decimal (not hex) 0..1000000.
  *  A model given twice: the last wins. -1 with err naming what is wrong. */
 int  sw_prices_add(sw_prices_t *p, const char *entry, sw_err_t *err);
 void sw_prices_release(sw_prices_t *p);
