@@ -3,6 +3,7 @@
 #include "agent_run_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,7 +39,10 @@ run_usage_send(agent_runs_t *self, run_t *run, bool final)
 
 /*  codex names no model in its events: the one its config.toml sets
  *  ($CODEX_HOME, else ~/.codex; a task cannot set CODEX_HOME), which the
- *  coordinator prices. A small local file, read once per run. */
+ *  coordinator prices. A small local file, read once per run, in the
+ *  loop: so only a regular file (a symlink to one is fine, a dotfiles
+ *  repo), opened O_NONBLOCK, since a task running as the agent's user
+ *  can put a FIFO there, whose open would block the agent for good. */
 static void
 s_codex_model(run_t *run)
 {
@@ -47,12 +51,24 @@ s_codex_model(run_t *run)
                : uhome && *uhome ? xasprintf("%s/.codex/config.toml", uhome) : NULL;
     if (!path)
         return;
-    sw_buf_t b;
-    sw_buf_init(&b);
-    bool cut = false;
-    if (sw_read_file(path, 65536, &b, &cut) == 0)
-        sw_usage_codex_config_model(b.data, b.len, &run->usage.total);
-    sw_buf_release(&b);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        sw_buf_t b;
+        sw_buf_init(&b);
+        char buf[65536];
+        ssize_t n;
+        while (b.len < sizeof buf && ((n = read(fd, buf, sizeof buf - b.len)) > 0
+                                      || (n < 0 && errno == EINTR)))
+            if (n > 0)
+                sw_buf_add(&b, buf, (size_t) n);
+        sw_usage_codex_config_model(b.data ? b.data : "", b.len, &run->usage.total);
+        sw_buf_release(&b);
+    }
+    else if (fd >= 0)
+        log_warnx("%s is not a regular file: codex tasks name no model (no price)", path);
+    if (fd >= 0)
+        close(fd);
     free(path);
 }
 
