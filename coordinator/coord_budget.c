@@ -101,6 +101,8 @@ s_spend_add(coord_task_t *t, int64_t micro, int64_t tokens, int sign)
     t->spend.tokens += sign * tokens;
     b->micro_usd += sign * (micro > 0 ? micro : 0);
     b->tokens += sign * tokens;
+    if (micro < 0 && tokens > 0)
+        b->unpriced += sign;
 }
 
 /*  Attempt's report u (cumulative) replaces its previous one. */
@@ -120,8 +122,6 @@ s_count(coord_sched_t *self, coord_task_t *t, int64_t attempt, const sw_usage_t 
     sp->cur_micro = micro;
     sp->cur.cost_usd = micro < 0 ? -1 : (double) micro / 1e6;
     s_spend_add(t, micro, sw_usage_tokens(u), 1);
-    if (micro < 0 && sw_usage_tokens(u) > 0)
-        t->job->budget.unpriced = true;
     self->ops.persist(self->ctx, t);
     coord_sched_budget_check(self, t->job);
 }
@@ -153,10 +153,6 @@ coord_sched_spend_restore(coord_task_t *t, int64_t attempt, const sw_usage_t *u,
     if (!sw_usage_sane(u) || attempt < 1)
         return;
     s_spend_add(t, micro, sw_usage_tokens(u), 1);
-    if (micro < 0 && sw_usage_tokens(u) > 0) {
-        t->spend.unpriced = true;
-        t->job->budget.unpriced = true;
-    }
     if (attempt >= t->spend.attempt) {
         t->spend.attempt = attempt;
         t->spend.runner_cost = runner_cost;

@@ -197,7 +197,7 @@ s_pack_spend(msgpack_packer *pk, const coord_job_t *j)
     msgpack_pack_double(pk, (double) b->micro_usd / 1e6);
     sw_mp_kv_int(pk, "cost_micro_usd", b->micro_usd);
     sw_mp_kv_int(pk, "tokens", b->tokens);
-    sw_mp_kv_bool(pk, "unpriced", b->unpriced);
+    sw_mp_kv_bool(pk, "unpriced", b->unpriced > 0);
     sw_mp_pack_str(pk, "max_cost_usd");
     msgpack_pack_double(pk, (double) b->max_micro_usd / 1e6);
     sw_mp_kv_int(pk, "max_tokens", b->max_tokens);

@@ -52,7 +52,9 @@ typedef struct {
     char    *reason;            /*  "budget exhausted: ..." once out */
     int64_t  micro_usd;         /*  spent: every attempt of every task */
     int64_t  tokens;
-    bool     unpriced;          /*  some attempt had tokens but no cost */
+    int64_t  unpriced;          /*  attempts whose latest report has tokens but no
+                                 *  cost (a count, not a flag: a claude run's live
+                                 *  reports carry no dollars until its result does) */
 } coord_budget_t;
 
 #define COORD_BUDGET_MAX_USD    1000000.0       /*  --max-cost-usd at most */
