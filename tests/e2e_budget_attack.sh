@@ -4,7 +4,7 @@
 # count what the CLI did not report.
 . "$(dirname "$0")/lib.sh"
 use_redis 39
-start_coordinator
+start_coordinator --limit codex=1
 
 # --- codex's config.toml is a FIFO (a task running as the agent's user can
 # make one): the agent must not block its loop opening it -------------------
@@ -40,3 +40,43 @@ expect 0 "$SWARM" --json status --job cl
 expect 0 "$SWARM" status --job cl
 ! grep -qF "no price" "$T/out" || fail "status says no price: $(cat "$T/out")"
 ok "a claude run's live tokens (no dollars yet) leave no 'no price' mark once its result priced it"
+
+# --- resource names at the edges -----------------------------------------------
+expect 0 "$SWARM" init rn
+long=$(head -c 64 /dev/zero | tr '\0' r)
+expect 0 "$SWARM" spawn --id long --label kind=claude --runner claude --resource "$long" "FAKE:cost=0.01 x"
+sixteen=(); for i in $(seq 16); do sixteen+=(--resource "r$i"); done
+expect 0 "$SWARM" spawn --id sixteen --label kind=claude --runner claude "${sixteen[@]}" "FAKE:cost=0.01 x"
+expect 2 "$SWARM" spawn --id seventeen --runner claude "${sixteen[@]}" --resource r17 "x"
+contains "$T/err" "at most 16 resources, got 17"
+expect 2 "$SWARM" spawn --id uni --runner claude --resource "gpü" "x"
+contains "$T/err" "--resource"
+expect 0 "$SWARM" wait --job rn --timeout 60
+ok "a 64-byte resource name and 16 resources run; a 17th and a non-ASCII name are refused (exit 2, saying why)"
+
+# --- --limit codex=1, 50 codex tasks and a cancel storm: no unit leaks -----------
+start_agent a3 --slots 4 -L kind=storm
+wait_agents 3
+expect 0 "$SWARM" init storm
+for i in $(seq 50); do
+    "$SWARM" spawn --id "s$i" --label kind=storm "FAKE:sleep=30 storm $i" >/dev/null || fail "spawn s$i"
+done
+wait_status s1 running
+# cancel them one by one, out of order, while the head runs, then the job
+cpids=()
+for i in $(seq 50 -1 2) 1; do
+    "$SWARM" cancel --job storm "s$i" >/dev/null 2>&1 &
+    cpids+=($!)
+done
+wait "${cpids[@]}"
+"$SWARM" cancel --job storm >/dev/null 2>&1 || true
+expect 1 "$SWARM" wait --job storm --timeout 60
+expect 1 "$SWARM" --json results --job storm
+[ "$(json_get "$T/out" "sorted(set(r['status'] for r in d))")" = "['cancelled']" ] \
+    || fail "storm statuses: $(cat "$T/out")"
+expect 0 "$SWARM" init after
+expect 0 "$SWARM" spawn --id next --label kind=storm "FAKE:usage=1,0,1 after the storm"
+expect 0 "$SWARM" wait --job after --timeout 30
+expect 0 "$SWARM" status
+contains "$T/out" "limit codex: 0 of 1 in use"
+ok "--limit codex=1: 50 codex tasks cancelled in a storm give the unit back (the next codex task runs, 0 of 1 in use)"
