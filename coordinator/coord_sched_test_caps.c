@@ -324,6 +324,41 @@ s_test_budget(void)
     coord_sched_dispatch(s, 0, 0);
     CHECK(r1->state == SW_TS_SKIPPED);
     coord_sched_destroy(&s);
+
+    /*  a claude run's live reports carry tokens, no dollars; once its
+     *  result priced the attempt, nothing is unpriced (a count, not a
+     *  sticky flag), after a restart too. A cap reached exactly is
+     *  reached: $0.035 twice under $0.07 stops the job. */
+    memset(&rec, 0, sizeof rec);
+    s = coord_sched_new(&ops, &rec);
+    a = st_agent(s, "a", 1, NULL);
+    j = coord_sched_job_ensure(s, "c", 0);
+    j->budget.max_micro_usd = 70000;
+    coord_task_t *c1 = st_submit_to(s, "c", "c1", NULL), *c2 = st_submit_to(s, "c", "c2", NULL),
+                 *c3 = st_submit_to(s, "c", "c3", NULL);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && rec.last_dispatch == c1);
+    CHECK(coord_sched_usage(s, a, "c", "c1", 1, &ru, -1, false) == 0 && j->budget.unpriced == 1);
+    CHECK(coord_sched_usage(s, a, "c", "c1", 1, &ru, 35000, true) == 0 && j->budget.unpriced == 0);
+    sw_ref_t d1 = { .job = "c", .id = "c1", .attempt = 1, .status = "succeeded" };
+    CHECK(coord_sched_done(s, a, &d1, 0, 0) == 0 && !j->budget.out);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 1 && rec.last_dispatch == c2);
+    CHECK(coord_sched_usage(s, a, "c", "c2", 1, &ru, 35000, true) == 0);
+    CHECK(j->budget.micro_usd == 70000 && j->budget.out);
+    sw_ref_t d2 = { .job = "c", .id = "c2", .attempt = 1, .status = "succeeded" };
+    CHECK(coord_sched_done(s, a, &d2, 0, 0) == 0);
+    coord_sched_dispatch(s, 0, 0);
+    CHECK(c3->state == SW_TS_SKIPPED && strcmp(c3->reason, "budget exhausted: $0.07 of $0.07") == 0);
+    coord_sched_destroy(&s);
+    memset(&rec, 0, sizeof rec);
+    s = coord_sched_new(&ops, &rec);
+    j = coord_sched_job_ensure(s, "c", 0);
+    c1 = st_submit_to(s, "c", "c1", NULL);
+    coord_sched_spend_restore(c1, 1, &ru, -1, false);   /*  attempt 1 never priced */
+    coord_sched_spend_restore(c1, 2, &ru, -1, false);   /*  attempt 2 live, then priced */
+    CHECK(j->budget.unpriced == 2);
+    coord_sched_usage_result(s, c1, 2, &ru, 35000);
+    CHECK(j->budget.unpriced == 1 && j->budget.micro_usd == 35000);
+    coord_sched_destroy(&s);
     return 0;
 }
 
