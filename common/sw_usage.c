@@ -627,6 +627,20 @@ sw_usage_test(bool verbose)
     CHECK(!sw_usage_codex_config_model(toml2, strlen(toml2), &cm2) && !cm2.model[0]);
     const char *toml3 = "model = 'bad name'\n";
     CHECK(!sw_usage_codex_config_model(toml3, strlen(toml3), &cm2) && !cm2.model[0]);
+    /*  codex runs the default profile's model: pricing the top-level one
+     *  would bill o3 runs at gpt-5's rates */
+    const char *toml4 = "model = \"gpt-5\"\nprofile = \"deep\"\n[profiles.fast]\nmodel = \"mini\"\n"
+                        "[profiles.deep]\napproval_policy = \"never\"\nmodel = \"o3\"\n[x]\nmodel = \"z\"\n";
+    sw_usage_t cm4 = { .cost_usd = -1 };
+    CHECK(sw_usage_codex_config_model(toml4, strlen(toml4), &cm4) && strcmp(cm4.model, "o3") == 0);
+    /*  a profile without a model of its own: the top-level one */
+    const char *toml5 = "profile = 'fast'\nmodel = 'gpt-5'\n[profiles.fast]\nsandbox_mode = 'x'\n";
+    sw_usage_t cm5 = { .cost_usd = -1 };
+    CHECK(sw_usage_codex_config_model(toml5, strlen(toml5), &cm5) && strcmp(cm5.model, "gpt-5") == 0);
+    /*  a profile that names a model when there is no top-level one */
+    const char *toml6 = "profile = \"p\"\n[profiles.\"p\"]\nmodel = \"o4-mini\"\n";
+    sw_usage_t cm6 = { .cost_usd = -1 };
+    CHECK(sw_usage_codex_config_model(toml6, strlen(toml6), &cm6) && strcmp(cm6.model, "o4-mini") == 0);
 
     /*  a stored result's usage */
     json_t *rd = json_pack("{s:s, s:{s:i, s:i, s:i, s:f}}", "runner", "claude", "usage",
