@@ -270,41 +270,75 @@ sw_usage_reader_end(sw_usage_reader_t *r)
     return changed;
 }
 
+/*  A line `KEY = "V"` or `KEY = 'V'` (p..e, spaces trimmed on the left):
+ *  V (< SW_USAGE_MODEL_MAX bytes) into out. */
+static bool
+s_toml_str(const char *p, const char *e, const char *key, char *out)
+{
+    size_t k = strlen(key);
+    if ((size_t) (e - p) <= k || strncmp(p, key, k) != 0 || (p[k] != ' ' && p[k] != '\t'
+                                                              && p[k] != '='))
+        return false;
+    p += k;
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p >= e || *p != '=')
+        return false;
+    p++;
+    while (p < e && (*p == ' ' || *p == '\t'))
+        p++;
+    char q = p < e ? *p : 0;
+    const char *close = q == '"' || q == '\'' ? memchr(p + 1, q, (size_t) (e - p - 1)) : NULL;
+    if (!close || (size_t) (close - p - 1) >= SW_USAGE_MODEL_MAX)
+        return false;
+    memcpy(out, p + 1, (size_t) (close - p - 1));
+    out[close - p - 1] = '\0';
+    return true;
+}
+
 bool
 sw_usage_codex_config_model(const char *text, size_t n, sw_usage_t *u)
 {
+    /*  codex runs the model of its default profile (top-level `profile =
+     *  "P"`, table [profiles.P]) when that names one, else the top-level
+     *  `model`: the one to price. */
+    char model[SW_USAGE_MODEL_MAX] = "", profile[SW_USAGE_MODEL_MAX] = "",
+         pmodel[SW_USAGE_MODEL_MAX] = "";
+    bool top = true, in_profile = false;
     for (size_t start = 0; start < n; ) {
         const char *nl = memchr(text + start, '\n', n - start);
         size_t end = nl ? (size_t) (nl - text) : n;
         const char *p = text + start, *e = text + end;
         while (p < e && (*p == ' ' || *p == '\t'))
             p++;
-        if (p < e && *p == '[')
-            return false;               /*  a table: top-level keys are over */
-        if (e - p > 5 && strncmp(p, "model", 5) == 0 && (p[5] == ' ' || p[5] == '=')) {
-            p += 5;
-            while (p < e && (*p == ' ' || *p == '\t'))
-                p++;
-            if (p < e && *p == '=') {
-                p++;
-                while (p < e && (*p == ' ' || *p == '\t'))
-                    p++;
-                char q = p < e ? *p : 0;
-                const char *close = q == '"' || q == '\'' ? memchr(p + 1, q, (size_t) (e - p - 1))
-                                                          : NULL;
-                if (close && (size_t) (close - p - 1) < SW_USAGE_MODEL_MAX) {
-                    char m[SW_USAGE_MODEL_MAX];
-                    memcpy(m, p + 1, (size_t) (close - p - 1));
-                    m[close - p - 1] = '\0';
-                    if (u->model[0])
-                        return true;
-                    return sw_usage_set_model(u, m);
-                }
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+            e--;
+        if (p < e && *p == '[') {
+            top = false;
+            in_profile = false;
+            if (profile[0]) {
+                char h1[SW_USAGE_MODEL_MAX + 16], h2[SW_USAGE_MODEL_MAX + 16];
+                snprintf(h1, sizeof h1, "[profiles.%s]", profile);
+                snprintf(h2, sizeof h2, "[profiles.\"%s\"]", profile);
+                size_t len = (size_t) (e - p);
+                in_profile = (len == strlen(h1) && memcmp(p, h1, len) == 0)
+                          || (len == strlen(h2) && memcmp(p, h2, len) == 0);
             }
         }
+        else if (top) {
+            if (!s_toml_str(p, e, "model", model))
+                s_toml_str(p, e, "profile", profile);
+        }
+        else if (in_profile)
+            s_toml_str(p, e, "model", pmodel);
         start = end + 1;
     }
-    return false;
+    const char *m = pmodel[0] ? pmodel : model;
+    if (!m[0])
+        return false;
+    if (u->model[0])
+        return true;
+    return sw_usage_set_model(u, m);
 }
 
 int

@@ -80,9 +80,11 @@ bool sw_usage_reader_feed(sw_usage_reader_t *r, const char *p, size_t n);
 /*  The end of the stream: a last line without its newline is read. */
 bool sw_usage_reader_end(sw_usage_reader_t *r);
 
-/*  codex's configured model: the top-level `model = "NAME"` of its
- *  config.toml TEXT (before the first [table]; codex --json names no model
- *  in its events). Into u->model when u names none yet; false when there
+/*  codex's configured model (codex --json names none in its events): in
+ *  its config.toml TEXT, the `model = "NAME"` of the default profile's
+ *  table when the top level sets `profile = "P"` and [profiles.P] names
+ *  one (that is what codex runs), else the top-level `model` (before the
+ *  first [table]). Into u->model when u names none yet; false when there
  *  is no such line. */
 bool sw_usage_codex_config_model(const char *text, size_t n, sw_usage_t *u);
 
