@@ -260,6 +260,16 @@ s_budget_unpack(const msgpack_object *body, s_budget_req_t *b, sw_err_t *err)
     return 0;
 }
 
+/*  Whether b would change j's budget (the same one again changes nothing:
+ *  a script may run its `swarm init` twice). */
+static bool
+s_budget_changes(const coord_job_t *j, const s_budget_req_t *b)
+{
+    return (b->micro >= 0 && b->micro != j->budget.max_micro_usd)
+        || (b->tokens >= 0 && b->tokens != j->budget.max_tokens)
+        || (b->on_budget && (strcmp(b->on_budget, "finish") == 0) != j->budget.finish);
+}
+
 static void
 s_budget_apply(coord_ctl_t *self, coord_job_t *j, const s_budget_req_t *b)
 {
@@ -319,6 +329,14 @@ s_on_init(coord_ctl_t *self, sw_msg_t *m)
         goto out;
     }
     coord_job_t *j = self->ops.job(self->ctx, job);
+    if (j && j->budget.out && s_budget_changes(j, &budget)) {
+        /*  A job out of budget stays out (docs/design.md): a new cap that
+         *  seemed to work while every new task is skipped would mislead. */
+        ctl_reply_error(self, m->routing, 1, "job %s is out of budget (%s): its budget cannot "
+                        "be changed once reached; run the rest in a new job", j->id,
+                        j->budget.reason ? j->budget.reason : "budget exhausted");
+        goto out;
+    }
     if (!j)
         j = coord_sched_job_ensure(self->sched, job, sw_wall_ms());
     self->stash_job = j;

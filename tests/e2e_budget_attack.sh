@@ -80,3 +80,17 @@ expect 0 "$SWARM" wait --job after --timeout 30
 expect 0 "$SWARM" status
 contains "$T/out" "limit codex: 0 of 1 in use"
 ok "--limit codex=1: 50 codex tasks cancelled in a storm give the unit back (the next codex task runs, 0 of 1 in use)"
+
+# --- a job out of budget stays out: raising its cap must say so, not
+# succeed silently while every new task is skipped -------------------------
+expect 0 "$SWARM" init --max-tokens 100 pj
+expect 0 "$SWARM" spawn --id p1 --label kind=storm "FAKE:usage=1000,0,0 over"
+expect 0 "$SWARM" wait --job pj --timeout 30
+expect 0 "$SWARM" init --max-tokens 100 pj          # the same budget again: fine
+expect 1 "$SWARM" init --max-tokens 100000 pj
+contains "$T/err" "job pj is out of budget (budget exhausted: 1000 of 100 tokens)"
+expect 1 "$SWARM" init --on-budget finish pj
+expect 0 "$SWARM" --json status --job pj
+[ "$(json_get "$T/out" "(d['spend']['max_tokens'], d['spend']['on_budget'])")" = "(100, 'stop')" ] \
+    || fail "the refused init changed the budget: $(cat "$T/out")"
+ok "raising the cap of a job out of budget is refused naming why (exit 1); the same budget again is fine"
