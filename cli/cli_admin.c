@@ -86,7 +86,8 @@ s_spend_line(const msgpack_object *sp)
            max_usd > 0 ? cap : "", (long long) tokens);
     if (max_tokens)
         printf(" of %lld", (long long) max_tokens);
-    printf(" (finished and running tasks%s)", unpriced ? "; some tokens have no price" : "");
+    printf(" (finished and running tasks%s%s)", unpriced ? "; some tokens have no price" : "",
+           unpriced && max_usd > 0 ? ", so the $ cap does not count them" : "");
     const char *out = cli_mp_str(sp, "exhausted", buf, sizeof buf);
     if (*out)
         printf("  [%s: on_budget %s]", out, cli_mp_str(sp, "on_budget", cap, sizeof cap));

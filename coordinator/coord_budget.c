@@ -122,6 +122,17 @@ s_count(coord_sched_t *self, coord_task_t *t, int64_t attempt, const sw_usage_t 
     sp->cur_micro = micro;
     sp->cur.cost_usd = micro < 0 ? -1 : (double) micro / 1e6;
     s_spend_add(t, micro, sw_usage_tokens(u), 1);
+    /*  A $ cap that cannot see tokens caps nothing of them: say so once
+     *  (claude's live reports are priced by its result: only its last) */
+    coord_budget_t *b = &t->job->budget;
+    if (micro < 0 && sw_usage_tokens(u) > 0 && b->max_micro_usd && !b->warned_unpriced
+        && (final || !t->spec.runner || strcmp(t->spec.runner, "claude") != 0)) {
+        b->warned_unpriced = true;
+        log_warnx("job %s: %s tokens without a price (model %s): --max-cost-usd cannot count "
+                  "them (price.MODEL in this coordinator's config, or --max-tokens)",
+                  t->job->id, t->spec.runner ? t->spec.runner : "runner",
+                  u->model[0] ? u->model : "not named");
+    }
     self->ops.persist(self->ctx, t);
     coord_sched_budget_check(self, t->job);
 }

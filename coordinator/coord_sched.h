@@ -55,6 +55,7 @@ typedef struct {
     int64_t  unpriced;          /*  attempts whose latest report has tokens but no
                                  *  cost (a count, not a flag: a claude run's live
                                  *  reports carry no dollars until its result does) */
+    bool     warned_unpriced;   /*  logged that its $ cap cannot see some tokens */
 } coord_budget_t;
 
 #define COORD_BUDGET_MAX_USD    1000000.0       /*  --max-cost-usd at most */

@@ -94,3 +94,13 @@ expect 0 "$SWARM" --json status --job pj
 [ "$(json_get "$T/out" "(d['spend']['max_tokens'], d['spend']['on_budget'])")" = "(100, 'stop')" ] \
     || fail "the refused init changed the budget: $(cat "$T/out")"
 ok "raising the cap of a job out of budget is refused naming why (exit 1); the same budget again is fine"
+
+# --- a dollar cap over codex tokens without a price: the cap cannot see
+# them, and status and the coordinator's log must say so ----------------------
+expect 0 "$SWARM" init --max-cost-usd 1 up
+expect 0 "$SWARM" spawn --id u1 --label kind=storm "FAKE:usage=5000,0,100 unpriced"
+expect 0 "$SWARM" wait --job up --timeout 30
+expect 0 "$SWARM" status --job up
+contains "$T/out" "spend: \$0.00 of \$1.00, 5100 tokens (finished and running tasks; some tokens have no price, so the \$ cap does not count them)"
+contains "$T/coordinator.log" "job up: codex tokens without a price (model not named): --max-cost-usd cannot count them (price.MODEL"
+ok "a dollar cap over unpriced codex tokens is flagged in status and in the coordinator's log"
