@@ -639,6 +639,21 @@ sw_usage_test(bool verbose)
     CHECK(sw_usage_reader_end(&r));
     CHECK(r.total.cost_usd == 0.5 && r.total.input == 111);
     sw_usage_reader_release(&r);
+    /*  sub-agents (claude's Task tool) stream at once: a message's events
+     *  interleave with another's, and each counts once */
+    const char *ci =
+        "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_a\",\"usage\":{\"input_tokens\":10,"
+        "\"output_tokens\":1}},\"parent_tool_use_id\":\"toolu_1\"}\n"
+        "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_b\",\"usage\":{\"input_tokens\":20,"
+        "\"output_tokens\":2}},\"parent_tool_use_id\":\"toolu_2\"}\n"
+        "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_a\",\"usage\":{\"input_tokens\":10,"
+        "\"output_tokens\":3}},\"parent_tool_use_id\":\"toolu_1\"}\n"
+        "{\"type\":\"assistant\",\"message\":{\"id\":\"msg_b\",\"usage\":{\"input_tokens\":20,"
+        "\"output_tokens\":2}},\"parent_tool_use_id\":\"toolu_2\"}\n";
+    sw_usage_reader_init(&r, "claude");
+    sw_usage_reader_feed(&r, ci, strlen(ci));
+    CHECK(r.total.input == 30 && r.total.output == 5);
+    sw_usage_reader_release(&r);
     /*  absurd cost, NaN-like: ignored */
     sw_usage_reader_init(&r, "claude");
     const char *nan = "{\"type\":\"result\",\"total_cost_usd\":1e300}\n"
