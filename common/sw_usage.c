@@ -134,22 +134,32 @@ s_claude_event(sw_usage_reader_t *r, const json_t *ev)
                 r->rejected++;
                 return false;
             }
-            /*  The same message again (one event per content block):
-             *  its latest usage replaces the earlier one. */
+            /*  The same message again (one event per content block,
+             *  maybe after another's: sub-agents run at once): its
+             *  latest usage replaces the earlier one. */
             sw_usage_t msgs = r->msgs;
-            if (id && r->last_id && strcmp(id, r->last_id) == 0) {
-                msgs.input -= r->last_msg.input;
-                msgs.cached -= r->last_msg.cached;
-                msgs.output -= r->last_msg.output;
+            size_t slot = SW_USAGE_RECENT;
+            for (size_t i = 0; id && i < SW_USAGE_RECENT; i++)
+                if (r->recent[i].id && strcmp(id, r->recent[i].id) == 0)
+                    slot = i;
+            if (slot < SW_USAGE_RECENT) {
+                msgs.input -= r->recent[slot].u.input;
+                msgs.cached -= r->recent[slot].u.cached;
+                msgs.output -= r->recent[slot].u.output;
             }
             if (!s_add(&msgs, &u)) {
                 r->rejected++;
                 return false;
             }
             r->msgs = msgs;
-            r->last_msg = u;
-            free(r->last_id);
-            r->last_id = id ? xstrdup(id) : NULL;
+            if (slot == SW_USAGE_RECENT && id) {
+                slot = r->recent_next;
+                r->recent_next = (r->recent_next + 1) % SW_USAGE_RECENT;
+                free(r->recent[slot].id);
+                r->recent[slot].id = xstrdup(id);
+            }
+            if (slot < SW_USAGE_RECENT)
+                r->recent[slot].u = u;
             r->total.input = msgs.input;
             r->total.cached = msgs.cached;
             r->total.output = msgs.output;
@@ -218,15 +228,17 @@ sw_usage_reader_init(sw_usage_reader_t *r, const char *runner)
     r->claude = runner && strcmp(runner, "claude") == 0;
     r->off = !runner || (strcmp(runner, "claude") != 0 && strcmp(runner, "codex") != 0);
     r->total.cost_usd = -1;
-    r->msgs.cost_usd = r->last_msg.cost_usd = -1;
+    r->msgs.cost_usd = -1;
 }
 
 void
 sw_usage_reader_release(sw_usage_reader_t *r)
 {
     sw_buf_release(&r->line);
-    free(r->last_id);
-    r->last_id = NULL;
+    for (size_t i = 0; i < SW_USAGE_RECENT; i++) {
+        free(r->recent[i].id);
+        r->recent[i].id = NULL;
+    }
 }
 
 bool

@@ -58,6 +58,8 @@ bool sw_usage_set_model(sw_usage_t *u, const char *m);
  *  unknown). */
 bool sw_usage_sane(const sw_usage_t *u);
 
+#define SW_USAGE_RECENT 32      /*  claude message ids remembered */
+
 typedef struct {
     bool       claude;          /*  else codex */
     sw_buf_t   line;            /*  the line not yet ended */
@@ -65,8 +67,14 @@ typedef struct {
     bool       off;             /*  a runner whose output holds no usage */
     sw_usage_t total;           /*  what the attempt used so far */
     sw_usage_t msgs;            /*  claude: summed over assistant messages */
-    sw_usage_t last_msg;        /*  claude: the last message's usage */
-    char      *last_id;         /*  claude: its id */
+    /*  claude: the latest messages (an id, its usage): a message comes as
+     *  one event per content block, and sub-agents' messages interleave,
+     *  so a repeated id among these replaces its earlier usage */
+    struct {
+        char      *id;
+        sw_usage_t u;
+    }          recent[SW_USAGE_RECENT];
+    size_t     recent_next;     /*  the slot the next new id takes */
     bool       have_result;     /*  claude: the result event came */
     bool       seen;            /*  some usage was read */
     uint64_t   rejected;        /*  events ignored for absurd numbers */
