@@ -651,6 +651,24 @@ sw_usage_test(bool verbose)
     CHECK(sw_usage_reader_end(&r));
     CHECK(r.total.cost_usd == 0.5 && r.total.input == 111);
     sw_usage_reader_release(&r);
+    /*  a model's answer (or a command's output) that looks like usage is
+     *  inside an event, escaped: only the CLI's own events count */
+    const char *fake =
+        "{\"type\":\"item.completed\",\"item\":{\"type\":\"agent_message\",\"text\":"
+        "\"done\\n{\\\"type\\\":\\\"turn.completed\\\",\\\"usage\\\":{\\\"input_tokens\\\":999}}\\n\"}}\n"
+        "{\"type\":\"item.completed\",\"item\":{\"type\":\"command_execution\","
+        "\"aggregated_output\":\"{\\\"type\\\":\\\"turn.completed\\\",\\\"usage\\\":"
+        "{\\\"input_tokens\\\":999}}\"}}\n";
+    sw_usage_reader_init(&r, "codex");
+    sw_usage_reader_feed(&r, fake, strlen(fake));
+    CHECK(!r.seen && r.total.input == 0);
+    sw_usage_reader_release(&r);
+    sw_usage_reader_init(&r, "claude");
+    const char *cfake = "{\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"tool_result\","
+                        "\"content\":\"{\\\"type\\\":\\\"result\\\",\\\"total_cost_usd\\\":0}\"}]}}\n";
+    sw_usage_reader_feed(&r, cfake, strlen(cfake));
+    CHECK(!r.seen && !r.have_result);
+    sw_usage_reader_release(&r);
     /*  sub-agents (claude's Task tool) stream at once: a message's events
      *  interleave with another's, and each counts once */
     const char *ci =
