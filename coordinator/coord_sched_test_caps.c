@@ -415,9 +415,46 @@ s_test_limits_budget(void)
     return 0;
 }
 
+/*  A provider that rate-limits every run forever: the task waits its
+ *  backoff each time (never dispatched before it: no busy loop), 1, 2, 4
+ *  ... 60 s +-25 %, and after COORD_MAX_THROTTLES the rate-limits count as
+ *  attempts, so it ends failed, saying why, after 30 + max_attempts runs. */
+static int
+s_test_throttled_forever(void)
+{
+    st_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { st_rec_persist, st_rec_dispatch, st_rec_cancel, st_rec_finished,
+                              st_rec_gone, st_rec_stale };
+    coord_sched_t *s = coord_sched_new(&ops, &rec);
+    coord_agent_t *a = st_agent(s, "a", 1, NULL);
+    coord_task_t *t = st_submit_to(s, "f", "forever", NULL);
+    int64_t now = 0, runs = 0;
+    while (t->state != SW_TS_FAILED && runs < 100) {
+        if (runs > 0)
+            CHECK(coord_sched_dispatch(s, t->not_before_ms - 1, 0) == 0);  /*  held */
+        now = t->not_before_ms > now ? t->not_before_ms : now;
+        CHECK(coord_sched_dispatch(s, now, 0) == 1 && t->state == SW_TS_RUNNING);
+        runs++;
+        sw_ref_t r = { .job = "f", .id = "forever", .attempt = t->spec.attempt,
+                       .status = "failed", .exit_code = 1, .retryable = true, .throttled = true };
+        CHECK(coord_sched_done(s, a, &r, now, 0) == 0);
+        if (t->state == SW_TS_QUEUED) {
+            int64_t k = runs <= COORD_MAX_THROTTLES ? runs : sched_attempts_used(t);
+            int64_t base = coord_sched_backoff_ms(k), wait = t->not_before_ms - now;
+            CHECK(wait >= base - base / 4 && wait <= base + base / 4 && wait <= 75000);
+        }
+    }
+    CHECK(t->state == SW_TS_FAILED && t->throttled == COORD_MAX_THROTTLES);
+    CHECK(runs == COORD_MAX_THROTTLES + t->spec.max_attempts);
+    CHECK(t->reason && strstr(t->reason, "rate-limited by the provider 30 times; gave up"));
+    coord_sched_destroy(&s);
+    return 0;
+}
+
 int
 coord_sched_test_caps(void)
 {
     return s_test_limits() || s_test_limits_restored() || s_test_budget()
+        || s_test_throttled_forever()
         || s_test_limits_budget();
 }
