@@ -18,6 +18,7 @@ struct agent_log_t {
     char           *key;
     agent_output_t *out;
     void           *handle;     /*  in live->logs */
+    uint64_t        shipped;    /*  entries queued on the live connection */
 };
 
 agent_live_t *
@@ -123,6 +124,7 @@ s_ship(agent_log_t *self, int nf, const char **fields, const char **values,
     sw_aredis_send(r, argc, argv, argl);
     const char *ex[] = { "EXPIRE", self->key, self->live->ttl };
     sw_aredis_send(r, 3, ex, NULL);
+    self->shipped++;
     return true;
 }
 
@@ -164,7 +166,25 @@ agent_log_flush(agent_log_t *self)
 void
 agent_log_end(agent_log_t **self_p, const char *status, int code, const char *error)
 {
+    agent_log_finish(self_p, status, code, error, NULL);
+}
+
+void
+agent_log_end_release(agent_log_end_t *end)
+{
+    free(end->key);
+    free(end->status);
+    free(end->error);
+    memset(end, 0, sizeof *end);
+}
+
+void
+agent_log_finish(agent_log_t **self_p, const char *status, int code, const char *error,
+                 agent_log_end_t *end)
+{
     agent_log_t *self = *self_p;
+    if (end)
+        memset(end, 0, sizeof *end);
     if (!self)
         return;
     int64_t now = sw_now_ms(), wall = sw_wall_ms();
@@ -179,6 +199,19 @@ agent_log_end(agent_log_t **self_p, const char *status, int code, const char *er
     char t[24], c[24];
     snprintf(t, sizeof t, "%lld", (long long) wall);
     snprintf(c, sizeof c, "%d", code);
+    if (end && self->shipped == 0) {
+        /*  nothing of this stream is in flight on the live connection:
+         *  the end may go with the result, on the store's connection */
+        end->key = self->key;
+        self->key = NULL;
+        memcpy(end->ttl, self->live->ttl, sizeof end->ttl);
+        memcpy(end->t, t, sizeof end->t);
+        memcpy(end->code, c, sizeof end->code);
+        end->status = xstrdup(status);
+        end->error = xstrdup(error ? error : "");
+        agent_log_destroy(self_p);
+        return;
+    }
     const char *fields[] = { "t", "s", "n", "status", "code", "d" };
     const char *values[] = { t, "end", "0", status, c, error ? error : "" };
     size_t lens[] = { strlen(t), 3, 1, strlen(status), strlen(c), error ? strlen(error) : 0 };

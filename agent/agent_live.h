@@ -62,4 +62,27 @@ void agent_log_end(agent_log_t **self_p, const char *status, int code, const cha
 /*  Frees the log without an end entry (the agent is leaving). */
 void agent_log_destroy(agent_log_t **self_p);
 
+/*  The end entry of a log that shipped no entry before it (a run with no
+ *  output: most build steps), for the result's script to write with the
+ *  result in the same round trip (agent_result_store; issue 20): one
+ *  call per task instead of three. key NULL: no end to write (live
+ *  output off, or the log's end went its own way). Strings owned. */
+typedef struct {
+    char *key;                  /*  the attempt's stream */
+    char  ttl[24];              /*  seconds */
+    char  t[24];                /*  wall ms */
+    char  code[24];
+    char *status;
+    char *error;                /*  "" when none */
+} agent_log_end_t;
+
+/*  As agent_log_end, except that when the log shipped no entry at all
+ *  (and its end would be its only one), the end is not shipped but
+ *  described in *end (zeroed first) for the caller to write with the
+ *  result. Order is kept either way: a stream whose entries went on the
+ *  live connection gets its end there, after them. */
+void agent_log_finish(agent_log_t **self_p, const char *status, int code, const char *error,
+                      agent_log_end_t *end);
+void agent_log_end_release(agent_log_end_t *end);
+
 #endif

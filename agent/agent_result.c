@@ -207,31 +207,49 @@ agent_result_json(const agent_result_t *r)
     return s;
 }
 
-/*  KEYS: task hash, memory entry, namespace index, namespace set.
- *  ARGV: attempt, result JSON, now (ms), memory key, namespace, writer.
+/*  KEYS: task hash, memory entry, namespace index, namespace set, the
+ *  attempt's live output stream.
+ *  ARGV: attempt, result JSON, now (ms), memory key, namespace, writer,
+ *  then the stream's end entry (agent_log_end_t): ttl ("" when there is
+ *  none to write), t, status, code, error.
  *  Fenced on the attempt the coordinator issued: a result of an attempt
  *  the task hash has moved past is refused. A memory entry that this very
  *  attempt's worker stored (swarm mcp's memory_store marks it with its
  *  job, task and attempt: writer) is the worker's own result: it stays,
  *  and the run's result goes beside it, in the entry's field run. No
- *  clock is compared: hosts' clocks may differ by hours. */
+ *  clock is compared: hosts' clocks may differ by hours.
+ *  The end entry belongs to this attempt's own stream, refused result or
+ *  not: it is written first. Issue 20: this is the agent's only Redis
+ *  call of a task without output, so it does as few calls as it can (one
+ *  HMGET, one HSET per hash: each redis.call costs). */
 static const char s_store_lua[] =
+    "if ARGV[7] ~= '' then\n"
+    "  redis.call('XADD', KEYS[5], '*', 't', ARGV[8], 's', 'end', 'n', '0', 'status', ARGV[9],\n"
+    "             'code', ARGV[10], 'd', ARGV[11])\n"
+    "  redis.call('EXPIRE', KEYS[5], ARGV[7])\n"
+    "end\n"
     "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
     "if a and a ~= ARGV[1] then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'result', ARGV[2], 'attempt', ARGV[1])\n"
-    "if redis.call('HGET', KEYS[2], 'writer') == ARGV[6] then\n"
+    "local m = redis.call('HMGET', KEYS[2], 'writer', 'created', 'run')\n"
+    "if m[1] == ARGV[6] then\n"
     "  redis.call('HSET', KEYS[2], 'run', ARGV[2])\n"
     "  return 1\n"
     "end\n"
-    "redis.call('HSETNX', KEYS[2], 'created', ARGV[3])\n"
-    "redis.call('HDEL', KEYS[2], 'writer', 'run')\n"
-    "redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
+    "if m[1] or m[3] then redis.call('HDEL', KEYS[2], 'writer', 'run') end\n"
+    "if m[2] then\n"
+    "  redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result',\n"
+    "             'created', ARGV[3])\n"
+    "end\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
     "redis.call('SADD', KEYS[4], ARGV[5])\n"
     "return 1\n";
 
 int
-agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err)
+agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json,
+                   const agent_log_end_t *end, sw_err_t *err)
 {
     char attempt[32], now[32];
     char *key = xasprintf("result-%s", t->id);
@@ -240,9 +258,12 @@ agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_e
     snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
     snprintf(now, sizeof now, "%lld", (long long) sw_wall_ms());
     char *writer = xasprintf("%s\n%s\n%s", t->job, t->id, attempt);
-    const char *argv[] = { task_key, mem_key, idx_key, SW_KEY_NAMESPACES, attempt, json, now,
-                           key, t->ns, writer };
-    redisReply *r = sw_redis_eval(redis, s_store_lua, 4, 10, argv, NULL, err);
+    bool e = end && end->key;
+    const char *argv[] = { task_key, mem_key, idx_key, SW_KEY_NAMESPACES,
+                           e ? end->key : task_key, attempt, json, now, key, t->ns, writer,
+                           e ? end->ttl : "", e ? end->t : "", e ? end->status : "",
+                           e ? end->code : "", e ? end->error : "" };
+    redisReply *r = sw_redis_eval(redis, s_store_lua, 5, 16, argv, NULL, err);
     free(key);
     free(task_key);
     free(mem_key);

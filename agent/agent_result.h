@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "agent_live.h"
 #include "sw_redis.h"
 #include "sw_task.h"
 
@@ -80,8 +81,12 @@ json_t *agent_result_doc(const agent_result_t *r);
 /*  The same, as compact JSON text; caller frees. */
 char *agent_result_json(const agent_result_t *r);
 
-/*  1 stored, 0 refused (a newer attempt owns the task), -1 Redis error. */
-int agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json, sw_err_t *err);
+/*  1 stored, 0 refused (a newer attempt owns the task), -1 Redis error.
+ *  end (may be NULL, or have no key): the attempt's live output end
+ *  entry, written in the same script call (written even when the result
+ *  is refused: the stream is this attempt's). */
+int agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json,
+                       const agent_log_end_t *end, sw_err_t *err);
 
 int agent_result_test(bool verbose);
 

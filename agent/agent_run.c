@@ -92,11 +92,12 @@ run_store(agent_runs_t *self, run_t *run)
     agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
                           (char *) run->status, run->exit_code, run->retryable, run->json };
     bool was_spooled = run->spooled;
-    int rc = agent_store_result(self->store, &s, &run->spooled);
+    int rc = agent_store_result(self->store, &s, &run->log_end, &run->spooled);
     if (run->spooled && !was_spooled)
         agent_metrics_spooled(self->conf->metrics);
     if (rc < 0)
         return;
+    agent_log_end_release(&run->log_end);
     int code = run->exit_code;
     if (run->usage.seen)
         run_usage_send(self, run, true);  /*  before DONE: counted before the slot frees */
@@ -117,9 +118,10 @@ s_store_result(agent_runs_t *self, run_t *run)
     if (run->task.ws.commit)
         agent_ws_result(&run->ws, run->doc);
     /*  The live output ends with the status stored (a workspace that
-     *  could not be captured failed the task after its runner ended). */
-    agent_log_end(&run->log, run->status, run->exit_code,
-                  json_string_value(json_object_get(run->doc, "error")));
+     *  could not be captured failed the task after its runner ended);
+     *  a stream with no entry gets its end with the result, in one call. */
+    agent_log_finish(&run->log, run->status, run->exit_code,
+                     json_string_value(json_object_get(run->doc, "error")), &run->log_end);
     run->json = json_dumps(run->doc, JSON_COMPACT);
     json_decref(run->doc);
     run->doc = NULL;

@@ -41,6 +41,7 @@ typedef struct {
     bool          spawned;      /*  child holds a process (until released) */
     bool          cancelled;    /*  a CANCEL came: the runner no longer starts */
     agent_log_t  *log;          /*  the runner's live output stream */
+    agent_log_end_t log_end;    /*  its end, stored with the result (key NULL: none) */
     /*  result and store */
     const char   *status;
     bool          retryable;    /*  worth another attempt, maybe elsewhere */

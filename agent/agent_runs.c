@@ -18,6 +18,7 @@ run_destroy(run_t **run_p)
     if (run->spawned)
         agent_child_release(&run->child);
     agent_log_destroy(&run->log);
+    agent_log_end_release(&run->log_end);
     if (run->task.ws.commit)
         agent_ws_done(run->runs->conf->ws, &run->ws);
     agent_launch_release(&run->launch);

@@ -137,7 +137,8 @@ s_spool(agent_store_t *self, const agent_spooled_t *s, bool *spooled)
 }
 
 int
-agent_store_result(agent_store_t *self, const agent_spooled_t *s, bool *spooled)
+agent_store_result(agent_store_t *self, const agent_spooled_t *s,
+                   const agent_log_end_t *end, bool *spooled)
 {
     sw_redis_t *redis = agent_store_redis(self);
     if (!redis) {
@@ -151,7 +152,7 @@ agent_store_result(agent_store_t *self, const agent_spooled_t *s, bool *spooled)
     t.id = s->id;
     t.ns = s->ns;
     t.attempt = s->attempt;
-    int rc = agent_result_store(redis, &t, s->result, &err);
+    int rc = agent_result_store(redis, &t, s->result, end, &err);
     if (rc < 0) {
         log_warnx("cannot store the result of %s: %s", s->id, err.msg);
         if (err.code == SW_EUNREACH)

@@ -11,6 +11,7 @@
 #ifndef AGENT_STORE_H
 #define AGENT_STORE_H
 
+#include "agent_live.h"
 #include "agent_spool.h"
 #include "sw_redis.h"
 #include "sw_task.h"
@@ -34,8 +35,10 @@ int agent_store_expand(agent_store_t *self, const sw_task_t *t, sw_buf_t *out, s
  *  attempt, status and JSON). 1 stored, 0 refused because a newer attempt
  *  owns the task (the caller says DONE either way), -1 Redis could not
  *  take it: the result is then in the spool (*spooled set, once) and the
- *  caller tries again later. */
-int agent_store_result(agent_store_t *self, const agent_spooled_t *s, bool *spooled);
+ *  caller tries again later. end (may be NULL): the attempt's live output
+ *  end entry, written with the result (agent_result_store). */
+int agent_store_result(agent_store_t *self, const agent_spooled_t *s,
+                       const agent_log_end_t *end, bool *spooled);
 
 /*  Calls fn for every result an earlier run of this agent left in the
  *  spool; returns how many. */

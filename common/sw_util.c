@@ -203,7 +203,8 @@ sw_capture_init(sw_capture_t *c, size_t head_max, size_t tail_max)
     sw_buf_init(&c->head);
     c->head_max = head_max;
     c->tail_max = tail_max;
-    c->tail = tail_max ? xmalloc(tail_max) : NULL;
+    c->tail = NULL;     /*  on first use: most runs fit in the head (issue 20: a
+                           tail of max_output/2 per run was an mmap and munmap) */
 }
 
 void
@@ -229,6 +230,8 @@ sw_capture_feed(sw_capture_t *c, const void *data, size_t n)
     }
     if (n == 0 || c->tail_max == 0)
         return;
+    if (!c->tail)
+        c->tail = xmalloc(c->tail_max);
     if (n >= c->tail_max) {     /*  only the last tail_max bytes matter */
         memcpy(c->tail, p + n - c->tail_max, c->tail_max);
         c->tail_pos = 0;
@@ -258,7 +261,8 @@ sw_capture_render(const sw_capture_t *c, sw_buf_t *out)
         sw_buf_printf(out, "\n[... swarm: %llu bytes omitted ...]\n",
                       (unsigned long long) (c->total - c->head.len - c->tail_len));
     if (c->tail_len < c->tail_max) {        /*  never wrapped: in order */
-        sw_buf_add(out, c->tail, c->tail_len);
+        if (c->tail_len)
+            sw_buf_add(out, c->tail, c->tail_len);
         return;
     }
     /*  Full ring: the oldest byte is at tail_pos. */
