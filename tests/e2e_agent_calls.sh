@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Issue 20: the agent's Redis cost per task, counted on a redis-server of
+# this test's own (MONITOR shows every command with the client that sent
+# it, and a script's own commands as "lua"):
+#   - a task with no output costs the agent ONE call: the result script,
+#     which also writes the attempt's live output end entry (XADD and
+#     EXPIRE inside the script, none from the agent's connections) and
+#     the state the coordinator reads;
+#   - `swarm logs` of such a task still ends with its status, and its
+#     result and memory entry are stored as before;
+#   - a task with output keeps its end entry after its lines, on the live
+#     connection (order within the stream).
+. "$(dirname "$0")/lib.sh"
+REDIS_PORT=$(free_port)
+mkdir -p "$T/redis"
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$T/redis" --save '' \
+    --appendonly no --databases 64 >>"$T/redis.log" 2>&1 &
+PIDS+=("$!")
+for _ in $(seq 100); do
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+    sleep 0.05
+done
+redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || fail "redis-server did not come up"
+export SWARM_REDIS="redis://127.0.0.1:$REDIS_PORT/50"
+start_coordinator
+start_agent a1 --slots 4 --allow-exec
+wait_agents 1
+expect 0 "$SWARM" init calls
+redis-cli -p "$REDIS_PORT" monitor >"$T/monitor.txt" 2>&1 &
+MON=$!
+PIDS+=("$MON")
+for _ in $(seq 100); do [ -s "$T/monitor.txt" ] && break; sleep 0.05; done
+N=20
+for i in $(seq $N); do
+    expect 0 "$SWARM" spawn --id "t$i" -- /usr/bin/true
+done
+expect 0 "$SWARM" wait --timeout 60
+# the agent's connections: its sockets to this server (ss names the process)
+APID=$AGENT_PID_a1
+ss -tnp "dst 127.0.0.1:$REDIS_PORT" | grep "pid=$APID," | awk '{print $4}' >"$T/agent.addrs"
+[ -s "$T/agent.addrs" ] || fail "no connection of the agent to Redis: $(ss -tnp)"
+python3 - "$T/monitor.txt" "$T/agent.addrs" "$N" <<'PY' || fail "the agent's calls per task"
+import re, sys
+mon, addrs, n = open(sys.argv[1]).read().splitlines(), set(open(sys.argv[2]).read().split()), int(sys.argv[3])
+agent, lua = [], []
+for line in mon:
+    m = re.match(r'[0-9.]+ \[(\d+) ([^\]]+)\] "([^"]*)"', line)
+    if not m:
+        continue
+    who, cmd = m.group(2), m.group(3).upper()
+    if who == 'lua':
+        lua.append(cmd)
+    elif who in addrs:
+        agent.append(cmd)
+evalsha = agent.count('EVALSHA') + agent.count('EVAL')
+direct = [c for c in agent if c not in ('EVALSHA', 'EVAL', 'PING')]
+print(f"agent: {len(agent)} commands ({evalsha} scripts) for {n} tasks; direct writes: {direct}")
+# the first EVALSHA of a connection may meet NOSCRIPT and go again as EVAL
+assert n <= evalsha <= n + 1, f"{evalsha} script calls for {n} tasks"
+assert not [c for c in direct if c in ('XADD', 'EXPIRE', 'HSET', 'HGET')], direct
+assert len(agent) <= n + 5, f"{len(agent)} commands for {n} tasks"
+assert lua.count('XADD') >= n, f"{lua.count('XADD')} XADD in scripts"
+PY
+ok "$N tasks without output: one script call each, the live end written inside it"
+expect 0 timeout 30 "$SWARM" logs -f t7
+contains "$T/err" "succeeded"
+LOGKEY=$(rkey log calls t7 1)
+redis-cli -p "$REDIS_PORT" -n 50 XRANGE "$LOGKEY" - + >"$T/xrange"
+contains "$T/xrange" "end"
+contains "$T/xrange" "status"
+[ "$(redis-cli -p "$REDIS_PORT" -n 50 TTL "$LOGKEY")" -gt 0 ] || fail "the stream has no TTL"
+[ "$(task_field t7 status)" = succeeded ] || fail "t7 is $(task_field t7 status)"
+expect 0 "$SWARM" logs --json t7
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["status"]=="succeeded" and d["exit_code"]==0, d' "$T/out" \
+    || fail "t7's result: $(cat "$T/out")"
+ok "the end entry, the status and the result are there"
+
+# a task with output: its end comes after its lines, in one stream
+: >"$T/monitor.txt"
+expect 0 "$SWARM" spawn --id talk -- /bin/sh -c 'echo one; echo two'
+expect 0 "$SWARM" wait --timeout 60 talk
+expect 0 timeout 30 "$SWARM" logs -f talk
+contains "$T/err" "succeeded"
+python3 - "$T/out" <<'PY' || fail "logs -f of talk: $(cat "$T/out")"
+import sys
+t = open(sys.argv[1]).read()
+assert 'one' in t and t.index('one') < t.index('two'), t
+PY
+redis-cli -p "$REDIS_PORT" -n 50 XRANGE "$(rkey log calls talk 1)" - + >"$T/xrange"
+python3 - "$T/xrange" <<'PY' || fail "the stream of talk: $(cat "$T/xrange")"
+import sys
+t = open(sys.argv[1]).read()
+assert 'one' in t and t.rindex('two') < t.rindex('end'), t
+PY
+ok "a task with output: lines, then the end"
