@@ -112,11 +112,18 @@ fail:
 size_t
 agent_child_arg_limit(void)
 {
+    /*  Once: sysconf(_SC_ARG_MAX) is a getrlimit system call, and the
+     *  stack limit the children inherit is the agent's own, set when it
+     *  started (issue 20: it was a syscall per task). */
+    static size_t cached;
+    if (cached)
+        return cached;
     long max = sysconf(_SC_ARG_MAX);
     size_t limit = max > 0 ? (size_t) max : AGENT_ARG_STRLEN_MAX;
     if (limit > (6u << 20))
         limit = 6u << 20;       /*  _STK_LIM / 4 * 3 */
-    return limit < AGENT_ARG_STRLEN_MAX ? AGENT_ARG_STRLEN_MAX : limit;
+    cached = limit < AGENT_ARG_STRLEN_MAX ? AGENT_ARG_STRLEN_MAX : limit;
+    return cached;
 }
 
 int

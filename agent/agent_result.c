@@ -152,13 +152,21 @@ agent_answer_release(agent_answer_t *a)
     a->usage = NULL;
 }
 
+/*  Text as a JSON string: bytes that are not UTF-8 (or NUL) become
+ *  U+FFFD. Issue 20: output that is clean already (nearly all) is copied
+ *  once, into the string, and checked once (here: jansson's own check
+ *  is skipped, the text being checked or sanitized). */
 static json_t *
 s_text(const char *s, size_t n)
 {
+    if (!s || n == 0)
+        return json_string("");
+    if (sw_utf8_clean(s, n))
+        return json_stringn_nocheck(s, n);
     sw_buf_t b;
     sw_buf_init(&b);
-    sw_utf8_sanitize(s ? s : "", s ? n : 0, &b);
-    json_t *j = json_stringn(b.data ? b.data : "", b.len);
+    sw_utf8_sanitize(s, n, &b);
+    json_t *j = json_stringn_nocheck(b.data ? b.data : "", b.len);
     sw_buf_release(&b);
     return j;
 }
