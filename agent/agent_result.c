@@ -210,9 +210,66 @@ char *
 agent_result_json(const agent_result_t *r)
 {
     json_t *o = agent_result_doc(r);
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = agent_result_dumps(o);
     json_decref(o);
     return s;
+}
+
+/*  s (valid UTF-8: s_text made it so) as a JSON string's contents, the
+ *  way jansson writes it without JSON_ENSURE_ASCII: runs that need no
+ *  escape go in one copy. */
+static void
+s_escape(const char *s, size_t n, sw_buf_t *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sw_buf_add(out, s + run, i - run);
+        run = i + 1;
+        char e[7] = { '\\', 0 };
+        size_t len = 2;
+        switch (c) {
+        case '"':  e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default:
+            memcpy(e + 1, "u00", 3);
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 15];
+            len = 6;
+        }
+        sw_buf_add(out, e, len);
+    }
+    sw_buf_add(out, s + run, n - run);
+}
+
+char *
+agent_result_dumps(json_t *doc)
+{
+    json_t *output = json_incref(json_object_get(doc, "output"));
+    if (!json_is_string(output)) {
+        json_decref(output);
+        return json_dumps(doc, JSON_COMPACT);
+    }
+    json_object_del(doc, "output");
+    char *rest = json_dumps(doc, JSON_COMPACT);
+    size_t rest_len = strlen(rest), n = json_string_length(output);
+    sw_buf_t b;
+    sw_buf_init(&b);
+    sw_buf_add(&b, rest, rest_len - 1);            /*  without its '}' */
+    sw_buf_addstr(&b, rest_len > 2 ? ",\"output\":\"" : "\"output\":\"");
+    s_escape(json_string_value(output), n, &b);
+    sw_buf_add(&b, "\"}", 3);                       /*  with the NUL */
+    free(rest);
+    json_object_set_new(doc, "output", output);     /*  the doc as it was (output last) */
+    return b.data;
 }
 
 /*  KEYS: task hash, memory entry, namespace index, namespace set, the
@@ -374,6 +431,29 @@ agent_result_test(bool verbose)
                  "1970-01-01T00:00:01.000Z") == 0);
     json_decref(o);
     free(json);
+    /*  agent_result_dumps: the output's escapes as jansson writes them */
+    const char *odd[] = { "", "plain", "q\"uo\\te\n\t\r\b\f\x01\x1f\x7f end", "caf\xC3\xA9 \xE2\x80\xA8/",
+                          "\"\"\"" };
+    for (size_t i = 0; i < sizeof odd / sizeof *odd; i++) {
+        json_t *d = json_pack("{s:s, s:i, s:s, s:n}", "id", "x", "n", 3, "output", odd[i],
+                              "error");
+        char *mine = agent_result_dumps(d);
+        json_t *back = json_loads(mine, 0, NULL);
+        CHECK(back && json_equal(back, d));
+        json_object_del(d, "output");
+        json_object_set_new(d, "output", json_string(odd[i]));
+        char *theirs = json_dumps(d, JSON_COMPACT);
+        CHECK(strcmp(mine, theirs) == 0);   /*  byte for byte, output last */
+        free(theirs);
+        free(mine);
+        json_decref(back);
+        json_decref(d);
+    }
+    json_t *lone = json_pack("{s:s}", "output", "only");
+    char *only = agent_result_dumps(lone);
+    CHECK(strcmp(only, "{\"output\":\"only\"}") == 0);
+    free(only);
+    json_decref(lone);
     sw_task_release(&t);
     (void) verbose;
     return 0;

@@ -80,6 +80,12 @@ void agent_answer_release(agent_answer_t *a);
 json_t *agent_result_doc(const agent_result_t *r);
 /*  The same, as compact JSON text; caller frees. */
 char *agent_result_json(const agent_result_t *r);
+/*  A result document as compact JSON text (caller frees), as json_dumps
+ *  writes it except that output comes last: its string (the large one:
+ *  up to --max-output) is escaped here in runs, not by jansson's dump,
+ *  which walks it code point by code point (issue 20). doc is left as it
+ *  was, with output moved last. */
+char *agent_result_dumps(json_t *doc);
 
 /*  1 stored, 0 refused (a newer attempt owns the task), -1 Redis error.
  *  end (may be NULL, or have no key): the attempt's live output end

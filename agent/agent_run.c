@@ -122,7 +122,7 @@ s_store_result(agent_runs_t *self, run_t *run)
      *  a stream with no entry gets its end with the result, in one call. */
     agent_log_finish(&run->log, run->status, run->exit_code,
                      json_string_value(json_object_get(run->doc, "error")), &run->log_end);
-    run->json = json_dumps(run->doc, JSON_COMPACT);
+    run->json = agent_result_dumps(run->doc);
     json_decref(run->doc);
     run->doc = NULL;
     run->state = RUN_STORING;
