@@ -160,10 +160,18 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
     sw_buf_init(&out);
     sw_buf_init(&last);
     bool last_cut = false;
-    sw_capture_render(&c->out, &out);
+    /*  Output that fit in the capture's head is read where it is (issue
+     *  20: one copy of up to --max-output fewer per run). */
+    const char *odata = c->out.head.data ? c->out.head.data : "";
+    size_t olen = c->out.head.len;
+    if (sw_capture_truncated(&c->out) || c->out.tail_len) {
+        sw_capture_render(&c->out, &out);
+        odata = out.data;
+        olen = out.len;
+    }
     if (run->launch.lastmsg)
         agent_state_read(run->launch.lastmsg, (size_t) self->conf->max_output, &last, &last_cut);
-    agent_answer_collect(run->task.runner, out.data, out.len, sw_capture_truncated(&c->out),
+    agent_answer_collect(run->task.runner, odata, olen, sw_capture_truncated(&c->out),
                          last.data, last.len, last_cut, a);
     sw_buf_release(&last);
     if (a->error && strcmp(run->status, "succeeded") == 0) {
@@ -174,7 +182,7 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
     /*  issue 18 §4: a run the provider rate-limited goes back to the queue
      *  without using an attempt (the coordinator decides: DONE throttled) */
     if (strcmp(run->status, "failed") == 0 && c->stop == AGENT_STOP_NONE && !r->signal
-        && agent_rate_limited(run->task.runner, out.data, out.len, errtail->data, errtail->len)) {
+        && agent_rate_limited(run->task.runner, odata, olen, errtail->data, errtail->len)) {
         run->throttled = run->retryable = true;
         r->error = "rate-limited by the provider (HTTP 429)";
     }
