@@ -56,6 +56,12 @@ agent_live_tick(agent_live_t *self, int64_t now_ms)
         sw_aredis_tick(self->redis, now_ms);
 }
 
+sw_aredis_t *
+agent_live_redis(agent_live_t *self)
+{
+    return self ? self->redis : NULL;
+}
+
 void
 agent_live_counts(const agent_live_t *self, uint64_t *lines, uint64_t *dropped)
 {

@@ -27,6 +27,7 @@
 #include <czmq.h>
 
 #include "agent_output.h"
+#include "sw_aredis.h"
 
 #define AGENT_LIVE_MAXLEN   2048            /*  entries kept per attempt (~) */
 #define AGENT_LIVE_PENDING  (8u << 20)      /*  bytes in flight to Redis, all runs */
@@ -41,6 +42,9 @@ agent_live_t *agent_live_new(zloop_t *loop, const char *redis_url, long long ttl
 void agent_live_destroy(agent_live_t **self_p);
 /*  Every 100 ms: the connection's periodic work (self may be NULL). */
 void agent_live_tick(agent_live_t *self, int64_t now_ms);
+/*  The live output's connection (NULL when self is NULL): the store
+ *  sends results on it too (agent_result_store_async). */
+sw_aredis_t *agent_live_redis(agent_live_t *self);
 /*  Lines shipped, lines lost (budget, outage) so far, by every run. */
 void agent_live_counts(const agent_live_t *self, uint64_t *lines, uint64_t *dropped);
 

@@ -312,32 +312,92 @@ static const char s_store_lua[] =
     "redis.call('SADD', KEYS[4], ARGV[5])\n"
     "return 1\n";
 
+/*  The script's KEYS and ARGV for T's result (16 strings; the 5 keys and
+ *  writer in owned[], freed by s_args_release). */
+typedef struct {
+    const char *argv[16];
+    char       *owned[5];
+    char        attempt[32], now[32];
+} s_args_t;
+
+static void
+s_args(s_args_t *a, const sw_task_t *t, const char *json, const agent_log_end_t *end)
+{
+    char *key = xasprintf("result-%s", t->id);
+    char *task_key = sw_key_task(t->job, t->id), *mem_key = sw_key_mem(t->ns, key),
+         *idx_key = sw_key_ns_index(t->ns);
+    snprintf(a->attempt, sizeof a->attempt, "%lld", (long long) t->attempt);
+    snprintf(a->now, sizeof a->now, "%lld", (long long) sw_wall_ms());
+    char *writer = xasprintf("%s\n%s\n%s", t->job, t->id, a->attempt);
+    bool e = end && end->key;
+    const char *argv[16] = { task_key, mem_key, idx_key, SW_KEY_NAMESPACES,
+                             e ? end->key : task_key, a->attempt, json, a->now, key, t->ns,
+                             writer, e ? end->ttl : "", e ? end->t : "", e ? end->status : "",
+                             e ? end->code : "", e ? end->error : "" };
+    memcpy(a->argv, argv, sizeof argv);
+    a->owned[0] = key;
+    a->owned[1] = task_key;
+    a->owned[2] = mem_key;
+    a->owned[3] = idx_key;
+    a->owned[4] = writer;
+}
+
+static void
+s_args_release(s_args_t *a)
+{
+    for (size_t i = 0; i < 5; i++)
+        free(a->owned[i]);
+}
+
+/*  Whether the asynchronous connection's server was sent the script
+ *  (SCRIPT LOAD goes ahead of the first EVALSHA, on the same connection:
+ *  in order). A NOSCRIPT reply (Redis restarted) sends it again. */
+static bool s_async_loaded;
+
+int
+agent_result_reply(const redisReply *r)
+{
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+        s_async_loaded = false;
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        return -1;
+    return r->integer == 1 ? 1 : 0;
+}
+
 int
 agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json,
                    const agent_log_end_t *end, sw_err_t *err)
 {
-    char attempt[32], now[32];
-    char *key = xasprintf("result-%s", t->id);
-    char *task_key = sw_key_task(t->job, t->id), *mem_key = sw_key_mem(t->ns, key),
-         *idx_key = sw_key_ns_index(t->ns);
-    snprintf(attempt, sizeof attempt, "%lld", (long long) t->attempt);
-    snprintf(now, sizeof now, "%lld", (long long) sw_wall_ms());
-    char *writer = xasprintf("%s\n%s\n%s", t->job, t->id, attempt);
-    bool e = end && end->key;
-    const char *argv[] = { task_key, mem_key, idx_key, SW_KEY_NAMESPACES,
-                           e ? end->key : task_key, attempt, json, now, key, t->ns, writer,
-                           e ? end->ttl : "", e ? end->t : "", e ? end->status : "",
-                           e ? end->code : "", e ? end->error : "" };
-    redisReply *r = sw_redis_eval(redis, s_store_lua, 5, 16, argv, NULL, err);
-    free(key);
-    free(task_key);
-    free(mem_key);
-    free(idx_key);
-    free(writer);
+    s_args_t a;
+    s_args(&a, t, json, end);
+    redisReply *r = sw_redis_eval(redis, s_store_lua, 5, 16, a.argv, NULL, err);
+    s_args_release(&a);
     if (!r)
         return -1;
     int rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
     freeReplyObject(r);
+    return rc;
+}
+
+int
+agent_result_store_async(sw_aredis_t *aredis, const sw_task_t *t, const char *json,
+                         const agent_log_end_t *end, sw_aredis_reply_fn *fn, void *arg)
+{
+    static char sha[41];
+    if (!sha[0])
+        sw_sha1_hex(s_store_lua, strlen(s_store_lua), sha);
+    if (!s_async_loaded) {
+        const char *load[] = { "SCRIPT", "LOAD", s_store_lua };
+        if (sw_aredis_send(aredis, 3, load, NULL) < 0)
+            return -1;
+        s_async_loaded = true;
+    }
+    s_args_t a;
+    s_args(&a, t, json, end);
+    const char *argv[19] = { "EVALSHA", sha, "5" };
+    memcpy(argv + 3, a.argv, sizeof a.argv);
+    int rc = sw_aredis_call(aredis, 19, argv, NULL, fn, arg);
+    s_args_release(&a);
     return rc;
 }
 

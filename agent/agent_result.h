@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "agent_live.h"
+#include "sw_aredis.h"
 #include "sw_redis.h"
 #include "sw_task.h"
 
@@ -93,6 +94,15 @@ char *agent_result_dumps(json_t *doc);
  *  is refused: the stream is this attempt's). */
 int agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json,
                        const agent_log_end_t *end, sw_err_t *err);
+/*  The same call on the asynchronous connection (issue 20: the loop does
+ *  not wait for Redis): EVALSHA only, so the script must be known to the
+ *  server (a NOSCRIPT error reply is a failure: the caller stores through
+ *  agent_result_store, which loads it). 0 sent, fn(arg, reply) follows;
+ *  -1 not taken (connection down or full), fn is not called. */
+int agent_result_store_async(sw_aredis_t *aredis, const sw_task_t *t, const char *json,
+                             const agent_log_end_t *end, sw_aredis_reply_fn *fn, void *arg);
+/*  A reply of the script: 1 stored, 0 refused, -1 none or an error. */
+int agent_result_reply(const redisReply *r);
 
 int agent_result_test(bool verbose);
 

@@ -83,20 +83,11 @@ s_on_out(void *arg, const char *p, size_t n)
 
 /*  --- stage: store ----------------------------------------------------------------- */
 
-/*  Stores the result, then says DONE. A failed write is retried from the
- *  tick: DONE goes out only once the result is safe in Redis, and until
- *  then the result is in the spool. */
-void
-run_store(agent_runs_t *self, run_t *run)
+/*  The result is in Redis (rc 1) or refused (0): the end entry went with
+ *  it, the usage goes, then DONE. */
+static void
+s_stored(agent_runs_t *self, run_t *run)
 {
-    agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
-                          (char *) run->status, run->exit_code, run->retryable, run->json };
-    bool was_spooled = run->spooled;
-    int rc = agent_store_result(self->store, &s, &run->log_end, &run->spooled);
-    if (run->spooled && !was_spooled)
-        agent_metrics_spooled(self->conf->metrics);
-    if (rc < 0)
-        return;
     agent_log_end_release(&run->log_end);
     int code = run->exit_code;
     if (run->usage.seen)
@@ -106,6 +97,74 @@ run_store(agent_runs_t *self, run_t *run)
     run->state = RUN_DONE;
     log_info("task %s/%s attempt %lld %s", run->task.job, run->task.id,
              (long long) run->task.attempt, run->status);
+}
+
+/*  Which run an asynchronous store was for: found again by name (it may
+ *  be gone when the reply comes). */
+typedef struct {
+    agent_runs_t *runs;
+    char         *job, *id;
+    int64_t       attempt;
+} s_store_call_t;
+
+static void
+s_on_stored(void *arg, redisReply *reply)
+{
+    s_store_call_t *c = arg;
+    run_t *run = run_find(c->runs, c->job, c->id, c->attempt);
+    agent_runs_t *self = c->runs;
+    free(c->job);
+    free(c->id);
+    free(c);
+    if (!run || !run->storing)
+        return;
+    run->storing = false;
+    int rc = agent_result_reply(reply);
+    if (rc < 0) {
+        /*  Redis away, stalled, an error reply (NOSCRIPT once per server
+         *  start): the store's own way, with its spool and back-off */
+        run->store_sync = true;
+        run_store(self, run);
+        return;
+    }
+    if (rc == 0)
+        log_warnx("result of %s/%s attempt %lld refused: a newer attempt owns the task",
+                  run->task.job, run->task.id, (long long) run->task.attempt);
+    s_stored(self, run);
+}
+
+/*  Stores the result, then says DONE. Issue 20: first on the live
+ *  output's connection, without waiting (DONE goes when the reply says
+ *  stored or refused). A failed write is retried from the tick through the
+ *  store's connection: DONE goes out only once the result is safe in
+ *  Redis, and until then the result is in the spool. */
+void
+run_store(agent_runs_t *self, run_t *run)
+{
+    if (run->storing)
+        return;                 /*  its reply decides */
+    if (!run->spooled && !run->store_sync && agent_live_redis(self->live)) {
+        s_store_call_t *c = xmalloc(sizeof *c);
+        *c = (s_store_call_t) { self, xstrdup(run->task.job), xstrdup(run->task.id),
+                                run->task.attempt };
+        if (agent_result_store_async(agent_live_redis(self->live), &run->task, run->json,
+                                     &run->log_end, s_on_stored, c) == 0) {
+            run->storing = true;
+            return;
+        }
+        free(c->job);
+        free(c->id);
+        free(c);
+    }
+    agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
+                          (char *) run->status, run->exit_code, run->retryable, run->json };
+    bool was_spooled = run->spooled;
+    int rc = agent_store_result(self->store, &s, &run->log_end, &run->spooled);
+    if (run->spooled && !was_spooled)
+        agent_metrics_spooled(self->conf->metrics);
+    if (rc < 0)
+        return;
+    s_stored(self, run);
 }
 
 /*  The end of the result stage: the document, with its hooks field,

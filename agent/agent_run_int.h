@@ -52,6 +52,8 @@ typedef struct {
     json_t       *hooks;        /*  its hooks field; NULL while no hook ran */
     char         *json;         /*  result waiting to be stored */
     bool          spooled;      /*  its result is in the spool */
+    bool          storing;      /*  its result is on the way (asynchronous) */
+    bool          store_sync;   /*  that failed: the store's blocking way */
     /*  workspace (task.ws.commit set) */
     agent_wsrun_t ws;
     bool          ran;          /*  the runner ran: its worktree is captured */

@@ -31,6 +31,7 @@ struct sw_aredis_t {
     bool               outage_logged;
     size_t             pending_bytes;   /*  sent, reply not yet in */
     size_t             pending;
+    bool               destroying;      /*  sw_aredis_destroy: no callback now */
     int64_t            waiting_ms;      /*  since a reply was last due and none came */
     int64_t            error_log_ms;
     uint64_t           sent, errors, refused;
@@ -256,6 +257,7 @@ sw_aredis_destroy(sw_aredis_t **self_p)
     if (!self)
         return;
     if (self->ac) {
+        self->destroying = true;    /*  the calls waiting are freed, not called back */
         self->ac->data = NULL;
         redisAsyncFree(self->ac);
     }
@@ -311,6 +313,53 @@ sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t *len
     }
     if (redisAsyncCommandArgv(self->ac, s_on_reply, (void *) (uintptr_t) bytes, argc, argv,
                               lens) != REDIS_OK) {
+        self->refused++;
+        return -1;
+    }
+    if (self->pending == 0)
+        self->waiting_ms = sw_now_ms();
+    self->pending++;
+    self->pending_bytes += bytes;
+    self->sent++;
+    return 0;
+}
+
+/*  A call's reply: the accounting of s_on_reply, then the caller's
+ *  callback, also when the connection is dropped (reply NULL); never
+ *  while the connection is being destroyed. */
+typedef struct {
+    sw_aredis_t         *owner;
+    size_t               bytes;
+    sw_aredis_reply_fn  *fn;
+    void                *arg;
+} s_call_t;
+
+static void
+s_on_call_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    s_call_t c = *(s_call_t *) privdata;
+    free(privdata);
+    if (c.owner->destroying)
+        return;
+    s_on_reply(ac, r, (void *) (uintptr_t) c.bytes);   /*  (nothing when dropped) */
+    c.fn(c.arg, r);
+}
+
+int
+sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *lens,
+               sw_aredis_reply_fn *fn, void *arg)
+{
+    size_t bytes = 16;
+    for (int i = 0; i < argc; i++)
+        bytes += (lens ? lens[i] : strlen(argv[i])) + 16;
+    if (!sw_aredis_room(self, bytes)) {
+        self->refused++;
+        return -1;
+    }
+    s_call_t *c = xmalloc(sizeof *c);
+    *c = (s_call_t) { self, bytes, fn, arg };
+    if (redisAsyncCommandArgv(self->ac, s_on_call_reply, c, argc, argv, lens) != REDIS_OK) {
+        free(c);
         self->refused++;
         return -1;
     }

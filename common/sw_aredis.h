@@ -23,6 +23,8 @@
 
 #include <czmq.h>
 
+#include <hiredis/hiredis.h>
+
 #include "sw_util.h"
 
 typedef struct sw_aredis_t sw_aredis_t;
@@ -45,6 +47,14 @@ bool sw_aredis_room(const sw_aredis_t *self, size_t bytes);
  *  reply logged (once a minute). -1 when not ready or too much is pending:
  *  nothing was queued. */
 int sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t *lens);
+
+/*  As send, with fn(arg, reply) called when the reply comes (reply NULL
+ *  when the connection was dropped first: Redis away, stalled); not
+ *  called when the connection is destroyed. fn may not call into this
+ *  connection. -1 when not taken: fn will not be called. */
+typedef void (sw_aredis_reply_fn)(void *arg, redisReply *reply);
+int sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *lens,
+                   sw_aredis_reply_fn *fn, void *arg);
 
 /*  The periodic work (connect limits, stalls, retries); call it every
  *  100 ms or so. */
