@@ -533,6 +533,13 @@ coord_ctl_task_finished(coord_ctl_t *self, coord_task_t *t)
     ctl_wait_finished(self, t);
 }
 
+bool
+coord_ctl_wants_flush(const coord_ctl_t *self, int64_t now_ms)
+{
+    return zlistx_size(self->held) > 0
+        || (zlistx_size(self->waiters) > 0 && ctl_wait_due(self, now_ms));
+}
+
 void
 coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms)
 {
