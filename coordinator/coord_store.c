@@ -272,8 +272,9 @@ coord_store_event(coord_store_t *self, const char *job, int nf, const char *cons
 {
     if (self->failing)
         return false;
-    char maxlen[24];
-    snprintf(maxlen, sizeof maxlen, "%d", SW_EVENTS_MAXLEN);
+    static char maxlen[24];
+    if (!*maxlen)
+        snprintf(maxlen, sizeof maxlen, "%d", SW_EVENTS_MAXLEN);
     char *key = sw_key_job_events(job);
     const char *argv[6 + 2 * 16] = { "XADD", key, "MAXLEN", "~", maxlen, "*" };
     int argc = 6;
