@@ -556,6 +556,8 @@ coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms)
     if (zlistx_size(self->waiters) > 0)
         ctl_wait_settle(self, durable, now_ms);
     /*  A transaction whose client went away: its batches go. */
+    if (zhashx_size(self->txns) == 0)
+        return;                 /*  the common case: no list made per turn */
     zlistx_t *idle = zlistx_new();
     for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
         if (!x->committing && now_ms - x->touched_ms > COORD_TXN_IDLE_MS)
