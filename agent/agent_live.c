@@ -172,7 +172,26 @@ agent_log_flush(agent_log_t *self)
 void
 agent_log_end(agent_log_t **self_p, const char *status, int code, const char *error)
 {
-    agent_log_finish(self_p, status, code, error, NULL);
+    agent_log_finish(self_p, status, code, error, false, NULL);
+}
+
+void
+agent_log_end_ship(agent_live_t *live, agent_log_end_t *end)
+{
+    if (live && end->key) {
+        char maxlen[16];
+        snprintf(maxlen, sizeof maxlen, "%d", AGENT_LIVE_MAXLEN);
+        const char *argv[] = { "XADD", end->key, "MAXLEN", "~", maxlen, "*", "t", end->t,
+                               "s", "end", "n", "0", "status", end->status, "code", end->code,
+                               "d", end->error };
+        size_t bytes = 128 + 2 * strlen(end->key) + strlen(end->error);
+        if (sw_aredis_room(live->redis, bytes)) {
+            sw_aredis_send(live->redis, 18, argv, NULL);
+            const char *ex[] = { "EXPIRE", end->key, end->ttl };
+            sw_aredis_send(live->redis, 3, ex, NULL);
+        }
+    }
+    agent_log_end_release(end);
 }
 
 void
@@ -186,7 +205,7 @@ agent_log_end_release(agent_log_end_t *end)
 
 void
 agent_log_finish(agent_log_t **self_p, const char *status, int code, const char *error,
-                 agent_log_end_t *end)
+                 bool in_order, agent_log_end_t *end)
 {
     agent_log_t *self = *self_p;
     if (end)
@@ -205,7 +224,7 @@ agent_log_finish(agent_log_t **self_p, const char *status, int code, const char 
     char t[24], c[24];
     snprintf(t, sizeof t, "%lld", (long long) wall);
     snprintf(c, sizeof c, "%d", code);
-    if (end && self->shipped == 0) {
+    if (end && (self->shipped == 0 || in_order)) {
         /*  nothing of this stream is in flight on the live connection:
          *  the end may go with the result, on the store's connection */
         end->key = self->key;
@@ -215,6 +234,7 @@ agent_log_finish(agent_log_t **self_p, const char *status, int code, const char 
         memcpy(end->code, c, sizeof end->code);
         end->status = xstrdup(status);
         end->error = xstrdup(error ? error : "");
+        end->after_entries = self->shipped > 0;
         agent_log_destroy(self_p);
         return;
     }

@@ -78,15 +78,22 @@ typedef struct {
     char  code[24];
     char *status;
     char *error;                /*  "" when none */
+    bool  after_entries;        /*  entries of the stream went on the live
+                                   connection: the end may only follow them
+                                   there (or once they were answered) */
 } agent_log_end_t;
 
-/*  As agent_log_end, except that when the log shipped no entry at all
- *  (and its end would be its only one), the end is not shipped but
- *  described in *end (zeroed first) for the caller to write with the
- *  result. Order is kept either way: a stream whose entries went on the
- *  live connection gets its end there, after them. */
+/*  As agent_log_end, except that the end is not shipped but described in
+ *  *end (zeroed first) for the caller to write with the result: always
+ *  when the log shipped no entry, and also when it did if in_order (the
+ *  result goes on the live connection too: after_entries is then set,
+ *  and a caller that stores by another way first ships the end with
+ *  agent_log_end_ship). */
 void agent_log_finish(agent_log_t **self_p, const char *status, int code, const char *error,
-                      agent_log_end_t *end);
+                      bool in_order, agent_log_end_t *end);
+/*  Ships end on the live connection (as agent_log_end would have) and
+ *  releases it. */
+void agent_log_end_ship(agent_live_t *live, agent_log_end_t *end);
 void agent_log_end_release(agent_log_end_t *end);
 
 #endif

@@ -284,14 +284,18 @@ agent_result_dumps(json_t *doc)
  *  and the run's result goes beside it, in the entry's field run. No
  *  clock is compared: hosts' clocks may differ by hours.
  *  The end entry belongs to this attempt's own stream, refused result or
- *  not: it is written first. Issue 20: this is the agent's only Redis
+ *  not: it is written first, with pcall: a stream key that is not a
+ *  stream (anyone may SET it) loses the end, never the result. Issue 20: this is the agent's only Redis
  *  call of a task without output, so it does as few calls as it can (one
  *  HMGET, one HSET per hash: each redis.call costs). */
+#define S_STR(x) #x
+#define S_XSTR(x) S_STR(x)
 static const char s_store_lua[] =
     "if ARGV[7] ~= '' then\n"
-    "  redis.call('XADD', KEYS[5], '*', 't', ARGV[8], 's', 'end', 'n', '0', 'status', ARGV[9],\n"
-    "             'code', ARGV[10], 'd', ARGV[11])\n"
-    "  redis.call('EXPIRE', KEYS[5], ARGV[7])\n"
+    "  local x = redis.pcall('XADD', KEYS[5], 'MAXLEN', '~', '" S_XSTR(AGENT_LIVE_MAXLEN) "', '*',\n"
+    "                        't', ARGV[8], 's', 'end',\n"
+    "                        'n', '0', 'status', ARGV[9], 'code', ARGV[10], 'd', ARGV[11])\n"
+    "  if type(x) ~= 'table' or not x.err then redis.call('EXPIRE', KEYS[5], ARGV[7]) end\n"
     "end\n"
     "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
     "if a and a ~= ARGV[1] then return 0 end\n"

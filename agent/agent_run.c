@@ -156,6 +156,11 @@ run_store(agent_runs_t *self, run_t *run)
         free(c->id);
         free(c);
     }
+    /*  Not on the live connection: an end that must follow entries still
+     *  in flight there goes there (unless an earlier try was answered:
+     *  then they were too). */
+    if (run->log_end.after_entries && !run->store_sync)
+        agent_log_end_ship(self->live, &run->log_end);
     agent_spooled_t s = { run->task.job, run->task.id, run->task.ns, run->task.attempt,
                           (char *) run->status, run->exit_code, run->retryable, run->json };
     bool was_spooled = run->spooled;
@@ -180,7 +185,8 @@ s_store_result(agent_runs_t *self, run_t *run)
      *  could not be captured failed the task after its runner ended);
      *  a stream with no entry gets its end with the result, in one call. */
     agent_log_finish(&run->log, run->status, run->exit_code,
-                     json_string_value(json_object_get(run->doc, "error")), &run->log_end);
+                     json_string_value(json_object_get(run->doc, "error")),
+                     sw_aredis_ready(agent_live_redis(self->live)), &run->log_end);
     run->json = agent_result_dumps(run->doc);
     json_decref(run->doc);
     run->doc = NULL;

@@ -93,3 +93,15 @@ t = open(sys.argv[1]).read()
 assert 'one' in t and t.rindex('two') < t.rindex('end'), t
 PY
 ok "a task with output: lines, then the end"
+
+# a stream key that is not a stream (anyone may SET it): the end entry is
+# lost, never the result (the script writes it with pcall)
+expect 0 "$SWARM" spawn --id mute -- /bin/sh -c 'while [ ! -e "$0" ]; do sleep 0.05; done' "$T/go"
+for _ in $(seq 200); do [ "$(task_field mute status)" = running ] && break; sleep 0.05; done
+redis-cli -p "$REDIS_PORT" -n 50 SET "$(rkey log calls mute 1)" not-a-stream >/dev/null
+touch "$T/go"
+expect 0 "$SWARM" wait --timeout 60 mute
+[ "$(task_field mute status)" = succeeded ] || fail "mute is $(task_field mute status)"
+[ "$(redis-cli -p "$REDIS_PORT" -n 50 GET "$(rkey log calls mute 1)")" = not-a-stream ] \
+    || fail "the string was replaced"
+ok "a stream key holding a string: the result is stored, the key left alone"
