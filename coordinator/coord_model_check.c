@@ -41,7 +41,7 @@ m_check(m_t *m)
             m_fail(m, "job %s counts %d of %d tasks", j->id, sum, j->ntasks);
         int64_t spent = 0;
         for (int k = 0; k < j->ntasks; k++)
-            spent += j->order[k]->spend.tokens;
+            spent += coord_task_spend(j->order[k])->tokens;
         if (spent != j->budget.tokens || spent < 0)
             m_fail(m, "job %s spent %lld tokens, its tasks %lld", j->id,
                    (long long) j->budget.tokens, (long long) spent);

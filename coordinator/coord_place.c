@@ -16,7 +16,6 @@ sched_class_destroy(coord_class_t **self_p)
     coord_class_t *c = *self_p;
     if (!c)
         return;
-    zlistx_destroy(&c->tasks);
     free(c->key);
     free(c);
     *self_p = NULL;
@@ -46,13 +45,30 @@ sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms
         c->key = key.data;
         sw_buf_init(&key);
         c->retries = t->tried.n > 0;
-        c->tasks = zlistx_new();
         zhashx_insert(self->classes, c->key, c);
         c->handle = zlistx_add_end(self->active, c);
     }
     sw_buf_release(&key);
     t->qclass = c;
-    t->qhandle = front ? zlistx_add_start(c->tasks, t) : zlistx_add_end(c->tasks, t);
+    if (front) {
+        t->qprev = NULL;
+        t->qnext = c->head;
+        if (c->head)
+            c->head->qprev = t;
+        else
+            c->tail = t;
+        c->head = t;
+    }
+    else {
+        t->qnext = NULL;
+        t->qprev = c->tail;
+        if (c->tail)
+            c->tail->qnext = t;
+        else
+            c->head = t;
+        c->tail = t;
+    }
+    c->n++;
     self->nready++;
 }
 
@@ -63,10 +79,19 @@ sched_dequeue(coord_sched_t *self, coord_task_t *t)
     coord_class_t *c = t->qclass;
     if (!c)
         return;
-    zlistx_detach(c->tasks, t->qhandle);
-    t->qclass = t->qhandle = NULL;
+    if (t->qprev)
+        t->qprev->qnext = t->qnext;
+    else
+        c->head = t->qnext;
+    if (t->qnext)
+        t->qnext->qprev = t->qprev;
+    else
+        c->tail = t->qprev;
+    t->qclass = NULL;
+    t->qnext = t->qprev = NULL;
+    c->n--;
     self->nready--;
-    if (zlistx_size(c->tasks) == 0) {
+    if (c->n == 0) {
         zlistx_detach(self->active, c->handle);
         zhashx_delete(self->classes, c->key);
     }
@@ -222,9 +247,9 @@ coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
     coord_class_t *c = zlistx_first(self->active);
     while (c && self->free_slots > 0) {
         coord_class_t *next_class = zlistx_next(self->active);
-        coord_task_t *t = zlistx_first(c->tasks);
+        coord_task_t *t = c->head;
         while (t && self->free_slots > 0) {
-            coord_task_t *next = zlistx_next(c->tasks);
+            coord_task_t *next = t->qnext;
             coord_job_t *j = t->job;
             if (j->held || (j->max_agents && j->running >= j->max_agents))
                 break;                      /*  the whole class is that job's */

@@ -13,9 +13,19 @@ s_task_destroy(coord_task_t **self_p)
     coord_task_t *t = *self_p;
     if (!t)
         return;
+    /*  what it shares with its job and the scheduler is not its to free */
+    if (t->interned & COORD_TI_JOB)
+        t->spec.job = NULL;
+    if (t->interned & COORD_TI_TYPE)
+        t->spec.type = NULL;
+    if (t->interned & COORD_TI_RUNNER)
+        t->spec.runner = NULL;
+    if (t->interned & COORD_TI_NS)
+        t->spec.ns = NULL;
     sw_task_release(&t->spec);
     sw_strv_release(&t->tried);
     free(t->res);
+    free(t->spend);
     zlistx_destroy(&t->dependents);
     free(t->reason);
     free(t->cancel_reason);
@@ -62,6 +72,8 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     self->active = zlistx_new();
     self->names = zhashx_new();
     zhashx_set_destructor(self->names, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_key_duplicator(self->names, NULL);     /*  the key is the value */
+    zhashx_set_key_destructor(self->names, NULL);
     self->halting = zlistx_new();
     self->budgets = zlistx_new();
     self->unadopted = zlistx_new();
@@ -115,6 +127,9 @@ coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms)
     j->ns = xstrdup("results");
     j->created_ms = wall_ms;
     j->tasks = zhashx_new();
+    /*  keyed by each task's own spec.id: a task lives as long as its job */
+    zhashx_set_key_duplicator(j->tasks, NULL);
+    zhashx_set_key_destructor(j->tasks, NULL);
     zhashx_insert(self->jobs, id, j);
     return j;
 }
@@ -177,9 +192,8 @@ void
 coord_sched_each_class(coord_sched_t *self, coord_sched_class_fn *fn, void *arg)
 {
     for (coord_class_t *c = zlistx_first(self->active); c; c = zlistx_next(self->active)) {
-        coord_task_t *head = zlistx_first(c->tasks);
-        if (head)
-            fn(arg, head->spec.runner, c->retries, zlistx_size(c->tasks));
+        if (c->head)
+            fn(arg, c->head->spec.runner, c->retries, c->n);
     }
 }
 
@@ -212,6 +226,30 @@ sched_set_state(coord_task_t *t, sw_tstate_t st)
     t->state = st;
 }
 
+/*  One copy of what a job's tasks have in common (issue 20): the job id
+ *  is the job's, the type, runner and namespace interned (a handful of
+ *  names, kept for the coordinator's life). An empty one stays its own. */
+static void
+s_share(coord_sched_t *self, coord_task_t *t)
+{
+    if (t->spec.job && strcmp(t->spec.job, t->job->id) == 0) {
+        free(t->spec.job);
+        t->spec.job = t->job->id;
+        t->interned |= COORD_TI_JOB;
+    }
+    struct { char **field; uint8_t bit; } f[] = {
+        { &t->spec.type, COORD_TI_TYPE }, { &t->spec.runner, COORD_TI_RUNNER },
+        { &t->spec.ns, COORD_TI_NS } };
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        if (!*f[i].field || !**f[i].field)
+            continue;
+        const char *in = sched_intern(self, *f[i].field);
+        free(*f[i].field);
+        *f[i].field = (char *) in;
+        t->interned |= f[i].bit;
+    }
+}
+
 /*  A new task of job j in state st (spec is consumed). */
 coord_task_t *
 sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t st,
@@ -221,10 +259,10 @@ sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t
     t->spec = *spec;
     sw_task_init(spec);
     t->job = j;
+    s_share(self, t);
     t->state = SW_TS_WAITING;
     t->submitted_ms = submitted_ms;
     t->exit_code = -1;
-    t->dependents = zlistx_new();
     j->counts[SW_TS_WAITING]++;
     s_reserve(&j->order, &j->order_cap, (size_t) j->ntasks);
     j->order[j->ntasks++] = t;
@@ -299,6 +337,8 @@ sched_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const char *r
         coord_task_t *p = stack[--n];
         bool ok = p->state == SW_TS_SUCCEEDED;
         coord_task_t *root = p->state == SW_TS_SKIPPED && p->skip_root ? p->skip_root : p;
+        if (!p->dependents)
+            continue;
         for (coord_task_t *d = zlistx_first(p->dependents); d; d = zlistx_next(p->dependents)) {
             if (ok) {
                 if (--d->deps_left == 0 && d->state == SW_TS_WAITING) {
@@ -337,6 +377,8 @@ sched_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms)
             failed = dep;
         else {
             t->deps_left++;
+            if (!dep->dependents)
+                dep->dependents = zlistx_new();
             zlistx_add_end(dep->dependents, t);
         }
     }

@@ -235,14 +235,14 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
                                      ? t->cancel_reason : "",
                            "throttled", throttled };
     s_append(self, hset, 22, S_W_TASK, t->job, t, NULL);
-    if (t->spend.attempt > 0) {
+    if (t->spend && t->spend->attempt > 0) {
         /*  what the attempt used so far (coord_budget.c): the latest report
          *  replaces the last, so a restart counts it once */
-        json_t *u = sw_usage_to_json(&t->spend.cur);
-        if (t->spend.cur_micro >= 0)
+        json_t *u = sw_usage_to_json(&t->spend->cur);
+        if (t->spend->cur_micro >= 0)
             json_object_set_new(u, "cost_source",
-                                json_string(t->spend.runner_cost ? "runner" : "price"));
-        char *field = sw_field_usage(t->spend.attempt), *v = json_dumps(u, JSON_COMPACT);
+                                json_string(t->spend->runner_cost ? "runner" : "price"));
+        char *field = sw_field_usage(t->spend->attempt), *v = json_dumps(u, JSON_COMPACT);
         const char *uset[] = { "HSET", key, field, v };
         s_append(self, uset, 4, S_W_TASK, t->job, t, NULL);
         free(field);
