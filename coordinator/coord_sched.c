@@ -22,6 +22,11 @@ s_task_destroy(coord_task_t **self_p)
         t->spec.runner = NULL;
     if (t->interned & COORD_TI_NS)
         t->spec.ns = NULL;
+    if (t->interned & COORD_TI_INLINE) {
+        t->spec.id = NULL;
+        t->spec.argv.v = NULL;
+        t->spec.argv.n = 0;
+    }
     sw_task_release(&t->spec);
     sw_strv_release(&t->tried);
     free(t->res);
@@ -255,9 +260,33 @@ coord_task_t *
 sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t st,
                int64_t submitted_ms)
 {
-    coord_task_t *t = xcalloc(1, sizeof *t);
+    /*  One allocation holds the task, its command line and its id (issue
+     *  20): up to three fewer per task, and their malloc headers. */
+    size_t argc = spec->argv.n, idn = strlen(spec->id) + 1;
+    size_t argvn = argc ? (argc + 1) * sizeof(char *) : 0;
+    for (size_t i = 0; i < argc; i++)
+        argvn += strlen(spec->argv.v[i]) + 1;
+    coord_task_t *t = xcalloc(1, sizeof *t + argvn + idn);
     t->spec = *spec;
     sw_task_init(spec);
+    char *p = (char *) (t + 1);         /*  at the struct's alignment: a pointer's */
+    if (argc) {
+        char **v = (char **) (void *) p;
+        p += (argc + 1) * sizeof(char *);
+        for (size_t i = 0; i < argc; i++) {
+            size_t n = strlen(t->spec.argv.v[i]) + 1;
+            v[i] = memcpy(p, t->spec.argv.v[i], n);
+            p += n;
+        }
+        v[argc] = NULL;
+        sw_strv_release(&t->spec.argv);
+        t->spec.argv.v = v;
+        t->spec.argv.n = argc;
+    }
+    char *id = t->spec.id;
+    t->spec.id = memcpy(p, id, idn);
+    free(id);
+    t->interned |= COORD_TI_INLINE;
     t->job = j;
     s_share(self, t);
     t->state = SW_TS_WAITING;

@@ -152,8 +152,9 @@ struct coord_job_t {
 /*  A task as the scheduler holds it (issue 20: its size is what a queued
  *  task costs; fields ordered so nothing pads, the cold ones allocated
  *  when first needed). spec.job points at job->id, spec.type, spec.runner
- *  and spec.ns at the scheduler's interned names (the bits of interned):
- *  never free or replace those four. */
+ *  and spec.ns at the scheduler's interned names, spec.id and spec.argv
+ *  into the task's own allocation (the bits of interned): never free or
+ *  replace those six. */
 struct coord_task_t {
     sw_task_t      spec;        /*  spec.attempt is the current attempt */
     coord_job_t   *job;
@@ -194,11 +195,14 @@ struct coord_task_t {
     bool           came_back_without;   /*  unadopted: its agent's HELLO left it out */
     uint8_t        ev_state;    /*  coord_events: state + 1 its last event showed; 0: none */
     uint8_t        interned;    /*  COORD_TI_*: spec fields that are not its own */
+    /*  followed, in the same allocation, by spec.argv's vector and strings
+     *  and spec.id (COORD_TI_INLINE) */
 };
 #define COORD_TI_JOB    1       /*  spec.job is job->id */
 #define COORD_TI_TYPE   2       /*  spec.type, spec.runner, spec.ns: interned names */
 #define COORD_TI_RUNNER 4
 #define COORD_TI_NS     8
+#define COORD_TI_INLINE 16      /*  spec.id and spec.argv live after the struct */
 
 typedef struct {
     void (*persist)(void *ctx, coord_task_t *t);
