@@ -30,15 +30,25 @@ sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms
     sw_buf_init(&key);
     /*  Retries (looked at one by one), rate-limited runs waiting out their
      *  backoff, and first runs are apart: neither holds back the others. */
-    sw_buf_printf(&key, "%s\x1f%s\x1f%c", t->job->id, t->spec.runner,
-                  t->tried.n ? 'r' : t->throttled ? 't' : 'f');
-    for (size_t i = 0; i < t->spec.labels.n; i++)
-        sw_buf_printf(&key, "\x1f%s=%s", t->spec.labels.k[i], t->spec.labels.v[i]);
+    /*  (built without printf: once per task queued, a million at a submit) */
+    char kind[3] = { '\x1f', t->tried.n ? 'r' : t->throttled ? 't' : 'f', '\0' };
+    sw_buf_addstr(&key, t->job->id);
+    sw_buf_add(&key, "\x1f", 1);
+    sw_buf_addstr(&key, t->spec.runner);
+    sw_buf_addstr(&key, kind);
+    for (size_t i = 0; i < t->spec.labels.n; i++) {
+        sw_buf_add(&key, "\x1f", 1);
+        sw_buf_addstr(&key, t->spec.labels.k[i]);
+        sw_buf_add(&key, "=", 1);
+        sw_buf_addstr(&key, t->spec.labels.v[i]);
+    }
     /*  The limits it takes are part of its class: a class waits as a whole
      *  while one of them is used up (sched_res_blocked), so its peers must
      *  take the same ones. Names have no \x1e or \x1f (sw_resource_valid). */
-    for (int i = 0; i < t->nres; i++)
-        sw_buf_printf(&key, "\x1e%s", t->res[i]->name);
+    for (int i = 0; i < t->nres; i++) {
+        sw_buf_add(&key, "\x1e", 1);
+        sw_buf_addstr(&key, t->res[i]->name);
+    }
     coord_class_t *c = zhashx_lookup(self->classes, key.data);
     if (!c) {
         c = xcalloc(1, sizeof *c);
@@ -206,8 +216,8 @@ s_assign(coord_sched_t *self, coord_task_t *t, coord_agent_t *a, int64_t wall_ms
     t->dispatch_seq = ++self->dispatch_seq;
     sched_set_state(t, SW_TS_RUNNING);      /*  takes its limits */
     t->started_ms = wall_ms;
-    t->agent_id = sched_intern(self, a->id);
-    t->host = sched_intern(self, a->host);
+    t->agent_id = a->iid;
+    t->host = a->ihost;
     free(t->reason);            /*  why it was queued again, if it was */
     t->reason = NULL;
     self->ops.persist(self->ctx, t);

@@ -116,6 +116,8 @@ struct coord_agent_t {
     bool       draining;        /*  takes no new tasks */
     zlistx_t  *tasks;           /*  coord_task_t * it is running */
     void      *free_handle;     /*  in the scheduler's ring of agents with credit */
+    const char *iid, *ihost;    /*  id and host interned: what its tasks keep (looked
+                                 *  up once at HELLO, not at each dispatch) */
 };
 
 struct coord_job_t {
