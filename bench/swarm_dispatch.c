@@ -13,6 +13,10 @@
  *
  *  The coordinator writes every state change to Redis as it would for
  *  real agents; only the agents' result writes are missing.
+ *
+ *  SWARM_BENCH_QUEUE_ONLY=1: phase 1 only: the coordinator's memory per
+ *  queued task (RSS queued - idle, over TASKS), without the hour a million
+ *  dispatches take on a loaded machine (issue 20).
  */
 #include <stdio.h>
 #include <string.h>
@@ -132,6 +136,19 @@ main(int argc, char **argv)
     int64_t submit_us = zclock_usecs() - t0;
     long rss_queued = s_rss_kib(coord_pid);
     long long cpu0 = s_cpu_us(coord_pid);
+    const char *qo = getenv("SWARM_BENCH_QUEUE_ONLY");
+    if (qo && strcmp(qo, "1") == 0) {
+        printf("{\"agents\": 0, \"slots\": 0, \"tasks\": %d, \"submit_s\": %.3f, "
+               "\"submit_per_s\": %.0f, \"coord_cpu_us_per_submit\": %.1f, "
+               "\"bytes_per_queued_task\": %.0f, "
+               "\"coord_rss_kib\": {\"idle\": %ld, \"queued\": %ld}}\n",
+               tasks, (double) submit_us / 1e6, tasks / ((double) submit_us / 1e6),
+               cpu0 >= 0 ? (double) cpu0 / tasks : -1.0,
+               rss0 >= 0 && rss_queued >= 0 ? (double) (rss_queued - rss0) * 1024 / tasks : -1.0,
+               rss0, rss_queued);
+        zsock_destroy(&s_ctl);
+        return 0;
+    }
 
     /*  Phase 2: every agent says HELLO; each TASK is answered with DONE. */
     s_agent_t *agents = xcalloc((size_t) nagents, sizeof *agents);
