@@ -232,19 +232,21 @@ sched_set_state(coord_task_t *t, sw_tstate_t st)
 }
 
 /*  One copy of what a job's tasks have in common (issue 20): the job id
- *  is the job's, the type, runner and namespace interned (a handful of
- *  names, kept for the coordinator's life). An empty one stays its own. */
+ *  is the job's; the type and runner (a few fixed names) are interned; the
+ *  namespace is the previous task's when equal (any string a user chose:
+ *  interned, every one would live as long as the coordinator; shared
+ *  within the job, it lives as long as the job, like both tasks). */
 static void
 s_share(coord_sched_t *self, coord_task_t *t)
 {
-    if (t->spec.job && strcmp(t->spec.job, t->job->id) == 0) {
+    coord_job_t *j = t->job;
+    if (t->spec.job && strcmp(t->spec.job, j->id) == 0) {
         free(t->spec.job);
-        t->spec.job = t->job->id;
+        t->spec.job = j->id;
         t->interned |= COORD_TI_JOB;
     }
     struct { char **field; uint8_t bit; } f[] = {
-        { &t->spec.type, COORD_TI_TYPE }, { &t->spec.runner, COORD_TI_RUNNER },
-        { &t->spec.ns, COORD_TI_NS } };
+        { &t->spec.type, COORD_TI_TYPE }, { &t->spec.runner, COORD_TI_RUNNER } };
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
         if (!*f[i].field || !**f[i].field)
             continue;
@@ -252,6 +254,12 @@ s_share(coord_sched_t *self, coord_task_t *t)
         free(*f[i].field);
         *f[i].field = (char *) in;
         t->interned |= f[i].bit;
+    }
+    const coord_task_t *prev = j->ntasks ? j->order[j->ntasks - 1] : NULL;
+    if (t->spec.ns && prev && prev->spec.ns && strcmp(t->spec.ns, prev->spec.ns) == 0) {
+        free(t->spec.ns);
+        t->spec.ns = prev->spec.ns;
+        t->interned |= COORD_TI_NS;
     }
 }
 

@@ -153,10 +153,10 @@ struct coord_job_t {
 
 /*  A task as the scheduler holds it (issue 20: its size is what a queued
  *  task costs; fields ordered so nothing pads, the cold ones allocated
- *  when first needed). spec.job points at job->id, spec.type, spec.runner
- *  and spec.ns at the scheduler's interned names, spec.id and spec.argv
- *  into the task's own allocation (the bits of interned): never free or
- *  replace those six. */
+ *  when first needed). spec.job points at job->id, spec.type and
+ *  spec.runner at the scheduler's interned names, spec.ns at the previous
+ *  task's of its job when equal, spec.id and spec.argv into the task's own
+ *  allocation (the bits of interned): never free or replace those six. */
 struct coord_task_t {
     sw_task_t      spec;        /*  spec.attempt is the current attempt */
     coord_job_t   *job;
@@ -201,9 +201,9 @@ struct coord_task_t {
      *  and spec.id (COORD_TI_INLINE) */
 };
 #define COORD_TI_JOB    1       /*  spec.job is job->id */
-#define COORD_TI_TYPE   2       /*  spec.type, spec.runner, spec.ns: interned names */
+#define COORD_TI_TYPE   2       /*  spec.type, spec.runner: interned names */
 #define COORD_TI_RUNNER 4
-#define COORD_TI_NS     8
+#define COORD_TI_NS     8       /*  spec.ns: an earlier task's of its job */
 #define COORD_TI_INLINE 16      /*  spec.id and spec.argv live after the struct */
 
 typedef struct {

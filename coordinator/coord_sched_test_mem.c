@@ -119,6 +119,9 @@ s_shapes(void)
     CHECK(tb && tb->spec.argv.n == 0 && strcmp(tb->spec.prompt, "hello") == 0
           && strcmp(tb->spec.runner, "codex") == 0 && strcmp(tb->spec.id, "b") == 0);
     CHECK(tc && strcmp(tc->spec.job, "other") == 0 && tc->spec.job == tc->job->id);
+    /*  one job's tasks share their namespace, another job's do not */
+    CHECK(ta && tb && tc && ta->spec.ns && ta->spec.ns == tb->spec.ns && tc->spec.ns != ta->spec.ns
+          && strcmp(tc->spec.ns, ta->spec.ns) == 0);
     coord_agent_t *ag = st_agent(s, "ag", 4, NULL);
     CHECK(coord_sched_dispatch(s, 0, 0) == 3);
     CHECK(st_done(s, ag, ta, 1, "succeeded") == 0 && st_done(s, ag, tb, 1, "failed") == 0);
