@@ -79,7 +79,7 @@ m_check(m_t *m)
             bool started = t->state == SW_TS_QUEUED || t->state == SW_TS_RUNNING;
             bool named = false;
             for (size_t k = 0; k < t->spec.after.n; k++) {
-                coord_task_t *d = zhashx_lookup(j->tasks, t->spec.after.v[k]);
+                coord_task_t *d = coord_job_task(j, t->spec.after.v[k]);
                 if (started && (!d || d->state != SW_TS_SUCCEEDED))
                     m_fail(m, "%s/%s is %s before its dependency %s succeeded", jid, tid,
                            sw_tstate_name(t->state), t->spec.after.v[k]);

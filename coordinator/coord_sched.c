@@ -4,6 +4,11 @@
 #include "coord_sched_int.h"
 
 #include <string.h>
+#include <unistd.h>
+
+/*  the basis of the hash of task ids (s_id_hash), drawn at the first
+ *  coord_sched_new */
+static uint64_t s_hash_basis;
 
 /*  --- objects ------------------------------------------------------------- */
 
@@ -44,7 +49,7 @@ s_job_destroy(coord_job_t **self_p)
     coord_job_t *j = *self_p;
     if (!j)
         return;
-    zhashx_destroy(&j->tasks);
+    free(j->index);
     for (int i = 0; i < j->ntasks; i++)
         s_task_destroy(&j->order[i]);
     free(j->order);
@@ -64,6 +69,9 @@ coord_sched_t *
 coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
 {
     coord_sched_t *self = xcalloc(1, sizeof *self);
+    if (!s_hash_basis && getentropy(&s_hash_basis, sizeof s_hash_basis) < 0)
+        s_hash_basis = (uint64_t) zclock_usecs() * 6364136223846793005ULL;
+    s_hash_basis |= 1;                  /*  never 0: drawn */
     self->ops = *ops;
     self->ctx = ctx;
     self->jobs = zhashx_new();
@@ -131,10 +139,6 @@ coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms)
     j->id = xstrdup(id);
     j->ns = xstrdup("results");
     j->created_ms = wall_ms;
-    j->tasks = zhashx_new();
-    /*  keyed by each task's own spec.id: a task lives as long as its job */
-    zhashx_set_key_duplicator(j->tasks, NULL);
-    zhashx_set_key_destructor(j->tasks, NULL);
     zhashx_insert(self->jobs, id, j);
     return j;
 }
@@ -168,11 +172,63 @@ coord_sched_job_list(coord_sched_t *self)
     return list;
 }
 
+/*  FNV-1a, 64 bits, from a basis drawn once per process: ids are short and
+ *  chosen by whoever submits, and a fixed hash would let a submitter
+ *  precompute ids that collide and slow every lookup of their job (the
+ *  zhashx before it had the same exposure, unseeded). */
+static uint64_t
+s_id_hash(const char *id)
+{
+    uint64_t h = s_hash_basis;
+    for (const unsigned char *p = (const unsigned char *) id; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ^ (h >> 29);               /*  the low bits pick the slot: fold the high in */
+}
+
+coord_task_t *
+coord_job_task(const coord_job_t *j, const char *id)
+{
+    if (!j || !id || !j->index_cap)
+        return NULL;
+    size_t mask = j->index_cap - 1;
+    for (size_t i = (size_t) s_id_hash(id) & mask; j->index[i]; i = (i + 1) & mask)
+        if (strcmp(j->index[i]->spec.id, id) == 0)
+            return j->index[i];
+    return NULL;
+}
+
+static void
+s_index_put(coord_task_t **index, size_t cap, coord_task_t *t)
+{
+    size_t i = (size_t) s_id_hash(t->spec.id) & (cap - 1);
+    while (index[i])
+        i = (i + 1) & (cap - 1);
+    index[i] = t;
+}
+
+/*  t (already last in j->order) goes into j's index, which doubles when
+ *  it would be over 3/4 full. */
+static void
+s_index_add(coord_job_t *j, coord_task_t *t)
+{
+    size_t n = (size_t) j->ntasks;          /*  t included */
+    if (n * 4 > j->index_cap * 3) {
+        size_t cap = j->index_cap ? j->index_cap * 2 : 16;
+        coord_task_t **index = xcalloc(cap, sizeof *index);
+        for (size_t k = 0; k + 1 < n; k++)
+            s_index_put(index, cap, j->order[k]);
+        free(j->index);
+        j->index = index;
+        j->index_cap = cap;
+    }
+    s_index_put(j->index, j->index_cap, t);
+}
+
 coord_task_t *
 coord_sched_task(coord_sched_t *self, const char *job, const char *id)
 {
     coord_job_t *j = coord_sched_job(self, job);
-    return j ? zhashx_lookup(j->tasks, id) : NULL;
+    return coord_job_task(j, id);
 }
 
 size_t
@@ -304,7 +360,7 @@ sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t
     s_reserve(&j->order, &j->order_cap, (size_t) j->ntasks);
     j->order[j->ntasks++] = t;
     j->rev++;
-    zhashx_insert(j->tasks, t->spec.id, t);
+    s_index_add(j, t);
     sched_res_resolve(self, t);
     if (st != SW_TS_WAITING)
         sched_set_state(t, st);
@@ -407,7 +463,7 @@ sched_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms)
 {
     coord_task_t *failed = NULL;
     for (size_t i = 0; i < t->spec.after.n; i++) {
-        coord_task_t *dep = zhashx_lookup(t->job->tasks, t->spec.after.v[i]);
+        coord_task_t *dep = coord_job_task(t->job, t->spec.after.v[i]);
         if (!dep || dep->state == SW_TS_SUCCEEDED)
             continue;
         if (SW_TS_FINAL(dep->state))
@@ -443,13 +499,13 @@ coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms, sw_err
 {
     coord_job_t *j = coord_sched_job_ensure(self, spec->job, wall_ms);
     j->complete_ms = 0;
-    if (zhashx_lookup(j->tasks, spec->id)) {
+    if (coord_job_task(j, spec->id)) {
         sw_err_set(err, SW_EINVAL, "task '%s' already exists in job '%s'", spec->id, j->id);
         sw_task_release(spec);
         return NULL;
     }
     for (size_t i = 0; i < spec->after.n; i++)
-        if (!zhashx_lookup(j->tasks, spec->after.v[i])) {
+        if (!coord_job_task(j, spec->after.v[i])) {
             sw_err_set(err, SW_ENOTFOUND, "task '%s': unknown dependency '%s' in job '%s' "
                        "(spawn it first)", spec->id, spec->after.v[i], j->id);
             sw_task_release(spec);
@@ -594,7 +650,7 @@ coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, const 
     if (!reason || !*reason)
         reason = COORD_CANCEL_REASON;
     if (id) {
-        coord_task_t *t = zhashx_lookup(job->tasks, id);
+        coord_task_t *t = coord_job_task(job, id);
         if (!t || SW_TS_FINAL(t->state) || t->cancel_requested)
             return 0;
         s_cancel_one(self, t, reason, wall_ms);

@@ -148,7 +148,12 @@ struct coord_job_t {
     coord_task_t **finals;      /*  [nfinal] in the order they became final:
                                  *  finals[k]->final_seq == k + 1 */
     size_t     order_cap, finals_cap;
-    zhashx_t  *tasks;           /*  id -> coord_task_t * */
+    /*  Its tasks by id (coord_job_task): open addressing, linear probing,
+     *  at most 3/4 full, keyed by each task's own spec.id. 8 bytes a slot,
+     *  not a zhashx item of 48 and a key copy per task (issue 20); nothing
+     *  is ever deleted, since tasks never leave a job. */
+    coord_task_t **index;       /*  [index_cap], NULL = empty (owns the array) */
+    size_t     index_cap;       /*  0 or a power of 2 */
 };
 
 /*  A task as the scheduler holds it (issue 20: its size is what a queued
@@ -226,6 +231,8 @@ void coord_sched_destroy(coord_sched_t **self_p);
 coord_job_t *coord_sched_job(coord_sched_t *self, const char *id);
 coord_job_t *coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms);
 coord_task_t *coord_sched_task(coord_sched_t *self, const char *job, const char *id);
+/*  j's task id, or NULL; j may be NULL. O(1). */
+coord_task_t *coord_job_task(const coord_job_t *j, const char *id);
 size_t coord_sched_njobs(coord_sched_t *self);
 /*  Forgets a finished job (every task final, none running) and frees it;
  *  false, and nothing changes, when it is not finished. */
