@@ -20,6 +20,7 @@
 
 #define MAX_OUTPUT_FILES 10000      /*  per task */
 #define RESULT_OUTPUTS   1000       /*  listed in the result; all are in the manifest */
+#define STAGE_PACK_MIN   16         /*  paths of a change staged into one pack (s_stage) */
 
 /*  --- capture ------------------------------------------------------------------------ */
 
@@ -93,6 +94,30 @@ s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c
     return rc;
 }
 
+/*  The new blobs go into ONE pack, not a loose object each: 100 loose
+ *  objects cost 100 files, up to 100 directories and a rename each
+ *  (150-350 ms of a 100-file capture, most of it in the kernel); a blob
+ *  over core.bigFileThreshold is streamed into the pack update-index's
+ *  bulk check-in opens for all of them (git 2.37+; a file with a filter or
+ *  an eol conversion still goes the loose way, converted as before).
+ *  Level 1, as loose objects have by default (core.looseCompression):
+ *  pack-objects reuses a new file's data as stored in the upload. No
+ *  fsync: the mirror is a cache, and the store, written after, is the
+ *  durable copy (loose objects were never fsynced either: core.fsync's
+ *  default leaves them out). Only update-index's own git sees these: a
+ *  bigFileThreshold in pack-objects would stop its delta search. Only
+ *  for STAGE_PACK_MIN paths or more: every pack counts towards git gc
+ *  --auto's 50 (a repack of the whole mirror), where a few loose objects
+ *  of a small change count towards its 6,700.
+ *  docs/design.md, issue 16 (capture speed). */
+static const char *const s_stage_env[] = {
+    "GIT_CONFIG_COUNT=3",
+    "GIT_CONFIG_KEY_0=core.bigFileThreshold", "GIT_CONFIG_VALUE_0=1",
+    "GIT_CONFIG_KEY_1=pack.compression", "GIT_CONFIG_VALUE_1=1",
+    "GIT_CONFIG_KEY_2=core.fsync", "GIT_CONFIG_VALUE_2=none",
+    NULL
+};
+
 /*  The change into the index: only the paths the scan found (the index
  *  has the rest already, from the checkout), so the tree is not scanned a
  *  second time; no git at all when nothing changed. --replace: a file in
@@ -115,6 +140,11 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, sw_err_t *err)
     if (c->upd.len) {
         o.in = c->upd.data;
         o.in_len = c->upd.len;
+        size_t paths = 0;
+        for (size_t i = 0; i < c->upd.len; i++)
+            paths += c->upd.data[i] == '\0';
+        if (paths >= STAGE_PACK_MIN)
+            o.env = s_stage_env;
         const char *upd[] = { "update-index", "--add", "--remove", "--replace", "-z", "--stdin",
                               NULL };
         if (sw_git_run(&o, upd, NULL, err) != 0)
@@ -260,6 +290,7 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         if (sw_git_run(&ro, refresh, NULL, err) != 0)
             rc = -1;
     }
+    int64_t t0 = sw_now_ms(), t1 = t0;
     s_change_t change = { 0 };
     if (rc == 0)
         rc = s_change_list(&t, wt, max, &change, err);
@@ -315,6 +346,8 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         /*  The pack and the patch at once; a submodule the task left shows
          *  in the patch (mode 160000) and fails the capture. */
         sw_strv_t links = { 0 };
+        agent_wsh_trace("commit", t0);
+        t1 = sw_now_ms();
         if (rc == 0)
             rc = agent_wsh_redis(h, err);
         if (rc == 0)
@@ -326,6 +359,8 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         sw_strv_release(&links);
         if (rc < 0 && strstr(err->msg, "--max-change"))
             err->code = SW_EINVAL;
+        agent_wsh_trace("upload", t1);
+        t1 = sw_now_ms();
         if (rc == 0) {
             int lock = agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX);
             sw_strv_t pins = { 0 };
@@ -334,6 +369,7 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
             sw_strv_release(&pins);
             if (lock >= 0)
                 close(lock);
+            agent_wsh_trace("pin", t1);
         }
         if (rc == 0) {
             w = json_pack("{s:s, s:s}", "commit", commit, "manifest", manifest);
@@ -368,6 +404,7 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         json_object_set_new(h->answer, "sent", json_integer((json_int_t) h->cas.sent));
         json_object_set_new(h->answer, "reused", json_integer((json_int_t) h->cas.reused));
     }
+    agent_wsh_trace("capture", t0);
     if (rc == 0 && json_is_true(json_object_get(req, "remove"))) {
         agent_ws_rmrf(wt);
         unlink(index);
