@@ -110,13 +110,14 @@ s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c
  *  bigFileThreshold in pack-objects would stop its delta search. Only
  *  for STAGE_PACK_MIN paths or more: every pack counts towards git gc
  *  --auto's 50 (a repack of the whole mirror), where a few loose objects
- *  of a small change count towards its 6,700.
- *  docs/design.md, issue 16 (capture speed). */
+ *  of a small change count towards its 6,700. SW_WS_MALLOC_TUNABLES:
+ *  sw_ws.h. docs/design.md, issue 16 (capture speed). */
 static const char *const s_stage_env[] = {
     "GIT_CONFIG_COUNT=3",
     "GIT_CONFIG_KEY_0=core.bigFileThreshold", "GIT_CONFIG_VALUE_0=1",
     "GIT_CONFIG_KEY_1=pack.compression", "GIT_CONFIG_VALUE_1=0",
     "GIT_CONFIG_KEY_2=core.fsync", "GIT_CONFIG_VALUE_2=none",
+    SW_WS_MALLOC_TUNABLES,
     NULL
 };
 

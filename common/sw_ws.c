@@ -439,7 +439,8 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
      *  win (36-45 against 23-35 ms for 100 files, docs/benchmarks.md). */
     static const char *const pack_env[] = { "GIT_CONFIG_COUNT=1",
                                             "GIT_CONFIG_KEY_0=pack.threads",
-                                            "GIT_CONFIG_VALUE_0=1", NULL };
+                                            "GIT_CONFIG_VALUE_0=1", SW_WS_MALLOC_TUNABLES,
+                                            NULL };
     const char *patch_args[] = { "diff-tree", "-p", "--binary", "--full-index", "-M", base,
                                  commit, NULL };
     sw_ws_patch_stat_t ps;

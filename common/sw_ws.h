@@ -112,6 +112,16 @@ void sw_ws_patch_stat_init(sw_ws_patch_stat_t *ps);
 void sw_ws_patch_stat_feed(sw_ws_patch_stat_t *ps, const char *data, size_t n);
 void sw_ws_patch_stat_release(sw_ws_patch_stat_t *ps);
 
+/*  For a git that deflates or deltifies many objects one after the
+ *  other (the capture's update-index and pack-objects): glibc keeps up
+ *  to 4 MiB of freed heap and serves blocks under 1 MiB from it, instead
+ *  of mapping and unmapping each object's zlib state (256 KiB) anew:
+ *  page faults 1,990 -> 310, 20-25% of those gits' CPU for a 100-file
+ *  change (docs/design.md, issue 16 capture speed). A bigger block is
+ *  still mapped and given back at once. An entry for sw_git_opts_t.env. */
+#define SW_WS_MALLOC_TUNABLES \
+    "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=4194304"
+
 /*  The change base -> commit stored both ways at once, git making the
  *  pack and the patch in parallel: commit's manifest (the pack of what
  *  prereqs lack, as sw_ws_put) in manifest, the patch (as
