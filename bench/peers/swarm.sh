@@ -10,8 +10,10 @@
 #
 #   EXTRA_PEERS_DIR=$PWD/bench/peers PEERS="xargs spawn-c celery swarm" \
 #     ../shared/bench/run-peers.sh
-# Needs a build: SWARM_BUILD (default: <project>/build).
-PEER=swarm
+# Needs a build: SWARM_BUILD (default: <project>/build). SWARM_PEER names the
+# row (default swarm) and SWARM_AGENT_ARGS are added to the agent's options
+# (peers/swarm-nolive.sh: the same with the live output off).
+PEER=${SWARM_PEER:-swarm}
 here=$(cd "$(dirname "$0")" && pwd)
 project=$(cd "$here/../.." && pwd)
 source "${SHARED_PEERS_DIR:-$project/../shared/bench/peers}/common.sh"
@@ -30,7 +32,7 @@ STARTED_PIDS+=($!)
 mkdir -p "$BENCH_TMP/work"
 "$build/swarm-agent" -f --coordinator "$listen" --redis "$REDIS_URL/0" --id bench-agent \
     --slots "$SLOTS" --allow-exec --workdir "$BENCH_TMP/work" \
-    --state-dir "$BENCH_TMP/state" 2>"$BENCH_TMP/agent.log" &
+    --state-dir "$BENCH_TMP/state" ${SWARM_AGENT_ARGS:-} 2>"$BENCH_TMP/agent.log" &
 STARTED_PIDS+=($!)
 for _ in $(seq 200); do
     [ "$("$build/swarm" --coordinator "$control" --json agents 2>/dev/null | grep -c '"id"')" = 1 ] && break
@@ -46,4 +48,4 @@ p50=null p99=null
 if [ "$WORKLOAD" = roundtrip ]; then
     p50=$(percentile 50 "$BENCH_TMP/lat.ms"); p99=$(percentile 99 "$BENCH_TMP/lat.ms")
 fi
-emit_json swarm "$WORKLOAD" "$N" "$SLOTS" "$(us_to_s "$us")" "$p50" "$p99" "$ok"
+emit_json "$PEER" "$WORKLOAD" "$N" "$SLOTS" "$(us_to_s "$us")" "$p50" "$p99" "$ok"
