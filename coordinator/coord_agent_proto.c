@@ -8,9 +8,16 @@
 void
 coord_server_peer_key(const zframe_t *routing, char *out, size_t n)
 {
-    char *hex = zframe_strhex((zframe_t *) routing);
-    snprintf(out, n, "%s", hex);
-    free(hex);
+    /*  zframe_strhex's text, without its allocation (a lookup per message) */
+    static const char digits[] = "0123456789ABCDEF";
+    const byte *data = zframe_data((zframe_t *) routing);
+    size_t size = zframe_size((zframe_t *) routing), o = 0;
+    for (size_t i = 0; i < size && o + 2 < n; i++) {
+        out[o++] = digits[data[i] >> 4];
+        out[o++] = digits[data[i] & 15];
+    }
+    if (n)
+        out[o < n ? o : n - 1] = '\0';
 }
 
 /*  --- agent protocol -------------------------------------------------------- */

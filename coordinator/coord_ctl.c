@@ -533,6 +533,13 @@ coord_ctl_task_finished(coord_ctl_t *self, coord_task_t *t)
     ctl_wait_finished(self, t);
 }
 
+bool
+coord_ctl_wants_flush(const coord_ctl_t *self, int64_t now_ms)
+{
+    return zlistx_size(self->held) > 0
+        || (zlistx_size(self->waiters) > 0 && ctl_wait_due(self, now_ms));
+}
+
 void
 coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms)
 {
@@ -549,6 +556,8 @@ coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms)
     if (zlistx_size(self->waiters) > 0)
         ctl_wait_settle(self, durable, now_ms);
     /*  A transaction whose client went away: its batches go. */
+    if (zhashx_size(self->txns) == 0)
+        return;                 /*  the common case: no list made per turn */
     zlistx_t *idle = zlistx_new();
     for (ctl_txn_t *x = zhashx_first(self->txns); x; x = zhashx_next(self->txns))
         if (!x->committing && now_ms - x->touched_ms > COORD_TXN_IDLE_MS)

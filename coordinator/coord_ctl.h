@@ -86,6 +86,11 @@ void coord_ctl_refused(coord_ctl_t *self, uint64_t req, const char *why);
  *  what it reports is in Redis, so `swarm results` right after `swarm
  *  wait` reads the same final states. Also drops abandoned transactions. */
 void coord_ctl_settle(coord_ctl_t *self, bool durable, int64_t now_ms);
+/*  Whether a reply waits on this turn's writes: a held reply, or a WAIT
+ *  that coord_ctl_settle would answer at now_ms. When none does (and no
+ *  TASK is to leave) the coordinator may defer its flush a little
+ *  (coord_server.c, COORD_FLUSH_DEFER_MS). */
+bool coord_ctl_wants_flush(const coord_ctl_t *self, int64_t now_ms);
 /*  Whether a WAIT, a held reply or a submit in progress refers to job j
  *  (then it stays in memory). */
 bool coord_ctl_holds(const coord_ctl_t *self, const coord_job_t *j);

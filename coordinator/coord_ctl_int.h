@@ -121,5 +121,8 @@ void ctl_on_wait(coord_ctl_t *self, sw_msg_t *m);
 void ctl_waiter_destroy(ctl_waiter_t **self_p);
 void ctl_wait_finished(coord_ctl_t *self, coord_task_t *t);
 void ctl_wait_settle(coord_ctl_t *self, bool durable, int64_t now_ms);
+/*  Whether a WAIT would be answered at now_ms (done, due, or a page of
+ *  results ready): then the turn's writes must be flushed first. */
+bool ctl_wait_due(const coord_ctl_t *self, int64_t now_ms);
 
 #endif

@@ -491,6 +491,15 @@ ctl_wait_finished(coord_ctl_t *self, coord_task_t *t)
             w->remaining--;
 }
 
+bool
+ctl_wait_due(const coord_ctl_t *self, int64_t now_ms)
+{
+    for (ctl_waiter_t *w = zlistx_first(self->waiters); w; w = zlistx_next(self->waiters))
+        if (s_waiter_done(w) || now_ms >= w->deadline_ms || s_backlog(w) >= CTL_PAGE_ROWS)
+            return true;
+    return false;
+}
+
 void
 ctl_wait_settle(coord_ctl_t *self, bool durable, int64_t now_ms)
 {

@@ -57,8 +57,8 @@ struct coord_events_t {
     zlistx_t             *submits;  /*  s_submit_t *, this turn's, in order */
     zhashx_t             *lost;     /*  job id -> events dropped (long, as a pointer) */
     zhashx_t             *gone;     /*  agent id -> why it is leaving (this turn) */
-    struct {                        /*  the DONE being handled */
-        char    *job, *id;
+    struct {                        /*  the DONE being handled (no allocation per DONE) */
+        char     job[SW_MAX_ID + 1], id[SW_MAX_ID + 1];
         int64_t  attempt;
         char     status[32];
         int      code;
@@ -100,8 +100,6 @@ coord_events_destroy(coord_events_t **self_p)
     zlistx_destroy(&self->submits);
     zhashx_destroy(&self->lost);
     zhashx_destroy(&self->gone);
-    free(self->done.job);
-    free(self->done.id);
     free(self);
     *self_p = NULL;
 }
@@ -186,10 +184,8 @@ void
 coord_events_done(coord_events_t *self, const char *job, const char *id, int64_t attempt,
                   const char *status, int exit_code)
 {
-    free(self->done.job);
-    free(self->done.id);
-    self->done.job = xstrdup(job);
-    self->done.id = xstrdup(id);
+    snprintf(self->done.job, sizeof self->done.job, "%s", job);
+    snprintf(self->done.id, sizeof self->done.id, "%s", id);
     self->done.attempt = attempt;
     snprintf(self->done.status, sizeof self->done.status, "%s", status ? status : "failed");
     self->done.code = exit_code;
@@ -203,7 +199,7 @@ s_retry_reason(coord_events_t *self, const coord_task_t *t, int64_t attempt, cha
                size_t n)
 {
     static const char again[] = "queued again: ";
-    if (self->done.job && strcmp(self->done.job, t->job->id) == 0
+    if (*self->done.job && strcmp(self->done.job, t->job->id) == 0
         && strcmp(self->done.id, t->spec.id) == 0 && self->done.attempt == attempt) {
         if (self->done.code > 128)
             snprintf(buf, n, "%s: killed by signal %d (exit %d)", self->done.status,

@@ -86,6 +86,8 @@ struct coord_server_t {
     int64_t        last_sweep_ms;       /*  monotonic: a longer gap is a stall of ours */
     bool           orphan_unknown;      /*  the last batch had such a result */
     bool           working;     /*  a timer runs s_settle for coord_ctl_work */
+    bool           deferred;    /*  a timer flushes writes nothing waited for */
+    uint64_t       turns, flushes;  /*  loop turns settled; turns that flushed */
     coord_metrics_t *metrics;   /*  always counted; served with --metrics */
     sw_http_t     *metrics_http;
     coord_web_t   *web;         /*  --http */

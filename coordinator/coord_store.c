@@ -206,35 +206,39 @@ s_spec_json(const sw_task_t *t)
 void
 coord_store_task(coord_store_t *self, coord_task_t *t)
 {
-    char attempt[32], exit_code[32], sub[32], start[32], fin[32], throttled[16];
+    char attempt[24], exit_code[16], sub[24], start[24], fin[24], throttled[16];
     char *key = sw_key_task(t->job->id, t->spec.id);
     snprintf(attempt, sizeof attempt, "%lld", (long long) t->spec.attempt);
     snprintf(exit_code, sizeof exit_code, "%d", t->exit_code);
-    snprintf(sub, sizeof sub, "%lld", (long long) t->submitted_ms);
     snprintf(start, sizeof start, "%lld", (long long) t->started_ms);
     snprintf(fin, sizeof fin, "%lld", (long long) t->finished_ms);
     snprintf(throttled, sizeof throttled, "%d", t->throttled);
-    if (t->is_new) {
-        char *spec = s_spec_json(&t->spec);
-        const char *hset[] = { "HSET", key, "spec", spec, "type", t->spec.type,
-                               "runner", t->spec.runner, "submitted", sub };
-        s_append(self, hset, 10, S_W_TASK, t->job, t, NULL);
-        free(spec);
-        char *list = sw_key_job_tasks(t->job->id);
-        const char *rpush[] = { "RPUSH", list, t->spec.id };
-        s_append(self, rpush, 3, S_W_TASKS, t->job, t, NULL);
-        free(list);
+    /*  One HSET with every field this change writes (issue 20): the spec
+     *  of a new task, its state, and what its attempt used so far. */
+    const char *argv[2 + 2 * 15] = { "HSET", key };
+    int argc = 2;
+#define S_FIELD(f, v) do { argv[argc++] = (f); argv[argc++] = (v); } while (0)
+    char *spec = NULL, *field = NULL, *usage = NULL;
+    bool is_new = t->is_new;
+    if (is_new) {
+        spec = s_spec_json(&t->spec);
+        snprintf(sub, sizeof sub, "%lld", (long long) t->submitted_ms);
+        S_FIELD("spec", spec);
+        S_FIELD("type", t->spec.type);
+        S_FIELD("runner", t->spec.runner);
+        S_FIELD("submitted", sub);
         t->is_new = false;
     }
-    const char *hset[] = { "HSET", key, "status", sw_tstate_name(t->state), "attempt", attempt,
-                           "agent", t->agent_id ? t->agent_id : "",
-                           "host", t->host ? t->host : "", "started", start,
-                           "finished", fin, "exit_code", exit_code,
-                           "reason", t->reason ? t->reason : "",
-                           "cancel", t->cancel_requested && t->cancel_reason
-                                     ? t->cancel_reason : "",
-                           "throttled", throttled };
-    s_append(self, hset, 22, S_W_TASK, t->job, t, NULL);
+    S_FIELD("status", sw_tstate_name(t->state));
+    S_FIELD("attempt", attempt);
+    S_FIELD("agent", t->agent_id ? t->agent_id : "");
+    S_FIELD("host", t->host ? t->host : "");
+    S_FIELD("started", start);
+    S_FIELD("finished", fin);
+    S_FIELD("exit_code", exit_code);
+    S_FIELD("reason", t->reason ? t->reason : "");
+    S_FIELD("cancel", t->cancel_requested && t->cancel_reason ? t->cancel_reason : "");
+    S_FIELD("throttled", throttled);
     if (t->spend.attempt > 0) {
         /*  what the attempt used so far (coord_budget.c): the latest report
          *  replaces the last, so a restart counts it once */
@@ -242,13 +246,23 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
         if (t->spend.cur_micro >= 0)
             json_object_set_new(u, "cost_source",
                                 json_string(t->spend.runner_cost ? "runner" : "price"));
-        char *field = sw_field_usage(t->spend.attempt), *v = json_dumps(u, JSON_COMPACT);
-        const char *uset[] = { "HSET", key, field, v };
-        s_append(self, uset, 4, S_W_TASK, t->job, t, NULL);
-        free(field);
-        free(v);
+        field = sw_field_usage(t->spend.attempt);
+        usage = json_dumps(u, JSON_COMPACT);
         json_decref(u);
+        S_FIELD(field, usage);
     }
+#undef S_FIELD
+    s_append(self, argv, argc, S_W_TASK, t->job, t, NULL);
+    if (is_new) {
+        /*  after the hash: a restart reads the list, then each task */
+        char *list = sw_key_job_tasks(t->job->id);
+        const char *rpush[] = { "RPUSH", list, t->spec.id };
+        s_append(self, rpush, 3, S_W_TASKS, t->job, t, NULL);
+        free(list);
+    }
+    free(spec);
+    free(field);
+    free(usage);
     free(key);
     coord_records_touch(self->records, t->job->id);
 }
@@ -258,8 +272,9 @@ coord_store_event(coord_store_t *self, const char *job, int nf, const char *cons
 {
     if (self->failing)
         return false;
-    char maxlen[24];
-    snprintf(maxlen, sizeof maxlen, "%d", SW_EVENTS_MAXLEN);
+    static char maxlen[24];
+    if (!*maxlen)
+        snprintf(maxlen, sizeof maxlen, "%d", SW_EVENTS_MAXLEN);
     char *key = sw_key_job_events(job);
     const char *argv[6 + 2 * 16] = { "XADD", key, "MAXLEN", "~", maxlen, "*" };
     int argc = 6;
