@@ -395,6 +395,7 @@ s_sweep(agent_wsh_t *h, sw_err_t *err)
 int
 agent_wshelper_main(int argc, char **argv)
 {
+    int64_t started = sw_now_ms();
     if (argc != 3) {
         fprintf(stderr, "usage: swarm-agent %s REQUEST.json (the agent starts it)\n",
                 AGENT_WS_HELPER_ARG);
@@ -454,6 +455,9 @@ agent_wshelper_main(int argc, char **argv)
     }
     char *out = json_dumps(h.answer, JSON_COMPACT);
     int wrc = agent_wsh_write_file(answer, out, strlen(out), O_EXCL);
+    /*  from main to the answer: what the agent counts beyond it is the
+     *  helper's exec and the agent's own loop */
+    agent_wsh_trace("run", started);
     if (wrc < 0)
         fprintf(stderr, "swarm-agent: cannot write the answer %s: %s\n", answer, strerror(errno));
     free(out);

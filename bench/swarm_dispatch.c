@@ -13,9 +13,14 @@
  *
  *  The coordinator writes every state change to Redis as it would for
  *  real agents; only the agents' result writes are missing.
+ *
+ *  SWARM_BENCH_QUEUE_ONLY=1: phase 1 only: the coordinator's memory per
+ *  queued task (RSS queued - idle, over TASKS), without the hour a million
+ *  dispatches take on a loaded machine (issue 20).
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include "bench_ctl.h"
@@ -74,6 +79,27 @@ s_rss_kib(int pid)
     return kib;
 }
 
+/*  CPU time (user + system) pid used so far, in microseconds; -1 unknown.
+ *  On a shared machine the coordinator's CPU per task compares runs where
+ *  wall-clock rates do not. */
+static long long
+s_cpu_us(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');        /*  after the command name, which may hold spaces */
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        return -1;
+    return (long long) ((ut + st) * 1000000ULL / (unsigned long long) sysconf(_SC_CLK_TCK));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -109,6 +135,20 @@ main(int argc, char **argv)
             return 1;
     int64_t submit_us = zclock_usecs() - t0;
     long rss_queued = s_rss_kib(coord_pid);
+    long long cpu0 = s_cpu_us(coord_pid);
+    const char *qo = getenv("SWARM_BENCH_QUEUE_ONLY");
+    if (qo && strcmp(qo, "1") == 0) {
+        printf("{\"agents\": 0, \"slots\": 0, \"tasks\": %d, \"submit_s\": %.3f, "
+               "\"submit_per_s\": %.0f, \"coord_cpu_us_per_submit\": %.1f, "
+               "\"bytes_per_queued_task\": %.0f, "
+               "\"coord_rss_kib\": {\"idle\": %ld, \"queued\": %ld}}\n",
+               tasks, (double) submit_us / 1e6, tasks / ((double) submit_us / 1e6),
+               cpu0 >= 0 ? (double) cpu0 / tasks : -1.0,
+               rss0 >= 0 && rss_queued >= 0 ? (double) (rss_queued - rss0) * 1024 / tasks : -1.0,
+               rss0, rss_queued);
+        zsock_destroy(&s_ctl);
+        return 0;
+    }
 
     /*  Phase 2: every agent says HELLO; each TASK is answered with DONE. */
     s_agent_t *agents = xcalloc((size_t) nagents, sizeof *agents);
@@ -187,16 +227,18 @@ main(int argc, char **argv)
     }
     int64_t run_us = zclock_usecs() - t0;
     long rss_end = s_rss_kib(coord_pid);
+    long long cpu1 = s_cpu_us(coord_pid);
+    double cpu_per_task = cpu0 >= 0 && cpu1 >= 0 ? (double) (cpu1 - cpu0) / tasks : -1;
     qsort(lat, nlat, sizeof *lat, s_cmp);
     double p50 = nlat ? (double) lat[nlat / 2] / 1000 : -1;
     double p99 = nlat ? (double) lat[(size_t) ((double) nlat * 0.99)] / 1000 : -1;
     printf("{\"agents\": %d, \"slots\": %d, \"tasks\": %d, \"submit_s\": %.3f, "
            "\"submit_per_s\": %.0f, \"dispatch_s\": %.3f, \"tasks_per_s\": %.0f, "
-           "\"us_per_task\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"heartbeats\": %d, "
+           "\"us_per_task\": %.1f, \"coord_cpu_us_per_task\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"heartbeats\": %d, "
            "\"coord_rss_kib\": {\"idle\": %ld, \"queued\": %ld, \"end\": %ld}}\n",
            nagents, slots, tasks, (double) submit_us / 1e6, tasks / ((double) submit_us / 1e6),
            (double) run_us / 1e6, tasks / ((double) run_us / 1e6), (double) run_us / tasks,
-           p50, p99, heartbeats, rss0, rss_queued, rss_end);
+           cpu_per_task, p50, p99, heartbeats, rss0, rss_queued, rss_end);
     msgpack_sbuffer_destroy(&sb);
     for (int i = 0; i < nagents; i++) {
         sw_msg_send_empty(agents[i].sock, NULL, SW_BYE);

@@ -2,6 +2,7 @@
 #include "sw_http.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -14,60 +15,64 @@
 
 #include "sw_mpack.h"
 
-#include <dlfcn.h>
-
-/*  libmicrohttpd is loaded when a daemon first serves HTTP (--metrics,
- *  --http), not at start: with its TLS library (gnutls, p11-kit, nettle,
- *  gmp...) it was 2.2 MB of an idle agent's 10.6 MB RSS, for a server
- *  most agents never start (issue 20: idle RSS <= 8 MiB). Its functions
- *  are called through this table, under their own names. */
-#define SW_MHD_SONAME "libmicrohttpd.so.12"
-#define SW_MHD_FUNCS(X) X(MHD_add_response_header) X(MHD_create_response_from_buffer_with_free_callback) \
+/*  libmicrohttpd is opened when the first server starts, not linked
+ *  (issue 20): linked, it and GnuTLS behind it (nine libraries) added
+ *  2.3 MiB to the resident size of every daemon, with or without --http
+ *  or --metrics. Only these functions are called; the header gives their
+ *  types and the constants. */
+#define S_MHD_FUNCS(X) \
+    X(MHD_add_response_header) X(MHD_create_response_from_buffer_with_free_callback) \
     X(MHD_create_response_from_callback) X(MHD_destroy_response) X(MHD_get_daemon_info) \
     X(MHD_get_timeout) X(MHD_lookup_connection_value) X(MHD_queue_response) \
-    X(MHD_resume_connection) X(MHD_run) X(MHD_start_daemon) X(MHD_stop_daemon) \
-    X(MHD_suspend_connection)
-#define SW_MHD_FIELD(f) __typeof__(f) *f;
+    X(MHD_resume_connection) X(MHD_run) X(MHD_stop_daemon) X(MHD_suspend_connection) \
+    X(MHD_start_daemon)
+#define S_MHD_SONAME "libmicrohttpd.so.12"
+
 static struct {
     void *lib;
-    SW_MHD_FUNCS(SW_MHD_FIELD)
+#define S_MHD_FIELD(f) __typeof__(f) *f;
+    S_MHD_FUNCS(S_MHD_FIELD)
 } s_mhd;
 
-/*  0, or -1 with err naming the library and why it cannot be loaded. */
+/*  0 once libmicrohttpd is loaded (kept for the process's life); -1 with
+ *  err naming the library and what the loader said. */
 static int
 s_mhd_load(sw_err_t *err)
 {
     if (s_mhd.lib)
         return 0;
-    void *lib = dlopen(SW_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-        return sw_err_set(err, SW_EFAIL, "cannot serve HTTP: %s (Debian: apt install "
-                          "libmicrohttpd12)", dlerror());
-#define SW_MHD_LOAD(f) \
-    if (!(*(void **) &s_mhd.f = dlsym(lib, #f))) { \
-        dlclose(lib); \
-        return sw_err_set(err, SW_EFAIL, "cannot serve HTTP: %s lacks %s", SW_MHD_SONAME, #f); \
+    void *lib = dlopen(S_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        sw_err_set(err, SW_EFAIL, "cannot load %s (Debian: apt install libmicrohttpd12): %s",
+                   S_MHD_SONAME, dlerror());
+        return -1;
     }
-    SW_MHD_FUNCS(SW_MHD_LOAD)
-#undef SW_MHD_LOAD
+#define S_MHD_SYM(f) \
+    if (!(*(void **) &s_mhd.f = dlsym(lib, #f))) { \
+        sw_err_set(err, SW_EFAIL, "%s has no %s", S_MHD_SONAME, #f); \
+        dlclose(lib); \
+        return -1; \
+    }
+    S_MHD_FUNCS(S_MHD_SYM)
     s_mhd.lib = lib;
     return 0;
 }
 
-#define MHD_add_response_header (*s_mhd.MHD_add_response_header)
+/*  Every call below goes through the table. */
+#define MHD_add_response_header s_mhd.MHD_add_response_header
 #define MHD_create_response_from_buffer_with_free_callback \
-    (*s_mhd.MHD_create_response_from_buffer_with_free_callback)
-#define MHD_create_response_from_callback (*s_mhd.MHD_create_response_from_callback)
-#define MHD_destroy_response (*s_mhd.MHD_destroy_response)
-#define MHD_get_daemon_info (*s_mhd.MHD_get_daemon_info)
-#define MHD_get_timeout (*s_mhd.MHD_get_timeout)
-#define MHD_lookup_connection_value (*s_mhd.MHD_lookup_connection_value)
-#define MHD_queue_response (*s_mhd.MHD_queue_response)
-#define MHD_resume_connection (*s_mhd.MHD_resume_connection)
-#define MHD_run (*s_mhd.MHD_run)
-#define MHD_start_daemon (*s_mhd.MHD_start_daemon)
-#define MHD_stop_daemon (*s_mhd.MHD_stop_daemon)
-#define MHD_suspend_connection (*s_mhd.MHD_suspend_connection)
+    s_mhd.MHD_create_response_from_buffer_with_free_callback
+#define MHD_create_response_from_callback s_mhd.MHD_create_response_from_callback
+#define MHD_destroy_response s_mhd.MHD_destroy_response
+#define MHD_get_daemon_info s_mhd.MHD_get_daemon_info
+#define MHD_get_timeout s_mhd.MHD_get_timeout
+#define MHD_lookup_connection_value s_mhd.MHD_lookup_connection_value
+#define MHD_queue_response s_mhd.MHD_queue_response
+#define MHD_resume_connection s_mhd.MHD_resume_connection
+#define MHD_run s_mhd.MHD_run
+#define MHD_stop_daemon s_mhd.MHD_stop_daemon
+#define MHD_suspend_connection s_mhd.MHD_suspend_connection
+#define MHD_start_daemon s_mhd.MHD_start_daemon
 
 #define MAX_CONNECTIONS     64
 #define MAX_PER_IP          32
@@ -497,9 +502,13 @@ sw_http_new(zloop_t *loop, const sw_http_conf_t *conf, sw_http_handler_fn *fn, v
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
-    if (sw_http_conf_check(conf, err) < 0 || sw_http_parse_addr(conf->addr, &ss, &sslen, err) < 0
-        || s_mhd_load(err) < 0)
+    if (sw_http_conf_check(conf, err) < 0 || sw_http_parse_addr(conf->addr, &ss, &sslen, err) < 0)
         return NULL;
+    sw_err_t lerr = { 0 };
+    if (s_mhd_load(&lerr) < 0) {
+        sw_err_set(err, SW_EFAIL, "%s: %s", conf->name, lerr.msg);
+        return NULL;
+    }
     bool loopback = sw_http_is_loopback((struct sockaddr *) &ss);
     sw_http_t *self = xcalloc(1, sizeof *self);
     self->name = xstrdup(conf->name);

@@ -428,8 +428,19 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
     for (size_t i = 0; i < n; i++)
         sw_buf_printf(&revs, "^%s\n", prereqs[i].commit);
     sw_git_opts_t o = sw_ws_opts(r);
+    /*  --no-reuse-object: the capture stores a change's new blobs in the
+     *  mirror undeflated (agent_wscapture.c, s_stage); the upload deflates
+     *  them, as it did loose objects. It sends only what the prereqs
+     *  lack: a task's own few objects. */
     const char *pack_args[] = { "pack-objects", "--stdout", "--thin", "--delta-base-offset",
-                                "--revs", "-q", NULL };
+                                "--revs", "--no-reuse-object", "-q", NULL };
+    /*  One delta thread: diff-tree has the other core, and for a change's
+     *  few objects the threads' start and hand-over cost more than they
+     *  win (36-45 against 23-35 ms for 100 files, docs/benchmarks.md). */
+    static const char *const pack_env[] = { "GIT_CONFIG_COUNT=1",
+                                            "GIT_CONFIG_KEY_0=pack.threads",
+                                            "GIT_CONFIG_VALUE_0=1", SW_WS_MALLOC_TUNABLES,
+                                            NULL };
     const char *patch_args[] = { "diff-tree", "-p", "--binary", "--full-index", "-M", base,
                                  commit, NULL };
     sw_ws_patch_stat_t ps;
@@ -439,7 +450,9 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
     int rc = 0;
     /*  Both at once: on two cores the pack's delta search and the diffs
      *  overlap. */
-    if (sw_git_start(&o, pack_args, true, true, &pump[0].p, err) < 0)
+    sw_git_opts_t po = o;
+    po.env = pack_env;
+    if (sw_git_start(&po, pack_args, true, true, &pump[0].p, err) < 0)
         rc = -1;
     else {
         pump[0].open = true;

@@ -112,12 +112,24 @@ void sw_ws_patch_stat_init(sw_ws_patch_stat_t *ps);
 void sw_ws_patch_stat_feed(sw_ws_patch_stat_t *ps, const char *data, size_t n);
 void sw_ws_patch_stat_release(sw_ws_patch_stat_t *ps);
 
+/*  For a git that deflates or deltifies many objects one after the
+ *  other (the capture's update-index and pack-objects): glibc keeps up
+ *  to 4 MiB of freed heap and serves blocks under 1 MiB from it, instead
+ *  of mapping and unmapping each object's zlib state (256 KiB) anew:
+ *  page faults 1,990 -> 310, 20-25% of those gits' CPU for a 100-file
+ *  change (docs/design.md, issue 16 capture speed). A bigger block is
+ *  still mapped and given back at once. An entry for sw_git_opts_t.env. */
+#define SW_WS_MALLOC_TUNABLES \
+    "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576:glibc.malloc.trim_threshold=4194304"
+
 /*  The change base -> commit stored both ways at once, git making the
  *  pack and the patch in parallel: commit's manifest (the pack of what
  *  prereqs lack, as sw_ws_put) in manifest, the patch (as
  *  sw_ws_patch_put; nothing when the trees are equal: patch "") in
  *  patch, its diffstat in st, and in gitlinks (may be NULL) the paths it
- *  makes submodules. max (named cap_name) caps each. 0 or -1. */
+ *  makes submodules. max (named cap_name) caps each. The pack's objects
+ *  are deflated anew (the capture stores new blobs undeflated), with one
+ *  delta thread (the patch has the other core). 0 or -1. */
 int sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const char *commit,
                      bool same_tree, const sw_task_ws_t *prereqs, size_t n, uint64_t max,
                      const char *cap_name, char manifest[65], char patch[65], sw_ws_stat_t *st,

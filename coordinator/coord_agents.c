@@ -168,6 +168,8 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
         zlistx_add_end(self->agent_order, a);
     }
     a->host = xstrdup(h->host);
+    a->iid = sched_intern(self, a->id);
+    a->ihost = sched_intern(self, a->host);
     a->version = xstrdup(h->version);
     a->slots = (int) h->slots;
     sw_kv_copy(&a->labels, &h->labels);

@@ -84,7 +84,8 @@ sched_budget_run(coord_sched_t *self, int64_t wall_ms)
                 /*  one whose runner is done spending finishes: stopping
                  *  it now saves nothing and loses its work */
                 if (!j->budget.finish && !t->cancel_requested
-                    && !(t->spend.attempt == t->spec.attempt && t->spend.final))
+                    && !(t->spend && t->spend->attempt == t->spec.attempt
+                         && t->spend->final))
                     coord_sched_cancel(self, j, t->spec.id, j->budget.reason, wall_ms);
             }
             else
@@ -93,12 +94,21 @@ sched_budget_run(coord_sched_t *self, int64_t wall_ms)
     }
 }
 
+const coord_spend_t *
+coord_task_spend(const coord_task_t *t)
+{
+    static const coord_spend_t none = { 0 };     /*  as a new one */
+    return t->spend ? t->spend : &none;
+}
+
 static void
 s_spend_add(coord_task_t *t, int64_t micro, int64_t tokens, int sign)
 {
     coord_budget_t *b = &t->job->budget;
-    t->spend.micro_usd += sign * (micro > 0 ? micro : 0);
-    t->spend.tokens += sign * tokens;
+    if (!t->spend)
+        t->spend = xcalloc(1, sizeof *t->spend);
+    t->spend->micro_usd += sign * (micro > 0 ? micro : 0);
+    t->spend->tokens += sign * tokens;
     b->micro_usd += sign * (micro > 0 ? micro : 0);
     b->tokens += sign * tokens;
     if (micro < 0 && tokens > 0)
@@ -110,7 +120,9 @@ static void
 s_count(coord_sched_t *self, coord_task_t *t, int64_t attempt, const sw_usage_t *u,
         int64_t micro, bool final)
 {
-    coord_spend_t *sp = &t->spend;
+    if (!t->spend)
+        t->spend = xcalloc(1, sizeof *t->spend);
+    coord_spend_t *sp = t->spend;
     sp->final = final;
     if (sp->attempt == attempt)         /*  replaces the attempt's last report */
         s_spend_add(t, sp->cur_micro, sw_usage_tokens(&sp->cur), -1);
@@ -143,7 +155,7 @@ coord_sched_usage(coord_sched_t *self, coord_agent_t *a, const char *job, const 
 {
     coord_task_t *t = coord_sched_task(self, job, id);
     if (!t || t->agent != a || t->spec.attempt != attempt || t->state != SW_TS_RUNNING
-        || !sw_usage_sane(u) || attempt < t->spend.attempt)
+        || !sw_usage_sane(u) || attempt < coord_task_spend(t)->attempt)
         return -1;
     s_count(self, t, attempt, u, micro, final);
     return 0;
@@ -153,7 +165,7 @@ void
 coord_sched_usage_result(coord_sched_t *self, coord_task_t *t, int64_t attempt,
                          const sw_usage_t *u, int64_t micro)
 {
-    if (attempt >= 1 && attempt >= t->spend.attempt && sw_usage_sane(u))
+    if (attempt >= 1 && attempt >= coord_task_spend(t)->attempt && sw_usage_sane(u))
         s_count(self, t, attempt, u, micro, true);
 }
 
@@ -164,11 +176,12 @@ coord_sched_spend_restore(coord_task_t *t, int64_t attempt, const sw_usage_t *u,
     if (!sw_usage_sane(u) || attempt < 1)
         return;
     s_spend_add(t, micro, sw_usage_tokens(u), 1);
-    if (attempt >= t->spend.attempt) {
-        t->spend.attempt = attempt;
-        t->spend.runner_cost = runner_cost;
-        t->spend.cur = *u;
-        t->spend.cur_micro = micro;
-        t->spend.cur.cost_usd = micro < 0 ? -1 : (double) micro / 1e6;
+    coord_spend_t *sp = t->spend;       /*  made by s_spend_add */
+    if (attempt >= sp->attempt) {
+        sp->attempt = attempt;
+        sp->runner_cost = runner_cost;
+        sp->cur = *u;
+        sp->cur_micro = micro;
+        sp->cur.cost_usd = micro < 0 ? -1 : (double) micro / 1e6;
     }
 }

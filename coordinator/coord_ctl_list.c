@@ -463,7 +463,7 @@ ctl_on_wait(coord_ctl_t *self, sw_msg_t *m)
         w->ids = zhashx_new();
         w->idv = xcalloc(ids.n + 1, sizeof *w->idv);
         for (size_t i = 0; i < ids.n; i++) {
-            coord_task_t *t = zhashx_lookup(j->tasks, ids.v[i]);
+            coord_task_t *t = coord_job_task(j, ids.v[i]);
             if (!t) {
                 ctl_reply_error(self, m->routing, 4, "no task '%s' in job '%s'", ids.v[i], j->id);
                 ctl_waiter_destroy(&w);

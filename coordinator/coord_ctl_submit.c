@@ -53,7 +53,7 @@ s_workspace_default(const coord_job_t *j, const ctl_txn_t *x, zhashx_t *batch, s
         uintptr_t at = !dep && x ? (uintptr_t) zhashx_lookup(x->ids, t->after.v[k]) : 0;
         if (at)
             dep = &x->specs[at - 1];
-        const coord_task_t *ct = !dep && j ? zhashx_lookup(j->tasks, t->after.v[k]) : NULL;
+        const coord_task_t *ct = !dep && j ? coord_job_task(j, t->after.v[k]) : NULL;
         if (ct)
             dep = &ct->spec;
         if (dep && dep->ws.commit)
@@ -66,7 +66,7 @@ s_workspace_default(const coord_job_t *j, const ctl_txn_t *x, zhashx_t *batch, s
 static bool
 s_known(const coord_job_t *j, const ctl_txn_t *x, zhashx_t *batch, const char *id)
 {
-    return (j && zhashx_lookup(j->tasks, id)) || (x && zhashx_lookup(x->ids, id))
+    return (j && coord_job_task(j, id)) || (x && zhashx_lookup(x->ids, id))
         || zhashx_lookup(batch, id);
 }
 
@@ -249,7 +249,7 @@ ctl_on_submit(coord_ctl_t *self, sw_msg_t *m)
              *  slice per turn (coord_ctl_work), the job held meanwhile.
              *  The reply comes when it is all in. */
             for (size_t i = 0; i < x->n && !err.code; i++)
-                if (j && zhashx_lookup(j->tasks, x->specs[i].id))
+                if (j && coord_job_task(j, x->specs[i].id))
                     sw_err_set(&err, SW_EINVAL, "task '%s' already exists in job '%s' "
                                "(nothing of this run was submitted)", x->specs[i].id, job);
             if (err.code) {
@@ -305,7 +305,7 @@ ctl_on_cancel(coord_ctl_t *self, sw_msg_t *m)
     }
     /*  Every id checked first (all or nothing), each in O(1). */
     for (size_t i = 0; i < ids.n; i++)
-        if (!zhashx_lookup(j->tasks, ids.v[i])) {
+        if (!coord_job_task(j, ids.v[i])) {
             ctl_reply_error(self, m->routing, 4, "no task '%s' in job '%s'", ids.v[i], j->id);
             sw_strv_release(&ids);
             return;

@@ -124,7 +124,7 @@ m_usage(m_t *m, m_agent_t *ma)
     coord_task_t *t = coord_sched_task(m->s, r->job, r->id);
     bool holds = t && t->agent == ma->a && t->state == SW_TS_RUNNING
               && t->spec.attempt == r->attempt;
-    int64_t before = t ? t->job->budget.tokens : 0, mine = t ? t->spend.tokens : 0;
+    int64_t before = t ? t->job->budget.tokens : 0, mine = t ? coord_task_spend(t)->tokens : 0;
     sw_usage_t u = { .input = 10 * (r->reports + 1), .cost_usd = -1 };
     int rc = coord_sched_usage(m->s, ma->a, r->job, r->id, r->attempt, &u, -1, false);
     if ((rc == 0) != holds)
@@ -132,7 +132,7 @@ m_usage(m_t *m, m_agent_t *ma)
                (long long) r->attempt, ma->id, rc == 0 ? "counted, not its run" : "refused");
     if (rc == 0) {
         r->reports++;
-        if (t->job->budget.tokens - before != 10 || t->spend.tokens - mine != 10)
+        if (t->job->budget.tokens - before != 10 || coord_task_spend(t)->tokens - mine != 10)
             m_fail(m, "a USAGE of %s/%s grew the spend by %lld, not 10", r->job, r->id,
                    (long long) (t->job->budget.tokens - before));
     }

@@ -41,7 +41,7 @@ m_check(m_t *m)
             m_fail(m, "job %s counts %d of %d tasks", j->id, sum, j->ntasks);
         int64_t spent = 0;
         for (int k = 0; k < j->ntasks; k++)
-            spent += j->order[k]->spend.tokens;
+            spent += coord_task_spend(j->order[k])->tokens;
         if (spent != j->budget.tokens || spent < 0)
             m_fail(m, "job %s spent %lld tokens, its tasks %lld", j->id,
                    (long long) j->budget.tokens, (long long) spent);
@@ -79,7 +79,7 @@ m_check(m_t *m)
             bool started = t->state == SW_TS_QUEUED || t->state == SW_TS_RUNNING;
             bool named = false;
             for (size_t k = 0; k < t->spec.after.n; k++) {
-                coord_task_t *d = zhashx_lookup(j->tasks, t->spec.after.v[k]);
+                coord_task_t *d = coord_job_task(j, t->spec.after.v[k]);
                 if (started && (!d || d->state != SW_TS_SUCCEEDED))
                     m_fail(m, "%s/%s is %s before its dependency %s succeeded", jid, tid,
                            sw_tstate_name(t->state), t->spec.after.v[k]);

@@ -42,11 +42,11 @@ m_store(m_t *m, const coord_task_t *t)
     mt->reason = t->reason ? xstrdup(t->reason) : NULL;
     free(mt->cancel);
     mt->cancel = t->cancel_requested && t->cancel_reason ? xstrdup(t->cancel_reason) : NULL;
-    if (t->spend.attempt >= M_ATTEMPTS)
+    if (coord_task_spend(t)->attempt >= M_ATTEMPTS)
         m_fail(m, "%s/%s spent in attempt %lld: past the model's usage:N fields", t->job->id,
-               t->spec.id, (long long) t->spend.attempt);
-    else if (t->spend.attempt > 0)                      /*  its usage:N field */
-        mt->used[t->spend.attempt] = sw_usage_tokens(&t->spend.cur);
+               t->spec.id, (long long) coord_task_spend(t)->attempt);
+    else if (coord_task_spend(t)->attempt > 0)                      /*  its usage:N field */
+        mt->used[coord_task_spend(t)->attempt] = sw_usage_tokens(&coord_task_spend(t)->cur);
 }
 
 /*  Redis is back: the coordinator writes everything again. */

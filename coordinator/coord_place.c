@@ -16,7 +16,6 @@ sched_class_destroy(coord_class_t **self_p)
     coord_class_t *c = *self_p;
     if (!c)
         return;
-    zlistx_destroy(&c->tasks);
     free(c->key);
     free(c);
     *self_p = NULL;
@@ -31,28 +30,55 @@ sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms
     sw_buf_init(&key);
     /*  Retries (looked at one by one), rate-limited runs waiting out their
      *  backoff, and first runs are apart: neither holds back the others. */
-    sw_buf_printf(&key, "%s\x1f%s\x1f%c", t->job->id, t->spec.runner,
-                  t->tried.n ? 'r' : t->throttled ? 't' : 'f');
-    for (size_t i = 0; i < t->spec.labels.n; i++)
-        sw_buf_printf(&key, "\x1f%s=%s", t->spec.labels.k[i], t->spec.labels.v[i]);
+    /*  (built without printf: once per task queued, a million at a submit) */
+    char kind[3] = { '\x1f', t->tried.n ? 'r' : t->throttled ? 't' : 'f', '\0' };
+    sw_buf_addstr(&key, t->job->id);
+    sw_buf_add(&key, "\x1f", 1);
+    sw_buf_addstr(&key, t->spec.runner);
+    sw_buf_addstr(&key, kind);
+    for (size_t i = 0; i < t->spec.labels.n; i++) {
+        sw_buf_add(&key, "\x1f", 1);
+        sw_buf_addstr(&key, t->spec.labels.k[i]);
+        sw_buf_add(&key, "=", 1);
+        sw_buf_addstr(&key, t->spec.labels.v[i]);
+    }
     /*  The limits it takes are part of its class: a class waits as a whole
      *  while one of them is used up (sched_res_blocked), so its peers must
      *  take the same ones. Names have no \x1e or \x1f (sw_resource_valid). */
-    for (int i = 0; i < t->nres; i++)
-        sw_buf_printf(&key, "\x1e%s", t->res[i]->name);
+    for (int i = 0; i < t->nres; i++) {
+        sw_buf_add(&key, "\x1e", 1);
+        sw_buf_addstr(&key, t->res[i]->name);
+    }
     coord_class_t *c = zhashx_lookup(self->classes, key.data);
     if (!c) {
         c = xcalloc(1, sizeof *c);
         c->key = key.data;
         sw_buf_init(&key);
         c->retries = t->tried.n > 0;
-        c->tasks = zlistx_new();
         zhashx_insert(self->classes, c->key, c);
         c->handle = zlistx_add_end(self->active, c);
     }
     sw_buf_release(&key);
     t->qclass = c;
-    t->qhandle = front ? zlistx_add_start(c->tasks, t) : zlistx_add_end(c->tasks, t);
+    if (front) {
+        t->qprev = NULL;
+        t->qnext = c->head;
+        if (c->head)
+            c->head->qprev = t;
+        else
+            c->tail = t;
+        c->head = t;
+    }
+    else {
+        t->qnext = NULL;
+        t->qprev = c->tail;
+        if (c->tail)
+            c->tail->qnext = t;
+        else
+            c->head = t;
+        c->tail = t;
+    }
+    c->n++;
     self->nready++;
 }
 
@@ -63,10 +89,19 @@ sched_dequeue(coord_sched_t *self, coord_task_t *t)
     coord_class_t *c = t->qclass;
     if (!c)
         return;
-    zlistx_detach(c->tasks, t->qhandle);
-    t->qclass = t->qhandle = NULL;
+    if (t->qprev)
+        t->qprev->qnext = t->qnext;
+    else
+        c->head = t->qnext;
+    if (t->qnext)
+        t->qnext->qprev = t->qprev;
+    else
+        c->tail = t->qprev;
+    t->qclass = NULL;
+    t->qnext = t->qprev = NULL;
+    c->n--;
     self->nready--;
-    if (zlistx_size(c->tasks) == 0) {
+    if (c->n == 0) {
         zlistx_detach(self->active, c->handle);
         zhashx_delete(self->classes, c->key);
     }
@@ -181,8 +216,8 @@ s_assign(coord_sched_t *self, coord_task_t *t, coord_agent_t *a, int64_t wall_ms
     t->dispatch_seq = ++self->dispatch_seq;
     sched_set_state(t, SW_TS_RUNNING);      /*  takes its limits */
     t->started_ms = wall_ms;
-    t->agent_id = sched_intern(self, a->id);
-    t->host = sched_intern(self, a->host);
+    t->agent_id = a->iid;
+    t->host = a->ihost;
     free(t->reason);            /*  why it was queued again, if it was */
     t->reason = NULL;
     self->ops.persist(self->ctx, t);
@@ -222,9 +257,9 @@ coord_sched_dispatch(coord_sched_t *self, int64_t now_ms, int64_t wall_ms)
     coord_class_t *c = zlistx_first(self->active);
     while (c && self->free_slots > 0) {
         coord_class_t *next_class = zlistx_next(self->active);
-        coord_task_t *t = zlistx_first(c->tasks);
+        coord_task_t *t = c->head;
         while (t && self->free_slots > 0) {
-            coord_task_t *next = zlistx_next(c->tasks);
+            coord_task_t *next = t->qnext;
             coord_job_t *j = t->job;
             if (j->held || (j->max_agents && j->running >= j->max_agents))
                 break;                      /*  the whole class is that job's */

@@ -9,7 +9,7 @@ coord_task_t *
 coord_sched_restore(coord_sched_t *self, sw_task_t *spec, const coord_restore_t *r)
 {
     coord_job_t *j = coord_sched_job_ensure(self, spec->job, r->submitted_ms);
-    if (zhashx_lookup(j->tasks, spec->id)) {
+    if (coord_job_task(j, spec->id)) {
         sw_task_release(spec);
         return NULL;
     }

@@ -4,6 +4,11 @@
 #include "coord_sched_int.h"
 
 #include <string.h>
+#include <unistd.h>
+
+/*  the basis of the hash of task ids (s_id_hash), drawn at the first
+ *  coord_sched_new */
+static uint64_t s_hash_basis;
 
 /*  --- objects ------------------------------------------------------------- */
 
@@ -13,9 +18,24 @@ s_task_destroy(coord_task_t **self_p)
     coord_task_t *t = *self_p;
     if (!t)
         return;
+    /*  what it shares with its job and the scheduler is not its to free */
+    if (t->interned & COORD_TI_JOB)
+        t->spec.job = NULL;
+    if (t->interned & COORD_TI_TYPE)
+        t->spec.type = NULL;
+    if (t->interned & COORD_TI_RUNNER)
+        t->spec.runner = NULL;
+    if (t->interned & COORD_TI_NS)
+        t->spec.ns = NULL;
+    if (t->interned & COORD_TI_INLINE) {
+        t->spec.id = NULL;
+        t->spec.argv.v = NULL;
+        t->spec.argv.n = 0;
+    }
     sw_task_release(&t->spec);
     sw_strv_release(&t->tried);
     free(t->res);
+    free(t->spend);
     zlistx_destroy(&t->dependents);
     free(t->reason);
     free(t->cancel_reason);
@@ -29,7 +49,7 @@ s_job_destroy(coord_job_t **self_p)
     coord_job_t *j = *self_p;
     if (!j)
         return;
-    zhashx_destroy(&j->tasks);
+    free(j->index);
     for (int i = 0; i < j->ntasks; i++)
         s_task_destroy(&j->order[i]);
     free(j->order);
@@ -49,6 +69,9 @@ coord_sched_t *
 coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
 {
     coord_sched_t *self = xcalloc(1, sizeof *self);
+    if (!s_hash_basis && getentropy(&s_hash_basis, sizeof s_hash_basis) < 0)
+        s_hash_basis = (uint64_t) zclock_usecs() * 6364136223846793005ULL;
+    s_hash_basis |= 1;                  /*  never 0: drawn */
     self->ops = *ops;
     self->ctx = ctx;
     self->jobs = zhashx_new();
@@ -62,6 +85,8 @@ coord_sched_new(const coord_sched_ops_t *ops, void *ctx)
     self->active = zlistx_new();
     self->names = zhashx_new();
     zhashx_set_destructor(self->names, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_key_duplicator(self->names, NULL);     /*  the key is the value */
+    zhashx_set_key_destructor(self->names, NULL);
     self->halting = zlistx_new();
     self->budgets = zlistx_new();
     self->unadopted = zlistx_new();
@@ -114,7 +139,6 @@ coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms)
     j->id = xstrdup(id);
     j->ns = xstrdup("results");
     j->created_ms = wall_ms;
-    j->tasks = zhashx_new();
     zhashx_insert(self->jobs, id, j);
     return j;
 }
@@ -148,11 +172,63 @@ coord_sched_job_list(coord_sched_t *self)
     return list;
 }
 
+/*  FNV-1a, 64 bits, from a basis drawn once per process: ids are short and
+ *  chosen by whoever submits, and a fixed hash would let a submitter
+ *  precompute ids that collide and slow every lookup of their job (the
+ *  zhashx before it had the same exposure, unseeded). */
+static uint64_t
+s_id_hash(const char *id)
+{
+    uint64_t h = s_hash_basis;
+    for (const unsigned char *p = (const unsigned char *) id; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h ^ (h >> 29);               /*  the low bits pick the slot: fold the high in */
+}
+
+coord_task_t *
+coord_job_task(const coord_job_t *j, const char *id)
+{
+    if (!j || !id || !j->index_cap)
+        return NULL;
+    size_t mask = j->index_cap - 1;
+    for (size_t i = (size_t) s_id_hash(id) & mask; j->index[i]; i = (i + 1) & mask)
+        if (strcmp(j->index[i]->spec.id, id) == 0)
+            return j->index[i];
+    return NULL;
+}
+
+static void
+s_index_put(coord_task_t **index, size_t cap, coord_task_t *t)
+{
+    size_t i = (size_t) s_id_hash(t->spec.id) & (cap - 1);
+    while (index[i])
+        i = (i + 1) & (cap - 1);
+    index[i] = t;
+}
+
+/*  t (already last in j->order) goes into j's index, which doubles when
+ *  it would be over 3/4 full. */
+static void
+s_index_add(coord_job_t *j, coord_task_t *t)
+{
+    size_t n = (size_t) j->ntasks;          /*  t included */
+    if (n * 4 > j->index_cap * 3) {
+        size_t cap = j->index_cap ? j->index_cap * 2 : 16;
+        coord_task_t **index = xcalloc(cap, sizeof *index);
+        for (size_t k = 0; k + 1 < n; k++)
+            s_index_put(index, cap, j->order[k]);
+        free(j->index);
+        j->index = index;
+        j->index_cap = cap;
+    }
+    s_index_put(j->index, j->index_cap, t);
+}
+
 coord_task_t *
 coord_sched_task(coord_sched_t *self, const char *job, const char *id)
 {
     coord_job_t *j = coord_sched_job(self, job);
-    return j ? zhashx_lookup(j->tasks, id) : NULL;
+    return coord_job_task(j, id);
 }
 
 size_t
@@ -177,9 +253,8 @@ void
 coord_sched_each_class(coord_sched_t *self, coord_sched_class_fn *fn, void *arg)
 {
     for (coord_class_t *c = zlistx_first(self->active); c; c = zlistx_next(self->active)) {
-        coord_task_t *head = zlistx_first(c->tasks);
-        if (head)
-            fn(arg, head->spec.runner, c->retries, zlistx_size(c->tasks));
+        if (c->head)
+            fn(arg, c->head->spec.runner, c->retries, c->n);
     }
 }
 
@@ -212,24 +287,80 @@ sched_set_state(coord_task_t *t, sw_tstate_t st)
     t->state = st;
 }
 
+/*  One copy of what a job's tasks have in common (issue 20): the job id
+ *  is the job's; the type and runner (a few fixed names) are interned; the
+ *  namespace is the previous task's when equal (any string a user chose:
+ *  interned, every one would live as long as the coordinator; shared
+ *  within the job, it lives as long as the job, like both tasks). */
+static void
+s_share(coord_sched_t *self, coord_task_t *t)
+{
+    coord_job_t *j = t->job;
+    if (t->spec.job && strcmp(t->spec.job, j->id) == 0) {
+        free(t->spec.job);
+        t->spec.job = j->id;
+        t->interned |= COORD_TI_JOB;
+    }
+    struct { char **field; uint8_t bit; } f[] = {
+        { &t->spec.type, COORD_TI_TYPE }, { &t->spec.runner, COORD_TI_RUNNER } };
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        if (!*f[i].field || !**f[i].field)
+            continue;
+        const char *in = sched_intern(self, *f[i].field);
+        free(*f[i].field);
+        *f[i].field = (char *) in;
+        t->interned |= f[i].bit;
+    }
+    const coord_task_t *prev = j->ntasks ? j->order[j->ntasks - 1] : NULL;
+    if (t->spec.ns && prev && prev->spec.ns && strcmp(t->spec.ns, prev->spec.ns) == 0) {
+        free(t->spec.ns);
+        t->spec.ns = prev->spec.ns;
+        t->interned |= COORD_TI_NS;
+    }
+}
+
 /*  A new task of job j in state st (spec is consumed). */
 coord_task_t *
 sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t st,
                int64_t submitted_ms)
 {
-    coord_task_t *t = xcalloc(1, sizeof *t);
+    /*  One allocation holds the task, its command line and its id (issue
+     *  20): up to three fewer per task, and their malloc headers. */
+    size_t argc = spec->argv.n, idn = strlen(spec->id) + 1;
+    size_t argvn = argc ? (argc + 1) * sizeof(char *) : 0;
+    for (size_t i = 0; i < argc; i++)
+        argvn += strlen(spec->argv.v[i]) + 1;
+    coord_task_t *t = xcalloc(1, sizeof *t + argvn + idn);
     t->spec = *spec;
     sw_task_init(spec);
+    char *p = (char *) (t + 1);         /*  at the struct's alignment: a pointer's */
+    if (argc) {
+        char **v = (char **) (void *) p;
+        p += (argc + 1) * sizeof(char *);
+        for (size_t i = 0; i < argc; i++) {
+            size_t n = strlen(t->spec.argv.v[i]) + 1;
+            v[i] = memcpy(p, t->spec.argv.v[i], n);
+            p += n;
+        }
+        v[argc] = NULL;
+        sw_strv_release(&t->spec.argv);
+        t->spec.argv.v = v;
+        t->spec.argv.n = argc;
+    }
+    char *id = t->spec.id;
+    t->spec.id = memcpy(p, id, idn);
+    free(id);
+    t->interned |= COORD_TI_INLINE;
     t->job = j;
+    s_share(self, t);
     t->state = SW_TS_WAITING;
     t->submitted_ms = submitted_ms;
     t->exit_code = -1;
-    t->dependents = zlistx_new();
     j->counts[SW_TS_WAITING]++;
     s_reserve(&j->order, &j->order_cap, (size_t) j->ntasks);
     j->order[j->ntasks++] = t;
     j->rev++;
-    zhashx_insert(j->tasks, t->spec.id, t);
+    s_index_add(j, t);
     sched_res_resolve(self, t);
     if (st != SW_TS_WAITING)
         sched_set_state(t, st);
@@ -299,6 +430,8 @@ sched_finish(coord_sched_t *self, coord_task_t *t, sw_tstate_t st, const char *r
         coord_task_t *p = stack[--n];
         bool ok = p->state == SW_TS_SUCCEEDED;
         coord_task_t *root = p->state == SW_TS_SKIPPED && p->skip_root ? p->skip_root : p;
+        if (!p->dependents)
+            continue;
         for (coord_task_t *d = zlistx_first(p->dependents); d; d = zlistx_next(p->dependents)) {
             if (ok) {
                 if (--d->deps_left == 0 && d->state == SW_TS_WAITING) {
@@ -330,13 +463,15 @@ sched_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms)
 {
     coord_task_t *failed = NULL;
     for (size_t i = 0; i < t->spec.after.n; i++) {
-        coord_task_t *dep = zhashx_lookup(t->job->tasks, t->spec.after.v[i]);
+        coord_task_t *dep = coord_job_task(t->job, t->spec.after.v[i]);
         if (!dep || dep->state == SW_TS_SUCCEEDED)
             continue;
         if (SW_TS_FINAL(dep->state))
             failed = dep;
         else {
             t->deps_left++;
+            if (!dep->dependents)
+                dep->dependents = zlistx_new();
             zlistx_add_end(dep->dependents, t);
         }
     }
@@ -364,13 +499,13 @@ coord_sched_submit(coord_sched_t *self, sw_task_t *spec, int64_t wall_ms, sw_err
 {
     coord_job_t *j = coord_sched_job_ensure(self, spec->job, wall_ms);
     j->complete_ms = 0;
-    if (zhashx_lookup(j->tasks, spec->id)) {
+    if (coord_job_task(j, spec->id)) {
         sw_err_set(err, SW_EINVAL, "task '%s' already exists in job '%s'", spec->id, j->id);
         sw_task_release(spec);
         return NULL;
     }
     for (size_t i = 0; i < spec->after.n; i++)
-        if (!zhashx_lookup(j->tasks, spec->after.v[i])) {
+        if (!coord_job_task(j, spec->after.v[i])) {
             sw_err_set(err, SW_ENOTFOUND, "task '%s': unknown dependency '%s' in job '%s' "
                        "(spawn it first)", spec->id, spec->after.v[i], j->id);
             sw_task_release(spec);
@@ -515,7 +650,7 @@ coord_sched_cancel(coord_sched_t *self, coord_job_t *job, const char *id, const 
     if (!reason || !*reason)
         reason = COORD_CANCEL_REASON;
     if (id) {
-        coord_task_t *t = zhashx_lookup(job->tasks, id);
+        coord_task_t *t = coord_job_task(job, id);
         if (!t || SW_TS_FINAL(t->state) || t->cancel_requested)
             return 0;
         s_cancel_one(self, t, reason, wall_ms);

@@ -116,6 +116,8 @@ struct coord_agent_t {
     bool       draining;        /*  takes no new tasks */
     zlistx_t  *tasks;           /*  coord_task_t * it is running */
     void      *free_handle;     /*  in the scheduler's ring of agents with credit */
+    const char *iid, *ihost;    /*  id and host interned: what its tasks keep (looked
+                                 *  up once at HELLO, not at each dispatch) */
 };
 
 struct coord_job_t {
@@ -146,36 +148,39 @@ struct coord_job_t {
     coord_task_t **finals;      /*  [nfinal] in the order they became final:
                                  *  finals[k]->final_seq == k + 1 */
     size_t     order_cap, finals_cap;
-    zhashx_t  *tasks;           /*  id -> coord_task_t * */
+    /*  Its tasks by id (coord_job_task): open addressing, linear probing,
+     *  at most 3/4 full, keyed by each task's own spec.id. 8 bytes a slot,
+     *  not a zhashx item of 48 and a key copy per task (issue 20); nothing
+     *  is ever deleted, since tasks never leave a job. */
+    coord_task_t **index;       /*  [index_cap], NULL = empty (owns the array) */
+    size_t     index_cap;       /*  0 or a power of 2 */
 };
 
+/*  A task as the scheduler holds it (issue 20: its size is what a queued
+ *  task costs; fields ordered so nothing pads, the cold ones allocated
+ *  when first needed). spec.job points at job->id, spec.type and
+ *  spec.runner at the scheduler's interned names, spec.ns at the previous
+ *  task's of its job when equal, spec.id and spec.argv into the task's own
+ *  allocation (the bits of interned): never free or replace those six. */
 struct coord_task_t {
     sw_task_t      spec;        /*  spec.attempt is the current attempt */
     coord_job_t   *job;
-    sw_tstate_t    state;
     coord_agent_t *agent;       /*  while running */
     const char    *agent_id;    /*  last agent it ran on (interned: not owned) */
     const char    *host;        /*  interned */
-    int            deps_left;
-    zlistx_t      *dependents;  /*  coord_task_t * waiting on this one */
-    void          *qclass;      /*  its placement class while ready (coord_sched.c) */
-    void          *qhandle;     /*  handle in that class's queue */
+    zlistx_t      *dependents;  /*  coord_task_t * waiting on this one; NULL: none yet */
+    void          *qclass;      /*  its placement class while ready (coord_place.c) */
+    coord_task_t  *qnext, *qprev;   /*  its neighbours in that class's queue (intrusive:
+                                     *  no node allocated per queued task) */
     int64_t        submitted_ms, started_ms, finished_ms;   /*  wall clock */
     int64_t        ready_ms;    /*  wall clock: queued and past its backoff from then */
-    int            exit_code;
     uint64_t       final_seq;   /*  its job's final_seq when it became final */
     char          *reason;      /*  why it failed, was skipped, cancelled or lost;
                                  *  while queued again: why it was requeued */
     char          *cancel_reason;   /*  set with cancel_requested: the reason it
                                      *  ends with (persisted: a restart keeps it) */
     coord_task_t  *skip_root;   /*  skipped: the task whose end started the chain */
-    bool           cancel_requested;
-    bool           refused;     /*  Redis refused a write of its state */
-    bool           is_new;      /*  not yet persisted */
-    /*  coord_events: what its last event showed (state + 1; 0: none yet) */
-    uint8_t        ev_state;
-    int64_t        ev_attempt;
-    bool           came_back_without;   /*  unadopted: its agent's HELLO left it out */
+    int64_t        ev_attempt;  /*  coord_events: the attempt its last event showed */
     int64_t        not_before_ms;   /*  retry backoff: not dispatched before (monotonic) */
     int64_t        adopt_by_ms;     /*  restored as running: its agent must claim it by then */
     sw_strv_t      tried;       /*  agents whose attempt failed retryably */
@@ -183,11 +188,28 @@ struct coord_task_t {
      *  nothing more without limits), and its rate-limited runs, which did
      *  not use one of its attempts (attempts used = attempt - throttled). */
     coord_limit_t **res;
+    uint64_t       dispatch_seq;    /*  when it was last dispatched (coord_limits.c) */
+    coord_spend_t *spend;       /*  what its attempts used (coord_budget.c); NULL until
+                                 *  its first usage report (owns) */
+    sw_tstate_t    state;
+    int            deps_left;
+    int            exit_code;
     int            nres;
     int            throttled;
-    uint64_t       dispatch_seq;    /*  when it was last dispatched (coord_limits.c) */
-    coord_spend_t  spend;       /*  what its attempts used (coord_budget.c) */
+    bool           cancel_requested;
+    bool           refused;     /*  Redis refused a write of its state */
+    bool           is_new;      /*  not yet persisted */
+    bool           came_back_without;   /*  unadopted: its agent's HELLO left it out */
+    uint8_t        ev_state;    /*  coord_events: state + 1 its last event showed; 0: none */
+    uint8_t        interned;    /*  COORD_TI_*: spec fields that are not its own */
+    /*  followed, in the same allocation, by spec.argv's vector and strings
+     *  and spec.id (COORD_TI_INLINE) */
 };
+#define COORD_TI_JOB    1       /*  spec.job is job->id */
+#define COORD_TI_TYPE   2       /*  spec.type, spec.runner: interned names */
+#define COORD_TI_RUNNER 4
+#define COORD_TI_NS     8       /*  spec.ns: an earlier task's of its job */
+#define COORD_TI_INLINE 16      /*  spec.id and spec.argv live after the struct */
 
 typedef struct {
     void (*persist)(void *ctx, coord_task_t *t);
@@ -209,6 +231,8 @@ void coord_sched_destroy(coord_sched_t **self_p);
 coord_job_t *coord_sched_job(coord_sched_t *self, const char *id);
 coord_job_t *coord_sched_job_ensure(coord_sched_t *self, const char *id, int64_t wall_ms);
 coord_task_t *coord_sched_task(coord_sched_t *self, const char *job, const char *id);
+/*  j's task id, or NULL; j may be NULL. O(1). */
+coord_task_t *coord_job_task(const coord_job_t *j, const char *id);
 size_t coord_sched_njobs(coord_sched_t *self);
 /*  Forgets a finished job (every task final, none running) and frees it;
  *  false, and nothing changes, when it is not finished. */
@@ -357,6 +381,9 @@ zlistx_t *coord_sched_limits(coord_sched_t *self);
 
 /*  --- budgets (coord_budget.c) -------------------------------------------- */
 
+/*  t's spend: t->spend, or all zeros when it reported nothing yet (never
+ *  NULL; do not keep it past a usage report). */
+const coord_spend_t *coord_task_spend(const coord_task_t *t);
 /*  What u costs in micro-dollars: the runner's own figure (claude), else
  *  the price of u->model in prices (codex), else -1 (tokens only).
  *  *source: "runner", "price", or NULL when unknown. */
@@ -387,6 +414,8 @@ bool coord_sched_budget_check(coord_sched_t *self, coord_job_t *j);
 void coord_budget_reason(const coord_job_t *j, char *out, size_t n);
 
 int coord_sched_test(bool verbose);
+/*  The heap per queued task, against a bound (coord_sched_test_mem.c, issue 20). */
+int coord_sched_mem_test(bool verbose);
 /*  The seeded model-based test (coord_model.c): random sequences of
  *  requests, agent and Redis events against the invariants. seeds NULL:
  *  the fixed set CI runs. A failing seed prints itself. */

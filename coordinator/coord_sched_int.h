@@ -22,7 +22,8 @@
 typedef struct {
     char     *key;
     bool      retries;
-    zlistx_t *tasks;            /*  coord_task_t *, FIFO */
+    coord_task_t *head, *tail;  /*  FIFO, linked through qnext/qprev */
+    size_t    n;
     void     *handle;           /*  in active */
 } coord_class_t;
 

@@ -261,7 +261,7 @@ s_test_budget(void)
     for (int i = 4; i < 10; i++)
         CHECK(t[i]->state == SW_TS_SKIPPED && t[i]->reason && j->budget.reason
               && strcmp(t[i]->reason, j->budget.reason) == 0);
-    CHECK(t[0]->spend.micro_usd == 20000 && t[0]->spend.tokens == 110);
+    CHECK(coord_task_spend(t[0])->micro_usd == 20000 && coord_task_spend(t[0])->tokens == 110);
     /*  a task submitted after the job ran out ends skipped too */
     coord_task_t *late = st_submit_to(s, "b", "late", NULL);
     CHECK(coord_sched_dispatch(s, 0, 0) == 0 && late->state == SW_TS_QUEUED);
@@ -319,7 +319,7 @@ s_test_budget(void)
     sw_usage_t ru = s_test_usage(10, 1);
     coord_sched_spend_restore(r1, 1, &ru, 30000, true);
     coord_sched_spend_restore(r1, 2, &ru, 30000, true);
-    CHECK(r1->spend.attempt == 2 && r1->spend.micro_usd == 60000 && j->budget.micro_usd == 60000);
+    CHECK(coord_task_spend(r1)->attempt == 2 && coord_task_spend(r1)->micro_usd == 60000 && j->budget.micro_usd == 60000);
     CHECK(coord_sched_budget_check(s, j) && j->budget.out);
     coord_sched_dispatch(s, 0, 0);
     CHECK(r1->state == SW_TS_SKIPPED);
@@ -389,7 +389,7 @@ s_test_limits_budget(void)
                    .retryable = true, .throttled = true };
     CHECK(coord_sched_done(s, a, &r, 0, 0) == 0);
     CHECK(c[0]->state == SW_TS_QUEUED && c[0]->throttled == 1 && lc->used == 0);
-    CHECK(j->budget.tokens == 30 && c[0]->spend.tokens == 30 && !j->budget.out);
+    CHECK(j->budget.tokens == 30 && coord_task_spend(c[0])->tokens == 30 && !j->budget.out);
     /*  its report is stale now: nothing counted twice */
     CHECK(coord_sched_usage(s, a, "j", "c0", 1, &u30, -1, true) < 0 && j->budget.tokens == 30);
     /*  the effective limit is 1 (halved from 1: never below): c1 runs */
@@ -404,7 +404,7 @@ s_test_limits_budget(void)
     /*  attempt 2 spends 80: 110 of 100, the budget stops it */
     sw_usage_t u80 = s_test_usage(60, 20);
     CHECK(coord_sched_usage(s, a, "j", "c0", 2, &u80, -1, false) == 0);
-    CHECK(c[0]->spend.tokens == 110 && j->budget.tokens == 110 && j->budget.out);
+    CHECK(coord_task_spend(c[0])->tokens == 110 && j->budget.tokens == 110 && j->budget.out);
     coord_sched_dispatch(s, 120000, 0);
     CHECK(c[2]->state == SW_TS_SKIPPED && c[0]->cancel_requested && lc->used == 1);
     sw_ref_t stop = { .job = "j", .id = "c0", .attempt = 2, .status = "cancelled",

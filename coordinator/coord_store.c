@@ -239,14 +239,14 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
     S_FIELD("reason", t->reason ? t->reason : "");
     S_FIELD("cancel", t->cancel_requested && t->cancel_reason ? t->cancel_reason : "");
     S_FIELD("throttled", throttled);
-    if (t->spend.attempt > 0) {
+    if (t->spend && t->spend->attempt > 0) {
         /*  what the attempt used so far (coord_budget.c): the latest report
          *  replaces the last, so a restart counts it once */
-        json_t *u = sw_usage_to_json(&t->spend.cur);
-        if (t->spend.cur_micro >= 0)
+        json_t *u = sw_usage_to_json(&t->spend->cur);
+        if (t->spend->cur_micro >= 0)
             json_object_set_new(u, "cost_source",
-                                json_string(t->spend.runner_cost ? "runner" : "price"));
-        field = sw_field_usage(t->spend.attempt);
+                                json_string(t->spend->runner_cost ? "runner" : "price"));
+        field = sw_field_usage(t->spend->attempt);
         usage = json_dumps(u, JSON_COMPACT);
         json_decref(u);
         S_FIELD(field, usage);

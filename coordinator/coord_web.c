@@ -367,7 +367,7 @@ s_output(coord_web_t *self, const char *job, const char *id, const char *since, 
         }
     }
     coord_job_t *j = coord_server_job(self->server, job);
-    coord_task_t *t = j ? zhashx_lookup(j->tasks, id) : NULL;
+    coord_task_t *t = coord_job_task(j, id);
     if (!t) {
         sw_err_set(err, SW_ENOTFOUND, "no task '%s' in job '%s'", id, job);
         return NULL;

@@ -6,7 +6,8 @@
 #   - a coder on one agent edits (text, binary, chmod +x, symlink, delete,
 #     rename, new directory); a tester after it on the other agent sees all
 #     of it (its script fails otherwise) and adds a file; a reviewer
-#     (read-only) changes nothing: an empty change;
+#     (read-only) changes nothing: an empty change; the tester's 21 new
+#     files (a change staged into one pack) reach the reviewer on a1;
 #   - results (table, --json, --markdown) show each task's diffstat; diff
 #     prints the binary-safe patch; diff --stat;
 #   - a second task on the same base on an agent fetches nothing (the
@@ -83,6 +84,8 @@ grep -q login src/auth/login.c
 [ ! -e build.log ]                          # ignored files do not travel
 [ -z "$(git status --porcelain)" ]          # starts clean on the coder's commit
 mkdir -p tests && echo 'test login' >tests/login_test.txt
+# 20 files more: a change of 16 paths or more is staged into one pack
+for i in $(seq 20); do echo "case $i of the login" >"tests/case$i.txt"; done
 echo "tested on $SWARM_AGENT in $(pwd)"
 EOF
 cat >"$FAKE_SCRIPTS/nothing" <<'EOF'
@@ -93,6 +96,7 @@ EOF
 cat >"$FAKE_SCRIPTS/review" <<'EOF'
 set -e
 grep -qx 'line 2 by the coder' text.txt && [ -f tests/login_test.txt ] && [ ! -e build.log ]
+[ "$(cat tests/case1.txt tests/case20.txt)" = "$(printf 'case 1 of the login\ncase 20 of the login')" ]
 [ -z "$(git status --porcelain)" ]
 echo reviewed
 EOF
@@ -190,8 +194,10 @@ grep -qx 'line 2 by the coder' text.txt && grep -q 'a dirty line' text.txt || fa
 [ -x run.sh ] && [ -L main-link.c ] && [ ! -e gone.txt ] && [ ! -e old-name.txt ] \
     && [ -f new-name.txt ] && [ -f src/auth/login.c ] && [ -f tests/login_test.txt ] \
     || fail "the change did not come home: $(ls -la)"
+[ "$(cat tests/case*.txt | sort | md5sum)" = "$(for i in $(seq 20); do echo "case $i of the login"; done | sort | md5sum)" ] \
+    || fail "the tester's 21-file change (staged into a pack) did not come home: $(ls tests)"
 [ -f debug.log ] && [ -f notes.txt ] || fail "apply lost the user's own files"
-ok "apply: binary, chmod +x, symlink, delete and rename came home into the dirty tree; index and HEAD untouched"
+ok "apply: binary, chmod +x, symlink, delete, rename and a 21-file change came home into the dirty tree; index and HEAD untouched"
 expect 0 "$SWARM" apply
 contains "$T/out" "applied 0 changes"
 ok "apply again: already there, nothing changes"

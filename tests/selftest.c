@@ -68,6 +68,7 @@ static const sw_selftest_t s_tests[] = {
     { "http", sw_http_test },
     { "sched", coord_sched_test },
     { "sched_model", coord_model_test },
+    { "sched_mem", coord_sched_mem_test },
     { "record", coord_record_test },
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },

@@ -1,0 +1,147 @@
+/*  coord_sched_test_mem -- the scheduler's memory per queued task (issue
+ *  20): bytes the C heap holds for 100,000 queued tasks of one job, as the
+ *  coordinator's SUBMIT builds them (exec `true`, the job's namespace),
+ *  per task. Counted with mallinfo2(), which is exact and independent of
+ *  the machine's load, unlike RSS. Not checked under ASan (its own
+ *  allocator). */
+#include "coord_sched_test_int.h"
+
+#include <malloc.h>
+#include <string.h>
+
+#include "sw_selftest.h"
+
+#define MEM_TASKS   100000
+/*  What this scheduler holds (560 B with glibc's malloc on Debian 12:
+ *  the task with its id and command line 528, its slots in the job's
+ *  index and array 21 + 10) plus 5 %, so a change that grows it fails.
+ *  Issue 20's target is 400 B: not reached, since sw_task_t alone is
+ *  256 B (docs/design.md, decisions for issue 20). Before issue 20:
+ *  1,184 B. */
+#define MEM_BOUND   590
+
+#if defined(__SANITIZE_ADDRESS__)
+#  define MEM_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define MEM_ASAN 1
+#  endif
+#endif
+
+static size_t
+s_heap(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+}
+
+static void s_nop_task(void *c, coord_task_t *t) { (void) c; (void) t; }
+static void s_nop_agent(void *c, coord_task_t *t, coord_agent_t *a) { (void) c; (void) t; (void) a; }
+static void s_nop_gone(void *c, coord_agent_t *a) { (void) c; (void) a; }
+
+/*  Bytes per task for n queued tasks; the first of the job (its job
+ *  object, the class) before the count starts. */
+static double
+s_per_task(int n, bool verbose)
+{
+    coord_sched_ops_t ops = { s_nop_task, s_nop_agent, s_nop_agent, s_nop_task, s_nop_gone,
+                              NULL };
+    coord_sched_t *s = coord_sched_new(&ops, NULL);
+    sw_err_t err = { 0 };
+    size_t before = 0;
+    for (int i = 0; i <= n; i++) {
+        if (i == 1)
+            before = s_heap();
+        sw_task_t t;
+        sw_task_init(&t);
+        t.id = xasprintf("t%06d", i);
+        t.job = xstrdup("bench-job");
+        t.ns = xstrdup("results");
+        sw_strv_push(&t.argv, "true");
+        if (sw_task_validate(&t, &err) < 0 || !coord_sched_submit(s, &t, 0, &err)) {
+            coord_sched_destroy(&s);
+            return 1e9;
+        }
+    }
+    size_t after = s_heap();
+    double per = (double) (after - before) / n;
+    if (verbose)
+        printf("  %d queued tasks: %zu bytes of heap, %.1f per task (coord_task_t %zu)\n", n,
+               after - before, per, sizeof(coord_task_t));
+    bool queued = coord_sched_queued(s) == (size_t) n + 1;
+    /*  what lives in the task's own allocation or is shared reads back */
+    coord_task_t *t = coord_sched_task(s, "bench-job", "t000050");
+    CHECK(t && strcmp(t->spec.id, "t000050") == 0 && t->spec.job == t->job->id);
+    CHECK(t && t->spec.argv.n == 1 && strcmp(t->spec.argv.v[0], "true") == 0
+          && !t->spec.argv.v[1]);
+    CHECK(t && strcmp(t->spec.runner, "exec") == 0 && strcmp(t->spec.ns, "results") == 0);
+    coord_sched_destroy(&s);
+    CHECK(queued);
+    return per;
+}
+
+/*  Tasks whose command line is long, many-armed or absent keep it whole
+ *  in their own allocation, through dispatch and the end of the job. */
+static void
+s_shapes(void)
+{
+    coord_sched_ops_t ops = { s_nop_task, s_nop_agent, s_nop_agent, s_nop_task, s_nop_gone,
+                              NULL };
+    coord_sched_t *s = coord_sched_new(&ops, NULL);
+    sw_err_t err = { 0 };
+    char big[4096];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sw_task_t a, b, c;
+    sw_task_init(&a);
+    a.id = xstrdup("a");
+    a.job = xstrdup("j");
+    for (int i = 0; i < 100; i++)
+        sw_strv_push(&a.argv, i % 2 ? big : i ? "" : "x");
+    sw_task_init(&b);
+    b.id = xstrdup("b");
+    b.job = xstrdup("j");
+    b.runner = xstrdup("codex");
+    b.prompt = xstrdup("hello");
+    sw_task_init(&c);
+    c.id = xstrdup("c");
+    c.job = xstrdup("other");       /*  another job: its own id */
+    sw_strv_push(&c.argv, "true");
+    if (sw_task_validate(&a, &err) < 0 || sw_task_validate(&b, &err) < 0
+        || sw_task_validate(&c, &err) < 0)
+        fprintf(stderr, "sched_mem: %s\n", err.msg);
+    coord_task_t *ta = coord_sched_submit(s, &a, 0, &err);
+    coord_task_t *tb = coord_sched_submit(s, &b, 0, &err);
+    coord_task_t *tc = coord_sched_submit(s, &c, 0, &err);
+    CHECK(ta && tb && tc && ta->spec.argv.n == 100 && !ta->spec.argv.v[100]);
+    for (size_t i = 0; ta && i < 100; i++)
+        CHECK(strcmp(ta->spec.argv.v[i], i % 2 ? big : i ? "" : "x") == 0);
+    CHECK(tb && tb->spec.argv.n == 0 && strcmp(tb->spec.prompt, "hello") == 0
+          && strcmp(tb->spec.runner, "codex") == 0 && strcmp(tb->spec.id, "b") == 0);
+    CHECK(tc && strcmp(tc->spec.job, "other") == 0 && tc->spec.job == tc->job->id);
+    /*  one job's tasks share their namespace, another job's do not */
+    CHECK(ta && tb && tc && ta->spec.ns && ta->spec.ns == tb->spec.ns && tc->spec.ns != ta->spec.ns
+          && strcmp(tc->spec.ns, ta->spec.ns) == 0);
+    coord_agent_t *ag = st_agent(s, "ag", 4, NULL);
+    CHECK(coord_sched_dispatch(s, 0, 0) == 3);
+    CHECK(st_done(s, ag, ta, 1, "succeeded") == 0 && st_done(s, ag, tb, 1, "failed") == 0);
+    CHECK(ta->state == SW_TS_SUCCEEDED && strcmp(ta->spec.argv.v[1], big) == 0);
+    coord_sched_destroy(&s);
+}
+
+int
+coord_sched_mem_test(bool verbose)
+{
+    s_shapes();
+    double per = s_per_task(MEM_TASKS, verbose);
+#ifdef MEM_ASAN
+    /*  the same 100,000 tasks made and freed, for its leak check; its
+     *  allocator's counts are not glibc's */
+    (void) per;
+#else
+    if (per > MEM_BOUND)
+        fprintf(stderr, "sched_mem: %.1f bytes per queued task (bound %d)\n", per, MEM_BOUND);
+    CHECK(per <= MEM_BOUND);
+#endif
+    return 0;
+}
