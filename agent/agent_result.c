@@ -513,6 +513,52 @@ agent_result_test(bool verbose)
         json_decref(back);
         json_decref(d);
     }
+    /*  issue 20 attack: random outputs (NUL, lone 0x80-0xff, cut and
+     *  overlong sequences, surrogates, controls, at every offset modulo
+     *  8) give the output a byte-wise sanitizer gives, escaped byte for
+     *  byte as json_dumps escapes it */
+    static const unsigned char pool[] = { 'a', 'b', '"', '\\', '\n', 0, 1, 0x1f, 0x7f, 0x80,
+                                          0xbf, 0xc0, 0xc3, 0xa9, 0xe2, 0x82, 0xed, 0xa0,
+                                          0xf0, 0x9f, 0x98, 0x80, 0xf4, 0x90, 0xf8, 0xff };
+    unsigned seed = 20;
+    for (int round = 0; round < 3000; round++) {
+        char in[80];
+        size_t n = (size_t) (rand_r(&seed) % 80);
+        for (size_t k = 0; k < n; k++)
+            in[k] = (char) (rand_r(&seed) % 3 ? 'a' + k % 26 : pool[rand_r(&seed) % sizeof pool]);
+        sw_buf_t ref;
+        sw_buf_init(&ref);
+        for (size_t k = 0; k < n;) {
+            unsigned char c = (unsigned char) in[k];
+            size_t len = c < 0x80 ? 1 : c >= 0xc0 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3
+                       : c >= 0xf0 && c < 0xf8 ? 4 : 0;
+            if (len && k + len <= n && sw_utf8_clean(in + k, len)) {
+                sw_buf_add(&ref, in + k, len);
+                k += len;
+            }
+            else {
+                sw_buf_add(&ref, "\xEF\xBF\xBD", 3);
+                k++;
+            }
+        }
+        r.output = in;
+        r.output_len = n;
+        char *mine = agent_result_json(&r);
+        json_t *d = json_loads(mine, 0, NULL);
+        CHECK(d != NULL);
+        json_t *out = json_object_get(d, "output");
+        CHECK(json_string_length(out) == ref.len
+              && memcmp(json_string_value(out), ref.data ? ref.data : "", ref.len) == 0);
+        json_t *keep = json_incref(out);
+        json_object_del(d, "output");
+        json_object_set_new(d, "output", keep);
+        char *theirs = json_dumps(d, JSON_COMPACT);
+        CHECK(strcmp(mine, theirs) == 0);
+        free(theirs);
+        free(mine);
+        json_decref(d);
+        sw_buf_release(&ref);
+    }
     json_t *lone = json_pack("{s:s}", "output", "only");
     char *only = agent_result_dumps(lone);
     CHECK(strcmp(only, "{\"output\":\"only\"}") == 0);

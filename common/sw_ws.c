@@ -429,8 +429,8 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
         sw_buf_printf(&revs, "^%s\n", prereqs[i].commit);
     sw_git_opts_t o = sw_ws_opts(r);
     /*  --no-reuse-object: the capture stores a change's new blobs in the
-     *  mirror undeflated (agent_wscapture.c, s_stage); the upload deflates
-     *  them, as it did loose objects. It sends only what the prereqs
+     *  mirror at level 1 (agent_wscapture.c, s_stage); the upload deflates
+     *  them anew, as it did loose objects. It sends only what the prereqs
      *  lack: a task's own few objects. */
     const char *pack_args[] = { "pack-objects", "--stdout", "--thin", "--delta-base-offset",
                                 "--revs", "--no-reuse-object", "-q", NULL };

@@ -128,7 +128,7 @@ void sw_ws_patch_stat_release(sw_ws_patch_stat_t *ps);
  *  sw_ws_patch_put; nothing when the trees are equal: patch "") in
  *  patch, its diffstat in st, and in gitlinks (may be NULL) the paths it
  *  makes submodules. max (named cap_name) caps each. The pack's objects
- *  are deflated anew (the capture stores new blobs undeflated), with one
+ *  are deflated anew (the capture packs new blobs at level 1), with one
  *  delta thread (the patch has the other core). 0 or -1. */
 int sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const char *commit,
                      bool same_tree, const sw_task_ws_t *prereqs, size_t n, uint64_t max,
