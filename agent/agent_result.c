@@ -283,6 +283,11 @@ agent_result_dumps(json_t *doc)
  *  job, task and attempt: writer) is the worker's own result: it stays,
  *  and the run's result goes beside it, in the entry's field run. No
  *  clock is compared: hosts' clocks may differ by hours.
+ *  A call that finds this very result stored (a reply lost to a stalled
+ *  connection, then the blocking store and its spool's retries; Redis
+ *  runs a dropped connection's last command once it reads it) does
+ *  nothing: before this, each repeat added an end entry to the stream
+ *  (issue 20 attack, fault.async_result_stop).
  *  The end entry belongs to this attempt's own stream, refused result or
  *  not: it is written first, with pcall: a stream key that is not a
  *  stream (anyone may SET it) loses the end, never the result. Issue 20: this is the agent's only Redis
@@ -291,14 +296,15 @@ agent_result_dumps(json_t *doc)
 #define S_STR(x) #x
 #define S_XSTR(x) S_STR(x)
 static const char s_store_lua[] =
+    "local h = redis.call('HMGET', KEYS[1], 'attempt', 'result')\n"
+    "if h[1] == ARGV[1] and h[2] == ARGV[2] then return 1 end\n"
     "if ARGV[7] ~= '' then\n"
     "  local x = redis.pcall('XADD', KEYS[5], 'MAXLEN', '~', '" S_XSTR(AGENT_LIVE_MAXLEN) "', '*',\n"
     "                        't', ARGV[8], 's', 'end',\n"
     "                        'n', '0', 'status', ARGV[9], 'code', ARGV[10], 'd', ARGV[11])\n"
     "  if type(x) ~= 'table' or not x.err then redis.call('EXPIRE', KEYS[5], ARGV[7]) end\n"
     "end\n"
-    "local a = redis.call('HGET', KEYS[1], 'attempt')\n"
-    "if a and a ~= ARGV[1] then return 0 end\n"
+    "if h[1] and h[1] ~= ARGV[1] then return 0 end\n"
     "redis.call('HSET', KEYS[1], 'result', ARGV[2], 'attempt', ARGV[1])\n"
     "local m = redis.call('HMGET', KEYS[2], 'writer', 'created', 'run')\n"
     "if m[1] == ARGV[6] then\n"
