@@ -88,6 +88,7 @@ s_finished(void *ctx, coord_task_t *t)
 {
     coord_server_t *self = ctx;
     coord_metrics_finished(self->metrics, t);
+    self->finished = true;
     /*  A line per final task: the fault suite's audit counts them (each
      *  completion fires once, tests/fault/lib.sh). */
     log_info("task %s/%s %s%s%s", t->job->id, t->spec.id, sw_tstate_name(t->state),
@@ -243,8 +244,14 @@ s_settle_turn(coord_server_t *self, bool force)
      *  pipeline for the next turn that must flush, or for a timer at most
      *  COORD_FLUSH_DEFER_MS away: one Redis round trip instead of two per
      *  task on the hot path. Nothing leaves this turn that depends on
-     *  them: no TASK, no reply. */
-    if (!force && zlistx_size(self->outbox) == 0 && coord_store_ok(self->store)
+     *  them: no TASK, no reply. A turn in which a task ended flushes:
+     *  deferred, its end died with a coordinator killed in the window and
+     *  the restart ended the task again from its stored result (its
+     *  completion fired twice; issue 20 attack, fault.defer_kill). On the
+     *  fanout's hot path such a turn sends the next TASK anyway. */
+    bool finished = self->finished;
+    self->finished = false;
+    if (!force && !finished && zlistx_size(self->outbox) == 0 && coord_store_ok(self->store)
         && coord_store_pending(self->store) > 0 && coord_store_pending(self->store) < 1024
         && !coord_ctl_wants_flush(self->ctl, now)) {
         if (!self->deferred && self->loop) {

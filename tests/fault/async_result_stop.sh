@@ -17,12 +17,14 @@ wait_agents 1
 expect 0 "$SWARM" init astop
 for what in short long; do
     hold=2; [ "$what" = long ] && hold=8
-    expect 0 "$SWARM" spawn --id "$what" "FAKE:sleep=1 then a result in flight ($what)"
-    for _ in $(seq 4000); do
-        grep -q "^end astop $what " "$FAKE_LEDGER" && break
-        sleep 0.001
-    done
+    # stopped 0.5 s before the run ends, so that its result can only
+    # leave while Redis is stopped (a stop after the ledger's end line
+    # could come after a quick agent's store)
+    expect 0 "$SWARM" spawn --id "$what" "FAKE:sleep=2 then a result in flight ($what)"
+    wait_started astop "$what"
+    sleep 1.5
     kill -STOP "$REDIS_PID"
+    ! grep -q "^end astop $what " "$FAKE_LEDGER" || { kill -CONT "$REDIS_PID"; echo "the run ended before Redis was stopped: a loaded machine" >&2; exit 77; }
     fault "SIGSTOP to redis-server for $hold s as $what's result leaves"
     sleep "$hold"
     cont=$(date +%H:%M:%S.%3N)
