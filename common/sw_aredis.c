@@ -271,7 +271,7 @@ sw_aredis_destroy(sw_aredis_t **self_p)
 bool
 sw_aredis_ready(const sw_aredis_t *self)
 {
-    return self->ac && self->state == S_READY;
+    return self && self->ac && self->state == S_READY;
 }
 
 static void

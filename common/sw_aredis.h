@@ -36,7 +36,8 @@ sw_aredis_t *sw_aredis_new(zloop_t *loop, const char *name, const char *url,
 /*  Drops the connection at once (replies still due are not waited for). */
 void sw_aredis_destroy(sw_aredis_t **self_p);
 
-/*  Whether commands are taken now. */
+/*  Whether commands are taken now; false for NULL (an agent with its live
+ *  output off has no connection). */
 bool sw_aredis_ready(const sw_aredis_t *self);
 
 /*  Whether commands of about bytes in all would be taken now (so that

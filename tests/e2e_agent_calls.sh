@@ -105,3 +105,20 @@ expect 0 "$SWARM" wait --timeout 60 mute
 [ "$(redis-cli -p "$REDIS_PORT" -n 50 GET "$(rkey log calls mute 1)")" = not-a-stream ] \
     || fail "the string was replaced"
 ok "a stream key holding a string: the result is stored, the key left alone"
+
+# live output off (--log-ttl 0): no live connection, so the result takes
+# the store's blocking way; the agent crashed on its first task before
+# (found by bench/run.sh's swarm-nolive row)
+start_agent a2 --slots 2 --allow-exec --log-ttl 0 --label quiet=yes
+wait_agents 2
+for i in 1 2 3; do
+    expect 0 "$SWARM" spawn --id "q$i" --label quiet=yes -- /bin/sh -c 'echo quiet'
+done
+expect 0 "$SWARM" wait --timeout 60 q1 q2 q3
+for i in 1 2 3; do
+    [ "$(task_field "q$i" status)" = succeeded ] || fail "q$i is $(task_field "q$i" status)"
+    [ "$(redis-cli -p "$REDIS_PORT" -n 50 EXISTS "$(rkey log calls "q$i" 1)")" = 0 ] \
+        || fail "q$i has a live stream with the live output off"
+done
+kill -0 "$AGENT_PID_a2" 2>/dev/null || fail "the agent without live output died: $(tail -5 "$T/agent-a2.log" 2>/dev/null)"
+ok "live output off: results stored, no stream, the agent alive"
