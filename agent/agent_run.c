@@ -379,6 +379,8 @@ s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static bool
 s_is_leader(agent_runs_t *self, pid_t pid)
 {
+    if (self->trashing && !self->trash.reaped && self->trash.pid == pid)
+        return true;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         if (r->spawned && !r->child.reaped && r->child.pid == pid)
             return true;

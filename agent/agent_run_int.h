@@ -75,6 +75,10 @@ struct agent_runs_t {
     zlistx_t               *runs;   /*  run_t * */
     agent_live_t           *live;   /*  the runs' live output; NULL: off */
     bool                    sweep;  /*  look for strays at the next tick */
+    /*  the remover of worktrees moved aside (agent_ws_trash_spawn), off
+     *  every run's path; polled from the tick */
+    agent_child_t           trash;
+    bool                    trashing;
     unsigned                ticks;
 };
 

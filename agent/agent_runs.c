@@ -87,6 +87,8 @@ agent_runs_destroy(agent_runs_t **self_p)
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
     }
+    if (self->trashing)
+        agent_child_release(&self->trash);  /*  what it left, the next start removes */
     zlistx_destroy(&self->runs);
     agent_live_destroy(&self->live);
     free(self);
@@ -275,13 +277,58 @@ s_keep_child(pid_t pid, const char *token, void *arg)
 void
 runs_sweep(agent_runs_t *self)
 {
-    pid_t *leaders = xcalloc(zlistx_size(self->runs) + 1, sizeof *leaders);
+    pid_t *leaders = xcalloc(zlistx_size(self->runs) + 2, sizeof *leaders);
     size_t n = 0;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         if (r->spawned && !r->child.reaped)
             leaders[n++] = r->child.pid;
+    if (self->trashing && !self->trash.reaped)
+        leaders[n++] = self->trash.pid;
     agent_orphans_sweep(leaders, n, s_keep_child, self);
     free(leaders);
+}
+
+/*  The remover of worktrees moved aside: polled here, at most one at a
+ *  time, never on a run's path (its pipes carry a few lines at most:
+ *  read each tick, the child never blocks on them). */
+static void
+s_trash_tick(agent_runs_t *self, int64_t now)
+{
+    agent_ws_t *ws = self->conf->ws;
+    if (!ws)
+        return;
+    if (self->trashing) {
+        agent_child_t *c = &self->trash;
+        for (int i = 0; i < 2; i++) {
+            int fd = i ? c->err_fd : c->out_fd;
+            if (fd >= 0 && agent_child_read(c, fd, now))
+                agent_child_close_fd(c, fd);
+        }
+        agent_child_poll(c, now);
+        if (agent_child_tick(c, now))
+            for (int i = 0; i < 2; i++) {
+                int fd = i ? c->err_fd : c->out_fd;
+                if (fd >= 0)
+                    agent_child_close_fd(c, fd);
+            }
+        if (!agent_child_finished(c))
+            return;
+        agent_child_finish(c);
+        agent_ws_trash_done(ws, c);
+        agent_child_release(c);
+        self->trashing = false;
+    }
+    agent_ws_spawn_t s = { 0 };
+    sw_err_t err = { 0 };
+    int rc = agent_ws_trash_spawn(ws, &s, &err);
+    if (rc > 0 && agent_child_spawn(&self->trash, &s.opts, &err) == 0)
+        self->trashing = true;
+    else if (rc != 0) {
+        log_warnx("cannot start the removal of worktrees moved aside: %s", err.msg);
+        if (rc > 0)
+            agent_ws_trash_done(ws, NULL);
+    }
+    agent_ws_spawn_release(&s);
 }
 
 void
@@ -325,4 +372,5 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
             zlistx_detach_cur(self->runs);
             run_destroy(&r);
         }
+    s_trash_tick(self, now);
 }

@@ -12,16 +12,19 @@
  *    capture   helper: the change and the outputs into Redis; a capture
  *              Redis could not take is tried again (the worktree stays)
  *    done      the worktree goes back to the pool: kept for the next task
- *              (reset before it runs: only what differs is rewritten), or
- *              removed by the capture when the pool is full; with
- *              --keep-worktrees every worktree stays as its task left it.
+ *              (reset before it runs: only what differs is rewritten), or,
+ *              when the pool is full, moved aside by the capture (one
+ *              rename, ROOT/.trash-N-SEQ) and removed after the capture
+ *              answered by a remover helper the run set starts
+ *              (agent_ws_trash_spawn); with --keep-worktrees every
+ *              worktree stays as its task left it.
  *
  *  Layout: worktrees in ROOT/N (ROOT below the agent's --workdir: where
  *  tasks may write); the agent's own index of each in STATE/ws/index/N,
  *  requests and answers in STATE/ws/run/, mirrors in MIRRORS (default
  *  STATE/ws/mirrors): none of it where a task writes. At start ROOT is
  *  removed (no task is live yet; the first task with a workspace makes it
- *  again).
+ *  again), and with it any worktree a killed agent left moved aside.
  */
 #ifndef AGENT_WS_H
 #define AGENT_WS_H
@@ -35,6 +38,10 @@
 #define AGENT_WS_MAX_CHANGE     (256ull << 20)  /*  default --max-change */
 #define AGENT_WS_MAX_OUTPUTS    (1ull << 30)    /*  default --max-outputs */
 #define AGENT_WS_TIMEOUT_MS     (600 * 1000)    /*  default --workspace-timeout */
+/*  Worktrees moved aside and not removed yet, at most: beyond it a
+ *  capture removes its worktree before it answers, as it did before
+ *  (captures already in flight may add one each). */
+#define AGENT_WS_TRASH_MAX      4
 
 typedef struct {
     const char *agent_id;
@@ -81,6 +88,8 @@ typedef struct {
     long long fetch_ms, checkout_ms;
     json_t *captured;           /*  the capture's answer: workspace, outputs ... */
     bool    remove;             /*  the capture removes the worktree */
+    char   *trash;              /*  ... by moving it here (removed after it answered), or NULL:
+                                    in line */
     bool    capturing;
     int     captures;           /*  capture attempts so far */
     char   *error;              /*  why the stage failed */
@@ -127,6 +136,20 @@ void agent_ws_done(agent_ws_t *self, agent_wsrun_t *r);
 /*  Adds the run's workspace fields to its result document: workspace,
  *  outputs, outputs_manifest, or workspace_error. */
 void agent_ws_result(const agent_wsrun_t *r, json_t *result);
+
+/*  The remover of the worktrees captures moved aside (docs/design.md,
+ *  issue 16 capture speed 2): when some wait and no remover runs
+ *  (the caller says, running), fills s with a helper child (op "remove",
+ *  no Redis, SWARM_AGENT and SWARM_RUN "PID:workspace-trash" so a killed
+ *  agent's is swept) and returns 1; 0 when nothing waits; -1 with err
+ *  (the paths stay waiting). The caller supervises it like a run's child
+ *  and calls agent_ws_trash_done once it finished (c NULL: it could not
+ *  start). What it could not
+ *  remove stays in ROOT, which the next agent's start removes. */
+int agent_ws_trash_spawn(agent_ws_t *self, agent_ws_spawn_t *s, sw_err_t *err);
+void agent_ws_trash_done(agent_ws_t *self, const agent_child_t *c);
+/*  Worktrees moved aside and not removed yet (waiting or being removed). */
+size_t agent_ws_trash_count(const agent_ws_t *self);
 
 int agent_ws_test(bool verbose);
 

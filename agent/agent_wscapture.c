@@ -412,8 +412,17 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     }
     agent_wsh_trace("capture", t0);
     if (rc == 0 && json_is_true(json_object_get(req, "remove"))) {
-        agent_ws_rmrf(wt);
+        /*  Moved aside (one rename) when the agent named a place: its
+         *  remover takes it once the result is on its way; the slot's
+         *  next task makes its worktree afresh, never in this one. */
+        int64_t tr = sw_now_ms();
+        const char *trash = agent_wsh_str(req, "trash");
+        if (trash && rename(wt, trash) == 0)
+            json_object_set_new(h->answer, "trashed", json_true());
+        else
+            agent_ws_rmrf(wt);
         unlink(index);
+        agent_wsh_trace("remove", tr);
     }
     for (size_t i = 0; i < npre; i++)
         sw_task_ws_release(&pre[i]);

@@ -390,6 +390,30 @@ s_sweep(agent_wsh_t *h, sw_err_t *err)
     return 0;
 }
 
+/*  --- remove ------------------------------------------------------------------------- */
+
+/*  The worktrees captures moved aside (agent_ws_trash_spawn): only names
+ *  the agent gives them (".trash-..."), whatever the request says. */
+static int
+s_remove(agent_wsh_t *h, sw_err_t *err)
+{
+    long removed = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(h->req, "paths"), i, p) {
+        const char *path = json_string_value(p), *base = path ? strrchr(path, '/') : NULL;
+        if (!base || strncmp(base + 1, ".trash-", 7) != 0)
+            continue;
+        if (agent_ws_rmrf(path) == 0)
+            removed++;
+        else
+            fprintf(stderr, "swarm-agent: cannot remove %s: %s\n", path, strerror(errno));
+    }
+    json_object_set_new(h->answer, "removed", json_integer(removed));
+    (void) err;
+    return 0;
+}
+
 /*  --- main --------------------------------------------------------------------------- */
 
 int
@@ -429,6 +453,8 @@ agent_wshelper_main(int argc, char **argv)
         sw_err_set(&err, SW_EINVAL, "the request has no op");
     else if (strcmp(h.op, "sweep") == 0)
         rc = s_sweep(&h, &err);
+    else if (strcmp(h.op, "remove") == 0)
+        rc = s_remove(&h, &err);
     else if (!h.mirrors || !sw_repo_id_valid(h.repo) || !h.job || !h.id)
         sw_err_set(&err, SW_EINVAL, "the request lacks mirrors, repo, job or id");
     else {
