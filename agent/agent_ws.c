@@ -714,7 +714,35 @@ agent_ws_test(bool verbose)
     r2.prereqs = json_array();
     CHECK(agent_ws_capture(ws, &t, &r2, false, &s, &err) == 0 && r2.remove);
     agent_ws_spawn_release(&s);
+    /*  ... moved aside to a .trash- name in ROOT, named in the request */
+    char *prefix = xasprintf("%s/.trash-", root);
+    CHECK(r2.trash && strncmp(r2.trash, prefix, strlen(prefix)) == 0);
+    sw_buf_init(&text);
+    CHECK(sw_read_file(r2.req, 1 << 20, &text, NULL) == 0);
+    req = json_loadb(text.data, text.len, 0, NULL);
+    CHECK(strcmp(json_string_value(json_object_get(req, "trash")), r2.trash) == 0);
+    json_decref(req);
+    sw_buf_release(&text);
+    free(prefix);
+    /*  bounded: with AGENT_WS_TRASH_MAX waiting, a capture removes in line */
+    for (int i = 0; i < AGENT_WS_TRASH_MAX; i++)
+        sw_strv_push(&ws->trash, "x");
+    CHECK(agent_ws_capture(ws, &t, &r2, false, &s, &err) == 0 && r2.remove && !r2.trash);
+    agent_ws_spawn_release(&s);
     agent_ws_done(ws, &r2);
+    /*  the remover: one at a time, every waiting path in its request */
+    CHECK(agent_ws_trash_spawn(ws, &s, &err) == 1 && agent_ws_trash_count(ws) == 4);
+    agent_ws_spawn_release(&s);
+    CHECK(agent_ws_trash_spawn(ws, &s, &err) == 0);
+    sw_buf_init(&text);
+    CHECK(sw_read_file(ws->trash_req, 1 << 20, &text, NULL) == 0);
+    req = json_loadb(text.data, text.len, 0, NULL);
+    CHECK(strcmp(json_string_value(json_object_get(req, "op")), "remove") == 0
+          && json_array_size(json_object_get(req, "paths")) == 4);
+    json_decref(req);
+    sw_buf_release(&text);
+    agent_ws_trash_done(ws, NULL);
+    CHECK(agent_ws_trash_count(ws) == 0 && agent_ws_trash_spawn(ws, &s, &err) == 0);
     sw_task_release(&t);
     agent_ws_destroy(&ws);
     char *rm = xasprintf("rm -rf '%s'", dir);
