@@ -92,6 +92,13 @@ s_stored(agent_runs_t *self, run_t *run)
     int code = run->exit_code;
     if (run->usage.seen)
         run_usage_send(self, run, true);  /*  before DONE: counted before the slot frees */
+    /*  Its worktree back to the pool before DONE, not at the next tick's
+     *  destroy: the next task, which DONE may bring at once, finds it
+     *  idle instead of taking a new slot, which made the pool full, every
+     *  other worktree removed and checked out afresh (issue 16, capture
+     *  speed 2). Nothing of the run touches it after its capture. */
+    if (run->task.ws.commit)
+        agent_ws_done(self->conf->ws, &run->ws);
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
                  run->retryable, run->throttled);
     run->state = RUN_DONE;
