@@ -470,13 +470,22 @@ coord_store_flush(coord_store_t *self)
         self->failing = false;
         rewritten = s_resync(self);
     }
+    /*  The coordination records that are due, after the state they show,
+     *  before any reply of this turn (a `swarm wait` that returned reads
+     *  the final counts). Once the memory's script is loaded on this
+     *  connection they go on the same pipeline, after the turn's writes:
+     *  Redis runs a pipeline in order, so a record still never shows a
+     *  state Redis does not hold, and the turn pays one round trip, not
+     *  two (a roundtrip's SUBMIT and DONE each made a record due). The
+     *  first record of a connection loads the script with a command of
+     *  its own, which would read the pipeline's replies: that one waits
+     *  for an empty pipeline, after the flush, as before. */
+    bool early = !outage && sw_memory_store_ready(self->redis);
+    if (early && coord_records_pending(self->records))
+        coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self);
     if (coord_store_sync(self) < 0)
         return -1;
-    /*  The coordination records that are due, after the state they show
-     *  (and on an empty pipeline: the first one loads the memory's script
-     *  with a command of its own). Before any reply of this turn: a `swarm
-     *  wait` that returned reads the final counts. */
-    if (coord_records_pending(self->records)
+    if (!early && coord_records_pending(self->records)
         && coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self) > 0
         && coord_store_sync(self) < 0)
         return -1;
