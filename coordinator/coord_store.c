@@ -480,7 +480,8 @@ coord_store_flush(coord_store_t *self)
      *  first record of a connection loads the script with a command of
      *  its own, which would read the pipeline's replies: that one waits
      *  for an empty pipeline, after the flush, as before. */
-    bool early = !outage && sw_memory_store_ready(self->redis);
+    bool early = !outage && sw_memory_store_ready(self->redis)
+              && (size_t) sw_redis_pending(self->redis) == self->nowners;   /*  every write owned */
     if (early && coord_records_pending(self->records))
         coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self);
     if (coord_store_sync(self) < 0)
