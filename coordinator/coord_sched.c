@@ -19,20 +19,22 @@ s_task_destroy(coord_task_t **self_p)
     if (!t)
         return;
     /*  what it shares with its job and the scheduler is not its to free */
-    if (t->interned & COORD_TI_JOB)
-        t->spec.job = NULL;
-    if (t->interned & COORD_TI_TYPE)
-        t->spec.type = NULL;
-    if (t->interned & COORD_TI_RUNNER)
-        t->spec.runner = NULL;
-    if (t->interned & COORD_TI_NS)
-        t->spec.ns = NULL;
-    if (t->interned & COORD_TI_INLINE) {
-        t->spec.id = NULL;
-        t->spec.argv.v = NULL;
-        t->spec.argv.n = 0;
+    if (!(t->interned & COORD_TI_INLINE)) {
+        free(t->spec.id);
+        sw_strv_release(&t->spec.argv);
     }
-    sw_task_release(&t->spec);
+    if (!(t->interned & COORD_TI_JOB))
+        free(t->spec.job);
+    if (!(t->interned & COORD_TI_TYPE))
+        free(t->spec.type);
+    if (!(t->interned & COORD_TI_RUNNER))
+        free(t->spec.runner);
+    if (!(t->interned & COORD_TI_NS))
+        free(t->spec.ns);
+    if (t->spec.rest) {
+        sw_task_release(t->spec.rest);
+        free(t->spec.rest);
+    }
     sw_strv_release(&t->tried);
     free(t->res);
     free(t->spend);
@@ -319,6 +321,90 @@ s_share(coord_sched_t *self, coord_task_t *t)
     }
 }
 
+/*  Whether spec's fields outside coord_spec_t are an exec task's
+ *  defaults, which coord_task_spec gives back without a rest. */
+static bool
+s_rest_default(const sw_task_t *s)
+{
+    return !s->prompt && !s->dir && !s->output_schema && !s->after.n && !s->after.v
+        && !s->labels.n && !s->labels.k && !s->env.n && !s->env.k
+        && s->timeout_s == COORD_SPEC_TIMEOUT_S && s->idle_timeout_s == 0
+        && s->max_turns == 0 && s->max_budget_cents == 0 && !s->ws.repo && !s->ws.commit
+        && !s->ws.manifest && !s->ws.url && !s->outputs.n && !s->outputs.v
+        && !s->resources.n && !s->resources.v;
+}
+
+/*  Moves spec into c (spec is left empty). */
+static void
+s_spec_take(coord_spec_t *c, sw_task_t *spec)
+{
+    c->id = spec->id;
+    c->job = spec->job;
+    c->type = spec->type;
+    c->runner = spec->runner;
+    c->ns = spec->ns;
+    c->argv = spec->argv;
+    c->max_attempts = spec->max_attempts;
+    c->attempt = spec->attempt;
+    spec->id = spec->job = spec->type = spec->runner = spec->ns = NULL;
+    spec->argv.v = NULL;
+    spec->argv.n = 0;
+    if (s_rest_default(spec))
+        sw_task_release(spec);
+    else {
+        c->rest = xmalloc(sizeof *c->rest);
+        *c->rest = *spec;
+    }
+    sw_task_init(spec);
+}
+
+void
+coord_task_spec(const coord_task_t *t, sw_task_t *out)
+{
+    const coord_spec_t *c = &t->spec;
+    if (c->rest)
+        *out = *c->rest;
+    else {
+        sw_task_init(out);
+        out->timeout_s = COORD_SPEC_TIMEOUT_S;
+    }
+    out->id = c->id;
+    out->job = c->job;
+    out->type = c->type;
+    out->runner = c->runner;
+    out->ns = c->ns;
+    out->argv = c->argv;
+    out->max_attempts = c->max_attempts;
+    out->attempt = c->attempt;
+}
+
+static const sw_strv_t s_no_strv;
+static const sw_kv_t s_no_kv;
+
+const sw_strv_t *
+coord_task_after(const coord_task_t *t)
+{
+    return t->spec.rest ? &t->spec.rest->after : &s_no_strv;
+}
+
+const sw_strv_t *
+coord_task_resources(const coord_task_t *t)
+{
+    return t->spec.rest ? &t->spec.rest->resources : &s_no_strv;
+}
+
+const sw_kv_t *
+coord_task_labels(const coord_task_t *t)
+{
+    return t->spec.rest ? &t->spec.rest->labels : &s_no_kv;
+}
+
+const char *
+coord_task_prompt(const coord_task_t *t)
+{
+    return t->spec.rest ? t->spec.rest->prompt : NULL;
+}
+
 /*  A new task of job j in state st (spec is consumed). */
 coord_task_t *
 sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t st,
@@ -331,8 +417,7 @@ sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t
     for (size_t i = 0; i < argc; i++)
         argvn += strlen(spec->argv.v[i]) + 1;
     coord_task_t *t = xcalloc(1, sizeof *t + argvn + idn);
-    t->spec = *spec;
-    sw_task_init(spec);
+    s_spec_take(&t->spec, spec);
     char *p = (char *) (t + 1);         /*  at the struct's alignment: a pointer's */
     if (argc) {
         char **v = (char **) (void *) p;
@@ -462,8 +547,9 @@ void
 sched_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms)
 {
     coord_task_t *failed = NULL;
-    for (size_t i = 0; i < t->spec.after.n; i++) {
-        coord_task_t *dep = coord_job_task(t->job, t->spec.after.v[i]);
+    const sw_strv_t *after = coord_task_after(t);
+    for (size_t i = 0; i < after->n; i++) {
+        coord_task_t *dep = coord_job_task(t->job, after->v[i]);
         if (!dep || dep->state == SW_TS_SUCCEEDED)
             continue;
         if (SW_TS_FINAL(dep->state))
