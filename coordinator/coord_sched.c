@@ -193,37 +193,41 @@ coord_job_task(const coord_job_t *j, const char *id)
     if (!j || !id || !j->index_cap)
         return NULL;
     size_t mask = j->index_cap - 1;
-    for (size_t i = (size_t) s_id_hash(id) & mask; j->index[i]; i = (i + 1) & mask)
-        if (strcmp(j->index[i]->spec.id, id) == 0)
-            return j->index[i];
+    for (size_t i = (size_t) s_id_hash(id) & mask; j->index[i]; i = (i + 1) & mask) {
+        coord_task_t *t = j->order[j->index[i] - 1];
+        if (strcmp(t->spec.id, id) == 0)
+            return t;
+    }
     return NULL;
 }
 
+/*  The task at j->order[k] goes into index. */
 static void
-s_index_put(coord_task_t **index, size_t cap, coord_task_t *t)
+s_index_put(const coord_job_t *j, uint32_t *index, size_t cap, size_t k)
 {
-    size_t i = (size_t) s_id_hash(t->spec.id) & (cap - 1);
+    size_t i = (size_t) s_id_hash(j->order[k]->spec.id) & (cap - 1);
     while (index[i])
         i = (i + 1) & (cap - 1);
-    index[i] = t;
+    index[i] = (uint32_t) k + 1;
 }
 
 /*  t (already last in j->order) goes into j's index, which doubles when
  *  it would be over 3/4 full. */
 static void
-s_index_add(coord_job_t *j, coord_task_t *t)
+s_index_add(coord_job_t *j, const coord_task_t *t)
 {
     size_t n = (size_t) j->ntasks;          /*  t included */
+    (void) t;                               /*  j->order[n - 1]; ntasks, an int, fits 32 bits */
     if (n * 4 > j->index_cap * 3) {
         size_t cap = j->index_cap ? j->index_cap * 2 : 16;
-        coord_task_t **index = xcalloc(cap, sizeof *index);
+        uint32_t *index = xcalloc(cap, sizeof *index);
         for (size_t k = 0; k + 1 < n; k++)
-            s_index_put(index, cap, j->order[k]);
+            s_index_put(j, index, cap, k);
         free(j->index);
         j->index = index;
         j->index_cap = cap;
     }
-    s_index_put(j->index, j->index_cap, t);
+    s_index_put(j, j->index, j->index_cap, n - 1);
 }
 
 coord_task_t *

@@ -149,10 +149,11 @@ struct coord_job_t {
                                  *  finals[k]->final_seq == k + 1 */
     size_t     order_cap, finals_cap;
     /*  Its tasks by id (coord_job_task): open addressing, linear probing,
-     *  at most 3/4 full, keyed by each task's own spec.id. 8 bytes a slot,
-     *  not a zhashx item of 48 and a key copy per task (issue 20); nothing
-     *  is ever deleted, since tasks never leave a job. */
-    coord_task_t **index;       /*  [index_cap], NULL = empty (owns the array) */
+     *  at most 3/4 full, keyed by each task's own spec.id. 4 bytes a slot
+     *  (its place in order, + 1), not a zhashx item of 48 and a key copy
+     *  per task (issue 20); nothing is ever deleted, since tasks never
+     *  leave a job. */
+    uint32_t  *index;           /*  [index_cap] order index + 1, 0 = empty (owns) */
     size_t     index_cap;       /*  0 or a power of 2 */
 };
 
