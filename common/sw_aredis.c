@@ -301,18 +301,26 @@ sw_aredis_room(const sw_aredis_t *self, size_t bytes)
     return sw_aredis_ready(self) && self->pending_bytes + bytes <= self->max_pending;
 }
 
-int
-sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t *lens)
+/*  The bytes a command holds in hiredis's output buffer, about: what
+ *  max_pending counts. */
+static size_t
+s_bytes(int argc, const char **argv, const size_t *lens)
 {
     size_t bytes = 16;
     for (int i = 0; i < argc; i++)
         bytes += (lens ? lens[i] : strlen(argv[i])) + 16;
-    if (!sw_aredis_room(self, bytes)) {
-        self->refused++;
-        return -1;
-    }
-    if (redisAsyncCommandArgv(self->ac, s_on_reply, (void *) (uintptr_t) bytes, argc, argv,
-                              lens) != REDIS_OK) {
+    return bytes;
+}
+
+/*  Queues one command with its reply callback; the accounting s_on_reply
+ *  undoes. -1 (counted as refused) when not ready, over max_pending, or
+ *  hiredis refuses it. */
+static int
+s_queue(sw_aredis_t *self, size_t bytes, redisCallbackFn *cb, void *privdata, int argc,
+        const char **argv, const size_t *lens)
+{
+    if (!sw_aredis_room(self, bytes)
+        || redisAsyncCommandArgv(self->ac, cb, privdata, argc, argv, lens) != REDIS_OK) {
         self->refused++;
         return -1;
     }
@@ -322,6 +330,13 @@ sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t *len
     self->pending_bytes += bytes;
     self->sent++;
     return 0;
+}
+
+int
+sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t *lens)
+{
+    size_t bytes = s_bytes(argc, argv, lens);
+    return s_queue(self, bytes, s_on_reply, (void *) (uintptr_t) bytes, argc, argv, lens);
 }
 
 /*  A call's reply: the accounting of s_on_reply, then the caller's
@@ -349,25 +364,13 @@ int
 sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *lens,
                sw_aredis_reply_fn *fn, void *arg)
 {
-    size_t bytes = 16;
-    for (int i = 0; i < argc; i++)
-        bytes += (lens ? lens[i] : strlen(argv[i])) + 16;
-    if (!sw_aredis_room(self, bytes)) {
-        self->refused++;
-        return -1;
-    }
+    size_t bytes = s_bytes(argc, argv, lens);
     s_call_t *c = xmalloc(sizeof *c);
     *c = (s_call_t) { self, bytes, fn, arg };
-    if (redisAsyncCommandArgv(self->ac, s_on_call_reply, c, argc, argv, lens) != REDIS_OK) {
+    if (s_queue(self, bytes, s_on_call_reply, c, argc, argv, lens) < 0) {
         free(c);
-        self->refused++;
         return -1;
     }
-    if (self->pending == 0)
-        self->waiting_ms = sw_now_ms();
-    self->pending++;
-    self->pending_bytes += bytes;
-    self->sent++;
     return 0;
 }
 
