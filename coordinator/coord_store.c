@@ -221,7 +221,9 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
     char *spec = NULL, *field = NULL, *usage = NULL;
     bool is_new = t->is_new;
     if (is_new) {
-        spec = s_spec_json(&t->spec);
+        sw_task_t whole;
+        coord_task_spec(t, &whole);     /*  borrowed: not released */
+        spec = s_spec_json(&whole);
         snprintf(sub, sizeof sub, "%lld", (long long) t->submitted_ms);
         S_FIELD("spec", spec);
         S_FIELD("type", t->spec.type);
