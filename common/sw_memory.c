@@ -201,6 +201,12 @@ sw_memory_store_append(sw_redis_t *r, const char *ns, const char *key, const voi
     return rc;
 }
 
+bool
+sw_memory_store_ready(const sw_redis_t *r)
+{
+    return sw_redis_script_loaded(r, s_store_lua);
+}
+
 /*  Fills e from an HGETALL reply; false when the entry is gone. */
 static bool
 s_fill(sw_mem_entry_t *e, const redisReply *h)

@@ -62,6 +62,9 @@ int sw_memory_store(sw_redis_t *r, const char *ns, const char *key, const void *
 /*  The same, queued on r's pipeline (flush with sw_redis_flush). */
 int sw_memory_store_append(sw_redis_t *r, const char *ns, const char *key, const void *value,
                            size_t len, const sw_mem_store_opts_t *o, sw_err_t *err);
+/*  Whether sw_memory_store_append on r queues without loading its script
+ *  first (a command of its own, which flushes what r had queued). */
+bool sw_memory_store_ready(const sw_redis_t *r);
 /*  -1 with SW_ENOTFOUND when there is no such entry. */
 int sw_memory_get(sw_redis_t *r, const char *ns, const char *key, sw_mem_entry_t *e,
                   sw_err_t *err);

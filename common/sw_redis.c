@@ -558,6 +558,15 @@ s_script_sha(sw_redis_t *self, const char *script)
     return self->scripts[i].sha;
 }
 
+bool
+sw_redis_script_loaded(const sw_redis_t *self, const char *script)
+{
+    for (size_t i = 0; i < sizeof self->scripts / sizeof self->scripts[0]; i++)
+        if (self->scripts[i].script == script)
+            return self->scripts[i].loaded;
+    return false;
+}
+
 static void
 s_script_forget(sw_redis_t *self, const char *script)
 {

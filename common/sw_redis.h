@@ -91,6 +91,11 @@ redisReply *sw_redis_eval(sw_redis_t *self, const char *script, int nkeys, int a
  *  script's text and hands that reply to its callback instead. */
 int sw_redis_eval_append(sw_redis_t *self, const char *script, int nkeys, int argc,
                          const char **argv, const size_t *lens, sw_err_t *err);
+/*  Whether script (the same pointer sw_redis_eval_append takes) was loaded
+ *  on this connection: then sw_redis_eval_append queues without a command
+ *  of its own, so it leaves a non-empty pipeline alone. False on a new
+ *  connection until the next load. */
+bool sw_redis_script_loaded(const sw_redis_t *self, const char *script);
 
 /*  How many Redis operations (connect, command, pipeline flush) failed in
  *  this process so far: unreachable (I/O, timeout) and error replies. */

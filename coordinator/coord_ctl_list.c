@@ -63,7 +63,7 @@ s_pack_task(msgpack_packer *pk, const coord_task_t *t, bool with_after)
     if (t->throttled > 0)       /*  issue 18 §4: rate-limited runs (used no attempt) */
         sw_mp_kv_int(pk, "throttled", t->throttled);
     if (with_after)
-        sw_mp_kv_strv(pk, "after", &t->spec.after);
+        sw_mp_kv_strv(pk, "after", coord_task_after(t));
 }
 
 /*  Adds t's summary; false (and nothing added) when the page is full. */

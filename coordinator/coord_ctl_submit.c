@@ -54,8 +54,8 @@ s_workspace_default(const coord_job_t *j, const ctl_txn_t *x, zhashx_t *batch, s
         if (at)
             dep = &x->specs[at - 1];
         const coord_task_t *ct = !dep && j ? coord_job_task(j, t->after.v[k]) : NULL;
-        if (ct)
-            dep = &ct->spec;
+        if (ct && ct->spec.rest)
+            dep = ct->spec.rest;        /*  a task's workspace lives in its rest */
         if (dep && dep->ws.commit)
             from = &dep->ws;
     }

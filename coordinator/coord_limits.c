@@ -124,8 +124,9 @@ sched_res_resolve(coord_sched_t *self, coord_task_t *t)
     const char *runner = t->spec.runner;
     if (runner && (strcmp(runner, "codex") == 0 || strcmp(runner, "claude") == 0))
         s_add(v, &n, zhashx_lookup(self->limits, runner));
-    for (size_t i = 0; i < t->spec.resources.n && n <= SW_MAX_RESOURCES; i++)
-        s_add(v, &n, zhashx_lookup(self->limits, t->spec.resources.v[i]));
+    const sw_strv_t *res = coord_task_resources(t);
+    for (size_t i = 0; i < res->n && n <= SW_MAX_RESOURCES; i++)
+        s_add(v, &n, zhashx_lookup(self->limits, res->v[i]));
     if (n == 0)
         return;
     /*  exactly what it takes: a million queued tasks pay 8 bytes a limit */

@@ -71,20 +71,20 @@ m_check(m_t *m)
                 m_fail(m, "%s/%s at attempt %lld of %lld (%d throttled)", jid, tid,
                        (long long) t->spec.attempt, (long long) t->spec.max_attempts,
                        t->throttled);
-            lic_running += t->state == SW_TS_RUNNING && t->spec.resources.n > 0;
+            lic_running += t->state == SW_TS_RUNNING && coord_task_resources(t)->n > 0;
             if (t->state == SW_TS_CANCELLED && (!t->reason || !*t->reason))
                 m_fail(m, "%s/%s cancelled without a reason", jid, tid);
             if (t->state == SW_TS_WAITING && t->deps_left <= 0)
                 m_fail(m, "%s/%s waits for nothing", jid, tid);
             bool started = t->state == SW_TS_QUEUED || t->state == SW_TS_RUNNING;
             bool named = false;
-            for (size_t k = 0; k < t->spec.after.n; k++) {
-                coord_task_t *d = coord_job_task(j, t->spec.after.v[k]);
+            for (size_t k = 0; k < coord_task_after(t)->n; k++) {
+                coord_task_t *d = coord_job_task(j, coord_task_after(t)->v[k]);
                 if (started && (!d || d->state != SW_TS_SUCCEEDED))
                     m_fail(m, "%s/%s is %s before its dependency %s succeeded", jid, tid,
-                           sw_tstate_name(t->state), t->spec.after.v[k]);
+                           sw_tstate_name(t->state), coord_task_after(t)->v[k]);
                 char prefix[64];
-                snprintf(prefix, sizeof prefix, "dependency %s ", t->spec.after.v[k]);
+                snprintf(prefix, sizeof prefix, "dependency %s ", coord_task_after(t)->v[k]);
                 if (t->reason && strncmp(t->reason, prefix, strlen(prefix)) == 0 && d
                     && SW_TS_FINAL(d->state) && d->state != SW_TS_SUCCEEDED)
                     named = true;

@@ -74,11 +74,11 @@ void
 m_on_dispatch(void *ctx, coord_task_t *t, coord_agent_t *a)
 {
     m_t *m = ctx;
-    for (size_t i = 0; i < t->spec.after.n; i++) {
-        coord_task_t *d = coord_sched_task(m->s, t->job->id, t->spec.after.v[i]);
+    for (size_t i = 0; i < coord_task_after(t)->n; i++) {
+        coord_task_t *d = coord_sched_task(m->s, t->job->id, coord_task_after(t)->v[i]);
         if (!d || d->state != SW_TS_SUCCEEDED)
             m_fail(m, "%s/%s started before its dependency %s succeeded (%s)", t->job->id,
-                   t->spec.id, t->spec.after.v[i], d ? sw_tstate_name(d->state) : "missing");
+                   t->spec.id, coord_task_after(t)->v[i], d ? sw_tstate_name(d->state) : "missing");
     }
     if (sched_attempts_used(t) > t->spec.max_attempts)
         m_fail(m, "%s/%s dispatched as attempt %lld of %lld", t->job->id, t->spec.id,

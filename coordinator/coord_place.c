@@ -36,11 +36,11 @@ sched_enqueue(coord_sched_t *self, coord_task_t *t, bool front, int64_t ready_ms
     sw_buf_add(&key, "\x1f", 1);
     sw_buf_addstr(&key, t->spec.runner);
     sw_buf_addstr(&key, kind);
-    for (size_t i = 0; i < t->spec.labels.n; i++) {
+    for (size_t i = 0; i < coord_task_labels(t)->n; i++) {
         sw_buf_add(&key, "\x1f", 1);
-        sw_buf_addstr(&key, t->spec.labels.k[i]);
+        sw_buf_addstr(&key, coord_task_labels(t)->k[i]);
         sw_buf_add(&key, "=", 1);
-        sw_buf_addstr(&key, t->spec.labels.v[i]);
+        sw_buf_addstr(&key, coord_task_labels(t)->v[i]);
     }
     /*  The limits it takes are part of its class: a class waits as a whole
      *  while one of them is used up (sched_res_blocked), so its peers must
@@ -151,9 +151,9 @@ s_fits(const coord_agent_t *a, const coord_task_t *t)
         runner = strcmp(a->runners.v[i], t->spec.runner) == 0;
     if (!runner)
         return false;
-    for (size_t i = 0; i < t->spec.labels.n; i++) {
-        const char *v = sw_kv_get(&a->labels, t->spec.labels.k[i]);
-        if (!v || strcmp(v, t->spec.labels.v[i]) != 0)
+    for (size_t i = 0; i < coord_task_labels(t)->n; i++) {
+        const char *v = sw_kv_get(&a->labels, coord_task_labels(t)->k[i]);
+        if (!v || strcmp(v, coord_task_labels(t)->v[i]) != 0)
             return false;
     }
     return true;

@@ -19,20 +19,22 @@ s_task_destroy(coord_task_t **self_p)
     if (!t)
         return;
     /*  what it shares with its job and the scheduler is not its to free */
-    if (t->interned & COORD_TI_JOB)
-        t->spec.job = NULL;
-    if (t->interned & COORD_TI_TYPE)
-        t->spec.type = NULL;
-    if (t->interned & COORD_TI_RUNNER)
-        t->spec.runner = NULL;
-    if (t->interned & COORD_TI_NS)
-        t->spec.ns = NULL;
-    if (t->interned & COORD_TI_INLINE) {
-        t->spec.id = NULL;
-        t->spec.argv.v = NULL;
-        t->spec.argv.n = 0;
+    if (!(t->interned & COORD_TI_INLINE)) {
+        free(t->spec.id);
+        sw_strv_release(&t->spec.argv);
     }
-    sw_task_release(&t->spec);
+    if (!(t->interned & COORD_TI_JOB))
+        free(t->spec.job);
+    if (!(t->interned & COORD_TI_TYPE))
+        free(t->spec.type);
+    if (!(t->interned & COORD_TI_RUNNER))
+        free(t->spec.runner);
+    if (!(t->interned & COORD_TI_NS))
+        free(t->spec.ns);
+    if (t->spec.rest) {
+        sw_task_release(t->spec.rest);
+        free(t->spec.rest);
+    }
     sw_strv_release(&t->tried);
     free(t->res);
     free(t->spend);
@@ -191,37 +193,41 @@ coord_job_task(const coord_job_t *j, const char *id)
     if (!j || !id || !j->index_cap)
         return NULL;
     size_t mask = j->index_cap - 1;
-    for (size_t i = (size_t) s_id_hash(id) & mask; j->index[i]; i = (i + 1) & mask)
-        if (strcmp(j->index[i]->spec.id, id) == 0)
-            return j->index[i];
+    for (size_t i = (size_t) s_id_hash(id) & mask; j->index[i]; i = (i + 1) & mask) {
+        coord_task_t *t = j->order[j->index[i] - 1];
+        if (strcmp(t->spec.id, id) == 0)
+            return t;
+    }
     return NULL;
 }
 
+/*  The task at j->order[k] goes into index. */
 static void
-s_index_put(coord_task_t **index, size_t cap, coord_task_t *t)
+s_index_put(const coord_job_t *j, uint32_t *index, size_t cap, size_t k)
 {
-    size_t i = (size_t) s_id_hash(t->spec.id) & (cap - 1);
+    size_t i = (size_t) s_id_hash(j->order[k]->spec.id) & (cap - 1);
     while (index[i])
         i = (i + 1) & (cap - 1);
-    index[i] = t;
+    index[i] = (uint32_t) k + 1;
 }
 
 /*  t (already last in j->order) goes into j's index, which doubles when
  *  it would be over 3/4 full. */
 static void
-s_index_add(coord_job_t *j, coord_task_t *t)
+s_index_add(coord_job_t *j, const coord_task_t *t)
 {
     size_t n = (size_t) j->ntasks;          /*  t included */
+    (void) t;                               /*  j->order[n - 1]; ntasks, an int, fits 32 bits */
     if (n * 4 > j->index_cap * 3) {
         size_t cap = j->index_cap ? j->index_cap * 2 : 16;
-        coord_task_t **index = xcalloc(cap, sizeof *index);
+        uint32_t *index = xcalloc(cap, sizeof *index);
         for (size_t k = 0; k + 1 < n; k++)
-            s_index_put(index, cap, j->order[k]);
+            s_index_put(j, index, cap, k);
         free(j->index);
         j->index = index;
         j->index_cap = cap;
     }
-    s_index_put(j->index, j->index_cap, t);
+    s_index_put(j, j->index, j->index_cap, n - 1);
 }
 
 coord_task_t *
@@ -319,6 +325,90 @@ s_share(coord_sched_t *self, coord_task_t *t)
     }
 }
 
+/*  Whether spec's fields outside coord_spec_t are an exec task's
+ *  defaults, which coord_task_spec gives back without a rest. */
+static bool
+s_rest_default(const sw_task_t *s)
+{
+    return !s->prompt && !s->dir && !s->output_schema && !s->after.n && !s->after.v
+        && !s->labels.n && !s->labels.k && !s->env.n && !s->env.k
+        && s->timeout_s == COORD_SPEC_TIMEOUT_S && s->idle_timeout_s == 0
+        && s->max_turns == 0 && s->max_budget_cents == 0 && !s->ws.repo && !s->ws.commit
+        && !s->ws.manifest && !s->ws.url && !s->outputs.n && !s->outputs.v
+        && !s->resources.n && !s->resources.v;
+}
+
+/*  Moves spec into c (spec is left empty). */
+static void
+s_spec_take(coord_spec_t *c, sw_task_t *spec)
+{
+    c->id = spec->id;
+    c->job = spec->job;
+    c->type = spec->type;
+    c->runner = spec->runner;
+    c->ns = spec->ns;
+    c->argv = spec->argv;
+    c->max_attempts = spec->max_attempts;
+    c->attempt = spec->attempt;
+    spec->id = spec->job = spec->type = spec->runner = spec->ns = NULL;
+    spec->argv.v = NULL;
+    spec->argv.n = 0;
+    if (s_rest_default(spec))
+        sw_task_release(spec);
+    else {
+        c->rest = xmalloc(sizeof *c->rest);
+        *c->rest = *spec;
+    }
+    sw_task_init(spec);
+}
+
+void
+coord_task_spec(const coord_task_t *t, sw_task_t *out)
+{
+    const coord_spec_t *c = &t->spec;
+    if (c->rest)
+        *out = *c->rest;
+    else {
+        sw_task_init(out);
+        out->timeout_s = COORD_SPEC_TIMEOUT_S;
+    }
+    out->id = c->id;
+    out->job = c->job;
+    out->type = c->type;
+    out->runner = c->runner;
+    out->ns = c->ns;
+    out->argv = c->argv;
+    out->max_attempts = c->max_attempts;
+    out->attempt = c->attempt;
+}
+
+static const sw_strv_t s_no_strv;
+static const sw_kv_t s_no_kv;
+
+const sw_strv_t *
+coord_task_after(const coord_task_t *t)
+{
+    return t->spec.rest ? &t->spec.rest->after : &s_no_strv;
+}
+
+const sw_strv_t *
+coord_task_resources(const coord_task_t *t)
+{
+    return t->spec.rest ? &t->spec.rest->resources : &s_no_strv;
+}
+
+const sw_kv_t *
+coord_task_labels(const coord_task_t *t)
+{
+    return t->spec.rest ? &t->spec.rest->labels : &s_no_kv;
+}
+
+const char *
+coord_task_prompt(const coord_task_t *t)
+{
+    return t->spec.rest ? t->spec.rest->prompt : NULL;
+}
+
 /*  A new task of job j in state st (spec is consumed). */
 coord_task_t *
 sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t st,
@@ -331,8 +421,7 @@ sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t
     for (size_t i = 0; i < argc; i++)
         argvn += strlen(spec->argv.v[i]) + 1;
     coord_task_t *t = xcalloc(1, sizeof *t + argvn + idn);
-    t->spec = *spec;
-    sw_task_init(spec);
+    s_spec_take(&t->spec, spec);
     char *p = (char *) (t + 1);         /*  at the struct's alignment: a pointer's */
     if (argc) {
         char **v = (char **) (void *) p;
@@ -462,8 +551,9 @@ void
 sched_link(coord_sched_t *self, coord_task_t *t, int64_t wall_ms)
 {
     coord_task_t *failed = NULL;
-    for (size_t i = 0; i < t->spec.after.n; i++) {
-        coord_task_t *dep = coord_job_task(t->job, t->spec.after.v[i]);
+    const sw_strv_t *after = coord_task_after(t);
+    for (size_t i = 0; i < after->n; i++) {
+        coord_task_t *dep = coord_job_task(t->job, after->v[i]);
         if (!dep || dep->state == SW_TS_SUCCEEDED)
             continue;
         if (SW_TS_FINAL(dep->state))

@@ -149,12 +149,31 @@ struct coord_job_t {
                                  *  finals[k]->final_seq == k + 1 */
     size_t     order_cap, finals_cap;
     /*  Its tasks by id (coord_job_task): open addressing, linear probing,
-     *  at most 3/4 full, keyed by each task's own spec.id. 8 bytes a slot,
-     *  not a zhashx item of 48 and a key copy per task (issue 20); nothing
-     *  is ever deleted, since tasks never leave a job. */
-    coord_task_t **index;       /*  [index_cap], NULL = empty (owns the array) */
+     *  at most 3/4 full, keyed by each task's own spec.id. 4 bytes a slot
+     *  (its place in order, + 1), not a zhashx item of 48 and a key copy
+     *  per task (issue 20); nothing is ever deleted, since tasks never
+     *  leave a job. */
+    uint32_t  *index;           /*  [index_cap] order index + 1, 0 = empty (owns) */
     size_t     index_cap;       /*  0 or a power of 2 */
 };
+
+/*  A task's spec as the scheduler holds it (issue 20): the fields every
+ *  task has and the scheduler reads, in the task; the others (prompt, dir,
+ *  after, labels, env, timeouts, output schema, claude's caps, workspace,
+ *  outputs, resources) in `rest`, allocated only when one of them differs
+ *  from an exec task's defaults (timeout_s 300, everything else empty or
+ *  0), so a plain `exec` task carries 80 bytes of spec, not sw_task_t's
+ *  256. rest's id, job, type, runner, ns and argv are unused (NULL, empty).
+ *  The whole spec, for the wire or Redis: coord_task_spec(). */
+typedef struct {
+    char      *id, *job, *type, *runner, *ns;
+    sw_strv_t  argv;
+    int64_t    max_attempts;
+    int64_t    attempt;         /*  the current attempt */
+    sw_task_t *rest;            /*  NULL: the rest at the defaults (owns) */
+} coord_spec_t;
+
+#define COORD_SPEC_TIMEOUT_S 300    /*  sw_task_validate's default timeout */
 
 /*  A task as the scheduler holds it (issue 20: its size is what a queued
  *  task costs; fields ordered so nothing pads, the cold ones allocated
@@ -163,7 +182,7 @@ struct coord_job_t {
  *  task's of its job when equal, spec.id and spec.argv into the task's own
  *  allocation (the bits of interned): never free or replace those six. */
 struct coord_task_t {
-    sw_task_t      spec;        /*  spec.attempt is the current attempt */
+    coord_spec_t   spec;        /*  spec.attempt is the current attempt */
     coord_job_t   *job;
     coord_agent_t *agent;       /*  while running */
     const char    *agent_id;    /*  last agent it ran on (interned: not owned) */
@@ -378,6 +397,19 @@ int coord_sched_limit_set(coord_sched_t *self, const char *name, long long n, sw
 int coord_limit_parse(const char *arg, char **name, long long *n, sw_err_t *err);
 /*  The limits in the order they were set; do not modify. */
 zlistx_t *coord_sched_limits(coord_sched_t *self);
+
+/*  --- a task's spec (coord_sched.c) ------------------------------------------ */
+
+/*  t's whole spec as a sw_task_t that borrows every string and vector
+ *  from t (never release it; valid while t is and unchanged), for
+ *  sw_task_pack and the stored JSON. */
+void coord_task_spec(const coord_task_t *t, sw_task_t *out);
+/*  Fields of rest, empty (never NULL) when t has none. */
+const sw_strv_t *coord_task_after(const coord_task_t *t);
+const sw_strv_t *coord_task_resources(const coord_task_t *t);
+const sw_kv_t *coord_task_labels(const coord_task_t *t);
+/*  NULL when it has none (exec) */
+const char *coord_task_prompt(const coord_task_t *t);
 
 /*  --- budgets (coord_budget.c) -------------------------------------------- */
 

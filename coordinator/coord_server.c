@@ -138,7 +138,9 @@ s_send_outbox(coord_server_t *self)
             continue;
         }
         msgpack_sbuffer_clear(&sb);
-        sw_task_pack(&pk, &t->spec);
+        sw_task_t spec;
+        coord_task_spec(t, &spec);      /*  borrowed: not released */
+        sw_task_pack(&pk, &spec);
         if (sw_msg_send(self->agents, t->agent->routing, SW_TASK, sb.data, sb.size) < 0)
             log_warn("cannot send TASK %s to agent %s", t->spec.id, t->agent->id);
     }

@@ -221,7 +221,9 @@ coord_store_task(coord_store_t *self, coord_task_t *t)
     char *spec = NULL, *field = NULL, *usage = NULL;
     bool is_new = t->is_new;
     if (is_new) {
-        spec = s_spec_json(&t->spec);
+        sw_task_t whole;
+        coord_task_spec(t, &whole);     /*  borrowed: not released */
+        spec = s_spec_json(&whole);
         snprintf(sub, sizeof sub, "%lld", (long long) t->submitted_ms);
         S_FIELD("spec", spec);
         S_FIELD("type", t->spec.type);
@@ -470,13 +472,23 @@ coord_store_flush(coord_store_t *self)
         self->failing = false;
         rewritten = s_resync(self);
     }
+    /*  The coordination records that are due, after the state they show,
+     *  before any reply of this turn (a `swarm wait` that returned reads
+     *  the final counts). Once the memory's script is loaded on this
+     *  connection they go on the same pipeline, after the turn's writes:
+     *  Redis runs a pipeline in order, so a record still never shows a
+     *  state Redis does not hold, and the turn pays one round trip, not
+     *  two (a roundtrip's SUBMIT and DONE each made a record due). The
+     *  first record of a connection loads the script with a command of
+     *  its own, which would read the pipeline's replies: that one waits
+     *  for an empty pipeline, after the flush, as before. */
+    bool early = !outage && sw_memory_store_ready(self->redis)
+              && (size_t) sw_redis_pending(self->redis) == self->nowners;   /*  every write owned */
+    if (early && coord_records_pending(self->records))
+        coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self);
     if (coord_store_sync(self) < 0)
         return -1;
-    /*  The coordination records that are due, after the state they show
-     *  (and on an empty pipeline: the first one loads the memory's script
-     *  with a command of its own). Before any reply of this turn: a `swarm
-     *  wait` that returned reads the final counts. */
-    if (coord_records_pending(self->records)
+    if (!early && coord_records_pending(self->records)
         && coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self) > 0
         && coord_store_sync(self) < 0)
         return -1;
