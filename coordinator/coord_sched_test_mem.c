@@ -69,6 +69,16 @@ s_per_task(int n, bool verbose)
         printf("  %d queued tasks: %zu bytes of heap, %.1f per task (coord_task_t %zu)\n", n,
                after - before, per, sizeof(coord_task_t));
     bool queued = coord_sched_queued(s) == (size_t) n + 1;
+    /*  every id resolves to its own task through the 4-byte index, past
+     *  2^16 tasks in one job (hostile review: no narrowing to 16 bits) */
+    bool found = true;
+    for (int i = 0; i <= n; i += 1 + (i > 65000 ? 0 : 7)) {
+        char id[16];
+        snprintf(id, sizeof id, "t%06d", i);
+        const coord_task_t *f = coord_sched_task(s, "bench-job", id);
+        found = found && f && strcmp(f->spec.id, id) == 0;
+    }
+    CHECK(found && !coord_sched_task(s, "bench-job", "t999999"));
     /*  what lives in the task's own allocation or is shared reads back */
     coord_task_t *t = coord_sched_task(s, "bench-job", "t000050");
     CHECK(t && strcmp(t->spec.id, "t000050") == 0 && t->spec.job == t->job->id);
