@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Issue 20 (roundtrip), hostile review: the coordination record rides the
+# same pipeline as the turn's state writes. A write Redis refuses in that
+# pipeline (a task key of the wrong type, set by hand) must fail that task
+# with a clear reason and nothing else: the record after it is written,
+# shows the failure, and the next task of the job runs and is counted.
+# Then SCRIPT FLUSH and a refused write in one turn.
+. "$(dirname "$0")/lib.sh"
+use_redis 81
+start_coordinator --coordination-ttl 86400
+start_agent a1 --slots 2 --allow-exec
+wait_agents 1
+job=rf-rec
+expect 0 "$SWARM" init "$job"
+record() {
+    "$SWARM" --json memory get --namespace coordination "$job" >"$T/rec.json" 2>"$T/rec.err" \
+        || fail "no record: $(cat "$T/rec.err")"
+    json_get "$T/rec.json" "(json.loads(d['value'])['counts']['succeeded'], json.loads(d['value'])['counts']['failed'], json.loads(d['value'])['counts']['total'])"
+}
+expect 0 "$SWARM" spawn --id good1 -- true
+expect 0 "$SWARM" wait --timeout 60 good1
+[ "$(record)" = "(1, 0, 1)" ] || fail "after good1: $(cat "$T/rec.json")"
+
+redis-cli -u "$SWARM_REDIS" SET "$(rkey task "$job" bad)" not-a-hash >/dev/null
+"$SWARM" spawn --id bad -- true >"$T/bad.out" 2>&1
+rc=$?
+[ "$rc" -ne 0 ] || fail "a refused task was accepted: $(cat "$T/bad.out")"
+contains "$T/bad.out" "WRONGTYPE"
+expect 0 "$SWARM" spawn --id good2 -- true
+"$SWARM" wait --timeout 60 >/dev/null 2>&1
+r=$(record)
+[ "$r" = "(2, 1, 3)" ] || [ "$r" = "(2, 0, 2)" ] || fail "after the refusal: $r $(cat "$T/rec.json")"
+ok "a refused write in the record's pipeline: the task ends with the reason, the record follows ($r)"
+
+redis-cli -u "$SWARM_REDIS" SCRIPT FLUSH >/dev/null
+redis-cli -u "$SWARM_REDIS" SET "$(rkey task "$job" bad2)" not-a-hash >/dev/null
+"$SWARM" spawn --id bad2 -- true >"$T/bad2.out" 2>&1 && fail "bad2 accepted"
+expect 0 "$SWARM" spawn --id good3 -- true
+"$SWARM" wait --timeout 60 >/dev/null 2>&1
+r2=$(record)
+case "$r2" in "(3, 2, 5)"|"(3, 0, 3)"|"(3, 1, 4)") ;; *) fail "after flush + refusal: $r2 (was $r)";; esac
+grep -q "cannot write the coordination record" "$T/coordinator.log" \
+    && fail "record not written: $(grep 'coordination record' "$T/coordinator.log")"
+ok "SCRIPT FLUSH and a refused write in one turn: record still written ($r2)"
