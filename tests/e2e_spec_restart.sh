@@ -24,9 +24,12 @@ expect 0 "$SWARM" spawn --id dep --after plain,envdir -- sh -c 'echo dep-out'
 expect 0 "$SWARM" spawn --id res --resource lic -- sh -c 'echo res-out'
 expect 0 "$SWARM" spawn --id retry --max-attempts 2 --timeout 1 -- sleep 30
 expect 0 "$SWARM" spawn --id codex1 --label zone=x 'hello FAKE:exit=0'
+# a claude task with its caps, on a label no agent has: cancelled later
+expect 0 "$SWARM" spawn --id cl --runner claude --max-turns 7 --max-budget-usd 1.25 \
+    --label zone=nowhere --env K=v --idle-timeout 9 'a prompt é ✓'
 # specs_of FILE: every task's stored spec
 specs_of() {
-    for id in plain envdir t300 short idle lab dep res retry codex1; do
+    for id in plain envdir t300 short idle lab dep res retry codex1 cl; do
         printf '%s ' "$id"
         redis-cli -u "$SWARM_REDIS" --raw HGET "$(rkey task specs "$id")" spec
     done >"$1"
@@ -44,6 +47,8 @@ PIDS+=("$COORD_PID")
 for _ in $(seq 200); do "$SWARM" --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
 [ "$(task_field lab status)" = queued ] || fail "lab after restart: $(task_field lab status)"
 
+expect 0 "$SWARM" cancel cl
+[ "$(task_field cl status)" = cancelled ] || fail "cl: $(task_field cl status)"
 start_agent a1 --slots 4 --allow-exec --label zone=x
 wait_agents 1
 "$SWARM" wait --timeout 60 >/dev/null 2>&1
@@ -68,6 +73,7 @@ expect 0 "$SWARM" spawn --id after-outage -- true
 expect 0 "$SWARM" wait --timeout 60 after-outage
 grep -q "is back: job state written again" "$T/coordinator.log" || fail "no resync: $(tail -5 "$T/coordinator.log")"
 specs_of "$T/spec-after"
-grep -q 'bar baz' "$T/spec-before" && grep -q '"timeout_s":300' "$T/spec-before" || fail "stored spec: $(cat "$T/spec-before")"
+grep -q 'bar baz' "$T/spec-before" && grep -q '"timeout_s":300' "$T/spec-before" \
+    && grep -q '"max_turns":7' "$T/spec-before" && grep -q '"max_budget_cents":125' "$T/spec-before" || fail "stored spec: $(cat "$T/spec-before")"
 cmp -s "$T/spec-before" "$T/spec-after" || fail "stored spec changed: $(cat "$T/spec-before") -> $(cat "$T/spec-after")"
 ok "every field survives a SIGKILL and a restart and reaches the child"
