@@ -5,6 +5,9 @@
 # with a clear reason and nothing else: the record after it is written,
 # shows the failure, and the next task of the job runs and is counted.
 # Then SCRIPT FLUSH and a refused write in one turn.
+# Then a coordinator SIGKILLed the moment it logs a DONE (before or after
+# that turn's pipeline reached Redis): after the restart the task is
+# succeeded once and the record shows it.
 . "$(dirname "$0")/lib.sh"
 use_redis 81
 start_coordinator --coordination-ttl 86400
@@ -42,3 +45,29 @@ case "$r2" in "(3, 2, 5)"|"(3, 0, 3)"|"(3, 1, 4)") ;; *) fail "after flush + ref
 grep -q "cannot write the coordination record" "$T/coordinator.log" \
     && fail "record not written: $(grep 'coordination record' "$T/coordinator.log")"
 ok "SCRIPT FLUSH and a refused write in one turn: record still written ($r2)"
+
+restart_coordinator() {
+    kill -9 "$COORD_PID"
+    wait "$COORD_PID" 2>/dev/null
+    "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
+        --heartbeat-ms 200 --coordination-ttl 86400 >>"$T/coordinator.log" 2>&1 &
+    COORD_PID=$!
+    PIDS+=("$COORD_PID")
+}
+read -r s0 f0 n0 < <(record | tr -d '(),')
+for i in 1 2 3; do
+    expect 0 "$SWARM" spawn --id "k$i" -- sh -c 'sleep 0.3'
+    for _ in $(seq 1000); do
+        grep -q "task $job/k$i succeeded" "$T/coordinator.log" && break
+        sleep 0.01
+    done
+    restart_coordinator
+    expect 0 "$SWARM" --timeout 60 wait --timeout 60 "k$i"
+    [ "$(task_field "k$i" status)" = succeeded ] || fail "k$i: $(task_field "k$i" status)"
+    [ "$(task_field "k$i" attempt)" = 1 ] || fail "k$i ran $(task_field "k$i" attempt) times"
+    want="($((s0 + i)), $f0, $((n0 + i)))"
+    ok=0
+    for _ in $(seq 200); do [ "$(record)" = "$want" ] && { ok=1; break; }; sleep 0.05; done
+    [ $ok = 1 ] || fail "after SIGKILL at k$i's DONE: record $(record), wanted $want"
+done
+ok "SIGKILL at a DONE: the task succeeded once, the record follows"
