@@ -71,3 +71,32 @@ for i in 1 2 3; do
     [ $ok = 1 ] || fail "after SIGKILL at k$i's DONE: record $(record), wanted $want"
 done
 ok "SIGKILL at a DONE: the task succeeded once, the record follows"
+
+# A Redis out of memory (maxmemory, noeviction) that also forgot the
+# script: the turn's writes are refused, the user is told, and the
+# coordinator recovers once memory is back.
+redis-cli -u "$SWARM_REDIS" SCRIPT FLUSH >/dev/null
+redis-cli -u "$SWARM_REDIS" CONFIG SET maxmemory-policy noeviction >/dev/null
+redis-cli -u "$SWARM_REDIS" CONFIG SET maxmemory 1 >/dev/null
+"$SWARM" spawn --id oom -- true >"$T/oom.out" 2>&1
+rc=$?
+redis-cli -u "$SWARM_REDIS" CONFIG SET maxmemory 0 >/dev/null
+[ "$rc" -ne 0 ] || fail "a task Redis could not store was accepted: $(cat "$T/oom.out")"
+contains "$T/oom.out" "OOM"
+grep "refused the write" "$T/coordinator.log" | grep -q NOSCRIPT \
+    && fail "a refusal reported as NOSCRIPT: $(grep 'refused the write' "$T/coordinator.log" | grep NOSCRIPT)"
+expect 0 "$SWARM" spawn --id after-oom -- true
+expect 0 "$SWARM" wait --timeout 60 after-oom
+ok "out of memory in the record's pipeline: refused with the reason, then back"
+
+# The record's own key of the wrong type, after SCRIPT FLUSH: the retry
+# with the script's text is refused; the log names that refusal, not the
+# NOSCRIPT that came before it.
+expect 0 "$SWARM" init rf-two
+redis-cli -u "$SWARM_REDIS" SET "$(rkey mem coordination rf-two)" not-a-hash >/dev/null
+redis-cli -u "$SWARM_REDIS" SCRIPT FLUSH >/dev/null
+expect 0 "$SWARM" spawn --id w1 -- true
+expect 0 "$SWARM" wait --timeout 60 w1
+grep "refused the write" "$T/coordinator.log" | grep -q NOSCRIPT \
+    && fail "a refusal reported as NOSCRIPT: $(grep 'refused the write' "$T/coordinator.log" | grep NOSCRIPT)"
+ok "a refused retry after NOSCRIPT is reported with its own reason"
