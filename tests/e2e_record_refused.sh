@@ -99,4 +99,6 @@ expect 0 "$SWARM" spawn --id w1 -- true
 expect 0 "$SWARM" wait --timeout 60 w1
 grep "refused the write" "$T/coordinator.log" | grep -q NOSCRIPT \
     && fail "a refusal reported as NOSCRIPT: $(grep 'refused the write' "$T/coordinator.log" | grep NOSCRIPT)"
+grep "refused the write of .*entry:rf-two" "$T/coordinator.log" | grep -q WRONGTYPE \
+    || fail "the record's refusal not logged with WRONGTYPE: $(grep 'rf-two' "$T/coordinator.log")"
 ok "a refused retry after NOSCRIPT is reported with its own reason"
