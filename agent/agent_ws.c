@@ -36,6 +36,11 @@ struct agent_ws_t {
     /*  worktrees captures moved aside: waiting for the remover, and the
      *  ones it is removing (its request and answer) */
     sw_strv_t trash, removing;
+    /*  ... and the ones the remover could not remove (a file made
+     *  immutable): they still count against AGENT_WS_TRASH_MAX, so an
+     *  unremovable tree per task cannot fill the disk; the next start's
+     *  removal of ROOT tries them again */
+    sw_strv_t stuck;
     char     *trash_req, *trash_ans;
     unsigned  trash_seq;
 };
@@ -129,6 +134,7 @@ agent_ws_destroy(agent_ws_t **self_p)
     free(self->slots);
     sw_strv_release(&self->trash);
     sw_strv_release(&self->removing);
+    sw_strv_release(&self->stuck);
     free(self->trash_req);
     free(self->trash_ans);
     free(self->helper);
@@ -520,7 +526,7 @@ agent_ws_captured(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
 size_t
 agent_ws_trash_count(const agent_ws_t *self)
 {
-    return self->trash.n + self->removing.n;
+    return self->trash.n + self->removing.n + self->stuck.n;
 }
 
 int
@@ -587,6 +593,10 @@ agent_ws_trash_done(agent_ws_t *self, const agent_child_t *c)
         unlink(self->trash_ans);
     if (self->trash_req)
         unlink(self->trash_req);
+    struct stat sb;
+    for (size_t i = 0; i < self->removing.n; i++)
+        if (lstat(self->removing.v[i], &sb) == 0 || errno != ENOENT)
+            sw_strv_push(&self->stuck, self->removing.v[i]);
     sw_strv_release(&self->removing);
 }
 

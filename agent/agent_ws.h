@@ -148,7 +148,8 @@ void agent_ws_result(const agent_wsrun_t *r, json_t *result);
  *  remove stays in ROOT, which the next agent's start removes. */
 int agent_ws_trash_spawn(agent_ws_t *self, agent_ws_spawn_t *s, sw_err_t *err);
 void agent_ws_trash_done(agent_ws_t *self, const agent_child_t *c);
-/*  Worktrees moved aside and not removed yet (waiting or being removed). */
+/*  Worktrees moved aside and not removed yet (waiting, being removed, or
+ *  the remover could not remove them: these count until the next start). */
 size_t agent_ws_trash_count(const agent_ws_t *self);
 
 int agent_ws_test(bool verbose);
