@@ -11,17 +11,7 @@
 #   - a task with output keeps its end entry after its lines, on the live
 #     connection (order within the stream).
 . "$(dirname "$0")/lib.sh"
-REDIS_PORT=$(free_port)
-mkdir -p "$T/redis"
-redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$T/redis" --save '' \
-    --appendonly no --databases 64 >>"$T/redis.log" 2>&1 &
-PIDS+=("$!")
-for _ in $(seq 100); do
-    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-    sleep 0.05
-done
-redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || fail "redis-server did not come up"
-export SWARM_REDIS="redis://127.0.0.1:$REDIS_PORT/50"
+private_redis 50
 start_coordinator
 start_agent a1 --slots 4 --allow-exec
 wait_agents 1

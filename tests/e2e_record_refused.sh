@@ -9,7 +9,7 @@
 # that turn's pipeline reached Redis): after the restart the task is
 # succeeded once and the record shows it.
 . "$(dirname "$0")/lib.sh"
-use_redis 81
+private_redis 81     # SCRIPT FLUSH, maxmemory: server-wide
 start_coordinator --coordination-ttl 86400
 start_agent a1 --slots 2 --allow-exec
 wait_agents 1

@@ -8,7 +8,7 @@
 # FLUSH, the coordinator's "loaded" mark now stale) still gets the record
 # in the same flush (the pipeline runs the script again with its text).
 . "$(dirname "$0")/lib.sh"
-use_redis 58
+private_redis 58     # SCRIPT FLUSH: server-wide
 start_coordinator --coordination-ttl 86400
 start_agent a1 --slots 2 --allow-exec
 wait_agents 1

@@ -8,7 +8,7 @@
 # ordering, max attempts retrying (an exit code is final, a timeout is retried), an explicit --timeout 300 (the default,
 # so no rest) and a timeout-only task (a rest of one field).
 . "$(dirname "$0")/lib.sh"
-use_redis 80
+private_redis 80     # CLIENT KILL TYPE normal: server-wide
 export PATH="$SWARM_BUILD:$PATH"
 start_coordinator --limit lic=1
 expect 0 "$SWARM" init specs

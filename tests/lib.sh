@@ -84,6 +84,25 @@ use_redis() {
     redis-cli -p "$REDIS_PORT" -n "$db" FLUSHDB >/dev/null || fail "redis fixture not reachable"
 }
 
+# Starts a redis-server of this test's own and uses its database DB: for a
+# test that changes what is server-wide (CONFIG SET maxmemory, SCRIPT
+# FLUSH, MONITOR counts), which would reach every test sharing the
+# fixture's server under ctest -j.
+private_redis() {
+    local db=${1:?db number}
+    REDIS_PORT=$(free_port)
+    mkdir -p "$T/redis"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$T/redis" --save '' \
+        --appendonly no --databases 128 >>"$T/redis.log" 2>&1 &
+    PIDS+=("$!")
+    for _ in $(seq 100); do
+        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || fail "redis-server did not come up"
+    export SWARM_REDIS="redis://127.0.0.1:$REDIS_PORT/$db"
+}
+
 # start_coordinator [ARGS...]: on free ports; sets SWARM_COORDINATOR, COORD_LISTEN
 start_coordinator() {
     COORD_LISTEN="tcp://127.0.0.1:$(free_port)"
