@@ -11,20 +11,7 @@ start_agent a1 --slots 1 --allow-exec --idle-worktrees 0
 wait_agents 1
 ROOT="$T/work-a1/swarm-worktrees/a1"
 
-U="$T/user"
-git init -q -b main "$U"
-cd "$U" || fail "cd"
-printf 'base\n' >README
-printf 'junk/\n' >.gitignore
-git add -A && git -c user.name=u -c user.email=u@e commit -qm base
-expect 0 "$SWARM" init trash --workspace .
-
-trash() { ls -A "$ROOT" 2>/dev/null | grep '^\.trash-' || true; }
-# until no worktree is left moved aside (bounded)
-no_trash() {
-    for _ in $(seq 400); do [ -z "$(trash)" ] && return 0; sleep 0.05; done
-    fail "worktrees moved aside were not removed: $(trash)"
-}
+trash_repo trash
 
 # 40,000 ignored files: no part of the change, but seconds to remove
 expect 0 "$SWARM" spawn --id t1 -- sh -c 'echo one >>README && mkdir junk && cd junk && seq 25000 | xargs touch'

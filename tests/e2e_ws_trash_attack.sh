@@ -18,19 +18,7 @@ mkdir -p "$OUT/sub"
 echo keep >"$OUT/file"
 echo keep >"$OUT/sub/deep"
 
-U="$T/user"
-git init -q -b main "$U"
-cd "$U" || fail "cd"
-printf 'base\n' >README
-printf 'junk/\n' >.gitignore
-git add -A && git -c user.name=u -c user.email=u@e commit -qm base
-expect 0 "$SWARM" init trash --workspace .
-
-trash() { ls -A "$ROOT" 2>/dev/null | grep '^\.trash-' || true; }
-no_trash() {
-    for _ in $(seq 400); do [ -z "$(trash)" ] && return 0; sleep 0.05; done
-    fail "worktrees moved aside were not removed: $(trash)"
-}
+trash_repo trash
 
 expect 0 "$SWARM" spawn --id s1 -- sh -c "echo one >>README && mkdir -p junk/a/b && ln -s '$OUT' junk/dirlink && ln -s '$OUT/file' junk/filelink && ln -s '$OUT' junk/a/b/up && seq 3000 | (cd junk/a && xargs touch) && chmod 000 junk/a/b && chmod 500 junk/a"
 expect 0 "$SWARM" wait --timeout 120 s1

@@ -16,15 +16,8 @@ start_agent a1 --slots 1 --allow-exec --idle-worktrees 0
 wait_agents 1
 ROOT="$T/work-a1/swarm-worktrees/a1"
 
-U="$T/user"
-git init -q -b main "$U"
-cd "$U" || fail "cd"
-printf 'base\n' >README
-printf 'junk/\n' >.gitignore
-git add -A && git -c user.name=u -c user.email=u@e commit -qm base
-expect 0 "$SWARM" init stuck --workspace .
+trash_repo stuck
 
-trash() { ls -A "$ROOT" 2>/dev/null | grep '^\.trash-' || true; }
 for i in 1 2 3 4 5 6 7 8; do
     "$SWARM" spawn --id "s$i" -- sh -c "echo $i >>README && mkdir -p junk && echo x >junk/f && chattr +i junk/f" >/dev/null \
         || fail "spawn s$i"

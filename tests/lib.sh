@@ -185,3 +185,23 @@ wait_http() {
     done
     fail "nothing answers at $1"
 }
+
+# --- e2e.ws_trash*: worktrees moved aside for removal (issue 16) ---------------
+# trash_repo JOB: a user repository in $T/user (README, junk/ ignored), the
+# current directory from then on, and job JOB with it as its workspace.
+trash_repo() {
+    U="$T/user"
+    git init -q -b main "$U"
+    cd "$U" || fail "cd"
+    printf 'base\n' >README
+    printf 'junk/\n' >.gitignore
+    git add -A && git -c user.name=u -c user.email=u@e commit -qm base
+    expect 0 "$SWARM" init "$1" --workspace .
+}
+# the worktrees moved aside under $ROOT, a line each
+trash() { ls -A "$ROOT" 2>/dev/null | grep '^\.trash-' || true; }
+# until no worktree is left moved aside (bounded)
+no_trash() {
+    for _ in $(seq 400); do [ -z "$(trash)" ] && return 0; sleep 0.05; done
+    fail "worktrees moved aside were not removed: $(trash)"
+}
