@@ -318,6 +318,20 @@ s_ready(sw_redis_t *self, sw_err_t *err)
     return s_connect(self, err);
 }
 
+/*  One command on a ready connection: its reply, an error reply too;
+ *  NULL when the connection was lost (err says why; dropped). */
+static redisReply *
+s_command(sw_redis_t *self, int argc, const char **argv, const size_t *lens, sw_err_t *err)
+{
+    redisReply *r = redisCommandArgv(self->ctx, argc, argv, lens);
+    if (!r) {
+        char why[64];
+        sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr, s_why(self, why, sizeof why));
+        s_drop(self);
+    }
+    return r;
+}
+
 redisReply *
 sw_redis_cmd(sw_redis_t *self, int argc, const char **argv, const size_t *lens, sw_err_t *err)
 {
@@ -325,12 +339,9 @@ sw_redis_cmd(sw_redis_t *self, int argc, const char **argv, const size_t *lens, 
         return NULL;
     if (s_ready(self, err) < 0)
         return NULL;
-    redisReply *r = redisCommandArgv(self->ctx, argc, argv, lens);
+    redisReply *r = s_command(self, argc, argv, lens, err);
     if (!r) {
-        char why[64];
-        sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr, s_why(self, why, sizeof why));
         s_count(SW_EUNREACH);
-        s_drop(self);
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -464,6 +475,19 @@ s_queued_eval(sw_redis_t *self, int pos)
 
 static void s_script_forget(sw_redis_t *self, const char *script);
 
+/*  A pipeline's error reply r, into err: -1. "Not now" (LOADING ...) is
+ *  an outage for the whole batch, and stays the verdict whatever else
+ *  fails after it. */
+static int
+s_refused(sw_redis_t *self, const redisReply *r, sw_err_t *err)
+{
+    bool transient = sw_redis_reply_class(r) == SW_REPLY_TRANSIENT;
+    if (transient || !err || err->code != SW_EUNREACH)
+        sw_err_set(err, transient ? SW_EUNREACH : SW_EFAIL, "redis at %s: %s", self->addr,
+                   r->str);
+    return -1;
+}
+
 int
 sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *, int, redisReply *), void *arg,
                     sw_err_t *err)
@@ -495,15 +519,8 @@ sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *, int, redisReply *), voi
             noscript[i] = r;
             continue;
         }
-        if (r->type == REDIS_REPLY_ERROR && !lost) {
-            /*  "not now" (LOADING ...) is an outage for the whole batch,
-             *  and stays the verdict whatever else fails after it */
-            bool transient = sw_redis_reply_class(r) == SW_REPLY_TRANSIENT;
-            if (transient || !err || err->code != SW_EUNREACH)
-                rc = sw_err_set(err, transient ? SW_EUNREACH : SW_EFAIL, "redis at %s: %s",
-                                self->addr, r->str);
-            rc = -1;
-        }
+        if (r->type == REDIS_REPLY_ERROR && !lost)
+            rc = s_refused(self, r, err);
         if (fn)
             fn(arg, i, r);
         freeReplyObject(r);
@@ -520,27 +537,15 @@ sw_redis_flush_each(sw_redis_t *self, void (*fn)(void *, int, redisReply *), voi
          *  refused on the retry is reported with its reason, not as the
          *  NOSCRIPT that asked for the retry (hostile review, issue 20). */
         redisReply *r2 = NULL;
-        if (!lost && s_ready(self, &e2) == 0) {
-            r2 = redisCommandArgv(self->ctx, q->argc, (const char **) q->argv, q->lens);
-            if (!r2) {
-                char why[64];
-                sw_err_set(&e2, SW_EUNREACH, "redis at %s: %s", self->addr,
-                           s_why(self, why, sizeof why));
-                s_drop(self);
-            }
-        }
+        if (!lost && s_ready(self, &e2) == 0)
+            r2 = s_command(self, q->argc, (const char **) q->argv, q->lens, &e2);
         if (!r2 && !lost && e2.code == SW_EUNREACH)
             lost = true;
         if (!r2 && rc == 0)
             rc = sw_err_set(err, e2.code ? e2.code : SW_EUNREACH, "%s",
                             e2.code ? e2.msg : "redis: not connected");
-        if (r2 && r2->type == REDIS_REPLY_ERROR) {
-            bool transient = sw_redis_reply_class(r2) == SW_REPLY_TRANSIENT;
-            if (transient || !err || err->code != SW_EUNREACH)
-                sw_err_set(err, transient ? SW_EUNREACH : SW_EFAIL, "redis at %s: %s",
-                           self->addr, r2->str);
-            rc = -1;
-        }
+        if (r2 && r2->type == REDIS_REPLY_ERROR)
+            rc = s_refused(self, r2, err);
         if (fn)
             fn(arg, i, r2 ? r2 : noscript[i]);
         if (r2)
