@@ -208,6 +208,23 @@ s_idle(const agent_ws_t *self)
 static void s_spawn(agent_ws_t *self, const char *reqfile, const char *token,
                     agent_ws_spawn_t *s);
 
+/*  Writes a helper's request to path, a file that must not exist yet
+ *  (O_EXCL, no link followed): its only reader is the helper we start. */
+static int
+s_write_request(const char *path, const json_t *req, sw_err_t *err)
+{
+    char *text = json_dumps(req, JSON_COMPACT);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t) strlen(text);
+    if (fd >= 0 && close(fd) < 0)
+        ok = false;
+    free(text);
+    if (!ok)
+        return sw_err_set(err, SW_EFAIL, "cannot write the workspace request %s: %s", path,
+                          strerror(errno));
+    return 0;
+}
+
 /*  Writes the request of a stage and fills the helper's start. */
 static int
 s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *stage,
@@ -240,15 +257,8 @@ s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *st
     json_object_set_new(req, "ttl_s", json_integer(c->ttl_s));
     if (c->password_file)
         json_object_set_new(req, "password_file", json_string(c->password_file));
-    char *text = json_dumps(req, JSON_COMPACT);
-    int fd = open(r->req, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t) strlen(text);
-    if (fd >= 0 && close(fd) < 0)
-        ok = false;
-    free(text);
-    if (!ok)
-        return sw_err_set(err, SW_EFAIL, "cannot write the workspace request %s: %s", r->req,
-                          strerror(errno));
+    if (s_write_request(r->req, req, err) < 0)
+        return -1;
     /*  The helper: our own binary, an environment of its own (the Redis
      *  URL there, never in argv), in the state directory. */
     s_spawn(self, r->req, r->token, s);
@@ -545,16 +555,10 @@ agent_ws_trash_spawn(agent_ws_t *self, agent_ws_spawn_t *s, sw_err_t *err)
     unlink(self->trash_ans);
     json_t *req = json_pack("{s:s, s:s, s:o}", "op", "remove", "answer", self->trash_ans,
                             "paths", paths);
-    char *text = json_dumps(req, JSON_COMPACT);
+    int rc = s_write_request(self->trash_req, req, err);
     json_decref(req);
-    int fd = open(self->trash_req, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t) strlen(text);
-    if (fd >= 0 && close(fd) < 0)
-        ok = false;
-    free(text);
-    if (!ok)
-        return sw_err_set(err, SW_EFAIL, "cannot write the workspace request %s: %s",
-                          self->trash_req, strerror(errno));
+    if (rc < 0)
+        return -1;
     char *token = xasprintf("%d:workspace-trash", (int) getpid());
     s_spawn(self, self->trash_req, token, s);
     free(token);
