@@ -211,13 +211,12 @@ s_index_put(const coord_job_t *j, uint32_t *index, size_t cap, size_t k)
     index[i] = (uint32_t) k + 1;
 }
 
-/*  t (already last in j->order) goes into j's index, which doubles when
- *  it would be over 3/4 full. */
+/*  The task last in j->order goes into j's index, which doubles when it
+ *  would be over 3/4 full. */
 static void
-s_index_add(coord_job_t *j, const coord_task_t *t)
+s_index_add(coord_job_t *j)
 {
-    size_t n = (size_t) j->ntasks;          /*  t included */
-    (void) t;                               /*  j->order[n - 1]; ntasks, an int, fits 32 bits */
+    size_t n = (size_t) j->ntasks;          /*  that task included; an int, fits 32 bits */
     if (n * 4 > j->index_cap * 3) {
         size_t cap = j->index_cap ? j->index_cap * 2 : 16;
         uint32_t *index = xcalloc(cap, sizeof *index);
@@ -449,7 +448,7 @@ sched_task_add(coord_sched_t *self, coord_job_t *j, sw_task_t *spec, sw_tstate_t
     s_reserve(&j->order, &j->order_cap, (size_t) j->ntasks);
     j->order[j->ntasks++] = t;
     j->rev++;
-    s_index_add(j, t);
+    s_index_add(j);
     sched_res_resolve(self, t);
     if (st != SW_TS_WAITING)
         sched_set_state(t, st);
