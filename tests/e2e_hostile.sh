@@ -128,8 +128,12 @@ ok "claude gets a prompt that is not UTF-8 byte for byte"
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     mkdir -p "$T/nb/work" "$T/private" && chown -R nobody "$T/nb" && chmod 0700 "$T/private"
     chmod 0711 "$T"
+    # the agent as nobody, from a copy nobody can reach: the checkout may
+    # sit under a directory only root may enter (mktemp -d makes 0700)
+    mkdir -p "$T/bin" && cp "$SWARM_BUILD/swarm-agent" "$SWARM_BUILD/swarm-agent-workspace" "$T/bin/" \
+        && chmod 0755 "$T/bin" || fail "cannot copy the agent for nobody"
     setpriv --reuid nobody --regid nogroup --clear-groups env HOME="$T/nb" \
-        "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id nb --workdir "$T/nb/work" \
+        "$T/bin/swarm-agent" -f --coordinator "$COORD_LISTEN" --id nb --workdir "$T/nb/work" \
         --state-dir "$T/nb/state" --allow-exec --label pool=nb >>"$T/agent-nb.log" 2>&1 &
     PIDS+=("$!")
     wait_agents 2
