@@ -262,7 +262,14 @@ agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, sw_err_t *
     free(swarm);
     bool gc = rc == 0 && s_gc_due(h->mirror);
     if (gc) {
+        /*  No bitmap: nothing fetches or clones from a mirror, and with
+         *  one git 2.39's pack-objects finds no thin bases (sw_ws.c,
+         *  s_put_env); git gc --auto writes one in a bare repository. */
+        static const char *const env[] = { "GIT_CONFIG_COUNT=1",
+                                           "GIT_CONFIG_KEY_0=repack.writeBitmaps",
+                                           "GIT_CONFIG_VALUE_0=false", NULL };
         sw_git_opts_t go = sw_ws_opts(&h->r);
+        go.env = env;
         const char *args[] = { "gc", "--auto", "--quiet", NULL };
         sw_err_t ignored = { 0 };
         sw_git_run(&go, args, NULL, &ignored);
@@ -549,6 +556,35 @@ agent_wshelper_test(bool verbose)
     CHECK(stat(busy_git, &sb) == 0);
     free(busy_git);
     CHECK(agent_wsh_capture_test(dir) == 0);
+    /*  the mirror's gc (51 packs: due) repacks them into one, with no
+     *  bitmap: nothing here serves a clone, and a bitmap cost every thin
+     *  pack its deltas (sw_ws.c, s_put_env) */
+    free(cmd);
+    cmd = xasprintf("cd '%s' && git init -q --bare gc.git && cd gc.git && "
+                    "git config gc.autoDetach false && for i in $(seq 51); do echo $i | "
+                    "git hash-object -w --stdin | git pack-objects -q objects/pack/pack >/dev/null; "
+                    "done && git -c user.name=t -c user.email=t@t commit-tree -m c "
+                    "$(git mktree </dev/null) >../gc.oid && test $(ls objects/pack/*.pack | "
+                    "wc -l) = 51", dir);
+    CHECK(system(cmd) == 0);
+    char oid[41] = "", *oid_file = xasprintf("%s/gc.oid", dir);
+    FILE *fp = fopen(oid_file, "r");
+    CHECK(fp && fread(oid, 1, 40, fp) == 40);
+    fclose(fp);
+    free(oid_file);
+    agent_wsh_t h = { .mirrors = dir, .repo = "gc", .git_timeout_ms = 60000 };
+    h.mirror = xasprintf("%s/gc.git", dir);
+    h.r = (sw_ws_repo_t) { .git_dir = h.mirror, .timeout_ms = 60000 };
+    sw_strv_t pins = { 0 };
+    sw_strv_push(&pins, oid);
+    sw_err_t err = { 0 };
+    CHECK(agent_wsh_pin(&h, &pins, false, &err) == 0);
+    sw_strv_release(&pins);
+    free(cmd);
+    cmd = xasprintf("cd '%s/gc.git/objects/pack' && test $(ls *.pack | wc -l) -lt 51 && "
+                    "! ls *.bitmap 2>/dev/null", dir);
+    CHECK(system(cmd) == 0);
+    free(h.mirror);
     free(cmd);
     cmd = xasprintf("rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);

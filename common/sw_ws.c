@@ -369,6 +369,36 @@ sw_ws_patch_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *a, const char 
     return rc;
 }
 
+/*  The pack of what a receiver lacks: thin (its deltas may use objects
+ *  the prereqs have). Without the repository's bitmap when there are
+ *  prereqs: git 2.39's bitmap walk finds no thin bases, so every changed
+ *  blob went whole (a 100-file change: 600 KB and 250 ms instead of 14
+ *  KB and 35 ms), and git gc --auto writes one in every bare repository,
+ *  the agent's mirrors included (docs/design.md, issue 16, capture speed
+ *  3). A whole history (no prereqs) keeps it: nothing is thin there. */
+static const char *const s_put_args[] = { "pack-objects", "--stdout", "--thin",
+                                          "--delta-base-offset", "--revs", "-q", NULL };
+static const char *const s_put_env[] = { "GIT_CONFIG_COUNT=1",
+                                         "GIT_CONFIG_KEY_0=pack.useBitmaps",
+                                         "GIT_CONFIG_VALUE_0=false", NULL };
+
+/*  A change's pack. --no-reuse-object: the capture stores a change's new
+ *  blobs in the mirror at level 1 (agent_wscapture.c, s_stage); the
+ *  upload deflates them anew, as it did loose objects. It sends only what
+ *  the prereqs lack: a task's own few objects. One delta thread:
+ *  diff-tree has the other core, and for a change's few objects the
+ *  threads' start and hand-over cost more than they win (36-45 against
+ *  23-35 ms for 100 files, docs/benchmarks.md). No bitmap: s_put_env. */
+static const char *const s_change_args[] = { "pack-objects", "--stdout", "--thin",
+                                             "--delta-base-offset", "--revs",
+                                             "--no-reuse-object", "-q", NULL };
+static const char *const s_change_env[] = { "GIT_CONFIG_COUNT=2",
+                                            "GIT_CONFIG_KEY_0=pack.threads",
+                                            "GIT_CONFIG_VALUE_0=1",
+                                            "GIT_CONFIG_KEY_1=pack.useBitmaps",
+                                            "GIT_CONFIG_VALUE_1=false", SW_WS_MALLOC_TUNABLES,
+                                            NULL };
+
 int
 sw_ws_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *commit, const sw_task_ws_t *prereqs,
           size_t n, uint64_t max, const char *cap_name, char manifest[65], uint64_t *pack_bytes,
@@ -388,10 +418,10 @@ sw_ws_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *commit, const sw_tas
         json_array_append_new(pre, p);
     }
     sw_git_opts_t o = sw_ws_opts(r);
-    const char *args[] = { "pack-objects", "--stdout", "--thin", "--delta-base-offset",
-                           "--revs", "-q", NULL };
+    if (n)
+        o.env = s_put_env;
     json_t *blob = NULL;
-    int rc = s_stream_put(&o, args, revs.data, cas, max, cap_name, NULL, &blob, err);
+    int rc = s_stream_put(&o, s_put_args, revs.data, cas, max, cap_name, NULL, &blob, err);
     sw_buf_release(&revs);
     if (rc < 0) {
         json_decref(pre);
@@ -428,19 +458,6 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
     for (size_t i = 0; i < n; i++)
         sw_buf_printf(&revs, "^%s\n", prereqs[i].commit);
     sw_git_opts_t o = sw_ws_opts(r);
-    /*  --no-reuse-object: the capture stores a change's new blobs in the
-     *  mirror at level 1 (agent_wscapture.c, s_stage); the upload deflates
-     *  them anew, as it did loose objects. It sends only what the prereqs
-     *  lack: a task's own few objects. */
-    const char *pack_args[] = { "pack-objects", "--stdout", "--thin", "--delta-base-offset",
-                                "--revs", "--no-reuse-object", "-q", NULL };
-    /*  One delta thread: diff-tree has the other core, and for a change's
-     *  few objects the threads' start and hand-over cost more than they
-     *  win (36-45 against 23-35 ms for 100 files, docs/benchmarks.md). */
-    static const char *const pack_env[] = { "GIT_CONFIG_COUNT=1",
-                                            "GIT_CONFIG_KEY_0=pack.threads",
-                                            "GIT_CONFIG_VALUE_0=1", SW_WS_MALLOC_TUNABLES,
-                                            NULL };
     const char *patch_args[] = { "diff-tree", "-p", "--binary", "--full-index", "-M", base,
                                  commit, NULL };
     sw_ws_patch_stat_t ps;
@@ -451,8 +468,8 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
     /*  Both at once: on two cores the pack's delta search and the diffs
      *  overlap. */
     sw_git_opts_t po = o;
-    po.env = pack_env;
-    if (sw_git_start(&po, pack_args, true, true, &pump[0].p, err) < 0)
+    po.env = s_change_env;
+    if (sw_git_start(&po, s_change_args, true, true, &pump[0].p, err) < 0)
         rc = -1;
     else {
         pump[0].open = true;
@@ -638,10 +655,56 @@ s_test_git(void)
     free(git);
 }
 
+/*  A change's pack keeps its deltas against the start in a mirror whose
+ *  git gc wrote a bitmap (gc --auto in a bare repository does, git 2.39):
+ *  a bitmap walk finds no thin bases, so every blob went whole (a
+ *  100-file change: 600 KB and 250 ms instead of 14 KB and 35 ms). Run
+ *  with the arguments and environment sw_ws_put_change and sw_ws_put use. */
+static void
+s_test_thin_bitmap(void)
+{
+    char dir[] = "/tmp/swarm-wstest.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    /*  64 KiB of lines that deflate poorly; one line more, then a bitmap */
+    char *cmd = xasprintf("cd '%s' && git init -q --bare m.git && git init -q w && cd w && "
+                          "awk 'BEGIN { x = 7; for (i = 0; i < 4000; i++) { x = (x * 1103 + 12345) "
+                          "%% 65521; print i, x, x * 31 %% 9973 } }' >f && git add f && "
+                          "git -c user.name=t -c user.email=t@t commit -qm a && echo more >>f && "
+                          "git -c user.name=t -c user.email=t@t commit -qam b && "
+                          "git push -q ../m.git HEAD:refs/heads/main && cd ../m.git && "
+                          "git repack -qadb && ls objects/pack/*.bitmap >/dev/null", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    char *git = xasprintf("%s/m.git", dir);
+    sw_ws_repo_t r = { .git_dir = git };
+    sw_git_opts_t o = sw_ws_opts(&r);
+    sw_err_t err = { 0 };
+    char head[65], start[65];
+    CHECK(sw_ws_rev(&r, "main", head, &err) == 0);
+    CHECK(sw_ws_rev(&r, "main~1", start, &err) == 0);
+    char *revs = xasprintf("%s\n^%s\n", head, start);
+    for (int i = 0; i < 2; i++) {
+        o.env = i ? s_put_env : s_change_env;
+        o.in = revs;
+        o.in_len = strlen(revs);
+        sw_git_res_t res;
+        sw_git_res_init(&res);
+        CHECK(sw_git_run(&o, i ? s_put_args : s_change_args, &res, &err) == 0);
+        CHECK(res.out.len > 0 && res.out.len < 4096);  /*  whole: 40 KB */
+        sw_git_res_release(&res);
+    }
+    free(revs);
+    cmd = xasprintf("rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    free(git);
+}
+
 int
 sw_ws_test(bool verbose)
 {
     s_test_git();
+    s_test_thin_bitmap();
     (void) verbose;
     return 0;
 }

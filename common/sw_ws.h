@@ -129,7 +129,9 @@ void sw_ws_patch_stat_release(sw_ws_patch_stat_t *ps);
  *  patch, its diffstat in st, and in gitlinks (may be NULL) the paths it
  *  makes submodules. max (named cap_name) caps each. The pack's objects
  *  are deflated anew (the capture packs new blobs at level 1), with one
- *  delta thread (the patch has the other core). 0 or -1. */
+ *  delta thread (the patch has the other core), without the repository's
+ *  bitmap (with one, git 2.39 finds no thin bases: every blob would go
+ *  whole). 0 or -1. */
 int sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const char *commit,
                      bool same_tree, const sw_task_ws_t *prereqs, size_t n, uint64_t max,
                      const char *cap_name, char manifest[65], char patch[65], sw_ws_stat_t *st,
@@ -137,7 +139,8 @@ int sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, con
 
 /*  Stores commit as a manifest with the pack of what prereqs lack (prereqs
  *  sources: each a commit with its manifest or URL; n may be 0: the whole
- *  history of commit). max caps the pack (named cap_name in the error).
+ *  history of commit; with prereqs the repository's bitmap is not used,
+ *  as in sw_ws_put_change). max caps the pack (named cap_name in the error).
  *  *pack_bytes (may be NULL) gets the pack's size. 0 or -1. */
 int sw_ws_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *commit,
               const sw_task_ws_t *prereqs, size_t n, uint64_t max, const char *cap_name,
