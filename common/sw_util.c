@@ -136,6 +136,12 @@ s_buf_reserve(sw_buf_t *b, size_t extra)
 }
 
 void
+sw_buf_reserve(sw_buf_t *b, size_t extra)
+{
+    s_buf_reserve(b, extra);
+}
+
+void
 sw_buf_add(sw_buf_t *b, const void *data, size_t n)
 {
     s_buf_reserve(b, n);

@@ -49,6 +49,9 @@ typedef struct {
 void sw_buf_init(sw_buf_t *b);
 void sw_buf_release(sw_buf_t *b);
 void sw_buf_reset(sw_buf_t *b);
+/*  Room for extra more bytes (and the NUL): adds up to that many never
+ *  move the data. */
+void sw_buf_reserve(sw_buf_t *b, size_t extra);
 void sw_buf_add(sw_buf_t *b, const void *data, size_t n);
 void sw_buf_addstr(sw_buf_t *b, const char *s);
 void sw_buf_printf(sw_buf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
