@@ -159,7 +159,7 @@ agent_child_check_args(const char *path, char *const *argv, char *const *envp, s
  *  while it has room (the head is what the result stores), and the live
  *  output and usage readers see it there; only what overflows the head
  *  goes through the stack buffer into the tail ring. */
-#define READ_CHUNK (128 * 1024)         /*  > the pipe's 64 KiB: one read drains it */
+#define READ_CHUNK 65536               /*  the pipe's size: one read drains it */
 
 int
 agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
