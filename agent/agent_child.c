@@ -8,6 +8,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -154,19 +155,38 @@ agent_child_check_args(const char *path, char *const *argv, char *const *envp, s
     return 0;
 }
 
+/*  Issue 20: stdout goes from the pipe straight into the capture's head
+ *  while it has room (the head is what the result stores), and the live
+ *  output and usage readers see it there; only what overflows the head
+ *  goes through the stack buffer into the tail ring. */
+#define READ_CHUNK 65536               /*  the pipe's size: one read drains it */
+
 int
 agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
 {
     char buf[65536];
     sw_capture_t *cap = fd == c->out_fd ? &c->out : &c->err;
     for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
+        size_t room = 0;
+        int pending = 1;
+        /*  No head yet: a child that wrote nothing (EOF) gets none. */
+        if (!cap->head.cap && cap->head_max && ioctl(fd, FIONREAD, &pending) < 0)
+            pending = 1;
+        char *dst = pending > 0 ? sw_capture_space(cap, READ_CHUNK, &room) : NULL;
+        if (!dst) {
+            dst = buf;
+            room = sizeof buf;
+        }
+        ssize_t n = read(fd, dst, room);
         if (n > 0) {
-            sw_capture_feed(cap, buf, (size_t) n);
+            if (dst == buf)
+                sw_capture_feed(cap, buf, (size_t) n);
+            else
+                sw_capture_commit(cap, (size_t) n);
             if (c->tee)
-                c->tee(c->tee_ctx, cap == &c->err, buf, (size_t) n);
+                c->tee(c->tee_ctx, cap == &c->err, dst, (size_t) n);
             if (cap == &c->out && c->out_sink)
-                c->out_sink(c->out_sink_arg, buf, (size_t) n);
+                c->out_sink(c->out_sink_arg, dst, (size_t) n);
             c->last_output_ms = now_ms;
             continue;
         }

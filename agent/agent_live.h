@@ -43,7 +43,7 @@ void agent_live_destroy(agent_live_t **self_p);
 /*  Every 100 ms: the connection's periodic work (self may be NULL). */
 void agent_live_tick(agent_live_t *self, int64_t now_ms);
 /*  The live output's connection (NULL when self is NULL): the store
- *  sends results on it too (agent_result_store_async). */
+ *  sends results on it too (agent_result_send). */
 sw_aredis_t *agent_live_redis(agent_live_t *self);
 /*  Lines shipped, lines lost (budget, outage) so far, by every run. */
 void agent_live_counts(const agent_live_t *self, uint64_t *lines, uint64_t *dropped);

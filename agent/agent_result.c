@@ -138,10 +138,14 @@ agent_answer_collect(const char *runner, const char *out, size_t out_len, bool o
             a->error = "claude reported an error (is_error)";
     }
     else {
-        sw_buf_add(&a->output, out, out_len);
+        a->text = out ? out : "";
+        a->text_len = out ? out_len : 0;
         a->truncated = out_truncated;
+        return;
     }
     sw_buf_add(&a->output, "", 0);      /*  data is a string, even empty */
+    a->text = a->output.data;
+    a->text_len = a->output.len;
 }
 
 void
@@ -196,7 +200,8 @@ agent_result_doc(const agent_result_t *r)
     json_object_set_new(o, "host", json_string(r->host));
     json_object_set_new(o, "started_at", json_string(started));
     json_object_set_new(o, "duration_ms", json_integer(r->duration_ms));
-    json_object_set_new(o, "output", s_text(r->output, r->output_len));
+    if (!r->output_apart)
+        json_object_set_new(o, "output", s_text(r->output, r->output_len));
     json_object_set_new(o, "output_truncated", json_boolean(r->output_truncated));
     json_object_set_new(o, "stderr_tail", s_text(r->stderr_tail, r->stderr_len));
     /*  an error may quote what a task brought (its --dir, a reference): text */
@@ -215,6 +220,31 @@ agent_result_json(const agent_result_t *r)
     return s;
 }
 
+/*  How many bytes at s need no escape in a JSON string: eight at a time
+ *  while a word has no control byte, quote or backslash (issue 20: the
+ *  byte-wise loop was the agent's top cost with 88 KB outputs). */
+static size_t
+s_plain_run(const char *s, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    while (n - i >= 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs)
+            break;
+        i += 8;
+    }
+    while (i < n) {
+        unsigned char c = (unsigned char) s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+        i++;
+    }
+    return i;
+}
+
 /*  s (valid UTF-8: s_text made it so) as a JSON string's contents, the
  *  way jansson writes it without JSON_ENSURE_ASCII: runs that need no
  *  escape go in one copy. */
@@ -222,13 +252,14 @@ static void
 s_escape(const char *s, size_t n, sw_buf_t *out)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        sw_buf_add(out, s + run, i - run);
-        run = i + 1;
+    size_t i = 0;
+    for (;;) {
+        size_t run = s_plain_run(s + i, n - i);
+        sw_buf_add(out, s + i, run);
+        i += run;
+        if (i >= n)
+            break;
+        unsigned char c = (unsigned char) s[i++];
         char e[7] = { '\\', 0 };
         size_t len = 2;
         switch (c) {
@@ -247,7 +278,6 @@ s_escape(const char *s, size_t n, sw_buf_t *out)
         }
         sw_buf_add(out, e, len);
     }
-    sw_buf_add(out, s + run, n - run);
 }
 
 char *
@@ -274,9 +304,11 @@ agent_result_dumps(json_t *doc)
 
 /*  KEYS: task hash, memory entry, namespace index, namespace set, the
  *  attempt's live output stream.
- *  ARGV: attempt, result JSON, now (ms), memory key, namespace, writer,
- *  then the stream's end entry (agent_log_end_t): ttl ("" when there is
- *  none to write), t, status, code, error.
+ *  ARGV: attempt, now (ms), memory key, namespace, writer, then the
+ *  stream's end entry (agent_log_end_t): ttl ("" when there is none to
+ *  write), t, status, code, error; then the result JSON, last (issue 20:
+ *  it ends the command's frame, so the document in a built frame is a
+ *  C string once its CR becomes a NUL).
  *  Fenced on the attempt the coordinator issued: a result of an attempt
  *  the task hash has moved past is refused. A memory entry that this very
  *  attempt's worker stored (swarm mcp's memory_store marks it with its
@@ -297,29 +329,29 @@ agent_result_dumps(json_t *doc)
 #define S_XSTR(x) S_STR(x)
 static const char s_store_lua[] =
     "local h = redis.call('HMGET', KEYS[1], 'attempt', 'result')\n"
-    "if h[1] == ARGV[1] and h[2] == ARGV[2] then return 1 end\n"
-    "if ARGV[7] ~= '' then\n"
+    "if h[1] == ARGV[1] and h[2] == ARGV[11] then return 1 end\n"
+    "if ARGV[6] ~= '' then\n"
     "  local x = redis.pcall('XADD', KEYS[5], 'MAXLEN', '~', '" S_XSTR(AGENT_LIVE_MAXLEN) "', '*',\n"
-    "                        't', ARGV[8], 's', 'end',\n"
-    "                        'n', '0', 'status', ARGV[9], 'code', ARGV[10], 'd', ARGV[11])\n"
-    "  if type(x) ~= 'table' or not x.err then redis.call('EXPIRE', KEYS[5], ARGV[7]) end\n"
+    "                        't', ARGV[7], 's', 'end',\n"
+    "                        'n', '0', 'status', ARGV[8], 'code', ARGV[9], 'd', ARGV[10])\n"
+    "  if type(x) ~= 'table' or not x.err then redis.call('EXPIRE', KEYS[5], ARGV[6]) end\n"
     "end\n"
     "if h[1] and h[1] ~= ARGV[1] then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'result', ARGV[2], 'attempt', ARGV[1])\n"
+    "redis.call('HSET', KEYS[1], 'result', ARGV[11], 'attempt', ARGV[1])\n"
     "local m = redis.call('HMGET', KEYS[2], 'writer', 'created', 'run')\n"
-    "if m[1] == ARGV[6] then\n"
-    "  redis.call('HSET', KEYS[2], 'run', ARGV[2])\n"
+    "if m[1] == ARGV[5] then\n"
+    "  redis.call('HSET', KEYS[2], 'run', ARGV[11])\n"
     "  return 1\n"
     "end\n"
     "if m[1] or m[3] then redis.call('HDEL', KEYS[2], 'writer', 'run') end\n"
     "if m[2] then\n"
-    "  redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result')\n"
+    "  redis.call('HSET', KEYS[2], 'value', ARGV[11], 'updated', ARGV[2], 'tags', 'result')\n"
     "else\n"
-    "  redis.call('HSET', KEYS[2], 'value', ARGV[2], 'updated', ARGV[3], 'tags', 'result',\n"
-    "             'created', ARGV[3])\n"
+    "  redis.call('HSET', KEYS[2], 'value', ARGV[11], 'updated', ARGV[2], 'tags', 'result',\n"
+    "             'created', ARGV[2])\n"
     "end\n"
-    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
-    "redis.call('SADD', KEYS[4], ARGV[5])\n"
+    "redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])\n"
+    "redis.call('SADD', KEYS[4], ARGV[4])\n"
     "return 1\n";
 
 /*  The script's KEYS and ARGV for T's result (16 strings; the 5 keys and
@@ -331,19 +363,20 @@ typedef struct {
 } s_args_t;
 
 static void
-s_args(s_args_t *a, const sw_task_t *t, const char *json, const agent_log_end_t *end)
+s_args(s_args_t *a, const sw_task_t *t, const char *json, const agent_log_end_t *end,
+       int64_t now_wall_ms)
 {
     char *key = xasprintf("result-%s", t->id);
     char *task_key = sw_key_task(t->job, t->id), *mem_key = sw_key_mem(t->ns, key),
          *idx_key = sw_key_ns_index(t->ns);
     snprintf(a->attempt, sizeof a->attempt, "%lld", (long long) t->attempt);
-    snprintf(a->now, sizeof a->now, "%lld", (long long) sw_wall_ms());
+    snprintf(a->now, sizeof a->now, "%lld", (long long) now_wall_ms);
     char *writer = xasprintf("%s\n%s\n%s", t->job, t->id, a->attempt);
     bool e = end && end->key;
     const char *argv[16] = { task_key, mem_key, idx_key, SW_KEY_NAMESPACES,
-                             e ? end->key : task_key, a->attempt, json, a->now, key, t->ns,
+                             e ? end->key : task_key, a->attempt, a->now, key, t->ns,
                              writer, e ? end->ttl : "", e ? end->t : "", e ? end->status : "",
-                             e ? end->code : "", e ? end->error : "" };
+                             e ? end->code : "", e ? end->error : "", json };
     memcpy(a->argv, argv, sizeof argv);
     a->owned[0] = key;
     a->owned[1] = task_key;
@@ -379,7 +412,7 @@ agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json,
                    const agent_log_end_t *end, sw_err_t *err)
 {
     s_args_t a;
-    s_args(&a, t, json, end);
+    s_args(&a, t, json, end, sw_wall_ms());
     redisReply *r = sw_redis_eval(redis, s_store_lua, 5, 16, a.argv, NULL, err);
     s_args_release(&a);
     if (!r)
@@ -389,26 +422,101 @@ agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json,
     return rc;
 }
 
-int
-agent_result_store_async(sw_aredis_t *aredis, const sw_task_t *t, const char *json,
-                         const agent_log_end_t *end, sw_aredis_reply_fn *fn, void *arg)
+static const char *
+s_sha(void)
 {
     static char sha[41];
     if (!sha[0])
         sw_sha1_hex(s_store_lua, strlen(s_store_lua), sha);
+    return sha;
+}
+
+/*  The length s_escape writes for s. */
+static size_t
+s_escaped_len(const char *s, size_t n)
+{
+    size_t len = n;
+    for (size_t i = 0;;) {
+        i += s_plain_run(s + i, n - i);
+        if (i >= n)
+            break;
+        unsigned char c = (unsigned char) s[i++];
+        len += c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r'
+               || c == '\t' ? 1 : 5;
+    }
+    return len;
+}
+
+/*  One RESP bulk string's header: "$<len>\r\n". */
+static void
+s_bulk_head(sw_buf_t *b, size_t len)
+{
+    char h[32];
+    int n = snprintf(h, sizeof h, "$%zu\r\n", len);
+    sw_buf_add(b, h, (size_t) n);
+}
+
+void
+agent_result_frame(json_t *doc, const char *out, size_t n, const sw_task_t *t,
+                   const agent_log_end_t *end, int64_t now_wall_ms, sw_buf_t *frame,
+                   size_t *json_off)
+{
+    /*  Output that is not clean UTF-8 is sanitized first (a copy, only
+     *  for such output); clean output is escaped from where it is. */
+    sw_buf_t clean;
+    sw_buf_init(&clean);
+    if (!out)
+        n = 0;
+    if (n && !sw_utf8_clean(out, n)) {
+        sw_utf8_sanitize(out, n, &clean);
+        out = clean.data;
+        n = clean.len;
+    }
+    char *rest = json_dumps(doc, JSON_COMPACT);
+    size_t rest_len = strlen(rest);
+    const char *sep = rest_len > 2 ? ",\"output\":\"" : "\"output\":\"";
+    size_t esc = s_escaped_len(out, n);
+    size_t json_len = rest_len - 1 + strlen(sep) + esc + 2;
+    s_args_t a;
+    s_args(&a, t, "", end, now_wall_ms);
+    const char *argv[18] = { "EVALSHA", s_sha(), "5" };
+    memcpy(argv + 3, a.argv, 15 * sizeof *argv);
+    /*  One reservation of the exact size: the escape writes without a
+     *  realloc moving the frame. */
+    size_t total = 16 + 32 + json_len;
+    for (size_t i = 0; i < 18; i++)
+        total += 32 + strlen(argv[i]);
+    sw_buf_reset(frame);
+    sw_buf_reserve(frame, total);
+    sw_buf_add(frame, "*19\r\n", 5);
+    for (size_t i = 0; i < 18; i++) {
+        size_t len = strlen(argv[i]);
+        s_bulk_head(frame, len);
+        sw_buf_add(frame, argv[i], len);
+        sw_buf_add(frame, "\r\n", 2);
+    }
+    s_bulk_head(frame, json_len);
+    *json_off = frame->len;
+    sw_buf_add(frame, rest, rest_len - 1);         /*  without its '}' */
+    sw_buf_addstr(frame, sep);
+    s_escape(out, n, frame);
+    sw_buf_add(frame, "\"}\r\n", 4);
+    s_args_release(&a);
+    free(rest);
+    sw_buf_release(&clean);
+}
+
+int
+agent_result_send(sw_aredis_t *aredis, const char *frame, size_t len, sw_aredis_reply_fn *fn,
+                  void *arg)
+{
     if (!s_async_loaded) {
         const char *load[] = { "SCRIPT", "LOAD", s_store_lua };
         if (sw_aredis_send(aredis, 3, load, NULL) < 0)
             return -1;
         s_async_loaded = true;
     }
-    s_args_t a;
-    s_args(&a, t, json, end);
-    const char *argv[19] = { "EVALSHA", sha, "5" };
-    memcpy(argv + 3, a.argv, sizeof a.argv);
-    int rc = sw_aredis_call(aredis, 19, argv, NULL, fn, arg);
-    s_args_release(&a);
-    return rc;
+    return sw_aredis_call_formatted(aredis, frame, len, fn, arg);
 }
 
 /*  --- self-test ------------------------------------------------------------------ */
@@ -481,7 +589,9 @@ agent_result_test(bool verbose)
     CHECK(a.error && strstr(a.error, "larger than the agent keeps"));    /*  cut: no result */
     agent_answer_release(&a);
     agent_answer_collect("exec", mute, strlen(mute), true, NULL, 0, false, &a);
-    CHECK(strcmp(a.output.data, mute) == 0 && a.truncated && !a.error && !a.usage);
+    /*  exec's answer is its stdout where it is: no copy (issue 20) */
+    CHECK(a.text == mute && a.text_len == strlen(mute) && a.output.len == 0 && a.truncated
+          && !a.error && !a.usage);
     agent_answer_release(&a);
     agent_result_t r = { .task = &t, .agent = "a1", .host = "h", .status = "failed",
                          .exit_code = -1, .signal = SIGKILL, .started_wall_ms = 1000,
@@ -565,6 +675,63 @@ agent_result_test(bool verbose)
         json_decref(d);
         sw_buf_release(&ref);
     }
+    /*  issue 20: the script call's frame, escaped in place, is byte for
+     *  byte what hiredis formats of the same call with the document
+     *  agent_result_dumps writes: random outputs (invalid UTF-8, NUL,
+     *  controls), empty, and the largest --max-output; with and without
+     *  a live output end entry */
+    agent_log_end_t end = { .key = "swarm:live:j:review:1", .ttl = "600", .t = "1700",
+                            .status = "failed", .code = "1", .error = "it \"broke\"\n" };
+    size_t big = 8u << 20;       /*  8 MiB: the default --max-output is 1 MiB (256 MiB is the cap: too much memory for a unit test) */
+    char *huge = xmalloc(big);
+    for (size_t k = 0; k < big; k++)
+        huge[k] = k % 4099 == 7 ? '\n' : k % 65537 == 3 ? '\0' : (char) ('a' + k % 26);
+    r.output_truncated = true;
+    t.ns = xstrdup("team/a b");        /*  keys escape it */
+    t.attempt = 3;
+    for (int round = 0; round < 400; round++) {
+        char in[200];
+        const char *src = in;
+        size_t n = round == 0 ? 0 : (size_t) (rand_r(&seed) % sizeof in);
+        for (size_t k = 0; k < n; k++)
+            in[k] = (char) (rand_r(&seed) % 2 ? 'a' + k % 26 : pool[rand_r(&seed) % sizeof pool]);
+        if (round == 1) {
+            src = huge;               /*  a large output */
+            n = big;
+        }
+        r.output = src;
+        r.output_len = n;
+        r.output_apart = false;
+        json_t *with = agent_result_doc(&r);
+        char *doc_json = agent_result_dumps(with);
+        const agent_log_end_t *e = round % 2 ? &end : NULL;
+        s_args_t sa;
+        s_args(&sa, &t, doc_json, e, 1234567);
+        const char *argv[19] = { "EVALSHA", s_sha(), "5" };
+        memcpy(argv + 3, sa.argv, sizeof sa.argv);
+        size_t lens[19];
+        for (size_t k = 0; k < 19; k++)
+            lens[k] = strlen(argv[k]);
+        char *theirs = NULL;
+        int tlen = redisFormatCommandArgv(&theirs, 19, argv, lens);
+        r.output_apart = true;
+        json_t *without = agent_result_doc(&r);
+        CHECK(json_object_get(without, "output") == NULL);
+        sw_buf_t frame;
+        sw_buf_init(&frame);
+        size_t off = 0;
+        agent_result_frame(without, src, n, &t, e, 1234567, &frame, &off);
+        CHECK(tlen > 0 && frame.len == (size_t) tlen && memcmp(frame.data, theirs, frame.len) == 0);
+        CHECK(frame.len - off - 2 == strlen(doc_json) && memcmp(frame.data + off, doc_json, strlen(doc_json)) == 0);
+        CHECK(json_object_get(without, "output") == NULL);      /*  doc left as it was */
+        free(theirs);
+        sw_buf_release(&frame);
+        s_args_release(&sa);
+        free(doc_json);
+        json_decref(with);
+        json_decref(without);
+    }
+    free(huge);
     json_t *lone = json_pack("{s:s}", "output", "only");
     char *only = agent_result_dumps(lone);
     CHECK(strcmp(only, "{\"output\":\"only\"}") == 0);

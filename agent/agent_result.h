@@ -32,6 +32,7 @@ typedef struct {
     const char      *output;
     size_t           output_len;
     bool             output_truncated;
+    bool             output_apart;  /*  no output field: agent_result_frame adds it */
     const char      *stderr_tail;
     size_t           stderr_len;
     const char      *error;         /*  why it failed without running, or NULL */
@@ -62,7 +63,10 @@ int agent_codex_message(const char *out, size_t n, sw_buf_t *text);
  *  final message"), and a run that exited 0 is failed for it. error is
  *  also set for claude's is_error. */
 typedef struct {
-    sw_buf_t    output;
+    sw_buf_t    output;         /*  the answer, unless it is exec's OUT itself */
+    const char *text;           /*  the answer: output's data, or exec's OUT (borrowed:
+                                    issue 20, no copy of it here) */
+    size_t      text_len;
     bool        truncated;
     json_t     *usage;          /*  owned, or NULL */
     const char *error;          /*  static text, or NULL */
@@ -94,13 +98,29 @@ char *agent_result_dumps(json_t *doc);
  *  is refused: the stream is this attempt's). */
 int agent_result_store(sw_redis_t *redis, const sw_task_t *t, const char *json,
                        const agent_log_end_t *end, sw_err_t *err);
-/*  The same call on the asynchronous connection (issue 20: the loop does
- *  not wait for Redis): EVALSHA only, so the script must be known to the
- *  server (a NOSCRIPT error reply is a failure: the caller stores through
- *  agent_result_store, which loads it). 0 sent, fn(arg, reply) follows;
- *  -1 not taken (connection down or full), fn is not called. */
-int agent_result_store_async(sw_aredis_t *aredis, const sw_task_t *t, const char *json,
-                             const agent_log_end_t *end, sw_aredis_reply_fn *fn, void *arg);
+/*  The same call as one Redis command in RESP, byte for byte what
+ *  redisFormatCommandArgv makes of EVALSHA, the script's SHA-1, 5, and
+ *  agent_result_store's keys and arguments, the document last: doc
+ *  (which has no output field; left as it is) dumped as
+ *  agent_result_dumps would with an output field of OUT (n bytes, any
+ *  bytes: not UTF-8 and NUL become U+FFFD) last. Issue 20: OUT is
+ *  escaped straight into the frame, its one copy before hiredis's output
+ *  buffer (a sanitizing copy first only when it is not clean UTF-8).
+ *  now_wall_ms: the memory entry's time. frame is reset and filled; the
+ *  document starts at *json_off and ends 2 bytes before the frame's end
+ *  (its CRLF). */
+void agent_result_frame(json_t *doc, const char *out, size_t n, const sw_task_t *t,
+                        const agent_log_end_t *end, int64_t now_wall_ms, sw_buf_t *frame,
+                        size_t *json_off);
+/*  Sends a frame of agent_result_frame on the asynchronous connection
+ *  (issue 20: the loop does not wait for Redis): EVALSHA only, so the
+ *  script must be known to the server (SCRIPT LOAD goes first on this
+ *  connection once; a NOSCRIPT error reply is a failure: the caller
+ *  stores through agent_result_store, which loads it). 0 sent, fn(arg,
+ *  reply) follows; -1 not taken (connection down or full), fn is not
+ *  called. frame is the caller's (hiredis has its copy on return). */
+int agent_result_send(sw_aredis_t *aredis, const char *frame, size_t len, sw_aredis_reply_fn *fn,
+                      void *arg);
 /*  A reply of the script: 1 stored, 0 refused, -1 none or an error. */
 int agent_result_reply(const redisReply *r);
 

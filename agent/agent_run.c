@@ -145,17 +145,32 @@ s_on_stored(void *arg, redisReply *reply)
  *  stored or refused). A failed write is retried from the tick through the
  *  store's connection: DONE goes out only once the result is safe in
  *  Redis, and until then the result is in the spool. */
+/*  The frame went to hiredis (or never will): the document in it
+ *  becomes a C string, its CR a NUL, for the store's blocking way and
+ *  its spool (issue 20: no copy of it). */
+static void
+s_frame_sent(run_t *run)
+{
+    if (run->frame.len && !run->json) {
+        run->frame.data[run->frame.len - 2] = '\0';
+        run->json = run->frame.data + run->json_off;
+    }
+}
+
 void
 run_store(agent_runs_t *self, run_t *run)
 {
     if (run->storing)
         return;                 /*  its reply decides */
-    if (!run->spooled && !run->store_sync && agent_live_redis(self->live)) {
+    if (!run->spooled && !run->store_sync && !run->json && run->frame.len
+        && agent_live_redis(self->live)) {
         s_store_call_t *c = xmalloc(sizeof *c);
         *c = (s_store_call_t) { self, xstrdup(run->task.job), xstrdup(run->task.id),
                                 run->task.attempt };
-        if (agent_result_store_async(agent_live_redis(self->live), &run->task, run->json,
-                                     &run->log_end, s_on_stored, c) == 0) {
+        int rc = agent_result_send(agent_live_redis(self->live), run->frame.data,
+                                   run->frame.len, s_on_stored, c);
+        s_frame_sent(run);
+        if (rc == 0) {
             run->storing = true;
             return;
         }
@@ -163,6 +178,7 @@ run_store(agent_runs_t *self, run_t *run)
         free(c->id);
         free(c);
     }
+    s_frame_sent(run);
     /*  Not on the live connection: an end that must follow entries still
      *  in flight there goes there (unless an earlier try was answered:
      *  then they were too). */
@@ -194,7 +210,11 @@ s_store_result(agent_runs_t *self, run_t *run)
     agent_log_finish(&run->log, run->status, run->exit_code,
                      json_string_value(json_object_get(run->doc, "error")),
                      sw_aredis_ready(agent_live_redis(self->live)), &run->log_end);
-    run->json = agent_result_dumps(run->doc);
+    /*  The answer is escaped straight into the script call's frame (issue
+     *  20: its one copy before hiredis's buffer). */
+    agent_result_frame(run->doc, run->output.data, run->output.len, &run->task, &run->log_end,
+                       sw_wall_ms(), &run->frame, &run->json_off);
+    sw_buf_release(&run->output);
     json_decref(run->doc);
     run->doc = NULL;
     run->state = RUN_STORING;
@@ -258,6 +278,23 @@ s_collect(agent_runs_t *self, run_t *run, agent_result_t *r, agent_answer_t *a,
         run->throttled = run->retryable = true;
         r->error = "rate-limited by the provider (HTTP 429)";
     }
+    /*  The answer's bytes become the run's (moved, not copied: issue 20),
+     *  kept until the result's frame is built. */
+    sw_buf_release(&run->output);
+    if (a->text && c->out.head.data && a->text == c->out.head.data) {
+        run->output = c->out.head;
+        sw_buf_init(&c->out.head);
+    }
+    else if (a->text && out.data && a->text == out.data) {
+        run->output = out;
+        sw_buf_init(&out);
+    }
+    else if (a->text && a->output.data && a->text == a->output.data) {
+        run->output = a->output;
+        sw_buf_init(&a->output);
+    }
+    else if (a->text_len)
+        sw_buf_add(&run->output, a->text, a->text_len);
     sw_buf_release(&out);
     if (sw_usage_reader_end(&run->usage))
         run->usage_dirty = true;
@@ -328,8 +365,7 @@ s_result(agent_runs_t *self, run_t *run)
     agent_metrics_finished(self->conf->metrics, run->status, run->task.runner,
                            ran ? run->child.out.total : 0, ran ? run->child.err.total : 0);
     r.status = run->status;
-    r.output = a.output.data;
-    r.output_len = a.output.len;
+    r.output_apart = true;         /*  run->output, escaped into the frame */
     r.output_truncated = a.truncated;
     r.stderr_tail = errtail.data;
     r.stderr_len = errtail.len;

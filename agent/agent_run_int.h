@@ -50,7 +50,11 @@ typedef struct {
     sw_buf_t      errtail;      /*  the stderr tail of a run whose runner never started */
     json_t       *doc;          /*  the result document, until it is text */
     json_t       *hooks;        /*  its hooks field; NULL while no hook ran */
-    char         *json;         /*  result waiting to be stored */
+    sw_buf_t      output;       /*  the answer, until it is escaped into frame */
+    sw_buf_t      frame;        /*  the result's script call (agent_result_frame) */
+    size_t        json_off;     /*  where the document is in frame */
+    char         *json;         /*  result waiting to be stored: in frame (after
+                                    s_frame_sent), or owned (frame empty: spool) */
     bool          spooled;      /*  its result is in the spool */
     bool          storing;      /*  its result is on the way (asynchronous) */
     bool          store_sync;   /*  that failed: the store's blocking way */

@@ -30,7 +30,10 @@ run_destroy(run_t **run_p)
     sw_buf_release(&run->errtail);
     json_decref(run->doc);
     json_decref(run->hooks);
-    free(run->json);
+    if (!run->frame.data)
+        free(run->json);
+    sw_buf_release(&run->frame);
+    sw_buf_release(&run->output);
     sw_usage_reader_release(&run->usage);
     free(run);
     *run_p = NULL;

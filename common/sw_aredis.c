@@ -374,6 +374,30 @@ sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *len
     return 0;
 }
 
+int
+sw_aredis_call_formatted(sw_aredis_t *self, const char *cmd, size_t len,
+                         sw_aredis_reply_fn *fn, void *arg)
+{
+    size_t bytes = len;
+    if (!sw_aredis_room(self, bytes)) {
+        self->refused++;
+        return -1;
+    }
+    s_call_t *c = xmalloc(sizeof *c);
+    *c = (s_call_t) { self, bytes, fn, arg };
+    if (redisAsyncFormattedCommand(self->ac, s_on_call_reply, c, cmd, len) != REDIS_OK) {
+        free(c);
+        self->refused++;
+        return -1;
+    }
+    if (self->pending == 0)
+        self->waiting_ms = sw_now_ms();
+    self->pending++;
+    self->pending_bytes += bytes;
+    self->sent++;
+    return 0;
+}
+
 void
 sw_aredis_tick(sw_aredis_t *self, int64_t now)
 {

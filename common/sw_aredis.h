@@ -57,6 +57,13 @@ typedef void (sw_aredis_reply_fn)(void *arg, redisReply *reply);
 int sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *lens,
                    sw_aredis_reply_fn *fn, void *arg);
 
+/*  As call, with the command already in RESP (cmd, len bytes: what
+ *  redisFormatCommandArgv makes): hiredis appends it to its output buffer,
+ *  its only copy (issue 20: a large command formatted once, by the
+ *  caller). cmd is the caller's and may be freed on return. */
+int sw_aredis_call_formatted(sw_aredis_t *self, const char *cmd, size_t len,
+                             sw_aredis_reply_fn *fn, void *arg);
+
 /*  The periodic work (connect limits, stalls, retries); call it every
  *  100 ms or so. */
 void sw_aredis_tick(sw_aredis_t *self, int64_t now_ms);

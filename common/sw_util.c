@@ -136,6 +136,12 @@ s_buf_reserve(sw_buf_t *b, size_t extra)
 }
 
 void
+sw_buf_reserve(sw_buf_t *b, size_t extra)
+{
+    s_buf_reserve(b, extra);
+}
+
+void
 sw_buf_add(sw_buf_t *b, const void *data, size_t n)
 {
     s_buf_reserve(b, n);
@@ -245,6 +251,33 @@ sw_capture_feed(sw_capture_t *c, const void *data, size_t n)
     memcpy(c->tail, p + first, n - first);
     c->tail_pos = (c->tail_pos + n) % c->tail_max;
     c->tail_len = c->tail_len + n > c->tail_max ? c->tail_max : c->tail_len + n;
+}
+
+char *
+sw_capture_space(sw_capture_t *c, size_t want, size_t *room)
+{
+    if (c->head.len >= c->head_max || want == 0)
+        return NULL;
+    size_t n = c->head_max - c->head.len;
+    if (n > want)
+        n = want;
+    /*  Room left in the head is used before it grows (a growth may move
+     *  what was read: a copy): 4 KiB or more of it, or all that is asked. */
+    size_t spare = c->head.cap > c->head.len ? c->head.cap - c->head.len - 1 : 0;
+    if (spare >= n || spare >= 4096)
+        n = n < spare ? n : spare;
+    else
+        s_buf_reserve(&c->head, n);
+    *room = n;
+    return c->head.data + c->head.len;
+}
+
+void
+sw_capture_commit(sw_capture_t *c, size_t n)
+{
+    c->total += n;
+    c->head.len += n;
+    c->head.data[c->head.len] = '\0';
 }
 
 bool
@@ -637,6 +670,46 @@ sw_util_test(bool verbose)
     sw_buf_reset(&out);
     sw_capture_render(&c, &out);
     CHECK(out.len == 5 && memcmp(out.data, "01234", 5) == 0);
+    sw_capture_release(&c);
+
+    /*  capture read in place: the head takes up to its room, then NULL
+     *  (the rest is fed into the tail), same render as feeding */
+    sw_capture_init(&c, 6, 3);
+    size_t room = 0;
+    char *dst = sw_capture_space(&c, 4, &room);
+    CHECK(dst && room == 4);
+    memcpy(dst, "abcd", 4);
+    sw_capture_commit(&c, 4);
+    dst = sw_capture_space(&c, 100, &room);
+    CHECK(dst && room == 2);
+    memcpy(dst, "e", 1);
+    sw_capture_commit(&c, 1);
+    dst = sw_capture_space(&c, 100, &room);
+    CHECK(dst && room == 1);
+    dst[0] = 'f';
+    sw_capture_commit(&c, 1);
+    CHECK(sw_capture_space(&c, 100, &room) == NULL);
+    CHECK(c.head.cap == 64);            /*  grown once, for all of it */
+    sw_capture_feed(&c, "ghijk", 5);
+    CHECK(c.total == 11 && c.head.len == 6 && c.head.data[6] == '\0');
+    sw_buf_reset(&out);
+    sw_capture_render(&c, &out);
+    CHECK(strncmp(out.data, "abcdef\n[... swarm: 2 bytes omitted", 34) == 0);
+    CHECK(memcmp(out.data + out.len - 3, "ijk", 3) == 0);
+    sw_capture_release(&c);
+
+    /*  capture read in place: 4 KiB or more left in the head is used
+     *  before the head grows (no realloc moving what was read) */
+    sw_capture_init(&c, 1 << 20, 0);
+    dst = NULL;
+    CHECK((dst = sw_capture_space(&c, 65536, &room)) && room == 65536);
+    memset(dst, 'x', room);
+    sw_capture_commit(&c, room);
+    CHECK(c.head.cap == 131072);
+    CHECK((dst = sw_capture_space(&c, 65536, &room)) && room == 65535 && c.head.cap == 131072);
+    memset(dst, 'y', 62000);
+    sw_capture_commit(&c, 62000);     /*  3535 left: less than 4 KiB */
+    CHECK((dst = sw_capture_space(&c, 65536, &room)) && room == 65536 && c.head.cap == 262144);
     sw_capture_release(&c);
 
     /*  UTF-8 sanitizing keeps valid text, replaces the rest */

@@ -49,6 +49,9 @@ typedef struct {
 void sw_buf_init(sw_buf_t *b);
 void sw_buf_release(sw_buf_t *b);
 void sw_buf_reset(sw_buf_t *b);
+/*  Room for extra more bytes (and the NUL): adds up to that many never
+ *  move the data. */
+void sw_buf_reserve(sw_buf_t *b, size_t extra);
 void sw_buf_add(sw_buf_t *b, const void *data, size_t n);
 void sw_buf_addstr(sw_buf_t *b, const char *s);
 void sw_buf_printf(sw_buf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
@@ -73,6 +76,13 @@ typedef struct {
 void sw_capture_init(sw_capture_t *c, size_t head_max, size_t tail_max);
 void sw_capture_release(sw_capture_t *c);
 void sw_capture_feed(sw_capture_t *c, const void *data, size_t n);
+/*  Reading straight into the head (issue 20: no copy from a read buffer):
+ *  where up to *room (<= want) bytes may be written, NULL when the head is
+ *  full (then sw_capture_feed). sw_capture_commit(c, n) keeps the n bytes
+ *  written there (n <= *room); the pointer is valid until the next call
+ *  on c. */
+char *sw_capture_space(sw_capture_t *c, size_t want, size_t *room);
+void sw_capture_commit(sw_capture_t *c, size_t n);
 bool sw_capture_truncated(const sw_capture_t *c);
 /*  Appends head, a marker line naming the omitted byte count when
  *  truncated, then tail. */
