@@ -96,4 +96,32 @@ void agent_log_finish(agent_log_t **self_p, const char *status, int code, const 
 void agent_log_end_ship(agent_live_t *live, agent_log_end_t *end);
 void agent_log_end_release(agent_log_end_t *end);
 
+/*  --- the entry's command, formatted where its lines are (issue 20) ---------------
+
+    An entry with lines (e->data not NULL) is shipped as one XADD written
+    around its lines in their buffer: the command's head (XADD KEY MAXLEN
+    ~ AGENT_LIVE_MAXLEN * t T s S n N [drop D dropb B] d $LEN) in the room
+    before them, CRLF in the two bytes after; hiredis appends that frame
+    to its output buffer. The lines are thus copied twice between the
+    capture and Redis: into the stream's buffer (agent_output), and into
+    hiredis's. `d` is the last field so that the frame ends with the lines.
+    The room is AGENT_LIVE_ROOM of the key's length. */
+#define AGENT_LIVE_ROOM(key_len)  (320 + (key_len))
+
+/*  The XADD of e for key as argv (what sw_aredis_send would take): argv
+ *  and lens hold 20, nums is scratch for the numbers. Returns argc. The
+ *  last argument is e's lines. */
+int agent_live_argv(const char *key, const agent_entry_t *e, const char **argv, size_t *lens,
+                    char nums[5][24]);
+/*  Writes the frame of that XADD around e->data (e has lines, room bytes
+ *  before them): *frame its start, the length returned (0 when the head
+ *  would not fit the room: nothing written). The two bytes after the
+ *  lines are saved in saved; agent_live_unframe puts them back (before
+ *  the next call on the entry's output). head is scratch. */
+size_t agent_live_frame(const char *key, agent_entry_t *e, size_t room, sw_buf_t *head,
+                        char **frame, char saved[2]);
+void agent_live_unframe(agent_entry_t *e, const char saved[2]);
+
+int agent_live_test(bool verbose);
+
 #endif

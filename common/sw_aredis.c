@@ -339,6 +339,23 @@ sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t *len
     return s_queue(self, bytes, s_on_reply, (void *) (uintptr_t) bytes, argc, argv, lens);
 }
 
+int
+sw_aredis_send_formatted(sw_aredis_t *self, const char *cmd, size_t len)
+{
+    if (!sw_aredis_room(self, len)
+        || redisAsyncFormattedCommand(self->ac, s_on_reply, (void *) (uintptr_t) len, cmd, len)
+               != REDIS_OK) {
+        self->refused++;
+        return -1;
+    }
+    if (self->pending == 0)
+        self->waiting_ms = sw_now_ms();
+    self->pending++;
+    self->pending_bytes += len;
+    self->sent++;
+    return 0;
+}
+
 /*  A call's reply: the accounting of s_on_reply, then the caller's
  *  callback, also when the connection is dropped (reply NULL); never
  *  while the connection is being destroyed. */

@@ -20,6 +20,7 @@
 #include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_ratelimit.h"
+#include "agent_live.h"
 #include "agent_output.h"
 #include "agent_spool.h"
 #include "agent_state.h"
@@ -84,6 +85,7 @@ static const sw_selftest_t s_tests[] = {
     { "result", agent_result_test },
     { "state", agent_state_test },
     { "output", agent_output_test },
+    { "live_frame", agent_live_test },
     { "render", sw_render_test },
     { "live", sw_live_test },
     { "events", sw_events_test },
