@@ -444,13 +444,6 @@ agent_live_test(bool verbose)
             size_t wl = want[i].len;
             if (wl && want[i].data[wl - 1] == '\n')
                 wl--;
-            if (getenv("DBG") && !(got[i].len == wl && (wl == 0 || memcmp(got[i].data, want[i].data, wl) == 0))) {
-                size_t m = 0;
-                while (m < wl && m < got[i].len && got[i].data[m] == want[i].data[m]) m++;
-                fprintf(stderr, "round %d stream %d got %zu want %zu first diff at %zu\n", round, i, got[i].len, wl, m);
-                for (size_t q = m > 20 ? m - 20 : 0; q < m + 20; q++) fprintf(stderr, "%02x/%02x ", (unsigned char) got[i].data[q], (unsigned char) want[i].data[q]);
-                fprintf(stderr, "\n");
-            }
             CHECK(got[i].len == wl && (wl == 0 || memcmp(got[i].data, want[i].data, wl) == 0));
         }
         if (exact) {
@@ -480,7 +473,7 @@ agent_live_test(bool verbose)
     agent_entry_release(&e);
     sw_buf_release(&head);
     agent_output_destroy(&o);
-    if (verbose || getenv("DBG"))
+    if (verbose)
         printf("live frames: %llu of %llu bytes moved a second time\n",
                (unsigned long long) moved, (unsigned long long) total);
     free(key);

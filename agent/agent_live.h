@@ -2,13 +2,15 @@
  *
  *  Every task attempt has a stream (sw_key_task_log: under the job's hash
  *  tag, `log`, the task id and the attempt) that `swarm logs -f` and the
- *  dashboard read from any host. Its entries are small batches of lines (agent_output cuts them):
+ *  dashboard read from any host. Its entries are small batches of lines
+ *  (agent_output cuts them), their fields in this order (d last: the
+ *  command is written around the lines, agent_live_frame below):
  *
  *    t     wall-clock ms of the batch's first line (this host's clock)
  *    s     out | err | end
  *    n     lines in d
- *    d     the lines, joined by '\n'
  *    drop  lines lost before these (flood budget, Redis away); dropb bytes
+ *    d     the lines, joined by '\n'
  *  and one last entry `s end` with `status` (as the agent saw it:
  *  succeeded, failed, timed_out, cancelled), `code` (exit code, -1 when
  *  it never ran) and `d` (why it could not run, or empty).
