@@ -139,21 +139,49 @@ s_ship(agent_log_t *self, int nf, const char **fields, const char **values,
     return true;
 }
 
+/*  n in decimal at p; returns the end (what snprintf "%llu" writes,
+ *  without its cost: an entry's head has a dozen numbers). */
+static char *
+s_utoa(char *p, unsigned long long n)
+{
+    char tmp[24];
+    int k = 0;
+    do
+        tmp[k++] = (char) ('0' + n % 10);
+    while ((n /= 10) > 0);
+    while (k > 0)
+        *p++ = tmp[--k];
+    return p;
+}
+
+static void
+s_num(char *out, long long n)
+{
+    char *p = out;
+    if (n < 0) {
+        *p++ = '-';
+        p = s_utoa(p, 0ull - (unsigned long long) n);
+    }
+    else
+        p = s_utoa(p, (unsigned long long) n);
+    *p = '\0';
+}
+
 int
 agent_live_argv(const char *key, const agent_entry_t *e, const char **argv, size_t *lens,
                 char nums[5][24])
 {
-    snprintf(nums[0], 24, "%d", AGENT_LIVE_MAXLEN);
-    snprintf(nums[1], 24, "%lld", (long long) e->wall_ms);
-    snprintf(nums[2], 24, "%llu", (unsigned long long) e->lines);
+    s_num(nums[0], AGENT_LIVE_MAXLEN);
+    s_num(nums[1], (long long) e->wall_ms);
+    s_num(nums[2], (long long) e->lines);
     int argc = 0;
     const char *head[] = { "XADD", key, "MAXLEN", "~", nums[0], "*", "t", nums[1],
                            "s", e->stream == AGENT_ERR ? "err" : "out", "n", nums[2] };
     for (size_t i = 0; i < sizeof head / sizeof *head; i++)
         argv[argc++] = head[i];
     if (e->dropped_lines) {
-        snprintf(nums[3], 24, "%llu", (unsigned long long) e->dropped_lines);
-        snprintf(nums[4], 24, "%llu", (unsigned long long) e->dropped_bytes);
+        s_num(nums[3], (long long) e->dropped_lines);
+        s_num(nums[4], (long long) e->dropped_bytes);
         argv[argc++] = "drop";
         argv[argc++] = nums[3];
         argv[argc++] = "dropb";
@@ -168,6 +196,23 @@ agent_live_argv(const char *key, const agent_entry_t *e, const char **argv, size
     return argc;
 }
 
+/*  $LEN CRLF, and the argument with its CRLF unless arg is NULL. */
+static char *
+s_bulk(char *p, const char *arg, size_t len)
+{
+    *p++ = '$';
+    p = s_utoa(p, len);
+    *p++ = '\r';
+    *p++ = '\n';
+    if (arg) {
+        memcpy(p, arg, len);
+        p += len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return p;
+}
+
 size_t
 agent_live_frame(const char *key, agent_entry_t *e, size_t room, sw_buf_t *head, char **frame,
                  char saved[2])
@@ -178,14 +223,20 @@ agent_live_frame(const char *key, agent_entry_t *e, size_t room, sw_buf_t *head,
     int argc = agent_live_argv(key, e, argv, lens, nums);
     /*  RESP, as redisFormatCommandArgv writes it: *ARGC, then $LEN ARG
      *  for each; the last argument's bytes are the lines, in place. */
+    size_t max = 16;
+    for (int i = 0; i < argc - 1; i++)
+        max += lens[i] + 28;
     sw_buf_reset(head);
-    sw_buf_printf(head, "*%d\r\n", argc);
-    for (int i = 0; i < argc - 1; i++) {
-        sw_buf_printf(head, "$%zu\r\n", lens[i]);
-        sw_buf_add(head, argv[i], lens[i]);
-        sw_buf_add(head, "\r\n", 2);
-    }
-    sw_buf_printf(head, "$%zu\r\n", e->len);
+    sw_buf_reserve(head, max + 28);
+    char *p = head->data;
+    *p++ = '*';
+    p = s_utoa(p, (unsigned long long) argc);
+    *p++ = '\r';
+    *p++ = '\n';
+    for (int i = 0; i < argc - 1; i++)
+        p = s_bulk(p, argv[i], lens[i]);
+    p = s_bulk(p, NULL, e->len);
+    head->len = (size_t) (p - head->data);
     if (!e->data || head->len > room)
         return 0;
     *frame = e->data - head->len;
