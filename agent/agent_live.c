@@ -265,7 +265,7 @@ s_ship_entry(agent_log_t *self, agent_entry_t *e, int64_t now)
                          : 0;
     bool shipped = false;
     /*  XADD then EXPIRE: both or neither */
-    if (sw_aredis_room(r, len + e->len + 128 + 2 * klen)) {
+    if (sw_aredis_room(r, len + 128 + 2 * klen)) {
         if (len)
             shipped = sw_aredis_send_formatted(r, frame, len) == 0;
         else {
