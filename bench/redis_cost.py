@@ -12,7 +12,9 @@ round trip per command (what the agent's result script pays), a larger
 BATCH prices the command itself (the coordinator's pipeline).
 
 The agent's result script is read from agent/agent_result.c, so the row
-`result script` is the text the build runs. Usage:
+`result script` is the text the build runs; the keys come from
+common/sw_keys.c through `swarm_selftest key` of the build in SWARM_BUILD
+(default: build/ beside this directory). Usage:
 
     N=20000 BATCH=50 ROUNDS=3 bench/redis_cost.py [ROW ...]
 
@@ -128,16 +130,35 @@ def tid(i):
     return 't%06d' % i
 
 
+ID = 'XIDX'         # stands for the task id in the key templates (no escaping)
+
+
+def key(*parts):
+    """A key from common/sw_keys.c (swarm_selftest key ...): never spelt here."""
+    build = os.environ.get('SWARM_BUILD', os.path.join(HERE, '..', 'build'))
+    return subprocess.check_output([os.path.join(build, 'tests', 'swarm_selftest'), 'key']
+                                   + list(parts), text=True).strip()
+
+
+K = {}
+
+
+def keys():
+    K.update(task=key('task', 'j', ID), entry=key('mem', 'results', 'result-' + ID),
+             log=key('log', 'j', ID, '1'), events=key('events', 'j'), tasks=key('tasks', 'j'),
+             index=key('index', 'results'), namespaces=key('namespaces'))
+
+
 def task(i):
-    return 'swarm:job:{j}:task:' + tid(i)
+    return K['task'].replace(ID, tid(i))
 
 
 def entry(i):
-    return 'swarm:ns:{results}:entry:result-' + tid(i)
+    return K['entry'].replace(ID, tid(i))
 
 
 def log(i):
-    return 'swarm:job:{j}:log:%s:1' % tid(i)
+    return K['log'].replace(ID, tid(i))
 
 
 def state(i, status, attempt, start, fin, code):
@@ -153,19 +174,20 @@ def submitted(i):
 
 
 def event(i, e, extra=()):
-    return resp('XADD', 'swarm:job:{j}:events', 'MAXLEN', '~', '100000', '*', 't', NOW, 'e', e,
+    return resp('XADD', K['events'], 'MAXLEN', '~', '100000', '*', 't', NOW, 'e', e,
                 'task', tid(i), 'attempt', '1', 'agent', 'a', *extra)
 
 
 def script_call(sha):
     def call(i):
-        return resp('EVALSHA', sha, 5, task(i), entry(i), 'swarm:ns:{results}', 'swarm:namespaces',
+        return resp('EVALSHA', sha, 5, task(i), entry(i), K['index'], K['namespaces'],
                     log(i), '1', NOW, 'result-' + tid(i), 'results', 'j\n%s\n1' % tid(i), '604800',
                     NOW, 'succeeded', '0', '', RESULT % i)
     return call
 
 
 def rows():
+    keys()
     lua = store_lua()
     sha = hashlib.sha1(lua.encode()).hexdigest()
     end = ('t', NOW, 's', 'end', 'n', '0', 'status', 'succeeded', 'code', '0', 'd', '')
@@ -190,18 +212,18 @@ def rows():
                 resp('HMGET', entry(i), 'writer', 'created', 'run'),
                 resp('HSET', entry(i), 'value', RESULT % i, 'updated', NOW, 'tags', 'result',
                      'created', NOW),
-                resp('ZADD', 'swarm:ns:{results}', NOW, 'result-' + tid(i)),
-                resp('SADD', 'swarm:namespaces', 'results')]), 8, None),
+                resp('ZADD', K['index'], NOW, 'result-' + tid(i)),
+                resp('SADD', K['namespaces'], 'results')]), 8, None),
         'end entry: XADD new stream': (None, lambda i: resp('XADD', log(i), 'MAXLEN', '~', '2048',
                                                             '*', *end), 1, None),
         'end entry: EXPIRE': (lambda i: resp('XADD', log(i), '*', *end),
                               lambda i: resp('EXPIRE', log(i), '604800'), 1, None),
         'memory entry HSET': (None, lambda i: resp('HSET', entry(i), 'value', RESULT % i, 'updated',
                                                    NOW, 'tags', 'result', 'created', NOW), 1, None),
-        'namespace ZADD': (None, lambda i: resp('ZADD', 'swarm:ns:{results}', NOW,
+        'namespace ZADD': (None, lambda i: resp('ZADD', K['index'], NOW,
                                                 'result-' + tid(i)), 1, None),
         'coord: submit HSET + RPUSH': (None, lambda i: submitted(i) + resp(
-            'RPUSH', 'swarm:job:{j}:tasks', tid(i)), 2, None),
+            'RPUSH', K['tasks'], tid(i)), 2, None),
         'coord: dispatch HSET': (submitted, lambda i: state(i, 'running', '1', NOW, '0', '-1'), 1,
                                  None),
         'coord: finish HSET': (submitted, lambda i: state(i, 'succeeded', '1', NOW, NOW, '0'), 1,
