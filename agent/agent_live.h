@@ -85,7 +85,10 @@ typedef struct {
                                    there (or once they were answered) */
 } agent_log_end_t;
 
-/*  As agent_log_end, except that the end is not shipped but described in
+/*  agent_log_end and agent_log_finish write no end at all for a run that
+ *  succeeded without writing a byte and without an error (no entry, no
+ *  drop): such an attempt has no stream (issue 20; docs/redis.md).
+ *  As agent_log_end, except that the end is not shipped but described in
  *  *end (zeroed first) for the caller to write with the result: always
  *  when the log shipped no entry, and also when it did if in_order (the
  *  result goes on the live connection too: after_entries is then set,
