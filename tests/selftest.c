@@ -49,11 +49,13 @@
 #include "sw_render.h"
 #include "sw_live.h"
 #include "sw_events.h"
+#include "sw_capture.h"
 #include "sw_selftest.h"
 #include "sw_usage.h"
 
 static const sw_selftest_t s_tests[] = {
     { "util", sw_util_test },
+    { "capture", sw_capture_test },
     { "mpack", sw_mpack_test },
     { "task", sw_task_test },
     { "proto", sw_proto_test },
