@@ -167,10 +167,13 @@ coord_lease_keep(coord_lease_t *self, int64_t now_ms, sw_err_t *err)
     if (!r) {
         /*  Out or erring: nobody can take over through it either. A
          *  stopped Redis costs a command timeout per try: back off. */
-        if (e.code == SW_EUNREACH)
-            self->backoff_ms = self->backoff_ms ? (self->backoff_ms * 2 > 8000
-                                                   ? 8000 : self->backoff_ms * 2) : 1000;
-        return 0;
+        if (e.code != SW_EUNREACH)
+            return 0;
+        self->backoff_ms = self->backoff_ms ? (self->backoff_ms * 2 > 8000
+                                               ? 8000 : self->backoff_ms * 2) : 1000;
+        if (err)
+            *err = e;
+        return 1;
     }
     self->backoff_ms = 0;
     long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;

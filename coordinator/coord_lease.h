@@ -43,8 +43,11 @@ coord_lease_t *coord_lease_acquire(const char *url, const char *control, int64_t
                                    sw_err_t *err);
 /*  Renews when the last renewal is older than a second (or a third of
  *  a shorter hold; now_ms
- *  monotonic). 0 while held (or when Redis cannot say), -1 with err when
- *  another coordinator holds the database now. */
+ *  monotonic). 0 while held (or when Redis erred), 1 with err
+ *  (SW_EUNREACH) when Redis did not answer (the renewal cost this call a
+ *  command timeout, up to 2 s: the caller should not pay another one in
+ *  the same loop turn), -1 with err when another coordinator holds the
+ *  database now. */
 int coord_lease_keep(coord_lease_t *self, int64_t now_ms, sw_err_t *err);
 /*  Gives the database up (if still ours) and frees. */
 void coord_lease_release(coord_lease_t **self_p);

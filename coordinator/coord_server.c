@@ -158,12 +158,21 @@ s_flush(coord_server_t *self)
      *  database over stops before it writes. _exit: nothing more may
      *  reach Redis, not even what a clean shutdown would write. */
     sw_err_t lost = { 0 };
-    if (self->lease && coord_store_ok(self->store)
-        && coord_lease_keep(self->lease, sw_now_ms(), &lost) < 0) {
+    int held = self->lease && coord_store_ok(self->store)
+             ? coord_lease_keep(self->lease, sw_now_ms(), &lost) : 0;
+    if (held < 0) {
         log_warnx("%s", lost.msg);
         fprintf(stderr, "swarm-coordinator: %s\n", lost.msg);
         _exit(1);
     }
+    /*  The renewal met a Redis that takes connections but does not answer
+     *  (stopped, hung): the turn's writes would wait out a second command
+     *  timeout on the store's connection, and the loop would be held 4 s
+     *  in one turn (fault.redis_stop: `swarm status` timed out). The
+     *  store takes it as its outage: it tries again after its backoff and
+     *  writes its whole state then, as after any outage. */
+    if (held > 0)
+        coord_store_outage(self->store, lost.msg);
     for (int round = 0; ; round++) {
         if (coord_store_flush(self->store) < 0)
             return false;

@@ -72,6 +72,10 @@ int  coord_store_end(coord_store_t *self);
 int  coord_store_flush(coord_store_t *self);
 /*  False while Redis is out. */
 bool coord_store_ok(const coord_store_t *self);
+/*  Marks Redis out (after a failed read too, or the lease's renewal that
+ *  got no answer: why is logged once): writes are dropped until the
+ *  backoff ends (1, 2, 4 s) and the next flush writes everything again. */
+void coord_store_outage(coord_store_t *self, const char *why);
 int  coord_store_pending(const coord_store_t *self);
 
 /*  A write Redis refused. */

@@ -43,8 +43,5 @@ struct coord_store_t {
  *  an outage marks the store failing. 0, or -1 on an outage. Called before
  *  any read, which must not take a queued write's reply for its own. */
 int coord_store_sync(coord_store_t *self);
-/*  Marks Redis out (after a failed read too): writes are dropped until the
- *  backoff ends and the next flush writes everything again. */
-void coord_store_outage(coord_store_t *self, const char *why);
 
 #endif
