@@ -680,7 +680,8 @@ agent_result_test(bool verbose)
      *  agent_result_dumps writes: random outputs (invalid UTF-8, NUL,
      *  controls), empty, and the largest --max-output; with and without
      *  a live output end entry */
-    agent_log_end_t end = { .key = "swarm:live:j:review:1", .ttl = "600", .t = "1700",
+    char *end_key = sw_key_task_log("j", "review", 1);
+    agent_log_end_t end = { .key = end_key, .ttl = "600", .t = "1700",
                             .status = "failed", .code = "1", .error = "it \"broke\"\n" };
     size_t big = 8u << 20;       /*  8 MiB: the default --max-output is 1 MiB (256 MiB is the cap: too much memory for a unit test) */
     char *huge = xmalloc(big);
@@ -731,6 +732,7 @@ agent_result_test(bool verbose)
         json_decref(with);
         json_decref(without);
     }
+    free(end_key);
     free(huge);
     json_t *lone = json_pack("{s:s}", "output", "only");
     char *only = agent_result_dumps(lone);
