@@ -22,6 +22,7 @@
 #include "agent_ratelimit.h"
 #include "agent_output.h"
 #include "agent_spool.h"
+#include "agent_store.h"
 #include "agent_state.h"
 #include "agent_result.h"
 #include "agent_runner.h"
@@ -73,6 +74,7 @@ static const sw_selftest_t s_tests[] = {
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
+    { "store", agent_store_test },
     { "runner", agent_runner_test },
     { "git", sw_git_test },
     { "cas", sw_cas_test },
