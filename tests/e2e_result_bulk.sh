@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A result document larger than Redis takes in one value (its
-# proto-max-bulk-len: 512 MB by default, reached by --max-output 86 MiB of
-# control bytes, each escaped to 6; lowered here to its 1 MB minimum so
-# that a 600 KB output reaches it) is refused on every try ("Protocol
-# error: invalid bulk length", then Redis closes the connection). The
-# agent retried it every 8 s for ever: the task stayed "running", no DONE
-# ever went out. Now that refusal is final: the result is stored without
-# its output, output_truncated true, and an error naming the limit; the
-# task ends (with its own status) and the job completes.
+# proto-max-bulk-len: 512 MB by default, reached by --max-output 86 MiB
+# of control bytes, each escaped to 6; lowered here to its 1 MB minimum
+# so that a 180 KB output, 1.08 MB as JSON, reaches it) is refused on
+# every try ("Protocol error: invalid bulk length", then Redis closes the
+# connection). The agent retried it every 8 s for ever: the task stayed
+# "running", no DONE ever went out. Now that refusal is final: the result
+# is stored without its output, output_truncated true, and an error
+# naming the limit; the task ends (with its own status) and the job
+# completes.
 . "$(dirname "$0")/lib.sh"
 private_redis 94
 redis-cli -p "$REDIS_PORT" CONFIG SET proto-max-bulk-len 1048576 >/dev/null \
@@ -17,7 +18,7 @@ start_agent a1 --slots 2 --allow-exec --max-output 1048576
 wait_agents 1
 expect 0 "$SWARM" init bulk
 expect 0 "$SWARM" spawn --job bulk --id big -- \
-    python3 -c 'import sys; sys.stdout.buffer.write(b"\x01" * 600000)'
+    python3 -c 'import sys; sys.stdout.buffer.write(b"\x01" * 180000)'
 expect 0 "$SWARM" spawn --job bulk --id small -- echo fine
 expect 0 "$SWARM" wait --job bulk --timeout 30
 expect 0 "$SWARM" --json results --job bulk
