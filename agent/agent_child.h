@@ -34,6 +34,7 @@
 
 #include <sys/types.h>
 
+#include "sw_capture.h"
 #include "sw_util.h"
 
 typedef enum {

@@ -2,13 +2,15 @@
  *
  *  Every task attempt has a stream (sw_key_task_log: under the job's hash
  *  tag, `log`, the task id and the attempt) that `swarm logs -f` and the
- *  dashboard read from any host. Its entries are small batches of lines (agent_output cuts them):
+ *  dashboard read from any host. Its entries are small batches of lines
+ *  (agent_output cuts them), their fields in this order (d last: the
+ *  command is written around the lines, agent_live_frame below):
  *
  *    t     wall-clock ms of the batch's first line (this host's clock)
  *    s     out | err | end
  *    n     lines in d
- *    d     the lines, joined by '\n'
  *    drop  lines lost before these (flood budget, Redis away); dropb bytes
+ *    d     the lines, joined by '\n'
  *  and one last entry `s end` with `status` (as the agent saw it:
  *  succeeded, failed, timed_out, cancelled), `code` (exit code, -1 when
  *  it never ran) and `d` (why it could not run, or empty).
@@ -83,7 +85,10 @@ typedef struct {
                                    there (or once they were answered) */
 } agent_log_end_t;
 
-/*  As agent_log_end, except that the end is not shipped but described in
+/*  agent_log_end and agent_log_finish write no end at all for a run that
+ *  succeeded without writing a byte and without an error (no entry, no
+ *  drop): such an attempt has no stream (issue 20; docs/redis.md).
+ *  As agent_log_end, except that the end is not shipped but described in
  *  *end (zeroed first) for the caller to write with the result: always
  *  when the log shipped no entry, and also when it did if in_order (the
  *  result goes on the live connection too: after_entries is then set,
@@ -95,5 +100,33 @@ void agent_log_finish(agent_log_t **self_p, const char *status, int code, const 
  *  releases it. */
 void agent_log_end_ship(agent_live_t *live, agent_log_end_t *end);
 void agent_log_end_release(agent_log_end_t *end);
+
+/*  --- the entry's command, formatted where its lines are (issue 20) ---------------
+
+    An entry with lines (e->data not NULL) is shipped as one XADD written
+    around its lines in their buffer: the command's head (XADD KEY MAXLEN
+    ~ AGENT_LIVE_MAXLEN * t T s S n N [drop D dropb B] d $LEN) in the room
+    before them, CRLF in the two bytes after; hiredis appends that frame
+    to its output buffer. The lines are thus copied twice between the
+    capture and Redis: into the stream's buffer (agent_output), and into
+    hiredis's. `d` is the last field so that the frame ends with the lines.
+    The room is AGENT_LIVE_ROOM of the key's length. */
+#define AGENT_LIVE_ROOM(key_len)  (320 + (key_len))
+
+/*  The XADD of e for key as argv (what sw_aredis_send would take): argv
+ *  and lens hold 20, nums is scratch for the numbers. Returns argc. The
+ *  last argument is e's lines. */
+int agent_live_argv(const char *key, const agent_entry_t *e, const char **argv, size_t *lens,
+                    char nums[5][24]);
+/*  Writes the frame of that XADD around e->data (e has lines, room bytes
+ *  before them): *frame its start, the length returned (0 when the head
+ *  would not fit the room: nothing written). The two bytes after the
+ *  lines are saved in saved; agent_live_unframe puts them back (before
+ *  the next call on the entry's output). head is scratch. */
+size_t agent_live_frame(const char *key, agent_entry_t *e, size_t room, sw_buf_t *head,
+                        char **frame, char saved[2]);
+void agent_live_unframe(agent_entry_t *e, const char saved[2]);
+
+int agent_live_test(bool verbose);
 
 #endif

@@ -23,16 +23,22 @@ agent_output_defaults(bool json_events)
 void
 agent_entry_release(agent_entry_t *e)
 {
-    sw_buf_release(&e->data);
+    free(e->mem);
     memset(e, 0, sizeof *e);
 }
 
+/*  A stream's buffer: [room][the batch's lines, joined by '\n']['\n'][the
+ *  line being read]. A line is read into it once and joins the batch
+ *  where it is; a batch shipped as a view leaves the next line where it
+ *  is too (the batch's room is then the bytes before it). */
 typedef struct {
-    sw_buf_t partial;           /*  the line being read */
+    sw_buf_t buf;               /*  allocated on the stream's first byte */
+    size_t   bstart, bend;      /*  the batch's lines: buf.data[bstart..bend) */
+    size_t   pstart;            /*  the open line: buf.data[pstart..buf.len) */
+    bool     open;              /*  a line has begun (its separator is written) */
     int64_t  partial_since;     /*  monotonic ms of its first byte */
     bool     cutting;           /*  over its cap: the rest of it is skipped */
     uint64_t cut_bytes;
-    sw_buf_t batch;             /*  lines joined by '\n' */
     uint64_t batch_lines;
     int64_t  batch_since;       /*  monotonic ms of its first line; 0: empty */
     int64_t  batch_wall;
@@ -45,6 +51,9 @@ typedef struct {
 
 struct agent_output_t {
     agent_output_conf_t conf;
+    size_t         cap;         /*  a stream buffer's size: a batch and a line
+                                   behind up to a batch of drift, and room */
+    uint64_t       moved;       /*  bytes of lines copied a second time */
     s_stream_t     s[2];
     double         bytes_tokens, entry_tokens;
     int64_t        refill_ms;
@@ -67,9 +76,10 @@ agent_output_new(const agent_output_conf_t *conf, int64_t now_ms)
     self->bytes_tokens = conf->burst_bytes;
     self->entry_tokens = conf->burst_entries;
     self->refill_ms = now_ms;
+    self->cap = self->conf.room + 2 * self->conf.batch_max + self->conf.line_max + 4;
     for (int i = 0; i < 2; i++) {
-        sw_buf_init(&self->s[i].partial);
-        sw_buf_init(&self->s[i].batch);
+        sw_buf_init(&self->s[i].buf);
+        self->s[i].bstart = self->s[i].bend = self->s[i].pstart = self->conf.room;
     }
     return self;
 }
@@ -80,10 +90,8 @@ agent_output_destroy(agent_output_t **self_p)
     agent_output_t *self = *self_p;
     if (!self)
         return;
-    for (int i = 0; i < 2; i++) {
-        sw_buf_release(&self->s[i].partial);
-        sw_buf_release(&self->s[i].batch);
-    }
+    for (int i = 0; i < 2; i++)
+        sw_buf_release(&self->s[i].buf);
     for (size_t i = 0; i < self->nready; i++)
         agent_entry_release(&self->ready[i]);
     free(self->ready);
@@ -207,6 +215,94 @@ agent_output_shorten_json(const char *line, size_t n, size_t max, sw_buf_t *out)
     return rc;
 }
 
+/*  --- the stream buffers ----------------------------------------------------------- */
+
+/*  The stream's buffer, allocated at the size that holds its batch and
+ *  the next line without a realloc moving them. */
+static void
+s_buf_ready(agent_output_t *self, s_stream_t *st)
+{
+    if (st->buf.data)
+        return;
+    st->buf.data = xmalloc(self->cap);
+    st->buf.cap = self->cap;
+    st->buf.len = st->bstart = st->bend = st->pstart = self->conf.room;
+}
+
+/*  Room for n more bytes and the two an entry's frame ends with: only a
+ *  JSON event kept whole (up to json_max) grows the buffer, which may
+ *  move what it holds. */
+static void
+s_fit(agent_output_t *self, s_stream_t *st, size_t n)
+{
+    s_buf_ready(self, st);
+    if (st->buf.len + n + 3 > st->buf.cap) {
+        self->moved += st->buf.len - st->bstart;
+        sw_buf_reserve(&st->buf, n + 2);
+    }
+}
+
+static size_t
+s_open_len(const s_stream_t *st)
+{
+    return st->open ? st->buf.len - st->pstart : 0;
+}
+
+/*  A line begins: after its separator when the batch has lines. */
+static void
+s_open(agent_output_t *self, s_stream_t *st)
+{
+    if (st->open)
+        return;
+    s_fit(self, st, 1);
+    st->buf.len = st->bend;
+    if (st->batch_lines)
+        st->buf.data[st->buf.len++] = '\n';
+    st->pstart = st->buf.len;
+    st->open = true;
+}
+
+static void
+s_open_add(agent_output_t *self, s_stream_t *st, const char *data, size_t n)
+{
+    s_open(self, st);
+    s_fit(self, st, n);
+    memcpy(st->buf.data + st->buf.len, data, n);
+    st->buf.len += n;
+}
+
+/*  The open line is dropped (with its separator). */
+static void
+s_unopen(s_stream_t *st)
+{
+    if (st->buf.data)
+        st->buf.len = st->bend;
+    st->open = false;
+}
+
+/*  A batch shipped as a view leaves the open line where it was; once that
+ *  is more than a batch into the buffer, the line moves to its front (so
+ *  a batch and a line always fit behind it). Only at the start of a call,
+ *  when no view can be alive; only a line's bytes, once per batch_max
+ *  bytes of lines at most. */
+static void
+s_settle(agent_output_t *self)
+{
+    size_t room = self->conf.room;
+    for (int i = 0; i < 2; i++) {
+        s_stream_t *st = &self->s[i];
+        if (st->batch_lines || st->bstart <= room + self->conf.batch_max)
+            continue;
+        size_t delta = st->bstart - room, n = st->buf.len - st->bstart;
+        memmove(st->buf.data + room, st->buf.data + st->bstart, n);
+        self->moved += n;
+        st->bstart -= delta;
+        st->bend -= delta;
+        st->pstart -= delta;
+        st->buf.len -= delta;
+    }
+}
+
 /*  --- lines into batches -------------------------------------------------------- */
 
 static void
@@ -220,21 +316,46 @@ s_push_ready(agent_output_t *self, agent_entry_t *e)
 }
 
 /*  The batch of stream i (with the drops before it) as an entry; what was
- *  dropped after its lines is then before the next batch. */
+ *  dropped after its lines is then before the next batch. A view leaves
+ *  the buffer to the stream (the entry is shipped before the next call);
+ *  otherwise the entry takes the buffer, and an open line moves to a new
+ *  one (a batch full before its next line: that line's bytes only). */
 static void
-s_close(agent_output_t *self, int i, agent_entry_t *e)
+s_close(agent_output_t *self, int i, agent_entry_t *e, bool view)
 {
     s_stream_t *st = &self->s[i];
+    size_t room = self->conf.room;
     memset(e, 0, sizeof *e);
     e->stream = i;
     e->wall_ms = st->batch_lines ? st->batch_wall : st->drop_wall;
-    e->data = st->batch;
     e->lines = st->batch_lines;
     e->dropped_lines = st->pre_lines;
     e->dropped_bytes = st->pre_bytes;
     self->lines += st->batch_lines;
     st->last_entry_ms = self->refill_ms;
-    sw_buf_init(&st->batch);
+    if (st->batch_lines && view) {
+        e->data = st->buf.data + st->bstart;
+        e->len = st->bend - st->bstart;
+        if (st->open)
+            st->bstart = st->bend = st->pstart;
+        else
+            st->bstart = st->bend = st->pstart = st->buf.len = room;
+    }
+    else if (st->batch_lines) {
+        sw_buf_t old = st->buf;
+        e->mem = old.data;
+        e->data = old.data + st->bstart;
+        e->len = st->bend - st->bstart;
+        size_t n = s_open_len(st);
+        sw_buf_init(&st->buf);
+        st->bstart = st->bend = st->pstart = room;
+        if (st->open) {
+            s_fit(self, st, n);
+            memcpy(st->buf.data + room, old.data + (old.len - n), n);
+            st->buf.len = room + n;
+            self->moved += n;
+        }
+    }
     st->batch_lines = 0;
     st->batch_since = 0;
     st->pre_lines = st->post_lines;
@@ -262,37 +383,39 @@ s_drop(agent_output_t *self, s_stream_t *st, size_t len, int64_t now, int64_t wa
     self->dropped++;
 }
 
+/*  The open line (complete) joins the batch where it is, or is dropped. */
 static void
-s_accept(agent_output_t *self, int i, const char *line, size_t len, int64_t now, int64_t wall)
+s_accept(agent_output_t *self, int i, int64_t now, int64_t wall)
 {
     s_stream_t *st = &self->s[i];
+    size_t len = s_open_len(st);
     s_refill(self, now);
     if (self->bytes_tokens < (double) len + 1) {
         s_drop(self, st, len, now, wall);
+        s_unopen(st);
         return;
     }
     /*  A full batch, or one that lines were dropped after, goes first, if
      *  an entry can carry it: a drop is reported where it happened. */
-    if (st->batch_lines && (st->post_lines || st->batch.len + 1 + len > self->conf.batch_max)) {
+    if (st->batch_lines && (st->post_lines || st->bend - st->bstart + 1 + len > self->conf.batch_max)) {
         if (self->entry_tokens < 1) {
             s_drop(self, st, len, now, wall);
+            s_unopen(st);
             return;
         }
         self->entry_tokens -= 1;
         agent_entry_t e;
-        s_close(self, i, &e);
+        s_close(self, i, &e, false);
         s_push_ready(self, &e);
     }
     self->bytes_tokens -= (double) len + 1;
-    if (st->batch_lines)
-        sw_buf_add(&st->batch, "\n", 1);
-    else {
+    if (!st->batch_lines) {
         st->batch_since = now;
         st->batch_wall = wall;
+        st->bstart = st->pstart;
     }
-    sw_buf_add(&st->batch, line, len);
-    if (!st->batch.data)
-        sw_buf_add(&st->batch, "", 0);
+    st->bend = st->buf.len;
+    st->open = false;
     st->batch_lines++;
 }
 
@@ -302,8 +425,9 @@ static void
 s_line_done(agent_output_t *self, int i, int64_t now, int64_t wall)
 {
     s_stream_t *st = &self->s[i];
-    const char *line = st->partial.data ? st->partial.data : "";
-    size_t len = st->partial.len, max = self->conf.line_max;
+    s_open(self, st);                   /*  (an empty line opens here) */
+    const char *line = st->buf.data + st->pstart;
+    size_t len = s_open_len(st), max = self->conf.line_max;
     if (len > max || st->cutting) {
         sw_buf_t b;
         sw_buf_init(&b);
@@ -315,12 +439,12 @@ s_line_done(agent_output_t *self, int i, int64_t now, int64_t wall)
             sw_buf_printf(&b, " [... %llu bytes cut ...]",
                           (unsigned long long) (len - keep + st->cut_bytes));
         }
-        s_accept(self, i, b.data, b.len, now, wall);
+        st->buf.len = st->pstart;       /*  the shortened line replaces it */
+        s_open_add(self, st, b.data, b.len);
+        self->moved += b.len;
         sw_buf_release(&b);
     }
-    else
-        s_accept(self, i, line, len, now, wall);
-    sw_buf_reset(&st->partial);
+    s_accept(self, i, now, wall);
     st->cutting = false;
     st->cut_bytes = 0;
 }
@@ -333,17 +457,20 @@ agent_output_feed(agent_output_t *self, int stream, const char *data, size_t n, 
     s_stream_t *st = &self->s[i];
     size_t cap = i == AGENT_OUT && self->conf.json_events ? self->conf.json_max
                                                          : self->conf.line_max;
+    s_settle(self);
     while (n > 0) {
         const char *nl = memchr(data, '\n', n);
         size_t seg = nl ? (size_t) (nl - data) : n;
-        if (seg && !st->partial.len && !st->cutting)
+        size_t open = s_open_len(st);
+        if (seg && !open && !st->cutting)
             st->partial_since = now_ms;
         if (st->cutting)
             st->cut_bytes += seg;
         else {
-            size_t room = cap - st->partial.len;
+            size_t room = cap - open;
             size_t take = seg < room ? seg : room;
-            sw_buf_add(&st->partial, data, take);
+            if (take)
+                s_open_add(self, st, data, take);
             if (take < seg) {
                 st->cutting = true;
                 st->cut_bytes = seg - take;
@@ -375,6 +502,7 @@ bool
 agent_output_next(agent_output_t *self, int64_t now_ms, int64_t wall_ms, bool end,
                   agent_entry_t *e)
 {
+    s_settle(self);
     if (self->nready) {
         *e = self->ready[0];
         memmove(self->ready, self->ready + 1, --self->nready * sizeof *self->ready);
@@ -384,7 +512,7 @@ agent_output_next(agent_output_t *self, int64_t now_ms, int64_t wall_ms, bool en
      *  from its first byte (it waited long enough). */
     for (int i = 0; i < 2; i++) {
         s_stream_t *st = &self->s[i];
-        if ((st->partial.len || st->cutting)
+        if ((s_open_len(st) || st->cutting)
             && (end || now_ms - st->partial_since >= self->conf.partial_ms))
             s_line_done(self, i, end ? now_ms : st->partial_since, wall_ms);
     }
@@ -411,7 +539,7 @@ agent_output_next(agent_output_t *self, int64_t now_ms, int64_t wall_ms, bool en
                 return false;
             self->entry_tokens -= 1;
         }
-        s_close(self, i, e);
+        s_close(self, i, e, true);
         return true;
     }
     return false;
@@ -423,7 +551,7 @@ agent_output_lost(agent_output_t *self, const agent_entry_t *e, int64_t now_ms)
     s_stream_t *st = &self->s[e->stream == AGENT_ERR ? AGENT_ERR : AGENT_OUT];
     /*  They came before whatever the batch holds now. */
     st->pre_lines += e->lines + e->dropped_lines;
-    st->pre_bytes += e->data.len + e->dropped_bytes;
+    st->pre_bytes += e->len + e->dropped_bytes;
     if (!st->drop_since) {
         st->drop_since = now_ms;
         st->drop_wall = e->wall_ms;
@@ -439,6 +567,12 @@ agent_output_counts(const agent_output_t *self, uint64_t *lines, uint64_t *dropp
     *dropped = self->dropped;
 }
 
+uint64_t
+agent_output_moved(const agent_output_t *self)
+{
+    return self->moved;
+}
+
 /*  --- self-test ----------------------------------------------------------------------- */
 
 /*  Takes every entry due at now into a text "S:lines|drop" per entry. */
@@ -447,8 +581,8 @@ s_drain(agent_output_t *o, int64_t now, bool end, sw_buf_t *log)
 {
     agent_entry_t e;
     while (agent_output_next(o, now, now + 1000000, end, &e)) {
-        sw_buf_printf(log, "%s:%.*s", e.stream == AGENT_ERR ? "E" : "O", (int) e.data.len,
-                      e.data.data ? e.data.data : "");
+        sw_buf_printf(log, "%s:%.*s", e.stream == AGENT_ERR ? "E" : "O", (int) e.len,
+                      e.data ? e.data : "");
         if (e.dropped_lines)
             sw_buf_printf(log, "|-%llu", (unsigned long long) e.dropped_lines);
         sw_buf_addstr(log, ";");
@@ -538,7 +672,7 @@ agent_output_test(bool verbose)
     CHECK(e.lines == 2 && e.dropped_lines == 0);
     agent_entry_release(&e);
     CHECK(agent_output_next(o, 11050, 0, false, &e));
-    CHECK(e.lines == 1 && e.dropped_lines == 1 && strcmp(e.data.data, "end") == 0);
+    CHECK(e.lines == 1 && e.dropped_lines == 1 && e.len == 3 && memcmp(e.data, "end", 3) == 0);
     agent_entry_release(&e);
     agent_output_destroy(&o);
 
@@ -591,8 +725,8 @@ agent_output_test(bool verbose)
     sw_buf_addstr(&big, "\n");
     agent_output_feed(o, AGENT_ERR, big.data, big.len, 0, 0);
     CHECK(agent_output_next(o, 100, 0, false, &e));
-    CHECK(e.data.len <= 400 && strstr(e.data.data, " [... 648 bytes cut ...]"));
-    CHECK(sw_utf8_clean(e.data.data, e.data.len));  /*  cut between characters */
+    CHECK(e.len <= 400 && memmem(e.data, e.len, " [... 648 bytes cut ...]", 24));
+    CHECK(sw_utf8_clean(e.data, e.len));            /*  cut between characters */
     agent_entry_release(&e);
     sw_buf_reset(&big);
     sw_buf_addstr(&big, "{\"type\":\"item.completed\",\"item\":{\"type\":\"command_execution\","
@@ -603,8 +737,8 @@ agent_output_test(bool verbose)
     agent_output_feed(o, AGENT_OUT, big.data, big.len - 40, 0, 0);  /*  in two reads */
     agent_output_feed(o, AGENT_OUT, big.data + big.len - 40, 40, 0, 0);
     CHECK(agent_output_next(o, 100, 0, false, &e));
-    CHECK(e.data.len <= 400);
-    json_t *doc = json_loadb(e.data.data, e.data.len, 0, NULL);
+    CHECK(e.len <= 400);
+    json_t *doc = json_loadb(e.data, e.len, 0, NULL);
     CHECK(doc && json_integer_value(json_object_get(json_object_get(doc, "item"), "exit_code")) == 2);
     CHECK(strstr(json_string_value(json_object_get(json_object_get(doc, "item"),
                                                     "aggregated_output")), "bytes cut ...]"));
@@ -619,7 +753,7 @@ agent_output_test(bool verbose)
     CHECK(agent_output_next(o, 100, 0, false, &e));
     char note[64];
     snprintf(note, sizeof note, " [... %zu bytes cut ...]", big.len - 1 - 352);
-    CHECK(e.data.len <= 400 && strstr(e.data.data, note) && e.data.data[0] == '{');
+    CHECK(e.len <= 400 && memmem(e.data, e.len, note, strlen(note)) && e.data[0] == '{');
     agent_entry_release(&e);
     agent_output_destroy(&o);
     sw_buf_release(&big);

@@ -22,9 +22,15 @@
  *    dropped before its own, and while everything is dropped an entry
  *    with only that count goes out every second, so a reader sees
  *    "[... N lines dropped ...]" during a flood, not after it.
- *  Memory per run is bounded: two batches, two partial lines (the longest
- *  JSON event the run keeps whole), and the entries ready to ship, which
- *  the entry budget bounds.
+ *  Memory per run is bounded: a buffer per stream (its batch and the line
+ *  being read: two batches and a line; more only for a JSON event kept
+ *  whole), and the entries ready to ship, which the entry budget bounds.
+ *
+ *  Copies (issue 20, docs/design.md "Decisions for issue 20 (live output
+ *  copies)"): a line is read into its stream's buffer once, where it
+ *  becomes part of the batch without moving, and the buffer keeps `room`
+ *  bytes before each batch and two after it, so that the caller writes
+ *  the entry's command around its lines in place (agent_live_frame).
  */
 #ifndef AGENT_OUTPUT_H
 #define AGENT_OUTPUT_H
@@ -44,17 +50,26 @@ typedef struct {
     double  rate_entries;       /*  per second */
     double  burst_entries;
     bool    json_events;        /*  stdout is a JSON event stream (codex, claude) */
+    size_t  room;               /*  bytes kept free before each entry's lines */
 } agent_output_conf_t;
 
 /*  The defaults of the agent (agent_live.h documents them). */
 agent_output_conf_t agent_output_defaults(bool json_events);
 
-/*  One entry to ship. data holds the lines joined by '\n' (no newline at
- *  the end; may be empty when only a drop is reported). */
+/*  One entry to ship. data[0..len) holds the lines joined by '\n' (no
+ *  newline at the end, not NUL-terminated). data is NULL (len 0) for an
+ *  entry that only reports a drop; otherwise the conf's room bytes
+ *  before data and the two bytes after data+len are the caller's to
+ *  write (the two after may hold the start of the next line: the caller
+ *  puts them back before its next call on the output). An entry is
+ *  either owned (mem, freed by release) or a view of the stream's buffer
+ *  (mem NULL), valid until the next call on the output. */
 typedef struct {
     int      stream;            /*  AGENT_OUT or AGENT_ERR */
     int64_t  wall_ms;           /*  when its first line (or drop) came */
-    sw_buf_t data;
+    char    *data;
+    size_t   len;
+    char    *mem;               /*  what release frees; NULL: a view */
     uint64_t lines;
     uint64_t dropped_lines;     /*  lost before these lines */
     uint64_t dropped_bytes;
@@ -88,6 +103,10 @@ void agent_output_lost(agent_output_t *self, const agent_entry_t *e, int64_t now
 /*  Totals so far: lines shipped in entries, lines dropped (reported or
  *  not yet). */
 void agent_output_counts(const agent_output_t *self, uint64_t *lines, uint64_t *dropped);
+/*  Bytes of lines moved within or between the streams' buffers so far
+ *  (a line still open when its batch was full or its buffer recycled,
+ *  a shortened line): the copies beyond the one into the buffer. */
+uint64_t agent_output_moved(const agent_output_t *self);
 
 /*  Shortens the JSON document line[0..n) to at most max bytes by cutting
  *  its long strings (each keeps its start and end and says how many bytes

@@ -19,6 +19,8 @@
 #define READ_COUNT   200        /*  entries per read */
 #define BLOCK_MS     1000       /*  one blocking read waits at most this long */
 #define ENDED_MS     100        /*  after an attempt's end entry, the status is asked this often */
+#define QUIET_MS     100        /*  ... and while its stream has no entry: a run that succeeds
+                                    without output writes none, not even an end (issue 20) */
 
 /*  A line --tail holds back, as it came (NUL and bytes that are not
  *  UTF-8 included). */
@@ -348,7 +350,8 @@ s_follow(cli_t *cli, s_out_t *o, const char *job, const char *id, s_state_t *st,
         const char *after[2] = { cursor, "0" };
         sw_live_batch_t b[2] = { { 0 }, { 0 } };
         int rc = sw_live_read(cli->redis, 2, (const char *const *) keys, after, READ_COUNT,
-                              ended ? ENDED_MS : BLOCK_MS, b, &err);
+                              ended ? ENDED_MS : strcmp(cursor, "0") == 0 ? QUIET_MS
+                                                                           : BLOCK_MS, b, &err);
         bool next_started = false;
         if (rc == 0) {
             for (size_t i = 0; i < b[0].n; i++) {

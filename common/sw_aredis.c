@@ -313,14 +313,16 @@ s_bytes(int argc, const char **argv, const size_t *lens)
 }
 
 /*  Queues one command with its reply callback; the accounting s_on_reply
- *  undoes. -1 (counted as refused) when not ready, over max_pending, or
- *  hiredis refuses it. */
+ *  undoes. The command is cmd (len bytes, formatted RESP) when cmd is
+ *  set, else argv. -1 (counted as refused) when not ready, over
+ *  max_pending, or hiredis refuses it. */
 static int
-s_queue(sw_aredis_t *self, size_t bytes, redisCallbackFn *cb, void *privdata, int argc,
-        const char **argv, const size_t *lens)
+s_queue(sw_aredis_t *self, size_t bytes, redisCallbackFn *cb, void *privdata,
+        const char *cmd, size_t len, int argc, const char **argv, const size_t *lens)
 {
     if (!sw_aredis_room(self, bytes)
-        || redisAsyncCommandArgv(self->ac, cb, privdata, argc, argv, lens) != REDIS_OK) {
+        || (cmd ? redisAsyncFormattedCommand(self->ac, cb, privdata, cmd, len)
+                : redisAsyncCommandArgv(self->ac, cb, privdata, argc, argv, lens)) != REDIS_OK) {
         self->refused++;
         return -1;
     }
@@ -336,7 +338,14 @@ int
 sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t *lens)
 {
     size_t bytes = s_bytes(argc, argv, lens);
-    return s_queue(self, bytes, s_on_reply, (void *) (uintptr_t) bytes, argc, argv, lens);
+    return s_queue(self, bytes, s_on_reply, (void *) (uintptr_t) bytes, NULL, 0, argc, argv,
+                   lens);
+}
+
+int
+sw_aredis_send_formatted(sw_aredis_t *self, const char *cmd, size_t len)
+{
+    return s_queue(self, len, s_on_reply, (void *) (uintptr_t) len, cmd, len, 0, NULL, NULL);
 }
 
 /*  A call's reply: the accounting of s_on_reply, then the caller's
@@ -360,14 +369,15 @@ s_on_call_reply(redisAsyncContext *ac, void *r, void *privdata)
     c.fn(c.arg, r);
 }
 
-int
-sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *lens,
-               sw_aredis_reply_fn *fn, void *arg)
+/*  sw_aredis_call and sw_aredis_call_formatted: the command as s_queue
+ *  takes it, with the caller's callback. */
+static int
+s_call(sw_aredis_t *self, size_t bytes, const char *cmd, size_t len, int argc,
+       const char **argv, const size_t *lens, sw_aredis_reply_fn *fn, void *arg)
 {
-    size_t bytes = s_bytes(argc, argv, lens);
     s_call_t *c = xmalloc(sizeof *c);
     *c = (s_call_t) { self, bytes, fn, arg };
-    if (s_queue(self, bytes, s_on_call_reply, c, argc, argv, lens) < 0) {
+    if (s_queue(self, bytes, s_on_call_reply, c, cmd, len, argc, argv, lens) < 0) {
         free(c);
         return -1;
     }
@@ -375,27 +385,17 @@ sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *len
 }
 
 int
+sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *lens,
+               sw_aredis_reply_fn *fn, void *arg)
+{
+    return s_call(self, s_bytes(argc, argv, lens), NULL, 0, argc, argv, lens, fn, arg);
+}
+
+int
 sw_aredis_call_formatted(sw_aredis_t *self, const char *cmd, size_t len,
                          sw_aredis_reply_fn *fn, void *arg)
 {
-    size_t bytes = len;
-    if (!sw_aredis_room(self, bytes)) {
-        self->refused++;
-        return -1;
-    }
-    s_call_t *c = xmalloc(sizeof *c);
-    *c = (s_call_t) { self, bytes, fn, arg };
-    if (redisAsyncFormattedCommand(self->ac, s_on_call_reply, c, cmd, len) != REDIS_OK) {
-        free(c);
-        self->refused++;
-        return -1;
-    }
-    if (self->pending == 0)
-        self->waiting_ms = sw_now_ms();
-    self->pending++;
-    self->pending_bytes += bytes;
-    self->sent++;
-    return 0;
+    return s_call(self, len, cmd, len, 0, NULL, NULL, fn, arg);
 }
 
 void

@@ -64,6 +64,12 @@ int sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t 
 int sw_aredis_call_formatted(sw_aredis_t *self, const char *cmd, size_t len,
                              sw_aredis_reply_fn *fn, void *arg);
 
+/*  As send, with the command already in RESP (cmd, len bytes: what
+ *  redisFormatCommandArgv makes): hiredis appends it to its output
+ *  buffer, its only copy (issue 20: the live output's XADD is written
+ *  around its lines, agent_live_frame). cmd is the caller's. */
+int sw_aredis_send_formatted(sw_aredis_t *self, const char *cmd, size_t len);
+
 /*  The periodic work (connect limits, stalls, retries); call it every
  *  100 ms or so. */
 void sw_aredis_tick(sw_aredis_t *self, int64_t now_ms);

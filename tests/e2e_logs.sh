@@ -340,7 +340,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["job"]=="l
 [ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey events live)")" = 0 ] || fail "the event log stayed"
 [ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live flaky 1)" "$(rkey log live flaky 2)" "$(rkey log live far 1)")" = 0 ] \
     || fail "streams left after the purge"
-[ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live-odd quiet 1)")" = 1 ] || fail "the purge took another job's stream"
+[ "$(redis-cli -p "$REDIS_PORT" -n 89 EXISTS "$(rkey log live-odd bytes 1)")" = 1 ] || fail "the purge took another job's stream"
 expect 0 "$SWARM" logs --job live far
 contains "$T/out" "line 6"
 ok "the streams expire (a week by default) and swarm purge --job removes every attempt's of a job and its event log, no other job's; the result stays"

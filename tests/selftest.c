@@ -20,6 +20,7 @@
 #include "agent_hook.h"
 #include "agent_orphans.h"
 #include "agent_ratelimit.h"
+#include "agent_live.h"
 #include "agent_output.h"
 #include "agent_spool.h"
 #include "agent_store.h"
@@ -49,11 +50,13 @@
 #include "sw_render.h"
 #include "sw_live.h"
 #include "sw_events.h"
+#include "sw_capture.h"
 #include "sw_selftest.h"
 #include "sw_usage.h"
 
 static const sw_selftest_t s_tests[] = {
     { "util", sw_util_test },
+    { "capture", sw_capture_test },
     { "mpack", sw_mpack_test },
     { "task", sw_task_test },
     { "proto", sw_proto_test },
@@ -86,6 +89,7 @@ static const sw_selftest_t s_tests[] = {
     { "result", agent_result_test },
     { "state", agent_state_test },
     { "output", agent_output_test },
+    { "live_frame", agent_live_test },
     { "render", sw_render_test },
     { "live", sw_live_test },
     { "events", sw_events_test },
