@@ -160,13 +160,19 @@ agent_child_check_args(const char *path, char *const *argv, char *const *envp, s
  *  output and usage readers see it there; only what overflows the head
  *  goes through the stack buffer into the tail ring. */
 #define READ_CHUNK 65536               /*  the pipe's size: one read drains it */
+/*  Reads per call: a child that writes as fast as it can (`yes`) never
+ *  leaves its pipe empty, and reading until EAGAIN held the loop for
+ *  seconds (no heartbeat: the coordinator declared the agent dead and
+ *  lost every attempt; e2e.output_flood). zloop polls level-triggered:
+ *  what is left is read on its next turn. */
+#define READS_PER_CALL 4
 
 int
 agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
 {
     char buf[65536];
     sw_capture_t *cap = fd == c->out_fd ? &c->out : &c->err;
-    for (;;) {
+    for (int reads = 0; reads < READS_PER_CALL;) {
         size_t room = 0;
         int pending = 1;
         /*  No head yet: a child that wrote nothing (EOF) gets none. */
@@ -179,6 +185,7 @@ agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
         }
         ssize_t n = read(fd, dst, room);
         if (n > 0) {
+            reads++;
             if (dst == buf)
                 sw_capture_feed(cap, buf, (size_t) n);
             else
@@ -198,6 +205,7 @@ agent_child_read(agent_child_t *c, int fd, int64_t now_ms)
             return 0;
         return 1;               /*  treat a read error as EOF */
     }
+    return 0;                   /*  more may wait: the next turn reads it */
 }
 
 void

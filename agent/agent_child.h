@@ -106,8 +106,10 @@ size_t agent_child_arg_limit(void);
  *  failure no other attempt changes: the caller fails the task at once. */
 int agent_child_check_args(const char *path, char *const *argv, char *const *envp,
                            size_t limit, sw_err_t *err);
-/*  Drains fd; returns 1 at EOF (the caller stops polling it and calls
- *  agent_child_close_fd), 0 otherwise. */
+/*  Reads what fd has, up to a few pipe-fulls (a flooding child must not
+ *  hold the caller's loop: poll it again, level-triggered); returns 1 at
+ *  EOF (the caller stops polling it and calls agent_child_close_fd), 0
+ *  otherwise. */
 int  agent_child_read(agent_child_t *c, int fd, int64_t now_ms);
 void agent_child_close_fd(agent_child_t *c, int fd);
 /*  Whether the child exited (without reaping it); true from then on. */

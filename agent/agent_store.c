@@ -8,6 +8,7 @@
 #include "agent_runner.h"
 #include "sw_keys.h"
 #include "sw_memory.h"
+#include "sw_selftest.h"
 
 struct agent_store_t {
     const char *redis_url;
@@ -136,6 +137,54 @@ s_spool(agent_store_t *self, const agent_spooled_t *s, bool *spooled)
              (long long) s->attempt);
 }
 
+char *
+agent_store_shrink(const char *json, size_t len)
+{
+    /*  The top level's output is the last field (agent_result_frame,
+     *  agent_result_dumps): the last '"output":"' that is not inside a
+     *  string (in one, a quote is escaped) is its key. */
+    static const char key[] = "\"output\":\"";
+    size_t klen = sizeof key - 1, pos = 0;
+    bool found = false;
+    for (size_t i = len >= klen ? len - klen + 1 : 0; !found && i-- > 0;)
+        if (json[i] == '"' && memcmp(json + i, key, klen) == 0) {
+            pos = i;
+            found = true;
+        }
+    if (!found || pos < 1)
+        return NULL;
+    /*  what comes before it, closed: a small document */
+    size_t cut = json[pos - 1] == ',' ? pos - 1 : pos;
+    char *head = xmalloc(cut + 2);
+    memcpy(head, json, cut);
+    memcpy(head + cut, "}", 2);
+    json_t *doc = json_loads(head, 0, NULL);
+    free(head);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return NULL;
+    }
+    const char *was = json_string_value(json_object_get(doc, "error"));
+    char *why = xasprintf("%s%sthe result (%zu bytes as JSON) is larger than Redis takes in "
+                          "one value (proto-max-bulk-len): stored without its output; lower "
+                          "the agent's --max-output", was ? was : "", was ? "; " : "", len);
+    json_object_set_new(doc, "error", json_string(why));
+    free(why);
+    json_object_set_new(doc, "output_truncated", json_true());
+    json_object_set_new(doc, "output", json_string(""));
+    char *out = agent_result_dumps(doc);
+    json_decref(doc);
+    return out;
+}
+
+/*  Whether Redis refused the value as too long for it: final, however
+ *  often it is sent again. */
+static bool
+s_too_long(const char *json, const sw_err_t *err)
+{
+    return strlen(json) > AGENT_STORE_BULK_MAX || strstr(err->msg, "invalid bulk length");
+}
+
 int
 agent_store_result(agent_store_t *self, const agent_spooled_t *s,
                    const agent_log_end_t *end, bool *spooled)
@@ -152,7 +201,27 @@ agent_store_result(agent_store_t *self, const agent_spooled_t *s,
     t.id = s->id;
     t.ns = s->ns;
     t.attempt = s->attempt;
-    int rc = agent_result_store(redis, &t, s->result, end, &err);
+    /*  A document Redis cannot take (proto-max-bulk-len: 512 MB by
+     *  default, --max-output 86 MiB of control bytes escaped 6 times)
+     *  was refused on every try, the task left running for ever: it goes
+     *  without its output (e2e.result_bulk). Over the default, it is not
+     *  even sent (Redis would close the connection while it is). */
+    char *small = NULL;
+    int rc = strlen(s->result) > AGENT_STORE_BULK_MAX
+             ? (sw_err_set(&err, SW_EFAIL, "over %u bytes", AGENT_STORE_BULK_MAX), -1)
+             : agent_result_store(redis, &t, s->result, end, &err);
+    if (rc < 0 && s_too_long(s->result, &err) && (small = agent_store_shrink(s->result,
+                                                                               strlen(s->result)))) {
+        log_warnx("result of %s/%s attempt %lld: %zu bytes as JSON, larger than Redis takes in "
+                  "one value (%s): stored without its output", s->job, s->id,
+                  (long long) s->attempt, strlen(s->result), err.msg);
+        sw_redis_destroy(&self->redis);     /*  Redis closed it */
+        redis = agent_store_redis(self);
+        memset(&err, 0, sizeof err);
+        rc = redis ? agent_result_store(redis, &t, small, end, &err)
+                   : sw_err_set(&err, SW_EUNREACH, "Redis is away");
+        free(small);
+    }
     if (rc < 0) {
         log_warnx("cannot store the result of %s: %s", s->id, err.msg);
         if (err.code == SW_EUNREACH)
@@ -177,4 +246,44 @@ int
 agent_store_unspool(agent_store_t *self, void (*fn)(void *arg, agent_spooled_t *s), void *arg)
 {
     return agent_spool_load(self->spool, fn, arg);
+}
+
+/*  --- self-test ------------------------------------------------------------------ */
+
+int
+agent_store_test(bool verbose)
+{
+    (void) verbose;
+    /*  the top level's output goes, a nested "output" (a hook's) and an
+     *  output that spells the key stay as they were */
+    const char *doc = "{\"id\":\"t\",\"status\":\"succeeded\",\"output_truncated\":false,"
+                      "\"hooks\":[{\"output\":\"h\\\\\"}],\"output\":\"a\\\"output\\\":\\\"b\\\\\"}";
+    json_t *in = json_loads(doc, 0, NULL);
+    CHECK(in && strcmp(json_string_value(json_object_get(in, "output")),
+                       "a\"output\":\"b\\") == 0);
+    json_decref(in);
+    char *out = agent_store_shrink(doc, strlen(doc));
+    json_t *d = out ? json_loads(out, 0, NULL) : NULL;
+    CHECK(d && strcmp(json_string_value(json_object_get(d, "output")), "") == 0);
+    CHECK(json_is_true(json_object_get(d, "output_truncated")));
+    CHECK(strcmp(json_string_value(json_object_get(d, "status")), "succeeded") == 0);
+    CHECK(strstr(json_string_value(json_object_get(d, "error")), "proto-max-bulk-len"));
+    CHECK(strcmp(json_string_value(json_object_get(json_array_get(json_object_get(d, "hooks"),
+                                                                   0), "output")), "h\\") == 0);
+    CHECK(out && strstr(out, ",\"output\":\"\"}"));          /*  output last */
+    json_decref(d);
+    free(out);
+    /*  an error it had is kept, first */
+    const char *failed = "{\"error\":\"crashed\",\"output\":\"x\"}";
+    out = agent_store_shrink(failed, strlen(failed));
+    CHECK(out && strstr(out, "\"error\":\"crashed; the result (") != NULL);
+    free(out);
+    /*  output alone; not a result document */
+    out = agent_store_shrink("{\"output\":\"x\"}", 14);
+    CHECK(out && strncmp(out, "{\"error\":", 9) == 0);
+    free(out);
+    CHECK(agent_store_shrink("{\"id\":\"t\"}", 10) == NULL);
+    CHECK(agent_store_shrink("\"output\":\"x\"", 12) == NULL);
+    CHECK(agent_store_shrink("", 0) == NULL);
+    return 0;
 }

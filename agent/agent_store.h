@@ -37,6 +37,15 @@ int agent_store_expand(agent_store_t *self, const sw_task_t *t, sw_buf_t *out, s
  *  take it: the result is then in the spool (*spooled set, once) and the
  *  caller tries again later. end (may be NULL): the attempt's live output
  *  end entry, written with the result (agent_result_store). */
+/*  Redis's default proto-max-bulk-len (512 MB): a document over it is
+ *  not sent (Redis closes the connection while it arrives). */
+#define AGENT_STORE_BULK_MAX  (512u << 20)
+/*  JSON (len bytes: a result document, its output the last field) without
+ *  its output: output "", output_truncated true, an error naming Redis's
+ *  limit (after an error it had). What is stored when Redis refuses the
+ *  whole as too long ("invalid bulk length"): final, unlike an outage.
+ *  Heap text, or NULL when JSON is not such a document. */
+char *agent_store_shrink(const char *json, size_t len);
 int agent_store_result(agent_store_t *self, const agent_spooled_t *s,
                        const agent_log_end_t *end, bool *spooled);
 
@@ -44,5 +53,7 @@ int agent_store_result(agent_store_t *self, const agent_spooled_t *s,
  *  spool; returns how many. */
 int agent_store_unspool(agent_store_t *self, void (*fn)(void *arg, agent_spooled_t *s),
                         void *arg);
+
+int agent_store_test(bool verbose);
 
 #endif

@@ -23,6 +23,7 @@
 #include "agent_live.h"
 #include "agent_output.h"
 #include "agent_spool.h"
+#include "agent_store.h"
 #include "agent_state.h"
 #include "agent_result.h"
 #include "agent_runner.h"
@@ -76,6 +77,7 @@ static const sw_selftest_t s_tests[] = {
     { "child", agent_child_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
+    { "store", agent_store_test },
     { "runner", agent_runner_test },
     { "git", sw_git_test },
     { "cas", sw_cas_test },
