@@ -32,6 +32,7 @@
 #include "agent_wshelper.h"
 #include "coord_record.h"
 #include "coord_sched.h"
+#include "sw_aredis.h"
 #include "sw_args.h"
 #include "sw_hook.h"
 #include "sw_keys.h"
@@ -155,6 +156,183 @@ s_key(int argc, char **argv)
     return 0;
 }
 
+/*  --- sw_aredis's accounting against a real redis-server (e2e.aredis) ------------------
+ *
+ *  sw_aredis keeps pending_bytes (what max_pending bounds), sent and
+ *  refused for its four ways in (send, send_formatted, call,
+ *  call_formatted: one s_queue since issue 20). Its room says what is
+ *  pending: room(max - b) holds and room(max - b + 1) does not while b
+ *  bytes wait for their replies. Every path: a reply, refused by room,
+ *  the connection closed by the server and dropped by a stall with calls
+ *  pending (their callbacks get NULL), destroy with calls pending (no
+ *  callback, nothing leaked: ASan). */
+
+typedef struct {
+    int  calls, nulls;
+    char last[64];
+} s_ar_t;
+
+static void
+s_ar_reply(void *arg, redisReply *reply)
+{
+    s_ar_t *a = arg;
+    a->calls++;
+    if (!reply)
+        a->nulls++;
+    else
+        snprintf(a->last, sizeof a->last, "%s", reply->type == REDIS_REPLY_STRING
+                 || reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_ERROR
+                 ? reply->str : "?");
+}
+
+static int
+s_ar_stop(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop, (void) timer_id, (void) arg;
+    return -1;
+}
+
+/*  Runs the loop (and the connection's tick) until *flag or ms passed. */
+static void
+s_ar_spin(zloop_t *loop, sw_aredis_t *r, bool (*done)(void *), void *arg, int ms)
+{
+    int64_t until = sw_now_ms() + ms;
+    while (sw_now_ms() < until && !(done && done(arg))) {
+        zloop_timer(loop, 10, 1, s_ar_stop, NULL);
+        zloop_start(loop);
+        sw_aredis_tick(r, sw_now_ms());
+    }
+}
+
+static bool s_ar_ready(void *r) { return sw_aredis_ready(r); }
+static bool s_ar_called(void *a) { return ((s_ar_t *) a)->calls > 0; }
+
+/*  pending_bytes is exactly b: room for max - b, not one byte more */
+static bool
+s_ar_pending(sw_aredis_t *r, size_t max, size_t b)
+{
+    return sw_aredis_room(r, max - b) && !sw_aredis_room(r, max - b + 1);
+}
+
+static int
+s_aredis_live(const char *url)
+{
+    const size_t max = 4096;
+    zloop_t *loop = zloop_new();
+    sw_err_t err = { 0 };
+    sw_aredis_t *r = sw_aredis_new(loop, "test", url, max, &err);
+    CHECK(r != NULL);
+    if (!r)
+        return 1;
+    s_ar_spin(loop, r, s_ar_ready, r, 5000);
+    CHECK(sw_aredis_ready(r));
+    CHECK(s_ar_pending(r, max, 0));
+    uint64_t sent, errors, refused;
+
+    /*  each way in: pending while due, nothing once answered */
+    const char *get[] = { "GET", "aredis:none" };
+    size_t gb = 16 + 3 + 16 + 11 + 16;
+    CHECK(sw_aredis_send(r, 2, get, NULL) == 0);
+    CHECK(s_ar_pending(r, max, gb));
+    char *fmt = NULL;
+    int flen = redisFormatCommand(&fmt, "SET aredis:k v");
+    CHECK(flen > 0 && sw_aredis_send_formatted(r, fmt, (size_t) flen) == 0);
+    CHECK(s_ar_pending(r, max, gb + (size_t) flen));
+    s_ar_t a = { 0 }, b = { 0 };
+    const char *echo[] = { "ECHO", "hi" };
+    size_t eb = 16 + 4 + 16 + 2 + 16;
+    CHECK(sw_aredis_call(r, 2, echo, NULL, s_ar_reply, &a) == 0);
+    CHECK(sw_aredis_call_formatted(r, fmt, (size_t) flen, s_ar_reply, &b) == 0);
+    CHECK(s_ar_pending(r, max, gb + 2 * (size_t) flen + eb));
+    s_ar_spin(loop, r, s_ar_called, &b, 5000);
+    CHECK(a.calls == 1 && strcmp(a.last, "hi") == 0 && b.calls == 1 && strcmp(b.last, "OK") == 0);
+    CHECK(s_ar_pending(r, max, 0));
+    sw_aredis_counts(r, &sent, &errors, &refused);
+    CHECK(sent == 4 && errors == 0 && refused == 0);
+
+    /*  refused by room, each way: counted, nothing pending, no callback */
+    char *big = xmalloc(max);
+    memset(big, 'x', max);
+    const char *set[] = { "SET", "aredis:big", big };
+    size_t lens[] = { 3, 10, max };
+    s_ar_t c = { 0 };
+    char *bigfmt = NULL;
+    int biglen = redisFormatCommandArgv(&bigfmt, 3, set, lens);
+    CHECK(sw_aredis_send(r, 3, set, lens) < 0);
+    CHECK(sw_aredis_send_formatted(r, bigfmt, (size_t) biglen) < 0);
+    CHECK(sw_aredis_call(r, 3, set, lens, s_ar_reply, &c) < 0);
+    CHECK(sw_aredis_call_formatted(r, bigfmt, (size_t) biglen, s_ar_reply, &c) < 0);
+    s_ar_spin(loop, r, NULL, NULL, 100);
+    CHECK(c.calls == 0 && s_ar_pending(r, max, 0));
+    sw_aredis_counts(r, &sent, &errors, &refused);
+    CHECK(sent == 4 && refused == 4);
+    /*  an error reply: counted as an error, the call gets it */
+    const char *bad[] = { "HSET", "aredis:k", "f", "v" };
+    s_ar_t e = { 0 };
+    CHECK(sw_aredis_call(r, 4, bad, NULL, s_ar_reply, &e) == 0);
+    s_ar_spin(loop, r, s_ar_called, &e, 5000);
+    CHECK(e.calls == 1 && strncmp(e.last, "WRONGTYPE", 9) == 0);
+    sw_aredis_counts(r, &sent, &errors, &refused);
+    CHECK(sent == 5 && errors == 1 && s_ar_pending(r, max, 0));
+
+    /*  the server closes the connection with calls pending: their
+     *  callbacks get NULL, nothing stays pending, the next connection
+     *  takes commands again */
+    const char *blpop[] = { "BLPOP", "aredis:never", "0" };
+    size_t bb = 16 + 5 + 16 + 12 + 16 + 1 + 16;
+    s_ar_t d1 = { 0 }, d2 = { 0 };
+    CHECK(sw_aredis_call(r, 3, blpop, NULL, s_ar_reply, &d1) == 0);
+    CHECK(sw_aredis_call_formatted(r, fmt, (size_t) flen, s_ar_reply, &d2) == 0);
+    CHECK(sw_aredis_send(r, 2, get, NULL) == 0);
+    CHECK(s_ar_pending(r, max, bb + (size_t) flen + gb));
+    s_ar_spin(loop, r, NULL, NULL, 200);        /*  on the wire, BLPOP blocking */
+    sw_redis_t *k = sw_redis_new(url, 2000, &err);
+    CHECK(k != NULL);
+    redisReply *x = k ? sw_redis_cmdv(k, &err, "CLIENT", "KILL", "TYPE", "normal", "SKIPME",
+                                      "yes", NULL) : NULL;
+    CHECK(x && x->type == REDIS_REPLY_INTEGER && x->integer >= 1);
+    if (x)
+        freeReplyObject(x);
+    s_ar_spin(loop, r, s_ar_called, &d2, 5000);
+    CHECK(d1.calls == 1 && d1.nulls == 1 && d2.calls == 1 && d2.nulls == 1);
+    s_ar_spin(loop, r, s_ar_ready, r, 5000);
+    CHECK(sw_aredis_ready(r) && s_ar_pending(r, max, 0));
+    sw_aredis_counts(r, &sent, &errors, &refused);
+    CHECK(sent == 8 && refused == 4);
+
+    /*  a stall: the tick drops the connection, the calls get NULL */
+    s_ar_t s1 = { 0 };
+    CHECK(sw_aredis_call(r, 3, blpop, NULL, s_ar_reply, &s1) == 0);
+    CHECK(sw_aredis_send_formatted(r, fmt, (size_t) flen) == 0);
+    CHECK(s_ar_pending(r, max, bb + (size_t) flen));
+    s_ar_spin(loop, r, NULL, NULL, 100);
+    sw_aredis_tick(r, sw_now_ms() + 6000);
+    CHECK(s1.calls == 1 && s1.nulls == 1 && !sw_aredis_ready(r));
+    CHECK(sw_aredis_send(r, 2, get, NULL) < 0);     /*  down: refused */
+    s_ar_spin(loop, r, s_ar_ready, r, 5000);
+    CHECK(sw_aredis_ready(r) && s_ar_pending(r, max, 0));
+    sw_aredis_counts(r, &sent, &errors, &refused);
+    CHECK(sent == 10 && refused == 5);
+
+    /*  destroy with calls pending: no callback, nothing leaked */
+    s_ar_t z = { 0 };
+    CHECK(sw_aredis_call(r, 3, blpop, NULL, s_ar_reply, &z) == 0);
+    CHECK(sw_aredis_call_formatted(r, fmt, (size_t) flen, s_ar_reply, &z) == 0);
+    s_ar_spin(loop, r, NULL, NULL, 100);
+    sw_aredis_destroy(&r);
+    CHECK(r == NULL && z.calls == 0);
+    x = k ? sw_redis_cmdv(k, &err, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes", NULL)
+          : NULL;     /*  the BLPOPs' connection, if it outlived its destroy */
+    if (x)
+        freeReplyObject(x);
+    sw_redis_destroy(&k);
+    free(big);
+    redisFreeCommand(bigfmt);
+    redisFreeCommand(fmt);
+    zloop_destroy(&loop);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -164,6 +342,12 @@ main(int argc, char **argv)
         log_init("selftest", true, 0);
         sw_redis_live_test(argv[2]);
         printf("redis-live: %s\n", sw_selftest_failures ? "FAILED" : "OK");
+        return sw_selftest_failures ? 1 : 0;
+    }
+    if (argc == 3 && strcmp(argv[1], "aredis-live") == 0) {
+        log_init("selftest", true, 0);
+        s_aredis_live(argv[2]);
+        printf("aredis-live: %s\n", sw_selftest_failures ? "FAILED" : "OK");
         return sw_selftest_failures ? 1 : 0;
     }
     if (argc > 2 && strcmp(argv[1], "sched_model") == 0) {
