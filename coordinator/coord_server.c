@@ -509,8 +509,10 @@ s_on_sweep(zloop_t *loop, int timer_id, void *arg)
         }
     /*  Running tasks no agent claimed after a restart: finished if their
      *  result is stored, run again if there is none, asked about again
-     *  later if Redis cannot say (never run again on a guess). */
-    if (coord_store_ok(self->store)) {
+     *  later if Redis cannot say (never run again on a guess). While the
+     *  store is in an outage the answer is "cannot say" without a try
+     *  (coord_store_results does not touch the network then). */
+    {
         zlistx_t *orphans = coord_sched_orphans_due(self->sched, now);
         if (zlistx_size(orphans)) {
             self->orphan_unknown = false;
