@@ -612,6 +612,11 @@ s_bind(const char *endpoint, sw_curve_server_t *curve, sw_curve_domain_t domain,
     sw_sock_defaults(s);
     zsock_set_router_mandatory(s, 1);
     zsock_set_rcvtimeo(s, 0);
+    /*  A fleet that connects at once (a coordinator restart with 1,000
+     *  agents) overflowed ZeroMQ's default listen backlog of 100: each
+     *  dropped SYN cost its agent a 1 s retransmit (issue 20). The kernel
+     *  caps this at net.core.somaxconn. */
+    zsock_set_backlog(s, COORD_LISTEN_BACKLOG);
     if (zsock_bind(s, "%s", endpoint) < 0) {
         sw_err_set(err, SW_EFAIL, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
