@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -82,25 +83,34 @@ s_rss_kib(int pid)
     return kib;
 }
 
-/*  CPU time (user + system) pid used so far, in microseconds; -1 unknown.
- *  On a shared machine the coordinator's CPU per task compares runs where
- *  wall-clock rates do not. */
+/*  CPU time pid used so far (all its threads), in microseconds; -1
+ *  unknown. On a shared machine the CPU per task compares runs where
+ *  wall-clock rates do not. Read from each thread's schedstat (ns), not
+ *  /proc/PID/stat's 10 ms ticks: the 1k step's timed part is ~50 ms. */
 static long long
 s_cpu_us(int pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');        /*  after the command name, which may hold spaces */
-    unsigned long long ut, st;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                     &st) != 2)
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = pid > 0 ? opendir(path) : NULL;
+    if (!d)
         return -1;
-    return (long long) ((ut + st) * 1000000ULL / (unsigned long long) sysconf(_SC_CLK_TCK));
+    long long ns = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[300];
+        snprintf(f, sizeof f, "/proc/%d/task/%s/schedstat", pid, e->d_name);
+        FILE *fp = fopen(f, "r");
+        long long t = 0;
+        if (fp && fscanf(fp, "%lld", &t) == 1)
+            ns += t;
+        if (fp)
+            fclose(fp);
+    }
+    closedir(d);
+    return ns / 1000;
 }
 
 typedef struct {
@@ -404,18 +414,22 @@ main(int argc, char **argv)
     }
 
     /*  Phase 2: the queue. With the fleet registered it is one
-     *  transaction (as `swarm run` sends a big job): the job is held from
-     *  dispatch until its last batch is in, and the clock starts at that
-     *  reply with every task queued. Cold, the agents are not there yet. */
+     *  transaction (as `swarm run` sends a big job), every batch staged
+     *  (`more: true`); the clock starts when the empty last batch is sent,
+     *  which puts all of them in at once (a slice per coordinator turn,
+     *  the job held until all are in) and releases the job. So the timed
+     *  part holds the scheduler's insertion and every dispatch, the first
+     *  slots' too (they leave in the turn that answers the last batch).
+     *  Cold, the agents are not there yet: plain batches, all queued. */
     int64_t s0 = zclock_usecs();
     for (int from = 0; from < tasks; from += BATCH) {
         int n = tasks - from < BATCH ? tasks - from : BATCH;
-        if (s_submit_send(job, from, n, cold ? NULL : "bench", from + n < tasks) < 0
+        if (s_submit_send(job, from, n, cold ? NULL : "bench", true) < 0
             || s_await_reply(s) < 0)
             return 1;
     }
     int64_t submit_us = zclock_usecs() - s0;
-    long rss_queued = s_rss_kib(coord_pid);
+    long rss_queued = cold ? s_rss_kib(coord_pid) : -1;
 
     /*  Phase 3, timed: every TASK is answered with DONE until WAIT says
      *  the job is complete. */
@@ -429,6 +443,9 @@ main(int argc, char **argv)
         if (f)
             fclose(f);
     }
+    bool committed = cold;
+    if (!cold && s_submit_send(job, tasks, 0, "bench", false) < 0)
+        return 1;
     if (cold)
         s_hello_all(s);
     int64_t next_check_ms = 0;
@@ -436,7 +453,16 @@ main(int argc, char **argv)
         if (s_turn(s, 50) < 0)
             return 1;
         int64_t now_ms = zclock_mono();
-        if (s->dispatched >= tasks && now_ms >= next_check_ms) {
+        if (!committed) {
+            int rc = s_reply();
+            if (rc < 0)
+                return 1;
+            if (rc > 0) {
+                committed = true;
+                rss_queued = s_rss_kib(coord_pid);    /*  all in, some dispatched */
+            }
+        }
+        if (committed && s->dispatched >= tasks && now_ms >= next_check_ms) {
             /*  since = tasks: a cursor past every task, so the reply lists none */
             int rc = bench_ctl_wait(s_ctl, job, NULL, 0, tasks, REQUEST_MS);
             if (rc < 0)
