@@ -42,6 +42,7 @@ typedef struct {
 static zsock_t *s_ctl;
 
 #define REQUEST_MS 300000
+#define REGISTER_MS 60000       /*  the whole fleet welcomed, or the run fails */
 
 
 static void
@@ -121,6 +122,7 @@ typedef struct {
     int64_t        *lat;        /*  per refilled slot, µs */
     size_t          nlat;
     int             dispatched, heartbeats, welcomed, hb_next;
+    int             byes;       /*  BYEs received: the run fails */
 } s_sim_t;
 
 #define HB_MS 1000
@@ -143,6 +145,16 @@ s_serve(s_sim_t *s, s_agent_t *a)
         if (m.cmd == SW_WELCOME && !a->welcomed) {
             a->welcomed = true;
             s->welcomed++;
+        }
+        else if (m.cmd == SW_BYE) {
+            /*  a refused HELLO (slots over 4,096, ...) or a coordinator
+             *  that forgot us: the run cannot be measured, say why */
+            char *why = NULL;
+            sw_mp_str(m.body, "refused", false, &why, &err);
+            fprintf(stderr, "swarm_dispatch: the coordinator said BYE%s%s\n", why ? ": " : "",
+                    why ? why : "");
+            free(why);
+            s->byes++;
         }
         else if (m.cmd == SW_TASK) {
             if (a->received++ >= s->slots && a->count > 0) {
@@ -311,8 +323,12 @@ main(int argc, char **argv)
      *  bench measures the coordinator or itself. */
     const char *rp = getenv("SWARM_BENCH_REDIS_PID");
     int redis_pid = rp ? atoi(rp) : 0;
-    if (nagents < 1 || slots < 1 || tasks < 1)
+    if (nagents < 1 || slots < 1 || slots > 4096 || tasks < 1) {
+        /*  slots is HELLO's 1..4096 (docs/protocol.md): the coordinator
+         *  drops any other HELLO without an answer */
+        fprintf(stderr, "swarm_dispatch: AGENTS and TASKS must be at least 1, SLOTS 1 to 4096\n");
         return 2;
+    }
     /*  Two descriptors per agent socket (its TCP connection, its mailbox). */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -399,7 +415,7 @@ main(int argc, char **argv)
     long rss0 = s_rss_kib(coord_pid);
     int64_t register_us = 0;
     if (!cold) {
-        int64_t r0 = zclock_usecs(), deadline = zclock_mono() + REQUEST_MS;
+        int64_t r0 = zclock_usecs(), deadline = zclock_mono() + REGISTER_MS;
         s_hello_all(s);
         while (s->welcomed < nagents) {
             if (zclock_mono() > deadline) {
@@ -407,7 +423,7 @@ main(int argc, char **argv)
                         nagents);
                 return 1;
             }
-            if (s_turn(s, 50) < 0)
+            if (s_turn(s, 50) < 0 || s->byes)
                 return 1;
         }
         register_us = zclock_usecs() - r0;
@@ -450,7 +466,7 @@ main(int argc, char **argv)
         s_hello_all(s);
     int64_t next_check_ms = 0;
     for (;;) {
-        if (s_turn(s, 50) < 0)
+        if (s_turn(s, 50) < 0 || s->byes)
             return 1;
         int64_t now_ms = zclock_mono();
         if (!committed) {
