@@ -42,3 +42,16 @@ expect 0 "$SWARM" --json status --job dispatch-600-3000
 json_get "$T/out" "d['counts']['succeeded']" >"$T/n"
 [ "$(cat "$T/n")" = 3000 ] || fail "succeeded $(cat "$T/n"), wanted 3000"
 ok "the coordinator counts 3,000 succeeded"
+
+# The bench's old order (queue first, HELLOs inside the clock) still runs,
+# and a slot count HELLO cannot carry fails at once (the coordinator drops
+# such a HELLO unanswered: the simulator would wait for its WELCOME).
+SWARM_BENCH_COLD=1 timeout 60 "$SWARM_BUILD/bench/swarm_dispatch" "$SWARM_COORDINATOR" \
+    "$COORD_LISTEN" 20 2 200 "$COORD_PID" >"$T/cold.json" 2>"$T/cold.err" \
+    || { cat "$T/cold.err"; fail "swarm_dispatch (cold) failed"; }
+contains "$T/cold.json" '"cold": true'
+contains "$T/cold.json" '"tasks": 200'
+ok "SWARM_BENCH_COLD=1: queue first, then 20 agents, 200 tasks"
+expect 2 timeout 10 "$SWARM_BUILD/bench/swarm_dispatch" "$SWARM_COORDINATOR" "$COORD_LISTEN" 1 5000 10
+contains "$T/err" "SLOTS 1 to 4096"
+ok "5,000 slots refused at once"
