@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "sw_keys.h"
+#include "sw_resp.h"
 #include "sw_selftest.h"
 
 int
@@ -447,15 +448,6 @@ s_escaped_len(const char *s, size_t n)
     return len;
 }
 
-/*  One RESP bulk string's header: "$<len>\r\n". */
-static void
-s_bulk_head(sw_buf_t *b, size_t len)
-{
-    char h[32];
-    int n = snprintf(h, sizeof h, "$%zu\r\n", len);
-    sw_buf_add(b, h, (size_t) n);
-}
-
 void
 agent_result_frame(json_t *doc, const char *out, size_t n, const sw_task_t *t,
                    const agent_log_end_t *end, int64_t now_wall_ms, sw_buf_t *frame,
@@ -483,19 +475,20 @@ agent_result_frame(json_t *doc, const char *out, size_t n, const sw_task_t *t,
     memcpy(argv + 3, a.argv, 15 * sizeof *argv);
     /*  One reservation of the exact size: the escape writes without a
      *  realloc moving the frame. */
-    size_t total = 16 + 32 + json_len;
-    for (size_t i = 0; i < 18; i++)
-        total += 32 + strlen(argv[i]);
+    size_t lens[18];
+    size_t total = SW_RESP_HEAD_MAX + SW_RESP_BULK_MAX(json_len);
+    for (size_t i = 0; i < 18; i++) {
+        lens[i] = strlen(argv[i]);
+        total += SW_RESP_BULK_MAX(lens[i]);
+    }
     sw_buf_reset(frame);
     sw_buf_reserve(frame, total);
-    sw_buf_add(frame, "*19\r\n", 5);
-    for (size_t i = 0; i < 18; i++) {
-        size_t len = strlen(argv[i]);
-        s_bulk_head(frame, len);
-        sw_buf_add(frame, argv[i], len);
-        sw_buf_add(frame, "\r\n", 2);
-    }
-    s_bulk_head(frame, json_len);
+    char *p = sw_resp_array(frame->data, 19);
+    for (size_t i = 0; i < 18; i++)
+        p = sw_resp_bulk(p, argv[i], lens[i]);
+    p = sw_resp_bulk_head(p, json_len);
+    frame->len = (size_t) (p - frame->data);
+    frame->data[frame->len] = '\0';
     *json_off = frame->len;
     sw_buf_add(frame, rest, rest_len - 1);         /*  without its '}' */
     sw_buf_addstr(frame, sep);
