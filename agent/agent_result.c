@@ -50,27 +50,42 @@ agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage, bo
     return 0;
 }
 
+/*  codex --json's next event: the next line of out[0, n) from *pos that
+ *  starts with '{' and parses as JSON (other lines, codex's warnings and
+ *  cut ones, are skipped); its document, the caller's to decref, with
+ *  *pos past its line; NULL when no line is left. */
+static json_t *
+s_next_event(const char *out, size_t n, size_t *pos)
+{
+    while (*pos < n) {
+        size_t start = *pos;
+        const char *nl = memchr(out + start, '\n', n - start);
+        size_t end = nl ? (size_t) (nl - out) : n;
+        *pos = end + 1;
+        json_t *ev = end > start && out[start] == '{'
+                     ? json_loadb(out + start, end - start, 0, NULL) : NULL;
+        if (ev)
+            return ev;
+    }
+    return NULL;
+}
+
 int
 agent_codex_usage(const char *out, size_t n, json_t **usage)
 {
     static const char *const fields[] = { "input_tokens", "cached_input_tokens",
                                           "output_tokens", "reasoning_output_tokens" };
     json_int_t sum[4] = { 0 }, turns = 0;
-    for (size_t start = 0; start < n; ) {
-        const char *nl = memchr(out + start, '\n', n - start);
-        size_t end = nl ? (size_t) (nl - out) : n;
-        if (end > start && out[start] == '{') {
-            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
-            const char *type = json_string_value(json_object_get(ev, "type"));
-            json_t *u = json_object_get(ev, "usage");
-            if (type && strcmp(type, "turn.completed") == 0 && json_is_object(u)) {
-                turns++;
-                for (size_t i = 0; i < 4; i++)
-                    sum[i] += json_integer_value(json_object_get(u, fields[i]));
-            }
-            json_decref(ev);
+    json_t *ev;
+    for (size_t pos = 0; (ev = s_next_event(out, n, &pos)) != NULL; ) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        json_t *u = json_object_get(ev, "usage");
+        if (type && strcmp(type, "turn.completed") == 0 && json_is_object(u)) {
+            turns++;
+            for (size_t i = 0; i < 4; i++)
+                sum[i] += json_integer_value(json_object_get(u, fields[i]));
         }
-        start = end + 1;
+        json_decref(ev);
     }
     if (turns == 0)
         return -1;
@@ -84,27 +99,21 @@ agent_codex_message(const char *out, size_t n, sw_buf_t *text)
 {
     const char *found = NULL;
     size_t found_len = 0;
-    json_t *last = NULL;
-    for (size_t start = 0; start < n; ) {
-        const char *nl = memchr(out + start, '\n', n - start);
-        size_t end = nl ? (size_t) (nl - out) : n;
-        if (end > start && out[start] == '{') {
-            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
-            const char *type = json_string_value(json_object_get(ev, "type"));
-            json_t *item = json_object_get(ev, "item");
-            const char *itype = json_string_value(json_object_get(item, "type"));
-            json_t *t = json_object_get(item, "text");
-            if (type && strcmp(type, "item.completed") == 0 && itype
-                && strcmp(itype, "agent_message") == 0 && json_is_string(t)) {
-                json_decref(last);
-                last = ev;
-                found = json_string_value(t);
-                found_len = json_string_length(t);
-            }
-            else
-                json_decref(ev);
+    json_t *last = NULL, *ev;
+    for (size_t pos = 0; (ev = s_next_event(out, n, &pos)) != NULL; ) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        json_t *item = json_object_get(ev, "item");
+        const char *itype = json_string_value(json_object_get(item, "type"));
+        json_t *t = json_object_get(item, "text");
+        if (type && strcmp(type, "item.completed") == 0 && itype
+            && strcmp(itype, "agent_message") == 0 && json_is_string(t)) {
+            json_decref(last);
+            last = ev;
+            found = json_string_value(t);
+            found_len = json_string_length(t);
         }
-        start = end + 1;
+        else
+            json_decref(ev);
     }
     if (!found)
         return -1;
