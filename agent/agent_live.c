@@ -5,6 +5,7 @@
 
 #include "sw_aredis.h"
 #include "sw_keys.h"
+#include "sw_resp.h"
 #include "sw_selftest.h"
 
 struct agent_live_t {
@@ -139,32 +140,14 @@ s_ship(agent_log_t *self, int nf, const char **fields, const char **values,
     return true;
 }
 
-/*  n in decimal at p; returns the end (what snprintf "%llu" writes,
- *  without its cost: an entry's head has a dozen numbers). */
-static char *
-s_utoa(char *p, unsigned long long n)
-{
-    char tmp[24];
-    int k = 0;
-    do
-        tmp[k++] = (char) ('0' + n % 10);
-    while ((n /= 10) > 0);
-    while (k > 0)
-        *p++ = tmp[--k];
-    return p;
-}
-
+/*  n in decimal in out, NUL-terminated (an argv string): what snprintf
+ *  "%llu" writes, without its cost: an entry's head has a dozen numbers.
+ *  Every number of an entry is a count, or the wall clock in ms: none is
+ *  negative. */
 static void
-s_num(char *out, long long n)
+s_num(char out[24], uint64_t n)
 {
-    char *p = out;
-    if (n < 0) {
-        *p++ = '-';
-        p = s_utoa(p, 0ull - (unsigned long long) n);
-    }
-    else
-        p = s_utoa(p, (unsigned long long) n);
-    *p = '\0';
+    *sw_resp_u64(out, n) = '\0';
 }
 
 int
@@ -172,16 +155,16 @@ agent_live_argv(const char *key, const agent_entry_t *e, const char **argv, size
                 char nums[5][24])
 {
     s_num(nums[0], AGENT_LIVE_MAXLEN);
-    s_num(nums[1], (long long) e->wall_ms);
-    s_num(nums[2], (long long) e->lines);
+    s_num(nums[1], (uint64_t) e->wall_ms);
+    s_num(nums[2], e->lines);
     int argc = 0;
     const char *head[] = { "XADD", key, "MAXLEN", "~", nums[0], "*", "t", nums[1],
                            "s", e->stream == AGENT_ERR ? "err" : "out", "n", nums[2] };
     for (size_t i = 0; i < sizeof head / sizeof *head; i++)
         argv[argc++] = head[i];
     if (e->dropped_lines) {
-        s_num(nums[3], (long long) e->dropped_lines);
-        s_num(nums[4], (long long) e->dropped_bytes);
+        s_num(nums[3], e->dropped_lines);
+        s_num(nums[4], e->dropped_bytes);
         argv[argc++] = "drop";
         argv[argc++] = nums[3];
         argv[argc++] = "dropb";
@@ -196,23 +179,6 @@ agent_live_argv(const char *key, const agent_entry_t *e, const char **argv, size
     return argc;
 }
 
-/*  $LEN CRLF, and the argument with its CRLF unless arg is NULL. */
-static char *
-s_bulk(char *p, const char *arg, size_t len)
-{
-    *p++ = '$';
-    p = s_utoa(p, len);
-    *p++ = '\r';
-    *p++ = '\n';
-    if (arg) {
-        memcpy(p, arg, len);
-        p += len;
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    return p;
-}
-
 size_t
 agent_live_frame(const char *key, agent_entry_t *e, size_t room, sw_buf_t *head, char **frame,
                  char saved[2])
@@ -223,19 +189,15 @@ agent_live_frame(const char *key, agent_entry_t *e, size_t room, sw_buf_t *head,
     int argc = agent_live_argv(key, e, argv, lens, nums);
     /*  RESP, as redisFormatCommandArgv writes it: *ARGC, then $LEN ARG
      *  for each; the last argument's bytes are the lines, in place. */
-    size_t max = 16;
+    size_t max = SW_RESP_HEAD_MAX;
     for (int i = 0; i < argc - 1; i++)
-        max += lens[i] + 28;
+        max += SW_RESP_BULK_MAX(lens[i]);
     sw_buf_reset(head);
-    sw_buf_reserve(head, max + 28);
-    char *p = head->data;
-    *p++ = '*';
-    p = s_utoa(p, (unsigned long long) argc);
-    *p++ = '\r';
-    *p++ = '\n';
+    sw_buf_reserve(head, max + SW_RESP_HEAD_MAX);
+    char *p = sw_resp_array(head->data, (uint64_t) argc);
     for (int i = 0; i < argc - 1; i++)
-        p = s_bulk(p, argv[i], lens[i]);
-    p = s_bulk(p, NULL, e->len);
+        p = sw_resp_bulk(p, argv[i], lens[i]);
+    p = sw_resp_bulk_head(p, e->len);
     head->len = (size_t) (p - head->data);
     if (!e->data || head->len > room)
         return 0;

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "sw_keys.h"
+#include "sw_resp.h"
 #include "sw_selftest.h"
 
 int
@@ -49,27 +50,42 @@ agent_claude_parse(const char *out, size_t n, sw_buf_t *text, json_t **usage, bo
     return 0;
 }
 
+/*  codex --json's next event: the next line of out[0, n) from *pos that
+ *  starts with '{' and parses as JSON (other lines, codex's warnings and
+ *  cut ones, are skipped); its document, the caller's to decref, with
+ *  *pos past its line; NULL when no line is left. */
+static json_t *
+s_next_event(const char *out, size_t n, size_t *pos)
+{
+    while (*pos < n) {
+        size_t start = *pos;
+        const char *nl = memchr(out + start, '\n', n - start);
+        size_t end = nl ? (size_t) (nl - out) : n;
+        *pos = end + 1;
+        json_t *ev = end > start && out[start] == '{'
+                     ? json_loadb(out + start, end - start, 0, NULL) : NULL;
+        if (ev)
+            return ev;
+    }
+    return NULL;
+}
+
 int
 agent_codex_usage(const char *out, size_t n, json_t **usage)
 {
     static const char *const fields[] = { "input_tokens", "cached_input_tokens",
                                           "output_tokens", "reasoning_output_tokens" };
     json_int_t sum[4] = { 0 }, turns = 0;
-    for (size_t start = 0; start < n; ) {
-        const char *nl = memchr(out + start, '\n', n - start);
-        size_t end = nl ? (size_t) (nl - out) : n;
-        if (end > start && out[start] == '{') {
-            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
-            const char *type = json_string_value(json_object_get(ev, "type"));
-            json_t *u = json_object_get(ev, "usage");
-            if (type && strcmp(type, "turn.completed") == 0 && json_is_object(u)) {
-                turns++;
-                for (size_t i = 0; i < 4; i++)
-                    sum[i] += json_integer_value(json_object_get(u, fields[i]));
-            }
-            json_decref(ev);
+    json_t *ev;
+    for (size_t pos = 0; (ev = s_next_event(out, n, &pos)) != NULL; ) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        json_t *u = json_object_get(ev, "usage");
+        if (type && strcmp(type, "turn.completed") == 0 && json_is_object(u)) {
+            turns++;
+            for (size_t i = 0; i < 4; i++)
+                sum[i] += json_integer_value(json_object_get(u, fields[i]));
         }
-        start = end + 1;
+        json_decref(ev);
     }
     if (turns == 0)
         return -1;
@@ -83,27 +99,21 @@ agent_codex_message(const char *out, size_t n, sw_buf_t *text)
 {
     const char *found = NULL;
     size_t found_len = 0;
-    json_t *last = NULL;
-    for (size_t start = 0; start < n; ) {
-        const char *nl = memchr(out + start, '\n', n - start);
-        size_t end = nl ? (size_t) (nl - out) : n;
-        if (end > start && out[start] == '{') {
-            json_t *ev = json_loadb(out + start, end - start, 0, NULL);
-            const char *type = json_string_value(json_object_get(ev, "type"));
-            json_t *item = json_object_get(ev, "item");
-            const char *itype = json_string_value(json_object_get(item, "type"));
-            json_t *t = json_object_get(item, "text");
-            if (type && strcmp(type, "item.completed") == 0 && itype
-                && strcmp(itype, "agent_message") == 0 && json_is_string(t)) {
-                json_decref(last);
-                last = ev;
-                found = json_string_value(t);
-                found_len = json_string_length(t);
-            }
-            else
-                json_decref(ev);
+    json_t *last = NULL, *ev;
+    for (size_t pos = 0; (ev = s_next_event(out, n, &pos)) != NULL; ) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        json_t *item = json_object_get(ev, "item");
+        const char *itype = json_string_value(json_object_get(item, "type"));
+        json_t *t = json_object_get(item, "text");
+        if (type && strcmp(type, "item.completed") == 0 && itype
+            && strcmp(itype, "agent_message") == 0 && json_is_string(t)) {
+            json_decref(last);
+            last = ev;
+            found = json_string_value(t);
+            found_len = json_string_length(t);
         }
-        start = end + 1;
+        else
+            json_decref(ev);
     }
     if (!found)
         return -1;
@@ -447,15 +457,6 @@ s_escaped_len(const char *s, size_t n)
     return len;
 }
 
-/*  One RESP bulk string's header: "$<len>\r\n". */
-static void
-s_bulk_head(sw_buf_t *b, size_t len)
-{
-    char h[32];
-    int n = snprintf(h, sizeof h, "$%zu\r\n", len);
-    sw_buf_add(b, h, (size_t) n);
-}
-
 void
 agent_result_frame(json_t *doc, const char *out, size_t n, const sw_task_t *t,
                    const agent_log_end_t *end, int64_t now_wall_ms, sw_buf_t *frame,
@@ -483,19 +484,20 @@ agent_result_frame(json_t *doc, const char *out, size_t n, const sw_task_t *t,
     memcpy(argv + 3, a.argv, 15 * sizeof *argv);
     /*  One reservation of the exact size: the escape writes without a
      *  realloc moving the frame. */
-    size_t total = 16 + 32 + json_len;
-    for (size_t i = 0; i < 18; i++)
-        total += 32 + strlen(argv[i]);
+    size_t lens[18];
+    size_t total = SW_RESP_HEAD_MAX + SW_RESP_BULK_MAX(json_len);
+    for (size_t i = 0; i < 18; i++) {
+        lens[i] = strlen(argv[i]);
+        total += SW_RESP_BULK_MAX(lens[i]);
+    }
     sw_buf_reset(frame);
     sw_buf_reserve(frame, total);
-    sw_buf_add(frame, "*19\r\n", 5);
-    for (size_t i = 0; i < 18; i++) {
-        size_t len = strlen(argv[i]);
-        s_bulk_head(frame, len);
-        sw_buf_add(frame, argv[i], len);
-        sw_buf_add(frame, "\r\n", 2);
-    }
-    s_bulk_head(frame, json_len);
+    char *p = sw_resp_array(frame->data, 19);
+    for (size_t i = 0; i < 18; i++)
+        p = sw_resp_bulk(p, argv[i], lens[i]);
+    p = sw_resp_bulk_head(p, json_len);
+    frame->len = (size_t) (p - frame->data);
+    frame->data[frame->len] = '\0';
     *json_off = frame->len;
     sw_buf_add(frame, rest, rest_len - 1);         /*  without its '}' */
     sw_buf_addstr(frame, sep);

@@ -177,12 +177,12 @@ agent_store_shrink(const char *json, size_t len)
     return out;
 }
 
-/*  Whether Redis refused the value as too long for it: final, however
- *  often it is sent again. */
+/*  Whether Redis refused the value (len bytes) as too long for it:
+ *  final, however often it is sent again. */
 static bool
-s_too_long(const char *json, const sw_err_t *err)
+s_too_long(size_t len, const sw_err_t *err)
 {
-    return strlen(json) > AGENT_STORE_BULK_MAX || strstr(err->msg, "invalid bulk length");
+    return len > AGENT_STORE_BULK_MAX || strstr(err->msg, "invalid bulk length");
 }
 
 int
@@ -207,14 +207,14 @@ agent_store_result(agent_store_t *self, const agent_spooled_t *s,
      *  without its output (e2e.result_bulk). Over the default, it is not
      *  even sent (Redis would close the connection while it is). */
     char *small = NULL;
-    int rc = strlen(s->result) > AGENT_STORE_BULK_MAX
+    size_t len = strlen(s->result);     /*  once: it may be hundreds of MB */
+    int rc = len > AGENT_STORE_BULK_MAX
              ? (sw_err_set(&err, SW_EFAIL, "over %u bytes", AGENT_STORE_BULK_MAX), -1)
              : agent_result_store(redis, &t, s->result, end, &err);
-    if (rc < 0 && s_too_long(s->result, &err) && (small = agent_store_shrink(s->result,
-                                                                               strlen(s->result)))) {
+    if (rc < 0 && s_too_long(len, &err) && (small = agent_store_shrink(s->result, len))) {
         log_warnx("result of %s/%s attempt %lld: %zu bytes as JSON, larger than Redis takes in "
                   "one value (%s): stored without its output", s->job, s->id,
-                  (long long) s->attempt, strlen(s->result), err.msg);
+                  (long long) s->attempt, len, err.msg);
         sw_redis_destroy(&self->redis);     /*  Redis closed it */
         redis = agent_store_redis(self);
         memset(&err, 0, sizeof err);

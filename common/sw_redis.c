@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "sw_log.h"
+#include "sw_resp.h"
 #include "sw_selftest.h"
 
 /*  A script call queued on the pipeline, kept until the flush so that a
@@ -375,52 +376,25 @@ sw_redis_cmdv(sw_redis_t *self, sw_err_t *err, ...)
     return sw_redis_cmd(self, argc, argv, NULL, err);
 }
 
-/*  Decimal digits of v, written backwards ending at end; returns the start. */
-static char *
-s_utoa(char *end, size_t v)
-{
-    do {
-        *--end = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return end;
-}
-
 /*  The command in the protocol's framing (RESP: "*N\r\n" then "$LEN\r\n"
- *  ARG "\r\n" per argument; lens NULL: NUL-terminated), in one
- *  allocation and without printf: hiredis 0.14's redisAppendCommandArgv
- *  formats each header with sdscatfmt, a measurable share of the
- *  coordinator's CPU per task (issue 20). *out is the caller's to free;
- *  returns its length. */
+ *  ARG "\r\n" per argument, sw_resp.h; lens NULL: NUL-terminated), in
+ *  one allocation and without printf: hiredis 0.14's
+ *  redisAppendCommandArgv formats each header with sdscatfmt, a
+ *  measurable share of the coordinator's CPU per task (issue 20). *out is
+ *  the caller's to free; returns its length. */
 static size_t
 s_frame(int argc, const char **argv, const size_t *lens, char **out)
 {
     size_t stack_lens[64];
     size_t *len = argc <= 64 ? stack_lens : xcalloc((size_t) argc, sizeof *len);
-    size_t total = 1 + 20 + 2;
+    size_t total = SW_RESP_HEAD_MAX;
     for (int i = 0; i < argc; i++) {
         len[i] = lens ? lens[i] : strlen(argv[i]);
-        total += 1 + 20 + 2 + len[i] + 2;
+        total += SW_RESP_BULK_MAX(len[i]);
     }
-    char *buf = xmalloc(total), *p = buf, num[24];
-    char *n = s_utoa(num + sizeof num, (size_t) argc);
-    *p++ = '*';
-    memcpy(p, n, (size_t) (num + sizeof num - n));
-    p += num + sizeof num - n;
-    *p++ = '\r';
-    *p++ = '\n';
-    for (int i = 0; i < argc; i++) {
-        n = s_utoa(num + sizeof num, len[i]);
-        *p++ = '$';
-        memcpy(p, n, (size_t) (num + sizeof num - n));
-        p += num + sizeof num - n;
-        *p++ = '\r';
-        *p++ = '\n';
-        memcpy(p, argv[i], len[i]);
-        p += len[i];
-        *p++ = '\r';
-        *p++ = '\n';
-    }
+    char *buf = xmalloc(total), *p = sw_resp_array(buf, (uint64_t) argc);
+    for (int i = 0; i < argc; i++)
+        p = sw_resp_bulk(p, argv[i], len[i]);
     if (len != stack_lens)
         free(len);
     *out = buf;

@@ -26,11 +26,7 @@ start_agent a2 --slots 2 --label node=a2
 wait_agents 2
 
 # --- the user's repository: committed, then dirty ---------------------------------
-U="$T/user"
-git init -q -b main "$U"
-cd "$U" || fail "cd"
-git config user.name "Test User"
-git config user.email test@example.com
+user_repo
 printf 'line one\nline two\nline three\n' >text.txt
 printf '\x00\x01\x02binary\xff\xfe' >data.bin
 printf '#!/bin/sh\necho run\n' >run.sh
@@ -39,8 +35,7 @@ printf 'to be renamed\n' >old-name.txt
 mkdir -p src/lib
 printf 'int main(void) { return 0; }\n' >src/main.c
 printf '*.log\nbuild/\n' >.gitignore
-git add -A
-git commit -qm "the user's work"
+user_commit "the user's work"
 printf 'a dirty line\n' >>text.txt                  # tracked, not staged
 printf 'staged\n' >staged.txt && git add staged.txt  # staged, not committed
 printf 'untracked\n' >notes.txt                     # untracked

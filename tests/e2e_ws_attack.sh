@@ -19,14 +19,10 @@ start_coordinator
 start_agent a1 --slots 1
 wait_agents 1
 
-U="$T/user"
-git init -q -b main "$U"
-cd "$U" || fail "cd"
-git config user.name "Test User"
-git config user.email test@example.com
+user_repo
 printf 'a\n' >a
 mkdir d && printf 'b\n' >d/b
-git add -A && git commit -qm start
+user_commit start
 
 # --- snapshots a new user tries -------------------------------------------------
 N="$T/nested"

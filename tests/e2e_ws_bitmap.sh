@@ -13,18 +13,13 @@ mkdir -p "$FAKE_SCRIPTS"
 start_coordinator
 start_agent a1 --slots 1
 wait_agents 1
-U="$T/user"
-git init -q -b main "$U"
-cd "$U" || fail "cd"
-git config user.name "Test User"
-git config user.email test@example.com
+user_repo
 # 40 files of ~12 KB that deflate to about half: whole, they are ~200 KB
 for i in $(seq 40); do
     awk -v s="$i" 'BEGIN { x = s * 7919 + 1; for (j = 0; j < 800; j++) {
         x = (x * 69069 + 12345) % 4294967296; printf "%d %d\n", j, x } }' >"f$i.dat"
 done
-git add -A
-git commit -qm base
+user_commit base
 expect 0 "$SWARM" init bm --workspace .
 printf 'echo ready\n' >"$FAKE_SCRIPTS/none"
 cat >"$FAKE_SCRIPTS/edit" <<'EOF'

@@ -15,16 +15,11 @@ start_coordinator
 start_agent a1 --slots 2 --label node=a1
 start_agent a2 --slots 2 --label node=a2
 wait_agents 2
-U="$T/user"
-git init -q -b main "$U"
-cd "$U" || fail "cd"
-git config user.name "Test User"
-git config user.email test@example.com
+user_repo
 printf '*.txt text eol=lf\n*.raw -text\n' >.gitattributes
 for i in $(seq 40); do printf 'base %s\n' "$i" >"base$i.dat"; done
 printf 'keep\r\n' >keep.txt
-git add -A
-git commit -qm base
+user_commit base
 expect 0 "$SWARM" init packs --workspace .
 # change N: N paths in all (N-3 new files, half CRLF text, half binary-ish
 # data; one base file edited, one deleted, one made executable)

@@ -186,16 +186,32 @@ wait_http() {
     fail "nothing answers at $1"
 }
 
+# --- workspaces: the user's repository ------------------------------------------
+# user_repo [DIR]: a new git repository on branch main at DIR (default
+# $T/user), set as U and made the current directory (call it directly,
+# not in $(...)), with a committer identity of its own ("Test User") so
+# that the test's commits never depend on the machine's git config. The
+# test writes its files, then commits them with user_commit.
+user_repo() {
+    U=${1:-$T/user}
+    git init -q -b main "$U" || fail "git init $U"
+    cd "$U" || fail "cd $U"
+    git config user.name "Test User"
+    git config user.email test@example.com
+}
+# user_commit MSG: commits everything in the current repository (git add -A)
+user_commit() {
+    git add -A && git commit -qm "$1" || fail "git commit in $PWD"
+}
+
 # --- e2e.ws_trash*: worktrees moved aside for removal (issue 16) ---------------
 # trash_repo JOB: a user repository in $T/user (README, junk/ ignored), the
 # current directory from then on, and job JOB with it as its workspace.
 trash_repo() {
-    U="$T/user"
-    git init -q -b main "$U"
-    cd "$U" || fail "cd"
+    user_repo
     printf 'base\n' >README
     printf 'junk/\n' >.gitignore
-    git add -A && git -c user.name=u -c user.email=u@e commit -qm base
+    user_commit base
     expect 0 "$SWARM" init "$1" --workspace .
 }
 # the worktrees moved aside under $ROOT, a line each

@@ -49,6 +49,7 @@
 #include "sw_proto.h"
 #include "sw_redis.h"
 #include "sw_render.h"
+#include "sw_resp.h"
 #include "sw_live.h"
 #include "sw_events.h"
 #include "sw_capture.h"
@@ -67,6 +68,7 @@ static const sw_selftest_t s_tests[] = {
     { "plan", sw_plan_test },
     { "hook", sw_hook_test },
     { "redis", sw_redis_test },
+    { "resp", sw_resp_test },
     { "keys", sw_keys_test },
     { "memory", sw_memory_test },
     { "metrics", sw_metrics_test },

@@ -18,8 +18,10 @@ start_agent a1 --slots 4 --allow-exec --max-output 262144
 wait_agents 1
 expect 0 "$SWARM" init frame
 GEN="$T/gen.py"
+cp "$SWARM_SRC/tests/utf8_model.py" "$T/"    # the byte-wise rule, imported by gen.py
 cat >"$GEN" <<'EOF'
 import json, random, sys
+import utf8_model
 CAP = 262144
 def shape(name):
     name = name.split("-")[0]
@@ -34,39 +36,12 @@ def shape(name):
     while len(out) < size:
         out += b"x" * rnd.randrange(0, 90) + rnd.choice(pool)
     return bytes(out[:size])
-def sanitize(b):
-    out, k = [], 0
-    while k < len(b):
-        c = b[k]
-        n = 1 if c < 0x80 else 2 if 0xc0 <= c < 0xe0 else 3 if 0xe0 <= c < 0xf0 else 4 if 0xf0 <= c < 0xf8 else 0
-        ok = False
-        if n and c != 0 and k + n <= len(b):
-            try:
-                ok = len(b[k:k + n].decode("utf-8")) == 1
-            except UnicodeDecodeError:
-                ok = False
-        if ok:
-            out.append(b[k:k + n].decode("utf-8")); k += n
-        else:
-            out.append("\ufffd"); k += 1
-    return "".join(out)
 def expected(raw):
-    if len(raw) <= CAP:
-        return sanitize(raw)
-    h = CAP // 2
-    return sanitize(raw[:h] + b"\n[... swarm: %d bytes omitted ...]\n" % (len(raw) - CAP) + raw[-h:])
+    return utf8_model.expected(raw, CAP)
 if sys.argv[1] == "write":
     sys.stdout.buffer.write(shape(sys.argv[2]))
 elif sys.argv[1] == "check":
-    d = json.load(open(sys.argv[2])); bad = 0
-    for r in d:
-        want = expected(shape(r["id"]))
-        got = r.get("output")
-        if got != want or r.get("output_truncated") != (len(shape(r["id"])) > CAP):
-            bad += 1
-            print("%s: got %r... (%d chars), want %r... (%d chars)" % (r["id"], (got or "")[:60], len(got or ""), want[:60], len(want)))
-    print("%d of %d outputs differ" % (bad, len(d)))
-    sys.exit(1 if bad else 0)
+    utf8_model.check(sys.argv[2], shape, CAP, truncated=True)
 else:                                       # doc ID FILE: the stored text as jansson writes it
     raw = open(sys.argv[3], "rb").read().rstrip(b"\n")
     d = json.loads(raw)
