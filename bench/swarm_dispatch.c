@@ -3,13 +3,21 @@
  *  usage: swarm_dispatch CONTROL_EP AGENTS_EP AGENTS SLOTS TASKS [COORD_PID]
  *
  *  One process holds AGENTS DEALER sockets, each a simulated agent with
- *  SLOTS slots that answers every TASK with an immediate DONE (no child,
- *  no Redis write) and sends its heartbeats. Phase 1 queues TASKS tasks
- *  (SUBMITs of 2,000) while no agent is connected; phase 2 says HELLO from
- *  every agent and runs until WAIT reports the job complete. Dispatch
+ *  SLOTS slots (1..4,096, as HELLO) on its own TCP connection, that
+ *  answers every TASK with an immediate DONE (no child, no Redis write)
+ *  and sends its heartbeats once welcomed. Phase 1: every agent says
+ *  HELLO and the fleet is welcomed (no task exists yet). Phase 2: TASKS
+ *  tasks are staged as one transaction (SUBMITs of 2,000, `more: true`).
+ *  Phase 3, timed: the empty last batch puts them all in and releases
+ *  the job; the clock runs until WAIT reports the job complete. Dispatch
  *  latency is, per agent, the time from sending a DONE to receiving the
  *  TASK that refills the freed slot (DONEs and TASKs paired in order): how
- *  fast freed credit is used. Prints one JSON line.
+ *  fast freed credit is used. Prints one JSON line, with the CPU per task
+ *  of the timed part in the coordinator (COORD_PID), redis-server
+ *  (SWARM_BENCH_REDIS_PID) and this process. SWARM_BENCH_MARK=FILE: the
+ *  file is created when the clock starts (for a profiler).
+ *  SWARM_BENCH_COLD=1: the order before issue 20's fix: the queue first
+ *  (plain batches), then the HELLOs inside the timed part.
  *
  *  The coordinator writes every state change to Redis as it would for
  *  real agents; only the agents' result writes are missing.
