@@ -47,16 +47,18 @@ bench_ctl_request(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb, int timeout_
     return -1;
 }
 
-int
-bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, int n,
-                 char **argv, int timeout_ms)
+void
+bench_ctl_submit_pack(msgpack_sbuffer *sb, const char *job, const char *txn, bool more,
+                      const char *prefix, int from, int n, char **argv)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    sw_mp_packer_init(&pk, &sb);
-    msgpack_pack_map(&pk, 2);
+    sw_mp_packer_init(&pk, sb);
+    msgpack_pack_map(&pk, txn ? 4 : 2);
     sw_mp_kv_str(&pk, "job", job);
+    if (txn) {
+        sw_mp_kv_str(&pk, "txn", txn);
+        sw_mp_kv_bool(&pk, "more", more);
+    }
     sw_mp_pack_str(&pk, "tasks");
     msgpack_pack_array(&pk, (size_t) n);
     sw_task_t t;
@@ -78,6 +80,15 @@ bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, in
     }
     sw_strv_release(&t.argv);
     sw_strv_release(&t.resources);
+}
+
+int
+bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, int n,
+                 char **argv, int timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    bench_ctl_submit_pack(&sb, job, NULL, false, prefix, from, n, argv);
     sw_msg_t reply;
     int rc = bench_ctl_request(ctl, SW_C_SUBMIT, &sb, timeout_ms, &reply);
     msgpack_sbuffer_destroy(&sb);

@@ -12,6 +12,13 @@ zsock_t *bench_ctl_connect(const char *endpoint);
  *  are decoded with the CLI's limits (whole jobs fit). */
 int bench_ctl_request(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb, int timeout_ms,
                       sw_msg_t *reply);
+/*  Appends to sb (initialised by the caller, who owns it) the body of a
+ *  SUBMIT of exec tasks PREFIX<from>..PREFIX<from+n-1> running argv
+ *  (NULL-terminated) to job; with txn not NULL, staged in that
+ *  transaction, `more` false on its last batch. Each task takes the
+ *  resource $SWARM_BENCH_RESOURCE when set. */
+void bench_ctl_submit_pack(msgpack_sbuffer *sb, const char *job, const char *txn, bool more,
+                           const char *prefix, int from, int n, char **argv);
 /*  Submits exec tasks PREFIX<from>..PREFIX<from+n-1> running argv to job
  *  in one SUBMIT; 0 or -1. */
 int bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, int n,

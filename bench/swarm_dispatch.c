@@ -228,42 +228,15 @@ s_hello_all(s_sim_t *s)
     }
 }
 
-/*  Sends one SUBMIT of tasks prefix<from> .. prefix<from+n-1> (argv
- *  `true`, runner exec), in transaction txn when not NULL; the reply is
- *  read by s_reply. */
+/*  Sends one SUBMIT of tasks t<from> .. t<from+n-1> (argv `true`, runner
+ *  exec), in transaction txn when not NULL; the reply is read by s_reply. */
 static int
 s_submit_send(const char *job, int from, int n, const char *txn, bool more)
 {
+    static char *true_argv[] = { "true", NULL };
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    sw_mp_packer_init(&pk, &sb);
-    msgpack_pack_map(&pk, txn ? 4 : 2);
-    sw_mp_kv_str(&pk, "job", job);
-    if (txn) {
-        sw_mp_kv_str(&pk, "txn", txn);
-        sw_mp_kv_bool(&pk, "more", more);
-    }
-    sw_mp_pack_str(&pk, "tasks");
-    msgpack_pack_array(&pk, (size_t) n);
-    sw_task_t t;
-    sw_task_init(&t);
-    t.runner = "exec";
-    t.type = "cmd";
-    sw_strv_push(&t.argv, "true");
-    /*  issue 18 §3: every task takes this resource (a --limit in COORD_ARGS
-     *  of bench/dispatch caps it) */
-    const char *res = getenv("SWARM_BENCH_RESOURCE");
-    if (res && *res)
-        sw_strv_push(&t.resources, res);
-    char id[64];
-    for (int i = 0; i < n; i++) {
-        snprintf(id, sizeof id, "t%d", from + i);
-        t.id = id;
-        sw_task_pack(&pk, &t);
-    }
-    sw_strv_release(&t.argv);
-    sw_strv_release(&t.resources);
+    bench_ctl_submit_pack(&sb, job, txn, more, "t", from, n, true_argv);
     int rc = sw_msg_send(s_ctl, NULL, SW_C_SUBMIT, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
     return rc;
