@@ -464,6 +464,9 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
     sw_ws_patch_stat_init(&ps);
     s_pump_t pump[2];
     memset(pump, 0, sizeof pump);
+    /*  A stream that never starts (the patch, when the tree is the base's)
+     *  must not look open: fd 0 is a real descriptor. */
+    pump[0].p.out_fd = pump[1].p.out_fd = -1;
     int rc = 0;
     /*  Both at once: on two cores the pack's delta search and the diffs
      *  overlap. */

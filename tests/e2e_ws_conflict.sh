@@ -85,3 +85,17 @@ contains "$T/err" "the change of task edit-f conflicts in f.txt; nothing was cha
 [ "$(state)" = "$before" ] || fail "a failed apply changed the repository"
 [ ! -e merged.txt ] || fail "a failed apply wrote a file"
 ok "the user changed the same line: apply exits 1, the repository exactly as it was"
+
+# --- a task after two others that changes nothing ------------------------------------
+# Its start is their merge and its tree stays that merge: there is no patch
+# to upload. The capture used to poll the patch stream it never opened (fd
+# 0) until --workspace-timeout (600 s); the wait below allows 60.
+expect 0 "$SWARM" init still --workspace .
+expect 0 "$SWARM" spawn --id edit-3 -- sed -i 's/^three$/three by 3/' f.txt
+expect 0 "$SWARM" spawn --id edit-b -- sed -i 's/^b$/b by b/' g.txt
+expect 0 "$SWARM" spawn --id look --after edit-3,edit-b -- sh -c 'grep -x "three by 3" f.txt && grep -x "b by b" g.txt'
+expect 0 "$SWARM" wait --timeout 60
+expect 0 "$SWARM" results --json
+[ "$(json_get "$T/out" "[r['workspace']['files'] for r in d if r['id']=='look'][0]")" = 0 ] \
+    || fail "the read-only task's change: $(json_get "$T/out" "[r['workspace'] for r in d if r['id']=='look'][0]")"
+ok "a task after two others that changed nothing: captured at once, an empty change"
