@@ -140,11 +140,16 @@ coord_records_due(coord_records_t *self, coord_sched_t *sched, int64_t now_ms,
     int written = 0;
     for (const char *id = zlistx_first(keys); id; id = zlistx_next(keys)) {
         s_rec_t *r = zhashx_lookup(self->recs, id);
-        if (!r->dirty)
+        bool recent = r->written_ms && now_ms - r->written_ms < COORD_RECORD_INTERVAL_MS;
+        if (!r->dirty) {
+            /*  Written and unchanged since: it coalesces nothing more. */
+            if (!recent)
+                zhashx_delete(self->recs, id);
             continue;
+        }
         coord_job_t *j = coord_sched_job(sched, id);
         bool final = j && coord_record_final(j);
-        if (j && !final && r->written_ms && now_ms - r->written_ms < COORD_RECORD_INTERVAL_MS)
+        if (j && !final && recent)
             continue;
         self->dirty--;
         r->dirty = false;
@@ -153,9 +158,14 @@ coord_records_due(coord_records_t *self, coord_sched_t *sched, int64_t now_ms,
             write(arg, j, final);
             written++;
         }
-        /*  A job that ended (or left) needs no coalescing state: a change
-         *  after it is a new run of writes. */
-        if (!j || final)
+        /*  A job that left needs no coalescing state. One that ended keeps
+         *  it for the interval: new tasks right after its end (a roundtrip
+         *  submits the next task as soon as `swarm wait` returns) reopen
+         *  it without a write of their own, and the record that ends it
+         *  again goes at once; one that keeps running is written when
+         *  the interval is over (issue 20: one record per roundtrip, not
+         *  two). */
+        if (!j)
             zhashx_delete(self->recs, id);
     }
     zlistx_destroy(&keys);
@@ -292,6 +302,28 @@ coord_record_test(bool verbose)
           && json_integer_value(json_object_get(c, "failed")) == 1
           && json_integer_value(json_object_get(c, "running")) == 0);
     json_decref(doc);
+
+    /*  more tasks right after the end: the reopen waits for the interval
+     *  (a roundtrip's next SUBMIT writes no record), the end goes at once */
+    coord_task_t *c2 = s_submit(s, "auth/v1", "coder-2");
+    CHECK(c2 && strcmp(coord_record_status(j), "running") == 0);
+    coord_records_touch(recs, "auth/v1");
+    CHECK(coord_records_due(recs, s, 9003, s_write, &wr) == 0 && coord_records_pending(recs) == 1);
+    coord_sched_dispatch(s, 0, 0);
+    s_done(s, ag, c2, "succeeded");
+    coord_records_touch(recs, "auth/v1");
+    CHECK(coord_records_due(recs, s, 9004, s_write, &wr) == 1 && wr.finals == 3);
+    CHECK(coord_records_pending(recs) == 0);
+    coord_task_t *c3 = s_submit(s, "auth/v1", "coder-3");
+    coord_records_touch(recs, "auth/v1");
+    CHECK(c3 && coord_records_due(recs, s, 9005, s_write, &wr) == 0);
+    CHECK(coord_records_due(recs, s, 9004 + COORD_RECORD_INTERVAL_MS, s_write, &wr) == 1
+          && wr.finals == 3 && strstr(wr.last, "\"status\":\"running\""));
+    coord_sched_dispatch(s, 0, 0);
+    s_done(s, ag, c3, "succeeded");
+    coord_records_touch(recs, "auth/v1");
+    CHECK(coord_records_due(recs, s, 9006 + COORD_RECORD_INTERVAL_MS, s_write, &wr) == 1
+          && wr.finals == 4);
 
     /*  every task succeeded: succeeded */
     coord_job_t *k = coord_sched_job_ensure(s, "k", 0);

@@ -24,7 +24,10 @@
  *  returned reads the final counts. The record lives as long as the job
  *  runs; its last write gives it a TTL (the coordinator's
  *  --coordination-ttl, COORD_RECORD_TTL_S by default). A job that gets new
- *  tasks later is running again, without a TTL.
+ *  tasks later is running again, without a TTL: written at once when it
+ *  ended more than COORD_RECORD_INTERVAL_MS ago, else when the interval
+ *  is over or at its next end, whichever comes first (a roundtrip's
+ *  SUBMIT right after the previous task's end writes no record).
  *
  *  This module has no I/O: it builds the record and decides which are
  *  due; coord_store writes them on its per-turn pipeline.
