@@ -23,52 +23,96 @@ coord_record_status(const coord_job_t *j)
     return j->counts[SW_TS_SUCCEEDED] == j->ntasks ? "succeeded" : "failed";
 }
 
-/*  2026-11-30T10:48:19.123Z */
-static json_t *
-s_time(int64_t wall_ms)
+/*  2026-11-30T10:48:19.123Z (24 characters and the NUL) */
+static void
+s_time_text(int64_t wall_ms, char buf[40])
 {
-    char buf[40];
     time_t secs = (time_t) (wall_ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof buf - n, ".%03dZ", (int) (wall_ms % 1000));
-    return json_string(buf);
+    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, 40 - n, ".%03dZ", (int) (wall_ms % 1000));
 }
 
-static json_t *
-s_str_or_null(const char *s)
+/*  S as a JSON string. Printable ASCII without '"' and '\\' (every id a
+ *  task or job takes in practice) is copied as it is, which is what
+ *  jansson writes for it; anything else goes through jansson, and text it
+ *  refuses (not UTF-8) is left out as json_array_append_new(NULL) left it
+ *  out (false: nothing written). */
+static bool
+s_str(sw_buf_t *b, const char *s)
 {
-    return s && *s ? json_string(s) : json_null();
+    const unsigned char *p = (const unsigned char *) s;
+    while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+        p++;
+    if (!*p) {
+        size_t n = (size_t) (p - (const unsigned char *) s);
+        sw_buf_reserve(b, n + 2);
+        sw_buf_add(b, "\"", 1);
+        sw_buf_add(b, s, n);
+        sw_buf_add(b, "\"", 1);
+        return true;
+    }
+    json_t *j = json_string(s);
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (t)
+        sw_buf_addstr(b, t);
+    free(t);
+    return t != NULL;
 }
 
+static void
+s_str_or_null(sw_buf_t *b, const char *s)
+{
+    if (!s || !*s || !s_str(b, s))
+        sw_buf_addstr(b, "null");
+}
+
+/*  Written straight into one buffer: it was a jansson tree of a string
+ *  per worker (up to COORD_RECORD_MAX_WORKERS), dumped and freed, which
+ *  perf put at 15 % of the coordinator's CPU in a roundtrip of 400 tasks
+ *  (issue 20). The text is the tree's JSON_COMPACT dump, byte for byte
+ *  (unit.record compares them). */
 char *
 coord_record_json(const coord_job_t *j, int64_t wall_ms)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "job", json_string(j->id));
-    json_object_set_new(o, "topology", s_str_or_null(j->topology));
-    json_object_set_new(o, "max_agents", json_integer(j->max_agents));
-    json_object_set_new(o, "strategy", s_str_or_null(j->strategy));
-    json_object_set_new(o, "namespace", s_str_or_null(j->ns));
-    json_t *workers = json_array();
-    size_t n = 0;
-    for (; n < (size_t) j->ntasks && n < COORD_RECORD_MAX_WORKERS; n++)
-        json_array_append_new(workers, json_string(j->order[n]->spec.id));
-    json_object_set_new(o, "workers", workers);
+    sw_buf_t b;
+    sw_buf_init(&b);
+    size_t n = (size_t) j->ntasks < COORD_RECORD_MAX_WORKERS ? (size_t) j->ntasks
+                                                             : COORD_RECORD_MAX_WORKERS;
+    sw_buf_reserve(&b, 400 + n * 16);
+    sw_buf_addstr(&b, "{\"job\":");
+    s_str_or_null(&b, j->id);
+    sw_buf_addstr(&b, ",\"topology\":");
+    s_str_or_null(&b, j->topology);
+    sw_buf_printf(&b, ",\"max_agents\":%d,\"strategy\":", j->max_agents);
+    s_str_or_null(&b, j->strategy);
+    sw_buf_addstr(&b, ",\"namespace\":");
+    s_str_or_null(&b, j->ns);
+    sw_buf_addstr(&b, ",\"workers\":[");
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        size_t at = b.len;
+        if (!first)
+            sw_buf_add(&b, ",", 1);
+        if (s_str(&b, j->order[i]->spec.id))
+            first = false;
+        else
+            b.data[b.len = at] = '\0';                /*  left out, its comma too */
+    }
+    sw_buf_add(&b, "]", 1);
     if ((size_t) j->ntasks > n)
-        json_object_set_new(o, "workers_truncated", json_true());
-    json_object_set_new(o, "started", s_time(j->created_ms));
-    json_object_set_new(o, "status", json_string(coord_record_status(j)));
-    json_t *counts = json_object();
+        sw_buf_addstr(&b, ",\"workers_truncated\":true");
+    char t[40];
+    s_time_text(j->created_ms, t);
+    sw_buf_printf(&b, ",\"started\":\"%s\",\"status\":\"%s\",\"counts\":{", t,
+                  coord_record_status(j));
     for (int i = 0; i < SW_TS_COUNT; i++)
-        json_object_set_new(counts, sw_tstate_name((sw_tstate_t) i), json_integer(j->counts[i]));
-    json_object_set_new(counts, "total", json_integer(j->ntasks));
-    json_object_set_new(o, "counts", counts);
-    json_object_set_new(o, "updated", s_time(wall_ms));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
+        sw_buf_printf(&b, "\"%s\":%d,", sw_tstate_name((sw_tstate_t) i), j->counts[i]);
+    s_time_text(wall_ms, t);
+    sw_buf_printf(&b, "\"total\":%d},\"updated\":\"%s\"}", j->ntasks, t);
+    return b.data;
 }
 
 /*  --- coalescing ------------------------------------------------------------------ */
@@ -174,6 +218,58 @@ coord_records_due(coord_records_t *self, coord_sched_t *sched, int64_t now_ms,
 
 /*  --- self-test --------------------------------------------------------------------- */
 
+/*  The record as it was built before (a jansson tree, dumped compact):
+ *  coord_record_json must write the same text. */
+static json_t *
+s_tree_str(const char *s)
+{
+    return s && *s ? json_string(s) : json_null();
+}
+
+static char *
+s_tree_json(const coord_job_t *j, int64_t wall_ms)
+{
+    char t[40];
+    json_t *o = json_object();
+    json_object_set_new(o, "job", json_string(j->id));
+    json_object_set_new(o, "topology", s_tree_str(j->topology));
+    json_object_set_new(o, "max_agents", json_integer(j->max_agents));
+    json_object_set_new(o, "strategy", s_tree_str(j->strategy));
+    json_object_set_new(o, "namespace", s_tree_str(j->ns));
+    json_t *workers = json_array();
+    size_t n = 0;
+    for (; n < (size_t) j->ntasks && n < COORD_RECORD_MAX_WORKERS; n++)
+        json_array_append_new(workers, json_string(j->order[n]->spec.id));
+    json_object_set_new(o, "workers", workers);
+    if ((size_t) j->ntasks > n)
+        json_object_set_new(o, "workers_truncated", json_true());
+    s_time_text(j->created_ms, t);
+    json_object_set_new(o, "started", json_string(t));
+    json_object_set_new(o, "status", json_string(coord_record_status(j)));
+    json_t *counts = json_object();
+    for (int i = 0; i < SW_TS_COUNT; i++)
+        json_object_set_new(counts, sw_tstate_name((sw_tstate_t) i), json_integer(j->counts[i]));
+    json_object_set_new(counts, "total", json_integer(j->ntasks));
+    json_object_set_new(o, "counts", counts);
+    s_time_text(wall_ms, t);
+    json_object_set_new(o, "updated", json_string(t));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static bool
+s_same_as_tree(const coord_job_t *j, int64_t wall_ms)
+{
+    char *a = coord_record_json(j, wall_ms), *b = s_tree_json(j, wall_ms);
+    bool same = a && b && strcmp(a, b) == 0;
+    if (!same)
+        fprintf(stderr, "record:\n  %s\ntree:\n  %s\n", a ? a : "(null)", b ? b : "(null)");
+    free(a);
+    free(b);
+    return same;
+}
+
 static void s_nop_task(void *c, coord_task_t *t) { (void) c; (void) t; }
 static void s_nop_agent(void *c, coord_agent_t *a) { (void) c; (void) a; }
 static void s_nop_pair(void *c, coord_task_t *t, coord_agent_t *a)
@@ -267,6 +363,19 @@ coord_record_test(bool verbose)
           && json_integer_value(json_object_get(c, "succeeded")) == 0);
     json_decref(doc);
     free(json);
+    CHECK(s_same_as_tree(j, 1764499699123LL));
+    /*  text jansson escapes (a quote, a backslash, a control character,
+     *  UTF-8) and text it refuses (not UTF-8): the same as the tree */
+    free(j->topology);
+    j->topology = xstrdup("a \"quoted\" \\ tab\t caf\xc3\xa9");
+    CHECK(s_same_as_tree(j, 1764499699123LL));
+    free(j->topology);
+    j->topology = xstrdup("bad \xff");
+    json = coord_record_json(j, 0);
+    CHECK(strstr(json, "\"topology\":null,"));
+    free(json);
+    free(j->topology);
+    j->topology = xstrdup("hierarchical");
 
     /*  coalesced: a burst of changes is one write per interval */
     coord_records_t *recs = coord_records_new();
@@ -344,6 +453,7 @@ coord_record_test(bool verbose)
         snprintf(id, sizeof id, "t%d", i);
         CHECK(s_submit(s, "big", id));
     }
+    CHECK(s_same_as_tree(big, 0) && s_same_as_tree(k, 1764499699123LL));
     json = coord_record_json(big, 0);
     doc = json_loads(json, 0, NULL);
     CHECK(json_array_size(json_object_get(doc, "workers")) == COORD_RECORD_MAX_WORKERS);
