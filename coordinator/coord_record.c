@@ -34,32 +34,71 @@ s_time_text(int64_t wall_ms, char buf[40])
     snprintf(buf + n, 40 - n, ".%03dZ", (int) (wall_ms % 1000));
 }
 
+/*  Appends n bytes to b: the caller reserved room (sw_buf_reserve). */
+static inline void
+s_put(sw_buf_t *b, const char *p, size_t n)
+{
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
 /*  S as a JSON string. Printable ASCII without '"' and '\\' (every id a
  *  task or job takes in practice) is copied as it is, which is what
  *  jansson writes for it; anything else goes through jansson, and text it
  *  refuses (not UTF-8) is left out as json_array_append_new(NULL) left it
  *  out (false: nothing written). */
 static bool
-s_str(sw_buf_t *b, const char *s)
+s_str_after(sw_buf_t *b, bool comma, const char *s)
 {
     const unsigned char *p = (const unsigned char *) s;
     while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
         p++;
     if (!*p) {
         size_t n = (size_t) (p - (const unsigned char *) s);
-        sw_buf_reserve(b, n + 2);
-        sw_buf_add(b, "\"", 1);
-        sw_buf_add(b, s, n);
-        sw_buf_add(b, "\"", 1);
+        sw_buf_reserve(b, n + 3);
+        if (comma)
+            s_put(b, ",", 1);
+        s_put(b, "\"", 1);
+        s_put(b, s, n);
+        s_put(b, "\"", 1);
+        b->data[b->len] = '\0';
         return true;
     }
     json_t *j = json_string(s);
     char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     json_decref(j);
+    if (t && comma)
+        sw_buf_add(b, ",", 1);
     if (t)
         sw_buf_addstr(b, t);
     free(t);
     return t != NULL;
+}
+
+static bool
+s_str(sw_buf_t *b, const char *s)
+{
+    return s_str_after(b, false, s);
+}
+
+/*  "name":N, (a count: not negative) */
+static void
+s_count(sw_buf_t *b, const char *name, int v, const char *after)
+{
+    char num[16];
+    size_t n = sizeof num;
+    unsigned u = v < 0 ? 0u : (unsigned) v;
+    do
+        num[--n] = (char) ('0' + u % 10);
+    while (u /= 10);
+    size_t ln = strlen(name), la = strlen(after);
+    sw_buf_reserve(b, ln + 3 + (sizeof num - n) + la);
+    s_put(b, "\"", 1);
+    s_put(b, name, ln);
+    s_put(b, "\":", 2);
+    s_put(b, num + n, sizeof num - n);
+    s_put(b, after, la);
+    b->data[b->len] = '\0';
 }
 
 static void
@@ -92,15 +131,9 @@ coord_record_json(const coord_job_t *j, int64_t wall_ms)
     s_str_or_null(&b, j->ns);
     sw_buf_addstr(&b, ",\"workers\":[");
     bool first = true;
-    for (size_t i = 0; i < n; i++) {
-        size_t at = b.len;
-        if (!first)
-            sw_buf_add(&b, ",", 1);
-        if (s_str(&b, j->order[i]->spec.id))
+    for (size_t i = 0; i < n; i++)
+        if (s_str_after(&b, !first, j->order[i]->spec.id))
             first = false;
-        else
-            b.data[b.len = at] = '\0';                /*  left out, its comma too */
-    }
     sw_buf_add(&b, "]", 1);
     if ((size_t) j->ntasks > n)
         sw_buf_addstr(&b, ",\"workers_truncated\":true");
@@ -109,9 +142,11 @@ coord_record_json(const coord_job_t *j, int64_t wall_ms)
     sw_buf_printf(&b, ",\"started\":\"%s\",\"status\":\"%s\",\"counts\":{", t,
                   coord_record_status(j));
     for (int i = 0; i < SW_TS_COUNT; i++)
-        sw_buf_printf(&b, "\"%s\":%d,", sw_tstate_name((sw_tstate_t) i), j->counts[i]);
+        s_count(&b, sw_tstate_name((sw_tstate_t) i), j->counts[i], ",");
+    s_count(&b, "total", j->ntasks, "},\"updated\":\"");
     s_time_text(wall_ms, t);
-    sw_buf_printf(&b, "\"total\":%d},\"updated\":\"%s\"}", j->ntasks, t);
+    sw_buf_addstr(&b, t);
+    sw_buf_addstr(&b, "\"}");
     return b.data;
 }
 
