@@ -262,6 +262,48 @@ s_task_sets(const sw_task_t *t, const char *entry)
     return false;
 }
 
+/*  Which entries of the agent's environment pass, from the last build:
+ *  each entry is matched against some 30 patterns, ~50,000 instructions a
+ *  task with a shell's environment (callgrind, issue 20), and the answer
+ *  changes only with the environment. It is reused while BASE holds the
+ *  very same entry pointers (setenv or putenv replaces one) and PASS_ENV
+ *  is the same list. One thread builds environments (the loop's). */
+static struct {
+    char *const     *base;
+    const sw_strv_t *pass_env;
+    char           **pass_v;
+    size_t           pass_n;
+    size_t           n, cap;
+    const char     **entry;     /*  [n] base's pointers */
+    bool            *passes;    /*  [n] */
+} s_seen;
+
+static const bool *
+s_passes(char *const *base, size_t n, const sw_strv_t *pass_env)
+{
+    bool same = s_seen.base == base && s_seen.n == n && s_seen.pass_env == pass_env
+             && (!pass_env || (s_seen.pass_v == pass_env->v && s_seen.pass_n == pass_env->n));
+    for (size_t i = 0; same && i < n; i++)
+        same = s_seen.entry[i] == base[i];
+    if (same)
+        return s_seen.passes;
+    if (n > s_seen.cap) {
+        s_seen.cap = n;
+        s_seen.entry = xrealloc(s_seen.entry, n * sizeof *s_seen.entry);
+        s_seen.passes = xrealloc(s_seen.passes, n * sizeof *s_seen.passes);
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_seen.entry[i] = base[i];
+        s_seen.passes[i] = agent_env_passes(base[i], pass_env);
+    }
+    s_seen.base = base;
+    s_seen.n = n;
+    s_seen.pass_env = pass_env;
+    s_seen.pass_v = pass_env ? pass_env->v : NULL;
+    s_seen.pass_n = pass_env ? pass_env->n : 0;
+    return s_seen.passes;
+}
+
 char **
 agent_env_build(char *const *base, const sw_strv_t *pass_env, const sw_task_t *t,
                 const char *agent_id, const char *run_token)
@@ -271,8 +313,9 @@ agent_env_build(char *const *base, const sw_strv_t *pass_env, const sw_task_t *t
         n++;
     char **envp = xcalloc(n + t->env.n + 6, sizeof *envp);
     size_t k = 0;
+    const bool *passes = s_passes(base, n, pass_env);
     for (size_t i = 0; i < n; i++)
-        if (agent_env_passes(base[i], pass_env) && !s_task_sets(t, base[i]))
+        if (passes[i] && !s_task_sets(t, base[i]))
             envp[k++] = xstrdup(base[i]);
     envp[k++] = xasprintf("SWARM_JOB=%s", t->job);
     envp[k++] = xasprintf("SWARM_TASK_ID=%s", t->id);
@@ -317,6 +360,31 @@ agent_env_test(bool verbose)
     CHECK(agent_env_pattern_valid("*") && agent_env_pattern_valid("\xc3\xa9T\xc3\xa9"));
     CHECK(!agent_env_pattern_valid("") && !agent_env_pattern_valid("A=B"));
     CHECK(!agent_env_pattern_valid("*X") && !agent_env_pattern_valid("A*B*"));
+
+    /*  the pass decisions are reused only for the very same entries */
+    {
+        char a[] = "HOME=/h", b[] = "FOO=1", c[] = "FOO=2", d[] = "LANG=C";
+        char *base[] = { a, b, NULL };
+        sw_strv_t foo = { (char *[]) { (char *) "FOO", NULL }, 1 };
+        sw_task_t t;
+        sw_task_init(&t);
+        t.job = (char *) "j";
+        t.id = (char *) "t";
+        char **e1 = agent_env_build(base, NULL, &t, "a", "r");
+        CHECK(s_count(e1, "HOME=/h") == 1 && s_count(e1, "FOO=") == 0);
+        char **e2 = agent_env_build(base, &foo, &t, "a", "r");     /*  another pass list */
+        CHECK(s_count(e2, "FOO=1") == 1);
+        base[1] = c;                                            /*  a setenv */
+        char **e3 = agent_env_build(base, &foo, &t, "a", "r");
+        CHECK(s_count(e3, "FOO=2") == 1 && s_count(e3, "FOO=1") == 0);
+        base[0] = d;
+        char **e4 = agent_env_build(base, NULL, &t, "a", "r");
+        CHECK(s_count(e4, "LANG=C") == 1 && s_count(e4, "HOME=") == 0 && s_count(e4, "FOO=") == 0);
+        agent_env_free(e1);
+        agent_env_free(e2);
+        agent_env_free(e3);
+        agent_env_free(e4);
+    }
 
     /*  the agent's own variables: an allowlist */
     sw_strv_t extra = { 0 };
