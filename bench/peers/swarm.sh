@@ -15,9 +15,11 @@
 # (peers/swarm-nolive.sh: the same with the live output off).
 # The submitter prints on stderr the CPU µs per task of each daemon
 # (bench/fanout_cpu.sh reads it); SWARM_BENCH_PERF=FILE records the three
-# daemons with `perf record -g` into FILE while the submitter runs;
+# daemons with `perf record -g` into FILE while the submitter runs
+# (SWARM_BENCH_PERF_CG replaces -g, e.g. "--call-graph dwarf");
 # SWARM_BENCH_STRACE=DIR counts each daemon's system calls (strace -c, all
-# its threads, not its children) into DIR/NAME.txt.
+# its threads, not its children) into DIR/NAME.txt (SWARM_BENCH_STRACE_ARGS
+# replaces -c, e.g. "-tt -s 80" for a trace).
 PEER=${SWARM_PEER:-swarm}
 here=$(cd "$(dirname "$0")" && pwd)
 project=$(cd "$here/../.." && pwd)
@@ -50,6 +52,7 @@ done
 
 export SWARM_BENCH_CPU="coordinator:$coord_pid agent:$agent_pid redis:$REDIS_PID"
 if [ -n "${SWARM_BENCH_PERF:-}" ]; then
+    # shellcheck disable=SC2086
     perf record -q ${SWARM_BENCH_PERF_CG:--g} -o "$SWARM_BENCH_PERF" -p "$coord_pid,$agent_pid,$REDIS_PID" 2>/dev/null &
     perf_pid=$!
     STARTED_PIDS+=("$perf_pid")
