@@ -141,7 +141,8 @@ s_on_stored(void *arg, redisReply *reply)
 }
 
 /*  Stores the result, then says DONE. Issue 20: first on the live
- *  output's connection, without waiting (DONE goes when the reply says
+ *  output's connection (with the live output off, the results' own:
+ *  runs_result_redis), without waiting (DONE goes when the reply says
  *  stored or refused). A failed write is retried from the tick through the
  *  store's connection: DONE goes out only once the result is safe in
  *  Redis, and until then the result is in the spool. */
@@ -162,12 +163,12 @@ run_store(agent_runs_t *self, run_t *run)
 {
     if (run->storing)
         return;                 /*  its reply decides */
-    if (!run->spooled && !run->store_sync && !run->json && run->frame.len
-        && agent_live_redis(self->live)) {
+    sw_aredis_t *ar = runs_result_redis(self);
+    if (!run->spooled && !run->store_sync && !run->json && run->frame.len && ar) {
         s_store_call_t *c = xmalloc(sizeof *c);
         *c = (s_store_call_t) { self, xstrdup(run->task.job), xstrdup(run->task.id),
                                 run->task.attempt };
-        int rc = agent_result_send(agent_live_redis(self->live), run->frame.data,
+        int rc = agent_result_send(ar, run->frame.data,
                                    run->frame.len, s_on_stored, c);
         s_frame_sent(run);
         if (rc == 0) {

@@ -78,6 +78,10 @@ struct agent_runs_t {
     void                   *ctx;
     zlistx_t               *runs;   /*  run_t * */
     agent_live_t           *live;   /*  the runs' live output; NULL: off */
+    /*  with the live output off, the results' own asynchronous connection
+     *  (NULL with it on: the results share the live output's, after the
+     *  entries they end) */
+    sw_aredis_t            *results;
     bool                    sweep;  /*  look for strays at the next tick */
     /*  the remover of worktrees moved aside (agent_ws_trash_spawn), off
      *  every run's path; polled from the tick */
@@ -88,6 +92,9 @@ struct agent_runs_t {
 
 /*  agent_runs.c */
 void   run_destroy(run_t **run_p);
+/*  The connection a result is sent on without blocking the loop: the live
+ *  output's, else the results' own; NULL when there is none (no Redis). */
+sw_aredis_t *runs_result_redis(agent_runs_t *self);
 run_t *run_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt);
 /*  Kills what a finished run left outside its group (SWARM_RUN tokens). */
 void   runs_sweep(agent_runs_t *self);

@@ -66,7 +66,20 @@ agent_runs_new(zloop_t *loop, const agent_run_conf_t *conf, agent_store_t *store
     if (conf->log_ttl_s > 0 && conf->redis_url
         && !(self->live = agent_live_new(loop, conf->redis_url, conf->log_ttl_s, &err)))
         log_warnx("no live output: %s", err.msg);
+    /*  Issue 20: with the live output off, a result still goes out without
+     *  waiting for its reply (the blocking store stalled every slot for a
+     *  round trip per task); the blocking store stays its fallback. */
+    if (!self->live && conf->redis_url
+        && !(self->results = sw_aredis_new(loop, "results", conf->redis_url,
+                                           AGENT_LIVE_PENDING, &err)))
+        log_warnx("results stored with a blocking call: %s", err.msg);
     return self;
+}
+
+sw_aredis_t *
+runs_result_redis(agent_runs_t *self)
+{
+    return self->live ? agent_live_redis(self->live) : self->results;
 }
 
 void
@@ -94,6 +107,7 @@ agent_runs_destroy(agent_runs_t **self_p)
         agent_child_release(&self->trash);  /*  what it left, the next start removes */
     zlistx_destroy(&self->runs);
     agent_live_destroy(&self->live);
+    sw_aredis_destroy(&self->results);
     free(self);
     *self_p = NULL;
 }
@@ -338,6 +352,8 @@ void
 agent_runs_tick(agent_runs_t *self, int64_t now)
 {
     agent_live_tick(self->live, now);
+    if (self->results)
+        sw_aredis_tick(self->results, now);
     runs_reap(self);
     /*  After a task ends and after an orphan dies, and once a second in
      *  case a stray's parent died between ticks. */

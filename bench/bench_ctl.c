@@ -1,8 +1,12 @@
 /*  bench_ctl -- see bench_ctl.h */
 #include "bench_ctl.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 zsock_t *
 bench_ctl_connect(const char *endpoint)
@@ -124,4 +128,55 @@ bench_ctl_wait(zsock_t *ctl, const char *job, const char *id, int64_t max_ms, in
     sw_mp_bool(reply.body, "done", false, &done, &err);
     sw_msg_release(&reply);
     return done ? 1 : 0;
+}
+
+long long
+bench_cpu_us(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = pid > 0 ? opendir(path) : NULL;
+    if (!d)
+        return -1;
+    long long ns = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char f[300];
+        snprintf(f, sizeof f, "/proc/%d/task/%s/schedstat", pid, e->d_name);
+        FILE *fp = fopen(f, "r");
+        long long t = 0;
+        if (fp && fscanf(fp, "%lld", &t) == 1)
+            ns += t;
+        if (fp)
+            fclose(fp);
+    }
+    closedir(d);
+    return ns / 1000;
+}
+
+long long
+bench_children_cpu_us(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *fp = pid > 0 ? fopen(path, "r") : NULL;
+    size_t n = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    buf[n] = 0;
+    /*  Fields after the command (which may hold spaces): the 3rd is the
+     *  state; cutime and cstime are fields 16 and 17, so the 14th and
+     *  15th after the closing parenthesis. */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    long long v[15] = { 0 };
+    int i = 0;
+    for (char *tok = strtok(p + 1, " "); tok && i < 15; tok = strtok(NULL, " "))
+        v[i++] = atoll(tok);
+    if (i < 15)
+        return -1;
+    return (v[13] + v[14]) * 1000000LL / sysconf(_SC_CLK_TCK);
 }

@@ -29,4 +29,14 @@ int bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from
 int bench_ctl_wait(zsock_t *ctl, const char *job, const char *id, int64_t max_ms,
                    int64_t since, int timeout_ms);
 
+/*  CPU time pid used so far (all its threads), in microseconds; -1
+ *  unknown. On a shared machine the CPU per task compares runs where
+ *  wall-clock rates do not. Read from each thread's schedstat (ns), not
+ *  /proc/PID/stat's 10 ms ticks: a small timed part is ~50 ms. */
+long long bench_cpu_us(int pid);
+/*  CPU time of pid's children that it has reaped (cutime + cstime of
+ *  /proc/PID/stat), in microseconds, at the clock tick's resolution
+ *  (10 ms); -1 unknown. */
+long long bench_children_cpu_us(int pid);
+
 #endif

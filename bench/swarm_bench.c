@@ -10,17 +10,56 @@
  *  for it, N times. After the clock stops it verifies in Redis that there
  *  are N results, every exit code is 0 and every output has the expected
  *  length. Prints "WALL_US BAD" on stdout.
+ *
+ *  With SWARM_BENCH_CPU="NAME:PID ..." (the daemons' pids) it also prints
+ *  on stderr the CPU each spent during the timed part, in µs per task,
+ *  and for the agent the CPU of the children it reaped ("NAME.children",
+ *  at the clock tick's 10 ms resolution).
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench_ctl.h"
 #include "sw_keys.h"
 #include "sw_redis.h"
 
 static zsock_t *s_sock;
+
+#define CPU_MAX 8
+
+typedef struct {
+    char      name[32];
+    int       pid;
+    long long cpu, kids;
+} s_cpu_t;
+
+/*  Parses SWARM_BENCH_CPU into cpu; the count. */
+static int
+s_cpu_parse(s_cpu_t *cpu)
+{
+    const char *env = getenv("SWARM_BENCH_CPU");
+    int n = 0, used = 0;
+    char name[32];
+    int pid;
+    while (env && n < CPU_MAX && sscanf(env, " %31[^:]:%d%n", name, &pid, &used) == 2) {
+        snprintf(cpu[n].name, sizeof cpu[n].name, "%s", name);
+        cpu[n++].pid = pid;
+        env += used;
+    }
+    return n;
+}
+
+static void
+s_cpu_sample(s_cpu_t *cpu, int n, long long sign)
+{
+    for (int i = 0; i < n; i++) {
+        cpu[i].cpu += sign * bench_cpu_us(cpu[i].pid);
+        cpu[i].kids += sign * bench_children_cpu_us(cpu[i].pid);
+    }
+}
 
 #define REQUEST_MS 120000
 
@@ -119,6 +158,10 @@ main(int argc, char **argv)
         return 1;
 
     const char *job = "bench";
+    s_cpu_t cpu[CPU_MAX] = { 0 };
+    int ncpu = s_cpu_parse(cpu);
+    s_cpu_sample(cpu, ncpu, -1);
+    long long self0 = bench_cpu_us(getpid());
     int64_t t0 = zclock_usecs();
     if (strcmp(wl, "roundtrip") == 0) {
         FILE *lat = argc > 5 ? fopen(argv[5], "w") : NULL;
@@ -137,6 +180,17 @@ main(int argc, char **argv)
     else if (bench_ctl_submit(s_sock, job, "t", 0, n, task_argv, REQUEST_MS) < 0 || s_wait(job, NULL) < 0)
         return 1;
     int64_t wall = zclock_usecs() - t0;
+    s_cpu_sample(cpu, ncpu, 1);
+    if (ncpu) {
+        fprintf(stderr, "cpu_us_per_task");
+        for (int i = 0; i < ncpu; i++) {
+            fprintf(stderr, " %s=%.1f", cpu[i].name, (double) cpu[i].cpu / n);
+            if (cpu[i].kids)
+                fprintf(stderr, " %s.children=%.1f", cpu[i].name, (double) cpu[i].kids / n);
+        }
+        fprintf(stderr, " submitter=%.1f wall_us_per_task=%.1f\n",
+                (double) (bench_cpu_us(getpid()) - self0) / n, (double) wall / n);
+    }
 
     int bad = s_verify(redis, job, n, bytes);
     char *index = sw_key_ns_index("results");

@@ -92,36 +92,6 @@ s_rss_kib(int pid)
     return kib;
 }
 
-/*  CPU time pid used so far (all its threads), in microseconds; -1
- *  unknown. On a shared machine the CPU per task compares runs where
- *  wall-clock rates do not. Read from each thread's schedstat (ns), not
- *  /proc/PID/stat's 10 ms ticks: the 1k step's timed part is ~50 ms. */
-static long long
-s_cpu_us(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", pid);
-    DIR *d = pid > 0 ? opendir(path) : NULL;
-    if (!d)
-        return -1;
-    long long ns = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char f[300];
-        snprintf(f, sizeof f, "/proc/%d/task/%s/schedstat", pid, e->d_name);
-        FILE *fp = fopen(f, "r");
-        long long t = 0;
-        if (fp && fscanf(fp, "%lld", &t) == 1)
-            ns += t;
-        if (fp)
-            fclose(fp);
-    }
-    closedir(d);
-    return ns / 1000;
-}
-
 typedef struct {
     s_agent_t      *agents;
     int             nagents, slots, ep;
@@ -336,7 +306,7 @@ main(int argc, char **argv)
                 return 1;
         int64_t submit_us = zclock_usecs() - t0;
         long rss_queued = s_rss_kib(coord_pid);
-        long long cpu0 = s_cpu_us(coord_pid);
+        long long cpu0 = bench_cpu_us(coord_pid);
         printf("{\"agents\": 0, \"slots\": 0, \"tasks\": %d, \"submit_s\": %.3f, "
                "\"submit_per_s\": %.0f, \"coord_cpu_us_per_submit\": %.1f, "
                "\"bytes_per_queued_task\": %.0f, "
@@ -431,8 +401,8 @@ main(int argc, char **argv)
     /*  Phase 3, timed: every TASK is answered with DONE until WAIT says
      *  the job is complete. */
     int64_t t0 = zclock_usecs();
-    long long cpu0 = s_cpu_us(coord_pid), rcpu0 = s_cpu_us(redis_pid),
-              scpu0 = s_cpu_us(getpid());
+    long long cpu0 = bench_cpu_us(coord_pid), rcpu0 = bench_cpu_us(redis_pid),
+              scpu0 = bench_cpu_us(getpid());
     /*  A profiler started on this file's creation sees the timed part only. */
     const char *mark = getenv("SWARM_BENCH_MARK");
     if (mark && *mark) {
@@ -471,8 +441,8 @@ main(int argc, char **argv)
     }
     int64_t run_us = zclock_usecs() - t0;
     long rss_end = s_rss_kib(coord_pid);
-    long long cpu1 = s_cpu_us(coord_pid);
-    long long rcpu1 = s_cpu_us(redis_pid), scpu1 = s_cpu_us(getpid());
+    long long cpu1 = bench_cpu_us(coord_pid);
+    long long rcpu1 = bench_cpu_us(redis_pid), scpu1 = bench_cpu_us(getpid());
     double redis_per_task = rcpu0 >= 0 && rcpu1 >= 0 ? (double) (rcpu1 - rcpu0) / tasks : -1;
     double sim_per_task = (double) (scpu1 - scpu0) / tasks;
     double cpu_per_task = cpu0 >= 0 && cpu1 >= 0 ? (double) (cpu1 - cpu0) / tasks : -1;

@@ -130,9 +130,11 @@ expect 1 "$SWARM" wait --timeout 60 mute
     || fail "the string was replaced"
 ok "a stream key holding a string: the result is stored, the key left alone"
 
-# live output off (--log-ttl 0): no live connection, so the result takes
-# the store's blocking way; the agent crashed on its first task before
-# (found by bench/run.sh's swarm-nolive row)
+# live output off (--log-ttl 0): no live connection; the results have an
+# asynchronous connection of their own (issue 20: the store's blocking way
+# stalled every slot for a round trip per task), the blocking store stays
+# their fallback (fault.nolive_result_stop); the agent crashed on its first task before (found by
+# bench/run.sh's swarm-nolive row)
 start_agent a2 --slots 2 --allow-exec --log-ttl 0 --label quiet=yes
 wait_agents 2
 for i in 1 2 3; do
