@@ -124,15 +124,93 @@ static const char *const s_stage_env[] = {
     NULL
 };
 
+/*  The gits that follow the staging, started while it runs: each reads
+ *  its work from stdin, so its exec and start (5-7 ms of CPU a git on
+ *  the 2-core VMs, most of it page faults) overlap the staging's hashing
+ *  on the other core instead of following it one after the other. The
+ *  commit (hash-object of the text commit-tree would write: author and
+ *  committer, their time in UTC, the message with its newline), the
+ *  pack and the patch (sw_ws_streams_t). Only when the scan found a
+ *  change: a task that changed nothing starts no git for it.
+ *  docs/design.md, issue 16 (capture speed 3). */
+typedef struct {
+    sw_git_proc_t  commit;
+    bool           commit_on;
+    sw_ws_streams_t change;
+} s_early_t;
+
+static const char *const s_commit_args[] = { "hash-object", "-t", "commit", "-w", "--stdin",
+                                             NULL };
+
+static int
+s_early_start(const sw_ws_repo_t *mr, s_early_t *e, sw_err_t *err)
+{
+    sw_git_opts_t o = sw_ws_opts(mr);
+    if (sw_git_start(&o, s_commit_args, true, true, &e->commit, err) < 0)
+        return -1;
+    e->commit_on = true;
+    return sw_ws_streams_start(mr, &e->change, err);
+}
+
+static void
+s_early_stop(s_early_t *e)
+{
+    if (e->commit_on) {
+        sw_err_t ignored = { 0 };
+        sw_git_finish(&e->commit, true, NULL, &ignored);
+        e->commit_on = false;
+    }
+    sw_ws_streams_stop(&e->change);
+}
+
+/*  The commit of tree on parent, by the early hash-object: its name in out. */
+static int
+s_early_commit(s_early_t *e, const char *tree, const char *parent, const char *name,
+               const char *email, const char *msg, char out[65], sw_err_t *err)
+{
+    long long now = (long long) time(NULL);
+    char *text = xasprintf("tree %s\nparent %s\nauthor %s <%s> %lld +0000\ncommitter %s <%s> "
+                           "%lld +0000\n\n%s\n", tree, parent, name, email, now, name, email,
+                           now, msg);
+    int rc = sw_git_write(&e->commit, text, strlen(text), err);
+    free(text);
+    close(e->commit.in_fd);
+    e->commit.in_fd = -1;
+    char buf[256];
+    size_t have = 0;
+    ssize_t got = 0;
+    while (rc == 0 && (got = sw_git_read(&e->commit, buf + have, sizeof buf - 1 - have, err)) > 0)
+        have += (size_t) got;
+    if (got < 0)
+        rc = -1;
+    buf[have] = '\0';
+    e->commit_on = false;
+    sw_err_t ferr = { 0 };
+    if (sw_git_finish(&e->commit, rc < 0, NULL, &ferr) != 0 && rc == 0) {
+        *err = ferr;
+        rc = -1;
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    if (rc == 0 && !sw_git_oid_valid(buf))
+        rc = sw_err_set(err, SW_EFAIL, "git hash-object gave no commit: '%.80s'", buf);
+    if (rc == 0)
+        memcpy(out, buf, strlen(buf) + 1);     /*  a valid name: 40 or 64 digits */
+    return rc;
+}
+
 /*  The change into the index: only the paths the scan found (the index
  *  has the rest already, from the checkout), so the tree is not scanned a
  *  second time; no git at all when nothing changed. --replace: a file in
- *  a directory's place, or the reverse. */
+ *  a directory's place, or the reverse. With early (may be NULL), its
+ *  gits are started in the mirror mr once the last staging git runs. */
 static int
-s_stage(const sw_ws_repo_t *t, const s_change_t *c, sw_err_t *err)
+s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr, s_early_t *early,
+        sw_err_t *err)
 {
     sw_git_opts_t o = sw_ws_opts(t);
     if (c->nested) {
+        if (early && s_early_start(mr, early, err) < 0)
+            return -1;
         const char *add[] = { "add", "-A", NULL };
         return sw_git_run(&o, add, NULL, err) == 0 ? 0 : -1;
     }
@@ -143,20 +221,29 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, sw_err_t *err)
         if (sw_git_run(&o, rm, NULL, err) != 0)
             return -1;
     }
-    if (c->upd.len) {
-        o.in = c->upd.data;
-        o.in_len = c->upd.len;
-        size_t paths = 0;
-        for (size_t i = 0; i < c->upd.len; i++)
-            paths += c->upd.data[i] == '\0';
-        if (paths >= STAGE_PACK_MIN)
-            o.env = s_stage_env;
-        const char *upd[] = { "update-index", "--add", "--remove", "--replace", "-z", "--stdin",
-                              NULL };
-        if (sw_git_run(&o, upd, NULL, err) != 0)
-            return -1;
+    if (!c->upd.len)
+        return early && (c->gone.len) ? s_early_start(mr, early, err) : 0;
+    size_t paths = 0;
+    for (size_t i = 0; i < c->upd.len; i++)
+        paths += c->upd.data[i] == '\0';
+    if (paths >= STAGE_PACK_MIN)
+        o.env = s_stage_env;
+    const char *upd[] = { "update-index", "--add", "--remove", "--replace", "-z", "--stdin",
+                          NULL };
+    sw_git_proc_t p;
+    if (sw_git_start(&o, upd, true, false, &p, err) < 0)
+        return -1;
+    int rc = early ? s_early_start(mr, early, err) : 0;
+    if (rc == 0)
+        rc = sw_git_write(&p, c->upd.data, c->upd.len, err);
+    close(p.in_fd);
+    p.in_fd = -1;
+    sw_err_t ferr = { 0 };
+    if (sw_git_finish(&p, rc < 0, NULL, &ferr) != 0 && rc == 0) {
+        *err = ferr;
+        rc = -1;
     }
-    return 0;
+    return rc;
 }
 
 /*  Stores the files below wt matching globs; their manifest's digest in
@@ -300,8 +387,10 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     s_change_t change = { 0 };
     if (rc == 0)
         rc = s_change_list(&t, wt, max, &change, err);
+    s_early_t early = { 0 };
+    bool changed = change.upd.len || change.gone.len || change.nested;
     if (rc == 0)
-        rc = s_stage(&t, &change, err);
+        rc = s_stage(&t, &change, &h->r, changed ? &early : NULL, err);
     s_change_release(&change);
     sw_git_opts_t o = sw_ws_opts(&t);
     char tree[65], base_tree[65], commit[65], manifest[65] = "", patch[65] = "";
@@ -344,6 +433,8 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
          *  stored (it exists nowhere else). */
         if (same)
             snprintf(commit, sizeof commit, "%s", base);
+        else if (early.commit_on)
+            rc = s_early_commit(&early, tree, base, name, email, msg, commit, err);
         else
             rc = sw_ws_commit_tree(&h->r, tree, parents, 1, msg, name, email, commit, err);
         free(msg);
@@ -356,7 +447,14 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         t1 = sw_now_ms();
         if (rc == 0)
             rc = agent_wsh_redis(h, err);
-        if (rc == 0)
+        if (rc == 0 && early.change.on) {
+            snprintf(early.change.base_tree, sizeof early.change.base_tree, "%s", base_tree);
+            snprintf(early.change.tree, sizeof early.change.tree, "%s", tree);
+            rc = sw_ws_put_change_started(&h->r, &h->cas, &early.change, commit, same, pre,
+                                          npre, max, "--max-change", manifest, patch, &st,
+                                          &links, err);
+        }
+        else if (rc == 0)
             rc = sw_ws_put_change(&h->r, &h->cas, base, commit, same, pre, npre, max,
                                   "--max-change", manifest, patch, &st, &links, err);
         if (rc == 0 && links.n)
@@ -392,6 +490,7 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         json_object_set_new(h->answer, "workspace", w);
         w = NULL;
     }
+    s_early_stop(&early);
     json_t *globs = json_object_get(req, "outputs");
     if (rc == 0 && json_array_size(globs)) {
         json_t *list = json_array();
@@ -462,7 +561,7 @@ s_capture_pack_test(const char *dir)
     s_change_t ch = { 0 };
     sw_err_t err = { 0 };
     CHECK(s_change_list(&rb, p, 1 << 20, &ch, &err) == 0);
-    CHECK(s_stage(&rb, &ch, &err) == 0);
+    CHECK(s_stage(&rb, &ch, NULL, NULL, &err) == 0);
     s_change_release(&ch);
     cmd = xasprintf("cd '%s/p/.git/objects' && test $(ls pack | grep -c '[.]pack$') = 2 && "
                     "test $(find ?? -type f 2>/dev/null | wc -l) = 3", dir);
@@ -518,7 +617,7 @@ agent_wsh_capture_test(const char *dir)
     sw_err_t err = { 0 };
     CHECK(s_change_list(&rb, u, 1 << 20, &ch, &err) == 0);
     CHECK(!ch.nested && ch.gone.len == 2);          /*  "a\0" */
-    CHECK(s_stage(&rb, &ch, &err) == 0);
+    CHECK(s_stage(&rb, &ch, NULL, NULL, &err) == 0);
     s_change_release(&ch);
     char trees[2][65];
     for (int i = 0; i < 2; i++) {

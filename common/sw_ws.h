@@ -137,6 +137,32 @@ int sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, con
                      const char *cap_name, char manifest[65], char patch[65], sw_ws_stat_t *st,
                      sw_strv_t *gitlinks, sw_err_t *err);
 
+/*  The two gits of sw_ws_put_change, started before the commit they
+ *  pack and diff exists: both read what to do from stdin (pack-objects
+ *  --revs, diff-tree --stdin), so their exec and start (5-7 ms each on
+ *  the 2-core VMs, mostly page faults) overlap the capture's staging
+ *  instead of following its commit (docs/design.md, issue 16, capture
+ *  speed 3). The same arguments and environment as sw_ws_put_change's
+ *  own, but the patch is of the two trees (tree and base_tree below, set
+ *  by the caller before sw_ws_put_change_started): the same bytes. */
+typedef struct {
+    sw_git_proc_t pack, diff;
+    bool          on;           /*  both running, owned here */
+    char          base_tree[65], tree[65];
+} sw_ws_streams_t;
+
+/*  Starts both; 0 or -1 with err (nothing left running). */
+int sw_ws_streams_start(const sw_ws_repo_t *r, sw_ws_streams_t *c, sw_err_t *err);
+/*  Kills and reaps what c still runs (NULL-safe, idempotent). */
+void sw_ws_streams_stop(sw_ws_streams_t *c);
+/*  sw_ws_put_change with c's gits (c->on; c is stopped on return, either
+ *  way), diffing c->base_tree to c->tree. */
+int sw_ws_put_change_started(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c,
+                             const char *commit, bool same_tree, const sw_task_ws_t *prereqs,
+                             size_t n, uint64_t max, const char *cap_name, char manifest[65],
+                             char patch[65], sw_ws_stat_t *st, sw_strv_t *gitlinks,
+                             sw_err_t *err);
+
 /*  Stores commit as a manifest with the pack of what prereqs lack (prereqs
  *  sources: each a commit with its manifest or URL; n may be 0: the whole
  *  history of commit; with prereqs the repository's bitmap is not used,
