@@ -127,75 +127,24 @@ static const char *const s_stage_env[] = {
 /*  The gits that follow the staging, started while it runs: each reads
  *  its work from stdin, so its exec and start (5-7 ms of CPU a git on
  *  the 2-core VMs, most of it page faults) overlap the staging's hashing
- *  on the other core instead of following it one after the other. The
- *  commit (hash-object of the text commit-tree would write: author and
- *  committer, their time in UTC, the message with its newline), the
- *  pack and the patch (sw_ws_streams_t). Only when the scan found a
- *  change: a task that changed nothing starts no git for it.
- *  docs/design.md, issue 16 (capture speed 3). */
+ *  instead of following the commit: the pack's and the patch's
+ *  (sw_ws_streams_t). Only when the scan found a change: a task that
+ *  changed nothing starts no git for it. docs/design.md, issue 16
+ *  (capture speed 4). */
 typedef struct {
-    sw_git_proc_t  commit;
-    bool           commit_on;
     sw_ws_streams_t change;
 } s_early_t;
-
-static const char *const s_commit_args[] = { "hash-object", "-t", "commit", "-w", "--stdin",
-                                             NULL };
 
 static int
 s_early_start(const sw_ws_repo_t *mr, s_early_t *e, sw_err_t *err)
 {
-    sw_git_opts_t o = sw_ws_opts(mr);
-    if (sw_git_start(&o, s_commit_args, true, true, &e->commit, err) < 0)
-        return -1;
-    e->commit_on = true;
     return sw_ws_streams_start(mr, &e->change, err);
 }
 
 static void
 s_early_stop(s_early_t *e)
 {
-    if (e->commit_on) {
-        sw_err_t ignored = { 0 };
-        sw_git_finish(&e->commit, true, NULL, &ignored);
-        e->commit_on = false;
-    }
     sw_ws_streams_stop(&e->change);
-}
-
-/*  The commit of tree on parent, by the early hash-object: its name in out. */
-static int
-s_early_commit(s_early_t *e, const char *tree, const char *parent, const char *name,
-               const char *email, const char *msg, char out[65], sw_err_t *err)
-{
-    long long now = (long long) time(NULL);
-    char *text = xasprintf("tree %s\nparent %s\nauthor %s <%s> %lld +0000\ncommitter %s <%s> "
-                           "%lld +0000\n\n%s\n", tree, parent, name, email, now, name, email,
-                           now, msg);
-    int rc = sw_git_write(&e->commit, text, strlen(text), err);
-    free(text);
-    close(e->commit.in_fd);
-    e->commit.in_fd = -1;
-    char buf[256];
-    size_t have = 0;
-    ssize_t got = 0;
-    while (rc == 0 && (got = sw_git_read(&e->commit, buf + have, sizeof buf - 1 - have, err)) > 0)
-        have += (size_t) got;
-    if (got < 0)
-        rc = -1;
-    buf[have] = '\0';
-    e->commit_on = false;
-    sw_err_t ferr = { 0 };
-    if (sw_git_finish(&e->commit, rc < 0, NULL, &ferr) != 0 && rc == 0) {
-        *err = ferr;
-        rc = -1;
-    }
-    buf[strcspn(buf, "\n")] = '\0';
-    if (rc == 0 && !sw_git_oid_valid(buf))
-        rc = sw_err_set(err, SW_EFAIL, "git hash-object gave no commit: '%.80s'", buf);
-    if (rc == 0)
-        memcpy(out, buf, strlen(buf) + 1);     /*  a valid name: 40 or 64 digits */
-    return rc;
 }
 
 /*  The change into the index: only the paths the scan found (the index
@@ -433,8 +382,8 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
          *  stored (it exists nowhere else). */
         if (same)
             snprintf(commit, sizeof commit, "%s", base);
-        else if (early.commit_on)
-            rc = s_early_commit(&early, tree, base, name, email, msg, commit, err);
+        else if (strlen(base) == 40)
+            rc = sw_ws_commit_write(&h->r, tree, base, name, email, msg, commit, err);
         else
             rc = sw_ws_commit_tree(&h->r, tree, parents, 1, msg, name, email, commit, err);
         free(msg);
