@@ -147,16 +147,46 @@ s_early_stop(s_early_t *e)
     sw_ws_streams_stop(&e->change);
 }
 
+static const char *const s_upd_args[] = { "update-index", "--add", "--remove", "--replace",
+                                          "-z", "--stdin", NULL };
+
+/*  An update-index started before the scan, for a change staged into one
+ *  pack (s_stage_env): it takes the index's lock and reads the index, then
+ *  waits for its paths, so its exec and start run beside the scan. Not
+ *  wanted (nothing changed, or too few paths for a pack, or a staging of
+ *  another kind): its stdin closed empty, it leaves the index as it was
+ *  and gives the lock back (not killed: a killed git may leave its
+ *  index.lock behind). */
+static void
+s_upd_release(sw_git_proc_t *p, bool *on)
+{
+    if (!*on)
+        return;
+    close(p->in_fd);
+    p->in_fd = -1;
+    sw_err_t ignored = { 0 };
+    sw_git_finish(p, false, NULL, &ignored);
+    *on = false;
+}
+
 /*  The change into the index: only the paths the scan found (the index
  *  has the rest already, from the checkout), so the tree is not scanned a
  *  second time; no git at all when nothing changed. --replace: a file in
  *  a directory's place, or the reverse. With early (may be NULL), its
- *  gits are started in the mirror mr once the last staging git runs. */
+ *  gits are started in the mirror mr once the last staging git runs.
+ *  pre (*pre_on): the update-index started before the scan; used for a
+ *  pack's worth of paths, released otherwise. */
 static int
 s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr, s_early_t *early,
-        sw_err_t *err)
+        sw_git_proc_t *pre, bool *pre_on, sw_err_t *err)
 {
     sw_git_opts_t o = sw_ws_opts(t);
+    size_t paths = 0;
+    for (size_t i = 0; i < c->upd.len; i++)
+        paths += c->upd.data[i] == '\0';
+    bool use_pre = *pre_on && !c->nested && !c->gone.len && paths >= STAGE_PACK_MIN;
+    if (!use_pre)
+        s_upd_release(pre, pre_on);
     if (c->nested) {
         if (early && s_early_start(mr, early, err) < 0)
             return -1;
@@ -172,15 +202,14 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr, s_ea
     }
     if (!c->upd.len)
         return early && (c->gone.len) ? s_early_start(mr, early, err) : 0;
-    size_t paths = 0;
-    for (size_t i = 0; i < c->upd.len; i++)
-        paths += c->upd.data[i] == '\0';
     if (paths >= STAGE_PACK_MIN)
         o.env = s_stage_env;
-    const char *upd[] = { "update-index", "--add", "--remove", "--replace", "-z", "--stdin",
-                          NULL };
     sw_git_proc_t p;
-    if (sw_git_start(&o, upd, true, false, &p, err) < 0)
+    if (use_pre) {
+        p = *pre;
+        *pre_on = false;
+    }
+    else if (sw_git_start(&o, s_upd_args, true, false, &p, err) < 0)
         return -1;
     int rc = early ? s_early_start(mr, early, err) : 0;
     if (rc == 0)
@@ -333,13 +362,22 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
             rc = -1;
     }
     int64_t t0 = sw_now_ms(), t1 = t0;
+    sw_git_proc_t upd;
+    bool upd_on = false;
+    if (rc == 0) {
+        sw_git_opts_t so = sw_ws_opts(&t);
+        so.env = s_stage_env;
+        sw_err_t ignored = { 0 };
+        upd_on = sw_git_start(&so, s_upd_args, true, false, &upd, &ignored) == 0;
+    }
     s_change_t change = { 0 };
     if (rc == 0)
         rc = s_change_list(&t, wt, max, &change, err);
     s_early_t early = { 0 };
     bool changed = change.upd.len || change.gone.len || change.nested;
     if (rc == 0)
-        rc = s_stage(&t, &change, &h->r, changed ? &early : NULL, err);
+        rc = s_stage(&t, &change, &h->r, changed ? &early : NULL, &upd, &upd_on, err);
+    s_upd_release(&upd, &upd_on);
     s_change_release(&change);
     sw_git_opts_t o = sw_ws_opts(&t);
     char tree[65], base_tree[65], commit[65], manifest[65] = "", patch[65] = "";
@@ -509,8 +547,15 @@ s_capture_pack_test(const char *dir)
     free(cmd);
     s_change_t ch = { 0 };
     sw_err_t err = { 0 };
+    /*  with the update-index started before the scan, as the capture does */
+    sw_git_opts_t so = sw_ws_opts(&rb);
+    so.env = s_stage_env;
+    sw_git_proc_t pre;
+    bool pre_on = sw_git_start(&so, s_upd_args, true, false, &pre, &err) == 0;
+    CHECK(pre_on);
     CHECK(s_change_list(&rb, p, 1 << 20, &ch, &err) == 0);
-    CHECK(s_stage(&rb, &ch, NULL, NULL, &err) == 0);
+    CHECK(s_stage(&rb, &ch, NULL, NULL, &pre, &pre_on, &err) == 0);
+    CHECK(!pre_on);
     s_change_release(&ch);
     cmd = xasprintf("cd '%s/p/.git/objects' && test $(ls pack | grep -c '[.]pack$') = 2 && "
                     "test $(find ?? -type f 2>/dev/null | wc -l) = 3", dir);
@@ -566,7 +611,15 @@ agent_wsh_capture_test(const char *dir)
     sw_err_t err = { 0 };
     CHECK(s_change_list(&rb, u, 1 << 20, &ch, &err) == 0);
     CHECK(!ch.nested && ch.gone.len == 2);          /*  "a\0" */
-    CHECK(s_stage(&rb, &ch, NULL, NULL, &err) == 0);
+    /*  one started before the scan is given back unused (a file gone
+     *  first), and its lock with it */
+    sw_git_opts_t so = sw_ws_opts(&rb);
+    so.env = s_stage_env;
+    sw_git_proc_t pre;
+    bool pre_on = sw_git_start(&so, s_upd_args, true, false, &pre, &err) == 0;
+    CHECK(pre_on);
+    CHECK(s_stage(&rb, &ch, NULL, NULL, &pre, &pre_on, &err) == 0);
+    CHECK(!pre_on);
     s_change_release(&ch);
     char trees[2][65];
     for (int i = 0; i < 2; i++) {
