@@ -142,8 +142,8 @@ s_ship(agent_log_t *self, int nf, const char **fields, const char **values,
 
 /*  n in decimal in out, NUL-terminated (an argv string): what snprintf
  *  "%llu" writes, without its cost: an entry's head has a dozen numbers.
- *  Every number of an entry is a count, or the wall clock in ms: none is
- *  negative. */
+ *  Every number of an entry is a count, or the wall clock in ms (0 for a
+ *  clock set before 1970, rather than a 20-digit number). */
 static void
 s_num(char out[24], uint64_t n)
 {
@@ -155,7 +155,7 @@ agent_live_argv(const char *key, const agent_entry_t *e, const char **argv, size
                 char nums[5][24])
 {
     s_num(nums[0], AGENT_LIVE_MAXLEN);
-    s_num(nums[1], (uint64_t) e->wall_ms);
+    s_num(nums[1], e->wall_ms > 0 ? (uint64_t) e->wall_ms : 0);
     s_num(nums[2], e->lines);
     int argc = 0;
     const char *head[] = { "XADD", key, "MAXLEN", "~", nums[0], "*", "t", nums[1],
@@ -497,6 +497,15 @@ agent_live_test(bool verbose)
     sw_buf_init(&head);
     char *frame = NULL, saved[2];
     CHECK(agent_live_frame(key, &e, 8, &head, &frame, saved) == 0 && frame == NULL);
+    /*  A wall clock before 1970 is written as 0, not as 2^64 - 1. */
+    const char *argv[20];
+    size_t lens[20];
+    char nums[5][24];
+    e.wall_ms = -1;
+    CHECK(agent_live_argv(key, &e, argv, lens, nums) > 8 && strcmp(argv[6], "t") == 0
+          && strcmp(argv[7], "0") == 0);
+    e.wall_ms = 1764547200123;
+    CHECK(agent_live_argv(key, &e, argv, lens, nums) > 8 && strcmp(argv[7], "1764547200123") == 0);
     agent_entry_release(&e);
     sw_buf_release(&head);
     agent_output_destroy(&o);

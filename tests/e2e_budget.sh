@@ -39,12 +39,8 @@ done
 wait_status c2 succeeded
 wait_status c3 running
 # SIGKILL mid-job: the spend so far ($0.04) is read back from Redis
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
-"$SWARM_BUILD/swarm-coordinator" -f -c "$T/coord.conf" --listen "$COORD_LISTEN" \
-    --control "$SWARM_COORDINATOR" --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
+kill_coordinator
+coordinator_again -c "$T/coord.conf"
 expect 1 "$SWARM" wait --job cj --timeout 90
 contains "$T/err" "6 tasks did not succeed: budget exhausted: \$0.08 of \$0.07"
 expect 1 "$SWARM" --json results --job cj

@@ -101,13 +101,9 @@ ok "a job that gets more tasks runs again (no TTL); one of successes ends succee
 expect 0 "$SWARM" init restarted
 expect 0 "$SWARM" spawn --id long -- sh -c 'until [ -e "$0" ]; do sleep 0.05; done' "$T/gate-long"
 wait_status long running
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
+kill_coordinator
 expect 0 "$SWARM" memory store --namespace coordination restarted stale
-"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
+coordinator_again
 for _ in $(seq 200); do
     record restarted && [ "$(field "d['value'][:1]")" = "{" ] && break
     sleep 0.05

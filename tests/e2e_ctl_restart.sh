@@ -20,12 +20,8 @@ wait_agents 1
 
 # restart_coordinator: SIGKILL, then the same endpoints again
 restart_coordinator() {
-    kill -9 "$COORD_PID"
-    wait "$COORD_PID" 2>/dev/null
-    "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-        --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-    COORD_PID=$!
-    PIDS+=("$COORD_PID")
+    kill_coordinator
+    coordinator_again
 }
 # until_in FILE TEXT: until FILE holds TEXT (10 s at most)
 until_in() {

@@ -130,12 +130,9 @@ wait_status long running
 "$SWARM" events -f --job hist3 >"$T/r.out" 2>"$T/r.err" &
 rfollower=$!
 PIDS+=("$rfollower")
-kill -9 "$COORD_PID"
+kill_coordinator
 sleep 0.5
-"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
+coordinator_again
 for _ in $(seq 200); do grep -qE "resumed [0-9]+ task" "$T/coordinator.log" && break; sleep 0.05; done
 touch "$T/go3"
 expect 0 "$SWARM" wait --timeout 60 --job hist3

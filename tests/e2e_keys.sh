@@ -39,8 +39,7 @@ expect 0 "$SWARM" --json results --job j
 ok "jobs x and x:tasks, tasks j:a/b and j/a:b all ran and keep their own results"
 
 # a restart loads every job (layout 1 stopped at a job whose keys were mixed up)
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
+kill_coordinator
 start_coordinator
 for job in x x:tasks j:a j; do
     expect 0 "$SWARM" --json status --job "$job"

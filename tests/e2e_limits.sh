@@ -126,15 +126,10 @@ expect 0 "$SWARM" spawn --id r1 "FAKE:sleep=30 long one"
 expect 0 "$SWARM" spawn --id r2 "FAKE:sleep=30 long two"
 wait_status r1 running
 wait_status r2 running
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
+kill_coordinator
 MPORT=$(free_port)
-"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 -c "$T/coord.conf" --limit gpu=1 --metrics "$MPORT" \
-    >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
-for _ in $(seq 100); do "$SWARM" --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
+coordinator_again -c "$T/coord.conf" --limit gpu=1 --metrics "$MPORT"
+coordinator_up || fail "the coordinator did not come back"
 expect 0 "$SWARM" --json status
 [ "$(json_get "$T/out" "([l['used'] for l in d['limits'] if l['name']=='codex'][0], sorted(t['status'] for t in d['tasks']))")" \
     = "(2, ['running', 'running'])" ] \
@@ -206,13 +201,9 @@ expect 0 "$SWARM" --json status
 ok "the effective limit climbed back to 2 after 5 successes"
 
 # --- the throttle count is stored with the task: a restart keeps it
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
-"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 -c "$T/coord.conf" >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
-for _ in $(seq 100); do "$SWARM" --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
+kill_coordinator
+coordinator_again -c "$T/coord.conf"
+coordinator_up || fail "the coordinator did not come back"
 [ "$(task_field t1 throttled)" = 3 ] && [ "$(task_field t1 attempt)" = 4 ] \
     || fail "after a restart t1: throttled $(task_field t1 throttled), attempt $(task_field t1 attempt)"
 expect 0 "$SWARM" --json results --job thr

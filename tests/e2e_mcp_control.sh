@@ -21,13 +21,7 @@ start_agent a2 --slots 2 --allow-exec
 wait_agents 2
 
 # The configuration README gives codex users.
-cat >"$T/config.toml" <<EOF
-[mcp_servers.swarm]
-command = "$SWARM"
-args = ["mcp", "--control"]
-env = { SWARM_COORDINATOR = "$SWARM_COORDINATOR", SWARM_REDIS = "$SWARM_REDIS" }
-default_tools_approval_mode = "approve"
-EOF
+mcp_swarm_config >"$T/config.toml"
 # session FILE: one session with the calls in FILE; replies in $T/replies
 session() {
     python3 "$SWARM_SRC/tests/fake-mcp-client.py" --session "$T/config.toml" "$1" \

@@ -14,13 +14,10 @@ expect 0 "$SWARM" init before
 expect 0 "$SWARM" spawn --id t1 "first"
 expect 0 "$SWARM" wait --timeout 30
 
-kill -9 "$COORD_PID"
+kill_coordinator
 # the agents' liveness is 5 heartbeats of the coordinator's 200 ms
 sleep 1.5
-"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
+coordinator_again
 wait_agents 2
 grep -q "reconnecting in" "$T/agent-a1.log" || fail "a1 did not notice the dead coordinator"
 ok "agents reconnected with backoff to a new coordinator"
@@ -33,10 +30,7 @@ ok "new work runs on the reconnected agents"
 
 kill -TERM "$COORD_PID"
 wait "$COORD_PID" 2>/dev/null
-"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
+coordinator_again
 wait_agents 2
 ok "after a clean coordinator stop the agents registered again"
 expect 0 "$SWARM" results --job after

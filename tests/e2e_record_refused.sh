@@ -47,12 +47,8 @@ grep -q "cannot write the coordination record" "$T/coordinator.log" \
 ok "SCRIPT FLUSH and a refused write in one turn: record still written ($r2)"
 
 restart_coordinator() {
-    kill -9 "$COORD_PID"
-    wait "$COORD_PID" 2>/dev/null
-    "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-        --heartbeat-ms 200 --coordination-ttl 86400 >>"$T/coordinator.log" 2>&1 &
-    COORD_PID=$!
-    PIDS+=("$COORD_PID")
+    kill_coordinator
+    coordinator_again --coordination-ttl 86400
 }
 read -r s0 f0 n0 < <(record | tr -d '(),')
 for i in 1 2 3; do

@@ -38,13 +38,9 @@ specs_of "$T/spec-before"
 
 # SIGKILL with everything queued (no agent yet), then restart: the
 # tasks come back from Redis
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
-"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 --limit lic=1 >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
-for _ in $(seq 200); do "$SWARM" --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
+kill_coordinator
+coordinator_again --limit lic=1
+coordinator_up || fail "the coordinator did not come back"
 [ "$(task_field lab status)" = queued ] || fail "lab after restart: $(task_field lab status)"
 
 expect 0 "$SWARM" cancel cl

@@ -232,13 +232,7 @@ esac
 ok "a task that leaves a nested git repository fails, naming it (a submodule is not captured)"
 
 # --- the coordinator's MCP tool: swarm_init with a workspace --------------------------
-cat >"$T/config.toml" <<EOF
-[mcp_servers.swarm]
-command = "$SWARM"
-args = ["mcp", "--control"]
-env = { SWARM_COORDINATOR = "$SWARM_COORDINATOR", SWARM_REDIS = "$SWARM_REDIS" }
-default_tools_approval_mode = "approve"
-EOF
+mcp_swarm_config >"$T/config.toml"
 printf '["swarm_init", {"job": "mcpws", "workspace": "%s"}]\n["swarm_spawn", {"id": "m", "task": "FAKE:script=nothing look"}]\n["swarm_wait", {"timeout": 60}]\n' "$U" >"$T/calls"
 python3 "$SWARM_SRC/tests/fake-mcp-client.py" --session "$T/config.toml" "$T/calls" >"$T/replies" \
     2>"$T/session.err" || fail "MCP session: $(cat "$T/session.err")"

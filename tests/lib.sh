@@ -107,15 +107,45 @@ private_redis() {
 start_coordinator() {
     COORD_LISTEN="tcp://127.0.0.1:$(free_port)"
     export SWARM_COORDINATOR="tcp://127.0.0.1:$(free_port)"
+    coordinator_again "$@"
+    coordinator_up || fail "coordinator did not come up"
+}
+
+# coordinator_again [ARGS...]: a coordinator on start_coordinator's endpoints
+# (the old one gone: see kill_coordinator); sets COORD_PID; does not wait.
+coordinator_again() {
     "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
         --heartbeat-ms 200 "$@" >>"$T/coordinator.log" 2>&1 &
     COORD_PID=$!
     PIDS+=("$COORD_PID")
+}
+
+# coordinator_up: until the control socket answers (5 s at most); 1 if not
+coordinator_up() {
     for _ in $(seq 100); do
         "$SWARM" --timeout 1 status >/dev/null 2>&1 && return 0
         sleep 0.05
     done
-    fail "coordinator did not come up"
+    return 1
+}
+
+# kill_coordinator: SIGKILL and reap it (a crash, not a shutdown)
+kill_coordinator() {
+    kill -9 "$COORD_PID"
+    wait "$COORD_PID" 2>/dev/null || true
+}
+
+# mcp_swarm_config: prints the [mcp_servers.swarm] block of codex's
+# config.toml that README gives codex users (swarm mcp --control against
+# this test's coordinator and Redis)
+mcp_swarm_config() {
+    cat <<EOF
+[mcp_servers.swarm]
+command = "$SWARM"
+args = ["mcp", "--control"]
+env = { SWARM_COORDINATOR = "$SWARM_COORDINATOR", SWARM_REDIS = "$SWARM_REDIS" }
+default_tools_approval_mode = "approve"
+EOF
 }
 
 # start_agent ID [ARGS...]: sets AGENT_PID_<ID>. Its workdir is $T/work-ID,

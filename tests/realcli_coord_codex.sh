@@ -32,13 +32,7 @@ provider >"$CODEX_HOME/config.toml"
 start_realcli_agents --codex "$CLI"
 {
     provider
-    cat <<TOML
-[mcp_servers.swarm]
-command = "$SWARM"
-args = ["mcp", "--control"]
-env = { SWARM_COORDINATOR = "$SWARM_COORDINATOR", SWARM_REDIS = "$SWARM_REDIS" }
-default_tools_approval_mode = "approve"
-TOML
+    mcp_swarm_config
 } >"$T/coord-home/config.toml"
 CODEX_HOME="$T/coord-home" timeout 300 "$CLI" exec --skip-git-repo-check -C "$T/coord" \
     "MOCK:coordinate=coord-codex Split the login API between two workers and report." \

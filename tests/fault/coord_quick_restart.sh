@@ -15,14 +15,10 @@ expect 0 "$SWARM" init quick
 expect 0 "$SWARM" spawn --id long "FAKE:sleep=4 outlives two restarts"
 wait_started quick long
 for round in 1 2; do
-    kill -9 "$COORD_PID"
-    wait "$COORD_PID" 2>/dev/null || true
+    kill_coordinator
     fault "SIGKILL to the coordinator, back at once (round $round)"
     sleep 0.6       # three heartbeats queue up in the agent's socket (200 ms)
-    "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-        --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-    COORD_PID=$!
-    PIDS+=("$COORD_PID")
+    coordinator_again
     wait_agents 1
 done
 expect 0 "$SWARM" wait --job quick --timeout 60

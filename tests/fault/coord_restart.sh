@@ -20,13 +20,10 @@ expect 0 "$SWARM" spawn --id dropped --after long "cancelled before the crash"
 expect 0 "$SWARM" cancel dropped
 wait_started crashjob long
 wait_started crashjob short
-kill -9 "$COORD_PID"
+kill_coordinator
 fault "SIGKILL to the coordinator with two tasks running and three waiting"
 sleep 2
-"$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-    --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-COORD_PID=$!
-PIDS+=("$COORD_PID")
+coordinator_again
 expect 1 "$SWARM" wait --job crashjob --timeout 60
 contains "$T/out" "5/5 finished: 4 succeeded, 1 cancelled"
 grep -q "resumed 5 task(s)" "$T/coordinator.log" || fail "the job was not resumed from Redis"

@@ -14,10 +14,7 @@ start_agent a2 --slots 2
 wait_agents 2
 expect 0 "$SWARM" init dk
 restart_coordinator() {
-    "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-        --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-    COORD_PID=$!
-    PIDS+=("$COORD_PID")
+    coordinator_again
     wait_agents 2
 }
 round=0
@@ -32,8 +29,7 @@ for delay in 0 0.001 0.002 0.003 0.004 0.005 0.006 0.008 0.010; do
     done
     grep -q "^end dk r$round-" "$FAKE_LEDGER" || fail "round $round: no task ended its work"
     sleep "$delay"
-    kill -9 "$COORD_PID"
-    wait "$COORD_PID" 2>/dev/null || true
+    kill_coordinator
     fault "SIGKILL to the coordinator ${delay}s after a task of round $round ended"
     restart_coordinator
 done

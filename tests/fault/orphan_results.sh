@@ -17,8 +17,7 @@ for i in $(seq 1 20); do
     expect 0 "$SWARM" spawn --id "o$i" "FAKE:sleep=6 finishes while nobody listens"
 done
 for i in $(seq 1 20); do wait_started orph "o$i"; done
-kill -9 "$COORD_PID"
-wait "$COORD_PID" 2>/dev/null
+kill_coordinator
 start_coordinator --liveness 10  # new ports: the agent goes on calling the old ones
 t0=$(date +%s)
 fault "coordinator SIGKILLed; the new one is out of its agent's reach"

@@ -13,20 +13,10 @@
 use_redis 65
 
 restart_coordinator() {        # same ports; the old one was SIGKILLed
-    "$SWARM_BUILD/swarm-coordinator" -f --listen "$COORD_LISTEN" --control "$SWARM_COORDINATOR" \
-        --heartbeat-ms 200 >>"$T/coordinator.log" 2>&1 &
-    COORD_PID=$!
-    PIDS+=("$COORD_PID")
-    for _ in $(seq 100); do
-        "$SWARM" --timeout 1 status >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    fail "the coordinator did not come back"
+    coordinator_again
+    coordinator_up || fail "the coordinator did not come back"
 }
-crash() {
-    kill -9 "$COORD_PID"
-    wait "$COORD_PID" 2>/dev/null
-}
+crash() { kill_coordinator; }
 reason() {
     "$SWARM" --json status --job "$1" | python3 -c '
 import json, sys
