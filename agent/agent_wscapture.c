@@ -124,29 +124,6 @@ static const char *const s_stage_env[] = {
     NULL
 };
 
-/*  The gits that follow the staging, started while it runs: each reads
- *  its work from stdin, so its exec and start (5-7 ms of CPU a git on
- *  the 2-core VMs, most of it page faults) overlap the staging's hashing
- *  instead of following the commit: the pack's and the patch's
- *  (sw_ws_streams_t). Only when the scan found a change: a task that
- *  changed nothing starts no git for it. docs/design.md, issue 16
- *  (capture speed 4). */
-typedef struct {
-    sw_ws_streams_t change;
-} s_early_t;
-
-static int
-s_early_start(const sw_ws_repo_t *mr, s_early_t *e, sw_err_t *err)
-{
-    return sw_ws_streams_start(mr, &e->change, err);
-}
-
-static void
-s_early_stop(s_early_t *e)
-{
-    sw_ws_streams_stop(&e->change);
-}
-
 static const char *const s_upd_args[] = { "update-index", "--add", "--remove", "--replace",
                                           "-z", "--stdin", NULL };
 
@@ -172,13 +149,18 @@ s_upd_release(sw_git_proc_t *p, bool *on)
 /*  The change into the index: only the paths the scan found (the index
  *  has the rest already, from the checkout), so the tree is not scanned a
  *  second time; no git at all when nothing changed. --replace: a file in
- *  a directory's place, or the reverse. With early (may be NULL), its
- *  gits are started in the mirror mr once the last staging git runs.
+ *  a directory's place, or the reverse. With early (may be NULL), the
+ *  pack's and the patch's gits are started in the mirror mr once the last
+ *  staging git runs: they read their work from stdin, so their exec and
+ *  start (5-7 ms of CPU a git on the 2-core VMs, most of it page faults)
+ *  overlap the staging's hashing instead of following the commit. Only
+ *  when the scan found a change: a task that changed nothing starts none.
+ *  docs/design.md, issue 16 (i16-cap). 
  *  pre (*pre_on): the update-index started before the scan; used for a
  *  pack's worth of paths, released otherwise. */
 static int
-s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr, s_early_t *early,
-        sw_git_proc_t *pre, bool *pre_on, sw_err_t *err)
+s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
+        sw_ws_streams_t *early, sw_git_proc_t *pre, bool *pre_on, sw_err_t *err)
 {
     sw_git_opts_t o = sw_ws_opts(t);
     size_t paths = 0;
@@ -188,7 +170,7 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr, s_ea
     if (!use_pre)
         s_upd_release(pre, pre_on);
     if (c->nested) {
-        if (early && s_early_start(mr, early, err) < 0)
+        if (early && sw_ws_streams_start(mr, early, err) < 0)
             return -1;
         const char *add[] = { "add", "-A", NULL };
         return sw_git_run(&o, add, NULL, err) == 0 ? 0 : -1;
@@ -201,7 +183,7 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr, s_ea
             return -1;
     }
     if (!c->upd.len)
-        return early && (c->gone.len) ? s_early_start(mr, early, err) : 0;
+        return early && (c->gone.len) ? sw_ws_streams_start(mr, early, err) : 0;
     if (paths >= STAGE_PACK_MIN)
         o.env = s_stage_env;
     sw_git_proc_t p;
@@ -211,14 +193,20 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr, s_ea
     }
     else if (sw_git_start(&o, s_upd_args, true, false, &p, err) < 0)
         return -1;
-    int rc = early ? s_early_start(mr, early, err) : 0;
-    if (rc == 0)
-        rc = sw_git_write(&p, c->upd.data, c->upd.len, err);
+    int rc = early ? sw_ws_streams_start(mr, early, err) : 0;
+    sw_err_t werr = { 0 }, ferr = { 0 };
+    int wrc = rc == 0 ? sw_git_write(&p, c->upd.data, c->upd.len, &werr) : 0;
     close(p.in_fd);
     p.in_fd = -1;
-    sw_err_t ferr = { 0 };
-    if (sw_git_finish(&p, rc < 0, NULL, &ferr) != 0 && rc == 0) {
+    /*  git's own words first (a started one that found index.lock taken
+     *  has exited before its paths were written) */
+    int frc = sw_git_finish(&p, rc < 0, NULL, &ferr);
+    if (rc == 0 && frc != 0) {
         *err = ferr;
+        rc = -1;
+    }
+    else if (rc == 0 && wrc < 0) {
+        *err = werr;
         rc = -1;
     }
     return rc;
@@ -373,7 +361,7 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     s_change_t change = { 0 };
     if (rc == 0)
         rc = s_change_list(&t, wt, max, &change, err);
-    s_early_t early = { 0 };
+    sw_ws_streams_t early = { 0 };
     bool changed = change.upd.len || change.gone.len || change.nested;
     if (rc == 0)
         rc = s_stage(&t, &change, &h->r, changed ? &early : NULL, &upd, &upd_on, err);
@@ -434,10 +422,10 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         t1 = sw_now_ms();
         if (rc == 0)
             rc = agent_wsh_redis(h, err);
-        if (rc == 0 && early.change.on) {
-            snprintf(early.change.base_tree, sizeof early.change.base_tree, "%s", base_tree);
-            snprintf(early.change.tree, sizeof early.change.tree, "%s", tree);
-            rc = sw_ws_put_change_started(&h->r, &h->cas, &early.change, commit, same, pre,
+        if (rc == 0 && early.on) {
+            snprintf(early.base_tree, sizeof early.base_tree, "%s", base_tree);
+            snprintf(early.tree, sizeof early.tree, "%s", tree);
+            rc = sw_ws_put_change_started(&h->r, &h->cas, &early, commit, same, pre,
                                           npre, max, "--max-change", manifest, patch, &st,
                                           &links, err);
         }
@@ -477,7 +465,7 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         json_object_set_new(h->answer, "workspace", w);
         w = NULL;
     }
-    s_early_stop(&early);
+    sw_ws_streams_stop(&early);
     json_t *globs = json_object_get(req, "outputs");
     if (rc == 0 && json_array_size(globs)) {
         json_t *list = json_array();

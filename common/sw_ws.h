@@ -152,8 +152,8 @@ int sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, con
  *  pack and diff exists: both read what to do from stdin (pack-objects
  *  --revs, diff-tree --stdin), so their exec and start (5-7 ms each on
  *  the 2-core VMs, mostly page faults) overlap the capture's staging
- *  instead of following its commit (docs/design.md, issue 16, capture
- *  speed 3). The same arguments and environment as sw_ws_put_change's
+ *  instead of following its commit (docs/design.md, "Decisions for issue
+ *  16 (i16-cap)"). The same arguments and environment as sw_ws_put_change's
  *  own, but the patch is of the two trees (tree and base_tree below, set
  *  by the caller before sw_ws_put_change_started): the same bytes. */
 typedef struct {
