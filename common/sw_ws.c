@@ -440,15 +440,50 @@ sw_ws_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *commit, const sw_tas
 typedef struct {
     sw_git_proc_t       p;
     bool                open;
+    bool                skip_line;  /*  diff-tree --stdin's "TREE TREE" line comes first */
     sw_cas_writer_t     w;
     sw_ws_patch_stat_t *ps;
 } s_pump_t;
 
+static const char *const s_diff_args[] = { "diff-tree", "--stdin", "-p", "--binary",
+                                           "--full-index", "-M", NULL };
+
 int
-sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const char *commit,
-                 bool same_tree, const sw_task_ws_t *prereqs, size_t n, uint64_t max,
-                 const char *cap_name, char manifest[65], char patch[65], sw_ws_stat_t *st,
-                 sw_strv_t *gitlinks, sw_err_t *err)
+sw_ws_streams_start(const sw_ws_repo_t *r, sw_ws_streams_t *c, sw_err_t *err)
+{
+    memset(c, 0, sizeof *c);
+    sw_git_opts_t o = sw_ws_opts(r), po = o;
+    po.env = s_change_env;
+    if (sw_git_start(&po, s_change_args, true, true, &c->pack, err) < 0)
+        return -1;
+    if (sw_git_start(&o, s_diff_args, true, true, &c->diff, err) < 0) {
+        sw_err_t ignored = { 0 };
+        sw_git_finish(&c->pack, true, NULL, &ignored);
+        return -1;
+    }
+    c->on = true;
+    return 0;
+}
+
+void
+sw_ws_streams_stop(sw_ws_streams_t *c)
+{
+    if (!c || !c->on)
+        return;
+    sw_err_t ignored = { 0 };
+    sw_git_finish(&c->pack, true, NULL, &ignored);
+    sw_git_finish(&c->diff, true, NULL, &ignored);
+    c->on = false;
+}
+
+/*  sw_ws_put_change and sw_ws_put_change_started: with c, its gits (the
+ *  patch of c's trees), else two started here (the patch of base to
+ *  commit). */
+static int
+s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const char *base,
+             const char *commit, bool same_tree, const sw_task_ws_t *prereqs, size_t n,
+             uint64_t max, const char *cap_name, char manifest[65], char patch[65],
+             sw_ws_stat_t *st, sw_strv_t *gitlinks, sw_err_t *err)
 {
     patch[0] = '\0';
     memset(st, 0, sizeof *st);
@@ -468,26 +503,58 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
      *  must not look open: fd 0 is a real descriptor. */
     pump[0].p.out_fd = pump[1].p.out_fd = -1;
     int rc = 0;
-    /*  Both at once: on two cores the pack's delta search and the diffs
-     *  overlap. */
-    sw_git_opts_t po = o;
-    po.env = s_change_env;
-    if (sw_git_start(&po, s_change_args, true, true, &pump[0].p, err) < 0)
-        rc = -1;
-    else {
+    if (c && !c->on)
+        rc = sw_err_set(err, SW_EFAIL, "git pack-objects and diff-tree are not running");
+    else if (c) {
+        /*  ours now: the pump finishes them */
+        pump[0].p = c->pack;
         pump[0].open = true;
+        pump[1].p = c->diff;
+        c->on = false;
         sw_cas_writer_init(&pump[0].w, cas, max, cap_name);
-        rc = sw_git_write(&pump[0].p, revs.data, revs.len, err);
+        if (same_tree) {
+            sw_err_t ignored = { 0 };
+            sw_git_finish(&pump[1].p, true, NULL, &ignored);
+            pump[1].p.out_fd = -1;
+        }
+        else {
+            pump[1].open = true;
+            pump[1].skip_line = true;
+            pump[1].ps = &ps;
+            sw_cas_writer_init(&pump[1].w, cas, max, cap_name);
+            char *line = xasprintf("%s %s\n", c->base_tree, c->tree);
+            rc = sw_git_write(&pump[1].p, line, strlen(line), err);
+            free(line);
+            close(pump[1].p.in_fd);
+            pump[1].p.in_fd = -1;
+        }
+        if (rc == 0)
+            rc = sw_git_write(&pump[0].p, revs.data, revs.len, err);
         close(pump[0].p.in_fd);
         pump[0].p.in_fd = -1;
     }
-    if (rc == 0 && !same_tree) {
-        if (sw_git_start(&o, patch_args, false, true, &pump[1].p, err) < 0)
+    else {
+        /*  Both at once: on two cores the pack's delta search and the
+         *  diffs overlap. */
+        sw_git_opts_t po = o;
+        po.env = s_change_env;
+        if (sw_git_start(&po, s_change_args, true, true, &pump[0].p, err) < 0)
             rc = -1;
         else {
-            pump[1].open = true;
-            pump[1].ps = &ps;
-            sw_cas_writer_init(&pump[1].w, cas, max, cap_name);
+            pump[0].open = true;
+            sw_cas_writer_init(&pump[0].w, cas, max, cap_name);
+            rc = sw_git_write(&pump[0].p, revs.data, revs.len, err);
+            close(pump[0].p.in_fd);
+            pump[0].p.in_fd = -1;
+        }
+        if (rc == 0 && !same_tree) {
+            if (sw_git_start(&o, patch_args, false, true, &pump[1].p, err) < 0)
+                rc = -1;
+            else {
+                pump[1].open = true;
+                pump[1].ps = &ps;
+                sw_cas_writer_init(&pump[1].w, cas, max, cap_name);
+            }
         }
     }
     sw_buf_release(&revs);
@@ -513,10 +580,20 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
                 continue;
             s_pump_t *pm = &pump[idx[j]];
             ssize_t got = read(pm->p.out_fd, buf, 1 << 16);
+            const char *data = buf;
+            if (got > 0 && pm->skip_line) {
+                const char *nl = memchr(buf, '\n', (size_t) got);
+                size_t skip = nl ? (size_t) (nl - buf) + 1 : (size_t) got;
+                pm->skip_line = nl == NULL;
+                data += skip;
+                got -= (ssize_t) skip;
+                if (got == 0)
+                    continue;
+            }
             if (got > 0) {
                 if (pm->ps)
-                    sw_ws_patch_stat_feed(pm->ps, buf, (size_t) got);
-                rc = sw_cas_writer_add(&pm->w, buf, (size_t) got, err);
+                    sw_ws_patch_stat_feed(pm->ps, data, (size_t) got);
+                rc = sw_cas_writer_add(&pm->w, data, (size_t) got, err);
             }
             else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
                 close(pm->p.out_fd);
@@ -567,6 +644,28 @@ sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const c
     json_decref(blobs[0]);
     json_decref(blobs[1]);
     sw_ws_patch_stat_release(&ps);
+    return rc;
+}
+
+int
+sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, const char *commit,
+                 bool same_tree, const sw_task_ws_t *prereqs, size_t n, uint64_t max,
+                 const char *cap_name, char manifest[65], char patch[65], sw_ws_stat_t *st,
+                 sw_strv_t *gitlinks, sw_err_t *err)
+{
+    return s_put_change(r, cas, NULL, base, commit, same_tree, prereqs, n, max, cap_name,
+                        manifest, patch, st, gitlinks, err);
+}
+
+int
+sw_ws_put_change_started(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c,
+                         const char *commit, bool same_tree, const sw_task_ws_t *prereqs,
+                         size_t n, uint64_t max, const char *cap_name, char manifest[65],
+                         char patch[65], sw_ws_stat_t *st, sw_strv_t *gitlinks, sw_err_t *err)
+{
+    int rc = s_put_change(r, cas, c, NULL, commit, same_tree, prereqs, n, max, cap_name,
+                          manifest, patch, st, gitlinks, err);
+    sw_ws_streams_stop(c);
     return rc;
 }
 
@@ -629,6 +728,23 @@ s_test_git(void)
     unlink(c_txt);
     free(c_txt);
     s_test_commit(dir, fc, pb, 1, clash);
+    /*  a commit written without git: git reads it, fsck finds nothing
+     *  wrong, and its name is git's for its bytes */
+    char ctree[65], wrote[65];
+    CHECK(sw_ws_tree(&r, right, ctree, &err) == 0);
+    CHECK(sw_ws_commit_write(&r, ctree, base, "swarm agent a:1", "a:1@swarm",
+                             "swarm: j/t attempt 1", wrote, &err) == 0);
+    CHECK(sw_ws_commit_write(&r, ctree, base, "x<y", "e", "m", again, &err) < 0);
+    char *cmd = xasprintf("cd '%s' && test \"$(git cat-file -t %s)\" = commit && "
+                          "test \"$(git cat-file commit %s | "
+                          "git hash-object -t commit --stdin)\" = "
+                          "%s && git fsck --strict --no-dangling 2>&1 | "
+                          "grep -Eq '^(error|warning|broken|missing|bad)' && exit 1; "
+                          "git rev-parse %s^{tree} | grep -qx %s && git log -1 --format=%%B %s | "
+                          "grep -qx 'swarm: j/t attempt 1'", dir, wrote, wrote, wrote, wrote, ctree,
+                          wrote);
+    CHECK(system(cmd) == 0);
+    free(cmd);
     sw_ws_stat_t st;
     sw_strv_t links = { 0 };
     CHECK(sw_ws_diffstat(&r, base, right, &st, &links, &err) == 0);
