@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sw_resp.h"
 #include "sw_selftest.h"
 
 bool
@@ -85,18 +86,12 @@ s_str(sw_buf_t *b, const char *s)
 static void
 s_count(sw_buf_t *b, const char *name, int v, const char *after)
 {
-    char num[16];
-    size_t n = sizeof num;
-    unsigned u = v < 0 ? 0u : (unsigned) v;
-    do
-        num[--n] = (char) ('0' + u % 10);
-    while (u /= 10);
     size_t ln = strlen(name), la = strlen(after);
-    sw_buf_reserve(b, ln + 3 + (sizeof num - n) + la);
+    sw_buf_reserve(b, ln + 3 + SW_RESP_DIGITS_MAX + la);
     s_put(b, "\"", 1);
     s_put(b, name, ln);
     s_put(b, "\":", 2);
-    s_put(b, num + n, sizeof num - n);
+    b->len = (size_t) (sw_resp_u64(b->data + b->len, v < 0 ? 0u : (uint64_t) v) - b->data);
     s_put(b, after, la);
     b->data[b->len] = '\0';
 }
