@@ -229,15 +229,17 @@ agent_child_close_fd(agent_child_t *c, int fd)
         c->err_fd = -1;
 }
 
-/*  The leader through its pidfd (it cannot name another process), and the
- *  group while the unreaped leader pins its id. */
+/*  The leader through its pidfd (it cannot name another process), unless
+ *  it was seen exited: a zombie no signal reaches (one system call less on
+ *  every task's way to its result, issue 20); and the group while the
+ *  unreaped leader pins its id. */
 static void
 s_signal_group(agent_child_t *c, int sig)
 {
     if (c->pid <= 0 || c->reaped)
         return;
 #ifdef SYS_pidfd_send_signal
-    if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0
+    if (c->pidfd >= 0 && !c->exited && syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0) < 0
         && errno != ESRCH)
         log_warn("pidfd_send_signal(%d, %d)", (int) c->pid, sig);
 #endif
@@ -266,16 +268,8 @@ agent_child_finish(agent_child_t *c)
 {
     if (c->pid <= 0 || c->reaped)
         return;
-    /*  Whatever is left of the group goes with the task. A leader seen
-     *  exited is a zombie that no signal reaches: the group's kill alone
-     *  (its id is still pinned by that zombie) does it, one system call
-     *  less on every task's way to its result (issue 20). */
-    if (c->exited) {
-        if (kill(-c->pid, SIGKILL) < 0 && errno != ESRCH)
-            log_warn("kill(-%d, %d)", (int) c->pid, SIGKILL);
-    }
-    else
-        s_signal_group(c, SIGKILL);
+    /*  Whatever is left of the group goes with the task. */
+    s_signal_group(c, SIGKILL);
     int st;
     while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
         ;
