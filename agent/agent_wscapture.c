@@ -343,7 +343,10 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
      *  so this scan, and the reset of the next task here, look at stat
      *  data alone. Before that second is over it would change nothing. */
     struct stat ist;
-    if (rc == 0 && stat(index, &ist) == 0 && time(NULL) > ist.st_mtime) {
+    char itree[65];
+    bool racy = true;
+    bool itree_ok = agent_wsh_index_tree(index, strlen(base) / 2, itree, &racy);
+    if (rc == 0 && racy && stat(index, &ist) == 0 && time(NULL) > ist.st_mtime) {
         sw_git_opts_t ro = sw_ws_opts(&t);
         const char *refresh[] = { "update-index", "-q", "--refresh", NULL };
         if (sw_git_run(&ro, refresh, NULL, err) != 0)
@@ -369,7 +372,14 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     s_change_release(&change);
     sw_git_opts_t o = sw_ws_opts(&t);
     char tree[65], base_tree[65], commit[65], manifest[65] = "", patch[65] = "";
-    if (rc == 0) {
+    /*  Nothing staged: the index names its tree itself (its cache tree,
+     *  valid since the checkout) and write-tree would only print it; one
+     *  git fewer on every task that changed nothing. */
+    if (rc == 0 && !changed && itree_ok) {
+        memcpy(tree, itree, sizeof tree);
+        agent_wsh_trace("tree from the index", t0);
+    }
+    else if (rc == 0) {
         const char *wtree[] = { "write-tree", NULL };
         sw_git_res_t res;
         sw_git_res_init(&res);

@@ -60,6 +60,15 @@ int agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, sw_err
 /*  {"commit", "manifest"?, "url"?} of a workspace source. New reference. */
 json_t *agent_wsh_src_json(const sw_task_ws_t *w);
 
+/*  The tree an index file names as its own (the root of its cache tree,
+ *  what `git write-tree` prints without writing anything) when that root
+ *  is valid: true with tree set (hex); false (tree "") when it is not, or
+ *  the index is not one this reads (version 2 or 3, no conflicts; hashsz
+ *  20 or 32). *racy: an entry is not older than the index file (git
+ *  compares such a file's content on every read, until a refresh in a
+ *  later second writes the index), or the index could not be read. */
+bool agent_wsh_index_tree(const char *index, size_t hashsz, char tree[65], bool *racy);
+
 /*  The stages: 0 with their fields in h->answer, or -1 with err
  *  (SW_EUNREACH: Redis, worth another try). */
 int agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err);

@@ -260,12 +260,216 @@ s_task_dir(const char *wt, const char *dir, sw_err_t *err)
     return 0;
 }
 
+/*  --- what git clean would remove --------------------------------------------------- */
+
+/*  The paths an index tracks (stage 0, sorted as git sorts them), read
+ *  from the file: only a version 2 or 3 index of SHA-1 or SHA-256 names
+ *  (hashsz 20 or 32) with no conflict entry; anything else, false (the
+ *  caller then cleans as before). names holds them, v points into it. */
+typedef struct {
+    sw_buf_t     file;
+    const char **v;
+    size_t       n;
+    char         tree[65];      /*  the root of its cache tree when valid, else "" */
+    bool         racy;          /*  an entry not older than the file (git compares its
+                                    content on every read) */
+} s_tracked_t;
+
+static void
+s_tracked_release(s_tracked_t *t)
+{
+    sw_buf_release(&t->file);
+    free(t->v);
+}
+
+static uint32_t
+s_be32(const unsigned char *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+static bool
+s_tracked_read(const char *index, size_t hashsz, s_tracked_t *t)
+{
+    sw_buf_init(&t->file);
+    t->v = NULL;
+    t->n = 0;
+    t->tree[0] = '\0';
+    t->racy = false;
+    bool trunc = false;
+    struct stat sb;
+    if (stat(index, &sb) < 0 || sw_read_file(index, 256u << 20, &t->file, &trunc) < 0 || trunc
+        || t->file.len < 12)
+        return false;
+    unsigned char *d = (unsigned char *) t->file.data;
+    size_t len = t->file.len;
+    uint32_t ver = s_be32(d + 4), count = s_be32(d + 8);
+    if (memcmp(d, "DIRC", 4) != 0 || (ver != 2 && ver != 3) || count > len / 62)
+        return false;
+    t->v = xcalloc(count + 1, sizeof *t->v);
+    size_t off = 12, fixed = 40 + hashsz + 2;
+    for (uint32_t i = 0; i < count; i++) {
+        if (off + fixed > len)
+            return false;
+        unsigned flags = (unsigned) d[off + 40 + hashsz] << 8 | d[off + 40 + hashsz + 1];
+        size_t head = fixed + ((flags & 0x4000) ? 2 : 0);      /*  extended (version 3) */
+        if ((flags & 0x3000) || ((flags & 0x4000) && ver < 3) || off + head >= len)
+            return false;                                       /*  a conflict stage */
+        char *name = (char *) d + off + head;
+        char *nul = memchr(name, '\0', len - off - head);
+        if (!nul || nul == name)
+            return false;
+        if (t->n && strcmp(t->v[t->n - 1], name) >= 0)
+            return false;                                       /*  not sorted, or twice */
+        t->v[t->n++] = name;
+        if ((int64_t) s_be32(d + off + 8) >= (int64_t) sb.st_mtime)
+            t->racy = true;
+        off += (head + (size_t) (nul - name) + 8) & ~(size_t) 7;
+    }
+    /*  the extensions, before the checksum: TREE's first entry is the
+     *  root ("" NUL, "COUNT SUBTREES\n", the name when COUNT >= 0) */
+    while (off + 8 + hashsz <= len) {
+        size_t ext = s_be32(d + off + 4);
+        if (ext > len - off - 8)
+            break;
+        if (memcmp(d + off, "TREE", 4) == 0) {
+            const unsigned char *p = d + off + 8, *end = p + ext;
+            const unsigned char *nl = memchr(p, '\n', ext);
+            if (ext > 2 && p[0] == '\0' && p[1] != '-' && nl && (size_t) (end - nl - 1) >= hashsz)
+                for (size_t i = 0; i < hashsz; i++)
+                    snprintf(t->tree + 2 * i, 3, "%02x", nl[1 + i]);
+            break;
+        }
+        off += 8 + ext;
+    }
+    return true;
+}
+
+bool
+agent_wsh_index_tree(const char *index, size_t hashsz, char tree[65], bool *racy)
+{
+    s_tracked_t t;
+    bool ok = s_tracked_read(index, hashsz, &t);
+    memcpy(tree, t.tree, sizeof t.tree);
+    *racy = !ok || t.racy;
+    s_tracked_release(&t);
+    return ok && tree[0];
+}
+/*  Whether rel is a tracked path (dir false), or a directory holding
+ *  one (dir true, rel ending in '/'). */
+static bool
+s_tracked_has(const s_tracked_t *t, const char *rel, bool dir)
+{
+    size_t lo = 0, hi = t->n, n = strlen(rel);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(t->v[mid], rel) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == t->n)
+        return false;
+    return dir ? strncmp(t->v[lo], rel, n) == 0 : strcmp(t->v[lo], rel) == 0;
+}
+
+/*  Whether everything below the directory fd (rel: its path in the
+ *  worktree, "" or ending in '/') is tracked: each file, symlink or other
+ *  entry a path of the index, each directory one holding such a path.
+ *  A top-level .git is the task's (s_task_git); a .git anywhere else
+ *  and a fifo, socket or device (which git's clean and checkout never
+ *  look at, so they would outlive both into the next task) are added to
+ *  gits, to be removed, and make it false too; an entry that cannot be read: false. The walk goes on past
+ *  the first untracked entry, so that every such .git is found. Closes fd. */
+static bool
+s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
+{
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        close(fd);
+        return false;
+    }
+    size_t keep = rel->len;
+    bool ok = true;
+    struct dirent *e;
+    while ((e = readdir(dir))) {
+        const char *n = e->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || (keep == 0 && strcmp(n, ".git") == 0))
+            continue;
+        rel->len = keep;
+        sw_buf_addstr(rel, n);
+        if (strcmp(n, ".git") == 0) {
+            sw_strv_push(gits, rel->data);
+            ok = false;
+            continue;
+        }
+        unsigned char type = e->d_type;
+        struct stat sb;
+        if (type == DT_UNKNOWN) {
+            if (fstatat(dirfd(dir), n, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+                ok = false;
+                continue;
+            }
+            type = S_ISDIR(sb.st_mode) ? DT_DIR : S_ISREG(sb.st_mode) ? DT_REG
+                 : S_ISLNK(sb.st_mode) ? DT_LNK : DT_FIFO;
+        }
+        if (type != DT_DIR && type != DT_REG && type != DT_LNK) {
+            sw_strv_push(gits, rel->data);  /*  a fifo, socket or device: git sees none */
+            ok = false;
+            continue;
+        }
+        if (type == DT_DIR) {
+            sw_buf_addstr(rel, "/");
+            if (!s_tracked_has(t, rel->data, true))
+                ok = false;     /*  an untracked directory: clean removes all of it */
+            else {
+                int sub = openat(dirfd(dir), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0 || !s_walk_tracked(sub, rel, t, gits))
+                    ok = false;
+            }
+        }
+        else if (!s_tracked_has(t, rel->data, false))
+            ok = false;
+    }
+    closedir(dir);
+    rel->len = keep;
+    if (rel->data)
+        rel->data[keep] = '\0';
+    return ok;
+}
+
+/*  Whether `git clean -ffdx` would find nothing to remove in wt: every
+ *  entry in it is a path the index t tracks or a directory on the way to
+ *  one. Then the reuse of a worktree skips that git (a process and a
+ *  second walk of the tree on every task); when in doubt, false. What
+ *  git clean would leave in a tracked directory (a .git, a fifo, a
+ *  socket, a device) is removed here. */
+static bool
+s_nothing_to_clean(const char *wt, const s_tracked_t *t)
+{
+    int fd = open(wt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    sw_buf_t rel;
+    sw_buf_init(&rel);
+    sw_strv_t gits = { 0 };
+    bool ok = fd >= 0 && s_walk_tracked(fd, &rel, t, &gits);
+    for (size_t i = 0; i < gits.n; i++) {
+        char *p = xasprintf("%s/%s", wt, gits.v[i]);
+        if (agent_ws_rmrf(p) < 0)
+            fprintf(stderr, "swarm-agent: cannot remove %s, which a task left: %s\n", p,
+                    strerror(errno));
+        free(p);
+    }
+    sw_strv_release(&gits);
+    sw_buf_release(&rel);
+    return ok;
+}
+
 /*  Checks out start into the worktree: a finished worktree is cleaned
  *  (everything git does not track goes, ignored files too) and reset, so
  *  only what differs is written; anything odd, and it is made afresh. */
 static int
-s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start, bool recycle,
-           bool *fresh, sw_err_t *err)
+s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
+           const char *tree, bool recycle, bool *fresh, sw_err_t *err)
 {
     sw_ws_repo_t t = { .git_dir = h->mirror, .work_tree = wt, .index_file = index,
                        .timeout_ms = h->git_timeout_ms };
@@ -281,11 +485,30 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
     bool in_step = unlink(synced) == 0;
     free(synced);
     if (recycle && stat(wt, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(index, &sb) == 0) {
+        int64_t t_clean = sw_now_ms();
         const char *clean[] = { "clean", "-ffdxq", NULL };
         const char *merge[] = { "read-tree", "-m", "-u", start, NULL };
         const char *reset[] = { "read-tree", "-u", "--reset", start, NULL };
         sw_err_t e = { 0 }, me = { 0 };
-        if (sw_git_run(&o, clean, NULL, &e) == 0
+        /*  Nothing the index does not track is in the worktree: no clean
+         *  (what it would remove is nothing). And when the index is at
+         *  the start's tree too, in step with the worktree (the last
+         *  task changed nothing, or was of this start's commit), the
+         *  worktree is the start already: the merge would change
+         *  nothing, so no git at all. */
+        s_tracked_t tr;
+        bool skip_clean = s_tracked_read(index, strlen(start) / 2, &tr)
+                       && s_nothing_to_clean(wt, &tr);
+        bool at_start = skip_clean && in_step && sw_git_oid_valid(tree)
+                     && strcmp(tr.tree, tree) == 0;
+        s_tracked_release(&tr);
+        agent_wsh_trace(at_start ? "worktree at the start" : skip_clean ? "clean skipped"
+                        : "clean needed", t_clean);
+        if (at_start) {
+            *fresh = false;
+            return 0;
+        }
+        if ((skip_clean || sw_git_run(&o, clean, NULL, &e) == 0)
             && ((in_step && sw_git_run(&o, merge, NULL, &me) == 0)
                 || sw_git_run(&o, reset, NULL, &e) == 0)) {
             *fresh = false;
@@ -326,6 +549,57 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
     return sw_git_run(&o, checkout, NULL, err) == 0 ? 0 : -1;
 }
 
+/*  --- the start's tree, known without git --------------------------------------------- */
+
+/*  MIRROR/swarm-trees/COMMIT holds COMMIT's tree, written by a prepare
+ *  that learnt it (from git). Believed only while COMMIT's pin is a
+ *  loose ref (refs/swarm/pin/COMMIT: the commit is in the mirror, and git
+ *  gc keeps it); once gc packed the refs, the next prepare asks git again.
+ *  All of it is in the agent's state dir, where no task writes; an
+ *  evicted mirror takes its trees with it. Saves the cat-file probe, a
+ *  process, on every task whose start this host has seen. */
+static bool
+s_tree_cached(const char *mirror, const char *commit, char tree[65])
+{
+    if (!sw_git_oid_valid(commit))
+        return false;
+    char *pin = xasprintf("%s/refs/swarm/pin/%s", mirror, commit);
+    char *path = xasprintf("%s/swarm-trees/%s", mirror, commit);
+    struct stat sb;
+    sw_buf_t b;
+    sw_buf_init(&b);
+    bool ok = lstat(pin, &sb) == 0 && S_ISREG(sb.st_mode)
+           && sw_read_file(path, 128, &b, NULL) == 0 && b.len == strlen(commit) + 1
+           && b.data[b.len - 1] == '\n';
+    if (ok) {
+        b.data[b.len - 1] = '\0';
+        ok = sw_git_oid_valid(b.data);
+    }
+    if (ok)
+        snprintf(tree, 65, "%s", b.data);
+    sw_buf_release(&b);
+    free(pin);
+    free(path);
+    return ok;
+}
+
+static void
+s_tree_cache_put(const char *mirror, const char *commit, const char *tree)
+{
+    char *dir = xasprintf("%s/swarm-trees", mirror);
+    char *path = xasprintf("%s/%s", dir, commit);
+    char *tmp = xasprintf("%s.%ld.tmp", path, (long) getpid());
+    char *text = xasprintf("%s\n", tree);
+    mkdir(dir, 0755);
+    unlink(tmp);
+    if (agent_wsh_write_file(tmp, text, strlen(text), O_EXCL) == 0 && rename(tmp, path) < 0)
+        unlink(tmp);
+    free(dir);
+    free(path);
+    free(tmp);
+    free(text);
+}
+
 int
 agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err)
 {
@@ -351,7 +625,8 @@ agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err)
     for (size_t i = 0; rc == 0 && i < nsrc; i++)
         sw_strv_push(&oids, src[i].commit);
     char tree[65] = "";
-    if (rc == 0)
+    bool cached = rc == 0 && nsrc == 1 && s_tree_cached(h->mirror, src[0].commit, tree);
+    if (rc == 0 && !cached)
         rc = sw_ws_probe(&h->r, &oids, &missing, tree, err);
     sw_ws_fetch_stats_t st = { .hit = true };
     if (rc == 0 && missing.n) {
@@ -398,10 +673,12 @@ agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err)
      *  from the probe unless the start was fetched or merged. */
     if (rc == 0 && (nsrc > 1 || missing.n || !*tree))
         rc = sw_ws_tree(&h->r, start, tree, err);
+    if (rc == 0 && nsrc == 1 && !cached)
+        s_tree_cache_put(h->mirror, start, tree);
     bool fresh = true;
     int64_t t2 = sw_now_ms();
     if (rc == 0)
-        rc = s_checkout(h, wt, index, start, json_is_true(json_object_get(req, "recycle")),
+        rc = s_checkout(h, wt, index, start, tree, json_is_true(json_object_get(req, "recycle")),
                         &fresh, err);
     agent_wsh_trace("checkout", t2);
     t2 = sw_now_ms();

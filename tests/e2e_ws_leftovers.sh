@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# What a task leaves in its reused worktree never reaches the next task
+# on it (issue 16, i26-ws): ignored files and directories, an empty
+# directory, a fifo, an untracked file in an ignored directory, a tracked
+# file edited, a nested .git; and the short cuts the prepare takes when
+# there is nothing to clean (no `git clean`), when the worktree is at the
+# start already (no git at all) and the capture's tree from the index (no
+# `write-tree`) are taken only when they hold, shown by the helpers' trace.
+. "$(dirname "$0")/lib.sh"
+use_redis 135
+start_coordinator
+SWARM_GIT_TRACE=1 start_agent a1 --slots 1 --allow-exec
+wait_agents 1
+user_repo
+printf 'base\n' >README
+mkdir -p src
+printf 'int x;\n' >src/a.c
+printf '*.log\nbuild/\n' >.gitignore
+user_commit base
+expect 0 "$SWARM" init left --workspace .
+log="$T/agent-a1.log"
+# the prepare's trace line of task ID: which way its worktree was made
+way() {
+    awk -v t="task left/$1: worktree at" '
+        /the workspace preparation helper.s trace:/ { buf = ""; on = 1; next }
+        on && /helper (worktree at the start|clean skipped|clean needed)/ { buf = $0 }
+        index($0, t) { print buf; exit }' "$log"
+}
+# the snapshot as it was, and nothing else
+pristine='set -e
+[ "$(cat README)" = base ] && [ "$(cat src/a.c)" = "int x;" ]
+[ "$(find . -path ./.git -prune -o -print | sort | tr "\n" " ")" = ". ./.gitignore ./README ./src ./src/a.c " ]
+[ -z "$(git status --porcelain --ignored)" ]
+echo pristine'
+
+expect 0 "$SWARM" spawn --id t1 -- sh -c "$pristine"
+expect 0 "$SWARM" wait --timeout 60 t1
+
+# a read-only task: the next one finds its worktree at the start already
+expect 0 "$SWARM" spawn --id t2 -- sh -c "$pristine"
+expect 0 "$SWARM" wait --timeout 60 t2
+grep -A8 "the workspace capture helper's trace" "$log" | grep -q "helper tree from the index" \
+    || fail "a capture that changed nothing ran write-tree: $(grep -A8 "capture helper's trace" "$log")"
+expect 0 "$SWARM" spawn --id t3 -- sh -c "$pristine"
+expect 0 "$SWARM" wait --timeout 60 t3
+case "$(way t3)" in *"worktree at the start"*) ;; *) fail "t3 after a read-only task: $(way t3)" ;; esac
+ok "a task after a read-only one: no git in the prepare, no write-tree in the capture"
+
+# leftovers of every kind, one task each, then the check on the same base
+n=0
+for litter in 'echo x >junk.log' 'mkdir -p build/o && echo o >build/o/a.o' 'mkdir empty' \
+        'mkfifo pipe.log' 'mkdir -p build && echo u >build/untracked.c' \
+        'echo edit >>src/a.c' 'mkdir -p src/.git && echo x >src/.git/HEAD' \
+        'mkdir -p deep/er && echo y >deep/er/z.log' 'ln -s README link.log'; do
+    n=$((n + 1))
+    expect 0 "$SWARM" spawn --id "l$n" -- sh -c "$litter"
+    expect 0 "$SWARM" wait --timeout 60 "l$n"
+    expect 0 "$SWARM" spawn --id "c$n" -- sh -c "$pristine"
+    expect 0 "$SWARM" wait --timeout 60 "c$n" || fail "after '$litter': $(cat "$T/out")"
+    expect 0 "$SWARM" --json results
+    [ "$(json_get "$T/out" "[r['status'] for r in d if r['id']=='c$n'][0]")" = succeeded ] \
+        || fail "after '$litter' the next task saw it: $(json_get "$T/out" "[r['output'] for r in d if r['id']=='c$n'][0]")"
+    grep -q "task left/c$n: worktree at .*checkout reset" "$log" \
+        || fail "c$n did not reuse the worktree: $(grep "left/c$n:" "$log")"
+    case "$litter" in
+        'echo edit'*) case "$(way "c$n")" in *"clean skipped"*) ;;
+                      *) fail "after an edit of a tracked file: $(way "c$n")" ;; esac ;;
+        *) case "$(way "c$n")" in *"clean needed"*) ;;
+           *) fail "after '$litter': $(way "c$n")" ;; esac ;;
+    esac
+done
+ok "ignored files and directories, an empty directory, a fifo, an untracked file in an ignored directory, a nested .git, an ignored symlink, an edited tracked file: none reached the next task (git clean where it had work, and only there)"
