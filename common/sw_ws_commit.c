@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 int
 sw_ws_commit_write(const sw_ws_repo_t *r, const char *tree, const char *parent, const char *name,
@@ -29,10 +30,6 @@ sw_ws_commit_write(const sw_ws_repo_t *r, const char *tree, const char *parent, 
                            "%lld +0000\n\n%s\n", tree, parent, name, email, now, name, email,
                            now, message);
     size_t blen = strlen(body);
-    if (blen > 65000) {            /*  one stored block: 65,535 bytes with the header */
-        free(body);
-        return sw_err_set(err, SW_EINVAL, "a commit message of %zu bytes", blen);
-    }
     sw_buf_t obj;
     sw_buf_init(&obj);
     sw_buf_printf(&obj, "commit %zu", blen);
@@ -41,20 +38,14 @@ sw_ws_commit_write(const sw_ws_repo_t *r, const char *tree, const char *parent, 
     free(body);
     char oid[41];
     sw_sha1_hex(obj.data, obj.len, oid);
-    /*  A zlib stream of one stored block (RFC 1950/1951): git inflates
-     *  it as any loose object; a few hundred bytes need no deflating. */
-    uint32_t a = 1, b = 0;
-    for (size_t i = 0; i < obj.len; i++) {
-        a = (a + (unsigned char) obj.data[i]) % 65521;
-        b = (b + a) % 65521;
+    /*  zlib at level 1, as git writes loose objects (core.looseCompression) */
+    uLongf zlen = compressBound((uLong) obj.len);
+    unsigned char *z = xmalloc(zlen);
+    if (compress2(z, &zlen, (const Bytef *) obj.data, (uLong) obj.len, 1) != Z_OK) {
+        free(z);
+        sw_buf_release(&obj);
+        return sw_err_set(err, SW_EFAIL, "cannot deflate the commit %s", oid);
     }
-    size_t n = obj.len;
-    unsigned char head[7] = { 0x78, 0x01, 0x01, (unsigned char) (n & 0xff),
-                              (unsigned char) (n >> 8), (unsigned char) (~n & 0xff),
-                              (unsigned char) ((~n >> 8) & 0xff) };
-    uint32_t adler = (b << 16) | a;
-    unsigned char tail[4] = { (unsigned char) (adler >> 24), (unsigned char) (adler >> 16),
-                              (unsigned char) (adler >> 8), (unsigned char) adler };
     char *dir = xasprintf("%s/objects/%.2s", r->git_dir, oid);
     char *path = xasprintf("%s/%s", dir, oid + 2);
     char *tmp = xasprintf("%s/tmp_obj_XXXXXX", dir);
@@ -71,9 +62,7 @@ sw_ws_commit_write(const sw_ws_repo_t *r, const char *tree, const char *parent, 
         rc = sw_err_set(err, SW_EFAIL, "%s: %s", tmp, strerror(errno));
         goto done;
     }
-    bool ok = write(fd, head, sizeof head) == (ssize_t) sizeof head
-           && write(fd, obj.data, n) == (ssize_t) n
-           && write(fd, tail, sizeof tail) == (ssize_t) sizeof tail && fchmod(fd, 0444) == 0;
+    bool ok = write(fd, z, zlen) == (ssize_t) zlen && fchmod(fd, 0444) == 0;
     if (close(fd) < 0)
         ok = false;
     /*  as git: a link, so an object never changes once named */
@@ -84,6 +73,7 @@ done:
     if (rc == 0)
         memcpy(out, oid, sizeof oid);
     sw_buf_release(&obj);
+    free(z);
     free(dir);
     free(path);
     free(tmp);

@@ -15,7 +15,7 @@ set -eu
 
 build="build-essential cmake pkg-config
        libzmq3-dev libczmq-dev libmsgpack-dev libhiredis-dev libjansson-dev libyaml-dev
-       libunistring-dev libmicrohttpd-dev libsodium-dev git
+       libunistring-dev libmicrohttpd-dev libsodium-dev zlib1g-dev git
        redis-server redis-tools
        iproute2 procps python3"
 tests="clang libclang-rt-14-dev faketime chromium prometheus"
