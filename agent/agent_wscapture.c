@@ -630,6 +630,19 @@ agent_wsh_capture_test(const char *dir)
         sw_git_res_release(&res);
     }
     CHECK(strcmp(trees[0], trees[1]) == 0);
+    /*  the tree the capture reads from the index instead of write-tree:
+     *  none after a staging (the cache tree is invalid), the same as
+     *  write-tree's once it wrote the index; and none from a file that is
+     *  not an index */
+    char itree[65];
+    bool racy = false;
+    CHECK(agent_wsh_index_tree(ib, 20, itree, &racy) && strcmp(itree, trees[1]) == 0);
+    cmd = xasprintf("cd '%s/u' && echo more >>c && GIT_INDEX_FILE=../iB git add c", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    CHECK(!agent_wsh_index_tree(ib, 20, itree, &racy));
+    CHECK(!agent_wsh_index_tree(ugit, 20, itree, &racy) && racy);
+    cmd = xasprintf("cd '%s'", dir);
     /*  over the cap: refused naming the biggest file, before git hashes it */
     char *i0 = xasprintf("%s/i0", dir);
     sw_ws_repo_t r0 = { .git_dir = ugit, .work_tree = u, .index_file = i0 };
