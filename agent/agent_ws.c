@@ -36,6 +36,8 @@ struct agent_ws_t {
     /*  worktrees captures moved aside: waiting for the remover, and the
      *  ones it is removing (its request and answer) */
     sw_strv_t trash, removing;
+    sw_strv_t gc;                 /*  mirrors a capture found due for git gc: the remover's */
+    bool      remover;            /*  a remover runs */
     /*  ... and the ones the remover could not remove (a file made
      *  immutable): they still count against AGENT_WS_TRASH_MAX, so an
      *  unremovable tree per task cannot fill the disk; the next start's
@@ -134,6 +136,7 @@ agent_ws_destroy(agent_ws_t **self_p)
     free(self->slots);
     sw_strv_release(&self->trash);
     sw_strv_release(&self->removing);
+    sw_strv_release(&self->gc);
     sw_strv_release(&self->stuck);
     free(self->trash_req);
     free(self->trash_ans);
@@ -524,6 +527,11 @@ agent_ws_captured(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
     r->capturing = false;
     if (r->trash && json_is_true(json_object_get(a, "trashed")))
         sw_strv_push(&self->trash, r->trash);
+    bool listed = false;
+    for (size_t i = 0; i < self->gc.n && !listed; i++)
+        listed = strcmp(self->gc.v[i], t->ws.repo) == 0;
+    if (json_is_true(json_object_get(a, "gc_due")) && !listed)
+        sw_strv_push(&self->gc, t->ws.repo);
     json_t *w = json_object_get(a, "workspace");
     log_info("task %s/%s: change captured in %lld ms (%lld files, %lld bytes sent, %lld already "
              "stored)", t->job, t->id, (long long) (sw_now_ms() - c->start_ms),
@@ -542,7 +550,7 @@ agent_ws_trash_count(const agent_ws_t *self)
 int
 agent_ws_trash_spawn(agent_ws_t *self, agent_ws_spawn_t *s, sw_err_t *err)
 {
-    if (!self->trash.n || self->removing.n)
+    if ((!self->trash.n && !self->gc.n) || self->remover)
         return 0;
     json_t *paths = json_array();
     for (size_t i = 0; i < self->trash.n; i++)
@@ -553,8 +561,12 @@ agent_ws_trash_spawn(agent_ws_t *self, agent_ws_spawn_t *s, sw_err_t *err)
     self->trash_ans = xasprintf("%s/run/trash.ans", self->dir);
     unlink(self->trash_req);
     unlink(self->trash_ans);
-    json_t *req = json_pack("{s:s, s:s, s:o}", "op", "remove", "answer", self->trash_ans,
-                            "paths", paths);
+    json_t *gc = json_array();
+    for (size_t i = 0; i < self->gc.n; i++)
+        json_array_append_new(gc, json_string(self->gc.v[i]));
+    json_t *req = json_pack("{s:s, s:s, s:o, s:o, s:s}", "op", "remove", "answer",
+                            self->trash_ans, "paths", paths, "gc", gc, "mirrors",
+                            self->mirrors);
     int rc = s_write_request(self->trash_req, req, err);
     json_decref(req);
     if (rc < 0)
@@ -567,6 +579,8 @@ agent_ws_trash_spawn(agent_ws_t *self, agent_ws_spawn_t *s, sw_err_t *err)
     for (size_t i = 0; i < self->trash.n; i++)
         sw_strv_push(&self->removing, self->trash.v[i]);
     sw_strv_release(&self->trash);
+    sw_strv_release(&self->gc);
+    self->remover = true;
     return 1;
 }
 
@@ -602,6 +616,7 @@ agent_ws_trash_done(agent_ws_t *self, const agent_child_t *c)
         if (lstat(self->removing.v[i], &sb) == 0 || errno != ENOENT)
             sw_strv_push(&self->stuck, self->removing.v[i]);
     sw_strv_release(&self->removing);
+    self->remover = false;
 }
 
 void

@@ -454,7 +454,7 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
             int lock = agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX);
             sw_strv_t pins = { 0 };
             sw_strv_push(&pins, commit);
-            rc = agent_wsh_pin(h, &pins, false, err);
+            rc = agent_wsh_pin(h, &pins, false, false, err);
             sw_strv_release(&pins);
             if (lock >= 0)
                 close(lock);

@@ -53,9 +53,11 @@ int agent_wsh_redis(agent_wsh_t *h, sw_err_t *err);
 int agent_wsh_mirror(agent_wsh_t *h, sw_err_t *err);
 
 /*  Pins commits (refs/swarm/pin/OID) so git gc keeps them; then gc when
- *  git would think it due, and the mirror's size for the cache cap (after
+ *  git would think it due (with gc_now; else "gc_due" in h->answer, for
+ *  the agent's remover to run after the answer), and the mirror's size for the cache cap (after
  *  a fetch: measure). Call under the write lock. */
-int agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, sw_err_t *err);
+int agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, bool gc_now,
+                  sw_err_t *err);
 
 /*  {"commit", "manifest"?, "url"?} of a workspace source. New reference. */
 json_t *agent_wsh_src_json(const sw_task_ws_t *w);

@@ -236,7 +236,8 @@ s_gc_due(const char *mirror)
 }
 
 int
-agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, sw_err_t *err)
+agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, bool gc_now,
+              sw_err_t *err)
 {
     /*  refs/swarm/pin/OID, written as git writes a loose ref (a temporary
      *  file renamed over it): no git process per capture. */
@@ -261,6 +262,13 @@ agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, sw_err_t *
     free(dir);
     free(swarm);
     bool gc = rc == 0 && s_gc_due(h->mirror);
+    if (gc && !gc_now) {
+        /*  Due, but not on this answer's path: the agent's remover runs
+         *  it after the answer (agent_ws_trash_spawn, op "remove" with
+         *  "gc"), under this same lock. */
+        json_object_set_new(h->answer, "gc_due", json_true());
+        gc = false;
+    }
     if (gc) {
         /*  No bitmap: nothing fetches or clones from a mirror, and with
          *  one git 2.39's pack-objects finds no thin bases (sw_ws.c,
@@ -401,9 +409,42 @@ s_sweep(agent_wsh_t *h, sw_err_t *err)
 
 /*  The worktrees captures moved aside (agent_ws_trash_spawn): only names
  *  the agent gives them (".trash-..."), whatever the request says. */
+/*  The remover's gc of one mirror (h->repo), which a capture found due:
+ *  under the mirror's use lock (nobody evicts it) and its write lock
+ *  (nobody fetches or pins meanwhile), and only when still due. */
+static int
+s_gc(agent_wsh_t *h)
+{
+    int use = agent_ws_lock(h->mirrors, h->repo, "use", LOCK_SH);
+    int lock = use >= 0 ? agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX) : -1;
+    sw_strv_t none = { 0 };
+    sw_err_t err = { 0 };
+    int rc = lock >= 0 ? agent_wsh_pin(h, &none, false, true, &err) : -1;
+    if (lock >= 0)
+        close(lock);
+    if (use >= 0)
+        close(use);
+    return rc;
+}
+
 static int
 s_remove(agent_wsh_t *h, sw_err_t *err)
 {
+    json_t *g;
+    size_t k;
+    json_array_foreach(json_object_get(h->req, "gc"), k, g) {
+        const char *repo = json_string_value(g);
+        if (!h->mirrors || !repo || !sw_repo_id_valid(repo))
+            continue;
+        h->repo = repo;
+        h->mirror = xasprintf("%s/%s.git", h->mirrors, repo);
+        h->r = (sw_ws_repo_t) { .git_dir = h->mirror, .timeout_ms = h->git_timeout_ms };
+        struct stat sb;
+        if (stat(h->mirror, &sb) == 0 && s_gc(h) < 0)
+            fprintf(stderr, "swarm-agent: the gc of the mirror of %s failed\n", repo);
+        free(h->mirror);
+        h->mirror = NULL;
+    }
     long removed = 0;
     size_t i;
     json_t *p;
@@ -578,7 +619,15 @@ agent_wshelper_test(bool verbose)
     sw_strv_t pins = { 0 };
     sw_strv_push(&pins, oid);
     sw_err_t err = { 0 };
-    CHECK(agent_wsh_pin(&h, &pins, false, &err) == 0);
+    h.answer = json_object();
+    /*  a capture's pin only says a gc is due; the remover's gc runs it */
+    CHECK(agent_wsh_pin(&h, &pins, false, false, &err) == 0);
+    CHECK(json_is_true(json_object_get(h.answer, "gc_due")));
+    char *still = xasprintf("test $(ls '%s/gc.git/objects/pack/' | grep -c '[.]pack$') = 51", dir);
+    CHECK(system(still) == 0);
+    free(still);
+    CHECK(s_gc(&h) == 0);
+    json_decref(h.answer);
     sw_strv_release(&pins);
     free(cmd);
     cmd = xasprintf("cd '%s/gc.git/objects/pack' && test $(ls *.pack | wc -l) -lt 51 && "

@@ -640,7 +640,7 @@ agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err)
             rc = sw_ws_fetch(&h->r, &h->cas, src, nsrc, agent_wsh_u64(req, "max_snapshot"),
                              "--max-snapshot", &st, err);
         if (rc == 0)
-            rc = agent_wsh_pin(h, &oids, true, err);
+            rc = agent_wsh_pin(h, &oids, true, true, err);
         if (lock >= 0)
             close(lock);
         if (rc == 0)

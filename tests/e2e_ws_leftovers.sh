@@ -70,3 +70,22 @@ for litter in 'echo x >junk.log' 'mkdir -p build/o && echo o >build/o/a.o' 'mkdi
     esac
 done
 ok "ignored files and directories, an empty directory, a fifo, an untracked file in an ignored directory, a nested .git, an ignored symlink, an edited tracked file: none reached the next task (git clean where it had work, and only there)"
+
+# a gc the capture finds due runs after its answer, in the remover, not
+# in the capture (the result does not wait for a repack of the mirror)
+mirror=$(ls -d "$T/state-a1/ws/mirrors/"*.git)
+for i in $(seq 52); do
+    echo "pack $i" | git --git-dir="$mirror" hash-object -w --stdin \
+        | git --git-dir="$mirror" pack-objects -q "$mirror/objects/pack/pack" >/dev/null
+done
+packs() { ls "$mirror/objects/pack" | grep -c '[.]pack$'; }
+[ "$(packs)" -gt 50 ] || fail "the mirror has $(packs) packs, not a gc's worth"
+expect 0 "$SWARM" spawn --id gc1 -- sh -c 'echo gc >>README'
+expect 0 "$SWARM" wait --timeout 60 gc1
+for _ in $(seq 300); do [ "$(packs)" -le 50 ] && break; sleep 0.1; done
+[ "$(packs)" -le 50 ] || fail "no gc after the capture: $(packs) packs"
+awk '/capture helper.s trace:/ { on = 1; buf = "" } on { buf = buf $0 "\n" }
+     /task left\/gc1: change captured/ { print buf; exit }' "$log" >"$T/gc1.trace"
+grep -q "git gc" "$T/gc1.trace" && fail "the gc ran inside the capture: $(cat "$T/gc1.trace")"
+grep -q "helper run" "$T/gc1.trace" || fail "no capture trace for gc1: $(cat "$T/gc1.trace")"
+ok "a gc found due by a capture ran after its answer (the mirror from $(( $(packs) )) packs after it), not inside it"
