@@ -138,8 +138,9 @@ void agent_ws_done(agent_ws_t *self, agent_wsrun_t *r);
 void agent_ws_result(const agent_wsrun_t *r, json_t *result);
 
 /*  The remover of the worktrees captures moved aside (docs/design.md,
- *  issue 16 capture speed 2): when some wait and no remover runs
- *  (the caller says, running), fills s with a helper child (op "remove",
+ *  issue 16 capture speed 2), which also runs the git gc of the mirrors
+ *  captures found due ("gc_due" in their answer; i26-ws): when some wait
+ *  and no remover runs, fills s with a helper child (op "remove",
  *  no Redis, SWARM_AGENT and SWARM_RUN "PID:workspace-trash" so a killed
  *  agent's is swept) and returns 1; 0 when nothing waits; -1 with err
  *  (the paths stay waiting). The caller supervises it like a run's child
