@@ -31,6 +31,11 @@ for b in swarm-coordinator swarm-agent swarm bench/swarm_bench; do
 done
 
 start_redis
+# The server that answers must be the one started here: a port taken
+# between free_port and its bind would leave redis-server exited and
+# another run's server answering, two coordinators on one database.
+[ "$(redis-cli -p "$REDIS_PORT" info server | tr -d '\r' | sed -n 's/^process_id://p')" = "$REDIS_PID" ] \
+    || die "the Redis on port $REDIS_PORT is not the one started here (pid $REDIS_PID)"
 listen="tcp://127.0.0.1:$(free_port)"
 control="tcp://127.0.0.1:$(free_port)"
 "$build/swarm-coordinator" -f --listen "$listen" --control "$control" --redis "$REDIS_URL/0" \
