@@ -840,7 +840,7 @@ coord_server_run(coord_server_t *self)
     zlistx_t *agents = coord_sched_agents(self->sched);
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
         sw_msg_send_empty(self->agents, a->routing, SW_BYE);
-    coord_store_flush(self->store);
+    coord_store_flush_last(self->store);
     log_info("coordinator stopped (%llu malformed messages dropped; %llu loop turns, "
              "%llu of them flushed to Redis)", (unsigned long long) self->dropped,
              (unsigned long long) self->turns, (unsigned long long) self->flushes);
