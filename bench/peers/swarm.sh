@@ -17,6 +17,8 @@
 # (bench/fanout_cpu.sh reads it); SWARM_BENCH_PERF=FILE records the three
 # daemons with `perf record -g` into FILE while the submitter runs
 # (SWARM_BENCH_PERF_CG replaces -g, e.g. "--call-graph dwarf");
+# SWARM_BENCH_PERFSTAT=DIR counts each daemon's CPU, context switches and
+# system calls (perf stat, all its threads, untraced) into DIR/NAME.txt;
 # SWARM_BENCH_STRACE=DIR counts each daemon's system calls (strace -c, all
 # its threads, not its children) into DIR/NAME.txt (SWARM_BENCH_STRACE_ARGS
 # replaces -c, e.g. "-tt -s 80" for a trace).
@@ -58,6 +60,17 @@ if [ -n "${SWARM_BENCH_PERF:-}" ]; then
     STARTED_PIDS+=("$perf_pid")
     sleep 0.5
 fi
+perfstat_pids=()
+if [ -n "${SWARM_BENCH_PERFSTAT:-}" ]; then
+    mkdir -p "$SWARM_BENCH_PERFSTAT"
+    for np in coordinator:$coord_pid agent:$agent_pid redis:$REDIS_PID; do
+        perf stat -e task-clock,context-switches,raw_syscalls:sys_enter -p "${np#*:}" \
+            -o "$SWARM_BENCH_PERFSTAT/${np%%:*}.txt" 2>/dev/null &
+        perfstat_pids+=("$!")
+        STARTED_PIDS+=("$!")
+    done
+    sleep 0.5
+fi
 strace_pids=()
 if [ -n "${SWARM_BENCH_STRACE:-}" ]; then
     mkdir -p "$SWARM_BENCH_STRACE"
@@ -75,6 +88,7 @@ if [ -n "${SWARM_BENCH_PERF:-}" ]; then
     kill -INT "$perf_pid" 2>/dev/null
     wait "$perf_pid" 2>/dev/null
 fi
+for p in "${perfstat_pids[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 for p in "${strace_pids[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 [ -n "${us:-}" ] || die "swarm_bench produced no result"
 ok=$([ "$bad" = 0 ] && echo true || echo false)
