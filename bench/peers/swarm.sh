@@ -33,6 +33,11 @@ for b in swarm-coordinator swarm-agent swarm bench/swarm_bench; do
 done
 
 start_redis
+# The server that answers must be the one started here: a port taken
+# between free_port and its bind would leave redis-server exited and
+# another run's server answering, two coordinators on one database.
+[ "$(redis-cli -p "$REDIS_PORT" info server | tr -d '\r' | sed -n 's/^process_id://p')" = "$REDIS_PID" ] \
+    || die "the Redis on port $REDIS_PORT is not the one started here (pid $REDIS_PID)"
 listen="tcp://127.0.0.1:$(free_port)"
 control="tcp://127.0.0.1:$(free_port)"
 "$build/swarm-coordinator" -f --listen "$listen" --control "$control" --redis "$REDIS_URL/0" \
@@ -83,13 +88,56 @@ if [ -n "${SWARM_BENCH_STRACE:-}" ]; then
     done
     sleep 0.5
 fi
-read -r us bad < <("$build/bench/swarm_bench" "$control" "$REDIS_URL/0" "$WORKLOAD" "$N" "$BENCH_TMP/lat.ms")
+# A run that does not end: before the peer runner's timeout (whose TERM
+# reaches the daemons too), what each daemon knows goes to $BENCH_TMP/hang/
+# (the jobs' task states, the agents, each thread's wait channel and stack,
+# the result keys), the temporary directory is kept, and the submitter is
+# stopped: a hang seen once can be read (docs/benchmarks.md: a swarm-nolive
+# roundtrip hung once for 300 s and its logs went with its directory).
+# SWARM_BENCH_HANG_S: after how long (default 3/4 of PEER_TIMEOUT).
+hang_s=${SWARM_BENCH_HANG_S:-$(( ${PEER_TIMEOUT:-300} * 3 / 4 ))}
+hang_dump() {
+    local d="$BENCH_TMP/hang" np pid t
+    mkdir -p "$d"
+    for job in warmup bench; do
+        "$build/swarm" --coordinator "$control" --json status --job "$job" >"$d/status-$job.json" 2>&1
+    done
+    "$build/swarm" --coordinator "$control" --json agents >"$d/agents.json" 2>&1
+    for np in coordinator:$coord_pid agent:$agent_pid redis:$REDIS_PID; do
+        pid=${np#*:}
+        for t in /proc/"$pid"/task/*; do
+            echo "${t##*/} $(cat "$t/wchan" 2>/dev/null) $(cut -d' ' -f3 "$t/stat" 2>/dev/null)"
+        done >"$d/${np%%:*}.threads"
+        ls -l /proc/"$pid"/fd >"$d/${np%%:*}.fds" 2>&1
+        command -v gdb >/dev/null && timeout 30 gdb -batch -p "$pid" -ex "thread apply all bt" \
+            >"$d/${np%%:*}.gdb" 2>&1
+    done
+    redis-cli -p "$REDIS_PORT" -n 0 --scan >"$d/redis-keys.txt" 2>&1
+    log "no result after ${hang_s}s: daemons' state in $d (kept)"
+}
+exec 3< <(exec "$build/bench/swarm_bench" "$control" "$REDIS_URL/0" "$WORKLOAD" "$N" "$BENCH_TMP/lat.ms")
+bench_pid=$!
+(
+    trap 'kill "$s" 2>/dev/null; exit 0' TERM
+    sleep "$hang_s" & s=$!
+    wait "$s"
+    hang_dump
+    touch "$BENCH_TMP/hung"
+    kill -TERM "$bench_pid" 2>/dev/null
+) >/dev/null &
+watchdog=$!
+STARTED_PIDS+=("$watchdog")    # stopped with the rest on any exit (its sleep with it)
+read -r us bad <&3
+exec 3<&-
 if [ -n "${SWARM_BENCH_PERF:-}" ]; then
     kill -INT "$perf_pid" 2>/dev/null
     wait "$perf_pid" 2>/dev/null
 fi
 for p in "${perfstat_pids[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 for p in "${strace_pids[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+kill "$watchdog" 2>/dev/null
+wait "$watchdog" 2>/dev/null
+[ -e "$BENCH_TMP/hung" ] && { BENCH_KEEP_TMP=1; die "swarm_bench hung; see $BENCH_TMP/hang"; }
 [ -n "${us:-}" ] || die "swarm_bench produced no result"
 ok=$([ "$bad" = 0 ] && echo true || echo false)
 p50=null p99=null
