@@ -267,7 +267,7 @@ s_settle_turn(coord_server_t *self, bool force)
         && !coord_ctl_wants_flush(self->ctl, now)) {
         if (!self->deferred && self->loop) {
             self->deferred = true;
-            zloop_timer(self->loop, COORD_FLUSH_DEFER_MS, 1, s_on_deferred, self);
+            self->defer_timer = zloop_timer(self->loop, COORD_FLUSH_DEFER_MS, 1, s_on_deferred, self);
         }
         if (self->loop)
             return;
@@ -277,6 +277,13 @@ s_settle_turn(coord_server_t *self, bool force)
     if (durable) {
         s_send_outbox(self);
         durable = s_flush(self);        /*  what the outbox ended */
+    }
+    /*  This flush took what the deferred timer was for: it would only
+     *  wake the loop for nothing (once per task in a roundtrip, up to
+     *  200 times a second in a fanout; issue 20, i26-perf). */
+    if (self->deferred && self->loop && coord_store_pending(self->store) == 0) {
+        zloop_timer_end(self->loop, self->defer_timer);
+        self->deferred = false;
     }
     coord_ctl_settle(self->ctl, durable, now);
 }
