@@ -160,7 +160,7 @@ start_agent() {
         >>"$T/agent-$id.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
-    eval "AGENT_PID_${id//-/_}=$pid"
+    eval "AGENT_PID_${id//[^A-Za-z0-9_]/_}=$pid"
 }
 
 # wait_agents N: until N agents are registered
