@@ -452,6 +452,12 @@ s_exec_with_limits(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    /*  SIGCHLD at its default whatever the agent was started with, first
+     *  (its own gits are waited for too): ignored (a wrapper's `trap ''
+     *  CHLD`, a service manager's), the kernel reaps every child at once,
+     *  waitpid never reports one, and every task stayed running for good
+     *  (e2e.sigdefault). */
+    signal(SIGCHLD, SIG_DFL);
     if (argc > 1 && strcmp(argv[1], EXEC_LIMITS_ARG) == 0)
         return s_exec_with_limits(argc, argv);
     if (argc > 1 && strcmp(argv[1], AGENT_WS_HELPER_ARG) == 0)

@@ -49,8 +49,11 @@ void agent_wsh_trace(const char *what, int64_t since);
  *  mirror never connects), and h->cas on it. SW_EUNREACH when it fails. */
 int agent_wsh_redis(agent_wsh_t *h, sw_err_t *err);
 
-/*  The mirror exists (a bare repository), made under the write lock. */
-int agent_wsh_mirror(agent_wsh_t *h, sw_err_t *err);
+/*  The mirror exists (a bare repository), made under the write lock, in
+ *  the object format of oid (a commit it is for: 64 digits, sha256; else
+ *  sha1). A mirror already there in the other format: -1 with err naming
+ *  it (its objects cannot hold the commit). */
+int agent_wsh_mirror(agent_wsh_t *h, const char *oid, sw_err_t *err);
 
 /*  Pins commits (refs/swarm/pin/OID) so git gc keeps them; then gc when
  *  git would think it due, and the mirror's size for the cache cap (after

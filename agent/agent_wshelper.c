@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -160,13 +161,37 @@ agent_wsh_redis(agent_wsh_t *h, sw_err_t *err)
 }
 
 /*  The mirror exists (a bare repository), made under the write lock. */
+/*  Whether the bare repository at dir has git's SHA-256 object format
+ *  (extensions.objectFormat in its config, as git init writes it). */
+static bool
+s_sha256(const char *dir)
+{
+    char *cfg = xasprintf("%s/config", dir);
+    FILE *f = fopen(cfg, "r");
+    free(cfg);
+    bool yes = false;
+    char line[256];
+    while (f && !yes && fgets(line, sizeof line, f)) {
+        char *p = line + strspn(line, " \t");
+        yes = strncasecmp(p, "objectformat", 12) == 0 && strstr(p, "sha256");
+    }
+    if (f)
+        fclose(f);
+    return yes;
+}
+
 int
-agent_wsh_mirror(agent_wsh_t *h, sw_err_t *err)
+agent_wsh_mirror(agent_wsh_t *h, const char *oid, sw_err_t *err)
 {
     struct stat sb;
+    bool want256 = oid && strlen(oid) == 64;
     char *head = xasprintf("%s/HEAD", h->mirror);
     bool there = stat(head, &sb) == 0;
     free(head);
+    if (there && s_sha256(h->mirror) != want256)
+        return sw_err_set(err, SW_EINVAL, "the mirror %s is in git's %s object format, the "
+                          "commit %s in %s: remove the mirror", h->mirror,
+                          want256 ? "SHA-1" : "SHA-256", oid, want256 ? "SHA-256" : "SHA-1");
     if (there)
         return 0;
     int lock = agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX);
@@ -183,7 +208,9 @@ agent_wsh_mirror(agent_wsh_t *h, sw_err_t *err)
         agent_ws_rmrf(h->mirror);
         sw_git_opts_t o = sw_git_opts();
         o.cwd = h->mirrors;
-        const char *init[] = { "init", "-q", "--bare", tmp, NULL };
+        const char *init[] = { "init", "-q", "--bare",
+                               want256 ? "--object-format=sha256" : "--object-format=sha1", tmp,
+                               NULL };
         rc = sw_git_run(&o, init, NULL, err) == 0 ? 0 : -1;
         /*  git gc runs in the helper, never detached from it */
         const char *cfg[][3] = { { "gc.autoDetach", "false" }, { "core.logAllRefUpdates", "false" },

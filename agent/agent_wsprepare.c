@@ -379,7 +379,7 @@ agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err)
     sw_task_ws_t *src = deps.n ? deps.out : &base;
     size_t nsrc = deps.n ? deps.n : 1;
     if (rc == 0)
-        rc = agent_wsh_mirror(h, err);
+        rc = agent_wsh_mirror(h, src[0].commit, err);
     sw_strv_t oids = { 0 }, missing = { 0 };
     for (size_t i = 0; rc == 0 && i < nsrc; i++)
         sw_strv_push(&oids, src[i].commit);

@@ -17,15 +17,12 @@ bench_ctl_connect(const char *endpoint)
     return ctl;
 }
 
-int
-bench_ctl_request(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb, int timeout_ms,
-                  sw_msg_t *reply)
+/*  Waits up to timeout_ms for the next reply and decodes it: 0 when it
+ *  says ok (reply filled), -1 after printing why (name: the request's). */
+static int
+s_reply(zsock_t *ctl, const char *name, int timeout_ms, sw_msg_t *reply)
 {
-    const char *name = sw_cmd_name(cmd), *prog = program_invocation_short_name;
-    if (sw_msg_send(ctl, NULL, cmd, sb->data, sb->size) < 0) {
-        fprintf(stderr, "%s: cannot send %s\n", prog, name);
-        return -1;
-    }
+    const char *prog = program_invocation_short_name;
     zmq_pollitem_t it = { zsock_resolve(ctl), 0, ZMQ_POLLIN, 0 };
     if (zmq_poll(&it, 1, timeout_ms) <= 0) {
         fprintf(stderr, "%s: no reply to %s\n", prog, name);
@@ -49,6 +46,25 @@ bench_ctl_request(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb, int timeout_
     free(e);
     sw_msg_release(reply);
     return -1;
+}
+
+static int
+s_send(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb)
+{
+    if (sw_msg_send(ctl, NULL, cmd, sb->data, sb->size) < 0) {
+        fprintf(stderr, "%s: cannot send %s\n", program_invocation_short_name, sw_cmd_name(cmd));
+        return -1;
+    }
+    return 0;
+}
+
+int
+bench_ctl_request(zsock_t *ctl, int cmd, const msgpack_sbuffer *sb, int timeout_ms,
+                  sw_msg_t *reply)
+{
+    if (s_send(ctl, cmd, sb) < 0)
+        return -1;
+    return s_reply(ctl, sw_cmd_name(cmd), timeout_ms, reply);
 }
 
 void
@@ -101,14 +117,11 @@ bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from, in
     return rc;
 }
 
-int
-bench_ctl_wait(zsock_t *ctl, const char *job, const char *id, int64_t max_ms, int64_t since,
-               int timeout_ms)
+static void
+s_wait_pack(msgpack_sbuffer *sb, const char *job, const char *id, int64_t max_ms, int64_t since)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    sw_mp_packer_init(&pk, &sb);
+    sw_mp_packer_init(&pk, sb);
     msgpack_pack_map(&pk, since >= 0 ? 4 : 3);
     sw_mp_kv_str(&pk, "job", job);
     sw_mp_pack_str(&pk, "ids");
@@ -118,16 +131,56 @@ bench_ctl_wait(zsock_t *ctl, const char *job, const char *id, int64_t max_ms, in
     sw_mp_kv_int(&pk, "max_ms", max_ms);
     if (since >= 0)
         sw_mp_kv_int(&pk, "since", since);
+}
+
+/*  The WAIT reply's "done": 1 or 0. */
+static int
+s_done(sw_msg_t *reply)
+{
+    bool done = false;
+    sw_err_t err = { 0 };
+    sw_mp_bool(reply->body, "done", false, &done, &err);
+    sw_msg_release(reply);
+    return done ? 1 : 0;
+}
+
+int
+bench_ctl_wait(zsock_t *ctl, const char *job, const char *id, int64_t max_ms, int64_t since,
+               int timeout_ms)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    s_wait_pack(&sb, job, id, max_ms, since);
     sw_msg_t reply;
     int rc = bench_ctl_request(ctl, SW_C_WAIT, &sb, timeout_ms, &reply);
     msgpack_sbuffer_destroy(&sb);
-    if (rc < 0)
+    return rc < 0 ? -1 : s_done(&reply);
+}
+
+int
+bench_ctl_submit_wait(zsock_t *ctl, const char *job, const char *prefix, int from, char **argv,
+                      int64_t max_ms, int timeout_ms)
+{
+    msgpack_sbuffer sub, wait;
+    msgpack_sbuffer_init(&sub);
+    msgpack_sbuffer_init(&wait);
+    bench_ctl_submit_pack(&sub, job, NULL, false, prefix, from, 1, argv);
+    char id[64];
+    snprintf(id, sizeof id, "%s%d", prefix, from);
+    s_wait_pack(&wait, job, id, max_ms, -1);
+    /*  The coordinator handles a socket's messages in order and answers
+     *  the SUBMIT when its writes are durable, before the task can be
+     *  final: the first reply is the SUBMIT's, the second the WAIT's. */
+    int rc = s_send(ctl, SW_C_SUBMIT, &sub) < 0 || s_send(ctl, SW_C_WAIT, &wait) < 0 ? -1 : 0;
+    msgpack_sbuffer_destroy(&sub);
+    msgpack_sbuffer_destroy(&wait);
+    sw_msg_t reply;
+    if (rc < 0 || s_reply(ctl, sw_cmd_name(SW_C_SUBMIT), timeout_ms, &reply) < 0)
         return -1;
-    bool done = false;
-    sw_err_t err = { 0 };
-    sw_mp_bool(reply.body, "done", false, &done, &err);
     sw_msg_release(&reply);
-    return done ? 1 : 0;
+    if (s_reply(ctl, sw_cmd_name(SW_C_WAIT), timeout_ms, &reply) < 0)
+        return -1;
+    return s_done(&reply);
 }
 
 long long

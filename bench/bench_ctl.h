@@ -29,6 +29,14 @@ int bench_ctl_submit(zsock_t *ctl, const char *job, const char *prefix, int from
 int bench_ctl_wait(zsock_t *ctl, const char *job, const char *id, int64_t max_ms,
                    int64_t since, int timeout_ms);
 
+/*  Submits the exec task PREFIX<from> running argv to job and, without
+ *  waiting for the SUBMIT's reply, a WAIT for it held up to max_ms (one
+ *  trip to the coordinator and one loop turn there, where a SUBMIT then a
+ *  WAIT take two): 1 when the task is final, 0 when not yet (WAIT
+ *  again), -1 on error or a refused SUBMIT. */
+int bench_ctl_submit_wait(zsock_t *ctl, const char *job, const char *prefix, int from,
+                          char **argv, int64_t max_ms, int timeout_ms);
+
 /*  CPU time pid used so far (all its threads), in microseconds; -1
  *  unknown. On a shared machine the CPU per task compares runs where
  *  wall-clock rates do not. Read from each thread's schedstat (ns), not

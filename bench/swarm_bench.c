@@ -165,11 +165,18 @@ main(int argc, char **argv)
     int64_t t0 = zclock_usecs();
     if (strcmp(wl, "roundtrip") == 0) {
         FILE *lat = argc > 5 ? fopen(argv[5], "w") : NULL;
+        /*  The WAIT goes with the SUBMIT, not after its reply (a client
+         *  that waits for its own task needs no reply in between);
+         *  SWARM_BENCH_SERIAL=1 waits for the SUBMIT's reply first. */
+        const char *serial = getenv("SWARM_BENCH_SERIAL");
+        bool pipelined = !serial || strcmp(serial, "1") != 0;
         for (int i = 0; i < n; i++) {
             char id[32];
             snprintf(id, sizeof id, "t%d", i);
             int64_t s = zclock_usecs();
-            if (bench_ctl_submit(s_sock, job, "t", i, 1, task_argv, REQUEST_MS) < 0 || s_wait(job, id) < 0)
+            int rc = pipelined ? bench_ctl_submit_wait(s_sock, job, "t", i, task_argv, 60000, REQUEST_MS)
+                               : bench_ctl_submit(s_sock, job, "t", i, 1, task_argv, REQUEST_MS);
+            if (rc < 0 || (rc == 0 && s_wait(job, id) < 0))
                 return 1;
             if (lat)
                 fprintf(lat, "%.3f\n", (double) (zclock_usecs() - s) / 1000);

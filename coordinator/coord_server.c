@@ -267,7 +267,7 @@ s_settle_turn(coord_server_t *self, bool force)
         && !coord_ctl_wants_flush(self->ctl, now)) {
         if (!self->deferred && self->loop) {
             self->deferred = true;
-            zloop_timer(self->loop, COORD_FLUSH_DEFER_MS, 1, s_on_deferred, self);
+            self->defer_timer = zloop_timer(self->loop, COORD_FLUSH_DEFER_MS, 1, s_on_deferred, self);
         }
         if (self->loop)
             return;
@@ -277,6 +277,13 @@ s_settle_turn(coord_server_t *self, bool force)
     if (durable) {
         s_send_outbox(self);
         durable = s_flush(self);        /*  what the outbox ended */
+    }
+    /*  This flush took what the deferred timer was for: it would only
+     *  wake the loop for nothing (once per task in a roundtrip, up to
+     *  200 times a second in a fanout; issue 20, i26-perf). */
+    if (self->deferred && self->loop && coord_store_pending(self->store) == 0) {
+        zloop_timer_end(self->loop, self->defer_timer);
+        self->deferred = false;
     }
     coord_ctl_settle(self->ctl, durable, now);
 }
@@ -840,7 +847,7 @@ coord_server_run(coord_server_t *self)
     zlistx_t *agents = coord_sched_agents(self->sched);
     for (coord_agent_t *a = zlistx_first(agents); a; a = zlistx_next(agents))
         sw_msg_send_empty(self->agents, a->routing, SW_BYE);
-    coord_store_flush(self->store);
+    coord_store_flush_last(self->store);
     log_info("coordinator stopped (%llu malformed messages dropped; %llu loop turns, "
              "%llu of them flushed to Redis)", (unsigned long long) self->dropped,
              (unsigned long long) self->turns, (unsigned long long) self->flushes);

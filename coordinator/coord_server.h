@@ -93,6 +93,7 @@ struct coord_server_t {
     bool           orphan_unknown;      /*  the last batch had such a result */
     bool           working;     /*  a timer runs s_settle for coord_ctl_work */
     bool           deferred;    /*  a timer flushes writes nothing waited for */
+    int            defer_timer; /*  its zloop timer id, while deferred */
     bool           finished;    /*  a task ended in this turn: it flushes */
     uint64_t       turns, flushes;  /*  loop turns settled; turns that flushed */
     coord_metrics_t *metrics;   /*  always counted; served with --metrics */

@@ -2,6 +2,7 @@
 #include "coord_store_int.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "sw_events.h"
@@ -484,12 +485,14 @@ coord_store_flush(coord_store_t *self)
      *  for an empty pipeline, after the flush, as before. */
     bool early = !outage && sw_memory_store_ready(self->redis)
               && (size_t) sw_redis_pending(self->redis) == self->nowners;   /*  every write owned */
+    /*  Leaving: a time past every record's interval makes each one due. */
+    int64_t now = self->closing ? INT64_MAX / 2 : sw_now_ms();
     if (early && coord_records_pending(self->records))
-        coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self);
+        coord_records_due(self->records, self->sched, now, s_write_record, self);
     if (coord_store_sync(self) < 0)
         return -1;
     if (!early && coord_records_pending(self->records)
-        && coord_records_due(self->records, self->sched, sw_now_ms(), s_write_record, self) > 0
+        && coord_records_due(self->records, self->sched, now, s_write_record, self) > 0
         && coord_store_sync(self) < 0)
         return -1;
     if (outage)
@@ -498,6 +501,15 @@ coord_store_flush(coord_store_t *self)
     self->backoff_ms = 0;
     self->logged = false;
     return 0;
+}
+
+int
+coord_store_flush_last(coord_store_t *self)
+{
+    self->closing = true;
+    int rc = coord_store_flush(self);
+    self->closing = false;
+    return rc;
 }
 
 bool

@@ -70,6 +70,12 @@ int  coord_store_end(coord_store_t *self);
  *  Nothing that depends on the state being stored (TASK messages, replies)
  *  may go out before a flush returned 0. */
 int  coord_store_flush(coord_store_t *self);
+/*  The coordinator's last flush, as it leaves: coord_store_flush, with
+ *  every coordination record that has a change written too, also one
+ *  still inside its coalescing interval (else it would show an older
+ *  state, a job that got new tasks as ended, until a next coordinator
+ *  loaded the job). */
+int  coord_store_flush_last(coord_store_t *self);
 /*  False while Redis is out. */
 bool coord_store_ok(const coord_store_t *self);
 /*  Marks Redis out (after a failed read too, or the lease's renewal that

@@ -36,6 +36,7 @@ struct coord_store_t {
     coord_records_t *records;   /*  jobs whose coordination record is due */
     int64_t        record_ttl_s;
     bool           record_warned;
+    bool           closing;     /*  coord_store_flush_last: every record now */
     const sw_prices_t *prices;  /*  the server's: a result's codex usage is priced */
 };
 

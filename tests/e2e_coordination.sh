@@ -140,3 +140,32 @@ assert all(g >= 0.2 for g in gaps), gaps
 assert len(ts) <= span * 4 + 3, (len(ts), span)
 PY
 ok "200 tasks: the record written at most 4 times a second"
+
+# A coordinator stopped (SIGTERM) inside a record's 250 ms window writes
+# it before it leaves (i26-attack): the record is what a worker or a
+# person reads while no coordinator runs, and a change coalesced away was
+# lost until the next coordinator loaded the job (a job that ended and
+# got a new task at once was left "succeeded", with a TTL). Stopped amid
+# a burst of quick tasks (a change every few ms), the record's counts
+# must be the task states the same coordinator wrote.
+expect 0 "$SWARM" init streamed
+seq 300 | sed 's/^/true # /' >"$T/streamed.txt"
+expect 0 "$SWARM" run --commands "$T/streamed.txt" --job streamed
+succeeded() {
+    redis-cli -p "$REDIS_PORT" -n 98 EVAL "local n = 0
+        for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+            if redis.call('HGET', KEYS[2] .. id, 'status') == 'succeeded' then n = n + 1 end
+        end
+        return n" 2 "$(rkey tasks streamed)" "$(rkey task streamed X | sed 's/X$//')"
+}
+for _ in $(seq 400); do [ "$(succeeded)" -ge 20 ] && break; sleep 0.02; done
+kill -TERM "$COORD_PID"
+wait "$COORD_PID" 2>/dev/null || true
+n=$(succeeded)
+[ "$n" -ge 20 ] && [ "$n" -lt 300 ] || fail "the coordinator was not stopped amid the burst ($n succeeded)"
+record streamed && [ "$(field "(json.loads(d['value'])['status'], json.loads(d['value'])['counts']['succeeded'])")" \
+    = "('running', $n)" ] || fail "stopped with $n tasks succeeded: $(cat "$T/rec.json")"
+ok "a coordinator stopped amid a burst writes the record first ($n tasks succeeded)"
+coordinator_again --coordination-ttl 86400
+coordinator_up || fail "coordinator did not come back"
+expect 0 "$SWARM" wait --timeout 120 --job streamed

@@ -11,20 +11,25 @@
 # ignores SIGINT, SIGPIPE, SIGTERM, SIGALRM and SIGXFSZ; its tasks must see
 # SigIgn 0 (and SigBlk 0) in /proc/self/status, and the agent must still
 # stop on SIGTERM (it reads it through its signalfd). (SigCgt is the
-# program's own: grep catches SIGSEGV.)
+# program's own: grep catches SIGSEGV.) SIGCHLD too (i26-attack): an agent
+# that inherited it ignored had its children reaped by the kernel, never
+# saw a task end, and every task stayed running for good; the agent sets
+# it back to its default as it starts.
 . "$(dirname "$0")/lib.sh"
 use_redis 127
 start_coordinator
 mkdir -p "$T/work-ign"
-bash -c 'trap "" INT PIPE TERM ALRM XFSZ; exec "$@"' wrapper \
+bash -c 'trap "" INT PIPE TERM ALRM XFSZ CHLD; exec "$@"' wrapper \
     "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id ign --allow-exec \
     --workdir "$T/work-ign" --state-dir "$T/state-ign" >>"$T/agent-ign.log" 2>&1 &
 AGENT=$!
 PIDS+=("$AGENT")
 wait_agents 1
 # the wrapper did its part: the agent itself has them ignored (bits of
-# INT 2, PIPE 13, ALRM 14, TERM 15, XFSZ 25)
+# INT 2, PIPE 13, ALRM 14, TERM 15, XFSZ 25; not CHLD 17: the agent
+# set that one back)
 ign=$(awk '/^SigIgn:/ { print $2 }' "/proc/$AGENT/status")
+(( (16#$ign >> 16) & 1 )) && fail "the agent still ignores SIGCHLD (SigIgn $ign): its children are reaped by the kernel"
 for s in 2 13 14 15 25; do
     (( (16#$ign >> (s - 1)) & 1 )) || fail "the agent does not ignore signal $s (SigIgn $ign): the wrapper failed"
 done
@@ -33,8 +38,11 @@ ok "the agent runs with INT, PIPE, TERM, ALRM and XFSZ ignored (SigIgn $ign)"
 expect 0 "$SWARM" init sigdef
 expect 0 "$SWARM" spawn --id sig -- grep -E '^Sig(Ign|Blk):' /proc/self/status
 expect 0 "$SWARM" spawn --id shsig -- sh -c 'grep -E "^Sig(Ign|Blk):" /proc/$$/status'
-expect 0 "$SWARM" wait --timeout 30
-expect 0 "$SWARM" --json results
+expect 0 "$SWARM" spawn --id three -- sh -c 'exit 3'
+expect 1 "$SWARM" wait --timeout 30
+expect 1 "$SWARM" --json results
+[ "$(json_get "$T/out" "[(r['status'], r['exit_code']) for r in d if r['id']=='three'][0]")" = "('failed', 3)" ] \
+    || fail "three: $(json_get "$T/out" "[r for r in d if r['id']=='three']")"
 o() { json_get "$T/out" "[r['output'] for r in d if r['id']=='$1'][0]"; }
 for id in sig shsig; do
     out=$(o "$id")

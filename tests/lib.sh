@@ -93,7 +93,7 @@ private_redis() {
     REDIS_PORT=$(free_port)
     mkdir -p "$T/redis"
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$T/redis" --save '' \
-        --appendonly no --databases 128 >>"$T/redis.log" 2>&1 &
+        --appendonly no --databases 256 >>"$T/redis.log" 2>&1 &
     PIDS+=("$!")
     for _ in $(seq 100); do
         redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
@@ -160,7 +160,7 @@ start_agent() {
         >>"$T/agent-$id.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
-    eval "AGENT_PID_${id//-/_}=$pid"
+    eval "AGENT_PID_${id//[^A-Za-z0-9_]/_}=$pid"
 }
 
 # wait_agents N: until N agents are registered

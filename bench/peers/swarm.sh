@@ -17,6 +17,8 @@
 # (bench/fanout_cpu.sh reads it); SWARM_BENCH_PERF=FILE records the three
 # daemons with `perf record -g` into FILE while the submitter runs
 # (SWARM_BENCH_PERF_CG replaces -g, e.g. "--call-graph dwarf");
+# SWARM_BENCH_PERFSTAT=DIR counts each daemon's CPU, context switches and
+# system calls (perf stat, all its threads, untraced) into DIR/NAME.txt;
 # SWARM_BENCH_STRACE=DIR counts each daemon's system calls (strace -c, all
 # its threads, not its children) into DIR/NAME.txt (SWARM_BENCH_STRACE_ARGS
 # replaces -c, e.g. "-tt -s 80" for a trace).
@@ -61,6 +63,17 @@ if [ -n "${SWARM_BENCH_PERF:-}" ]; then
     perf record -q ${SWARM_BENCH_PERF_CG:--g} -o "$SWARM_BENCH_PERF" -p "$coord_pid,$agent_pid,$REDIS_PID" 2>/dev/null &
     perf_pid=$!
     STARTED_PIDS+=("$perf_pid")
+    sleep 0.5
+fi
+perfstat_pids=()
+if [ -n "${SWARM_BENCH_PERFSTAT:-}" ]; then
+    mkdir -p "$SWARM_BENCH_PERFSTAT"
+    for np in coordinator:$coord_pid agent:$agent_pid redis:$REDIS_PID; do
+        perf stat -e task-clock,context-switches,raw_syscalls:sys_enter -p "${np#*:}" \
+            -o "$SWARM_BENCH_PERFSTAT/${np%%:*}.txt" 2>/dev/null &
+        perfstat_pids+=("$!")
+        STARTED_PIDS+=("$!")
+    done
     sleep 0.5
 fi
 strace_pids=()
@@ -120,6 +133,7 @@ if [ -n "${SWARM_BENCH_PERF:-}" ]; then
     kill -INT "$perf_pid" 2>/dev/null
     wait "$perf_pid" 2>/dev/null
 fi
+for p in "${perfstat_pids[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 for p in "${strace_pids[@]}"; do kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 kill "$watchdog" 2>/dev/null
 wait "$watchdog" 2>/dev/null
