@@ -452,6 +452,8 @@ s_exec_with_limits(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    if (sw_stdio_open() < 0)
+        return 1;                       /*  no /dev/null: nowhere to say so */
     /*  SIGCHLD at its default whatever the agent was started with, first
      *  (its own gits are waited for too): ignored (a wrapper's `trap ''
      *  CHLD`, a service manager's), the kernel reaps every child at once,

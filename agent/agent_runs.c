@@ -386,6 +386,13 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
         else if (r->state == RUN_STORING)
             run_store(self, r);
     }
+    /*  Freed here, in the tick (a zloop timer), and only here: a DONE run's
+     *  pipes were taken off the loop (zloop_poller_end, by s_on_pipe at EOF
+     *  or above when forced) before its child could finish. czmq 4.2.1's
+     *  zloop dispatches no poller in a pass whose timers ended one ("Check
+     *  if timers changed pollset": the pass restarts with a rebuilt set),
+     *  and stops a pass after a handler that ended one: no s_on_pipe of
+     *  this pass reaches a run freed here (e2e.timeout, leaver). */
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         if (r->state == RUN_DONE) {
             zlistx_detach_cur(self->runs);

@@ -11,6 +11,8 @@
 int
 main(int argc, char **argv)
 {
+    if (sw_stdio_open() < 0)
+        return 1;
     if (argc != 3 || strcmp(argv[1], AGENT_WS_HELPER_ARG) != 0) {
         fprintf(stderr, "usage: swarm-agent-workspace %s REQUEST.json (swarm-agent starts it)\n",
                 AGENT_WS_HELPER_ARG);

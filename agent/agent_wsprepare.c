@@ -3,6 +3,7 @@
  *  computed (a dependency's result, or the merge of several), its worktree
  *  checked out or a finished one moved to it. See agent_wshelper.h. */
 #include "agent_wsh.h"
+#include "agent_ws.h"
 #include "agent_wshelper.h"
 
 #include <dirent.h>
@@ -467,6 +468,28 @@ s_nothing_to_clean(const char *wt, const s_tracked_t *t)
 /*  Checks out start into the worktree: a finished worktree is cleaned
  *  (everything git does not track goes, ignored files too) and reset, so
  *  only what differs is written; anything odd, and it is made afresh. */
+
+/*  How many worktrees moved aside are on disk beside WT (ROOT/N): the
+ *  captures' ROOT/.trash-* and the prepares' ROOT/N.stale-*. */
+static int
+s_aside_count(const char *wt)
+{
+    char *root = xstrdup(wt);
+    char *slash = strrchr(root, '/');
+    if (slash)
+        *slash = '\0';
+    int n = 0;
+    DIR *d = opendir(slash ? root : ".");
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (strncmp(de->d_name, ".trash-", 7) == 0 || strstr(de->d_name, ".stale-"))
+            n++;
+    if (d)
+        closedir(d);
+    free(root);
+    return n;
+}
+
 static int
 s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
            const char *tree, bool recycle, bool *fresh, sw_err_t *err)
@@ -530,8 +553,18 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
     if (agent_ws_rmrf(wt) < 0) {
         /*  Its task made something in it impossible to remove (chattr +i
          *  as root, a mount): moved aside, so the slot still works; the
-         *  agent's sweep at start takes the root, this with it. */
+         *  agent's sweep at start takes the root, this with it. Bounded
+         *  with the captures' trash (AGENT_WS_TRASH_MAX on disk): beyond,
+         *  the task fails naming the tree, which stays where it is, and
+         *  no unremovable tree per further task fills the disk. */
         int e = errno;
+        int aside_n = s_aside_count(wt);
+        if (aside_n >= AGENT_WS_TRASH_MAX)
+            return sw_err_set(err, SW_EFAIL, "cannot remove the worktree %s (%s), and %d "
+                              "worktrees already moved aside could not be removed either (at "
+                              "most %d): not moving another aside; make it removable or "
+                              "remove it by hand", wt, strerror(e), aside_n,
+                              AGENT_WS_TRASH_MAX);
         char *aside = xasprintf("%s.stale-%lld", wt, (long long) sw_now_ms());
         if (rename(wt, aside) < 0) {
             free(aside);

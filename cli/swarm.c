@@ -113,6 +113,8 @@ main(int argc, char **argv)
         { "coordinator-key", 0, true, 'K' }, { "help", 'h', false, 'h' },
         { "version", 0, false, 'V' }, { NULL, 0, false, 0 },
     };
+    if (sw_stdio_open() < 0)
+        return 1;                       /*  no /dev/null: nowhere to say so */
     cli_t cli = { .timeout_ms = 3000 };
     const char *env = getenv("SWARM_COORDINATOR");
     cli.coordinator = env && *env ? env : "tcp://127.0.0.1:7701";

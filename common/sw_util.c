@@ -69,6 +69,26 @@ xasprintf(const char *fmt, ...)
     return p;
 }
 
+int
+sw_stdio_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        /*  The lowest free descriptor: fd itself, as the ones below it
+         *  are open by now. */
+        int got = open("/dev/null", O_RDWR | O_NOCTTY);
+        if (got < 0)
+            return -1;
+        if (got != fd) {
+            close(got);
+            errno = EBADF;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int64_t
 sw_now_ms(void)
 {

@@ -21,6 +21,15 @@ char  *xstrdup(const char *s);
 char  *xstrndup(const char *s, size_t n);
 char  *xasprintf(const char *fmt, ...) SW_PRINTF(1, 2);
 
+/*  Opens /dev/null on each of fds 0, 1 and 2 that is closed, so that no
+ *  socket, pipe or file opened later takes one of them: a program started
+ *  with `>&-` (a cron line, a supervisor) would otherwise log to stderr
+ *  into whatever got fd 2, e.g. a Redis connection, where the text is an
+ *  inline command (e2e.stdio_closed). Call first in main, before any
+ *  library opens a descriptor. 0, or -1 with errno when /dev/null cannot
+ *  be opened (the caller exits: it has nowhere to say so but its status). */
+int    sw_stdio_open(void);
+
 /*  Milliseconds: monotonic for deadlines, wall clock for records. */
 int64_t sw_now_ms(void);
 int64_t sw_wall_ms(void);

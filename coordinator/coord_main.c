@@ -98,6 +98,8 @@ static coord_conf_t s_conf;
 int
 main(int argc, char **argv)
 {
+    if (sw_stdio_open() < 0)
+        return 1;                       /*  no /dev/null: nowhere to say so */
     const char *env_redis = getenv("SWARM_REDIS");
     s_conf.heartbeat_ms = 1000;
     s_conf.liveness = 5;
