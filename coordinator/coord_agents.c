@@ -180,7 +180,7 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
     a->expires_ms = now_ms + lease_ms;
     a->hb_sent_ms = now_ms;
     a->draining = false;
-    sched_adopt(self, a, &h->running);
+    sched_adopt(self, a, &h->running, now_ms);
     /*  What it runs that is not its (any more): the task ended, was
      *  cancelled or requeued while it was away, or is unknown here. A run
      *  left going would only be fenced off at its end; stop it now. */

@@ -63,7 +63,7 @@ sched_unadopted_remove(coord_sched_t *self, coord_task_t *t)
 }
 
 void
-sched_adopt(coord_sched_t *self, coord_agent_t *a, const sw_strv_t *running)
+sched_adopt(coord_sched_t *self, coord_agent_t *a, const sw_strv_t *running, int64_t now_ms)
 {
     /*  Claims: tasks a restarted coordinator found running, that this
      *  agent says it still runs at the same attempt. */
@@ -93,6 +93,20 @@ sched_adopt(coord_sched_t *self, coord_agent_t *a, const sw_strv_t *running)
         }
         free(copy);
     }
+    /*  What it does not list of the tasks restored as running on it: a run
+     *  leaves the HELLO's list only once its result is in Redis (or the
+     *  agent restarted and lost it), so Redis can say now what waiting for
+     *  the window would only say later; meanwhile its slot looked free and
+     *  its cost was not counted (a budget let one more task start). Due
+     *  now: finished from its stored result, else run again. */
+    for (coord_task_t *t = zlistx_first(self->unadopted); t; t = zlistx_next(self->unadopted))
+        if (t->agent_id == a->iid && !t->agent && t->adopt_by_ms > now_ms) {
+            log_info("agent %s came back without %s/%s attempt %lld after the restart: "
+                     "finished if its result is stored, else run again", a->id, t->job->id,
+                     t->spec.id, (long long) t->spec.attempt);
+            t->adopt_by_ms = now_ms > 0 ? now_ms : 1;
+            t->came_back_without = true;
+        }
 }
 
 zlistx_t *

@@ -114,7 +114,8 @@ void sched_budget_run(coord_sched_t *self, int64_t wall_ms);
 /*  coord_restore.c */
 /*  t, restored as running, leaves the list of tasks waiting for their agent. */
 void sched_unadopted_remove(coord_sched_t *self, coord_task_t *t);
-/*  The agent a claims the restored running tasks its HELLO lists. */
-void sched_adopt(coord_sched_t *self, coord_agent_t *a, const sw_strv_t *running);
+/*  The agent a claims the restored running tasks its HELLO lists; those
+ *  restored on a that it does not list are due at now_ms (orphans_due). */
+void sched_adopt(coord_sched_t *self, coord_agent_t *a, const sw_strv_t *running, int64_t now_ms);
 
 #endif

@@ -297,6 +297,51 @@ s_test_restore(coord_sched_t *s, const char *job, const char *id, sw_tstate_t st
     return coord_sched_restore(s, &t, &r);
 }
 
+/*  After a restart: an agent's HELLO that does not list a task restored
+ *  as running on it at the same attempt says that run is over and its
+ *  result stored (a run leaves the HELLO's list only once its result is
+ *  in Redis): it is handed over at once, not at the end of the adoption
+ *  window. Waiting, its slot looked free while its cost was not counted:
+ *  a job's budget let one more task start (e2e.budget, under load). A
+ *  task restored on another agent, or that the HELLO lists, waits. */
+static int
+s_test_restored_unlisted(void)
+{
+    st_rec_t rec = { 0 };
+    coord_sched_ops_t ops = { st_rec_persist, st_rec_dispatch, st_rec_cancel, st_rec_finished,
+                              st_rec_gone, st_rec_stale };
+    coord_sched_t *s = coord_sched_new(&ops, &rec);
+    coord_task_t *ended = s_test_restore(s, "j", "ended", SW_TS_RUNNING, "a", 1, 50000, NULL);
+    coord_task_t *runs = s_test_restore(s, "j", "runs", SW_TS_RUNNING, "a", 2, 50000, NULL);
+    coord_task_t *other = s_test_restore(s, "j", "other", SW_TS_RUNNING, "b", 1, 50000, NULL);
+    coord_task_t *older = s_test_restore(s, "j", "older", SW_TS_RUNNING, "a", 2, 50000, NULL);
+    coord_sched_restore_finish(s, NULL, 0);
+    sw_hello_t h = { .agent = "a", .host = "host", .version = "t", .slots = 4 };
+    sw_strv_push(&h.runners, "exec");
+    sw_strv_push(&h.running, "j\x1f" "runs\x1f" "2");
+    sw_strv_push(&h.running, "j\x1f" "older\x1f" "1");    /*  an older attempt: not this one */
+    zframe_t *routing = zframe_new("a", 1);
+    coord_agent_t *a = coord_sched_hello(s, &h, &routing, 1000, 5000);
+    sw_strv_release(&h.runners);
+    sw_strv_release(&h.running);
+    CHECK(runs->agent == a && !ended->agent && !other->agent && !older->agent);
+    zlistx_t *due = coord_sched_orphans_due(s, 1000);
+    CHECK(zlistx_size(due) == 2);
+    for (coord_task_t *t = zlistx_first(due); t; t = zlistx_next(due))
+        CHECK(t == ended || t == older);
+    coord_sched_resolve(s, ended, "succeeded", 0, 0);
+    coord_sched_resolve(s, older, NULL, -1, 0);             /*  no result: runs again */
+    zlistx_destroy(&due);
+    CHECK(ended->state == SW_TS_SUCCEEDED && older->state == SW_TS_QUEUED);
+    CHECK(strstr(older->reason, "came back without it") != NULL);
+    CHECK(other->state == SW_TS_RUNNING && other->adopt_by_ms == 50000);
+    due = coord_sched_orphans_due(s, 49999);
+    CHECK(zlistx_size(due) == 0);
+    zlistx_destroy(&due);
+    coord_sched_destroy(&s);
+    return 0;
+}
+
 /*  After a restart: a task restored as running, cancelled before its
  *  agent claimed it, ends cancelled when the agent comes back or when
  *  the window closes; the CANCEL never goes to a missing agent (the
@@ -599,6 +644,6 @@ coord_sched_test(bool verbose)
 
     coord_sched_destroy(&s);
     (void) verbose;
-    return s_test_classes() || s_test_chain() || s_test_reasons() || s_test_restored()
+    return s_test_classes() || s_test_chain() || s_test_reasons() || s_test_restored() || s_test_restored_unlisted()
         || coord_sched_test_caps();
 }
