@@ -201,7 +201,12 @@ s_task_git(const char *wt, const char *mirror, const char *start, const char *in
     if (s_git_pristine(git, mirror)) {
         char *head = xasprintf("%s/HEAD", git), *text = xasprintf("%s\n", start),
              *idx = xasprintf("%s/index", git);
-        bool ok = agent_wsh_write_file(head, text, strlen(text), O_TRUNC) == 0 && s_copy(index, idx) == 0;
+        /*  a new file, never one written through: the task may have made
+         *  HEAD a hard link to a file of the agent's (O_NOFOLLOW only
+         *  stops a symlink) */
+        bool ok = (unlink(head) == 0 || errno == ENOENT)
+               && agent_wsh_write_file(head, text, strlen(text), O_EXCL) == 0
+               && s_copy(index, idx) == 0;
         free(head);
         free(text);
         free(idx);
