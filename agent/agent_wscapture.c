@@ -28,7 +28,8 @@
 /*  What the task changed, from one scan of the worktree (`ls-files -t -m
  *  -o`: modified or deleted, and untracked but not ignored, what `git add
  *  -A` would take): the paths to update in upd, the tracked files a
- *  directory replaced in gone, NUL-separated. A change over max is refused
+ *  directory replaced (or that are under a directory a symlink or file
+ *  replaced) in gone, NUL-separated. A change over max is refused
  *  before git hashes a byte of it. *nested is set when a path is a git
  *  repository of its own (listed as "DIR/"), which only `git add -A`
  *  records (a gitlink, which the capture then refuses by name). */
@@ -42,6 +43,23 @@ s_change_release(s_change_t *c)
 {
     sw_buf_release(&c->upd);
     sw_buf_release(&c->gone);
+}
+
+/*  Whether a leading directory of the worktree path p (in the buffer
+ *  path, "WT/p") is no directory: a symlink or a file the task put where
+ *  a tracked directory was. p is then gone, whatever lstat finds beyond. */
+static bool
+s_beyond_dir(char *path, size_t wtlen)
+{
+    for (char *s = strchr(path + wtlen + 1, '/'); s; s = strchr(s + 1, '/')) {
+        struct stat sb;
+        *s = '\0';
+        bool dir = lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+        *s = '/';
+        if (!dir)
+            return true;
+    }
+    return false;
 }
 
 static int
@@ -68,9 +86,13 @@ s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c
             c->nested = true;
         char *path = xasprintf("%s/%s", wt, p);
         struct stat sb;
-        bool there = lstat(path, &sb) == 0;
+        /*  a tracked path under a directory the task made a symlink (or a
+         *  file): gone, not a path to add (git refuses it, "beyond a
+         *  symbolic link"), and not the size of what the link points at */
+        bool beyond = e[0] != '?' && s_beyond_dir(path, strlen(wt));
+        bool there = !beyond && lstat(path, &sb) == 0;
         free(path);
-        if (e[0] == 'C' && there && S_ISDIR(sb.st_mode)) {
+        if (beyond || (e[0] == 'C' && there && S_ISDIR(sb.st_mode))) {
             sw_buf_add(&c->gone, p, len - 1);   /*  with its NUL */
             continue;
         }
