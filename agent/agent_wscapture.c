@@ -74,6 +74,14 @@ s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c
     sw_git_res_t res;
     sw_git_res_init(&res);
     int rc = sw_git_run(&o, args, &res, err) == 0 ? 0 : -1;
+    /*  git's walk skips a directory it cannot open (unreadable, or past
+     *  the fds it has: one open per level) with a warning and exit 0:
+     *  the change would be stored without what is in it */
+    const char *cant = rc == 0 && res.err.data ? strstr(res.err.data, "could not open directory")
+                                               : NULL;
+    if (cant)
+        rc = sw_err_set(err, SW_EFAIL, "the task's change cannot be captured whole: git %.*s",
+                        (int) strcspn(cant, "\n"), cant);
     uint64_t total = 0, biggest = 0;
     const char *big = NULL;
     for (const char *e = res.out.data, *end = e + res.out.len; rc == 0 && e && e < end;
