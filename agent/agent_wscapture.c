@@ -28,7 +28,8 @@
 /*  What the task changed, from one scan of the worktree (`ls-files -t -m
  *  -o`: modified or deleted, and untracked but not ignored, what `git add
  *  -A` would take): the paths to update in upd, the tracked files a
- *  directory replaced in gone, NUL-separated. A change over max is refused
+ *  directory replaced (or that are under a directory a symlink or file
+ *  replaced) in gone, NUL-separated. A change over max is refused
  *  before git hashes a byte of it. *nested is set when a path is a git
  *  repository of its own (listed as "DIR/"), which only `git add -A`
  *  records (a gitlink, which the capture then refuses by name). */
@@ -44,6 +45,23 @@ s_change_release(s_change_t *c)
     sw_buf_release(&c->gone);
 }
 
+/*  Whether a leading directory of the worktree path p (in the buffer
+ *  path, "WT/p") is no directory: a symlink or a file the task put where
+ *  a tracked directory was. p is then gone, whatever lstat finds beyond. */
+static bool
+s_beyond_dir(char *path, size_t wtlen)
+{
+    for (char *s = strchr(path + wtlen + 1, '/'); s; s = strchr(s + 1, '/')) {
+        struct stat sb;
+        *s = '\0';
+        bool dir = lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+        *s = '/';
+        if (!dir)
+            return true;
+    }
+    return false;
+}
+
 static int
 s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c, sw_err_t *err)
 {
@@ -56,6 +74,14 @@ s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c
     sw_git_res_t res;
     sw_git_res_init(&res);
     int rc = sw_git_run(&o, args, &res, err) == 0 ? 0 : -1;
+    /*  git's walk skips a directory it cannot open (unreadable, or past
+     *  the fds it has: one open per level) with a warning and exit 0:
+     *  the change would be stored without what is in it */
+    const char *cant = rc == 0 && res.err.data ? strstr(res.err.data, "could not open directory")
+                                               : NULL;
+    if (cant)
+        rc = sw_err_set(err, SW_EFAIL, "the task's change cannot be captured whole: git %.*s",
+                        (int) strcspn(cant, "\n"), cant);
     uint64_t total = 0, biggest = 0;
     const char *big = NULL;
     for (const char *e = res.out.data, *end = e + res.out.len; rc == 0 && e && e < end;
@@ -68,9 +94,13 @@ s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c
             c->nested = true;
         char *path = xasprintf("%s/%s", wt, p);
         struct stat sb;
-        bool there = lstat(path, &sb) == 0;
+        /*  a tracked path under a directory the task made a symlink (or a
+         *  file): gone, not a path to add (git refuses it, "beyond a
+         *  symbolic link"), and not the size of what the link points at */
+        bool beyond = e[0] != '?' && s_beyond_dir(path, strlen(wt));
+        bool there = !beyond && lstat(path, &sb) == 0;
         free(path);
-        if (e[0] == 'C' && there && S_ISDIR(sb.st_mode)) {
+        if (beyond || (e[0] == 'C' && there && S_ISDIR(sb.st_mode))) {
             sw_buf_add(&c->gone, p, len - 1);   /*  with its NUL */
             continue;
         }
@@ -634,7 +664,8 @@ agent_wsh_capture_test(const char *dir)
     s_change_t ch = { 0 };
     sw_err_t err = { 0 };
     CHECK(s_change_list(&rb, u, 1 << 20, &ch, &err) == 0);
-    CHECK(!ch.nested && ch.gone.len == 2);          /*  "a\0" */
+    /*  a (a directory now) and d/b (d is a file now: gone, not added) */
+    CHECK(!ch.nested && ch.gone.len == 6 && memcmp(ch.gone.data, "a\0d/b\0", 6) == 0);
     /*  one started before the scan is given back unused (a file gone
      *  first), and its lock with it */
     sw_git_opts_t so = sw_ws_opts(&rb);

@@ -111,9 +111,12 @@ s_only(const char *dir, const char *const *names)
     return ok && seen == need;
 }
 
+/*  The worktree's .git/config, as s_task_git writes it. */
+static const char s_git_config[] = "[core]\n\trepositoryformatversion = 0\n\tbare = false\n";
+
 /*  Whether the worktree's .git is as s_task_git made it, give or take its
- *  HEAD and index: nothing a task left there (objects, refs, logs) that
- *  the next task would see. */
+ *  HEAD and index: nothing a task left there (objects, refs, logs, a
+ *  setting in its config) that the next task would see. */
 static bool
 s_git_pristine(const char *git, const char *mirror)
 {
@@ -146,6 +149,15 @@ s_git_pristine(const char *git, const char *mirror)
     sw_buf_release(&b);
     free(alt);
     free(expect);
+    /*  the config as written: one the task edited (an alias, a hook path,
+     *  core.fsmonitor: a command the next task's git would run) is not */
+    char *cfg = xasprintf("%s/config", git);
+    sw_buf_init(&b);
+    ok = ok && lstat(cfg, &sb) == 0 && S_ISREG(sb.st_mode)
+      && sw_read_file(cfg, 8192, &b, NULL) == 0 && b.len == sizeof s_git_config - 1
+      && memcmp(b.data, s_git_config, b.len) == 0;
+    sw_buf_release(&b);
+    free(cfg);
     return ok;
 }
 
@@ -189,7 +201,12 @@ s_task_git(const char *wt, const char *mirror, const char *start, const char *in
     if (s_git_pristine(git, mirror)) {
         char *head = xasprintf("%s/HEAD", git), *text = xasprintf("%s\n", start),
              *idx = xasprintf("%s/index", git);
-        bool ok = agent_wsh_write_file(head, text, strlen(text), O_TRUNC) == 0 && s_copy(index, idx) == 0;
+        /*  a new file, never one written through: the task may have made
+         *  HEAD a hard link to a file of the agent's (O_NOFOLLOW only
+         *  stops a symlink) */
+        bool ok = (unlink(head) == 0 || errno == ENOENT)
+               && agent_wsh_write_file(head, text, strlen(text), O_EXCL) == 0
+               && s_copy(index, idx) == 0;
         free(head);
         free(text);
         free(idx);
@@ -211,7 +228,7 @@ s_task_git(const char *wt, const char *mirror, const char *start, const char *in
     struct { const char *name; char *text; } files[] = {
         { "HEAD", xasprintf("%s\n", start) },
         { "objects/info/alternates", xasprintf("%s/objects\n", mirror) },
-        { "config", xstrdup("[core]\n\trepositoryformatversion = 0\n\tbare = false\n") },
+        { "config", xstrdup(s_git_config) },
     };
     for (size_t i = 0; i < 3; i++) {
         char *p = xasprintf("%s/%s", git, files[i].name);

@@ -31,6 +31,7 @@ pristine='set -e
 [ "$(cat README)" = base ] && [ "$(cat src/a.c)" = "int x;" ]
 [ "$(find . -path ./.git -prune -o -print | sort | tr "\n" " ")" = ". ./.gitignore ./README ./src ./src/a.c " ]
 [ -z "$(git status --porcelain --ignored)" ]
+[ "$(git config --local --list | tr "\n" " ")" = "core.repositoryformatversion=0 core.bare=false " ]
 echo pristine'
 
 expect 0 "$SWARM" spawn --id t1 -- sh -c "$pristine"
@@ -47,11 +48,16 @@ case "$(way t3)" in *"worktree at the start"*) ;; *) fail "t3 after a read-only 
 ok "a task after a read-only one: no git in the prepare, no write-tree in the capture"
 
 # leftovers of every kind, one task each, then the check on the same base
+mkdir -p "$T/outside" && printf 'outside\n' >"$T/outside/a.c"
 n=0
 for litter in 'echo x >junk.log' 'mkdir -p build/o && echo o >build/o/a.o' 'mkdir empty' \
         'mkfifo pipe.log' 'mkdir -p build && echo u >build/untracked.c' \
         'echo edit >>src/a.c' 'mkdir -p src/.git && echo x >src/.git/HEAD' \
-        'mkdir -p deep/er && echo y >deep/er/z.log' 'ln -s README link.log'; do
+        'mkdir -p deep/er && echo y >deep/er/z.log' 'ln -s README link.log' \
+        'touch -r src/a.c .git/r && printf "int y;\n" >src/a.c && touch -r .git/r src/a.c' \
+        'printf "int z;\n" >src/a.c' 'chmod +x src/a.c' 'ln -f README src/a.c' \
+        'rm src/a.c && mkdir src/a.c && echo q >src/a.c/q' \
+        "rm -r src && ln -s '$T/outside' src" 'rm -r src && echo f >src'; do
     n=$((n + 1))
     expect 0 "$SWARM" spawn --id "l$n" -- sh -c "$litter"
     expect 0 "$SWARM" wait --timeout 60 "l$n"
@@ -63,13 +69,37 @@ for litter in 'echo x >junk.log' 'mkdir -p build/o && echo o >build/o/a.o' 'mkdi
     grep -q "task left/c$n: worktree at .*checkout reset" "$log" \
         || fail "c$n did not reuse the worktree: $(grep "left/c$n:" "$log")"
     case "$litter" in
-        'echo edit'*) case "$(way "c$n")" in *"clean skipped"*) ;;
+        'echo edit'* | 'touch -r'* | 'printf'* | 'chmod'* | 'ln -f'* | 'rm '*) case "$(way "c$n")" in *"clean skipped"*) ;;
                       *) fail "after an edit of a tracked file: $(way "c$n")" ;; esac ;;
         *) case "$(way "c$n")" in *"clean needed"*) ;;
            *) fail "after '$litter': $(way "c$n")" ;; esac ;;
     esac
 done
+[ "$(ls "$T/outside")" = a.c ] && [ "$(cat "$T/outside/a.c")" = outside ] \
+    || fail "a checkout wrote through the symlink src: $(ls -l "$T/outside")"
 ok "ignored files and directories, an empty directory, a fifo, an untracked file in an ignored directory, a nested .git, an ignored symlink, an edited tracked file: none reached the next task (git clean where it had work, and only there)"
+
+# the worktree's .git is the task's to use, not to leave: a config it
+# set there (an alias, a name; core.fsmonitor or core.hooksPath would run
+# a command in the next task's git) is gone for the next task, and a
+# HEAD it hard-linked to a file of the agent's is not written through
+result_of() { "$SWARM" --json results >"$T/out" 2>/dev/null || true
+    json_get "$T/out" "[r['status'] + ' ' + (r.get('output') or '') for r in d if r['id']=='$1'][0]"; }
+expect 0 "$SWARM" spawn --id g1 -- sh -c 'git config user.name leftover && git config alias.st status'
+expect 0 "$SWARM" wait --timeout 60 g1
+expect 0 "$SWARM" spawn --id g2 -- sh -c "$pristine"
+"$SWARM" wait --timeout 60 g2 >/dev/null 2>&1
+case "$(result_of g2)" in succeeded*) ;; *) fail "g2 saw the config g1 set: $(result_of g2)" ;; esac
+mirror=$(ls -d "$T/state-a1/ws/mirrors/"*.git)
+cp "$mirror/config" "$T/mirror-config"
+expect 0 "$SWARM" spawn --id g3 -- sh -c "rm .git/HEAD && ln '$mirror/config' .git/HEAD"
+expect 0 "$SWARM" wait --timeout 60 g3
+expect 0 "$SWARM" spawn --id g4 -- sh -c "$pristine"
+"$SWARM" wait --timeout 60 g4 >/dev/null 2>&1
+cmp -s "$T/mirror-config" "$mirror/config" \
+    || fail "the prepare wrote through a HEAD hard-linked to the mirror's config: $(head -c 200 "$mirror/config")"
+case "$(result_of g4)" in succeeded*) ;; *) fail "g4: $(result_of g4)" ;; esac
+ok "a config set in the worktree's .git did not reach the next task; a HEAD hard-linked to the mirror's config was not written through"
 
 # a gc the capture finds due runs after its answer, in the remover, not
 # in the capture (the result does not wait for a repack of the mirror)
