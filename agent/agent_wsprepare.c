@@ -402,19 +402,34 @@ s_tracked_has(const s_tracked_t *t, const char *rel, bool dir)
 static bool
 s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
 {
-    DIR *dir = fdopendir(fd);
-    if (!dir) {
+    /*  Depth first, with a stack of the open directories (one per level,
+     *  as git's own walk holds): nothing recurses on a user-sized tree. */
+    typedef struct {
+        DIR   *dir;
+        size_t keep;            /*  rel's length in that directory */
+    } frame_t;
+    DIR *top = fdopendir(fd);
+    if (!top) {
         close(fd);
         return false;
     }
-    size_t keep = rel->len;
+    size_t depth = 1, cap = 16, start = rel->len;
+    frame_t *stack = xmalloc(cap * sizeof *stack);
+    stack[0] = (frame_t) { top, start };
     bool ok = true;
-    struct dirent *e;
-    while ((e = readdir(dir))) {
-        const char *n = e->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || (keep == 0 && strcmp(n, ".git") == 0))
+    while (depth) {
+        frame_t *f = &stack[depth - 1];
+        struct dirent *e = readdir(f->dir);
+        if (!e) {
+            closedir(f->dir);
+            depth--;
             continue;
-        rel->len = keep;
+        }
+        const char *n = e->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0
+            || (f->keep == 0 && strcmp(n, ".git") == 0))
+            continue;
+        rel->len = f->keep;
         sw_buf_addstr(rel, n);
         if (strcmp(n, ".git") == 0) {
             sw_strv_push(gits, rel->data);
@@ -424,7 +439,7 @@ s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
         unsigned char type = e->d_type;
         struct stat sb;
         if (type == DT_UNKNOWN) {
-            if (fstatat(dirfd(dir), n, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (fstatat(dirfd(f->dir), n, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
                 ok = false;
                 continue;
             }
@@ -436,23 +451,34 @@ s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
             ok = false;
             continue;
         }
-        if (type == DT_DIR) {
-            sw_buf_addstr(rel, "/");
-            if (!s_tracked_has(t, rel->data, true))
-                ok = false;     /*  an untracked directory: clean removes all of it */
-            else {
-                int sub = openat(dirfd(dir), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0 || !s_walk_tracked(sub, rel, t, gits))
-                    ok = false;
-            }
+        if (type != DT_DIR) {
+            if (!s_tracked_has(t, rel->data, false))
+                ok = false;
+            continue;
         }
-        else if (!s_tracked_has(t, rel->data, false))
+        sw_buf_addstr(rel, "/");
+        if (!s_tracked_has(t, rel->data, true)) {
+            ok = false;         /*  an untracked directory: clean removes all of it */
+            continue;
+        }
+        int sub = openat(dirfd(f->dir), n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *sd = sub >= 0 ? fdopendir(sub) : NULL;
+        if (!sd) {
+            if (sub >= 0)
+                close(sub);
             ok = false;
+            continue;
+        }
+        if (depth == cap) {
+            cap *= 2;
+            stack = xrealloc(stack, cap * sizeof *stack);
+        }
+        stack[depth++] = (frame_t) { sd, rel->len };
     }
-    closedir(dir);
-    rel->len = keep;
+    free(stack);
+    rel->len = start;
     if (rel->data)
-        rel->data[keep] = '\0';
+        rel->data[start] = '\0';
     return ok;
 }
 
