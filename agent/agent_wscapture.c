@@ -657,6 +657,7 @@ agent_wsh_capture_test(const char *dir)
                     "echo t2 >>ign_tracked && mkdir -p deep/er empty && echo z >deep/er/z && "
                     "cp ../i0 ../iA && cp ../i0 ../iB && GIT_INDEX_FILE=../iA git add -A", dir);
     CHECK(system(cmd) == 0);
+    free(cmd);
     char *u = xasprintf("%s/u", dir), *ugit = xasprintf("%s/u/.git", dir);
     char *ia = xasprintf("%s/iA", dir), *ib = xasprintf("%s/iB", dir);
     sw_ws_repo_t ra = { .git_dir = ugit, .work_tree = u, .index_file = ia },
