@@ -550,7 +550,9 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
     char *synced = xasprintf("%s.synced", index);
     bool in_step = unlink(synced) == 0;
     free(synced);
-    if (recycle && stat(wt, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(index, &sb) == 0) {
+    /*  never through a symlink the task made of its worktree: the clean
+     *  and the merge would work on the directory it points to */
+    if (recycle && agent_wsh_worktree_real(wt) && stat(index, &sb) == 0) {
         int64_t t_clean = sw_now_ms();
         const char *clean[] = { "clean", "-ffdxq", NULL };
         const char *merge[] = { "read-tree", "-m", "-u", start, NULL };
@@ -592,6 +594,18 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
             mkdir(parent, 0755);
             *s = '/';
         }
+    /*  ... never through a symlink a task made of swarm-worktrees or ROOT
+     *  (agent_wsh_worktree_real): the link goes, the directory is made
+     *  again; a link made of wt goes with agent_ws_rmrf below */
+    for (int up = 2; up >= 1; up--) {
+        int n = up;
+        for (char *s = parent + strlen(parent); s > parent && n; s--)
+            if (*s == '/' && n-- == 1)
+                *s = '\0';
+        if (lstat(parent, &sb) == 0 && !S_ISDIR(sb.st_mode) && unlink(parent) == 0)
+            mkdir(parent, 0755);
+        snprintf(parent, strlen(wt) + 1, "%s", wt);
+    }
     free(parent);
     if (agent_ws_rmrf(wt) < 0) {
         /*  Its task made something in it impossible to remove (chattr +i
