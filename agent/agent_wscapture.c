@@ -358,8 +358,9 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
      *  worktree it replaced by a symlink (to anywhere: it can reach its
      *  parent) would have that directory captured as its change. */
     if (!agent_wsh_worktree_real(wt))
-        return sw_err_set(err, SW_EFAIL, "the task replaced its worktree %s (or a directory "
-                          "above it) by a symlink or a file: nothing of it is captured", wt);
+        return sw_err_set(err, SW_EFAIL, "the worktree %s is no directory any more (the task "
+                          "removed it, or made it or a directory above it a symlink or a "
+                          "file): nothing of it is captured", wt);
     sw_ws_repo_t t = { .git_dir = h->mirror, .work_tree = wt, .index_file = index,
                        .timeout_ms = h->git_timeout_ms };
     /*  where the start came from: what a receiver needs first */
