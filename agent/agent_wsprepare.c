@@ -398,9 +398,11 @@ s_tracked_has(const s_tracked_t *t, const char *rel, bool dir)
  *  and a fifo, socket or device (which git's clean and checkout never
  *  look at, so they would outlive both into the next task) are added to
  *  gits, to be removed, and make it false too; an entry that cannot be read: false. The walk goes on past
- *  the first untracked entry, so that every such .git is found. Closes fd. */
+ *  the first untracked entry, so that every such .git is found. A
+ *  tracked regular file with more than one link is added to links (a
+ *  stat each: d_type does not say). Closes fd. */
 static bool
-s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
+s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits, sw_strv_t *links)
 {
     /*  Depth first, with a stack of the open directories (one per level,
      *  as git's own walk holds): nothing recurses on a user-sized tree. */
@@ -454,6 +456,13 @@ s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
         if (type != DT_DIR) {
             if (!s_tracked_has(t, rel->data, false))
                 ok = false;
+            /*  a tracked file with another name (a task's `ln -f a b`,
+             *  or a link to a file outside): same content, so no change
+             *  and no git notices; kept, the next task's write to one
+             *  would change the other too */
+            else if (type == DT_REG && fstatat(dirfd(f->dir), n, &sb, AT_SYMLINK_NOFOLLOW) == 0
+                     && S_ISREG(sb.st_mode) && sb.st_nlink > 1)
+                sw_strv_push(links, rel->data);
             continue;
         }
         sw_buf_addstr(rel, "/");
@@ -489,13 +498,22 @@ s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
  *  git clean would leave in a tracked directory (a .git, a fifo, a
  *  socket, a device) is removed here. */
 static bool
-s_nothing_to_clean(const char *wt, const s_tracked_t *t)
+s_nothing_to_clean(const char *wt, const s_tracked_t *t, bool *unlinked)
 {
     int fd = open(wt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     sw_buf_t rel;
     sw_buf_init(&rel);
     sw_strv_t gits = { 0 };
-    bool ok = fd >= 0 && s_walk_tracked(fd, &rel, t, &gits);
+    sw_strv_t links = { 0 };
+    bool ok = fd >= 0 && s_walk_tracked(fd, &rel, t, &gits, &links);
+    /*  hard-linked tracked files go: the reset writes them anew */
+    for (size_t i = 0; i < links.n; i++) {
+        char *p = xasprintf("%s/%s", wt, links.v[i]);
+        unlink(p);
+        free(p);
+    }
+    *unlinked = links.n > 0;
+    sw_strv_release(&links);
     for (size_t i = 0; i < gits.n; i++) {
         char *p = xasprintf("%s/%s", wt, gits.v[i]);
         if (agent_ws_rmrf(p) < 0)
@@ -565,8 +583,10 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
          *  worktree is the start already: the merge would change
          *  nothing, so no git at all. */
         s_tracked_t tr;
+        bool unlinked = false;
         bool skip_clean = s_tracked_read(index, strlen(start) / 2, &tr)
-                       && s_nothing_to_clean(wt, &tr);
+                       && s_nothing_to_clean(wt, &tr, &unlinked);
+        in_step = in_step && !unlinked;     /*  only the reset writes them again */
         bool at_start = skip_clean && in_step && sw_git_oid_valid(tree)
                      && strcmp(tr.tree, tree) == 0;
         s_tracked_release(&tr);
