@@ -625,8 +625,10 @@ main(int argc, char **argv)
     char *size_args[] = { s_conf.mirror_cache, s_conf.max_snapshot, s_conf.max_change,
                           s_conf.max_outputs };
     for (int i = 0; i < 4; i++)
-        if (size_args[i] && sw_parse_size(size_args[i], &sizes[i]) < 0) {
-            fprintf(stderr, "swarm-agent: %s wants a size (bytes, or 512K, 100M, 2G), got '%s'\n",
+        /*  0 is refused: it read as "not given", the default, silently */
+        if (size_args[i] && (sw_parse_size(size_args[i], &sizes[i]) < 0 || sizes[i] == 0)) {
+            fprintf(stderr, "swarm-agent: %s wants a size above 0 (bytes, or 512K, 100M, 2G), "
+                    "got '%s'\n",
                     size_names[i], size_args[i]);
             return 2;
         }

@@ -354,6 +354,13 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
                *base = agent_wsh_str(req, "base");
     if (!wt || !index || !sw_git_oid_valid(base))
         return sw_err_set(err, SW_EINVAL, "capture: the request lacks a worktree or base");
+    /*  The task's processes are gone: what it made of the path stays. A
+     *  worktree it replaced by a symlink (to anywhere: it can reach its
+     *  parent) would have that directory captured as its change. */
+    if (!agent_wsh_worktree_real(wt))
+        return sw_err_set(err, SW_EFAIL, "the worktree %s is no directory any more (the task "
+                          "removed it, or made it or a directory above it a symlink or a "
+                          "file): nothing of it is captured", wt);
     sw_ws_repo_t t = { .git_dir = h->mirror, .work_tree = wt, .index_file = index,
                        .timeout_ms = h->git_timeout_ms };
     /*  where the start came from: what a receiver needs first */

@@ -38,6 +38,14 @@ uint64_t agent_wsh_u64(json_t *o, const char *key);
  *  open flags (O_EXCL, O_TRUNC) added. 0 or -1 with errno. */
 int agent_wsh_write_file(const char *path, const char *data, size_t n, int flags);
 
+/*  Whether the worktree path wt (ROOT/N, ROOT = WORKDIR/swarm-worktrees/ID)
+ *  is a directory reached through no symlink the task could have made:
+ *  wt, ROOT and swarm-worktrees are each a directory (lstat), not a link.
+ *  A task can reach all three from its cwd (`..`) and replace one by a
+ *  symlink to a directory elsewhere: a git run with wt as its work tree
+ *  would clean, check out or capture that directory. */
+bool agent_wsh_worktree_real(const char *wt);
+
 /*  Sets the mtime of MIRRORS/REPO.SUFFIX to now (created when missing). */
 void agent_wsh_touch(const char *mirrors, const char *repo, const char *suffix);
 

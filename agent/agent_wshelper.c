@@ -19,6 +19,23 @@
 
 /*  --- small file-system helpers ------------------------------------------------------ */
 
+bool
+agent_wsh_worktree_real(const char *wt)
+{
+    char *p = xstrdup(wt);
+    bool ok = true;
+    for (int up = 0; ok && up < 3; up++) {
+        struct stat sb;
+        ok = lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p)
+            break;
+        *slash = '\0';
+    }
+    free(p);
+    return ok;
+}
+
 int
 agent_ws_rmrf(const char *path)
 {

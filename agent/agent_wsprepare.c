@@ -454,9 +454,11 @@ s_tracked_has(const s_tracked_t *t, const char *rel, bool dir)
  *  and a fifo, socket or device (which git's clean and checkout never
  *  look at, so they would outlive both into the next task) are added to
  *  gits, to be removed, and make it false too; an entry that cannot be read: false. The walk goes on past
- *  the first untracked entry, so that every such .git is found. Closes fd. */
+ *  the first untracked entry, so that every such .git is found. A
+ *  tracked regular file with more than one link is added to links (a
+ *  stat each: d_type does not say). Closes fd. */
 static bool
-s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
+s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits, sw_strv_t *links)
 {
     /*  Depth first, with a stack of the open directories (one per level,
      *  as git's own walk holds): nothing recurses on a user-sized tree. */
@@ -510,6 +512,13 @@ s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
         if (type != DT_DIR) {
             if (!s_tracked_has(t, rel->data, false))
                 ok = false;
+            /*  a tracked file with another name (a task's `ln -f a b`,
+             *  or a link to a file outside): same content, so no change
+             *  and no git notices; kept, the next task's write to one
+             *  would change the other too */
+            else if (type == DT_REG && fstatat(dirfd(f->dir), n, &sb, AT_SYMLINK_NOFOLLOW) == 0
+                     && S_ISREG(sb.st_mode) && sb.st_nlink > 1)
+                sw_strv_push(links, rel->data);
             continue;
         }
         sw_buf_addstr(rel, "/");
@@ -545,13 +554,22 @@ s_walk_tracked(int fd, sw_buf_t *rel, const s_tracked_t *t, sw_strv_t *gits)
  *  git clean would leave in a tracked directory (a .git, a fifo, a
  *  socket, a device) is removed here. */
 static bool
-s_nothing_to_clean(const char *wt, const s_tracked_t *t)
+s_nothing_to_clean(const char *wt, const s_tracked_t *t, bool *unlinked)
 {
     int fd = open(wt, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     sw_buf_t rel;
     sw_buf_init(&rel);
     sw_strv_t gits = { 0 };
-    bool ok = fd >= 0 && s_walk_tracked(fd, &rel, t, &gits);
+    sw_strv_t links = { 0 };
+    bool ok = fd >= 0 && s_walk_tracked(fd, &rel, t, &gits, &links);
+    /*  hard-linked tracked files go: the reset writes them anew */
+    for (size_t i = 0; i < links.n; i++) {
+        char *p = xasprintf("%s/%s", wt, links.v[i]);
+        unlink(p);
+        free(p);
+    }
+    *unlinked = links.n > 0;
+    sw_strv_release(&links);
     for (size_t i = 0; i < gits.n; i++) {
         char *p = xasprintf("%s/%s", wt, gits.v[i]);
         if (agent_ws_rmrf(p) < 0)
@@ -606,7 +624,9 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
     char *synced = xasprintf("%s.synced", index);
     bool in_step = unlink(synced) == 0;
     free(synced);
-    if (recycle && stat(wt, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(index, &sb) == 0) {
+    /*  never through a symlink the task made of its worktree: the clean
+     *  and the merge would work on the directory it points to */
+    if (recycle && agent_wsh_worktree_real(wt) && stat(index, &sb) == 0) {
         int64_t t_clean = sw_now_ms();
         const char *clean[] = { "clean", "-ffdxq", NULL };
         const char *merge[] = { "read-tree", "-m", "-u", start, NULL };
@@ -619,8 +639,10 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
          *  worktree is the start already: the merge would change
          *  nothing, so no git at all. */
         s_tracked_t tr;
+        bool unlinked = false;
         bool skip_clean = s_tracked_read(index, strlen(start) / 2, &tr)
-                       && s_nothing_to_clean(wt, &tr);
+                       && s_nothing_to_clean(wt, &tr, &unlinked);
+        in_step = in_step && !unlinked;     /*  only the reset writes them again */
         bool at_start = skip_clean && in_step && sw_git_oid_valid(tree)
                      && strcmp(tr.tree, tree) == 0;
         s_tracked_release(&tr);
@@ -648,6 +670,18 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
             mkdir(parent, 0755);
             *s = '/';
         }
+    /*  ... never through a symlink a task made of swarm-worktrees or ROOT
+     *  (agent_wsh_worktree_real): the link goes, the directory is made
+     *  again; a link made of wt goes with agent_ws_rmrf below */
+    for (int up = 2; up >= 1; up--) {
+        int n = up;
+        for (char *s = parent + strlen(parent); s > parent && n; s--)
+            if (*s == '/' && n-- == 1)
+                *s = '\0';
+        if (lstat(parent, &sb) == 0 && !S_ISDIR(sb.st_mode) && unlink(parent) == 0)
+            mkdir(parent, 0755);
+        snprintf(parent, strlen(wt) + 1, "%s", wt);
+    }
     free(parent);
     if (agent_ws_rmrf(wt) < 0) {
         /*  Its task made something in it impossible to remove (chattr +i

@@ -29,9 +29,11 @@ cli_ws_option(const char *cmd, int c, const char *arg, cli_ws_opts_t *o)
         return 0;
     case CLI_WS_MAX_SNAPSHOT:
     case CLI_WS_MAX_FILE:
-        if (sw_parse_size(arg, c == CLI_WS_MAX_FILE ? &o->max_file : &o->max_snapshot) < 0)
-            return cli_fail(EXIT_USAGE, "%s: %s wants a size (bytes, or 512K, 100M, 2G), got "
-                            "'%s'", cmd, c == CLI_WS_MAX_FILE ? "--max-file" : "--max-snapshot",
+        /*  0 is refused: it read as "no cap given", the default, silently */
+        if (sw_parse_size(arg, c == CLI_WS_MAX_FILE ? &o->max_file : &o->max_snapshot) < 0
+            || (c == CLI_WS_MAX_FILE ? o->max_file : o->max_snapshot) == 0)
+            return cli_fail(EXIT_USAGE, "%s: %s wants a size above 0 (bytes, or 512K, 100M, "
+                            "2G), got '%s'", cmd, c == CLI_WS_MAX_FILE ? "--max-file" : "--max-snapshot",
                             arg);
         return 0;
     }

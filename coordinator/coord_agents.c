@@ -142,10 +142,7 @@ coord_sched_hello(coord_sched_t *self, const sw_hello_t *h, zframe_t **routing, 
             log_warnx("agent %s came back without %s/%s attempt %lld: finished if its result "
                       "is stored, else run again", a->id, t->job->id, t->spec.id,
                       (long long) t->spec.attempt);
-            sched_unassign(self, t);
-            t->came_back_without = true;
-            t->adopt_by_ms = now_ms > 0 ? now_ms : 1;
-            zlistx_add_end(self->unadopted, t);
+            sched_due_now(self, t, now_ms);
         }
         zlistx_destroy(&lost);
         /*  A CANCEL sent to its old connection may be lost with it: what it

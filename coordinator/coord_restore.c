@@ -104,9 +104,21 @@ sched_adopt(coord_sched_t *self, coord_agent_t *a, const sw_strv_t *running, int
             log_info("agent %s came back without %s/%s attempt %lld after the restart: "
                      "finished if its result is stored, else run again", a->id, t->job->id,
                      t->spec.id, (long long) t->spec.attempt);
-            t->adopt_by_ms = now_ms > 0 ? now_ms : 1;
-            t->came_back_without = true;
+            sched_due_now(self, t, now_ms);
         }
+}
+
+void
+sched_due_now(coord_sched_t *self, coord_task_t *t, int64_t now_ms)
+{
+    /*  On the list exactly while adopt_by_ms is set (0 once adopted,
+     *  resolved or handed over by orphans_due): not twice. */
+    bool listed = t->adopt_by_ms != 0;
+    sched_unassign(self, t);
+    t->came_back_without = true;
+    t->adopt_by_ms = now_ms > 0 ? now_ms : 1;
+    if (!listed)
+        zlistx_add_end(self->unadopted, t);
 }
 
 zlistx_t *

@@ -117,5 +117,12 @@ void sched_unadopted_remove(coord_sched_t *self, coord_task_t *t);
 /*  The agent a claims the restored running tasks its HELLO lists; those
  *  restored on a that it does not list are due at now_ms (orphans_due). */
 void sched_adopt(coord_sched_t *self, coord_agent_t *a, const sw_strv_t *running, int64_t now_ms);
+/*  t, which its agent's HELLO did not list (assigned to it before it
+ *  reconnected, or restored as running on it after a restart), is due at
+ *  now_ms: off its agent (the caller fixes the agent's credit), on the
+ *  unadopted list once, marked came_back_without; orphans_due hands it
+ *  over and resolve finishes it from its stored result or runs it again
+ *  ("its agent came back without it"). The one way both paths take. */
+void sched_due_now(coord_sched_t *self, coord_task_t *t, int64_t now_ms);
 
 #endif

@@ -268,6 +268,12 @@ expect 2 "$SWARM" init nogit --workspace "$T/scripts"
 contains "$T/err" "is not inside a git work tree"
 expect 2 "$SWARM" init x --workspace . --max-file lots
 contains "$T/err" "--max-file wants a size"
+# 0 read as "no cap", the default, silently (i29-atk)
+expect 2 "$SWARM" init x --workspace . --max-snapshot 0
+contains "$T/err" "--max-snapshot wants a size above 0"
+mkdir -p "$T/zw"
+timeout 10 "$SWARM_BUILD/swarm-agent" -f --id z --workdir "$T/zw" --state-dir "$T/zs" --max-change 0 >"$T/out" 2>"$T/err" && fail "swarm-agent --max-change 0 started"
+contains "$T/err" "--max-change wants a size above 0"
 expect 2 "$SWARM" spawn --id x --repo-url file:///x -- true
 contains "$T/err" "--repo-url and --max-* go with --workspace"
 ok "a snapshot refuses files over --max-file, a tree over --max-snapshot, Git LFS files, submodules and a non-git directory, naming them"

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# A task may replace its whole worktree (its cwd, ROOT/N, which it can
+# reach from `..`) by a symlink to a directory elsewhere (issue 16,
+# i29-atk): the agent must never follow it. The capture of that task
+# fails naming it (it would have stored the target's files as the task's
+# change), and the next task on the slot gets a real worktree: the prepare
+# ran `git clean -ffdx` and `read-tree -u` through the link, removing
+# every file of the target the index did not track and writing the tree
+# into it.
+. "$(dirname "$0")/lib.sh"
+use_redis 213
+start_coordinator
+start_agent a1 --slots 1 --allow-exec
+wait_agents 1
+user_repo
+printf 'base\n' >README
+user_commit base
+expect 0 "$SWARM" init rootlink --workspace .
+mkdir -p "$T/victim"
+printf 'precious\n' >"$T/victim/precious"
+# a first task makes the slot's worktree (reused by the next ones)
+expect 0 "$SWARM" spawn --id t0 -- sh -c 'cat README'
+expect 0 "$SWARM" wait --timeout 60 t0
+expect 0 "$SWARM" spawn --id t1 -- sh -c \
+    "d=\$(pwd -P) && cd .. && mv \"\$d\" \"\$d.moved\" && ln -s '$T/victim' \"\$d\""
+"$SWARM" wait --timeout 60 t1 >/dev/null 2>&1
+"$SWARM" --json results >"$T/out" 2>/dev/null || true
+st=$(json_get "$T/out" "[r['status'] + ' ' + str(r.get('error') or '') + ' ' + str(r.get('workspace') or '') for r in d if r['id']=='t1'][0]")
+case "$st" in
+    failed*"symlink"*) ;;
+    *) fail "t1, which made its worktree a symlink, was captured through it: $st" ;;
+esac
+[ "$(ls "$T/victim")" = precious ] && [ "$(cat "$T/victim/precious")" = precious ] \
+    || fail "the capture changed the symlink's target: $(ls -la "$T/victim")"
+expect 0 "$SWARM" spawn --id t2 -- sh -c '[ "$(cat README)" = base ] && [ ! -L "$(pwd)" ] && [ ! -e precious ] && echo pristine'
+expect 0 "$SWARM" wait --timeout 60 t2
+[ "$(ls "$T/victim")" = precious ] && [ "$(cat "$T/victim/precious")" = precious ] \
+    || fail "the next prepare worked through the symlink: $(ls -la "$T/victim")"
+ok "a worktree replaced by a symlink: the capture refused it, the next task got a real worktree, the target untouched"
+
+# the same one level up: the agent's worktree root (ROOT, the slot's
+# parent) made a symlink to a directory that has a "0" of its own
+mkdir -p "$T/victim2/0"
+printf 'precious\n' >"$T/victim2/0/precious"
+expect 0 "$SWARM" spawn --id t3 -- sh -c \
+    "r=\$(cd .. && pwd -P) && mv \"\$r\" \"\$r.moved\" && ln -s '$T/victim2' \"\$r\""
+"$SWARM" wait --timeout 60 t3 >/dev/null 2>&1
+"$SWARM" --json results >"$T/out" 2>/dev/null || true
+st=$(json_get "$T/out" "[r['status'] + ' ' + str(r.get('error') or '') + ' ' + str(r.get('workspace') or '') for r in d if r['id']=='t3'][0]")
+case "$st" in
+    failed*"symlink"*) ;;
+    *) fail "t3, which made the worktree root a symlink, was captured through it: $st" ;;
+esac
+expect 0 "$SWARM" spawn --id t4 -- sh -c '[ "$(cat README)" = base ] && [ ! -e precious ] && echo pristine'
+expect 0 "$SWARM" wait --timeout 60 t4
+[ "$(ls -A "$T/victim2")" = 0 ] && [ "$(ls -A "$T/victim2/0")" = precious ] \
+    || fail "a capture or prepare worked through the root's symlink: $(ls -laR "$T/victim2")"
+ok "a worktree root replaced by a symlink: the same"
