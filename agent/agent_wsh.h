@@ -72,6 +72,10 @@ json_t *agent_wsh_src_json(const sw_task_ws_t *w);
  *  20 or 32). *racy: an entry is not older than the index file (git
  *  compares such a file's content on every read, until a refresh in a
  *  later second writes the index), or the index could not be read. */
+/*  unit.wshelper: agent_wsh_index_tree's racy against git's rule, with
+ *  dated files and index (CHECK aborts on a failure). */
+void agent_wsh_racy_test(void);
+
 bool agent_wsh_index_tree(const char *index, size_t hashsz, char tree[65], bool *racy);
 
 /*  The stages: 0 with their fields in h->answer, or -1 with err

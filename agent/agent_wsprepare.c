@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sw_keys.h"
+#include "sw_selftest.h"
 
 /*  --- prepare ------------------------------------------------------------------------ */
 
@@ -340,7 +341,13 @@ s_tracked_read(const char *index, size_t hashsz, s_tracked_t *t)
         if (t->n && strcmp(t->v[t->n - 1], name) >= 0)
             return false;                                       /*  not sorted, or twice */
         t->v[t->n++] = name;
-        if ((int64_t) s_be32(d + off + 8) >= (int64_t) sb.st_mtime)
+        /*  git's racy test (is_racy_stat): nanoseconds too when the entry
+         *  has them (git built with USE_NSEC, as Debian's is), else whole
+         *  seconds */
+        int64_t msec = s_be32(d + off + 8), mnsec = s_be32(d + off + 12);
+        if (msec > (int64_t) sb.st_mtime
+            || (msec == (int64_t) sb.st_mtime
+                && (mnsec == 0 || mnsec >= (int64_t) sb.st_mtim.tv_nsec)))
             t->racy = true;
         off += (head + (size_t) (nul - name) + 8) & ~(size_t) 7;
     }
@@ -372,6 +379,55 @@ agent_wsh_index_tree(const char *index, size_t hashsz, char tree[65], bool *racy
     *racy = !ok || t.racy;
     s_tracked_release(&t);
     return ok && tree[0];
+}
+
+/*  Whether one entry, its file dated `fsec.fnsec` and its index file
+ *  `isec.insec`, is racy as agent_wsh_index_tree says. */
+static bool
+s_racy_case(const char *dir, time_t fsec, long fnsec, time_t isec, long insec)
+{
+    char *f = xasprintf("%s/f", dir), *index = xasprintf("%s/index", dir);
+    char *cmd = xasprintf("cd '%s' && rm -f index && echo x >f", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    struct timespec ft[2] = { { fsec, fnsec }, { fsec, fnsec } };
+    CHECK(utimensat(AT_FDCWD, f, ft, 0) == 0);
+    cmd = xasprintf("cd '%s' && GIT_DIR=g GIT_WORK_TREE=. GIT_INDEX_FILE=index git update-index --add f", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    struct timespec it[2] = { { isec, insec }, { isec, insec } };
+    CHECK(utimensat(AT_FDCWD, index, it, 0) == 0);
+    char tree[65];
+    bool racy = false;
+    agent_wsh_index_tree(index, 20, tree, &racy);
+    free(f);
+    free(index);
+    return racy;
+}
+
+void
+agent_wsh_racy_test(void)
+{
+    char dir[] = "/tmp/swarm-wsracy.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char *cmd = xasprintf("git init -q --bare '%s/g'", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    /*  git records nanoseconds (Debian's git is built with USE_NSEC): a
+     *  file written earlier in the second the index was is not racy, one
+     *  not older than the index is; a second earlier is never racy, a
+     *  later one always */
+    bool nsec = !s_racy_case(dir, 1700000000, 100000000, 1700000000, 500000000);
+    CHECK(s_racy_case(dir, 1700000000, 500000000, 1700000000, 500000000));
+    CHECK(s_racy_case(dir, 1700000000, 600000000, 1700000000, 500000000));
+    CHECK(!s_racy_case(dir, 1699999999, 900000000, 1700000000, 500000000));
+    CHECK(s_racy_case(dir, 1700000001, 0, 1700000000, 500000000));
+    /*  without nanoseconds in the entry, the whole second is racy */
+    CHECK(s_racy_case(dir, 1700000000, 0, 1700000000, 500000000));
+    CHECK(nsec);
+    cmd = xasprintf("rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
 }
 /*  Whether rel is a tracked path (dir false), or a directory holding
  *  one (dir true, rel ending in '/'). */
@@ -747,7 +803,9 @@ agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err)
     }
     /*  The start's tree, for the capture's "did anything change": known
      *  from the probe unless the start was fetched or merged. */
-    if (rc == 0 && (nsrc > 1 || missing.n || !*tree))
+    if (rc == 0 && nsrc == 1 && missing.n && sw_git_oid_valid(st.tree))
+        memcpy(tree, st.tree, sizeof tree);     /*  the fetch's last check learnt it */
+    else if (rc == 0 && (nsrc > 1 || missing.n || !*tree))
         rc = sw_ws_tree(&h->r, start, tree, err);
     if (rc == 0 && nsrc == 1 && !cached)
         s_tree_cache_put(h->mirror, start, tree);

@@ -5,6 +5,8 @@
 #   first    the first task with a workspace on a fresh host, over the
 #            same task without one, against `git clone` of the same
 #            repository from a local bundle           target <= 1.5x
+#            (median of F hosts, each a new agent with empty dirs, as
+#            the clone is the median of 3)
 #   further  every further task on that host, p50 over the same task
 #            without a workspace                      target <= 50 ms
 #   capture  capture + upload of a 100-file change   target <= 100 ms
@@ -13,8 +15,8 @@
 #   memory   RSS of the agent and the coordinator before and after
 #            (nothing of a workspace is held whole in RAM: flat)
 #
-#   bench/workspace.sh             FILES=2000 SIZE_MB=30 N=20 C=5
-#   bench/workspace.sh --smoke     CI: FILES=200 SIZE_MB=2 N=5 C=2; checks the
+#   bench/workspace.sh             FILES=2000 SIZE_MB=30 N=20 C=5 F=3
+#   bench/workspace.sh --smoke     CI: FILES=200 SIZE_MB=2 N=5 C=2 F=1; checks the
 #                                  runs work, not the targets
 #
 # A private redis-server, coordinator and agent; exec tasks (`true`, or a
@@ -24,8 +26,8 @@ set -euo pipefail
 project=$(cd "$(dirname "$0")/.." && pwd)
 build=${SWARM_BUILD:-$project/build}
 case ${1:-} in
-    --smoke) FILES=${FILES:-200} SIZE_MB=${SIZE_MB:-2} N=${N:-5} C=${C:-2}; smoke=true ;;
-    "") FILES=${FILES:-2000} SIZE_MB=${SIZE_MB:-30} N=${N:-20} C=${C:-5}; smoke=false ;;
+    --smoke) FILES=${FILES:-200} SIZE_MB=${SIZE_MB:-2} N=${N:-5} C=${C:-2} F=${F:-1}; smoke=true ;;
+    "") FILES=${FILES:-2000} SIZE_MB=${SIZE_MB:-30} N=${N:-20} C=${C:-5} F=${F:-3}; smoke=false ;;
     -h|--help) sed -n 2,22p "$0"; exit 0 ;;
     *) echo "bench/workspace.sh: unknown argument '$1' (--smoke, --help)" >&2; exit 2 ;;
 esac
@@ -94,14 +96,27 @@ export SWARM_COORDINATOR="tcp://127.0.0.1:$(free_port)"
 cpid=$!
 PIDS+=("$cpid")
 for _ in $(seq 100); do "$SWARM" --timeout 1 status >/dev/null 2>&1 && break; sleep 0.05; done
-mkdir -p "$T/work"
-"$build/swarm-agent" -f --coordinator "$listen" --id bench --slots 1 --allow-exec \
-    --workdir "$T/work" --state-dir "$T/state" 2>"$T/agent.log" &
-apid=$!
-PIDS+=("$apid")
-for _ in $(seq 200); do "$SWARM" --json agents 2>/dev/null | grep -q '"bench"' && break; sleep 0.05; done
-rss0_agent=$(rss_kb "$apid")
-rss0_coord=$(rss_kb "$cpid")
+# A host: an agent "bench" with its own, empty, state and work dirs (no
+# mirror, no worktree). start_host K: apid is its pid, alog its log, and
+# rss0_* the idle RSS of it and of the coordinator.
+start_host() {
+    mkdir -p "$T/work$1"
+    alog="$T/agent$1.log"
+    "$build/swarm-agent" -f --coordinator "$listen" --id bench --slots 1 --allow-exec \
+        --workdir "$T/work$1" --state-dir "$T/state$1" 2>"$alog" &
+    apid=$!
+    PIDS+=("$apid")
+    for _ in $(seq 200); do "$SWARM" --json agents 2>/dev/null | grep -q '"bench"' && break; sleep 0.05; done
+    rss0_agent=$(rss_kb "$apid")
+    rss0_coord=$(rss_kb "$cpid")
+}
+# stops it, and waits until the coordinator has seen it go
+stop_host() {
+    kill "$apid"
+    wait "$apid" 2>/dev/null || true
+    for _ in $(seq 200); do "$SWARM" --json agents 2>/dev/null | grep -q '"bench"' || break; sleep 0.05; done
+}
+start_host 0
 
 # one task, spawned and waited for: its wall time in ms
 task() {
@@ -122,10 +137,18 @@ echo "a task without a workspace: ${plain} ms p50 of $N"
 
 "$SWARM" init ws --workspace . 2>"$T/snapshot.txt" >/dev/null
 sed 's/^swarm: //' "$T/snapshot.txt"
-first_task=$(task w0 -- true)
+# the first task on F fresh hosts (the median, as git clone's): each a new
+# agent with empty dirs; the last one stays for the rest
+for k in $(seq "$F"); do
+    if [ "$k" -gt 1 ]; then stop_host; start_host "$k"; fi
+    ms=$(task "w0-$k" -- true)
+    prep=$(grep -o "ws/w0-$k: worktree at [0-9a-f]* in [0-9]* ms" "$alog" | awk '{print $(NF-1)}')
+    echo "$ms $prep"
+done >"$T/first.ms"
+first_task=$(cut -d' ' -f1 <"$T/first.ms" | p50)
+prepared=$(cut -d' ' -f2 <"$T/first.ms" | p50)
 first=$(( first_task - plain ))
-prepared=$(grep -o 'ws/w0: worktree at [0-9a-f]* in [0-9]* ms' "$T/agent.log" | awk '{print $(NF-1)}')
-echo "first task with a workspace on a fresh host: ${first_task} ms (+${first} ms; prepare ${prepared} ms)"
+echo "first task with a workspace on a fresh host: ${first_task} ms p50 of $F ($(cut -d' ' -f1 <"$T/first.ms" | tr '\n' ' ' | sed 's/ $//') ms; +${first} ms; prepare ${prepared} ms)"
 for i in $(seq "$N"); do task "w$i" -- true; done >"$T/ws.ms"
 further=$(( $(p50 <"$T/ws.ms") - plain ))
 echo "further tasks with a workspace: $(p50 <"$T/ws.ms") ms p50 of $N (+${further} ms)"
@@ -135,7 +158,7 @@ echo "further tasks with a workspace: $(p50 <"$T/ws.ms") ms p50 of $N (+${furthe
 files=$(git ls-files | sed -n 1,100p | tr '\n' ' ')
 for i in $(seq "$C"); do
     task "c$i" -- sh -c "for f in $files; do echo changed $i >>\"\$f\"; done" >/dev/null
-    grep -o "ws/c$i: change captured in [0-9]* ms" "$T/agent.log" | awk '{print $(NF-1)}'
+    grep -o "ws/c$i: change captured in [0-9]* ms" "$alog" | awk '{print $(NF-1)}'
 done >"$T/capture.ms"
 capture=$(p50 <"$T/capture.ms")
 echo "capture + upload of a 100-file change: ${capture} ms p50 of $C ($(tr '\n' ' ' <"$T/capture.ms"| sed 's/ $//') ms)"

@@ -2,10 +2,12 @@
 #include "sw_ws.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sw_selftest.h"
@@ -118,6 +120,34 @@ sw_ws_missing(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing, 
     return sw_ws_probe(r, oids, missing, NULL, err);
 }
 
+/*  Whether git_dir holds no object at all: objects/ has nothing but an
+ *  empty pack/ and info/ without alternates (what `git init` leaves). */
+static bool
+s_no_objects(const char *git_dir)
+{
+    if (!git_dir)
+        return false;
+    char *objects = xasprintf("%s/objects", git_dir);
+    char *alt = xasprintf("%s/info/alternates", objects);
+    struct stat sb;
+    bool none = lstat(alt, &sb) < 0 && errno == ENOENT;
+    for (int pass = 0; none && pass < 2; pass++) {
+        char *dir = pass ? xasprintf("%s/pack", objects) : xstrdup(objects);
+        DIR *d = opendir(dir);
+        struct dirent *e;
+        none = d != NULL;
+        while (none && (e = readdir(d)))
+            none = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0
+                || (!pass && (strcmp(e->d_name, "info") == 0 || strcmp(e->d_name, "pack") == 0));
+        if (d)
+            closedir(d);
+        free(dir);
+    }
+    free(alt);
+    free(objects);
+    return none;
+}
+
 int
 sw_ws_probe(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing, char tree0[65],
             sw_err_t *err)
@@ -126,6 +156,11 @@ sw_ws_probe(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing, ch
         tree0[0] = '\0';
     if (oids->n == 0)
         return 0;
+    if (s_no_objects(r->git_dir)) {
+        for (size_t i = 0; i < oids->n; i++)
+            sw_strv_push(missing, oids->v[i]);
+        return 0;
+    }
     sw_buf_t in;
     sw_buf_init(&in);
     for (size_t i = 0; i < oids->n; i++)
@@ -765,8 +800,35 @@ s_test_git(void)
     CHECK(sw_ws_missing(&r, &oids, &missing, &err) == 0 && missing.n == 2);
     CHECK(sw_ws_rev(&r, "0123456789abcdef0123456789abcdef01234567", again, &err) < 0
           && err.code == SW_ENOTFOUND);
-    sw_strv_release(&oids);
     sw_strv_release(&missing);
+    /*  A repository without objects (a mirror just made) answers without
+     *  git; one that reaches the commit through an alternate, or holds
+     *  a pack of it, is not taken for empty. */
+    char *empty = xasprintf("%s/e.git", dir);
+    char *mk = xasprintf("git init -q --bare '%s'", empty);
+    CHECK(system(mk) == 0);
+    free(mk);
+    sw_ws_repo_t er = { .git_dir = empty };
+    char t0[65] = "x";
+    CHECK(sw_ws_probe(&er, &oids, &missing, t0, &err) == 0 && missing.n == 3 && !*t0);
+    sw_strv_release(&missing);
+    char *alt = xasprintf("%s/objects/info/alternates", empty);
+    char *objs = xasprintf("%s/objects\n", git);
+    FILE *af = fopen(alt, "w");
+    CHECK(af && fputs(objs, af) >= 0 && fclose(af) == 0);
+    CHECK(sw_ws_probe(&er, &oids, &missing, t0, &err) == 0 && missing.n == 2
+          && strcmp(missing.v[0], oids.v[1]) == 0 && sw_git_oid_valid(t0));
+    sw_strv_release(&missing);
+    unlink(alt);
+    mk = xasprintf("cd '%s' && git fetch -q '%s' %s", empty, git, base);
+    CHECK(system(mk) == 0);
+    free(mk);
+    CHECK(sw_ws_missing(&er, &oids, &missing, &err) == 0 && missing.n == 2);
+    sw_strv_release(&missing);
+    free(alt);
+    free(objs);
+    free(empty);
+    sw_strv_release(&oids);
     sw_strv_release(&links);
     char *rm = xasprintf("rm -rf '%s'", dir);
     CHECK(system(rm) == 0);

@@ -53,7 +53,9 @@ int sw_ws_tree(const sw_ws_repo_t *r, const char *commit, char out[65], sw_err_t
  *  commit that has none. */
 int sw_ws_trees(const sw_ws_repo_t *r, const char *const *commits, size_t n, char (*out)[65],
                 sw_err_t *err);
-/*  Which of oids are not commits here: appended to missing. 0 or -1. */
+/*  Which of oids are not commits here: appended to missing. 0 or -1.
+ *  A repository with no object at all (a mirror just made: no pack, no
+ *  loose object, no alternate) answers "all missing" without git. */
 int sw_ws_missing(const sw_ws_repo_t *r, const sw_strv_t *oids, sw_strv_t *missing,
                   sw_err_t *err);
 /*  The same, and in the same git process the tree of oids->v[0] into tree0
@@ -205,6 +207,7 @@ typedef struct {
     long     fetched;           /*  commits fetched from URLs */
     uint64_t bytes;             /*  read from the store */
     bool     hit;               /*  everything was here already */
+    char     tree[65];          /*  the tree of want[0], learnt by the last check */
 } sw_ws_fetch_stats_t;
 int sw_ws_fetch(const sw_ws_repo_t *r, sw_cas_t *cas, const sw_task_ws_t *want, size_t n,
                 uint64_t max_bytes, const char *cap_name, sw_ws_fetch_stats_t *stats,

@@ -190,7 +190,7 @@ sw_ws_fetch(const sw_ws_repo_t *r, sw_cas_t *cas, const sw_task_ws_t *want, size
         sw_strv_t oids = { 0 }, missing = { 0 };
         for (size_t i = 0; i < n; i++)
             sw_strv_push(&oids, want[i].commit);
-        rc = sw_ws_missing(r, &oids, &missing, err);
+        rc = sw_ws_probe(r, &oids, &missing, st.tree, err);
         if (rc == 0 && missing.n)
             rc = sw_err_set(err, SW_EFAIL, "commit %.12s is still missing after the fetch",
                             missing.v[0]);
