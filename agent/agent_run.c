@@ -25,8 +25,18 @@ static void s_ws_captured(agent_runs_t *self, run_t *run);
 /*  --- usage ---------------------------------------------------------------------- */
 
 void
+run_accept(agent_runs_t *self, run_t *run)
+{
+    if (!run->accept_due)
+        return;
+    run->accept_due = false;
+    self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false, false);
+}
+
+void
 run_usage_send(agent_runs_t *self, run_t *run, bool final)
 {
+    run_accept(self, run);
     run->usage_dirty = false;
     run->usage_sent_ms = sw_now_ms();
     if (!self->usage)
@@ -99,6 +109,7 @@ s_stored(agent_runs_t *self, run_t *run)
      *  speed 2). Nothing of the run touches it after its capture. */
     if (run->task.ws.commit)
         agent_ws_done(self->conf->ws, &run->ws);
+    run_accept(self, run);
     self->report(self->ctx, SW_DONE, &run->task, run->status, code > 255 ? 255 : code,
                  run->retryable, run->throttled);
     run->state = RUN_DONE;
@@ -414,6 +425,13 @@ s_on_pipe(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         zmq_pollitem_t end = { NULL, fd, 0, 0 };
         zloop_poller_end(loop, &end);
         agent_child_close_fd(&run->child, fd);
+        /*  An exiting child closes its pipes just before it becomes a
+         *  zombie: with both at EOF, look now (waitid, WNOWAIT) instead
+         *  of one loop pass later, when its pidfd says so (issue 20: a
+         *  pass less between the exit and the result). As runs_reap. */
+        if (run->child.out_fd < 0 && run->child.err_fd < 0 && !run->child.exited
+            && agent_child_poll(&run->child, sw_now_ms()) && run->child.pidfd >= 0)
+            run_end_poller(run->runs, run->child.pidfd);
         run_check(run->runs, run);        /*  EOF may come after the exit */
     }
     return 0;

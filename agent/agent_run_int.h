@@ -40,6 +40,8 @@ typedef struct {
     child_role_t  role;
     bool          spawned;      /*  child holds a process (until released) */
     bool          cancelled;    /*  a CANCEL came: the runner no longer starts */
+    bool          accept_due;   /*  its ACCEPT has not gone: at the next tick, or
+                                    just before its USAGE or DONE (run_accept) */
     agent_log_t  *log;          /*  the runner's live output stream */
     agent_log_end_t log_end;    /*  its end, stored with the result (key NULL: none) */
     /*  result and store */
@@ -95,6 +97,9 @@ void   run_destroy(run_t **run_p);
 /*  The connection a result is sent on without blocking the loop: the live
  *  output's, else the results' own; NULL when there is none (no Redis). */
 sw_aredis_t *runs_result_redis(agent_runs_t *self);
+/*  Sends the run's ACCEPT if it has not gone yet (issue 20: a task that
+ *  ends before the next tick has its ACCEPT leave with its DONE). */
+void run_accept(agent_runs_t *self, run_t *run);
 run_t *run_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt);
 /*  Kills what a finished run left outside its group (SWARM_RUN tokens). */
 void   runs_sweep(agent_runs_t *self);

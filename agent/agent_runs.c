@@ -138,7 +138,12 @@ agent_runs_start(agent_runs_t *self, sw_task_t *t)
         log_warnx("TASK %s beyond our %lld slots: running it anyway", run->task.id,
                   self->conf->slots);
     zlistx_add_end(self->runs, run);
-    self->report(self->ctx, SW_ACCEPT, &run->task, NULL, 0, false, false);
+    /*  ACCEPT goes at the next tick (≤ 100 ms), or with the run's first
+     *  USAGE or its DONE if they come first (issue 20): a quick task's
+     *  ACCEPT no longer wakes both daemons' I/O threads and the
+     *  coordinator's loop while its child is spawned. It only makes the
+     *  coordinator's "started" event, whose time is when it comes. */
+    run->accept_due = true;
     /*  From the start: a run that cannot start (its workspace, its
      *  preparation) says why in its live output too. */
     run->log = agent_log_new(self->live, run->task.job, run->task.id, run->task.attempt,
@@ -362,6 +367,7 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
         runs_sweep(self);
     }
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs)) {
+        run_accept(self, r);
         if (r->state == RUN_ACTIVE && r->spawned && agent_child_tick(&r->child, now)) {
             log_warnx("task %s: a process outside its group holds its output open; "
                       "closing", r->task.id);

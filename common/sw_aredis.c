@@ -32,6 +32,8 @@ struct sw_aredis_t {
     size_t             pending_bytes;   /*  sent, reply not yet in */
     size_t             pending;
     bool               destroying;      /*  sw_aredis_destroy: no callback now */
+    bool               queuing;         /*  in s_queue: hiredis's addWrite only notes it */
+    bool               want_write;      /*  what s_queue's command asked of the loop */
     int64_t            waiting_ms;      /*  since a reply was last due and none came */
     int64_t            error_log_ms;
     uint64_t           sent, errors, refused;
@@ -59,7 +61,20 @@ s_watch(sw_aredis_t *self, int mask)
 
 static void s_add_read(void *p)  { sw_aredis_t *s = p; s_watch(s, s->mask | ZMQ_POLLIN); }
 static void s_del_read(void *p)  { sw_aredis_t *s = p; s_watch(s, s->mask & ~ZMQ_POLLIN); }
-static void s_add_write(void *p) { sw_aredis_t *s = p; s_watch(s, s->mask | ZMQ_POLLOUT); }
+/*  hiredis asks for write interest after every command it queues; a
+ *  command queued by s_queue decides itself (write at once, or at the
+ *  loop's next pass), so the poller is not ended and added again twice
+ *  per command. */
+static void
+s_add_write(void *p)
+{
+    sw_aredis_t *s = p;
+    if (s->queuing)
+        s->want_write = true;
+    else
+        s_watch(s, s->mask | ZMQ_POLLOUT);
+}
+
 static void s_del_write(void *p) { sw_aredis_t *s = p; s_watch(s, s->mask & ~ZMQ_POLLOUT); }
 
 /*  hiredis frees the context right after this: forget it. */
@@ -83,6 +98,24 @@ s_on_io(zloop_t *loop, zmq_pollitem_t *item, void *arg)
         redisAsyncHandleWrite(self->ac);
     (void) loop;
     return 0;
+}
+
+/*  Writes what hiredis holds for the server now (issue 20: a call's
+ *  command leaves in the loop pass that made it, not one pass later).
+ *  With redisBufferWrite, not redisAsyncHandleWrite: on a write error that
+ *  frees the context, and this may run inside a hiredis reply callback.
+ *  What the socket does not take now, or a write that failed, is left to
+ *  the loop's write event: it writes the rest, or finds the error (the
+ *  context keeps it) and drops the connection outside any callback. */
+static void
+s_flush(sw_aredis_t *self)
+{
+    redisContext *c = &self->ac->c;
+    int done = 0;
+    if (!(c->flags & REDIS_CONNECTED) || redisBufferWrite(c, &done) != REDIS_OK || !done)
+        s_watch(self, self->mask | ZMQ_POLLOUT);
+    else
+        s_watch(self, (self->mask | ZMQ_POLLIN) & ~ZMQ_POLLOUT);   /*  as HandleWrite */
 }
 
 /*  --- connection ------------------------------------------------------------------- */
@@ -314,18 +347,32 @@ s_bytes(int argc, const char **argv, const size_t *lens)
 
 /*  Queues one command with its reply callback; the accounting s_on_reply
  *  undoes. The command is cmd (len bytes, formatted RESP) when cmd is
- *  set, else argv. -1 (counted as refused) when not ready, over
- *  max_pending, or hiredis refuses it. */
+ *  set, else argv. With now, it is written at once (s_flush), with what
+ *  was queued before it; else at the loop's next pass, with what follows
+ *  it in this one (the live output's entries and their EXPIREs: one
+ *  write). -1 (counted as refused) when not ready, over max_pending, or
+ *  hiredis refuses it. */
 static int
 s_queue(sw_aredis_t *self, size_t bytes, redisCallbackFn *cb, void *privdata,
-        const char *cmd, size_t len, int argc, const char **argv, const size_t *lens)
+        const char *cmd, size_t len, int argc, const char **argv, const size_t *lens, bool now)
 {
-    if (!sw_aredis_room(self, bytes)
-        || (cmd ? redisAsyncFormattedCommand(self->ac, cb, privdata, cmd, len)
-                : redisAsyncCommandArgv(self->ac, cb, privdata, argc, argv, lens)) != REDIS_OK) {
+    if (!sw_aredis_room(self, bytes)) {
         self->refused++;
         return -1;
     }
+    self->queuing = true;
+    self->want_write = false;
+    int rc = cmd ? redisAsyncFormattedCommand(self->ac, cb, privdata, cmd, len)
+                 : redisAsyncCommandArgv(self->ac, cb, privdata, argc, argv, lens);
+    self->queuing = false;
+    if (rc != REDIS_OK) {
+        self->refused++;
+        return -1;
+    }
+    if (self->want_write && now)
+        s_flush(self);
+    else if (self->want_write)
+        s_watch(self, self->mask | ZMQ_POLLOUT);
     if (self->pending == 0)
         self->waiting_ms = sw_now_ms();
     self->pending++;
@@ -339,13 +386,14 @@ sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t *len
 {
     size_t bytes = s_bytes(argc, argv, lens);
     return s_queue(self, bytes, s_on_reply, (void *) (uintptr_t) bytes, NULL, 0, argc, argv,
-                   lens);
+                   lens, false);
 }
 
 int
 sw_aredis_send_formatted(sw_aredis_t *self, const char *cmd, size_t len)
 {
-    return s_queue(self, len, s_on_reply, (void *) (uintptr_t) len, cmd, len, 0, NULL, NULL);
+    return s_queue(self, len, s_on_reply, (void *) (uintptr_t) len, cmd, len, 0, NULL, NULL,
+                   false);
 }
 
 /*  A call's reply: the accounting of s_on_reply, then the caller's
@@ -377,7 +425,7 @@ s_call(sw_aredis_t *self, size_t bytes, const char *cmd, size_t len, int argc,
 {
     s_call_t *c = xmalloc(sizeof *c);
     *c = (s_call_t) { self, bytes, fn, arg };
-    if (s_queue(self, bytes, s_on_call_reply, c, cmd, len, argc, argv, lens) < 0) {
+    if (s_queue(self, bytes, s_on_call_reply, c, cmd, len, argc, argv, lens, true) < 0) {
         free(c);
         return -1;
     }

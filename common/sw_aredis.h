@@ -2,7 +2,9 @@
  *
  *  hiredis' asynchronous context on our own loop, as its adapters do for
  *  libevent or ae (adapters/libevent.h): one zloop poller on the socket,
- *  read interest always, write interest while hiredis has bytes to send.
+ *  read interest always, write interest while hiredis has bytes to send
+ *  (a call's are written as it is queued, so it needs none unless the
+ *  socket did not take them).
  *  Made for writes whose loss is acceptable and whose delay is not (the
  *  agent's live output): a command is queued only while the connection is
  *  up and less than max_pending bytes wait for their replies; otherwise
@@ -52,7 +54,11 @@ int sw_aredis_send(sw_aredis_t *self, int argc, const char **argv, const size_t 
 /*  As send, with fn(arg, reply) called when the reply comes (reply NULL
  *  when the connection was dropped first: Redis away, stalled); not
  *  called when the connection is destroyed. fn may not call into this
- *  connection. -1 when not taken: fn will not be called. */
+ *  connection. -1 when not taken: fn will not be called. Someone waits
+ *  for a call's reply (the agent's DONE waits for its result's), so it is
+ *  written at once, with every command queued before it; a send's
+ *  command leaves at the loop's next pass, with what follows it in this
+ *  one (issue 20). */
 typedef void (sw_aredis_reply_fn)(void *arg, redisReply *reply);
 int sw_aredis_call(sw_aredis_t *self, int argc, const char **argv, const size_t *lens,
                    sw_aredis_reply_fn *fn, void *arg);

@@ -18,7 +18,9 @@
 # daemons with `perf record -g` into FILE while the submitter runs
 # (SWARM_BENCH_PERF_CG replaces -g, e.g. "--call-graph dwarf");
 # SWARM_BENCH_PERFSTAT=DIR counts each daemon's CPU, context switches and
-# system calls (perf stat, all its threads, untraced) into DIR/NAME.txt;
+# system calls (perf stat, all its threads, untraced) into DIR/NAME.txt
+# (SWARM_BENCH_PERFSTAT_EVENTS replaces the event list, e.g. to add
+# instructions);
 # SWARM_BENCH_STRACE=DIR counts each daemon's system calls (strace -c, all
 # its threads, not its children) into DIR/NAME.txt (SWARM_BENCH_STRACE_ARGS
 # replaces -c, e.g. "-tt -s 80" for a trace).
@@ -69,7 +71,7 @@ perfstat_pids=()
 if [ -n "${SWARM_BENCH_PERFSTAT:-}" ]; then
     mkdir -p "$SWARM_BENCH_PERFSTAT"
     for np in coordinator:$coord_pid agent:$agent_pid redis:$REDIS_PID; do
-        perf stat -e task-clock,context-switches,raw_syscalls:sys_enter -p "${np#*:}" \
+        perf stat -e "${SWARM_BENCH_PERFSTAT_EVENTS:-task-clock,context-switches,raw_syscalls:sys_enter}" -p "${np#*:}" \
             -o "$SWARM_BENCH_PERFSTAT/${np%%:*}.txt" 2>/dev/null &
         perfstat_pids+=("$!")
         STARTED_PIDS+=("$!")
