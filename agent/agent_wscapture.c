@@ -410,12 +410,22 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     s_change_release(&change);
     sw_git_opts_t o = sw_ws_opts(&t);
     char tree[65], base_tree[65], commit[65], manifest[65] = "", patch[65] = "";
+    int ntrees = 0;
     /*  Nothing staged: the index names its tree itself (its cache tree,
      *  valid since the checkout) and write-tree would only print it; one
      *  git fewer on every task that changed nothing. */
     if (rc == 0 && !changed && itree_ok) {
         memcpy(tree, itree, sizeof tree);
         agent_wsh_trace("tree from the index", t0);
+    }
+    /*  The trees written here from the index (its cache tree names every
+     *  directory the change did not touch), not by `git write-tree`: one
+     *  git fewer. git's when the index is not one this knows for certain
+     *  (a gitlink, a conflict, another version: agent_wstree.c). */
+    else if (rc == 0 && agent_wsh_write_tree(&t, index, strlen(base) / 2, tree, &ntrees)) {
+        char what[64];
+        snprintf(what, sizeof what, "tree by the helper (%d new)", ntrees);
+        agent_wsh_trace(what, t0);
     }
     else if (rc == 0) {
         const char *wtree[] = { "write-tree", NULL };
@@ -451,15 +461,12 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
                               (long long) json_integer_value(json_object_get(req, "attempt")));
         const char *agent = agent_wsh_str(req, "agent") ? agent_wsh_str(req, "agent") : "agent";
         char *email = xasprintf("%s@swarm", agent), *name = xasprintf("swarm agent %s", agent);
-        const char *parents[] = { base };
         /*  No change on a merged start: the result is the merge itself,
          *  stored (it exists nowhere else). */
         if (same)
             snprintf(commit, sizeof commit, "%s", base);
-        else if (strlen(base) == 40)
-            rc = sw_ws_commit_write(&h->r, tree, base, name, email, msg, commit, err);
         else
-            rc = sw_ws_commit_tree(&h->r, tree, parents, 1, msg, name, email, commit, err);
+            rc = sw_ws_commit_write(&h->r, tree, base, name, email, msg, commit, err);
         free(msg);
         free(email);
         free(name);

@@ -86,6 +86,19 @@ void agent_wsh_racy_test(void);
 
 bool agent_wsh_index_tree(const char *index, size_t hashsz, char tree[65], bool *racy);
 
+/*  The tree of the index file, written as `git write-tree` writes it
+ *  (agent_wstree.c): the index's valid cache-tree nodes reused, every
+ *  other directory's tree hashed from its entries and written into r's
+ *  objects (loose, when not there loose already), and the index's cache
+ *  tree updated (under index.lock, the file's times kept; left as it was
+ *  when the lock is taken). 1 with tree (hex) and *written (trees hashed
+ *  here); 0 when this index is not one it knows for certain (another
+ *  version or extension, extended flags, a conflict, a gitlink or another
+ *  mode, a bad checksum, a write that failed): the caller runs git
+ *  write-tree. hashsz: 20 (SHA-1) or 32 (SHA-256). */
+int agent_wsh_write_tree(const sw_ws_repo_t *r, const char *index, size_t hashsz, char tree[65],
+                         int *written);
+
 /*  The stages: 0 with their fields in h->answer, or -1 with err
  *  (SW_EUNREACH: Redis, worth another try). */
 int agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err);
@@ -93,5 +106,7 @@ int agent_wsh_capture(agent_wsh_t *h, sw_err_t *err);
 
 /*  Unit test of the capture's staging (agent_wshelper_test runs it). */
 int agent_wsh_capture_test(const char *dir);
+/*  Unit test of agent_wsh_write_tree against git write-tree. */
+int agent_wsh_tree_test(const char *dir);
 
 #endif

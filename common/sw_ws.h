@@ -74,12 +74,26 @@ int sw_ws_commit_tree(const sw_ws_repo_t *r, const char *tree, const char *const
  *  object by us, not by `git commit-tree`: the same object (author and
  *  committer name <email>, the time in UTC, message and a newline), one
  *  git process less on the capture's path (5-15 ms of CPU on the 2-core
- *  VMs, more than the object's bytes are worth). SHA-1 repositories only
- *  (tree and parent of 40 digits; use sw_ws_commit_tree otherwise); name
- *  and email without '<', '>' or a newline. Its name in out; 0 or -1. */
+ *  VMs, more than the object's bytes are worth). SHA-1 or SHA-256 (tree
+ *  and parent both of 40 or both of 64 digits, the repository's kind);
+ *  name and email without '<', '>' or a newline. Its name in out; 0 or -1. */
 int sw_ws_commit_write(const sw_ws_repo_t *r, const char *tree, const char *parent,
                        const char *name, const char *email, const char *message, char out[65],
                        sw_err_t *err);
+
+/*  The name git gives an object of type ("blob", "tree", "commit") with
+ *  these len bytes: SHA-1 (hashsz 20) or SHA-256 (32) of "TYPE LEN\0"
+ *  and the bytes, in hex (40 or 64 digits) in out. */
+void sw_ws_object_name(const char *type, const void *body, size_t len, size_t hashsz,
+                       char out[65]);
+
+/*  Stores that object in r's objects as git stores a loose one (zlib
+ *  level 1, a temporary file linked to its name, 0444) unless a loose
+ *  object of that name is there already (the same bytes; one in a pack is
+ *  not looked for: a loose copy beside it is harmless, git gc drops it).
+ *  Its name in out; 0 or -1 with err. */
+int sw_ws_object_write(const sw_ws_repo_t *r, const char *type, const void *body, size_t len,
+                       size_t hashsz, char out[65], sw_err_t *err);
 
 /*  Merges commits (n >= 2) without a work tree, folding them two at a time
  *  with `git merge-tree --write-tree` and a deterministic merge commit per

@@ -4,8 +4,8 @@
 # made its mirror in SHA-1, and the task failed before it ran ("git
 # index-pack --stdin failed: pack is corrupted (SHA1 mismatch)"). The
 # mirror now takes the format of the commit it is made for (64 digits:
-# sha256); the capture's commit goes through `git commit-tree` there (the
-# commit written without git is for SHA-1 names only). A task, one on its
+# sha256); the capture writes its trees and commit itself in SHA-256 too
+# (i29-cap; before, `git write-tree` and `git commit-tree`). A task, one on its
 # result, diff and apply, and names of 64 digits throughout.
 . "$(dirname "$0")/lib.sh"
 use_redis 130
