@@ -80,6 +80,28 @@ json_t *agent_wsh_src_json(const sw_task_ws_t *w);
  *  20 or 32). *racy: an entry is not older than the index file (git
  *  compares such a file's content on every read, until a refresh in a
  *  later second writes the index), or the index could not be read. */
+/*  The paths an index tracks (stage 0, sorted as git sorts them), read
+ *  from the file: only a version 2 or 3 index of SHA-1 or SHA-256 names
+ *  (hashsz 20 or 32) with no conflict entry; anything else, false (the
+ *  caller then cleans as before). names holds them, v points into it. */
+typedef struct {
+    sw_buf_t     file;
+    const char **v;
+    size_t       n;
+    char         tree[65];      /*  the root of its cache tree when valid, else "" */
+    bool         racy;          /*  an entry not older than the file (git compares its
+                                    content on every read) */
+} agent_wsh_tracked_t;
+bool agent_wsh_tracked_read(const char *index, size_t hashsz, agent_wsh_tracked_t *t);
+void agent_wsh_tracked_release(agent_wsh_tracked_t *t);
+
+/*  Whether `git clean -ffdx` would find nothing to remove in wt: every
+ *  entry in it is a path t tracks or a directory on the way to one (when
+ *  in doubt, false). What git clean would leave in a tracked directory (a
+ *  .git, a fifo, a socket, a device) is removed; so are tracked files
+ *  with more than one link (*unlinked: the reset writes them anew). */
+bool agent_wsh_nothing_to_clean(const char *wt, const agent_wsh_tracked_t *t, bool *unlinked);
+
 /*  unit.wshelper: agent_wsh_index_tree's racy against git's rule, with
  *  dated files and index (CHECK aborts on a failure). */
 void agent_wsh_racy_test(void);

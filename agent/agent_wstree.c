@@ -28,7 +28,9 @@
 
 #include "sw_cas.h"
 
-#define TREE_DEPTH_MAX 4096     /*  directory levels (git's own paths are bounded by PATH_MAX) */
+#define TREE_DEPTH_MAX 256      /*  directory levels this recurses through; a deeper tree
+                                    goes to git write-tree (nothing recurses on a
+                                    user-sized graph) */
 
 /*  One index entry: its path (NUL-terminated, in the file's bytes), mode
  *  and object name (raw). */

@@ -504,6 +504,9 @@ sw_git_test(bool verbose)
     CHECK(sw_now_ms() - t0 < 3000);
     close(fds[0]);
     close(fds[1]);
+    o.timeout_ms = 0;
+    o.in_fd = -1;
+    sw_git_feed_test(&o);
     sw_git_res_release(&res);
     char *rm = xasprintf("rm -rf '%s'", dir);
     CHECK(system(rm) == 0);

@@ -100,6 +100,24 @@ ssize_t sw_git_read(sw_git_proc_t *p, void *buf, size_t n, sw_err_t *err);
  *  (its stdout, if captured, is not collected here). */
 int sw_git_finish(sw_git_proc_t *p, bool kill, sw_git_res_t *res, sw_err_t *err);
 
+/*  A thread that writes git's stdin for the caller (sw_git_feed.c): the
+ *  caller fetches the next chunk while git reads the last. Between start
+ *  and end only the feed writes to p (no sw_git_write). start: NULL with
+ *  err when no thread could start. put: copies n bytes into the feed's
+ *  queue (at most 2 chunks; blocks while it is full); -1 with the
+ *  writer's err once a write failed (git gone, its deadline passed).
+ *  end: waits until every queued chunk is written and closes git's
+ *  stdin (abort: kills git first, drops what is queued), frees *f and
+ *  sets it NULL; -1 with err
+ *  when a write failed (not reported when aborting). Then sw_git_finish
+ *  as usual. */
+typedef struct sw_git_feed sw_git_feed_t;
+sw_git_feed_t *sw_git_feed_start(sw_git_proc_t *p, sw_err_t *err);
+int sw_git_feed_put(sw_git_feed_t *f, const void *data, size_t n, sw_err_t *err);
+int sw_git_feed_end(sw_git_feed_t **f, bool abort, sw_err_t *err);
+/*  unit.git's cases of the feed, in the repository o names (CHECK). */
+void sw_git_feed_test(const sw_git_opts_t *o);
+
 /*  Whether s is a full object name: 40 (SHA-1) or 64 (SHA-256) lower-case
  *  hex digits. */
 bool sw_git_oid_valid(const char *s);

@@ -8,12 +8,14 @@
 /*  --- fetch ---------------------------------------------------------------------- */
 
 static int
-s_sink_git(void *arg, const void *data, size_t n, sw_err_t *err)
+s_sink_feed(void *arg, const void *data, size_t n, sw_err_t *err)
 {
-    return sw_git_write(arg, data, n, err);
+    return sw_git_feed_put(arg, data, n, err);
 }
 
-/*  Feeds one pack from the store to git index-pack. */
+/*  Feeds one pack from the store to git index-pack: written by a thread
+ *  (sw_git_feed), so the next chunk comes from Redis while index-pack
+ *  reads this one. */
 static int
 s_index_pack(const sw_ws_repo_t *r, sw_cas_t *cas, const json_t *pack, sw_err_t *err)
 {
@@ -22,9 +24,14 @@ s_index_pack(const sw_ws_repo_t *r, sw_cas_t *cas, const json_t *pack, sw_err_t 
     sw_git_proc_t p;
     if (sw_git_start(&o, args, true, false, &p, err) < 0)
         return -1;
-    int rc = sw_cas_read(cas, pack, s_sink_git, &p, err);
-    sw_err_t ferr = { 0 };
+    sw_git_feed_t *feed = sw_git_feed_start(&p, err);
+    int rc = feed ? sw_cas_read(cas, pack, s_sink_feed, feed, err) : -1;
     /*  A chunk refused: index-pack is killed before it writes a pack. */
+    sw_err_t werr = { 0 }, ferr = { 0 };
+    if (sw_git_feed_end(&feed, rc < 0, &werr) < 0 && rc == 0) {
+        *err = werr;
+        rc = -1;
+    }
     int frc = sw_git_finish(&p, rc < 0, NULL, &ferr);
     if (rc == 0 && frc != 0) {
         *err = ferr;
