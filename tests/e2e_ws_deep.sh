@@ -18,8 +18,7 @@ expect 0 "$SWARM" init deep --workspace .
 deep='p=d; for i in $(seq 299); do p=$p/d; done'
 expect 0 "$SWARM" spawn --id t1 -- sh -c "$deep; mkdir -p \$p && echo z >\$p/f && echo shallow >s"
 "$SWARM" wait --timeout 60 t1 >/dev/null 2>&1
-"$SWARM" --json results >"$T/out" 2>/dev/null || true
-st=$(json_get "$T/out" "[r['status'] + ' ' + str(r.get('error') or '') + str(r.get('workspace') or '') for r in d if r['id']=='t1'][0]")
+st=$(task_outcome t1)
 case "$st" in
     failed*"could not open directory"*) ;;
     *) fail "t1 with a file git cannot reach: $st" ;;

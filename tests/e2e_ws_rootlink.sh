@@ -24,8 +24,7 @@ expect 0 "$SWARM" wait --timeout 60 t0
 expect 0 "$SWARM" spawn --id t1 -- sh -c \
     "d=\$(pwd -P) && cd .. && mv \"\$d\" \"\$d.moved\" && ln -s '$T/victim' \"\$d\""
 "$SWARM" wait --timeout 60 t1 >/dev/null 2>&1
-"$SWARM" --json results >"$T/out" 2>/dev/null || true
-st=$(json_get "$T/out" "[r['status'] + ' ' + str(r.get('error') or '') + ' ' + str(r.get('workspace') or '') for r in d if r['id']=='t1'][0]")
+st=$(task_outcome t1)
 case "$st" in
     failed*"symlink"*) ;;
     *) fail "t1, which made its worktree a symlink, was captured through it: $st" ;;
@@ -45,8 +44,7 @@ printf 'precious\n' >"$T/victim2/0/precious"
 expect 0 "$SWARM" spawn --id t3 -- sh -c \
     "r=\$(cd .. && pwd -P) && mv \"\$r\" \"\$r.moved\" && ln -s '$T/victim2' \"\$r\""
 "$SWARM" wait --timeout 60 t3 >/dev/null 2>&1
-"$SWARM" --json results >"$T/out" 2>/dev/null || true
-st=$(json_get "$T/out" "[r['status'] + ' ' + str(r.get('error') or '') + ' ' + str(r.get('workspace') or '') for r in d if r['id']=='t3'][0]")
+st=$(task_outcome t3)
 case "$st" in
     failed*"symlink"*) ;;
     *) fail "t3, which made the worktree root a symlink, was captured through it: $st" ;;

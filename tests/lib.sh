@@ -234,6 +234,13 @@ user_commit() {
     git add -A && git commit -qm "$1" || fail "git commit in $PWD"
 }
 
+# task_outcome ID: "STATUS ERROR WORKSPACE" of task ID of the current job,
+# from `swarm --json results` (the workspace field as Python prints it)
+task_outcome() {
+    "$SWARM" --json results >"$T/out" 2>/dev/null || true
+    json_get "$T/out" "[r['status'] + ' ' + str(r.get('error') or '') + ' ' + str(r.get('workspace') or '') for r in d if r['id']=='$1'][0]"
+}
+
 # --- e2e.ws_trash*: worktrees moved aside for removal (issue 16) ---------------
 # trash_repo JOB: a user repository in $T/user (README, junk/ ignored), the
 # current directory from then on, and job JOB with it as its workspace.
