@@ -66,13 +66,11 @@ agent_wsh_tracked_read(const char *index, size_t hashsz, agent_wsh_tracked_t *t)
         if (t->n && strcmp(t->v[t->n - 1], name) >= 0)
             return false;                                       /*  not sorted, or twice */
         t->v[t->n++] = name;
-        /*  git's racy test (is_racy_stat): nanoseconds too when the entry
-         *  has them (git built with USE_NSEC, as Debian's is), else whole
-         *  seconds */
-        int64_t msec = s_be32(d + off + 8), mnsec = s_be32(d + off + 12);
-        if (msec > (int64_t) sb.st_mtime
-            || (msec == (int64_t) sb.st_mtime
-                && (mnsec == 0 || mnsec >= (int64_t) sb.st_mtim.tv_nsec)))
+        /*  git's racy test (is_racy_stat) in whole seconds: Debian's git
+         *  records nanoseconds in the index but is built without
+         *  USE_NSEC, so it compares only seconds (unit.wshelper asks the
+         *  installed git) */
+        if ((int64_t) s_be32(d + off + 8) >= (int64_t) sb.st_mtime)
             t->racy = true;
         off += (head + (size_t) (nul - name) + 8) & ~(size_t) 7;
     }
@@ -106,10 +104,13 @@ agent_wsh_index_tree(const char *index, size_t hashsz, char tree[65], bool *racy
     return ok && tree[0];
 }
 
-/*  Whether one entry, its file dated `fsec.fnsec` and its index file
- *  `isec.insec`, is racy as agent_wsh_index_tree says. */
+/*  One entry, its file dated fsec.fnsec and its index file isec.insec:
+ *  whether agent_wsh_index_tree calls it racy, and (*git) whether the
+ *  installed git does: the file's content changed, its size and mtime
+ *  kept (ctime ignored), git's ls-files -m reports it only when it
+ *  compares the content, that is, when it judged the entry racy. */
 static bool
-s_racy_case(const char *dir, time_t fsec, long fnsec, time_t isec, long insec)
+s_racy_case(const char *dir, time_t fsec, long fnsec, time_t isec, long insec, bool *git)
 {
     char *f = xasprintf("%s/f", dir), *index = xasprintf("%s/index", dir);
     char *cmd = xasprintf("cd '%s' && rm -f index && echo x >f", dir);
@@ -117,7 +118,8 @@ s_racy_case(const char *dir, time_t fsec, long fnsec, time_t isec, long insec)
     free(cmd);
     struct timespec ft[2] = { { fsec, fnsec }, { fsec, fnsec } };
     CHECK(utimensat(AT_FDCWD, f, ft, 0) == 0);
-    cmd = xasprintf("cd '%s' && GIT_DIR=g GIT_WORK_TREE=. GIT_INDEX_FILE=index git update-index --add f", dir);
+    cmd = xasprintf("cd '%s' && GIT_DIR=g GIT_WORK_TREE=. GIT_INDEX_FILE=index git update-index "
+                    "--add f", dir);
     CHECK(system(cmd) == 0);
     free(cmd);
     struct timespec it[2] = { { isec, insec }, { isec, insec } };
@@ -125,6 +127,14 @@ s_racy_case(const char *dir, time_t fsec, long fnsec, time_t isec, long insec)
     char tree[65];
     bool racy = false;
     agent_wsh_index_tree(index, 20, tree, &racy);
+    cmd = xasprintf("cd '%s' && echo y >f", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    CHECK(utimensat(AT_FDCWD, f, ft, 0) == 0);
+    cmd = xasprintf("cd '%s' && GIT_DIR=g GIT_WORK_TREE=. GIT_INDEX_FILE=index git -c "
+                    "core.trustctime=false ls-files -m | grep -qx f", dir);
+    *git = system(cmd) == 0;
+    free(cmd);
     free(f);
     free(index);
     return racy;
@@ -138,18 +148,24 @@ agent_wsh_racy_test(void)
     char *cmd = xasprintf("git init -q --bare '%s/g'", dir);
     CHECK(system(cmd) == 0);
     free(cmd);
-    /*  git records nanoseconds (Debian's git is built with USE_NSEC): a
-     *  file written earlier in the second the index was is not racy, one
-     *  not older than the index is; a second earlier is never racy, a
-     *  later one always */
-    bool nsec = !s_racy_case(dir, 1700000000, 100000000, 1700000000, 500000000);
-    CHECK(s_racy_case(dir, 1700000000, 500000000, 1700000000, 500000000));
-    CHECK(s_racy_case(dir, 1700000000, 600000000, 1700000000, 500000000));
-    CHECK(!s_racy_case(dir, 1699999999, 900000000, 1700000000, 500000000));
-    CHECK(s_racy_case(dir, 1700000001, 0, 1700000000, 500000000));
-    /*  without nanoseconds in the entry, the whole second is racy */
-    CHECK(s_racy_case(dir, 1700000000, 0, 1700000000, 500000000));
-    CHECK(nsec);
+    /*  the helper says racy exactly when git does: a file earlier in the
+     *  index's second, at its nanosecond, later in it, a second before,
+     *  a second after */
+    static const long cases[][4] = {
+        { 1700000000, 100000000, 1700000000, 500000000 },
+        { 1700000000, 500000000, 1700000000, 500000000 },
+        { 1700000000, 600000000, 1700000000, 500000000 },
+        { 1699999999, 900000000, 1700000000, 500000000 },
+        { 1700000001, 0, 1700000000, 500000000 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool git = false;
+        bool racy = s_racy_case(dir, cases[i][0], cases[i][1], cases[i][2], cases[i][3], &git);
+        CHECK(racy == git);
+    }
+    bool git = false;
+    CHECK(!s_racy_case(dir, 1699999999, 900000000, 1700000000, 500000000, &git) && !git);
+    CHECK(s_racy_case(dir, 1700000001, 0, 1700000000, 500000000, &git) && git);
     cmd = xasprintf("rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
     free(cmd);

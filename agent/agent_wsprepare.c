@@ -313,6 +313,13 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
     sw_git_opts_t o = sw_ws_opts(&t);
     struct stat sb;
     *fresh = true;
+    /*  The slot's index is this helper's alone (one helper per slot at a
+     *  time): a lock left there is a helper's that was killed (a capture
+     *  past its timeout, cancelled or stopped inside agent_wsh_write_tree
+     *  or a git), and would fail every read-tree of the slot. */
+    char *lock = xasprintf("%s.lock", index);
+    unlink(lock);
+    free(lock);
     /*  The capture left the index in step with the worktree (ignored
      *  files aside, which clean removes): a one-tree merge then writes
      *  only what differs and stats nothing else twice. Without that
@@ -358,27 +365,29 @@ s_checkout(agent_wsh_t *h, const char *wt, const char *index, const char *start,
         fprintf(stderr, "swarm-agent: worktree %s cannot be reset (%s): making it afresh\n", wt,
                 e.msg);
     }
-    /*  the root below the workdir first (the agent could not make it at
-     *  start, or someone removed it) */
+    /*  Never through a symlink a task made of swarm-worktrees or ROOT
+     *  (agent_wsh_worktree_real): the link goes first, so nothing is
+     *  made in its target (a link made of wt goes with agent_ws_rmrf
+     *  below) ... */
     char *parent = xstrdup(wt);
+    for (int up = 2; up >= 1; up--) {
+        int n = up;
+        for (char *s = parent + strlen(parent); s > parent && n; s--)
+            if (*s == '/' && n-- == 1)
+                *s = '\0';
+        if (lstat(parent, &sb) == 0 && !S_ISDIR(sb.st_mode))
+            unlink(parent);
+        snprintf(parent, strlen(wt) + 1, "%s", wt);
+    }
+    /*  ... then the directories below the workdir are made (the agent
+     *  could not make them at start, someone removed them, or a link
+     *  was there) */
     for (char *s = parent + 1; *s; s++)
         if (*s == '/') {
             *s = '\0';
             mkdir(parent, 0755);
             *s = '/';
         }
-    /*  ... never through a symlink a task made of swarm-worktrees or ROOT
-     *  (agent_wsh_worktree_real): the link goes, the directory is made
-     *  again; a link made of wt goes with agent_ws_rmrf below */
-    for (int up = 2; up >= 1; up--) {
-        int n = up;
-        for (char *s = parent + strlen(parent); s > parent && n; s--)
-            if (*s == '/' && n-- == 1)
-                *s = '\0';
-        if (lstat(parent, &sb) == 0 && !S_ISDIR(sb.st_mode) && unlink(parent) == 0)
-            mkdir(parent, 0755);
-        snprintf(parent, strlen(wt) + 1, "%s", wt);
-    }
     free(parent);
     if (agent_ws_rmrf(wt) < 0) {
         /*  Its task made something in it impossible to remove (chattr +i

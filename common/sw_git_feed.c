@@ -12,6 +12,7 @@
  *  copied, in between (bounded memory: the pack is never held whole). */
 #include "sw_git.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -73,6 +74,11 @@ sw_git_feed_start(sw_git_proc_t *p, sw_err_t *err)
 {
     sw_git_feed_t *f = xcalloc(1, sizeof *f);
     f->p = p;
+    /*  non-blocking, so a git that stops reading ends the write at its
+     *  deadline (sw_git_write polls between writes), not never */
+    int fl = fcntl(p->in_fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(p->in_fd, F_SETFL, fl | O_NONBLOCK);
     for (size_t i = 0; i < SW_GIT_FEED_QUEUE; i++)
         sw_buf_init(&f->q[i]);
     pthread_mutex_init(&f->mu, NULL);

@@ -54,3 +54,37 @@ expect 0 "$SWARM" wait --timeout 60 t4
 [ "$(ls -A "$T/victim2")" = 0 ] && [ "$(ls -A "$T/victim2/0")" = precious ] \
     || fail "a capture or prepare worked through the root's symlink: $(ls -laR "$T/victim2")"
 ok "a worktree root replaced by a symlink: the same"
+
+# two levels up: swarm-worktrees itself (WORKDIR/swarm-worktrees, above
+# ROOT) made a symlink to a directory elsewhere: refused as above, and
+# the next prepare makes nothing in the link's target (it made ROOT
+# there, then failed "cannot make the worktree")
+mkdir -p "$T/victim3"
+expect 0 "$SWARM" spawn --id t5 -- sh -c \
+    "s=\$(cd ../.. && pwd -P) && mv \"\$s\" \"\$s.moved\" && ln -s '$T/victim3' \"\$s\""
+"$SWARM" wait --timeout 60 t5 >/dev/null 2>&1
+st=$(task_outcome t5)
+case "$st" in
+    failed*"symlink"*|failed*"directory"*) ;;
+    *) fail "t5, which made swarm-worktrees a symlink, was captured through it: $st" ;;
+esac
+expect 0 "$SWARM" spawn --id t6 -- sh -c '[ "$(cat README)" = base ] && echo pristine'
+expect 0 "$SWARM" wait --timeout 60 t6
+[ -z "$(ls -A "$T/victim3")" ] || fail "the prepare made something in the target of swarm-worktrees' symlink: $(ls -laR "$T/victim3")"
+ok "swarm-worktrees replaced by a symlink: the next task ran, nothing made in the target"
+
+# a lock left on the slot's index by a helper that was killed (a capture
+# stopped inside its tree step or a git): the next prepare is not
+# refused by it ("Unable to create .../index/0.lock: File exists")
+ls "$T/state-a1/ws/index/0" >/dev/null || fail "no slot index at $T/state-a1/ws/index/0"
+: >"$T/state-a1/ws/index/0.lock"
+expect 0 "$SWARM" spawn --id t7 -- sh -c '[ "$(cat README)" = base ] && echo changed >README'
+expect 0 "$SWARM" wait --timeout 60 t7
+st=$(task_outcome t7)
+case "$st" in
+    succeeded*"'files': 1"*) ;;
+    *) fail "t7, after a stale lock on its slot's index: $st" ;;
+esac
+expect 0 "$SWARM" spawn --id t8 -- sh -c '[ "$(cat README)" = base ] && echo pristine'
+expect 0 "$SWARM" wait --timeout 60 t8
+ok "a stale lock on the slot's index fails neither the next prepare nor its capture"
