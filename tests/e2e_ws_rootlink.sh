@@ -21,14 +21,23 @@ printf 'precious\n' >"$T/victim/precious"
 # a first task makes the slot's worktree (reused by the next ones)
 expect 0 "$SWARM" spawn --id t0 -- sh -c 'cat README'
 expect 0 "$SWARM" wait --timeout 60 t0
-expect 0 "$SWARM" spawn --id t1 -- sh -c \
-    "d=\$(pwd -P) && cd .. && mv \"\$d\" \"\$d.moved\" && ln -s '$T/victim' \"\$d\""
-"$SWARM" wait --timeout 60 t1 >/dev/null 2>&1
-st=$(task_outcome t1)
-case "$st" in
-    failed*"symlink"*) ;;
-    *) fail "t1, which made its worktree a symlink, was captured through it: $st" ;;
-esac
+
+# relink ID UP TARGET WHAT: task ID moves the directory UP levels above
+# its worktree ("." is the worktree) aside and puts a symlink to TARGET
+# in its place; its capture must fail naming a symlink (or a directory
+# that is no longer one)
+relink() {
+    expect 0 "$SWARM" spawn --id "$1" -- sh -c \
+        "d=\$(cd '$2' && pwd -P) && cd / && mv \"\$d\" \"\$d.moved\" && ln -s '$3' \"\$d\""
+    "$SWARM" wait --timeout 60 "$1" >/dev/null 2>&1
+    local st
+    st=$(task_outcome "$1")
+    case "$st" in
+        failed*"symlink"*|failed*"directory"*) ;;
+        *) fail "$1, which made $4 a symlink, was captured through it: $st" ;;
+    esac
+}
+relink t1 . "$T/victim" "its worktree"
 [ "$(ls "$T/victim")" = precious ] && [ "$(cat "$T/victim/precious")" = precious ] \
     || fail "the capture changed the symlink's target: $(ls -la "$T/victim")"
 expect 0 "$SWARM" spawn --id t2 -- sh -c '[ "$(cat README)" = base ] && [ ! -L "$(pwd)" ] && [ ! -e precious ] && echo pristine'
@@ -41,14 +50,7 @@ ok "a worktree replaced by a symlink: the capture refused it, the next task got 
 # parent) made a symlink to a directory that has a "0" of its own
 mkdir -p "$T/victim2/0"
 printf 'precious\n' >"$T/victim2/0/precious"
-expect 0 "$SWARM" spawn --id t3 -- sh -c \
-    "r=\$(cd .. && pwd -P) && mv \"\$r\" \"\$r.moved\" && ln -s '$T/victim2' \"\$r\""
-"$SWARM" wait --timeout 60 t3 >/dev/null 2>&1
-st=$(task_outcome t3)
-case "$st" in
-    failed*"symlink"*) ;;
-    *) fail "t3, which made the worktree root a symlink, was captured through it: $st" ;;
-esac
+relink t3 .. "$T/victim2" "the worktree root"
 expect 0 "$SWARM" spawn --id t4 -- sh -c '[ "$(cat README)" = base ] && [ ! -e precious ] && echo pristine'
 expect 0 "$SWARM" wait --timeout 60 t4
 [ "$(ls -A "$T/victim2")" = 0 ] && [ "$(ls -A "$T/victim2/0")" = precious ] \
@@ -60,14 +62,7 @@ ok "a worktree root replaced by a symlink: the same"
 # the next prepare makes nothing in the link's target (it made ROOT
 # there, then failed "cannot make the worktree")
 mkdir -p "$T/victim3"
-expect 0 "$SWARM" spawn --id t5 -- sh -c \
-    "s=\$(cd ../.. && pwd -P) && mv \"\$s\" \"\$s.moved\" && ln -s '$T/victim3' \"\$s\""
-"$SWARM" wait --timeout 60 t5 >/dev/null 2>&1
-st=$(task_outcome t5)
-case "$st" in
-    failed*"symlink"*|failed*"directory"*) ;;
-    *) fail "t5, which made swarm-worktrees a symlink, was captured through it: $st" ;;
-esac
+relink t5 ../.. "$T/victim3" "swarm-worktrees"
 expect 0 "$SWARM" spawn --id t6 -- sh -c '[ "$(cat README)" = base ] && echo pristine'
 expect 0 "$SWARM" wait --timeout 60 t6
 [ -z "$(ls -A "$T/victim3")" ] || fail "the prepare made something in the target of swarm-worktrees' symlink: $(ls -laR "$T/victim3")"
