@@ -238,13 +238,50 @@ cli_apply(cli_t *cli, int argc, char **argv)
             .commit = json_string_value(json_object_get(w, "commit")),
             .manifest = json_string_value(json_object_get(w, "manifest")) };
     }
-    for (int k = 0; rc == 0 && k < nids; k++)
-        if (!cli_ws_find(tasks, n, ids[k]))
+    /*  A named task whose change cannot be had is an error, not "nothing
+     *  to apply": it has no result yet, or ran without a workspace. */
+    for (int k = 0; rc == 0 && k < nids; k++) {
+        cli_ws_task_t *t = cli_ws_find(tasks, n, ids[k]);
+        if (!t)
             rc = cli_fail(EXIT_NOT_FOUND, "apply: no task '%s' in job %s", ids[k], job);
+        else if (!t->result)
+            rc = cli_fail(EXIT_NOT_FOUND, "apply: task %s has no result yet (%s)", t->id,
+                          t->status ? t->status : "unknown");
+        else if (!cli_ws_of(t))
+            rc = cli_fail(EXIT_NOT_FOUND, "apply: task %s ran without a workspace%s", t->id,
+                          json_string_value(json_object_get(t->result, "workspace_error"))
+                          ? " (its capture failed: see swarm results)" : "");
+    }
+    /*  The job's change without a task's: said, not left out silently
+     *  (a tester that failed, a coder still running). */
+    json_t *skipped = json_array();
+    for (size_t i = 0; rc == 0 && nids == 0 && i < n; i++)
+        if (!tasks[i].status || strcmp(tasks[i].status, "succeeded") != 0)
+            json_array_append_new(skipped, json_pack("{s:s, s:s}", "id", tasks[i].id, "status",
+                                                     tasks[i].status ? tasks[i].status
+                                                     : "unknown"));
+    if (json_array_size(skipped) && !cli->json) {
+        sw_buf_t b;
+        sw_buf_init(&b);
+        size_t k;
+        json_t *e;
+        json_array_foreach(skipped, k, e) {
+            if (k == 8) {
+                sw_buf_printf(&b, ", ... (%zu in all)", json_array_size(skipped));
+                break;
+            }
+            sw_buf_printf(&b, "%s%s (%s)", k ? ", " : "",
+                          json_string_value(json_object_get(e, "id")),
+                          json_string_value(json_object_get(e, "status")));
+        }
+        fprintf(stderr, "swarm: apply: only succeeded tasks' changes; not applied: %s\n", b.data);
+        sw_buf_release(&b);
+    }
     sw_ws_apply_report_t rep = { 0 };
     if (rc == 0 && nc == 0) {
         if (cli->json)
-            cli_print_json(json_pack("{s:s, s:[], s:[]}", "job", job, "applied", "files"));
+            cli_print_json(json_pack("{s:s, s:[], s:[], s:O}", "job", job, "applied", "files",
+                                     "skipped", skipped));
         else
             printf("job %s: no task changed its workspace; nothing to apply\n", job);
         goto out;
@@ -282,7 +319,8 @@ cli_apply(cli_t *cli, int argc, char **argv)
             json_array_append_new(applied, json_string(rep.applied.v[i]));
         for (size_t i = 0; i < rep.files.n; i++)
             json_array_append_new(files, json_string(rep.files.v[i]));
-        json_t *doc = json_pack("{s:s, s:o, s:o}", "job", job, "applied", applied, "files", files);
+        json_t *doc = json_pack("{s:s, s:o, s:o, s:O}", "job", job, "applied", applied, "files",
+                                files, "skipped", skipped);
         if (branch)
             json_object_set_new(doc, "branch", json_pack("{s:s, s:s?}", "name", branch,
                                                          "commit", rep.commit));
@@ -292,6 +330,8 @@ cli_apply(cli_t *cli, int argc, char **argv)
         printf("branch %s: %zu commit%s (%s) on top of HEAD, %zu file%s; work tree untouched\n",
                branch, rep.applied.n, rep.applied.n == 1 ? "" : "s", rep.commit,
                rep.files.n, rep.files.n == 1 ? "" : "s");
+    else if (branch)
+        printf("branch %s not made: HEAD has every change of job %s already\n", branch, job);
     else {
         printf("applied %zu change%s of job %s:", rep.applied.n, rep.applied.n == 1 ? "" : "s",
                job);
@@ -301,6 +341,7 @@ cli_apply(cli_t *cli, int argc, char **argv)
                rep.files.n == 1 ? "" : "s");
     }
 out:
+    json_decref(skipped);
     cli_args_release(&a);
     sw_ws_apply_report_release(&rep);
     free(changes);

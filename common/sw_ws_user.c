@@ -157,16 +157,82 @@ s_tmp_index(s_user_t *u, sw_err_t *err)
     return rc;
 }
 
-/*  The work tree as a tree: HEAD plus tracked and untracked (not
- *  ignored) changes, through the temporary index. */
+/*  The error naming the files over max_file (their "PATH (N bytes)" in
+ *  big). */
 static int
-s_worktree_tree(s_user_t *u, char tree[65], sw_err_t *err)
+s_too_big(const char *top, const sw_strv_t *big, uint64_t max_file, sw_err_t *err)
+{
+    sw_buf_t b;
+    sw_buf_init(&b);
+    for (size_t i = 0; i < big->n && i < 5; i++)
+        sw_buf_printf(&b, "%s%s", i ? ", " : "", big->v[i]);
+    char lim[32];
+    sw_fmt_size(max_file, lim);
+    sw_err_set(err, SW_EINVAL, "workspace %s: files over --max-file %s: %s%s (add them to "
+               ".gitignore, or raise --max-file)", top, lim, b.data, big->n > 5 ? ", ..." : "");
+    sw_buf_release(&b);
+    return -1;
+}
+
+/*  The uncommitted files (modified tracked ones, untracked ones not
+ *  ignored) over max_file, refused before `add -A` would hash them: it
+ *  writes every one into the user's object store, a file of gigabytes
+ *  included, before the tree could be checked. 0; -2 with err naming
+ *  them; -1 with err when git failed. */
+static int
+s_check_dirty(const sw_git_opts_t *o, const char *top, uint64_t max_file, sw_err_t *err)
+{
+    sw_git_opts_t lo = *o;
+    lo.out_max = 256 << 20;
+    const char *args[] = { "ls-files", "-z", "-m", "-o", "--exclude-standard", NULL };
+    sw_git_res_t res;
+    sw_git_res_init(&res);
+    if (sw_git_run(&lo, args, &res, err) != 0) {
+        sw_git_res_release(&res);
+        return -1;
+    }
+    sw_strv_t big = { 0 };
+    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; p += strlen(p) + 1) {
+        char *path = xasprintf("%s/%s", top, p);
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t) sb.st_size > max_file) {
+            char *what = xasprintf("%s (%llu bytes)", p, (unsigned long long) sb.st_size);
+            sw_strv_push(&big, what);
+            free(what);
+        }
+        free(path);
+    }
+    sw_git_res_release(&res);
+    int rc = big.n ? s_too_big(top, &big, max_file, err) - 1 : 0;
+    sw_strv_release(&big);
+    return rc;
+}
+
+/*  The work tree as a tree: HEAD plus tracked and untracked (not
+ *  ignored) changes, through the temporary index. max_file: uncommitted
+ *  files over it are refused before anything is hashed (0: no check). */
+static int
+s_worktree_tree(s_user_t *u, uint64_t max_file, char tree[65], sw_err_t *err)
 {
     if (s_tmp_index(u, err) < 0)
         return -1;
     sw_ws_repo_t r = { .git_dir = u->git_dir, .work_tree = u->top, .index_file = u->tmp_index,
                        .user_config = true };
     sw_git_opts_t o = sw_ws_opts(&r);
+    if (max_file) {
+        sw_err_t first = { 0 };
+        int c = s_check_dirty(&o, u->top, max_file, &first);
+        if (c == -2) {
+            *err = first;
+            return -1;
+        }
+        /*  An index git cannot reuse elsewhere (a split index): as below. */
+        if (c < 0) {
+            unlink(u->tmp_index);
+            if (s_check_dirty(&o, u->top, max_file, err) < 0)
+                return -1;
+        }
+    }
     const char *add[] = { "add", "-A", NULL };
     sw_err_t first = { 0 };
     if (sw_git_run(&o, add, NULL, &first) != 0) {
@@ -276,18 +342,8 @@ s_check_tree(const sw_ws_repo_t *r, const char *top, const char *tree, uint64_t 
                         "carry submodules or nested git repositories (vendor it, or "
                         "leave it out of the tree: .gitignore)", top,
                         subs.v[0], subs.n > 1 ? " (and more)" : "");
-    else if (big.n) {
-        sw_buf_t b;
-        sw_buf_init(&b);
-        for (size_t i = 0; i < big.n && i < 5; i++)
-            sw_buf_printf(&b, "%s%s", i ? ", " : "", big.v[i]);
-        char lim[32];
-        sw_fmt_size(max_file, lim);
-        rc = sw_err_set(err, SW_EINVAL, "workspace %s: files over --max-file %s: %s%s (add "
-                        "them to .gitignore, or raise --max-file)", top, lim, b.data,
-                        big.n > 5 ? ", ..." : "");
-        sw_buf_release(&b);
-    }
+    else if (big.n)
+        rc = s_too_big(top, &big, max_file, err);
     else if (max && st->bytes > max) {
         char have[32], lim[32];
         sw_fmt_size(st->bytes, have);
@@ -393,9 +449,10 @@ sw_ws_snapshot(const sw_ws_snap_opts_t *o, sw_cas_t *cas, sw_task_ws_t *out,
     sw_err_t e = { 0 };
     bool has_head = sw_ws_rev(&r, "HEAD", head, &e) == 0;
     uint64_t max = o->max_snapshot ? o->max_snapshot : SW_WS_MAX_SNAPSHOT;
-    int rc = s_worktree_tree(&u, tree, err);
+    uint64_t max_file = o->max_file ? o->max_file : SW_WS_MAX_FILE;
+    int rc = s_worktree_tree(&u, max_file, tree, err);
     if (rc == 0)
-        rc = s_check_tree(&r, u.top, tree, o->max_file ? o->max_file : SW_WS_MAX_FILE,
+        rc = s_check_tree(&r, u.top, tree, max_file,
                           o->repo_url ? 0 : max, st, err);
     bool via_url = o->repo_url && has_head;
     char head_tree[65] = "";
@@ -494,8 +551,15 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
 {
     memset(rep, 0, sizeof *rep);
     s_user_t u;
-    if (s_user_open(o->dir, &u, err) < 0)
+    if (s_user_open(o->dir, &u, err) < 0) {
+        /*  not "git init": the changes go into the repository (or a
+         *  clone of it) the job's workspace came from */
+        if (err->code == SW_EINVAL && strstr(err->msg, "not inside a git work tree"))
+            sw_err_set(err, SW_EINVAL, "%s is not inside a git work tree: run it in the "
+                       "repository the job's workspace came from, or a clone of it",
+                       strcmp(o->dir, ".") == 0 ? "the current directory" : o->dir);
         return -1;
+    }
     sw_ws_repo_t r = { .git_dir = u.git_dir, .work_tree = u.top, .user_config = true };
     int rc = 0;
     char head[65] = "", start[65], tree[65];
@@ -524,7 +588,7 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
             snprintf(start, sizeof start, "%s", EMPTY_TREE);
     }
     else
-        rc = s_worktree_tree(&u, start, err);
+        rc = s_worktree_tree(&u, 0, start, err);
     /*  The objects of every change (its base and commit come with it). */
     sw_task_ws_t *want = xcalloc(n + 1, sizeof *want);
     for (size_t i = 0; i < n; i++)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Workspaces from the user's side, attacked (issue 16, the acceptance
+# pass): what the CLI does in the user's repository when it refuses.
+#   - a snapshot that refuses an uncommitted file over --max-file refuses
+#     it before hashing it: the user's object store does not grow by the
+#     file it refused (git add -A wrote it whole, then the check ran).
+. "$(dirname "$0")/lib.sh"
+use_redis 161
+start_coordinator
+start_agent a1 --slots 2 --allow-exec
+start_agent a2 --slots 2 --allow-exec
+wait_agents 2
+
+objects() { find "$1/.git/objects" -type f | wc -l; }
+bytes() { du -sk "$1/.git/objects" | cut -f1; }
+
+# --- a file over --max-file is refused before it is hashed ---------------------
+user_repo
+printf 'code\n' >main.c
+user_commit "the user's work"
+head -c 3000000 /dev/urandom >dataset.bin               # untracked, not ignored
+printf 'an edit\n' >>main.c
+n0=$(objects "$U") k0=$(bytes "$U")
+expect 2 "$SWARM" init big --workspace . --max-file 1M
+contains "$T/err" "dataset.bin (3000000 bytes)"
+contains "$T/err" "--max-file"
+[ "$(objects "$U")" = "$n0" ] && [ "$(bytes "$U")" = "$k0" ] \
+    || fail "the refused snapshot wrote into the user's object store: $n0 -> $(objects "$U") files, $k0 -> $(bytes "$U") KiB"
+rm dataset.bin
+expect 0 "$SWARM" init big --workspace . --max-file 1M
+ok "an uncommitted file over --max-file is refused naming it, before anything is hashed into the user's repository"
+
+# --- swarm apply names what it leaves out ---------------------------------------
+# A named task still running was "nothing to apply", exit 0; a failed
+# tester's absence from the job's change was silent.
+cd "$U" || fail "cd"
+expect 0 "$SWARM" init leftout --workspace .
+expect 0 "$SWARM" spawn --id coder -- sh -c 'printf "by the coder\n" >coder.txt'
+expect 0 "$SWARM" spawn --id tester --after coder -- sh -c 'printf "tests\n" >test.txt; exit 3'
+expect 0 "$SWARM" spawn --id slow -- sh -c 'printf "late\n" >slow.txt; sleep 30'
+expect 1 "$SWARM" wait --timeout 60 coder tester
+expect 4 "$SWARM" apply slow
+contains "$T/err" "task slow has no result yet (running)"
+[ ! -e slow.txt ] || fail "apply slow wrote slow.txt"
+expect 0 "$SWARM" apply
+contains "$T/err" "not applied: tester (failed), slow (running)"
+[ -f coder.txt ] && [ ! -e test.txt ] || fail "apply: $(ls)"
+expect 0 "$SWARM" --json apply
+json_get "$T/out" "d['skipped']" | grep -q "'tester'" || { cat "$T/out"; fail "--json lacks skipped"; }
+expect 0 "$SWARM" cancel slow
+ok "apply of a running task: exit 4 naming its status, nothing written; the job's apply names the tasks it left out"
+
+# --- apply --branch when HEAD has it all, and outside a repository --------------
+rm -f coder.txt
+expect 0 "$SWARM" apply --branch swarm/leftout
+contains "$T/out" "branch swarm/leftout: 1 commit"
+git merge -q --ff-only swarm/leftout || fail "merge"
+expect 0 "$SWARM" apply --branch swarm/again
+contains "$T/out" "branch swarm/again not made: HEAD has every change"
+git rev-parse -q --verify refs/heads/swarm/again >/dev/null && fail "swarm/again made"
+mkdir -p "$T/plain" && cd "$T/plain" || fail "cd"
+expect 2 "$SWARM" apply --job leftout
+contains "$T/err" "the current directory is not inside a git work tree: run it in the repository"
+ok "apply --branch with nothing new says so (no empty branch); outside a repository it says where to run it"
