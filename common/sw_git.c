@@ -174,7 +174,12 @@ sw_git_start(const sw_git_opts_t *o, const char *const *args, bool want_in, bool
         sigaddset(&dfl, sigs[i]);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dfl);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (o->own_group) {
+        posix_spawnattr_setpgroup(&attr, 0);
+        flags |= POSIX_SPAWN_SETPGROUP;
+    }
+    posix_spawnattr_setflags(&attr, flags);
     int rc = posix_spawnp(&p->pid, "git", &fa, &attr, argv.v, envp.v);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);

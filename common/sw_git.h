@@ -48,6 +48,8 @@ typedef struct {
     int         out_fd;         /*  stdout to this fd instead of captured; -1 capture */
     size_t      out_max;        /*  captured stdout over this is an error; 0: SW_GIT_OUT_MAX */
     int64_t     timeout_ms;     /*  0: SW_GIT_TIMEOUT_MS; then git is killed */
+    bool        own_group;      /*  git in a process group of its own: a terminal's ^C,
+                                 *  ^\ or hangup (sent to our group) does not reach it */
     const char *const *env;     /*  more NAME=VALUE entries, NULL-terminated, or NULL */
 } sw_git_opts_t;
 

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -562,6 +564,8 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
     }
     sw_ws_repo_t r = { .git_dir = u.git_dir, .work_tree = u.top, .user_config = true };
     int rc = 0;
+    sigset_t mask;
+    bool blocked = false;
     char head[65] = "", start[65], tree[65];
     sw_err_t e = { 0 };
     bool has_head = sw_ws_rev(&r, "HEAD", head, &e) == 0;
@@ -658,9 +662,23 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
         sw_ws_repo_t t = r;
         t.index_file = u.tmp_index;
         sw_git_opts_t go = sw_ws_opts(&t);
+        /*  git writes file after file: killed halfway (^C, a closed
+         *  terminal, kill) it leaves a work tree half applied and a file
+         *  it was writing truncated. So it runs where the terminal's
+         *  signals do not reach it, and ours wait until it is done: the
+         *  work tree is then as it was, or the whole result. */
+        go.own_group = true;
+        sigset_t stop;
+        sigemptyset(&stop);
+        int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            sigaddset(&stop, sigs[i]);
+        blocked = pthread_sigmask(SIG_BLOCK, &stop, &mask) == 0;
         const char *rt[] = { "read-tree", "-m", "-u", start, tree, NULL };
         rc = sw_git_run(&go, rt, NULL, err) == 0 ? 0 : -1;
     }
     s_user_release(&u);
+    if (blocked)        /*  a signal that came meanwhile acts now */
+        pthread_sigmask(SIG_SETMASK, &mask, NULL);
     return rc;
 }

@@ -62,3 +62,33 @@ mkdir -p "$T/plain" && cd "$T/plain" || fail "cd"
 expect 2 "$SWARM" apply --job leftout
 contains "$T/err" "the current directory is not inside a git work tree: run it in the repository"
 ok "apply --branch with nothing new says so (no empty branch); outside a repository it says where to run it"
+
+# --- a signal while apply writes the work tree -------------------------------------
+# git read-tree writes file after file: ^C (SIGINT to the terminal's
+# process group) or a kill halfway left the work tree half applied, the
+# file being written truncated, and the next apply refused (a conflict
+# with the half). A smudge filter that takes its time (the user's own
+# config, which apply honours) holds git in the middle of the write.
+user_repo "$T/sig"
+printf '*.txt filter=slow\n' >.gitattributes
+for i in 1 2 3 4 5 6; do printf 'line %s\n' "$i" >f$i.txt; done
+user_commit base
+expect 0 "$SWARM" init sig --workspace .
+expect 0 "$SWARM" spawn --id edit -- sh -c 'for i in 1 2 3 4 5 6; do printf "edited %s\n" "$i" >>f$i.txt; done'
+expect 0 "$SWARM" wait --timeout 60 edit
+git config filter.slow.smudge 'sleep 0.4; cat'
+edited() { grep -l edited f*.txt 2>/dev/null | wc -l; }
+for sig in INT TERM; do
+    setsid "$SWARM" apply >"$T/out" 2>"$T/err" &
+    pid=$!
+    for _ in $(seq 200); do [ "$(edited)" -ge 1 ] && break; sleep 0.02; done
+    [ "$(edited)" -ge 1 ] || fail "apply never started writing"
+    kill -"$sig" -- -"$pid"
+    wait "$pid"
+    for i in 1 2 3 4 5 6; do
+        [ "$(cat f$i.txt)" = "$(printf 'line %s\nedited %s' "$i" "$i")" ] \
+            || fail "SIG$sig mid-apply: f$i.txt is '$(cat f$i.txt)' ($(edited) of 6 files applied)"
+    done
+    git checkout -q -- . || fail "checkout"
+done
+ok "SIGINT or SIGTERM to apply's process group while git writes the work tree: the whole result, never half (nor a truncated file)"
