@@ -332,6 +332,8 @@ cli_apply(cli_t *cli, int argc, char **argv)
                rep.files.n, rep.files.n == 1 ? "" : "s");
     else if (branch)
         printf("branch %s not made: HEAD has every change of job %s already\n", branch, job);
+    else if (rep.applied.n == 0)
+        printf("job %s: the work tree has every change already; nothing changed\n", job);
     else {
         printf("applied %zu change%s of job %s:", rep.applied.n, rep.applied.n == 1 ? "" : "s",
                job);

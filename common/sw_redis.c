@@ -181,6 +181,8 @@ s_connect(sw_redis_t *self, sw_err_t *err)
     return -1;
 }
 
+static const char *s_why(const sw_redis_t *self, char *buf, size_t n);
+
 static int
 s_connect_once(sw_redis_t *self, sw_err_t *err)
 {
@@ -207,8 +209,14 @@ s_connect_once(sw_redis_t *self, sw_err_t *err)
             r = redisCommand(c, "AUTH %s", self->url.password);
         bool ok = r && r->type != REDIS_REPLY_ERROR;
         if (!ok) {
-            sw_err_set(err, r ? SW_EFAIL : SW_EUNREACH, "redis at %s: authentication failed%s%s",
-                       self->addr, r ? ": " : "", r ? r->str : "");
+            /*  no reply is no answer (a stopped server), not a refusal */
+            char why[64];
+            if (r)
+                sw_err_set(err, SW_EFAIL, "redis at %s: authentication failed: %s", self->addr,
+                           r->str);
+            else
+                sw_err_set(err, SW_EUNREACH, "redis at %s: %s", self->addr,
+                           s_why(self, why, sizeof why));
             if (r)
                 freeReplyObject(r);
             s_drop(self);
@@ -221,10 +229,11 @@ s_connect_once(sw_redis_t *self, sw_err_t *err)
     r = self->url.db ? redisCommand(c, "SELECT %d", self->url.db) : redisCommand(c, "PING");
     if (!r || r->type == REDIS_REPLY_ERROR) {
         bool noauth = r && strncmp(r->str, "NOAUTH", 6) == 0;
+        char why[64];
         sw_err_set(err, r ? SW_EFAIL : SW_EUNREACH, "redis at %s: %s", self->addr,
                    noauth ? "authentication required (put the password in the URL or "
                             "SWARM_REDIS_PASSWORD)"
-                          : r ? r->str : c->errstr);
+                          : r ? r->str : s_why(self, why, sizeof why));
         if (r)
             freeReplyObject(r);
         s_drop(self);
@@ -296,7 +305,8 @@ sw_redis_password_file(const char *path, sw_err_t *err)
 }
 
 /*  Why the last command on ctx failed; hiredis reports a timeout as
- *  EAGAIN's text. */
+ *  EAGAIN's text ("Resource temporarily unavailable", which said nothing
+ *  of a server that was stopped: also in the connect's SELECT or AUTH). */
 static const char *
 s_why(const sw_redis_t *self, char *buf, size_t n)
 {

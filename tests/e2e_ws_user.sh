@@ -3,9 +3,15 @@
 # pass): what the CLI does in the user's repository when it refuses.
 #   - a snapshot that refuses an uncommitted file over --max-file refuses
 #     it before hashing it: the user's object store does not grow by the
-#     file it refused (git add -A wrote it whole, then the check ran).
+#     file it refused (git add -A wrote it whole, then the check ran);
+#   - swarm apply names the tasks it leaves out, refuses a named task with
+#     no result, says when --branch has nothing new;
+#   - ^C or SIGTERM while apply writes the work tree: never half applied;
+#   - Redis stopped: apply says Redis does not answer (not "Resource
+#     temporarily unavailable"), exit 3, the repository untouched.
 . "$(dirname "$0")/lib.sh"
-use_redis 161
+private_redis 161                   # its own server: a case below stops it
+REDIS_PID=${PIDS[-1]}
 start_coordinator
 start_agent a1 --slots 2 --allow-exec
 start_agent a2 --slots 2 --allow-exec
@@ -92,3 +98,15 @@ for sig in INT TERM; do
     git checkout -q -- . || fail "checkout"
 done
 ok "SIGINT or SIGTERM to apply's process group while git writes the work tree: the whole result, never half (nor a truncated file)"
+
+# --- Redis stopped when apply starts --------------------------------------------
+cd "$T/sig" || fail "cd"
+git config --unset filter.slow.smudge
+before=$(git status --porcelain; sha256sum .git/index f*.txt)
+kill -STOP "$REDIS_PID"
+expect 3 "$SWARM" apply
+kill -CONT "$REDIS_PID"
+contains "$T/err" "no answer within"
+[ "$(git status --porcelain; sha256sum .git/index f*.txt)" = "$before" ] || fail "the repository changed"
+expect 0 "$SWARM" apply
+ok "Redis stopped: apply exits 3 saying Redis does not answer, the repository untouched; after, it applies"
