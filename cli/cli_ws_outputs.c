@@ -136,6 +136,12 @@ cli_outputs(cli_t *cli, int argc, char **argv)
     int nids = a.g.npos;
     char **ids = a.g.pos;
     int dest = -1;
+    /*  DEST's parents too (mkdir -p): "--dest out/objs" in a fresh clone */
+    for (char *p = rc == 0 ? strchr(destdir + 1, '/') : NULL; p; p = strchr(p + 1, '/')) {
+        char *parent = xstrndup(destdir, (size_t) (p - destdir));
+        (void) mkdir(parent, 0755);     /*  an error shows at DEST itself below */
+        free(parent);
+    }
     if (rc == 0 && mkdir(destdir, 0755) < 0 && errno != EEXIST)
         rc = cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
     if (rc == 0 && (dest = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)

@@ -110,3 +110,10 @@ contains "$T/err" "no answer within"
 [ "$(git status --porcelain; sha256sum .git/index f*.txt)" = "$before" ] || fail "the repository changed"
 expect 0 "$SWARM" apply
 ok "Redis stopped: apply exits 3 saying Redis does not answer, the repository untouched; after, it applies"
+
+# --- swarm outputs --dest whose parents do not exist yet ----------------------------
+expect 0 "$SWARM" spawn --id obj --output '*.o' -- sh -c 'printf obj >a.o'
+expect 0 "$SWARM" wait --timeout 60 obj
+expect 0 "$SWARM" outputs --dest "$T/fresh/out/objs" obj
+[ "$(cat "$T/fresh/out/objs/a.o")" = obj ] || fail "a.o did not come"
+ok "outputs --dest makes DEST's missing parents"
