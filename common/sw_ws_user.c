@@ -547,6 +547,89 @@ s_changed(const sw_ws_repo_t *r, const char *a, const char *b, sw_strv_t *files,
     return rc == 0 ? 0 : -1;
 }
 
+/*  Whether any of deleted is path or below it (dir: path/...). */
+static bool
+s_in(const sw_strv_t *deleted, const char *path, bool dir)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < deleted->n; i++)
+        if (strncmp(deleted->v[i], path, n) == 0
+            && (dir ? deleted->v[i][n] == '/' : deleted->v[i][n] == '\0'))
+            return true;
+    return false;
+}
+
+/*  The paths the result adds (start -> tree) where the work tree holds
+ *  something start does not: an ignored file or directory of the user's
+ *  (start has every untracked file that is not ignored). git read-tree
+ *  -u overwrites ignored files (git 2.35 on): the user's would be lost,
+ *  never in any object store. 0 when none, -1 with err naming them. */
+static int
+s_ignored_in_way(const sw_ws_repo_t *r, const char *top, const char *start, const char *tree,
+                 sw_err_t *err)
+{
+    sw_git_opts_t o = sw_ws_opts(r);
+    o.out_max = 256 << 20;
+    const char *args[] = { "diff-tree", "-r", "-z", "--name-status", "--no-renames", start,
+                           tree, NULL };
+    sw_git_res_t res;
+    sw_git_res_init(&res);
+    if (sw_git_run(&o, args, &res, err) != 0) {
+        sw_git_res_release(&res);
+        return -1;
+    }
+    sw_strv_t added = { 0 }, deleted = { 0 }, way = { 0 };
+    /*  STATUS NUL PATH NUL */
+    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; ) {
+        const char *status = p, *path = p + strlen(p) + 1;
+        if (path >= end)
+            break;
+        p = path + strlen(path) + 1;
+        if (status[0] == 'A')
+            sw_strv_push(&added, path);
+        else if (status[0] == 'D')
+            sw_strv_push(&deleted, path);
+    }
+    sw_git_res_release(&res);
+    for (size_t i = 0; i < added.n && way.n < 5; i++) {
+        const char *a = added.v[i];
+        struct stat sb;
+        /*  a leading directory the user has as an ignored file */
+        for (const char *slash = strchr(a, '/'); slash; slash = strchr(slash + 1, '/')) {
+            char *q = xstrndup(a, (size_t) (slash - a)), *full = xasprintf("%s/%s", top, q);
+            bool in_way = lstat(full, &sb) == 0 && !S_ISDIR(sb.st_mode) && !s_in(&deleted, q, false);
+            if (in_way)
+                sw_strv_push(&way, q);
+            free(q);
+            free(full);
+            if (in_way)
+                break;
+        }
+        char *full = xasprintf("%s/%s", top, a);
+        if (lstat(full, &sb) == 0 && !(S_ISDIR(sb.st_mode) && s_in(&deleted, a, true)))
+            sw_strv_push(&way, a);
+        free(full);
+    }
+    int rc = 0;
+    if (way.n) {
+        sw_buf_t b;
+        sw_buf_init(&b);
+        for (size_t i = 0; i < way.n; i++) {
+            char *q = sw_ws_path_quote(way.v[i]);
+            sw_buf_printf(&b, "%s%s", i ? ", " : "", q);
+            free(q);
+        }
+        rc = sw_err_set(err, SW_EFAIL, "the change writes %s%s, which your work tree has but "
+                        "ignores (git would overwrite it): move it away, or use --branch; "
+                        "nothing was changed", b.data, way.n >= 5 ? ", ..." : "");
+        sw_buf_release(&b);
+    }
+    sw_strv_release(&added);
+    sw_strv_release(&deleted);
+    sw_strv_release(&way);
+    return rc;
+}
+
 int
 sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *changes, size_t n,
             sw_ws_apply_report_t *rep, sw_err_t *err)
@@ -668,6 +751,10 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
          *  signals do not reach it, and ours wait until it is done: the
          *  work tree is then as it was, or the whole result. */
         go.own_group = true;
+        if (s_ignored_in_way(&r, u.top, start, tree, err) < 0) {
+            s_user_release(&u);
+            return -1;
+        }
         sigset_t stop;
         sigemptyset(&stop);
         int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };

@@ -117,3 +117,29 @@ expect 0 "$SWARM" wait --timeout 60 obj
 expect 0 "$SWARM" outputs --dest "$T/fresh/out/objs" obj
 [ "$(cat "$T/fresh/out/objs/a.o")" = obj ] || fail "a.o did not come"
 ok "outputs --dest makes DEST's missing parents"
+
+# --- apply over a file the user ignores -----------------------------------------------
+# A change that adds a path the user's .gitignore ignores and the user has
+# (a local config): git read-tree -u overwrote it (git 2.35 on), its
+# content in no object store: lost.
+user_repo "$T/ign"
+printf 'local.cfg\ncache\n' >.gitignore
+printf 'code\n' >code.c
+user_commit base
+printf 'my precious local config\n' >local.cfg
+printf 'ignored cache file\n' >cache
+expect 0 "$SWARM" init ign --workspace .
+expect 0 "$SWARM" spawn --id unignore -- sh -c 'printf "*.tmp\n" >.gitignore; printf "task config\n" >local.cfg; mkdir cache; printf x >cache/entry'
+expect 0 "$SWARM" wait --timeout 60 unignore
+before=$(git status --porcelain --ignored; cat local.cfg cache .gitignore)
+expect 1 "$SWARM" apply
+contains "$T/err" "the change writes"
+contains "$T/err" "local.cfg"
+contains "$T/err" "cache"
+[ "$(git status --porcelain --ignored; cat local.cfg cache .gitignore)" = "$before" ] \
+    || fail "apply changed the work tree: local.cfg is '$(cat local.cfg)'"
+expect 0 "$SWARM" apply --branch swarm/ign
+rm local.cfg cache
+expect 0 "$SWARM" apply
+[ "$(cat local.cfg)" = "task config" ] && [ -f cache/entry ] || fail "apply after moving them: $(ls -A)"
+ok "apply refuses to overwrite an ignored file (or one in the way of a new directory) the change adds, naming it, nothing changed; --branch works; once moved, apply works"
