@@ -178,19 +178,21 @@ agent_wsh_stored_deflate(const sw_ws_repo_t *r, sw_err_t *err)
     return rc;
 }
 
-int
-agent_wsh_stored_test(const char *dir)
+/*  One object format's case of agent_wsh_stored_test (fmt: sha1, sha256). */
+static void
+s_stored_case(const char *dir, const char *fmt)
 {
     /*  A mirror with a deflated pack (a repack: marked by mistake, it is
      *  left alone) and a pack staged at level 0 as the capture stages
      *  (marked as the capture marks it): after the deflate, one stored
      *  pack fewer, the blobs deflated, every object there, fsck clean,
      *  no mark left. */
-    char *cmd = xasprintf("cd '%s' && git init -q st && cd st && for i in $(seq 20); do "
+    char *cmd = xasprintf("cd '%s' && rm -rf st && git init -q --object-format=%s st && cd st && "
+                          "for i in $(seq 20); do "
                           "echo \"file $i\" >f$i; done && git add -A && git -c user.name=t "
                           "-c user.email=t@t commit -qm base && git repack -qad && "
                           "for i in $(seq 20); do head -c 65536 /dev/zero | tr '\\0' a >>f$i; "
-                          "echo $i >>f$i; done", dir);
+                          "echo $i >>f$i; done", dir, fmt);
     CHECK(system(cmd) == 0);
     free(cmd);
     char *git = xasprintf("%s/st/.git", dir), *wt = xasprintf("%s/st", dir);
@@ -225,5 +227,12 @@ agent_wsh_stored_test(const char *dir)
     sw_strv_release(&before);
     free(git);
     free(wt);
+}
+
+int
+agent_wsh_stored_test(const char *dir)
+{
+    s_stored_case(dir, "sha1");
+    s_stored_case(dir, "sha256");
     return 0;
 }
