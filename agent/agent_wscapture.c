@@ -131,13 +131,14 @@ s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c
  *  over core.bigFileThreshold is streamed into the pack update-index's
  *  bulk check-in opens for all of them (git 2.37+; a file with a filter or
  *  an eol conversion still goes the loose way, converted as before).
- *  Deflated at level 1, as git deflates loose objects
- *  (core.looseCompression), not stored (level 0 saved 17 ms of CPU per
- *  100 files of 15 KB, but git gc reuses a packed object's bytes as they
- *  are: the mirror would have kept every captured blob undeflated for
- *  good; issue 20 attack, unit.wshelper); the upload's pack-objects
- *  deflates what it sends anew (--no-reuse-object, sw_ws_put_change), as
- *  it did loose objects. No
+ *  Stored, not deflated (zlib level 0: 14-17 ms less CPU per 100 files
+ *  of 15 KB than level 1, on the capture's critical path). git gc reuses
+ *  a packed object's bytes as they are, so the pack is marked and the
+ *  remover's gc, after the answer, deflates it anew at level 1
+ *  (agent_wsstored.c; any gc of the mirror does that first): the mirror
+ *  keeps no blob undeflated for good (issue 20 attack, unit.wshelper).
+ *  The upload's pack-objects deflates what it sends anew
+ *  (--no-reuse-object, sw_ws_put_change), as it did loose objects. No
  *  fsync: the mirror is a cache, and the store, written after, is the
  *  durable copy (loose objects were never fsynced either: core.fsync's
  *  default leaves them out). Only update-index's own git sees these: a
@@ -149,7 +150,7 @@ s_change_list(const sw_ws_repo_t *t, const char *wt, uint64_t max, s_change_t *c
 static const char *const s_stage_env[] = {
     "GIT_CONFIG_COUNT=3",
     "GIT_CONFIG_KEY_0=core.bigFileThreshold", "GIT_CONFIG_VALUE_0=1",
-    "GIT_CONFIG_KEY_1=pack.compression", "GIT_CONFIG_VALUE_1=1",
+    "GIT_CONFIG_KEY_1=pack.compression", "GIT_CONFIG_VALUE_1=0",
     "GIT_CONFIG_KEY_2=core.fsync", "GIT_CONFIG_VALUE_2=none",
     SW_WS_MALLOC_TUNABLES,
     NULL
@@ -188,10 +189,12 @@ s_upd_release(sw_git_proc_t *p, bool *on)
  *  when the scan found a change: a task that changed nothing starts none.
  *  docs/design.md, issue 16 (i16-cap). 
  *  pre (*pre_on): the update-index started before the scan; used for a
- *  pack's worth of paths, released otherwise. */
+ *  pack's worth of paths, released otherwise. *stored (may be NULL): the
+ *  packs of stored blobs it wrote, marked for the deflate after the
+ *  answer (agent_wsstored.c). */
 static int
 s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
-        sw_ws_streams_t *early, sw_git_proc_t *pre, bool *pre_on, sw_err_t *err)
+        sw_ws_streams_t *early, sw_git_proc_t *pre, bool *pre_on, int *stored, sw_err_t *err)
 {
     sw_git_opts_t o = sw_ws_opts(t);
     size_t paths = 0;
@@ -215,15 +218,20 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
     }
     if (!c->upd.len)
         return early && (c->gone.len) ? sw_ws_streams_start(mr, early, err) : 0;
-    if (paths >= STAGE_PACK_MIN)
+    sw_strv_t packs = { 0 };
+    if (paths >= STAGE_PACK_MIN) {
         o.env = s_stage_env;
+        agent_wsh_packs(t->git_dir, &packs);
+    }
     sw_git_proc_t p;
     if (use_pre) {
         p = *pre;
         *pre_on = false;
     }
-    else if (sw_git_start(&o, s_upd_args, true, false, &p, err) < 0)
+    else if (sw_git_start(&o, s_upd_args, true, false, &p, err) < 0) {
+        sw_strv_release(&packs);
         return -1;
+    }
     int rc = early ? sw_ws_streams_start(mr, early, err) : 0;
     sw_err_t werr = { 0 }, ferr = { 0 };
     int wrc = rc == 0 ? sw_git_write(&p, c->upd.data, c->upd.len, &werr) : 0;
@@ -240,6 +248,13 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
         *err = werr;
         rc = -1;
     }
+    /*  the pack it wrote, if any (also when it failed after writing it) */
+    if (o.env == s_stage_env) {
+        int n = agent_wsh_stored_mark(t->git_dir, &packs);
+        if (stored)
+            *stored = n;
+    }
+    sw_strv_release(&packs);
     return rc;
 }
 
@@ -403,9 +418,14 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     if (rc == 0)
         rc = s_change_list(&t, wt, max, &change, err);
     sw_ws_streams_t early = { 0 };
+    int stored = 0;
     bool changed = change.upd.len || change.gone.len || change.nested;
     if (rc == 0)
-        rc = s_stage(&t, &change, &h->r, changed ? &early : NULL, &upd, &upd_on, err);
+        rc = s_stage(&t, &change, &h->r, changed ? &early : NULL, &upd, &upd_on, &stored, err);
+    /*  a pack of stored blobs: the remover's gc deflates it (agent_ws.c
+     *  queues the repo for it on this answer) */
+    if (stored > 0)
+        json_object_set_new(h->answer, "gc_due", json_true());
     s_upd_release(&upd, &upd_on);
     s_change_release(&change);
     sw_git_opts_t o = sw_ws_opts(&t);
@@ -609,7 +629,7 @@ s_capture_pack_test(const char *dir)
         CHECK(on);
         usleep(200000);                         /*  it has found the lock and gone */
         CHECK(s_change_list(&rb, p, 1 << 20, &ch, &err) == 0);
-        CHECK(s_stage(&rb, &ch, NULL, NULL, &pre, &on, &err) < 0
+        CHECK(s_stage(&rb, &ch, NULL, NULL, &pre, &on, NULL, &err) < 0
               && strstr(err.msg, "Unable to create") && strstr(err.msg, ".lock"));
         CHECK(!on);
         sigaction(SIGPIPE, &was, NULL);
@@ -622,19 +642,28 @@ s_capture_pack_test(const char *dir)
     bool pre_on = sw_git_start(&so, s_upd_args, true, false, &pre, &err) == 0;
     CHECK(pre_on);
     CHECK(s_change_list(&rb, p, 1 << 20, &ch, &err) == 0);
-    CHECK(s_stage(&rb, &ch, NULL, NULL, &pre, &pre_on, &err) == 0);
+    CHECK(s_stage(&rb, &ch, NULL, NULL, &pre, &pre_on, NULL, &err) == 0);
     CHECK(!pre_on);
     s_change_release(&ch);
     cmd = xasprintf("cd '%s/p/.git/objects' && test $(ls pack | grep -c '[.]pack$') = 2 && "
                     "test $(find ?? -type f 2>/dev/null | wc -l) = 3", dir);
     CHECK(system(cmd) == 0);
     free(cmd);
-    /*  issue 20 attack: the pack's blobs are deflated. git gc reuses a
-     *  packed object's bytes as they are (no --no-reuse-object), so a
-     *  blob stored undeflated would stay so in the mirror for good: 64 KiB
-     *  of one letter takes well under 4 KiB deflated */
+    /*  issue 20 attack: git gc reuses a packed object's bytes as they are
+     *  (no --no-reuse-object), so a blob the staging stored undeflated
+     *  would stay so in the mirror for good. The staging's pack is
+     *  marked, and the deflate (the remover's gc) packs it anew: 64 KiB
+     *  of one letter, stored, then well under 4 KiB; still two packs */
     cmd = xasprintf("cd '%s/p' && test $(git hash-object big | git cat-file "
-                    "--batch-check='%%(objectsize:disk)') -lt 4096", dir);
+                    "--batch-check='%%(objectsize:disk)') -gt 65536 && "
+                    "test $(ls .git/swarm-stored | wc -l) = 1", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    CHECK(agent_wsh_stored_deflate(&rb, &err) == 0);
+    cmd = xasprintf("cd '%s/p' && test $(git hash-object big | git cat-file "
+                    "--batch-check='%%(objectsize:disk)') -lt 4096 && "
+                    "test $(ls .git/objects/pack | grep -c '[.]pack$') = 2 && "
+                    "test -z \"$(ls .git/swarm-stored)\"", dir);
     CHECK(system(cmd) == 0);
     free(cmd);
     char trees[2][65];
@@ -688,7 +717,7 @@ agent_wsh_capture_test(const char *dir)
     sw_git_proc_t pre;
     bool pre_on = sw_git_start(&so, s_upd_args, true, false, &pre, &err) == 0;
     CHECK(pre_on);
-    CHECK(s_stage(&rb, &ch, NULL, NULL, &pre, &pre_on, &err) == 0);
+    CHECK(s_stage(&rb, &ch, NULL, NULL, &pre, &pre_on, NULL, &err) == 0);
     CHECK(!pre_on);
     s_change_release(&ch);
     char trees[2][65];

@@ -121,6 +121,20 @@ bool agent_wsh_index_tree(const char *index, size_t hashsz, char tree[65], bool 
 int agent_wsh_write_tree(const sw_ws_repo_t *r, const char *index, size_t hashsz, char tree[65],
                          int *written);
 
+/*  The capture's packs of stored blobs (agent_wsstored.c). packs: the
+ *  names (pack-HEX.pack) in GIT_DIR/objects/pack, added to names.
+ *  stored_mark: marks every pack there that is not in before (the
+ *  staging's, written at level 0) for the deflate; how many. stored_deflate:
+ *  packs the objects of the marked packs that are stored anew, deflated,
+ *  into one pack, removes them and every mark; call under the mirror's
+ *  write lock (no gc beside it), and before any git gc (which would keep
+ *  their bytes undeflated). 0, or -1 with err (the marks stay). */
+void agent_wsh_packs(const char *git_dir, sw_strv_t *names);
+int agent_wsh_stored_mark(const char *git_dir, const sw_strv_t *before);
+int agent_wsh_stored_deflate(const sw_ws_repo_t *r, sw_err_t *err);
+/*  Unit test of the three (CHECK). */
+int agent_wsh_stored_test(const char *dir);
+
 /*  The stages: 0 with their fields in h->answer, or -1 with err
  *  (SW_EUNREACH: Redis, worth another try). */
 int agent_wsh_prepare(agent_wsh_t *h, sw_err_t *err);

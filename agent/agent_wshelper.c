@@ -313,6 +313,10 @@ agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, bool gc_no
         gc = false;
     }
     if (gc) {
+        /*  The capture's stored packs deflated first: gc would keep
+         *  their bytes as they are (agent_wsstored.c). */
+        sw_err_t ignored = { 0 };
+        agent_wsh_stored_deflate(&h->r, &ignored);
         /*  No bitmap: nothing fetches or clones from a mirror, and with
          *  one git 2.39's pack-objects finds no thin bases (sw_ws.c,
          *  s_put_env); git gc --auto writes one in a bare repository. */
@@ -322,7 +326,6 @@ agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, bool gc_no
         sw_git_opts_t go = sw_ws_opts(&h->r);
         go.env = env;
         const char *args[] = { "gc", "--auto", "--quiet", NULL };
-        sw_err_t ignored = { 0 };
         sw_git_run(&go, args, NULL, &ignored);
     }
     /*  The size for the cache cap: after a fetch or a gc (a capture's few
@@ -452,9 +455,11 @@ s_sweep(agent_wsh_t *h, sw_err_t *err)
 
 /*  The worktrees captures moved aside (agent_ws_trash_spawn): only names
  *  the agent gives them (".trash-..."), whatever the request says. */
-/*  The remover's gc of one mirror (h->repo), which a capture found due:
- *  under the mirror's use lock (nobody evicts it) and its write lock
- *  (nobody fetches or pins meanwhile), and only when still due. */
+/*  The remover's gc of one mirror (h->repo), which a capture found due
+ *  or left a pack of stored blobs in: under the mirror's use lock
+ *  (nobody evicts it) and its write lock (nobody fetches, pins or gcs
+ *  meanwhile), the stored packs deflated anew (agent_wsstored.c), then
+ *  git gc only when still due. */
 static int
 s_gc(agent_wsh_t *h)
 {
@@ -462,7 +467,11 @@ s_gc(agent_wsh_t *h)
     int lock = use >= 0 ? agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX) : -1;
     sw_strv_t none = { 0 };
     sw_err_t err = { 0 };
-    int rc = lock >= 0 ? agent_wsh_pin(h, &none, false, true, &err) : -1;
+    int rc = lock >= 0 ? agent_wsh_stored_deflate(&h->r, &err) : -1;
+    if (rc < 0 && lock >= 0)
+        fprintf(stderr, "swarm-agent: the mirror of %s keeps undeflated packs: %s\n", h->repo,
+                err.msg);
+    rc = lock >= 0 ? agent_wsh_pin(h, &none, false, true, &err) : -1;
     if (lock >= 0)
         close(lock);
     if (use >= 0)
@@ -642,6 +651,7 @@ agent_wshelper_test(bool verbose)
     free(busy_git);
     CHECK(agent_wsh_capture_test(dir) == 0);
     CHECK(agent_wsh_tree_test(dir) == 0);
+    CHECK(agent_wsh_stored_test(dir) == 0);
     /*  the mirror's gc (51 packs: due) repacks them into one, with no
      *  bitmap: nothing here serves a clone, and a bitmap cost every thin
      *  pack its deltas (sw_ws.c, s_put_env) */

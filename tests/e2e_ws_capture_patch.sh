@@ -7,6 +7,9 @@
 # quotes them), a leading dash, a rename, a new symlink and a symlink
 # retargeted, a binary edit, chmod +x, a delete, a new empty file, and 20
 # more edited files so that the change is staged as one pack.
+# That pack is staged undeflated (level 0); the agent's remover deflates
+# it after the answer: the mirror ends with no stored pack left, its
+# blobs deflated and `git fsck` clean (i30-stage).
 . "$(dirname "$0")/lib.sh"
 use_redis 119
 export FAKE_SCRIPTS="$T/scripts"
@@ -68,3 +71,20 @@ done
 "$SWARM" diff t1 --stat >"$T/stat" 2>&1 || { cat "$T/stat"; fail "swarm diff t1 --stat"; }
 contains "$T/stat" "$(sed 's/^ *//' "$T/git.shortstat")"
 ok "swarm diff is git diff's patch byte for byte ($(wc -c <"$T/swarm.patch") bytes)"
+# the staged pack, stored, is deflated by the remover after the answer
+M=$(ls -d "$T"/state-a1/ws/mirrors/*.git)
+[ -d "$M" ] || fail "no mirror on a1"
+blob=$(cd "$T/clone" && git rev-parse ":dir with space/f1.txt")
+for _ in $(seq 100); do
+    [ -z "$(ls "$M/swarm-stored" 2>/dev/null)" ] && break
+    sleep 0.1
+done
+[ -z "$(ls "$M/swarm-stored" 2>/dev/null)" ] || fail "the staged pack is still marked stored"
+# a stored 17-byte blob takes 17 + 11 bytes (zlib header, one stored block, adler32) + its
+# pack header: deflated, 'line 1\nedited\n' takes fewer
+disk=$(echo "$blob" | GIT_DIR="$M" git cat-file --batch-check='%(objectsize) %(objectsize:disk)')
+set -- $disk
+[ "$1" = 14 ] || fail "unexpected blob size: $disk"
+[ "$2" -lt 26 ] || fail "the captured blob is still stored undeflated in the mirror ($disk)"
+GIT_DIR="$M" git fsck --strict >"$T/fsck" 2>&1 || { cat "$T/fsck"; fail "git fsck of the mirror"; }
+ok "the staged pack is deflated after the answer ($disk), the mirror is fsck-clean"
