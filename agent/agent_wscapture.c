@@ -307,6 +307,15 @@ s_outputs(agent_wsh_t *h, const char *wt, json_t *globs, uint64_t max, json_t *l
                             MAX_OUTPUT_FILES);
             break;
         }
+        /*  Refused from its size before a byte of it is stored: a 5 GB
+         *  output under a 1 GiB cap would otherwise leave 1 GiB of chunks
+         *  nobody names until they expire. The writer's own cap stays, for
+         *  a file that grows while it is read. */
+        if (max && total + (uint64_t) e->fts_statp->st_size > max) {
+            rc = sw_err_set(err, SW_EINVAL, "the task's outputs are over the agent's "
+                            "--max-outputs %llu bytes (at %s)", (unsigned long long) max, rel);
+            break;
+        }
         int fd = open(e->fts_accpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
             rc = sw_err_set(err, SW_EFAIL, "output %s: %s", rel, strerror(errno));
