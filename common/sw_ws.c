@@ -452,7 +452,8 @@ static const char *const s_change_env[] = { "GIT_CONFIG_COUNT=2",
 #define SW_WS_WHOLE_MAX (1 << 20)
 _Static_assert(SW_WS_WHOLE_MAX < SW_CAS_CHUNK, "a whole pack dropped must not have been stored");
 static const char *const s_whole_args[] = { "pack-objects", "--stdout", "--revs",
-                                            "--window=0", "-q", NULL };
+                                            "--delta-base-offset", "--window=0", "-q",
+                                            NULL };
 /* TMPTRACE toggle */
 static bool
 s_tmp_whole(void)
