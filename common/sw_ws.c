@@ -11,11 +11,6 @@
 #include <unistd.h>
 
 #include "sw_selftest.h"
-#include <time.h>
-#include <stdio.h>
-/* TMPTRACE */
-static double s_tus(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6; }
-#define TMPTRACE(what, t0) do { if (getenv("SWARM_GIT_TRACE")) fprintf(stderr, "swarm: TT %s: %.2f ms\n", what, s_tus() - (t0)); } while (0)
 
 sw_git_opts_t
 sw_ws_opts(const sw_ws_repo_t *r)
@@ -439,28 +434,6 @@ static const char *const s_change_env[] = { "GIT_CONFIG_COUNT=2",
                                             "GIT_CONFIG_VALUE_1=false", SW_WS_MALLOC_TUNABLES,
                                             NULL };
 
-/*  A change's pack with its objects whole, their bytes copied from the
- *  mirror's packs as they are (no delta search: --window=0): the
- *  staging's bulk check-in pack has every new blob deflated already
- *  (agent_wscapture.c, s_stage), and the delta search is what cost a
- *  100-file change's pack-objects 30-40 ms of CPU after the commit
- *  (inflating every new blob and its start), and 100-150 ms once the
- *  mirror's gc had put the starts at the end of delta chains. Used while
- *  its output stays within SW_WS_WHOLE_MAX (and the cap): past it the
- *  pack is made again with deltas (s_change_args). docs/design.md,
- *  "Decisions for issue 16 (i30-upload)". */
-#define SW_WS_WHOLE_MAX (1 << 20)
-_Static_assert(SW_WS_WHOLE_MAX < SW_CAS_CHUNK, "a whole pack dropped must not have been stored");
-static const char *const s_whole_args[] = { "pack-objects", "--stdout", "--revs",
-                                            "--delta-base-offset", "--window=0", "-q",
-                                            NULL };
-/* TMPTRACE toggle */
-static bool
-s_tmp_whole(void)
-{
-    return access("/tmp/i30u/packA", F_OK) != 0;
-}
-
 int
 sw_ws_put(const sw_ws_repo_t *r, sw_cas_t *cas, const char *commit, const sw_task_ws_t *prereqs,
           size_t n, uint64_t max, const char *cap_name, char manifest[65], uint64_t *pack_bytes,
@@ -503,7 +476,6 @@ typedef struct {
     sw_git_proc_t       p;
     bool                open;
     bool                skip_line;  /*  diff-tree --stdin's "TREE TREE" line comes first */
-    bool                whole;      /*  the pack's objects whole (s_whole_args) */
     sw_cas_writer_t     w;
     sw_ws_patch_stat_t *ps;
 } s_pump_t;
@@ -517,9 +489,7 @@ sw_ws_streams_start(const sw_ws_repo_t *r, sw_ws_streams_t *c, sw_err_t *err)
     memset(c, 0, sizeof *c);
     sw_git_opts_t o = sw_ws_opts(r), po = o;
     po.env = s_change_env;
-    c->whole = s_tmp_whole();
-    if (sw_git_start(&po, c->whole ? s_whole_args : s_change_args, true, true, &c->pack, err)
-        < 0)
+    if (sw_git_start(&po, s_change_args, true, true, &c->pack, err) < 0)
         return -1;
     if (sw_git_start(&o, s_diff_args, true, true, &c->diff, err) < 0) {
         sw_err_t ignored = { 0 };
@@ -582,30 +552,6 @@ sw_ws_streams_feed(sw_ws_streams_t *c, const char *commit, bool same_tree,
     return rc;
 }
 
-/*  The change's pack made again with deltas (s_change_args) in pm's
- *  place: the whole one's git stopped, what it wrote dropped. */
-static int
-s_pack_deltas(const sw_git_opts_t *o, s_pump_t *pm, const sw_buf_t *revs, sw_cas_t *cas,
-              uint64_t max, const char *cap_name, sw_err_t *err)
-{
-    sw_err_t ignored = { 0 };
-    sw_git_finish(&pm->p, true, NULL, &ignored);
-    sw_cas_writer_release(&pm->w);
-    pm->whole = false;
-    sw_git_opts_t po = *o;
-    po.env = s_change_env;
-    if (sw_git_start(&po, s_change_args, true, true, &pm->p, err) < 0) {
-        pm->open = false;
-        pm->p.out_fd = -1;
-        return -1;
-    }
-    sw_cas_writer_init(&pm->w, cas, max, cap_name);
-    int rc = sw_git_write(&pm->p, revs->data, revs->len, err);
-    close(pm->p.in_fd);
-    pm->p.in_fd = -1;
-    return rc;
-}
-
 /*  sw_ws_put_change and sw_ws_put_change_started: with c, its gits (the
  *  patch of c's trees), else two started here (the patch of base to
  *  commit). */
@@ -615,7 +561,6 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
              uint64_t max, const char *cap_name, char manifest[65], char patch[65],
              sw_ws_stat_t *st, sw_strv_t *gitlinks, sw_err_t *err)
 {
-    double tt0 = s_tus();
     patch[0] = '\0';
     memset(st, 0, sizeof *st);
     sw_buf_t revs;
@@ -634,7 +579,7 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
     int rc = 0;
     /*  The chunks and descriptions of a change (a few KB each, usually)
      *  leave in one round trip at the end, not two each. */
-    sw_cas_defer(cas, access("/tmp/i30u/nodefer", F_OK) != 0, NULL);
+    sw_cas_defer(cas, true, NULL);
     if (c && !c->on)
         rc = sw_err_set(err, SW_EFAIL, "git pack-objects and diff-tree are not running");
     else if (c && !c->fed && sw_ws_streams_feed(c, commit, same_tree, prereqs, n, err) < 0)
@@ -643,7 +588,6 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
         /*  ours now: the pump finishes them */
         pump[0].p = c->pack;
         pump[0].open = true;
-        pump[0].whole = c->whole;
         sw_cas_writer_init(&pump[0].w, cas, max, cap_name);
         if (c->diff_on) {
             pump[1].p = c->diff;
@@ -659,9 +603,7 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
          *  diffs overlap. */
         sw_git_opts_t po = o;
         po.env = s_change_env;
-        pump[0].whole = s_tmp_whole();
-        if (sw_git_start(&po, pump[0].whole ? s_whole_args : s_change_args, true, true,
-                         &pump[0].p, err) < 0)
+        if (sw_git_start(&po, s_change_args, true, true, &pump[0].p, err) < 0)
             rc = -1;
         else {
             pump[0].open = true;
@@ -680,7 +622,6 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
             }
         }
     }
-    TMPTRACE("fed", tt0);
     char *buf = xmalloc(1 << 16);
     while (rc == 0 && (pump[0].p.out_fd >= 0 || pump[1].p.out_fd >= 0)) {
         struct pollfd pf[2];
@@ -713,17 +654,6 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
                 if (got == 0)
                     continue;
             }
-            if (got > 0 && pm->whole
-                && (pm->w.size + (uint64_t) got > SW_WS_WHOLE_MAX
-                    || (max && pm->w.size + (uint64_t) got > max))) {
-                /*  Too big whole (or over the cap, which deltas may
-                 *  meet): the pack again, with deltas. Nothing of the
-                 *  whole one was stored: the writer stores a chunk at
-                 *  SW_CAS_CHUNK bytes, above SW_WS_WHOLE_MAX. */
-                TMPTRACE("whole too big", tt0);
-                rc = s_pack_deltas(&o, pm, &revs, cas, max, cap_name, err);
-                continue;
-            }
             if (got > 0) {
                 if (pm->ps)
                     sw_ws_patch_stat_feed(pm->ps, data, (size_t) got);
@@ -732,12 +662,10 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
             else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
                 close(pm->p.out_fd);
                 pm->p.out_fd = -1;
-                TMPTRACE(idx[j] ? "diff eof" : "pack eof", tt0);
             }
         }
     }
     free(buf);
-    TMPTRACE("pumped", tt0);
     json_t *blobs[2] = { NULL, NULL };
     for (int i = 0; i < 2; i++) {
         if (!pump[i].open)
@@ -781,13 +709,11 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
     json_decref(blobs[1]);
     sw_ws_patch_stat_release(&ps);
     sw_buf_release(&revs);
-    TMPTRACE("docs", tt0);
     sw_err_t serr = { 0 };
     if (sw_cas_defer(cas, false, &serr) < 0 && rc == 0) {
         *err = serr;
         rc = -1;
     }
-    TMPTRACE("sent", tt0);
     return rc;
 }
 

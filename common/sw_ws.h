@@ -177,7 +177,6 @@ typedef struct {
     bool          on;           /*  running, owned here */
     bool          diff_on;      /*  the patch's git too (not once a same tree stopped it) */
     bool          fed;          /*  sw_ws_streams_feed gave them their input */
-    bool          whole;        /*  the pack's objects whole while small (sw_ws.c) */
     char          base_tree[65], tree[65];
 } sw_ws_streams_t;
 
