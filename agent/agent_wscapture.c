@@ -504,11 +504,14 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
         sw_strv_t links = { 0 };
         agent_wsh_trace("commit", t0);
         t1 = sw_now_ms();
+        /*  The pack's and the patch's gits work while Redis connects. */
+        snprintf(early.base_tree, sizeof early.base_tree, "%s", base_tree);
+        snprintf(early.tree, sizeof early.tree, "%s", tree);
+        if (rc == 0 && early.on)
+            rc = sw_ws_streams_feed(&early, commit, same, pre, npre, err);
         if (rc == 0)
             rc = agent_wsh_redis(h, err);
         if (rc == 0 && early.on) {
-            snprintf(early.base_tree, sizeof early.base_tree, "%s", base_tree);
-            snprintf(early.tree, sizeof early.tree, "%s", tree);
             rc = sw_ws_put_change_started(&h->r, &h->cas, &early, commit, same, pre,
                                           npre, max, "--max-change", manifest, patch, &st,
                                           &links, err);

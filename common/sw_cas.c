@@ -119,6 +119,68 @@ s_job_append(sw_cas_t *c, const char *digest)
     free(key);
 }
 
+/*  The replies of a deferred queue: each put's 1 (stored) or 0 (there). */
+static void
+s_queued_reply(void *arg, int i, redisReply *r)
+{
+    sw_cas_t *c = arg;
+    for (size_t k = 0; k < c->nqueued; k++) {
+        if (c->queued[k].pos != i)
+            continue;
+        if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+            c->sent += c->queued[k].n;
+        else if (r->type == REDIS_REPLY_INTEGER)
+            c->reused += c->queued[k].n;
+        break;
+    }
+}
+
+int
+sw_cas_send(sw_cas_t *c, sw_err_t *err)
+{
+    if (!c->queued_any)
+        return 0;
+    int rc = sw_redis_flush_each(c->redis, s_queued_reply, c, err);
+    free(c->queued);
+    c->queued = NULL;
+    c->nqueued = c->qcap = 0;
+    c->qbytes = 0;
+    c->queued_any = false;
+    return rc;
+}
+
+int
+sw_cas_defer(sw_cas_t *c, bool on, sw_err_t *err)
+{
+    int rc = on ? 0 : sw_cas_send(c, err);
+    c->defer = on;
+    return rc;
+}
+
+/*  Queues the put of an entry (sw_cas_defer). EVAL with the text, not
+ *  EVALSHA: a pipelined EVALSHA needs the script loaded on this
+ *  connection first, a round trip of its own on a helper's new one. What
+ *  is queued is held (hiredis's output buffer) until sent: sent at once
+ *  from SW_CAS_CHUNK bytes on, so a long stream is never held whole. */
+static int
+s_queue(sw_cas_t *c, const char *key, const char *jobs, const char *digest, const void *data,
+        size_t n, const char *ttl, const char *job, sw_err_t *err)
+{
+    if (c->nqueued == c->qcap) {
+        c->qcap = c->qcap ? c->qcap * 2 : 8;
+        c->queued = xrealloc(c->queued, c->qcap * sizeof *c->queued);
+    }
+    c->queued[c->nqueued++] = (struct sw_cas_queued) { sw_redis_pending(c->redis), n };
+    const char *argv[] = { "EVAL", s_put_lua, "2", key, jobs, data, ttl, job };
+    size_t lens[] = { 4, strlen(s_put_lua), 1, strlen(key), strlen(jobs), n, strlen(ttl),
+                      strlen(job) };
+    sw_redis_append(c->redis, 8, argv, lens);
+    s_job_append(c, digest);
+    c->queued_any = true;
+    c->qbytes += n;
+    return c->qbytes >= SW_CAS_CHUNK ? sw_cas_send(c, err) : 0;
+}
+
 /*  Stores one entry (the data's digest given) unless Redis has it. */
 static int
 s_store(sw_cas_t *c, const char *digest, const void *data, size_t n, sw_err_t *err)
@@ -129,9 +191,11 @@ s_store(sw_cas_t *c, const char *digest, const void *data, size_t n, sw_err_t *e
     const char *job = c->job ? c->job : "";
     int rc = 0;
     if (n >= SW_CAS_CHECK_MIN) {
-        /*  A big chunk: ask first, send only what is missing. */
+        /*  A big chunk: ask first, send only what is missing. A question
+         *  waits for its answer: what is queued goes before it. */
         const char *argv[] = { key, jobs, ttl, job };
-        redisReply *r = sw_redis_eval(c->redis, s_ref_lua, 2, 4, argv, NULL, err);
+        redisReply *r = sw_cas_send(c, err) < 0 ? NULL
+            : sw_redis_eval(c->redis, s_ref_lua, 2, 4, argv, NULL, err);
         if (!r)
             rc = -1;
         else {
@@ -140,12 +204,17 @@ s_store(sw_cas_t *c, const char *digest, const void *data, size_t n, sw_err_t *e
             if (there) {
                 c->reused += n;
                 s_job_append(c, digest);
-                rc = sw_redis_flush(c->redis, err);
+                if (c->defer)
+                    c->queued_any = true;
+                else
+                    rc = sw_redis_flush(c->redis, err);
                 goto out;
             }
         }
     }
-    if (rc == 0) {
+    if (rc == 0 && c->defer)
+        rc = s_queue(c, key, jobs, digest, data, n, ttl, job, err);
+    else if (rc == 0) {
         const char *argv[] = { key, jobs, data, ttl, job };
         size_t lens[] = { strlen(key), strlen(jobs), n, strlen(ttl), strlen(job) };
         redisReply *r = sw_redis_eval(c->redis, s_put_lua, 2, 5, argv, lens, err);
@@ -212,6 +281,8 @@ s_fetch(sw_cas_t *c, const char *digest, sw_err_t *err)
         sw_err_set(err, SW_EFAIL, "'%s' is not a SHA-256 digest", digest);
         return NULL;
     }
+    if (sw_cas_send(c, err) < 0)
+        return NULL;
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%lld", (long long) c->ttl_s);
     char *key = sw_key_cas(digest), *jobs = sw_key_cas_jobs(digest);
@@ -406,6 +477,8 @@ sw_cas_read(sw_cas_t *c, const json_t *blob, sw_cas_sink_fn sink, void *arg, sw_
 int
 sw_cas_ref(sw_cas_t *c, const char *digest, sw_err_t *err)
 {
+    if (sw_cas_send(c, err) < 0)
+        return -1;
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%lld", (long long) c->ttl_s);
     char *key = sw_key_cas(digest), *jobs = sw_key_cas_jobs(digest);

@@ -36,6 +36,11 @@
 #define SW_CAS_DOC_MAX   (16 << 20)     /*  a manifest read whole */
 #define SW_CAS_CHECK_MIN (64 << 10)     /*  chunks from this size are checked before upload */
 
+struct sw_cas_queued {
+    int    pos;                 /*  the put's reply in the pipeline */
+    size_t n;                   /*  its size */
+};
+
 /*  SHA-256 as 64 lower-case hex digits (libsodium). */
 void sw_sha256_hex(const void *data, size_t n, char out[65]);
 bool sw_sha256_valid(const char *hex);
@@ -57,9 +62,31 @@ typedef struct {
     uint64_t    sent;           /*  bytes uploaded */
     uint64_t    reused;         /*  bytes Redis already had */
     uint64_t    fetched;        /*  bytes read */
+    /*  Deferred writes (sw_cas_defer): the puts queued on the connection's
+     *  pipeline, each its reply's position and its size. */
+    bool        defer;
+    bool        queued_any;     /*  something is on the pipeline */
+    struct sw_cas_queued *queued;
+    size_t      nqueued, qcap;
+    size_t      qbytes;         /*  the bytes queued */
 } sw_cas_t;
 
 void sw_cas_init(sw_cas_t *c, sw_redis_t *redis, const char *job, int64_t ttl_s);
+
+/*  Deferred writes: after sw_cas_defer(c, true), an entry's put is
+ *  queued on the connection's pipeline instead of costing two round trips
+ *  of its own (a big chunk still asks first whether Redis has it: one
+ *  round trip), and sw_cas_send sends what is queued: one round trip for
+ *  a change's pack and patch chunks, its manifest and patch description.
+ *  Redis runs them in the order they were queued, so a description is
+ *  stored after the chunks it names. At most about SW_CAS_CHUNK bytes wait
+ *  (more is sent at once). Until sw_cas_send returns 0 nothing queued is
+ *  known to be stored; any other operation on c sends the queue first, and
+ *  c's connection must not be used by anything else meanwhile.
+ *  sw_cas_defer(c, false) sends it too. 0 or -1 with err (the first
+ *  failure of the queue). */
+int sw_cas_defer(sw_cas_t *c, bool on, sw_err_t *err);
+int sw_cas_send(sw_cas_t *c, sw_err_t *err);
 
 /*  Stores data whole as one entry: its digest in out. 0 or -1 with err. */
 int sw_cas_put(sw_cas_t *c, const void *data, size_t n, char digest[65], sw_err_t *err);

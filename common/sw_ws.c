@@ -496,7 +496,7 @@ sw_ws_streams_start(const sw_ws_repo_t *r, sw_ws_streams_t *c, sw_err_t *err)
         sw_git_finish(&c->pack, true, NULL, &ignored);
         return -1;
     }
-    c->on = true;
+    c->on = c->diff_on = true;
     return 0;
 }
 
@@ -507,8 +507,49 @@ sw_ws_streams_stop(sw_ws_streams_t *c)
         return;
     sw_err_t ignored = { 0 };
     sw_git_finish(&c->pack, true, NULL, &ignored);
-    sw_git_finish(&c->diff, true, NULL, &ignored);
-    c->on = false;
+    if (c->diff_on)
+        sw_git_finish(&c->diff, true, NULL, &ignored);
+    c->on = c->diff_on = false;
+}
+
+/*  The pack's input: the commit, not its prereqs. */
+static void
+s_revs(sw_buf_t *revs, const char *commit, const sw_task_ws_t *prereqs, size_t n)
+{
+    sw_buf_printf(revs, "%s\n", commit);
+    for (size_t i = 0; i < n; i++)
+        sw_buf_printf(revs, "^%s\n", prereqs[i].commit);
+}
+
+int
+sw_ws_streams_feed(sw_ws_streams_t *c, const char *commit, bool same_tree,
+                   const sw_task_ws_t *prereqs, size_t n, sw_err_t *err)
+{
+    if (!c->on || c->fed)
+        return sw_err_set(err, SW_EFAIL, "git pack-objects and diff-tree are not waiting");
+    c->fed = true;
+    int rc = 0;
+    if (same_tree) {
+        sw_err_t ignored = { 0 };
+        sw_git_finish(&c->diff, true, NULL, &ignored);
+        c->diff_on = false;
+    }
+    else {
+        char *line = xasprintf("%s %s\n", c->base_tree, c->tree);
+        rc = sw_git_write(&c->diff, line, strlen(line), err);
+        free(line);
+        close(c->diff.in_fd);
+        c->diff.in_fd = -1;
+    }
+    sw_buf_t revs;
+    sw_buf_init(&revs);
+    s_revs(&revs, commit, prereqs, n);
+    if (rc == 0)
+        rc = sw_git_write(&c->pack, revs.data, revs.len, err);
+    close(c->pack.in_fd);
+    c->pack.in_fd = -1;
+    sw_buf_release(&revs);
+    return rc;
 }
 
 /*  sw_ws_put_change and sw_ws_put_change_started: with c, its gits (the
@@ -524,9 +565,7 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
     memset(st, 0, sizeof *st);
     sw_buf_t revs;
     sw_buf_init(&revs);
-    sw_buf_printf(&revs, "%s\n", commit);
-    for (size_t i = 0; i < n; i++)
-        sw_buf_printf(&revs, "^%s\n", prereqs[i].commit);
+    s_revs(&revs, commit, prereqs, n);
     sw_git_opts_t o = sw_ws_opts(r);
     const char *patch_args[] = { "diff-tree", "-p", "--binary", "--full-index", "-M", base,
                                  commit, NULL };
@@ -538,35 +577,26 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
      *  must not look open: fd 0 is a real descriptor. */
     pump[0].p.out_fd = pump[1].p.out_fd = -1;
     int rc = 0;
+    /*  The chunks and descriptions of a change (a few KB each, usually)
+     *  leave in one round trip at the end, not two each. */
+    sw_cas_defer(cas, true, NULL);
     if (c && !c->on)
         rc = sw_err_set(err, SW_EFAIL, "git pack-objects and diff-tree are not running");
+    else if (c && !c->fed && sw_ws_streams_feed(c, commit, same_tree, prereqs, n, err) < 0)
+        rc = -1;
     else if (c) {
         /*  ours now: the pump finishes them */
         pump[0].p = c->pack;
         pump[0].open = true;
-        pump[1].p = c->diff;
-        c->on = false;
         sw_cas_writer_init(&pump[0].w, cas, max, cap_name);
-        if (same_tree) {
-            sw_err_t ignored = { 0 };
-            sw_git_finish(&pump[1].p, true, NULL, &ignored);
-            pump[1].p.out_fd = -1;
-        }
-        else {
+        if (c->diff_on) {
+            pump[1].p = c->diff;
             pump[1].open = true;
             pump[1].skip_line = true;
             pump[1].ps = &ps;
             sw_cas_writer_init(&pump[1].w, cas, max, cap_name);
-            char *line = xasprintf("%s %s\n", c->base_tree, c->tree);
-            rc = sw_git_write(&pump[1].p, line, strlen(line), err);
-            free(line);
-            close(pump[1].p.in_fd);
-            pump[1].p.in_fd = -1;
         }
-        if (rc == 0)
-            rc = sw_git_write(&pump[0].p, revs.data, revs.len, err);
-        close(pump[0].p.in_fd);
-        pump[0].p.in_fd = -1;
+        c->on = c->diff_on = false;
     }
     else {
         /*  Both at once: on two cores the pack's delta search and the
@@ -592,7 +622,6 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
             }
         }
     }
-    sw_buf_release(&revs);
     char *buf = xmalloc(1 << 16);
     while (rc == 0 && (pump[0].p.out_fd >= 0 || pump[1].p.out_fd >= 0)) {
         struct pollfd pf[2];
@@ -679,6 +708,12 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
     json_decref(blobs[0]);
     json_decref(blobs[1]);
     sw_ws_patch_stat_release(&ps);
+    sw_buf_release(&revs);
+    sw_err_t serr = { 0 };
+    if (sw_cas_defer(cas, false, &serr) < 0 && rc == 0) {
+        *err = serr;
+        rc = -1;
+    }
     return rc;
 }
 

@@ -174,7 +174,9 @@ int sw_ws_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, const char *base, con
  *  by the caller before sw_ws_put_change_started): the same bytes. */
 typedef struct {
     sw_git_proc_t pack, diff;
-    bool          on;           /*  both running, owned here */
+    bool          on;           /*  running, owned here */
+    bool          diff_on;      /*  the patch's git too (not once a same tree stopped it) */
+    bool          fed;          /*  sw_ws_streams_feed gave them their input */
     char          base_tree[65], tree[65];
 } sw_ws_streams_t;
 
@@ -182,8 +184,18 @@ typedef struct {
 int sw_ws_streams_start(const sw_ws_repo_t *r, sw_ws_streams_t *c, sw_err_t *err);
 /*  Kills and reaps what c still runs (NULL-safe, idempotent). */
 void sw_ws_streams_stop(sw_ws_streams_t *c);
+/*  Gives c's gits their input as soon as the commit exists: the pack's
+ *  revisions (commit, not prereqs) and the patch's two trees (c->base_tree,
+ *  c->tree, set by the caller; same_tree: no patch, its git is stopped),
+ *  so they work while the caller does something else (connects to Redis).
+ *  Then sw_ws_put_change_started, with the same commit, same_tree and
+ *  prereqs, only reads them. 0 or -1 with err (sw_ws_streams_stop, or
+ *  sw_ws_put_change_started, which then fails, cleans up). */
+int sw_ws_streams_feed(sw_ws_streams_t *c, const char *commit, bool same_tree,
+                       const sw_task_ws_t *prereqs, size_t n, sw_err_t *err);
 /*  sw_ws_put_change with c's gits (c->on; c is stopped on return, either
- *  way), diffing c->base_tree to c->tree. */
+ *  way), diffing c->base_tree to c->tree; fed first when the caller has not
+ *  (sw_ws_streams_feed). */
 int sw_ws_put_change_started(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c,
                              const char *commit, bool same_tree, const sw_task_ws_t *prereqs,
                              size_t n, uint64_t max, const char *cap_name, char manifest[65],
