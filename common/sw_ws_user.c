@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -559,6 +560,32 @@ s_in(const sw_strv_t *deleted, const char *path, bool dir)
     return false;
 }
 
+/*  Into way (up to 5): the files below the work tree's directory full
+ *  (the path rel) that deleted does not name: a directory the change
+ *  makes a file or a symlink (its tracked files deleted) holding files
+ *  of the user's beside them. git removes the whole directory (ignored
+ *  files included) to put the file there. Iterative walk
+ *  (fts, no symlink followed, not across file systems); empty
+ *  directories are no loss and not named. */
+static void
+s_files_below(const char *full, const char *rel, const sw_strv_t *deleted, sw_strv_t *way)
+{
+    char *roots[] = { (char *) full, NULL };
+    FTS *fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_XDEV, NULL);
+    size_t flen = strlen(full);
+    FTSENT *e;
+    while (fts && way->n < 5 && (e = fts_read(fts))) {
+        if (e->fts_info == FTS_D || e->fts_info == FTS_DP || e->fts_info == FTS_DOT)
+            continue;
+        char *q = xasprintf("%s%s", rel, e->fts_path + flen);
+        if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || !s_in(deleted, q, false))
+            sw_strv_push(way, q);
+        free(q);
+    }
+    if (fts)
+        fts_close(fts);
+}
+
 /*  The paths the result adds (start -> tree) where the work tree holds
  *  something start does not: an ignored file or directory of the user's
  *  (start has every untracked file that is not ignored). git read-tree
@@ -606,7 +633,9 @@ s_ignored_in_way(const sw_ws_repo_t *r, const char *top, const char *start, cons
                 break;
         }
         char *full = xasprintf("%s/%s", top, a);
-        if (lstat(full, &sb) == 0 && !(S_ISDIR(sb.st_mode) && s_in(&deleted, a, true)))
+        if (lstat(full, &sb) == 0 && S_ISDIR(sb.st_mode))
+            s_files_below(full, a, &deleted, &way);
+        else if (lstat(full, &sb) == 0)
             sw_strv_push(&way, a);
         free(full);
     }

@@ -116,7 +116,9 @@ expect 0 "$SWARM" spawn --id obj --output '*.o' -- sh -c 'printf obj >a.o'
 expect 0 "$SWARM" wait --timeout 60 obj
 expect 0 "$SWARM" outputs --dest "$T/fresh/out/objs" obj
 [ "$(cat "$T/fresh/out/objs/a.o")" = obj ] || fail "a.o did not come"
-ok "outputs --dest makes DEST's missing parents"
+expect 2 "$SWARM" outputs --dest "" obj
+contains "$T/err" "--dest is empty"
+ok "outputs --dest makes DEST's missing parents; an empty --dest is refused"
 
 # --- apply over a file the user ignores -----------------------------------------------
 # A change that adds a path the user's .gitignore ignores and the user has
@@ -143,3 +145,30 @@ rm local.cfg cache
 expect 0 "$SWARM" apply
 [ "$(cat local.cfg)" = "task config" ] && [ -f cache/entry ] || fail "apply after moving them: $(ls -A)"
 ok "apply refuses to overwrite an ignored file (or one in the way of a new directory) the change adds, naming it, nothing changed; --branch works; once moved, apply works"
+
+# --- apply of a directory made a file, over the user's ignored files in it ------------
+# The change deletes cfg/'s tracked files and makes cfg a file: git
+# removes the whole directory to put it there, the user's ignored
+# cfg/local.yml with it. An empty directory made a file is no loss.
+user_repo "$T/ign2"
+mkdir cfg empty
+printf 'cfg/local.yml\nempty/\n' >.gitignore
+printf 'defaults\n' >cfg/default.yml
+user_commit base
+printf 'my local settings\n' >cfg/local.yml
+expect 0 "$SWARM" init ign2 --workspace .
+expect 0 "$SWARM" spawn --id flatten -- sh -c 'rm -r cfg; printf "one file\n" >cfg'
+expect 0 "$SWARM" wait --timeout 60 flatten
+before=$(git status --porcelain --ignored; cat cfg/local.yml)
+expect 1 "$SWARM" apply
+contains "$T/err" "cfg/local.yml"
+[ "$(git status --porcelain --ignored; cat cfg/local.yml)" = "$before" ] \
+    || fail "apply changed the work tree: $(ls -A cfg 2>&1)"
+mv cfg/local.yml "$T/local.yml.saved"
+expect 0 "$SWARM" apply
+[ "$(cat cfg)" = "one file" ] || fail "apply after moving it: $(ls -A)"
+expect 0 "$SWARM" spawn --id flat2 -- sh -c 'printf "now a file\n" >empty'
+expect 0 "$SWARM" wait --timeout 60 flat2
+expect 0 "$SWARM" apply flat2
+[ "$(cat empty)" = "now a file" ] || fail "an empty directory made a file: $(ls -A)"
+ok "apply refuses a directory made a file while the user keeps ignored files in it, naming them, nothing changed; once moved, and for an empty directory, apply works"
