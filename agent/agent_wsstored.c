@@ -117,12 +117,17 @@ agent_wsh_stored_deflate(const sw_ws_repo_t *r, sw_err_t *err)
     sw_buf_t in;
     sw_buf_init(&in);
     for (size_t i = 0; i < marks.n; i++) {
-        char *pack = xasprintf("%s/objects/pack/%s.pack", r->git_dir, marks.v[i]);
-        if (s_pack_stored(pack)) {
+        char *pack = xasprintf("%s/objects/pack/%s.pack", r->git_dir, marks.v[i]),
+             *idx = xasprintf("%s/objects/pack/%s.idx", r->git_dir, marks.v[i]);
+        /*  with its index only: a bulk check-in killed between its two
+         *  renames left a pack git does not know, and --stdin-packs would
+         *  fail on it every time (its mark goes with the others) */
+        if (access(idx, F_OK) == 0 && s_pack_stored(pack)) {
             sw_strv_push(&packs, marks.v[i]);
             sw_buf_printf(&in, "%s.pack\n", marks.v[i]);
         }
         free(pack);
+        free(idx);
     }
     int rc = 0;
     if (packs.n) {
@@ -212,9 +217,22 @@ s_stored_case(const char *dir, const char *fmt)
                            before.v[0]);
     CHECK(agent_wsh_write_file(mark, "", 0, 0) == 0);
     free(mark);
+    /*  a stored pack without its index (a check-in killed between its
+     *  renames), marked: left out, its mark gone, the others deflated */
+    const char *orphan = strcmp(fmt, "sha1") == 0 ? "pack-" "ffffffffffffffffffffffffffffffffffffffff"
+                         : "pack-" "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+    cmd = xasprintf("cd '%s/st/.git' && p=$(ls " STORED_DIR " | head -1) && "
+                    "cp objects/pack/$p.pack objects/pack/%s.pack && : >" STORED_DIR "/%s",
+                    dir, orphan, orphan);
+    CHECK(system(cmd) == 0);
+    free(cmd);
     sw_ws_repo_t r = { .git_dir = git, .work_tree = wt, .timeout_ms = 60000 };
     sw_err_t err = { 0 };
     CHECK(agent_wsh_stored_deflate(&r, &err) == 0);
+    cmd = xasprintf("cd '%s/st/.git' && test ! -e " STORED_DIR "/%s && rm objects/pack/%s.pack",
+                    dir, orphan, orphan);
+    CHECK(system(cmd) == 0);
+    free(cmd);
     cmd = xasprintf("cd '%s/st' && test $(ls .git/objects/pack | grep -c '[.]pack$') = 2 && "
                     "test -f .git/objects/pack/%s && test -z \"$(ls .git/" STORED_DIR ")\" && "
                     "git cat-file --batch-check='%%(objectsize:disk)' <../st.oids | sort -n | "
