@@ -305,6 +305,7 @@ agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, bool gc_no
     free(dir);
     free(swarm);
     bool gc = rc == 0 && s_gc_due(h->mirror);
+    int dl = -1;
     if (gc && !gc_now) {
         /*  Due, but not on this answer's path: the agent's remover runs
          *  it after the answer (agent_ws_trash_spawn, op "remove" with
@@ -314,9 +315,17 @@ agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, bool gc_no
     }
     if (gc) {
         /*  The capture's stored packs deflated first: gc would keep
-         *  their bytes as they are (agent_wsstored.c). */
+         *  their bytes as they are (agent_wsstored.c); when that fails,
+         *  no gc this time (the marks stay for the next). Both under
+         *  the deflate lock (s_gc), taken after this one: no deflate
+         *  removes packs while gc repacks them. */
         sw_err_t ignored = { 0 };
-        agent_wsh_stored_deflate(&h->r, &ignored);
+        dl = agent_ws_lock(h->mirrors, h->repo, "deflate", LOCK_EX);
+        if (dl < 0 || agent_wsh_stored_deflate(&h->r, &ignored) < 0)
+            gc = false;
+    }
+    if (gc) {
+        sw_err_t ignored = { 0 };
         /*  No bitmap: nothing fetches or clones from a mirror, and with
          *  one git 2.39's pack-objects finds no thin bases (sw_ws.c,
          *  s_put_env); git gc --auto writes one in a bare repository. */
@@ -328,6 +337,8 @@ agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, bool gc_no
         const char *args[] = { "gc", "--auto", "--quiet", NULL };
         sw_git_run(&go, args, NULL, &ignored);
     }
+    if (dl >= 0)
+        close(dl);
     /*  The size for the cache cap: after a fetch or a gc (a capture's few
      *  loose objects wait for the next one). */
     if (rc == 0 && (measure || gc)) {
@@ -457,20 +468,28 @@ s_sweep(agent_wsh_t *h, sw_err_t *err)
  *  the agent gives them (".trash-..."), whatever the request says. */
 /*  The remover's gc of one mirror (h->repo), which a capture found due
  *  or left a pack of stored blobs in: under the mirror's use lock
- *  (nobody evicts it) and its write lock (nobody fetches, pins or gcs
- *  meanwhile), the stored packs deflated anew (agent_wsstored.c), then
- *  git gc only when still due. */
+ *  (nobody evicts it), the stored packs deflated anew (agent_wsstored.c)
+ *  under the deflate lock alone: not the write lock, so another slot's
+ *  capture pinning its commit or a prepare fetching does not wait the
+ *  100-500 ms of a deflate (git's repack model: the new pack is whole
+ *  before the old ones go, a reader of them finds the objects anew).
+ *  Then, under the write lock (nobody fetches, pins or gcs meanwhile),
+ *  git gc only when still due; it takes the deflate lock after the
+ *  write lock, one order everywhere. */
 static int
 s_gc(agent_wsh_t *h)
 {
     int use = agent_ws_lock(h->mirrors, h->repo, "use", LOCK_SH);
-    int lock = use >= 0 ? agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX) : -1;
+    int dl = use >= 0 ? agent_ws_lock(h->mirrors, h->repo, "deflate", LOCK_EX) : -1;
     sw_strv_t none = { 0 };
     sw_err_t err = { 0 };
-    int rc = lock >= 0 ? agent_wsh_stored_deflate(&h->r, &err) : -1;
-    if (rc < 0 && lock >= 0)
+    int rc = dl >= 0 ? agent_wsh_stored_deflate(&h->r, &err) : -1;
+    if (rc < 0 && dl >= 0)
         fprintf(stderr, "swarm-agent: the mirror of %s keeps undeflated packs: %s\n", h->repo,
                 err.msg);
+    if (dl >= 0)
+        close(dl);
+    int lock = use >= 0 ? agent_ws_lock(h->mirrors, h->repo, "lock", LOCK_EX) : -1;
     rc = lock >= 0 ? agent_wsh_pin(h, &none, false, true, &err) : -1;
     if (lock >= 0)
         close(lock);

@@ -47,14 +47,17 @@ s_fetch_url(const sw_ws_repo_t *r, const char *url, const char *commit, sw_err_t
     o.user_config = true;       /*  the node owner's credentials and URL rewrites */
     const char *env[] = { "GIT_ALLOW_PROTOCOL=file:git:http:https:ssh", NULL };
     o.env = env;
+    /*  --no-auto-maintenance: a gc of the mirror is the agent's, after
+     *  the capture's stored packs are deflated (agent_wsstored.c); git's
+     *  own would keep their bytes as they are. */
     const char *args[] = { "fetch", "-q", "--no-tags", "--no-write-fetch-head",
-                           "--no-recurse-submodules", url, commit, NULL };
+                           "--no-recurse-submodules", "--no-auto-maintenance", url, commit, NULL };
     sw_err_t e1 = { 0 };
     if (sw_git_run(&o, args, NULL, &e1) == 0)
         return 0;
     /*  A server that refuses a want by object name: its branches and tags. */
     const char *all[] = { "fetch", "-q", "--no-tags", "--no-write-fetch-head",
-                          "--no-recurse-submodules", url,
+                          "--no-recurse-submodules", "--no-auto-maintenance", url,
                           "+refs/heads/*:refs/swarm/remote/heads/*",
                           "+refs/tags/*:refs/swarm/remote/tags/*", NULL };
     if (sw_git_run(&o, all, NULL, err) != 0)
