@@ -55,6 +55,27 @@ s_patch_blob(cli_t *cli, sw_cas_t *cas, const cli_ws_task_t *t, int *rc)
     return blob;
 }
 
+/*  The task id of the job's tasks[n] whose change the command (verb:
+ *  "diff", "apply") is asked for, in *out; 0, or cli_fail's exit code
+ *  naming why there is none: no such task, no result yet (its status),
+ *  or no workspace (its capture failed, or it never had one). */
+static int
+s_task_with_change(const char *verb, cli_ws_task_t *tasks, size_t n, const char *id,
+                   const char *job, cli_ws_task_t **out)
+{
+    cli_ws_task_t *t = *out = cli_ws_find(tasks, n, id);
+    if (!t)
+        return cli_fail(EXIT_NOT_FOUND, "%s: no task '%s' in job %s", verb, id, job);
+    if (!t->result)
+        return cli_fail(EXIT_NOT_FOUND, "%s: task %s has no result yet (%s)", verb, t->id,
+                        t->status ? t->status : "unknown");
+    if (!cli_ws_of(t))
+        return cli_fail(EXIT_NOT_FOUND, "%s: task %s ran without a workspace%s", verb, t->id,
+                        json_string_value(json_object_get(t->result, "workspace_error"))
+                        ? " (its capture failed: see swarm results)" : "");
+    return 0;
+}
+
 int
 cli_diff(cli_t *cli, int argc, char **argv)
 {
@@ -92,17 +113,9 @@ cli_diff(cli_t *cli, int argc, char **argv)
         cli_args_release(&a);
         return rc < 0 ? 0 : rc;
     }
-    cli_ws_task_t *t = cli_ws_find(tasks, n, id);
+    cli_ws_task_t *t = NULL;
     json_t *blob = NULL;
-    if (!t)
-        rc = cli_fail(EXIT_NOT_FOUND, "diff: no task '%s' in job %s", id, job);
-    else if (!t->result)
-        rc = cli_fail(EXIT_NOT_FOUND, "diff: task %s has no result yet (%s)", t->id,
-                      t->status ? t->status : "unknown");
-    else if (!cli_ws_of(t))
-        rc = cli_fail(EXIT_NOT_FOUND, "diff: task %s ran without a workspace%s", t->id,
-                      json_string_value(json_object_get(t->result, "workspace_error"))
-                      ? " (its capture failed: see swarm results)" : "");
+    rc = s_task_with_change("diff", tasks, n, id, job, &t);
     if (rc || !cli_ws_changed(t)) {
         if (rc == 0 && cli->json)
             cli_print_json(json_pack("{s:s, s:s, s:O, s:s}", "job", job, "id", t->id,
@@ -241,16 +254,8 @@ cli_apply(cli_t *cli, int argc, char **argv)
     /*  A named task whose change cannot be had is an error, not "nothing
      *  to apply": it has no result yet, or ran without a workspace. */
     for (int k = 0; rc == 0 && k < nids; k++) {
-        cli_ws_task_t *t = cli_ws_find(tasks, n, ids[k]);
-        if (!t)
-            rc = cli_fail(EXIT_NOT_FOUND, "apply: no task '%s' in job %s", ids[k], job);
-        else if (!t->result)
-            rc = cli_fail(EXIT_NOT_FOUND, "apply: task %s has no result yet (%s)", t->id,
-                          t->status ? t->status : "unknown");
-        else if (!cli_ws_of(t))
-            rc = cli_fail(EXIT_NOT_FOUND, "apply: task %s ran without a workspace%s", t->id,
-                          json_string_value(json_object_get(t->result, "workspace_error"))
-                          ? " (its capture failed: see swarm results)" : "");
+        cli_ws_task_t *t;
+        rc = s_task_with_change("apply", tasks, n, ids[k], job, &t);
     }
     /*  The job's change without a task's: said, not left out silently
      *  (a tester that failed, a coder still running). */

@@ -136,6 +136,9 @@ cli_outputs(cli_t *cli, int argc, char **argv)
     int nids = a.g.npos;
     char **ids = a.g.pos;
     int dest = -1;
+    if (rc == 0 && !*destdir)
+        rc = cli_fail(EXIT_USAGE, "outputs: --dest is empty (name a directory; . is the "
+                      "default)");
     /*  DEST's parents too (mkdir -p): "--dest out/objs" in a fresh clone */
     for (char *p = rc == 0 ? strchr(destdir + 1, '/') : NULL; p; p = strchr(p + 1, '/')) {
         char *parent = xstrndup(destdir, (size_t) (p - destdir));

@@ -175,6 +175,7 @@ sw_git_start(const sw_git_opts_t *o, const char *const *args, bool want_in, bool
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &dfl);
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    p->group = o->own_group;
     if (o->own_group) {
         posix_spawnattr_setpgroup(&attr, 0);
         flags |= POSIX_SPAWN_SETPGROUP;
@@ -316,7 +317,7 @@ sw_git_finish(sw_git_proc_t *p, bool kill_now, sw_git_res_t *res, sw_err_t *err)
     bool timed_out = false;
     if (p->pid > 0) {
         if (kill_now)
-            kill(p->pid, SIGKILL);
+            kill(p->group ? -p->pid : p->pid, SIGKILL);
         /*  A pidfd wakes us the moment git exits (no polling interval). */
         int pidfd = (int) syscall(SYS_pidfd_open, p->pid, 0);
         for (;;) {
@@ -326,7 +327,7 @@ sw_git_finish(sw_git_proc_t *p, bool kill_now, sw_git_res_t *res, sw_err_t *err)
             int64_t left = p->deadline_ms - sw_now_ms();
             if (!kill_now && left <= 0) {
                 timed_out = true;
-                kill(p->pid, SIGKILL);
+                kill(p->group ? -p->pid : p->pid, SIGKILL);
                 kill_now = true;
             }
             if (pidfd >= 0) {

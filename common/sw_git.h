@@ -84,6 +84,8 @@ typedef struct {
     int64_t start_ms;           /*  monotonic */
     int64_t deadline_ms;
     char   *what;               /*  "git index-pack", for messages */
+    bool    group;              /*  in a process group of its own (own_group): a kill
+                                 *  takes the group, a filter's children too */
 } sw_git_proc_t;
 
 /*  Starts git with a pipe for stdin (want_in; else /dev/null or o->in_fd)
