@@ -172,3 +172,26 @@ expect 0 "$SWARM" wait --timeout 60 flat2
 expect 0 "$SWARM" apply flat2
 [ "$(cat empty)" = "now a file" ] || fail "an empty directory made a file: $(ls -A)"
 ok "apply refuses a directory made a file while the user keeps ignored files in it, naming them, nothing changed; once moved, and for an empty directory, apply works"
+
+# --- the same, with the ignored files on a mount inside the directory -----------------
+# git's removal crosses into a mount (a bind mount, a tmpfs, a container
+# volume): the walk names the mount, not entering it. In a mount
+# namespace of this test's own (a tmpfs, gone with it); skipped where
+# one cannot be made.
+if unshare -m true 2>/dev/null; then
+    user_repo "$T/ign3"
+    mkdir -p cfg/cache
+    printf 'cfg/cache/\n' >.gitignore
+    printf 'defaults\n' >cfg/default.yml
+    user_commit base
+    expect 0 "$SWARM" init ign3 --workspace .
+    expect 0 "$SWARM" spawn --id flatten3 -- sh -c 'rm -rf cfg; printf "one file\n" >cfg'
+    expect 0 "$SWARM" wait --timeout 60 flatten3
+    unshare -m sh -c 'mount -t tmpfs swarm-test cfg/cache && printf "on the mount\n" >cfg/cache/data &&
+        "$0" apply >"$1/out" 2>"$1/err"; echo $? >"$1/rc"; cat cfg/cache/data >"$1/kept"' "$SWARM" "$T"
+    [ "$(cat "$T/rc")" = 1 ] || fail "apply over a mount in a directory made a file: exit $(cat "$T/rc"): $(cat "$T/err")"
+    contains "$T/err" "cfg/cache"
+    [ "$(cat "$T/kept")" = "on the mount" ] || fail "the mount's file is gone"
+    [ -f cfg/default.yml ] || fail "apply changed the work tree"
+    ok "apply refuses a directory made a file with a mount below it, naming the mount, nothing changed"
+fi
