@@ -315,14 +315,16 @@ agent_wsh_pin(agent_wsh_t *h, const sw_strv_t *commits, bool measure, bool gc_no
     }
     if (gc) {
         /*  The capture's stored packs deflated first: gc would keep
-         *  their bytes as they are (agent_wsstored.c); when that fails,
-         *  no gc this time (the marks stay for the next). Both under
-         *  the deflate lock (s_gc), taken after this one: no deflate
-         *  removes packs while gc repacks them. */
-        sw_err_t ignored = { 0 };
+         *  their bytes as they are (agent_wsstored.c). When that fails
+         *  the gc runs all the same: a deflate failing for good must not
+         *  stop the mirror's gc for good; stored bytes cost disk only.
+         *  Both under the deflate lock (s_gc), taken after this one: no
+         *  deflate removes packs while gc repacks them. */
+        sw_err_t derr = { 0 };
         dl = agent_ws_lock(h->mirrors, h->repo, "deflate", LOCK_EX);
-        if (dl < 0 || agent_wsh_stored_deflate(&h->r, &ignored) < 0)
-            gc = false;
+        if (dl >= 0 && agent_wsh_stored_deflate(&h->r, &derr) < 0)
+            fprintf(stderr, "swarm-agent: the mirror of %s keeps undeflated packs: %s\n",
+                    h->repo, derr.msg);
     }
     if (gc) {
         sw_err_t ignored = { 0 };

@@ -8,7 +8,8 @@
  *  undeflated in the mirror for good. The capture marks the pack it wrote
  *  (MIRROR/swarm-stored/pack-HEX, an empty file git never looks at) and
  *  asks for the remover's gc ("gc_due"); that gc, under the mirror's
- *  write lock, packs the marked packs' objects anew at level 1 into one
+ *  deflate lock (not its write lock: agent_wshelper.c, s_gc), packs the
+ *  marked packs' objects anew at level 1 into one
  *  pack (`pack-objects --stdin-packs --no-reuse-object`), then removes
  *  them and their marks. Any git gc of the mirror runs this first.
  *  docs/design.md, "Decisions for issue 16 (i30-stage)".
