@@ -258,6 +258,14 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
     return rc;
 }
 
+/*  The refusal of outputs over the cap max, at the output rel: -1. */
+static int
+s_over_outputs(uint64_t max, const char *rel, sw_err_t *err)
+{
+    return sw_err_set(err, SW_EINVAL, "the task's outputs are over the agent's --max-outputs "
+                      "%llu bytes (at %s)", (unsigned long long) max, rel);
+}
+
 /*  Stores the files below wt matching globs; their manifest's digest in
  *  out, the list (the first RESULT_OUTPUTS) in list. */
 static int
@@ -312,8 +320,7 @@ s_outputs(agent_wsh_t *h, const char *wt, json_t *globs, uint64_t max, json_t *l
          *  nobody names until they expire. The writer's own cap stays, for
          *  a file that grows while it is read. */
         if (max && total + (uint64_t) e->fts_statp->st_size > max) {
-            rc = sw_err_set(err, SW_EINVAL, "the task's outputs are over the agent's "
-                            "--max-outputs %llu bytes (at %s)", (unsigned long long) max, rel);
+            rc = s_over_outputs(max, rel, err);
             break;
         }
         int fd = open(e->fts_accpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -335,16 +342,14 @@ s_outputs(agent_wsh_t *h, const char *wt, json_t *globs, uint64_t max, json_t *l
             sw_cas_writer_release(&w);
         if (!blob) {
             if (strstr(err->msg, "--max-outputs"))
-                sw_err_set(err, SW_EINVAL, "the task's outputs are over the agent's "
-                           "--max-outputs %llu bytes (at %s)", (unsigned long long) max, rel);
+                s_over_outputs(max, rel, err);
             rc = -1;
             break;
         }
         total += (uint64_t) json_integer_value(json_object_get(blob, "size"));
         if (max && total > max) {
             json_decref(blob);
-            rc = sw_err_set(err, SW_EINVAL, "the task's outputs are over the agent's "
-                            "--max-outputs %llu bytes (at %s)", (unsigned long long) max, rel);
+            rc = s_over_outputs(max, rel, err);
             break;
         }
         int mode = e->fts_statp->st_mode & 0111 ? 0755 : 0644;
