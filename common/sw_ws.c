@@ -563,9 +563,6 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
 {
     patch[0] = '\0';
     memset(st, 0, sizeof *st);
-    sw_buf_t revs;
-    sw_buf_init(&revs);
-    s_revs(&revs, commit, prereqs, n);
     sw_git_opts_t o = sw_ws_opts(r);
     const char *patch_args[] = { "diff-tree", "-p", "--binary", "--full-index", "-M", base,
                                  commit, NULL };
@@ -608,7 +605,11 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
         else {
             pump[0].open = true;
             sw_cas_writer_init(&pump[0].w, cas, max, cap_name);
+            sw_buf_t revs;      /*  the streams' pack was fed its own (sw_ws_streams_feed) */
+            sw_buf_init(&revs);
+            s_revs(&revs, commit, prereqs, n);
             rc = sw_git_write(&pump[0].p, revs.data, revs.len, err);
+            sw_buf_release(&revs);
             close(pump[0].p.in_fd);
             pump[0].p.in_fd = -1;
         }
@@ -708,7 +709,6 @@ s_put_change(const sw_ws_repo_t *r, sw_cas_t *cas, sw_ws_streams_t *c, const cha
     json_decref(blobs[0]);
     json_decref(blobs[1]);
     sw_ws_patch_stat_release(&ps);
-    sw_buf_release(&revs);
     sw_err_t serr = { 0 };
     if (sw_cas_defer(cas, false, &serr) < 0 && rc == 0) {
         *err = serr;
