@@ -27,7 +27,37 @@ typedef struct {
     sw_cas_t    cas;
     int64_t     git_timeout_ms;
     json_t     *answer;         /*  stages add their fields */
+    /*  A capture handed over to a standby (agent_wsstandby.c), else all
+     *  zero: the gits it started while the task ran, waiting on stdin,
+     *  their timeouts counted from the hand-over. The capture takes them
+     *  (on false once taken) and stops what it does not use. */
+    struct {
+        sw_git_proc_t   upd;        /*  update-index (s_upd_args, s_stage_env) */
+        bool            upd_on;
+        sw_ws_streams_t early;      /*  pack-objects and diff-tree (early.on) */
+    } sb;
 } agent_wsh_t;
+
+/*  The standby stage (op "standby", agent_wsstandby.c): started when the
+ *  task starts, it refreshes the slot's index once its second is over and
+ *  starts the capture's gits, then reads one line from stdin: the path of
+ *  the capture request (then it becomes that capture: h's request and
+ *  answer are the capture's, *capture set), or EOF with nothing (the
+ *  agent gave up: its gits end without touching the index, *capture
+ *  false). A refresh or a git that fails to start on standby is left to
+ *  the capture (it does as without a standby). Once handed over, h->req
+ *  is the capture's request and *standby_req the standby's (the caller
+ *  frees it after h: h's strings point into it). 0, or -1 with err (a
+ *  request not the capture of this run, or a standby request without a
+ *  worktree or base; nothing running then). */
+int agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t *err);
+/*  Starts the staging's update-index of the capture (agent_wscapture.c:
+ *  s_upd_args with s_stage_env) on the slot t: it takes the index's lock,
+ *  reads the index and waits for its paths on p->in_fd. 0 or -1. */
+int agent_wsh_upd_start(const sw_ws_repo_t *t, sw_git_proc_t *p, sw_err_t *err);
+/*  The gits h->sb holds, ended without a change (stdin closed, waited
+ *  for; pack-objects and diff-tree killed: they hold no lock). */
+void agent_wsh_standby_release(agent_wsh_t *h);
 
 /*  The request's string at key (NULL when absent or not a string), and
  *  its positive integer (0 otherwise). */
