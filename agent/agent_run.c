@@ -755,8 +755,11 @@ s_ws_prepared(agent_runs_t *self, run_t *run)
     int rc = agent_ws_prepared(self->conf->ws, &run->task, &run->ws, &run->child);
     s_child_release(run);
     if (!cancelled && rc == 0) {
-        run_standby_start(self, run);
         run_start(self, run);
+        /*  after the task's start, which it must not delay; none for a
+         *  run that could not start */
+        if (run->state == RUN_ACTIVE && run->spawned)
+            run_standby_start(self, run);
         return;
     }
     run->cancelled = cancelled;

@@ -172,6 +172,9 @@ int agent_wsh_capture(agent_wsh_t *h, sw_err_t *err);
 
 /*  Unit test of the capture's staging (agent_wshelper_test runs it). */
 int agent_wsh_capture_test(const char *dir);
+/*  unit.wshelper: a standby given up (EOF, a part of a line) or handed a
+ *  request not its run's leaves the index and its lock as they were. */
+int agent_wsh_standby_test(const char *dir);
 /*  Unit test of agent_wsh_write_tree against git write-tree. */
 int agent_wsh_tree_test(const char *dir);
 

@@ -15,8 +15,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "sw_selftest.h"
 
 #define LINE_MAX_BYTES 8192
 
@@ -213,4 +216,87 @@ agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t 
     }
     sw_buf_release(&line);
     return rc;
+}
+
+/*  --- self-test (unit.wshelper) ------------------------------------------------------ */
+
+/*  Runs a standby on the repository dir/sb in a child, its stdin a pipe;
+ *  line (or NULL: EOF with nothing) written once its update-index holds
+ *  the index's lock. The child's exit: 0 given up, 1 handed over, 2
+ *  refused. */
+static int
+s_standby_child(const char *dir, const char *line)
+{
+    char *wt = xasprintf("%s/sb", dir), *git = xasprintf("%s/sb/.git", dir),
+         *index = xasprintf("%s/sb/.git/index", dir), *lock = xasprintf("%s.lock", index);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[0], 0);
+        close(fds[0]);
+        close(fds[1]);
+        json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "op", "standby",
+                                "mirrors", dir, "repo", "sb", "job", "j", "id", "t",
+                                "worktree", wt, "index", index, "attempt", 1);
+        FILE *f = popen("git -C sb rev-parse HEAD", "r");
+        char oid[64] = "";
+        if (f && fgets(oid, sizeof oid, f))
+            oid[strcspn(oid, "\n")] = '\0';
+        if (f)
+            pclose(f);
+        json_object_set_new(req, "base", json_string(oid));
+        agent_wsh_t h = { .req = req, .mirror = git, .git_timeout_ms = 0 };
+        h.r = (sw_ws_repo_t) { .git_dir = git };
+        bool capture = false;
+        json_t *old = NULL;
+        sw_err_t err = { 0 };
+        int rc = agent_wsh_standby(&h, &capture, &old, &err);
+        agent_wsh_standby_release(&h);
+        _exit(rc < 0 ? 2 : capture ? 1 : 0);
+    }
+    close(fds[0]);
+    struct stat sb;
+    for (int i = 0; i < 400 && stat(lock, &sb) < 0; i++)
+        usleep(10000);
+    CHECK(stat(lock, &sb) == 0);                /*  its update-index waits */
+    if (line)
+        CHECK(write(fds[1], line, strlen(line)) == (ssize_t) strlen(line));
+    close(fds[1]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st));
+    CHECK(stat(lock, &sb) < 0 && errno == ENOENT);  /*  given back */
+    free(wt);
+    free(git);
+    free(index);
+    free(lock);
+    return WEXITSTATUS(st);
+}
+
+int
+agent_wsh_standby_test(const char *dir)
+{
+    char *cmd = xasprintf("cd '%s' && git init -q sb && cd sb && echo a >a && git add a && "
+                          "git -c user.name=t -c user.email=t@t commit -qm a && sleep 1.1 && "
+                          "git update-index -q --refresh && cp .git/index ../index0", dir);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    char *cwd = getcwd(NULL, 0);
+    CHECK(chdir(dir) == 0);
+    /*  EOF with nothing: it ends, its update-index let go of the lock
+     *  with the index as it was */
+    CHECK(s_standby_child(dir, NULL) == 0);
+    CHECK(system("cmp -s sb/.git/index index0") == 0);
+    /*  a part of a line, then EOF (the agent died writing): the same */
+    CHECK(s_standby_child(dir, "/no/such") == 0);
+    /*  a request that is not its run's capture: refused, nothing held */
+    CHECK(system("echo '{\"op\":\"capture\",\"repo\":\"other\"}' >other.req") == 0);
+    char *line = xasprintf("%s/other.req\n", dir);
+    CHECK(s_standby_child(dir, line) == 2);
+    free(line);
+    CHECK(system("cmp -s sb/.git/index index0") == 0);
+    CHECK(chdir(cwd) == 0);
+    free(cwd);
+    return 0;
 }
