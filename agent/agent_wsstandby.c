@@ -62,20 +62,44 @@ s_arm(sw_git_proc_t *p, int64_t timeout_ms)
     p->deadline_ms = sw_now_ms() + (timeout_ms > 0 ? timeout_ms : SW_GIT_TIMEOUT_MS);
 }
 
+static void s_upd_end(agent_wsh_t *h);
+
 void
 agent_wsh_standby_release(agent_wsh_t *h)
 {
-    if (h->sb.upd_on) {
-        /*  closed empty: it leaves the index as it was and gives its lock
-         *  back (never killed: a killed git leaves index.lock behind) */
-        close(h->sb.upd.in_fd);
-        h->sb.upd.in_fd = -1;
-        sw_err_t ignored = { 0 };
-        s_arm(&h->sb.upd, 10000);
-        sw_git_finish(&h->sb.upd, false, NULL, &ignored);
-        h->sb.upd_on = false;
-    }
+    /*  closed empty: it leaves the index as it was and gives its lock
+     *  back (never killed: a killed git leaves index.lock behind) */
+    s_upd_end(h);
     sw_ws_streams_stop(&h->sb.early);
+}
+
+/*  Whether the process pid works in the directory dir: git chdirs into
+ *  its work tree when it starts, so a task that moved its worktree away
+ *  and made another in its place would have a waiting update-index stage
+ *  the old one's files. */
+static bool
+s_cwd_is(pid_t pid, const char *dir)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/cwd", (int) pid);
+    struct stat a, b;
+    return stat(p, &a) == 0 && stat(dir, &b) == 0 && a.st_dev == b.st_dev
+           && a.st_ino == b.st_ino;
+}
+
+/*  The standby's update-index ended without a change (stdin closed empty,
+ *  waited for: never killed holding the index's lock). */
+static void
+s_upd_end(agent_wsh_t *h)
+{
+    if (!h->sb.upd_on)
+        return;
+    close(h->sb.upd.in_fd);
+    h->sb.upd.in_fd = -1;
+    sw_err_t ignored = { 0 };
+    s_arm(&h->sb.upd, 10000);
+    sw_git_finish(&h->sb.upd, false, NULL, &ignored);
+    h->sb.upd_on = false;
 }
 
 /*  Whether the capture request req is for the run this standby is for. */
@@ -157,13 +181,7 @@ agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t 
             if (left > 0)
                 got = s_read_line(&line, sw_now_ms() + left);
             if (got == 2) {
-                if (h->sb.upd_on) {
-                    close(h->sb.upd.in_fd);
-                    h->sb.upd.in_fd = -1;
-                    s_arm(&h->sb.upd, 10000);
-                    sw_git_finish(&h->sb.upd, false, NULL, &ignored);
-                    h->sb.upd_on = false;
-                }
+                s_upd_end(h);
                 /*  never through a symlink the task made of its worktree */
                 bool ok = agent_wsh_worktree_real(wt);
                 if (ok) {
@@ -205,6 +223,12 @@ agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t 
         *standby_req = h->req;
         h->req = next;
         *capture = true;
+        /*  the worktree it started in is no longer there: the capture
+         *  starts its own (agent_wsh_capture checks the worktree itself) */
+        if (h->sb.upd_on && !s_cwd_is(h->sb.upd.pid, wt)) {
+            s_upd_end(h);
+            agent_wsh_trace("standby: the worktree was replaced: update-index ended", t0);
+        }
         s_arm(&h->sb.upd, h->git_timeout_ms);
         s_arm(&h->sb.early.pack, h->git_timeout_ms);
         s_arm(&h->sb.early.diff, h->git_timeout_ms);

@@ -78,6 +78,20 @@ cmp -s "$T/out" "$T/long.patch" || fail "the short task's patch differs"
 trace_of short | grep -q "handed over" || fail "short: no hand-over: $(trace_of short)"
 ok "a short task: captured by its standby, the same patch"
 
+# --- the worktree moved away and another made in its place: the same change -----------------
+# (git chdirs into its work tree when it starts: the standby's waiting
+# update-index would stage the old directory's files)
+expect 0 "$SWARM" spawn --id moved -- sh -c \
+    "sleep 1.5; wt=\$PWD; cd .. && mv \"\$wt\" \"\$wt.old\" && mkdir \"\$wt\" && \
+     cp -a \"\$wt.old/.\" \"\$wt/\" && cd \"\$wt\" && $edit100"
+expect 0 "$SWARM" wait --timeout 60 moved
+expect 0 "$SWARM" diff moved
+cmp -s "$T/out" "$T/long.patch" \
+    || fail "the change of a task that replaced its worktree differs: $(diff "$T/out" "$T/long.patch" | head)"
+trace_of moved | grep -q "the worktree was replaced" \
+    || fail "the standby's update-index was not ended: $(trace_of moved)"
+ok "a task that moved its worktree away and made another in its place: the standby's update-index ended, the same patch"
+
 # --- cancel during the task: no standby, no git, no lock ------------------------------------
 expect 0 "$SWARM" spawn --id cancelled -- sh -c "touch '$T/c-started'; sleep 60"
 for _ in $(seq 400); do [ -e "$T/c-started" ] && break; sleep 0.05; done
