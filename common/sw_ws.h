@@ -330,6 +330,7 @@ int sw_parse_size(const char *s, uint64_t *out);
 void sw_fmt_size(uint64_t n, char out[32]);
 
 int sw_ws_test(bool verbose);
+int sw_ws_repo_test(bool verbose);    /*  commits, merges, diffstats (sw_ws_repo.c) */
 int sw_ws_parse_test(bool verbose);   /*  the parts without I/O (sw_ws_parse.c) */
 
 #endif
