@@ -17,9 +17,12 @@
  *  The walk over prerequisites is iterative with a visited set.
  *
  *  Everything here that runs git (sw_git) blocks: the CLI and the agent's
- *  helper processes only. sw_ws.c has the git operations and the store,
- *  sw_ws_fetch.c the fetch, sw_ws_parse.c what needs no I/O (diffstats,
- *  manifests, globs, sizes), sw_ws_user.c the user's side (sw_ws_user_*).
+ *  helper processes only. sw_ws.c has the store of packs and patches,
+ *  sw_ws_repo.c the repository's commits, trees, merges and diffstats,
+ *  sw_ws_commit.c the objects written without git, sw_ws_fetch.c the
+ *  fetch, sw_ws_parse.c what needs no I/O (diffstats, manifests, globs,
+ *  sizes), sw_ws_user.c the user's side (the snapshot) and sw_ws_apply.c
+ *  the changes brought home.
  */
 #ifndef SW_WS_H
 #define SW_WS_H
@@ -239,7 +242,7 @@ int sw_ws_fetch(const sw_ws_repo_t *r, sw_cas_t *cas, const sw_task_ws_t *want, 
                 uint64_t max_bytes, const char *cap_name, sw_ws_fetch_stats_t *stats,
                 sw_err_t *err);
 
-/*  --- the user's side (sw_ws_user.c) ------------------------------------------------ */
+/*  --- the user's side (sw_ws_user.c, sw_ws_apply.c) ------------------------------------- */
 
 #define SW_WS_MAX_SNAPSHOT  (1ull << 30)    /*  default --max-snapshot */
 #define SW_WS_MAX_FILE      (100ull << 20)  /*  default --max-file */
@@ -330,6 +333,7 @@ int sw_parse_size(const char *s, uint64_t *out);
 void sw_fmt_size(uint64_t n, char out[32]);
 
 int sw_ws_test(bool verbose);
+int sw_ws_repo_test(bool verbose);    /*  commits, merges, diffstats (sw_ws_repo.c) */
 int sw_ws_parse_test(bool verbose);   /*  the parts without I/O (sw_ws_parse.c) */
 
 #endif

@@ -1,6 +1,6 @@
 /*  sw_ws_commit -- objects written without git: a loose object of any
  *  type (sw_ws_object_write) and a commit (sw_ws_commit_write), see
- *  sw_ws.h; their self-test is in sw_ws.c, beside git's own commits. */
+ *  sw_ws.h; their self-test is in sw_ws_repo.c, beside git's own commits. */
 #include "sw_ws.h"
 
 #include <errno.h>

@@ -1,25 +1,21 @@
-/*  sw_ws_user -- the user's side of workspaces: the snapshot of their work
- *  tree, and bringing tasks' changes home (sw_ws.h). Both work in the
- *  user's repository with their git configuration, and touch neither
- *  their index nor their refs (except the branch `swarm apply --branch`
- *  creates).
+/*  sw_ws_user -- the user's side of workspaces: their repository opened
+ *  (sw_ws_user_int.h, shared with sw_ws_apply.c, which brings tasks'
+ *  changes home) and the snapshot of their work tree (sw_ws_snapshot in
+ *  sw_ws.h). It works in the user's repository with their git
+ *  configuration, and touches neither their index nor their refs.
  */
 #include "sw_ws.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fts.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "sw_keys.h"
-
-#define EMPTY_TREE "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+#include "sw_ws_user_int.h"
 
 void
 sw_ws_snap_stats_release(sw_ws_snap_stats_t *st)
@@ -27,17 +23,6 @@ sw_ws_snap_stats_release(sw_ws_snap_stats_t *st)
     free(st->toplevel);
     free(st->prefix);
     memset(st, 0, sizeof *st);
-}
-
-void
-sw_ws_apply_report_release(sw_ws_apply_report_t *r)
-{
-    sw_strv_release(&r->applied);
-    sw_strv_release(&r->files);
-    sw_strv_release(&r->conflicts);
-    free(r->conflict_id);
-    free(r->commit);
-    memset(r, 0, sizeof *r);
 }
 
 /*  git rev-parse OPTION in dir: its one line of output. */
@@ -59,18 +44,8 @@ s_rev_parse(const char *dir, const char *option, sw_err_t *err)
     return line;
 }
 
-/*  The user's repository: its work tree top, git dir, and the index git
- *  uses there. */
-typedef struct {
-    char *top;
-    char *git_dir;
-    char *index;                /*  the user's index file (may not exist) */
-    char *prefix;
-    char *tmp_index;            /*  ours, in TMPDIR */
-} s_user_t;
-
-static void
-s_user_release(s_user_t *u)
+void
+sw_ws_user_release(sw_ws_user_t *u)
 {
     if (u->tmp_index) {
         unlink(u->tmp_index);
@@ -86,8 +61,8 @@ s_user_release(s_user_t *u)
     memset(u, 0, sizeof *u);
 }
 
-static int
-s_user_open(const char *dir, s_user_t *u, sw_err_t *err)
+int
+sw_ws_user_open(const char *dir, sw_ws_user_t *u, sw_err_t *err)
 {
     memset(u, 0, sizeof *u);
     struct stat sb;
@@ -96,7 +71,7 @@ s_user_open(const char *dir, s_user_t *u, sw_err_t *err)
     sw_err_t e = { 0 };
     u->top = s_rev_parse(dir, "--show-toplevel", &e);
     if (!u->top || !*u->top) {
-        s_user_release(u);
+        sw_ws_user_release(u);
         return sw_err_set(err, SW_EINVAL, "workspace %s is not inside a git work tree "
                           "(workspaces are git trees: git init, then try again)", dir);
     }
@@ -109,7 +84,7 @@ s_user_open(const char *dir, s_user_t *u, sw_err_t *err)
     sw_git_res_init(&res);
     if (!u->git_dir || sw_git_run(&o, args, &res, err) != 0) {
         sw_git_res_release(&res);
-        s_user_release(u);
+        sw_ws_user_release(u);
         return -1;
     }
     char *out = res.out.data ? res.out.data : "";
@@ -121,7 +96,7 @@ s_user_open(const char *dir, s_user_t *u, sw_err_t *err)
     /*  the prefix of dir itself */
     u->prefix = s_rev_parse(dir, "--show-prefix", err);
     if (!u->prefix) {
-        s_user_release(u);
+        sw_ws_user_release(u);
         return -1;
     }
     size_t n = strlen(u->prefix);
@@ -133,7 +108,7 @@ s_user_open(const char *dir, s_user_t *u, sw_err_t *err)
 /*  A copy of the user's index in TMPDIR (its stat data makes add -A
  *  cheap), or no file when they have none. */
 static int
-s_tmp_index(s_user_t *u, sw_err_t *err)
+s_tmp_index(sw_ws_user_t *u, sw_err_t *err)
 {
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     u->tmp_index = xasprintf("%s/swarm-index.XXXXXX", tmpdir);
@@ -214,8 +189,8 @@ s_check_dirty(const sw_git_opts_t *o, const char *top, uint64_t max_file, sw_err
 /*  The work tree as a tree: HEAD plus tracked and untracked (not
  *  ignored) changes, through the temporary index. max_file: uncommitted
  *  files over it are refused before anything is hashed (0: no check). */
-static int
-s_worktree_tree(s_user_t *u, uint64_t max_file, char tree[65], sw_err_t *err)
+int
+sw_ws_user_tree(sw_ws_user_t *u, uint64_t max_file, char tree[65], sw_err_t *err)
 {
     if (s_tmp_index(u, err) < 0)
         return -1;
@@ -442,8 +417,8 @@ sw_ws_snapshot(const sw_ws_snap_opts_t *o, sw_cas_t *cas, sw_task_ws_t *out,
 {
     memset(out, 0, sizeof *out);
     memset(st, 0, sizeof *st);
-    s_user_t u;
-    if (s_user_open(o->dir, &u, err) < 0)
+    sw_ws_user_t u;
+    if (sw_ws_user_open(o->dir, &u, err) < 0)
         return -1;
     st->toplevel = xstrdup(u.top);
     st->prefix = xstrdup(u.prefix);
@@ -453,7 +428,7 @@ sw_ws_snapshot(const sw_ws_snap_opts_t *o, sw_cas_t *cas, sw_task_ws_t *out,
     bool has_head = sw_ws_rev(&r, "HEAD", head, &e) == 0;
     uint64_t max = o->max_snapshot ? o->max_snapshot : SW_WS_MAX_SNAPSHOT;
     uint64_t max_file = o->max_file ? o->max_file : SW_WS_MAX_FILE;
-    int rc = s_worktree_tree(&u, max_file, tree, err);
+    int rc = sw_ws_user_tree(&u, max_file, tree, err);
     if (rc == 0)
         rc = s_check_tree(&r, u.top, tree, max_file,
                           o->repo_url ? 0 : max, st, err);
@@ -500,334 +475,8 @@ sw_ws_snapshot(const sw_ws_snap_opts_t *o, sw_cas_t *cas, sw_task_ws_t *out,
         out->manifest = xstrdup(manifest);
     }
 done:
-    s_user_release(&u);
+    sw_ws_user_release(&u);
     if (rc < 0)
         sw_task_ws_release(out);
     return rc < 0 ? -1 : 0;
-}
-
-/*  --- apply ------------------------------------------------------------------------------ */
-
-/*  R with change (base -> commit) applied: a 3-way merge whose merge base
- *  is the change's base (a commit with R's tree whose parent is base,
- *  merged with commit). 0 with the new tree in out, 1 on a conflict. */
-static int
-s_apply_one(const sw_ws_repo_t *r, const char *tree, const sw_ws_change_t *c,
-            const char *base_tree, const char *commit_tree, char out[65], sw_strv_t *conflicts,
-            sw_err_t *err)
-{
-    char ours[65], merged[65];
-    if (strcmp(base_tree, tree) == 0) {     /*  nothing moved: the change as it is */
-        snprintf(out, 65, "%s", commit_tree);
-        return 0;
-    }
-    const char *parents[] = { c->base };
-    if (sw_ws_commit_tree(r, tree, parents, 1, "swarm apply", NULL, NULL, ours, err) < 0)
-        return -1;
-    const char *two[] = { ours, c->commit };
-    int rc = sw_ws_merge(r, two, 2, merged, conflicts, err);
-    if (rc != 0)
-        return rc;
-    return sw_ws_tree(r, merged, out, err);
-}
-
-/*  Paths that differ between trees a and b. */
-static int
-s_changed(const sw_ws_repo_t *r, const char *a, const char *b, sw_strv_t *files, sw_err_t *err)
-{
-    sw_git_opts_t o = sw_ws_opts(r);
-    o.out_max = 256 << 20;
-    const char *args[] = { "diff-tree", "-r", "-z", "--name-only", "--no-renames", a, b, NULL };
-    sw_git_res_t res;
-    sw_git_res_init(&res);
-    int rc = sw_git_run(&o, args, &res, err);
-    for (const char *p = res.out.data, *end = p + res.out.len; rc == 0 && p && p < end;
-         p += strlen(p) + 1)
-        sw_strv_push(files, p);
-    sw_git_res_release(&res);
-    return rc == 0 ? 0 : -1;
-}
-
-/*  Whether any of deleted is path or below it (dir: path/...). */
-static bool
-s_in(const sw_strv_t *deleted, const char *path, bool dir)
-{
-    size_t n = strlen(path);
-    for (size_t i = 0; i < deleted->n; i++)
-        if (strncmp(deleted->v[i], path, n) == 0
-            && (dir ? deleted->v[i][n] == '/' : deleted->v[i][n] == '\0'))
-            return true;
-    return false;
-}
-
-static int
-s_strcmp_p(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-/*  Into way (up to 5): the files below the work tree's directory full
- *  (the path rel) that the start does not have (sorted, n: the paths the
- *  change deletes, sorted for a lookup per file: a vendor/ of 80,000
- *  files made a file stays linear): a directory the change makes a file
- *  or a symlink (its tracked files deleted) holding files of the user's
- *  beside them. git removes the whole directory (ignored files
- *  included, across mounts) to put the file there. Iterative walk
- *  (fts, no symlink followed); a mount below it is named, not entered;
- *  a walk that cannot be made or ends in an error names rel itself;
- *  empty directories are no loss and not named. */
-static void
-s_files_below(const char *full, const char *rel, const char *const *sorted, size_t n,
-              sw_strv_t *way)
-{
-    struct stat root;
-    char *roots[] = { (char *) full, NULL };
-    FTS *fts = lstat(full, &root) == 0
-               ? fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR | FTS_XDEV, NULL) : NULL;
-    if (!fts) {
-        sw_strv_push(way, rel);
-        return;
-    }
-    size_t flen = strlen(full);
-    FTSENT *e = NULL;
-    errno = 0;
-    while (way->n < 5 && (e = fts_read(fts))) {
-        bool mount = e->fts_info == FTS_D && e->fts_level > 0
-                     && e->fts_statp->st_dev != root.st_dev;
-        if (!mount && (e->fts_info == FTS_D || e->fts_info == FTS_DP
-                       || e->fts_info == FTS_DOT)) {
-            errno = 0;
-            continue;
-        }
-        char *q = xasprintf("%s%s", rel, e->fts_path + flen);
-        const char *key = q;
-        if (mount || e->fts_info == FTS_DNR || e->fts_info == FTS_ERR
-            || !bsearch(&key, sorted, n, sizeof *sorted, s_strcmp_p))
-            sw_strv_push(way, q);
-        if (mount)
-            fts_set(fts, e, FTS_SKIP);
-        free(q);
-        errno = 0;
-    }
-    if (!e && errno && way->n < 5)
-        sw_strv_push(way, rel);
-    fts_close(fts);
-}
-
-/*  The paths the result adds (start -> tree) where the work tree holds
- *  something start does not: an ignored file or directory of the user's
- *  (start has every untracked file that is not ignored). git read-tree
- *  -u overwrites ignored files (git 2.35 on): the user's would be lost,
- *  never in any object store. 0 when none, -1 with err naming them. */
-static int
-s_ignored_in_way(const sw_ws_repo_t *r, const char *top, const char *start, const char *tree,
-                 sw_err_t *err)
-{
-    sw_git_opts_t o = sw_ws_opts(r);
-    o.out_max = 256 << 20;
-    const char *args[] = { "diff-tree", "-r", "-z", "--name-status", "--no-renames", start,
-                           tree, NULL };
-    sw_git_res_t res;
-    sw_git_res_init(&res);
-    if (sw_git_run(&o, args, &res, err) != 0) {
-        sw_git_res_release(&res);
-        return -1;
-    }
-    sw_strv_t added = { 0 }, deleted = { 0 }, way = { 0 };
-    /*  STATUS NUL PATH NUL */
-    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; ) {
-        const char *status = p, *path = p + strlen(p) + 1;
-        if (path >= end)
-            break;
-        p = path + strlen(path) + 1;
-        if (status[0] == 'A')
-            sw_strv_push(&added, path);
-        else if (status[0] == 'D')
-            sw_strv_push(&deleted, path);
-    }
-    sw_git_res_release(&res);
-    const char **sorted = xcalloc(deleted.n + 1, sizeof *sorted);
-    for (size_t i = 0; i < deleted.n; i++)
-        sorted[i] = deleted.v[i];
-    qsort(sorted, deleted.n, sizeof *sorted, s_strcmp_p);
-    for (size_t i = 0; i < added.n && way.n < 5; i++) {
-        const char *a = added.v[i];
-        struct stat sb;
-        /*  a leading directory the user has as an ignored file */
-        for (const char *slash = strchr(a, '/'); slash; slash = strchr(slash + 1, '/')) {
-            char *q = xstrndup(a, (size_t) (slash - a)), *full = xasprintf("%s/%s", top, q);
-            bool in_way = lstat(full, &sb) == 0 && !S_ISDIR(sb.st_mode) && !s_in(&deleted, q, false);
-            if (in_way)
-                sw_strv_push(&way, q);
-            free(q);
-            free(full);
-            if (in_way)
-                break;
-        }
-        char *full = xasprintf("%s/%s", top, a);
-        if (lstat(full, &sb) == 0 && S_ISDIR(sb.st_mode))
-            s_files_below(full, a, sorted, deleted.n, &way);
-        else if (lstat(full, &sb) == 0)
-            sw_strv_push(&way, a);
-        free(full);
-    }
-    int rc = 0;
-    if (way.n) {
-        sw_buf_t b;
-        sw_buf_init(&b);
-        for (size_t i = 0; i < way.n; i++) {
-            char *q = sw_ws_path_quote(way.v[i]);
-            sw_buf_printf(&b, "%s%s", i ? ", " : "", q);
-            free(q);
-        }
-        rc = sw_err_set(err, SW_EFAIL, "the change writes %s%s, which your work tree has but "
-                        "ignores (git would overwrite it): move it away, or use --branch; "
-                        "nothing was changed", b.data, way.n >= 5 ? ", ..." : "");
-        sw_buf_release(&b);
-    }
-    free(sorted);
-    sw_strv_release(&added);
-    sw_strv_release(&deleted);
-    sw_strv_release(&way);
-    return rc;
-}
-
-int
-sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *changes, size_t n,
-            sw_ws_apply_report_t *rep, sw_err_t *err)
-{
-    memset(rep, 0, sizeof *rep);
-    s_user_t u;
-    if (s_user_open(o->dir, &u, err) < 0) {
-        /*  not "git init": the changes go into the repository (or a
-         *  clone of it) the job's workspace came from */
-        if (err->code == SW_EINVAL && strstr(err->msg, "not inside a git work tree"))
-            sw_err_set(err, SW_EINVAL, "%s is not inside a git work tree: run it in the "
-                       "repository the job's workspace came from, or a clone of it",
-                       strcmp(o->dir, ".") == 0 ? "the current directory" : o->dir);
-        return -1;
-    }
-    sw_ws_repo_t r = { .git_dir = u.git_dir, .work_tree = u.top, .user_config = true };
-    int rc = 0;
-    sigset_t mask;
-    bool blocked = false;
-    char head[65] = "", start[65], tree[65];
-    sw_err_t e = { 0 };
-    bool has_head = sw_ws_rev(&r, "HEAD", head, &e) == 0;
-    if (o->branch) {
-        char *ref = xasprintf("refs/heads/%s", o->branch), found[65];
-        sw_git_opts_t go = sw_ws_opts(&r);
-        const char *fmt[] = { "check-ref-format", ref, NULL };
-        /*  check-ref-format takes what git branch refuses: HEAD (every
-         *  rev-parse after would warn it is ambiguous), "@" (HEAD to
-         *  git), a leading '-' (an option to every git command that
-         *  names it); and refs/... would make refs/heads/refs/..., never
-         *  what was meant. */
-        if (strcmp(o->branch, "HEAD") == 0 || strcmp(o->branch, "@") == 0 || o->branch[0] == '-'
-            || strncmp(o->branch, "refs/", 5) == 0 || sw_git_run(&go, fmt, NULL, &e) != 0)
-            rc = sw_err_set(err, SW_EINVAL, "'%s' is not a valid branch name",
-                            o->branch);
-        else if (sw_ws_rev(&r, ref, found, &e) == 0)
-            rc = sw_err_set(err, SW_EINVAL, "branch %s exists already (name a new one)",
-                            o->branch);
-        free(ref);
-        if (rc == 0 && has_head)
-            rc = sw_ws_tree(&r, head, start, err);
-        else if (rc == 0)
-            snprintf(start, sizeof start, "%s", EMPTY_TREE);
-    }
-    else
-        rc = s_worktree_tree(&u, 0, start, err);
-    /*  The objects of every change (its base and commit come with it). */
-    sw_task_ws_t *want = xcalloc(n + 1, sizeof *want);
-    for (size_t i = 0; i < n; i++)
-        want[i] = (sw_task_ws_t) { .commit = (char *) changes[i].commit,
-                                   .manifest = (char *) changes[i].manifest };
-    if (rc == 0 && n)
-        rc = sw_ws_fetch(&r, cas, want, n, 0, NULL, NULL, err);
-    free(want);
-    snprintf(tree, sizeof tree, "%s", start);
-    char parent[65];
-    snprintf(parent, sizeof parent, "%s", head);
-    bool have_parent = has_head;
-    /*  Every base's and commit's tree at once: a chain of changes then
-     *  applies with no git process per step (each base is the tree so far). */
-    const char **revs = xcalloc(2 * n + 1, sizeof *revs);
-    char (*trees)[65] = xcalloc(2 * n + 1, sizeof *trees);
-    for (size_t i = 0; i < n; i++) {
-        revs[2 * i] = changes[i].base;
-        revs[2 * i + 1] = changes[i].commit;
-    }
-    if (rc == 0)
-        rc = sw_ws_trees(&r, revs, 2 * n, trees, err);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        char next[65];
-        rc = s_apply_one(&r, tree, &changes[i], trees[2 * i], trees[2 * i + 1], next,
-                         &rep->conflicts, err);
-        if (rc == 1) {
-            rep->conflict_id = xstrdup(changes[i].id);
-            break;
-        }
-        if (rc < 0)
-            break;
-        if (strcmp(next, tree) == 0)
-            continue;           /*  already there */
-        sw_strv_push(&rep->applied, changes[i].id);
-        snprintf(tree, sizeof tree, "%s", next);
-        if (o->branch) {
-            char *msg = o->job ? xasprintf("swarm: %s (job %s)", changes[i].id, o->job)
-                               : xasprintf("swarm: %s", changes[i].id);
-            const char *parents[] = { parent };
-            char commit[65];
-            rc = sw_ws_commit_tree(&r, tree, parents, have_parent ? 1 : 0, msg, "", NULL, commit,
-                                   err);
-            free(msg);
-            if (rc == 0) {
-                snprintf(parent, sizeof parent, "%s", commit);
-                have_parent = true;
-            }
-        }
-    }
-    free(revs);
-    free(trees);
-    if (rc == 0)
-        rc = s_changed(&r, start, tree, &rep->files, err);
-    if (rc == 0 && o->branch && rep->applied.n) {
-        char *ref = xasprintf("refs/heads/%s", o->branch);
-        sw_git_opts_t go = sw_ws_opts(&r);
-        const char *upd[] = { "update-ref", "-m", "swarm apply", ref, parent, "", NULL };
-        rc = sw_git_run(&go, upd, NULL, err) == 0 ? 0 : -1;
-        free(ref);
-        if (rc == 0)
-            rep->commit = xstrdup(parent);
-    }
-    else if (rc == 0 && !o->branch && strcmp(start, tree) != 0) {
-        /*  The work tree from start to the result; the checks all come
-         *  before the first file is written (unpack-trees). */
-        sw_ws_repo_t t = r;
-        t.index_file = u.tmp_index;
-        sw_git_opts_t go = sw_ws_opts(&t);
-        /*  git writes file after file: killed halfway (^C, a closed
-         *  terminal, kill) it leaves a work tree half applied and a file
-         *  it was writing truncated. So it runs where the terminal's
-         *  signals do not reach it, and ours wait until it is done: the
-         *  work tree is then as it was, or the whole result. */
-        go.own_group = true;
-        if (s_ignored_in_way(&r, u.top, start, tree, err) < 0) {
-            s_user_release(&u);
-            return -1;
-        }
-        sigset_t stop;
-        sigemptyset(&stop);
-        int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            sigaddset(&stop, sigs[i]);
-        blocked = pthread_sigmask(SIG_BLOCK, &stop, &mask) == 0;
-        const char *rt[] = { "read-tree", "-m", "-u", start, tree, NULL };
-        rc = sw_git_run(&go, rt, NULL, err) == 0 ? 0 : -1;
-    }
-    s_user_release(&u);
-    if (blocked)        /*  a signal that came meanwhile acts now */
-        pthread_sigmask(SIG_SETMASK, &mask, NULL);
-    return rc;
 }

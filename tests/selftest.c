@@ -85,6 +85,7 @@ static const sw_selftest_t s_tests[] = {
     { "git", sw_git_test },
     { "cas", sw_cas_test },
     { "ws", sw_ws_test },
+    { "wsrepo", sw_ws_repo_test },
     { "wsparse", sw_ws_parse_test },
     { "wshelper", agent_wshelper_test },
     { "agentws", agent_ws_test },

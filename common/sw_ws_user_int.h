@@ -1,0 +1,42 @@
+/*  sw_ws_user_int -- the user's repository as the snapshot (sw_ws_user.c)
+ *  and apply (sw_ws_apply.c) open it. Private to those two files: nothing
+ *  else includes it. Every call blocks on git (sw_git), in the user's
+ *  repository with their git configuration.
+ */
+#ifndef SW_WS_USER_INT_H
+#define SW_WS_USER_INT_H
+
+#include "sw_ws.h"
+
+#include <stdint.h>
+
+/*  The user's repository: its work tree top, git dir, and the index git
+ *  uses there. */
+typedef struct {
+    char *top;
+    char *git_dir;
+    char *index;                /*  the user's index file (may not exist) */
+    char *prefix;
+    char *tmp_index;            /*  ours, in TMPDIR */
+} sw_ws_user_t;
+
+/*  Opens the repository dir is in (any directory of its work tree):
+ *  every field but tmp_index set, all strings owned by u. 0; -1 with
+ *  err (SW_EINVAL: dir is no directory, or not inside a git work tree;
+ *  git's own error otherwise), u then empty. */
+int sw_ws_user_open(const char *dir, sw_ws_user_t *u, sw_err_t *err);
+
+/*  Frees u's strings and removes its temporary index (and the index's
+ *  lock file) when it made one; u empty after. */
+void sw_ws_user_release(sw_ws_user_t *u);
+
+/*  The work tree as a tree: HEAD plus tracked and untracked (not
+ *  ignored) changes, written through a temporary index (u->tmp_index, a
+ *  copy of the user's index in TMPDIR; the user's index and refs are
+ *  not touched). max_file in bytes: uncommitted files over it are
+ *  refused before anything is hashed (0: no check). 0 with the tree's
+ *  object name in tree; -1 with err (SW_EINVAL naming the files over
+ *  max_file). */
+int sw_ws_user_tree(sw_ws_user_t *u, uint64_t max_file, char tree[65], sw_err_t *err);
+
+#endif
