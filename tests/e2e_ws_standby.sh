@@ -48,13 +48,15 @@ grep -q "helper standby: handed over (update-index waiting, pack/diff waiting)" 
 # the refresh, when one ran, is before the hand-over: never in the capture
 sed -n '/handed over/,$p' "$T/long.trace" | grep -q "git update-index -q" \
     && fail "the capture of a long task ran the refresh: $(cat "$T/long.trace")"
-grep -q "helper standby: refresh" "$T/long.trace" \
-    || fail "no refresh on standby for a task that ended seconds after its checkout: $(cat "$T/long.trace")"
+# (a refresh is due only when the checkout wrote files in the second it
+# wrote the index: racy; else none runs anywhere)
+refreshed=no
+grep -q "helper standby: refresh" "$T/long.trace" && refreshed=yes
 expect 0 "$SWARM" diff long
 cp "$T/out" "$T/long.patch"
 expect 0 "$SWARM" diff --stat long
 contains "$T/out" "100 files changed, 100 insertions(+)"
-ok "a long task: the refresh ran on standby, the capture used the standby's gits, 100 files changed"
+ok "a long task: no refresh in the capture (one on standby: $refreshed), the capture used the standby's gits, 100 files changed"
 
 # --- the standby killed by the task: the capture goes without it, the same patch -----------
 expect 0 "$SWARM" spawn --id killsb -- sh -c \
