@@ -34,3 +34,32 @@ for f in app.env notes/n.md run.log; do
     contains "$T/out" "$f"
 done
 ok "the host user's excludes (HOME and XDG_CONFIG_HOME) do not drop a task's files from its change"
+
+# Agent ids name directories: "x/../.." is refused; "nest" and "nest/1"
+# on one workdir each get one directory of their own ('/' is "%2F", as
+# in the state dir), so one's start does not sweep the other's worktrees.
+expect 2 "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id 'x/../..' \
+    --workdir "$T/shared" --state-dir "$T/state-x"
+contains "$T/err" "may not be empty, '.' or '..'"
+[ -e "$T/state-x" ] && fail "a refused id made its state dir"
+W="$T/shared"
+mkdir -p "$W"
+# start_agent names files by id: these ids hold '/'
+start_nest() {
+    "$SWARM_BUILD/swarm-agent" -f --coordinator "$COORD_LISTEN" --id "$1" --workdir "$W" \
+        --state-dir "$T/state-$2" --codex "$FAKE_CODEX" --kill-grace-ms 500 --slots 2 \
+        --allow-exec --label "host=$2" >>"$T/agent-$2.log" 2>&1 &
+    PIDS+=("$!")
+}
+start_nest nest/1 n1
+wait_agents 2
+expect 0 "$SWARM" spawn --id slow --label host=n1 -- sh -c 'sleep 4; cat f.txt >/dev/null && pwd'
+for _ in $(seq 100); do
+    ls -d "$W/swarm-worktrees/nest%2F1/"* >/dev/null 2>&1 && break
+    sleep 0.1
+done
+[ -d "$W/swarm-worktrees/nest%2F1" ] || fail "no worktree root nest%2F1: $(ls -R "$W" | head)"
+start_nest nest n0
+wait_agents 3
+expect 0 "$SWARM" wait --timeout 60 slow
+ok "agent ids: 'x/../..' refused; 'nest' starting beside 'nest/1' on one workdir keeps its worktrees"
