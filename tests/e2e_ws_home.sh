@@ -63,3 +63,11 @@ start_nest nest n0
 wait_agents 3
 expect 0 "$SWARM" wait --timeout 60 slow
 ok "agent ids: 'x/../..' refused; 'nest' starting beside 'nest/1' on one workdir keeps its worktrees"
+
+# A repository URL agents refuse (a remote helper, another transport) is
+# refused where it is given, not by each agent that meets it.
+cd "$U" || fail "cd"
+expect 2 "$SWARM" init badurl --workspace . --repo-url 'ext::sh -c touch% /tmp/pwned'
+contains "$T/err" "agents refuse"
+expect 2 "$SWARM" init badurl --workspace . --repo-url 'fd::3'
+ok "a --repo-url with a transport agents refuse: exit 2 at init"
