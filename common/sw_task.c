@@ -476,6 +476,16 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
     if (t->ws.commit && t->dir && strcmp(t->dir, ".") != 0 && !sw_ws_path_valid(t->dir))
         return sw_err_set(err, SW_EINVAL, "task %s: with a workspace, dir '%s' must be a path "
                           "inside it (relative, without '..')", t->id, t->dir);
+    /*  the worktree's .git is the agent's, and what a task writes there is
+     *  never part of its change: a task started there had "no change" */
+    for (const char *p = t->ws.commit && t->dir ? t->dir : ""; *p; ) {
+        size_t n = strcspn(p, "/");
+        if (n == 4 && strncasecmp(p, ".git", 4) == 0)
+            return sw_err_set(err, SW_EINVAL, "task %s: with a workspace, dir '%s' may not be "
+                              "in .git (the agent's; nothing written there is captured)",
+                              t->id, t->dir);
+        p += n + (p[n] == '/');
+    }
     if (t->outputs.n > SW_MAX_OUTPUTS)
         return sw_err_set(err, SW_EINVAL, "task %s: at most %d output globs", t->id,
                           SW_MAX_OUTPUTS);
@@ -716,6 +726,15 @@ sw_task_test(bool verbose)
     json_decref(wj);
     t.dir = xstrdup("../up");
     CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "inside it"));
+    free(t.dir);
+    t.dir = xstrdup(".git");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "in .git"));
+    free(t.dir);
+    t.dir = xstrdup("src/.GIT/x");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "in .git"));
+    free(t.dir);
+    t.dir = xstrdup("src/.github");
+    CHECK(sw_task_validate(&t, &err) == 0);
     free(t.dir);
     t.dir = xstrdup("src/lib");
     CHECK(sw_task_validate(&t, &err) == 0);
