@@ -71,3 +71,7 @@ expect 2 "$SWARM" init badurl --workspace . --repo-url 'ext::sh -c touch% /tmp/p
 contains "$T/err" "agents refuse"
 expect 2 "$SWARM" init badurl --workspace . --repo-url 'fd::3'
 ok "a --repo-url with a transport agents refuse: exit 2 at init"
+expect 0 "$SWARM" spawn --id d1 -- true
+expect 2 "$SWARM" spawn --id d2 --workspace . --after d1 -- true
+contains "$T/err" "--workspace with --after"
+ok "spawn --workspace --after: refused (the snapshot would never be used)"
