@@ -7,6 +7,7 @@
 #define AGENT_WSH_H
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "sw_cas.h"
 #include "sw_redis.h"
@@ -110,14 +111,55 @@ json_t *agent_wsh_src_json(const sw_task_ws_t *w);
  *  20 or 32). *racy: an entry is not older than the index file (git
  *  compares such a file's content on every read, until a refresh in a
  *  later second writes the index), or the index could not be read. */
-/*  The paths an index tracks (stage 0, sorted as git sorts them), read
- *  from the file: only a version 2 or 3 index of SHA-1 or SHA-256 names
- *  (hashsz 20 or 32) with no conflict entry; anything else, false (the
- *  caller then cleans as before). names holds them, v points into it. */
+/*  --- git's index file, read without git (agent_wsindex.c) --- */
+
+/*  One entry of an index file; path and oid point into the file's bytes
+ *  (agent_wsh_index_t's file), valid until it is released. */
 typedef struct {
-    sw_buf_t     file;
-    const char **v;
-    size_t       n;
+    const char          *path;      /*  NUL-terminated */
+    size_t               len;       /*  strlen(path) */
+    uint32_t             mode;      /*  as git writes it: 0100644, 0120000, ... */
+    const unsigned char *oid;       /*  raw, hashsz bytes */
+    uint32_t             mtime_s;   /*  the file's mtime when staged, seconds */
+} agent_wsh_entry_t;
+
+/*  An index file read whole: its stage-0 entries in the file's order (as
+ *  git sorts them), and where its extensions are. Owns file and e. */
+typedef struct {
+    sw_buf_t           file;
+    struct stat        st;          /*  the file's, when read */
+    agent_wsh_entry_t *e;
+    size_t             n;
+    size_t             ext;         /*  offset of the first extension (after the entries) */
+    size_t             end;         /*  offset where the extensions end: the file's length,
+                                        less the checksum with AGENT_WSH_INDEX_SUM */
+} agent_wsh_index_t;
+
+#define AGENT_WSH_INDEX_SUM      1u /*  the last hashsz bytes are the checksum: left out of
+                                        the parse (the caller checks it), and a file shorter
+                                        than the header and it is refused */
+#define AGENT_WSH_INDEX_EXTENDED 2u /*  entries with extended flags (version 3: intent to
+                                        add, skip-worktree) are taken, not refused */
+
+/*  Reads the index file at index (hashsz 20 for SHA-1, 32 for SHA-256
+ *  names). true with ix filled; false when it cannot be read or is not
+ *  one this knows (not a version 2 or 3 index, a conflict stage, an
+ *  extended flag without AGENT_WSH_INDEX_EXTENDED, an empty or unsorted
+ *  path, an entry past the end: the caller then asks git). Either way ix
+ *  is the caller's to release. */
+bool agent_wsh_index_read(const char *index, size_t hashsz, unsigned flags,
+                          agent_wsh_index_t *ix);
+void agent_wsh_index_release(agent_wsh_index_t *ix);
+/*  The big-endian 32-bit number at p (the index's integers). */
+uint32_t agent_wsh_be32(const unsigned char *p);
+
+/*  The paths an index tracks (stage 0, sorted as git sorts them), read
+ *  from the file (agent_wsh_index_read, extended flags taken): only a
+ *  version 2 or 3 index of SHA-1 or SHA-256 names (hashsz 20 or 32) with
+ *  no conflict entry; anything else, false (the caller then cleans as
+ *  before). */
+typedef struct {
+    agent_wsh_index_t ix;
     char         tree[65];      /*  the root of its cache tree when valid, else "" */
     bool         racy;          /*  an entry not older than the file (git compares its
                                     content on every read) */
@@ -177,5 +219,7 @@ int agent_wsh_capture_test(const char *dir);
 int agent_wsh_standby_test(const char *dir);
 /*  Unit test of agent_wsh_write_tree against git write-tree. */
 int agent_wsh_tree_test(const char *dir);
+/*  Unit test of agent_wsh_index_read against git's own index files. */
+int agent_wsh_index_test(const char *dir);
 
 #endif

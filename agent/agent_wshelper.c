@@ -692,6 +692,7 @@ agent_wshelper_test(bool verbose)
     CHECK(agent_wsh_capture_test(dir) == 0);
     CHECK(agent_wsh_standby_test(dir) == 0);
     CHECK(agent_wsh_tree_test(dir) == 0);
+    CHECK(agent_wsh_index_test(dir) == 0);
     CHECK(agent_wsh_stored_test(dir) == 0);
     /*  the mirror's gc (51 packs: due) repacks them into one, with no
      *  bitmap: nothing here serves a clone, and a bitmap cost every thin
