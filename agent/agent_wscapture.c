@@ -254,7 +254,15 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
     p.in_fd = -1;
     /*  git's own words first (a started one that found index.lock taken
      *  has exited before its paths were written) */
-    int frc = sw_git_finish(&p, rc < 0, NULL, &ferr);
+    sw_git_res_t fres;
+    sw_git_res_init(&fres);
+    int frc = sw_git_finish(&p, rc < 0, &fres, &ferr);
+    /*  A path git refuses on every system (".GIT/config", "git~1/x":
+     *  core.protectNTFS is on by default) is skipped with "Ignoring path"
+     *  and exit 0: the task's file would be missing from its change
+     *  without a word (issue 16 attack, e2e.ws_home). */
+    const char *skipped = rc == 0 && frc == 0 && fres.err.data
+                        ? strstr(fres.err.data, "Ignoring path ") : NULL;
     if (rc == 0 && frc != 0) {
         *err = ferr;
         rc = -1;
@@ -263,6 +271,14 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
         *err = werr;
         rc = -1;
     }
+    else if (skipped) {
+        skipped += strlen("Ignoring path ");
+        rc = sw_err_set(err, SW_EINVAL, "the task wrote '%.*s', a path git refuses to record "
+                        "(a .git of some file system): its change cannot be captured whole; "
+                        "rename it or remove it in the task", (int) strcspn(skipped, "\n"),
+                        skipped);
+    }
+    sw_git_res_release(&fres);
     /*  the pack it wrote, if any (also when it failed after writing it) */
     if (o.env == s_stage_env) {
         int n = agent_wsh_stored_mark(t->git_dir, &packs);

@@ -75,3 +75,13 @@ expect 0 "$SWARM" spawn --id d1 -- true
 expect 2 "$SWARM" spawn --id d2 --workspace . --after d1 -- true
 contains "$T/err" "--workspace with --after"
 ok "spawn --workspace --after: refused (the snapshot would never be used)"
+
+# A path git refuses to record (".GIT/config": a .git on case-insensitive
+# systems) was skipped by update-index with a warning and exit 0: the
+# task "succeeded" with that file missing from its change.
+expect 0 "$SWARM" spawn --id G1 -- sh -c 'mkdir .GIT && echo x >.GIT/config && echo y >kept.txt'
+expect 1 "$SWARM" wait --timeout 60 G1
+expect 1 "$SWARM" --json results
+err=$(json_get "$T/out" "[str(r.get('error')) for r in d if r['id']=='G1'][0]")
+case "$err" in *".GIT/config"*"git refuses"*) ;; *) fail "G1's error: $err" ;; esac
+ok "a path git refuses to record fails the capture, naming it"
