@@ -347,6 +347,11 @@ cli_apply(cli_t *cli, int argc, char **argv)
         printf("\n%zu file%s changed in the work tree (not staged)\n", rep.files.n,
                rep.files.n == 1 ? "" : "s");
     }
+    /*  ^C (or a kill) while git wrote the work tree waited for the end:
+     *  the write is whole (a failed one says "nothing was changed") */
+    if (rep.signal && arc == 0)
+        fprintf(stderr, "swarm: apply: %s came while the work tree was written: the change "
+                "is applied whole (exit 0)\n", strsignal(rep.signal));
 out:
     json_decref(skipped);
     cli_args_release(&a);

@@ -1,5 +1,6 @@
 /*  sw_ws_user_int -- the user's repository as the snapshot (sw_ws_user.c)
- *  and apply (sw_ws_apply.c) open it. Private to those two files: nothing
+ *  and apply (sw_ws_apply.c) open it, and the work tree's entries apply
+ *  saves before it writes (sw_ws_save.c). Private to those files: nothing
  *  else includes it. Every call blocks on git (sw_git), in the user's
  *  repository with their git configuration.
  */
@@ -38,5 +39,29 @@ void sw_ws_user_release(sw_ws_user_t *u);
  *  object name in tree; -1 with err (SW_EINVAL naming the files over
  *  max_file). */
 int sw_ws_user_tree(sw_ws_user_t *u, uint64_t max_file, char tree[65], sw_err_t *err);
+
+/*  The work tree's entries at paths (relative to top, sorted as git
+ *  sorts them), saved before a write that may replace or delete them: a
+ *  hard link each (a copy where none can be made) in a new directory
+ *  <git_dir>/swarm-apply-save.XXXXXX; where nothing (or a directory) is,
+ *  that is noted. Owned by the caller, who ends it with _drop or
+ *  _restore. NULL with err when something could not be saved (SW_EFAIL;
+ *  the directory removed: nothing was changed). A hard link changes the
+ *  file's ctime: refresh an index's stat data after (update-index
+ *  --refresh). */
+typedef struct sw_ws_save sw_ws_save_t;
+sw_ws_save_t *sw_ws_save(const char *top, const char *git_dir, const sw_strv_t *paths,
+                         sw_err_t *err);
+
+/*  The write went through: the saved entries are dropped (the directory
+ *  removed) and s freed. NULL is a no-op. */
+void sw_ws_save_drop(sw_ws_save_t *s);
+
+/*  The write failed: every path as it was at sw_ws_save (files, symlinks,
+ *  modes; what the write made where nothing was removed, with the
+ *  directories it made for it). Frees s. 0; -1 with err naming a path
+ *  that could not be put back and the directory that keeps the saved
+ *  entries (then left in place for the user). */
+int sw_ws_save_restore(sw_ws_save_t *s, sw_err_t *err);
 
 #endif
