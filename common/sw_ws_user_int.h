@@ -18,7 +18,7 @@ typedef struct {
     char *git_dir;
     char *index;                /*  the user's index file (may not exist) */
     char *prefix;
-    char *tmp_index;            /*  ours, in TMPDIR */
+    char *tmp_index;            /*  ours, in git_dir (TMPDIR if it takes none) */
 } sw_ws_user_t;
 
 /*  Opens the repository dir is in (any directory of its work tree):
@@ -28,13 +28,16 @@ typedef struct {
 int sw_ws_user_open(const char *dir, sw_ws_user_t *u, sw_err_t *err);
 
 /*  Frees u's strings and removes its temporary index (and the index's
- *  lock file) when it made one; u empty after. */
+ *  lock file) when it made one; u empty after. While the temporary index
+ *  exists, SIGINT, SIGTERM, SIGHUP and SIGQUIT remove it before they end
+ *  the process (handlers installed by sw_ws_user_tree, the old ones back
+ *  here). */
 void sw_ws_user_release(sw_ws_user_t *u);
 
 /*  The work tree as a tree: HEAD plus tracked and untracked (not
  *  ignored) changes, written through a temporary index (u->tmp_index, a
- *  copy of the user's index in TMPDIR; the user's index and refs are
- *  not touched). max_file in bytes: uncommitted files over it are
+ *  copy of the user's index in their git dir; the user's index and refs
+ *  are not touched). max_file in bytes: uncommitted files over it are
  *  refused before anything is hashed (0: no check). 0 with the tree's
  *  object name in tree; -1 with err (SW_EINVAL naming the files over
  *  max_file). */

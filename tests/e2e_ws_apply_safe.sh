@@ -182,3 +182,26 @@ contains "$T/err1" "the change is applied whole"
 contains "$T/out1" "applied 1 change"
 [ "$(edited)" = 6 ] || fail "$(edited) of 6 files applied"
 ok "a second apply while one writes: exit 1, another apply is running; SIGINT during the write: the change whole, said, exit 0"
+
+# --- a signal while the snapshot's temporary index exists --------------------------------
+# init --workspace copies the user's index and runs git add -A on the
+# copy: a kill then left the copy behind (in /tmp, mode 0644: another
+# user could read the file names). A clean filter that takes its time
+# holds git add -A.
+user_repo "$T/snap"
+printf '*.txt filter=slow\n' >.gitattributes
+for i in 1 2 3 4 5 6; do printf 'line %s\n' "$i" >f$i.txt; done
+user_commit base
+for i in 1 2 3 4 5 6; do printf 'more %s\n' "$i" >>f$i.txt; done
+git config filter.slow.clean 'sleep 0.3; cat'
+mkdir -p "$T/tmp"
+copies() { ls -A "$T/tmp" .git | grep 'swarm-index' || true; }
+TMPDIR="$T/tmp" "$SWARM" init snap --workspace . >"$T/out" 2>"$T/err" &
+pid=$!
+for _ in $(seq 200); do [ -n "$(copies)" ] && break; sleep 0.02; done
+[ -n "$(copies)" ] || fail "init never made its temporary index"
+sleep 0.3
+kill -TERM "$pid"
+wait "$pid"
+[ -z "$(copies)" ] || fail "SIGTERM during init left the index copy: $(copies)"
+ok "SIGTERM while init's temporary index exists: removed (it is in the git dir, not TMPDIR)"
