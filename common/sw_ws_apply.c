@@ -523,6 +523,18 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
     }
     free(revs);
     free(trees);
+    if (rc == 1 && o->branch && !has_head) {
+        /*  not a conflict of the user's: the branch starts from nothing */
+        sw_strv_release(&rep->conflicts);
+        free(rep->conflict_id);
+        rep->conflict_id = NULL;
+        rc = sw_err_set(err, SW_EFAIL, "HEAD has no commit yet, and --branch puts the "
+                        "changes on top of HEAD: commit first, or apply without --branch");
+    }
+    else if (rc < 0 && o->branch && (strstr(err->msg, "auto-detect")
+                                     || strstr(err->msg, "tell me who you are")))
+        sw_err_set(err, SW_EFAIL, "git needs your name and email for the branch's commits: "
+                   "git config user.name NAME; git config user.email EMAIL; nothing was changed");
     if (rc == 0)
         rc = s_changed(&r, start, tree, &rep->files, err);
     if (rc == 0 && o->branch && rep->applied.n) {

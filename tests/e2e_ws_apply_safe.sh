@@ -205,3 +205,20 @@ kill -TERM "$pid"
 wait "$pid"
 [ -z "$(copies)" ] || fail "SIGTERM during init left the index copy: $(copies)"
 ok "SIGTERM while init's temporary index exists: removed (it is in the git dir, not TMPDIR)"
+
+# --- apply --branch with no commit, with no identity ------------------------------------
+user_repo "$T/nohead"
+printf 'a\n' >a.txt                         # never committed
+expect 0 "$SWARM" init nohead --workspace .
+expect 0 "$SWARM" spawn --id ed -- sh -c 'printf "b\n" >>a.txt'
+expect 0 "$SWARM" wait --timeout 60 ed
+expect 1 "$SWARM" apply --branch swarm/nohead
+contains "$T/err" "HEAD has no commit yet"
+user_commit base
+git config --unset user.name; git config --unset user.email
+git config user.useConfigOnly true          # no identity guessed from the host
+mkdir -p "$T/home"
+HOME="$T/home" expect 1 "$SWARM" apply --branch swarm/noid
+contains "$T/err" "git config user.email"
+git rev-parse -q --verify refs/heads/swarm/noid >/dev/null && fail "swarm/noid made"
+ok "apply --branch with no commit yet, or no git identity: exit 1 saying which (no bogus conflict, no raw git error)"
