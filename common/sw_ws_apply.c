@@ -269,12 +269,6 @@ s_index_refusals(const sw_ws_repo_t *r, const s_delta_t *d, sw_err_t *err)
 {
     sw_git_opts_t o = sw_ws_opts(r);
     sw_git_res_t res;
-    sw_git_res_init(&res);
-    sw_err_t e = { 0 };
-    const char *cfg[] = { "config", "--bool", "core.sparseCheckout", NULL };
-    bool sparse = sw_git_run(&o, cfg, &res, &e) == 0 && res.out.data
-               && strncmp(res.out.data, "true", 4) == 0;
-    sw_git_res_release(&res);
     /*  TAG SP PATH NUL; tag S (s: also assume-unchanged) for skip-worktree */
     o.out_max = 1u << 30;
     const char *ls[] = { "ls-files", "-v", "-z", NULL };
@@ -297,6 +291,21 @@ s_index_refusals(const sw_ws_repo_t *r, const s_delta_t *d, sw_err_t *err)
     }
     qsort(tracked, nt, sizeof *tracked, s_strcmp_p);
     qsort(skip, ns, sizeof *skip, s_strcmp_p);
+    /*  core.sparseCheckout without its patterns file is no sparse
+     *  checkout to git (unpack-trees skips it): asked only when one is
+     *  there, or an entry is skip-worktree */
+    char *pat = xasprintf("%s/info/sparse-checkout", r->git_dir);
+    bool sparse = false;
+    if (ns || access(pat, F_OK) == 0) {
+        sw_git_res_t cr;
+        sw_git_res_init(&cr);
+        sw_err_t e = { 0 };
+        const char *cfg[] = { "config", "--bool", "core.sparseCheckout", NULL };
+        sparse = sw_git_run(&o, cfg, &cr, &e) == 0 && cr.out.data
+              && strncmp(cr.out.data, "true", 4) == 0;
+        sw_git_res_release(&cr);
+    }
+    free(pat);
     sw_strv_t outside = { 0 }, lost = { 0 };
     for (size_t i = 0; i < d->all.n; i++)
         if (s_has(skip, ns, d->all.v[i]))
@@ -393,11 +402,12 @@ s_write(const sw_ws_repo_t *r, sw_ws_user_t *u, const char *start, const char *t
     if (!save)
         rc = -1;
     if (rc == 0) {
-        /*  the saving links changed the files' ctime: git would take
-         *  them for modified ("not uptodate") */
+        /*  a saving link changed its file's ctime: git would take it
+         *  for modified ("not uptodate") */
         const char *refresh[] = { "update-index", "-q", "--refresh", NULL };
         sw_err_t e = { 0 };
-        sw_git_run(&go, refresh, NULL, &e);
+        if (sw_ws_save_linked(save))
+            sw_git_run(&go, refresh, NULL, &e);
         const char *rt[] = { "read-tree", "-m", "-u", start, tree, NULL };
         sw_err_t werr = { 0 };
         if (sw_git_run(&go, rt, NULL, &werr) == 0)

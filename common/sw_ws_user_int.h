@@ -50,11 +50,12 @@ int sw_ws_user_tree(sw_ws_user_t *u, uint64_t max_file, char tree[65], sw_err_t 
  *  that is noted. Owned by the caller, who ends it with _drop or
  *  _restore. NULL with err when something could not be saved (SW_EFAIL;
  *  the directory removed: nothing was changed). A hard link changes the
- *  file's ctime: refresh an index's stat data after (update-index
- *  --refresh). */
+ *  file's ctime: when sw_ws_save_linked says some were linked, refresh
+ *  an index's stat data after (update-index --refresh). */
 typedef struct sw_ws_save sw_ws_save_t;
 sw_ws_save_t *sw_ws_save(const char *top, const char *git_dir, const sw_strv_t *paths,
                          sw_err_t *err);
+bool sw_ws_save_linked(const sw_ws_save_t *s);
 
 /*  The write went through: the saved entries are dropped (the directory
  *  removed) and s freed. NULL is a no-op. */

@@ -91,7 +91,7 @@ ok "a change deleting or replacing files git does not track here: exit 1 naming 
 
 # --- git fails halfway through writing the work tree --------------------------------------
 # A required smudge filter (git-crypt style) that fails for f5.txt: git
-# has deleted f7.txt, written a-new/ and d-empty/e.txt, rewritten f1-f4
+# has deleted f7.txt, written a-new/, big.dat and d-empty/e.txt, rewritten f1-f4
 # (f2 made executable, f3 over the user's edit) and unlinked f5.txt (the
 # user's edit in it) when it dies.
 user_repo "$T/filter"
@@ -100,10 +100,11 @@ git config filter.bad.clean cat
 git config filter.bad.smudge cat
 git config filter.bad.required true
 for i in 1 2 3 4 5 6 7 8; do seq 10 | sed "s/^/f$i line /" >f$i.txt; done
+seq -f "big line %g" 150000 >big.dat            # 2 MB
 user_commit base
 mkdir d-empty                                     # the user's empty directory
 expect 0 "$SWARM" init filter --workspace .
-expect 0 "$SWARM" spawn --id e1 -- sh -c 'for i in 1 2 3 4 5 6 8; do echo e1 >>f$i.txt; done; chmod +x f2.txt; rm f7.txt; mkdir -p a-new/deep d-empty; echo n >a-new/deep/n.txt; echo e >d-empty/e.txt'
+expect 0 "$SWARM" spawn --id e1 -- sh -c 'echo e1 >>big.dat; for i in 1 2 3 4 5 6 8; do echo e1 >>f$i.txt; done; chmod +x f2.txt; rm f7.txt; mkdir -p a-new/deep d-empty; echo n >a-new/deep/n.txt; echo e >d-empty/e.txt'
 expect 0 "$SWARM" wait --timeout 60 e1
 sed -i '1s/.*/MY UNCOMMITTED EDIT/' f5.txt
 sed -i '1s/.*/my edit of f3/' f3.txt
@@ -118,6 +119,7 @@ git config filter.bad.smudge cat
 expect 0 "$SWARM" apply
 [ "$(head -1 f5.txt)" = "MY UNCOMMITTED EDIT" ] && [ "$(tail -1 f5.txt)" = e1 ] && [ -x f2.txt ] \
     && [ ! -e f7.txt ] && [ "$(cat a-new/deep/n.txt)" = n ] && [ "$(head -1 f3.txt)" = "my edit of f3" ] \
+    && [ "$(tail -1 big.dat)" = e1 ] \
     || fail "apply after the filter was fixed: $(ls -A)"
 no_leftovers
 ok "git failing halfway through the write (a smudge filter): exit 1 with git's error, the work tree exactly as it was (edits, modes, deleted and added files); fixed, apply works"
