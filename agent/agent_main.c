@@ -449,6 +449,22 @@ s_exec_with_limits(int argc, char **argv)
     return 127;
 }
 
+/*  An agent id names its directories and is shown as a path: "a//b",
+ *  "a/" and "x/../.." are refused, though a task or job id may be them
+ *  (those only ever go into paths hashed). */
+static bool
+s_id_parts_ok(const char *id)
+{
+    for (const char *p = id;; ) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return false;
+        if (!p[n])
+            return true;
+        p += n + 1;
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -567,6 +583,11 @@ main(int argc, char **argv)
     if (!sw_id_valid(s_conf.id)) {
         fprintf(stderr, "swarm-agent: invalid --id '%s' (1-%d characters of A-Z a-z 0-9 . _ - "
                 "/ : @ +, not starting with - or .)\n", s_conf.id, SW_MAX_ID);
+        return 2;
+    }
+    if (!s_id_parts_ok(s_conf.id)) {
+        fprintf(stderr, "swarm-agent: invalid --id '%s': a part between '/' may not be empty, "
+                "'.' or '..'\n", s_conf.id);
         return 2;
     }
     if (s_check_endpoint(s_conf.coordinator) < 0) {
@@ -754,7 +775,15 @@ main(int argc, char **argv)
                                          .log_ttl_s = s_conf.log_ttl_s };
     /*  Worktrees below the workdir (where tasks write), one directory per
      *  agent id; mirrors, indexes and requests in the state dir. */
-    char *ws_root = xasprintf("%s/swarm-worktrees/%s", s_conf.workdir, s_conf.id);
+    char *id_dir = agent_id_dirname(s_conf.id, &err);
+    if (!id_dir)
+        fatalx("workspaces: %s", err.msg);
+    /*  One name per id, as the state dir's: agent "a" and agent "a/1"
+     *  on one workdir once shared a directory ("a"'s slot 1 was "a/1"'s
+     *  root), and the start's sweep of one removed the other's live
+     *  worktrees (issue 16 attack, e2e.ws_home). */
+    char *ws_root = xasprintf("%s/swarm-worktrees/%s", s_conf.workdir, id_dir);
+    free(id_dir);
     self.ws_conf = (agent_ws_conf_t) {
         .agent_id = s_conf.id, .self_exe = self.self_exe, .state_dir = agent_state_dir(state),
         .mirrors = s_conf.mirror_dir, .root = ws_root, .redis_url = s_conf.redis,

@@ -107,6 +107,7 @@ s_stored(agent_runs_t *self, run_t *run)
      *  idle instead of taking a new slot, which made the pool full, every
      *  other worktree removed and checked out afresh (issue 16, capture
      *  speed 2). Nothing of the run touches it after its capture. */
+    run_standby_give_up(self, run);
     if (run->task.ws.commit)
         agent_ws_done(self->conf->ws, &run->ws);
     run_accept(self, run);
@@ -443,6 +444,8 @@ s_is_leader(agent_runs_t *self, pid_t pid)
 {
     if (self->trashing && !self->trash.reaped && self->trash.pid == pid)
         return true;
+    if (runs_standby_leads(self, pid))
+        return true;
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         if (r->spawned && !r->child.reaped && r->child.pid == pid)
             return true;
@@ -753,6 +756,10 @@ s_ws_prepared(agent_runs_t *self, run_t *run)
     s_child_release(run);
     if (!cancelled && rc == 0) {
         run_start(self, run);
+        /*  after the task's start, which it must not delay; none for a
+         *  run that could not start */
+        if (run->state == RUN_ACTIVE && run->spawned)
+            run_standby_start(self, run);
         return;
     }
     run->cancelled = cancelled;
@@ -771,9 +778,24 @@ run_ws_capture(agent_runs_t *self, run_t *run)
     agent_ws_spawn_t s = { 0 };
     sw_err_t err = { 0 };
     run->capture_at = 0;
-    bool ok = strcmp(run->status, "succeeded") == 0;
-    if (run->cancelled || agent_ws_capture(self->conf->ws, &run->task, &run->ws, ok, &s, &err) < 0
-        || s_ws_helper(self, run, &s, CHILD_WS_CAPTURE, &err) < 0) {
+    bool ok = strcmp(run->status, "succeeded") == 0, lost = false;
+    if (run->cancelled)
+        run_standby_give_up(self, run);
+    int rc = run->cancelled ? -1
+           : agent_ws_capture(self->conf->ws, &run->task, &run->ws, ok, &s, &err);
+    /*  the standby, when there is one, takes the request; one found gone
+     *  (it may have left the index locked): a request anew, which says so */
+    if (rc == 0 && run_standby_take(self, run, &lost)) {
+        agent_ws_spawn_release(&s);
+        s_watch(self, run, CHILD_WS_CAPTURE, xstrdup(run->ws.token));
+        return;
+    }
+    if (rc == 0 && lost) {
+        agent_ws_spawn_release(&s);
+        unlink(run->ws.req);
+        rc = agent_ws_capture(self->conf->ws, &run->task, &run->ws, ok, &s, &err);
+    }
+    if (rc < 0 || s_ws_helper(self, run, &s, CHILD_WS_CAPTURE, &err) < 0) {
         agent_ws_spawn_release(&s);
         free(run->ws.error);
         run->ws.error = xstrdup(run->cancelled ? "cancelled" : err.msg);

@@ -14,6 +14,8 @@
 
 typedef enum { RUN_ACTIVE, RUN_STORING, RUN_DONE } run_state_t;
 
+typedef struct run_standby_t run_standby_t;     /*  agent_run_standby.c */
+
 /*  What the run's child is. A run has one child at a time, in this order:
  *  the workspace's preparation, the pre-task hook, the runner, the
  *  post-task hook, the workspace's capture. */
@@ -65,6 +67,7 @@ typedef struct {
     bool          ran;          /*  the runner ran: its worktree is captured */
     int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
     int64_t       capture_backoff_ms;
+    run_standby_t *standby;     /*  the capture's standby helper while the task runs, or NULL */
     /*  usage (issue 18): read from the runner's stdout as it comes */
     sw_usage_reader_t usage;
     bool          usage_dirty;  /*  grew since the last USAGE */
@@ -89,6 +92,9 @@ struct agent_runs_t {
      *  every run's path; polled from the tick */
     agent_child_t           trash;
     bool                    trashing;
+    /*  the captures' standby helpers (run_standby_t *): of running tasks,
+     *  and given up ones until they are gone; polled from the tick */
+    zlistx_t               *standbys;
     unsigned                ticks;
 };
 
@@ -103,6 +109,26 @@ void run_accept(agent_runs_t *self, run_t *run);
 run_t *run_find(agent_runs_t *self, const char *job, const char *id, int64_t attempt);
 /*  Kills what a finished run left outside its group (SWARM_RUN tokens). */
 void   runs_sweep(agent_runs_t *self);
+
+/*  agent_run_standby.c: the capture's standby (agent_ws_standby). Start
+ *  once the task's worktree is prepared (none when it cannot start: the
+ *  capture then goes as without one); take at the capture, after
+ *  agent_ws_capture wrote the request: true with run->child the standby,
+ *  handed the request (the caller watches it, CHILD_WS_CAPTURE); false
+ *  without one, *lost when one was there but gone (its gits may have left
+ *  the index locked: run->ws.unlock set, the caller writes the request
+ *  anew). Give up whenever the run will not capture (cancelled, ended
+ *  before its task ran, destroyed): EOF on its stdin; idempotent. */
+void   run_standby_start(agent_runs_t *self, run_t *run);
+bool   run_standby_take(agent_runs_t *self, run_t *run, bool *lost);
+void   run_standby_give_up(agent_runs_t *self, run_t *run);
+void   runs_standby_tick(agent_runs_t *self, int64_t now);
+/*  Whether pid is a standby's, not reaped yet (the orphans' reaper leaves
+ *  it: its exit is the standby tick's to see, its group pinned until). */
+bool   runs_standby_leads(agent_runs_t *self, pid_t pid);
+/*  The standbys' pids (leaders for the sweep), at most max. */
+size_t runs_standby_pids(agent_runs_t *self, pid_t *pids, size_t max);
+void   runs_standby_destroy(agent_runs_t *self);
 
 /*  agent_run.c: the stages the run set drives */
 /*  The first stage of a task without a workspace: prepare, hooks, runner. */

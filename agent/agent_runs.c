@@ -15,6 +15,7 @@ run_destroy(run_t **run_p)
     run_t *run = *run_p;
     if (!run)
         return;
+    run_standby_give_up(run->runs, run);
     if (run->spawned)
         agent_child_release(&run->child);
     agent_log_destroy(&run->log);
@@ -62,6 +63,7 @@ agent_runs_new(zloop_t *loop, const agent_run_conf_t *conf, agent_store_t *store
     self->report = report;
     self->ctx = ctx;
     self->runs = zlistx_new();
+    self->standbys = zlistx_new();
     sw_err_t err = { 0 };
     if (conf->log_ttl_s > 0 && conf->redis_url
         && !(self->live = agent_live_new(loop, conf->redis_url, conf->log_ttl_s, &err)))
@@ -95,6 +97,8 @@ agent_runs_destroy(agent_runs_t **self_p)
         zlistx_detach_cur(self->runs);
         run_destroy(&r);
     }
+    /*  before the orphans' loop below, whose waitpid(-1) would reap them */
+    runs_standby_destroy(self);
     /*  No task runs now: whatever escaped its group goes, tree by tree. */
     pid_t child[1];
     for (int i = 0; i < 100 && agent_orphans_children(child, 1) > 0; i++) {
@@ -106,6 +110,7 @@ agent_runs_destroy(agent_runs_t **self_p)
     if (self->trashing)
         agent_child_release(&self->trash);  /*  what it left, the next start removes */
     zlistx_destroy(&self->runs);
+    zlistx_destroy(&self->standbys);
     agent_live_destroy(&self->live);
     sw_aredis_destroy(&self->results);
     free(self);
@@ -299,8 +304,9 @@ s_keep_child(pid_t pid, const char *token, void *arg)
 void
 runs_sweep(agent_runs_t *self)
 {
-    pid_t *leaders = xcalloc(zlistx_size(self->runs) + 2, sizeof *leaders);
-    size_t n = 0;
+    size_t max = zlistx_size(self->runs) + zlistx_size(self->standbys) + 2;
+    pid_t *leaders = xcalloc(max, sizeof *leaders);
+    size_t n = runs_standby_pids(self, leaders, zlistx_size(self->standbys));
     for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
         if (r->spawned && !r->child.reaped)
             leaders[n++] = r->child.pid;
@@ -405,4 +411,5 @@ agent_runs_tick(agent_runs_t *self, int64_t now)
             run_destroy(&r);
         }
     s_trash_tick(self, now);
+    runs_standby_tick(self, now);
 }

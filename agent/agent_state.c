@@ -24,13 +24,8 @@ struct agent_state_t {
 };
 
 char *
-agent_state_default(const char *id, uid_t euid, const char *state_directory,
-                    const char *xdg_state_home, const char *home, sw_err_t *err)
+agent_id_dirname(const char *id, sw_err_t *err)
 {
-    if (state_directory && *state_directory) {
-        /*  systemd sets a colon-separated list for several StateDirectory= */
-        return xstrndup(state_directory, strcspn(state_directory, ":"));
-    }
     sw_buf_t name;
     sw_buf_init(&name);
     for (const char *p = id; *p; p++)
@@ -38,7 +33,6 @@ agent_state_default(const char *id, uid_t euid, const char *state_directory,
             sw_buf_addstr(&name, "%2F");
         else
             sw_buf_add(&name, p, 1);
-    char *dir = NULL;
     if (name.len > NAME_MAX) {
         /*  '/' takes three bytes: an id of 128 may not fit one component */
         sw_err_set(err, SW_EINVAL, "the agent id %s makes a directory name of %zu bytes ('/' "
@@ -47,16 +41,31 @@ agent_state_default(const char *id, uid_t euid, const char *state_directory,
         sw_buf_release(&name);
         return NULL;
     }
+    return name.data ? name.data : xstrdup("");
+}
+
+char *
+agent_state_default(const char *id, uid_t euid, const char *state_directory,
+                    const char *xdg_state_home, const char *home, sw_err_t *err)
+{
+    if (state_directory && *state_directory) {
+        /*  systemd sets a colon-separated list for several StateDirectory= */
+        return xstrndup(state_directory, strcspn(state_directory, ":"));
+    }
+    char *name = agent_id_dirname(id, err);
+    if (!name)
+        return NULL;
+    char *dir = NULL;
     if (euid == 0)
-        dir = xasprintf("/var/lib/swarm-agent/%s", name.data);
+        dir = xasprintf("/var/lib/swarm-agent/%s", name);
     else if (xdg_state_home && xdg_state_home[0] == '/')
-        dir = xasprintf("%s/swarm-agent/%s", xdg_state_home, name.data);
+        dir = xasprintf("%s/swarm-agent/%s", xdg_state_home, name);
     else if (home && home[0] == '/')
-        dir = xasprintf("%s/.local/state/swarm-agent/%s", home, name.data);
+        dir = xasprintf("%s/.local/state/swarm-agent/%s", home, name);
     else
         sw_err_set(err, SW_EINVAL, "no place for the agent's state: HOME is not set "
                    "(give --state-dir DIR)");
-    sw_buf_release(&name);
+    free(name);
     return dir;
 }
 

@@ -38,6 +38,12 @@
 
 typedef struct agent_state_t agent_state_t;
 
+/*  Agent id as ONE directory name ('/' written "%2F", which no id holds,
+ *  so two ids never share a name and no id nests inside another's): for
+ *  the state dir and the worktrees' root. NULL with err when over
+ *  NAME_MAX. Caller frees. */
+char *agent_id_dirname(const char *id, sw_err_t *err);
+
 /*  The default state directory of agent ID, DESIGN.md section 9:
  *  $STATE_DIRECTORY (systemd's StateDirectory=; the first of a list), else
  *  /var/lib/swarm-agent/ID for root, else

@@ -24,6 +24,7 @@ typedef struct {
     slot_state_t state;
     char        *repo;          /*  of its last task */
     bool         tree;          /*  a worktree is on disk */
+    int          held;          /*  standbys of it still running (agent_ws_slot_hold) */
 } slot_t;
 
 struct agent_ws_t {
@@ -176,7 +177,7 @@ s_slot(agent_ws_t *self, const char *repo, bool *recycle)
 {
     size_t pick = self->nslots;
     for (size_t i = 0; i < self->nslots; i++) {
-        if (self->slots[i].state != SLOT_IDLE)
+        if (self->slots[i].state != SLOT_IDLE || self->slots[i].held)
             continue;
         if (pick == self->nslots || (self->slots[i].repo && strcmp(self->slots[i].repo, repo) == 0
                                      && !(self->slots[pick].repo
@@ -184,11 +185,11 @@ s_slot(agent_ws_t *self, const char *repo, bool *recycle)
             pick = i;
     }
     for (size_t i = 0; pick == self->nslots && i < self->nslots; i++)
-        if (self->slots[i].state == SLOT_FREE)
+        if (self->slots[i].state == SLOT_FREE && !self->slots[i].held)
             pick = i;
     if (pick == self->nslots) {
         self->slots = xrealloc(self->slots, (self->nslots + 1) * sizeof *self->slots);
-        self->slots[self->nslots++] = (slot_t) { SLOT_FREE, NULL, false };
+        self->slots[self->nslots++] = (slot_t) { SLOT_FREE, NULL, false, 0 };
     }
     slot_t *s = &self->slots[pick];
     *recycle = s->tree;
@@ -228,6 +229,9 @@ s_write_request(const char *path, const json_t *req, sw_err_t *err)
     return 0;
 }
 
+static void s_fields(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *stage,
+                     const char *answer, json_t *req);
+
 /*  Writes the request of a stage and fills the helper's start. */
 static int
 s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *stage,
@@ -246,9 +250,23 @@ s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *st
     r->answer = xasprintf("%s/run/%s.ans", self->dir, name);
     unlink(r->req);
     unlink(r->answer);
+    s_fields(self, t, r, stage, r->answer, req);
+    if (s_write_request(r->req, req, err) < 0)
+        return -1;
+    /*  The helper: our own binary, an environment of its own (the Redis
+     *  URL there, never in argv), in the state directory. */
+    s_spawn(self, r->req, r->token, s);
+    return 0;
+}
+
+/*  The fields every request of a run's stage has. */
+static void
+s_fields(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *stage,
+         const char *answer, json_t *req)
+{
     const agent_ws_conf_t *c = self->conf;
     json_object_set_new(req, "op", json_string(stage));
-    json_object_set_new(req, "answer", json_string(r->answer));
+    json_object_set_new(req, "answer", json_string(answer));
     json_object_set_new(req, "mirrors", json_string(self->mirrors));
     json_object_set_new(req, "repo", json_string(t->ws.repo));
     json_object_set_new(req, "job", json_string(t->job));
@@ -260,12 +278,6 @@ s_request(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, const char *st
     json_object_set_new(req, "ttl_s", json_integer(c->ttl_s));
     if (c->password_file)
         json_object_set_new(req, "password_file", json_string(c->password_file));
-    if (s_write_request(r->req, req, err) < 0)
-        return -1;
-    /*  The helper: our own binary, an environment of its own (the Redis
-     *  URL there, never in argv), in the state directory. */
-    s_spawn(self, r->req, r->token, s);
-    return 0;
 }
 
 static void
@@ -497,6 +509,9 @@ agent_ws_capture(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, bool su
                             "remove", r->remove);
     if (r->trash)
         json_object_set_new(req, "trash", json_string(r->trash));
+    if (r->unlock)
+        json_object_set_new(req, "unlock", json_true());
+    r->unlock = false;
     r->captures++;
     r->capturing = true;
     int rc = s_request(self, t, r, "capture", req, s, err);
@@ -505,9 +520,60 @@ agent_ws_capture(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, bool su
 }
 
 int
+agent_ws_standby(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, agent_ws_spawn_t *s,
+                 int64_t *timeout_ms, sw_err_t *err)
+{
+    char name[65];
+    sw_buf_t key;
+    sw_buf_init(&key);
+    sw_buf_printf(&key, "%s%c%s%c%lld%cstandby", t->job, 0, t->id, 0, (long long) t->attempt, 0);
+    sw_sha256_hex(key.data, key.len, name);
+    sw_buf_release(&key);
+    free(r->sb_req);
+    r->sb_req = xasprintf("%s/run/%s.sb.req", self->dir, name);
+    char *answer = xasprintf("%s/run/%s.sb.ans", self->dir, name);     /*  never written */
+    unlink(r->sb_req);
+    json_t *req = json_pack("{s:s}", "base", r->base);
+    s_fields(self, t, r, "standby", answer, req);
+    free(answer);
+    int rc = s_write_request(r->sb_req, req, err);
+    json_decref(req);
+    if (rc < 0)
+        return -1;
+    s_spawn(self, r->sb_req, r->token, s);
+    *timeout_ms = s->opts.timeout_ms;
+    s->opts.timeout_ms = 0;
+    return 0;
+}
+
+void
+agent_ws_slot_hold(agent_ws_t *self, int slot, bool hold)
+{
+    if (slot >= 0 && (size_t) slot < self->nslots)
+        self->slots[slot].held += hold ? 1 : self->slots[slot].held > 0 ? -1 : 0;
+}
+
+int
 agent_ws_captured(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
                   const agent_child_t *c)
 {
+    struct stat sb;
+    if (r->from_standby && c->stop != AGENT_STOP_CANCEL && lstat(r->answer, &sb) < 0) {
+        /*  A standby that died after the hand-over (before its answer):
+         *  the capture again, by a helper of its own, at once (the
+         *  standby's gits died with it: the index may be locked). */
+        r->from_standby = false;
+        r->unlock = true;
+        free(r->error);
+        r->error = xstrdup("the standby capture helper ended without an answer");
+        r->retry = true;
+        r->retry_ms = 0;        /*  capture_at: now */
+        unlink(r->req);
+        log_warnx("task %s/%s: %s (exit %d): capturing again without it", t->job, t->id,
+                  r->error, c->exited ? agent_child_exit_code(c) : -1);
+        return -1;
+    }
+    r->from_standby = false;
     json_t *a = s_answer(r, c, "capture");
     if (!a) {
         if (r->retry) {
@@ -639,6 +705,9 @@ agent_ws_done(agent_ws_t *self, agent_wsrun_t *r)
         unlink(r->req);
     if (r->answer)
         unlink(r->answer);
+    if (r->sb_req)
+        unlink(r->sb_req);
+    free(r->sb_req);
     free(r->worktree);
     free(r->index);
     free(r->trash);

@@ -96,6 +96,13 @@ typedef struct {
     bool    retry;              /*  ... and whether another try may pass */
     int64_t retry_ms;           /*  capture: try again after this long (1, 2, 4, 8, 8 ... s) */
     char   *token;              /*  the helpers' SWARM_RUN (set by the run; freed here) */
+    /*  the standby (agent_ws_standby): its request; the capture in flight
+     *  is the standby's (its answer may be missing: it died after the
+     *  hand-over); a standby's git may have left the index locked (it was
+     *  killed): the next capture removes index.lock first */
+    char   *sb_req;
+    bool    from_standby;
+    bool    unlock;
 } agent_wsrun_t;
 
 void agent_wsrun_init(agent_wsrun_t *r);
@@ -124,6 +131,20 @@ int agent_ws_prepared(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
  *  task succeeded. */
 int agent_ws_capture(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, bool succeeded,
                      agent_ws_spawn_t *s, sw_err_t *err);
+/*  The standby of the capture (docs/design.md, issue 16 i31-standby):
+ *  once the task runs, a helper (op "standby", SWARM_RUN r->token) that
+ *  refreshes the slot's index and starts the capture's gits, then waits
+ *  for one line on its stdin: the path of the capture's request
+ *  (agent_ws_capture's r->req), or EOF (it ends, changing nothing). Fills
+ *  s (the caller sets s->opts.stdin_fd: a pipe's read end); no timeout of
+ *  its own there (the caller counts the capture's, s->opts.timeout_ms on
+ *  return, from the hand-over). 0 or -1 with err (no standby: the capture
+ *  goes as without one). */
+int agent_ws_standby(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
+                     agent_ws_spawn_t *s, int64_t *timeout_ms, sw_err_t *err);
+/*  A standby holds its slot (its gits hold the slot's index) until it is
+ *  gone, also after its run: no other run takes the slot meanwhile. */
+void agent_ws_slot_hold(agent_ws_t *self, int slot, bool hold);
 /*  After the capture child: 0 with r->captured (logged); -1 with
  *  r->error and r->retry (Redis was out: capture again after
  *  r->retry_ms, logged). */

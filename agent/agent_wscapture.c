@@ -159,6 +159,14 @@ static const char *const s_stage_env[] = {
 static const char *const s_upd_args[] = { "update-index", "--add", "--remove", "--replace",
                                           "-z", "--stdin", NULL };
 
+int
+agent_wsh_upd_start(const sw_ws_repo_t *t, sw_git_proc_t *p, sw_err_t *err)
+{
+    sw_git_opts_t so = sw_ws_opts(t);
+    so.env = s_stage_env;
+    return sw_git_start(&so, s_upd_args, true, false, p, err);
+}
+
 /*  An update-index started before the scan, for a change staged into one
  *  pack (s_stage_env): it takes the index's lock and reads the index, then
  *  waits for its paths, so its exec and start run beside the scan. Not
@@ -192,6 +200,13 @@ s_upd_release(sw_git_proc_t *p, bool *on)
  *  pack's worth of paths, released otherwise. *stored (may be NULL): the
  *  packs of stored blobs it wrote, marked for the deflate after the
  *  answer (agent_wsstored.c). */
+/*  The pack's and the patch's gits, unless a standby started them. */
+static int
+s_early(const sw_ws_repo_t *mr, sw_ws_streams_t *early, sw_err_t *err)
+{
+    return early->on ? 0 : sw_ws_streams_start(mr, early, err);
+}
+
 static int
 s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
         sw_ws_streams_t *early, sw_git_proc_t *pre, bool *pre_on, int *stored, sw_err_t *err)
@@ -204,7 +219,7 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
     if (!use_pre)
         s_upd_release(pre, pre_on);
     if (c->nested) {
-        if (early && sw_ws_streams_start(mr, early, err) < 0)
+        if (early && s_early(mr, early, err) < 0)
             return -1;
         const char *add[] = { "add", "-A", NULL };
         return sw_git_run(&o, add, NULL, err) == 0 ? 0 : -1;
@@ -217,7 +232,7 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
             return -1;
     }
     if (!c->upd.len)
-        return early && (c->gone.len) ? sw_ws_streams_start(mr, early, err) : 0;
+        return early && (c->gone.len) ? s_early(mr, early, err) : 0;
     sw_strv_t packs = { 0 };
     if (paths >= STAGE_PACK_MIN) {
         o.env = s_stage_env;
@@ -232,7 +247,7 @@ s_stage(const sw_ws_repo_t *t, const s_change_t *c, const sw_ws_repo_t *mr,
         sw_strv_release(&packs);
         return -1;
     }
-    int rc = early ? sw_ws_streams_start(mr, early, err) : 0;
+    int rc = early ? s_early(mr, early, err) : 0;
     sw_err_t werr = { 0 }, ferr = { 0 };
     int wrc = rc == 0 ? sw_git_write(&p, c->upd.data, c->upd.len, &werr) : 0;
     close(p.in_fd);
@@ -392,6 +407,14 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
                           "file): nothing of it is captured", wt);
     sw_ws_repo_t t = { .git_dir = h->mirror, .work_tree = wt, .index_file = index,
                        .timeout_ms = h->git_timeout_ms };
+    /*  The run's standby died (the agent killed its group): its
+     *  update-index may have left the slot's index locked. The index is
+     *  the slot's alone and nothing of the standby runs now. */
+    if (json_is_true(json_object_get(req, "unlock"))) {
+        char *lock = xasprintf("%s.lock", index);
+        unlink(lock);
+        free(lock);
+    }
     /*  where the start came from: what a receiver needs first */
     size_t npre = json_array_size(json_object_get(req, "prereqs"));
     sw_task_ws_t *pre = xcalloc(npre + 1, sizeof *pre);
@@ -413,7 +436,9 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     char itree[65];
     bool racy = true;
     bool itree_ok = agent_wsh_index_tree(index, strlen(base) / 2, itree, &racy);
-    if (rc == 0 && racy && stat(index, &ist) == 0 && time(NULL) > ist.st_mtime) {
+    /*  A standby's update-index holds the lock: the standby refreshed
+     *  before it started it (agent_wsstandby.c). */
+    if (rc == 0 && racy && !h->sb.upd_on && stat(index, &ist) == 0 && time(NULL) > ist.st_mtime) {
         sw_git_opts_t ro = sw_ws_opts(&t);
         const char *refresh[] = { "update-index", "-q", "--refresh", NULL };
         if (sw_git_run(&ro, refresh, NULL, err) != 0)
@@ -422,18 +447,25 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     int64_t t0 = sw_now_ms(), t1 = t0;
     sw_git_proc_t upd;
     bool upd_on = false;
-    if (rc == 0) {
-        sw_git_opts_t so = sw_ws_opts(&t);
-        so.env = s_stage_env;
+    if (h->sb.upd_on) {
+        upd = h->sb.upd;            /*  the standby's, its timeout counted from the hand-over */
+        upd_on = true;
+        h->sb.upd_on = false;
+    }
+    if (rc == 0 && !upd_on) {
         sw_err_t ignored = { 0 };
-        upd_on = sw_git_start(&so, s_upd_args, true, false, &upd, &ignored) == 0;
+        upd_on = agent_wsh_upd_start(&t, &upd, &ignored) == 0;
     }
     s_change_t change = { 0 };
     if (rc == 0)
         rc = s_change_list(&t, wt, max, &change, err);
-    sw_ws_streams_t early = { 0 };
+    sw_ws_streams_t early = h->sb.early;    /*  the standby's, or none yet */
+    memset(&h->sb.early, 0, sizeof h->sb.early);
     int stored = 0;
     bool changed = change.upd.len || change.gone.len || change.nested;
+    /*  nothing changed: no pack nor patch of a change, as without a standby */
+    if (!changed || rc < 0)
+        sw_ws_streams_stop(&early);
     if (rc == 0)
         rc = s_stage(&t, &change, &h->r, changed ? &early : NULL, &upd, &upd_on, &stored, err);
     /*  a pack of stored blobs: the remover's gc deflates it (agent_ws.c

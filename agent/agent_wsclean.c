@@ -22,62 +22,30 @@
 void
 agent_wsh_tracked_release(agent_wsh_tracked_t *t)
 {
-    sw_buf_release(&t->file);
-    free(t->v);
-}
-
-static uint32_t
-s_be32(const unsigned char *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+    agent_wsh_index_release(&t->ix);
 }
 
 bool
 agent_wsh_tracked_read(const char *index, size_t hashsz, agent_wsh_tracked_t *t)
 {
-    sw_buf_init(&t->file);
-    t->v = NULL;
-    t->n = 0;
     t->tree[0] = '\0';
     t->racy = false;
-    bool trunc = false;
-    struct stat sb;
-    if (stat(index, &sb) < 0 || sw_read_file(index, 256u << 20, &t->file, &trunc) < 0 || trunc
-        || t->file.len < 12)
+    if (!agent_wsh_index_read(index, hashsz, AGENT_WSH_INDEX_EXTENDED, &t->ix))
         return false;
-    unsigned char *d = (unsigned char *) t->file.data;
-    size_t len = t->file.len;
-    uint32_t ver = s_be32(d + 4), count = s_be32(d + 8);
-    if (memcmp(d, "DIRC", 4) != 0 || (ver != 2 && ver != 3) || count > len / 62)
-        return false;
-    t->v = xcalloc(count + 1, sizeof *t->v);
-    size_t off = 12, fixed = 40 + hashsz + 2;
-    for (uint32_t i = 0; i < count; i++) {
-        if (off + fixed > len)
-            return false;
-        unsigned flags = (unsigned) d[off + 40 + hashsz] << 8 | d[off + 40 + hashsz + 1];
-        size_t head = fixed + ((flags & 0x4000) ? 2 : 0);      /*  extended (version 3) */
-        if ((flags & 0x3000) || ((flags & 0x4000) && ver < 3) || off + head >= len)
-            return false;                                       /*  a conflict stage */
-        char *name = (char *) d + off + head;
-        char *nul = memchr(name, '\0', len - off - head);
-        if (!nul || nul == name)
-            return false;
-        if (t->n && strcmp(t->v[t->n - 1], name) >= 0)
-            return false;                                       /*  not sorted, or twice */
-        t->v[t->n++] = name;
-        /*  git's racy test (is_racy_stat) in whole seconds: Debian's git
-         *  records nanoseconds in the index but is built without
-         *  USE_NSEC, so it compares only seconds (unit.wshelper asks the
-         *  installed git) */
-        if ((int64_t) s_be32(d + off + 8) >= (int64_t) sb.st_mtime)
+    unsigned char *d = (unsigned char *) t->ix.file.data;
+    size_t len = t->ix.file.len;
+    /*  git's racy test (is_racy_stat) in whole seconds: Debian's git
+     *  records nanoseconds in the index but is built without
+     *  USE_NSEC, so it compares only seconds (unit.wshelper asks the
+     *  installed git) */
+    for (size_t i = 0; i < t->ix.n; i++)
+        if ((int64_t) t->ix.e[i].mtime_s >= (int64_t) t->ix.st.st_mtime)
             t->racy = true;
-        off += (head + (size_t) (nul - name) + 8) & ~(size_t) 7;
-    }
+    size_t off = t->ix.ext;
     /*  the extensions, before the checksum: TREE's first entry is the
      *  root ("" NUL, "COUNT SUBTREES\n", the name when COUNT >= 0) */
     while (off + 8 + hashsz <= len) {
-        size_t ext = s_be32(d + off + 4);
+        size_t ext = agent_wsh_be32(d + off + 4);
         if (ext > len - off - 8)
             break;
         if (memcmp(d + off, "TREE", 4) == 0) {
@@ -175,17 +143,17 @@ agent_wsh_racy_test(void)
 static bool
 s_tracked_has(const agent_wsh_tracked_t *t, const char *rel, bool dir)
 {
-    size_t lo = 0, hi = t->n, n = strlen(rel);
+    size_t lo = 0, hi = t->ix.n, n = strlen(rel);
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(t->v[mid], rel) < 0)
+        if (strcmp(t->ix.e[mid].path, rel) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == t->n)
+    if (lo == t->ix.n)
         return false;
-    return dir ? strncmp(t->v[lo], rel, n) == 0 : strcmp(t->v[lo], rel) == 0;
+    return dir ? strncmp(t->ix.e[lo].path, rel, n) == 0 : strcmp(t->ix.e[lo].path, rel) == 0;
 }
 
 /*  Whether everything below the directory fd (rel: its path in the

@@ -7,6 +7,7 @@
 #define AGENT_WSH_H
 
 #include <jansson.h>
+#include <sys/stat.h>
 
 #include "sw_cas.h"
 #include "sw_redis.h"
@@ -27,7 +28,37 @@ typedef struct {
     sw_cas_t    cas;
     int64_t     git_timeout_ms;
     json_t     *answer;         /*  stages add their fields */
+    /*  A capture handed over to a standby (agent_wsstandby.c), else all
+     *  zero: the gits it started while the task ran, waiting on stdin,
+     *  their timeouts counted from the hand-over. The capture takes them
+     *  (on false once taken) and stops what it does not use. */
+    struct {
+        sw_git_proc_t   upd;        /*  update-index (s_upd_args, s_stage_env) */
+        bool            upd_on;
+        sw_ws_streams_t early;      /*  pack-objects and diff-tree (early.on) */
+    } sb;
 } agent_wsh_t;
+
+/*  The standby stage (op "standby", agent_wsstandby.c): started when the
+ *  task starts, it refreshes the slot's index once its second is over and
+ *  starts the capture's gits, then reads one line from stdin: the path of
+ *  the capture request (then it becomes that capture: h's request and
+ *  answer are the capture's, *capture set), or EOF with nothing (the
+ *  agent gave up: its gits end without touching the index, *capture
+ *  false). A refresh or a git that fails to start on standby is left to
+ *  the capture (it does as without a standby). Once handed over, h->req
+ *  is the capture's request and *standby_req the standby's (the caller
+ *  frees it after h: h's strings point into it). 0, or -1 with err (a
+ *  request not the capture of this run, or a standby request without a
+ *  worktree or base; nothing running then). */
+int agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t *err);
+/*  Starts the staging's update-index of the capture (agent_wscapture.c:
+ *  s_upd_args with s_stage_env) on the slot t: it takes the index's lock,
+ *  reads the index and waits for its paths on p->in_fd. 0 or -1. */
+int agent_wsh_upd_start(const sw_ws_repo_t *t, sw_git_proc_t *p, sw_err_t *err);
+/*  The gits h->sb holds, ended without a change (stdin closed, waited
+ *  for; pack-objects and diff-tree killed: they hold no lock). */
+void agent_wsh_standby_release(agent_wsh_t *h);
 
 /*  The request's string at key (NULL when absent or not a string), and
  *  its positive integer (0 otherwise). */
@@ -80,14 +111,55 @@ json_t *agent_wsh_src_json(const sw_task_ws_t *w);
  *  20 or 32). *racy: an entry is not older than the index file (git
  *  compares such a file's content on every read, until a refresh in a
  *  later second writes the index), or the index could not be read. */
-/*  The paths an index tracks (stage 0, sorted as git sorts them), read
- *  from the file: only a version 2 or 3 index of SHA-1 or SHA-256 names
- *  (hashsz 20 or 32) with no conflict entry; anything else, false (the
- *  caller then cleans as before). names holds them, v points into it. */
+/*  --- git's index file, read without git (agent_wsindex.c) --- */
+
+/*  One entry of an index file; path and oid point into the file's bytes
+ *  (agent_wsh_index_t's file), valid until it is released. */
 typedef struct {
-    sw_buf_t     file;
-    const char **v;
-    size_t       n;
+    const char          *path;      /*  NUL-terminated */
+    size_t               len;       /*  strlen(path) */
+    uint32_t             mode;      /*  as git writes it: 0100644, 0120000, ... */
+    const unsigned char *oid;       /*  raw, hashsz bytes */
+    uint32_t             mtime_s;   /*  the file's mtime when staged, seconds */
+} agent_wsh_entry_t;
+
+/*  An index file read whole: its stage-0 entries in the file's order (as
+ *  git sorts them), and where its extensions are. Owns file and e. */
+typedef struct {
+    sw_buf_t           file;
+    struct stat        st;          /*  the file's, when read */
+    agent_wsh_entry_t *e;
+    size_t             n;
+    size_t             ext;         /*  offset of the first extension (after the entries) */
+    size_t             end;         /*  offset where the extensions end: the file's length,
+                                        less the checksum with AGENT_WSH_INDEX_SUM */
+} agent_wsh_index_t;
+
+#define AGENT_WSH_INDEX_SUM      1u /*  the last hashsz bytes are the checksum: left out of
+                                        the parse (the caller checks it), and a file shorter
+                                        than the header and it is refused */
+#define AGENT_WSH_INDEX_EXTENDED 2u /*  entries with extended flags (version 3: intent to
+                                        add, skip-worktree) are taken, not refused */
+
+/*  Reads the index file at index (hashsz 20 for SHA-1, 32 for SHA-256
+ *  names). true with ix filled; false when it cannot be read or is not
+ *  one this knows (not a version 2 or 3 index, a conflict stage, an
+ *  extended flag without AGENT_WSH_INDEX_EXTENDED, an empty or unsorted
+ *  path, an entry past the end: the caller then asks git). Either way ix
+ *  is the caller's to release. */
+bool agent_wsh_index_read(const char *index, size_t hashsz, unsigned flags,
+                          agent_wsh_index_t *ix);
+void agent_wsh_index_release(agent_wsh_index_t *ix);
+/*  The big-endian 32-bit number at p (the index's integers). */
+uint32_t agent_wsh_be32(const unsigned char *p);
+
+/*  The paths an index tracks (stage 0, sorted as git sorts them), read
+ *  from the file (agent_wsh_index_read, extended flags taken): only a
+ *  version 2 or 3 index of SHA-1 or SHA-256 names (hashsz 20 or 32) with
+ *  no conflict entry; anything else, false (the caller then cleans as
+ *  before). */
+typedef struct {
+    agent_wsh_index_t ix;
     char         tree[65];      /*  the root of its cache tree when valid, else "" */
     bool         racy;          /*  an entry not older than the file (git compares its
                                     content on every read) */
@@ -142,7 +214,12 @@ int agent_wsh_capture(agent_wsh_t *h, sw_err_t *err);
 
 /*  Unit test of the capture's staging (agent_wshelper_test runs it). */
 int agent_wsh_capture_test(const char *dir);
+/*  unit.wshelper: a standby given up (EOF, a part of a line) or handed a
+ *  request not its run's leaves the index and its lock as they were. */
+int agent_wsh_standby_test(const char *dir);
 /*  Unit test of agent_wsh_write_tree against git write-tree. */
 int agent_wsh_tree_test(const char *dir);
+/*  Unit test of agent_wsh_index_read against git's own index files. */
+int agent_wsh_index_test(const char *dir);
 
 #endif

@@ -570,6 +570,8 @@ agent_wshelper_main(int argc, char **argv)
     h.answer = json_pack("{s:b}", "ok", 0);
     sw_err_t err = { 0 };
     int rc = -1, use = -1;
+    bool quiet = false;             /*  a standby the agent gave up: no answer */
+    json_t *standby_req = NULL;
     if (!h.op)
         sw_err_set(&err, SW_EINVAL, "the request has no op");
     else if (strcmp(h.op, "sweep") == 0)
@@ -590,6 +592,22 @@ agent_wshelper_main(int argc, char **argv)
             rc = agent_wsh_prepare(&h, &err);
         else if (strcmp(h.op, "capture") == 0)
             rc = agent_wsh_capture(&h, &err);
+        else if (strcmp(h.op, "standby") == 0) {
+            /*  the task's capture, once the agent hands it over; nothing
+             *  (no answer) when it gives up */
+            bool capture = false;
+            rc = agent_wsh_standby(&h, &capture, &standby_req, &err);
+            if (rc == 0 && !capture)
+                quiet = true;
+            else if (rc == 0) {
+                answer = agent_wsh_str(h.req, "answer");
+                h.op = agent_wsh_str(h.req, "op");
+                h.git_timeout_ms = (int64_t) agent_wsh_u64(h.req, "git_timeout_ms");
+                rc = answer ? agent_wsh_capture(&h, &err)
+                            : sw_err_set(&err, SW_EINVAL, "the capture request has no answer");
+            }
+            agent_wsh_standby_release(&h);
+        }
         else
             sw_err_set(&err, SW_EINVAL, "unknown op '%s'", h.op);
     }
@@ -601,7 +619,7 @@ agent_wshelper_main(int argc, char **argv)
         json_object_set_new(h.answer, "retry", json_boolean(err.code == SW_EUNREACH));
     }
     char *out = json_dumps(h.answer, JSON_COMPACT);
-    int wrc = agent_wsh_write_file(answer, out, strlen(out), O_EXCL);
+    int wrc = quiet || !answer ? 0 : agent_wsh_write_file(answer, out, strlen(out), O_EXCL);
     /*  from main to the answer: what the agent counts beyond it is the
      *  helper's exec and the agent's own loop */
     agent_wsh_trace("run", started);
@@ -613,8 +631,9 @@ agent_wshelper_main(int argc, char **argv)
     sw_redis_destroy(&h.redis);
     json_decref(h.answer);
     json_decref(h.req);
+    json_decref(standby_req);
     free(h.mirror);
-    return wrc < 0 ? 1 : 0;
+    return wrc < 0 || (!quiet && !answer) ? 1 : 0;
 }
 
 int
@@ -671,7 +690,9 @@ agent_wshelper_test(bool verbose)
     CHECK(stat(busy_git, &sb) == 0);
     free(busy_git);
     CHECK(agent_wsh_capture_test(dir) == 0);
+    CHECK(agent_wsh_standby_test(dir) == 0);
     CHECK(agent_wsh_tree_test(dir) == 0);
+    CHECK(agent_wsh_index_test(dir) == 0);
     CHECK(agent_wsh_stored_test(dir) == 0);
     /*  the mirror's gc (51 packs: due) repacks them into one, with no
      *  bitmap: nothing here serves a clone, and a bitmap cost every thin

@@ -32,15 +32,6 @@
                                     goes to git write-tree (nothing recurses on a
                                     user-sized graph) */
 
-/*  One index entry: its path (NUL-terminated, in the file's bytes), mode
- *  and object name (raw). */
-typedef struct {
-    const char          *path;
-    size_t               len;
-    uint32_t             mode;
-    const unsigned char *oid;
-} s_ent_t;
-
 /*  One cache-tree node as read from the TREE extension: start..end are
  *  its bytes there, its subtrees' with them (the extension is in
  *  preorder), so a valid node is copied into the new extension whole. */
@@ -57,17 +48,11 @@ typedef struct s_node {
 typedef struct {
     sw_ws_repo_t r;
     size_t       hashsz;
-    s_ent_t     *e;
+    const agent_wsh_entry_t *e;     /*  the index's (agent_wsh_index_read) */
     size_t       n;
     int          written;           /*  trees hashed here */
     sw_err_t     err;
 } s_ctx_t;
-
-static uint32_t
-s_be32(const unsigned char *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
-}
 
 static void
 s_unhex(const char *hex, size_t n, unsigned char *out)
@@ -217,7 +202,7 @@ s_build(s_ctx_t *c, const char *base, size_t baselen, const char *name, size_t n
     size_t prevlen = 0;
     int rc = 0;
     for (size_t k = start; rc == 0 && k < j;) {
-        const s_ent_t *e = &c->e[k];
+        const agent_wsh_entry_t *e = &c->e[k];
         const char *rest = e->path + baselen;
         size_t restlen = e->len - baselen;
         const char *slash = memchr(rest, '/', restlen);
@@ -330,53 +315,28 @@ agent_wsh_write_tree(const sw_ws_repo_t *r, const char *index, size_t hashsz, ch
      *  computed, the index left as it is) */
     char *lockpath = xasprintf("%s.lock", index);
     int lock = open(lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    sw_buf_t file, ext;
-    sw_buf_init(&file);
+    agent_wsh_index_t ix;
+    sw_buf_t ext;
     sw_buf_init(&ext);
     s_ctx_t c = { .r = *r, .hashsz = hashsz };
     s_node_t *root = NULL;
     int rc = 0;
-    bool trunc = false;
-    struct stat sb;
-    if (stat(index, &sb) < 0 || sw_read_file(index, 256u << 20, &file, &trunc) < 0 || trunc
-        || file.len < 12 + hashsz)
+    if (!agent_wsh_index_read(index, hashsz, AGENT_WSH_INDEX_SUM, &ix))
         goto done;
-    const unsigned char *d = (const unsigned char *) file.data;
-    size_t len = file.len - hashsz;             /*  the checksum after */
-    uint32_t ver = s_be32(d + 4), count = s_be32(d + 8);
+    const unsigned char *d = (const unsigned char *) ix.file.data;
+    size_t len = ix.end;                        /*  the checksum after */
     unsigned char sum[32];
     s_checksum(d, len, hashsz, sum);
-    if (memcmp(d, "DIRC", 4) != 0 || (ver != 2 && ver != 3) || count > len / 62
-        || memcmp(sum, d + len, hashsz) != 0)
+    if (memcmp(sum, d + len, hashsz) != 0)
         goto done;
-    c.e = xcalloc((size_t) count + 1, sizeof *c.e);
-    size_t off = 12, fixed = 40 + hashsz + 2;
-    for (uint32_t k = 0; k < count; k++) {
-        if (off + fixed >= len)
-            goto done;
-        unsigned flags = (unsigned) d[off + 40 + hashsz] << 8 | d[off + 40 + hashsz + 1];
-        if (flags & 0x7000)     /*  a conflict stage, or extended flags */
-            goto done;
-        const char *name = (const char *) d + off + fixed;
-        const char *nul = memchr(name, '\0', len - off - fixed);
-        if (!nul || nul == name)
-            goto done;
-        s_ent_t *e = &c.e[c.n];
-        e->path = name;
-        e->len = (size_t) (nul - name);
-        e->mode = s_be32(d + off + 24);
-        e->oid = d + off + 40;
-        /*  sorted as git sorts them (bytes), each path once */
-        if (c.n && strcmp(c.e[c.n - 1].path, name) >= 0)
-            goto done;
-        c.n++;
-        off += (fixed + e->len + 8) & ~(size_t) 7;
-    }
+    c.e = ix.e;
+    c.n = ix.n;
+    size_t off = ix.ext;
     size_t extoff = off;
     while (off < len) {
-        if (off + 8 > len || s_be32(d + off + 4) > len - off - 8)
+        if (off + 8 > len || agent_wsh_be32(d + off + 4) > len - off - 8)
             goto done;
-        size_t elen = s_be32(d + off + 4);
+        size_t elen = agent_wsh_be32(d + off + 4);
         if (memcmp(d + off, "TREE", 4) != 0 || root)
             goto done;          /*  another extension: git's to write */
         const unsigned char *p = d + off + 8;
@@ -393,7 +353,7 @@ agent_wsh_write_tree(const sw_ws_repo_t *r, const char *index, size_t hashsz, ch
     *written = c.written;
     rc = 1;
     if (lock >= 0 && c.written) {
-        s_index_rewrite(index, lock, lockpath, &file, extoff, &sb, &ext, hashsz);
+        s_index_rewrite(index, lock, lockpath, &ix.file, extoff, &ix.st, &ext, hashsz);
         lock = -1;
     }
 done:
@@ -404,9 +364,8 @@ done:
     if (!rc)
         tree[0] = '\0';
     s_node_free(root);
-    free(c.e);
+    agent_wsh_index_release(&ix);
     free(lockpath);
-    sw_buf_release(&file);
     sw_buf_release(&ext);
     return rc;
 }

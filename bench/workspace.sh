@@ -156,12 +156,17 @@ echo "further tasks with a workspace: $(p50 <"$T/ws.ms") ms p50 of $N (+${furthe
 # capture + upload of a 100-file change: p50 of C tasks, each a change of
 # its own (the same bytes again would find their objects stored)
 files=$(git ls-files | sed -n 1,100p | tr '\n' ' ')
+# CPU of the agent and of its reaped children (helpers, their gits, the
+# tasks), from /proc/PID/stat: utime stime cutime cstime, in clock ticks
+cpu_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$apid/stat"; }
+cpu0=$(cpu_ticks)
 for i in $(seq "$C"); do
     task "c$i" -- sh -c "for f in $files; do echo changed $i >>\"\$f\"; done" >/dev/null
     grep -o "ws/c$i: change captured in [0-9]* ms" "$alog" | awk '{print $(NF-1)}'
 done >"$T/capture.ms"
 capture=$(p50 <"$T/capture.ms")
-echo "capture + upload of a 100-file change: ${capture} ms p50 of $C ($(tr '\n' ' ' <"$T/capture.ms"| sed 's/ $//') ms)"
+capture_cpu=$(( ($(cpu_ticks) - cpu0) * 1000 / $(getconf CLK_TCK) / C ))
+echo "capture + upload of a 100-file change: ${capture} ms p50 of $C ($(tr '\n' ' ' <"$T/capture.ms"| sed 's/ $//') ms; CPU of the agent, its helpers, gits and tasks: ${capture_cpu} ms a task)"
 
 # swarm apply of 20 tasks' changes (a file each, 20 tasks in a chain)
 "$SWARM" init chain --workspace . 2>/dev/null >/dev/null

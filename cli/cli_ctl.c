@@ -455,6 +455,13 @@ cli_spawn(cli_t *cli, int argc, char **argv)
         rc = cli_fail(EXIT_USAGE, "spawn: --repo-url and --max-* go with --workspace DIR");
         goto out;
     }
+    if (wso.dir && t.after.n) {
+        /*  the coordinator starts it from its dependencies' results: the
+         *  snapshot was taken, stored and then never used */
+        rc = cli_fail(EXIT_USAGE, "spawn: --workspace with --after: a task after others starts "
+                      "from their resulting trees, not from a snapshot; leave out one of them");
+        goto out;
+    }
     if (wso.dir) {
         /*  The snapshot is stored for the job the task goes to. */
         if (!cli_redis(cli)) {

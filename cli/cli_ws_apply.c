@@ -147,8 +147,8 @@ cli_diff(cli_t *cli, int argc, char **argv)
             sw_err_t ferr = { 0 };
             int r2 = sw_git_finish(&p, r1 < 0, NULL, &ferr);
             if (r1 < 0 || r2 != 0)
-                rc = cli_fail(err.code == SW_EUNREACH ? EXIT_UNREACHABLE : EXIT_TASKS_FAILED,
-                              "diff: %s", r1 < 0 ? err.msg : ferr.msg);
+                rc = cli_fail(r1 < 0 ? cli_redis_exit(&err) : EXIT_TASKS_FAILED, "diff: %s",
+                              r1 < 0 ? err.msg : ferr.msg);
         }
         if (tmp && rc == 0) {
             rewind(tmp);
@@ -168,7 +168,7 @@ cli_diff(cli_t *cli, int argc, char **argv)
         sw_buf_t patch;
         sw_buf_init(&patch);
         if (sw_cas_read(&cas, blob, s_sink_buf, &patch, &err) < 0)
-            rc = cli_fail(EXIT_TASKS_FAILED, "diff: task %s: %s", t->id, err.msg);
+            rc = cli_fail(cli_redis_exit(&err), "diff: task %s: %s", t->id, err.msg);
         else {
             sw_buf_t clean;
             sw_buf_init(&clean);
@@ -181,8 +181,7 @@ cli_diff(cli_t *cli, int argc, char **argv)
         sw_buf_release(&patch);
     }
     else if (sw_cas_read(&cas, blob, s_sink_file, stdout, &err) < 0)
-        rc = cli_fail(err.code == SW_EUNREACH ? EXIT_UNREACHABLE : EXIT_TASKS_FAILED,
-                      "diff: task %s: %s", t->id, err.msg);
+        rc = cli_fail(cli_redis_exit(&err), "diff: task %s: %s", t->id, err.msg);
 out:
     cli_args_release(&a);
     json_decref(blob);

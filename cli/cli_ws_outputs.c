@@ -139,24 +139,12 @@ cli_outputs(cli_t *cli, int argc, char **argv)
     if (rc == 0 && !*destdir)
         rc = cli_fail(EXIT_USAGE, "outputs: --dest is empty (name a directory; . is the "
                       "default)");
-    /*  DEST's parents too (mkdir -p): "--dest out/objs" in a fresh clone */
-    for (char *p = rc == 0 ? strchr(destdir + 1, '/') : NULL; p; p = strchr(p + 1, '/')) {
-        char *parent = xstrndup(destdir, (size_t) (p - destdir));
-        (void) mkdir(parent, 0755);     /*  an error shows at DEST itself below */
-        free(parent);
-    }
-    if (rc == 0 && mkdir(destdir, 0755) < 0 && errno != EEXIST)
-        rc = cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
-    if (rc == 0 && (dest = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        rc = cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
     char *job = NULL;
     cli_ws_task_t *tasks = NULL;
     size_t n = 0;
     if (rc == 0)
         rc = cli_ws_open(cli, jobflag, &job, &tasks, &n);
     if (rc) {
-        if (dest >= 0)
-            close(dest);
         cli_args_release(&a);
         return rc < 0 ? 0 : rc;
     }
@@ -221,17 +209,44 @@ cli_outputs(cli_t *cli, int argc, char **argv)
                                                       "file", f));
         }
     }
-    json_t *written = json_array();
+    /*  A path one task writes as a file and another as a directory
+     *  ("k.o" and "k.o/y.o"): refused before anything is written too */
     const char *path;
     json_t *entry;
+    json_object_foreach(plan, path, entry) {
+        for (const char *sl = strchr(path, '/'); rc == 0 && sl; sl = strchr(sl + 1, '/')) {
+            char *dir = xstrndup(path, (size_t) (sl - path));
+            json_t *file = json_object_get(plan, dir);
+            if (file)
+                rc = cli_fail(EXIT_TASKS_FAILED, "outputs: %s is a file of %s and a directory "
+                              "of %s's %s; nothing was written", dir,
+                              json_string_value(json_object_get(file, "task")),
+                              json_string_value(json_object_get(entry, "task")), path);
+            free(dir);
+        }
+        if (rc)
+            break;
+    }
+    /*  DEST once everything is known to be writable in it (a job or task
+     *  not found leaves no directory behind); its parents too (mkdir -p):
+     *  "--dest out/objs" in a fresh clone */
+    for (char *p = rc == 0 ? strchr(destdir + 1, '/') : NULL; p; p = strchr(p + 1, '/')) {
+        char *parent = xstrndup(destdir, (size_t) (p - destdir));
+        (void) mkdir(parent, 0755);     /*  an error shows at DEST itself below */
+        free(parent);
+    }
+    if (rc == 0 && mkdir(destdir, 0755) < 0 && errno != EEXIST)
+        rc = cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
+    if (rc == 0 && (dest = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        rc = cli_fail(EXIT_USAGE, "outputs: --dest %s: %s", destdir, strerror(errno));
+    json_t *written = json_array();
     json_object_foreach(plan, path, entry) {
         if (rc)
             break;
         json_t *f = json_object_get(entry, "file");
         sw_err_t err = { 0 };
         if (s_write_output(&cas, dest, destdir, f, &err) < 0) {
-            rc = cli_fail(err.code == SW_EUNREACH ? EXIT_UNREACHABLE : EXIT_TASKS_FAILED,
-                          "outputs: task %s: %s",
+            rc = cli_fail(cli_redis_exit(&err), "outputs: task %s: %s",
                           json_string_value(json_object_get(entry, "task")), err.msg);
             break;
         }
@@ -258,7 +273,8 @@ cli_outputs(cli_t *cli, int argc, char **argv)
     json_decref(written);
     json_decref(plan);
     json_decref(manifests);
-    close(dest);
+    if (dest >= 0)
+        close(dest);
     cli_args_release(&a);
     cli_ws_tasks_free(tasks, n);
     free(job);

@@ -85,6 +85,19 @@ s_build(const sw_git_opts_t *o, const char *const *args, sw_strv_t *argv, sw_str
     sw_strv_push(argv, "git");
     sw_strv_push(argv, "-c");
     sw_strv_push(argv, "core.hooksPath=/dev/null");
+    /*  Without the user's configuration, also without the per-user
+     *  excludes and attributes git reads by default from
+     *  $XDG_CONFIG_HOME/git or $HOME/.config/git (GIT_CONFIG_GLOBAL
+     *  does not cover them), nor /etc/gitattributes: an agent's host
+     *  user with `*.env` in ~/.config/git/ignore would drop a task's
+     *  app.env from its change, an `eol=crlf` there would give tasks
+     *  on that host other bytes (issue 16 attack, e2e.ws_home). */
+    if (!o->user_config) {
+        sw_strv_push(argv, "-c");
+        sw_strv_push(argv, "core.excludesFile=/dev/null");
+        sw_strv_push(argv, "-c");
+        sw_strv_push(argv, "core.attributesFile=/dev/null");
+    }
     for (const char *const *a = args; *a; a++)
         sw_strv_push(argv, *a);
     for (char **e = environ; *e; e++)
@@ -96,6 +109,7 @@ s_build(const sw_git_opts_t *o, const char *const *args, sw_strv_t *argv, sw_str
     if (!o->user_config) {
         sw_strv_push(envp, "GIT_CONFIG_NOSYSTEM=1");
         sw_strv_push(envp, "GIT_CONFIG_GLOBAL=/dev/null");
+        sw_strv_push(envp, "GIT_ATTR_NOSYSTEM=1");
     }
     const struct { const char *name, *value; } vars[] = {
         { "GIT_DIR", o->git_dir }, { "GIT_WORK_TREE", o->work_tree },

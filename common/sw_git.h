@@ -14,7 +14,9 @@
  *  LC_ALL=C is set (plumbing output is parsed), GIT_TERMINAL_PROMPT=0 (a
  *  fetch never waits for a password) and GIT_OPTIONAL_LOCKS=0. Hooks are
  *  off for every call (-c core.hooksPath=/dev/null). Without user_config
- *  git reads neither the system nor the user's configuration: the agent's
+ *  git reads neither the system nor the user's configuration, nor their
+ *  excludes and attributes files (core.excludesFile and
+ *  core.attributesFile are /dev/null, GIT_ATTR_NOSYSTEM=1): the agent's
  *  mirrors and worktrees behave the same on every host. With it (the
  *  user's own repository, a fetch that needs the node owner's credentials)
  *  their configuration applies, SSH_AUTH_SOCK passes, and so does

@@ -67,6 +67,28 @@ sw_repo_id_valid(const char *repo)
     return true;
 }
 
+/*  The transports an agent's fetch allows are file, git, http(s) and ssh
+ *  (GIT_ALLOW_PROTOCOL, sw_ws_fetch.c): a URL naming another (a remote
+ *  helper "ext::sh -c ...", "fd::3", "x://") is refused when the task is
+ *  made, not by every agent that meets it (each made a mirror for it).
+ *  Why, or NULL. */
+static const char *
+s_url_transport_problem(const char *url)
+{
+    size_t scheme = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
+    if (scheme > 0 && strncmp(url + scheme, "::", 2) == 0)
+        return "names a git remote helper (HELPER::ADDRESS)";
+    if (scheme > 0 && strncmp(url + scheme, "://", 3) == 0) {
+        static const char *const ok[] = { "file", "git", "http", "https", "ssh", "git+ssh",
+                                          "ssh+git", NULL };
+        for (const char *const *o = ok; *o; o++)
+            if (strlen(*o) == scheme && strncasecmp(url, *o, scheme) == 0)
+                return NULL;
+        return "names a transport other than file, git, http(s) or ssh";
+    }
+    return NULL;
+}
+
 int
 sw_task_ws_validate(const sw_task_ws_t *w, sw_err_t *err)
 {
@@ -89,6 +111,10 @@ sw_task_ws_validate(const sw_task_ws_t *w, sw_err_t *err)
         /*  A URL is an argument of git fetch: never an option. */
         if (n == 0 || n > 4096 || ctl || w->url[0] == '-')
             return sw_err_set(err, SW_EINVAL, "workspace: invalid repository URL");
+        const char *why = s_url_transport_problem(w->url);
+        if (why)
+            return sw_err_set(err, SW_EINVAL, "workspace: the repository URL %s, which agents "
+                              "refuse: give a file, git, http(s) or ssh URL, or a path", why);
     }
     return 0;
 }
@@ -450,6 +476,16 @@ sw_task_validate(sw_task_t *t, sw_err_t *err)
     if (t->ws.commit && t->dir && strcmp(t->dir, ".") != 0 && !sw_ws_path_valid(t->dir))
         return sw_err_set(err, SW_EINVAL, "task %s: with a workspace, dir '%s' must be a path "
                           "inside it (relative, without '..')", t->id, t->dir);
+    /*  the worktree's .git is the agent's, and what a task writes there is
+     *  never part of its change: a task started there had "no change" */
+    for (const char *p = t->ws.commit && t->dir ? t->dir : ""; *p; ) {
+        size_t n = strcspn(p, "/");
+        if (n == 4 && strncasecmp(p, ".git", 4) == 0)
+            return sw_err_set(err, SW_EINVAL, "task %s: with a workspace, dir '%s' may not be "
+                              "in .git (the agent's; nothing written there is captured)",
+                              t->id, t->dir);
+        p += n + (p[n] == '/');
+    }
     if (t->outputs.n > SW_MAX_OUTPUTS)
         return sw_err_set(err, SW_EINVAL, "task %s: at most %d output globs", t->id,
                           SW_MAX_OUTPUTS);
@@ -675,9 +711,30 @@ sw_task_test(bool verbose)
     sw_task_ws_release(&w2);
     json_object_set_new(wj, "url", json_string("--upload-pack=touch /tmp/x"));
     CHECK(sw_task_ws_from_json(wj, &w2, &err) < 0 && strstr(err.msg, "URL"));
+    const char *bad_urls[] = { "ext::sh -c id", "fd::3", "FOO::bar", "svn://x/y", "ftp://h/r", NULL };
+    for (const char *const *b = bad_urls; *b; b++) {
+        json_object_set_new(wj, "url", json_string(*b));
+        CHECK(sw_task_ws_from_json(wj, &w2, &err) < 0 && strstr(err.msg, "agents refuse"));
+    }
+    const char *good_urls[] = { "https://h/r.git", "SSH://h/r", "git+ssh://h/r", "host:repo.git",
+                           "/srv/git/r", "file:///srv/r", "[::1]:r.git", "./x::y", NULL };
+    for (const char *const *g = good_urls; *g; g++) {
+        json_object_set_new(wj, "url", json_string(*g));
+        CHECK(sw_task_ws_from_json(wj, &w2, &err) == 0);
+        sw_task_ws_release(&w2);
+    }
     json_decref(wj);
     t.dir = xstrdup("../up");
     CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "inside it"));
+    free(t.dir);
+    t.dir = xstrdup(".git");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "in .git"));
+    free(t.dir);
+    t.dir = xstrdup("src/.GIT/x");
+    CHECK(sw_task_validate(&t, &err) < 0 && strstr(err.msg, "in .git"));
+    free(t.dir);
+    t.dir = xstrdup("src/.github");
+    CHECK(sw_task_validate(&t, &err) == 0);
     free(t.dir);
     t.dir = xstrdup("src/lib");
     CHECK(sw_task_validate(&t, &err) == 0);

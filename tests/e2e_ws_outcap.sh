@@ -44,3 +44,35 @@ mkdir -p "$T/dest"
 expect 0 "$SWARM" outputs --dest "$T/dest" fits
 [ "$(stat -c %s "$T/dest/fits.bin")" = 6291456 ] || fail "fits.bin did not come back whole"
 ok "an output under the cap is stored and comes back"
+
+# From the attack on the whole feature (stop 31):
+#   - a path one task writes as a file and another as a directory is
+#     refused before anything is written (it wrote part of the set);
+#   - a job or task not found leaves no --dest directory behind;
+#   - content gone from the store exits 4 (not found), as apply does.
+expect 0 "$SWARM" spawn --id oA --output '*.o' -- sh -c 'echo a >k.o'
+expect 0 "$SWARM" spawn --id oB --output '*.o' -- sh -c 'mkdir k.o && echo b >k.o/y.o && echo z >z.o'
+expect 0 "$SWARM" wait --timeout 60 oA oB
+expect 1 "$SWARM" outputs --dest "$T/clash" oA oB
+contains "$T/err" "k.o is a file of oA and a directory of oB"
+[ -e "$T/clash" ] && fail "the refused outputs wrote into DEST: $(ls -R "$T/clash")"
+ok "a file of one task that is a directory of another: refused, nothing written"
+expect 4 "$SWARM" outputs --job nosuchjob --dest "$T/none"
+[ -e "$T/none" ] && fail "outputs of a job not found made its --dest"
+ok "outputs of a job not found: exit 4, no --dest made"
+expect 1 "$SWARM" --json results  # big failed
+manifest=$(json_get "$T/out" "[r['outputs_manifest'] for r in d if r['id']=='oA'][0]")
+blob=$(redis-cli -p "$REDIS_PORT" -n 162 GET "$(rkey cas "$manifest")" \
+       | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"][0]["chunks"][0][0])')
+[ "$(redis-cli -p "$REDIS_PORT" -n 162 DEL "$(rkey cas "$blob")")" = 1 ] || fail "no chunk $blob to remove"
+expect 4 "$SWARM" outputs --dest "$T/gone" oA
+contains "$T/err" "is gone"
+expect 1 "$SWARM" --json results  # big failed
+patch=$(json_get "$T/out" "[r['workspace']['patch'] for r in d if r['id']=='oA'][0]")
+pchunk=$(redis-cli -p "$REDIS_PORT" -n 162 GET "$(rkey cas "$patch")" \
+         | python3 -c 'import json,sys; print(json.load(sys.stdin)["chunks"][0][0])')
+[ "$(redis-cli -p "$REDIS_PORT" -n 162 DEL "$(rkey cas "$pchunk")")" = 1 ] || fail "no patch chunk"
+expect 4 "$SWARM" diff oA
+expect 4 "$SWARM" diff --stat oA
+expect 4 "$SWARM" --json diff oA
+ok "content gone from the store: outputs and diff exit 4"
