@@ -203,7 +203,12 @@ cli_apply(cli_t *cli, int argc, char **argv)
         "it names the task and the files, exits 1 and changes nothing. Without\n"
         "--branch the result goes to the work tree (your index and HEAD stay as\n"
         "they are); with --branch NAME a new branch gets one commit per task on\n"
-        "top of HEAD, and the work tree is not touched.\n";
+        "top of HEAD, and the work tree is not touched.\n"
+        "Into the work tree it refuses (exit 1, naming the paths, nothing changed):\n"
+        "a sparse checkout; a change that deletes or replaces files git does not\n"
+        "track there (remove or git add them first, or use --branch); ignored\n"
+        "files in the way; a second apply while one runs. When git fails halfway\n"
+        "(a smudge filter, the disk full) every file it touched is put back.\n";
     static const sw_arg_t lo[] = {
         { "job", 0, true, 'j' }, { "branch", 0, true, 'b' }, { NULL, 0, false, 0 },
     };
@@ -346,6 +351,11 @@ cli_apply(cli_t *cli, int argc, char **argv)
         printf("\n%zu file%s changed in the work tree (not staged)\n", rep.files.n,
                rep.files.n == 1 ? "" : "s");
     }
+    /*  ^C (or a kill) while git wrote the work tree waited for the end:
+     *  the write is whole (a failed one says "nothing was changed") */
+    if (rep.signal && arc == 0)
+        fprintf(stderr, "swarm: apply: %s came while the work tree was written: the change "
+                "is applied whole (exit 0)\n", strsignal(rep.signal));
 out:
     json_decref(skipped);
     cli_args_release(&a);

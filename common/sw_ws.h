@@ -301,6 +301,8 @@ typedef struct {
     sw_strv_t conflicts;        /*  paths in conflict */
     char     *conflict_id;      /*  the task whose change conflicted */
     char     *commit;           /*  branch mode: the branch's commit */
+    int       signal;           /*  work tree: SIGINT, SIGTERM, SIGHUP or SIGQUIT came while
+                                 *  it was written (held until done, then taken); 0: none */
 } sw_ws_apply_report_t;
 
 void sw_ws_apply_report_release(sw_ws_apply_report_t *r);

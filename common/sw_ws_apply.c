@@ -7,12 +7,16 @@
 #include "sw_ws.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fts.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "sw_ws_user_int.h"
 
@@ -137,15 +141,26 @@ s_files_below(const char *full, const char *rel, const char *const *sorted, size
     fts_close(fts);
 }
 
-/*  The paths the result adds (start -> tree) where the work tree holds
- *  something start does not: an ignored file or directory of the user's
- *  (start has every untracked file that is not ignored). git read-tree
- *  -u overwrites ignored files (git 2.35 on): the user's would be lost,
- *  never in any object store. 0 when none, -1 with err naming them. */
-static int
-s_ignored_in_way(const sw_ws_repo_t *r, const char *top, const char *start, const char *tree,
-                 sw_err_t *err)
+/*  The work tree's change (start -> the result): every path, and those
+ *  added, deleted, or changing type (a file made a symlink or back). */
+typedef struct {
+    sw_strv_t all, added, deleted, typed;
+} s_delta_t;
+
+static void
+s_delta_release(s_delta_t *d)
 {
+    sw_strv_release(&d->all);
+    sw_strv_release(&d->added);
+    sw_strv_release(&d->deleted);
+    sw_strv_release(&d->typed);
+}
+
+static int
+s_delta(const sw_ws_repo_t *r, const char *start, const char *tree, s_delta_t *d,
+        sw_err_t *err)
+{
+    memset(d, 0, sizeof *d);
     sw_git_opts_t o = sw_ws_opts(r);
     o.out_max = 256 << 20;
     const char *args[] = { "diff-tree", "-r", "-z", "--name-status", "--no-renames", start,
@@ -156,30 +171,58 @@ s_ignored_in_way(const sw_ws_repo_t *r, const char *top, const char *start, cons
         sw_git_res_release(&res);
         return -1;
     }
-    sw_strv_t added = { 0 }, deleted = { 0 }, way = { 0 };
     /*  STATUS NUL PATH NUL */
     for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; ) {
         const char *status = p, *path = p + strlen(p) + 1;
         if (path >= end)
             break;
         p = path + strlen(path) + 1;
+        sw_strv_push(&d->all, path);
         if (status[0] == 'A')
-            sw_strv_push(&added, path);
+            sw_strv_push(&d->added, path);
         else if (status[0] == 'D')
-            sw_strv_push(&deleted, path);
+            sw_strv_push(&d->deleted, path);
+        else if (status[0] == 'T')
+            sw_strv_push(&d->typed, path);
     }
     sw_git_res_release(&res);
-    const char **sorted = xcalloc(deleted.n + 1, sizeof *sorted);
-    for (size_t i = 0; i < deleted.n; i++)
-        sorted[i] = deleted.v[i];
-    qsort(sorted, deleted.n, sizeof *sorted, s_strcmp_p);
-    for (size_t i = 0; i < added.n && way.n < 5; i++) {
-        const char *a = added.v[i];
+    return 0;
+}
+
+/*  names (up to max of them, quoted as git quotes paths) into b: "a, b, ...". */
+static void
+s_names(const sw_strv_t *names, size_t max, sw_buf_t *b)
+{
+    for (size_t i = 0; i < names->n && i < max; i++) {
+        char *q = sw_ws_path_quote(names->v[i]);
+        sw_buf_printf(b, "%s%s", i ? ", " : "", q);
+        free(q);
+    }
+    if (names->n > max)
+        sw_buf_addstr(b, ", ...");
+}
+
+/*  The paths the result adds where the work tree holds something start
+ *  does not: an ignored file or directory of the user's (start has every
+ *  untracked file that is not ignored). git read-tree -u overwrites
+ *  ignored files (git 2.35 on): the user's would be lost, never in any
+ *  object store. 0 when none, -1 with err naming them. */
+static int
+s_ignored_in_way(const char *top, const s_delta_t *d, sw_err_t *err)
+{
+    const sw_strv_t *added = &d->added, *deleted = &d->deleted;
+    sw_strv_t way = { 0 };
+    const char **sorted = xcalloc(deleted->n + 1, sizeof *sorted);
+    for (size_t i = 0; i < deleted->n; i++)
+        sorted[i] = deleted->v[i];
+    qsort(sorted, deleted->n, sizeof *sorted, s_strcmp_p);
+    for (size_t i = 0; i < added->n && way.n < 5; i++) {
+        const char *a = added->v[i];
         struct stat sb;
         /*  a leading directory the user has as an ignored file */
         for (const char *slash = strchr(a, '/'); slash; slash = strchr(slash + 1, '/')) {
             char *q = xstrndup(a, (size_t) (slash - a)), *full = xasprintf("%s/%s", top, q);
-            bool in_way = lstat(full, &sb) == 0 && !S_ISDIR(sb.st_mode) && !s_in(&deleted, q, false);
+            bool in_way = lstat(full, &sb) == 0 && !S_ISDIR(sb.st_mode) && !s_in(deleted, q, false);
             if (in_way)
                 sw_strv_push(&way, q);
             free(q);
@@ -189,7 +232,7 @@ s_ignored_in_way(const sw_ws_repo_t *r, const char *top, const char *start, cons
         }
         char *full = xasprintf("%s/%s", top, a);
         if (lstat(full, &sb) == 0 && S_ISDIR(sb.st_mode))
-            s_files_below(full, a, sorted, deleted.n, &way);
+            s_files_below(full, a, sorted, deleted->n, &way);
         else if (lstat(full, &sb) == 0)
             sw_strv_push(&way, a);
         free(full);
@@ -198,20 +241,196 @@ s_ignored_in_way(const sw_ws_repo_t *r, const char *top, const char *start, cons
     if (way.n) {
         sw_buf_t b;
         sw_buf_init(&b);
-        for (size_t i = 0; i < way.n; i++) {
-            char *q = sw_ws_path_quote(way.v[i]);
-            sw_buf_printf(&b, "%s%s", i ? ", " : "", q);
-            free(q);
-        }
-        rc = sw_err_set(err, SW_EFAIL, "the change writes %s%s, which your work tree has but "
+        s_names(&way, 4, &b);
+        rc = sw_err_set(err, SW_EFAIL, "the change writes %s, which your work tree has but "
                         "ignores (git would overwrite it): move it away, or use --branch; "
-                        "nothing was changed", b.data, way.n >= 5 ? ", ..." : "");
+                        "nothing was changed", b.data);
         sw_buf_release(&b);
     }
     free(sorted);
-    sw_strv_release(&added);
-    sw_strv_release(&deleted);
     sw_strv_release(&way);
+    return rc;
+}
+
+static bool
+s_has(const char *const *sorted, size_t n, const char *path)
+{
+    return n && bsearch(&path, sorted, n, sizeof *sorted, s_strcmp_p) != NULL;
+}
+
+/*  What the user's index says against writing the change into the work
+ *  tree: a sparse checkout (core.sparseCheckout, or an entry the change
+ *  touches marked skip-worktree: git would leave those paths out and say
+ *  nothing), and paths the change deletes or replaces that the index
+ *  does not have (untracked files the snapshot took: once gone, git
+ *  could not give them back). 0; -1 with err (SW_EFAIL) naming them. */
+static int
+s_index_refusals(const sw_ws_repo_t *r, const s_delta_t *d, sw_err_t *err)
+{
+    sw_git_opts_t o = sw_ws_opts(r);
+    sw_git_res_t res;
+    /*  TAG SP PATH NUL; tag S (s: also assume-unchanged) for skip-worktree */
+    o.out_max = 1u << 30;
+    const char *ls[] = { "ls-files", "-v", "-z", NULL };
+    sw_git_res_init(&res);
+    if (sw_git_run(&o, ls, &res, err) != 0) {
+        sw_git_res_release(&res);
+        return -1;
+    }
+    size_t cap = 1, nt = 0, ns = 0;
+    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; p += strlen(p) + 1)
+        cap++;
+    const char **tracked = xcalloc(cap, sizeof *tracked), **skip = xcalloc(cap, sizeof *skip);
+    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end;
+         p += strlen(p) + 1) {
+        if (strlen(p) < 3)
+            continue;
+        tracked[nt++] = p + 2;
+        if (p[0] == 'S' || p[0] == 's')
+            skip[ns++] = p + 2;
+    }
+    qsort(tracked, nt, sizeof *tracked, s_strcmp_p);
+    qsort(skip, ns, sizeof *skip, s_strcmp_p);
+    /*  core.sparseCheckout without its patterns file is no sparse
+     *  checkout to git (unpack-trees skips it): asked only when one is
+     *  there, or an entry is skip-worktree */
+    char *pat = xasprintf("%s/info/sparse-checkout", r->git_dir);
+    bool sparse = false;
+    if (ns || access(pat, F_OK) == 0) {
+        sw_git_res_t cr;
+        sw_git_res_init(&cr);
+        sw_err_t e = { 0 };
+        const char *cfg[] = { "config", "--bool", "core.sparseCheckout", NULL };
+        sparse = sw_git_run(&o, cfg, &cr, &e) == 0 && cr.out.data
+              && strncmp(cr.out.data, "true", 4) == 0;
+        sw_git_res_release(&cr);
+    }
+    free(pat);
+    sw_strv_t outside = { 0 }, lost = { 0 };
+    for (size_t i = 0; i < d->all.n; i++)
+        if (s_has(skip, ns, d->all.v[i]))
+            sw_strv_push(&outside, d->all.v[i]);
+    const sw_strv_t *gone[] = { &d->deleted, &d->typed };
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < gone[k]->n; i++)
+            if (!s_has(tracked, nt, gone[k]->v[i]))
+                sw_strv_push(&lost, gone[k]->v[i]);
+    int rc = 0;
+    sw_buf_t b;
+    sw_buf_init(&b);
+    if (sparse || outside.n) {
+        s_names(&outside, 3, &b);
+        rc = sw_err_set(err, SW_EFAIL, "this work tree is a sparse checkout: git would leave "
+                        "out what the change has outside it%s%s%s; use --branch NAME (or git "
+                        "sparse-checkout disable first); nothing was changed",
+                        outside.n ? " (" : "", outside.n ? b.data : "", outside.n ? ")" : "");
+    }
+    else if (lost.n) {
+        s_names(&lost, 3, &b);
+        rc = sw_err_set(err, SW_EFAIL, "the change deletes or replaces %s, and git does not "
+                        "track them here: they could not be restored; remove them (or git "
+                        "add them) first, or use --branch NAME; nothing was changed", b.data);
+    }
+    sw_buf_release(&b);
+    sw_strv_release(&outside);
+    sw_strv_release(&lost);
+    free(tracked);
+    free(skip);
+    sw_git_res_release(&res);
+    return rc;
+}
+
+/*  Only one apply writes a repository's work tree at a time: a lock
+ *  (flock, gone with the process) on <git dir>/swarm-apply.lock. The
+ *  lock's fd in *fd; -1 with err when another apply holds it. */
+static int
+s_lock(const char *git_dir, int *fd, sw_err_t *err)
+{
+    char *path = xasprintf("%s/swarm-apply.lock", git_dir);
+    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    free(path);
+    if (*fd < 0)
+        return 0;               /*  a git dir we cannot write: git says so later */
+    if (flock(*fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    int e = errno;
+    close(*fd);
+    *fd = -1;
+    if (e == EWOULDBLOCK)
+        return sw_err_set(err, SW_EFAIL, "another swarm apply is running in this repository: "
+                          "try again when it is done; nothing was changed");
+    return 0;
+}
+
+/*  The work tree from start to the result: the checks, then the paths
+ *  the write touches saved, then git read-tree -m -u through the
+ *  temporary index (the user's index is never written). When git fails
+ *  halfway (a smudge filter, the disk full) the saved paths go back:
+ *  the work tree is as it was. Signals wait until it is done (*sig: the
+ *  first that came meanwhile, taken, not acted on). */
+static int
+s_write(const sw_ws_repo_t *r, sw_ws_user_t *u, const char *start, const char *tree, int *sig,
+        sw_err_t *err)
+{
+    s_delta_t d;
+    if (s_delta(r, start, tree, &d, err) < 0)
+        return -1;
+    int rc = s_index_refusals(r, &d, err);
+    if (rc == 0)
+        rc = s_ignored_in_way(u->top, &d, err);
+    if (rc < 0) {
+        s_delta_release(&d);
+        return -1;
+    }
+    sw_ws_repo_t t = *r;
+    t.index_file = u->tmp_index;
+    sw_git_opts_t go = sw_ws_opts(&t);
+    /*  git writes file after file: killed halfway (^C, a closed
+     *  terminal, kill) it leaves a work tree half applied and a file it
+     *  was writing truncated. So it runs where the terminal's signals do
+     *  not reach it, and ours wait until it is done: the work tree is
+     *  then as it was, or the whole result. */
+    go.own_group = true;
+    sigset_t stop, mask;
+    sigemptyset(&stop);
+    int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&stop, sigs[i]);
+    bool blocked = pthread_sigmask(SIG_BLOCK, &stop, &mask) == 0;
+    sw_ws_save_t *save = sw_ws_save(u->top, u->git_dir, &d.all, err);
+    s_delta_release(&d);
+    if (!save)
+        rc = -1;
+    if (rc == 0) {
+        /*  a saving link changed its file's ctime: git would take it
+         *  for modified ("not uptodate") */
+        const char *refresh[] = { "update-index", "-q", "--refresh", NULL };
+        sw_err_t e = { 0 };
+        if (sw_ws_save_linked(save))
+            sw_git_run(&go, refresh, NULL, &e);
+        const char *rt[] = { "read-tree", "-m", "-u", start, tree, NULL };
+        sw_err_t werr = { 0 };
+        if (sw_git_run(&go, rt, NULL, &werr) == 0)
+            sw_ws_save_drop(save);
+        else {
+            sw_err_t back = { 0 };
+            if (sw_ws_save_restore(save, &back) == 0)
+                sw_err_set(err, SW_EFAIL, "%.180s; nothing was changed", werr.msg);
+            else
+                sw_err_set(err, SW_EFAIL, "%.90s; %s", werr.msg, back.msg);
+            rc = -1;
+        }
+    }
+    if (blocked) {
+        /*  a signal that came meanwhile is taken: the caller says what
+         *  happened (the write is whole, or undone) */
+        struct timespec zero = { 0, 0 };
+        int s;
+        while ((s = sigtimedwait(&stop, NULL, &zero)) > 0)
+            if (!*sig)
+                *sig = s;
+        pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    }
     return rc;
 }
 
@@ -231,9 +450,7 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
         return -1;
     }
     sw_ws_repo_t r = { .git_dir = u.git_dir, .work_tree = u.top, .user_config = true };
-    int rc = 0;
-    sigset_t mask;
-    bool blocked = false;
+    int rc = 0, lock = -1;
     char head[65] = "", start[65], tree[65];
     sw_err_t e = { 0 };
     bool has_head = sw_ws_rev(&r, "HEAD", head, &e) == 0;
@@ -259,8 +476,11 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
         else if (rc == 0)
             snprintf(start, sizeof start, "%s", EMPTY_TREE);
     }
-    else
-        rc = sw_ws_user_tree(&u, 0, start, err);
+    else {
+        rc = s_lock(u.git_dir, &lock, err);
+        if (rc == 0)
+            rc = sw_ws_user_tree(&u, 0, start, err);
+    }
     /*  The objects of every change (its base and commit come with it). */
     sw_task_ws_t *want = xcalloc(n + 1, sizeof *want);
     for (size_t i = 0; i < n; i++)
@@ -313,6 +533,18 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
     }
     free(revs);
     free(trees);
+    if (rc == 1 && o->branch && !has_head) {
+        /*  not a conflict of the user's: the branch starts from nothing */
+        sw_strv_release(&rep->conflicts);
+        free(rep->conflict_id);
+        rep->conflict_id = NULL;
+        rc = sw_err_set(err, SW_EFAIL, "HEAD has no commit yet, and --branch puts the "
+                        "changes on top of HEAD: commit first, or apply without --branch");
+    }
+    else if (rc < 0 && o->branch && (strstr(err->msg, "auto-detect")
+                                     || strstr(err->msg, "tell me who you are")))
+        sw_err_set(err, SW_EFAIL, "git needs your name and email for the branch's commits: "
+                   "git config user.name NAME; git config user.email EMAIL; nothing was changed");
     if (rc == 0)
         rc = s_changed(&r, start, tree, &rep->files, err);
     if (rc == 0 && o->branch && rep->applied.n) {
@@ -320,37 +552,18 @@ sw_ws_apply(const sw_ws_apply_opts_t *o, sw_cas_t *cas, const sw_ws_change_t *ch
         sw_git_opts_t go = sw_ws_opts(&r);
         const char *upd[] = { "update-ref", "-m", "swarm apply", ref, parent, "", NULL };
         rc = sw_git_run(&go, upd, NULL, err) == 0 ? 0 : -1;
+        char found[65];
+        sw_err_t e2 = { 0 };
+        if (rc < 0 && sw_ws_rev(&r, ref, found, &e2) == 0)     /*  made meanwhile */
+            sw_err_set(err, SW_EINVAL, "branch %s exists already (name a new one)", o->branch);
         free(ref);
         if (rc == 0)
             rep->commit = xstrdup(parent);
     }
-    else if (rc == 0 && !o->branch && strcmp(start, tree) != 0) {
-        /*  The work tree from start to the result; the checks all come
-         *  before the first file is written (unpack-trees). */
-        sw_ws_repo_t t = r;
-        t.index_file = u.tmp_index;
-        sw_git_opts_t go = sw_ws_opts(&t);
-        /*  git writes file after file: killed halfway (^C, a closed
-         *  terminal, kill) it leaves a work tree half applied and a file
-         *  it was writing truncated. So it runs where the terminal's
-         *  signals do not reach it, and ours wait until it is done: the
-         *  work tree is then as it was, or the whole result. */
-        go.own_group = true;
-        if (s_ignored_in_way(&r, u.top, start, tree, err) < 0) {
-            sw_ws_user_release(&u);
-            return -1;
-        }
-        sigset_t stop;
-        sigemptyset(&stop);
-        int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            sigaddset(&stop, sigs[i]);
-        blocked = pthread_sigmask(SIG_BLOCK, &stop, &mask) == 0;
-        const char *rt[] = { "read-tree", "-m", "-u", start, tree, NULL };
-        rc = sw_git_run(&go, rt, NULL, err) == 0 ? 0 : -1;
-    }
+    else if (rc == 0 && !o->branch && strcmp(start, tree) != 0)
+        rc = s_write(&r, &u, start, tree, &rep->signal, err);
     sw_ws_user_release(&u);
-    if (blocked)        /*  a signal that came meanwhile acts now */
-        pthread_sigmask(SIG_SETMASK, &mask, NULL);
+    if (lock >= 0)
+        close(lock);
     return rc;
 }

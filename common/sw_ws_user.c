@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,14 +46,74 @@ s_rev_parse(const char *dir, const char *option, sw_err_t *err)
     return line;
 }
 
+/*  The temporary index while it exists, removed by a signal that ends
+ *  the process (^C, a closed terminal, kill) as by sw_ws_user_release:
+ *  a copy of the user's index left behind names their files. One at a
+ *  time (the CLI opens one repository at once). */
+static char s_live[4096];
+static struct sigaction s_old[4];
+static const int s_sigs[4] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static void
+s_unlink_index(const char *path)
+{
+    char lock[sizeof s_live + 8];
+    size_t n = strlen(path);
+    unlink(path);
+    if (n + 6 <= sizeof lock) {
+        memcpy(lock, path, n);
+        memcpy(lock + n, ".lock", 6);
+        unlink(lock);
+    }
+}
+
+static void
+s_on_signal(int sig)
+{
+    if (s_live[0])
+        s_unlink_index(s_live);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void
+s_watch(const char *path)
+{
+    if (strlen(path) >= sizeof s_live)
+        return;
+    struct sigaction sa = { .sa_handler = s_on_signal };
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < 4; i++)
+        sigaddset(&sa.sa_mask, s_sigs[i]);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    memcpy(s_live, path, strlen(path) + 1);
+    for (size_t i = 0; i < 4; i++)
+        sigaction(s_sigs[i], &sa, &s_old[i]);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void
+s_unwatch(void)
+{
+    if (!s_live[0])
+        return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (size_t i = 0; i < 4; i++)
+        sigaction(s_sigs[i], &s_old[i], NULL);
+    s_live[0] = '\0';
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 void
 sw_ws_user_release(sw_ws_user_t *u)
 {
     if (u->tmp_index) {
-        unlink(u->tmp_index);
-        char *lock = xasprintf("%s.lock", u->tmp_index);
-        unlink(lock);
-        free(lock);
+        s_unlink_index(u->tmp_index);
+        s_unwatch();
     }
     free(u->top);
     free(u->git_dir);
@@ -105,17 +167,25 @@ sw_ws_user_open(const char *dir, sw_ws_user_t *u, sw_err_t *err)
     return 0;
 }
 
-/*  A copy of the user's index in TMPDIR (its stat data makes add -A
- *  cheap), or no file when they have none. */
+/*  A copy of the user's index (its stat data makes add -A cheap) in
+ *  their git dir, where only who may read the repository may read it
+ *  (TMPDIR when the git dir takes no file), or no file when they have
+ *  none. Removed by sw_ws_user_release, or by a signal that ends us. */
 static int
 s_tmp_index(sw_ws_user_t *u, sw_err_t *err)
 {
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    u->tmp_index = xasprintf("%s/swarm-index.XXXXXX", tmpdir);
+    u->tmp_index = xasprintf("%s/swarm-index.XXXXXX", u->git_dir);
     int out = mkstemp(u->tmp_index);
+    if (out < 0) {
+        free(u->tmp_index);
+        u->tmp_index = xasprintf("%s/swarm-index.XXXXXX", tmpdir);
+        out = mkstemp(u->tmp_index);
+    }
     if (out < 0)
         return sw_err_set(err, SW_EFAIL, "cannot create a temporary index in %s: %s", tmpdir,
                           strerror(errno));
+    s_watch(u->tmp_index);
     int in = open(u->index, O_RDONLY | O_CLOEXEC);
     int rc = 0;
     if (in < 0)
