@@ -756,10 +756,11 @@ s_ws_prepared(agent_runs_t *self, run_t *run)
     s_child_release(run);
     if (!cancelled && rc == 0) {
         run_start(self, run);
-        /*  after the task's start, which it must not delay; none for a
-         *  run that could not start */
+        /*  after the task's start, which it must not delay, and only for
+         *  a task that runs a while (runs_standby_tick): none for a run
+         *  that could not start */
         if (run->state == RUN_ACTIVE && run->spawned)
-            run_standby_start(self, run);
+            run->standby_at = sw_now_ms() + RUN_STANDBY_AFTER_MS;
         return;
     }
     run->cancelled = cancelled;

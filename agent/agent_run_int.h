@@ -68,6 +68,7 @@ typedef struct {
     int64_t       capture_at;   /*  monotonic: the capture's next try; 0 = none waiting */
     int64_t       capture_backoff_ms;
     run_standby_t *standby;     /*  the capture's standby helper while the task runs, or NULL */
+    int64_t       standby_at;   /*  monotonic: when the standby starts; 0 = not waiting */
     /*  usage (issue 18): read from the runner's stdout as it comes */
     sw_usage_reader_t usage;
     bool          usage_dirty;  /*  grew since the last USAGE */
@@ -119,6 +120,14 @@ void   runs_sweep(agent_runs_t *self);
  *  the index locked: run->ws.unlock set, the caller writes the request
  *  anew). Give up whenever the run will not capture (cancelled, ended
  *  before its task ran, destroyed): EOF on its stdin; idempotent. */
+/*  A task with a workspace gets its capture's standby once it has run
+ *  this long. Shorter tasks gain little from one (the racy refresh it
+ *  moves off the capture waits for the checkout's second to be over
+ *  anyway) and pay its gits' starts beside their own: started with the
+ *  task, it cost every further task of bench/workspace.sh 14 ms (+39 ->
+ *  +53 ms p50, two quiet A/B runs) and the 100-file capture nothing
+ *  (92-97 ms either way). docs/design.md, issue 16 (capture speed 9). */
+#define RUN_STANDBY_AFTER_MS 1000
 void   run_standby_start(agent_runs_t *self, run_t *run);
 bool   run_standby_take(agent_runs_t *self, run_t *run, bool *lost);
 void   run_standby_give_up(agent_runs_t *self, run_t *run);

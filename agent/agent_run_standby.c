@@ -164,6 +164,15 @@ run_standby_take(agent_runs_t *self, run_t *run, bool *lost)
 void
 runs_standby_tick(agent_runs_t *self, int64_t now)
 {
+    /*  the standbys due: of tasks (or their hooks) still running */
+    for (run_t *r = zlistx_first(self->runs); r; r = zlistx_next(self->runs))
+        if (r->standby_at && now >= r->standby_at) {
+            r->standby_at = 0;
+            if (r->state == RUN_ACTIVE && r->spawned && !r->child.exited && !r->cancelled
+                && (r->role == CHILD_PRE_TASK || r->role == CHILD_TASK
+                    || r->role == CHILD_POST_TASK))
+                run_standby_start(self, r);
+        }
     run_standby_t *sb = zlistx_first(self->standbys);
     while (sb) {
         run_standby_t *next = zlistx_next(self->standbys);
