@@ -112,8 +112,8 @@ run_t *run_find(agent_runs_t *self, const char *job, const char *id, int64_t att
 void   runs_sweep(agent_runs_t *self);
 
 /*  agent_run_standby.c: the capture's standby (agent_ws_standby). Start
- *  once the task's worktree is prepared (none when it cannot start: the
- *  capture then goes as without one); take at the capture, after
+ *  once the task has run RUN_STANDBY_AFTER_MS (runs_standby_tick; none
+ *  when it cannot start: the capture then goes as without one); take at the capture, after
  *  agent_ws_capture wrote the request: true with run->child the standby,
  *  handed the request (the caller watches it, CHILD_WS_CAPTURE); false
  *  without one, *lost when one was there but gone (its gits may have left

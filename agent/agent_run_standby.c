@@ -1,6 +1,7 @@
 /*  agent_run_standby -- the capture's standby helper of a run with a
  *  workspace (agent_ws_standby; docs/design.md, "Decisions for issue 16
- *  (i31-standby)"): started when the task starts, handed the capture's
+ *  (i31-standby)"): started once the task has run RUN_STANDBY_AFTER_MS
+ *  (agent_run_int.h) and still runs, handed the capture's
  *  request when it ends, given up (EOF on its stdin) otherwise. Polled
  *  from the tick, like the remover: it writes a few lines at most while it
  *  waits. A standby given up stays on the run set's list until it is gone
@@ -173,9 +174,12 @@ runs_standby_tick(agent_runs_t *self, int64_t now)
                     || r->role == CHILD_POST_TASK))
                 run_standby_start(self, r);
         }
-    run_standby_t *sb = zlistx_first(self->standbys);
-    while (sb) {
-        run_standby_t *next = zlistx_next(self->standbys);
+    /*  Two passes: s_free takes an item off the list by zlistx_find,
+     *  which moves the list's cursor; freeing inside one pass of
+     *  zlistx_next made two standbys ending in one tick a use after free
+     *  and a double free (the read-only review of stop 31). */
+    for (run_standby_t *sb = zlistx_first(self->standbys); sb;
+         sb = zlistx_next(self->standbys)) {
         s_read(sb, now);
         agent_child_poll(&sb->c, now);
         if (!sb->run && !sb->c.exited && now - sb->given_up_ms >= GIVEN_UP_MS)
@@ -184,7 +188,14 @@ runs_standby_tick(agent_runs_t *self, int64_t now)
             agent_child_close_fd(&sb->c, sb->c.out_fd);
             agent_child_close_fd(&sb->c, sb->c.err_fd);
         }
-        if (sb->run && sb->c.exited) {
+    }
+    for (;;) {
+        run_standby_t *sb = zlistx_first(self->standbys);
+        while (sb && !(sb->run && sb->c.exited) && !(!sb->run && agent_child_finished(&sb->c)))
+            sb = zlistx_next(self->standbys);
+        if (!sb)
+            break;
+        if (sb->run) {
             /*  died while its task ran: the capture goes without it */
             sw_buf_t tail;
             sw_buf_init(&tail);
@@ -194,9 +205,8 @@ runs_standby_tick(agent_runs_t *self, int64_t now)
             sw_buf_release(&tail);
             s_lost(self, sb);
         }
-        else if (!sb->run && agent_child_finished(&sb->c))
+        else
             s_free(self, sb);
-        sb = next;
     }
 }
 

@@ -531,7 +531,9 @@ agent_ws_standby(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r, agent_w
     sw_buf_release(&key);
     free(r->sb_req);
     r->sb_req = xasprintf("%s/run/%s.sb.req", self->dir, name);
-    char *answer = xasprintf("%s/run/%s.sb.ans", self->dir, name);     /*  never written */
+    /*  written only when the standby refuses its start (an error
+     *  answer): removed with the request (agent_ws_done) */
+    char *answer = xasprintf("%s/run/%s.sb.ans", self->dir, name);
     unlink(r->sb_req);
     json_t *req = json_pack("{s:s}", "base", r->base);
     s_fields(self, t, r, "standby", answer, req);
@@ -558,10 +560,13 @@ agent_ws_captured(agent_ws_t *self, const sw_task_t *t, agent_wsrun_t *r,
                   const agent_child_t *c)
 {
     struct stat sb;
-    if (r->from_standby && c->stop != AGENT_STOP_CANCEL && lstat(r->answer, &sb) < 0) {
-        /*  A standby that died after the hand-over (before its answer):
-         *  the capture again, by a helper of its own, at once (the
-         *  standby's gits died with it: the index may be locked). */
+    if (r->from_standby && c->stop == AGENT_STOP_NONE && lstat(r->answer, &sb) < 0) {
+        /*  A standby that died on its own after the hand-over (before its
+         *  answer): the capture again, by a helper of its own, at once
+         *  (the standby's gits died with it: the index may be locked). A
+         *  capture the agent stopped (its timeout, a cancel, shutdown)
+         *  fails as any capture helper's would: not run again with a
+         *  whole new timeout (the read-only review of stop 31). */
         r->from_standby = false;
         r->unlock = true;
         free(r->error);
@@ -705,8 +710,14 @@ agent_ws_done(agent_ws_t *self, agent_wsrun_t *r)
         unlink(r->req);
     if (r->answer)
         unlink(r->answer);
-    if (r->sb_req)
+    if (r->sb_req) {
         unlink(r->sb_req);
+        size_t n = strlen(r->sb_req);     /*  "X.sb.req" -> its answer "X.sb.ans" */
+        if (n > 3) {
+            memcpy(r->sb_req + n - 3, "ans", 3);
+            unlink(r->sb_req);
+        }
+    }
     free(r->sb_req);
     free(r->worktree);
     free(r->index);

@@ -1,6 +1,6 @@
 /*  agent_wsstandby -- the standby stage of swarm-agent-workspace (see
- *  agent_wsh.h): started by the agent when a task with a workspace starts
- *  (agent_run_standby.c), it does while the task runs what the capture
+ *  agent_wsh.h): started by the agent once a task with a workspace has
+ *  run a second (agent_run_standby.c), it does while the task runs what the capture
  *  would do first and what does not depend on the task's change, then
  *  waits on stdin for the capture request. docs/design.md, "Decisions for
  *  issue 16 (i31-standby)". */
@@ -165,9 +165,9 @@ agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t 
     struct stat ist;
     agent_wsh_index_tree(index, strlen(base) / 2, itree, &racy);
     /*  3. The staging's update-index: it takes the index's lock and reads
-     *  the index, then waits for its paths. Started at once (a short task
-     *  hands over before the index's second is over: the capture would not
-     *  refresh then either); when the refresh is due it is ended first
+     *  the index, then waits for its paths. Started at once (a task handed
+     *  over before the index's second is over would not refresh in the
+     *  capture either); when the refresh is due it is ended first
      *  (stdin closed empty: the index as it was) and started again after,
      *  on the refreshed index. A refresh that fails leaves none started:
      *  the capture then refreshes itself, as without a standby. */
@@ -205,20 +205,24 @@ agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t 
         return 0;
     }
     line.data[strcspn(line.data, "\n")] = '\0';
-    sw_buf_t text;
-    sw_buf_init(&text);
-    json_t *next = NULL;
-    if (sw_read_file(line.data, 16 << 20, &text, NULL) == 0)
-        next = json_loadb(text.data ? text.data : "", text.len, 0, NULL);
-    sw_buf_release(&text);
     int rc = 0;
     /*  only a request in the agent's run directory, beside the standby's
      *  own (a process of the task's user could open our stdin through
-     *  /proc and write a line; it cannot write there under a sandbox) */
+     *  /proc and write a line; it cannot write there under a sandbox),
+     *  checked before it is opened, and only a regular file (a FIFO
+     *  named there would block the open) */
     const char *self_req = agent_wsh_str(req, "answer"), *slash = strrchr(line.data, '/');
     const char *sslash = self_req ? strrchr(self_req, '/') : NULL;
     bool beside = slash && sslash && slash - line.data == sslash - self_req
                   && strncmp(line.data, self_req, (size_t) (slash - line.data)) == 0;
+    struct stat rst;
+    beside = beside && lstat(line.data, &rst) == 0 && S_ISREG(rst.st_mode);
+    sw_buf_t text;
+    sw_buf_init(&text);
+    json_t *next = NULL;
+    if (beside && sw_read_file(line.data, 16 << 20, &text, NULL) == 0)
+        next = json_loadb(text.data ? text.data : "", text.len, 0, NULL);
+    sw_buf_release(&text);
     if (!beside || !next || !s_same_run(next, req)) {
         rc = sw_err_set(err, SW_EINVAL, "standby: %s is not the capture of its run", line.data);
         json_decref(next);

@@ -131,3 +131,26 @@ contains "$T/out" "100 files changed"
 for _ in $(seq 100); do [ -z "$(standbys)$(slot_gits)" ] && break; sleep 0.05; done
 [ -z "$(standbys)$(slot_gits)" ] || fail "left after the retry: $(standbys) $(slot_gits)"
 ok "agent SIGKILLed mid-task: its standby and gits went; the retry captured"
+
+# --- two standbys ending in one tick (the read-only review of stop 31) ---------------------
+# s_free moved the list's cursor under the tick's loop: two standbys given
+# up together were a use after free and a double free in the agent.
+start_agent a2 --slots 2 --allow-exec --label host=two
+wait_agents 2
+state2="$T/state-a2"
+expect 0 "$SWARM" spawn --id two1 --label host=two -- sh -c "touch '$T/t1'; sleep 60"
+expect 0 "$SWARM" spawn --id two2 --label host=two -- sh -c "touch '$T/t2'; sleep 60"
+for _ in $(seq 200); do
+    [ "$(pgrep -f "$state2/ws/run/.*[.]sb[.]req" | wc -l)" -ge 2 ] && break
+    sleep 0.05
+done
+[ "$(pgrep -f "$state2/ws/run/.*[.]sb[.]req" | wc -l)" -ge 2 ] || fail "a2: not two standbys"
+expect 0 "$SWARM" cancel two1 two2
+"$SWARM" wait --timeout 60 two1 two2 >/dev/null 2>&1
+for _ in $(seq 200); do [ -z "$(pgrep -f "$state2/ws/run/.*[.]sb[.]req")" ] && break; sleep 0.05; done
+[ -z "$(pgrep -f "$state2/ws/run/.*[.]sb[.]req")" ] || fail "a2's standbys are left"
+sleep 0.5
+kill -0 "$AGENT_PID_a2" 2>/dev/null || fail "agent a2 died: $(tail -20 "$T/agent-a2.log")"
+expect 0 "$SWARM" spawn --id two3 --label host=two -- sh -c "$edit100"
+expect 0 "$SWARM" wait --timeout 60 two3
+ok "two standbys given up in one tick: the agent lives on and captures the next task"
