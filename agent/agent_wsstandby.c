@@ -234,6 +234,20 @@ agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t 
         *standby_req = h->req;
         h->req = next;
         *capture = true;
+        /*  An update-index that died while it waited (the task killed
+         *  it: `pkill -9 git`) left the index's lock: ended here, its lock
+         *  removed (the slot's index is this run's alone, and that git was
+         *  its only holder), and the capture starts its own. It failed
+         *  the task's capture before (the attack of stop 31, e2e). */
+        siginfo_t si = { 0 };
+        if (h->sb.upd_on && waitid(P_PID, (id_t) h->sb.upd.pid, &si,
+                                   WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == h->sb.upd.pid) {
+            s_upd_end(h);
+            char *lock = xasprintf("%s.lock", index);
+            unlink(lock);
+            free(lock);
+            agent_wsh_trace("standby: its update-index died: ended, its lock removed", t0);
+        }
         /*  the worktree it started in is no longer there: the capture
          *  starts its own (agent_wsh_capture checks the worktree itself) */
         if (h->sb.upd_on && !s_cwd_is(h->sb.upd.pid, wt)) {

@@ -132,6 +132,23 @@ for _ in $(seq 100); do [ -z "$(standbys)$(slot_gits)" ] && break; sleep 0.05; d
 [ -z "$(standbys)$(slot_gits)" ] || fail "left after the retry: $(standbys) $(slot_gits)"
 ok "agent SIGKILLed mid-task: its standby and gits went; the retry captured"
 
+# --- the task kills the standby's waiting update-index (`pkill -9 git`) --------------------
+# The killed git left the index's lock; the standby took the dead git for
+# a worktree replaced and the capture's own update-index met the lock: the
+# task failed and its change was lost (the attack of stop 31).
+expect 0 "$SWARM" spawn --id killui -- sh -c \
+    "for i in \$(seq 100); do p=\$(pgrep -f '$state/ws/run/.*[.]sb[.]req' | head -1); \
+       [ -n \"\$p\" ] && u=\$(pgrep -P \"\$p\" -f update-index) && [ -n \"\$u\" ] && break; sleep 0.05; done; \
+     [ -n \"\$u\" ] || exit 9; kill -9 \$u; sleep 0.3; \
+     for i in \$(seq 12); do echo killui >>f\$i.txt; done"
+expect 0 "$SWARM" wait --timeout 60 killui
+expect 0 "$SWARM" diff --stat killui
+contains "$T/out" "12 files changed"
+trace_of killui | grep -q "its update-index died" \
+    || fail "killui: the dead update-index was not seen: $(trace_of killui)"
+[ -z "$(locks)" ] || fail "index.lock left: $(locks)"
+ok "the task killed the standby's update-index: its lock removed, the change captured whole"
+
 # --- two standbys ending in one tick (the read-only review of stop 31) ---------------------
 # s_free moved the list's cursor under the tick's loop: two standbys given
 # up together were a use after free and a double free in the agent.
