@@ -205,8 +205,9 @@ cli_apply(cli_t *cli, int argc, char **argv)
         "they are); with --branch NAME a new branch gets one commit per task on\n"
         "top of HEAD, and the work tree is not touched.\n"
         "Into the work tree it refuses (exit 1, naming the paths, nothing changed):\n"
-        "a sparse checkout; a change that deletes or replaces files git does not\n"
-        "track there (remove or git add them first, or use --branch); ignored\n"
+        "a sparse checkout; a change that deletes or replaces files whose content\n"
+        "git does not have there (untracked, added with git add -N, or edits not\n"
+        "staged: remove or git add them first, or use --branch); ignored\n"
         "files in the way; a second apply while one runs. When git fails halfway\n"
         "(a smudge filter, the disk full) every file it touched is put back.\n";
     static const sw_arg_t lo[] = {

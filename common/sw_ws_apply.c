@@ -340,6 +340,59 @@ s_index_refusals(const sw_ws_repo_t *r, const s_delta_t *d, sw_err_t *err)
     return rc;
 }
 
+/*  Paths the change deletes or replaces whose work-tree content is not
+ *  what the index has: edits not staged, or a file added with `git add
+ *  -N` (an intent-to-add entry holds no content). git's 3-way result
+ *  removes them, and no git command gives that content back: refused like
+ *  untracked files (the attack of stop 31). r: the user's repository and
+ *  index, read by `git diff` (porcelain: stat-only changes are not
+ *  changes, diff.autoRefreshIndex, and with GIT_OPTIONAL_LOCKS=0 it
+ *  writes nothing). 0; -1 with err naming them. */
+static int
+s_unstaged_in_way(const sw_ws_repo_t *r, const s_delta_t *d, sw_err_t *err)
+{
+    if (!d->deleted.n && !d->typed.n)
+        return 0;
+    sw_git_opts_t o = sw_ws_opts(r);
+    o.out_max = 1u << 30;
+    const char *df[] = { "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", NULL };
+    sw_git_res_t res;
+    sw_git_res_init(&res);
+    if (sw_git_run(&o, df, &res, err) != 0) {
+        sw_git_res_release(&res);
+        return -1;
+    }
+    size_t cap = 1, n = 0;
+    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; p += strlen(p) + 1)
+        cap++;
+    const char **dirty = xcalloc(cap, sizeof *dirty);
+    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; p += strlen(p) + 1)
+        if (*p)
+            dirty[n++] = p;
+    qsort(dirty, n, sizeof *dirty, s_strcmp_p);
+    sw_strv_t lost = { 0 };
+    const sw_strv_t *gone[] = { &d->deleted, &d->typed };
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < gone[k]->n; i++)
+            if (s_has(dirty, n, gone[k]->v[i]))
+                sw_strv_push(&lost, gone[k]->v[i]);
+    int rc = 0;
+    if (lost.n) {
+        sw_buf_t b;
+        sw_buf_init(&b);
+        s_names(&lost, 3, &b);
+        rc = sw_err_set(err, SW_EFAIL, "the change deletes or replaces %s, which have changes "
+                        "git has not stored here (edits not staged, or added with git add -N): "
+                        "they could not be restored; git add (or commit, or stash) them first, "
+                        "or use --branch NAME; nothing was changed", b.data);
+        sw_buf_release(&b);
+    }
+    sw_strv_release(&lost);
+    free(dirty);
+    sw_git_res_release(&res);
+    return rc;
+}
+
 /*  Only one apply writes a repository's work tree at a time: a lock
  *  (flock, gone with the process) on <git dir>/swarm-apply.lock. The
  *  lock's fd in *fd; -1 with err when another apply holds it. */
@@ -376,6 +429,8 @@ s_write(const sw_ws_repo_t *r, sw_ws_user_t *u, const char *start, const char *t
     if (s_delta(r, start, tree, &d, err) < 0)
         return -1;
     int rc = s_index_refusals(r, &d, err);
+    if (rc == 0)
+        rc = s_unstaged_in_way(r, &d, err);
     if (rc == 0)
         rc = s_ignored_in_way(u->top, &d, err);
     if (rc < 0) {

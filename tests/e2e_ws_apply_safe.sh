@@ -89,6 +89,37 @@ expect 0 "$SWARM" apply
     || fail "apply after removing them: $(ls -A)"
 ok "a change deleting or replacing files git does not track here: exit 1 naming them, nothing changed; once the user removed (or staged) them, apply works"
 
+# --- files with content git has not stored, deleted by the change (attack of stop 31) ---
+# added with git add -N (intent to add: the index holds no content), or
+# tracked with edits not staged: git's 3-way result removes them and no
+# git command gives that content back.
+user_repo "$T/unstaged"
+printf 'a\n' >a.txt
+printf 'kept\n' >edited.c
+printf 'plain\n' >plain.c
+user_commit base
+printf 'precious draft\n' >draft.txt
+git add -N draft.txt
+printf 'my unstaged edit\n' >>edited.c
+touch plain.c                                   # only touched: not an edit
+expect 0 "$SWARM" init unstaged --workspace .
+expect 0 "$SWARM" spawn --id rmu -- sh -c 'rm draft.txt edited.c plain.c; printf "x\n" >>a.txt'
+expect 0 "$SWARM" wait --timeout 60 rmu
+before=$(state)
+expect 1 "$SWARM" apply
+contains "$T/err" "draft.txt"
+contains "$T/err" "edited.c"
+contains "$T/err" "could not be restored"
+contains "$T/err" "nothing was changed"
+grep -qF "plain.c" "$T/err" && fail "plain.c was only touched, named: $(cat "$T/err")"
+[ "$(state)" = "$before" ] || fail "apply changed the repository: $(ls -A)"
+[ "$(cat draft.txt)" = "precious draft" ] || fail "the intent-to-add draft lost its content"
+git add draft.txt edited.c                      # now git can give them back
+expect 0 "$SWARM" apply
+[ ! -e draft.txt ] && [ ! -e edited.c ] && [ ! -e plain.c ] && [ "$(cat a.txt)" = "$(printf 'a\nx')" ] \
+    || fail "apply after git add: $(ls -A)"
+ok "a change deleting an intent-to-add file or one with unstaged edits: exit 1 naming them, nothing changed; after git add, apply works"
+
 # --- git fails halfway through writing the work tree --------------------------------------
 # A required smudge filter (git-crypt style) that fails for f5.txt: git
 # has deleted f7.txt, written a-new/, big.dat and d-empty/e.txt, rewritten f1-f4
