@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -14,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent_spawn.h"
 #include "sw_selftest.h"
 
 #define EOF_GRACE_MS 2000       /*  after exit, before the group is killed */
@@ -41,44 +41,13 @@ agent_child_spawn(agent_child_t *c, const agent_child_opts_t *o, sw_err_t *err)
         sw_err_set(err, SW_EFAIL, "pipe: %s", strerror(errno));
         goto fail;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
     /*  stdin is a file or /dev/null: agent CLIs wait for EOF on an open
-     *  stdin (dup2 clears O_CLOEXEC on the copy). */
-    if (o->stdin_fd >= 0)
-        posix_spawn_file_actions_adddup2(&fa, o->stdin_fd, 0);
-    else
-        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-    if (o->dir)
-        posix_spawn_file_actions_addchdir_np(&fa, o->dir);
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    /*  Every signal back to its default in the child, also one the agent
-     *  was started with ignored (nohup, a service manager's SIGPIPE): a
-     *  task never inherits the agent's dispositions. All bits, not
-     *  sigfillset: that leaves out glibc's two internal signals, which
-     *  its child then sets to SIG_IGN, and exec keeps an ignored signal.
-     *  A full set is also the cheapest for glibc's child, which sets each
-     *  signal once instead of reading each one not in the set and setting
-     *  it again (114 rt_sigaction a spawn with the 8 named before; issue
-     *  20). */
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    memset(&dfl, 0xff, sizeof dfl);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &dfl);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                    | POSIX_SPAWN_SETSIGDEF);
+     *  stdin (the copy on 0 has no O_CLOEXEC). */
+    agent_spawn_t sp = { .argv = o->argv, .envp = o->envp, .dir = o->dir,
+                         .stdin_fd = o->stdin_fd, .stdout_fd = out[1],
+                         .stderr_fd = errp[1] };
     pid_t pid;
-    int rc = strchr(o->argv[0], '/')
-           ? posix_spawn(&pid, o->argv[0], &fa, &attr, o->argv, o->envp)
-           : posix_spawnp(&pid, o->argv[0], &fa, &attr, o->argv, o->envp);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    int rc = agent_spawn(&sp, &pid);
     if (rc != 0) {
         c->spawn_errno = rc;
         sw_err_set(err, SW_EFAIL, "%s: %s", o->argv[0], strerror(rc));

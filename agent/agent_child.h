@@ -1,7 +1,8 @@
 /*  agent_child -- one supervised child process.
  *
- *  Spawned with posix_spawn (vfork semantics: cheap, and exec errors come
- *  back as an errno) in a process group of its own, stdin from a file the
+ *  Spawned by agent_spawn (posix_spawn's contract and vfork semantics:
+ *  cheap, and exec errors come back as an errno) in a process group of
+ *  its own, stdin from a file the
  *  caller opened (a regular file: EOF right after its content) or
  *  /dev/null (agent CLIs wait for EOF on an open stdin),
  *  stdout and stderr on non-blocking pipes that are always drained into
@@ -77,7 +78,7 @@ typedef struct {
     int          status;        /*  from waitpid, once reaped */
     int64_t      exited_ms;
     int64_t      duration_ms;
-    int          spawn_errno;   /*  why agent_child_spawn failed (posix_spawn's errno) */
+    int          spawn_errno;   /*  why agent_child_spawn failed (agent_spawn's errno) */
     /*  From the options, or NULL: every byte read from stdout (stream 0)
      *  and stderr (1), as it comes (the run's live output, agent_live). */
     void       (*tee)(void *ctx, int stream, const char *data, size_t n);

@@ -22,6 +22,7 @@
 #include "agent_ratelimit.h"
 #include "agent_live.h"
 #include "agent_output.h"
+#include "agent_spawn.h"
 #include "agent_spool.h"
 #include "agent_store.h"
 #include "agent_state.h"
@@ -39,6 +40,7 @@
 #include "sw_memory.h"
 #include "sw_cas.h"
 #include "sw_curve.h"
+#include "sw_getpid.h"
 #include "sw_git.h"
 #include "sw_http.h"
 #include "sw_metrics.h"
@@ -78,6 +80,8 @@ static const sw_selftest_t s_tests[] = {
     { "sched_mem", coord_sched_mem_test },
     { "record", coord_record_test },
     { "child", agent_child_test },
+    { "spawn", agent_spawn_test },
+    { "getpid", sw_getpid_test },
     { "orphans", agent_orphans_test },
     { "spool", agent_spool_test },
     { "store", agent_store_test },
