@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 /*  The child's stack: its frames are a few hundred bytes plus the PATH
- *  search's buffer (PATH_MAX + NAME_MAX), the rest for libc's calls. A
+ *  search's buffer (PATH_MAX), the rest for libc's calls. A
  *  guard page below it. */
 #define STACK_BYTES (64 * 1024)
 
@@ -57,21 +57,25 @@ CHILD_CODE static void
 s_exec_path(const char *path, char *const *argv, char *const *envp)
 {
     const char *file = argv[0];
-    size_t file_len = strnlen(file, NAME_MAX + 1);
+    size_t file_len = strnlen(file, PATH_MAX);
     if (file_len == 0) {
         errno = ENOENT;
         return;
     }
-    if (file_len > NAME_MAX) {
-        errno = ENAMETOOLONG;
-        return;
-    }
-    char buf[PATH_MAX + NAME_MAX + 2];
+    /*  A name over NAME_MAX is left to the kernel, like any other: under a
+     *  directory that does not exist it is ENOENT and the search goes on
+     *  (glibc's answer), under one that does it is ENAMETOOLONG. A path
+     *  over PATH_MAX is what execve refuses first, whatever exists. */
+    char buf[PATH_MAX];
     bool eacces = false;
     for (const char *p = path;; ) {
         const char *end = strchrnul(p, ':');
         size_t n = (size_t) (end - p);
         if (n < PATH_MAX) {
+            if (n + (n > 0) + file_len >= PATH_MAX) {
+                errno = ENAMETOOLONG;
+                return;
+            }
             memcpy(buf, p, n);
             if (n)
                 buf[n++] = '/';
@@ -330,6 +334,17 @@ s_cases(bool verbose)
     CHECK(s_run(a3, "/", -1, out, sizeof out) == -1000 - ENOENT);
     char *const a3b[] = { "", NULL };
     CHECK(s_run(a3b, "/", -1, out, sizeof out) == -1000 - ENOENT);
+    /*  a name over NAME_MAX: ENOENT when no directory of PATH exists, as
+     *  posix_spawnp says, ENAMETOOLONG under one that does */
+    char longname[NAME_MAX + 40];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    char *const a3c[] = { longname, NULL };
+    setenv("PATH", "/no/such/dir-a:/no/such/dir-b", 1);
+    CHECK(s_run(a3c, "/", -1, out, sizeof out) == -1000 - ENOENT);
+    setenv("PATH", "/no/such/dir-a:/usr/bin", 1);
+    CHECK(s_run(a3c, "/", -1, out, sizeof out) == -1000 - ENAMETOOLONG);
+    setenv("PATH", path, 1);
     /*  an empty PATH entry is the child's working directory (after its
      *  chdir), as execvp has it */
     char *script = xasprintf("%s/here.sh", dir);
