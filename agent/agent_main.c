@@ -22,6 +22,7 @@
 #include "agent_metrics.h"
 #include "agent_orphans.h"
 #include "agent_run.h"
+#include "agent_spawn.h"
 #include "agent_spool.h"
 #include "agent_state.h"
 #include "agent_ws.h"
@@ -426,7 +427,8 @@ s_check_endpoint(const char *ep)
 }
 
 /*  swarm-agent --exec-with-limits AS NOFILE ARGV...: set the limits, then
- *  become ARGV (looked up in PATH). Only the agent starts it this way. */
+ *  become ARGV (looked up in PATH as agent_spawn does: a file without "#!"
+ *  is ENOEXEC, not run by /bin/sh). Only the agent starts it this way. */
 static int
 s_exec_with_limits(int argc, char **argv)
 {
@@ -444,7 +446,7 @@ s_exec_with_limits(int argc, char **argv)
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             fprintf(stderr, "swarm-agent: RLIMIT_NOFILE %lld: %s\n", nofile, strerror(errno));
     }
-    execvp(argv[4], argv + 4);
+    agent_spawn_exec(argv + 4, environ);
     fprintf(stderr, "swarm-agent: %s: %s\n", argv[4], strerror(errno));
     return 127;
 }

@@ -157,6 +157,17 @@ fail:
     _exit(127);
 }
 
+void
+agent_spawn_exec(char *const *argv, char *const *envp)
+{
+    if (strchr(argv[0], '/')) {
+        execve(argv[0], argv, envp);
+        return;
+    }
+    const char *path = getenv("PATH");
+    s_exec_path(path ? path : "/bin:/usr/bin", argv, envp);
+}
+
 /*  The same child through glibc (SWARM_SPAWN_GLIBC=1). */
 static int
 s_spawn_glibc(const agent_spawn_t *s, pid_t *pid)

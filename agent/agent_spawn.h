@@ -48,6 +48,13 @@ typedef struct {
  *  stay the caller's. Not async-signal-safe; callable from any thread. */
 int agent_spawn(const agent_spawn_t *s, pid_t *pid);
 
+/*  The child's exec, in this process: execve of ARGV[0], or its search in
+ *  this process's PATH (no /bin/sh for a file without "#!": ENOEXEC, as
+ *  posix_spawnp). Returns only on failure, errno set. For
+ *  swarm-agent --exec-with-limits, so that a task run under --rlimit-*
+ *  is found and refused the way agent_spawn finds and refuses it. */
+void agent_spawn_exec(char *const *argv, char *const *envp);
+
 #include <stdbool.h>
 /*  Self-test (unit.spawn): the same cases through both ways. */
 int agent_spawn_test(bool verbose);

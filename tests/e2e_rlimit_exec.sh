@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# A task under --rlimit-* is found and refused as one without (the attack
+# of issue 20's spawn): the agent runs it through `swarm-agent
+# --exec-with-limits`, which used execvp, and execvp runs an executable
+# file without "#!" through /bin/sh, where agent_spawn (and posix_spawnp
+# before it) refuses it with ENOEXEC. So the same task failed on an agent
+# without limits and ran, as a shell script, on one with them. Now the
+# wrapper searches and execs as agent_spawn does.
+. "$(dirname "$0")/lib.sh"
+use_redis 215
+start_coordinator
+start_agent lim --slots 1 --allow-exec --rlimit-nofile 128
+wait_agents 1
+printf 'touch "%s/ran"\n' "$T" >"$T/noshebang"
+chmod +x "$T/noshebang"
+expect 0 "$SWARM" init rlexec
+expect 0 "$SWARM" spawn --id ns -- "$T/noshebang"
+expect 0 "$SWARM" spawn --id lim -- sh -c 'ulimit -n'
+expect 1 "$SWARM" wait --timeout 30
+[ -e "$T/ran" ] && fail "a file without #! ran through /bin/sh under --rlimit-nofile"
+[ "$(task_field ns status)" = failed ] || fail "ns: $(task_field ns status)"
+expect 0 "$SWARM" logs lim
+[ "$(cat "$T/out")" = 128 ] || fail "lim: $(cat "$T/out")"
+ok "under --rlimit-nofile a file without #! is refused (ENOEXEC), not run by /bin/sh; the limit holds"
