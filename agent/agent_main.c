@@ -426,13 +426,14 @@ s_check_endpoint(const char *ep)
     return rc;
 }
 
-/*  swarm-agent --exec-with-limits AS NOFILE ARGV...: set the limits, then
- *  become ARGV (looked up in PATH as agent_spawn does: a file without "#!"
- *  is ENOEXEC, not run by /bin/sh). Only the agent starts it this way. */
+/*  swarm-agent --exec-with-limits AS NOFILE PATH ARGV...: set the limits,
+ *  then become ARGV (looked up in the agent's PATH given, as agent_spawn
+ *  does: a file without "#!" is ENOEXEC, not run by /bin/sh). Only the
+ *  agent starts it this way. */
 static int
 s_exec_with_limits(int argc, char **argv)
 {
-    if (argc < 5)
+    if (argc < 6)
         return 127;
     long long as = atoll(argv[2]), nofile = atoll(argv[3]);
     struct rlimit rl;
@@ -446,8 +447,8 @@ s_exec_with_limits(int argc, char **argv)
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             fprintf(stderr, "swarm-agent: RLIMIT_NOFILE %lld: %s\n", nofile, strerror(errno));
     }
-    agent_spawn_exec(argv + 4, environ);
-    fprintf(stderr, "swarm-agent: %s: %s\n", argv[4], strerror(errno));
+    agent_spawn_exec(argv[4], argv + 5, environ);
+    fprintf(stderr, "swarm-agent: %s: %s\n", argv[5], strerror(errno));
     return 127;
 }
 

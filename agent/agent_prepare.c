@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent_child.h"
+#include "agent_spawn.h"
 
 extern char **environ;
 
@@ -192,6 +193,9 @@ agent_prepare(const agent_run_conf_t *conf, agent_store_t *store, sw_task_t *t,
         sw_strv_push(&wrapped, conf->exec_limits_arg);
         sw_strv_push(&wrapped, lim[0]);
         sw_strv_push(&wrapped, lim[1]);
+        /*  the agent's PATH: the task's own (its --env PATH) must not
+         *  find another program than it would without limits */
+        sw_strv_push(&wrapped, agent_spawn_path());
         for (size_t i = 0; i < l->argv.n; i++)
             sw_strv_push(&wrapped, l->argv.v[i]);
         sw_strv_release(&l->argv);

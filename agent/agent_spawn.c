@@ -158,14 +158,20 @@ fail:
 }
 
 void
-agent_spawn_exec(char *const *argv, char *const *envp)
+agent_spawn_exec(const char *path, char *const *argv, char *const *envp)
 {
     if (strchr(argv[0], '/')) {
         execve(argv[0], argv, envp);
         return;
     }
+    s_exec_path(path, argv, envp);
+}
+
+const char *
+agent_spawn_path(void)
+{
     const char *path = getenv("PATH");
-    s_exec_path(path ? path : "/bin:/usr/bin", argv, envp);
+    return path ? path : "/bin:/usr/bin";   /*  glibc's CS_PATH */
 }
 
 /*  The same child through glibc (SWARM_SPAWN_GLIBC=1). */
@@ -239,11 +245,8 @@ agent_spawn(const agent_spawn_t *s, pid_t *pid)
         stack = m + guard;
     }
     s_args_t a = { .s = s, .path = NULL, .err = 0 };
-    if (!strchr(s->argv[0], '/')) {
-        a.path = getenv("PATH");
-        if (!a.path)
-            a.path = "/bin:/usr/bin";       /*  glibc's CS_PATH */
-    }
+    if (!strchr(s->argv[0], '/'))
+        a.path = agent_spawn_path();
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -5,7 +5,10 @@
 # file without "#!" through /bin/sh, where agent_spawn (and posix_spawnp
 # before it) refuses it with ENOEXEC. So the same task failed on an agent
 # without limits and ran, as a shell script, on one with them. Now the
-# wrapper searches and execs as agent_spawn does.
+# wrapper searches and execs as agent_spawn does. And it searched the
+# task's PATH (its environment is the task's), where agent_spawn searches
+# the agent's: a task's --env PATH found another program under limits.
+# Now the agent passes its PATH to the wrapper.
 . "$(dirname "$0")/lib.sh"
 use_redis 215
 start_coordinator
@@ -16,9 +19,15 @@ chmod +x "$T/noshebang"
 expect 0 "$SWARM" init rlexec
 expect 0 "$SWARM" spawn --id ns -- "$T/noshebang"
 expect 0 "$SWARM" spawn --id lim -- sh -c 'ulimit -n'
+mkdir -p "$T/other"
+printf '#!/bin/sh\n: >"%s/other-ran"\n' "$T" >"$T/other/true"
+chmod +x "$T/other/true"
+expect 0 "$SWARM" spawn --id swap --env PATH="$T/other" -- true
 expect 1 "$SWARM" wait --timeout 30
 [ -e "$T/ran" ] && fail "a file without #! ran through /bin/sh under --rlimit-nofile"
 [ "$(task_field ns status)" = failed ] || fail "ns: $(task_field ns status)"
+[ -e "$T/other-ran" ] && fail "under --rlimit-nofile the task's PATH chose the program"
+[ "$(task_field swap status)" = succeeded ] || fail "swap: $(task_field swap status)"
 expect 0 "$SWARM" logs lim
 [ "$(cat "$T/out")" = 128 ] || fail "lim: $(cat "$T/out")"
-ok "under --rlimit-nofile a file without #! is refused (ENOEXEC), not run by /bin/sh; the limit holds"
+ok "under --rlimit-nofile a file without #! is refused (ENOEXEC), not run by /bin/sh; the program is found in the agent's PATH, not the task's; the limit holds"
