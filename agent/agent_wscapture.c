@@ -426,11 +426,8 @@ agent_wsh_capture(agent_wsh_t *h, sw_err_t *err)
     /*  The run's standby died (the agent killed its group): its
      *  update-index may have left the slot's index locked. The index is
      *  the slot's alone and nothing of the standby runs now. */
-    if (json_is_true(json_object_get(req, "unlock"))) {
-        char *lock = xasprintf("%s.lock", index);
-        unlink(lock);
-        free(lock);
-    }
+    if (json_is_true(json_object_get(req, "unlock")))
+        agent_wsh_index_unlock(index);
     /*  where the start came from: what a receiver needs first */
     size_t npre = json_array_size(json_object_get(req, "prereqs"));
     sw_task_ws_t *pre = xcalloc(npre + 1, sizeof *pre);

@@ -76,6 +76,12 @@ int agent_wsh_write_file(const char *path, const char *data, size_t n, int flags
  *  symlink to a directory elsewhere: a git run with wt as its work tree
  *  would clean, check out or capture that directory. */
 bool agent_wsh_worktree_real(const char *wt);
+/*  Removes INDEX's git lock (INDEX.lock) that a killed git left behind.
+ *  Only for a slot's own index, when no git of the run can hold it any
+ *  more (the standby's update-index ended, or the standby's group was
+ *  killed): the index belongs to the run alone, so the lock can only be
+ *  a dead holder's. A missing lock is no error. */
+void agent_wsh_index_unlock(const char *index);
 
 /*  Sets the mtime of MIRRORS/REPO.SUFFIX to now (created when missing). */
 void agent_wsh_touch(const char *mirrors, const char *repo, const char *suffix);

@@ -36,6 +36,14 @@ agent_wsh_worktree_real(const char *wt)
     return ok;
 }
 
+void
+agent_wsh_index_unlock(const char *index)
+{
+    char *lock = xasprintf("%s.lock", index);
+    unlink(lock);
+    free(lock);
+}
+
 int
 agent_ws_rmrf(const char *path)
 {

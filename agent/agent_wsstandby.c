@@ -243,9 +243,7 @@ agent_wsh_standby(agent_wsh_t *h, bool *capture, json_t **standby_req, sw_err_t 
         if (h->sb.upd_on && waitid(P_PID, (id_t) h->sb.upd.pid, &si,
                                    WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == h->sb.upd.pid) {
             s_upd_end(h);
-            char *lock = xasprintf("%s.lock", index);
-            unlink(lock);
-            free(lock);
+            agent_wsh_index_unlock(index);
             agent_wsh_trace("standby: its update-index died: ended, its lock removed", t0);
         }
         /*  the worktree it started in is no longer there: the capture

@@ -258,6 +258,29 @@ s_has(const char *const *sorted, size_t n, const char *path)
     return n && bsearch(&path, sorted, n, sizeof *sorted, s_strcmp_p) != NULL;
 }
 
+/*  How many entries git's NUL-separated output OUT holds, plus one: the
+ *  size of an array that can point at each of them. */
+static size_t
+s_nul_cap(const sw_buf_t *out)
+{
+    size_t cap = 1;
+    for (const char *p = out->data, *end = p + out->len; p && p < end; p += strlen(p) + 1)
+        cap++;
+    return cap;
+}
+
+/*  The paths the change deletes or replaces that are (IN) or are not
+ *  (!IN) in SORTED (N names, sorted with s_strcmp_p), appended to OUT. */
+static void
+s_gone_matching(const s_delta_t *d, const char **sorted, size_t n, bool in, sw_strv_t *out)
+{
+    const sw_strv_t *gone[] = { &d->deleted, &d->typed };
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < gone[k]->n; i++)
+            if (s_has(sorted, n, gone[k]->v[i]) == in)
+                sw_strv_push(out, gone[k]->v[i]);
+}
+
 /*  What the user's index says against writing the change into the work
  *  tree: a sparse checkout (core.sparseCheckout, or an entry the change
  *  touches marked skip-worktree: git would leave those paths out and say
@@ -277,9 +300,7 @@ s_index_refusals(const sw_ws_repo_t *r, const s_delta_t *d, sw_err_t *err)
         sw_git_res_release(&res);
         return -1;
     }
-    size_t cap = 1, nt = 0, ns = 0;
-    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; p += strlen(p) + 1)
-        cap++;
+    size_t cap = s_nul_cap(&res.out), nt = 0, ns = 0;
     const char **tracked = xcalloc(cap, sizeof *tracked), **skip = xcalloc(cap, sizeof *skip);
     for (const char *p = res.out.data, *end = p + res.out.len; p && p < end;
          p += strlen(p) + 1) {
@@ -310,11 +331,7 @@ s_index_refusals(const sw_ws_repo_t *r, const s_delta_t *d, sw_err_t *err)
     for (size_t i = 0; i < d->all.n; i++)
         if (s_has(skip, ns, d->all.v[i]))
             sw_strv_push(&outside, d->all.v[i]);
-    const sw_strv_t *gone[] = { &d->deleted, &d->typed };
-    for (size_t k = 0; k < 2; k++)
-        for (size_t i = 0; i < gone[k]->n; i++)
-            if (!s_has(tracked, nt, gone[k]->v[i]))
-                sw_strv_push(&lost, gone[k]->v[i]);
+    s_gone_matching(d, tracked, nt, false, &lost);
     int rc = 0;
     sw_buf_t b;
     sw_buf_init(&b);
@@ -362,20 +379,14 @@ s_unstaged_in_way(const sw_ws_repo_t *r, const s_delta_t *d, sw_err_t *err)
         sw_git_res_release(&res);
         return -1;
     }
-    size_t cap = 1, n = 0;
-    for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; p += strlen(p) + 1)
-        cap++;
-    const char **dirty = xcalloc(cap, sizeof *dirty);
+    size_t n = 0;
+    const char **dirty = xcalloc(s_nul_cap(&res.out), sizeof *dirty);
     for (const char *p = res.out.data, *end = p + res.out.len; p && p < end; p += strlen(p) + 1)
         if (*p)
             dirty[n++] = p;
     qsort(dirty, n, sizeof *dirty, s_strcmp_p);
     sw_strv_t lost = { 0 };
-    const sw_strv_t *gone[] = { &d->deleted, &d->typed };
-    for (size_t k = 0; k < 2; k++)
-        for (size_t i = 0; i < gone[k]->n; i++)
-            if (s_has(dirty, n, gone[k]->v[i]))
-                sw_strv_push(&lost, gone[k]->v[i]);
+    s_gone_matching(d, dirty, n, true, &lost);
     int rc = 0;
     if (lost.n) {
         sw_buf_t b;
