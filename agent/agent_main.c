@@ -33,7 +33,12 @@
 #include "sw_opts.h"
 
 
-#define EXEC_LIMITS_ARG "--exec-with-limits"
+/*  The wrapper's argument: AS NOFILE PATH ARGV... (PATH: the agent's, to
+ *  search ARGV[0] in). The form before it, "--exec-with-limits" AS NOFILE
+ *  ARGV..., is still understood: an agent that started before its binary
+ *  was upgraded execs the new binary with it. */
+#define EXEC_LIMITS_ARG "--exec-with-limits-path"
+#define EXEC_LIMITS_ARG_OLD "--exec-with-limits"
 
 typedef struct {
     char      *coordinator;
@@ -426,15 +431,19 @@ s_check_endpoint(const char *ep)
     return rc;
 }
 
-/*  swarm-agent --exec-with-limits AS NOFILE PATH ARGV...: set the limits,
- *  then become ARGV (looked up in the agent's PATH given, as agent_spawn
- *  does: a file without "#!" is ENOEXEC, not run by /bin/sh). Only the
- *  agent starts it this way. */
+/*  swarm-agent --exec-with-limits-path AS NOFILE PATH ARGV...: set the
+ *  limits, then become ARGV (looked up in the agent's PATH given, as
+ *  agent_spawn does: a file without "#!" is ENOEXEC, not run by /bin/sh).
+ *  OLD (--exec-with-limits AS NOFILE ARGV..., from an agent started
+ *  before an upgrade): ARGV looked up in this process's PATH, the
+ *  task's, as that agent's wrapper did. Only the agent starts it. */
 static int
-s_exec_with_limits(int argc, char **argv)
+s_exec_with_limits(int argc, char **argv, bool old)
 {
-    if (argc < 6)
+    if (argc < (old ? 5 : 6))
         return 127;
+    const char *path = old ? agent_spawn_path() : argv[4];
+    char **cmd = argv + (old ? 4 : 5);
     long long as = atoll(argv[2]), nofile = atoll(argv[3]);
     struct rlimit rl;
     if (as > 0) {
@@ -447,8 +456,8 @@ s_exec_with_limits(int argc, char **argv)
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             fprintf(stderr, "swarm-agent: RLIMIT_NOFILE %lld: %s\n", nofile, strerror(errno));
     }
-    agent_spawn_exec(argv[4], argv + 5, environ);
-    fprintf(stderr, "swarm-agent: %s: %s\n", argv[5], strerror(errno));
+    agent_spawn_exec(path, cmd, environ);
+    fprintf(stderr, "swarm-agent: %s: %s\n", cmd[0], strerror(errno));
     return 127;
 }
 
@@ -480,7 +489,9 @@ main(int argc, char **argv)
      *  (e2e.sigdefault). */
     signal(SIGCHLD, SIG_DFL);
     if (argc > 1 && strcmp(argv[1], EXEC_LIMITS_ARG) == 0)
-        return s_exec_with_limits(argc, argv);
+        return s_exec_with_limits(argc, argv, false);
+    if (argc > 1 && strcmp(argv[1], EXEC_LIMITS_ARG_OLD) == 0)
+        return s_exec_with_limits(argc, argv, true);
     if (argc > 1 && strcmp(argv[1], AGENT_WS_HELPER_ARG) == 0)
         return agent_wshelper_main(argc, argv);
     const char *env_redis = getenv("SWARM_REDIS");

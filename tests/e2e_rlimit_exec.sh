@@ -30,4 +30,13 @@ expect 1 "$SWARM" wait --timeout 30
 [ "$(task_field swap status)" = succeeded ] || fail "swap: $(task_field swap status)"
 expect 0 "$SWARM" logs lim
 [ "$(cat "$T/out")" = 128 ] || fail "lim: $(cat "$T/out")"
+# The wrapper's form before this change (an agent started before its
+# binary was upgraded execs the new one with it): still understood,
+# searching its own PATH as that agent's wrapper did.
+got=$("$SWARM_BUILD/swarm-agent" --exec-with-limits 0 64 sh -c 'ulimit -n') \
+    || fail "the old wrapper form failed"
+[ "$got" = 64 ] || fail "the old wrapper form: ulimit -n said $got"
+got=$("$SWARM_BUILD/swarm-agent" --exec-with-limits-path 0 65 /usr/bin:/bin sh -c 'ulimit -n') \
+    || fail "the wrapper failed"
+[ "$got" = 65 ] || fail "the wrapper: ulimit -n said $got"
 ok "under --rlimit-nofile a file without #! is refused (ENOEXEC), not run by /bin/sh; the program is found in the agent's PATH, not the task's; the limit holds"
