@@ -1,6 +1,7 @@
 /*  agent_spawn -- see agent_spawn.h */
 #include "agent_spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +68,7 @@ s_exec_path(const char *path, char *const *argv, char *const *envp)
      *  over PATH_MAX is what execve refuses first, whatever exists. */
     char buf[PATH_MAX];
     bool eacces = false;
+    errno = ENOENT;         /*  what is said when no entry could be tried */
     for (const char *p = path;; ) {
         const char *end = strchrnul(p, ':');
         size_t n = (size_t) (end - p);
@@ -100,6 +101,51 @@ s_exec_path(const char *path, char *const *argv, char *const *envp)
         errno = EACCES;
 }
 
+/*  close_range's stand-in (Linux before 5.9, or a seccomp filter that
+ *  refuses it), as glibc's closefrom: every descriptor from 3 up that
+ *  /proc/self/fd lists is closed, with no allocation (the child shares
+ *  the agent's heap); after a pass that closed some, the listing starts
+ *  over so that none is skipped. 0; -1 with errno when /proc cannot be
+ *  read (the spawn fails, as glibc's does). */
+CHILD_CODE static int
+s_close_from_3(void)
+{
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -1;
+    char buf[2048] __attribute__((aligned(8)));
+    for (;;) {
+        long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+        if (n <= 0) {
+            int e = errno;
+            close(dir);
+            errno = e;
+            return n == 0 ? 0 : -1;
+        }
+        bool closed = false;
+        for (long off = 0; off < n; ) {
+            struct dirent64 *d = (struct dirent64 *) (void *) (buf + off);
+            off += d->d_reclen;
+            int fd = 0;
+            const char *c = d->d_name;
+            if (*c < '0' || *c > '9')
+                continue;
+            for (; *c >= '0' && *c <= '9' && fd < (1 << 27); c++)
+                fd = fd * 10 + (*c - '0');
+            if (fd >= 3 && fd != dir) {
+                close(fd);
+                closed = true;
+            }
+        }
+        if (closed && lseek(dir, 0, SEEK_SET) < 0) {
+            int e = errno;
+            close(dir);
+            errno = e;
+            return -1;
+        }
+    }
+}
+
 /*  glibc's child steps, in its order (spawni.c, __spawni_child): the
  *  signal dispositions, the process group, the file actions, the signal
  *  mask, the exec. */
@@ -110,15 +156,16 @@ s_child(void *arg)
     const agent_spawn_t *s = a->s;
     /*  Every disposition to SIG_DFL while every signal is still blocked:
      *  a handler of the agent must never run here, and exec keeps an
-     *  ignored signal ignored (nohup, a service manager's SIGPIPE). glibc
-     *  refuses its two internal signals (EINVAL, no system call); they
-     *  are caught, not ignored, so the exec resets them. */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
+     *  ignored signal ignored (nohup, a service manager's SIGPIPE). By the
+     *  system call, with the kernel's struct sigaction all zero (SIG_DFL,
+     *  no flags, no restorer, an empty mask, whatever the architecture's
+     *  field order): glibc's sigaction refuses its two internal signals,
+     *  and an agent may have inherited them ignored (glibc's spawn resets
+     *  them too). */
+    unsigned long kdfl[4] = { 0, 0, 0, 0 };
     for (int sig = 1; sig < _NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP && (sig < 32 || sig > 33))
-            sigaction(sig, &dfl, NULL);
+        if (sig != SIGKILL && sig != SIGSTOP)
+            syscall(SYS_rt_sigaction, sig, kdfl, NULL, (size_t) (_NSIG / 8));
     if (setpgid(0, 0) < 0)
         goto fail;
     if (s->stdin_fd >= 0) {
@@ -136,14 +183,8 @@ s_child(void *arg)
         goto fail;
     if (s->dir && chdir(s->dir) < 0)
         goto fail;
-    if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0) {
-        /*  Linux before 5.9: close what the limit allows. */
-        struct rlimit rl;
-        int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536
-                ? (int) rl.rlim_cur : 65536;
-        for (int fd = 3; fd < max; fd++)
-            close(fd);
-    }
+    if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0 && s_close_from_3() < 0)
+        goto fail;
     sigset_t none;
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
@@ -352,6 +393,20 @@ s_cases(bool verbose)
     CHECK(s_run(a3, "/", -1, out, sizeof out) == -1000 - ENOENT);
     char *const a3b[] = { "", NULL };
     CHECK(s_run(a3b, "/", -1, out, sizeof out) == -1000 - ENOENT);
+    /*  no entry of PATH can be tried (each is PATH_MAX or longer):
+     *  ENOENT, not whatever errno was before (glibc's own answer is such
+     *  a leftover, so only this module's is checked) */
+    if (!s_glibc) {
+        char *huge = xmalloc(PATH_MAX + 10);
+        memset(huge, 'd', PATH_MAX + 9);
+        huge[0] = '/';
+        huge[PATH_MAX + 9] = '\0';
+        setenv("PATH", huge, 1);
+        errno = EINVAL;
+        CHECK(s_run(a3, "/", -1, out, sizeof out) == -1000 - ENOENT);
+        setenv("PATH", path, 1);
+        free(huge);
+    }
     /*  a name over NAME_MAX: ENOENT when no directory of PATH exists, as
      *  posix_spawnp says, ENAMETOOLONG under one that does */
     char longname[NAME_MAX + 40];
@@ -399,8 +454,16 @@ s_cases(bool verbose)
     pthread_sigmask(SIG_BLOCK, &usr2, &oldmask);
     int leak = open("/dev/null", O_RDONLY);         /*  no O_CLOEXEC */
     CHECK(leak > 2);
+    /*  glibc's two internal signals too, which only the system call can
+     *  set (an agent started by a program that ignored them) */
+    unsigned long kign[4] = { (unsigned long) SIG_IGN, 0, 0, 0 }, kold[2][4];
+    CHECK(syscall(SYS_rt_sigaction, 32, kign, kold[0], (size_t) (_NSIG / 8)) == 0);
+    CHECK(syscall(SYS_rt_sigaction, 33, kign, kold[1], (size_t) (_NSIG / 8)) == 0);
     char *const a8[] = { "/bin/cat", "/proc/self/status", NULL };
-    CHECK(s_run(a8, "/", -1, out, sizeof out) == 0);
+    int rc8 = s_run(a8, "/", -1, out, sizeof out);
+    CHECK(syscall(SYS_rt_sigaction, 32, kold[0], NULL, (size_t) (_NSIG / 8)) == 0);
+    CHECK(syscall(SYS_rt_sigaction, 33, kold[1], NULL, (size_t) (_NSIG / 8)) == 0);
+    CHECK(rc8 == 0);
     CHECK(strcmp(s_field(out, "SigIgn:", v, sizeof v), "0000000000000000") == 0);
     CHECK(strcmp(s_field(out, "SigBlk:", v, sizeof v), "0000000000000000") == 0);
     char *cmd = xasprintf("test -e /proc/self/fd/%d && echo open; "
@@ -452,9 +515,39 @@ s_cases(bool verbose)
     return 0;
 }
 
+/*  close_range's stand-in closes every descriptor from 3 up, a high one
+ *  too, and leaves 0, 1 and 2: run in a forked child (it closes them). */
+static int
+s_close_fallback_case(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fds[40];
+        for (int i = 0; i < 40; i++)
+            fds[i] = open("/dev/null", O_RDONLY);
+        int high = dup2(fds[0], 900);
+        if (s_close_from_3() < 0)
+            _exit(2);
+        for (int i = 0; i < 40; i++)
+            if (fds[i] >= 3 && fcntl(fds[i], F_GETFD) >= 0)
+                _exit(3);
+        if (high >= 0 && fcntl(high, F_GETFD) >= 0)
+            _exit(4);
+        for (int fd = 0; fd < 3; fd++)
+            if (fcntl(fd, F_GETFD) < 0 && errno != EBADF)
+                _exit(5);
+        _exit(0);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return 0;
+}
+
 int
 agent_spawn_test(bool verbose)
 {
+    CHECK(s_close_fallback_case() == 0);
     /*  The same cases through this module's clone and through glibc's
      *  posix_spawn: both must give the child the same start. */
     int use_was = s_glibc;
