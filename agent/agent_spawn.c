@@ -33,7 +33,7 @@
 
 typedef struct {
     const agent_spawn_t *s;
-    const char          *path;  /*  PATH to search, or NULL: argv[0] is a path */
+    const char          *path;  /*  PATH to search argv[0] in, when it has no '/' */
     volatile int         err;   /*  the child's errno when it failed, else 0 */
 } s_args_t;
 
@@ -99,6 +99,17 @@ s_exec_path(const char *path, char *const *argv, char *const *envp)
     }
     if (eacces)
         errno = EACCES;
+}
+
+/*  Also the child's exec (uninstrumented, as the rest of it). */
+CHILD_CODE void
+agent_spawn_exec(const char *path, char *const *argv, char *const *envp)
+{
+    if (strchr(argv[0], '/')) {
+        execve(argv[0], argv, envp);
+        return;
+    }
+    s_exec_path(path, argv, envp);
 }
 
 /*  close_range's stand-in (Linux before 5.9, or a seccomp filter that
@@ -189,23 +200,10 @@ s_child(void *arg)
     sigemptyset(&none);
     if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
         goto fail;
-    if (a->path)
-        s_exec_path(a->path, s->argv, s->envp);
-    else
-        execve(s->argv[0], s->argv, s->envp);
+    agent_spawn_exec(a->path, s->argv, s->envp);
 fail:
     a->err = errno ? errno : ENOEXEC;
     _exit(127);
-}
-
-void
-agent_spawn_exec(const char *path, char *const *argv, char *const *envp)
-{
-    if (strchr(argv[0], '/')) {
-        execve(argv[0], argv, envp);
-        return;
-    }
-    s_exec_path(path, argv, envp);
 }
 
 const char *
@@ -285,9 +283,7 @@ agent_spawn(const agent_spawn_t *s, pid_t *pid)
         }
         stack = m + guard;
     }
-    s_args_t a = { .s = s, .path = NULL, .err = 0 };
-    if (!strchr(s->argv[0], '/'))
-        a.path = agent_spawn_path();
+    s_args_t a = { .s = s, .path = agent_spawn_path(), .err = 0 };
     sigset_t all, old;
     sigemptyset(&old);
     /*  Every signal, glibc's two internal ones too (as its spawn blocks

@@ -51,9 +51,9 @@ int agent_spawn(const agent_spawn_t *s, pid_t *pid);
 /*  The child's exec, in this process: execve of ARGV[0], or its search in
  *  PATH (a list as agent_spawn searches: the agent's, not ENVP's; no
  *  /bin/sh for a file without "#!": ENOEXEC, as posix_spawnp). Returns
- *  only on failure, errno set. For swarm-agent --exec-with-limits, so
- *  that a task run under --rlimit-* is found and refused the way
- *  agent_spawn finds and refuses it. */
+ *  only on failure, errno set. agent_spawn's child execs through it, and
+ *  so does swarm-agent --exec-with-limits-path: a task run under
+ *  --rlimit-* is found and refused the way one without is. */
 void agent_spawn_exec(const char *path, char *const *argv, char *const *envp);
 
 /*  The PATH agent_spawn searches: the agent's, or glibc's default. */
